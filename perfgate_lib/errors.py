@@ -1,0 +1,58 @@
+"""Errors the kit raises, each with the process exit code it maps to.
+
+Exit codes (design.md): 0 pass/warn/skip, 1 fail, 2 usage error, 3 inconclusive,
+4 could not run (bad input, no baseline, halted by local checks).
+"""
+
+from __future__ import annotations
+
+EXIT_PASS = 0
+EXIT_FAIL = 1
+EXIT_USAGE = 2
+EXIT_INCONCLUSIVE = 3
+EXIT_COULD_NOT_RUN = 4
+
+
+class PerfgateError(Exception):
+    """Base class: a clear, user-facing message; the run could not proceed."""
+
+    exit_code = EXIT_COULD_NOT_RUN
+
+
+class UsageError(PerfgateError):
+    """A command-line argument or parameter is wrong."""
+
+    exit_code = EXIT_USAGE
+
+
+class ReportError(PerfgateError):
+    """A perf report is unreadable or malformed; names the file and the field."""
+
+    def __init__(self, source: str, field: str | None, problem: str) -> None:
+        self.source = source
+        self.field = field
+        self.problem = problem
+        where = f"{source}: field '{field}'" if field else source
+        super().__init__(f"bad perf report {where}: {problem}")
+
+
+class ConfigError(PerfgateError):
+    """A parameters file (thresholds.yaml, gate<N>.yaml, ...) is malformed."""
+
+    def __init__(self, source: str, field: str | None, problem: str) -> None:
+        self.source = source
+        self.field = field
+        where = f"{source}: field '{field}'" if field else source
+        super().__init__(f"bad parameters file {where}: {problem}")
+
+
+class GitHubError(PerfgateError):
+    """GitHub refused or failed a request; the message never carries the token."""
+
+
+class BaselineUnavailable(PerfgateError):
+    """Neither the Actions artifact nor the GCS mirror gave a baseline report."""
+
+
+class SecretFound(PerfgateError):
+    """The scrubber found a token-like string in a run folder; archiving refused."""
