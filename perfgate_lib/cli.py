@@ -15,7 +15,12 @@ import click
 from perfgate_lib.errors import PerfgateError
 
 # name -> module under perfgate_lib.commands
-COMMANDS: dict[str, str] = {}
+COMMANDS: dict[str, str] = {
+    "baseline": "baseline",
+    "post": "post",
+    "compare": "compare",
+    "demo": "demo",
+}
 
 
 class LazyGroup(click.Group):

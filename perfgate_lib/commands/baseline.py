@@ -1,0 +1,102 @@
+"""``perfgate baseline --gate N``: find the scheduled baseline, print its provenance, save it."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from perfgate_lib import storage
+from perfgate_lib.baseline import DEFAULT_MIRROR, NoBaseline, find_baseline, render_unavailable
+from perfgate_lib.gates import load_gate
+from perfgate_lib.mdtext import fmt_age
+
+
+def describe(prov: dict, saved_to: str, title: str) -> str:
+    """The human-readable provenance block (plain text, no secrets)."""
+    source = {
+        "actions": "GitHub Actions",
+        "gcs-mirror": "GCS mirror",
+        "local": "local file",
+    }.get(prov["source"], prov["source"])
+    run = f"run #{prov['run_id']}" if prov.get("run_id") else "no run id"
+    lines = [f"{title} baseline: {source}, {run}"]
+    if prov.get("run_url"):
+        lines.append(f"  run:      {prov['run_url']}")
+    lines.append(f"  from:     {prov['location']}")
+    lines.append(f"  sha:      {prov.get('sha') or 'unknown'}")
+    stale = "STALE" if prov["stale"] else "fresh"
+    limit = fmt_age(prov.get("max_age_hours"))
+    lines.append(
+        f"  created:  {prov.get('created_at') or 'unknown'} "
+        f"(age {fmt_age(prov.get('age_hours'))}, {stale}; limit {limit})"
+    )
+    if prov.get("scheduled") is False:
+        lines.append("  note:     not from a scheduled main run")
+    for note in prov.get("notes", []):
+        lines.append(f"  skipped:  {note}")
+    lines.append(f"  saved to: {saved_to}")
+    return "\n".join(lines)
+
+
+@click.command("baseline")
+@click.option("--gate", type=click.IntRange(1, 3), required=True, help="Tier: 1, 2 or 3.")
+@click.option("--json", "as_json", is_flag=True, help="Print the provenance as JSON.")
+@click.option(
+    "--out",
+    default="",
+    help="Where to save the report (path or fsspec URL). Default: baseline-g<N>-perf-report.json.",
+)
+@click.option("--repo", default=None, help="OWNER/NAME (default marin-community/marin).")
+@click.option(
+    "--mirror",
+    default=DEFAULT_MIRROR,
+    show_default=True,
+    help="Mirror root (any fsspec URL or folder); empty to disable the fallback.",
+)
+@click.option("--no-actions", is_flag=True, help="Skip GitHub Actions; use the mirror only.")
+@click.option("--local", default="", help="Use this report file or folder (source 'local').")
+@click.option(
+    "--gap-comment",
+    default="",
+    help="When no baseline is found, write the gap comment (markdown) here.",
+)
+@click.option("--reviewer", default=None, help="Login to ping in the gap comment.")
+def command(gate, as_json, out, repo, mirror, no_actions, local, gap_comment, reviewer):
+    """Find the latest scheduled baseline of a gate, print where it came from, save it.
+
+    Tries GitHub Actions (GITHUB_TOKEN or GH_TOKEN; GITHUB_API_URL), then the mirror.
+    Exit code 4 when neither has a usable report.
+    """
+    from perfgate_lib.github import GitHubClient, GitHubSettings
+
+    params = load_gate(gate)
+    client = None
+    if not local and not no_actions:
+        client = GitHubClient(GitHubSettings.from_env(repo=repo))
+    try:
+        found = find_baseline(
+            params,
+            client=client,
+            mirror=mirror or None,
+            local=local or None,
+            use_actions=not no_actions,
+        )
+    except NoBaseline as exc:
+        if gap_comment:
+            storage.write_text(
+                gap_comment, render_unavailable(params, exc.attempts, reviewer=reviewer)
+            )
+        if as_json:
+            attempts = [{"source": where, "reason": why} for where, why in exc.attempts]
+            click.echo(
+                json.dumps({"gate": gate, "available": False, "attempts": attempts}, indent=2)
+            )
+        raise
+    out = out or f"baseline-g{gate}-perf-report.json"
+    found.save(out)
+    prov = found.provenance.to_json()
+    if as_json:
+        click.echo(json.dumps({**prov, "available": True, "report_path": out}, indent=2))
+    else:
+        click.echo(describe(prov, out, f"Gate {gate} ({params.name})"))

@@ -1,0 +1,86 @@
+"""``perfgate compare BASELINE TREATMENT``: the verdict for two perf reports."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from perfgate_lib import storage
+from perfgate_lib.errors import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_PASS
+from perfgate_lib.report import load_report
+from perfgate_lib.rundir import absolute, new_run_dir
+
+EXIT_BY_VERDICT = {
+    "pass": EXIT_PASS,
+    "warn": EXIT_PASS,
+    "fail": EXIT_FAIL,
+    "inconclusive": EXIT_INCONCLUSIVE,
+}
+
+
+def run_compare_notebook(
+    baseline: str,
+    treatment: str,
+    out_dir: str,
+    *,
+    gate: int = 1,
+    assessment: str = "",
+    thresholds: str = "",
+    context: str = "{}",
+) -> dict:
+    """Execute compare.ipynb into ``out_dir``; returns verdict.json as a dict."""
+    from perfgate_lib.notebook import run_notebook
+    from perfgate_lib.thresholds import DEFAULT_THRESHOLDS
+
+    run_notebook(
+        "compare",
+        out_dir,
+        {
+            "baseline": absolute(baseline),
+            "treatment": absolute(treatment),
+            "gate": int(gate),
+            "assessment": absolute(assessment),
+            "thresholds": absolute(thresholds) or str(DEFAULT_THRESHOLDS),
+            "out_dir": absolute(out_dir),
+            "context": context,
+        },
+    )
+    return json.loads(storage.read_text(storage.join(out_dir, "verdict.json")))
+
+
+@click.command("compare")
+@click.argument("baseline")
+@click.argument("treatment")
+@click.option("--gate", type=click.IntRange(1, 3), default=1, show_default=True, help="Tier.")
+@click.option("--assessment", default="", help="assessment.json to render in the comment.")
+@click.option("--thresholds", default="", help="Threshold table (default: bundled).")
+@click.option("--context", default="{}", help="JSON object or file: GateContext keys.")
+@click.option("--out", "out_dir", default="", help="Output folder (default: a new run folder).")
+@click.option("--json", "as_json", is_flag=True, help="Print verdict.json to stdout.")
+def command(baseline, treatment, gate, assessment, thresholds, context, out_dir, as_json):
+    """Compare TREATMENT against BASELINE (paths or fsspec URLs of perf report JSON).
+
+    Exit code: 0 pass or warn, 1 fail, 3 inconclusive, 4 could not run.
+    """
+    load_report(baseline)  # fail fast, naming the file and field, before starting a kernel
+    load_report(treatment)
+    out_dir = out_dir or new_run_dir(None, None, kind="compare")
+    verdict = run_compare_notebook(
+        baseline,
+        treatment,
+        out_dir,
+        gate=gate,
+        assessment=assessment,
+        thresholds=thresholds,
+        context=context,
+    )
+    if as_json:
+        click.echo(json.dumps(verdict, indent=2))
+    else:
+        click.echo(f"verdict: {verdict['verdict']}")
+        for line in verdict["hard_fails"] + verdict["warns"] + verdict["inconclusive_reasons"]:
+            click.echo(f"  - {line}")
+        click.echo(f"outputs: {out_dir}")
+    sys.exit(EXIT_BY_VERDICT[verdict["verdict"]])

@@ -1,0 +1,110 @@
+"""Per-gate parameters: ``parameters/gate<N>.yaml`` (tier workflow, artifact, ferry, timing).
+
+Minutes and hours are as named in the field; validated on load with
+:class:`~perfgate_lib.errors.ConfigError` naming the file and the field.
+"""
+
+from __future__ import annotations
+
+import pathlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from perfgate_lib import storage
+from perfgate_lib.errors import ConfigError, UsageError
+
+PARAMETERS_DIR = pathlib.Path(__file__).resolve().parent.parent / "parameters"
+GATES = (1, 2, 3)
+
+
+@dataclass(frozen=True)
+class GateParams:
+    """One tier of the ladder, as the kit needs it."""
+
+    gate: int
+    name: str  # tier name: smoke / long-tail stress / nemotron
+    workflow: str  # workflow file, e.g. marin-canary-datakit-tier1.yaml
+    workflow_name: str  # workflow display name, as perf reports carry it
+    branch: str  # baselines come from this branch ...
+    event: str  # ... and this trigger event only
+    artifact: str  # Actions artifact name
+    artifact_member: str  # report file inside the artifact zip
+    mirror_glob: str  # glob under the GCS mirror root
+    ferry_module: str
+    iris_flags: str
+    poll_interval_minutes: float
+    wall_time_minutes: float
+    max_baseline_age_hours: float
+    env: dict[str, str] = field(default_factory=dict)
+    source: str = ""
+
+
+_STRINGS = (
+    "name",
+    "workflow",
+    "workflow_name",
+    "branch",
+    "event",
+    "artifact",
+    "artifact_member",
+    "mirror_glob",
+    "ferry_module",
+    "iris_flags",
+)
+_NUMBERS = ("poll_interval_minutes", "wall_time_minutes", "max_baseline_age_hours")
+
+
+def parse_gate(doc: Any, gate: int, source: str = "<gate>") -> GateParams:
+    """Validate a decoded gate YAML document for ``gate``."""
+    if not isinstance(doc, dict):
+        raise ConfigError(source, None, "expected a mapping at the top level")
+    if doc.get("gate") != gate:
+        raise ConfigError(source, "gate", f"expected {gate}, got {doc.get('gate')!r}")
+    values: dict[str, Any] = {}
+    for name in _STRINGS:
+        value = doc.get(name)
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(source, name, f"expected a non-empty string, got {value!r}")
+        values[name] = value.strip()
+    for name in _NUMBERS:
+        value = doc.get(name)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise ConfigError(source, name, f"expected a positive number, got {value!r}")
+        values[name] = float(value)
+    env = doc.get("env") or {}
+    if not isinstance(env, dict):
+        raise ConfigError(source, "env", f"expected a mapping of strings, got {env!r}")
+    return GateParams(
+        gate=gate,
+        env={str(k): str(v) for k, v in env.items()},
+        source=source,
+        **values,
+    )
+
+
+def check_gate(gate: Any) -> int:
+    """``gate`` as an int in 1..3, else :class:`UsageError`."""
+    try:
+        number = int(gate)
+    except (TypeError, ValueError):
+        number = 0
+    if number not in GATES or str(gate).strip() not in {str(number), f"{number}.0"}:
+        raise UsageError(f"gate must be 1, 2 or 3, got {gate!r}")
+    return number
+
+
+def load_gate(gate: int | str, params_dir: str | pathlib.Path | None = None) -> GateParams:
+    """Load ``<params_dir>/gate<N>.yaml`` (default: the bundled parameters folder)."""
+    number = check_gate(gate)
+    source = storage.join(str(params_dir or PARAMETERS_DIR), f"gate{number}.yaml")
+    try:
+        text = storage.read_text(source)
+    except FileNotFoundError as exc:
+        raise ConfigError(source, None, "file not found") from exc
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(source, None, f"not valid YAML: {exc}") from exc
+    return parse_gate(doc, number, source)

@@ -1,0 +1,102 @@
+"""Markdown text helpers: escaping untrusted strings and formatting figures.
+
+Untrusted text (file names, PR titles, report strings) goes through :func:`md_escape`
+before it reaches a comment: pipes, backticks, HTML, markdown punctuation and
+``@mentions`` are neutralised. Code spans and fences use :func:`md_code` / :func:`md_fence`.
+"""
+
+from __future__ import annotations
+
+import re
+
+_ENTITY = {
+    "&": "&amp;",
+    "<": "&lt;",
+    ">": "&gt;",
+    "|": "&#124;",
+    "`": "&#96;",
+    "@": "&#64;",
+}
+_BACKSLASH = set("\\*_[]~")
+
+
+def md_escape(text: object) -> str:
+    """Escape untrusted text for inline markdown (tables included), on one line."""
+    out = []
+    for ch in str(text):
+        if ch in _ENTITY:
+            out.append(_ENTITY[ch])
+        elif ch in _BACKSLASH:
+            out.append("\\" + ch)
+        elif ch in "\r\n\t":
+            out.append(" ")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def md_code(text: object) -> str:
+    """Inline code span that cannot be broken out of; pipes stay table-safe."""
+    value = str(text).replace("\n", " ").replace("|", "\u2758")
+    longest = max((len(m) for m in re.findall(r"`+", value)), default=0)
+    ticks = "`" * (longest + 1)
+    pad = " " if value.startswith("`") or value.endswith("`") else ""
+    return f"{ticks}{pad}{value}{pad}{ticks}"
+
+
+def md_fence(text: str, lang: str = "") -> str:
+    """Fenced code block whose fence is longer than any backtick run inside."""
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{lang}\n{text.rstrip()}\n{fence}"
+
+
+def fmt_duration(seconds: float | None) -> str:
+    """``12s``, ``0.4s``, ``14m 05s``, ``1h 02m 03s``; a dash for None."""
+    if seconds is None:
+        return "—"
+    if seconds < 10 and not float(seconds).is_integer():
+        return f"{seconds:.1f}s"
+    total = int(round(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m {secs:02d}s"
+    if minutes:
+        return f"{minutes}m {secs:02d}s"
+    return f"{secs}s"
+
+
+def fmt_age(hours: float | None) -> str:
+    """Baseline age: ``40m``, ``5h 12m``, ``3d 4h``; ``unknown`` for None."""
+    if hours is None:
+        return "unknown"
+    minutes = int(round(hours * 60))
+    if minutes < 60:
+        return f"{minutes}m"
+    if minutes < 48 * 60:
+        hours_part, mins = divmod(minutes, 60)
+        return f"{hours_part}h" if mins == 0 else f"{hours_part}h {mins:02d}m"
+    days, rem = divmod(minutes // 60, 24)
+    return f"{days}d {rem}h"
+
+
+def fmt_pct(delta_pct: float | None) -> str:
+    """Signed percent with one decimal: ``+2.8%``; a dash for None."""
+    if delta_pct is None:
+        return "—"
+    text = f"{delta_pct:+.1f}%"
+    return "+0.0%" if text == "-0.0%" else text
+
+
+def fmt_number(value: float | None) -> str:
+    """A count or MB figure: integers without decimals; a dash for None."""
+    if value is None:
+        return "—"
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
+
+
+def fmt_counts(counts: dict[str, int]) -> str:
+    """``succeeded=81, killed=27`` (escaped); ``(none)`` when empty or all zero."""
+    items = [f"{md_escape(k)}={v}" for k, v in counts.items() if v]
+    return ", ".join(items) if items else "(none)"

@@ -1,0 +1,123 @@
+"""The one place that calls papermill.
+
+:func:`run_notebook` checks parameter names against the notebook's parameters cell
+(papermill only warns on a misspelling), refuses secret-looking parameters, creates
+the output folder, runs the notebook on the ``python3`` kernel with the notebooks
+folder as working directory, and leaves the executed notebook in the output folder,
+also when a cell fails (then :class:`NotebookFailed` names the cell's error).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pathlib
+import re
+import tempfile
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from perfgate_lib import storage
+from perfgate_lib.errors import PerfgateError, UsageError
+
+NOTEBOOKS_DIR = pathlib.Path(__file__).resolve().parent.parent / "notebooks"
+KERNEL = "python3"
+_SECRET_NAME = re.compile(r"token|secret|password|passwd|api_?key|credential", re.I)
+
+
+class NotebookFailed(PerfgateError):
+    """A cell raised; the executed notebook (with the traceback) is in the output folder."""
+
+    def __init__(self, notebook: str, output: str, detail: str) -> None:
+        self.notebook = notebook
+        self.output = output
+        super().__init__(f"notebook {notebook} failed: {detail} (executed copy: {output})")
+
+
+def notebook_path(name: str) -> pathlib.Path:
+    """The bundled notebook ``name`` (``compare`` or ``compare.ipynb``)."""
+    file = name if name.endswith(".ipynb") else f"{name}.ipynb"
+    path = NOTEBOOKS_DIR / file
+    if not path.is_file():
+        raise UsageError(f"no notebook {file} in {NOTEBOOKS_DIR}")
+    return path
+
+
+def notebook_parameters(name: str) -> dict[str, Any]:
+    """The parameters cell of a bundled notebook: name -> papermill's description."""
+    import papermill
+
+    return papermill.inspect_notebook(str(notebook_path(name)))
+
+
+def check_parameters(name: str, parameters: Mapping[str, Any]) -> None:
+    """Unknown or secret-looking parameter names raise UsageError naming them."""
+    known = notebook_parameters(name)
+    unknown = sorted(set(parameters) - set(known))
+    if unknown:
+        raise UsageError(
+            f"notebook {name}: unknown parameter(s) {', '.join(unknown)}; "
+            f"it takes {', '.join(sorted(known))}"
+        )
+    secret = sorted(p for p in parameters if _SECRET_NAME.search(p))
+    if secret:
+        raise UsageError(
+            f"notebook {name}: parameter(s) {', '.join(secret)} look like secrets; "
+            "secrets come from the environment, never from notebook parameters"
+        )
+
+
+@contextlib.contextmanager
+def _kernel_env() -> Iterator[type]:
+    """Kernel set-up: no MPLBACKEND (it would remove inline charts), and a kernel manager
+    talking over local IPC sockets in a private temp folder (no TCP ports, no warning)."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    saved = os.environ.pop("MPLBACKEND", None)
+    with tempfile.TemporaryDirectory(prefix="perfgate-kernel-") as sockets:
+
+        class IpcKernelManager(AsyncKernelManager):
+            def __init__(self, **kwargs: Any) -> None:
+                kwargs.setdefault("transport", "ipc")
+                kwargs.setdefault("ip", os.path.join(sockets, "kernel"))
+                super().__init__(**kwargs)
+
+        try:
+            yield IpcKernelManager
+        finally:
+            if saved is not None:
+                os.environ["MPLBACKEND"] = saved
+
+
+def run_notebook(
+    name: str,
+    out_dir: str,
+    parameters: Mapping[str, Any] | None = None,
+    *,
+    output_name: str | None = None,
+) -> str:
+    """Execute bundled notebook ``name`` into ``out_dir``; returns the executed copy's path."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    parameters = dict(parameters or {})
+    source = notebook_path(name)
+    check_parameters(name, parameters)
+    storage.makedirs(out_dir)
+    output = storage.join(out_dir, output_name or source.name)
+    try:
+        with _kernel_env() as manager:
+            papermill.execute_notebook(
+                str(source),
+                output,
+                parameters=parameters,
+                kernel_name=KERNEL,
+                cwd=str(NOTEBOOKS_DIR),
+                progress_bar=False,
+                log_output=False,
+                report_mode=False,
+                kernel_manager_class=manager,
+            )
+    except PapermillExecutionError as exc:
+        raise NotebookFailed(source.name, output, f"{exc.ename}: {exc.evalue}") from exc
+    return output

@@ -1,0 +1,121 @@
+"""`perfgate compare` and `perfgate demo` through the real papermill kernel."""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+import pytest
+
+from perfgate_lib import SENTINEL
+from perfgate_lib.errors import UsageError
+from perfgate_lib.notebook import NotebookFailed, run_notebook
+from perfgate_lib.thresholds import PARAMETERS_DIR
+from tests.cli_helpers import perfgate
+
+EXAMPLES = PARAMETERS_DIR / "examples"
+BASE = str(EXAMPLES / "tier1_baseline.json")
+TREAT = str(EXAMPLES / "tier1_treatment.json")
+
+
+def _variant(tmp_path, name, **changes):
+    data = json.loads((EXAMPLES / "tier1_baseline.json").read_text())
+    data.update({"iris_job_id": "/pg/treatment", "task_state_counts": {"succeeded": 81}, **changes})
+    path = tmp_path / name
+    path.write_text(json.dumps(data))
+    return str(path)
+
+
+def _code_outputs(nb_path):
+    nb = nbformat.read(nb_path, as_version=4)
+    return [c for c in nb.cells if c.cell_type == "code" and c.outputs]
+
+
+@pytest.mark.slow
+def test_compare_fail_writes_everything(tmp_path):
+    out = tmp_path / "run"
+    proc = perfgate("compare", BASE, TREAT, "--json", "--out", str(out))
+    assert proc.returncode == 1, proc.stderr
+    verdict = json.loads(proc.stdout)
+    assert verdict["verdict"] == "fail"
+    assert set(verdict) >= {
+        "schema",
+        "gate",
+        "verdict",
+        "hard_fails",
+        "warns",
+        "inconclusive_reasons",
+        "signals",
+        "stages",
+        "self_check",
+        "baseline",
+        "treatment",
+    }
+    assert (out / "comment.md").read_text().startswith(SENTINEL + "\n")
+    assert (out / "stage_chart.png").read_bytes()[:4] == b"\x89PNG"
+    assert json.loads((out / "verdict.json").read_text()) == verdict
+    nb = nbformat.read(out / "compare.ipynb", as_version=4)
+    assert any(
+        "image/png" in o.get("data", {})
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+    ), "charts shown inline"
+    assert any("injected-parameters" in c.metadata.get("tags", []) for c in nb.cells)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("changes", "code", "verdict"),
+    [
+        ({}, 0, "pass"),
+        ({"wall_seconds_total": 3300.0}, 0, "warn"),
+        ({"task_state_counts": {"succeeded": 81, "preempted": 2}}, 3, "inconclusive"),
+    ],
+)
+def test_exit_code_matches_verdict(tmp_path, changes, code, verdict):
+    treat = _variant(tmp_path, "t.json", **changes)
+    proc = perfgate("compare", BASE, treat, "--json", "--out", str(tmp_path / "o"))
+    assert proc.returncode == code, proc.stderr
+    assert json.loads(proc.stdout)["verdict"] == verdict
+
+
+def test_bad_report_exits_4_naming_the_file_and_field(tmp_path):
+    bad = tmp_path / "treatment.json"
+    bad.write_text('{"stage_wall_seconds": {"minhash": "slow"}}')
+    proc = perfgate("compare", BASE, str(bad))
+    assert proc.returncode == 4
+    assert str(bad) in proc.stderr and "stage_wall_seconds.minhash" in proc.stderr
+
+
+def test_usage_error_exits_2():
+    proc = perfgate("compare", BASE, TREAT, "--gate", "7")
+    assert proc.returncode == 2
+
+
+@pytest.mark.slow
+def test_failed_cell_still_archives_the_notebook(tmp_path):
+    with pytest.raises(NotebookFailed) as info:
+        run_notebook(
+            "compare",
+            str(tmp_path),
+            {"baseline": BASE, "treatment": TREAT, "context": '{"nope": 1}'},
+        )
+    executed = tmp_path / "compare.ipynb"
+    assert executed.exists() and info.value.output == str(executed)
+    assert "UsageError" in str(info.value)
+
+
+def test_unknown_and_secret_parameters_are_refused(tmp_path):
+    with pytest.raises(UsageError, match="basline"):
+        run_notebook("compare", str(tmp_path), {"basline": BASE})
+    assert not (tmp_path / "compare.ipynb").exists()
+
+
+@pytest.mark.slow
+def test_demo_produces_a_run_folder(tmp_path):
+    proc = perfgate("demo", env={"PERFGATE_RUNS_ROOT": str(tmp_path)})
+    assert proc.returncode == 0, proc.stderr
+    comments = list(tmp_path.rglob("comment.md"))
+    assert comments and comments[0].read_text().startswith(SENTINEL)
+    assert list(tmp_path.rglob("*.ipynb"))

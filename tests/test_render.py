@@ -1,0 +1,180 @@
+"""The canonical comment: golden shape, escaping, size budget, halt and waiver."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+
+from perfgate_lib import SENTINEL
+from perfgate_lib.mdtext import fmt_age, fmt_duration, md_code, md_escape, md_fence
+from perfgate_lib.render import (
+    MAX_COMMENT_CHARS,
+    CommentExtras,
+    render_comment,
+    render_halt,
+    render_waiver,
+)
+from perfgate_lib.report import parse_report
+from perfgate_lib.rules import GateContext, decide
+from perfgate_lib.thresholds import load_thresholds
+from tests.render_cases import ASSESSMENT, example_pair
+
+
+def test_golden_comment(fixtures_dir):
+    base, treat, verdict = example_pair()
+    body = render_comment(verdict, base, treat, assessment=ASSESSMENT)
+    assert body == (fixtures_dir / "golden" / "comment_tier1_fail.md").read_text()
+
+
+def test_sections_in_the_skill_order():
+    base, treat, verdict = example_pair()
+    body = render_comment(verdict, base, treat, assessment=ASSESSMENT)
+    lines = body.splitlines()
+    assert lines[0] == SENTINEL
+    assert lines[1] == "🤖 ## Zephyr perf gate — Gate 1 (smoke)"
+    order = [
+        "**Verdict:** ❌ fail",
+        "**Baseline:** scheduled run [#19876543210]",
+        "**Hard fails:**",
+        "### Diff assessment",
+        "### Run summary",
+        "### Stage timings",
+        "### Infra",
+        "<details><summary>Raw treatment report</summary>",
+    ]
+    positions = [body.index(marker) for marker in order]
+    assert positions == sorted(positions)
+    assert "**Warns:**" not in body  # omitted when none
+    assert "| minhash | 6m 50s | 7m 52s | +15.1% | ❌ |" in body
+
+
+def test_durations_and_ages():
+    assert fmt_duration(845) == "14m 05s"
+    assert fmt_duration(12) == "12s"
+    assert fmt_duration(3723) == "1h 02m 03s"
+    assert fmt_duration(0.42) == "0.4s"
+    assert fmt_age(5.2) == "5h 12m"
+    assert fmt_age(24) == "24h"
+    assert fmt_age(200) == "8d 8h"
+
+
+def _verdict_for(base_raw, treat_raw, **ctx):
+    base = parse_report(base_raw, "b")
+    treat = parse_report(treat_raw, "t")
+    ctx.setdefault("treatment_ferry_module", "experiments.ferries.datakit_ferry")
+    return base, treat, decide(base, treat, load_thresholds(), GateContext(**ctx))
+
+
+def test_cached_stage_dash_and_footnote():
+    b = {
+        "iris_job_id": "a",
+        "wall_seconds_total": 10,
+        "stage_wall_seconds": {"download": 0.0, "x": 5.0},
+        "cached_steps": ["download"],
+    }
+    t = {
+        "iris_job_id": "b",
+        "wall_seconds_total": 10,
+        "stage_wall_seconds": {"download": 30.0, "x": 5.0},
+    }
+    base, treat, verdict = _verdict_for(b, t)
+    body = render_comment(verdict, base, treat)
+    assert "| download | — | — | — | — ¹ |" in body
+    assert "¹ Cached step" in body
+
+
+def test_stale_baseline_called_out():
+    base, treat, verdict = _verdict_for(
+        {"iris_job_id": "a", "wall_seconds_total": 1},
+        {"iris_job_id": "b", "wall_seconds_total": 1},
+        gate=1,
+        baseline={"age_hours": 60},
+    )
+    body = render_comment(verdict, base, treat)
+    assert "⚠ **Stale baseline:** 2d 12h old (tier limit 24h)" in body
+
+
+def test_untrusted_strings_are_escaped():
+    evil_stage = "a|b`c<img src=x onerror=alert(1)>@octocat [x](http://e)"
+    b = {"iris_job_id": "x|y`", "wall_seconds_total": 1, "stage_wall_seconds": {evil_stage: 1.0}}
+    t = {
+        "iris_job_id": "z",
+        "wall_seconds_total": 1,
+        "stage_wall_seconds": {evil_stage: 1.0},
+        "status": "ok</details>",
+    }
+    assessment = copy.deepcopy(ASSESSMENT)
+    assessment["per_file"] = {
+        "lib/zephyr/src/zephyr/a|`b`.py": {"summary": "@team please <b>look</b>"}
+    }
+    base, treat, verdict = _verdict_for(b, t)
+    body = render_comment(verdict, base, treat, assessment=assessment)
+    table_part = body.split("<details>")[0]
+    assert "<img" not in table_part and "@octocat" not in table_part and "@team" not in table_part
+    assert "&#64;octocat" in table_part
+    assert "a&#124;b&#96;c&lt;img" in table_part
+    assert "\\[x\\]" in table_part
+    assert "<b>" not in table_part
+    # each stage row keeps exactly six cell separators
+    row = next(line for line in table_part.splitlines() if "octocat" in line)
+    assert row.count("|") == 6
+
+
+def test_md_helpers():
+    assert md_escape("a|b") == "a&#124;b"
+    assert md_code("x`y") == "``x`y``"
+    fence = md_fence("```\nnot closed")
+    assert fence.startswith("````") and fence.endswith("````")
+
+
+def test_raw_report_fence_cannot_be_broken():
+    b = {"iris_job_id": "a", "wall_seconds_total": 1}
+    t = {"iris_job_id": "b", "wall_seconds_total": 1, "warnings": ["```\n</details>\n@all"]}
+    base, treat, verdict = _verdict_for(b, t)
+    body = render_comment(verdict, base, treat)
+    raw = body.split("<details><summary>Raw treatment report</summary>")[1]
+    assert raw.lstrip().startswith("````json")
+
+
+def test_oversized_comment_drops_raw_report_first():
+    base, treat, verdict = example_pair()
+    big_raw = dict(treat.raw, warnings=["x" * 80_000])
+    treat = dataclasses.replace(treat, raw=big_raw)
+    body = render_comment(verdict, base, treat, assessment=ASSESSMENT)
+    assert len(body) <= MAX_COMMENT_CHARS
+    assert "Raw treatment report omitted" in body
+    assert "### Diff assessment" in body
+
+
+def test_oversized_everything_is_cut_with_a_note():
+    base, treat, verdict = example_pair()
+    extras = CommentExtras(sections=[("### Huge", "y" * 100_000)])
+    body = render_comment(verdict, base, treat, assessment=ASSESSMENT, extras=extras)
+    assert len(body) <= MAX_COMMENT_CHARS
+    assert body.startswith(SENTINEL)
+    assert "comment cut" in body
+
+
+def test_stage_context_column():
+    base, treat, verdict = example_pair()
+    body = render_comment(
+        verdict, base, treat, extras=CommentExtras(stage_context={"minhash": "±3.1% (n=14)"})
+    )
+    assert "| Stage | Baseline | Treatment | Δ | Verdict | Noise |" in body
+    assert "| minhash | 6m 50s | 7m 52s | +15.1% | ❌ | ±3.1% (n=14) |" in body
+
+
+def test_halt_comment():
+    body = render_halt(
+        "abc1234", "uv run pytest lib/zephyr/tests/", "FAILED test_x - assert 1 == 2"
+    )
+    assert body.startswith(SENTINEL + "\n🤖 ## Zephyr perf gate — halted (local tests failed)")
+    assert "Ferries were not submitted." in body
+    assert "FAILED test_x" in body
+
+
+def test_waiver_is_one_line_after_sentinel():
+    body = render_waiver("alice")
+    lines = body.strip().splitlines()
+    assert lines[0] == SENTINEL and len(lines) == 2
+    assert "waived" in lines[1] and "alice" in lines[1]

@@ -1,0 +1,366 @@
+"""Every rule of gate-rules.md, boundaries and precedence included."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from perfgate_lib.report import parse_report
+from perfgate_lib.rules import GateContext, decide
+from perfgate_lib.thresholds import load_thresholds
+
+TH = load_thresholds()
+
+BASE = {
+    "iris_job_id": "/ci/base",
+    "status": "succeeded",
+    "wall_seconds_total": 1000.0,
+    "stage_wall_seconds": {"normalize": 100.0, "minhash": 200.0, "tokenize": 400.0},
+    "cached_steps": [],
+    "failed_shards": 0,
+    "peak_worker_memory_mb": 1000,
+    "preemption_count": 0,
+    "task_state_counts": {"succeeded": 40},
+    "infra_failures": {"oom": 0, "hardware_fault": 0},
+    "collected_at_utc": "2026-11-27T07:00:00+00:00",
+}
+
+
+def rep(**changes):
+    data = copy.deepcopy(BASE)
+    for key, value in changes.items():
+        if value is ...:
+            data.pop(key, None)
+        else:
+            data[key] = value
+    return data
+
+
+def treat(**changes):
+    changes.setdefault("iris_job_id", "/pg/treat")
+    return rep(**changes)
+
+
+def run(base, treatment, **ctx):
+    ctx.setdefault("treatment_ferry_module", "experiments.ferries.datakit_ferry")
+    return decide(
+        parse_report(base, "b.json"), parse_report(treatment, "t.json"), TH, GateContext(**ctx)
+    )
+
+
+def stage(verdict, name):
+    return next(s for s in verdict.stages if s.stage == name)
+
+
+def signal(verdict, name):
+    return next(s for s in verdict.signals if s.signal == name)
+
+
+def test_identical_reports_pass():
+    v = run(rep(), treat())
+    assert v.verdict == "pass"
+    assert v.hard_fails == v.warns == v.inconclusive_reasons == []
+    assert [s.verdict for s in v.stages] == ["pass", "pass", "pass"]
+
+
+@pytest.mark.parametrize(
+    ("treatment_s", "expected"),
+    [
+        (1050.0, "pass"),  # exactly +5.0% is pass
+        (1050.0001, "warn"),
+        (1100.0, "warn"),  # exactly +10.0% is warn
+        (1100.0001, "fail"),
+        (900.0, "pass"),  # improvements pass
+    ],
+)
+def test_wall_total_band_boundaries(treatment_s, expected):
+    v = run(rep(), treat(wall_seconds_total=treatment_s))
+    assert signal(v, "wall_seconds_total").verdict == expected
+    assert v.verdict == expected
+
+
+@pytest.mark.parametrize(
+    ("base_s", "treat_s", "expected"),
+    [
+        (200.0, 210.0, "pass"),
+        (200.0, 220.0, "warn"),
+        (200.0, 220.01, "fail"),
+        (845.0, 887.25, "pass"),  # +5.0% of a realistic figure
+        (845.0, 929.5, "warn"),  # +10.0% of a realistic figure
+        (3.0, 3.3, "warn"),  # 3.3 is not exact in binary, +10% still warns
+    ],
+)
+def test_stage_band_boundaries(base_s, treat_s, expected):
+    v = run(
+        rep(stage_wall_seconds={"minhash": base_s}),
+        treat(stage_wall_seconds={"minhash": treat_s}),
+    )
+    assert stage(v, "minhash").verdict == expected
+
+
+@pytest.mark.parametrize(
+    ("mem", "expected"),
+    [(1050, "pass"), (1051, "warn"), (1150, "warn"), (1151, "fail")],
+)
+def test_memory_bands_include_upper_bound(mem, expected):
+    v = run(rep(), treat(peak_worker_memory_mb=mem))
+    assert signal(v, "peak_worker_memory_mb").verdict == expected
+    assert v.verdict == expected
+
+
+def test_delta_is_signed_percent():
+    v = run(rep(), treat(wall_seconds_total=1028.0))
+    assert signal(v, "wall_seconds_total").delta_pct == pytest.approx(2.8)
+
+
+@pytest.mark.parametrize("zero_side", ["baseline", "treatment"])
+def test_memory_zero_means_unknown(zero_side):
+    b = rep(peak_worker_memory_mb=0 if zero_side == "baseline" else 1000)
+    t = treat(peak_worker_memory_mb=0 if zero_side == "treatment" else 5000)
+    row = signal(run(b, t), "peak_worker_memory_mb")
+    assert row.verdict == "n/a"
+    assert row.delta_pct is None
+
+
+def test_missing_null_and_zero_baseline_give_na_rows():
+    v = run(
+        rep(wall_seconds_total=None, stage_wall_seconds={"a": 0.0, "b": None, "c": 10.0}),
+        treat(stage_wall_seconds={"a": 50.0, "b": 10.0, "c": 10.0}),
+    )
+    assert signal(v, "wall_seconds_total").verdict == "n/a"
+    assert stage(v, "a").verdict == "n/a" and "is 0" in stage(v, "a").note
+    assert stage(v, "b").verdict == "n/a" and "missing in the baseline" in stage(v, "b").note
+    assert v.verdict == "pass"
+    assert any("wall_seconds_total: n/a" in n for n in v.notes)
+
+
+def test_cached_stage_excluded_either_side():
+    v = run(
+        rep(stage_wall_seconds={"normalize": 0.0, "minhash": 100.0}, cached_steps=["normalize"]),
+        treat(stage_wall_seconds={"normalize": 900.0, "minhash": 100.0}),
+    )
+    row = stage(v, "normalize")
+    assert row.verdict == "cached" and row.delta_pct is None
+    assert "baseline" in row.note
+    assert v.verdict == "pass"
+
+
+def test_stage_on_one_side_is_not_comparable():
+    v = run(
+        rep(stage_wall_seconds={"fuzzy_dups": 100.0, "minhash": 10.0}),
+        treat(stage_wall_seconds={"dedup": 500.0, "minhash": 10.0}),
+    )
+    assert stage(v, "fuzzy_dups").verdict == "not_comparable"
+    assert stage(v, "dedup").verdict == "not_comparable"
+    assert [s.stage for s in v.stages] == ["fuzzy_dups", "minhash", "dedup"]  # never renamed
+    assert v.verdict == "pass"
+
+
+def test_failed_shards_rise_is_hard_fail():
+    v = run(rep(failed_shards=1), treat(failed_shards=2))
+    assert v.verdict == "fail"
+    assert any("failed_shards" in f for f in v.hard_fails)
+    assert run(rep(failed_shards=2), treat(failed_shards=2)).verdict == "pass"
+
+
+@pytest.mark.parametrize("bucket", ["oom", "scheduling_timeout", "application_failure", "other"])
+def test_infra_bucket_rise_is_hard_fail(bucket):
+    v = run(rep(), treat(infra_failures={bucket: 1}))
+    assert v.verdict == "fail"
+    assert any(bucket in f for f in v.hard_fails)
+
+
+def test_missing_infra_bucket_counts_zero_and_oom_falls_back_to_ooms():
+    assert run(rep(infra_failures={}), treat(infra_failures={"oom": 0})).verdict == "pass"
+    v = run(rep(infra_failures=..., ooms=0), treat(infra_failures=..., ooms=2))
+    assert v.verdict == "fail"
+
+
+def test_hardware_fault_rise_is_inconclusive_never_fail():
+    v = run(rep(), treat(infra_failures={"hardware_fault": 2}))
+    assert v.verdict == "inconclusive"
+    assert any("hardware fault" in r for r in v.inconclusive_reasons)
+    assert v.hard_fails == []
+
+
+@pytest.mark.parametrize(
+    ("base_p", "treat_p", "expected"),
+    [(0, 1, "inconclusive"), (2, 5, "pass"), (2, 6, "inconclusive"), (5, 0, "pass")],
+)
+def test_preemption_rule(base_p, treat_p, expected):
+    v = run(rep(preemption_count=base_p), treat(preemption_count=treat_p))
+    assert v.verdict == expected
+
+
+def test_preempted_tasks_make_inconclusive():
+    v = run(rep(), treat(task_state_counts={"succeeded": 40, "preempted": 1}))
+    assert v.verdict == "inconclusive"
+
+
+def test_cluster_generation_from_reports_or_context():
+    v = run(rep(cluster_generation="v5e"), treat(cluster_generation="v6e"))
+    assert v.verdict == "inconclusive"
+    assert run(rep(cluster_generation="v5e"), treat()).verdict == "pass"  # only when both carry it
+    v = run(rep(), treat(), baseline_cluster_generation="n2", treatment_cluster_generation="c3")
+    assert v.verdict == "inconclusive"
+
+
+def test_treatment_not_succeeded_is_inconclusive():
+    assert run(rep(), treat(status="failed")).verdict == "inconclusive"
+    v = run(rep(), treat(status=None), treatment_job_state="JOB_STATE_FAILED")
+    assert v.verdict == "inconclusive"
+    assert any("ended failed" in r for r in v.inconclusive_reasons)
+
+
+def test_failed_treatment_with_oom_is_hard_fail():
+    v = run(rep(), treat(status="failed", infra_failures={"oom": 3}))
+    assert v.verdict == "fail"
+
+
+# --- precedence ------------------------------------------------------------------------
+
+
+def test_precedence_1_miswired_ferry_module_claims_nothing_else():
+    v = run(
+        rep(),
+        treat(failed_shards=9, wall_seconds_total=5000.0),
+        treatment_ferry_module="experiments.ferries.datakit_tier2_skewed_ferry",
+    )
+    assert v.verdict == "inconclusive"
+    assert len(v.inconclusive_reasons) == 1 and "ferry_module" in v.inconclusive_reasons[0]
+    assert v.hard_fails == [] and v.warns == []
+
+
+def test_precedence_1_same_job_id():
+    v = run(rep(), rep())
+    assert v.verdict == "inconclusive"
+    assert "against itself" in v.inconclusive_reasons[0]
+
+
+def test_baseline_ferry_module_from_tier_map():
+    v = run(rep(), treat(), gate=2)  # treatment says tier-1 module, tier map says tier 2
+    assert v.verdict == "inconclusive"
+
+
+def test_precedence_2_count_fail_beats_inconclusive_evidence():
+    v = run(rep(), treat(preemption_count=9, infra_failures={"oom": 1}))
+    assert v.verdict == "fail"
+    assert v.inconclusive_reasons  # the evidence is still listed
+
+
+def test_precedence_3_evidence_beats_band_fail():
+    v = run(rep(), treat(preemption_count=2, wall_seconds_total=2000.0))
+    assert v.verdict == "inconclusive"
+    assert any("wall_seconds_total" in f for f in v.hard_fails)
+
+
+def test_precedence_4_band_fail_beats_contention():
+    v = run(rep(), treat(wall_seconds_total=1200.0), contention=True, contention_reason="big job")
+    assert v.verdict == "fail"
+
+
+def test_precedence_5_contention_downgrades_warn():
+    v = run(rep(), treat(wall_seconds_total=1070.0), contention=True, contention_reason="big job")
+    assert v.verdict == "inconclusive"
+    assert "big job" in v.inconclusive_reasons[0]
+    assert v.warns
+
+
+def test_contention_without_warn_still_passes():
+    assert run(rep(), treat(), contention=True).verdict == "pass"
+
+
+def test_precedence_6_and_7():
+    assert (
+        run(
+            rep(), treat(stage_wall_seconds={**BASE["stage_wall_seconds"], "minhash": 215.0})
+        ).verdict
+        == "warn"
+    )
+    assert run(rep(), treat(wall_seconds_total=1049.0)).verdict == "pass"
+
+
+def test_all_fired_rules_listed():
+    v = run(
+        rep(),
+        treat(
+            wall_seconds_total=1200.0,
+            stage_wall_seconds={"normalize": 107.0, "minhash": 300.0, "tokenize": 400.0},
+        ),
+    )
+    assert v.verdict == "fail"
+    assert any("wall_seconds_total" in f for f in v.hard_fails)
+    assert any("minhash" in f for f in v.hard_fails)
+    assert any("normalize" in w for w in v.warns)
+
+
+def test_nothing_comparable_is_inconclusive_not_pass():
+    v = run(
+        rep(wall_seconds_total=None, stage_wall_seconds={}),
+        treat(wall_seconds_total=None, stage_wall_seconds={}),
+    )
+    assert v.verdict == "inconclusive"
+    assert "nothing comparable" in v.inconclusive_reasons[0]
+
+
+def test_task_total_divergence_is_flagged_not_decided():
+    v = run(rep(), treat(task_state_counts={"succeeded": 20}))
+    assert v.verdict == "pass"
+    assert any("less work" in s for s in v.self_check)
+    assert not any(
+        "less work" in s for s in run(rep(), treat(task_state_counts={"succeeded": 50})).self_check
+    )
+
+
+@pytest.mark.parametrize(
+    ("gate", "age", "stale"), [(1, 23.9, False), (1, 24.1, True), (3, 100, False), (3, 169, True)]
+)
+def test_staleness(gate, age, stale):
+    module = {
+        1: "experiments.ferries.datakit_ferry",
+        3: "experiments.ferries.datakit_nemotron_ferry",
+    }[gate]
+    v = run(rep(), treat(), gate=gate, treatment_ferry_module=module, baseline={"age_hours": age})
+    assert v.baseline["stale"] is stale
+    assert v.verdict == "pass"  # stale never changes the verdict
+
+
+def test_age_computed_from_created_at_and_now():
+    v = run(
+        rep(),
+        treat(),
+        baseline={"created_at": "2026-11-27T06:30:00Z"},
+        now="2026-11-28T08:30:00+00:00",
+    )
+    assert v.baseline["age_hours"] == 26.0
+    assert v.baseline["stale"] is True
+
+
+def test_verdict_json_has_design_keys():
+    data = run(rep(), treat()).to_json()
+    for key in (
+        "schema",
+        "gate",
+        "verdict",
+        "hard_fails",
+        "warns",
+        "inconclusive_reasons",
+        "signals",
+        "stages",
+        "self_check",
+        "baseline",
+        "treatment",
+    ):
+        assert key in data
+    assert set(data["stages"][0]) >= {"stage", "baseline_s", "treatment_s", "delta_pct", "verdict"}
+    assert set(data["signals"][0]) >= {"signal", "baseline", "treatment", "delta_pct", "verdict"}
+    assert set(data["baseline"]) >= {"source", "run_id", "sha", "age_hours", "stale"}
+    assert set(data["treatment"]) >= {"iris_job_id", "ferry_module"}
+
+
+def test_context_rejects_unknown_key():
+    from perfgate_lib.errors import UsageError
+
+    with pytest.raises(UsageError, match="contentoin"):
+        GateContext.from_dict({"contentoin": True})
