@@ -160,12 +160,18 @@ def _decode(data: bytes | None) -> str | None:
 def _word_hits(
     names: Collection[str], items: Iterable[tuple[str, int, str]]
 ) -> dict[str, list[str]]:
-    """``{name: ["path:line"]}`` for lines (path, lineno, text) containing a name as a word."""
+    """``{name: ["path:line"]}`` for lines (path, lineno, text) using a name as a word.
+
+    A line defining a function or class of that name is a definition, not a use.
+    """
     pats = {n: re.compile(rf"(?<![\w]){re.escape(n)}(?![\w])") for n in names}
+    defs = {
+        n: re.compile(rf"^\s*(async\s+def|def|class)\s+{re.escape(n)}\b") for n in names
+    }
     hits: dict[str, list[str]] = {}
     for path, lineno, text in items:
         for name, pat in pats.items():
-            if pat.search(text):
+            if pat.search(text) and not defs[name].search(text):
                 hits.setdefault(name, []).append(f"{path}:{lineno}")
     return hits
 

@@ -182,11 +182,11 @@ class GitHubClient:
                     else f"forbidden without a token: set {var}"
                 )
             elif status == 404:
-                hint = (
-                    f"not found: check the repository and PR number, and that the token in {var} "
-                    "can see them"
+                what = "the repository and PR number" if pr is not None else "the repository name"
+                hint = f"not found: check {what}" + (
+                    f", and that the token in {var} can see them"
                     if s.token
-                    else f"not found: check the repository and PR number (no token set in {var})"
+                    else f" (no token set in {var}; private repositories need one)"
                 )
             elif status == 410:
                 hint = "gone (an expired artifact?)"

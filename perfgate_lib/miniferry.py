@@ -53,8 +53,8 @@ INFRA_BUCKETS = (
 
 # MinHash: word 5-gram shingles, NUM_BANDS bands of ROWS rows (threshold ~ (1/b)^(1/r)).
 SHINGLE = 5
-NUM_BANDS = 16
-ROWS = 4
+NUM_BANDS = 32
+ROWS = 2
 NUM_PERM = NUM_BANDS * ROWS
 VOCAB_SIZE = 50_257
 _WS = re.compile(r"\s+")

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from perfgate_lib import SENTINEL
+from perfgate_lib.attribution import attribute, attribution_markdown
 from perfgate_lib.mdtext import (
     fmt_age,
     fmt_counts,
@@ -24,6 +25,7 @@ from perfgate_lib.mdtext import (
     md_escape,
     md_fence,
 )
+from perfgate_lib.mermaid import stage_xychart
 from perfgate_lib.report import PerfReport
 from perfgate_lib.rules import Verdict
 
@@ -187,6 +189,17 @@ def _infra_table(base: PerfReport, treat: PerfReport) -> str:
     )
 
 
+def _chart_and_attribution(v: Verdict) -> list[tuple[str, str]]:
+    """The Mermaid stage chart and the attribution table, when there are stage times."""
+    out = []
+    chart = stage_xychart(v)
+    if chart:
+        out.append(("### Stage chart", chart))
+    if any(r.verdict in ("pass", "warn", "fail") for r in v.stages):
+        out.append(("### Attribution", attribution_markdown(attribute(v))))
+    return out
+
+
 def _bullets(title: str, items: list[str]) -> str:
     if not items:
         return ""
@@ -242,6 +255,7 @@ def render_comment(
     tail_sections = [
         ("### Run summary", _run_summary(v, baseline, treatment)),
         ("### Stage timings", _stage_table(v, extras)),
+        *_chart_and_attribution(v),
         *extras.sections,
         ("### Infra", _infra_table(baseline, treatment)),
     ]

@@ -178,3 +178,76 @@ def test_waiver_is_one_line_after_sentinel():
     lines = body.strip().splitlines()
     assert lines[0] == SENTINEL and len(lines) == 2
     assert "waived" in lines[1] and "alice" in lines[1]
+
+
+# --- Mermaid chart and attribution (issue 8) ---------------------------------------------
+
+
+def _many_stage_verdict(n):
+    stages_b = {f'stage{i:02d}-Map → Scatter|`x`"y': 100.0 + i for i in range(n)}
+    stages_t = {k: v * 1.02 for k, v in stages_b.items()}
+    b = {
+        "iris_job_id": "a",
+        "wall_seconds_total": sum(stages_b.values()),
+        "stage_wall_seconds": stages_b,
+    }
+    t = {
+        "iris_job_id": "b",
+        "wall_seconds_total": sum(stages_t.values()),
+        "stage_wall_seconds": stages_t,
+    }
+    return _verdict_for(b, t)
+
+
+def test_mermaid_block_valid_and_small_for_40_stages():
+    from perfgate_lib.mermaid import stage_xychart
+
+    base, treat, verdict = _many_stage_verdict(40)
+    block = stage_xychart(verdict)
+    lines = block.splitlines()
+    assert lines[0] == "```mermaid" and lines[-1] == "```" and lines[1] == "xychart-beta"
+    x_axis = next(line for line in lines if line.strip().startswith("x-axis"))
+    labels = x_axis.split("[", 1)[1].rsplit("]", 1)[0]
+    assert labels.count('"') == 80  # 40 quoted labels, no stray quotes
+    assert "`" not in "\n".join(lines[1:-1]) and "|" not in x_axis
+    bar = next(line for line in lines if line.strip().startswith("bar"))
+    line_series = next(line for line in lines if line.strip().startswith("line"))
+    assert len(bar.split(",")) == len(line_series.split(",")) == 40
+    assert len(block) < 3000
+    body = render_comment(verdict, base, treat)
+    assert len(body) <= MAX_COMMENT_CHARS and block in body
+
+
+def test_attribution_shares_when_stages_add_up():
+    from perfgate_lib.attribution import attribute
+
+    _, _, verdict = _many_stage_verdict(3)
+    attr = attribute(verdict)
+    assert attr.accounted is True and attr.layout == "sequential"
+    assert abs(sum(s.share_pct for s in attr.shares) - 100) < 1e-6
+
+
+def test_attribution_says_when_stages_overlap():
+    from perfgate_lib.attribution import attribute
+
+    b = {
+        "iris_job_id": "a",
+        "wall_seconds_total": 100.0,
+        "stage_wall_seconds": {"a": 90.0, "b": 80.0},
+    }
+    t = {
+        "iris_job_id": "b",
+        "wall_seconds_total": 104.0,
+        "stage_wall_seconds": {"a": 99.0, "b": 88.0},
+    }
+    _, _, verdict = _verdict_for(b, t)
+    attr = attribute(verdict)
+    assert attr.layout == "overlapping" and attr.accounted is False
+    assert "overlap or run in parallel" in attr.summary
+
+
+def test_example_attribution_names_time_outside_stages():
+    base, treat, verdict = example_pair()
+    body = render_comment(verdict, base, treat)
+    assert "| minhash | +62.0s | 94% |" in body
+    assert "time outside them" in body

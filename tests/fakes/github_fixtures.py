@@ -14,7 +14,7 @@ In a test file::
 ``marin-community/marin`` created. ``github_env`` points ``GITHUB_API_URL`` at it and
 sets ``GITHUB_TOKEN`` to the fake's token (``GH_TOKEN`` removed). ``github_client`` is a
 real PyGithub client with no throttling and bounded retry. ``kit_client`` is
-``perfgate_lib.github.GitHubClient`` against the fake (see :func:`fast_settings`).
+``perfgate_lib.github.GitHubClient`` against the fake (see ``tests.fakes.github_kit.fast_settings``).
 """
 
 from __future__ import annotations
@@ -46,28 +46,10 @@ def github_client(fake_github: FakeGitHub):
     return make_client(fake_github)
 
 
-def fast_settings(fake: FakeGitHub, **overrides):
-    """perfgate_lib GitHubSettings against ``fake``: no pacing, 2 immediate retries."""
-    from perfgate_lib.github import GitHubSettings
-
-    values = {
-        "repo": DEFAULT_REPO,
-        "api_url": fake.url,
-        "token": fake.token,
-        "token_var": "GITHUB_TOKEN",
-        "retries": 2,
-        "backoff_factor": 0.0,
-        "secondary_rate_wait": 0.0,
-        "seconds_between_requests": 0.0,
-        "seconds_between_writes": 0.0,
-    }
-    values.update(overrides)
-    return GitHubSettings(**values)
-
-
 @pytest.fixture
 def kit_client(fake_github: FakeGitHub):
     """perfgate_lib's GitHubClient against the fake (fast settings)."""
     from perfgate_lib.github import GitHubClient
+    from tests.fakes.github_kit import fast_settings
 
     return GitHubClient(fast_settings(fake_github))

@@ -1,0 +1,120 @@
+"""Failure evidence for the comment: OOM log lines, queue wait, what the ladder did.
+
+Pure renderers plus one I/O edge, :func:`fetch_job_logs`, which asks the iris CLI
+(``iris --config=CFG job logs JOB_ID --tail --max-lines N``) for the job tree's logs.
+Every string from logs is untrusted: it goes into fenced blocks only.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections.abc import Callable, Sequence
+
+from perfgate_lib.mdtext import fmt_duration, md_code, md_fence
+
+QUEUE_WAIT_NOTABLE_S = 30 * 60  # the skill: note queue waits over 30 minutes
+
+_OOM = re.compile(
+    r"out of memory|outofmemory|memoryerror|\boom\b|oom[-_ ]?kill|killed process"
+    r"|exit(ed)? (with )?(code|status) 137|signal 9\b|sigkill",
+    re.I,
+)
+_WORKER_DEATH = re.compile(r"worker[ _-]?pool|worker .*(died|dead|lost|exited|failed)", re.I)
+
+DEFAULT_CLUSTER_CONFIG = "lib/iris/config/marin.yaml"
+
+Runner = Callable[..., subprocess.CompletedProcess]
+
+
+def oom_lines(log_text: str, limit: int = 20) -> list[str]:
+    """Lines that show an OOM, plus worker-pool death lines when an OOM is present."""
+    lines = log_text.splitlines()
+    ooms = [i for i, line in enumerate(lines) if _OOM.search(line)]
+    if not ooms:
+        return []
+    picked = set(ooms)
+    picked |= {i for i, line in enumerate(lines) if _WORKER_DEATH.search(line)}
+    return [lines[i].rstrip()[:400] for i in sorted(picked)][-limit:]
+
+
+def fetch_job_logs(
+    job_id: str,
+    *,
+    config: str = DEFAULT_CLUSTER_CONFIG,
+    max_lines: int = 2000,
+    iris: str = "iris",
+    run: Runner = subprocess.run,
+    timeout_s: float = 120,
+) -> str:
+    """The tail of a job tree's logs from the iris CLI ("" when the CLI fails)."""
+    cmd = [
+        iris,
+        f"--config={config}",
+        "job",
+        "logs",
+        job_id,
+        "--tail",
+        "--max-lines",
+        str(max_lines),
+    ]
+    try:
+        proc = run(cmd, capture_output=True, text=True, timeout=timeout_s)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return proc.stdout if proc.returncode == 0 else ""
+
+
+def oom_section(job_id: str, lines: Sequence[str]) -> tuple[str, str]:
+    """("### OOM evidence", markdown) for a treatment that OOMed."""
+    if not lines:
+        body = (
+            f"The treatment job {md_code(job_id)} reported OOMs, but its logs held no OOM "
+            "line (logs expired or were not reachable)."
+        )
+    else:
+        body = (
+            f"Worker-pool death / OOM lines from the treatment job {md_code(job_id)} "
+            "(`iris job logs`):\n\n" + md_fence("\n".join(lines))
+        )
+    return "### OOM evidence", body
+
+
+def queue_wait_note(seconds: float | None) -> str | None:
+    """A note when the treatment waited over 30 minutes in PENDING/BUILDING."""
+    if seconds is None or seconds <= QUEUE_WAIT_NOTABLE_S:
+        return None
+    return (
+        f"⏱ The treatment waited {fmt_duration(seconds)} in the queue (PENDING/BUILDING) "
+        "before it ran. Queue wait is not a perf signal and does not affect the verdict."
+    )
+
+
+def debug_commands(job_ids: Sequence[str], config: str = DEFAULT_CLUSTER_CONFIG) -> list[str]:
+    """Commands that start a debugging session on the inconclusive treatment jobs."""
+    cmds = []
+    for job in job_ids:
+        cmds += [
+            f"iris --config={config} job list --json --prefix {job}",
+            f"iris --config={config} job summary {job}",
+            f"iris --config={config} job logs {job} --tail --max-lines 500 --level warning",
+        ]
+    return cmds
+
+
+def ladder_action_note(
+    gate: int, attempt: int, max_attempts: int, stopped: bool, job_ids: Sequence[str]
+) -> tuple[list[str], list[tuple[str, str]]]:
+    """What the kit did after an inconclusive gate: (top notes, extra sections)."""
+    if not stopped:
+        return [
+            f"🔁 Gate {gate} was inconclusive; the kit re-submitted the treatment "
+            f"(attempt {attempt + 1} of {max_attempts}). This comment will be replaced."
+        ], []
+    note = (
+        f"🛑 Gate {gate} was inconclusive twice: the ladder stopped. **Escalate to debug**; "
+        "a flaky run is never turned into a pass."
+    )
+    cmds = debug_commands(job_ids)
+    section = ("### Debugging", "Start with:\n\n" + md_fence("\n".join(cmds), "bash"))
+    return [note], [section] if cmds else []

@@ -1,0 +1,453 @@
+"""Questions 2-5 of the skill for one non-trivial Python file: shuffle, memory, CPU, design.
+
+The answers come from what changed: the file's role (scatter, planner, executor, sort,
+spill, readers/writers), the changed symbols and the code tokens on their changed lines
+(buffer/chunk/threshold constants, sort and merge loops, serialization, polling, locks,
+``.result()`` calls, actor protocol methods, public API, retry and error classification,
+fusion rules). Each yes carries evidence: the symbol, its lines and hunk, the reason.
+Pure: ASTs and texts in, evidence out.
+"""
+
+from __future__ import annotations
+
+import ast
+import posixpath
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from perfgate_lib.astdiff import (
+    Symbol,
+    code_tokens,
+    dump,
+    exported_names,
+    identifier_parts,
+    iter_calls,
+    literal_value,
+    symbol_at,
+)
+from perfgate_lib.diffsource import Hunk
+
+IMPACT_QUESTIONS = ("shuffle", "memory", "cpu", "design")
+MAX_EVIDENCE = 8
+
+
+@dataclass(frozen=True)
+class WordRule:
+    """A yes for ``question`` when a changed code token has a part in ``words`` (or
+    starting with one of ``stems``)."""
+
+    question: str
+    reason: str
+    words: frozenset[str]
+    stems: tuple[str, ...] = ()
+
+    def hits(self, parts: Iterable[str]) -> set[str]:
+        return {p for p in parts if p in self.words or p.startswith(self.stems)}
+
+
+WORD_RULES: tuple[WordRule, ...] = (
+    WordRule(
+        "shuffle",
+        "scatter pipeline (hashing, fanout, combiner, partitioning, routing, k-way merge)",
+        frozenset(
+            "hash hashes hashing fanout combiner combiners combine scatter scattered sidecar "
+            "shard shards sharding reshard route routes routing router bucket buckets "
+            "shuffle shuffled kway heapq".split()
+        ),
+        ("partition", "shuffl", "scatter"),
+    ),
+    WordRule(
+        "memory",
+        "buffer sizes, chunk shapes, spill thresholds, accumulation, retained data",
+        frozenset(
+            "buffer buffers buf bufs chunk chunks chunked chunking batch batches batched "
+            "threshold thresholds spill spills spilled spilling cache cached caches capacity "
+            "queue queues maxsize prefetch memory mem rss payload payloads retain retained "
+            "window inflight backlog arena".split()
+        ),
+        ("accumul", "materiali", "spill"),
+    ),
+    WordRule(
+        "cpu",
+        "sort/merge loops, serialization, polling, locks, JSON/parquet I/O",
+        frozenset(
+            "sort sorted sorting sorts merge merges merged merging heapq heappush heappop "
+            "heapify bisect pickle cloudpickle dumps loads json orjson msgpack encode "
+            "decode encoder decoder compress decompress zstd lz4 snappy arrow pyarrow "
+            "parquet vortex feather ipc poll polls polling interval intervals sleep "
+            "heartbeat backoff lock locks rlock mutex condition semaphore acquire release "
+            "thread threads threading parallelism concurrency busy spin".split()
+        ),
+        ("serializ", "deserializ", "compress"),
+    ),
+    WordRule(
+        "design",
+        "retry/error classification, actor protocol, plan/fusion rules, stage semantics",
+        frozenset(
+            "retry retries retrying retryable retriable transient preempt preempted "
+            "preemption attempt attempts fatal classify classification fuse fused fusion "
+            "fusible actor actors remote rpc protocol".split()
+        ),
+        ("fusi",),
+    ),
+)
+
+SIZE_PARTS = frozenset(
+    "size sizes bytes byte mb gb kb mib gib kib rows records limit max min capacity len "
+    "length count threshold".split()
+)
+# A class whose methods are called across processes: changing them changes the protocol.
+ACTOR_CLASS = re.compile(r"(Actor|Coordinator|Worker|Service|Server|Client|Protocol|Handler)$")
+CLASSIFY_RAISE = re.compile(r"(Retry|Retriable|Retryable|Transient|Fatal|Preempt|Infra)", re.I)
+
+
+@dataclass(frozen=True)
+class Role:
+    pattern: re.Pattern[str]
+    what: str
+    answers: tuple[str, ...]
+
+
+ROLES: tuple[Role, ...] = (
+    Role(
+        re.compile(r"(^|/)(shuffle|scatter[^/]*)(\.py$|/)"),
+        "scatter/shuffle (hash routing, combiner, chunk format, byte-range sidecar)",
+        ("shuffle",),
+    ),
+    Role(
+        re.compile(r"(^|/)[^/]*sort[^/]*(\.py$|/)"),
+        "external sort (k-way merge, sort/merge inner loops)",
+        ("shuffle", "cpu"),
+    ),
+    Role(
+        re.compile(r"(^|/)(plan|planner|fusion|optimi[sz]er)[^/]*(\.py$|/)"),
+        "planner (plan and fusion rules, stage semantics)",
+        ("design",),
+    ),
+    Role(
+        re.compile(r"(^|/)(execution|executor|coordinator|worker)[^/]*(\.py$|/)"),
+        "executor (coordinator/worker loops, polling, .result() calls)",
+        ("cpu",),
+    ),
+    Role(re.compile(r"spill"), "spill path", ("memory",)),
+    Role(
+        re.compile(r"(^|/)(readers?|writers?|io)(\.py$|/)"),
+        "readers/writers (JSON/parquet/vortex read and write)",
+        ("cpu",),
+    ),
+)
+
+
+def roles_of(path: str) -> list[Role]:
+    """The roles a Zephyr source path plays (may be several, may be none)."""
+    rel = path.split("/src/zephyr/", 1)[-1]
+    return [r for r in ROLES if r.pattern.search(rel)]
+
+
+def is_public_api_file(path: str) -> bool:
+    """dataset.py (the Dataset API) and package ``__init__.py`` files (exports)."""
+    return posixpath.basename(path) in ("dataset.py", "__init__.py")
+
+
+@dataclass
+class SideInfo:
+    """One version of the file: the original tree's symbols and code tokens per line."""
+
+    tree: ast.Module | None
+    symbols: Mapping[str, Symbol]
+    tokens: Mapping[int, list[str]]
+    changed_lines: frozenset[int]
+
+    @classmethod
+    def build(cls, tree: ast.Module | None, text: str | None, lines: Iterable[int]) -> SideInfo:
+        from perfgate_lib.astdiff import index_symbols
+
+        return cls(
+            tree=tree,
+            symbols=index_symbols(tree) if tree is not None else {},
+            tokens=code_tokens(text or ""),
+            changed_lines=frozenset(lines),
+        )
+
+
+@dataclass
+class Impact:
+    """Evidence for questions 2-5 (a question is yes when it has any evidence of a yes)."""
+
+    yes: dict[str, list[str]] = field(default_factory=lambda: {q: [] for q in IMPACT_QUESTIONS})
+
+    def add(self, question: str, text: str) -> None:
+        items = self.yes[question]
+        if text not in items:
+            items.append(text)
+
+    def answer(self, question: str) -> bool:
+        return bool(self.yes[question])
+
+
+def _lines_of(sym: Symbol | None, info: SideInfo, qualname: str) -> list[int]:
+    """Changed lines of ``qualname`` on one side (innermost symbol owns a line)."""
+    if sym is None:
+        return []
+    own = [
+        ln
+        for ln in sorted(info.changed_lines)
+        if any(a <= ln <= b for a, b in sym.ranges) and symbol_at(info.symbols, ln) == qualname
+    ]
+    return own
+
+
+def _all_lines(sym: Symbol | None) -> list[int]:
+    if sym is None:
+        return []
+    return sorted({ln for a, b in sym.ranges for ln in range(a, b + 1)})
+
+
+def _span_text(lines: list[int]) -> str:
+    if not lines:
+        return ""
+    return f"L{lines[0]}" if lines[0] == lines[-1] else f"L{lines[0]}-{lines[-1]}"
+
+
+def _hunk_for(hunks: Iterable[Hunk], head_lines: list[int], base_lines: list[int]) -> str:
+    for h in hunks:
+        if any(ln in h.added for ln in head_lines) or any(ln in h.removed for ln in base_lines):
+            return h.header
+    return ""
+
+
+def _where(qualname: str, head_lines: list[int], base_lines: list[int], hunk: str) -> str:
+    parts = []
+    if head_lines:
+        parts.append(f"head {_span_text(head_lines)}")
+    if base_lines and not head_lines:
+        parts.append(f"base {_span_text(base_lines)}")
+    if hunk:
+        parts.append(hunk)
+    return f"`{qualname}`" + (f" ({', '.join(parts)})" if parts else "")
+
+
+def _signature(node: ast.AST | None) -> str | None:
+    if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+        return None
+    args = node.args
+    return dump(
+        [
+            *[ast.arg(a.arg) for a in args.posonlyargs + args.args + args.kwonlyargs],
+            *([ast.arg("*" + args.vararg.arg)] if args.vararg else []),
+            *([ast.arg("**" + args.kwarg.arg)] if args.kwarg else []),
+            *args.defaults,
+            *[d for d in args.kw_defaults if d is not None],
+            *node.decorator_list,
+        ]
+    )
+
+
+def _loops_holding(node: ast.AST | None, lines: Iterable[int]) -> list[ast.AST]:
+    if node is None:
+        return []
+    wanted = set(lines)
+    out = []
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.For | ast.AsyncFor | ast.While | ast.comprehension):
+            holder = sub.iter if isinstance(sub, ast.comprehension) else sub
+            start = getattr(holder, "lineno", None)
+            end = getattr(holder, "end_lineno", None)
+            if isinstance(sub, ast.For | ast.AsyncFor | ast.While):
+                start, end = sub.lineno, sub.end_lineno
+            if start is not None and end is not None and wanted & set(range(start, end + 1)):
+                out.append(sub)
+    return out
+
+
+def _handler_types(node: ast.AST | None) -> set[str]:
+    if node is None:
+        return set()
+    return {
+        dump(h.type) if h.type is not None else "<bare>"
+        for h in ast.walk(node)
+        if isinstance(h, ast.ExceptHandler)
+    }
+
+
+def _raised(node: ast.AST | None) -> set[str]:
+    if node is None:
+        return set()
+    out = set()
+    for r in ast.walk(node):
+        if isinstance(r, ast.Raise) and r.exc is not None:
+            exc = r.exc.func if isinstance(r.exc, ast.Call) else r.exc
+            name = exc.attr if isinstance(exc, ast.Attribute) else getattr(exc, "id", "")
+            if name:
+                out.add(name)
+    return out
+
+
+def _has_result_call(tokens: list[str]) -> bool:
+    return any(
+        tokens[i] == "." and tokens[i + 1] == "result" and tokens[i + 2] == "("
+        for i in range(len(tokens) - 2)
+    )
+
+
+def _fmt_value(v: object) -> str:
+    if isinstance(v, int) and not isinstance(v, bool) and abs(v) >= 1024:
+        for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+            if v % size == 0:
+                return f"{v} ({v // size} {unit})"
+    return repr(v)
+
+
+def _constant_change(qualname: str, base: Symbol | None, head: Symbol | None) -> str | None:
+    def value(sym: Symbol | None) -> object:
+        node = sym.node if sym else None
+        return literal_value(getattr(node, "value", None)) if node is not None else None
+
+    a, b = value(base), value(head)
+    if a is None and b is None:
+        return None
+    if base is None:
+        return f"new constant {qualname} = {_fmt_value(b)}"
+    if head is None:
+        return f"constant {qualname} removed (was {_fmt_value(a)})"
+    return f"{qualname}: {_fmt_value(a)} → {_fmt_value(b)}"
+
+
+def analyse(
+    path: str,
+    changed: list[str],
+    base: SideInfo,
+    head: SideInfo,
+    hunks: tuple[Hunk, ...],
+    *,
+    whole_file: bool = False,
+) -> Impact:
+    """Questions 2-5 for the changed symbols of one file.
+
+    ``whole_file``: every line of every changed symbol counts as changed (added or
+    deleted modules, or no usable hunks).
+    """
+    impact = Impact()
+    exported = exported_names(head.tree) | exported_names(base.tree)
+    public_file = is_public_api_file(path)
+    execution_file = any("executor" in r.what for r in roles_of(path))
+    code_changed = False
+
+    for qn in changed:
+        bsym, hsym = base.symbols.get(qn), head.symbols.get(qn)
+        kind = (hsym or bsym).kind if (hsym or bsym) else "module"
+        if kind != "imports":
+            code_changed = True
+        hl = _all_lines(hsym) if whole_file or bsym is None else _lines_of(hsym, head, qn)
+        bl = _all_lines(bsym) if whole_file or hsym is None else _lines_of(bsym, base, qn)
+        if not hl and not bl:  # hunks missing or elsewhere: the symbol as a whole changed
+            hl, bl = _all_lines(hsym), _all_lines(bsym)
+        where = _where(qn, hl, bl, _hunk_for(hunks, hl, bl))
+        tokens = [t for ln in hl for t in head.tokens.get(ln, [])]
+        tokens += [t for ln in bl for t in base.tokens.get(ln, [])]
+        names = [t for t in tokens if re.match(r"[A-Za-z_]", t)]
+        parts = {p for t in names for p in identifier_parts(t)}
+        name_parts = set(identifier_parts(qn.rsplit(".", 1)[-1].replace(",", "_")))
+
+        constant = _constant_change(qn, bsym, hsym) if kind == "assign" else None
+        if constant and not qn.startswith("__"):
+            # Constants: show old and new values; size-like or unexplained tuning constants.
+            matched = [r for r in WORD_RULES if r.hits(name_parts)]
+            for rule in matched:
+                impact.add(rule.question, f"{where}: {rule.reason} — constant {constant}")
+            if name_parts & SIZE_PARTS and not any(r.question == "memory" for r in matched):
+                impact.add("memory", f"{where}: size/limit constant changed — {constant}")
+            if not matched and not name_parts & SIZE_PARTS:
+                impact.add(
+                    "cpu",
+                    f"{where}: tuning constant changed (effect unknown, answering yes) — "
+                    f"{constant}",
+                )
+        else:
+            # Word rules on the changed code tokens and the symbol's own name.
+            for rule in WORD_RULES:
+                hits = rule.hits(parts | name_parts)
+                if hits:
+                    impact.add(
+                        rule.question, f"{where}: {rule.reason} — {', '.join(sorted(hits))}"
+                    )
+
+        bnode, hnode = (bsym.node if bsym else None), (hsym.node if hsym else None)
+
+        # .result() calls: blocking order of futures and actor calls.
+        nb = sum(1 for _ in iter_calls(bnode, "result")) if bnode is not None else 0
+        nh = sum(1 for _ in iter_calls(hnode, "result")) if hnode is not None else 0
+        if _has_result_call(tokens) or (nb != nh and (bnode is not None and hnode is not None)):
+            impact.add(
+                "design",
+                f"{where}: changed .result() call (ordering/blocking of futures): "
+                f"{nb} → {nh} calls in the symbol",
+            )
+
+        # Loops: changed code inside a loop is a hot path until shown otherwise.
+        loops = _loops_holding(hnode, hl) + _loops_holding(bnode, bl)
+        if loops and kind in ("function", "class"):
+            loop = loops[0]
+            kw = "comprehension" if isinstance(loop, ast.comprehension) else type(loop).__name__
+            line = getattr(loop, "lineno", None) or getattr(loop.iter, "lineno", "?")
+            impact.add("cpu", f"{where}: changed code inside a loop ({kw.lower()} at L{line})")
+
+        # Error classification: caught exception types, retry-ish raised types.
+        if bnode is not None and hnode is not None:
+            hb, hh = _handler_types(bnode), _handler_types(hnode)
+            if hb != hh:
+                impact.add("design", f"{where}: changed except clauses (error classification)")
+            raised = {n for n in _raised(bnode) ^ _raised(hnode) if CLASSIFY_RAISE.search(n)}
+            if raised:
+                impact.add(
+                    "design",
+                    f"{where}: changed raised error types ({', '.join(sorted(raised))})",
+                )
+
+        # Public API and actor protocol.
+        short = qn.rsplit(".", 1)[-1]
+        public = not any(part.startswith("_") for part in qn.split("."))
+        if qn == "__all__":
+            impact.add("design", f"{where}: __all__ (the exported API) changed")
+        elif kind in ("function", "class") and (
+            (public_file and public) or short in exported or qn.split(".")[0] in exported
+        ):
+            _api_change(impact, qn, where, bsym, hsym)
+        owner = qn.split(".")[0] if "." in qn else ""
+        if kind == "function" and owner and (ACTOR_CLASS.search(owner) or execution_file):
+            if bsym is None or hsym is None or _signature(bnode) != _signature(hnode):
+                what = "added" if bsym is None else "removed" if hsym is None else "signature"
+                impact.add(
+                    "design",
+                    f"{where}: actor/executor protocol method {what} changed"
+                    if what == "signature"
+                    else f"{where}: actor/executor protocol method {what}",
+                )
+
+    if code_changed:
+        for role in roles_of(path):
+            for q in role.answers:
+                impact.add(
+                    q,
+                    f"file role: {posixpath.basename(path)} is the {role.what}; a non-trivial "
+                    "change here has the highest prior of perf impact",
+                )
+    for q in IMPACT_QUESTIONS:
+        if len(impact.yes[q]) > MAX_EVIDENCE:
+            extra = len(impact.yes[q]) - MAX_EVIDENCE
+            impact.yes[q] = impact.yes[q][:MAX_EVIDENCE] + [f"… and {extra} more"]
+    return impact
+
+
+def _api_change(
+    impact: Impact, qn: str, where: str, bsym: Symbol | None, hsym: Symbol | None
+) -> None:
+    if bsym is None:
+        impact.add("design", f"{where}: new public API `{qn}`")
+    elif hsym is None:
+        impact.add("design", f"{where}: public API `{qn}` removed")
+    elif _signature(bsym.node) != _signature(hsym.node):
+        impact.add("design", f"{where}: public API `{qn}` signature changed")
+    elif bsym.kind == "class":
+        impact.add("design", f"{where}: public class `{qn}` definition changed")

@@ -1,0 +1,71 @@
+"""Failure evidence: OOM lines from (fake) iris logs, queue wait, the ladder's action."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+from perfgate_lib.evidence import (
+    fetch_job_logs,
+    ladder_action_note,
+    oom_lines,
+    oom_section,
+    queue_wait_note,
+)
+
+LOG = """\
+I1127 10:00:01 coordinator: stage minhash started, 64 shards
+I1127 10:05:12 worker-7: shard 12 processed 1.2 GB
+E1127 10:07:40 worker-7: Task exited with code 137 (OOMKilled): container memory limit 2G
+W1127 10:07:41 worker pool: worker-7 died, 3 tasks rescheduled
+I1127 10:08:00 coordinator: retrying shard 12
+"""
+
+
+def test_oom_lines_pick_oom_and_worker_death():
+    lines = oom_lines(LOG)
+    assert len(lines) == 2
+    assert "OOMKilled" in lines[0] and "worker-7 died" in lines[1]
+    assert oom_lines("all good\nworker pool scaled to 8\n") == []
+
+
+def _fake_iris(tmp_path, text):
+    path = tmp_path / "iris"
+    path.write_text(
+        "#!/usr/bin/env python3\n"
+        "import sys\n"
+        "args = sys.argv[1:]\n"
+        "assert args[0].startswith('--config='), args\n"
+        "if args[1:3] == ['job', 'logs']:\n"
+        f"    sys.stdout.write({text!r})\n"
+        "    sys.exit(0)\n"
+        "sys.exit(2)\n"
+    )
+    path.chmod(path.stat().st_mode | stat.S_IEXEC)
+    return str(path)
+
+
+def test_fetch_logs_with_fake_iris_cli(tmp_path):
+    iris = _fake_iris(tmp_path, LOG)
+    text = fetch_job_logs("/pg/zephyr-perf-pr1-g1", iris=iris)
+    title, body = oom_section("/pg/zephyr-perf-pr1-g1", oom_lines(text))
+    assert title == "### OOM evidence"
+    assert "OOMKilled" in body and "```" in body
+
+
+def test_fetch_logs_failure_is_empty(tmp_path):
+    assert fetch_job_logs("/x", iris=os.path.join(str(tmp_path), "missing-iris")) == ""
+
+
+def test_queue_wait_note_only_when_notable():
+    assert queue_wait_note(29 * 60) is None
+    assert queue_wait_note(None) is None
+    assert "41m 00s in the queue" in queue_wait_note(41 * 60)
+
+
+def test_ladder_notes():
+    notes, sections = ladder_action_note(2, 1, 2, stopped=False, job_ids=["/a"])
+    assert "re-submitted" in notes[0] and sections == []
+    notes, sections = ladder_action_note(2, 2, 2, stopped=True, job_ids=["/a", "/b"])
+    assert "Escalate to debug" in notes[0]
+    assert "iris --config=lib/iris/config/marin.yaml job logs /b" in sections[0][1]

@@ -1,0 +1,302 @@
+"""perfgate_lib.github and ``perfgate post``: real PyGithub against the fake GitHub server."""
+
+from __future__ import annotations
+
+import re
+import threading
+
+import pytest
+
+from perfgate_lib import SENTINEL
+from perfgate_lib.cli import main
+from perfgate_lib.errors import GitHubError, UsageError
+from perfgate_lib.github import (
+    CommentTooLong,
+    GitHubClient,
+    GitHubSettings,
+    check_body,
+    upsert_comment,
+)
+from tests.fakes.github_kit import fast_settings
+from tests.fakes.github_server import DEFAULT_REPO, make_zip
+
+pytest_plugins = ("tests.fakes.github_fixtures",)
+
+PR = 4242
+
+
+def sentinel_bodies(fake, pr=PR):
+    return [c["body"] for c in fake.comments_on(DEFAULT_REPO, pr) if c["body"].startswith(SENTINEL)]
+
+
+def writes(fake):
+    return [r for r in fake.requests if r.method in ("POST", "PATCH", "DELETE")]
+
+
+def run_cli(argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    out = capsys.readouterr()
+    return exit_info.value.code, out.out, out.err
+
+
+# ---------------------------------------------------------------------- settings
+def test_settings_from_env_prefers_github_token_and_hides_it():
+    env = {"GITHUB_TOKEN": "tok-a", "GH_TOKEN": "tok-b", "GITHUB_API_URL": "http://h:1/api/v3/"}
+    s = GitHubSettings.from_env(env=env)
+    assert (s.token, s.token_var, s.api_url, s.repo) == (
+        "tok-a",
+        "GITHUB_TOKEN",
+        "http://h:1/api/v3",
+        "marin-community/marin",
+    )
+    assert "tok-a" not in repr(s)
+    s = GitHubSettings.from_env(repo="me/fork", env={"GH_TOKEN": "tok-b"})
+    assert (s.token_var, s.api_url, s.repo) == ("GH_TOKEN", "https://api.github.com", "me/fork")
+    assert GitHubSettings.from_env(env={}).token is None
+    with pytest.raises(UsageError, match="OWNER/NAME"):
+        GitHubSettings.from_env(repo="not-a-repo", env={})
+
+
+# ---------------------------------------------------------------------- upsert
+def test_upsert_creates_then_updates_in_place(fake_github, kit_client):
+    fake_github.add_pull(DEFAULT_REPO, PR)
+    first = upsert_comment(kit_client, PR, f"{SENTINEL}\n🤖 gate 1")
+    again = upsert_comment(kit_client, PR, f"{SENTINEL}\n🤖 gate 1")
+    second = upsert_comment(kit_client, PR, f"{SENTINEL}\n🤖 gate 2")
+    assert (first.action, again.action, second.action) == ("created", "unchanged", "updated")
+    assert first.comment_id == second.comment_id
+    assert sentinel_bodies(fake_github) == [f"{SENTINEL}\n🤖 gate 2"]
+    assert first.url.endswith(f"#issuecomment-{first.comment_id}")
+
+
+def test_sentinel_comment_on_page_3_is_patched(fake_github, kit_client):
+    fake_github.add_pull(DEFAULT_REPO, PR)
+    for i in range(215):
+        fake_github.add_comment(DEFAULT_REPO, PR, f"review chatter {i}")
+    old = fake_github.add_comment(
+        DEFAULT_REPO, PR, f"{SENTINEL}\nold verdict", login="perfgate-bot"
+    )
+    for i in range(10):
+        fake_github.add_comment(DEFAULT_REPO, PR, f"more chatter {i}")
+
+    result = upsert_comment(kit_client, PR, f"{SENTINEL}\nnew verdict")
+
+    assert (result.action, result.comment_id) == ("updated", old["id"])
+    lists = fake_github.requests_matching("GET", f"/repos/*/issues/{PR}/comments")
+    assert {r.query.get("page") for r in lists} == {None, "2", "3"}
+    assert [(w.method, w.path.rsplit("/", 1)[-1]) for w in writes(fake_github)] == [
+        ("PATCH", str(old["id"]))
+    ]
+    assert sentinel_bodies(fake_github) == [f"{SENTINEL}\nnew verdict"]
+
+
+def test_only_the_kits_own_comment_when_login_configured(fake_github):
+    fake_github.add_pull(DEFAULT_REPO, PR)
+    quoted = fake_github.add_comment(
+        DEFAULT_REPO, PR, f"{SENTINEL}\nquoted by a human", login="bob"
+    )
+    ours = fake_github.add_comment(DEFAULT_REPO, PR, f"{SENTINEL}\nold", login="perfgate-bot")
+
+    client = GitHubClient(fast_settings(fake_github, login="perfgate-bot"))
+    result = upsert_comment(client, PR, f"{SENTINEL}\nnew")
+
+    assert result.comment_id == ours["id"]
+    bodies = {c["id"]: c["body"] for c in fake_github.comments_on(DEFAULT_REPO, PR)}
+    assert bodies == {
+        quoted["id"]: f"{SENTINEL}\nquoted by a human",
+        ours["id"]: f"{SENTINEL}\nnew",
+    }
+
+
+def test_login_auto_asks_github_for_the_tokens_account(fake_github):
+    fake_github.add_pull(DEFAULT_REPO, PR)
+    fake_github.add_comment(DEFAULT_REPO, PR, f"{SENTINEL}\nby bob", login="bob")
+    client = GitHubClient(fast_settings(fake_github, login="auto"))
+    result = upsert_comment(client, PR, f"{SENTINEL}\nmine")
+    assert result.action == "created"
+    assert len(sentinel_bodies(fake_github)) == 2
+    assert fake_github.requests_matching("GET", "/user")
+
+
+def test_two_concurrent_upserts_leave_exactly_one_comment(fake_github):
+    fake_github.add_pull(DEFAULT_REPO, PR)
+    fake_github.add_comment(DEFAULT_REPO, PR, "a human comment")
+    # both runs list the comments before either posts: the race the dedupe must resolve
+    fake_github.barrier("GET", f"/repos/*/issues/{PR}/comments", parties=2)
+    results, errors = {}, []
+
+    def run(name):
+        try:
+            client = GitHubClient(fast_settings(fake_github))
+            results[name] = upsert_comment(client, PR, f"{SENTINEL}\nverdict from {name}")
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in ("run-a", "run-b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+
+    assert not errors
+    assert len(fake_github.requests_matching("POST", "/repos/*/issues/*/comments")) == 2
+    final = [c for c in fake_github.comments_on(DEFAULT_REPO, PR) if c["body"].startswith(SENTINEL)]
+    assert len(final) == 1
+    assert final[0]["body"] in {
+        f"{SENTINEL}\nverdict from run-a",
+        f"{SENTINEL}\nverdict from run-b",
+    }
+    assert {r.comment_id for r in results.values()} == {final[0]["id"]}
+    assert len(fake_github.comments_on(DEFAULT_REPO, PR)) == 2  # the human comment stays
+
+
+def test_duplicates_left_by_an_earlier_race_are_cleaned_up(fake_github, kit_client):
+    fake_github.add_pull(DEFAULT_REPO, PR)
+    keep = fake_github.add_comment(DEFAULT_REPO, PR, f"{SENTINEL}\nfirst", login="perfgate-bot")
+    extra = fake_github.add_comment(DEFAULT_REPO, PR, f"{SENTINEL}\nsecond", login="perfgate-bot")
+    result = upsert_comment(kit_client, PR, f"{SENTINEL}\nthird")
+    assert result.comment_id == keep["id"] and result.removed == (extra["id"],)
+    assert sentinel_bodies(fake_github) == [f"{SENTINEL}\nthird"]
+
+
+def test_70000_character_body_is_refused_before_sending(fake_github, kit_client):
+    fake_github.add_pull(DEFAULT_REPO, PR)
+    with pytest.raises(CommentTooLong, match="70,000 characters.*65,536"):
+        upsert_comment(kit_client, PR, SENTINEL + "\n" + "x" * (70_000 - len(SENTINEL) - 1))
+    assert fake_github.requests == []
+    assert check_body("x" * 10).startswith(SENTINEL + "\n")  # sentinel added when missing
+    assert len(check_body("y" * (65_536 - len(SENTINEL) - 1))) == 65_536  # exactly at the cap
+
+
+def test_halt_then_waiver_replace_the_same_comment(fake_github, kit_client):
+    from perfgate_lib.render import render_halt, render_waiver
+
+    fake_github.add_pull(DEFAULT_REPO, PR)
+    halt = upsert_comment(kit_client, PR, render_halt("abc1234", "pytest", "E assert 1 == 2"))
+    waiver = upsert_comment(kit_client, PR, render_waiver("rev", "docs only"))
+    assert (halt.action, waiver.action, halt.comment_id) == (
+        "created",
+        "updated",
+        waiver.comment_id,
+    )
+    assert sentinel_bodies(fake_github) == [render_waiver("rev", "docs only")]
+
+
+# ---------------------------------------------------------------------- errors and retries
+def test_500_then_success_and_secondary_rate_limit_are_retried(fake_github, kit_client):
+    fake_github.add_pull(DEFAULT_REPO, PR)
+    fake_github.inject("GET", f"/repos/*/issues/{PR}/comments", 502)
+    fake_github.inject_secondary_rate_limit("POST", f"/repos/*/issues/{PR}/comments")
+    result = upsert_comment(kit_client, PR, f"{SENTINEL}\nbody")
+    assert result.action == "created"
+    assert len(fake_github.requests_matching("POST", "/repos/*/issues/*/comments")) == 2
+    assert len(sentinel_bodies(fake_github)) == 1
+
+
+def test_persistent_5xx_gives_a_bounded_clear_error(fake_github, kit_client):
+    fake_github.add_pull(DEFAULT_REPO, PR)
+    fake_github.inject("GET", f"/repos/*/issues/{PR}/comments", 500, times=10)
+    with pytest.raises(GitHubError, match=f"marin-community/marin, PR #{PR}.*after 2 retries"):
+        upsert_comment(kit_client, PR, f"{SENTINEL}\nbody")
+    assert len(fake_github.requests_matching("GET", "/repos/*/issues/*/comments")) == 3
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        (401, "token in GITHUB_TOKEN was refused"),
+        (403, "token in GITHUB_TOKEN lacks permission"),
+        (404, "check the repository and PR number.*GITHUB_TOKEN"),
+    ],
+)
+def test_401_403_404_name_repo_pr_and_token_variable(fake_github, kit_client, status, expected):
+    fake_github.add_pull(DEFAULT_REPO, PR)
+    fake_github.inject("GET", f"/repos/*/issues/{PR}/comments", status)
+    with pytest.raises(GitHubError) as err:
+        upsert_comment(kit_client, PR, f"{SENTINEL}\nbody")
+    message = str(err.value)
+    assert f"repository {DEFAULT_REPO}, PR #{PR}" in message
+    assert re.search(expected, message)
+    assert fake_github.token not in message
+    assert err.value.exit_code == 4
+
+
+def test_missing_pr_and_bad_token_against_the_real_routes(fake_github):
+    bad = GitHubClient(
+        fast_settings(fake_github, token="ghp_wrongwrongwrong", token_var="GH_TOKEN")
+    )
+    fake_github.add_pull(DEFAULT_REPO, PR)
+    with pytest.raises(GitHubError, match="token in GH_TOKEN was refused") as err:
+        upsert_comment(bad, PR, f"{SENTINEL}\nbody")
+    assert "ghp_wrongwrongwrong" not in str(err.value)
+    good = GitHubClient(fast_settings(fake_github))
+    with pytest.raises(GitHubError, match="PR #999"):
+        good.pull(999)
+    anonymous = GitHubClient(fast_settings(fake_github, token=None, token_var=None))
+    with pytest.raises(GitHubError, match="set GITHUB_TOKEN or GH_TOKEN"):
+        upsert_comment(anonymous, PR, f"{SENTINEL}\nbody")
+
+
+# ---------------------------------------------------------------------- PR data, download
+def test_pull_files_contents_permission(fake_github, kit_client):
+    files = [
+        {"filename": f"lib/zephyr/src/zephyr/m{i}.py", "patch": "@@ -1 +1 @@"} for i in range(130)
+    ]
+    fake_github.add_pull(DEFAULT_REPO, PR, head_sha="f" * 40, head_repo="fork/marin", files=files)
+    fake_github.add_content(DEFAULT_REPO, "f" * 40, "lib/zephyr/src/zephyr/m0.py", "x = 1\n")
+    fake_github.set_permission(DEFAULT_REPO, "rev", "write")
+    pull = kit_client.pull(PR)
+    assert (pull.head.sha, pull.head.repo.full_name) == ("f" * 40, "fork/marin")
+    assert len(kit_client.pull_files(PR)) == 130
+    assert kit_client.file_content("lib/zephyr/src/zephyr/m0.py", "f" * 40) == b"x = 1\n"
+    assert kit_client.file_content("missing.py", "f" * 40) is None
+    assert kit_client.permission("rev") == "write"
+    assert kit_client.authenticated_login() == "perfgate-bot"
+
+
+def test_download_follows_redirect_without_forwarding_the_token(fake_github, kit_client):
+    run = fake_github.add_run(DEFAULT_REPO, "w.yaml", artifacts={"a": make_zip({"f": "hi"})})
+    (artifact,) = [a for a in fake_github.artifacts.values() if a["run_id"] == run["id"]]
+    url = f"{fake_github.url}/repos/{DEFAULT_REPO}/actions/artifacts/{artifact['id']}/zip"
+    assert kit_client.download(url) == artifact["data"]
+    (api_request,) = fake_github.requests_matching("GET", "/repos/*/actions/artifacts/*/zip")
+    assert api_request.headers["Authorization"] == f"Bearer {fake_github.token}"
+    (storage_request,) = fake_github.storage_requests
+    assert not any(fake_github.token in v for v in storage_request.headers.values())
+    assert "Authorization" not in storage_request.headers
+
+
+# ---------------------------------------------------------------------- CLI
+def test_cli_post_upserts_and_never_prints_the_token(github_env, tmp_path, capsys):
+    github_env.add_pull(DEFAULT_REPO, PR)
+    body = tmp_path / "comment.md"
+    body.write_text(f"{SENTINEL}\n🤖 ## Zephyr perf gate — Gate 1 (smoke)\n")
+    code, out, err = run_cli(["post", "--pr", str(PR), "--body-file", str(body)], capsys)
+    assert code == 0 and out.startswith("created comment")
+    code, out, err2 = run_cli(["post", "--pr", str(PR), "--body-file", str(body), "--json"], capsys)
+    assert code == 0 and '"action": "unchanged"' in out
+    assert sentinel_bodies(github_env) == [body.read_text()]
+    assert github_env.token not in out + err + err2
+
+
+def test_cli_post_refuses_a_long_body_and_reports_bad_token(
+    github_env, tmp_path, capsys, monkeypatch
+):
+    github_env.add_pull(DEFAULT_REPO, PR)
+    body = tmp_path / "big.md"
+    body.write_text(SENTINEL + "\n" + "z" * 70_000)
+    code, out, err = run_cli(["post", "--pr", str(PR), "--body-file", str(body)], capsys)
+    assert code == 4 and "65,536" in err and str(body) in err
+    assert github_env.requests == []
+
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_thisTokenIsNotKnown1234567890")
+    body.write_text(f"{SENTINEL}\nsmall")
+    code, out, err = run_cli(["post", "--pr", str(PR), "--body-file", str(body)], capsys)
+    assert code == 4 and "GITHUB_TOKEN" in err and f"PR #{PR}" in err
+    assert "ghp_thisTokenIsNotKnown1234567890" not in out + err
+
+    code, out, err = run_cli(
+        ["post", "--pr", str(PR), "--body-file", str(tmp_path / "no.md")], capsys
+    )
+    assert code == 2 and "no.md" in err
