@@ -333,9 +333,9 @@ def _prune_typing_imports(tree: ast.Module, ann_names: set[str]) -> None:
 
 def _fill_empty_bodies(tree: ast.AST) -> None:
     for node in ast.walk(tree):
-        if not isinstance(node, ast.Module) and isinstance(getattr(node, "body", None), list):
-            if not node.body:
-                node.body = [ast.Pass()]
+        body = getattr(node, "body", None)
+        if not isinstance(node, ast.Module) and isinstance(body, list) and not body:
+            node.body = [ast.Pass()]  # type: ignore[attr-defined]
 
 
 def normalise(
@@ -707,9 +707,12 @@ def identifier_parts(name: str) -> list[str]:
 def iter_calls(node: ast.AST, attr: str) -> Iterator[ast.Call]:
     """Calls ``<expr>.<attr>(...)`` under ``node``."""
     for sub in ast.walk(node):
-        if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Attribute):
-            if sub.func.attr == attr:
-                yield sub
+        if (
+            isinstance(sub, ast.Call)
+            and isinstance(sub.func, ast.Attribute)
+            and sub.func.attr == attr
+        ):
+            yield sub
 
 
 def literal_value(node: ast.AST | None) -> object:

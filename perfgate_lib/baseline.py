@@ -10,7 +10,7 @@ Order (the skill's steps 2 and 5d, failure modes):
 3. Neither: :class:`NoBaseline` (exit 4) and :func:`render_unavailable` gives the gap
    comment. The kit never submits a baseline ferry of its own.
 
-Ages are hours; staleness follows ``max_baseline_age_hours`` of ``parameters/gate<N>.yaml``.
+Ages are hours; staleness follows ``baseline_max_age_hours`` of ``parameters/thresholds.yaml``.
 """
 
 from __future__ import annotations

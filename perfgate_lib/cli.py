@@ -16,6 +16,7 @@ from perfgate_lib.errors import PerfgateError
 
 # name -> module under perfgate_lib.commands
 COMMANDS: dict[str, str] = {
+    "assess": "assess",
     "baseline": "baseline",
     "post": "post",
     "compare": "compare",

@@ -15,6 +15,7 @@ import pandas as pd
 
 from perfgate_lib import charts, storage
 from perfgate_lib.errors import UsageError
+from perfgate_lib.gates import load_gate
 from perfgate_lib.render import CommentExtras, render_comment
 from perfgate_lib.report import PerfReport, load_report
 from perfgate_lib.rules import GateContext, Verdict, decide
@@ -112,7 +113,7 @@ def run_compare(
     treat = load_report(treatment)
     ctx = parse_json_arg(context, "context")
     comment_opts = ctx.pop("comment", {}) or {}
-    tier_name = comment_opts.pop("tier_name", None)
+    tier_name = comment_opts.pop("tier_name", None) or load_gate(int(gate)).name
     if "sections" in comment_opts:
         comment_opts["sections"] = [tuple(s) for s in comment_opts["sections"]]
     try:

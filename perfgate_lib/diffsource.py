@@ -21,14 +21,11 @@ import tarfile
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import unidiff
 
 from perfgate_lib.errors import GitHubError, PerfgateError, UsageError
-
-if TYPE_CHECKING:  # PyGithub is imported lazily: it is slow to import
-    from github.Repository import Repository
 
 Side = Literal["base", "head"]
 Status = Literal["added", "modified", "deleted", "renamed"]
@@ -165,9 +162,7 @@ def _word_hits(
     A line defining a function or class of that name is a definition, not a use.
     """
     pats = {n: re.compile(rf"(?<![\w]){re.escape(n)}(?![\w])") for n in names}
-    defs = {
-        n: re.compile(rf"^\s*(async\s+def|def|class)\s+{re.escape(n)}\b") for n in names
-    }
+    defs = {n: re.compile(rf"^\s*(async\s+def|def|class)\s+{re.escape(n)}\b") for n in names}
     hits: dict[str, list[str]] = {}
     for path, lineno, text in items:
         for name, pat in pats.items():
@@ -353,6 +348,11 @@ class LocalGitDiffSource:
 # ---------------------------------------------------------------------------- directories
 
 
+def _skipped(parts: tuple[str, ...]) -> bool:
+    """Caches and hidden folders (``__pycache__``, ``.ruff_cache``, ``.git``) are not source."""
+    return parts[-1] == ".git" or any(p == "__pycache__" or p.startswith(".") for p in parts[:-1])
+
+
 @dataclass
 class DirectoryDiffSource:
     """Two folders holding the base and head trees (no git needed; the bundled example)."""
@@ -377,7 +377,7 @@ class DirectoryDiffSource:
         return {
             p.relative_to(root).as_posix(): p
             for p in sorted(root.rglob("*"))
-            if p.is_file() and "__pycache__" not in p.parts
+            if p.is_file() and not _skipped(p.relative_to(root).parts)
         }
 
     def files(self) -> list[ChangedFile]:
@@ -438,97 +438,66 @@ _GH_STATUS = {
 }
 
 
-def github_client(*, timeout: int = 30, retries: int = 3):  # -> github.Github
-    """A PyGithub client from ``GITHUB_TOKEN``/``GH_TOKEN`` and ``GITHUB_API_URL``.
-
-    The token stays in the client; it is never logged or written anywhere.
-    """
-    import github
-    from github.GithubRetry import GithubRetry
-
-    token = os.environ.get("GITHUB_TOKEN") or os.environ.get("GH_TOKEN")
-    kwargs: dict[str, Any] = {
-        "auth": github.Auth.Token(token) if token else None,
-        "timeout": timeout,
-        "retry": GithubRetry(total=retries, backoff_factor=0.5),
-        "seconds_between_requests": 0.0,
-    }
-    base = os.environ.get("GITHUB_API_URL")
-    if base:
-        kwargs["base_url"] = base.rstrip("/")
-    return github.Github(**kwargs)
-
-
 class GitHubDiffSource:
-    """A pull request read through PyGithub (``repo`` like ``marin-community/marin``).
+    """A pull request read through PyGithub (:class:`perfgate_lib.github.GitHubClient`).
 
     Files come from every page of ``pulls/N/files``; texts from the contents endpoint at
-    the merge base and the head SHA. ``is_fork`` is true when the head lives in another
-    repository (or a deleted one).
+    the merge base (GitHub's compare API; the base tip when unavailable) and the head SHA.
+    ``is_fork`` is true when the head lives in another repository (or a deleted one).
     """
 
     def __init__(self, pr: int, repo: str = DEFAULT_REPO, *, client: Any = None) -> None:
-        import github
+        from perfgate_lib.github import GitHubClient, GitHubSettings
 
         if not isinstance(pr, int) or isinstance(pr, bool) or pr <= 0:
             raise UsageError(f"--pr {pr!r}: expected a positive pull request number")
-        if not re.fullmatch(r"[\w.-]+/[\w.-]+", repo or ""):
-            raise UsageError(f"--repo {repo!r}: expected OWNER/NAME")
-        self.pr, self.repo_name = pr, repo
-        self._gh_exc = github.GithubException
-        self._client = client or github_client()
-        try:
-            self._repo: Repository = self._client.get_repo(repo)
-            self._pull = self._repo.get_pull(pr)
-            head_repo = self._pull.head.repo
-            self.head_sha: str = self._pull.head.sha
-            self.fork_repo: str | None = None if head_repo is None else head_repo.full_name
-            self.is_fork: bool = head_repo is None or head_repo.full_name != repo
-            if head_repo is None:
-                self.fork_repo = "(deleted fork)"
-            self.base_sha: str = self._merge_base(self._pull.base.sha)
-        except github.GithubException as exc:
-            raise self._error(f"reading {repo}#{pr}", exc) from exc
-        self.description = f"{repo}#{pr}"
+        self.pr = pr
+        self.client = client or GitHubClient(GitHubSettings.from_env(repo))
+        self.repo_name = self.client.settings.repo
+        pull = self.client.pull(pr)
+        self._pull = pull
+        head_repo = pull.head.repo
+        self.head_sha: str = pull.head.sha
+        self.is_fork: bool = head_repo is None or head_repo.full_name != self.repo_name
+        self.fork_repo: str | None = None
+        if self.is_fork:
+            self.fork_repo = "(deleted fork)" if head_repo is None else head_repo.full_name
+        self.base_sha: str = self._merge_base(pull.base.sha)
+        self.description = f"{self.repo_name}#{pr}"
         self._files: list[ChangedFile] | None = None
         self._texts: dict[tuple[str, Side], str | None] = {}
 
-    def _error(self, what: str, exc: Exception) -> GitHubError:
-        status = getattr(exc, "status", None)
-        data = getattr(exc, "data", None)
-        message = data.get("message") if isinstance(data, dict) else None
-        return GitHubError(f"GitHub {what}: HTTP {status} {message or ''}".rstrip())
-
     def _merge_base(self, base_tip: str) -> str:
-        """The merge base of the PR (what GitHub diffs against); the base tip if unknown."""
+        """The merge base GitHub diffs against; the base tip when compare is unavailable."""
         try:
-            cmp = self._repo.compare(base_tip, self._pull.head.sha)
+            cmp = self.client.call(
+                "comparing base and head",
+                lambda: self.client.repo.compare(base_tip, self.head_sha),
+                self.pr,
+            )
             return cmp.merge_base_commit.sha
-        except self._gh_exc:
+        except GitHubError:
             return base_tip
 
     def files(self) -> list[ChangedFile]:
         if self._files is None:
             out = []
-            try:
-                for f in self._pull.get_files():
-                    patch = f.patch
-                    hunks = parse_hunks(patch)
-                    status = _GH_STATUS.get(f.status, "modified")
-                    out.append(
-                        ChangedFile(
-                            path=f.filename,
-                            status=status,  # type: ignore[arg-type]
-                            old_path=f.previous_filename if status == "renamed" else None,
-                            patch=patch,
-                            hunks=hunks,
-                            additions=f.additions,
-                            deletions=f.deletions,
-                            binary=patch is None and (f.additions or f.deletions) == 0,
-                        )
+            for f in self.client.pull_files(self.pr):
+                patch = f.patch
+                hunks = parse_hunks(patch)
+                status = _GH_STATUS.get(f.status, "modified")
+                out.append(
+                    ChangedFile(
+                        path=f.filename,
+                        status=status,  # type: ignore[arg-type]
+                        old_path=f.previous_filename if status == "renamed" else None,
+                        patch=patch,
+                        hunks=hunks,
+                        additions=f.additions,
+                        deletions=f.deletions,
+                        binary=patch is None and (f.additions or f.deletions) == 0,
                     )
-            except self._gh_exc as exc:
-                raise self._error(f"listing files of {self.description}", exc) from exc
+                )
             self._files = sorted(out, key=lambda f: f.path)
         return self._files
 
@@ -540,52 +509,37 @@ class GitHubDiffSource:
         key = (path, side)
         if key not in self._texts:
             sha = self.base_sha if side == "base" else self.head_sha
-            self._texts[key] = self._fetch(path, sha)
+            self._texts[key] = _decode(self.client.file_content(path, sha))
         return self._texts[key]
 
-    def _fetch(self, path: str, sha: str) -> str | None:
-        try:
-            content = self._repo.get_contents(path, ref=sha)
-        except self._gh_exc as exc:
-            if getattr(exc, "status", None) == 404:
-                return None
-            raise self._error(f"reading {path} at {sha[:12]}", exc) from exc
-        if isinstance(content, list):  # a directory
-            return None
-        if content.encoding == "base64" and content.content is not None:
-            return _decode(content.decoded_content)
-        try:  # files over 1 MB come without content: read the blob
-            blob = self._repo.get_git_blob(content.sha)
-        except self._gh_exc as exc:
-            raise self._error(f"reading blob of {path} at {sha[:12]}", exc) from exc
-        import base64
-
-        return _decode(base64.b64decode(blob.content))
-
     def find_references(self, names: Collection[str]) -> dict[str, list[str]] | None:
-        """Search the head tarball; None when GitHub does not serve it."""
+        """Search the head commit's tarball; None when GitHub does not serve it."""
         if not names:
             return {}
-        import requests
-
         try:
-            url = self._repo.get_archive_link("tarball", ref=self.head_sha)
-            resp = requests.get(url, timeout=120)
-            resp.raise_for_status()
-        except (self._gh_exc, requests.RequestException):
+            url = self.client.call(
+                "locating the head tarball",
+                lambda: self.client.repo.get_archive_link("tarball", ref=self.head_sha),
+                self.pr,
+            )
+            data = self.client.download(url, "downloading the head tarball")
+        except GitHubError:
             return None
         items: list[tuple[str, int, str]] = []
-        with tarfile.open(fileobj=io.BytesIO(resp.content), mode="r:*") as tar:
-            for member in tar:
-                if not member.isfile():
-                    continue
-                path = member.name.split("/", 1)[-1]  # strip "<owner>-<repo>-<sha>/"
-                if not _is_code_file(path):
-                    continue
-                fh = tar.extractfile(member)
-                text = _decode(fh.read()) if fh else None
-                for i, line in enumerate((text or "").splitlines(), 1):
-                    items.append((path, i, line))
+        try:
+            with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tar:
+                for member in tar:
+                    if not member.isfile():
+                        continue
+                    path = member.name.split("/", 1)[-1]  # strip "<owner>-<repo>-<sha>/"
+                    if not _is_code_file(path):
+                        continue
+                    fh = tar.extractfile(member)
+                    text = _decode(fh.read()) if fh else None
+                    for i, line in enumerate((text or "").splitlines(), 1):
+                        items.append((path, i, line))
+        except tarfile.TarError:
+            return None
         return _word_hits(names, items)
 
 

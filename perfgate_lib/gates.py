@@ -36,7 +36,7 @@ class GateParams:
     iris_flags: str
     poll_interval_minutes: float
     wall_time_minutes: float
-    max_baseline_age_hours: float
+    max_baseline_age_hours: float  # from thresholds.yaml (baseline_max_age_hours), not gate<N>.yaml
     env: dict[str, str] = field(default_factory=dict)
     source: str = ""
 
@@ -53,11 +53,17 @@ _STRINGS = (
     "ferry_module",
     "iris_flags",
 )
-_NUMBERS = ("poll_interval_minutes", "wall_time_minutes", "max_baseline_age_hours")
+_NUMBERS = ("poll_interval_minutes", "wall_time_minutes")
 
 
-def parse_gate(doc: Any, gate: int, source: str = "<gate>") -> GateParams:
-    """Validate a decoded gate YAML document for ``gate``."""
+def parse_gate(
+    doc: Any, gate: int, source: str = "<gate>", *, max_baseline_age_hours: float | None = None
+) -> GateParams:
+    """Validate a decoded gate YAML document for ``gate``.
+
+    The staleness limit lives with the other numbers in ``thresholds.yaml``; by default it
+    is read from the bundled table.
+    """
     if not isinstance(doc, dict):
         raise ConfigError(source, None, "expected a mapping at the top level")
     if doc.get("gate") != gate:
@@ -76,8 +82,13 @@ def parse_gate(doc: Any, gate: int, source: str = "<gate>") -> GateParams:
     env = doc.get("env") or {}
     if not isinstance(env, dict):
         raise ConfigError(source, "env", f"expected a mapping of strings, got {env!r}")
+    if max_baseline_age_hours is None:
+        from perfgate_lib.thresholds import load_thresholds
+
+        max_baseline_age_hours = load_thresholds().max_age_hours(gate)
     return GateParams(
         gate=gate,
+        max_baseline_age_hours=float(max_baseline_age_hours),
         env={str(k): str(v) for k, v in env.items()},
         source=source,
         **values,
@@ -107,4 +118,10 @@ def load_gate(gate: int | str, params_dir: str | pathlib.Path | None = None) -> 
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(source, None, f"not valid YAML: {exc}") from exc
-    return parse_gate(doc, number, source)
+    from perfgate_lib.thresholds import load_thresholds
+
+    thresholds_file = storage.join(str(params_dir or PARAMETERS_DIR), "thresholds.yaml")
+    if not storage.exists(thresholds_file):
+        thresholds_file = None
+    limit = load_thresholds(thresholds_file).max_age_hours(number)
+    return parse_gate(doc, number, source, max_baseline_age_hours=limit)

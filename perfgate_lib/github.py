@@ -29,7 +29,7 @@ from github.GithubRetry import GithubRetry
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from perfgate_lib import SENTINEL
+from perfgate_lib import MAX_COMMENT_CHARS, SENTINEL
 from perfgate_lib.errors import GitHubError, PerfgateError, UsageError
 
 DEFAULT_REPO = "marin-community/marin"
@@ -37,8 +37,6 @@ DEFAULT_API_URL = "https://api.github.com"
 TOKEN_VARS = ("GITHUB_TOKEN", "GH_TOKEN")
 API_URL_VAR = "GITHUB_API_URL"
 LOGIN_VAR = "PERFGATE_GITHUB_LOGIN"
-MAX_COMMENT_CHARS = 65_536
-"""GitHub's cap on an issue comment body, in characters."""
 
 _REPO_RE = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 _T = TypeVar("_T")

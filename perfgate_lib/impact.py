@@ -32,6 +32,10 @@ IMPACT_QUESTIONS = ("shuffle", "memory", "cpu", "design")
 MAX_EVIDENCE = 8
 
 
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
 @dataclass(frozen=True)
 class WordRule:
     """A yes for ``question`` when a changed code token has a part in ``words`` (or
@@ -50,52 +54,52 @@ WORD_RULES: tuple[WordRule, ...] = (
     WordRule(
         "shuffle",
         "scatter pipeline (hashing, fanout, combiner, partitioning, routing, k-way merge)",
-        frozenset(
+        _words(
             "hash hashes hashing fanout combiner combiners combine scatter scattered sidecar "
             "shard shards sharding reshard route routes routing router bucket buckets "
-            "shuffle shuffled kway heapq".split()
+            "shuffle shuffled kway heapq"
         ),
         ("partition", "shuffl", "scatter"),
     ),
     WordRule(
         "memory",
         "buffer sizes, chunk shapes, spill thresholds, accumulation, retained data",
-        frozenset(
+        _words(
             "buffer buffers buf bufs chunk chunks chunked chunking batch batches batched "
             "threshold thresholds spill spills spilled spilling cache cached caches capacity "
             "queue queues maxsize prefetch memory mem rss payload payloads retain retained "
-            "window inflight backlog arena".split()
+            "window inflight backlog arena"
         ),
         ("accumul", "materiali", "spill"),
     ),
     WordRule(
         "cpu",
         "sort/merge loops, serialization, polling, locks, JSON/parquet I/O",
-        frozenset(
+        _words(
             "sort sorted sorting sorts merge merges merged merging heapq heappush heappop "
             "heapify bisect pickle cloudpickle dumps loads json orjson msgpack encode "
             "decode encoder decoder compress decompress zstd lz4 snappy arrow pyarrow "
             "parquet vortex feather ipc poll polls polling interval intervals sleep "
             "heartbeat backoff lock locks rlock mutex condition semaphore acquire release "
-            "thread threads threading parallelism concurrency busy spin".split()
+            "thread threads threading parallelism concurrency busy spin"
         ),
         ("serializ", "deserializ", "compress"),
     ),
     WordRule(
         "design",
         "retry/error classification, actor protocol, plan/fusion rules, stage semantics",
-        frozenset(
+        _words(
             "retry retries retrying retryable retriable transient preempt preempted "
             "preemption attempt attempts fatal classify classification fuse fused fusion "
-            "fusible actor actors remote rpc protocol".split()
+            "fusible actor actors remote rpc protocol"
         ),
         ("fusi",),
     ),
 )
 
-SIZE_PARTS = frozenset(
+SIZE_PARTS = _words(
     "size sizes bytes byte mb gb kb mib gib kib rows records limit max min capacity len "
-    "length count threshold".split()
+    "length count threshold"
 )
 # A class whose methods are called across processes: changing them changes the protocol.
 ACTOR_CLASS = re.compile(r"(Actor|Coordinator|Worker|Service|Server|Client|Protocol|Handler)$")
@@ -112,12 +116,12 @@ class Role:
 ROLES: tuple[Role, ...] = (
     Role(
         re.compile(r"(^|/)(shuffle|scatter[^/]*)(\.py$|/)"),
-        "scatter/shuffle (hash routing, combiner, chunk format, byte-range sidecar)",
+        "scatter/shuffle module (hash routing, combiner, chunk format, byte-range sidecar)",
         ("shuffle",),
     ),
     Role(
         re.compile(r"(^|/)[^/]*sort[^/]*(\.py$|/)"),
-        "external sort (k-way merge, sort/merge inner loops)",
+        "external-sort module (k-way merge, sort/merge inner loops)",
         ("shuffle", "cpu"),
     ),
     Role(
@@ -133,7 +137,7 @@ ROLES: tuple[Role, ...] = (
     Role(re.compile(r"spill"), "spill path", ("memory",)),
     Role(
         re.compile(r"(^|/)(readers?|writers?|io)(\.py$|/)"),
-        "readers/writers (JSON/parquet/vortex read and write)",
+        "reader/writer module (JSON/parquet/vortex read and write)",
         ("cpu",),
     ),
 )
@@ -224,7 +228,7 @@ def _where(qualname: str, head_lines: list[int], base_lines: list[int], hunk: st
     if base_lines and not head_lines:
         parts.append(f"base {_span_text(base_lines)}")
     if hunk:
-        parts.append(hunk)
+        parts.append(f"`{hunk}`")
     return f"`{qualname}`" + (f" ({', '.join(parts)})" if parts else "")
 
 
@@ -369,9 +373,7 @@ def analyse(
             for rule in WORD_RULES:
                 hits = rule.hits(parts | name_parts)
                 if hits:
-                    impact.add(
-                        rule.question, f"{where}: {rule.reason} — {', '.join(sorted(hits))}"
-                    )
+                    impact.add(rule.question, f"{where}: {rule.reason} — {', '.join(sorted(hits))}")
 
         bnode, hnode = (bsym.node if bsym else None), (hsym.node if hsym else None)
 
@@ -415,22 +417,26 @@ def analyse(
         ):
             _api_change(impact, qn, where, bsym, hsym)
         owner = qn.split(".")[0] if "." in qn else ""
-        if kind == "function" and owner and (ACTOR_CLASS.search(owner) or execution_file):
-            if bsym is None or hsym is None or _signature(bnode) != _signature(hnode):
-                what = "added" if bsym is None else "removed" if hsym is None else "signature"
-                impact.add(
-                    "design",
-                    f"{where}: actor/executor protocol method {what} changed"
-                    if what == "signature"
-                    else f"{where}: actor/executor protocol method {what}",
-                )
+        protocol = bool(owner) and bool(ACTOR_CLASS.search(owner) or execution_file)
+        if (
+            kind == "function"
+            and protocol
+            and (bsym is None or hsym is None or _signature(bnode) != _signature(hnode))
+        ):
+            what = "added" if bsym is None else "removed" if hsym is None else "signature"
+            impact.add(
+                "design",
+                f"{where}: actor/executor protocol method {what} changed"
+                if what == "signature"
+                else f"{where}: actor/executor protocol method {what}",
+            )
 
     if code_changed:
         for role in roles_of(path):
             for q in role.answers:
                 impact.add(
                     q,
-                    f"file role: {posixpath.basename(path)} is the {role.what}; a non-trivial "
+                    f"file role: {posixpath.basename(path)} is a {role.what}; a non-trivial "
                     "change here has the highest prior of perf impact",
                 )
     for q in IMPACT_QUESTIONS:

@@ -56,6 +56,7 @@ SHINGLE = 5
 NUM_BANDS = 32
 ROWS = 2
 NUM_PERM = NUM_BANDS * ROWS
+_SHINGLE_BLOCK = 4096
 VOCAB_SIZE = 50_257
 _WS = re.compile(r"\s+")
 _TOKEN = re.compile(r"\w+|[^\w\s]")
@@ -105,7 +106,10 @@ def minhash_record(record: dict) -> dict:
             shingles = shingles * np.uint64(1099511628211) ^ hashes[k : k + n]
     else:
         shingles = hashes[:1] if len(hashes) else np.zeros(1, dtype=np.uint64)
-    signature = (a * shingles[None, :] + b).min(axis=1)
+    signature = np.full(NUM_PERM, np.iinfo(np.uint64).max, dtype=np.uint64)
+    for start in range(0, len(shingles), _SHINGLE_BLOCK):  # bounded memory on mega-docs
+        block = shingles[None, start : start + _SHINGLE_BLOCK]
+        np.minimum(signature, (a * block + b).min(axis=1), out=signature)
     bands = [
         xxhash.xxh3_64_hexdigest(signature[i * ROWS : (i + 1) * ROWS].tobytes())
         for i in range(NUM_BANDS)
@@ -286,12 +290,17 @@ def _dup_ids(work: Path) -> frozenset[str]:
     return frozenset(ids)
 
 
+def _warm_up_items(shard: int) -> list[dict]:
+    return [{"bucket": str(i % 7), "id": f"{shard}-{i}"} for i in range(32)]
+
+
 def _warm_up(ctx: Any, work: Path) -> None:
     """A tiny untimed pipeline so lazy imports and first-use costs leave stage one."""
     from zephyr import Dataset
 
     ds = (
-        Dataset.from_list([{"bucket": str(i % 7), "id": str(i)} for i in range(64)])
+        Dataset.from_list([0, 1])  # two shards
+        .flat_map(_warm_up_items)
         .group_by(_bucket_key, reducer=bucket_duplicates)
         .write_jsonl(str(work / "warmup" / "part-{shard:05d}.jsonl"))
     )

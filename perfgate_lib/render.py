@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from perfgate_lib import SENTINEL
+from perfgate_lib import MAX_COMMENT_CHARS, SENTINEL
 from perfgate_lib.attribution import attribute, attribution_markdown
 from perfgate_lib.mdtext import (
     fmt_age,
@@ -29,9 +29,6 @@ from perfgate_lib.mermaid import stage_xychart
 from perfgate_lib.report import PerfReport
 from perfgate_lib.rules import Verdict
 
-MAX_COMMENT_CHARS = 65_536
-
-TIER_NAMES = {1: "smoke", 2: "long-tail stress", 3: "nemotron"}
 VERDICT_BADGES = {
     "pass": "✅ pass",
     "warn": "⚠ warn",
@@ -67,8 +64,8 @@ class CommentExtras:
 
 
 def gate_title(gate: int | str, tier_name: str | None = None) -> str:
-    name = tier_name or TIER_NAMES.get(int(gate), "")
-    return f"Gate {gate} ({md_escape(name)})" if name else f"Gate {gate}"
+    """``Gate 1 (smoke)``; the tier name comes from ``parameters/gate<N>.yaml``."""
+    return f"Gate {gate} ({md_escape(tier_name)})" if tier_name else f"Gate {gate}"
 
 
 def baseline_line(prov: Mapping[str, Any]) -> str:

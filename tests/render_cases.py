@@ -39,3 +39,6 @@ def example_pair():
     base = load_report(str(EXAMPLES / "tier1_baseline.json"))
     treat = load_report(str(EXAMPLES / "tier1_treatment.json"))
     return base, treat, decide(base, treat, load_thresholds(), CONTEXT)
+
+
+TIER = "smoke"

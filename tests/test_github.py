@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from perfgate_lib import SENTINEL
+from perfgate_lib import SENTINEL, storage
 from perfgate_lib.cli import main
 from perfgate_lib.errors import GitHubError, UsageError
 from perfgate_lib.github import (
@@ -123,7 +123,7 @@ def test_two_concurrent_upserts_leave_exactly_one_comment(fake_github):
     fake_github.add_pull(DEFAULT_REPO, PR)
     fake_github.add_comment(DEFAULT_REPO, PR, "a human comment")
     # both runs list the comments before either posts: the race the dedupe must resolve
-    fake_github.barrier("GET", f"/repos/*/issues/{PR}/comments", parties=2)
+    fake_github.barrier("GET", f"/repos/*/issues/{PR}/comments", parties=2, timeout=60)
     results, errors = {}, []
 
     def run(name):
@@ -137,7 +137,7 @@ def test_two_concurrent_upserts_leave_exactly_one_comment(fake_github):
     for t in threads:
         t.start()
     for t in threads:
-        t.join(30)
+        t.join(90)
 
     assert not errors
     assert len(fake_github.requests_matching("POST", "/repos/*/issues/*/comments")) == 2
@@ -277,7 +277,13 @@ def test_cli_post_upserts_and_never_prints_the_token(github_env, tmp_path, capsy
     code, out, err2 = run_cli(["post", "--pr", str(PR), "--body-file", str(body), "--json"], capsys)
     assert code == 0 and '"action": "unchanged"' in out
     assert sentinel_bodies(github_env) == [body.read_text()]
-    assert github_env.token not in out + err + err2
+    storage.write_text("memory://bodies/comment.md", f"{SENTINEL}\nfrom memory")
+    code, out3, err3 = run_cli(
+        ["post", "--pr", str(PR), "--body-file", "memory://bodies/comment.md"], capsys
+    )
+    assert code == 0 and out3.startswith("updated comment")
+    assert sentinel_bodies(github_env) == [f"{SENTINEL}\nfrom memory"]
+    assert github_env.token not in out + err + err2 + out3 + err3
 
 
 def test_cli_post_refuses_a_long_body_and_reports_bad_token(

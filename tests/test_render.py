@@ -17,18 +17,18 @@ from perfgate_lib.render import (
 from perfgate_lib.report import parse_report
 from perfgate_lib.rules import GateContext, decide
 from perfgate_lib.thresholds import load_thresholds
-from tests.render_cases import ASSESSMENT, example_pair
+from tests.render_cases import ASSESSMENT, TIER, example_pair
 
 
 def test_golden_comment(fixtures_dir):
     base, treat, verdict = example_pair()
-    body = render_comment(verdict, base, treat, assessment=ASSESSMENT)
+    body = render_comment(verdict, base, treat, assessment=ASSESSMENT, tier_name=TIER)
     assert body == (fixtures_dir / "golden" / "comment_tier1_fail.md").read_text()
 
 
 def test_sections_in_the_skill_order():
     base, treat, verdict = example_pair()
-    body = render_comment(verdict, base, treat, assessment=ASSESSMENT)
+    body = render_comment(verdict, base, treat, assessment=ASSESSMENT, tier_name=TIER)
     lines = body.splitlines()
     assert lines[0] == SENTINEL
     assert lines[1] == "🤖 ## Zephyr perf gate — Gate 1 (smoke)"

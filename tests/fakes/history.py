@@ -221,6 +221,7 @@ BUNDLED = {
     "days": 56,
     "tiers": (1, 2, 3),
     "weekly_tiers": (3,),
+    "era_switch_day": 56,  # all in the era of parameters/examples/*.json
     "step": StepChange(tier=1, stage="minhash", at=dt.date(2026, 4, 6), factor=1.18),
     "malformed_per_tier": 1,
     "manual_every_days": 28,

@@ -1,0 +1,2 @@
+class LocalClient:
+    """Runs actors in this process."""

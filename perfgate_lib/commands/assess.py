@@ -1,0 +1,91 @@
+"""``perfgate assess``: scope, the five questions per file, and the proposed max_gate."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from perfgate_lib.diffsource import DEFAULT_REPO
+from perfgate_lib.errors import UsageError
+
+
+def run_assess_notebook(out_dir: str, parameters: dict) -> str:
+    """Execute assess.ipynb into ``out_dir`` (the audit trail); returns assessment.json's path."""
+    from perfgate_lib import storage
+    from perfgate_lib.notebook import run_notebook
+    from perfgate_lib.rundir import absolute
+
+    params = {**parameters, "out_dir": absolute(out_dir)}
+    if params.get("checkout"):
+        params["checkout"] = absolute(params["checkout"])
+    run_notebook("assess", out_dir, params)
+    return storage.join(out_dir, "assessment.json")
+
+
+@click.command("assess")
+@click.option("--pr", type=click.IntRange(min=1), default=None, help="Pull request number.")
+@click.option("--repo", default=DEFAULT_REPO, show_default=True, help="OWNER/NAME of the PR.")
+@click.option("--checkout", default="", help="Local git checkout (instead of --pr).")
+@click.option(
+    "--base", default="", help="Base revision in --checkout (diffed from the merge base)."
+)
+@click.option("--head", default="", help="Head revision in --checkout.")
+@click.option(
+    "--reply", default="", help='Reviewer reply: "go", "max_gate=<skip|1|2|3> [reason]", "skip".'
+)
+@click.option(
+    "--out", "out_dir", default="", help="Folder for assessment.json and the executed notebook."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the assessment JSON.")
+def command(pr, repo, checkout, base, head, reply, out_dir, as_json):
+    """Assess a PR's diff (or base...head of a checkout): scope, five answers per Zephyr
+    file with evidence, proposed max_gate. Prints the reviewer confirmation block.
+
+    Out of scope: says so and exits 0; nothing runs. Exit 2 on bad arguments or reply.
+    """
+    if bool(pr) == bool(checkout):
+        raise UsageError("give either --pr N or --checkout PATH --base REV --head REV")
+    if checkout and not (base and head):
+        raise UsageError("--checkout needs --base REV and --head REV")
+    from perfgate_lib.assess_run import load_assessment, resolve_checkout, run_assess
+    from perfgate_lib.confirm import parse_reply
+    from perfgate_lib.diffsource import open_source
+
+    params = {
+        "pr": pr or 0,
+        "repo": repo,
+        "checkout": checkout,
+        "base": base,
+        "head": head,
+        "reply": reply,
+    }
+    if out_dir:
+        # Fail fast on a bad reply or revision (exit 2) before starting a kernel.
+        if reply:
+            parse_reply(reply)
+        if checkout:
+            open_source(checkout=resolve_checkout(checkout), base=base, head=head)
+        path = run_assess_notebook(out_dir, params)
+        from perfgate_lib.assessment_render import (
+            render_assessment_block,
+            render_waiver_comment,
+        )
+        from perfgate_lib.confirm import waived
+
+        assessment = load_assessment(path)
+        block = render_assessment_block(assessment)
+        waiver = render_waiver_comment(assessment) if waived(assessment) else None
+    else:
+        result = run_assess(**params)
+        assessment, block, waiver = result.assessment, result.block, result.waiver
+    if as_json:
+        click.echo(json.dumps(assessment.to_json(), indent=2, ensure_ascii=False))
+        return
+    click.echo(block)
+    if waiver:
+        click.echo("")
+        click.echo("Waiver comment:")
+        click.echo(waiver.rstrip())
+    if out_dir:
+        click.echo(f"outputs: {out_dir}")

@@ -1,0 +1,212 @@
+"""The demo: the whole pipeline offline, on a sandbox repository, with real Zephyr.
+
+:func:`run_demo` builds the marin-shaped sandbox (installed marin-zephyr on ``main``, a PR
+branch that shrinks the scatter sub-batches), then executes the notebooks into one run
+folder: ``assess.ipynb`` (scope, five questions, max_gate; reply "go"),
+``local_ab.ipynb`` (the mini ferry on merge-base and head, interleaved, medians and noise)
+and ``compare.ipynb`` (verdict, charts, the comment with a noise column). The comment is
+written to ``comment.md`` in the run folder, never posted. Finally the run folder is
+archived (HTML of every executed notebook, provenance, secret scrub, run index).
+
+Run folder layout::
+
+    <run>/pr.diff                    the sandbox PR's diff
+    <run>/assess.ipynb, assessment.json, assessment.md, confirmation.txt
+    <run>/local_ab.ipynb, ab/{control,treatment}-report.json, ab/noise.csv, ab/runs/, ab/logs/
+    <run>/compare.ipynb, verdict.json, comment.md, stage_chart.png, summary_chart.png
+    <run>/demo.json                  what ran, how long each step took (seconds), the verdict
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from perfgate_lib.corpus import CorpusSpec
+from perfgate_lib.sandbox import Sandbox, build_sandbox, diff_text
+
+
+@dataclass
+class DemoResult:
+    """Where the demo's outputs are, its verdict and step timings (seconds)."""
+
+    run_dir: str
+    verdict: dict[str, Any]
+    comment: str
+    notebooks: list[str]
+    sandbox: dict[str, Any]
+    timings: dict[str, float] = field(default_factory=dict)
+    archived: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def flagged_stages(self) -> list[str]:
+        """Stages whose row verdict is fail."""
+        return [s["stage"] for s in self.verdict.get("stages", []) if s.get("verdict") == "fail"]
+
+
+def _default_run_dir() -> str:
+    from perfgate_lib.rundir import new_run_dir
+
+    return new_run_dir(None, None, kind="demo")
+
+
+def _assess(sandbox: Sandbox, run_dir: Path) -> tuple[str, str]:
+    """Run assess.ipynb on the sandbox (reviewer reply "go"); returns (notebook, json)."""
+    from perfgate_lib.notebook import run_notebook
+
+    notebook = run_notebook(
+        "assess",
+        str(run_dir),
+        {
+            "pr": 0,
+            "checkout": sandbox.path,
+            "base": sandbox.base,
+            "head": sandbox.head,
+            "reply": "go",
+            "out_dir": str(run_dir),
+        },
+    )
+    return notebook, str(run_dir / "assessment.json")
+
+
+def run_demo(
+    out_dir: str | None = None,
+    *,
+    repeats: int = 5,
+    docs: int = CorpusSpec.docs,
+    seed: int = 0,
+    keep_sandbox: bool = False,
+    archive: bool = True,
+    progress: Callable[[str], None] | None = print,
+) -> DemoResult:
+    """Build the sandbox, assess, run the local A/B, compare, render, archive.
+
+    ``out_dir`` defaults to ``runs/demo/<UTC stamp>`` (local folder). Returns where to
+    look; the verdict of the sandbox PR is expected to be ``fail`` at ``fuzzy_dups``.
+    """
+    from perfgate_lib.commands.compare import run_compare_notebook
+    from perfgate_lib.notebook import run_notebook
+
+    say = progress or (lambda _msg: None)
+    run_dir = Path(out_dir or _default_run_dir()).resolve()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    timings: dict[str, float] = {}
+    notes: list[str] = []
+    notebooks: list[str] = []
+    start = time.perf_counter()
+    sandbox_parent = Path(tempfile.mkdtemp(prefix="perfgate-demo-"))
+    try:
+        t = time.perf_counter()
+        box = build_sandbox(sandbox_parent / "marin")
+        (run_dir / "pr.diff").write_text(diff_text(box))
+        timings["sandbox"] = round(time.perf_counter() - t, 2)
+        say(f"sandbox: {box.path} ({box.base} -> {box.head}, {', '.join(box.changed_files)})")
+
+        t = time.perf_counter()
+        assessment = ""
+        try:
+            notebook, assessment = _assess(box, run_dir)
+            notebooks.append(notebook)
+            summary = json.loads(Path(assessment).read_text())
+            say(f"assess: max_gate {summary.get('max_gate')} ({summary.get('rationale', '')})")
+        except (ImportError, FileNotFoundError) as exc:  # assess not shipped: still demo
+            notes.append(f"assessment skipped: {exc}")
+            assessment = ""
+        timings["assess"] = round(time.perf_counter() - t, 2)
+
+        t = time.perf_counter()
+        ab_dir = run_dir / "ab"
+        say(f"local A/B: {repeats} interleaved repeats per side, {docs} docs (about a minute)")
+        notebooks.append(
+            run_notebook(
+                "local_ab",
+                str(run_dir),
+                {
+                    "checkout": box.path,
+                    "base": box.base,
+                    "head": box.head,
+                    "repeats": int(repeats),
+                    "docs": int(docs),
+                    "seed": int(seed),
+                    "out_dir": str(ab_dir),
+                },
+            )
+        )
+        timings["local_ab"] = round(time.perf_counter() - t, 2)
+
+        t = time.perf_counter()
+        context = (ab_dir / "compare_context.json").read_text()
+        verdict = run_compare_notebook(
+            str(ab_dir / "control-report.json"),
+            str(ab_dir / "treatment-report.json"),
+            str(run_dir),
+            gate=1,
+            assessment=assessment,
+            context=context,
+        )
+        notebooks.append(str(run_dir / "compare.ipynb"))
+        timings["compare"] = round(time.perf_counter() - t, 2)
+    finally:
+        if keep_sandbox:
+            notes.append(f"sandbox kept at {sandbox_parent / 'marin'}")
+        else:
+            shutil.rmtree(sandbox_parent, ignore_errors=True)
+
+    result = DemoResult(
+        run_dir=str(run_dir),
+        verdict=verdict,
+        comment=str(run_dir / "comment.md"),
+        notebooks=notebooks,
+        sandbox={**asdict(box), "path": box.path if keep_sandbox else None},
+        notes=notes,
+    )
+    timings["total"] = round(time.perf_counter() - start, 2)
+    result.timings = timings
+    (run_dir / "demo.json").write_text(json.dumps(_summary(result), indent=2) + "\n")
+    if archive:
+        t = time.perf_counter()
+        from perfgate_lib.archive import archive_run
+
+        archive_run(str(run_dir), verdict=verdict.get("verdict"), gate=1)
+        result.archived = True
+        timings["archive"] = round(time.perf_counter() - t, 2)
+        timings["total"] = round(time.perf_counter() - start, 2)
+        (run_dir / "demo.json").write_text(json.dumps(_summary(result), indent=2) + "\n")
+    return result
+
+
+def _summary(result: DemoResult) -> dict[str, Any]:
+    return {
+        "run_dir": result.run_dir,
+        "verdict": result.verdict.get("verdict"),
+        "flagged_stages": result.flagged_stages,
+        "comment": result.comment,
+        "notebooks": result.notebooks,
+        "sandbox": result.sandbox,
+        "timings_seconds": result.timings,
+        "archived": result.archived,
+        "notes": result.notes,
+    }
+
+
+def where_to_look(result: DemoResult) -> list[str]:
+    """Lines telling the user what the demo found and where the files are."""
+    run = Path(result.run_dir)
+    flagged = ", ".join(result.flagged_stages) or "none"
+    lines = [
+        f"verdict: {result.verdict.get('verdict')} (flagged stages: {flagged})",
+        f"run folder: {run}",
+        f"  comment.md        the PR comment (not posted): {run / 'comment.md'}",
+        f"  verdict.json      {run / 'verdict.json'}",
+        "  executed notebooks: " + ", ".join(Path(n).name for n in result.notebooks),
+        f"  local A/B         {run / 'ab'} (median reports, noise.csv, every run's report)",
+        f"  took {result.timings.get('total', 0):.0f} s",
+    ]
+    return lines + [f"  note: {n}" for n in result.notes]

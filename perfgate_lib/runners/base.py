@@ -1,0 +1,203 @@
+"""The runner interface and the Iris job-state model shared by every runner.
+
+A runner turns (gate, PR, worktree, attempt) into a treatment perf report in four steps:
+:meth:`Runner.submit` -> :class:`Submission`, :meth:`Runner.poll` -> :class:`JobState`
+(until terminal), :meth:`Runner.collect` -> report path, and :meth:`Runner.stop`.
+:meth:`Runner.find` looks a submission up by its run-id prefix after a crash (so a ferry
+is adopted rather than submitted twice).
+
+Job states are normalised to the lower-case names of newer iris tools: ``pending``,
+``building``, ``running`` (not terminal), ``succeeded``, ``failed``, ``killed``,
+``worker_failed``, ``unschedulable`` (terminal); anything else is ``unknown``.
+Times are seconds; timestamps are ISO-8601 UTC strings.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from perfgate_lib.errors import PerfgateError
+
+WAITING_STATES = ("pending", "building")
+ACTIVE_STATES = ("running",)
+SUCCESS_STATE = "succeeded"
+FAILED_STATES = ("failed", "killed", "worker_failed", "unschedulable")
+TERMINAL_STATES = (SUCCESS_STATE, *FAILED_STATES)
+KNOWN_STATES = (*WAITING_STATES, *ACTIVE_STATES, *TERMINAL_STATES)
+
+
+class RunnerError(PerfgateError):
+    """A runner step failed (script missing, bad output, CLI error); exit 4."""
+
+
+def normalise_state(raw: Any) -> str:
+    """``JOB_STATE_RUNNING`` / ``running`` / ``Running`` -> ``running``; else ``unknown``."""
+    text = str(raw or "").strip().lower()
+    text = text.removeprefix("job_state_").replace("-", "_").replace(" ", "_")
+    return text if text in KNOWN_STATES else "unknown"
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def iso(value: dt.datetime | None) -> str | None:
+    """``2026-05-06T07:15:23Z`` (seconds), or None."""
+    if value is None:
+        return None
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(value: Any) -> dt.datetime | None:
+    """A timestamp from iris JSON: ``{"epoch_ms": "..."}``, epoch ms/seconds, or ISO-8601."""
+    if value is None or value == "" or value == {}:
+        return None
+    if isinstance(value, dict):
+        for key in ("epoch_ms", "epochMs"):
+            if key in value:
+                return parse_time(_ms(value[key]))
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if value <= 0:
+            return None
+        seconds = value / 1000 if value > 1e11 else value  # ms since epoch vs seconds
+        return dt.datetime.fromtimestamp(seconds, dt.UTC)
+    text = str(value).strip()
+    if text.isdigit():
+        return parse_time(int(text))
+    try:
+        parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def _ms(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A submitted treatment ferry: what the submit step printed, plus our bookkeeping.
+
+    ``raw`` is the submit script's JSON object as printed (job_id, gate, ferry_module,
+    status_path, run_id, cwd, ...).
+    """
+
+    job_id: str
+    gate: int
+    attempt: int
+    ferry_module: str | None = None
+    status_path: str | None = None
+    run_id: str | None = None
+    cwd: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Submission:
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass(frozen=True)
+class JobState:
+    """One observation of a job. ``state`` is normalised (see module docstring).
+
+    ``submitted_at``/``started_at``/``finished_at`` come from the cluster when it reports
+    them (ISO-8601); ``queue_seconds`` is started - submitted when both are known.
+    """
+
+    job_id: str
+    state: str
+    raw_state: str = ""
+    error: str = ""
+    pending_reason: str = ""
+    submitted_at: str | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    found: bool = True  # False: the cluster does not know the job (yet)
+
+    @property
+    def terminal(self) -> bool:
+        return self.state in TERMINAL_STATES
+
+    @property
+    def succeeded(self) -> bool:
+        return self.state == SUCCESS_STATE
+
+    @property
+    def waiting(self) -> bool:
+        """Queued or building: time spent here is queue wait, not pipeline time."""
+        return self.state in WAITING_STATES
+
+    @property
+    def queue_seconds(self) -> float | None:
+        start, sub = parse_time(self.started_at), parse_time(self.submitted_at)
+        if start is None or sub is None:
+            return None
+        return max(0.0, (start - sub).total_seconds())
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["terminal"] = self.terminal
+        data["queue_seconds"] = self.queue_seconds
+        return data
+
+
+@runtime_checkable
+class Runner(Protocol):
+    """What the ladder needs from a treatment runner."""
+
+    name: str
+
+    def submit(self, gate: int, pr: int, worktree: str, attempt: int) -> Submission:
+        """Submit the treatment ferry of ``gate`` for ``pr`` from ``worktree``."""
+        ...
+
+    def poll(self, job_id: str) -> JobState:
+        """The job's current state (one cluster query)."""
+        ...
+
+    def collect(self, submission: Submission, out: str) -> str:
+        """Write the treatment perf report to ``out`` (local path); returns ``out``."""
+        ...
+
+    def stop(self, job_id: str) -> None:
+        """Terminate the job (callers check the stop policy first)."""
+        ...
+
+    def find(
+        self, gate: int, pr: int, attempt: int, since: str | None, exclude: tuple[str, ...] = ()
+    ) -> Submission | None:
+        """A job of this PR/gate submitted at or after ``since`` and not in ``exclude``
+        (crash recovery), else None."""
+        ...
+
+
+def parse_json_line(text: str, required: str = "job_id") -> dict[str, Any] | None:
+    """The last JSON object line of ``text`` holding key ``required`` (log lines around it
+    are skipped); a whole-text JSON object is accepted too. None when there is none."""
+    for line in reversed(text.splitlines()):
+        line = line.strip()
+        if not (line.startswith("{") and line.endswith("}")):
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(obj, dict) and required in obj:
+            return obj
+    try:
+        obj = json.loads(text)
+    except (json.JSONDecodeError, TypeError):
+        return None
+    return obj if isinstance(obj, dict) and required in obj else None

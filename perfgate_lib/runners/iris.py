@@ -1,0 +1,367 @@
+"""The Iris runner: marin's own scripts submit and collect, the ``iris`` CLI polls and stops.
+
+* submit: ``uv run python scripts/ci/submit_perf_run.py --gate N --pr PR --cwd WORKTREE
+  --status-out URL [--iris-config CFG]`` run in the worktree (the PR head's script). Its
+  stdout goes straight to a file, so the job id survives a crash of this process; the
+  JSON line (keys job_id, gate, ferry_module, status_path, run_id, cwd) is found among
+  log lines.
+* poll: ``iris --config=CFG job list --json --prefix JOB_ID``; the entry whose job_id is
+  the job (children share the prefix). State names of both eras are normalised.
+* collect: ``uv run python scripts/ci/collect_perf_metrics.py --job-id ID --status URL
+  --out FILE`` run in the marin checkout (the script the scheduled baselines use) or the
+  worktree (``collect_from``).
+* stop: ``iris --config=CFG job stop JOB_ID`` (``job cancel`` on tools without ``stop``).
+* find: after a crash between "submitting" and the recorded job id, the job is looked up
+  by its deterministic name ``zephyr-perf-pr{pr}-g{gate}-treatment-<UTC stamp>``.
+
+Children get the environment without GitHub tokens: the PR's code runs there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import subprocess
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from perfgate_lib.runners.base import (
+    JobState,
+    RunnerError,
+    Submission,
+    iso,
+    normalise_state,
+    parse_json_line,
+    parse_time,
+)
+
+DEFAULT_CLUSTER_CONFIG = "lib/iris/config/marin.yaml"
+SUBMIT_SCRIPT = "scripts/ci/submit_perf_run.py"
+COLLECT_SCRIPT = "scripts/ci/collect_perf_metrics.py"
+SECRET_ENV = ("GITHUB_TOKEN", "GH_TOKEN", "GITHUB_PAT")
+
+
+def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment for marin's scripts and checks: ours minus GitHub tokens."""
+    env = {k: v for k, v in os.environ.items() if k not in SECRET_ENV}
+    env.update(extra or {})
+    return env
+
+
+def run_name_prefix(pr: int, gate: int) -> str:
+    """Deterministic run-id prefix of a treatment ferry (marin-contracts.md)."""
+    return f"zephyr-perf-pr{pr}-g{gate}-treatment-"
+
+
+def status_url(status_root: str, pr: int, gate: int, attempt: int) -> str:
+    """``<root>/<PR>/treatment-g<N>.json``; attempts after the first get ``-attempt<K>``."""
+    suffix = "" if attempt == 1 else f"-attempt{attempt}"
+    return f"{status_root.rstrip('/')}/{pr}/treatment-g{gate}{suffix}.json"
+
+
+def _same_job(a: str, b: str) -> bool:
+    return a.strip().lstrip("/") == b.strip().lstrip("/")
+
+
+def job_entries(text: str, source: str = "iris job list") -> list[dict[str, Any]]:
+    """Entries of ``iris job list --json`` output: a list, or an object holding ``jobs``.
+
+    Log lines before the JSON are skipped.
+    """
+    start = min((i for i in (text.find("["), text.find("{")) if i >= 0), default=-1)
+    if start < 0:
+        if not text.strip() or "no jobs" in text.lower():
+            return []
+        raise RunnerError(f"{source}: no JSON in the output: {text.strip()[:200]!r}")
+    try:
+        data = json.loads(text[start:])
+    except json.JSONDecodeError:
+        # log lines may contain brackets; try each line that opens a JSON document
+        for i, line in enumerate(text.splitlines()):
+            if line.lstrip().startswith(("[", "{")):
+                try:
+                    data = json.loads("\n".join(text.splitlines()[i:]))
+                    break
+                except json.JSONDecodeError:
+                    continue
+        else:
+            raise RunnerError(f"{source}: output is not JSON: {text.strip()[:200]!r}") from None
+    if isinstance(data, dict):
+        data = data.get("jobs", [data] if "job_id" in data else [])
+    if not isinstance(data, list):
+        raise RunnerError(f"{source}: expected a list of jobs, got {type(data).__name__}")
+    return [e for e in data if isinstance(e, dict)]
+
+
+def job_state_from_entry(job_id: str, entry: Mapping[str, Any]) -> JobState:
+    """A :class:`JobState` from one job-list entry (lenient about field names)."""
+    raw = str(entry.get("state") or entry.get("status") or "")
+
+    def when(*keys: str) -> str | None:
+        for key in keys:
+            value = parse_time(entry.get(key))
+            if value is not None:
+                return iso(value)
+        return None
+
+    return JobState(
+        job_id=str(entry.get("job_id") or job_id),
+        state=normalise_state(raw),
+        raw_state=raw,
+        error=str(entry.get("error") or ""),
+        pending_reason=str(entry.get("pending_reason") or ""),
+        submitted_at=when("submitted_at", "submitted_at_ms", "submit_time"),
+        started_at=when("started_at", "started_at_ms", "start_time"),
+        finished_at=when("finished_at", "finished_at_ms", "end_time"),
+    )
+
+
+@dataclass
+class IrisRunner:
+    """Runner over marin's scripts and the iris CLI. Seconds for timeouts.
+
+    ``checkout``: the marin checkout (cwd for the iris CLI and, by default, collect).
+    ``iris_config``: the cluster config path passed as ``--config`` (absolute, or relative
+    to the checkout); ``pass_config_to_submit`` adds ``--iris-config`` to the submit call
+    (only when it is not the default cluster). ``scratch_dir``: a local folder for the
+    scripts' raw outputs. ``on_submit_started(pid, output_path)`` is called once the
+    submit process runs (the caller records it before waiting).
+    """
+
+    checkout: str
+    scratch_dir: str
+    status_root: str
+    iris_config: str = DEFAULT_CLUSTER_CONFIG
+    pass_config_to_submit: bool = False
+    uv_command: str = "uv"
+    iris_command: str = "iris"
+    submit_script: str = SUBMIT_SCRIPT
+    collect_script: str = COLLECT_SCRIPT
+    collect_from: str = "checkout"  # "checkout" | "worktree"
+    timeout_seconds: float = 900.0
+    env: dict[str, str] = field(default_factory=dict)
+    on_submit_started: Callable[[int, str], None] | None = None
+    name: str = "iris"
+    last_worktree: str | None = field(default=None, repr=False)
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def config_path(self) -> str:
+        if os.path.isabs(self.iris_config):
+            return self.iris_config
+        return os.path.join(self.checkout, self.iris_config)
+
+    def _iris(self, *args: str) -> list[str]:
+        return [*shlex.split(self.iris_command), f"--config={self.config_path}", *args]
+
+    def _run(self, argv: list[str], cwd: str, what: str) -> subprocess.CompletedProcess[str]:
+        try:
+            return subprocess.run(
+                argv,
+                cwd=cwd,
+                env=child_env(self.env),
+                capture_output=True,
+                text=True,
+                timeout=self.timeout_seconds,
+                check=False,
+            )
+        except FileNotFoundError as exc:
+            raise RunnerError(
+                f"{what}: cannot run {argv[0]!r} ({exc.strerror}); is it installed and on PATH?"
+            ) from exc
+        except subprocess.TimeoutExpired as exc:
+            raise RunnerError(f"{what}: no answer after {self.timeout_seconds:g} s") from exc
+
+    def _script(self, where: str, script: str) -> str:
+        path = os.path.join(where, script)
+        if not os.path.isfile(path):
+            raise RunnerError(f"{script} not found in {where}: is this a marin checkout?")
+        return script
+
+    # ------------------------------------------------------------------ submit
+    def submit(self, gate: int, pr: int, worktree: str, attempt: int) -> Submission:
+        """Run the worktree's submit script; stdout goes to a file in ``scratch_dir``."""
+        script = self._script(worktree, self.submit_script)
+        self.last_worktree = worktree
+        status = status_url(self.status_root, pr, gate, attempt)
+        argv = [
+            *shlex.split(self.uv_command),
+            "run",
+            "python",
+            script,
+            "--gate",
+            str(gate),
+            "--pr",
+            str(pr),
+            "--cwd",
+            worktree,
+            "--status-out",
+            status,
+        ]
+        if self.pass_config_to_submit:
+            argv += ["--iris-config", self.config_path]
+        os.makedirs(self.scratch_dir, exist_ok=True)
+        out_path = self.submit_output_path(gate, attempt)
+        err_path = out_path.replace(".txt", ".stderr.txt")
+        what = f"gate {gate} submit ({self.submit_script})"
+        try:
+            with open(out_path, "w") as out, open(err_path, "w") as err:
+                proc = subprocess.Popen(
+                    argv, cwd=worktree, env=child_env(self.env), stdout=out, stderr=err, text=True
+                )
+                if self.on_submit_started:
+                    self.on_submit_started(proc.pid, out_path)
+                try:
+                    code = proc.wait(timeout=self.timeout_seconds)
+                except subprocess.TimeoutExpired as exc:
+                    proc.kill()
+                    raise RunnerError(
+                        f"{what}: no answer after {self.timeout_seconds:g} s"
+                    ) from exc
+        except FileNotFoundError as exc:
+            raise RunnerError(f"{what}: cannot run {argv[0]!r}; is uv installed?") from exc
+        text = _read(out_path)
+        if code != 0:
+            tail = (_read(err_path) or text).strip()[-2000:]
+            raise RunnerError(f"{what} exited {code}: {tail}")
+        submission = self.submission_from_output(text, gate, attempt, status)
+        if submission is None:
+            raise RunnerError(f"{what}: no JSON line with a job_id in its output: {text[-500:]!r}")
+        return submission
+
+    def submit_output_path(self, gate: int, attempt: int) -> str:
+        return os.path.join(self.scratch_dir, f"submit-g{gate}-attempt{attempt}.txt")
+
+    @staticmethod
+    def submission_from_output(
+        text: str, gate: int, attempt: int, status: str | None = None
+    ) -> Submission | None:
+        """Parse a submit script's stdout (None when no JSON line with a job_id)."""
+        obj = parse_json_line(text or "")
+        if obj is None or not str(obj.get("job_id") or "").strip():
+            return None
+        if str(obj["job_id"]) == "DRY-RUN":
+            raise RunnerError("the submit script ran in --dry-run mode: no job was submitted")
+        return Submission(
+            job_id=str(obj["job_id"]),
+            gate=gate,
+            attempt=attempt,
+            ferry_module=obj.get("ferry_module"),
+            status_path=obj.get("status_path") or status,
+            run_id=obj.get("run_id"),
+            cwd=obj.get("cwd"),
+            raw=obj,
+        )
+
+    # ------------------------------------------------------------------ poll / find
+    def list_jobs(self, prefix: str | None) -> list[dict[str, Any]]:
+        args = ["job", "list", "--json"] + (["--prefix", prefix] if prefix else [])
+        proc = self._run(self._iris(*args), self.checkout, "iris job list")
+        if proc.returncode != 0:
+            raise RunnerError(
+                f"iris job list exited {proc.returncode}: {(proc.stderr or proc.stdout).strip()[-500:]}"
+            )
+        return job_entries(proc.stdout)
+
+    def poll(self, job_id: str) -> JobState:
+        for entry in self.list_jobs(job_id):
+            if _same_job(str(entry.get("job_id", "")), job_id):
+                return job_state_from_entry(job_id, entry)
+        return JobState(job_id=job_id, state="unknown", found=False)
+
+    def find(
+        self,
+        gate: int,
+        pr: int,
+        attempt: int,
+        since: str | None,
+        exclude: tuple[str, ...] = (),
+        user_prefix: str | None = None,
+    ) -> Submission | None:
+        """The earliest job named like this PR/gate's treatment submitted at or after
+        ``since`` (60 s slack), not in ``exclude``. ``user_prefix`` (``/alice/``) narrows
+        the listing when known."""
+        name = run_name_prefix(pr, gate)
+        pattern = re.compile(re.escape(name) + r"(\d{8}T\d{6}Z)")
+        floor = parse_time(since)
+        prefix = f"{user_prefix.rstrip('/')}/{name}" if user_prefix else None
+        found: list[tuple[str, str]] = []
+        for entry in self.list_jobs(prefix):
+            job_id = str(entry.get("job_id") or "")
+            leaf = job_id.rstrip("/").rsplit("/", 1)[-1]
+            match = pattern.match(leaf)
+            if not match or any(_same_job(job_id, e) for e in exclude):
+                continue
+            stamp = parse_time(_stamp_iso(match.group(1)))
+            if floor is not None and stamp is not None and (floor - stamp).total_seconds() > 60:
+                continue
+            found.append((match.group(1), job_id))
+        if not found:
+            return None
+        stamp, job_id = sorted(found)[0]
+        run_id = name + stamp
+        return Submission(
+            job_id=job_id,
+            gate=gate,
+            attempt=attempt,
+            status_path=status_url(self.status_root, pr, gate, attempt),
+            run_id=run_id,
+            raw={"job_id": job_id, "run_id": run_id, "recovered": True},
+        )
+
+    # ------------------------------------------------------------------ collect / stop
+    def collect(self, submission: Submission, out: str) -> str:
+        where = self.last_worktree if self.collect_from == "worktree" else self.checkout
+        where = where or self.checkout
+        script = self._script(where, self.collect_script)
+        argv = [
+            *shlex.split(self.uv_command),
+            "run",
+            "python",
+            script,
+            "--job-id",
+            submission.job_id,
+        ]
+        if submission.status_path:
+            argv += ["--status", submission.status_path]
+        argv += ["--out", out]
+        if self.pass_config_to_submit:
+            argv += ["--iris-config", self.config_path]
+        os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+        proc = self._run(argv, where, f"collect ({self.collect_script})")
+        log = os.path.join(
+            self.scratch_dir, f"collect-g{submission.gate}-attempt{submission.attempt}.log"
+        )
+        os.makedirs(self.scratch_dir, exist_ok=True)
+        with open(log, "w") as fh:
+            fh.write(proc.stdout + "\n--- stderr ---\n" + proc.stderr)
+        if proc.returncode != 0 or not os.path.isfile(out):
+            detail = (proc.stderr or proc.stdout).strip()[-1000:]
+            raise RunnerError(
+                f"collect for job {submission.job_id} exited {proc.returncode}: {detail}"
+            )
+        return out
+
+    def stop(self, job_id: str) -> None:
+        proc = self._run(self._iris("job", "stop", job_id), self.checkout, "iris job stop")
+        if proc.returncode != 0 and "no such command" in (proc.stderr + proc.stdout).lower():
+            proc = self._run(self._iris("job", "cancel", job_id), self.checkout, "iris job cancel")
+        if proc.returncode != 0:
+            raise RunnerError(
+                f"iris could not stop {job_id}: {(proc.stderr or proc.stdout).strip()[-500:]}"
+            )
+
+
+def _stamp_iso(stamp: str) -> str:
+    return f"{stamp[0:4]}-{stamp[4:6]}-{stamp[6:8]}T{stamp[9:11]}:{stamp[11:13]}:{stamp[13:15]}Z"
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return fh.read()
+    except FileNotFoundError:
+        return ""

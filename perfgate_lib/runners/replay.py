@@ -1,0 +1,137 @@
+"""The replay runner: recorded treatment reports instead of a ferry (audits, tests, offline).
+
+``source`` is a folder or a mapping ``{"<gate>/<attempt>" | "<gate>": report path}``.
+In a folder, the report of gate N, attempt K is the first that exists of:
+
+1. ``gate<N>-attempt<K>.json`` (K = 1 also ``gate<N>.json``);
+2. ``gate<N>-attempt<K>/treatment-report.json`` (K = 1: ``gate<N>/...``), i.e. an earlier
+   perfgate run folder, whose ``submission.json`` also gives the ferry module;
+3. ``tier<N>_treatment_attempt<K>.json`` (K = 1: ``tier<N>_treatment.json``), the bundled
+   examples.
+
+A later attempt never silently reuses the first attempt's report. The job "ends" at once:
+``succeeded``, or ``failed`` when the report's status says so.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from perfgate_lib import storage
+from perfgate_lib.errors import UsageError
+from perfgate_lib.report import load_report
+from perfgate_lib.runners.base import JobState, Submission
+
+
+def candidates(gate: int, attempt: int) -> list[str]:
+    """Relative names tried in a replay folder, in order."""
+    names = [f"gate{gate}-attempt{attempt}.json"]
+    if attempt == 1:
+        names.append(f"gate{gate}.json")
+    names.append(f"gate{gate}-attempt{attempt}/treatment-report.json")
+    if attempt == 1:
+        names.append(f"gate{gate}/treatment-report.json")
+        names.append(f"tier{gate}_treatment.json")
+    names.append(f"tier{gate}_treatment_attempt{attempt}.json")
+    return names
+
+
+def parse_source(value: str | Mapping[str, str] | None) -> str | dict[str, str]:
+    """A folder path/URL, or a mapping given as a dict or JSON object text."""
+    if isinstance(value, Mapping):
+        return {str(k): str(v) for k, v in value.items()}
+    text = (value or "").strip()
+    if not text:
+        raise UsageError("replay runner: give a folder of recorded reports or a mapping")
+    if text.startswith("{"):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"replay mapping is not valid JSON: {exc.msg}") from exc
+        if not isinstance(data, dict):
+            raise UsageError("replay mapping must be a JSON object")
+        return {str(k): str(v) for k, v in data.items()}
+    return text
+
+
+@dataclass
+class ReplayRunner:
+    """Serves recorded reports; ``submitted`` lists what it was asked for (gate, attempt)."""
+
+    source: str | dict[str, str]
+    name: str = "replay"
+    submitted: list[tuple[int, int]] = field(default_factory=list)
+    _paths: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def report_path(self, gate: int, attempt: int) -> str:
+        """The recorded report for (gate, attempt); UsageError naming what was tried."""
+        if isinstance(self.source, dict):
+            keys = [f"{gate}/{attempt}"] + ([str(gate)] if attempt == 1 else [])
+            for key in keys:
+                if key in self.source:
+                    return self.source[key]
+            raise UsageError(
+                f"replay mapping has no report for gate {gate} attempt {attempt} "
+                f"(keys tried: {', '.join(keys)})"
+            )
+        for name in candidates(gate, attempt):
+            path = storage.join(self.source, name)
+            if storage.exists(path):
+                return path
+        raise UsageError(
+            f"replay folder {self.source} has no report for gate {gate} attempt {attempt} "
+            f"(tried {', '.join(candidates(gate, attempt))})"
+        )
+
+    def submit(self, gate: int, pr: int, worktree: str, attempt: int) -> Submission:
+        path = self.report_path(gate, attempt)
+        report = load_report(path)
+        self.submitted.append((gate, attempt))
+        job_id = report.iris_job_id or f"replay-pr{pr}-g{gate}-attempt{attempt}"
+        self._paths[job_id] = path
+        ferry = report.ferry_module or self._recorded_ferry(path)
+        return Submission(
+            job_id=job_id,
+            gate=gate,
+            attempt=attempt,
+            ferry_module=ferry,
+            status_path=None,
+            run_id=None,
+            cwd=worktree,
+            raw={"job_id": job_id, "replay_report": path, "ferry_module": ferry},
+        )
+
+    @staticmethod
+    def _recorded_ferry(path: str) -> str | None:
+        if not path.endswith("treatment-report.json"):
+            return None
+        sub = path[: -len("treatment-report.json")] + "submission.json"
+        if not storage.exists(sub):
+            return None
+        try:
+            return json.loads(storage.read_text(sub)).get("ferry_module")
+        except (json.JSONDecodeError, AttributeError):
+            return None
+
+    def poll(self, job_id: str) -> JobState:
+        path = self._paths.get(job_id)
+        status = load_report(path).status if path else None
+        state = "failed" if status == "failed" else "succeeded"
+        return JobState(job_id=job_id, state=state, raw_state=f"replay:{state}")
+
+    def collect(self, submission: Submission, out: str) -> str:
+        path = self._paths.get(submission.job_id) or self.report_path(
+            submission.gate, submission.attempt
+        )
+        storage.write_bytes(out, storage.read_bytes(path))
+        return out
+
+    def stop(self, job_id: str) -> None:
+        return None
+
+    def find(
+        self, gate: int, pr: int, attempt: int, since: str | None, exclude: tuple[str, ...] = ()
+    ) -> Submission | None:
+        return None  # nothing runs remotely: re-submitting a replay costs nothing

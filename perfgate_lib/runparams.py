@@ -1,0 +1,126 @@
+"""Run-wide settings: ``parameters/gate_common.yaml`` (cluster, scripts, local checks).
+
+Seconds and minutes are as named in the field. Validated on load; a bad field raises
+:class:`~perfgate_lib.errors.ConfigError` naming the file and the field.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import shlex
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from perfgate_lib import storage
+from perfgate_lib.errors import ConfigError
+
+PARAMETERS_DIR = pathlib.Path(__file__).resolve().parent.parent / "parameters"
+DEFAULT_COMMON = PARAMETERS_DIR / "gate_common.yaml"
+
+
+@dataclass(frozen=True)
+class LocalCheck:
+    """One local check: a display name and the command (split like a shell would)."""
+
+    name: str
+    run: str
+
+    @property
+    def argv(self) -> list[str]:
+        return shlex.split(self.run)
+
+
+@dataclass(frozen=True)
+class RunParams:
+    cluster_config: str
+    status_root: str
+    mirror: str
+    worktrees_dir: str
+    git_remote: str
+    uv_command: str
+    iris_command: str
+    submit_script: str
+    collect_script: str
+    collect_from: str
+    command_timeout_seconds: float
+    poll_error_limit: int
+    overrun_stop_factor: float
+    local_checks: tuple[LocalCheck, ...]
+    local_checks_timeout_minutes: float
+    output_tail_lines: int
+    source: str = ""
+
+
+_STRINGS = (
+    "cluster_config",
+    "status_root",
+    "mirror",
+    "worktrees_dir",
+    "git_remote",
+    "uv_command",
+    "iris_command",
+    "submit_script",
+    "collect_script",
+)
+_NUMBERS = ("command_timeout_seconds", "overrun_stop_factor", "local_checks_timeout_minutes")
+_INTS = ("poll_error_limit", "output_tail_lines")
+
+
+def parse_run_params(doc: Any, source: str = "<gate_common>") -> RunParams:
+    if not isinstance(doc, dict):
+        raise ConfigError(source, None, "expected a mapping at the top level")
+    values: dict[str, Any] = {}
+    for name in _STRINGS:
+        value = doc.get(name)
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(source, name, f"expected a non-empty string, got {value!r}")
+        values[name] = value.strip()
+    for name in _NUMBERS:
+        value = doc.get(name)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise ConfigError(source, name, f"expected a positive number, got {value!r}")
+        values[name] = float(value)
+    for name in _INTS:
+        value = doc.get(name)
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ConfigError(source, name, f"expected a positive whole number, got {value!r}")
+        values[name] = value
+    collect_from = doc.get("collect_from", "checkout")
+    if collect_from not in ("checkout", "worktree"):
+        raise ConfigError(
+            source, "collect_from", f"expected checkout or worktree, got {collect_from!r}"
+        )
+    checks = doc.get("local_checks")
+    if not isinstance(checks, list):
+        raise ConfigError(source, "local_checks", "expected a list of {name, run}")
+    parsed = []
+    for i, item in enumerate(checks):
+        where = f"local_checks[{i}]"
+        if (
+            not isinstance(item, dict)
+            or not isinstance(item.get("run"), str)
+            or not item["run"].strip()
+        ):
+            raise ConfigError(source, where, "expected {name: ..., run: <command>}")
+        try:
+            shlex.split(item["run"])
+        except ValueError as exc:
+            raise ConfigError(source, f"{where}.run", f"cannot split the command: {exc}") from exc
+        parsed.append(LocalCheck(str(item.get("name") or item["run"]), item["run"].strip()))
+    return RunParams(collect_from=collect_from, local_checks=tuple(parsed), source=source, **values)
+
+
+def load_run_params(path: str | pathlib.Path | None = None) -> RunParams:
+    """Load ``gate_common.yaml`` (default: the bundled one)."""
+    source = str(path or DEFAULT_COMMON)
+    try:
+        text = storage.read_text(source)
+    except FileNotFoundError as exc:
+        raise ConfigError(source, None, "file not found") from exc
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(source, None, f"not valid YAML: {exc}") from exc
+    return parse_run_params(doc, source)

@@ -1,0 +1,202 @@
+"""A marin-shaped git repository for the demo and the tests, built from installed Zephyr.
+
+``main`` holds the installed marin-zephyr source under ``lib/zephyr/src/zephyr`` with a
+``lib/zephyr/pyproject.toml`` (as in marin-community/marin). A PR branch applies one
+real code change. The default change (:data:`SUB_BATCH_CHANGE`) is the kind of PR the
+gate exists for: it shrinks the scatter writer's pickle sub-batches from 1024 items to
+1 to bound reducer read memory on mega-documents, which makes every shuffled item pay
+its own pickle and zstd call on write and read. In the mini ferry only ``fuzzy_dups``
+shuffles, so that stage slows down (about +40-60% on a 2-core machine) and the others
+do not.
+"""
+
+from __future__ import annotations
+
+import atexit
+import importlib.metadata
+import importlib.util
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from perfgate_lib.errors import PerfgateError, UsageError
+
+BASE_BRANCH = "main"
+PR_BRANCH = "perfgate-demo/scatter-sub-batch"
+ZEPHYR_PKG = Path("lib/zephyr/src/zephyr")
+_GIT_ENV = {
+    "GIT_AUTHOR_NAME": "perfgate demo",
+    "GIT_AUTHOR_EMAIL": "perfgate-demo@example.invalid",
+    "GIT_COMMITTER_NAME": "perfgate demo",
+    "GIT_COMMITTER_EMAIL": "perfgate-demo@example.invalid",
+    "GIT_AUTHOR_DATE": "2026-06-18T10:00:00+00:00",
+    "GIT_COMMITTER_DATE": "2026-06-18T10:00:00+00:00",
+}
+
+# A file edit: relative path -> function(old text) -> new text.
+Edit = Callable[[str], str]
+
+
+@dataclass(frozen=True)
+class Change:
+    """One PR: a branch name, a commit message and the file edits."""
+
+    branch: str
+    message: str
+    edits: dict[str, Edit] = field(default_factory=dict)
+
+
+_OLD_SUB_BATCH = """# Items per pickle.dump call within a chunk. Larger = faster (less per-call
+# dispatch overhead), smaller = lower per-iterator read memory.
+_SUB_BATCH_SIZE = 1024
+"""
+_NEW_SUB_BATCH = """# Items per pickle.dump call within a chunk. One item per frame keeps each
+# reducer iterator's read memory at a single item, which bounds external-sort
+# fan-in over mega-docs (hundreds of open chunk iterators on skewed shuffles).
+_SUB_BATCH_SIZE = 1
+"""
+
+
+def _shrink_sub_batch(text: str) -> str:
+    if _OLD_SUB_BATCH not in text:
+        raise PerfgateError(
+            "sandbox: the installed zephyr/shuffle.py has no `_SUB_BATCH_SIZE = 1024` block; "
+            "this marin-zephyr release is not the one the demo was built for"
+        )
+    return text.replace(_OLD_SUB_BATCH, _NEW_SUB_BATCH)
+
+
+SUB_BATCH_CHANGE = Change(
+    branch=PR_BRANCH,
+    message=(
+        "zephyr: stream scatter chunks one item per pickle frame\n\n"
+        "Bounds per-iterator read memory in reducers that fan in many chunk iterators\n"
+        "(tier-2 mega-docs)."
+    ),
+    edits={str(ZEPHYR_PKG / "shuffle.py"): _shrink_sub_batch},
+)
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """A built sandbox repository: its path, base and head branch names and SHAs."""
+
+    path: str
+    base: str
+    head: str
+    base_sha: str
+    head_sha: str
+    changed_files: tuple[str, ...]
+
+
+def installed_zephyr_dir() -> Path:
+    """The installed ``zephyr`` package folder (marin-zephyr), without importing it."""
+    spec = importlib.util.find_spec("zephyr")
+    if spec is None or not spec.submodule_search_locations:
+        raise UsageError(
+            "marin-zephyr is not installed: install the local extra "
+            "(pip install -e '.[local]') to run the local A/B and the demo"
+        )
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def _git(repo: Path, *args: str) -> str:
+    env = {**os.environ, **_GIT_ENV}
+    done = subprocess.run(
+        ["git", "-C", str(repo), *args], capture_output=True, text=True, env=env, check=False
+    )
+    if done.returncode != 0:
+        raise PerfgateError(f"sandbox: git {' '.join(args)} failed: {done.stderr.strip()}")
+    return done.stdout.strip()
+
+
+def _zephyr_version() -> str:
+    try:
+        return importlib.metadata.version("marin-zephyr")
+    except importlib.metadata.PackageNotFoundError:
+        return "0.0.0"
+
+
+def _write_main(repo: Path, zephyr_dir: Path) -> None:
+    target = repo / ZEPHYR_PKG
+    shutil.copytree(
+        zephyr_dir, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.so")
+    )
+    (repo / "lib/zephyr/pyproject.toml").write_text(
+        "[project]\n"
+        'name = "marin-zephyr"\n'
+        f'version = "{_zephyr_version()}"\n'
+        'description = "Lightweight dataset library for distributed data processing"\n'
+        'requires-python = ">=3.11"\n'
+    )
+    (repo / "lib/zephyr/AGENTS.md").write_text(
+        "# Zephyr\n\nScatter/shuffle lives in `src/zephyr/shuffle.py`; the planner in "
+        "`plan.py`; the executor in `execution.py`.\n"
+    )
+    tests = repo / "lib/zephyr/tests"
+    tests.mkdir(parents=True)
+    (tests / "test_import.py").write_text("def test_import():\n    import zephyr  # noqa: F401\n")
+    (repo / "README.md").write_text(
+        "# marin (perfgate demo sandbox)\n\nA marin-shaped repository holding the installed "
+        "marin-zephyr source, built by `perfgate demo`.\n"
+    )
+
+
+def build_sandbox(
+    path: str | Path,
+    change: Change = SUB_BATCH_CHANGE,
+    *,
+    zephyr_dir: str | Path | None = None,
+) -> Sandbox:
+    """Create the sandbox repository at ``path`` (must not exist or be empty).
+
+    ``main`` gets the zephyr source; ``change.branch`` gets ``change.edits`` as one commit.
+    """
+    repo = Path(path)
+    if repo.exists() and any(repo.iterdir()):
+        raise UsageError(f"sandbox path {repo} exists and is not empty")
+    repo.mkdir(parents=True, exist_ok=True)
+    source = Path(zephyr_dir) if zephyr_dir else installed_zephyr_dir()
+    _git(repo, "init", "--quiet", "--initial-branch", BASE_BRANCH)
+    _write_main(repo, source)
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "--quiet", "-m", "Import marin-zephyr source")
+    base_sha = _git(repo, "rev-parse", "HEAD")
+    _git(repo, "checkout", "--quiet", "-b", change.branch)
+    for rel, edit in change.edits.items():
+        file = repo / rel
+        file.write_text(edit(file.read_text()))
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "--quiet", "--allow-empty", "-m", change.message)
+    head_sha = _git(repo, "rev-parse", "HEAD")
+    _git(repo, "checkout", "--quiet", BASE_BRANCH)
+    return Sandbox(
+        path=str(repo),
+        base=BASE_BRANCH,
+        head=change.branch,
+        base_sha=base_sha,
+        head_sha=head_sha,
+        changed_files=tuple(change.edits),
+    )
+
+
+def diff_text(sandbox: Sandbox) -> str:
+    """The PR's unified diff (``git diff base...head``)."""
+    return _git(Path(sandbox.path), "diff", f"{sandbox.base}...{sandbox.head}") + "\n"
+
+
+def ensure_checkout(checkout: str, base: str, head: str) -> tuple[str, str, str]:
+    """``(checkout, base, head)`` as given, or a fresh demo sandbox when ``checkout`` is "".
+
+    The sandbox lives in a temporary folder removed when the process exits.
+    """
+    if checkout:
+        return checkout, base, head
+    tmp = tempfile.mkdtemp(prefix="perfgate-sandbox-")
+    atexit.register(shutil.rmtree, tmp, True)
+    box = build_sandbox(Path(tmp) / "marin")
+    return box.path, box.base, box.head

@@ -1,0 +1,499 @@
+"""The diff assessment on real git repositories with marin's layout: every case of issue 3."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from perfgate_lib.assess import Assessment, FileAssessment, FileChange, assess, assess_source
+from perfgate_lib.diffsource import DirectoryDiffSource, LocalGitDiffSource
+from tests.marin_layout import ZSRC, MarinRepo, make_marin_repo
+
+SHUFFLE = f"{ZSRC}/shuffle.py"
+COUNTERS = f"{ZSRC}/counters.py"
+EXECUTION = f"{ZSRC}/execution.py"
+DATASET = f"{ZSRC}/dataset.py"
+PLAN = f"{ZSRC}/plan.py"
+SORT = f"{ZSRC}/external_sort.py"
+READERS = f"{ZSRC}/readers.py"
+PYPROJECT = "lib/zephyr/pyproject.toml"
+
+
+@pytest.fixture(scope="session")
+def marin_template(tmp_path_factory) -> MarinRepo:
+    return make_marin_repo(tmp_path_factory.mktemp("template") / "marin")
+
+
+@pytest.fixture
+def repo(marin_template: MarinRepo, tmp_path) -> MarinRepo:
+    """A fresh copy of the marin-shaped repository, on branch ``feature`` off ``main``."""
+    dest = tmp_path / "marin"
+    shutil.copytree(marin_template.root, dest, symlinks=True)
+    r = MarinRepo(dest)
+    r.branch("feature")
+    return r
+
+
+def run(repo: MarinRepo) -> Assessment:
+    repo.commit("feature change")
+    return assess_source(LocalGitDiffSource(repo.root, "main", "feature"))
+
+
+def answers(f: FileAssessment) -> tuple[bool, bool, bool, bool, bool]:
+    return (f.trivial, f.shuffle, f.memory, f.cpu, f.design)
+
+
+def evidence(f: FileAssessment, q: str) -> str:
+    return "\n".join(f.evidence[q])
+
+
+TRIVIAL = (True, False, False, False, False)
+
+
+# ----------------------------------------------------------------------------- trivial
+
+
+def test_comment_only_is_trivial(repo):
+    repo.edit(
+        SHUFFLE,
+        "def shard_for(key: bytes, num_shards: int) -> int:\n",
+        "# Routing must stay stable across releases.\n"
+        "def shard_for(key: bytes, num_shards: int) -> int:  # hot path\n",
+    )
+    a = run(repo)
+    f = a.per_file[SHUFFLE]
+    assert answers(f) == TRIVIAL
+    assert a.max_gate == "skip" and a.in_scope
+    assert "only comments, whitespace or formatting" in evidence(f, "trivial")
+    assert evidence(f, "memory") == "no: the change is trivial"
+
+
+def test_docstring_only_is_trivial(repo):
+    repo.edit(EXECUTION, '"""Runs stages on a pool of workers."""', '"""Runs stages on workers."""')
+    repo.edit(
+        EXECUTION,
+        "    def wait_all(self, futures: list[Future]) -> list:\n",
+        '    def wait_all(self, futures: list[Future]) -> list:\n        """Block on each."""\n',
+    )
+    a = run(repo)
+    f = a.per_file[EXECUTION]
+    assert answers(f) == TRIVIAL and a.max_gate == "skip"
+    assert "changed: docstrings" in evidence(f, "trivial")
+    assert f.summary == "trivial: docstrings only"
+
+
+def test_type_hint_only_is_trivial(repo):
+    repo.edit(EXECUTION, "import time\n", "import time\nfrom collections.abc import Callable\n")
+    repo.edit(
+        EXECUTION,
+        "def wait_idle(self, is_idle) -> None:",
+        "def wait_idle(self, is_idle: Callable[[], bool]) -> None:",
+    )
+    repo.edit(EXECUTION, "        results = []\n", "        results: list[object] = []\n")
+    repo.edit(EXECUTION, "POLL_INTERVAL_S = 1.0", "POLL_INTERVAL_S: float = 1.0")
+    a = run(repo)
+    f = a.per_file[EXECUTION]
+    assert answers(f) == TRIVIAL and a.max_gate == "skip"
+    assert "changed: type annotations" in evidence(f, "trivial")
+
+
+def test_log_string_only_is_trivial(repo):
+    repo.edit(
+        SHUFFLE,
+        '"scattered %d records into %d shards"',
+        '"scatter finished: %d records over %d shards"',
+    )
+    a = run(repo)
+    f = a.per_file[SHUFFLE]
+    assert answers(f) == TRIVIAL and a.max_gate == "skip"
+    assert "changed: log-message text" in evidence(f, "trivial")
+
+
+def test_log_message_with_a_new_interpolated_value_is_not_trivial(repo):
+    repo.edit(
+        SHUFFLE,
+        'logger.info("scattered %d records into %d shards", len(records), num_shards)',
+        'logger.info("scattered %d records (%d bytes)", len(records), sum(map(len, outputs)))',
+    )
+    f = run(repo).per_file[SHUFFLE]
+    assert not f.trivial
+    assert "`scatter` changed" in evidence(f, "trivial")
+
+
+def test_whitespace_and_formatting_only_is_trivial(repo):
+    repo.edit(
+        PLAN,
+        "        if stages and op.kind in FUSIBLE and stages[-1][-1].kind in FUSIBLE:\n",
+        "\n        if (\n            stages\n            and op.kind in FUSIBLE\n"
+        "            and stages[-1][-1].kind in FUSIBLE\n        ):\n",
+    )
+    repo.edit(PLAN, 'FUSIBLE = {"map", "filter"}', "FUSIBLE = {'map',   'filter', }")
+    a = run(repo)
+    assert answers(a.per_file[PLAN]) == TRIVIAL and a.max_gate == "skip"
+
+
+def test_pure_file_rename_is_trivial(repo):
+    repo.move(READERS, f"{ZSRC}/jsonl.py")
+    a = run(repo)
+    f = a.per_file[f"{ZSRC}/jsonl.py"]
+    assert answers(f) == TRIVIAL and a.max_gate == "skip"
+    assert f.status == "renamed" and f.old_path == READERS
+    assert "pure rename" in evidence(f, "trivial")
+
+
+def test_renamed_module_still_imported_by_its_old_name_is_not_trivial(repo):
+    repo.move(COUNTERS, f"{ZSRC}/metrics.py")
+    f = run(repo).per_file[f"{ZSRC}/metrics.py"]
+    assert not f.trivial
+    assert "zephyr.counters" in evidence(f, "trivial")
+    assert "lib/zephyr/tests/test_counters.py:1" in evidence(f, "trivial")
+
+
+def test_consistent_identifier_rename_is_trivial(repo):
+    text = repo.read(SHUFFLE).replace("_flush", "_drain").replace("sizes", "pending_bytes")
+    repo.write(SHUFFLE, text, dedent=False)
+    a = run(repo)
+    f = a.per_file[SHUFFLE]
+    assert answers(f) == TRIVIAL and a.max_gate == "skip"
+    assert "`_flush` → `_drain`" in evidence(f, "trivial")
+    assert "`sizes` → `pending_bytes`" in evidence(f, "trivial")
+
+
+def test_rename_across_modules_is_trivial_when_every_reference_follows(repo):
+    for path in (PLAN, DATASET):
+        repo.write(path, repo.read(path).replace("Op", "Operation"), dedent=False)
+    a = run(repo)
+    assert answers(a.per_file[PLAN]) == TRIVIAL
+    assert answers(a.per_file[DATASET]) == TRIVIAL
+    assert a.max_gate == "skip"
+
+
+def test_rename_with_a_stale_reference_is_not_trivial(repo):
+    repo.write(PLAN, repo.read(PLAN).replace("Op", "Operation"), dedent=False)
+    a = run(repo)
+    f = a.per_file[PLAN]
+    assert not f.trivial
+    assert f"still referenced at {DATASET}" in evidence(f, "trivial")
+    assert f.design  # planner: plan/fusion rules
+    assert a.max_gate == "3"
+
+
+def test_renaming_public_dataset_api_is_a_design_change(repo):
+    repo.edit(
+        DATASET, "def reshard(self, num_shards: int)", "def repartition(self, num_shards: int)"
+    )
+    f = run(repo).per_file[DATASET]
+    assert not f.trivial and f.design
+    assert "`Dataset.reshard`: public API renamed to `repartition`" in evidence(f, "design")
+    assert "public API `Dataset.reshard` renamed" in evidence(f, "trivial")
+
+
+def test_calling_another_method_is_not_a_rename(repo):
+    repo.edit(EXECUTION, "results.append(future.result())", "results.append(future.exception())")
+    f = run(repo).per_file[EXECUTION]
+    assert not f.trivial and f.design
+    assert ".result() call" in evidence(f, "design")
+
+
+def test_dead_code_removed_without_callers_is_trivial(repo):
+    repo.edit(
+        COUNTERS,
+        "def _legacy_report(counters: Counters) -> str:\n"
+        '    return ", ".join(f"{k}={v}" for k, v in counters.values.items())\n\n\n',
+        "",
+    )
+    a = run(repo)
+    f = a.per_file[COUNTERS]
+    assert answers(f) == TRIVIAL and a.max_gate == "skip"
+    assert "dead-code removal: `_legacy_report`" in evidence(f, "trivial")
+    assert "no caller" in evidence(f, "trivial")
+
+
+def test_dead_code_removed_with_callers_left_is_not_trivial(repo):
+    text = repo.read(COUNTERS)
+    start = text.index("def describe(")
+    repo.write(COUNTERS, text[:start].rstrip() + "\n", dedent=False)
+    a = run(repo)
+    f = a.per_file[COUNTERS]
+    assert answers(f) == (False, False, False, False, False)
+    assert "removed `describe` still has callers at lib/zephyr/tests/test_counters.py:1" in (
+        evidence(f, "trivial")
+    )
+    assert a.max_gate == "1"
+
+
+def test_dead_code_is_not_trivial_when_callers_cannot_be_checked():
+    base = "def used():\n    return 1\n\n\ndef _old():\n    return 2\n"
+    head = "def used():\n    return 1\n"
+    change = FileChange(SHUFFLE.replace("shuffle", "util"), "modified", None, base, head)
+    a = assess([change], find_references=lambda names: None)
+    f = a.per_file[change.path]
+    assert not f.trivial
+    assert "callers are unknown" in evidence(f, "trivial")
+
+
+# ----------------------------------------------------------------------------- impact
+
+
+def test_buffer_size_constant_affects_memory(repo):
+    repo.edit(
+        SHUFFLE,
+        "SCATTER_BUFFER_BYTES = 64 * 1024 * 1024",
+        "SCATTER_BUFFER_BYTES = 256 * 1024 * 1024",
+    )
+    a = run(repo)
+    f = a.per_file[SHUFFLE]
+    assert not f.trivial and f.memory and f.shuffle and not f.design
+    mem = evidence(f, "memory")
+    assert "SCATTER_BUFFER_BYTES: 67108864 (64 MiB) → 268435456 (256 MiB)" in mem
+    assert "`@@ -5,7 +5,7 @@`" in mem and "head L8" in mem
+    assert a.max_gate == "3"
+    assert a.rationale.startswith("shuffle.py: changed SCATTER_BUFFER_BYTES")
+
+
+def test_new_public_method_on_dataset_is_a_design_change(repo):
+    repo.edit(
+        DATASET,
+        "    def reshard(self, num_shards: int) -> Dataset:\n",
+        "    def take(self, n: int) -> Dataset:\n"
+        '        return self._with_op(Op("take", n))\n\n'
+        "    def reshard(self, num_shards: int) -> Dataset:\n",
+    )
+    a = run(repo)
+    f = a.per_file[DATASET]
+    assert (f.trivial, f.design) == (False, True)
+    assert "new public API `Dataset.take`" in evidence(f, "design")
+    assert a.max_gate == "3"
+
+
+def test_changed_result_call_is_a_design_change(repo):
+    repo.edit(EXECUTION, "future.result()", "future.result(timeout=600)")
+    a = run(repo)
+    f = a.per_file[EXECUTION]
+    assert not f.trivial and f.design and f.cpu
+    assert "changed .result() call" in evidence(f, "design")
+    assert "`ZephyrContext.wait_all`" in evidence(f, "design")
+    assert a.max_gate == "3"
+
+
+def test_sort_merge_loop_affects_cpu_and_shuffle(repo):
+    repo.edit(
+        SORT,
+        "    yield from heapq.merge(*runs)\n",
+        """\
+    heap = []
+    iters = [iter(r) for r in runs]
+    for i, it in enumerate(iters):
+        for first in it:
+            heapq.heappush(heap, (first, i))
+            break
+    while heap:
+        value, i = heapq.heappop(heap)
+        yield value
+        for nxt in iters[i]:
+            heapq.heappush(heap, (nxt, i))
+            break
+""",
+    )
+    a = run(repo)
+    f = a.per_file[SORT]
+    assert not f.trivial and f.cpu and f.shuffle
+    cpu = evidence(f, "cpu")
+    assert "heappop" in cpu and "inside a loop" in cpu
+    assert a.max_gate == "3"
+
+
+def test_sort_in_a_low_prior_file_still_affects_cpu(repo):
+    repo.edit(
+        COUNTERS,
+        '    return f"{len(counters.values)} counters"',
+        '    names = sorted(counters.values)\n    return f"{len(names)} counters"',
+    )
+    f = run(repo).per_file[COUNTERS]
+    assert f.cpu and not f.shuffle and not f.memory
+    assert "sorted" in evidence(f, "cpu")
+
+
+def test_dependency_bump_affects_cpu_and_memory(repo):
+    repo.edit(PYPROJECT, '"pyarrow>=15",  # columnar I/O', '"pyarrow>=17",  # columnar I/O')
+    a = run(repo)
+    f = a.per_file[PYPROJECT]
+    assert answers(f) == (False, False, True, True, False)
+    assert "project.dependencies: pyarrow>=15 → pyarrow>=17" in evidence(f, "cpu")
+    assert a.max_gate == "3"
+
+
+def test_pyproject_comment_or_tool_change_is_trivial_and_metadata_is_gate_1(repo):
+    repo.edit(PYPROJECT, "# columnar I/O", "# columnar I/O (arrow)")
+    repo.edit(PYPROJECT, "line-length = 100", "line-length = 110")
+    f = run(repo).per_file[PYPROJECT]
+    assert answers(f) == TRIVIAL
+    repo.edit(PYPROJECT, 'version = "0.2.20"', 'version = "0.2.21"')
+    a = run(repo)
+    assert answers(a.per_file[PYPROJECT]) == (False, False, False, False, False)
+    assert a.max_gate == "1"
+
+
+def test_non_trivial_change_without_perf_patterns_proposes_gate_1(repo):
+    repo.edit(COUNTERS, 'raise ValueError("no counters")', 'raise ValueError("no counters yet")')
+    repo.edit(COUNTERS, '"""Named integer counters."""', '"""Counters by name."""')
+    a = run(repo)
+    f = a.per_file[COUNTERS]
+    assert answers(f) == (False, False, False, False, False)
+    assert "`describe` changed" in evidence(f, "trivial")
+    assert a.max_gate == "1"
+    assert a.rationale.startswith("non-trivial, no shuffle/memory/CPU/design impact found")
+
+
+def test_new_module_is_not_trivial(repo):
+    repo.write(
+        f"{ZSRC}/spill.py",
+        '''\
+        """Spill buffers to disk past a threshold."""
+
+        SPILL_THRESHOLD_BYTES = 512 * 1024 * 1024
+
+
+        def should_spill(buffered: int) -> bool:
+            return buffered > SPILL_THRESHOLD_BYTES
+        ''',
+    )
+    f = run(repo).per_file[f"{ZSRC}/spill.py"]
+    assert not f.trivial and f.memory and f.status == "added"
+    assert "new module (7 lines) defining `SPILL_THRESHOLD_BYTES`, `should_spill`" in evidence(
+        f, "trivial"
+    )
+
+
+def test_deleted_module_is_not_trivial(repo):
+    repo.delete(READERS)
+    f = run(repo).per_file[READERS]
+    assert not f.trivial and f.status == "deleted"
+    assert "module deleted (it defined `read_jsonl`)" in evidence(f, "trivial")
+    assert f.cpu  # readers: JSON read path
+
+
+def test_syntax_error_in_head_is_not_trivial_and_answers_yes(repo):
+    repo.edit(
+        SHUFFLE, "def _flush(buffer: list, out: list) -> None:", "def _flush(buffer: list, out"
+    )
+    a = run(repo)
+    f = a.per_file[SHUFFLE]
+    assert answers(f) == (False, True, True, True, True)
+    assert "head does not parse (SyntaxError at line 17" in evidence(f, "trivial")
+    assert "unsure" in evidence(f, "design")
+    assert a.max_gate == "3"
+
+
+def test_mixed_diff_takes_the_strongest_answer(repo):
+    repo.edit(EXECUTION, '"""Coordinator and worker loops."""', '"""Coordinator loops."""')
+    repo.edit(COUNTERS, 'raise ValueError("no counters")', 'raise ValueError("none")')
+    a = run(repo)
+    assert a.per_file[EXECUTION].trivial and not a.per_file[COUNTERS].trivial
+    assert a.max_gate == "1"
+    repo.edit(f"{ZSRC}/execution.py", "POLL_INTERVAL_S = 1.0", "POLL_INTERVAL_S = 0.1")
+    a = run(repo)
+    f = a.per_file[EXECUTION]
+    assert f.cpu and "POLL_INTERVAL_S: 1.0 → 0.1" in evidence(f, "cpu")
+    assert a.max_gate == "3"
+
+
+# ----------------------------------------------------------------------------- scope
+
+
+def test_test_only_diff_is_out_of_scope(repo):
+    repo.edit("lib/zephyr/tests/test_counters.py", 'increment("a")', 'increment("b")')
+    a = run(repo)
+    assert (a.in_scope, a.max_gate, a.per_file) == (False, "skip", {})
+    assert a.rationale.startswith("out of scope: test-only diff")
+    assert a.scope == {"zephyr_tests": ["lib/zephyr/tests/test_counters.py"]}
+
+
+def test_docs_only_diff_is_out_of_scope(repo):
+    repo.edit("lib/zephyr/AGENTS.md", "matter most", "matter the most")
+    repo.edit("lib/zephyr/OPS.md", "# Operating zephyr", "# Operating Zephyr")
+    repo.write(f"{ZSRC}/NOTES.md", "notes\n")
+    a = run(repo)
+    assert (a.in_scope, a.max_gate) == (False, "skip")
+    assert a.rationale.startswith("out of scope: docs-only diff")
+
+
+def test_fray_only_is_flagged_not_gated(repo):
+    repo.edit("lib/fray/src/fray/client.py", "    pass", "    max_workers = 4")
+    a = run(repo)
+    assert not a.in_scope and a.per_file == {}
+    assert any("not auto-gated; ask the reviewer" in flag for flag in a.flags)
+
+
+def test_fray_with_zephyr_is_gated_and_flagged(repo):
+    repo.edit("lib/fray/src/fray/client.py", "    pass", "    max_workers = 4")
+    repo.edit(SHUFFLE, "64 * 1024 * 1024", "32 * 1024 * 1024")
+    a = run(repo)
+    assert a.in_scope and list(a.per_file) == [SHUFFLE]
+    assert any(flag.startswith("lib/fray/** changed (1 file)") for flag in a.flags)
+
+
+def test_zephyr_plus_datakit_gates_zephyr_and_notes_the_canaries(repo):
+    repo.edit(SHUFFLE, "64 * 1024 * 1024", "32 * 1024 * 1024")
+    repo.edit(
+        "lib/marin/src/marin/processing/tokenize/tokenize.py", "doc.split()", "doc.split(' ')"
+    )
+    repo.edit("lib/marin/src/marin/datakit/normalize/normalize.py", "strip()", "strip().lower()")
+    a = run(repo)
+    assert a.in_scope and list(a.per_file) == [SHUFFLE] and a.max_gate == "3"
+    flag = next(f for f in a.flags if f.startswith("datakit"))
+    assert "normalize, tokenize" in flag and "the datakit canaries cover them" in flag
+
+
+def test_outside_zephyr_is_out_of_scope(repo):
+    repo.edit("lib/marin/src/marin/pipeline.py", "str.strip", "str.lower")
+    a = run(repo)
+    assert (a.in_scope, a.max_gate, a.flags) == (False, "skip", [])
+    assert "no non-test, non-docs file under lib/zephyr/src/zephyr/**" in a.rationale
+
+
+def test_datakit_only_is_out_of_scope_with_a_note(repo):
+    repo.edit("lib/marin/src/marin/datakit/normalize/normalize.py", "strip()", "strip().lower()")
+    a = run(repo)
+    assert not a.in_scope
+    assert a.rationale.startswith("out of scope: datakit-only diff")
+    assert any("the datakit canaries cover them" in f for f in a.flags)
+
+
+# ----------------------------------------------------------------------------- sources
+
+
+def test_merge_base_ignores_changes_on_main_after_the_branch_point(repo):
+    repo.edit(SHUFFLE, "64 * 1024 * 1024", "128 * 1024 * 1024")
+    repo.commit("feature")
+    repo.git("checkout", "-q", "main")
+    repo.edit(COUNTERS, 'raise ValueError("no counters")', 'raise ValueError("x")')
+    repo.commit("main moves on")
+    src = LocalGitDiffSource(repo.root, "main", "feature")
+    assert [f.path for f in src.files()] == [SHUFFLE]
+    assert src.base_sha != repo.git("rev-parse", "main")
+
+
+def test_directory_source_gives_the_same_assessment_as_git(repo, tmp_path):
+    repo.edit(SHUFFLE, "64 * 1024 * 1024", "128 * 1024 * 1024")
+    repo.edit(COUNTERS, '"""One line for logs."""', '"""One line."""')
+    a = run(repo)
+    for side, rev in (("base", "main"), ("head", "feature")):
+        repo.git("worktree", "add", "-q", "--detach", str(tmp_path / side), rev)
+    b = assess_source(DirectoryDiffSource(tmp_path / "base", tmp_path / "head"))
+    ja, jb = a.to_json(), b.to_json()
+    for key in ("source", "base_sha", "head_sha"):
+        ja.pop(key), jb.pop(key)
+    assert ja == jb
+
+
+def test_bad_revisions_and_paths_are_usage_errors(repo, tmp_path):
+    from perfgate_lib.errors import UsageError
+
+    with pytest.raises(UsageError, match="--base nope: unknown revision"):
+        LocalGitDiffSource(repo.root, "nope", "feature")
+    with pytest.raises(UsageError, match="not a git repository"):
+        LocalGitDiffSource(tmp_path, "main", "feature")
+    with pytest.raises(UsageError, match="no such directory"):
+        LocalGitDiffSource(tmp_path / "missing", "main", "feature")
