@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from perfgate_lib import provenance, runindex, scrub, storage
-from perfgate_lib.bulkread import fetch_many
+from perfgate_lib.bulkread import fetch_many, list_files
 from perfgate_lib.errors import UsageError
 from perfgate_lib.runindex import RunEntry
 
@@ -47,11 +47,10 @@ class ArchiveResult:
 
 
 def _files(run_dir: str) -> list[str]:
-    fs, inner = storage.filesystem(run_dir)
-    if not fs.isdir(inner):
-        raise UsageError(f"archive: run folder not found: {run_dir}")
-    found = sorted(fs.find(inner))
-    return [fs.unstrip_protocol(p) for p in found] if storage.is_url(run_dir) else found
+    try:
+        return list_files(run_dir)
+    except FileNotFoundError as exc:
+        raise UsageError(f"archive: run folder not found: {run_dir}") from exc
 
 
 def render_html(notebook: str) -> str:

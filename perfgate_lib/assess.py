@@ -295,70 +295,83 @@ def _names_list(names: Iterable[str], limit: int = 6) -> str:
     return text + (f" (+{len(items) - limit} more)" if len(items) > limit else "")
 
 
+def _parse_norm(text: str, side: str, init: bool) -> ast.Module | str:
+    """The normalised tree of one side, or why it does not parse."""
+    try:
+        return astdiff.normalise(text, package_init=init)
+    except (SyntaxError, ValueError) as exc:
+        if isinstance(exc, SyntaxError):
+            return _syntax(side, exc)
+        return f"{side} does not parse ({exc})"
+
+
 def _draft_python(ch: FileChange) -> _Draft:
     d = _Draft(ch, "python")
-    base_path = ch.old_path or ch.path
-    if ch.status != "added":
-        if ch.base_text is None:
-            d.unsure = "base text unavailable (binary or unreadable)"
-            return d
-        bt = astdiff.parse(ch.base_text, base_path)
-        if isinstance(bt, SyntaxError):
-            d.unsure = _syntax("base", bt)
-            return d
-        d.base_tree = bt
-    if ch.status != "deleted":
-        if ch.head_text is None:
-            d.unsure = "head text unavailable (binary or unreadable)"
-            return d
-        ht = astdiff.parse(ch.head_text, ch.path)
-        if isinstance(ht, SyntaxError):
-            d.unsure = _syntax("head", ht)
-            d.not_trivial_why.append(f"{_syntax('head', ht)}: cannot compare; not trivial")
-            return d
-        d.head_tree = ht
-    if ch.status == "added":
-        lines = len((ch.head_text or "").splitlines())
-        d.not_trivial_why.append(
-            f"new module ({lines} lines) defining {_names_list(_module_defs(d.head_tree))}: "
-            "new code is never trivial"
+    missing = [
+        side
+        for side, text, present in (
+            ("base", ch.base_text, ch.status != "added"),
+            ("head", ch.head_text, ch.status != "deleted"),
         )
+        if present and text is None
+    ]
+    if missing:
+        d.unsure = f"{missing[0]} text unavailable (binary or unreadable)"
         return d
-    if ch.status == "deleted":
-        d.not_trivial_why.append(
-            f"module deleted (it defined {_names_list(_module_defs(d.base_tree))}): "
-            "a removed module is not trivial"
-        )
+    if ch.status in ("added", "deleted"):
+        side, text = ("head", ch.head_text) if ch.status == "added" else ("base", ch.base_text)
+        tree = astdiff.parse(text or "", ch.path)
+        if isinstance(tree, SyntaxError):
+            d.unsure = _syntax(side, tree)
+            d.not_trivial_why.append(f"{d.unsure}: not trivial")
+            return d
+        lines = len((text or "").splitlines())
+        defined = _names_list(_module_defs(tree))
+        if ch.status == "added":
+            d.head_tree = tree
+            d.not_trivial_why.append(
+                f"new module ({lines} lines) defining {defined}: new code is never trivial"
+            )
+        else:
+            d.base_tree = tree
+            d.not_trivial_why.append(
+                f"module deleted (it defined {defined}): a removed module is not trivial"
+            )
         return d
     if ch.old_path and ch.old_path != ch.path:
         old = module_of(ch.old_path)
         if old and module_of(ch.path) != old:
             d.old_module_refs = [old, "." + old.rsplit(".", 1)[-1]]
     init = posixpath.basename(ch.path) == "__init__.py"
-    assert d.base_tree is not None and d.head_tree is not None
-    d.base_norm = astdiff.normalise(d.base_tree, package_init=init)
-    d.head_norm = astdiff.normalise(d.head_tree, package_init=init)
+    assert ch.base_text is not None and ch.head_text is not None
+    base = _parse_norm(ch.base_text, "base", init)
+    head = _parse_norm(ch.head_text, "head", init)
+    for tree in (head, base):
+        if isinstance(tree, str):
+            d.unsure = tree
+            d.not_trivial_why.append(f"{tree}: cannot compare; not trivial")
+            return d
+    assert isinstance(base, ast.Module) and isinstance(head, ast.Module)
+    # The normalised trees keep line numbers: the impact rules read them too.
+    d.base_norm = d.base_tree = base
+    d.head_norm = d.head_tree = head
     if ch.base_text == ch.head_text:
         d.trivial = True
         d.trivial_summary = f"file moved from {ch.old_path} (content unchanged)"
         d.trivial_why.append(f"pure rename: {ch.old_path} → {ch.path}, content identical")
-    elif astdiff.dump(d.base_tree) == astdiff.dump(d.head_tree):
+    elif astdiff.same_module(d.base_norm, d.head_norm):
+        originals = (ast.parse(ch.base_text), ast.parse(ch.head_text))
+        aspects = [astdiff.ASPECT_TEXT[a] for a in astdiff.changed_aspects(*originals)]
         d.trivial = True
-        d.trivial_summary = "comments/whitespace/formatting only"
-        d.trivial_why.append("ASTs identical: only comments, whitespace or formatting changed")
-    elif astdiff.dump(d.base_norm) == astdiff.dump(d.head_norm):
-        aspects = [
-            astdiff.ASPECT_TEXT[a]
-            for a in astdiff.ASPECTS
-            if astdiff.dump(astdiff.normalise(d.base_tree, **{a: False}, package_init=init))
-            != astdiff.dump(astdiff.normalise(d.head_tree, **{a: False}, package_init=init))
-        ] or ["comments/formatting"]
-        d.trivial = True
-        d.trivial_summary = " and ".join(aspects) + " only"
-        d.trivial_why.append(
-            f"ASTs equal once comments, docstrings, whitespace, type annotations and "
-            f"log-message text are removed; changed: {', '.join(aspects)}"
-        )
+        if not aspects:
+            d.trivial_summary = "comments/whitespace/formatting only"
+            d.trivial_why.append("ASTs identical: only comments, whitespace or formatting changed")
+        else:
+            d.trivial_summary = " and ".join(aspects) + " only"
+            d.trivial_why.append(
+                f"ASTs equal once comments, docstrings, whitespace, type annotations and "
+                f"log-message text are removed; changed: {', '.join(aspects)}"
+            )
     else:
         d.rename = astdiff.match_rename(d.base_norm, d.head_norm)
         if d.rename is None:
@@ -739,12 +752,18 @@ def _finish_python(d: _Draft) -> FileAssessment:
     hunks = ch.hunks
     if not hunks and ch.base_text is not None and ch.head_text is not None:
         hunks = parse_hunks(text_patch(ch.base_text, ch.head_text, ch.path))
-    base = SideInfo.build(d.base_tree, ch.base_text, (ln for h in hunks for ln in h.removed))
-    head = SideInfo.build(d.head_tree, ch.head_text, (ln for h in hunks for ln in h.added))
+    base = SideInfo.build(d.base_tree, (ln for h in hunks for ln in h.removed))
+    head = SideInfo.build(d.head_tree, (ln for h in hunks for ln in h.added))
     impact = analyse(ch.path, changed, base, head, hunks, whole_file=whole)
     for item in d.design_extra:
         impact.add("design", item)
-    shown = [n for n in changed if not n.startswith("<")] or changed
+    before = astdiff.index_symbols(d.base_norm) if d.base_norm is not None else {}
+    after = astdiff.index_symbols(d.head_norm) if d.head_norm is not None else {}
+    shown = [
+        ("new " if n not in before else "removed " if n not in after else "changed ") + n
+        for n in changed
+        if not n.startswith("<")
+    ] or [f"changed {n}" for n in changed]
     for q in IMPACT_QUESTIONS:
         ev[q] = impact.yes[q] or [f"no: nothing {_NO_TEXT[q]} among the changed code"]
     yes = [q for q in IMPACT_QUESTIONS if impact.answer(q)]
@@ -753,11 +772,9 @@ def _finish_python(d: _Draft) -> FileAssessment:
     elif ch.status == "deleted":
         what = "module deleted"
     else:
-        what = (
-            "changed "
-            + ", ".join(shown[:3])
-            + (f" +{len(shown) - 3} more" if len(shown) > 3 else "")
-        )
+        what = ", ".join(shown[:3]) + (f" +{len(shown) - 3} more" if len(shown) > 3 else "")
+        if not shown:
+            what = f"moved from {ch.old_path}" if ch.old_path else "no code change"
     summary = f"{what} ({', '.join(yes)})" if yes else f"{what} (no perf-relevant pattern)"
     return FileAssessment(
         ch.path,

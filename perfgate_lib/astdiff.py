@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import ast
 import copy
-import io
 import re
-import tokenize
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
@@ -115,14 +113,43 @@ def _strip_message(msg: ast.expr) -> ast.expr:
     return msg
 
 
-class _Normaliser(ast.NodeTransformer):
+def _names_in(node: ast.AST | None, out: set[str]) -> None:
+    """Names used in an annotation (string annotations parsed too)."""
+    if node is None:
+        return
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Name):
+            out.add(sub.id)
+        elif isinstance(sub, ast.Constant) and isinstance(sub.value, str):
+            try:
+                inner = ast.parse(sub.value, mode="eval")
+            except SyntaxError:
+                continue
+            out.update(n.id for n in ast.walk(inner) if isinstance(n, ast.Name))
+
+
+def _is_typevar(stmt: ast.stmt) -> bool:
+    value = getattr(stmt, "value", None)
+    return (
+        isinstance(stmt, ast.Assign | ast.AnnAssign)
+        and isinstance(value, ast.Call)
+        and _call_name(value.func) in TYPEVAR_FACTORIES
+    )
+
+
+class _Normaliser:
+    """One in-place pass over a fresh tree: drops docstrings, annotations and log text,
+    and records the names still used (``used``) and the names annotations used
+    (``ann_names``), for pruning imports only annotations needed."""
+
     def __init__(self, docstrings: bool, annotations: bool, log_strings: bool) -> None:
         self.docstrings = docstrings
         self.annotations = annotations
         self.log_strings = log_strings
         self.scopes: list[str] = ["module"]
+        self.used: set[str] = set()
+        self.ann_names: set[str] = set()
 
-    # statement lists ------------------------------------------------------
     def _clean_body(self, stmts: list[ast.stmt]) -> list[ast.stmt]:
         out: list[ast.stmt] = []
         for stmt in stmts:
@@ -132,157 +159,109 @@ class _Normaliser(ast.NodeTransformer):
                 if _is_future_annotations(stmt):
                     continue
                 if isinstance(stmt, ast.If) and _is_type_checking(stmt.test):
+                    for sub in stmt.body:
+                        if isinstance(sub, ast.Import | ast.ImportFrom):
+                            self.ann_names.update(
+                                (a.asname or a.name).split(".")[0] for a in sub.names
+                            )
                     out.extend(self._clean_body(stmt.orelse))
                     continue
-                if self._is_typevar(stmt):
+                if _is_typevar(stmt):
+                    self.ann_names.update(_target_names(stmt))
                     continue
             out.append(stmt)
         return out
 
-    @staticmethod
-    def _is_typevar(stmt: ast.stmt) -> bool:
-        value = getattr(stmt, "value", None)
-        return (
-            isinstance(stmt, ast.Assign | ast.AnnAssign)
-            and isinstance(value, ast.Call)
-            and _call_name(value.func) in TYPEVAR_FACTORIES
-        )
+    def body(self, stmts: list[ast.stmt], keep_empty: bool = False) -> list[ast.stmt]:
+        """A cleaned and visited statement list; ``[Pass]`` instead of an empty body."""
+        new: list[ast.stmt] = []
+        for stmt in self._clean_body(stmts):
+            res = self.visit(stmt)
+            if res is not None:
+                new.append(res)  # type: ignore[arg-type]
+        if not new and not keep_empty:
+            new = [ast.copy_location(ast.Pass(), stmts[0]) if stmts else ast.Pass()]
+        return new
 
-    def generic_visit(self, node: ast.AST) -> ast.AST:
-        for name, value in ast.iter_fields(node):
-            if isinstance(value, list) and value and isinstance(value[0], ast.stmt):
-                value = self._clean_body(value)
-                new: list[ast.AST] = []
-                for item in value:
-                    res = self.visit(item)
-                    if res is None:
-                        continue
-                    new.extend(res if isinstance(res, list) else [res])
-                if not new and name in ("body",) and not isinstance(node, ast.Module):
-                    new = [ast.Pass()]
-                setattr(node, name, new)
-            elif isinstance(value, list):
-                new_items = []
-                for item in value:
-                    if isinstance(item, ast.AST):
-                        res = self.visit(item)
-                        if res is not None:
-                            new_items.append(res)
-                    else:
-                        new_items.append(item)
-                setattr(node, name, new_items)
-            elif isinstance(value, ast.AST):
-                res = self.visit(value)
-                if res is None:
-                    delattr(node, name)
-                else:
-                    setattr(node, name, res)
-        return node
+    def visit(self, node: ast.AST) -> ast.AST | None:
+        kind = type(node)
+        if kind is ast.Name:
+            self.used.add(node.id)  # type: ignore[attr-defined]
+            return node
+        if kind is ast.Constant:
+            return node
+        if kind is ast.ClassDef:
+            return self._scope(node, "class")
+        if kind is ast.FunctionDef or kind is ast.AsyncFunctionDef:
+            if self.annotations:
+                self._erase(node, "returns")
+                node.type_comment = None  # type: ignore[attr-defined]
+            return self._scope(node, "function")
+        if kind is ast.Lambda:
+            return self._scope(node, "function")
+        if kind is ast.arg:
+            if self.annotations:
+                self._erase(node, "annotation")
+                node.type_comment = None  # type: ignore[attr-defined]
+            return node
+        if kind is ast.AnnAssign:
+            return self._ann_assign(node)  # type: ignore[arg-type]
+        if kind is ast.Call:
+            return self._call(node)  # type: ignore[arg-type]
+        if kind is ast.Assign and self.annotations:
+            node.type_comment = None  # type: ignore[attr-defined]
+        return self._generic(node)
 
-    # scopes ---------------------------------------------------------------
-    def _visit_scope(self, node: ast.AST, kind: str) -> ast.AST:
+    def _erase(self, node: ast.AST, field_name: str) -> None:
+        _names_in(getattr(node, field_name, None), self.ann_names)
+        setattr(node, field_name, None)
+
+    def _scope(self, node: ast.AST, kind: str) -> ast.AST:
         self.scopes.append(kind)
         try:
-            return self.generic_visit(node)
+            return self._generic(node)
         finally:
             self.scopes.pop()
 
-    def visit_ClassDef(self, node: ast.ClassDef) -> ast.AST:
-        return self._visit_scope(node, "class")
-
-    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST:
-        if self.annotations:
-            node.returns = None
-            node.type_comment = None
-        return self._visit_scope(node, "function")
-
-    def visit_AsyncFunctionDef(self, node: ast.AsyncFunctionDef) -> ast.AST:
-        if self.annotations:
-            node.returns = None
-            node.type_comment = None
-        return self._visit_scope(node, "function")
-
-    def visit_Lambda(self, node: ast.Lambda) -> ast.AST:
-        return self._visit_scope(node, "function")
-
-    # annotations ----------------------------------------------------------
-    def visit_arg(self, node: ast.arg) -> ast.AST:
-        if self.annotations:
-            node.annotation = None
-            node.type_comment = None
+    def _generic(self, node: ast.AST) -> ast.AST:
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if isinstance(value, list):
+                if value and isinstance(value[0], ast.stmt):
+                    setattr(node, name, self.body(value, keep_empty=name != "body"))
+                elif value and isinstance(value[0], ast.AST):
+                    items = [self.visit(v) for v in value]
+                    setattr(node, name, [v for v in items if v is not None])
+            elif isinstance(value, ast.AST):
+                setattr(node, name, self.visit(value))
         return node
 
-    def visit_AnnAssign(self, node: ast.AnnAssign) -> ast.AST | None:
+    def _ann_assign(self, node: ast.AnnAssign) -> ast.AST | None:
         if not self.annotations:
-            return self.generic_visit(node)
+            return self._generic(node)
+        _names_in(node.annotation, self.ann_names)
         if self.scopes[-1] == "class":  # a dataclass field: keep it, forget its type
             node.annotation = ast.Name(_ANN, ast.Load())
-            return self.generic_visit(node)
+            return self._generic(node)
         if node.value is None:
             return None
         assign = ast.Assign(targets=[node.target], value=node.value, type_comment=None)
-        return self.generic_visit(ast.copy_location(assign, node))
+        return self._generic(ast.copy_location(assign, node))
 
-    def visit_Assign(self, node: ast.Assign) -> ast.AST:
-        if self.annotations:
-            node.type_comment = None
-        return self.generic_visit(node)
-
-    def visit_Call(self, node: ast.Call) -> ast.AST:
+    def _call(self, node: ast.Call) -> ast.AST | None:
         if (
             self.annotations
             and _call_name(node.func) == "cast"
             and len(node.args) == 2
             and not node.keywords
         ):
+            _names_in(node.args[0], self.ann_names)
             return self.visit(node.args[1])
-        if self.log_strings and is_log_call(node) and node.args:
+        if self.log_strings and node.args and is_log_call(node):
             index = 1 if isinstance(node.func, ast.Attribute) and node.func.attr == "log" else 0
             if len(node.args) > index:
                 node.args[index] = _strip_message(node.args[index])
-        return self.generic_visit(node)
-
-
-def _annotation_names(tree: ast.AST) -> set[str]:
-    """Names used inside annotations (string annotations parsed too)."""
-    out: set[str] = set()
-
-    def take(expr: ast.AST | None) -> None:
-        if expr is None:
-            return
-        for sub in ast.walk(expr):
-            if isinstance(sub, ast.Name):
-                out.add(sub.id)
-            elif isinstance(sub, ast.Constant) and isinstance(sub.value, str):
-                try:
-                    inner = ast.parse(sub.value, mode="eval")
-                except SyntaxError:
-                    continue
-                out.update(n.id for n in ast.walk(inner) if isinstance(n, ast.Name))
-
-    for node in ast.walk(tree):
-        if isinstance(node, ast.arg):
-            take(node.annotation)
-        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            take(node.returns)
-        elif isinstance(node, ast.AnnAssign):
-            take(node.annotation)
-        elif isinstance(node, ast.If) and _is_type_checking(node.test):
-            for stmt in node.body:
-                if isinstance(stmt, ast.Import | ast.ImportFrom):
-                    out.update((a.asname or a.name).split(".")[0] for a in stmt.names)
-        elif isinstance(node, ast.Call) and _call_name(node.func) == "cast" and node.args:
-            take(node.args[0])
-        elif (isinstance(node, ast.Assign | ast.AnnAssign)) and _Normaliser._is_typevar(node):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            out.update(t.id for t in targets if isinstance(t, ast.Name))
-    return out
-
-
-def _used_names(tree: ast.AST) -> set[str]:
-    used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
-    used |= exported_names(tree)
-    return used
+        return self._generic(node)
 
 
 def exported_names(tree: ast.AST | None) -> set[str]:
@@ -305,54 +284,90 @@ def exported_names(tree: ast.AST | None) -> set[str]:
     return out
 
 
-def _prune_typing_imports(tree: ast.Module, ann_names: set[str]) -> None:
-    """Drop import aliases that only annotations used (after annotations were erased)."""
-    used = _used_names(tree)
+def _used_names(tree: ast.AST) -> set[str]:
+    used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    used |= exported_names(tree)
+    return used
 
-    class Pruner(ast.NodeTransformer):
-        def _prune(self, node: ast.Import | ast.ImportFrom) -> ast.AST | None:
-            module = node.module if isinstance(node, ast.ImportFrom) else None
+
+def _prune_imports(body: list[ast.stmt], used: set[str], ann_names: set[str]) -> list[ast.stmt]:
+    """Drop import aliases only annotations used, in every statement list (recursively)."""
+    out: list[ast.stmt] = []
+    for stmt in body:
+        if isinstance(stmt, ast.Import | ast.ImportFrom):
+            module = stmt.module if isinstance(stmt, ast.ImportFrom) else None
             keep = []
-            for alias in node.names:
+            for alias in stmt.names:
                 bound = (alias.asname or alias.name).split(".")[0]
                 typing_only = bound in ann_names or module in TYPING_MODULES
-                if bound not in used and typing_only and alias.name != "*":
-                    continue
-                keep.append(alias)
+                if alias.name == "*" or bound in used or not typing_only:
+                    keep.append(alias)
             if not keep:
-                return None
-            node.names = keep
-            return node
-
-        visit_Import = _prune
-        visit_ImportFrom = _prune
-
-    Pruner().visit(tree)
-    _fill_empty_bodies(tree)
-
-
-def _fill_empty_bodies(tree: ast.AST) -> None:
-    for node in ast.walk(tree):
-        body = getattr(node, "body", None)
-        if not isinstance(node, ast.Module) and isinstance(body, list) and not body:
-            node.body = [ast.Pass()]  # type: ignore[attr-defined]
+                continue
+            stmt.names = keep
+        else:
+            for name in ("body", "orelse", "finalbody"):
+                sub = getattr(stmt, name, None)
+                if isinstance(sub, list) and sub and isinstance(sub[0], ast.stmt):
+                    pruned = _prune_imports(sub, used, ann_names)
+                    empty = [ast.copy_location(ast.Pass(), sub[0])] if name == "body" else []
+                    setattr(stmt, name, pruned or empty)
+            for handler in getattr(stmt, "handlers", None) or []:
+                pruned = _prune_imports(handler.body, used, ann_names)
+                handler.body = pruned or [ast.copy_location(ast.Pass(), handler.body[0])]
+        out.append(stmt)
+    return out
 
 
 def normalise(
-    tree: ast.Module,
+    source: ast.Module | str,
     *,
     docstrings: bool = True,
     annotations: bool = True,
     log_strings: bool = True,
     package_init: bool = False,
 ) -> ast.Module:
-    """A normalised deep copy of ``tree`` (line numbers kept). ``package_init`` keeps every
-    import (an ``__init__.py`` re-exports them)."""
-    ann_names = _annotation_names(tree) if annotations else set()
-    out = _Normaliser(docstrings, annotations, log_strings).visit(copy.deepcopy(tree))
+    """A normalised copy of a module (line numbers kept): pass the text (parsed afresh,
+    fast) or a tree (deep-copied). ``package_init`` keeps every import (an ``__init__.py``
+    re-exports them). Raises SyntaxError for unparsable text."""
+    tree = ast.parse(source) if isinstance(source, str) else copy.deepcopy(source)
+    norm = _Normaliser(docstrings, annotations, log_strings)
+    tree.body = norm.body(tree.body, keep_empty=True)
     if annotations and not package_init:
-        _prune_typing_imports(out, ann_names)
-    return out
+        used = norm.used | exported_names(tree)
+        tree.body = _prune_imports(tree.body, used, norm.ann_names)
+    return tree
+
+
+def changed_aspects(base: ast.Module, head: ast.Module) -> list[str]:
+    """Which removable aspects differ between two trees: ``docstrings``,
+    ``annotations``, ``log_strings`` (for the evidence of a trivial change)."""
+
+    def collect(tree: ast.AST) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {"docstrings": [], "annotations": [], "log_strings": []}
+        anns = out["annotations"]
+        for n in ast.walk(tree):
+            if _is_string_stmt(n):
+                out["docstrings"].append(n.value.value)  # type: ignore[attr-defined]
+            elif isinstance(n, ast.arg) and n.annotation is not None:
+                anns.append(dump(n.annotation))
+            elif isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and n.returns:
+                anns.append(dump(n.returns))
+            elif isinstance(n, ast.AnnAssign):
+                anns.append(dump(n.annotation))
+            elif (isinstance(n, ast.If) and _is_type_checking(n.test)) or isinstance(
+                n, ast.Import | ast.ImportFrom
+            ):
+                anns.append(dump(n))
+            elif isinstance(n, ast.Call):
+                if _call_name(n.func) in ("cast", *TYPEVAR_FACTORIES):
+                    anns.append(dump(n))
+                elif is_log_call(n):
+                    out["log_strings"].append(dump(n))
+        return out
+
+    a, b = collect(base), collect(head)
+    return [aspect for aspect in ASPECTS if a[aspect] != b[aspect]]
 
 
 # ---------------------------------------------------------------------------- symbols
@@ -364,18 +379,21 @@ class Symbol:
 
     ``qualname``: ``Dataset.map``, ``BUFFER_SIZE``, ``<imports>``, ``<module>``.
     ``kind``: function | class | assign | imports | module. ``ranges``: line ranges (1-based,
-    inclusive). ``dump``: the normalised AST text used to compare versions.
+    inclusive). ``dump``: the AST text used to compare versions (computed on first use).
     """
 
     qualname: str
     kind: str
     ranges: list[tuple[int, int]] = field(default_factory=list)
     nodes: list[ast.AST] = field(default_factory=list)
-    dumps: list[str] = field(default_factory=list)
+    dump_nodes: list[ast.AST] = field(default_factory=list, repr=False)
+    _dump: str | None = field(default=None, repr=False)
 
     @property
     def dump(self) -> str:
-        return "\n".join(self.dumps)
+        if self._dump is None:
+            self._dump = "\n".join(dump(n) for n in self.dump_nodes)
+        return self._dump
 
     @property
     def node(self) -> ast.AST | None:
@@ -383,10 +401,10 @@ class Symbol:
 
 
 def _span(node: ast.AST) -> tuple[int, int]:
-    start = node.lineno  # type: ignore[attr-defined]
+    start = getattr(node, "lineno", 0)
     for dec in getattr(node, "decorator_list", []):
         start = min(start, dec.lineno)
-    return start, node.end_lineno or start  # type: ignore[attr-defined]
+    return start, getattr(node, "end_lineno", None) or start
 
 
 def _target_names(stmt: ast.stmt) -> list[str]:
@@ -406,14 +424,18 @@ def _target_names(stmt: ast.stmt) -> list[str]:
 
 
 def index_symbols(tree: ast.Module) -> dict[str, Symbol]:
-    """Symbols of a module, by qualname (normalised or original tree alike)."""
+    """Symbols of a module, by qualname (normalised or original tree alike). Cached on
+    the tree: do not mutate a tree after indexing it."""
+    cached = getattr(tree, "_perfgate_symbols", None)
+    if cached is not None:
+        return cached
     out: dict[str, Symbol] = {}
 
-    def add(qualname: str, kind: str, node: ast.AST, text: str | None = None) -> None:
+    def add(qualname: str, kind: str, node: ast.AST, compared: ast.AST | None = None) -> None:
         sym = out.setdefault(qualname, Symbol(qualname, kind))
         sym.ranges.append(_span(node))
         sym.nodes.append(node)
-        sym.dumps.append(text if text is not None else dump(node))
+        sym.dump_nodes.append(compared if compared is not None else node)
 
     def walk(body: list[ast.stmt], prefix: str, top: bool) -> None:
         for stmt in body:
@@ -428,12 +450,10 @@ def index_symbols(tree: ast.Module) -> dict[str, Symbol]:
                     if not isinstance(s, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
                     and not _target_names(s)
                 ]
-                add(name, "class", stmt, dump(header))
+                add(name, "class", stmt, header)
                 sym = out[name]
-                sym.ranges[-1] = (
-                    sym.ranges[-1][0],
-                    stmt.body[0].lineno - 1 if stmt.body else sym.ranges[-1][1],
-                )
+                first = getattr(stmt.body[0], "lineno", 0) if stmt.body else 0
+                sym.ranges[-1] = (sym.ranges[-1][0], first - 1 if first else sym.ranges[-1][1])
                 for s in header.body:
                     sym.ranges.append(_span(s))
                 walk(stmt.body, name + ".", False)
@@ -445,7 +465,17 @@ def index_symbols(tree: ast.Module) -> dict[str, Symbol]:
                 add("<module>", "module", stmt)
 
     walk(tree.body, "", True)
+    tree._perfgate_symbols = out  # type: ignore[attr-defined]
     return out
+
+
+def same_module(base: ast.Module, head: ast.Module) -> bool:
+    """True when two (normalised) modules are equal: same symbols in the same order, each
+    with the same AST."""
+    a, b = index_symbols(base), index_symbols(head)
+    if [(k, s.kind) for k, s in a.items()] != [(k, s.kind) for k, s in b.items()]:
+        return False
+    return all(a[k].dump == b[k].dump for k in a)
 
 
 def changed_symbols(base: ast.Module | None, head: ast.Module | None) -> list[str]:
@@ -681,18 +711,42 @@ def _subsequence(a: list[ast.stmt], b: list[ast.stmt], prefix: str, out: Removal
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-def code_tokens(text: str) -> dict[int, list[str]]:
-    """Code tokens (names, numbers, operators; no comments or strings) by line number."""
-    out: dict[int, list[str]] = {}
-    try:
-        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
-            if tok.type in (tokenize.NAME, tokenize.NUMBER, tokenize.OP):
-                out.setdefault(tok.start[0], []).append(tok.string)
-    except (tokenize.TokenError, IndentationError, SyntaxError):
-        out = {}
-        for n, line in enumerate(text.splitlines(), 1):
-            code = re.sub(r"#.*$", "", re.sub(r"(['\"]).*?\1", "", line))
-            out[n] = re.findall(r"[A-Za-z_]\w*|\d[\w.]*|[^\s\w]", code)
+RESULT_CALL = ".result()"
+"""Marker :func:`code_names` puts on the line of a ``<expr>.result(...)`` call."""
+
+
+def code_names(nodes: list[ast.AST], lines: set[int]) -> list[str]:
+    """Identifiers written on ``lines`` inside ``nodes`` (names, attributes, definitions,
+    arguments, keywords, imports; never comments or strings), plus :data:`RESULT_CALL`
+    for each ``.result(...)`` call there."""
+    out: list[str] = []
+    if not lines:
+        return out
+    for root in nodes:
+        for node in ast.walk(root):
+            line = getattr(node, "lineno", None)
+            name: str | None = None
+            if isinstance(node, ast.Name):
+                name = node.id
+            elif isinstance(node, ast.Attribute):
+                name, line = node.attr, node.end_lineno
+            elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                name = node.name
+            elif isinstance(node, ast.arg | ast.keyword):
+                name = node.arg
+            elif isinstance(node, ast.alias):
+                name = node.asname or node.name
+            elif isinstance(node, ast.ImportFrom):
+                name = node.module
+            if name and line in lines:
+                out.extend(name.split("."))
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "result"
+                and node.func.end_lineno in lines
+            ):
+                out.append(RESULT_CALL)
     return out
 
 

@@ -16,11 +16,14 @@ from perfgate_lib.errors import PerfgateError
 
 # name -> module under perfgate_lib.commands
 COMMANDS: dict[str, str] = {
+    "history": "history",
+    "runs": "runs",
     "assess": "assess",
     "baseline": "baseline",
     "post": "post",
     "compare": "compare",
     "demo": "demo",
+    "run": "run",
 }
 
 

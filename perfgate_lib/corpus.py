@@ -29,7 +29,7 @@ MANIFEST = "corpus.json"
 class CorpusSpec:
     """Shape of a generated corpus. Sizes are bytes; fractions are shares of ``docs``."""
 
-    docs: int = 1500
+    docs: int = 3000
     seed: int = 0
     body_median_bytes: int = 5000
     body_sigma: float = 0.6

@@ -1,7 +1,7 @@
 """The demo: the whole pipeline offline, on a sandbox repository, with real Zephyr.
 
 :func:`run_demo` builds the marin-shaped sandbox (installed marin-zephyr on ``main``, a PR
-branch that shrinks the scatter sub-batches), then executes the notebooks into one run
+branch that raises the scatter zstd level from 3 to 12), then executes the notebooks into one run
 folder: ``assess.ipynb`` (scope, five questions, max_gate; reply "go"),
 ``local_ab.ipynb`` (the mini ferry on merge-base and head, interleaved, medians and noise)
 and ``compare.ipynb`` (verdict, charts, the comment with a noise column). The comment is

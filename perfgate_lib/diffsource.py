@@ -12,6 +12,7 @@ This module is the only place of the assessment doing git or GitHub I/O; the ana
 
 from __future__ import annotations
 
+import codecs
 import difflib
 import io
 import os
@@ -196,6 +197,14 @@ class _GitFailed(Exception):
         super().__init__(stderr)
 
 
+def _git_unquote(path: str) -> str:
+    """A path as git prints it in diff headers: C-quoted (``"a/x\\"y"``) when unusual."""
+    if len(path) >= 2 and path[0] == path[-1] == '"':
+        raw = codecs.escape_decode(path[1:-1].encode("utf-8"))[0]
+        return raw.decode("utf-8", errors="surrogateescape")
+    return path
+
+
 _STATUS = {"A": "added", "M": "modified", "D": "deleted", "R": "renamed", "T": "modified"}
 
 
@@ -273,9 +282,11 @@ class LocalGitDiffSource:
         by_path: dict[str, unidiff.PatchedFile] = {}
         try:
             for pf in unidiff.PatchSet(patch):
-                by_path[pf.path] = pf
-                if pf.is_removed_file:
-                    by_path[pf.source_file.removeprefix("a/")] = pf
+                target, source = _git_unquote(pf.target_file), _git_unquote(pf.source_file)
+                if target.startswith("b/"):
+                    by_path[target[2:]] = pf
+                if source.startswith("a/") and pf.is_removed_file:
+                    by_path[source[2:]] = pf
         except unidiff.UnidiffParseError:
             by_path = {}
         out = []
@@ -470,12 +481,11 @@ class GitHubDiffSource:
     def _merge_base(self, base_tip: str) -> str:
         """The merge base GitHub diffs against; the base tip when compare is unavailable."""
         try:
-            cmp = self.client.call(
+            return self.client.call(
                 "comparing base and head",
-                lambda: self.client.repo.compare(base_tip, self.head_sha),
+                lambda: self.client.repo.compare(base_tip, self.head_sha).merge_base_commit.sha,
                 self.pr,
             )
-            return cmp.merge_base_commit.sha
         except GitHubError:
             return base_tip
 
@@ -495,7 +505,8 @@ class GitHubDiffSource:
                         hunks=hunks,
                         additions=f.additions,
                         deletions=f.deletions,
-                        binary=patch is None and (f.additions or f.deletions) == 0,
+                        # No patch means binary, huge or a pure rename: texts tell.
+                        binary=False,
                     )
                 )
             self._files = sorted(out, key=lambda f: f.path)

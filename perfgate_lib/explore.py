@@ -45,6 +45,12 @@ class ExploreResult:
             return pd.DataFrame()
         return history.place_treatment(self.history.stages, self.treatment, self.summary["last_n"])
 
+    def show_chart(self) -> None:
+        """Display the trend chart inline (in a notebook)."""
+        from IPython.display import Image, display
+
+        display(Image(data=history_charts.png_bytes(self.figure), format="png"))
+
     @property
     def skipped_table(self) -> pd.DataFrame:
         """Malformed reports left out: path, reason."""

@@ -152,6 +152,28 @@ def _pid_alive(pid: int | None) -> bool:
     return True
 
 
+def local_baseline(path: str, gate: int) -> str:
+    """A local baseline for ``gate``: a report file as given, or in a folder
+    ``gate<N>/baseline-report.json`` (an earlier run folder), ``tier<N>_baseline.json``
+    (the bundled examples) or ``baseline-g<N>.json``; else the folder itself."""
+    if not path or path.endswith(".json"):
+        return path
+    for name in (
+        f"gate{gate}/baseline-report.json",
+        f"tier{gate}_baseline.json",
+        f"baseline-g{gate}.json",
+    ):
+        candidate = storage.join(path, name)
+        if storage.exists(candidate):
+            return candidate
+    return path
+
+
+def tier_names() -> dict[int, str]:
+    """Gate -> tier name, from ``parameters/gate<N>.yaml``."""
+    return {n: load_gate(n).name for n in (1, 2, 3)}
+
+
 def sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -159,7 +181,9 @@ def sha256(text: str) -> str:
 class GateSession:
     """One gate attempt over a run folder. Each public step is idempotent."""
 
-    def __init__(self, job: GateJob, runner: Runner | None = None) -> None:
+    def __init__(
+        self, job: GateJob, runner: Runner | None = None, state: RunState | None = None
+    ) -> None:
         self.job = job
         if not job.run_dir:
             from perfgate_lib.rundir import new_run_dir
@@ -169,7 +193,9 @@ class GateSession:
         self.folder = gate_folder(job.gate, job.attempt)
         self.out_dir = storage.join(self.run_dir, self.folder)
         storage.makedirs(self.out_dir)
-        if storage.exists(storage.join(self.run_dir, "state.json")):
+        if state is not None:
+            self.state = state
+        elif storage.exists(storage.join(self.run_dir, "state.json")):
             self.state = RunState.load(self.run_dir)
         else:
             self.state = RunState.create(
@@ -184,6 +210,10 @@ class GateSession:
         self.params: GateParams = load_gate(job.gate)
         self.common: RunParams = load_run_params(job.common or None)
         self.runner = runner or self._make_runner()
+        rec = self.record
+        if rec.get("error"):  # an earlier try of this attempt failed: keep it as history
+            rec.setdefault("previous_errors", []).append(rec.pop("error"))
+            self.state.save()
         self.baseline_path = storage.join(self.out_dir, "baseline-report.json")
         self.treatment_path = storage.join(self.out_dir, "treatment-report.json")
 
@@ -270,12 +300,15 @@ class GateSession:
                     self.params,
                     client=client,
                     mirror=(self.job.mirror or self.common.mirror) or None,
-                    local=self.job.baseline or None,
+                    local=local_baseline(self.job.baseline, self.job.gate) or None,
                     use_actions=self.job.use_actions,
                 )
             except NoBaseline as exc:
                 body = render_unavailable(self.params, exc.attempts, sha=self.job.sha or None)
-                self.post_body("baseline-unavailable", self.folder, body)
+                try:
+                    self.post_body("baseline-unavailable", self.folder, body)
+                except PerfgateError as post_exc:  # keep the real cause as the error
+                    self.state.event(f"{self.folder}:gap-comment-failed", error=str(post_exc))
                 raise
             found.save(self.baseline_path)
             prov = found.provenance.to_json()
@@ -456,7 +489,11 @@ class GateSession:
         with self._step("collect"):
             scratch = local_scratch(self.run_dir, self.folder)
             os.makedirs(scratch, exist_ok=True)
-            local_out = os.path.join(scratch, "collected-report.json")
+            local_out = (
+                self.treatment_path
+                if not storage.is_url(self.treatment_path)
+                else os.path.join(scratch, "treatment-report.json")
+            )
             synthesized = False
             try:
                 self.runner.collect(sub, local_out)
@@ -472,8 +509,9 @@ class GateSession:
                 }
                 with open(local_out, "w") as fh:
                     json.dump(report, fh, indent=2)
-            with open(local_out, "rb") as fh:
-                storage.write_bytes(self.treatment_path, fh.read())
+            if local_out != self.treatment_path:
+                with open(local_out, "rb") as fh:
+                    storage.write_bytes(self.treatment_path, fh.read())
             self._update(
                 status="collected", report_path=self.treatment_path, report_synthesized=synthesized
             )
@@ -615,24 +653,10 @@ class GateSession:
         return record
 
     def post_body(self, kind: str, key: str, body: str) -> dict[str, Any]:
-        """Upsert ``body`` as the PR's one comment (``post=github``) or write it to the run
-        folder's ``comment.md`` (``post=file``); skipped when this exact body was posted."""
-        digest = sha256(body)
-        storage.write_text(storage.join(self.run_dir, FINAL_COMMENT), body)
-        done = self.state.posted(kind, key, digest)
-        if done is not None:
-            return done
-        record: dict[str, Any] = {"kind": kind, "key": key, "sha256": digest, "mode": self.job.post}
-        if self.job.post == "github":
-            from perfgate_lib.github import GitHubClient, GitHubSettings, upsert_comment
-
-            client = GitHubClient(GitHubSettings.from_env(repo=self.job.repo))
-            result = upsert_comment(client, self.job.pr, body, source=f"{kind} comment")
-            record.update(result.to_json())
-        else:
-            record["path"] = storage.join(self.run_dir, FINAL_COMMENT)
-        self.state.record_post(**record)
-        return record
+        """Post ``body`` (see :func:`post_comment`)."""
+        return post_comment(
+            self.state, kind, key, body, mode=self.job.post, repo=self.job.repo, pr=self.job.pr
+        )
 
     # ------------------------------------------------------------------ display
     def describe(self) -> str:
@@ -663,6 +687,31 @@ class GateSession:
         return result.verdict.verdict
 
 
+def post_comment(
+    state: RunState, kind: str, key: str, body: str, *, mode: str, repo: str, pr: int
+) -> dict[str, Any]:
+    """Upsert ``body`` as the PR's one perf-gate comment (``mode="github"``) or, dry run,
+    only write it (``mode="file"``). The run folder's ``comment.md`` always holds the
+    latest body. Skipped when the same (kind, key, body) was posted already: a resumed
+    run never posts twice. The token comes from the environment, never from ``state``."""
+    digest = sha256(body)
+    storage.write_text(storage.join(state.run_dir, FINAL_COMMENT), body)
+    done = state.posted(kind, key, digest)
+    if done is not None:
+        return done
+    record: dict[str, Any] = {"kind": kind, "key": key, "sha256": digest, "mode": mode}
+    if mode == "github":
+        from perfgate_lib.github import GitHubClient, GitHubSettings, upsert_comment
+
+        client = GitHubClient(GitHubSettings.from_env(repo=repo))
+        result = upsert_comment(client, pr, body, source=f"{kind} comment")
+        record.update(result.to_json())
+    else:
+        record["path"] = storage.join(state.run_dir, FINAL_COMMENT)
+    state.record_post(**record)
+    return record
+
+
 def handle_interrupt(
     state: RunState, runner: Runner, gate: int, attempt: int, policy: BabysitPolicy
 ) -> str:
@@ -672,6 +721,8 @@ def handle_interrupt(
     job_id = rec.get("job_id")
     if not job_id or rec.get("job", {}).get("terminal"):
         return "nothing in flight"
+    if rec.get("status") == "stopped":
+        return f"stopped {job_id}"  # handled already (in-process sessions see it first)
     watch = Watch.from_json(rec.get("job"), job_id, rec.get("submitted_at") or iso(utc_now()))
     run = watch.run_seconds(dt.datetime.now(dt.UTC))
     if may_stop(run, policy):

@@ -29,7 +29,7 @@ import datetime as dt
 import logging
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,7 +38,7 @@ import pandas as pd
 
 from perfgate_lib import storage
 from perfgate_lib.baseline import DEFAULT_MIRROR, mirror_pattern
-from perfgate_lib.bulkread import CONCURRENCY, fetch_many
+from perfgate_lib.bulkread import fetch_many
 from perfgate_lib.errors import ReportError
 from perfgate_lib.gates import check_gate, load_gate
 from perfgate_lib.report import PerfReport, loads_report
@@ -175,7 +175,7 @@ def load_history(
     *,
     last: int | None = None,
     scheduled_only: bool = True,
-    concurrency: int = CONCURRENCY,
+    concurrency: int | None = None,
 ) -> History:
     """Load tier ``gate``'s reports from ``mirror`` (the newest ``last`` paths when given).
 
@@ -282,27 +282,25 @@ class ChangePoint:
         }
 
 
-def _best_split(x: np.ndarray, min_size: int) -> tuple[int, float, float, float] | None:
-    """The split minimizing the L1 cost (absolute deviations from each side's median),
-    with its robust shift statistic: (k, z, median before, median after)."""
-    n = len(x)
+def _noise_sigma(x: np.ndarray) -> float:
+    """Robust noise scale of a series with level shifts: 1.4826 MAD of the first
+    differences over sqrt(2) (a shift moves only one difference)."""
+    diffs = np.diff(x)
+    sigma = MAD_TO_SIGMA * _mad(diffs) / math.sqrt(2) if len(diffs) else 0.0
+    return sigma if sigma > 0 else max(1e-9, 1e-6 * float(np.median(np.abs(x))))
+
+
+def _best_split(x: np.ndarray, min_size: int) -> tuple[int, float, float] | None:
+    """The split minimizing the L1 cost (absolute deviations from each side's median):
+    (k, median before, median after)."""
     best = None
-    for k in range(min_size, n - min_size + 1):
+    for k in range(min_size, len(x) - min_size + 1):
         left, right = x[:k], x[k:]
         ml, mr = float(np.median(left)), float(np.median(right))
-        resid = np.concatenate([left - ml, right - mr])
-        cost = float(np.abs(resid).sum())
+        cost = float(np.abs(left - ml).sum() + np.abs(right - mr).sum())
         if best is None or cost < best[0]:
-            best = (cost, k, ml, mr, resid)
-    if best is None:
-        return None
-    _, k, ml, mr, resid = best
-    sigma = MAD_TO_SIGMA * float(np.median(np.abs(resid)))
-    if sigma <= 0:
-        sigma = max(1e-9, 1e-6 * abs(ml))
-    # standard error of a difference of medians: 1.2533 sigma sqrt(1/nl + 1/nr)
-    z = abs(mr - ml) / (1.2533 * sigma * math.sqrt(1 / k + 1 / (n - k)))
-    return k, z, ml, mr
+            best = (cost, k, ml, mr)
+    return None if best is None else best[1:]
 
 
 def change_points(
@@ -315,12 +313,15 @@ def change_points(
 ) -> list[ChangePoint]:
     """Level shifts in one series (index: time), by binary segmentation on medians.
 
-    A split is kept when its shift is at least ``z_min`` robust standard errors and
-    at least ``min_shift_pct`` percent, with ``min_size`` observations on each side;
-    both halves are then searched again. ``NaN`` values are ignored. Oldest first.
+    Each segment is split where the L1 cost is least; the split is kept when the shift
+    of medians is at least ``z_min`` standard errors (1.2533 sigma sqrt(1/n1 + 1/n2),
+    sigma from :func:`_noise_sigma` of the whole series) and at least ``min_shift_pct``
+    percent, with ``min_size`` observations on each side; both halves are searched again.
+    ``NaN`` values are ignored. Oldest first.
     """
     s = series.dropna()
     values = s.to_numpy(dtype=float)
+    sigma = _noise_sigma(values)
     found: list[tuple[int, float, float, float]] = []
     todo = [(0, len(values))]
     while todo and len(found) < max_points:
@@ -330,7 +331,9 @@ def change_points(
         split = _best_split(values[lo:hi], min_size)
         if split is None:
             continue
-        k, z, ml, mr = split
+        k, ml, mr = split
+        n1, n2 = k, hi - lo - k
+        z = abs(mr - ml) / (1.2533 * sigma * math.sqrt(1 / n1 + 1 / n2))
         shift = (mr - ml) / ml * 100 if ml else math.inf
         if z < z_min or abs(shift) < min_shift_pct:
             continue
@@ -446,6 +449,7 @@ def noise_context_for_gate(
 ) -> dict[str, dict[str, Any]]:
     """:func:`noise_context` from the mirror's newest reports; ``{}`` when it is unreachable.
 
+    ``stages`` may include ``"wall_seconds_total"`` for the launcher's total wall time.
     Reads only the newest ``3 x last_n + 10`` report paths (room for manual and
     malformed ones). Never raises for mirror trouble: the context is optional.
     """
@@ -454,7 +458,8 @@ def noise_context_for_gate(
     except Exception as exc:  # any backend failure means "no context", never a failed gate
         log.warning("no noise context: mirror %s unreachable (%s)", mirror, type(exc).__name__)
         return {}
-    return noise_context(hist.stages, stages, last_n, too_noisy_above_pct=too_noisy_above_pct)
+    frame = hist.stages.join(hist.reports[["wall_seconds_total"]])
+    return noise_context(frame, stages, last_n, too_noisy_above_pct=too_noisy_above_pct)
 
 
 def summarize(

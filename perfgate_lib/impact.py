@@ -17,8 +17,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from perfgate_lib.astdiff import (
+    RESULT_CALL,
     Symbol,
-    code_tokens,
+    code_names,
     dump,
     exported_names,
     identifier_parts,
@@ -116,28 +117,28 @@ class Role:
 ROLES: tuple[Role, ...] = (
     Role(
         re.compile(r"(^|/)(shuffle|scatter[^/]*)(\.py$|/)"),
-        "scatter/shuffle module (hash routing, combiner, chunk format, byte-range sidecar)",
+        "the scatter/shuffle module (hash routing, combiner, chunk format, byte-range sidecar)",
         ("shuffle",),
     ),
     Role(
         re.compile(r"(^|/)[^/]*sort[^/]*(\.py$|/)"),
-        "external-sort module (k-way merge, sort/merge inner loops)",
+        "the external-sort module (k-way merge, sort/merge inner loops)",
         ("shuffle", "cpu"),
     ),
     Role(
         re.compile(r"(^|/)(plan|planner|fusion|optimi[sz]er)[^/]*(\.py$|/)"),
-        "planner (plan and fusion rules, stage semantics)",
+        "the planner (plan and fusion rules, stage semantics)",
         ("design",),
     ),
     Role(
         re.compile(r"(^|/)(execution|executor|coordinator|worker)[^/]*(\.py$|/)"),
-        "executor (coordinator/worker loops, polling, .result() calls)",
+        "the executor (coordinator/worker loops, polling, .result() calls)",
         ("cpu",),
     ),
-    Role(re.compile(r"spill"), "spill path", ("memory",)),
+    Role(re.compile(r"spill"), "a spill path", ("memory",)),
     Role(
         re.compile(r"(^|/)(readers?|writers?|io)(\.py$|/)"),
-        "reader/writer module (JSON/parquet/vortex read and write)",
+        "a reader/writer module (JSON/parquet/vortex read and write)",
         ("cpu",),
     ),
 )
@@ -156,21 +157,19 @@ def is_public_api_file(path: str) -> bool:
 
 @dataclass
 class SideInfo:
-    """One version of the file: the original tree's symbols and code tokens per line."""
+    """One version of the file: the original tree's symbols and the changed lines."""
 
     tree: ast.Module | None
     symbols: Mapping[str, Symbol]
-    tokens: Mapping[int, list[str]]
     changed_lines: frozenset[int]
 
     @classmethod
-    def build(cls, tree: ast.Module | None, text: str | None, lines: Iterable[int]) -> SideInfo:
+    def build(cls, tree: ast.Module | None, lines: Iterable[int]) -> SideInfo:
         from perfgate_lib.astdiff import index_symbols
 
         return cls(
             tree=tree,
             symbols=index_symbols(tree) if tree is not None else {},
-            tokens=code_tokens(text or ""),
             changed_lines=frozenset(lines),
         )
 
@@ -289,10 +288,7 @@ def _raised(node: ast.AST | None) -> set[str]:
 
 
 def _has_result_call(tokens: list[str]) -> bool:
-    return any(
-        tokens[i] == "." and tokens[i + 1] == "result" and tokens[i + 2] == "("
-        for i in range(len(tokens) - 2)
-    )
+    return RESULT_CALL in tokens
 
 
 def _fmt_value(v: object) -> str:
@@ -348,9 +344,9 @@ def analyse(
         if not hl and not bl:  # hunks missing or elsewhere: the symbol as a whole changed
             hl, bl = _all_lines(hsym), _all_lines(bsym)
         where = _where(qn, hl, bl, _hunk_for(hunks, hl, bl))
-        tokens = [t for ln in hl for t in head.tokens.get(ln, [])]
-        tokens += [t for ln in bl for t in base.tokens.get(ln, [])]
-        names = [t for t in tokens if re.match(r"[A-Za-z_]", t)]
+        tokens = code_names(hsym.nodes if hsym else [], set(hl))
+        tokens += code_names(bsym.nodes if bsym else [], set(bl))
+        names = [t for t in tokens if t != RESULT_CALL]
         parts = {p for t in names for p in identifier_parts(t)}
         name_parts = set(identifier_parts(qn.rsplit(".", 1)[-1].replace(",", "_")))
 
@@ -381,10 +377,9 @@ def analyse(
         nb = sum(1 for _ in iter_calls(bnode, "result")) if bnode is not None else 0
         nh = sum(1 for _ in iter_calls(hnode, "result")) if hnode is not None else 0
         if _has_result_call(tokens) or (nb != nh and (bnode is not None and hnode is not None)):
+            counts = f" ({nb} → {nh} calls in the symbol)" if nb != nh else ""
             impact.add(
-                "design",
-                f"{where}: changed .result() call (ordering/blocking of futures): "
-                f"{nb} → {nh} calls in the symbol",
+                "design", f"{where}: changed .result() call (ordering/blocking of futures){counts}"
             )
 
         # Loops: changed code inside a loop is a hot path until shown otherwise.
@@ -412,6 +407,8 @@ def analyse(
         public = not any(part.startswith("_") for part in qn.split("."))
         if qn == "__all__":
             impact.add("design", f"{where}: __all__ (the exported API) changed")
+        elif qn == "<imports>" and posixpath.basename(path) == "__init__.py":
+            impact.add("design", f"{where}: package exports changed (imports of __init__.py)")
         elif kind in ("function", "class") and (
             (public_file and public) or short in exported or qn.split(".")[0] in exported
         ):
@@ -436,7 +433,7 @@ def analyse(
             for q in role.answers:
                 impact.add(
                     q,
-                    f"file role: {posixpath.basename(path)} is a {role.what}; a non-trivial "
+                    f"file role: {posixpath.basename(path)} is {role.what}; a non-trivial "
                     "change here has the highest prior of perf impact",
                 )
     for q in IMPACT_QUESTIONS:

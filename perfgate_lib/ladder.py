@@ -21,7 +21,6 @@ from typing import Any
 from perfgate_lib.errors import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_PASS, UsageError
 
 MAX_ATTEMPTS = 2
-TIER_NAMES = {1: "smoke", 2: "long-tail stress", 3: "nemotron"}
 _BADGES = {"pass": "✅ pass", "warn": "⚠ warn", "inconclusive": "⚠ inconclusive", "fail": "❌ fail"}
 
 
@@ -109,8 +108,10 @@ def plan_next(max_gate: str | int, history: Sequence[GateResult]) -> Step:
 def ladder_notes(
     max_gate: str | int, history: Sequence[GateResult], tier_names: dict[int, str] | None = None
 ) -> list[str]:
-    """Trusted markdown lines for the comment: the ladder so far and what happens next."""
-    names = tier_names or TIER_NAMES
+    """Trusted markdown lines for the comment: the ladder so far and what happens next.
+
+    ``tier_names`` (gate -> name, from ``parameters/gate<N>.yaml``) names the next gate."""
+    names = tier_names or {}
     notes = []
     if len(history) > 1:
         parts = []
@@ -138,7 +139,8 @@ def ladder_notes(
         )
     elif step.verdict == "fail":
         notes.append("**Stopped:** a regression at this gate; larger gates were not run.")
-    return notes
+    # a blank line first: the line above may be a blockquote (stale baseline)
+    return ["\n" + note for note in notes]
 
 
 @dataclass

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 
 from perfgate_lib import storage
 from perfgate_lib.errors import PerfgateError
-from perfgate_lib.runners.iris import SECRET_ENV, child_env
+from perfgate_lib.runners.iris import child_env
 from perfgate_lib.runparams import LocalCheck
 
 LOG_FILE = "local-checks.log"
@@ -65,13 +65,10 @@ class ChecksResult:
 
 
 def scrub(text: str, env: Mapping[str, str] | None = None) -> str:
-    """Replace any GitHub token value found in ``text`` with ``***``."""
-    env = os.environ if env is None else env
-    for var in SECRET_ENV:
-        value = env.get(var, "").strip()
-        if len(value) >= 8:
-            text = text.replace(value, "***")
-    return text
+    """``text`` with token-like strings and secret env values redacted (:mod:`scrub`)."""
+    from perfgate_lib.scrub import redact
+
+    return redact(text, env)
 
 
 def _tail(text: str, lines: int) -> str:

@@ -465,12 +465,14 @@ def run_ferry(
         if corpus_dir is None:
             corpus_dir = work / "corpus"
             write_corpus(spec, corpus_dir)
-        _quiet_logs()
-        identity = _zephyr_identity()
-        _quiet_logs()
-        extra = {"zephyr_source": source, **identity, "corpus": _corpus_summary(corpus_dir)}
+        extra: dict[str, Any] = {
+            "zephyr_source": source,
+            "corpus": _corpus_summary(corpus_dir),
+        }
         stages: dict[str, StageResult] = {}
         try:
+            extra.update(_zephyr_identity())  # the import itself may fail on a broken tree
+            _quiet_logs()
             method = run_pipeline(Path(corpus_dir), work, stages, max_workers=max_workers)
             report = build_report(run_id, stages, memory_method=method, extra=extra)
         except Exception as exc:  # noqa: BLE001 - a failed ferry is a report, not a crash

@@ -25,8 +25,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from perfgate_lib import storage
-from perfgate_lib.bulkread import fetch_many
+from perfgate_lib.bulkread import fetch_many, list_files
 from perfgate_lib.errors import SecretFound
 
 MIN_ENV_VALUE = 8
@@ -140,16 +139,6 @@ def redact(text: str, environ: Mapping[str, str] | None = None) -> str:
     return text
 
 
-def _files(run_dir: str) -> list[str]:
-    fs, inner = storage.filesystem(run_dir)
-    if not fs.isdir(inner):
-        raise FileNotFoundError(f"run folder not found: {run_dir}")
-    found = sorted(fs.find(inner))
-    if storage.is_url(run_dir):
-        return [fs.unstrip_protocol(p) for p in found]
-    return found
-
-
 def find_secrets(
     run_dir: str, environ: Mapping[str, str] | None = None, *, skip: Iterable[str] = ()
 ) -> list[Finding]:
@@ -160,7 +149,7 @@ def find_secrets(
     """
     env = dict(os.environ if environ is None else environ)
     skipped = set(skip)
-    paths = [p for p in _files(run_dir) if p not in skipped]
+    paths = [p for p in list_files(run_dir) if p not in skipped]
     findings: list[Finding] = []
     for path, data in fetch_many(paths).items():
         if isinstance(data, BaseException):

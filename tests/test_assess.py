@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
 from perfgate_lib.assess import Assessment, FileAssessment, FileChange, assess, assess_source
 from perfgate_lib.diffsource import DirectoryDiffSource, LocalGitDiffSource
-from tests.marin_layout import ZSRC, MarinRepo, make_marin_repo
+from tests.marin_layout import ZSRC, MarinRepo
+
+pytest_plugins = ("tests.marin_fixtures",)
 
 SHUFFLE = f"{ZSRC}/shuffle.py"
 COUNTERS = f"{ZSRC}/counters.py"
@@ -18,21 +18,6 @@ PLAN = f"{ZSRC}/plan.py"
 SORT = f"{ZSRC}/external_sort.py"
 READERS = f"{ZSRC}/readers.py"
 PYPROJECT = "lib/zephyr/pyproject.toml"
-
-
-@pytest.fixture(scope="session")
-def marin_template(tmp_path_factory) -> MarinRepo:
-    return make_marin_repo(tmp_path_factory.mktemp("template") / "marin")
-
-
-@pytest.fixture
-def repo(marin_template: MarinRepo, tmp_path) -> MarinRepo:
-    """A fresh copy of the marin-shaped repository, on branch ``feature`` off ``main``."""
-    dest = tmp_path / "marin"
-    shutil.copytree(marin_template.root, dest, symlinks=True)
-    r = MarinRepo(dest)
-    r.branch("feature")
-    return r
 
 
 def run(repo: MarinRepo) -> Assessment:
@@ -497,3 +482,47 @@ def test_bad_revisions_and_paths_are_usage_errors(repo, tmp_path):
         LocalGitDiffSource(tmp_path, "main", "feature")
     with pytest.raises(UsageError, match="no such directory"):
         LocalGitDiffSource(tmp_path / "missing", "main", "feature")
+
+
+def test_unusual_file_names_keep_their_hunks_and_are_escaped(repo):
+    from perfgate_lib.assessment_render import render_assessment_table
+
+    odd = f'{ZSRC}/we|ird`@team <b> ü"q.py'
+    repo.write(odd, "import os\n\n\ndef f():\n    return os.sep\n")
+    repo.commit("add")
+    repo.write(odd, "import os\n\n\ndef f():\n    return os.sep * 2\n", dedent=False)
+    src = LocalGitDiffSource(repo.root, "main", "feature")
+    a = run(repo)
+    changed = next(f for f in src.files() if f.path == odd)
+    assert changed.status == "added" and changed.hunks  # git C-quotes this name
+    assert a.per_file[odd].status == "added"
+    md = render_assessment_table(a)
+    assert "<b>" not in md.replace(f"``{odd.replace('|', '❘')}``", "")
+
+
+def test_new_package_export_is_a_design_change(repo):
+    repo.edit(
+        f"{ZSRC}/__init__.py",
+        "from zephyr.execution import ZephyrContext\n",
+        "from zephyr.execution import ZephyrContext\nfrom zephyr.plan import fuse_ops\n",
+    )
+    f = run(repo).per_file[f"{ZSRC}/__init__.py"]
+    assert not f.trivial and f.design
+    assert "package exports changed" in evidence(f, "design")
+
+
+def test_modules_scope_and_relative_imports():
+    from perfgate_lib.assess import module_of, resolve_import
+    from perfgate_lib.scope import Category, classify, classify_change
+
+    assert module_of(f"{ZSRC}/io/readers.py") == "zephyr.io.readers"
+    assert module_of(f"{ZSRC}/io/__init__.py") == "zephyr.io"
+    assert resolve_import(".plan", f"{ZSRC}/dataset.py") == "zephyr.plan"
+    assert resolve_import("..plan", f"{ZSRC}/io/readers.py") == "zephyr.plan"
+    assert resolve_import(".", f"{ZSRC}/io/__init__.py") == "zephyr.io"
+    assert classify(f"{ZSRC}/test_helpers.py") == Category.ZEPHYR_TESTS
+    assert classify(f"{ZSRC}/README.md") == Category.DOCS
+    assert classify("lib/zephyr/uv.lock") == Category.ZEPHYR_OTHER
+    assert classify("lib/marin/src/marin/processing/tokenize/x.py") == Category.DATAKIT
+    # Moving a source module into the tests still removes it from the package: gated.
+    assert classify_change("lib/zephyr/tests/old.py", f"{ZSRC}/old.py") == Category.ZEPHYR_SOURCE

@@ -44,11 +44,14 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def iso(value: dt.datetime | None) -> str | None:
-    """``2026-05-06T07:15:23Z`` (seconds), or None."""
+def iso(value: dt.datetime | None, *, ms: bool = False) -> str | None:
+    """``2026-05-06T07:15:23Z`` (``.123Z`` with ``ms``), or None."""
     if value is None:
         return None
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    value = value.astimezone(dt.UTC)
+    if ms:
+        return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_time(value: Any) -> dt.datetime | None:

@@ -104,7 +104,7 @@ def job_state_from_entry(job_id: str, entry: Mapping[str, Any]) -> JobState:
         for key in keys:
             value = parse_time(entry.get(key))
             if value is not None:
-                return iso(value)
+                return iso(value, ms=True)
         return None
 
     return JobState(
@@ -205,7 +205,7 @@ class IrisRunner:
             argv += ["--iris-config", self.config_path]
         os.makedirs(self.scratch_dir, exist_ok=True)
         out_path = self.submit_output_path(gate, attempt)
-        err_path = out_path.replace(".txt", ".stderr.txt")
+        err_path = os.path.join(self.scratch_dir, "submit-stderr.txt")
         what = f"gate {gate} submit ({self.submit_script})"
         try:
             with open(out_path, "w") as out, open(err_path, "w") as err:
@@ -233,7 +233,8 @@ class IrisRunner:
         return submission
 
     def submit_output_path(self, gate: int, attempt: int) -> str:
-        return os.path.join(self.scratch_dir, f"submit-g{gate}-attempt{attempt}.txt")
+        """Where the submit script's stdout goes (``scratch_dir`` is per gate attempt)."""
+        return os.path.join(self.scratch_dir, "submit-output.txt")
 
     @staticmethod
     def submission_from_output(
@@ -332,9 +333,7 @@ class IrisRunner:
             argv += ["--iris-config", self.config_path]
         os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
         proc = self._run(argv, where, f"collect ({self.collect_script})")
-        log = os.path.join(
-            self.scratch_dir, f"collect-g{submission.gate}-attempt{submission.attempt}.log"
-        )
+        log = os.path.join(self.scratch_dir, "collect.log")
         os.makedirs(self.scratch_dir, exist_ok=True)
         with open(log, "w") as fh:
             fh.write(proc.stdout + "\n--- stderr ---\n" + proc.stderr)

@@ -13,13 +13,17 @@ Noise (documented choice). For each stage, the total and peak memory:
 * ``noise_pct`` = 100 x the wider side's spread, ``max(range_c / median_c,
   range_t / median_t)``, where ``range`` is max - min over that side's repeats;
 * ``runs_overlap`` = the control and treatment repeats' ranges overlap;
-* ``within_noise`` = ``runs_overlap or |delta_pct| <= noise_pct``.
+* ``within_noise`` = ``|delta_s| <= resolution_s or runs_overlap or |delta_pct| <= noise_pct``.
 
-So a delta counts as real only when every treatment repeat is on one side of every
-control repeat *and* the medians moved more than either side's repeats spread. Under
-identical code (A/A) the first condition alone happens with probability 1/C(2k, k) per
-stage and direction (1/252 at k=5), whatever the noise; a real slowdown much larger
-than the spread meets both. A stage in the fail band but within the noise is shown as a
+So a delta counts as real only when it is larger than the measurement's resolution
+(:data:`RESOLUTION_S`, 0.25 s: Zephyr's local scheduler polls with 0.1 s back-offs, so
+stage times move in ~0.1 s steps; the total's resolution is that times the number of
+stages), every treatment repeat is on one side of every
+control repeat, *and* the medians moved more than either side's repeats spread. Under
+identical code (A/A) complete separation alone happens with probability 1/C(2k, k) per
+stage and direction for continuous noise (1/252 at k=5); the resolution floor covers the
+stepped scheduler noise that breaks that bound. A real slowdown much larger than the
+spread and the floor meets all three. A stage in the fail band but within the noise is shown as a
 warn with the note "within noise" (never as a pass, so nothing is hidden); see
 :func:`local_verdict`. With fewer than 2 repeats the noise is unknown (NaN).
 
@@ -61,7 +65,12 @@ NOISE_COLUMNS = [
     "noise_pct",
     "within_noise",
     "runs_overlap",
+    "delta_s",
 ]
+# Zephyr's local scheduler polls with 0.1 s back-offs, so a stage's wall time moves in
+# ~0.1 s steps from run to run: a median delta of 0.25 s or less is below what one local
+# run can resolve.
+RESOLUTION_S = 0.25
 
 
 class LocalRunError(PerfgateError):
@@ -197,24 +206,33 @@ def _spread_pct(values: list[float]) -> float:
     return math.nan if mid == 0 else 100 * (max(values) - min(values)) / mid
 
 
-def noise_row(name: str, control: list[float], treatment: list[float]) -> dict[str, Any]:
-    """One row of the noise table for repeat values of one signal (seconds or MB)."""
+def noise_row(
+    name: str, control: list[float], treatment: list[float], resolution: float = 0.0
+) -> dict[str, Any]:
+    """One row of the noise table for repeat values of one signal (seconds or MB).
+
+    ``resolution`` (same unit): a median delta at or below it is within the noise whatever
+    the spreads say (the measurement cannot resolve it).
+    """
     mc, mt = _median(control), _median(treatment)
     delta = None if not mc or mt is None else round(100 * (mt - mc) / mc, 2)
+    delta_abs = None if mc is None or mt is None else round(mt - mc, 4)
     spreads = [_spread_pct(control), _spread_pct(treatment)]
     noise = math.nan if any(math.isnan(s) for s in spreads) else round(max(spreads), 2)
     overlap = bool(
         control and treatment and min(treatment) <= max(control) and min(control) <= max(treatment)
     )
-    within = False if delta is None or math.isnan(noise) else bool(overlap or abs(delta) <= noise)
+    below_resolution = delta_abs is not None and abs(delta_abs) <= resolution
+    spread_ok = delta is not None and not math.isnan(noise) and (overlap or abs(delta) <= noise)
     return {
         "stage": name,
         "control_median_s": None if mc is None else round(mc, 4),
         "treatment_median_s": None if mt is None else round(mt, 4),
         "delta_pct": delta,
         "noise_pct": noise,
-        "within_noise": within,
+        "within_noise": bool(delta is not None and (below_resolution or spread_ok)),
         "runs_overlap": overlap,
+        "delta_s": delta_abs,
     }
 
 
@@ -238,17 +256,25 @@ def _stage_names(reports: list[dict[str, Any]]) -> list[str]:
     return names
 
 
-def noise_table(control: list[dict[str, Any]], treatment: list[dict[str, Any]]) -> pd.DataFrame:
+def noise_table(
+    control: list[dict[str, Any]],
+    treatment: list[dict[str, Any]],
+    resolution_s: float = RESOLUTION_S,
+) -> pd.DataFrame:
     """Per stage, then ``wall_seconds_total``: medians (s), delta and noise (%), flags.
 
     Columns: stage, control_median_s, treatment_median_s, delta_pct, noise_pct,
-    within_noise, runs_overlap. Only succeeded runs count.
+    within_noise, runs_overlap, delta_s. Only succeeded runs count.
     """
     rows = [
-        noise_row(stage, _values(control, stage), _values(treatment, stage))
+        noise_row(stage, _values(control, stage), _values(treatment, stage), resolution_s)
         for stage in _stage_names(control + treatment)
     ]
-    rows.append(noise_row(TOTAL, _values(control, None), _values(treatment, None)))
+    # The total sums every stage's scheduler steps, which can all fall the same way.
+    total_resolution = resolution_s * max(1, len(rows))
+    rows.append(
+        noise_row(TOTAL, _values(control, None), _values(treatment, None), total_resolution)
+    )
     return pd.DataFrame(rows, columns=NOISE_COLUMNS)
 
 
@@ -355,6 +381,17 @@ class ABResult:
     runs: list[dict[str, Any]] = field(default_factory=list)
     paths: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
+    zephyr_sources: dict[str, str | None] = field(default_factory=dict)
+
+    @property
+    def source_warning(self) -> str | None:
+        """Set when a side ran the installed marin-zephyr instead of its worktree's code."""
+        missing = [side for side, src in self.zephyr_sources.items() if not src]
+        if not missing:
+            return None
+        return f"{' and '.join(missing)} had no lib/zephyr/src: ran the installed marin-zephyr" + (
+            ", so this A/B cannot see a Zephyr change" if len(missing) == 2 else ""
+        )
 
     def within_noise(self) -> dict[str, str]:
         """Signal or stage name -> note, for every delta inside the noise."""
@@ -362,7 +399,7 @@ class ABResult:
         rows = [*self.noise.to_dict("records"), self.memory]
         for row in rows:
             if row["within_noise"]:
-                notes[row["stage"]] = f"within noise (±{row['noise_pct']:.1f}%, k={self.repeats})"
+                notes[row["stage"]] = f"within noise ({_noise_text(row, self.repeats)})"
         return notes
 
     def stage_context(self) -> dict[str, str]:
@@ -371,11 +408,8 @@ class ABResult:
         for row in self.noise.to_dict("records"):
             if row["stage"] == TOTAL:
                 continue
-            if row["noise_pct"] is None or math.isnan(row["noise_pct"]):
-                out[row["stage"]] = "unknown (k<2)"
-                continue
             tag = "within noise" if row["within_noise"] else "outside noise"
-            out[row["stage"]] = f"±{row['noise_pct']:.1f}% · {tag}"
+            out[row["stage"]] = f"{_noise_text(row)} · {tag}"
         return out
 
     def compare_context(self, *, native_noise_rule: bool | None = None) -> dict[str, Any]:
@@ -403,14 +437,29 @@ class ABResult:
                     f"Local A/B on this machine: control = merge-base `{self.control_sha[:12]}`, "
                     f"treatment = head `{self.treatment_sha[:12]}`, {self.repeats} interleaved "
                     f"repeats each, medians compared{total_note}. A delta inside the noise "
-                    "(repeats overlap, or |Δ| ≤ the spread of a side's repeats) is marked "
-                    "'within noise'."
+                    "(repeats overlap, |Δ| ≤ the spread of a side's repeats, or |Δ| ≤ "
+                    f"{RESOLUTION_S:g} s) is marked 'within noise'."
                 ],
             },
         }
+        if self.source_warning:
+            context["comment"]["top_notes"].append(f"⚠ {self.source_warning}.")
         if native_noise_rule:
             context["within_noise"] = self.within_noise()
         return context
+
+
+def _noise_text(row: dict[str, Any], repeats: int | None = None) -> str:
+    """``±12.3%`` (plus ``, k=5``), or why the noise is unknown / the delta unresolvable."""
+    noise = row.get("noise_pct")
+    known = noise is not None and not math.isnan(noise)
+    text = f"±{noise:.1f}%" if known else "spread unknown (k<2)"
+    if repeats is not None and known:
+        text += f", k={repeats}"
+    delta_s = row.get("delta_s")
+    if row.get("stage") != MEMORY and delta_s is not None and abs(delta_s) <= RESOLUTION_S:
+        text += f"; Δ {delta_s:+.2f} s ≤ {RESOLUTION_S:g} s resolution"
+    return text
 
 
 def supports_noise_rule() -> bool:
@@ -431,6 +480,7 @@ def run_local_ab(
     seed: int = 0,
     max_workers: int = 2,
     timeout_s: float = 900.0,
+    resolution_s: float = RESOLUTION_S,
     progress: Callable[[str], None] | None = print,
 ) -> ABResult:
     """Run the mini ferry on merge-base (control) and head (treatment), interleaved.
@@ -497,24 +547,49 @@ def run_local_ab(
                 if any(r.get("status") != "succeeded" for r in runs):
                     say(f"stopping after repeat {i}: a ferry failed (see {out / 'logs'})")
                     break
-    control = median_report(reports["control"], f"local/{ab_id}/control")
-    treatment = median_report(reports["treatment"], f"local/{ab_id}/treatment")
-    table = noise_table(reports["control"], reports["treatment"])
-    memory = memory_noise(reports["control"], reports["treatment"])
-    result = ABResult(
-        control_report=control,
-        treatment_report=treatment,
-        noise=table,
-        memory=memory,
+    result = summarize_runs(
+        reports["control"],
+        reports["treatment"],
+        ab_id=ab_id,
         control_sha=control_sha,
         treatment_sha=head_sha,
-        repeats=len(reports["control"]),
         out_dir=str(out),
         runs=runs,
-        seconds=round(time.perf_counter() - started, 2),
+        zephyr_sources=sources,
+        resolution_s=resolution_s,
     )
+    result.seconds = round(time.perf_counter() - started, 2)
+    if result.source_warning:
+        say(f"warning: {result.source_warning}")
     result.paths = write_outputs(result, spec)
     return result
+
+
+def summarize_runs(
+    control: list[dict[str, Any]],
+    treatment: list[dict[str, Any]],
+    *,
+    ab_id: str,
+    control_sha: str,
+    treatment_sha: str,
+    out_dir: str = "",
+    runs: list[dict[str, Any]] | None = None,
+    zephyr_sources: dict[str, str | None] | None = None,
+    resolution_s: float = RESOLUTION_S,
+) -> ABResult:
+    """The A/B result of both sides' run reports (pure): medians, noise table, memory."""
+    return ABResult(
+        control_report=median_report(control, f"local/{ab_id}/control"),
+        treatment_report=median_report(treatment, f"local/{ab_id}/treatment"),
+        noise=noise_table(control, treatment, resolution_s),
+        memory=memory_noise(control, treatment),
+        control_sha=control_sha,
+        treatment_sha=treatment_sha,
+        repeats=len(control),
+        out_dir=out_dir,
+        runs=list(runs or []),
+        zephyr_sources=dict(zephyr_sources or {}),
+    )
 
 
 def write_outputs(result: ABResult, spec: CorpusSpec) -> dict[str, str]:
@@ -539,8 +614,10 @@ def write_outputs(result: ABResult, spec: CorpusSpec) -> dict[str, str]:
         "noise": json.loads(result.noise.to_json(orient="records")),
         "memory": result.memory,
         "seconds": result.seconds,
-        "noise_rule": "within_noise = runs_overlap or |delta_pct| <= noise_pct; "
-        "noise_pct = 100 * max over sides of (max - min) / median",
+        "zephyr_sources": result.zephyr_sources,
+        "noise_rule": "within_noise = |delta_s| <= resolution_s or runs_overlap or "
+        "|delta_pct| <= noise_pct; noise_pct = 100 * max over sides of (max - min) / median",
+        "resolution_s": RESOLUTION_S,
     }
     paths["ab_json"].write_text(json.dumps(summary, indent=2) + "\n")
     paths["compare_context"] = out / "compare_context.json"

@@ -12,6 +12,7 @@ Regenerate the bundled small history (the explore notebook's offline default)::
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -19,6 +20,7 @@ import math
 import pathlib
 import random
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 OLD_ERA = ("download", "normalize", "minhash", "fuzzy_dups", "consolidate", "tokenize")
@@ -236,6 +238,39 @@ def write_bundled(out_dir: pathlib.Path) -> int:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
     return len(files)
+
+
+@contextlib.contextmanager
+def deferred_emulator_metadata() -> Iterator[None]:
+    """For bulk writes to the in-process emulator: it rewrites its whole metadata file on
+    every write (quadratic in the object count); skip that while inside. Its in-memory
+    object table stays authoritative, so reads over HTTP are unchanged."""
+    from gcp_storage_emulator.storage import Storage
+
+    original = Storage._write_config_to_file
+    Storage._write_config_to_file = lambda self: None
+    try:
+        yield
+    finally:
+        Storage._write_config_to_file = original
+
+
+def upload(files: dict[str, bytes], root_url: str) -> None:
+    """Write ``{relative path: bytes}`` under ``root_url`` (``gs://bucket/prefix``)."""
+    from perfgate_lib import storage
+
+    fs, inner = storage.filesystem(root_url)
+    with deferred_emulator_metadata():
+        fs.pipe({f"{inner.rstrip('/')}/{rel}": data for rel, data in files.items()}, batch_size=4)
+
+
+def remove(root_url: str) -> None:
+    """Delete everything under ``root_url``."""
+    from perfgate_lib import storage
+
+    fs, inner = storage.filesystem(root_url)
+    with deferred_emulator_metadata():
+        fs.rm(inner, recursive=True)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,136 @@
+"""``perfgate run --pr N``: assess, confirm, run the gate ladder, post one comment."""
+
+from __future__ import annotations
+
+import signal
+import sys
+
+import click
+
+from perfgate_lib.gaterun import DEFAULT_REPO
+
+
+def _sigterm_as_interrupt() -> None:
+    """SIGTERM ends the run like Ctrl-C: the worktree is removed, the ferry policy applied."""
+
+    def handler(signum, frame):  # noqa: ARG001
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+@click.command("run")
+@click.option("--pr", type=click.IntRange(min=1), required=True, help="Pull request number.")
+@click.option("--repo", default=DEFAULT_REPO, show_default=True, help="OWNER/NAME.")
+@click.option(
+    "--checkout",
+    default=".",
+    show_default=True,
+    help="The marin checkout (iris runner: worktrees go beside it).",
+)
+@click.option(
+    "--max-gate",
+    type=click.Choice(["skip", "1", "2", "3"]),
+    default=None,
+    help="Highest gate to run (the reviewer's override of the proposal; needs --confirm).",
+)
+@click.option(
+    "--confirm",
+    default=None,
+    help='The reviewer\'s reply: "go", "max_gate=<skip|1|2|3> [reason]" or "skip". '
+    "Without it the assessment is printed and the run waits.",
+)
+@click.option(
+    "--runner",
+    type=click.Choice(["iris", "replay", "local"]),
+    default="iris",
+    show_default=True,
+    help="iris: marin's scripts and the iris CLI; replay: recorded reports (--replay-dir).",
+)
+@click.option("--replay-dir", default="", help="Recorded treatment reports (replay runner).")
+@click.option("--dry-run", is_flag=True, help="Write the comment to the run folder; post nothing.")
+@click.option("--runs-root", default=None, help="Runs root (folder or fsspec URL).")
+@click.option(
+    "--yes-stop-early",
+    is_flag=True,
+    help="On interrupt, stop the ferry even before its tier wall time.",
+)
+@click.option(
+    "--iris-config", default="", help="Cluster config (default lib/iris/config/marin.yaml)."
+)
+@click.option(
+    "--allow-other-cluster", is_flag=True, help="Allow an --iris-config other than marin.yaml."
+)
+@click.option("--sha", default="", help="PR head SHA (default: asked from GitHub).")
+@click.option(
+    "--assessment", default="", help="Use this assessment.json instead of assessing the diff."
+)
+@click.option("--baseline-dir", default="", help="Local baseline report file/folder (offline).")
+@click.option(
+    "--mirror", default="", help="GCS mirror root of the baselines (default: parameters)."
+)
+@click.option("--no-actions", is_flag=True, help="Do not look for baselines on GitHub Actions.")
+@click.option("--reviewer", default=None, help="Reviewer login recorded with the confirmation.")
+@click.option(
+    "--run-params",
+    default="",
+    help="Run settings file (default parameters/gate_common.yaml): cluster config, "
+    "status root, local checks, script paths.",
+)
+def command(
+    pr,
+    repo,
+    checkout,
+    max_gate,
+    confirm,
+    runner,
+    replay_dir,
+    dry_run,
+    runs_root,
+    yes_stop_early,
+    iris_config,
+    allow_other_cluster,
+    sha,
+    assessment,
+    baseline_dir,
+    mirror,
+    no_actions,
+    reviewer,
+    run_params,
+):
+    """Run the Zephyr perf gate on a PR: assessment, reviewer confirmation, the gate ladder
+    (Gate 1, escalating while it passes, up to max_gate), one canonical PR comment.
+
+    Re-running the same command resumes an unfinished run of the PR (never a second ferry
+    or comment). Exit code: 0 pass/warn/skip (or waiting for --confirm), 1 fail,
+    3 inconclusive, 4 could not run (halted by local checks, no baseline, ...).
+    """
+    from perfgate_lib.runflow import RunOptions, run
+
+    _sigterm_as_interrupt()
+    opts = RunOptions(
+        pr=pr,
+        repo=repo,
+        checkout=checkout,
+        max_gate=max_gate,
+        confirm=confirm,
+        runner=runner,
+        replay_dir=replay_dir,
+        dry_run=dry_run,
+        runs_root=runs_root,
+        yes_stop_early=yes_stop_early,
+        iris_config=iris_config,
+        allow_other_cluster=allow_other_cluster,
+        sha=sha,
+        assessment=assessment,
+        baseline_dir=baseline_dir,
+        mirror=mirror,
+        no_actions=no_actions,
+        reviewer=reviewer,
+        common=run_params,
+    )
+    outcome = run(opts, echo=click.echo)
+    if outcome.verdict:
+        click.echo(f"verdict: {outcome.verdict} ({outcome.message})")
+    click.echo(f"run folder: {outcome.run_dir}")
+    sys.exit(outcome.exit_code)

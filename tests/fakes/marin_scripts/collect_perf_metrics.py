@@ -1,0 +1,63 @@
+"""Fake scripts/ci/collect_perf_metrics.py: the treatment report of a fake job."""
+
+import argparse
+import copy
+import datetime as dt
+import json
+import os
+import sys
+
+sys.path.insert(0, os.environ["FAKE_MARIN_SCRIPTS"])
+import world  # noqa: E402
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--job-id", required=True)
+parser.add_argument("--status", default=None)
+parser.add_argument("--out", default=None)
+parser.add_argument("--iris-config", default=None)
+args = parser.parse_args()
+
+jobs = world.read_json("jobs.json", {})
+job = jobs.get(args.job_id)
+world.append("collections.jsonl", {"job_id": args.job_id, "status": args.status, "out": args.out})
+if job is None:
+    print(f"ERROR unknown job {args.job_id}", file=sys.stderr)
+    sys.exit(1)
+spec = world.attempt_spec(job["gate"], job["attempt"])
+kind = spec["report"]
+if kind == "none":
+    print(f"ERROR no perf data for {args.job_id}", file=sys.stderr)
+    sys.exit(1)
+report = copy.deepcopy(world.read_json("base_report.json", {}))
+final = str(spec["states"][-1]).lower().removeprefix("job_state_")
+factor = {"pass": 1.01, "warn": 1.07, "fail": 1.20}.get(kind, 1.0)
+report["wall_seconds_total"] = round(report["wall_seconds_total"] * factor, 1)
+report["stage_wall_seconds"] = {
+    k: round(v * factor, 1) for k, v in report["stage_wall_seconds"].items()
+}
+report.setdefault("task_state_counts", {}).pop("preempted", None)  # a clean run
+if kind == "inconclusive":
+    report["preemption_count"] = (report.get("preemption_count") or 0) + 5
+    report.setdefault("task_state_counts", {})["preempted"] = 4
+if kind == "oom":
+    report.setdefault("infra_failures", {})["oom"] = (
+        report.get("infra_failures", {}).get("oom", 0) + 1
+    )
+report.update(
+    {
+        "iris_job_id": args.job_id,
+        "status": "succeeded" if final == "succeeded" else "failed",
+        "workflow_run_id": None,
+        "workflow_run_attempt": None,
+        "workflow_name": None,
+        "commit_sha": None,
+        "collected_at_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+)
+print("INFO collected", file=sys.stderr)
+text = json.dumps(report, indent=2)
+if args.out:
+    with open(args.out, "w") as fh:
+        fh.write(text)
+else:
+    print(text)

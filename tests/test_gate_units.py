@@ -1,0 +1,229 @@
+"""Runner parsing (both eras), the replay runner, babysitting and state.json."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+
+from perfgate_lib.babysit import BabysitPolicy, Watch, babysit, may_stop
+from perfgate_lib.errors import UsageError
+from perfgate_lib.runners.base import JobState, RunnerError, normalise_state, parse_json_line
+from perfgate_lib.runners.iris import IrisRunner, job_entries, job_state_from_entry, status_url
+from perfgate_lib.runners.replay import ReplayRunner
+from perfgate_lib.state import RunState, find_unfinished, write_atomic
+from tests.conftest import REPO_ROOT
+from tests.fakes.github_server import FAKE_TOKEN
+
+EXAMPLES = REPO_ROOT / "parameters" / "examples"
+
+
+@pytest.mark.parametrize(
+    ("raw", "state"),
+    [
+        ("JOB_STATE_RUNNING", "running"),
+        ("running", "running"),
+        ("JOB_STATE_WORKER_FAILED", "worker_failed"),
+        ("worker-failed", "worker_failed"),
+        ("JOB_STATE_UNSCHEDULABLE", "unschedulable"),
+        ("Succeeded", "succeeded"),
+        ("JOB_STATE_UNSPECIFIED", "unknown"),
+        (None, "unknown"),
+    ],
+)
+def test_state_names_of_both_eras(raw, state):
+    assert normalise_state(raw) == state
+
+
+def test_submit_json_line_among_log_lines():
+    out = (
+        "INFO resolving config {not json}\n"
+        '{"note": "no job id here"}\n'
+        '{"job_id": "/alice/zephyr-perf-pr7-g1-treatment-20260506T071523Z", "gate": 1, '
+        '"ferry_module": "experiments.ferries.datakit_ferry", "status_path": "gs://b/s.json", '
+        '"run_id": "zephyr-perf-pr7-g1-treatment-20260506T071523Z", "cwd": "/wt"}\n'
+        "INFO done\n"
+    )
+    sub = IrisRunner.submission_from_output(out, 1, 1)
+    assert sub.job_id.startswith("/alice/") and sub.ferry_module.endswith("datakit_ferry")
+    assert sub.status_path == "gs://b/s.json"
+    assert parse_json_line("nothing\n") is None
+    with pytest.raises(RunnerError, match="dry-run"):
+        IrisRunner.submission_from_output('{"job_id": "DRY-RUN"}', 1, 1)
+
+
+def test_job_list_entries_and_times():
+    text = "WARNING something\n" + json.dumps(
+        [
+            {
+                "job_id": "/a/job/child",
+                "state": "JOB_STATE_RUNNING",
+            },
+            {
+                "job_id": "/a/job",
+                "state": "JOB_STATE_FAILED",
+                "error": "OOM in worker",
+                "submitted_at": {"epoch_ms": "1760000000000"},
+                "started_at": {"epoch_ms": "1760000600000"},
+                "finished_at": {"epoch_ms": "1760001000000"},
+            },
+        ]
+    )
+    entries = job_entries(text)
+    job = job_state_from_entry("/a/job", entries[1])
+    assert job.state == "failed" and job.terminal and not job.succeeded
+    assert job.error == "OOM in worker" and job.queue_seconds == 600.0
+    assert job_entries("No jobs found.") == []
+    assert (
+        job_entries(json.dumps({"jobs": [{"job_id": "x", "state": "pending"}]}))[0]["state"]
+        == "pending"
+    )
+    with pytest.raises(RunnerError, match="no JSON"):
+        job_entries("error: controller unreachable")
+
+
+def test_status_url_per_attempt():
+    assert status_url("gs://b/tmp/ttl=7d/zephyr-perf", 7, 2, 1).endswith("/7/treatment-g2.json")
+    assert status_url("gs://b/x/", 7, 2, 2) == "gs://b/x/7/treatment-g2-attempt2.json"
+
+
+def test_replay_runner_folder_and_mapping(tmp_path):
+    runner = ReplayRunner(str(EXAMPLES))
+    sub = runner.submit(1, 4321, "", 1)
+    assert runner.poll(sub.job_id).succeeded
+    out = runner.collect(sub, str(tmp_path / "t.json"))
+    assert json.loads(Path(out).read_text())["iris_job_id"] == sub.job_id
+    with pytest.raises(UsageError, match="attempt 2"):
+        runner.submit(1, 4321, "", 2)  # never silently the first attempt's report
+    mapped = ReplayRunner({"1/2": str(EXAMPLES / "tier1_treatment.json")})
+    assert mapped.submit(1, 4321, "", 2).attempt == 2
+    with pytest.raises(UsageError, match="gate 2"):
+        mapped.submit(2, 4321, "", 1)
+
+
+class ScriptedRunner:
+    """Returns the given JobStates poll after poll; records stops."""
+
+    name = "scripted"
+
+    def __init__(self, states):
+        self.states = list(states)
+        self.polls = 0
+        self.stopped = []
+
+    def poll(self, job_id):
+        state = self.states[min(self.polls, len(self.states) - 1)]
+        self.polls += 1
+        if isinstance(state, Exception):
+            raise state
+        return state
+
+    def stop(self, job_id):
+        self.stopped.append(job_id)
+
+
+class Clock:
+    def __init__(self):
+        self.now = dt.datetime(2026, 5, 6, 7, 0, tzinfo=dt.UTC)
+        self.slept = []
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.slept.append(seconds)
+        self.now += dt.timedelta(seconds=seconds)
+
+
+def js(state, **kw):
+    return JobState(job_id="j", state=normalise_state(state), raw_state=state, **kw)
+
+
+def test_babysit_polls_no_more_often_than_the_interval_and_splits_queue_wait():
+    clock = Clock()
+    runner = ScriptedRunner(
+        [
+            js("JOB_STATE_PENDING"),
+            js("JOB_STATE_BUILDING"),
+            js("running"),
+            js("JOB_STATE_SUCCEEDED"),
+        ]
+    )
+    watch = Watch(job_id="j", submitted_at="2026-05-06T07:00:00Z")
+    policy = BabysitPolicy(interval_seconds=600, wall_time_seconds=3600)
+    result = babysit(runner, watch, policy, sleep=clock.sleep, clock=clock)
+    assert result.job.succeeded and runner.polls == 4
+    assert clock.slept == [600, 600, 600]
+    assert watch.queue_wait_seconds == 1200 and watch.queue_wait_source == "observed"
+    assert watch.run_seconds(clock.now) == 600
+
+
+def test_babysit_waits_out_the_interval_after_a_restart():
+    clock = Clock()
+    watch = Watch(
+        job_id="j", submitted_at="2026-05-06T06:50:00Z", last_poll_at="2026-05-06T06:58:00Z"
+    )
+    runner = ScriptedRunner([js("JOB_STATE_SUCCEEDED")])
+    babysit(runner, watch, BabysitPolicy(600, 3600), sleep=clock.sleep, clock=clock)
+    assert clock.slept == [480.0], "the previous process polled 2 minutes ago"
+
+
+def test_babysit_stops_only_an_overrunning_ferry():
+    clock = Clock()
+    runner = ScriptedRunner([js("running")])
+    watch = Watch(job_id="j", submitted_at="2026-05-06T07:00:00Z")
+    policy = BabysitPolicy(interval_seconds=600, wall_time_seconds=1800, overrun_factor=2.0)
+    result = babysit(runner, watch, policy, sleep=clock.sleep, clock=clock)
+    assert runner.stopped == ["j"] and result.job.state == "killed"
+    assert watch.stopped and "past 2x the tier wall time" in watch.stop_reason
+    assert watch.run_seconds(clock.now) > 3600
+
+
+def test_babysit_gives_up_after_repeated_poll_errors():
+    clock = Clock()
+    runner = ScriptedRunner([RunnerError("controller unreachable")])
+    watch = Watch(job_id="j", submitted_at="2026-05-06T07:00:00Z")
+    with pytest.raises(RunnerError, match="3 failed polls"):
+        babysit(
+            runner, watch, BabysitPolicy(60, 3600, error_limit=3), sleep=clock.sleep, clock=clock
+        )
+    assert runner.polls == 3
+
+
+def test_stop_policy():
+    policy = BabysitPolicy(600, 3600)
+    assert not may_stop(None, policy) and not may_stop(3599, policy)
+    assert may_stop(3600, policy)
+    assert may_stop(10, BabysitPolicy(600, 3600, stop_early_confirmed=True))
+
+
+def test_poll_interval_override(monkeypatch):
+    monkeypatch.setenv("PERFGATE_POLL_SECONDS", "0.5")
+    assert BabysitPolicy.for_gate(10, 60).interval_seconds == 0.5
+    assert BabysitPolicy.for_gate(10, 60, interval_override=2).interval_seconds == 2
+    monkeypatch.delenv("PERFGATE_POLL_SECONDS")
+    assert BabysitPolicy.for_gate(15, 150).interval_seconds == 900
+
+
+def test_state_is_atomic_scrubbed_and_found_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("GITHUB_TOKEN", FAKE_TOKEN)
+    run_dir = tmp_path / "runs" / "pr7" / "20260506T070000Z-abc1234"
+    state = RunState.create(str(run_dir), pr=7, sha="abc1234" + "0" * 33, status="running")
+    state.set(note=f"oops {FAKE_TOKEN}")
+    text = (run_dir / "state.json").read_text()
+    assert FAKE_TOKEN not in text and "[REDACTED]" in text
+    assert [p.name for p in run_dir.iterdir()] == ["state.json"], "no temp files left"
+    found = find_unfinished(str(tmp_path / "runs"), 7, "abc1234" + "0" * 33)
+    assert found is not None and found.run_dir == str(run_dir)
+    assert find_unfinished(str(tmp_path / "runs"), 7, "f" * 40) is None
+    state.set(status="finished")
+    assert find_unfinished(str(tmp_path / "runs"), 7) is None
+
+
+def test_state_on_an_fsspec_url():
+    write_atomic("memory://perfgate-test/pr1/x/state.json", '{"kind": "perfgate-run"}')
+    state = RunState.load("memory://perfgate-test/pr1/x")
+    state.set(status="running")
+    assert RunState.load("memory://perfgate-test/pr1/x").status == "running"
