@@ -121,14 +121,16 @@ def render_assessment_table(
         out.append("<details><summary>Assessment evidence</summary>")
         out.append("")
         for path, f in a.per_file.items():
-            out.append(f"- {md_code(plain(path))}")
-            for q in QUESTIONS:
-                items = [e for e in f.evidence.get(q, []) if not e.startswith("no:")]
-                if q == "trivial" or getattr(f, q):
-                    for item in items:
-                        out.append(
-                            f"  - **{COLUMNS[q]} {_yes_no(getattr(f, q))}:** {md_rich(item)}"
-                        )
+            lines = [
+                f"  - **{COLUMNS[q]} {_yes_no(getattr(f, q))}:** {md_rich(item)}"
+                for q in QUESTIONS
+                if q == "trivial" or getattr(f, q)
+                for item in f.evidence.get(q, [])
+                if not item.startswith("no:")
+            ]
+            if lines:
+                out.append(f"- {md_code(plain(path))}")
+                out.extend(lines)
         out.append("")
         out.append("</details>")
     return "\n".join(out)

@@ -100,21 +100,3 @@ def debug_commands(job_ids: Sequence[str], config: str = DEFAULT_CLUSTER_CONFIG)
             f"iris --config={config} job logs {job} --tail --max-lines 500 --level warning",
         ]
     return cmds
-
-
-def ladder_action_note(
-    gate: int, attempt: int, max_attempts: int, stopped: bool, job_ids: Sequence[str]
-) -> tuple[list[str], list[tuple[str, str]]]:
-    """What the kit did after an inconclusive gate: (top notes, extra sections)."""
-    if not stopped:
-        return [
-            f"🔁 Gate {gate} was inconclusive; the kit re-submitted the treatment "
-            f"(attempt {attempt + 1} of {max_attempts}). This comment will be replaced."
-        ], []
-    note = (
-        f"🛑 Gate {gate} was inconclusive twice: the ladder stopped. **Escalate to debug**; "
-        "a flaky run is never turned into a pass."
-    )
-    cmds = debug_commands(job_ids)
-    section = ("### Debugging", "Start with:\n\n" + md_fence("\n".join(cmds), "bash"))
-    return [note], [section] if cmds else []

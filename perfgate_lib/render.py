@@ -1,6 +1,7 @@
 """PR comment markdown: the canonical verdict comment, the halt and the waiver comment.
 
-Every comment starts with the sentinel so re-runs replace it. Untrusted strings are
+Every comment starts with the sentinel so re-runs replace it (the waiver comment is
+``assessment_render.render_waiver_comment``). Untrusted strings are
 escaped (:mod:`perfgate_lib.mdtext`). Bodies never exceed GitHub's 65,536 characters:
 the raw treatment report is dropped first (and the comment says so), then the
 assessment evidence, then the body is cut with a note.
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from perfgate_lib import MAX_COMMENT_CHARS, SENTINEL
+from perfgate_lib.assessment_render import render_assessment_table
 from perfgate_lib.attribution import attribute, attribution_markdown
 from perfgate_lib.mdtext import (
     fmt_age,
@@ -43,7 +45,6 @@ ROW_ICONS = {
     "not_comparable": "not comparable",
     "cached": "— ¹",
 }
-_YES_NO = {True: "yes", False: "no", None: "?"}
 
 
 @dataclass
@@ -91,27 +92,6 @@ def baseline_line(prov: Mapping[str, Any]) -> str:
             f"(tier limit {fmt_age(limit)}). The verdict stands; weigh it with the age in mind."
         )
     return line
-
-
-def assessment_table(assessment: Mapping[str, Any]) -> str:
-    """The per-file five-question table plus the rationale (escaped)."""
-    lines = [
-        "| File | Trivial | Shuffle | Memory | CPU | Design | Summary |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for path, answers in (assessment.get("per_file") or {}).items():
-        cells = [
-            _YES_NO.get(answers.get(q)) for q in ("trivial", "shuffle", "memory", "cpu", "design")
-        ]
-        lines.append(
-            f"| {md_code(path)} | {' | '.join(cells)} | {md_escape(answers.get('summary', ''))} |"
-        )
-    out = "\n".join(lines)
-    out += f"\n\n**max_gate:** {md_escape(assessment.get('max_gate', '?'))} — "
-    out += md_escape(assessment.get("rationale", ""))
-    for flag in assessment.get("flags") or []:
-        out += f"\n\n> ⚠ {md_escape(flag)}"
-    return out
 
 
 def _run_summary(v: Verdict, base: PerfReport, treat: PerfReport) -> str:
@@ -224,7 +204,10 @@ def render_comment(
     extras: CommentExtras | None = None,
     max_chars: int = MAX_COMMENT_CHARS,
 ) -> str:
-    """The canonical verdict comment, within ``max_chars``."""
+    """The canonical verdict comment, within ``max_chars``.
+
+    ``assessment``: the assessment JSON (or :class:`~perfgate_lib.assess.Assessment`).
+    """
     extras = extras or CommentExtras()
     v = verdict
     head = [
@@ -234,9 +217,7 @@ def render_comment(
         f"**Verdict:** {VERDICT_BADGES[v.verdict]}",
         baseline_line(v.baseline),
     ]
-    for note in extras.top_notes:
-        head.append(note)
-    blocks = ["\n".join(head)]
+    blocks = ["\n".join(head), *extras.top_notes]
     blocks += [
         b
         for b in (
@@ -256,7 +237,9 @@ def render_comment(
         *extras.sections,
         ("### Infra", _infra_table(baseline, treatment)),
     ]
-    assess_block = ("### Diff assessment", assessment_table(assessment)) if assessment else None
+    assess_block = (
+        ("### Diff assessment", render_assessment_table(assessment)) if assessment else None
+    )
 
     def build(raw: str | None, with_assessment: bool, omitted: list[str]) -> str:
         parts = list(blocks)
@@ -309,10 +292,3 @@ def render_halt(
             + "\n\n</details>"
         )
     return truncate(body + "\n", max_chars)
-
-
-def render_waiver(reviewer: str | None = None, reason: str = "") -> str:
-    """The one-line comment posted when the reviewer waives the gate (max_gate=skip)."""
-    who = f" by {md_escape(reviewer)}" if reviewer else ""
-    why = f": {md_escape(reason)}" if reason else ""
-    return f"{SENTINEL}\n🤖 Zephyr perf gate waived{who} (max_gate=skip, all-trivial diff){why}.\n"

@@ -18,6 +18,11 @@ ASSESSMENT = {
             "cpu": True,
             "design": False,
             "summary": "scatter hashing loop rewritten",
+            "evidence": {
+                "trivial": ["the AST changed in `_route` (hunk @@ -40,7 +40,9 @@)"],
+                "shuffle": ["shuffle.py is the scatter pipeline; `_route` hashing changed"],
+                "cpu": ["hot loop in `_route` changed"],
+            },
         }
     },
     "flags": [],

@@ -6,8 +6,8 @@ import os
 import stat
 
 from perfgate_lib.evidence import (
+    debug_commands,
     fetch_job_logs,
-    ladder_action_note,
     oom_lines,
     oom_section,
     queue_wait_note,
@@ -63,9 +63,10 @@ def test_queue_wait_note_only_when_notable():
     assert "41m 00s in the queue" in queue_wait_note(41 * 60)
 
 
-def test_ladder_notes():
-    notes, sections = ladder_action_note(2, 1, 2, stopped=False, job_ids=["/a"])
-    assert "re-submitted" in notes[0] and sections == []
-    notes, sections = ladder_action_note(2, 2, 2, stopped=True, job_ids=["/a", "/b"])
-    assert "Escalate to debug" in notes[0]
-    assert "iris --config=lib/iris/config/marin.yaml job logs /b" in sections[0][1]
+def test_debug_commands_name_each_job():
+    cmds = debug_commands(["/a", "/b"])
+    assert (
+        "iris --config=lib/iris/config/marin.yaml job logs /b --tail --max-lines 500 --level warning"
+        in cmds
+    )
+    assert sum("/a" in c for c in cmds) == 3

@@ -169,18 +169,21 @@ def test_70000_character_body_is_refused_before_sending(fake_github, kit_client)
     assert len(check_body("y" * (65_536 - len(SENTINEL) - 1))) == 65_536  # exactly at the cap
 
 
+WAIVER = SENTINEL + "\n🤖 Zephyr perf gate waived by rev (max_gate=skip; docs only): no ferry.\n"
+
+
 def test_halt_then_waiver_replace_the_same_comment(fake_github, kit_client):
-    from perfgate_lib.render import render_halt, render_waiver
+    from perfgate_lib.render import render_halt
 
     fake_github.add_pull(DEFAULT_REPO, PR)
     halt = upsert_comment(kit_client, PR, render_halt("abc1234", "pytest", "E assert 1 == 2"))
-    waiver = upsert_comment(kit_client, PR, render_waiver("rev", "docs only"))
+    waiver = upsert_comment(kit_client, PR, WAIVER)
     assert (halt.action, waiver.action, halt.comment_id) == (
         "created",
         "updated",
         waiver.comment_id,
     )
-    assert sentinel_bodies(fake_github) == [render_waiver("rev", "docs only")]
+    assert sentinel_bodies(fake_github) == [WAIVER]
 
 
 # ---------------------------------------------------------------------- errors and retries

@@ -12,7 +12,6 @@ from perfgate_lib.render import (
     CommentExtras,
     render_comment,
     render_halt,
-    render_waiver,
 )
 from perfgate_lib.report import parse_report
 from perfgate_lib.rules import GateContext, decide
@@ -105,11 +104,14 @@ def test_untrusted_strings_are_escaped():
     }
     assessment = copy.deepcopy(ASSESSMENT)
     assessment["per_file"] = {
-        "lib/zephyr/src/zephyr/a|`b`.py": {"summary": "@team please <b>look</b>"}
+        "lib/zephyr/src/zephyr/a|`b`.py": {
+            **dict.fromkeys(("trivial", "shuffle", "memory", "cpu", "design"), False),
+            "summary": "@team please <b>look</b>",
+        }
     }
     base, treat, verdict = _verdict_for(b, t)
     body = render_comment(verdict, base, treat, assessment=assessment)
-    table_part = body.split("<details>")[0]
+    table_part = body.split("<details><summary>Raw")[0]
     assert "<img" not in table_part and "@octocat" not in table_part and "@team" not in table_part
     assert "&#64;octocat" in table_part
     assert "a&#124;b&#96;c&lt;img" in table_part
@@ -171,13 +173,6 @@ def test_halt_comment():
     assert body.startswith(SENTINEL + "\n🤖 ## Zephyr perf gate — halted (local tests failed)")
     assert "Ferries were not submitted." in body
     assert "FAILED test_x" in body
-
-
-def test_waiver_is_one_line_after_sentinel():
-    body = render_waiver("alice")
-    lines = body.strip().splitlines()
-    assert lines[0] == SENTINEL and len(lines) == 2
-    assert "waived" in lines[1] and "alice" in lines[1]
 
 
 # --- Mermaid chart and attribution (issue 8) ---------------------------------------------

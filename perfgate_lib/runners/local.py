@@ -66,6 +66,7 @@ NOISE_COLUMNS = [
     "within_noise",
     "runs_overlap",
     "delta_s",
+    "resolution_s",
 ]
 # Zephyr's local scheduler polls with 0.1 s back-offs, so a stage's wall time moves in
 # ~0.1 s steps from run to run: a median delta of 0.25 s or less is below what one local
@@ -233,6 +234,7 @@ def noise_row(
         "within_noise": bool(delta is not None and (below_resolution or spread_ok)),
         "runs_overlap": overlap,
         "delta_s": delta_abs,
+        "resolution_s": resolution,
     }
 
 
@@ -264,7 +266,7 @@ def noise_table(
     """Per stage, then ``wall_seconds_total``: medians (s), delta and noise (%), flags.
 
     Columns: stage, control_median_s, treatment_median_s, delta_pct, noise_pct,
-    within_noise, runs_overlap, delta_s. Only succeeded runs count.
+    within_noise, runs_overlap, delta_s (s), resolution_s (s). Only succeeded runs count.
     """
     rows = [
         noise_row(stage, _values(control, stage), _values(treatment, stage), resolution_s)
@@ -456,9 +458,9 @@ def _noise_text(row: dict[str, Any], repeats: int | None = None) -> str:
     text = f"±{noise:.1f}%" if known else "spread unknown (k<2)"
     if repeats is not None and known:
         text += f", k={repeats}"
-    delta_s = row.get("delta_s")
-    if row.get("stage") != MEMORY and delta_s is not None and abs(delta_s) <= RESOLUTION_S:
-        text += f"; Δ {delta_s:+.2f} s ≤ {RESOLUTION_S:g} s resolution"
+    delta_s, resolution = row.get("delta_s"), row.get("resolution_s") or 0.0
+    if resolution and delta_s is not None and abs(delta_s) <= resolution:
+        text += f"; Δ {delta_s:+.2f} s ≤ {resolution:g} s resolution"
     return text
 
 
