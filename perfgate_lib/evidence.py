@@ -1,15 +1,14 @@
 """Failure evidence for the comment: OOM log lines, queue wait, what the ladder did.
 
-Pure renderers plus one I/O edge, :func:`fetch_job_logs`, which asks the iris CLI
-(``iris --config=CFG job logs JOB_ID --tail --max-lines N``) for the job tree's logs.
-Every string from logs is untrusted: it goes into fenced blocks only.
+Pure functions; the logs come from the runner (``Runner.logs``: the iris CLI's
+``iris --config=CFG job logs JOB_ID --tail --max-lines N``, or a recorded ``.log`` file
+for replays). Every string from logs is untrusted: it goes into fenced blocks only.
 """
 
 from __future__ import annotations
 
 import re
-import subprocess
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from perfgate_lib.mdtext import fmt_duration, md_code, md_fence
 
@@ -24,8 +23,6 @@ _WORKER_DEATH = re.compile(r"worker[ _-]?pool|worker .*(died|dead|lost|exited|fa
 
 DEFAULT_CLUSTER_CONFIG = "lib/iris/config/marin.yaml"
 
-Runner = Callable[..., subprocess.CompletedProcess]
-
 
 def oom_lines(log_text: str, limit: int = 20) -> list[str]:
     """Lines that show an OOM, plus worker-pool death lines when an OOM is present."""
@@ -36,33 +33,6 @@ def oom_lines(log_text: str, limit: int = 20) -> list[str]:
     picked = set(ooms)
     picked |= {i for i, line in enumerate(lines) if _WORKER_DEATH.search(line)}
     return [lines[i].rstrip()[:400] for i in sorted(picked)][-limit:]
-
-
-def fetch_job_logs(
-    job_id: str,
-    *,
-    config: str = DEFAULT_CLUSTER_CONFIG,
-    max_lines: int = 2000,
-    iris: str = "iris",
-    run: Runner = subprocess.run,
-    timeout_s: float = 120,
-) -> str:
-    """The tail of a job tree's logs from the iris CLI ("" when the CLI fails)."""
-    cmd = [
-        iris,
-        f"--config={config}",
-        "job",
-        "logs",
-        job_id,
-        "--tail",
-        "--max-lines",
-        str(max_lines),
-    ]
-    try:
-        proc = run(cmd, capture_output=True, text=True, timeout=timeout_s)
-    except (OSError, subprocess.TimeoutExpired):
-        return ""
-    return proc.stdout if proc.returncode == 0 else ""
 
 
 def oom_section(job_id: str, lines: Sequence[str]) -> tuple[str, str]:

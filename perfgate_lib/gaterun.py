@@ -31,8 +31,9 @@ from typing import Any
 from perfgate_lib import storage
 from perfgate_lib.babysit import BabysitPolicy, ProgressPrinter, Watch, babysit, may_stop
 from perfgate_lib.errors import PerfgateError, UsageError
+from perfgate_lib.evidence import debug_commands, oom_lines, oom_section, queue_wait_note
 from perfgate_lib.gates import GateParams, load_gate
-from perfgate_lib.ladder import GateResult, ladder_notes, parse_max_gate
+from perfgate_lib.ladder import GateResult, ladder_notes, parse_max_gate, plan_next
 from perfgate_lib.localchecks import LocalChecksFailed, run_local_checks
 from perfgate_lib.mdtext import fmt_duration, md_code, md_escape, md_fence
 from perfgate_lib.runners.base import Runner, RunnerError, Submission, iso, utc_now
@@ -551,11 +552,17 @@ class GateSession:
             )
             verdict = result.verdict.verdict
             history = [*self.history(), GateResult(self.job.gate, self.job.attempt, verdict)]
+            notes = ladder_notes(self.job.max_gate, history, tier_names())
+            wait_note = queue_wait_note(watch.queue_wait_seconds)
+            if wait_note:
+                notes.append(wait_note)
             extras = CommentExtras(
-                top_notes=ladder_notes(
-                    self.job.max_gate, history, {1: "smoke", 2: "long-tail stress", 3: "nemotron"}
-                ),
-                sections=self._job_sections(rec, watch),
+                top_notes=notes,
+                sections=[
+                    *self._job_sections(rec, watch),
+                    *self._evidence_sections(result.verdict, rec, history),
+                ],
+                **self._noise_context(result.verdict),
             )
             assess_data = json.loads(storage.read_text(assessment)) if assessment else None
             result.comment = render_comment(
@@ -570,6 +577,48 @@ class GateSession:
             self._write_outcome(rec, watch, verdict)
             self._update(status="compared", verdict=verdict)
         return result
+
+    def _evidence_sections(
+        self, verdict: Any, rec: dict[str, Any], history: list[GateResult]
+    ) -> list[tuple[str, str]]:
+        """OOM log lines when the treatment OOMed more than the baseline; the commands to
+        start debugging when the ladder stops on a second inconclusive."""
+        sections = []
+        oom = next((s for s in verdict.signals if s.signal == "infra_failures.oom"), None)
+        job_id = rec.get("job_id") or ""
+        if oom is not None and oom.verdict == "fail" and job_id:
+            sections.append(oom_section(job_id, oom_lines(self.runner.logs(job_id))))
+        step = plan_next(self.job.max_gate, history)
+        if step.action == "stop" and step.verdict == "inconclusive":
+            jobs = [
+                a.get("job_id")
+                for a in self.state.data.get("attempts", {}).values()
+                if a.get("gate") == self.job.gate and a.get("job_id")
+            ] or [job_id]
+            config = getattr(self.runner, "config_path", None) or self.common.cluster_config
+            cmds = debug_commands([j for j in jobs if j], config)
+            sections.append(
+                ("### Debugging", "Start with:\n\n" + md_fence("\n".join(cmds), "bash"))
+            )
+        return sections
+
+    def _noise_context(self, verdict: Any) -> dict[str, Any]:
+        """Each stage's recent spread across the last scheduled baselines (context only).
+
+        Read from the GCS mirror for real (iris) runs, or from ``mirror`` when given;
+        nothing when the mirror is unreachable."""
+        mirror = self.job.mirror or (self.common.mirror if self.job.runner == "iris" else "")
+        if not mirror:
+            return {}
+        from perfgate_lib.history import noise_context_for_gate, stage_noise_notes
+        from perfgate_lib.thresholds import load_thresholds
+
+        stages = [r.stage for r in verdict.stages]
+        band = load_thresholds(self.job.thresholds or None).bands["stage_wall_seconds"].pass_pct
+        noise = noise_context_for_gate(
+            self.job.gate, stages, mirror=mirror, too_noisy_above_pct=band
+        )
+        return {"stage_context": stage_noise_notes(noise)} if noise else {}
 
     def _job_sections(self, rec: dict[str, Any], watch: Watch) -> list[tuple[str, str]]:
         """A "Treatment job" section when the job did not simply succeed."""

@@ -458,8 +458,23 @@ def noise_context_for_gate(
     except Exception as exc:  # any backend failure means "no context", never a failed gate
         log.warning("no noise context: mirror %s unreachable (%s)", mirror, type(exc).__name__)
         return {}
+    if hist.reports.empty or "wall_seconds_total" not in hist.reports:
+        return {}
     frame = hist.stages.join(hist.reports[["wall_seconds_total"]])
     return noise_context(frame, stages, last_n, too_noisy_above_pct=too_noisy_above_pct)
+
+
+def stage_noise_notes(noise: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """Short per-stage text for the comment's noise column: ``±3.1% (n=14)``, with
+    ``too noisy to judge`` when the spread exceeds the pass band; stages without history
+    are left out."""
+    notes = {}
+    for stage, ctx in noise.items():
+        if ctx.get("spread_pct") is None:
+            continue
+        text = f"±{ctx['spread_pct']:.1f}% (n={ctx['n']})"
+        notes[stage] = text + (" too noisy to judge" if ctx.get("too_noisy") else "")
+    return notes
 
 
 def summarize(

@@ -58,7 +58,7 @@ class CommentExtras:
     """
 
     stage_context: dict[str, str] = field(default_factory=dict)
-    stage_context_title: str = "Noise"
+    stage_context_title: str = "Recent baseline spread"
     sections: list[tuple[str, str]] = field(default_factory=list)
     top_notes: list[str] = field(default_factory=list)
     run_link: str | None = None

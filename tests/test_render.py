@@ -162,7 +162,7 @@ def test_stage_context_column():
     body = render_comment(
         verdict, base, treat, extras=CommentExtras(stage_context={"minhash": "±3.1% (n=14)"})
     )
-    assert "| Stage | Baseline | Treatment | Δ | Verdict | Noise |" in body
+    assert "| Stage | Baseline | Treatment | Δ | Verdict | Recent baseline spread |" in body
     assert "| minhash | 6m 50s | 7m 52s | +15.1% | ❌ | ±3.1% (n=14) |" in body
 
 

@@ -185,6 +185,10 @@ class Runner(Protocol):
         (crash recovery), else None."""
         ...
 
+    def logs(self, job_id: str, max_lines: int = 2000) -> str:
+        """The tail of the job tree's logs ("" when unavailable): evidence for OOMs."""
+        ...
+
 
 def parse_json_line(text: str, required: str = "job_id") -> dict[str, Any] | None:
     """The last JSON object line of ``text`` holding key ``required`` (log lines around it

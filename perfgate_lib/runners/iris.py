@@ -344,6 +344,15 @@ class IrisRunner:
             )
         return out
 
+    def logs(self, job_id: str, max_lines: int = 2000) -> str:
+        """``iris job logs JOB --tail --max-lines N``; "" when the CLI fails (logs expire)."""
+        argv = self._iris("job", "logs", job_id, "--tail", "--max-lines", str(max_lines))
+        try:
+            proc = self._run(argv, self.checkout, "iris job logs")
+        except RunnerError:
+            return ""
+        return proc.stdout if proc.returncode == 0 else ""
+
     def stop(self, job_id: str) -> None:
         proc = self._run(self._iris("job", "stop", job_id), self.checkout, "iris job stop")
         if proc.returncode != 0 and "no such command" in (proc.stderr + proc.stdout).lower():

@@ -131,6 +131,16 @@ class ReplayRunner:
     def stop(self, job_id: str) -> None:
         return None
 
+    def logs(self, job_id: str, max_lines: int = 2000) -> str:
+        """Recorded logs beside the report (``<report>.log``), for audits; else ""."""
+        path = self._paths.get(job_id)
+        if not path:
+            return ""
+        log = path.removesuffix(".json") + ".log"
+        if not storage.exists(log):
+            return ""
+        return "\n".join(storage.read_text(log).splitlines()[-max_lines:])
+
     def find(
         self, gate: int, pr: int, attempt: int, since: str | None, exclude: tuple[str, ...] = ()
     ) -> Submission | None:
