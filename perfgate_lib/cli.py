@@ -14,16 +14,20 @@ import click
 
 from perfgate_lib.errors import PerfgateError
 
-# name -> module under perfgate_lib.commands
+# command name -> its module under perfgate_lib.commands
 COMMANDS: dict[str, str] = {
-    "history": "history",
-    "runs": "runs",
-    "assess": "assess",
-    "baseline": "baseline",
-    "post": "post",
-    "compare": "compare",
-    "demo": "demo",
-    "run": "run",
+    name: name
+    for name in (
+        "assess",
+        "baseline",
+        "compare",
+        "demo",
+        "history",
+        "post",
+        "run",
+        "runs",
+        "trigger",
+    )
 }
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 REQUEST = re.compile(r"^\s*/perf-gate\b", re.I | re.M)
-REPLY = re.compile(r"^\s*(go|skip|max_gate\s*=\s*(skip|[123]))\s*[.!]?\s*$", re.I)
+REPLY = re.compile(r"^(go|skip)\b|^max_gate\b", re.I)
 MARKER = re.compile(r"<!-- perfgate-state: (\{.*?\}) -->")
 WRITE_PERMISSIONS = {"admin", "maintain", "write"}
 RUNNING_LOCK_HOURS = 8.0  # a "running" marker older than this is stale (Actions jobs stop at 6 h)
@@ -34,12 +34,10 @@ def is_request(body: str, bot_login: str | None = None) -> bool:
 
 
 def reply_text(body: str) -> str | None:
-    """The reply (``go``, ``skip`` or ``max_gate=K``), normalised, when the body is one."""
-    match = REPLY.match((body or "").strip())
-    if not match:
-        return None
-    text = re.sub(r"\s+", "", match.group(1).lower())
-    return text
+    """The body when it looks like a reply to the assessment (starts with ``go``, ``skip``
+    or ``max_gate``, any case); :func:`perfgate_lib.confirm.parse_reply` reads it fully."""
+    text = (body or "").strip()
+    return text if REPLY.match(text) else None
 
 
 @dataclass(frozen=True)

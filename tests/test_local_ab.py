@@ -239,3 +239,39 @@ def test_injected_scatter_slowdown_is_detected_in_fuzzy_dups(tmp_path):
     assert {r.stage: r.verdict for r in verdict.stages}["fuzzy_dups"] == "fail"
     saved = json.loads((tmp_path / "ab" / "compare_context.json").read_text())
     assert "outside noise" in saved["comment"]["stage_context"]["fuzzy_dups"]
+
+
+def test_ensure_checkout_builds_the_demo_sandbox_when_empty(tmp_path):
+    from perfgate_lib.sandbox import PR_BRANCH, ensure_checkout
+
+    assert ensure_checkout(str(tmp_path), "a", "b") == (str(tmp_path), "a", "b")
+    checkout, base, head = ensure_checkout("", "main", "ignored")
+    assert (base, head) == ("main", PR_BRANCH)
+    control, treatment = local.resolve_revisions(checkout, base, head)
+    assert control != treatment
+    assert (Path(checkout) / "lib/zephyr/pyproject.toml").is_file()
+    assert local.zephyr_source(checkout).endswith("lib/zephyr/src")
+
+
+@pytest.mark.slow
+def test_demo_renders_a_comment_flagging_fuzzy_dups(tmp_path, monkeypatch):
+    from perfgate_lib.demo import run_demo, where_to_look
+
+    monkeypatch.setenv("PERFGATE_RUNS_ROOT", str(tmp_path / "runs"))
+    result = run_demo(str(tmp_path / "runs" / "demo" / "t"), repeats=2, docs=600, progress=None)
+    run = Path(result.run_dir)
+    comment = (run / "comment.md").read_text()
+    assert comment.startswith("<!-- zephyr-perf-gate -->")
+    assert "fuzzy\\_dups" in comment and "Noise (k=2)" in comment
+    verdict = json.loads((run / "verdict.json").read_text())
+    assert verdict["verdict"] == "fail"
+    stages = {s["stage"]: s for s in verdict["stages"]}
+    assert stages["fuzzy_dups"]["verdict"] == "fail"
+    assert max(stages, key=lambda s: stages[s]["delta_pct"]) == "fuzzy_dups"
+    for name in ("assess", "local_ab", "compare"):
+        assert (run / f"{name}.ipynb").is_file() and (run / f"{name}.html").is_file()
+    assert (run / "pr.diff").read_text().count("_ZSTD_COMPRESS_LEVEL = 12") == 1
+    assert (run / "ab" / "noise.csv").is_file()
+    assert json.loads((run / "demo.json").read_text())["verdict"] == "fail"
+    assert any(str(run / "comment.md") in line for line in where_to_look(result))
+    assert result.sandbox["path"] is None  # removed

@@ -166,10 +166,12 @@ def run_ferry_process(
         str(max_workers),
     ]
     env = dict(os.environ)
-    env.pop("PYTHONPATH", None)
+    # Zephyr under test first, then this kit (importable even when not pip-installed).
+    paths = [str(Path(__file__).resolve().parents[2])]
     if zephyr_src:
         cmd += ["--zephyr-src", zephyr_src]
-        env["PYTHONPATH"] = zephyr_src
+        paths.insert(0, zephyr_src)
+    env["PYTHONPATH"] = os.pathsep.join(paths)
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w") as handle:
         try:
@@ -410,8 +412,7 @@ class ABResult:
         for row in self.noise.to_dict("records"):
             if row["stage"] == TOTAL:
                 continue
-            tag = "within noise" if row["within_noise"] else "outside noise"
-            out[row["stage"]] = f"{_noise_text(row)} · {tag}"
+            out[row["stage"]] = _context_text(row)
         return out
 
     def compare_context(self, *, native_noise_rule: bool | None = None) -> dict[str, Any]:
@@ -440,7 +441,8 @@ class ABResult:
                     f"treatment = head `{self.treatment_sha[:12]}`, {self.repeats} interleaved "
                     f"repeats each, medians compared{total_note}. A delta inside the noise "
                     "(repeats overlap, |Δ| ≤ the spread of a side's repeats, or |Δ| ≤ "
-                    f"{RESOLUTION_S:g} s) is marked 'within noise'."
+                    f"{RESOLUTION_S:g} s per stage, the scheduler's resolution) is marked "
+                    "'within noise'."
                 ],
             },
         }
@@ -452,7 +454,8 @@ class ABResult:
 
 
 def _noise_text(row: dict[str, Any], repeats: int | None = None) -> str:
-    """``±12.3%`` (plus ``, k=5``), or why the noise is unknown / the delta unresolvable."""
+    """``±12.3%`` (plus ``, k=5``; ``spread unknown`` with one repeat), then
+    ``; |Δ| 0.01 s ≤ 0.25 s`` when the delta is below the resolution."""
     noise = row.get("noise_pct")
     known = noise is not None and not math.isnan(noise)
     text = f"±{noise:.1f}%" if known else "spread unknown (k<2)"
@@ -460,8 +463,21 @@ def _noise_text(row: dict[str, Any], repeats: int | None = None) -> str:
         text += f", k={repeats}"
     delta_s, resolution = row.get("delta_s"), row.get("resolution_s") or 0.0
     if resolution and delta_s is not None and abs(delta_s) <= resolution:
-        text += f"; Δ {delta_s:+.2f} s ≤ {resolution:g} s resolution"
+        text += f"; |Δ| {abs(delta_s):.2f} s ≤ {resolution:g} s"
     return text
+
+
+def _context_text(row: dict[str, Any]) -> str:
+    """The comment's noise cell: ``±12.3% · outside noise``."""
+    noise = row.get("noise_pct")
+    known = noise is not None and not math.isnan(noise)
+    text = f"±{noise:.1f}%" if known else "spread unknown"
+    if not row["within_noise"]:
+        return f"{text} · outside noise"
+    delta_s, resolution = row.get("delta_s"), row.get("resolution_s") or 0.0
+    if resolution and delta_s is not None and abs(delta_s) <= resolution:
+        return f"{text} · within noise (|Δ| ≤ {resolution:g} s)"
+    return f"{text} · within noise"
 
 
 def supports_noise_rule() -> bool:
