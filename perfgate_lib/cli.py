@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
         "trigger",
     )
 }
+COMMANDS["local-ab"] = "local_ab"  # gate 0: the local A/B (runners/local.py)
 
 
 class LazyGroup(click.Group):

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from perfgate_lib.corpus import CorpusSpec
+from perfgate_lib.errors import UsageError
 from perfgate_lib.sandbox import Sandbox, build_sandbox, diff_text
 
 
@@ -76,6 +77,61 @@ def _assess(sandbox: Sandbox, run_dir: Path) -> tuple[str, str]:
     return notebook, str(run_dir / "assessment.json")
 
 
+def run_local_gate(
+    checkout: str,
+    base: str,
+    head: str,
+    run_dir: str | Path,
+    *,
+    repeats: int = 5,
+    docs: int = CorpusSpec.docs,
+    seed: int = 0,
+    assessment: str = "",
+) -> tuple[dict[str, Any], list[str], dict[str, float]]:
+    """Gate 0 on this machine: ``local_ab.ipynb`` then ``compare.ipynb`` into ``run_dir``.
+
+    The A/B outputs go to ``<run_dir>/ab``; verdict.json, comment.md and charts to
+    ``run_dir``. Returns (verdict.json as a dict, executed notebook paths, step seconds).
+    """
+    from perfgate_lib.commands.compare import run_compare_notebook
+    from perfgate_lib.notebook import run_notebook
+    from perfgate_lib.runners.local import resolve_revisions
+
+    resolve_revisions(checkout, base, head)  # fail fast, before starting a kernel
+    run_dir = Path(run_dir).resolve()
+    ab_dir = run_dir / "ab"
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
+    notebooks = [
+        run_notebook(
+            "local_ab",
+            str(run_dir),
+            {
+                "checkout": str(Path(checkout).resolve()),
+                "base": str(base),
+                "head": str(head),
+                "repeats": int(repeats),
+                "docs": int(docs),
+                "seed": int(seed),
+                "out_dir": str(ab_dir),
+            },
+        )
+    ]
+    timings["local_ab"] = round(time.perf_counter() - t, 2)
+    t = time.perf_counter()
+    verdict = run_compare_notebook(
+        str(ab_dir / "control-report.json"),
+        str(ab_dir / "treatment-report.json"),
+        str(run_dir),
+        gate=1,
+        assessment=assessment,
+        context=(ab_dir / "compare_context.json").read_text(),
+    )
+    notebooks.append(str(run_dir / "compare.ipynb"))
+    timings["compare"] = round(time.perf_counter() - t, 2)
+    return verdict, notebooks, timings
+
+
 def run_demo(
     out_dir: str | None = None,
     *,
@@ -91,9 +147,6 @@ def run_demo(
     ``out_dir`` defaults to ``runs/demo/<UTC stamp>`` (local folder). Returns where to
     look; the verdict of the sandbox PR is expected to be ``fail`` at ``fuzzy_dups``.
     """
-    from perfgate_lib.commands.compare import run_compare_notebook
-    from perfgate_lib.notebook import run_notebook
-
     say = progress or (lambda _msg: None)
     run_dir = Path(out_dir or _default_run_dir()).resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -116,43 +169,24 @@ def run_demo(
             notebooks.append(notebook)
             summary = json.loads(Path(assessment).read_text())
             say(f"assess: max_gate {summary.get('max_gate')} ({summary.get('rationale', '')})")
-        except (ImportError, FileNotFoundError) as exc:  # assess not shipped: still demo
+        except (ImportError, FileNotFoundError, UsageError) as exc:  # no assess: still demo
             notes.append(f"assessment skipped: {exc}")
             assessment = ""
         timings["assess"] = round(time.perf_counter() - t, 2)
 
-        t = time.perf_counter()
-        ab_dir = run_dir / "ab"
         say(f"local A/B: {repeats} interleaved repeats per side, {docs} docs (about a minute)")
-        notebooks.append(
-            run_notebook(
-                "local_ab",
-                str(run_dir),
-                {
-                    "checkout": box.path,
-                    "base": box.base,
-                    "head": box.head,
-                    "repeats": int(repeats),
-                    "docs": int(docs),
-                    "seed": int(seed),
-                    "out_dir": str(ab_dir),
-                },
-            )
-        )
-        timings["local_ab"] = round(time.perf_counter() - t, 2)
-
-        t = time.perf_counter()
-        context = (ab_dir / "compare_context.json").read_text()
-        verdict = run_compare_notebook(
-            str(ab_dir / "control-report.json"),
-            str(ab_dir / "treatment-report.json"),
-            str(run_dir),
-            gate=1,
+        verdict, gate_notebooks, gate_timings = run_local_gate(
+            box.path,
+            box.base,
+            box.head,
+            run_dir,
+            repeats=repeats,
+            docs=docs,
+            seed=seed,
             assessment=assessment,
-            context=context,
         )
-        notebooks.append(str(run_dir / "compare.ipynb"))
-        timings["compare"] = round(time.perf_counter() - t, 2)
+        notebooks += gate_notebooks
+        timings.update(gate_timings)
     finally:
         if keep_sandbox:
             notes.append(f"sandbox kept at {sandbox_parent / 'marin'}")

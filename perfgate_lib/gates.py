@@ -10,12 +10,10 @@ import pathlib
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
 from perfgate_lib import storage
 from perfgate_lib.errors import ConfigError, UsageError
+from perfgate_lib.paramfile import PARAMETERS_DIR, load_yaml, mapping, positive_numbers, strings
 
-PARAMETERS_DIR = pathlib.Path(__file__).resolve().parent.parent / "parameters"
 GATES = (1, 2, 3)
 
 
@@ -64,21 +62,13 @@ def parse_gate(
     The staleness limit lives with the other numbers in ``thresholds.yaml``; by default it
     is read from the bundled table.
     """
-    if not isinstance(doc, dict):
-        raise ConfigError(source, None, "expected a mapping at the top level")
+    doc = mapping(doc, source)
     if doc.get("gate") != gate:
         raise ConfigError(source, "gate", f"expected {gate}, got {doc.get('gate')!r}")
-    values: dict[str, Any] = {}
-    for name in _STRINGS:
-        value = doc.get(name)
-        if not isinstance(value, str) or not value.strip():
-            raise ConfigError(source, name, f"expected a non-empty string, got {value!r}")
-        values[name] = value.strip()
-    for name in _NUMBERS:
-        value = doc.get(name)
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-            raise ConfigError(source, name, f"expected a positive number, got {value!r}")
-        values[name] = float(value)
+    values: dict[str, Any] = {
+        **strings(doc, _STRINGS, source),
+        **positive_numbers(doc, _NUMBERS, source),
+    }
     env = doc.get("env") or {}
     if not isinstance(env, dict):
         raise ConfigError(source, "env", f"expected a mapping of strings, got {env!r}")
@@ -110,14 +100,7 @@ def load_gate(gate: int | str, params_dir: str | pathlib.Path | None = None) -> 
     """Load ``<params_dir>/gate<N>.yaml`` (default: the bundled parameters folder)."""
     number = check_gate(gate)
     source = storage.join(str(params_dir or PARAMETERS_DIR), f"gate{number}.yaml")
-    try:
-        text = storage.read_text(source)
-    except FileNotFoundError as exc:
-        raise ConfigError(source, None, "file not found") from exc
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(source, None, f"not valid YAML: {exc}") from exc
+    doc = load_yaml(source)
     from perfgate_lib.thresholds import load_thresholds
 
     thresholds_file = storage.join(str(params_dir or PARAMETERS_DIR), "thresholds.yaml")

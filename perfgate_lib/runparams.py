@@ -11,12 +11,9 @@ import shlex
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
-from perfgate_lib import storage
 from perfgate_lib.errors import ConfigError
+from perfgate_lib.paramfile import PARAMETERS_DIR, load_yaml, mapping, positive_numbers, strings
 
-PARAMETERS_DIR = pathlib.Path(__file__).resolve().parent.parent / "parameters"
 DEFAULT_COMMON = PARAMETERS_DIR / "gate_common.yaml"
 
 
@@ -69,24 +66,12 @@ _INTS = ("poll_error_limit", "output_tail_lines")
 
 
 def parse_run_params(doc: Any, source: str = "<gate_common>") -> RunParams:
-    if not isinstance(doc, dict):
-        raise ConfigError(source, None, "expected a mapping at the top level")
-    values: dict[str, Any] = {}
-    for name in _STRINGS:
-        value = doc.get(name)
-        if not isinstance(value, str) or not value.strip():
-            raise ConfigError(source, name, f"expected a non-empty string, got {value!r}")
-        values[name] = value.strip()
-    for name in _NUMBERS:
-        value = doc.get(name)
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-            raise ConfigError(source, name, f"expected a positive number, got {value!r}")
-        values[name] = float(value)
-    for name in _INTS:
-        value = doc.get(name)
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise ConfigError(source, name, f"expected a positive whole number, got {value!r}")
-        values[name] = value
+    doc = mapping(doc, source)
+    values: dict[str, Any] = {
+        **strings(doc, _STRINGS, source),
+        **positive_numbers(doc, _NUMBERS, source),
+        **positive_numbers(doc, _INTS, source, whole=True),
+    }
     collect_from = doc.get("collect_from", "checkout")
     if collect_from not in ("checkout", "worktree"):
         raise ConfigError(
@@ -115,12 +100,4 @@ def parse_run_params(doc: Any, source: str = "<gate_common>") -> RunParams:
 def load_run_params(path: str | pathlib.Path | None = None) -> RunParams:
     """Load ``gate_common.yaml`` (default: the bundled one)."""
     source = str(path or DEFAULT_COMMON)
-    try:
-        text = storage.read_text(source)
-    except FileNotFoundError as exc:
-        raise ConfigError(source, None, "file not found") from exc
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(source, None, f"not valid YAML: {exc}") from exc
-    return parse_run_params(doc, source)
+    return parse_run_params(load_yaml(source), source)

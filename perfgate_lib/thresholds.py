@@ -6,12 +6,9 @@ import pathlib
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
-from perfgate_lib import storage
 from perfgate_lib.errors import ConfigError
+from perfgate_lib.paramfile import PARAMETERS_DIR, load_yaml, mapping
 
-PARAMETERS_DIR = pathlib.Path(__file__).resolve().parent.parent / "parameters"
 DEFAULT_THRESHOLDS = PARAMETERS_DIR / "thresholds.yaml"
 
 BAND_SIGNALS = ("wall_seconds_total", "stage_wall_seconds", "peak_worker_memory_mb")
@@ -64,8 +61,7 @@ def _section(source: str, doc: dict, name: str) -> dict:
 
 def parse_thresholds(doc: Any, source: str = "<thresholds>") -> Thresholds:
     """Validate a decoded thresholds document."""
-    if not isinstance(doc, dict):
-        raise ConfigError(source, None, "expected a mapping at the top level")
+    doc = mapping(doc, source)
     bands_doc = _section(source, doc, "bands")
     unknown = sorted(set(bands_doc) - set(BAND_SIGNALS))
     if unknown:
@@ -121,12 +117,4 @@ def parse_thresholds(doc: Any, source: str = "<thresholds>") -> Thresholds:
 def load_thresholds(path: str | pathlib.Path | None = None) -> Thresholds:
     """Load and validate the thresholds YAML (default: the bundled table)."""
     source = str(path or DEFAULT_THRESHOLDS)
-    try:
-        text = storage.read_text(source)
-    except FileNotFoundError as exc:
-        raise ConfigError(source, None, "file not found") from exc
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(source, None, f"not valid YAML: {exc}") from exc
-    return parse_thresholds(doc, source)
+    return parse_thresholds(load_yaml(source), source)

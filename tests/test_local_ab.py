@@ -275,3 +275,28 @@ def test_demo_renders_a_comment_flagging_fuzzy_dups(tmp_path, monkeypatch):
     assert json.loads((run / "demo.json").read_text())["verdict"] == "fail"
     assert any(str(run / "comment.md") in line for line in where_to_look(result))
     assert result.sandbox["path"] is None  # removed
+
+
+def test_local_ab_command_rejects_bad_checkout_and_revision(tmp_path, capsys):
+    from perfgate_lib.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["local-ab", "--checkout", str(tmp_path), "--head", "x", "--out", str(tmp_path / "o")])
+    assert exit_info.value.code == 2
+    assert "not a git checkout" in capsys.readouterr().err
+
+    box = build_sandbox(tmp_path / "repo")
+    with pytest.raises(SystemExit) as exit_info:
+        main(
+            [
+                "local-ab",
+                "--checkout",
+                box.path,
+                "--head",
+                "no-such-branch",
+                "--out",
+                str(tmp_path / "o"),
+            ]
+        )
+    assert exit_info.value.code == 4
+    assert "no-such-branch" in capsys.readouterr().err

@@ -1,0 +1,59 @@
+"""``perfgate local-ab``: gate 0 on this machine (real Zephyr, no cluster, no credentials)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from perfgate_lib.corpus import CorpusSpec
+
+
+@click.command("local-ab")
+@click.option("--checkout", required=True, help="Git checkout holding BASE and HEAD.")
+@click.option("--base", default="main", show_default=True, help="Base revision.")
+@click.option("--head", required=True, help="Head revision (the PR).")
+@click.option(
+    "--repeats",
+    default=5,
+    show_default=True,
+    type=click.IntRange(1, 100),
+    help="Interleaved mini-ferry runs per side; medians are compared.",
+)
+@click.option(
+    "--docs",
+    default=CorpusSpec.docs,
+    show_default=True,
+    type=click.IntRange(10, 10_000_000),
+    help="Documents in the generated corpus.",
+)
+@click.option("--seed", default=0, show_default=True, type=int, help="Corpus seed.")
+@click.option("--assessment", default="", help="assessment.json to show in the comment.")
+@click.option("--out", "out_dir", default="", help="Run folder (default: runs/local/<stamp>).")
+def command(checkout, base, head, repeats, docs, seed, assessment, out_dir):
+    """Run the mini ferry on merge-base(BASE, HEAD) and HEAD, interleaved, and compare.
+
+    Writes the executed local_ab and compare notebooks, both median reports, the noise
+    table, verdict.json and comment.md (not posted) into the run folder.
+    Exit code: 0 pass or warn, 1 fail, 3 inconclusive, 4 could not run.
+    """
+    from perfgate_lib.commands.compare import EXIT_BY_VERDICT
+    from perfgate_lib.demo import run_local_gate
+    from perfgate_lib.rundir import absolute, new_run_dir
+
+    out_dir = out_dir or new_run_dir(None, None, kind="local")
+    verdict, _notebooks, timings = run_local_gate(
+        checkout,
+        base,
+        head,
+        out_dir,
+        repeats=repeats,
+        docs=docs,
+        seed=seed,
+        assessment=absolute(assessment),
+    )
+    click.echo(f"verdict: {verdict['verdict']}")
+    for line in verdict["hard_fails"] + verdict["warns"] + verdict["inconclusive_reasons"]:
+        click.echo(f"  - {line}")
+    click.echo(f"run folder: {out_dir} ({sum(timings.values()):.0f} s)")
+    sys.exit(EXIT_BY_VERDICT[verdict["verdict"]])
