@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from perfgate_lib import storage
-from perfgate_lib.assess import QUESTIONS, Assessment, assess_source
+from perfgate_lib.assess import QUESTIONS, Assessment, assess_source, with_changes
 from perfgate_lib.assessment_render import (
     render_assessment_block,
     render_assessment_table,
@@ -90,7 +90,8 @@ def run_assess(
     reviewer: str | None = None,
     out_dir: str = "",
 ) -> AssessResult:
-    """Assess a PR (``pr``) or a local range (``checkout``, ``base``, ``head``), apply the
+    """Assess a PR (``pr``) or a local range (``checkout``, ``base``, ``head``: revisions,
+    or a base folder and a patch file), add the source's notes to the flags, apply the
     reviewer's ``reply`` when given, and write the outputs into ``out_dir`` when given."""
     source = open_source(
         pr=pr or None,
@@ -100,6 +101,8 @@ def run_assess(
         head=head or None,
     )
     assessment = assess_source(source)
+    if source.notes:  # caveats of the source itself (e.g. GitHub's compare API failed)
+        assessment = with_changes(assessment, flags=[*assessment.flags, *source.notes])
     if reply and reply.strip():
         assessment = apply_reply(assessment, reply, reviewer=reviewer)
     result = AssessResult(

@@ -3,8 +3,12 @@
 Three implementations of :class:`DiffSource`, giving the same :class:`ChangedFile` list:
 
 * :class:`LocalGitDiffSource`: a git checkout, ``merge-base(base, head)...head`` (subprocess git);
-* :class:`GitHubDiffSource`: a GitHub PR through PyGithub (all pages of files, contents by SHA);
-* :class:`DirectoryDiffSource`: two folders ``base/`` and ``head/`` (the bundled offline example).
+* :class:`GitHubDiffSource`: a GitHub PR through PyGithub (all pages of files, contents at the
+  merge base and the head SHA);
+* :class:`DirectoryDiffSource`: two folders ``base/`` and ``head/``.
+
+:func:`patched_source` applies a unified diff to a base folder in a throwaway git repository
+(the bundled offline example: ``parameters/examples/assess/base`` + ``pr.patch``).
 
 This module is the only place of the assessment doing git or GitHub I/O; the analysis
 (:mod:`perfgate_lib.assess`) is pure.
@@ -19,6 +23,8 @@ import os
 import re
 import subprocess
 import tarfile
+import tempfile
+import weakref
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,13 +87,18 @@ class ChangedFile:
 
 
 class DiffSource(Protocol):
-    """What the assessment reads: changed files, texts at base and head, head references."""
+    """What the assessment reads: changed files, texts at base and head, head references.
+
+    ``notes``: reviewer-facing caveats about how the diff was read (e.g. GitHub's compare
+    API failed, so base texts come from the base tip), added to the assessment's flags.
+    """
 
     description: str
     base_sha: str
     head_sha: str
     is_fork: bool
     fork_repo: str | None
+    notes: list[str]
 
     def files(self) -> list[ChangedFile]:
         """Every changed file (all pages), in a stable order."""
@@ -179,10 +190,12 @@ def _is_code_file(path: str) -> bool:
 # ---------------------------------------------------------------------------- local git
 
 
-def _git(checkout: Path, *args: str, input: bytes | None = None) -> bytes:
+def _git(
+    checkout: Path, *args: str, input: bytes | None = None, env: dict[str, str] | None = None
+) -> bytes:
     cmd = ["git", "-C", str(checkout), "-c", "core.quotepath=false", *args]
     try:
-        proc = subprocess.run(cmd, input=input, capture_output=True, check=False)
+        proc = subprocess.run(cmd, input=input, capture_output=True, check=False, env=env)
     except FileNotFoundError as exc:
         raise PerfgateError("git is not installed (needed for --checkout)") from exc
     if proc.returncode != 0:
@@ -223,6 +236,7 @@ class LocalGitDiffSource:
     base_sha: str = field(init=False)
     head_sha: str = field(init=False)
     description: str = field(init=False)
+    notes: list[str] = field(init=False, default_factory=list)
     _files: list[ChangedFile] | None = field(init=False, default=None, repr=False)
     _texts: dict[tuple[str, Side], str | None] = field(init=False, default_factory=dict)
 
@@ -364,6 +378,17 @@ def _skipped(parts: tuple[str, ...]) -> bool:
     return parts[-1] == ".git" or any(p == "__pycache__" or p.startswith(".") for p in parts[:-1])
 
 
+def tree_files(root: str | os.PathLike[str]) -> dict[str, Path]:
+    """``{posix path relative to root: file}`` of a source tree, sorted, without caches and
+    hidden folders."""
+    root = Path(root)
+    return {
+        p.relative_to(root).as_posix(): p
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and not _skipped(p.relative_to(root).parts)
+    }
+
+
 @dataclass
 class DirectoryDiffSource:
     """Two folders holding the base and head trees (no git needed; the bundled example)."""
@@ -375,6 +400,7 @@ class DirectoryDiffSource:
     base_sha: str = "base"
     head_sha: str = "head"
     description: str = field(init=False)
+    notes: list[str] = field(init=False, default_factory=list)
 
     def __post_init__(self) -> None:
         for arg, d in (("base", self.base_dir), ("head", self.head_dir)):
@@ -384,12 +410,7 @@ class DirectoryDiffSource:
         self.description = f"{self.base_dir} -> {self.head_dir}"
 
     def _tree(self, side: Side) -> dict[str, Path]:
-        root = Path(self.base_dir if side == "base" else self.head_dir)
-        return {
-            p.relative_to(root).as_posix(): p
-            for p in sorted(root.rglob("*"))
-            if p.is_file() and not _skipped(p.relative_to(root).parts)
-        }
+        return tree_files(self.base_dir if side == "base" else self.head_dir)
 
     def files(self) -> list[ChangedFile]:
         base, head = self._tree("base"), self._tree("head")
@@ -436,6 +457,67 @@ class DirectoryDiffSource:
         return _word_hits(names, items)
 
 
+# ---------------------------------------------------------------------------- patch on a tree
+
+# A fixed identity and date: the same base tree and patch always give the same SHAs.
+_PATCH_GIT_ENV = {
+    "GIT_AUTHOR_NAME": "perfgate",
+    "GIT_AUTHOR_EMAIL": "perfgate@localhost",
+    "GIT_AUTHOR_DATE": "2026-01-01T00:00:00Z",
+    "GIT_COMMITTER_NAME": "perfgate",
+    "GIT_COMMITTER_EMAIL": "perfgate@localhost",
+    "GIT_COMMITTER_DATE": "2026-01-01T00:00:00Z",
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_CONFIG_GLOBAL": os.devnull,
+}
+
+
+def patched_source(
+    base_dir: str | os.PathLike[str], patch_file: str | os.PathLike[str]
+) -> LocalGitDiffSource:
+    """The diff a unified ``patch_file`` makes to the tree in ``base_dir``.
+
+    Commits the base tree in a throwaway git repository, applies the patch with
+    ``git apply`` and commits the head; the repository lives as long as the source.
+    """
+    base_dir, patch_file = Path(base_dir), Path(patch_file)
+    if not base_dir.is_dir():
+        raise UsageError(f"base folder {base_dir}: no such directory")
+    if not patch_file.is_file():
+        raise UsageError(f"patch {patch_file}: no such file")
+    tmp = tempfile.TemporaryDirectory(prefix="perfgate-patch-")
+    root = Path(tmp.name)
+    env = {**os.environ, **_PATCH_GIT_ENV}
+
+    def git(*args: str) -> str:
+        return _git(root, "-c", "commit.gpgsign=false", *args, env=env).decode().strip()
+
+    try:
+        for rel, src in tree_files(base_dir).items():
+            dest = root / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_bytes(src.read_bytes())
+        git("init", "-q")
+        git("add", "-A")
+        git("commit", "-q", "--allow-empty", "-m", "base")
+        base_sha = git("rev-parse", "HEAD")
+        try:
+            git("apply", "--index", str(patch_file.resolve()))
+        except _GitFailed as exc:
+            raise UsageError(
+                f"patch {patch_file} does not apply to {base_dir}: {exc.stderr}"
+            ) from exc
+        git("commit", "-q", "--allow-empty", "-m", "head")
+        head_sha = git("rev-parse", "HEAD")
+        source = LocalGitDiffSource(root, base_sha, head_sha)
+    except BaseException:
+        tmp.cleanup()
+        raise
+    source.description = f"{base_dir} + {patch_file.name}"
+    weakref.finalize(source, tmp.cleanup)  # keeps the folder until the source is gone
+    return source
+
+
 # ---------------------------------------------------------------------------- GitHub
 
 _GH_STATUS = {
@@ -453,7 +535,8 @@ class GitHubDiffSource:
     """A pull request read through PyGithub (:class:`perfgate_lib.github.GitHubClient`).
 
     Files come from every page of ``pulls/N/files``; texts from the contents endpoint at
-    the merge base (GitHub's compare API; the base tip when unavailable) and the head SHA.
+    the merge base (GitHub's compare API, as ``pulls/N/files`` diffs from it) and the head
+    SHA. When compare fails the base tip stands in and :attr:`notes` says so.
     ``is_fork`` is true when the head lives in another repository (or a deleted one).
     """
 
@@ -473,20 +556,28 @@ class GitHubDiffSource:
         self.fork_repo: str | None = None
         if self.is_fork:
             self.fork_repo = "(deleted fork)" if head_repo is None else head_repo.full_name
+        self.notes: list[str] = []
         self.base_sha: str = self._merge_base(pull.base.sha)
         self.description = f"{self.repo_name}#{pr}"
         self._files: list[ChangedFile] | None = None
         self._texts: dict[tuple[str, Side], str | None] = {}
 
     def _merge_base(self, base_tip: str) -> str:
-        """The merge base GitHub diffs against; the base tip when compare is unavailable."""
+        """The merge base GitHub diffs against; the base tip (with a note) when compare fails."""
         try:
             return self.client.call(
                 "comparing base and head",
                 lambda: self.client.repo.compare(base_tip, self.head_sha).merge_base_commit.sha,
                 self.pr,
             )
-        except GitHubError:
+        except GitHubError as exc:
+            status = getattr(exc, "status", None)
+            why = f"HTTP {status}" if status else "no answer"
+            self.notes.append(
+                f"GitHub's compare API failed ({why}): base texts were read at the base tip "
+                f"{base_tip[:12]}, not the merge base; if the base branch moved since the PR "
+                "branched, some answers may reflect its changes rather than the PR's."
+            )
             return base_tip
 
     def files(self) -> list[ChangedFile]:
@@ -568,8 +659,10 @@ def open_source(
 ) -> DiffSource:
     """The diff source the arguments name: a PR, or a checkout with base and head.
 
-    A ``checkout`` folder holding sub-folders named ``base`` and ``head`` (no git
-    repository of its own) is read as two trees: the bundled offline example.
+    A ``checkout`` folder that is not itself a git repository's top may instead hold a
+    base tree and, as ``head``, a sub-folder (two trees: :class:`DirectoryDiffSource`) or a
+    unified diff file applied to the base (:func:`patched_source`; the bundled example:
+    ``--checkout parameters/examples/assess --base base --head pr.patch``).
     """
     if pr:
         if checkout:
@@ -582,19 +675,21 @@ def open_source(
         raise UsageError(f"--checkout needs {' and '.join(missing)}")
     root = Path(checkout)
     assert base and head
-    if _is_tree_pair(root, base, head):
-        return DirectoryDiffSource(root / base, root / head)
+    if (root / base).is_dir() and not _is_git_top(root):
+        if (root / head).is_dir():
+            return DirectoryDiffSource(root / base, root / head)
+        if (root / head).is_file():
+            return patched_source(root / base, root / head)
     return LocalGitDiffSource(root, base, head)
 
 
-def _is_tree_pair(root: Path, base: str, head: str) -> bool:
-    if not ((root / base).is_dir() and (root / head).is_dir()):
-        return False
+def _is_git_top(root: Path) -> bool:
+    """True when ``root`` is the top folder of a git working tree."""
     try:
         top = _git(root, "rev-parse", "--show-toplevel").decode().strip()
     except (_GitFailed, PerfgateError):
-        return True
-    return Path(top).resolve() != root.resolve()
+        return False
+    return Path(top).resolve() == root.resolve()
 
 
 def changed_paths(files: Sequence[ChangedFile]) -> list[tuple[str, str | None]]:

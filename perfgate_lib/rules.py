@@ -38,6 +38,10 @@ _FAILED_JOB_STATES = {"failed", "killed", "worker_failed", "unschedulable"}
 class GateContext:
     """What the caller knows beyond the two reports.
 
+    ``within_noise`` (local A/B runs only): signal or stage name -> note, for deltas the
+    caller measured to lie inside the run-to-run noise of repeated runs; such a delta in
+    a time or memory fail band is downgraded to warn (never to pass) and says so.
+
     ``baseline`` is provenance: source, run_id, run_url, sha, created_at (ISO-8601),
     age_hours. ``now`` (ISO-8601, UTC) lets the engine compute the baseline age from
     ``created_at`` or the report's ``collected_at_utc`` when ``age_hours`` is absent.
@@ -53,6 +57,7 @@ class GateContext:
     treatment_cluster_generation: str | None = None
     baseline: dict[str, Any] = field(default_factory=dict)
     now: str | None = None
+    within_noise: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None, source: str = "context") -> GateContext:
@@ -71,6 +76,11 @@ class GateContext:
             raise UsageError(f"{source}: 'gate' must be 1, 2 or 3, got {data['gate']!r}")
         if not isinstance(data.get("baseline", {}), dict):
             raise UsageError(f"{source}: 'baseline' must be an object")
+        noise = data.get("within_noise", {})
+        if not isinstance(noise, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in noise.items()
+        ):
+            raise UsageError(f"{source}: 'within_noise' must be an object of name -> note")
         return cls(**data)
 
 
@@ -196,6 +206,19 @@ def _stage_rows(base: PerfReport, treat: PerfReport, band: Band) -> list[StageRo
             else:
                 rows.append(StageRow(stage, b, t, _pct(delta), band_verdict(delta, band)))
     return rows
+
+
+def _downgrade_within_noise(rows: list[SignalRow | StageRow], within: dict[str, str]) -> None:
+    """Fail-band rows whose delta the caller measured inside the noise become warn."""
+    for row in rows:
+        name = row.signal if isinstance(row, SignalRow) else row.stage
+        if row.verdict == "fail" and name in within:
+            row.verdict = "warn"
+            row.note = (
+                within[name]
+                if within[name].startswith("within noise")
+                else (f"within noise ({within[name]})")
+            )
 
 
 def _count_signal(name: str, base: PerfReport, treat: PerfReport) -> SignalRow:
@@ -324,6 +347,8 @@ def decide(
     signals += [_count_signal(name, baseline, treatment) for name in thresholds.hard_fail_counts]
     stages = _stage_rows(baseline, treatment, bands["stage_wall_seconds"])
 
+    _downgrade_within_noise([*signals[:2], *stages], context.within_noise)
+
     hard_fails, band_fails, warns = [], [], []
     for row in signals:
         if row.verdict == "fail" and row.delta_pct is None:
@@ -333,6 +358,9 @@ def decide(
         elif row.verdict == "fail":
             limit = bands[row.signal].warn_pct
             band_fails.append(f"{row.signal}: {fmt_pct(row.delta_pct)} (> +{limit:g}%)")
+        elif row.verdict == "warn" and row.note.startswith("within noise"):
+            limit = bands[row.signal].warn_pct
+            warns.append(f"{row.signal}: {fmt_pct(row.delta_pct)} (> +{limit:g}%) but {row.note}")
         elif row.verdict == "warn":
             b = bands[row.signal]
             warns.append(
@@ -342,6 +370,10 @@ def decide(
     for row in stages:
         if row.verdict == "fail":
             band_fails.append(f"stage {row.stage}: {fmt_pct(row.delta_pct)} (> +{sb.warn_pct:g}%)")
+        elif row.verdict == "warn" and row.note.startswith("within noise"):
+            warns.append(
+                f"stage {row.stage}: {fmt_pct(row.delta_pct)} (> +{sb.warn_pct:g}%) but {row.note}"
+            )
         elif row.verdict == "warn":
             warns.append(
                 f"stage {row.stage}: {fmt_pct(row.delta_pct)} (+{sb.pass_pct:g}% to +{sb.warn_pct:g}%)"

@@ -100,7 +100,7 @@ def test_bundled_example_runs_offline(capsys):
         "--base",
         "base",
         "--head",
-        "head",
+        "pr.patch",
         "--json",
     )
     data = json.loads(out)

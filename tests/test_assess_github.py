@@ -18,33 +18,21 @@ pytest_plugins = ("tests.marin_fixtures", "tests.fakes.github_fixtures")
 
 SHUFFLE = f"{ZSRC}/shuffle.py"
 COUNTERS = f"{ZSRC}/counters.py"
-_GH_STATUS = {"deleted": "removed"}
 
 
-def seed_pull(fake, repo, number: int, *, extra_docs: int = 0, head_repo: str | None = None):
-    """Serve the local ``main...feature`` diff as PR ``number``: files and contents."""
-    src = LocalGitDiffSource(repo.root, "main", "feature")
-    files = []
-    for f in src.files():
-        item = {
-            "filename": f.path,
-            "status": _GH_STATUS.get(f.status, f.status),
-            "additions": f.additions,
-            "deletions": f.deletions,
-        }
-        if f.patch is not None:
-            item["patch"] = f.patch
-        if f.old_path:
-            item["previous_filename"] = f.old_path
-        files.append(item)
-        for path, side, sha in (
-            (f.base_path, "base", src.base_sha),
-            (f.head_path, "head", src.head_sha),
-        ):
-            text = src.read_text(path, side) if path else None
-            if text is not None:
-                fake.add_content(DEFAULT_REPO, sha, path, text)
-    files += [
+def seed_pull(
+    fake,
+    repo,
+    number: int,
+    *,
+    extra_docs: int = 0,
+    head_repo: str | None = None,
+    base: str = "main",
+):
+    """Serve the local ``base...feature`` diff as PR ``number``: files, contents at the merge
+    base and head, and the base tip as the PR's ``base.sha``."""
+    src = LocalGitDiffSource(repo.root, base, "feature")
+    docs = [
         {
             "filename": f"docs/page{i:03d}.md",
             "status": "added",
@@ -53,13 +41,13 @@ def seed_pull(fake, repo, number: int, *, extra_docs: int = 0, head_repo: str | 
         }
         for i in range(extra_docs)
     ]
-    fake.add_pull(
+    fake.add_pull_from(
         DEFAULT_REPO,
         number,
-        head_sha=src.head_sha,
-        base_sha=src.base_sha,
+        src,
+        base_sha=repo.git("rev-parse", base),
         head_repo=head_repo,
-        files=files,
+        extra_files=docs,
     )
     return src
 
@@ -140,6 +128,68 @@ def test_removals_and_moves_without_a_searchable_head_tree_are_not_trivial(
         f"moved from {ZSRC}/readers.py (no perf-relevant pattern)"
     )
     assert fake_github.requests_matching("GET", "/repos/*/tarball/*")
+
+
+def moved_base(repo) -> tuple[str, str]:
+    """A PR that only rewords a docstring in shuffle.py, branched before main raised the
+    scatter buffer: (merge base, base tip)."""
+    merge_base = repo.git("rev-parse", "main")
+    repo.edit(SHUFFLE, '"""Stable hash routing of a key to a shard."""', '"""Route a key."""')
+    repo.commit("reword")
+    repo.git("checkout", "-q", "main")
+    repo.edit(SHUFFLE, "64 * 1024 * 1024", "32 * 1024 * 1024")
+    tip = repo.commit("main moves on")
+    repo.git("checkout", "-q", "feature")
+    return merge_base, tip
+
+
+def test_base_texts_are_read_at_the_merge_base_not_the_moved_base_tip(
+    repo, fake_github, kit_client
+):
+    merge_base, tip = moved_base(repo)
+    local = seed_pull(fake_github, repo, 12)
+    # Were shuffle.py read at the tip, the buffer change on main would look like the PR's.
+    fake_github.add_content(DEFAULT_REPO, tip, SHUFFLE, repo.git("show", f"{tip}:{SHUFFLE}"))
+    source = GitHubDiffSource(12, DEFAULT_REPO, client=kit_client)
+    a = assess_source(source)
+    assert (source.base_sha, local.base_sha) == (merge_base, merge_base)
+    assert source.notes == []
+    assert fake_github.requests_matching("GET", f"/repos/*/compare/{tip}...{local.head_sha}")
+    refs = {r.query["ref"] for r in fake_github.requests_matching("GET", "/repos/*/contents/*")}
+    assert refs == {merge_base, local.head_sha}
+    assert a.per_file[SHUFFLE].trivial and a.max_gate == "skip"
+    assert comparable(a.to_json()) == comparable(assess_source(local).to_json())
+
+
+def test_compare_failure_falls_back_to_the_base_tip_with_a_note(repo, github_env):
+    from perfgate_lib.assess_run import run_assess
+
+    merge_base, tip = moved_base(repo)
+    seed_pull(github_env, repo, 13)
+    github_env.add_content(DEFAULT_REPO, tip, SHUFFLE, repo.git("show", f"{tip}:{SHUFFLE}"))
+    github_env.inject("GET", "/repos/*/compare/*", 404)
+    result = run_assess(pr=13, repo=DEFAULT_REPO)
+    a = result.assessment
+    assert a.base_sha == tip != merge_base
+    note = (
+        f"GitHub's compare API failed (HTTP 404): base texts were read at the base tip {tip[:12]}"
+    )
+    assert a.flags[-1].startswith(note)
+    assert note in result.block  # the reviewer sees it
+    # ...because reading at the tip shows main's buffer change as the PR's.
+    assert a.per_file[SHUFFLE].memory and a.max_gate == "3"
+
+
+def test_fake_compare_answers_the_seeded_merge_base(fake_github, github_client):
+    fake_github.set_merge_base(DEFAULT_REPO, "b" * 40, "h" * 40, "m" * 40)
+    repo = github_client.get_repo(DEFAULT_REPO)
+    seeded = repo.compare("b" * 40, "h" * 40)
+    assert seeded.merge_base_commit.sha == "m" * 40
+    assert (seeded.status, seeded.ahead_by, seeded.behind_by) == ("diverged", 1, 1)
+    assert list(seeded.files) == [] and seeded.total_commits == 1
+    default = repo.compare("b" * 40, "c" * 40)
+    assert default.merge_base_commit.sha == "b" * 40
+    assert (default.status, default.ahead_by, default.behind_by) == ("ahead", 1, 0)
 
 
 def test_unknown_pr_is_a_github_error(fake_github, kit_client):

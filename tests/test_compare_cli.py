@@ -110,12 +110,3 @@ def test_unknown_and_secret_parameters_are_refused(tmp_path):
     with pytest.raises(UsageError, match="basline"):
         run_notebook("compare", str(tmp_path), {"basline": BASE})
     assert not (tmp_path / "compare.ipynb").exists()
-
-
-@pytest.mark.slow
-def test_demo_produces_a_run_folder(tmp_path):
-    proc = perfgate("demo", env={"PERFGATE_RUNS_ROOT": str(tmp_path)})
-    assert proc.returncode == 0, proc.stderr
-    comments = list(tmp_path.rglob("comment.md"))
-    assert comments and comments[0].read_text().startswith(SENTINEL)
-    assert list(tmp_path.rglob("*.ipynb"))

@@ -364,3 +364,39 @@ def test_context_rejects_unknown_key():
 
     with pytest.raises(UsageError, match="contentoin"):
         GateContext.from_dict({"contentoin": True})
+
+
+# --- local A/B noise (GateContext.within_noise) ------------------------------------------
+
+
+def test_fail_within_measured_noise_is_a_warn_that_says_so():
+    v = run(
+        rep(),
+        treat(stage_wall_seconds={**BASE["stage_wall_seconds"], "minhash": 240.0}),
+        within_noise={"minhash": "within noise (±22.0%, k=5)"},
+    )
+    assert v.verdict == "warn"
+    row = stage(v, "minhash")
+    assert row.verdict == "warn" and row.note == "within noise (±22.0%, k=5)"
+    assert v.warns == ["stage minhash: +20.0% (> +10%) but within noise (±22.0%, k=5)"]
+
+
+def test_noise_never_hides_a_fail_outside_it_or_a_count_fail():
+    v = run(
+        rep(),
+        treat(
+            stage_wall_seconds={**BASE["stage_wall_seconds"], "minhash": 240.0, "tokenize": 480.0},
+            failed_shards=1,
+        ),
+        within_noise={"minhash": "±22%"},
+    )
+    assert v.verdict == "fail"
+    assert stage(v, "tokenize").verdict == "fail"
+    assert stage(v, "minhash").note == "within noise (±22%)"
+
+
+def test_within_noise_must_map_names_to_notes():
+    from perfgate_lib.errors import UsageError
+
+    with pytest.raises(UsageError, match="within_noise"):
+        GateContext.from_dict({"within_noise": {"minhash": 3}})

@@ -1,26 +1,25 @@
-"""``perfgate demo``: the main job on its embedded default (no credentials, no network)."""
+"""``perfgate demo``: the whole pipeline offline, on its embedded default.
+
+A sandbox marin-shaped repository with a PR that slows a Zephyr hot path; the diff
+assessed, a local A/B with real Zephyr (merge-base vs head, interleaved repeats), the
+comparison and the comment written into the run folder (never posted). No credentials,
+no network. Exits 0 when the demo ran (its verdict is a fail by design).
+"""
 
 from __future__ import annotations
 
 import click
 
-from perfgate_lib.rundir import new_run_dir
-from perfgate_lib.thresholds import PARAMETERS_DIR
-
-EXAMPLES = PARAMETERS_DIR / "examples"
-
 
 @click.command("demo")
 @click.option("--out", "out_dir", default="", help="Run folder (default: runs/demo/<stamp>).")
-def command(out_dir):
-    """Run the compare notebook on bundled tier-1 reports and print where the outputs are."""
-    from perfgate_lib.commands.compare import run_compare_notebook
+@click.option("--repeats", default=5, show_default=True, type=click.IntRange(1, 50))
+@click.option("--docs", default=3000, show_default=True, type=click.IntRange(10, 10_000_000))
+@click.option("--keep-sandbox", is_flag=True, help="Keep the sandbox git repository.")
+def command(out_dir, repeats, docs, keep_sandbox):
+    """The whole pipeline offline: sandbox PR, assess, local A/B with real Zephyr, compare."""
+    from perfgate_lib.demo import run_demo, where_to_look
 
-    out_dir = out_dir or new_run_dir(None, None, kind="demo")
-    verdict = run_compare_notebook(
-        str(EXAMPLES / "tier1_baseline.json"), str(EXAMPLES / "tier1_treatment.json"), out_dir
-    )
-    click.echo(f"verdict: {verdict['verdict']}")
-    click.echo(f"run folder: {out_dir}")
-    for name in ("compare.ipynb", "verdict.json", "comment.md", "stage_chart.png"):
-        click.echo(f"  {name}")
+    result = run_demo(out_dir or None, repeats=repeats, docs=docs, keep_sandbox=keep_sandbox)
+    for line in where_to_look(result):
+        click.echo(line)

@@ -46,12 +46,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from perfgate_lib.corpus import CorpusSpec, write_corpus
 from perfgate_lib.errors import PerfgateError, UsageError
+
+if TYPE_CHECKING:
+    from perfgate_lib.rules import Verdict
 
 FERRY_MODULE = "perfgate.miniferry"
 ZEPHYR_SRC = Path("lib/zephyr/src")
@@ -415,13 +418,9 @@ class ABResult:
             out[row["stage"]] = _context_text(row)
         return out
 
-    def compare_context(self, *, native_noise_rule: bool | None = None) -> dict[str, Any]:
-        """GateContext keys plus ``comment`` extras for ``compare.run_compare``.
-
-        Adds ``within_noise`` only when the verdict engine's GateContext accepts it.
-        """
-        if native_noise_rule is None:
-            native_noise_rule = supports_noise_rule()
+    def compare_context(self) -> dict[str, Any]:
+        """GateContext keys (``within_noise`` included) plus ``comment`` extras for
+        ``compare.run_compare``."""
         total = self.noise[self.noise["stage"] == TOTAL].to_dict("records")
         total_note = ""
         if total and total[0]["noise_pct"] is not None and not math.isnan(total[0]["noise_pct"]):
@@ -448,8 +447,7 @@ class ABResult:
         }
         if self.source_warning:
             context["comment"]["top_notes"].append(f"⚠ {self.source_warning}.")
-        if native_noise_rule:
-            context["within_noise"] = self.within_noise()
+        context["within_noise"] = self.within_noise()
         return context
 
 
@@ -478,13 +476,6 @@ def _context_text(row: dict[str, Any]) -> str:
     if resolution and delta_s is not None and abs(delta_s) <= resolution:
         return f"{text} · within noise (|Δ| ≤ {resolution:g} s)"
     return f"{text} · within noise"
-
-
-def supports_noise_rule() -> bool:
-    """Whether rules.GateContext takes ``within_noise`` (the lead's noise-aware rule)."""
-    from perfgate_lib.rules import GateContext
-
-    return "within_noise" in GateContext.__dataclass_fields__
 
 
 def run_local_ab(
@@ -731,7 +722,7 @@ def show_repeats_chart(result: ABResult) -> str:
     return str(path)
 
 
-def verdict_frame(verdict: Any, result: ABResult) -> pd.DataFrame:
+def verdict_frame(verdict: Verdict, result: ABResult) -> pd.DataFrame:
     """Stages then whole-run time/memory rows of a verdict, with the noise beside each.
 
     Columns: name, baseline, treatment, delta_pct, verdict, noise_pct, within_noise, note.
@@ -770,53 +761,19 @@ def verdict_frame(verdict: Any, result: ABResult) -> pd.DataFrame:
 # ---------------------------------------------------------------------------
 
 
-def local_verdict(result: ABResult, thresholds: str | None = None) -> Any:
-    """The verdict engine on the two median reports, noise-aware.
-
-    When ``rules.GateContext`` takes ``within_noise`` the engine applies the downgrade
-    itself; otherwise :func:`apply_noise` does it here: a time or memory signal in the
-    fail band whose delta is within the noise becomes a warn, its row noted "within noise".
-    """
+def local_verdict(result: ABResult, thresholds: str | None = None) -> Verdict:
+    """The verdict engine on the two median reports, noise-aware: a time or memory delta
+    in the fail band that lies within the measured noise is a warn that says so
+    (``GateContext.within_noise``), never a pass."""
     from perfgate_lib.compare import compare_reports
     from perfgate_lib.report import parse_report
 
-    native = supports_noise_rule()
-    context = result.compare_context(native_noise_rule=native)
+    context = result.compare_context()
     context.pop("comment", None)
-    verdict = compare_reports(
+    return compare_reports(
         parse_report(result.control_report, "control-report.json"),
         parse_report(result.treatment_report, "treatment-report.json"),
         gate=1,
         thresholds=thresholds,
         context=context,
     )
-    return verdict if native else apply_noise(verdict, result.within_noise())
-
-
-def apply_noise(verdict: Any, within: dict[str, str]) -> Any:
-    """Downgrade fail-band time/memory rows named in ``within`` to warn (in place).
-
-    Count-based hard fails and non-noise fails are kept; the verdict becomes ``warn``
-    when the only fails were within the noise. Inconclusive verdicts are unchanged.
-    """
-    downgraded = []
-    for row in [*verdict.signals, *verdict.stages]:
-        name = getattr(row, "stage", None) or getattr(row, "signal", None)
-        if row.verdict == "fail" and row.delta_pct is not None and name in within:
-            row.verdict = "warn"
-            row.note = (row.note + "; " if row.note else "") + within[name]
-            downgraded.append(name)
-    if not downgraded:
-        return verdict
-    keep, moved = [], []
-    for line in verdict.hard_fails:
-        label = line.split(":", 1)[0].removeprefix("stage ")
-        (moved if label in downgraded else keep).append(line)
-    verdict.hard_fails = keep
-    verdict.warns = [
-        *verdict.warns,
-        *(f"{m} but {within[m.split(':', 1)[0].removeprefix('stage ')]}" for m in moved),
-    ]
-    if verdict.verdict == "fail" and not keep:
-        verdict.verdict = "warn"
-    return verdict

@@ -2,8 +2,8 @@
 
 Two threaded HTTP servers on 127.0.0.1 (free ports):
 
-* the API host: repos, pulls (+ files), contents, issue comments, collaborator
-  permission, ``/user``, Actions workflows, runs and artifacts;
+* the API host: repos, pulls (+ files), contents, compare (merge base), issue comments,
+  collaborator permission, ``/user``, Actions workflows, runs and artifacts;
 * the storage host: where ``archive_download_url`` redirects (302), serving the zip.
   Like real blob storage it refuses a request carrying ``Authorization`` (400), and it
   records every request's headers so tests can assert the token never reached it.
@@ -116,6 +116,7 @@ class FakeGitHub:
         self.pulls: dict[tuple[str, int], dict[str, Any]] = {}
         self.pull_files: dict[tuple[str, int], list[dict[str, Any]]] = {}
         self.contents: dict[tuple[str, str, str], bytes] = {}
+        self.merge_bases: dict[tuple[str, str, str], dict[str, Any]] = {}
         self.comments: dict[int, dict[str, Any]] = {}
         self.permissions: dict[tuple[str, str], str] = {}
         self.workflows: dict[tuple[str, str], dict[str, Any]] = {}
@@ -237,12 +238,80 @@ class FakeGitHub:
             self.pull_files[(repo, number)] = [dict(f) for f in files or []]
         return pull
 
+    def add_pull_from(
+        self,
+        repo: str,
+        number: int,
+        source: Any,
+        *,
+        base_sha: str | None = None,
+        head_repo: str | None = None,
+        extra_files: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        """Seed PR ``number`` from a diff source (``perfgate_lib.diffsource``: ``files()``,
+        ``read_text(path, side)``, ``base_sha``, ``head_sha``): its changed files, their
+        texts at the merge base (``source.base_sha``) and head, and, when the PR's base tip
+        ``base_sha`` has moved past the merge base, what compare answers for the pair.
+        ``extra_files`` are listed after the source's files (no contents)."""
+        files = []
+        for f in source.files():
+            item = {
+                "filename": f.path,
+                "status": {"deleted": "removed"}.get(f.status, f.status),
+                "additions": f.additions,
+                "deletions": f.deletions,
+            }
+            if f.patch is not None:
+                item["patch"] = f.patch
+            if f.old_path:
+                item["previous_filename"] = f.old_path
+            files.append(item)
+            for path, side, sha in (
+                (f.base_path, "base", source.base_sha),
+                (f.head_path, "head", source.head_sha),
+            ):
+                text = source.read_text(path, side) if path else None
+                if text is not None:
+                    self.add_content(repo, sha, path, text)
+        tip = base_sha or source.base_sha
+        if tip != source.base_sha:
+            self.set_merge_base(repo, tip, source.head_sha, source.base_sha)
+        return self.add_pull(
+            repo,
+            number,
+            head_sha=source.head_sha,
+            base_sha=tip,
+            head_repo=head_repo,
+            files=files + list(extra_files or []),
+        )
+
     def add_content(self, repo: str, ref: str, path: str, content: bytes | str) -> None:
         """A file at ``ref`` (a SHA or branch name), served by the contents endpoint."""
         self.add_repo(repo)
         data = content.encode() if isinstance(content, str) else content
         with self.lock:
             self.contents[(repo, ref, path)] = data
+
+    def set_merge_base(
+        self,
+        repo: str,
+        base: str,
+        head: str,
+        merge_base: str,
+        *,
+        ahead_by: int | None = None,
+        behind_by: int | None = None,
+    ) -> None:
+        """What ``compare/{base}...{head}`` answers. Unseeded pairs answer ``base`` as the
+        merge base (the head branched from the base tip). ``ahead_by`` / ``behind_by``
+        default to 1 when head / base moved past the merge base, else 0."""
+        self.add_repo(repo)
+        with self.lock:
+            self.merge_bases[(repo, base, head)] = {
+                "merge_base": merge_base,
+                "ahead_by": ahead_by,
+                "behind_by": behind_by,
+            }
 
     def add_comment(
         self,
@@ -610,6 +679,7 @@ class _ApiHandler(_BaseHandler):
         ("GET", r"/repos/([^/]+)/([^/]+)/pulls/(\d+)/files", "list_files"),
         ("GET", r"/repos/([^/]+)/([^/]+)/issues/(\d+)", "get_issue"),
         ("GET", r"/repos/([^/]+)/([^/]+)/contents/(.+)", "get_contents"),
+        ("GET", r"/repos/([^/]+)/([^/]+)/compare/(.+?)\.\.\.(.+)", "compare"),
         ("GET", r"/repos/([^/]+)/([^/]+)/issues/(\d+)/comments", "list_comments"),
         ("POST", r"/repos/([^/]+)/([^/]+)/issues/(\d+)/comments", "create_comment"),
         ("GET", r"/repos/([^/]+)/([^/]+)/issues/comments/(\d+)", "get_comment"),
@@ -862,6 +932,49 @@ class _ApiHandler(_BaseHandler):
             "git_url": f"{base}/repos/{repo}/git/blobs/{'e' * 40}",
             "html_url": f"{self.fake.origin}/{repo}/blob/{ref}/{path}",
             "download_url": f"{self.fake.origin}/{repo}/raw/{ref}/{path}",
+        }
+
+    def _commit_json(self, repo: str, sha: str) -> dict[str, Any]:
+        base = self.fake.url
+        return {
+            "sha": sha,
+            "node_id": f"C_{sha}",
+            "url": f"{base}/repos/{repo}/commits/{sha}",
+            "html_url": f"{self.fake.origin}/{repo}/commit/{sha}",
+            "commit": {"message": "commit", "url": f"{base}/repos/{repo}/git/commits/{sha}"},
+            "parents": [],
+        }
+
+    def compare(self, owner: str, name: str, base_ref: str, head_ref: str) -> dict[str, Any]:
+        """``GET compare/{base}...{head}``: the merge base, status and ahead/behind counts
+        (no commits or files: what the kit reads is the merge base)."""
+        self._repo(owner, name)
+        repo = f"{owner}/{name}"
+        seeded = self.fake.merge_bases.get((repo, base_ref, head_ref), {})
+        merge_base = seeded.get("merge_base") or base_ref
+        ahead = seeded.get("ahead_by")
+        ahead = int(head_ref != merge_base) if ahead is None else ahead
+        behind = seeded.get("behind_by")
+        behind = int(base_ref != merge_base) if behind is None else behind
+        if not ahead and not behind:
+            status = "identical"
+        else:
+            status = "diverged" if ahead and behind else "ahead" if ahead else "behind"
+        basehead = f"{base_ref}...{head_ref}"
+        return {
+            "url": f"{self.fake.url}/repos/{repo}/compare/{basehead}",
+            "html_url": f"{self.fake.origin}/{repo}/compare/{basehead}",
+            "permalink_url": f"{self.fake.origin}/{repo}/compare/{basehead}",
+            "diff_url": f"{self.fake.origin}/{repo}/compare/{basehead}.diff",
+            "patch_url": f"{self.fake.origin}/{repo}/compare/{basehead}.patch",
+            "base_commit": self._commit_json(repo, base_ref),
+            "merge_base_commit": self._commit_json(repo, merge_base),
+            "status": status,
+            "ahead_by": ahead,
+            "behind_by": behind,
+            "total_commits": ahead,
+            "commits": [],
+            "files": [],
         }
 
     def list_comments(self, owner: str, name: str, number: str):

@@ -249,22 +249,4 @@ def seed_pull(fake: FakeGitHub, world: MarinWorld, pr: int) -> None:
     from perfgate_lib.diffsource import LocalGitDiffSource
 
     src = LocalGitDiffSource(world.template.src, world.template.base_sha, world.sha(pr))
-    files = []
-    for f in src.files():
-        item = {
-            "filename": f.path,
-            "status": {"deleted": "removed"}.get(f.status, f.status),
-            "additions": f.additions,
-            "deletions": f.deletions,
-        }
-        if f.patch is not None:
-            item["patch"] = f.patch
-        files.append(item)
-        for path, side, sha in (
-            (f.base_path, "base", src.base_sha),
-            (f.head_path, "head", src.head_sha),
-        ):
-            text = src.read_text(path, side) if path else None
-            if text is not None:
-                fake.add_content(DEFAULT_REPO, sha, path, text)
-    fake.add_pull(DEFAULT_REPO, pr, head_sha=src.head_sha, base_sha=src.base_sha, files=files)
+    fake.add_pull_from(DEFAULT_REPO, pr, src)

@@ -1,0 +1,2 @@
+def normalize(doc):
+    return doc.strip()

@@ -1,0 +1,2 @@
+def dedup(docs):
+    return list(dict.fromkeys(docs))

@@ -1,0 +1,2 @@
+def tokenize(doc):
+    return doc.split()

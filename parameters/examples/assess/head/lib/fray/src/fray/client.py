@@ -1,2 +1,0 @@
-class LocalClient:
-    """Runs actors in this process."""

@@ -1,8 +1,0 @@
-from zephyr.counters import Counters
-
-
-def test_increment():
-    c = Counters()
-    c.increment("a")
-    assert c.total() == 1
-    assert c.values == {"a": 1}
