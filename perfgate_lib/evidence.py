@@ -11,6 +11,7 @@ import re
 from collections.abc import Sequence
 
 from perfgate_lib.mdtext import fmt_duration, md_code, md_fence
+from perfgate_lib.runners.iris import DEFAULT_CLUSTER_CONFIG
 
 QUEUE_WAIT_NOTABLE_S = 30 * 60  # the skill: note queue waits over 30 minutes
 
@@ -20,8 +21,6 @@ _OOM = re.compile(
     re.I,
 )
 _WORKER_DEATH = re.compile(r"worker[ _-]?pool|worker .*(died|dead|lost|exited|failed)", re.I)
-
-DEFAULT_CLUSTER_CONFIG = "lib/iris/config/marin.yaml"
 
 
 def oom_lines(log_text: str, limit: int = 20) -> list[str]:

@@ -7,7 +7,6 @@ import stat
 
 from perfgate_lib.evidence import (
     debug_commands,
-    fetch_job_logs,
     oom_lines,
     oom_section,
     queue_wait_note,
@@ -36,7 +35,7 @@ def _fake_iris(tmp_path, text):
         "import sys\n"
         "args = sys.argv[1:]\n"
         "assert args[0].startswith('--config='), args\n"
-        "if args[1:3] == ['job', 'logs']:\n"
+        "if args[1:3] == ['job', 'logs'] and '--tail' in args:\n"
         f"    sys.stdout.write({text!r})\n"
         "    sys.exit(0)\n"
         "sys.exit(2)\n"
@@ -45,16 +44,22 @@ def _fake_iris(tmp_path, text):
     return str(path)
 
 
-def test_fetch_logs_with_fake_iris_cli(tmp_path):
-    iris = _fake_iris(tmp_path, LOG)
-    text = fetch_job_logs("/pg/zephyr-perf-pr1-g1", iris=iris)
+def _runner(tmp_path, iris):
+    from perfgate_lib.runners.iris import IrisRunner
+
+    return IrisRunner(str(tmp_path), str(tmp_path), "memory://status", iris_command=iris)
+
+
+def test_logs_from_the_iris_cli_give_the_oom_section(tmp_path):
+    text = _runner(tmp_path, _fake_iris(tmp_path, LOG)).logs("/pg/zephyr-perf-pr1-g1")
     title, body = oom_section("/pg/zephyr-perf-pr1-g1", oom_lines(text))
     assert title == "### OOM evidence"
     assert "OOMKilled" in body and "```" in body
 
 
-def test_fetch_logs_failure_is_empty(tmp_path):
-    assert fetch_job_logs("/x", iris=os.path.join(str(tmp_path), "missing-iris")) == ""
+def test_logs_unavailable_is_empty(tmp_path):
+    assert _runner(tmp_path, os.path.join(str(tmp_path), "missing-iris")).logs("/x") == ""
+    assert "logs expired" in oom_section("/x", [])[1]
 
 
 def test_queue_wait_note_only_when_notable():
