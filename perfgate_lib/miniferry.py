@@ -39,17 +39,10 @@ from typing import Any
 import click
 
 from perfgate_lib.corpus import CorpusSpec, write_corpus
+from perfgate_lib.report import INFRA_BUCKETS
 
 FERRY_MODULE = "perfgate.miniferry"
 STAGES = ("normalize", "minhash", "fuzzy_dups", "consolidate", "tokenize")
-INFRA_BUCKETS = (
-    "preempted",
-    "oom",
-    "hardware_fault",
-    "scheduling_timeout",
-    "application_failure",
-    "other",
-)
 
 # MinHash: word 5-gram shingles, NUM_BANDS bands of ROWS rows (threshold ~ (1/b)^(1/r)).
 SHINGLE = 5
@@ -364,6 +357,18 @@ def _zephyr_identity() -> dict[str, str | None]:
     return {"zephyr_file": str(Path(zephyr.__file__).resolve()), "installed_version": installed}
 
 
+def local_provenance() -> dict[str, Any]:
+    """The report fields of a local (non-Actions) treatment run: no workflow, now."""
+    return {
+        "workflow_run_id": None,
+        "workflow_run_attempt": None,
+        "workflow_name": None,
+        "commit_sha": None,
+        "collected_at_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+        "ferry_module": FERRY_MODULE,
+    }
+
+
 def build_report(
     run_id: str,
     stages: dict[str, StageResult],
@@ -408,12 +413,7 @@ def build_report(
         "task_state_counts": state_counts,
         "tree_job_count": len(stages),
         "infra_failures": infra,
-        "workflow_run_id": None,
-        "workflow_run_attempt": None,
-        "workflow_name": None,
-        "commit_sha": None,
-        "collected_at_utc": datetime.now(UTC).isoformat(timespec="seconds"),
-        "ferry_module": FERRY_MODULE,
+        **local_provenance(),
         "warnings": warnings,
         "local_run": {
             "stage_peak_memory_mb": {n: round(s.peak_mb, 1) for n, s in stages.items()},

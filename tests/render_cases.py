@@ -47,3 +47,20 @@ def example_pair():
 
 
 TIER = "smoke"
+
+# verdict.json keys design.md fixes (stable; more may be added)
+DESIGN_VERDICT_KEYS = frozenset(
+    {
+        "schema",
+        "gate",
+        "verdict",
+        "hard_fails",
+        "warns",
+        "inconclusive_reasons",
+        "signals",
+        "stages",
+        "self_check",
+        "baseline",
+        "treatment",
+    }
+)

@@ -12,6 +12,7 @@ from perfgate_lib.errors import UsageError
 from perfgate_lib.notebook import NotebookFailed, run_notebook
 from perfgate_lib.thresholds import PARAMETERS_DIR
 from tests.cli_helpers import perfgate
+from tests.render_cases import DESIGN_VERDICT_KEYS
 
 EXAMPLES = PARAMETERS_DIR / "examples"
 BASE = str(EXAMPLES / "tier1_baseline.json")
@@ -38,19 +39,7 @@ def test_compare_fail_writes_everything(tmp_path):
     assert proc.returncode == 1, proc.stderr
     verdict = json.loads(proc.stdout)
     assert verdict["verdict"] == "fail"
-    assert set(verdict) >= {
-        "schema",
-        "gate",
-        "verdict",
-        "hard_fails",
-        "warns",
-        "inconclusive_reasons",
-        "signals",
-        "stages",
-        "self_check",
-        "baseline",
-        "treatment",
-    }
+    assert set(verdict) >= DESIGN_VERDICT_KEYS
     assert (out / "comment.md").read_text().startswith(SENTINEL + "\n")
     assert (out / "stage_chart.png").read_bytes()[:4] == b"\x89PNG"
     assert json.loads((out / "verdict.json").read_text()) == verdict

@@ -52,11 +52,11 @@ import pandas as pd
 
 from perfgate_lib.corpus import CorpusSpec, write_corpus
 from perfgate_lib.errors import PerfgateError, UsageError
+from perfgate_lib.miniferry import local_provenance
 
 if TYPE_CHECKING:
     from perfgate_lib.rules import Verdict
 
-FERRY_MODULE = "perfgate.miniferry"
 ZEPHYR_SRC = Path("lib/zephyr/src")
 TOTAL = "wall_seconds_total"
 MEMORY = "peak_worker_memory_mb"
@@ -338,12 +338,7 @@ def median_report(reports: list[dict[str, Any]], job_id: str) -> dict[str, Any]:
         "task_state_counts": states,
         "tree_job_count": first.get("tree_job_count"),
         "infra_failures": infra,
-        "workflow_run_id": None,
-        "workflow_run_attempt": None,
-        "workflow_name": None,
-        "commit_sha": None,
-        "collected_at_utc": datetime.now(UTC).isoformat(timespec="seconds"),
-        "ferry_module": FERRY_MODULE,
+        **local_provenance(),
         "warnings": warnings,
         "local_run": {
             "repeats": [
