@@ -31,6 +31,11 @@ class Attribution:
     summary: str
 
 
+def _s(seconds: float) -> str:
+    """Signed seconds: ``+62s``, ``+1.0s`` below 100 s."""
+    return f"{seconds:+.0f}s" if abs(seconds) >= 100 else f"{seconds:+.1f}s"
+
+
 def attribute(verdict: Verdict, tolerance: float = 0.10) -> Attribution:
     """Shares of the total change for stages compared on both sides (pass/warn/fail)."""
     wall = next(s for s in verdict.signals if s.signal == "wall_seconds_total")
@@ -60,16 +65,16 @@ def attribute(verdict: Verdict, tolerance: float = 0.10) -> Attribution:
     scale = max(abs(total), 0.01 * (wall.baseline or 0.0), 1e-9)
     accounted = abs(stage_sum - total) <= tolerance * scale
     if accounted:
-        summary = f"stage changes ({stage_sum:+.0f}s) account for the total's ({total:+.0f}s)"
+        summary = f"stage changes ({_s(stage_sum)}) account for the total's ({_s(total)})"
     elif layout == "overlapping":
         summary = (
-            f"stage changes sum to {stage_sum:+.0f}s against {total:+.0f}s for the total: "
+            f"stage changes sum to {_s(stage_sum)} against {_s(total)} for the total: "
             "stages overlap or run in parallel in this report era (their times add up to "
             f"{base_stage_sum:.0f}s against a {wall.baseline:.0f}s total), so shares do not sum"
         )
     else:
         summary = (
-            f"stage changes sum to {stage_sum:+.0f}s against {total:+.0f}s for the total: "
+            f"stage changes sum to {_s(stage_sum)} against {_s(total)} for the total: "
             f"the listed stages cover {base_stage_sum:.0f}s of the {wall.baseline:.0f}s "
             "baseline total; the rest is time outside them (queueing between steps, "
             "launcher work, cached or not comparable stages), so shares do not sum"

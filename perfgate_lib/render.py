@@ -55,6 +55,7 @@ class CommentExtras:
     titled ``stage_context_title``. ``sections``: (title, markdown) pairs rendered after
     the stage table (charts, failure evidence); their markdown must already be safe.
     ``top_notes``: trusted lines shown under the verdict (e.g. what the ladder did).
+    ``title``: the heading after "Zephyr perf gate —" when it is not a cluster gate.
     """
 
     stage_context: dict[str, str] = field(default_factory=dict)
@@ -62,6 +63,7 @@ class CommentExtras:
     sections: list[tuple[str, str]] = field(default_factory=list)
     top_notes: list[str] = field(default_factory=list)
     run_link: str | None = None
+    title: str | None = None  # replaces "Gate <N> (<tier name>)", e.g. for a local A/B
 
 
 def gate_title(gate: int | str, tier_name: str | None = None) -> str:
@@ -212,7 +214,7 @@ def render_comment(
     v = verdict
     head = [
         SENTINEL,
-        f"🤖 ## Zephyr perf gate — {gate_title(v.gate, tier_name)}",
+        f"🤖 ## Zephyr perf gate — {md_escape(extras.title) if extras.title else gate_title(v.gate, tier_name)}",
         "",
         f"**Verdict:** {VERDICT_BADGES[v.verdict]}",
         baseline_line(v.baseline),

@@ -427,7 +427,7 @@ class ABResult:
                 "age_hours": 0.0,
             },
             "comment": {
-                "tier_name": "local A/B, mini ferry",
+                "title": "Gate 0 (local A/B, mini ferry)",
                 "stage_context": self.stage_context(),
                 "stage_context_title": f"Noise (k={self.repeats})",
                 "top_notes": [
