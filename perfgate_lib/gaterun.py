@@ -36,6 +36,7 @@ from perfgate_lib.gates import GateParams, load_gate
 from perfgate_lib.ladder import GateResult, ladder_notes, parse_max_gate, plan_next
 from perfgate_lib.localchecks import LocalChecksFailed, run_local_checks
 from perfgate_lib.mdtext import fmt_duration, md_code, md_escape, md_fence
+from perfgate_lib.rundir import public_url
 from perfgate_lib.runners.base import Runner, RunnerError, Submission, iso, utc_now
 from perfgate_lib.runparams import RunParams, load_run_params
 from perfgate_lib.state import RunState, gate_folder
@@ -562,6 +563,7 @@ class GateSession:
                     *self._job_sections(rec, watch),
                     *self._evidence_sections(result.verdict, rec, history),
                 ],
+                run_link=public_url(self.run_dir, f"{self.folder}/gate.html"),
                 **self._noise_context(result.verdict),
             )
             assess_data = json.loads(storage.read_text(assessment)) if assessment else None

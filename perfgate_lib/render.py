@@ -231,7 +231,7 @@ def render_comment(
         if b
     ]
     if extras.run_link:
-        blocks.append(f"Archived run: [executed notebooks]({md_escape(extras.run_link)})")
+        blocks.append(f"Archived run: [executed gate notebook]({md_escape(extras.run_link)})")
     tail_sections = [
         ("### Run summary", _run_summary(v, baseline, treatment)),
         ("### Stage timings", _stage_table(v, extras)),

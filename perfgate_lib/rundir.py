@@ -1,6 +1,8 @@
 """Run directories: ``<runs root>/pr<PR>/<UTC timestamp>-<short sha>/`` (design.md).
 
 The runs root is ``$PERFGATE_RUNS_ROOT`` or ``./runs``; it may be any fsspec URL.
+``$PERFGATE_RUNS_URL`` is the same root as served over HTTP(S) (public, or behind the
+organisation's sign-in); comments link to archived notebooks through it.
 """
 
 from __future__ import annotations
@@ -38,3 +40,26 @@ def absolute(path: str) -> str:
     if not path or storage.is_url(path):
         return path
     return os.path.abspath(path)
+
+
+RUNS_URL_VAR = "PERFGATE_RUNS_URL"
+SIGNED_URL_SECONDS = 7 * 24 * 3600
+
+
+def public_url(run_dir: str, relpath: str) -> str | None:
+    """A web link to ``relpath`` inside a run folder, or None.
+
+    ``$PERFGATE_RUNS_URL`` + ``pr<N>/<stamp>/relpath`` when set; else, for a ``gs://``
+    run folder, a signed URL valid for 7 days when the credentials can sign; else None.
+    """
+    parts = str(run_dir).rstrip("/").split("/")
+    base = os.environ.get(RUNS_URL_VAR, "").rstrip("/")
+    if base:
+        return "/".join([base, *parts[-2:], relpath])
+    if str(run_dir).startswith("gs://"):
+        try:
+            fs, inner = storage.filesystem(storage.join(run_dir, relpath))
+            return str(fs.sign(inner, expiration=SIGNED_URL_SECONDS))
+        except Exception:  # no signing credentials: no link, never a failed gate
+            return None
+    return None

@@ -84,3 +84,31 @@ def test_noise_context_from_a_mirror(tmp_path, monkeypatch):
     assert "| Recent baseline spread |" in comment
     row = next(line for line in comment.splitlines() if line.startswith("| minhash |"))
     assert "±" in row and "(n=" in row
+
+
+def test_comment_links_the_archived_notebook_when_runs_have_a_url(tmp_path, monkeypatch):
+    from tests.conftest import REPO_ROOT
+
+    monkeypatch.setenv("PERFGATE_RUNS_URL", "https://perf.example/runs")
+    examples = REPO_ROOT / "parameters" / "examples"
+    path = tmp_path / "assessment.json"
+    path.write_text(json.dumps(assessment_json("1")))
+    out = run(
+        RunOptions(
+            pr=4321,
+            runner="replay",
+            replay_dir=str(examples),
+            baseline_dir=str(examples),
+            no_actions=True,
+            dry_run=True,
+            sha="4f9c2e1a" * 5,
+            assessment=str(path),
+            confirm="go",
+            executor="inprocess",
+            runs_root=str(tmp_path / "runs"),
+        )
+    )
+    stamp = out.run_dir.rstrip("/").split("/")[-1]
+    comment = next((tmp_path / "runs").rglob("gate1/comment.md")).read_text()
+    link = f"https://perf.example/runs/pr4321/{stamp}/gate1/gate.html"
+    assert f"Archived run: [executed gate notebook]({link})" in comment
