@@ -87,6 +87,8 @@ class RunOptions:
     poll_seconds: float = 0.0
     common: str = ""
     archive: bool = True
+    repeats: int = 5  # local runner: interleaved runs per side
+    docs: int = 3000  # local runner: documents in the generated corpus
 
 
 @dataclass
@@ -125,11 +127,6 @@ def validate(opts: RunOptions) -> None:
     """Refuse bad combinations before anything runs (exit 2)."""
     if opts.runner not in RUNNERS:
         raise UsageError(f"--runner must be one of {', '.join(RUNNERS)}")
-    if opts.runner == "local":
-        raise UsageError(
-            "--runner local is the local A/B (control vs treatment on this machine), not a "
-            "ladder runner: use notebooks/local_ab.ipynb or `perfgate demo`"
-        )
     if opts.executor not in EXECUTORS:
         raise UsageError(f"executor must be one of {', '.join(EXECUTORS)}")
     if opts.runner == "replay" and not opts.replay_dir:
@@ -413,6 +410,48 @@ def run_gates(opts: RunOptions, state: RunState, max_gate: str) -> LadderOutcome
         )
 
 
+def run_local(opts: RunOptions, state: RunState, assessment: Any) -> RunOutcome:
+    """``--runner local``: "gate 0", the local A/B with real Zephyr (merge-base vs the PR
+    head on this machine) instead of cluster ferries; one comment, titled Gate 0."""
+    from perfgate_lib.commands.compare import EXIT_BY_VERDICT
+    from perfgate_lib.demo import run_local_gate
+    from perfgate_lib.worktree import ensure_commit, repo_root
+
+    top = str(repo_root(opts.checkout))
+    sha = str(state.data["sha"])
+    ensure_commit(top, sha, opts.pr, remote=load_run_params(opts.common or None).git_remote)
+    base = assessment.base_sha or "main"
+    folder = storage.join(state.run_dir, "gate0")
+    verdict = state.data.get("local_verdict")
+    if verdict is None:
+        assess_path = absolute(storage.join(state.run_dir, "assessment.json"))
+        data, _notebooks, _timings = run_local_gate(
+            top, base, sha, folder, repeats=opts.repeats, docs=opts.docs, assessment=assess_path
+        )
+        verdict = data["verdict"]
+        state.set(local_verdict=verdict)
+    body = storage.read_text(storage.join(folder, "comment.md"))
+    post_comment(
+        state,
+        "verdict",
+        "gate0",
+        body,
+        mode="file" if opts.dry_run else "github",
+        repo=opts.repo,
+        pr=opts.pr,
+    )
+    return finish(
+        opts,
+        state,
+        "finished",
+        {
+            "exit_code": EXIT_BY_VERDICT[verdict],
+            "verdict": verdict,
+            "message": f"gate 0 (local A/B): {verdict}",
+        },
+    )
+
+
 # ---------------------------------------------------------------------- the command
 def finish(opts: RunOptions, state: RunState, status: str, outcome: dict[str, Any]) -> RunOutcome:
     """Record the outcome, archive the run folder, return what to tell the user."""
@@ -544,6 +583,8 @@ def _run(opts: RunOptions, state: RunState, reply: str, echo: Callable[[str], No
             {"exit_code": EXIT_PASS, "verdict": "skip", "message": "gate waived: no ferry"},
         )
     state.set(status="running")
+    if opts.runner == "local":
+        return run_local(opts, state, assessment)
     outcome = run_gates(opts, state, assessment.max_gate)
     state.reload()
     data = outcome.to_json()

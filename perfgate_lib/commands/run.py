@@ -45,7 +45,22 @@ def _sigterm_as_interrupt() -> None:
     type=click.Choice(["iris", "replay", "local"]),
     default="iris",
     show_default=True,
-    help="iris: marin's scripts and the iris CLI; replay: recorded reports (--replay-dir).",
+    help="iris: marin's scripts and the iris CLI; replay: recorded reports (--replay-dir); "
+    "local: gate 0, the local A/B with real Zephyr on this machine (no cluster).",
+)
+@click.option(
+    "--repeats",
+    default=5,
+    show_default=True,
+    type=click.IntRange(1, 50),
+    help="local runner: interleaved runs per side.",
+)
+@click.option(
+    "--docs",
+    default=3000,
+    show_default=True,
+    type=click.IntRange(10, 10_000_000),
+    help="local runner: documents in the generated corpus.",
 )
 @click.option("--replay-dir", default="", help="Recorded treatment reports (replay runner).")
 @click.option("--dry-run", is_flag=True, help="Write the comment to the run folder; post nothing.")
@@ -84,6 +99,8 @@ def command(
     max_gate,
     confirm,
     runner,
+    repeats,
+    docs,
     replay_dir,
     dry_run,
     runs_root,
@@ -128,6 +145,8 @@ def command(
         no_actions=no_actions,
         reviewer=reviewer,
         common=run_params,
+        repeats=repeats,
+        docs=docs,
     )
     outcome = run(opts, echo=click.echo)
     if outcome.verdict:
