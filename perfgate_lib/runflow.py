@@ -162,6 +162,17 @@ def recorded_options(opts: RunOptions) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------- run folder
+def fresh_run_dir(root: str, pr: int, sha: str) -> str:
+    """``<root>/pr<PR>/<stamp>-<sha7>``, suffixed ``-2``, ``-3``... when two runs start
+    within the same second (a finished run's folder is never reused)."""
+    base = storage.join(root, f"pr{pr}", f"{utc_stamp()}-{sha[:7]}")
+    candidate, n = base, 1
+    while storage.exists(candidate):
+        n += 1
+        candidate = f"{base}-{n}"
+    return candidate
+
+
 def open_run(opts: RunOptions, sha: str) -> tuple[RunState, bool]:
     """(state, resumed?): the unfinished run of this PR at ``sha``, or a new one.
 
@@ -175,7 +186,7 @@ def open_run(opts: RunOptions, sha: str) -> tuple[RunState, bool]:
     for old in unfinished_runs(root, opts.pr):
         old.set(status="superseded", superseded_by_sha=sha)
         _say(f"note: earlier unfinished run {old.run_dir} (sha {old.data.get('sha')}) superseded")
-    run_dir = storage.join(root, f"pr{opts.pr}", f"{utc_stamp()}-{sha[:7]}")
+    run_dir = fresh_run_dir(root, opts.pr, sha)
     storage.makedirs(run_dir)
     state = RunState.create(
         run_dir,
