@@ -123,13 +123,17 @@ def test_two_concurrent_upserts_leave_exactly_one_comment(fake_github):
     fake_github.add_pull(DEFAULT_REPO, PR)
     fake_github.add_comment(DEFAULT_REPO, PR, "a human comment")
     # both runs list the comments before either posts: the race the dedupe must resolve
+    # (clients are built and warmed up first, so that under load only the comment list
+    # of each run can reach the barrier)
+    clients = {name: GitHubClient(fast_settings(fake_github)) for name in ("run-a", "run-b")}
+    for client in clients.values():
+        client.repo.get_issue(PR)
     fake_github.barrier("GET", f"/repos/*/issues/{PR}/comments", parties=2, timeout=60)
     results, errors = {}, []
 
     def run(name):
         try:
-            client = GitHubClient(fast_settings(fake_github))
-            results[name] = upsert_comment(client, PR, f"{SENTINEL}\nverdict from {name}")
+            results[name] = upsert_comment(clients[name], PR, f"{SENTINEL}\nverdict from {name}")
         except Exception as exc:  # surfaced below
             errors.append(exc)
 
@@ -140,7 +144,8 @@ def test_two_concurrent_upserts_leave_exactly_one_comment(fake_github):
         t.join(90)
 
     assert not errors
-    assert len(fake_github.requests_matching("POST", "/repos/*/issues/*/comments")) == 2
+    log = [(r.method, r.path) for r in fake_github.requests]
+    assert len(fake_github.requests_matching("POST", "/repos/*/issues/*/comments")) == 2, log
     final = [c for c in fake_github.comments_on(DEFAULT_REPO, PR) if c["body"].startswith(SENTINEL)]
     assert len(final) == 1
     assert final[0]["body"] in {
@@ -193,7 +198,8 @@ def test_500_then_success_and_secondary_rate_limit_are_retried(fake_github, kit_
     fake_github.inject_secondary_rate_limit("POST", f"/repos/*/issues/{PR}/comments")
     result = upsert_comment(kit_client, PR, f"{SENTINEL}\nbody")
     assert result.action == "created"
-    assert len(fake_github.requests_matching("POST", "/repos/*/issues/*/comments")) == 2
+    log = [(r.method, r.path) for r in fake_github.requests]
+    assert len(fake_github.requests_matching("POST", "/repos/*/issues/*/comments")) == 2, log
     assert len(sentinel_bodies(fake_github)) == 1
 
 
