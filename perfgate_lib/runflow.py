@@ -421,6 +421,22 @@ def run_gates(opts: RunOptions, state: RunState, max_gate: str) -> LadderOutcome
         )
 
 
+def post_and_finish(
+    opts: RunOptions,
+    state: RunState,
+    post: tuple[str, str, str],
+    verdict: str,
+    exit_code: int,
+    message: str,
+) -> RunOutcome:
+    """Post (kind, key, body) once, or write it on a dry run, then finish the run."""
+    kind, key, body = post
+    mode = "file" if opts.dry_run else "github"
+    post_comment(state, kind, key, body, mode=mode, repo=opts.repo, pr=opts.pr)
+    outcome = {"exit_code": exit_code, "verdict": verdict, "message": message}
+    return finish(opts, state, "finished", outcome)
+
+
 def run_local(opts: RunOptions, state: RunState, assessment: Any) -> RunOutcome:
     """``--runner local``: "gate 0", the local A/B with real Zephyr (merge-base vs the PR
     head on this machine) instead of cluster ferries; one comment, titled Gate 0."""
@@ -442,24 +458,13 @@ def run_local(opts: RunOptions, state: RunState, assessment: Any) -> RunOutcome:
         verdict = data["verdict"]
         state.set(local_verdict=verdict)
     body = storage.read_text(storage.join(folder, "comment.md"))
-    post_comment(
-        state,
-        "verdict",
-        "gate0",
-        body,
-        mode="file" if opts.dry_run else "github",
-        repo=opts.repo,
-        pr=opts.pr,
-    )
-    return finish(
+    return post_and_finish(
         opts,
         state,
-        "finished",
-        {
-            "exit_code": EXIT_BY_VERDICT[verdict],
-            "verdict": verdict,
-            "message": f"gate 0 (local A/B): {verdict}",
-        },
+        ("verdict", "gate0", body),
+        verdict,
+        EXIT_BY_VERDICT[verdict],
+        f"gate 0 (local A/B): {verdict}",
     )
 
 
@@ -578,20 +583,8 @@ def _run(opts: RunOptions, state: RunState, reply: str, echo: Callable[[str], No
         )
     if assessment.max_gate == "skip":
         body = render_waiver_comment(assessment, opts.reviewer)
-        post_comment(
-            state,
-            "waiver",
-            "waiver",
-            body,
-            mode="file" if opts.dry_run else "github",
-            repo=opts.repo,
-            pr=opts.pr,
-        )
-        return finish(
-            opts,
-            state,
-            "finished",
-            {"exit_code": EXIT_PASS, "verdict": "skip", "message": "gate waived: no ferry"},
+        return post_and_finish(
+            opts, state, ("waiver", "waiver", body), "skip", EXIT_PASS, "gate waived: no ferry"
         )
     state.set(status="running")
     if opts.runner == "local":

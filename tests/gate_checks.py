@@ -61,3 +61,32 @@ def assert_clean_run(
         if path.is_file() and path.suffix in (".json", ".md", ".txt", ".log", ".ipynb", ".html"):
             assert FAKE_TOKEN not in path.read_text(errors="replace"), f"token in {path}"
     return state
+
+
+def replay_options(tmp_path, **extra):
+    """RunOptions replaying the bundled tier-1 example offline (local baseline, dry run,
+    in-process), with a max_gate=1 assessment; ``extra`` overrides."""
+    import json
+
+    from perfgate_lib.runflow import RunOptions
+    from tests.conftest import REPO_ROOT
+    from tests.fakes.marin_world import assessment_json
+
+    examples = REPO_ROOT / "parameters" / "examples"
+    path = tmp_path / "assessment.json"
+    path.write_text(json.dumps(assessment_json("1")))
+    values = dict(
+        pr=4321,
+        runner="replay",
+        replay_dir=str(examples),
+        baseline_dir=str(examples),
+        no_actions=True,
+        dry_run=True,
+        sha="4f9c2e1a" * 5,
+        assessment=str(path),
+        confirm="go",
+        executor="inprocess",
+        runs_root=str(tmp_path / "runs"),
+    )
+    values.update(extra)
+    return RunOptions(**values)

@@ -4,11 +4,9 @@ and the recent baseline spread from a mirror beside each stage delta."""
 
 from __future__ import annotations
 
-import json
-
-from perfgate_lib.runflow import RunOptions, run
-from tests.fakes.marin_world import PASS_PR, assessment_json
-from tests.gate_checks import assert_clean_run, sentinel_comments
+from perfgate_lib.runflow import run
+from tests.fakes.marin_world import PASS_PR
+from tests.gate_checks import assert_clean_run, replay_options, sentinel_comments
 from tests.test_ladder_scenarios import PASS, options
 
 pytest_plugins = ("tests.fakes.marin_world_fixtures", "tests.fakes.github_fixtures")
@@ -57,28 +55,10 @@ def test_second_inconclusive_gives_debug_commands(world_env, tmp_path, github_en
         assert job and f"job logs {job}" in body
 
 
-def test_noise_context_from_a_mirror(tmp_path, monkeypatch):
+def test_noise_context_from_a_mirror(tmp_path):
     from tests.conftest import REPO_ROOT
 
-    examples = REPO_ROOT / "parameters" / "examples"
-    path = tmp_path / "assessment.json"
-    path.write_text(json.dumps(assessment_json("1")))
-    out = run(
-        RunOptions(
-            pr=4321,
-            runner="replay",
-            replay_dir=str(examples),
-            baseline_dir=str(examples),
-            mirror=str(REPO_ROOT / "tests" / "fixtures" / "history"),
-            no_actions=True,
-            dry_run=True,
-            sha="4f9c2e1a" * 5,
-            assessment=str(path),
-            confirm="go",
-            executor="inprocess",
-            runs_root=str(tmp_path / "runs"),
-        )
-    )
+    out = run(replay_options(tmp_path, mirror=str(REPO_ROOT / "tests" / "fixtures" / "history")))
     comment = next((tmp_path / "runs").rglob("gate1/comment.md")).read_text()
     assert out.verdict == "fail"
     assert "| Recent baseline spread |" in comment
@@ -87,27 +67,8 @@ def test_noise_context_from_a_mirror(tmp_path, monkeypatch):
 
 
 def test_comment_links_the_archived_notebook_when_runs_have_a_url(tmp_path, monkeypatch):
-    from tests.conftest import REPO_ROOT
-
     monkeypatch.setenv("PERFGATE_RUNS_URL", "https://perf.example/runs")
-    examples = REPO_ROOT / "parameters" / "examples"
-    path = tmp_path / "assessment.json"
-    path.write_text(json.dumps(assessment_json("1")))
-    out = run(
-        RunOptions(
-            pr=4321,
-            runner="replay",
-            replay_dir=str(examples),
-            baseline_dir=str(examples),
-            no_actions=True,
-            dry_run=True,
-            sha="4f9c2e1a" * 5,
-            assessment=str(path),
-            confirm="go",
-            executor="inprocess",
-            runs_root=str(tmp_path / "runs"),
-        )
-    )
+    out = run(replay_options(tmp_path))
     stamp = out.run_dir.rstrip("/").split("/")[-1]
     comment = next((tmp_path / "runs").rglob("gate1/comment.md")).read_text()
     link = f"https://perf.example/runs/pr4321/{stamp}/gate1/gate.html"

@@ -11,7 +11,7 @@ import pytest
 from perfgate_lib.errors import PerfgateError, UsageError
 from perfgate_lib.runflow import RunOptions, run
 from tests.fakes.marin_world import FAILING_PR, PASS_PR, assessment_json
-from tests.gate_checks import assert_clean_run, sentinel_comments, state_of
+from tests.gate_checks import assert_clean_run, replay_options, sentinel_comments, state_of
 
 pytest_plugins = ("tests.fakes.marin_world_fixtures", "tests.fakes.github_fixtures")
 
@@ -330,27 +330,8 @@ def test_interrupt_leaves_a_young_ferry_running_unless_confirmed(world_env, tmp_
 
 def test_replay_runner_audits_recorded_reports_offline(tmp_path, monkeypatch):
     """No cluster, no GitHub: recorded treatment reports and a local baseline, dry run."""
-    from tests.conftest import REPO_ROOT
-
-    examples = REPO_ROOT / "parameters" / "examples"
     monkeypatch.delenv("GITHUB_TOKEN", raising=False)
-    path = tmp_path / "assessment.json"
-    path.write_text(json.dumps(assessment_json("1")))
-    out = run(
-        RunOptions(
-            pr=4321,
-            runner="replay",
-            replay_dir=str(examples),
-            baseline_dir=str(examples),
-            no_actions=True,
-            dry_run=True,
-            sha="4f9c2e1a" * 5,
-            assessment=str(path),
-            confirm="go",
-            executor="inprocess",
-            runs_root=str(tmp_path / "runs"),
-        )
-    )
+    out = run(replay_options(tmp_path))
     assert (out.exit_code, out.verdict) == (1, "fail")  # the bundled example regresses minhash
     state = state_of(out.run_dir)
     assert state["attempts"]["gate1"]["baseline"]["source"] == "local"
