@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import click
 
+from perfgate_lib.commands.options import docs_option, repeats_option
+
 
 @click.command("demo")
 @click.option("--out", "out_dir", default="", help="Run folder (default: runs/demo/<stamp>).")
-@click.option("--repeats", default=5, show_default=True, type=click.IntRange(1, 50))
-@click.option("--docs", default=3000, show_default=True, type=click.IntRange(10, 10_000_000))
+@repeats_option
+@docs_option
 @click.option("--keep-sandbox", is_flag=True, help="Keep the sandbox git repository.")
 def command(out_dir, repeats, docs, keep_sandbox):
     """The whole pipeline offline: sandbox PR, assess, local A/B with real Zephyr, compare."""

@@ -6,27 +6,15 @@ import sys
 
 import click
 
-from perfgate_lib.corpus import CorpusSpec
+from perfgate_lib.commands.options import docs_option, repeats_option
 
 
 @click.command("local-ab")
 @click.option("--checkout", required=True, help="Git checkout holding BASE and HEAD.")
 @click.option("--base", default="main", show_default=True, help="Base revision.")
 @click.option("--head", required=True, help="Head revision (the PR).")
-@click.option(
-    "--repeats",
-    default=5,
-    show_default=True,
-    type=click.IntRange(1, 100),
-    help="Interleaved mini-ferry runs per side; medians are compared.",
-)
-@click.option(
-    "--docs",
-    default=CorpusSpec.docs,
-    show_default=True,
-    type=click.IntRange(10, 10_000_000),
-    help="Documents in the generated corpus.",
-)
+@repeats_option
+@docs_option
 @click.option("--seed", default=0, show_default=True, type=int, help="Corpus seed.")
 @click.option("--assessment", default="", help="assessment.json to show in the comment.")
 @click.option("--out", "out_dir", default="", help="Run folder (default: runs/local/<stamp>).")

@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from perfgate_lib.commands.options import docs_option, repeats_option
 from perfgate_lib.gaterun import DEFAULT_REPO
 
 
@@ -48,20 +49,8 @@ def _sigterm_as_interrupt() -> None:
     help="iris: marin's scripts and the iris CLI; replay: recorded reports (--replay-dir); "
     "local: gate 0, the local A/B with real Zephyr on this machine (no cluster).",
 )
-@click.option(
-    "--repeats",
-    default=5,
-    show_default=True,
-    type=click.IntRange(1, 50),
-    help="local runner: interleaved runs per side.",
-)
-@click.option(
-    "--docs",
-    default=3000,
-    show_default=True,
-    type=click.IntRange(10, 10_000_000),
-    help="local runner: documents in the generated corpus.",
-)
+@repeats_option
+@docs_option
 @click.option("--replay-dir", default="", help="Recorded treatment reports (replay runner).")
 @click.option("--dry-run", is_flag=True, help="Write the comment to the run folder; post nothing.")
 @click.option("--runs-root", default=None, help="Runs root (folder or fsspec URL).")
