@@ -99,3 +99,14 @@ def test_unknown_and_secret_parameters_are_refused(tmp_path):
     with pytest.raises(UsageError, match="basline"):
         run_notebook("compare", str(tmp_path), {"basline": BASE})
     assert not (tmp_path / "compare.ipynb").exists()
+
+
+@pytest.mark.slow
+def test_compare_into_the_runs_root_is_archived_and_indexed(tmp_path):
+    proc = perfgate("compare", BASE, TREAT, env={"PERFGATE_RUNS_ROOT": str(tmp_path)})
+    assert proc.returncode == 1, proc.stderr
+    (run,) = (tmp_path / "compare").iterdir()
+    assert (run / "compare.html").is_file() and (run / "provenance.json").is_file()
+    listing = perfgate("runs", "--root", str(tmp_path), "--json")
+    assert listing.returncode == 0, listing.stderr
+    assert str(run) in listing.stdout and "fail" in listing.stdout

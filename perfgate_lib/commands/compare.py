@@ -57,7 +57,12 @@ def run_compare_notebook(
 @click.option("--assessment", default="", help="assessment.json to render in the comment.")
 @click.option("--thresholds", default="", help="Threshold table (default: bundled).")
 @click.option("--context", default="{}", help="JSON object or file: GateContext keys.")
-@click.option("--out", "out_dir", default="", help="Output folder (default: a new run folder).")
+@click.option(
+    "--out",
+    "out_dir",
+    default="",
+    help="Output folder (default: a new run folder under the runs root, archived and indexed).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print verdict.json to stdout.")
 def command(baseline, treatment, gate, assessment, thresholds, context, out_dir, as_json):
     """Compare TREATMENT against BASELINE (paths or fsspec URLs of perf report JSON).
@@ -66,6 +71,7 @@ def command(baseline, treatment, gate, assessment, thresholds, context, out_dir,
     """
     load_report(baseline)  # fail fast, naming the file and field, before starting a kernel
     load_report(treatment)
+    in_runs_root = not out_dir
     out_dir = out_dir or new_run_dir(None, None, kind="compare")
     verdict = run_compare_notebook(
         baseline,
@@ -76,6 +82,10 @@ def command(baseline, treatment, gate, assessment, thresholds, context, out_dir,
         thresholds=thresholds,
         context=context,
     )
+    if in_runs_root:  # a run folder of the runs root: HTML, provenance, scrub, index
+        from perfgate_lib.archive import archive_run
+
+        archive_run(out_dir, gate=gate, verdict=verdict["verdict"])
     if as_json:
         click.echo(json.dumps(verdict, indent=2))
     else:
