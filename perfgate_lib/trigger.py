@@ -43,7 +43,8 @@ ACCEPTED = "`go`, `max_gate=<skip|1|2|3>` or `skip` (fork PRs: `go fork`)"
 @dataclass
 class TriggerResult:
     """What the event led to. ``action``: ignored | assessed | out_of_scope | busy |
-    refused | waived | ran | bad_reply."""
+    refused | waived | ran | confirmed (plan only: the lock is set, ``plan`` says what to
+    run) | bad_reply | reassessed."""
 
     action: str
     pr: int | None  # reassessed: the PR changed after the assessment
@@ -51,6 +52,7 @@ class TriggerResult:
     exit_code: int = EXIT_PASS
     run_dir: str | None = None
     notes: list[str] = field(default_factory=list)
+    plan: dict[str, Any] | None = None  # plan-only: the `perfgate run` a ladder job should do
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -59,6 +61,7 @@ class TriggerResult:
             "message": self.message,
             "exit_code": self.exit_code,
             "run_dir": self.run_dir,
+            "plan": self.plan,
         }
 
 
@@ -88,14 +91,19 @@ def _lock_holder(client: GitHubClient, pr: int, runs_root: str, now: dt.datetime
         if running_elsewhere(state, now):
             return state.get("run_url") or comment.html_url or "the running gate"
     for state in unfinished_runs(runs_root, pr):
-        if state.status == "running":
+        recent = {"stage": "running", "since": state.data.get("updated_at")}
+        if state.status == "running" and running_elsewhere(recent, now):
             return state.run_dir
     return None
 
 
 class CommentTrigger:
     """Handles events for one repository; ``run_options`` are the ``perfgate run``
-    defaults (runner, checkout, runs root, executor...) used for each PR."""
+    defaults (runner, checkout, runs root, executor...) used for each PR.
+
+    ``plan_only``: a confirmed reply sets the PR's lock and returns the plan instead of
+    running the ladder, so a quick dispatch job (serialised per PR) decides and a separate
+    long job runs the ladder (see ``.github/workflows/perf-gate.yml``)."""
 
     def __init__(
         self,
@@ -104,7 +112,9 @@ class CommentTrigger:
         *,
         run_url: str | None = None,
         now: dt.datetime | None = None,
+        plan_only: bool = False,
     ) -> None:
+        self.plan_only = plan_only
         self.client = client
         self.base_options = run_options
         self.run_url = run_url
@@ -241,18 +251,29 @@ class CommentTrigger:
                 f"running{where}. This comment will be replaced by the verdict.\n\n"
                 f"{marker(lock)}\n",
             )
+        if self.plan_only and not skip:
+            plan = {"pr": pr, "confirm": text, "reviewer": commenter}
+            return TriggerResult("confirmed", pr, "lock set; the ladder job runs it", plan=plan)
         try:
             outcome = run(self._options(pr, confirm=text, reviewer=commenter), echo=lambda _t: None)
         except PerfgateError as exc:
-            self._release(pr, str(exc))
+            self.release(pr, str(exc))
             raise
         action = "waived" if outcome.verdict == "skip" else "ran"
         return TriggerResult(
             action, pr, outcome.message, exit_code=outcome.exit_code, run_dir=outcome.run_dir
         )
 
-    def _release(self, pr: int, why: str) -> None:
-        """Replace a ``running`` lock the ladder did not replace (it stopped early)."""
+    def release(self, pr: int, why: str) -> None:
+        """Clear the PR's lock after a ladder job died: its run folders stop counting as
+        running (a later confirmation resumes them: same ferry, no second one), and a
+        ``running`` comment the ladder did not replace says what happened."""
+        from perfgate_lib.state import unfinished_runs
+
+        for state in unfinished_runs(self.runs_root, pr):
+            if state.status == "running":
+                state.set(status="interrupted")
+                state.event("released", reason=why[:200])
         pending = self._pending(pr)
         if pending and pending.get("stage") == "running":
             where = f" See the [workflow run]({md_escape(self.run_url)})." if self.run_url else ""

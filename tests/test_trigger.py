@@ -219,3 +219,46 @@ def test_trigger_command_with_an_event_file(trigger, github_env, tmp_path):
         "the assessment notebook is archived"
     )
     assert github_env.token not in comment["body"]
+
+
+def test_plan_only_sets_the_lock_and_hands_over_the_plan(trigger, github_env, tmp_path):
+    from perfgate_lib.commands.trigger import write_outputs
+
+    trigger().handle(event("/perf-gate", REVIEWER))
+    handler = trigger()
+    handler.plan_only = True
+    result = handler.handle(event("max_gate=1 — smoke is enough", REVIEWER))
+    assert result.action == "confirmed"
+    assert result.plan == {
+        "pr": PASS_PR,
+        "confirm": "max_gate=1 — smoke is enough",
+        "reviewer": REVIEWER,
+    }
+    assert trigger.world.submissions() == [], "the ladder job runs it, not the dispatcher"
+    (comment,) = sentinel_comments(github_env, PASS_PR)
+    lock = read_marker(comment["body"])
+    assert lock["stage"] == "running" and lock["reviewer"] == REVIEWER
+    # a second request is answered while the ladder job holds the lock
+    assert trigger().handle(event("/perf-gate", "other")).action == "busy"
+    out = tmp_path / "github_output"
+    write_outputs(str(out), result.plan)
+    text = out.read_text()
+    assert "run<<PERFGATE_" in text and "\nmax_gate=1 — smoke is enough\n" in text
+    # a ladder job that died clears the lock
+    handler.release(PASS_PR, "the gate job ended without posting a verdict")
+    (comment,) = sentinel_comments(github_env, PASS_PR)
+    assert read_marker(comment["body"]) is None and "stopped without a verdict" in comment["body"]
+    assert trigger().handle(event("/perf-gate", REVIEWER)).action == "assessed"
+
+
+def test_a_running_run_folder_is_the_lock_until_released(trigger, github_env):
+    from perfgate_lib.state import RunState
+
+    handler = trigger()
+    run_dir = f"{handler.runs_root}/pr{PASS_PR}/20261128T000000Z-abcdef0"
+    RunState.create(run_dir, pr=PASS_PR, sha="abcdef0" * 5).set(status="running")
+    result = trigger().handle(event("/perf-gate", REVIEWER))
+    assert result.action == "busy" and run_dir in result.message
+    handler.release(PASS_PR, "job cancelled")
+    assert RunState.load(run_dir).status == "interrupted"  # resumable, no longer a lock
+    assert trigger().handle(event("/perf-gate", REVIEWER)).action == "assessed"
