@@ -26,7 +26,8 @@ from typing import Any, TextIO
 
 from perfgate_lib import storage
 from perfgate_lib.mdtext import fmt_duration
-from perfgate_lib.runners.base import JobState, Runner, RunnerError, iso, parse_time, utc_now
+from perfgate_lib.runners.base import JobState, Runner, RunnerError
+from perfgate_lib.timeutil import iso, parse_time, utc_now
 
 POLL_ENV = "PERFGATE_POLL_SECONDS"
 PROGRESS_FILE = "progress.json"

@@ -29,6 +29,7 @@ from perfgate_lib.gates import GateParams, load_gate
 from perfgate_lib.github import GitHubClient
 from perfgate_lib.mdtext import md_code, md_escape
 from perfgate_lib.report import PerfReport, loads_report
+from perfgate_lib.timeutil import parse_time
 
 DEFAULT_MIRROR = "gs://marin-us-central1/infra/datakit/ferry_perf/"
 MAX_RUNS = 30  # scheduled runs inspected on Actions, newest first
@@ -120,22 +121,6 @@ def _utc(value: dt.datetime | None) -> dt.datetime | None:
     if value is None:
         return None
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
-
-
-def parse_time(text: str | None) -> dt.datetime | None:
-    """ISO-8601 (``...Z`` or offset) or the mirror's ``YYYYMMDDTHHMMSSZ``; None if unparsable."""
-    if not text:
-        return None
-    text = str(text).strip()
-    for fmt in ("%Y%m%dT%H%M%SZ",):
-        try:
-            return dt.datetime.strptime(text, fmt).replace(tzinfo=dt.UTC)
-        except ValueError:
-            pass
-    try:
-        return _utc(dt.datetime.fromisoformat(text.replace("Z", "+00:00")))
-    except ValueError:
-        return None
 
 
 def age_of(

@@ -37,9 +37,10 @@ from perfgate_lib.ladder import GateResult, ladder_notes, parse_max_gate, plan_n
 from perfgate_lib.localchecks import LocalChecksFailed, run_local_checks
 from perfgate_lib.mdtext import fmt_duration, md_code, md_escape, md_fence
 from perfgate_lib.rundir import public_url
-from perfgate_lib.runners.base import Runner, RunnerError, Submission, iso, utc_now
+from perfgate_lib.runners.base import Runner, RunnerError, Submission
 from perfgate_lib.runparams import RunParams, load_run_params
 from perfgate_lib.state import RunState, gate_folder
+from perfgate_lib.timeutil import iso, utc_now
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 DEFAULT_REPO = "marin-community/marin"

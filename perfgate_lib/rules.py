@@ -11,7 +11,6 @@ comparable") rather than a vacuous pass.
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -19,6 +18,7 @@ from perfgate_lib.errors import UsageError
 from perfgate_lib.mdtext import fmt_pct
 from perfgate_lib.report import PerfReport
 from perfgate_lib.thresholds import Band, Thresholds
+from perfgate_lib.timeutil import parse_time
 
 SCHEMA = 1
 VERDICTS = ("pass", "warn", "inconclusive", "fail")
@@ -232,16 +232,6 @@ def _count_signal(name: str, base: PerfReport, treat: PerfReport) -> SignalRow:
     return SignalRow(name, b, t, None, "fail" if t > b else "pass")
 
 
-def _parse_time(text: str | None) -> dt.datetime | None:
-    if not text:
-        return None
-    try:
-        value = dt.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-
-
 def baseline_provenance(
     base: PerfReport, context: GateContext, thresholds: Thresholds
 ) -> dict[str, Any]:
@@ -254,8 +244,8 @@ def baseline_provenance(
     }
     age = prov.get("age_hours")
     if age is None:
-        created = _parse_time(prov.get("created_at")) or _parse_time(base.collected_at_utc)
-        now = _parse_time(context.now)
+        created = parse_time(prov.get("created_at")) or parse_time(base.collected_at_utc)
+        now = parse_time(context.now)
         if created and now:
             age = round((now - created).total_seconds() / 3600, 2)
     prov["age_hours"] = age

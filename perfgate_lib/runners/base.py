@@ -14,12 +14,12 @@ Times are seconds; timestamps are ISO-8601 UTC strings.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from perfgate_lib.errors import PerfgateError
+from perfgate_lib.timeutil import parse_time
 
 WAITING_STATES = ("pending", "building")
 ACTIVE_STATES = ("running",)
@@ -38,51 +38,6 @@ def normalise_state(raw: Any) -> str:
     text = str(raw or "").strip().lower()
     text = text.removeprefix("job_state_").replace("-", "_").replace(" ", "_")
     return text if text in KNOWN_STATES else "unknown"
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def iso(value: dt.datetime | None, *, ms: bool = False) -> str | None:
-    """``2026-05-06T07:15:23Z`` (``.123Z`` with ``ms``), or None."""
-    if value is None:
-        return None
-    value = value.astimezone(dt.UTC)
-    if ms:
-        return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_time(value: Any) -> dt.datetime | None:
-    """A timestamp from iris JSON: ``{"epoch_ms": "..."}``, epoch ms/seconds, or ISO-8601."""
-    if value is None or value == "" or value == {}:
-        return None
-    if isinstance(value, dict):
-        for key in ("epoch_ms", "epochMs"):
-            if key in value:
-                return parse_time(_ms(value[key]))
-        return None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        if value <= 0:
-            return None
-        seconds = value / 1000 if value > 1e11 else value  # ms since epoch vs seconds
-        return dt.datetime.fromtimestamp(seconds, dt.UTC)
-    text = str(value).strip()
-    if text.isdigit():
-        return parse_time(int(text))
-    try:
-        parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
-
-
-def _ms(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 @dataclass(frozen=True)

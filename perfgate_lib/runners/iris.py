@@ -32,11 +32,10 @@ from perfgate_lib.runners.base import (
     JobState,
     RunnerError,
     Submission,
-    iso,
     normalise_state,
     parse_json_line,
-    parse_time,
 )
+from perfgate_lib.timeutil import iso, parse_time
 
 DEFAULT_CLUSTER_CONFIG = "lib/iris/config/marin.yaml"
 SUBMIT_SCRIPT = "scripts/ci/submit_perf_run.py"

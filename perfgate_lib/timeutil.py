@@ -1,0 +1,55 @@
+"""Timestamps: the one parser for every form the outside world uses, always UTC-aware."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+_COMPACT = "%Y%m%dT%H%M%SZ"  # mirror folders and run folders: 20260506T071523Z
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def iso(value: dt.datetime | None, *, ms: bool = False) -> str | None:
+    """``2026-05-06T07:15:23Z`` (``.123Z`` with ``ms``), or None."""
+    if value is None:
+        return None
+    value = value.astimezone(dt.UTC)
+    if ms:
+        return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(value: Any) -> dt.datetime | None:
+    """A UTC datetime from ISO-8601 (``Z`` or an offset; naive means UTC), the compact
+    ``YYYYMMDDTHHMMSSZ``, epoch milliseconds or seconds, or iris's ``{"epoch_ms": ...}``;
+    None when empty or unparsable."""
+    if value is None or value == "" or value == {}:
+        return None
+    if isinstance(value, dict):
+        for key in ("epoch_ms", "epochMs"):
+            if key in value:
+                try:
+                    return parse_time(int(value[key]))
+                except (TypeError, ValueError):
+                    return None
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if value <= 0:
+            return None
+        seconds = value / 1000 if value > 1e11 else value  # ms since epoch vs seconds
+        return dt.datetime.fromtimestamp(seconds, dt.UTC)
+    text = str(value).strip()
+    if text.isdigit():
+        return parse_time(int(text))
+    try:
+        return dt.datetime.strptime(text, _COMPACT).replace(tzinfo=dt.UTC)
+    except ValueError:
+        pass
+    try:
+        parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed.astimezone(dt.UTC) if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
