@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -103,11 +104,14 @@ def run_compare(
     thresholds: str | None = None,
     out_dir: str = ".",
     context: str | dict | None = None,
+    extras_for: Callable[[Verdict], CommentExtras] | None = None,
 ) -> CompareResult:
     """Load, decide, render and write the outputs into ``out_dir``.
 
     ``context`` (JSON text, a path, or a dict) holds GateContext keys plus an optional
-    ``comment`` object with CommentExtras fields and ``tier_name``.
+    ``comment`` object with CommentExtras fields and ``tier_name``. ``extras_for`` builds
+    the comment's extra sections from the verdict (a gate run adds what the ladder did,
+    failure evidence and noise context) instead of ``comment``.
     """
     base = load_report(baseline)
     treat = load_report(treatment)
@@ -121,6 +125,8 @@ def run_compare(
     except TypeError as exc:
         raise UsageError(f"context.comment: {exc}") from exc
     verdict = compare_reports(base, treat, gate=int(gate), thresholds=thresholds, context=ctx)
+    if extras_for is not None:
+        extras = extras_for(verdict)
     assess = parse_json_arg(assessment, "assessment") or None
     comment = render_comment(
         verdict, base, treat, assessment=assess, tier_name=tier_name, extras=extras

@@ -532,7 +532,7 @@ class GateSession:
     def compare(self) -> Any:
         """Verdict, charts and comment for this attempt (:class:`CompareResult`)."""
         from perfgate_lib.compare import run_compare
-        from perfgate_lib.render import CommentExtras, render_comment
+        from perfgate_lib.render import CommentExtras
 
         rec = self.record
         watch = self.watch()
@@ -543,6 +543,24 @@ class GateSession:
                 "baseline": dict(rec.get("baseline") or {}),
             }
             assessment = self.job.assessment or None
+
+            def extras_for(verdict: Any) -> CommentExtras:
+                history = [
+                    *self.history(),
+                    GateResult(self.job.gate, self.job.attempt, verdict.verdict),
+                ]
+                notes = ladder_notes(self.job.max_gate, history, tier_names())
+                wait_note = queue_wait_note(watch.queue_wait_seconds)
+                return CommentExtras(
+                    top_notes=[*notes, wait_note] if wait_note else notes,
+                    sections=[
+                        *self._job_sections(rec, watch),
+                        *self._evidence_sections(verdict, rec, history),
+                    ],
+                    run_link=public_url(self.run_dir, f"{self.folder}/gate.html"),
+                    **self._noise_context(verdict),
+                )
+
             result = run_compare(
                 self.baseline_path,
                 self.treatment_path,
@@ -551,32 +569,9 @@ class GateSession:
                 thresholds=self.job.thresholds or None,
                 out_dir=self.out_dir,
                 context=context,
+                extras_for=extras_for,
             )
             verdict = result.verdict.verdict
-            history = [*self.history(), GateResult(self.job.gate, self.job.attempt, verdict)]
-            notes = ladder_notes(self.job.max_gate, history, tier_names())
-            wait_note = queue_wait_note(watch.queue_wait_seconds)
-            if wait_note:
-                notes.append(wait_note)
-            extras = CommentExtras(
-                top_notes=notes,
-                sections=[
-                    *self._job_sections(rec, watch),
-                    *self._evidence_sections(result.verdict, rec, history),
-                ],
-                run_link=public_url(self.run_dir, f"{self.folder}/gate.html"),
-                **self._noise_context(result.verdict),
-            )
-            assess_data = json.loads(storage.read_text(assessment)) if assessment else None
-            result.comment = render_comment(
-                result.verdict,
-                result.baseline,
-                result.treatment,
-                assessment=assess_data,
-                tier_name=self.params.name,
-                extras=extras,
-            )
-            storage.write_text(storage.join(self.out_dir, "comment.md"), result.comment)
             self._write_outcome(rec, watch, verdict)
             self._update(status="compared", verdict=verdict)
         return result
