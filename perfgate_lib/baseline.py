@@ -29,7 +29,7 @@ from perfgate_lib.gates import GateParams, load_gate
 from perfgate_lib.github import GitHubClient
 from perfgate_lib.mdtext import md_code, md_escape
 from perfgate_lib.report import PerfReport, loads_report
-from perfgate_lib.timeutil import parse_time
+from perfgate_lib.timeutil import iso, parse_time
 
 DEFAULT_MIRROR = "gs://marin-us-central1/infra/datakit/ferry_perf/"
 MAX_RUNS = 30  # scheduled runs inspected on Actions, newest first
@@ -57,6 +57,26 @@ class Provenance:
     max_age_hours: float | None = None
     scheduled: bool | None = None  # from a scheduled main run: True / False / unknown (None)
     notes: tuple[str, ...] = ()  # candidates skipped on the way, and why
+
+    @classmethod
+    def dated(
+        cls,
+        params: Any,
+        created: dt.datetime | None,
+        now: dt.datetime,
+        **fields: Any,
+    ) -> Provenance:
+        """Provenance of a report of ``params``' gate created at ``created``: the
+        creation time, age and staleness filled in (``fields``: source, location, ids)."""
+        age, stale = age_of(created, now, params.max_baseline_age_hours)
+        return cls(
+            gate=params.gate,
+            created_at=iso(_utc(created)),
+            age_hours=age,
+            stale=stale,
+            max_age_hours=params.max_baseline_age_hours,
+            **fields,
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -132,11 +152,6 @@ def age_of(
         return None, False
     age = max(0.0, (now - created).total_seconds() / 3600.0)
     return age, bool(max_age_hours is not None and age > max_age_hours)
-
-
-def _iso(value: dt.datetime | None) -> str | None:
-    value = _utc(value)
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
 
 
 def report_from_zip(data: bytes, member: str, source: str) -> tuple[PerfReport, bytes]:
@@ -238,18 +253,15 @@ def _try_run(
     except ReportError as exc:
         notes.append(f"run #{info.run_id}: {exc}")
         return None
-    age, stale = age_of(info.created, now, params.max_baseline_age_hours)
-    prov = Provenance(
+    prov = Provenance.dated(
+        params,
+        info.created,
+        now,
         source="actions",
-        gate=params.gate,
         location=source,
         run_id=info.run_id,
         run_url=info.url,
         sha=info.sha,
-        created_at=_iso(info.created),
-        age_hours=age,
-        stale=stale,
-        max_age_hours=params.max_baseline_age_hours,
         scheduled=True,
         notes=tuple(notes),
     )
@@ -319,7 +331,6 @@ def from_mirror(
         or parse_time(report.collected_at_utc)
         or parse_time(stamp(path))
     )
-    age, stale = age_of(created, now, params.max_baseline_age_hours)
     if rank == 1:
         notes.append(f"mirror: run #{run_id} could not be confirmed as a scheduled main run")
     elif rank == 2:
@@ -330,17 +341,15 @@ def from_mirror(
     run_url = info.url if info else None
     if run_url is None and run_id and client is not None:
         run_url = client.settings.run_url(run_id)
-    prov = Provenance(
+    prov = Provenance.dated(
+        params,
+        created,
+        now,
         source="gcs-mirror",
-        gate=params.gate,
         location=path,
         run_id=run_id,
         run_url=run_url,
         sha=report.commit_sha or (info.sha if info else None),
-        created_at=_iso(created),
-        age_hours=age,
-        stale=stale,
-        max_age_hours=params.max_baseline_age_hours,
         scheduled={0: True, 1: None, 2: False}[rank],
         notes=tuple(actions.notes + notes),
     )
@@ -377,17 +386,14 @@ def from_local(path: str, params: GateParams, now: dt.datetime) -> Baseline:
         raise ReportError(target, None, "file not found")
     report = loads_report(raw, target)
     created = parse_time(report.collected_at_utc)
-    age, stale = age_of(created, now, params.max_baseline_age_hours)
-    prov = Provenance(
+    prov = Provenance.dated(
+        params,
+        created,
+        now,
         source="local",
-        gate=params.gate,
         location=target,
         run_id=report.workflow_run_id,
         sha=report.commit_sha,
-        created_at=_iso(created),
-        age_hours=age,
-        stale=stale,
-        max_age_hours=params.max_baseline_age_hours,
     )
     return Baseline(report, raw, prov)
 
