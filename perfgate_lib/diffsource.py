@@ -25,7 +25,7 @@ import subprocess
 import tarfile
 import tempfile
 import weakref
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -690,8 +690,3 @@ def _is_git_top(root: Path) -> bool:
     except (_GitFailed, PerfgateError):
         return False
     return Path(top).resolve() == root.resolve()
-
-
-def changed_paths(files: Sequence[ChangedFile]) -> list[tuple[str, str | None]]:
-    """``(path, old_path)`` pairs for :func:`perfgate_lib.scope.decide_scope`."""
-    return [(f.path, f.old_path) for f in files]
