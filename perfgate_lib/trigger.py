@@ -31,6 +31,7 @@ from perfgate_lib.runflow import RunOptions, run
 from perfgate_lib.trigger_rules import (
     authorize,
     is_request,
+    lock_is_fresh,
     marker,
     read_marker,
     reply_text,
@@ -91,8 +92,7 @@ def _lock_holder(client: GitHubClient, pr: int, runs_root: str, now: dt.datetime
         if running_elsewhere(state, now):
             return state.get("run_url") or comment.html_url or "the running gate"
     for state in unfinished_runs(runs_root, pr):
-        recent = {"stage": "running", "since": state.data.get("updated_at")}
-        if state.status == "running" and running_elsewhere(recent, now):
+        if state.status == "running" and lock_is_fresh(state.data.get("updated_at"), now):
             return state.run_dir
     return None
 

@@ -16,6 +16,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from perfgate_lib.timeutil import parse_time
+
 REQUEST = re.compile(r"^\s*/perf-gate\b", re.I | re.M)
 REPLY = re.compile(r"^(go|skip)\b|^max_gate\b", re.I)
 MARKER = re.compile(r"<!-- perfgate-state: (\{.*?\}) -->")
@@ -77,14 +79,14 @@ def read_marker(body: str | None) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+def lock_is_fresh(since: Any, now: dt.datetime) -> bool:
+    """A lock taken at ``since`` (any timestamp form) is younger than RUNNING_LOCK_HOURS."""
+    taken = parse_time(since)
+    return taken is not None and (now - taken).total_seconds() < RUNNING_LOCK_HOURS * 3600
+
+
 def running_elsewhere(state: dict[str, Any] | None, now: dt.datetime) -> bool:
     """True when the marker says a gate is running and the lock is not stale."""
-    if not state or state.get("stage") != "running":
-        return False
-    try:
-        since = dt.datetime.fromisoformat(str(state.get("since")))
-    except ValueError:
-        return False
-    if since.tzinfo is None:
-        since = since.replace(tzinfo=dt.UTC)
-    return (now - since).total_seconds() < RUNNING_LOCK_HOURS * 3600
+    return bool(
+        state and state.get("stage") == "running" and lock_is_fresh(state.get("since"), now)
+    )
