@@ -5,13 +5,10 @@ like datakit steps): ``normalize`` -> ``minhash`` -> ``fuzzy_dups`` -> ``consoli
 -> ``tokenize``. Only ``fuzzy_dups`` shuffles (two ``group_by``); the others are
 map-only, so a change to Zephyr's scatter/shuffle path shows up in that stage.
 
-Workers run as threads of this process (fray ``LocalClient`` + Zephyr's ``InlineRunner``),
-so the process's peak resident set *is* the worker peak. Memory is read from the kernel's
-high-water mark ``VmHWM`` in ``/proc/self/status``, reset before each stage through
-``/proc/self/clear_refs`` (value 5), which gives a per-stage peak at no run-time cost.
-Where that is unavailable the whole-run ``resource.getrusage(RUSAGE_SELF).ru_maxrss``
-is used. tracemalloc was rejected (it slows the hot paths 2-4x and misses native
-buffers such as numpy and zstd); psutil sampling misses short spikes.
+The pipeline itself (record functions, stages, measurement) lives in the standalone
+:mod:`perfgate_lib.ferry_pipeline`; this module runs it once in this process and writes
+the perf report in marin's schema (its ``local_run`` block adds per-stage peak memory,
+CPU seconds, task and record counts).
 
 Run as ``python -m perfgate_lib.miniferry --zephyr-src PATH --out report.json``; with a
 ``--zephyr-src`` holding ``zephyr/__init__.py`` that source is imported instead of the
@@ -22,15 +19,8 @@ Times are seconds, memory MB.
 from __future__ import annotations
 
 import json
-import logging
-import os
-import re
-import resource
 import sys
 import tempfile
-import time
-import unicodedata
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,323 +28,40 @@ from typing import Any
 
 import click
 
+from perfgate_lib import ferry_pipeline
 from perfgate_lib.corpus import CorpusSpec, write_corpus
+from perfgate_lib.ferry_pipeline import STAGES, PeakMemory
 from perfgate_lib.report import INFRA_BUCKETS
 
 FERRY_MODULE = "perfgate.miniferry"
-STAGES = ("normalize", "minhash", "fuzzy_dups", "consolidate", "tokenize")
-
-# MinHash: word 5-gram shingles, NUM_BANDS bands of ROWS rows (threshold ~ (1/b)^(1/r)).
-SHINGLE = 5
-NUM_BANDS = 32
-ROWS = 2
-NUM_PERM = NUM_BANDS * ROWS
-_SHINGLE_BLOCK = 4096
-VOCAB_SIZE = 50_257
-_WS = re.compile(r"\s+")
-_TOKEN = re.compile(r"\w+|[^\w\s]")
-
-
-# ---------------------------------------------------------------------------
-# Record functions (pure; run on Zephyr workers)
-# ---------------------------------------------------------------------------
-
-
-def normalize_record(record: dict) -> dict:
-    """NFKC, lower-case, collapse whitespace; keeps ``id``."""
-    text = unicodedata.normalize("NFKC", record["text"]).lower()
-    text = _WS.sub(" ", text).strip()
-    return {"id": record["id"], "text": text, "n_chars": len(text)}
-
-
-def _perm_params() -> tuple[Any, Any]:
-    import numpy as np
-
-    rng = np.random.Generator(np.random.PCG64(20260101))
-    a = rng.integers(1, 2**63, size=(NUM_PERM, 1), dtype=np.uint64) | np.uint64(1)
-    b = rng.integers(0, 2**63, size=(NUM_PERM, 1), dtype=np.uint64)
-    return a, b
-
-
-_PERMS: tuple[Any, Any] | None = None
-
-
-def minhash_record(record: dict) -> dict:
-    """MinHash signature of word 5-gram shingles, cut into ``NUM_BANDS`` band hashes."""
-    global _PERMS
-    import numpy as np
-    import xxhash
-
-    if _PERMS is None:
-        _PERMS = _perm_params()
-    a, b = _PERMS
-    words = record["text"].split(" ")
-    hashes = np.fromiter(
-        (xxhash.xxh3_64_intdigest(w.encode()) for w in words), dtype=np.uint64, count=len(words)
-    )
-    if len(hashes) >= SHINGLE:
-        n = len(hashes) - SHINGLE + 1
-        shingles = hashes[:n].copy()
-        for k in range(1, SHINGLE):
-            shingles = shingles * np.uint64(1099511628211) ^ hashes[k : k + n]
-    else:
-        shingles = hashes[:1] if len(hashes) else np.zeros(1, dtype=np.uint64)
-    signature = np.full(NUM_PERM, np.iinfo(np.uint64).max, dtype=np.uint64)
-    for start in range(0, len(shingles), _SHINGLE_BLOCK):  # bounded memory on mega-docs
-        block = shingles[None, start : start + _SHINGLE_BLOCK]
-        np.minimum(signature, (a * block + b).min(axis=1), out=signature)
-    bands = [
-        xxhash.xxh3_64_hexdigest(signature[i * ROWS : (i + 1) * ROWS].tobytes())
-        for i in range(NUM_BANDS)
-    ]
-    return {"id": record["id"], "bands": bands}
-
-
-def band_entries(record: dict) -> list[dict]:
-    """One ``{"bucket", "id"}`` per band: the fuzzy-dup shuffle's input."""
-    return [{"bucket": f"{i}:{h}", "id": record["id"]} for i, h in enumerate(record["bands"])]
-
-
-def _bucket_key(item: dict) -> str:
-    return item["bucket"]
-
-
-def bucket_duplicates(_bucket: str, items: Iterator[dict]) -> Iterator[dict]:
-    """Within one LSH bucket, every id but the smallest is a duplicate of the smallest."""
-    ids = sorted({item["id"] for item in items})
-    for other in ids[1:]:
-        yield {"id": other, "keep": ids[0]}
-
-
-def _id_key(item: dict) -> str:
-    return item["id"]
-
-
-def smallest_keep(doc_id: str, items: Iterator[dict]) -> dict:
-    """One row per duplicate id: the smallest id it collides with."""
-    return {"id": doc_id, "keep": min(item["keep"] for item in items)}
-
-
-def not_duplicate(record: dict) -> bool:
-    """Filter for ``consolidate``: the duplicate id set comes from ``ctx.put("dup_ids")``."""
-    from zephyr import zephyr_worker_ctx
-
-    return record["id"] not in zephyr_worker_ctx().get_shared("dup_ids")
-
-
-def attach_attributes(record: dict) -> dict:
-    """Consolidate's per-document attributes: word and punctuation statistics."""
-    text = record["text"]
-    words = text.split(" ")
-    n_words = len(words)
-    mean_len = sum(len(w) for w in words) / n_words if n_words else 0.0
-    punct = sum(1 for ch in text if not ch.isalnum() and not ch.isspace())
-    return {
-        **record,
-        "attributes": {
-            "n_words": n_words,
-            "mean_word_len": round(mean_len, 3),
-            "punct_ratio": round(punct / max(1, len(text)), 5),
-            "unique_ratio": round(len(set(words)) / max(1, n_words), 5),
-        },
-    }
-
-
-def tokenize_record(record: dict) -> dict:
-    """Tokenize-like: words and punctuation hashed into a GPT-2-sized vocabulary."""
-    import xxhash
-
-    ids = [xxhash.xxh32_intdigest(t.encode()) % VOCAB_SIZE for t in _TOKEN.findall(record["text"])]
-    return {"id": record["id"], "input_ids": ids, "n_tokens": len(ids)}
-
-
-# ---------------------------------------------------------------------------
-# Peak memory
-# ---------------------------------------------------------------------------
-
-
-class PeakMemory:
-    """Process peak RSS in MB: ``VmHWM`` reset per stage, else ``ru_maxrss`` for the run."""
-
-    def __init__(self) -> None:
-        self.resettable = self._try_reset()
-        self.method = (
-            "VmHWM per stage (reset via /proc/self/clear_refs)"
-            if self.resettable
-            else "ru_maxrss of the ferry process (whole run)"
-        )
-
-    @staticmethod
-    def _try_reset() -> bool:
-        try:
-            with open("/proc/self/clear_refs", "w") as handle:
-                handle.write("5")
-            return True
-        except OSError:
-            return False
-
-    def reset(self) -> None:
-        """Start a new peak window (no-op without clear_refs)."""
-        if self.resettable:
-            self._try_reset()
-
-    def peak_mb(self) -> float:
-        """Peak RSS in MB since the last reset (or since start)."""
-        if self.resettable:
-            with open("/proc/self/status") as handle:
-                for line in handle:
-                    if line.startswith("VmHWM:"):
-                        return int(line.split()[1]) / 1024
-        maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        return maxrss / (1024 * 1024) if sys.platform == "darwin" else maxrss / 1024
-
-
-# ---------------------------------------------------------------------------
-# The pipeline
-# ---------------------------------------------------------------------------
 
 
 @dataclass
 class StageResult:
-    """One stage's wall seconds, peak MB, task count and records out."""
+    """One stage's wall seconds, peak MB, task count and records out; CPU seconds of the
+    whole process (all threads) when measured."""
 
     seconds: float
     peak_mb: float
     tasks: int
     records_out: int
+    cpu_seconds: float | None = None
 
-
-def _task_count(dataset: Any) -> int:
-    from zephyr import compute_plan
-
-    plan = compute_plan(dataset)
-    worker_stages = [s for s in plan.stages if s.stage_type.name != "RESHARD"]
-    return len(worker_stages) * plan.num_shards
-
-
-def _count_lines(paths: list[str]) -> int:
-    total = 0
-    for path in paths:
-        with open(path, "rb") as handle:
-            total += sum(1 for _ in handle)
-    return total
-
-
-def _stage_datasets(corpus_glob: str, work: Path) -> dict[str, Callable[[], Any]]:
-    """Builders of each stage's Dataset (built lazily: later stages glob earlier outputs)."""
-    from zephyr import Dataset
-
-    def out(stage: str) -> str:
-        return str(work / stage / "part-{shard:05d}.jsonl")
-
-    def src(stage: str) -> Any:
-        return Dataset.from_files(str(work / stage / "*.jsonl")).load_jsonl()
-
-    return {
-        "normalize": lambda: (
-            Dataset.from_files(corpus_glob)
-            .load_jsonl()
-            .map(normalize_record)
-            .write_jsonl(out("normalize"))
-        ),
-        "minhash": lambda: src("normalize").map(minhash_record).write_jsonl(out("minhash")),
-        "fuzzy_dups": lambda: (
-            src("minhash")
-            .flat_map(band_entries)
-            .group_by(_bucket_key, reducer=bucket_duplicates)
-            .group_by(_id_key, reducer=smallest_keep)
-            .write_jsonl(out("fuzzy_dups"))
-        ),
-        "consolidate": lambda: (
-            src("normalize")
-            .filter(not_duplicate)
-            .map(attach_attributes)
-            .write_jsonl(out("consolidate"))
-        ),
-        "tokenize": lambda: src("consolidate").map(tokenize_record).write_jsonl(out("tokenize")),
-    }
-
-
-def _dup_ids(work: Path) -> frozenset[str]:
-    ids: set[str] = set()
-    for path in sorted((work / "fuzzy_dups").glob("*.jsonl")):
-        with path.open() as handle:
-            ids.update(json.loads(line)["id"] for line in handle)
-    return frozenset(ids)
-
-
-def _warm_up_items(shard: int) -> list[dict]:
-    return [{"bucket": str(i % 7), "id": f"{shard}-{i}"} for i in range(32)]
-
-
-def _warm_up(ctx: Any, work: Path) -> None:
-    """A tiny untimed pipeline so lazy imports and first-use costs leave stage one."""
-    from zephyr import Dataset
-
-    ds = (
-        Dataset.from_list([0, 1])  # two shards
-        .flat_map(_warm_up_items)
-        .group_by(_bucket_key, reducer=bucket_duplicates)
-        .write_jsonl(str(work / "warmup" / "part-{shard:05d}.jsonl"))
-    )
-    ctx.execute(ds)
-
-
-def run_pipeline(
-    corpus_dir: Path,
-    work: Path,
-    results: dict[str, StageResult],
-    max_workers: int = 2,
-) -> str:
-    """Run the five stages over ``corpus_dir/*.jsonl``; outputs under ``work``.
-
-    Fills ``results`` stage by stage (a failure leaves the finished stages in it) and
-    returns the memory method used.
-    """
-    from fray.local_backend import LocalClient
-    from zephyr import ZephyrContext
-
-    memory = PeakMemory()
-    ctx = ZephyrContext(
-        client=LocalClient(),
-        max_workers=max_workers,
-        chunk_storage_prefix=str(work / "chunks"),
-        name="perfgate-miniferry",
-    )
-    _warm_up(ctx, work)
-    builders = _stage_datasets(str(corpus_dir / "*.jsonl"), work)
-    for stage in STAGES:
-        memory.reset()
-        start = time.perf_counter()
-        if stage == "consolidate":
-            ctx.put("dup_ids", _dup_ids(work))
-        dataset = builders[stage]()
-        paths = ctx.execute(dataset).results
-        seconds = time.perf_counter() - start
-        results[stage] = StageResult(
-            seconds=seconds,
-            peak_mb=memory.peak_mb(),
-            tasks=_task_count(dataset),
-            records_out=_count_lines(paths),
+    @classmethod
+    def from_measure(cls, row: dict[str, float]) -> StageResult:
+        """From a :func:`ferry_pipeline.run_stage` row (wall_s, cpu_s, peak_mb, ...)."""
+        return cls(
+            seconds=row["wall_s"],
+            peak_mb=row["peak_mb"],
+            tasks=int(row["tasks"]),
+            records_out=int(row["records_out"]),
+            cpu_seconds=row.get("cpu_s"),
         )
-    return memory.method
 
 
 # ---------------------------------------------------------------------------
 # The report (marin's perf report schema)
 # ---------------------------------------------------------------------------
-
-
-def _zephyr_identity() -> dict[str, str | None]:
-    import zephyr
-
-    try:
-        from importlib.metadata import version
-
-        installed = version("marin-zephyr")
-    except Exception:  # noqa: BLE001 - metadata is optional
-        installed = None
-    return {"zephyr_file": str(Path(zephyr.__file__).resolve()), "installed_version": installed}
 
 
 def local_provenance() -> dict[str, Any]:
@@ -417,29 +124,15 @@ def build_report(
         "warnings": warnings,
         "local_run": {
             "stage_peak_memory_mb": {n: round(s.peak_mb, 1) for n, s in stages.items()},
+            "stage_cpu_seconds": {
+                n: round(s.cpu_seconds, 4) for n, s in stages.items() if s.cpu_seconds is not None
+            },
             "stage_tasks": {n: s.tasks for n, s in stages.items()},
             "stage_records_out": {n: s.records_out for n, s in stages.items()},
             "memory_method": memory_method,
             **(extra or {}),
         },
     }
-
-
-def _use_zephyr_source(zephyr_src: str | None) -> str:
-    """Put ``zephyr_src`` first on ``sys.path`` when it holds a zephyr package."""
-    if zephyr_src and (Path(zephyr_src) / "zephyr" / "__init__.py").is_file():
-        path = str(Path(zephyr_src).resolve())
-        sys.path.insert(0, path)
-        os.environ["PYTHONPATH"] = os.pathsep.join(
-            p for p in (path, os.environ.get("PYTHONPATH")) if p
-        )
-        return path
-    return "installed"
-
-
-def _quiet_logs() -> None:
-    for name in ("zephyr", "fray", "iris", "rigging", "finelog"):
-        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 def run_ferry(
@@ -458,7 +151,7 @@ def run_ferry(
     the A/B runner does so through ``python -m perfgate_lib.miniferry``.
     """
     spec = spec or CorpusSpec()
-    source = _use_zephyr_source(zephyr_src)
+    source = ferry_pipeline.use_zephyr_source(zephyr_src)
     run_id = run_id or datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     with tempfile.TemporaryDirectory(prefix="miniferry-", dir=work_dir) as tmp:
         work = Path(tmp)
@@ -471,9 +164,9 @@ def run_ferry(
         }
         stages: dict[str, StageResult] = {}
         try:
-            extra.update(_zephyr_identity())  # the import itself may fail on a broken tree
-            _quiet_logs()
-            method = run_pipeline(Path(corpus_dir), work, stages, max_workers=max_workers)
+            extra.update(ferry_pipeline.zephyr_identity())  # may fail on a broken tree
+            ferry_pipeline.quiet_logs()
+            method = _run_pipeline(Path(corpus_dir), work, stages, max_workers)
             report = build_report(run_id, stages, memory_method=method, extra=extra)
         except Exception as exc:  # noqa: BLE001 - a failed ferry is a report, not a crash
             oom = isinstance(exc, MemoryError) or "MemoryError" in str(exc)
@@ -481,7 +174,7 @@ def run_ferry(
                 run_id,
                 stages,
                 status="failed",
-                error=_error_line(exc),
+                error=ferry_pipeline.error_line(exc),
                 failure_bucket="oom" if oom else "application_failure",
                 extra=extra,
             )
@@ -490,13 +183,21 @@ def run_ferry(
     return report
 
 
-def _error_line(exc: BaseException) -> str:
-    """The exception type and the last non-empty line of its message, at most 300 chars."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    first = lines[0] if lines else ""
-    last = lines[-1] if lines else ""
-    text = first if first == last else f"{first} ... {last}"
-    return f"ferry failed: {type(exc).__name__}: {text}"[:300]
+def _run_pipeline(
+    corpus_dir: Path, work: Path, stages: dict[str, StageResult], max_workers: int
+) -> str:
+    """One warm-up then the five timed stages; fills ``stages``; returns the memory method."""
+    ctx = ferry_pipeline.make_context(work, max_workers)
+    memory = PeakMemory()
+    warm = ferry_pipeline.warm_up_corpus(Path(corpus_dir), work / "warmup-corpus")
+    ferry_pipeline.run_pipeline(ctx, warm, work / "warmup", {}, memory)
+    rows: dict[str, dict[str, float]] = {}
+    try:
+        return ferry_pipeline.run_pipeline(
+            ctx, str(Path(corpus_dir) / "*.jsonl"), work, rows, memory
+        )
+    finally:
+        stages.update({name: StageResult.from_measure(row) for name, row in rows.items()})
 
 
 def _corpus_summary(corpus_dir: Path) -> dict[str, Any]:
@@ -569,5 +270,4 @@ __all__ = [
     "StageResult",
     "build_report",
     "run_ferry",
-    "run_pipeline",
 ]
