@@ -3,7 +3,8 @@
 :func:`run_demo` builds the marin-shaped sandbox (installed marin-zephyr on ``main``, a PR
 branch that raises the scatter zstd level from 3 to 12), then executes the notebooks into one run
 folder: ``assess.ipynb`` (scope, five questions, max_gate; reply "go"),
-``local_ab.ipynb`` (the mini ferry on merge-base and head, interleaved, medians and noise)
+``local_ab.ipynb`` (gate 0: the mini ferry on merge-base and head, paired stage by stage,
+with pairs added while a stage is undecided)
 and ``compare.ipynb`` (verdict, charts, the comment with a noise column). The comment is
 written to ``comment.md`` in the run folder, never posted. Finally the run folder is
 archived (HTML of every executed notebook, provenance, secret scrub, run index).
@@ -12,7 +13,8 @@ Run folder layout::
 
     <run>/pr.diff                    the sandbox PR's diff
     <run>/assess.ipynb, assessment.json, assessment.md, confirmation.txt
-    <run>/local_ab.ipynb, ab/{control,treatment}-report.json, ab/noise.csv, ab/runs/, ab/logs/
+    <run>/local_ab.ipynb, ab/{control,treatment}-report.json, ab/paired.csv, ab/pairs.json,
+    <run>/ab/runs/, ab/logs/
     <run>/compare.ipynb, verdict.json, comment.md, stage_chart.png, summary_chart.png
     <run>/demo.json                  what ran, how long each step took (seconds), the verdict
 """
@@ -28,7 +30,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from perfgate_lib.corpus import CorpusSpec
 from perfgate_lib.errors import UsageError
 from perfgate_lib.sandbox import Sandbox, build_sandbox, diff_text
 
@@ -83,21 +84,25 @@ def run_local_gate(
     head: str,
     run_dir: str | Path,
     *,
-    repeats: int = 5,
-    docs: int = CorpusSpec.docs,
+    max_pairs: int | None = None,
+    budget_s: float | None = None,
+    docs: int | None = None,
     seed: int = 0,
     assessment: str = "",
 ) -> tuple[dict[str, Any], list[str], dict[str, float]]:
     """Gate 0 on this machine: ``local_ab.ipynb`` then ``compare.ipynb`` into ``run_dir``.
 
-    The A/B outputs go to ``<run_dir>/ab``; verdict.json, comment.md and charts to
-    ``run_dir``. Returns (verdict.json as a dict, executed notebook paths, step seconds).
+    ``max_pairs``, ``budget_s`` (seconds) and ``docs`` override ``parameters/gate0.yaml``
+    (None keeps the file's value). The A/B outputs go to ``<run_dir>/ab``; verdict.json,
+    comment.md and charts to ``run_dir``. Returns (verdict.json as a dict, executed
+    notebook paths, step seconds: local_ab, compare, and the A/B's own start_up / pairs).
     """
     from perfgate_lib.commands.compare import run_compare_notebook
     from perfgate_lib.notebook import run_notebook
-    from perfgate_lib.runners.local import resolve_revisions
+    from perfgate_lib.runners.local import Gate0Settings, resolve_revisions
 
     resolve_revisions(checkout, base, head)  # fail fast, before starting a kernel
+    settings = Gate0Settings.load(max_pairs=max_pairs, budget_s=budget_s, docs=docs)
     run_dir = Path(run_dir).resolve()
     ab_dir = run_dir / "ab"
     timings: dict[str, float] = {}
@@ -110,14 +115,18 @@ def run_local_gate(
                 "checkout": str(Path(checkout).resolve()),
                 "base": str(base),
                 "head": str(head),
-                "repeats": int(repeats),
-                "docs": int(docs),
+                "max_pairs": int(settings.max_pairs),
+                "budget_s": float(settings.budget_s),
+                "docs": int(settings.docs),
                 "seed": int(seed),
                 "out_dir": str(ab_dir),
             },
         )
     ]
     timings["local_ab"] = round(time.perf_counter() - t, 2)
+    ab = json.loads((ab_dir / "ab.json").read_text())
+    for step, seconds in (ab.get("timings_seconds") or {}).items():
+        timings[f"local_ab.{step}"] = seconds
     t = time.perf_counter()
     verdict = run_compare_notebook(
         str(ab_dir / "control-report.json"),
@@ -135,8 +144,9 @@ def run_local_gate(
 def run_demo(
     out_dir: str | None = None,
     *,
-    repeats: int = 5,
-    docs: int = CorpusSpec.docs,
+    max_pairs: int | None = None,
+    budget_s: float | None = None,
+    docs: int | None = None,
     seed: int = 0,
     keep_sandbox: bool = False,
     archive: bool = True,
@@ -174,13 +184,14 @@ def run_demo(
             assessment = ""
         timings["assess"] = round(time.perf_counter() - t, 2)
 
-        say(f"local A/B: {repeats} interleaved repeats per side, {docs} docs (about a minute)")
+        say("gate 0: paired local A/B, pairs added while a stage is undecided (1-2 minutes)")
         verdict, gate_notebooks, gate_timings = run_local_gate(
             box.path,
             box.base,
             box.head,
             run_dir,
-            repeats=repeats,
+            max_pairs=max_pairs,
+            budget_s=budget_s,
             docs=docs,
             seed=seed,
             assessment=assessment,
@@ -230,6 +241,24 @@ def _summary(result: DemoResult) -> dict[str, Any]:
     }
 
 
+def where_time_went(timings: dict[str, float]) -> str:
+    """``sandbox 1 s, assess 6 s, local_ab 80 s (start-up 4 s, pairs 70 s), ...``."""
+    inner = [
+        f"{key.split('.', 1)[1].replace('_', '-')} {value:.0f} s"
+        for key, value in timings.items()
+        if key.startswith("local_ab.")
+    ]
+    parts = []
+    for key, value in timings.items():
+        if key == "total" or key.startswith("local_ab."):
+            continue
+        text = f"{key} {value:.0f} s"
+        if key == "local_ab" and inner:
+            text += f" ({', '.join(inner)})"
+        parts.append(text)
+    return ", ".join(parts)
+
+
 def where_to_look(result: DemoResult) -> list[str]:
     """Lines telling the user what the demo found and where the files are."""
     run = Path(result.run_dir)
@@ -240,7 +269,7 @@ def where_to_look(result: DemoResult) -> list[str]:
         f"  comment.md        the PR comment (not posted): {run / 'comment.md'}",
         f"  verdict.json      {run / 'verdict.json'}",
         "  executed notebooks: " + ", ".join(Path(n).name for n in result.notebooks),
-        f"  local A/B         {run / 'ab'} (median reports, noise.csv, every run's report)",
-        f"  took {result.timings.get('total', 0):.0f} s",
+        f"  local A/B         {run / 'ab'} (median reports, paired.csv, pairs.json, logs)",
+        f"  took {result.timings.get('total', 0):.0f} s: " + where_time_went(result.timings),
     ]
     return lines + [f"  note: {n}" for n in result.notes]

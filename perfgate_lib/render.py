@@ -44,6 +44,7 @@ ROW_ICONS = {
     "n/a": "n/a",
     "not_comparable": "not comparable",
     "cached": "— ¹",
+    "undecided": "❔ undecided",
 }
 
 

@@ -42,6 +42,13 @@ class GateContext:
     caller measured to lie inside the run-to-run noise of repeated runs; such a delta in
     a time or memory fail band is downgraded to warn (never to pass) and says so.
 
+    ``intervals`` (gate 0, the local A/B): stage name or ``wall_seconds_total`` -> a paired
+    interval ``{pct, low_pct, high_pct, pairs, call, text, metric}`` (percent changes; see
+    :mod:`perfgate_lib.paired`). For such a row the band applies to the interval: its
+    ``call`` (pass, warn, fail or undecided) is the row's verdict and ``pct`` its delta.
+    An undecided row that may hide a fail makes the verdict inconclusive unless something
+    else already fails; one that straddles only the pass/warn edge is a warn.
+
     ``baseline`` is provenance: source, run_id, run_url, sha, created_at (ISO-8601),
     age_hours. ``now`` (ISO-8601, UTC) lets the engine compute the baseline age from
     ``created_at`` or the report's ``collected_at_utc`` when ``age_hours`` is absent.
@@ -58,6 +65,7 @@ class GateContext:
     baseline: dict[str, Any] = field(default_factory=dict)
     now: str | None = None
     within_noise: dict[str, str] = field(default_factory=dict)
+    intervals: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None, source: str = "context") -> GateContext:
@@ -81,7 +89,30 @@ class GateContext:
             isinstance(k, str) and isinstance(v, str) for k, v in noise.items()
         ):
             raise UsageError(f"{source}: 'within_noise' must be an object of name -> note")
+        _check_intervals(data.get("intervals", {}), source)
         return cls(**data)
+
+
+_INTERVAL_KEYS = ("pct", "low_pct", "high_pct", "pairs", "call")
+
+
+def _check_intervals(intervals: Any, source: str) -> None:
+    """Raise UsageError naming the entry and key of a malformed ``intervals`` object."""
+    if not isinstance(intervals, dict):
+        raise UsageError(f"{source}: 'intervals' must be an object of name -> interval")
+    for name, item in intervals.items():
+        if not isinstance(item, dict):
+            raise UsageError(f"{source}: intervals.{name} must be an object")
+        for key in _INTERVAL_KEYS:
+            value = item.get(key)
+            if key == "call":
+                if value not in ("pass", "warn", "fail", "undecided"):
+                    raise UsageError(
+                        f"{source}: intervals.{name}.call must be pass, warn, "
+                        f"fail or undecided, got {value!r}"
+                    )
+            elif isinstance(value, bool) or not isinstance(value, int | float):
+                raise UsageError(f"{source}: intervals.{name}.{key} must be a number")
 
 
 @dataclass
@@ -92,7 +123,7 @@ class SignalRow:
     baseline: float | None
     treatment: float | None
     delta_pct: float | None
-    verdict: str  # pass | warn | fail | n/a
+    verdict: str  # pass | warn | fail | undecided | n/a
     note: str = ""
 
 
@@ -104,7 +135,7 @@ class StageRow:
     baseline_s: float | None
     treatment_s: float | None
     delta_pct: float | None
-    verdict: str  # pass | warn | fail | cached | not_comparable | n/a
+    verdict: str  # pass | warn | fail | undecided | cached | not_comparable | n/a
     note: str = ""
 
 
@@ -219,6 +250,28 @@ def _downgrade_within_noise(rows: list[SignalRow | StageRow], within: dict[str, 
                 if within[name].startswith("within noise")
                 else (f"within noise ({within[name]})")
             )
+
+
+def _apply_intervals(rows: list[SignalRow | StageRow], intervals: dict[str, dict]) -> None:
+    """Rows compared on both sides take the paired interval's call and estimate."""
+    for row in rows:
+        name = row.signal if isinstance(row, SignalRow) else row.stage
+        item = intervals.get(name)
+        if item is None or row.verdict not in ("pass", "warn", "fail"):
+            continue
+        row.delta_pct = round(float(item["pct"]), 2)
+        row.verdict = str(item["call"])
+        row.note = f"paired {item.get('metric', 'time')}: {item.get('text', '')}".strip()
+
+
+def _interval_text(name: str, item: dict[str, Any]) -> str:
+    """``+32.0% [+27.1%, +39.3%], 8 pairs of cpu time`` for a reason line."""
+    high = item["high_pct"]
+    span = f"[{fmt_pct(item['low_pct'])}, {fmt_pct(high) if high != float('inf') else '∞'}]"
+    return (
+        f"{name}: {fmt_pct(item['pct'])} {span}, {int(item['pairs'])} pairs of "
+        f"{item.get('metric', 'time')} time"
+    )
 
 
 def _count_signal(name: str, base: PerfReport, treat: PerfReport) -> SignalRow:
@@ -338,9 +391,32 @@ def decide(
     stages = _stage_rows(baseline, treatment, bands["stage_wall_seconds"])
 
     _downgrade_within_noise([*signals[:2], *stages], context.within_noise)
+    _apply_intervals([signals[0], *stages], context.intervals)
 
-    hard_fails, band_fails, warns = [], [], []
+    hard_fails, band_fails, warns, undecided = [], [], [], []
+    for name, row in [(r.signal, r) for r in signals] + [(f"stage {r.stage}", r) for r in stages]:
+        key = row.signal if isinstance(row, SignalRow) else row.stage
+        item = context.intervals.get(key)
+        if item is None or row.verdict not in ("pass", "warn", "fail", "undecided"):
+            continue
+        band = bands["stage_wall_seconds"] if isinstance(row, StageRow) else bands[key]
+        text = _interval_text(name, item)
+        if row.verdict == "fail":
+            band_fails.append(f"{text} (wholly above +{band.warn_pct:g}%)")
+        elif row.verdict == "warn":
+            warns.append(f"{text} (wholly in +{band.pass_pct:g}% to +{band.warn_pct:g}%)")
+        elif row.verdict == "undecided" and float(item["high_pct"]) > band.warn_pct:
+            undecided.append(f"{text}: undecided, may exceed +{band.warn_pct:g}%")
+        elif row.verdict == "undecided":
+            warns.append(f"{text}: undecided between pass and warn (+{band.pass_pct:g}% edge)")
+    paired = {
+        id(r)
+        for r in [signals[0], *stages]
+        if (r.signal if isinstance(r, SignalRow) else r.stage) in context.intervals
+    }
     for row in signals:
+        if id(row) in paired:
+            continue
         if row.verdict == "fail" and row.delta_pct is None:
             hard_fails.append(
                 f"{row.signal}: {row.baseline:g} -> {row.treatment:g} (treatment > baseline)"
@@ -358,6 +434,8 @@ def decide(
             )
     sb = bands["stage_wall_seconds"]
     for row in stages:
+        if id(row) in paired:
+            continue
         if row.verdict == "fail":
             band_fails.append(f"stage {row.stage}: {fmt_pct(row.delta_pct)} (> +{sb.warn_pct:g}%)")
         elif row.verdict == "warn" and row.note.startswith("within noise"):
@@ -372,7 +450,7 @@ def decide(
     miswired, flags = _self_check(baseline, treatment, context, thresholds)
     evidence = _inconclusive_evidence(baseline, treatment, context, thresholds)
     timing_rows = [signals[0], *stages]
-    if not any(r.verdict in ("pass", "warn", "fail") for r in timing_rows):
+    if not any(r.verdict in ("pass", "warn", "fail", "undecided") for r in timing_rows):
         evidence.append("nothing comparable: no wall time or stage time on both sides")
 
     notes = [f"{r.signal}: n/a ({r.note})" for r in signals if r.verdict == "n/a"]
@@ -392,6 +470,8 @@ def decide(
         verdict, reasons = "inconclusive", evidence
     elif band_fails:
         verdict, reasons = "fail", []
+    elif undecided:
+        verdict, reasons = "inconclusive", undecided
     elif contention and warns:
         verdict = "inconclusive"
         reasons = [f"contention: {contention}; warn-band deltas are within cluster noise"]
@@ -399,6 +479,8 @@ def decide(
         verdict, reasons = "warn", []
     else:
         verdict, reasons = "pass", []
+    if undecided and verdict == "fail":
+        warns = warns + undecided  # shown, never dropped, though a fail already decides
 
     treatment_info = {
         "iris_job_id": treatment.iris_job_id,

@@ -87,8 +87,9 @@ class RunOptions:
     poll_seconds: float = 0.0
     common: str = ""
     archive: bool = True
-    repeats: int = 5  # local runner: interleaved runs per side
-    docs: int = 3000  # local runner: documents in the generated corpus
+    max_pairs: int | None = None  # local runner: pairs at most (None: parameters/gate0.yaml)
+    budget_s: float | None = None  # local runner: seconds of pairs at most (None: gate0.yaml)
+    docs: int | None = None  # local runner: documents in the corpus (None: gate0.yaml)
 
 
 @dataclass
@@ -453,7 +454,14 @@ def run_local(opts: RunOptions, state: RunState, assessment: Any) -> RunOutcome:
     if verdict is None:
         assess_path = absolute(storage.join(state.run_dir, "assessment.json"))
         data, _notebooks, _timings = run_local_gate(
-            top, base, sha, folder, repeats=opts.repeats, docs=opts.docs, assessment=assess_path
+            top,
+            base,
+            sha,
+            folder,
+            max_pairs=opts.max_pairs,
+            budget_s=opts.budget_s,
+            docs=opts.docs,
+            assessment=assess_path,
         )
         verdict = data["verdict"]
         state.set(local_verdict=verdict)

@@ -29,10 +29,12 @@ def test_run_local_gate0_flags_the_slowdown(tmp_path, github_env):
         box.path,
         "--runner",
         "local",
-        "--repeats",
-        "2",
+        "--max-pairs",
+        "6",
+        "--budget",
+        "30",
         "--docs",
-        "600",
+        "300",
         "--runs-root",
         str(runs),
         "--dry-run",
@@ -45,6 +47,11 @@ def test_run_local_gate0_flags_the_slowdown(tmp_path, github_env):
     comment = next(runs.rglob("gate0/comment.md")).read_text()
     assert "Zephyr perf gate — Gate 0 (local A/B, mini ferry)" in comment
     verdict = json.loads(next(runs.rglob("gate0/verdict.json")).read_text())
+    pairs = json.loads(next(runs.rglob("gate0/ab/pairs.json")).read_text())
+    cpu = [
+        (p["treatment"]["fuzzy_dups"]["cpu_s"], p["control"]["fuzzy_dups"]["cpu_s"]) for p in pairs
+    ]
+    assert min(t / c for t, c in cpu) > 1.10, cpu  # the one measured claim (zstd 3 -> 12)
     assert {s["stage"]: s["verdict"] for s in verdict["stages"]}["fuzzy_dups"] == "fail"
     state = json.loads(next(runs.rglob("state.json")).read_text())
     assert state["status"] == "finished" and state["posts"][0]["mode"] == "file"

@@ -1,7 +1,7 @@
 """``perfgate demo``: the whole pipeline offline, on its embedded default.
 
 A sandbox marin-shaped repository with a PR that slows a Zephyr hot path; the diff
-assessed, a local A/B with real Zephyr (merge-base vs head, interleaved repeats), the
+assessed, a local A/B with real Zephyr (merge-base vs head, paired, adaptive measurement), the
 comparison and the comment written into the run folder (never posted). No credentials,
 no network. Exits 0 when the demo ran (its verdict is a fail by design).
 """
@@ -10,18 +10,23 @@ from __future__ import annotations
 
 import click
 
-from perfgate_lib.commands.options import docs_option, repeats_option
+from perfgate_lib.commands.options import gate0_options
 
 
 @click.command("demo")
 @click.option("--out", "out_dir", default="", help="Run folder (default: runs/demo/<stamp>).")
-@repeats_option
-@docs_option
+@gate0_options
 @click.option("--keep-sandbox", is_flag=True, help="Keep the sandbox git repository.")
-def command(out_dir, repeats, docs, keep_sandbox):
+def command(out_dir, max_pairs, budget_s, docs, keep_sandbox):
     """The whole pipeline offline: sandbox PR, assess, local A/B with real Zephyr, compare."""
     from perfgate_lib.demo import run_demo, where_to_look
 
-    result = run_demo(out_dir or None, repeats=repeats, docs=docs, keep_sandbox=keep_sandbox)
+    result = run_demo(
+        out_dir or None,
+        max_pairs=max_pairs,
+        budget_s=budget_s,
+        docs=docs,
+        keep_sandbox=keep_sandbox,
+    )
     for line in where_to_look(result):
         click.echo(line)

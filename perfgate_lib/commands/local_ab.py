@@ -6,22 +6,22 @@ import sys
 
 import click
 
-from perfgate_lib.commands.options import docs_option, repeats_option
+from perfgate_lib.commands.options import gate0_options
 
 
 @click.command("local-ab")
 @click.option("--checkout", required=True, help="Git checkout holding BASE and HEAD.")
 @click.option("--base", default="main", show_default=True, help="Base revision.")
 @click.option("--head", required=True, help="Head revision (the PR).")
-@repeats_option
-@docs_option
+@gate0_options
 @click.option("--seed", default=0, show_default=True, type=int, help="Corpus seed.")
 @click.option("--assessment", default="", help="assessment.json to show in the comment.")
 @click.option("--out", "out_dir", default="", help="Run folder (default: runs/local/<stamp>).")
-def command(checkout, base, head, repeats, docs, seed, assessment, out_dir):
-    """Run the mini ferry on merge-base(BASE, HEAD) and HEAD, interleaved, and compare.
+def command(checkout, base, head, max_pairs, budget_s, docs, seed, assessment, out_dir):
+    """Gate 0: the mini ferry on merge-base(BASE, HEAD) and HEAD, paired, and compare.
 
-    Writes the executed local_ab and compare notebooks, both median reports, the noise
+    Adds pairs while a stage is undecided (up to --max-pairs or --budget seconds). Writes
+    the executed local_ab and compare notebooks, both median reports, the paired interval
     table, verdict.json and comment.md (not posted) into the run folder.
     Exit code: 0 pass or warn, 1 fail, 3 inconclusive, 4 could not run.
     """
@@ -35,7 +35,8 @@ def command(checkout, base, head, repeats, docs, seed, assessment, out_dir):
         base,
         head,
         out_dir,
-        repeats=repeats,
+        max_pairs=max_pairs,
+        budget_s=budget_s,
         docs=docs,
         seed=seed,
         assessment=absolute(assessment),

@@ -4,19 +4,27 @@ from __future__ import annotations
 
 import click
 
-from perfgate_lib.corpus import CorpusSpec
 
-repeats_option = click.option(
-    "--repeats",
-    default=5,
-    show_default=True,
-    type=click.IntRange(1, 100),
-    help="Local A/B: interleaved mini-ferry runs per side; medians are compared.",
-)
-docs_option = click.option(
-    "--docs",
-    default=CorpusSpec.docs,
-    show_default=True,
-    type=click.IntRange(10, 10_000_000),
-    help="Local A/B: documents in the generated corpus.",
-)
+def gate0_options(func):
+    """``--max-pairs``, ``--budget`` and ``--docs`` for gate 0 (defaults: parameters/gate0.yaml)."""
+    func = click.option(
+        "--docs",
+        default=None,
+        type=click.IntRange(10, 10_000_000),
+        help="Gate 0: documents in the generated corpus [default: parameters/gate0.yaml].",
+    )(func)
+    func = click.option(
+        "--budget",
+        "budget_s",
+        default=None,
+        type=click.FloatRange(min=1),
+        help="Gate 0: seconds of paired measurement at most; what is still undecided then "
+        "is reported as undecided [default: parameters/gate0.yaml].",
+    )(func)
+    return click.option(
+        "--max-pairs",
+        default=None,
+        type=click.IntRange(1, 1000),
+        help="Gate 0: pairs (control and treatment back to back) at most "
+        "[default: parameters/gate0.yaml].",
+    )(func)

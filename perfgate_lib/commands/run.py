@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from perfgate_lib.commands.options import docs_option, repeats_option
+from perfgate_lib.commands.options import gate0_options
 from perfgate_lib.gaterun import DEFAULT_REPO
 
 
@@ -49,8 +49,7 @@ def _sigterm_as_interrupt() -> None:
     help="iris: marin's scripts and the iris CLI; replay: recorded reports (--replay-dir); "
     "local: gate 0, the local A/B with real Zephyr on this machine (no cluster).",
 )
-@repeats_option
-@docs_option
+@gate0_options
 @click.option("--replay-dir", default="", help="Recorded treatment reports (replay runner).")
 @click.option("--dry-run", is_flag=True, help="Write the comment to the run folder; post nothing.")
 @click.option("--runs-root", default=None, help="Runs root (folder or fsspec URL).")
@@ -88,7 +87,8 @@ def command(
     max_gate,
     confirm,
     runner,
-    repeats,
+    max_pairs,
+    budget_s,
     docs,
     replay_dir,
     dry_run,
@@ -134,7 +134,8 @@ def command(
         no_actions=no_actions,
         reviewer=reviewer,
         common=run_params,
-        repeats=repeats,
+        max_pairs=max_pairs,
+        budget_s=budget_s,
         docs=docs,
     )
     outcome = run(opts, echo=click.echo)

@@ -1,31 +1,23 @@
-"""The local A/B runner: the mini ferry on control and treatment code, on this machine.
+"""Gate 0, the local A/B runner: the mini ferry on control and treatment code, paired.
 
 Control is a worktree at ``merge-base(base, head)``, treatment a worktree at ``head``,
 both created with ``git worktree add --detach`` in a temporary folder and always removed.
-Each run is a fresh ``python -m perfgate_lib.miniferry`` process importing Zephyr from its
-worktree's ``lib/zephyr/src`` (or the installed package when the checkout has none), over
-one shared generated corpus. Runs are interleaved ``control, treatment, control, ...``
-``repeats`` times; the two reports handed to the verdict engine hold the per-stage
-*medians* (and the median total and peak memory).
+Each side gets one long-lived process, ``ferry_pipeline.py serve``, that imports Zephyr
+from its worktree's ``lib/zephyr/src`` (or the installed package when the checkout has
+none), warms up once untimed, and then runs single stages on request over one shared
+generated corpus (PYTHONHASHSEED fixed, ``gc.collect()`` before every stage).
 
-Noise (documented choice). For each stage, the total and peak memory:
-
-* ``noise_pct`` = 100 x the wider side's spread, ``max(range_c / median_c,
-  range_t / median_t)``, where ``range`` is max - min over that side's repeats;
-* ``runs_overlap`` = the control and treatment repeats' ranges overlap;
-* ``within_noise`` = ``|delta_s| <= resolution_s or runs_overlap or |delta_pct| <= noise_pct``.
-
-So a delta counts as real only when it is larger than the measurement's resolution
-(:data:`RESOLUTION_S`, 0.25 s: Zephyr's local scheduler polls with 0.1 s back-offs, so
-stage times move in ~0.1 s steps; the total's resolution is that times the number of
-stages), every treatment repeat is on one side of every
-control repeat, *and* the medians moved more than either side's repeats spread. Under
-identical code (A/A) complete separation alone happens with probability 1/C(2k, k) per
-stage and direction for continuous noise (1/252 at k=5); the resolution floor covers the
-stepped scheduler noise that breaks that bound. A real slowdown much larger than the
-spread and the floor meets all three. A stage in the fail band but within the noise is shown as a
-warn with the note "within noise" (never as a pass, so nothing is hidden); see
-:func:`local_verdict`. With fewer than 2 repeats the noise is unknown (NaN).
+Measurement (documented choice, see the README's gate-0 section for the figures). One
+*pair* runs every stage on both sides back to back, stage by stage, and the side that goes
+first alternates from stage to stage and pair to pair, so two measurements of a stage lie
+about a second apart and load that both share cancels in their ratio. The decision metric
+is the stage's CPU time (all threads of the side's process); wall time is measured and
+reported beside it. Each stage is judged on the per-pair ratio treatment / control with a
+Hodges-Lehmann estimate and a signed-rank confidence interval (:mod:`perfgate_lib.paired`,
+:mod:`perfgate_lib.abstats`); the threshold bands apply to the interval. Pairs are added
+while some stage is undecided, from ``min_pairs`` up to ``max_pairs`` or until the time
+budget runs out; what is still undecided then is reported as undecided, never as a pass.
+Peak memory keeps its own noise rule (medians, spread and overlap of per-pair peaks).
 
 Times are seconds, memory MB.
 """
@@ -34,51 +26,85 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
+import select
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from perfgate_lib import abstats, ferry_pipeline
+from perfgate_lib.abstats import MEMORY, TOTAL
 from perfgate_lib.corpus import CorpusSpec, write_corpus
 from perfgate_lib.errors import PerfgateError, UsageError
-from perfgate_lib.miniferry import local_provenance
+from perfgate_lib.miniferry import StageResult, build_report, local_provenance
 
 if TYPE_CHECKING:
     from perfgate_lib.rules import Verdict
 
 ZEPHYR_SRC = Path("lib/zephyr/src")
-TOTAL = "wall_seconds_total"
-MEMORY = "peak_worker_memory_mb"
-NOISE_COLUMNS = [
-    "stage",
-    "control_median_s",
-    "treatment_median_s",
-    "delta_pct",
-    "noise_pct",
-    "within_noise",
-    "runs_overlap",
-    "delta_s",
-    "resolution_s",
-]
-# Zephyr's local scheduler polls with 0.1 s back-offs, so a stage's wall time moves in
-# ~0.1 s steps from run to run: a median delta of 0.25 s or less is below what one local
-# run can resolve.
-RESOLUTION_S = 0.25
+FERRY_SCRIPT = Path(ferry_pipeline.__file__).resolve()
+SIDES = ("control", "treatment")
+SETTINGS_FILE = Path(__file__).resolve().parents[2] / "parameters" / "gate0.yaml"
 
 
 class LocalRunError(PerfgateError):
     """The local A/B could not run (git, worktree, or a ferry process crashed); exit 4."""
+
+
+@dataclass(frozen=True)
+class Gate0Settings:
+    """How gate 0 measures. Seconds for times; ``confidence`` two-sided, in (0, 1).
+
+    ``metric``: ``cpu`` (the decision metric kept, see the README) or ``wall``.
+    """
+
+    docs: int = 1000
+    min_pairs: int = 6
+    max_pairs: int = 20
+    budget_s: float = 100.0
+    confidence: float = 0.95
+    metric: str = "cpu"
+    max_workers: int = 2
+    stage_timeout_s: float = 300.0
+
+    def __post_init__(self) -> None:
+        checks = {
+            "docs": self.docs >= 10,
+            "min_pairs": self.min_pairs >= 1,
+            "max_pairs": self.max_pairs >= self.min_pairs,
+            "budget_s": self.budget_s > 0,
+            "confidence": 0 < self.confidence < 1,
+            "metric": self.metric in abstats.METRICS,
+            "max_workers": self.max_workers >= 1,
+            "stage_timeout_s": self.stage_timeout_s > 0,
+        }
+        for name, ok in checks.items():
+            if not ok:
+                raise UsageError(f"gate 0 settings: invalid {name}={getattr(self, name)!r}")
+
+    @classmethod
+    def load(cls, path: str | Path = SETTINGS_FILE, **overrides: Any) -> Gate0Settings:
+        """Settings from ``parameters/gate0.yaml``, then the non-None ``overrides``."""
+        from perfgate_lib.paramfile import load_yaml, mapping
+
+        source = str(path)
+        doc = mapping(load_yaml(source), source) if Path(path).is_file() else {}
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(doc) - known - {"schema"})
+        if unknown:
+            raise UsageError(f"{source}: unknown setting '{unknown[0]}'; known: {sorted(known)}")
+        values = {k: v for k, v in doc.items() if k in known}
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
 
 
 # ---------------------------------------------------------------------------
@@ -133,229 +159,221 @@ def zephyr_source(tree: str | Path) -> str | None:
 
 
 # ---------------------------------------------------------------------------
-# One ferry run (a child process)
+# One side: a long-lived ferry_pipeline.py serve process
 # ---------------------------------------------------------------------------
 
 
-def run_ferry_process(
-    out: Path,
-    *,
-    zephyr_src: str | None,
-    corpus_dir: Path,
-    run_id: str,
-    work_dir: Path,
-    log: Path,
-    max_workers: int = 2,
-    timeout_s: float = 900.0,
-) -> dict[str, Any]:
-    """Run ``python -m perfgate_lib.miniferry`` once; returns its report (failed or not).
+@dataclass(frozen=True)
+class SideLaunch:
+    """How to start one side's server: the interpreter argv prefix, extra environment
+    variables, the working folder and a one-line description for provenance."""
 
-    ``zephyr_src`` goes first on the child's PYTHONPATH. Raises LocalRunError when the
-    child wrote no report (crash, timeout).
-    """
-    cmd = [
-        sys.executable,
-        "-m",
-        "perfgate_lib.miniferry",
-        "--out",
-        str(out),
-        "--corpus",
-        str(corpus_dir),
-        "--run-id",
-        run_id,
-        "--work-dir",
-        str(work_dir),
-        "--max-workers",
-        str(max_workers),
-    ]
-    env = dict(os.environ)
-    # Zephyr under test first, then this kit (importable even when not pip-installed).
-    paths = [str(Path(__file__).resolve().parents[2])]
-    if zephyr_src:
-        cmd += ["--zephyr-src", zephyr_src]
-        paths.insert(0, zephyr_src)
-    env["PYTHONPATH"] = os.pathsep.join(paths)
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("w") as handle:
+    python: tuple[str, ...] = (sys.executable,)
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: str | None = None
+    mode: str = "kit"
+    description: str = "the kit's own interpreter"
+
+
+def kit_launch(_side: str, _tree: Path) -> SideLaunch:
+    """The fallback: the kit's interpreter (its venv's marin-zephyr dependencies)."""
+    return SideLaunch(description=f"the kit's own interpreter ({sys.executable})")
+
+
+class SideServer:
+    """One side's ``ferry_pipeline.py serve`` process; JSON lines over its pipes."""
+
+    def __init__(
+        self,
+        side: str,
+        launch: SideLaunch,
+        *,
+        corpus_dir: Path,
+        work_dir: Path,
+        zephyr_src: str | None,
+        log: Path,
+        max_workers: int,
+    ) -> None:
+        self.side = side
+        self.log = log
+        cmd = [
+            *launch.python,
+            str(FERRY_SCRIPT),
+            "serve",
+            "--corpus",
+            str(corpus_dir),
+            "--work-dir",
+            str(work_dir),
+            "--max-workers",
+            str(max_workers),
+        ]
+        if zephyr_src:
+            cmd += ["--zephyr-src", zephyr_src]
+        env = {**os.environ, **launch.env, "PYTHONHASHSEED": "0"}
+        if "PYTHONPATH" not in launch.env:  # the script is standalone; keep the kit out
+            env.pop("PYTHONPATH", None)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        self._log = log.open("w")
         try:
-            subprocess.run(
+            self.proc = subprocess.Popen(
                 cmd,
-                cwd=work_dir,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=self._log,
+                cwd=launch.cwd or str(work_dir.parent),
                 env=env,
-                stdout=handle,
-                stderr=subprocess.STDOUT,
-                timeout=timeout_s,
-                check=False,
             )
-        except subprocess.TimeoutExpired as exc:
-            raise LocalRunError(f"mini ferry {run_id} timed out after {timeout_s:g} s") from exc
-    if not out.is_file():
-        tail = log.read_text(errors="replace").strip().splitlines()[-3:]
-        raise LocalRunError(f"mini ferry {run_id} wrote no report ({log}): {' | '.join(tail)}")
-    return json.loads(out.read_text())
+        except OSError as exc:
+            self._log.close()
+            raise LocalRunError(f"{side}: could not start {cmd[0]}: {exc}") from exc
+        self.identity: dict[str, Any] = {}
+        self.memory_method = ""
+
+    def _tail(self) -> str:
+        self._log.flush()
+        lines = self.log.read_text(errors="replace").strip().splitlines()[-3:]
+        return " | ".join(lines) or "no output"
+
+    def _read(self, timeout_s: float, what: str) -> dict[str, Any]:
+        assert self.proc.stdout is not None
+        ready, _, _ = select.select([self.proc.stdout], [], [], timeout_s)
+        if not ready:
+            self.close()
+            raise LocalRunError(f"{self.side}: {what} timed out after {timeout_s:g} s ({self.log})")
+        line = self.proc.stdout.readline()
+        if not line:
+            self.proc.wait(timeout=10)
+            raise LocalRunError(
+                f"{self.side}: the ferry process exited ({self.proc.returncode}) during "
+                f"{what} ({self.log}): {self._tail()}"
+            )
+        return json.loads(line)
+
+    def wait_ready(self, timeout_s: float) -> dict[str, Any]:
+        """Block until the server warmed up; its identity (versions, interpreter)."""
+        answer = self._read(timeout_s, "start-up and warm-up")
+        if not answer.get("ready"):
+            raise LocalRunError(
+                f"{self.side}: the mini ferry could not start: {answer.get('error')} ({self.log})"
+            )
+        self.identity = dict(answer.get("identity") or {})
+        self.memory_method = str(answer.get("memory_method") or "")
+        return self.identity
+
+    def run_stage(self, stage: str, timeout_s: float) -> dict[str, Any]:
+        """Run one stage; the server's answer (status, stages, error)."""
+        assert self.proc.stdin is not None
+        try:
+            self.proc.stdin.write((json.dumps({"cmd": "stage", "stage": stage}) + "\n").encode())
+            self.proc.stdin.flush()
+        except BrokenPipeError as exc:
+            raise LocalRunError(f"{self.side}: the ferry process is gone ({self.log})") from exc
+        return self._read(timeout_s, f"stage {stage}")
+
+    def close(self) -> None:
+        """Ask the server to exit; kill it if it does not within 10 s."""
+        if self.proc.poll() is None:
+            with contextlib.suppress(OSError, ValueError):
+                assert self.proc.stdin is not None
+                self.proc.stdin.write(b'{"cmd": "exit"}\n')
+                self.proc.stdin.flush()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            with contextlib.suppress(OSError, ValueError):
+                pipe and pipe.close()
+        self._log.close()
 
 
 # ---------------------------------------------------------------------------
-# Medians and noise (pure)
+# The paired, adaptive loop
 # ---------------------------------------------------------------------------
 
 
-def _median(values: list[float]) -> float | None:
-    return statistics.median(values) if values else None
+def _first_side(pair: int, stage_index: int) -> str:
+    """Control goes first in pair 1's first stage, then the order alternates."""
+    return SIDES[(pair + stage_index + 1) % 2]
 
 
-def _spread_pct(values: list[float]) -> float:
-    """100 x (max - min) / median; NaN with fewer than 2 values or a zero median."""
-    if len(values) < 2:
-        return math.nan
-    mid = statistics.median(values)
-    return math.nan if mid == 0 else 100 * (max(values) - min(values)) / mid
-
-
-def noise_row(
-    name: str, control: list[float], treatment: list[float], resolution: float = 0.0
-) -> dict[str, Any]:
-    """One row of the noise table for repeat values of one signal (seconds or MB).
-
-    ``resolution`` (same unit): a median delta at or below it is within the noise whatever
-    the spreads say (the measurement cannot resolve it).
-    """
-    mc, mt = _median(control), _median(treatment)
-    delta = None if not mc or mt is None else round(100 * (mt - mc) / mc, 2)
-    delta_abs = None if mc is None or mt is None else round(mt - mc, 4)
-    spreads = [_spread_pct(control), _spread_pct(treatment)]
-    noise = math.nan if any(math.isnan(s) for s in spreads) else round(max(spreads), 2)
-    overlap = bool(
-        control and treatment and min(treatment) <= max(control) and min(control) <= max(treatment)
-    )
-    below_resolution = delta_abs is not None and abs(delta_abs) <= resolution
-    spread_ok = delta is not None and not math.isnan(noise) and (overlap or abs(delta) <= noise)
-    return {
-        "stage": name,
-        "control_median_s": None if mc is None else round(mc, 4),
-        "treatment_median_s": None if mt is None else round(mt, 4),
-        "delta_pct": delta,
-        "noise_pct": noise,
-        "within_noise": bool(delta is not None and (below_resolution or spread_ok)),
-        "runs_overlap": overlap,
-        "delta_s": delta_abs,
-        "resolution_s": resolution,
-    }
-
-
-def _values(reports: list[dict[str, Any]], stage: str | None, key: str = TOTAL) -> list[float]:
-    out = []
-    for report in reports:
-        if report.get("status") != "succeeded":
-            continue
-        value = (report.get("stage_wall_seconds") or {}).get(stage) if stage else report.get(key)
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            out.append(float(value))
-    return out
-
-
-def _stage_names(reports: list[dict[str, Any]]) -> list[str]:
-    names: list[str] = []
-    for report in reports:
-        for stage in report.get("stage_wall_seconds") or {}:
-            if stage not in names:
-                names.append(stage)
-    return names
-
-
-def noise_table(
-    control: list[dict[str, Any]],
-    treatment: list[dict[str, Any]],
-    resolution_s: float = RESOLUTION_S,
-) -> pd.DataFrame:
-    """Per stage, then ``wall_seconds_total``: medians (s), delta and noise (%), flags.
-
-    Columns: stage, control_median_s, treatment_median_s, delta_pct, noise_pct,
-    within_noise, runs_overlap, delta_s (s), resolution_s (s). Only succeeded runs count.
-    """
-    rows = [
-        noise_row(stage, _values(control, stage), _values(treatment, stage), resolution_s)
-        for stage in _stage_names(control + treatment)
-    ]
-    # The total sums every stage's scheduler steps, which can all fall the same way.
-    total_resolution = resolution_s * max(1, len(rows))
-    rows.append(
-        noise_row(TOTAL, _values(control, None), _values(treatment, None), total_resolution)
-    )
-    return pd.DataFrame(rows, columns=NOISE_COLUMNS)
-
-
-def memory_noise(control: list[dict[str, Any]], treatment: list[dict[str, Any]]) -> dict[str, Any]:
-    """The noise row for ``peak_worker_memory_mb`` (the ``*_s`` keys hold MB here)."""
-    return noise_row(MEMORY, _values(control, None, MEMORY), _values(treatment, None, MEMORY))
-
-
-def median_report(reports: list[dict[str, Any]], job_id: str) -> dict[str, Any]:
-    """One report in marin's schema holding the medians of ``reports`` (one side's runs).
-
-    Stage times, the total and peak memory are medians over the succeeded runs; status is
-    ``succeeded`` only when every run succeeded; counts (failed shards, infra buckets)
-    take the worst run. ``local_run.repeats`` lists each run's job id and figures.
-    """
-    if not reports:
-        raise LocalRunError(f"no runs to summarise for {job_id}")
-    ok = [r for r in reports if r.get("status") == "succeeded"]
-    stages = {}
-    for stage in _stage_names(reports):
-        value = _median(_values(reports, stage))
-        if value is not None:
-            stages[stage] = round(value, 4)
-    total = _median(_values(reports, None))
-    memory = _median(_values(reports, None, MEMORY))
-    infra: dict[str, int] = {}
-    for report in reports:
-        for bucket, count in (report.get("infra_failures") or {}).items():
-            infra[bucket] = max(infra.get(bucket, 0), int(count or 0))
-    states: dict[str, int] = {}
-    for state, count in (reports[-1].get("task_state_counts") or {}).items():
-        states[state] = int(count)
-    for report in reports:
-        if report.get("status") != "succeeded":
-            states = dict(report.get("task_state_counts") or {"failed": 1})
+def measure_pairs(
+    servers: dict[str, SideServer],
+    settings: Gate0Settings,
+    *,
+    stages: tuple[str, ...] = ferry_pipeline.STAGES,
+    bands: tuple[float, float] = (5.0, 10.0),
+    progress: Callable[[str], None] = lambda _m: None,
+    clock: Callable[[], float] = time.perf_counter,
+) -> tuple[list[dict[str, Any]], str, list[str]]:
+    """Add pairs until every stage is decided, ``max_pairs`` or the budget; returns
+    (pairs, why the loop stopped, errors). A failed stage ends the loop after its pair."""
+    pairs: list[dict[str, Any]] = []
+    errors: list[str] = []
+    started = clock()
+    stop = f"max_pairs ({settings.max_pairs}) reached"
+    for number in range(1, settings.max_pairs + 1):
+        pair: dict[str, Any] = {"pair": number, "control": {}, "treatment": {}, "first": {}}
+        t0 = clock()
+        for index, stage in enumerate(stages):
+            first = _first_side(number, index)
+            pair["first"][stage] = first
+            for side in (first, SIDES[1 - SIDES.index(first)]):
+                answer = servers[side].run_stage(stage, settings.stage_timeout_s)
+                pair[side].update(answer.get("stages") or {})
+                if answer.get("status") != "succeeded":
+                    error = f"{side} {stage}: {answer.get('error') or 'failed'}"
+                    pair.setdefault("failed", {})[side] = error
+                    errors.append(error)
+            if errors:
+                break
+        pairs.append(pair)
+        elapsed, pair_s = clock() - started, clock() - t0
+        if errors:
+            stop = f"a stage failed in pair {number}"
             break
-    warnings = [f"median of {len(ok)} succeeded of {len(reports)} interleaved local runs"]
-    for report in reports:
-        warnings += [w for w in report.get("warnings") or [] if w.startswith("ferry failed")]
-    first = reports[0]
-    return {
-        "iris_job_id": job_id,
-        "status": "succeeded" if len(ok) == len(reports) else "failed",
-        "marin_prefix": None,
-        "wall_seconds_total": None if total is None else round(total, 4),
-        "stage_wall_seconds": stages,
-        "sum_task_wall_seconds_total": None,
-        "cached_steps": [],
-        "ooms": infra.get("oom", 0),
-        "failed_shards": max(int(r.get("failed_shards") or 0) for r in reports),
-        "peak_worker_memory_mb": 0 if memory is None else int(round(memory)),
-        "preemption_count": 0,
-        "failure_count": sum(int(r.get("failure_count") or 0) for r in reports),
-        "task_state_counts": states,
-        "tree_job_count": first.get("tree_job_count"),
-        "infra_failures": infra,
-        **local_provenance(),
-        "warnings": warnings,
-        "local_run": {
-            "repeats": [
-                {
-                    "iris_job_id": r.get("iris_job_id"),
-                    "status": r.get("status"),
-                    TOTAL: r.get(TOTAL),
-                    "stage_wall_seconds": r.get("stage_wall_seconds"),
-                    MEMORY: r.get(MEMORY),
-                }
-                for r in reports
-            ],
-            "zephyr_source": (first.get("local_run") or {}).get("zephyr_source"),
-            "memory_method": (first.get("local_run") or {}).get("memory_method"),
-            "corpus": (first.get("local_run") or {}).get("corpus"),
-        },
-    }
+        table = abstats.paired_table(
+            pairs,
+            pass_pct=bands[0],
+            warn_pct=bands[1],
+            confidence=settings.confidence,
+            metric=settings.metric,
+        )
+        open_ = abstats.undecided_stages(table)
+        progress(
+            f"pair {number}: {pair_s:.1f} s; "
+            + (f"undecided: {', '.join(open_)}" if open_ else "all decided")
+        )
+        if number >= settings.min_pairs and not open_:
+            stop = f"every stage decided after {number} pairs"
+            break
+        if elapsed + pair_s > settings.budget_s and number >= settings.min_pairs:
+            stop = f"time budget ({settings.budget_s:g} s) spent after {number} pairs"
+            break
+        if elapsed + pair_s > settings.budget_s and number < settings.min_pairs:
+            progress(f"over the {settings.budget_s:g} s budget, continuing to min_pairs")
+    return pairs, stop, errors
+
+
+def _run_reports(pairs: list[dict[str, Any]], ab_id: str, side: str, extra: dict[str, Any]):
+    """One marin-shaped report per pair for one side (stages of that pair)."""
+    reports = []
+    for pair in pairs:
+        stages = {n: StageResult.from_measure(r) for n, r in pair[side].items()}
+        error = (pair.get("failed") or {}).get(side)
+        reports.append(
+            build_report(
+                f"{ab_id}/{side}-p{pair['pair']}",
+                stages,
+                status="failed" if error else "succeeded",
+                error=f"ferry failed: {error}" if error else None,
+                failure_bucket="application_failure" if error else None,
+                memory_method=extra.get("memory_method", "unknown"),
+                extra=extra,
+            )
+        )
+    return reports
 
 
 # ---------------------------------------------------------------------------
@@ -365,25 +383,34 @@ def median_report(reports: list[dict[str, Any]], job_id: str) -> dict[str, Any]:
 
 @dataclass
 class ABResult:
-    """The outcome of a local A/B. Reports are dicts in marin's schema (medians).
+    """The outcome of gate 0. Reports are dicts in marin's schema (medians per side).
 
-    ``noise``: DataFrame with :data:`NOISE_COLUMNS` (stages then wall_seconds_total);
-    ``memory``: the same figures for peak_worker_memory_mb (MB). ``paths`` name the files
-    written in ``out_dir``: control_report, treatment_report, noise_csv, ab_json.
+    ``paired``: DataFrame with :data:`abstats.PAIRED_COLUMNS` (stages, then
+    wall_seconds_total); ``memory``: the noise row of peak_worker_memory_mb (MB).
+    ``pairs``: the raw pair records; ``paths`` name the files written in ``out_dir``.
+    ``timings``: seconds spent in start-up (both sides, warm-up included) and in pairs.
     """
 
     control_report: dict[str, Any]
     treatment_report: dict[str, Any]
-    noise: pd.DataFrame
+    paired: pd.DataFrame
     memory: dict[str, Any]
     control_sha: str
     treatment_sha: str
-    repeats: int
+    settings: Gate0Settings
     out_dir: str
-    runs: list[dict[str, Any]] = field(default_factory=list)
+    pairs: list[dict[str, Any]] = field(default_factory=list)
+    stop_reason: str = ""
+    errors: list[str] = field(default_factory=list)
     paths: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
     zephyr_sources: dict[str, str | None] = field(default_factory=dict)
+    sides: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def n_pairs(self) -> int:
+        return len(self.pairs)
 
     @property
     def source_warning(self) -> str | None:
@@ -395,31 +422,50 @@ class ABResult:
             ", so this A/B cannot see a Zephyr change" if len(missing) == 2 else ""
         )
 
-    def within_noise(self) -> dict[str, str]:
-        """Signal or stage name -> note, for every delta inside the noise."""
-        notes = {}
-        rows = [*self.noise.to_dict("records"), self.memory]
-        for row in rows:
-            if row["within_noise"]:
-                notes[row["stage"]] = f"within noise ({_noise_text(row, self.repeats)})"
-        return notes
-
     def stage_context(self) -> dict[str, str]:
-        """Stage -> text for the comment's noise column: spread, and whether within it."""
-        out = {}
-        for row in self.noise.to_dict("records"):
-            if row["stage"] == TOTAL:
-                continue
-            out[row["stage"]] = _context_text(row)
-        return out
+        """Stage -> the comment's interval cell (``CPU ×1.32 [1.27, 1.39], 8 pairs · wall ×1.9``)."""
+        return {
+            str(row["stage"]): abstats.interval_text(row, self.settings.confidence)
+            for row in self.paired.to_dict("records")
+            if row["stage"] != TOTAL
+        }
+
+    def side_lines(self) -> list[str]:
+        """One line per side: interpreter, Zephyr / fray / iris versions, environment."""
+        lines = []
+        for side in SIDES:
+            info = self.sides.get(side) or {}
+            ident = info.get("identity") or {}
+            versions = ident.get("versions") or {}
+            lines.append(
+                f"{side}: Python {ident.get('python', '?')} ({info.get('mode', '?')}: "
+                f"{info.get('description', '?')}); zephyr {versions.get('marin-zephyr') or '?'}"
+                f" from {ident.get('zephyr_source', '?')}, fray {versions.get('marin-fray') or '?'}"
+                f", iris {versions.get('marin-iris') or '?'}"
+            )
+        return lines
 
     def compare_context(self) -> dict[str, Any]:
-        """GateContext keys (``within_noise`` included) plus ``comment`` extras for
-        ``compare.run_compare``."""
-        total = self.noise[self.noise["stage"] == TOTAL].to_dict("records")
+        """GateContext keys (``intervals``, memory's ``within_noise``) plus ``comment``
+        extras for ``compare.run_compare``."""
+        s = self.settings
+        total = self.paired[self.paired["stage"] == TOTAL].to_dict("records")
         total_note = ""
-        if total and total[0]["noise_pct"] is not None and not math.isnan(total[0]["noise_pct"]):
-            total_note = f"; total wall time spread ±{total[0]['noise_pct']:.1f}%"
+        if total:
+            total_note = f"; whole pipeline {abstats.interval_text(total[0], s.confidence)}"
+        notes = [
+            f"Local A/B on this machine: control = merge-base `{self.control_sha[:12]}`, "
+            f"treatment = head `{self.treatment_sha[:12]}`, {self.n_pairs} pairs "
+            f"({self.stop_reason}){total_note}.",
+            f"Each stage is judged on its paired {s.metric.upper()}-time ratio "
+            "(treatment / control, measured back to back, order alternating) with a "
+            f"{100 * s.confidence:g}% Hodges-Lehmann / signed-rank interval: Δ and the "
+            "verdict come from that interval, Baseline and Treatment are median wall "
+            "times. An interval that straddles a band edge is undecided, never a pass.",
+            *[f"{line}." for line in self.side_lines()],
+        ]
+        if self.source_warning:
+            notes.append(f"⚠ {self.source_warning}.")
         context: dict[str, Any] = {
             "baseline": {
                 "source": "local control run (merge-base worktree)",
@@ -429,48 +475,23 @@ class ABResult:
             "comment": {
                 "title": "Gate 0 (local A/B, mini ferry)",
                 "stage_context": self.stage_context(),
-                "stage_context_title": f"Noise (k={self.repeats})",
-                "top_notes": [
-                    f"Local A/B on this machine: control = merge-base `{self.control_sha[:12]}`, "
-                    f"treatment = head `{self.treatment_sha[:12]}`, {self.repeats} interleaved "
-                    f"repeats each, medians compared{total_note}. A delta inside the noise "
-                    "(repeats overlap, |Δ| ≤ the spread of a side's repeats, or |Δ| ≤ "
-                    f"{RESOLUTION_S:g} s per stage, the scheduler's resolution) is marked "
-                    "'within noise'."
-                ],
+                "stage_context_title": f"Paired ratio, {100 * s.confidence:g}% CI",
+                "top_notes": notes,
             },
+            "intervals": abstats.interval_context(self.paired, s.confidence),
         }
-        if self.source_warning:
-            context["comment"]["top_notes"].append(f"⚠ {self.source_warning}.")
-        context["within_noise"] = self.within_noise()
+        if self.memory.get("within_noise"):
+            context["within_noise"] = {MEMORY: abstats.memory_note(self.memory)}
         return context
 
 
-def _noise_text(row: dict[str, Any], repeats: int | None = None) -> str:
-    """``±12.3%`` (plus ``, k=5``; ``spread unknown`` with one repeat), then
-    ``; |Δ| 0.01 s ≤ 0.25 s`` when the delta is below the resolution."""
-    noise = row.get("noise_pct")
-    known = noise is not None and not math.isnan(noise)
-    text = f"±{noise:.1f}%" if known else "spread unknown (k<2)"
-    if repeats is not None and known:
-        text += f", k={repeats}"
-    delta_s, resolution = row.get("delta_s"), row.get("resolution_s") or 0.0
-    if resolution and delta_s is not None and abs(delta_s) <= resolution:
-        text += f"; |Δ| {abs(delta_s):.2f} s ≤ {resolution:g} s"
-    return text
-
-
-def _context_text(row: dict[str, Any]) -> str:
-    """The comment's noise cell: ``±12.3% · outside noise``."""
-    noise = row.get("noise_pct")
-    known = noise is not None and not math.isnan(noise)
-    text = f"±{noise:.1f}%" if known else "spread unknown"
-    if not row["within_noise"]:
-        return f"{text} · outside noise"
-    delta_s, resolution = row.get("delta_s"), row.get("resolution_s") or 0.0
-    if resolution and delta_s is not None and abs(delta_s) <= resolution:
-        return f"{text} · within noise (|Δ| ≤ {resolution:g} s)"
-    return f"{text} · within noise"
+def _side_info(server: SideServer, launch: SideLaunch) -> dict[str, Any]:
+    return {
+        "mode": launch.mode,
+        "description": launch.description,
+        "identity": server.identity,
+        "memory_method": server.memory_method,
+    }
 
 
 def run_local_ab(
@@ -479,32 +500,32 @@ def run_local_ab(
     head: str,
     *,
     out_dir: str | Path,
-    repeats: int = 5,
-    docs: int = CorpusSpec.docs,
+    settings: Gate0Settings | None = None,
     seed: int = 0,
-    max_workers: int = 2,
-    timeout_s: float = 900.0,
-    resolution_s: float = RESOLUTION_S,
+    thresholds: str | None = None,
+    launcher: Callable[[str, Path], SideLaunch] = kit_launch,
     progress: Callable[[str], None] | None = print,
 ) -> ABResult:
-    """Run the mini ferry on merge-base (control) and head (treatment), interleaved.
+    """Gate 0: paired, adaptive A/B of merge-base (control) and head (treatment).
 
     Writes into ``out_dir``: ``control-report.json`` and ``treatment-report.json``
-    (medians, marin's schema), ``noise.csv``, ``ab.json`` (settings, SHAs, order, noise),
-    ``runs/<side>-r<i>.json`` and ``logs/<side>-r<i>.log``. A failed run stops the A/B
-    after the current pair; the median report then says ``failed``.
+    (medians, marin's schema), ``paired.csv`` (the interval table), ``pairs.json`` (every
+    measurement), ``ab.json`` (settings, SHAs, order, stop reason, timings, sides),
+    ``compare_context.json``, ``runs/<side>-p<i>.json`` and ``logs/<side>.log``.
     """
-    if repeats < 1:
-        raise UsageError(f"repeats must be >= 1, got {repeats}")
+    from perfgate_lib.thresholds import load_thresholds
+
+    settings = settings or Gate0Settings.load()
     say = progress or (lambda _msg: None)
     started = time.perf_counter()
     control_sha, head_sha = resolve_revisions(checkout, base, head)
+    band = load_thresholds(thresholds).bands["stage_wall_seconds"]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     ab_id = f"ab-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}-{head_sha[:7]}"
-    spec = CorpusSpec(docs=docs, seed=seed)
-    reports: dict[str, list[dict[str, Any]]] = {"control": [], "treatment": []}
-    runs: list[dict[str, Any]] = []
+    spec = CorpusSpec(docs=settings.docs, seed=seed)
+    timings: dict[str, float] = {}
+    sides: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="perfgate-local-ab-") as tmp_name:
         tmp = Path(tmp_name)
         corpus_dir = tmp / "corpus"
@@ -512,56 +533,60 @@ def run_local_ab(
         with (
             worktree(checkout, control_sha, tmp / "control") as control_tree,
             worktree(checkout, head_sha, tmp / "treatment") as treatment_tree,
+            contextlib.ExitStack() as stack,
         ):
-            sources = {
-                "control": zephyr_source(control_tree),
-                "treatment": zephyr_source(treatment_tree),
-            }
-            for side, src in sources.items():
-                say(f"{side}: zephyr from {src or 'the installed package'}")
-            for i in range(1, repeats + 1):
-                for side in ("control", "treatment"):
-                    run_id = f"{ab_id}/{side}-r{i}"
-                    work = tmp / "work"
-                    work.mkdir(exist_ok=True)
-                    report = run_ferry_process(
-                        out / "runs" / f"{side}-r{i}.json",
-                        zephyr_src=sources[side],
-                        corpus_dir=corpus_dir,
-                        run_id=run_id,
-                        work_dir=work,
-                        log=out / "logs" / f"{side}-r{i}.log",
-                        max_workers=max_workers,
-                        timeout_s=timeout_s,
-                    )
-                    reports[side].append(report)
-                    runs.append(
-                        {
-                            "side": side,
-                            "repeat": i,
-                            "iris_job_id": report.get("iris_job_id"),
-                            "status": report.get("status"),
-                            TOTAL: report.get(TOTAL),
-                        }
-                    )
-                    say(
-                        f"{side} {i}/{repeats}: {report.get('status')} "
-                        f"{report.get(TOTAL) or 0:.2f} s"
-                    )
-                if any(r.get("status") != "succeeded" for r in runs):
-                    say(f"stopping after repeat {i}: a ferry failed (see {out / 'logs'})")
-                    break
-    result = summarize_runs(
-        reports["control"],
-        reports["treatment"],
+            trees = {"control": control_tree, "treatment": treatment_tree}
+            sources = {side: zephyr_source(tree) for side, tree in trees.items()}
+            t = time.perf_counter()
+            launches = {side: launcher(side, trees[side]) for side in SIDES}
+            timings["environments"] = round(time.perf_counter() - t, 2)
+            t = time.perf_counter()
+            servers = {}
+            for side in SIDES:
+                servers[side] = SideServer(
+                    side,
+                    launches[side],
+                    corpus_dir=corpus_dir,
+                    work_dir=tmp / f"work-{side}",
+                    zephyr_src=sources[side],
+                    log=out / "logs" / f"{side}.log",
+                    max_workers=settings.max_workers,
+                )
+                stack.callback(servers[side].close)
+            start_error = ""
+            for side in SIDES:  # both warm up at once; nothing is timed yet
+                try:
+                    servers[side].wait_ready(settings.stage_timeout_s)
+                except LocalRunError as exc:
+                    if side == "control":
+                        raise  # the base itself does not run: gate 0 cannot run
+                    start_error = str(exc)  # the PR breaks Zephyr: a failed treatment
+                sides[side] = _side_info(servers[side], launches[side])
+                say(f"{side}: {sides[side]['identity'].get('zephyr_source', start_error)}")
+            timings["start_up"] = round(time.perf_counter() - t, 2)
+            t = time.perf_counter()
+            if start_error:
+                pairs, stop, errors = [], "the treatment did not start", [start_error]
+            else:
+                pairs, stop, errors = measure_pairs(
+                    servers, settings, bands=(band.pass_pct, band.warn_pct), progress=say
+                )
+            timings["pairs"] = round(time.perf_counter() - t, 2)
+    say(f"stopped: {stop}")
+    result = summarize_pairs(
+        pairs,
         ab_id=ab_id,
         control_sha=control_sha,
         treatment_sha=head_sha,
+        settings=settings,
         out_dir=str(out),
-        runs=runs,
+        sides=sides,
         zephyr_sources=sources,
-        resolution_s=resolution_s,
+        bands=(band.pass_pct, band.warn_pct),
+        errors=errors,
     )
+    result.stop_reason = stop
+    result.timings = timings
     result.seconds = round(time.perf_counter() - started, 2)
     if result.source_warning:
         say(f"warning: {result.source_warning}")
@@ -569,62 +594,112 @@ def run_local_ab(
     return result
 
 
-def summarize_runs(
-    control: list[dict[str, Any]],
-    treatment: list[dict[str, Any]],
+def summarize_pairs(
+    pairs: list[dict[str, Any]],
     *,
     ab_id: str,
     control_sha: str,
     treatment_sha: str,
+    settings: Gate0Settings | None = None,
     out_dir: str = "",
-    runs: list[dict[str, Any]] | None = None,
+    sides: dict[str, dict[str, Any]] | None = None,
     zephyr_sources: dict[str, str | None] | None = None,
-    resolution_s: float = RESOLUTION_S,
+    bands: tuple[float, float] = (5.0, 10.0),
+    errors: list[str] | None = None,
 ) -> ABResult:
-    """The A/B result of both sides' run reports (pure): medians, noise table, memory."""
+    """The A/B result of the pair records (pure): intervals, median reports, memory.
+
+    ``errors``: what failed (``"<side> <stage>: <error>"``, or a side that did not start);
+    a side with no measured stage gets one failed run carrying them.
+    """
+    settings = settings or Gate0Settings()
+    sides = dict(sides or {})
+    errors = list(errors or [])
+    reports = {}
+    for side in SIDES:
+        info = sides.get(side) or {}
+        extra = {
+            "memory_method": info.get("memory_method", "unknown"),
+            "zephyr_source": (info.get("identity") or {}).get("zephyr_source"),
+            "identity": info.get("identity"),
+        }
+        runs = _run_reports(pairs, ab_id, side, extra)
+        if not runs:  # nothing measured: the side that did not start failed, the other did not
+            mine = [e for e in errors if e.startswith(side)]
+            runs = [
+                build_report(
+                    f"{ab_id}/{side}-p1",
+                    {},
+                    status="failed" if mine else "succeeded",
+                    error=("ferry failed: " + "; ".join(mine))[:300] if mine else None,
+                    failure_bucket="application_failure" if mine else None,
+                    extra=extra,
+                )
+            ]
+        reports[side] = abstats.median_report(runs, f"local/{ab_id}/{side}", local_provenance())
     return ABResult(
-        control_report=median_report(control, f"local/{ab_id}/control"),
-        treatment_report=median_report(treatment, f"local/{ab_id}/treatment"),
-        noise=noise_table(control, treatment, resolution_s),
-        memory=memory_noise(control, treatment),
+        control_report=reports["control"],
+        treatment_report=reports["treatment"],
+        paired=abstats.paired_table(
+            pairs,
+            pass_pct=bands[0],
+            warn_pct=bands[1],
+            confidence=settings.confidence,
+            metric=settings.metric,
+        ),
+        memory=abstats.memory_noise(pairs),
         control_sha=control_sha,
         treatment_sha=treatment_sha,
-        repeats=len(control),
+        settings=settings,
         out_dir=out_dir,
-        runs=list(runs or []),
+        pairs=list(pairs),
+        errors=errors,
+        sides=sides,
         zephyr_sources=dict(zephyr_sources or {}),
     )
 
 
 def write_outputs(result: ABResult, spec: CorpusSpec) -> dict[str, str]:
-    """Write the median reports, the noise table and ``ab.json`` into ``result.out_dir``."""
+    """Write the median reports, the interval table, the pairs and ``ab.json``."""
     out = Path(result.out_dir)
     paths = {
         "control_report": out / "control-report.json",
         "treatment_report": out / "treatment-report.json",
-        "noise_csv": out / "noise.csv",
+        "paired_csv": out / "paired.csv",
+        "pairs_json": out / "pairs.json",
         "ab_json": out / "ab.json",
+        "compare_context": out / "compare_context.json",
     }
     paths["control_report"].write_text(json.dumps(result.control_report, indent=2) + "\n")
     paths["treatment_report"].write_text(json.dumps(result.treatment_report, indent=2) + "\n")
-    result.noise.to_csv(paths["noise_csv"], index=False)
+    result.paired.to_csv(paths["paired_csv"], index=False)
+    paths["pairs_json"].write_text(json.dumps(result.pairs, indent=1) + "\n")
+    runs = out / "runs"
+    runs.mkdir(exist_ok=True)
+    for side in SIDES:
+        report = result.control_report if side == "control" else result.treatment_report
+        for i, run in enumerate((report.get("local_run") or {}).get("repeats") or [], 1):
+            (runs / f"{side}-p{i}.json").write_text(json.dumps(run, indent=2) + "\n")
     summary = {
         "control_sha": result.control_sha,
         "treatment_sha": result.treatment_sha,
-        "repeats": result.repeats,
-        "order": "interleaved: control, treatment, control, treatment, ...",
+        "settings": asdict(result.settings),
+        "pairs": result.n_pairs,
+        "stop_reason": result.stop_reason,
+        "errors": result.errors,
+        "order": "per pair, stage by stage back to back; the first side alternates",
         "corpus": {"docs": spec.docs, "seed": spec.seed},
-        "runs": result.runs,
-        "noise": json.loads(result.noise.to_json(orient="records")),
+        "paired": json.loads(result.paired.to_json(orient="records")),
         "memory": result.memory,
         "seconds": result.seconds,
+        "timings_seconds": result.timings,
+        "sides": result.sides,
         "zephyr_sources": result.zephyr_sources,
-        "noise_rule": "within_noise = |delta_s| <= resolution_s or runs_overlap or "
-        "|delta_pct| <= noise_pct; noise_pct = 100 * max over sides of (max - min) / median",
-        "resolution_s": RESOLUTION_S,
+        "method": "per stage: Hodges-Lehmann ratio of paired "
+        f"{result.settings.metric} time with a {100 * result.settings.confidence:g}% "
+        "signed-rank interval; bands applied to the interval",
     }
     paths["ab_json"].write_text(json.dumps(summary, indent=2) + "\n")
-    paths["compare_context"] = out / "compare_context.json"
     paths["compare_context"].write_text(json.dumps(result.compare_context(), indent=2) + "\n")
     return {k: str(v) for k, v in paths.items()}
 
@@ -653,61 +728,61 @@ def memory_frame(result: ABResult) -> pd.DataFrame:
     )
 
 
-def _repeat_rows(result: ABResult) -> list[dict[str, Any]]:
+def pairs_frame(result: ABResult, metric: str | None = None) -> pd.DataFrame:
+    """One row per pair and stage: pair, stage, first (side), control_s, treatment_s,
+    ratio (treatment / control) of ``metric`` (default: the decision metric), seconds."""
+    key = abstats.METRICS[metric or result.settings.metric]
     rows = []
-    for side, report in (
-        ("control", result.control_report),
-        ("treatment", result.treatment_report),
-    ):
-        for i, run in enumerate((report.get("local_run") or {}).get("repeats") or [], start=1):
-            row = {"side": side, "repeat": i, "status": run.get("status")}
-            row.update(run.get("stage_wall_seconds") or {})
-            row[TOTAL] = run.get(TOTAL)
-            row[MEMORY] = run.get(MEMORY)
-            rows.append(row)
-    return rows
+    for pair in result.pairs:
+        for stage, c in pair["control"].items():
+            t = pair["treatment"].get(stage)
+            if t is None:
+                continue
+            rows.append(
+                {
+                    "pair": pair["pair"],
+                    "stage": stage,
+                    "first": pair["first"].get(stage),
+                    "control_s": c[key],
+                    "treatment_s": t[key],
+                    "ratio": round(t[key] / c[key], 4) if c[key] else None,
+                }
+            )
+    return pd.DataFrame(
+        rows, columns=["pair", "stage", "first", "control_s", "treatment_s", "ratio"]
+    )
 
 
-def repeats_frame(result: ABResult) -> pd.DataFrame:
-    """One row per run: side, repeat, status, each stage (s), wall_seconds_total (s),
-    peak_worker_memory_mb (MB). Runs appear per side in the order they ran."""
-    return pd.DataFrame(_repeat_rows(result))
-
-
-def repeats_chart(result: ABResult) -> Any:
-    """A matplotlib figure: each repeat's seconds per stage, control vs treatment."""
+def pairs_chart(result: ABResult) -> Any:
+    """A matplotlib figure: each pair's ratio per stage, with the interval as a bar."""
     from matplotlib.figure import Figure
 
-    frame = repeats_frame(result)
-    stages = [s for s in _stage_names([result.control_report, result.treatment_report])]
+    frame = pairs_frame(result)
+    table = result.paired[result.paired["stage"] != TOTAL]
+    stages = list(table["stage"])
     fig = Figure(figsize=(8, 3.5))
     ax = fig.subplots()
-    for offset, side, color in ((-0.15, "control", "tab:blue"), (0.15, "treatment", "tab:red")):
-        part = frame[frame["side"] == side]
-        for x, stage in enumerate(stages):
-            if stage in part:
-                values = part[stage].dropna()
-                ax.scatter(
-                    [x + offset] * len(values),
-                    values,
-                    s=18,
-                    color=color,
-                    label=side if x == 0 else None,
-                )
+    for x, stage in enumerate(stages):
+        values = frame[frame["stage"] == stage]["ratio"].dropna()
+        ax.scatter([x] * len(values), values, s=14, color="tab:gray", alpha=0.7)
+        row = table[table["stage"] == stage].iloc[0]
+        high = float(row["high"]) if float(row["high"]) != float("inf") else max(values, default=1)
+        ax.plot([x, x], [float(row["low"]), high], color="tab:red", linewidth=3)
+        ax.scatter([x], [float(row["ratio"])], color="tab:red", s=30, zorder=3)
+    for level, style in ((1.0, "-"), (1.05, ":"), (1.10, "--")):
+        ax.axhline(level, color="black", linewidth=0.8, linestyle=style)
     ax.set_xticks(range(len(stages)), stages)
-    ax.set_ylabel("seconds")
-    ax.set_title(f"Every repeat (k={result.repeats}): control vs treatment")
-    ax.set_ylim(bottom=0)
-    ax.legend(loc="upper left")
+    ax.set_ylabel(f"{result.settings.metric} time ratio (treatment / control)")
+    ax.set_title(f"Paired ratios ({result.n_pairs} pairs) and their interval")
     fig.tight_layout()
     return fig
 
 
-def show_repeats_chart(result: ABResult) -> str:
-    """Save the repeats chart as ``repeats_chart.png`` in ``out_dir``, display it in a
+def show_pairs_chart(result: ABResult) -> str:
+    """Save the pairs chart as ``pairs_chart.png`` in ``out_dir``, display it in a
     notebook, and return the path."""
-    path = Path(result.out_dir) / "repeats_chart.png"
-    repeats_chart(result).savefig(path, dpi=110)
+    path = Path(result.out_dir) / "pairs_chart.png"
+    pairs_chart(result).savefig(path, dpi=110)
     try:
         from IPython.display import Image, display
 
@@ -718,48 +793,44 @@ def show_repeats_chart(result: ABResult) -> str:
 
 
 def verdict_frame(verdict: Verdict, result: ABResult) -> pd.DataFrame:
-    """Stages then whole-run time/memory rows of a verdict, with the noise beside each.
+    """Stages then whole-run time/memory rows of a verdict, with the interval beside each.
 
-    Columns: name, baseline, treatment, delta_pct, verdict, noise_pct, within_noise, note.
+    Columns: name, baseline, treatment, delta_pct, verdict, interval, note.
     """
-    noise = {row["stage"]: row for row in [*result.noise.to_dict("records"), result.memory]}
-    rows = []
-    for row in verdict.stages:
-        rows.append(
-            (row.stage, row.baseline_s, row.treatment_s, row.delta_pct, row.verdict, row.note)
-        )
-    for row in verdict.signals:
-        if row.signal in (TOTAL, MEMORY):
-            rows.append(
-                (row.signal, row.baseline, row.treatment, row.delta_pct, row.verdict, row.note)
-            )
-    out = []
-    for name, b, t, delta, verdict_, note in rows:
-        n = noise.get(name, {})
-        out.append(
+    context = result.stage_context()
+    rows = [
+        (r.stage, r.baseline_s, r.treatment_s, r.delta_pct, r.verdict, r.note)
+        for r in verdict.stages
+    ]
+    rows += [
+        (r.signal, r.baseline, r.treatment, r.delta_pct, r.verdict, r.note)
+        for r in verdict.signals
+        if r.signal in (TOTAL, MEMORY)
+    ]
+    return pd.DataFrame(
+        [
             {
                 "name": name,
                 "baseline": b,
                 "treatment": t,
                 "delta_pct": delta,
                 "verdict": verdict_,
-                "noise_pct": n.get("noise_pct"),
-                "within_noise": n.get("within_noise"),
+                "interval": context.get(name, ""),
                 "note": note,
             }
-        )
-    return pd.DataFrame(out)
+            for name, b, t, delta, verdict_, note in rows
+        ]
+    )
 
 
 # ---------------------------------------------------------------------------
-# Verdict on the medians
+# Verdict
 # ---------------------------------------------------------------------------
 
 
 def local_verdict(result: ABResult, thresholds: str | None = None) -> Verdict:
-    """The verdict engine on the two median reports, noise-aware: a time or memory delta
-    in the fail band that lies within the measured noise is a warn that says so
-    (``GateContext.within_noise``), never a pass."""
+    """The verdict engine on the two median reports with the paired intervals
+    (``GateContext.intervals``) and memory's noise note."""
     from perfgate_lib.compare import compare_reports
     from perfgate_lib.report import parse_report
 

@@ -1,0 +1,204 @@
+"""Gate 0's power benchmark: planted shuffle-path slowdowns, A/A, quiet and loaded.
+
+For each planted change (a real edit of the sandbox's Zephyr ``shuffle.py``, scaled to
+slow ``fuzzy_dups`` by about +5%, +10%, +20% and 2x: the scatter writer re-hashes every
+routed key 3, 7, 14 or 70 extra times) and for A/A (the same code on both
+sides), runs gate 0 (:func:`perfgate_lib.runners.local.run_local_ab` with the shipped
+``parameters/gate0.yaml``) ``--trials`` times. Every second trial runs under a bounded
+background load: one busy-loop process pinned to one core, started before the trial and
+stopped after it by this script (it also stops itself after ``--load-max-s``).
+
+Prints, per size: how often ``fuzzy_dups`` is flagged (its call is not pass), how often
+another stage is wrongly flagged (a warn or fail call) or left undecided, fails in
+unchanged stages, the median measured ratio, and the median wall time of gate 0; for A/A
+the false fail and false warn rates of the overall verdict. Each figure is given for the
+decision metric (CPU time) and, from the same pairs, for wall time, the candidate it
+replaced. Writes every trial to ``--out`` (JSON lines). Asserts nothing.
+
+    python benchmarks/bench_gate0_power.py --trials 20 --sizes aa,p20
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from perfgate_lib.runners import local  # noqa: E402
+from perfgate_lib.sandbox import ZEPHYR_PKG, Change, build_sandbox  # noqa: E402
+
+SHUFFLE = str(ZEPHYR_PKG / "shuffle.py")
+TARGET = "fuzzy_dups"
+
+
+def _replace(old: str, new: str):
+    def edit(text: str) -> str:
+        if text.count(old) != 1:
+            raise SystemExit(f"planted change: {old!r} not found once in shuffle.py")
+        return text.replace(old, new)
+
+    return edit
+
+
+def _hash_change(rounds: int) -> Change:
+    """The scatter writer hashes every routed key ``rounds`` extra times (per-item work in
+    the shuffle path: each round adds about 1.4% to fuzzy_dups' CPU time at 1000 docs)."""
+    old = "        key = self._key_fn(item)\n"
+    new = old + f"        for _ in range({rounds}):  # re-check the routing hash\n"
+    new += "            deterministic_hash(key)\n"
+    return Change(
+        branch=f"bench/route-hash-{rounds}",
+        message=f"zephyr: re-check each scatter key's routing hash {rounds} times",
+        edits={SHUFFLE: _replace(old, new)},
+    )
+
+
+SIZES = {
+    "aa": Change(branch="bench/aa", message="no change (A/A)", edits={}),
+    "p5": _hash_change(3),
+    "p10": _hash_change(7),
+    "p20": _hash_change(14),
+    "x2": _hash_change(70),
+}
+
+
+def _burn(deadline: float) -> None:  # pragma: no cover - a child process
+    os.sched_setaffinity(0, {max(os.sched_getaffinity(0))})
+    x = 0
+    while time.time() < deadline:
+        x = (x * 31 + 7) % 1_000_003
+
+
+class Load:
+    """One busy core for at most ``max_s`` seconds (a child process)."""
+
+    def __init__(self, max_s: float) -> None:
+        self.proc = multiprocessing.Process(target=_burn, args=(time.time() + max_s,))
+
+    def __enter__(self) -> Load:
+        self.proc.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.proc.terminate()
+        self.proc.join()
+
+
+def _calls(table, column: str) -> dict[str, str]:
+    return {str(r["stage"]): str(r[column]) for r in table.to_dict("records")}
+
+
+def trial(size: str, repo: dict[str, str], loaded: bool, load_max_s: float, out: Path) -> dict:
+    settings = local.Gate0Settings.load()
+    with tempfile.TemporaryDirectory(prefix="bench-gate0-") as tmp:
+        start = time.perf_counter()
+        if loaded:
+            with Load(load_max_s):
+                result = local.run_local_ab(
+                    repo["path"], repo["base"], repo["head"], out_dir=tmp, progress=None
+                )
+        else:
+            result = local.run_local_ab(
+                repo["path"], repo["base"], repo["head"], out_dir=tmp, progress=None
+            )
+        seconds = time.perf_counter() - start
+        verdict = local.local_verdict(result)
+    table = result.paired
+    ratios = {str(r["stage"]): float(r["ratio"]) for r in table.to_dict("records")}
+    record = {
+        "size": size,
+        "loaded": loaded,
+        "seconds": round(seconds, 1),
+        "pairs": result.n_pairs,
+        "stop": result.stop_reason,
+        "cpu": _calls(table, "call"),
+        "wall": _calls(table, "wall_call"),
+        "ratio": ratios,
+        "wall_ratio": {str(r["stage"]): r["wall_ratio"] for r in table.to_dict("records")},
+        "verdict": verdict.verdict,
+        "settings": settings.__dict__,
+    }
+    with out.open("a") as handle:
+        handle.write(json.dumps(record) + "\n")
+    return record
+
+
+def summarize(records: list[dict]) -> None:
+    """Print the figures per size and metric."""
+    for size in SIZES:
+        group = [r for r in records if r["size"] == size]
+        if not group:
+            continue
+        n = len(group)
+        loaded = sum(r["loaded"] for r in group)
+        print(
+            f"\n{size}: {n} trials ({loaded} under load), median gate-0 wall time "
+            f"{statistics.median(r['seconds'] for r in group):.0f} s, median pairs "
+            f"{statistics.median(r['pairs'] for r in group):.0f}, median {TARGET} CPU ratio "
+            f"{statistics.median(r['ratio'].get(TARGET, float('nan')) for r in group):.3f}"
+        )
+        for metric in ("cpu", "wall"):
+            calls = [r[metric] for r in group]
+            flagged = sum(c.get(TARGET) != "pass" for c in calls)
+            others = [
+                {s: v for s, v in c.items() if s not in (TARGET, "wall_seconds_total")}
+                for c in calls
+            ]
+            wrong = sum(any(v in ("warn", "fail") for v in o.values()) for o in others)
+            wrong_fail = sum(any(v == "fail" for v in o.values()) for o in others)
+            undecided = sum(any(v == "undecided" for v in o.values()) for o in others)
+            line = (
+                f"  {metric:>4}: {TARGET} flagged {flagged}/{n}; another stage wrongly flagged "
+                f"{wrong}/{n} (fail {wrong_fail}/{n}); another stage left undecided {undecided}/{n}"
+            )
+            print(line)
+        if size == "aa":
+            verdicts = [r["verdict"] for r in group]
+            print(
+                f"  verdict (cpu): false fail {verdicts.count('fail')}/{n}, false warn "
+                f"{verdicts.count('warn')}/{n}, inconclusive {verdicts.count('inconclusive')}/{n}, "
+                f"pass {verdicts.count('pass')}/{n}"
+            )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=20)
+    parser.add_argument("--sizes", default=",".join(SIZES))
+    parser.add_argument("--load-max-s", type=float, default=600.0)
+    parser.add_argument("--out", default="runs/bench-gate0-power.jsonl")
+    parser.add_argument("--summary-only", action="store_true", help="summarize --out, run nothing")
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if not args.summary_only:
+        sizes = [s for s in args.sizes.split(",") if s]
+        with tempfile.TemporaryDirectory(prefix="bench-gate0-repos-") as tmp:
+            repos = {}
+            for size in sizes:
+                box = build_sandbox(Path(tmp) / size, SIZES[size])
+                repos[size] = {"path": box.path, "base": box.base, "head": box.head}
+            for i in range(args.trials):
+                for size in sizes:  # sizes interleaved, so drift spreads over all of them
+                    rec = trial(size, repos[size], i % 2 == 1, args.load_max_s, out)
+                    print(
+                        f"trial {i + 1} {size} {'loaded' if rec['loaded'] else 'quiet '} "
+                        f"{rec['seconds']:.0f} s {rec['pairs']} pairs {TARGET} "
+                        f"×{rec['ratio'].get(TARGET, float('nan')):.3f} cpu={rec['cpu']} "
+                        f"verdict={rec['verdict']}",
+                        flush=True,
+                    )
+    records = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
+    summarize(records)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,161 @@
+"""Paired statistics for gate 0: per-pair ratios, a distribution-free interval, band calls.
+
+Gate 0 measures each stage on control and treatment back to back (one *pair*), so load
+that both runs of a pair share cancels in the pair's ratio ``treatment / control``. Over
+``n`` pairs the change is estimated on the log ratios ``d_i = ln(t_i / c_i)``:
+
+* the **Hodges-Lehmann** estimate is the median of the Walsh averages
+  ``(d_i + d_j) / 2`` (``i <= j``);
+* its **confidence interval** comes from the exact distribution of Wilcoxon's signed-rank
+  statistic: with ``k`` the largest count such that ``P(T+ < k) <= alpha / 2``, the
+  interval runs from the ``k``-th smallest to the ``k``-th largest Walsh average. It
+  assumes only that the pair differences are independent and symmetric about the true
+  shift; with too few pairs for the asked confidence (``k = 0``: 5 pairs or fewer at 95%)
+  the interval is unbounded and the call is "undecided".
+
+The threshold bands apply to the interval, not to a point (:func:`band_call`): an interval
+wholly inside the pass band is a pass, wholly inside the warn band a warn, wholly above
+the fail edge a fail; an interval that straddles a band edge is undecided. Changes are
+percent: ``100 * (ratio - 1)``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+CALLS = ("pass", "warn", "fail", "undecided")
+
+
+@lru_cache(maxsize=128)
+def _signed_rank_counts(n: int) -> tuple[int, ...]:
+    """Number of sign assignments giving each value of ``T+`` for ``n`` ranks (0..n(n+1)/2)."""
+    counts = [1]
+    for rank in range(1, n + 1):
+        grown = counts + [0] * rank
+        for total, ways in enumerate(counts):
+            grown[total + rank] += ways
+        counts = grown
+    return tuple(counts)
+
+
+def signed_rank_k(n: int, confidence: float) -> int:
+    """The order-statistic index ``k`` for a two-sided ``confidence`` interval (0: none).
+
+    The largest ``k`` with ``P(T+ <= k - 1) <= (1 - confidence) / 2`` under the null.
+    """
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    if n < 1:
+        return 0
+    counts = _signed_rank_counts(n)
+    total = 2**n
+    tail = (1 - confidence) / 2
+    cumulative, k = 0, 0
+    for value, ways in enumerate(counts):
+        cumulative += ways
+        if cumulative / total <= tail + 1e-12:
+            k = value + 1
+        else:
+            break
+    return k
+
+
+def walsh_averages(values: list[float]) -> list[float]:
+    """All ``(v_i + v_j) / 2`` for ``i <= j``, sorted."""
+    return sorted(
+        (values[i] + values[j]) / 2 for i in range(len(values)) for j in range(i, len(values))
+    )
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A paired change: estimate and interval as ratios (treatment / control).
+
+    ``low`` / ``high`` are ``0`` / ``inf`` when the pairs cannot support the confidence.
+    """
+
+    ratio: float
+    low: float
+    high: float
+    pairs: int
+    confidence: float
+
+    @property
+    def pct(self) -> float:
+        """The estimate as a percent change."""
+        return 100 * (self.ratio - 1)
+
+    @property
+    def low_pct(self) -> float:
+        return -100.0 if self.low <= 0 else 100 * (self.low - 1)
+
+    @property
+    def high_pct(self) -> float:
+        return math.inf if math.isinf(self.high) else 100 * (self.high - 1)
+
+    @property
+    def bounded(self) -> bool:
+        return self.low > 0 and not math.isinf(self.high)
+
+    def text(self) -> str:
+        """``×1.32 [1.27, 1.39], 8 pairs`` (``[unbounded]`` with too few pairs)."""
+        span = f"[{self.low:.2f}, {self.high:.2f}]" if self.bounded else "[unbounded]"
+        return f"×{self.ratio:.2f} {span}, {self.pairs} pair{'s' if self.pairs != 1 else ''}"
+
+
+def paired_interval(
+    control: list[float], treatment: list[float], confidence: float = 0.95
+) -> Interval:
+    """Hodges-Lehmann ratio and its signed-rank interval from paired positive values.
+
+    ``control[i]`` and ``treatment[i]`` are one pair (same unit, e.g. CPU seconds). Pairs
+    with a non-positive value are dropped (no ratio). Raises ValueError when none is left.
+    """
+    if len(control) != len(treatment):
+        raise ValueError(f"unpaired values: {len(control)} control, {len(treatment)} treatment")
+    logs = [math.log(t / c) for c, t in zip(control, treatment, strict=True) if c > 0 and t > 0]
+    if not logs:
+        raise ValueError("no pair with positive values on both sides")
+    walsh = walsh_averages(logs)
+    m = len(walsh)
+    mid = walsh[m // 2] if m % 2 else (walsh[m // 2 - 1] + walsh[m // 2]) / 2
+    k = signed_rank_k(len(logs), confidence)
+    if k == 0:
+        low, high = 0.0, math.inf
+    else:
+        low, high = math.exp(walsh[k - 1]), math.exp(walsh[m - k])
+    return Interval(math.exp(mid), low, high, len(logs), confidence)
+
+
+def band_call(interval: Interval, pass_pct: float, warn_pct: float) -> str:
+    """``pass`` | ``warn`` | ``fail`` | ``undecided`` for an interval under a band.
+
+    The band: up to ``+pass_pct`` passes, up to ``+warn_pct`` warns, above fails. Edges
+    belong to the lower band (a change of exactly +5% passes), as in gate-rules.md.
+    """
+    low, high = interval.low_pct, interval.high_pct
+    if low > warn_pct:
+        return "fail"
+    if high <= pass_pct:
+        return "pass"
+    if low > pass_pct and high <= warn_pct:
+        return "warn"
+    return "undecided"
+
+
+def could_fail(interval: Interval, warn_pct: float) -> bool:
+    """The interval reaches above the fail edge (an undecided call that may hide a fail)."""
+    return interval.high_pct > warn_pct
+
+
+__all__ = [
+    "CALLS",
+    "Interval",
+    "band_call",
+    "could_fail",
+    "paired_interval",
+    "signed_rank_k",
+    "walsh_averages",
+]
