@@ -104,6 +104,9 @@ class Gate0Settings:
             raise UsageError(f"{source}: unknown setting '{unknown[0]}'; known: {sorted(known)}")
         values = {k: v for k, v in doc.items() if k in known}
         values.update({k: v for k, v in overrides.items() if v is not None})
+        if "max_pairs" in overrides and overrides["max_pairs"] is not None:
+            # asking for fewer pairs than min_pairs lowers the minimum with it
+            values["min_pairs"] = min(values.get("min_pairs", cls.min_pairs), values["max_pairs"])
         return cls(**values)
 
 
