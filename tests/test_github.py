@@ -122,13 +122,11 @@ def test_login_auto_asks_github_for_the_tokens_account(fake_github):
 def test_two_concurrent_upserts_leave_exactly_one_comment(fake_github):
     fake_github.add_pull(DEFAULT_REPO, PR)
     fake_github.add_comment(DEFAULT_REPO, PR, "a human comment")
-    # both runs list the comments before either posts: the race the dedupe must resolve
-    # (clients are built and warmed up first, so that under load only the comment list
-    # of each run can reach the barrier)
+    # The race the dedupe must resolve: both runs list the comments before either posts.
+    # The fake computes both answers to the first two comment lists before sending either,
+    # so neither run can post before both have read the list (no timing involved).
+    race = fake_github.barrier("GET", f"/repos/*/issues/{PR}/comments", parties=2, timeout=60)
     clients = {name: GitHubClient(fast_settings(fake_github)) for name in ("run-a", "run-b")}
-    for client in clients.values():
-        client.repo.get_issue(PR)
-    fake_github.barrier("GET", f"/repos/*/issues/{PR}/comments", parties=2, timeout=60)
     results, errors = {}, []
 
     def run(name):
@@ -143,16 +141,20 @@ def test_two_concurrent_upserts_leave_exactly_one_comment(fake_github):
     for t in threads:
         t.join(90)
 
+    assert not any(t.is_alive() for t in threads)
     assert not errors
     log = [(r.method, r.path) for r in fake_github.requests]
+    assert (race.passed, race.broken) == (2, False), log
+    # both saw no sentinel comment, so both posted: the race happened
     assert len(fake_github.requests_matching("POST", "/repos/*/issues/*/comments")) == 2, log
     final = [c for c in fake_github.comments_on(DEFAULT_REPO, PR) if c["body"].startswith(SENTINEL)]
-    assert len(final) == 1
+    assert len(final) == 1, log
     assert final[0]["body"] in {
         f"{SENTINEL}\nverdict from run-a",
         f"{SENTINEL}\nverdict from run-b",
     }
     assert {r.comment_id for r in results.values()} == {final[0]["id"]}
+    assert {r.action for r in results.values()} == {"created"}
     assert len(fake_github.comments_on(DEFAULT_REPO, PR)) == 2  # the human comment stays
 
 

@@ -255,3 +255,78 @@ def test_readme_example_is_the_golden_comment(fixtures_dir):
     golden = (fixtures_dir / "golden" / "comment_tier1_fail.md").read_text()
     shown = golden.split("<details><summary>Raw treatment report</summary>")[0].rstrip()
     assert shown.removeprefix(SENTINEL + "\n") in (REPO_ROOT / "README.md").read_text()
+
+
+# --- attribution when the total's change is inside the noise (issue 15) ------------------
+
+
+def _attribution_section(body):
+    return body.split("### Attribution", 1)[1].split("\n### ", 1)[0]
+
+
+def _two_stage_reports(total_b, total_t, stages_b, stages_t):
+    b = {"iris_job_id": "a", "wall_seconds_total": total_b, "stage_wall_seconds": stages_b}
+    t = {"iris_job_id": "b", "wall_seconds_total": total_t, "stage_wall_seconds": stages_t}
+    return b, t
+
+
+def test_no_shares_when_the_total_barely_moved():
+    from perfgate_lib.attribution import attribute
+
+    # total +4 s of 1000 s (0.4%, pass); stage deltas -10 s and +14 s would be -250% / 350%
+    b, t = _two_stage_reports(1000.0, 1004.0, {"a": 500.0, "b": 400.0}, {"a": 490.0, "b": 414.0})
+    base, treat, verdict = _verdict_for(b, t)
+    wall = next(s for s in verdict.signals if s.signal == "wall_seconds_total")
+    assert wall.verdict == "pass"
+    attr = attribute(verdict)
+    assert attr.within_noise is True
+    assert [(s.stage, s.delta_s, s.share_pct) for s in attr.shares] == [
+        ("b", 14.0, None),
+        ("a", -10.0, None),
+    ]
+    section = _attribution_section(render_comment(verdict, base, treat))
+    assert "| b | +14.0s | — † |" in section and "| a | -10.0s | — † |" in section
+    assert "† total change within noise: shares not meaningful (+4.0s)." in section
+    assert "%" not in section
+
+
+def test_shares_kept_when_a_passing_total_moved_more_than_one_percent():
+    from perfgate_lib.attribution import attribute
+
+    # +20 s of 1000 s (2%): inside the 5% pass band but not tiny, so shares are meaningful
+    b, t = _two_stage_reports(1000.0, 1020.0, {"a": 500.0, "b": 400.0}, {"a": 505.0, "b": 415.0})
+    base, treat, verdict = _verdict_for(b, t)
+    attr = attribute(verdict)
+    assert attr.within_noise is False
+    assert [(s.stage, s.share_pct) for s in attr.shares] == [("b", 75.0), ("a", 25.0)]
+    section = _attribution_section(render_comment(verdict, base, treat))
+    assert "| b | +15.0s | 75% |" in section and "shares not meaningful" not in section
+
+
+def test_sub_second_total_change_of_a_short_run_is_noise():
+    from perfgate_lib.attribution import attribute
+
+    # +0.8 s of 50 s is 1.6% (above 1%) but below the one-second resolution
+    b, t = _two_stage_reports(50.0, 50.8, {"a": 20.0, "b": 20.0}, {"a": 19.7, "b": 20.5})
+    _, _, verdict = _verdict_for(b, t)
+    attr = attribute(verdict)
+    assert attr.within_noise is True and all(s.share_pct is None for s in attr.shares)
+    assert [round(s.delta_s, 6) for s in attr.shares] == [0.5, -0.3]
+
+
+def test_total_marked_within_noise_by_the_caller_has_no_shares():
+    from perfgate_lib.attribution import attribute
+
+    # +15% would fail; the local A/B measured it inside its run-to-run noise (warn)
+    b, t = _two_stage_reports(100.0, 115.0, {"a": 50.0, "b": 40.0}, {"a": 60.0, "b": 44.0})
+    base, treat, verdict = _verdict_for(
+        b, t, within_noise={"wall_seconds_total": "±20% over 5 repeats"}
+    )
+    wall = next(s for s in verdict.signals if s.signal == "wall_seconds_total")
+    assert wall.verdict == "warn" and wall.note.startswith("within noise")
+    assert attribute(verdict).within_noise is True
+    assert "shares not meaningful" in _attribution_section(render_comment(verdict, base, treat))
+    # the same reports without the caller's note: a flagged total keeps its shares
+    _, _, plain = _verdict_for(b, t)
+    assert attribute(plain).within_noise is False
+    assert attribute(plain, total_within_noise_marked=True).within_noise is True

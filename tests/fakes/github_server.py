@@ -12,7 +12,9 @@ State lives in :class:`FakeGitHub` (seed it with ``add_*``, inspect ``comments_o
 ``requests``, ``storage_requests``). Fault injection: ``inject`` queues canned
 responses per route (consumed in order), ``inject_secondary_rate_limit`` a 403
 GitHub treats as a secondary rate limit, ``down`` answers 503 to everything, and
-``barrier`` makes the first N matching requests wait for each other (races).
+``barrier`` makes the first N matching requests read the state, then hold their
+answers until all N have read it (races: every party sees the state from before
+any party could act on its answer).
 
 Usage::
 
@@ -27,7 +29,6 @@ All URLs in responses use the server's own host:port (PyGithub requires it).
 from __future__ import annotations
 
 import base64
-import contextlib
 import copy
 import datetime as dt
 import fnmatch
@@ -94,11 +95,25 @@ class _Route:
 
 
 @dataclass
-class _Barrier:
+class Barrier:
+    """A race set up by :meth:`FakeGitHub.barrier`; ``passed`` / ``broken`` for assertions."""
+
     method: str
     pattern: str
     barrier: threading.Barrier
     remaining: int
+    passed: int = 0  # requests released together with all the other parties
+    broken: bool = False  # the barrier timed out: the race did not happen as set up
+
+    def wait(self, lock: threading.RLock) -> None:
+        try:
+            self.barrier.wait()
+        except threading.BrokenBarrierError:
+            with lock:
+                self.broken = True
+            return
+        with lock:
+            self.passed += 1
 
 
 def _match(method: str, pattern: str, req_method: str, path: str) -> bool:
@@ -126,7 +141,7 @@ class FakeGitHub:
         self.storage_requests: list[RecordedRequest] = []
         self.down = False
         self._routes: list[_Route] = []
-        self._barriers: list[_Barrier] = []
+        self._barriers: list[Barrier] = []
         self._next_id = 1000
         self._clock = _EPOCH
         self._api: ThreadingHTTPServer | None = None
@@ -454,12 +469,23 @@ class FakeGitHub:
             times,
         )
 
-    def barrier(self, method: str, pattern: str, parties: int = 2, timeout: float = 10.0) -> None:
-        """Hold the first ``parties`` matching requests until all have arrived (races)."""
+    def barrier(
+        self, method: str, pattern: str, parties: int = 2, timeout: float = 10.0
+    ) -> Barrier:
+        """Race the first ``parties`` matching requests: each is answered from the state
+        at its arrival, but no answer is sent before all ``parties`` answers are computed.
+
+        So every party reads the state before any party can act on what it read (e.g. two
+        runs both list the comments before either can post). Holding the requests before
+        they are handled would not do that: a released request may be scheduled after
+        another party has already received its answer and written. Returns the barrier:
+        assert ``passed == parties`` (``broken`` after ``timeout`` seconds without all
+        parties; the held answers are then sent anyway).
+        """
+        race = Barrier(method, pattern, threading.Barrier(parties, timeout=timeout), parties)
         with self.lock:
-            self._barriers.append(
-                _Barrier(method, pattern, threading.Barrier(parties, timeout=timeout), parties)
-            )
+            self._barriers.append(race)
+        return race
 
     def requests_matching(self, method: str, pattern: str) -> list[RecordedRequest]:
         with self.lock:
@@ -472,12 +498,12 @@ class FakeGitHub:
                     return route.responses.popleft()
         return None
 
-    def _take_barrier(self, method: str, path: str) -> threading.Barrier | None:
+    def _take_barrier(self, method: str, path: str) -> Barrier | None:
         with self.lock:
             for item in self._barriers:
                 if item.remaining > 0 and _match(item.method, item.pattern, method, path):
                     item.remaining -= 1
-                    return item.barrier
+                    return item
         return None
 
 
@@ -595,24 +621,25 @@ class _ApiHandler(_BaseHandler):
             req.path = req.path[len(fake.prefix) :]
         with fake.lock:
             fake.requests.append(req)
-        barrier = fake._take_barrier(req.method, req.path)
-        if barrier is not None:
-            with contextlib.suppress(threading.BrokenBarrierError):
-                barrier.wait()
+        race = fake._take_barrier(req.method, req.path)
+        status, body, headers = self._answer(req)
+        if race is not None:  # answer computed from the state now; sent once all have read
+            race.wait(fake.lock)
+        self._send(status, body, headers)
+
+    def _answer(self, req: RecordedRequest) -> tuple[int, Any, dict[str, str]]:
+        fake = self.fake
         if fake.down:
-            self._send(503, {"message": "Service Unavailable"})
-            return
+            return 503, {"message": "Service Unavailable"}, {}
         canned = fake._take_canned(req.method, req.path)
         if canned is not None:
-            self._send(canned.status, canned.body, canned.headers)
-            return
+            return canned.status, canned.body, canned.headers
         try:
             self.req = req
             self.login = self._authenticate(req)
-            status, body, headers = self._route(req)
+            return self._route(req)
         except _HttpError as err:
-            status, body, headers = err.status, err.body, {}
-        self._send(status, body, headers)
+            return err.status, err.body, {}
 
     def _authenticate(self, req: RecordedRequest) -> str | None:
         auth = req.headers.get("Authorization") or req.headers.get("authorization")
