@@ -262,6 +262,8 @@ def _apply_intervals(rows: list[SignalRow | StageRow], intervals: dict[str, dict
         row.delta_pct = round(float(item["pct"]), 2)
         row.verdict = str(item["call"])
         row.note = f"paired {item.get('metric', 'time')}: {item.get('text', '')}".strip()
+        if float(item["low_pct"]) <= 0 <= float(item["high_pct"]):
+            row.note = f"within noise (no change shown); {row.note}"
 
 
 def _interval_text(name: str, item: dict[str, Any]) -> str:

@@ -385,3 +385,19 @@ def test_sandbox_is_marin_shaped_and_its_changes_apply(tmp_path):
     assert "+_SUB_BATCH_SIZE = 1\n" in diff_text(other)
     with pytest.raises(UsageError, match="not empty"):
         build_sandbox(tmp_path / "b")
+
+
+def test_attribution_shows_no_shares_when_the_total_interval_holds_no_change():
+    from perfgate_lib.attribution import attribute
+
+    control = [{"minhash": 1.0, "fuzzy_dups": 1.0} for _ in range(6)]
+    treatment = [
+        {"minhash": m, "fuzzy_dups": f}
+        for m, f in zip(
+            (1.02, 0.97, 1.01, 0.99, 1.03, 0.98), (0.98, 1.02, 1.0, 1.01, 0.97, 1.02), strict=True
+        )
+    ]
+    verdict = local.local_verdict(_result(_pairs(control, treatment)))
+    total = verdict.signals[0]
+    assert total.signal == "wall_seconds_total" and total.note.startswith("within noise")
+    assert attribute(verdict).within_noise is True
