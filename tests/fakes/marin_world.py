@@ -164,6 +164,7 @@ class MarinWorld:
             "FAKE_MARIN_WORLD": str(self.world),
             "FAKE_MARIN_SCRIPTS": str(SCRIPTS),
             "FAKE_MARIN_PYTHON": sys.executable,
+            "FAKE_MARIN_IRIS": str(self.bin / "iris"),
             "PERFGATE_POLL_SECONDS": str(poll_seconds),
         }
 
@@ -173,6 +174,10 @@ class MarinWorld:
         if not path.exists():
             return []
         return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+    def kit_iris_calls(self) -> list[dict]:
+        """iris calls the kit made (the submit script's own ``job run`` left out)."""
+        return [c for c in self.ledger("iris_calls.jsonl") if c["args"][:2] != ["job", "run"]]
 
     def submissions(self) -> list[dict]:
         return self.ledger("submissions.jsonl")
