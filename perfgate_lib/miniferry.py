@@ -300,6 +300,16 @@ def _warm_up(ctx: Any, work: Path) -> None:
     ctx.execute(ds)
 
 
+def run_stage(ctx: Any, stage: str, corpus_dir: Path, work: Path) -> tuple[Any, list[str]]:
+    """Run one stage on ``ctx`` (its inputs are the earlier stages' outputs under
+    ``work``); returns (the stage's Dataset, its output paths). A stage per process works
+    too: the cluster stand-in ferry runs each as its own Iris child job."""
+    if stage == "consolidate":
+        ctx.put("dup_ids", _dup_ids(work))
+    dataset = _stage_datasets(str(corpus_dir / "*.jsonl"), work)[stage]()
+    return dataset, ctx.execute(dataset).results
+
+
 def run_pipeline(
     corpus_dir: Path,
     work: Path,
@@ -322,14 +332,10 @@ def run_pipeline(
         name="perfgate-miniferry",
     )
     _warm_up(ctx, work)
-    builders = _stage_datasets(str(corpus_dir / "*.jsonl"), work)
     for stage in STAGES:
         memory.reset()
         start = time.perf_counter()
-        if stage == "consolidate":
-            ctx.put("dup_ids", _dup_ids(work))
-        dataset = builders[stage]()
-        paths = ctx.execute(dataset).results
+        dataset, paths = run_stage(ctx, stage, corpus_dir, work)
         seconds = time.perf_counter() - start
         results[stage] = StageResult(
             seconds=seconds,
