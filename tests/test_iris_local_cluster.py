@@ -137,7 +137,8 @@ def test_a_ferry_that_fails_with_an_unrooted_job_id(
     # minhash's job ran and failed: it has both times, so the collector timed it; the later
     # steps never ran and read as cached. The kit shows minhash as not finished.
     assert report["status"] == "failed" and "fuzzy_dups" in report["cached_steps"]
-    assert rows(verdict)["minhash"]["verdict"] == "not_finished"
+    assert report["warnings"] == [], "the collector got the id form the CLI answers to"
+    assert rows(verdict)["minhash"]["verdict"] == "not_finished", verdict["stages"]
     assert rows(verdict)["normalize"]["verdict"] == "pass"
     # the failed step is an application failure: more failed shards than the baseline
     assert verdict_name == "fail" and any("failed_shards" in f for f in verdict["hard_fails"])
@@ -148,25 +149,24 @@ def test_a_ferry_that_fails_with_an_unrooted_job_id(
 
 
 def test_a_ferry_that_overruns_is_stopped_with_the_real_cli(controller, cluster_world, tmp_path):
-    # run time past overrun_stop_factor x the tier wall time (60 min x 0.002 = 7.2 s)
+    # run time past overrun_stop_factor x the tier wall time (60 min x 0.001 = 3.6 s)
     cluster_world.write_common(
-        iris_command=str(IRIS_CLI), command_timeout_seconds=180, overrun_stop_factor=0.002
+        iris_command=str(IRIS_CLI), command_timeout_seconds=180, overrun_stop_factor=0.001
     )
     scenario(controller, 1403, hold_at="normalize", light=True)
     session, verdict_name = gate_attempt(cluster_world, 1403, tmp_path)
     verdict, report, comment, tree = outputs(session)
     job = session.record["job"]
-    assert job["stopped"] and "past 0.002x the tier wall time" in job["stop_reason"]
+    assert job["stopped"] and "past 0.001x the tier wall time" in job["stop_reason"]
     assert verdict_name == "inconclusive"
-    # the controller killed the whole tree; a killed ferry writes no status file
+    # the controller killed the whole tree (the ferry, seeing its step killed, may still
+    # write "failed" on its way out; a ferry killed outright writes nothing)
     states = {j["job_id"].rsplit("/", 1)[-1]: j["state"] for j in tree}
     assert set(states.values()) == {"killed"}, states
-    assert (
-        report["status"] is None and not Path(session.record["submission"]["status_path"]).exists()
-    )
+    assert report["status"] in (None, "failed")
     assert rows(verdict)["normalize"]["verdict"] == "not_finished"
     assert "Stopped by | perfgate" in comment
-    assert load_run_params(cluster_world.common).overrun_stop_factor == 0.002
+    assert load_run_params(cluster_world.common).overrun_stop_factor == 0.001
 
 
 def test_a_step_killed_mid_way_in_a_ferry_that_succeeds_is_not_a_cache_hit(

@@ -10,7 +10,8 @@
 * job ids of both shapes: rooted ``/<user>/<job>`` and, from older submit scripts,
   unrooted ``<user>/<job>``. marin-iris 0.2.20 lists nothing for an unrooted prefix and
   refuses it in ``job logs`` / ``job stop``, so an unrooted id is tried as given, then
-  rooted; the shape the CLI answered to is remembered (:func:`cli_job_ids`).
+  rooted; the shape the CLI answered to is remembered (:func:`cli_job_ids`) and given to
+  the collector, which otherwise fails quietly on an id the CLI refuses.
 * job tree: the same listing gives the job's descendants (:meth:`IrisRunner.job_tree`),
   which tell a step that did not finish from a cache hit.
 * collect: ``uv run python scripts/ci/collect_perf_metrics.py --job-id ID --status URL
@@ -165,6 +166,7 @@ class IrisRunner:
     name: str = "iris"
     last_worktree: str | None = field(default=None, repr=False)
     _cli_ids: dict[str, str] = field(default_factory=dict, repr=False)
+    _ended_listing: dict[str, list[dict[str, Any]]] = field(default_factory=dict, repr=False)
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -298,16 +300,30 @@ class IrisRunner:
                 return form, entries
         return "", []
 
+    def cli_job_id(self, job_id: str) -> str:
+        """The form of ``job_id`` the iris CLI answers to (asked once; as given when the
+        cluster lists neither form). The collector gets this form: marin's collector
+        fails quietly on a form the CLI refuses."""
+        if job_id not in self._cli_ids:
+            self._job_listing(job_id)
+        return self._cli_ids.get(job_id, job_id)
+
     def poll(self, job_id: str) -> JobState:
         _form, entries = self._job_listing(job_id)
         for entry in entries:
             if _same_job(str(entry.get("job_id", "")), job_id):
-                return job_state_from_entry(job_id, entry)
+                job = job_state_from_entry(job_id, entry)
+                if job.terminal:  # the listing that shows it ended also shows its tree
+                    self._ended_listing[job_id] = entries
+                return job
         return JobState(job_id=job_id, state="unknown", found=False)
 
     def job_tree(self, job_id: str) -> list[JobState]:
-        """The job and its descendants as the cluster lists them now ([] when unknown)."""
-        _form, entries = self._job_listing(job_id)
+        """The job and its descendants: from the poll that saw the job end, else listed
+        now ([] when unknown)."""
+        entries = self._ended_listing.get(job_id)
+        if entries is None:
+            _form, entries = self._job_listing(job_id)
         return [
             job_state_from_entry(str(e.get("job_id")), e)
             for e in entries
@@ -380,7 +396,7 @@ class IrisRunner:
             "python",
             script,
             "--job-id",
-            submission.job_id,
+            self.cli_job_id(submission.job_id),
         ]
         if submission.status_path:
             argv += ["--status", submission.status_path]
