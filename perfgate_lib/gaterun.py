@@ -609,9 +609,10 @@ class GateSession:
                     GateResult(self.job.gate, self.job.attempt, verdict.verdict),
                 ]
                 notes = ladder_notes(self.job.max_gate, history, tier_names())
-                wait_note = queue_wait_note(watch.queue_wait_seconds)
+                notes += [n for n in (queue_wait_note(watch.queue_wait_seconds),) if n]
+                notes += self.run_settings_notes()
                 return CommentExtras(
-                    top_notes=[*notes, wait_note] if wait_note else notes,
+                    top_notes=notes,
                     sections=[
                         *self._job_sections(rec, watch),
                         *self._evidence_sections(verdict, rec, history),
@@ -634,6 +635,37 @@ class GateSession:
             self._write_outcome(rec, watch, verdict)
             self._update(status="compared", verdict=verdict)
         return result
+
+    def run_settings_notes(self) -> list[str]:
+        """A note when the treatment ran with other ``iris job run`` settings than the
+        baseline (iris runner only; see :mod:`perfgate_lib.runsettings`). Never judged."""
+        if self.job.runner != "iris":
+            return []
+        from perfgate_lib.runsettings import (
+            parse_flags,
+            setting_differences,
+            workflow_flags_from_checkout,
+        )
+
+        seen = workflow_flags_from_checkout(self.job.checkout, self.params.workflow)
+        baseline = seen if seen is not None else parse_flags(self.params.baseline_iris_flags)
+        if not baseline:
+            return []
+        where = (
+            f"`.github/workflows/{md_escape(self.params.workflow)}` in the checkout"
+            if seen is not None
+            else f"`parameters/gate{self.job.gate}.yaml` (marin as checked 2026-12)"
+        )
+        diffs = setting_differences(baseline, parse_flags(self.params.iris_flags))
+        if not diffs:
+            return []
+        self._update(run_setting_differences=diffs)
+        return [
+            "**Run settings differ from the baseline's** (tier workflow per "
+            f"{where}; treatment per `{md_escape(self.common.submit_script)}`): "
+            + "; ".join(md_escape(d) for d in diffs)
+            + ". Noted, not judged."
+        ]
 
     def _evidence_sections(
         self, verdict: Any, rec: dict[str, Any], history: list[GateResult]

@@ -48,6 +48,28 @@ def test_the_worktree_is_prepared_before_submit_and_no_status_file_exists_then(
     assert submission["gate"] == 1 and submission["raw"]["gate"] == "1"
     report = json.loads((_gate1(out) / "treatment-report.json").read_text())
     assert report["status"] == "succeeded", "collect read the status the ferry wrote"
+    # the comment notes the run settings the treatment did not share with its baseline
+    (body,) = [c["body"] for c in sentinel_comments(github_env, PASS_PR)]
+    assert "Run settings differ from the baseline's" in body
+    assert "--timeout: baseline --timeout 21600, treatment not set" in body
+
+
+def test_the_tier_workflow_in_the_checkout_is_what_the_baseline_ran_with(
+    world_env, tmp_path, github_env
+):
+    world = world_env
+    folder = world.checkout / ".github" / "workflows"
+    folder.mkdir(parents=True)
+    (folder / "marin-canary-datakit-tier1.yaml").write_text(
+        "run: iris job run --no-wait --memory=2G --disk=4G --cpu=1 --extra=cpu "
+        "--priority production --timeout 7200 -- python -m experiments.ferries.datakit_ferry\n"
+    )
+    world.scenario({"default": {"states": PASS, "report": "pass"}})
+    out = run(options(world, tmp_path, max_gate="1"))
+    (body,) = [c["body"] for c in sentinel_comments(github_env, PASS_PR)]
+    assert "--timeout: baseline --timeout 7200, treatment not set" in body
+    assert "marin-canary-datakit-tier1.yaml` in the checkout" in body
+    assert out.verdict == "pass", "a settings difference is noted, never judged"
 
 
 def test_a_failing_environment_preparation_submits_nothing(world_env, tmp_path, github_env):
