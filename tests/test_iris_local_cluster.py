@@ -83,7 +83,7 @@ def outputs(session: GateSession) -> tuple[dict, dict, str, list]:
         json.loads((out / "verdict.json").read_text()),
         json.loads((out / "treatment-report.json").read_text()),
         (out / "comment.md").read_text(),
-        json.loads((out / "job-tree.json").read_text()),
+        json.loads((out / "job-tree.json").read_text()) if (out / "job-tree.json").exists() else [],
     )
 
 
