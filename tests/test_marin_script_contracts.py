@@ -84,7 +84,7 @@ def test_a_failing_environment_preparation_submits_nothing(world_env, tmp_path, 
     assert world.submissions() == [] and world.leftover_worktrees() == []
 
 
-def test_unrooted_job_ids_of_the_older_submit_script_are_polled_and_stopped(
+def test_unrooted_job_ids_of_the_older_submit_script_are_polled_as_printed(
     world_env, tmp_path, github_env
 ):
     world = world_env
