@@ -18,6 +18,7 @@ BAND_COLOURS = {
     "warn": "#f9a825",
     "fail": "#c62828",
     "cached": "#9e9e9e",
+    "not_finished": "#ff9800",
     "not_comparable": "#9e9e9e",
     "n/a": "#9e9e9e",
 }

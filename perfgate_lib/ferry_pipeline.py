@@ -254,7 +254,7 @@ def _count_lines(paths: list[str]) -> int:
     return total
 
 
-def _stage_datasets(corpus_glob: str, work: Path) -> dict[str, Callable[[], Any]]:
+def stage_datasets(corpus_glob: str, work: Path) -> dict[str, Callable[[], Any]]:
     """Builders of each stage's Dataset (built lazily: later stages glob earlier outputs)."""
     from zephyr import Dataset
 
@@ -352,7 +352,7 @@ def run_pipeline(
     stages in it) and returns the memory method used.
     """
     memory = memory or PeakMemory()
-    builders = _stage_datasets(corpus_glob, work)
+    builders = stage_datasets(corpus_glob, work)
     for stage in STAGES:
         results[stage] = run_stage(ctx, stage, builders, work, memory)
     return memory.method
@@ -453,7 +453,7 @@ def serve(corpus_dir: Path, work_dir: Path, zephyr_src: str | None, max_workers:
         return 1
     _answer(out, {"ready": True, "identity": identity, "memory_method": memory.method})
     corpus_glob = str(corpus_dir / "*.jsonl")
-    builders = _stage_datasets(corpus_glob, work_dir / "run")
+    builders = stage_datasets(corpus_glob, work_dir / "run")
     for line in sys.stdin:
         request = json.loads(line)
         if request.get("cmd") not in ("run", "stage"):

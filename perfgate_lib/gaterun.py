@@ -334,6 +334,7 @@ class GateSession:
             return done or None
         if not self.job.worktree:
             raise UsageError("local checks need the treatment worktree")
+        self.prepare_environment()
         with self._step("local-checks"):
             out = storage.join(self.run_dir, "local-checks")
             result = run_local_checks(
@@ -360,12 +361,45 @@ class GateSession:
                 )
         return summary
 
+    # ------------------------------------------------------------------ environment
+    def prepare_environment(self) -> dict[str, Any] | None:
+        """Prepare the treatment worktree's environment as marin's workflows do
+        (``prepare_env`` in gate_common.yaml, e.g. ``uv sync ...``), once per worktree and
+        only for the iris runner; None when there is nothing to do.
+
+        marin's submit script runs the worktree's own ``.venv/bin/iris``: without this a
+        fresh worktree cannot submit. A failure raises :class:`RunnerError` (exit 4).
+        """
+        if self.job.runner != "iris" or not self.common.prepare_env or not self.job.worktree:
+            return None
+        done = self.state.data.get("prepared_env") or {}
+        if done.get("passed") and done.get("worktree") == self.job.worktree:
+            return done
+        with self._step("prepare-env"):
+            result = run_local_checks(
+                self.job.worktree,
+                self.common.prepare_env,
+                storage.join(self.run_dir, "prepare-env"),
+                timeout_seconds=self.common.prepare_env_timeout_minutes * 60,
+                tail_lines=self.common.output_tail_lines,
+            )
+            summary = {**result.to_json(), "worktree": self.job.worktree}
+            self.state.set(prepared_env=summary)
+            if not result.passed:
+                raise RunnerError(
+                    f"preparing the treatment worktree's environment failed at "
+                    f"{result.failed_step!r} (output tail: {result.tail_path}); nothing was "
+                    f"submitted:\n{result.output_tail[-1500:]}"
+                )
+        return summary
+
     # ------------------------------------------------------------------ submit
     def submit(self) -> Submission:
         """Submit the treatment ferry once per (PR, gate, attempt); see state.py."""
         rec = self.record
         if rec.get("job_id"):
             return Submission.from_json(rec["submission"])
+        self.prepare_environment()
         with self._step("submit"):
             if rec.get("status") == "submitting":
                 recovered = self._recover_submission(rec)
@@ -489,6 +523,7 @@ class GateSession:
 
         sub = Submission.from_json(rec["submission"])
         watch = self.watch()
+        self.record_job_tree(sub.job_id)
         with self._step("collect"):
             scratch = local_scratch(self.run_dir, self.folder)
             os.makedirs(scratch, exist_ok=True)
@@ -520,6 +555,29 @@ class GateSession:
             )
         return self.treatment_path
 
+    def record_job_tree(self, job_id: str) -> dict[str, str]:
+        """The ended job's tree (``job-tree.json``) and the steps in it that did not finish
+        (stage -> note, see :mod:`perfgate_lib.steptree`); recorded once per attempt.
+
+        A listing that fails leaves no tree (an event says so): the report is then read as
+        the collector wrote it."""
+        rec = self.record
+        if "unfinished_steps" in rec:
+            return dict(rec["unfinished_steps"])
+        from perfgate_lib.steptree import unfinished_steps
+
+        try:
+            tree = [j.to_json() for j in self.runner.job_tree(job_id)]
+        except RunnerError as exc:
+            self.state.event(f"{self.folder}:job-tree-unavailable", error=str(exc))
+            return {}
+        storage.write_text(
+            storage.join(self.out_dir, "job-tree.json"), json.dumps(tree, indent=2) + "\n"
+        )
+        unfinished = unfinished_steps(job_id, tree)
+        self._update(unfinished_steps=unfinished, job_tree_size=len(tree))
+        return unfinished
+
     # ------------------------------------------------------------------ compare
     def history(self) -> list[GateResult]:
         """Finished attempts of this run before this one (the ladder so far)."""
@@ -540,6 +598,7 @@ class GateSession:
             context = {
                 "treatment_ferry_module": rec.get("ferry_module"),
                 "treatment_job_state": watch.state if watch.state != "unknown" else None,
+                "treatment_unfinished_steps": dict(rec.get("unfinished_steps") or {}),
                 "baseline": dict(rec.get("baseline") or {}),
             }
             assessment = self.job.assessment or None
@@ -550,9 +609,10 @@ class GateSession:
                     GateResult(self.job.gate, self.job.attempt, verdict.verdict),
                 ]
                 notes = ladder_notes(self.job.max_gate, history, tier_names())
-                wait_note = queue_wait_note(watch.queue_wait_seconds)
+                notes += [n for n in (queue_wait_note(watch.queue_wait_seconds),) if n]
+                notes += self.run_settings_notes()
                 return CommentExtras(
-                    top_notes=[*notes, wait_note] if wait_note else notes,
+                    top_notes=notes,
                     sections=[
                         *self._job_sections(rec, watch),
                         *self._evidence_sections(verdict, rec, history),
@@ -575,6 +635,37 @@ class GateSession:
             self._write_outcome(rec, watch, verdict)
             self._update(status="compared", verdict=verdict)
         return result
+
+    def run_settings_notes(self) -> list[str]:
+        """A note when the treatment ran with other ``iris job run`` settings than the
+        baseline (iris runner only; see :mod:`perfgate_lib.runsettings`). Never judged."""
+        if self.job.runner != "iris":
+            return []
+        from perfgate_lib.runsettings import (
+            parse_flags,
+            setting_differences,
+            workflow_flags_from_checkout,
+        )
+
+        seen = workflow_flags_from_checkout(self.job.checkout, self.params.workflow)
+        baseline = seen if seen is not None else parse_flags(self.params.baseline_iris_flags)
+        if not baseline:
+            return []
+        where = (
+            f"`.github/workflows/{md_escape(self.params.workflow)}` in the checkout"
+            if seen is not None
+            else f"`parameters/gate{self.job.gate}.yaml` (marin as checked 2026-12)"
+        )
+        diffs = setting_differences(baseline, parse_flags(self.params.iris_flags))
+        if not diffs:
+            return []
+        self._update(run_setting_differences=diffs)
+        return [
+            "**Run settings differ from the baseline's** (tier workflow per "
+            f"{where}; treatment per `{md_escape(self.common.submit_script)}`): "
+            + "; ".join(md_escape(d) for d in diffs)
+            + ". Noted, not judged."
+        ]
 
     def _evidence_sections(
         self, verdict: Any, rec: dict[str, Any], history: list[GateResult]

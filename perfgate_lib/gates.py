@@ -31,11 +31,12 @@ class GateParams:
     artifact_member: str  # report file inside the artifact zip
     mirror_glob: str  # glob under the GCS mirror root
     ferry_module: str
-    iris_flags: str
+    iris_flags: str  # what marin's submit_perf_run.py passes to `iris job run` (treatment)
     poll_interval_minutes: float
     wall_time_minutes: float
     max_baseline_age_hours: float  # from thresholds.yaml (baseline_max_age_hours), not gate<N>.yaml
     env: dict[str, str] = field(default_factory=dict)
+    baseline_iris_flags: str = ""  # what the tier workflow passes (baseline); "" = unknown
     source: str = ""
 
 
@@ -76,10 +77,16 @@ def parse_gate(
         from perfgate_lib.thresholds import load_thresholds
 
         max_baseline_age_hours = load_thresholds().max_age_hours(gate)
+    baseline_flags = doc.get("baseline_iris_flags", "")
+    if not isinstance(baseline_flags, str):
+        raise ConfigError(
+            source, "baseline_iris_flags", f"expected a string, got {baseline_flags!r}"
+        )
     return GateParams(
         gate=gate,
         max_baseline_age_hours=float(max_baseline_age_hours),
         env={str(k): str(v) for k, v in env.items()},
+        baseline_iris_flags=baseline_flags.strip(),
         source=source,
         **values,
     )

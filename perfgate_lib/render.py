@@ -45,6 +45,7 @@ ROW_ICONS = {
     "not_comparable": "not comparable",
     "cached": "— ¹",
     "undecided": "❔ undecided",
+    "not_finished": "not finished ²",
 }
 
 
@@ -131,7 +132,7 @@ def _stage_table(v: Verdict, extras: CommentExtras) -> str:
     for row in v.stages:
         cached = row.verdict == "cached"
         b = "—" if cached else fmt_duration(row.baseline_s)
-        t = "—" if cached else fmt_duration(row.treatment_s)
+        t = "—" if cached or row.verdict == "not_finished" else fmt_duration(row.treatment_s)
         line = (
             f"| {md_escape(row.stage)} | {b} | {t} | {fmt_pct(row.delta_pct)} | "
             f"{ROW_ICONS.get(row.verdict, row.verdict)} |"
@@ -147,6 +148,16 @@ def _stage_table(v: Verdict, extras: CommentExtras) -> str:
         notes.append(
             "¹ Cached step (cache hit): its time is 0 and its delta meaningless, so it does not "
             "count toward the verdict: " + ", ".join(cached) + "."
+        )
+    unfinished = [r for r in v.stages if r.verdict == "not_finished"]
+    if unfinished:
+        notes.append(
+            "² Not finished: the step's child job exists in the treatment's job tree but did "
+            "not succeed (killed, preempted or never finished). marin's collector reports such "
+            "a step as a cache hit; here it is not compared and makes the verdict "
+            "inconclusive at least: "
+            + ", ".join(md_escape(f"{r.stage} ({r.note})") for r in unfinished)
+            + "."
         )
     other = [r for r in v.stages if r.verdict in ("not_comparable", "n/a")]
     if other:

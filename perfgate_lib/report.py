@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -233,3 +234,30 @@ def load_report(path: str) -> PerfReport:
     except OSError as exc:
         raise ReportError(str(path), None, f"cannot read: {exc}") from exc
     return loads_report(data, str(path))
+
+
+# A collector warning that says its iris calls failed (marin's collector exits 0 then).
+_IRIS_FAILED = re.compile(
+    r"\biris\b.*\b(fail(s|ed|ure)?|error|exit(ed|s)?|timed? ?out|unavailable|unreachable|"
+    r"could not|cannot|unable|refused)\b",
+    re.IGNORECASE,
+)
+
+
+def collector_problems(report: PerfReport) -> list[str]:
+    """Why a report is unusable although its collector exited 0 ([] when usable).
+
+    marin's ``collect_perf_metrics.py`` exits 0 when its iris calls fail; the report then
+    has empty or all-zero ``stage_wall_seconds``, every step in ``cached_steps`` and the
+    reason in ``warnings`` (marin-contracts.md). Such a report must never be compared.
+    """
+    problems = []
+    stages = report.stage_wall_seconds
+    if not stages:
+        problems.append("no stage times (stage_wall_seconds is empty)")
+    elif not any(stages.values()):
+        problems.append("every stage time is 0 or missing")
+    failed = [w for w in report.warnings if _IRIS_FAILED.search(w)]
+    if failed:
+        problems.append("the collector's iris calls failed: " + "; ".join(failed))
+    return problems

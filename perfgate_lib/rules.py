@@ -4,9 +4,17 @@ Implements ``gate-rules.md``: deltas and bands, stages (cached / not_comparable 
 count-based hard fails, inconclusive evidence, contention, self-check, baseline
 staleness and the precedence order. No I/O here.
 
-One addition to gate-rules.md, on the side of caution: when not a single timing signal
-(total or any stage) could be compared, the verdict is ``inconclusive`` ("nothing
-comparable") rather than a vacuous pass.
+Additions to gate-rules.md, all on the side of caution:
+
+* when not a single timing signal (total or any stage) could be compared, the verdict is
+  ``inconclusive`` ("nothing comparable") rather than a vacuous pass;
+* a report its collector returned unusable (empty or all-zero stage times, or warnings
+  that its iris calls failed: :func:`~perfgate_lib.report.collector_problems`) is never
+  compared on time or memory: ``inconclusive`` naming the problems (a mis-wired
+  comparison and a count-based hard fail, which such a report cannot fake, win);
+* a treatment step that did not finish (``treatment_unfinished_steps``, from the job tree:
+  :mod:`perfgate_lib.steptree`) is a ``not_finished`` stage, not a cache hit: never
+  compared, and the verdict is inconclusive at least (a count-based hard fail still fails).
 """
 
 from __future__ import annotations
@@ -16,7 +24,7 @@ from typing import Any
 
 from perfgate_lib.errors import UsageError
 from perfgate_lib.mdtext import fmt_pct
-from perfgate_lib.report import PerfReport
+from perfgate_lib.report import PerfReport, collector_problems
 from perfgate_lib.thresholds import Band, Thresholds
 from perfgate_lib.timeutil import parse_time
 
@@ -48,6 +56,8 @@ class GateContext:
     ``call`` (pass, warn, fail or undecided) is the row's verdict and ``pct`` its delta.
     An undecided row that may hide a fail makes the verdict inconclusive unless something
     else already fails; one that straddles only the pass/warn edge is a warn.
+    ``treatment_unfinished_steps``: stage -> note for treatment steps whose child jobs
+    exist in the job tree but did not succeed (killed, preempted, still running).
 
     ``baseline`` is provenance: source, run_id, run_url, sha, created_at (ISO-8601),
     age_hours. ``now`` (ISO-8601, UTC) lets the engine compute the baseline age from
@@ -66,6 +76,7 @@ class GateContext:
     now: str | None = None
     within_noise: dict[str, str] = field(default_factory=dict)
     intervals: dict[str, dict[str, Any]] = field(default_factory=dict)
+    treatment_unfinished_steps: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None, source: str = "context") -> GateContext:
@@ -84,11 +95,12 @@ class GateContext:
             raise UsageError(f"{source}: 'gate' must be 1, 2 or 3, got {data['gate']!r}")
         if not isinstance(data.get("baseline", {}), dict):
             raise UsageError(f"{source}: 'baseline' must be an object")
-        noise = data.get("within_noise", {})
-        if not isinstance(noise, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in noise.items()
-        ):
-            raise UsageError(f"{source}: 'within_noise' must be an object of name -> note")
+        for key in ("within_noise", "treatment_unfinished_steps"):
+            value = data.get(key, {})
+            if not isinstance(value, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+            ):
+                raise UsageError(f"{source}: '{key}' must be an object of name -> note")
         _check_intervals(data.get("intervals", {}), source)
         return cls(**data)
 
@@ -135,7 +147,7 @@ class StageRow:
     baseline_s: float | None
     treatment_s: float | None
     delta_pct: float | None
-    verdict: str  # pass | warn | fail | undecided | cached | not_comparable | n/a
+    verdict: str  # pass | warn | fail | undecided | cached | not_finished | not_comparable | n/a
     note: str = ""
 
 
@@ -211,16 +223,23 @@ def _band_row(name: str, b: float | None, t: float | None, band: Band, unit: str
     return SignalRow(name, b, t, _pct(delta), band_verdict(delta, band))
 
 
-def _stage_rows(base: PerfReport, treat: PerfReport, band: Band) -> list[StageRow]:
+def _stage_rows(
+    base: PerfReport, treat: PerfReport, band: Band, unfinished: dict[str, str]
+) -> list[StageRow]:
     cached = set(base.cached_steps) | set(treat.cached_steps)
     names = list(base.stage_wall_seconds)
     names += [s for s in treat.stage_wall_seconds if s not in base.stage_wall_seconds]
+    names += [s for s in unfinished if s not in names]
     rows = []
     for stage in names:
         b = base.stage_wall_seconds.get(stage)
         t = treat.stage_wall_seconds.get(stage)
         in_b, in_t = stage in base.stage_wall_seconds, stage in treat.stage_wall_seconds
-        if stage in cached:
+        if stage in unfinished:
+            listed = " (listed as cached)" if stage in treat.cached_steps else ""
+            note = f"did not finish in the treatment{listed}: {unfinished[stage]}"
+            rows.append(StageRow(stage, b, t, None, "not_finished", note))
+        elif stage in cached:
             sides = [
                 n for n, r in (("baseline", base), ("treatment", treat)) if stage in r.cached_steps
             ]
@@ -274,6 +293,12 @@ def _interval_text(name: str, item: dict[str, Any]) -> str:
         f"{name}: {fmt_pct(item['pct'])} {span}, {int(item['pairs'])} pairs of "
         f"{item.get('metric', 'time')} time"
     )
+
+
+def _not_compared(rows: list[SignalRow | StageRow], note: str) -> None:
+    """Rows of a comparison that must not be made: ``n/a`` with ``note``."""
+    for row in rows:
+        row.delta_pct, row.verdict, row.note = None, "n/a", note
 
 
 def _count_signal(name: str, base: PerfReport, treat: PerfReport) -> SignalRow:
@@ -390,7 +415,9 @@ def decide(
         ),
     ]
     signals += [_count_signal(name, baseline, treatment) for name in thresholds.hard_fail_counts]
-    stages = _stage_rows(baseline, treatment, bands["stage_wall_seconds"])
+    stages = _stage_rows(
+        baseline, treatment, bands["stage_wall_seconds"], context.treatment_unfinished_steps
+    )
 
     _downgrade_within_noise([*signals[:2], *stages], context.within_noise)
     _apply_intervals([signals[0], *stages], context.intervals)
@@ -451,9 +478,20 @@ def decide(
 
     miswired, flags = _self_check(baseline, treatment, context, thresholds)
     evidence = _inconclusive_evidence(baseline, treatment, context, thresholds)
+    evidence += [
+        f"treatment step {r.stage} did not finish ({r.note.split(': ', 1)[-1]}): "
+        "its time is not comparable"
+        for r in stages
+        if r.verdict == "not_finished"
+    ]
     timing_rows = [signals[0], *stages]
     if not any(r.verdict in ("pass", "warn", "fail", "undecided") for r in timing_rows):
         evidence.append("nothing comparable: no wall time or stage time on both sides")
+    unusable = [
+        f"{side} report unusable: {problem}"
+        for side, report in (("treatment", treatment), ("baseline", baseline))
+        for problem in collector_problems(report)
+    ]
 
     notes = [f"{r.signal}: n/a ({r.note})" for r in signals if r.verdict == "n/a"]
     notes += [f"stage {r.stage}: {r.verdict} ({r.note})" for r in stages if r.note]
@@ -468,6 +506,10 @@ def decide(
         all_fails, warns = [], []
     elif hard_fails:
         verdict, reasons = "fail", evidence
+    elif unusable:
+        verdict, reasons = "inconclusive", [*unusable, *evidence]
+        all_fails, warns = [], []
+        _not_compared([signals[0], signals[1], *stages], "not compared: a report is unusable")
     elif evidence:
         verdict, reasons = "inconclusive", evidence
     elif band_fails:

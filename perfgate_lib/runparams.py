@@ -1,4 +1,5 @@
-"""Run-wide settings: ``parameters/gate_common.yaml`` (cluster, scripts, local checks).
+"""Run-wide settings: ``parameters/gate_common.yaml`` (cluster, scripts, local checks, the
+treatment worktree's environment preparation).
 
 Seconds and minutes are as named in the field. Validated on load; a bad field raises
 :class:`~perfgate_lib.errors.ConfigError` naming the file and the field.
@@ -47,6 +48,8 @@ class RunParams:
     local_checks: tuple[LocalCheck, ...]
     local_checks_timeout_minutes: float
     output_tail_lines: int
+    prepare_env: tuple[LocalCheck, ...] = ()
+    prepare_env_timeout_minutes: float = 30.0
     source: str = ""
 
 
@@ -77,12 +80,29 @@ def parse_run_params(doc: Any, source: str = "<gate_common>") -> RunParams:
         raise ConfigError(
             source, "collect_from", f"expected checkout or worktree, got {collect_from!r}"
         )
-    checks = doc.get("local_checks")
-    if not isinstance(checks, list):
-        raise ConfigError(source, "local_checks", "expected a list of {name, run}")
+    prepare = doc.get("prepare_env", [])
+    timeout = doc.get("prepare_env_timeout_minutes", 30.0)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+        raise ConfigError(
+            source, "prepare_env_timeout_minutes", f"expected a positive number, got {timeout!r}"
+        )
+    return RunParams(
+        collect_from=collect_from,
+        local_checks=_commands(doc.get("local_checks"), "local_checks", source),
+        prepare_env=_commands(prepare, "prepare_env", source),
+        prepare_env_timeout_minutes=float(timeout),
+        source=source,
+        **values,
+    )
+
+
+def _commands(items: Any, key: str, source: str) -> tuple[LocalCheck, ...]:
+    """A list of ``{name, run}`` (``local_checks``, ``prepare_env``), validated."""
+    if not isinstance(items, list):
+        raise ConfigError(source, key, "expected a list of {name, run}")
     parsed = []
-    for i, item in enumerate(checks):
-        where = f"local_checks[{i}]"
+    for i, item in enumerate(items):
+        where = f"{key}[{i}]"
         if (
             not isinstance(item, dict)
             or not isinstance(item.get("run"), str)
@@ -94,7 +114,7 @@ def parse_run_params(doc: Any, source: str = "<gate_common>") -> RunParams:
         except ValueError as exc:
             raise ConfigError(source, f"{where}.run", f"cannot split the command: {exc}") from exc
         parsed.append(LocalCheck(str(item.get("name") or item["run"]), item["run"].strip()))
-    return RunParams(collect_from=collect_from, local_checks=tuple(parsed), source=source, **values)
+    return tuple(parsed)
 
 
 def load_run_params(path: str | pathlib.Path | None = None) -> RunParams:

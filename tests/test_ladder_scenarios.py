@@ -70,7 +70,7 @@ def test_all_pass_to_gate_3(world_env, tmp_path, github_env):
     assert gate_json["queue_wait_seconds"] == pytest.approx(1.5)
     assert gate_json["job_state"] == "succeeded"
     # every poll went to the marin cluster config, and the status path per the skill
-    configs = {c["config"] for c in world.ledger("iris_calls.jsonl")}
+    configs = {c["config"] for c in world.kit_iris_calls()}
     assert configs == {str(world.checkout / "lib/iris/config/marin.yaml")}
     assert world.submissions()[0]["status_out"] == str(world.status_root / "7/treatment-g1.json")
     assert (world.root / "runs" / "index").is_dir(), "the run was archived and indexed"
@@ -264,7 +264,7 @@ def test_other_cluster_needs_the_flag(world_env, tmp_path):
     )
     assert out.verdict == "pass"
     other = str(world.checkout / "lib/iris/config/other.yaml")
-    assert {c["config"] for c in world.ledger("iris_calls.jsonl")} == {other}
+    assert {c["config"] for c in world.kit_iris_calls()} == {other}
     assert world.submissions()[0]["iris_config"] == other
 
 

@@ -298,8 +298,8 @@ def test_all_fired_rules_listed():
 
 def test_nothing_comparable_is_inconclusive_not_pass():
     v = run(
-        rep(wall_seconds_total=None, stage_wall_seconds={}),
-        treat(wall_seconds_total=None, stage_wall_seconds={}),
+        rep(wall_seconds_total=None, stage_wall_seconds={"download": 12.0}),
+        treat(wall_seconds_total=None, stage_wall_seconds={"embed": 30.0}),
     )
     assert v.verdict == "inconclusive"
     assert "nothing comparable" in v.inconclusive_reasons[0]

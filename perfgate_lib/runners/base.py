@@ -2,7 +2,8 @@
 
 A runner turns (gate, PR, worktree, attempt) into a treatment perf report in four steps:
 :meth:`Runner.submit` -> :class:`Submission`, :meth:`Runner.poll` -> :class:`JobState`
-(until terminal), :meth:`Runner.collect` -> report path, and :meth:`Runner.stop`.
+(until terminal), :meth:`Runner.collect` -> report path, and :meth:`Runner.stop`;
+:meth:`Runner.job_tree` lists the job's descendants once it ended.
 :meth:`Runner.find` looks a submission up by its run-id prefix after a crash (so a ferry
 is adopted rather than submitted twice).
 
@@ -142,6 +143,11 @@ class Runner(Protocol):
 
     def logs(self, job_id: str, max_lines: int = 2000) -> str:
         """The tail of the job tree's logs ("" when unavailable): evidence for OOMs."""
+        ...
+
+    def job_tree(self, job_id: str) -> list[JobState]:
+        """The job and its descendants as the cluster lists them ([] when unknown): which
+        steps finished (a collector reads a step that did not as a cache hit)."""
         ...
 
 

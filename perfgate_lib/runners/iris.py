@@ -7,6 +7,13 @@
   log lines.
 * poll: ``iris --config=CFG job list --json --prefix JOB_ID``; the entry whose job_id is
   the job (children share the prefix). State names of both eras are normalised.
+* job ids of both shapes: rooted ``/<user>/<job>`` and, from older submit scripts,
+  unrooted ``<user>/<job>``. marin-iris 0.2.20 lists nothing for an unrooted prefix and
+  refuses it in ``job logs`` / ``job stop``, so an unrooted id is tried as given, then
+  rooted; the shape the CLI answered to is remembered (:func:`cli_job_ids`) and given to
+  the collector, which otherwise fails quietly on an id the CLI refuses.
+* job tree: the same listing gives the job's descendants (:meth:`IrisRunner.job_tree`),
+  which tell a step that did not finish from a cache hit.
 * collect: ``uv run python scripts/ci/collect_perf_metrics.py --job-id ID --status URL
   --out FILE`` run in the marin checkout (the script the scheduled baselines use) or the
   worktree (``collect_from``).
@@ -63,6 +70,19 @@ def status_url(status_root: str, pr: int, gate: int, attempt: int) -> str:
 
 def _same_job(a: str, b: str) -> bool:
     return a.strip().lstrip("/") == b.strip().lstrip("/")
+
+
+def cli_job_ids(job_id: str) -> tuple[str, ...]:
+    """The forms of ``job_id`` to try with the iris CLI, in order: as given, then (for an
+    unrooted id such as ``marin-prod/zephyr-perf-...``) rooted, ``/marin-prod/...``."""
+    given = job_id.strip()
+    return (given,) if given.startswith("/") else (given, "/" + given)
+
+
+def in_tree(job_id: str, root: str) -> bool:
+    """True when ``job_id`` is ``root`` or one of its descendants (either id shape)."""
+    a, b = job_id.strip().strip("/"), root.strip().strip("/")
+    return a == b or a.startswith(b + "/")
 
 
 def job_entries(text: str, source: str = "iris job list") -> list[dict[str, Any]]:
@@ -145,6 +165,8 @@ class IrisRunner:
     on_submit_started: Callable[[int, str], None] | None = None
     name: str = "iris"
     last_worktree: str | None = field(default=None, repr=False)
+    _cli_ids: dict[str, str] = field(default_factory=dict, repr=False)
+    _ended_listing: dict[str, list[dict[str, Any]]] = field(default_factory=dict, repr=False)
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -266,11 +288,62 @@ class IrisRunner:
             )
         return job_entries(proc.stdout)
 
+    def _job_listing(self, job_id: str) -> tuple[str, list[dict[str, Any]]]:
+        """(the id form the CLI knows, the listing under it); ("", []) when no form lists
+        the job itself."""
+        forms = cli_job_ids(job_id)
+        known = self._cli_ids.get(job_id)
+        for form in (known,) if known else forms:
+            entries = self.list_jobs(form)
+            if any(_same_job(str(e.get("job_id", "")), job_id) for e in entries):
+                self._cli_ids[job_id] = form
+                return form, entries
+        return "", []
+
+    def cli_job_id(self, job_id: str) -> str:
+        """The form of ``job_id`` the iris CLI answers to (asked once; as given when the
+        cluster lists neither form). The collector gets this form: marin's collector
+        fails quietly on a form the CLI refuses."""
+        if job_id not in self._cli_ids:
+            self._job_listing(job_id)
+        return self._cli_ids.get(job_id, job_id)
+
     def poll(self, job_id: str) -> JobState:
-        for entry in self.list_jobs(job_id):
+        _form, entries = self._job_listing(job_id)
+        for entry in entries:
             if _same_job(str(entry.get("job_id", "")), job_id):
-                return job_state_from_entry(job_id, entry)
+                job = job_state_from_entry(job_id, entry)
+                if job.terminal:  # the listing that shows it ended also shows its tree
+                    self._ended_listing[job_id] = entries
+                return job
         return JobState(job_id=job_id, state="unknown", found=False)
+
+    def job_tree(self, job_id: str) -> list[JobState]:
+        """The job and its descendants: from the poll that saw the job end, else listed
+        now ([] when unknown)."""
+        entries = self._ended_listing.get(job_id)
+        if entries is None:
+            _form, entries = self._job_listing(job_id)
+        return [
+            job_state_from_entry(str(e.get("job_id")), e)
+            for e in entries
+            if in_tree(str(e.get("job_id") or ""), job_id)
+        ]
+
+    def _job_command(self, verb: str, job_id: str, *extra: str) -> subprocess.CompletedProcess[str]:
+        """``iris job <verb> <id> ...`` with the id forms of :func:`cli_job_ids` until one
+        is accepted (exit 0); the last answer otherwise."""
+        known = self._cli_ids.get(job_id)
+        proc = None
+        for form in (known,) if known else cli_job_ids(job_id):
+            proc = self._run(
+                self._iris("job", verb, form, *extra), self.checkout, f"iris job {verb}"
+            )
+            if proc.returncode == 0:
+                self._cli_ids[job_id] = form
+                return proc
+        assert proc is not None
+        return proc
 
     def find(
         self,
@@ -323,7 +396,7 @@ class IrisRunner:
             "python",
             script,
             "--job-id",
-            submission.job_id,
+            self.cli_job_id(submission.job_id),
         ]
         if submission.status_path:
             argv += ["--status", submission.status_path]
@@ -345,17 +418,16 @@ class IrisRunner:
 
     def logs(self, job_id: str, max_lines: int = 2000) -> str:
         """``iris job logs JOB --tail --max-lines N``; "" when the CLI fails (logs expire)."""
-        argv = self._iris("job", "logs", job_id, "--tail", "--max-lines", str(max_lines))
         try:
-            proc = self._run(argv, self.checkout, "iris job logs")
+            proc = self._job_command("logs", job_id, "--tail", "--max-lines", str(max_lines))
         except RunnerError:
             return ""
         return proc.stdout if proc.returncode == 0 else ""
 
     def stop(self, job_id: str) -> None:
-        proc = self._run(self._iris("job", "stop", job_id), self.checkout, "iris job stop")
+        proc = self._job_command("stop", job_id)
         if proc.returncode != 0 and "no such command" in (proc.stderr + proc.stdout).lower():
-            proc = self._run(self._iris("job", "cancel", job_id), self.checkout, "iris job cancel")
+            proc = self._job_command("cancel", job_id)
         if proc.returncode != 0:
             raise RunnerError(
                 f"iris could not stop {job_id}: {(proc.stderr or proc.stdout).strip()[-500:]}"

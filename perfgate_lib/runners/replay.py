@@ -145,3 +145,15 @@ class ReplayRunner:
         self, gate: int, pr: int, attempt: int, since: str | None, exclude: tuple[str, ...] = ()
     ) -> Submission | None:
         return None  # nothing runs remotely: re-submitting a replay costs nothing
+
+    def job_tree(self, job_id: str) -> list[JobState]:
+        """The recorded ``job-tree.json`` beside a run folder's treatment report; else []."""
+        path = self._paths.get(job_id) or ""
+        tree = path[: -len("treatment-report.json")] + "job-tree.json"
+        if not path.endswith("treatment-report.json") or not storage.exists(tree):
+            return []
+        known = set(JobState.__dataclass_fields__)
+        return [
+            JobState(**{k: v for k, v in entry.items() if k in known})
+            for entry in json.loads(storage.read_text(tree))
+        ]

@@ -87,11 +87,14 @@ class Template:
     src: Path
 
 
-def build_template(root: Path) -> Template:
+def build_template(root: Path, extra_files: dict[str, str] | None = None) -> Template:
+    """The origin repository; ``extra_files`` (path -> text) replace or add files, e.g.
+    the stand-in scripts of :mod:`tests.fakes.iris_cluster`."""
     src = root / "src"
     files = {**BASE_FILES, **EXTRA_FILES}
     for name in ("submit_perf_run.py", "collect_perf_metrics.py"):
         files[f"scripts/ci/{name}"] = (SCRIPTS / name).read_text()
+    files.update(extra_files or {})
     repo = make_marin_repo(src, files)
     (src / "infra/pre-commit.py").chmod(0o755)
     base_sha = repo.commit("scripts executable")
@@ -114,7 +117,9 @@ def build_template(root: Path) -> Template:
 class MarinWorld:
     """One test's world (see the module docstring)."""
 
-    def __init__(self, template: Template, root: Path) -> None:
+    def __init__(
+        self, template: Template, root: Path, tools: tuple[str, ...] = ("uv", "iris", "pyrefly")
+    ) -> None:
         self.root = root
         self.template = template
         self.origin = root / "origin.git"
@@ -129,7 +134,8 @@ class MarinWorld:
         self.status_root = root / "status"
         self.bin = root / "bin"
         self.bin.mkdir()
-        for name in ("uv", "iris", "pyrefly"):
+        self.iris = self.bin / "iris"  # what `uv sync` installs into a worktree's .venv
+        for name in tools:
             text = (SCRIPTS / name).read_text().split("\n", 1)[1]
             (self.bin / name).write_text(f"#!{sys.executable}\n{text}")
             (self.bin / name).chmod(0o755)
@@ -164,6 +170,7 @@ class MarinWorld:
             "FAKE_MARIN_WORLD": str(self.world),
             "FAKE_MARIN_SCRIPTS": str(SCRIPTS),
             "FAKE_MARIN_PYTHON": sys.executable,
+            "FAKE_MARIN_IRIS": str(self.iris),
             "PERFGATE_POLL_SECONDS": str(poll_seconds),
         }
 
@@ -173,6 +180,10 @@ class MarinWorld:
         if not path.exists():
             return []
         return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+    def kit_iris_calls(self) -> list[dict]:
+        """iris calls the kit made (the submit script's own ``job run`` left out)."""
+        return [c for c in self.ledger("iris_calls.jsonl") if c["args"][:2] != ["job", "run"]]
 
     def submissions(self) -> list[dict]:
         return self.ledger("submissions.jsonl")

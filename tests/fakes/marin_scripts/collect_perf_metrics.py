@@ -1,4 +1,10 @@
-"""Fake scripts/ci/collect_perf_metrics.py: the treatment report of a fake job."""
+"""Fake scripts/ci/collect_perf_metrics.py: the treatment report of a fake job.
+
+Like marin's: ``status`` and ``marin_prefix`` come from the status file (null, with a
+warning, when the ferry wrote none); report ``quiet_failure`` is what marin's collector
+writes when its iris calls fail: exit 0, all-zero stages, every step cached, the reason
+in ``warnings`` (the launcher's own wall time still read).
+"""
 
 import argparse
 import copy
@@ -29,7 +35,13 @@ if kind == "none":
     print(f"ERROR no perf data for {args.job_id}", file=sys.stderr)
     sys.exit(1)
 report = copy.deepcopy(world.read_json("base_report.json", {}))
-final = str(spec["states"][-1]).lower().removeprefix("job_state_")
+warnings = []
+status = {}
+if args.status and os.path.exists(args.status):
+    with open(args.status) as fh:
+        status = json.load(fh)
+else:
+    warnings.append(f"status file {args.status} not found; status unknown")
 factor = {"pass": 1.01, "warn": 1.07, "fail": 1.20}.get(kind, 1.0)
 report["wall_seconds_total"] = round(report["wall_seconds_total"] * factor, 1)
 report["stage_wall_seconds"] = {
@@ -43,10 +55,17 @@ if kind == "oom":
     report.setdefault("infra_failures", {})["oom"] = (
         report.get("infra_failures", {}).get("oom", 0) + 1
     )
+if kind == "quiet_failure":
+    report["stage_wall_seconds"] = dict.fromkeys(report["stage_wall_seconds"], 0.0)
+    report["cached_steps"] = list(report["stage_wall_seconds"])
+    report["task_state_counts"], report["infra_failures"] = {}, {}
+    warnings.append(f"iris job list --prefix {args.job_id} failed (exit 1): controller unreachable")
 report.update(
     {
         "iris_job_id": args.job_id,
-        "status": "succeeded" if final == "succeeded" else "failed",
+        "status": status.get("status"),
+        "marin_prefix": status.get("marin_prefix"),
+        "warnings": warnings,
         "workflow_run_id": None,
         "workflow_run_attempt": None,
         "workflow_name": None,

@@ -1,0 +1,76 @@
+"""Run settings of the treatment and the baseline: the ``iris job run`` flags each ran with.
+
+The scheduled baseline runs from the tier workflow, the treatment from marin's
+``submit_perf_run.py``; the two are meant to mirror each other but do not always (the
+tier workflows pass ``--timeout 21600``, the submit script passes none). The kit knows
+both from ``parameters/gate<N>.yaml`` (``baseline_iris_flags``: the tier workflow's,
+``iris_flags``: the submit script's, as checked against marin), and reads the tier
+workflow's flags from the marin checkout's ``.github/workflows/<workflow>`` when it is
+there. Any difference is noted in the comment; it never changes the verdict.
+
+Pure apart from :func:`workflow_flags_from_checkout` (reads one file).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+# ``--flag``, ``--flag=value`` or ``--flag value`` (a value never starts with "-")
+_FLAG = re.compile(r"(--[a-z][a-z-]*)(?:(?:=|[ \t]+)([^\s\\\"'-][^\s\\\"']*))?")
+# flags that shape a run (not output or plumbing)
+RUN_FLAGS = (
+    "--timeout",
+    "--memory",
+    "--disk",
+    "--cpu",
+    "--priority",
+    "--region",
+    "--zone",
+    "--extra",
+    "--preemptible",
+    "--no-preemptible",
+    "--enable-extra-resources",
+    "--max-retries",
+)
+
+
+def parse_flags(text: str) -> dict[str, str]:
+    """Run-shaping flags in ``text`` -> value ("" for a switch); later ones win."""
+    return {flag: value or "" for flag, value in _FLAG.findall(text or "") if flag in RUN_FLAGS}
+
+
+def workflow_job_run_flags(text: str) -> dict[str, str]:
+    """Flags of the ``iris ... job run`` command(s) in a workflow file (continuation lines
+    joined); {} when there is none."""
+    joined = re.sub(r"\\\s*\n\s*", " ", text or "")
+    lines = [line for line in joined.splitlines() if re.search(r"\bjob\s+run\b", line)]
+    return parse_flags(" ".join(line.split(" -- ", 1)[0] for line in lines))
+
+
+def workflow_flags_from_checkout(checkout: str, workflow: str) -> dict[str, str] | None:
+    """The tier workflow's ``job run`` flags from ``<checkout>/.github/workflows/<workflow>``;
+    None when the file is missing or holds no ``job run``."""
+    path = Path(checkout or ".") / ".github" / "workflows" / workflow
+    try:
+        flags = workflow_job_run_flags(path.read_text(encoding="utf-8", errors="replace"))
+    except OSError:
+        return None
+    return flags or None
+
+
+def _shown(flag: str, value: str | None) -> str:
+    if value is None:
+        return "not set"
+    return flag if value == "" else f"{flag} {value}"
+
+
+def setting_differences(baseline: dict[str, str], treatment: dict[str, str]) -> list[str]:
+    """One line per flag the two runs differ in, e.g. ``--timeout: baseline --timeout 21600,
+    treatment not set``."""
+    out = []
+    for flag in RUN_FLAGS:
+        b, t = baseline.get(flag), treatment.get(flag)
+        if b != t:
+            out.append(f"{flag}: baseline {_shown(flag, b)}, treatment {_shown(flag, t)}")
+    return out

@@ -1,0 +1,76 @@
+"""A ferry's datakit steps read from its Iris job tree: which step finished, which did not.
+
+marin's collector (marin-contracts.md) reports a step as cached (``cached_steps``, 0.0 s)
+when no *direct child* job of the ferry whose name starts with the step's prefix has both
+a start and a finish time. So a step that was killed or preempted mid-way, or never
+finished, reads as a cache hit, and a comparison that drops cached steps can hide a
+regression. The job tree tells them apart: a step with child jobs of which none
+succeeded did not finish. A step with no child job at all stays what the report says
+(a real cache hit leaves no job).
+
+Pure: the tree is a list of ``{"job_id", "state"}`` mappings (``JobState.to_json()``
+shape; states normalised like :func:`perfgate_lib.runners.base.normalise_state`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from perfgate_lib.runners.base import normalise_state
+
+# stage -> name prefixes of its direct child jobs (marin's collector, checked 2026-12)
+STEP_PREFIXES: dict[str, tuple[str, ...]] = {
+    "download": ("zephyr-download-hf-",),
+    "normalize": ("zephyr-normalize-",),
+    "minhash": ("zephyr-minhash-attrs-",),
+    "fuzzy_dups": ("zephyr-fuzzy-dups-",),
+    "consolidate": ("zephyr-consolidate-filter-",),
+    "tokenize": (
+        "zephyr-tokenize-train-",
+        "zephyr-levanter-cache-copy-",
+        "zephyr-levanter-cache-probe-",
+    ),
+}
+
+
+def _parts(job_id: str) -> list[str]:
+    return [p for p in str(job_id).strip().split("/") if p]
+
+
+def direct_children(root: str, tree: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Entries of ``tree`` one level below ``root`` (either job id shape)."""
+    base = _parts(root)
+    if not base:
+        return []
+    return [e for e in tree if _parts(e.get("job_id", ""))[:-1] == base]
+
+
+def step_of(name: str) -> tuple[str, str] | None:
+    """(stage, prefix) a child job name belongs to, else None."""
+    for stage, prefixes in STEP_PREFIXES.items():
+        for prefix in prefixes:
+            if name.startswith(prefix):
+                return stage, prefix
+    return None
+
+
+def unfinished_steps(root: str, tree: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """stage -> note for every step whose child jobs exist but did not succeed.
+
+    A step counts as finished when, for each of its prefixes that has child jobs, at
+    least one of them succeeded (retries leave failed attempts beside the good one).
+    """
+    groups: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for entry in direct_children(root, tree):
+        name = _parts(entry.get("job_id", ""))[-1]
+        found = step_of(name)
+        if found is not None:
+            groups.setdefault(found, []).append((name, normalise_state(entry.get("state"))))
+    out: dict[str, str] = {}
+    for (stage, _prefix), jobs in groups.items():
+        if stage in out or any(state == "succeeded" for _name, state in jobs):
+            continue
+        listed = ", ".join(f"{name} {state}" for name, state in sorted(jobs))
+        out[stage] = f"child job {listed}"
+    return out

@@ -1,0 +1,129 @@
+"""A real Iris controller for the tests, and a marin world wired to it.
+
+:func:`local_controller` starts marin-iris's ``LocalCluster`` in a helper process
+(``iris_controller_main.py``) with its controller on loopback and yields its URL. Jobs run
+as subprocesses of that helper; they inherit its environment, which carries
+``STANDIN_WORLD`` (scenarios and ferry outputs) and this checkout on ``PYTHONPATH``.
+
+:func:`cluster_template` builds the marin repository for it: marin's layout, the stand-in
+scripts of ``marin_standins/`` (``scripts/ci/submit_perf_run.py``,
+``scripts/ci/collect_perf_metrics.py``, ``experiments/ferries/datakit_ferry.py`` and
+``datakit_step.py``) and ``lib/iris/config/marin.yaml`` pointing the real ``iris`` CLI at
+the controller (a manual controller with a fixed address; the docker image is never used
+by the local runtime). The kit's real code path then runs unchanged: ``iris
+--config=<checkout>/lib/iris/config/marin.yaml job list|logs|stop ...``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.fakes.marin_world import Template, build_template
+
+HERE = Path(__file__).resolve().parent
+STANDINS = HERE / "marin_standins"
+REPO_ROOT = HERE.parents[1]
+IRIS_CLI = Path(sys.executable).parent / "iris"  # installed by marin-iris 0.2.20
+START_TIMEOUT_SECONDS = 120.0
+
+
+@dataclass(frozen=True)
+class LocalController:
+    """A running controller: its URL, the helper's HOME and the stand-ins' world folder."""
+
+    url: str
+    home: Path
+    world: Path
+    log: Path
+
+    def config_yaml(self) -> str:
+        """An iris cluster config whose controller is this one."""
+        port = self.url.rsplit(":", 1)[-1]
+        return (
+            "name: perfgate-local\n"
+            "platform:\n  manual: {}\n"
+            f"controller:\n  manual:\n    host: 127.0.0.1\n    port: {port}\n"
+            "defaults:\n  worker:\n"
+            f"    controller_address: {self.url}\n"
+            "    docker_image: unused/local-runtime:0\n"
+        )
+
+    def log_tail(self, lines: int = 40) -> str:
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+@contextlib.contextmanager
+def local_controller(root: Path) -> Iterator[LocalController]:
+    """Start the helper process, wait for the URL (generous timeout), stop it on exit."""
+    home, world, cwd = root / "home", root / "standin-world", root / "controller"
+    for folder in (home, world / "scenarios", cwd):
+        folder.mkdir(parents=True, exist_ok=True)
+    url_file, log = root / "controller.url", root / "controller.log"
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "STANDIN_WORLD": str(world),
+        "PYTHONPATH": os.pathsep.join(
+            p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH")) if p
+        ),
+    }
+    for secret in ("GITHUB_TOKEN", "GH_TOKEN"):
+        env.pop(secret, None)
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, str(HERE / "iris_controller_main.py"), "--url-file", str(url_file)],
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    controller = LocalController("", home, world, log)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while not url_file.exists():
+            if proc.poll() is not None:
+                raise RuntimeError(
+                    f"the Iris controller exited {proc.returncode}:\n{controller.log_tail()}"
+                )
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"no Iris controller after {START_TIMEOUT_SECONDS:g} s:\n{controller.log_tail()}"
+                )
+            time.sleep(0.2)
+        yield LocalController(url_file.read_text().strip(), home, world, log)
+    finally:
+        assert proc.stdin is not None
+        proc.stdin.close()  # the helper stops its cluster when stdin closes
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def cluster_template(root: Path, controller: LocalController) -> Template:
+    """The origin repository with the stand-in scripts and the controller's config."""
+    files = {
+        "scripts/ci/submit_perf_run.py": (STANDINS / "submit_perf_run.py").read_text(),
+        "scripts/ci/collect_perf_metrics.py": (STANDINS / "collect_perf_metrics.py").read_text(),
+        "experiments/__init__.py": "",
+        "experiments/ferries/__init__.py": "",
+        "experiments/ferries/datakit_ferry.py": (STANDINS / "datakit_ferry.py").read_text(),
+        "experiments/ferries/datakit_step.py": (STANDINS / "datakit_step.py").read_text(),
+        "lib/iris/config/marin.yaml": controller.config_yaml(),
+        "pyproject.toml": '[project]\nname = "marin-standin"\nversion = "0"\n',
+    }
+    return build_template(root, files)

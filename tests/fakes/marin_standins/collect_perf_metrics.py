@@ -1,0 +1,168 @@
+"""Stand-in for marin's scripts/ci/collect_perf_metrics.py against a real Iris controller.
+
+marin's CLI and output contract (marin-contracts.md, checked 2026-12):
+``uv run python scripts/ci/collect_perf_metrics.py --job-id ID [--status URL] [--out FILE]
+[--iris-config PATH] [--gcs-prefix gs://... --report-name NAME]``; the JSON goes to
+``--out`` (else stdout), logs to stderr. The report is built from the real job tree the
+way marin's collector does:
+
+* the tree: ``iris job list --json --prefix ID``; the launcher's tasks: ``iris job summary
+  ID --json`` (``wall_seconds_total`` is the longest launcher task, seconds);
+* each expected step's time spans its *direct* child jobs (name prefix per step) that have
+  both ``started_at`` and ``finished_at``; a step with none is "cached" (0.0, listed in
+  ``cached_steps``) whatever its jobs' states: a killed or unfinished step reads as a cache
+  hit. ``download`` is optional and never listed as cached;
+* task states, preemptions and failures summed over the tree; failed tasks bucketed
+  (oom, scheduling_timeout, application_failure, other);
+* ``status``/``marin_prefix`` from the status file (null when the ferry wrote none).
+
+It exits 0 even when its iris calls fail: stage times are then 0, every expected step is
+listed in ``cached_steps`` and ``warnings`` says why.
+"""
+
+import argparse
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+
+STEPS = {
+    "download": ("zephyr-download-hf-",),
+    "normalize": ("zephyr-normalize-",),
+    "minhash": ("zephyr-minhash-attrs-",),
+    "fuzzy_dups": ("zephyr-fuzzy-dups-",),
+    "consolidate": ("zephyr-consolidate-filter-",),
+    "tokenize": (
+        "zephyr-tokenize-train-",
+        "zephyr-levanter-cache-copy-",
+        "zephyr-levanter-cache-probe-",
+    ),
+}
+OPTIONAL = {"download"}
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--job-id", required=True)
+parser.add_argument("--status", default=None)
+parser.add_argument("--out", default=None)
+parser.add_argument("--iris-config", default="lib/iris/config/marin.yaml")
+parser.add_argument("--gcs-prefix", default=None)
+parser.add_argument("--report-name", default=None)
+args = parser.parse_args()
+
+IRIS = os.path.join(os.path.dirname(sys.executable), "iris")  # the env `uv run` uses
+warnings: list[str] = []
+
+
+def iris_json(*argv: str):
+    cmd = [IRIS, f"--config={args.iris_config}", *argv]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        warnings.append(f"iris {' '.join(argv[:2])} failed: {exc}")
+        return None
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or [""]
+        warnings.append(f"iris {' '.join(argv[:2])} failed (exit {proc.returncode}): {tail[0]}")
+        return None
+    text = proc.stdout
+    start = min((i for i in (text.find("["), text.find("{")) if i >= 0), default=-1)
+    try:
+        return json.loads(text[start:]) if start >= 0 else None
+    except json.JSONDecodeError as exc:
+        warnings.append(f"iris {' '.join(argv[:2])} printed no JSON: {exc}")
+        return None
+
+
+def ms(value) -> float | None:
+    if isinstance(value, dict):
+        value = value.get("epoch_ms")
+    return float(value) if value not in (None, "", "0") else None
+
+
+def parts(job_id: str) -> list[str]:
+    return [p for p in job_id.split("/") if p]
+
+
+def bucket(error: str) -> str:
+    text = error.lower()
+    if "oom" in text or "out of memory" in text or "137" in text:
+        return "oom"
+    if "unschedulable" in text or "scheduling timeout" in text:
+        return "scheduling_timeout"
+    if "exit code" in text or "error" in text:
+        return "application_failure"
+    return "other"
+
+
+status = {}
+if args.status:
+    try:
+        with open(args.status) as fh:
+            status = json.load(fh)
+    except (OSError, json.JSONDecodeError) as exc:
+        warnings.append(f"status file {args.status} unreadable: {exc}")
+
+tree = iris_json("job", "list", "--json", "--prefix", args.job_id) or []
+root = parts(args.job_id)
+tree = [e for e in tree if parts(str(e.get("job_id", "")))[: len(root)] == root]
+summary = iris_json("job", "summary", args.job_id, "--json") or {}
+children = [e for e in tree if len(parts(str(e.get("job_id", "")))) == len(root) + 1]
+
+stage_wall: dict[str, float] = {}
+cached: list[str] = []
+for stage, prefixes in STEPS.items():
+    spans = [
+        (ms(e.get("started_at")), ms(e.get("finished_at")))
+        for e in children
+        if parts(e["job_id"])[-1].startswith(prefixes)
+    ]
+    spans = [(s, f) for s, f in spans if s is not None and f is not None]
+    if spans:
+        stage_wall[stage] = round((max(f for _, f in spans) - min(s for s, _ in spans)) / 1000, 3)
+    elif stage not in OPTIONAL:
+        stage_wall[stage] = 0.0
+        cached.append(stage)
+
+states: dict[str, int] = {}
+infra = dict.fromkeys(
+    ("preempted", "oom", "hardware_fault", "scheduling_timeout", "application_failure", "other"), 0
+)
+for entry in tree:
+    for state, count in (entry.get("task_state_counts") or {}).items():
+        states[state.lower()] = states.get(state.lower(), 0) + int(count)
+    infra["preempted"] += int(entry.get("preemption_count") or 0)
+    if not entry.get("has_children") and (entry.get("task_state_counts") or {}).get("failed"):
+        infra[bucket(str(entry.get("error") or ""))] += int(entry["task_state_counts"]["failed"])
+tasks = summary.get("tasks") or []
+durations = [float(t.get("duration_ms") or 0) for t in tasks]
+report = {
+    "iris_job_id": args.job_id,
+    "status": status.get("status"),
+    "marin_prefix": status.get("marin_prefix"),
+    "wall_seconds_total": round(max(durations) / 1000, 3) if durations else None,
+    "stage_wall_seconds": stage_wall,
+    "sum_task_wall_seconds_total": None,
+    "cached_steps": cached,
+    "ooms": infra["oom"],
+    "failed_shards": infra["application_failure"],
+    "peak_worker_memory_mb": max((int(t.get("memory_peak_mb") or 0) for t in tasks), default=0),
+    "preemption_count": infra["preempted"],
+    "failure_count": sum(int(e.get("failure_count") or 0) for e in tree),
+    "task_state_counts": states,
+    "tree_job_count": len(tree),
+    "infra_failures": infra,
+    "workflow_run_id": os.environ.get("GITHUB_RUN_ID"),
+    "workflow_run_attempt": os.environ.get("GITHUB_RUN_ATTEMPT"),
+    "workflow_name": os.environ.get("GITHUB_WORKFLOW"),
+    "commit_sha": os.environ.get("GITHUB_SHA"),
+    "collected_at_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    "warnings": warnings,
+}
+text = json.dumps(report, indent=2)
+print(f"INFO collected {len(tree)} jobs of {args.job_id}", file=sys.stderr)
+if args.out:
+    with open(args.out, "w") as fh:
+        fh.write(text + "\n")
+else:
+    print(text)
