@@ -184,10 +184,10 @@ def _uv_env() -> dict[str, str]:
     return env
 
 
-def _run(cmd: list[str], problem: str, env: dict[str, str]) -> str:
-    """Run ``cmd``; its stdout, or SideEnvError(problem) with its last lines."""
+def _run(cmd: list[str], problem: str, env: dict[str, str], cwd: Path | None = None) -> str:
+    """Run ``cmd`` in ``cwd``; its stdout, or SideEnvError(problem) with its last lines."""
     try:
-        done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+        done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd, check=False)
     except OSError as exc:
         raise SideEnvError(f"{problem}: {exc}", cmd) from exc
     if done.returncode != 0:
@@ -196,14 +196,20 @@ def _run(cmd: list[str], problem: str, env: dict[str, str]) -> str:
 
 
 def find_python(uv: str, project: UvProject) -> tuple[str, str]:
-    """``(executable, version)`` of the installed interpreter uv picks for ``project``."""
-    cmd = [uv, "python", "find", "--no-python-downloads", "--project", str(project.root)]
+    """``(executable, version)`` of the installed interpreter uv picks for ``project``.
+
+    ``--system`` skips virtual environments (the kit's own ``.venv`` included), so the
+    choice depends on the project's ``requires-python`` only, not on the caller's folder.
+    """
+    cmd = [uv, "python", "find", "--system", "--no-python-downloads"]
+    cmd += ["--project", str(project.root)]
     requires = _read_toml(project.root / "pyproject.toml").get("project", {}).get("requires-python")
     executable = _run(
         cmd,
         f"no installed Python satisfies requires-python {requires!r} of "
         f"{project.root / 'pyproject.toml'} (uv may not download one)",
         _uv_env(),
+        project.root,
     ).strip()
     version = _run(
         [executable, "-c", "import platform; print(platform.python_version())"],
@@ -256,7 +262,7 @@ def _build(uv: str, project: UvProject, entry: Path, python: str) -> dict:
         shutil.copy2(project.root / rel, staging / rel)
     env = {**_uv_env(), "UV_PROJECT_ENVIRONMENT": str(entry / "venv")}
     cmd = _sync_command(uv, project, staging, python)
-    _run(cmd, "uv sync failed to build the environment", env)
+    _run(cmd, "uv sync failed to build the environment", env, staging)
     env_python = str(entry / "venv" / "bin" / "python")
     facts = json.loads(
         _run([env_python, "-c", _VERSIONS_SCRIPT], "the new environment's Python fails", env)
