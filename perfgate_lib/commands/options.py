@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from perfgate_lib.corpus import CorpusSpec
+from perfgate_lib.sideenv import ENV_MODES
 
 repeats_option = click.option(
     "--repeats",
@@ -19,4 +20,16 @@ docs_option = click.option(
     show_default=True,
     type=click.IntRange(10, 10_000_000),
     help="Local A/B: documents in the generated corpus.",
+)
+env_option = click.option(
+    "--env",
+    "env_mode",
+    default="auto",
+    show_default=True,
+    type=click.Choice(ENV_MODES),
+    help=(
+        "Local A/B: each side's Python environment: uv (the worktree's own uv project, "
+        "cached by dependency digest), kit (this kit's venv), auto (uv when the worktree "
+        "has a uv project for zephyr)."
+    ),
 )
