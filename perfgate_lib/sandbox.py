@@ -3,9 +3,9 @@
 ``main`` holds the installed marin-zephyr source under ``lib/zephyr/src/zephyr`` with a
 ``lib/zephyr/pyproject.toml`` (as in marin-community/marin): a minimal uv project whose
 dependencies are the release's own, pinned to the kit's versions
-(:mod:`perfgate_lib.sandbox_project`), so gate 0 builds each side's uv environment. A PR branch applies one
-real code change to the scatter (shuffle) hot path; in the mini ferry only ``fuzzy_dups``
-shuffles, so that stage slows down and the others do not.
+(:mod:`perfgate_lib.sandbox_project`), so gate 0 builds each side's uv environment.
+A PR branch applies one real code change to the scatter (shuffle) hot path; in the mini
+ferry only ``fuzzy_dups`` shuffles, so that stage slows down and the others do not.
 
 * :data:`ZSTD_LEVEL_CHANGE` (the demo's default): raises the scatter chunks' zstd level
   from 3 to 12 "for smaller shuffle files". Compressing every scatter frame at level 12
