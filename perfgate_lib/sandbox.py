@@ -1,9 +1,11 @@
 """A marin-shaped git repository for the demo and the tests, built from installed Zephyr.
 
 ``main`` holds the installed marin-zephyr source under ``lib/zephyr/src/zephyr`` with a
-``lib/zephyr/pyproject.toml`` (as in marin-community/marin). A PR branch applies one
-real code change to the scatter (shuffle) hot path; in the mini ferry only ``fuzzy_dups``
-shuffles, so that stage slows down and the others do not.
+``lib/zephyr/pyproject.toml`` (as in marin-community/marin): a minimal uv project whose
+dependencies are the release's own, pinned to the kit's versions
+(:mod:`perfgate_lib.sandbox_project`), so gate 0 builds each side's uv environment.
+A PR branch applies one real code change to the scatter (shuffle) hot path; in the mini
+ferry only ``fuzzy_dups`` shuffles, so that stage slows down and the others do not.
 
 * :data:`ZSTD_LEVEL_CHANGE` (the demo's default): raises the scatter chunks' zstd level
   from 3 to 12 "for smaller shuffle files". Compressing every scatter frame at level 12
@@ -12,6 +14,8 @@ shuffles, so that stage slows down and the others do not.
 * :data:`SUB_BATCH_CHANGE` (subtler): shrinks the scatter pickle sub-batches from 1024
   items to 1 to bound reducer read memory, so every shuffled item pays its own pickle
   and zstd call: ``fuzzy_dups`` about +40-60%, which heavy machine load can hide.
+* :data:`DEP_PIN_CHANGE`: only ``lib/zephyr/pyproject.toml`` changes (braceexpand pinned
+  from 0.1.7 to 0.1.6), so the two sides run in two uv environments.
 """
 
 from __future__ import annotations
@@ -28,10 +32,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from perfgate_lib.errors import PerfgateError, UsageError
+from perfgate_lib.sandbox_project import zephyr_pyproject
 
 BASE_BRANCH = "main"
 PR_BRANCH = "perfgate-demo/scatter-zstd-level"
 ZEPHYR_PKG = Path("lib/zephyr/src/zephyr")
+ZEPHYR_PYPROJECT = "lib/zephyr/pyproject.toml"
 _GIT_ENV = {
     "GIT_AUTHOR_NAME": "perfgate demo",
     "GIT_AUTHOR_EMAIL": "perfgate-demo@example.invalid",
@@ -111,6 +117,28 @@ ZSTD_LEVEL_CHANGE = Change(
 )
 DEFAULT_CHANGE = ZSTD_LEVEL_CHANGE
 
+_OLD_PIN = '"braceexpand==0.1.7"'
+_NEW_PIN = '"braceexpand==0.1.6"'
+
+
+def _downgrade_braceexpand(text: str) -> str:
+    if text.count(_OLD_PIN) != 1:
+        raise PerfgateError(
+            f"sandbox: {ZEPHYR_PYPROJECT} has no {_OLD_PIN} pin; the kit's venv holds "
+            "another braceexpand than the one the dependency-pin change was written for"
+        )
+    return text.replace(_OLD_PIN, _NEW_PIN)
+
+
+# A dependency-only PR: zephyr's code is untouched, its environment differs.
+DEP_PIN_CHANGE = Change(
+    branch="perfgate-demo/pin-braceexpand",
+    message=(
+        "zephyr: pin braceexpand to 0.1.6\n\nMatches the version in an older downstream image."
+    ),
+    edits={ZEPHYR_PYPROJECT: _downgrade_braceexpand},
+)
+
 
 @dataclass(frozen=True)
 class Sandbox:
@@ -157,13 +185,7 @@ def _write_main(repo: Path, zephyr_dir: Path) -> None:
     shutil.copytree(
         zephyr_dir, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.so")
     )
-    (repo / "lib/zephyr/pyproject.toml").write_text(
-        "[project]\n"
-        'name = "marin-zephyr"\n'
-        f'version = "{_zephyr_version()}"\n'
-        'description = "Lightweight dataset library for distributed data processing"\n'
-        'requires-python = ">=3.11"\n'
-    )
+    (repo / ZEPHYR_PYPROJECT).write_text(zephyr_pyproject(_zephyr_version()))
     (repo / "lib/zephyr/AGENTS.md").write_text(
         "# Zephyr\n\nScatter/shuffle lives in `src/zephyr/shuffle.py`; the planner in "
         "`plan.py`; the executor in `execution.py`.\n"

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import click
 
+from perfgate_lib.sideenv import ENV_MODES
 
 def gate0_options(func):
-    """``--max-pairs``, ``--budget`` and ``--docs`` for gate 0 (defaults: parameters/gate0.yaml)."""
+    """``--max-pairs``, ``--budget``, ``--env`` and ``--docs`` for gate 0 (defaults:
+    parameters/gate0.yaml)."""
     func = click.option(
         "--docs",
         default=None,
@@ -20,6 +22,15 @@ def gate0_options(func):
         type=click.FloatRange(min=1),
         help="Gate 0: seconds of paired measurement at most; what is still undecided then "
         "is reported as undecided [default: parameters/gate0.yaml].",
+    )(func)
+    func = click.option(
+        "--env",
+        "env_mode",
+        default=None,
+        type=click.Choice(ENV_MODES),
+        help="Gate 0: each side's Python environment: uv (the worktree's own uv project, "
+        "cached by dependency digest), kit (this kit's venv), auto (uv when the worktree has "
+        "a uv project for zephyr) [default: parameters/gate0.yaml].",
     )(func)
     return click.option(
         "--max-pairs",

@@ -1,0 +1,73 @@
+"""The demo sandbox's ``lib/zephyr/pyproject.toml``: a minimal uv project for Zephyr.
+
+Its ``dependencies`` are the installed marin-zephyr release's own ``Requires-Dist``,
+each pinned to the version the kit's venv holds (``name==version``, extras and markers
+kept); ``[tool.uv] constraint-dependencies`` pins the rest of their closure the same
+way, as a lockfile would. So ``uv sync`` on the sandbox resolves to exactly the kit's
+versions, which uv's cache usually holds already, and a PR that edits a pin really
+changes what its side installs.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+
+from packaging.markers import default_environment
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+ZEPHYR_DIST = "marin-zephyr"
+
+
+def _applies(req: Requirement, extras: frozenset[str]) -> bool:
+    """Whether ``req`` applies on this machine for a dist installed with ``extras``."""
+    if req.marker is None:
+        return True
+    env = dict(default_environment())
+    return any(req.marker.evaluate({**env, "extra": e}) for e in (extras or {""}))
+
+
+def dependency_closure(root: str = ZEPHYR_DIST) -> dict[str, str]:
+    """``{canonical name: installed version}`` of every dist ``root`` needs here."""
+    found: dict[str, str] = {}
+    todo: list[tuple[str, frozenset[str]]] = [(root, frozenset())]
+    seen: set[tuple[str, frozenset[str]]] = set()
+    while todo:
+        name, extras = todo.pop()
+        for text in md.requires(name) or []:
+            req = Requirement(text)
+            key = (canonicalize_name(req.name), frozenset(req.extras))
+            if not _applies(req, extras) or key in seen:
+                continue
+            seen.add(key)
+            found[key[0]] = md.version(key[0])
+            todo.append(key)
+    return dict(sorted(found.items()))
+
+
+def _pinned(req: Requirement, version: str) -> str:
+    extras = f"[{','.join(sorted(req.extras))}]" if req.extras else ""
+    marker = f"; {req.marker}" if req.marker else ""
+    return f"{canonicalize_name(req.name)}{extras}=={version}{marker}"
+
+
+def zephyr_pyproject(version: str) -> str:
+    """The sandbox's ``lib/zephyr/pyproject.toml`` text (see the module docstring)."""
+    closure = dependency_closure()
+    direct = [Requirement(text) for text in md.requires(ZEPHYR_DIST) or []]
+    direct = [req for req in direct if _applies(req, frozenset())]
+    names = {canonicalize_name(req.name) for req in direct}
+    deps = "".join(f'  "{_pinned(req, closure[canonicalize_name(req.name)])}",\n' for req in direct)
+    pins = "".join(f'  "{n}=={v}",\n' for n, v in closure.items() if n not in names)
+    return (
+        "[project]\n"
+        'name = "marin-zephyr"\n'
+        f'version = "{version}"\n'
+        'description = "Lightweight dataset library for distributed data processing"\n'
+        'requires-python = ">=3.11"\n'
+        "# The release's own dependencies, pinned to the versions the perfgate kit holds.\n"
+        f"dependencies = [\n{deps}]\n"
+        "\n[tool.uv]\n"
+        "# Their dependencies, pinned the same way (what a uv.lock would fix).\n"
+        f"constraint-dependencies = [\n{pins}]\n"
+    )

@@ -1,0 +1,395 @@
+"""Each side of the local A/B in its own Python environment, built from its worktree.
+
+Two modes (``--env``):
+
+* ``uv``: the worktree's own environment. The dependency files of the worktree's uv
+  project (``lib/zephyr/pyproject.toml``, or a root workspace's ``pyproject.toml`` files
+  and ``uv.lock``) are synced with ``uv sync`` into an environment cached under
+  ``~/.cache/perfgate/envs/<digest>`` (``PERFGATE_ENV_CACHE`` overrides the folder). The
+  environment holds third-party dependencies only (``--no-install-project`` /
+  ``--no-install-workspace``); first-party code (``lib/zephyr/src``, and in a workspace
+  every member's ``src``) goes on ``PYTHONPATH`` from the worktree itself, so two sides
+  with the same digest share one environment and still run their own Zephyr.
+* ``kit``: the kit's own interpreter (``sys.executable``) with the worktree's
+  ``lib/zephyr/src`` first on ``PYTHONPATH``: the fallback for a checkout without a uv
+  project.
+
+``auto`` picks ``uv`` when the worktree holds a uv project for Zephyr, else ``kit``.
+Every failure before timing starts (no ``uv``, no interpreter for ``requires-python``, a
+failed sync) raises :class:`SideEnvError` (exit code 4) with the command and its last
+lines. uv never downloads an interpreter here (``--no-python-downloads``).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from perfgate_lib.errors import PerfgateError, UsageError
+
+ENV_MODES = ("auto", "uv", "kit")
+ZEPHYR_PROJECT = Path("lib/zephyr")
+REPORTED_DISTS = ("marin-zephyr", "marin-fray", "marin-iris")
+_MANIFEST = "manifest.json"
+_TAIL_LINES = 15
+# Printed by the environment's interpreter after a build: its version and every dist's.
+_VERSIONS_SCRIPT = (
+    "import json, platform, sys\n"
+    "from importlib.metadata import distributions\n"
+    "print(json.dumps({'python': platform.python_version(), 'executable': sys.executable,"
+    " 'dists': {d.metadata['Name'].lower(): d.version for d in distributions()}}))\n"
+)
+
+
+class SideEnvError(PerfgateError):
+    """A side's environment could not be prepared; names the command and its last lines."""
+
+    def __init__(self, problem: str, command: list[str] | None = None, output: str = "") -> None:
+        self.problem = problem
+        self.command = command
+        self.output = output
+        lines = [f"side environment: {problem}"]
+        if command:
+            lines.append(f"command: {' '.join(command)}")
+        tail = [line for line in output.strip().splitlines() if line.strip()][-_TAIL_LINES:]
+        if tail:
+            lines.append("last lines:")
+            lines.extend(f"  {line}" for line in tail)
+        super().__init__("\n".join(lines))
+
+
+@dataclass(frozen=True)
+class SideEnv:
+    """How to run a Python script for one side, and what that environment is."""
+
+    mode: str  # "uv" (the worktree's own environment) or "kit" (the kit's venv)
+    python: list[str]  # argv prefix that runs a Python script in that environment
+    env: dict[str, str]  # extra environment variables for the side process
+    cwd: str | None
+    digest: str | None  # digest of the dependency files the env was built from
+    description: str  # one line for provenance and the comment
+    build_seconds: float  # wall seconds spent building; 0 when taken from the cache
+    zephyr_src: str = ""  # the worktree's lib/zephyr/src (also first on PYTHONPATH)
+    env_dir: str | None = None  # the cached environment's folder (uv mode)
+    versions: dict[str, str | None] = field(default_factory=dict)  # python + REPORTED_DISTS
+    dists: dict[str, str] = field(default_factory=dict)  # every dist the side runs: version
+
+
+@dataclass(frozen=True)
+class UvProject:
+    """The worktree's uv project for Zephyr: where to sync and which files pin it."""
+
+    root: Path  # the project (or workspace root) folder inside the worktree
+    package: str | None  # workspace member to sync (None: a single project)
+    files: tuple[Path, ...]  # dependency files, relative to ``root``
+    first_party_src: tuple[Path, ...]  # folders for PYTHONPATH, zephyr's first
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        return tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise SideEnvError(f"cannot read {path}: {exc}") from exc
+
+
+def _member_dirs(root: Path, workspace: dict) -> list[Path]:
+    """Workspace member folders (``members`` globs, minus ``exclude``), sorted."""
+    excluded = {p for pattern in workspace.get("exclude", []) for p in root.glob(pattern)}
+    found = {p for pattern in workspace.get("members", []) for p in root.glob(pattern)}
+    return sorted(p for p in found - excluded if (p / "pyproject.toml").is_file())
+
+
+def find_uv_project(worktree: str | Path) -> UvProject | None:
+    """The worktree's uv project for Zephyr, or None when it has none.
+
+    A root ``pyproject.toml`` with ``[tool.uv.workspace]`` listing ``lib/zephyr`` is a
+    workspace (marin's layout); otherwise ``lib/zephyr/pyproject.toml`` with a
+    ``[project]`` table is a single project.
+    """
+    tree = Path(worktree)
+    zephyr_toml = tree / ZEPHYR_PROJECT / "pyproject.toml"
+    if not zephyr_toml.is_file():
+        return None
+    zephyr_meta = _read_toml(zephyr_toml).get("project")
+    if not isinstance(zephyr_meta, dict) or not zephyr_meta.get("name"):
+        return None
+    root_toml = tree / "pyproject.toml"
+    root_meta = _read_toml(root_toml) if root_toml.is_file() else {}
+    workspace = root_meta.get("tool", {}).get("uv", {}).get("workspace")
+    if isinstance(workspace, dict):
+        members = _member_dirs(tree, workspace)
+        if (tree / ZEPHYR_PROJECT).resolve() in {m.resolve() for m in members}:
+            files = [
+                Path("pyproject.toml"),
+                *(m.relative_to(tree) / "pyproject.toml" for m in members),
+            ]
+            if (tree / "uv.lock").is_file():
+                files.append(Path("uv.lock"))
+            zephyr_src = tree / ZEPHYR_PROJECT / "src"
+            others = [
+                m / "src" for m in members if (m / "src").is_dir() and m / "src" != zephyr_src
+            ]
+            return UvProject(tree, str(zephyr_meta["name"]), tuple(files), (zephyr_src, *others))
+    files = [Path("pyproject.toml")]
+    if (tree / ZEPHYR_PROJECT / "uv.lock").is_file():
+        files.append(Path("uv.lock"))
+    return UvProject(tree / ZEPHYR_PROJECT, None, tuple(files), (tree / ZEPHYR_PROJECT / "src",))
+
+
+def choose_mode(worktree: str | Path, requested: str = "auto") -> str:
+    """``uv`` or ``kit``: ``requested`` itself, or for ``auto`` whether a uv project exists."""
+    if requested not in ENV_MODES:
+        raise UsageError(f"--env must be one of {', '.join(ENV_MODES)}, not {requested!r}")
+    if requested != "auto":
+        return requested
+    return "uv" if find_uv_project(worktree) is not None else "kit"
+
+
+def _kit_bin_dir() -> Path:
+    """The kit interpreter's ``bin`` folder (the venv's, not resolved to the base Python)."""
+    return Path(sys.executable).parent
+
+
+def find_uv() -> str:
+    """The ``uv`` executable: ``PERFGATE_UV``, then PATH, then beside the kit's Python."""
+    explicit = os.environ.get("PERFGATE_UV")
+    if explicit:
+        return explicit
+    found = shutil.which("uv") or shutil.which("uv", path=str(_kit_bin_dir()))
+    if not found:
+        raise SideEnvError(
+            "uv is not on PATH nor beside the kit's Python "
+            f"({_kit_bin_dir()}); install it (`pip install uv`, it is in the kit's "
+            "`local` extra) or run with --env kit",
+            ["uv", "--version"],
+        )
+    return found
+
+
+def _uv_env() -> dict[str, str]:
+    """The environment for uv commands: never download interpreters, no outer venv."""
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "UV_PROJECT")}
+    env["UV_PYTHON_DOWNLOADS"] = "never"
+    return env
+
+
+def _run(cmd: list[str], problem: str, env: dict[str, str], cwd: Path | None = None) -> str:
+    """Run ``cmd`` in ``cwd``; its stdout, or SideEnvError(problem) with its last lines."""
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd, check=False)
+    except OSError as exc:
+        raise SideEnvError(f"{problem}: {exc}", cmd) from exc
+    if done.returncode != 0:
+        raise SideEnvError(f"{problem} (exit {done.returncode})", cmd, done.stdout + done.stderr)
+    return done.stdout
+
+
+def find_python(uv: str, project: UvProject) -> tuple[str, str]:
+    """``(executable, version)`` of the installed interpreter uv picks for ``project``.
+
+    ``--system`` skips virtual environments (the kit's own ``.venv`` included), so the
+    choice depends on the project's ``requires-python`` only, not on the caller's folder.
+    """
+    cmd = [uv, "python", "find", "--system", "--no-python-downloads"]
+    cmd += ["--project", str(project.root)]
+    requires = _read_toml(project.root / "pyproject.toml").get("project", {}).get("requires-python")
+    executable = _run(
+        cmd,
+        f"no installed Python satisfies requires-python {requires!r} of "
+        f"{project.root / 'pyproject.toml'} (uv may not download one)",
+        _uv_env(),
+        project.root,
+    ).strip()
+    version = _run(
+        [executable, "-c", "import platform; print(platform.python_version())"],
+        "the interpreter uv found does not run",
+        _uv_env(),
+    ).strip()
+    return executable, version
+
+
+def env_digest(project: UvProject, python_executable: str, python_version: str) -> str:
+    """16 hex digits of SHA-256 over the dependency files, the layout and the interpreter."""
+    sha = hashlib.sha256()
+    sha.update(f"layout={project.package or 'project'}\n".encode())
+    sha.update(f"python={python_version} {python_executable}\n".encode())
+    for rel in project.files:
+        sha.update(f"file={rel.as_posix()}\n".encode())
+        sha.update((project.root / rel).read_bytes())
+    return sha.hexdigest()[:16]
+
+
+def default_cache_dir() -> Path:
+    """``PERFGATE_ENV_CACHE``, else ``~/.cache/perfgate/envs`` (XDG_CACHE_HOME honoured)."""
+    explicit = os.environ.get("PERFGATE_ENV_CACHE")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "perfgate" / "envs"
+
+
+def _sync_command(uv: str, project: UvProject, staging: Path, python: str) -> list[str]:
+    """``uv sync`` for the project: third-party dependencies only, no interpreter download."""
+    common = [uv, "sync", "--no-python-downloads", "--python", python]
+    if project.package is None:  # single project: synced from a copy of its files
+        return [*common, "--project", str(staging), "--no-install-project"]
+    return [
+        *common,
+        *("--project", str(project.root), "--package", project.package),
+        "--no-install-workspace",
+    ]
+
+
+def _build(uv: str, project: UvProject, entry: Path, python: str) -> dict:
+    """Sync the environment into ``entry/venv``; returns the manifest (written last)."""
+    if entry.exists():
+        shutil.rmtree(entry)  # a build that died half-way
+    staging = entry / "project"
+    staging.mkdir(parents=True)
+    for rel in project.files:  # the digest's inputs, and nothing else
+        (staging / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(project.root / rel, staging / rel)
+    env = {**_uv_env(), "UV_PROJECT_ENVIRONMENT": str(entry / "venv")}
+    cmd = _sync_command(uv, project, staging, python)
+    _run(cmd, "uv sync failed to build the environment", env, staging)
+    env_python = str(entry / "venv" / "bin" / "python")
+    facts = json.loads(
+        _run([env_python, "-c", _VERSIONS_SCRIPT], "the new environment's Python fails", env)
+    )
+    manifest = {"command": cmd, "python": facts["python"], "dists": facts["dists"]}
+    (entry / _MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    return manifest
+
+
+def _declared_versions(project: UvProject) -> dict[str, str]:
+    """Versions of first-party projects as the worktree declares them (their code runs)."""
+    versions: dict[str, str] = {}
+    for src in project.first_party_src:
+        meta = _read_toml(src.parent / "pyproject.toml").get("project", {})
+        if meta.get("name") and meta.get("version"):
+            versions[str(meta["name"]).lower()] = str(meta["version"])
+    return versions
+
+
+def _pythonpath(paths: list[Path]) -> str:
+    """First-party source folders only: the caller's own PYTHONPATH is not inherited."""
+    return os.pathsep.join(str(p) for p in paths)
+
+
+def _describe(mode: str, versions: dict[str, str | None], where: str) -> str:
+    dists = ", ".join(f"{d} {versions.get(d) or '?'}" for d in REPORTED_DISTS)
+    return f"{mode}: Python {versions.get('python') or '?'} ({where}); {dists}"
+
+
+def _kit_side_env(worktree: Path) -> SideEnv:
+    from importlib.metadata import PackageNotFoundError, distributions, version
+
+    src = worktree / ZEPHYR_PROJECT / "src"
+    versions: dict[str, str | None] = {"python": platform.python_version()}
+    for dist in REPORTED_DISTS:
+        try:
+            versions[dist] = version(dist)
+        except PackageNotFoundError:
+            versions[dist] = None
+    declared = (worktree / ZEPHYR_PROJECT / "pyproject.toml").is_file() and _read_toml(
+        worktree / ZEPHYR_PROJECT / "pyproject.toml"
+    ).get("project", {}).get("version")
+    if declared:  # the worktree's zephyr code runs, whatever the kit has installed
+        versions["marin-zephyr"] = str(declared)
+    dists = {d.metadata["Name"].lower(): d.version for d in distributions()}
+    if declared:
+        dists["marin-zephyr"] = str(declared)
+    return SideEnv(
+        mode="kit",
+        python=[sys.executable],
+        env={"PYTHONPATH": _pythonpath([src])},
+        cwd=None,
+        digest=None,
+        description=_describe("kit venv", versions, sys.executable),
+        build_seconds=0.0,
+        zephyr_src=str(src),
+        versions=versions,
+        dists=dict(sorted(dists.items())),
+    )
+
+
+def prepare_side_env(
+    worktree: str | Path,
+    *,
+    mode: str = "auto",
+    cache_dir: Path | None = None,
+    progress: Callable[[str], None] | None = print,
+) -> SideEnv:
+    """The environment to run the mini ferry in for ``worktree`` (built or from the cache).
+
+    ``mode``: ``auto``, ``uv`` or ``kit`` (see the module docstring). Concurrent calls for
+    the same digest wait on one file lock, so one builds and the others reuse it.
+    Raises SideEnvError (exit 4) when uv, the interpreter or the build fails.
+    """
+    say = progress or (lambda _msg: None)
+    tree = Path(worktree).resolve()
+    chosen = choose_mode(tree, mode)
+    if chosen == "kit":
+        return _kit_side_env(tree)
+    project = find_uv_project(tree)
+    if project is None:
+        raise SideEnvError(
+            f"--env uv, but {tree} holds no uv project for zephyr "
+            f"({ZEPHYR_PROJECT}/pyproject.toml with a [project] table); use --env kit"
+        )
+    uv = find_uv()
+    python, python_version = find_python(uv, project)
+    digest = env_digest(project, python, python_version)
+    root = Path(cache_dir) if cache_dir else default_cache_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    entry = root / digest
+    started = time.perf_counter()
+    with open(root / f"{digest}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if (entry / _MANIFEST).is_file():
+            manifest = json.loads((entry / _MANIFEST).read_text())
+            build_seconds = 0.0
+        else:
+            say(f"building the uv environment {digest} for {tree} (Python {python_version}) ...")
+            manifest = _build(uv, project, entry, python)
+            build_seconds = time.perf_counter() - started
+            say(f"built {entry} in {build_seconds:.1f} s")
+    dists = {**manifest["dists"], **_declared_versions(project)}
+    versions: dict[str, str | None] = {"python": manifest["python"]}
+    versions.update({d: dists.get(d) for d in REPORTED_DISTS})
+    env_python = str(entry / "venv" / "bin" / "python")
+    src = project.first_party_src
+    return SideEnv(
+        mode="uv",
+        python=[env_python],
+        env={"PYTHONPATH": _pythonpath(list(src)), "PYTHONNOUSERSITE": "1"},
+        cwd=None,
+        digest=digest,
+        description=_describe(f"uv env {digest}", versions, env_python),
+        build_seconds=round(build_seconds, 3),
+        zephyr_src=str(src[0]),
+        env_dir=str(entry / "venv"),
+        versions=versions,
+        dists=dict(sorted(dists.items())),
+    )
+
+
+def dependency_differences(control: SideEnv, treatment: SideEnv) -> list[str]:
+    """``"name control -> treatment"`` for every dist whose version differs (absent: "-")."""
+    names = sorted(set(control.dists) | set(treatment.dists))
+    return [
+        f"{n} {control.dists.get(n, '-')} -> {treatment.dists.get(n, '-')}"
+        for n in names
+        if control.dists.get(n) != treatment.dists.get(n)
+    ]

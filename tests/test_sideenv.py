@@ -1,0 +1,234 @@
+"""Side environments for gate 0: real uv, real git worktrees (perfgate_lib.sideenv).
+
+The uv projects here declare no third-party dependencies (``uv sync`` then needs no
+index), except the slow dependency-pin test, which resolves the sandbox's pins against
+PyPI (uv's cache usually holds them after one run).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+
+from perfgate_lib import sideenv
+from perfgate_lib.errors import EXIT_COULD_NOT_RUN, UsageError
+from perfgate_lib.sandbox import DEFAULT_CHANGE, DEP_PIN_CHANGE, build_sandbox
+from perfgate_lib.sideenv import (
+    SideEnvError,
+    choose_mode,
+    dependency_differences,
+    find_uv_project,
+    prepare_side_env,
+)
+
+FERRY = Path(sideenv.__file__).with_name("ferry_pipeline.py")
+needs_uv = pytest.mark.skipif(
+    shutil.which("uv") is None and not (sideenv._kit_bin_dir() / "uv").exists(),
+    reason="uv is in the kit's local and test extras; reinstall the kit",
+)
+# Runs with the side's argv: the standalone ferry script reports what it imports.
+_IDENTITY = """
+import importlib.util, json, sys
+spec = importlib.util.spec_from_file_location("ferry_pipeline", sys.argv[1])
+ferry = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(ferry)
+ferry.use_zephyr_source(sys.argv[2])
+from importlib.metadata import version
+print(json.dumps({**ferry.zephyr_identity(), "braceexpand": version("braceexpand")}))
+"""
+
+
+def _project(tree: Path, requires: str = ">=3.11", version: str = "1.0") -> Path:
+    """A worktree-shaped folder whose lib/zephyr is a uv project with no dependencies."""
+    (tree / "lib/zephyr/src/zephyr").mkdir(parents=True)
+    (tree / "lib/zephyr/src/zephyr/__init__.py").write_text(f"WHERE = {str(tree)!r}\n")
+    (tree / "lib/zephyr/pyproject.toml").write_text(
+        "[project]\n"
+        'name = "marin-zephyr"\n'
+        f'version = "{version}"\n'
+        f'requires-python = "{requires}"\n'
+        "dependencies = []\n"
+    )
+    return tree
+
+
+def _side_run(env: sideenv.SideEnv, code: str, *args: str) -> str:
+    done = subprocess.run(
+        [*env.python, "-c", code, *args],
+        env={"PATH": "/usr/bin:/bin", **env.env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def test_auto_picks_uv_for_a_uv_project_and_kit_otherwise(tmp_path):
+    assert choose_mode(_project(tmp_path / "a")) == "uv"
+    (tmp_path / "b/lib/zephyr").mkdir(parents=True)
+    assert choose_mode(tmp_path / "b") == "kit"
+    (tmp_path / "b/lib/zephyr/pyproject.toml").write_text("[tool.ruff]\nline-length = 100\n")
+    assert choose_mode(tmp_path / "b") == "kit"  # no [project] table
+    assert choose_mode(tmp_path / "b", "uv") == "uv"
+    with pytest.raises(UsageError):
+        choose_mode(tmp_path / "a", "conda")
+
+
+def test_a_marin_workspace_syncs_the_zephyr_member_with_every_member_source(tmp_path):
+    tree = _project(tmp_path / "ws")
+    (tree / "lib/fray/src/fray").mkdir(parents=True)
+    (tree / "lib/fray/pyproject.toml").write_text('[project]\nname = "marin-fray"\n')
+    (tree / "pyproject.toml").write_text(
+        '[project]\nname = "marin"\nversion = "0"\n\n[tool.uv.workspace]\nmembers = ["lib/*"]\n'
+    )
+    (tree / "uv.lock").write_text("version = 1\n")
+    project = find_uv_project(tree)
+    assert project is not None and project.root == tree and project.package == "marin-zephyr"
+    assert [p.as_posix() for p in project.files] == [
+        "pyproject.toml",
+        "lib/fray/pyproject.toml",
+        "lib/zephyr/pyproject.toml",
+        "uv.lock",
+    ]
+    assert project.first_party_src == (tree / "lib/zephyr/src", tree / "lib/fray/src")
+    cmd = sideenv._sync_command("uv", project, tmp_path / "staging", "/usr/bin/python3")
+    assert cmd[cmd.index("--project") :][:4] == [
+        "--project",
+        str(tree),
+        "--package",
+        "marin-zephyr",
+    ]
+    assert "--no-install-workspace" in cmd and "--no-python-downloads" in cmd
+
+
+@needs_uv
+def test_the_environment_is_cached_by_digest_and_shared_across_worktrees(tmp_path):
+    cache = tmp_path / "cache"
+    first = prepare_side_env(_project(tmp_path / "a"), cache_dir=cache, progress=None)
+    assert first.mode == "uv" and first.build_seconds > 0
+    again = prepare_side_env(tmp_path / "a", cache_dir=cache, progress=None)
+    assert again.build_seconds == 0 and again.env_dir == first.env_dir
+    other = prepare_side_env(_project(tmp_path / "b"), cache_dir=cache, progress=None)
+    assert other.build_seconds == 0 and other.digest == first.digest  # same files: shared
+    assert other.zephyr_src == str(tmp_path / "b/lib/zephyr/src")  # but its own code
+    where = _side_run(other, "import zephyr; print(zephyr.WHERE)").strip()
+    assert where == str(tmp_path / "b")
+    bumped = prepare_side_env(
+        _project(tmp_path / "c", version="1.1"), cache_dir=cache, progress=None
+    )
+    assert bumped.digest != first.digest and bumped.build_seconds > 0
+    assert bumped.versions["marin-zephyr"] == "1.1" and "uv env" in bumped.description
+    assert sorted(p.name for p in cache.iterdir() if p.is_dir()) == sorted(
+        {first.digest, bumped.digest}
+    )
+
+
+@needs_uv
+def test_concurrent_prepares_of_one_digest_build_it_once(tmp_path):
+    trees = [_project(tmp_path / name) for name in ("a", "b")]
+    results: list[sideenv.SideEnv] = []
+    threads = [
+        threading.Thread(
+            target=lambda t=t: results.append(
+                prepare_side_env(t, cache_dir=tmp_path / "cache", progress=None)
+            )
+        )
+        for t in trees
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 2 and results[0].env_dir == results[1].env_dir
+    assert sorted(r.build_seconds > 0 for r in results) == [False, True]
+
+
+@needs_uv
+def test_a_python_this_machine_lacks_fails_with_exit_4_before_any_build(tmp_path):
+    tree = _project(tmp_path / "a", requires=">=3.99")
+    with pytest.raises(SideEnvError) as caught:
+        prepare_side_env(tree, cache_dir=tmp_path / "cache", progress=None)
+    error = caught.value
+    assert error.exit_code == EXIT_COULD_NOT_RUN
+    assert "requires-python '>=3.99'" in str(error) and "--no-python-downloads" in str(error)
+    assert "uv python find" in str(error) and "No interpreter found" in str(error)
+    assert not (tmp_path / "cache").exists()
+
+
+def test_no_uv_fails_clearly_in_uv_mode_and_kit_mode_needs_none(tmp_path, monkeypatch):
+    tree = _project(tmp_path / "a")
+    monkeypatch.delenv("PERFGATE_UV", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    monkeypatch.setattr(sideenv, "_kit_bin_dir", lambda: tmp_path / "empty")
+    with pytest.raises(SideEnvError) as caught:
+        prepare_side_env(tree, cache_dir=tmp_path / "cache", progress=None)
+    assert caught.value.exit_code == EXIT_COULD_NOT_RUN
+    assert "uv is not on PATH" in str(caught.value) and "--env kit" in str(caught.value)
+    kit = prepare_side_env(tree, mode="kit", progress=None)
+    assert kit.mode == "kit" and kit.digest is None and kit.versions["marin-zephyr"] == "1.0"
+    assert kit.env["PYTHONPATH"] == str(tree / "lib/zephyr/src")
+
+
+@needs_uv
+def test_a_failed_build_names_the_command_and_its_last_lines(tmp_path):
+    tree = _project(tmp_path / "a")
+    pyproject = tree / "lib/zephyr/pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text().replace("dependencies = []", 'dependencies = ["perfgate-no-such"]')
+        + '\n[[tool.uv.index]]\nurl = "file:///nonexistent/simple"\ndefault = true\n'
+    )
+    with pytest.raises(SideEnvError) as caught:
+        prepare_side_env(tree, cache_dir=tmp_path / "cache", progress=None)
+    text = str(caught.value)
+    assert caught.value.exit_code == EXIT_COULD_NOT_RUN
+    assert "uv sync failed" in text and "command: " in text and " sync " in text
+    assert "perfgate-no-such" in text.split("last lines:")[1]
+
+
+def test_the_sandbox_is_a_uv_project_pinned_to_the_kit_versions(tmp_path):
+    from importlib.metadata import version
+
+    box = build_sandbox(tmp_path / "repo", DEFAULT_CHANGE)
+    assert choose_mode(box.path) == "uv"
+    text = (Path(box.path) / "lib/zephyr/pyproject.toml").read_text()
+    for dist in ("braceexpand", "marin-fray", "marin-iris", "numpy"):
+        assert f'"{dist}=={version(dist)}"' in text
+
+
+@pytest.mark.slow
+@needs_uv
+def test_a_dependency_pin_change_runs_the_two_sides_with_two_versions(tmp_path):
+    box = build_sandbox(tmp_path / "repo", DEP_PIN_CHANGE)
+    sides = {}
+    for name, ref in (("control", box.base), ("treatment", box.head)):
+        subprocess.run(
+            [
+                "git",
+                "-C",
+                box.path,
+                "worktree",
+                "add",
+                "--quiet",
+                "--detach",
+                str(tmp_path / name),
+                ref,
+            ],
+            check=True,
+        )
+        sides[name] = prepare_side_env(tmp_path / name, cache_dir=tmp_path / "cache", progress=None)
+    control, treatment = sides["control"], sides["treatment"]
+    assert control.digest != treatment.digest
+    assert dependency_differences(control, treatment) == ["braceexpand 0.1.7 -> 0.1.6"]
+    seen = {}
+    for name, side in sides.items():
+        seen[name] = json.loads(_side_run(side, _IDENTITY, str(FERRY), side.zephyr_src))
+        assert seen[name]["executable"].startswith(side.env_dir)
+        assert seen[name]["zephyr_file"].startswith(str(tmp_path / name))
+        assert seen[name]["versions"]["marin-fray"] == side.versions["marin-fray"]
+    assert (seen["control"]["braceexpand"], seen["treatment"]["braceexpand"]) == ("0.1.7", "0.1.6")
