@@ -89,6 +89,7 @@ def run_local_gate(
     docs: int | None = None,
     seed: int = 0,
     assessment: str = "",
+    env_mode: str | None = None,
 ) -> tuple[dict[str, Any], list[str], dict[str, float]]:
     """Gate 0 on this machine: ``local_ab.ipynb`` then ``compare.ipynb`` into ``run_dir``.
 
@@ -102,7 +103,7 @@ def run_local_gate(
     from perfgate_lib.runners.local import Gate0Settings, resolve_revisions
 
     resolve_revisions(checkout, base, head)  # fail fast, before starting a kernel
-    settings = Gate0Settings.load(max_pairs=max_pairs, budget_s=budget_s, docs=docs)
+    settings = Gate0Settings.load(max_pairs=max_pairs, budget_s=budget_s, docs=docs, env=env_mode)
     run_dir = Path(run_dir).resolve()
     ab_dir = run_dir / "ab"
     timings: dict[str, float] = {}
@@ -118,6 +119,7 @@ def run_local_gate(
                 "max_pairs": int(settings.max_pairs),
                 "budget_s": float(settings.budget_s),
                 "docs": int(settings.docs),
+                "env": str(settings.env),
                 "seed": int(seed),
                 "out_dir": str(ab_dir),
             },
@@ -149,6 +151,7 @@ def run_demo(
     docs: int | None = None,
     seed: int = 0,
     keep_sandbox: bool = False,
+    env_mode: str | None = None,
     archive: bool = True,
     progress: Callable[[str], None] | None = print,
 ) -> DemoResult:
@@ -193,6 +196,7 @@ def run_demo(
             max_pairs=max_pairs,
             budget_s=budget_s,
             docs=docs,
+            env_mode=env_mode,
             seed=seed,
             assessment=assessment,
         )

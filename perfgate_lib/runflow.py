@@ -90,6 +90,7 @@ class RunOptions:
     max_pairs: int | None = None  # local runner: pairs at most (None: parameters/gate0.yaml)
     budget_s: float | None = None  # local runner: seconds of pairs at most (None: gate0.yaml)
     docs: int | None = None  # local runner: documents in the corpus (None: gate0.yaml)
+    env_mode: str | None = None  # local runner: auto | uv | kit (None: gate0.yaml)
 
 
 @dataclass
@@ -460,6 +461,7 @@ def run_local(opts: RunOptions, state: RunState, assessment: Any) -> RunOutcome:
             folder,
             max_pairs=opts.max_pairs,
             budget_s=opts.budget_s,
+            env_mode=opts.env_mode,
             docs=opts.docs,
             assessment=assess_path,
         )

@@ -17,7 +17,7 @@ from perfgate_lib.commands.options import gate0_options
 @click.option("--out", "out_dir", default="", help="Run folder (default: runs/demo/<stamp>).")
 @gate0_options
 @click.option("--keep-sandbox", is_flag=True, help="Keep the sandbox git repository.")
-def command(out_dir, max_pairs, budget_s, docs, keep_sandbox):
+def command(out_dir, max_pairs, budget_s, env_mode, docs, keep_sandbox):
     """The whole pipeline offline: sandbox PR, assess, local A/B with real Zephyr, compare."""
     from perfgate_lib.demo import run_demo, where_to_look
 
@@ -25,6 +25,7 @@ def command(out_dir, max_pairs, budget_s, docs, keep_sandbox):
         out_dir or None,
         max_pairs=max_pairs,
         budget_s=budget_s,
+        env_mode=env_mode,
         docs=docs,
         keep_sandbox=keep_sandbox,
     )

@@ -6,6 +6,7 @@ import click
 
 from perfgate_lib.sideenv import ENV_MODES
 
+
 def gate0_options(func):
     """``--max-pairs``, ``--budget``, ``--env`` and ``--docs`` for gate 0 (defaults:
     parameters/gate0.yaml)."""

@@ -89,6 +89,7 @@ def command(
     runner,
     max_pairs,
     budget_s,
+    env_mode,
     docs,
     replay_dir,
     dry_run,
@@ -136,6 +137,7 @@ def command(
         common=run_params,
         max_pairs=max_pairs,
         budget_s=budget_s,
+        env_mode=env_mode,
         docs=docs,
     )
     outcome = run(opts, echo=click.echo)

@@ -64,7 +64,8 @@ class LocalRunError(PerfgateError):
 class Gate0Settings:
     """How gate 0 measures. Seconds for times; ``confidence`` two-sided, in (0, 1).
 
-    ``metric``: ``cpu`` (the decision metric kept, see the README) or ``wall``.
+    ``metric``: ``cpu`` (the decision metric kept, see the README) or ``wall``. ``env``:
+    each side's environment, ``auto`` | ``uv`` | ``kit`` (:mod:`perfgate_lib.sideenv`).
     """
 
     docs: int = 1000
@@ -75,6 +76,7 @@ class Gate0Settings:
     metric: str = "cpu"
     max_workers: int = 2
     stage_timeout_s: float = 300.0
+    env: str = "auto"
 
     def __post_init__(self) -> None:
         checks = {
@@ -86,6 +88,7 @@ class Gate0Settings:
             "metric": self.metric in abstats.METRICS,
             "max_workers": self.max_workers >= 1,
             "stage_timeout_s": self.stage_timeout_s > 0,
+            "env": self.env in ("auto", "uv", "kit"),
         }
         for name, ok in checks.items():
             if not ok:
@@ -176,11 +179,36 @@ class SideLaunch:
     cwd: str | None = None
     mode: str = "kit"
     description: str = "the kit's own interpreter"
+    versions: dict[str, str | None] = field(default_factory=dict)
+    side_env: Any = None  # the sideenv.SideEnv it came from, when it did
 
 
 def kit_launch(_side: str, _tree: Path) -> SideLaunch:
-    """The fallback: the kit's interpreter (its venv's marin-zephyr dependencies)."""
+    """The kit's interpreter as it is (its venv's marin-zephyr dependencies)."""
     return SideLaunch(description=f"the kit's own interpreter ({sys.executable})")
+
+
+def env_launcher(
+    mode: str = "auto", progress: Callable[[str], None] | None = None
+) -> Callable[[str, Path], SideLaunch]:
+    """Launchers that build (or reuse) each worktree's own environment: ``uv`` from the
+    worktree's project files, ``kit`` the kit's venv, ``auto`` uv when there is a uv
+    project (:func:`perfgate_lib.sideenv.prepare_side_env`; raises SideEnvError, exit 4)."""
+    from perfgate_lib.sideenv import prepare_side_env
+
+    def launch(side: str, tree: Path) -> SideLaunch:
+        env = prepare_side_env(tree, mode=mode, progress=progress)
+        return SideLaunch(
+            python=tuple(env.python),
+            env=dict(env.env),
+            cwd=env.cwd,
+            mode=env.mode,
+            description=env.description,
+            versions=dict(env.versions),
+            side_env=env,
+        )
+
+    return launch
 
 
 class SideServer:
@@ -410,6 +438,7 @@ class ABResult:
     timings: dict[str, float] = field(default_factory=dict)
     zephyr_sources: dict[str, str | None] = field(default_factory=dict)
     sides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    dependency_changes: list[str] = field(default_factory=list)
 
     @property
     def n_pairs(self) -> int:
@@ -439,7 +468,7 @@ class ABResult:
         for side in SIDES:
             info = self.sides.get(side) or {}
             ident = info.get("identity") or {}
-            versions = ident.get("versions") or {}
+            versions = {**(ident.get("versions") or {}), **(info.get("versions") or {})}
             lines.append(
                 f"{side}: Python {ident.get('python', '?')} ({info.get('mode', '?')}: "
                 f"{info.get('description', '?')}); zephyr {versions.get('marin-zephyr') or '?'}"
@@ -467,6 +496,10 @@ class ABResult:
             "times. An interval that straddles a band edge is undecided, never a pass.",
             *[f"{line}." for line in self.side_lines()],
         ]
+        if self.dependency_changes:
+            notes.append(
+                "Dependencies differ between the sides: " + ", ".join(self.dependency_changes) + "."
+            )
         if self.source_warning:
             notes.append(f"⚠ {self.source_warning}.")
         context: dict[str, Any] = {
@@ -489,11 +522,16 @@ class ABResult:
 
 
 def _side_info(server: SideServer, launch: SideLaunch) -> dict[str, Any]:
+    env = launch.side_env
     return {
         "mode": launch.mode,
         "description": launch.description,
         "identity": server.identity,
+        "versions": {**(server.identity.get("versions") or {}), **launch.versions},
         "memory_method": server.memory_method,
+        "env_digest": getattr(env, "digest", None),
+        "env_dir": getattr(env, "env_dir", None),
+        "build_seconds": getattr(env, "build_seconds", 0.0),
     }
 
 
@@ -506,7 +544,7 @@ def run_local_ab(
     settings: Gate0Settings | None = None,
     seed: int = 0,
     thresholds: str | None = None,
-    launcher: Callable[[str, Path], SideLaunch] = kit_launch,
+    launcher: Callable[[str, Path], SideLaunch] | None = None,
     progress: Callable[[str], None] | None = print,
 ) -> ABResult:
     """Gate 0: paired, adaptive A/B of merge-base (control) and head (treatment).
@@ -520,6 +558,7 @@ def run_local_ab(
 
     settings = settings or Gate0Settings.load()
     say = progress or (lambda _msg: None)
+    launcher = launcher or env_launcher(settings.env, progress=say)
     started = time.perf_counter()
     control_sha, head_sha = resolve_revisions(checkout, base, head)
     band = load_thresholds(thresholds).bands["stage_wall_seconds"]
@@ -543,6 +582,9 @@ def run_local_ab(
             t = time.perf_counter()
             launches = {side: launcher(side, trees[side]) for side in SIDES}
             timings["environments"] = round(time.perf_counter() - t, 2)
+            changes = _dependency_changes(launches)
+            for side in SIDES:
+                say(f"{side}: {launches[side].mode} environment, {launches[side].description}")
             t = time.perf_counter()
             servers = {}
             for side in SIDES:
@@ -589,12 +631,21 @@ def run_local_ab(
         errors=errors,
     )
     result.stop_reason = stop
+    result.dependency_changes = changes
     result.timings = timings
     result.seconds = round(time.perf_counter() - started, 2)
     if result.source_warning:
         say(f"warning: {result.source_warning}")
     result.paths = write_outputs(result, spec)
     return result
+
+
+def _dependency_changes(launches: dict[str, SideLaunch]) -> list[str]:
+    """``name control -> treatment`` for dists whose versions differ between the sides."""
+    from perfgate_lib.sideenv import dependency_differences
+
+    envs = [launches[side].side_env for side in SIDES]
+    return dependency_differences(*envs) if all(envs) else []
 
 
 def summarize_pairs(
@@ -698,6 +749,7 @@ def write_outputs(result: ABResult, spec: CorpusSpec) -> dict[str, str]:
         "timings_seconds": result.timings,
         "sides": result.sides,
         "zephyr_sources": result.zephyr_sources,
+        "dependency_changes": result.dependency_changes,
         "method": "per stage: Hodges-Lehmann ratio of paired "
         f"{result.settings.metric} time with a {100 * result.settings.confidence:g}% "
         "signed-rank interval; bands applied to the interval",
