@@ -229,9 +229,9 @@ class _Normaliser:
             if isinstance(value, list):
                 if value and isinstance(value[0], ast.stmt):
                     setattr(node, name, self.body(value, keep_empty=name != "body"))
-                elif value and isinstance(value[0], ast.AST):
-                    items = [self.visit(v) for v in value]
-                    setattr(node, name, [v for v in items if v is not None])
+                elif any(isinstance(v, ast.AST) for v in value):
+                    # Keep None items: they are positional (``kw_defaults``, ``**`` keys).
+                    setattr(node, name, [self.visit(v) if v is not None else None for v in value])
             elif isinstance(value, ast.AST):
                 setattr(node, name, self.visit(value))
         return node
