@@ -128,6 +128,13 @@ def _names_in(node: ast.AST | None, out: set[str]) -> None:
             out.update(n.id for n in ast.walk(inner) if isinstance(n, ast.Name))
 
 
+def _is_protocol(node: ast.ClassDef) -> bool:
+    """A ``typing.Protocol`` class (its bare annotations declare, never assign)."""
+    return any(
+        _call_name(b) == "Protocol" for b in node.bases if isinstance(b, ast.Name | ast.Attribute)
+    )
+
+
 def _is_typevar(stmt: ast.stmt) -> bool:
     value = getattr(stmt, "value", None)
     return (
@@ -191,7 +198,7 @@ class _Normaliser:
         if kind is ast.Constant:
             return node
         if kind is ast.ClassDef:
-            return self._scope(node, "class")
+            return self._scope(node, "protocol" if _is_protocol(node) else "class")
         if kind is ast.FunctionDef or kind is ast.AsyncFunctionDef:
             if self.annotations:
                 self._erase(node, "returns")
@@ -240,7 +247,9 @@ class _Normaliser:
         if not self.annotations:
             return self._generic(node)
         _names_in(node.annotation, self.ann_names)
-        if self.scopes[-1] == "class":  # a dataclass field: keep it, forget its type
+        if self.scopes[-1] == "protocol" and node.value is None:
+            return None  # a typing.Protocol member declaration: no runtime effect
+        if self.scopes[-1] in ("class", "protocol"):  # a dataclass field: keep, forget type
             node.annotation = ast.Name(_ANN, ast.Load())
             return self._generic(node)
         if node.value is None:

@@ -1,0 +1,99 @@
+"""Hot or cold: where a change sits tells how often the changed code runs.
+
+* **hot**: inside a ``for``/``while`` loop or a comprehension of a function (per item,
+  per record, per chunk);
+* **cold**: runs once per object, per stage, per shard or only on failure: module level
+  (import time), ``__init__`` and the other once-per-object methods, ``except`` branches,
+  ``raise`` statements and logging calls;
+* **unknown**: straight-line function code outside loops (its cost depends on how often
+  callers call it): the impact rules treat it as possibly hot.
+
+A loop inside a cold region is cold. Pure: a symbol's AST and its changed lines in, a
+:class:`Heat` out.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from perfgate_lib.astdiff import is_log_call
+
+ONCE_PER_OBJECT = frozenset(
+    {
+        "__init__",
+        "__post_init__",
+        "__new__",
+        "__init_subclass__",
+        "__repr__",
+        "__str__",
+        "__enter__",
+        "__exit__",
+        "__aenter__",
+        "__aexit__",
+        "__del__",
+        "close",
+    }
+)
+_LOOPS = (ast.For, ast.AsyncFor, ast.While)
+_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+
+
+@dataclass(frozen=True)
+class Heat:
+    """``level`` is ``hot``, ``cold`` or ``unknown``; ``why`` says where."""
+
+    level: str
+    why: str
+
+    @property
+    def cold(self) -> bool:
+        return self.level == "cold"
+
+
+def _span(node: ast.AST) -> range:
+    start = getattr(node, "lineno", 0)
+    return range(start, (getattr(node, "end_lineno", None) or start) + 1)
+
+
+def _regions(root: ast.AST) -> tuple[set[int], dict[int, str]]:
+    """Lines in cold regions of ``root``, and hot lines with the loop that makes them hot."""
+    cold: set[int] = set()
+    hot: dict[int, str] = {}
+    for node in ast.walk(root):
+        if isinstance(node, ast.ExceptHandler | ast.Raise) or (
+            isinstance(node, ast.Call) and is_log_call(node)
+        ):
+            cold.update(_span(node))
+        elif isinstance(node, _LOOPS):
+            # A for loop's iterable is evaluated once; a while loop's test every round.
+            body_lines = {ln for stmt in node.body for ln in _span(stmt)}
+            if isinstance(node, ast.While):
+                body_lines |= set(_span(node.test))
+            kind = "while" if isinstance(node, ast.While) else "for"
+            for ln in body_lines:
+                hot.setdefault(ln, f"{kind} loop at L{node.lineno}")
+        elif isinstance(node, _COMPREHENSIONS):
+            for ln in _span(node):
+                hot.setdefault(ln, f"comprehension at L{node.lineno}")
+    return cold, hot
+
+
+def heat_of(node: ast.AST | None, qualname: str, kind: str, lines: Iterable[int]) -> Heat:
+    """How hot the changed ``lines`` of one symbol (``kind`` as in :class:`Symbol`) are."""
+    lines = set(lines)
+    short = qualname.rsplit(".", 1)[-1]
+    if kind in ("module", "imports"):
+        return Heat("cold", "module level: runs once, at import")
+    if kind == "function" and short in ONCE_PER_OBJECT:
+        return Heat("cold", f"`{short}` runs once per object")
+    if node is None or not lines or kind != "function":
+        return Heat("unknown", "")
+    cold, hot = _regions(node)
+    if lines <= cold:
+        return Heat("cold", "only on the error path or in logging (except/raise/log calls)")
+    hot_lines = sorted(ln for ln in lines - cold if ln in hot)
+    if hot_lines:
+        return Heat("hot", f"per item: inside the {hot[hot_lines[0]]}")
+    return Heat("unknown", "straight-line code: runs once per call")
