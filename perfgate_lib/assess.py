@@ -399,7 +399,8 @@ def _same_up_to_locals(d: _Draft) -> bool:
 def _imports_follow_moves(d: _Draft, moves: Moves) -> None:
     """Trivial when only imports changed and each changed import follows a definition
     this diff moved verbatim to another module."""
-    if d.trivial or d.unsure or d.base_norm is None or d.head_norm is None:
+    settled = d.trivial and d.rename is None and d.removal is None
+    if settled or d.unsure or d.base_norm is None or d.head_norm is None:
         return
     if d.change.status not in ("modified", "renamed"):
         return
@@ -411,15 +412,13 @@ def _imports_follow_moves(d: _Draft, moves: Moves) -> None:
     before = import_set(d.base_norm, path, moves)
     if rest_a != rest_b or before != import_set(d.head_norm, d.path) or not moves.modules:
         return
+    imported = {i[:2] for i in import_set(d.base_norm, path)}
     followed = sorted(
-        f"`{n}` ({m} → {new})"
-        for (m, n), new in moves.modules.items()
-        if (m, n, "") in import_set(d.base_norm, path)
-        or any(i[:2] == (m, n) for i in import_set(d.base_norm, path))
+        f"`{n}` ({m} → {new})" for (m, n), new in moves.modules.items() if (m, n) in imported
     )
     if not followed:
         return
-    d.trivial = True
+    d.trivial, d.rename, d.removal = True, None, None
     d.not_trivial_why.clear()
     d.trivial_summary = "imports follow definitions moved in this diff"
     d.trivial_why.append(
@@ -814,7 +813,7 @@ def _check_removal(d: _Draft, checks: _Checks) -> None:
         )
 
 
-def _finish_python(d: _Draft) -> FileAssessment:
+def _finish_python(d: _Draft, refs: Mapping[str, list[str]] | None = None) -> FileAssessment:
     ch = d.change
     ev: dict[str, list[str]] = {q: [] for q in QUESTIONS}
     if d.trivial:
@@ -838,7 +837,9 @@ def _finish_python(d: _Draft) -> FileAssessment:
         hunks = parse_hunks(text_patch(ch.base_text, ch.head_text, ch.path))
     base = SideInfo.build(d.base_tree, (ln for h in hunks for ln in h.removed))
     head = SideInfo.build(d.head_tree, (ln for h in hunks for ln in h.added))
-    impact = analyse(ch.path, changed, base, head, hunks, whole_file=whole, unused=d.unused)
+    impact = analyse(
+        ch.path, changed, base, head, hunks, whole_file=whole, unused=d.unused, refs=refs
+    )
     for item in d.design_extra:
         impact.add("design", item)
     before = astdiff.index_symbols(d.base_norm) if d.base_norm is not None else {}
@@ -967,7 +968,7 @@ def assess(
     for d in drafts:
         if d.trivial or d.old_module_refs:
             _check_references(d, checks)
-        per_file[d.path] = _finish_python(d)
+        per_file[d.path] = _finish_python(d, checks.refs)
     per_file = {p: per_file[p] for p in sorted(per_file)}
     gate = decide_max_gate(per_file.values())
     return Assessment(

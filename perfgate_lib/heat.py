@@ -97,3 +97,65 @@ def heat_of(node: ast.AST | None, qualname: str, kind: str, lines: Iterable[int]
     if hot_lines:
         return Heat("hot", f"per item: inside the {hot[hot_lines[0]]}")
     return Heat("unknown", "straight-line code: runs once per call")
+
+
+def _calls_to(tree: ast.Module, qualname: str) -> tuple[list[int], bool]:
+    """Lines calling ``qualname`` in its own module (``f(...)``; ``self.m(...)`` /
+    ``cls.m(...)`` / ``C.m(...)`` for a method), and whether the name is also used in
+    another way (passed as a callback, stored, ...), which hides how often it runs."""
+    owner, _, name = qualname.rpartition(".")
+    receivers = {"self", "cls", owner} if owner else set()
+    calls: list[int] = []
+    called: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            func = node.func
+            direct = not owner and isinstance(func, ast.Name) and func.id == name
+            method = (
+                owner
+                and isinstance(func, ast.Attribute)
+                and func.attr == name
+                and isinstance(func.value, ast.Name)
+                and func.value.id in receivers
+            )
+            if direct or method:
+                calls.append(node.lineno)
+                called.add(id(func))
+    other = any(
+        id(n) not in called
+        and (
+            (not owner and isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load))
+            or (owner and isinstance(n, ast.Attribute) and n.attr == name)
+        )
+        for n in ast.walk(tree)
+    )
+    return calls, other
+
+
+def heat_from_callers(
+    tree: ast.Module | None,
+    symbols: dict[str, object],
+    qualname: str,
+    called_elsewhere: bool,
+) -> Heat | None:
+    """Cold when every call of a function in its module sits on a cold path (and no other
+    module names it): the function then runs only as often as its callers' cold code.
+    None when that cannot be shown. ``symbols``: the module's :func:`index_symbols`."""
+    from perfgate_lib.astdiff import symbol_at
+
+    if tree is None or called_elsewhere:
+        return None
+    calls, other = _calls_to(tree, qualname)
+    if not calls or other:
+        return None
+    where = []
+    for line in calls:
+        caller = symbol_at(symbols, line)  # type: ignore[arg-type]
+        sym = symbols.get(caller) if caller else None
+        if sym is None or caller == qualname:
+            return None
+        heat = heat_of(sym.node, caller, sym.kind, [line])  # type: ignore[attr-defined]
+        if not heat.cold:
+            return None
+        where.append(f"`{caller}`")
+    return Heat("cold", "called only from cold paths: " + ", ".join(sorted(set(where))))

@@ -29,7 +29,7 @@ from perfgate_lib.astdiff import (
     symbol_at,
 )
 from perfgate_lib.diffsource import Hunk
-from perfgate_lib.heat import Heat, heat_of
+from perfgate_lib.heat import Heat, heat_from_callers, heat_of
 
 IMPACT_QUESTIONS = ("shuffle", "memory", "cpu", "design")
 MAX_EVIDENCE = 8
@@ -106,6 +106,9 @@ SIZE_PARTS = _words(
 )
 # A class whose methods are called across processes: changing them changes the protocol.
 ACTOR_CLASS = re.compile(r"(Actor|Coordinator|Worker|Service|Server|Client|Protocol|Handler)$")
+ERROR_PARTS = _words(
+    "error errors exception exceptions exc retry retries retryable retriable fatal transient"
+)
 CLASSIFY_RAISE = re.compile(r"(Retry|Retriable|Retryable|Transient|Fatal|Preempt|Infra)", re.I)
 
 
@@ -326,12 +329,15 @@ def analyse(
     *,
     whole_file: bool = False,
     unused: Mapping[str, str] | None = None,
+    refs: Mapping[str, list[str]] | None = None,
 ) -> Impact:
     """Questions 2-5 for the changed symbols of one file.
 
     ``whole_file``: every line of every changed symbol counts as changed (added or
     deleted modules, or no usable hunks). ``unused``: new symbols nothing in the head
     tree calls (qualname -> why): they cannot change performance, only the public API.
+    ``refs``: head-tree hits of names (to tell a function called only from this module's
+    cold paths; None when unknown).
     Changes on cold paths (:mod:`perfgate_lib.heat`) answer shuffle/memory/CPU from what
     they change (constants, .result() calls, error classification), not from the words
     or the file's role.
@@ -357,6 +363,10 @@ def analyse(
                 _api_change(impact, qn, where, bsym, hsym)
             continue
         heat = _combined_heat(qn, kind, (bnode, bl), (hnode, hl))
+        if heat.level == "unknown" and kind == "function" and refs is not None:
+            short = qn.rsplit(".", 1)[-1]
+            elsewhere = any(not h.startswith(f"{path}:") for h in refs.get(short, []))
+            heat = heat_from_callers(head.tree, head.symbols, qn, elsewhere) or heat
         if heat.cold:
             impact.notes.append(f"{where}: cold path ({heat.why})")
         elif kind != "imports":
@@ -369,6 +379,12 @@ def analyse(
         )
         parts = {p for t in names for p in identifier_parts(t)}
         name_parts = set(identifier_parts(qn.rsplit(".", 1)[-1].replace(",", "_")))
+        if heat.cold and "error path" in heat.why and parts & ERROR_PARTS:
+            impact.add(
+                "design",
+                f"{where}: the error path now raises or reports another error "
+                f"({', '.join(sorted(parts & ERROR_PARTS))}): error classification may change",
+            )
 
         constant = _constant_change(qn, bsym, hsym) if kind == "assign" else None
         if constant and not qn.startswith("__"):

@@ -210,17 +210,19 @@ def test_rename_with_a_stale_reference_is_not_trivial(repo):
     assert a.max_gate == "3"
 
 
-def test_dead_code_removed_with_callers_left_is_not_trivial(repo):
+def test_dead_code_removed_with_callers_left_breaks_the_head_design_yes(repo):
     text = repo.read(COUNTERS)
     start = text.index("def describe(")
     repo.write(COUNTERS, text[:start].rstrip() + "\n", dedent=False)
     a = run(repo)
     f = a.per_file[COUNTERS]
-    assert answers(f) == (False, False, False, False, False)
+    assert answers(f) == (False, False, False, False, True)
     assert "removed `describe` still has callers at lib/zephyr/tests/test_counters.py:1" in (
         evidence(f, "trivial")
     )
-    assert a.max_gate == "1"
+    # The callers rule: the head tree still imports the removed name, so the head breaks.
+    assert "`describe` is no longer defined in `zephyr.counters` but" in evidence(f, "design")
+    assert a.max_gate == "3"
 
 
 def test_dead_code_is_not_trivial_when_callers_cannot_be_checked():
@@ -247,10 +249,10 @@ NON_TRIVIAL_EDITS = [
                 "sum(map(len, outputs)))",
             )
         ],
-        "shuffle",
-        {"trivial": ["`scatter` changed"]},
-        "3",
-        "shuffle.py: changed scatter (shuffle)",
+        "",
+        {"trivial": ["`scatter` changed"], "shuffle": ["cold path (only on the error path or in logging"]},
+        "1",
+        "non-trivial, no shuffle/memory/CPU/design impact found",
         id="log-message-with-a-new-interpolated-value",
     ),
     pytest.param(
