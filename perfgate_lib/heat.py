@@ -37,6 +37,46 @@ ONCE_PER_OBJECT = frozenset(
     }
 )
 _LOOPS = (ast.For, ast.AsyncFor, ast.While)
+# What a loop iterates when it runs once per stage, per shard or per input file (plan and
+# setup metadata), not per item: the last name of the iterable, singular or plural.
+PER_STAGE = frozenset(
+    [
+        "column",
+        "columns",
+        "col",
+        "cols",
+        "field",
+        "fields",
+        "file",
+        "files",
+        "path",
+        "paths",
+        "shard",
+        "shards",
+        "op",
+        "ops",
+        "operation",
+        "operations",
+        "stage",
+        "stages",
+        "worker",
+        "workers",
+        "task",
+        "tasks",
+        "spec",
+        "specs",
+        "option",
+        "options",
+        "arg",
+        "args",
+        "kwarg",
+        "kwargs",
+        "name",
+        "names",
+        "attempt",
+        "attempts",
+    ]
+)
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 
 
@@ -67,6 +107,8 @@ def _regions(root: ast.AST) -> tuple[set[int], dict[int, str]]:
         ):
             cold.update(_span(node))
         elif isinstance(node, _LOOPS):
+            if _per_stage(node.iter if isinstance(node, ast.For | ast.AsyncFor) else None):
+                continue  # once per file, column, operation or shard: not per item
             # A for loop's iterable is evaluated once; a while loop's test every round.
             body_lines = {ln for stmt in node.body for ln in _span(stmt)}
             if isinstance(node, ast.While):
@@ -75,6 +117,8 @@ def _regions(root: ast.AST) -> tuple[set[int], dict[int, str]]:
             for ln in body_lines:
                 hot.setdefault(ln, f"{kind} loop at L{node.lineno}")
         elif isinstance(node, _COMPREHENSIONS):
+            if all(_per_stage(g.iter) for g in node.generators):
+                continue
             for ln in _span(node):
                 hot.setdefault(ln, f"comprehension at L{node.lineno}")
     return cold, hot
@@ -159,3 +203,29 @@ def heat_from_callers(
             return None
         where.append(f"`{caller}`")
     return Heat("cold", "called only from cold paths: " + ", ".join(sorted(set(where))))
+
+
+def _per_stage(iterable: ast.expr | None) -> bool:
+    """A loop over per-stage metadata: ``spec.columns``, ``files``, ``self._ops``,
+    ``range(num_shards)``, ``enumerate(paths)``."""
+    if iterable is None:
+        return False
+    if isinstance(iterable, ast.Call) and isinstance(iterable.func, ast.Name):
+        if (
+            iterable.func.id in ("enumerate", "sorted", "reversed", "list", "tuple")
+            and iterable.args
+        ):
+            return _per_stage(iterable.args[0])
+        if iterable.func.id == "range" and iterable.args:
+            return _per_stage(iterable.args[-1])
+        return False
+    if isinstance(iterable, ast.Attribute):
+        name = iterable.attr
+    elif isinstance(iterable, ast.Name):
+        name = iterable.id
+    else:
+        return False
+    from perfgate_lib.astdiff import identifier_parts
+
+    parts = identifier_parts(name)
+    return bool(parts) and parts[-1] in PER_STAGE

@@ -253,23 +253,6 @@ def _signature(node: ast.AST | None) -> str | None:
     )
 
 
-def _loops_holding(node: ast.AST | None, lines: Iterable[int]) -> list[ast.AST]:
-    if node is None:
-        return []
-    wanted = set(lines)
-    out = []
-    for sub in ast.walk(node):
-        if isinstance(sub, ast.For | ast.AsyncFor | ast.While | ast.comprehension):
-            holder = sub.iter if isinstance(sub, ast.comprehension) else sub
-            start = getattr(holder, "lineno", None)
-            end = getattr(holder, "end_lineno", None)
-            if isinstance(sub, ast.For | ast.AsyncFor | ast.While):
-                start, end = sub.lineno, sub.end_lineno
-            if start is not None and end is not None and wanted & set(range(start, end + 1)):
-                out.append(sub)
-    return out
-
-
 def _handler_types(node: ast.AST | None) -> set[str]:
     if node is None:
         return set()
@@ -401,9 +384,11 @@ def analyse(
                     f"{constant}",
                 )
         elif not heat.cold:
-            # Word rules on the tokens the change adds or drops and the symbol's own name.
+            # Word rules on the tokens the change adds or drops. The symbol's own name is a
+            # clue only for a hot change, or when no token changed (an operator or literal).
+            named = name_parts if heat.level == "hot" or not names else set()
             for rule in WORD_RULES:
-                hits = rule.hits(parts | name_parts)
+                hits = rule.hits(parts | named)
                 if hits:
                     impact.add(rule.question, f"{where}: {rule.reason} — {', '.join(sorted(hits))}")
 
@@ -416,13 +401,9 @@ def analyse(
                 "design", f"{where}: changed .result() call (ordering/blocking of futures){counts}"
             )
 
-        # Loops: changed code inside a loop is a hot path until shown otherwise.
-        loops = _loops_holding(hnode, hl) + _loops_holding(bnode, bl)
-        if loops and kind in ("function", "class") and not heat.cold:
-            loop = loops[0]
-            kw = "comprehension" if isinstance(loop, ast.comprehension) else type(loop).__name__
-            line = getattr(loop, "lineno", None) or getattr(loop.iter, "lineno", "?")
-            impact.add("cpu", f"{where}: changed code inside a loop ({kw.lower()} at L{line})")
+        # Hot paths: changed code inside a per-item loop or comprehension.
+        if heat.level == "hot":
+            impact.add("cpu", f"{where}: changed code on a hot path ({heat.why})")
 
         # Error classification: caught exception types, retry-ish raised types.
         if bnode is not None and hnode is not None:
