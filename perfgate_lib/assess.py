@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from perfgate_lib import alpha, astdiff, usage
+from perfgate_lib.assets import asset_kind
 from perfgate_lib.astdiff import RemovalMatch, RenameMatch
 from perfgate_lib.callers import HeadReader, users_of
 from perfgate_lib.diffsource import DiffSource, Hunk, parse_hunks, text_patch
@@ -597,9 +598,49 @@ def _assess_other(ch: FileChange) -> FileAssessment:
     if ch.status == "renamed" and ch.base_text is not None and ch.base_text == ch.head_text:
         ev["trivial"].append(f"pure rename: {ch.old_path} → {ch.path}, content identical")
         return _trivial_file(ch, ev, f"file moved from {ch.old_path}")
-    kind = "binary file" if ch.binary else f"{posixpath.splitext(name)[1] or 'extension-less'} file"
+    asset = asset_kind(ch.path)
+    if asset.kind == "static":
+        return _static_asset(ch, asset.what)
+    if asset.kind == "protocol":
+        ev["trivial"].append(f"{name}: {asset.what} changed")
+        for q in ("shuffle", "memory", "cpu"):
+            ev[q].append(f"unsure: {asset.what} changed; answering yes (RPC payloads)")
+        ev["design"].append(f"{name}: {asset.what} changed")
+        return FileAssessment(
+            ch.path,
+            False,
+            True,
+            True,
+            True,
+            True,
+            f"RPC schema {ch.status}",
+            ev,
+            ch.status,
+            ch.old_path,
+        )
+    kind = "binary file" if ch.binary else asset.what.removeprefix("a ")
     why = f"unsure: cannot analyse a {kind} in the Zephyr package from its code; answering yes"
     return _unsure_file(ch, why, f"{kind} {ch.status}")
+
+
+def _static_asset(ch: FileChange, what: str) -> FileAssessment:
+    """A dashboard page, script, style or image: changed, but no pipeline runs it."""
+    name = posixpath.basename(ch.path)
+    ev = {"trivial": [f"{name}: {what} {ch.status}: a real change, not trivial"]}
+    for q in IMPACT_QUESTIONS:
+        ev[q] = [f"no: {name} is {what}; pipelines never load it"]
+    return FileAssessment(
+        ch.path,
+        False,
+        False,
+        False,
+        False,
+        False,
+        f"dashboard asset {ch.status}",
+        ev,
+        ch.status,
+        ch.old_path,
+    )
 
 
 # ---------------------------------------------------------------------------- the pass

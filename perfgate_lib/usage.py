@@ -46,30 +46,44 @@ def removed_names(base: ast.Module | None, head: ast.Module | None) -> set[str]:
     return module_bindings(base) - (module_bindings(head) if head is not None else set())
 
 
-def _outside(hit: str, path: str, spans: list[tuple[int, int]]) -> bool:
+def _extent(sym: Symbol) -> tuple[int, int]:
+    node = sym.node
+    start = getattr(node, "lineno", 0)
+    return start, getattr(node, "end_lineno", None) or start
+
+
+def _counts(hit: str, path: str, skip: list[tuple[int, int]]) -> bool:
+    """A hit is a caller unless it is in a test, or inside new code already found unused
+    (or the definition itself)."""
     where, _, line = hit.rpartition(":")
     if classify(where) == Category.ZEPHYR_TESTS:
         return False  # a test calling new code does not put it on a pipeline's path
-    return not (where == path and any(a <= int(line) <= b for a, b in spans))
+    return not (where == path and any(a <= int(line) <= b for a, b in skip))
 
 
 def unused_new(
     added: Mapping[str, Symbol], refs: Mapping[str, list[str]], path: str
 ) -> dict[str, str]:
-    """``{qualname: why}`` for new definitions nothing in the head tree refers to (a new
-    class's members count as unused with their class)."""
+    """``{qualname: why}`` for new definitions nothing in the head tree refers to, apart
+    from other new code that is itself unused (a new class's members go with it)."""
     out: dict[str, str] = {}
-    for q, sym in added.items():
-        owner = q.rsplit(".", 1)[0] if "." in q else ""
-        if owner in out:
-            out[q] = f"member of the new, uncalled `{owner}`"
-            continue
-        users = [
-            h for n in short_names(q) for h in refs.get(n, []) if _outside(h, path, sym.ranges)
-        ]
-        if not users:
-            out[q] = (
-                "new code that nothing in the head tree calls or reads: it cannot change "
-                "performance"
-            )
+    changed = True
+    while changed:
+        changed = False
+        skip = [_extent(added[q]) for q in out]
+        for q, sym in added.items():
+            if q in out:
+                continue
+            owner = q.rsplit(".", 1)[0] if "." in q else ""
+            if owner in out:
+                out[q] = f"member of the new, uncalled `{owner}`"
+                changed = True
+                continue
+            own = [*sym.ranges, _extent(sym), *skip]
+            if not any(_counts(h, path, own) for n in short_names(q) for h in refs.get(n, [])):
+                out[q] = (
+                    "new code that nothing in the head tree calls or reads: it cannot "
+                    "change performance"
+                )
+                changed = True
     return out
