@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import ast
 import copy
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+
+from perfgate_lib.astdiff import Symbol
 
 _PREFIX = "_α"
 
@@ -249,3 +252,38 @@ def local_renames(base: ast.Module, head: ast.Module) -> list[str]:
         for (scope, old), (_, new) in zip(a, b, strict=False)
         if old != new
     ]
+
+
+def _canonical_dump(node: ast.AST, dead_stores: bool, local_imports: bool) -> str:
+    module = ast.Module(body=[node], type_ignores=[])  # type: ignore[list-item]
+    out = canonical(module, dead_stores=dead_stores, local_imports=local_imports)
+    return ast.dump(out.body[0], annotate_fields=True, include_attributes=False)
+
+
+def symbol_key(sym: Symbol, *, dead_stores: bool = False, local_imports: bool = False) -> str:
+    """A symbol's code up to alpha-renaming (functions; other kinds have no locals of
+    their own): equal keys mean the same statements and control flow."""
+    if sym.kind != "function":
+        return f"{sym.kind}:{sym.dump}"
+    return "\n".join(_canonical_dump(n, dead_stores, local_imports) for n in sym.dump_nodes)
+
+
+def same_symbols(
+    base: Mapping[str, Symbol],
+    head: Mapping[str, Symbol],
+    *,
+    dead_stores: bool = False,
+    local_imports: bool = False,
+    skip: Collection[str] = (),
+) -> bool:
+    """Two symbol tables (:func:`~perfgate_lib.astdiff.index_symbols`) hold the same
+    symbols in the same order, each equal up to alpha-renaming (``skip``: ignored)."""
+    a = [(q, s.kind) for q, s in base.items() if q not in skip]
+    b = [(q, s.kind) for q, s in head.items() if q not in skip]
+    if a != b:
+        return False
+    flags = {"dead_stores": dead_stores, "local_imports": local_imports}
+    return all(
+        base[q].dump == head[q].dump or symbol_key(base[q], **flags) == symbol_key(head[q], **flags)
+        for q, _ in a
+    )

@@ -376,11 +376,9 @@ def _same_up_to_locals(d: _Draft) -> bool:
     """Trivial when the two modules are equal once locals are alpha-renamed and dead
     stores of constants/names dropped: the same statements and control flow."""
     assert d.base_norm is not None and d.head_norm is not None
-    plain = astdiff.same_module(alpha.canonical(d.base_norm), alpha.canonical(d.head_norm))
-    if not plain and not astdiff.same_module(
-        alpha.canonical(d.base_norm, dead_stores=True),
-        alpha.canonical(d.head_norm, dead_stores=True),
-    ):
+    a, b = astdiff.index_symbols(d.base_norm), astdiff.index_symbols(d.head_norm)
+    plain = alpha.same_symbols(a, b)
+    if not plain and not alpha.same_symbols(a, b, dead_stores=True):
         return False
     d.trivial = True
     what = []
@@ -405,13 +403,12 @@ def _imports_follow_moves(d: _Draft, moves: Moves) -> None:
         return
     if d.change.status not in ("modified", "renamed"):
         return
-    a = astdiff.index_symbols(alpha.canonical(d.base_norm))
-    b = astdiff.index_symbols(alpha.canonical(d.head_norm))
-    rest_a = {q: s.dump for q, s in a.items() if q != "<imports>"}
-    rest_b = {q: s.dump for q, s in b.items() if q != "<imports>"}
+    a, b = astdiff.index_symbols(d.base_norm), astdiff.index_symbols(d.head_norm)
     path = d.change.old_path or d.path
     before = import_set(d.base_norm, path, moves)
-    if rest_a != rest_b or before != import_set(d.head_norm, d.path) or not moves.modules:
+    if before != import_set(d.head_norm, d.path) or not moves.modules:
+        return
+    if not alpha.same_symbols(a, b, skip=("<imports>",)):
         return
     imported = {i[:2] for i in import_set(d.base_norm, path)}
     followed = sorted(
@@ -729,9 +726,16 @@ def _cross_file(drafts: list[_Draft], checks: _Checks, read_head: HeadReader | N
     checks.lookup(names)
     if checks.refs is None:
         return
-    for d in drafts:
-        d.unused = usage.unused_new(added.get(d.path, {}), checks.refs, d.path)
     reader = read_head or (lambda _path: None)
+    for d in drafts:
+        defs = added.get(d.path, {})
+        module = module_of(d.path)
+        top = {(module, n) for q in defs if "." not in q for n in usage.short_names(q)}
+        refs = dict(checks.refs)
+        if module and read_head is not None:  # who imports the new names from this module
+            found = users_of(top, checks.refs, reader, defined=True)
+            refs.update({n: found.get((m, n), []) for m, n in top})
+        d.unused = usage.unused_new(defs, refs, d.path)
     users = users_of({(m, n) for m, n, _ in removed}, checks.refs, reader)
     checks.removed_users = users
     checks.removed_checked = {(m, n) for m, n, _ in removed}
@@ -918,10 +922,16 @@ def _behaviour_changes(d: _Draft) -> list[str]:
     """Symbols whose code does something different: compared with locals alpha-renamed,
     dead pure stores and function-local imports dropped."""
     assert d.base_norm is not None and d.head_norm is not None
+    a, b = astdiff.index_symbols(d.base_norm), astdiff.index_symbols(d.head_norm)
     flags = {"dead_stores": True, "local_imports": True}
-    return astdiff.changed_symbols(
-        alpha.canonical(d.base_norm, **flags), alpha.canonical(d.head_norm, **flags)
-    )
+    return [
+        q
+        for q in astdiff.changed_symbols(d.base_norm, d.head_norm)
+        if q not in a
+        or q not in b
+        or a[q].kind != b[q].kind
+        or alpha.symbol_key(a[q], **flags) != alpha.symbol_key(b[q], **flags)
+    ]
 
 
 _NO_TEXT = {

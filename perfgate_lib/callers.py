@@ -74,8 +74,11 @@ def _dotted(node: ast.expr) -> str:
     return ""
 
 
-def python_uses(tree: ast.Module, path: str, module: str, name: str) -> list[int]:
-    """Lines of one parsed Python file that use ``module.name``."""
+def python_uses(
+    tree: ast.Module, path: str, module: str, name: str, defined: bool = False
+) -> list[int]:
+    """Lines of one parsed Python file that use ``module.name``. ``defined``: the module
+    defines the name (a new definition), so its own reads of it count too."""
     lines: set[int] = set()
     aliases = _module_aliases(tree, path, module)
     own = module_of(path) == module
@@ -93,7 +96,7 @@ def python_uses(tree: ast.Module, path: str, module: str, name: str) -> list[int
             and isinstance(node, ast.Name)
             and node.id == name
             and isinstance(node.ctx, ast.Load)
-            and name not in bound
+            and (defined or name not in bound)
         ):
             lines.add(node.lineno)
     return sorted(lines)
@@ -103,9 +106,12 @@ def users_of(
     removed: Iterable[tuple[str, str]],
     hits: Mapping[str, list[str]],
     read_head: HeadReader,
+    defined: bool = False,
 ) -> dict[tuple[str, str], list[str]]:
-    """``{(module, name): ["path:line", ...]}`` for removed names still used in the head
-    tree; ``hits`` are the textual ``path:line`` hits of each name."""
+    """``{(module, name): ["path:line", ...]}`` for names used in the head tree as
+    ``module.name``; ``hits`` are the textual ``path:line`` hits of each name. For removed
+    names (``defined`` false) a module's own bare reads count only if it no longer binds
+    the name; for new ones (``defined``) they count always."""
     trees: dict[str, ast.Module | None] = {}
     texts: dict[str, str | None] = {}
     out: dict[tuple[str, str], list[str]] = {}
@@ -132,7 +138,7 @@ def users_of(
                 if parsed is None:  # cannot read it: every textual hit counts
                     found += [h for h in hits[name] if h.rsplit(":", 1)[0] == path]
                     continue
-                found += [f"{path}:{ln}" for ln in python_uses(parsed, path, module, name)]
+                found += [f"{path}:{ln}" for ln in python_uses(parsed, path, module, name, defined)]
             else:
                 src = text(path) or ""
                 for ln, line in enumerate(src.splitlines(), 1):

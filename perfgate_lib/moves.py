@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from perfgate_lib import alpha
-from perfgate_lib.astdiff import index_symbols
+from perfgate_lib.astdiff import Symbol, index_symbols
 from perfgate_lib.modpath import module_of, resolve_import
 
 _KINDS = ("function", "class", "assign")
@@ -35,11 +35,14 @@ class Moves:
         return set(self.moved_in.get(path, {})) | set(self.moved_out.get(path, {}))
 
 
-def _symbols(tree: ast.Module | None) -> dict[str, tuple[str, str]]:
+def _symbols(tree: ast.Module | None) -> dict[str, Symbol]:
     if tree is None:
         return {}
-    canon = alpha.canonical(tree, dead_stores=True, local_imports=True)
-    return {q: (s.kind, s.dump) for q, s in index_symbols(canon).items() if s.kind in _KINDS}
+    return {q: s for q, s in index_symbols(tree).items() if s.kind in _KINDS}
+
+
+def _key(sym: Symbol) -> tuple[str, str]:
+    return sym.kind, alpha.symbol_key(sym, dead_stores=True, local_imports=True)
 
 
 def find_moves(files: Iterable[tuple[str, ast.Module | None, ast.Module | None]]) -> Moves:
@@ -47,11 +50,14 @@ def find_moves(files: Iterable[tuple[str, ast.Module | None, ast.Module | None]]
     ``files``: (path, normalised base tree or None, normalised head tree or None)."""
     removed: dict[tuple[str, str, str], str] = {}
     added: list[tuple[str, str, tuple[str, str]]] = []
+    pending: list[tuple[str, str, Symbol]] = []
     for path, base, head in files:
         b, h = _symbols(base), _symbols(head)
         for q in b.keys() - h.keys():
-            removed.setdefault((q, *b[q]), path)
-        added += [(path, q, h[q]) for q in h.keys() - b.keys()]
+            removed.setdefault((q, *_key(b[q])), path)
+        pending += [(path, q, h[q]) for q in h.keys() - b.keys()]
+    names = {q for q, _, _ in removed}
+    added = [(path, q, _key(sym)) for path, q, sym in pending if q in names]
     moves = Moves()
     for path, q, (kind, dump) in sorted(added):
         source = removed.get((q, kind, dump))
