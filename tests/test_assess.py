@@ -323,7 +323,7 @@ NON_TRIVIAL_EDITS = [
         SORT,
         [("    yield from heapq.merge(*runs)\n", HAND_ROLLED_MERGE)],
         "shuffle cpu",
-        {"cpu": ["heappop", "on a hot path (per item: inside the while loop"]},
+        {"cpu": ["heappop", "on a hot path (per item: inside the"]},
         "3",
         "external_sort.py: changed merge_runs (shuffle, cpu)",
         id="sort-merge-loop",
