@@ -537,18 +537,7 @@ def _assess_pyproject(ch: FileChange) -> FileAssessment:
     ev["trivial"].append(f"package metadata changed: {', '.join(other[:8])}")
     for q in IMPACT_QUESTIONS:
         ev[q].append(f"no: no dependency changed; metadata only ({', '.join(other[:4])})")
-    return FileAssessment(
-        ch.path,
-        False,
-        False,
-        False,
-        False,
-        False,
-        f"package metadata changed: {', '.join(other[:3])}",
-        ev,
-        ch.status,
-        ch.old_path,
-    )
+    return _no_impact_file(ch, ev, f"package metadata changed: {', '.join(other[:3])}")
 
 
 def _is_dep_key(key: str) -> bool:
@@ -566,6 +555,13 @@ def _trivial_file(ch: FileChange, ev: dict[str, list[str]], summary: str) -> Fil
             ev[q].append("no: the change is trivial")
     return FileAssessment(
         ch.path, True, False, False, False, False, f"trivial: {summary}", ev, ch.status, ch.old_path
+    )
+
+
+def _no_impact_file(ch: FileChange, ev: dict[str, list[str]], summary: str) -> FileAssessment:
+    """A real change with no shuffle/memory/CPU/design impact (gate 1)."""
+    return FileAssessment(
+        ch.path, False, False, False, False, False, summary, ev, ch.status, ch.old_path
     )
 
 
@@ -599,22 +595,8 @@ def _assess_other(ch: FileChange) -> FileAssessment:
     if asset.kind == "static":
         return _static_asset(ch, asset.what)
     if asset.kind == "protocol":
-        ev["trivial"].append(f"{name}: {asset.what} changed")
-        for q in ("shuffle", "memory", "cpu"):
-            ev[q].append(f"unsure: {asset.what} changed; answering yes (RPC payloads)")
-        ev["design"].append(f"{name}: {asset.what} changed")
-        return FileAssessment(
-            ch.path,
-            False,
-            True,
-            True,
-            True,
-            True,
-            f"RPC schema {ch.status}",
-            ev,
-            ch.status,
-            ch.old_path,
-        )
+        why = f"unsure: {name} is {asset.what}; RPC payloads may change; answering yes"
+        return _unsure_file(ch, why, f"RPC schema {ch.status}")
     kind = "binary file" if ch.binary else asset.what.removeprefix("a ")
     why = f"unsure: cannot analyse a {kind} in the Zephyr package from its code; answering yes"
     return _unsure_file(ch, why, f"{kind} {ch.status}")
@@ -626,18 +608,7 @@ def _static_asset(ch: FileChange, what: str) -> FileAssessment:
     ev = {"trivial": [f"{name}: {what} {ch.status}: a real change, not trivial"]}
     for q in IMPACT_QUESTIONS:
         ev[q] = [f"no: {name} is {what}; pipelines never load it"]
-    return FileAssessment(
-        ch.path,
-        False,
-        False,
-        False,
-        False,
-        False,
-        f"dashboard asset {ch.status}",
-        ev,
-        ch.status,
-        ch.old_path,
-    )
+    return _no_impact_file(ch, ev, f"dashboard asset {ch.status}")
 
 
 # ---------------------------------------------------------------------------- the pass

@@ -80,7 +80,8 @@ def _call_name(func: ast.expr) -> str | None:
     return None
 
 
-def _receiver_text(node: ast.expr) -> str:
+def receiver_text(node: ast.expr) -> str:
+    """``a.b.c`` of an attribute chain (the attribute names up to the first non-name)."""
     parts = []
     while isinstance(node, ast.Attribute):
         parts.append(node.attr)
@@ -95,7 +96,7 @@ def is_log_call(node: ast.Call) -> bool:
     func = node.func
     if not isinstance(func, ast.Attribute) or func.attr not in LOG_METHODS:
         return False
-    receiver = _receiver_text(func.value).lower()
+    receiver = receiver_text(func.value).lower()
     return "log" in receiver or (receiver == "warnings" and func.attr == "warn")
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable, Iterable, Mapping
 
+from perfgate_lib.astdiff import receiver_text
 from perfgate_lib.modpath import module_of, resolve_import
 
 HeadReader = Callable[[str], str | None]
@@ -63,17 +64,6 @@ def module_bindings(tree: ast.Module) -> set[str]:
     return out
 
 
-def _dotted(node: ast.expr) -> str:
-    parts: list[str] = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        parts.append(node.id)
-        return ".".join(reversed(parts))
-    return ""
-
-
 def python_uses(
     tree: ast.Module, path: str, module: str, name: str, defined: bool = False
 ) -> list[int]:
@@ -89,7 +79,7 @@ def python_uses(
             if source == module and any(a.name == name for a in node.names):
                 lines.add(node.lineno)
         elif isinstance(node, ast.Attribute) and node.attr == name:
-            if aliases and _dotted(node.value) in aliases:
+            if aliases and receiver_text(node.value) in aliases:
                 lines.add(node.lineno)
         elif (
             own

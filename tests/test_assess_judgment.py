@@ -9,13 +9,13 @@ version of some files, or a small edit of a real function. One test per class of
 from __future__ import annotations
 
 import re
-import shutil
 
 import pytest
 
 from perfgate_lib.assess import Assessment, FileAssessment, assess_source
 from perfgate_lib.diffsource import LocalGitDiffSource
 from tests.assess_corpus import file_gate, score_corpus
+from tests.marin_fixtures import fresh_copy
 from tests.marin_layout import ZSRC, MarinRepo
 from tests.zephyr_releases import release_repo
 
@@ -29,9 +29,7 @@ def releases(tmp_path_factory) -> MarinRepo:
 
 @pytest.fixture
 def rel(releases: MarinRepo, tmp_path) -> MarinRepo:
-    dest = tmp_path / "marin"
-    shutil.copytree(releases.root, dest, symlinks=True)
-    return MarinRepo(dest)
+    return fresh_copy(releases, tmp_path)
 
 
 def at(repo: MarinRepo, version: str, file: str) -> str:
