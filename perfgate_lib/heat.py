@@ -5,8 +5,10 @@
 * **cold**: runs once per object, per stage, per shard or only on failure: module level
   (import time), ``__init__`` and the other once-per-object methods, ``except`` branches,
   ``raise`` statements and logging calls;
-* **unknown**: straight-line function code outside loops (its cost depends on how often
-  callers call it): the impact rules treat it as possibly hot.
+* **stream**: a generator's code outside its loops, or a function only such code (or
+  cold code) calls: once per stream, i.e. per shard or input file;
+* **unknown**: other straight-line function code (its cost depends on how often callers
+  call it): the impact rules treat it as possibly hot.
 
 A loop inside a cold region is cold. Pure: a symbol's AST and its changed lines in, a
 :class:`Heat` out.
@@ -82,7 +84,7 @@ _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 
 @dataclass(frozen=True)
 class Heat:
-    """``level`` is ``hot``, ``cold`` or ``unknown``; ``why`` says where."""
+    """``level`` is ``hot``, ``unknown``, ``stream`` or ``cold``; ``why`` says where."""
 
     level: str
     why: str
@@ -140,7 +142,21 @@ def heat_of(node: ast.AST | None, qualname: str, kind: str, lines: Iterable[int]
     hot_lines = sorted(ln for ln in lines - cold if ln in hot)
     if hot_lines:
         return Heat("hot", f"per item: inside the {hot[hot_lines[0]]}")
+    if _is_generator(node):
+        return Heat("stream", "once per stream: a generator's code outside its loops")
     return Heat("unknown", "straight-line code: runs once per call")
+
+
+def _is_generator(fn: ast.AST) -> bool:
+    """A function that yields (its own body, not nested functions)."""
+    stack = list(ast.iter_child_nodes(fn))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Yield | ast.YieldFrom):
+            return True
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            stack.extend(ast.iter_child_nodes(node))
+    return False
 
 
 def _calls_to(tree: ast.Module, qualname: str) -> tuple[list[int], bool]:
@@ -192,17 +208,22 @@ def heat_from_callers(
     calls, other = _calls_to(tree, qualname)
     if not calls or other:
         return None
-    where = []
+    where: list[str] = []
+    levels: set[str] = set()
     for line in calls:
         caller = symbol_at(symbols, line)  # type: ignore[arg-type]
         sym = symbols.get(caller) if caller else None
         if sym is None or caller == qualname:
             return None
         heat = heat_of(sym.node, caller, sym.kind, [line])  # type: ignore[attr-defined]
-        if not heat.cold:
+        if heat.level not in ("cold", "stream"):
             return None
+        levels.add(heat.level)
         where.append(f"`{caller}`")
-    return Heat("cold", "called only from cold paths: " + ", ".join(sorted(set(where))))
+    callers = ", ".join(sorted(set(where)))
+    if levels == {"cold"}:
+        return Heat("cold", f"called only from cold paths: {callers}")
+    return Heat("stream", f"called once per stream or on cold paths: {callers}")
 
 
 def _per_stage(iterable: ast.expr | None) -> bool:

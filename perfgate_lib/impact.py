@@ -352,14 +352,21 @@ def analyse(
             heat = heat_from_callers(head.tree, head.symbols, qn, elsewhere) or heat
         if heat.cold:
             impact.notes.append(f"{where}: cold path ({heat.why})")
-        elif kind != "imports":
-            code_changed = True
+        elif heat.level == "stream":
+            impact.notes.append(f"{where}: not per item ({heat.why})")
+        elif kind != "imports" and hsym is not None:
+            code_changed = True  # removed code no longer runs: only its callers matter
         tokens = code_names(hsym.nodes if hsym else [], set(hl))
         tokens += code_names(bsym.nodes if bsym else [], set(bl))
-        names = _changed_tokens(
-            code_names(hsym.nodes if hsym else [], set(hl)),
-            code_names(bsym.nodes if bsym else [], set(bl)),
-        )
+        local = _locals(hnode) | _locals(bnode)  # a local's name is not behaviour
+        names = [
+            t
+            for t in _changed_tokens(
+                code_names(hsym.nodes if hsym else [], set(hl)),
+                code_names(bsym.nodes if bsym else [], set(bl)),
+            )
+            if t not in local
+        ]
         parts = {p for t in names for p in identifier_parts(t)}
         name_parts = set(identifier_parts(qn.rsplit(".", 1)[-1].replace(",", "_")))
         if heat.cold and "error path" in heat.why and parts & ERROR_PARTS:
@@ -478,6 +485,18 @@ def _combined_heat(
             if h.level == level:
                 return h
     return sides[0]
+
+
+def _locals(node: ast.AST | None) -> set[str]:
+    """Local variables a function assigns (not its parameters: callers name those)."""
+    if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+        return set()
+    args = node.args
+    params = {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]}
+    stored = {
+        n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+    }
+    return stored - params
 
 
 def _changed_tokens(head: list[str], base: list[str]) -> list[str]:
