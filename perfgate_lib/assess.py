@@ -22,11 +22,15 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from perfgate_lib import astdiff
+from perfgate_lib import alpha, astdiff, usage
+from perfgate_lib.assets import asset_kind
 from perfgate_lib.astdiff import RemovalMatch, RenameMatch
+from perfgate_lib.callers import HeadReader, users_of
 from perfgate_lib.diffsource import DiffSource, Hunk, parse_hunks, text_patch
 from perfgate_lib.errors import PerfgateError
 from perfgate_lib.impact import IMPACT_QUESTIONS, SideInfo, analyse, is_public_api_file
+from perfgate_lib.modpath import module_of, resolve_import
+from perfgate_lib.moves import Moves, find_moves, import_set
 from perfgate_lib.scope import GATED, Category, classify_change, decide_scope
 
 QUESTIONS = ("trivial", *IMPACT_QUESTIONS)
@@ -220,32 +224,6 @@ def decide_max_gate(files: Iterable[FileAssessment]) -> str:
     return "1"
 
 
-# ---------------------------------------------------------------------------- modules
-
-
-def module_of(path: str) -> str | None:
-    """Dotted module of a Python path: ``lib/zephyr/src/zephyr/io/x.py`` -> ``zephyr.io.x``."""
-    if not path.endswith((".py", ".pyi")):
-        return None
-    rel = path.split("/src/", 1)[1] if "/src/" in path else path
-    parts = rel.rsplit(".", 1)[0].split("/")
-    if parts[-1] == "__init__":
-        parts = parts[:-1]
-    return ".".join(parts) or None
-
-
-def resolve_import(module: str, file_path: str) -> str:
-    """Absolute module of ``from <module> import`` written in ``file_path``."""
-    level = len(module) - len(module.lstrip("."))
-    name = module.lstrip(".")
-    if level == 0:
-        return name
-    own = (module_of(file_path) or "").split(".")
-    package = own if file_path.endswith("__init__.py") else own[:-1]
-    base = package[: max(0, len(package) - (level - 1))]
-    return ".".join([*base, name] if name else base)
-
-
 # ---------------------------------------------------------------------------- drafts
 
 
@@ -268,6 +246,8 @@ class _Draft:
     removal: RemovalMatch | None = None
     old_module_refs: list[str] = field(default_factory=list)
     design_extra: list[str] = field(default_factory=list)
+    unused: dict[str, str] = field(default_factory=dict)
+    moved: dict[str, str] = field(default_factory=dict)  # qualname -> the other file
     done: FileAssessment | None = None
 
     @property
@@ -327,13 +307,16 @@ def _draft_python(ch: FileChange) -> _Draft:
             return d
         lines = len((text or "").splitlines())
         defined = _names_list(_module_defs(tree))
+        norm = _parse_norm(text or "", side, posixpath.basename(ch.path) == "__init__.py")
         if ch.status == "added":
             d.head_tree = tree
+            d.head_norm = norm if isinstance(norm, ast.Module) else None
             d.not_trivial_why.append(
                 f"new module ({lines} lines) defining {defined}: new code is never trivial"
             )
         else:
             d.base_tree = tree
+            d.base_norm = norm if isinstance(norm, ast.Module) else None
             d.not_trivial_why.append(
                 f"module deleted (it defined {defined}): a removed module is not trivial"
             )
@@ -376,6 +359,8 @@ def _draft_python(ch: FileChange) -> _Draft:
         d.rename = astdiff.match_rename(d.base_norm, d.head_norm)
         if d.rename is None:
             d.removal = astdiff.match_removal(d.base_norm, d.head_norm)
+        if d.rename is None and d.removal is None and _same_up_to_locals(d):
+            return d
         if d.rename is None and d.removal is None:
             changed = astdiff.changed_symbols(d.base_norm, d.head_norm)
             d.not_trivial_why.append(
@@ -385,6 +370,59 @@ def _draft_python(ch: FileChange) -> _Draft:
         else:
             d.trivial = True  # pending the reference checks
     return d
+
+
+def _same_up_to_locals(d: _Draft) -> bool:
+    """Trivial when the two modules are equal once locals are alpha-renamed and dead
+    stores of constants/names dropped: the same statements and control flow."""
+    assert d.base_norm is not None and d.head_norm is not None
+    a, b = astdiff.index_symbols(d.base_norm), astdiff.index_symbols(d.head_norm)
+    plain = alpha.same_symbols(a, b)
+    if not plain and not alpha.same_symbols(a, b, dead_stores=True):
+        return False
+    d.trivial = True
+    what = []
+    renames = alpha.local_renames(d.base_norm, d.head_norm) if plain else []
+    if renames:
+        what.append("local variables renamed consistently (" + ", ".join(renames[:6]) + ")")
+    if not plain:
+        what.append("dead stores removed (values nothing reads)")
+    d.trivial_summary = " and ".join(w.split(" (")[0] for w in what) or "locals renamed"
+    d.trivial_why.append(
+        "same statements and control flow: ASTs equal once locals are alpha-renamed; "
+        + "; ".join(what or ["locals renamed"])
+    )
+    return True
+
+
+def _imports_follow_moves(d: _Draft, moves: Moves) -> None:
+    """Trivial when only imports changed and each changed import follows a definition
+    this diff moved verbatim to another module."""
+    settled = d.trivial and d.rename is None and d.removal is None
+    if settled or d.unsure or d.base_norm is None or d.head_norm is None:
+        return
+    if d.change.status not in ("modified", "renamed"):
+        return
+    a, b = astdiff.index_symbols(d.base_norm), astdiff.index_symbols(d.head_norm)
+    path = d.change.old_path or d.path
+    before = import_set(d.base_norm, path, moves)
+    if before != import_set(d.head_norm, d.path) or not moves.modules:
+        return
+    if not alpha.same_symbols(a, b, skip=("<imports>",)):
+        return
+    imported = {i[:2] for i in import_set(d.base_norm, path)}
+    followed = sorted(
+        f"`{n}` ({m} → {new})" for (m, n), new in moves.modules.items() if (m, n) in imported
+    )
+    if not followed:
+        return
+    d.trivial, d.rename, d.removal = True, None, None
+    d.not_trivial_why.clear()
+    d.trivial_summary = "imports follow definitions moved in this diff"
+    d.trivial_why.append(
+        "only imports changed, and each follows a definition this diff moved verbatim to "
+        "another module: " + ", ".join(followed[:6])
+    )
 
 
 # ---------------------------------------------------------------------------- pyproject
@@ -499,18 +537,7 @@ def _assess_pyproject(ch: FileChange) -> FileAssessment:
     ev["trivial"].append(f"package metadata changed: {', '.join(other[:8])}")
     for q in IMPACT_QUESTIONS:
         ev[q].append(f"no: no dependency changed; metadata only ({', '.join(other[:4])})")
-    return FileAssessment(
-        ch.path,
-        False,
-        False,
-        False,
-        False,
-        False,
-        f"package metadata changed: {', '.join(other[:3])}",
-        ev,
-        ch.status,
-        ch.old_path,
-    )
+    return _no_impact_file(ch, ev, f"package metadata changed: {', '.join(other[:3])}")
 
 
 def _is_dep_key(key: str) -> bool:
@@ -528,6 +555,13 @@ def _trivial_file(ch: FileChange, ev: dict[str, list[str]], summary: str) -> Fil
             ev[q].append("no: the change is trivial")
     return FileAssessment(
         ch.path, True, False, False, False, False, f"trivial: {summary}", ev, ch.status, ch.old_path
+    )
+
+
+def _no_impact_file(ch: FileChange, ev: dict[str, list[str]], summary: str) -> FileAssessment:
+    """A real change with no shuffle/memory/CPU/design impact (gate 1)."""
+    return FileAssessment(
+        ch.path, False, False, False, False, False, summary, ev, ch.status, ch.old_path
     )
 
 
@@ -557,9 +591,24 @@ def _assess_other(ch: FileChange) -> FileAssessment:
     if ch.status == "renamed" and ch.base_text is not None and ch.base_text == ch.head_text:
         ev["trivial"].append(f"pure rename: {ch.old_path} → {ch.path}, content identical")
         return _trivial_file(ch, ev, f"file moved from {ch.old_path}")
-    kind = "binary file" if ch.binary else f"{posixpath.splitext(name)[1] or 'extension-less'} file"
+    asset = asset_kind(ch.path)
+    if asset.kind == "static":
+        return _static_asset(ch, asset.what)
+    if asset.kind == "protocol":
+        why = f"unsure: {name} is {asset.what}; RPC payloads may change; answering yes"
+        return _unsure_file(ch, why, f"RPC schema {ch.status}")
+    kind = "binary file" if ch.binary else asset.what.removeprefix("a ")
     why = f"unsure: cannot analyse a {kind} in the Zephyr package from its code; answering yes"
     return _unsure_file(ch, why, f"{kind} {ch.status}")
+
+
+def _static_asset(ch: FileChange, what: str) -> FileAssessment:
+    """A dashboard page, script, style or image: changed, but no pipeline runs it."""
+    name = posixpath.basename(ch.path)
+    ev = {"trivial": [f"{name}: {what} {ch.status}: a real change, not trivial"]}
+    for q in IMPACT_QUESTIONS:
+        ev[q] = [f"no: {name} is {what}; pipelines never load it"]
+    return _no_impact_file(ch, ev, f"dashboard asset {ch.status}")
 
 
 # ---------------------------------------------------------------------------- the pass
@@ -588,6 +637,8 @@ class _Checks:
                 if mod:
                     self.def_renames.setdefault(mod, {}).update(renamed)
         self.refs: Mapping[str, list[str]] | None = {}
+        self.removed_users: dict[tuple[str, str], list[str]] = {}
+        self.removed_checked: set[tuple[str, str]] = set()
 
     def wanted(self, drafts: list[_Draft]) -> set[str]:
         names: set[str] = set()
@@ -624,6 +675,48 @@ class _Checks:
         if self.refs is None:
             return None
         return list(self.refs.get(name, []))
+
+
+def _cross_file(drafts: list[_Draft], checks: _Checks, read_head: HeadReader | None) -> None:
+    """Moves between files, then one head-tree search: renamed/removed names, callers of
+    new definitions, users of names a module no longer binds."""
+    moves = find_moves((d.path, d.base_norm, d.head_norm) for d in drafts)
+    added: dict[str, dict[str, astdiff.Symbol]] = {}
+    removed: list[tuple[str, str, _Draft]] = []
+    for d in drafts:
+        _imports_follow_moves(d, moves)
+        d.moved = {**moves.moved_in.get(d.path, {}), **moves.moved_out.get(d.path, {})}
+        if d.unsure:
+            continue
+        added[d.path] = usage.added_definitions(d.base_norm, d.head_norm, set(d.moved))
+        module = module_of(d.change.old_path or d.path)
+        if module:
+            removed += [(module, n, d) for n in usage.removed_names(d.base_norm, d.head_norm)]
+    names = checks.wanted(drafts) | {n for r in removed for n in r[1:2]}
+    names |= {n for defs in added.values() for q in defs for n in usage.short_names(q)}
+    checks.lookup(names)
+    if checks.refs is None:
+        return
+    reader = read_head or (lambda _path: None)
+    for d in drafts:
+        defs = added.get(d.path, {})
+        module = module_of(d.path)
+        top = {(module, n) for q in defs if "." not in q for n in usage.short_names(q)}
+        refs = dict(checks.refs)
+        if module and read_head is not None:  # who imports the new names from this module
+            found = users_of(top, checks.refs, reader, defined=True)
+            refs.update({n: found.get((m, n), []) for m, n in top})
+        d.unused = usage.unused_new(defs, refs, d.path)
+    users = users_of({(m, n) for m, n, _ in removed}, checks.refs, reader)
+    checks.removed_users = users
+    checks.removed_checked = {(m, n) for m, n, _ in removed}
+    for module, name, d in removed:
+        found = users.get((module, name))
+        if found:
+            d.design_extra.append(
+                f"`{name}` is no longer defined in `{module}` but {_refs_text(found)} still "
+                "use it: the head tree breaks (callers must change)"
+            )
 
 
 def _refs_text(hits: list[str]) -> str:
@@ -713,8 +806,11 @@ def _check_removal(d: _Draft, checks: _Checks) -> None:
         if public and (api_file or any(n in exported for n in names)):
             bad.append(f"public API `{qual}` removed")
             d.design_extra.append(f"`{qual}`: public API removed")
+        module = module_of(d.change.old_path or d.path) or ""
         for name in names:
             hits = checks.hits(name)
+            if "." not in qual and (module, name) in checks.removed_checked:
+                hits = checks.removed_users.get((module, name), [])
             if hits is None:
                 bad.append(f"`{qual}` removed; {_unknown()}")
             elif hits:
@@ -733,7 +829,7 @@ def _check_removal(d: _Draft, checks: _Checks) -> None:
         )
 
 
-def _finish_python(d: _Draft) -> FileAssessment:
+def _finish_python(d: _Draft, refs: Mapping[str, list[str]] | None = None) -> FileAssessment:
     ch = d.change
     ev: dict[str, list[str]] = {q: [] for q in QUESTIONS}
     if d.trivial:
@@ -748,13 +844,18 @@ def _finish_python(d: _Draft) -> FileAssessment:
             astdiff.index_symbols(d.head_tree if ch.status == "added" else d.base_tree)  # type: ignore[arg-type]
         )
     else:
-        changed = astdiff.changed_symbols(d.base_norm, d.head_norm)
+        changed = _behaviour_changes(d)
+    changed = [q for q in changed if q not in d.moved]
+    for q, other in list(d.moved.items())[:_MAX_REFS]:
+        ev["trivial"].append(f"`{q}` moved verbatim between this file and {other}")
     hunks = ch.hunks
     if not hunks and ch.base_text is not None and ch.head_text is not None:
         hunks = parse_hunks(text_patch(ch.base_text, ch.head_text, ch.path))
     base = SideInfo.build(d.base_tree, (ln for h in hunks for ln in h.removed))
     head = SideInfo.build(d.head_tree, (ln for h in hunks for ln in h.added))
-    impact = analyse(ch.path, changed, base, head, hunks, whole_file=whole)
+    impact = analyse(
+        ch.path, changed, base, head, hunks, whole_file=whole, unused=d.unused, refs=refs
+    )
     for item in d.design_extra:
         impact.add("design", item)
     before = astdiff.index_symbols(d.base_norm) if d.base_norm is not None else {}
@@ -765,7 +866,8 @@ def _finish_python(d: _Draft) -> FileAssessment:
         if not n.startswith("<")
     ] or [f"changed {n}" for n in changed]
     for q in IMPACT_QUESTIONS:
-        ev[q] = impact.yes[q] or [f"no: nothing {_NO_TEXT[q]} among the changed code"]
+        no = [f"no: nothing {_NO_TEXT[q]} among the changed code", *impact.notes[:_MAX_REFS]]
+        ev[q] = impact.yes[q] or no
     yes = [q for q in IMPACT_QUESTIONS if impact.answer(q)]
     if ch.status == "added":
         what = "new module"
@@ -785,6 +887,22 @@ def _finish_python(d: _Draft) -> FileAssessment:
         status=ch.status,
         old_path=ch.old_path,
     )
+
+
+def _behaviour_changes(d: _Draft) -> list[str]:
+    """Symbols whose code does something different: compared with locals alpha-renamed,
+    dead pure stores and function-local imports dropped."""
+    assert d.base_norm is not None and d.head_norm is not None
+    a, b = astdiff.index_symbols(d.base_norm), astdiff.index_symbols(d.head_norm)
+    flags = {"dead_stores": True, "local_imports": True}
+    return [
+        q
+        for q in astdiff.changed_symbols(d.base_norm, d.head_norm)
+        if q not in a
+        or q not in b
+        or a[q].kind != b[q].kind
+        or alpha.symbol_key(a[q], **flags) != alpha.symbol_key(b[q], **flags)
+    ]
 
 
 _NO_TEXT = {
@@ -829,11 +947,14 @@ def assess(
     head_sha: str = "",
     is_fork: bool = False,
     fork_repo: str | None = None,
+    read_head: HeadReader | None = None,
 ) -> Assessment:
     """Assess a diff: every changed file (texts needed only for gated ones).
 
     ``find_references(names)`` searches the head tree for whole-word uses (``{name:
-    ["path:line"]}``, None when it cannot); it is called at most once.
+    ["path:line"]}``, None when it cannot); it is called at most once. ``read_head(path)``
+    reads a head file, to tell real uses of a removed name from look-alikes; without it
+    every textual hit counts.
     """
     scope = decide_scope((f.path, f.old_path) for f in files)
     flags = list(scope.flags)
@@ -865,11 +986,11 @@ def assess(
         else:
             per_file[ch.path] = _assess_other(ch)
     checks = _Checks(drafts, find_references)
-    checks.lookup(checks.wanted(drafts))
+    _cross_file(drafts, checks, read_head)
     for d in drafts:
         if d.trivial or d.old_module_refs:
             _check_references(d, checks)
-        per_file[d.path] = _finish_python(d)
+        per_file[d.path] = _finish_python(d, checks.refs)
     per_file = {p: per_file[p] for p in sorted(per_file)}
     gate = decide_max_gate(per_file.values())
     return Assessment(
@@ -906,6 +1027,7 @@ def assess_source(source: DiffSource) -> Assessment:
         head_sha=source.head_sha,
         is_fork=source.is_fork,
         fork_repo=source.fork_repo,
+        read_head=lambda path: source.read_text(path, "head"),
     )
 
 

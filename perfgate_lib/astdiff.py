@@ -80,7 +80,8 @@ def _call_name(func: ast.expr) -> str | None:
     return None
 
 
-def _receiver_text(node: ast.expr) -> str:
+def receiver_text(node: ast.expr) -> str:
+    """``a.b.c`` of an attribute chain (the attribute names up to the first non-name)."""
     parts = []
     while isinstance(node, ast.Attribute):
         parts.append(node.attr)
@@ -95,7 +96,7 @@ def is_log_call(node: ast.Call) -> bool:
     func = node.func
     if not isinstance(func, ast.Attribute) or func.attr not in LOG_METHODS:
         return False
-    receiver = _receiver_text(func.value).lower()
+    receiver = receiver_text(func.value).lower()
     return "log" in receiver or (receiver == "warnings" and func.attr == "warn")
 
 
@@ -126,6 +127,13 @@ def _names_in(node: ast.AST | None, out: set[str]) -> None:
             except SyntaxError:
                 continue
             out.update(n.id for n in ast.walk(inner) if isinstance(n, ast.Name))
+
+
+def _is_protocol(node: ast.ClassDef) -> bool:
+    """A ``typing.Protocol`` class (its bare annotations declare, never assign)."""
+    return any(
+        _call_name(b) == "Protocol" for b in node.bases if isinstance(b, ast.Name | ast.Attribute)
+    )
 
 
 def _is_typevar(stmt: ast.stmt) -> bool:
@@ -191,7 +199,7 @@ class _Normaliser:
         if kind is ast.Constant:
             return node
         if kind is ast.ClassDef:
-            return self._scope(node, "class")
+            return self._scope(node, "protocol" if _is_protocol(node) else "class")
         if kind is ast.FunctionDef or kind is ast.AsyncFunctionDef:
             if self.annotations:
                 self._erase(node, "returns")
@@ -229,9 +237,9 @@ class _Normaliser:
             if isinstance(value, list):
                 if value and isinstance(value[0], ast.stmt):
                     setattr(node, name, self.body(value, keep_empty=name != "body"))
-                elif value and isinstance(value[0], ast.AST):
-                    items = [self.visit(v) for v in value]
-                    setattr(node, name, [v for v in items if v is not None])
+                elif any(isinstance(v, ast.AST) for v in value):
+                    # Keep None items: they are positional (``kw_defaults``, ``**`` keys).
+                    setattr(node, name, [self.visit(v) if v is not None else None for v in value])
             elif isinstance(value, ast.AST):
                 setattr(node, name, self.visit(value))
         return node
@@ -240,7 +248,9 @@ class _Normaliser:
         if not self.annotations:
             return self._generic(node)
         _names_in(node.annotation, self.ann_names)
-        if self.scopes[-1] == "class":  # a dataclass field: keep it, forget its type
+        if self.scopes[-1] == "protocol" and node.value is None:
+            return None  # a typing.Protocol member declaration: no runtime effect
+        if self.scopes[-1] in ("class", "protocol"):  # a dataclass field: keep, forget type
             node.annotation = ast.Name(_ANN, ast.Load())
             return self._generic(node)
         if node.value is None:

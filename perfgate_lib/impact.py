@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import posixpath
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -28,6 +29,7 @@ from perfgate_lib.astdiff import (
     symbol_at,
 )
 from perfgate_lib.diffsource import Hunk
+from perfgate_lib.heat import Heat, heat_from_callers, heat_of
 
 IMPACT_QUESTIONS = ("shuffle", "memory", "cpu", "design")
 MAX_EVIDENCE = 8
@@ -104,6 +106,9 @@ SIZE_PARTS = _words(
 )
 # A class whose methods are called across processes: changing them changes the protocol.
 ACTOR_CLASS = re.compile(r"(Actor|Coordinator|Worker|Service|Server|Client|Protocol|Handler)$")
+ERROR_PARTS = _words(
+    "error errors exception exceptions exc retry retries retryable retriable fatal transient"
+)
 CLASSIFY_RAISE = re.compile(r"(Retry|Retriable|Retryable|Transient|Fatal|Preempt|Infra)", re.I)
 
 
@@ -179,6 +184,7 @@ class Impact:
     """Evidence for questions 2-5 (a question is yes when it has any evidence of a yes)."""
 
     yes: dict[str, list[str]] = field(default_factory=lambda: {q: [] for q in IMPACT_QUESTIONS})
+    notes: list[str] = field(default_factory=list)
 
     def add(self, question: str, text: str) -> None:
         items = self.yes[question]
@@ -247,23 +253,6 @@ def _signature(node: ast.AST | None) -> str | None:
     )
 
 
-def _loops_holding(node: ast.AST | None, lines: Iterable[int]) -> list[ast.AST]:
-    if node is None:
-        return []
-    wanted = set(lines)
-    out = []
-    for sub in ast.walk(node):
-        if isinstance(sub, ast.For | ast.AsyncFor | ast.While | ast.comprehension):
-            holder = sub.iter if isinstance(sub, ast.comprehension) else sub
-            start = getattr(holder, "lineno", None)
-            end = getattr(holder, "end_lineno", None)
-            if isinstance(sub, ast.For | ast.AsyncFor | ast.While):
-                start, end = sub.lineno, sub.end_lineno
-            if start is not None and end is not None and wanted & set(range(start, end + 1)):
-                out.append(sub)
-    return out
-
-
 def _handler_types(node: ast.AST | None) -> set[str]:
     if node is None:
         return set()
@@ -322,33 +311,70 @@ def analyse(
     hunks: tuple[Hunk, ...],
     *,
     whole_file: bool = False,
+    unused: Mapping[str, str] | None = None,
+    refs: Mapping[str, list[str]] | None = None,
 ) -> Impact:
     """Questions 2-5 for the changed symbols of one file.
 
     ``whole_file``: every line of every changed symbol counts as changed (added or
-    deleted modules, or no usable hunks).
+    deleted modules, or no usable hunks). ``unused``: new symbols nothing in the head
+    tree calls (qualname -> why): they cannot change performance, only the public API.
+    ``refs``: head-tree hits of names (to tell a function called only from this module's
+    cold paths; None when unknown).
+    Changes on cold paths (:mod:`perfgate_lib.heat`) answer shuffle/memory/CPU from what
+    they change (constants, .result() calls, error classification), not from the words
+    or the file's role.
     """
     impact = Impact()
     exported = exported_names(head.tree) | exported_names(base.tree)
-    public_file = is_public_api_file(path)
     execution_file = any("executor" in r.what for r in roles_of(path))
     code_changed = False
 
+    unused = unused or {}
     for qn in changed:
         bsym, hsym = base.symbols.get(qn), head.symbols.get(qn)
         kind = (hsym or bsym).kind if (hsym or bsym) else "module"
-        if kind != "imports":
-            code_changed = True
         hl = _all_lines(hsym) if whole_file or bsym is None else _lines_of(hsym, head, qn)
         bl = _all_lines(bsym) if whole_file or hsym is None else _lines_of(bsym, base, qn)
         if not hl and not bl:  # hunks missing or elsewhere: the symbol as a whole changed
             hl, bl = _all_lines(hsym), _all_lines(bsym)
         where = _where(qn, hl, bl, _hunk_for(hunks, hl, bl))
+        bnode, hnode = (bsym.node if bsym else None), (hsym.node if hsym else None)
+        if qn in unused:
+            impact.notes.append(f"{where}: {unused[qn]}")
+            if kind in ("function", "class") and _is_api(qn, path, exported):
+                _api_change(impact, qn, where, bsym, hsym)
+            continue
+        heat = _combined_heat(qn, kind, (bnode, bl), (hnode, hl))
+        if heat.level == "unknown" and kind == "function" and refs is not None:
+            short = qn.rsplit(".", 1)[-1]
+            elsewhere = any(not h.startswith(f"{path}:") for h in refs.get(short, []))
+            heat = heat_from_callers(head.tree, head.symbols, qn, elsewhere) or heat
+        if heat.cold:
+            impact.notes.append(f"{where}: cold path ({heat.why})")
+        elif heat.level == "stream":
+            impact.notes.append(f"{where}: not per item ({heat.why})")
+        elif kind != "imports" and hsym is not None:
+            code_changed = True  # removed code no longer runs: only its callers matter
         tokens = code_names(hsym.nodes if hsym else [], set(hl))
         tokens += code_names(bsym.nodes if bsym else [], set(bl))
-        names = [t for t in tokens if t != RESULT_CALL]
+        local = _locals(hnode) | _locals(bnode)  # a local's name is not behaviour
+        names = [
+            t
+            for t in _changed_tokens(
+                code_names(hsym.nodes if hsym else [], set(hl)),
+                code_names(bsym.nodes if bsym else [], set(bl)),
+            )
+            if t not in local
+        ]
         parts = {p for t in names for p in identifier_parts(t)}
         name_parts = set(identifier_parts(qn.rsplit(".", 1)[-1].replace(",", "_")))
+        if heat.cold and "error path" in heat.why and parts & ERROR_PARTS:
+            impact.add(
+                "design",
+                f"{where}: the error path now raises or reports another error "
+                f"({', '.join(sorted(parts & ERROR_PARTS))}): error classification may change",
+            )
 
         constant = _constant_change(qn, bsym, hsym) if kind == "assign" else None
         if constant and not qn.startswith("__"):
@@ -364,14 +390,14 @@ def analyse(
                     f"{where}: tuning constant changed (effect unknown, answering yes) — "
                     f"{constant}",
                 )
-        else:
-            # Word rules on the changed code tokens and the symbol's own name.
+        elif not heat.cold:
+            # Word rules on the tokens the change adds or drops. The symbol's own name is a
+            # clue only for a hot change, or when no token changed (an operator or literal).
+            named = name_parts if heat.level == "hot" or not names else set()
             for rule in WORD_RULES:
-                hits = rule.hits(parts | name_parts)
+                hits = rule.hits(parts | named)
                 if hits:
                     impact.add(rule.question, f"{where}: {rule.reason} — {', '.join(sorted(hits))}")
-
-        bnode, hnode = (bsym.node if bsym else None), (hsym.node if hsym else None)
 
         # .result() calls: blocking order of futures and actor calls.
         nb = sum(1 for _ in iter_calls(bnode, "result")) if bnode is not None else 0
@@ -382,13 +408,9 @@ def analyse(
                 "design", f"{where}: changed .result() call (ordering/blocking of futures){counts}"
             )
 
-        # Loops: changed code inside a loop is a hot path until shown otherwise.
-        loops = _loops_holding(hnode, hl) + _loops_holding(bnode, bl)
-        if loops and kind in ("function", "class"):
-            loop = loops[0]
-            kw = "comprehension" if isinstance(loop, ast.comprehension) else type(loop).__name__
-            line = getattr(loop, "lineno", None) or getattr(loop.iter, "lineno", "?")
-            impact.add("cpu", f"{where}: changed code inside a loop ({kw.lower()} at L{line})")
+        # Hot paths: changed code inside a per-item loop or comprehension.
+        if heat.level == "hot":
+            impact.add("cpu", f"{where}: changed code on a hot path ({heat.why})")
 
         # Error classification: caught exception types, retry-ish raised types.
         if bnode is not None and hnode is not None:
@@ -403,15 +425,11 @@ def analyse(
                 )
 
         # Public API and actor protocol.
-        short = qn.rsplit(".", 1)[-1]
-        public = not any(part.startswith("_") for part in qn.split("."))
         if qn == "__all__":
             impact.add("design", f"{where}: __all__ (the exported API) changed")
         elif qn == "<imports>" and posixpath.basename(path) == "__init__.py":
             impact.add("design", f"{where}: package exports changed (imports of __init__.py)")
-        elif kind in ("function", "class") and (
-            (public_file and public) or short in exported or qn.split(".")[0] in exported
-        ):
+        elif kind in ("function", "class") and _is_api(qn, path, exported):
             _api_change(impact, qn, where, bsym, hsym)
         owner = qn.split(".")[0] if "." in qn else ""
         protocol = bool(owner) and bool(ACTOR_CLASS.search(owner) or execution_file)
@@ -441,6 +459,54 @@ def analyse(
             extra = len(impact.yes[q]) - MAX_EVIDENCE
             impact.yes[q] = impact.yes[q][:MAX_EVIDENCE] + [f"… and {extra} more"]
     return impact
+
+
+def _is_api(qn: str, path: str, exported: set[str]) -> bool:
+    """A public definition of the Dataset API or the package exports."""
+    public = not any(part.startswith("_") for part in qn.split("."))
+    short = qn.rsplit(".", 1)[-1]
+    return (
+        (is_public_api_file(path) and public) or short in exported or qn.split(".")[0] in exported
+    )
+
+
+def _combined_heat(
+    qn: str,
+    kind: str,
+    base: tuple[ast.AST | None, list[int]],
+    head: tuple[ast.AST | None, list[int]],
+) -> Heat:
+    """Cold when every changed line on both sides is cold; hot when any is hot."""
+    sides = [heat_of(node, qn, kind, lines) for node, lines in (base, head) if lines]
+    if not sides:
+        return heat_of(None, qn, kind, [])
+    for level in ("hot", "unknown"):
+        for h in sides:
+            if h.level == level:
+                return h
+    return sides[0]
+
+
+def _locals(node: ast.AST | None) -> set[str]:
+    """Local variables a function assigns (not its parameters: callers name those)."""
+    if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+        return set()
+    args = node.args
+    params = {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]}
+    stored = {
+        n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+    }
+    return stored - params
+
+
+def _changed_tokens(head: list[str], base: list[str]) -> list[str]:
+    """Tokens the change adds or drops: a name on both sides' changed lines as often is
+    only re-wrapped code, not new behaviour."""
+    h, b = (
+        Counter(t for t in head if t != RESULT_CALL),
+        Counter(t for t in base if t != RESULT_CALL),
+    )
+    return list(((h - b) + (b - h)).elements())
 
 
 def _api_change(

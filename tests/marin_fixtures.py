@@ -18,11 +18,16 @@ def marin_template(tmp_path_factory) -> MarinRepo:
     return make_marin_repo(tmp_path_factory.mktemp("template") / "marin")
 
 
+def fresh_copy(template: MarinRepo, tmp_path) -> MarinRepo:
+    """A copy of a session-wide repository that a test may change."""
+    dest = tmp_path / "marin"
+    shutil.copytree(template.root, dest, symlinks=True)
+    return MarinRepo(dest)
+
+
 @pytest.fixture
 def repo(marin_template: MarinRepo, tmp_path) -> MarinRepo:
     """A fresh copy of the marin-shaped repository, on branch ``feature`` off ``main``."""
-    dest = tmp_path / "marin"
-    shutil.copytree(marin_template.root, dest, symlinks=True)
-    r = MarinRepo(dest)
+    r = fresh_copy(marin_template, tmp_path)
     r.branch("feature")
     return r
