@@ -337,6 +337,9 @@ def test_demo_command_renders_a_comment_flagging_fuzzy_dups(tmp_path):
         assert (run / f"{name}.ipynb").is_file() and (run / f"{name}.html").is_file()
     assert (run / "pr.diff").read_text().count("_ZSTD_COMPRESS_LEVEL = 12") == 1
     assert (run / "ab" / "paired.csv").is_file()
+    ab = json.loads((run / "ab" / "ab.json").read_text())
+    assert {ab["sides"][side]["mode"] for side in ("control", "treatment")} == {"uv"}
+    assert "uv environment" in comment  # the demo sandbox is a uv project: the worktree path
     assert json.loads((run / "demo.json").read_text())["verdict"] == "fail"
     assert "fuzzy_dups" in proc.stdout.split("flagged stages:")[1].splitlines()[0]
     assert "local_ab" in proc.stdout and "pairs" in proc.stdout  # where the time went
@@ -401,3 +404,37 @@ def test_attribution_shows_no_shares_when_the_total_interval_holds_no_change():
     total = verdict.signals[0]
     assert total.signal == "wall_seconds_total" and total.note.startswith("within noise")
     assert attribute(verdict).within_noise is True
+
+
+@pytest.mark.slow
+def test_a_dependency_pin_change_runs_each_side_with_its_own_version(tmp_path):
+    """The PR pins braceexpand 0.1.6 in lib/zephyr/pyproject.toml: each side's uv
+    environment holds its own pin, and the comment says so."""
+    from perfgate_lib.sandbox import DEP_PIN_CHANGE
+    from tests.cli_helpers import perfgate
+
+    box = build_sandbox(tmp_path / "repo", DEP_PIN_CHANGE)
+    out = tmp_path / "run"
+    proc = perfgate(
+        "local-ab",
+        "--checkout",
+        box.path,
+        "--head",
+        box.head,
+        "--env",
+        "uv",
+        "--max-pairs",
+        "2",
+        "--docs",
+        "60",
+        "--out",
+        str(out),
+    )
+    assert proc.returncode in (0, 1, 3), proc.stderr  # it ran; the verdict is not the point
+    ab = json.loads((out / "ab" / "ab.json").read_text())
+    assert ab["dependency_changes"] == ["braceexpand 0.1.7 -> 0.1.6"]
+    assert ab["sides"]["control"]["env_digest"] != ab["sides"]["treatment"]["env_digest"]
+    assert {ab["sides"][s]["mode"] for s in ("control", "treatment")} == {"uv"}
+    comment = (out / "comment.md").read_text()
+    assert "braceexpand 0.1.7 -&gt; 0.1.6" in comment or "braceexpand 0.1.7 -> 0.1.6" in comment
+    assert comment.count("zephyr 0.2.20") >= 2  # each side's versions are named

@@ -463,17 +463,20 @@ class ABResult:
         }
 
     def side_lines(self) -> list[str]:
-        """One line per side: interpreter, Zephyr / fray / iris versions, environment."""
+        """One line per side: environment mode, interpreter, Zephyr / fray / iris versions."""
         lines = []
         for side in SIDES:
             info = self.sides.get(side) or {}
             ident = info.get("identity") or {}
             versions = {**(ident.get("versions") or {}), **(info.get("versions") or {})}
+            digest = info.get("env_digest")
             lines.append(
-                f"{side}: Python {ident.get('python', '?')} ({info.get('mode', '?')}: "
-                f"{info.get('description', '?')}); zephyr {versions.get('marin-zephyr') or '?'}"
-                f" from {ident.get('zephyr_source', '?')}, fray {versions.get('marin-fray') or '?'}"
-                f", iris {versions.get('marin-iris') or '?'}"
+                f"{side}: {info.get('mode', '?')} environment"
+                + (f" {str(digest)[:12]}" if digest else "")
+                + f", Python {ident.get('python', '?')} (`{ident.get('executable', '?')}`); "
+                f"zephyr {versions.get('marin-zephyr') or '?'} from its worktree"
+                + ("" if ident.get("zephyr_source") not in (None, "installed") else " (installed!)")
+                + f", fray {versions.get('marin-fray') or '?'}, iris {versions.get('marin-iris') or '?'}"
             )
         return lines
 
