@@ -1,6 +1,8 @@
 """Paths and fsspec URLs alike: local paths, ``gs://`` (gcsfs), ``memory://``.
 
-Every function takes a local path or a URL. Writes create parent folders.
+Every function takes a local path or a URL. Writes create parent folders, and every
+text written (UTF-8 data) passes through :func:`perfgate_lib.redaction.redact` first:
+what the kit writes to a run folder, a comment file or verdict.json holds no secret.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import posixpath
 from typing import Any
 
 import fsspec
+
+from perfgate_lib.redaction import redact
 
 
 def configure_gcs_emulator_env() -> None:
@@ -53,7 +57,19 @@ def read_text(path: str) -> str:
     return read_bytes(path).decode("utf-8")
 
 
+def outbound(data: bytes) -> bytes:
+    """``data`` redacted when it is UTF-8 text; binary data (PNG) unchanged."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data
+    clean = redact(text)
+    return data if clean == text else clean.encode("utf-8")
+
+
 def write_bytes(path: str, data: bytes) -> None:
+    """Write ``data`` (redacted when it is text, see :func:`outbound`)."""
+    data = outbound(data)
     fs, inner = filesystem(path)
     parent = posixpath.dirname(inner) if is_url(str(path)) else os.path.dirname(inner)
     if parent:
