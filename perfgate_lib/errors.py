@@ -56,3 +56,13 @@ class BaselineUnavailable(PerfgateError):
 
 class SecretFound(PerfgateError):
     """The scrubber found a token-like string in a run folder; archiving refused."""
+
+
+class StorageError(PerfgateError):
+    """A ``gs://`` / ``https://`` location could not be used: credentials, network or
+    permission. ``kind`` says which; the message is one line with the URL."""
+
+    def __init__(self, url: str, kind: str, detail: str, doing: str = "read") -> None:
+        self.url = url
+        self.kind = kind
+        super().__init__(f"cannot {doing} {url}: {kind} problem: {detail}")
