@@ -36,10 +36,10 @@ _ESC = r"(?:\\{1,2})?"  # an optional markdown backslash, itself JSON-escaped or
 
 # (kind, pattern, group to redact: 0 whole match, else the credential group)
 PATTERNS: tuple[tuple[str, re.Pattern[str], int], ...] = (
-    ("github-token", re.compile(rf"(?<![A-Za-z0-9_])gh[pousr]{_ESC}_[A-Za-z0-9]{{30,}}"), 0),
+    ("github-token", re.compile(rf"(?<![A-Za-z0-9])gh[pousr]{_ESC}_[A-Za-z0-9]{{30,}}"), 0),
     (
         "github-token",
-        re.compile(rf"(?<![A-Za-z0-9_])github{_ESC}_pat{_ESC}_(?:[A-Za-z0-9]|{_ESC}_){{30,}}"),
+        re.compile(rf"(?<![A-Za-z0-9])github{_ESC}_pat{_ESC}_(?:[A-Za-z0-9]|{_ESC}_){{30,}}"),
         0,
     ),
     (
