@@ -114,33 +114,22 @@ def test_comment_redacts_report_fields_iris_logs_title_and_assessment(tmp_path, 
     log = f"worker 3 died: out of memory (oom-kill) pushing with {TOKEN}\nAuthorization: token {ENV_VALUE}\n"
     lines = oom_lines(log + "worker pool lost\n")
     assert any(TOKEN in line for line in lines)  # the evidence itself is raw ...
-    assessment = (
-        json.loads((EXAMPLES / "assessment.json").read_text())
-        if (EXAMPLES / "assessment.json").exists()
-        else None
-    )
-    if assessment is None:
-        assessment = {
-            "max_gate": "3",
-            "rationale": f"rationale {TOKEN}",
-            "per_file": {
-                "lib/zephyr/src/zephyr/shuffle.py": {
-                    "trivial": False,
-                    "shuffle": True,
-                    "memory": False,
-                    "cpu": True,
-                    "design": False,
-                    "summary": f"summary with {TOKEN} and {ENV_VALUE}",
-                }
-            },
-            "in_scope": True,
-            "flags": [],
-        }
-    else:
-        first = next(iter(assessment["per_file"]))
-        assessment["per_file"][first]["summary"] = f"summary with {TOKEN} and {ENV_VALUE}"
+    summary = {"trivial": False, "shuffle": True, "memory": False, "cpu": True, "design": False}
+    assessment = {
+        "max_gate": "3",
+        "rationale": f"rationale {TOKEN}",
+        "per_file": {
+            "lib/zephyr/src/zephyr/shuffle.py": {
+                **summary,
+                "summary": f"summary with {TOKEN} and {ENV_VALUE}",
+            }
+        },
+        "in_scope": True,
+        "flags": [],
+    }
     extras = CommentExtras(title=f"PR title {TOKEN}", sections=[oom_section("/job/1", lines)])
     body = _verdict_comment(token_report(tmp_path), assessment=assessment, extras=extras)
+    assert "summary with" in body and "PR title" in body and "oom-kill" in body
     assert_clean(body, "comment")  # ... the comment is not
     assert marker("github-token") in body.replace("\\", "")
     assert len(body) <= 65_536
