@@ -16,13 +16,14 @@ from perfgate_lib.rules import Verdict
 
 MAX_LABEL = 20
 _ENTITY_CHARS = frozenset('"#`\\;<>&')
+_BREAKING = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})  # controls, line separators
 
 
 def _escape(text: str) -> str:
     """Mermaid entity codes (``#<code point>;``) for quotes, ``#``, backticks, ``;``, HTML
-    characters and control characters (newlines included); everything else as is."""
+    characters, control characters and line separators; everything else as is."""
     return "".join(
-        f"#{ord(ch)};" if ch in _ENTITY_CHARS or unicodedata.category(ch).startswith("C") else ch
+        f"#{ord(ch)};" if ch in _ENTITY_CHARS or unicodedata.category(ch) in _BREAKING else ch
         for ch in text
     )
 

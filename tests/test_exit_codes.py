@@ -28,7 +28,7 @@ from tests.comment_checks import unescaped_html
 EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "parameters" / "examples"
 BASE = EXAMPLES / "tier1_baseline.json"
 PROPERTY = settings(
-    max_examples=60,
+    max_examples=40,
     deadline=None,
     derandomize=True,
     database=None,
@@ -215,10 +215,9 @@ def test_compare_property(monkeypatch, baseline, treatment):
     "mutation",
     [
         {"stage_wall_seconds": {"<script>x</script>": 10.0, "ünï✓段": 5.0, "a|b": 1.0}},
-        {"status": "failed", "warnings": ["</details><b>x</b>"], "ooms": 2},
-        {"failed_shards": 3},
+        {"status": "failed", "warnings": ["</details><b>x</b>"], "failed_shards": 3},
     ],
-    ids=["html-stage-names", "failed-treatment", "failed-shards"],
+    ids=["html-stage-names", "failed-treatment"],
 )
 def test_compare_end_to_end_examples(tmp_path, mutation):
     """A few generated-like reports through the real notebook kernel."""
