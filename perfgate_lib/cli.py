@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import os
 import sys
 import traceback
 from collections.abc import Iterator
@@ -56,9 +55,11 @@ class LazyGroup(click.Group):
         return importlib.import_module(f"perfgate_lib.commands.{module}").command
 
 
+_debug_flag: list[bool] = [False]  # --debug of the command being run
+
+
 def _set_debug(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
-    if value:
-        os.environ[crash.DEBUG_VAR] = "1"
+    _debug_flag[0] = bool(value)
     return value
 
 
@@ -114,6 +115,7 @@ def _exit_code(exc: SystemExit) -> int:
 def run(argv: list[str] | None = None) -> int:
     """Run one command; returns its exit code and never raises (but KeyboardInterrupt)."""
     args = list(sys.argv[1:] if argv is None else argv)
+    _debug_flag[0] = False
     try:
         cli.main(args=args, prog_name="perfgate", standalone_mode=False)
     except SystemExit as exc:  # commands exit with their verdict's code
@@ -130,7 +132,7 @@ def run(argv: list[str] | None = None) -> int:
         click.echo(f"perfgate: {exc}", err=True)
         return exc.exit_code
     except Exception as exc:  # noqa: BLE001 - a crash: one line, traceback to a file
-        debug = crash.debug_enabled()
+        debug = _debug_flag[0] or crash.debug_enabled()
         where = crash.write_traceback(exc, utc_stamp())
         if debug:
             traceback.print_exception(exc, file=sys.stderr)

@@ -20,7 +20,7 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from perfgate_lib import storage
+from perfgate_lib import crash, storage
 from perfgate_lib.errors import PerfgateError, UsageError
 
 NOTEBOOKS_DIR = pathlib.Path(__file__).resolve().parent.parent / "notebooks"
@@ -137,6 +137,7 @@ def run_notebook(
     source = notebook_path(name)
     check_parameters(name, parameters)
     storage.makedirs(out_dir)
+    crash.note_run_dir(out_dir)  # a crash's traceback goes here
     output = storage.join(out_dir, output_name or source.name)
     # absolute: papermill changes the working folder while it runs
     target = output if storage.is_url(output) else os.path.abspath(output)

@@ -71,7 +71,8 @@ def no_credentials_env(tmp_path) -> dict[str, str]:
         for k, v in os.environ.items()
         if k not in ("STORAGE_EMULATOR_HOST", "FSSPEC_GS_TOKEN", "GOOGLE_APPLICATION_CREDENTIALS")
     }
-    return {**env, "HOME": str(tmp_path), "CLOUDSDK_CONFIG": str(tmp_path / "gcloud")}
+    home = {"HOME": str(tmp_path), "CLOUDSDK_CONFIG": str(tmp_path / "gcloud")}
+    return {**env, **home, "PERFGATE_DEBUG": ""}
 
 
 def test_the_retry_bound_lives_in_gate_common():
@@ -201,6 +202,7 @@ def test_gcs_endpoint_that_refuses_is_not_retried(tmp_path):
         **os.environ,
         "STORAGE_EMULATOR_HOST": f"http://127.0.0.1:{closed_port()}",
         "FSSPEC_GS_TOKEN": "anon",
+        "PERFGATE_DEBUG": "",
     }
     proc = subprocess.run(
         [sys.executable, "-c", GCS_PROBE],
