@@ -116,6 +116,7 @@ def run(argv: list[str] | None = None) -> int:
     """Run one command; returns its exit code and never raises (but KeyboardInterrupt)."""
     args = list(sys.argv[1:] if argv is None else argv)
     _debug_flag[0] = False
+    crash.forget_run_dir()
     try:
         cli.main(args=args, prog_name="perfgate", standalone_mode=False)
     except SystemExit as exc:  # commands exit with their verdict's code

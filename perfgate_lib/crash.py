@@ -23,6 +23,11 @@ def note_run_dir(path: str) -> None:
     _current_run_dir[:] = [str(path)]
 
 
+def forget_run_dir() -> None:
+    """Start a new command: no run folder noted yet."""
+    _current_run_dir.clear()
+
+
 def traceback_folders() -> list[str]:
     """Where a traceback file is tried, in order."""
     from perfgate_lib.rundir import default_runs_root
