@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from perfgate_lib import storage
+from perfgate_lib.storage_errors import TRANSIENT, classify
+from perfgate_lib.storage_retry import retry_policy
 
 CONCURRENCY = 32  # requests in flight against a real object store
 EMULATOR_CONCURRENCY = 4  # the GCS emulator serves one request at a time, listen backlog 5
@@ -32,9 +35,7 @@ def fetch_many(paths: Sequence[str], concurrency: int | None = None) -> dict[str
     fs, _ = storage.filesystem(paths[0])
     inner = {p: storage.filesystem(p)[1] for p in paths}
     if getattr(fs, "async_impl", False):
-        got = fs.cat(list(inner.values()), on_error="return", batch_size=concurrency)
-        missing = FileNotFoundError("not returned by the filesystem")
-        return {p: got.get(i, got.get(fs._strip_protocol(i), missing)) for p, i in inner.items()}
+        return _fetch_async(fs, inner, concurrency)
 
     def one(path: str) -> Any:
         try:
@@ -46,17 +47,43 @@ def fetch_many(paths: Sequence[str], concurrency: int | None = None) -> dict[str
         return dict(zip(paths, pool.map(one, paths), strict=True))
 
 
+def _fetch_async(fs: Any, inner: dict[str, str], concurrency: int) -> dict[str, Any]:
+    """One batched ``cat``; paths that failed with a transient answer are fetched again,
+    as often as the storage retry policy allows."""
+    policy = retry_policy()
+    missing = FileNotFoundError("not returned by the filesystem")
+    out: dict[str, Any] = {}
+    todo = dict(inner)
+    for attempt in range(1, policy.attempts + 1):
+        got = fs.cat(list(todo.values()), on_error="return", batch_size=concurrency)
+        for path, key in todo.items():
+            out[path] = got.get(key, got.get(fs._strip_protocol(key), missing))
+        todo = {
+            p: k
+            for p, k in todo.items()
+            if isinstance(out[p], BaseException) and classify(out[p]) == TRANSIENT
+        }
+        if not todo or attempt == policy.attempts:
+            break
+        time.sleep(policy.wait(attempt))
+    return out
+
+
 def list_files(folder: str) -> list[str]:
     """Every file under ``folder`` (recursive), sorted, spelled as ``folder`` + relative path.
 
     Raises FileNotFoundError when ``folder`` is not a folder.
     """
-    fs, inner = storage.filesystem(folder)
-    if not fs.isdir(inner):
-        raise FileNotFoundError(f"folder not found: {folder}")
+
+    def find(fs: Any, inner: str) -> tuple[str, list[str]]:
+        if not fs.isdir(inner):
+            raise FileNotFoundError(f"folder not found: {folder}")
+        return inner, fs.find(inner)
+
+    inner, found = storage.call(folder, "list", find)
     base = inner.rstrip("/")
     out = []
-    for path in fs.find(inner):
+    for path in found:
         rel = path[len(base) :].lstrip("/") if path.startswith(base) else path
         out.append(storage.join(str(folder).rstrip("/"), *rel.split("/")))
     return sorted(out)

@@ -1,18 +1,28 @@
 """The ``perfgate`` command. Sub-commands load lazily so start-up stays fast.
 
 Each sub-command lives in ``perfgate_lib/commands/<name>.py`` as ``command``.
-Errors derived from :class:`perfgate_lib.errors.PerfgateError` print one line
-and exit with their code (2 usage, 4 could not run).
+Exit codes (:mod:`perfgate_lib.errors`): errors derived from
+:class:`~perfgate_lib.errors.PerfgateError` print one line and exit with their code
+(2 usage, 4 could not run); any other exception is a crash: one line naming it and the
+traceback file (:mod:`perfgate_lib.crash`), exit 4, never 1. Everything the process
+prints goes through :func:`perfgate_lib.redaction.redact`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import sys
+import traceback
+from collections.abc import Iterator
+from typing import Any, TextIO
 
 import click
 
-from perfgate_lib.errors import PerfgateError
+from perfgate_lib import crash
+from perfgate_lib.errors import EXIT_COULD_NOT_RUN, PerfgateError
+from perfgate_lib.redaction import redact
+from perfgate_lib.rundir import utc_stamp
 
 # command name -> its module under perfgate_lib.commands
 COMMANDS: dict[str, str] = {
@@ -45,25 +55,95 @@ class LazyGroup(click.Group):
         return importlib.import_module(f"perfgate_lib.commands.{module}").command
 
 
+_debug_flag: list[bool] = [False]  # --debug of the command being run
+
+
+def _set_debug(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    _debug_flag[0] = bool(value)
+    return value
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="perfgate")
+@click.option(
+    "--debug",
+    is_flag=True,
+    expose_value=False,
+    callback=_set_debug,
+    help="Print the full traceback when a command crashes (also PERFGATE_DEBUG=1).",
+)
 def cli() -> None:
     """Performance-gate Zephyr pull requests: assess, run, compare, comment."""
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Console entry point: maps PerfgateError to its exit code."""
+class RedactingStream:
+    """A text stream that redacts every write before passing it on."""
+
+    def __init__(self, inner: TextIO) -> None:
+        self._inner = inner
+
+    def write(self, text: str) -> int:
+        self._inner.write(redact(text) if isinstance(text, str) else text)
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+@contextlib.contextmanager
+def redacted_output() -> Iterator[None]:
+    """stdout and stderr redacted for the duration (CI logs are an exit too)."""
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = RedactingStream(sys.stdout), RedactingStream(sys.stderr)  # type: ignore[assignment]
     try:
-        cli.main(args=argv, prog_name="perfgate", standalone_mode=False)
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
+def _command_name(argv: list[str]) -> str:
+    return next((a for a in argv if a in COMMANDS), "")
+
+
+def _exit_code(exc: SystemExit) -> int:
+    if exc.code is None or isinstance(exc.code, int):
+        return exc.code or 0
+    click.echo(f"perfgate: {exc.code}", err=True)
+    return EXIT_COULD_NOT_RUN
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run one command; returns its exit code and never raises (but KeyboardInterrupt)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    _debug_flag[0] = False
+    crash.forget_run_dir()
+    try:
+        cli.main(args=args, prog_name="perfgate", standalone_mode=False)
+    except SystemExit as exc:  # commands exit with their verdict's code
+        return _exit_code(exc)
     except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
+        return exc.exit_code
     except click.ClickException as exc:
         exc.show()
-        sys.exit(exc.exit_code)
+        return exc.exit_code
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
-        sys.exit(130)
+        return 130
     except PerfgateError as exc:
         click.echo(f"perfgate: {exc}", err=True)
-        sys.exit(exc.exit_code)
-    sys.exit(0)
+        return exc.exit_code
+    except Exception as exc:  # noqa: BLE001 - a crash: one line, traceback to a file
+        debug = _debug_flag[0] or crash.debug_enabled()
+        where = crash.write_traceback(exc, utc_stamp())
+        if debug:
+            traceback.print_exception(exc, file=sys.stderr)
+        click.echo(crash.crash_line(exc, _command_name(args), where, debug), err=True)
+        return EXIT_COULD_NOT_RUN
+    return 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: runs the command with redacted output, exits with its code."""
+    with redacted_output():
+        code = run(argv)
+    sys.exit(code)

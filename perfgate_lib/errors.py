@@ -1,7 +1,8 @@
 """Errors the kit raises, each with the process exit code it maps to.
 
 Exit codes (design.md): 0 pass/warn/skip, 1 fail, 2 usage error, 3 inconclusive,
-4 could not run (bad input, no baseline, halted by local checks).
+4 could not run (bad input, no baseline, halted by local checks, unreachable storage, and
+any unexpected exception: see :mod:`perfgate_lib.crash`). 1 is only ever a fail verdict.
 """
 
 from __future__ import annotations
@@ -56,3 +57,13 @@ class BaselineUnavailable(PerfgateError):
 
 class SecretFound(PerfgateError):
     """The scrubber found a token-like string in a run folder; archiving refused."""
+
+
+class StorageError(PerfgateError):
+    """A ``gs://`` / ``https://`` location could not be used: credentials, network or
+    permission. ``kind`` says which; the message is one line with the URL."""
+
+    def __init__(self, url: str, kind: str, detail: str, doing: str = "read") -> None:
+        self.url = url
+        self.kind = kind
+        super().__init__(f"cannot {doing} {url}: {kind} problem: {detail}")

@@ -31,6 +31,7 @@ from urllib3.util.retry import Retry
 
 from perfgate_lib import MAX_COMMENT_CHARS, SENTINEL
 from perfgate_lib.errors import GitHubError, PerfgateError, UsageError
+from perfgate_lib.redaction import redact
 
 DEFAULT_REPO = "marin-community/marin"
 DEFAULT_API_URL = "https://api.github.com"
@@ -354,7 +355,9 @@ class CommentResult:
 
 
 def check_body(body: str, source: str = "comment body", sentinel: str = SENTINEL) -> str:
-    """The body ready to send: sentinel first (added when missing), at most 65,536 chars."""
+    """The body ready to send: redacted, sentinel first (added when missing), at most
+    65,536 chars."""
+    body = redact(body)
     if not body.strip():
         raise UsageError(f"{source} is empty")
     if not body.startswith(sentinel):

@@ -4,7 +4,10 @@
 (papermill only warns on a misspelling), refuses secret-looking parameters, creates
 the output folder, runs the notebook on the ``python3`` kernel with the notebooks
 folder as working directory, and leaves the executed notebook in the output folder,
-also when a cell fails (then :class:`NotebookFailed` names the cell's error).
+also when a cell fails (then :class:`NotebookFailed` names the cell's error). Every
+save of the executed notebook (after each cell, and the final one) goes through
+:func:`perfgate_lib.storage.write_text`, so secrets in outputs are redacted before the
+notebook touches the disk or a bucket.
 """
 
 from __future__ import annotations
@@ -17,12 +20,42 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from perfgate_lib import storage
+from perfgate_lib import crash, storage
 from perfgate_lib.errors import PerfgateError, UsageError
 
 NOTEBOOKS_DIR = pathlib.Path(__file__).resolve().parent.parent / "notebooks"
 KERNEL = "python3"
 _SECRET_NAME = re.compile(r"token|secret|password|passwd|api_?key|credential", re.I)
+REDACTING_SCHEME = "perfgate-redacted::"  # papermill output paths through RedactingWriter
+
+
+class RedactingWriter:
+    """A papermill I/O handler: notebooks saved to ``perfgate-redacted::<path or URL>`` are
+    written with :func:`storage.write_text`, hence redacted."""
+
+    @staticmethod
+    def write(buf: str, path: str) -> None:
+        real = path[len(REDACTING_SCHEME) :]
+        storage.write_text(real, buf.replace(REDACTING_SCHEME, ""))
+
+    @staticmethod
+    def read(path: str) -> str:
+        return storage.read_text(path[len(REDACTING_SCHEME) :])
+
+    @staticmethod
+    def pretty_path(path: str) -> str:
+        return path[len(REDACTING_SCHEME) :]
+
+    @staticmethod
+    def listdir(path: str) -> list[str]:
+        return storage.listdir(path[len(REDACTING_SCHEME) :])
+
+
+def _register_writer() -> None:
+    from papermill.iorw import papermill_io
+
+    if not any(scheme == REDACTING_SCHEME for scheme, _ in papermill_io._handlers):
+        papermill_io.register(REDACTING_SCHEME, RedactingWriter)
 
 
 class NotebookFailed(PerfgateError):
@@ -123,12 +156,16 @@ def run_notebook(
     source = notebook_path(name)
     check_parameters(name, parameters)
     storage.makedirs(out_dir)
+    crash.note_run_dir(out_dir)  # a crash's traceback goes here
     output = storage.join(out_dir, output_name or source.name)
+    # absolute: papermill changes the working folder while it runs
+    target = output if storage.is_url(output) else os.path.abspath(output)
+    _register_writer()
     try:
         with _kernel_env() as manager:
             papermill.execute_notebook(
                 str(source),
-                output,
+                REDACTING_SCHEME + target,
                 parameters=parameters,
                 kernel_name=KERNEL,
                 cwd=str(NOTEBOOKS_DIR),

@@ -4,7 +4,9 @@ Every comment starts with the sentinel so re-runs replace it (the waiver comment
 ``assessment_render.render_waiver_comment``). Untrusted strings are
 escaped (:mod:`perfgate_lib.mdtext`). Bodies never exceed GitHub's 65,536 characters:
 the raw treatment report is dropped first (and the comment says so), then the
-assessment evidence, then the body is cut with a note.
+assessment evidence, then the body is cut with a note. Bodies are redacted
+(:func:`perfgate_lib.redaction.redact`) before they are measured or cut, so a secret in a
+report, a log line or a title never reaches the comment, not even half of one.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from perfgate_lib.mdtext import (
     md_fence,
 )
 from perfgate_lib.mermaid import stage_xychart
+from perfgate_lib.redaction import redact
 from perfgate_lib.report import PerfReport
 from perfgate_lib.rules import Verdict
 
@@ -266,7 +269,7 @@ def render_comment(
             parts.append(
                 f"_{what} omitted to stay under GitHub's comment size limit; see the run folder._"
             )
-        return "\n\n".join(parts) + "\n"
+        return redact("\n\n".join(parts) + "\n")
 
     body = build(_raw_report(treatment), True, [])
     if len(body) > max_chars:
@@ -277,7 +280,8 @@ def render_comment(
 
 
 def truncate(body: str, max_chars: int = MAX_COMMENT_CHARS) -> str:
-    """Cut a body to ``max_chars`` with a visible note (last resort)."""
+    """Redact, then cut a body to ``max_chars`` with a visible note (last resort)."""
+    body = redact(body)
     if len(body) <= max_chars:
         return body
     note = "\n\n_…comment cut to stay under GitHub's size limit; see the run folder._\n"

@@ -48,6 +48,7 @@ _SCALARS: dict[str, str] = {
     "wandb_url": "str",
     "cluster_generation": "str",
 }
+MAX_DEPTH = 64  # real reports nest 3 levels; deeper JSON is refused, never a crash
 _STAGE_MAPS = {"stage_wall_seconds": "seconds", "stage_sum_task_wall_seconds": "seconds"}
 _COUNT_MAPS = ("task_state_counts", "infra_failures")
 
@@ -161,10 +162,24 @@ def _count_map(source: str, name: str, value: Any) -> dict[str, int]:
     return out
 
 
+def nesting_depth(value: Any) -> int:
+    """How deeply lists and objects nest in a decoded JSON value (a scalar is 0); iterative."""
+    deepest, todo = 0, [(value, 1)]
+    while todo:
+        item, depth = todo.pop()
+        children = item.values() if isinstance(item, dict) else item
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            todo += [(child, depth + 1) for child in children if isinstance(child, dict | list)]
+    return deepest
+
+
 def parse_report(obj: Any, source: str = "<report>") -> PerfReport:
     """Validate a decoded JSON value as a perf report of any era."""
     if not isinstance(obj, dict):
         raise ReportError(source, None, f"expected a JSON object, got {type(obj).__name__}")
+    if nesting_depth(obj) > MAX_DEPTH:
+        raise ReportError(source, None, f"JSON nested deeper than {MAX_DEPTH} levels")
     values: dict[str, Any] = {}
     for name, kind in _SCALARS.items():
         values[name] = _scalar(source, name, kind, obj.get(name))
@@ -222,6 +237,8 @@ def loads_report(text: str | bytes, source: str = "<report>") -> PerfReport:
         ) from exc
     except ValueError as exc:
         raise ReportError(source, None, f"not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise ReportError(source, None, f"JSON nested deeper than {MAX_DEPTH} levels") from exc
     return parse_report(obj, source)
 
 

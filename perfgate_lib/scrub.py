@@ -1,67 +1,24 @@
 """Secret scrubber: find token-like strings in a run folder before it is archived.
 
-Kinds caught (``Finding.kind``):
-
-* ``github-token``: ``ghp_``, ``gho_``, ``ghu_``, ``ghs_``, ``ghr_`` + 30 or more
-  letters/digits, and fine-grained ``github_pat_`` + 30 or more ``[A-Za-z0-9_]``.
-* ``authorization-header``: ``Authorization: Bearer|token|Basic <credential>`` (also
-  as a quoted dict entry), and a bare ``Bearer <credential>`` of 20+ characters with a digit.
-* ``private-key``: a PEM ``-----BEGIN ... PRIVATE KEY-----`` block (RSA, EC, OPENSSH,
-  ENCRYPTED, PGP ...).
-* ``env:<NAME>``: the value of an environment variable whose name contains TOKEN, KEY,
-  SECRET, PASSWORD or PASSWD, when the value has at least 8 characters and is not a
-  number, a boolean or a file path. Raw, JSON-escaped and HTML-escaped forms are matched.
+The kinds and patterns live in :mod:`perfgate_lib.redaction` (the one redaction
+point); this module is the archive's second line of defence: after redaction it must
+find nothing.
 
 Findings name the file, the line and the kind, never the secret itself.
-:func:`redact` replaces the same matches in a text, for loggers and notebook output.
+``redact``, ``find_in_text`` and ``secret_env_values`` are re-exported here.
 """
 
 from __future__ import annotations
 
-import html
-import json
 import os
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from perfgate_lib.bulkread import fetch_many, list_files
 from perfgate_lib.errors import SecretFound
+from perfgate_lib.redaction import env_hits, pattern_hits, redact, secret_env_values
 
-MIN_ENV_VALUE = 8
-SECRET_ENV_NAME = re.compile(r"TOKEN|KEY|SECRET|PASSWORD|PASSWD", re.IGNORECASE)
-_HARMLESS_VALUE = re.compile(r"^(?:[-+]?\d+(?:\.\d+)?|true|false|yes|no|none|null|anon)$", re.I)
-
-# (kind, pattern, group to redact: 0 whole match, else the credential group)
-_PATTERNS: tuple[tuple[str, re.Pattern[str], int], ...] = (
-    ("github-token", re.compile(r"(?<![A-Za-z0-9_])gh[pousr]_[A-Za-z0-9]{30,}"), 0),
-    ("github-token", re.compile(r"(?<![A-Za-z0-9_])github_pat_[A-Za-z0-9_]{30,}"), 0),
-    (
-        "private-key",
-        re.compile(
-            r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
-            r"(?:.*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----)?",
-            re.DOTALL,
-        ),
-        0,
-    ),
-    (
-        "authorization-header",
-        re.compile(
-            r"(?i)authorization['\"]?\s*[:=]\s*['\"]?(?:bearer|token|basic)\s+"
-            r"([A-Za-z0-9._~+/\-]{8,}=*)"
-        ),
-        1,
-    ),
-    (
-        "authorization-header",
-        re.compile(
-            r"(?i)(?<![A-Za-z])bearer\s+((?=[A-Za-z0-9._~+/\-]*\d)[A-Za-z0-9._~+/\-]{20,}=*)"
-        ),
-        1,
-    ),
-)
-REDACTED = "[REDACTED]"
+__all__ = ["Finding", "find_in_text", "find_secrets", "redact", "scan", "secret_env_values"]
 
 
 @dataclass(frozen=True)
@@ -76,30 +33,6 @@ class Finding:
         return f"{self.file}:{self.line}: {self.kind}"
 
 
-def secret_env_values(environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """``{name: value}`` of environment variables that look like secrets (see module doc)."""
-    env = os.environ if environ is None else environ
-    out = {}
-    for name, value in env.items():
-        value = value.strip()
-        if not SECRET_ENV_NAME.search(name) or len(value) < MIN_ENV_VALUE:
-            continue
-        if _HARMLESS_VALUE.match(value) or value.startswith(("/", "./", "~", "../")):
-            continue
-        out[name] = value
-    return out
-
-
-def _env_forms(value: str) -> set[str]:
-    """The value as it appears raw, JSON-escaped and HTML-escaped."""
-    return {
-        value,
-        json.dumps(value)[1:-1],
-        html.escape(value),
-        html.escape(json.dumps(value)[1:-1]),
-    }
-
-
 def _line_of(text: str, pos: int) -> int:
     return text.count("\n", 0, pos) + 1
 
@@ -108,35 +41,9 @@ def find_in_text(
     text: str, source: str = "<text>", environ: Mapping[str, str] | None = None
 ) -> list[Finding]:
     """Every secret-looking match in ``text``, by position."""
-    hits: list[tuple[int, str]] = []
-    for kind, pattern, _ in _PATTERNS:
-        hits += [(m.start(), kind) for m in pattern.finditer(text)]
-    for name, value in secret_env_values(environ).items():
-        for form in _env_forms(value):
-            start = text.find(form)
-            while start != -1:
-                hits.append((start, f"env:{name}"))
-                start = text.find(form, start + 1)
+    hits = pattern_hits(text) + env_hits(text, environ)
     found = {Finding(source, _line_of(text, pos), kind) for pos, kind in hits}
     return sorted(found, key=lambda f: (f.line, f.kind))
-
-
-def redact(text: str, environ: Mapping[str, str] | None = None) -> str:
-    """``text`` with every secret-looking match replaced by ``[REDACTED]``.
-
-    For headers only the credential goes (``Authorization: Bearer [REDACTED]``).
-    """
-    for value in sorted(secret_env_values(environ).values(), key=len, reverse=True):
-        for form in _env_forms(value):
-            text = text.replace(form, REDACTED)
-    for _, pattern, group in _PATTERNS:
-        if group == 0:
-            text = pattern.sub(REDACTED, text)
-        else:
-            text = pattern.sub(
-                lambda m, g=group: m.group(0)[: m.start(g) - m.start(0)] + REDACTED, text
-            )
-    return text
 
 
 def find_secrets(

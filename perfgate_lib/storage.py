@@ -1,6 +1,11 @@
 """Paths and fsspec URLs alike: local paths, ``gs://`` (gcsfs), ``memory://``.
 
-Every function takes a local path or a URL. Writes create parent folders.
+Every function takes a local path or a URL. On URLs only transient answers are retried
+(:mod:`perfgate_lib.storage_retry`, bounded in ``gate_common.yaml``); no credentials, no
+network or a refused request fail at once with one line
+(:class:`~perfgate_lib.errors.StorageError`), a missing object with ``FileNotFoundError``. Writes create parent folders, and every
+text written (UTF-8 data) passes through :func:`perfgate_lib.redaction.redact` first:
+what the kit writes to a run folder, a comment file or verdict.json holds no secret.
 """
 
 from __future__ import annotations
@@ -10,6 +15,9 @@ import posixpath
 from typing import Any
 
 import fsspec
+
+from perfgate_lib.redaction import redact
+from perfgate_lib.storage_retry import retry_policy, with_retries
 
 
 def configure_gcs_emulator_env() -> None:
@@ -28,11 +36,37 @@ def is_url(path: str) -> bool:
     return "://" in str(path) and not str(path).startswith("file://")
 
 
+def _gcs_without_inner_retries() -> None:
+    """gcsfs retries every error six times (about 40 s) on its own; retries are decided
+    here instead (:func:`with_retries`), so its own retry test always says no."""
+    import gcsfs.retry
+
+    gcsfs.retry.is_retriable = lambda exc: False
+
+
 def filesystem(path: str) -> tuple[Any, str]:
-    """The fsspec filesystem for ``path`` and the path inside it."""
+    """The fsspec filesystem for ``path`` and the path inside it.
+
+    ``gs://`` without credentials raises StorageError (kind ``credentials``) at once.
+    """
     configure_gcs_emulator_env()
+    if str(path).startswith("gs://"):
+        from perfgate_lib.cloudauth import require_gcs_credentials
+
+        require_gcs_credentials(str(path), retry_policy().credentials_check_s)
+        _gcs_without_inner_retries()
     fs, inner = fsspec.core.url_to_fs(str(path))
     return fs, inner
+
+
+def call(path: str, doing: str, op: Any) -> Any:
+    """``op(fs, inner)`` on ``path``'s filesystem, with the storage retry rules."""
+
+    def attempt() -> Any:
+        fs, inner = filesystem(path)
+        return op(fs, inner)
+
+    return with_retries(attempt, str(path), doing)
 
 
 def join(base: str, *parts: str) -> str:
@@ -44,22 +78,35 @@ def join(base: str, *parts: str) -> str:
 
 
 def read_bytes(path: str) -> bytes:
-    fs, inner = filesystem(path)
-    with fs.open(inner, "rb") as fh:
-        return fh.read()
+    return call(path, "read", lambda fs, inner: fs.cat_file(inner))
 
 
 def read_text(path: str) -> str:
     return read_bytes(path).decode("utf-8")
 
 
+def outbound(data: bytes) -> bytes:
+    """``data`` redacted when it is UTF-8 text; binary data (PNG) unchanged."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data
+    clean = redact(text)
+    return data if clean == text else clean.encode("utf-8")
+
+
 def write_bytes(path: str, data: bytes) -> None:
-    fs, inner = filesystem(path)
-    parent = posixpath.dirname(inner) if is_url(str(path)) else os.path.dirname(inner)
-    if parent:
-        fs.makedirs(parent, exist_ok=True)
-    with fs.open(inner, "wb") as fh:
-        fh.write(data)
+    """Write ``data`` (redacted when it is text, see :func:`outbound`)."""
+    data = outbound(data)
+
+    def write(fs: Any, inner: str) -> None:
+        parent = posixpath.dirname(inner) if is_url(str(path)) else os.path.dirname(inner)
+        if parent:
+            fs.makedirs(parent, exist_ok=True)
+        with fs.open(inner, "wb") as fh:
+            fh.write(data)
+
+    call(path, "write", write)
 
 
 def write_text(path: str, text: str) -> None:
@@ -67,27 +114,31 @@ def write_text(path: str, text: str) -> None:
 
 
 def exists(path: str) -> bool:
-    fs, inner = filesystem(path)
-    return fs.exists(inner)
+    return call(path, "check", lambda fs, inner: fs.exists(inner))
 
 
 def makedirs(path: str) -> None:
-    fs, inner = filesystem(path)
-    fs.makedirs(inner, exist_ok=True)
+    call(path, "create", lambda fs, inner: fs.makedirs(inner, exist_ok=True))
 
 
 def glob(pattern: str) -> list[str]:
     """Matches of ``pattern``, as full URLs when the pattern is a URL."""
-    fs, inner = filesystem(pattern)
-    found = fs.glob(inner)
-    if is_url(pattern):
-        return [fs.unstrip_protocol(p) for p in found]
-    return sorted(found)
+
+    def find(fs: Any, inner: str) -> list[str]:
+        found = fs.glob(inner)
+        if is_url(pattern):
+            return [fs.unstrip_protocol(p) for p in found]
+        return sorted(found)
+
+    return call(pattern, "list", find)
 
 
 def listdir(path: str) -> list[str]:
     """Names (not paths) of the entries directly under ``path``; [] when missing."""
-    fs, inner = filesystem(path)
-    if not fs.exists(inner):
-        return []
-    return sorted(posixpath.basename(p.rstrip("/")) for p in fs.ls(inner, detail=False))
+
+    def names(fs: Any, inner: str) -> list[str]:
+        if not fs.exists(inner):
+            return []
+        return sorted(posixpath.basename(p.rstrip("/")) for p in fs.ls(inner, detail=False))
+
+    return call(path, "list", names)

@@ -16,6 +16,7 @@ from perfgate_lib.archive import archive_run, from_path
 from perfgate_lib.errors import PerfgateError, SecretFound
 from perfgate_lib.runindex import list_runs
 from perfgate_lib.thresholds import DEFAULT_THRESHOLDS, PARAMETERS_DIR
+from tests.planting import plant_text
 
 EXAMPLES = PARAMETERS_DIR / "examples"
 RUN = "pr4321/20261127T101500Z-4f9c2e1"
@@ -35,9 +36,7 @@ def _executed_notebook(text: str) -> str:
 
 
 def _make_run(run_dir: str, notebook_text: str = "verdict: pass") -> None:
-    storage.write_text(
-        storage.join(run_dir, "g1", "compare.ipynb"), _executed_notebook(notebook_text)
-    )
+    plant_text(storage.join(run_dir, "g1", "compare.ipynb"), _executed_notebook(notebook_text))
     storage.write_text(
         storage.join(run_dir, "g1", "verdict.json"),
         json.dumps({"schema": 1, "gate": 1, "verdict": "pass"}),
@@ -98,7 +97,8 @@ def test_archive_fails_closed_on_a_secret(tmp_path):
     with pytest.raises(SecretFound) as info:
         archive_run(run_dir, environ={})
     message = str(info.value)
-    assert "compare.ipynb" in message and "compare.html" in message
+    # the planted notebook is refused; its HTML render went through the kit's redaction
+    assert "compare.ipynb" in message and "compare.html" not in message
     assert token not in message and token[4:20] not in message
     assert list_runs(root) == []  # not indexed
 

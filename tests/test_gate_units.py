@@ -213,7 +213,7 @@ def test_state_is_atomic_scrubbed_and_found_again(tmp_path, monkeypatch):
     state = RunState.create(str(run_dir), pr=7, sha="abc1234" + "0" * 33, status="running")
     state.set(note=f"oops {FAKE_TOKEN}")
     text = (run_dir / "state.json").read_text()
-    assert FAKE_TOKEN not in text and "[REDACTED]" in text
+    assert FAKE_TOKEN not in text and "[REDACTED env:GITHUB_TOKEN]" in text
     assert [p.name for p in run_dir.iterdir()] == ["state.json"], "no temp files left"
     found = find_unfinished(str(tmp_path / "runs"), 7, "abc1234" + "0" * 33)
     assert found is not None and found.run_dir == str(run_dir)

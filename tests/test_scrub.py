@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 from perfgate_lib import storage
 from perfgate_lib.errors import SecretFound
 from perfgate_lib.scrub import find_in_text, find_secrets, redact, scan, secret_env_values
+from tests.planting import plant_bytes, plant_text
 
 BODY = "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"  # 36 letters and digits
 PREFIXES = ["gh" + c + "_" for c in "pousr"]
@@ -51,7 +52,7 @@ def _plant(root) -> dict[str, tuple[int, str]]:
     for i, (prefix, token) in enumerate(_tokens().items()):
         name = f"log-{prefix.rstrip('_')}.txt"
         text = "\n" * i + f"clone with https://x-access-token:{token}@github.com/o/r\n"
-        storage.write_text(storage.join(root, name), text)
+        plant_text(storage.join(root, name), text)
         planted[name] = (i + 1, "github-token")
     nb = {
         "cells": [
@@ -59,21 +60,21 @@ def _plant(root) -> dict[str, tuple[int, str]]:
         ]
     }
     text = json.dumps(nb, indent=1)
-    storage.write_text(storage.join(root, "gate.ipynb"), text)
+    plant_text(storage.join(root, "gate.ipynb"), text)
     line = next(i for i, ln in enumerate(text.splitlines(), 1) if "HEADERS" in ln)
     planted["gate.ipynb"] = (line, "authorization-header")
-    storage.write_text(
+    plant_text(
         storage.join(root, "curl.log"), "ok\nok\n> Authorization: Basic Zm9vOmJhcjEyMzQ1Njc4\n"
     )
     planted["curl.log"] = (3, "authorization-header")
-    storage.write_text(storage.join(root, "key.pem"), "note\n" + PEM + "\n")
+    plant_text(storage.join(root, "key.pem"), "note\n" + PEM + "\n")
     planted["key.pem"] = (2, "private-key")
-    storage.write_text(storage.join(root, "sub", "deploy.txt"), OPENSSH)
+    plant_text(storage.join(root, "sub", "deploy.txt"), OPENSSH)
     planted["sub/deploy.txt"] = (1, "private-key")
-    storage.write_text(storage.join(root, "comment.md"), f"# title\n\nkey={ENV_SECRET}\n")
+    plant_text(storage.join(root, "comment.md"), f"# title\n\nkey={ENV_SECRET}\n")
     planted["comment.md"] = (3, "env:PERFGATE_TEST_API_KEY")
     escaped = json.dumps({"source": ["pw = " + ENV["DB_PASSWORD"]]})
-    storage.write_text(storage.join(root, "explore.ipynb"), escaped)
+    plant_text(storage.join(root, "explore.ipynb"), escaped)
     planted["explore.ipynb"] = (1, "env:DB_PASSWORD")
     return planted
 
@@ -88,7 +89,7 @@ def _clean(root) -> None:
         "digest": sha256,
         "uuid": "3f2b6c1e-8d4a-4b7e-9c2d-1a2b3c4d5e6f",
     }
-    storage.write_text(storage.join(root, "verdict.json"), json.dumps(verdict, indent=2))
+    plant_text(storage.join(root, "verdict.json"), json.dumps(verdict, indent=2))
     notes = (
         f"sha=`{sha1}` job /alice/datakit-tier1-20261127T063012Z\n"
         "set Authorization: token ${GITHUB_TOKEN} from the environment\n"
@@ -97,12 +98,12 @@ def _clean(root) -> None:
         "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n"
         f"FSSPEC_GS_TOKEN=anon HOME=/root SSH_KEY_PATH={ENV['SSH_KEY_PATH']} n=123456789\n"
     )
-    storage.write_text(storage.join(root, "comment-clean.md"), notes)
+    plant_text(storage.join(root, "comment-clean.md"), notes)
     fig = Figure(figsize=(3, 2))
     fig.add_subplot().plot([1, 2, 3], [3, 1, 2])
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
-    storage.write_bytes(storage.join(root, "stage_chart.png"), buf.getvalue())
+    plant_bytes(storage.join(root, "stage_chart.png"), buf.getvalue())
 
 
 def _check(findings, root, planted) -> None:
@@ -150,7 +151,7 @@ def test_scan_on_gs_run_folder(gcs):
 
 def test_scan_on_memory_folder():
     root = "memory://perfgate-scrub/run"
-    storage.write_text(root + "/log.txt", "token " + PREFIXES[0] + BODY)
+    plant_text(root + "/log.txt", "token " + PREFIXES[0] + BODY)
     (finding,) = find_secrets(root, {})
     assert finding.file == root + "/log.txt" and finding.kind == "github-token"
 
@@ -165,7 +166,7 @@ def test_each_github_prefix(prefix):
     token = _tokens()[prefix]
     (finding,) = find_in_text(f"x={token}", "f", {})
     assert finding.kind == "github-token"
-    assert redact(f"x={token}", {}) == "x=[REDACTED]"
+    assert redact(f"x={token}", {}) == "x=[REDACTED github-token]"
 
 
 def test_redact_each_kind_and_keeps_the_rest():
@@ -179,7 +180,7 @@ def test_redact_each_kind_and_keeps_the_rest():
     )
     out = redact(text, ENV)
     assert sha in out
-    assert "Authorization: Bearer [REDACTED]" in out
+    assert "Authorization: Bearer [REDACTED authorization-header]" in out
     assert "PRIVATE KEY" not in out and "MIIE" not in out
     for secret in _all_secret_values():
         assert secret not in out

@@ -35,6 +35,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from perfgate_lib.redaction import redact
 from perfgate_lib.runners.base import (
     JobState,
     RunnerError,
@@ -408,7 +409,7 @@ class IrisRunner:
         log = os.path.join(self.scratch_dir, "collect.log")
         os.makedirs(self.scratch_dir, exist_ok=True)
         with open(log, "w") as fh:
-            fh.write(proc.stdout + "\n--- stderr ---\n" + proc.stderr)
+            fh.write(redact(proc.stdout + "\n--- stderr ---\n" + proc.stderr))
         if proc.returncode != 0 or not os.path.isfile(out):
             detail = (proc.stderr or proc.stdout).strip()[-1000:]
             raise RunnerError(

@@ -1,0 +1,184 @@
+"""One redaction point: secrets planted in every untrusted input never leave the process.
+
+Paths covered: report fields (comment, verdict.json, notebook, stdout, run folder, with
+and without ``--out``), iris log lines (OOM evidence), a title and the comment body
+``post`` sends, an assessment summary, error lines on stderr and state/storage writes.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+
+import pytest
+
+from perfgate_lib import SENTINEL, storage
+from perfgate_lib.cli import main
+from perfgate_lib.evidence import oom_lines, oom_section
+from perfgate_lib.mdtext import md_escape
+from perfgate_lib.redaction import marker, redact, redact_json
+from perfgate_lib.render import CommentExtras, render_comment
+from perfgate_lib.report import load_report
+from perfgate_lib.rules import GateContext, decide
+from perfgate_lib.scrub import find_in_text, find_secrets
+from perfgate_lib.thresholds import load_thresholds
+from tests.cli_helpers import perfgate
+from tests.fakes.github_server import DEFAULT_REPO
+
+pytest_plugins = ("tests.fakes.github_fixtures",)
+
+EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "parameters" / "examples"
+TOKEN = "gh" + "p_" + "Q1w2E3r4T5y6U7i8O9p0A1s2D3f4G5h6J7k8"  # 36 letters and digits
+PAT = "github" + "_pat_" + "11ABCDEFG0" + "a" * 12 + "_" + "Zy9" * 12
+ENV_NAME, ENV_VALUE = "PERFGATE_TEST_SECRET", "s3cr3t-" + "planted-" + "value-77"
+
+
+def token_report(tmp_path: pathlib.Path, name: str = "token.json") -> pathlib.Path:
+    """The example treatment with a token in workflow_name and warnings (the issue's case)."""
+    doc = json.loads((EXAMPLES / "tier1_treatment.json").read_text())
+    doc["workflow_name"] = f"leak {TOKEN}"
+    doc["warnings"] = [f"leak {TOKEN}", f"env {ENV_VALUE}", f"pat {PAT}"]
+    doc["stage_wall_seconds"] = {**doc["stage_wall_seconds"], f"stage_{TOKEN}": 1.0}
+    path = tmp_path / name
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def assert_clean(text: str, where: str) -> None:
+    for secret in (TOKEN, PAT, ENV_VALUE, md_escape(TOKEN), TOKEN[4:24]):
+        assert secret not in text, f"secret in {where}"
+
+
+def assert_folder_clean(folder: pathlib.Path) -> None:
+    files = [p for p in folder.rglob("*") if p.is_file()]
+    assert files
+    for path in files:
+        assert_clean(path.read_text(errors="replace"), str(path))
+    assert find_secrets(str(folder), {ENV_NAME: ENV_VALUE}) == []  # the second line finds nothing
+
+
+def test_markers_say_what_was_removed():
+    text = f"a {TOKEN} b {PAT} c {ENV_VALUE} Authorization: Bearer abc123DEF456ghi789JKL"
+    out = redact(text, {ENV_NAME: ENV_VALUE})
+    assert out == (
+        f"a {marker('github-token')} b {marker('github-token')} c {marker('env:' + ENV_NAME)}"
+        f" Authorization: Bearer {marker('authorization-header')}"
+    )
+
+
+def test_markdown_escaped_tokens_are_caught_too():
+    escaped = md_escape(f"leak {TOKEN} and {PAT}")
+    assert TOKEN not in escaped  # escaping alone hides the token from a naive scrubber
+    assert find_in_text(escaped, "c", {}) and find_in_text(json.dumps(escaped), "j", {})
+    assert_clean(redact(escaped, {}), "escaped")
+    assert_clean(redact(json.dumps(escaped), {}), "json-escaped")
+
+
+def test_redacting_serialised_json_keeps_it_json():
+    doc = {
+        "a": f"x {TOKEN}",
+        TOKEN: [f'pw {ENV_VALUE}"q', {"k": "-----BEGIN RSA PRIVATE KEY-----\nAAA"}],
+        "b": "-----END RSA PRIVATE KEY-----",
+    }
+    env = {ENV_NAME: ENV_VALUE}
+    out = json.loads(redact(json.dumps(doc), env))
+    assert out == redact_json(doc, env)
+    assert_clean(json.dumps(out), "json")
+
+
+def test_storage_writes_are_redacted_and_binary_is_untouched(tmp_path, monkeypatch):
+    monkeypatch.setenv(ENV_NAME, ENV_VALUE)
+    storage.write_text(str(tmp_path / "log.txt"), f"{TOKEN} {ENV_VALUE}")
+    storage.write_text("memory://redaction/state.json", json.dumps({"note": TOKEN}))
+    png = b"\x89PNG\r\n\x1a\n" + TOKEN.encode()
+    storage.write_bytes(str(tmp_path / "chart.png"), png)
+    assert (
+        tmp_path / "log.txt"
+    ).read_text() == f"{marker('github-token')} {marker('env:' + ENV_NAME)}"
+    assert json.loads(storage.read_text("memory://redaction/state.json"))["note"].startswith(
+        "[REDACTED"
+    )
+    assert (tmp_path / "chart.png").read_bytes() == png
+
+
+def _verdict_comment(treat_path, **kwargs) -> str:
+    base = load_report(str(EXAMPLES / "tier1_baseline.json"))
+    treat = load_report(str(treat_path))
+    ctx = GateContext.from_dict({"gate": 1, "now": "2026-11-27T12:00:00+00:00"})
+    verdict = decide(base, treat, load_thresholds(None), ctx)
+    return render_comment(verdict, base, treat, **kwargs)
+
+
+def test_comment_redacts_report_fields_iris_logs_title_and_assessment(tmp_path, monkeypatch):
+    monkeypatch.setenv(ENV_NAME, ENV_VALUE)
+    log = f"worker 3 died: out of memory (oom-kill) pushing with {TOKEN}\nAuthorization: token {ENV_VALUE}\n"
+    lines = oom_lines(log + "worker pool lost\n")
+    assert any(TOKEN in line for line in lines)  # the evidence itself is raw ...
+    summary = {"trivial": False, "shuffle": True, "memory": False, "cpu": True, "design": False}
+    assessment = {
+        "max_gate": "3",
+        "rationale": f"rationale {TOKEN}",
+        "per_file": {
+            "lib/zephyr/src/zephyr/shuffle.py": {
+                **summary,
+                "summary": f"summary with {TOKEN} and {ENV_VALUE}",
+            }
+        },
+        "in_scope": True,
+        "flags": [],
+    }
+    extras = CommentExtras(title=f"PR title {TOKEN}", sections=[oom_section("/job/1", lines)])
+    body = _verdict_comment(token_report(tmp_path), assessment=assessment, extras=extras)
+    assert "summary with" in body and "PR title" in body and "oom-kill" in body
+    assert_clean(body, "comment")  # ... the comment is not
+    assert marker("github-token") in body.replace("\\", "")
+    assert len(body) <= 65_536
+
+
+def test_post_sends_a_redacted_body(github_env, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv(ENV_NAME, ENV_VALUE)
+    github_env.add_pull(DEFAULT_REPO, 77)
+    body = tmp_path / "comment.md"
+    body.write_text(f"{SENTINEL}\nPR title: fix {TOKEN}\nenv {ENV_VALUE}\n")  # planted raw
+    with pytest.raises(SystemExit) as info:
+        main(["post", "--pr", "77", "--body-file", str(body)])
+    out, err = capsys.readouterr()
+    assert info.value.code == 0
+    (sent,) = [c["body"] for c in github_env.comments_on(DEFAULT_REPO, 77)]
+    assert_clean(sent + out + err, "posted comment")
+    assert marker("github-token") in sent and marker(f"env:{ENV_NAME}") in sent
+
+
+def test_error_lines_on_stderr_are_redacted(tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"cached_steps": [1, TOKEN]}))  # the error quotes the value
+    with pytest.raises(SystemExit) as info:
+        main(["compare", str(EXAMPLES / "tier1_baseline.json"), str(bad)])
+    out, err = capsys.readouterr()
+    assert info.value.code == 4 and "cached_steps" in err
+    assert_clean(out + err, "stderr")
+
+
+@pytest.mark.parametrize("with_out", [True, False], ids=["--out", "runs-root"])
+def test_compare_with_a_token_in_the_report_leaks_nothing(tmp_path, with_out):
+    """The issue's command: comment.md, compare.ipynb, verdict.json, stdout all clean."""
+    treat = token_report(tmp_path)
+    runs = tmp_path / "runs"
+    out_args = ["--out", str(tmp_path / "o")] if with_out else []
+    proc = perfgate(
+        "compare",
+        str(EXAMPLES / "tier1_baseline.json"),
+        str(treat),
+        *out_args,
+        "--json",
+        env={"PERFGATE_RUNS_ROOT": str(runs), ENV_NAME: ENV_VALUE},
+    )
+    assert proc.returncode in (0, 1, 3), proc.stderr
+    assert_clean(proc.stdout + proc.stderr, "output")
+    folder = tmp_path / "o" if with_out else next((runs / "compare").iterdir())
+    assert {"comment.md", "verdict.json", "compare.ipynb"} <= {p.name for p in folder.iterdir()}
+    assert_folder_clean(folder)
+    comment = (folder / "comment.md").read_text()
+    assert "Raw treatment report" in comment and marker("github-token") in comment
+    if not with_out:  # archived: the scrub ran and found nothing; the run is indexed
+        assert (folder / "provenance.json").exists() and (folder / "compare.html").exists()
