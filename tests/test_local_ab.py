@@ -255,7 +255,7 @@ def test_aa_pairs_alternate_and_calls_follow_the_intervals(tmp_path):
     ab = json.loads((tmp_path / "ab" / "ab.json").read_text())
     assert ab["settings"]["metric"] == "cpu" and ab["pairs"] == 6
     for side in ("control", "treatment"):
-        assert ab["sides"][side]["identity"]["versions"]["marin-zephyr"]
+        assert ab["sides"][side]["versions"]["marin-zephyr"]  # from its own environment
     assert _worktrees(box.path) == [f"worktree {Path(box.path).resolve()}"]
 
 
