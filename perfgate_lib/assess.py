@@ -25,7 +25,7 @@ from typing import Any
 from perfgate_lib import alpha, astdiff, usage
 from perfgate_lib.assets import asset_kind
 from perfgate_lib.astdiff import RemovalMatch, RenameMatch
-from perfgate_lib.callers import HeadReader, users_of
+from perfgate_lib.callers import HeadReader, member_users, users_of
 from perfgate_lib.diffsource import DiffSource, Hunk, parse_hunks, text_patch
 from perfgate_lib.errors import PerfgateError
 from perfgate_lib.impact import IMPACT_QUESTIONS, SideInfo, analyse, is_public_api_file
@@ -639,6 +639,7 @@ class _Checks:
         self.refs: Mapping[str, list[str]] | None = {}
         self.removed_users: dict[tuple[str, str], list[str]] = {}
         self.removed_checked: set[tuple[str, str]] = set()
+        self.read_head: HeadReader | None = None
 
     def wanted(self, drafts: list[_Draft]) -> set[str]:
         names: set[str] = set()
@@ -647,6 +648,7 @@ class _Checks:
                 names |= set(self._renamed_defs(d))
             if d.removal is not None:
                 names |= {n for ns in d.removal.defs.values() for n in ns}
+                names |= {q.split(".")[0] for q in d.removal.defs if q.count(".") == 1}
             names |= set(d.old_module_refs)
         return names
 
@@ -698,6 +700,7 @@ def _cross_file(drafts: list[_Draft], checks: _Checks, read_head: HeadReader | N
     if checks.refs is None:
         return
     reader = read_head or (lambda _path: None)
+    checks.read_head = read_head
     for d in drafts:
         defs = added.get(d.path, {})
         module = module_of(d.path)
@@ -811,6 +814,8 @@ def _check_removal(d: _Draft, checks: _Checks) -> None:
             hits = checks.hits(name)
             if "." not in qual and (module, name) in checks.removed_checked:
                 hits = checks.removed_users.get((module, name), [])
+            elif hits and qual.count(".") == 1 and module:
+                hits = _member_hits(d, checks, module, qual, name, hits)
             if hits is None:
                 bad.append(f"`{qual}` removed; {_unknown()}")
             elif hits:
@@ -827,6 +832,22 @@ def _check_removal(d: _Draft, checks: _Checks) -> None:
             f"dead-code removal: {removed or 'unused imports'} removed and nothing else changed; "
             "no caller of a removed name is left in the head tree"
         )
+
+
+def _member_hits(
+    d: _Draft, checks: _Checks, module: str, qual: str, name: str, hits: list[str]
+) -> list[str]:
+    """Callers of a removed class member: the accesses that can resolve to the class
+    (:func:`~perfgate_lib.callers.member_users`), or every textual hit when the instances'
+    type cannot be followed."""
+    cls = qual.split(".")[0]
+    class_hits = checks.hits(cls)
+    if class_hits is None or checks.read_head is None or d.head_norm is None:
+        return hits
+    if not any(isinstance(n, ast.ClassDef) and n.name == cls for n in d.head_norm.body):
+        return hits
+    users = member_users(module, cls, name, class_hits, hits, checks.read_head, d.path)
+    return hits if users is None else users
 
 
 def _finish_python(d: _Draft, refs: Mapping[str, list[str]] | None = None) -> FileAssessment:

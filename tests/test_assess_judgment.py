@@ -234,6 +234,42 @@ def test_names_moved_with_every_importer_following_are_not_design(rel):
     assert "`deterministic_hash` moved verbatim" in ev(f, "trivial")
 
 
+def test_removed_members_no_instance_of_their_class_uses_are_trivial(rel):
+    # 0.2.8 removed SpillReader.path/num_rows; `.path` and `.num_rows` appear all over the
+    # tree, but on FileEntry, row-group metadata, ... never on a SpillReader: its only
+    # instances are made in external_sort.py and used there for other attributes.
+    a = assess_source(LocalGitDiffSource(rel.root, "0.2.7", "0.2.8"))
+    f = a.per_file[f"{ZSRC}/spill.py"]
+    assert f.trivial and file_gate(f) == "skip"
+    assert "no caller of a removed name is left" in ev(f, "trivial")
+
+
+def test_removed_member_a_local_instance_still_reads_is_not_trivial(rel):
+    sort = at(rel, "0.2.8", "external_sort.py")
+    old = "        for chunk in reader.iter_chunks():\n"
+    assert old in sort
+    used = sort.replace(old, "        assert reader.num_rows >= 0\n" + old)
+    a = pull(rel, "0.2.7", {"spill.py": at(rel, "0.2.8", "spill.py"), "external_sort.py": used})
+    f = a.per_file[f"{ZSRC}/spill.py"]
+    assert not f.trivial and file_gate(f) != "skip"
+    line = used.splitlines().index("        assert reader.num_rows >= 0") + 1
+    assert f"still has callers at {ZSRC}/external_sort.py:{line}" in ev(f, "trivial")
+
+
+def test_removed_member_of_a_class_whose_instances_escape_stays_conservative(rel):
+    # The reader is handed to another function: its type is no longer followed, so every
+    # `.num_rows` in the tree may read it.
+    sort = at(rel, "0.2.8", "external_sort.py")
+    old = "        for chunk in reader.iter_chunks():\n"
+    escaped = (
+        sort.replace(old, "        _touch(reader)\n" + old) + "\n\ndef _touch(r):\n    return r\n"
+    )
+    a = pull(rel, "0.2.7", {"spill.py": at(rel, "0.2.8", "spill.py"), "external_sort.py": escaped})
+    f = a.per_file[f"{ZSRC}/spill.py"]
+    assert not f.trivial and file_gate(f) != "skip"
+    assert "removed `SpillReader.num_rows` still has callers at" in ev(f, "trivial")
+
+
 # ----------------------------------------------------------------------------- corpus
 
 
