@@ -640,6 +640,18 @@ class _Checks:
         self.removed_users: dict[tuple[str, str], list[str]] = {}
         self.removed_checked: set[tuple[str, str]] = set()
         self.read_head: HeadReader | None = None
+        self.new_functions: frozenset[str] = frozenset()
+        self._trees: dict[str, ast.Module | None] = {}
+
+    def read_tree(self, path: str) -> ast.Module | None:
+        """A head-tree file's AST (None when it cannot be read or parsed)."""
+        if path not in self._trees:
+            src = self.read_head(path) if self.read_head is not None else None
+            try:
+                self._trees[path] = ast.parse(src) if src is not None else None
+            except (SyntaxError, ValueError):
+                self._trees[path] = None
+        return self._trees[path]
 
     def wanted(self, drafts: list[_Draft]) -> set[str]:
         names: set[str] = set()
@@ -694,6 +706,12 @@ def _cross_file(drafts: list[_Draft], checks: _Checks, read_head: HeadReader | N
         module = module_of(d.change.old_path or d.path)
         if module:
             removed += [(module, n, d) for n in usage.removed_names(d.base_norm, d.head_norm)]
+    checks.new_functions = frozenset(
+        q
+        for defs in added.values()
+        for q, s in defs.items()
+        if s.kind == "function" and "." not in q
+    )
     names = checks.wanted(drafts) | {n for r in removed for n in r[1:2]}
     names |= {n for defs in added.values() for q in defs for n in usage.short_names(q)}
     checks.lookup(names)
@@ -850,7 +868,12 @@ def _member_hits(
     return hits if users is None else users
 
 
-def _finish_python(d: _Draft, refs: Mapping[str, list[str]] | None = None) -> FileAssessment:
+def _finish_python(
+    d: _Draft,
+    refs: Mapping[str, list[str]] | None = None,
+    new_functions: frozenset[str] = frozenset(),
+    read_tree: Callable[[str], ast.Module | None] | None = None,
+) -> FileAssessment:
     ch = d.change
     ev: dict[str, list[str]] = {q: [] for q in QUESTIONS}
     if d.trivial:
@@ -875,7 +898,16 @@ def _finish_python(d: _Draft, refs: Mapping[str, list[str]] | None = None) -> Fi
     base = SideInfo.build(d.base_tree, (ln for h in hunks for ln in h.removed))
     head = SideInfo.build(d.head_tree, (ln for h in hunks for ln in h.added))
     impact = analyse(
-        ch.path, changed, base, head, hunks, whole_file=whole, unused=d.unused, refs=refs
+        ch.path,
+        changed,
+        base,
+        head,
+        hunks,
+        whole_file=whole,
+        unused=d.unused,
+        refs=refs,
+        new_functions=new_functions,
+        read_tree=read_tree,
     )
     for item in d.design_extra:
         impact.add("design", item)
@@ -1011,7 +1043,9 @@ def assess(
     for d in drafts:
         if d.trivial or d.old_module_refs:
             _check_references(d, checks)
-        per_file[d.path] = _finish_python(d, checks.refs)
+        per_file[d.path] = _finish_python(
+            d, checks.refs, checks.new_functions, checks.read_tree if read_head else None
+        )
     per_file = {p: per_file[p] for p in sorted(per_file)}
     gate = decide_max_gate(per_file.values())
     return Assessment(

@@ -270,6 +270,48 @@ def test_removed_member_of_a_class_whose_instances_escape_stays_conservative(rel
     assert "removed `SpillReader.num_rows` still has callers at" in ev(f, "trivial")
 
 
+def test_new_function_is_judged_by_its_body_not_its_name_or_parameters(rel):
+    # 0.2.9 extracts composite_sort_key(key_fn, sort_fn): "sort" is in its name, its
+    # parameters and the call replacing the closure, but the code sorts nothing.
+    a = assess_source(LocalGitDiffSource(rel.root, "0.2.8", "0.2.9"))
+    f = a.per_file[f"{ZSRC}/plan.py"]
+    assert not f.cpu and file_gate(f) == "1"
+    assert "— sort" not in ev(f, "cpu") and "merge, sorted" not in ev(f, "cpu")
+
+
+def test_new_function_whose_body_sorts_is_still_cpu(rel):
+    plan = at(rel, "0.2.9", "plan.py")
+    old = "    return lambda item: (key_fn(item), secondary(item))\n"
+    assert old in plan
+    sorting = plan.replace(old, "    return lambda item: sorted((key_fn(item), secondary(item)))\n")
+    a = pull(rel, "0.2.8", {"plan.py": sorting, "shuffle.py": at(rel, "0.2.9", "shuffle.py")})
+    f = a.per_file[f"{ZSRC}/plan.py"]
+    assert f.cpu and file_gate(f) == "3"
+    assert "`composite_sort_key`" in ev(f, "cpu") and "sorted" in ev(f, "cpu")
+
+
+def test_function_called_only_from_cold_code_in_other_modules_is_a_cold_path(rel):
+    # composite_sort_key runs once per scatter writer (shuffle.py ScatterWriter.__init__)
+    # and once per merged shard (plan.py, a generator outside its loops).
+    a = assess_source(LocalGitDiffSource(rel.root, "0.2.8", "0.2.9"))
+    f = a.per_file[f"{ZSRC}/plan.py"]
+    assert not f.design
+    assert (
+        "`composite_sort_key` (head L639-652, `@@ -636,6 +636,22 @@`): not per item (called "
+        "once per stream or on cold paths: `ScatterWriter.__init__` (shuffle.py), "
+        "`_merge_sorted_chunks` (plan.py))"
+    ) in ev(f, "design")
+
+
+def test_function_another_module_uses_as_a_value_keeps_the_planner_prior(rel):
+    # shuffle.py also stores composite_sort_key as a value: how often it runs is unknown.
+    shuffle = at(rel, "0.2.9", "shuffle.py") + "\n_KEY_FACTORY = composite_sort_key\n"
+    a = pull(rel, "0.2.8", {"plan.py": at(rel, "0.2.9", "plan.py"), "shuffle.py": shuffle})
+    f = a.per_file[f"{ZSRC}/plan.py"]
+    assert f.design and file_gate(f) == "3"
+    assert "file role: plan.py is the planner" in ev(f, "design")
+
+
 # ----------------------------------------------------------------------------- corpus
 
 
