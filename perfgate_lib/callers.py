@@ -173,6 +173,15 @@ def _instance_accesses(
         if isinstance(node, ast.ImportFrom):
             source = resolve_import("." * node.level + (node.module or ""), path)
             names |= {a.asname or a.name for a in node.names if source == module and a.name == cls}
+    for node in ast.walk(tree):  # the class reached another way: re-exported, by string
+        if isinstance(node, ast.ImportFrom) and any(a.name == cls for a in node.names):
+            source = resolve_import("." * node.level + (node.module or ""), path)
+            if source != module:
+                raise _Escapes(f"{path}:{node.lineno}")
+        elif (isinstance(node, ast.Name) and node.id == cls and node.id not in names) or (
+            isinstance(node, ast.Constant) and node.value == cls
+        ):
+            raise _Escapes(f"{path}:{node.lineno}")
     out: list[tuple[str, int]] = []
 
     def local_accesses(var: str, scope: ast.AST) -> None:
