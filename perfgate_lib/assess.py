@@ -25,7 +25,7 @@ from typing import Any
 from perfgate_lib import alpha, astdiff, usage
 from perfgate_lib.assets import asset_kind
 from perfgate_lib.astdiff import RemovalMatch, RenameMatch
-from perfgate_lib.callers import HeadReader, users_of
+from perfgate_lib.callers import HeadReader, member_users, users_of
 from perfgate_lib.diffsource import DiffSource, Hunk, parse_hunks, text_patch
 from perfgate_lib.errors import PerfgateError
 from perfgate_lib.impact import IMPACT_QUESTIONS, SideInfo, analyse, is_public_api_file
@@ -639,6 +639,19 @@ class _Checks:
         self.refs: Mapping[str, list[str]] | None = {}
         self.removed_users: dict[tuple[str, str], list[str]] = {}
         self.removed_checked: set[tuple[str, str]] = set()
+        self.read_head: HeadReader | None = None
+        self.new_functions: frozenset[str] = frozenset()
+        self._trees: dict[str, ast.Module | None] = {}
+
+    def read_tree(self, path: str) -> ast.Module | None:
+        """A head-tree file's AST (None when it cannot be read or parsed)."""
+        if path not in self._trees:
+            src = self.read_head(path) if self.read_head is not None else None
+            try:
+                self._trees[path] = ast.parse(src) if src is not None else None
+            except (SyntaxError, ValueError):
+                self._trees[path] = None
+        return self._trees[path]
 
     def wanted(self, drafts: list[_Draft]) -> set[str]:
         names: set[str] = set()
@@ -647,6 +660,7 @@ class _Checks:
                 names |= set(self._renamed_defs(d))
             if d.removal is not None:
                 names |= {n for ns in d.removal.defs.values() for n in ns}
+                names |= {q.split(".")[0] for q in d.removal.defs if q.count(".") == 1}
             names |= set(d.old_module_refs)
         return names
 
@@ -692,12 +706,19 @@ def _cross_file(drafts: list[_Draft], checks: _Checks, read_head: HeadReader | N
         module = module_of(d.change.old_path or d.path)
         if module:
             removed += [(module, n, d) for n in usage.removed_names(d.base_norm, d.head_norm)]
+    checks.new_functions = frozenset(
+        q
+        for defs in added.values()
+        for q, s in defs.items()
+        if s.kind == "function" and "." not in q
+    )
     names = checks.wanted(drafts) | {n for r in removed for n in r[1:2]}
     names |= {n for defs in added.values() for q in defs for n in usage.short_names(q)}
     checks.lookup(names)
     if checks.refs is None:
         return
     reader = read_head or (lambda _path: None)
+    checks.read_head = read_head
     for d in drafts:
         defs = added.get(d.path, {})
         module = module_of(d.path)
@@ -811,6 +832,8 @@ def _check_removal(d: _Draft, checks: _Checks) -> None:
             hits = checks.hits(name)
             if "." not in qual and (module, name) in checks.removed_checked:
                 hits = checks.removed_users.get((module, name), [])
+            elif hits and qual.count(".") == 1 and module:
+                hits = _member_hits(d, checks, module, qual, name, hits)
             if hits is None:
                 bad.append(f"`{qual}` removed; {_unknown()}")
             elif hits:
@@ -829,7 +852,28 @@ def _check_removal(d: _Draft, checks: _Checks) -> None:
         )
 
 
-def _finish_python(d: _Draft, refs: Mapping[str, list[str]] | None = None) -> FileAssessment:
+def _member_hits(
+    d: _Draft, checks: _Checks, module: str, qual: str, name: str, hits: list[str]
+) -> list[str]:
+    """Callers of a removed class member: the accesses that can resolve to the class
+    (:func:`~perfgate_lib.callers.member_users`), or every textual hit when the instances'
+    type cannot be followed."""
+    cls = qual.split(".")[0]
+    class_hits = checks.hits(cls)
+    if class_hits is None or checks.read_head is None or d.head_norm is None:
+        return hits
+    if not any(isinstance(n, ast.ClassDef) and n.name == cls for n in d.head_norm.body):
+        return hits
+    users = member_users(module, cls, name, class_hits, hits, checks.read_head, d.path)
+    return hits if users is None else users
+
+
+def _finish_python(
+    d: _Draft,
+    refs: Mapping[str, list[str]] | None = None,
+    new_functions: frozenset[str] = frozenset(),
+    read_tree: Callable[[str], ast.Module | None] | None = None,
+) -> FileAssessment:
     ch = d.change
     ev: dict[str, list[str]] = {q: [] for q in QUESTIONS}
     if d.trivial:
@@ -854,7 +898,16 @@ def _finish_python(d: _Draft, refs: Mapping[str, list[str]] | None = None) -> Fi
     base = SideInfo.build(d.base_tree, (ln for h in hunks for ln in h.removed))
     head = SideInfo.build(d.head_tree, (ln for h in hunks for ln in h.added))
     impact = analyse(
-        ch.path, changed, base, head, hunks, whole_file=whole, unused=d.unused, refs=refs
+        ch.path,
+        changed,
+        base,
+        head,
+        hunks,
+        whole_file=whole,
+        unused=d.unused,
+        refs=refs,
+        new_functions=new_functions,
+        read_tree=read_tree,
     )
     for item in d.design_extra:
         impact.add("design", item)
@@ -990,7 +1043,9 @@ def assess(
     for d in drafts:
         if d.trivial or d.old_module_refs:
             _check_references(d, checks)
-        per_file[d.path] = _finish_python(d, checks.refs)
+        per_file[d.path] = _finish_python(
+            d, checks.refs, checks.new_functions, checks.read_tree if read_head else None
+        )
     per_file = {p: per_file[p] for p in sorted(per_file)}
     gate = decide_max_gate(per_file.values())
     return Assessment(

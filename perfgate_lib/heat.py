@@ -250,3 +250,54 @@ def _per_stage(iterable: ast.expr | None) -> bool:
 
     parts = identifier_parts(name)
     return bool(parts) and parts[-1] in PER_STAGE
+
+
+def heat_from_tree_callers(
+    files: list[tuple[str, ast.Module, dict[str, object], set[int]]],
+    qualname: str,
+    own_path: str,
+) -> Heat | None:
+    """:func:`heat_from_callers` over every file naming a top-level function: ``files``
+    are ``(path, tree, symbols, lines naming it)``. Cold (or once per stream) when every
+    mention is an import, the definition itself, or a direct call on a cold or per-stream
+    path; None when any mention is something else (a callback, an attribute call, text)."""
+    from perfgate_lib.astdiff import symbol_at
+
+    if "." in qualname:
+        return None
+    where: list[str] = []
+    levels: set[str] = set()
+    for path, tree, symbols, mentions in files:
+        calls, other = _calls_to(tree, qualname)
+        if other:
+            return None
+        explained = set(calls)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import | ast.ImportFrom) and any(
+                (a.asname or a.name).split(".")[-1] == qualname for a in node.names
+            ):
+                explained.update(_span(node))
+            elif (
+                path == own_path
+                and isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+                and node.name == qualname
+            ):
+                explained.add(node.lineno)
+        if mentions - explained:
+            return None
+        for line in calls:
+            caller = symbol_at(symbols, line)  # type: ignore[arg-type]
+            sym = symbols.get(caller) if caller else None
+            if sym is None or caller == qualname:
+                return None
+            heat = heat_of(sym.node, caller, sym.kind, [line])  # type: ignore[attr-defined]
+            if heat.level not in ("cold", "stream"):
+                return None
+            levels.add(heat.level)
+            where.append(f"`{caller}` ({path.rsplit('/', 1)[-1]})")
+    if not where:
+        return None
+    callers = ", ".join(sorted(set(where)))
+    if levels == {"cold"}:
+        return Heat("cold", f"called only from cold paths: {callers}")
+    return Heat("stream", f"called once per stream or on cold paths: {callers}")

@@ -14,7 +14,7 @@ import ast
 import posixpath
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from perfgate_lib.astdiff import (
@@ -29,7 +29,7 @@ from perfgate_lib.astdiff import (
     symbol_at,
 )
 from perfgate_lib.diffsource import Hunk
-from perfgate_lib.heat import Heat, heat_from_callers, heat_of
+from perfgate_lib.heat import Heat, heat_from_callers, heat_from_tree_callers, heat_of
 
 IMPACT_QUESTIONS = ("shuffle", "memory", "cpu", "design")
 MAX_EVIDENCE = 8
@@ -313,6 +313,8 @@ def analyse(
     whole_file: bool = False,
     unused: Mapping[str, str] | None = None,
     refs: Mapping[str, list[str]] | None = None,
+    new_functions: frozenset[str] = frozenset(),
+    read_tree: Callable[[str], ast.Module | None] | None = None,
 ) -> Impact:
     """Questions 2-5 for the changed symbols of one file.
 
@@ -320,7 +322,10 @@ def analyse(
     deleted modules, or no usable hunks). ``unused``: new symbols nothing in the head
     tree calls (qualname -> why): they cannot change performance, only the public API.
     ``refs``: head-tree hits of names (to tell a function called only from this module's
-    cold paths; None when unknown).
+    cold paths; None when unknown). ``new_functions``: top-level functions the diff adds
+    (in any file): a call of one is judged by its body, which the diff shows, not by its
+    name. ``read_tree``: a head-tree file's AST (None when unreadable), to follow a
+    function's callers in other modules.
     Changes on cold paths (:mod:`perfgate_lib.heat`) answer shuffle/memory/CPU from what
     they change (constants, .result() calls, error classification), not from the words
     or the file's role.
@@ -350,6 +355,8 @@ def analyse(
             short = qn.rsplit(".", 1)[-1]
             elsewhere = any(not h.startswith(f"{path}:") for h in refs.get(short, []))
             heat = heat_from_callers(head.tree, head.symbols, qn, elsewhere) or heat
+            if heat.level == "unknown" and elsewhere and read_tree is not None:
+                heat = _heat_across_files(path, qn, refs.get(short, []), head, read_tree) or heat
         if heat.cold:
             impact.notes.append(f"{where}: cold path ({heat.why})")
         elif heat.level == "stream":
@@ -359,15 +366,18 @@ def analyse(
         tokens = code_names(hsym.nodes if hsym else [], set(hl))
         tokens += code_names(bsym.nodes if bsym else [], set(bl))
         local = _locals(hnode) | _locals(bnode)  # a local's name is not behaviour
-        names = [
-            t
-            for t in _changed_tokens(
-                code_names(hsym.nodes if hsym else [], set(hl)),
-                code_names(bsym.nodes if bsym else [], set(bl)),
-            )
-            if t not in local
-        ]
+        if bsym is None:  # new code: its own name and parameters are only names
+            local |= _own_names(hnode)
+        elif hnode is not None and _signature(bnode) == _signature(hnode):
+            local |= _own_names(hnode)  # unchanged parameters: reading one is not new work
+        raw = _changed_tokens(
+            code_names(hsym.nodes if hsym else [], set(hl)),
+            code_names(bsym.nodes if bsym else [], set(bl)),
+        )
+        names = [t for t in raw if t not in local]
         parts = {p for t in names for p in identifier_parts(t)}
+        # Word rules: a call of a function this diff adds is judged by its body, not name.
+        word_parts = {p for t in names if t not in new_functions for p in identifier_parts(t)}
         name_parts = set(identifier_parts(qn.rsplit(".", 1)[-1].replace(",", "_")))
         if heat.cold and "error path" in heat.why and parts & ERROR_PARTS:
             impact.add(
@@ -393,9 +403,11 @@ def analyse(
         elif not heat.cold:
             # Word rules on the tokens the change adds or drops. The symbol's own name is a
             # clue only for a hot change, or when no token changed (an operator or literal).
-            named = name_parts if heat.level == "hot" or not names else set()
+            named = name_parts if heat.level == "hot" or not raw else set()
+            if bsym is None:  # a new definition's name says nothing its body does not
+                named = set()
             for rule in WORD_RULES:
-                hits = rule.hits(parts | named)
+                hits = rule.hits(word_parts | named)
                 if hits:
                     impact.add(rule.question, f"{where}: {rule.reason} — {', '.join(sorted(hits))}")
 
@@ -470,6 +482,35 @@ def _is_api(qn: str, path: str, exported: set[str]) -> bool:
     )
 
 
+def _heat_across_files(
+    path: str,
+    qn: str,
+    hits: list[str],
+    head: SideInfo,
+    read_tree: Callable[[str], ast.Module | None],
+) -> Heat | None:
+    """How often a top-level function runs, from its call sites in every head-tree file
+    naming it (None when any such file cannot be read or a mention is not a plain call)."""
+    from perfgate_lib.astdiff import index_symbols
+
+    if head.tree is None:
+        return None
+    by_file: dict[str, set[int]] = {}
+    for h in hits:
+        p, _, ln = h.rpartition(":")
+        by_file.setdefault(p, set()).add(int(ln) if ln.isdigit() else -1)
+    files = []
+    for p, lines in sorted(by_file.items()):
+        if not p.endswith(".py"):
+            return None
+        tree = head.tree if p == path else read_tree(p)
+        if tree is None:
+            return None
+        symbols = head.symbols if p == path else index_symbols(tree)
+        files.append((p, tree, dict(symbols), lines))
+    return heat_from_tree_callers(files, qn, path)
+
+
 def _combined_heat(
     qn: str,
     kind: str,
@@ -496,7 +537,27 @@ def _locals(node: ast.AST | None) -> set[str]:
     stored = {
         n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
     }
-    return stored - params
+    nested = {  # nested functions and lambdas: their names and parameters are local too
+        a.arg
+        for n in ast.walk(node)
+        if n is not node and isinstance(n, ast.Lambda | ast.FunctionDef | ast.AsyncFunctionDef)
+        for a in [*n.args.posonlyargs, *n.args.args, *n.args.kwonlyargs]
+    }
+    nested |= {
+        n.name
+        for n in ast.walk(node)
+        if n is not node and isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
+    }
+    return (stored | nested) - params
+
+
+def _own_names(node: ast.AST | None) -> set[str]:
+    """A new function's own name and parameters (callers name them, in their own code)."""
+    if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+        return set()
+    args = node.args
+    every = [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]
+    return {node.name} | {a.arg for a in every if a is not None}
 
 
 def _changed_tokens(head: list[str], base: list[str]) -> list[str]:
