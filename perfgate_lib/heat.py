@@ -192,6 +192,18 @@ def _calls_to(tree: ast.Module, qualname: str) -> tuple[list[int], bool]:
     return calls, other
 
 
+def _caller_level(symbols: dict, line: int, qualname: str) -> tuple[str, str] | None:
+    """(caller, "cold" | "stream") of the call at ``line``; None when it may be hot."""
+    from perfgate_lib.astdiff import symbol_at
+
+    caller = symbol_at(symbols, line)  # type: ignore[arg-type]
+    sym = symbols.get(caller) if caller else None
+    if sym is None or caller == qualname:
+        return None
+    heat = heat_of(sym.node, caller, sym.kind, [line])  # type: ignore[attr-defined]
+    return (caller, heat.level) if heat.level in ("cold", "stream") else None
+
+
 def heat_from_callers(
     tree: ast.Module | None,
     symbols: dict[str, object],
@@ -201,7 +213,6 @@ def heat_from_callers(
     """Cold when every call of a function in its module sits on a cold path (and no other
     module names it): the function then runs only as often as its callers' cold code.
     None when that cannot be shown. ``symbols``: the module's :func:`index_symbols`."""
-    from perfgate_lib.astdiff import symbol_at
 
     if tree is None or called_elsewhere:
         return None
@@ -211,15 +222,11 @@ def heat_from_callers(
     where: list[str] = []
     levels: set[str] = set()
     for line in calls:
-        caller = symbol_at(symbols, line)  # type: ignore[arg-type]
-        sym = symbols.get(caller) if caller else None
-        if sym is None or caller == qualname:
+        found = _caller_level(symbols, line, qualname)
+        if found is None:
             return None
-        heat = heat_of(sym.node, caller, sym.kind, [line])  # type: ignore[attr-defined]
-        if heat.level not in ("cold", "stream"):
-            return None
-        levels.add(heat.level)
-        where.append(f"`{caller}`")
+        levels.add(found[1])
+        where.append(f"`{found[0]}`")
     callers = ", ".join(sorted(set(where)))
     if levels == {"cold"}:
         return Heat("cold", f"called only from cold paths: {callers}")
@@ -261,7 +268,6 @@ def heat_from_tree_callers(
     are ``(path, tree, symbols, lines naming it)``. Cold (or once per stream) when every
     mention is an import, the definition itself, or a direct call on a cold or per-stream
     path; None when any mention is something else (a callback, an attribute call, text)."""
-    from perfgate_lib.astdiff import symbol_at
 
     if "." in qualname:
         return None
@@ -286,15 +292,11 @@ def heat_from_tree_callers(
         if mentions - explained:
             return None
         for line in calls:
-            caller = symbol_at(symbols, line)  # type: ignore[arg-type]
-            sym = symbols.get(caller) if caller else None
-            if sym is None or caller == qualname:
+            found = _caller_level(symbols, line, qualname)
+            if found is None:
                 return None
-            heat = heat_of(sym.node, caller, sym.kind, [line])  # type: ignore[attr-defined]
-            if heat.level not in ("cold", "stream"):
-                return None
-            levels.add(heat.level)
-            where.append(f"`{caller}` ({path.rsplit('/', 1)[-1]})")
+            levels.add(found[1])
+            where.append(f"`{found[0]}` ({path.rsplit('/', 1)[-1]})")
     if not where:
         return None
     callers = ", ".join(sorted(set(where)))

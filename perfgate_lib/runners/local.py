@@ -324,6 +324,19 @@ class SideServer:
 # ---------------------------------------------------------------------------
 
 
+def _paired(
+    pairs: list[dict[str, Any]], settings: Gate0Settings, bands: tuple[float, float]
+) -> pd.DataFrame:
+    """The interval table of ``pairs`` under the stage band (pass %, warn %)."""
+    return abstats.paired_table(
+        pairs,
+        pass_pct=bands[0],
+        warn_pct=bands[1],
+        confidence=settings.confidence,
+        metric=settings.metric,
+    )
+
+
 def _first_side(pair: int, stage_index: int) -> str:
     """Control goes first in pair 1's first stage, then the order alternates."""
     return SIDES[(pair + stage_index + 1) % 2]
@@ -364,14 +377,7 @@ def measure_pairs(
         if errors:
             stop = f"a stage failed in pair {number}"
             break
-        table = abstats.paired_table(
-            pairs,
-            pass_pct=bands[0],
-            warn_pct=bands[1],
-            confidence=settings.confidence,
-            metric=settings.metric,
-        )
-        open_ = abstats.undecided_stages(table)
+        open_ = abstats.undecided_stages(_paired(pairs, settings, bands))
         progress(
             f"pair {number}: {pair_s:.1f} s; "
             + (f"undecided: {', '.join(open_)}" if open_ else "all decided")
@@ -697,13 +703,7 @@ def summarize_pairs(
     return ABResult(
         control_report=reports["control"],
         treatment_report=reports["treatment"],
-        paired=abstats.paired_table(
-            pairs,
-            pass_pct=bands[0],
-            warn_pct=bands[1],
-            confidence=settings.confidence,
-            metric=settings.metric,
-        ),
+        paired=_paired(pairs, settings, bands),
         memory=abstats.memory_noise(pairs),
         control_sha=control_sha,
         treatment_sha=treatment_sha,
