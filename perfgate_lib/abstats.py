@@ -145,18 +145,18 @@ def undecided_stages(table: pd.DataFrame) -> list[str]:
     return [str(r["stage"]) for r in table.to_dict("records") if r["call"] == "undecided"]
 
 
-def row_interval(row: dict[str, Any]) -> Interval:
-    """The :class:`Interval` of one :func:`paired_table` row."""
+def row_interval(row: dict[str, Any], confidence: float = 0.95) -> Interval:
+    """The :class:`Interval` of one :func:`paired_table` row (its ``confidence``)."""
     return Interval(
         float(row["ratio"]),
         float(row["low"]),
         float(row["high"]),
         int(row["pairs"]),
-        0.0,
+        confidence,
     )
 
 
-def interval_text(row: dict[str, Any], confidence: float) -> str:
+def interval_text(row: dict[str, Any]) -> str:
     """The comment's cell: ``CPU ×1.32 [1.27, 1.39], 8 pairs · wall ×1.90``."""
     text = f"{row['metric'].upper()} {row_interval(row).text()}"
     if row.get("wall_ratio") is not None and row["metric"] != "wall":
@@ -176,7 +176,7 @@ def interval_context(table: pd.DataFrame, confidence: float) -> dict[str, dict[s
             "call": str(row["call"]),
             "metric": str(row["metric"]),
             "confidence": confidence,
-            "text": row_interval(row).text(),
+            "text": row_interval(row, confidence).text(),
         }
     return out
 
@@ -238,7 +238,7 @@ def memory_noise(pairs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def memory_note(row: dict[str, Any]) -> str:
-    """``within noise (±12.3%, 8 pairs)`` for the memory row."""
+    """``within noise (±12.3%)`` for the memory row (its spread)."""
     noise = row.get("noise_pct")
     known = noise is not None and not math.isnan(noise)
     return f"within noise ({f'±{noise:.1f}%' if known else 'spread unknown'})"

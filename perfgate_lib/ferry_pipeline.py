@@ -26,15 +26,15 @@ Per stage the pipeline measures:
 Measurement hygiene (pyperf-style): the caller fixes ``PYTHONHASHSEED``; one untimed
 warm-up pipeline over a slice of the corpus runs first, so imports and first-use costs
 leave the timed runs; ``gc.collect()`` runs before every stage so each starts from the
-same heap. ``serve`` keeps one process per side alive and runs the pipeline each time the
+same heap. ``serve`` keeps one process per side alive and runs one stage each time the
 driver asks, so many values come from one warmed-up process.
 
-The serve protocol is one JSON object per line. The driver writes ``{"cmd": "run",
-"run_id": ...}`` or ``{"cmd": "exit"}`` on stdin; the server answers on the file
-descriptor it was started with as stdout (Zephyr's own prints go to stderr): first
-``{"ready": true, "identity": {...}}``, then per run ``{"status": "succeeded" |
-"failed", "stages": {name: {wall_s, cpu_s, peak_mb, tasks, records_out}}, "error":
-...}``. Times are seconds, memory MB.
+The serve protocol is one JSON object per line. The driver writes ``{"cmd": "stage",
+"stage": NAME}`` (the stage reads the outputs its predecessors last wrote) or ``{"cmd":
+"exit"}`` on stdin; the server answers on the file descriptor it was started with as
+stdout (Zephyr's own prints go to stderr): first ``{"ready": true, "identity": {...}}``,
+then per stage ``{"status": "succeeded" | "failed", "stages": {name: {wall_s, cpu_s,
+peak_mb, tasks, records_out}}, "error": ...}``. Times are seconds, memory MB.
 """
 
 from __future__ import annotations
@@ -456,12 +456,12 @@ def serve(corpus_dir: Path, work_dir: Path, zephyr_src: str | None, max_workers:
     builders = stage_datasets(corpus_glob, work_dir / "run")
     for line in sys.stdin:
         request = json.loads(line)
-        if request.get("cmd") not in ("run", "stage"):
+        if request.get("cmd") != "stage":
             break
+        stage = str(request["stage"])
         stages: dict[str, dict[str, float]] = {}
         try:
-            for stage in [request["stage"]] if request["cmd"] == "stage" else STAGES:
-                stages[stage] = run_stage(ctx, stage, builders, work_dir / "run", memory)
+            stages[stage] = run_stage(ctx, stage, builders, work_dir / "run", memory)
             _answer(out, {"status": "succeeded", "stages": stages})
         except Exception as exc:  # noqa: BLE001 - a failed ferry is an answer, not a crash
             traceback.print_exc()

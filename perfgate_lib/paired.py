@@ -69,6 +69,12 @@ def walsh_averages(values: list[float]) -> list[float]:
     )
 
 
+def _pct(ratio: float) -> float:
+    """``100 * (ratio - 1)``, rounded to 1e-9 so that a ratio of 1.05 is exactly +5%
+    (float noise must not push a change on a band edge into the next band)."""
+    return round(100 * (ratio - 1), 9)
+
+
 @dataclass(frozen=True)
 class Interval:
     """A paired change: estimate and interval as ratios (treatment / control).
@@ -85,15 +91,15 @@ class Interval:
     @property
     def pct(self) -> float:
         """The estimate as a percent change."""
-        return 100 * (self.ratio - 1)
+        return _pct(self.ratio)
 
     @property
     def low_pct(self) -> float:
-        return -100.0 if self.low <= 0 else 100 * (self.low - 1)
+        return -100.0 if self.low <= 0 else _pct(self.low)
 
     @property
     def high_pct(self) -> float:
-        return math.inf if math.isinf(self.high) else 100 * (self.high - 1)
+        return math.inf if math.isinf(self.high) else _pct(self.high)
 
     @property
     def bounded(self) -> bool:

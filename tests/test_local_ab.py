@@ -328,6 +328,8 @@ def test_demo_command_renders_a_comment_flagging_fuzzy_dups(tmp_path):
     comment = (run / "comment.md").read_text()
     assert comment.startswith("<!-- zephyr-perf-gate -->")
     assert "fuzzy\\_dups" in comment and "Paired ratio, 95% CI" in comment
+    row = next(line for line in comment.splitlines() if line.startswith("| fuzzy\\_dups |"))
+    assert "CPU ×" in row and "6 pairs" in row and "❌" in row  # ratio, interval, pairs
     verdict = json.loads((run / "verdict.json").read_text())
     assert verdict["verdict"] == "fail"
     stages = {s["stage"]: s for s in verdict["stages"]}

@@ -30,7 +30,6 @@ import os
 import select
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -46,6 +45,7 @@ from perfgate_lib.abstats import MEMORY, TOTAL
 from perfgate_lib.corpus import CorpusSpec, write_corpus
 from perfgate_lib.errors import PerfgateError, UsageError
 from perfgate_lib.miniferry import StageResult, build_report, local_provenance
+from perfgate_lib.sideenv import ENV_MODES, SideEnv, dependency_differences, prepare_side_env
 
 if TYPE_CHECKING:
     from perfgate_lib.rules import Verdict
@@ -88,7 +88,7 @@ class Gate0Settings:
             "metric": self.metric in abstats.METRICS,
             "max_workers": self.max_workers >= 1,
             "stage_timeout_s": self.stage_timeout_s > 0,
-            "env": self.env in ("auto", "uv", "kit"),
+            "env": self.env in ENV_MODES,
         }
         for name, ok in checks.items():
             if not ok:
@@ -96,7 +96,8 @@ class Gate0Settings:
 
     @classmethod
     def load(cls, path: str | Path = SETTINGS_FILE, **overrides: Any) -> Gate0Settings:
-        """Settings from ``parameters/gate0.yaml``, then the non-None ``overrides``."""
+        """Settings from ``parameters/gate0.yaml``, then the given ``overrides``: None, 0
+        and "" mean "not given" (the notebook's parameters default to them)."""
         from perfgate_lib.paramfile import load_yaml, mapping
 
         source = str(path)
@@ -106,8 +107,9 @@ class Gate0Settings:
         if unknown:
             raise UsageError(f"{source}: unknown setting '{unknown[0]}'; known: {sorted(known)}")
         values = {k: v for k, v in doc.items() if k in known}
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        if "max_pairs" in overrides and overrides["max_pairs"] is not None:
+        given = {k: v for k, v in overrides.items() if v not in (None, 0, "")}
+        values.update(given)
+        if "max_pairs" in given:
             # asking for fewer pairs than min_pairs lowers the minimum with it
             values["min_pairs"] = min(values.get("min_pairs", cls.min_pairs), values["max_pairs"])
         return cls(**values)
@@ -169,55 +171,13 @@ def zephyr_source(tree: str | Path) -> str | None:
 # ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class SideLaunch:
-    """How to start one side's server: the interpreter argv prefix, extra environment
-    variables, the working folder and a one-line description for provenance."""
-
-    python: tuple[str, ...] = (sys.executable,)
-    env: dict[str, str] = field(default_factory=dict)
-    cwd: str | None = None
-    mode: str = "kit"
-    description: str = "the kit's own interpreter"
-    versions: dict[str, str | None] = field(default_factory=dict)
-    side_env: Any = None  # the sideenv.SideEnv it came from, when it did
-
-
-def kit_launch(_side: str, _tree: Path) -> SideLaunch:
-    """The kit's interpreter as it is (its venv's marin-zephyr dependencies)."""
-    return SideLaunch(description=f"the kit's own interpreter ({sys.executable})")
-
-
-def env_launcher(
-    mode: str = "auto", progress: Callable[[str], None] | None = None
-) -> Callable[[str, Path], SideLaunch]:
-    """Launchers that build (or reuse) each worktree's own environment: ``uv`` from the
-    worktree's project files, ``kit`` the kit's venv, ``auto`` uv when there is a uv
-    project (:func:`perfgate_lib.sideenv.prepare_side_env`; raises SideEnvError, exit 4)."""
-    from perfgate_lib.sideenv import prepare_side_env
-
-    def launch(side: str, tree: Path) -> SideLaunch:
-        env = prepare_side_env(tree, mode=mode, progress=progress)
-        return SideLaunch(
-            python=tuple(env.python),
-            env=dict(env.env),
-            cwd=env.cwd,
-            mode=env.mode,
-            description=env.description,
-            versions=dict(env.versions),
-            side_env=env,
-        )
-
-    return launch
-
-
 class SideServer:
     """One side's ``ferry_pipeline.py serve`` process; JSON lines over its pipes."""
 
     def __init__(
         self,
         side: str,
-        launch: SideLaunch,
+        launch: SideEnv,
         *,
         corpus_dir: Path,
         work_dir: Path,
@@ -240,9 +200,8 @@ class SideServer:
         ]
         if zephyr_src:
             cmd += ["--zephyr-src", zephyr_src]
+        # launch.env sets PYTHONPATH to the worktree's own sources only (not the kit's)
         env = {**os.environ, **launch.env, "PYTHONHASHSEED": "0"}
-        if "PYTHONPATH" not in launch.env:  # the script is standalone; keep the kit out
-            env.pop("PYTHONPATH", None)
         log.parent.mkdir(parents=True, exist_ok=True)
         self._log = log.open("w")
         try:
@@ -463,7 +422,7 @@ class ABResult:
     def stage_context(self) -> dict[str, str]:
         """Stage -> the comment's interval cell (``CPU ×1.32 [1.27, 1.39], 8 pairs · wall ×1.9``)."""
         return {
-            str(row["stage"]): abstats.interval_text(row, self.settings.confidence)
+            str(row["stage"]): abstats.interval_text(row)
             for row in self.paired.to_dict("records")
             if row["stage"] != TOTAL
         }
@@ -474,15 +433,13 @@ class ABResult:
         for side in SIDES:
             info = self.sides.get(side) or {}
             ident = info.get("identity") or {}
-            versions = {**(ident.get("versions") or {}), **(info.get("versions") or {})}
+            versions = info.get("versions") or {}
             digest = info.get("env_digest")
             lines.append(
                 f"{side}: {info.get('mode', '?')} environment"
                 + (f" {str(digest)[:12]}" if digest else "")
                 + f", Python {ident.get('python', '?')} (`{ident.get('executable', '?')}`); "
-                f"zephyr {versions.get('marin-zephyr') or '?'} from its worktree"
-                + ("" if ident.get("zephyr_source") not in (None, "installed") else " (installed!)")
-                + f", fray {versions.get('marin-fray') or '?'}, iris {versions.get('marin-iris') or '?'}"
+                f"zephyr {versions.get('marin-zephyr') or '?'}, fray {versions.get('marin-fray') or '?'}, iris {versions.get('marin-iris') or '?'}"
             )
         return lines
 
@@ -493,7 +450,7 @@ class ABResult:
         total = self.paired[self.paired["stage"] == TOTAL].to_dict("records")
         total_note = ""
         if total:
-            total_note = f"; whole pipeline {abstats.interval_text(total[0], s.confidence)}"
+            total_note = f"; whole pipeline {abstats.interval_text(total[0])}"
         notes = [
             f"Local A/B on this machine: control = merge-base `{self.control_sha[:12]}`, "
             f"treatment = head `{self.treatment_sha[:12]}`, {self.n_pairs} pairs "
@@ -530,17 +487,17 @@ class ABResult:
         return context
 
 
-def _side_info(server: SideServer, launch: SideLaunch) -> dict[str, Any]:
-    env = launch.side_env
+def _side_info(server: SideServer, env: SideEnv) -> dict[str, Any]:
+    """What ab.json and the comment say of one side: its environment and identity."""
     return {
-        "mode": launch.mode,
-        "description": launch.description,
+        "mode": env.mode,
+        "description": env.description,
         "identity": server.identity,
-        "versions": {**(server.identity.get("versions") or {}), **launch.versions},
+        "versions": {**(server.identity.get("versions") or {}), **env.versions},
         "memory_method": server.memory_method,
-        "env_digest": getattr(env, "digest", None),
-        "env_dir": getattr(env, "env_dir", None),
-        "build_seconds": getattr(env, "build_seconds", 0.0),
+        "env_digest": env.digest,
+        "env_dir": env.env_dir,
+        "build_seconds": env.build_seconds,
     }
 
 
@@ -553,7 +510,6 @@ def run_local_ab(
     settings: Gate0Settings | None = None,
     seed: int = 0,
     thresholds: str | None = None,
-    launcher: Callable[[str, Path], SideLaunch] | None = None,
     progress: Callable[[str], None] | None = print,
 ) -> ABResult:
     """Gate 0: paired, adaptive A/B of merge-base (control) and head (treatment).
@@ -567,7 +523,6 @@ def run_local_ab(
 
     settings = settings or Gate0Settings.load()
     say = progress or (lambda _msg: None)
-    launcher = launcher or env_launcher(settings.env, progress=say)
     started = time.perf_counter()
     control_sha, head_sha = resolve_revisions(checkout, base, head)
     band = load_thresholds(thresholds).bands["stage_wall_seconds"]
@@ -589,17 +544,20 @@ def run_local_ab(
             trees = {"control": control_tree, "treatment": treatment_tree}
             sources = {side: zephyr_source(tree) for side, tree in trees.items()}
             t = time.perf_counter()
-            launches = {side: launcher(side, trees[side]) for side in SIDES}
+            envs = {
+                side: prepare_side_env(trees[side], mode=settings.env, progress=say)
+                for side in SIDES
+            }
             timings["environments"] = round(time.perf_counter() - t, 2)
-            changes = _dependency_changes(launches)
+            changes = dependency_differences(envs["control"], envs["treatment"])
             for side in SIDES:
-                say(f"{side}: {launches[side].mode} environment, {launches[side].description}")
+                say(f"{side}: {envs[side].description}")
             t = time.perf_counter()
             servers = {}
             for side in SIDES:
                 servers[side] = SideServer(
                     side,
-                    launches[side],
+                    envs[side],
                     corpus_dir=corpus_dir,
                     work_dir=tmp / f"work-{side}",
                     zephyr_src=sources[side],
@@ -615,7 +573,7 @@ def run_local_ab(
                     if side == "control":
                         raise  # the base itself does not run: gate 0 cannot run
                     start_error = str(exc)  # the PR breaks Zephyr: a failed treatment
-                sides[side] = _side_info(servers[side], launches[side])
+                sides[side] = _side_info(servers[side], envs[side])
                 say(f"{side}: {sides[side]['identity'].get('zephyr_source', start_error)}")
             timings["start_up"] = round(time.perf_counter() - t, 2)
             t = time.perf_counter()
@@ -647,14 +605,6 @@ def run_local_ab(
         say(f"warning: {result.source_warning}")
     result.paths = write_outputs(result, spec)
     return result
-
-
-def _dependency_changes(launches: dict[str, SideLaunch]) -> list[str]:
-    """``name control -> treatment`` for dists whose versions differ between the sides."""
-    from perfgate_lib.sideenv import dependency_differences
-
-    envs = [launches[side].side_env for side in SIDES]
-    return dependency_differences(*envs) if all(envs) else []
 
 
 def summarize_pairs(

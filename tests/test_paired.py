@@ -1,0 +1,54 @@
+"""Paired statistics: the signed-rank interval's order statistic, HL estimate, band calls."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from perfgate_lib.paired import Interval, band_call, could_fail, paired_interval, signed_rank_k
+
+
+@pytest.mark.parametrize(
+    ("n", "k"),
+    # Two-sided 5% critical values of Wilcoxon's signed-rank T (published tables) plus one.
+    [(5, 0), (6, 1), (7, 3), (8, 4), (9, 6), (10, 9), (12, 14), (15, 26), (20, 53)],
+)
+def test_order_statistic_matches_the_published_signed_rank_table(n, k):
+    assert signed_rank_k(n, 0.95) == k
+
+
+def test_too_few_pairs_give_an_unbounded_interval_that_is_undecided():
+    interval = paired_interval([1.0] * 5, [3.0] * 5)
+    assert interval.ratio == pytest.approx(3.0)
+    assert not interval.bounded and math.isinf(interval.high_pct)
+    assert band_call(interval, 5, 10) == "undecided" and could_fail(interval, 10)
+
+
+def test_hodges_lehmann_ratio_and_interval_of_known_pairs():
+    control = [1.0] * 6
+    treatment = [1.10, 1.20, 1.30, 1.25, 1.15, 1.05]
+    interval = paired_interval(control, treatment)
+    # k = 1 at n = 6: the extremes of the Walsh averages are the extremes of the values
+    assert interval.low == pytest.approx(1.05) and interval.high == pytest.approx(1.30)
+    # the median of the Walsh averages of the logs lies between the two middle values
+    assert 1.15 < interval.ratio < 1.20
+    assert interval.text() == f"×{interval.ratio:.2f} [1.05, 1.30], 6 pairs"
+    with pytest.raises(ValueError, match="unpaired"):
+        paired_interval([1.0], [1.0, 2.0])
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "call"),
+    [
+        (0.95, 1.05, "pass"),  # +5.0% belongs to the pass band
+        (1.051, 1.10, "warn"),  # wholly in (+5%, +10%]
+        (1.101, 1.30, "fail"),  # wholly above +10%
+        (1.04, 1.06, "undecided"),  # straddles +5%
+        (1.08, 1.12, "undecided"),  # straddles +10%
+        (0.80, 0.90, "pass"),  # an improvement
+    ],
+)
+def test_bands_apply_to_the_interval_not_to_a_point(low, high, call):
+    interval = Interval((low + high) / 2, low, high, 8, 0.95)
+    assert band_call(interval, 5.0, 10.0) == call
