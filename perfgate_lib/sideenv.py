@@ -42,6 +42,8 @@ ENV_MODES = ("auto", "uv", "kit")
 ZEPHYR_PROJECT = Path("lib/zephyr")
 REPORTED_DISTS = ("marin-zephyr", "marin-fray", "marin-iris")
 _MANIFEST = "manifest.json"
+# 2: versions read in isolated mode (schema 1 could list dists of the builder's cwd)
+_MANIFEST_SCHEMA = 2
 _TAIL_LINES = 15
 # Printed by the environment's interpreter after a build: its version and every dist's.
 _VERSIONS_SCRIPT = (
@@ -263,11 +265,29 @@ def _build(uv: str, project: UvProject, entry: Path, python: str) -> dict:
     env = {**_uv_env(), "UV_PROJECT_ENVIRONMENT": str(entry / "venv")}
     cmd = _sync_command(uv, project, staging, python)
     _run(cmd, "uv sync failed to build the environment", env, staging)
-    env_python = str(entry / "venv" / "bin" / "python")
-    facts = json.loads(
-        _run([env_python, "-c", _VERSIONS_SCRIPT], "the new environment's Python fails", env)
+    return _write_manifest(entry, cmd)
+
+
+def env_facts(python: str, cwd: Path) -> dict:
+    """``{"python": version, "executable", "dists": {name: version}}`` of an interpreter,
+    read in isolated mode (``-I``) from ``cwd``: neither the caller's working directory
+    nor its PYTHONPATH can add distributions to the list."""
+    out = _run(
+        [python, "-I", "-c", _VERSIONS_SCRIPT], "the environment's Python fails", _uv_env(), cwd
     )
-    manifest = {"command": cmd, "python": facts["python"], "dists": facts["dists"]}
+    return json.loads(out)
+
+
+def _write_manifest(entry: Path, command: list[str]) -> dict:
+    """Read the environment's versions and write ``manifest.json`` (last, so a build that
+    died half-way has none)."""
+    facts = env_facts(str(entry / "venv" / "bin" / "python"), entry)
+    manifest = {
+        "schema": _MANIFEST_SCHEMA,
+        "command": command,
+        "python": facts["python"],
+        "dists": facts["dists"],
+    }
     (entry / _MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     return manifest
 
@@ -359,6 +379,8 @@ def prepare_side_env(
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
         if (entry / _MANIFEST).is_file():
             manifest = json.loads((entry / _MANIFEST).read_text())
+            if manifest.get("schema") != _MANIFEST_SCHEMA:  # the same env, versions re-read
+                manifest = _write_manifest(entry, list(manifest.get("command") or []))
             build_seconds = 0.0
         else:
             say(f"building the uv environment {digest} for {tree} (Python {python_version}) ...")

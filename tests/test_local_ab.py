@@ -232,7 +232,7 @@ def test_broken_treatment_fails_and_worktrees_are_removed(tmp_path):
     assert _worktrees(box.path) == [f"worktree {Path(box.path).resolve()}"]
     for name in ("control-report.json", "treatment-report.json", "paired.csv", "ab.json"):
         assert (tmp_path / "ab" / name).is_file()
-    assert "SyntaxError" in (tmp_path / "ab" / "logs" / "treatment.log").read_text()
+    assert "SyntaxError" in (tmp_path / "ab" / "logs" / "treatment-0.log").read_text()
 
 
 @pytest.mark.slow
@@ -248,6 +248,8 @@ def test_aa_pairs_alternate_and_calls_follow_the_intervals(tmp_path):
     _assert_calls_follow_the_intervals(result)
     pairs = json.loads((tmp_path / "ab" / "pairs.json").read_text())
     assert [p["first"]["normalize"] for p in pairs[:2]] == ["control", "treatment"]
+    pids = [p["pids"][side] for p in pairs for side in ("control", "treatment")]
+    assert len(set(pids)) == len(pids)  # pairs_per_process 1: fresh processes every pair
     for pair in pairs:
         for side in ("control", "treatment"):
             assert set(pair[side]) == set(STAGES)
@@ -272,16 +274,71 @@ def test_the_loop_stops_when_every_stage_is_decided_or_the_budget_is_spent():
 
     servers = {"control": Scripted(1.0), "treatment": Scripted(2.0)}
     settings = local.Gate0Settings(min_pairs=6, max_pairs=20, budget_s=1e9)
-    pairs, stop, errors = local.measure_pairs(servers, settings, stages=("a", "b"))
+    pairs, stop, errors = local.measure_pairs(lambda _n: servers, settings, stages=("a", "b"))
     assert len(pairs) == 6 and stop == "every stage decided after 6 pairs" and not errors
 
     ticks = iter(range(0, 10_000, 10))  # every clock reading 10 s later
     servers = {"control": Scripted(1.0), "treatment": Scripted(1.0)}
     settings = local.Gate0Settings(min_pairs=2, max_pairs=20, budget_s=25)
     pairs, stop, _ = local.measure_pairs(
-        servers, settings, stages=("a",), clock=lambda: float(next(ticks))
+        lambda _n: servers, settings, stages=("a",), clock=lambda: float(next(ticks))
     )
     assert stop.startswith("time budget (25 s) spent after") and len(pairs) == 2
+
+
+class _Process:
+    """A scripted side server: every stage takes ``factor`` seconds; records its life."""
+
+    def __init__(self, side: str, generation: int, log: list, factor: float = 1.0) -> None:
+        self.side, self.generation, self.log, self.factor = side, generation, log, factor
+        self.pid = 1000 + 2 * generation + (side == "treatment")
+        log.append(("start", side, generation))
+
+    def wait_ready(self, _timeout: float) -> dict:
+        if self.factor < 0:
+            raise local.LocalRunError(f"{self.side}: the ferry process exited (1)")
+        self.log.append(("ready", self.side, self.generation))
+        return {}
+
+    def run_stage(self, stage: str, _timeout: float) -> dict:
+        return {"status": "succeeded", "stages": {stage: _row(self.factor)}}
+
+    def close(self) -> None:
+        self.log.append(("close", self.side, self.generation))
+
+
+@pytest.mark.parametrize("per_process, generations", [(1, [0, 1, 2, 3]), (2, [0, 0, 1, 1])])
+def test_each_generation_of_processes_measures_per_process_pairs(per_process, generations):
+    """Fresh processes replace both sides every ``pairs_per_process`` pairs, and the old
+    ones are closed before the new ones start (never two generations at once)."""
+    log: list = []
+    processes = local.SideProcesses(lambda s, g: _Process(s, g, log), per_process, 10)
+    processes.launch()
+    processes.ready()
+    settings = local.Gate0Settings(min_pairs=4, max_pairs=4, budget_s=1e9)
+    pairs, stop, errors = local.measure_pairs(processes, settings, stages=("a",))
+    processes.close()
+    assert not errors and len(pairs) == 4
+    assert [(p["pids"]["control"] - 1000) // 2 for p in pairs] == generations
+    started = [g for what, side, g in log if what == "start" and side == "control"]
+    assert started == sorted(set(generations))
+    for g in started[:-1]:  # generation g closes (both sides) before g + 1 starts
+        assert log.index(("close", "treatment", g)) < log.index(("start", "control", g + 1))
+    assert log[-2:] == [("close", "control", started[-1]), ("close", "treatment", started[-1])]
+
+
+def test_a_side_that_does_not_restart_ends_the_loop_with_an_error():
+    log: list = []
+
+    def start(side: str, generation: int) -> _Process:
+        return _Process(side, generation, log, -1.0 if generation == 2 else 1.0)
+
+    processes = local.SideProcesses(start, 1, 10)
+    processes.launch()
+    settings = local.Gate0Settings(min_pairs=6, max_pairs=20, budget_s=1e9)
+    pairs, stop, errors = local.measure_pairs(processes, settings, stages=("a",))
+    assert len(pairs) == 2 and stop == "a side did not start for pair 3"
+    assert errors == ["control: the ferry process exited (1)"]
 
 
 def test_ensure_checkout_builds_the_demo_sandbox_when_empty(tmp_path):

@@ -130,6 +130,27 @@ def test_the_environment_is_cached_by_digest_and_shared_across_worktrees(tmp_pat
 
 
 @needs_uv
+def test_versions_come_from_the_environment_not_the_callers_folder(tmp_path, monkeypatch):
+    """A distribution in the folder the build ran from (an editable install's egg-info)
+    is not one of the environment's; an old manifest that listed one is re-read."""
+    stray = tmp_path / "caller" / "stray_pkg-9.9.dist-info"
+    stray.mkdir(parents=True)
+    (stray / "METADATA").write_text("Metadata-Version: 2.1\nName: stray-pkg\nVersion: 9.9\n")
+    monkeypatch.chdir(tmp_path / "caller")
+    cache = tmp_path / "cache"
+    built = prepare_side_env(_project(tmp_path / "a"), cache_dir=cache, progress=None)
+    assert "stray-pkg" not in built.dists and built.dists["marin-zephyr"] == "1.0"
+    manifest_path = cache / built.digest / "manifest.json"
+    old = json.loads(manifest_path.read_text())
+    old.pop("schema")
+    old["dists"]["stray-pkg"] = "9.9"  # what schema 1 recorded from such a folder
+    manifest_path.write_text(json.dumps(old))
+    again = prepare_side_env(tmp_path / "a", cache_dir=cache, progress=None)
+    assert again.build_seconds == 0 and "stray-pkg" not in again.dists
+    assert json.loads(manifest_path.read_text())["schema"] == 2
+
+
+@needs_uv
 def test_concurrent_prepares_of_one_digest_build_it_once(tmp_path):
     trees = [_project(tmp_path / name) for name in ("a", "b")]
     results: list[sideenv.SideEnv] = []

@@ -10,7 +10,12 @@ generated corpus (PYTHONHASHSEED fixed, ``gc.collect()`` before every stage).
 Measurement (documented choice, see the README's gate-0 section for the figures). One
 *pair* runs every stage on both sides back to back, stage by stage, and the side that goes
 first alternates from stage to stage and pair to pair, so two measurements of a stage lie
-about a second apart and load that both share cancels in their ratio. The decision metric
+about a second apart and load that both share cancels in their ratio. Every
+``pairs_per_process`` pairs (default 1) both sides' processes are replaced by fresh ones:
+a process has a speed of its own (memory layout; up to ~10% per stage between two
+processes of the same code here), which one long-lived process per side would turn into a
+bias no number of pairs removes. With fresh processes that speed is part of each pair's
+independent noise, which the interval covers. The decision metric
 is the stage's CPU time (all threads of the side's process); wall time is measured and
 reported beside it. Each stage is judged on the per-pair ratio treatment / control with a
 Hodges-Lehmann estimate and a signed-rank confidence interval (:mod:`perfgate_lib.paired`,
@@ -32,7 +37,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -77,6 +82,7 @@ class Gate0Settings:
     max_workers: int = 2
     stage_timeout_s: float = 300.0
     env: str = "auto"
+    pairs_per_process: int = 1
 
     def __post_init__(self) -> None:
         checks = {
@@ -89,6 +95,7 @@ class Gate0Settings:
             "max_workers": self.max_workers >= 1,
             "stage_timeout_s": self.stage_timeout_s > 0,
             "env": self.env in ENV_MODES,
+            "pairs_per_process": self.pairs_per_process >= 1,
         }
         for name, ok in checks.items():
             if not ok:
@@ -219,6 +226,11 @@ class SideServer:
         self.identity: dict[str, Any] = {}
         self.memory_method = ""
 
+    @property
+    def pid(self) -> int:
+        """The server process's id (pairs.json records which process measured a pair)."""
+        return self.proc.pid
+
     def _tail(self) -> str:
         self._log.flush()
         lines = self.log.read_text(errors="replace").strip().splitlines()[-3:]
@@ -301,8 +313,12 @@ def _first_side(pair: int, stage_index: int) -> str:
     return SIDES[(pair + stage_index + 1) % 2]
 
 
+ServersFor = Callable[[int], Mapping[str, Any]]
+"""Pair number -> the ready side servers (``run_stage(stage, timeout_s)``) to measure it."""
+
+
 def measure_pairs(
-    servers: dict[str, SideServer],
+    servers_for: ServersFor,
     settings: Gate0Settings,
     *,
     stages: tuple[str, ...] = ferry_pipeline.STAGES,
@@ -311,7 +327,11 @@ def measure_pairs(
     clock: Callable[[], float] = time.perf_counter,
 ) -> tuple[list[dict[str, Any]], str, list[str]]:
     """Add pairs until every stage is decided, ``max_pairs`` or the budget; returns
-    (pairs, why the loop stopped, errors). A failed stage ends the loop after its pair."""
+    (pairs, why the loop stopped, errors). A failed stage ends the loop after its pair.
+
+    ``servers_for(n)`` gives the servers of pair ``n`` (fresh processes, or the same ones
+    again); the time it takes counts in the pair's seconds and so in the budget.
+    """
     pairs: list[dict[str, Any]] = []
     errors: list[str] = []
     started = clock()
@@ -319,6 +339,13 @@ def measure_pairs(
     for number in range(1, settings.max_pairs + 1):
         pair: dict[str, Any] = {"pair": number, "control": {}, "treatment": {}, "first": {}}
         t0 = clock()
+        try:
+            servers = servers_for(number)
+        except LocalRunError as exc:
+            errors.append(str(exc))
+            stop = f"a side did not start for pair {number}"
+            break
+        pair["pids"] = {side: getattr(servers[side], "pid", None) for side in SIDES}
         for index, stage in enumerate(stages):
             first = _first_side(number, index)
             pair["first"][stage] = first
@@ -350,6 +377,53 @@ def measure_pairs(
         if elapsed + pair_s > settings.budget_s and number < settings.min_pairs:
             progress(f"over the {settings.budget_s:g} s budget, continuing to min_pairs")
     return pairs, stop, errors
+
+
+class SideProcesses:
+    """Both sides' ferry processes, replaced by fresh ones every ``per_process`` pairs.
+
+    ``start(side, generation)`` launches one side's server (not yet ready); both sides of
+    a generation start at once and warm up side by side, untimed by the stages. The
+    processes of generation 0 are the ones whose identity the result reports.
+    """
+
+    def __init__(
+        self,
+        start: Callable[[str, int], SideServer],
+        per_process: int,
+        timeout_s: float,
+    ) -> None:
+        self.start, self.per_process, self.timeout_s = start, per_process, timeout_s
+        self.current: dict[str, SideServer] = {}
+        self.generation = -1
+        self.restart_seconds = 0.0
+
+    def launch(self) -> dict[str, SideServer]:
+        """Start a new generation of both sides (closing the old one); not yet ready."""
+        self.close()
+        self.generation += 1
+        self.current = {side: self.start(side, self.generation) for side in SIDES}
+        return self.current
+
+    def ready(self) -> dict[str, SideServer]:
+        """Wait for the current generation to warm up; raises LocalRunError."""
+        for side in SIDES:
+            self.current[side].wait_ready(self.timeout_s)
+        return self.current
+
+    def __call__(self, number: int) -> dict[str, SideServer]:
+        """The servers of pair ``number`` (1-based): generation ``(number - 1) // per``."""
+        if (number - 1) // self.per_process > self.generation:
+            t = time.perf_counter()
+            self.launch()
+            self.ready()
+            self.restart_seconds += time.perf_counter() - t
+        return self.current
+
+    def close(self) -> None:
+        for server in self.current.values():
+            server.close()
+        self.current = {}
 
 
 def _run_reports(pairs: list[dict[str, Any]], ab_id: str, side: str, extra: dict[str, Any]):
@@ -517,7 +591,8 @@ def run_local_ab(
     Writes into ``out_dir``: ``control-report.json`` and ``treatment-report.json``
     (medians, marin's schema), ``paired.csv`` (the interval table), ``pairs.json`` (every
     measurement), ``ab.json`` (settings, SHAs, order, stop reason, timings, sides),
-    ``compare_context.json``, ``runs/<side>-p<i>.json`` and ``logs/<side>.log``.
+    ``compare_context.json``, ``runs/<side>-p<i>.json`` and ``logs/<side>-<g>.log`` (one
+    per process generation ``g``, from 0).
     """
     from perfgate_lib.thresholds import load_thresholds
 
@@ -553,18 +628,21 @@ def run_local_ab(
             for side in SIDES:
                 say(f"{side}: {envs[side].description}")
             t = time.perf_counter()
-            servers = {}
-            for side in SIDES:
-                servers[side] = SideServer(
+
+            def start(side: str, generation: int) -> SideServer:
+                return SideServer(
                     side,
                     envs[side],
                     corpus_dir=corpus_dir,
-                    work_dir=tmp / f"work-{side}",
+                    work_dir=tmp / f"work-{side}-{generation}",
                     zephyr_src=sources[side],
-                    log=out / "logs" / f"{side}.log",
+                    log=out / "logs" / f"{side}-{generation}.log",
                     max_workers=settings.max_workers,
                 )
-                stack.callback(servers[side].close)
+
+            processes = SideProcesses(start, settings.pairs_per_process, settings.stage_timeout_s)
+            stack.callback(processes.close)
+            servers = processes.launch()
             start_error = ""
             for side in SIDES:  # both warm up at once; nothing is timed yet
                 try:
@@ -581,8 +659,9 @@ def run_local_ab(
                 pairs, stop, errors = [], "the treatment did not start", [start_error]
             else:
                 pairs, stop, errors = measure_pairs(
-                    servers, settings, bands=(band.pass_pct, band.warn_pct), progress=say
+                    processes, settings, bands=(band.pass_pct, band.warn_pct), progress=say
                 )
+            timings["restarts"] = round(processes.restart_seconds, 2)
             timings["pairs"] = round(time.perf_counter() - t, 2)
     say(f"stopped: {stop}")
     result = summarize_pairs(
@@ -694,7 +773,8 @@ def write_outputs(result: ABResult, spec: CorpusSpec) -> dict[str, str]:
         "pairs": result.n_pairs,
         "stop_reason": result.stop_reason,
         "errors": result.errors,
-        "order": "per pair, stage by stage back to back; the first side alternates",
+        "order": "per pair, stage by stage back to back; the first side alternates; "
+        f"fresh processes every {result.settings.pairs_per_process} pair(s)",
         "corpus": {"docs": spec.docs, "seed": spec.seed},
         "paired": json.loads(result.paired.to_json(orient="records")),
         "memory": result.memory,
