@@ -145,6 +145,18 @@ def undecided_stages(table: pd.DataFrame) -> list[str]:
     return [str(r["stage"]) for r in table.to_dict("records") if r["call"] == "undecided"]
 
 
+def resolution_pct(table: pd.DataFrame) -> float | None:
+    """The median, over stages (not the total), of each interval's half-width in percent,
+    ``100 * (sqrt(high / low) - 1)``: about how small a change these pairs can tell from
+    none. None when a stage's interval is unbounded (too few pairs)."""
+    rows = [r for r in table.to_dict("records") if r["stage"] != TOTAL]
+    if not rows or any(float(r["low"]) <= 0 or math.isinf(float(r["high"])) for r in rows):
+        return None
+    return statistics.median(
+        100 * (math.sqrt(float(r["high"]) / float(r["low"])) - 1) for r in rows
+    )
+
+
 def row_interval(row: dict[str, Any], confidence: float = 0.95) -> Interval:
     """The :class:`Interval` of one :func:`paired_table` row (its ``confidence``)."""
     return Interval(

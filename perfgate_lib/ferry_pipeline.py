@@ -407,7 +407,7 @@ def error_line(exc: BaseException) -> str:
     return f"ferry failed: {type(exc).__name__}: {text}"[:300]
 
 
-def warm_up_corpus(corpus_dir: Path, target: Path, docs: int = 150) -> str:
+def warm_up_corpus(corpus_dir: Path, target: Path, docs: int = 50) -> str:
     """The first ``docs`` documents of the corpus's first file, for the untimed warm-up."""
     target.mkdir(parents=True, exist_ok=True)
     files = sorted(corpus_dir.glob("*.jsonl"))
@@ -439,14 +439,24 @@ def serve(corpus_dir: Path, work_dir: Path, zephyr_src: str | None, max_workers:
     os.dup2(2, 1)
     sys.stdout = sys.stderr
     source = use_zephyr_source(zephyr_src)
+    phases: dict[str, float] = {}
     try:
+        clock = time.perf_counter()
         identity = {"zephyr_source": source, **zephyr_identity()}
         quiet_logs()
+        phases["import"] = time.perf_counter() - clock
         work_dir.mkdir(parents=True, exist_ok=True)
         ctx = make_context(work_dir, max_workers)
+        phases["context"] = time.perf_counter() - clock - phases["import"]
         memory = PeakMemory()
         warm = warm_up_corpus(corpus_dir, work_dir / "warmup-corpus")
         run_pipeline(ctx, warm, work_dir / "warmup", {}, memory)
+        phases["warm_up"] = time.perf_counter() - clock - phases["import"] - phases["context"]
+        print(
+            "start-up seconds: " + ", ".join(f"{k} {v:.2f}" for k, v in phases.items()),
+            file=sys.stderr,
+            flush=True,
+        )
     except Exception as exc:  # noqa: BLE001 - reported to the driver, which stops
         traceback.print_exc()
         _answer(out, {"ready": False, "error": error_line(exc)})

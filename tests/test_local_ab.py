@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from perfgate_lib import abstats
 from perfgate_lib.runners import local
 from perfgate_lib.sandbox import ZEPHYR_PKG, Change, build_sandbox
 
@@ -339,6 +340,30 @@ def test_a_side_that_does_not_restart_ends_the_loop_with_an_error():
     pairs, stop, errors = local.measure_pairs(processes, settings, stages=("a",))
     assert len(pairs) == 2 and stop == "a side did not start for pair 3"
     assert errors == ["control: the ferry process exited (1)"]
+
+
+def test_the_comment_states_the_resolution_when_a_stage_stays_undecided():
+    """Noisy pairs leave a stage undecided: the notes say how wide its interval still is
+    (the median half-width over stages); decided stages alone need no such line."""
+    noisy = (1.12, 0.9, 1.1, 0.88, 1.08, 0.93, 1.05, 0.95)
+    control = [{"minhash": 1.0, "fuzzy_dups": 1.0} for _ in noisy]
+    treatment = [{"minhash": m, "fuzzy_dups": 2.0} for m in noisy]
+    result = _result(_pairs(control, treatment))
+    table = result.paired
+    assert list(table[table["stage"] == "minhash"]["call"]) == ["undecided"]
+    row = table[table["stage"] == "minhash"].iloc[0]
+    minhash_half = 100 * ((row["high"] / row["low"]) ** 0.5 - 1)
+    assert minhash_half > 5
+    # fuzzy_dups doubles in every pair: a zero-width interval; the median of the two
+    assert abstats.resolution_pct(table) == pytest.approx(minhash_half / 2)
+    notes = " ".join(result.compare_context()["comment"]["top_notes"])
+    assert (
+        f"after 8 pairs a stage's interval reaches about ±{abstats.resolution_pct(table):.0f}%"
+        in notes
+    )
+    decided = _result(_pairs(control, [{"minhash": 2.0, "fuzzy_dups": 2.0} for _ in noisy]))
+    assert "Resolution" not in " ".join(decided.compare_context()["comment"]["top_notes"])
+    assert abstats.resolution_pct(_result(_pairs(control[:3], treatment[:3])).paired) is None
 
 
 def test_ensure_checkout_builds_the_demo_sandbox_when_empty(tmp_path):

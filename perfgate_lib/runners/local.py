@@ -73,7 +73,7 @@ class Gate0Settings:
     each side's environment, ``auto`` | ``uv`` | ``kit`` (:mod:`perfgate_lib.sideenv`).
     """
 
-    docs: int = 1000
+    docs: int = 600
     min_pairs: int = 6
     max_pairs: int = 20
     budget_s: float = 100.0
@@ -191,6 +191,7 @@ class SideServer:
         zephyr_src: str | None,
         log: Path,
         max_workers: int,
+        pycache: Path | None = None,
     ) -> None:
         self.side = side
         self.log = log
@@ -209,6 +210,12 @@ class SideServer:
             cmd += ["--zephyr-src", zephyr_src]
         # launch.env sets PYTHONPATH to the worktree's own sources only (not the kit's)
         env = {**os.environ, **launch.env, "PYTHONHASHSEED": "0"}
+        if pycache is not None:
+            # bytecode of the worktree's and the environment's modules, compiled by the
+            # first process and read by every later one (restarts start in ~1 s instead of
+            # recompiling Zephyr each time); nothing is written into a worktree or an env
+            env.pop("PYTHONDONTWRITEBYTECODE", None)
+            env["PYTHONPYCACHEPREFIX"] = str(pycache)
         log.parent.mkdir(parents=True, exist_ok=True)
         self._log = log.open("w")
         try:
@@ -536,6 +543,14 @@ class ABResult:
             "times. An interval that straddles a band edge is undecided, never a pass.",
             *[f"{line}." for line in self.side_lines()],
         ]
+        resolution = abstats.resolution_pct(self.paired)
+        if resolution is not None and abstats.undecided_stages(self.paired):
+            notes.append(
+                f"Resolution: after {self.n_pairs} pairs a stage's interval reaches about "
+                f"±{resolution:.0f}% around its estimate (median over stages), so on this "
+                "machine a smaller change stays undecided: more pairs (`--budget`, "
+                "`--max-pairs`) or gate 1 decide it."
+            )
         if self.dependency_changes:
             notes.append(
                 "Dependencies differ between the sides: " + ", ".join(self.dependency_changes) + "."
@@ -638,6 +653,7 @@ def run_local_ab(
                     zephyr_src=sources[side],
                     log=out / "logs" / f"{side}-{generation}.log",
                     max_workers=settings.max_workers,
+                    pycache=tmp / "pycache",
                 )
 
             processes = SideProcesses(start, settings.pairs_per_process, settings.stage_timeout_s)
