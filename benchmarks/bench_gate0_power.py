@@ -182,6 +182,24 @@ def summarize(records: list[dict]) -> None:
                 f"{verdicts.count('warn')}/{n}, inconclusive {verdicts.count('inconclusive')}/{n}, "
                 f"pass {verdicts.count('pass')}/{n}"
             )
+            calls = [[v.split(":")[0] for v in r.get("flags", {}).values()] for r in group]
+            worst = [
+                "fail"
+                if "fail" in c
+                else "inconclusive"
+                if "undecided" in c
+                else "warn"
+                if "warn" in c
+                else "pass"
+                for c in calls
+            ]
+            if worst != verdicts:
+                print(
+                    "  verdict from the rows under the current rules (an undecided row is "
+                    f"inconclusive): false fail {worst.count('fail')}/{n}, false warn "
+                    f"{worst.count('warn')}/{n}, inconclusive {worst.count('inconclusive')}/{n}, "
+                    f"pass {worst.count('pass')}/{n}"
+                )
 
 
 def main() -> None:

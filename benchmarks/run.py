@@ -8,7 +8,10 @@ import sys
 
 HERE = pathlib.Path(__file__).resolve().parent
 # Short settings for `make bench`; the README gives each script's full run.
-QUICK_ARGS = {"bench_gate0_power.py": ["--trials", "2", "--out", "runs/bench-gate0-quick.jsonl"]}
+QUICK_ARGS = {
+    "bench_gate0_power.py": ["--trials", "2", "--out", "runs/bench-gate0-quick.jsonl"],
+    "bench_demo_runs.py": ["--runs", "2"],
+}
 
 if __name__ == "__main__":
     failed = 0

@@ -26,8 +26,9 @@ Per stage the pipeline measures:
 Measurement hygiene (pyperf-style): the caller fixes ``PYTHONHASHSEED``; one untimed
 warm-up pipeline over a slice of the corpus runs first, so imports and first-use costs
 leave the timed runs; ``gc.collect()`` runs before every stage so each starts from the
-same heap. ``serve`` keeps one process per side alive and runs one stage each time the
-driver asks, so many values come from one warmed-up process.
+same heap. ``serve`` runs one stage each time the driver asks, so one warmed-up process
+gives as many values as the driver wants (gate 0 asks each process for one pair and then
+starts fresh ones, see :mod:`perfgate_lib.runners.local`).
 
 The serve protocol is one JSON object per line. The driver writes ``{"cmd": "stage",
 "stage": NAME}`` (the stage reads the outputs its predecessors last wrote) or ``{"cmd":
@@ -423,7 +424,7 @@ def warm_up_corpus(corpus_dir: Path, target: Path, docs: int = 50) -> str:
 
 
 # ---------------------------------------------------------------------------
-# serve: one warmed-up process per side, many runs
+# serve: one warmed-up process, stages on request
 # ---------------------------------------------------------------------------
 
 

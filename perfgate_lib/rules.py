@@ -54,8 +54,9 @@ class GateContext:
     interval ``{pct, low_pct, high_pct, pairs, call, text, metric}`` (percent changes; see
     :mod:`perfgate_lib.paired`). For such a row the band applies to the interval: its
     ``call`` (pass, warn, fail or undecided) is the row's verdict and ``pct`` its delta.
-    An undecided row that may hide a fail makes the verdict inconclusive unless something
-    else already fails; one that straddles only the pass/warn edge is a warn.
+    An undecided row makes the verdict inconclusive unless something else already fails,
+    also one that straddles only the pass/warn edge (it cannot fail, but reading it as a
+    warn would raise a false alarm on most no-op changes a noisy machine measures).
     ``treatment_unfinished_steps``: stage -> note for treatment steps whose child jobs
     exist in the job tree but did not succeed (killed, preempted, still running).
 
@@ -437,7 +438,10 @@ def decide(
         elif row.verdict == "undecided" and float(item["high_pct"]) > band.warn_pct:
             undecided.append(f"{text}: undecided, may exceed +{band.warn_pct:g}%")
         elif row.verdict == "undecided":
-            warns.append(f"{text}: undecided between pass and warn (+{band.pass_pct:g}% edge)")
+            undecided.append(
+                f"{text}: undecided between pass and warn (+{band.pass_pct:g}% edge), "
+                f"cannot exceed +{band.warn_pct:g}%"
+            )
     paired = {
         id(r)
         for r in [signals[0], *stages]

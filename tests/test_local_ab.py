@@ -115,8 +115,7 @@ def test_an_interval_across_a_band_edge_is_undecided_and_never_a_pass():
     verdict = local.local_verdict(_result(pairs))
     row = {r.stage: r for r in verdict.stages}["minhash"]
     assert row.verdict == "undecided" and "pairs" in row.note
-    assert verdict.verdict in ("warn", "inconclusive")
-    assert verdict.verdict != "pass"
+    assert verdict.verdict == "inconclusive"
 
 
 def test_undecided_that_may_fail_is_inconclusive_unless_a_fail_decides():
@@ -133,6 +132,22 @@ def test_undecided_that_may_fail_is_inconclusive_unless_a_fail_decides():
     assert verdict.verdict == "fail"
     assert any("stage fuzzy_dups" in f and "wholly above +10%" in f for f in verdict.hard_fails)
     assert any("stage minhash" in w and "undecided" in w for w in verdict.warns)
+
+
+def test_undecided_across_the_pass_warn_edge_only_is_inconclusive_not_a_warn():
+    """An interval inside (-5%, +10%] that straddles +5% cannot fail, yet it is no warn
+    either: the verdict is inconclusive and the reason says it cannot exceed +10%."""
+    control = [{"minhash": 1.0, "fuzzy_dups": 1.0} for _ in range(8)]
+    near = (1.02, 1.08, 1.04, 1.06, 1.03, 1.07, 1.05, 1.01)
+    treatment = [{"minhash": m, "fuzzy_dups": 1.0} for m in near]
+    result = _result(_pairs(control, treatment))
+    row = result.paired.set_index("stage").loc["minhash"]
+    assert row["call"] == "undecided" and row["low_pct"] < 5 < row["high_pct"] <= 10
+    verdict = local.local_verdict(result)
+    assert verdict.verdict == "inconclusive" and not verdict.warns
+    assert any(
+        "stage minhash" in r and "cannot exceed +10%" in r for r in verdict.inconclusive_reasons
+    )
 
 
 def test_aa_paired_rule_never_fails_on_exchangeable_pairs():
@@ -234,6 +249,38 @@ def test_broken_treatment_fails_and_worktrees_are_removed(tmp_path):
     for name in ("control-report.json", "treatment-report.json", "paired.csv", "ab.json"):
         assert (tmp_path / "ab" / name).is_file()
     assert "SyntaxError" in (tmp_path / "ab" / "logs" / "treatment-0.log").read_text()
+
+
+@pytest.mark.slow
+def test_side_processes_share_one_bytecode_cache_outside_the_worktree(tmp_path, monkeypatch):
+    """The first process compiles the worktree's Zephyr into the run's cache folder (even
+    where PYTHONDONTWRITEBYTECODE is set); the worktree itself gets no __pycache__."""
+    from perfgate_lib.corpus import CorpusSpec, write_corpus
+    from perfgate_lib.sideenv import prepare_side_env
+
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    box = build_sandbox(tmp_path / "repo")
+    write_corpus(CorpusSpec(docs=20, seed=0), tmp_path / "corpus")
+    src = local.zephyr_source(box.path)
+    cache = tmp_path / "pycache"
+    for generation in (0, 1):
+        server = local.SideServer(
+            "control",
+            prepare_side_env(box.path, progress=None),
+            corpus_dir=tmp_path / "corpus",
+            work_dir=tmp_path / f"work-{generation}",
+            zephyr_src=src,
+            log=tmp_path / f"control-{generation}.log",
+            max_workers=1,
+            pycache=cache,
+        )
+        try:
+            assert server.wait_ready(120)["zephyr_source"] == src
+        finally:
+            server.close()
+        compiled = list(cache.rglob("zephyr/*.pyc"))
+        assert compiled and all(str(Path(src).resolve()).lstrip("/") in str(p) for p in compiled)
+    assert not list(Path(src).rglob("__pycache__"))
 
 
 @pytest.mark.slow

@@ -2,7 +2,7 @@
 
 Control is a worktree at ``merge-base(base, head)``, treatment a worktree at ``head``,
 both created with ``git worktree add --detach`` in a temporary folder and always removed.
-Each side gets one long-lived process, ``ferry_pipeline.py serve``, that imports Zephyr
+Each side runs in a process, ``ferry_pipeline.py serve``, that imports Zephyr
 from its worktree's ``lib/zephyr/src`` (or the installed package when the checkout has
 none), warms up once untimed, and then runs single stages on request over one shared
 generated corpus (PYTHONHASHSEED fixed, ``gc.collect()`` before every stage).
@@ -174,7 +174,7 @@ def zephyr_source(tree: str | Path) -> str | None:
 
 
 # ---------------------------------------------------------------------------
-# One side: a long-lived ferry_pipeline.py serve process
+# One side: a ferry_pipeline.py serve process
 # ---------------------------------------------------------------------------
 
 
