@@ -57,11 +57,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--load-max-s", type=float, default=600.0)
+    parser.add_argument(
+        "--loaded-first", action="store_true", help="runs 1, 3, ... under load (else 2, 4, ...)"
+    )
     args = parser.parse_args()
     records = []
     with tempfile.TemporaryDirectory(prefix="bench-demo-") as tmp:
         for i in range(args.runs):
-            rec = one_demo(Path(tmp) / f"run{i}", i % 2 == 1, args.load_max_s)
+            loaded = i % 2 == (0 if args.loaded_first else 1)
+            rec = one_demo(Path(tmp) / f"run{i}", loaded, args.load_max_s)
             records.append(rec)
             print(json.dumps(rec), flush=True)
     named = sum(r.get("failing") == [TARGET] for r in records)
