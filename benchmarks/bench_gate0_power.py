@@ -17,6 +17,7 @@ decision metric (CPU time) and, from the same pairs, for wall time, the candidat
 replaced. Writes every trial to ``--out`` (JSON lines). Asserts nothing.
 
     python benchmarks/bench_gate0_power.py --trials 20 --sizes aa,p20
+    python benchmarks/bench_gate0_power.py --first-trial 10 --trials 11  # continue --out
 """
 
 from __future__ import annotations
@@ -205,6 +206,13 @@ def summarize(records: list[dict]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=20)
+    parser.add_argument(
+        "--first-trial",
+        type=int,
+        default=1,
+        help="number of the first trial (1-based), to continue a recorded --out; even "
+        "trials run under load",
+    )
     parser.add_argument("--sizes", default=",".join(SIZES))
     parser.add_argument("--load-max-s", type=float, default=600.0)
     parser.add_argument("--out", default="runs/bench-gate0-power.jsonl")
@@ -219,11 +227,11 @@ def main() -> None:
             for size in sizes:
                 box = build_sandbox(Path(tmp) / size, SIZES[size])
                 repos[size] = {"path": box.path, "base": box.base, "head": box.head}
-            for i in range(args.trials):
+            for i in range(args.first_trial, args.first_trial + args.trials):
                 for size in sizes:  # sizes interleaved, so drift spreads over all of them
-                    rec = trial(size, repos[size], i % 2 == 1, args.load_max_s, out)
+                    rec = trial(size, repos[size], i % 2 == 0, args.load_max_s, out)
                     print(
-                        f"trial {i + 1} {size} {'loaded' if rec['loaded'] else 'quiet '} "
+                        f"trial {i} {size} {'loaded' if rec['loaded'] else 'quiet '} "
                         f"{rec['seconds']:.0f} s {rec['pairs']} pairs {TARGET} "
                         f"×{rec['ratio'].get(TARGET, float('nan')):.3f} cpu={rec['cpu']} "
                         f"verdict={rec['verdict']}",
