@@ -18,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from perfgate_lib.assess import assess_source  # noqa: E402
-from perfgate_lib.diffsource import LocalGitDiffSource  # noqa: E402
+from perfgate_lib.assess.assessment import assess_source  # noqa: E402
+from perfgate_lib.assess.diffsource import LocalGitDiffSource  # noqa: E402
 from tests.marin_layout import BASE_FILES, ZSRC, make_marin_repo  # noqa: E402
 
 FILES = 50

@@ -14,11 +14,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from perfgate_lib.notebook import run_notebook  # noqa: E402
-from perfgate_lib.render import render_comment  # noqa: E402
-from perfgate_lib.report import load_report  # noqa: E402
-from perfgate_lib.rules import GateContext, decide  # noqa: E402
-from perfgate_lib.thresholds import PARAMETERS_DIR, load_thresholds  # noqa: E402
+from perfgate_lib.io.notebook import run_notebook  # noqa: E402
+from perfgate_lib.verdict.render import render_comment  # noqa: E402
+from perfgate_lib.verdict.report import load_report  # noqa: E402
+from perfgate_lib.verdict.rules import GateContext, decide  # noqa: E402
+from perfgate_lib.verdict.thresholds import PARAMETERS_DIR, load_thresholds  # noqa: E402
 
 EXAMPLES = PARAMETERS_DIR / "examples"
 

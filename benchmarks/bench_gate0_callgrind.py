@@ -1,6 +1,6 @@
 """Gate 0 measurement candidate: instruction counts under valgrind callgrind.
 
-Runs the mini ferry once per process (``python -m perfgate_lib.miniferry``, one worker
+Runs the mini ferry once per process (``python -m perfgate_lib.local.miniferry``, one worker
 thread, PYTHONHASHSEED=0) on a small corpus, natively and under ``valgrind
 --tool=callgrind``: twice on the sandbox's ``main`` (A/A: are the counts repeatable?) and
 once on a planted shuffle-path change (does the count see it?). Prints instructions per
@@ -27,8 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench_gate0_power import SIZES  # noqa: E402
 
-from perfgate_lib.runners.local import worktree, zephyr_source  # noqa: E402
-from perfgate_lib.sandbox import build_sandbox  # noqa: E402
+from perfgate_lib.io.git import detached_worktree as worktree
+from perfgate_lib.local.ab import zephyr_source  # noqa: E402
+from perfgate_lib.local.sandbox import build_sandbox  # noqa: E402
 
 _TOTAL = re.compile(r"^(?:summary|totals): (\d+)", re.MULTILINE)
 
@@ -39,7 +40,7 @@ def run(tree: Path, tmp: Path, docs: int, callgrind: bool) -> tuple[float, int |
     cmd = [
         sys.executable,
         "-m",
-        "perfgate_lib.miniferry",
+        "perfgate_lib.local.miniferry",
         "--out",
         str(tmp / "report.json"),
         "--docs",

@@ -3,7 +3,7 @@
 For each planted change (a real edit of the sandbox's Zephyr ``shuffle.py``, scaled to
 slow ``fuzzy_dups`` by about +5%, +10%, +20% and 2x: the scatter writer re-hashes every
 routed key 4, 8, 17 or 80 extra times) and for A/A (the same code on both
-sides), runs gate 0 (:func:`perfgate_lib.runners.local.run_local_ab` with the shipped
+sides), runs gate 0 (:func:`perfgate_lib.local.ab.run_local_ab` with the shipped
 ``parameters/gate0.yaml``) ``--trials`` times. Every second trial runs under a bounded
 background load: one busy-loop process pinned to one core, started before the trial and
 stopped after it by this script (it also stops itself after ``--load-max-s``).
@@ -34,8 +34,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from perfgate_lib.runners import local  # noqa: E402
-from perfgate_lib.sandbox import ZEPHYR_PKG, Change, build_sandbox  # noqa: E402
+from perfgate_lib.local import ab as local  # noqa: E402
+from perfgate_lib.local.sandbox import ZEPHYR_PKG, Change, build_sandbox  # noqa: E402
 
 SHUFFLE = str(ZEPHYR_PKG / "shuffle.py")
 TARGET = "fuzzy_dups"

@@ -37,8 +37,8 @@ def main() -> None:
         step=fake.StepChange(2, "normalize", dt.date(2025, 11, 3), 1.2),
     )
     with gcs_emulator():
-        from perfgate_lib import history
-        from perfgate_lib.bulkread import default_concurrency
+        from perfgate_lib.audit import history
+        from perfgate_lib.io.bulkread import default_concurrency
 
         t0 = time.perf_counter()
         fake.upload(files, MIRROR)

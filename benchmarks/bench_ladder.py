@@ -15,10 +15,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from perfgate_lib.gaterun import GateJob, GateSession  # noqa: E402
-from perfgate_lib.notebook import run_notebook  # noqa: E402
-from perfgate_lib.state import RunState  # noqa: E402
-from perfgate_lib.thresholds import PARAMETERS_DIR  # noqa: E402
+from perfgate_lib.gate.run import GateJob, GateSession  # noqa: E402
+from perfgate_lib.gate.state import RunState  # noqa: E402
+from perfgate_lib.io.notebook import run_notebook  # noqa: E402
+from perfgate_lib.verdict.thresholds import PARAMETERS_DIR  # noqa: E402
 
 EXAMPLES = PARAMETERS_DIR / "examples"
 

@@ -90,8 +90,8 @@ def concurrent_figure(rounds: int) -> float | None:
 
 def stage_figures(docs: int, runs: int) -> dict[str, float]:
     """Stage -> CPU-time CV % over ``runs`` runs in one warmed-up process."""
-    from perfgate_lib import ferry_pipeline as fp
-    from perfgate_lib.corpus import CorpusSpec, write_corpus
+    from perfgate_lib.local import ferry_pipeline as fp
+    from perfgate_lib.local.corpus import CorpusSpec, write_corpus
 
     with tempfile.TemporaryDirectory(prefix="bench-noise-") as name:
         tmp = Path(name)

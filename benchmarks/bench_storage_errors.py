@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BASE = ROOT / "parameters" / "examples" / "tier1_baseline.json"
 PROBE = """
 import sys, time
-from perfgate_lib.report import load_report
+from perfgate_lib.verdict.report import load_report
 started = time.monotonic()
 try:
     load_report(sys.argv[1])

@@ -4,8 +4,8 @@ Each sub-command lives in ``perfgate_lib/commands/<name>.py`` as ``command``.
 Exit codes (:mod:`perfgate_lib.errors`): errors derived from
 :class:`~perfgate_lib.errors.PerfgateError` print one line and exit with their code
 (2 usage, 4 could not run); any other exception is a crash: one line naming it and the
-traceback file (:mod:`perfgate_lib.crash`), exit 4, never 1. Everything the process
-prints goes through :func:`perfgate_lib.redaction.redact`.
+traceback file (:mod:`perfgate_lib.io.crash`), exit 4, never 1. Everything the process
+prints goes through :func:`perfgate_lib.io.redaction.redact`.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from typing import Any, TextIO
 
 import click
 
-from perfgate_lib import crash
 from perfgate_lib.errors import EXIT_COULD_NOT_RUN, PerfgateError
-from perfgate_lib.redaction import redact
-from perfgate_lib.rundir import utc_stamp
+from perfgate_lib.io import crash
+from perfgate_lib.io.redaction import redact
+from perfgate_lib.io.rundir import utc_stamp
 
 # command name -> its module under perfgate_lib.commands
 COMMANDS: dict[str, str] = {

@@ -2,7 +2,7 @@
 
 Exit codes (design.md): 0 pass/warn/skip, 1 fail, 2 usage error, 3 inconclusive,
 4 could not run (bad input, no baseline, halted by local checks, unreachable storage, and
-any unexpected exception: see :mod:`perfgate_lib.crash`). 1 is only ever a fail verdict.
+any unexpected exception: see :mod:`perfgate_lib.io.crash`). 1 is only ever a fail verdict.
 """
 
 from __future__ import annotations
@@ -12,6 +12,14 @@ EXIT_FAIL = 1
 EXIT_USAGE = 2
 EXIT_INCONCLUSIVE = 3
 EXIT_COULD_NOT_RUN = 4
+
+EXIT_BY_VERDICT = {
+    "pass": EXIT_PASS,
+    "warn": EXIT_PASS,
+    "fail": EXIT_FAIL,
+    "inconclusive": EXIT_INCONCLUSIVE,
+}
+"""Exit code of each verdict (a warn passes)."""
 
 
 class PerfgateError(Exception):

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import yaml
 
-from perfgate_lib.assess import FileAssessment, assess_source, decide_max_gate
-from perfgate_lib.diffsource import LocalGitDiffSource
+from perfgate_lib.assess.assessment import FileAssessment, assess_source, decide_max_gate
+from perfgate_lib.assess.diffsource import LocalGitDiffSource
 from tests.marin_layout import ZSRC
 from tests.zephyr_releases import release_repo
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from perfgate_lib.state import gate_folder
+from perfgate_lib.gate.state import gate_folder
 from tests.fakes.github_server import DEFAULT_REPO, FAKE_TOKEN
 from tests.fakes.marin_world import MarinWorld
 
@@ -68,7 +68,7 @@ def replay_options(tmp_path, **extra):
     in-process), with a max_gate=1 assessment; ``extra`` overrides."""
     import json
 
-    from perfgate_lib.runflow import RunOptions
+    from perfgate_lib.gate.flow import RunOptions
     from tests.conftest import REPO_ROOT
     from tests.fakes.marin_world import assessment_json
 

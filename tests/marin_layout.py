@@ -12,7 +12,7 @@ import subprocess
 import textwrap
 from pathlib import Path
 
-from perfgate_lib.diffsource import tree_files
+from perfgate_lib.assess.diffsource import tree_files
 
 ZSRC = "lib/zephyr/src/zephyr"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import posixpath
 
-from perfgate_lib import storage
+from perfgate_lib.io import storage
 
 
 def plant_bytes(path: str, data: bytes) -> None:

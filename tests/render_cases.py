@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from perfgate_lib.report import load_report
-from perfgate_lib.rules import GateContext, decide
-from perfgate_lib.thresholds import PARAMETERS_DIR, load_thresholds
+from perfgate_lib.verdict.report import load_report
+from perfgate_lib.verdict.rules import GateContext, decide
+from perfgate_lib.verdict.thresholds import PARAMETERS_DIR, load_thresholds
 
 EXAMPLES = PARAMETERS_DIR / "examples"
 ASSESSMENT = {

@@ -11,11 +11,12 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-from perfgate_lib import provenance, storage
-from perfgate_lib.archive import archive_run, from_path
+from perfgate_lib.audit import provenance
+from perfgate_lib.audit.archive import archive_run, from_path
+from perfgate_lib.audit.runindex import list_runs
 from perfgate_lib.errors import PerfgateError, SecretFound
-from perfgate_lib.runindex import list_runs
-from perfgate_lib.thresholds import DEFAULT_THRESHOLDS, PARAMETERS_DIR
+from perfgate_lib.io import storage
+from perfgate_lib.verdict.thresholds import DEFAULT_THRESHOLDS, PARAMETERS_DIR
 from tests.planting import plant_text
 
 EXAMPLES = PARAMETERS_DIR / "examples"
@@ -158,7 +159,7 @@ def test_provenance_missing_input_names_it(tmp_path):
 
 @pytest.mark.slow
 def test_archive_a_real_executed_notebook(tmp_path):
-    from perfgate_lib.notebook import run_notebook
+    from perfgate_lib.io.notebook import run_notebook
 
     root = tmp_path / "runs"
     run_dir = root / "pr9" / "20261127T101500Z-1234567"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from perfgate_lib.assess import (
+from perfgate_lib.assess.assessment import (
     IMPACT_QUESTIONS,
     Assessment,
     FileAssessment,
@@ -15,7 +15,7 @@ from perfgate_lib.assess import (
     assess,
     assess_source,
 )
-from perfgate_lib.diffsource import DirectoryDiffSource, LocalGitDiffSource
+from perfgate_lib.assess.diffsource import DirectoryDiffSource, LocalGitDiffSource
 from tests.marin_layout import EXAMPLE_BASE, ZSRC, MarinRepo
 
 pytest_plugins = ("tests.marin_fixtures",)
@@ -538,7 +538,7 @@ def test_directory_source_gives_the_same_assessment_as_git(repo, tmp_path):
 
 
 def test_bundled_patch_on_the_example_base_is_the_documented_change(repo):
-    from perfgate_lib.diffsource import open_source
+    from perfgate_lib.assess.diffsource import open_source
 
     # parameters/examples/assess/README.md: what pr.patch does to base/ (= the repo's main).
     repo.edit(SHUFFLE, "64 * 1024 * 1024", "256 * 1024 * 1024")
@@ -562,7 +562,7 @@ def test_bundled_patch_on_the_example_base_is_the_documented_change(repo):
 
 
 def test_patch_source_checks_its_inputs_and_removes_its_repository(tmp_path):
-    from perfgate_lib.diffsource import patched_source
+    from perfgate_lib.assess.diffsource import patched_source
     from perfgate_lib.errors import UsageError
 
     (tmp_path / "base").mkdir()
@@ -595,7 +595,7 @@ def test_bad_revisions_and_paths_are_usage_errors(repo, tmp_path):
 
 
 def test_unusual_file_names_keep_their_hunks_and_are_escaped(repo):
-    from perfgate_lib.assessment_render import render_assessment_table
+    from perfgate_lib.assess.render import render_assessment_table
 
     odd = f'{ZSRC}/we|ird`@team <b> ü"q.py'
     repo.write(odd, "import os\n\n\ndef f():\n    return os.sep\n")
@@ -622,8 +622,8 @@ def test_new_package_export_is_a_design_change(repo):
 
 
 def test_modules_scope_and_relative_imports():
-    from perfgate_lib.assess import module_of, resolve_import
-    from perfgate_lib.scope import Category, classify, classify_change
+    from perfgate_lib.assess.assessment import module_of, resolve_import
+    from perfgate_lib.assess.scope import Category, classify, classify_change
 
     assert module_of(f"{ZSRC}/io/readers.py") == "zephyr.io.readers"
     assert module_of(f"{ZSRC}/io/__init__.py") == "zephyr.io"

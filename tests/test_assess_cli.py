@@ -123,7 +123,7 @@ def test_notebook_is_committed_clean_with_a_parameters_cell():
 
 @pytest.mark.slow
 def test_notebook_defaults_run_offline_and_write_assessment_json(tmp_path):
-    from perfgate_lib.notebook import run_notebook
+    from perfgate_lib.io.notebook import run_notebook
 
     out = tmp_path / "nb"
     executed = run_notebook("assess", str(out), {"out_dir": str(out)})

@@ -8,13 +8,13 @@ import re
 import pytest
 
 from perfgate_lib import SENTINEL
-from perfgate_lib.assess import Assessment, AssessmentError, FileChange, assess
-from perfgate_lib.assessment_render import (
+from perfgate_lib.assess.assessment import Assessment, AssessmentError, FileChange, assess
+from perfgate_lib.assess.confirm import apply_reply, parse_reply, runs_gate, waived
+from perfgate_lib.assess.render import (
     render_assessment_block,
     render_assessment_table,
     render_waiver_comment,
 )
-from perfgate_lib.confirm import apply_reply, parse_reply, runs_gate, waived
 from perfgate_lib.errors import UsageError
 
 ZSRC = "lib/zephyr/src/zephyr"

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from perfgate_lib.assess import assess_source
+from perfgate_lib.assess.assessment import assess_source
+from perfgate_lib.assess.confirm import apply_reply
+from perfgate_lib.assess.diffsource import GitHubDiffSource, LocalGitDiffSource
 from perfgate_lib.cli import main
-from perfgate_lib.confirm import apply_reply
-from perfgate_lib.diffsource import GitHubDiffSource, LocalGitDiffSource
 from perfgate_lib.errors import GitHubError, UsageError
 from tests.fakes.github_server import DEFAULT_REPO
 from tests.marin_layout import ZSRC
@@ -173,7 +173,7 @@ def test_base_texts_are_read_at_the_merge_base_not_the_moved_base_tip(
 
 
 def test_compare_failure_falls_back_to_the_base_tip_with_a_note(repo, github_env):
-    from perfgate_lib.assess_run import run_assess
+    from perfgate_lib.assess.run import run_assess
 
     merge_base, tip = moved_base(repo)
     seed_pull(github_env, repo, 13)

@@ -12,8 +12,8 @@ import re
 
 import pytest
 
-from perfgate_lib.assess import Assessment, FileAssessment, assess_source
-from perfgate_lib.diffsource import LocalGitDiffSource
+from perfgate_lib.assess.assessment import Assessment, FileAssessment, assess_source
+from perfgate_lib.assess.diffsource import LocalGitDiffSource
 from tests.assess_corpus import file_gate, score_corpus
 from tests.marin_fixtures import fresh_copy
 from tests.marin_layout import ZSRC, MarinRepo

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from perfgate_lib import MAX_COMMENT_CHARS
-from perfgate_lib.assessment_render import render_assessment_block, render_assessment_table
+from perfgate_lib.assess.render import render_assessment_block, render_assessment_table
 from perfgate_lib.cli import run
 from tests.comment_checks import unescaped_html
 from tests.marin_layout import BASE_FILES, ZSRC, MarinRepo

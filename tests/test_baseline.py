@@ -9,16 +9,17 @@ import uuid
 
 import pytest
 
-from perfgate_lib import SENTINEL, storage
-from perfgate_lib.baseline import (
+from perfgate_lib import SENTINEL
+from perfgate_lib.cli import main
+from perfgate_lib.gate.baseline import (
     NoBaseline,
     find_baseline,
     parse_time,
     render_unavailable,
 )
-from perfgate_lib.cli import main
-from perfgate_lib.gates import load_gate
-from perfgate_lib.github import GitHubClient
+from perfgate_lib.io import storage
+from perfgate_lib.io.github import GitHubClient
+from perfgate_lib.verdict.gates import load_gate
 from tests.fakes.github_kit import fast_settings
 from tests.fakes.github_server import DEFAULT_REPO, make_zip
 
@@ -228,7 +229,7 @@ def test_mirror_prefers_a_scheduled_main_run_over_a_newer_manual_one(
 
 
 def test_provenance_renders_in_the_comment_baseline_line(fake_github, kit_client, mirror):
-    from perfgate_lib.render import baseline_line
+    from perfgate_lib.verdict.render import baseline_line
 
     fake_github.down = True
     old = report(

@@ -9,8 +9,8 @@ import pytest
 
 from perfgate_lib import SENTINEL
 from perfgate_lib.errors import UsageError
-from perfgate_lib.notebook import NotebookFailed, run_notebook
-from perfgate_lib.thresholds import PARAMETERS_DIR
+from perfgate_lib.io.notebook import NotebookFailed, run_notebook
+from perfgate_lib.verdict.thresholds import PARAMETERS_DIR
 from tests.cli_helpers import perfgate
 from tests.render_cases import DESIGN_VERDICT_KEYS
 

@@ -17,11 +17,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from perfgate_lib import MAX_COMMENT_CHARS, storage
+from perfgate_lib import MAX_COMMENT_CHARS
 from perfgate_lib.cli import run
 from perfgate_lib.commands import compare as compare_command
-from perfgate_lib.compare import run_compare
 from perfgate_lib.errors import EXIT_FAIL
+from perfgate_lib.io import storage
+from perfgate_lib.verdict.compare import run_compare
 from tests.cli_helpers import perfgate
 from tests.comment_checks import unescaped_html
 

@@ -4,7 +4,7 @@ and the recent baseline spread from a mirror beside each stage delta."""
 
 from __future__ import annotations
 
-from perfgate_lib.runflow import run
+from perfgate_lib.gate.flow import run
 from tests.fakes.marin_world import PASS_PR
 from tests.gate_checks import assert_clean_run, replay_options, sentinel_comments
 from tests.test_ladder_scenarios import PASS, options

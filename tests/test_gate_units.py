@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from perfgate_lib.babysit import BabysitPolicy, Watch, babysit, may_stop
 from perfgate_lib.errors import UsageError
+from perfgate_lib.gate.babysit import BabysitPolicy, Watch, babysit, may_stop
+from perfgate_lib.gate.state import RunState, find_unfinished, write_atomic
 from perfgate_lib.runners.base import JobState, RunnerError, normalise_state, parse_json_line
 from perfgate_lib.runners.iris import IrisRunner, job_entries, job_state_from_entry, status_url
 from perfgate_lib.runners.replay import ReplayRunner
-from perfgate_lib.state import RunState, find_unfinished, write_atomic
 from tests.conftest import REPO_ROOT
 from tests.fakes.github_server import FAKE_TOKEN
 

@@ -1,4 +1,4 @@
-from perfgate_lib import storage
+from perfgate_lib.io import storage
 
 
 def test_gcsfs_round_trip_through_emulator(gcs):

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 
-from perfgate_lib import storage
-from perfgate_lib.runflow import run
-from perfgate_lib.runindex import list_runs
+from perfgate_lib.audit.runindex import list_runs
+from perfgate_lib.gate.flow import run
+from perfgate_lib.io import storage
 from tests.gate_checks import replay_options
 
 ROOT = "gs://marin-us-central1/perfgate-test-runs"

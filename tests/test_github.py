@@ -1,4 +1,4 @@
-"""perfgate_lib.github and ``perfgate post``: real PyGithub against the fake GitHub server."""
+"""perfgate_lib.io.github and ``perfgate post``: real PyGithub against the fake GitHub server."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ import threading
 
 import pytest
 
-from perfgate_lib import SENTINEL, storage
+from perfgate_lib import SENTINEL
 from perfgate_lib.cli import main
 from perfgate_lib.errors import GitHubError, UsageError
-from perfgate_lib.github import (
+from perfgate_lib.io import storage
+from perfgate_lib.io.github import (
     CommentTooLong,
     GitHubClient,
     GitHubSettings,
@@ -180,7 +181,7 @@ WAIVER = SENTINEL + "\n🤖 Zephyr perf gate waived by rev (max_gate=skip; docs 
 
 
 def test_halt_then_waiver_replace_the_same_comment(fake_github, kit_client):
-    from perfgate_lib.render import render_halt
+    from perfgate_lib.verdict.render import render_halt
 
     fake_github.add_pull(DEFAULT_REPO, PR)
     halt = upsert_comment(kit_client, PR, render_halt("abc1234", "pytest", "E assert 1 == 2"))

@@ -12,9 +12,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from perfgate_lib import history
-from perfgate_lib.history import change_points, noise_context, place_treatment, scheduled_reason
-from perfgate_lib.report import parse_report
+from perfgate_lib.audit import history
+from perfgate_lib.audit.history import (
+    change_points,
+    noise_context,
+    place_treatment,
+    scheduled_reason,
+)
+from perfgate_lib.verdict.report import parse_report
 from tests.cli_helpers import perfgate
 from tests.conftest import FIXTURES
 from tests.fakes import history as fake
@@ -298,7 +303,7 @@ def test_history_cli_unreadable_mirror_exits_4(tmp_path):
 
 @pytest.mark.slow
 def test_explore_notebook_runs_offline(tmp_path):
-    from perfgate_lib.notebook import run_notebook
+    from perfgate_lib.io.notebook import run_notebook
 
     out = tmp_path / "explore"
     executed = run_notebook("explore", str(out), {"out_dir": str(out)})

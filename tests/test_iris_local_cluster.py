@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from perfgate_lib.gaterun import GateJob, GateSession
-from perfgate_lib.runparams import load_run_params
+from perfgate_lib.gate.run import GateJob, GateSession
+from perfgate_lib.gate.runparams import load_run_params
 from tests.fakes.iris_cluster import IRIS_CLI, cluster_template, local_controller
 from tests.fakes.marin_world import BASE_REPORT, MarinWorld
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from perfgate_lib.errors import UsageError
-from perfgate_lib.ladder import GateResult, ladder_notes, parse_max_gate, plan_next, run_ladder
+from perfgate_lib.gate.ladder import GateResult, ladder_notes, parse_max_gate, plan_next, run_ladder
 
 R = GateResult
 

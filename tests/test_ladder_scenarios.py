@@ -9,7 +9,7 @@ import json
 import pytest
 
 from perfgate_lib.errors import PerfgateError, UsageError
-from perfgate_lib.runflow import RunOptions, run
+from perfgate_lib.gate.flow import RunOptions, run
 from tests.fakes.marin_world import FAILING_PR, PASS_PR, assessment_json
 from tests.gate_checks import assert_clean_run, replay_options, sentinel_comments, state_of
 
@@ -298,7 +298,7 @@ def test_crash_between_submitting_and_job_id_adopts_the_job(world_env, tmp_path,
 
 
 def test_interrupt_leaves_a_young_ferry_running_unless_confirmed(world_env, tmp_path):
-    from perfgate_lib import babysit as babysit_mod
+    from perfgate_lib.gate import babysit as babysit_mod
 
     world = world_env
     world.scenario({"default": {"states": ["JOB_STATE_RUNNING"], "report": "pass"}})
@@ -314,7 +314,7 @@ def test_interrupt_leaves_a_young_ferry_running_unless_confirmed(world_env, tmp_
         return real(runner, watch, policy, **{**kw, "progress": progress})
 
     mp = pytest.MonkeyPatch()
-    mp.setattr("perfgate_lib.gaterun.babysit", interrupting)
+    mp.setattr("perfgate_lib.gate.run.babysit", interrupting)
     with pytest.raises(KeyboardInterrupt):
         run(options(world, tmp_path, max_gate="1"))
     assert world.ledger("stops.jsonl") == [], "not past its wall time: left running"

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from perfgate_lib import abstats
-from perfgate_lib.runners import local
-from perfgate_lib.sandbox import ZEPHYR_PKG, Change, build_sandbox
+from perfgate_lib.local import ab as local
+from perfgate_lib.local import stats as abstats
+from perfgate_lib.local.sandbox import ZEPHYR_PKG, Change, build_sandbox
 
 STAGES = ("normalize", "minhash", "fuzzy_dups", "consolidate", "tokenize")
 
@@ -223,7 +223,7 @@ TINY = local.Gate0Settings(docs=120, min_pairs=6, max_pairs=6, budget_s=60)
 
 def _assert_calls_follow_the_intervals(result: local.ABResult) -> None:
     """What the method guarantees whatever the machine did: calls and intervals agree."""
-    from perfgate_lib.paired import band_call
+    from perfgate_lib.local.paired import band_call
 
     for row in result.paired.to_dict("records"):
         assert row["low"] <= row["ratio"] <= row["high"]
@@ -255,8 +255,8 @@ def test_broken_treatment_fails_and_worktrees_are_removed(tmp_path):
 def test_side_processes_share_one_bytecode_cache_outside_the_worktree(tmp_path, monkeypatch):
     """The first process compiles the worktree's Zephyr into the run's cache folder (even
     where PYTHONDONTWRITEBYTECODE is set); the worktree itself gets no __pycache__."""
-    from perfgate_lib.corpus import CorpusSpec, write_corpus
-    from perfgate_lib.sideenv import prepare_side_env
+    from perfgate_lib.local.corpus import CorpusSpec, write_corpus
+    from perfgate_lib.local.sideenv import prepare_side_env
 
     monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
     box = build_sandbox(tmp_path / "repo")
@@ -414,7 +414,7 @@ def test_the_comment_states_the_resolution_when_a_stage_stays_undecided():
 
 
 def test_ensure_checkout_builds_the_demo_sandbox_when_empty(tmp_path):
-    from perfgate_lib.sandbox import PR_BRANCH, ensure_checkout
+    from perfgate_lib.local.sandbox import PR_BRANCH, ensure_checkout
 
     assert ensure_checkout(str(tmp_path), "a", "b") == (str(tmp_path), "a", "b")
     checkout, base, head = ensure_checkout("", "main", "ignored")
@@ -506,7 +506,7 @@ def test_local_ab_command_rejects_bad_checkout_and_revision(tmp_path, capsys):
 
 def test_sandbox_is_marin_shaped_and_its_changes_apply(tmp_path):
     from perfgate_lib.errors import UsageError
-    from perfgate_lib.sandbox import SUB_BATCH_CHANGE, diff_text
+    from perfgate_lib.local.sandbox import SUB_BATCH_CHANGE, diff_text
 
     box = build_sandbox(tmp_path / "a")
     diff = diff_text(box)
@@ -522,7 +522,7 @@ def test_sandbox_is_marin_shaped_and_its_changes_apply(tmp_path):
 
 
 def test_attribution_shows_no_shares_when_the_total_interval_holds_no_change():
-    from perfgate_lib.attribution import attribute
+    from perfgate_lib.verdict.attribution import attribute
 
     control = [{"minhash": 1.0, "fuzzy_dups": 1.0} for _ in range(6)]
     treatment = [
@@ -541,7 +541,7 @@ def test_attribution_shows_no_shares_when_the_total_interval_holds_no_change():
 def test_a_dependency_pin_change_runs_each_side_with_its_own_version(tmp_path):
     """The PR pins braceexpand 0.1.6 in lib/zephyr/pyproject.toml: each side's uv
     environment holds its own pin, and the comment says so."""
-    from perfgate_lib.sandbox import DEP_PIN_CHANGE
+    from perfgate_lib.local.sandbox import DEP_PIN_CHANGE
     from tests.cli_helpers import perfgate
 
     box = build_sandbox(tmp_path / "repo", DEP_PIN_CHANGE)

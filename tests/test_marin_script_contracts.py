@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from perfgate_lib.errors import PerfgateError
-from perfgate_lib.runflow import run
+from perfgate_lib.gate.flow import run
 from tests.fakes.marin_world import PASS_PR
 from tests.gate_checks import assert_clean_run, sentinel_comments, state_of
 from tests.test_ladder_scenarios import PASS, options

@@ -7,8 +7,8 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from perfgate_lib.mermaid import MAX_LABEL, labels, stage_xychart
-from perfgate_lib.rules import StageRow, Verdict
+from perfgate_lib.verdict.mermaid import MAX_LABEL, labels, stage_xychart
+from perfgate_lib.verdict.rules import StageRow, Verdict
 
 UNSAFE = re.compile(r'["`;<>&#\\]|[\x00-\x1f\x7f]')
 

@@ -11,21 +11,21 @@ from pathlib import Path
 
 import pytest
 
-from perfgate_lib.corpus import CorpusSpec, generate, write_corpus
 from perfgate_lib.errors import UsageError
-from perfgate_lib.report import parse_report
+from perfgate_lib.local.corpus import CorpusSpec, generate, write_corpus
+from perfgate_lib.verdict.report import parse_report
 
 pytest.importorskip("zephyr")
 
-from perfgate_lib import miniferry  # noqa: E402
-from perfgate_lib.sandbox import installed_zephyr_dir  # noqa: E402
+from perfgate_lib.local import miniferry  # noqa: E402
+from perfgate_lib.local.sandbox import installed_zephyr_dir  # noqa: E402
 
 TINY = CorpusSpec(docs=120, seed=3, large_docs=1, large_doc_bytes=60_000)
 
 
 def _run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "perfgate_lib.miniferry", *args],
+        [sys.executable, "-m", "perfgate_lib.local.miniferry", *args],
         capture_output=True,
         text=True,
         cwd=tmp_path,

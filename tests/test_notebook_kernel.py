@@ -1,4 +1,4 @@
-"""perfgate_lib.notebook's kernel handling: a normal run prints no kernel-shutdown noise,
+"""perfgate_lib.io.notebook's kernel handling: a normal run prints no kernel-shutdown noise,
 a failing cell is still reported."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import signal
 
 import pytest
 
-from perfgate_lib import notebook
-from perfgate_lib.notebook import NotebookFailed, run_notebook
+from perfgate_lib.io import notebook
+from perfgate_lib.io.notebook import NotebookFailed, run_notebook
 
 pytestmark = pytest.mark.slow  # real papermill kernels
 

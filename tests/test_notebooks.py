@@ -9,7 +9,7 @@ import json
 import papermill
 import pytest
 
-from perfgate_lib.notebook import NOTEBOOKS_DIR
+from perfgate_lib.io.notebook import NOTEBOOKS_DIR
 
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
 

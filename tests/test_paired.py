@@ -6,7 +6,13 @@ import math
 
 import pytest
 
-from perfgate_lib.paired import Interval, band_call, could_fail, paired_interval, signed_rank_k
+from perfgate_lib.local.paired import (
+    Interval,
+    band_call,
+    could_fail,
+    paired_interval,
+    signed_rank_k,
+)
 
 
 @pytest.mark.parametrize(

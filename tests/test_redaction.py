@@ -12,16 +12,17 @@ import pathlib
 
 import pytest
 
-from perfgate_lib import SENTINEL, storage
+from perfgate_lib import SENTINEL
+from perfgate_lib.audit.scrub import find_in_text, find_secrets
 from perfgate_lib.cli import main
-from perfgate_lib.evidence import oom_lines, oom_section
+from perfgate_lib.gate.evidence import oom_lines, oom_section
+from perfgate_lib.io import storage
+from perfgate_lib.io.redaction import marker, redact, redact_json
 from perfgate_lib.mdtext import md_escape
-from perfgate_lib.redaction import marker, redact, redact_json
-from perfgate_lib.render import CommentExtras, render_comment
-from perfgate_lib.report import load_report
-from perfgate_lib.rules import GateContext, decide
-from perfgate_lib.scrub import find_in_text, find_secrets
-from perfgate_lib.thresholds import load_thresholds
+from perfgate_lib.verdict.render import CommentExtras, render_comment
+from perfgate_lib.verdict.report import load_report
+from perfgate_lib.verdict.rules import GateContext, decide
+from perfgate_lib.verdict.thresholds import load_thresholds
 from tests.cli_helpers import perfgate
 from tests.fakes.github_server import DEFAULT_REPO
 

@@ -7,15 +7,15 @@ import dataclasses
 
 from perfgate_lib import SENTINEL
 from perfgate_lib.mdtext import fmt_age, fmt_duration, md_code, md_escape, md_fence
-from perfgate_lib.render import (
+from perfgate_lib.verdict.render import (
     MAX_COMMENT_CHARS,
     CommentExtras,
     render_comment,
     render_halt,
 )
-from perfgate_lib.report import parse_report
-from perfgate_lib.rules import GateContext, decide
-from perfgate_lib.thresholds import load_thresholds
+from perfgate_lib.verdict.report import parse_report
+from perfgate_lib.verdict.rules import GateContext, decide
+from perfgate_lib.verdict.thresholds import load_thresholds
 from tests.render_cases import ASSESSMENT, TIER, example_pair
 
 
@@ -195,7 +195,7 @@ def _many_stage_verdict(n):
 
 
 def test_mermaid_block_valid_and_small_for_40_stages():
-    from perfgate_lib.mermaid import stage_xychart
+    from perfgate_lib.verdict.mermaid import stage_xychart
 
     base, treat, verdict = _many_stage_verdict(40)
     block = stage_xychart(verdict)
@@ -214,7 +214,7 @@ def test_mermaid_block_valid_and_small_for_40_stages():
 
 
 def test_attribution_shares_when_stages_add_up():
-    from perfgate_lib.attribution import attribute
+    from perfgate_lib.verdict.attribution import attribute
 
     _, _, verdict = _many_stage_verdict(3)
     attr = attribute(verdict)
@@ -223,7 +223,7 @@ def test_attribution_shares_when_stages_add_up():
 
 
 def test_attribution_says_when_stages_overlap():
-    from perfgate_lib.attribution import attribute
+    from perfgate_lib.verdict.attribution import attribute
 
     b = {
         "iris_job_id": "a",
@@ -271,7 +271,7 @@ def _two_stage_reports(total_b, total_t, stages_b, stages_t):
 
 
 def test_no_shares_when_the_total_barely_moved():
-    from perfgate_lib.attribution import attribute
+    from perfgate_lib.verdict.attribution import attribute
 
     # total +4 s of 1000 s (0.4%, pass); stage deltas -10 s and +14 s would be -250% / 350%
     b, t = _two_stage_reports(1000.0, 1004.0, {"a": 500.0, "b": 400.0}, {"a": 490.0, "b": 414.0})
@@ -291,7 +291,7 @@ def test_no_shares_when_the_total_barely_moved():
 
 
 def test_shares_kept_when_a_passing_total_moved_more_than_one_percent():
-    from perfgate_lib.attribution import attribute
+    from perfgate_lib.verdict.attribution import attribute
 
     # +20 s of 1000 s (2%): inside the 5% pass band but not tiny, so shares are meaningful
     b, t = _two_stage_reports(1000.0, 1020.0, {"a": 500.0, "b": 400.0}, {"a": 505.0, "b": 415.0})
@@ -304,7 +304,7 @@ def test_shares_kept_when_a_passing_total_moved_more_than_one_percent():
 
 
 def test_sub_second_total_change_of_a_short_run_is_noise():
-    from perfgate_lib.attribution import attribute
+    from perfgate_lib.verdict.attribution import attribute
 
     # +0.8 s of 50 s is 1.6% (above 1%) but below the one-second resolution
     b, t = _two_stage_reports(50.0, 50.8, {"a": 20.0, "b": 20.0}, {"a": 19.7, "b": 20.5})
@@ -315,7 +315,7 @@ def test_sub_second_total_change_of_a_short_run_is_noise():
 
 
 def test_total_marked_within_noise_by_the_caller_has_no_shares():
-    from perfgate_lib.attribution import attribute
+    from perfgate_lib.verdict.attribution import attribute
 
     # +15% would fail; the local A/B measured it inside its run-to-run noise (warn)
     b, t = _two_stage_reports(100.0, 115.0, {"a": 50.0, "b": 40.0}, {"a": 60.0, "b": 44.0})

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from perfgate_lib.errors import ReportError
-from perfgate_lib.report import load_report, loads_report
+from perfgate_lib.verdict.report import load_report, loads_report
 
 ERAS = ["era_oldest.json", "era_download.json", "era_newest.json"]
 

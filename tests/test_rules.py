@@ -6,9 +6,9 @@ import copy
 
 import pytest
 
-from perfgate_lib.report import parse_report
-from perfgate_lib.rules import GateContext, decide
-from perfgate_lib.thresholds import load_thresholds
+from perfgate_lib.verdict.report import parse_report
+from perfgate_lib.verdict.rules import GateContext, decide
+from perfgate_lib.verdict.thresholds import load_thresholds
 from tests.render_cases import DESIGN_VERDICT_KEYS
 
 TH = load_thresholds()

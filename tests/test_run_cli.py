@@ -146,7 +146,7 @@ def test_local_checks_fail_halts_through_the_cli(world_env, github_env, tmp_path
 
 def test_gate_notebook_runs_offline_on_its_defaults(tmp_path):
     """notebooks/gate.ipynb top to bottom on its literal defaults (replay, local baseline)."""
-    from perfgate_lib.notebook import notebook_parameters, run_notebook
+    from perfgate_lib.io.notebook import notebook_parameters, run_notebook
 
     params = notebook_parameters("gate")
     assert params["runner"]["default"] == '"replay"' and params["post"]["default"] == '"file"'

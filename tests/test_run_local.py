@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from perfgate_lib.diffsource import LocalGitDiffSource
-from perfgate_lib.sandbox import build_sandbox
+from perfgate_lib.assess.diffsource import LocalGitDiffSource
+from perfgate_lib.local.sandbox import build_sandbox
 from tests.cli_helpers import perfgate
 from tests.fakes.github_server import DEFAULT_REPO
 

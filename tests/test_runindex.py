@@ -8,8 +8,9 @@ import threading
 
 import pytest
 
-from perfgate_lib import runindex, storage
-from perfgate_lib.runindex import RunEntry, index_key, list_runs, register_run
+from perfgate_lib.audit import runindex
+from perfgate_lib.audit.runindex import RunEntry, index_key, list_runs, register_run
+from perfgate_lib.io import storage
 from tests.cli_helpers import perfgate
 
 

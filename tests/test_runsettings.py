@@ -3,13 +3,13 @@ workflows pass ``--timeout 21600``, marin's submit script passes none."""
 
 from __future__ import annotations
 
-from perfgate_lib.gates import load_gate
-from perfgate_lib.runsettings import (
+from perfgate_lib.gate.runsettings import (
     parse_flags,
     setting_differences,
     workflow_flags_from_checkout,
     workflow_job_run_flags,
 )
+from perfgate_lib.verdict.gates import load_gate
 
 WORKFLOW = """\
 jobs:

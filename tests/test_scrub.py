@@ -9,9 +9,9 @@ import json
 import pytest
 from matplotlib.figure import Figure
 
-from perfgate_lib import storage
+from perfgate_lib.audit.scrub import find_in_text, find_secrets, redact, scan, secret_env_values
 from perfgate_lib.errors import SecretFound
-from perfgate_lib.scrub import find_in_text, find_secrets, redact, scan, secret_env_values
+from perfgate_lib.io import storage
 from tests.planting import plant_bytes, plant_text
 
 BODY = "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"  # 36 letters and digits

@@ -1,4 +1,4 @@
-"""Side environments for gate 0: real uv, real git worktrees (perfgate_lib.sideenv).
+"""Side environments for gate 0: real uv, real git worktrees (perfgate_lib.local.sideenv).
 
 The uv projects here declare no third-party dependencies (``uv sync`` then needs no
 index), except the slow dependency-pin test, which resolves the sandbox's pins against
@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from perfgate_lib import sideenv
 from perfgate_lib.errors import EXIT_COULD_NOT_RUN, UsageError
-from perfgate_lib.sandbox import DEFAULT_CHANGE, DEP_PIN_CHANGE, build_sandbox
-from perfgate_lib.sideenv import (
+from perfgate_lib.local import sideenv
+from perfgate_lib.local.sandbox import DEFAULT_CHANGE, DEP_PIN_CHANGE, build_sandbox
+from perfgate_lib.local.sideenv import (
     SideEnvError,
     choose_mode,
     dependency_differences,

@@ -8,9 +8,9 @@ report is inconclusive, never compared.
 
 from __future__ import annotations
 
-from perfgate_lib.render import render_comment
-from perfgate_lib.report import collector_problems, parse_report
-from perfgate_lib.steptree import direct_children, step_of, unfinished_steps
+from perfgate_lib.gate.steptree import direct_children, step_of, unfinished_steps
+from perfgate_lib.verdict.render import render_comment
+from perfgate_lib.verdict.report import collector_problems, parse_report
 from tests.test_rules import rep, run, stage, treat
 
 FERRY = "/perfgate/zephyr-perf-pr7-g1-treatment-20261203T070000Z"

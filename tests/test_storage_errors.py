@@ -18,10 +18,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from perfgate_lib import cloudauth, storage, storage_retry
 from perfgate_lib.errors import ReportError, StorageError
-from perfgate_lib.report import load_report
-from perfgate_lib.storage_errors import CREDENTIALS, NETWORK, NOT_FOUND, TRANSIENT, classify
+from perfgate_lib.io import cloudauth, storage, storage_retry
+from perfgate_lib.io.storage_errors import CREDENTIALS, NETWORK, NOT_FOUND, TRANSIENT, classify
+from perfgate_lib.verdict.report import load_report
 from tests.conftest import REPO_ROOT
 
 REPORT = json.dumps({"iris_job_id": "/j/1", "wall_seconds_total": 10.0}).encode()

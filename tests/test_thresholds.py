@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from perfgate_lib.errors import ConfigError
-from perfgate_lib.thresholds import DEFAULT_THRESHOLDS, load_thresholds
+from perfgate_lib.verdict.thresholds import DEFAULT_THRESHOLDS, load_thresholds
 
 
 def test_bundled_table_matches_the_skill():

@@ -10,10 +10,9 @@ import json
 import pytest
 
 from perfgate_lib import SENTINEL
-from perfgate_lib.github import GitHubClient, upsert_comment
-from perfgate_lib.runflow import RunOptions
-from perfgate_lib.trigger import CommentTrigger
-from perfgate_lib.trigger_rules import (
+from perfgate_lib.gate.flow import RunOptions
+from perfgate_lib.gate.trigger import CommentTrigger
+from perfgate_lib.gate.trigger_rules import (
     authorize,
     is_request,
     marker,
@@ -21,6 +20,7 @@ from perfgate_lib.trigger_rules import (
     reply_text,
     running_elsewhere,
 )
+from perfgate_lib.io.github import GitHubClient, upsert_comment
 from tests.fakes.github_kit import fast_settings
 from tests.fakes.github_server import DEFAULT_REPO
 from tests.fakes.marin_world import PASS_PR
@@ -252,7 +252,7 @@ def test_plan_only_sets_the_lock_and_hands_over_the_plan(trigger, github_env, tm
 
 
 def test_a_running_run_folder_is_the_lock_until_released(trigger, github_env):
-    from perfgate_lib.state import RunState
+    from perfgate_lib.gate.state import RunState
 
     handler = trigger()
     run_dir = f"{handler.runs_root}/pr{PASS_PR}/20261128T000000Z-abcdef0"

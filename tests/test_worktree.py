@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from perfgate_lib.errors import UsageError
-from perfgate_lib.worktree import (
+from perfgate_lib.gate.worktree import (
     GitError,
     registered_worktrees,
     treatment_worktree,

@@ -8,7 +8,7 @@ them in version order rebuilds each release byte for byte.
 
 :func:`release_repo` commits each release under ``lib/zephyr/src/zephyr/`` of one git
 repository and tags it with its version, so a test assesses ``<release>...<release>``
-with :class:`~perfgate_lib.diffsource.LocalGitDiffSource`, and can also check out a
+with :class:`~perfgate_lib.assess.diffsource.LocalGitDiffSource`, and can also check out a
 release and mix in files of another one (a partial PR built from real code).
 """
 

@@ -6,15 +6,15 @@ import json
 
 import click
 
-from perfgate_lib.diffsource import DEFAULT_REPO
+from perfgate_lib.assess.diffsource import DEFAULT_REPO
 from perfgate_lib.errors import UsageError
 
 
 def run_assess_notebook(out_dir: str, parameters: dict) -> str:
     """Execute assess.ipynb into ``out_dir`` (the audit trail); returns assessment.json's path."""
-    from perfgate_lib import storage
-    from perfgate_lib.notebook import run_notebook
-    from perfgate_lib.rundir import absolute
+    from perfgate_lib.io import storage
+    from perfgate_lib.io.notebook import run_notebook
+    from perfgate_lib.io.rundir import absolute
 
     params = {**parameters, "out_dir": absolute(out_dir)}
     if params.get("checkout"):
@@ -48,9 +48,9 @@ def command(pr, repo, checkout, base, head, reply, out_dir, as_json):
         raise UsageError("give either --pr N or --checkout PATH --base REV --head REV")
     if checkout and not (base and head):
         raise UsageError("--checkout needs --base REV and --head REV")
-    from perfgate_lib.assess_run import load_assessment, resolve_checkout, run_assess
-    from perfgate_lib.confirm import parse_reply
-    from perfgate_lib.diffsource import open_source
+    from perfgate_lib.assess.confirm import parse_reply
+    from perfgate_lib.assess.diffsource import open_source
+    from perfgate_lib.assess.run import load_assessment, resolve_checkout, run_assess
 
     params = {
         "pr": pr or 0,
@@ -67,11 +67,11 @@ def command(pr, repo, checkout, base, head, reply, out_dir, as_json):
         if checkout:
             open_source(checkout=resolve_checkout(checkout), base=base, head=head)
         path = run_assess_notebook(out_dir, params)
-        from perfgate_lib.assessment_render import (
+        from perfgate_lib.assess.confirm import waived
+        from perfgate_lib.assess.render import (
             render_assessment_block,
             render_waiver_comment,
         )
-        from perfgate_lib.confirm import waived
 
         assessment = load_assessment(path)
         block = render_assessment_block(assessment)

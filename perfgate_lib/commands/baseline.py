@@ -6,10 +6,10 @@ import json
 
 import click
 
-from perfgate_lib import storage
-from perfgate_lib.baseline import DEFAULT_MIRROR, NoBaseline, find_baseline, render_unavailable
-from perfgate_lib.gates import load_gate
+from perfgate_lib.gate.baseline import NoBaseline, find_baseline, render_unavailable
+from perfgate_lib.io import storage
 from perfgate_lib.mdtext import fmt_age
+from perfgate_lib.verdict.gates import DEFAULT_MIRROR, load_gate
 
 
 def describe(prov: dict, saved_to: str, title: str) -> str:
@@ -68,7 +68,7 @@ def command(gate, as_json, out, repo, mirror, no_actions, local, gap_comment, re
     Tries GitHub Actions (GITHUB_TOKEN or GH_TOKEN; GITHUB_API_URL), then the mirror.
     Exit code 4 when neither has a usable report.
     """
-    from perfgate_lib.github import GitHubClient, GitHubSettings
+    from perfgate_lib.io.github import GitHubClient, GitHubSettings
 
     params = load_gate(gate)
     client = None

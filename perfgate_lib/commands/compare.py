@@ -7,47 +7,10 @@ import sys
 
 import click
 
-from perfgate_lib import storage
-from perfgate_lib.errors import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_PASS
-from perfgate_lib.report import load_report
-from perfgate_lib.rundir import absolute, new_run_dir
-
-EXIT_BY_VERDICT = {
-    "pass": EXIT_PASS,
-    "warn": EXIT_PASS,
-    "fail": EXIT_FAIL,
-    "inconclusive": EXIT_INCONCLUSIVE,
-}
-
-
-def run_compare_notebook(
-    baseline: str,
-    treatment: str,
-    out_dir: str,
-    *,
-    gate: int = 1,
-    assessment: str = "",
-    thresholds: str = "",
-    context: str = "{}",
-) -> dict:
-    """Execute compare.ipynb into ``out_dir``; returns verdict.json as a dict."""
-    from perfgate_lib.notebook import run_notebook
-    from perfgate_lib.thresholds import DEFAULT_THRESHOLDS
-
-    run_notebook(
-        "compare",
-        out_dir,
-        {
-            "baseline": absolute(baseline),
-            "treatment": absolute(treatment),
-            "gate": int(gate),
-            "assessment": absolute(assessment),
-            "thresholds": absolute(thresholds) or str(DEFAULT_THRESHOLDS),
-            "out_dir": absolute(out_dir),
-            "context": context,
-        },
-    )
-    return json.loads(storage.read_text(storage.join(out_dir, "verdict.json")))
+from perfgate_lib.errors import EXIT_BY_VERDICT
+from perfgate_lib.io.rundir import new_run_dir
+from perfgate_lib.verdict.compare import run_compare_notebook
+from perfgate_lib.verdict.report import load_report
 
 
 @click.command("compare")
@@ -83,7 +46,7 @@ def command(baseline, treatment, gate, assessment, thresholds, context, out_dir,
         context=context,
     )
     if in_runs_root:  # a run folder of the runs root: HTML, provenance, scrub, index
-        from perfgate_lib.archive import archive_run
+        from perfgate_lib.audit.archive import archive_run
 
         archive_run(out_dir, gate=gate, verdict=verdict["verdict"])
     if as_json:

@@ -19,7 +19,7 @@ from perfgate_lib.commands.options import gate0_options
 @click.option("--keep-sandbox", is_flag=True, help="Keep the sandbox git repository.")
 def command(out_dir, max_pairs, budget_s, env_mode, docs, keep_sandbox):
     """The whole pipeline offline: sandbox PR, assess, local A/B with real Zephyr, compare."""
-    from perfgate_lib.demo import run_demo, where_to_look
+    from perfgate_lib.local.demo import run_demo, where_to_look
 
     result = run_demo(
         out_dir or None,

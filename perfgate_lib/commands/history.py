@@ -7,9 +7,9 @@ import logging
 
 import click
 
-from perfgate_lib.baseline import DEFAULT_MIRROR
+from perfgate_lib.audit.history import DEFAULT_LAST_N
 from perfgate_lib.errors import BaselineUnavailable
-from perfgate_lib.history import DEFAULT_LAST_N
+from perfgate_lib.verdict.gates import DEFAULT_MIRROR
 
 
 def _num(value: float | None, fmt: str = "{:.1f}") -> str:
@@ -81,8 +81,8 @@ def command(gate, mirror, treatment, last_n, chart, as_json):
     Reads every report_*_tier<N>/perf_report.json under the mirror; malformed reports
     are skipped (named on stderr), manual runs left out.
     """
-    from perfgate_lib import history
-    from perfgate_lib.report import load_report
+    from perfgate_lib.audit import history
+    from perfgate_lib.verdict.report import load_report
 
     treated = load_report(treatment) if treatment else None
     logging.getLogger("perfgate.history").setLevel(logging.ERROR)  # skips are echoed below
@@ -99,7 +99,7 @@ def command(gate, mirror, treatment, last_n, chart, as_json):
     points = history.detect_change_points(hist.stages)
     summary = history.summarize(hist, last_n=last_n, treatment=treated, points=points)
     if chart:
-        from perfgate_lib import history_charts
+        from perfgate_lib.audit import history_charts
 
         fig = history_charts.trend_chart(hist, points=points, treatment=treated)
         history_charts.save_png(fig, chart)

@@ -25,9 +25,9 @@ def command(checkout, base, head, max_pairs, budget_s, env_mode, docs, seed, ass
     table, verdict.json and comment.md (not posted) into the run folder.
     Exit code: 0 pass or warn, 1 fail, 3 inconclusive, 4 could not run.
     """
-    from perfgate_lib.commands.compare import EXIT_BY_VERDICT
-    from perfgate_lib.demo import run_local_gate
-    from perfgate_lib.rundir import absolute, new_run_dir
+    from perfgate_lib.errors import EXIT_BY_VERDICT
+    from perfgate_lib.io.rundir import absolute, new_run_dir
+    from perfgate_lib.local.demo import run_local_gate
 
     out_dir = out_dir or new_run_dir(None, None, kind="local")
     verdict, _notebooks, timings = run_local_gate(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from perfgate_lib.sideenv import ENV_MODES
+from perfgate_lib.local.sideenv import ENV_MODES
 
 
 def gate0_options(func):

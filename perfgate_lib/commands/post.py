@@ -7,8 +7,8 @@ import sys
 
 import click
 
-from perfgate_lib import storage
 from perfgate_lib.errors import UsageError
+from perfgate_lib.io import storage
 
 
 @click.command("post")
@@ -30,7 +30,7 @@ def command(pr, body_file, repo, login, as_json):
     Uses GITHUB_TOKEN (or GH_TOKEN) and GITHUB_API_URL. Bodies over 65,536 characters
     are refused before anything is sent.
     """
-    from perfgate_lib.github import GitHubClient, GitHubSettings, upsert_comment
+    from perfgate_lib.io.github import GitHubClient, GitHubSettings, upsert_comment
 
     try:
         body = sys.stdin.read() if body_file == "-" else storage.read_text(body_file)

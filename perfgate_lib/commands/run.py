@@ -8,7 +8,7 @@ import sys
 import click
 
 from perfgate_lib.commands.options import gate0_options
-from perfgate_lib.gaterun import DEFAULT_REPO
+from perfgate_lib.gate.run import DEFAULT_REPO
 
 
 def _sigterm_as_interrupt() -> None:
@@ -112,7 +112,7 @@ def command(
     or comment). Exit code: 0 pass/warn/skip (or waiting for --confirm), 1 fail,
     3 inconclusive, 4 could not run (halted by local checks, no baseline, ...).
     """
-    from perfgate_lib.runflow import RunOptions, run
+    from perfgate_lib.gate.flow import RunOptions, run
 
     _sigterm_as_interrupt()
     opts = RunOptions(

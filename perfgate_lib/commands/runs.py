@@ -17,7 +17,7 @@ import click
 @click.option("--json", "as_json", is_flag=True, help="Print the entries as a JSON list.")
 def command(pr, root, as_json):
     """List indexed runs, oldest first: start time, PR, gate, verdict, sha, folder."""
-    from perfgate_lib.runindex import default_runs_root, list_runs
+    from perfgate_lib.audit.runindex import default_runs_root, list_runs
 
     root = root or default_runs_root()
     entries = list_runs(root, pr=pr)

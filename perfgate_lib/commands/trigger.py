@@ -65,9 +65,9 @@ def command(
 ):
     """Act on a PR comment: `/perf-gate` posts the assessment; a reviewer's `go`,
     `max_gate=K` or `skip` runs the ladder (or waives it). Exit code as `perfgate run`."""
-    from perfgate_lib.github import GitHubClient, GitHubSettings
-    from perfgate_lib.runflow import RunOptions
-    from perfgate_lib.trigger import CommentTrigger, load_event
+    from perfgate_lib.gate.flow import RunOptions
+    from perfgate_lib.gate.trigger import CommentTrigger, load_event
+    from perfgate_lib.io.github import GitHubClient, GitHubSettings
 
     if bool(event_path) == (release_pr is not None):
         raise UsageError("give either --event FILE or --release PR")

@@ -35,7 +35,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from perfgate_lib.redaction import redact
+from perfgate_lib.io.redaction import redact
 from perfgate_lib.runners.base import (
     JobState,
     RunnerError,

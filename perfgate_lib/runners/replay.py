@@ -19,10 +19,10 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from perfgate_lib import storage
 from perfgate_lib.errors import UsageError
-from perfgate_lib.report import load_report
+from perfgate_lib.io import storage
 from perfgate_lib.runners.base import JobState, Submission
+from perfgate_lib.verdict.report import load_report
 
 
 def candidates(gate: int, attempt: int) -> list[str]:

@@ -14,7 +14,7 @@ In a test file::
 ``marin-community/marin`` created. ``github_env`` points ``GITHUB_API_URL`` at it and
 sets ``GITHUB_TOKEN`` to the fake's token (``GH_TOKEN`` removed). ``github_client`` is a
 real PyGithub client with no throttling and bounded retry. ``kit_client`` is
-``perfgate_lib.github.GitHubClient`` against the fake (see ``tests.fakes.github_kit.fast_settings``).
+``perfgate_lib.io.github.GitHubClient`` against the fake (see ``tests.fakes.github_kit.fast_settings``).
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def github_client(fake_github: FakeGitHub):
 @pytest.fixture
 def kit_client(fake_github: FakeGitHub):
     """perfgate_lib's GitHubClient against the fake (fast settings)."""
-    from perfgate_lib.github import GitHubClient
+    from perfgate_lib.io.github import GitHubClient
     from tests.fakes.github_kit import fast_settings
 
     return GitHubClient(fast_settings(fake_github))

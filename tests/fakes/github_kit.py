@@ -7,7 +7,7 @@ from tests.fakes.github_server import DEFAULT_REPO, FakeGitHub
 
 def fast_settings(fake: FakeGitHub, **overrides):
     """perfgate_lib GitHubSettings against ``fake``: no pacing, 2 immediate retries."""
-    from perfgate_lib.github import GitHubSettings
+    from perfgate_lib.io.github import GitHubSettings
 
     values = {
         "repo": DEFAULT_REPO,

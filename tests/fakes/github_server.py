@@ -263,7 +263,7 @@ class FakeGitHub:
         head_repo: str | None = None,
         extra_files: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
-        """Seed PR ``number`` from a diff source (``perfgate_lib.diffsource``: ``files()``,
+        """Seed PR ``number`` from a diff source (``perfgate_lib.assess.diffsource``: ``files()``,
         ``read_text(path, side)``, ``base_sha``, ``head_sha``): its changed files, their
         texts at the merge base (``source.base_sha``) and head, and, when the PR's base tip
         ``base_sha`` has moved past the merge base, what compare answers for the pair.

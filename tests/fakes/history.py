@@ -257,7 +257,7 @@ def deferred_emulator_metadata() -> Iterator[None]:
 
 def upload(files: dict[str, bytes], root_url: str) -> None:
     """Write ``{relative path: bytes}`` under ``root_url`` (``gs://bucket/prefix``)."""
-    from perfgate_lib import storage
+    from perfgate_lib.io import storage
 
     fs, inner = storage.filesystem(root_url)
     with deferred_emulator_metadata():
@@ -266,7 +266,7 @@ def upload(files: dict[str, bytes], root_url: str) -> None:
 
 def remove(root_url: str) -> None:
     """Delete everything under ``root_url``."""
-    from perfgate_lib import storage
+    from perfgate_lib.io import storage
 
     fs, inner = storage.filesystem(root_url)
     with deferred_emulator_metadata():

@@ -257,7 +257,7 @@ def seed_baselines(fake: FakeGitHub, gates: tuple[int, ...] = (1, 2, 3), age_hou
 
 def seed_pull(fake: FakeGitHub, world: MarinWorld, pr: int) -> None:
     """PR ``pr`` on the fake GitHub: head/base SHAs, changed files and their contents."""
-    from perfgate_lib.diffsource import LocalGitDiffSource
+    from perfgate_lib.assess.diffsource import LocalGitDiffSource
 
     src = LocalGitDiffSource(world.template.src, world.template.base_sha, world.sha(pr))
     fake.add_pull_from(DEFAULT_REPO, pr, src)

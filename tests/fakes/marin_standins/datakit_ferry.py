@@ -48,7 +48,7 @@ def main() -> int:
     scenario = json.loads(scenario_file.read_text()) if scenario_file.exists() else {}
     prefix = world / "outputs" / name
     prefix.mkdir(parents=True, exist_ok=True)
-    from perfgate_lib.corpus import CorpusSpec, write_corpus
+    from perfgate_lib.local.corpus import CorpusSpec, write_corpus
 
     write_corpus(CorpusSpec(docs=int(scenario.get("docs", 60))), prefix / "corpus", shards=2)
     tag = name.rsplit("-", 1)[-1].lower()

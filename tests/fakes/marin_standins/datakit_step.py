@@ -18,7 +18,7 @@ def main() -> int:
     if mode == "fail_at":
         print(f"step {stage}: ValueError: bad record in shard 3", file=sys.stderr, flush=True)
         return 1
-    from perfgate_lib import ferry_pipeline as ferry
+    from perfgate_lib.local import ferry_pipeline as ferry
 
     ctx = ferry.make_context(prefix / "chunks" / stage, max_workers=1)
     builders = ferry.stage_datasets(str(prefix / "corpus" / "*.jsonl"), prefix / "work")

@@ -1,0 +1,289 @@
+"""Behaviour-preserving rewrites of a normalised module, for comparing what code does.
+
+:func:`canonical` returns a copy of a (normalised) module in which
+
+* every function's local variables get canonical names by order of first appearance
+  (alpha-renaming): renaming locals consistently leaves the same tree. Parameters are
+  renamed too where no caller can name them: positional-only, ``*args``/``**kwargs``, and
+  every parameter of a private (``_name``) or nested function or of a lambda;
+* optionally, dead stores of side-effect-free values are dropped (an assignment of a
+  constant or a name to a local that nothing reads), and function-local ``import``
+  statements (hoisting an import changes no computation).
+
+:func:`local_renames` lists the renames it saw (for the evidence). Pure: trees in and out.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+
+from perfgate_lib.assess.astdiff import Symbol
+
+_PREFIX = "_α"
+
+
+def _bound_names(fn: ast.AST) -> tuple[list[str], set[str]]:
+    """Names a function (or lambda) binds in its own scope, in order of appearance, and
+    the names it declares ``global``/``nonlocal``."""
+    order: list[str] = []
+    declared: set[str] = set()
+
+    def bind(name: str) -> None:
+        if name not in order:
+            order.append(name)
+
+    args = fn.args  # type: ignore[attr-defined]
+    for a in [*args.posonlyargs, *args.args]:
+        bind(a.arg)
+    if args.vararg:
+        bind(args.vararg.arg)
+    for a in args.kwonlyargs:
+        bind(a.arg)
+    if args.kwarg:
+        bind(args.kwarg.arg)
+    body = fn.body if isinstance(fn.body, list) else [fn.body]  # type: ignore[attr-defined]
+    stack: list[ast.AST] = list(reversed(body))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Global | ast.Nonlocal):
+            declared.update(node.names)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
+            bind(node.id)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            bind(node.name)
+            stack.extend(reversed(node.decorator_list))
+            continue  # its body is another scope
+        elif isinstance(node, ast.Lambda):
+            continue
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            bind(node.name)
+        elif isinstance(node, ast.alias):
+            bind((node.asname or node.name).split(".")[0])
+        elif isinstance(node, ast.MatchAs | ast.MatchStar) and node.name:
+            bind(node.name)
+        stack.extend(reversed(list(ast.iter_child_nodes(node))))
+    return [n for n in order if n not in declared], declared
+
+
+def _renamable(fn: ast.AST, nested: bool) -> set[str]:
+    """Parameters no caller can pass by name (see the module docstring)."""
+    args = fn.args  # type: ignore[attr-defined]
+    private = nested or isinstance(fn, ast.Lambda) or getattr(fn, "name", "").startswith("_")
+    free = {a.arg for a in args.posonlyargs}
+    free |= {a.arg for a in (args.vararg, args.kwarg) if a is not None}
+    if private and not getattr(fn, "name", "").startswith("__"):
+        free |= {a.arg for a in [*args.args, *args.kwonlyargs]}
+    return free
+
+
+def _all_params(fn: ast.AST) -> set[str]:
+    args = fn.args  # type: ignore[attr-defined]
+    out = {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]}
+    return out | {a.arg for a in (args.vararg, args.kwarg) if a is not None}
+
+
+@dataclass
+class _Renamer:
+    """Renames locals scope by scope; records ``(scope, old)`` for each canonical name."""
+
+    seen: list[tuple[str, str]] = field(default_factory=list)
+    counter: int = 0
+
+    def scope(self, fn: ast.AST, outer: dict[str, str], nested: bool, where: str) -> None:
+        bound, declared = _bound_names(fn)
+        params = _all_params(fn)
+        keep = params - _renamable(fn, nested)
+        mapping = {k: v for k, v in outer.items() if k not in bound and k not in declared}
+        for name in bound:
+            if name in keep:
+                continue
+            canon = f"{_PREFIX}{self.counter}"
+            self.counter += 1
+            mapping[name] = canon
+            self.seen.append((where, name))
+        self._rename_args(fn, mapping)
+        body = fn.body if isinstance(fn.body, list) else [fn.body]  # type: ignore[attr-defined]
+        for stmt in body:
+            self._visit(stmt, mapping, where)
+
+    @staticmethod
+    def _rename_args(fn: ast.AST, mapping: dict[str, str]) -> None:
+        args = fn.args  # type: ignore[attr-defined]
+        for a in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]:
+            if a is not None and a.arg in mapping:
+                a.arg = mapping[a.arg]
+
+    def _visit(self, node: ast.AST, mapping: dict[str, str], where: str) -> None:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            if not isinstance(node, ast.Lambda):
+                if node.name in mapping:
+                    node.name = mapping[node.name]
+                for dec in node.decorator_list:
+                    self._visit(dec, mapping, where)
+            for default in [*node.args.defaults, *node.args.kw_defaults]:
+                if default is not None:
+                    self._visit(default, mapping, where)
+            inner = f"{where}.{getattr(node, 'name', '<lambda>')}"
+            self.scope(node, mapping, True, inner)
+            return
+        if isinstance(node, ast.ClassDef):
+            if node.name in mapping:
+                node.name = mapping[node.name]
+            for sub in [*node.bases, *node.keywords, *node.decorator_list]:
+                self._visit(sub, mapping, where)
+            for stmt in node.body:  # a class body reads the enclosing function's names
+                self._visit(stmt, mapping, where)
+            return
+        if isinstance(node, ast.Name) and node.id in mapping:
+            node.id = mapping[node.id]
+        elif isinstance(node, ast.ExceptHandler) and node.name in mapping:
+            node.name = mapping[node.name]
+        elif isinstance(node, ast.alias):
+            bound = (node.asname or node.name).split(".")[0]
+            if bound in mapping:
+                node.asname = mapping[bound]
+        elif isinstance(node, ast.MatchAs | ast.MatchStar) and node.name in mapping:
+            node.name = mapping[node.name]
+        for child in ast.iter_child_nodes(node):
+            self._visit(child, mapping, where)
+
+
+def _pure(node: ast.expr | None) -> bool:
+    """A value whose evaluation has no effect: constants, names, tuples/lists of them."""
+    if node is None or isinstance(node, ast.Constant | ast.Name):
+        return True
+    if isinstance(node, ast.Tuple | ast.List):
+        return all(_pure(e) for e in node.elts)
+    return False
+
+
+def _drop_in_function(fn: ast.AST, dead_stores: bool, local_imports: bool) -> None:
+    """Drop dead pure stores and/or function-local imports in one function's body."""
+    loads = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    declared = {
+        n for s in ast.walk(fn) if isinstance(s, ast.Global | ast.Nonlocal) for n in s.names
+    }
+
+    def dead(stmt: ast.stmt) -> bool:
+        if isinstance(stmt, ast.Import | ast.ImportFrom):
+            return local_imports
+        if dead_stores and isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
+            target = stmt.targets[0]
+            return (
+                isinstance(target, ast.Name)
+                and target.id not in loads
+                and target.id not in declared
+                and _pure(stmt.value)
+            )
+        return False
+
+    def clean(body: list[ast.stmt]) -> list[ast.stmt]:
+        kept = [s for s in body if not dead(s)]
+        for s in kept:
+            if isinstance(s, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                continue  # nested scopes are cleaned on their own
+            for name in ("body", "orelse", "finalbody"):
+                sub = getattr(s, name, None)
+                if isinstance(sub, list) and sub and isinstance(sub[0], ast.stmt):
+                    setattr(s, name, clean(sub) or [ast.Pass()])
+            for handler in getattr(s, "handlers", None) or []:
+                handler.body = clean(handler.body) or [ast.Pass()]
+            for case in getattr(s, "cases", None) or []:
+                case.body = clean(case.body) or [ast.Pass()]
+        return kept
+
+    fn.body = clean(fn.body) or [ast.Pass()]  # type: ignore[attr-defined]
+
+
+def canonical(
+    tree: ast.Module, *, dead_stores: bool = False, local_imports: bool = False
+) -> ast.Module:
+    """A copy of ``tree`` with locals alpha-renamed; ``dead_stores`` also drops dead stores
+    of side-effect-free values, ``local_imports`` function-local imports (only for telling
+    what a change does, never for triviality: a dropped local import may leave a name
+    unbound). Line numbers are kept; symbols keep their qualnames."""
+    out = copy.deepcopy(tree)
+    if hasattr(out, "_perfgate_symbols"):
+        del out._perfgate_symbols  # type: ignore[attr-defined]
+    functions = [n for n in ast.walk(out) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+    if dead_stores or local_imports:
+        for fn in functions:
+            _drop_in_function(fn, dead_stores, local_imports)
+    renamer = _Renamer()
+    for where, fn in _outermost_functions(out):
+        renamer.counter = 0  # canonical names depend on the function alone, not its position
+        for default in [*fn.args.defaults, *fn.args.kw_defaults]:
+            if default is not None:
+                renamer._visit(default, {}, where)
+        renamer.scope(fn, {}, False, where)
+    out._perfgate_renamed = renamer.seen  # type: ignore[attr-defined]
+    return out
+
+
+def _outermost_functions(tree: ast.Module) -> list[tuple[str, ast.AST]]:
+    """Functions and lambdas not inside another function (module or class level)."""
+    found: list[tuple[str, ast.AST]] = []
+
+    def visit(node: ast.AST, prefix: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
+                found.append((prefix + child.name, child))
+            elif isinstance(child, ast.Lambda):
+                found.append((prefix + "<lambda>", child))
+            elif isinstance(child, ast.ClassDef):
+                visit(child, f"{prefix}{child.name}.")
+            else:
+                visit(child, prefix)
+
+    visit(tree, "")
+    return found
+
+
+def local_renames(base: ast.Module, head: ast.Module) -> list[str]:
+    """``old → new in scope`` for each local whose name differs between two trees that
+    are equal once canonical (same order of first appearance on both sides)."""
+    a = getattr(canonical(base), "_perfgate_renamed", [])
+    b = getattr(canonical(head), "_perfgate_renamed", [])
+    return [
+        f"`{old}` → `{new}` in `{scope}`"
+        for (scope, old), (_, new) in zip(a, b, strict=False)
+        if old != new
+    ]
+
+
+def _canonical_dump(node: ast.AST, dead_stores: bool, local_imports: bool) -> str:
+    module = ast.Module(body=[node], type_ignores=[])  # type: ignore[list-item]
+    out = canonical(module, dead_stores=dead_stores, local_imports=local_imports)
+    return ast.dump(out.body[0], annotate_fields=True, include_attributes=False)
+
+
+def symbol_key(sym: Symbol, *, dead_stores: bool = False, local_imports: bool = False) -> str:
+    """A symbol's code up to alpha-renaming (functions; other kinds have no locals of
+    their own): equal keys mean the same statements and control flow."""
+    if sym.kind != "function":
+        return f"{sym.kind}:{sym.dump}"
+    return "\n".join(_canonical_dump(n, dead_stores, local_imports) for n in sym.dump_nodes)
+
+
+def same_symbols(
+    base: Mapping[str, Symbol],
+    head: Mapping[str, Symbol],
+    *,
+    dead_stores: bool = False,
+    local_imports: bool = False,
+    skip: Collection[str] = (),
+) -> bool:
+    """Two symbol tables (:func:`~perfgate_lib.assess.astdiff.index_symbols`) hold the same
+    symbols in the same order, each equal up to alpha-renaming (``skip``: ignored)."""
+    a = [(q, s.kind) for q, s in base.items() if q not in skip]
+    b = [(q, s.kind) for q, s in head.items() if q not in skip]
+    if a != b:
+        return False
+    flags = {"dead_stores": dead_stores, "local_imports": local_imports}
+    return all(
+        base[q].dump == head[q].dump or symbol_key(base[q], **flags) == symbol_key(head[q], **flags)
+        for q, _ in a
+    )

@@ -1,0 +1,1091 @@
+"""Diff assessment (step 1 of the skill): scope, the five questions per Zephyr file, max_gate.
+
+For each changed file in scope the assessment answers, with evidence:
+1. trivial? (from the code: base and head ASTs compared with comments, docstrings,
+   whitespace, type annotations and log-message text removed; consistent renames; dead
+   code removed with no callers left in the head tree),
+2-5. affects shuffle / memory / CPU / changes Zephyr's design? (:mod:`perfgate_lib.assess.impact`),
+then proposes ``max_gate``: all trivial -> ``skip``; any of 2-5 -> ``3``; otherwise ``1``.
+
+:func:`assess` is pure (texts in, :class:`Assessment` out; the head-tree reference search
+is injected). :func:`assess_source` feeds it from a :class:`~perfgate_lib.assess.diffsource.DiffSource`.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import posixpath
+import re
+import tomllib
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from perfgate_lib.assess import alpha, astdiff, usage
+from perfgate_lib.assess.assets import asset_kind
+from perfgate_lib.assess.astdiff import RemovalMatch, RenameMatch
+from perfgate_lib.assess.callers import HeadReader, member_users, users_of
+from perfgate_lib.assess.diffsource import DiffSource, Hunk, parse_hunks, text_patch
+from perfgate_lib.assess.impact import IMPACT_QUESTIONS, SideInfo, analyse, is_public_api_file
+from perfgate_lib.assess.modpath import module_of, resolve_import
+from perfgate_lib.assess.moves import Moves, find_moves, import_set
+from perfgate_lib.assess.scope import GATED, Category, classify_change, decide_scope
+from perfgate_lib.errors import PerfgateError
+
+QUESTIONS = ("trivial", *IMPACT_QUESTIONS)
+GATES = ("skip", "1", "2", "3")
+SCHEMA = 1
+QUESTION_TEXT = {
+    "trivial": "Trivial?",
+    "shuffle": "Affects shuffle?",
+    "memory": "Affects memory?",
+    "cpu": "Affects CPU?",
+    "design": "Changes zephyr design?",
+}
+ReferenceFinder = Callable[[Collection[str]], Mapping[str, list[str]] | None]
+_MAX_REFS = 3
+
+
+class AssessmentError(PerfgateError):
+    """An assessment JSON file is malformed; names the file and the field."""
+
+    def __init__(self, source: str, field_name: str | None, problem: str) -> None:
+        where = f"{source}: field '{field_name}'" if field_name else source
+        super().__init__(f"bad assessment {where}: {problem}")
+
+
+# ---------------------------------------------------------------------------- data model
+
+
+@dataclass(frozen=True)
+class FileChange:
+    """One changed file with its text at base (``old_path`` for a rename) and at head.
+
+    Texts are None where the file does not exist (added/deleted), is binary, or was not
+    loaded (files outside the gate's scope need none).
+    """
+
+    path: str
+    status: str = "modified"
+    old_path: str | None = None
+    base_text: str | None = None
+    head_text: str | None = None
+    hunks: tuple[Hunk, ...] = ()
+    binary: bool = False
+
+
+@dataclass
+class FileAssessment:
+    """The five answers for one file, a one-line summary and evidence per question."""
+
+    path: str
+    trivial: bool
+    shuffle: bool
+    memory: bool
+    cpu: bool
+    design: bool
+    summary: str
+    evidence: dict[str, list[str]] = field(default_factory=dict)
+    status: str = "modified"
+    old_path: str | None = None
+
+    def answers(self) -> dict[str, bool]:
+        return {q: bool(getattr(self, q)) for q in QUESTIONS}
+
+    @property
+    def impact(self) -> bool:
+        return any(getattr(self, q) for q in IMPACT_QUESTIONS)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {**self.answers(), "summary": self.summary}
+        out["evidence"] = {q: list(self.evidence.get(q, [])) for q in QUESTIONS}
+        out["status"] = self.status
+        if self.old_path:
+            out["old_path"] = self.old_path
+        return out
+
+    @classmethod
+    def from_json(cls, path: str, data: Mapping[str, Any], source: str) -> FileAssessment:
+        if not isinstance(data, Mapping):
+            raise AssessmentError(source, f"per_file.{path}", "expected an object")
+        answers = {}
+        for q in QUESTIONS:
+            value = data.get(q)
+            if not isinstance(value, bool):
+                raise AssessmentError(source, f"per_file.{path}.{q}", "expected true or false")
+            answers[q] = value
+        evidence = data.get("evidence") or {}
+        if not isinstance(evidence, Mapping):
+            raise AssessmentError(source, f"per_file.{path}.evidence", "expected an object")
+        return cls(
+            path=path,
+            summary=str(data.get("summary", "")),
+            evidence={str(k): [str(x) for x in v] for k, v in evidence.items()},
+            status=str(data.get("status", "modified")),
+            old_path=data.get("old_path"),
+            **answers,
+        )
+
+
+@dataclass
+class Assessment:
+    """The whole assessment, in the skill's JSON shape plus scope, flags and evidence.
+
+    ``max_gate`` is what will run (after a reviewer override); ``proposed_max_gate`` what
+    the assessment proposed. ``confirmation`` records the reviewer's reply once parsed.
+    An out-of-scope diff has ``in_scope`` false, ``max_gate`` ``skip`` and no per-file rows.
+    """
+
+    max_gate: str
+    rationale: str
+    per_file: dict[str, FileAssessment]
+    in_scope: bool
+    flags: list[str] = field(default_factory=list)
+    proposed_max_gate: str = ""
+    scope: dict[str, list[str]] = field(default_factory=dict)
+    source: str = ""
+    base_sha: str = ""
+    head_sha: str = ""
+    is_fork: bool = False
+    fork_repo: str | None = None
+    confirmation: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        if not self.proposed_max_gate:
+            self.proposed_max_gate = self.max_gate
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA,
+            "max_gate": self.max_gate,
+            "rationale": self.rationale,
+            "per_file": {p: f.to_json() for p, f in self.per_file.items()},
+            "in_scope": self.in_scope,
+            "flags": list(self.flags),
+            "proposed_max_gate": self.proposed_max_gate,
+            "scope": {k: list(v) for k, v in self.scope.items()},
+            "source": self.source,
+            "base_sha": self.base_sha,
+            "head_sha": self.head_sha,
+            "is_fork": self.is_fork,
+            "fork_repo": self.fork_repo,
+            "confirmation": copy.deepcopy(self.confirmation),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], source: str = "assessment.json") -> Assessment:
+        if not isinstance(data, Mapping):
+            raise AssessmentError(source, None, "expected a JSON object")
+        gate = str(data.get("max_gate"))
+        if gate not in GATES:
+            raise AssessmentError(source, "max_gate", f"expected one of {', '.join(GATES)}")
+        per_file = data.get("per_file") or {}
+        if not isinstance(per_file, Mapping):
+            raise AssessmentError(source, "per_file", "expected an object")
+        flags = data.get("flags") or []
+        if not isinstance(flags, list):
+            raise AssessmentError(source, "flags", "expected a list of strings")
+        return cls(
+            max_gate=gate,
+            rationale=str(data.get("rationale", "")),
+            per_file={p: FileAssessment.from_json(p, v, source) for p, v in per_file.items()},
+            in_scope=bool(data.get("in_scope", bool(per_file))),
+            flags=[str(f) for f in flags],
+            proposed_max_gate=str(data.get("proposed_max_gate") or gate),
+            scope={k: list(v) for k, v in (data.get("scope") or {}).items()},
+            source=str(data.get("source", "")),
+            base_sha=str(data.get("base_sha", "")),
+            head_sha=str(data.get("head_sha", "")),
+            is_fork=bool(data.get("is_fork", False)),
+            fork_repo=data.get("fork_repo"),
+            confirmation=data.get("confirmation"),
+        )
+
+    def table_rows(self) -> list[dict[str, Any]]:
+        """One row per file: path, the five answers, summary, evidence joined per question
+        (columns: file, trivial, shuffle, memory, cpu, design, summary, evidence_<q>)."""
+        rows = []
+        for path, f in self.per_file.items():
+            row: dict[str, Any] = {"file": path, **f.answers(), "summary": f.summary}
+            for q in QUESTIONS:
+                row[f"evidence_{q}"] = "\n".join(f.evidence.get(q, []))
+            rows.append(row)
+        return rows
+
+
+def decide_max_gate(files: Iterable[FileAssessment]) -> str:
+    """All trivial -> ``skip``; any shuffle/memory/CPU/design yes -> ``3``; else ``1``."""
+    files = list(files)
+    if any(f.impact for f in files):
+        return "3"
+    if all(f.trivial for f in files):
+        return "skip"
+    return "1"
+
+
+# ---------------------------------------------------------------------------- drafts
+
+
+@dataclass
+class _Draft:
+    """Per-file state between the first pass and the reference checks."""
+
+    change: FileChange
+    kind: str  # python | pyproject | other
+    base_tree: ast.Module | None = None
+    head_tree: ast.Module | None = None
+    base_norm: ast.Module | None = None
+    head_norm: ast.Module | None = None
+    trivial: bool = False
+    trivial_why: list[str] = field(default_factory=list)
+    trivial_summary: str = ""
+    not_trivial_why: list[str] = field(default_factory=list)
+    unsure: str | None = None
+    rename: RenameMatch | None = None
+    removal: RemovalMatch | None = None
+    old_module_refs: list[str] = field(default_factory=list)
+    design_extra: list[str] = field(default_factory=list)
+    unused: dict[str, str] = field(default_factory=dict)
+    moved: dict[str, str] = field(default_factory=dict)  # qualname -> the other file
+    done: FileAssessment | None = None
+
+    @property
+    def path(self) -> str:
+        return self.change.path
+
+
+def _syntax(side: str, exc: SyntaxError) -> str:
+    return f"{side} does not parse (SyntaxError at line {exc.lineno}: {exc.msg})"
+
+
+def _module_defs(tree: ast.Module | None) -> list[str]:
+    if tree is None:
+        return []
+    return [
+        n
+        for n, s in astdiff.index_symbols(tree).items()
+        if s.kind in ("function", "class", "assign") and "." not in n
+    ]
+
+
+def _names_list(names: Iterable[str], limit: int = 6) -> str:
+    items = list(names)
+    text = ", ".join(f"`{n}`" for n in items[:limit])
+    return text + (f" (+{len(items) - limit} more)" if len(items) > limit else "")
+
+
+def _parse_norm(text: str, side: str, init: bool) -> ast.Module | str:
+    """The normalised tree of one side, or why it does not parse."""
+    try:
+        return astdiff.normalise(text, package_init=init)
+    except (SyntaxError, ValueError) as exc:
+        if isinstance(exc, SyntaxError):
+            return _syntax(side, exc)
+        return f"{side} does not parse ({exc})"
+
+
+def _draft_python(ch: FileChange) -> _Draft:
+    d = _Draft(ch, "python")
+    missing = [
+        side
+        for side, text, present in (
+            ("base", ch.base_text, ch.status != "added"),
+            ("head", ch.head_text, ch.status != "deleted"),
+        )
+        if present and text is None
+    ]
+    if missing:
+        d.unsure = f"{missing[0]} text unavailable (binary or unreadable)"
+        return d
+    if ch.status in ("added", "deleted"):
+        side, text = ("head", ch.head_text) if ch.status == "added" else ("base", ch.base_text)
+        tree = astdiff.parse(text or "", ch.path)
+        if isinstance(tree, SyntaxError):
+            d.unsure = _syntax(side, tree)
+            d.not_trivial_why.append(f"{d.unsure}: not trivial")
+            return d
+        lines = len((text or "").splitlines())
+        defined = _names_list(_module_defs(tree))
+        norm = _parse_norm(text or "", side, posixpath.basename(ch.path) == "__init__.py")
+        if ch.status == "added":
+            d.head_tree = tree
+            d.head_norm = norm if isinstance(norm, ast.Module) else None
+            d.not_trivial_why.append(
+                f"new module ({lines} lines) defining {defined}: new code is never trivial"
+            )
+        else:
+            d.base_tree = tree
+            d.base_norm = norm if isinstance(norm, ast.Module) else None
+            d.not_trivial_why.append(
+                f"module deleted (it defined {defined}): a removed module is not trivial"
+            )
+        return d
+    if ch.old_path and ch.old_path != ch.path:
+        old = module_of(ch.old_path)
+        if old and module_of(ch.path) != old:
+            d.old_module_refs = [old, "." + old.rsplit(".", 1)[-1]]
+    init = posixpath.basename(ch.path) == "__init__.py"
+    assert ch.base_text is not None and ch.head_text is not None
+    base = _parse_norm(ch.base_text, "base", init)
+    head = _parse_norm(ch.head_text, "head", init)
+    for tree in (head, base):
+        if isinstance(tree, str):
+            d.unsure = tree
+            d.not_trivial_why.append(f"{tree}: cannot compare; not trivial")
+            return d
+    assert isinstance(base, ast.Module) and isinstance(head, ast.Module)
+    # The normalised trees keep line numbers: the impact rules read them too.
+    d.base_norm = d.base_tree = base
+    d.head_norm = d.head_tree = head
+    if ch.base_text == ch.head_text:
+        d.trivial = True
+        d.trivial_summary = f"file moved from {ch.old_path} (content unchanged)"
+        d.trivial_why.append(f"pure rename: {ch.old_path} → {ch.path}, content identical")
+    elif astdiff.same_module(d.base_norm, d.head_norm):
+        originals = (ast.parse(ch.base_text), ast.parse(ch.head_text))
+        aspects = [astdiff.ASPECT_TEXT[a] for a in astdiff.changed_aspects(*originals)]
+        d.trivial = True
+        if not aspects:
+            d.trivial_summary = "comments/whitespace/formatting only"
+            d.trivial_why.append("ASTs identical: only comments, whitespace or formatting changed")
+        else:
+            d.trivial_summary = " and ".join(aspects) + " only"
+            d.trivial_why.append(
+                f"ASTs equal once comments, docstrings, whitespace, type annotations and "
+                f"log-message text are removed; changed: {', '.join(aspects)}"
+            )
+    else:
+        d.rename = astdiff.match_rename(d.base_norm, d.head_norm)
+        if d.rename is None:
+            d.removal = astdiff.match_removal(d.base_norm, d.head_norm)
+        if d.rename is None and d.removal is None and _same_up_to_locals(d):
+            return d
+        if d.rename is None and d.removal is None:
+            changed = astdiff.changed_symbols(d.base_norm, d.head_norm)
+            d.not_trivial_why.append(
+                "ASTs differ after removing comments, docstrings, whitespace, type annotations "
+                f"and log-message text: {_names_list(changed)} changed"
+            )
+        else:
+            d.trivial = True  # pending the reference checks
+    return d
+
+
+def _same_up_to_locals(d: _Draft) -> bool:
+    """Trivial when the two modules are equal once locals are alpha-renamed and dead
+    stores of constants/names dropped: the same statements and control flow."""
+    assert d.base_norm is not None and d.head_norm is not None
+    a, b = astdiff.index_symbols(d.base_norm), astdiff.index_symbols(d.head_norm)
+    plain = alpha.same_symbols(a, b)
+    if not plain and not alpha.same_symbols(a, b, dead_stores=True):
+        return False
+    d.trivial = True
+    what = []
+    renames = alpha.local_renames(d.base_norm, d.head_norm) if plain else []
+    if renames:
+        what.append("local variables renamed consistently (" + ", ".join(renames[:6]) + ")")
+    if not plain:
+        what.append("dead stores removed (values nothing reads)")
+    d.trivial_summary = " and ".join(w.split(" (")[0] for w in what) or "locals renamed"
+    d.trivial_why.append(
+        "same statements and control flow: ASTs equal once locals are alpha-renamed; "
+        + "; ".join(what or ["locals renamed"])
+    )
+    return True
+
+
+def _imports_follow_moves(d: _Draft, moves: Moves) -> None:
+    """Trivial when only imports changed and each changed import follows a definition
+    this diff moved verbatim to another module."""
+    settled = d.trivial and d.rename is None and d.removal is None
+    if settled or d.unsure or d.base_norm is None or d.head_norm is None:
+        return
+    if d.change.status not in ("modified", "renamed"):
+        return
+    a, b = astdiff.index_symbols(d.base_norm), astdiff.index_symbols(d.head_norm)
+    path = d.change.old_path or d.path
+    before = import_set(d.base_norm, path, moves)
+    if before != import_set(d.head_norm, d.path) or not moves.modules:
+        return
+    if not alpha.same_symbols(a, b, skip=("<imports>",)):
+        return
+    imported = {i[:2] for i in import_set(d.base_norm, path)}
+    followed = sorted(
+        f"`{n}` ({m} → {new})" for (m, n), new in moves.modules.items() if (m, n) in imported
+    )
+    if not followed:
+        return
+    d.trivial, d.rename, d.removal = True, None, None
+    d.not_trivial_why.clear()
+    d.trivial_summary = "imports follow definitions moved in this diff"
+    d.trivial_why.append(
+        "only imports changed, and each follows a definition this diff moved verbatim to "
+        "another module: " + ", ".join(followed[:6])
+    )
+
+
+# ---------------------------------------------------------------------------- pyproject
+
+_DEP_KEYS = (
+    ("project", "dependencies"),
+    ("build-system", "requires"),
+    ("tool", "uv", "constraint-dependencies"),
+    ("tool", "uv", "override-dependencies"),
+    ("tool", "uv", "dev-dependencies"),
+)
+_DEP_TABLES = (
+    ("project", "optional-dependencies"),
+    ("dependency-groups",),
+    ("tool", "uv", "sources"),
+)
+_TOOLING = {"ruff", "pytest", "mypy", "pyright", "coverage", "black", "isort", "pyrefly"}
+
+
+def _get(doc: Mapping[str, Any], keys: Sequence[str]) -> Any:
+    cur: Any = doc
+    for k in keys:
+        if not isinstance(cur, Mapping) or k not in cur:
+            return None
+        cur = cur[k]
+    return cur
+
+
+def _requirements(doc: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    """``{section: {package: requirement}}`` for every dependency list of a pyproject."""
+    out: dict[str, dict[str, str]] = {}
+
+    def take(section: str, reqs: Any) -> None:
+        if isinstance(reqs, Mapping):  # tool.uv.sources: package -> table
+            out[section] = {str(k): repr(v) for k, v in reqs.items()}
+        elif isinstance(reqs, list):
+            items = {}
+            for r in reqs:
+                text = r if isinstance(r, str) else repr(r)
+                m = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", text)
+                name = re.sub(r"[-_.]+", "-", m.group(1)).lower() if m else text
+                items[name] = text.strip()
+            out[section] = items
+
+    for keys in _DEP_KEYS:
+        take(".".join(keys), _get(doc, keys))
+    for keys in _DEP_TABLES:
+        table = _get(doc, keys)
+        if isinstance(table, Mapping):
+            if keys[-1] == "sources":
+                take(".".join(keys), table)
+            else:
+                for group, reqs in table.items():
+                    take(".".join([*keys, str(group)]), reqs)
+    return out
+
+
+def _flat_keys(doc: Any, prefix: str = "") -> dict[str, str]:
+    if isinstance(doc, Mapping):
+        out: dict[str, str] = {}
+        for k, v in doc.items():
+            out.update(_flat_keys(v, f"{prefix}{k}."))
+        return out
+    return {prefix.rstrip("."): repr(doc)}
+
+
+def _assess_pyproject(ch: FileChange) -> FileAssessment:
+    docs = []
+    for side, text in (("base", ch.base_text), ("head", ch.head_text)):
+        try:
+            docs.append(tomllib.loads(text) if text is not None else {})
+        except tomllib.TOMLDecodeError as exc:
+            why = f"unsure: {side} pyproject.toml does not parse ({exc}); answering yes"
+            return _unsure_file(ch, why, "pyproject.toml does not parse")
+    base, head = docs
+    ev: dict[str, list[str]] = {q: [] for q in QUESTIONS}
+    if base == head:
+        ev["trivial"].append("TOML identical once parsed: only comments or formatting changed")
+        return _trivial_file(ch, ev, "comments/formatting only")
+    rb, rh = _requirements(base), _requirements(head)
+    dep_changes = []
+    for section in sorted(set(rb) | set(rh)):
+        a, b = rb.get(section, {}), rh.get(section, {})
+        for pkg in sorted(set(a) | set(b)):
+            if a.get(pkg) != b.get(pkg):
+                if pkg not in a:
+                    dep_changes.append(f"{section}: added {b[pkg]}")
+                elif pkg not in b:
+                    dep_changes.append(f"{section}: removed {a[pkg]}")
+                else:
+                    dep_changes.append(f"{section}: {a[pkg]} → {b[pkg]}")
+    fb, fh = _flat_keys(base), _flat_keys(head)
+    other = sorted(k for k in set(fb) | set(fh) if fb.get(k) != fh.get(k) and not _is_dep_key(k))
+    tooling_only = all(k.startswith("tool.") and k.split(".")[1] in _TOOLING for k in other)
+    if dep_changes:
+        why = "dependency change (a new library version can change CPU and memory use)"
+        ev["trivial"].append(f"dependencies changed: {len(dep_changes)} requirement(s)")
+        for item in dep_changes[:8]:
+            ev["cpu"].append(f"{why}: {item}")
+            ev["memory"].append(f"{why}: {item}")
+        for q in ("shuffle", "design"):
+            ev[q].append("no: a dependency change does not alter Zephyr's own code")
+        summary = f"dependencies changed ({len(dep_changes)} requirement(s)) (memory, cpu)"
+        return FileAssessment(
+            ch.path, False, False, True, True, False, summary, ev, ch.status, ch.old_path
+        )
+    if tooling_only:
+        ev["trivial"].append(
+            f"only tool configuration changed ({', '.join(other[:6])}): no runtime effect"
+        )
+        return _trivial_file(ch, ev, "tool configuration only")
+    ev["trivial"].append(f"package metadata changed: {', '.join(other[:8])}")
+    for q in IMPACT_QUESTIONS:
+        ev[q].append(f"no: no dependency changed; metadata only ({', '.join(other[:4])})")
+    return _no_impact_file(ch, ev, f"package metadata changed: {', '.join(other[:3])}")
+
+
+def _is_dep_key(key: str) -> bool:
+    prefixes = [".".join(k) for k in _DEP_KEYS + _DEP_TABLES]
+    return any(key == p or key.startswith(p + ".") for p in prefixes)
+
+
+# ---------------------------------------------------------------------------- other files
+
+
+def _trivial_file(ch: FileChange, ev: dict[str, list[str]], summary: str) -> FileAssessment:
+    for q in IMPACT_QUESTIONS:
+        ev.setdefault(q, [])
+        if not ev[q]:
+            ev[q].append("no: the change is trivial")
+    return FileAssessment(
+        ch.path, True, False, False, False, False, f"trivial: {summary}", ev, ch.status, ch.old_path
+    )
+
+
+def _no_impact_file(ch: FileChange, ev: dict[str, list[str]], summary: str) -> FileAssessment:
+    """A real change with no shuffle/memory/CPU/design impact (gate 1)."""
+    return FileAssessment(
+        ch.path, False, False, False, False, False, summary, ev, ch.status, ch.old_path
+    )
+
+
+def _unsure_file(ch: FileChange, why: str, summary: str) -> FileAssessment:
+    ev = {q: [why] for q in QUESTIONS}
+    ev["trivial"] = [why.replace("answering yes", "not trivial")]
+    return FileAssessment(
+        ch.path,
+        False,
+        True,
+        True,
+        True,
+        True,
+        f"{summary} (unsure: all yes)",
+        ev,
+        ch.status,
+        ch.old_path,
+    )
+
+
+def _assess_other(ch: FileChange) -> FileAssessment:
+    name = posixpath.basename(ch.path)
+    ev: dict[str, list[str]] = {q: [] for q in QUESTIONS}
+    if name == "py.typed" or name.endswith(".pyi"):
+        ev["trivial"].append(f"{name}: type-checking marker/stub, not executed")
+        return _trivial_file(ch, ev, "type stub/marker only")
+    if ch.status == "renamed" and ch.base_text is not None and ch.base_text == ch.head_text:
+        ev["trivial"].append(f"pure rename: {ch.old_path} → {ch.path}, content identical")
+        return _trivial_file(ch, ev, f"file moved from {ch.old_path}")
+    asset = asset_kind(ch.path)
+    if asset.kind == "static":
+        return _static_asset(ch, asset.what)
+    if asset.kind == "protocol":
+        why = f"unsure: {name} is {asset.what}; RPC payloads may change; answering yes"
+        return _unsure_file(ch, why, f"RPC schema {ch.status}")
+    kind = "binary file" if ch.binary else asset.what.removeprefix("a ")
+    why = f"unsure: cannot analyse a {kind} in the Zephyr package from its code; answering yes"
+    return _unsure_file(ch, why, f"{kind} {ch.status}")
+
+
+def _static_asset(ch: FileChange, what: str) -> FileAssessment:
+    """A dashboard page, script, style or image: changed, but no pipeline runs it."""
+    name = posixpath.basename(ch.path)
+    ev = {"trivial": [f"{name}: {what} {ch.status}: a real change, not trivial"]}
+    for q in IMPACT_QUESTIONS:
+        ev[q] = [f"no: {name} is {what}; pipelines never load it"]
+    return _no_impact_file(ch, ev, f"dashboard asset {ch.status}")
+
+
+# ---------------------------------------------------------------------------- the pass
+
+
+class _Checks:
+    """Cross-file state: renames defined in the diff and the head-tree reference search."""
+
+    def __init__(self, drafts: list[_Draft], find_references: ReferenceFinder | None) -> None:
+        self.find_references = find_references
+        self.module_renames: dict[str, str] = {}
+        self.def_renames: dict[str, dict[str, str]] = {}
+        for d in drafts:
+            ch = d.change
+            if ch.old_path and ch.old_path != ch.path:
+                a, b = module_of(ch.old_path), module_of(ch.path)
+                if a and b:
+                    self.module_renames[a] = b
+        for d in drafts:
+            if d.rename is None or d.base_norm is None:
+                continue
+            defs = set(_module_defs(d.base_norm))
+            renamed = {a: b for a, b in d.rename.names.items() if a in defs}
+            for path in {d.change.old_path or d.path, d.path}:
+                mod = module_of(path)
+                if mod:
+                    self.def_renames.setdefault(mod, {}).update(renamed)
+        self.refs: Mapping[str, list[str]] | None = {}
+        self.removed_users: dict[tuple[str, str], list[str]] = {}
+        self.removed_checked: set[tuple[str, str]] = set()
+        self.read_head: HeadReader | None = None
+        self.new_functions: frozenset[str] = frozenset()
+        self._trees: dict[str, ast.Module | None] = {}
+
+    def read_tree(self, path: str) -> ast.Module | None:
+        """A head-tree file's AST (None when it cannot be read or parsed)."""
+        if path not in self._trees:
+            src = self.read_head(path) if self.read_head is not None else None
+            try:
+                self._trees[path] = ast.parse(src) if src is not None else None
+            except (SyntaxError, ValueError):
+                self._trees[path] = None
+        return self._trees[path]
+
+    def wanted(self, drafts: list[_Draft]) -> set[str]:
+        names: set[str] = set()
+        for d in drafts:
+            if d.rename is not None and d.base_norm is not None:
+                names |= set(self._renamed_defs(d))
+            if d.removal is not None:
+                names |= {n for ns in d.removal.defs.values() for n in ns}
+                names |= {q.split(".")[0] for q in d.removal.defs if q.count(".") == 1}
+            names |= set(d.old_module_refs)
+        return names
+
+    @staticmethod
+    def _renamed_defs(d: _Draft) -> dict[str, str]:
+        assert d.rename is not None and d.base_norm is not None
+        syms = astdiff.index_symbols(d.base_norm)
+        level_defs = {
+            n.rsplit(".", 1)[-1]
+            for n, s in syms.items()
+            if s.kind in ("function", "class", "assign")
+            and (s.kind != "function" or n.count(".") <= 1)
+        }
+        level_defs = {p for n in level_defs for p in n.split(",")}
+        return {a: b for a, b in d.rename.names.items() if a in level_defs}
+
+    def lookup(self, names: set[str]) -> None:
+        if not names:
+            self.refs = {}
+        elif self.find_references is None:
+            self.refs = None
+        else:
+            self.refs = self.find_references(names)
+
+    def hits(self, name: str) -> list[str] | None:
+        if self.refs is None:
+            return None
+        return list(self.refs.get(name, []))
+
+
+def _cross_file(drafts: list[_Draft], checks: _Checks, read_head: HeadReader | None) -> None:
+    """Moves between files, then one head-tree search: renamed/removed names, callers of
+    new definitions, users of names a module no longer binds."""
+    moves = find_moves((d.path, d.base_norm, d.head_norm) for d in drafts)
+    added: dict[str, dict[str, astdiff.Symbol]] = {}
+    removed: list[tuple[str, str, _Draft]] = []
+    for d in drafts:
+        _imports_follow_moves(d, moves)
+        d.moved = {**moves.moved_in.get(d.path, {}), **moves.moved_out.get(d.path, {})}
+        if d.unsure:
+            continue
+        added[d.path] = usage.added_definitions(d.base_norm, d.head_norm, set(d.moved))
+        module = module_of(d.change.old_path or d.path)
+        if module:
+            removed += [(module, n, d) for n in usage.removed_names(d.base_norm, d.head_norm)]
+    checks.new_functions = frozenset(
+        q
+        for defs in added.values()
+        for q, s in defs.items()
+        if s.kind == "function" and "." not in q
+    )
+    names = checks.wanted(drafts) | {n for r in removed for n in r[1:2]}
+    names |= {n for defs in added.values() for q in defs for n in usage.short_names(q)}
+    checks.lookup(names)
+    if checks.refs is None:
+        return
+    reader = read_head or (lambda _path: None)
+    checks.read_head = read_head
+    for d in drafts:
+        defs = added.get(d.path, {})
+        module = module_of(d.path)
+        top = {(module, n) for q in defs if "." not in q for n in usage.short_names(q)}
+        refs = dict(checks.refs)
+        if module and read_head is not None:  # who imports the new names from this module
+            found = users_of(top, checks.refs, reader, defined=True)
+            refs.update({n: found.get((m, n), []) for m, n in top})
+        d.unused = usage.unused_new(defs, refs, d.path)
+    users = users_of({(m, n) for m, n, _ in removed}, checks.refs, reader)
+    checks.removed_users = users
+    checks.removed_checked = {(m, n) for m, n, _ in removed}
+    for module, name, d in removed:
+        found = users.get((module, name))
+        if found:
+            d.design_extra.append(
+                f"`{name}` is no longer defined in `{module}` but {_refs_text(found)} still "
+                "use it: the head tree breaks (callers must change)"
+            )
+
+
+def _refs_text(hits: list[str]) -> str:
+    shown = ", ".join(hits[:_MAX_REFS])
+    return shown + (f" (+{len(hits) - _MAX_REFS} more)" if len(hits) > _MAX_REFS else "")
+
+
+def _check_references(d: _Draft, checks: _Checks) -> None:
+    """Settle a pending rename/removal/move: trivial only if nothing still refers to the
+    old names in the head tree."""
+    unknown = "the diff source cannot search the head tree, so callers are unknown"
+    for mod in d.old_module_refs:
+        hits = checks.hits(mod)
+        if hits is None:
+            d.trivial = False
+            d.not_trivial_why.append(f"module moved; {unknown}: not trivial")
+            break
+        if hits:
+            d.trivial = False
+            d.not_trivial_why.append(
+                f"module moved from {d.change.old_path} but `{mod}` is still referenced at "
+                f"{_refs_text(hits)}"
+            )
+    if d.rename is not None:
+        _check_rename(d, checks)
+    if d.removal is not None:
+        _check_removal(d, checks)
+
+
+def _check_rename(d: _Draft, checks: _Checks) -> None:
+    assert d.rename is not None and d.base_norm is not None
+    ren = d.rename
+    path = d.change.old_path or d.path
+    bad: list[str] = []
+    for module, old, new in ren.imports:
+        mod = resolve_import(module, path)
+        if checks.def_renames.get(mod, {}).get(old) != new:
+            bad.append(
+                f"import of `{old}` from {mod} became `{new}`: not a rename made in this diff"
+            )
+    for old, new in ren.modules.items():
+        a, b = resolve_import(old, path), resolve_import(new, path)
+        if checks.module_renames.get(a) != b:
+            bad.append(f"import from module {a} became {b}: not a module moved in this diff")
+    exported = astdiff.exported_names(d.base_norm)
+    public = astdiff.public_definitions(d.base_norm)
+    api_file = is_public_api_file(d.path)
+    for old, new in ren.names.items():
+        qual = public.get(old)
+        if qual and (api_file or old in exported):
+            bad.append(f"public API `{qual}` renamed to `{new}`")
+            d.design_extra.append(f"`{qual}`: public API renamed to `{new}` (callers must change)")
+    renamed_defs = _Checks._renamed_defs(d)
+    for old, new in renamed_defs.items():
+        hits = checks.hits(old)
+        if hits is None:
+            bad.append(f"`{old}` renamed to `{new}`; {_unknown()}")
+        elif hits:
+            bad.append(
+                f"`{old}` renamed to `{new}` but `{old}` is still referenced at {_refs_text(hits)}"
+            )
+    pairs = ", ".join(f"`{a}` → `{b}`" for a, b in sorted(ren.names.items()))
+    if bad:
+        d.trivial = False
+        d.not_trivial_why.append("rename is not consistent: " + "; ".join(bad))
+    else:
+        d.trivial_summary = f"rename {pairs}" if pairs else "imports follow renamed modules"
+        d.trivial_why.append(
+            "pure rename: ASTs equal up to a one-to-one renaming of identifiers defined in "
+            f"the file ({pairs or 'imports only'}); no reference to an old name is left in "
+            "the head tree"
+        )
+
+
+def _unknown() -> str:
+    return "the diff source cannot search the head tree, so callers are unknown"
+
+
+def _check_removal(d: _Draft, checks: _Checks) -> None:
+    assert d.removal is not None and d.base_norm is not None
+    rem = d.removal
+    bad: list[str] = []
+    exported = astdiff.exported_names(d.base_norm)
+    api_file = is_public_api_file(d.path)
+    for qual, names in rem.defs.items():
+        public = not any(p.startswith("_") for p in qual.split("."))
+        if public and (api_file or any(n in exported for n in names)):
+            bad.append(f"public API `{qual}` removed")
+            d.design_extra.append(f"`{qual}`: public API removed")
+        module = module_of(d.change.old_path or d.path) or ""
+        for name in names:
+            hits = checks.hits(name)
+            if "." not in qual and (module, name) in checks.removed_checked:
+                hits = checks.removed_users.get((module, name), [])
+            elif hits and qual.count(".") == 1 and module:
+                hits = _member_hits(d, checks, module, qual, name, hits)
+            if hits is None:
+                bad.append(f"`{qual}` removed; {_unknown()}")
+            elif hits:
+                bad.append(f"removed `{qual}` still has callers at {_refs_text(hits)}")
+    removed = _names_list(rem.defs)
+    if bad:
+        d.trivial = False
+        d.not_trivial_why.append("dead-code removal with callers: " + "; ".join(bad))
+    else:
+        d.trivial_summary = (
+            f"dead code removed: {removed}" if rem.defs else "unused imports removed"
+        )
+        d.trivial_why.append(
+            f"dead-code removal: {removed or 'unused imports'} removed and nothing else changed; "
+            "no caller of a removed name is left in the head tree"
+        )
+
+
+def _member_hits(
+    d: _Draft, checks: _Checks, module: str, qual: str, name: str, hits: list[str]
+) -> list[str]:
+    """Callers of a removed class member: the accesses that can resolve to the class
+    (:func:`~perfgate_lib.assess.callers.member_users`), or every textual hit when the instances'
+    type cannot be followed."""
+    cls = qual.split(".")[0]
+    class_hits = checks.hits(cls)
+    if class_hits is None or checks.read_head is None or d.head_norm is None:
+        return hits
+    if not any(isinstance(n, ast.ClassDef) and n.name == cls for n in d.head_norm.body):
+        return hits
+    users = member_users(module, cls, name, class_hits, hits, checks.read_head, d.path)
+    return hits if users is None else users
+
+
+def _finish_python(
+    d: _Draft,
+    refs: Mapping[str, list[str]] | None = None,
+    new_functions: frozenset[str] = frozenset(),
+    read_tree: Callable[[str], ast.Module | None] | None = None,
+) -> FileAssessment:
+    ch = d.change
+    ev: dict[str, list[str]] = {q: [] for q in QUESTIONS}
+    if d.trivial:
+        ev["trivial"] = d.trivial_why
+        return _trivial_file(ch, ev, d.trivial_summary)
+    if d.unsure:
+        return _unsure_file(ch, f"unsure: {d.unsure}; answering yes", "cannot parse")
+    ev["trivial"] = d.not_trivial_why or ["the code changed"]
+    whole = ch.status in ("added", "deleted")
+    if whole:
+        changed = list(
+            astdiff.index_symbols(d.head_tree if ch.status == "added" else d.base_tree)  # type: ignore[arg-type]
+        )
+    else:
+        changed = _behaviour_changes(d)
+    changed = [q for q in changed if q not in d.moved]
+    for q, other in list(d.moved.items())[:_MAX_REFS]:
+        ev["trivial"].append(f"`{q}` moved verbatim between this file and {other}")
+    hunks = ch.hunks
+    if not hunks and ch.base_text is not None and ch.head_text is not None:
+        hunks = parse_hunks(text_patch(ch.base_text, ch.head_text, ch.path))
+    base = SideInfo.build(d.base_tree, (ln for h in hunks for ln in h.removed))
+    head = SideInfo.build(d.head_tree, (ln for h in hunks for ln in h.added))
+    impact = analyse(
+        ch.path,
+        changed,
+        base,
+        head,
+        hunks,
+        whole_file=whole,
+        unused=d.unused,
+        refs=refs,
+        new_functions=new_functions,
+        read_tree=read_tree,
+    )
+    for item in d.design_extra:
+        impact.add("design", item)
+    before = astdiff.index_symbols(d.base_norm) if d.base_norm is not None else {}
+    after = astdiff.index_symbols(d.head_norm) if d.head_norm is not None else {}
+    shown = [
+        ("new " if n not in before else "removed " if n not in after else "changed ") + n
+        for n in changed
+        if not n.startswith("<")
+    ] or [f"changed {n}" for n in changed]
+    for q in IMPACT_QUESTIONS:
+        no = [f"no: nothing {_NO_TEXT[q]} among the changed code", *impact.notes[:_MAX_REFS]]
+        ev[q] = impact.yes[q] or no
+    yes = [q for q in IMPACT_QUESTIONS if impact.answer(q)]
+    if ch.status == "added":
+        what = "new module"
+    elif ch.status == "deleted":
+        what = "module deleted"
+    else:
+        what = ", ".join(shown[:3]) + (f" +{len(shown) - 3} more" if len(shown) > 3 else "")
+        if not shown:
+            what = f"moved from {ch.old_path}" if ch.old_path else "no code change"
+    summary = f"{what} ({', '.join(yes)})" if yes else f"{what} (no perf-relevant pattern)"
+    return FileAssessment(
+        ch.path,
+        False,
+        *(impact.answer(q) for q in IMPACT_QUESTIONS),
+        summary=summary,
+        evidence=ev,
+        status=ch.status,
+        old_path=ch.old_path,
+    )
+
+
+def _behaviour_changes(d: _Draft) -> list[str]:
+    """Symbols whose code does something different: compared with locals alpha-renamed,
+    dead pure stores and function-local imports dropped."""
+    assert d.base_norm is not None and d.head_norm is not None
+    a, b = astdiff.index_symbols(d.base_norm), astdiff.index_symbols(d.head_norm)
+    flags = {"dead_stores": True, "local_imports": True}
+    return [
+        q
+        for q in astdiff.changed_symbols(d.base_norm, d.head_norm)
+        if q not in a
+        or q not in b
+        or a[q].kind != b[q].kind
+        or alpha.symbol_key(a[q], **flags) != alpha.symbol_key(b[q], **flags)
+    ]
+
+
+_NO_TEXT = {
+    "shuffle": "touching the scatter pipeline (hashing, fanout, combiner, partitioning, k-way merge)",
+    "memory": "touching buffer sizes, chunk shapes, spill thresholds or accumulation",
+    "cpu": "touching loops, sort/merge, serialization, polling, locks or file I/O",
+    "design": "touching public API, actor protocol, .result() calls, retries or plan/fusion rules",
+}
+
+
+def _fork_flag(fork_repo: str | None) -> str:
+    return (
+        f"head is a fork ({fork_repo or 'unknown repository'}): the treatment would run "
+        "untrusted code on the cluster; the reviewer must confirm explicitly."
+    )
+
+
+def _rationale(max_gate: str, per_file: Mapping[str, FileAssessment], scope_reason: str) -> str:
+    def items(files: Iterable[FileAssessment]) -> str:
+        parts = [f"{posixpath.basename(f.path)}: {f.summary}" for f in files]
+        text = "; ".join(parts[:4])
+        return text + (f"; +{len(parts) - 4} more file(s)" if len(parts) > 4 else "")
+
+    files = list(per_file.values())
+    if max_gate == "3":
+        return items(f for f in files if f.impact)
+    if max_gate == "1":
+        return "non-trivial, no shuffle/memory/CPU/design impact found: " + items(
+            f for f in files if not f.trivial
+        )
+    if not files:
+        return scope_reason
+    return "all Zephyr changes trivial: " + items(files)
+
+
+def assess(
+    files: Sequence[FileChange],
+    *,
+    find_references: ReferenceFinder | None = None,
+    source: str = "",
+    base_sha: str = "",
+    head_sha: str = "",
+    is_fork: bool = False,
+    fork_repo: str | None = None,
+    read_head: HeadReader | None = None,
+) -> Assessment:
+    """Assess a diff: every changed file (texts needed only for gated ones).
+
+    ``find_references(names)`` searches the head tree for whole-word uses (``{name:
+    ["path:line"]}``, None when it cannot); it is called at most once. ``read_head(path)``
+    reads a head file, to tell real uses of a removed name from look-alikes; without it
+    every textual hit counts.
+    """
+    scope = decide_scope((f.path, f.old_path) for f in files)
+    flags = list(scope.flags)
+    if is_fork:
+        flags.insert(0, _fork_flag(fork_repo))
+    common = {
+        "scope": scope.to_json(),
+        "source": source,
+        "base_sha": base_sha,
+        "head_sha": head_sha,
+        "is_fork": is_fork,
+        "fork_repo": fork_repo,
+    }
+    if not scope.in_scope:
+        return Assessment("skip", scope.reason, {}, False, flags, **common)
+    gated = [f for f in files if classify_change(f.path, f.old_path) in GATED]
+    per_file: dict[str, FileAssessment] = {}
+    drafts = []
+    for ch in gated:
+        if classify_change(ch.path, ch.old_path) == Category.ZEPHYR_PACKAGE and ch.path.endswith(
+            "pyproject.toml"
+        ):
+            per_file[ch.path] = _assess_pyproject(ch)
+        elif ch.path.endswith(".py") or (ch.old_path or "").endswith(".py"):
+            if ch.binary:
+                per_file[ch.path] = _assess_other(ch)
+            else:
+                drafts.append(_draft_python(ch))
+        else:
+            per_file[ch.path] = _assess_other(ch)
+    checks = _Checks(drafts, find_references)
+    _cross_file(drafts, checks, read_head)
+    for d in drafts:
+        if d.trivial or d.old_module_refs:
+            _check_references(d, checks)
+        per_file[d.path] = _finish_python(
+            d, checks.refs, checks.new_functions, checks.read_tree if read_head else None
+        )
+    per_file = {p: per_file[p] for p in sorted(per_file)}
+    gate = decide_max_gate(per_file.values())
+    return Assessment(
+        gate, _rationale(gate, per_file, scope.reason), per_file, True, flags, **common
+    )
+
+
+def assess_source(source: DiffSource) -> Assessment:
+    """Read what :func:`assess` needs from a diff source (texts of gated files only)."""
+    files = source.files()
+    gated = [f for f in files if classify_change(f.path, f.old_path) in GATED]
+    wanted: list[tuple[str, Any]] = []
+    for f in gated:
+        if f.base_path:
+            wanted.append((f.base_path, "base"))
+        if f.head_path:
+            wanted.append((f.head_path, "head"))
+    source.prefetch(wanted)
+    gated_ids = {id(f) for f in gated}
+    changes = []
+    for f in files:
+        base = head = None
+        if id(f) in gated_ids:
+            base = source.read_text(f.base_path, "base") if f.base_path else None
+            head = source.read_text(f.head_path, "head") if f.head_path else None
+        changes.append(
+            FileChange(f.path, f.status, f.old_path, base, head, f.hunks, binary=f.binary)
+        )
+    return assess(
+        changes,
+        find_references=source.find_references,
+        source=source.description,
+        base_sha=source.base_sha,
+        head_sha=source.head_sha,
+        is_fork=source.is_fork,
+        fork_repo=source.fork_repo,
+        read_head=lambda path: source.read_text(path, "head"),
+    )
+
+
+def with_changes(assessment: Assessment, **changes: Any) -> Assessment:
+    """A copy of ``assessment`` with fields replaced (per-file rows shared)."""
+    return replace(assessment, **changes)

@@ -1,0 +1,304 @@
+"""Who in the head tree still uses a name a module no longer defines.
+
+A textual search finds every line naming ``n``; :func:`users_of` keeps the lines that
+really use ``module.n``, by reading each Python file's imports:
+
+* ``from module import n`` (relative imports resolved),
+* ``import module`` / ``from package import module`` followed by ``module.n``,
+* in ``module`` itself, a read of the bare name ``n`` that the module no longer binds.
+
+Other files' own ``n`` (a definition moved elsewhere and imported from there) is not a
+use. A non-Python file counts when it spells ``module.n`` or ``module:n`` (entry points,
+configuration). Pure: texts in, ``path:line`` lists out.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable, Iterable, Mapping
+
+from perfgate_lib.assess.astdiff import receiver_text
+from perfgate_lib.assess.modpath import module_of, resolve_import
+
+HeadReader = Callable[[str], str | None]
+
+
+def _module_aliases(tree: ast.Module, path: str, module: str) -> set[str]:
+    """Dotted names bound to ``module`` in a file (``writers``, ``zephyr.writers``, ``w``)."""
+    parent, _, last = module.rpartition(".")
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name == module:
+                    out.add(alias.asname or module)
+        elif isinstance(node, ast.ImportFrom):
+            source = resolve_import("." * node.level + (node.module or ""), path)
+            for alias in node.names:
+                if source == parent and alias.name == last:
+                    out.add(alias.asname or last)
+    return out
+
+
+def module_bindings(tree: ast.Module) -> set[str]:
+    """Names bound at module level (definitions, assignments, imports), also under
+    module-level ``if``/``try`` blocks."""
+    out: set[str] = set()
+    stack: list[ast.stmt] = list(tree.body)
+    while stack:
+        stmt = stack.pop()
+        if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            out.add(stmt.name)
+            continue
+        if isinstance(stmt, ast.Import | ast.ImportFrom):
+            out.update((a.asname or a.name).split(".")[0] for a in stmt.names)
+        for node in ast.walk(stmt) if not isinstance(stmt, ast.If | ast.Try) else []:
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                out.add(node.id)
+        for field_name in ("body", "orelse", "finalbody"):
+            stack.extend(
+                getattr(stmt, field_name, []) if isinstance(stmt, ast.If | ast.Try) else []
+            )
+        for handler in getattr(stmt, "handlers", []) or []:
+            stack.extend(handler.body)
+    return out
+
+
+def python_uses(
+    tree: ast.Module, path: str, module: str, name: str, defined: bool = False
+) -> list[int]:
+    """Lines of one parsed Python file that use ``module.name``. ``defined``: the module
+    defines the name (a new definition), so its own reads of it count too."""
+    lines: set[int] = set()
+    aliases = _module_aliases(tree, path, module)
+    own = module_of(path) == module
+    bound = module_bindings(tree) if own else set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            source = resolve_import("." * node.level + (node.module or ""), path)
+            if source == module and any(a.name == name for a in node.names):
+                lines.add(node.lineno)
+        elif isinstance(node, ast.Attribute) and node.attr == name:
+            if aliases and receiver_text(node.value) in aliases:
+                lines.add(node.lineno)
+        elif (
+            own
+            and isinstance(node, ast.Name)
+            and node.id == name
+            and isinstance(node.ctx, ast.Load)
+            and (defined or name not in bound)
+        ):
+            lines.add(node.lineno)
+    return sorted(lines)
+
+
+def users_of(
+    removed: Iterable[tuple[str, str]],
+    hits: Mapping[str, list[str]],
+    read_head: HeadReader,
+    defined: bool = False,
+) -> dict[tuple[str, str], list[str]]:
+    """``{(module, name): ["path:line", ...]}`` for names used in the head tree as
+    ``module.name``; ``hits`` are the textual ``path:line`` hits of each name. For removed
+    names (``defined`` false) a module's own bare reads count only if it no longer binds
+    the name; for new ones (``defined``) they count always."""
+    trees: dict[str, ast.Module | None] = {}
+    texts: dict[str, str | None] = {}
+    out: dict[tuple[str, str], list[str]] = {}
+
+    def text(path: str) -> str | None:
+        if path not in texts:
+            texts[path] = read_head(path)
+        return texts[path]
+
+    def tree(path: str) -> ast.Module | None:
+        if path not in trees:
+            src = text(path)
+            try:
+                trees[path] = ast.parse(src) if src is not None else None
+            except (SyntaxError, ValueError):
+                trees[path] = None
+        return trees[path]
+
+    for module, name in removed:
+        found: list[str] = []
+        for path in sorted({h.rsplit(":", 1)[0] for h in hits.get(name, [])}):
+            if path.endswith(".py"):
+                parsed = tree(path)
+                if parsed is None:  # cannot read it: every textual hit counts
+                    found += [h for h in hits[name] if h.rsplit(":", 1)[0] == path]
+                    continue
+                found += [f"{path}:{ln}" for ln in python_uses(parsed, path, module, name, defined)]
+            else:
+                src = text(path) or ""
+                for ln, line in enumerate(src.splitlines(), 1):
+                    if f"{module}.{name}" in line or f"{module}:{name}" in line:
+                        found.append(f"{path}:{ln}")
+        if found:
+            out[(module, name)] = found
+    return out
+
+
+# Calls that name an attribute by a string: a removed member spelled there may be used.
+_BY_STRING = frozenset({"getattr", "hasattr", "setattr", "delattr", "attrgetter", "methodcaller"})
+# Text files that only describe code (a class named there constructs nothing).
+_PROSE = (".md", ".rst", ".txt")
+
+
+class _Escapes(Exception):
+    """An instance of the class flows where its type is no longer known."""
+
+
+def _parents(tree: ast.AST) -> dict[int, ast.AST]:
+    return {id(c): p for p in ast.walk(tree) for c in ast.iter_child_nodes(p)}
+
+
+def _enclosing_function(node: ast.AST, parents: Mapping[int, ast.AST]) -> ast.AST | None:
+    cur = parents.get(id(node))
+    while cur is not None and not isinstance(cur, ast.FunctionDef | ast.AsyncFunctionDef):
+        cur = parents.get(id(cur))
+    return cur
+
+
+def _instance_accesses(
+    tree: ast.Module, path: str, module: str, cls: str, own: bool
+) -> list[tuple[str, int]]:
+    """``(attribute, line)`` of every access on an instance (or the class object) of
+    ``module.cls`` in one file; raises :class:`_Escapes` when an instance (or the class)
+    is used in a way that hides its type: passed, returned, stored, subclassed, tested."""
+    parents = _parents(tree)
+    names = {cls} if own else set()
+    mod_aliases = _module_aliases(tree, path, module)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            source = resolve_import("." * node.level + (node.module or ""), path)
+            names |= {a.asname or a.name for a in node.names if source == module and a.name == cls}
+    for node in ast.walk(tree):  # the class reached another way: re-exported, by string
+        if isinstance(node, ast.ImportFrom) and any(a.name == cls for a in node.names):
+            source = resolve_import("." * node.level + (node.module or ""), path)
+            if source != module:
+                raise _Escapes(f"{path}:{node.lineno}")
+        elif (isinstance(node, ast.Name) and node.id == cls and node.id not in names) or (
+            isinstance(node, ast.Constant) and node.value == cls
+        ):
+            raise _Escapes(f"{path}:{node.lineno}")
+    out: list[tuple[str, int]] = []
+
+    def local_accesses(var: str, scope: ast.AST) -> None:
+        for n in ast.walk(scope):
+            if isinstance(n, ast.Name) and n.id == var and isinstance(n.ctx, ast.Load):
+                parent = parents.get(id(n))
+                if isinstance(parent, ast.Attribute) and parent.value is n:
+                    out.append((parent.attr, parent.lineno))
+                else:
+                    raise _Escapes(f"{path}:{n.lineno}")
+
+    for node in ast.walk(tree):
+        is_ref = (
+            isinstance(node, ast.Name) and node.id in names and isinstance(node.ctx, ast.Load)
+        ) or (
+            isinstance(node, ast.Attribute)
+            and node.attr == cls
+            and receiver_text(node.value) in mod_aliases
+        )
+        if not is_ref:
+            continue
+        parent = parents.get(id(node))
+        if isinstance(parent, ast.Attribute) and parent.value is node:
+            out.append((parent.attr, parent.lineno))  # C.member
+            continue
+        if not (isinstance(parent, ast.Call) and parent.func is node):
+            raise _Escapes(f"{path}:{node.lineno}")  # subclassed, annotated, tested, passed
+        holder = parents.get(id(parent))
+        if isinstance(holder, ast.Attribute) and holder.value is parent:
+            out.append((holder.attr, holder.lineno))  # C(...).member
+            continue
+        scope = _enclosing_function(parent, parents)
+        target: ast.expr | None = None
+        if isinstance(holder, ast.Assign) and len(holder.targets) == 1:
+            target = holder.targets[0]
+        elif isinstance(holder, ast.withitem):
+            target = holder.optional_vars
+        if scope is None or not isinstance(target, ast.Name):
+            raise _Escapes(f"{path}:{parent.lineno}")
+        local_accesses(target.id, scope)
+
+    if own:  # the class's own methods: accesses on self/cls
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.ClassDef) and node.name == cls):
+                continue
+            for fn in node.body:
+                if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+                    continue
+                args = fn.args.posonlyargs + fn.args.args
+                if not args or any(
+                    isinstance(d, ast.Name) and d.id == "staticmethod" for d in fn.decorator_list
+                ):
+                    continue
+                me = args[0].arg
+                for n in ast.walk(fn):
+                    if isinstance(n, ast.Name) and n.id == me and isinstance(n.ctx, ast.Load):
+                        parent = parents.get(id(n))
+                        if isinstance(parent, ast.Attribute) and parent.value is n:
+                            out.append((parent.attr, parent.lineno))
+                        elif not (isinstance(parent, ast.Return) and fn.name == "__enter__"):
+                            raise _Escapes(f"{path}:{n.lineno}")  # self passed or returned
+    return out
+
+
+def member_users(
+    module: str,
+    cls: str,
+    member: str,
+    class_hits: Iterable[str],
+    member_hits: Iterable[str],
+    read_head: HeadReader,
+    own_path: str,
+) -> list[str] | None:
+    """Lines that may still use the removed member ``cls.member`` of ``module``, resolved
+    by the receiver's type: every instance of the class is followed from where it is made
+    (``C(...).m``, ``x = C(...)`` / ``with C(...) as x`` then ``x.m``, ``self.m`` inside
+    the class), so a ``.member`` on anything else is not a use. None when the type cannot
+    be followed (an instance escapes, the class is subclassed, annotated or named in a
+    non-Python file): then every textual hit of the member may be a caller.
+    ``class_hits``/``member_hits``: textual ``path:line`` hits of the two names."""
+    files = {h.rsplit(":", 1)[0] for h in class_hits} | {own_path}
+    found: list[str] = []
+    for path in sorted(files):
+        if not path.endswith(".py"):
+            if path.endswith(_PROSE):
+                continue
+            return None
+        src = read_head(path)
+        try:
+            tree = ast.parse(src) if src is not None else None
+        except (SyntaxError, ValueError):
+            tree = None
+        if tree is None:
+            return None
+        try:
+            accesses = _instance_accesses(tree, path, module, cls, module_of(path) == module)
+        except _Escapes:
+            return None
+        found += [f"{path}:{ln}" for attr, ln in accesses if attr == member]
+    for path in sorted({h.rsplit(":", 1)[0] for h in member_hits}):
+        if not path.endswith(".py"):
+            continue
+        src = read_head(path)
+        try:
+            tree = ast.parse(src) if src is not None else None
+        except (SyntaxError, ValueError):
+            return None
+        for node in ast.walk(tree) if tree is not None else []:
+            if (
+                isinstance(node, ast.Call)
+                and _callee(node) in _BY_STRING
+                and any(isinstance(a, ast.Constant) and a.value == member for a in node.args)
+            ):
+                found.append(f"{path}:{node.lineno}")
+    return sorted(set(found))
+
+
+def _callee(call: ast.Call) -> str:
+    f = call.func
+    return f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", "")

@@ -1,0 +1,583 @@
+"""Questions 2-5 of the skill for one non-trivial Python file: shuffle, memory, CPU, design.
+
+The answers come from what changed: the file's role (scatter, planner, executor, sort,
+spill, readers/writers), the changed symbols and the code tokens on their changed lines
+(buffer/chunk/threshold constants, sort and merge loops, serialization, polling, locks,
+``.result()`` calls, actor protocol methods, public API, retry and error classification,
+fusion rules). Each yes carries evidence: the symbol, its lines and hunk, the reason.
+Pure: ASTs and texts in, evidence out.
+"""
+
+from __future__ import annotations
+
+import ast
+import posixpath
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+from perfgate_lib.assess.astdiff import (
+    RESULT_CALL,
+    Symbol,
+    code_names,
+    dump,
+    exported_names,
+    identifier_parts,
+    iter_calls,
+    literal_value,
+    symbol_at,
+)
+from perfgate_lib.assess.diffsource import Hunk
+from perfgate_lib.assess.heat import Heat, heat_from_callers, heat_from_tree_callers, heat_of
+
+IMPACT_QUESTIONS = ("shuffle", "memory", "cpu", "design")
+MAX_EVIDENCE = 8
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+@dataclass(frozen=True)
+class WordRule:
+    """A yes for ``question`` when a changed code token has a part in ``words`` (or
+    starting with one of ``stems``)."""
+
+    question: str
+    reason: str
+    words: frozenset[str]
+    stems: tuple[str, ...] = ()
+
+    def hits(self, parts: Iterable[str]) -> set[str]:
+        return {p for p in parts if p in self.words or p.startswith(self.stems)}
+
+
+WORD_RULES: tuple[WordRule, ...] = (
+    WordRule(
+        "shuffle",
+        "scatter pipeline (hashing, fanout, combiner, partitioning, routing, k-way merge)",
+        _words(
+            "hash hashes hashing fanout combiner combiners combine scatter scattered sidecar "
+            "shard shards sharding reshard route routes routing router bucket buckets "
+            "shuffle shuffled kway heapq"
+        ),
+        ("partition", "shuffl", "scatter"),
+    ),
+    WordRule(
+        "memory",
+        "buffer sizes, chunk shapes, spill thresholds, accumulation, retained data",
+        _words(
+            "buffer buffers buf bufs chunk chunks chunked chunking batch batches batched "
+            "threshold thresholds spill spills spilled spilling cache cached caches capacity "
+            "queue queues maxsize prefetch memory mem rss payload payloads retain retained "
+            "window inflight backlog arena"
+        ),
+        ("accumul", "materiali", "spill"),
+    ),
+    WordRule(
+        "cpu",
+        "sort/merge loops, serialization, polling, locks, JSON/parquet I/O",
+        _words(
+            "sort sorted sorting sorts merge merges merged merging heapq heappush heappop "
+            "heapify bisect pickle cloudpickle dumps loads json orjson msgpack encode "
+            "decode encoder decoder compress decompress zstd lz4 snappy arrow pyarrow "
+            "parquet vortex feather ipc poll polls polling interval intervals sleep "
+            "heartbeat backoff lock locks rlock mutex condition semaphore acquire release "
+            "thread threads threading parallelism concurrency busy spin"
+        ),
+        ("serializ", "deserializ", "compress"),
+    ),
+    WordRule(
+        "design",
+        "retry/error classification, actor protocol, plan/fusion rules, stage semantics",
+        _words(
+            "retry retries retrying retryable retriable transient preempt preempted "
+            "preemption attempt attempts fatal classify classification fuse fused fusion "
+            "fusible actor actors remote rpc protocol"
+        ),
+        ("fusi",),
+    ),
+)
+
+SIZE_PARTS = _words(
+    "size sizes bytes byte mb gb kb mib gib kib rows records limit max min capacity len "
+    "length count threshold"
+)
+# A class whose methods are called across processes: changing them changes the protocol.
+ACTOR_CLASS = re.compile(r"(Actor|Coordinator|Worker|Service|Server|Client|Protocol|Handler)$")
+ERROR_PARTS = _words(
+    "error errors exception exceptions exc retry retries retryable retriable fatal transient"
+)
+CLASSIFY_RAISE = re.compile(r"(Retry|Retriable|Retryable|Transient|Fatal|Preempt|Infra)", re.I)
+
+
+@dataclass(frozen=True)
+class Role:
+    pattern: re.Pattern[str]
+    what: str
+    answers: tuple[str, ...]
+
+
+ROLES: tuple[Role, ...] = (
+    Role(
+        re.compile(r"(^|/)(shuffle|scatter[^/]*)(\.py$|/)"),
+        "the scatter/shuffle module (hash routing, combiner, chunk format, byte-range sidecar)",
+        ("shuffle",),
+    ),
+    Role(
+        re.compile(r"(^|/)[^/]*sort[^/]*(\.py$|/)"),
+        "the external-sort module (k-way merge, sort/merge inner loops)",
+        ("shuffle", "cpu"),
+    ),
+    Role(
+        re.compile(r"(^|/)(plan|planner|fusion|optimi[sz]er)[^/]*(\.py$|/)"),
+        "the planner (plan and fusion rules, stage semantics)",
+        ("design",),
+    ),
+    Role(
+        re.compile(r"(^|/)(execution|executor|coordinator|worker)[^/]*(\.py$|/)"),
+        "the executor (coordinator/worker loops, polling, .result() calls)",
+        ("cpu",),
+    ),
+    Role(re.compile(r"spill"), "a spill path", ("memory",)),
+    Role(
+        re.compile(r"(^|/)(readers?|writers?|io)(\.py$|/)"),
+        "a reader/writer module (JSON/parquet/vortex read and write)",
+        ("cpu",),
+    ),
+)
+
+
+def roles_of(path: str) -> list[Role]:
+    """The roles a Zephyr source path plays (may be several, may be none)."""
+    rel = path.split("/src/zephyr/", 1)[-1]
+    return [r for r in ROLES if r.pattern.search(rel)]
+
+
+def is_public_api_file(path: str) -> bool:
+    """dataset.py (the Dataset API) and package ``__init__.py`` files (exports)."""
+    return posixpath.basename(path) in ("dataset.py", "__init__.py")
+
+
+@dataclass
+class SideInfo:
+    """One version of the file: the original tree's symbols and the changed lines."""
+
+    tree: ast.Module | None
+    symbols: Mapping[str, Symbol]
+    changed_lines: frozenset[int]
+
+    @classmethod
+    def build(cls, tree: ast.Module | None, lines: Iterable[int]) -> SideInfo:
+        from perfgate_lib.assess.astdiff import index_symbols
+
+        return cls(
+            tree=tree,
+            symbols=index_symbols(tree) if tree is not None else {},
+            changed_lines=frozenset(lines),
+        )
+
+
+@dataclass
+class Impact:
+    """Evidence for questions 2-5 (a question is yes when it has any evidence of a yes)."""
+
+    yes: dict[str, list[str]] = field(default_factory=lambda: {q: [] for q in IMPACT_QUESTIONS})
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, question: str, text: str) -> None:
+        items = self.yes[question]
+        if text not in items:
+            items.append(text)
+
+    def answer(self, question: str) -> bool:
+        return bool(self.yes[question])
+
+
+def _lines_of(sym: Symbol | None, info: SideInfo, qualname: str) -> list[int]:
+    """Changed lines of ``qualname`` on one side (innermost symbol owns a line)."""
+    if sym is None:
+        return []
+    own = [
+        ln
+        for ln in sorted(info.changed_lines)
+        if any(a <= ln <= b for a, b in sym.ranges) and symbol_at(info.symbols, ln) == qualname
+    ]
+    return own
+
+
+def _all_lines(sym: Symbol | None) -> list[int]:
+    if sym is None:
+        return []
+    return sorted({ln for a, b in sym.ranges for ln in range(a, b + 1)})
+
+
+def _span_text(lines: list[int]) -> str:
+    if not lines:
+        return ""
+    return f"L{lines[0]}" if lines[0] == lines[-1] else f"L{lines[0]}-{lines[-1]}"
+
+
+def _hunk_for(hunks: Iterable[Hunk], head_lines: list[int], base_lines: list[int]) -> str:
+    for h in hunks:
+        if any(ln in h.added for ln in head_lines) or any(ln in h.removed for ln in base_lines):
+            return h.header
+    return ""
+
+
+def _where(qualname: str, head_lines: list[int], base_lines: list[int], hunk: str) -> str:
+    parts = []
+    if head_lines:
+        parts.append(f"head {_span_text(head_lines)}")
+    if base_lines and not head_lines:
+        parts.append(f"base {_span_text(base_lines)}")
+    if hunk:
+        parts.append(f"`{hunk}`")
+    return f"`{qualname}`" + (f" ({', '.join(parts)})" if parts else "")
+
+
+def _signature(node: ast.AST | None) -> str | None:
+    if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+        return None
+    args = node.args
+    return dump(
+        [
+            *[ast.arg(a.arg) for a in args.posonlyargs + args.args + args.kwonlyargs],
+            *([ast.arg("*" + args.vararg.arg)] if args.vararg else []),
+            *([ast.arg("**" + args.kwarg.arg)] if args.kwarg else []),
+            *args.defaults,
+            *[d for d in args.kw_defaults if d is not None],
+            *node.decorator_list,
+        ]
+    )
+
+
+def _handler_types(node: ast.AST | None) -> set[str]:
+    if node is None:
+        return set()
+    return {
+        dump(h.type) if h.type is not None else "<bare>"
+        for h in ast.walk(node)
+        if isinstance(h, ast.ExceptHandler)
+    }
+
+
+def _raised(node: ast.AST | None) -> set[str]:
+    if node is None:
+        return set()
+    out = set()
+    for r in ast.walk(node):
+        if isinstance(r, ast.Raise) and r.exc is not None:
+            exc = r.exc.func if isinstance(r.exc, ast.Call) else r.exc
+            name = exc.attr if isinstance(exc, ast.Attribute) else getattr(exc, "id", "")
+            if name:
+                out.add(name)
+    return out
+
+
+def _has_result_call(tokens: list[str]) -> bool:
+    return RESULT_CALL in tokens
+
+
+def _fmt_value(v: object) -> str:
+    if isinstance(v, int) and not isinstance(v, bool) and abs(v) >= 1024:
+        for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+            if v % size == 0:
+                return f"{v} ({v // size} {unit})"
+    return repr(v)
+
+
+def _constant_change(qualname: str, base: Symbol | None, head: Symbol | None) -> str | None:
+    def value(sym: Symbol | None) -> object:
+        node = sym.node if sym else None
+        return literal_value(getattr(node, "value", None)) if node is not None else None
+
+    a, b = value(base), value(head)
+    if a is None and b is None:
+        return None
+    if base is None:
+        return f"new constant {qualname} = {_fmt_value(b)}"
+    if head is None:
+        return f"constant {qualname} removed (was {_fmt_value(a)})"
+    return f"{qualname}: {_fmt_value(a)} → {_fmt_value(b)}"
+
+
+def analyse(
+    path: str,
+    changed: list[str],
+    base: SideInfo,
+    head: SideInfo,
+    hunks: tuple[Hunk, ...],
+    *,
+    whole_file: bool = False,
+    unused: Mapping[str, str] | None = None,
+    refs: Mapping[str, list[str]] | None = None,
+    new_functions: frozenset[str] = frozenset(),
+    read_tree: Callable[[str], ast.Module | None] | None = None,
+) -> Impact:
+    """Questions 2-5 for the changed symbols of one file.
+
+    ``whole_file``: every line of every changed symbol counts as changed (added or
+    deleted modules, or no usable hunks). ``unused``: new symbols nothing in the head
+    tree calls (qualname -> why): they cannot change performance, only the public API.
+    ``refs``: head-tree hits of names (to tell a function called only from this module's
+    cold paths; None when unknown). ``new_functions``: top-level functions the diff adds
+    (in any file): a call of one is judged by its body, which the diff shows, not by its
+    name. ``read_tree``: a head-tree file's AST (None when unreadable), to follow a
+    function's callers in other modules.
+    Changes on cold paths (:mod:`perfgate_lib.assess.heat`) answer shuffle/memory/CPU from what
+    they change (constants, .result() calls, error classification), not from the words
+    or the file's role.
+    """
+    impact = Impact()
+    exported = exported_names(head.tree) | exported_names(base.tree)
+    execution_file = any("executor" in r.what for r in roles_of(path))
+    code_changed = False
+
+    unused = unused or {}
+    for qn in changed:
+        bsym, hsym = base.symbols.get(qn), head.symbols.get(qn)
+        kind = (hsym or bsym).kind if (hsym or bsym) else "module"
+        hl = _all_lines(hsym) if whole_file or bsym is None else _lines_of(hsym, head, qn)
+        bl = _all_lines(bsym) if whole_file or hsym is None else _lines_of(bsym, base, qn)
+        if not hl and not bl:  # hunks missing or elsewhere: the symbol as a whole changed
+            hl, bl = _all_lines(hsym), _all_lines(bsym)
+        where = _where(qn, hl, bl, _hunk_for(hunks, hl, bl))
+        bnode, hnode = (bsym.node if bsym else None), (hsym.node if hsym else None)
+        if qn in unused:
+            impact.notes.append(f"{where}: {unused[qn]}")
+            if kind in ("function", "class") and _is_api(qn, path, exported):
+                _api_change(impact, qn, where, bsym, hsym)
+            continue
+        heat = _combined_heat(qn, kind, (bnode, bl), (hnode, hl))
+        if heat.level == "unknown" and kind == "function" and refs is not None:
+            short = qn.rsplit(".", 1)[-1]
+            elsewhere = any(not h.startswith(f"{path}:") for h in refs.get(short, []))
+            heat = heat_from_callers(head.tree, head.symbols, qn, elsewhere) or heat
+            if heat.level == "unknown" and elsewhere and read_tree is not None:
+                heat = _heat_across_files(path, qn, refs.get(short, []), head, read_tree) or heat
+        if heat.cold:
+            impact.notes.append(f"{where}: cold path ({heat.why})")
+        elif heat.level == "stream":
+            impact.notes.append(f"{where}: not per item ({heat.why})")
+        elif kind != "imports" and hsym is not None:
+            code_changed = True  # removed code no longer runs: only its callers matter
+        tokens = code_names(hsym.nodes if hsym else [], set(hl))
+        tokens += code_names(bsym.nodes if bsym else [], set(bl))
+        local = _locals(hnode) | _locals(bnode)  # a local's name is not behaviour
+        if bsym is None:  # new code: its own name and parameters are only names
+            local |= _own_names(hnode)
+        elif hnode is not None and _signature(bnode) == _signature(hnode):
+            local |= _own_names(hnode)  # unchanged parameters: reading one is not new work
+        raw = _changed_tokens(
+            code_names(hsym.nodes if hsym else [], set(hl)),
+            code_names(bsym.nodes if bsym else [], set(bl)),
+        )
+        names = [t for t in raw if t not in local]
+        parts = {p for t in names for p in identifier_parts(t)}
+        # Word rules: a call of a function this diff adds is judged by its body, not name.
+        word_parts = {p for t in names if t not in new_functions for p in identifier_parts(t)}
+        name_parts = set(identifier_parts(qn.rsplit(".", 1)[-1].replace(",", "_")))
+        if heat.cold and "error path" in heat.why and parts & ERROR_PARTS:
+            impact.add(
+                "design",
+                f"{where}: the error path now raises or reports another error "
+                f"({', '.join(sorted(parts & ERROR_PARTS))}): error classification may change",
+            )
+
+        constant = _constant_change(qn, bsym, hsym) if kind == "assign" else None
+        if constant and not qn.startswith("__"):
+            # Constants: show old and new values; size-like or unexplained tuning constants.
+            matched = [r for r in WORD_RULES if r.hits(name_parts)]
+            for rule in matched:
+                impact.add(rule.question, f"{where}: {rule.reason} — constant {constant}")
+            if name_parts & SIZE_PARTS and not any(r.question == "memory" for r in matched):
+                impact.add("memory", f"{where}: size/limit constant changed — {constant}")
+            if not matched and not name_parts & SIZE_PARTS:
+                impact.add(
+                    "cpu",
+                    f"{where}: tuning constant changed (effect unknown, answering yes) — "
+                    f"{constant}",
+                )
+        elif not heat.cold:
+            # Word rules on the tokens the change adds or drops. The symbol's own name is a
+            # clue only for a hot change, or when no token changed (an operator or literal).
+            named = name_parts if heat.level == "hot" or not raw else set()
+            if bsym is None:  # a new definition's name says nothing its body does not
+                named = set()
+            for rule in WORD_RULES:
+                hits = rule.hits(word_parts | named)
+                if hits:
+                    impact.add(rule.question, f"{where}: {rule.reason} — {', '.join(sorted(hits))}")
+
+        # .result() calls: blocking order of futures and actor calls.
+        nb = sum(1 for _ in iter_calls(bnode, "result")) if bnode is not None else 0
+        nh = sum(1 for _ in iter_calls(hnode, "result")) if hnode is not None else 0
+        if _has_result_call(tokens) or (nb != nh and (bnode is not None and hnode is not None)):
+            counts = f" ({nb} → {nh} calls in the symbol)" if nb != nh else ""
+            impact.add(
+                "design", f"{where}: changed .result() call (ordering/blocking of futures){counts}"
+            )
+
+        # Hot paths: changed code inside a per-item loop or comprehension.
+        if heat.level == "hot":
+            impact.add("cpu", f"{where}: changed code on a hot path ({heat.why})")
+
+        # Error classification: caught exception types, retry-ish raised types.
+        if bnode is not None and hnode is not None:
+            hb, hh = _handler_types(bnode), _handler_types(hnode)
+            if hb != hh:
+                impact.add("design", f"{where}: changed except clauses (error classification)")
+            raised = {n for n in _raised(bnode) ^ _raised(hnode) if CLASSIFY_RAISE.search(n)}
+            if raised:
+                impact.add(
+                    "design",
+                    f"{where}: changed raised error types ({', '.join(sorted(raised))})",
+                )
+
+        # Public API and actor protocol.
+        if qn == "__all__":
+            impact.add("design", f"{where}: __all__ (the exported API) changed")
+        elif qn == "<imports>" and posixpath.basename(path) == "__init__.py":
+            impact.add("design", f"{where}: package exports changed (imports of __init__.py)")
+        elif kind in ("function", "class") and _is_api(qn, path, exported):
+            _api_change(impact, qn, where, bsym, hsym)
+        owner = qn.split(".")[0] if "." in qn else ""
+        protocol = bool(owner) and bool(ACTOR_CLASS.search(owner) or execution_file)
+        if (
+            kind == "function"
+            and protocol
+            and (bsym is None or hsym is None or _signature(bnode) != _signature(hnode))
+        ):
+            what = "added" if bsym is None else "removed" if hsym is None else "signature"
+            impact.add(
+                "design",
+                f"{where}: actor/executor protocol method {what} changed"
+                if what == "signature"
+                else f"{where}: actor/executor protocol method {what}",
+            )
+
+    if code_changed:
+        for role in roles_of(path):
+            for q in role.answers:
+                impact.add(
+                    q,
+                    f"file role: {posixpath.basename(path)} is {role.what}; a non-trivial "
+                    "change here has the highest prior of perf impact",
+                )
+    for q in IMPACT_QUESTIONS:
+        if len(impact.yes[q]) > MAX_EVIDENCE:
+            extra = len(impact.yes[q]) - MAX_EVIDENCE
+            impact.yes[q] = impact.yes[q][:MAX_EVIDENCE] + [f"… and {extra} more"]
+    return impact
+
+
+def _is_api(qn: str, path: str, exported: set[str]) -> bool:
+    """A public definition of the Dataset API or the package exports."""
+    public = not any(part.startswith("_") for part in qn.split("."))
+    short = qn.rsplit(".", 1)[-1]
+    return (
+        (is_public_api_file(path) and public) or short in exported or qn.split(".")[0] in exported
+    )
+
+
+def _heat_across_files(
+    path: str,
+    qn: str,
+    hits: list[str],
+    head: SideInfo,
+    read_tree: Callable[[str], ast.Module | None],
+) -> Heat | None:
+    """How often a top-level function runs, from its call sites in every head-tree file
+    naming it (None when any such file cannot be read or a mention is not a plain call)."""
+    from perfgate_lib.assess.astdiff import index_symbols
+
+    if head.tree is None:
+        return None
+    by_file: dict[str, set[int]] = {}
+    for h in hits:
+        p, _, ln = h.rpartition(":")
+        by_file.setdefault(p, set()).add(int(ln) if ln.isdigit() else -1)
+    files = []
+    for p, lines in sorted(by_file.items()):
+        if not p.endswith(".py"):
+            return None
+        tree = head.tree if p == path else read_tree(p)
+        if tree is None:
+            return None
+        symbols = head.symbols if p == path else index_symbols(tree)
+        files.append((p, tree, dict(symbols), lines))
+    return heat_from_tree_callers(files, qn, path)
+
+
+def _combined_heat(
+    qn: str,
+    kind: str,
+    base: tuple[ast.AST | None, list[int]],
+    head: tuple[ast.AST | None, list[int]],
+) -> Heat:
+    """Cold when every changed line on both sides is cold; hot when any is hot."""
+    sides = [heat_of(node, qn, kind, lines) for node, lines in (base, head) if lines]
+    if not sides:
+        return heat_of(None, qn, kind, [])
+    for level in ("hot", "unknown"):
+        for h in sides:
+            if h.level == level:
+                return h
+    return sides[0]
+
+
+def _locals(node: ast.AST | None) -> set[str]:
+    """Local variables a function assigns (not its parameters: callers name those)."""
+    if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+        return set()
+    args = node.args
+    params = {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]}
+    stored = {
+        n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+    }
+    nested = {  # nested functions and lambdas: their names and parameters are local too
+        a.arg
+        for n in ast.walk(node)
+        if n is not node and isinstance(n, ast.Lambda | ast.FunctionDef | ast.AsyncFunctionDef)
+        for a in [*n.args.posonlyargs, *n.args.args, *n.args.kwonlyargs]
+    }
+    nested |= {
+        n.name
+        for n in ast.walk(node)
+        if n is not node and isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
+    }
+    return (stored | nested) - params
+
+
+def _own_names(node: ast.AST | None) -> set[str]:
+    """A new function's own name and parameters (callers name them, in their own code)."""
+    if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+        return set()
+    args = node.args
+    every = [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]
+    return {node.name} | {a.arg for a in every if a is not None}
+
+
+def _changed_tokens(head: list[str], base: list[str]) -> list[str]:
+    """Tokens the change adds or drops: a name on both sides' changed lines as often is
+    only re-wrapped code, not new behaviour."""
+    h, b = (
+        Counter(t for t in head if t != RESULT_CALL),
+        Counter(t for t in base if t != RESULT_CALL),
+    )
+    return list(((h - b) + (b - h)).elements())
+
+
+def _api_change(
+    impact: Impact, qn: str, where: str, bsym: Symbol | None, hsym: Symbol | None
+) -> None:
+    if bsym is None:
+        impact.add("design", f"{where}: new public API `{qn}`")
+    elif hsym is None:
+        impact.add("design", f"{where}: public API `{qn}` removed")
+    elif _signature(bsym.node) != _signature(hsym.node):
+        impact.add("design", f"{where}: public API `{qn}` signature changed")
+    elif bsym.kind == "class":
+        impact.add("design", f"{where}: public class `{qn}` definition changed")

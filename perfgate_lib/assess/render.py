@@ -1,0 +1,153 @@
+"""Text of the assessment: the reviewer confirmation block, the comment table, the waiver.
+
+* :func:`render_assessment_block` — the skill's "🤖 Zephyr perf gate assessment" block,
+  posted to the reviewer in the invoking session (one line per file; file names in code
+  spans, control characters removed so a file name cannot forge a line);
+* :func:`render_assessment_table` — markdown for the verdict comment: the per-file table
+  with the five yes/no answers, summary, rationale, flags and (folded) evidence;
+* :func:`render_waiver_comment` — the one-line PR comment when the gate is waived.
+
+Untrusted text (file names, summaries quoting paths, reviewer reasons) is escaped with
+:mod:`perfgate_lib.mdtext`.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+from typing import Any
+
+from perfgate_lib import SENTINEL
+from perfgate_lib.assess.assessment import QUESTIONS, Assessment
+from perfgate_lib.mdtext import md_code, md_escape
+
+COLUMNS = {"trivial": "Trivial", "shuffle": "Shuffle", "memory": "Memory", "cpu": "CPU"}
+COLUMNS["design"] = "Design"
+FORK_WORD = "fork"
+"""The word a reply must carry to run a fork's code (``go fork``, ``max_gate=2 fork``)."""
+
+
+def plain(text: object) -> str:
+    """One line of plain text: control and format characters (newlines, bidi overrides)
+    replaced, so untrusted text cannot start a new line or reorder what follows."""
+    out = []
+    for ch in str(text):
+        cat = unicodedata.category(ch)
+        out.append(" " if ch in "\r\n\t" else "\ufffd" if cat in ("Cc", "Cf") else ch)
+    return "".join(out)
+
+
+def md_rich(text: object) -> str:
+    """Escape ``text`` for markdown, rendering its `backticked` parts as code spans."""
+    parts = re.split(r"`([^`\n]*)`", plain(text))
+    return "".join(md_code(p) if i % 2 else md_escape(p) for i, p in enumerate(parts))
+
+
+def _as_assessment(a: Assessment | Mapping[str, Any]) -> Assessment:
+    return a if isinstance(a, Assessment) else Assessment.from_json(a, "assessment")
+
+
+def reply_hint(a: Assessment) -> str:
+    """The last line of the block: what the reviewer may answer (or what they did)."""
+    if a.confirmation:
+        reply = plain(a.confirmation.get("reply", ""))
+        return f'Reviewer replied "{reply}": max_gate={a.max_gate}.'
+    if not a.in_scope and not (a.confirmation or {}).get("forced"):
+        return 'To force a gate anyway, reply "max_gate=<1|2|3>".'
+    if a.is_fork:
+        return (
+            f'Reply "go {FORK_WORD}" to run this fork\'s code on the cluster, or override with '
+            f'"max_gate=<skip|1|2|3> {FORK_WORD}" ("skip" needs no "{FORK_WORD}").'
+        )
+    return 'Reply "go" to run, or override with "max_gate=<skip|1|2|3>".'
+
+
+def render_assessment_block(assessment: Assessment | Mapping[str, Any]) -> str:
+    """The skill's confirmation block (plain text with code spans for paths)."""
+    a = _as_assessment(assessment)
+    lines = ["🤖 Zephyr perf gate assessment"]
+    if not a.in_scope:
+        lines.append(f"Out of scope: {plain(a.rationale).removeprefix('out of scope: ')}")
+        lines.append("No gate runs and no ferry is submitted.")
+    else:
+        lines.append(f"Proposed max_gate: {a.proposed_max_gate}")
+        if a.max_gate != a.proposed_max_gate:
+            lines.append(f"Confirmed max_gate: {a.max_gate}")
+        lines.append(f"Rationale: {plain(a.rationale)}")
+        lines.append("Per-file:")
+        for path, f in a.per_file.items():
+            lines.append(f"- {md_code(plain(path))}: {plain(f.summary)}")
+    if a.flags:
+        lines.append("Flags:")
+        lines.extend(f"- ⚠ {plain(flag)}" for flag in a.flags)
+    lines.append(reply_hint(a))
+    return "\n".join(lines)
+
+
+def _yes_no(value: bool) -> str:
+    return "yes" if value else "no"
+
+
+def render_assessment_table(
+    assessment: Assessment | Mapping[str, Any], *, evidence: bool = True
+) -> str:
+    """Markdown for the verdict comment's "Diff assessment" section.
+
+    The per-file table (File, Trivial, Shuffle, Memory, CPU, Design, Summary), the
+    max_gate line with the rationale (reviewer override included), flags as quotes, and
+    with ``evidence`` a folded list of each file's evidence (the "no" lines left out).
+    """
+    a = _as_assessment(assessment)
+    out: list[str] = []
+    if not a.in_scope:
+        out.append(f"**Out of scope:** {md_rich(a.rationale)}")
+    if a.per_file:
+        out.append("| File | " + " | ".join(COLUMNS.values()) + " | Summary |")
+        out.append("|---" * (len(COLUMNS) + 2) + "|")
+        for path, f in a.per_file.items():
+            cells = " | ".join(_yes_no(getattr(f, q)) for q in QUESTIONS)
+            out.append(f"| {md_code(plain(path))} | {cells} | {md_rich(f.summary)} |")
+        out.append("")
+    gate = f"**max_gate:** {md_escape(a.max_gate)}"
+    if a.max_gate != a.proposed_max_gate:
+        gate += f" (proposed {md_escape(a.proposed_max_gate)})"
+    out.append(f"{gate} — {md_rich(a.rationale)}")
+    for flag in a.flags:
+        out.append("")
+        out.append(f"> ⚠ {md_rich(flag)}")
+    if evidence and a.per_file:
+        out.append("")
+        out.append("<details><summary>Assessment evidence</summary>")
+        out.append("")
+        for path, f in a.per_file.items():
+            lines = [
+                f"  - **{COLUMNS[q]} {_yes_no(getattr(f, q))}:** {md_rich(item)}"
+                for q in QUESTIONS
+                if q == "trivial" or getattr(f, q)
+                for item in f.evidence.get(q, [])
+                if not item.startswith("no:")
+            ]
+            if lines:
+                out.append(f"- {md_code(plain(path))}")
+                out.extend(lines)
+        out.append("")
+        out.append("</details>")
+    return "\n".join(out)
+
+
+def render_waiver_comment(
+    assessment: Assessment | Mapping[str, Any], reviewer: str | None = None
+) -> str:
+    """The one-line PR comment (after the sentinel) when the gate is waived (skip)."""
+    a = _as_assessment(assessment)
+    conf = a.confirmation or {}
+    who = f" by {md_escape(plain(reviewer))}" if reviewer else ""
+    if conf.get("override"):
+        why = f"reviewer override of proposed max_gate={md_escape(a.proposed_max_gate)}"
+        reason = conf.get("reason")
+        why += f": {md_rich(reason)}" if reason else ""
+    else:
+        why = "all Zephyr changes assessed trivial, reviewer concurred"
+    sha = f" at {md_code(a.head_sha[:12])}" if a.head_sha else ""
+    return f"{SENTINEL}\n🤖 Zephyr perf gate waived{who}{sha} (max_gate=skip; {why}): no ferry.\n"

@@ -1,0 +1,172 @@
+"""One assessment run, as ``notebooks/assess.ipynb`` and ``perfgate assess`` do it.
+
+:func:`run_assess` opens the diff source, assesses it, applies the reviewer's reply (if
+any) and renders the confirmation block, the comment table and the waiver comment;
+:func:`write_outputs` writes them into a folder (local path or fsspec URL).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from perfgate_lib import PROJECT_ROOT
+from perfgate_lib.assess.assessment import QUESTIONS, Assessment, assess_source, with_changes
+from perfgate_lib.assess.confirm import apply_reply, waived
+from perfgate_lib.assess.diffsource import DEFAULT_REPO, open_source
+from perfgate_lib.assess.render import (
+    render_assessment_block,
+    render_assessment_table,
+    render_waiver_comment,
+)
+from perfgate_lib.io import storage
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+OUTPUT_FILES = {
+    "assessment": "assessment.json",
+    "table": "assessment.md",
+    "block": "confirmation.txt",
+    "waiver": "waiver.md",
+}
+
+
+@dataclass
+class AssessResult:
+    """An assessment and its renderings. ``waiver`` is the PR comment body when the
+    reviewer's reply waived the gate, else None."""
+
+    assessment: Assessment
+    block: str
+    table_md: str
+    waiver: str | None = None
+    out_dir: str = ""
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """Columns: file, trivial, shuffle, memory, cpu, design (bool), summary, evidence
+        (the evidence of every question, one ``question: text`` line each)."""
+        return assessment_frame(self.assessment)
+
+
+def assessment_frame(assessment: Assessment) -> pd.DataFrame:
+    """The per-file table as a DataFrame (see :attr:`AssessResult.table`)."""
+    import pandas as pd
+
+    rows = []
+    for path, f in assessment.per_file.items():
+        lines = [f"{q}: {e}" for q in QUESTIONS for e in f.evidence.get(q, [])]
+        rows.append(
+            {"file": path, **f.answers(), "summary": f.summary, "evidence": "\n".join(lines)}
+        )
+    cols = ["file", *QUESTIONS, "summary", "evidence"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def resolve_checkout(path: str) -> str:
+    """A relative ``checkout`` that does not exist from here is tried from the project
+    root (the bundled example works from any working directory)."""
+    if not path or os.path.isabs(path) or os.path.exists(path):
+        return path
+    candidate = PROJECT_ROOT / path
+    if candidate.exists():
+        return str(candidate)
+    stripped = PROJECT_ROOT / Path(path.removeprefix("../").removeprefix("./"))
+    return str(stripped) if stripped.exists() else path
+
+
+def run_assess(
+    *,
+    pr: int | None = None,
+    repo: str = DEFAULT_REPO,
+    checkout: str = "",
+    base: str = "",
+    head: str = "",
+    reply: str = "",
+    reviewer: str | None = None,
+    out_dir: str = "",
+) -> AssessResult:
+    """Assess a PR (``pr``) or a local range (``checkout``, ``base``, ``head``: revisions,
+    or a base folder and a patch file), add the source's notes to the flags, apply the
+    reviewer's ``reply`` when given, and write the outputs into ``out_dir`` when given."""
+    source = open_source(
+        pr=pr or None,
+        repo=repo or DEFAULT_REPO,
+        checkout=resolve_checkout(checkout) if checkout else None,
+        base=base or None,
+        head=head or None,
+    )
+    assessment = assess_source(source)
+    if source.notes:  # caveats of the source itself (e.g. GitHub's compare API failed)
+        assessment = with_changes(assessment, flags=[*assessment.flags, *source.notes])
+    if reply and reply.strip():
+        assessment = apply_reply(assessment, reply, reviewer=reviewer)
+    result = AssessResult(
+        assessment=assessment,
+        block=render_assessment_block(assessment),
+        table_md=render_assessment_table(assessment),
+        waiver=render_waiver_comment(assessment, reviewer) if waived(assessment) else None,
+    )
+    if out_dir:
+        write_outputs(result, out_dir)
+    return result
+
+
+def write_outputs(result: AssessResult, out_dir: str) -> dict[str, str]:
+    """Write assessment.json, assessment.md, confirmation.txt (and waiver.md) into
+    ``out_dir``; returns name -> path written."""
+    storage.makedirs(out_dir)
+    texts = {
+        "assessment": json.dumps(result.assessment.to_json(), indent=2, ensure_ascii=False) + "\n",
+        "table": result.table_md + "\n",
+        "block": result.block + "\n",
+    }
+    if result.waiver:
+        texts["waiver"] = result.waiver
+    written = {}
+    for key, text in texts.items():
+        path = storage.join(out_dir, OUTPUT_FILES[key])
+        storage.write_text(path, text)
+        written[key] = path
+    result.out_dir = out_dir
+    return written
+
+
+def load_assessment(path: str) -> Assessment:
+    """Read an assessment.json written by :func:`write_outputs` (path or URL)."""
+    from perfgate_lib.assess.assessment import AssessmentError
+
+    try:
+        data = json.loads(storage.read_text(path))
+    except FileNotFoundError as exc:
+        raise AssessmentError(path, None, "no such file") from exc
+    except json.JSONDecodeError as exc:
+        raise AssessmentError(path, None, f"not JSON ({exc})") from exc
+    return Assessment.from_json(data, path)
+
+
+def styled_table(result: AssessResult):  # -> pandas Styler
+    """The per-file table with evidence, wrapped for reading (in a notebook)."""
+    return (
+        result.table.style.set_properties(
+            subset=["summary", "evidence"], **{"white-space": "pre-wrap", "text-align": "left"}
+        )
+        .set_table_styles([{"selector": "th", "props": [("text-align", "left")]}])
+        .hide(axis="index")
+    )
+
+
+def show(result: AssessResult) -> None:
+    """Display the confirmation block and the comment table (in a notebook)."""
+    from IPython.display import Markdown, display
+
+    from perfgate_lib.mdtext import md_fence
+
+    display(Markdown(md_fence(result.block, "text")))
+    display(Markdown(result.table_md))
+    if result.waiver:
+        display(Markdown("**Waiver comment:**\n\n" + result.waiver))

@@ -1,0 +1,89 @@
+"""Is new code called, is removed code still used: the callers rule of the assessment.
+
+* New definitions (not moved from another file of the diff) that nothing in the head tree
+  names, apart from their own definition and tests, cannot change performance yet:
+  :func:`unused_new` says so (the public-API question stays open).
+* Module-level names a changed module no longer binds are looked up across the head tree
+  (the package's own modules included) by :mod:`perfgate_lib.assess.callers`: a use left behind
+  breaks the head, a design change.
+
+Pure: trees and reference hits in, names out.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Mapping
+
+from perfgate_lib.assess.astdiff import Symbol, index_symbols
+from perfgate_lib.assess.callers import module_bindings
+from perfgate_lib.assess.scope import Category, classify
+
+_KINDS = ("function", "class", "assign")
+
+
+def added_definitions(
+    base: ast.Module | None, head: ast.Module | None, moved: set[str]
+) -> dict[str, Symbol]:
+    """Definitions in ``head`` and not in ``base`` that did not move here."""
+    before = index_symbols(base) if base is not None else {}
+    after = index_symbols(head) if head is not None else {}
+    return {
+        q: s for q, s in after.items() if s.kind in _KINDS and q not in before and q not in moved
+    }
+
+
+def short_names(qualname: str) -> list[str]:
+    """The names a definition binds (``Cls.method`` -> ``method``; ``A,B`` -> both)."""
+    return qualname.rsplit(".", 1)[-1].split(",")
+
+
+def removed_names(base: ast.Module | None, head: ast.Module | None) -> set[str]:
+    """Module-level names ``base`` binds and ``head`` does not (all of them when the
+    module is deleted)."""
+    if base is None:
+        return set()
+    return module_bindings(base) - (module_bindings(head) if head is not None else set())
+
+
+def _extent(sym: Symbol) -> tuple[int, int]:
+    node = sym.node
+    start = getattr(node, "lineno", 0)
+    return start, getattr(node, "end_lineno", None) or start
+
+
+def _counts(hit: str, path: str, skip: list[tuple[int, int]]) -> bool:
+    """A hit is a caller unless it is in a test, or inside new code already found unused
+    (or the definition itself)."""
+    where, _, line = hit.rpartition(":")
+    if classify(where) == Category.ZEPHYR_TESTS:
+        return False  # a test calling new code does not put it on a pipeline's path
+    return not (where == path and any(a <= int(line) <= b for a, b in skip))
+
+
+def unused_new(
+    added: Mapping[str, Symbol], refs: Mapping[str, list[str]], path: str
+) -> dict[str, str]:
+    """``{qualname: why}`` for new definitions nothing in the head tree refers to, apart
+    from other new code that is itself unused (a new class's members go with it)."""
+    out: dict[str, str] = {}
+    changed = True
+    while changed:
+        changed = False
+        skip = [_extent(added[q]) for q in out]
+        for q, sym in added.items():
+            if q in out:
+                continue
+            owner = q.rsplit(".", 1)[0] if "." in q else ""
+            if owner in out:
+                out[q] = f"member of the new, uncalled `{owner}`"
+                changed = True
+                continue
+            own = [*sym.ranges, _extent(sym), *skip]
+            if not any(_counts(h, path, own) for n in short_names(q) for h in refs.get(n, [])):
+                out[q] = (
+                    "new code that nothing in the head tree calls or reads: it cannot "
+                    "change performance"
+                )
+                changed = True
+    return out

@@ -1,0 +1,182 @@
+"""Archive a run folder as the gate's audit trail.
+
+:func:`archive_run` (local folder or fsspec URL), in this order:
+
+1. render every ``*.ipynb`` under the folder to HTML beside itself (nbconvert, no
+   re-execution);
+2. write ``provenance.json`` (kit version, thresholds digest, parameters, digests of
+   the input reports);
+3. scrub: any secret-looking string fails closed with :class:`SecretFound` naming the
+   file and line (the run is then not indexed);
+4. register the run in the index at the runs root.
+
+Whatever the caller does not pass is read from the folder: PR, start time and short
+sha from ``pr<PR>/<UTC stamp>-<sha>``; gate and verdict from the ``verdict.json``
+with the highest gate; parameters from the executed notebooks' papermill metadata;
+input reports = the JSON files holding a perf report (``stage_wall_seconds`` or
+``wall_seconds_total``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import posixpath
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from perfgate_lib.audit import provenance, runindex, scrub
+from perfgate_lib.audit.runindex import RunEntry
+from perfgate_lib.errors import UsageError
+from perfgate_lib.io import storage
+from perfgate_lib.io.bulkread import fetch_many, list_files
+
+_RUN_PATH = re.compile(r"pr(\d+)[/\\](\d{8}T\d{6}Z)(?:-([0-9A-Fa-f]{4,40}))?[/\\]?$")
+VERDICT_FILE = "verdict.json"
+
+
+@dataclass
+class ArchiveResult:
+    run_dir: str
+    html: list[str]
+    provenance: str
+    index_file: str
+    entry: RunEntry
+
+
+def _files(run_dir: str) -> list[str]:
+    try:
+        return list_files(run_dir)
+    except FileNotFoundError as exc:
+        raise UsageError(f"archive: run folder not found: {run_dir}") from exc
+
+
+def render_html(notebook: str) -> str:
+    """Render an executed notebook to ``<name>.html`` beside it (no execution); returns the path."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    node = nbformat.reads(storage.read_text(notebook), as_version=4)
+    body, _ = HTMLExporter().from_notebook_node(node)
+    target = notebook[: -len(".ipynb")] + ".html"
+    storage.write_text(target, body)
+    return target
+
+
+def from_path(run_dir: str) -> dict[str, Any]:
+    """PR, start time and short sha from ``.../pr<PR>/<YYYYMMDDTHHMMSSZ>[-<sha>]``."""
+    found = _RUN_PATH.search(str(run_dir))
+    if not found:
+        return {}
+    when = dt.datetime.strptime(found.group(2), "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)
+    return {
+        "pr": int(found.group(1)),
+        "started_at": when.isoformat(timespec="seconds"),
+        "sha": found.group(3),
+    }
+
+
+def _root_of(run_dir: str) -> str | None:
+    """The runs root of a ``<root>/pr<PR>/<stamp>`` folder."""
+    if not _RUN_PATH.search(str(run_dir)):
+        return None
+    path = str(run_dir).rstrip("/\\")
+    parent = posixpath.dirname if storage.is_url(path) else os.path.dirname
+    return parent(parent(path))
+
+
+def _json_files(blobs: Mapping[str, Any]) -> dict[str, Any]:
+    out = {}
+    for path, data in blobs.items():
+        if not path.endswith(".json") or isinstance(data, BaseException):
+            continue
+        try:
+            out[path] = json.loads(data)
+        except ValueError:
+            continue
+    return out
+
+
+def summarize_folder(run_dir: str, files: list[str]) -> dict[str, Any]:
+    """What the folder says about itself: gates, verdict, parameters, input reports."""
+    wanted = [p for p in files if p.endswith((".json", ".ipynb"))]
+    blobs = fetch_many(wanted)
+    docs = _json_files(blobs)
+    gates = []
+    for path, doc in docs.items():
+        if path.endswith(VERDICT_FILE) and isinstance(doc, dict) and "verdict" in doc:
+            gates.append({"gate": doc.get("gate"), "verdict": doc.get("verdict"), "file": path})
+    gates.sort(key=lambda g: (g["gate"] if isinstance(g["gate"], int) else -1, g["file"]))
+    reports = {
+        path: path
+        for path, doc in docs.items()
+        if isinstance(doc, dict) and ("stage_wall_seconds" in doc or "wall_seconds_total" in doc)
+    }
+    parameters: dict[str, Any] = {}
+    for path, data in blobs.items():
+        if not path.endswith(".ipynb") or isinstance(data, BaseException):
+            continue
+        try:
+            meta = json.loads(data).get("metadata", {}).get("papermill", {})
+        except (ValueError, AttributeError):
+            continue
+        if isinstance(meta, dict) and isinstance(meta.get("parameters"), dict):
+            parameters[posixpath.basename(path.replace("\\", "/"))] = meta["parameters"]
+    return {"gates": gates, "reports": reports, "parameters": parameters}
+
+
+def archive_run(
+    run_dir: str,
+    *,
+    runs_root: str | None = None,
+    pr: int | None = None,
+    gate: int | None = None,
+    sha: str | None = None,
+    verdict: str | None = None,
+    started_at: str | None = None,
+    finished_at: str | None = None,
+    parameters: Mapping[str, Any] | None = None,
+    thresholds: str | None = None,
+    input_reports: Mapping[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> ArchiveResult:
+    """Render, record provenance, scrub (fail closed), and index the run folder.
+
+    ``thresholds`` defaults to the bundled ``parameters/thresholds.yaml``; ``runs_root``
+    to the folder's own root (``<root>/pr<PR>/<stamp>``) or the default runs root.
+    Raises :class:`~perfgate_lib.errors.SecretFound` before indexing if the scrubber
+    finds anything.
+    """
+    from perfgate_lib.verdict.thresholds import DEFAULT_THRESHOLDS
+
+    run_dir = str(run_dir)
+    files = _files(run_dir)
+    html = [render_html(p) for p in files if p.endswith(".ipynb")]
+    found = summarize_folder(run_dir, files)
+    record = provenance.build_provenance(
+        thresholds=str(thresholds or DEFAULT_THRESHOLDS),
+        parameters=found["parameters"] if parameters is None else parameters,
+        inputs=found["reports"] if input_reports is None else input_reports,
+    )
+    prov_path = provenance.write_provenance(run_dir, record)
+    scrub.scan(run_dir, environ)
+
+    guessed = from_path(run_dir)
+    last = found["gates"][-1] if found["gates"] else {}
+    finished = finished_at or dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    entry = RunEntry(
+        path=run_dir,
+        pr=pr if pr is not None else guessed.get("pr"),
+        gate=gate if gate is not None else last.get("gate"),
+        sha=sha or guessed.get("sha"),
+        verdict=verdict or last.get("verdict"),
+        started_at=started_at or guessed.get("started_at"),
+        finished_at=finished,
+        gates=[{"gate": g["gate"], "verdict": g["verdict"]} for g in found["gates"]],
+    )
+    root = runs_root or _root_of(run_dir) or runindex.default_runs_root()
+    index_file = runindex.register_run(entry, root)
+    return ArchiveResult(run_dir, html, prov_path, index_file, entry)

@@ -1,0 +1,85 @@
+"""Per-stage trend charts of the scheduled baselines, with rolling median and noise band.
+
+Built on :class:`matplotlib.figure.Figure` (no pyplot state): the same in a kernel,
+the CLI or a test. Seconds on the y axis, UTC dates on the x axis.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Sequence
+
+from matplotlib.figure import Figure
+
+from perfgate_lib.audit.history import ChangePoint, History, noise_context, rolling_band
+from perfgate_lib.io import storage
+from perfgate_lib.verdict.report import PerfReport
+
+POINT_COLOUR = "#90a4ae"
+MEDIAN_COLOUR = "#1565c0"
+BAND_COLOUR = "#bbdefb"
+CHANGE_COLOUR = "#c62828"
+TREATMENT_COLOUR = "#ef6c00"
+
+
+def trend_chart(
+    history: History,
+    *,
+    stages: Sequence[str] | None = None,
+    points: Sequence[ChangePoint] = (),
+    treatment: PerfReport | None = None,
+    window: int = 14,
+    k: float = 2.0,
+    last_n: int = 14,
+    columns: int = 3,
+) -> Figure:
+    """One panel per stage: reports (dots), rolling median (line), median +/- k sigma
+    band, change points (dashed red), the treatment's value (orange line) if given.
+    Panel titles carry the recent spread over the last ``last_n`` reports."""
+    frame = history.stages
+    names = [s for s in (stages or frame.columns) if s in frame and frame[s].notna().any()]
+    band = rolling_band(frame[names], window=window, k=k) if names else None
+    noise = noise_context(frame, names, last_n)
+    rows = max(1, math.ceil(len(names) / columns))
+    fig = Figure(figsize=(4.2 * columns, 2.6 * rows + 0.6), dpi=100)
+    fig.suptitle(f"Gate {history.gate}: stage wall time of scheduled baselines")
+    for i, stage in enumerate(names):
+        ax = fig.add_subplot(rows, columns, i + 1)
+        part = band.xs(stage, level="stage")
+        times = part.index.tz_convert(None)
+        ax.fill_between(times, part["lower_s"], part["upper_s"], color=BAND_COLOUR, lw=0)
+        ax.plot(times, part["seconds"], ".", ms=3, color=POINT_COLOUR)
+        ax.plot(times, part["median_s"], "-", lw=1.2, color=MEDIAN_COLOUR)
+        for c in points:
+            if c.stage == stage:
+                ax.axvline(c.time.tz_convert(None), ls="--", lw=1, color=CHANGE_COLOUR)
+        if treatment is not None:
+            value = treatment.stage_wall_seconds.get(stage)
+            if value and stage not in treatment.cached_steps:
+                ax.axhline(value, ls=":", lw=1.2, color=TREATMENT_COLOUR)
+        spread = noise[stage]["spread_pct"]
+        title = stage if spread is None else f"{stage} (±{spread:.1f}%)"
+        if noise[stage]["too_noisy"]:
+            title += " too noisy"
+        ax.set_title(title, fontsize=9)
+        ax.tick_params(labelsize=7)
+        ax.set_ylabel("s", fontsize=8)
+        for label in ax.get_xticklabels():
+            label.set_rotation(30)
+    if not names:
+        fig.add_subplot().text(0.5, 0.5, "no stage data", ha="center", va="center")
+    fig.tight_layout()
+    return fig
+
+
+def png_bytes(fig: Figure) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def save_png(fig: Figure, path: str) -> str:
+    """Write ``fig`` as PNG to a local path or URL; returns the path."""
+    storage.write_bytes(path, png_bytes(fig))
+    return path

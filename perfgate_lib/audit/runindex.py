@@ -1,0 +1,150 @@
+"""The run index: one small JSON file per run under ``<runs root>/index/``.
+
+One object per run (no appends) is safe with concurrent writers and works on
+``gs://``, where objects cannot be appended to; re-registering a run rewrites its
+own file. The file name is the run folder's path under the root with ``/`` as
+``--`` (``pr12--20260506T071523Z-4f9c2e1.json``).
+
+Entry fields: ``schema`` (1), ``path`` (the run folder, local path or URL), ``pr``
+(int or null), ``gate`` (highest gate run, int or null), ``sha`` (str or null),
+``verdict`` (str or null), ``gates`` ([{"gate", "verdict"}]), ``started_at``,
+``finished_at``, ``registered_at`` (ISO-8601 UTC strings or null).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import os
+import re
+import tempfile
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from perfgate_lib.errors import UsageError
+from perfgate_lib.io import storage
+from perfgate_lib.io.bulkread import fetch_many
+from perfgate_lib.io.rundir import default_runs_root
+
+__all__ = ["INDEX_DIR", "RunEntry", "default_runs_root", "index_key", "list_runs", "register_run"]
+
+log = logging.getLogger("perfgate.runindex")
+INDEX_DIR = "index"
+SCHEMA = 1
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+@dataclass(frozen=True)
+class RunEntry:
+    """One indexed run (times are ISO-8601 UTC strings)."""
+
+    path: str
+    pr: int | None = None
+    gate: int | None = None
+    sha: str | None = None
+    verdict: str | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    registered_at: str | None = None
+    gates: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"schema": SCHEMA, **asdict(self)}
+
+    @classmethod
+    def from_json(cls, obj: Any, source: str) -> RunEntry:
+        """Validate an index file's object; ValueError names the file and field."""
+        if not isinstance(obj, dict) or not isinstance(obj.get("path"), str):
+            raise ValueError(f"{source}: expected an object with a string 'path'")
+        for name in ("pr", "gate"):
+            value = obj.get(name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise ValueError(f"{source}: field '{name}' must be an integer or null")
+        gates = obj.get("gates") or []
+        if not isinstance(gates, list):
+            raise ValueError(f"{source}: field 'gates' must be a list")
+        text = {
+            k: obj.get(k) for k in ("sha", "verdict", "started_at", "finished_at", "registered_at")
+        }
+        for name, value in text.items():
+            if value is not None and not isinstance(value, str):
+                raise ValueError(f"{source}: field '{name}' must be a string or null")
+        return cls(path=obj["path"], pr=obj.get("pr"), gate=obj.get("gate"), gates=gates, **text)
+
+
+def _norm(path: str) -> str:
+    path = str(path)
+    return path.rstrip("/") if storage.is_url(path) else os.path.abspath(path)
+
+
+def index_key(root: str, run_dir: str) -> str:
+    """The run's index file stem: its path under ``root`` with ``/`` as ``--``.
+
+    A run folder outside the root gets its last two path parts and a short digest.
+    """
+    root_n, run_n = _norm(root), _norm(run_dir)
+    sep = "/" if storage.is_url(run_n) else os.sep
+    if run_n.startswith(root_n + sep):
+        rel = run_n[len(root_n) + 1 :]
+        return "--".join(_UNSAFE.sub("_", part) for part in rel.split(sep) if part)
+    digest = hashlib.sha256(run_n.encode()).hexdigest()[:12]
+    tail = [p for p in run_n.replace("\\", "/").split("/") if p][-2:]
+    return "--".join([*(_UNSAFE.sub("_", p) for p in tail), digest])
+
+
+def index_dir(root: str | None = None) -> str:
+    return storage.join(root or default_runs_root(), INDEX_DIR)
+
+
+def _write_atomic(path: str, text: str) -> None:
+    """GCS/memory object writes are atomic; local files go through a temp file + rename."""
+    if storage.is_url(path):
+        storage.write_text(path, text)
+        return
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-", suffix=".part")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def register_run(entry: RunEntry, root: str | None = None) -> str:
+    """Write (or rewrite) ``entry`` into the index at ``root``; returns the index file path."""
+    root = root or default_runs_root()
+    if not entry.path:
+        raise UsageError("run index: an entry needs the run folder path")
+    stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    data = entry.to_json() | {"registered_at": entry.registered_at or stamp}
+    path = storage.join(index_dir(root), index_key(root, entry.path) + ".json")
+    _write_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+    return path
+
+
+def list_runs(root: str | None = None, pr: int | None = None) -> list[RunEntry]:
+    """Indexed runs at ``root`` (optionally of one PR), oldest start first.
+
+    Unreadable index files are skipped with a warning naming the file.
+    """
+    folder = index_dir(root)
+    if not storage.exists(folder):
+        return []
+    paths = storage.glob(storage.join(folder, "*.json"))
+    entries: list[RunEntry] = []
+    for path, data in fetch_many(paths).items():
+        try:
+            if isinstance(data, BaseException):
+                raise ValueError(f"{path}: cannot read ({type(data).__name__})")
+            entry = RunEntry.from_json(json.loads(data), path)
+        except ValueError as exc:  # JSONDecodeError is a ValueError
+            log.warning("skipping index file %s: %s", path, exc)
+            continue
+        if pr is None or entry.pr == pr:
+            entries.append(entry)
+    return sorted(entries, key=lambda e: (e.started_at or "", e.path))

@@ -1,0 +1,280 @@
+"""Babysitting a treatment ferry: poll until terminal, no more often than the gate allows.
+
+The interval is the gate's ``poll_interval_minutes`` (10 / 15 / 20) and holds across
+restarts: a resumed run waits until the last recorded poll plus the interval.
+``PERFGATE_POLL_SECONDS`` overrides it (tests, demos). Queue wait (``pending`` /
+``building``) is measured apart from run time: from the cluster's ``submitted_at`` /
+``started_at`` when it reports them, else from our own observations (to the poll).
+
+Stop policy: a ferry that has not crossed its tier wall time is never stopped without
+explicit confirmation (``--yes-stop-early``); one still running after
+``overrun_stop_factor`` x the wall time is stopped and the gate made inconclusive.
+Times are seconds; timestamps ISO-8601 UTC.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from perfgate_lib.io import storage
+from perfgate_lib.mdtext import fmt_duration
+from perfgate_lib.runners.base import JobState, Runner, RunnerError
+from perfgate_lib.timeutil import iso, parse_time, utc_now
+
+POLL_ENV = "PERFGATE_POLL_SECONDS"
+PROGRESS_FILE = "progress.json"
+
+
+@dataclass(frozen=True)
+class BabysitPolicy:
+    """How to watch one gate's ferry. Seconds."""
+
+    interval_seconds: float
+    wall_time_seconds: float
+    overrun_factor: float = 3.0
+    error_limit: int = 5
+    stop_early_confirmed: bool = False
+
+    @classmethod
+    def for_gate(
+        cls,
+        poll_interval_minutes: float,
+        wall_time_minutes: float,
+        *,
+        overrun_factor: float = 3.0,
+        error_limit: int = 5,
+        stop_early_confirmed: bool = False,
+        interval_override: float | None = None,
+    ) -> BabysitPolicy:
+        """The gate's policy; ``interval_override`` or ``$PERFGATE_POLL_SECONDS`` wins."""
+        interval = poll_interval_minutes * 60
+        env = os.environ.get(POLL_ENV, "").strip()
+        if interval_override is not None and interval_override > 0:
+            interval = interval_override
+        elif env:
+            with contextlib.suppress(ValueError):
+                interval = float(env)
+        return cls(
+            interval_seconds=max(0.0, interval),
+            wall_time_seconds=wall_time_minutes * 60,
+            overrun_factor=overrun_factor,
+            error_limit=error_limit,
+            stop_early_confirmed=stop_early_confirmed,
+        )
+
+
+def may_stop(run_seconds: float | None, policy: BabysitPolicy) -> bool:
+    """True when stopping is allowed: confirmed, or the ferry ran past its wall time."""
+    return policy.stop_early_confirmed or (run_seconds or 0.0) >= policy.wall_time_seconds
+
+
+@dataclass
+class Watch:
+    """What has been seen of one job; persisted in the attempt record as ``job``."""
+
+    job_id: str
+    submitted_at: str  # our record of the submission (ISO)
+    state: str = "unknown"
+    raw_state: str = ""
+    error: str = ""
+    pending_reason: str = ""
+    polls: int = 0
+    errors_in_row: int = 0
+    last_poll_at: str | None = None
+    running_since: str | None = None  # first observation (or cluster start) past the queue
+    finished_at: str | None = None
+    queue_wait_seconds: float | None = None
+    queue_wait_source: str | None = None  # "cluster" | "observed"
+    terminal: bool = False
+    stopped: bool = False
+    stop_reason: str = ""
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None, job_id: str, submitted_at: str) -> Watch:
+        data = dict(data or {})
+        known = set(cls.__dataclass_fields__)
+        watch = cls(job_id=job_id, submitted_at=submitted_at)
+        for key, value in data.items():
+            if key in known and key not in ("job_id", "submitted_at"):
+                setattr(watch, key, value)
+        return watch
+
+    def to_json(self) -> dict[str, Any]:
+        out = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        out["history"] = self.history[-50:]
+        return out
+
+    def elapsed_seconds(self, now: dt.datetime) -> float:
+        start = parse_time(self.submitted_at)
+        return max(0.0, (now - start).total_seconds()) if start else 0.0
+
+    def run_seconds(self, now: dt.datetime) -> float | None:
+        """Seconds since the job left the queue (None while still queued)."""
+        start = parse_time(self.running_since)
+        if start is None:
+            return None
+        end = parse_time(self.finished_at) if self.terminal else None
+        return max(0.0, ((end or now) - start).total_seconds())
+
+    def observe(self, job: JobState, now: dt.datetime) -> None:
+        """Fold one poll result in."""
+        self.polls += 1
+        self.last_poll_at = iso(now)
+        self.state, self.raw_state = job.state, job.raw_state
+        self.error = job.error or self.error
+        self.pending_reason = job.pending_reason
+        if job.queue_seconds is not None:
+            self.queue_wait_seconds, self.queue_wait_source = job.queue_seconds, "cluster"
+            self.running_since = job.started_at
+        elif not job.waiting and job.state != "unknown" and self.running_since is None:
+            self.running_since = job.started_at or iso(now)
+            start = parse_time(self.submitted_at)
+            seen = parse_time(self.running_since)
+            if start and seen:
+                self.queue_wait_seconds = max(0.0, (seen - start).total_seconds())
+                self.queue_wait_source = "cluster" if job.started_at else "observed"
+        if job.terminal:
+            self.terminal = True
+            self.finished_at = job.finished_at or iso(now)
+        self.history.append({"at": self.last_poll_at, "state": job.state})
+
+
+def describe(watch: Watch, now: dt.datetime, gate: int | None = None) -> str:
+    """One progress line: state, elapsed, queue wait apart from run time."""
+    elapsed = watch.elapsed_seconds(now)
+    run = watch.run_seconds(now)
+    if watch.running_since is None:
+        timing = f"queued {fmt_duration(elapsed)}"
+    else:
+        queue = (
+            fmt_duration(watch.queue_wait_seconds) if watch.queue_wait_seconds is not None else "?"
+        )
+        timing = f"run {fmt_duration(run)}, queue {queue}"
+    head = f"gate {gate} · " if gate is not None else ""
+    extra = (
+        f" · {watch.pending_reason}"
+        if watch.pending_reason and watch.state in ("pending", "building")
+        else ""
+    )
+    err = f" · error: {watch.error}" if watch.error and watch.terminal else ""
+    return f"{head}{watch.job_id} · {watch.state} · elapsed {fmt_duration(elapsed)} ({timing}){extra}{err}"
+
+
+class ProgressPrinter:
+    """Prints one line per poll (a notebook keeps them as its audit trail) and writes the
+    latest observation to ``progress.json`` for a watching terminal."""
+
+    def __init__(self, out_dir: str | None, gate: int | None = None, stream: TextIO | None = None):
+        self.out_dir = out_dir
+        self.gate = gate
+        self.stream = stream or sys.stdout
+
+    def __call__(self, watch: Watch, now: dt.datetime, next_poll_at: dt.datetime | None) -> None:
+        line = describe(watch, now, self.gate)
+        if next_poll_at is not None and not watch.terminal:
+            line += f" · next check {next_poll_at.strftime('%H:%M:%S')} UTC"
+        print(f"[{now.strftime('%H:%M:%S')}] {line}", file=self.stream, flush=True)
+        if self.out_dir:
+            payload = {
+                "gate": self.gate,
+                "at": iso(now),
+                "line": line,
+                "next_poll_at": iso(next_poll_at),
+                "watch": watch.to_json(),
+            }
+            storage.write_text(
+                storage.join(self.out_dir, PROGRESS_FILE), json.dumps(payload) + "\n"
+            )
+
+
+@dataclass
+class BabysitResult:
+    job: JobState
+    watch: Watch
+
+
+def babysit(
+    runner: Runner,
+    watch: Watch,
+    policy: BabysitPolicy,
+    *,
+    on_observation: Callable[[Watch], None] | None = None,
+    progress: Callable[[Watch, dt.datetime, dt.datetime | None], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], dt.datetime] = utc_now,
+) -> BabysitResult:
+    """Poll ``watch.job_id`` until terminal; ``on_observation`` persists each step.
+
+    Raises :class:`RunnerError` after ``policy.error_limit`` failed or empty polls in a row.
+    """
+    job = JobState(job_id=watch.job_id, state=watch.state)
+    while True:
+        last = parse_time(watch.last_poll_at)
+        if last is not None:
+            wait = (last + dt.timedelta(seconds=policy.interval_seconds) - clock()).total_seconds()
+            if wait > 0:
+                sleep(wait)
+        now = clock()
+        try:
+            job = runner.poll(watch.job_id)
+        except RunnerError as exc:
+            watch.errors_in_row += 1
+            watch.last_poll_at = iso(now)
+            watch.error = str(exc)
+            if on_observation:
+                on_observation(watch)
+            if watch.errors_in_row >= policy.error_limit:
+                raise RunnerError(
+                    f"gave up on job {watch.job_id} after {watch.errors_in_row} failed polls: {exc}"
+                ) from exc
+            continue
+        if not job.found:
+            watch.errors_in_row += 1
+            watch.last_poll_at = iso(now)
+            watch.polls += 1
+            if on_observation:
+                on_observation(watch)
+            if watch.errors_in_row >= policy.error_limit:
+                raise RunnerError(
+                    f"the cluster does not know job {watch.job_id} "
+                    f"({watch.errors_in_row} polls in a row)"
+                )
+            continue
+        watch.errors_in_row = 0
+        watch.observe(job, now)
+        run = watch.run_seconds(now)
+        if (
+            not job.terminal
+            and run is not None
+            and run > policy.overrun_factor * policy.wall_time_seconds
+        ):
+            watch.stop_reason = (
+                f"still {job.state} after {fmt_duration(run)} of run time, past "
+                f"{policy.overrun_factor:g}x the tier wall time ({fmt_duration(policy.wall_time_seconds)})"
+            )
+            runner.stop(watch.job_id)
+            watch.stopped, watch.terminal = True, True
+            watch.state, watch.finished_at = "killed", iso(now)
+            job = JobState(
+                job_id=watch.job_id,
+                state="killed",
+                raw_state="stopped by perfgate",
+                error=watch.stop_reason,
+            )
+            watch.error = watch.stop_reason
+        nxt = None if watch.terminal else now + dt.timedelta(seconds=policy.interval_seconds)
+        if on_observation:
+            on_observation(watch)
+        if progress:
+            progress(watch, now, nxt)
+        if watch.terminal:
+            return BabysitResult(job, watch)

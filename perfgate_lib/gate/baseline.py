@@ -1,0 +1,476 @@
+"""The scheduled baseline of a gate: find it, fetch its perf report, say where it came from.
+
+Order (the skill's steps 2 and 5d, failure modes):
+
+1. GitHub Actions: runs of the tier workflow on ``main`` with event ``schedule`` and
+   conclusion ``success``, newest first; the first with a non-expired artifact
+   ``datakit-tier<N>-perf-report`` holding a valid ``perf-report.json`` wins.
+2. The GCS mirror (any fsspec URL or local folder): ``report_*_tier<N>/perf_report.json``,
+   newest first, preferring reports whose ``workflow_run_id`` is a scheduled main run.
+3. Neither: :class:`NoBaseline` (exit 4) and :func:`render_unavailable` gives the gap
+   comment. The kit never submits a baseline ferry of its own.
+
+Ages are hours; staleness follows ``baseline_max_age_hours`` of ``parameters/thresholds.yaml``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import posixpath
+import re
+import zipfile
+from dataclasses import dataclass, field
+from typing import Any
+
+from perfgate_lib import SENTINEL
+from perfgate_lib.errors import BaselineUnavailable, GitHubError, ReportError
+from perfgate_lib.io import storage
+from perfgate_lib.io.github import GitHubClient
+from perfgate_lib.mdtext import md_code, md_escape
+from perfgate_lib.timeutil import iso, parse_time
+from perfgate_lib.verdict.gates import DEFAULT_MIRROR, GateParams, load_gate, mirror_pattern
+from perfgate_lib.verdict.report import PerfReport, loads_report
+
+MAX_RUNS = 30  # scheduled runs inspected on Actions, newest first
+MAX_MIRROR_REPORTS = 30  # mirror reports read, newest first
+MAX_REPORT_BYTES = 64 * 1024 * 1024  # refuse bigger artifact members (zip bombs)
+REPORT_NAMES = ("perf-report.json", "perf_report.json")
+
+_MIRROR_TS = re.compile(r"report_(\d{8}T\d{6}Z)_tier\d+")
+_LOGIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$")
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a baseline report came from, and how old it is (hours)."""
+
+    source: str  # "actions" | "gcs-mirror" | "local"
+    gate: int
+    location: str  # artifact name of the run, mirror URL or local path
+    run_id: str | None = None
+    run_url: str | None = None
+    sha: str | None = None
+    created_at: str | None = None  # ISO-8601 UTC
+    age_hours: float | None = None
+    stale: bool = False
+    max_age_hours: float | None = None
+    scheduled: bool | None = None  # from a scheduled main run: True / False / unknown (None)
+    notes: tuple[str, ...] = ()  # candidates skipped on the way, and why
+
+    @classmethod
+    def dated(
+        cls,
+        params: Any,
+        created: dt.datetime | None,
+        now: dt.datetime,
+        **fields: Any,
+    ) -> Provenance:
+        """Provenance of a report of ``params``' gate created at ``created``: the
+        creation time, age and staleness filled in (``fields``: source, location, ids)."""
+        age, stale = age_of(created, now, params.max_baseline_age_hours)
+        return cls(
+            gate=params.gate,
+            created_at=iso(_utc(created)),
+            age_hours=age,
+            stale=stale,
+            max_age_hours=params.max_baseline_age_hours,
+            **fields,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "gate": self.gate,
+            "location": self.location,
+            "run_id": self.run_id,
+            "run_url": self.run_url,
+            "sha": self.sha,
+            "created_at": self.created_at,
+            "age_hours": None if self.age_hours is None else round(self.age_hours, 2),
+            "stale": self.stale,
+            "max_age_hours": self.max_age_hours,
+            "scheduled": self.scheduled,
+            "notes": list(self.notes),
+        }
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A validated baseline report, its JSON bytes as fetched, and its provenance."""
+
+    report: PerfReport
+    data: bytes
+    provenance: Provenance
+
+    def save(self, path: str) -> None:
+        """Write the report JSON (as fetched) to a local path or fsspec URL."""
+        storage.write_bytes(path, self.data)
+
+
+class NoBaseline(BaselineUnavailable):
+    """Neither Actions nor the mirror gave a baseline; ``attempts`` says why, per source."""
+
+    def __init__(self, gate: int, attempts: list[tuple[str, str]]) -> None:
+        self.gate = gate
+        self.attempts = attempts
+        detail = "; ".join(f"{where}: {why}" for where, why in attempts)
+        super().__init__(f"no baseline for gate {gate} ({detail})")
+
+
+@dataclass
+class _RunInfo:
+    run_id: str
+    url: str | None
+    sha: str | None
+    created: dt.datetime | None
+
+
+@dataclass
+class _ActionsOutcome:
+    baseline: Baseline | None = None
+    reason: str = ""
+    notes: list[str] = field(default_factory=list)
+    scheduled: dict[str, _RunInfo] = field(default_factory=dict)
+    listed_all: bool = False  # the run listing finished without error
+    oldest_listed: dt.datetime | None = None
+
+
+# ---------------------------------------------------------------------- helpers
+def _utc(value: dt.datetime | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def age_of(
+    created: dt.datetime | None, now: dt.datetime, max_age_hours: float | None
+) -> tuple[float | None, bool]:
+    """(age in hours, stale?) of a baseline created at ``created``; unknown age is not stale."""
+    created = _utc(created)
+    if created is None:
+        return None, False
+    age = max(0.0, (now - created).total_seconds() / 3600.0)
+    return age, bool(max_age_hours is not None and age > max_age_hours)
+
+
+def report_from_zip(data: bytes, member: str, source: str) -> tuple[PerfReport, bytes]:
+    """The perf report inside an artifact zip (``member``, else a known report name)."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile as exc:
+        raise ReportError(source, None, f"not a zip archive ({exc})") from exc
+    with archive:
+        infos = [i for i in archive.infolist() if not i.is_dir()]
+        chosen = next((i for i in infos if i.filename == member), None)
+        if chosen is None:
+            chosen = next(
+                (i for i in infos if posixpath.basename(i.filename) in REPORT_NAMES), None
+            )
+        if chosen is None:
+            names = ", ".join(i.filename for i in infos) or "nothing"
+            raise ReportError(source, None, f"no {member} in the artifact (it holds {names})")
+        if chosen.file_size > MAX_REPORT_BYTES:
+            raise ReportError(source, None, f"{chosen.filename} is {chosen.file_size:,} bytes")
+        try:
+            raw = archive.read(chosen)
+        except (zipfile.BadZipFile, OSError, RuntimeError) as exc:
+            raise ReportError(source, None, f"cannot extract {chosen.filename}: {exc}") from exc
+    return loads_report(raw, f"{source}/{chosen.filename}"), raw
+
+
+# ---------------------------------------------------------------------- Actions
+def from_actions(
+    client: GitHubClient, params: GateParams, now: dt.datetime, max_runs: int = MAX_RUNS
+) -> _ActionsOutcome:
+    """Step 1: the newest scheduled successful main run with a usable report artifact."""
+    out = _ActionsOutcome()
+    checked = 0
+    try:
+        runs = client.workflow_runs(
+            params.workflow, branch=params.branch, event=params.event, status="success"
+        )
+        for run in runs:
+            # the API filters already; check again so a lax server cannot slip one in
+            if (run.event, run.head_branch, run.conclusion) != (
+                params.event,
+                params.branch,
+                "success",
+            ):
+                continue
+            if checked >= max_runs:
+                break
+            checked += 1
+            info = _RunInfo(str(run.id), run.html_url, run.head_sha, _utc(run.created_at))
+            out.scheduled[info.run_id] = info
+            out.oldest_listed = info.created
+            out.baseline = _try_run(client, params, run, info, now, out.notes)
+            if out.baseline is not None:
+                return out
+        else:
+            out.listed_all = True
+    except GitHubError as exc:
+        out.reason = str(exc)
+        return out
+    if out.baseline is None and not out.reason:
+        if not out.scheduled:
+            out.reason = f"no successful {params.event} run of {params.workflow} on {params.branch}"
+        else:
+            out.reason = (
+                f"none of the {checked} newest successful {params.event} runs "
+                f"on {params.branch} had a usable artifact {params.artifact}"
+            )
+    return out
+
+
+def _try_run(
+    client: GitHubClient,
+    params: GateParams,
+    run: Any,
+    info: _RunInfo,
+    now: dt.datetime,
+    notes: list[str],
+) -> Baseline | None:
+    artifacts = [a for a in client.run_artifacts(run) if a.name == params.artifact]
+    if not artifacts:
+        notes.append(f"run #{info.run_id}: no artifact {params.artifact}")
+        return None
+    usable = [a for a in artifacts if not a.expired]
+    if not usable:
+        notes.append(f"run #{info.run_id}: artifact {params.artifact} expired")
+        return None
+    artifact = usable[0]
+    source = f"artifact {params.artifact} of run #{info.run_id}"
+    try:
+        data = client.download(artifact.archive_download_url, f"downloading {source}")
+    except GitHubError as exc:
+        if getattr(exc, "status", None) in (404, 410):
+            notes.append(f"run #{info.run_id}: {exc}")
+            return None
+        raise
+    try:
+        report, raw = report_from_zip(data, params.artifact_member, source)
+    except ReportError as exc:
+        notes.append(f"run #{info.run_id}: {exc}")
+        return None
+    prov = Provenance.dated(
+        params,
+        info.created,
+        now,
+        source="actions",
+        location=source,
+        run_id=info.run_id,
+        run_url=info.url,
+        sha=info.sha,
+        scheduled=True,
+        notes=tuple(notes),
+    )
+    return Baseline(report, raw, prov)
+
+
+# ---------------------------------------------------------------------- mirror
+def from_mirror(
+    mirror: str,
+    params: GateParams,
+    now: dt.datetime,
+    actions: _ActionsOutcome,
+    client: GitHubClient | None = None,
+    max_reports: int = MAX_MIRROR_REPORTS,
+) -> tuple[Baseline | None, str, list[str]]:
+    """Step 2: the newest mirror report, preferring scheduled main runs.
+
+    Classes, best first: 0 the report's ``workflow_run_id`` is a scheduled main run seen
+    on Actions; 1 it carries the tier workflow's run id but Actions could not say
+    (unreachable, or older than the runs listed); 2 anything else (manual runs).
+    Returns (baseline or None, reason when None, notes).
+    """
+    pattern = mirror_pattern(mirror, params)
+    notes: list[str] = []
+    try:
+        paths = storage.glob(pattern)
+    except Exception as exc:  # fsspec backends raise many kinds; all mean "unreachable"
+        return None, f"cannot list {pattern}: {type(exc).__name__}: {exc}", notes
+    if not paths:
+        return None, f"no report matches {pattern}", notes
+
+    def stamp(path: str) -> str:
+        found = _MIRROR_TS.search(path)
+        return found.group(1) if found else ""
+
+    paths.sort(key=lambda p: (stamp(p), p), reverse=True)
+    best: tuple[int, str, PerfReport, bytes] | None = None
+    bad = 0
+    for path in paths[:max_reports]:
+        try:
+            raw = storage.read_bytes(path)
+            report = loads_report(raw, path)
+        except ReportError as exc:
+            bad += 1
+            notes.append(f"mirror: {exc}")
+            continue
+        except Exception as exc:  # an unreadable object: skip it, say why
+            bad += 1
+            notes.append(f"mirror: cannot read {path}: {type(exc).__name__}: {exc}")
+            continue
+        rank = _mirror_rank(report, params, actions, parse_time(stamp(path)))
+        if best is None or rank < best[0]:
+            best = (rank, path, report, raw)
+        if rank == 0:
+            break
+    if best is None:
+        return None, f"all {bad} newest reports under {pattern} were unreadable", notes
+    rank, path, report, raw = best
+    run_id = report.workflow_run_id
+    info = actions.scheduled.get(run_id) if run_id else None
+    created = (
+        (info.created if info else None)
+        or parse_time(report.collected_at_utc)
+        or parse_time(stamp(path))
+    )
+    if rank == 1:
+        notes.append(f"mirror: run #{run_id} could not be confirmed as a scheduled main run")
+    elif rank == 2:
+        notes.append(
+            "mirror: no report from a scheduled main run found; "
+            + (f"run #{run_id} is not one" if run_id else "this report has no workflow run id")
+        )
+    run_url = info.url if info else None
+    if run_url is None and run_id and client is not None:
+        run_url = client.settings.run_url(run_id)
+    prov = Provenance.dated(
+        params,
+        created,
+        now,
+        source="gcs-mirror",
+        location=path,
+        run_id=run_id,
+        run_url=run_url,
+        sha=report.commit_sha or (info.sha if info else None),
+        scheduled={0: True, 1: None, 2: False}[rank],
+        notes=tuple(actions.notes + notes),
+    )
+    return Baseline(report, raw, prov), "", notes
+
+
+def _mirror_rank(
+    report: PerfReport, params: GateParams, actions: _ActionsOutcome, when: dt.datetime | None
+) -> int:
+    run_id = report.workflow_run_id
+    if run_id and run_id in actions.scheduled:
+        return 0
+    name = report.raw.get("workflow_name")
+    if not run_id or name not in (None, params.workflow_name) or actions.listed_all:
+        return 2  # not the tier workflow, or Actions listed every scheduled run: a manual one
+    if not actions.scheduled:
+        return 1  # Actions unreachable before it listed anything: cannot tell
+    older = actions.oldest_listed is not None and when is not None and when < actions.oldest_listed
+    return 1 if older else 2  # beyond the runs listed: cannot tell; within them: not scheduled
+
+
+# ---------------------------------------------------------------------- local
+def from_local(path: str, params: GateParams, now: dt.datetime) -> Baseline:
+    """A report file, or a folder holding perf-report.json / perf_report.json."""
+    target = str(path)
+    if not target.endswith(".json"):
+        for name in REPORT_NAMES:
+            candidate = storage.join(target, name)
+            if storage.exists(candidate):
+                target = candidate
+                break
+    raw = storage.read_bytes(target) if storage.exists(target) else None
+    if raw is None:
+        raise ReportError(target, None, "file not found")
+    report = loads_report(raw, target)
+    created = parse_time(report.collected_at_utc)
+    prov = Provenance.dated(
+        params,
+        created,
+        now,
+        source="local",
+        location=target,
+        run_id=report.workflow_run_id,
+        sha=report.commit_sha,
+    )
+    return Baseline(report, raw, prov)
+
+
+# ---------------------------------------------------------------------- entry point
+def find_baseline(
+    gate: int | GateParams,
+    *,
+    client: GitHubClient | None = None,
+    mirror: str | None = DEFAULT_MIRROR,
+    local: str | None = None,
+    use_actions: bool = True,
+    now: dt.datetime | None = None,
+    max_runs: int = MAX_RUNS,
+) -> Baseline:
+    """The gate's baseline: ``local`` if given, else Actions, else the mirror.
+
+    ``client`` defaults to one built from the environment. ``mirror=None`` disables the
+    fallback. Raises :class:`NoBaseline` (exit 4) when every source fails.
+    """
+    params = gate if isinstance(gate, GateParams) else load_gate(gate)
+    now = _utc(now) or dt.datetime.now(dt.UTC)
+    if local:
+        return from_local(local, params, now)
+    attempts: list[tuple[str, str]] = []
+    actions = _ActionsOutcome()
+    where_actions = f"GitHub Actions ({params.workflow}, {params.branch}, {params.event})"
+    if use_actions:
+        client = client or GitHubClient()
+        actions = from_actions(client, params, now, max_runs)
+        if actions.baseline is not None:
+            return actions.baseline
+        attempts.append((where_actions, _with_notes(actions.reason, actions.notes)))
+    else:
+        attempts.append((where_actions, "not tried (disabled)"))
+    if mirror:
+        found, reason, notes = from_mirror(mirror, params, now, actions, client)
+        if found is not None:
+            return found
+        attempts.append((f"GCS mirror {mirror_pattern(mirror, params)}", reason))
+    else:
+        attempts.append(("GCS mirror", "not configured"))
+    raise NoBaseline(params.gate, attempts)
+
+
+def _with_notes(reason: str, notes: list[str], limit: int = 5) -> str:
+    if not notes:
+        return reason
+    shown = notes[:limit] + ([f"... {len(notes) - limit} more"] if len(notes) > limit else [])
+    return f"{reason} [{'; '.join(shown)}]"
+
+
+# ---------------------------------------------------------------------- gap comment
+def render_unavailable(
+    params: GateParams,
+    attempts: list[tuple[str, str]],
+    *,
+    reviewer: str | None = None,
+    sha: str | None = None,
+) -> str:
+    """The comment posted when no baseline could be fetched (sentinel first, text escaped)."""
+    lines = [
+        SENTINEL,
+        f"🤖 ## Zephyr perf gate — Gate {params.gate} ({md_escape(params.name)}): "
+        "baseline unavailable",
+        "",
+        "**Verdict:** not run — no scheduled baseline report could be fetched, so there is "
+        "nothing to compare the treatment against.",
+    ]
+    if sha:
+        lines.append(f"**Treatment:** {md_code(sha)}")
+    lines += ["", "**Tried:**"]
+    for where, why in attempts:
+        lines.append(f"- {md_escape(where)}: {md_escape(why)}")
+    lines += [
+        "",
+        "The gate does not submit a baseline ferry of its own. Check the "
+        f"{md_code(params.workflow)} runs on {md_code(params.branch)} (artifact "
+        f"{md_code(params.artifact)}) or the mirror, then re-run the gate.",
+    ]
+    if reviewer:
+        who = f"@{reviewer}" if _LOGIN.match(reviewer) else md_escape(reviewer)
+        lines += ["", f"{who}: the baseline is missing; please take a look."]
+    return "\n".join(lines) + "\n"

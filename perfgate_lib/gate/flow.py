@@ -1,0 +1,606 @@
+"""``perfgate run``: assess -> confirm -> gates (the ladder) -> post, resumable.
+
+The run folder is ``<runs root>/pr<PR>/<UTC stamp>-<short sha>/``. Running the same
+command again finds the newest unfinished run folder of the PR at the same head SHA and
+resumes it (``state.json``): the assessment is not redone, a gate attempt with a job id
+is polled again instead of re-submitted, a comment already posted is not posted again.
+
+Flow:
+
+1. the PR head SHA (GitHub, or ``--sha``); resume or create the run folder;
+2. the assessment: ``notebooks/assess.ipynb`` executed into the run folder (or a given
+   ``assessment.json``);
+3. the reviewer's confirmation (``--confirm go|max_gate=K|skip``, ``--max-gate``).
+   Without one, the confirmation block is printed and the run waits (exit 0); the next
+   ``perfgate run --pr N --confirm ...`` continues the same run folder;
+4. ``skip`` -> the waiver comment; out of scope -> nothing runs;
+5. the treatment worktree (iris runner), then the ladder: ``notebooks/gate.ipynb`` per
+   gate attempt into ``gate<N>[-attempt<K>]/`` (local checks before the first ferry);
+6. the outcome in ``state.json``, the run archived (HTML renders, provenance, secret
+   scrub, run index).
+
+Exit codes: 0 pass / warn / skip / waiting, 1 fail, 3 inconclusive, 4 could not run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from perfgate_lib.errors import EXIT_COULD_NOT_RUN, EXIT_PASS, PerfgateError, UsageError
+from perfgate_lib.gate.ladder import GateResult, LadderOutcome, parse_max_gate, run_ladder
+from perfgate_lib.gate.run import (
+    DEFAULT_REPO,
+    GateJob,
+    GateSession,
+    handle_interrupt,
+    post_comment,
+    resolve_cluster_config,
+)
+from perfgate_lib.gate.runparams import load_run_params
+from perfgate_lib.gate.state import RunState, find_unfinished, gate_folder, unfinished_runs
+from perfgate_lib.io import storage
+from perfgate_lib.io.rundir import absolute, default_runs_root, utc_stamp
+
+RUNNERS = ("iris", "replay", "local")
+EXECUTORS = ("notebook", "inprocess")
+
+
+class GateStepFailed(PerfgateError):
+    """A gate notebook stopped on a recorded error; carries that error's exit code."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_COULD_NOT_RUN) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+@dataclass
+class RunOptions:
+    """``perfgate run`` options. ``executor``: ``notebook`` (papermill, the audit trail)
+    or ``inprocess`` (the same steps without kernels; tests and quick audits)."""
+
+    pr: int
+    repo: str = DEFAULT_REPO
+    checkout: str = "."
+    max_gate: str | None = None
+    confirm: str | None = None
+    runner: str = "iris"
+    replay_dir: str = ""
+    dry_run: bool = False
+    runs_root: str | None = None
+    yes_stop_early: bool = False
+    iris_config: str = ""
+    allow_other_cluster: bool = False
+    sha: str = ""
+    assessment: str = ""
+    baseline_dir: str = ""
+    mirror: str = ""
+    no_actions: bool = False
+    reviewer: str | None = None
+    executor: str = "notebook"
+    poll_seconds: float = 0.0
+    common: str = ""
+    archive: bool = True
+    max_pairs: int | None = None  # local runner: pairs at most (None: parameters/gate0.yaml)
+    budget_s: float | None = None  # local runner: seconds of pairs at most (None: gate0.yaml)
+    docs: int | None = None  # local runner: documents in the corpus (None: gate0.yaml)
+    env_mode: str | None = None  # local runner: auto | uv | kit (None: gate0.yaml)
+
+
+@dataclass
+class RunOutcome:
+    exit_code: int
+    message: str
+    run_dir: str
+    verdict: str | None = None
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------- options
+def reply_from_options(confirm: str | None, max_gate: str | None) -> str:
+    """The reviewer's reply implied by ``--confirm`` and ``--max-gate`` ("" = none yet)."""
+    from perfgate_lib.assess.confirm import parse_reply
+
+    if not confirm:
+        return ""
+    reply = parse_reply(confirm)
+    if max_gate is None:
+        return confirm
+    wanted = str(parse_max_gate(max_gate))
+    if reply.action == "override" and reply.max_gate != wanted:
+        raise UsageError(
+            f"--max-gate {max_gate} and --confirm {confirm!r} disagree; give one max_gate"
+        )
+    fork = " fork" if reply.fork_ok else ""
+    reason = f" — {reply.reason}" if reply.reason else ""
+    return f"max_gate={wanted}{fork}{reason}"
+
+
+def validate(opts: RunOptions) -> None:
+    """Refuse bad combinations before anything runs (exit 2)."""
+    if opts.runner not in RUNNERS:
+        raise UsageError(f"--runner must be one of {', '.join(RUNNERS)}")
+    if opts.executor not in EXECUTORS:
+        raise UsageError(f"executor must be one of {', '.join(EXECUTORS)}")
+    if opts.runner == "replay" and not opts.replay_dir:
+        raise UsageError("--runner replay needs --replay-dir DIR (recorded treatment reports)")
+    if opts.max_gate is not None:
+        parse_max_gate(opts.max_gate)
+    reply_from_options(opts.confirm, opts.max_gate)
+    if opts.runner == "iris":
+        from perfgate_lib.gate.worktree import repo_root
+
+        top = str(repo_root(opts.checkout))
+        common = load_run_params(opts.common or None)
+        resolve_cluster_config(
+            top, opts.iris_config, opts.allow_other_cluster, common.cluster_config
+        )
+
+
+def head_sha(opts: RunOptions) -> str:
+    """The PR head SHA: ``--sha``, else GitHub."""
+    if opts.sha:
+        return opts.sha
+    from perfgate_lib.io.github import GitHubClient, GitHubSettings
+
+    client = GitHubClient(GitHubSettings.from_env(repo=opts.repo))
+    return str(client.pull(opts.pr).head.sha)
+
+
+def recorded_options(opts: RunOptions) -> dict[str, Any]:
+    """The options worth keeping in state.json (no secrets are among them)."""
+    data = asdict(opts)
+    data.pop("confirm", None)
+    return data
+
+
+# ---------------------------------------------------------------------- run folder
+def fresh_run_dir(root: str, pr: int, sha: str) -> str:
+    """``<root>/pr<PR>/<stamp>-<sha7>``, suffixed ``-2``, ``-3``... when two runs start
+    within the same second (a finished run's folder is never reused)."""
+    base = storage.join(root, f"pr{pr}", f"{utc_stamp()}-{sha[:7]}")
+    candidate, n = base, 1
+    while storage.exists(candidate):
+        n += 1
+        candidate = f"{base}-{n}"
+    return candidate
+
+
+def open_run(opts: RunOptions, sha: str) -> tuple[RunState, bool]:
+    """(state, resumed?): the unfinished run of this PR at ``sha``, or a new one.
+
+    Unfinished runs of the PR at another SHA are marked superseded (their ferries are
+    not touched)."""
+    root = opts.runs_root or default_runs_root()
+    found = find_unfinished(root, opts.pr, sha)
+    if found is not None:
+        found.event("resumed", pid=os.getpid())
+        return found, True
+    for old in unfinished_runs(root, opts.pr):
+        old.set(status="superseded", superseded_by_sha=sha)
+        _say(f"note: earlier unfinished run {old.run_dir} (sha {old.data.get('sha')}) superseded")
+    run_dir = fresh_run_dir(root, opts.pr, sha)
+    storage.makedirs(run_dir)
+    state = RunState.create(
+        run_dir,
+        pr=opts.pr,
+        repo=opts.repo,
+        sha=sha,
+        runner=opts.runner,
+        options=recorded_options(opts),
+        pid=os.getpid(),
+    )
+    return state, False
+
+
+# ---------------------------------------------------------------------- assessment
+def assess(opts: RunOptions, state: RunState, reply: str) -> str:
+    """assessment.json in the run folder (made once per run); returns its path."""
+    path = storage.join(state.run_dir, "assessment.json")
+    if state.data.get("assessment") and storage.exists(path):
+        return path
+    if opts.assessment:
+        from perfgate_lib.assess.confirm import apply_reply
+        from perfgate_lib.assess.run import load_assessment
+
+        assessment = load_assessment(opts.assessment)
+        if reply and not assessment.confirmation:
+            assessment = apply_reply(assessment, reply, reviewer=opts.reviewer)
+        storage.write_text(path, json.dumps(assessment.to_json(), indent=2) + "\n")
+    elif opts.executor == "notebook":
+        from perfgate_lib.io.notebook import run_notebook
+
+        run_notebook(
+            "assess",
+            state.run_dir,
+            {
+                "pr": opts.pr,
+                "repo": opts.repo,
+                "checkout": "",
+                "base": "",
+                "head": "",
+                "reply": reply,
+                "out_dir": absolute(state.run_dir),
+            },
+        )
+    else:
+        from perfgate_lib.assess.run import run_assess
+
+        run_assess(pr=opts.pr, repo=opts.repo, reply=reply, out_dir=state.run_dir)
+    state.set(assessment=path, status="assessed")
+    return path
+
+
+def confirm(opts: RunOptions, state: RunState, path: str, reply: str) -> Any:
+    """The confirmed assessment, or None when still waiting for the reviewer."""
+    from perfgate_lib.assess.confirm import apply_reply
+    from perfgate_lib.assess.run import load_assessment
+
+    assessment = load_assessment(path)
+    started = bool(state.data.get("attempts"))
+    if reply and (not assessment.confirmation or not started):
+        if not assessment.confirmation or assessment.confirmation.get("reply") != reply:
+            base = assessment
+            if assessment.confirmation:  # a new reply before any gate ran: start from the proposal
+                from dataclasses import replace
+
+                base = replace(assessment, max_gate=assessment.proposed_max_gate, confirmation=None)
+            assessment = apply_reply(base, reply, reviewer=opts.reviewer)
+            storage.write_text(path, json.dumps(assessment.to_json(), indent=2) + "\n")
+    elif reply and started and assessment.confirmation.get("reply") != reply:
+        _say(
+            f"note: this run was confirmed with {assessment.confirmation.get('reply')!r} and "
+            f"has gates in flight; --confirm {reply!r} is ignored"
+        )
+    if not assessment.confirmation:
+        return None
+    state.set(confirmation=assessment.confirmation, max_gate=assessment.max_gate)
+    return assessment
+
+
+# ---------------------------------------------------------------------- gates
+def gate_job(opts: RunOptions, state: RunState, gate: int, attempt: int, worktree: str) -> GateJob:
+    """The gate notebook's parameters for one attempt."""
+    checks_done = bool((state.data.get("local_checks") or {}).get("passed"))
+    return GateJob(
+        run_dir=absolute(state.run_dir),
+        gate=gate,
+        attempt=attempt,
+        pr=opts.pr,
+        repo=opts.repo,
+        sha=str(state.data.get("sha") or ""),
+        runner=opts.runner,
+        replay=absolute(opts.replay_dir) if opts.replay_dir else "",
+        checkout=str(state.data.get("checkout") or ""),
+        worktree=worktree,
+        baseline=absolute(opts.baseline_dir) if opts.baseline_dir else "",
+        mirror=opts.mirror,
+        use_actions=not opts.no_actions,
+        assessment=absolute(storage.join(state.run_dir, "assessment.json")),
+        max_gate=str(state.data.get("max_gate")),
+        local_checks=opts.runner == "iris" and not checks_done,
+        iris_config=opts.iris_config,
+        allow_other_cluster=opts.allow_other_cluster,
+        yes_stop_early=opts.yes_stop_early,
+        post="file" if opts.dry_run else "github",
+        thresholds="",
+        poll_seconds=float(opts.poll_seconds or 0.0),
+        common=absolute(opts.common) if opts.common else "",
+    )
+
+
+def execute_attempt(
+    opts: RunOptions, state: RunState, gate: int, attempt: int, worktree: str
+) -> str:
+    """Run one gate attempt (notebook or in-process); returns its verdict."""
+    job = gate_job(opts, state, gate, attempt, worktree)
+    folder = gate_folder(gate, attempt)
+    _say(f"gate {gate}, attempt {attempt}: running ({folder}/)")
+    if opts.executor == "inprocess":
+        return GateSession(job, state=state).run_all()
+    from perfgate_lib.io.notebook import NotebookFailed, run_notebook
+
+    out_dir = storage.join(state.run_dir, folder)
+    try:
+        with progress_watch(storage.join(out_dir, "progress.json")):
+            run_notebook("gate", out_dir, job.to_parameters())
+    except NotebookFailed as exc:
+        state.reload()
+        err = state.attempt(gate, attempt).get("error")
+        if err:
+            raise GateStepFailed(
+                f"gate {gate} attempt {attempt}, step {err.get('step')}: {err.get('message')} "
+                f"(executed notebook: {exc.output})",
+                int(err.get("exit_code", EXIT_COULD_NOT_RUN)),
+            ) from exc
+        raise
+    state.reload()
+    rec = state.attempt(gate, attempt)
+    if rec.get("status") != "posted" or not rec.get("verdict"):
+        raise GateStepFailed(f"gate {gate} attempt {attempt} ended without a posted verdict")
+    return str(rec["verdict"])
+
+
+@contextlib.contextmanager
+def progress_watch(path: str, interval: float = 0.5) -> Iterator[None]:
+    """Echo the babysitter's progress lines (written by the gate notebook's kernel) to
+    this terminal while the notebook runs; a live status line on a TTY."""
+    stop = threading.Event()
+    console = None
+    with contextlib.suppress(ImportError):
+        from rich.console import Console
+
+        console = Console(stderr=True)
+
+    def loop() -> None:
+        last = None
+        status = None
+        try:
+            while not stop.wait(interval):
+                try:
+                    data = json.loads(storage.read_text(path))
+                except (FileNotFoundError, json.JSONDecodeError, OSError):
+                    continue
+                line = data.get("line")
+                if not line or line == last:
+                    continue
+                last = line
+                if console is not None and console.is_terminal:
+                    if status is None:
+                        status = console.status(line)
+                        status.start()
+                    else:
+                        status.update(line)
+                else:
+                    _say(line)
+        finally:
+            if status is not None:
+                status.stop()
+
+    thread = threading.Thread(target=loop, name="perfgate-progress", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=2)
+
+
+def history_of(state: RunState) -> list[GateResult]:
+    """Gate attempts whose comment is out (the ladder so far)."""
+    return [GateResult.from_json(r) for r in state.data.get("ladder", [])]
+
+
+def in_flight(state: RunState) -> tuple[int, int] | None:
+    """(gate, attempt) of an attempt with a job not yet terminal, if any."""
+    for rec in state.data.get("attempts", {}).values():
+        if rec.get("job_id") and not rec.get("job", {}).get("terminal"):
+            return int(rec["gate"]), int(rec["attempt"])
+    return None
+
+
+def run_gates(opts: RunOptions, state: RunState, max_gate: str) -> LadderOutcome:
+    """The ladder, inside the treatment worktree for the iris runner."""
+
+    @contextlib.contextmanager
+    def place() -> Iterator[str]:
+        if opts.runner != "iris":
+            yield ""
+            return
+        from perfgate_lib.gate.worktree import repo_root, treatment_worktree
+
+        top = repo_root(opts.checkout)
+        common = load_run_params(opts.common or None)
+        state.set(checkout=str(top))
+        with treatment_worktree(
+            top,
+            opts.pr,
+            str(state.data["sha"]),
+            relative_root=common.worktrees_dir,
+            remote=common.git_remote,
+        ) as wt:
+            state.event("worktree-created", path=str(wt.path))
+            try:
+                yield str(wt.path)
+            finally:
+                state.reload()  # a gate notebook (another process) may have written it
+                state.event("worktree-removed", path=str(wt.path))
+
+    with place() as worktree:
+        return run_ladder(
+            max_gate,
+            lambda g, a: execute_attempt(opts, state, g, a, worktree),
+            history_of(state),
+        )
+
+
+def post_and_finish(
+    opts: RunOptions,
+    state: RunState,
+    post: tuple[str, str, str],
+    verdict: str,
+    exit_code: int,
+    message: str,
+) -> RunOutcome:
+    """Post (kind, key, body) once, or write it on a dry run, then finish the run."""
+    kind, key, body = post
+    mode = "file" if opts.dry_run else "github"
+    post_comment(state, kind, key, body, mode=mode, repo=opts.repo, pr=opts.pr)
+    outcome = {"exit_code": exit_code, "verdict": verdict, "message": message}
+    return finish(opts, state, "finished", outcome)
+
+
+def run_local(opts: RunOptions, state: RunState, assessment: Any) -> RunOutcome:
+    """``--runner local``: "gate 0", the local A/B with real Zephyr (merge-base vs the PR
+    head on this machine) instead of cluster ferries; one comment, titled Gate 0."""
+    from perfgate_lib.errors import EXIT_BY_VERDICT
+    from perfgate_lib.gate.worktree import ensure_commit, repo_root
+    from perfgate_lib.local.demo import run_local_gate
+
+    top = str(repo_root(opts.checkout))
+    sha = str(state.data["sha"])
+    ensure_commit(top, sha, opts.pr, remote=load_run_params(opts.common or None).git_remote)
+    base = assessment.base_sha or "main"
+    folder = storage.join(state.run_dir, "gate0")
+    verdict = state.data.get("local_verdict")
+    if verdict is None:
+        assess_path = absolute(storage.join(state.run_dir, "assessment.json"))
+        data, _notebooks, _timings = run_local_gate(
+            top,
+            base,
+            sha,
+            folder,
+            max_pairs=opts.max_pairs,
+            budget_s=opts.budget_s,
+            env_mode=opts.env_mode,
+            docs=opts.docs,
+            assessment=assess_path,
+        )
+        verdict = data["verdict"]
+        state.set(local_verdict=verdict)
+    body = storage.read_text(storage.join(folder, "comment.md"))
+    return post_and_finish(
+        opts,
+        state,
+        ("verdict", "gate0", body),
+        verdict,
+        EXIT_BY_VERDICT[verdict],
+        f"gate 0 (local A/B): {verdict}",
+    )
+
+
+# ---------------------------------------------------------------------- the command
+def finish(opts: RunOptions, state: RunState, status: str, outcome: dict[str, Any]) -> RunOutcome:
+    """Record the outcome, archive the run folder, return what to tell the user."""
+    state.set(status=status, outcome=outcome, finished_at=utc_stamp())
+    if opts.archive:
+        archive(state, outcome)
+    return RunOutcome(
+        int(outcome["exit_code"]),
+        str(outcome.get("message", "")),
+        state.run_dir,
+        outcome.get("verdict"),
+    )
+
+
+def archive(state: RunState, outcome: dict[str, Any]) -> None:
+    """The single archive call site: HTML renders, provenance, scrub, run index."""
+    from perfgate_lib.audit.archive import archive_run
+
+    ladder = state.data.get("ladder") or []
+    last_gate = ladder[-1]["gate"] if ladder else None
+    result = archive_run(
+        state.run_dir,
+        pr=int(state.data["pr"]),
+        gate=last_gate,
+        sha=str(state.data.get("sha") or "")[:7] or None,
+        verdict=outcome.get("verdict"),
+    )
+    state.event("archived", index=str(getattr(result, "index_file", "")))
+
+
+def run(opts: RunOptions, echo: Callable[[str], None] = print) -> RunOutcome:
+    """The whole ``perfgate run``; see the module docstring."""
+    validate(opts)
+    reply = reply_from_options(opts.confirm, opts.max_gate)
+    sha = head_sha(opts)
+    state, resumed = open_run(opts, sha)
+    echo(f"{'resuming' if resumed else 'run folder'}: {state.run_dir}")
+    try:
+        return _run(opts, state, reply, echo)
+    except KeyboardInterrupt:
+        where = in_flight(state.reload())
+        if where is not None:
+            gate, attempt = where
+            session_policy = _policy(opts, gate)
+            runner = _runner_for_stop(opts, state, gate, attempt)
+            what = handle_interrupt(state, runner, gate, attempt, session_policy)
+            _say(f"interrupted: {what}")
+        state.event("interrupted")
+        raise
+    except PerfgateError as exc:
+        state.reload()
+        if state.status not in ("halted", "finished"):
+            state.set(
+                status="error",
+                outcome={"exit_code": exc.exit_code, "message": str(exc), "verdict": None},
+            )
+        else:
+            state.set(outcome={"exit_code": exc.exit_code, "message": str(exc), "verdict": None})
+            if opts.archive:
+                with contextlib.suppress(PerfgateError):
+                    archive(state, state.data["outcome"])
+        raise
+
+
+def _policy(opts: RunOptions, gate: int) -> Any:
+    from perfgate_lib.gate.babysit import BabysitPolicy
+    from perfgate_lib.verdict.gates import load_gate
+
+    params = load_gate(gate)
+    return BabysitPolicy.for_gate(
+        params.poll_interval_minutes,
+        params.wall_time_minutes,
+        stop_early_confirmed=opts.yes_stop_early,
+    )
+
+
+def _runner_for_stop(opts: RunOptions, state: RunState, gate: int, attempt: int) -> Any:
+    """A runner able to stop the in-flight job (iris), built without a worktree."""
+    if opts.runner != "iris":
+        from perfgate_lib.runners.replay import ReplayRunner
+
+        return ReplayRunner(opts.replay_dir or ".")
+    job = gate_job(opts, state, gate, attempt, "")
+    return GateSession(job).runner
+
+
+def _run(opts: RunOptions, state: RunState, reply: str, echo: Callable[[str], None]) -> RunOutcome:
+    from perfgate_lib.assess.render import render_assessment_block, render_waiver_comment
+
+    path = assess(opts, state, reply)
+    assessment = confirm(opts, state, path, reply)
+    if assessment is None:
+        from perfgate_lib.assess.run import load_assessment
+
+        echo(render_assessment_block(load_assessment(path)))
+        state.set(status="awaiting_confirmation")
+        echo(
+            f"waiting for the reviewer: re-run with --confirm go (or max_gate=<skip|1|2|3>); "
+            f"this run folder will be resumed: {state.run_dir}"
+        )
+        return RunOutcome(EXIT_PASS, "awaiting confirmation", state.run_dir, None)
+    echo(render_assessment_block(assessment))
+    if not assessment.in_scope and assessment.max_gate == "skip":
+        return finish(
+            opts,
+            state,
+            "finished",
+            {
+                "exit_code": EXIT_PASS,
+                "verdict": "out_of_scope",
+                "message": "out of scope: no gate runs",
+            },
+        )
+    if assessment.max_gate == "skip":
+        body = render_waiver_comment(assessment, opts.reviewer)
+        return post_and_finish(
+            opts, state, ("waiver", "waiver", body), "skip", EXIT_PASS, "gate waived: no ferry"
+        )
+    state.set(status="running")
+    if opts.runner == "local":
+        return run_local(opts, state, assessment)
+    outcome = run_gates(opts, state, assessment.max_gate)
+    state.reload()
+    data = outcome.to_json()
+    data["message"] = outcome.final.reason
+    return finish(opts, state, "finished", data)

@@ -1,0 +1,938 @@
+"""One gate attempt end to end: baseline, local checks, ferry, babysitting, comparison,
+comment. ``notebooks/gate.ipynb`` calls these steps one cell at a time; ``perfgate run``
+runs that notebook per gate attempt (or :meth:`GateSession.run_all` in-process).
+
+Every step is recorded in the run's ``state.json`` and is idempotent, so re-running an
+attempt after a crash picks up where it stopped: a recorded baseline is reused, a
+recorded job id is polled again (never re-submitted), a collected report is not fetched
+twice, and a comment already posted with the same body is not posted again.
+
+Outputs of a gate attempt go to ``<run dir>/gate<N>[-attempt<K>]/``: the inputs
+(``baseline-report.json``, ``baseline-provenance.json``, ``submission.json``,
+``submit-output.txt``, ``treatment-report.json``), the outputs (``verdict.json``,
+``comment.md``, ``stage_chart.png``, ``summary_chart.png``) and ``gate.json`` (job state,
+queue wait in seconds, job error, verdict).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from perfgate_lib import PROJECT_ROOT
+from perfgate_lib.errors import PerfgateError, UsageError
+from perfgate_lib.gate.babysit import BabysitPolicy, ProgressPrinter, Watch, babysit, may_stop
+from perfgate_lib.gate.evidence import debug_commands, oom_lines, oom_section, queue_wait_note
+from perfgate_lib.gate.ladder import GateResult, ladder_notes, parse_max_gate, plan_next
+from perfgate_lib.gate.localchecks import LocalChecksFailed, run_local_checks
+from perfgate_lib.gate.runparams import RunParams, load_run_params
+from perfgate_lib.gate.state import RunState, gate_folder
+from perfgate_lib.io import storage
+from perfgate_lib.io.rundir import public_url
+from perfgate_lib.mdtext import fmt_duration, md_code, md_escape, md_fence
+from perfgate_lib.runners.base import Runner, RunnerError, Submission
+from perfgate_lib.timeutil import iso, utc_now
+from perfgate_lib.verdict.gates import GateParams, load_gate
+
+REPO_ROOT = PROJECT_ROOT
+DEFAULT_REPO = "marin-community/marin"
+RUNNERS = ("iris", "replay")
+POST_MODES = ("github", "file")
+FINAL_COMMENT = "comment.md"
+
+
+@dataclass
+class GateJob:
+    """Everything one gate attempt needs: the gate notebook's parameters, parsed.
+
+    Paths may be local or fsspec URLs unless said otherwise. ``baseline``: a local report
+    file or folder ("" = GitHub Actions, then the GCS mirror). ``replay``: a folder or a
+    JSON mapping of recorded reports. ``post``: ``github`` (upsert the PR comment) or
+    ``file`` (write ``comment.md`` only; dry run). ``poll_seconds`` > 0 overrides the
+    gate's poll interval.
+    """
+
+    run_dir: str = ""
+    gate: int = 1
+    attempt: int = 1
+    pr: int = 0
+    repo: str = DEFAULT_REPO
+    sha: str = ""
+    runner: str = "replay"
+    replay: str = ""
+    checkout: str = ""
+    worktree: str = ""
+    baseline: str = ""
+    mirror: str = ""
+    use_actions: bool = True
+    assessment: str = ""
+    max_gate: str = "1"
+    local_checks: bool = False
+    iris_config: str = ""
+    allow_other_cluster: bool = False
+    yes_stop_early: bool = False
+    post: str = "file"
+    thresholds: str = ""
+    poll_seconds: float = 0.0
+    common: str = ""
+
+    @classmethod
+    def from_parameters(cls, **params: Any) -> GateJob:
+        """Build from notebook parameters; unknown names are an error naming them."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(params) - known)
+        if unknown:
+            raise UsageError(f"gate: unknown parameter(s) {', '.join(unknown)}")
+        job = cls(**params)
+        job.gate, job.attempt, job.pr = int(job.gate), int(job.attempt), int(job.pr)
+        job.max_gate = str(parse_max_gate(job.max_gate))
+        if job.runner not in RUNNERS:
+            raise UsageError(f"runner must be one of {', '.join(RUNNERS)}, got {job.runner!r}")
+        if job.post not in POST_MODES:
+            raise UsageError(f"post must be one of {', '.join(POST_MODES)}, got {job.post!r}")
+        if job.gate not in (1, 2, 3) or job.attempt < 1:
+            raise UsageError(f"gate must be 1..3 and attempt >= 1, got {job.gate}/{job.attempt}")
+        return job
+
+    def to_parameters(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def resolve_cluster_config(
+    checkout: str, iris_config: str, allow_other: bool, default: str
+) -> tuple[str, bool]:
+    """(config path for ``iris --config``, is it another cluster?).
+
+    Anything but ``default`` (``lib/iris/config/marin.yaml`` of the checkout) needs
+    ``allow_other`` (the skill asks the reviewer before using another cluster).
+    """
+    default_path = os.path.realpath(os.path.join(checkout or ".", default))
+    if not iris_config:
+        return default_path, False
+    given = (
+        iris_config if os.path.isabs(iris_config) else os.path.join(checkout or ".", iris_config)
+    )
+    given = os.path.realpath(given)
+    if given == default_path:
+        return default_path, False
+    if not allow_other:
+        raise UsageError(
+            f"--iris-config {iris_config} is not the marin cluster ({default}); "
+            "re-running on another cluster needs --allow-other-cluster"
+        )
+    return given, True
+
+
+def local_scratch(run_dir: str, folder: str) -> str:
+    """A local folder for raw script outputs: the gate folder itself when the run folder
+    is local, else a folder under the temp dir that survives a crash of this process."""
+    if not storage.is_url(run_dir):
+        return os.path.join(run_dir, folder)
+    digest = hashlib.sha256(run_dir.encode()).hexdigest()[:16]
+    return os.path.join(tempfile.gettempdir(), "perfgate-scratch", digest, folder)
+
+
+def _pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    with contextlib.suppress(OSError), open(f"/proc/{int(pid)}/stat") as fh:
+        if fh.read().split(") ", 1)[-1].startswith("Z"):
+            return False  # a zombie: finished, not yet reaped
+    return True
+
+
+def local_baseline(path: str, gate: int) -> str:
+    """A local baseline for ``gate``: a report file as given, or in a folder
+    ``gate<N>/baseline-report.json`` (an earlier run folder), ``tier<N>_baseline.json``
+    (the bundled examples) or ``baseline-g<N>.json``; else the folder itself."""
+    if not path or path.endswith(".json"):
+        return path
+    for name in (
+        f"gate{gate}/baseline-report.json",
+        f"tier{gate}_baseline.json",
+        f"baseline-g{gate}.json",
+    ):
+        candidate = storage.join(path, name)
+        if storage.exists(candidate):
+            return candidate
+    return path
+
+
+def tier_names() -> dict[int, str]:
+    """Gate -> tier name, from ``parameters/gate<N>.yaml``."""
+    return {n: load_gate(n).name for n in (1, 2, 3)}
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class GateSession:
+    """One gate attempt over a run folder. Each public step is idempotent."""
+
+    def __init__(
+        self, job: GateJob, runner: Runner | None = None, state: RunState | None = None
+    ) -> None:
+        self.job = job
+        if not job.run_dir:
+            from perfgate_lib.io.rundir import new_run_dir
+
+            job.run_dir = new_run_dir(str(REPO_ROOT / "runs"), None, kind="gate")
+        self.run_dir = job.run_dir
+        self.folder = gate_folder(job.gate, job.attempt)
+        self.out_dir = storage.join(self.run_dir, self.folder)
+        storage.makedirs(self.out_dir)
+        if state is not None:
+            self.state = state
+        elif storage.exists(storage.join(self.run_dir, "state.json")):
+            self.state = RunState.load(self.run_dir)
+        else:
+            self.state = RunState.create(
+                self.run_dir,
+                pr=job.pr,
+                repo=job.repo,
+                sha=job.sha,
+                status="running",
+                runner=job.runner,
+                standalone=True,
+            )
+        self.params: GateParams = load_gate(job.gate)
+        self.common: RunParams = load_run_params(job.common or None)
+        self.runner = runner or self._make_runner()
+        rec = self.record
+        if rec.get("error"):  # an earlier try of this attempt failed: keep it as history
+            rec.setdefault("previous_errors", []).append(rec.pop("error"))
+            self.state.save()
+        self.baseline_path = storage.join(self.out_dir, "baseline-report.json")
+        self.treatment_path = storage.join(self.out_dir, "treatment-report.json")
+
+    # ------------------------------------------------------------------ plumbing
+    @property
+    def record(self) -> dict[str, Any]:
+        return self.state.attempt(self.job.gate, self.job.attempt)
+
+    def _update(self, event: str | None = None, **fields: Any) -> None:
+        self.state.update_attempt(self.job.gate, self.job.attempt, event, **fields)
+
+    @contextlib.contextmanager
+    def _step(self, name: str) -> Iterator[None]:
+        """Record a failing step's error (type, message, exit code) before it propagates."""
+        try:
+            yield
+        except PerfgateError as exc:
+            status = "halted" if self.record.get("status") == "halted" else "error"
+            self._update(
+                f"{self.folder}:{name}-error",
+                status=status,
+                error={
+                    "step": name,
+                    "type": type(exc).__name__,
+                    "message": str(exc),
+                    "exit_code": exc.exit_code,
+                },
+            )
+            raise
+
+    def _make_runner(self) -> Runner:
+        if self.job.runner == "replay":
+            from perfgate_lib.runners.replay import ReplayRunner, parse_source
+
+            return ReplayRunner(parse_source(self.job.replay))
+        from perfgate_lib.runners.iris import IrisRunner
+
+        if not self.job.checkout:
+            raise UsageError("the iris runner needs the marin checkout (--checkout)")
+        config, other = resolve_cluster_config(
+            self.job.checkout,
+            self.job.iris_config,
+            self.job.allow_other_cluster,
+            self.common.cluster_config,
+        )
+        return IrisRunner(
+            checkout=self.job.checkout,
+            scratch_dir=local_scratch(self.run_dir, self.folder),
+            status_root=self.common.status_root,
+            iris_config=config,
+            pass_config_to_submit=other,
+            uv_command=self.common.uv_command,
+            iris_command=self.common.iris_command,
+            submit_script=self.common.submit_script,
+            collect_script=self.common.collect_script,
+            collect_from=self.common.collect_from,
+            timeout_seconds=self.common.command_timeout_seconds,
+            on_submit_started=self._submit_started,
+        )
+
+    def _submit_started(self, pid: int, output_path: str) -> None:
+        self._update(submit_pid=pid, submit_output=output_path)
+
+    # ------------------------------------------------------------------ baseline
+    def fetch_baseline(self) -> dict[str, Any]:
+        """The gate's baseline (recorded one on resume); returns its provenance.
+
+        No baseline: the gap comment is posted and :class:`BaselineUnavailable` raised
+        (exit 4). The kit never submits a baseline ferry.
+        """
+        rec = self.record
+        if rec.get("baseline") and storage.exists(self.baseline_path):
+            return rec["baseline"]
+        from perfgate_lib.gate.baseline import NoBaseline, find_baseline, render_unavailable
+
+        with self._step("baseline"):
+            client = None
+            if not self.job.baseline and self.job.use_actions:
+                from perfgate_lib.io.github import GitHubClient, GitHubSettings
+
+                client = GitHubClient(GitHubSettings.from_env(repo=self.job.repo))
+            try:
+                found = find_baseline(
+                    self.params,
+                    client=client,
+                    mirror=(self.job.mirror or self.common.mirror) or None,
+                    local=local_baseline(self.job.baseline, self.job.gate) or None,
+                    use_actions=self.job.use_actions,
+                )
+            except NoBaseline as exc:
+                body = render_unavailable(self.params, exc.attempts, sha=self.job.sha or None)
+                try:
+                    self.post_body("baseline-unavailable", self.folder, body)
+                except PerfgateError as post_exc:  # keep the real cause as the error
+                    self.state.event(f"{self.folder}:gap-comment-failed", error=str(post_exc))
+                raise
+            found.save(self.baseline_path)
+            prov = found.provenance.to_json()
+            storage.write_text(
+                storage.join(self.out_dir, "baseline-provenance.json"),
+                json.dumps(prov, indent=2) + "\n",
+            )
+            self._update(status="baseline", baseline=prov, baseline_path=self.baseline_path)
+        return prov
+
+    # ------------------------------------------------------------------ local checks
+    def run_local_checks(self) -> dict[str, Any] | None:
+        """The local checks in the worktree (first gate attempt only); None when skipped.
+
+        A failure posts the halt comment, marks the run halted and raises
+        :class:`LocalChecksFailed` (exit 4): nothing is submitted.
+        """
+        done = self.state.data.get("local_checks") or {}
+        if not self.job.local_checks or done.get("passed"):
+            return done or None
+        if not self.job.worktree:
+            raise UsageError("local checks need the treatment worktree")
+        self.prepare_environment()
+        with self._step("local-checks"):
+            out = storage.join(self.run_dir, "local-checks")
+            result = run_local_checks(
+                self.job.worktree,
+                self.common.local_checks,
+                out,
+                timeout_seconds=self.common.local_checks_timeout_minutes * 60,
+                tail_lines=self.common.output_tail_lines,
+            )
+            summary = result.to_json()
+            self.state.set(local_checks=summary)
+            if not result.passed:
+                from perfgate_lib.verdict.render import render_halt
+
+                body = render_halt(
+                    self.job.sha or "unknown", result.failed_step or "?", result.output_tail
+                )
+                self.post_body("halt", "local-checks", body)
+                self._update(status="halted")
+                self.state.set(status="halted")
+                raise LocalChecksFailed(
+                    f"local check failed: {result.failed_step} (output tail: {result.tail_path}); "
+                    "no ferry was submitted"
+                )
+        return summary
+
+    # ------------------------------------------------------------------ environment
+    def prepare_environment(self) -> dict[str, Any] | None:
+        """Prepare the treatment worktree's environment as marin's workflows do
+        (``prepare_env`` in gate_common.yaml, e.g. ``uv sync ...``), once per worktree and
+        only for the iris runner; None when there is nothing to do.
+
+        marin's submit script runs the worktree's own ``.venv/bin/iris``: without this a
+        fresh worktree cannot submit. A failure raises :class:`RunnerError` (exit 4).
+        """
+        if self.job.runner != "iris" or not self.common.prepare_env or not self.job.worktree:
+            return None
+        done = self.state.data.get("prepared_env") or {}
+        if done.get("passed") and done.get("worktree") == self.job.worktree:
+            return done
+        with self._step("prepare-env"):
+            result = run_local_checks(
+                self.job.worktree,
+                self.common.prepare_env,
+                storage.join(self.run_dir, "prepare-env"),
+                timeout_seconds=self.common.prepare_env_timeout_minutes * 60,
+                tail_lines=self.common.output_tail_lines,
+            )
+            summary = {**result.to_json(), "worktree": self.job.worktree}
+            self.state.set(prepared_env=summary)
+            if not result.passed:
+                raise RunnerError(
+                    f"preparing the treatment worktree's environment failed at "
+                    f"{result.failed_step!r} (output tail: {result.tail_path}); nothing was "
+                    f"submitted:\n{result.output_tail[-1500:]}"
+                )
+        return summary
+
+    # ------------------------------------------------------------------ submit
+    def submit(self) -> Submission:
+        """Submit the treatment ferry once per (PR, gate, attempt); see state.py."""
+        rec = self.record
+        if rec.get("job_id"):
+            return Submission.from_json(rec["submission"])
+        self.prepare_environment()
+        with self._step("submit"):
+            if rec.get("status") == "submitting":
+                recovered = self._recover_submission(rec)
+                if recovered is not None:
+                    return recovered
+            started = iso(utc_now())
+            self._update(status="submitting", submit_started_at=started, runner=self.runner.name)
+            submission = self.runner.submit(
+                self.job.gate, self.job.pr, self.job.worktree, self.job.attempt
+            )
+            return self._record_submission(submission, "submitted", started)
+
+    def _record_submission(self, sub: Submission, how: str, started: str | None) -> Submission:
+        self._update(
+            status="submitted",
+            job_id=sub.job_id,
+            submission=sub.to_json(),
+            ferry_module=sub.ferry_module,
+            submitted_at=started or iso(utc_now()),
+            submit_recorded_by=how,
+        )
+        storage.write_text(
+            storage.join(self.out_dir, "submission.json"),
+            json.dumps(sub.to_json(), indent=2) + "\n",
+        )
+        out = self.record.get("submit_output")
+        if out and os.path.isfile(out) and storage.join(self.out_dir, "submit-output.txt") != out:
+            with open(out, encoding="utf-8", errors="replace") as fh:
+                storage.write_text(storage.join(self.out_dir, "submit-output.txt"), fh.read())
+        return sub
+
+    def _recover_submission(self, rec: dict[str, Any]) -> Submission | None:
+        """After a crash between "submitting" and the job id: find the job, never guess."""
+        pid = rec.get("submit_pid")
+        deadline = time.monotonic() + self.common.command_timeout_seconds
+        while _pid_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.2)  # the submit script outlived us: let it finish
+        out = rec.get("submit_output")
+        if out and os.path.isfile(out):
+            from perfgate_lib.runners.iris import IrisRunner
+
+            with open(out, encoding="utf-8", errors="replace") as fh:
+                text = fh.read()
+            sub = IrisRunner.submission_from_output(text, self.job.gate, self.job.attempt)
+            if sub is not None:
+                return self._record_submission(
+                    sub, "recovered from the submit output", rec.get("submit_started_at")
+                )
+        found = self.runner.find(
+            self.job.gate,
+            self.job.pr,
+            self.job.attempt,
+            rec.get("submit_started_at"),
+            exclude=self.state.job_ids(),
+        )
+        if found is not None:
+            return self._record_submission(
+                found, "recovered from the cluster's job list", rec.get("submit_started_at")
+            )
+        self.state.event(
+            f"{self.folder}:submit-not-found",
+            detail="the interrupted submission left no job on the cluster; submitting again",
+        )
+        return None
+
+    # ------------------------------------------------------------------ babysit
+    def policy(self) -> BabysitPolicy:
+        return BabysitPolicy.for_gate(
+            self.params.poll_interval_minutes,
+            self.params.wall_time_minutes,
+            overrun_factor=self.common.overrun_stop_factor,
+            error_limit=self.common.poll_error_limit,
+            stop_early_confirmed=self.job.yes_stop_early,
+            interval_override=self.job.poll_seconds or None,
+        )
+
+    def watch(self) -> Watch:
+        rec = self.record
+        return Watch.from_json(
+            rec.get("job"), rec["job_id"], rec.get("submitted_at") or iso(utc_now())
+        )
+
+    def babysit(self) -> Watch:
+        """Poll the job until terminal (resumes the recorded watch)."""
+        rec = self.record
+        if rec.get("job", {}).get("terminal"):
+            return self.watch()
+        watch = self.watch()
+        policy = self.policy()
+        printer = ProgressPrinter(self.out_dir, gate=self.job.gate)
+        with self._step("babysit"):
+            try:
+                result = babysit(
+                    self.runner,
+                    watch,
+                    policy,
+                    on_observation=lambda w: self._update(
+                        f"{self.folder}:poll",
+                        status="terminal" if w.terminal else "running",
+                        job=w.to_json(),
+                    ),
+                    progress=printer,
+                )
+            except KeyboardInterrupt:
+                self.interrupted(watch, policy)
+                raise
+        return result.watch
+
+    def interrupted(self, watch: Watch, policy: BabysitPolicy) -> str:
+        """On an interrupt: stop the ferry only when the policy allows, else leave it."""
+        return handle_interrupt(self.state, self.runner, self.job.gate, self.job.attempt, policy)
+
+    # ------------------------------------------------------------------ collect
+    def collect(self) -> str:
+        """The treatment report in the gate folder. A job that did not succeed and left no
+        report gets a minimal one (status failed) so the gate is judged inconclusive."""
+        rec = self.record
+        if rec.get("report_path") and storage.exists(self.treatment_path):
+            return self.treatment_path
+        from perfgate_lib.verdict.report import load_report
+
+        sub = Submission.from_json(rec["submission"])
+        watch = self.watch()
+        self.record_job_tree(sub.job_id)
+        with self._step("collect"):
+            scratch = local_scratch(self.run_dir, self.folder)
+            os.makedirs(scratch, exist_ok=True)
+            local_out = (
+                self.treatment_path
+                if not storage.is_url(self.treatment_path)
+                else os.path.join(scratch, "treatment-report.json")
+            )
+            synthesized = False
+            try:
+                self.runner.collect(sub, local_out)
+                load_report(local_out)
+            except PerfgateError as exc:
+                if watch.state == "succeeded":
+                    raise
+                synthesized = True
+                report = {
+                    "iris_job_id": sub.job_id,
+                    "status": "failed",
+                    "warnings": [f"perfgate: no usable report from the collector ({exc})"],
+                }
+                with open(local_out, "w") as fh:
+                    json.dump(report, fh, indent=2)
+            if local_out != self.treatment_path:
+                with open(local_out, "rb") as fh:
+                    storage.write_bytes(self.treatment_path, fh.read())
+            self._update(
+                status="collected", report_path=self.treatment_path, report_synthesized=synthesized
+            )
+        return self.treatment_path
+
+    def record_job_tree(self, job_id: str) -> dict[str, str]:
+        """The ended job's tree (``job-tree.json``) and the steps in it that did not finish
+        (stage -> note, see :mod:`perfgate_lib.gate.steptree`); recorded once per attempt.
+
+        A listing that fails leaves no tree (an event says so): the report is then read as
+        the collector wrote it."""
+        rec = self.record
+        if "unfinished_steps" in rec:
+            return dict(rec["unfinished_steps"])
+        from perfgate_lib.gate.steptree import unfinished_steps
+
+        try:
+            tree = [j.to_json() for j in self.runner.job_tree(job_id)]
+        except RunnerError as exc:
+            self.state.event(f"{self.folder}:job-tree-unavailable", error=str(exc))
+            return {}
+        storage.write_text(
+            storage.join(self.out_dir, "job-tree.json"), json.dumps(tree, indent=2) + "\n"
+        )
+        unfinished = unfinished_steps(job_id, tree)
+        self._update(unfinished_steps=unfinished, job_tree_size=len(tree))
+        return unfinished
+
+    # ------------------------------------------------------------------ compare
+    def history(self) -> list[GateResult]:
+        """Finished attempts of this run before this one (the ladder so far)."""
+        return [
+            GateResult.from_json(r)
+            for r in self.state.data.get("ladder", [])
+            if (r["gate"], r["attempt"]) != (self.job.gate, self.job.attempt)
+        ]
+
+    def compare(self) -> Any:
+        """Verdict, charts and comment for this attempt (:class:`CompareResult`)."""
+        from perfgate_lib.verdict.compare import run_compare
+        from perfgate_lib.verdict.render import CommentExtras
+
+        rec = self.record
+        watch = self.watch()
+        with self._step("compare"):
+            context = {
+                "treatment_ferry_module": rec.get("ferry_module"),
+                "treatment_job_state": watch.state if watch.state != "unknown" else None,
+                "treatment_unfinished_steps": dict(rec.get("unfinished_steps") or {}),
+                "baseline": dict(rec.get("baseline") or {}),
+            }
+            assessment = self.job.assessment or None
+
+            def extras_for(verdict: Any) -> CommentExtras:
+                history = [
+                    *self.history(),
+                    GateResult(self.job.gate, self.job.attempt, verdict.verdict),
+                ]
+                notes = ladder_notes(self.job.max_gate, history, tier_names())
+                notes += [n for n in (queue_wait_note(watch.queue_wait_seconds),) if n]
+                notes += self.run_settings_notes()
+                return CommentExtras(
+                    top_notes=notes,
+                    sections=[
+                        *self._job_sections(rec, watch),
+                        *self._evidence_sections(verdict, rec, history),
+                    ],
+                    run_link=public_url(self.run_dir, f"{self.folder}/gate.html"),
+                    **self._noise_context(verdict),
+                )
+
+            result = run_compare(
+                self.baseline_path,
+                self.treatment_path,
+                gate=self.job.gate,
+                assessment=assessment,
+                thresholds=self.job.thresholds or None,
+                out_dir=self.out_dir,
+                context=context,
+                extras_for=extras_for,
+            )
+            verdict = result.verdict.verdict
+            self._write_outcome(rec, watch, verdict)
+            self._update(status="compared", verdict=verdict)
+        return result
+
+    def run_settings_notes(self) -> list[str]:
+        """A note when the treatment ran with other ``iris job run`` settings than the
+        baseline (iris runner only; see :mod:`perfgate_lib.gate.runsettings`). Never judged."""
+        if self.job.runner != "iris":
+            return []
+        from perfgate_lib.gate.runsettings import (
+            parse_flags,
+            setting_differences,
+            workflow_flags_from_checkout,
+        )
+
+        seen = workflow_flags_from_checkout(self.job.checkout, self.params.workflow)
+        baseline = seen if seen is not None else parse_flags(self.params.baseline_iris_flags)
+        if not baseline:
+            return []
+        where = (
+            f"`.github/workflows/{md_escape(self.params.workflow)}` in the checkout"
+            if seen is not None
+            else f"`parameters/gate{self.job.gate}.yaml` (marin as checked 2026-12)"
+        )
+        diffs = setting_differences(baseline, parse_flags(self.params.iris_flags))
+        if not diffs:
+            return []
+        self._update(run_setting_differences=diffs)
+        return [
+            "**Run settings differ from the baseline's** (tier workflow per "
+            f"{where}; treatment per `{md_escape(self.common.submit_script)}`): "
+            + "; ".join(md_escape(d) for d in diffs)
+            + ". Noted, not judged."
+        ]
+
+    def _evidence_sections(
+        self, verdict: Any, rec: dict[str, Any], history: list[GateResult]
+    ) -> list[tuple[str, str]]:
+        """OOM log lines when the treatment OOMed more than the baseline; the commands to
+        start debugging when the ladder stops on a second inconclusive."""
+        sections = []
+        oom = next((s for s in verdict.signals if s.signal == "infra_failures.oom"), None)
+        job_id = rec.get("job_id") or ""
+        if oom is not None and oom.verdict == "fail" and job_id:
+            sections.append(oom_section(job_id, oom_lines(self.runner.logs(job_id))))
+        step = plan_next(self.job.max_gate, history)
+        if step.action == "stop" and step.verdict == "inconclusive":
+            jobs = [
+                a.get("job_id")
+                for a in self.state.data.get("attempts", {}).values()
+                if a.get("gate") == self.job.gate and a.get("job_id")
+            ] or [job_id]
+            config = getattr(self.runner, "config_path", None) or self.common.cluster_config
+            cmds = debug_commands([j for j in jobs if j], config)
+            sections.append(
+                ("### Debugging", "Start with:\n\n" + md_fence("\n".join(cmds), "bash"))
+            )
+        return sections
+
+    def _noise_context(self, verdict: Any) -> dict[str, Any]:
+        """Each stage's recent spread across the last scheduled baselines (context only).
+
+        Read from the GCS mirror for real (iris) runs, or from ``mirror`` when given;
+        nothing when the mirror is unreachable."""
+        mirror = self.job.mirror or (self.common.mirror if self.job.runner == "iris" else "")
+        if not mirror:
+            return {}
+        from perfgate_lib.audit.history import noise_context_for_gate, stage_noise_notes
+        from perfgate_lib.verdict.thresholds import load_thresholds
+
+        stages = [r.stage for r in verdict.stages]
+        band = load_thresholds(self.job.thresholds or None).bands["stage_wall_seconds"].pass_pct
+        noise = noise_context_for_gate(
+            self.job.gate, stages, mirror=mirror, too_noisy_above_pct=band
+        )
+        return {"stage_context": stage_noise_notes(noise)} if noise else {}
+
+    def _job_sections(self, rec: dict[str, Any], watch: Watch) -> list[tuple[str, str]]:
+        """A "Treatment job" section when the job did not simply succeed."""
+        if watch.state == "succeeded" and not rec.get("report_synthesized"):
+            return []
+        lines = [
+            "| | |",
+            "|---|---|",
+            f"| Iris job | {md_code(rec.get('job_id') or '?')} |",
+            f"| Final state | {md_escape(watch.raw_state or watch.state)} |",
+        ]
+        if watch.queue_wait_seconds is not None:
+            lines.append(
+                f"| Queue wait (not a perf signal) | {fmt_duration(watch.queue_wait_seconds)} |"
+            )
+        if watch.stopped:
+            lines.append("| Stopped by | perfgate (overran its wall time) |")
+        body = "\n".join(lines)
+        if watch.error:
+            body += "\n\n" + md_fence(watch.error[-3000:])
+        if rec.get("report_synthesized"):
+            body += "\n\nThe collector gave no usable report; the gate is judged on the job state alone."
+        return [("### Treatment job", body)]
+
+    def _write_outcome(self, rec: dict[str, Any], watch: Watch, verdict: str) -> None:
+        now = utc_now()
+        outcome = {
+            "gate": self.job.gate,
+            "attempt": self.job.attempt,
+            "folder": self.folder,
+            "verdict": verdict,
+            "job_id": rec.get("job_id"),
+            "ferry_module": rec.get("ferry_module"),
+            "job_state": watch.state,
+            "job_raw_state": watch.raw_state,
+            "job_error": watch.error or None,
+            "queue_wait_seconds": watch.queue_wait_seconds,
+            "queue_wait_source": watch.queue_wait_source,
+            "run_seconds": watch.run_seconds(now),
+            "polls": watch.polls,
+            "stopped": watch.stopped,
+            "stop_reason": watch.stop_reason or None,
+            "report_synthesized": bool(rec.get("report_synthesized")),
+            "baseline": rec.get("baseline"),
+        }
+        storage.write_text(
+            storage.join(self.out_dir, "gate.json"), json.dumps(outcome, indent=2) + "\n"
+        )
+        verdict_path = storage.join(self.out_dir, "verdict.json")
+        data = json.loads(storage.read_text(verdict_path))
+        data.setdefault("treatment", {}).update(
+            {
+                "queue_wait_seconds": watch.queue_wait_seconds,
+                "job_state": watch.state,
+                "job_error": watch.error or None,
+                "attempt": self.job.attempt,
+            }
+        )
+        storage.write_text(verdict_path, json.dumps(data, indent=2) + "\n")
+
+    # ------------------------------------------------------------------ post
+    def post(self) -> dict[str, Any]:
+        """Post (or, dry run, write) this attempt's comment; once per body."""
+        with self._step("post"):
+            body = storage.read_text(storage.join(self.out_dir, "comment.md"))
+            record = self.post_body("verdict", self.folder, body)
+            self._update(status="posted", posted=record)
+            # the ladder moves on only once the gate's comment is out
+            ladder = [
+                r for r in self.state.data.get("ladder", []) if r.get("folder") != self.folder
+            ]
+            ladder.append(
+                {
+                    "gate": self.job.gate,
+                    "attempt": self.job.attempt,
+                    "verdict": self.record["verdict"],
+                    "folder": self.folder,
+                }
+            )
+            self.state.set(ladder=ladder)
+        return record
+
+    def post_body(self, kind: str, key: str, body: str) -> dict[str, Any]:
+        """Post ``body`` (see :func:`post_comment`)."""
+        return post_comment(
+            self.state, kind, key, body, mode=self.job.post, repo=self.job.repo, pr=self.job.pr
+        )
+
+    # ------------------------------------------------------------------ display
+    def describe(self) -> str:
+        """What this attempt is and where its outputs go."""
+        j = self.job
+        where = "posted to the PR" if j.post == "github" else "written to the run folder (dry run)"
+        lines = [
+            f"Gate {j.gate} ({self.params.name}), attempt {j.attempt}, PR #{j.pr} ({j.repo})",
+            f"runner: {self.runner.name}; comment: {where}",
+            f"run folder: {self.run_dir}",
+            f"outputs: {self.out_dir}",
+        ]
+        status = self.record.get("status")
+        if status and status != "new":
+            lines.append(f"resuming: this attempt was at step {status!r}")
+        return "\n".join(lines)
+
+    # ------------------------------------------------------------------ all at once
+    def run_all(self) -> str:
+        """Every step in order; returns the verdict."""
+        self.fetch_baseline()
+        self.run_local_checks()
+        self.submit()
+        self.babysit()
+        self.collect()
+        result = self.compare()
+        self.post()
+        return result.verdict.verdict
+
+
+def post_comment(
+    state: RunState, kind: str, key: str, body: str, *, mode: str, repo: str, pr: int
+) -> dict[str, Any]:
+    """Upsert ``body`` as the PR's one perf-gate comment (``mode="github"``) or, dry run,
+    only write it (``mode="file"``). The run folder's ``comment.md`` always holds the
+    latest body. Skipped when the same (kind, key, body) was posted already: a resumed
+    run never posts twice. The token comes from the environment, never from ``state``."""
+    digest = sha256(body)
+    storage.write_text(storage.join(state.run_dir, FINAL_COMMENT), body)
+    done = state.posted(kind, key, digest)
+    if done is not None:
+        return done
+    record: dict[str, Any] = {"kind": kind, "key": key, "sha256": digest, "mode": mode}
+    if mode == "github":
+        from perfgate_lib.io.github import GitHubClient, GitHubSettings, upsert_comment
+
+        client = GitHubClient(GitHubSettings.from_env(repo=repo))
+        result = upsert_comment(client, pr, body, source=f"{kind} comment")
+        record.update(result.to_json())
+    else:
+        record["path"] = storage.join(state.run_dir, FINAL_COMMENT)
+    state.record_post(**record)
+    return record
+
+
+def handle_interrupt(
+    state: RunState, runner: Runner, gate: int, attempt: int, policy: BabysitPolicy
+) -> str:
+    """An interrupted gate: stop its ferry only if allowed (confirmed, or past its wall
+    time); otherwise leave it running for a resume. Returns what was done."""
+    rec = state.attempt(gate, attempt)
+    job_id = rec.get("job_id")
+    if not job_id or rec.get("job", {}).get("terminal"):
+        return "nothing in flight"
+    if rec.get("status") == "stopped":
+        return f"stopped {job_id}"  # handled already (in-process sessions see it first)
+    watch = Watch.from_json(rec.get("job"), job_id, rec.get("submitted_at") or iso(utc_now()))
+    run = watch.run_seconds(dt.datetime.now(dt.UTC))
+    if may_stop(run, policy):
+        try:
+            runner.stop(job_id)
+        except RunnerError as exc:
+            state.update_attempt(
+                gate, attempt, f"gate{gate}-attempt{attempt}:stop-failed", stop_error=str(exc)
+            )
+            return f"could not stop {job_id}: {exc}"
+        state.update_attempt(
+            gate, attempt, f"gate{gate}-attempt{attempt}:stopped", status="stopped"
+        )
+        return f"stopped {job_id}"
+    state.event(
+        f"gate{gate}-attempt{attempt}:left-running",
+        job_id=job_id,
+        detail="interrupted before the tier wall time; the ferry keeps running (resume with the same command)",
+    )
+    return f"left {job_id} running (re-run the same command to resume)"
+
+
+def open_gate(**params: Any) -> GateSession:
+    """The gate notebook's entry point: parameters -> a session."""
+    return GateSession(GateJob.from_parameters(**params))
+
+
+# ---------------------------------------------------------------------- notebook display
+
+
+def provenance_frame(prov: dict[str, Any]) -> Any:
+    """Baseline provenance as a two-column DataFrame (field, value)."""
+    import pandas as pd
+
+    keys = ("source", "run_id", "run_url", "sha", "created_at", "age_hours", "stale", "location")
+    rows = [(k, prov.get(k)) for k in keys if prov.get(k) is not None]
+    rows += [("note", n) for n in prov.get("notes") or []]
+    return pd.DataFrame(rows, columns=["field", "value"])
+
+
+def checks_frame(checks: dict[str, Any] | None) -> Any:
+    """Local checks as a DataFrame (name, command, exit_code, seconds, problem); a note when skipped."""
+    import pandas as pd
+
+    cols = ["name", "command", "exit_code", "seconds", "problem"]
+    if not checks:
+        print("local checks: not run in this attempt (only before a run's first ferry)")
+        return pd.DataFrame([], columns=cols)
+    return pd.DataFrame(checks.get("outcomes", []), columns=cols)
+
+
+def job_frame(session: GateSession) -> Any:
+    """The treatment job as a two-column DataFrame: id, ferry, state, queue wait, run time."""
+    import pandas as pd
+
+    rec = session.record
+    watch = session.watch()
+    now = utc_now()
+    rows = [
+        ("job id", rec.get("job_id")),
+        ("ferry module", rec.get("ferry_module")),
+        ("final state", watch.raw_state or watch.state),
+        ("queue wait", fmt_duration(watch.queue_wait_seconds)),
+        ("run time", fmt_duration(watch.run_seconds(now))),
+        ("polls", watch.polls),
+        ("error", watch.error or ""),
+        ("submission recorded by", rec.get("submit_recorded_by")),
+    ]
+    return pd.DataFrame(rows, columns=["field", "value"])
+
+
+def describe_post(record: dict[str, Any]) -> str:
+    if record.get("mode") == "github":
+        return f"comment {record.get('action')}: {record.get('url')}"
+    return f"dry run: comment written to {record.get('path')}"

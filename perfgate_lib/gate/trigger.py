@@ -1,0 +1,285 @@
+"""The gate from PR comments: one GitHub ``issue_comment`` event in, one action out.
+
+- ``/perf-gate`` (or an @-mention of the kit's account) from anyone on a PR: assess the
+  diff and post the assessment block as the sentinel comment (stage ``assessment``).
+  Out of scope: the comment says so and nothing runs.
+- A reply ``go`` / ``max_gate=<skip|1|2|3>`` / ``skip`` while an assessment awaits
+  confirmation, from a reviewer (write access, not the PR author): ``skip`` posts the
+  waiver; otherwise the sentinel comment turns to ``running`` (the PR's lock) and the
+  ladder runs with the reviewer's decision recorded. Replies from anyone else are ignored
+  with a note.
+- While a gate runs (the lock in the sentinel comment, or an unfinished run folder of
+  the PR in the runs root), another request is answered with a link to the running one.
+
+Decisions live in :mod:`perfgate_lib.gate.trigger_rules` (pure); this module does the I/O
+through :mod:`perfgate_lib.io.github` and :mod:`perfgate_lib.gate.flow`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from perfgate_lib import SENTINEL
+from perfgate_lib.errors import EXIT_PASS, PerfgateError, UsageError
+from perfgate_lib.gate.flow import RunOptions, run
+from perfgate_lib.gate.trigger_rules import (
+    authorize,
+    is_request,
+    lock_is_fresh,
+    marker,
+    read_marker,
+    reply_text,
+    running_elsewhere,
+)
+from perfgate_lib.io import storage
+from perfgate_lib.io.github import GitHubClient, sentinel_comments, upsert_comment
+from perfgate_lib.io.rundir import default_runs_root
+from perfgate_lib.mdtext import md_code, md_escape
+
+ACCEPTED = "`go`, `max_gate=<skip|1|2|3>` or `skip` (fork PRs: `go fork`)"
+
+
+@dataclass
+class TriggerResult:
+    """What the event led to. ``action``: ignored | assessed | out_of_scope | busy |
+    refused | waived | ran | confirmed (plan only: the lock is set, ``plan`` says what to
+    run) | bad_reply | reassessed."""
+
+    action: str
+    pr: int | None  # reassessed: the PR changed after the assessment
+    message: str
+    exit_code: int = EXIT_PASS
+    run_dir: str | None = None
+    notes: list[str] = field(default_factory=list)
+    plan: dict[str, Any] | None = None  # plan-only: the `perfgate run` a ladder job should do
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "pr": self.pr,
+            "message": self.message,
+            "exit_code": self.exit_code,
+            "run_dir": self.run_dir,
+            "plan": self.plan,
+        }
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def load_event(path: str) -> dict[str, Any]:
+    """The ``$GITHUB_EVENT_PATH`` JSON; UsageError naming the file when it is not one."""
+    try:
+        data = json.loads(storage.read_text(path))
+    except FileNotFoundError as exc:
+        raise UsageError(f"--event {path}: file not found") from exc
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"--event {path}: not valid JSON ({exc.msg})") from exc
+    if not isinstance(data, dict):
+        raise UsageError(f"--event {path}: expected a JSON object")
+    return data
+
+
+def _lock_holder(client: GitHubClient, pr: int, runs_root: str, now: dt.datetime) -> str | None:
+    """A link or folder of the gate already running for ``pr``, else None."""
+    from perfgate_lib.gate.state import unfinished_runs
+
+    for comment in sentinel_comments(client, pr, login=client.comment_login()):
+        state = read_marker(comment.body)
+        if running_elsewhere(state, now):
+            return state.get("run_url") or comment.html_url or "the running gate"
+    for state in unfinished_runs(runs_root, pr):
+        if state.status == "running" and lock_is_fresh(state.data.get("updated_at"), now):
+            return state.run_dir
+    return None
+
+
+class CommentTrigger:
+    """Handles events for one repository; ``run_options`` are the ``perfgate run``
+    defaults (runner, checkout, runs root, executor...) used for each PR.
+
+    ``plan_only``: a confirmed reply sets the PR's lock and returns the plan instead of
+    running the ladder, so a quick dispatch job (serialised per PR) decides and a separate
+    long job runs the ladder (see ``.github/workflows/perf-gate.yml``)."""
+
+    def __init__(
+        self,
+        client: GitHubClient,
+        run_options: RunOptions,
+        *,
+        run_url: str | None = None,
+        now: dt.datetime | None = None,
+        plan_only: bool = False,
+    ) -> None:
+        self.plan_only = plan_only
+        self.client = client
+        self.base_options = run_options
+        self.run_url = run_url
+        self.now = now or _now()
+        self.runs_root = run_options.runs_root or default_runs_root()
+
+    # ------------------------------------------------------------------ helpers
+    def _post(self, pr: int, body: str) -> None:
+        upsert_comment(self.client, pr, body)
+
+    def _note(self, pr: int, text: str) -> None:
+        """A plain (non-sentinel) reply: notes never replace the canonical comment."""
+        issue = self.client.repo.get_issue(pr)
+        self.client.call("posting a note", lambda: issue.create_comment(f"🤖 {text}"), pr)
+
+    def _options(self, pr: int, **changes: Any) -> RunOptions:
+        return replace(self.base_options, pr=pr, repo=self.client.settings.repo, **changes)
+
+    def _pending(self, pr: int) -> dict[str, Any] | None:
+        for comment in sentinel_comments(self.client, pr, login=self.client.comment_login()):
+            state = read_marker(comment.body)
+            if state:
+                return state
+        return None
+
+    # ------------------------------------------------------------------ events
+    def handle(self, event: dict[str, Any]) -> TriggerResult:
+        issue = event.get("issue") or {}
+        comment = event.get("comment") or {}
+        pr = issue.get("number")
+        if not issue.get("pull_request") or not comment or pr is None:
+            return TriggerResult("ignored", pr, "not a comment on a pull request")
+        commenter = ((comment.get("user") or {}).get("login")) or ""
+        kit = self.client.comment_login()
+        if (comment.get("user") or {}).get("type") == "Bot" or (
+            kit and commenter.lower() == kit.lower()
+        ):
+            return TriggerResult("ignored", pr, "a comment of a bot (or of the kit itself)")
+        body = comment.get("body") or ""
+        if is_request(body, kit):
+            return self.request(int(pr), commenter)
+        reply = reply_text(body)
+        if reply is not None:
+            author = ((issue.get("user") or {}).get("login")) or ""
+            return self.reply(int(pr), commenter, author, body.strip())
+        return TriggerResult("ignored", pr, "neither a gate request nor a reply")
+
+    def request(self, pr: int, requester: str) -> TriggerResult:
+        """``/perf-gate``: assess and post the assessment block (or say one is running)."""
+        holder = _lock_holder(self.client, pr, self.runs_root, self.now)
+        if holder:
+            self._note(
+                pr,
+                f"A perf gate is already running for this PR ({md_escape(holder)}); "
+                f"this request from @{md_escape(requester)} was not started.",
+            )
+            return TriggerResult("busy", pr, f"a gate is already running: {holder}")
+        outcome = run(self._options(pr, confirm=None, reviewer=None), echo=lambda _t: None)
+        from perfgate_lib.assess.render import render_assessment_table
+        from perfgate_lib.assess.run import load_assessment
+
+        assessment = load_assessment(storage.join(outcome.run_dir, "assessment.json"))
+        stage = "assessment" if assessment.in_scope else "out_of_scope"
+        head = (
+            f"🤖 ## Zephyr perf gate assessment — proposed max_gate: {assessment.proposed_max_gate}"
+            if assessment.in_scope
+            else "🤖 ## Zephyr perf gate — out of scope (nothing runs)"
+        )
+        state = {
+            "stage": stage,
+            "sha": assessment.head_sha,
+            "max_gate": assessment.proposed_max_gate,
+            "requested_by": requester,
+        }
+        table = render_assessment_table(assessment)
+        hint = (
+            "A reviewer with write access (not the PR author) replies `go` to run, or "
+            "overrides with `max_gate=<skip|1|2|3>`"
+            if assessment.in_scope
+            else "To force a gate anyway, a reviewer with write access replies `max_gate=<1|2|3>`"
+        )
+        if assessment.is_fork:
+            hint += "; this is a fork: its code runs on the cluster only with `go fork`"
+        self._post(pr, f"{SENTINEL}\n{head}\n\n{table}\n\n**{hint}.**\n\n{marker(state)}\n")
+        action = "assessed" if assessment.in_scope else "out_of_scope"
+        return TriggerResult(action, pr, f"assessment posted ({stage})", run_dir=outcome.run_dir)
+
+    def reply(self, pr: int, commenter: str, author: str, text: str) -> TriggerResult:
+        """A reviewer's ``go`` / ``max_gate=K`` / ``skip``."""
+        pending = self._pending(pr)
+        if not pending or pending.get("stage") not in ("assessment", "out_of_scope"):
+            return TriggerResult("ignored", pr, "no assessment awaits confirmation")
+        auth = authorize(commenter, author, self.client.permission(commenter))
+        if not auth.allowed:
+            self._note(pr, f"Ignored {md_code(text[:60])}: {md_escape(auth.reason)}.")
+            return TriggerResult("refused", pr, auth.reason)
+        from perfgate_lib.assess.confirm import parse_reply
+
+        try:
+            decision = parse_reply(text)
+        except UsageError as exc:
+            self._note(
+                pr, f"Could not read {md_code(text[:60])}: {md_escape(exc)}. Reply {ACCEPTED}."
+            )
+            return TriggerResult("bad_reply", pr, str(exc))
+        holder = _lock_holder(self.client, pr, self.runs_root, self.now)
+        if holder:
+            self._note(pr, f"A perf gate is already running for this PR ({md_escape(holder)}).")
+            return TriggerResult("busy", pr, f"a gate is already running: {holder}")
+        head = str(self.client.pull(pr).head.sha)
+        if pending.get("sha") and pending["sha"] != head:
+            self._note(
+                pr,
+                f"The PR changed since the assessment ({md_code(pending['sha'][:12])} -> "
+                f"{md_code(head[:12])}): here is a new one; please confirm again.",
+            )
+            result = self.request(pr, commenter)
+            result.action = "reassessed"
+            return result
+        skip = decision.action == "override" and decision.max_gate == "skip"
+        if not skip:
+            lock = {
+                "stage": "running",
+                "since": self.now.isoformat(),
+                "run_url": self.run_url,
+                "reviewer": commenter,
+                "reply": text[:80],
+            }
+            where = f" ([workflow run]({md_escape(self.run_url)}))" if self.run_url else ""
+            self._post(
+                pr,
+                f"{SENTINEL}\n🤖 ## Zephyr perf gate — running\n\nConfirmed by "
+                f"@{md_escape(commenter)} with {md_code(text[:80])}; the gate ladder is "
+                f"running{where}. This comment will be replaced by the verdict.\n\n"
+                f"{marker(lock)}\n",
+            )
+        if self.plan_only and not skip:
+            plan = {"pr": pr, "confirm": text, "reviewer": commenter}
+            return TriggerResult("confirmed", pr, "lock set; the ladder job runs it", plan=plan)
+        try:
+            outcome = run(self._options(pr, confirm=text, reviewer=commenter), echo=lambda _t: None)
+        except PerfgateError as exc:
+            self.release(pr, str(exc))
+            raise
+        action = "waived" if outcome.verdict == "skip" else "ran"
+        return TriggerResult(
+            action, pr, outcome.message, exit_code=outcome.exit_code, run_dir=outcome.run_dir
+        )
+
+    def release(self, pr: int, why: str) -> None:
+        """Clear the PR's lock after a ladder job died: its run folders stop counting as
+        running (a later confirmation resumes them: same ferry, no second one), and a
+        ``running`` comment the ladder did not replace says what happened."""
+        from perfgate_lib.gate.state import unfinished_runs
+
+        for state in unfinished_runs(self.runs_root, pr):
+            if state.status == "running":
+                state.set(status="interrupted")
+                state.event("released", reason=why[:200])
+        pending = self._pending(pr)
+        if pending and pending.get("stage") == "running":
+            where = f" See the [workflow run]({md_escape(self.run_url)})." if self.run_url else ""
+            self._post(
+                pr,
+                f"{SENTINEL}\n🤖 ## Zephyr perf gate — stopped without a verdict\n\n"
+                f"{md_escape(why[:500])}.{where} Ask again with `/perf-gate`.\n",
+            )

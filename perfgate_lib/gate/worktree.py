@@ -1,0 +1,120 @@
+"""The treatment worktree: the PR head checked out beside the marin checkout.
+
+``<checkout>/../.zephyr_perf_worktrees/<PR>-<UTC stamp>-treatment``, created with
+``git worktree add --detach`` and always removed when the run ends (success, failure,
+KeyboardInterrupt). Worktrees of the same PR left by an earlier (killed) run are wiped
+first with ``git worktree remove --force`` and ``git worktree prune``.
+
+The PR head commit is fetched when the checkout does not have it, the way GitHub exposes
+it: ``git fetch <remote> pull/<PR>/head``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from perfgate_lib.errors import UsageError
+from perfgate_lib.io.git import GitError, detached_worktree, git, remove_worktree
+from perfgate_lib.io.rundir import utc_stamp
+
+WORKTREES_DIR = "../.zephyr_perf_worktrees"
+
+
+@dataclass(frozen=True)
+class Worktree:
+    """A created treatment worktree."""
+
+    path: Path
+    sha: str
+    pr: int
+    checkout: Path
+
+
+def repo_root(checkout: str | Path) -> Path:
+    """The top folder of the git checkout; UsageError when it is not one."""
+    path = Path(checkout).expanduser()
+    if not path.is_dir():
+        raise UsageError(f"--checkout {checkout}: no such folder")
+    proc = git(path, "rev-parse", "--show-toplevel", check=False)
+    if proc.returncode != 0:
+        raise UsageError(f"--checkout {checkout}: not a git checkout ({proc.stderr.strip()})")
+    return Path(proc.stdout.strip()).resolve()
+
+
+def worktrees_root(checkout: str | Path, relative: str = WORKTREES_DIR) -> Path:
+    """Where treatment worktrees live: beside the checkout by default."""
+    return (Path(checkout) / relative).resolve()
+
+
+def has_commit(checkout: str | Path, sha: str) -> bool:
+    return git(checkout, "cat-file", "-e", f"{sha}^{{commit}}", check=False).returncode == 0
+
+
+def ensure_commit(checkout: str | Path, sha: str, pr: int, remote: str = "origin") -> None:
+    """Make ``sha`` available locally: fetch ``pull/<PR>/head``, then the SHA itself."""
+    if has_commit(checkout, sha):
+        return
+    tried = []
+    for refspec in (f"pull/{pr}/head", sha):
+        proc = git(checkout, "fetch", "--quiet", remote, refspec, check=False)
+        tried.append(f"git fetch {remote} {refspec}: {proc.stderr.strip() or 'ok'}")
+        if has_commit(checkout, sha):
+            return
+    raise GitError(
+        f"PR #{pr} head {sha} is not in {checkout} and could not be fetched: " + "; ".join(tried)
+    )
+
+
+def registered_worktrees(checkout: str | Path) -> list[Path]:
+    """Paths of the worktrees git knows for this checkout (``git worktree list``)."""
+    out = git(checkout, "worktree", "list", "--porcelain").stdout
+    return [
+        Path(line[len("worktree ") :]) for line in out.splitlines() if line.startswith("worktree ")
+    ]
+
+
+def stale_worktrees(checkout: str | Path, pr: int, root: Path | None = None) -> list[Path]:
+    """Worktrees (registered or just left on disk) of this PR under the worktrees root."""
+    root = root or worktrees_root(checkout)
+    prefix = f"{pr}-"
+    found = {p.resolve() for p in registered_worktrees(checkout) if p.parent.resolve() == root}
+    if root.is_dir():
+        found |= {p.resolve() for p in root.iterdir() if p.is_dir()}
+    return sorted(p for p in found if p.name.startswith(prefix))
+
+
+def wipe_stale(checkout: str | Path, pr: int, root: Path | None = None) -> list[Path]:
+    """Remove earlier worktrees of ``pr``; returns what was removed."""
+    stale = stale_worktrees(checkout, pr, root)
+    for path in stale:
+        remove_worktree(checkout, path)
+    git(checkout, "worktree", "prune", check=False)
+    return stale
+
+
+@contextlib.contextmanager
+def treatment_worktree(
+    checkout: str | Path,
+    pr: int,
+    sha: str,
+    *,
+    stamp: str | None = None,
+    relative_root: str = WORKTREES_DIR,
+    remote: str = "origin",
+) -> Iterator[Worktree]:
+    """A detached worktree at ``sha``; removed on exit whatever happens."""
+    top = repo_root(checkout)
+    root = worktrees_root(top, relative_root)
+    wipe_stale(top, pr, root)
+    ensure_commit(top, sha, pr, remote)
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / f"{pr}-{stamp or utc_stamp()}-treatment"
+    try:
+        with detached_worktree(top, sha, path):
+            yield Worktree(path=path, sha=sha, pr=pr, checkout=top)
+    finally:
+        with contextlib.suppress(OSError):
+            root.rmdir()  # only when empty

@@ -1,0 +1,449 @@
+"""GitHub access for the kit (PyGithub): PR data, the canonical comment, Actions artifacts.
+
+Settings come from the environment: ``GITHUB_TOKEN`` (or ``GH_TOKEN``), ``GITHUB_API_URL``
+(default ``https://api.github.com``; GitHub Enterprise and tests point it elsewhere) and
+``PERFGATE_GITHUB_LOGIN`` (the kit's own account: only its comments are upserted). The
+repository defaults to ``marin-community/marin``.
+
+5xx answers and secondary rate limits are retried with bounded backoff; 401/403/404 and
+exhausted retries become :class:`~perfgate_lib.errors.GitHubError` naming the repository,
+the PR and the token variable, never the token itself.
+
+The canonical comment: :func:`upsert_comment` finds the sentinel comment across all pages,
+PATCHes it or POSTs a new one, then re-lists and removes duplicates a concurrent run may
+have created (keep the oldest, give it the newest body), so one comment remains.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+from urllib.parse import urljoin, urlsplit
+
+import github
+import requests
+from github.GithubRetry import GithubRetry
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from perfgate_lib import MAX_COMMENT_CHARS, SENTINEL
+from perfgate_lib.errors import GitHubError, PerfgateError, UsageError
+from perfgate_lib.io.redaction import redact
+
+DEFAULT_REPO = "marin-community/marin"
+DEFAULT_API_URL = "https://api.github.com"
+TOKEN_VARS = ("GITHUB_TOKEN", "GH_TOKEN")
+API_URL_VAR = "GITHUB_API_URL"
+LOGIN_VAR = "PERFGATE_GITHUB_LOGIN"
+
+_REPO_RE = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+_T = TypeVar("_T")
+
+
+class CommentTooLong(PerfgateError):
+    """A comment body exceeds GitHub's 65,536 characters; refused before sending."""
+
+
+@dataclass(frozen=True)
+class GitHubSettings:
+    """Where and how to talk to GitHub. Seconds for every wait; ``token`` never printed."""
+
+    repo: str = DEFAULT_REPO
+    api_url: str = DEFAULT_API_URL
+    token: str | None = field(default=None, repr=False)
+    token_var: str | None = None  # the variable the token came from (for messages)
+    login: str | None = None  # the kit's account; None = any author's sentinel comment
+    retries: int = 5  # per request, for 5xx and rate limits
+    backoff_factor: float = 2.0  # seconds; urllib3 backoff: factor * 2**(n-1)
+    backoff_max: float = 60.0
+    secondary_rate_wait: float = 60.0  # wait after a secondary rate limit without Retry-After
+    max_rate_limit_wait: float = 300.0  # give up rather than wait longer than this
+    seconds_between_requests: float = 0.0
+    seconds_between_writes: float = 1.0  # GitHub asks for >= 1 s between writes
+    per_page: int = 100
+    timeout: int = 30
+
+    def __post_init__(self) -> None:
+        if not _REPO_RE.match(self.repo or ""):
+            raise UsageError(f"repository must look like OWNER/NAME, got {self.repo!r}")
+        if not str(self.api_url).startswith(("http://", "https://")):
+            raise UsageError(f"{API_URL_VAR} must be an http(s) URL, got {self.api_url!r}")
+
+    @classmethod
+    def from_env(
+        cls, repo: str | None = None, env: Mapping[str, str] | None = None, **overrides: Any
+    ) -> GitHubSettings:
+        """Settings from ``GITHUB_TOKEN``/``GH_TOKEN``, ``GITHUB_API_URL``, ``PERFGATE_GITHUB_LOGIN``."""
+        env = os.environ if env is None else env
+        token, token_var = None, None
+        for var in TOKEN_VARS:
+            if env.get(var, "").strip():
+                token, token_var = env[var].strip(), var
+                break
+        values: dict[str, Any] = {
+            "repo": repo or DEFAULT_REPO,
+            "api_url": (env.get(API_URL_VAR) or DEFAULT_API_URL).rstrip("/"),
+            "token": token,
+            "token_var": token_var,
+            "login": env.get(LOGIN_VAR) or None,
+        }
+        values.update(overrides)
+        return cls(**values)
+
+    @property
+    def server_url(self) -> str:
+        """The web host for run links: ``GITHUB_SERVER_URL``, else derived from the API URL."""
+        explicit = os.environ.get("GITHUB_SERVER_URL")
+        if explicit:
+            return explicit.rstrip("/")
+        api = self.api_url.rstrip("/")
+        if api == DEFAULT_API_URL:
+            return "https://github.com"
+        return api[: -len("/api/v3")] if api.endswith("/api/v3") else api
+
+    def run_url(self, run_id: str | int) -> str:
+        """Web link of an Actions run of this repository."""
+        return f"{self.server_url}/{self.repo}/actions/runs/{run_id}"
+
+    @property
+    def token_hint(self) -> str:
+        """The token variable's name for messages (never the value)."""
+        return self.token_var or " or ".join(TOKEN_VARS)
+
+
+def _scrub(text: str, token: str | None) -> str:
+    return text.replace(token, "***") if token else text
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    return parts.scheme, (parts.hostname or "").lower(), port
+
+
+class GitHubClient:
+    """A PyGithub client bound to one repository, with errors mapped to GitHubError."""
+
+    def __init__(self, settings: GitHubSettings | None = None) -> None:
+        self.settings = settings or GitHubSettings.from_env()
+        s = self.settings
+        retry = GithubRetry(
+            total=s.retries,
+            backoff_factor=s.backoff_factor,
+            backoff_max=s.backoff_max,
+            secondary_rate_wait=s.secondary_rate_wait,
+            max_rate_limit_wait=s.max_rate_limit_wait,
+            retry_after_max=int(max(s.max_rate_limit_wait, 1)),
+            allowed_methods=Retry.DEFAULT_ALLOWED_METHODS | {"GET", "POST", "PATCH"},
+        )
+        self.gh = github.Github(
+            auth=github.Auth.Token(s.token) if s.token else None,
+            base_url=s.api_url,
+            per_page=s.per_page,
+            retry=retry,
+            seconds_between_requests=s.seconds_between_requests or None,
+            seconds_between_writes=s.seconds_between_writes or None,
+            timeout=s.timeout,
+            lazy=True,
+        )
+        self.repo = self.gh.get_repo(s.repo)
+
+    # ------------------------------------------------------------------ errors
+    def where(self, pr: int | None = None) -> str:
+        return f"repository {self.settings.repo}" + (f", PR #{pr}" if pr is not None else "")
+
+    def error(self, exc: BaseException, doing: str, pr: int | None = None) -> GitHubError:
+        """A GitHubError for ``exc`` raised while ``doing`` (names repo, PR, token variable)."""
+        s = self.settings
+        where = self.where(pr)
+        var = s.token_hint
+        if isinstance(exc, github.GithubException):
+            status = exc.status
+            data = exc.data if isinstance(exc.data, dict) else {}
+            message = str(data.get("message") or exc.message or "").strip()
+            detail = f"{status} {message}".strip()
+            if status == 401:
+                hint = (
+                    f"the token in {var} was refused (expired, revoked or mistyped)"
+                    if s.token
+                    else f"authentication required: set {var}"
+                )
+            elif status == 403 and "rate limit" in message.lower():
+                hint = f"GitHub rate limit still in force after {s.retries} retries; try later"
+            elif status == 403:
+                hint = (
+                    f"the token in {var} lacks permission here "
+                    "(needs pull requests/issues write for comments, actions read for artifacts)"
+                    if s.token
+                    else f"forbidden without a token: set {var}"
+                )
+            elif status == 404:
+                what = "the repository and PR number" if pr is not None else "the repository name"
+                hint = f"not found: check {what}" + (
+                    f", and that the token in {var} can see them"
+                    if s.token
+                    else f" (no token set in {var}; private repositories need one)"
+                )
+            elif status == 410:
+                hint = "gone (an expired artifact?)"
+            elif status >= 500:
+                hint = f"GitHub kept failing after {s.retries} retries; try later"
+            else:
+                hint = "GitHub rejected the request"
+            text = f"GitHub {detail} while {doing} ({where}): {hint}"
+        elif isinstance(exc, requests.exceptions.RetryError):
+            text = (
+                f"GitHub kept failing while {doing} ({where}) after {s.retries} retries "
+                f"(server errors or rate limits): {exc}"
+            )
+        elif isinstance(exc, requests.exceptions.RequestException | OSError):
+            text = f"cannot reach GitHub at {s.api_url} while {doing} ({where}): {exc}"
+        else:
+            text = f"GitHub call failed while {doing} ({where}): {exc}"
+        err = GitHubError(_scrub(text, s.token))
+        err.status = getattr(exc, "status", None)  # type: ignore[attr-defined]
+        return err
+
+    def call(self, doing: str, fn: Callable[[], _T], pr: int | None = None) -> _T:
+        """Run ``fn`` mapping GitHub and network failures to GitHubError."""
+        try:
+            return fn()
+        except GitHubError:
+            raise
+        except (github.GithubException, requests.exceptions.RequestException, OSError) as exc:
+            raise self.error(exc, doing, pr) from None
+
+    def iterate(self, doing: str, items: Iterable[_T], pr: int | None = None) -> Iterator[_T]:
+        """Iterate a PyGithub PaginatedList (pages fetched lazily) with mapped errors."""
+        iterator = self.call(doing, lambda: iter(items), pr)
+        while True:
+            try:
+                item = self.call(doing, lambda: next(iterator), pr)
+            except StopIteration:
+                return
+            yield item
+
+    # ------------------------------------------------------------------ PR data
+    def pull(self, number: int) -> Any:
+        """The PR (head.sha, head.ref, head.repo.full_name, base.sha, title, user.login)."""
+
+        def load() -> Any:
+            pull = self.repo.get_pull(number)
+            _ = pull.raw_data  # lazy client: fetch now so errors surface here
+            return pull
+
+        return self.call(f"reading PR #{number}", load, number)
+
+    def pull_files(self, number: int) -> list[Any]:
+        """Changed files of a PR (all pages): filename, status, patch, previous_filename."""
+        pull = self.repo.get_pull(number)
+        return list(self.iterate("listing PR files", pull.get_files(), number))
+
+    def file_content(self, path: str, ref: str) -> bytes | None:
+        """A file's bytes at ``ref``; None when it does not exist there."""
+        try:
+            content = self.repo.get_contents(path, ref=ref)
+        except github.UnknownObjectException:
+            return None
+        except (github.GithubException, requests.exceptions.RequestException, OSError) as exc:
+            raise self.error(exc, f"reading {path} at {ref}") from None
+        if isinstance(content, list):
+            return None  # a directory
+        return content.decoded_content
+
+    def authenticated_login(self) -> str:
+        """Login of the token's account (GET /user)."""
+        return self.call("reading the token's account", lambda: self.gh.get_user().login)
+
+    def permission(self, user: str) -> str:
+        """``admin``/``maintain``/``write``/``triage``/``read``/``none`` of ``user`` on the repo."""
+        return self.call(
+            f"reading {user}'s permission", lambda: self.repo.get_collaborator_permission(user)
+        )
+
+    def comment_login(self) -> str | None:
+        """The account whose comments are upserted: configured, or ``auto`` -> GET /user."""
+        login = self.settings.login
+        if login and login.lower() == "auto":
+            return self.authenticated_login()
+        return login
+
+    # ------------------------------------------------------------------ Actions
+    def workflow_runs(
+        self, workflow_file: str, *, branch: str, event: str, status: str = "success"
+    ) -> Iterator[Any]:
+        """Runs of a workflow, newest first, filtered by branch, event and conclusion."""
+        workflow = self.repo.get_workflow(workflow_file)
+        runs = workflow.get_runs(branch=branch, event=event, status=status)
+        return self.iterate(f"listing runs of {workflow_file}", runs)
+
+    def run_artifacts(self, run: Any) -> list[Any]:
+        """Artifacts of a workflow run (name, expired, archive_download_url, size_in_bytes)."""
+        return list(self.iterate(f"listing artifacts of run #{run.id}", run.get_artifacts()))
+
+    def download(self, url: str, doing: str = "downloading an artifact") -> bytes:
+        """GET ``url`` with the token; redirects leaving the API host get no token.
+
+        GitHub answers an artifact download with a 302 to a storage host off github.com
+        (a signed URL): the token must not travel there. 5xx answers are retried.
+        """
+        s = self.settings
+        api_origin = _origin(s.api_url)
+        retry = Retry(
+            total=s.retries,
+            backoff_factor=s.backoff_factor,
+            backoff_max=s.backoff_max,
+            status_forcelist=list(range(500, 600)),
+            allowed_methods={"GET"},
+            redirect=0,
+            raise_on_redirect=False,
+            raise_on_status=False,
+            retry_after_max=int(max(s.max_rate_limit_wait, 1)),
+        )
+        base_headers = {"User-Agent": "perfgate", "Accept": "application/vnd.github+json"}
+        with requests.Session() as session:
+            session.trust_env = False  # no netrc credentials either
+            adapter = HTTPAdapter(max_retries=retry)
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+            target = url
+            for _hop in range(6):
+                headers = dict(base_headers)
+                if s.token and _origin(target) == api_origin:
+                    headers["Authorization"] = f"Bearer {s.token}"
+                try:
+                    resp = session.get(
+                        target, headers=headers, allow_redirects=False, timeout=s.timeout
+                    )
+                except requests.exceptions.RequestException as exc:
+                    raise self.error(exc, doing) from None
+                if resp.is_redirect or resp.status_code in (301, 302, 303, 307, 308):
+                    target = urljoin(target, resp.headers.get("Location", ""))
+                    continue
+                if resp.status_code == 200:
+                    return resp.content
+                message = ""
+                try:
+                    message = str(resp.json().get("message", ""))
+                except ValueError:
+                    message = resp.text[:200]
+                exc = github.GithubException(resp.status_code, {"message": message}, None)
+                raise self.error(exc, doing)
+        raise GitHubError(f"too many redirects while {doing} ({self.where()})")
+
+
+# ---------------------------------------------------------------------- comments
+@dataclass(frozen=True)
+class CommentResult:
+    """What :func:`upsert_comment` did. ``removed``: ids of duplicate comments deleted."""
+
+    action: str  # "created" | "updated" | "unchanged"
+    comment_id: int
+    url: str
+    removed: tuple[int, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "comment_id": self.comment_id,
+            "url": self.url,
+            "removed": list(self.removed),
+        }
+
+
+def check_body(body: str, source: str = "comment body", sentinel: str = SENTINEL) -> str:
+    """The body ready to send: redacted, sentinel first (added when missing), at most
+    65,536 chars."""
+    body = redact(body)
+    if not body.strip():
+        raise UsageError(f"{source} is empty")
+    if not body.startswith(sentinel):
+        body = f"{sentinel}\n{body}"
+    if len(body) > MAX_COMMENT_CHARS:
+        raise CommentTooLong(
+            f"{source} has {len(body):,} characters; GitHub accepts at most "
+            f"{MAX_COMMENT_CHARS:,}. Nothing was sent."
+        )
+    return body
+
+
+def _order(comment: Any) -> tuple[Any, int]:
+    return (comment.created_at, comment.id)
+
+
+def _recency(comment: Any) -> tuple[Any, int]:
+    return (comment.updated_at or comment.created_at, comment.id)
+
+
+def sentinel_comments(
+    client: GitHubClient, pr: int, *, sentinel: str = SENTINEL, login: str | None = None
+) -> list[Any]:
+    """The PR's comments starting with ``sentinel`` (all pages), oldest first.
+
+    With ``login`` only that account's comments count.
+    """
+    issue = client.repo.get_issue(pr)
+    found = [
+        c
+        for c in client.iterate("listing PR comments", issue.get_comments(), pr)
+        if (c.body or "").startswith(sentinel)
+        and (login is None or (c.user is not None and c.user.login.lower() == login.lower()))
+    ]
+    return sorted(found, key=_order)
+
+
+def upsert_comment(
+    client: GitHubClient,
+    pr: int,
+    body: str,
+    *,
+    sentinel: str = SENTINEL,
+    login: str | None = None,
+    source: str = "comment body",
+) -> CommentResult:
+    """Keep exactly one sentinel comment on ``pr`` carrying ``body``; returns what happened.
+
+    ``login`` defaults to the client's configured account (``PERFGATE_GITHUB_LOGIN``).
+    Race-safe: after writing, re-list; when several sentinel comments exist (a concurrent
+    run posted too) keep the oldest, give it the most recently written body, delete the rest.
+    """
+    body = check_body(body, source, sentinel)
+    if login is None:
+        login = client.comment_login()
+    existing = sentinel_comments(client, pr, sentinel=sentinel, login=login)
+    if existing:
+        target = existing[0]
+        if target.body == body:
+            action = "unchanged"
+        else:
+            client.call("updating the perf-gate comment", lambda: target.edit(body), pr)
+            action = "updated"
+    else:
+        issue = client.repo.get_issue(pr)
+        target = client.call(
+            "posting the perf-gate comment", lambda: issue.create_comment(body), pr
+        )
+        action = "created"
+
+    current = sentinel_comments(client, pr, sentinel=sentinel, login=login)
+    removed: list[int] = []
+    if len(current) > 1:
+        keeper, newest = current[0], max(current, key=_recency)
+        if keeper.body != newest.body:
+            final_body = newest.body
+            client.call("updating the perf-gate comment", lambda: keeper.edit(final_body), pr)
+        for extra in current[1:]:
+            try:
+                extra.delete()
+            except github.UnknownObjectException:
+                continue  # the other run deleted it already
+            except (github.GithubException, requests.exceptions.RequestException) as exc:
+                raise client.error(exc, "deleting a duplicate perf-gate comment", pr) from None
+            removed.append(extra.id)
+        target = keeper
+    elif current:
+        target = current[0]
+    return CommentResult(action, target.id, target.html_url or target.url, tuple(removed))

@@ -1,0 +1,180 @@
+"""The one place that calls papermill.
+
+:func:`run_notebook` checks parameter names against the notebook's parameters cell
+(papermill only warns on a misspelling), refuses secret-looking parameters, creates
+the output folder, runs the notebook on the ``python3`` kernel with the notebooks
+folder as working directory, and leaves the executed notebook in the output folder,
+also when a cell fails (then :class:`NotebookFailed` names the cell's error). Every
+save of the executed notebook (after each cell, and the final one) goes through
+:func:`perfgate_lib.io.storage.write_text`, so secrets in outputs are redacted before the
+notebook touches the disk or a bucket.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pathlib
+import re
+import tempfile
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from perfgate_lib import PROJECT_ROOT
+from perfgate_lib.errors import PerfgateError, UsageError
+from perfgate_lib.io import crash, storage
+
+NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
+KERNEL = "python3"
+_SECRET_NAME = re.compile(r"token|secret|password|passwd|api_?key|credential", re.I)
+REDACTING_SCHEME = "perfgate-redacted::"  # papermill output paths through RedactingWriter
+
+
+class RedactingWriter:
+    """A papermill I/O handler: notebooks saved to ``perfgate-redacted::<path or URL>`` are
+    written with :func:`storage.write_text`, hence redacted."""
+
+    @staticmethod
+    def write(buf: str, path: str) -> None:
+        real = path[len(REDACTING_SCHEME) :]
+        storage.write_text(real, buf.replace(REDACTING_SCHEME, ""))
+
+    @staticmethod
+    def read(path: str) -> str:
+        return storage.read_text(path[len(REDACTING_SCHEME) :])
+
+    @staticmethod
+    def pretty_path(path: str) -> str:
+        return path[len(REDACTING_SCHEME) :]
+
+    @staticmethod
+    def listdir(path: str) -> list[str]:
+        return storage.listdir(path[len(REDACTING_SCHEME) :])
+
+
+def _register_writer() -> None:
+    from papermill.iorw import papermill_io
+
+    if not any(scheme == REDACTING_SCHEME for scheme, _ in papermill_io._handlers):
+        papermill_io.register(REDACTING_SCHEME, RedactingWriter)
+
+
+class NotebookFailed(PerfgateError):
+    """A cell raised; the executed notebook (with the traceback) is in the output folder."""
+
+    def __init__(self, notebook: str, output: str, detail: str) -> None:
+        self.notebook = notebook
+        self.output = output
+        super().__init__(f"notebook {notebook} failed: {detail} (executed copy: {output})")
+
+
+def notebook_path(name: str) -> pathlib.Path:
+    """The bundled notebook ``name`` (``compare`` or ``compare.ipynb``)."""
+    file = name if name.endswith(".ipynb") else f"{name}.ipynb"
+    path = NOTEBOOKS_DIR / file
+    if not path.is_file():
+        raise UsageError(f"no notebook {file} in {NOTEBOOKS_DIR}")
+    return path
+
+
+def notebook_parameters(name: str) -> dict[str, Any]:
+    """The parameters cell of a bundled notebook: name -> papermill's description."""
+    import papermill
+
+    return papermill.inspect_notebook(str(notebook_path(name)))
+
+
+def check_parameters(name: str, parameters: Mapping[str, Any]) -> None:
+    """Unknown or secret-looking parameter names raise UsageError naming them."""
+    known = notebook_parameters(name)
+    unknown = sorted(set(parameters) - set(known))
+    if unknown:
+        raise UsageError(
+            f"notebook {name}: unknown parameter(s) {', '.join(unknown)}; "
+            f"it takes {', '.join(sorted(known))}"
+        )
+    secret = sorted(p for p in parameters if _SECRET_NAME.search(p))
+    if secret:
+        raise UsageError(
+            f"notebook {name}: parameter(s) {', '.join(secret)} look like secrets; "
+            "secrets come from the environment, never from notebook parameters"
+        )
+
+
+@contextlib.contextmanager
+def _kernel_env() -> Iterator[type]:
+    """Kernel set-up: no MPLBACKEND (it would remove inline charts), and a kernel manager
+    talking over local IPC sockets in a private temp folder (no TCP ports, no warning)
+    that does not interrupt the kernel it is shutting down.
+
+    jupyter_client's ``shutdown_kernel`` sends the kernel a SIGINT before the shutdown
+    request. papermill shuts the kernel down right after the reply to its last
+    ``kernel_info_request``; when the SIGINT lands while ipykernel is still finishing
+    that request's handler (likely on a loaded machine), ipykernel logs
+    ``[IPKernelApp] ERROR | KeyboardInterrupt caught in kernel.``: noise, nothing was
+    running. papermill shuts down only an idle kernel (every cell done, or one failed
+    and reported), so the interrupt has nothing to stop; the shutdown request follows
+    as before, then SIGTERM and SIGKILL if the kernel does not exit. An interrupt asked
+    for outside a shutdown (nbclient's cell timeout) is still sent.
+    """
+    from jupyter_client.manager import AsyncKernelManager
+
+    saved = os.environ.pop("MPLBACKEND", None)
+    with tempfile.TemporaryDirectory(prefix="perfgate-kernel-") as sockets:
+
+        class IpcKernelManager(AsyncKernelManager):
+            def __init__(self, **kwargs: Any) -> None:
+                kwargs.setdefault("transport", "ipc")
+                kwargs.setdefault("ip", os.path.join(sockets, "kernel"))
+                super().__init__(**kwargs)
+
+            async def _async_interrupt_kernel(self) -> None:
+                if self.shutting_down:
+                    return  # shutdown_kernel's interrupt: see _kernel_env
+                await super()._async_interrupt_kernel()
+
+            interrupt_kernel = _async_interrupt_kernel
+
+        try:
+            yield IpcKernelManager
+        finally:
+            if saved is not None:
+                os.environ["MPLBACKEND"] = saved
+
+
+def run_notebook(
+    name: str,
+    out_dir: str,
+    parameters: Mapping[str, Any] | None = None,
+    *,
+    output_name: str | None = None,
+) -> str:
+    """Execute bundled notebook ``name`` into ``out_dir``; returns the executed copy's path."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    parameters = dict(parameters or {})
+    source = notebook_path(name)
+    check_parameters(name, parameters)
+    storage.makedirs(out_dir)
+    crash.note_run_dir(out_dir)  # a crash's traceback goes here
+    output = storage.join(out_dir, output_name or source.name)
+    # absolute: papermill changes the working folder while it runs
+    target = output if storage.is_url(output) else os.path.abspath(output)
+    _register_writer()
+    try:
+        with _kernel_env() as manager:
+            papermill.execute_notebook(
+                str(source),
+                REDACTING_SCHEME + target,
+                parameters=parameters,
+                kernel_name=KERNEL,
+                cwd=str(NOTEBOOKS_DIR),
+                progress_bar=False,
+                log_output=False,
+                report_mode=False,
+                kernel_manager_class=manager,
+            )
+    except PapermillExecutionError as exc:
+        raise NotebookFailed(source.name, output, f"{exc.ename}: {exc.evalue}") from exc
+    return output

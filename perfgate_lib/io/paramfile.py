@@ -1,0 +1,61 @@
+"""Parameter files (``parameters/*.yaml``): reading them and checking their fields.
+
+Every error is a :class:`~perfgate_lib.errors.ConfigError` naming the file and field.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from perfgate_lib import PROJECT_ROOT
+from perfgate_lib.errors import ConfigError
+from perfgate_lib.io import storage
+
+PARAMETERS_DIR = PROJECT_ROOT / "parameters"
+
+
+def load_yaml(source: str) -> Any:
+    """The decoded YAML document at a path or fsspec URL."""
+    try:
+        text = storage.read_text(source)
+    except FileNotFoundError as exc:
+        raise ConfigError(source, None, "file not found") from exc
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(source, None, f"not valid YAML: {exc}") from exc
+
+
+def mapping(doc: Any, source: str) -> dict[str, Any]:
+    """``doc`` when it is a mapping at the top level."""
+    if not isinstance(doc, dict):
+        raise ConfigError(source, None, "expected a mapping at the top level")
+    return doc
+
+
+def strings(doc: dict[str, Any], names: tuple[str, ...], source: str) -> dict[str, str]:
+    """Required non-empty strings, stripped."""
+    values = {}
+    for name in names:
+        value = doc.get(name)
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(source, name, f"expected a non-empty string, got {value!r}")
+        values[name] = value.strip()
+    return values
+
+
+def positive_numbers(
+    doc: dict[str, Any], names: tuple[str, ...], source: str, *, whole: bool = False
+) -> dict[str, Any]:
+    """Required positive numbers (floats, or ints with ``whole``)."""
+    values: dict[str, Any] = {}
+    for name in names:
+        value = doc.get(name)
+        kinds = int if whole else int | float
+        if isinstance(value, bool) or not isinstance(value, kinds) or value <= 0:
+            what = "a positive whole number" if whole else "a positive number"
+            raise ConfigError(source, name, f"expected {what}, got {value!r}")
+        values[name] = value if whole else float(value)
+    return values

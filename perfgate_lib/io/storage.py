@@ -1,0 +1,144 @@
+"""Paths and fsspec URLs alike: local paths, ``gs://`` (gcsfs), ``memory://``.
+
+Every function takes a local path or a URL. On URLs only transient answers are retried
+(:mod:`perfgate_lib.io.storage_retry`, bounded in ``gate_common.yaml``); no credentials, no
+network or a refused request fail at once with one line
+(:class:`~perfgate_lib.errors.StorageError`), a missing object with ``FileNotFoundError``. Writes create parent folders, and every
+text written (UTF-8 data) passes through :func:`perfgate_lib.io.redaction.redact` first:
+what the kit writes to a run folder, a comment file or verdict.json holds no secret.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from typing import Any
+
+import fsspec
+
+from perfgate_lib.io.redaction import redact
+from perfgate_lib.io.storage_retry import retry_policy, with_retries
+
+
+def configure_gcs_emulator_env() -> None:
+    """Set the gcsfs variables an emulator needs (see design.md pitfalls).
+
+    Only acts when ``STORAGE_EMULATOR_HOST`` is set; call before importing gcsfs.
+    """
+    if os.environ.get("STORAGE_EMULATOR_HOST"):
+        os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
+        os.environ.setdefault("FSSPEC_GS_TOKEN", "anon")
+        os.environ.setdefault("NO_GCE_CHECK", "true")
+
+
+def is_url(path: str) -> bool:
+    """True for ``scheme://...`` locations (other than ``file://``)."""
+    return "://" in str(path) and not str(path).startswith("file://")
+
+
+def _gcs_without_inner_retries() -> None:
+    """gcsfs retries every error six times (about 40 s) on its own; retries are decided
+    here instead (:func:`with_retries`), so its own retry test always says no."""
+    import gcsfs.retry
+
+    gcsfs.retry.is_retriable = lambda exc: False
+
+
+def filesystem(path: str) -> tuple[Any, str]:
+    """The fsspec filesystem for ``path`` and the path inside it.
+
+    ``gs://`` without credentials raises StorageError (kind ``credentials``) at once.
+    """
+    configure_gcs_emulator_env()
+    if str(path).startswith("gs://"):
+        from perfgate_lib.io.cloudauth import require_gcs_credentials
+
+        require_gcs_credentials(str(path), retry_policy().credentials_check_s)
+        _gcs_without_inner_retries()
+    fs, inner = fsspec.core.url_to_fs(str(path))
+    return fs, inner
+
+
+def call(path: str, doing: str, op: Any) -> Any:
+    """``op(fs, inner)`` on ``path``'s filesystem, with the storage retry rules."""
+
+    def attempt() -> Any:
+        fs, inner = filesystem(path)
+        return op(fs, inner)
+
+    return with_retries(attempt, str(path), doing)
+
+
+def join(base: str, *parts: str) -> str:
+    """Join path parts; keeps the URL scheme of ``base``."""
+    base = str(base)
+    if is_url(base):
+        return posixpath.join(base, *parts)
+    return os.path.join(base, *parts)
+
+
+def read_bytes(path: str) -> bytes:
+    return call(path, "read", lambda fs, inner: fs.cat_file(inner))
+
+
+def read_text(path: str) -> str:
+    return read_bytes(path).decode("utf-8")
+
+
+def outbound(data: bytes) -> bytes:
+    """``data`` redacted when it is UTF-8 text; binary data (PNG) unchanged."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data
+    clean = redact(text)
+    return data if clean == text else clean.encode("utf-8")
+
+
+def write_bytes(path: str, data: bytes) -> None:
+    """Write ``data`` (redacted when it is text, see :func:`outbound`)."""
+    data = outbound(data)
+
+    def write(fs: Any, inner: str) -> None:
+        parent = posixpath.dirname(inner) if is_url(str(path)) else os.path.dirname(inner)
+        if parent:
+            fs.makedirs(parent, exist_ok=True)
+        with fs.open(inner, "wb") as fh:
+            fh.write(data)
+
+    call(path, "write", write)
+
+
+def write_text(path: str, text: str) -> None:
+    write_bytes(path, text.encode("utf-8"))
+
+
+def exists(path: str) -> bool:
+    return call(path, "check", lambda fs, inner: fs.exists(inner))
+
+
+def makedirs(path: str) -> None:
+    call(path, "create", lambda fs, inner: fs.makedirs(inner, exist_ok=True))
+
+
+def glob(pattern: str) -> list[str]:
+    """Matches of ``pattern``, as full URLs when the pattern is a URL."""
+
+    def find(fs: Any, inner: str) -> list[str]:
+        found = fs.glob(inner)
+        if is_url(pattern):
+            return [fs.unstrip_protocol(p) for p in found]
+        return sorted(found)
+
+    return call(pattern, "list", find)
+
+
+def listdir(path: str) -> list[str]:
+    """Names (not paths) of the entries directly under ``path``; [] when missing."""
+
+    def names(fs: Any, inner: str) -> list[str]:
+        if not fs.exists(inner):
+            return []
+        return sorted(posixpath.basename(p.rstrip("/")) for p in fs.ls(inner, detail=False))
+
+    return call(path, "list", names)

@@ -1,0 +1,105 @@
+"""Retrying storage calls: only transient answers, bounded by ``gate_common.yaml``.
+
+The bound (``storage_retry_*`` in ``parameters/gate_common.yaml``): attempts in all, the
+first wait (seconds, doubling each retry) and the longest wait. Everything that is not
+transient (:mod:`perfgate_lib.io.storage_errors`) fails on the first attempt: a URL with no
+credentials or no network becomes one :class:`~perfgate_lib.errors.StorageError`, a
+missing object a ``FileNotFoundError``. Local paths keep their own exceptions.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import yaml
+
+from perfgate_lib import PROJECT_ROOT
+from perfgate_lib.errors import StorageError
+from perfgate_lib.io.storage_errors import (
+    CREDENTIALS,
+    NETWORK,
+    NOT_FOUND,
+    TRANSIENT,
+    classify,
+    describe,
+)
+
+GATE_COMMON = PROJECT_ROOT / "parameters" / "gate_common.yaml"
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How transient storage answers are retried. Times in seconds."""
+
+    attempts: int = 4
+    first_wait_s: float = 0.5
+    max_wait_s: float = 4.0
+    credentials_check_s: float = 2.0
+
+    def wait(self, retry: int) -> float:
+        """Seconds to wait before retry number ``retry`` (1-based)."""
+        return min(self.first_wait_s * 2 ** (retry - 1), self.max_wait_s)
+
+
+@functools.lru_cache(maxsize=1)
+def retry_policy() -> RetryPolicy:
+    """The bundled ``gate_common.yaml``'s ``storage_retry_*`` keys (defaults when absent).
+
+    Read with plain file I/O: storage itself must not be needed to configure storage.
+    """
+    doc = yaml.safe_load(GATE_COMMON.read_text()) or {}
+    default = RetryPolicy()
+    return RetryPolicy(
+        attempts=max(1, int(doc.get("storage_retry_attempts", default.attempts))),
+        first_wait_s=float(doc.get("storage_retry_first_wait_seconds", default.first_wait_s)),
+        max_wait_s=float(doc.get("storage_retry_max_wait_seconds", default.max_wait_s)),
+        credentials_check_s=float(
+            doc.get("storage_credentials_check_seconds", default.credentials_check_s)
+        ),
+    )
+
+
+def translate(exc: Exception, url: str, doing: str, attempts: int = 1) -> Exception:
+    """The exception a caller sees for a failed call on the URL ``url``."""
+    if isinstance(exc, StorageError):
+        return exc
+    kind = classify(exc)
+    if kind == NOT_FOUND:
+        return exc if isinstance(exc, FileNotFoundError) else FileNotFoundError(url)
+    if kind in (CREDENTIALS, NETWORK):
+        return StorageError(url, kind, describe(exc), doing)
+    if kind == TRANSIENT:
+        detail = f"{describe(exc)} (still failing after {attempts} attempts)"
+        return StorageError(url, kind, detail, doing)
+    return exc
+
+
+def with_retries(
+    op: Callable[[], _T],
+    url: str,
+    doing: str = "read",
+    *,
+    policy: RetryPolicy | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> _T:
+    """``op()``, retried on transient answers only; other failures are translated at once."""
+    if "://" not in url or url.startswith("file://"):
+        return op()
+    policy = policy or retry_policy()
+    for attempt in range(1, policy.attempts + 1):
+        try:
+            return op()
+        except Exception as exc:
+            if classify(exc) == TRANSIENT and attempt < policy.attempts:
+                sleep(policy.wait(attempt))
+                continue
+            error = translate(exc, url, doing, attempt)
+            if error is exc:
+                raise
+            raise error from exc
+    raise AssertionError("unreachable")  # pragma: no cover

@@ -1,0 +1,279 @@
+"""The demo: the whole pipeline offline, on a sandbox repository, with real Zephyr.
+
+:func:`run_demo` builds the marin-shaped sandbox (installed marin-zephyr on ``main``, a PR
+branch that raises the scatter zstd level from 3 to 12), then executes the notebooks into one run
+folder: ``assess.ipynb`` (scope, five questions, max_gate; reply "go"),
+``local_ab.ipynb`` (gate 0: the mini ferry on merge-base and head, paired stage by stage,
+with pairs added while a stage is undecided)
+and ``compare.ipynb`` (verdict, charts, the comment with a noise column). The comment is
+written to ``comment.md`` in the run folder, never posted. Finally the run folder is
+archived (HTML of every executed notebook, provenance, secret scrub, run index).
+
+Run folder layout::
+
+    <run>/pr.diff                    the sandbox PR's diff
+    <run>/assess.ipynb, assessment.json, assessment.md, confirmation.txt
+    <run>/local_ab.ipynb, ab/{control,treatment}-report.json, ab/paired.csv, ab/pairs.json,
+    <run>/ab/runs/, ab/logs/
+    <run>/compare.ipynb, verdict.json, comment.md, stage_chart.png, summary_chart.png
+    <run>/demo.json                  what ran, how long each step took (seconds), the verdict
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from perfgate_lib.errors import UsageError
+from perfgate_lib.local.sandbox import Sandbox, build_sandbox, diff_text
+
+
+@dataclass
+class DemoResult:
+    """Where the demo's outputs are, its verdict and step timings (seconds)."""
+
+    run_dir: str
+    verdict: dict[str, Any]
+    comment: str
+    notebooks: list[str]
+    sandbox: dict[str, Any]
+    timings: dict[str, float] = field(default_factory=dict)
+    archived: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def flagged_stages(self) -> list[str]:
+        """Stages whose row verdict is fail."""
+        return [s["stage"] for s in self.verdict.get("stages", []) if s.get("verdict") == "fail"]
+
+
+def _default_run_dir() -> str:
+    from perfgate_lib.io.rundir import new_run_dir
+
+    return new_run_dir(None, None, kind="demo")
+
+
+def _assess(sandbox: Sandbox, run_dir: Path) -> tuple[str, str]:
+    """Run assess.ipynb on the sandbox (reviewer reply "go"); returns (notebook, json)."""
+    from perfgate_lib.io.notebook import run_notebook
+
+    notebook = run_notebook(
+        "assess",
+        str(run_dir),
+        {
+            "pr": 0,
+            "checkout": sandbox.path,
+            "base": sandbox.base,
+            "head": sandbox.head,
+            "reply": "go",
+            "out_dir": str(run_dir),
+        },
+    )
+    return notebook, str(run_dir / "assessment.json")
+
+
+def run_local_gate(
+    checkout: str,
+    base: str,
+    head: str,
+    run_dir: str | Path,
+    *,
+    max_pairs: int | None = None,
+    budget_s: float | None = None,
+    docs: int | None = None,
+    seed: int = 0,
+    assessment: str = "",
+    env_mode: str | None = None,
+) -> tuple[dict[str, Any], list[str], dict[str, float]]:
+    """Gate 0 on this machine: ``local_ab.ipynb`` then ``compare.ipynb`` into ``run_dir``.
+
+    ``max_pairs``, ``budget_s`` (seconds) and ``docs`` override ``parameters/gate0.yaml``
+    (None keeps the file's value). The A/B outputs go to ``<run_dir>/ab``; verdict.json,
+    comment.md and charts to ``run_dir``. Returns (verdict.json as a dict, executed
+    notebook paths, step seconds: local_ab, compare, and the A/B's own start_up / pairs).
+    """
+    from perfgate_lib.io.notebook import run_notebook
+    from perfgate_lib.local.ab import Gate0Settings, resolve_revisions
+    from perfgate_lib.verdict.compare import run_compare_notebook
+
+    resolve_revisions(checkout, base, head)  # fail fast, before starting a kernel
+    settings = Gate0Settings.load(max_pairs=max_pairs, budget_s=budget_s, docs=docs, env=env_mode)
+    run_dir = Path(run_dir).resolve()
+    ab_dir = run_dir / "ab"
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
+    notebooks = [
+        run_notebook(
+            "local_ab",
+            str(run_dir),
+            {
+                "checkout": str(Path(checkout).resolve()),
+                "base": str(base),
+                "head": str(head),
+                "max_pairs": int(settings.max_pairs),
+                "budget_s": float(settings.budget_s),
+                "docs": int(settings.docs),
+                "env": str(settings.env),
+                "seed": int(seed),
+                "out_dir": str(ab_dir),
+            },
+        )
+    ]
+    timings["local_ab"] = round(time.perf_counter() - t, 2)
+    ab = json.loads((ab_dir / "ab.json").read_text())
+    for step, seconds in (ab.get("timings_seconds") or {}).items():
+        timings[f"local_ab.{step}"] = seconds
+    t = time.perf_counter()
+    verdict = run_compare_notebook(
+        str(ab_dir / "control-report.json"),
+        str(ab_dir / "treatment-report.json"),
+        str(run_dir),
+        gate=1,
+        assessment=assessment,
+        context=(ab_dir / "compare_context.json").read_text(),
+    )
+    notebooks.append(str(run_dir / "compare.ipynb"))
+    timings["compare"] = round(time.perf_counter() - t, 2)
+    return verdict, notebooks, timings
+
+
+def run_demo(
+    out_dir: str | None = None,
+    *,
+    max_pairs: int | None = None,
+    budget_s: float | None = None,
+    docs: int | None = None,
+    seed: int = 0,
+    keep_sandbox: bool = False,
+    env_mode: str | None = None,
+    archive: bool = True,
+    progress: Callable[[str], None] | None = print,
+) -> DemoResult:
+    """Build the sandbox, assess, run the local A/B, compare, render, archive.
+
+    ``out_dir`` defaults to ``runs/demo/<UTC stamp>`` (local folder). Returns where to
+    look; the verdict of the sandbox PR is expected to be ``fail`` at ``fuzzy_dups``.
+    """
+    say = progress or (lambda _msg: None)
+    run_dir = Path(out_dir or _default_run_dir()).resolve()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    timings: dict[str, float] = {}
+    notes: list[str] = []
+    notebooks: list[str] = []
+    start = time.perf_counter()
+    sandbox_parent = Path(tempfile.mkdtemp(prefix="perfgate-demo-"))
+    try:
+        t = time.perf_counter()
+        box = build_sandbox(sandbox_parent / "marin")
+        (run_dir / "pr.diff").write_text(diff_text(box))
+        timings["sandbox"] = round(time.perf_counter() - t, 2)
+        say(f"sandbox: {box.path} ({box.base} -> {box.head}, {', '.join(box.changed_files)})")
+
+        t = time.perf_counter()
+        assessment = ""
+        try:
+            notebook, assessment = _assess(box, run_dir)
+            notebooks.append(notebook)
+            summary = json.loads(Path(assessment).read_text())
+            say(f"assess: max_gate {summary.get('max_gate')} ({summary.get('rationale', '')})")
+        except (ImportError, FileNotFoundError, UsageError) as exc:  # no assess: still demo
+            notes.append(f"assessment skipped: {exc}")
+            assessment = ""
+        timings["assess"] = round(time.perf_counter() - t, 2)
+
+        say("gate 0: paired local A/B, pairs added while a stage is undecided (1-2 minutes)")
+        verdict, gate_notebooks, gate_timings = run_local_gate(
+            box.path,
+            box.base,
+            box.head,
+            run_dir,
+            max_pairs=max_pairs,
+            budget_s=budget_s,
+            docs=docs,
+            env_mode=env_mode,
+            seed=seed,
+            assessment=assessment,
+        )
+        notebooks += gate_notebooks
+        timings.update(gate_timings)
+    finally:
+        if keep_sandbox:
+            notes.append(f"sandbox kept at {sandbox_parent / 'marin'}")
+        else:
+            shutil.rmtree(sandbox_parent, ignore_errors=True)
+
+    result = DemoResult(
+        run_dir=str(run_dir),
+        verdict=verdict,
+        comment=str(run_dir / "comment.md"),
+        notebooks=notebooks,
+        sandbox={**asdict(box), "path": box.path if keep_sandbox else None},
+        notes=notes,
+    )
+    timings["total"] = round(time.perf_counter() - start, 2)
+    result.timings = timings
+    (run_dir / "demo.json").write_text(json.dumps(_summary(result), indent=2) + "\n")
+    if archive:
+        t = time.perf_counter()
+        from perfgate_lib.audit.archive import archive_run
+
+        archive_run(str(run_dir), verdict=verdict.get("verdict"), gate=1)
+        result.archived = True
+        timings["archive"] = round(time.perf_counter() - t, 2)
+        timings["total"] = round(time.perf_counter() - start, 2)
+        (run_dir / "demo.json").write_text(json.dumps(_summary(result), indent=2) + "\n")
+    return result
+
+
+def _summary(result: DemoResult) -> dict[str, Any]:
+    return {
+        "run_dir": result.run_dir,
+        "verdict": result.verdict.get("verdict"),
+        "flagged_stages": result.flagged_stages,
+        "comment": result.comment,
+        "notebooks": result.notebooks,
+        "sandbox": result.sandbox,
+        "timings_seconds": result.timings,
+        "archived": result.archived,
+        "notes": result.notes,
+    }
+
+
+def where_time_went(timings: dict[str, float]) -> str:
+    """``sandbox 1 s, assess 6 s, local_ab 80 s (start-up 4 s, pairs 70 s), ...``."""
+    inner = [
+        f"{key.split('.', 1)[1].replace('_', '-')} {value:.0f} s"
+        for key, value in timings.items()
+        if key.startswith("local_ab.")
+    ]
+    parts = []
+    for key, value in timings.items():
+        if key == "total" or key.startswith("local_ab."):
+            continue
+        text = f"{key} {value:.0f} s"
+        if key == "local_ab" and inner:
+            text += f" ({', '.join(inner)})"
+        parts.append(text)
+    return ", ".join(parts)
+
+
+def where_to_look(result: DemoResult) -> list[str]:
+    """Lines telling the user what the demo found and where the files are."""
+    run = Path(result.run_dir)
+    flagged = ", ".join(result.flagged_stages) or "none"
+    lines = [
+        f"verdict: {result.verdict.get('verdict')} (flagged stages: {flagged})",
+        f"run folder: {run}",
+        f"  comment.md        the PR comment (not posted): {run / 'comment.md'}",
+        f"  verdict.json      {run / 'verdict.json'}",
+        "  executed notebooks: " + ", ".join(Path(n).name for n in result.notebooks),
+        f"  local A/B         {run / 'ab'} (median reports, paired.csv, pairs.json, logs)",
+        f"  took {result.timings.get('total', 0):.0f} s: " + where_time_went(result.timings),
+    ]
+    return lines + [f"  note: {n}" for n in result.notes]

@@ -1,0 +1,503 @@
+"""The mini ferry's pipeline, standalone: stdlib, Zephyr and Zephyr's own dependencies only.
+
+This file imports nothing from perfgate, so any interpreter that can import Zephyr (the
+kit's venv, or a worktree's own uv environment) can run it by path::
+
+    python ferry_pipeline.py serve --corpus DIR --work-dir DIR [--zephyr-src SRC]
+
+Stages (each one ``ZephyrContext.execute``, output as JSONL files the next stage reads,
+like datakit steps): ``normalize`` -> ``minhash`` -> ``fuzzy_dups`` -> ``consolidate``
+-> ``tokenize``. Only ``fuzzy_dups`` shuffles (two ``group_by``); the others are
+map-only, so a change to Zephyr's scatter/shuffle path shows up in that stage.
+
+Workers run as threads of this process (fray ``LocalClient`` + Zephyr's ``InlineRunner``).
+Per stage the pipeline measures:
+
+* ``wall_s``: ``time.perf_counter`` seconds;
+* ``cpu_s``: CPU seconds of the whole process (every thread, user + system,
+  ``time.process_time``) plus those of reaped children (``RUSAGE_CHILDREN``). CPU time
+  leaves out the time a thread waits for a core or sleeps in Zephyr's 0.1 s scheduler
+  polls, which is what makes wall time swing on a loaded machine;
+* ``peak_mb``: the kernel's high-water mark ``VmHWM`` in ``/proc/self/status``, reset
+  before each stage through ``/proc/self/clear_refs`` (value 5); where that is unavailable,
+  ``ru_maxrss`` for the whole process. tracemalloc was rejected (it slows the hot paths
+  2-4x and misses native buffers such as numpy and zstd); psutil sampling misses spikes.
+
+Measurement hygiene (pyperf-style): the caller fixes ``PYTHONHASHSEED``; one untimed
+warm-up pipeline over a slice of the corpus runs first, so imports and first-use costs
+leave the timed runs; ``gc.collect()`` runs before every stage so each starts from the
+same heap. ``serve`` runs one stage each time the driver asks, so one warmed-up process
+gives as many values as the driver wants (gate 0 asks each process for one pair and then
+starts fresh ones, see :mod:`perfgate_lib.local.ab`).
+
+The serve protocol is one JSON object per line. The driver writes ``{"cmd": "stage",
+"stage": NAME}`` (the stage reads the outputs its predecessors last wrote) or ``{"cmd":
+"exit"}`` on stdin; the server answers on the file descriptor it was started with as
+stdout (Zephyr's own prints go to stderr): first ``{"ready": true, "identity": {...}}``,
+then per stage ``{"status": "succeeded" | "failed", "stages": {name: {wall_s, cpu_s,
+peak_mb, tasks, records_out}}, "error": ...}``. Times are seconds, memory MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import logging
+import os
+import re
+import resource
+import sys
+import time
+import traceback
+import unicodedata
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TextIO
+
+FERRY_MODULE = "perfgate.miniferry"
+STAGES = ("normalize", "minhash", "fuzzy_dups", "consolidate", "tokenize")
+
+# MinHash: word 5-gram shingles, NUM_BANDS bands of ROWS rows (threshold ~ (1/b)^(1/r)).
+SHINGLE = 5
+NUM_BANDS = 32
+ROWS = 2
+NUM_PERM = NUM_BANDS * ROWS
+_SHINGLE_BLOCK = 4096
+VOCAB_SIZE = 50_257
+_WS = re.compile(r"\s+")
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+
+
+# ---------------------------------------------------------------------------
+# Record functions (pure; run on Zephyr workers)
+# ---------------------------------------------------------------------------
+
+
+def normalize_record(record: dict) -> dict:
+    """NFKC, lower-case, collapse whitespace; keeps ``id``."""
+    text = unicodedata.normalize("NFKC", record["text"]).lower()
+    text = _WS.sub(" ", text).strip()
+    return {"id": record["id"], "text": text, "n_chars": len(text)}
+
+
+def _perm_params() -> tuple[Any, Any]:
+    import numpy as np
+
+    rng = np.random.Generator(np.random.PCG64(20260101))
+    a = rng.integers(1, 2**63, size=(NUM_PERM, 1), dtype=np.uint64) | np.uint64(1)
+    b = rng.integers(0, 2**63, size=(NUM_PERM, 1), dtype=np.uint64)
+    return a, b
+
+
+_PERMS: tuple[Any, Any] | None = None
+
+
+def minhash_record(record: dict) -> dict:
+    """MinHash signature of word 5-gram shingles, cut into ``NUM_BANDS`` band hashes."""
+    global _PERMS
+    import numpy as np
+    import xxhash
+
+    if _PERMS is None:
+        _PERMS = _perm_params()
+    a, b = _PERMS
+    words = record["text"].split(" ")
+    hashes = np.fromiter(
+        (xxhash.xxh3_64_intdigest(w.encode()) for w in words), dtype=np.uint64, count=len(words)
+    )
+    if len(hashes) >= SHINGLE:
+        n = len(hashes) - SHINGLE + 1
+        shingles = hashes[:n].copy()
+        for k in range(1, SHINGLE):
+            shingles = shingles * np.uint64(1099511628211) ^ hashes[k : k + n]
+    else:
+        shingles = hashes[:1] if len(hashes) else np.zeros(1, dtype=np.uint64)
+    signature = np.full(NUM_PERM, np.iinfo(np.uint64).max, dtype=np.uint64)
+    for start in range(0, len(shingles), _SHINGLE_BLOCK):  # bounded memory on mega-docs
+        block = shingles[None, start : start + _SHINGLE_BLOCK]
+        np.minimum(signature, (a * block + b).min(axis=1), out=signature)
+    bands = [
+        xxhash.xxh3_64_hexdigest(signature[i * ROWS : (i + 1) * ROWS].tobytes())
+        for i in range(NUM_BANDS)
+    ]
+    return {"id": record["id"], "bands": bands}
+
+
+def band_entries(record: dict) -> list[dict]:
+    """One ``{"bucket", "id"}`` per band: the fuzzy-dup shuffle's input."""
+    return [{"bucket": f"{i}:{h}", "id": record["id"]} for i, h in enumerate(record["bands"])]
+
+
+def _bucket_key(item: dict) -> str:
+    return item["bucket"]
+
+
+def bucket_duplicates(_bucket: str, items: Iterator[dict]) -> Iterator[dict]:
+    """Within one LSH bucket, every id but the smallest is a duplicate of the smallest."""
+    ids = sorted({item["id"] for item in items})
+    for other in ids[1:]:
+        yield {"id": other, "keep": ids[0]}
+
+
+def _id_key(item: dict) -> str:
+    return item["id"]
+
+
+def smallest_keep(doc_id: str, items: Iterator[dict]) -> dict:
+    """One row per duplicate id: the smallest id it collides with."""
+    return {"id": doc_id, "keep": min(item["keep"] for item in items)}
+
+
+def not_duplicate(record: dict) -> bool:
+    """Filter for ``consolidate``: the duplicate id set comes from ``ctx.put("dup_ids")``."""
+    from zephyr import zephyr_worker_ctx
+
+    return record["id"] not in zephyr_worker_ctx().get_shared("dup_ids")
+
+
+def attach_attributes(record: dict) -> dict:
+    """Consolidate's per-document attributes: word and punctuation statistics."""
+    text = record["text"]
+    words = text.split(" ")
+    n_words = len(words)
+    mean_len = sum(len(w) for w in words) / n_words if n_words else 0.0
+    punct = sum(1 for ch in text if not ch.isalnum() and not ch.isspace())
+    return {
+        **record,
+        "attributes": {
+            "n_words": n_words,
+            "mean_word_len": round(mean_len, 3),
+            "punct_ratio": round(punct / max(1, len(text)), 5),
+            "unique_ratio": round(len(set(words)) / max(1, n_words), 5),
+        },
+    }
+
+
+def tokenize_record(record: dict) -> dict:
+    """Tokenize-like: words and punctuation hashed into a GPT-2-sized vocabulary."""
+    import xxhash
+
+    ids = [xxhash.xxh32_intdigest(t.encode()) % VOCAB_SIZE for t in _TOKEN.findall(record["text"])]
+    return {"id": record["id"], "input_ids": ids, "n_tokens": len(ids)}
+
+
+# ---------------------------------------------------------------------------
+# Peak memory
+# ---------------------------------------------------------------------------
+
+
+class PeakMemory:
+    """Process peak RSS in MB: ``VmHWM`` reset per stage, else ``ru_maxrss`` for the run."""
+
+    def __init__(self) -> None:
+        self.resettable = self._try_reset()
+        self.method = (
+            "VmHWM per stage (reset via /proc/self/clear_refs)"
+            if self.resettable
+            else "ru_maxrss of the ferry process (whole run)"
+        )
+
+    @staticmethod
+    def _try_reset() -> bool:
+        try:
+            with open("/proc/self/clear_refs", "w") as handle:
+                handle.write("5")
+            return True
+        except OSError:
+            return False
+
+    def reset(self) -> None:
+        """Start a new peak window (no-op without clear_refs)."""
+        if self.resettable:
+            self._try_reset()
+
+    def peak_mb(self) -> float:
+        """Peak RSS in MB since the last reset (or since start)."""
+        if self.resettable:
+            with open("/proc/self/status") as handle:
+                for line in handle:
+                    if line.startswith("VmHWM:"):
+                        return int(line.split()[1]) / 1024
+        maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return maxrss / (1024 * 1024) if sys.platform == "darwin" else maxrss / 1024
+
+
+# ---------------------------------------------------------------------------
+# The pipeline
+# ---------------------------------------------------------------------------
+
+
+# ---------------------------------------------------------------------------
+# The pipeline
+# ---------------------------------------------------------------------------
+
+
+def _cpu_seconds() -> float:
+    """CPU seconds so far: this process (all threads) plus reaped children."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
+def _task_count(dataset: Any) -> int:
+    from zephyr import compute_plan
+
+    plan = compute_plan(dataset)
+    worker_stages = [s for s in plan.stages if s.stage_type.name != "RESHARD"]
+    return len(worker_stages) * plan.num_shards
+
+
+def _count_lines(paths: list[str]) -> int:
+    total = 0
+    for path in paths:
+        with open(path, "rb") as handle:
+            total += sum(1 for _ in handle)
+    return total
+
+
+def stage_datasets(corpus_glob: str, work: Path) -> dict[str, Callable[[], Any]]:
+    """Builders of each stage's Dataset (built lazily: later stages glob earlier outputs)."""
+    from zephyr import Dataset
+
+    def out(stage: str) -> str:
+        return str(work / stage / "part-{shard:05d}.jsonl")
+
+    def src(stage: str) -> Any:
+        return Dataset.from_files(str(work / stage / "*.jsonl")).load_jsonl()
+
+    return {
+        "normalize": lambda: (
+            Dataset.from_files(corpus_glob)
+            .load_jsonl()
+            .map(normalize_record)
+            .write_jsonl(out("normalize"))
+        ),
+        "minhash": lambda: src("normalize").map(minhash_record).write_jsonl(out("minhash")),
+        "fuzzy_dups": lambda: (
+            src("minhash")
+            .flat_map(band_entries)
+            .group_by(_bucket_key, reducer=bucket_duplicates)
+            .group_by(_id_key, reducer=smallest_keep)
+            .write_jsonl(out("fuzzy_dups"))
+        ),
+        "consolidate": lambda: (
+            src("normalize")
+            .filter(not_duplicate)
+            .map(attach_attributes)
+            .write_jsonl(out("consolidate"))
+        ),
+        "tokenize": lambda: src("consolidate").map(tokenize_record).write_jsonl(out("tokenize")),
+    }
+
+
+def _dup_ids(work: Path) -> frozenset[str]:
+    ids: set[str] = set()
+    for path in sorted((work / "fuzzy_dups").glob("*.jsonl")):
+        with path.open() as handle:
+            ids.update(json.loads(line)["id"] for line in handle)
+    return frozenset(ids)
+
+
+def make_context(work: Path, max_workers: int = 2) -> Any:
+    """A ``ZephyrContext`` on fray's in-process ``LocalClient``; chunks under ``work``."""
+    from fray.local_backend import LocalClient
+    from zephyr import ZephyrContext
+
+    return ZephyrContext(
+        client=LocalClient(),
+        max_workers=max_workers,
+        chunk_storage_prefix=str(work / "chunks"),
+        name="perfgate-miniferry",
+    )
+
+
+def run_stage(
+    ctx: Any,
+    stage: str,
+    builders: dict[str, Callable[[], Any]],
+    work: Path,
+    memory: PeakMemory,
+) -> dict[str, float]:
+    """Run one stage (its output folder emptied first): ``{wall_s, cpu_s, peak_mb, tasks,
+    records_out}``. A stage reads the outputs of the stages before it under ``work``."""
+    import shutil
+
+    shutil.rmtree(work / stage, ignore_errors=True)
+    if stage == "consolidate":
+        ctx.put("dup_ids", _dup_ids(work))
+    dataset = builders[stage]()
+    gc.collect()
+    memory.reset()
+    cpu0, wall0 = _cpu_seconds(), time.perf_counter()
+    paths = ctx.execute(dataset).results
+    wall, cpu = time.perf_counter() - wall0, _cpu_seconds() - cpu0
+    return {
+        "wall_s": round(wall, 6),
+        "cpu_s": round(cpu, 6),
+        "peak_mb": round(memory.peak_mb(), 1),
+        "tasks": _task_count(dataset),
+        "records_out": _count_lines(paths),
+    }
+
+
+def run_pipeline(
+    ctx: Any,
+    corpus_glob: str,
+    work: Path,
+    results: dict[str, dict[str, float]],
+    memory: PeakMemory | None = None,
+) -> str:
+    """Run the five stages over ``corpus_glob``; outputs under ``work``.
+
+    Fills ``results`` stage by stage (see :func:`run_stage`; a failure leaves the finished
+    stages in it) and returns the memory method used.
+    """
+    memory = memory or PeakMemory()
+    builders = stage_datasets(corpus_glob, work)
+    for stage in STAGES:
+        results[stage] = run_stage(ctx, stage, builders, work, memory)
+    return memory.method
+
+
+def use_zephyr_source(zephyr_src: str | None) -> str:
+    """Put ``zephyr_src`` first on ``sys.path`` when it holds a zephyr package."""
+    if zephyr_src and (Path(zephyr_src) / "zephyr" / "__init__.py").is_file():
+        path = str(Path(zephyr_src).resolve())
+        sys.path.insert(0, path)
+        os.environ["PYTHONPATH"] = os.pathsep.join(
+            p for p in (path, os.environ.get("PYTHONPATH")) if p
+        )
+        return path
+    return "installed"
+
+
+def zephyr_identity() -> dict[str, Any]:
+    """Where Zephyr came from and the versions of it, fray and iris, and the interpreter."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    import zephyr
+
+    versions: dict[str, str | None] = {}
+    for dist in ("marin-zephyr", "marin-fray", "marin-iris"):
+        try:
+            versions[dist] = version(dist)
+        except PackageNotFoundError:
+            versions[dist] = None
+    return {
+        "zephyr_file": str(Path(zephyr.__file__).resolve()),
+        "installed_version": versions["marin-zephyr"],
+        "versions": versions,
+        "python": platform.python_version(),
+        "executable": sys.executable,
+    }
+
+
+def quiet_logs() -> None:
+    """Silence Zephyr's, fray's and iris's INFO logging (it costs time and floods logs)."""
+    for name in ("zephyr", "fray", "iris", "rigging", "finelog"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def error_line(exc: BaseException) -> str:
+    """The exception type and the first and last lines of its message, at most 300 chars."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    first = lines[0] if lines else ""
+    last = lines[-1] if lines else ""
+    text = first if first == last else f"{first} ... {last}"
+    return f"ferry failed: {type(exc).__name__}: {text}"[:300]
+
+
+def warm_up_corpus(corpus_dir: Path, target: Path, docs: int = 50) -> str:
+    """The first ``docs`` documents of the corpus's first file, for the untimed warm-up."""
+    target.mkdir(parents=True, exist_ok=True)
+    files = sorted(corpus_dir.glob("*.jsonl"))
+    lines: list[str] = []
+    if files:
+        with files[0].open() as handle:
+            for line in handle:
+                lines.append(line)
+                if len(lines) >= docs:
+                    break
+    (target / "warmup.jsonl").write_text("".join(lines))
+    return str(target / "*.jsonl")
+
+
+# ---------------------------------------------------------------------------
+# serve: one warmed-up process, stages on request
+# ---------------------------------------------------------------------------
+
+
+def _answer(out: TextIO, message: dict[str, Any]) -> None:
+    out.write(json.dumps(message) + "\n")
+    out.flush()
+
+
+def serve(corpus_dir: Path, work_dir: Path, zephyr_src: str | None, max_workers: int = 2) -> int:
+    """Answer run requests on stdin until ``exit`` or EOF (see the module docstring)."""
+    # The protocol keeps the real stdout; everything else printed goes to stderr.
+    out = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    source = use_zephyr_source(zephyr_src)
+    try:
+        t0 = time.perf_counter()
+        identity = {"zephyr_source": source, **zephyr_identity()}
+        quiet_logs()
+        t1 = time.perf_counter()
+        work_dir.mkdir(parents=True, exist_ok=True)
+        ctx = make_context(work_dir, max_workers)
+        memory = PeakMemory()
+        t2 = time.perf_counter()
+        warm = warm_up_corpus(corpus_dir, work_dir / "warmup-corpus")
+        run_pipeline(ctx, warm, work_dir / "warmup", {}, memory)
+        seconds = (
+            f"import {t1 - t0:.2f}, context {t2 - t1:.2f}, warm_up {time.perf_counter() - t2:.2f}"
+        )
+        print(f"start-up seconds: {seconds}", file=sys.stderr, flush=True)
+    except Exception as exc:  # noqa: BLE001 - reported to the driver, which stops
+        traceback.print_exc()
+        _answer(out, {"ready": False, "error": error_line(exc)})
+        return 1
+    _answer(out, {"ready": True, "identity": identity, "memory_method": memory.method})
+    corpus_glob = str(corpus_dir / "*.jsonl")
+    builders = stage_datasets(corpus_glob, work_dir / "run")
+    for line in sys.stdin:
+        request = json.loads(line)
+        if request.get("cmd") != "stage":
+            break
+        stage = str(request["stage"])
+        stages: dict[str, dict[str, float]] = {}
+        try:
+            stages[stage] = run_stage(ctx, stage, builders, work_dir / "run", memory)
+            _answer(out, {"status": "succeeded", "stages": stages})
+        except Exception as exc:  # noqa: BLE001 - a failed ferry is an answer, not a crash
+            traceback.print_exc()
+            oom = isinstance(exc, MemoryError) or "MemoryError" in str(exc)
+            _answer(
+                out,
+                {
+                    "status": "failed",
+                    "stages": stages,
+                    "error": error_line(exc),
+                    "failure_bucket": "oom" if oom else "application_failure",
+                },
+            )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``ferry_pipeline.py serve --corpus DIR --work-dir DIR [--zephyr-src SRC]``."""
+    parser = argparse.ArgumentParser(description="The perfgate mini ferry's pipeline server.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    srv = sub.add_parser("serve", help="run the pipeline on request (JSON lines on stdin)")
+    srv.add_argument("--corpus", required=True, help="folder of *.jsonl documents")
+    srv.add_argument("--work-dir", required=True, help="scratch folder (stage outputs)")
+    srv.add_argument("--zephyr-src", default=None, help="folder holding zephyr/ to import")
+    srv.add_argument("--max-workers", type=int, default=2)
+    args = parser.parse_args(argv)
+    return serve(Path(args.corpus), Path(args.work_dir), args.zephyr_src, args.max_workers)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,249 @@
+"""A marin-shaped git repository for the demo and the tests, built from installed Zephyr.
+
+``main`` holds the installed marin-zephyr source under ``lib/zephyr/src/zephyr`` with a
+``lib/zephyr/pyproject.toml`` (as in marin-community/marin): a minimal uv project whose
+dependencies are the release's own, pinned to the kit's versions
+(:mod:`perfgate_lib.local.sandbox_project`), so gate 0 builds each side's uv environment.
+A PR branch applies one real code change to the scatter (shuffle) hot path; in the mini
+ferry only ``fuzzy_dups`` shuffles, so that stage slows down and the others do not.
+
+* :data:`ZSTD_LEVEL_CHANGE` (the demo's default): raises the scatter chunks' zstd level
+  from 3 to 12 "for smaller shuffle files". Compressing every scatter frame at level 12
+  costs several times the CPU: ``fuzzy_dups`` takes about 3x as long on a 2-core
+  machine, and peak memory rises by about a third (larger compression contexts).
+* :data:`SUB_BATCH_CHANGE` (subtler): shrinks the scatter pickle sub-batches from 1024
+  items to 1 to bound reducer read memory, so every shuffled item pays its own pickle
+  and zstd call: ``fuzzy_dups`` about +40-60%, which heavy machine load can hide.
+* :data:`DEP_PIN_CHANGE`: only ``lib/zephyr/pyproject.toml`` changes (braceexpand pinned
+  from 0.1.7 to 0.1.6), so the two sides run in two uv environments.
+"""
+
+from __future__ import annotations
+
+import atexit
+import importlib.metadata
+import importlib.util
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from perfgate_lib.errors import PerfgateError, UsageError
+from perfgate_lib.io.git import git_out
+from perfgate_lib.local.sandbox_project import zephyr_pyproject
+
+BASE_BRANCH = "main"
+PR_BRANCH = "perfgate-demo/scatter-zstd-level"
+ZEPHYR_PKG = Path("lib/zephyr/src/zephyr")
+ZEPHYR_PYPROJECT = "lib/zephyr/pyproject.toml"
+_GIT_ENV = {
+    "GIT_AUTHOR_NAME": "perfgate demo",
+    "GIT_AUTHOR_EMAIL": "perfgate-demo@example.invalid",
+    "GIT_COMMITTER_NAME": "perfgate demo",
+    "GIT_COMMITTER_EMAIL": "perfgate-demo@example.invalid",
+    "GIT_AUTHOR_DATE": "2026-06-18T10:00:00+00:00",
+    "GIT_COMMITTER_DATE": "2026-06-18T10:00:00+00:00",
+}
+
+# A file edit: relative path -> function(old text) -> new text.
+Edit = Callable[[str], str]
+
+
+@dataclass(frozen=True)
+class Change:
+    """One PR: a branch name, a commit message and the file edits."""
+
+    branch: str
+    message: str
+    edits: dict[str, Edit] = field(default_factory=dict)
+
+
+_OLD_SUB_BATCH = """# Items per pickle.dump call within a chunk. Larger = faster (less per-call
+# dispatch overhead), smaller = lower per-iterator read memory.
+_SUB_BATCH_SIZE = 1024
+"""
+_NEW_SUB_BATCH = """# Items per pickle.dump call within a chunk. One item per frame keeps each
+# reducer iterator's read memory at a single item, which bounds external-sort
+# fan-in over mega-docs (hundreds of open chunk iterators on skewed shuffles).
+_SUB_BATCH_SIZE = 1
+"""
+
+
+def _shrink_sub_batch(text: str) -> str:
+    if _OLD_SUB_BATCH not in text:
+        raise PerfgateError(
+            "sandbox: the installed zephyr/shuffle.py has no `_SUB_BATCH_SIZE = 1024` block; "
+            "this marin-zephyr release is not the one the demo was built for"
+        )
+    return text.replace(_OLD_SUB_BATCH, _NEW_SUB_BATCH)
+
+
+SUB_BATCH_CHANGE = Change(
+    branch="perfgate-demo/scatter-sub-batch",
+    message=(
+        "zephyr: stream scatter chunks one item per pickle frame\n\n"
+        "Bounds per-iterator read memory in reducers that fan in many chunk iterators\n"
+        "(tier-2 mega-docs)."
+    ),
+    edits={str(ZEPHYR_PKG / "shuffle.py"): _shrink_sub_batch},
+)
+
+
+_OLD_LEVEL = "_ZSTD_COMPRESS_LEVEL = 3\n"
+_NEW_LEVEL = """# Level 12 shrinks scatter files by about a fifth against level 3 on text-heavy
+# shuffles, cutting spill disk and GCS egress for tier-2 sized jobs.
+_ZSTD_COMPRESS_LEVEL = 12
+"""
+
+
+def _raise_zstd_level(text: str) -> str:
+    if text.count(_OLD_LEVEL) != 1:
+        raise PerfgateError(
+            "sandbox: the installed zephyr/shuffle.py has no `_ZSTD_COMPRESS_LEVEL = 3` line; "
+            "this marin-zephyr release is not the one the demo was built for"
+        )
+    return text.replace(_OLD_LEVEL, _NEW_LEVEL)
+
+
+ZSTD_LEVEL_CHANGE = Change(
+    branch=PR_BRANCH,
+    message=(
+        "zephyr: compress scatter chunks at zstd level 12\n\n"
+        "Smaller shuffle files: less spill disk and GCS egress on tier-2 sized jobs."
+    ),
+    edits={str(ZEPHYR_PKG / "shuffle.py"): _raise_zstd_level},
+)
+DEFAULT_CHANGE = ZSTD_LEVEL_CHANGE
+
+_OLD_PIN = '"braceexpand==0.1.7"'
+_NEW_PIN = '"braceexpand==0.1.6"'
+
+
+def _downgrade_braceexpand(text: str) -> str:
+    if text.count(_OLD_PIN) != 1:
+        raise PerfgateError(
+            f"sandbox: {ZEPHYR_PYPROJECT} has no {_OLD_PIN} pin; the kit's venv holds "
+            "another braceexpand than the one the dependency-pin change was written for"
+        )
+    return text.replace(_OLD_PIN, _NEW_PIN)
+
+
+# A dependency-only PR: zephyr's code is untouched, its environment differs.
+DEP_PIN_CHANGE = Change(
+    branch="perfgate-demo/pin-braceexpand",
+    message=(
+        "zephyr: pin braceexpand to 0.1.6\n\nMatches the version in an older downstream image."
+    ),
+    edits={ZEPHYR_PYPROJECT: _downgrade_braceexpand},
+)
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """A built sandbox repository: its path, base and head branch names and SHAs."""
+
+    path: str
+    base: str
+    head: str
+    base_sha: str
+    head_sha: str
+    changed_files: tuple[str, ...]
+
+
+def installed_zephyr_dir() -> Path:
+    """The installed ``zephyr`` package folder (marin-zephyr), without importing it."""
+    spec = importlib.util.find_spec("zephyr")
+    if spec is None or not spec.submodule_search_locations:
+        raise UsageError(
+            "marin-zephyr is not installed: install the local extra "
+            "(pip install -e '.[local]') to run the local A/B and the demo"
+        )
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def _zephyr_version() -> str:
+    try:
+        return importlib.metadata.version("marin-zephyr")
+    except importlib.metadata.PackageNotFoundError:
+        return "0.0.0"
+
+
+def _write_main(repo: Path, zephyr_dir: Path) -> None:
+    target = repo / ZEPHYR_PKG
+    shutil.copytree(
+        zephyr_dir, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.so")
+    )
+    (repo / ZEPHYR_PYPROJECT).write_text(zephyr_pyproject(_zephyr_version()))
+    (repo / "lib/zephyr/AGENTS.md").write_text(
+        "# Zephyr\n\nScatter/shuffle lives in `src/zephyr/shuffle.py`; the planner in "
+        "`plan.py`; the executor in `execution.py`.\n"
+    )
+    tests = repo / "lib/zephyr/tests"
+    tests.mkdir(parents=True)
+    (tests / "test_import.py").write_text("def test_import():\n    import zephyr  # noqa: F401\n")
+    (repo / "README.md").write_text(
+        "# marin (perfgate demo sandbox)\n\nA marin-shaped repository holding the installed "
+        "marin-zephyr source, built by `perfgate demo`.\n"
+    )
+
+
+def build_sandbox(
+    path: str | Path,
+    change: Change = DEFAULT_CHANGE,
+    *,
+    zephyr_dir: str | Path | None = None,
+) -> Sandbox:
+    """Create the sandbox repository at ``path`` (must not exist or be empty).
+
+    ``main`` gets the zephyr source; ``change.branch`` gets ``change.edits`` as one commit.
+    """
+    repo = Path(path)
+    if repo.exists() and any(repo.iterdir()):
+        raise UsageError(f"sandbox path {repo} exists and is not empty")
+    repo.mkdir(parents=True, exist_ok=True)
+    source = Path(zephyr_dir) if zephyr_dir else installed_zephyr_dir()
+    _sandbox_git(repo, "init", "--quiet", "--initial-branch", BASE_BRANCH)
+    _write_main(repo, source)
+    _sandbox_git(repo, "add", "-A")
+    _sandbox_git(repo, "commit", "--quiet", "-m", "Import marin-zephyr source")
+    base_sha = _sandbox_git(repo, "rev-parse", "HEAD")
+    _sandbox_git(repo, "checkout", "--quiet", "-b", change.branch)
+    for rel, edit in change.edits.items():
+        file = repo / rel
+        file.write_text(edit(file.read_text()))
+    _sandbox_git(repo, "add", "-A")
+    _sandbox_git(repo, "commit", "--quiet", "--allow-empty", "-m", change.message)
+    head_sha = _sandbox_git(repo, "rev-parse", "HEAD")
+    _sandbox_git(repo, "checkout", "--quiet", BASE_BRANCH)
+    return Sandbox(
+        path=str(repo),
+        base=BASE_BRANCH,
+        head=change.branch,
+        base_sha=base_sha,
+        head_sha=head_sha,
+        changed_files=tuple(change.edits),
+    )
+
+
+def diff_text(sandbox: Sandbox) -> str:
+    """The PR's unified diff (``git diff base...head``)."""
+    return _sandbox_git(Path(sandbox.path), "diff", f"{sandbox.base}...{sandbox.head}") + "\n"
+
+
+def ensure_checkout(checkout: str, base: str, head: str) -> tuple[str, str, str]:
+    """``(checkout, base, head)`` as given, or a fresh demo sandbox when ``checkout`` is "".
+
+    The sandbox lives in a temporary folder removed when the process exits.
+    """
+    if checkout:
+        return checkout, base, head
+    tmp = tempfile.mkdtemp(prefix="perfgate-sandbox-")
+    atexit.register(shutil.rmtree, tmp, True)
+    box = build_sandbox(Path(tmp) / "marin")
+    return box.path, box.base, box.head
+
+
+def _sandbox_git(repo: Path, *args: str) -> str:
+    """``git -C repo ARGS`` as the demo's fixed author; :class:`GitError` when it fails."""
+    return git_out(repo, *args, env=_GIT_ENV)

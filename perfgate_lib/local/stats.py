@@ -1,0 +1,382 @@
+"""Gate 0's statistics (pure): pairs of stage measurements -> intervals, calls, reports.
+
+A *pair* is one measurement of every stage on both sides, taken back to back stage by
+stage (the side that goes first alternates), as a dict::
+
+    {"pair": 3, "control": {stage: row}, "treatment": {stage: row}, "first": {stage: side},
+     "failed": {side: error}}   # "failed" only when a stage of that side failed
+
+where ``row`` is :func:`perfgate_lib.local.ferry_pipeline.run_stage`'s ``{wall_s, cpu_s,
+peak_mb, tasks, records_out}`` (seconds, MB). The decision metric (``cpu`` by default,
+``wall`` as the alternative) is judged per stage on the paired ratio with a
+Hodges-Lehmann / signed-rank interval (:mod:`perfgate_lib.local.paired`); ``wall_seconds_total``
+is judged on the per-pair sum over stages. Peak memory keeps its own noise rule
+(:func:`noise_row`: the medians of each side's per-pair peaks, a delta inside the wider
+side's spread or the overlap of the two sides' values is "within noise").
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from typing import Any
+
+import pandas as pd
+
+from perfgate_lib.local.paired import Interval, band_call, could_fail, paired_interval
+
+TOTAL = "wall_seconds_total"
+MEMORY = "peak_worker_memory_mb"
+METRICS = {"cpu": "cpu_s", "wall": "wall_s"}
+PAIRED_COLUMNS = [
+    "stage",
+    "metric",
+    "pairs",
+    "control_median_s",
+    "treatment_median_s",
+    "ratio",
+    "low",
+    "high",
+    "delta_pct",
+    "low_pct",
+    "high_pct",
+    "call",
+    "could_fail",
+    "wall_ratio",
+    "wall_low",
+    "wall_high",
+    "wall_call",
+]
+NOISE_COLUMNS = [
+    "stage",
+    "control_median_s",
+    "treatment_median_s",
+    "delta_pct",
+    "noise_pct",
+    "within_noise",
+    "runs_overlap",
+    "delta_s",
+    "resolution_s",
+]
+
+
+def stage_names(pairs: list[dict[str, Any]]) -> list[str]:
+    """Stages measured on both sides of every pair, in pipeline order."""
+    names: list[str] = []
+    for pair in pairs:
+        for stage in pair.get("control", {}):
+            if stage not in names and all(stage in p.get("treatment", {}) for p in pairs):
+                names.append(stage)
+    return names
+
+
+def pair_values(
+    pairs: list[dict[str, Any]], stage: str, metric: str = "cpu"
+) -> tuple[list[float], list[float]]:
+    """(control, treatment) values of one stage per pair, seconds; ``TOTAL`` sums stages."""
+    key = METRICS[metric]
+    stages = stage_names(pairs) if stage == TOTAL else [stage]
+    control, treatment = [], []
+    for pair in pairs:
+        if not all(s in pair["control"] and s in pair["treatment"] for s in stages):
+            continue
+        control.append(sum(float(pair["control"][s][key]) for s in stages))
+        treatment.append(sum(float(pair["treatment"][s][key]) for s in stages))
+    return control, treatment
+
+
+def _interval(pairs: list[dict[str, Any]], stage: str, metric: str, confidence: float):
+    control, treatment = pair_values(pairs, stage, metric)
+    if not control:
+        return None, control, treatment
+    return paired_interval(control, treatment, confidence), control, treatment
+
+
+def paired_table(
+    pairs: list[dict[str, Any]],
+    *,
+    pass_pct: float = 5.0,
+    warn_pct: float = 10.0,
+    confidence: float = 0.95,
+    metric: str = "cpu",
+) -> pd.DataFrame:
+    """One row per stage, then ``wall_seconds_total``: the paired interval and its call.
+
+    Columns (:data:`PAIRED_COLUMNS`): stage, metric, pairs, control/treatment medians of
+    the metric (s), ratio / low / high (treatment / control), delta_pct / low_pct /
+    high_pct (percent), call (pass | warn | fail | undecided), could_fail (the interval
+    reaches above +warn_pct), and the same interval on wall time (wall_ratio, wall_low,
+    wall_high, wall_call) as a reported figure.
+    """
+    rows = []
+    for stage in [*stage_names(pairs), TOTAL]:
+        interval, control, treatment = _interval(pairs, stage, metric, confidence)
+        if interval is None:
+            continue
+        wall, _, _ = _interval(pairs, stage, "wall", confidence)
+        rows.append(
+            {
+                "stage": stage,
+                "metric": metric,
+                "pairs": interval.pairs,
+                "control_median_s": round(statistics.median(control), 4),
+                "treatment_median_s": round(statistics.median(treatment), 4),
+                "ratio": round(interval.ratio, 4),
+                "low": round(interval.low, 4),
+                "high": interval.high if math.isinf(interval.high) else round(interval.high, 4),
+                "delta_pct": round(interval.pct, 2),
+                "low_pct": round(interval.low_pct, 2),
+                "high_pct": interval.high_pct
+                if math.isinf(interval.high_pct)
+                else round(interval.high_pct, 2),
+                "call": band_call(interval, pass_pct, warn_pct),
+                "could_fail": could_fail(interval, warn_pct),
+                "wall_ratio": None if wall is None else round(wall.ratio, 4),
+                "wall_low": None if wall is None else round(wall.low, 4),
+                "wall_high": None if wall is None else wall.high,
+                "wall_call": None if wall is None else band_call(wall, pass_pct, warn_pct),
+            }
+        )
+    return pd.DataFrame(rows, columns=PAIRED_COLUMNS)
+
+
+def undecided_stages(table: pd.DataFrame) -> list[str]:
+    """Names whose call is still undecided (the adaptive loop adds pairs for them)."""
+    return [str(r["stage"]) for r in table.to_dict("records") if r["call"] == "undecided"]
+
+
+def resolution_pct(table: pd.DataFrame) -> float | None:
+    """The median, over stages (not the total), of each interval's half-width in percent,
+    ``100 * (sqrt(high / low) - 1)``: about how small a change these pairs can tell from
+    none. None when a stage's interval is unbounded (too few pairs)."""
+    rows = [r for r in table.to_dict("records") if r["stage"] != TOTAL]
+    if not rows or any(float(r["low"]) <= 0 or math.isinf(float(r["high"])) for r in rows):
+        return None
+    return statistics.median(
+        100 * (math.sqrt(float(r["high"]) / float(r["low"])) - 1) for r in rows
+    )
+
+
+def row_interval(row: dict[str, Any], confidence: float = 0.95) -> Interval:
+    """The :class:`Interval` of one :func:`paired_table` row (its ``confidence``)."""
+    return Interval(
+        float(row["ratio"]),
+        float(row["low"]),
+        float(row["high"]),
+        int(row["pairs"]),
+        confidence,
+    )
+
+
+def interval_text(row: dict[str, Any]) -> str:
+    """The comment's cell: ``CPU ×1.32 [1.27, 1.39], 8 pairs · wall ×1.90``."""
+    text = f"{row['metric'].upper()} {row_interval(row).text()}"
+    if row.get("wall_ratio") is not None and row["metric"] != "wall":
+        text += f" · wall ×{float(row['wall_ratio']):.2f}"
+    return text
+
+
+def interval_context(table: pd.DataFrame, confidence: float) -> dict[str, dict[str, Any]]:
+    """``GateContext.intervals`` from a paired table (percent changes, call, text)."""
+    out = {}
+    for row in table.to_dict("records"):
+        out[str(row["stage"])] = {
+            "pct": float(row["delta_pct"]),
+            "low_pct": float(row["low_pct"]),
+            "high_pct": float(row["high_pct"]),
+            "pairs": int(row["pairs"]),
+            "call": str(row["call"]),
+            "metric": str(row["metric"]),
+            "confidence": confidence,
+            "text": row_interval(row, confidence).text(),
+        }
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Peak memory: its own noise rule (medians, spread, overlap)
+# ---------------------------------------------------------------------------
+
+
+def _median(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def _spread_pct(values: list[float]) -> float:
+    """100 x (max - min) / median; NaN with fewer than 2 values or a zero median."""
+    if len(values) < 2:
+        return math.nan
+    mid = statistics.median(values)
+    return math.nan if mid == 0 else 100 * (max(values) - min(values)) / mid
+
+
+def noise_row(
+    name: str, control: list[float], treatment: list[float], resolution: float = 0.0
+) -> dict[str, Any]:
+    """The noise row of one signal's repeat values (MB for memory): medians, delta (%),
+    spread ``noise_pct`` (the wider side's (max - min) / median, %), ``runs_overlap`` and
+    ``within_noise`` = ``|delta| <= resolution or runs_overlap or |delta_pct| <=
+    noise_pct``."""
+    mc, mt = _median(control), _median(treatment)
+    delta = None if not mc or mt is None else round(100 * (mt - mc) / mc, 2)
+    delta_abs = None if mc is None or mt is None else round(mt - mc, 4)
+    spreads = [_spread_pct(control), _spread_pct(treatment)]
+    noise = math.nan if any(math.isnan(s) for s in spreads) else round(max(spreads), 2)
+    overlap = bool(
+        control and treatment and min(treatment) <= max(control) and min(control) <= max(treatment)
+    )
+    below_resolution = delta_abs is not None and abs(delta_abs) <= resolution
+    spread_ok = delta is not None and not math.isnan(noise) and (overlap or abs(delta) <= noise)
+    return {
+        "stage": name,
+        "control_median_s": None if mc is None else round(mc, 4),
+        "treatment_median_s": None if mt is None else round(mt, 4),
+        "delta_pct": delta,
+        "noise_pct": noise,
+        "within_noise": bool(delta is not None and (below_resolution or spread_ok)),
+        "runs_overlap": overlap,
+        "delta_s": delta_abs,
+        "resolution_s": resolution,
+    }
+
+
+def memory_noise(pairs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The noise row of the per-pair peak memory (the ``*_s`` keys hold MB here)."""
+    peaks = {
+        side: [max(float(r["peak_mb"]) for r in p[side].values()) for p in pairs if p[side]]
+        for side in ("control", "treatment")
+    }
+    return noise_row(MEMORY, peaks["control"], peaks["treatment"])
+
+
+def memory_note(row: dict[str, Any]) -> str:
+    """``within noise (±12.3%)`` for the memory row (its spread)."""
+    noise = row.get("noise_pct")
+    known = noise is not None and not math.isnan(noise)
+    return f"within noise ({f'±{noise:.1f}%' if known else 'spread unknown'})"
+
+
+# ---------------------------------------------------------------------------
+# Median reports (marin's schema) from one side's per-pair run reports
+# ---------------------------------------------------------------------------
+
+
+def _values(reports: list[dict[str, Any]], stage: str | None, key: str = TOTAL) -> list[float]:
+    out = []
+    for report in reports:
+        if report.get("status") != "succeeded":
+            continue
+        value = (report.get("stage_wall_seconds") or {}).get(stage) if stage else report.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            out.append(float(value))
+    return out
+
+
+def _report_stage_names(reports: list[dict[str, Any]]) -> list[str]:
+    names: list[str] = []
+    for report in reports:
+        for stage in report.get("stage_wall_seconds") or {}:
+            if stage not in names:
+                names.append(stage)
+    return names
+
+
+def median_report(
+    reports: list[dict[str, Any]], job_id: str, provenance: dict[str, Any]
+) -> dict[str, Any]:
+    """One report in marin's schema holding the medians of ``reports`` (one side's runs).
+
+    Stage wall times, the total and peak memory are medians over the succeeded runs
+    (seconds, MB); ``local_run.stage_cpu_seconds`` the median CPU seconds per stage;
+    status is ``succeeded`` only when every run succeeded; counts (failed shards, infra
+    buckets) take the worst run. ``local_run.repeats`` lists each run's figures.
+    ``provenance``: the report's workflow / commit / collected_at / ferry_module fields.
+    """
+    if not reports:
+        raise ValueError(f"no runs to summarise for {job_id}")
+    ok = [r for r in reports if r.get("status") == "succeeded"]
+    stages = {}
+    cpu: dict[str, float] = {}
+    for stage in _report_stage_names(reports):
+        value = _median(_values(reports, stage))
+        if value is not None:
+            stages[stage] = round(value, 4)
+        cpu_values = [
+            float((r.get("local_run") or {}).get("stage_cpu_seconds", {}).get(stage))
+            for r in ok
+            if (r.get("local_run") or {}).get("stage_cpu_seconds", {}).get(stage) is not None
+        ]
+        if cpu_values:
+            cpu[stage] = round(statistics.median(cpu_values), 4)
+    total = _median(_values(reports, None))
+    memory = _median(_values(reports, None, MEMORY))
+    infra: dict[str, int] = {}
+    for report in reports:
+        for bucket, count in (report.get("infra_failures") or {}).items():
+            infra[bucket] = max(infra.get(bucket, 0), int(count or 0))
+    states: dict[str, int] = {}
+    for state, count in (reports[-1].get("task_state_counts") or {}).items():
+        states[state] = int(count)
+    for report in reports:
+        if report.get("status") != "succeeded":
+            states = dict(report.get("task_state_counts") or {"failed": 1})
+            break
+    warnings = [f"median of {len(ok)} succeeded of {len(reports)} paired local runs"]
+    for report in reports:
+        warnings += [w for w in report.get("warnings") or [] if w.startswith("ferry failed")]
+    first = reports[0]
+    first_local = first.get("local_run") or {}
+    return {
+        "iris_job_id": job_id,
+        "status": "succeeded" if len(ok) == len(reports) else "failed",
+        "marin_prefix": None,
+        "wall_seconds_total": None if total is None else round(total, 4),
+        "stage_wall_seconds": stages,
+        "sum_task_wall_seconds_total": None,
+        "cached_steps": [],
+        "ooms": infra.get("oom", 0),
+        "failed_shards": max(int(r.get("failed_shards") or 0) for r in reports),
+        "peak_worker_memory_mb": 0 if memory is None else int(round(memory)),
+        "preemption_count": 0,
+        "failure_count": sum(int(r.get("failure_count") or 0) for r in reports),
+        "task_state_counts": states,
+        "tree_job_count": first.get("tree_job_count"),
+        "infra_failures": infra,
+        **provenance,
+        "warnings": warnings,
+        "local_run": {
+            "stage_cpu_seconds": cpu,
+            "repeats": [
+                {
+                    "iris_job_id": r.get("iris_job_id"),
+                    "status": r.get("status"),
+                    TOTAL: r.get(TOTAL),
+                    "stage_wall_seconds": r.get("stage_wall_seconds"),
+                    "stage_cpu_seconds": (r.get("local_run") or {}).get("stage_cpu_seconds"),
+                    MEMORY: r.get(MEMORY),
+                }
+                for r in reports
+            ],
+            **{
+                key: first_local.get(key)
+                for key in ("zephyr_source", "memory_method", "corpus", "identity")
+            },
+        },
+    }
+
+
+__all__ = [
+    "MEMORY",
+    "NOISE_COLUMNS",
+    "PAIRED_COLUMNS",
+    "TOTAL",
+    "interval_context",
+    "interval_text",
+    "median_report",
+    "memory_noise",
+    "noise_row",
+    "pair_values",
+    "paired_table",
+    "stage_names",
+    "undecided_stages",
+]

@@ -1,0 +1,158 @@
+"""Attribution: each stage's share of the total wall-time change (pure).
+
+Stages of some report eras overlap or run in parallel, and the total includes time
+outside any stage, so stage deltas need not add up to the total's delta. The summary says
+whether they do (within ``tolerance``) instead of forcing a sum.
+
+When the total's change is inside the noise, a share of it is not meaningful (a +0.4 s
+total against stage deltas of -1.0 s and +0.6 s gives shares of -250% and 150%), so no
+shares are given: the stage deltas in seconds stay, the share column shows "—" with a
+footnote. See :func:`total_within_noise` for the rule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from perfgate_lib.verdict.rules import SignalRow, Verdict
+
+
+@dataclass(frozen=True)
+class StageShare:
+    """One stage's change in seconds and its share (percent) of the total's change."""
+
+    stage: str
+    delta_s: float
+    share_pct: float | None  # None when the total's change is unknown or within noise
+
+
+@dataclass(frozen=True)
+class Attribution:
+    total_delta_s: float | None  # treatment - baseline wall_seconds_total, seconds
+    stage_delta_sum_s: float  # sum of comparable stage deltas, seconds
+    shares: list[StageShare]
+    accounted: bool | None  # stage deltas add up to the total's delta (None: unknown)
+    layout: str | None  # baseline stages vs total: sequential | overlapping | gaps (None: unknown)
+    summary: str
+    within_noise: bool = False  # the total's change is inside the noise: no shares given
+
+
+def _s(seconds: float) -> str:
+    """Signed seconds: ``+62s``, ``+1.0s`` below 100 s."""
+    return f"{seconds:+.0f}s" if abs(seconds) >= 100 else f"{seconds:+.1f}s"
+
+
+NOISE_FRACTION = 0.01
+"""A passing total's change below this fraction of the baseline total is noise."""
+RESOLUTION_S = 1.0
+"""Seconds: a passing total's change this small is noise whatever the total (launcher
+wall times are recorded to about a second)."""
+
+
+def total_within_noise(
+    wall: SignalRow,
+    *,
+    marked: bool = False,
+    noise_fraction: float = NOISE_FRACTION,
+    resolution_s: float = RESOLUTION_S,
+) -> bool:
+    """Whether the total's change (``wall``: the ``wall_seconds_total`` row) is inside the
+    noise, so that shares of it are not meaningful. True when either
+
+    * the caller says so: ``marked``, or the row carries the verdict engine's
+      ``within noise`` note (a local A/B measured the delta inside its run-to-run noise);
+    * or the total passed (inside its pass band, e.g. ±5%) **and** its change is tiny:
+      ``|Δ| <= max(noise_fraction × baseline, resolution_s)`` (1% of the baseline total,
+      at least one second).
+
+    A warn or fail total is never within noise by the second rule (a delta the gate
+    flagged keeps its shares); an unknown total is not either (no shares anyway).
+    """
+    if marked or wall.note.startswith("within noise"):
+        return True
+    if wall.baseline is None or wall.treatment is None or wall.verdict != "pass":
+        return False
+    delta = abs(wall.treatment - wall.baseline)
+    return delta <= max(noise_fraction * abs(wall.baseline), resolution_s)
+
+
+def attribute(
+    verdict: Verdict, tolerance: float = 0.10, *, total_within_noise_marked: bool = False
+) -> Attribution:
+    """Shares of the total change for stages compared on both sides (pass/warn/fail).
+
+    No shares (``share_pct`` None, ``within_noise`` True) when the total's change is
+    within noise (:func:`total_within_noise`; ``total_within_noise_marked``: the caller
+    knows it is); the stage deltas in seconds are kept.
+    """
+    wall = next(s for s in verdict.signals if s.signal == "wall_seconds_total")
+    total = (
+        wall.treatment - wall.baseline
+        if wall.baseline is not None and wall.treatment is not None
+        else None
+    )
+    noise = total is not None and total_within_noise(wall, marked=total_within_noise_marked)
+    rows = [r for r in verdict.stages if r.verdict in ("pass", "warn", "fail")]
+    deltas = [(r.stage, r.treatment_s - r.baseline_s) for r in rows]
+    stage_sum = sum(d for _, d in deltas)
+    shares = [
+        StageShare(stage, d, (d / total * 100) if total and not noise else None)
+        for stage, d in sorted(deltas, key=lambda x: -abs(x[1]))
+    ]
+    base_stage_sum = sum(r.baseline_s or 0.0 for r in verdict.stages)
+    layout = None
+    if wall.baseline:
+        if base_stage_sum > wall.baseline * (1 + tolerance):
+            layout = "overlapping"
+        elif base_stage_sum < wall.baseline * (1 - tolerance):
+            layout = "gaps"
+        else:
+            layout = "sequential"
+    if total is None:
+        return Attribution(None, stage_sum, shares, None, layout, "total wall time unknown")
+    scale = max(abs(total), 0.01 * (wall.baseline or 0.0), 1e-9)
+    accounted = abs(stage_sum - total) <= tolerance * scale
+    if accounted:
+        summary = f"stage changes ({_s(stage_sum)}) account for the total's ({_s(total)})"
+    elif layout == "overlapping":
+        summary = (
+            f"stage changes sum to {_s(stage_sum)} against {_s(total)} for the total: "
+            "stages overlap or run in parallel in this report era (their times add up to "
+            f"{base_stage_sum:.0f}s against a {wall.baseline:.0f}s total), so shares do not sum"
+        )
+    else:
+        summary = (
+            f"stage changes sum to {_s(stage_sum)} against {_s(total)} for the total: "
+            f"the listed stages cover {base_stage_sum:.0f}s of the {wall.baseline:.0f}s "
+            "baseline total; the rest is time outside them (queueing between steps, "
+            "launcher work, cached or not comparable stages), so shares do not sum"
+        )
+    return Attribution(total, stage_sum, shares, accounted, layout, summary, noise)
+
+
+def attribution_markdown(attr: Attribution, limit: int = 10) -> str:
+    """A small table (largest changes first) plus the summary line; escaped stage names."""
+    from perfgate_lib.mdtext import md_escape
+
+    if not attr.shares:
+        return f"_{md_escape(attr.summary)}._"
+    lines = ["| Stage | Δ time | Share of total Δ |", "|---|---|---|"]
+    for share in attr.shares[:limit]:
+        if attr.within_noise:
+            pct = f"— {NOISE_MARK}"
+        else:
+            pct = "—" if share.share_pct is None else f"{share.share_pct:.0f}%"
+        lines.append(f"| {md_escape(share.stage)} | {share.delta_s:+.1f}s | {pct} |")
+    if len(attr.shares) > limit:
+        lines.append(f"| _{len(attr.shares) - limit} more_ | | |")
+    table = "\n".join(lines)
+    if attr.within_noise:
+        table += f"\n\n{NOISE_MARK} {NOISE_FOOTNOTE}"
+        if attr.total_delta_s is not None:
+            table += f" ({_s(attr.total_delta_s)})"
+        table += "."
+    return table + f"\n\n{md_escape(attr.summary)}."
+
+
+NOISE_MARK = "†"
+NOISE_FOOTNOTE = "total change within noise: shares not meaningful"

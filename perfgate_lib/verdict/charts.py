@@ -1,0 +1,89 @@
+"""Matplotlib charts for a verdict, written as PNG files.
+
+Figures are built with :class:`matplotlib.figure.Figure` (no pyplot state), so this
+works the same in a kernel, a CLI process or a test, whatever the backend.
+"""
+
+from __future__ import annotations
+
+import io
+
+from matplotlib.figure import Figure
+
+from perfgate_lib.io import storage
+from perfgate_lib.verdict.rules import Verdict
+
+BAND_COLOURS = {
+    "pass": "#2e7d32",
+    "warn": "#f9a825",
+    "fail": "#c62828",
+    "cached": "#9e9e9e",
+    "not_finished": "#ff9800",
+    "not_comparable": "#9e9e9e",
+    "n/a": "#9e9e9e",
+}
+BASELINE_COLOUR = "#90a4ae"
+
+
+def stage_chart(verdict: Verdict) -> Figure:
+    """Per-stage baseline vs treatment seconds; treatment bars coloured by band, deltas labelled."""
+    rows = verdict.stages
+    height = max(2.5, 0.55 * len(rows) + 1.2)
+    fig = Figure(figsize=(8, height), dpi=100)
+    ax = fig.add_subplot()
+    names = [r.stage for r in rows]
+    ys = list(range(len(rows)))
+    base = [r.baseline_s or 0.0 for r in rows]
+    treat = [r.treatment_s or 0.0 for r in rows]
+    ax.barh([y + 0.2 for y in ys], base, height=0.38, color=BASELINE_COLOUR, label="baseline")
+    ax.barh(
+        [y - 0.2 for y in ys],
+        treat,
+        height=0.38,
+        color=[BAND_COLOURS.get(r.verdict, "#607d8b") for r in rows],
+        label="treatment",
+    )
+    top = max(base + treat + [1.0])
+    for y, r in zip(ys, rows, strict=True):
+        label = f"{r.delta_pct:+.1f}%" if r.delta_pct is not None else r.verdict
+        ax.text((r.treatment_s or 0.0) + top * 0.01, y - 0.2, label, va="center", fontsize=8)
+    ax.set_yticks(ys, names)
+    ax.invert_yaxis()
+    ax.set_xlim(0, top * 1.18)
+    ax.set_xlabel("stage wall time (s)")
+    ax.set_title(f"Gate {verdict.gate}: stage wall time, baseline vs treatment ({verdict.verdict})")
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def summary_chart(verdict: Verdict) -> Figure:
+    """Total wall time and peak memory deltas (percent) against the band limits."""
+    fig = Figure(figsize=(6, 2.6), dpi=100)
+    ax = fig.add_subplot()
+    rows = [
+        s for s in verdict.signals if s.signal in ("wall_seconds_total", "peak_worker_memory_mb")
+    ]
+    labels = ["total wall time", "peak worker memory"][: len(rows)]
+    values = [s.delta_pct or 0.0 for s in rows]
+    ax.barh(labels, values, color=[BAND_COLOURS.get(s.verdict, "#9e9e9e") for s in rows])
+    for i, s in enumerate(rows):
+        text = f"{s.delta_pct:+.1f}%" if s.delta_pct is not None else "n/a"
+        ax.text(values[i], i, f" {text}", va="center", fontsize=9)
+    ax.axvline(0, color="black", linewidth=0.8)
+    for limit, style in ((5, ":"), (10, "--"), (15, "-.")):
+        ax.axvline(limit, color="#757575", linestyle=style, linewidth=0.8)
+    span = max([abs(v) for v in values] + [16.0])
+    ax.set_xlim(-span * 1.1, span * 1.25)
+    ax.set_xlabel("delta vs baseline (%); dotted +5%, dashed +10%, dash-dot +15%")
+    ax.set_title("Run summary")
+    fig.tight_layout()
+    return fig
+
+
+def save_png(fig: Figure, path: str) -> str:
+    """Write ``fig`` as PNG to a local path or fsspec URL; returns the path."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    storage.write_bytes(path, buf.getvalue())
+    return path

@@ -1,0 +1,124 @@
+"""Per-gate parameters: ``parameters/gate<N>.yaml`` (tier workflow, artifact, ferry, timing).
+
+Minutes and hours are as named in the field; validated on load with
+:class:`~perfgate_lib.errors.ConfigError` naming the file and the field.
+"""
+
+from __future__ import annotations
+
+import pathlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from perfgate_lib.errors import ConfigError, UsageError
+from perfgate_lib.io import storage
+from perfgate_lib.io.paramfile import PARAMETERS_DIR, load_yaml, mapping, positive_numbers, strings
+
+GATES = (1, 2, 3)
+DEFAULT_MIRROR = "gs://marin-us-central1/infra/datakit/ferry_perf/"
+"""Root of marin's GCS mirror of scheduled perf reports (marin-contracts.md)."""
+
+
+@dataclass(frozen=True)
+class GateParams:
+    """One tier of the ladder, as the kit needs it."""
+
+    gate: int
+    name: str  # tier name: smoke / long-tail stress / nemotron
+    workflow: str  # workflow file, e.g. marin-canary-datakit-tier1.yaml
+    workflow_name: str  # workflow display name, as perf reports carry it
+    branch: str  # baselines come from this branch ...
+    event: str  # ... and this trigger event only
+    artifact: str  # Actions artifact name
+    artifact_member: str  # report file inside the artifact zip
+    mirror_glob: str  # glob under the GCS mirror root
+    ferry_module: str
+    iris_flags: str  # what marin's submit_perf_run.py passes to `iris job run` (treatment)
+    poll_interval_minutes: float
+    wall_time_minutes: float
+    max_baseline_age_hours: float  # from thresholds.yaml (baseline_max_age_hours), not gate<N>.yaml
+    env: dict[str, str] = field(default_factory=dict)
+    baseline_iris_flags: str = ""  # what the tier workflow passes (baseline); "" = unknown
+    source: str = ""
+
+
+_STRINGS = (
+    "name",
+    "workflow",
+    "workflow_name",
+    "branch",
+    "event",
+    "artifact",
+    "artifact_member",
+    "mirror_glob",
+    "ferry_module",
+    "iris_flags",
+)
+_NUMBERS = ("poll_interval_minutes", "wall_time_minutes")
+
+
+def parse_gate(
+    doc: Any, gate: int, source: str = "<gate>", *, max_baseline_age_hours: float | None = None
+) -> GateParams:
+    """Validate a decoded gate YAML document for ``gate``.
+
+    The staleness limit lives with the other numbers in ``thresholds.yaml``; by default it
+    is read from the bundled table.
+    """
+    doc = mapping(doc, source)
+    if doc.get("gate") != gate:
+        raise ConfigError(source, "gate", f"expected {gate}, got {doc.get('gate')!r}")
+    values: dict[str, Any] = {
+        **strings(doc, _STRINGS, source),
+        **positive_numbers(doc, _NUMBERS, source),
+    }
+    env = doc.get("env") or {}
+    if not isinstance(env, dict):
+        raise ConfigError(source, "env", f"expected a mapping of strings, got {env!r}")
+    if max_baseline_age_hours is None:
+        from perfgate_lib.verdict.thresholds import load_thresholds
+
+        max_baseline_age_hours = load_thresholds().max_age_hours(gate)
+    baseline_flags = doc.get("baseline_iris_flags", "")
+    if not isinstance(baseline_flags, str):
+        raise ConfigError(
+            source, "baseline_iris_flags", f"expected a string, got {baseline_flags!r}"
+        )
+    return GateParams(
+        gate=gate,
+        max_baseline_age_hours=float(max_baseline_age_hours),
+        env={str(k): str(v) for k, v in env.items()},
+        baseline_iris_flags=baseline_flags.strip(),
+        source=source,
+        **values,
+    )
+
+
+def check_gate(gate: Any) -> int:
+    """``gate`` as an int in 1..3, else :class:`UsageError`."""
+    try:
+        number = int(gate)
+    except (TypeError, ValueError):
+        number = 0
+    if number not in GATES or str(gate).strip() not in {str(number), f"{number}.0"}:
+        raise UsageError(f"gate must be 1, 2 or 3, got {gate!r}")
+    return number
+
+
+def load_gate(gate: int | str, params_dir: str | pathlib.Path | None = None) -> GateParams:
+    """Load ``<params_dir>/gate<N>.yaml`` (default: the bundled parameters folder)."""
+    number = check_gate(gate)
+    source = storage.join(str(params_dir or PARAMETERS_DIR), f"gate{number}.yaml")
+    doc = load_yaml(source)
+    from perfgate_lib.verdict.thresholds import load_thresholds
+
+    thresholds_file = storage.join(str(params_dir or PARAMETERS_DIR), "thresholds.yaml")
+    if not storage.exists(thresholds_file):
+        thresholds_file = None
+    limit = load_thresholds(thresholds_file).max_age_hours(number)
+    return parse_gate(doc, number, source, max_baseline_age_hours=limit)
+
+
+def mirror_pattern(mirror: str, params: GateParams) -> str:
+    """Glob of one tier's reports under the mirror root ``mirror``."""
+    return storage.join(str(mirror).rstrip("/"), params.mirror_glob)

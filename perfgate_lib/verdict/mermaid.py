@@ -1,0 +1,74 @@
+"""A Mermaid ``xychart-beta`` of stage times that GitHub renders inside the comment.
+
+Bars are the baseline, the line is the treatment (xychart has no legend, so the title
+says so). Labels keep the stage's text (unicode and punctuation included): each is a
+quoted string in which the characters that could end the string, the statement, the
+code fence or turn into HTML are written as Mermaid entity codes (``#34;`` for ``"``).
+Long names are shortened (40 stages stay around 2 KB); two stages never share a label.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable
+
+from perfgate_lib.verdict.rules import Verdict
+
+MAX_LABEL = 20
+_ENTITY_CHARS = frozenset('"#`\\;<>&')
+_BREAKING = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})  # controls, line separators
+
+
+def _escape(text: str) -> str:
+    """Mermaid entity codes (``#<code point>;``) for quotes, ``#``, backticks, ``;``, HTML
+    characters, control characters and line separators; everything else as is."""
+    return "".join(
+        f"#{ord(ch)};" if ch in _ENTITY_CHARS or unicodedata.category(ch) in _BREAKING else ch
+        for ch in text
+    )
+
+
+def _short(name: str) -> str:
+    text = name.strip() or "(unnamed)"
+    return text if len(text) <= MAX_LABEL else text[: MAX_LABEL - 1] + "…"
+
+
+def labels(names: Iterable[str]) -> list[str]:
+    """One escaped label per stage name; shortened names that collide get `` (2)``, ..."""
+    out: list[str] = []
+    seen: set[str] = set()
+    for name in names:
+        label, n = _short(name), 1
+        while label in seen:
+            n += 1
+            label = f"{_short(name)} ({n})"
+        seen.add(label)
+        out.append(_escape(label))
+    return out
+
+
+def _num(value: float | None) -> str:
+    return "0" if value is None else f"{value:.1f}".rstrip("0").rstrip(".")
+
+
+def stage_xychart(verdict: Verdict) -> str:
+    """A fenced ``mermaid`` block, or "" when there are no stages with times."""
+    rows = [r for r in verdict.stages if r.verdict != "cached"]
+    if not rows:
+        return ""
+    top = max([r.baseline_s or 0.0 for r in rows] + [r.treatment_s or 0.0 for r in rows] + [1.0])
+    axis = ", ".join(f'"{label}"' for label in labels(r.stage for r in rows))
+    base = ", ".join(_num(r.baseline_s) for r in rows)
+    treat = ", ".join(_num(r.treatment_s) for r in rows)
+    return "\n".join(
+        [
+            "```mermaid",
+            "xychart-beta",
+            '    title "Stage wall time (s): bars baseline, line treatment"',
+            f"    x-axis [{axis}]",
+            f'    y-axis "seconds" 0 --> {_num(top * 1.1)}',
+            f"    bar [{base}]",
+            f"    line [{treat}]",
+            "```",
+        ]
+    )

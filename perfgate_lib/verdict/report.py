@@ -1,0 +1,280 @@
+"""Perf report model: marin's ``perf_report.json`` of every era, validated.
+
+Every field is optional (eras differ); unknown keys are kept in ``raw``.
+Durations are seconds, memory is MB. ``peak_worker_memory_mb`` of 0 means unknown
+and is exposed as ``None`` by :attr:`PerfReport.peak_memory_mb`.
+Bad input raises :class:`~perfgate_lib.errors.ReportError` naming the file and field.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from perfgate_lib.errors import ReportError
+from perfgate_lib.io import storage
+
+INFRA_BUCKETS = (
+    "preempted",
+    "oom",
+    "hardware_fault",
+    "scheduling_timeout",
+    "application_failure",
+    "other",
+)
+
+# field name -> kind; "seconds" are non-negative floats, "count" non-negative ints.
+_SCALARS: dict[str, str] = {
+    "iris_job_id": "str",
+    "status": "str",
+    "marin_prefix": "str",
+    "wall_seconds_total": "seconds",
+    "sum_task_wall_seconds_total": "seconds",
+    "ooms": "count",
+    "failed_shards": "count",
+    "peak_worker_memory_mb": "megabytes",
+    "preemption_count": "count",
+    "failure_count": "count",
+    "tree_job_count": "count",
+    "workflow_run_id": "id",
+    "workflow_run_attempt": "id",
+    "workflow_name": "str",
+    "commit_sha": "str",
+    "collected_at_utc": "str",
+    "ferry_module": "str",
+    "wandb_url": "str",
+    "cluster_generation": "str",
+}
+MAX_DEPTH = 64  # real reports nest 3 levels; deeper JSON is refused, never a crash
+_STAGE_MAPS = {"stage_wall_seconds": "seconds", "stage_sum_task_wall_seconds": "seconds"}
+_COUNT_MAPS = ("task_state_counts", "infra_failures")
+
+
+@dataclass(frozen=True)
+class PerfReport:
+    """One validated perf report. ``raw`` is the JSON object as read."""
+
+    source: str
+    raw: dict[str, Any]
+    iris_job_id: str | None = None
+    status: str | None = None
+    wall_seconds_total: float | None = None
+    stage_wall_seconds: dict[str, float | None] = field(default_factory=dict)
+    cached_steps: tuple[str, ...] = ()
+    failed_shards: int | None = None
+    ooms: int | None = None
+    peak_worker_memory_mb: float | None = None
+    preemption_count: int | None = None
+    task_state_counts: dict[str, int] = field(default_factory=dict)
+    infra_failures: dict[str, int] = field(default_factory=dict)
+    has_infra_failures: bool = False
+    ferry_module: str | None = None
+    cluster_generation: str | None = None
+    workflow_run_id: str | None = None
+    commit_sha: str | None = None
+    collected_at_utc: str | None = None
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def peak_memory_mb(self) -> float | None:
+        """Peak worker memory in MB, or None when missing or 0 (unknown)."""
+        value = self.peak_worker_memory_mb
+        return value if value else None
+
+    def infra_count(self, bucket: str) -> int:
+        """Count in an ``infra_failures`` bucket; a missing bucket is 0.
+
+        For ``oom`` a report without the bucket falls back to its top-level ``ooms``.
+        """
+        if bucket in self.infra_failures:
+            return self.infra_failures[bucket]
+        if bucket == "oom" and self.ooms is not None:
+            return self.ooms
+        return 0
+
+    @property
+    def task_total(self) -> int:
+        """Sum of ``task_state_counts`` (0 when absent)."""
+        return sum(self.task_state_counts.values())
+
+    @property
+    def stages(self) -> list[str]:
+        """Stage names in report order."""
+        return list(self.stage_wall_seconds)
+
+
+def _number(source: str, name: str, value: Any, *, integer: bool) -> float | int:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        kind = "a whole number" if integer else "a number of seconds"
+        raise ReportError(source, name, f"expected {kind}, got {type(value).__name__} {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ReportError(source, name, f"expected a finite number, got {value!r}")
+    if value < 0:
+        raise ReportError(source, name, f"must not be negative, got {value!r}")
+    if integer:
+        if isinstance(value, float) and not value.is_integer():
+            raise ReportError(source, name, f"expected a whole number, got {value!r}")
+        return int(value)
+    return float(value)
+
+
+def _scalar(source: str, name: str, kind: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if kind == "str":
+        if not isinstance(value, str):
+            raise ReportError(source, name, f"expected a string, got {type(value).__name__}")
+        return value
+    if kind == "id":
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            raise ReportError(source, name, f"expected a string or integer id, got {value!r}")
+        return str(value)
+    return _number(source, name, value, integer=(kind == "count"))
+
+
+def _stage_map(source: str, name: str, value: Any) -> dict[str, float | None]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ReportError(source, name, f"expected an object of stage -> seconds, got {value!r}")
+    out: dict[str, float | None] = {}
+    for stage, seconds in value.items():
+        where = f"{name}.{stage}"
+        out[str(stage)] = (
+            None if seconds is None else _number(source, where, seconds, integer=False)
+        )
+    return out
+
+
+def _count_map(source: str, name: str, value: Any) -> dict[str, int]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ReportError(source, name, f"expected an object of name -> count, got {value!r}")
+    out: dict[str, int] = {}
+    for key, count in value.items():
+        if count is None:
+            continue
+        out[str(key).lower()] = int(_number(source, f"{name}.{key}", count, integer=True))
+    return out
+
+
+def nesting_depth(value: Any) -> int:
+    """How deeply lists and objects nest in a decoded JSON value (a scalar is 0); iterative."""
+    deepest, todo = 0, [(value, 1)]
+    while todo:
+        item, depth = todo.pop()
+        children = item.values() if isinstance(item, dict) else item
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            todo += [(child, depth + 1) for child in children if isinstance(child, dict | list)]
+    return deepest
+
+
+def parse_report(obj: Any, source: str = "<report>") -> PerfReport:
+    """Validate a decoded JSON value as a perf report of any era."""
+    if not isinstance(obj, dict):
+        raise ReportError(source, None, f"expected a JSON object, got {type(obj).__name__}")
+    if nesting_depth(obj) > MAX_DEPTH:
+        raise ReportError(source, None, f"JSON nested deeper than {MAX_DEPTH} levels")
+    values: dict[str, Any] = {}
+    for name, kind in _SCALARS.items():
+        values[name] = _scalar(source, name, kind, obj.get(name))
+    stages = {name: _stage_map(source, name, obj.get(name)) for name in _STAGE_MAPS}
+    counts = {name: _count_map(source, name, obj.get(name)) for name in _COUNT_MAPS}
+    cached = obj.get("cached_steps") or []
+    if not isinstance(cached, list) or not all(isinstance(s, str) for s in cached):
+        raise ReportError(source, "cached_steps", f"expected a list of stage names, got {cached!r}")
+    warnings = obj.get("warnings") or []
+    if not isinstance(warnings, list):
+        raise ReportError(source, "warnings", f"expected a list of strings, got {warnings!r}")
+    return PerfReport(
+        source=source,
+        raw=obj,
+        iris_job_id=values["iris_job_id"],
+        status=values["status"],
+        wall_seconds_total=values["wall_seconds_total"],
+        stage_wall_seconds=stages["stage_wall_seconds"],
+        cached_steps=tuple(cached),
+        failed_shards=values["failed_shards"],
+        ooms=values["ooms"],
+        peak_worker_memory_mb=values["peak_worker_memory_mb"],
+        preemption_count=values["preemption_count"],
+        task_state_counts=counts["task_state_counts"],
+        infra_failures=counts["infra_failures"],
+        has_infra_failures=isinstance(obj.get("infra_failures"), dict),
+        ferry_module=values["ferry_module"],
+        cluster_generation=values["cluster_generation"],
+        workflow_run_id=values["workflow_run_id"],
+        commit_sha=values["commit_sha"],
+        collected_at_utc=values["collected_at_utc"],
+        warnings=tuple(str(w) for w in warnings),
+    )
+
+
+def _reject_constant(token: str) -> float:
+    raise ValueError(f"{token} is not allowed")
+
+
+def loads_report(text: str | bytes, source: str = "<report>") -> PerfReport:
+    """Parse perf report JSON text; NaN/Infinity literals are refused."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ReportError(source, None, f"not UTF-8 text ({exc})") from exc
+    if not text.strip():
+        raise ReportError(source, None, "empty file")
+    try:
+        obj = json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        problem = "truncated JSON" if exc.pos >= len(text.rstrip()) else "not valid JSON"
+        raise ReportError(
+            source, None, f"{problem} (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+        ) from exc
+    except ValueError as exc:
+        raise ReportError(source, None, f"not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise ReportError(source, None, f"JSON nested deeper than {MAX_DEPTH} levels") from exc
+    return parse_report(obj, source)
+
+
+def load_report(path: str) -> PerfReport:
+    """Read and validate a perf report from a local path or any fsspec URL."""
+    try:
+        data = storage.read_bytes(str(path))
+    except FileNotFoundError as exc:
+        raise ReportError(str(path), None, "file not found") from exc
+    except OSError as exc:
+        raise ReportError(str(path), None, f"cannot read: {exc}") from exc
+    return loads_report(data, str(path))
+
+
+# A collector warning that says its iris calls failed (marin's collector exits 0 then).
+_IRIS_FAILED = re.compile(
+    r"\biris\b.*\b(fail(s|ed|ure)?|error|exit(ed|s)?|timed? ?out|unavailable|unreachable|"
+    r"could not|cannot|unable|refused)\b",
+    re.IGNORECASE,
+)
+
+
+def collector_problems(report: PerfReport) -> list[str]:
+    """Why a report is unusable although its collector exited 0 ([] when usable).
+
+    marin's ``collect_perf_metrics.py`` exits 0 when its iris calls fail; the report then
+    has empty or all-zero ``stage_wall_seconds``, every step in ``cached_steps`` and the
+    reason in ``warnings`` (marin-contracts.md). Such a report must never be compared.
+    """
+    problems = []
+    stages = report.stage_wall_seconds
+    if not stages:
+        problems.append("no stage times (stage_wall_seconds is empty)")
+    elif not any(stages.values()):
+        problems.append("every stage time is 0 or missing")
+    failed = [w for w in report.warnings if _IRIS_FAILED.search(w)]
+    if failed:
+        problems.append("the collector's iris calls failed: " + "; ".join(failed))
+    return problems

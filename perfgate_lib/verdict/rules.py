@@ -1,0 +1,552 @@
+"""The verdict engine: a pure function of (baseline, treatment, context, thresholds).
+
+Implements ``gate-rules.md``: deltas and bands, stages (cached / not_comparable / n/a),
+count-based hard fails, inconclusive evidence, contention, self-check, baseline
+staleness and the precedence order. No I/O here.
+
+Additions to gate-rules.md, all on the side of caution:
+
+* when not a single timing signal (total or any stage) could be compared, the verdict is
+  ``inconclusive`` ("nothing comparable") rather than a vacuous pass;
+* a report its collector returned unusable (empty or all-zero stage times, or warnings
+  that its iris calls failed: :func:`~perfgate_lib.verdict.report.collector_problems`) is never
+  compared on time or memory: ``inconclusive`` naming the problems (a mis-wired
+  comparison and a count-based hard fail, which such a report cannot fake, win);
+* a treatment step that did not finish (``treatment_unfinished_steps``, from the job tree:
+  :mod:`perfgate_lib.gate.steptree`) is a ``not_finished`` stage, not a cache hit: never
+  compared, and the verdict is inconclusive at least (a count-based hard fail still fails).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from perfgate_lib.errors import UsageError
+from perfgate_lib.mdtext import fmt_pct
+from perfgate_lib.timeutil import parse_time
+from perfgate_lib.verdict.report import PerfReport, collector_problems
+from perfgate_lib.verdict.thresholds import Band, Thresholds
+
+SCHEMA = 1
+VERDICTS = ("pass", "warn", "inconclusive", "fail")
+
+# Tier map: gate -> ferry module (marin-contracts.md). Reports of the current era carry no
+# ferry_module, so the baseline's comes from here.
+TIER_FERRY_MODULES = {
+    1: "experiments.ferries.datakit_ferry",
+    2: "experiments.ferries.datakit_tier2_skewed_ferry",
+    3: "experiments.ferries.datakit_nemotron_ferry",
+}
+
+_FAILED_JOB_STATES = {"failed", "killed", "worker_failed", "unschedulable"}
+
+
+@dataclass(frozen=True)
+class GateContext:
+    """What the caller knows beyond the two reports.
+
+    ``within_noise`` (local A/B runs only): signal or stage name -> note, for deltas the
+    caller measured to lie inside the run-to-run noise of repeated runs; such a delta in
+    a time or memory fail band is downgraded to warn (never to pass) and says so.
+
+    ``intervals`` (gate 0, the local A/B): stage name or ``wall_seconds_total`` -> a paired
+    interval ``{pct, low_pct, high_pct, pairs, call, text, metric}`` (percent changes; see
+    :mod:`perfgate_lib.local.paired`). For such a row the band applies to the interval: its
+    ``call`` (pass, warn, fail or undecided) is the row's verdict and ``pct`` its delta.
+    An undecided row makes the verdict inconclusive unless something else already fails,
+    also one that straddles only the pass/warn edge (it cannot fail, but reading it as a
+    warn would raise a false alarm on most no-op changes a noisy machine measures).
+    ``treatment_unfinished_steps``: stage -> note for treatment steps whose child jobs
+    exist in the job tree but did not succeed (killed, preempted, still running).
+
+    ``baseline`` is provenance: source, run_id, run_url, sha, created_at (ISO-8601),
+    age_hours. ``now`` (ISO-8601, UTC) lets the engine compute the baseline age from
+    ``created_at`` or the report's ``collected_at_utc`` when ``age_hours`` is absent.
+    """
+
+    gate: int = 1
+    treatment_ferry_module: str | None = None
+    baseline_ferry_module: str | None = None
+    treatment_job_state: str | None = None
+    contention: bool = False
+    contention_reason: str = ""
+    baseline_cluster_generation: str | None = None
+    treatment_cluster_generation: str | None = None
+    baseline: dict[str, Any] = field(default_factory=dict)
+    now: str | None = None
+    within_noise: dict[str, str] = field(default_factory=dict)
+    intervals: dict[str, dict[str, Any]] = field(default_factory=dict)
+    treatment_unfinished_steps: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None, source: str = "context") -> GateContext:
+        """Build from JSON-like data; unknown keys are an error naming the key."""
+        data = dict(data or {})
+        known = {f for f in cls.__dataclass_fields__}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise UsageError(f"{source}: unknown key '{unknown[0]}'; known keys: {sorted(known)}")
+        if "gate" in data:
+            try:
+                data["gate"] = int(data["gate"])
+            except (TypeError, ValueError) as exc:
+                raise UsageError(f"{source}: 'gate' must be 1, 2 or 3") from exc
+        if data.get("gate", 1) not in (1, 2, 3):
+            raise UsageError(f"{source}: 'gate' must be 1, 2 or 3, got {data['gate']!r}")
+        if not isinstance(data.get("baseline", {}), dict):
+            raise UsageError(f"{source}: 'baseline' must be an object")
+        for key in ("within_noise", "treatment_unfinished_steps"):
+            value = data.get(key, {})
+            if not isinstance(value, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+            ):
+                raise UsageError(f"{source}: '{key}' must be an object of name -> note")
+        _check_intervals(data.get("intervals", {}), source)
+        return cls(**data)
+
+
+_INTERVAL_KEYS = ("pct", "low_pct", "high_pct", "pairs", "call")
+
+
+def _check_intervals(intervals: Any, source: str) -> None:
+    """Raise UsageError naming the entry and key of a malformed ``intervals`` object."""
+    if not isinstance(intervals, dict):
+        raise UsageError(f"{source}: 'intervals' must be an object of name -> interval")
+    for name, item in intervals.items():
+        if not isinstance(item, dict):
+            raise UsageError(f"{source}: intervals.{name} must be an object")
+        for key in _INTERVAL_KEYS:
+            value = item.get(key)
+            if key == "call":
+                if value not in ("pass", "warn", "fail", "undecided"):
+                    raise UsageError(
+                        f"{source}: intervals.{name}.call must be pass, warn, "
+                        f"fail or undecided, got {value!r}"
+                    )
+            elif isinstance(value, bool) or not isinstance(value, int | float):
+                raise UsageError(f"{source}: intervals.{name}.{key} must be a number")
+
+
+@dataclass
+class SignalRow:
+    """One whole-run signal. Values in the signal's unit (seconds, MB or a count)."""
+
+    signal: str
+    baseline: float | None
+    treatment: float | None
+    delta_pct: float | None
+    verdict: str  # pass | warn | fail | undecided | n/a
+    note: str = ""
+
+
+@dataclass
+class StageRow:
+    """One stage; seconds."""
+
+    stage: str
+    baseline_s: float | None
+    treatment_s: float | None
+    delta_pct: float | None
+    verdict: str  # pass | warn | fail | undecided | cached | not_finished | not_comparable | n/a
+    note: str = ""
+
+
+@dataclass
+class Verdict:
+    """The outcome of one gate comparison; ``to_json`` gives verdict.json."""
+
+    gate: int
+    verdict: str
+    hard_fails: list[str]
+    warns: list[str]
+    inconclusive_reasons: list[str]
+    signals: list[SignalRow]
+    stages: list[StageRow]
+    self_check: list[str]
+    baseline: dict[str, Any]
+    treatment: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+    contention: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA,
+            "gate": self.gate,
+            "verdict": self.verdict,
+            "hard_fails": list(self.hard_fails),
+            "warns": list(self.warns),
+            "inconclusive_reasons": list(self.inconclusive_reasons),
+            "signals": [asdict(s) for s in self.signals],
+            "stages": [asdict(s) for s in self.stages],
+            "self_check": list(self.self_check),
+            "baseline": dict(self.baseline),
+            "treatment": dict(self.treatment),
+            "notes": list(self.notes),
+            "contention": self.contention,
+        }
+
+
+def delta_fraction(baseline: float | None, treatment: float | None) -> float | None:
+    """(treatment - baseline) / baseline, or None when either is missing or baseline is 0."""
+    if baseline is None or treatment is None or baseline == 0:
+        return None
+    return (treatment - baseline) / baseline
+
+
+def band_verdict(delta: float, band: Band) -> str:
+    """Band for a delta fraction; each band includes its upper bound."""
+    if delta <= band.pass_pct / 100:
+        return "pass"
+    if delta <= band.warn_pct / 100:
+        return "warn"
+    return "fail"
+
+
+def _pct(delta: float | None) -> float | None:
+    return None if delta is None else round(delta * 100, 4)
+
+
+def _na_reason(baseline: float | None, treatment: float | None, what: str) -> str:
+    if baseline is None and treatment is None:
+        return f"{what} missing in both reports"
+    if baseline is None:
+        return f"{what} missing in the baseline"
+    if treatment is None:
+        return f"{what} missing in the treatment"
+    return f"baseline {what} is 0"
+
+
+def _band_row(name: str, b: float | None, t: float | None, band: Band, unit: str) -> SignalRow:
+    delta = delta_fraction(b, t)
+    if delta is None:
+        return SignalRow(name, b, t, None, "n/a", _na_reason(b, t, unit))
+    return SignalRow(name, b, t, _pct(delta), band_verdict(delta, band))
+
+
+def _stage_rows(
+    base: PerfReport, treat: PerfReport, band: Band, unfinished: dict[str, str]
+) -> list[StageRow]:
+    cached = set(base.cached_steps) | set(treat.cached_steps)
+    names = list(base.stage_wall_seconds)
+    names += [s for s in treat.stage_wall_seconds if s not in base.stage_wall_seconds]
+    names += [s for s in unfinished if s not in names]
+    rows = []
+    for stage in names:
+        b = base.stage_wall_seconds.get(stage)
+        t = treat.stage_wall_seconds.get(stage)
+        in_b, in_t = stage in base.stage_wall_seconds, stage in treat.stage_wall_seconds
+        if stage in unfinished:
+            listed = " (listed as cached)" if stage in treat.cached_steps else ""
+            note = f"did not finish in the treatment{listed}: {unfinished[stage]}"
+            rows.append(StageRow(stage, b, t, None, "not_finished", note))
+        elif stage in cached:
+            sides = [
+                n for n, r in (("baseline", base), ("treatment", treat)) if stage in r.cached_steps
+            ]
+            rows.append(
+                StageRow(stage, b, t, None, "cached", f"cache hit in {' and '.join(sides)}")
+            )
+        elif not (in_b and in_t):
+            side = "baseline" if in_b else "treatment"
+            rows.append(StageRow(stage, b, t, None, "not_comparable", f"only in the {side}"))
+        else:
+            delta = delta_fraction(b, t)
+            if delta is None:
+                rows.append(StageRow(stage, b, t, None, "n/a", _na_reason(b, t, "stage time")))
+            else:
+                rows.append(StageRow(stage, b, t, _pct(delta), band_verdict(delta, band)))
+    return rows
+
+
+def _downgrade_within_noise(rows: list[SignalRow | StageRow], within: dict[str, str]) -> None:
+    """Fail-band rows whose delta the caller measured inside the noise become warn."""
+    for row in rows:
+        name = row.signal if isinstance(row, SignalRow) else row.stage
+        if row.verdict == "fail" and name in within:
+            row.verdict = "warn"
+            row.note = (
+                within[name]
+                if within[name].startswith("within noise")
+                else (f"within noise ({within[name]})")
+            )
+
+
+def _apply_intervals(rows: list[SignalRow | StageRow], intervals: dict[str, dict]) -> None:
+    """Rows compared on both sides take the paired interval's call and estimate."""
+    for row in rows:
+        name = row.signal if isinstance(row, SignalRow) else row.stage
+        item = intervals.get(name)
+        if item is None or row.verdict not in ("pass", "warn", "fail"):
+            continue
+        row.delta_pct = round(float(item["pct"]), 2)
+        row.verdict = str(item["call"])
+        row.note = f"paired {item.get('metric', 'time')}: {item.get('text', '')}".strip()
+        if float(item["low_pct"]) <= 0 <= float(item["high_pct"]):
+            row.note = f"within noise (no change shown); {row.note}"
+
+
+def _interval_text(name: str, item: dict[str, Any]) -> str:
+    """``+32.0% [+27.1%, +39.3%], 8 pairs of cpu time`` for a reason line."""
+    high = item["high_pct"]
+    span = f"[{fmt_pct(item['low_pct'])}, {fmt_pct(high) if high != float('inf') else '∞'}]"
+    return (
+        f"{name}: {fmt_pct(item['pct'])} {span}, {int(item['pairs'])} pairs of "
+        f"{item.get('metric', 'time')} time"
+    )
+
+
+def _not_compared(rows: list[SignalRow | StageRow], note: str) -> None:
+    """Rows of a comparison that must not be made: ``n/a`` with ``note``."""
+    for row in rows:
+        row.delta_pct, row.verdict, row.note = None, "n/a", note
+
+
+def _count_signal(name: str, base: PerfReport, treat: PerfReport) -> SignalRow:
+    if name == "failed_shards":
+        b, t = base.failed_shards, treat.failed_shards
+        if b is None or t is None:
+            return SignalRow(name, b, t, None, "n/a", _na_reason(b, t, "failed_shards"))
+    else:
+        bucket = name.split(".", 1)[1]
+        b, t = base.infra_count(bucket), treat.infra_count(bucket)
+    return SignalRow(name, b, t, None, "fail" if t > b else "pass")
+
+
+def baseline_provenance(
+    base: PerfReport, context: GateContext, thresholds: Thresholds
+) -> dict[str, Any]:
+    """Baseline provenance with ``age_hours`` and ``stale`` filled in where knowable."""
+    prov: dict[str, Any] = {
+        "source": "file",
+        "run_id": base.workflow_run_id,
+        "sha": base.commit_sha,
+        **context.baseline,
+    }
+    age = prov.get("age_hours")
+    if age is None:
+        created = parse_time(prov.get("created_at")) or parse_time(base.collected_at_utc)
+        now = parse_time(context.now)
+        if created and now:
+            age = round((now - created).total_seconds() / 3600, 2)
+    prov["age_hours"] = age
+    limit = thresholds.max_age_hours(context.gate)
+    prov["max_age_hours"] = limit
+    prov["stale"] = bool(age is not None and limit is not None and age > limit)
+    return prov
+
+
+def _self_check(
+    base: PerfReport, treat: PerfReport, context: GateContext, thresholds: Thresholds
+) -> tuple[list[str], list[str]]:
+    """(mis-wiring problems that decide the verdict, flags that only inform)."""
+    miswired, flags = [], []
+    t_mod = context.treatment_ferry_module or treat.ferry_module
+    b_mod = (
+        context.baseline_ferry_module or base.ferry_module or TIER_FERRY_MODULES.get(context.gate)
+    )
+    if t_mod and b_mod and t_mod != b_mod:
+        miswired.append(f"ferry_module differs: baseline {b_mod}, treatment {t_mod}")
+    if base.iris_job_id and base.iris_job_id == treat.iris_job_id:
+        miswired.append(f"both reports have iris_job_id {base.iris_job_id}: a run against itself")
+    bt, tt = base.task_total, treat.task_total
+    if bt and tt and abs(tt - bt) / bt * 100 > thresholds.task_total_divergence_pct:
+        flags.append(
+            f"task totals differ: baseline {bt}, treatment {tt} "
+            f"(> {thresholds.task_total_divergence_pct:g}%): one side may have done less work"
+        )
+    if not t_mod:
+        flags.append("treatment ferry_module unknown: could not check the wiring")
+    if treat.status is None and context.treatment_job_state is None:
+        flags.append("treatment status unknown (no status in the report)")
+    if base.status not in (None, "succeeded"):
+        flags.append(f"baseline status is {base.status!r}, not 'succeeded'")
+    return miswired, flags
+
+
+def _inconclusive_evidence(
+    base: PerfReport, treat: PerfReport, context: GateContext, thresholds: Thresholds
+) -> list[str]:
+    reasons = []
+    bp, tp = base.preemption_count or 0, treat.preemption_count or 0
+    margin = thresholds.preemption_margin
+    if tp > bp + margin or (bp == 0 and tp > 0):
+        reasons.append(f"preemptions: treatment {tp} vs baseline {bp}")
+    preempted = treat.task_state_counts.get("preempted", 0)
+    if preempted > thresholds.preempted_tasks_max:
+        reasons.append(f"treatment had {preempted} preempted task(s)")
+    faults = treat.infra_count("hardware_fault")
+    if faults > thresholds.hardware_faults_max:
+        reasons.append(f"treatment hit {faults} hardware fault(s) (bad-node retries)")
+    b_gen = context.baseline_cluster_generation or base.cluster_generation
+    t_gen = context.treatment_cluster_generation or treat.cluster_generation
+    if b_gen and t_gen and b_gen != t_gen:
+        reasons.append(f"different cluster generations: baseline {b_gen}, treatment {t_gen}")
+    state = (context.treatment_job_state or "").lower().removeprefix("job_state_")
+    if treat.status not in (None, "succeeded"):
+        reasons.append(f"treatment ferry did not succeed (status {treat.status!r})")
+    elif state in _FAILED_JOB_STATES:
+        reasons.append(f"treatment job ended {state}")
+    return reasons
+
+
+def decide(
+    baseline: PerfReport,
+    treatment: PerfReport,
+    thresholds: Thresholds,
+    context: GateContext | None = None,
+) -> Verdict:
+    """Compare two reports under gate-rules.md and return the verdict (pure)."""
+    context = context or GateContext()
+    bands = thresholds.bands
+    signals = [
+        _band_row(
+            "wall_seconds_total",
+            baseline.wall_seconds_total,
+            treatment.wall_seconds_total,
+            bands["wall_seconds_total"],
+            "wall time",
+        ),
+        _band_row(
+            "peak_worker_memory_mb",
+            baseline.peak_memory_mb,
+            treatment.peak_memory_mb,
+            bands["peak_worker_memory_mb"],
+            "peak memory (0 = unknown)",
+        ),
+    ]
+    signals += [_count_signal(name, baseline, treatment) for name in thresholds.hard_fail_counts]
+    stages = _stage_rows(
+        baseline, treatment, bands["stage_wall_seconds"], context.treatment_unfinished_steps
+    )
+
+    _downgrade_within_noise([*signals[:2], *stages], context.within_noise)
+    _apply_intervals([signals[0], *stages], context.intervals)
+
+    hard_fails, band_fails, warns, undecided = [], [], [], []
+    for name, row in [(r.signal, r) for r in signals] + [(f"stage {r.stage}", r) for r in stages]:
+        key = row.signal if isinstance(row, SignalRow) else row.stage
+        item = context.intervals.get(key)
+        if item is None or row.verdict not in ("pass", "warn", "fail", "undecided"):
+            continue
+        band = bands["stage_wall_seconds"] if isinstance(row, StageRow) else bands[key]
+        text = _interval_text(name, item)
+        if row.verdict == "fail":
+            band_fails.append(f"{text} (wholly above +{band.warn_pct:g}%)")
+        elif row.verdict == "warn":
+            warns.append(f"{text} (wholly in +{band.pass_pct:g}% to +{band.warn_pct:g}%)")
+        elif row.verdict == "undecided" and float(item["high_pct"]) > band.warn_pct:
+            undecided.append(f"{text}: undecided, may exceed +{band.warn_pct:g}%")
+        elif row.verdict == "undecided":
+            undecided.append(
+                f"{text}: undecided between pass and warn (+{band.pass_pct:g}% edge), "
+                f"cannot exceed +{band.warn_pct:g}%"
+            )
+    paired = {
+        id(r)
+        for r in [signals[0], *stages]
+        if (r.signal if isinstance(r, SignalRow) else r.stage) in context.intervals
+    }
+    for row in signals:
+        if id(row) in paired:
+            continue
+        if row.verdict == "fail" and row.delta_pct is None:
+            hard_fails.append(
+                f"{row.signal}: {row.baseline:g} -> {row.treatment:g} (treatment > baseline)"
+            )
+        elif row.verdict == "fail":
+            limit = bands[row.signal].warn_pct
+            band_fails.append(f"{row.signal}: {fmt_pct(row.delta_pct)} (> +{limit:g}%)")
+        elif row.verdict == "warn" and row.note.startswith("within noise"):
+            limit = bands[row.signal].warn_pct
+            warns.append(f"{row.signal}: {fmt_pct(row.delta_pct)} (> +{limit:g}%) but {row.note}")
+        elif row.verdict == "warn":
+            b = bands[row.signal]
+            warns.append(
+                f"{row.signal}: {fmt_pct(row.delta_pct)} (+{b.pass_pct:g}% to +{b.warn_pct:g}%)"
+            )
+    sb = bands["stage_wall_seconds"]
+    for row in stages:
+        if id(row) in paired:
+            continue
+        if row.verdict == "fail":
+            band_fails.append(f"stage {row.stage}: {fmt_pct(row.delta_pct)} (> +{sb.warn_pct:g}%)")
+        elif row.verdict == "warn" and row.note.startswith("within noise"):
+            warns.append(
+                f"stage {row.stage}: {fmt_pct(row.delta_pct)} (> +{sb.warn_pct:g}%) but {row.note}"
+            )
+        elif row.verdict == "warn":
+            warns.append(
+                f"stage {row.stage}: {fmt_pct(row.delta_pct)} (+{sb.pass_pct:g}% to +{sb.warn_pct:g}%)"
+            )
+
+    miswired, flags = _self_check(baseline, treatment, context, thresholds)
+    evidence = _inconclusive_evidence(baseline, treatment, context, thresholds)
+    evidence += [
+        f"treatment step {r.stage} did not finish ({r.note.split(': ', 1)[-1]}): "
+        "its time is not comparable"
+        for r in stages
+        if r.verdict == "not_finished"
+    ]
+    timing_rows = [signals[0], *stages]
+    if not any(r.verdict in ("pass", "warn", "fail", "undecided") for r in timing_rows):
+        evidence.append("nothing comparable: no wall time or stage time on both sides")
+    unusable = [
+        f"{side} report unusable: {problem}"
+        for side, report in (("treatment", treatment), ("baseline", baseline))
+        for problem in collector_problems(report)
+    ]
+
+    notes = [f"{r.signal}: n/a ({r.note})" for r in signals if r.verdict == "n/a"]
+    notes += [f"stage {r.stage}: {r.verdict} ({r.note})" for r in stages if r.note]
+    contention = (
+        (context.contention_reason or "contention reported") if context.contention else None
+    )
+
+    all_fails = hard_fails + band_fails
+    if miswired:
+        verdict = "inconclusive"
+        reasons = [f"self-check: {m}" for m in miswired]
+        all_fails, warns = [], []
+    elif hard_fails:
+        verdict, reasons = "fail", evidence
+    elif unusable:
+        verdict, reasons = "inconclusive", [*unusable, *evidence]
+        all_fails, warns = [], []
+        _not_compared([signals[0], signals[1], *stages], "not compared: a report is unusable")
+    elif evidence:
+        verdict, reasons = "inconclusive", evidence
+    elif band_fails:
+        verdict, reasons = "fail", []
+    elif undecided:
+        verdict, reasons = "inconclusive", undecided
+    elif contention and warns:
+        verdict = "inconclusive"
+        reasons = [f"contention: {contention}; warn-band deltas are within cluster noise"]
+    elif warns:
+        verdict, reasons = "warn", []
+    else:
+        verdict, reasons = "pass", []
+    if undecided and verdict == "fail":
+        warns = warns + undecided  # shown, never dropped, though a fail already decides
+
+    treatment_info = {
+        "iris_job_id": treatment.iris_job_id,
+        "ferry_module": context.treatment_ferry_module or treatment.ferry_module,
+        "status": treatment.status,
+        "job_state": context.treatment_job_state,
+    }
+    return Verdict(
+        gate=context.gate,
+        verdict=verdict,
+        hard_fails=all_fails,
+        warns=warns,
+        inconclusive_reasons=reasons,
+        signals=signals,
+        stages=stages,
+        self_check=[*(f"mis-wired: {m}" for m in miswired), *flags],
+        baseline=baseline_provenance(baseline, context, thresholds),
+        treatment=treatment_info,
+        notes=notes,
+        contention=contention,
+    )
