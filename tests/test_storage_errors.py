@@ -183,7 +183,7 @@ def test_cli_https_without_network_says_network(tmp_path):
 
 GCS_PROBE = """
 import json, os, time
-from perfgate_lib import storage
+from perfgate_lib.io import storage
 from perfgate_lib.errors import StorageError
 import gcsfs, aiohttp, google.auth  # imports warm: the time measured is the failing call
 started = time.monotonic()
@@ -212,7 +212,9 @@ def test_gcs_endpoint_that_refuses_is_not_retried(tmp_path):
         cwd=REPO_ROOT,
         timeout=120,
     )
+    assert proc.stdout, proc.stderr
     result = json.loads(proc.stdout)
     assert result["kind"] == NETWORK, proc.stderr
-    assert result["seconds"] < 5
+    # one attempt, not gcsfs's six (~30 s of back-off): a wide bound, so load cannot trip it
+    assert result["seconds"] < 15
     assert "Traceback" not in proc.stderr
