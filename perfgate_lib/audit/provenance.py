@@ -25,21 +25,17 @@ from typing import Any
 from perfgate_lib import PROJECT_ROOT, __version__
 from perfgate_lib.errors import PerfgateError
 from perfgate_lib.io import storage
+from perfgate_lib.io.git import GitError, git
 
 PROVENANCE_FILE = "provenance.json"
-KIT_ROOT = PROJECT_ROOT  # the perfgate checkout
+KIT_ROOT = PROJECT_ROOT  # the perfgate checkout (tests point it elsewhere)
 
 
 def _git(*args: str) -> str | None:
+    """``git -C KIT_ROOT ARGS``'s stdout, or None when git fails, is missing or hangs."""
     try:
-        done = subprocess.run(
-            ["git", "-C", str(KIT_ROOT), *args],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
+        done = git(KIT_ROOT, *args, check=False, timeout=10)
+    except (GitError, subprocess.SubprocessError):
         return None
     return done.stdout.strip() if done.returncode == 0 else None
 

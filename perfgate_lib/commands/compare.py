@@ -9,7 +9,7 @@ import click
 
 from perfgate_lib.errors import EXIT_BY_VERDICT
 from perfgate_lib.io.rundir import new_run_dir
-from perfgate_lib.verdict.compare import run_compare_notebook
+from perfgate_lib.verdict.notebook import run_compare_notebook
 from perfgate_lib.verdict.report import load_report
 
 

@@ -42,7 +42,6 @@ from perfgate_lib.runners.base import Runner, RunnerError, Submission
 from perfgate_lib.timeutil import iso, utc_now
 from perfgate_lib.verdict.gates import GateParams, load_gate
 
-REPO_ROOT = PROJECT_ROOT
 DEFAULT_REPO = "marin-community/marin"
 RUNNERS = ("iris", "replay")
 POST_MODES = ("github", "file")
@@ -191,7 +190,7 @@ class GateSession:
         if not job.run_dir:
             from perfgate_lib.io.rundir import new_run_dir
 
-            job.run_dir = new_run_dir(str(REPO_ROOT / "runs"), None, kind="gate")
+            job.run_dir = new_run_dir(str(PROJECT_ROOT / "runs"), None, kind="gate")
         self.run_dir = job.run_dir
         self.folder = gate_folder(job.gate, job.attempt)
         self.out_dir = storage.join(self.run_dir, self.folder)

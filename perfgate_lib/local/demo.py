@@ -100,7 +100,7 @@ def run_local_gate(
     """
     from perfgate_lib.io.notebook import run_notebook
     from perfgate_lib.local.ab import Gate0Settings, resolve_revisions
-    from perfgate_lib.verdict.compare import run_compare_notebook
+    from perfgate_lib.verdict.notebook import run_compare_notebook
 
     resolve_revisions(checkout, base, head)  # fail fast, before starting a kernel
     settings = Gate0Settings.load(max_pairs=max_pairs, budget_s=budget_s, docs=docs, env=env_mode)

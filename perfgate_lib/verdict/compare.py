@@ -161,34 +161,3 @@ def show_comment(result: CompareResult) -> None:
     from IPython.display import Markdown, display
 
     display(Markdown(result.comment))
-
-
-def run_compare_notebook(
-    baseline: str,
-    treatment: str,
-    out_dir: str,
-    *,
-    gate: int = 1,
-    assessment: str = "",
-    thresholds: str = "",
-    context: str = "{}",
-) -> dict:
-    """Execute compare.ipynb into ``out_dir``; returns verdict.json as a dict."""
-    from perfgate_lib.io.notebook import run_notebook
-    from perfgate_lib.io.rundir import absolute
-    from perfgate_lib.verdict.thresholds import DEFAULT_THRESHOLDS
-
-    run_notebook(
-        "compare",
-        out_dir,
-        {
-            "baseline": absolute(baseline),
-            "treatment": absolute(treatment),
-            "gate": int(gate),
-            "assessment": absolute(assessment),
-            "thresholds": absolute(thresholds) or str(DEFAULT_THRESHOLDS),
-            "out_dir": absolute(out_dir),
-            "context": context,
-        },
-    )
-    return json.loads(storage.read_text(storage.join(out_dir, "verdict.json")))
