@@ -1,8 +1,9 @@
 """Gate 0's power benchmark: planted shuffle-path slowdowns, A/A, quiet and loaded.
 
 For each planted change (a real edit of the sandbox's Zephyr ``shuffle.py``, scaled to
-slow ``fuzzy_dups`` by about +5%, +10%, +20% and 2x: the scatter writer re-hashes every
-routed key 4, 8, 17 or 80 extra times) and for A/A (the same code on both
+slow ``fuzzy_dups`` by about +5%, +10%, +20% and 2x in gate 0's decision metric,
+instructions on the shipped 40-document corpus: the scatter writer re-hashes every
+routed key 6, 12, 24 or 120 extra times) and for A/A (the same code on both
 sides), runs gate 0 (:func:`perfgate_lib.local.ab.run_local_ab` with the shipped
 ``parameters/gate0.yaml``) ``--trials`` times. Every second trial runs under a bounded
 background load: one busy-loop process pinned to one core, started before the trial and
@@ -13,8 +14,8 @@ or undecided, each counted), how often
 another stage is wrongly flagged (a warn or fail call) or left undecided, fails in
 unchanged stages, the median measured ratio, and the median wall time of gate 0; for A/A
 the false fail and false warn rates of the overall verdict. Each figure is given for the
-decision metric (CPU time) and, from the same pairs, for wall time, the candidate it
-replaced. Writes every trial to ``--out`` (JSON lines). Asserts nothing.
+decision metric (the shipped one, instruction counts) and, from the same pairs, for wall
+time. Writes every trial to ``--out`` (JSON lines). Asserts nothing.
 
     python benchmarks/bench_gate0_power.py --trials 20 --sizes aa,p20
     python benchmarks/bench_gate0_power.py --first-trial 10 --trials 11  # continue --out
@@ -52,8 +53,8 @@ def _replace(old: str, new: str):
 
 def _hash_change(rounds: int) -> Change:
     """The scatter writer hashes every routed key ``rounds`` extra times (per-item work in
-    the shuffle path: each round adds about 1.2% to fuzzy_dups' CPU time at 1000 docs; 70
-    rounds measured ×1.88, 14 rounds ×1.15-1.18)."""
+    the shuffle path: each round adds about 0.8% to fuzzy_dups' instructions at 40 docs,
+    8 rounds measured ×1.07 and 80 rounds ×1.66; in CPU time at 1000 docs about 1.2%)."""
     old = "        key = self._key_fn(item)\n"
     new = old + f"        for _ in range({rounds}):  # re-check the routing hash\n"
     new += "            deterministic_hash(key)\n"
@@ -66,10 +67,10 @@ def _hash_change(rounds: int) -> Change:
 
 SIZES = {
     "aa": Change(branch="bench/aa", message="no change (A/A)", edits={}),
-    "p5": _hash_change(4),
-    "p10": _hash_change(8),
-    "p20": _hash_change(17),
-    "x2": _hash_change(80),
+    "p5": _hash_change(6),
+    "p10": _hash_change(12),
+    "p20": _hash_change(24),
+    "x2": _hash_change(120),
 }
 
 
@@ -122,7 +123,8 @@ def trial(size: str, repo: dict[str, str], loaded: bool, load_max_s: float, out:
         "seconds": round(seconds, 1),
         "pairs": result.n_pairs,
         "stop": result.stop_reason,
-        "cpu": _calls(table, "call"),
+        "metric": settings.metric,
+        "calls": _calls(table, "call"),
         "wall": _calls(table, "wall_call"),
         "ratio": ratios,
         "wall_ratio": {str(r["stage"]): r["wall_ratio"] for r in table.to_dict("records")},
@@ -155,11 +157,13 @@ def summarize(records: list[dict]) -> None:
         print(
             f"\n{size}: {n} trials ({loaded} under load), median gate-0 wall time "
             f"{statistics.median(r['seconds'] for r in group):.0f} s, median pairs "
-            f"{statistics.median(r['pairs'] for r in group):.0f}, median {TARGET} CPU ratio "
+            f"{statistics.median(r['pairs'] for r in group):.0f}, median {TARGET} "
+            f"{group[0].get('metric', 'cpu')} ratio "
             f"{statistics.median(r['ratio'].get(TARGET, float('nan')) for r in group):.3f}"
         )
-        for metric in ("cpu", "wall"):
-            calls = [r[metric] for r in group]
+        for metric in ("calls", "wall"):
+            calls = [r.get(metric) or r["cpu"] for r in group]  # "cpu": records before 2026-12
+            label = group[0].get("metric", "cpu") if metric == "calls" else metric
             flagged = sum(c.get(TARGET) != "pass" for c in calls)
             called = {v: sum(c.get(TARGET) == v for c in calls) for v in ("fail", "warn")}
             others = [
@@ -170,7 +174,7 @@ def summarize(records: list[dict]) -> None:
             wrong_fail = sum(any(v == "fail" for v in o.values()) for o in others)
             undecided = sum(any(v == "undecided" for v in o.values()) for o in others)
             line = (
-                f"  {metric:>4}: {TARGET} flagged {flagged}/{n} (fail {called['fail']}, warn "
+                f"  {label}: {TARGET} flagged {flagged}/{n} (fail {called['fail']}, warn "
                 f"{called['warn']}, undecided {flagged - called['fail'] - called['warn']}); "
                 "another stage wrongly flagged "
                 f"{wrong}/{n} (fail {wrong_fail}/{n}); another stage left undecided {undecided}/{n}"
@@ -179,7 +183,7 @@ def summarize(records: list[dict]) -> None:
         if size == "aa":
             verdicts = [r["verdict"] for r in group]
             print(
-                f"  verdict (cpu): false fail {verdicts.count('fail')}/{n}, false warn "
+                f"  verdict: false fail {verdicts.count('fail')}/{n}, false warn "
                 f"{verdicts.count('warn')}/{n}, inconclusive {verdicts.count('inconclusive')}/{n}, "
                 f"pass {verdicts.count('pass')}/{n}"
             )
@@ -233,7 +237,7 @@ def main() -> None:
                     print(
                         f"trial {i} {size} {'loaded' if rec['loaded'] else 'quiet '} "
                         f"{rec['seconds']:.0f} s {rec['pairs']} pairs {TARGET} "
-                        f"×{rec['ratio'].get(TARGET, float('nan')):.3f} cpu={rec['cpu']} "
+                        f"×{rec['ratio'].get(TARGET, float('nan')):.3f} calls={rec['calls']} "
                         f"verdict={rec['verdict']}",
                         flush=True,
                     )

@@ -466,7 +466,7 @@ def test_demo_command_renders_a_comment_flagging_fuzzy_dups(tmp_path):
     assert any(f.startswith("stage fuzzy_dups:") for f in verdict["hard_fails"])
     for name in ("assess", "local_ab", "compare"):
         assert (run / f"{name}.ipynb").is_file() and (run / f"{name}.html").is_file()
-    assert (run / "pr.diff").read_text().count("_ZSTD_COMPRESS_LEVEL = 12") == 1
+    assert (run / "pr.diff").read_text().count("_ZSTD_COMPRESS_LEVEL = 6") == 1
     assert (run / "ab" / "paired.csv").is_file()
     ab = json.loads((run / "ab" / "ab.json").read_text())
     assert {ab["sides"][side]["mode"] for side in ("control", "treatment")} == {"uv"}
@@ -510,7 +510,7 @@ def test_sandbox_is_marin_shaped_and_its_changes_apply(tmp_path):
 
     box = build_sandbox(tmp_path / "a")
     diff = diff_text(box)
-    assert "-_ZSTD_COMPRESS_LEVEL = 3" in diff and "+_ZSTD_COMPRESS_LEVEL = 12" in diff
+    assert "-_ZSTD_COMPRESS_LEVEL = 3" in diff and "+_ZSTD_COMPRESS_LEVEL = 6" in diff
     assert box.changed_files == ("lib/zephyr/src/zephyr/shuffle.py",)
     assert (Path(box.path) / "lib/zephyr/src/zephyr/__init__.py").is_file()
     assert 'name = "marin-zephyr"' in (Path(box.path) / "lib/zephyr/pyproject.toml").read_text()

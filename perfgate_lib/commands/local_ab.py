@@ -17,7 +17,9 @@ from perfgate_lib.commands.options import gate0_options
 @click.option("--seed", default=0, show_default=True, type=int, help="Corpus seed.")
 @click.option("--assessment", default="", help="assessment.json to show in the comment.")
 @click.option("--out", "out_dir", default="", help="Run folder (default: runs/local/<stamp>).")
-def command(checkout, base, head, max_pairs, budget_s, env_mode, docs, seed, assessment, out_dir):
+def command(
+    checkout, base, head, max_pairs, budget_s, env_mode, docs, metric, seed, assessment, out_dir
+):
     """Gate 0: the mini ferry on merge-base(BASE, HEAD) and HEAD, paired, and compare.
 
     Adds pairs while a stage is undecided (up to --max-pairs or --budget seconds). Writes
@@ -39,6 +41,7 @@ def command(checkout, base, head, max_pairs, budget_s, env_mode, docs, seed, ass
         budget_s=budget_s,
         env_mode=env_mode,
         docs=docs,
+        metric=metric,
         seed=seed,
         assessment=absolute(assessment),
     )

@@ -8,8 +8,16 @@ from perfgate_lib.local.sideenv import ENV_MODES
 
 
 def gate0_options(func):
-    """``--max-pairs``, ``--budget``, ``--env`` and ``--docs`` for gate 0 (defaults:
-    parameters/gate0.yaml)."""
+    """``--max-pairs``, ``--budget``, ``--env``, ``--docs`` and ``--metric`` for gate 0
+    (defaults: parameters/gate0.yaml)."""
+    func = click.option(
+        "--metric",
+        default=None,
+        type=click.Choice(("instructions", "cpu", "wall")),
+        help="Gate 0: the decision metric: instructions (valgrind callgrind counts, "
+        "load-independent), cpu (process CPU time) or wall; a time metric takes the "
+        "time_metric values of parameters/gate0.yaml [default: parameters/gate0.yaml].",
+    )(func)
     func = click.option(
         "--docs",
         default=None,

@@ -91,6 +91,7 @@ def command(
     budget_s,
     env_mode,
     docs,
+    metric,
     replay_dir,
     dry_run,
     runs_root,
@@ -139,6 +140,7 @@ def command(
         budget_s=budget_s,
         env_mode=env_mode,
         docs=docs,
+        metric=metric,
     )
     outcome = run(opts, echo=click.echo)
     if outcome.verdict:

@@ -91,6 +91,7 @@ class RunOptions:
     budget_s: float | None = None  # local runner: seconds of pairs at most (None: gate0.yaml)
     docs: int | None = None  # local runner: documents in the corpus (None: gate0.yaml)
     env_mode: str | None = None  # local runner: auto | uv | kit (None: gate0.yaml)
+    metric: str | None = None  # local runner: instructions | cpu | wall (None: gate0.yaml)
 
 
 @dataclass
@@ -463,6 +464,7 @@ def run_local(opts: RunOptions, state: RunState, assessment: Any) -> RunOutcome:
             budget_s=opts.budget_s,
             env_mode=opts.env_mode,
             docs=opts.docs,
+            metric=opts.metric,
             assessment=assess_path,
         )
         verdict = data["verdict"]

@@ -32,7 +32,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import platform
 import select
+import shutil
 import subprocess
 import tempfile
 import time
@@ -58,6 +60,7 @@ if TYPE_CHECKING:
     from perfgate_lib.verdict.rules import Verdict
 
 ZEPHYR_SRC = Path("lib/zephyr/src")
+CALLGRIND = ("valgrind", "--tool=callgrind", "--instr-atstart=no", "-q")
 FERRY_SCRIPT = Path(ferry_pipeline.__file__).resolve()
 SIDES = ("control", "treatment")
 SETTINGS_FILE = PARAMETERS_DIR / "gate0.yaml"
@@ -71,24 +74,28 @@ class LocalRunError(PerfgateError):
 class Gate0Settings:
     """How gate 0 measures. Seconds for times; ``confidence`` two-sided, in (0, 1).
 
-    ``metric``: ``cpu`` (the decision metric kept, see the README) or ``wall``. ``env``:
-    each side's environment, ``auto`` | ``uv`` | ``kit`` (:mod:`perfgate_lib.local.sideenv`).
+    ``metric``: ``instructions`` (callgrind counts, the decision metric kept, see the
+    README), ``cpu`` or ``wall``. ``large_docs``: the corpus's large documents (400 KB
+    each). ``env``: each side's environment, ``auto`` | ``uv`` | ``kit``
+    (:mod:`perfgate_lib.local.sideenv`). The defaults are ``parameters/gate0.yaml``'s.
     """
 
-    docs: int = 600
+    docs: int = 40
+    large_docs: int = 0
     min_pairs: int = 6
-    max_pairs: int = 20
+    max_pairs: int = 12
     budget_s: float = 100.0
     confidence: float = 0.95
-    metric: str = "cpu"
+    metric: str = "instructions"
     max_workers: int = 2
     stage_timeout_s: float = 300.0
     env: str = "auto"
-    pairs_per_process: int = 1
+    pairs_per_process: int = 100
 
     def __post_init__(self) -> None:
         checks = {
             "docs": self.docs >= 10,
+            "large_docs": 0 <= self.large_docs <= self.docs,
             "min_pairs": self.min_pairs >= 1,
             "max_pairs": self.max_pairs >= self.min_pairs,
             "budget_s": self.budget_s > 0,
@@ -103,20 +110,34 @@ class Gate0Settings:
             if not ok:
                 raise UsageError(f"gate 0 settings: invalid {name}={getattr(self, name)!r}")
 
+    @property
+    def counts_instructions(self) -> bool:
+        """True when the sides run under callgrind (both at once: counts ignore load)."""
+        return self.metric == "instructions"
+
     @classmethod
     def load(cls, path: str | Path = SETTINGS_FILE, **overrides: Any) -> Gate0Settings:
         """Settings from ``parameters/gate0.yaml``, then the given ``overrides``: None, 0
-        and "" mean "not given" (the notebook's parameters default to them)."""
+        and "" mean "not given" (the notebook's parameters default to them). When the
+        metric is a time (``cpu``, ``wall``), the file's ``time_metric`` section replaces
+        its values first: a timed A/B needs a larger corpus and fresh processes."""
         from perfgate_lib.io.paramfile import load_yaml, mapping
 
         source = str(path)
         doc = mapping(load_yaml(source), source) if Path(path).is_file() else {}
         known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(doc) - known - {"schema"})
-        if unknown:
-            raise UsageError(f"{source}: unknown setting '{unknown[0]}'; known: {sorted(known)}")
+        timed = mapping(doc.get("time_metric") or {}, f"{source}: time_metric")
+        for where, keys in (
+            (source, set(doc) - {"schema", "time_metric"}),
+            (f"{source}: time_metric", set(timed)),
+        ):
+            unknown = sorted(keys - known)
+            if unknown:
+                raise UsageError(f"{where}: unknown setting '{unknown[0]}'; known: {sorted(known)}")
         values = {k: v for k, v in doc.items() if k in known}
         given = {k: v for k, v in overrides.items() if v not in (None, 0, "")}
+        if given.get("metric", values.get("metric", cls.metric)) != "instructions":
+            values.update(timed)
         values.update(given)
         if "max_pairs" in given:
             # asking for fewer pairs than min_pairs lowers the minimum with it
@@ -164,6 +185,7 @@ class SideServer:
         log: Path,
         max_workers: int,
         pycache: Path | None = None,
+        callgrind_out: Path | None = None,
     ) -> None:
         self.side = side
         self.log = log
@@ -180,6 +202,17 @@ class SideServer:
         ]
         if zephyr_src:
             cmd += ["--zephyr-src", zephyr_src]
+        if callgrind_out is not None:
+            # imports run uninstrumented; the server turns instrumentation on once Zephyr is
+            # imported and dumps the counters around every stage (callgrind_out.<n>)
+            callgrind_out.parent.mkdir(parents=True, exist_ok=True)
+            cmd = [
+                *CALLGRIND,
+                f"--callgrind-out-file={callgrind_out}",
+                *cmd,
+                "--callgrind-out",
+                str(callgrind_out),
+            ]
         # launch.env sets PYTHONPATH to the worktree's own sources only (not the kit's)
         env = {**os.environ, **launch.env, "PYTHONHASHSEED": "0"}
         if pycache is not None:
@@ -241,15 +274,29 @@ class SideServer:
         self.memory_method = str(answer.get("memory_method") or "")
         return self.identity
 
-    def run_stage(self, stage: str, timeout_s: float) -> dict[str, Any]:
-        """Run one stage; the server's answer (status, stages, error)."""
+    def send_stage(self, stage: str) -> None:
+        """Ask the server to run one stage (read its answer with :meth:`stage_answer`)."""
         assert self.proc.stdin is not None
         try:
             self.proc.stdin.write((json.dumps({"cmd": "stage", "stage": stage}) + "\n").encode())
             self.proc.stdin.flush()
         except BrokenPipeError as exc:
             raise LocalRunError(f"{self.side}: the ferry process is gone ({self.log})") from exc
+
+    def stage_answer(self, stage: str, timeout_s: float) -> dict[str, Any]:
+        """The server's answer to :meth:`send_stage` (status, stages, error)."""
         return self._read(timeout_s, f"stage {stage}")
+
+    def run_stage(self, stage: str, timeout_s: float) -> dict[str, Any]:
+        """Run one stage; the server's answer (status, stages, error)."""
+        self.send_stage(stage)
+        return self.stage_answer(stage, timeout_s)
+
+    def kill(self) -> None:
+        """Stop the server now (queued stage requests are dropped)."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
 
     def close(self) -> None:
         """Ask the server to exit; kill it if it does not within 10 s."""
@@ -356,6 +403,95 @@ def measure_pairs(
         if elapsed + pair_s > settings.budget_s and number < settings.min_pairs:
             progress(f"over the {settings.budget_s:g} s budget, continuing to min_pairs")
     return pairs, stop, errors
+
+
+def _stop_rule(
+    pairs: list[dict[str, Any]], settings: Gate0Settings, bands: tuple[float, float], elapsed: float
+) -> tuple[list[str], str]:
+    """(undecided stages, why to stop or "") after ``pairs``; ``elapsed`` seconds so far."""
+    n = len(pairs)
+    open_ = abstats.undecided_stages(_paired(pairs, settings, bands))
+    if n >= settings.min_pairs and not open_:
+        return open_, f"every stage decided after {n} pairs"
+    if n >= settings.min_pairs and elapsed > settings.budget_s:
+        return open_, f"time budget ({settings.budget_s:g} s) spent after {n} pairs"
+    if n >= settings.max_pairs:
+        return open_, f"max_pairs ({settings.max_pairs}) reached"
+    return open_, ""
+
+
+def measure_pairs_at_once(
+    servers: Mapping[str, Any],
+    settings: Gate0Settings,
+    *,
+    stages: tuple[str, ...] = ferry_pipeline.STAGES,
+    bands: tuple[float, float] = (5.0, 10.0),
+    progress: Callable[[str], None] = lambda _m: None,
+    clock: Callable[[], float] = time.perf_counter,
+) -> tuple[list[dict[str, Any]], str, list[str]]:
+    """Instruction counts: both sides run every pair's stages at the same time, each side
+    back to back with no wait (same return as :func:`measure_pairs`).
+
+    A count does not depend on load, so the sides need not take turns; and they must not
+    wait for each other: Zephyr's idle workers back off (polls up to 2 s apart), so a
+    stage that follows an idle spell counts the polling of its slower start (measured:
+    +15-23% instructions after 30-40 s idle), and the stage after a slow one would carry
+    the other side's slowness. Every side gets ``max_pairs`` pairs of stage requests
+    queued at once; pair ``n`` is complete when both sides answered its stages, and the
+    stop rule (:func:`_stop_rule`) is applied then. The caller stops the servers (they
+    may still hold queued requests). ``servers``: side -> ``send_stage(stage)``,
+    ``stage_answer(stage, timeout_s)`` and, for select, ``proc.stdout``.
+    """
+    started = last = clock()
+    plan = [stage for _ in range(settings.max_pairs) for stage in stages]
+    for side in SIDES:
+        for stage in plan:
+            servers[side].send_stage(stage)
+    pids = {side: getattr(servers[side], "pid", None) for side in SIDES}
+    pairs = [
+        {
+            "pair": n + 1,
+            "control": {},
+            "treatment": {},
+            "first": dict.fromkeys(stages, "both at once"),
+            "pids": pids,
+        }
+        for n in range(settings.max_pairs)
+    ]
+    answered = dict.fromkeys(SIDES, 0)
+    judged, stop, errors = 0, "", []
+    while not stop:
+        side = _next_answering(servers, [s for s in SIDES if answered[s] < len(plan)], settings)
+        number, index = divmod(answered[side], len(stages))
+        answer = servers[side].stage_answer(plan[answered[side]], settings.stage_timeout_s)
+        answered[side] += 1
+        pairs[number][side].update(answer.get("stages") or {})
+        if answer.get("status") != "succeeded":
+            error = f"{side} {stages[index]}: {answer.get('error') or 'failed'}"
+            pairs[number]["failed"] = {side: error}
+            errors.append(error)
+            return pairs[: number + 1], f"a stage failed in pair {number + 1}", errors
+        while not stop and judged < min(answered.values()) // len(stages):
+            judged += 1
+            now = clock()
+            open_, stop = _stop_rule(pairs[:judged], settings, bands, now - started)
+            progress(
+                f"pair {judged}: {now - last:.1f} s; "
+                + (f"undecided: {', '.join(open_)}" if open_ else "all decided")
+            )
+            last = now
+    return pairs[:judged], stop, errors
+
+
+def _next_answering(servers: Mapping[str, Any], sides: list[str], settings: Gate0Settings) -> str:
+    """The side whose next answer is ready first (select on their pipes; the first of
+    ``sides`` for servers without a pipe, or when none answers within the stage timeout,
+    whose read then times out)."""
+    pipes = {getattr(getattr(servers[s], "proc", None), "stdout", None): s for s in sides}
+    if None in pipes:
+        return sides[0]
+    ready, _, _ = select.select(list(pipes), [], [], settings.stage_timeout_s)
+    return pipes[ready[0]] if ready else sides[0]
 
 
 class SideProcesses:
@@ -496,6 +632,27 @@ class ABResult:
             )
         return lines
 
+    def _method_note(self) -> str:
+        """The comment's sentence on how each stage was measured and judged."""
+        s = self.settings
+        interval = f"{100 * s.confidence:g}% Hodges-Lehmann / signed-rank interval"
+        tail = "An interval that straddles a band edge is undecided, never a pass."
+        if s.counts_instructions:
+            return (
+                "Each stage is judged on its paired instruction-count ratio (treatment / "
+                "control; valgrind callgrind counts every instruction of the side's process "
+                "during the stage, both sides at the same time, since a count does not "
+                f"depend on the machine's load) with a {interval}: Δ and the verdict come "
+                "from that interval. Baseline and Treatment are median wall times under "
+                f"valgrind (about 15-25× native), for orientation only. {tail}"
+            )
+        return (
+            f"Each stage is judged on its paired {s.metric.upper()}-time ratio "
+            "(treatment / control, measured back to back, order alternating) with a "
+            f"{interval}: Δ and the verdict come from that interval, Baseline and "
+            f"Treatment are median wall times. {tail}"
+        )
+
     def compare_context(self) -> dict[str, Any]:
         """GateContext keys (``intervals``, memory's ``within_noise``) plus ``comment``
         extras for ``compare.run_compare``."""
@@ -508,11 +665,7 @@ class ABResult:
             f"Local A/B on this machine: control = merge-base `{self.control_sha[:12]}`, "
             f"treatment = head `{self.treatment_sha[:12]}`, {self.n_pairs} pairs "
             f"({self.stop_reason}){total_note}.",
-            f"Each stage is judged on its paired {s.metric.upper()}-time ratio "
-            "(treatment / control, measured back to back, order alternating) with a "
-            f"{100 * s.confidence:g}% Hodges-Lehmann / signed-rank interval: Δ and the "
-            "verdict come from that interval, Baseline and Treatment are median wall "
-            "times. An interval that straddles a band edge is undecided, never a pass.",
+            self._method_note(),
             *[f"{line}." for line in self.side_lines()],
         ]
         resolution = abstats.resolution_pct(self.paired)
@@ -562,6 +715,35 @@ def _side_info(server: SideServer, env: SideEnv) -> dict[str, Any]:
     }
 
 
+def _compile_natively(start: Callable[[str, int | str], SideServer], timeout_s: float) -> None:
+    """Start and stop one native process per side (generation ``compile``), at once.
+
+    They fill the shared bytecode cache (PYTHONPYCACHEPREFIX) in a few seconds, so the
+    callgrind processes do not compile every module under valgrind (about 9 s each). A
+    side that fails here is left to fail again, and be reported, when it starts for real.
+    """
+    servers = [start(side, "compile") for side in SIDES]
+    for server in servers:
+        with contextlib.suppress(LocalRunError):
+            server.wait_ready(timeout_s)
+    for server in servers:
+        server.close()
+
+
+def require_callgrind() -> None:
+    """Raise LocalRunError (exit 4) unless valgrind can count instructions here."""
+    if platform.machine() not in ("x86_64", "AMD64"):
+        raise LocalRunError(
+            f"gate 0's metric 'instructions' needs an x86-64 machine (this is "
+            f"{platform.machine()}): run with --metric cpu"
+        )
+    if not shutil.which(CALLGRIND[0]):
+        raise LocalRunError(
+            "gate 0's metric 'instructions' needs valgrind on PATH (Debian/Ubuntu: apt-get "
+            "install valgrind), or run with --metric cpu"
+        )
+
+
 def run_local_ab(
     checkout: str | Path,
     base: str,
@@ -591,7 +773,9 @@ def run_local_ab(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     ab_id = f"ab-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}-{head_sha[:7]}"
-    spec = CorpusSpec(docs=settings.docs, seed=seed)
+    spec = CorpusSpec(docs=settings.docs, seed=seed, large_docs=settings.large_docs)
+    if settings.counts_instructions:
+        require_callgrind()
     timings: dict[str, float] = {}
     sides: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="perfgate-local-ab-") as tmp_name:
@@ -616,7 +800,8 @@ def run_local_ab(
                 say(f"{side}: {envs[side].description}")
             t = time.perf_counter()
 
-            def start(side: str, generation: int) -> SideServer:
+            def start(side: str, generation: int | str) -> SideServer:
+                counted = settings.counts_instructions and generation != "compile"
                 return SideServer(
                     side,
                     envs[side],
@@ -626,8 +811,15 @@ def run_local_ab(
                     log=out / "logs" / f"{side}-{generation}.log",
                     max_workers=settings.max_workers,
                     pycache=tmp / "pycache",
+                    callgrind_out=(
+                        tmp / f"callgrind-{side}-{generation}" / "callgrind.out"
+                        if counted
+                        else None
+                    ),
                 )
 
+            if settings.counts_instructions:
+                _compile_natively(start, settings.stage_timeout_s)
             processes = SideProcesses(start, settings.pairs_per_process, settings.stage_timeout_s)
             stack.callback(processes.close)
             servers = processes.launch()
@@ -645,6 +837,12 @@ def run_local_ab(
             t = time.perf_counter()
             if start_error:
                 pairs, stop, errors = [], "the treatment did not start", [start_error]
+            elif settings.counts_instructions:
+                pairs, stop, errors = measure_pairs_at_once(
+                    servers, settings, bands=(band.pass_pct, band.warn_pct), progress=say
+                )
+                for server in servers.values():
+                    server.kill()  # it may still hold queued stage requests
             else:
                 pairs, stop, errors = measure_pairs(
                     processes, settings, bands=(band.pass_pct, band.warn_pct), progress=say
@@ -848,7 +1046,8 @@ def pairs_chart(result: ABResult) -> Any:
     for level, style in ((1.0, "-"), (1.05, ":"), (1.10, "--")):
         ax.axhline(level, color="black", linewidth=0.8, linestyle=style)
     ax.set_xticks(range(len(stages)), stages)
-    ax.set_ylabel(f"{result.settings.metric} time ratio (treatment / control)")
+    label = abstats.METRIC_LABELS.get(result.settings.metric, result.settings.metric)
+    ax.set_ylabel(f"{label} ratio (treatment / control)")
     ax.set_title(f"Paired ratios ({result.n_pairs} pairs) and their interval")
     fig.tight_layout()
     return fig

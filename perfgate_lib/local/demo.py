@@ -1,7 +1,7 @@
 """The demo: the whole pipeline offline, on a sandbox repository, with real Zephyr.
 
 :func:`run_demo` builds the marin-shaped sandbox (installed marin-zephyr on ``main``, a PR
-branch that raises the scatter zstd level from 3 to 12), then executes the notebooks into one run
+branch that raises the scatter zstd level from 3 to 6), then executes the notebooks into one run
 folder: ``assess.ipynb`` (scope, five questions, max_gate; reply "go"),
 ``local_ab.ipynb`` (gate 0: the mini ferry on merge-base and head, paired stage by stage,
 with pairs added while a stage is undecided)
@@ -90,10 +90,11 @@ def run_local_gate(
     seed: int = 0,
     assessment: str = "",
     env_mode: str | None = None,
+    metric: str | None = None,
 ) -> tuple[dict[str, Any], list[str], dict[str, float]]:
     """Gate 0 on this machine: ``local_ab.ipynb`` then ``compare.ipynb`` into ``run_dir``.
 
-    ``max_pairs``, ``budget_s`` (seconds) and ``docs`` override ``parameters/gate0.yaml``
+    ``max_pairs``, ``budget_s`` (seconds), ``docs``, ``env_mode`` and ``metric`` override ``parameters/gate0.yaml``
     (None keeps the file's value). The A/B outputs go to ``<run_dir>/ab``; verdict.json,
     comment.md and charts to ``run_dir``. Returns (verdict.json as a dict, executed
     notebook paths, step seconds: local_ab, compare, and the A/B's own start_up / pairs).
@@ -103,7 +104,9 @@ def run_local_gate(
     from perfgate_lib.verdict.notebook import run_compare_notebook
 
     resolve_revisions(checkout, base, head)  # fail fast, before starting a kernel
-    settings = Gate0Settings.load(max_pairs=max_pairs, budget_s=budget_s, docs=docs, env=env_mode)
+    settings = Gate0Settings.load(
+        max_pairs=max_pairs, budget_s=budget_s, docs=docs, env=env_mode, metric=metric
+    )
     run_dir = Path(run_dir).resolve()
     ab_dir = run_dir / "ab"
     timings: dict[str, float] = {}
@@ -120,6 +123,7 @@ def run_local_gate(
                 "budget_s": float(settings.budget_s),
                 "docs": int(settings.docs),
                 "env": str(settings.env),
+                "metric": str(settings.metric),
                 "seed": int(seed),
                 "out_dir": str(ab_dir),
             },
@@ -152,6 +156,7 @@ def run_demo(
     seed: int = 0,
     keep_sandbox: bool = False,
     env_mode: str | None = None,
+    metric: str | None = None,
     archive: bool = True,
     progress: Callable[[str], None] | None = print,
 ) -> DemoResult:
@@ -197,6 +202,7 @@ def run_demo(
             budget_s=budget_s,
             docs=docs,
             env_mode=env_mode,
+            metric=metric,
             seed=seed,
             assessment=assessment,
         )

@@ -4,6 +4,8 @@ This file imports nothing from perfgate, so any interpreter that can import Zeph
 kit's venv, or a worktree's own uv environment) can run it by path::
 
     python ferry_pipeline.py serve --corpus DIR --work-dir DIR [--zephyr-src SRC]
+    valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=OUT \
+        python ferry_pipeline.py serve ... --callgrind-out OUT   # + instructions per stage
 
 Stages (each one ``ZephyrContext.execute``, output as JSONL files the next stage reads,
 like datakit steps): ``normalize`` -> ``minhash`` -> ``fuzzy_dups`` -> ``consolidate``
@@ -18,6 +20,11 @@ Per stage the pipeline measures:
   ``time.process_time``) plus those of reaped children (``RUSAGE_CHILDREN``). CPU time
   leaves out the time a thread waits for a core or sleeps in Zephyr's 0.1 s scheduler
   polls, which is what makes wall time swing on a loaded machine;
+* ``instructions`` (only under ``valgrind --tool=callgrind``): the instructions every
+  thread of the process executed during the stage, from callgrind's counters zeroed right
+  before ``ctx.execute`` and dumped right after it (:class:`Callgrind`). The count does not
+  depend on what else the machine runs; it still varies by about 0.1-3% per stage from run
+  to run (thread interleaving, the state of glibc's malloc);
 * ``peak_mb``: the kernel's high-water mark ``VmHWM`` in ``/proc/self/status``, reset
   before each stage through ``/proc/self/clear_refs`` (value 5); where that is unavailable,
   ``ru_maxrss`` for the whole process. tracemalloc was rejected (it slows the hot paths
@@ -35,16 +42,20 @@ The serve protocol is one JSON object per line. The driver writes ``{"cmd": "sta
 "exit"}`` on stdin; the server answers on the file descriptor it was started with as
 stdout (Zephyr's own prints go to stderr): first ``{"ready": true, "identity": {...}}``,
 then per stage ``{"status": "succeeded" | "failed", "stages": {name: {wall_s, cpu_s,
-peak_mb, tasks, records_out}}, "error": ...}``. Times are seconds, memory MB.
+peak_mb, tasks, records_out[, instructions]}}, "error": ...}``. Times are seconds, memory
+MB, instructions a count.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import gc
 import json
 import logging
+import mmap
 import os
+import platform
 import re
 import resource
 import sys
@@ -224,8 +235,74 @@ class PeakMemory:
 
 
 # ---------------------------------------------------------------------------
-# The pipeline
+# Instruction counts: callgrind client requests
 # ---------------------------------------------------------------------------
+
+# valgrind.h's client-request sequence for x86-64 as a function ``unsigned long
+# request(unsigned long args[6])``: rax = args, rdx = 0 (the default), the four rotations
+# of rdi (a no-op natively: 3 + 13 + 61 + 51 = 128 bits), ``xchg rbx, rbx`` (valgrind's
+# marker), return rdx. Natively it returns 0, so every request is a no-op outside valgrind.
+_AMD64_REQUEST = bytes.fromhex("31d24889f848c1c70348c1c70d48c1c73d48c1c7334887db4889d0c3")
+_RUNNING_ON_VALGRIND = 0x1001
+_CALLGRIND = (ord("C") << 24) | (ord("T") << 16)  # VG_USERREQ_TOOL_BASE('C', 'T')
+_DUMP, _ZERO, _START = _CALLGRIND, _CALLGRIND + 1, _CALLGRIND + 4
+_TOTAL = re.compile(r"^(?:summary|totals):\s+(\d+)", re.MULTILINE)
+
+
+class Callgrind:
+    """Callgrind's client requests (valgrind/callgrind.h) from Python, through ctypes.
+
+    The process runs under ``valgrind --tool=callgrind --instr-atstart=no
+    --callgrind-out-file=OUT``: imports run uninstrumented (about 5x faster than
+    instrumented), :meth:`start` turns instrumentation on once Zephyr is imported, and
+    :meth:`count` brackets one stage: counters zeroed, the stage run, counters dumped to
+    ``OUT.<n>`` (callgrind numbers its dumps from 1) and that file's total read back.
+    ``active`` is False natively, on a machine other than x86-64 or without an executable
+    mapping; then nothing is counted.
+    """
+
+    def __init__(self, out_file: str | None) -> None:
+        self.out_file = out_file
+        self.dumps = 0
+        self._request = None
+        if out_file and platform.machine() in ("x86_64", "AMD64"):
+            try:
+                self._code = mmap.mmap(
+                    -1, mmap.PAGESIZE, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC
+                )
+            except (OSError, ValueError, AttributeError):
+                return
+            self._code.write(_AMD64_REQUEST)
+            address = ctypes.addressof(ctypes.c_char.from_buffer(self._code))
+            self._request = ctypes.CFUNCTYPE(ctypes.c_ulong, ctypes.c_void_p)(address)
+        self.active = bool(self._request and self._call(_RUNNING_ON_VALGRIND))
+
+    def _call(self, request: int) -> int:
+        if self._request is None:
+            return 0
+        args = (ctypes.c_ulong * 6)(request, 0, 0, 0, 0, 0)
+        return int(self._request(ctypes.addressof(args)))
+
+    def start(self) -> None:
+        """Instrument from here on (the process started with ``--instr-atstart=no``)."""
+        if self.active:
+            self._call(_START)
+
+    def count(self, work: Callable[[], Any]) -> tuple[Any, int | None]:
+        """``(work(), instructions it executed in every thread)``; None when not active."""
+        if not self.active:
+            return work(), None
+        self._call(_ZERO)
+        try:
+            result = work()
+        finally:
+            self._call(_DUMP)
+            self.dumps += 1
+        text = Path(f"{self.out_file}.{self.dumps}").read_text(errors="replace")
+        match = _TOTAL.search(text)
+        if not match:
+            raise RuntimeError(f"callgrind dump {self.out_file}.{self.dumps} holds no total")
+        return result, int(match.group(1))
 
 
 # ---------------------------------------------------------------------------
@@ -237,6 +314,9 @@ def _cpu_seconds() -> float:
     """CPU seconds so far: this process (all threads) plus reaped children."""
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     return time.process_time() + children.ru_utime + children.ru_stime
+
+
+_TASKS: dict[tuple[str, str], int] = {}  # (stage, work dir) -> tasks: planned once
 
 
 def _task_count(dataset: Any) -> int:
@@ -317,9 +397,11 @@ def run_stage(
     builders: dict[str, Callable[[], Any]],
     work: Path,
     memory: PeakMemory,
+    callgrind: Callgrind | None = None,
 ) -> dict[str, float]:
     """Run one stage (its output folder emptied first): ``{wall_s, cpu_s, peak_mb, tasks,
-    records_out}``. A stage reads the outputs of the stages before it under ``work``."""
+    records_out}``, plus ``instructions`` when ``callgrind`` is active. A stage reads the
+    outputs of the stages before it under ``work``."""
     import shutil
 
     shutil.rmtree(work / stage, ignore_errors=True)
@@ -329,15 +411,22 @@ def run_stage(
     gc.collect()
     memory.reset()
     cpu0, wall0 = _cpu_seconds(), time.perf_counter()
-    paths = ctx.execute(dataset).results
+    if callgrind is None:
+        result, instructions = ctx.execute(dataset), None
+    else:
+        result, instructions = callgrind.count(lambda: ctx.execute(dataset))
     wall, cpu = time.perf_counter() - wall0, _cpu_seconds() - cpu0
-    return {
+    row = {
         "wall_s": round(wall, 6),
         "cpu_s": round(cpu, 6),
         "peak_mb": round(memory.peak_mb(), 1),
-        "tasks": _task_count(dataset),
-        "records_out": _count_lines(paths),
+        "tasks": _TASKS.get((stage, str(work)))
+        or _TASKS.setdefault((stage, str(work)), _task_count(dataset)),
+        "records_out": _count_lines(result.results),
     }
+    if instructions is not None:
+        row["instructions"] = instructions
+    return row
 
 
 def run_pipeline(
@@ -346,6 +435,7 @@ def run_pipeline(
     work: Path,
     results: dict[str, dict[str, float]],
     memory: PeakMemory | None = None,
+    callgrind: Callgrind | None = None,
 ) -> str:
     """Run the five stages over ``corpus_glob``; outputs under ``work``.
 
@@ -355,7 +445,7 @@ def run_pipeline(
     memory = memory or PeakMemory()
     builders = stage_datasets(corpus_glob, work)
     for stage in STAGES:
-        results[stage] = run_stage(ctx, stage, builders, work, memory)
+        results[stage] = run_stage(ctx, stage, builders, work, memory, callgrind)
     return memory.method
 
 
@@ -433,14 +523,30 @@ def _answer(out: TextIO, message: dict[str, Any]) -> None:
     out.flush()
 
 
-def serve(corpus_dir: Path, work_dir: Path, zephyr_src: str | None, max_workers: int = 2) -> int:
-    """Answer run requests on stdin until ``exit`` or EOF (see the module docstring)."""
+def serve(
+    corpus_dir: Path,
+    work_dir: Path,
+    zephyr_src: str | None,
+    max_workers: int = 2,
+    callgrind_out: str | None = None,
+) -> int:
+    """Answer run requests on stdin until ``exit`` or EOF (see the module docstring).
+
+    ``callgrind_out``: the ``--callgrind-out-file`` this process runs under; every stage
+    then also reports its ``instructions`` (a process not under callgrind refuses to start).
+    """
     # The protocol keeps the real stdout; everything else printed goes to stderr.
     out = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)
     sys.stdout = sys.stderr
     source = use_zephyr_source(zephyr_src)
+    callgrind = Callgrind(callgrind_out) if callgrind_out else None
     try:
+        if callgrind is not None and not callgrind.active:
+            raise RuntimeError(
+                "instruction counts need this process under valgrind --tool=callgrind "
+                f"on x86-64 (machine: {platform.machine()})"
+            )
         t0 = time.perf_counter()
         identity = {"zephyr_source": source, **zephyr_identity()}
         quiet_logs()
@@ -449,8 +555,13 @@ def serve(corpus_dir: Path, work_dir: Path, zephyr_src: str | None, max_workers:
         ctx = make_context(work_dir, max_workers)
         memory = PeakMemory()
         t2 = time.perf_counter()
-        warm = warm_up_corpus(corpus_dir, work_dir / "warmup-corpus")
-        run_pipeline(ctx, warm, work_dir / "warmup", {}, memory)
+        if callgrind is not None:
+            callgrind.start()  # imports ran uninstrumented; the warm-up is instrumented
+        # first-use costs leave the timed runs; under callgrind 10 documents do that
+        warm = warm_up_corpus(
+            corpus_dir, work_dir / "warmup-corpus", docs=10 if callgrind is not None else 50
+        )
+        run_pipeline(ctx, warm, work_dir / "warmup", {}, memory, callgrind)
         seconds = (
             f"import {t1 - t0:.2f}, context {t2 - t1:.2f}, warm_up {time.perf_counter() - t2:.2f}"
         )
@@ -459,7 +570,8 @@ def serve(corpus_dir: Path, work_dir: Path, zephyr_src: str | None, max_workers:
         traceback.print_exc()
         _answer(out, {"ready": False, "error": error_line(exc)})
         return 1
-    _answer(out, {"ready": True, "identity": identity, "memory_method": memory.method})
+    ready = {"ready": True, "identity": identity, "memory_method": memory.method}
+    _answer(out, {**ready, "instructions": callgrind is not None})
     corpus_glob = str(corpus_dir / "*.jsonl")
     builders = stage_datasets(corpus_glob, work_dir / "run")
     for line in sys.stdin:
@@ -469,7 +581,7 @@ def serve(corpus_dir: Path, work_dir: Path, zephyr_src: str | None, max_workers:
         stage = str(request["stage"])
         stages: dict[str, dict[str, float]] = {}
         try:
-            stages[stage] = run_stage(ctx, stage, builders, work_dir / "run", memory)
+            stages[stage] = run_stage(ctx, stage, builders, work_dir / "run", memory, callgrind)
             _answer(out, {"status": "succeeded", "stages": stages})
         except Exception as exc:  # noqa: BLE001 - a failed ferry is an answer, not a crash
             traceback.print_exc()
@@ -495,8 +607,19 @@ def main(argv: list[str] | None = None) -> int:
     srv.add_argument("--work-dir", required=True, help="scratch folder (stage outputs)")
     srv.add_argument("--zephyr-src", default=None, help="folder holding zephyr/ to import")
     srv.add_argument("--max-workers", type=int, default=2)
+    srv.add_argument(
+        "--callgrind-out",
+        default=None,
+        help="the --callgrind-out-file this process runs under: count instructions per stage",
+    )
     args = parser.parse_args(argv)
-    return serve(Path(args.corpus), Path(args.work_dir), args.zephyr_src, args.max_workers)
+    return serve(
+        Path(args.corpus),
+        Path(args.work_dir),
+        args.zephyr_src,
+        args.max_workers,
+        args.callgrind_out,
+    )
 
 
 if __name__ == "__main__":

@@ -7,8 +7,8 @@ stage (the side that goes first alternates), as a dict::
      "failed": {side: error}}   # "failed" only when a stage of that side failed
 
 where ``row`` is :func:`perfgate_lib.local.ferry_pipeline.run_stage`'s ``{wall_s, cpu_s,
-peak_mb, tasks, records_out}`` (seconds, MB). The decision metric (``cpu`` by default,
-``wall`` as the alternative) is judged per stage on the paired ratio with a
+peak_mb, tasks, records_out[, instructions]}`` (seconds, MB, a count). The decision metric
+(``instructions`` by default, ``cpu`` and ``wall`` as the alternatives) is judged per stage on the paired ratio with a
 Hodges-Lehmann / signed-rank interval (:mod:`perfgate_lib.local.paired`); ``wall_seconds_total``
 is judged on the per-pair sum over stages. Peak memory keeps its own noise rule
 (:func:`noise_row`: the medians of each side's per-pair peaks, a delta inside the wider
@@ -27,7 +27,9 @@ from perfgate_lib.local.paired import Interval, band_call, could_fail, paired_in
 
 TOTAL = "wall_seconds_total"
 MEMORY = "peak_worker_memory_mb"
-METRICS = {"cpu": "cpu_s", "wall": "wall_s"}
+METRICS = {"cpu": "cpu_s", "wall": "wall_s", "instructions": "instructions"}
+METRIC_LABELS = {"cpu": "CPU", "wall": "wall", "instructions": "instructions"}
+"""How the comment's interval cell names each metric."""
 PAIRED_COLUMNS = [
     "stage",
     "metric",
@@ -73,7 +75,8 @@ def stage_names(pairs: list[dict[str, Any]]) -> list[str]:
 def pair_values(
     pairs: list[dict[str, Any]], stage: str, metric: str = "cpu"
 ) -> tuple[list[float], list[float]]:
-    """(control, treatment) values of one stage per pair, seconds; ``TOTAL`` sums stages."""
+    """(control, treatment) values of one stage per pair in the metric's unit (seconds, or
+    instructions); ``TOTAL`` sums stages."""
     key = METRICS[metric]
     stages = stage_names(pairs) if stage == TOTAL else [stage]
     control, treatment = [], []
@@ -103,7 +106,7 @@ def paired_table(
     """One row per stage, then ``wall_seconds_total``: the paired interval and its call.
 
     Columns (:data:`PAIRED_COLUMNS`): stage, metric, pairs, control/treatment medians of
-    the metric (s), ratio / low / high (treatment / control), delta_pct / low_pct /
+    the metric (``*_median_s``: seconds, or instructions for that metric), ratio / low / high (treatment / control), delta_pct / low_pct /
     high_pct (percent), call (pass | warn | fail | undecided), could_fail (the interval
     reaches above +warn_pct), and the same interval on wall time (wall_ratio, wall_low,
     wall_high, wall_call) as a reported figure.
@@ -170,7 +173,8 @@ def row_interval(row: dict[str, Any], confidence: float = 0.95) -> Interval:
 
 def interval_text(row: dict[str, Any]) -> str:
     """The comment's cell: ``CPU ×1.32 [1.27, 1.39], 8 pairs · wall ×1.90``."""
-    text = f"{row['metric'].upper()} {row_interval(row).text()}"
+    label = METRIC_LABELS.get(str(row["metric"]), str(row["metric"]))
+    text = f"{label} {row_interval(row).text()}"
     if row.get("wall_ratio") is not None and row["metric"] != "wall":
         text += f" · wall ×{float(row['wall_ratio']):.2f}"
     return text

@@ -281,7 +281,7 @@ def _apply_intervals(rows: list[SignalRow | StageRow], intervals: dict[str, dict
             continue
         row.delta_pct = round(float(item["pct"]), 2)
         row.verdict = str(item["call"])
-        row.note = f"paired {item.get('metric', 'time')}: {item.get('text', '')}".strip()
+        row.note = f"paired {_metric_words(item)}: {item.get('text', '')}".strip()
         if float(item["low_pct"]) <= 0 <= float(item["high_pct"]):
             row.note = f"within noise (no change shown); {row.note}"
 
@@ -290,10 +290,13 @@ def _interval_text(name: str, item: dict[str, Any]) -> str:
     """``+32.0% [+27.1%, +39.3%], 8 pairs of cpu time`` for a reason line."""
     high = item["high_pct"]
     span = f"[{fmt_pct(item['low_pct'])}, {fmt_pct(high) if high != float('inf') else '∞'}]"
-    return (
-        f"{name}: {fmt_pct(item['pct'])} {span}, {int(item['pairs'])} pairs of "
-        f"{item.get('metric', 'time')} time"
-    )
+    return f"{name}: {fmt_pct(item['pct'])} {span}, {int(item['pairs'])} pairs of {_metric_words(item)}"
+
+
+def _metric_words(item: dict[str, Any]) -> str:
+    """What an interval measured, in words: ``cpu time``, ``wall time``, ``instruction counts``."""
+    metric = str(item.get("metric") or "")
+    return "instruction counts" if metric == "instructions" else f"{metric or 'measured'} time"
 
 
 def _not_compared(rows: list[SignalRow | StageRow], note: str) -> None:
