@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,9 +19,12 @@ STAGES = ("normalize", "minhash", "fuzzy_dups", "consolidate", "tokenize")
 
 
 def _row(cpu: float, wall: float | None = None, mb: float = 220.0) -> dict:
+    """One stage's measurement; the instruction count moves with the CPU seconds (1e9/s),
+    so the statistics tests read the same on every metric."""
     return {
         "wall_s": cpu if wall is None else wall,
         "cpu_s": cpu,
+        "instructions": round(cpu * 1e9),
         "peak_mb": mb,
         "tasks": 8,
         "records_out": 100,
@@ -187,9 +192,13 @@ def test_compare_context_carries_intervals_and_the_comment_column():
     assert set(ctx["intervals"]) == {*STAGES, "wall_seconds_total"}
     assert ctx["intervals"]["fuzzy_dups"]["call"] == "fail"
     cell = ctx["comment"]["stage_context"]["fuzzy_dups"]
-    assert cell.startswith("CPU ×1.") and "8 pairs" in cell and "wall ×" in cell
+    assert cell.startswith("instructions ×1.") and "8 pairs" in cell and "wall ×" in cell
     assert ctx["comment"]["stage_context_title"] == "Paired ratio, 95% CI"
     assert any("8 pairs" in n for n in ctx["comment"]["top_notes"])
+    assert any("valgrind callgrind counts" in n for n in ctx["comment"]["top_notes"])
+    result.settings = local.Gate0Settings(metric="cpu")
+    timed = result.compare_context()["comment"]["top_notes"]
+    assert any("paired CPU-time ratio" in n for n in timed)
     result.zephyr_sources = {"control": None, "treatment": None}
     notes = result.compare_context()["comment"]["top_notes"]
     assert any("cannot see a Zephyr change" in n for n in notes)
@@ -199,14 +208,23 @@ def test_settings_come_from_gate0_yaml_and_reject_bad_values(tmp_path):
     from perfgate_lib.errors import UsageError
 
     shipped = local.Gate0Settings.load()
-    assert shipped.metric == "cpu" and shipped.min_pairs >= 6
+    assert shipped == local.Gate0Settings()  # the dataclass defaults are the file's
+    assert shipped.metric == "instructions" and shipped.min_pairs >= 6
     assert local.Gate0Settings.load(max_pairs=30).max_pairs == 30
+    timed = local.Gate0Settings.load(metric="cpu")  # the file's time_metric section
+    assert (timed.docs, timed.large_docs, timed.pairs_per_process) == (600, 3, 1)
+    assert local.Gate0Settings.load(metric="cpu", docs=300).docs == 300
     bad = tmp_path / "gate0.yaml"
     bad.write_text("schema: 1\nmin_pairs: 6\nmax_paris: 3\n")
     with pytest.raises(UsageError, match="max_paris"):
         local.Gate0Settings.load(bad)
+    bad.write_text("schema: 1\ntime_metric:\n  doc: 3\n")
+    with pytest.raises(UsageError, match="time_metric: unknown setting 'doc'"):
+        local.Gate0Settings.load(bad)
     with pytest.raises(UsageError, match="metric"):
-        local.Gate0Settings(metric="instructions")
+        local.Gate0Settings(metric="cycles")
+    with pytest.raises(UsageError, match="large_docs"):
+        local.Gate0Settings(docs=10, large_docs=11)
 
 
 # ---------------------------------------------------------------------------
@@ -218,7 +236,10 @@ def _broken(text: str) -> str:
     return text + "\ndef broken(:\n"
 
 
-TINY = local.Gate0Settings(docs=120, min_pairs=6, max_pairs=6, budget_s=60)
+TINY = local.Gate0Settings(
+    docs=120, large_docs=3, min_pairs=6, max_pairs=6, budget_s=60, metric="cpu", pairs_per_process=1
+)
+TINY_COUNTS = local.Gate0Settings(docs=20, min_pairs=6, max_pairs=6, budget_s=600)
 
 
 def _assert_calls_follow_the_intervals(result: local.ABResult) -> None:
@@ -284,6 +305,30 @@ def test_side_processes_share_one_bytecode_cache_outside_the_worktree(tmp_path, 
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(not shutil.which("valgrind"), reason="valgrind is not installed")
+def test_aa_instruction_counts_run_both_sides_at_once_in_one_process_each(tmp_path):
+    """The shipped metric end to end on real Zephyr under valgrind: every stage of every
+    pair carries a count from both sides, one process per side measured every pair, and
+    the calls follow the intervals (what the method guarantees; the counts themselves
+    are measurements)."""
+    box = build_sandbox(tmp_path / "repo")
+    result = local.run_local_ab(
+        box.path, box.base, box.base, out_dir=tmp_path / "ab", settings=TINY_COUNTS, progress=None
+    )
+    assert result.n_pairs == 6 and not result.errors, result.errors
+    assert list(result.paired["stage"]) == [*STAGES, "wall_seconds_total"]
+    assert set(result.paired["metric"]) == {"instructions"}
+    _assert_calls_follow_the_intervals(result)
+    pairs = json.loads((tmp_path / "ab" / "pairs.json").read_text())
+    for side in ("control", "treatment"):
+        assert len({p["pids"][side] for p in pairs}) == 1
+        assert all(p[side][s]["instructions"] > 0 for p in pairs for s in STAGES)
+    assert {p["first"]["normalize"] for p in pairs} == {"both at once"}
+    assert "callgrind" in " ".join(result.compare_context()["comment"]["top_notes"])
+    assert _worktrees(box.path) == [f"worktree {Path(box.path).resolve()}"]
+
+
+@pytest.mark.slow
 def test_aa_pairs_alternate_and_calls_follow_the_intervals(tmp_path):
     box = build_sandbox(tmp_path / "repo")
     result = local.run_local_ab(
@@ -309,6 +354,62 @@ def test_aa_pairs_alternate_and_calls_follow_the_intervals(tmp_path):
     assert _worktrees(box.path) == [f"worktree {Path(box.path).resolve()}"]
 
 
+def test_callgrind_requests_are_no_ops_outside_valgrind(tmp_path):
+    """Natively the client request returns 0: nothing is counted, and a server asked to
+    count instructions outside callgrind refuses to start, naming why."""
+    from perfgate_lib.local import ferry_pipeline
+
+    callgrind = ferry_pipeline.Callgrind(str(tmp_path / "callgrind.out"))
+    assert not callgrind.active
+    assert callgrind.count(lambda: 42) == (42, None)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(local.FERRY_SCRIPT),
+            "serve",
+            "--corpus",
+            str(tmp_path),
+            "--work-dir",
+            str(tmp_path / "work"),
+            "--callgrind-out",
+            str(tmp_path / "callgrind.out"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    answer = json.loads(proc.stdout.splitlines()[0])
+    assert answer["ready"] is False and "valgrind --tool=callgrind" in answer["error"]
+
+
+@pytest.mark.skipif(not shutil.which("valgrind"), reason="valgrind is not installed")
+def test_callgrind_counts_the_instructions_of_the_bracketed_work_only(tmp_path):
+    """Under callgrind, count() reads back the dump of the bracketed work alone: twice the
+    loop counts about twice the instructions (the dumps hold nothing else)."""
+    script = tmp_path / "count.py"
+    script.write_text(
+        "import json, sys\n"
+        f"sys.path.insert(0, {str(Path(local.FERRY_SCRIPT).parent)!r})\n"
+        "import ferry_pipeline as fp\n"
+        "cg = fp.Callgrind(sys.argv[1])\n"
+        "cg.start()\n"
+        "def loop(n):\n"
+        "    return sum(i * i for i in range(n))\n"
+        "out = [cg.active, cg.count(lambda: loop(20_000))[1], cg.count(lambda: loop(40_000))[1]]\n"
+        "print(json.dumps(out))\n"
+    )
+    out = tmp_path / "callgrind.out"
+    proc = subprocess.run(
+        [*local.CALLGRIND, f"--callgrind-out-file={out}", sys.executable, str(script), str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    active, once, twice = json.loads(proc.stdout.splitlines()[-1])
+    assert active and 0 < once < twice < 3 * once
+
+
 def test_the_loop_stops_when_every_stage_is_decided_or_the_budget_is_spent():
     """measure_pairs on scripted servers: a fixed 2x change decides at min_pairs."""
 
@@ -332,6 +433,55 @@ def test_the_loop_stops_when_every_stage_is_decided_or_the_budget_is_spent():
         lambda _n: servers, settings, stages=("a",), clock=lambda: float(next(ticks))
     )
     assert stop.startswith("time budget (25 s) spent after") and len(pairs) == 2
+
+
+class _Queued:
+    """A scripted instruction-counting server: requests queue up, answers come in order;
+    ``counts`` gives the instructions of each answer (a stage may fail: ``None``)."""
+
+    def __init__(self, counts) -> None:
+        self.counts, self.queued, self.answered = iter(counts), [], 0
+
+    def send_stage(self, stage: str) -> None:
+        self.queued.append(stage)
+
+    def stage_answer(self, stage: str, _timeout: float) -> dict:
+        assert stage == self.queued[self.answered]  # answers follow the requests
+        self.answered += 1
+        count = next(self.counts)
+        if count is None:
+            return {"status": "failed", "stages": {}, "error": "ferry failed: boom"}
+        row = {**_row(1.0), "instructions": count}
+        return {"status": "succeeded", "stages": {stage: row}}
+
+
+def test_instruction_pairs_queue_every_request_at_once_and_stop_when_decided():
+    """measure_pairs_at_once: both sides get max_pairs pairs of requests before any answer
+    (no side ever waits for the other), pairs are judged as both complete them, and the
+    loop stops at the first pair where every stage is decided."""
+    settings = local.Gate0Settings(min_pairs=6, max_pairs=12, budget_s=1e9)
+    servers = {
+        "control": _Queued(1_000_000 + i for i in range(100)),
+        "treatment": _Queued(2_000_000 + i for i in range(100)),
+    }
+    pairs, stop, errors = local.measure_pairs_at_once(servers, settings, stages=("a", "b"))
+    assert not errors and stop == "every stage decided after 6 pairs" and len(pairs) == 6
+    assert all(len(server.queued) == 24 for server in servers.values())
+    assert [p["pair"] for p in pairs] == [1, 2, 3, 4, 5, 6]
+    assert pairs[0]["control"]["a"]["instructions"] == 1_000_000
+    assert pairs[5]["treatment"]["b"]["instructions"] == 2_000_011
+    assert pairs[0]["first"] == {"a": "both at once", "b": "both at once"}
+
+    undecided = local.Gate0Settings(min_pairs=6, max_pairs=8, budget_s=1e9)
+    noisy = [1_000_000, 1_100_000, 950_000, 1_080_000] * 10  # ±10%: never decided
+    servers = {"control": _Queued([1_000_000] * 40), "treatment": _Queued(noisy)}
+    pairs, stop, _ = local.measure_pairs_at_once(servers, undecided, stages=("a",))
+    assert stop == "max_pairs (8) reached" and len(pairs) == 8
+
+    failing = {"control": _Queued([1, 1, 1, None]), "treatment": _Queued([1] * 40)}
+    pairs, stop, errors = local.measure_pairs_at_once(failing, settings, stages=("a", "b"))
+    assert stop == "a stage failed in pair 2" and errors == ["control b: ferry failed: boom"]
+    assert pairs[-1]["failed"] == {"control": "control b: ferry failed: boom"}
 
 
 class _Process:
@@ -429,9 +579,10 @@ def test_ensure_checkout_builds_the_demo_sandbox_when_empty(tmp_path):
 def test_demo_command_renders_a_comment_flagging_fuzzy_dups(tmp_path):
     """`perfgate demo` (the README's main command) end to end, on a small corpus.
 
-    The planted change multiplies fuzzy_dups' CPU time several times over. The one
-    measured claim: every pair shows fuzzy_dups above +10% in CPU time; from there the
-    method guarantees the rest (the interval's low end is the lowest pair at 6 pairs).
+    The planted change (zstd level 3 -> 6) makes fuzzy_dups execute about 1.5x the
+    instructions. The one measured claim: every pair shows fuzzy_dups above +10% in
+    instructions; from there the method guarantees the rest (the interval's low end is
+    the lowest pair at 6 pairs).
     """
     from tests.cli_helpers import perfgate
 
@@ -444,21 +595,20 @@ def test_demo_command_renders_a_comment_flagging_fuzzy_dups(tmp_path):
         "6",
         "--budget",
         "30",
-        "--docs",
-        "300",
         env={"PERFGATE_RUNS_ROOT": str(tmp_path / "runs")},
     )
     assert proc.returncode == 0, proc.stderr
     pairs = json.loads((run / "ab" / "pairs.json").read_text())
     ratios = [
-        p["treatment"]["fuzzy_dups"]["cpu_s"] / p["control"]["fuzzy_dups"]["cpu_s"] for p in pairs
+        p["treatment"]["fuzzy_dups"]["instructions"] / p["control"]["fuzzy_dups"]["instructions"]
+        for p in pairs
     ]
     assert len(pairs) == 6 and min(ratios) > 1.10, ratios
     comment = (run / "comment.md").read_text()
     assert comment.startswith("<!-- zephyr-perf-gate -->")
     assert "fuzzy\\_dups" in comment and "Paired ratio, 95% CI" in comment
     row = next(line for line in comment.splitlines() if line.startswith("| fuzzy\\_dups |"))
-    assert "CPU ×" in row and "6 pairs" in row and "❌" in row  # ratio, interval, pairs
+    assert "instructions ×" in row and "6 pairs" in row and "❌" in row  # ratio, interval
     verdict = json.loads((run / "verdict.json").read_text())
     assert verdict["verdict"] == "fail"
     stages = {s["stage"]: s for s in verdict["stages"]}
