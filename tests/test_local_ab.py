@@ -422,13 +422,13 @@ def test_the_loop_stops_when_every_stage_is_decided_or_the_budget_is_spent():
             return {"status": "succeeded", "stages": {stage: _row(self.factor)}}
 
     servers = {"control": Scripted(1.0), "treatment": Scripted(2.0)}
-    settings = local.Gate0Settings(min_pairs=6, max_pairs=20, budget_s=1e9)
+    settings = local.Gate0Settings(min_pairs=6, max_pairs=20, budget_s=1e9, metric="cpu")
     pairs, stop, errors = local.measure_pairs(lambda _n: servers, settings, stages=("a", "b"))
     assert len(pairs) == 6 and stop == "every stage decided after 6 pairs" and not errors
 
     ticks = iter(range(0, 10_000, 10))  # every clock reading 10 s later
     servers = {"control": Scripted(1.0), "treatment": Scripted(1.0)}
-    settings = local.Gate0Settings(min_pairs=2, max_pairs=20, budget_s=25)
+    settings = local.Gate0Settings(min_pairs=2, max_pairs=20, budget_s=25, metric="cpu")
     pairs, stop, _ = local.measure_pairs(
         lambda _n: servers, settings, stages=("a",), clock=lambda: float(next(ticks))
     )
@@ -456,7 +456,7 @@ class _Queued:
 
 
 def test_instruction_pairs_queue_every_request_at_once_and_stop_when_decided():
-    """measure_pairs_at_once: both sides get max_pairs pairs of requests before any answer
+    """measure_pairs with instruction counts: both sides get max_pairs pairs of requests before any answer
     (no side ever waits for the other), pairs are judged as both complete them, and the
     loop stops at the first pair where every stage is decided."""
     settings = local.Gate0Settings(min_pairs=6, max_pairs=12, budget_s=1e9)
@@ -464,7 +464,7 @@ def test_instruction_pairs_queue_every_request_at_once_and_stop_when_decided():
         "control": _Queued(1_000_000 + i for i in range(100)),
         "treatment": _Queued(2_000_000 + i for i in range(100)),
     }
-    pairs, stop, errors = local.measure_pairs_at_once(servers, settings, stages=("a", "b"))
+    pairs, stop, errors = local.measure_pairs(lambda _n: servers, settings, stages=("a", "b"))
     assert not errors and stop == "every stage decided after 6 pairs" and len(pairs) == 6
     assert all(len(server.queued) == 24 for server in servers.values())
     assert [p["pair"] for p in pairs] == [1, 2, 3, 4, 5, 6]
@@ -475,11 +475,11 @@ def test_instruction_pairs_queue_every_request_at_once_and_stop_when_decided():
     undecided = local.Gate0Settings(min_pairs=6, max_pairs=8, budget_s=1e9)
     noisy = [1_000_000, 1_100_000, 950_000, 1_080_000] * 10  # ±10%: never decided
     servers = {"control": _Queued([1_000_000] * 40), "treatment": _Queued(noisy)}
-    pairs, stop, _ = local.measure_pairs_at_once(servers, undecided, stages=("a",))
+    pairs, stop, _ = local.measure_pairs(lambda _n: servers, undecided, stages=("a",))
     assert stop == "max_pairs (8) reached" and len(pairs) == 8
 
     failing = {"control": _Queued([1, 1, 1, None]), "treatment": _Queued([1] * 40)}
-    pairs, stop, errors = local.measure_pairs_at_once(failing, settings, stages=("a", "b"))
+    pairs, stop, errors = local.measure_pairs(lambda _n: failing, settings, stages=("a", "b"))
     assert stop == "a stage failed in pair 2" and errors == ["control b: ferry failed: boom"]
     assert pairs[-1]["failed"] == {"control": "control b: ferry failed: boom"}
 
@@ -513,7 +513,7 @@ def test_each_generation_of_processes_measures_per_process_pairs(per_process, ge
     processes = local.SideProcesses(lambda s, g: _Process(s, g, log), per_process, 10)
     processes.launch()
     processes.ready()
-    settings = local.Gate0Settings(min_pairs=4, max_pairs=4, budget_s=1e9)
+    settings = local.Gate0Settings(min_pairs=4, max_pairs=4, budget_s=1e9, metric="cpu")
     pairs, stop, errors = local.measure_pairs(processes, settings, stages=("a",))
     processes.close()
     assert not errors and len(pairs) == 4
@@ -533,7 +533,7 @@ def test_a_side_that_does_not_restart_ends_the_loop_with_an_error():
 
     processes = local.SideProcesses(start, 1, 10)
     processes.launch()
-    settings = local.Gate0Settings(min_pairs=6, max_pairs=20, budget_s=1e9)
+    settings = local.Gate0Settings(min_pairs=6, max_pairs=20, budget_s=1e9, metric="cpu")
     pairs, stop, errors = local.measure_pairs(processes, settings, stages=("a",))
     assert len(pairs) == 2 and stop == "a side did not start for pair 3"
     assert errors == ["control: the ferry process exited (1)"]

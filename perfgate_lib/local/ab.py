@@ -356,8 +356,13 @@ def measure_pairs(
     (pairs, why the loop stopped, errors). A failed stage ends the loop after its pair.
 
     ``servers_for(n)`` gives the servers of pair ``n`` (fresh processes, or the same ones
-    again); the time it takes counts in the pair's seconds and so in the budget.
+    again); the time it takes counts in the pair's seconds and so in the budget. With
+    instruction counts the servers of pair 1 measure every pair, both sides at once
+    (:func:`_measure_at_once`); the caller stops them after (they may hold queued
+    requests). Time metrics take turns, back to back, the first side alternating.
     """
+    if settings.counts_instructions:
+        return _measure_at_once(servers_for(1), settings, stages, bands, progress, clock)
     pairs: list[dict[str, Any]] = []
     errors: list[str] = []
     started = clock()
@@ -420,17 +425,16 @@ def _stop_rule(
     return open_, ""
 
 
-def measure_pairs_at_once(
+def _measure_at_once(
     servers: Mapping[str, Any],
     settings: Gate0Settings,
-    *,
-    stages: tuple[str, ...] = ferry_pipeline.STAGES,
-    bands: tuple[float, float] = (5.0, 10.0),
-    progress: Callable[[str], None] = lambda _m: None,
-    clock: Callable[[], float] = time.perf_counter,
+    stages: tuple[str, ...],
+    bands: tuple[float, float],
+    progress: Callable[[str], None],
+    clock: Callable[[], float],
 ) -> tuple[list[dict[str, Any]], str, list[str]]:
     """Instruction counts: both sides run every pair's stages at the same time, each side
-    back to back with no wait (same return as :func:`measure_pairs`).
+    back to back with no wait (see :func:`measure_pairs`).
 
     A count does not depend on load, so the sides need not take turns; and they must not
     wait for each other: Zephyr's idle workers back off (polls up to 2 s apart), so a
@@ -837,16 +841,13 @@ def run_local_ab(
             t = time.perf_counter()
             if start_error:
                 pairs, stop, errors = [], "the treatment did not start", [start_error]
-            elif settings.counts_instructions:
-                pairs, stop, errors = measure_pairs_at_once(
-                    servers, settings, bands=(band.pass_pct, band.warn_pct), progress=say
-                )
-                for server in servers.values():
-                    server.kill()  # it may still hold queued stage requests
             else:
                 pairs, stop, errors = measure_pairs(
                     processes, settings, bands=(band.pass_pct, band.warn_pct), progress=say
                 )
+                if settings.counts_instructions:
+                    for server in processes.current.values():
+                        server.kill()  # it may still hold queued stage requests
             timings["restarts"] = round(processes.restart_seconds, 2)
             timings["pairs"] = round(time.perf_counter() - t, 2)
     say(f"stopped: {stop}")
