@@ -4,25 +4,26 @@ Control is a worktree at ``merge-base(base, head)``, treatment a worktree at ``h
 both created with ``git worktree add --detach`` in a temporary folder and always removed.
 Each side runs in a process, ``ferry_pipeline.py serve``, that imports Zephyr
 from its worktree's ``lib/zephyr/src`` (or the installed package when the checkout has
-none), warms up once untimed, and then runs single stages on request over one shared
+none), warms up once unmeasured, and then runs single stages on request over one shared
 generated corpus (PYTHONHASHSEED fixed, ``gc.collect()`` before every stage).
 
-Measurement (documented choice, see the README's gate-0 section for the figures). One
-*pair* runs every stage on both sides back to back, stage by stage, and the side that goes
-first alternates from stage to stage and pair to pair, so two measurements of a stage lie
-about a second apart and load that both share cancels in their ratio. Every
-``pairs_per_process`` pairs (default 1) both sides' processes are replaced by fresh ones:
-a process has a speed of its own (memory layout; up to ~10% per stage between two
-processes of the same code here), which one long-lived process per side would turn into a
-bias no number of pairs removes. With fresh processes that speed is part of each pair's
-independent noise, which the interval covers. The decision metric
-is the stage's CPU time (all threads of the side's process); wall time is measured and
-reported beside it. Each stage is judged on the per-pair ratio treatment / control with a
-Hodges-Lehmann estimate and a signed-rank confidence interval (:mod:`perfgate_lib.local.paired`,
-:mod:`perfgate_lib.local.stats`); the threshold bands apply to the interval. Pairs are added
-while some stage is undecided, from ``min_pairs`` up to ``max_pairs`` or until the time
-budget runs out; what is still undecided then is reported as undecided, never as a pass.
-Peak memory keeps its own noise rule (medians, spread and overlap of per-pair peaks).
+Measurement (documented choice, see the README's gate-0 section for the figures). The
+decision metric is each stage's instruction count: both sides run under valgrind callgrind
+(imports uninstrumented, counters zeroed and dumped around each stage's execute; see
+:class:`perfgate_lib.local.ferry_pipeline.Callgrind`). A count does not depend on load, so
+both sides run at once, each with all its stage requests queued up front, so that neither
+ever waits for the other (Zephyr's idle workers back off, and the stage after an idle
+spell would count that). One process per side measures every pair. With ``metric: cpu``
+(or ``wall``) the earlier timed A/B runs instead: one *pair* runs every stage on both
+sides back to back, stage by stage, the side that goes first alternating, and every
+``pairs_per_process`` pairs (1) both processes are replaced by fresh ones, since a process
+has a speed of its own. Each stage is judged on the per-pair ratio treatment / control with
+a Hodges-Lehmann estimate and a signed-rank confidence interval
+(:mod:`perfgate_lib.local.paired`, :mod:`perfgate_lib.local.stats`); the threshold bands
+apply to the interval. Pairs are added while some stage is undecided, from ``min_pairs``
+up to ``max_pairs`` or until the time budget runs out; what is still undecided then is
+reported as undecided, never as a pass. Peak memory keeps its own noise rule (medians,
+spread and overlap of per-pair peaks).
 
 Times are seconds, memory MB.
 """

@@ -192,7 +192,9 @@ def run_demo(
             assessment = ""
         timings["assess"] = round(time.perf_counter() - t, 2)
 
-        say("gate 0: paired local A/B, pairs added while a stage is undecided (1-2 minutes)")
+        say(
+            "gate 0: paired local A/B, instruction counts, pairs added while a stage is undecided (about 2 minutes)"
+        )
         verdict, gate_notebooks, gate_timings = run_local_gate(
             box.path,
             box.base,

@@ -34,8 +34,10 @@ Measurement hygiene (pyperf-style): the caller fixes ``PYTHONHASHSEED``; one unt
 warm-up pipeline over a slice of the corpus runs first, so imports and first-use costs
 leave the timed runs; ``gc.collect()`` runs before every stage so each starts from the
 same heap. ``serve`` runs one stage each time the driver asks, so one warmed-up process
-gives as many values as the driver wants (gate 0 asks each process for one pair and then
-starts fresh ones, see :mod:`perfgate_lib.local.ab`).
+gives as many values as the driver wants (counting instructions, gate 0 queues every
+pair's requests in one process per side; timing, it asks each process for one pair and
+then starts fresh ones, see :mod:`perfgate_lib.local.ab`). Requests queue: the server
+reads the next line as soon as a stage is answered.
 
 The serve protocol is one JSON object per line. The driver writes ``{"cmd": "stage",
 "stage": NAME}`` (the stage reads the outputs its predecessors last wrote) or ``{"cmd":
