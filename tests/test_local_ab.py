@@ -240,6 +240,7 @@ TINY = local.Gate0Settings(
     docs=120, large_docs=3, min_pairs=6, max_pairs=6, budget_s=60, metric="cpu", pairs_per_process=1
 )
 TINY_COUNTS = local.Gate0Settings(docs=20, min_pairs=6, max_pairs=6, budget_s=600)
+GATE0_HANG_S = 1800  # a hang guard, not a speed check: valgrind on a loaded 2-core host
 
 
 def _assert_calls_follow_the_intervals(result: local.ABResult) -> None:
@@ -596,6 +597,7 @@ def test_demo_command_renders_a_comment_flagging_fuzzy_dups(tmp_path):
         "--budget",
         "30",
         env={"PERFGATE_RUNS_ROOT": str(tmp_path / "runs")},
+        timeout=GATE0_HANG_S,
     )
     assert proc.returncode == 0, proc.stderr
     pairs = json.loads((run / "ab" / "pairs.json").read_text())

@@ -40,7 +40,7 @@ def test_run_local_gate0_flags_the_slowdown(tmp_path, github_env):
     waiting = perfgate(*args)
     assert waiting.returncode == 0, waiting.stderr
     assert "Proposed max_gate: 3" in waiting.stdout and not list(runs.rglob("gate0"))
-    proc = perfgate(*args, "--confirm", "go")
+    proc = perfgate(*args, "--confirm", "go", timeout=1800)  # a hang guard (valgrind)
     assert proc.returncode == 1, proc.stderr  # the sandbox PR regresses fuzzy_dups
     comment = next(runs.rglob("gate0/comment.md")).read_text()
     assert "Zephyr perf gate — Gate 0 (local A/B, mini ferry)" in comment
