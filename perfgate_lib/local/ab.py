@@ -12,8 +12,8 @@ decision metric is each stage's instruction count: both sides run under valgrind
 (imports uninstrumented, counters zeroed and dumped around each stage's execute; see
 :class:`perfgate_lib.local.ferry_pipeline.Callgrind`). A count does not depend on load, so
 both sides run at once, each with all its stage requests queued up front, so that neither
-ever waits for the other (Zephyr's idle workers back off, and the stage after an idle
-spell would count that). One process per side measures every pair. With ``metric: cpu``
+ever waits for the other (a stage after an idle spell counts more, most likely the
+polling of Zephyr's backed-off idle workers). One process per side measures every pair. With ``metric: cpu``
 (or ``wall``) the earlier timed A/B runs instead: one *pair* runs every stage on both
 sides back to back, stage by stage, the side that goes first alternating, and every
 ``pairs_per_process`` pairs (1) both processes are replaced by fresh ones, since a process
@@ -438,10 +438,10 @@ def _measure_at_once(
     back to back with no wait (see :func:`measure_pairs`).
 
     A count does not depend on load, so the sides need not take turns; and they must not
-    wait for each other: Zephyr's idle workers back off (polls up to 2 s apart), so a
-    stage that follows an idle spell counts the polling of its slower start (measured:
-    +15-23% instructions after 30-40 s idle), and the stage after a slow one would carry
-    the other side's slowness. Every side gets ``max_pairs`` pairs of stage requests
+    wait for each other: a stage that follows an idle spell counts more (measured: +15-23%
+    instructions after 30-40 s idle, most likely the polling of Zephyr's idle workers,
+    which back off up to 2 s apart), and the stage after a slow one would carry the other
+    side's slowness. Every side gets ``max_pairs`` pairs of stage requests
     queued at once; pair ``n`` is complete when both sides answered its stages, and the
     stop rule (:func:`_stop_rule`) is applied then. The caller stops the servers (they
     may still hold queued requests). ``servers``: side -> ``send_stage(stage)``,
