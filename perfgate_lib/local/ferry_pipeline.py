@@ -410,6 +410,8 @@ def run_stage(
     if stage == "consolidate":
         ctx.put("dup_ids", _dup_ids(work))
     dataset = builders[stage]()
+    if (stage, str(work)) not in _TASKS:
+        _TASKS[stage, str(work)] = _task_count(dataset)
     gc.collect()
     memory.reset()
     cpu0, wall0 = _cpu_seconds(), time.perf_counter()
@@ -422,8 +424,7 @@ def run_stage(
         "wall_s": round(wall, 6),
         "cpu_s": round(cpu, 6),
         "peak_mb": round(memory.peak_mb(), 1),
-        "tasks": _TASKS.get((stage, str(work)))
-        or _TASKS.setdefault((stage, str(work)), _task_count(dataset)),
+        "tasks": _TASKS[stage, str(work)],
         "records_out": _count_lines(result.results),
     }
     if instructions is not None:
@@ -572,8 +573,7 @@ def serve(
         traceback.print_exc()
         _answer(out, {"ready": False, "error": error_line(exc)})
         return 1
-    ready = {"ready": True, "identity": identity, "memory_method": memory.method}
-    _answer(out, {**ready, "instructions": callgrind is not None})
+    _answer(out, {"ready": True, "identity": identity, "memory_method": memory.method})
     corpus_glob = str(corpus_dir / "*.jsonl")
     builders = stage_datasets(corpus_glob, work_dir / "run")
     for line in sys.stdin:
