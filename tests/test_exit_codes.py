@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from perfgate_lib import MAX_COMMENT_CHARS
+from perfgate_lib.assess.render import assessment_table_md
 from perfgate_lib.cli import run
 from perfgate_lib.commands import compare as compare_command
 from perfgate_lib.errors import EXIT_FAIL
@@ -51,7 +52,7 @@ def compare_in_process(baseline, treatment, out_dir, **kwargs) -> dict:
         baseline,
         treatment,
         gate=kwargs.get("gate", 1),
-        assessment=kwargs.get("assessment") or None,
+        assessment_md=assessment_table_md(kwargs.get("assessment") or None),
         thresholds=kwargs.get("thresholds") or None,
         out_dir=out_dir,
         context=kwargs.get("context", "{}"),

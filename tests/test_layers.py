@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import REPO_ROOT
 
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
@@ -42,15 +44,25 @@ def test_the_kit_keeps_its_layers(tmp_path):
     assert "1 kept, 0 broken" in result.stdout
 
 
-def test_an_upward_import_breaks_the_contract(tmp_path):
+@pytest.mark.parametrize(
+    ("module", "planted", "chain"),
+    [
+        # a lazy import counts too: io (bottom) reaching up into the gate ladder
+        ("io/storage.py", "perfgate_lib.gate.ladder", "perfgate_lib.io.storage"),
+        # assess and verdict sit side by side and must not import each other
+        ("verdict/render.py", "perfgate_lib.assess.render", "perfgate_lib.verdict.render"),
+        ("assess/run.py", "perfgate_lib.verdict.rules", "perfgate_lib.assess.run"),
+    ],
+)
+def test_an_import_against_the_layers_breaks_the_contract(tmp_path, module, planted, chain):
     root = _copy_kit(tmp_path)
-    storage = root / "perfgate_lib" / "io" / "storage.py"
-    # a lazy import counts too: io (bottom) reaching up into the gate ladder
-    storage.write_text(
-        storage.read_text()
-        + "\n\ndef _planted():\n    from perfgate_lib.gate import ladder\n\n    return ladder\n"
+    path = root / "perfgate_lib" / module
+    package, _, name = planted.rpartition(".")
+    path.write_text(
+        path.read_text()
+        + f"\n\ndef _planted():\n    from {package} import {name}\n\n    return {name}\n"
     )
     result = _lint(root)
     assert result.returncode != 0
     assert "BROKEN" in result.stdout
-    assert "perfgate_lib.io.storage -> perfgate_lib.gate.ladder" in result.stdout
+    assert f"{chain} -> {planted}" in result.stdout

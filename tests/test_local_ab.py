@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from perfgate_lib.local import ab as local
+from perfgate_lib.local import pairs as gate0_pairs
+from perfgate_lib.local import sides as gate0_sides
 from perfgate_lib.local import stats as abstats
 from perfgate_lib.local.sandbox import ZEPHYR_PKG, Change, build_sandbox
 
@@ -40,7 +42,7 @@ def _pairs(control: list[dict[str, float]], treatment: list[dict[str, float]], m
                 "pair": i,
                 "control": {s: _row(v, mb=mb[0]) for s, v in c.items()},
                 "treatment": {s: _row(v, mb=mb[1]) for s, v in t.items()},
-                "first": {s: local._first_side(i, j) for j, s in enumerate(c)},
+                "first": {s: gate0_pairs.first_side(i, j) for j, s in enumerate(c)},
             }
         )
     return out
@@ -81,7 +83,7 @@ def _noisy_pairs(n: int, slow: dict[str, float], seed: int, noise: float = 0.04)
 
 
 def test_order_alternates_by_stage_and_pair():
-    firsts = [[local._first_side(p, j) for j in range(5)] for p in (1, 2)]
+    firsts = [[gate0_pairs.first_side(p, j) for j in range(5)] for p in (1, 2)]
     assert firsts[0] == ["control", "treatment", "control", "treatment", "control"]
     assert firsts[1] == ["treatment", "control", "treatment", "control", "treatment"]
 
@@ -286,7 +288,7 @@ def test_side_processes_share_one_bytecode_cache_outside_the_worktree(tmp_path, 
     src = local.zephyr_source(box.path)
     cache = tmp_path / "pycache"
     for generation in (0, 1):
-        server = local.SideServer(
+        server = gate0_sides.SideServer(
             "control",
             prepare_side_env(box.path, progress=None),
             corpus_dir=tmp_path / "corpus",
@@ -355,6 +357,46 @@ def test_aa_pairs_alternate_and_calls_follow_the_intervals(tmp_path):
     assert _worktrees(box.path) == [f"worktree {Path(box.path).resolve()}"]
 
 
+SHADOW_PROBE = """
+import importlib, json, pkgutil, sys
+local_dir = sys.argv[1]
+sys.path.insert(0, local_dir)  # what running ferry_pipeline.py as a script does
+import zephyr
+for info in pkgutil.walk_packages(zephyr.__path__, "zephyr."):
+    try:
+        importlib.import_module(info.name)
+    except Exception:
+        pass
+print(json.dumps(sorted(
+    name for name, module in list(sys.modules.items())
+    if (getattr(module, "__file__", None) or "").startswith(local_dir)
+)))
+"""
+
+
+def test_no_module_of_local_shadows_what_a_side_imports(tmp_path):
+    """ferry_pipeline.py runs as a script, so ``perfgate_lib/local`` is each side's
+    ``sys.path[0]``: a module there named like one Zephyr or its dependencies import
+    (``settings``, ``pairs``, ``stats``...) would be imported in its place."""
+    local_dir = str(gate0_sides.FERRY_SCRIPT.parent)
+
+    def shadowed(folder: str) -> list[str]:
+        proc = subprocess.run(
+            [sys.executable, "-c", SHADOW_PROBE, folder],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        return json.loads(proc.stdout)
+
+    assert shadowed(local_dir) == []
+    planted = tmp_path / "local"
+    shutil.copytree(local_dir, planted, ignore=shutil.ignore_patterns("__pycache__"))
+    (planted / "cloudpickle.py").write_text("PLANTED = True\n")  # a name Zephyr imports
+    assert shadowed(str(planted)) == ["cloudpickle"]
+
+
 def test_callgrind_requests_are_no_ops_outside_valgrind(tmp_path):
     """Natively the client request returns 0: nothing is counted, and a server asked to
     count instructions outside callgrind refuses to start, naming why."""
@@ -366,7 +408,7 @@ def test_callgrind_requests_are_no_ops_outside_valgrind(tmp_path):
     proc = subprocess.run(
         [
             sys.executable,
-            str(local.FERRY_SCRIPT),
+            str(gate0_sides.FERRY_SCRIPT),
             "serve",
             "--corpus",
             str(tmp_path),
@@ -390,7 +432,7 @@ def test_callgrind_counts_the_instructions_of_the_bracketed_work_only(tmp_path):
     script = tmp_path / "count.py"
     script.write_text(
         "import json, sys\n"
-        f"sys.path.insert(0, {str(Path(local.FERRY_SCRIPT).parent)!r})\n"
+        f"sys.path.insert(0, {str(Path(gate0_sides.FERRY_SCRIPT).parent)!r})\n"
         "import ferry_pipeline as fp\n"
         "cg = fp.Callgrind(sys.argv[1])\n"
         "cg.start()\n"
@@ -401,7 +443,13 @@ def test_callgrind_counts_the_instructions_of_the_bracketed_work_only(tmp_path):
     )
     out = tmp_path / "callgrind.out"
     proc = subprocess.run(
-        [*local.CALLGRIND, f"--callgrind-out-file={out}", sys.executable, str(script), str(out)],
+        [
+            *gate0_sides.CALLGRIND,
+            f"--callgrind-out-file={out}",
+            sys.executable,
+            str(script),
+            str(out),
+        ],
         capture_output=True,
         text=True,
         timeout=300,
@@ -424,13 +472,13 @@ def test_the_loop_stops_when_every_stage_is_decided_or_the_budget_is_spent():
 
     servers = {"control": Scripted(1.0), "treatment": Scripted(2.0)}
     settings = local.Gate0Settings(min_pairs=6, max_pairs=20, budget_s=1e9, metric="cpu")
-    pairs, stop, errors = local.measure_pairs(lambda _n: servers, settings, stages=("a", "b"))
+    pairs, stop, errors = gate0_pairs.measure_pairs(lambda _n: servers, settings, stages=("a", "b"))
     assert len(pairs) == 6 and stop == "every stage decided after 6 pairs" and not errors
 
     ticks = iter(range(0, 10_000, 10))  # every clock reading 10 s later
     servers = {"control": Scripted(1.0), "treatment": Scripted(1.0)}
     settings = local.Gate0Settings(min_pairs=2, max_pairs=20, budget_s=25, metric="cpu")
-    pairs, stop, _ = local.measure_pairs(
+    pairs, stop, _ = gate0_pairs.measure_pairs(
         lambda _n: servers, settings, stages=("a",), clock=lambda: float(next(ticks))
     )
     assert stop.startswith("time budget (25 s) spent after") and len(pairs) == 2
@@ -465,7 +513,7 @@ def test_instruction_pairs_queue_every_request_at_once_and_stop_when_decided():
         "control": _Queued(1_000_000 + i for i in range(100)),
         "treatment": _Queued(2_000_000 + i for i in range(100)),
     }
-    pairs, stop, errors = local.measure_pairs(lambda _n: servers, settings, stages=("a", "b"))
+    pairs, stop, errors = gate0_pairs.measure_pairs(lambda _n: servers, settings, stages=("a", "b"))
     assert not errors and stop == "every stage decided after 6 pairs" and len(pairs) == 6
     assert all(len(server.queued) == 24 for server in servers.values())
     assert [p["pair"] for p in pairs] == [1, 2, 3, 4, 5, 6]
@@ -476,11 +524,11 @@ def test_instruction_pairs_queue_every_request_at_once_and_stop_when_decided():
     undecided = local.Gate0Settings(min_pairs=6, max_pairs=8, budget_s=1e9)
     noisy = [1_000_000, 1_100_000, 950_000, 1_080_000] * 10  # ±10%: never decided
     servers = {"control": _Queued([1_000_000] * 40), "treatment": _Queued(noisy)}
-    pairs, stop, _ = local.measure_pairs(lambda _n: servers, undecided, stages=("a",))
+    pairs, stop, _ = gate0_pairs.measure_pairs(lambda _n: servers, undecided, stages=("a",))
     assert stop == "max_pairs (8) reached" and len(pairs) == 8
 
     failing = {"control": _Queued([1, 1, 1, None]), "treatment": _Queued([1] * 40)}
-    pairs, stop, errors = local.measure_pairs(lambda _n: failing, settings, stages=("a", "b"))
+    pairs, stop, errors = gate0_pairs.measure_pairs(lambda _n: failing, settings, stages=("a", "b"))
     assert stop == "a stage failed in pair 2" and errors == ["control b: ferry failed: boom"]
     assert pairs[-1]["failed"] == {"control": "control b: ferry failed: boom"}
 
@@ -511,11 +559,11 @@ def test_each_generation_of_processes_measures_per_process_pairs(per_process, ge
     """Fresh processes replace both sides every ``pairs_per_process`` pairs, and the old
     ones are closed before the new ones start (never two generations at once)."""
     log: list = []
-    processes = local.SideProcesses(lambda s, g: _Process(s, g, log), per_process, 10)
+    processes = gate0_sides.SideProcesses(lambda s, g: _Process(s, g, log), per_process, 10)
     processes.launch()
     processes.ready()
     settings = local.Gate0Settings(min_pairs=4, max_pairs=4, budget_s=1e9, metric="cpu")
-    pairs, stop, errors = local.measure_pairs(processes, settings, stages=("a",))
+    pairs, stop, errors = gate0_pairs.measure_pairs(processes, settings, stages=("a",))
     processes.close()
     assert not errors and len(pairs) == 4
     assert [(p["pids"]["control"] - 1000) // 2 for p in pairs] == generations
@@ -532,10 +580,10 @@ def test_a_side_that_does_not_restart_ends_the_loop_with_an_error():
     def start(side: str, generation: int) -> _Process:
         return _Process(side, generation, log, -1.0 if generation == 2 else 1.0)
 
-    processes = local.SideProcesses(start, 1, 10)
+    processes = gate0_sides.SideProcesses(start, 1, 10)
     processes.launch()
     settings = local.Gate0Settings(min_pairs=6, max_pairs=20, budget_s=1e9, metric="cpu")
-    pairs, stop, errors = local.measure_pairs(processes, settings, stages=("a",))
+    pairs, stop, errors = gate0_pairs.measure_pairs(processes, settings, stages=("a",))
     assert len(pairs) == 2 and stop == "a side did not start for pair 3"
     assert errors == ["control: the ferry process exited (1)"]
 

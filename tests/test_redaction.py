@@ -13,6 +13,7 @@ import pathlib
 import pytest
 
 from perfgate_lib import SENTINEL
+from perfgate_lib.assess.render import render_assessment_table
 from perfgate_lib.audit.scrub import find_in_text, find_secrets
 from perfgate_lib.cli import main
 from perfgate_lib.gate.evidence import oom_lines, oom_section
@@ -129,7 +130,9 @@ def test_comment_redacts_report_fields_iris_logs_title_and_assessment(tmp_path, 
         "flags": [],
     }
     extras = CommentExtras(title=f"PR title {TOKEN}", sections=[oom_section("/job/1", lines)])
-    body = _verdict_comment(token_report(tmp_path), assessment=assessment, extras=extras)
+    body = _verdict_comment(
+        token_report(tmp_path), assessment_md=render_assessment_table(assessment), extras=extras
+    )
     assert "summary with" in body and "PR title" in body and "oom-kill" in body
     assert_clean(body, "comment")  # ... the comment is not
     assert marker("github-token") in body.replace("\\", "")

@@ -6,6 +6,7 @@ import copy
 import dataclasses
 
 from perfgate_lib import SENTINEL
+from perfgate_lib.assess.render import render_assessment_table
 from perfgate_lib.mdtext import fmt_age, fmt_duration, md_code, md_escape, md_fence
 from perfgate_lib.verdict.render import (
     MAX_COMMENT_CHARS,
@@ -21,13 +22,17 @@ from tests.render_cases import ASSESSMENT, TIER, example_pair
 
 def test_golden_comment(fixtures_dir):
     base, treat, verdict = example_pair()
-    body = render_comment(verdict, base, treat, assessment=ASSESSMENT, tier_name=TIER)
+    body = render_comment(
+        verdict, base, treat, assessment_md=render_assessment_table(ASSESSMENT), tier_name=TIER
+    )
     assert body == (fixtures_dir / "golden" / "comment_tier1_fail.md").read_text()
 
 
 def test_sections_in_the_skill_order():
     base, treat, verdict = example_pair()
-    body = render_comment(verdict, base, treat, assessment=ASSESSMENT, tier_name=TIER)
+    body = render_comment(
+        verdict, base, treat, assessment_md=render_assessment_table(ASSESSMENT), tier_name=TIER
+    )
     lines = body.splitlines()
     assert lines[0] == SENTINEL
     assert lines[1] == "🤖 ## Zephyr perf gate — Gate 1 (smoke)"
@@ -110,7 +115,7 @@ def test_untrusted_strings_are_escaped():
         }
     }
     base, treat, verdict = _verdict_for(b, t)
-    body = render_comment(verdict, base, treat, assessment=assessment)
+    body = render_comment(verdict, base, treat, assessment_md=render_assessment_table(assessment))
     table_part = body.split("<details><summary>Raw")[0]
     assert "<img" not in table_part and "@octocat" not in table_part and "@team" not in table_part
     assert "&#64;octocat" in table_part
@@ -142,7 +147,7 @@ def test_oversized_comment_drops_raw_report_first():
     base, treat, verdict = example_pair()
     big_raw = dict(treat.raw, warnings=["x" * 80_000])
     treat = dataclasses.replace(treat, raw=big_raw)
-    body = render_comment(verdict, base, treat, assessment=ASSESSMENT)
+    body = render_comment(verdict, base, treat, assessment_md=render_assessment_table(ASSESSMENT))
     assert len(body) <= MAX_COMMENT_CHARS
     assert "Raw treatment report omitted" in body
     assert "### Diff assessment" in body
@@ -151,7 +156,9 @@ def test_oversized_comment_drops_raw_report_first():
 def test_oversized_everything_is_cut_with_a_note():
     base, treat, verdict = example_pair()
     extras = CommentExtras(sections=[("### Huge", "y" * 100_000)])
-    body = render_comment(verdict, base, treat, assessment=ASSESSMENT, extras=extras)
+    body = render_comment(
+        verdict, base, treat, assessment_md=render_assessment_table(ASSESSMENT), extras=extras
+    )
     assert len(body) <= MAX_COMMENT_CHARS
     assert body.startswith(SENTINEL)
     assert "comment cut" in body

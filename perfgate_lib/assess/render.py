@@ -4,7 +4,8 @@
   posted to the reviewer in the invoking session (one line per file; file names in code
   spans, control characters removed so a file name cannot forge a line);
 * :func:`render_assessment_table` — markdown for the verdict comment: the per-file table
-  with the five yes/no answers, summary, rationale, flags and (folded) evidence;
+  with the five yes/no answers, summary, rationale, flags and (folded) evidence
+  (:func:`assessment_table_md` from ``assessment.json``, for ``verdict.compare``);
 * :func:`render_waiver_comment` — the one-line PR comment when the gate is waived.
 
 Untrusted text (file names, summaries quoting paths, reviewer reasons) is escaped with
@@ -20,6 +21,7 @@ from typing import Any
 
 from perfgate_lib import SENTINEL
 from perfgate_lib.assess.assessment import QUESTIONS, Assessment
+from perfgate_lib.io.paramfile import parse_json_arg
 from perfgate_lib.mdtext import md_code, md_escape
 
 COLUMNS = {"trivial": "Trivial", "shuffle": "Shuffle", "memory": "Memory", "cpu": "CPU"}
@@ -83,6 +85,22 @@ def render_assessment_block(assessment: Assessment | Mapping[str, Any]) -> str:
         lines.extend(f"- ⚠ {plain(flag)}" for flag in a.flags)
     lines.append(reply_hint(a))
     return "\n".join(lines)
+
+
+def assessment_table_md(
+    assessment: Assessment | Mapping[str, Any] | str | None,
+) -> str | None:
+    """:func:`render_assessment_table` of an assessment given as an :class:`Assessment`, a
+    mapping, inline JSON or a path or URL to ``assessment.json``; None for "" or None.
+
+    Bad input is a :class:`~perfgate_lib.errors.UsageError` naming ``assessment``.
+    """
+    if isinstance(assessment, Assessment):
+        return render_assessment_table(assessment)
+    if isinstance(assessment, Mapping):
+        assessment = dict(assessment)
+    data = parse_json_arg(assessment, "assessment")
+    return render_assessment_table(data) if data else None
 
 
 def _yes_no(value: bool) -> str:

@@ -588,6 +588,7 @@ class GateSession:
 
     def compare(self) -> Any:
         """Verdict, charts and comment for this attempt (:class:`CompareResult`)."""
+        from perfgate_lib.assess.render import assessment_table_md
         from perfgate_lib.verdict.compare import run_compare
         from perfgate_lib.verdict.render import CommentExtras
 
@@ -600,7 +601,7 @@ class GateSession:
                 "treatment_unfinished_steps": dict(rec.get("unfinished_steps") or {}),
                 "baseline": dict(rec.get("baseline") or {}),
             }
-            assessment = self.job.assessment or None
+            assessment_md = assessment_table_md(self.job.assessment or None)
 
             def extras_for(verdict: Any) -> CommentExtras:
                 history = [
@@ -624,7 +625,7 @@ class GateSession:
                 self.baseline_path,
                 self.treatment_path,
                 gate=self.job.gate,
-                assessment=assessment,
+                assessment_md=assessment_md,
                 thresholds=self.job.thresholds or None,
                 out_dir=self.out_dir,
                 context=context,

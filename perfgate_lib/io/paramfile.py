@@ -5,12 +5,13 @@ Every error is a :class:`~perfgate_lib.errors.ConfigError` naming the file and f
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import yaml
 
 from perfgate_lib import PROJECT_ROOT
-from perfgate_lib.errors import ConfigError
+from perfgate_lib.errors import ConfigError, UsageError
 from perfgate_lib.io import storage
 
 PARAMETERS_DIR = PROJECT_ROOT / "parameters"
@@ -59,3 +60,24 @@ def positive_numbers(
             raise ConfigError(source, name, f"expected {what}, got {value!r}")
         values[name] = value if whole else float(value)
     return values
+
+
+def parse_json_arg(value: str | dict | None, what: str) -> dict[str, Any]:
+    """A JSON object given inline, as a path/URL to a JSON file, or empty."""
+    if value is None or value == "":
+        return {}
+    if isinstance(value, dict):
+        return dict(value)
+    text = value.strip()
+    if not text.startswith("{"):
+        try:
+            text = storage.read_text(text)
+        except FileNotFoundError as exc:
+            raise UsageError(f"{what}: file not found: {value}") from exc
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{what}: not valid JSON ({exc.msg}, line {exc.lineno})") from exc
+    if not isinstance(data, dict):
+        raise UsageError(f"{what}: expected a JSON object")
+    return data

@@ -25,21 +25,18 @@ up to ``max_pairs`` or until the time budget runs out; what is still undecided t
 reported as undecided, never as a pass. Peak memory keeps its own noise rule (medians,
 spread and overlap of per-pair peaks).
 
-Times are seconds, memory MB.
+Here: the worktrees, :func:`run_local_ab` and its result, outputs and frames. The settings
+are :mod:`perfgate_lib.local.settings`, the side processes :mod:`perfgate_lib.local.sides`,
+the loop :mod:`perfgate_lib.local.pairs`. Times are seconds, memory MB.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
-import platform
-import select
-import shutil
-import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,103 +44,28 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from perfgate_lib.errors import PerfgateError, UsageError
+from perfgate_lib.errors import UsageError
 from perfgate_lib.io.git import detached_worktree, git_out
-from perfgate_lib.io.paramfile import PARAMETERS_DIR
-from perfgate_lib.local import ferry_pipeline
 from perfgate_lib.local import stats as abstats
 from perfgate_lib.local.corpus import CorpusSpec, write_corpus
 from perfgate_lib.local.miniferry import StageResult, build_report, local_provenance
-from perfgate_lib.local.sideenv import ENV_MODES, SideEnv, dependency_differences, prepare_side_env
+from perfgate_lib.local.pairs import measure_pairs, paired_intervals
+from perfgate_lib.local.settings import Gate0Settings
+from perfgate_lib.local.sideenv import SideEnv, dependency_differences, prepare_side_env
+from perfgate_lib.local.sides import (
+    SIDES,
+    LocalRunError,
+    SideProcesses,
+    SideServer,
+    compile_natively,
+    require_callgrind,
+)
 from perfgate_lib.local.stats import MEMORY, TOTAL
 
 if TYPE_CHECKING:
     from perfgate_lib.verdict.rules import Verdict
 
 ZEPHYR_SRC = Path("lib/zephyr/src")
-CALLGRIND = ("valgrind", "--tool=callgrind", "--instr-atstart=no", "-q")
-FERRY_SCRIPT = Path(ferry_pipeline.__file__).resolve()
-SIDES = ("control", "treatment")
-SETTINGS_FILE = PARAMETERS_DIR / "gate0.yaml"
-
-
-class LocalRunError(PerfgateError):
-    """A side's ferry process did not start, timed out or crashed (git failures: GitError); exit 4."""
-
-
-@dataclass(frozen=True)
-class Gate0Settings:
-    """How gate 0 measures. Seconds for times; ``confidence`` two-sided, in (0, 1).
-
-    ``metric``: ``instructions`` (callgrind counts, the decision metric kept, see the
-    README), ``cpu`` or ``wall``. ``large_docs``: the corpus's large documents (400 KB
-    each). ``env``: each side's environment, ``auto`` | ``uv`` | ``kit``
-    (:mod:`perfgate_lib.local.sideenv`). The defaults are ``parameters/gate0.yaml``'s.
-    """
-
-    docs: int = 40
-    large_docs: int = 0
-    min_pairs: int = 6
-    max_pairs: int = 12
-    budget_s: float = 100.0
-    confidence: float = 0.95
-    metric: str = "instructions"
-    max_workers: int = 2
-    stage_timeout_s: float = 300.0
-    env: str = "auto"
-    pairs_per_process: int = 100
-
-    def __post_init__(self) -> None:
-        checks = {
-            "docs": self.docs >= 10,
-            "large_docs": 0 <= self.large_docs <= self.docs,
-            "min_pairs": self.min_pairs >= 1,
-            "max_pairs": self.max_pairs >= self.min_pairs,
-            "budget_s": self.budget_s > 0,
-            "confidence": 0 < self.confidence < 1,
-            "metric": self.metric in abstats.METRICS,
-            "max_workers": self.max_workers >= 1,
-            "stage_timeout_s": self.stage_timeout_s > 0,
-            "env": self.env in ENV_MODES,
-            "pairs_per_process": self.pairs_per_process >= 1,
-        }
-        for name, ok in checks.items():
-            if not ok:
-                raise UsageError(f"gate 0 settings: invalid {name}={getattr(self, name)!r}")
-
-    @property
-    def counts_instructions(self) -> bool:
-        """True when the sides run under callgrind (both at once: counts ignore load)."""
-        return self.metric == "instructions"
-
-    @classmethod
-    def load(cls, path: str | Path = SETTINGS_FILE, **overrides: Any) -> Gate0Settings:
-        """Settings from ``parameters/gate0.yaml``, then the given ``overrides``: None, 0
-        and "" mean "not given" (the notebook's parameters default to them). When the
-        metric is a time (``cpu``, ``wall``), the file's ``time_metric`` section replaces
-        its values first: a timed A/B needs a larger corpus and fresh processes."""
-        from perfgate_lib.io.paramfile import load_yaml, mapping
-
-        source = str(path)
-        doc = mapping(load_yaml(source), source) if Path(path).is_file() else {}
-        known = set(cls.__dataclass_fields__)
-        timed = mapping(doc.get("time_metric") or {}, f"{source}: time_metric")
-        for where, keys in (
-            (source, set(doc) - {"schema", "time_metric"}),
-            (f"{source}: time_metric", set(timed)),
-        ):
-            unknown = sorted(keys - known)
-            if unknown:
-                raise UsageError(f"{where}: unknown setting '{unknown[0]}'; known: {sorted(known)}")
-        values = {k: v for k, v in doc.items() if k in known}
-        given = {k: v for k, v in overrides.items() if v not in (None, 0, "")}
-        if given.get("metric", values.get("metric", cls.metric)) != "instructions":
-            values.update(timed)
-        values.update(given)
-        if "max_pairs" in given:
-            # asking for fewer pairs than min_pairs lowers the minimum with it
-            values["min_pairs"] = min(values.get("min_pairs", cls.min_pairs), values["max_pairs"])
-        return cls(**values)
 
 
 # ---------------------------------------------------------------------------
@@ -165,385 +87,6 @@ def zephyr_source(tree: str | Path) -> str | None:
     """``<tree>/lib/zephyr/src`` when it holds a zephyr package, else None (installed)."""
     src = Path(tree) / ZEPHYR_SRC
     return str(src.resolve()) if (src / "zephyr" / "__init__.py").is_file() else None
-
-
-# ---------------------------------------------------------------------------
-# One side: a ferry_pipeline.py serve process
-# ---------------------------------------------------------------------------
-
-
-class SideServer:
-    """One side's ``ferry_pipeline.py serve`` process; JSON lines over its pipes."""
-
-    def __init__(
-        self,
-        side: str,
-        launch: SideEnv,
-        *,
-        corpus_dir: Path,
-        work_dir: Path,
-        zephyr_src: str | None,
-        log: Path,
-        max_workers: int,
-        pycache: Path | None = None,
-        callgrind_out: Path | None = None,
-    ) -> None:
-        self.side = side
-        self.log = log
-        cmd = [
-            *launch.python,
-            str(FERRY_SCRIPT),
-            "serve",
-            "--corpus",
-            str(corpus_dir),
-            "--work-dir",
-            str(work_dir),
-            "--max-workers",
-            str(max_workers),
-        ]
-        if zephyr_src:
-            cmd += ["--zephyr-src", zephyr_src]
-        if callgrind_out is not None:
-            # imports run uninstrumented; the server turns instrumentation on once Zephyr is
-            # imported and dumps the counters around every stage (callgrind_out.<n>)
-            callgrind_out.parent.mkdir(parents=True, exist_ok=True)
-            cmd = [
-                *CALLGRIND,
-                f"--callgrind-out-file={callgrind_out}",
-                *cmd,
-                "--callgrind-out",
-                str(callgrind_out),
-            ]
-        # launch.env sets PYTHONPATH to the worktree's own sources only (not the kit's)
-        env = {**os.environ, **launch.env, "PYTHONHASHSEED": "0"}
-        if pycache is not None:
-            # bytecode of the worktree's and the environment's modules, compiled by the
-            # first process and read by every later one (restarts start in ~1 s instead of
-            # recompiling Zephyr each time); nothing is written into a worktree or an env
-            env.pop("PYTHONDONTWRITEBYTECODE", None)
-            env["PYTHONPYCACHEPREFIX"] = str(pycache)
-        log.parent.mkdir(parents=True, exist_ok=True)
-        self._log = log.open("w")
-        try:
-            self.proc = subprocess.Popen(
-                cmd,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=self._log,
-                cwd=launch.cwd or str(work_dir.parent),
-                env=env,
-            )
-        except OSError as exc:
-            self._log.close()
-            raise LocalRunError(f"{side}: could not start {cmd[0]}: {exc}") from exc
-        self.identity: dict[str, Any] = {}
-        self.memory_method = ""
-
-    @property
-    def pid(self) -> int:
-        """The server process's id (pairs.json records which process measured a pair)."""
-        return self.proc.pid
-
-    def _tail(self) -> str:
-        self._log.flush()
-        lines = self.log.read_text(errors="replace").strip().splitlines()[-3:]
-        return " | ".join(lines) or "no output"
-
-    def _read(self, timeout_s: float, what: str) -> dict[str, Any]:
-        assert self.proc.stdout is not None
-        ready, _, _ = select.select([self.proc.stdout], [], [], timeout_s)
-        if not ready:
-            self.close()
-            raise LocalRunError(f"{self.side}: {what} timed out after {timeout_s:g} s ({self.log})")
-        line = self.proc.stdout.readline()
-        if not line:
-            self.proc.wait(timeout=10)
-            raise LocalRunError(
-                f"{self.side}: the ferry process exited ({self.proc.returncode}) during "
-                f"{what} ({self.log}): {self._tail()}"
-            )
-        return json.loads(line)
-
-    def wait_ready(self, timeout_s: float) -> dict[str, Any]:
-        """Block until the server warmed up; its identity (versions, interpreter)."""
-        answer = self._read(timeout_s, "start-up and warm-up")
-        if not answer.get("ready"):
-            raise LocalRunError(
-                f"{self.side}: the mini ferry could not start: {answer.get('error')} ({self.log})"
-            )
-        self.identity = dict(answer.get("identity") or {})
-        self.memory_method = str(answer.get("memory_method") or "")
-        return self.identity
-
-    def send_stage(self, stage: str) -> None:
-        """Ask the server to run one stage (read its answer with :meth:`stage_answer`)."""
-        assert self.proc.stdin is not None
-        try:
-            self.proc.stdin.write((json.dumps({"cmd": "stage", "stage": stage}) + "\n").encode())
-            self.proc.stdin.flush()
-        except BrokenPipeError as exc:
-            raise LocalRunError(f"{self.side}: the ferry process is gone ({self.log})") from exc
-
-    def stage_answer(self, stage: str, timeout_s: float) -> dict[str, Any]:
-        """The server's answer to :meth:`send_stage` (status, stages, error)."""
-        return self._read(timeout_s, f"stage {stage}")
-
-    def run_stage(self, stage: str, timeout_s: float) -> dict[str, Any]:
-        """Run one stage; the server's answer (status, stages, error)."""
-        self.send_stage(stage)
-        return self.stage_answer(stage, timeout_s)
-
-    def kill(self) -> None:
-        """Stop the server now (queued stage requests are dropped)."""
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-
-    def close(self) -> None:
-        """Ask the server to exit; kill it if it does not within 10 s."""
-        if self.proc.poll() is None:
-            with contextlib.suppress(OSError, ValueError):
-                assert self.proc.stdin is not None
-                self.proc.stdin.write(b'{"cmd": "exit"}\n')
-                self.proc.stdin.flush()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        for pipe in (self.proc.stdin, self.proc.stdout):
-            with contextlib.suppress(OSError, ValueError):
-                pipe and pipe.close()
-        self._log.close()
-
-
-# ---------------------------------------------------------------------------
-# The paired, adaptive loop
-# ---------------------------------------------------------------------------
-
-
-def _paired(
-    pairs: list[dict[str, Any]], settings: Gate0Settings, bands: tuple[float, float]
-) -> pd.DataFrame:
-    """The interval table of ``pairs`` under the stage band (pass %, warn %)."""
-    return abstats.paired_table(
-        pairs,
-        pass_pct=bands[0],
-        warn_pct=bands[1],
-        confidence=settings.confidence,
-        metric=settings.metric,
-    )
-
-
-def _first_side(pair: int, stage_index: int) -> str:
-    """Control goes first in pair 1's first stage, then the order alternates."""
-    return SIDES[(pair + stage_index + 1) % 2]
-
-
-ServersFor = Callable[[int], Mapping[str, Any]]
-"""Pair number -> the ready side servers (``run_stage(stage, timeout_s)``) to measure it."""
-
-
-def measure_pairs(
-    servers_for: ServersFor,
-    settings: Gate0Settings,
-    *,
-    stages: tuple[str, ...] = ferry_pipeline.STAGES,
-    bands: tuple[float, float] = (5.0, 10.0),
-    progress: Callable[[str], None] = lambda _m: None,
-    clock: Callable[[], float] = time.perf_counter,
-) -> tuple[list[dict[str, Any]], str, list[str]]:
-    """Add pairs until every stage is decided, ``max_pairs`` or the budget; returns
-    (pairs, why the loop stopped, errors). A failed stage ends the loop after its pair.
-
-    ``servers_for(n)`` gives the servers of pair ``n`` (fresh processes, or the same ones
-    again); the time it takes counts in the pair's seconds and so in the budget. With
-    instruction counts the servers of pair 1 measure every pair, both sides at once
-    (:func:`_measure_at_once`); the caller stops them after (they may hold queued
-    requests). Time metrics take turns, back to back, the first side alternating.
-    """
-    if settings.counts_instructions:
-        return _measure_at_once(servers_for(1), settings, stages, bands, progress, clock)
-    pairs: list[dict[str, Any]] = []
-    errors: list[str] = []
-    started = clock()
-    stop = f"max_pairs ({settings.max_pairs}) reached"
-    for number in range(1, settings.max_pairs + 1):
-        pair: dict[str, Any] = {"pair": number, "control": {}, "treatment": {}, "first": {}}
-        t0 = clock()
-        try:
-            servers = servers_for(number)
-        except LocalRunError as exc:
-            errors.append(str(exc))
-            stop = f"a side did not start for pair {number}"
-            break
-        pair["pids"] = {side: getattr(servers[side], "pid", None) for side in SIDES}
-        for index, stage in enumerate(stages):
-            first = _first_side(number, index)
-            pair["first"][stage] = first
-            for side in (first, SIDES[1 - SIDES.index(first)]):
-                answer = servers[side].run_stage(stage, settings.stage_timeout_s)
-                pair[side].update(answer.get("stages") or {})
-                if answer.get("status") != "succeeded":
-                    error = f"{side} {stage}: {answer.get('error') or 'failed'}"
-                    pair.setdefault("failed", {})[side] = error
-                    errors.append(error)
-            if errors:
-                break
-        pairs.append(pair)
-        elapsed, pair_s = clock() - started, clock() - t0
-        if errors:
-            stop = f"a stage failed in pair {number}"
-            break
-        open_ = abstats.undecided_stages(_paired(pairs, settings, bands))
-        progress(
-            f"pair {number}: {pair_s:.1f} s; "
-            + (f"undecided: {', '.join(open_)}" if open_ else "all decided")
-        )
-        if number >= settings.min_pairs and not open_:
-            stop = f"every stage decided after {number} pairs"
-            break
-        if elapsed + pair_s > settings.budget_s and number >= settings.min_pairs:
-            stop = f"time budget ({settings.budget_s:g} s) spent after {number} pairs"
-            break
-        if elapsed + pair_s > settings.budget_s and number < settings.min_pairs:
-            progress(f"over the {settings.budget_s:g} s budget, continuing to min_pairs")
-    return pairs, stop, errors
-
-
-def _stop_rule(
-    pairs: list[dict[str, Any]], settings: Gate0Settings, bands: tuple[float, float], elapsed: float
-) -> tuple[list[str], str]:
-    """(undecided stages, why to stop or "") after ``pairs``; ``elapsed`` seconds so far."""
-    n = len(pairs)
-    open_ = abstats.undecided_stages(_paired(pairs, settings, bands))
-    if n >= settings.min_pairs and not open_:
-        return open_, f"every stage decided after {n} pairs"
-    if n >= settings.min_pairs and elapsed > settings.budget_s:
-        return open_, f"time budget ({settings.budget_s:g} s) spent after {n} pairs"
-    if n >= settings.max_pairs:
-        return open_, f"max_pairs ({settings.max_pairs}) reached"
-    return open_, ""
-
-
-def _measure_at_once(
-    servers: Mapping[str, Any],
-    settings: Gate0Settings,
-    stages: tuple[str, ...],
-    bands: tuple[float, float],
-    progress: Callable[[str], None],
-    clock: Callable[[], float],
-) -> tuple[list[dict[str, Any]], str, list[str]]:
-    """Instruction counts: both sides run every pair's stages at the same time, each side
-    back to back with no wait (see :func:`measure_pairs`).
-
-    A count does not depend on load, so the sides need not take turns; and they must not
-    wait for each other: a stage that follows an idle spell counts more (measured: +15-23%
-    instructions after 30-40 s idle, most likely the polling of Zephyr's idle workers,
-    which back off up to 2 s apart), and the stage after a slow one would carry the other
-    side's slowness. Every side gets ``max_pairs`` pairs of stage requests
-    queued at once; pair ``n`` is complete when both sides answered its stages, and the
-    stop rule (:func:`_stop_rule`) is applied then. The caller stops the servers (they
-    may still hold queued requests). ``servers``: side -> ``send_stage(stage)``,
-    ``stage_answer(stage, timeout_s)`` and, for select, ``proc.stdout``.
-    """
-    started = last = clock()
-    plan = [stage for _ in range(settings.max_pairs) for stage in stages]
-    for side in SIDES:
-        for stage in plan:
-            servers[side].send_stage(stage)
-    pids = {side: getattr(servers[side], "pid", None) for side in SIDES}
-    pairs = [
-        {
-            "pair": n + 1,
-            "control": {},
-            "treatment": {},
-            "first": dict.fromkeys(stages, "both at once"),
-            "pids": pids,
-        }
-        for n in range(settings.max_pairs)
-    ]
-    answered = dict.fromkeys(SIDES, 0)
-    judged, stop, errors = 0, "", []
-    while not stop:
-        side = _next_answering(servers, [s for s in SIDES if answered[s] < len(plan)], settings)
-        number, index = divmod(answered[side], len(stages))
-        answer = servers[side].stage_answer(plan[answered[side]], settings.stage_timeout_s)
-        answered[side] += 1
-        pairs[number][side].update(answer.get("stages") or {})
-        if answer.get("status") != "succeeded":
-            error = f"{side} {stages[index]}: {answer.get('error') or 'failed'}"
-            pairs[number]["failed"] = {side: error}
-            errors.append(error)
-            return pairs[: number + 1], f"a stage failed in pair {number + 1}", errors
-        while not stop and judged < min(answered.values()) // len(stages):
-            judged += 1
-            now = clock()
-            open_, stop = _stop_rule(pairs[:judged], settings, bands, now - started)
-            progress(
-                f"pair {judged}: {now - last:.1f} s; "
-                + (f"undecided: {', '.join(open_)}" if open_ else "all decided")
-            )
-            last = now
-    return pairs[:judged], stop, errors
-
-
-def _next_answering(servers: Mapping[str, Any], sides: list[str], settings: Gate0Settings) -> str:
-    """The side whose next answer is ready first (select on their pipes; the first of
-    ``sides`` for servers without a pipe, or when none answers within the stage timeout,
-    whose read then times out)."""
-    pipes = {getattr(getattr(servers[s], "proc", None), "stdout", None): s for s in sides}
-    if None in pipes:
-        return sides[0]
-    ready, _, _ = select.select(list(pipes), [], [], settings.stage_timeout_s)
-    return pipes[ready[0]] if ready else sides[0]
-
-
-class SideProcesses:
-    """Both sides' ferry processes, replaced by fresh ones every ``per_process`` pairs.
-
-    ``start(side, generation)`` launches one side's server (not yet ready); both sides of
-    a generation start at once and warm up side by side, untimed by the stages. The
-    processes of generation 0 are the ones whose identity the result reports.
-    """
-
-    def __init__(
-        self,
-        start: Callable[[str, int], SideServer],
-        per_process: int,
-        timeout_s: float,
-    ) -> None:
-        self.start, self.per_process, self.timeout_s = start, per_process, timeout_s
-        self.current: dict[str, SideServer] = {}
-        self.generation = -1
-        self.restart_seconds = 0.0
-
-    def launch(self) -> dict[str, SideServer]:
-        """Start a new generation of both sides (closing the old one); not yet ready."""
-        self.close()
-        self.generation += 1
-        self.current = {side: self.start(side, self.generation) for side in SIDES}
-        return self.current
-
-    def ready(self) -> dict[str, SideServer]:
-        """Wait for the current generation to warm up; raises LocalRunError."""
-        for side in SIDES:
-            self.current[side].wait_ready(self.timeout_s)
-        return self.current
-
-    def __call__(self, number: int) -> dict[str, SideServer]:
-        """The servers of pair ``number`` (1-based): generation ``(number - 1) // per``."""
-        if (number - 1) // self.per_process > self.generation:
-            t = time.perf_counter()
-            self.launch()
-            self.ready()
-            self.restart_seconds += time.perf_counter() - t
-        return self.current
-
-    def close(self) -> None:
-        for server in self.current.values():
-            server.close()
-        self.current = {}
 
 
 def _run_reports(pairs: list[dict[str, Any]], ab_id: str, side: str, extra: dict[str, Any]):
@@ -720,35 +263,6 @@ def _side_info(server: SideServer, env: SideEnv) -> dict[str, Any]:
     }
 
 
-def _compile_natively(start: Callable[[str, int | str], SideServer], timeout_s: float) -> None:
-    """Start and stop one native process per side (generation ``compile``), at once.
-
-    They fill the shared bytecode cache (PYTHONPYCACHEPREFIX) in a few seconds, so the
-    callgrind processes do not compile every module under valgrind (about 9 s each). A
-    side that fails here is left to fail again, and be reported, when it starts for real.
-    """
-    servers = [start(side, "compile") for side in SIDES]
-    for server in servers:
-        with contextlib.suppress(LocalRunError):
-            server.wait_ready(timeout_s)
-    for server in servers:
-        server.close()
-
-
-def require_callgrind() -> None:
-    """Raise LocalRunError (exit 4) unless valgrind can count instructions here."""
-    if platform.machine() not in ("x86_64", "AMD64"):
-        raise LocalRunError(
-            f"gate 0's metric 'instructions' needs an x86-64 machine (this is "
-            f"{platform.machine()}): run with --metric cpu"
-        )
-    if not shutil.which(CALLGRIND[0]):
-        raise LocalRunError(
-            "gate 0's metric 'instructions' needs valgrind on PATH (Debian/Ubuntu: apt-get "
-            "install valgrind), or run with --metric cpu"
-        )
-
-
 def run_local_ab(
     checkout: str | Path,
     base: str,
@@ -824,7 +338,7 @@ def run_local_ab(
                 )
 
             if settings.counts_instructions:
-                _compile_natively(start, settings.stage_timeout_s)
+                compile_natively(start, settings.stage_timeout_s)
             processes = SideProcesses(start, settings.pairs_per_process, settings.stage_timeout_s)
             stack.callback(processes.close)
             servers = processes.launch()
@@ -920,7 +434,7 @@ def summarize_pairs(
     return ABResult(
         control_report=reports["control"],
         treatment_report=reports["treatment"],
-        paired=_paired(pairs, settings, bands),
+        paired=paired_intervals(pairs, settings, bands),
         memory=abstats.memory_noise(pairs),
         control_sha=control_sha,
         treatment_sha=treatment_sha,

@@ -16,6 +16,7 @@ import pandas as pd
 
 from perfgate_lib.errors import UsageError
 from perfgate_lib.io import storage
+from perfgate_lib.io.paramfile import parse_json_arg
 from perfgate_lib.verdict import charts
 from perfgate_lib.verdict.gates import load_gate
 from perfgate_lib.verdict.render import CommentExtras, render_comment
@@ -59,27 +60,6 @@ def signals_frame(verdict: Verdict) -> pd.DataFrame:
     return pd.DataFrame([asdict(r) for r in verdict.signals], columns=cols)
 
 
-def parse_json_arg(value: str | dict | None, what: str) -> dict[str, Any]:
-    """A JSON object given inline, as a path/URL to a JSON file, or empty."""
-    if value is None or value == "":
-        return {}
-    if isinstance(value, dict):
-        return dict(value)
-    text = value.strip()
-    if not text.startswith("{"):
-        try:
-            text = storage.read_text(text)
-        except FileNotFoundError as exc:
-            raise UsageError(f"{what}: file not found: {value}") from exc
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"{what}: not valid JSON ({exc.msg}, line {exc.lineno})") from exc
-    if not isinstance(data, dict):
-        raise UsageError(f"{what}: expected a JSON object")
-    return data
-
-
 def compare_reports(
     baseline: PerfReport,
     treatment: PerfReport,
@@ -101,13 +81,17 @@ def run_compare(
     treatment: str,
     *,
     gate: int = 1,
-    assessment: str | dict | None = None,
+    assessment_md: str | None = None,
     thresholds: str | None = None,
     out_dir: str = ".",
     context: str | dict | None = None,
     extras_for: Callable[[Verdict], CommentExtras] | None = None,
 ) -> CompareResult:
     """Load, decide, render and write the outputs into ``out_dir``.
+
+    ``assessment_md`` is the "Diff assessment" markdown shown in the comment
+    (:func:`perfgate_lib.assess.render.assessment_table_md` renders it from
+    ``assessment.json``); this package does not read assessments itself.
 
     ``context`` (JSON text, a path, or a dict) holds GateContext keys plus an optional
     ``comment`` object with CommentExtras fields and ``tier_name``. ``extras_for`` builds
@@ -128,9 +112,8 @@ def run_compare(
     verdict = compare_reports(base, treat, gate=int(gate), thresholds=thresholds, context=ctx)
     if extras_for is not None:
         extras = extras_for(verdict)
-    assess = parse_json_arg(assessment, "assessment") or None
     comment = render_comment(
-        verdict, base, treat, assessment=assess, tier_name=tier_name, extras=extras
+        verdict, base, treat, assessment_md=assessment_md, tier_name=tier_name, extras=extras
     )
     storage.makedirs(out_dir)
     storage.write_text(

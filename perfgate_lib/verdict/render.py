@@ -1,7 +1,7 @@
 """PR comment markdown: the canonical verdict comment, the halt and the waiver comment.
 
 Every comment starts with the sentinel so re-runs replace it (the waiver comment is
-``assessment_render.render_waiver_comment``). Untrusted strings are
+``assess.render.render_waiver_comment``). Untrusted strings are
 escaped (:mod:`perfgate_lib.mdtext`). Bodies never exceed GitHub's 65,536 characters:
 the raw treatment report is dropped first (and the comment says so), then the
 assessment evidence, then the body is cut with a note. Bodies are redacted
@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from perfgate_lib import MAX_COMMENT_CHARS, SENTINEL
-from perfgate_lib.assess.render import render_assessment_table
 from perfgate_lib.io.redaction import redact
 from perfgate_lib.mdtext import (
     fmt_age,
@@ -216,14 +215,15 @@ def render_comment(
     baseline: PerfReport,
     treatment: PerfReport,
     *,
-    assessment: Mapping[str, Any] | None = None,
+    assessment_md: str | None = None,
     tier_name: str | None = None,
     extras: CommentExtras | None = None,
     max_chars: int = MAX_COMMENT_CHARS,
 ) -> str:
     """The canonical verdict comment, within ``max_chars``.
 
-    ``assessment``: the assessment JSON (or :class:`~perfgate_lib.assess.assessment.Assessment`).
+    ``assessment_md``: the "Diff assessment" section's markdown, already rendered and
+    escaped (:func:`perfgate_lib.assess.render.render_assessment_table`); None for none.
     """
     extras = extras or CommentExtras()
     v = verdict
@@ -254,9 +254,7 @@ def render_comment(
         *extras.sections,
         ("### Infra", _infra_table(baseline, treatment)),
     ]
-    assess_block = (
-        ("### Diff assessment", render_assessment_table(assessment)) if assessment else None
-    )
+    assess_block = ("### Diff assessment", assessment_md) if assessment_md else None
 
     def build(raw: str | None, with_assessment: bool, omitted: list[str]) -> str:
         parts = list(blocks)

@@ -1,0 +1,200 @@
+"""Gate 0's paired, adaptive loop: pairs are added until every stage is decided.
+
+:func:`measure_pairs` runs the pairs (instruction counts: both sides at once,
+:func:`measure_at_once`; time metrics: taking turns, the first side alternating) and
+:func:`stop_rule` says when to stop: every stage decided after ``min_pairs``, the time
+budget spent, or ``max_pairs``. A pair record is ``{"pair": n, "control": {stage:
+measure}, "treatment": {...}, "first": {stage: side}, "pids": {side: pid}}`` (plus
+``"failed"``); :func:`paired_intervals` is its interval table. Seconds for times.
+"""
+
+from __future__ import annotations
+
+import select
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pandas as pd
+
+from perfgate_lib.local import ferry_pipeline
+from perfgate_lib.local import stats as abstats
+from perfgate_lib.local.settings import Gate0Settings
+from perfgate_lib.local.sides import SIDES, LocalRunError
+
+
+def paired_intervals(
+    pairs: list[dict[str, Any]], settings: Gate0Settings, bands: tuple[float, float]
+) -> pd.DataFrame:
+    """The interval table of ``pairs`` under the stage band (pass %, warn %)."""
+    return abstats.paired_table(
+        pairs,
+        pass_pct=bands[0],
+        warn_pct=bands[1],
+        confidence=settings.confidence,
+        metric=settings.metric,
+    )
+
+
+def first_side(pair: int, stage_index: int) -> str:
+    """Control goes first in pair 1's first stage, then the order alternates."""
+    return SIDES[(pair + stage_index + 1) % 2]
+
+
+ServersFor = Callable[[int], Mapping[str, Any]]
+"""Pair number -> the ready side servers (``run_stage(stage, timeout_s)``) to measure it."""
+
+
+def measure_pairs(
+    servers_for: ServersFor,
+    settings: Gate0Settings,
+    *,
+    stages: tuple[str, ...] = ferry_pipeline.STAGES,
+    bands: tuple[float, float] = (5.0, 10.0),
+    progress: Callable[[str], None] = lambda _m: None,
+    clock: Callable[[], float] = time.perf_counter,
+) -> tuple[list[dict[str, Any]], str, list[str]]:
+    """Add pairs until every stage is decided, ``max_pairs`` or the budget; returns
+    (pairs, why the loop stopped, errors). A failed stage ends the loop after its pair.
+
+    ``servers_for(n)`` gives the servers of pair ``n`` (fresh processes, or the same ones
+    again); the time it takes counts in the pair's seconds and so in the budget. With
+    instruction counts the servers of pair 1 measure every pair, both sides at once
+    (:func:`measure_at_once`); the caller stops them after (they may hold queued
+    requests). Time metrics take turns, back to back, the first side alternating.
+    """
+    if settings.counts_instructions:
+        return measure_at_once(servers_for(1), settings, stages, bands, progress, clock)
+    pairs: list[dict[str, Any]] = []
+    errors: list[str] = []
+    started = clock()
+    stop = f"max_pairs ({settings.max_pairs}) reached"
+    for number in range(1, settings.max_pairs + 1):
+        pair: dict[str, Any] = {"pair": number, "control": {}, "treatment": {}, "first": {}}
+        t0 = clock()
+        try:
+            servers = servers_for(number)
+        except LocalRunError as exc:
+            errors.append(str(exc))
+            stop = f"a side did not start for pair {number}"
+            break
+        pair["pids"] = {side: getattr(servers[side], "pid", None) for side in SIDES}
+        for index, stage in enumerate(stages):
+            first = first_side(number, index)
+            pair["first"][stage] = first
+            for side in (first, SIDES[1 - SIDES.index(first)]):
+                answer = servers[side].run_stage(stage, settings.stage_timeout_s)
+                pair[side].update(answer.get("stages") or {})
+                if answer.get("status") != "succeeded":
+                    error = f"{side} {stage}: {answer.get('error') or 'failed'}"
+                    pair.setdefault("failed", {})[side] = error
+                    errors.append(error)
+            if errors:
+                break
+        pairs.append(pair)
+        elapsed, pair_s = clock() - started, clock() - t0
+        if errors:
+            stop = f"a stage failed in pair {number}"
+            break
+        open_ = abstats.undecided_stages(paired_intervals(pairs, settings, bands))
+        progress(
+            f"pair {number}: {pair_s:.1f} s; "
+            + (f"undecided: {', '.join(open_)}" if open_ else "all decided")
+        )
+        if number >= settings.min_pairs and not open_:
+            stop = f"every stage decided after {number} pairs"
+            break
+        if elapsed + pair_s > settings.budget_s and number >= settings.min_pairs:
+            stop = f"time budget ({settings.budget_s:g} s) spent after {number} pairs"
+            break
+        if elapsed + pair_s > settings.budget_s and number < settings.min_pairs:
+            progress(f"over the {settings.budget_s:g} s budget, continuing to min_pairs")
+    return pairs, stop, errors
+
+
+def stop_rule(
+    pairs: list[dict[str, Any]], settings: Gate0Settings, bands: tuple[float, float], elapsed: float
+) -> tuple[list[str], str]:
+    """(undecided stages, why to stop or "") after ``pairs``; ``elapsed`` seconds so far."""
+    n = len(pairs)
+    open_ = abstats.undecided_stages(paired_intervals(pairs, settings, bands))
+    if n >= settings.min_pairs and not open_:
+        return open_, f"every stage decided after {n} pairs"
+    if n >= settings.min_pairs and elapsed > settings.budget_s:
+        return open_, f"time budget ({settings.budget_s:g} s) spent after {n} pairs"
+    if n >= settings.max_pairs:
+        return open_, f"max_pairs ({settings.max_pairs}) reached"
+    return open_, ""
+
+
+def measure_at_once(
+    servers: Mapping[str, Any],
+    settings: Gate0Settings,
+    stages: tuple[str, ...],
+    bands: tuple[float, float],
+    progress: Callable[[str], None],
+    clock: Callable[[], float],
+) -> tuple[list[dict[str, Any]], str, list[str]]:
+    """Instruction counts: both sides run every pair's stages at the same time, each side
+    back to back with no wait (see :func:`measure_pairs`).
+
+    A count does not depend on load, so the sides need not take turns; and they must not
+    wait for each other: a stage that follows an idle spell counts more (measured: +15-23%
+    instructions after 30-40 s idle, most likely the polling of Zephyr's idle workers,
+    which back off up to 2 s apart), and the stage after a slow one would carry the other
+    side's slowness. Every side gets ``max_pairs`` pairs of stage requests
+    queued at once; pair ``n`` is complete when both sides answered its stages, and the
+    stop rule (:func:`stop_rule`) is applied then. The caller stops the servers (they
+    may still hold queued requests). ``servers``: side -> ``send_stage(stage)``,
+    ``stage_answer(stage, timeout_s)`` and, for select, ``proc.stdout``.
+    """
+    started = last = clock()
+    plan = [stage for _ in range(settings.max_pairs) for stage in stages]
+    for side in SIDES:
+        for stage in plan:
+            servers[side].send_stage(stage)
+    pids = {side: getattr(servers[side], "pid", None) for side in SIDES}
+    pairs = [
+        {
+            "pair": n + 1,
+            "control": {},
+            "treatment": {},
+            "first": dict.fromkeys(stages, "both at once"),
+            "pids": pids,
+        }
+        for n in range(settings.max_pairs)
+    ]
+    answered = dict.fromkeys(SIDES, 0)
+    judged, stop, errors = 0, "", []
+    while not stop:
+        side = _next_answering(servers, [s for s in SIDES if answered[s] < len(plan)], settings)
+        number, index = divmod(answered[side], len(stages))
+        answer = servers[side].stage_answer(plan[answered[side]], settings.stage_timeout_s)
+        answered[side] += 1
+        pairs[number][side].update(answer.get("stages") or {})
+        if answer.get("status") != "succeeded":
+            error = f"{side} {stages[index]}: {answer.get('error') or 'failed'}"
+            pairs[number]["failed"] = {side: error}
+            errors.append(error)
+            return pairs[: number + 1], f"a stage failed in pair {number + 1}", errors
+        while not stop and judged < min(answered.values()) // len(stages):
+            judged += 1
+            now = clock()
+            open_, stop = stop_rule(pairs[:judged], settings, bands, now - started)
+            progress(
+                f"pair {judged}: {now - last:.1f} s; "
+                + (f"undecided: {', '.join(open_)}" if open_ else "all decided")
+            )
+            last = now
+    return pairs[:judged], stop, errors
+
+
+def _next_answering(servers: Mapping[str, Any], sides: list[str], settings: Gate0Settings) -> str:
+    """The side whose next answer is ready first (select on their pipes; the first of
+    ``sides`` for servers without a pipe, or when none answers within the stage timeout,
+    whose read then times out)."""
+    pipes = {getattr(getattr(servers[s], "proc", None), "stdout", None): s for s in sides}
+    if None in pipes:
+        return sides[0]
+    ready, _, _ = select.select(list(pipes), [], [], settings.stage_timeout_s)
+    return pipes[ready[0]] if ready else sides[0]
