@@ -68,7 +68,7 @@ def measure_pairs(
     pairs: list[dict[str, Any]] = []
     errors: list[str] = []
     started = clock()
-    stop = f"max_pairs ({settings.max_pairs}) reached"
+    stop = ""
     for number in range(1, settings.max_pairs + 1):
         pair: dict[str, Any] = {"pair": number, "control": {}, "treatment": {}, "first": {}}
         t0 = clock()
@@ -96,18 +96,15 @@ def measure_pairs(
         if errors:
             stop = f"a stage failed in pair {number}"
             break
-        open_ = abstats.undecided_stages(paired_intervals(pairs, settings, bands))
+        # the budget is judged on when one more pair of this length would end
+        open_, stop = stop_rule(pairs, settings, bands, elapsed + pair_s)
         progress(
             f"pair {number}: {pair_s:.1f} s; "
             + (f"undecided: {', '.join(open_)}" if open_ else "all decided")
         )
-        if number >= settings.min_pairs and not open_:
-            stop = f"every stage decided after {number} pairs"
+        if stop:
             break
-        if elapsed + pair_s > settings.budget_s and number >= settings.min_pairs:
-            stop = f"time budget ({settings.budget_s:g} s) spent after {number} pairs"
-            break
-        if elapsed + pair_s > settings.budget_s and number < settings.min_pairs:
+        if elapsed + pair_s > settings.budget_s:
             progress(f"over the {settings.budget_s:g} s budget, continuing to min_pairs")
     return pairs, stop, errors
 
@@ -115,7 +112,9 @@ def measure_pairs(
 def stop_rule(
     pairs: list[dict[str, Any]], settings: Gate0Settings, bands: tuple[float, float], elapsed: float
 ) -> tuple[list[str], str]:
-    """(undecided stages, why to stop or "") after ``pairs``; ``elapsed`` seconds so far."""
+    """(undecided stages, why to stop or "") after ``pairs``, in this order: every stage
+    decided (from ``min_pairs`` on), the budget spent (``elapsed`` seconds over
+    ``budget_s``, from ``min_pairs`` on), ``max_pairs`` reached. Both loops use it."""
     n = len(pairs)
     open_ = abstats.undecided_stages(paired_intervals(pairs, settings, bands))
     if n >= settings.min_pairs and not open_:
