@@ -34,6 +34,14 @@ class UsageError(PerfgateError):
     exit_code = EXIT_USAGE
 
 
+def require_valid(obj: object, checks: dict[str, bool], what: str) -> None:
+    """Raise :class:`UsageError` naming the first field of ``obj`` whose check is False
+    (``checks``: field name -> its value is valid); ``what`` names ``obj`` in the message."""
+    for name, ok in checks.items():
+        if not ok:
+            raise UsageError(f"{what}: invalid {name}={getattr(obj, name)!r}")
+
+
 class ReportError(PerfgateError):
     """A perf report is unreadable or malformed; names the file and the field."""
 

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from perfgate_lib.errors import UsageError
+from perfgate_lib.errors import UsageError, require_valid
 
 MANIFEST = "corpus.json"
 
@@ -55,9 +55,7 @@ class CorpusSpec:
             "near_dup_fraction": 0 <= self.near_dup_fraction < 1,
             "vocabulary": self.vocabulary >= 10,
         }
-        for name, ok in checks.items():
-            if not ok:
-                raise UsageError(f"corpus spec: invalid {name}={getattr(self, name)!r}")
+        require_valid(self, checks, "corpus spec")
 
 
 _SYLLABLES = [c + v for c in "bcdfghjklmnprstvwz" for v in ("a", "e", "i", "o", "u", "ai", "ou")]

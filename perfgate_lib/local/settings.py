@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from perfgate_lib.errors import UsageError
+from perfgate_lib.errors import UsageError, require_valid
 from perfgate_lib.io.paramfile import PARAMETERS_DIR
 from perfgate_lib.local import stats as abstats
 from perfgate_lib.local.sideenv import ENV_MODES
@@ -54,9 +54,7 @@ class Gate0Settings:
             "env": self.env in ENV_MODES,
             "pairs_per_process": self.pairs_per_process >= 1,
         }
-        for name, ok in checks.items():
-            if not ok:
-                raise UsageError(f"gate 0 settings: invalid {name}={getattr(self, name)!r}")
+        require_valid(self, checks, "gate 0 settings")
 
     @property
     def counts_instructions(self) -> bool:
