@@ -1,7 +1,8 @@
 """`perfgate demo` run after run, every second one under the power benchmark's load.
 
-For each run: its wall seconds (install excluded: the demo command itself), the verdict,
-and fuzzy_dups' call and paired interval from ``verdict.json``. Prints how many runs
+For each run: its wall seconds (install excluded: the demo command itself), the demo's
+"took ..." line (where its time went), the verdict, and fuzzy_dups' call and paired
+interval from ``verdict.json``. Prints how many runs
 named fuzzy_dups as failing and the slowest run. Asserts nothing.
 
     python benchmarks/bench_demo_runs.py --runs 10
@@ -37,6 +38,9 @@ def one_demo(out: Path, loaded: bool, load_max_s: float) -> dict:
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - start
     record = {"loaded": loaded, "seconds": round(seconds, 1), "exit": proc.returncode}
+    took = [line.strip() for line in proc.stdout.splitlines() if line.strip().startswith("took ")]
+    if took:
+        record["took"] = took[-1]  # the demo's own account of where its time went
     verdict_path = out / "verdict.json"
     if verdict_path.is_file():
         verdict = json.loads(verdict_path.read_text())
