@@ -327,6 +327,9 @@ def test_aa_instruction_counts_run_both_sides_at_once_in_one_process_each(tmp_pa
         assert len({p["pids"][side] for p in pairs}) == 1
         assert all(p[side][s]["instructions"] > 0 for p in pairs for s in STAGES)
     assert {p["first"]["normalize"] for p in pairs} == {"both at once"}
+    ab = json.loads((tmp_path / "ab" / "ab.json").read_text())
+    assert ab["order"].startswith("both sides at once")
+    assert "paired instruction counts with a 95%" in ab["method"]
     assert "callgrind" in " ".join(result.compare_context()["comment"]["top_notes"])
     assert _worktrees(box.path) == [f"worktree {Path(box.path).resolve()}"]
 
@@ -352,6 +355,7 @@ def test_aa_pairs_alternate_and_calls_follow_the_intervals(tmp_path):
             assert all(r["cpu_s"] > 0 and r["wall_s"] > 0 for r in pair[side].values())
     ab = json.loads((tmp_path / "ab" / "ab.json").read_text())
     assert ab["settings"]["metric"] == "cpu" and ab["pairs"] == 6
+    assert "the first side alternates" in ab["order"] and "paired cpu time with" in ab["method"]
     for side in ("control", "treatment"):
         assert ab["sides"][side]["versions"]["marin-zephyr"]  # from its own environment
     assert _worktrees(box.path) == [f"worktree {Path(box.path).resolve()}"]

@@ -61,6 +61,7 @@ from perfgate_lib.local.sides import (
     require_callgrind,
 )
 from perfgate_lib.local.stats import MEMORY, TOTAL
+from perfgate_lib.verdict.rules import metric_words
 
 if TYPE_CHECKING:
     from perfgate_lib.verdict.rules import Verdict
@@ -475,8 +476,7 @@ def write_outputs(result: ABResult, spec: CorpusSpec) -> dict[str, str]:
         "pairs": result.n_pairs,
         "stop_reason": result.stop_reason,
         "errors": result.errors,
-        "order": "per pair, stage by stage back to back; the first side alternates; "
-        f"fresh processes every {result.settings.pairs_per_process} pair(s)",
+        "order": result.settings.order,
         "corpus": {"docs": spec.docs, "seed": spec.seed},
         "paired": json.loads(result.paired.to_json(orient="records")),
         "memory": result.memory,
@@ -486,7 +486,7 @@ def write_outputs(result: ABResult, spec: CorpusSpec) -> dict[str, str]:
         "zephyr_sources": result.zephyr_sources,
         "dependency_changes": result.dependency_changes,
         "method": "per stage: Hodges-Lehmann ratio of paired "
-        f"{result.settings.metric} time with a {100 * result.settings.confidence:g}% "
+        f"{metric_words(result.settings.metric)} with a {100 * result.settings.confidence:g}% "
         "signed-rank interval; bands applied to the interval",
     }
     paths["ab_json"].write_text(json.dumps(summary, indent=2) + "\n")

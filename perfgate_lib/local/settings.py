@@ -61,6 +61,19 @@ class Gate0Settings:
         """True when the sides run under callgrind (both at once: counts ignore load)."""
         return self.metric == "instructions"
 
+    @property
+    def order(self) -> str:
+        """How a pair is run, in words (``ab.json``'s ``order``)."""
+        if self.counts_instructions:
+            return (
+                "both sides at once, each running its queued stages back to back; "
+                f"one process per side for up to {self.pairs_per_process} pair(s)"
+            )
+        return (
+            "per pair, stage by stage back to back; the first side alternates; "
+            f"fresh processes every {self.pairs_per_process} pair(s)"
+        )
+
     @classmethod
     def load(cls, path: str | Path = SETTINGS_FILE, **overrides: Any) -> Gate0Settings:
         """Settings from ``parameters/gate0.yaml``, then the given ``overrides``: None, 0

@@ -294,8 +294,11 @@ def _interval_text(name: str, item: dict[str, Any]) -> str:
 
 
 def _metric_words(item: dict[str, Any]) -> str:
+    return metric_words(str(item.get("metric") or ""))
+
+
+def metric_words(metric: str) -> str:
     """What an interval measured, in words: ``cpu time``, ``wall time``, ``instruction counts``."""
-    metric = str(item.get("metric") or "")
     return "instruction counts" if metric == "instructions" else f"{metric or 'measured'} time"
 
 
