@@ -766,6 +766,8 @@ def test_a_dependency_pin_change_runs_each_side_with_its_own_version(tmp_path):
         str(out),
     )
     assert proc.returncode in (0, 1, 3), proc.stderr  # it ran; the verdict is not the point
+    took = [line for line in proc.stdout.splitlines() if line.startswith("took ")]
+    assert len(took) == 1 and "local_ab " in took[0] and "pairs " in took[0], proc.stdout
     ab = json.loads((out / "ab" / "ab.json").read_text())
     assert ab["dependency_changes"] == ["braceexpand 0.1.7 -> 0.1.6"]
     assert ab["sides"]["control"]["env_digest"] != ab["sides"]["treatment"]["env_digest"]

@@ -29,7 +29,7 @@ def command(
     """
     from perfgate_lib.errors import EXIT_BY_VERDICT
     from perfgate_lib.io.rundir import absolute, new_run_dir
-    from perfgate_lib.local.demo import run_local_gate
+    from perfgate_lib.local.demo import run_local_gate, where_time_went
 
     out_dir = out_dir or new_run_dir(None, None, kind="local")
     verdict, _notebooks, timings = run_local_gate(
@@ -48,5 +48,7 @@ def command(
     click.echo(f"verdict: {verdict['verdict']}")
     for line in verdict["hard_fails"] + verdict["warns"] + verdict["inconclusive_reasons"]:
         click.echo(f"  - {line}")
-    click.echo(f"run folder: {out_dir} ({sum(timings.values()):.0f} s)")
+    click.echo(f"run folder: {out_dir}")
+    total = sum(v for k, v in timings.items() if "." not in k)  # sub-steps are inside a step
+    click.echo(f"took {total:.0f} s: {where_time_went(timings)}")
     sys.exit(EXIT_BY_VERDICT[verdict["verdict"]])
