@@ -5,11 +5,12 @@ both created with ``git worktree add --detach`` in a temporary folder and always
 Each side runs in a process, ``ferry_pipeline.py serve``, that imports Zephyr
 from its worktree's ``lib/zephyr/src`` (or the installed package when the checkout has
 none), warms up once unmeasured, and then runs single stages on request over one shared
-generated corpus (PYTHONHASHSEED fixed, ``gc.collect()`` before every stage).
+generated corpus (PYTHONHASHSEED fixed, start-up's heap frozen, ``gc.collect()`` before
+every stage).
 
 Measurement (documented choice, see the README's gate-0 section for the figures). The
 decision metric is each stage's instruction count: both sides run under valgrind callgrind
-(imports uninstrumented, counters zeroed and dumped around each stage's execute; see
+(imports and warm-up uninstrumented, counters zeroed and dumped around each stage's execute; see
 :class:`perfgate_lib.local.ferry_pipeline.Callgrind`). A count does not depend on load, so
 both sides run at once, each with all its stage requests queued up front, so that neither
 ever waits for the other (a stage after an idle spell counts more, most likely the

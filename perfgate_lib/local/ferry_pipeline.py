@@ -31,9 +31,11 @@ Per stage the pipeline measures:
   2-4x and misses native buffers such as numpy and zstd); psutil sampling misses spikes.
 
 Measurement hygiene (pyperf-style): the caller fixes ``PYTHONHASHSEED``; one untimed
-warm-up pipeline over a slice of the corpus runs first, so imports and first-use costs
-leave the timed runs; ``gc.collect()`` runs before every stage so each starts from the
-same heap. ``serve`` runs one stage each time the driver asks, so one warmed-up process
+warm-up pipeline over a slice of the corpus runs first (under callgrind uninstrumented,
+like the imports), so imports and first-use costs leave the timed runs; then the heap
+that start-up built is collected and frozen (``gc.freeze``), and ``gc.collect()`` runs
+before every stage so each starts from the same heap (under valgrind a collection that
+still walked the frozen heap took about 0.3 s a stage; the counts do not change). ``serve`` runs one stage each time the driver asks, so one warmed-up process
 gives as many values as the driver wants (counting instructions, gate 0 queues every
 pair's requests in one process per side; timing, it asks each process for one pair and
 then starts fresh ones, see :mod:`perfgate_lib.local.ab`). Requests queue: the server
@@ -255,8 +257,9 @@ class Callgrind:
     """Callgrind's client requests (valgrind/callgrind.h) from Python, through ctypes.
 
     The process runs under ``valgrind --tool=callgrind --instr-atstart=no
-    --callgrind-out-file=OUT``: imports run uninstrumented (about 5x faster than
-    instrumented), :meth:`start` turns instrumentation on once Zephyr is imported, and
+    --callgrind-out-file=OUT``: imports and the warm-up run uninstrumented (about 5x
+    faster than instrumented), :meth:`start` turns instrumentation on before the first
+    measured stage, and
     :meth:`count` brackets one stage: counters zeroed, the stage run, counters dumped to
     ``OUT.<n>`` (callgrind numbers its dumps from 1) and that file's total read back.
     ``active`` is False natively, on a machine other than x86-64 or without an executable
@@ -558,13 +561,16 @@ def serve(
         ctx = make_context(work_dir, max_workers)
         memory = PeakMemory()
         t2 = time.perf_counter()
-        if callgrind is not None:
-            callgrind.start()  # imports ran uninstrumented; the warm-up is instrumented
-        # first-use costs leave the timed runs; under callgrind 10 documents do that
+        # first-use costs leave the timed runs; under callgrind 10 documents do that, and
+        # uninstrumented: a stage's count is the same whether the warm-up was counted or not
         warm = warm_up_corpus(
             corpus_dir, work_dir / "warmup-corpus", docs=10 if callgrind is not None else 50
         )
-        run_pipeline(ctx, warm, work_dir / "warmup", {}, memory, callgrind)
+        run_pipeline(ctx, warm, work_dir / "warmup", {}, memory)
+        if callgrind is not None:
+            callgrind.start()  # imports and warm-up ran uninstrumented
+        gc.collect()
+        gc.freeze()  # start-up's heap: every stage's gc.collect() skips it from here on
         seconds = (
             f"import {t1 - t0:.2f}, context {t2 - t1:.2f}, warm_up {time.perf_counter() - t2:.2f}"
         )

@@ -66,8 +66,8 @@ class SideServer:
         if zephyr_src:
             cmd += ["--zephyr-src", zephyr_src]
         if callgrind_out is not None:
-            # imports run uninstrumented; the server turns instrumentation on once Zephyr is
-            # imported and dumps the counters around every stage (callgrind_out.<n>)
+            # imports and warm-up run uninstrumented; the server turns instrumentation on
+            # before its first stage and dumps the counters around every stage (.<n>)
             callgrind_out.parent.mkdir(parents=True, exist_ok=True)
             cmd = [
                 *CALLGRIND,
