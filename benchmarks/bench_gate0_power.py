@@ -28,6 +28,7 @@ import json
 import multiprocessing
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -38,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from perfgate_lib.local import ab as local  # noqa: E402
 from perfgate_lib.local.sandbox import ZEPHYR_PKG, Change, build_sandbox  # noqa: E402
 
+KIT = Path(__file__).resolve().parents[1]
 SHUFFLE = str(ZEPHYR_PKG / "shuffle.py")
 TARGET = "fuzzy_dups"
 
@@ -100,7 +102,18 @@ def _calls(table, column: str) -> dict[str, str]:
     return {str(r["stage"]): str(r[column]) for r in table.to_dict("records")}
 
 
-def trial(size: str, repo: dict[str, str], loaded: bool, load_max_s: float, out: Path) -> dict:
+def kit_commit() -> str:
+    """The kit's commit, ``+dirty`` when its tracked files differ (so a row names its code)."""
+    head = subprocess.run(
+        ["git", "-C", str(KIT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    dirty = subprocess.run(["git", "-C", str(KIT), "diff", "--quiet", "HEAD"]).returncode != 0
+    return (head or "unknown") + ("+dirty" if dirty else "")
+
+
+def trial(
+    size: str, repo: dict[str, str], loaded: bool, load_max_s: float, out: Path, commit: str = ""
+) -> dict:
     settings = local.Gate0Settings.load()
     with tempfile.TemporaryDirectory(prefix="bench-gate0-") as tmp:
         start = time.perf_counter()
@@ -119,6 +132,7 @@ def trial(size: str, repo: dict[str, str], loaded: bool, load_max_s: float, out:
     ratios = {str(r["stage"]): float(r["ratio"]) for r in table.to_dict("records")}
     record = {
         "size": size,
+        "commit": commit,
         "loaded": loaded,
         "seconds": round(seconds, 1),
         "pairs": result.n_pairs,
@@ -147,7 +161,12 @@ def trial(size: str, repo: dict[str, str], loaded: bool, load_max_s: float, out:
 
 
 def summarize(records: list[dict]) -> None:
-    """Print the figures per size and metric."""
+    """Print the figures per size and metric, after the kit commits the trials ran on."""
+    commits: dict[str, int] = {}
+    for r in records:
+        key = r.get("commit") or "not recorded"
+        commits[key] = commits.get(key, 0) + 1
+    print("trials per kit commit: " + ", ".join(f"{c} {n}" for c, n in commits.items()))
     for size in SIZES:
         group = [r for r in records if r["size"] == size]
         if not group:
@@ -227,13 +246,13 @@ def main() -> None:
     if not args.summary_only:
         sizes = [s for s in args.sizes.split(",") if s]
         with tempfile.TemporaryDirectory(prefix="bench-gate0-repos-") as tmp:
-            repos = {}
+            repos, commit = {}, kit_commit()
             for size in sizes:
                 box = build_sandbox(Path(tmp) / size, SIZES[size])
                 repos[size] = {"path": box.path, "base": box.base, "head": box.head}
             for i in range(args.first_trial, args.first_trial + args.trials):
                 for size in sizes:  # sizes interleaved, so drift spreads over all of them
-                    rec = trial(size, repos[size], i % 2 == 0, args.load_max_s, out)
+                    rec = trial(size, repos[size], i % 2 == 0, args.load_max_s, out, commit)
                     print(
                         f"trial {i} {size} {'loaded' if rec['loaded'] else 'quiet '} "
                         f"{rec['seconds']:.0f} s {rec['pairs']} pairs {TARGET} "
