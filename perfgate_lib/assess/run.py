@@ -23,6 +23,7 @@ from perfgate_lib.assess.render import (
     render_waiver_comment,
 )
 from perfgate_lib.io import storage
+from perfgate_lib.io.paramfile import read_json_object
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -140,12 +141,7 @@ def load_assessment(path: str) -> Assessment:
     """Read an assessment.json written by :func:`write_outputs` (path or URL)."""
     from perfgate_lib.assess.assessment import AssessmentError
 
-    try:
-        data = json.loads(storage.read_text(path))
-    except FileNotFoundError as exc:
-        raise AssessmentError(path, None, "no such file") from exc
-    except json.JSONDecodeError as exc:
-        raise AssessmentError(path, None, f"not JSON ({exc})") from exc
+    data = read_json_object(path, lambda problem: AssessmentError(path, None, problem))
     return Assessment.from_json(data, path)
 
 

@@ -31,6 +31,7 @@ from typing import Any
 from perfgate_lib.errors import PerfgateError
 from perfgate_lib.gate.localchecks import scrub
 from perfgate_lib.io import storage
+from perfgate_lib.io.paramfile import read_json_object
 
 STATE_FILE = "state.json"
 SCHEMA = 1
@@ -104,13 +105,8 @@ class RunState:
     @classmethod
     def load(cls, run_dir: str) -> RunState:
         path = storage.join(run_dir, STATE_FILE)
-        try:
-            data = json.loads(storage.read_text(path))
-        except FileNotFoundError as exc:
-            raise StateError(f"{path}: no state file") from exc
-        except json.JSONDecodeError as exc:
-            raise StateError(f"{path}: not valid JSON ({exc.msg})") from exc
-        if not isinstance(data, dict) or data.get("kind") != "perfgate-run":
+        data = read_json_object(path, lambda problem: StateError(f"{path}: {problem}"))
+        if data.get("kind") != "perfgate-run":
             raise StateError(f"{path}: not a perfgate run state")
         return cls(run_dir, data)
 

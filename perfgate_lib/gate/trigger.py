@@ -18,7 +18,6 @@ through :mod:`perfgate_lib.io.github` and :mod:`perfgate_lib.gate.flow`.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -36,6 +35,7 @@ from perfgate_lib.gate.trigger_rules import (
 )
 from perfgate_lib.io import storage
 from perfgate_lib.io.github import GitHubClient, sentinel_comments, upsert_comment
+from perfgate_lib.io.paramfile import read_json_object
 from perfgate_lib.io.rundir import default_runs_root
 from perfgate_lib.mdtext import md_code, md_escape
 
@@ -73,15 +73,7 @@ def _now() -> dt.datetime:
 
 def load_event(path: str) -> dict[str, Any]:
     """The ``$GITHUB_EVENT_PATH`` JSON; UsageError naming the file when it is not one."""
-    try:
-        data = json.loads(storage.read_text(path))
-    except FileNotFoundError as exc:
-        raise UsageError(f"--event {path}: file not found") from exc
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"--event {path}: not valid JSON ({exc.msg})") from exc
-    if not isinstance(data, dict):
-        raise UsageError(f"--event {path}: expected a JSON object")
-    return data
+    return read_json_object(path, lambda problem: UsageError(f"--event {path}: {problem}"))
 
 
 def _lock_holder(client: GitHubClient, pr: int, runs_root: str, now: dt.datetime) -> str | None:

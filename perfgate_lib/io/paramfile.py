@@ -1,11 +1,14 @@
-"""Parameter files (``parameters/*.yaml``): reading them and checking their fields.
+"""Parameter files (``parameters/*.yaml``) and JSON inputs: reading them, checking fields.
 
-Every error is a :class:`~perfgate_lib.errors.ConfigError` naming the file and field.
+A parameter file's error is a :class:`~perfgate_lib.errors.ConfigError` naming the file
+and field; a JSON input (:func:`read_json_object`) raises the caller's error, which names
+the file or argument.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import yaml
@@ -62,6 +65,27 @@ def positive_numbers(
     return values
 
 
+def json_object(text: str, error: Callable[[str], Exception]) -> dict[str, Any]:
+    """The JSON object in ``text``; ``error(problem)`` is raised when it is not one."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise error(f"not valid JSON ({exc.msg}, line {exc.lineno})") from exc
+    if not isinstance(data, dict):
+        raise error("expected a JSON object")
+    return data
+
+
+def read_json_object(path: str, error: Callable[[str], Exception]) -> dict[str, Any]:
+    """The JSON object in the file at a path or fsspec URL; ``error(problem)`` is raised
+    when it is missing (``file not found``) or holds no JSON object."""
+    try:
+        text = storage.read_text(path)
+    except FileNotFoundError as exc:
+        raise error("file not found") from exc
+    return json_object(text, error)
+
+
 def parse_json_arg(value: str | dict | None, what: str) -> dict[str, Any]:
     """A JSON object given inline, as a path/URL to a JSON file, or empty."""
     if value is None or value == "":
@@ -69,15 +93,10 @@ def parse_json_arg(value: str | dict | None, what: str) -> dict[str, Any]:
     if isinstance(value, dict):
         return dict(value)
     text = value.strip()
-    if not text.startswith("{"):
-        try:
-            text = storage.read_text(text)
-        except FileNotFoundError as exc:
-            raise UsageError(f"{what}: file not found: {value}") from exc
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"{what}: not valid JSON ({exc.msg}, line {exc.lineno})") from exc
-    if not isinstance(data, dict):
-        raise UsageError(f"{what}: expected a JSON object")
-    return data
+
+    def error(problem: str) -> UsageError:
+        return UsageError(f"{what}: {problem}" + (f": {value}" if "not found" in problem else ""))
+
+    if text.startswith("{"):
+        return json_object(text, error)
+    return read_json_object(text, error)

@@ -1,0 +1,67 @@
+"""JSON files the user or a run hands the kit: each bad one is an error naming the file.
+
+The run state (`state.json`), the GitHub event (`--event`) and an assessment
+(`--assessment`) are read through one helper; these check every way the file can be bad.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from perfgate_lib.assess.assessment import AssessmentError
+from perfgate_lib.assess.run import load_assessment
+from perfgate_lib.errors import UsageError
+from perfgate_lib.gate.state import STATE_FILE, RunState, StateError
+from perfgate_lib.gate.trigger import load_event
+
+BAD = [
+    ("missing", None, "file not found"),
+    ("not json", "{kind: ", "not valid JSON (Expecting property name enclosed in double quotes"),
+    ("array", "[1, 2]", "expected a JSON object"),
+]
+
+
+def _readers(tmp_path):
+    """(name, path to write, reader, error class, prefix the message starts with)."""
+    state = tmp_path / "run" / STATE_FILE
+    event = tmp_path / "event.json"
+    assessment = tmp_path / "assessment.json"
+    return [
+        ("state", state, lambda: RunState.load(str(state.parent)), StateError, f"{state}: "),
+        ("event", event, lambda: load_event(str(event)), UsageError, f"--event {event}: "),
+        (
+            "assessment",
+            assessment,
+            lambda: load_assessment(str(assessment)),
+            AssessmentError,
+            f"bad assessment {assessment}: ",
+        ),
+    ]
+
+
+@pytest.mark.parametrize("kind", ["state", "event", "assessment"])
+@pytest.mark.parametrize(("case", "text", "problem"), BAD, ids=[b[0] for b in BAD])
+def test_a_bad_json_file_is_an_error_naming_it(tmp_path, kind, case, text, problem):
+    name, path, read, error, prefix = next(r for r in _readers(tmp_path) if r[0] == kind)
+    if text is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    with pytest.raises(error) as info:
+        read()
+    assert str(info.value).startswith(prefix + problem), str(info.value)
+
+
+def test_a_state_file_of_another_kind_is_refused(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / STATE_FILE).write_text(json.dumps({"kind": "something-else"}))
+    with pytest.raises(StateError, match="not a perfgate run state"):
+        RunState.load(str(run))
+
+
+def test_a_good_event_file_is_read(tmp_path):
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"action": "created", "issue": {"number": 7}}))
+    assert load_event(str(event)) == {"action": "created", "issue": {"number": 7}}
