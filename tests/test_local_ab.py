@@ -229,6 +229,40 @@ def test_settings_come_from_gate0_yaml_and_reject_bad_values(tmp_path):
         local.Gate0Settings(docs=10, large_docs=11)
 
 
+def test_gate0_options_reach_the_settings_as_one_mapping_of_what_was_given():
+    """demo, local-ab and run share the gate-0 options: the command gets one ``gate0``
+    mapping holding only the options given, and the file keeps every other value."""
+    import click
+    from click.testing import CliRunner
+
+    from perfgate_lib.commands.options import gate0_options
+
+    seen = []
+
+    @click.command()
+    @gate0_options
+    @click.option("--out", default="")
+    def command(gate0, out):
+        seen.append((gate0, out))
+
+    runner = CliRunner()
+    args = ["--max-pairs", "8", "--budget", "40", "--env", "kit", "--out", "x"]
+    assert runner.invoke(command, args).exit_code == 0
+    assert runner.invoke(command, ["--metric", "cpu", "--docs", "300"]).exit_code == 0
+    assert runner.invoke(command, []).exit_code == 0
+    assert seen == [
+        ({"max_pairs": 8, "budget_s": 40.0, "env": "kit"}, "x"),
+        ({"docs": 300, "metric": "cpu"}, ""),
+        ({}, ""),
+    ]
+    given = local.Gate0Settings.load(**seen[0][0])
+    assert (given.max_pairs, given.budget_s, given.env) == (8, 40.0, "kit")
+    assert given.docs == local.Gate0Settings().docs  # not given: the file's value
+    assert local.Gate0Settings.load(**seen[2][0]) == local.Gate0Settings()
+    bad = runner.invoke(command, ["--env", "conda"])
+    assert bad.exit_code == 2 and "--env" in bad.output
+
+
 # ---------------------------------------------------------------------------
 # Real git worktrees and real Zephyr
 # ---------------------------------------------------------------------------

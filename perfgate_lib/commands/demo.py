@@ -17,18 +17,10 @@ from perfgate_lib.commands.options import gate0_options
 @click.option("--out", "out_dir", default="", help="Run folder (default: runs/demo/<stamp>).")
 @gate0_options
 @click.option("--keep-sandbox", is_flag=True, help="Keep the sandbox git repository.")
-def command(out_dir, max_pairs, budget_s, env_mode, docs, metric, keep_sandbox):
+def command(out_dir, gate0, keep_sandbox):
     """The whole pipeline offline: sandbox PR, assess, local A/B with real Zephyr, compare."""
     from perfgate_lib.local.demo import run_demo, where_to_look
 
-    result = run_demo(
-        out_dir or None,
-        max_pairs=max_pairs,
-        budget_s=budget_s,
-        env_mode=env_mode,
-        docs=docs,
-        metric=metric,
-        keep_sandbox=keep_sandbox,
-    )
+    result = run_demo(out_dir or None, gate0=gate0, keep_sandbox=keep_sandbox)
     for line in where_to_look(result):
         click.echo(line)

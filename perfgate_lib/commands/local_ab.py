@@ -17,9 +17,7 @@ from perfgate_lib.commands.options import gate0_options
 @click.option("--seed", default=0, show_default=True, type=int, help="Corpus seed.")
 @click.option("--assessment", default="", help="assessment.json to show in the comment.")
 @click.option("--out", "out_dir", default="", help="Run folder (default: runs/local/<stamp>).")
-def command(
-    checkout, base, head, max_pairs, budget_s, env_mode, docs, metric, seed, assessment, out_dir
-):
+def command(checkout, base, head, gate0, seed, assessment, out_dir):
     """Gate 0: the mini ferry on merge-base(BASE, HEAD) and HEAD, paired, and compare.
 
     Adds pairs while a stage is undecided (up to --max-pairs or --budget seconds). Writes
@@ -37,11 +35,7 @@ def command(
         base,
         head,
         out_dir,
-        max_pairs=max_pairs,
-        budget_s=budget_s,
-        env_mode=env_mode,
-        docs=docs,
-        metric=metric,
+        gate0=gate0,
         seed=seed,
         assessment=absolute(assessment),
     )

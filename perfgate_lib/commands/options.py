@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import functools
+
 import click
 
 from perfgate_lib.local.sideenv import ENV_MODES
 
+GATE0_OVERRIDES = ("max_pairs", "budget_s", "env", "docs", "metric")
+"""Gate0Settings fields the command line may override (the options' parameter names)."""
 
-def gate0_options(func):
-    """``--max-pairs``, ``--budget``, ``--env``, ``--docs`` and ``--metric`` for gate 0
-    (defaults: parameters/gate0.yaml)."""
+
+def gate0_options(command):
+    """``--max-pairs``, ``--budget``, ``--env``, ``--docs`` and ``--metric`` for gate 0,
+    handed to the command as one ``gate0`` mapping of the given ones (field -> value; an
+    option not given is absent, so parameters/gate0.yaml keeps its value)."""
+
+    @functools.wraps(command)
+    def packed(*args, **kwargs):
+        given = {name: kwargs.pop(name) for name in GATE0_OVERRIDES}
+        return command(*args, gate0={k: v for k, v in given.items() if v is not None}, **kwargs)
+
     func = click.option(
         "--metric",
         default=None,
@@ -17,7 +29,7 @@ def gate0_options(func):
         help="Gate 0: the decision metric: instructions (valgrind callgrind counts, "
         "load-independent), cpu (process CPU time) or wall; a time metric takes the "
         "time_metric values of parameters/gate0.yaml [default: parameters/gate0.yaml].",
-    )(func)
+    )(packed)
     func = click.option(
         "--docs",
         default=None,
@@ -34,7 +46,7 @@ def gate0_options(func):
     )(func)
     func = click.option(
         "--env",
-        "env_mode",
+        "env",
         default=None,
         type=click.Choice(ENV_MODES),
         help="Gate 0: each side's Python environment: uv (the worktree's own uv project, "

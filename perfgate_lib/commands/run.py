@@ -87,11 +87,7 @@ def command(
     max_gate,
     confirm,
     runner,
-    max_pairs,
-    budget_s,
-    env_mode,
-    docs,
-    metric,
+    gate0,
     replay_dir,
     dry_run,
     runs_root,
@@ -136,11 +132,7 @@ def command(
         no_actions=no_actions,
         reviewer=reviewer,
         common=run_params,
-        max_pairs=max_pairs,
-        budget_s=budget_s,
-        env_mode=env_mode,
-        docs=docs,
-        metric=metric,
+        gate0=gate0,
     )
     outcome = run(opts, echo=click.echo)
     if outcome.verdict:

@@ -30,7 +30,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from perfgate_lib.errors import EXIT_COULD_NOT_RUN, EXIT_PASS, PerfgateError, UsageError
@@ -87,11 +87,9 @@ class RunOptions:
     poll_seconds: float = 0.0
     common: str = ""
     archive: bool = True
-    max_pairs: int | None = None  # local runner: pairs at most (None: parameters/gate0.yaml)
-    budget_s: float | None = None  # local runner: seconds of pairs at most (None: gate0.yaml)
-    docs: int | None = None  # local runner: documents in the corpus (None: gate0.yaml)
-    env_mode: str | None = None  # local runner: auto | uv | kit (None: gate0.yaml)
-    metric: str | None = None  # local runner: instructions | cpu | wall (None: gate0.yaml)
+    # local runner: Gate0Settings fields overriding parameters/gate0.yaml (max_pairs,
+    # budget_s in seconds, docs, env, metric)
+    gate0: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -460,11 +458,7 @@ def run_local(opts: RunOptions, state: RunState, assessment: Any) -> RunOutcome:
             base,
             sha,
             folder,
-            max_pairs=opts.max_pairs,
-            budget_s=opts.budget_s,
-            env_mode=opts.env_mode,
-            docs=opts.docs,
-            metric=opts.metric,
+            gate0=opts.gate0,
             assessment=assess_path,
         )
         verdict = data["verdict"]

@@ -25,7 +25,7 @@ import json
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,18 +84,15 @@ def run_local_gate(
     head: str,
     run_dir: str | Path,
     *,
-    max_pairs: int | None = None,
-    budget_s: float | None = None,
-    docs: int | None = None,
+    gate0: Mapping[str, Any] | None = None,
     seed: int = 0,
     assessment: str = "",
-    env_mode: str | None = None,
-    metric: str | None = None,
 ) -> tuple[dict[str, Any], list[str], dict[str, float]]:
     """Gate 0 on this machine: ``local_ab.ipynb`` then ``compare.ipynb`` into ``run_dir``.
 
-    ``max_pairs``, ``budget_s`` (seconds), ``docs``, ``env_mode`` and ``metric`` override ``parameters/gate0.yaml``
-    (None keeps the file's value). The A/B outputs go to ``<run_dir>/ab``; verdict.json,
+    ``gate0``: :class:`Gate0Settings` fields overriding ``parameters/gate0.yaml``
+    (``max_pairs``, ``budget_s`` in seconds, ``docs``, ``env``, ``metric``; an absent or
+    None one keeps the file's value). The A/B outputs go to ``<run_dir>/ab``; verdict.json,
     comment.md and charts to ``run_dir``. Returns (verdict.json as a dict, executed
     notebook paths, step seconds: local_ab, compare, and the A/B's own start_up / pairs).
     """
@@ -104,9 +101,7 @@ def run_local_gate(
     from perfgate_lib.verdict.notebook import run_compare_notebook
 
     resolve_revisions(checkout, base, head)  # fail fast, before starting a kernel
-    settings = Gate0Settings.load(
-        max_pairs=max_pairs, budget_s=budget_s, docs=docs, env=env_mode, metric=metric
-    )
+    settings = Gate0Settings.load(**(gate0 or {}))
     run_dir = Path(run_dir).resolve()
     ab_dir = run_dir / "ab"
     timings: dict[str, float] = {}
@@ -150,13 +145,9 @@ def run_local_gate(
 def run_demo(
     out_dir: str | None = None,
     *,
-    max_pairs: int | None = None,
-    budget_s: float | None = None,
-    docs: int | None = None,
+    gate0: Mapping[str, Any] | None = None,
     seed: int = 0,
     keep_sandbox: bool = False,
-    env_mode: str | None = None,
-    metric: str | None = None,
     archive: bool = True,
     progress: Callable[[str], None] | None = print,
 ) -> DemoResult:
@@ -200,11 +191,7 @@ def run_demo(
             box.base,
             box.head,
             run_dir,
-            max_pairs=max_pairs,
-            budget_s=budget_s,
-            docs=docs,
-            env_mode=env_mode,
-            metric=metric,
+            gate0=gate0,
             seed=seed,
             assessment=assessment,
         )
