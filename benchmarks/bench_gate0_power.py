@@ -37,20 +37,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from perfgate_lib.local import ab as local  # noqa: E402
-from perfgate_lib.local.sandbox import ZEPHYR_PKG, Change, build_sandbox  # noqa: E402
+from perfgate_lib.local.sandbox import (  # noqa: E402
+    ZEPHYR_PKG,
+    Change,
+    build_sandbox,
+    replace_once,
+)
 
 KIT = Path(__file__).resolve().parents[1]
 SHUFFLE = str(ZEPHYR_PKG / "shuffle.py")
 TARGET = "fuzzy_dups"
-
-
-def _replace(old: str, new: str):
-    def edit(text: str) -> str:
-        if text.count(old) != 1:
-            raise SystemExit(f"planted change: {old!r} not found once in shuffle.py")
-        return text.replace(old, new)
-
-    return edit
 
 
 def _hash_change(rounds: int) -> Change:
@@ -63,7 +59,7 @@ def _hash_change(rounds: int) -> Change:
     return Change(
         branch=f"bench/route-hash-{rounds}",
         message=f"zephyr: re-check each scatter key's routing hash {rounds} times",
-        edits={SHUFFLE: _replace(old, new)},
+        edits={SHUFFLE: replace_once(old, new, f"planted change: {old!r} not once in shuffle.py")},
     )
 
 

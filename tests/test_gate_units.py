@@ -10,7 +10,8 @@ import pytest
 
 from perfgate_lib.errors import UsageError
 from perfgate_lib.gate.babysit import BabysitPolicy, Watch, babysit, may_stop
-from perfgate_lib.gate.state import RunState, find_unfinished, write_atomic
+from perfgate_lib.gate.state import RunState, find_unfinished
+from perfgate_lib.io.storage import write_atomic
 from perfgate_lib.runners.base import JobState, RunnerError, normalise_state, parse_json_line
 from perfgate_lib.runners.iris import IrisRunner, job_entries, job_state_from_entry, status_url
 from perfgate_lib.runners.replay import ReplayRunner

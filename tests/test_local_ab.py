@@ -743,8 +743,8 @@ def test_local_ab_command_rejects_bad_checkout_and_revision(tmp_path, capsys):
 
 
 def test_sandbox_is_marin_shaped_and_its_changes_apply(tmp_path):
-    from perfgate_lib.errors import UsageError
-    from perfgate_lib.local.sandbox import SUB_BATCH_CHANGE, diff_text
+    from perfgate_lib.errors import PerfgateError, UsageError
+    from perfgate_lib.local.sandbox import SUB_BATCH_CHANGE, ZSTD_LEVEL_CHANGE, diff_text
 
     box = build_sandbox(tmp_path / "a")
     diff = diff_text(box)
@@ -757,6 +757,16 @@ def test_sandbox_is_marin_shaped_and_its_changes_apply(tmp_path):
     assert "+_SUB_BATCH_SIZE = 1\n" in diff_text(other)
     with pytest.raises(UsageError, match="not empty"):
         build_sandbox(tmp_path / "b")
+    (edit,) = ZSTD_LEVEL_CHANGE.edits.values()
+    shuffle = subprocess.run(  # the PR head's shuffle.py: the line is gone
+        ["git", "-C", box.path, "show", f"{box.head}:lib/zephyr/src/zephyr/shuffle.py"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "_ZSTD_COMPRESS_LEVEL = 6" in shuffle
+    with pytest.raises(PerfgateError, match="no `_ZSTD_COMPRESS_LEVEL = 3` line"):
+        edit(shuffle)  # a release without the line the change was written for
 
 
 def test_attribution_shows_no_shares_when_the_total_interval_holds_no_change():

@@ -101,6 +101,12 @@ def test_storage_writes_are_redacted_and_binary_is_untouched(tmp_path, monkeypat
         "[REDACTED"
     )
     assert (tmp_path / "chart.png").read_bytes() == png
+    index = tmp_path / "index" / "run.json"  # the run index and state.json: atomic writes
+    storage.write_atomic(str(index), json.dumps({"note": f"{TOKEN} {ENV_VALUE}"}))
+    assert json.loads(index.read_text())["note"] == (
+        f"{marker('github-token')} {marker('env:' + ENV_NAME)}"
+    )
+    assert [p.name for p in index.parent.iterdir()] == ["run.json"], "no temp file left"
 
 
 def _verdict_comment(treat_path, **kwargs) -> str:

@@ -19,7 +19,6 @@ import json
 import logging
 import os
 import re
-import tempfile
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -98,23 +97,6 @@ def index_dir(root: str | None = None) -> str:
     return storage.join(root or default_runs_root(), INDEX_DIR)
 
 
-def _write_atomic(path: str, text: str) -> None:
-    """GCS/memory object writes are atomic; local files go through a temp file + rename."""
-    if storage.is_url(path):
-        storage.write_text(path, text)
-        return
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-", suffix=".part")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def register_run(entry: RunEntry, root: str | None = None) -> str:
     """Write (or rewrite) ``entry`` into the index at ``root``; returns the index file path."""
     root = root or default_runs_root()
@@ -123,7 +105,7 @@ def register_run(entry: RunEntry, root: str | None = None) -> str:
     stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     data = entry.to_json() | {"registered_at": entry.registered_at or stamp}
     path = storage.join(index_dir(root), index_key(root, entry.path) + ".json")
-    _write_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+    storage.write_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
     return path
 
 

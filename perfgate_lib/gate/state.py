@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import tempfile
 from typing import Any
 
 from perfgate_lib.errors import PerfgateError
@@ -49,26 +47,6 @@ def now_iso() -> str:
 def gate_folder(gate: int, attempt: int = 1) -> str:
     """``gate1`` for a first attempt, ``gate1-attempt2`` after."""
     return f"gate{gate}" if attempt == 1 else f"gate{gate}-attempt{attempt}"
-
-
-def write_atomic(path: str, text: str) -> None:
-    """Replace ``path`` in one step (temp file + rename locally; one write on URLs)."""
-    if storage.is_url(path):
-        storage.write_text(path, text)
-        return
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".state-", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 class RunState:
@@ -116,7 +94,7 @@ class RunState:
 
     def save(self) -> None:
         self.data["updated_at"] = now_iso()
-        write_atomic(self.path, scrub(json.dumps(self.data, indent=2, default=str)) + "\n")
+        storage.write_atomic(self.path, scrub(json.dumps(self.data, indent=2, default=str)) + "\n")
 
     # ------------------------------------------------------------------ run level
     @property

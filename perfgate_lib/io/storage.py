@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import tempfile
 from typing import Any
 
 import fsspec
@@ -111,6 +112,29 @@ def write_bytes(path: str, data: bytes) -> None:
 
 def write_text(path: str, text: str) -> None:
     write_bytes(path, text.encode("utf-8"))
+
+
+def write_atomic(path: str, text: str) -> None:
+    """Replace ``path`` in one step: an object store's write is atomic; a local file is
+    written to a temp file beside it, synced, then renamed over it. Redacted like
+    :func:`write_bytes`."""
+    if is_url(path):
+        write_text(path, text)
+        return
+    data = outbound(text.encode("utf-8"))
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".part", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
 
 
 def exists(path: str) -> bool:

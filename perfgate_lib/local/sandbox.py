@@ -50,6 +50,18 @@ _GIT_ENV = {
 Edit = Callable[[str], str]
 
 
+def replace_once(old: str, new: str, missing: str) -> Edit:
+    """An edit replacing the one occurrence of ``old`` with ``new``; PerfgateError
+    ``sandbox: <missing>`` when ``old`` is not there exactly once (another release)."""
+
+    def edit(text: str) -> str:
+        if text.count(old) != 1:
+            raise PerfgateError(f"sandbox: {missing}")
+        return text.replace(old, new)
+
+    return edit
+
+
 @dataclass(frozen=True)
 class Change:
     """One PR: a branch name, a commit message and the file edits."""
@@ -68,15 +80,7 @@ _NEW_SUB_BATCH = """# Items per pickle.dump call within a chunk. One item per fr
 # fan-in over mega-docs (hundreds of open chunk iterators on skewed shuffles).
 _SUB_BATCH_SIZE = 1
 """
-
-
-def _shrink_sub_batch(text: str) -> str:
-    if _OLD_SUB_BATCH not in text:
-        raise PerfgateError(
-            "sandbox: the installed zephyr/shuffle.py has no `_SUB_BATCH_SIZE = 1024` block; "
-            "this marin-zephyr release is not the one the demo was built for"
-        )
-    return text.replace(_OLD_SUB_BATCH, _NEW_SUB_BATCH)
+_NOT_THIS_RELEASE = "this marin-zephyr release is not the one the demo was built for"
 
 
 SUB_BATCH_CHANGE = Change(
@@ -86,7 +90,14 @@ SUB_BATCH_CHANGE = Change(
         "Bounds per-iterator read memory in reducers that fan in many chunk iterators\n"
         "(tier-2 mega-docs)."
     ),
-    edits={str(ZEPHYR_PKG / "shuffle.py"): _shrink_sub_batch},
+    edits={
+        str(ZEPHYR_PKG / "shuffle.py"): replace_once(
+            _OLD_SUB_BATCH,
+            _NEW_SUB_BATCH,
+            "the installed zephyr/shuffle.py has no `_SUB_BATCH_SIZE = 1024` block; "
+            + _NOT_THIS_RELEASE,
+        )
+    },
 )
 
 
@@ -97,36 +108,24 @@ _ZSTD_COMPRESS_LEVEL = 6
 """
 
 
-def _raise_zstd_level(text: str) -> str:
-    if text.count(_OLD_LEVEL) != 1:
-        raise PerfgateError(
-            "sandbox: the installed zephyr/shuffle.py has no `_ZSTD_COMPRESS_LEVEL = 3` line; "
-            "this marin-zephyr release is not the one the demo was built for"
-        )
-    return text.replace(_OLD_LEVEL, _NEW_LEVEL)
-
-
 ZSTD_LEVEL_CHANGE = Change(
     branch=PR_BRANCH,
     message=(
         "zephyr: compress scatter chunks at zstd level 6\n\n"
         "Smaller shuffle files: less spill disk and GCS egress on tier-2 sized jobs."
     ),
-    edits={str(ZEPHYR_PKG / "shuffle.py"): _raise_zstd_level},
+    edits={
+        str(ZEPHYR_PKG / "shuffle.py"): replace_once(
+            _OLD_LEVEL,
+            _NEW_LEVEL,
+            "the installed zephyr/shuffle.py has no `_ZSTD_COMPRESS_LEVEL = 3` line; "
+            + _NOT_THIS_RELEASE,
+        )
+    },
 )
 DEFAULT_CHANGE = ZSTD_LEVEL_CHANGE
 
 _OLD_PIN = '"braceexpand==0.1.7"'
-_NEW_PIN = '"braceexpand==0.1.6"'
-
-
-def _downgrade_braceexpand(text: str) -> str:
-    if text.count(_OLD_PIN) != 1:
-        raise PerfgateError(
-            f"sandbox: {ZEPHYR_PYPROJECT} has no {_OLD_PIN} pin; the kit's venv holds "
-            "another braceexpand than the one the dependency-pin change was written for"
-        )
-    return text.replace(_OLD_PIN, _NEW_PIN)
 
 
 # A dependency-only PR: zephyr's code is untouched, its environment differs.
@@ -135,7 +134,14 @@ DEP_PIN_CHANGE = Change(
     message=(
         "zephyr: pin braceexpand to 0.1.6\n\nMatches the version in an older downstream image."
     ),
-    edits={ZEPHYR_PYPROJECT: _downgrade_braceexpand},
+    edits={
+        ZEPHYR_PYPROJECT: replace_once(
+            _OLD_PIN,
+            '"braceexpand==0.1.6"',
+            f"{ZEPHYR_PYPROJECT} has no {_OLD_PIN} pin; the kit's venv holds another "
+            "braceexpand than the one the dependency-pin change was written for",
+        )
+    },
 )
 
 
