@@ -65,3 +65,18 @@ def test_a_good_event_file_is_read(tmp_path):
     event = tmp_path / "event.json"
     event.write_text(json.dumps({"action": "created", "issue": {"number": 7}}))
     assert load_event(str(event)) == {"action": "created", "issue": {"number": 7}}
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [("{1: 2", "not valid JSON"), ("{}", None), ('{"1": "a.json"}', None)],
+)
+def test_a_replay_mapping_is_a_json_object_or_an_error_naming_it(text, problem):
+    from perfgate_lib.runners.replay import parse_source
+
+    if problem is None:
+        assert parse_source(text) == json.loads(text)
+    else:
+        with pytest.raises(UsageError, match=f"^replay mapping: {problem}"):
+            parse_source(text)
+    assert parse_source("runs/recorded") == "runs/recorded"  # a folder stays a path

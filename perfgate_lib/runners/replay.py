@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from perfgate_lib.errors import UsageError
 from perfgate_lib.io import storage
+from perfgate_lib.io.paramfile import json_object
 from perfgate_lib.runners.base import JobState, Submission
 from perfgate_lib.verdict.report import load_report
 
@@ -46,12 +47,7 @@ def parse_source(value: str | Mapping[str, str] | None) -> str | dict[str, str]:
     if not text:
         raise UsageError("replay runner: give a folder of recorded reports or a mapping")
     if text.startswith("{"):
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise UsageError(f"replay mapping is not valid JSON: {exc.msg}") from exc
-        if not isinstance(data, dict):
-            raise UsageError("replay mapping must be a JSON object")
+        data = json_object(text, lambda problem: UsageError(f"replay mapping: {problem}"))
         return {str(k): str(v) for k, v in data.items()}
     return text
 
