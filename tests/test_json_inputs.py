@@ -44,7 +44,7 @@ def _readers(tmp_path):
 @pytest.mark.parametrize("kind", ["state", "event", "assessment"])
 @pytest.mark.parametrize(("case", "text", "problem"), BAD, ids=[b[0] for b in BAD])
 def test_a_bad_json_file_is_an_error_naming_it(tmp_path, kind, case, text, problem):
-    name, path, read, error, prefix = next(r for r in _readers(tmp_path) if r[0] == kind)
+    _kind, path, read, error, prefix = next(r for r in _readers(tmp_path) if r[0] == kind)
     if text is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
@@ -80,3 +80,19 @@ def test_a_replay_mapping_is_a_json_object_or_an_error_naming_it(text, problem):
         with pytest.raises(UsageError, match=f"^replay mapping: {problem}"):
             parse_source(text)
     assert parse_source("runs/recorded") == "runs/recorded"  # a folder stays a path
+
+
+def test_a_json_argument_names_the_argument_and_its_file(tmp_path):
+    from perfgate_lib.io.paramfile import parse_json_arg
+
+    missing = tmp_path / "context.json"
+    with pytest.raises(UsageError, match=f"^context {missing}: file not found$"):
+        parse_json_arg(str(missing), "context")
+    with pytest.raises(UsageError, match=r"^context: not valid JSON \("):
+        parse_json_arg('{"gate": ', "context")
+    missing.write_text("[1]")
+    with pytest.raises(UsageError, match=f"^context {missing}: expected a JSON object$"):
+        parse_json_arg(str(missing), "context")
+    missing.write_text('{"gate": 2}')
+    assert parse_json_arg(str(missing), "context") == parse_json_arg('{"gate": 2}', "x")
+    assert parse_json_arg("", "context") == {}

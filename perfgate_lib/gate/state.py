@@ -27,7 +27,6 @@ import json
 from typing import Any
 
 from perfgate_lib.errors import PerfgateError
-from perfgate_lib.gate.localchecks import scrub
 from perfgate_lib.io import storage
 from perfgate_lib.io.paramfile import read_json_object
 
@@ -94,7 +93,8 @@ class RunState:
 
     def save(self) -> None:
         self.data["updated_at"] = now_iso()
-        storage.write_atomic(self.path, scrub(json.dumps(self.data, indent=2, default=str)) + "\n")
+        # storage.write_atomic redacts secrets, as every storage write does
+        storage.write_atomic(self.path, json.dumps(self.data, indent=2, default=str) + "\n")
 
     # ------------------------------------------------------------------ run level
     @property

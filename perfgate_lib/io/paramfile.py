@@ -93,10 +93,6 @@ def parse_json_arg(value: str | dict | None, what: str) -> dict[str, Any]:
     if isinstance(value, dict):
         return dict(value)
     text = value.strip()
-
-    def error(problem: str) -> UsageError:
-        return UsageError(f"{what}: {problem}" + (f": {value}" if "not found" in problem else ""))
-
     if text.startswith("{"):
-        return json_object(text, error)
-    return read_json_object(text, error)
+        return json_object(text, lambda problem: UsageError(f"{what}: {problem}"))
+    return read_json_object(text, lambda problem: UsageError(f"{what} {text}: {problem}"))
