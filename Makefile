@@ -1,6 +1,6 @@
 # Two commands on a fresh machine: `make demo` (the main job) and `make test`.
 # Both create .venv and install the project into it when missing or outdated.
-PYTHON ?= python3
+# The interpreter: Python 3.12 or 3.13, found on PATH or under pyenv (.ci/find-python).
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.perfgate-installed
@@ -8,7 +8,7 @@ STAMP := $(VENV)/.perfgate-installed
 .PHONY: demo test lint format bench clean
 
 $(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	test -x $(BIN)/python || { py=$$(sh .ci/find-python) && $$py -m venv $(VENV); }
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test,local]'
 	touch $(STAMP)
