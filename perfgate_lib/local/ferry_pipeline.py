@@ -70,6 +70,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
+if __package__:
+    from perfgate_lib.local import zephyr_api
+else:  # run by path in a side's environment: this folder is sys.path[0]
+    import zephyr_api  # type: ignore[no-redef]
+
 FERRY_MODULE = "perfgate.miniferry"
 STAGES = ("normalize", "minhash", "fuzzy_dups", "consolidate", "tokenize")
 
@@ -82,6 +87,18 @@ _SHINGLE_BLOCK = 4096
 VOCAB_SIZE = 50_257
 _WS = re.compile(r"\s+")
 _TOKEN = re.compile(r"\w+|[^\w\s]")
+
+
+_API: zephyr_api.ZephyrApi | None = None
+
+
+def zapi() -> zephyr_api.ZephyrApi:
+    """Zephyr's and fray's names the pipeline uses, resolved once for this release (see
+    :mod:`zephyr_api`); raises ``ZephyrApiError`` naming what is missing."""
+    global _API
+    if _API is None:
+        _API = zephyr_api.load()
+    return _API
 
 
 # ---------------------------------------------------------------------------
@@ -166,9 +183,7 @@ def smallest_keep(doc_id: str, items: Iterator[dict]) -> dict:
 
 def not_duplicate(record: dict) -> bool:
     """Filter for ``consolidate``: the duplicate id set comes from ``ctx.put("dup_ids")``."""
-    from zephyr import zephyr_worker_ctx
-
-    return record["id"] not in zephyr_worker_ctx().get_shared("dup_ids")
+    return record["id"] not in zapi().zephyr_worker_ctx().get_shared("dup_ids")
 
 
 def attach_attributes(record: dict) -> dict:
@@ -325,9 +340,7 @@ _TASKS: dict[tuple[str, str], int] = {}  # (stage, work dir) -> tasks: planned o
 
 
 def _task_count(dataset: Any) -> int:
-    from zephyr import compute_plan
-
-    plan = compute_plan(dataset)
+    plan = zapi().compute_plan(dataset)
     worker_stages = [s for s in plan.stages if s.stage_type.name != "RESHARD"]
     return len(worker_stages) * plan.num_shards
 
@@ -342,7 +355,7 @@ def _count_lines(paths: list[str]) -> int:
 
 def stage_datasets(corpus_glob: str, work: Path) -> dict[str, Callable[[], Any]]:
     """Builders of each stage's Dataset (built lazily: later stages glob earlier outputs)."""
-    from zephyr import Dataset
+    Dataset = zapi().Dataset
 
     def out(stage: str) -> str:
         return str(work / stage / "part-{shard:05d}.jsonl")
@@ -385,11 +398,9 @@ def _dup_ids(work: Path) -> frozenset[str]:
 
 def make_context(work: Path, max_workers: int = 2) -> Any:
     """A ``ZephyrContext`` on fray's in-process ``LocalClient``; chunks under ``work``."""
-    from fray.local_backend import LocalClient
-    from zephyr import ZephyrContext
-
-    return ZephyrContext(
-        client=LocalClient(),
+    api = zapi()
+    return api.ZephyrContext(
+        client=api.LocalClient(),
         max_workers=max_workers,
         chunk_storage_prefix=str(work / "chunks"),
         name="perfgate-miniferry",
@@ -500,6 +511,8 @@ def error_line(exc: BaseException) -> str:
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     first = lines[0] if lines else ""
     last = lines[-1] if lines else ""
+    if isinstance(exc, zephyr_api.ZephyrApiError):  # names the API and the supported range
+        return f"unsupported Zephyr: {exc}"
     text = first if first == last else f"{first} ... {last}"
     return f"ferry failed: {type(exc).__name__}: {text}"[:300]
 
@@ -555,6 +568,7 @@ def serve(
             )
         t0 = time.perf_counter()
         identity = {"zephyr_source": source, **zephyr_identity()}
+        identity["zephyr_api"] = dict(zapi().where)  # before timing: exit 4 if missing
         quiet_logs()
         t1 = time.perf_counter()
         work_dir.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,275 @@
+"""The Zephyr (and fray) API the mini ferry needs, resolved across releases: one adapter.
+
+Standard library only: the mini ferry's side process (``ferry_pipeline.py``, run by path
+in a worktree's own environment, this folder as its ``sys.path[0]``) imports it as
+``zephyr_api``; the kit imports it as ``perfgate_lib.local.zephyr_api``.
+
+Since marin-zephyr 0.2.42 the ``zephyr`` package re-exports nothing: every name lives in
+its defining submodule (``zephyr.context``, ``zephyr.dataset``, ``zephyr.plan``,
+``zephyr.worker_context``). Older releases (0.2.20 ...) define ``ZephyrContext`` in
+``zephyr.execution`` and re-export everything from ``zephyr``. :data:`NEEDED` lists, per
+name, where to look, newest layout first; :func:`load` returns the first found (or raises
+:class:`ZephyrApiError` naming every missing name and the supported range), and
+:func:`probe_zephyr_api` asks another interpreter the same question in a subprocess (for
+``perfgate doctor``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+OLDEST_SUPPORTED = "0.2.20"  # marin-zephyr 0.2.20.dev202606180959, June 2026
+NEWEST_TESTED = "0.2.227"  # marin-zephyr 0.2.227.dev40316220070, October 2026
+SUPPORTED_RANGE = f"marin-zephyr {OLDEST_SUPPORTED} to {NEWEST_TESTED} (newest tested)"
+
+# name -> (module, attribute) places to look, newest layout first. The first place is the
+# name reported as missing ("zephyr.context.ZephyrContext").
+NEEDED: dict[str, tuple[tuple[str, str], ...]] = {
+    "ZephyrContext": (
+        ("zephyr.context", "ZephyrContext"),
+        ("zephyr.execution", "ZephyrContext"),  # 0.2.20 ... 0.2.41
+        ("zephyr", "ZephyrContext"),
+    ),
+    "Dataset": (("zephyr.dataset", "Dataset"), ("zephyr", "Dataset")),
+    "compute_plan": (("zephyr.plan", "compute_plan"), ("zephyr", "compute_plan")),
+    "zephyr_worker_ctx": (
+        ("zephyr.worker_context", "zephyr_worker_ctx"),
+        ("zephyr", "zephyr_worker_ctx"),
+    ),
+    "LocalClient": (("fray.local_backend", "LocalClient"),),
+}
+# Members the pipeline calls on the resolved names: "Name.member".
+MEMBERS = (
+    "ZephyrContext.execute",
+    "ZephyrContext.put",
+    "Dataset.from_files",
+    "Dataset.load_jsonl",
+    "Dataset.map",
+    "Dataset.flat_map",
+    "Dataset.filter",
+    "Dataset.group_by",
+    "Dataset.write_jsonl",
+)
+# Keyword arguments the mini ferry passes to ZephyrContext(...).
+CONTEXT_KEYWORDS = ("client", "max_workers", "chunk_storage_prefix", "name")
+
+
+class ZephyrApiError(ImportError):
+    """The Zephyr in use lacks names the mini ferry needs; the message names them."""
+
+    def __init__(self, missing: tuple[str, ...], version: str | None, cause: str = "") -> None:
+        self.missing = missing
+        self.version = version
+        super().__init__(unsupported_message(missing, version, cause))
+
+
+def unsupported_message(missing: tuple[str, ...], version: str | None, cause: str = "") -> str:
+    """One line: which API is missing, in which version, and the supported range;
+    ``cause`` is the first import error met (a module that exists but fails to import)."""
+    because = f" (first import error: {cause})" if cause else ""
+    return (
+        f"marin-zephyr {version or '(version unknown)'} lacks the API the mini ferry needs: "
+        f"{', '.join(missing)}{because}; gate 0 supports {SUPPORTED_RANGE}"
+    )
+
+
+@dataclass(frozen=True)
+class ZephyrApi:
+    """The resolved objects; ``where`` maps each name to the module it came from."""
+
+    ZephyrContext: Any
+    Dataset: Any
+    compute_plan: Any
+    zephyr_worker_ctx: Any
+    LocalClient: Any
+    version: str | None
+    where: dict[str, str]
+
+
+def zephyr_version() -> str | None:
+    """The installed ``marin-zephyr`` distribution's version (None when not installed).
+
+    A worktree's ``lib/zephyr/src`` on ``sys.path`` has no distribution metadata; then its
+    ``pyproject.toml`` (two folders up) gives the version when it can be read.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    declared = _declared_version()
+    if declared:
+        return declared
+    try:
+        return version("marin-zephyr")
+    except PackageNotFoundError:
+        return None
+
+
+def _declared_version() -> str | None:
+    """``project.version`` of the pyproject beside the imported zephyr package, if any."""
+    import importlib.util
+
+    try:
+        import tomllib
+    except ImportError:  # Python < 3.11 cannot read it; the dist version is asked next
+        return None
+    try:
+        spec = importlib.util.find_spec("zephyr")
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.origin:
+        return None
+    toml = Path(spec.origin).resolve().parent.parent.parent / "pyproject.toml"
+    try:
+        project = tomllib.loads(toml.read_text()).get("project", {})
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+    name = str(project.get("name", "")).lower()
+    return str(project["version"]) if name == "marin-zephyr" and "version" in project else None
+
+
+def _lookup(places: tuple[tuple[str, str], ...], errors: list[str]) -> tuple[Any, str] | None:
+    """The first ``(object, module)`` found; import errors are appended to ``errors``."""
+    for module_name, attribute in places:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            if not (isinstance(exc, ModuleNotFoundError) and exc.name == module_name):
+                errors.append(f"{module_name}: {type(exc).__name__}: {exc}"[:300])
+            continue
+        except Exception as exc:  # noqa: BLE001 - a broken module is reported, not raised
+            errors.append(f"{module_name}: {type(exc).__name__}: {exc}"[:300])
+            continue
+        if hasattr(module, attribute):
+            return getattr(module, attribute), module_name
+    return None
+
+
+def _signature_keywords(obj: Any) -> set[str] | None:
+    """Parameter names of ``obj``'s call signature; None when it has ``**kwargs`` or none."""
+    import inspect
+
+    try:
+        params = inspect.signature(obj).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return None
+    return {p.name for p in params}
+
+
+def find_missing() -> tuple[dict[str, Any], dict[str, str], tuple[str, ...], str]:
+    """``(objects, where, missing, cause)``: every needed name found, its module, what is
+    not found, and the first import error met ("" when none)."""
+    found: dict[str, Any] = {}
+    where: dict[str, str] = {}
+    missing: list[str] = []
+    errors: list[str] = []
+    for name, places in NEEDED.items():
+        hit = _lookup(places, errors)
+        if hit is None:
+            missing.append(f"{places[0][0]}.{places[0][1]}")
+        else:
+            found[name], where[name] = hit
+    for member in MEMBERS:
+        owner, attribute = member.split(".")
+        if owner in found and not hasattr(found[owner], attribute):
+            missing.append(f"{where[owner]}.{member}")
+    if "ZephyrContext" in found:
+        keywords = _signature_keywords(found["ZephyrContext"])
+        if keywords is not None:
+            missing += [
+                f"{where['ZephyrContext']}.ZephyrContext({k}=...)"
+                for k in CONTEXT_KEYWORDS
+                if k not in keywords
+            ]
+    return found, where, tuple(missing), errors[0] if errors else ""
+
+
+def load() -> ZephyrApi:
+    """The mini ferry's API from the Zephyr on ``sys.path``; raises ZephyrApiError."""
+    found, where, missing, cause = find_missing()
+    if missing:
+        raise ZephyrApiError(missing, zephyr_version(), cause)
+    return ZephyrApi(**found, version=zephyr_version(), where=where)
+
+
+# ---------------------------------------------------------------------------
+# The probe: the same question asked of another interpreter
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ZephyrApiProbe:
+    """What :func:`probe_zephyr_api` found; ``detail`` is one line for a person."""
+
+    version: str | None  # marin-zephyr's version as that interpreter sees it
+    missing: tuple[str, ...]  # API names not found, e.g. "zephyr.context.ZephyrContext"
+    ok: bool
+    detail: str
+
+
+def _probe_main(zephyr_src: str) -> None:
+    """Run in the probed interpreter: print one JSON line ``{version, missing, where}``."""
+    if zephyr_src:
+        sys.path.insert(0, zephyr_src)
+    _, where, missing, cause = find_missing()
+    answer = {"version": zephyr_version(), "missing": list(missing), "where": where, "cause": cause}
+    print(json.dumps(answer))
+
+
+def probe_zephyr_api(
+    python: str, zephyr_src: str | None = None, timeout_s: float = 60.0
+) -> ZephyrApiProbe:
+    """Ask interpreter ``python`` whether it can import the mini ferry's API.
+
+    ``zephyr_src`` (a folder holding ``zephyr/``) goes first on that interpreter's
+    ``sys.path``. Runs this file in a subprocess (at most ``timeout_s`` seconds) and never
+    raises for a broken environment: a missing interpreter, a crash, a timeout or a
+    Zephyr that cannot be imported is reported in the result.
+    """
+    here = str(Path(__file__).resolve().parent)
+    code = (
+        f"import sys; sys.path.insert(0, {here!r}); import zephyr_api; "
+        f"zephyr_api._probe_main({zephyr_src or ''!r})"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    try:
+        done = subprocess.run(
+            [python, "-c", code],
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            env=env,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        return ZephyrApiProbe(None, (), False, f"cannot run {python}: {exc}")
+    lines = done.stdout.strip().splitlines()
+    try:
+        answer = json.loads(lines[-1]) if lines else None
+    except json.JSONDecodeError:
+        answer = None
+    if done.returncode != 0 or not isinstance(answer, dict):
+        tail = (done.stderr.strip().splitlines() or ["no output"])[-1][:300]
+        return ZephyrApiProbe(
+            None,
+            (),
+            False,
+            f"{python} could not check the Zephyr API (exit {done.returncode}): {tail}",
+        )
+    version = answer.get("version")
+    missing = tuple(str(m) for m in answer.get("missing") or ())
+    if missing:
+        detail = unsupported_message(missing, version, str(answer.get("cause") or ""))
+        return ZephyrApiProbe(version, missing, False, detail)
+    where = answer.get("where") or {}
+    modules = ", ".join(f"{name} from {module}" for name, module in sorted(where.items()))
+    return ZephyrApiProbe(
+        version, (), True, f"marin-zephyr {version or '?'}: {modules} ({SUPPORTED_RANGE})"
+    )
