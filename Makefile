@@ -10,7 +10,7 @@ STAMP := $(VENV)/.perfgate-installed
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || { py=$$(sh .ci/find-python) && $$py -m venv $(VENV); }
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,local]'
+	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
 demo: $(STAMP)

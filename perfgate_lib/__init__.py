@@ -1,5 +1,6 @@
 """perfgate: the Zephyr performance gate kit (assess, run, compare, comment)."""
 
+import importlib.resources as _resources
 import os as _os
 from pathlib import Path as _Path
 
@@ -12,7 +13,20 @@ _os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
 __version__ = "0.1.0"
 
 PROJECT_ROOT = _Path(__file__).resolve().parent.parent
-"""The kit's checkout: ``parameters/``, ``notebooks/`` and ``runs/`` live here."""
+"""The folder above the package: the kit's checkout when installed from a clone."""
+
+
+def bundled(name: str) -> _Path:
+    """The kit's bundled folder ``notebooks`` or ``parameters``.
+
+    In a wheel they ship inside the package (``perfgate_lib/notebooks``, read with
+    importlib.resources); in an editable install from a clone they are the checkout's
+    top-level folders of the same name.
+    """
+    packaged = _resources.files(__name__) / name
+    if packaged.is_dir():
+        return _Path(str(packaged))
+    return PROJECT_ROOT / name
 
 SENTINEL = "<!-- zephyr-perf-gate -->"
 """First line of every comment the kit posts; re-runs find and replace it."""

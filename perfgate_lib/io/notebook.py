@@ -20,11 +20,11 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from perfgate_lib import PROJECT_ROOT
+from perfgate_lib import bundled
 from perfgate_lib.errors import PerfgateError, UsageError
 from perfgate_lib.io import crash, storage
 
-NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
+NOTEBOOKS_DIR = bundled("notebooks")
 KERNEL = "python3"
 _SECRET_NAME = re.compile(r"token|secret|password|passwd|api_?key|credential", re.I)
 REDACTING_SCHEME = "perfgate-redacted::"  # papermill output paths through RedactingWriter

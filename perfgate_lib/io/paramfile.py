@@ -8,16 +8,22 @@ the file or argument.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import yaml
 
-from perfgate_lib import PROJECT_ROOT
+from perfgate_lib import bundled
 from perfgate_lib.errors import ConfigError, UsageError
 from perfgate_lib.io import storage
 
-PARAMETERS_DIR = PROJECT_ROOT / "parameters"
+PARAMETERS_DIR = Path(os.environ.get("PERFGATE_PARAMETERS") or bundled("parameters"))
+"""The parameter files: the bundled ``parameters/``, or the operator's own folder named by
+``$PERFGATE_PARAMETERS`` (never a folder of the checkout under test, which a PR controls)."""
+EXAMPLES_DIR = bundled("parameters") / "examples"
+"""The bundled example data (reports, the assessment's offline example)."""
 
 
 def load_yaml(source: str) -> Any:

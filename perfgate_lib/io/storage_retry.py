@@ -17,7 +17,7 @@ from typing import TypeVar
 
 import yaml
 
-from perfgate_lib import PROJECT_ROOT
+from perfgate_lib import bundled
 from perfgate_lib.errors import StorageError
 from perfgate_lib.io.storage_errors import (
     CREDENTIALS,
@@ -28,7 +28,7 @@ from perfgate_lib.io.storage_errors import (
     describe,
 )
 
-GATE_COMMON = PROJECT_ROOT / "parameters" / "gate_common.yaml"
+GATE_COMMON = bundled("parameters") / "gate_common.yaml"
 _T = TypeVar("_T")
 
 
@@ -79,7 +79,7 @@ def translate(exc: Exception, url: str, doing: str, attempts: int = 1) -> Except
     return exc
 
 
-def with_retries(
+def with_retries[T](
     op: Callable[[], _T],
     url: str,
     doing: str = "read",
