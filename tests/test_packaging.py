@@ -106,8 +106,8 @@ def test_bundled_folders_resolve_in_a_checkout():
 
     assert (bundled("notebooks") / "compare.ipynb").is_file()
     assert (bundled("parameters") / "thresholds.yaml").is_file()
-    assert NOTEBOOKS_DIR == bundled("notebooks")
-    assert PARAMETERS_DIR == bundled("parameters")
+    assert bundled("notebooks") == NOTEBOOKS_DIR
+    assert bundled("parameters") == PARAMETERS_DIR
 
 
 def test_an_operator_parameters_folder_overrides_the_bundled_one(tmp_path):
@@ -162,9 +162,7 @@ def test_the_built_wheel_runs_from_an_unrelated_folder(tmp_path):
     )
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("PERFGATE_", "PYTHONPATH"))
-    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PERFGATE_", "PYTHONPATH"))}
     env["PERFGATE_RUNS_ROOT"] = str(elsewhere / "runs")
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
