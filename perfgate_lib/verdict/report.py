@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from perfgate_lib.errors import ReportError
 from perfgate_lib.io import storage
+from perfgate_lib.verdict.collector_warnings import summarize
+from perfgate_lib.verdict.limits import check_report_bounds
 
 INFRA_BUCKETS = (
     "preempted",
@@ -239,7 +240,7 @@ def loads_report(text: str | bytes, source: str = "<report>") -> PerfReport:
         raise ReportError(source, None, f"not valid JSON: {exc}") from exc
     except RecursionError as exc:
         raise ReportError(source, None, f"JSON nested deeper than {MAX_DEPTH} levels") from exc
-    return parse_report(obj, source)
+    return parse_report(check_report_bounds(obj, source, len(text)), source)
 
 
 def load_report(path: str) -> PerfReport:
@@ -253,20 +254,14 @@ def load_report(path: str) -> PerfReport:
     return loads_report(data, str(path))
 
 
-# A collector warning that says its iris calls failed (marin's collector exits 0 then).
-_IRIS_FAILED = re.compile(
-    r"\biris\b.*\b(fail(s|ed|ure)?|error|exit(ed|s)?|timed? ?out|unavailable|unreachable|"
-    r"could not|cannot|unable|refused)\b",
-    re.IGNORECASE,
-)
-
-
 def collector_problems(report: PerfReport) -> list[str]:
     """Why a report is unusable although its collector exited 0 ([] when usable).
 
-    marin's ``collect_perf_metrics.py`` exits 0 when its iris calls fail; the report then
-    has empty or all-zero ``stage_wall_seconds``, every step in ``cached_steps`` and the
-    reason in ``warnings`` (marin-contracts.md). Such a report must never be compared.
+    marin's ``collect_perf_metrics.py`` exits 0 whatever went wrong. A report is unusable
+    when it has no stage time at all (empty or all zero) or a warning that the collector
+    could not read the job tree or the driver's step log (the ``unusable`` rows of
+    :data:`perfgate_lib.verdict.collector_warnings.TABLE`). Warnings about fields the
+    verdict does not use never make it unusable; the rules show them as notes.
     """
     problems = []
     stages = report.stage_wall_seconds
@@ -274,7 +269,7 @@ def collector_problems(report: PerfReport) -> list[str]:
         problems.append("no stage times (stage_wall_seconds is empty)")
     elif not any(stages.values()):
         problems.append("every stage time is 0 or missing")
-    failed = [w for w in report.warnings if _IRIS_FAILED.search(w)]
-    if failed:
-        problems.append("the collector's iris calls failed: " + "; ".join(failed))
+    problems += [
+        f"{r.rule.meaning} (collector warning: {r.warning})" for r in summarize(report.warnings).unusable
+    ]
     return problems

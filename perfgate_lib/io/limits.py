@@ -1,0 +1,74 @@
+"""Bounds on the work one input can cause, from ``parameters/limits.yaml``.
+
+Every hostile input (a perf report, a diff, a Python file, an Actions artifact, a local
+check's output) is bounded here. Past a bound the kit stops with
+:class:`LimitExceeded` (exit 4), which names the limit, the value seen and the file;
+the assessment instead marks a file past the parse budget "unsure: all yes".
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, fields
+from typing import Any
+
+from perfgate_lib.errors import PerfgateError
+from perfgate_lib.io.paramfile import PARAMETERS_DIR, load_yaml, mapping, positive_numbers
+
+LIMITS_FILE = "limits.yaml"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The bounds (bytes, counts, characters, lines; see limits.yaml for each)."""
+
+    report_max_bytes: int
+    report_max_stages: int
+    stage_name_max_chars: int
+    diff_max_files: int
+    parse_max_bytes: int
+    parse_max_depth: int
+    artifact_max_bytes: int
+    artifact_member_max_bytes: int
+    local_check_tail_lines: int
+    local_check_tail_bytes: int
+    source: str = ""
+
+
+class LimitExceeded(PerfgateError):
+    """An input is past one of the bounds in limits.yaml (exit 4)."""
+
+    def __init__(self, limit: str, seen: Any, bound: Any, where: str, what: str = "") -> None:
+        self.limit = limit
+        self.seen = seen
+        self.bound = bound
+        self.where = where
+        detail = f"{what} " if what else ""
+        super().__init__(
+            f"{where}: {detail}{seen} is over the limit {limit}={bound} "
+            f"(parameters/{LIMITS_FILE}); nothing more was done with it"
+        )
+
+
+def parse_limits(doc: Any, source: str) -> Limits:
+    """Every field is a required positive whole number."""
+    doc = mapping(doc, source)
+    names = tuple(f.name for f in fields(Limits) if f.name != "source")
+    return Limits(**positive_numbers(doc, names, source, whole=True), source=source)
+
+
+@functools.cache
+def _load(path: str) -> Limits:
+    return parse_limits(load_yaml(path), path)
+
+
+def load_limits(path: str | None = None) -> Limits:
+    """The limits in ``path`` (default: ``limits.yaml`` of the parameters folder)."""
+    return _load(str(path or PARAMETERS_DIR / LIMITS_FILE))
+
+
+def check(limit: str, seen: int, where: str, what: str = "", limits: Limits | None = None) -> None:
+    """Raise :class:`LimitExceeded` when ``seen`` is over the bound named ``limit``."""
+    bound = getattr(limits or load_limits(), limit)
+    if seen > bound:
+        raise LimitExceeded(limit, seen, bound, where, what)

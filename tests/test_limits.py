@@ -1,0 +1,65 @@
+"""Bounded work (issue 29, problem 8): limits.yaml, reports past a bound stop at once with
+exit 4 naming the limit and the file."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from perfgate_lib.errors import ConfigError
+from perfgate_lib.io.limits import LimitExceeded, check, load_limits, parse_limits
+from tests.cli_helpers import perfgate
+from tests.conftest import REPO_ROOT
+
+EXAMPLE = REPO_ROOT / "parameters" / "examples" / "tier1_baseline.json"
+
+
+def test_limits_file_has_every_bound():
+    lim = load_limits()
+    assert lim.report_max_stages >= 100 and lim.diff_max_files == 3000
+    assert lim.local_check_tail_lines > 0 and lim.artifact_max_bytes > 0
+
+
+def test_a_bad_limits_file_names_the_field():
+    with pytest.raises(ConfigError, match="limits.yaml: field 'report_max_bytes'"):
+        parse_limits({"report_max_bytes": -1}, "limits.yaml")
+
+
+def test_check_names_limit_value_and_file():
+    with pytest.raises(LimitExceeded) as info:
+        check("diff_max_files", 20000, "PR 7", "changed files:")
+    assert info.value.exit_code == 4
+    assert "diff_max_files=3000" in str(info.value) and "20000" in str(info.value)
+    assert "PR 7" in str(info.value) and "limits.yaml" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "change, limit",
+    [
+        (
+            lambda d: d.update(stage_wall_seconds={f"s{i}": 1.0 for i in range(100_000)}),
+            "report_max_stages",
+        ),
+        (lambda d: d.update(stage_wall_seconds={"x" * 1_000_000: 1.0}), "stage_name_max_chars"),
+    ],
+    ids=["100k-stages", "1MB-stage-name"],
+)
+def test_compare_stops_at_a_report_bound(tmp_path, change, limit):
+    data = json.loads(EXAMPLE.read_text())
+    change(data)
+    big = tmp_path / "treatment.json"
+    big.write_text(json.dumps(data))
+    proc = perfgate("compare", str(EXAMPLE), str(big), "--out", str(tmp_path / "out"), timeout=120)
+    assert proc.returncode == 4, proc.stderr
+    assert limit in proc.stderr and str(big) in proc.stderr
+    assert not (tmp_path / "out" / "verdict.json").exists()
+
+
+def test_report_bytes_bound(tmp_path):
+    from perfgate_lib.verdict.limits import ReportTooLarge, check_report_bounds
+
+    small = load_limits().__class__(**{**load_limits().__dict__, "report_max_bytes": 10})
+    with pytest.raises(ReportTooLarge, match="report_max_bytes=10"):
+        check_report_bounds({}, "r.json", 11, small)
+    assert check_report_bounds({"a": 1}, "r.json", 10, small) == {"a": 1}
