@@ -8,8 +8,11 @@ PyPI (uv's cache usually holds them after one run).
 from __future__ import annotations
 
 import json
+import os
+import platform
 import shutil
 import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -171,15 +174,79 @@ def test_concurrent_prepares_of_one_digest_build_it_once(tmp_path):
 
 
 @needs_uv
-def test_a_python_this_machine_lacks_fails_with_exit_4_before_any_build(tmp_path):
-    tree = _project(tmp_path / "a", requires=">=3.99")
+def test_a_python_this_machine_lacks_fails_with_exit_4_before_any_build(tmp_path, monkeypatch):
+    """Issue 28, failure 2: "no installed Python satisfies" said nothing about what to do."""
+    tree = _project(tmp_path / "a", requires=">=3.12")
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # no python3.N on PATH
+    monkeypatch.setenv("PYENV_ROOT", str(tmp_path / "no-pyenv"))  # and no pyenv installs
     with pytest.raises(SideEnvError) as caught:
         prepare_side_env(tree, cache_dir=tmp_path / "cache", progress=None)
     error = caught.value
     assert error.exit_code == EXIT_COULD_NOT_RUN
-    assert "requires-python '>=3.99'" in str(error) and "--no-python-downloads" in str(error)
-    assert "uv python find" in str(error) and "No interpreter found" in str(error)
+    text = str(error)
+    assert len(text.splitlines()) == 1  # one line, saying what to install
+    assert "requires-python '>=3.12'" in text and str(tree / "lib/zephyr/pyproject.toml") in text
+    assert "install Python 3.12" in text and "pyenv install 3.12" in text
     assert not (tmp_path / "cache").exists()
+
+
+def _pyenv_root(root: Path, version: str = platform.python_version()) -> Path:
+    """A pyenv root whose one install is this machine's real kit base interpreter."""
+    bin_dir = root / "versions" / version / "bin"
+    bin_dir.mkdir(parents=True)
+    (bin_dir / "python3").symlink_to(os.path.realpath(sys.executable))
+    return root
+
+
+@needs_uv
+def test_a_python_installed_under_pyenv_is_found_without_touching_path(tmp_path, monkeypatch):
+    """Issue 28, item 2: uv does not look under pyenv; the kit finds it and passes it."""
+    tree = _project(tmp_path / "a", requires=f"=={platform.python_version()}")
+    shims = tmp_path / "shims"
+    shims.mkdir()
+    minor = ".".join(platform.python_version_tuple()[:2])
+    shim = shims / f"python{minor}"  # a pyenv shim for a version that is not active
+    shim.write_text(f"#!/bin/sh\necho 'pyenv: python{minor}: command not found' >&2\nexit 127\n")
+    shim.chmod(0o755)
+    monkeypatch.setenv("PATH", str(shims))
+    monkeypatch.setenv("PYENV_ROOT", str(_pyenv_root(tmp_path / "pyenv")))
+    built = prepare_side_env(tree, cache_dir=tmp_path / "cache", progress=None)
+    assert built.versions["python"] == platform.python_version()
+    out = _side_run(built, "import sys; print(sys.version_info[:2], sys.prefix)")
+    assert out.startswith(str(tuple(sys.version_info[:2]))) and built.env_dir in out
+    manifest = json.loads((Path(built.env_dir).parent / "manifest.json").read_text())
+    python_arg = manifest["command"][manifest["command"].index("--python") + 1]
+    assert python_arg == str(
+        tmp_path / "pyenv/versions" / platform.python_version() / "bin/python3"
+    )
+
+
+def test_pythons_skip_broken_shims_and_pick_the_oldest_line_newest_patch(tmp_path):
+    from perfgate_lib.io import pythons
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "python3.13").write_text("#!/bin/sh\nexit 127\n")  # a shim that does not run
+    (bin_dir / "python3.13").chmod(0o755)
+    minor = ".".join(platform.python_version_tuple()[:2])
+    (bin_dir / f"python{minor}").symlink_to(os.path.realpath(sys.executable))
+    found = pythons.installed_pythons(str(bin_dir), str(tmp_path / "no-pyenv"))
+    assert [(Path(i.path).name, i.source) for i in found] == [(f"python{minor}", "PATH")]
+    assert pythons.find_python(f">={minor}", str(bin_dir), str(tmp_path / "no-pyenv")) == found[0]
+    assert pythons.find_python(">=3.99", str(bin_dir), str(tmp_path / "no-pyenv")) is None
+    made = [
+        pythons.Interpreter("/a/python3.13", "3.13.0", "PATH"),
+        pythons.Interpreter("/b/python3", "3.12.1", "pyenv"),
+        pythons.Interpreter("/c/python3.12", "3.12.4", "PATH"),
+        pythons.Interpreter("/d/python3.11", "3.11.9", "PATH"),
+    ]
+    assert pythons.choose(made, "<3.14,>=3.12").path == "/c/python3.12"
+    assert pythons.choose(made, ">=3.13").path == "/a/python3.13"
+    assert pythons.choose(made, "<3.11") is None
+    assert pythons.suggested_minor("<3.14,>=3.12") == "3.12"
+    assert "no Python release satisfies" in pythons.install_hint(">=3.99")
+    with pytest.raises(ValueError, match="not a version specifier"):
+        pythons.parse_requires(">=three")
 
 
 def test_no_uv_fails_clearly_in_uv_mode_and_kit_mode_needs_none(tmp_path, monkeypatch):

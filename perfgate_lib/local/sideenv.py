@@ -17,7 +17,8 @@ Two modes (``--env``):
 ``auto`` picks ``uv`` when the worktree holds a uv project for Zephyr, else ``kit``.
 Every failure before timing starts (no ``uv``, no interpreter for ``requires-python``, a
 failed sync) raises :class:`SideEnvError` (exit code 4) with the command and its last
-lines. uv never downloads an interpreter here (``--no-python-downloads``).
+lines. The interpreter is found by :mod:`perfgate_lib.io.pythons` (PATH, then pyenv) and
+passed to uv explicitly; uv never downloads one (``--no-python-downloads``).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from perfgate_lib.errors import PerfgateError, UsageError
+from perfgate_lib.io import pythons
 
 ENV_MODES = ("auto", "uv", "kit")
 ZEPHYR_PROJECT = Path("lib/zephyr")
@@ -197,28 +199,29 @@ def _run(cmd: list[str], problem: str, env: dict[str, str], cwd: Path | None = N
     return done.stdout
 
 
-def find_python(uv: str, project: UvProject) -> tuple[str, str]:
-    """``(executable, version)`` of the installed interpreter uv picks for ``project``.
+def requires_python(project: UvProject) -> str | None:
+    """The project's ``requires-python`` (the workspace root's, in a workspace)."""
+    value = _read_toml(project.root / "pyproject.toml").get("project", {}).get("requires-python")
+    return str(value) if value else None
 
-    ``--system`` skips virtual environments (the kit's own ``.venv`` included), so the
-    choice depends on the project's ``requires-python`` only, not on the caller's folder.
+
+def find_python(project: UvProject) -> tuple[str, str]:
+    """``(executable, version)`` of an installed interpreter for ``project``.
+
+    Looks on PATH for ``python3.N``/``python3``, then under pyenv
+    (:mod:`perfgate_lib.io.pythons`), so a Python installed by pyenv is found without
+    editing PATH; uv gets it explicitly (``--python``) and never downloads one. Raises
+    SideEnvError (exit 4) with one line saying what to install when none satisfies.
     """
-    cmd = [uv, "python", "find", "--system", "--no-python-downloads"]
-    cmd += ["--project", str(project.root)]
-    requires = _read_toml(project.root / "pyproject.toml").get("project", {}).get("requires-python")
-    executable = _run(
-        cmd,
-        f"no installed Python satisfies requires-python {requires!r} of "
-        f"{project.root / 'pyproject.toml'} (uv may not download one)",
-        _uv_env(),
-        project.root,
-    ).strip()
-    version = _run(
-        [executable, "-c", "import platform; print(platform.python_version())"],
-        "the interpreter uv found does not run",
-        _uv_env(),
-    ).strip()
-    return executable, version
+    requires = requires_python(project)
+    where = project.root / "pyproject.toml"
+    try:
+        found = pythons.find_python(requires)
+    except ValueError as exc:
+        raise SideEnvError(f"{where}: {exc}") from exc
+    if found is None:
+        raise SideEnvError(pythons.install_hint(requires, str(where)))
+    return found.path, found.version
 
 
 def env_digest(project: UvProject, python_executable: str, python_version: str) -> str:
@@ -369,7 +372,7 @@ def prepare_side_env(
             f"({ZEPHYR_PROJECT}/pyproject.toml with a [project] table); use --env kit"
         )
     uv = find_uv()
-    python, python_version = find_python(uv, project)
+    python, python_version = find_python(project)
     digest = env_digest(project, python, python_version)
     root = Path(cache_dir) if cache_dir else default_cache_dir()
     root.mkdir(parents=True, exist_ok=True)
