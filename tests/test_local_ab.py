@@ -194,7 +194,15 @@ def test_compare_context_carries_intervals_and_the_comment_column():
     assert set(ctx["intervals"]) == {*STAGES, "wall_seconds_total"}
     assert ctx["intervals"]["fuzzy_dups"]["call"] == "fail"
     cell = ctx["comment"]["stage_context"]["fuzzy_dups"]
-    assert cell.startswith("instructions ×1.") and "8 pairs" in cell and "wall ×" in cell
+    assert cell.startswith("instructions ×1.") and "8 pairs" in cell
+    assert "wall" not in cell, "wall time has its own column with its own delta"
+    measured = ctx["measured"]
+    assert measured["metric"] == "instructions"
+    row = result.paired.set_index("stage").loc["fuzzy_dups"]
+    assert measured["rows"]["fuzzy_dups"] == {
+        "baseline": row["control_instructions"],
+        "treatment": row["treatment_instructions"],
+    }
     assert ctx["comment"]["stage_context_title"] == "Paired ratio, 95% CI"
     assert any("8 pairs" in n for n in ctx["comment"]["top_notes"])
     assert any("valgrind callgrind counts" in n for n in ctx["comment"]["top_notes"])
@@ -738,8 +746,10 @@ def test_local_ab_command_rejects_bad_checkout_and_revision(tmp_path, capsys):
                 str(tmp_path / "o"),
             ]
         )
-    assert exit_info.value.code == 4
-    assert "no-such-branch" in capsys.readouterr().err
+    assert exit_info.value.code == 2, "a bad --head is a usage error, as in assess"
+    err = capsys.readouterr().err
+    assert "--head no-such-branch: unknown revision" in err
+    assert "fatal:" not in err, "no raw git text"
 
 
 def test_sandbox_is_marin_shaped_and_its_changes_apply(tmp_path):
@@ -779,10 +789,14 @@ def test_attribution_shows_no_shares_when_the_total_interval_holds_no_change():
             (1.02, 0.97, 1.01, 0.99, 1.03, 0.98), (0.98, 1.02, 1.0, 1.01, 0.97, 1.02), strict=True
         )
     ]
-    verdict = local.local_verdict(_result(_pairs(control, treatment)))
+    from perfgate_lib.verdict.measured import UNITS, Measured, metric_view
+
+    result = _result(_pairs(control, treatment))
+    verdict = local.local_verdict(result)
     total = verdict.signals[0]
-    assert total.signal == "wall_seconds_total" and total.note.startswith("within noise")
-    assert attribute(verdict).within_noise is True
+    assert total.signal == "instructions_total" and total.note.startswith("within noise")
+    view = metric_view(verdict, Measured.from_json(result.measured()))
+    assert attribute(view, unit=UNITS["instructions"]).within_noise is True
 
 
 @pytest.mark.slow

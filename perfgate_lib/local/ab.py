@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from perfgate_lib.errors import UsageError
-from perfgate_lib.io.git import detached_worktree, git_out
+from perfgate_lib.io.git import GitError, detached_worktree, git_out
 from perfgate_lib.local import stats as abstats
 from perfgate_lib.local.corpus import CorpusSpec, write_corpus
 from perfgate_lib.local.miniferry import StageResult, build_report, local_provenance
@@ -75,14 +75,28 @@ ZEPHYR_SRC = Path("lib/zephyr/src")
 # ---------------------------------------------------------------------------
 
 
+def _revision(checkout: Path, arg: str, rev: str) -> str:
+    """The commit SHA of ``rev``; UsageError (exit 2) naming the argument when unknown."""
+    if not rev or str(rev).startswith("-"):
+        raise UsageError(f"{arg} {rev!r}: not a revision")
+    try:
+        return git_out(checkout, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
+    except GitError as exc:
+        raise UsageError(f"{arg} {rev}: unknown revision in {checkout}") from exc
+
+
 def resolve_revisions(checkout: str | Path, base: str, head: str) -> tuple[str, str]:
-    """(merge-base SHA, head SHA) of ``base`` and ``head`` in ``checkout``."""
+    """(merge-base SHA, head SHA) of ``base`` and ``head`` in ``checkout``; UsageError
+    naming ``--checkout``, ``--base`` or ``--head`` when one is wrong."""
     checkout = Path(checkout)
     if not (checkout / ".git").exists():
         raise UsageError(f"--checkout {checkout}: not a git checkout")
-    head_sha = git_out(checkout, "rev-parse", "--verify", f"{head}^{{commit}}")
-    base_sha = git_out(checkout, "rev-parse", "--verify", f"{base}^{{commit}}")
-    return git_out(checkout, "merge-base", base_sha, head_sha), head_sha
+    head_sha = _revision(checkout, "--head", head)
+    base_sha = _revision(checkout, "--base", base)
+    try:
+        return git_out(checkout, "merge-base", base_sha, head_sha), head_sha
+    except GitError as exc:
+        raise UsageError(f"--base {base} and --head {head} have no common ancestor") from exc
 
 
 def zephyr_source(tree: str | Path) -> str | None:
@@ -120,8 +134,9 @@ def _run_reports(pairs: list[dict[str, Any]], ab_id: str, side: str, extra: dict
 class ABResult:
     """The outcome of gate 0. Reports are dicts in marin's schema (medians per side).
 
-    ``paired``: DataFrame with :data:`abstats.PAIRED_COLUMNS` (stages, then
-    wall_seconds_total); ``memory``: the noise row of peak_worker_memory_mb (MB).
+    ``paired``: DataFrame with :data:`abstats.PAIRED_COLUMNS` (stages, then the run's
+    total, in the row named wall_seconds_total whatever the metric); ``memory``: the noise
+    row of peak_worker_memory_mb (MB).
     ``pairs``: the raw pair records; ``paths`` name the files written in ``out_dir``.
     ``timings``: seconds spent in start-up (both sides, warm-up included) and in pairs.
     """
@@ -159,7 +174,7 @@ class ABResult:
         )
 
     def stage_context(self) -> dict[str, str]:
-        """Stage -> the comment's interval cell (``CPU ×1.32 [1.27, 1.39], 8 pairs · wall ×1.9``)."""
+        """Stage -> the comment's interval cell (``instructions ×1.32 [1.27, 1.39], 8 pairs``)."""
         return {
             str(row["stage"]): abstats.interval_text(row)
             for row in self.paired.to_dict("records")
@@ -191,17 +206,30 @@ class ABResult:
             return (
                 "Each stage is judged on its paired instruction-count ratio (treatment / "
                 "control; valgrind callgrind counts every instruction of the side's process "
-                "during the stage, both sides at the same time, since a count does not "
-                f"depend on the machine's load) with a {interval}: Δ and the verdict come "
-                "from that interval. Baseline and Treatment are median wall times under "
-                f"valgrind (about 15-25× native), for orientation only. {tail}"
+                "during the stage, both sides at the same time) with a "
+                f"{interval}: the verdict comes from that interval. Baseline and Treatment "
+                "are the median counts over the pairs, and their Δ is (treatment − "
+                "baseline) / baseline of those medians. Wall times ran under valgrind "
+                f"(about 15-25× native) and are shown for orientation only. {tail}"
             )
         return (
             f"Each stage is judged on its paired {s.metric.upper()}-time ratio "
             "(treatment / control, measured back to back, order alternating) with a "
-            f"{interval}: Δ and the verdict come from that interval, Baseline and "
-            f"Treatment are median wall times. {tail}"
+            f"{interval}: the verdict comes from that interval. Baseline and Treatment are "
+            f"the median {metric_words(s.metric)} over the pairs, and their Δ is (treatment "
+            f"− baseline) / baseline of those medians. {tail}"
         )
+
+    def measured(self) -> dict[str, Any]:
+        """The decision metric's per-pair medians by row (stages, and the total under
+        ``wall_seconds_total``): :class:`perfgate_lib.verdict.measured.Measured` as JSON."""
+        control, treatment, _ = abstats.MEDIAN_COLUMNS[self.settings.metric]
+        rows = {}
+        for row in self.paired.to_dict("records"):
+            b, t = row.get(control), row.get(treatment)
+            if _known(b) and _known(t):
+                rows[str(row["stage"])] = {"baseline": float(b), "treatment": float(t)}
+        return {"metric": self.settings.metric, "rows": rows}
 
     def compare_context(self) -> dict[str, Any]:
         """GateContext keys (``intervals``, memory's ``within_noise``) plus ``comment``
@@ -245,10 +273,16 @@ class ABResult:
                 "top_notes": notes,
             },
             "intervals": abstats.interval_context(self.paired, s.confidence),
+            "measured": self.measured(),
         }
         if self.memory.get("within_noise"):
             context["within_noise"] = {MEMORY: abstats.memory_note(self.memory)}
         return context
+
+
+def _known(value: Any) -> bool:
+    """A number that is not None or NaN (pandas fills unmeasured cells with NaN)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and value == value
 
 
 def _side_info(server: SideServer, env: SideEnv) -> dict[str, Any]:
@@ -508,8 +542,8 @@ def memory_frame(result: ABResult) -> pd.DataFrame:
         [
             {
                 "signal": row["stage"],
-                "control_median_mb": row["control_median_s"],
-                "treatment_median_mb": row["treatment_median_s"],
+                "control_median_mb": row["control_median"],
+                "treatment_median_mb": row["treatment_median"],
                 "delta_pct": row["delta_pct"],
                 "noise_pct": row["noise_pct"],
                 "within_noise": row["within_noise"],
@@ -520,9 +554,13 @@ def memory_frame(result: ABResult) -> pd.DataFrame:
 
 
 def pairs_frame(result: ABResult, metric: str | None = None) -> pd.DataFrame:
-    """One row per pair and stage: pair, stage, first (side), control_s, treatment_s,
-    ratio (treatment / control) of ``metric`` (default: the decision metric), seconds."""
-    key = abstats.METRICS[metric or result.settings.metric]
+    """One row per pair and stage: pair, stage, first (side), the control and treatment
+    values of ``metric`` (default: the decision metric), named by metric and unit
+    (``control_instructions``, ``control_cpu_s``, ``control_wall_s``), and their ratio
+    (treatment / control)."""
+    metric = metric or result.settings.metric
+    key = abstats.METRICS[metric]
+    c_col, t_col, _ = abstats.MEDIAN_COLUMNS[metric]
     rows = []
     for pair in result.pairs:
         for stage, c in pair["control"].items():
@@ -534,38 +572,71 @@ def pairs_frame(result: ABResult, metric: str | None = None) -> pd.DataFrame:
                     "pair": pair["pair"],
                     "stage": stage,
                     "first": pair["first"].get(stage),
-                    "control_s": c[key],
-                    "treatment_s": t[key],
-                    "ratio": round(t[key] / c[key], 4) if c[key] else None,
+                    c_col: c.get(key),
+                    t_col: t.get(key),
+                    "ratio": round(t[key] / c[key], 4) if c.get(key) and t.get(key) else None,
                 }
             )
-    return pd.DataFrame(
-        rows, columns=["pair", "stage", "first", "control_s", "treatment_s", "ratio"]
-    )
+    return pd.DataFrame(rows, columns=["pair", "stage", "first", c_col, t_col, "ratio"])
+
+
+CALL_COLOURS = {
+    "pass": "#2e7d32",
+    "warn": "#f9a825",
+    "fail": "#c62828",
+    "undecided": "#6a1b9a",
+}
+"""The pairs chart's interval colour for each stage call."""
 
 
 def pairs_chart(result: ABResult) -> Any:
-    """A matplotlib figure: each pair's ratio per stage, with the interval as a bar."""
+    """A matplotlib figure: each pair's ratio per stage (grey dots), and the interval
+    with its estimate, coloured by the stage's call, with a legend of the calls and the
+    band lines."""
     from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
 
     frame = pairs_frame(result)
     table = result.paired[result.paired["stage"] != TOTAL]
     stages = list(table["stage"])
-    fig = Figure(figsize=(8, 3.5))
+    fig = Figure(figsize=(8, 4))
     ax = fig.subplots()
     for x, stage in enumerate(stages):
         values = frame[frame["stage"] == stage]["ratio"].dropna()
         ax.scatter([x] * len(values), values, s=14, color="tab:gray", alpha=0.7)
         row = table[table["stage"] == stage].iloc[0]
+        colour = CALL_COLOURS.get(str(row["call"]), "black")
         high = float(row["high"]) if float(row["high"]) != float("inf") else max(values, default=1)
-        ax.plot([x, x], [float(row["low"]), high], color="tab:red", linewidth=3)
-        ax.scatter([x], [float(row["ratio"])], color="tab:red", s=30, zorder=3)
-    for level, style in ((1.0, "-"), (1.05, ":"), (1.10, "--")):
+        ax.plot([x, x], [float(row["low"]), high], color=colour, linewidth=3)
+        ax.scatter([x], [float(row["ratio"])], color=colour, s=30, zorder=3)
+    bands = (
+        (1.0, "-", "no change"),
+        (1.05, ":", "+5% (pass edge)"),
+        (1.10, "--", "+10% (fail edge)"),
+    )
+    for level, style, _ in bands:
         ax.axhline(level, color="black", linewidth=0.8, linestyle=style)
+    calls = sorted(set(map(str, table["call"])), key=list(CALL_COLOURS).index)
+    handles = [
+        Line2D([], [], color="tab:gray", marker="o", linestyle="", label="one pair's ratio"),
+        *(
+            Line2D([], [], color=CALL_COLOURS[c], linewidth=3, label=f"interval: {c}")
+            for c in calls
+            if c in CALL_COLOURS
+        ),
+        *(
+            Line2D([], [], color="black", linewidth=0.8, linestyle=st, label=lab)
+            for _, st, lab in bands
+        ),
+    ]
+    ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.set_xticks(range(len(stages)), stages)
     label = abstats.METRIC_LABELS.get(result.settings.metric, result.settings.metric)
     ax.set_ylabel(f"{label} ratio (treatment / control)")
-    ax.set_title(f"Paired ratios ({result.n_pairs} pairs) and their interval")
+    ax.set_title(
+        f"Gate 0: paired {label} ratios ({result.n_pairs} pairs), "
+        f"{100 * result.settings.confidence:g}% intervals"
+    )
     fig.tight_layout()
     return fig
 
@@ -585,34 +656,31 @@ def show_pairs_chart(result: ABResult) -> str:
 
 
 def verdict_frame(verdict: Verdict, result: ABResult) -> pd.DataFrame:
-    """Stages then whole-run time/memory rows of a verdict, with the interval beside each.
+    """Stages (in the decision metric), then the run's totals and peak memory, with the
+    paired interval beside each.
 
-    Columns: name, baseline, treatment, delta_pct, verdict, interval, note.
+    Columns: name, unit (instructions, s or MB), baseline, treatment, delta_pct
+    ((treatment - baseline) / baseline of those two, %), verdict, interval, note.
     """
+    from perfgate_lib.verdict.measured import Measured, metric_view
+
+    measured = Measured.from_json(result.measured())
+    unit = "instructions" if measured.unit.counts else "s"
     context = result.stage_context()
     rows = [
-        (r.stage, r.baseline_s, r.treatment_s, r.delta_pct, r.verdict, r.note)
-        for r in verdict.stages
+        (r.stage, unit, r.baseline_s, r.treatment_s, r.delta_pct, r.verdict, r.note)
+        for r in metric_view(verdict, measured).stages
     ]
+    units = {measured.unit.total: unit, TOTAL: "s", MEMORY: "MB"}
     rows += [
-        (r.signal, r.baseline, r.treatment, r.delta_pct, r.verdict, r.note)
+        (r.signal, units[r.signal], r.baseline, r.treatment, r.delta_pct, r.verdict, r.note)
         for r in verdict.signals
-        if r.signal in (TOTAL, MEMORY)
+        if r.signal in units
     ]
-    return pd.DataFrame(
-        [
-            {
-                "name": name,
-                "baseline": b,
-                "treatment": t,
-                "delta_pct": delta,
-                "verdict": verdict_,
-                "interval": context.get(name, ""),
-                "note": note,
-            }
-            for name, b, t, delta, verdict_, note in rows
-        ]
-    )
+    columns = ["name", "unit", "baseline", "treatment", "delta_pct", "verdict", "note"]
+    frame = pd.DataFrame([dict(zip(columns, row, strict=True)) for row in rows], columns=columns)
+    frame.insert(6, "interval", [context.get(str(n), "") for n in frame["name"]])
+    return frame
 
 
 # ---------------------------------------------------------------------------
@@ -624,14 +692,17 @@ def local_verdict(result: ABResult, thresholds: str | None = None) -> Verdict:
     """The verdict engine on the two median reports with the paired intervals
     (``GateContext.intervals``) and memory's noise note."""
     from perfgate_lib.verdict.compare import compare_reports
+    from perfgate_lib.verdict.measured import GATE0, Measured
     from perfgate_lib.verdict.report import parse_report
 
     context = result.compare_context()
     context.pop("comment", None)
+    measured = Measured.from_json(context.pop("measured"))
     return compare_reports(
         parse_report(result.control_report, "control-report.json"),
         parse_report(result.treatment_report, "treatment-report.json"),
-        gate=1,
+        gate=GATE0,
         thresholds=thresholds,
         context=context,
+        measured=measured,
     )

@@ -30,16 +30,22 @@ MEMORY = "peak_worker_memory_mb"
 METRICS = {"cpu": "cpu_s", "wall": "wall_s", "instructions": "instructions"}
 METRIC_LABELS = {"cpu": "CPU", "wall": "wall", "instructions": "instructions"}
 """How the comment's interval cell names each metric."""
+MEDIAN_COLUMNS = {
+    "instructions": ("control_instructions", "treatment_instructions", "instructions_delta_pct"),
+    "cpu": ("control_cpu_s", "treatment_cpu_s", "cpu_delta_pct"),
+    "wall": ("control_wall_s", "treatment_wall_s", "wall_delta_pct"),
+}
+"""Metric -> the paired table's columns of its per-pair medians (control, treatment: the
+metric's unit, a count or seconds) and their delta, (treatment - control) / control in %."""
 PAIRED_COLUMNS = [
     "stage",
     "metric",
     "pairs",
-    "control_median_s",
-    "treatment_median_s",
+    *(column for columns in MEDIAN_COLUMNS.values() for column in columns),
     "ratio",
     "low",
     "high",
-    "delta_pct",
+    "ratio_pct",
     "low_pct",
     "high_pct",
     "call",
@@ -51,14 +57,14 @@ PAIRED_COLUMNS = [
 ]
 NOISE_COLUMNS = [
     "stage",
-    "control_median_s",
-    "treatment_median_s",
+    "control_median",
+    "treatment_median",
     "delta_pct",
     "noise_pct",
     "within_noise",
     "runs_overlap",
-    "delta_s",
-    "resolution_s",
+    "delta",
+    "resolution",
 ]
 
 
@@ -76,16 +82,37 @@ def pair_values(
     pairs: list[dict[str, Any]], stage: str, metric: str = "cpu"
 ) -> tuple[list[float], list[float]]:
     """(control, treatment) values of one stage per pair in the metric's unit (seconds, or
-    instructions); ``TOTAL`` sums stages."""
+    instructions); ``TOTAL`` sums stages. Pairs without the metric on both sides are left
+    out (a time-metric A/B counts no instructions)."""
     key = METRICS[metric]
     stages = stage_names(pairs) if stage == TOTAL else [stage]
     control, treatment = [], []
     for pair in pairs:
-        if not all(s in pair["control"] and s in pair["treatment"] for s in stages):
+        sides = (pair["control"], pair["treatment"])
+        if not all(s in side and side[s].get(key) is not None for s in stages for side in sides):
             continue
         control.append(sum(float(pair["control"][s][key]) for s in stages))
         treatment.append(sum(float(pair["treatment"][s][key]) for s in stages))
     return control, treatment
+
+
+def delta_pct(baseline: float | None, treatment: float | None) -> float | None:
+    """(treatment - baseline) / baseline in percent (2 decimals); None when unknown or 0."""
+    if baseline is None or treatment is None or baseline == 0:
+        return None
+    return round(100 * (treatment - baseline) / baseline, 2)
+
+
+def median_columns(pairs: list[dict[str, Any]], stage: str) -> dict[str, float | None]:
+    """The :data:`MEDIAN_COLUMNS` of one stage (or ``TOTAL``): per metric the medians of
+    its per-pair values on each side and their delta (None where not measured)."""
+    row: dict[str, float | None] = {}
+    for metric, (c_col, t_col, d_col) in MEDIAN_COLUMNS.items():
+        control, treatment = pair_values(pairs, stage, metric)
+        mc = round(statistics.median(control), 4) if control else None
+        mt = round(statistics.median(treatment), 4) if treatment else None
+        row.update({c_col: mc, t_col: mt, d_col: delta_pct(mc, mt)})
+    return row
 
 
 def _interval(pairs: list[dict[str, Any]], stage: str, metric: str, confidence: float):
@@ -105,15 +132,18 @@ def paired_table(
 ) -> pd.DataFrame:
     """One row per stage, then ``wall_seconds_total``: the paired interval and its call.
 
-    Columns (:data:`PAIRED_COLUMNS`): stage, metric, pairs, control/treatment medians of
-    the metric (``*_median_s``: seconds, or instructions for that metric), ratio / low / high (treatment / control), delta_pct / low_pct /
-    high_pct (percent), call (pass | warn | fail | undecided), could_fail (the interval
-    reaches above +warn_pct), and the same interval on wall time (wall_ratio, wall_low,
-    wall_high, wall_call) as a reported figure.
+    Columns (:data:`PAIRED_COLUMNS`): stage, metric (the decision metric), pairs; the
+    per-pair medians of instructions (a count), CPU and wall seconds on each side with
+    their delta in percent (:data:`MEDIAN_COLUMNS`, None where not measured); the
+    decision metric's paired Hodges-Lehmann ratio and interval (ratio / low / high,
+    treatment / control; ratio_pct / low_pct / high_pct, ``100 * (ratio - 1)``); call
+    (pass | warn | fail | undecided), could_fail (the interval reaches above +warn_pct);
+    and the same interval on wall time (wall_ratio, wall_low, wall_high, wall_call) as a
+    reported figure.
     """
     rows = []
     for stage in [*stage_names(pairs), TOTAL]:
-        interval, control, treatment = _interval(pairs, stage, metric, confidence)
+        interval, _control, _treatment = _interval(pairs, stage, metric, confidence)
         if interval is None:
             continue
         wall, _, _ = _interval(pairs, stage, "wall", confidence)
@@ -122,12 +152,11 @@ def paired_table(
                 "stage": stage,
                 "metric": metric,
                 "pairs": interval.pairs,
-                "control_median_s": round(statistics.median(control), 4),
-                "treatment_median_s": round(statistics.median(treatment), 4),
+                **median_columns(pairs, stage),
                 "ratio": round(interval.ratio, 4),
                 "low": round(interval.low, 4),
                 "high": interval.high if math.isinf(interval.high) else round(interval.high, 4),
-                "delta_pct": round(interval.pct, 2),
+                "ratio_pct": round(interval.pct, 2),
                 "low_pct": round(interval.low_pct, 2),
                 "high_pct": interval.high_pct
                 if math.isinf(interval.high_pct)
@@ -172,12 +201,10 @@ def row_interval(row: dict[str, Any], confidence: float = 0.95) -> Interval:
 
 
 def interval_text(row: dict[str, Any]) -> str:
-    """The comment's cell: ``CPU ×1.32 [1.27, 1.39], 8 pairs · wall ×1.90``."""
+    """The comment's cell: ``instructions ×1.32 [1.27, 1.39], 8 pairs`` (the decision
+    metric's paired estimate and interval; wall time has its own column)."""
     label = METRIC_LABELS.get(str(row["metric"]), str(row["metric"]))
-    text = f"{label} {row_interval(row).text()}"
-    if row.get("wall_ratio") is not None and row["metric"] != "wall":
-        text += f" · wall ×{float(row['wall_ratio']):.2f}"
-    return text
+    return f"{label} {row_interval(row).text()}"
 
 
 def interval_context(table: pd.DataFrame, confidence: float) -> dict[str, dict[str, Any]]:
@@ -185,7 +212,7 @@ def interval_context(table: pd.DataFrame, confidence: float) -> dict[str, dict[s
     out = {}
     for row in table.to_dict("records"):
         out[str(row["stage"])] = {
-            "pct": float(row["delta_pct"]),
+            "pct": float(row["ratio_pct"]),
             "low_pct": float(row["low_pct"]),
             "high_pct": float(row["high_pct"]),
             "pairs": int(row["pairs"]),
@@ -217,7 +244,8 @@ def _spread_pct(values: list[float]) -> float:
 def noise_row(
     name: str, control: list[float], treatment: list[float], resolution: float = 0.0
 ) -> dict[str, Any]:
-    """The noise row of one signal's repeat values (MB for memory): medians, delta (%),
+    """The noise row of one signal's repeat values (MB for memory): medians and ``delta``
+    in the values' unit, ``delta_pct`` (%),
     spread ``noise_pct`` (the wider side's (max - min) / median, %), ``runs_overlap`` and
     ``within_noise`` = ``|delta| <= resolution or runs_overlap or |delta_pct| <=
     noise_pct``."""
@@ -233,19 +261,19 @@ def noise_row(
     spread_ok = delta is not None and not math.isnan(noise) and (overlap or abs(delta) <= noise)
     return {
         "stage": name,
-        "control_median_s": None if mc is None else round(mc, 4),
-        "treatment_median_s": None if mt is None else round(mt, 4),
+        "control_median": None if mc is None else round(mc, 4),
+        "treatment_median": None if mt is None else round(mt, 4),
         "delta_pct": delta,
         "noise_pct": noise,
         "within_noise": bool(delta is not None and (below_resolution or spread_ok)),
         "runs_overlap": overlap,
-        "delta_s": delta_abs,
-        "resolution_s": resolution,
+        "delta": delta_abs,
+        "resolution": resolution,
     }
 
 
 def memory_noise(pairs: list[dict[str, Any]]) -> dict[str, Any]:
-    """The noise row of the per-pair peak memory (the ``*_s`` keys hold MB here)."""
+    """The noise row of the per-pair peak memory (medians and delta in MB)."""
     peaks = {
         side: [max(float(r["peak_mb"]) for r in p[side].values()) for p in pairs if p[side]]
         for side in ("control", "treatment")
@@ -372,10 +400,13 @@ def median_report(
 __all__ = [
     "MEMORY",
     "NOISE_COLUMNS",
+    "MEDIAN_COLUMNS",
     "PAIRED_COLUMNS",
     "TOTAL",
+    "delta_pct",
     "interval_context",
     "interval_text",
+    "median_columns",
     "median_report",
     "memory_noise",
     "noise_row",

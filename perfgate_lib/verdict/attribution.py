@@ -1,4 +1,8 @@
-"""Attribution: each stage's share of the total wall-time change (pure).
+"""Attribution: each stage's share of the total's change (pure).
+
+The total is wall time for a cluster gate; gate 0 passes its decision metric's view of
+the verdict and unit (:func:`perfgate_lib.verdict.measured.metric_view`), so shares are of
+the total instruction count's change there. Deltas are in that unit.
 
 Stages of some report eras overlap or run in parallel, and the total includes time
 outside any stage, so stage deltas need not add up to the total's delta. The summary says
@@ -14,12 +18,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from perfgate_lib.verdict.measured import SECONDS, Unit
 from perfgate_lib.verdict.rules import SignalRow, Verdict
 
 
 @dataclass(frozen=True)
 class StageShare:
-    """One stage's change in seconds and its share (percent) of the total's change."""
+    """One stage's change (seconds, or the unit attributed) and its share (percent) of the
+    total's change."""
 
     stage: str
     delta_s: float
@@ -35,11 +41,17 @@ class Attribution:
     layout: str | None  # baseline stages vs total: sequential | overlapping | gaps (None: unknown)
     summary: str
     within_noise: bool = False  # the total's change is inside the noise: no shares given
+    unit: Unit = SECONDS  # what the deltas measure
 
 
 def _s(seconds: float) -> str:
     """Signed seconds: ``+62s``, ``+1.0s`` below 100 s."""
     return f"{seconds:+.0f}s" if abs(seconds) >= 100 else f"{seconds:+.1f}s"
+
+
+def _figure(unit: Unit, value: float) -> str:
+    """A total in the unit: ``845s`` (whole seconds) or ``1.262G instr``."""
+    return unit.fmt(value) if unit.counts else f"{value:.0f}s"
 
 
 NOISE_FRACTION = 0.01
@@ -77,21 +89,34 @@ def total_within_noise(
 
 
 def attribute(
-    verdict: Verdict, tolerance: float = 0.10, *, total_within_noise_marked: bool = False
+    verdict: Verdict,
+    tolerance: float = 0.10,
+    *,
+    total_within_noise_marked: bool = False,
+    unit: Unit | None = None,
 ) -> Attribution:
     """Shares of the total change for stages compared on both sides (pass/warn/fail).
 
     No shares (``share_pct`` None, ``within_noise`` True) when the total's change is
     within noise (:func:`total_within_noise`; ``total_within_noise_marked``: the caller
-    knows it is); the stage deltas in seconds are kept.
+    knows it is); the stage deltas are kept. ``unit``: what the rows measure (default wall
+    seconds; the total is the signal :attr:`Unit.total`).
     """
-    wall = next(s for s in verdict.signals if s.signal == "wall_seconds_total")
+    unit = unit or SECONDS
+    wall = next(s for s in verdict.signals if s.signal == unit.total)
+    if unit.counts:
+        # a count has no second-sized resolution: 1% of the baseline total is the floor
+        total_within_noise_marked = total_within_noise_marked or (
+            wall.note.startswith("within noise")
+        )
     total = (
         wall.treatment - wall.baseline
         if wall.baseline is not None and wall.treatment is not None
         else None
     )
-    noise = total is not None and total_within_noise(wall, marked=total_within_noise_marked)
+    noise = total is not None and total_within_noise(
+        wall, marked=total_within_noise_marked, resolution_s=0.0 if unit.counts else RESOLUTION_S
+    )
     rows = [r for r in verdict.stages if r.verdict in ("pass", "warn", "fail")]
     deltas = [(r.stage, r.treatment_s - r.baseline_s) for r in rows]
     stage_sum = sum(d for _, d in deltas)
@@ -108,26 +133,29 @@ def attribute(
             layout = "gaps"
         else:
             layout = "sequential"
+    signed = unit.signed if unit.counts else _s
     if total is None:
-        return Attribution(None, stage_sum, shares, None, layout, "total wall time unknown")
+        summary = f"total {unit.label} unknown"
+        return Attribution(None, stage_sum, shares, None, layout, summary, unit=unit)
     scale = max(abs(total), 0.01 * (wall.baseline or 0.0), 1e-9)
     accounted = abs(stage_sum - total) <= tolerance * scale
     if accounted:
-        summary = f"stage changes ({_s(stage_sum)}) account for the total's ({_s(total)})"
+        summary = f"stage changes ({signed(stage_sum)}) account for the total's ({signed(total)})"
     elif layout == "overlapping":
         summary = (
-            f"stage changes sum to {_s(stage_sum)} against {_s(total)} for the total: "
-            "stages overlap or run in parallel in this report era (their times add up to "
-            f"{base_stage_sum:.0f}s against a {wall.baseline:.0f}s total), so shares do not sum"
+            f"stage changes sum to {signed(stage_sum)} against {signed(total)} for the total: "
+            "stages overlap or run in parallel in this report era (they add up to "
+            f"{_figure(unit, base_stage_sum)} against a {_figure(unit, wall.baseline)} total), so "
+            "shares do not sum"
         )
     else:
         summary = (
-            f"stage changes sum to {_s(stage_sum)} against {_s(total)} for the total: "
-            f"the listed stages cover {base_stage_sum:.0f}s of the {wall.baseline:.0f}s "
-            "baseline total; the rest is time outside them (queueing between steps, "
-            "launcher work, cached or not comparable stages), so shares do not sum"
+            f"stage changes sum to {signed(stage_sum)} against {signed(total)} for the total: "
+            f"the listed stages cover {_figure(unit, base_stage_sum)} of the "
+            f"{_figure(unit, wall.baseline)} baseline total; the rest is time outside them (queueing "
+            "between steps, launcher work, cached or not comparable stages), so shares do not sum"
         )
-    return Attribution(total, stage_sum, shares, accounted, layout, summary, noise)
+    return Attribution(total, stage_sum, shares, accounted, layout, summary, noise, unit)
 
 
 def attribution_markdown(attr: Attribution, limit: int = 10) -> str:
@@ -136,20 +164,23 @@ def attribution_markdown(attr: Attribution, limit: int = 10) -> str:
 
     if not attr.shares:
         return f"_{md_escape(attr.summary)}._"
-    lines = ["| Stage | Δ time | Share of total Δ |", "|---|---|---|"]
+    label = "time" if attr.unit is SECONDS else attr.unit.label
+    lines = [f"| Stage | Δ {label} | Share of total Δ |", "|---|---|---|"]
     for share in attr.shares[:limit]:
         if attr.within_noise:
             pct = f"— {NOISE_MARK}"
         else:
             pct = "—" if share.share_pct is None else f"{share.share_pct:.0f}%"
-        lines.append(f"| {md_escape(share.stage)} | {share.delta_s:+.1f}s | {pct} |")
+        delta = attr.unit.signed(share.delta_s) if attr.unit.counts else f"{share.delta_s:+.1f}s"
+        lines.append(f"| {md_escape(share.stage)} | {delta} | {pct} |")
     if len(attr.shares) > limit:
         lines.append(f"| _{len(attr.shares) - limit} more_ | | |")
     table = "\n".join(lines)
     if attr.within_noise:
         table += f"\n\n{NOISE_MARK} {NOISE_FOOTNOTE}"
         if attr.total_delta_s is not None:
-            table += f" ({_s(attr.total_delta_s)})"
+            signed = attr.unit.signed if attr.unit.counts else _s
+            table += f" ({signed(attr.total_delta_s)})"
         table += "."
     return table + f"\n\n{md_escape(attr.summary)}."
 

@@ -11,6 +11,7 @@ import io
 from matplotlib.figure import Figure
 
 from perfgate_lib.io import storage
+from perfgate_lib.verdict.measured import SECONDS, Unit, delta_pct
 from perfgate_lib.verdict.rules import Verdict
 
 BAND_COLOURS = {
@@ -25,46 +26,53 @@ BAND_COLOURS = {
 BASELINE_COLOUR = "#90a4ae"
 
 
-def stage_chart(verdict: Verdict) -> Figure:
-    """Per-stage baseline vs treatment seconds; treatment bars coloured by band, deltas labelled."""
+def stage_chart(verdict: Verdict, unit: Unit | None = None) -> Figure:
+    """Per-stage baseline vs treatment bars in ``unit`` (default: wall seconds; gate 0's
+    decision metric via :func:`~perfgate_lib.verdict.measured.metric_view`); treatment
+    bars coloured by band, each labelled with (treatment - baseline) / baseline of its bars."""
+    unit = unit or SECONDS
     rows = verdict.stages
     height = max(2.5, 0.55 * len(rows) + 1.2)
     fig = Figure(figsize=(8, height), dpi=100)
     ax = fig.add_subplot()
     names = [r.stage for r in rows]
     ys = list(range(len(rows)))
-    base = [r.baseline_s or 0.0 for r in rows]
-    treat = [r.treatment_s or 0.0 for r in rows]
+    base = [unit.scaled(r.baseline_s) for r in rows]
+    treat = [unit.scaled(r.treatment_s) for r in rows]
     ax.barh([y + 0.2 for y in ys], base, height=0.38, color=BASELINE_COLOUR, label="baseline")
     ax.barh(
         [y - 0.2 for y in ys],
         treat,
         height=0.38,
         color=[BAND_COLOURS.get(r.verdict, "#607d8b") for r in rows],
-        label="treatment",
+        label="treatment (colour: verdict)",
     )
     top = max(base + treat + [1.0])
-    for y, r in zip(ys, rows, strict=True):
-        label = f"{r.delta_pct:+.1f}%" if r.delta_pct is not None else r.verdict
-        ax.text((r.treatment_s or 0.0) + top * 0.01, y - 0.2, label, va="center", fontsize=8)
+    for y, r, b, t in zip(ys, rows, base, treat, strict=True):
+        delta = delta_pct(b, t) if r.baseline_s is not None and r.treatment_s is not None else None
+        label = f"{delta:+.1f}%" if delta is not None else r.verdict
+        ax.text(t + top * 0.01, y - 0.2, label, va="center", fontsize=8)
     ax.set_yticks(ys, names)
     ax.invert_yaxis()
     ax.set_xlim(0, top * 1.18)
-    ax.set_xlabel("stage wall time (s)")
-    ax.set_title(f"Gate {verdict.gate}: stage wall time, baseline vs treatment ({verdict.verdict})")
+    ax.set_xlabel(f"stage {unit.label}, {unit.axis}")
+    ax.set_title(
+        f"Gate {verdict.gate}: stage {unit.label}, baseline vs treatment ({verdict.verdict})"
+    )
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     return fig
 
 
-def summary_chart(verdict: Verdict) -> Figure:
-    """Total wall time and peak memory deltas (percent) against the band limits."""
-    fig = Figure(figsize=(6, 2.6), dpi=100)
+def summary_chart(verdict: Verdict, unit: Unit | None = None) -> Figure:
+    """The whole run's deltas (percent) against the band limits: the total in ``unit``
+    (default: wall time) and peak worker memory."""
+    unit = unit or SECONDS
+    fig = Figure(figsize=(7, 2.8), dpi=100)
     ax = fig.add_subplot()
-    rows = [
-        s for s in verdict.signals if s.signal in ("wall_seconds_total", "peak_worker_memory_mb")
-    ]
-    labels = ["total wall time", "peak worker memory"][: len(rows)]
+    wanted = {unit.total: f"total {unit.label}", "peak_worker_memory_mb": "peak worker memory"}
+    rows = [s for s in verdict.signals if s.signal in wanted]
+    labels = [wanted[s.signal] for s in rows]
     values = [s.delta_pct or 0.0 for s in rows]
     ax.barh(labels, values, color=[BAND_COLOURS.get(s.verdict, "#9e9e9e") for s in rows])
     for i, s in enumerate(rows):
@@ -75,8 +83,10 @@ def summary_chart(verdict: Verdict) -> Figure:
         ax.axvline(limit, color="#757575", linestyle=style, linewidth=0.8)
     span = max([abs(v) for v in values] + [16.0])
     ax.set_xlim(-span * 1.1, span * 1.25)
-    ax.set_xlabel("delta vs baseline (%); dotted +5%, dashed +10%, dash-dot +15%")
-    ax.set_title("Run summary")
+    ax.set_xlabel(
+        "(treatment - baseline) / baseline, %\nlines: +5% dotted, +10% dashed, +15% dash-dot"
+    )
+    ax.set_title(f"Gate {verdict.gate}: run summary")
     fig.tight_layout()
     return fig
 

@@ -2,10 +2,13 @@
 
 This is what ``notebooks/compare.ipynb`` calls. Outputs in ``out_dir``:
 ``verdict.json``, ``comment.md``, ``stage_chart.png``, ``summary_chart.png``.
+Gate 0 (the local A/B) has no tier file and no staleness limit; its context's
+``measured`` object names the metric it decided on (:mod:`perfgate_lib.verdict.measured`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from collections.abc import Callable
@@ -18,7 +21,16 @@ from perfgate_lib.errors import UsageError
 from perfgate_lib.io import storage
 from perfgate_lib.io.paramfile import parse_json_arg
 from perfgate_lib.verdict import charts
-from perfgate_lib.verdict.gates import load_gate
+from perfgate_lib.verdict.gates import COMPARE_GATES, check_gate, load_gate
+from perfgate_lib.verdict.measured import (
+    GATE0,
+    GATE0_NAME,
+    Measured,
+    apply_measured,
+    metric_view,
+    stage_keys,
+    verdict_json,
+)
 from perfgate_lib.verdict.render import CommentExtras, render_comment
 from perfgate_lib.verdict.report import PerfReport, load_report
 from perfgate_lib.verdict.rules import GateContext, Verdict, decide
@@ -38,11 +50,13 @@ class CompareResult:
     comment: str
     out_dir: str
     charts: dict[str, str] = field(default_factory=dict)
+    measured: Measured | None = None
 
     @property
     def stages_table(self) -> pd.DataFrame:
-        """Columns: stage, baseline_s, treatment_s (seconds), delta_pct (%), verdict, note."""
-        return stages_frame(self.verdict)
+        """Columns: stage, baseline_s, treatment_s (seconds), delta_pct (%), verdict, note;
+        for gate 0 also the decision metric's figures (:func:`stages_frame`)."""
+        return stages_frame(self.verdict, self.measured)
 
     @property
     def signals_table(self) -> pd.DataFrame:
@@ -50,9 +64,15 @@ class CompareResult:
         return signals_frame(self.verdict)
 
 
-def stages_frame(verdict: Verdict) -> pd.DataFrame:
+def stages_frame(verdict: Verdict, measured: Measured | None = None) -> pd.DataFrame:
+    """Columns: stage, baseline_s, treatment_s (wall seconds), delta_pct (% of those),
+    verdict, note; with gate 0's ``measured`` also baseline_<unit>, treatment_<unit> and
+    <unit>_delta_pct of its decision metric (``instructions``, ``cpu_s``)."""
     cols = ["stage", "baseline_s", "treatment_s", "delta_pct", "verdict", "note"]
-    return pd.DataFrame([asdict(r) for r in verdict.stages], columns=cols)
+    if measured is not None and measured.metric != "wall":
+        key = measured.unit.json_key
+        cols += [f"baseline_{key}", f"treatment_{key}", f"{key}_delta_pct"]
+    return pd.DataFrame(stage_keys(verdict, measured), columns=cols)
 
 
 def signals_frame(verdict: Verdict) -> pd.DataFrame:
@@ -67,13 +87,31 @@ def compare_reports(
     gate: int = 1,
     thresholds: str | None = None,
     context: dict[str, Any] | None = None,
+    measured: Measured | None = None,
 ) -> Verdict:
-    """The verdict for two loaded reports; ``context`` holds GateContext keys."""
+    """The verdict for two loaded reports; ``context`` holds GateContext keys.
+
+    Gate 0 is recorded as gate 0 (no staleness limit applies to it); ``measured``: the
+    metric gate 0 decided on, applied with :func:`apply_measured`."""
+    gate = check_gate(gate, COMPARE_GATES)
     ctx_data = dict(context or {})
     ctx_data.setdefault("now", dt.datetime.now(dt.UTC).isoformat())
-    ctx_data["gate"] = gate
-    ctx = GateContext.from_dict(ctx_data)
-    return decide(baseline, treatment, load_thresholds(thresholds or None), ctx)
+    ctx_data.pop("gate", None)
+    ctx = GateContext.from_dict(ctx_data if gate == GATE0 else {**ctx_data, "gate": gate})
+    ctx = dataclasses.replace(ctx, gate=gate)
+    verdict = decide(baseline, treatment, load_thresholds(thresholds or None), ctx)
+    if measured is not None:
+        apply_measured(verdict, measured)
+    return verdict
+
+
+def split_context(context: str | dict | None) -> tuple[dict, dict, Measured | None]:
+    """(GateContext keys, the ``comment`` options, gate 0's ``measured``) of a context
+    given as JSON text, a path or a dict."""
+    ctx = parse_json_arg(context, "context")
+    comment_opts = ctx.pop("comment", {}) or {}
+    measured = ctx.pop("measured", None)
+    return ctx, comment_opts, None if measured is None else Measured.from_json(measured)
 
 
 def run_compare(
@@ -98,37 +136,45 @@ def run_compare(
     the comment's extra sections from the verdict (a gate run adds what the ladder did,
     failure evidence and noise context) instead of ``comment``.
     """
+    gate = check_gate(gate, COMPARE_GATES)
     base = load_report(baseline)
     treat = load_report(treatment)
-    ctx = parse_json_arg(context, "context")
-    comment_opts = ctx.pop("comment", {}) or {}
-    tier_name = comment_opts.pop("tier_name", None) or load_gate(int(gate)).name
+    ctx, comment_opts, measured = split_context(context)
+    tier_name = comment_opts.pop("tier_name", None) or (
+        GATE0_NAME if gate == GATE0 else load_gate(gate).name
+    )
     if "sections" in comment_opts:
         comment_opts["sections"] = [tuple(s) for s in comment_opts["sections"]]
     try:
         extras = CommentExtras(**comment_opts)
     except TypeError as exc:
         raise UsageError(f"context.comment: {exc}") from exc
-    verdict = compare_reports(base, treat, gate=int(gate), thresholds=thresholds, context=ctx)
+    verdict = compare_reports(
+        base, treat, gate=gate, thresholds=thresholds, context=ctx, measured=measured
+    )
     if extras_for is not None:
         extras = extras_for(verdict)
+    extras.measured = measured
     comment = render_comment(
         verdict, base, treat, assessment_md=assessment_md, tier_name=tier_name, extras=extras
     )
     storage.makedirs(out_dir)
     storage.write_text(
-        storage.join(out_dir, VERDICT_FILE), json.dumps(verdict.to_json(), indent=2) + "\n"
+        storage.join(out_dir, VERDICT_FILE),
+        json.dumps(verdict_json(verdict, measured), indent=2) + "\n",
     )
     storage.write_text(storage.join(out_dir, COMMENT_FILE), comment)
+    unit = None if measured is None else measured.unit
+    view = metric_view(verdict, measured)
     paths = {
         "stage_chart": charts.save_png(
-            charts.stage_chart(verdict), storage.join(out_dir, "stage_chart.png")
+            charts.stage_chart(view, unit), storage.join(out_dir, "stage_chart.png")
         ),
         "summary_chart": charts.save_png(
-            charts.summary_chart(verdict), storage.join(out_dir, "summary_chart.png")
+            charts.summary_chart(view, unit), storage.join(out_dir, "summary_chart.png")
         ),
     }
-    return CompareResult(verdict, base, treat, comment, out_dir, paths)
+    return CompareResult(verdict, base, treat, comment, out_dir, paths, measured)
 
 
 def show_charts(result: CompareResult) -> None:

@@ -15,6 +15,9 @@ from perfgate_lib.io import storage
 from perfgate_lib.io.paramfile import PARAMETERS_DIR, load_yaml, mapping, positive_numbers, strings
 
 GATES = (1, 2, 3)
+COMPARE_GATES = (0, *GATES)
+"""Gates a comparison may be made for: 0 (the local A/B, no tier file, no staleness
+limit) and the cluster tiers."""
 DEFAULT_MIRROR = "gs://marin-us-central1/infra/datakit/ferry_perf/"
 """Root of marin's GCS mirror of scheduled perf reports (marin-contracts.md)."""
 
@@ -94,14 +97,15 @@ def parse_gate(
     )
 
 
-def check_gate(gate: Any) -> int:
-    """``gate`` as an int in 1..3, else :class:`UsageError`."""
+def check_gate(gate: Any, allowed: tuple[int, ...] = GATES) -> int:
+    """``gate`` as an int in ``allowed`` (1..3 by default), else :class:`UsageError`."""
     try:
         number = int(gate)
     except (TypeError, ValueError):
-        number = 0
-    if number not in GATES or str(gate).strip() not in {str(number), f"{number}.0"}:
-        raise UsageError(f"gate must be 1, 2 or 3, got {gate!r}")
+        number = -1
+    if number not in allowed or str(gate).strip() not in {str(number), f"{number}.0"}:
+        names = ", ".join(str(g) for g in allowed[:-1]) + f" or {allowed[-1]}"
+        raise UsageError(f"gate must be {names}, got {gate!r}")
     return number
 
 

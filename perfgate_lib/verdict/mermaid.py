@@ -12,6 +12,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable
 
+from perfgate_lib.verdict.measured import SECONDS, Unit
 from perfgate_lib.verdict.rules import Verdict
 
 MAX_LABEL = 20
@@ -51,22 +52,28 @@ def _num(value: float | None) -> str:
     return "0" if value is None else f"{value:.1f}".rstrip("0").rstrip(".")
 
 
-def stage_xychart(verdict: Verdict) -> str:
-    """A fenced ``mermaid`` block, or "" when there are no stages with times."""
+def stage_xychart(verdict: Verdict, unit: Unit | None = None) -> str:
+    """A fenced ``mermaid`` block, or "" when there are no stages with times. ``unit``:
+    what the rows hold (default wall seconds; gate 0's decision metric in millions of
+    instructions through :func:`~perfgate_lib.verdict.measured.metric_view`)."""
+    unit = unit or SECONDS
     rows = [r for r in verdict.stages if r.verdict != "cached"]
     if not rows:
         return ""
-    top = max([r.baseline_s or 0.0 for r in rows] + [r.treatment_s or 0.0 for r in rows] + [1.0])
+    base_values = [unit.scaled(r.baseline_s) for r in rows]
+    treat_values = [unit.scaled(r.treatment_s) for r in rows]
+    top = max([*base_values, *treat_values, 1.0])
     axis = ", ".join(f'"{label}"' for label in labels(r.stage for r in rows))
-    base = ", ".join(_num(r.baseline_s) for r in rows)
-    treat = ", ".join(_num(r.treatment_s) for r in rows)
+    base = ", ".join(_num(v) for v in base_values)
+    treat = ", ".join(_num(v) for v in treat_values)
+    what = "Stage wall time (s)" if unit is SECONDS else f"Stage {unit.label} ({unit.axis})"
     return "\n".join(
         [
             "```mermaid",
             "xychart-beta",
-            '    title "Stage wall time (s): bars baseline, line treatment"',
+            f'    title "{what}: bars baseline, line treatment"',
             f"    x-axis [{axis}]",
-            f'    y-axis "seconds" 0 --> {_num(top * 1.1)}',
+            f'    y-axis "{unit.axis}" 0 --> {_num(top * 1.1)}',
             f"    bar [{base}]",
             f"    line [{treat}]",
             "```",

@@ -29,6 +29,7 @@ from perfgate_lib.mdtext import (
     md_fence,
 )
 from perfgate_lib.verdict.attribution import attribute, attribution_markdown
+from perfgate_lib.verdict.measured import Measured, fmt_seconds, metric_view
 from perfgate_lib.verdict.mermaid import stage_xychart
 from perfgate_lib.verdict.report import PerfReport
 from perfgate_lib.verdict.rules import Verdict
@@ -60,6 +61,8 @@ class CommentExtras:
     the stage table (charts, failure evidence); their markdown must already be safe.
     ``top_notes``: trusted lines shown under the verdict (e.g. what the ladder did).
     ``title``: the heading after "Zephyr perf gate —" when it is not a cluster gate.
+    ``measured``: gate 0's decision metric; its comment shows that metric's figures
+    (:func:`gate0_sections`) beside wall time, each with its own delta.
     """
 
     stage_context: dict[str, str] = field(default_factory=dict)
@@ -68,6 +71,7 @@ class CommentExtras:
     top_notes: list[str] = field(default_factory=list)
     run_link: str | None = None
     title: str | None = None  # replaces "Gate <N> (<tier name>)", e.g. for a local A/B
+    measured: Measured | None = None
 
 
 def gate_title(gate: int | str, tier_name: str | None = None) -> str:
@@ -154,9 +158,10 @@ def _stage_table(v: Verdict, extras: CommentExtras) -> str:
     unfinished = [r for r in v.stages if r.verdict == "not_finished"]
     if unfinished:
         notes.append(
-            "² Not finished: the step's child job exists in the treatment's job tree but did "
-            "not succeed (killed, preempted or never finished). marin's collector reports such "
-            "a step as a cache hit; here it is not compared and makes the verdict "
+            "² Not finished: the treatment did not finish the step. Either its child job "
+            "did not succeed (killed, preempted or never finished; marin's child-job collector "
+            "reports such a step as a cache hit), or the driver's step log has no line for it "
+            "(the step-log collector leaves it out). It is not compared and makes the verdict "
             "inconclusive at least: "
             + ", ".join(md_escape(f"{r.stage} ({r.note})") for r in unfinished)
             + "."
@@ -193,6 +198,138 @@ def _chart_and_attribution(v: Verdict) -> list[tuple[str, str]]:
     return out
 
 
+# ---------------------------------------------------------------------------
+# Gate 0 (the local A/B): the decision metric beside wall time, each with its delta.
+# One function per section, so that a section can be added between them.
+# ---------------------------------------------------------------------------
+
+
+def _with_delta(value: str, delta_pct: float | None) -> str:
+    return f"{value} ({fmt_pct(delta_pct)})" if delta_pct is not None else value
+
+
+def _wall_words(measured: Measured) -> str:
+    return "wall time under valgrind" if measured.unit.counts else "wall time"
+
+
+def gate0_run_summary(v: Verdict, base: PerfReport, treat: PerfReport, measured: Measured) -> str:
+    """Runs, status, the decision metric's total, wall time and peak memory; every
+    delta is (treatment - baseline) / baseline of the two figures in its row."""
+    unit = measured.unit
+    lines = [
+        "| | Baseline | Treatment |",
+        "|---|---|---|",
+        f"| Run | {md_code(base.iris_job_id or '?')} | {md_code(treat.iris_job_id or '?')} |",
+        f"| Status | {md_escape(base.status or 'unknown')} | {md_escape(treat.status or 'unknown')} |",
+    ]
+    by_name = {s.signal: s for s in v.signals}
+    total = by_name.get(unit.total)
+    if total is not None and unit.total != "wall_seconds_total":
+        lines.append(
+            f"| Total {unit.label} (sum of the stages) | {unit.fmt(total.baseline)} | "
+            f"{_with_delta(unit.fmt(total.treatment), total.delta_pct)} |"
+        )
+    wall = by_name.get("wall_seconds_total")
+    if wall is not None:
+        b = "—" if wall.baseline is None else fmt_seconds(wall.baseline)
+        t = "—" if wall.treatment is None else fmt_seconds(wall.treatment)
+        lines.append(
+            f"| Total {_wall_words(measured)} (sum of the stages) | {b} | "
+            f"{_with_delta(t, wall.delta_pct)} |"
+        )
+    mem = by_name.get("peak_worker_memory_mb")
+    mem_delta = None if mem is None else mem.delta_pct
+    lines.append(
+        f"| Peak worker memory (MB) | {_mem(base)} | {_with_delta(_mem(treat), mem_delta)} |"
+    )
+    return "\n".join(lines)
+
+
+def gate0_stage_table(v: Verdict, extras: CommentExtras) -> str:
+    """One row per stage: the decision metric's medians and their delta, the verdict, the
+    paired interval that decided it, and (for a count) the wall times with their delta."""
+    measured = extras.measured
+    assert measured is not None
+    unit = measured.unit
+    view = {r.stage: r for r in metric_view(v, measured).stages}
+    ctx = extras.stage_context
+    wall_col = unit.metric != "wall"
+    header = (
+        f"| Stage | Baseline ({unit.label}) | Treatment ({unit.label}) | Δ {unit.label} | Verdict |"
+    )
+    rule = "|---|---|---|---|---|"
+    if ctx:
+        header += f" {md_escape(extras.stage_context_title)} |"
+        rule += "---|"
+    if wall_col:
+        header += f" {_wall_words(measured).capitalize()}: baseline → treatment (Δ) |"
+        rule += "---|"
+    lines = [header, rule]
+    for row in v.stages:
+        shown = view[row.stage]
+        line = (
+            f"| {md_escape(row.stage)} | {unit.fmt(shown.baseline_s)} | "
+            f"{unit.fmt(shown.treatment_s)} | {fmt_pct(shown.delta_pct)} | "
+            f"{ROW_ICONS.get(row.verdict, row.verdict)} |"
+        )
+        if ctx:
+            line += f" {md_escape(ctx.get(row.stage, ''))} |"
+        if wall_col:
+            b = "—" if row.baseline_s is None else fmt_seconds(row.baseline_s)
+            t = "—" if row.treatment_s is None else fmt_seconds(row.treatment_s)
+            line += f" {b} → {_with_delta(t, row.delta_pct)} |"
+        lines.append(line)
+    if not v.stages:
+        lines.append(
+            "| (no stages measured) | | | | |" + (" |" if ctx else "") + (" |" if wall_col else "")
+        )
+    other = [r for r in v.stages if r.verdict in ("not_comparable", "n/a")]
+    if other:
+        lines.append("")
+        lines.append(
+            "Not counted: " + "; ".join(md_escape(f"{r.stage}: {r.note}") for r in other) + "."
+        )
+    return "\n".join(lines)
+
+
+def gate0_chart_and_attribution(v: Verdict, measured: Measured) -> list[tuple[str, str]]:
+    """The Mermaid chart and the attribution, both in the decision metric."""
+    view = metric_view(v, measured)
+    unit = measured.unit
+    out = []
+    chart = stage_xychart(view, unit)
+    if chart:
+        out.append(("### Stage chart", chart))
+    if any(r.verdict in ("pass", "warn", "fail") for r in view.stages):
+        out.append(("### Attribution", attribution_markdown(attribute(view, unit=unit))))
+    return out
+
+
+def gate0_sections(
+    v: Verdict, base: PerfReport, treat: PerfReport, extras: CommentExtras
+) -> list[tuple[str, str]]:
+    """Gate 0's sections after the verdict, in order: run summary, stages, chart and
+    attribution, then the caller's sections."""
+    measured = extras.measured
+    assert measured is not None
+    return [
+        ("### Run summary", gate0_run_summary(v, base, treat, measured)),
+        (f"### Stages ({measured.unit.label})", gate0_stage_table(v, extras)),
+        *gate0_chart_and_attribution(v, measured),
+        *extras.sections,
+    ]
+
+
+# --- collector notes (docs/verdict-rules.md, "Usable reports") -----------------------------
+def collector_notes_md(v: Verdict) -> str:
+    """Collector warnings that did not make a report unusable, as one note block ("" if none).
+
+    Such a warning is about a field the verdict does not use (today's non-admin
+    ``iris query task_wall_ms: failed; ...``) or about a signal shown as ``n/a``."""
+    return _bullets("Note (collector warnings, not counted)", v.collector_notes)
+
+
+# -------------------------------------------------------------------------------------------
 def _bullets(title: str, items: list[str]) -> str:
     if not items:
         return ""
@@ -242,18 +379,22 @@ def render_comment(
             _bullets("Warns", v.warns),
             _bullets("Inconclusive because", v.inconclusive_reasons),
             _bullets("Self-check", v.self_check),
+            collector_notes_md(v),
         )
         if b
     ]
     if extras.run_link:
         blocks.append(f"Archived run: [executed gate notebook]({md_escape(extras.run_link)})")
-    tail_sections = [
-        ("### Run summary", _run_summary(v, baseline, treatment)),
-        ("### Stage timings", _stage_table(v, extras)),
-        *_chart_and_attribution(v),
-        *extras.sections,
-        ("### Infra", _infra_table(baseline, treatment)),
-    ]
+    if extras.measured is not None:
+        sections = gate0_sections(v, baseline, treatment, extras)
+    else:
+        sections = [
+            ("### Run summary", _run_summary(v, baseline, treatment)),
+            ("### Stage timings", _stage_table(v, extras)),
+            *_chart_and_attribution(v),
+            *extras.sections,
+        ]
+    tail_sections = [*sections, ("### Infra", _infra_table(baseline, treatment))]
     assess_block = ("### Diff assessment", assessment_md) if assessment_md else None
 
     def build(raw: str | None, with_assessment: bool, omitted: list[str]) -> str:

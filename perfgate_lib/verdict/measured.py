@@ -1,0 +1,212 @@
+"""What gate 0 decided on, in the verdict: the decision metric's figures, named by unit.
+
+The verdict engine (:mod:`perfgate_lib.verdict.rules`) compares marin's report fields,
+which are wall seconds. Gate 0 decides on another metric (instruction counts by default)
+through paired intervals. :class:`Measured` carries that metric's per-pair medians, and
+:func:`apply_measured` makes the verdict say what it measured:
+
+* the paired total becomes its own signal, named after its metric (``instructions_total``,
+  ``cpu_seconds_total``); ``wall_seconds_total`` stays as a reported figure, not judged;
+* every ``delta_pct`` is (treatment - baseline) / baseline of the figures beside it;
+* reason lines name the total's metric.
+
+:func:`metric_view` gives a copy of the verdict whose rows hold the decision metric (for
+tables, charts and attribution). Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from perfgate_lib.errors import UsageError
+from perfgate_lib.mdtext import fmt_duration
+from perfgate_lib.verdict.rules import SignalRow, Verdict
+
+WALL_TOTAL = "wall_seconds_total"
+GATE0 = 0
+GATE0_NAME = "local A/B"
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A metric's name in labels, its total signal's name and how figures are printed."""
+
+    metric: str  # instructions | cpu | wall
+    label: str  # "instructions", "CPU time", "wall time"
+    total: str  # the whole-run signal's name: instructions_total, cpu_seconds_total, ...
+    json_key: str  # suffix of verdict.json's per-stage keys: instructions, cpu_s, wall_s
+
+    @property
+    def counts(self) -> bool:
+        return self.metric == "instructions"
+
+    def fmt(self, value: float | None) -> str:
+        """``257.5M instr`` (4 significant digits) or ``52.4s``; a dash for None."""
+        if value is None:
+            return "—"
+        return fmt_instructions(value) if self.counts else fmt_seconds(value)
+
+    def signed(self, value: float) -> str:
+        """A signed change: ``+101.3M instr`` or ``+14.6s``."""
+        sign = "-" if value < 0 else "+"
+        return sign + self.fmt(abs(value))
+
+    @property
+    def axis(self) -> str:
+        """Axis label: ``instructions (millions)`` or ``seconds``."""
+        return "instructions (millions)" if self.counts else "seconds"
+
+    def scaled(self, value: float | None) -> float:
+        """A value in the axis unit (millions of instructions, seconds)."""
+        return 0.0 if value is None else (value / 1e6 if self.counts else float(value))
+
+
+UNITS = {
+    "instructions": Unit("instructions", "instructions", "instructions_total", "instructions"),
+    "cpu": Unit("cpu", "CPU time", "cpu_seconds_total", "cpu_s"),
+    "wall": Unit("wall", "wall time", WALL_TOTAL, "wall_s"),
+}
+SECONDS = UNITS["wall"]
+
+
+def fmt_instructions(value: float) -> str:
+    """An instruction count with 4 significant digits: ``257.5M instr``, ``1.262G instr``."""
+    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= scale:
+            scaled = value / scale
+            decimals = max(0, 3 - int(math.floor(math.log10(abs(scaled)))))
+            return f"{scaled:.{decimals}f}{suffix} instr"
+    return f"{value:.0f} instr"
+
+
+def fmt_seconds(value: float) -> str:
+    """Seconds with one decimal under 10 minutes (``52.4s``), else ``14m 05s``."""
+    return f"{value:.1f}s" if abs(value) < 600 else fmt_duration(value)
+
+
+def delta_pct(baseline: float | None, treatment: float | None) -> float | None:
+    """(treatment - baseline) / baseline in percent, 2 decimals; None when unknown or 0."""
+    if baseline is None or treatment is None or baseline == 0:
+        return None
+    return round(100 * (treatment - baseline) / baseline, 2)
+
+
+@dataclass(frozen=True)
+class Measured:
+    """Gate 0's decision metric: row name (a stage, or ``wall_seconds_total`` for the
+    whole run) -> (baseline, treatment) medians in the metric's unit."""
+
+    metric: str
+    rows: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    @property
+    def unit(self) -> Unit:
+        return UNITS[self.metric]
+
+    @classmethod
+    def from_json(cls, data: Any, source: str = "context.measured") -> Measured:
+        """From ``{"metric": ..., "rows": {name: {"baseline": x, "treatment": y}}}``;
+        UsageError names the key of a malformed entry."""
+        if not isinstance(data, dict):
+            raise UsageError(f"{source}: must be an object")
+        metric = data.get("metric")
+        if metric not in UNITS:
+            raise UsageError(f"{source}.metric must be one of {sorted(UNITS)}, got {metric!r}")
+        rows = data.get("rows") or {}
+        if not isinstance(rows, dict):
+            raise UsageError(f"{source}.rows must be an object of name -> figures")
+        out = {}
+        for name, item in rows.items():
+            values = []
+            for key in ("baseline", "treatment"):
+                value = item.get(key) if isinstance(item, dict) else None
+                if isinstance(value, bool) or not isinstance(value, int | float):
+                    raise UsageError(f"{source}.rows.{name}.{key} must be a number")
+                values.append(float(value))
+            out[str(name)] = (values[0], values[1])
+        return cls(str(metric), out)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "metric": self.metric,
+            "rows": {n: {"baseline": b, "treatment": t} for n, (b, t) in self.rows.items()},
+        }
+
+
+def _paired_note(row_note: str) -> str:
+    return row_note or "decided on the paired interval"
+
+
+def apply_measured(verdict: Verdict, measured: Measured) -> None:
+    """Make ``verdict`` (as the engine returned it, with gate 0's paired intervals) name
+    and show what it measured (module docstring). Mutates ``verdict``'s rows and lines."""
+    unit = measured.unit
+    wall = next((s for s in verdict.signals if s.signal == WALL_TOTAL), None)
+    for row in verdict.stages:
+        row.delta_pct = delta_pct(row.baseline_s, row.treatment_s)
+    if wall is None:
+        return
+    wall.delta_pct = delta_pct(wall.baseline, wall.treatment)
+    if unit.total == WALL_TOTAL or WALL_TOTAL not in measured.rows:
+        return
+    b, t = measured.rows[WALL_TOTAL]
+    total = SignalRow(unit.total, b, t, delta_pct(b, t), wall.verdict, _paired_note(wall.note))
+    wall.verdict = "n/a"
+    wall.note = f"reported, not judged: gate 0 decides on {unit.label} ({unit.total})"
+    verdict.signals.insert(verdict.signals.index(wall), total)
+    prefix = f"{WALL_TOTAL}:"
+    for lines in (verdict.hard_fails, verdict.warns, verdict.inconclusive_reasons):
+        lines[:] = [
+            f"{unit.total}:{line[len(prefix) :]}" if line.startswith(prefix) else line
+            for line in lines
+        ]
+    verdict.notes[:] = [n for n in verdict.notes if not n.startswith(f"{WALL_TOTAL}: n/a")]
+
+
+def metric_view(verdict: Verdict, measured: Measured | None) -> Verdict:
+    """A copy of ``verdict`` whose stage rows and total hold the decision metric (its
+    ``baseline_s`` / ``treatment_s`` are then in :attr:`Measured.unit`), deltas recomputed.
+    Without ``measured`` (a cluster gate) the verdict itself."""
+    if measured is None or measured.metric == "wall":
+        return verdict
+    view = copy.deepcopy(verdict)
+    for row in view.stages:
+        if row.stage in measured.rows and row.verdict not in ("cached", "not_finished"):
+            row.baseline_s, row.treatment_s = measured.rows[row.stage]
+            row.delta_pct = delta_pct(row.baseline_s, row.treatment_s)
+    return view
+
+
+def stage_keys(verdict: Verdict, measured: Measured | None) -> list[dict[str, Any]]:
+    """verdict.json's stage rows: the stable keys (wall seconds) plus, for gate 0, the
+    decision metric's figures beside them: ``baseline_<unit>``, ``treatment_<unit>``,
+    ``<unit>_delta_pct`` (``instructions``, ``cpu_s``)."""
+    rows = verdict.to_json()["stages"]
+    if measured is None:
+        return rows
+    key = measured.unit.json_key
+    for row in rows:
+        figures = measured.rows.get(row["stage"])
+        if figures is None:
+            continue
+        row["metric"] = measured.metric
+        row[f"baseline_{key}"], row[f"treatment_{key}"] = figures
+        row[f"{key}_delta_pct"] = delta_pct(*figures)
+    return rows
+
+
+def verdict_json(verdict: Verdict, measured: Measured | None = None) -> dict[str, Any]:
+    """verdict.json: :meth:`Verdict.to_json` plus, for gate 0, ``decision_metric`` and
+    each stage's decision-metric figures (:func:`stage_keys`)."""
+    data = verdict.to_json()
+    if measured is not None:
+        data["decision_metric"] = {
+            "metric": measured.metric,
+            "label": measured.unit.label,
+            "total_signal": measured.unit.total,
+        }
+        data["stages"] = stage_keys(verdict, measured)
+    return data
