@@ -1,8 +1,11 @@
 """Markdown text helpers: escaping untrusted strings and formatting figures.
 
-Untrusted text (file names, PR titles, report strings) goes through :func:`md_escape`
-before it reaches a comment: pipes, backticks, HTML, markdown punctuation and
-``@mentions`` are neutralised. Code spans and fences use :func:`md_code` / :func:`md_fence`.
+Untrusted text (file names, PR titles, replies, report strings) goes through
+:func:`md_escape` before it reaches a comment: pipes, backticks, HTML, markdown
+punctuation and ``@mentions`` are neutralised. Code spans and fences use :func:`md_code` /
+:func:`md_fence`, which cannot use entities: they break every ``<!`` with an invisible
+word joiner (:func:`no_html_comment`), so no echoed text can open an HTML comment (the
+kit's hidden state marker is one) in the raw comment body.
 """
 
 from __future__ import annotations
@@ -18,6 +21,14 @@ _ENTITY = {
     "@": "&#64;",
 }
 _BACKSLASH = set("\\*_[]~")
+WORD_JOINER = "\u2060"
+"""Invisible; put between ``<`` and ``!`` so that echoed text cannot open ``<!--``."""
+
+
+def no_html_comment(text: str) -> str:
+    """``text`` with every ``<!`` broken by a word joiner: it cannot open an HTML comment
+    (nor a ``<!DOCTYPE``/CDATA section) in a raw comment body, and renders the same."""
+    return text.replace("<!", "<" + WORD_JOINER + "!")
 
 
 def md_escape(text: object) -> str:
@@ -36,8 +47,9 @@ def md_escape(text: object) -> str:
 
 
 def md_code(text: object) -> str:
-    """Inline code span that cannot be broken out of; pipes stay table-safe."""
-    value = str(text).replace("\n", " ").replace("|", "\u2758")
+    """Inline code span that cannot be broken out of (one line, no ``<!``); pipes stay
+    table-safe."""
+    value = no_html_comment(re.sub(r"[\r\n]", " ", str(text))).replace("|", "\u2758")
     longest = max((len(m) for m in re.findall(r"`+", value)), default=0)
     ticks = "`" * (longest + 1)
     pad = " " if value.startswith("`") or value.endswith("`") else ""
@@ -45,7 +57,8 @@ def md_code(text: object) -> str:
 
 
 def md_fence(text: str, lang: str = "") -> str:
-    """Fenced code block whose fence is longer than any backtick run inside."""
+    """Fenced code block whose fence is longer than any backtick run inside (no ``<!``)."""
+    text = no_html_comment(text)
     longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
     fence = "`" * max(3, longest + 1)
     return f"{fence}{lang}\n{text.rstrip()}\n{fence}"

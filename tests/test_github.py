@@ -15,6 +15,7 @@ from perfgate_lib.io.github import (
     CommentTooLong,
     GitHubClient,
     GitHubSettings,
+    MissingToken,
     check_body,
     upsert_comment,
 )
@@ -245,9 +246,10 @@ def test_missing_pr_and_bad_token_against_the_real_routes(fake_github):
     good = GitHubClient(fast_settings(fake_github))
     with pytest.raises(GitHubError, match="PR #999"):
         good.pull(999)
-    anonymous = GitHubClient(fast_settings(fake_github, token=None, token_var=None))
-    with pytest.raises(GitHubError, match="set GITHUB_TOKEN or GH_TOKEN"):
-        upsert_comment(anonymous, PR, f"{SENTINEL}\nbody")
+    before = len(fake_github.requests)
+    with pytest.raises(MissingToken, match="set GITHUB_TOKEN or GH_TOKEN"):
+        GitHubClient(fast_settings(fake_github, token=None, token_var=None))
+    assert len(fake_github.requests) == before, "refused before any network call"
 
 
 # ---------------------------------------------------------------------- PR data, download

@@ -33,8 +33,9 @@ AUTHOR = "author"  # the fake PR's author (tests/fakes/github_server.add_pull)
 REVIEWER = "rev"
 
 
-def event(body, login, pr=PASS_PR):
+def event(body, login, pr=PASS_PR, action="created"):
     return {
+        "action": action,
         "repository": {"full_name": DEFAULT_REPO},
         "issue": {"number": pr, "pull_request": {"url": "x"}, "user": {"login": AUTHOR}},
         "comment": {"body": body, "user": {"login": login, "type": "User"}},
@@ -48,7 +49,8 @@ def trigger(world_env, github_env, tmp_path):
     github_env.set_permission(DEFAULT_REPO, REVIEWER, "write")
     github_env.set_permission(DEFAULT_REPO, AUTHOR, "admin")
     github_env.set_permission(DEFAULT_REPO, "visitor", "read")
-    client = GitHubClient(fast_settings(github_env))
+    github_env.set_permission(DEFAULT_REPO, "maintainer", "maintain")
+    client = GitHubClient(fast_settings(github_env, login="perfgate-bot"))
     options = RunOptions(
         pr=0,
         checkout=str(world.checkout),
@@ -210,6 +212,7 @@ def test_trigger_command_with_an_event_file(trigger, github_env, tmp_path):
         "--run-params",
         str(trigger.world.common),
         "--json",
+        env={"PERFGATE_GITHUB_LOGIN": "perfgate-bot"},
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["action"] == "assessed"
@@ -231,6 +234,7 @@ def test_plan_only_sets_the_lock_and_hands_over_the_plan(trigger, github_env, tm
     assert result.action == "confirmed"
     assert result.plan == {
         "pr": PASS_PR,
+        "sha": trigger.world.sha(PASS_PR),
         "confirm": "max_gate=1 — smoke is enough",
         "reviewer": REVIEWER,
     }
@@ -239,7 +243,7 @@ def test_plan_only_sets_the_lock_and_hands_over_the_plan(trigger, github_env, tm
     lock = read_marker(comment["body"])
     assert lock["stage"] == "running" and lock["reviewer"] == REVIEWER
     # a second request is answered while the ladder job holds the lock
-    assert trigger().handle(event("/perf-gate", "other")).action == "busy"
+    assert trigger().handle(event("/perf-gate", "maintainer")).action == "busy"
     out = tmp_path / "github_output"
     write_outputs(str(out), result.plan)
     text = out.read_text()
@@ -247,7 +251,8 @@ def test_plan_only_sets_the_lock_and_hands_over_the_plan(trigger, github_env, tm
     # a ladder job that died clears the lock
     handler.release(PASS_PR, "the gate job ended without posting a verdict")
     (comment,) = sentinel_comments(github_env, PASS_PR)
-    assert read_marker(comment["body"]) is None and "stopped without a verdict" in comment["body"]
+    assert read_marker(comment["body"])["stage"] == "stopped"
+    assert "stopped without a verdict" in comment["body"]
     assert trigger().handle(event("/perf-gate", REVIEWER)).action == "assessed"
 
 

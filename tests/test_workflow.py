@@ -22,10 +22,11 @@ def test_workflow_dispatches_per_pr_then_runs_the_ladder():
     assert 'perfgate trigger --event "$GITHUB_EVENT_PATH"' in decide["run"]
     assert "--plan-only" in decide["run"]
     assert decide["env"]["GITHUB_TOKEN"] == "${{ secrets.GITHUB_TOKEN }}"
-    assert set(dispatch["outputs"]) == {"run", "pr", "confirm", "reviewer"}
+    assert set(dispatch["outputs"]) == {"run", "pr", "sha", "confirm", "reviewer"}
     assert ladder["needs"] == "dispatch" and "outputs.run == 'true'" in ladder["if"]
     runs = " ".join(s.get("run", "") for s in ladder["steps"])
-    assert 'perfgate run --pr "$PR" --confirm "$CONFIRM" --reviewer "$REVIEWER"' in runs
+    assert 'perfgate run --pr "$PR" --sha "$SHA" --confirm "$CONFIRM" --reviewer "$REVIEWER"' in runs
+    assert ladder["env"]["SHA"] == "${{ needs.dispatch.outputs.sha }}"
     assert "${{" not in runs.replace("${{ vars.PERFGATE_PIP_SPEC || 'perfgate[local]' }}", "")
     release = ladder["steps"][-1]
     assert release["if"] == "failure() || cancelled()"

@@ -24,7 +24,7 @@ def _run_url() -> str | None:
 
 
 def write_outputs(path: str | None, plan: dict | None) -> None:
-    """Step outputs ``run``, ``pr``, ``confirm``, ``reviewer`` in $GITHUB_OUTPUT's
+    """Step outputs ``run``, ``pr``, ``sha``, ``confirm``, ``reviewer`` in $GITHUB_OUTPUT's
     multi-line syntax (a random delimiter, so a reply cannot forge another output)."""
     if not path:
         return
@@ -46,7 +46,7 @@ def write_outputs(path: str | None, plan: dict | None) -> None:
 @click.option(
     "--plan-only",
     is_flag=True,
-    help="On a confirmed reply, set the PR's lock and write the plan (run, pr, confirm, "
+    help="On a confirmed reply, set the PR's lock and write the plan (run, pr, sha, confirm, "
     "reviewer) to $GITHUB_OUTPUT instead of running the ladder here.",
 )
 @click.option("--release", "release_pr", type=int, default=None, help="Clear PR N's lock.")
@@ -64,7 +64,9 @@ def command(
     as_json,
 ):
     """Act on a PR comment: `/perf-gate` posts the assessment; a reviewer's `go`,
-    `max_gate=K` or `skip` runs the ladder (or waives it). Exit code as `perfgate run`."""
+    `max_gate=K` or `skip` runs the ladder on the assessed commit (or waives it). Exit code
+    as `perfgate run`. Needs GITHUB_TOKEN and the kit's account (PERFGATE_GITHUB_LOGIN, or
+    github-actions[bot] under GitHub Actions); refuses to run without them."""
     from perfgate_lib.gate.flow import RunOptions
     from perfgate_lib.gate.trigger import CommentTrigger, load_event
     from perfgate_lib.io.github import GitHubClient, GitHubSettings

@@ -145,14 +145,35 @@ def validate(opts: RunOptions) -> None:
         )
 
 
+class HeadMoved(PerfgateError):
+    """The PR head is no longer the commit the reviewer confirmed (``--sha``)."""
+
+    def __init__(self, pr: int, confirmed: str, head: str) -> None:
+        super().__init__(
+            f"PR #{pr} head moved: confirmed {confirmed[:12]}, now {head[:12]}; nothing was "
+            "checked out or run. Ask again with /perf-gate (or re-run without --sha)"
+        )
+        self.pr, self.confirmed, self.head = pr, confirmed, head
+
+
 def head_sha(opts: RunOptions) -> str:
-    """The PR head SHA: ``--sha``, else GitHub."""
-    if opts.sha:
+    """The PR head SHA from GitHub. ``--sha`` is the commit the reviewer confirmed: the
+    run goes on only while it is still the PR head (else :class:`HeadMoved`). Offline
+    (a given assessment and a dry run: GitHub is not asked about the PR) ``--sha`` is
+    taken as it is."""
+    if opts.sha and opts.assessment and opts.dry_run:
         return opts.sha
     from perfgate_lib.io.github import GitHubClient, GitHubSettings
 
     client = GitHubClient(GitHubSettings.from_env(repo=opts.repo))
-    return str(client.pull(opts.pr).head.sha)
+    head = str(client.pull(opts.pr).head.sha)
+    if opts.sha and opts.sha != head:
+        from perfgate_lib.gate.trigger import post_head_moved
+
+        if not opts.dry_run:
+            post_head_moved(client, opts.pr, opts.sha, head)
+        raise HeadMoved(opts.pr, opts.sha, head)
+    return head
 
 
 def recorded_options(opts: RunOptions) -> dict[str, Any]:
@@ -245,6 +266,8 @@ def confirm(opts: RunOptions, state: RunState, path: str, reply: str) -> Any:
     from perfgate_lib.assess.run import load_assessment
 
     assessment = load_assessment(path)
+    if opts.sha and assessment.head_sha and assessment.head_sha != opts.sha:
+        raise HeadMoved(opts.pr, opts.sha, assessment.head_sha)  # assessed another commit
     started = bool(state.data.get("attempts"))
     if reply and (not assessment.confirmation or not started):
         if not assessment.confirmation or assessment.confirmation.get("reply") != reply:

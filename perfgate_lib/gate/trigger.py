@@ -1,13 +1,19 @@
 """The gate from PR comments: one GitHub ``issue_comment`` event in, one action out.
 
-- ``/perf-gate`` (or an @-mention of the kit's account) from anyone on a PR: assess the
-  diff and post the assessment block as the sentinel comment (stage ``assessment``).
-  Out of scope: the comment says so and nothing runs.
+- Only ``created`` comments act (an edited or deleted one never requests or confirms).
+  The kit must know its own account (``PERFGATE_GITHUB_LOGIN``, or ``github-actions[bot]``
+  under Actions): without it the trigger refuses to run. Only that account's comment is
+  the kit's: its state marker (last line) is read from nowhere else.
+- ``/perf-gate`` (or an @-mention of the kit's account) from an account with write
+  access: assess the diff and post the assessment block as the sentinel comment (stage
+  ``assessment``, with the head SHA it read); the standing verdict stays folded below it.
+  Out of scope: the comment says so and nothing runs. From anyone else: a short note,
+  nothing changes.
 - A reply ``go`` / ``max_gate=<skip|1|2|3>`` / ``skip`` while an assessment awaits
-  confirmation, from a reviewer (write access, not the PR author): ``skip`` posts the
-  waiver; otherwise the sentinel comment turns to ``running`` (the PR's lock) and the
-  ladder runs with the reviewer's decision recorded. Replies from anyone else are ignored
-  with a note.
+  confirmation, from a reviewer (write access, not the PR author) confirms the assessed
+  head SHA only (a moved head is assessed again): ``skip`` posts the waiver; otherwise
+  the sentinel comment turns to ``running`` (the PR's lock, with the SHA) and the ladder
+  runs that SHA (``perfgate run --sha``). Replies from anyone else are ignored with a note.
 - While a gate runs (the lock in the sentinel comment, or an unfinished run folder of
   the PR in the runs root), another request is answered with a link to the running one.
 
@@ -21,20 +27,23 @@ import datetime as dt
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from perfgate_lib import SENTINEL
 from perfgate_lib.errors import EXIT_PASS, PerfgateError, UsageError
 from perfgate_lib.gate.flow import RunOptions, run
 from perfgate_lib.gate.trigger_rules import (
     authorize,
+    head_moved_text,
+    is_created,
     is_request,
+    kit_body,
     lock_is_fresh,
-    marker,
+    may_request,
     read_marker,
     reply_text,
     running_elsewhere,
+    standing_verdict,
 )
 from perfgate_lib.io import storage
-from perfgate_lib.io.github import GitHubClient, sentinel_comments, upsert_comment
+from perfgate_lib.io.github import LOGIN_VAR, GitHubClient, kit_comment, upsert_comment
 from perfgate_lib.io.paramfile import read_json_object
 from perfgate_lib.io.rundir import default_runs_root
 from perfgate_lib.mdtext import md_code, md_escape
@@ -76,14 +85,46 @@ def load_event(path: str) -> dict[str, Any]:
     return read_json_object(path, lambda problem: UsageError(f"--event {path}: {problem}"))
 
 
+def require_kit_login(client: GitHubClient) -> str:
+    """The kit's own account, or a one-line UsageError: without it another account's
+    sentinel comment could pass for the kit's (and carry a forged state)."""
+    login = client.configured_login()
+    if not login:
+        raise UsageError(
+            f"perfgate trigger refuses to run: the kit's GitHub account is unknown; set "
+            f"{LOGIN_VAR} (github-actions[bot] for a workflow's GITHUB_TOKEN), or run under "
+            "GitHub Actions"
+        )
+    return login
+
+
+def kit_state(client: GitHubClient, pr: int) -> tuple[Any | None, dict[str, Any] | None]:
+    """(the kit's canonical comment, the state in its last line); Nones when absent."""
+    comment = kit_comment(client, pr)
+    return comment, (read_marker(comment.body) if comment is not None else None)
+
+
+def post_state(client: GitHubClient, pr: int, text: str, state: dict[str, Any]) -> None:
+    """Replace the kit's comment with ``text`` and ``state``, keeping the verdict it shows
+    folded below (a request, a lock or a refusal never erases a verdict)."""
+    comment = kit_comment(client, pr)
+    standing = standing_verdict(comment.body) if comment is not None else None
+    upsert_comment(client, pr, kit_body(text, state, standing))
+
+
+def post_head_moved(client: GitHubClient, pr: int, confirmed: str, head: str) -> None:
+    """Say on the PR that the confirmed commit is no longer its head (nothing ran)."""
+    state = {"stage": "head_moved", "sha": confirmed, "head": head}
+    post_state(client, pr, head_moved_text(pr, confirmed, head), state)
+
+
 def _lock_holder(client: GitHubClient, pr: int, runs_root: str, now: dt.datetime) -> str | None:
     """A link or folder of the gate already running for ``pr``, else None."""
     from perfgate_lib.gate.state import unfinished_runs
 
-    for comment in sentinel_comments(client, pr, login=client.comment_login()):
-        state = read_marker(comment.body)
-        if running_elsewhere(state, now):
-            return state.get("run_url") or comment.html_url or "the running gate"
+    comment, state = kit_state(client, pr)
+    if comment is not None and running_elsewhere(state, now):
+        return state.get("run_url") or comment.html_url or "the running gate"
     for state in unfinished_runs(runs_root, pr):
         if state.status == "running" and lock_is_fresh(state.data.get("updated_at"), now):
             return state.run_dir
@@ -109,14 +150,15 @@ class CommentTrigger:
     ) -> None:
         self.plan_only = plan_only
         self.client = client
+        self.kit = require_kit_login(client)
         self.base_options = run_options
         self.run_url = run_url
         self.now = now or _now()
         self.runs_root = run_options.runs_root or default_runs_root()
 
     # ------------------------------------------------------------------ helpers
-    def _post(self, pr: int, body: str) -> None:
-        upsert_comment(self.client, pr, body)
+    def _post(self, pr: int, text: str, state: dict[str, Any]) -> None:
+        post_state(self.client, pr, text, state)
 
     def _note(self, pr: int, text: str) -> None:
         """A plain (non-sentinel) reply: notes never replace the canonical comment."""
@@ -127,11 +169,7 @@ class CommentTrigger:
         return replace(self.base_options, pr=pr, repo=self.client.settings.repo, **changes)
 
     def _pending(self, pr: int) -> dict[str, Any] | None:
-        for comment in sentinel_comments(self.client, pr, login=self.client.comment_login()):
-            state = read_marker(comment.body)
-            if state:
-                return state
-        return None
+        return kit_state(self.client, pr)[1]
 
     # ------------------------------------------------------------------ events
     def handle(self, event: dict[str, Any]) -> TriggerResult:
@@ -140,8 +178,12 @@ class CommentTrigger:
         pr = issue.get("number")
         if not issue.get("pull_request") or not comment or pr is None:
             return TriggerResult("ignored", pr, "not a comment on a pull request")
+        if not is_created(event):
+            return TriggerResult(
+                "ignored", pr, f"a comment {str(event.get('action'))[:20]!r}, not created"
+            )
         commenter = ((comment.get("user") or {}).get("login")) or ""
-        kit = self.client.comment_login()
+        kit = self.kit
         if (comment.get("user") or {}).get("type") == "Bot" or (
             kit and commenter.lower() == kit.lower()
         ):
@@ -156,7 +198,12 @@ class CommentTrigger:
         return TriggerResult("ignored", pr, "neither a gate request nor a reply")
 
     def request(self, pr: int, requester: str) -> TriggerResult:
-        """``/perf-gate``: assess and post the assessment block (or say one is running)."""
+        """``/perf-gate`` from a writer: assess and post the assessment block (or say one is
+        running); from anyone else a note, nothing changes."""
+        allowed = may_request(requester, self.client.permission(requester))
+        if not allowed.allowed:
+            self._note(pr, f"This `/perf-gate` was not started: {md_escape(allowed.reason)}.")
+            return TriggerResult("refused", pr, allowed.reason)
         holder = _lock_holder(self.client, pr, self.runs_root, self.now)
         if holder:
             self._note(
@@ -172,7 +219,8 @@ class CommentTrigger:
         assessment = load_assessment(storage.join(outcome.run_dir, "assessment.json"))
         stage = "assessment" if assessment.in_scope else "out_of_scope"
         head = (
-            f"🤖 ## Zephyr perf gate assessment — proposed max_gate: {assessment.proposed_max_gate}"
+            "🤖 ## Zephyr perf gate assessment — proposed max_gate: "
+            f"{md_escape(assessment.proposed_max_gate)}"
             if assessment.in_scope
             else "🤖 ## Zephyr perf gate — out of scope (nothing runs)"
         )
@@ -191,7 +239,9 @@ class CommentTrigger:
         )
         if assessment.is_fork:
             hint += "; this is a fork: its code runs on the cluster only with `go fork`"
-        self._post(pr, f"{SENTINEL}\n{head}\n\n{table}\n\n**{hint}.**\n\n{marker(state)}\n")
+        sha = md_code(str(assessment.head_sha)[:12])
+        hint += f". A reply confirms this commit ({sha}) only"
+        self._post(pr, f"{head}\n\n{table}\n\n**{hint}.**", state)
         action = "assessed" if assessment.in_scope else "out_of_scope"
         return TriggerResult(action, pr, f"assessment posted ({stage})", run_dir=outcome.run_dir)
 
@@ -218,11 +268,11 @@ class CommentTrigger:
             self._note(pr, f"A perf gate is already running for this PR ({md_escape(holder)}).")
             return TriggerResult("busy", pr, f"a gate is already running: {holder}")
         head = str(self.client.pull(pr).head.sha)
-        if pending.get("sha") and pending["sha"] != head:
+        if pending.get("sha") != head:
             self._note(
                 pr,
-                f"The PR changed since the assessment ({md_code(pending['sha'][:12])} -> "
-                f"{md_code(head[:12])}): here is a new one; please confirm again.",
+                f"The PR changed since the assessment ({md_code(str(pending.get('sha'))[:12])} "
+                f"-> {md_code(head[:12])}): here is a new one; please confirm again.",
             )
             result = self.request(pr, commenter)
             result.action = "reassessed"
@@ -235,20 +285,25 @@ class CommentTrigger:
                 "run_url": self.run_url,
                 "reviewer": commenter,
                 "reply": text[:80],
+                "sha": head,
             }
             where = f" ([workflow run]({md_escape(self.run_url)}))" if self.run_url else ""
             self._post(
                 pr,
-                f"{SENTINEL}\n🤖 ## Zephyr perf gate — running\n\nConfirmed by "
-                f"@{md_escape(commenter)} with {md_code(text[:80])}; the gate ladder is "
-                f"running{where}. This comment will be replaced by the verdict.\n\n"
-                f"{marker(lock)}\n",
+                f"🤖 ## Zephyr perf gate — running\n\nConfirmed by "
+                f"@{md_escape(commenter)} with {md_code(text[:80])} for commit "
+                f"{md_code(head[:12])}; the gate ladder is running{where}. This comment will "
+                "be replaced by the verdict.",
+                lock,
             )
         if self.plan_only and not skip:
-            plan = {"pr": pr, "confirm": text, "reviewer": commenter}
+            plan = {"pr": pr, "sha": head, "confirm": text, "reviewer": commenter}
             return TriggerResult("confirmed", pr, "lock set; the ladder job runs it", plan=plan)
         try:
-            outcome = run(self._options(pr, confirm=text, reviewer=commenter), echo=lambda _t: None)
+            outcome = run(
+                self._options(pr, confirm=text, reviewer=commenter, sha=head),
+                echo=lambda _t: None,
+            )
         except PerfgateError as exc:
             self.release(pr, str(exc))
             raise
@@ -272,6 +327,7 @@ class CommentTrigger:
             where = f" See the [workflow run]({md_escape(self.run_url)})." if self.run_url else ""
             self._post(
                 pr,
-                f"{SENTINEL}\n🤖 ## Zephyr perf gate — stopped without a verdict\n\n"
-                f"{md_escape(why[:500])}.{where} Ask again with `/perf-gate`.\n",
+                "🤖 ## Zephyr perf gate — stopped without a verdict\n\n"
+                f"{md_escape(why[:500])}.{where} Ask again with `/perf-gate`.",
+                {"stage": "stopped", "sha": pending.get("sha")},
             )

@@ -2,16 +2,28 @@
 
 Settings come from the environment: ``GITHUB_TOKEN`` (or ``GH_TOKEN``), ``GITHUB_API_URL``
 (default ``https://api.github.com``; GitHub Enterprise and tests point it elsewhere) and
-``PERFGATE_GITHUB_LOGIN`` (the kit's own account: only its comments are upserted). The
-repository defaults to ``marin-community/marin``.
+``PERFGATE_GITHUB_LOGIN`` (the kit's own account). The repository defaults to
+``marin-community/marin``. A client is refused before any network call when no token is
+set (:class:`MissingToken`, naming the variables).
 
-5xx answers and secondary rate limits are retried with bounded backoff; 401/403/404 and
-exhausted retries become :class:`~perfgate_lib.errors.GitHubError` naming the repository,
-the PR and the token variable, never the token itself.
+The kit's own account (:meth:`GitHubClient.kit_login`): ``PERFGATE_GITHUB_LOGIN`` (``auto``:
+ask ``GET /user``, which works for personal tokens only); else, under GitHub Actions
+(``GITHUB_ACTIONS=true``), ``github-actions[bot]``, the author of everything the
+workflow's ``GITHUB_TOKEN`` posts (an installation token: ``GET /user`` answers 403 for
+it, and ``GET /app`` needs the app's private key); else the token's account from
+``GET /user``. Only comments of that account are ever read for state, edited or deleted.
 
-The canonical comment: :func:`upsert_comment` finds the sentinel comment across all pages,
-PATCHes it or POSTs a new one, then re-lists and removes duplicates a concurrent run may
-have created (keep the oldest, give it the newest body), so one comment remains.
+Unreachable GitHub fails fast: one retry of a failed connection or read, each with a
+:attr:`GitHubSettings.timeout` of 4 s, so at most :attr:`GitHubSettings.unreachable_budget`
+(8 s) before a :class:`~perfgate_lib.errors.GitHubError` naming the URL. 5xx answers and
+secondary rate limits are retried with bounded backoff; 401/403/404 and exhausted retries
+become :class:`~perfgate_lib.errors.GitHubError` naming the repository, the PR and the
+token variable, never the token itself.
+
+The canonical comment: :func:`upsert_comment` finds the kit's sentinel comment across all
+pages, PATCHes it or POSTs a new one, then re-lists and removes duplicates a concurrent
+run of the kit may have created (keep the oldest, give it the newest body), so one
+comment remains. Other accounts' comments are never touched.
 """
 
 from __future__ import annotations
@@ -38,6 +50,10 @@ DEFAULT_API_URL = "https://api.github.com"
 TOKEN_VARS = ("GITHUB_TOKEN", "GH_TOKEN")
 API_URL_VAR = "GITHUB_API_URL"
 LOGIN_VAR = "PERFGATE_GITHUB_LOGIN"
+ACTIONS_VAR = "GITHUB_ACTIONS"
+ACTIONS_LOGIN = "github-actions[bot]"
+"""The account a workflow's ``GITHUB_TOKEN`` posts as (GitHub's documented author of
+everything done with that token)."""
 
 _REPO_RE = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 _T = TypeVar("_T")
@@ -45,6 +61,10 @@ _T = TypeVar("_T")
 
 class CommentTooLong(PerfgateError):
     """A comment body exceeds GitHub's 65,536 characters; refused before sending."""
+
+
+class MissingToken(GitHubError):
+    """No GitHub token in the environment; raised before any network call."""
 
 
 @dataclass(frozen=True)
@@ -55,8 +75,10 @@ class GitHubSettings:
     api_url: str = DEFAULT_API_URL
     token: str | None = field(default=None, repr=False)
     token_var: str | None = None  # the variable the token came from (for messages)
-    login: str | None = None  # the kit's account; None = any author's sentinel comment
+    login: str | None = None  # the kit's account (PERFGATE_GITHUB_LOGIN); see kit_login
+    actions: bool = False  # running under GitHub Actions (GITHUB_ACTIONS=true)
     retries: int = 5  # per request, for 5xx and rate limits
+    connect_retries: int = 1  # per request, for a failed connection or read (no backoff)
     backoff_factor: float = 2.0  # seconds; urllib3 backoff: factor * 2**(n-1)
     backoff_max: float = 60.0
     secondary_rate_wait: float = 60.0  # wait after a secondary rate limit without Retry-After
@@ -64,13 +86,24 @@ class GitHubSettings:
     seconds_between_requests: float = 0.0
     seconds_between_writes: float = 1.0  # GitHub asks for >= 1 s between writes
     per_page: int = 100
-    timeout: int = 30
+    timeout: int = 4  # seconds per connect and per read (PyGithub takes one integer)
 
     def __post_init__(self) -> None:
         if not _REPO_RE.match(self.repo or ""):
             raise UsageError(f"repository must look like OWNER/NAME, got {self.repo!r}")
         if not str(self.api_url).startswith(("http://", "https://")):
             raise UsageError(f"{API_URL_VAR} must be an http(s) URL, got {self.api_url!r}")
+
+    @property
+    def unreachable_budget(self) -> float:
+        """Seconds at most before an unreachable GitHub is an error: every try waits one
+        ``timeout``; urllib3 sleeps nothing before the first retry and
+        ``backoff_factor * 2**(n-1)`` (at most ``backoff_max``) before retry n >= 2."""
+        sleeps = sum(
+            min(self.backoff_factor * 2 ** (n - 1), self.backoff_max)
+            for n in range(2, self.connect_retries + 1)
+        )
+        return (self.connect_retries + 1) * self.timeout + sleeps
 
     @classmethod
     def from_env(
@@ -88,7 +121,8 @@ class GitHubSettings:
             "api_url": (env.get(API_URL_VAR) or DEFAULT_API_URL).rstrip("/"),
             "token": token,
             "token_var": token_var,
-            "login": env.get(LOGIN_VAR) or None,
+            "login": env.get(LOGIN_VAR, "").strip() or None,
+            "actions": env.get(ACTIONS_VAR, "").lower() == "true",
         }
         values.update(overrides)
         return cls(**values)
@@ -130,8 +164,16 @@ class GitHubClient:
     def __init__(self, settings: GitHubSettings | None = None) -> None:
         self.settings = settings or GitHubSettings.from_env()
         s = self.settings
+        if not s.token:
+            raise MissingToken(
+                f"no GitHub token: set {' or '.join(TOKEN_VARS)} (the {s.repo} API at "
+                f"{s.api_url} was not contacted)"
+            )
+        self._kit_login: str | None = None
         retry = GithubRetry(
             total=s.retries,
+            connect=s.connect_retries,
+            read=s.connect_retries,
             backoff_factor=s.backoff_factor,
             backoff_max=s.backoff_max,
             secondary_rate_wait=s.secondary_rate_wait,
@@ -254,9 +296,9 @@ class GitHubClient:
             return None  # a directory
         return content.decoded_content
 
-    def authenticated_login(self) -> str:
-        """Login of the token's account (GET /user)."""
-        return self.call("reading the token's account", lambda: self.gh.get_user().login)
+    def authenticated_login(self, pr: int | None = None) -> str:
+        """Login of the token's account (GET /user); ``pr`` only names the context."""
+        return self.call("reading the token's account", lambda: self.gh.get_user().login, pr)
 
     def permission(self, user: str) -> str:
         """``admin``/``maintain``/``write``/``triage``/``read``/``none`` of ``user`` on the repo."""
@@ -264,12 +306,42 @@ class GitHubClient:
             f"reading {user}'s permission", lambda: self.repo.get_collaborator_permission(user)
         )
 
-    def comment_login(self) -> str | None:
-        """The account whose comments are upserted: configured, or ``auto`` -> GET /user."""
+    def configured_login(self) -> str | None:
+        """The kit's account when configured: ``PERFGATE_GITHUB_LOGIN`` (``auto``: asks
+        ``GET /user``), else ``github-actions[bot]`` under GitHub Actions; else None."""
         login = self.settings.login
         if login and login.lower() == "auto":
-            return self.authenticated_login()
-        return login
+            return self.kit_login()
+        if login:
+            return login
+        return ACTIONS_LOGIN if self.settings.actions else None
+
+    def kit_login(self, pr: int | None = None) -> str:
+        """The kit's own account: :meth:`configured_login`, else the token's account
+        (``GET /user``; an installation token cannot say, so name the variable to set)."""
+        if self._kit_login:
+            return self._kit_login
+        login = self.settings.login
+        if login and login.lower() != "auto":
+            found = login
+        elif not login and self.settings.actions:
+            found = ACTIONS_LOGIN
+        else:
+            try:
+                found = self.authenticated_login(pr)
+            except GitHubError as exc:
+                if getattr(exc, "status", None) != 403:
+                    raise
+                raise GitHubError(
+                    f"{exc}. Set {LOGIN_VAR} to the account that posts the kit's comments "
+                    f"(e.g. {ACTIONS_LOGIN} for a workflow's GITHUB_TOKEN)"
+                ) from None
+        self._kit_login = found
+        return found
+
+    def comment_login(self) -> str:
+        """The account whose comments are the kit's (:meth:`kit_login`)."""
+        return self.kit_login()
 
     # ------------------------------------------------------------------ Actions
     def workflow_runs(
@@ -294,6 +366,8 @@ class GitHubClient:
         api_origin = _origin(s.api_url)
         retry = Retry(
             total=s.retries,
+            connect=s.connect_retries,
+            read=s.connect_retries,
             backoff_factor=s.backoff_factor,
             backoff_max=s.backoff_max,
             status_forcelist=list(range(500, 600)),
@@ -316,7 +390,7 @@ class GitHubClient:
                     headers["Authorization"] = f"Bearer {s.token}"
                 try:
                     resp = session.get(
-                        target, headers=headers, allow_redirects=False, timeout=s.timeout
+                        target, headers=headers, allow_redirects=False, timeout=(s.timeout, 30)
                     )
                 except requests.exceptions.RequestException as exc:
                     raise self.error(exc, doing) from None
@@ -378,21 +452,34 @@ def _recency(comment: Any) -> tuple[Any, int]:
     return (comment.updated_at or comment.created_at, comment.id)
 
 
+def _by(comment: Any, login: str) -> bool:
+    user = comment.user
+    return user is not None and str(user.login or "").lower() == login.lower()
+
+
 def sentinel_comments(
     client: GitHubClient, pr: int, *, sentinel: str = SENTINEL, login: str | None = None
 ) -> list[Any]:
-    """The PR's comments starting with ``sentinel`` (all pages), oldest first.
+    """The kit's comments on the PR starting with ``sentinel`` (all pages), oldest first.
 
-    With ``login`` only that account's comments count.
+    Only comments of ``login`` (default: :meth:`GitHubClient.kit_login`) count: another
+    account's comment is never the kit's, whatever its text.
     """
+    login = login or client.kit_login(pr)
     issue = client.repo.get_issue(pr)
     found = [
         c
         for c in client.iterate("listing PR comments", issue.get_comments(), pr)
-        if (c.body or "").startswith(sentinel)
-        and (login is None or (c.user is not None and c.user.login.lower() == login.lower()))
+        if (c.body or "").startswith(sentinel) and _by(c, login)
     ]
     return sorted(found, key=_order)
+
+
+def kit_comment(client: GitHubClient, pr: int, *, sentinel: str = SENTINEL) -> Any | None:
+    """The PR's canonical kit comment (the oldest of the kit's sentinel comments, the one
+    :func:`upsert_comment` edits), or None. The one place the kit reads its state from."""
+    found = sentinel_comments(client, pr, sentinel=sentinel)
+    return found[0] if found else None
 
 
 def upsert_comment(
@@ -406,13 +493,14 @@ def upsert_comment(
 ) -> CommentResult:
     """Keep exactly one sentinel comment on ``pr`` carrying ``body``; returns what happened.
 
-    ``login`` defaults to the client's configured account (``PERFGATE_GITHUB_LOGIN``).
-    Race-safe: after writing, re-list; when several sentinel comments exist (a concurrent
-    run posted too) keep the oldest, give it the most recently written body, delete the rest.
+    ``login`` defaults to the kit's account (:meth:`GitHubClient.kit_login`); only its
+    comments are edited or deleted. Race-safe: after writing, re-list; when several of the
+    kit's sentinel comments exist (a concurrent run posted too) keep the oldest, give it the
+    most recently written body, delete the rest.
     """
     body = check_body(body, source, sentinel)
     if login is None:
-        login = client.comment_login()
+        login = client.kit_login(pr)
     existing = sentinel_comments(client, pr, sentinel=sentinel, login=login)
     if existing:
         target = existing[0]
@@ -427,6 +515,12 @@ def upsert_comment(
             "posting the perf-gate comment", lambda: issue.create_comment(body), pr
         )
         action = "created"
+        if not _by(target, login):
+            raise GitHubError(
+                f"the perf-gate comment on PR #{pr} was posted as "
+                f"{getattr(target.user, 'login', None)!r}, but the kit's account is {login!r}: "
+                f"set {LOGIN_VAR} to the account the token posts as ({client.where(pr)})"
+            )
 
     current = sentinel_comments(client, pr, sentinel=sentinel, login=login)
     removed: list[int] = []

@@ -12,7 +12,8 @@ In a test file::
 
 ``fake_github`` is a started :class:`FakeGitHub` (fresh per test) with the repository
 ``marin-community/marin`` created. ``github_env`` points ``GITHUB_API_URL`` at it and
-sets ``GITHUB_TOKEN`` to the fake's token (``GH_TOKEN`` removed). ``github_client`` is a
+sets ``GITHUB_TOKEN`` to the fake's token (``GH_TOKEN``, ``PERFGATE_GITHUB_LOGIN`` and
+``GITHUB_ACTIONS`` removed: the kit's account is the token's, ``perfgate-bot``). ``github_client`` is a
 real PyGithub client with no throttling and bounded retry. ``kit_client`` is
 ``perfgate_lib.io.github.GitHubClient`` against the fake (see ``tests.fakes.github_kit.fast_settings``).
 """
@@ -38,6 +39,10 @@ def github_env(fake_github: FakeGitHub, monkeypatch: pytest.MonkeyPatch) -> Fake
     monkeypatch.setenv("GITHUB_API_URL", fake_github.url)
     monkeypatch.setenv("GITHUB_TOKEN", fake_github.token)
     monkeypatch.delenv("GH_TOKEN", raising=False)
+    # the kit's account comes from GET /user (the fake token's perfgate-bot), also when
+    # the suite itself runs under GitHub Actions
+    monkeypatch.delenv("PERFGATE_GITHUB_LOGIN", raising=False)
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
     return fake_github
 
 

@@ -127,6 +127,7 @@ class FakeGitHub:
         self.prefix = prefix.rstrip("/")  # e.g. "/api/v3" to mimic GitHub Enterprise
         self.lock = threading.RLock()
         self.tokens: dict[str, str] = {FAKE_TOKEN: DEFAULT_LOGIN}
+        self.installation_tokens: set[str] = set()
         self.repos: dict[str, dict[str, Any]] = {}
         self.pulls: dict[tuple[str, int], dict[str, Any]] = {}
         self.pull_files: dict[tuple[str, int], list[dict[str, Any]]] = {}
@@ -203,8 +204,13 @@ class FakeGitHub:
             return self._clock
 
     # ------------------------------------------------------------------ seeding
-    def add_token(self, token: str, login: str) -> None:
+    def add_token(self, token: str, login: str, *, installation: bool = False) -> None:
+        """Accept ``token`` as ``login``. ``installation``: a GitHub App installation token
+        (like a workflow's ``GITHUB_TOKEN``, login ``github-actions[bot]``): it posts as
+        ``login`` but ``GET /user`` answers 403, as GitHub does."""
         self.tokens[token] = login
+        if installation:
+            self.installation_tokens.add(token)
 
     def add_repo(self, full_name: str, *, private: bool = False, default_branch: str = "main"):
         with self.lock:
@@ -642,6 +648,7 @@ class _ApiHandler(_BaseHandler):
             return err.status, err.body, {}
 
     def _authenticate(self, req: RecordedRequest) -> str | None:
+        self.installation = False
         auth = req.headers.get("Authorization") or req.headers.get("authorization")
         if not auth:
             return None
@@ -649,6 +656,7 @@ class _ApiHandler(_BaseHandler):
         login = self.fake.tokens.get(token.strip())
         if scheme.lower() not in ("token", "bearer") or login is None:
             raise _HttpError(401, "Bad credentials")
+        self.installation = token.strip() in self.fake.installation_tokens
         return login
 
     def _need_login(self) -> str:
@@ -836,7 +844,10 @@ class _ApiHandler(_BaseHandler):
 
     # -------------------------------------------------------------- handlers
     def get_user(self) -> dict[str, Any]:
-        return self._user(self._need_login())
+        login = self._need_login()
+        if self.installation:
+            raise _HttpError(403, "Resource not accessible by integration")
+        return self._user(login)
 
     def get_repo(self, owner: str, name: str) -> dict[str, Any]:
         self._repo(owner, name)
