@@ -1,12 +1,18 @@
-"""A ferry's datakit steps read from its Iris job tree: which step finished, which did not.
+"""The unfinished-step guard: which of a ferry's datakit steps did not finish, per lineage.
 
-marin's collector (marin-contracts.md) reports a step as cached (``cached_steps``, 0.0 s)
-when no *direct child* job of the ferry whose name starts with the step's prefix has both
-a start and a finish time. So a step that was killed or preempted mid-way, or never
-finished, reads as a cache hit, and a comparison that drops cached steps can hide a
-regression. The job tree tells them apart: a step with child jobs of which none
-succeeded did not finish. A step with no child job at all stays what the report says
-(a real cache hit leaves no job).
+Child-job lineage (the collector times each step by the ferry's direct ``zephyr-<step>-*``
+child jobs): the collector reports a step as cached (``cached_steps``, 0.0 s) when no
+such child job has both a start and a finish time. So a step that was killed or
+preempted mid-way, or never finished, reads as a cache hit, and a comparison that drops
+cached steps can hide a regression. The job tree tells them apart: a step with child
+jobs of which none succeeded did not finish. A step with no child job at all stays what
+the report says (a real cache hit leaves no job).
+
+Step-log lineage (the collector times each step by the driver's StepRunner log; steps on
+the shared Zephyr pool have no child job, so the tree says nothing about them): a step
+that did not finish has no ``succeeded`` and no ``Skip`` line, so the report leaves it out
+and warns ``expected steps neither ran nor were cached: ...``. The report is the signal:
+:func:`perfgate_lib.verdict.lineage.missing_steps`.
 
 Pure: the tree is a list of ``{"job_id", "state"}`` mappings (``JobState.to_json()``
 shape; states normalised like :func:`perfgate_lib.runners.base.normalise_state`).
@@ -18,6 +24,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from perfgate_lib.runners.base import normalise_state
+from perfgate_lib.verdict import lineage as lineages
+from perfgate_lib.verdict.report import PerfReport
 
 # stage -> name prefixes of its direct child jobs (marin's collector, checked 2026-12)
 STEP_PREFIXES: dict[str, tuple[str, ...]] = {
@@ -55,12 +63,23 @@ def step_of(name: str) -> tuple[str, str] | None:
     return None
 
 
-def unfinished_steps(root: str, tree: Iterable[Mapping[str, Any]]) -> dict[str, str]:
-    """stage -> note for every step whose child jobs exist but did not succeed.
+def unfinished_steps(
+    root: str, tree: Iterable[Mapping[str, Any]], report: PerfReport | None = None
+) -> dict[str, str]:
+    """stage -> note for every treatment step that did not finish, in either lineage.
 
-    A step counts as finished when, for each of its prefixes that has child jobs, at
-    least one of them succeeded (retries leave failed attempts beside the good one).
+    From the tree: a step whose child jobs exist but none succeeded (a step counts as
+    finished when, for each of its prefixes that has child jobs, at least one of them
+    succeeded; retries leave failed attempts beside the good one). From ``report``, when
+    given and written by the step-log lineage: each expected step with no line in the
+    driver's step log. A step both name keeps the tree's note.
     """
+    out = lineages.missing_steps(report) if report is not None else {}
+    return {**out, **unfinished_child_jobs(root, tree)}
+
+
+def unfinished_child_jobs(root: str, tree: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """stage -> note for every step whose direct child jobs exist but none succeeded."""
     groups: dict[tuple[str, str], list[tuple[str, str]]] = {}
     for entry in direct_children(root, tree):
         name = _parts(entry.get("job_id", ""))[-1]

@@ -270,6 +270,7 @@ def collector_problems(report: PerfReport) -> list[str]:
     elif not any(stages.values()):
         problems.append("every stage time is 0 or missing")
     problems += [
-        f"{r.rule.meaning} (collector warning: {r.warning})" for r in summarize(report.warnings).unusable
+        f"{r.rule.meaning} (collector warning: {r.warning})"
+        for r in summarize(report.warnings).unusable
     ]
     return problems

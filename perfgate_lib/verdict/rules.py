@@ -13,8 +13,17 @@ Additions to gate-rules.md, all on the side of caution:
   compared on time or memory: ``inconclusive`` naming the problems (a mis-wired
   comparison and a count-based hard fail, which such a report cannot fake, win);
 * a treatment step that did not finish (``treatment_unfinished_steps``, from the job tree:
-  :mod:`perfgate_lib.gate.steptree`) is a ``not_finished`` stage, not a cache hit: never
-  compared, and the verdict is inconclusive at least (a count-based hard fail still fails).
+  :mod:`perfgate_lib.gate.steptree`; or, in the step-log lineage, a step the report says
+  neither ran nor was cached: :func:`~perfgate_lib.verdict.lineage.missing_steps`) is a
+  ``not_finished`` stage, not a cache hit: never compared, and the verdict is inconclusive
+  at least (a count-based hard fail still fails);
+* a signal a collector warning says it could not read (``unread`` rows of
+  :data:`~perfgate_lib.verdict.collector_warnings.TABLE`) is ``n/a`` on both sides;
+  warnings about fields the verdict does not use are ``collector_notes``.
+
+Every rule that fired is listed (hard fails, warns, inconclusive reasons; a mis-wired
+comparison claims nothing else); ``decided_by`` names the rule that won by precedence.
+The kit's own statement of these rules, with where each lives: ``docs/verdict-rules.md``.
 """
 
 from __future__ import annotations
@@ -25,6 +34,8 @@ from typing import Any
 from perfgate_lib.errors import UsageError
 from perfgate_lib.mdtext import fmt_pct
 from perfgate_lib.timeutil import parse_time
+from perfgate_lib.verdict import lineage as lineages
+from perfgate_lib.verdict.collector_warnings import WarningSummary, summarize
 from perfgate_lib.verdict.report import PerfReport, collector_problems
 from perfgate_lib.verdict.thresholds import Band, Thresholds
 
@@ -168,6 +179,9 @@ class Verdict:
     treatment: dict[str, Any]
     notes: list[str] = field(default_factory=list)
     contention: str | None = None
+    collector_notes: list[str] = field(default_factory=list)
+    decided_by: str = ""
+    lineages: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -184,6 +198,9 @@ class Verdict:
             "treatment": dict(self.treatment),
             "notes": list(self.notes),
             "contention": self.contention,
+            "collector_notes": list(self.collector_notes),
+            "decided_by": self.decided_by,
+            "lineages": dict(self.lineages),
         }
 
 
@@ -225,8 +242,14 @@ def _band_row(name: str, b: float | None, t: float | None, band: Band, unit: str
 
 
 def _stage_rows(
-    base: PerfReport, treat: PerfReport, band: Band, unfinished: dict[str, str]
+    base: PerfReport,
+    treat: PerfReport,
+    band: Band,
+    unfinished: dict[str, str],
+    two_lineages: str | None = None,
 ) -> list[StageRow]:
+    """One row per stage of either report (report order). ``two_lineages``: the note for
+    stages both reports name but measure differently (never compared)."""
     cached = set(base.cached_steps) | set(treat.cached_steps)
     names = list(base.stage_wall_seconds)
     names += [s for s in treat.stage_wall_seconds if s not in base.stage_wall_seconds]
@@ -250,6 +273,8 @@ def _stage_rows(
         elif not (in_b and in_t):
             side = "baseline" if in_b else "treatment"
             rows.append(StageRow(stage, b, t, None, "not_comparable", f"only in the {side}"))
+        elif two_lineages:
+            rows.append(StageRow(stage, b, t, None, "not_comparable", two_lineages))
         else:
             delta = delta_fraction(b, t)
             if delta is None:
@@ -422,8 +447,20 @@ def decide(
         ),
     ]
     signals += [_count_signal(name, baseline, treatment) for name in thresholds.hard_fail_counts]
+    said = {"baseline": summarize(baseline.warnings), "treatment": summarize(treatment.warnings)}
+    _not_read(signals, said)
+    found = {"baseline": lineages.detect(baseline), "treatment": lineages.detect(treatment)}
+    mixed = _mixed_lineages(found)
+    unfinished = {
+        **lineages.missing_steps(treatment, found["treatment"]),
+        **context.treatment_unfinished_steps,
+    }
     stages = _stage_rows(
-        baseline, treatment, bands["stage_wall_seconds"], context.treatment_unfinished_steps
+        baseline,
+        treatment,
+        bands["stage_wall_seconds"],
+        unfinished,
+        f"not compared: {mixed}" if mixed else None,
     )
 
     _downgrade_within_noise([*signals[:2], *stages], context.within_noise)
@@ -488,12 +525,7 @@ def decide(
 
     miswired, flags = _self_check(baseline, treatment, context, thresholds)
     evidence = _inconclusive_evidence(baseline, treatment, context, thresholds)
-    evidence += [
-        f"treatment step {r.stage} did not finish ({r.note.split(': ', 1)[-1]}): "
-        "its time is not comparable"
-        for r in stages
-        if r.verdict == "not_finished"
-    ]
+    evidence += _same_work_evidence(stages, mixed)
     timing_rows = [signals[0], *stages]
     if not any(r.verdict in ("pass", "warn", "fail", "undecided") for r in timing_rows):
         evidence.append("nothing comparable: no wall time or stage time on both sides")
@@ -508,33 +540,42 @@ def decide(
     contention = (
         (context.contention_reason or "contention reported") if context.contention else None
     )
+    contended = (
+        [f"contention: {contention}; warn-band deltas are within cluster noise"]
+        if contention and warns and not band_fails
+        else []
+    )
 
+    # Precedence (gate-rules.md), first match wins; every other rule that fired stays listed.
     all_fails = hard_fails + band_fails
+    fired = [*unusable, *evidence, *undecided, *contended]
     if miswired:
-        verdict = "inconclusive"
-        reasons = [f"self-check: {m}" for m in miswired]
+        verdict, decided_by = "inconclusive", "1 self-check: the comparison is mis-wired"
+        reasons = [f"self-check: {m}" for m in miswired]  # nothing else is claimed
         all_fails, warns = [], []
     elif hard_fails:
-        verdict, reasons = "fail", evidence
+        verdict, decided_by, reasons = "fail", "2 count-based hard fail", fired
     elif unusable:
-        verdict, reasons = "inconclusive", [*unusable, *evidence]
-        all_fails, warns = [], []
-        _not_compared([signals[0], signals[1], *stages], "not compared: a report is unusable")
+        verdict, decided_by, reasons = "inconclusive", "3 unusable report", fired
     elif evidence:
-        verdict, reasons = "inconclusive", evidence
+        verdict, decided_by, reasons = "inconclusive", "3 inconclusive evidence", fired
     elif band_fails:
-        verdict, reasons = "fail", []
+        verdict, decided_by, reasons = "fail", "4 time or memory fail band", fired
     elif undecided:
-        verdict, reasons = "inconclusive", undecided
-    elif contention and warns:
-        verdict = "inconclusive"
-        reasons = [f"contention: {contention}; warn-band deltas are within cluster noise"]
+        verdict, decided_by, reasons = "inconclusive", "paired interval undecided", fired
+    elif contended:
+        verdict, decided_by, reasons = "inconclusive", "5 contention and a warn", fired
     elif warns:
-        verdict, reasons = "warn", []
+        verdict, decided_by, reasons = "warn", "6 warn band", fired
     else:
-        verdict, reasons = "pass", []
+        verdict, decided_by, reasons = "pass", "7 pass", fired
+    if unusable and not miswired:
+        all_fails = hard_fails  # an unusable report's time and memory are never compared
+        warns = []
+        _not_compared([signals[0], signals[1], *stages], "not compared: a report is unusable")
     if undecided and verdict == "fail":
         warns = warns + undecided  # shown, never dropped, though a fail already decides
+        reasons = [r for r in reasons if r not in undecided]
 
     treatment_info = {
         "iris_job_id": treatment.iris_job_id,
@@ -555,4 +596,80 @@ def decide(
         treatment=treatment_info,
         notes=notes,
         contention=contention,
+        collector_notes=_collector_notes(said),
+        decided_by=decided_by,
+        lineages={side: f"{d.name} ({d.evidence})" for side, d in found.items()},
     )
+
+
+def _not_read(signals: list[SignalRow], said: dict[str, WarningSummary]) -> None:
+    """Signal rows a collector warning says it could not read (fully) become ``n/a``.
+
+    One exception: a count the treatment's collector read only in part (launcher only) is
+    a lower bound, so a rise over a fully read baseline is real and stays a fail."""
+    for row in signals:
+        sides = {side for side, summary in said.items() if row.signal in summary.unread}
+        if not sides or row.verdict == "n/a":
+            continue
+        why = "; ".join(
+            f"the {side} collector warned: {reading.warning}"
+            for side in sorted(sides)
+            for reading in said[side].unread[row.signal]
+        )
+        if sides == {"treatment"} and row.delta_pct is None and row.verdict == "fail":
+            row.note = f"a lower bound, still above the baseline ({why})"
+            continue
+        row.delta_pct, row.verdict = None, "n/a"
+        row.note = f"not compared: {why}"
+
+
+def _mixed_lineages(found: dict[str, lineages.Detection]) -> str | None:
+    """Why two reports' stage times are different quantities, or None."""
+    base, treat = found["baseline"].lineage, found["treatment"].lineage
+    if base is None or treat is None or base is treat:
+        return None
+    return (
+        f"different collector lineages: baseline {base.name} ({base.measures}), "
+        f"treatment {treat.name} ({treat.measures})"
+    )
+
+
+def _same_work_evidence(stages: list[StageRow], mixed: str | None) -> list[str]:
+    """Evidence 6: the two runs did not do the same work, or measured it differently."""
+    reasons = [
+        f"treatment step {r.stage} did not finish ({r.note.split(': ', 1)[-1]}): "
+        "its time is not comparable"
+        for r in stages
+        if r.verdict == "not_finished"
+    ]
+    one_side = {
+        side: [r.stage for r in stages if r.note == f"only in the {side}" and r.stage != "download"]
+        for side in ("baseline", "treatment")
+    }
+    if one_side["baseline"] or one_side["treatment"]:
+        parts = [
+            f"only in the {side}: {', '.join(names)}" for side, names in one_side.items() if names
+        ]
+        reasons.append(
+            "the runs did not do the same work (stage sets differ; " + "; ".join(parts) + ")"
+        )
+    if mixed:
+        shared = [r.stage for r in stages if r.note == f"not compared: {mixed}"]
+        listed = f"; same-named stages not compared: {', '.join(shared)}" if shared else ""
+        reasons.append(f"{mixed}{listed}")
+    return reasons
+
+
+def _collector_notes(said: dict[str, WarningSummary]) -> list[str]:
+    """The collectors' warnings that did not make a report unusable, with their meaning."""
+    out = [
+        f"{side} collector: {reading.warning} ({reading.rule.meaning})"
+        for side, summary in said.items()
+        for reading in summary.notes
+    ]
+    steps = said["baseline"].missing_steps
+    if steps:
+        out.append(
+            "baseline collector: expected steps neither ran nor were cached: " + ", ".join(steps)
+        )
+    return out

@@ -1,0 +1,156 @@
+"""Which collector lineage wrote a perf report, and the steps a step-log report is missing.
+
+marin's collector has measured stage times in different ways over time. Two reports of
+different lineages may name a stage alike (``normalize``, ``minhash``, ``tokenize``) yet
+measure different things, so the rules never compare them (gate-rules evidence 6):
+
+* ``child-job``: the wall time of the ferry's direct ``zephyr-<step>-*`` child jobs; steps
+  ``normalize, minhash, fuzzy_dups, consolidate, tokenize`` (plus optional ``download``);
+  a step without a finished child job is reported as cached (0.0).
+* ``step-log``: the ferry driver's step log (logger ``marin.execution.step_runner``: ``Step
+  <name>_<8 hex> succeeded in H:MM:SS``, ``Skip <name>_<8 hex>: already succeeded``);
+  steps ``normalize, tokenize, embed, quality, decontam, minhash, dedup,
+  verify_fuzzy_clusters, store``; no ``stage_sum_task_wall_seconds``; a step without a
+  line is left out and named in the warning ``expected steps neither ran nor were cached``.
+* ``zephyr-stage``: the oldest reports, keyed by Zephyr's own stages (``stage0-Map → ...``).
+
+The lineage is read from the report alone (stage names, ``cached_steps``, the names in
+``stage_sum_task_wall_seconds`` and in the collector's warnings, which warnings it wrote,
+and as a last hint whether it carries ``stage_sum_task_wall_seconds``). A report that
+shows none of these marks (only shared names, as the mini ferry of gate 0 writes) has no
+known lineage; the stage-set rule still guards it. Pure; no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from perfgate_lib.verdict.collector_warnings import MISSING_STEPS, classify
+from perfgate_lib.verdict.report import PerfReport
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """A collector lineage: what its stage times measure and which steps it expects."""
+
+    name: str
+    measures: str
+    expected_steps: tuple[str, ...]
+    markers: frozenset[str]  # stage names only this lineage writes
+
+    def marks(self, stage: str) -> bool:
+        return stage in self.markers
+
+
+@dataclass(frozen=True)
+class _PatternLineage(Lineage):
+    pattern: re.Pattern[str] = re.compile(r"^stage\d+-")
+
+    def marks(self, stage: str) -> bool:
+        return bool(self.pattern.match(stage))
+
+
+CHILD_JOB = Lineage(
+    "child-job",
+    "the wall time of the ferry's zephyr-<step> child jobs",
+    ("normalize", "minhash", "fuzzy_dups", "consolidate", "tokenize"),
+    frozenset({"fuzzy_dups", "consolidate"}),
+)
+STEP_LOG = Lineage(
+    "step-log",
+    "the ferry driver's step log (StepRunner 'Step ... succeeded in' lines)",
+    (
+        "normalize",
+        "tokenize",
+        "embed",
+        "quality",
+        "decontam",
+        "minhash",
+        "dedup",
+        "verify_fuzzy_clusters",
+        "store",
+    ),
+    frozenset({"embed", "quality", "decontam", "dedup", "verify_fuzzy_clusters", "store"}),
+)
+ZEPHYR_STAGE = _PatternLineage(
+    "zephyr-stage", "Zephyr's own stage timers (stage0-..., stage1-...)", (), frozenset()
+)
+LINEAGES: tuple[Lineage, ...] = (CHILD_JOB, STEP_LOG, ZEPHYR_STAGE)
+_BY_NAME = {lineage.name: lineage for lineage in LINEAGES}
+
+
+@dataclass(frozen=True)
+class Detection:
+    """The lineage of one report (None when unknown) and what gave it away."""
+
+    lineage: Lineage | None
+    evidence: str
+
+    @property
+    def name(self) -> str:
+        return self.lineage.name if self.lineage else "unknown"
+
+
+def _names(report: PerfReport) -> list[str]:
+    names = [*report.stage_wall_seconds, *report.cached_steps]
+    sums = report.raw.get("stage_sum_task_wall_seconds")
+    if isinstance(sums, dict):
+        names += [str(k) for k in sums]
+    for warning in report.warnings:
+        names += list(classify(warning).steps)
+    return names
+
+
+def detect(report: PerfReport) -> Detection:
+    """The collector lineage that wrote ``report``, from its names, warnings and fields."""
+    found: dict[str, list[str]] = {}
+    for name in _names(report):
+        for lineage in LINEAGES:
+            if lineage.marks(name) and name not in found.setdefault(lineage.name, []):
+                found[lineage.name].append(name)
+    for warning in report.warnings:
+        hint = classify(warning).rule.lineage
+        if hint:
+            found.setdefault(hint, []).append(f"its warning {warning!r}")
+    found = {name: marks for name, marks in found.items() if marks}
+    if len(found) > 1:
+        return Detection(None, "conflicting marks: " + "; ".join(_says(found)))
+    if found:
+        ((name, marks),) = found.items()
+        return Detection(_BY_NAME[name], _says({name: marks})[0])
+    if "stage_sum_task_wall_seconds" in report.raw:
+        return Detection(CHILD_JOB, "child-job: it carries stage_sum_task_wall_seconds")
+    return Detection(None, "no stage name or warning only one lineage writes")
+
+
+def _says(found: dict[str, list[str]]) -> list[str]:
+    return [f"{name}: {', '.join(marks[:4])}" for name, marks in found.items()]
+
+
+def missing_steps(report: PerfReport, detection: Detection | None = None) -> dict[str, str]:
+    """Steps of a step-log report that neither ran nor were cached: stage -> note.
+
+    The signal is the collector's warning ``expected steps neither ran nor were cached: ...``
+    or, where a report lacks it, an expected step in neither ``stage_wall_seconds`` nor
+    ``cached_steps``. Other lineages give ``{}`` here (the job tree is their signal:
+    :mod:`perfgate_lib.gate.steptree`).
+    """
+    detection = detection or detect(report)
+    if detection.lineage is not STEP_LOG:
+        return {}
+    out: dict[str, str] = {}
+    for warning in report.warnings:
+        reading = classify(warning)
+        if reading.kind == MISSING_STEPS:
+            for step in reading.steps:
+                out.setdefault(
+                    step, "no line in the driver's step log (the collector: neither ran nor cached)"
+                )
+    if not report.stage_wall_seconds:
+        return out  # an empty report is unusable; its every step need not be named
+    seen = set(report.stage_wall_seconds) | set(report.cached_steps)
+    for step in STEP_LOG.expected_steps:
+        if step not in seen:
+            out.setdefault(step, "no line in the driver's step log (not in the report)")
+    return out
