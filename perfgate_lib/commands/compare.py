@@ -16,7 +16,13 @@ from perfgate_lib.verdict.report import load_report
 @click.command("compare")
 @click.argument("baseline")
 @click.argument("treatment")
-@click.option("--gate", type=click.IntRange(1, 3), default=1, show_default=True, help="Tier.")
+@click.option(
+    "--gate",
+    type=click.IntRange(0, 3),
+    default=1,
+    show_default=True,
+    help="Gate: 0 (the local A/B, no staleness limit) or the tier 1, 2 or 3.",
+)
 @click.option("--assessment", default="", help="assessment.json to render in the comment.")
 @click.option("--thresholds", default="", help="Threshold table (default: bundled).")
 @click.option("--context", default="{}", help="JSON object or file: GateContext keys.")

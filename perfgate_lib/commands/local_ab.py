@@ -23,22 +23,37 @@ def command(checkout, base, head, gate0, seed, assessment, out_dir):
     Adds pairs while a stage is undecided (up to --max-pairs or --budget seconds). Writes
     the executed local_ab and compare notebooks, both median reports, the paired interval
     table, verdict.json and comment.md (not posted) into the run folder.
-    Exit code: 0 pass or warn, 1 fail, 3 inconclusive, 4 could not run.
+    A diff that changes nothing under lib/zephyr/ has nothing to measure: said, no
+    verdict, exit 0. A side that ran any Zephyr but its own worktree's, or two sides
+    running identical Zephyr, stop with exit 4.
+    Exit code: 0 pass or warn (or nothing to measure), 1 fail, 3 inconclusive, 4 could
+    not run.
     """
     from perfgate_lib.errors import EXIT_BY_VERDICT
     from perfgate_lib.io.rundir import absolute, new_run_dir
+    from perfgate_lib.local.ab import NothingToMeasure
     from perfgate_lib.local.demo import run_local_gate, where_time_went
+    from perfgate_lib.verdict.measured import GATE0
 
+    in_runs_root = not out_dir
     out_dir = out_dir or new_run_dir(None, None, kind="local")
-    verdict, _notebooks, timings = run_local_gate(
-        checkout,
-        base,
-        head,
-        out_dir,
-        gate0=gate0,
-        seed=seed,
-        assessment=absolute(assessment),
-    )
+    try:
+        verdict, _notebooks, timings = run_local_gate(
+            checkout,
+            base,
+            head,
+            out_dir,
+            gate0=gate0,
+            seed=seed,
+            assessment=absolute(assessment),
+        )
+    except NothingToMeasure as exc:
+        click.echo(str(exc))
+        sys.exit(exc.exit_code)
+    if in_runs_root:  # a run folder of the runs root: HTML, provenance, scrub, index
+        from perfgate_lib.audit.archive import archive_run
+
+        archive_run(out_dir, gate=GATE0, verdict=verdict["verdict"])
     click.echo(f"verdict: {verdict['verdict']}")
     for line in verdict["hard_fails"] + verdict["warns"] + verdict["inconclusive_reasons"]:
         click.echo(f"  - {line}")

@@ -57,6 +57,6 @@ def gate0_options(command):
         "--max-pairs",
         default=None,
         type=click.IntRange(1, 1000),
-        help="Gate 0: pairs (control and treatment back to back) at most "
-        "[default: parameters/gate0.yaml].",
+        help="Gate 0: pairs at most (one pair: every stage measured once on control and "
+        "once on treatment) [default: parameters/gate0.yaml].",
     )(func)

@@ -34,6 +34,7 @@ the loop :mod:`perfgate_lib.local.pairs`. Times are seconds, memory MB.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import tempfile
 import time
@@ -45,12 +46,14 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from perfgate_lib.errors import UsageError
+from perfgate_lib.errors import EXIT_PASS, PerfgateError, UsageError
 from perfgate_lib.io.git import GitError, detached_worktree, git_out
 from perfgate_lib.local import stats as abstats
 from perfgate_lib.local.corpus import CorpusSpec, write_corpus
 from perfgate_lib.local.miniferry import StageResult, build_report, local_provenance
 from perfgate_lib.local.pairs import measure_pairs, paired_intervals
+from perfgate_lib.local.progress import LOG_NAME as PROGRESS_LOG
+from perfgate_lib.local.progress import ProgressLog
 from perfgate_lib.local.settings import Gate0Settings
 from perfgate_lib.local.sideenv import SideEnv, dependency_differences, prepare_side_env
 from perfgate_lib.local.sides import (
@@ -68,6 +71,7 @@ if TYPE_CHECKING:
     from perfgate_lib.verdict.rules import Verdict
 
 ZEPHYR_SRC = Path("lib/zephyr/src")
+ZEPHYR_DIR = "lib/zephyr/"
 
 
 # ---------------------------------------------------------------------------
@@ -97,6 +101,93 @@ def resolve_revisions(checkout: str | Path, base: str, head: str) -> tuple[str, 
         return git_out(checkout, "merge-base", base_sha, head_sha), head_sha
     except GitError as exc:
         raise UsageError(f"--base {base} and --head {head} have no common ancestor") from exc
+
+
+class NothingToMeasure(PerfgateError):
+    """The diff changes no file under ``lib/zephyr/``: gate 0 has nothing to measure.
+
+    Its own outcome, never a pass: the command says so and exits 0 (as a skip)."""
+
+    exit_code = EXIT_PASS
+
+
+def changed_paths(checkout: str | Path, control_sha: str, head_sha: str) -> list[str]:
+    """Paths the diff ``control_sha..head_sha`` changes (renames: both names)."""
+    out = git_out(
+        checkout,
+        "-c",
+        "core.quotepath=off",
+        "diff",
+        "--name-only",
+        "--no-renames",
+        control_sha,
+        head_sha,
+    )
+    return [line for line in out.splitlines() if line]
+
+
+def require_zephyr_change(checkout: str | Path, control_sha: str, head_sha: str) -> list[str]:
+    """The changed paths under ``lib/zephyr/``; :class:`NothingToMeasure` when none."""
+    changed = changed_paths(checkout, control_sha, head_sha)
+    zephyr = [p for p in changed if p.startswith(ZEPHYR_DIR)]
+    if not zephyr:
+        shown = ", ".join(changed[:5]) + (
+            f" and {len(changed) - 5} more" if len(changed) > 5 else ""
+        )
+        raise NothingToMeasure(
+            f"nothing to measure: the diff {control_sha[:12]}..{head_sha[:12]} changes no file "
+            f"under {ZEPHYR_DIR} ({shown or 'no file at all'}); gate 0 measures Zephyr only, "
+            "so it gives no verdict"
+        )
+    return zephyr
+
+
+def source_digest(src: str | None) -> str | None:
+    """SHA-256 (16 hex digits) of every file under a ``lib/zephyr/src`` folder (relative
+    path and bytes, sorted; ``__pycache__`` left out); None for None."""
+    if not src:
+        return None
+    sha = hashlib.sha256()
+    root = Path(src)
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        rel = path.relative_to(root)
+        if "__pycache__" in rel.parts:
+            continue
+        sha.update(rel.as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return sha.hexdigest()[:16]
+
+
+def measurability_problems(
+    sources: dict[str, str | None],
+    digests: dict[str, str | None],
+    imported: dict[str, str | None],
+    zephyr_changes: list[str],
+    dependency_changes: list[str],
+) -> list[str]:
+    """Why gate 0 could not measure this diff (pure): a side that imported any Zephyr but
+    its own worktree's ``lib/zephyr/src`` (``imported``: side -> the imported
+    ``zephyr.__file__``, for the sides that started), or two sides with identical Zephyr
+    sources and dependencies while the diff changes ``lib/zephyr/``. Empty when fine."""
+    problems = []
+    for side, file in imported.items():
+        src = sources.get(side)
+        if not src:
+            problems.append(
+                f"{side} has no {ZEPHYR_SRC}/zephyr package and imported "
+                f"{file or 'an installed marin-zephyr'}"
+            )
+        elif not file:
+            problems.append(f"{side} did not report which Zephyr it imported")
+        elif not Path(file).resolve().is_relative_to(Path(src).resolve()):
+            problems.append(f"{side} imported Zephyr from {file}, not from its worktree's {src}")
+    same = digests.get("control") == digests.get("treatment")
+    if not problems and same and not dependency_changes:
+        shown = ", ".join(zephyr_changes[:3]) + ("..." if len(zephyr_changes) > 3 else "")
+        problems.append(
+            f"both sides run identical Zephyr sources (digest {digests.get('control')}) and "
+            f"dependencies, although the diff changes {shown}"
+        )
+    return problems
 
 
 def zephyr_source(tree: str | Path) -> str | None:
@@ -315,18 +406,20 @@ def run_local_ab(
     Writes into ``out_dir``: ``control-report.json`` and ``treatment-report.json``
     (medians, marin's schema), ``paired.csv`` (the interval table), ``pairs.json`` (every
     measurement), ``ab.json`` (settings, SHAs, order, stop reason, timings, sides),
-    ``compare_context.json``, ``runs/<side>-p<i>.json`` and ``logs/<side>-<g>.log`` (one
-    per process generation ``g``, from 0).
+    ``compare_context.json``, ``runs/<side>-p<i>.json``, ``logs/<side>-<g>.log`` (one
+    per process generation ``g``, from 0) and ``progress.log`` (every progress message,
+    as it happens, with its elapsed seconds; ``progress`` also gets each one).
     """
     from perfgate_lib.verdict.thresholds import load_thresholds
 
     settings = settings or Gate0Settings.load()
-    say = progress or (lambda _msg: None)
     started = time.perf_counter()
     control_sha, head_sha = resolve_revisions(checkout, base, head)
+    zephyr_changes = require_zephyr_change(checkout, control_sha, head_sha)
     band = load_thresholds(thresholds).bands["stage_wall_seconds"]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    say = ProgressLog(out / PROGRESS_LOG, progress)
     ab_id = f"ab-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}-{head_sha[:7]}"
     spec = CorpusSpec(docs=settings.docs, seed=seed, large_docs=settings.large_docs)
     if settings.counts_instructions:
@@ -345,6 +438,7 @@ def run_local_ab(
             trees = {"control": control_tree, "treatment": treatment_tree}
             sources = {side: zephyr_source(tree) for side, tree in trees.items()}
             t = time.perf_counter()
+            say("preparing each side's Python environment")
             envs = {
                 side: prepare_side_env(trees[side], mode=settings.env, progress=say)
                 for side in SIDES
@@ -377,6 +471,7 @@ def run_local_ab(
                 compile_natively(start, settings.stage_timeout_s)
             processes = SideProcesses(start, settings.pairs_per_process, settings.stage_timeout_s)
             stack.callback(processes.close)
+            say("starting both sides (imports and one unmeasured warm-up run)")
             servers = processes.launch()
             start_error = ""
             for side in SIDES:  # both warm up at once; nothing is timed yet
@@ -389,10 +484,27 @@ def run_local_ab(
                 sides[side] = _side_info(servers[side], envs[side])
                 say(f"{side}: {sides[side]['identity'].get('zephyr_source', start_error)}")
             timings["start_up"] = round(time.perf_counter() - t, 2)
+            problems = measurability_problems(
+                sources,
+                {side: source_digest(sources[side]) for side in SIDES},
+                {
+                    side: (sides[side].get("identity") or {}).get("zephyr_file")
+                    for side in SIDES
+                    if not (side == "treatment" and start_error)
+                },
+                zephyr_changes,
+                changes,
+            )
+            if problems:
+                raise LocalRunError("gate 0 cannot measure this diff: " + "; ".join(problems))
             t = time.perf_counter()
             if start_error:
                 pairs, stop, errors = [], "the treatment did not start", [start_error]
             else:
+                say(
+                    f"measuring pairs: at least {settings.min_pairs}, at most "
+                    f"{settings.max_pairs}, while a stage is undecided"
+                )
                 pairs, stop, errors = measure_pairs(
                     processes, settings, bands=(band.pass_pct, band.warn_pct), progress=say
                 )

@@ -28,10 +28,13 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from perfgate_lib.errors import UsageError
 from perfgate_lib.local.sandbox import Sandbox, build_sandbox, diff_text
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 @dataclass
@@ -87,6 +90,7 @@ def run_local_gate(
     gate0: Mapping[str, Any] | None = None,
     seed: int = 0,
     assessment: str = "",
+    console: Console | None = None,
 ) -> tuple[dict[str, Any], list[str], dict[str, float]]:
     """Gate 0 on this machine: ``local_ab.ipynb`` then ``compare.ipynb`` into ``run_dir``.
 
@@ -95,19 +99,27 @@ def run_local_gate(
     None one keeps the file's value). The A/B outputs go to ``<run_dir>/ab``; verdict.json,
     comment.md and charts to ``run_dir``. Returns (verdict.json as a dict, executed
     notebook paths, step seconds: local_ab, compare, and the A/B's own start_up / pairs).
+    While the A/B runs, its newest progress message is shown on ``console`` (default: the
+    standard output) when that is a terminal. Raises
+    :class:`~perfgate_lib.local.ab.NothingToMeasure` before any kernel starts when the diff
+    changes nothing under ``lib/zephyr/``.
     """
     from perfgate_lib.io.notebook import run_notebook
-    from perfgate_lib.local.ab import Gate0Settings, resolve_revisions
+    from perfgate_lib.local.ab import Gate0Settings, require_zephyr_change, resolve_revisions
+    from perfgate_lib.local.progress import LOG_NAME, follow
+    from perfgate_lib.verdict.measured import GATE0
     from perfgate_lib.verdict.notebook import run_compare_notebook
 
-    resolve_revisions(checkout, base, head)  # fail fast, before starting a kernel
+    # fail fast, before starting a kernel: bad revisions, or nothing to measure
+    require_zephyr_change(checkout, *resolve_revisions(checkout, base, head))
     settings = Gate0Settings.load(**(gate0 or {}))
     run_dir = Path(run_dir).resolve()
     ab_dir = run_dir / "ab"
     timings: dict[str, float] = {}
     t = time.perf_counter()
-    notebooks = [
-        run_notebook(
+    what = f"gate 0 ({settings.metric}, at most {settings.max_pairs} pairs)"
+    with follow(ab_dir / LOG_NAME, what, console=console):
+        notebook = run_notebook(
             "local_ab",
             str(run_dir),
             {
@@ -123,7 +135,7 @@ def run_local_gate(
                 "out_dir": str(ab_dir),
             },
         )
-    ]
+    notebooks = [notebook]
     timings["local_ab"] = round(time.perf_counter() - t, 2)
     ab = json.loads((ab_dir / "ab.json").read_text())
     for step, seconds in (ab.get("timings_seconds") or {}).items():
@@ -133,7 +145,7 @@ def run_local_gate(
         str(ab_dir / "control-report.json"),
         str(ab_dir / "treatment-report.json"),
         str(run_dir),
-        gate=1,
+        gate=GATE0,
         assessment=assessment,
         context=(ab_dir / "compare_context.json").read_text(),
     )
@@ -156,6 +168,8 @@ def run_demo(
     ``out_dir`` defaults to ``runs/demo/<UTC stamp>`` (local folder). Returns where to
     look; the verdict of the sandbox PR is expected to be ``fail`` at ``fuzzy_dups``.
     """
+    from perfgate_lib.verdict.measured import GATE0
+
     say = progress or (lambda _msg: None)
     run_dir = Path(out_dir or _default_run_dir()).resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -184,7 +198,7 @@ def run_demo(
         timings["assess"] = round(time.perf_counter() - t, 2)
 
         say(
-            "gate 0: paired local A/B, instruction counts, pairs added while a stage is undecided (about 2 minutes)"
+            "gate 0: paired local A/B of merge-base and head, pairs added while a stage is undecided"
         )
         verdict, gate_notebooks, gate_timings = run_local_gate(
             box.path,
@@ -218,7 +232,7 @@ def run_demo(
         t = time.perf_counter()
         from perfgate_lib.audit.archive import archive_run
 
-        archive_run(str(run_dir), verdict=verdict.get("verdict"), gate=1)
+        archive_run(str(run_dir), verdict=verdict.get("verdict"), gate=GATE0)
         result.archived = True
         timings["archive"] = round(time.perf_counter() - t, 2)
         timings["total"] = round(time.perf_counter() - start, 2)

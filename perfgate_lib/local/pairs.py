@@ -98,15 +98,18 @@ def measure_pairs(
             break
         # the budget is judged on when one more pair of this length would end
         open_, stop = stop_rule(pairs, settings, bands, elapsed + pair_s)
-        progress(
-            f"pair {number}: {pair_s:.1f} s; "
-            + (f"undecided: {', '.join(open_)}" if open_ else "all decided")
-        )
+        progress(pair_message(number, settings.max_pairs, pair_s, open_))
         if stop:
             break
         if elapsed + pair_s > settings.budget_s:
             progress(f"over the {settings.budget_s:g} s budget, continuing to min_pairs")
     return pairs, stop, errors
+
+
+def pair_message(number: int, max_pairs: int, seconds: float, undecided: list[str]) -> str:
+    """``pair 3 of at most 12 done in 4.1 s; undecided: fuzzy_dups`` (seconds)."""
+    state = f"undecided: {', '.join(undecided)}" if undecided else "every stage decided"
+    return f"pair {number} of at most {max_pairs} done in {seconds:.1f} s; {state}"
 
 
 def stop_rule(
@@ -180,10 +183,7 @@ def measure_at_once(
             judged += 1
             now = clock()
             open_, stop = stop_rule(pairs[:judged], settings, bands, now - started)
-            progress(
-                f"pair {judged}: {now - last:.1f} s; "
-                + (f"undecided: {', '.join(open_)}" if open_ else "all decided")
-            )
+            progress(pair_message(judged, settings.max_pairs, now - last, open_))
             last = now
     return pairs[:judged], stop, errors
 
