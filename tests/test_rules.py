@@ -147,15 +147,50 @@ def test_cached_stage_excluded_either_side():
     assert v.verdict == "pass"
 
 
-def test_stage_on_one_side_is_not_comparable():
+def test_stage_on_one_side_is_not_comparable_and_the_runs_did_not_do_the_same_work():
+    # evidence 6: a stage (not download) on one side only, not cached on the other
+    v = run(
+        rep(stage_wall_seconds={"normalize": 100.0, "minhash": 10.0, "extra": 5.0}),
+        treat(stage_wall_seconds={"normalize": 100.0, "minhash": 10.0, "other": 500.0}),
+    )
+    assert stage(v, "extra").verdict == "not_comparable"
+    assert stage(v, "other").verdict == "not_comparable"
+    assert [s.stage for s in v.stages] == ["normalize", "minhash", "extra", "other"]  # never renamed
+    assert v.verdict == "inconclusive" and v.decided_by == "3 inconclusive evidence"
+    assert v.inconclusive_reasons == [
+        "the runs did not do the same work (stage sets differ; only in the baseline: extra; "
+        "only in the treatment: other)"
+    ]
+
+
+def test_download_or_a_stage_cached_on_the_other_side_is_not_different_work():
+    stages = {"normalize": 100.0, "minhash": 10.0}
+    v = run(rep(stage_wall_seconds={"download": 12.0, **stages}), treat(stage_wall_seconds=stages))
+    assert stage(v, "download").verdict == "not_comparable" and v.verdict == "pass"
+    cached = run(
+        rep(stage_wall_seconds={**stages, "tokenize": 0.0}, cached_steps=["tokenize"]),
+        treat(stage_wall_seconds=stages),
+    )
+    assert stage(cached, "tokenize").verdict == "cached" and cached.verdict == "pass"
+
+
+def test_two_collector_lineages_are_never_compared_on_same_named_stages():
     v = run(
         rep(stage_wall_seconds={"fuzzy_dups": 100.0, "minhash": 10.0}),
-        treat(stage_wall_seconds={"dedup": 500.0, "minhash": 10.0}),
+        treat(stage_wall_seconds={"dedup": 500.0, "minhash": 30.0}),
     )
     assert stage(v, "fuzzy_dups").verdict == "not_comparable"
     assert stage(v, "dedup").verdict == "not_comparable"
-    assert [s.stage for s in v.stages] == ["fuzzy_dups", "minhash", "dedup"]  # never renamed
-    assert v.verdict == "pass"
+    row = stage(v, "minhash")  # +200% under one name, but two different quantities
+    assert row.verdict == "not_comparable" and row.delta_pct is None
+    assert "different collector lineages" in row.note
+    assert v.verdict == "inconclusive" and not any("minhash" in f for f in v.hard_fails)
+    assert v.lineages["baseline"].startswith("child-job")
+    assert v.lineages["treatment"].startswith("step-log")
+    reasons = " | ".join(v.inconclusive_reasons)
+    assert "baseline child-job" in reasons and "treatment step-log" in reasons
+    # the step-log treatment's expected steps without a line did not finish, named
+    assert "treatment step embed did not finish" in reasons
 
 
 def test_failed_shards_rise_is_hard_fail():
@@ -302,7 +337,8 @@ def test_nothing_comparable_is_inconclusive_not_pass():
         treat(wall_seconds_total=None, stage_wall_seconds={"embed": 30.0}),
     )
     assert v.verdict == "inconclusive"
-    assert "nothing comparable" in v.inconclusive_reasons[0]
+    assert any("nothing comparable" in r for r in v.inconclusive_reasons)
+    assert any("only in the treatment: embed" in r for r in v.inconclusive_reasons)
 
 
 def test_task_total_divergence_is_flagged_not_decided():

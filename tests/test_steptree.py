@@ -92,3 +92,53 @@ def test_a_report_whose_collector_failed_quietly_is_inconclusive_and_never_compa
     assert run(rep(), warned).verdict == "inconclusive"
     # a warning about something else is not
     assert run(rep(), treat(warnings=["status file not found"])).verdict == "pass"
+
+
+# --- the step-log lineage (issue 28): the report is the signal, the tree says nothing ---------
+STEP_LOG_TREE = [  # the newest ferry: steps run on the shared Zephyr pool, no child job each
+    {"job_id": FERRY, "state": "JOB_STATE_SUCCEEDED"},
+    {"job_id": f"{FERRY}/zephyr-pool-workers", "state": "JOB_STATE_KILLED"},
+]
+STEP_LOG_REPORT = {
+    "stage_wall_seconds": {
+        "normalize": 800.0,
+        "tokenize": 600.0,
+        "embed": 1200.0,
+        "quality": 300.0,
+        "decontam": 180.0,
+        "minhash": 400.0,
+        "verify_fuzzy_clusters": 60.0,
+        "store": 90.0,
+    },
+    "cached_steps": [],
+    "warnings": ["expected steps neither ran nor were cached: dedup"],
+}
+
+
+def test_the_guard_finds_a_step_log_step_with_no_line():
+    report = parse_report(STEP_LOG_REPORT, "t")
+    assert unfinished_steps(FERRY, STEP_LOG_TREE) == {}, "the tree alone cannot tell"
+    out = unfinished_steps(FERRY, STEP_LOG_TREE, report)
+    assert list(out) == ["dedup"] and "driver's step log" in out["dedup"]
+    # without the collector's warning, the expected step missing from the report is the signal
+    quiet = parse_report({**STEP_LOG_REPORT, "warnings": []}, "t")
+    assert list(unfinished_steps(FERRY, STEP_LOG_TREE, quiet)) == ["dedup"]
+    # a step skipped as already succeeded is a cache hit, not unfinished
+    cached = parse_report(
+        {
+            **STEP_LOG_REPORT,
+            "stage_wall_seconds": {**STEP_LOG_REPORT["stage_wall_seconds"], "dedup": 0.0},
+            "cached_steps": ["dedup"],
+            "warnings": [],
+        },
+        "t",
+    )
+    assert unfinished_steps(FERRY, STEP_LOG_TREE, cached) == {}
+
+
+def test_the_guard_keeps_reading_the_tree_for_the_child_job_lineage():
+    child = parse_report(
+        {"stage_wall_seconds": {"normalize": 100.0, "minhash": 0.0, "fuzzy_dups": 1.0}}, "t"
+    )
+    assert unfinished_steps(FERRY, TREE, child) == unfinished_steps(FERRY, TREE)
+    assert set(unfinished_steps(FERRY, TREE, child)) == {"minhash", "fuzzy_dups"}
