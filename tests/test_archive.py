@@ -170,3 +170,51 @@ def test_archive_a_real_executed_notebook(tmp_path):
     assert result.entry.pr == 9 and result.entry.verdict is None
     prov = json.loads((run_dir / "provenance.json").read_text())
     assert prov["parameters"]["explore.ipynb"]["out_dir"] == str(run_dir)
+
+
+def test_a_second_run_in_the_same_second_is_indexed_under_its_own_root(tmp_path, monkeypatch):
+    """``-2``: gate/flow.py's suffix for a second run folder started in the same second.
+    Before, such a folder was not recognised and its entry went to ./runs/index."""
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.delenv("PERFGATE_RUNS_ROOT", raising=False)
+    root = tmp_path / "runs"
+    run_dir = root / "pr4321" / "20261206T182723Z-4f9c2e1-2"
+    storage.write_text(
+        str(run_dir / "verdict.json"), json.dumps({"schema": 1, "gate": 1, "verdict": "fail"})
+    )
+    result = archive_run(str(run_dir), environ={})
+    assert pathlib.Path(result.index_file).parent == root / "index"
+    assert not (elsewhere / "runs").exists(), "no phantom entry in the working folder's runs"
+    entry = result.entry
+    assert (entry.pr, entry.sha, entry.started_at) == (4321, "4f9c2e1", "2026-12-06T18:27:23+00:00")
+    assert from_path(str(root / "pr1" / "20261206T182723Z-3"))["sha"] is None
+
+
+def test_demo_local_and_compare_folders_have_a_start_time_and_gate_0(tmp_path):
+    root = tmp_path / "runs"
+    for kind, stamp, gate in (
+        ("demo", "20261206T120000Z", 0),
+        ("compare", "20261206T090000Z", 1),
+        ("local", "20261206T100000Z-2", 0),
+    ):
+        run_dir = root / kind / stamp
+        storage.write_text(
+            str(run_dir / "verdict.json"),
+            json.dumps({"schema": 1, "gate": gate, "verdict": "pass"}),
+        )
+        archive_run(str(run_dir), environ={})
+    runs = list_runs(str(root))
+    assert [pathlib.Path(e.path).parent.name for e in runs] == ["compare", "local", "demo"]
+    assert [e.gate for e in runs] == [1, 0, 0]
+    assert all(e.started_at and e.pr is None for e in runs)
+
+
+def test_html_renders_are_titled_with_the_notebook_and_run(tmp_path):
+    run_dir = tmp_path / "runs" / RUN
+    _make_run(str(run_dir))
+    archive_run(str(run_dir), environ={})
+    html = (run_dir / "g1" / "compare.html").read_text()
+    assert "<title>compare · 20261127T101500Z-4f9c2e1/g1</title>" in html
+    assert "<title>Notebook</title>" not in html

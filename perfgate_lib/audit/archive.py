@@ -34,7 +34,12 @@ from perfgate_lib.errors import UsageError
 from perfgate_lib.io import storage
 from perfgate_lib.io.bulkread import fetch_many, list_files
 
-_RUN_PATH = re.compile(r"pr(\d+)[/\\](\d{8}T\d{6}Z)(?:-([0-9A-Fa-f]{4,40}))?[/\\]?$")
+_RUN_PATH = re.compile(
+    r"(?:^|[/\\])(?:pr(?P<pr>\d+)|(?P<kind>[A-Za-z][A-Za-z0-9_.-]*))[/\\]"
+    r"(?P<stamp>\d{8}T\d{6}Z)(?:-(?P<sha>[0-9A-Fa-f]{4,40}))?(?:-(?P<n>\d{1,3}))?[/\\]?$"
+)
+"""A run folder: ``<root>/pr<PR>/<stamp>[-<sha>][-<n>]`` (``-2``, ``-3``: a second run
+started in the same second) or ``<root>/<kind>/<stamp>...`` (demo, local, compare)."""
 VERDICT_FILE = "verdict.json"
 
 
@@ -55,32 +60,37 @@ def _files(run_dir: str) -> list[str]:
 
 
 def render_html(notebook: str) -> str:
-    """Render an executed notebook to ``<name>.html`` beside it (no execution); returns the path."""
+    """Render an executed notebook to ``<name>.html`` beside it (no execution), titled with
+    the notebook's name and its run folder (``compare · pr12/20261206T101500Z``); returns
+    the path."""
     import nbformat
     from nbconvert import HTMLExporter
 
     node = nbformat.reads(storage.read_text(notebook), as_version=4)
-    body, _ = HTMLExporter().from_notebook_node(node)
+    parts = str(notebook).replace("\\", "/").rstrip("/").split("/")
+    title = parts[-1][: -len(".ipynb")] + (f" · {'/'.join(parts[-3:-1])}" if len(parts) > 2 else "")
+    body, _ = HTMLExporter().from_notebook_node(node, resources={"metadata": {"name": title}})
     target = notebook[: -len(".ipynb")] + ".html"
     storage.write_text(target, body)
     return target
 
 
 def from_path(run_dir: str) -> dict[str, Any]:
-    """PR, start time and short sha from ``.../pr<PR>/<YYYYMMDDTHHMMSSZ>[-<sha>]``."""
+    """PR (None for a ``<kind>`` folder), start time and short sha from
+    ``.../pr<PR>/<YYYYMMDDTHHMMSSZ>[-<sha>][-<n>]`` or ``.../<kind>/<stamp>...``."""
     found = _RUN_PATH.search(str(run_dir))
     if not found:
         return {}
-    when = dt.datetime.strptime(found.group(2), "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)
+    when = dt.datetime.strptime(found.group("stamp"), "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)
     return {
-        "pr": int(found.group(1)),
+        "pr": int(found.group("pr")) if found.group("pr") else None,
         "started_at": when.isoformat(timespec="seconds"),
-        "sha": found.group(3),
+        "sha": found.group("sha"),
     }
 
 
 def _root_of(run_dir: str) -> str | None:
-    """The runs root of a ``<root>/pr<PR>/<stamp>`` folder."""
+    """The runs root of a ``<root>/pr<PR>/<stamp>`` (or ``<root>/<kind>/<stamp>``) folder."""
     if not _RUN_PATH.search(str(run_dir)):
         return None
     path = str(run_dir).rstrip("/\\")
