@@ -1,0 +1,127 @@
+"""``perfgate doctor --checkout PATH [--gate N]``: the outside contracts, checked in seconds.
+
+Prints one table row per contract (holds / BROKEN / could not check, with the reason) and
+exits 0 when nothing is broken, 4 otherwise. ``perfgate run`` calls :func:`preflight`
+before it assesses, so a broken contract stops the run in seconds, not after hours on the
+cluster.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from perfgate_lib.errors import PerfgateError, UsageError
+
+_STYLE = {"holds": "green", "broken": "bold red", "unchecked": "yellow"}
+
+
+class ContractBroken(PerfgateError):
+    """A contract the run relies on is broken (exit 4); the message names each one."""
+
+
+def gates_for(runner: str, gate: int | None = None, max_gate: str | None = None) -> tuple[int, ...]:
+    """The gates a run relies on: ``--gate N`` alone; the local runner gate 0; the iris
+    runner gates 1 up to ``--max-gate`` (all three before the assessment has said)."""
+    from perfgate_lib.gate.doctor import ALL_GATES
+
+    if gate is not None:
+        return (gate,)
+    if runner == "local":
+        return (0,)
+    if runner == "iris":
+        top = int(max_gate) if max_gate and max_gate.isdigit() else 3
+        return tuple(range(1, top + 1))
+    return ALL_GATES
+
+
+def render(report, file=None) -> None:  # noqa: ANN001 - a doctor Report
+    """The report as a rich table (plain when ``file`` is not a terminal)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from perfgate_lib.gate.doctor.model import STATE_LABEL
+
+    console = Console(file=file or sys.stdout, width=120, soft_wrap=False)
+    gates = ", ".join(str(g) for g in report.gates)
+    table = Table(title=f"perfgate doctor: {report.checkout} (gates {gates})", title_justify="left")
+    table.add_column("contract", no_wrap=True)
+    table.add_column("state", no_wrap=True)
+    table.add_column("reason", overflow="fold")
+    for row in report.rows:
+        label = STATE_LABEL[row.state]
+        table.add_row(
+            row.contract, f"[{_STYLE[row.state]}]{label}[/]", row.reason, end_section=False
+        )
+    console.print(table, markup=True, highlight=False)
+    console.print(f"{report.summary()}; exit {report.exit_code}", highlight=False)
+
+
+def _checkout(path: str) -> Path:
+    top = Path(path or ".")
+    if not top.is_dir():
+        raise UsageError(f"--checkout {path}: no such folder")
+    return top
+
+
+def preflight(
+    checkout: str,
+    runner: str,
+    max_gate: str | None,
+    run_params: str = "",
+    echo: Callable[[str], None] = print,
+) -> None:
+    """``perfgate run``'s first step: the doctor for the gates this run relies on. Prints
+    the table to stderr and raises :class:`ContractBroken` (exit 4) naming each broken
+    row. The replay runner touches no outside contract and is not checked."""
+    if runner == "replay":
+        return
+    from perfgate_lib.gate.doctor import diagnose
+
+    report = diagnose(_checkout(checkout), gates_for(runner, None, max_gate), run_params or None)
+    if report.broken:
+        render(report, file=sys.stderr)
+        names = "; ".join(f"{r.contract}: {r.reason}" for r in report.broken)
+        raise ContractBroken(
+            f"perfgate doctor: broken contract(s), nothing was run: {names} "
+            f"(see `perfgate doctor --checkout {checkout}`)"
+        )
+    echo(f"doctor: {report.summary()}")
+
+
+@click.command("doctor")
+@click.option(
+    "--checkout", default=".", show_default=True, help="The marin checkout to check against."
+)
+@click.option(
+    "--gate",
+    type=click.IntRange(0, 3),
+    default=None,
+    help="Only the contracts gate N relies on (0: the local A/B). Default: every gate.",
+)
+@click.option(
+    "--run-params",
+    default="",
+    help="Run settings file (default parameters/gate_common.yaml): script paths, iris_command.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON instead of a table.")
+def command(checkout: str, gate: int | None, run_params: str, as_json: bool) -> None:
+    """Check every outside contract the kit relies on against CHECKOUT and its environment:
+    the Python, the Zephyr API of the mini ferry, the iris CLI (or iris_monitor.py), the
+    submit and collect scripts' flags, the collector's lineage, the tier workflows' flags.
+
+    Exit code: 0 nothing broken (some rows may be unchecked), 4 a contract is broken.
+    """
+    from perfgate_lib.gate.doctor import ALL_GATES, diagnose
+
+    gates = (gate,) if gate is not None else ALL_GATES
+    report = diagnose(_checkout(checkout), gates, run_params or None)
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=2))
+    else:
+        render(report)
+    sys.exit(report.exit_code)

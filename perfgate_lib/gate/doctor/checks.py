@@ -1,0 +1,339 @@
+"""The contract checks: each a pure function from gathered inputs to rows.
+
+Inputs are gathered at the edge (:mod:`.probe`): help texts with their exit codes,
+script sources, versions, workflow flags. Nothing here runs a process or reads a file,
+so every check is tested on recorded ``--help`` texts of both marin generations
+(``tests/fixtures/contracts/``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import InvalidVersion, Version
+
+from perfgate_lib.gate.doctor.helptext import (
+    help_choices,
+    help_commands,
+    help_options,
+    looks_like_help,
+    source_click_commands,
+    source_constant_strings,
+)
+from perfgate_lib.gate.doctor.model import Row, broken, holds, unchecked
+from perfgate_lib.gate.runsettings import parse_flags
+
+# What the kit passes to marin's scripts (runners/iris.py) and to the iris CLI.
+SUBMIT_FLAGS = ("--gate", "--pr", "--cwd", "--status-out", "--iris-config")
+COLLECT_FLAGS = ("--job-id", "--status", "--out", "--iris-config")
+MONITOR_COMMANDS = {"wait": ("--job-id", "--iris-config"), "status": ("--job-id", "--iris-config")}
+LOGS_FLAGS = ("--tail", "--max-lines")
+STOP_VERBS = ("stop", "cancel")  # 0.2.20, 0.2.227
+SUMMARY_VERBS = ("summary", "describe", "wait")  # 0.2.20; 0.2.227
+# Flags of the tier workflows compared with parameters/gate<N>.yaml's baseline_iris_flags.
+WORKFLOW_KEYS = ("--timeout", "--priority", "--memory")
+
+
+@dataclass(frozen=True)
+class Help:
+    """One ``--help`` call: ``exit_code`` None when it did not finish (``error`` says why)."""
+
+    argv: tuple[str, ...]
+    exit_code: int | None
+    stdout: str = ""
+    stderr: str = ""
+    error: str = ""
+
+    @property
+    def shown(self) -> str:
+        return " ".join(self.argv)
+
+    @property
+    def text(self) -> str:
+        """The help text if the call printed one, else ""."""
+        return self.stdout if self.exit_code == 0 and looks_like_help(self.stdout) else ""
+
+    def why_not(self) -> str:
+        """Why there is no help text, in one line."""
+        if self.exit_code is None:
+            return f"`{self.shown}` did not finish: {self.error}"
+        tail = (self.stderr.strip() or self.stdout.strip()).splitlines()
+        last = tail[-1][:300] if tail else "no output"
+        return f"`{self.shown}` exited {self.exit_code}: {last}"
+
+    @property
+    def crashed(self) -> bool:
+        """It ran and died with a Python traceback (a CLI that cannot start)."""
+        return self.exit_code not in (None, 0) and "Traceback (most recent call last)" in (
+            self.stderr
+        )
+
+
+# ---------------------------------------------------------------------- python
+def check_python(contract: str, version: str | None, requires: str | None, missing: str) -> Row:
+    """``version`` ("3.12.1") against ``requires`` (Zephyr's requires-python)."""
+    if version is None:
+        return unchecked(contract, missing)
+    if not requires:
+        return unchecked(
+            contract,
+            f"Python {version}; lib/zephyr/pyproject.toml is missing or states no requires-python",
+        )
+    try:
+        ok = SpecifierSet(requires).contains(Version(version), prereleases=True)
+    except (InvalidSpecifier, InvalidVersion) as exc:
+        return unchecked(contract, f"cannot compare Python {version} with {requires!r}: {exc}")
+    if ok:
+        return holds(contract, f"Python {version} satisfies Zephyr's requires-python {requires!r}")
+    return broken(
+        contract, f"Python {version} does not satisfy Zephyr's requires-python {requires!r}"
+    )
+
+
+def check_found_python(contract: str, found: str | None, requires: str | None, hint: str) -> Row:
+    """An installed interpreter for gate 0's uv environments (``found``: "PATH (3.12.1)")."""
+    if not requires:
+        return unchecked(contract, "lib/zephyr/pyproject.toml states no requires-python")
+    if found is None:
+        return broken(contract, hint)
+    return holds(contract, f"{found} satisfies {requires!r}; uv is given it, PATH is not edited")
+
+
+# ---------------------------------------------------------------------- zephyr
+def check_zephyr_api(
+    contract: str, ok: bool, version: str | None, missing: tuple[str, ...], detail: str
+) -> Row:
+    """The mini ferry's Zephyr API, as :func:`~perfgate_lib.local.zephyr_api.probe_zephyr_api`
+    found it. A probe that could not import anything (no ``missing``, not ``ok``) is
+    unchecked; missing names are broken."""
+    if ok:
+        return holds(contract, detail)
+    if missing:
+        return broken(contract, detail)
+    return unchecked(contract, detail)
+
+
+# ---------------------------------------------------------------------- iris CLI
+def _verb_row(contract: str, commands: frozenset[str], verbs: tuple[str, ...]) -> Row:
+    present = [v for v in verbs if v in commands]
+    if present:
+        return holds(
+            contract,
+            f"`iris job {present[0]}`"
+            + ("" if len(present) == 1 else f" (also {', '.join(present[1:])})"),
+        )
+    return broken(
+        contract,
+        f"`iris job --help` lists none of {', '.join(verbs)} (it lists {', '.join(sorted(commands))})",
+    )
+
+
+def _options_row(
+    contract: str, help_: Help | None, needed: tuple[str, ...], extra: str = ""
+) -> Row:
+    if help_ is None:
+        return unchecked(contract, "its --help was not asked (the verb is missing)")
+    options = help_options(help_.text)
+    if options is None:
+        return (broken if help_.crashed else unchecked)(contract, help_.why_not())
+    lacking = [f for f in needed if f not in options]
+    if lacking:
+        return broken(contract, f"`{help_.shown}` has no {', '.join(lacking)}{extra}")
+    return holds(contract, f"takes {', '.join(needed)}{extra}")
+
+
+def check_iris(
+    helps: dict[str, Help],
+    dialect: str | None,
+    dialect_error: str,
+    run_flags: dict[str, str],
+) -> list[Row]:
+    """Rows for the iris CLI from its help texts (keys ``""``, ``"job"``, ``"job list"``,
+    ``"job logs"``, ``"job run"``). ``dialect``/``dialect_error``: what
+    :func:`~perfgate_lib.runners.iris_dialect.detect_dialect` said. ``run_flags``: the
+    ``job run`` flags the gates use (``{"--priority": "production", ...}``)."""
+    top = helps.get("")
+    if top is None:
+        return [
+            unchecked("iris CLI", "no iris CLI found (no .venv/bin/iris, no iris_command on PATH)")
+        ]
+    if not top.text:
+        state = broken if top.crashed else unchecked
+        return [state("iris CLI", top.why_not())]
+    rows: list[Row] = []
+    top_options = help_options(top.text) or frozenset()
+    if "--config" in top_options:
+        rows.append(holds("iris CLI", "starts; global --config"))
+    else:
+        rows.append(
+            broken(
+                "iris CLI",
+                "`iris --help` has no global --config (the kit passes --config=<cluster yaml>)",
+            )
+        )
+    job = helps.get("job")
+    commands = help_commands(job.text) if job is not None else None
+    if commands is None:
+        why = job.why_not() if job is not None else "`iris job --help` was not asked"
+        rows.append(
+            (broken if job is not None and job.crashed else unchecked)("iris job verbs", why)
+        )
+        return rows
+    listing = helps.get("job list")
+    if "list" not in commands:
+        rows.append(broken("iris job list", "`iris job --help` lists no `list`"))
+    elif dialect is None:
+        rows.append(broken("iris job list", dialect_error))
+    else:
+        needed = ("--prefix", "--json") if dialect == "json" else ("--prefix", "--limit")
+        how = (
+            " (JSON, marin-iris 0.2.20)"
+            if dialect == "json"
+            else " (a table, no --json: marin-iris 0.2.227)"
+        )
+        rows.append(_options_row("iris job list", listing, needed, how))
+    if "logs" not in commands:
+        rows.append(broken("iris job logs", "`iris job --help` lists no `logs`"))
+    else:
+        rows.append(_options_row("iris job logs", helps.get("job logs"), LOGS_FLAGS))
+    rows.append(_verb_row("iris job stop|cancel", commands, STOP_VERBS))
+    rows.append(_verb_row("iris job summary|describe|wait", commands, SUMMARY_VERBS))
+    if "run" not in commands:
+        rows.append(broken("iris job run", "`iris job --help` lists no `run`"))
+    else:
+        needed = ("--no-wait", *sorted(run_flags))
+        row = _options_row("iris job run", helps.get("job run"), tuple(needed))
+        priority = run_flags.get("--priority")
+        if row.state == "holds" and priority:
+            choices = help_choices(helps["job run"].text, "--priority") or ()
+            if choices and priority not in choices:
+                row = broken(
+                    "iris job run",
+                    f"--priority {priority} is not a band of this Iris ({'|'.join(choices)})",
+                )
+        rows.append(row)
+    return rows
+
+
+def check_iris_monitor(source: str | None) -> Row:
+    """marin's ``scripts/ci/iris_monitor.py``: ``wait`` and ``status`` with the kit's flags
+    (read from its click declarations)."""
+    contract = "scripts/ci/iris_monitor.py"
+    if source is None:
+        return holds(
+            contract, "not in this checkout (older marin): waits and states come from the iris CLI"
+        )
+    commands = source_click_commands(source)
+    if not commands:
+        return unchecked(contract, "no click commands found in it")
+    problems = []
+    for name, flags in MONITOR_COMMANDS.items():
+        if name not in commands:
+            problems.append(f"no `{name}` command")
+            continue
+        lacking = [f for f in flags if f not in commands[name]]
+        if lacking:
+            problems.append(f"`{name}` has no {', '.join(lacking)}")
+    if problems:
+        return broken(contract, "; ".join(problems))
+    policy = "--resource-exhaustion-policy" in commands["wait"]
+    return holds(
+        contract,
+        "`wait` and `status` take --job-id, --iris-config"
+        + ("; `wait` ends capacity-stuck jobs (--resource-exhaustion-policy)" if policy else ""),
+    )
+
+
+# ---------------------------------------------------------------------- scripts
+def check_script_flags(
+    contract: str, options: frozenset[str] | None, needed: tuple[str, ...], how: str
+) -> Row:
+    """A marin script takes every flag the kit passes (``how``: "--help" or "its source")."""
+    if how.endswith(" is missing"):
+        return broken(contract, f"{how}: the iris runner runs it")
+    if options is None:
+        return unchecked(contract, f"could not read its flags ({how})")
+    lacking = [f for f in needed if f not in options]
+    if lacking:
+        return broken(
+            contract,
+            f"takes no {', '.join(lacking)} (read from {how}); the kit passes {', '.join(needed)}",
+        )
+    return holds(contract, f"takes {', '.join(needed)} (read from {how})")
+
+
+def check_lineage(source: str | None, known_step_log: tuple[str, ...]) -> Row:
+    """Which lineage the checkout's collector writes, from its source: the driver's step
+    log (``EXPECTED_STEPS`` + ``step_runner``) or the ferry's child jobs (``zephyr-<step>-``)."""
+    contract = "collector lineage"
+    if source is None:
+        return unchecked(contract, "no scripts/ci/collect_perf_metrics.py")
+    steps = source_constant_strings(source, "EXPECTED_STEPS")
+    if steps and "step_runner" in source:
+        extra = sorted(set(steps) - set(known_step_log))
+        note = f"; steps the kit does not know: {', '.join(extra)}" if extra else ""
+        return holds(
+            contract,
+            f"step-log (driver's step_runner log; steps {', '.join(steps)}){note}: "
+            "a baseline of the child-job lineage is not compared",
+        )
+    if "zephyr-normalize" in source or "zephyr-minhash" in source:
+        return holds(
+            contract,
+            "child-job (wall time of zephyr-<step>- child jobs): "
+            "a baseline of the step-log lineage is not compared",
+        )
+    return unchecked(
+        contract, "neither EXPECTED_STEPS with step_runner nor zephyr-<step>- child jobs found"
+    )
+
+
+# ---------------------------------------------------------------------- workflows
+def check_workflow(
+    gate: int, workflow: str, workflow_flags: dict[str, str] | None, recorded: str
+) -> Row:
+    """The tier workflow's ``iris job run`` flags (``--timeout``, ``--priority``,
+    ``--memory``) against ``parameters/gate<N>.yaml``'s ``baseline_iris_flags``."""
+    contract = f"gate {gate} workflow flags"
+    if workflow_flags is None:
+        return unchecked(
+            contract, f".github/workflows/{workflow} missing or without `iris job run`"
+        )
+    expected = parse_flags(recorded)
+    diffs = []
+    for key in WORKFLOW_KEYS:
+        seen, want = workflow_flags.get(key), expected.get(key)
+        if seen != want:
+            diffs.append(
+                f"{key}: workflow {seen if seen is not None else 'not set'}, "
+                f"parameters/gate{gate}.yaml {want if want is not None else 'not set'}"
+            )
+    if diffs:
+        return broken(
+            contract, f"{workflow}: " + "; ".join(diffs) + " (update baseline_iris_flags)"
+        )
+    shown = ", ".join(f"{k} {workflow_flags[k]}" for k in WORKFLOW_KEYS if k in workflow_flags)
+    return holds(
+        contract, f"{workflow}: {shown or 'none of ' + ', '.join(WORKFLOW_KEYS)} as recorded"
+    )
+
+
+def check_priority(gate: int, treatment_flags: str, admin_bands: frozenset[str] | None) -> Row:
+    """Who may submit the gate: a ``--priority`` in an admin band limits it to Iris admins."""
+    contract = f"gate {gate} priority"
+    band = parse_flags(treatment_flags).get("--priority")
+    if not band:
+        return holds(contract, "submits with the default band: anyone may run it")
+    if admin_bands is None:
+        return unchecked(
+            contract, f"submits with --priority {band}; this Iris's admin bands could not be read"
+        )
+    if band.lower() in admin_bands:
+        return unchecked(
+            contract,
+            f"submits with --priority {band}, an admin band of this Iris "
+            f"({', '.join(sorted(admin_bands))}): only Iris admins can run gate {gate}; "
+            "others are refused (PERMISSION_DENIED)",
+        )
+    return holds(contract, f"submits with --priority {band}, not an admin band: anyone may run it")

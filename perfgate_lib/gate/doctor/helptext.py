@@ -1,0 +1,173 @@
+"""Read what a command line offers from its ``--help`` text or from its source (pure).
+
+Two readers, same answers: :func:`help_options` / :func:`help_commands` parse the help
+that click and argparse print; :func:`source_options` / :func:`source_click_commands`
+read ``add_argument("--x")`` and ``@click.option("--x")`` from a script's source with
+:mod:`ast`, without running it. ``None`` means "this does not look like a help text (or
+Python source) at all", which the checks report as "could not check", never as broken.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+
+_SECTION = re.compile(r"^([A-Za-z][A-Za-z ]*):\s*$")
+_ENTRY = re.compile(r"^\s{1,30}(-\S.*?)(?:\s{2,}|$)")
+_COMMAND = re.compile(r"^\s{1,12}([a-z][a-z0-9_-]*)(?:\s|$)")
+_LONG = re.compile(r"(?<![\w-])--[A-Za-z][\w-]*")
+_CHOICES = re.compile(r"[\[{]([\w|,-]+)[\]}]")
+
+
+def _sections(text: str) -> dict[str, list[str]]:
+    """``{section name (lower case): its lines}`` of a help text."""
+    out: dict[str, list[str]] = {}
+    current: str | None = None
+    for line in (text or "").splitlines():
+        head = _SECTION.match(line)
+        if head and not line.startswith(" "):
+            current = head.group(1).strip().lower()
+            out.setdefault(current, [])
+        elif current is not None:
+            out[current].append(line)
+    return out
+
+
+def looks_like_help(text: str) -> bool:
+    """A click or argparse help text: it starts with a usage line."""
+    first = next((line for line in (text or "").splitlines() if line.strip()), "")
+    return first.lower().startswith("usage:")
+
+
+def _option_lines(text: str) -> list[str] | None:
+    sections = _sections(text)
+    names = [n for n in sections if n in ("options", "optional arguments") or n.endswith("options")]
+    if not looks_like_help(text) or not names:
+        return None
+    return [line for n in names for line in sections[n]]
+
+
+def help_options(text: str) -> frozenset[str] | None:
+    """Long options (``--prefix``, both halves of ``--tail / --no-tail``) a help text lists."""
+    lines = _option_lines(text)
+    if lines is None:
+        return None
+    found: set[str] = set()
+    for line in lines:
+        entry = _ENTRY.match(line)
+        if entry:
+            found.update(_LONG.findall(entry.group(1)))
+    return frozenset(found)
+
+
+def help_choices(text: str, option: str) -> tuple[str, ...] | None:
+    """The choices a help text shows for ``option`` (``--priority [a|b]``), if any."""
+    for line in _option_lines(text) or []:
+        entry = _ENTRY.match(line)
+        if entry and option in _LONG.findall(entry.group(1)):
+            shown = _CHOICES.search(entry.group(1))
+            if shown:
+                return tuple(c for c in re.split(r"[|,]", shown.group(1)) if c)
+    return None
+
+
+def help_commands(text: str) -> frozenset[str] | None:
+    """Sub-command names of a click group's help (its ``Commands:`` section)."""
+    sections = _sections(text)
+    if not looks_like_help(text) or "commands" not in sections:
+        return None
+    names = {m.group(1) for line in sections["commands"] if (m := _COMMAND.match(line))}
+    return frozenset(names)
+
+
+# ---------------------------------------------------------------------- source
+def _parse(source: str) -> ast.Module | None:
+    try:
+        return ast.parse(source or "")
+    except (SyntaxError, ValueError):
+        return None
+
+
+def _call_name(node: ast.AST) -> str:
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    if isinstance(node, ast.Name):
+        return node.id
+    return ""
+
+
+def _flags_of_call(call: ast.Call) -> set[str]:
+    """``--x`` strings among a call's leading positional arguments (``"--a/--b"`` split)."""
+    flags: set[str] = set()
+    for arg in call.args:
+        if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+            for part in arg.value.split("/"):
+                part = part.strip()
+                if part.startswith("--"):
+                    flags.add(part)
+    return flags
+
+
+def source_options(source: str) -> frozenset[str] | None:
+    """Every long option declared with ``add_argument`` or ``click.option`` in ``source``
+    (None when it is not Python, or declares none: then it cannot be read this way)."""
+    tree = _parse(source)
+    if tree is None:
+        return None
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and _call_name(node.func) in ("add_argument", "option"):
+            found |= _flags_of_call(node)
+    return frozenset(found) or None
+
+
+def source_click_commands(source: str) -> dict[str, frozenset[str]] | None:
+    """``{command name: its long options}`` of click commands (``@group.command()``) in
+    ``source``; None when it is not Python."""
+    tree = _parse(source)
+    if tree is None:
+        return None
+    commands: dict[str, frozenset[str]] = {}
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.FunctionDef):
+            continue
+        name: str | None = None
+        flags: set[str] = set()
+        for deco in node.decorator_list:
+            if not isinstance(deco, ast.Call):
+                continue
+            kind = _call_name(deco.func)
+            if kind == "command":
+                name = node.name.replace("_", "-")
+                for kw in deco.keywords:
+                    if kw.arg == "name" and isinstance(kw.value, ast.Constant):
+                        name = str(kw.value.value)
+                if deco.args and isinstance(deco.args[0], ast.Constant):
+                    name = str(deco.args[0].value)
+            elif kind == "option":
+                flags |= _flags_of_call(deco)
+        if name is not None:
+            commands[name] = frozenset(flags)
+    return commands
+
+
+def source_constant_strings(source: str, name: str) -> tuple[str, ...] | None:
+    """The strings of a module-level ``NAME = ("a", "b", ...)`` (tuple, list or set)."""
+    tree = _parse(source)
+    if tree is None:
+        return None
+    for node in tree.body:
+        targets: list[ast.expr] = []
+        value: ast.expr | None = None
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            targets, value = [node.target], node.value
+        if any(isinstance(t, ast.Name) and t.id == name for t in targets):
+            if isinstance(value, ast.Call) and value.args:  # frozenset((...)), tuple([...])
+                value = value.args[0]
+            if isinstance(value, ast.Tuple | ast.List | ast.Set):
+                items = [e.value for e in value.elts if isinstance(e, ast.Constant)]
+                if all(isinstance(i, str) for i in items):
+                    return tuple(items)
+    return None
