@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
         "baseline",
         "compare",
         "demo",
+        "doctor",
         "history",
         "post",
         "run",
