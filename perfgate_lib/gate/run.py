@@ -21,6 +21,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import re
 import tempfile
 import time
 from collections.abc import Iterator
@@ -180,6 +181,20 @@ def sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+_JOB_PR = re.compile(r"-pr(\d+)-g\d")
+
+
+def check_job_pr(job_id: str, pr: int) -> None:
+    """UsageError when a treatment job's id names another PR than ``pr`` (a recorded
+    report replayed for the wrong PR): a comment must never speak of another PR's data."""
+    named = _JOB_PR.search(job_id or "")
+    if named and int(named.group(1)) != int(pr):
+        raise UsageError(
+            f"pr {pr} does not match the treatment: job {job_id} ran for PR "
+            f"#{named.group(1)}; pass pr={named.group(1)} or that PR's own report"
+        )
+
+
 class GateSession:
     """One gate attempt over a run folder. Each public step is idempotent."""
 
@@ -187,10 +202,12 @@ class GateSession:
         self, job: GateJob, runner: Runner | None = None, state: RunState | None = None
     ) -> None:
         self.job = job
-        if not job.run_dir:
-            from perfgate_lib.io.rundir import new_run_dir
+        if not job.run_dir:  # run by papermill directly: a run folder like the CLI's
+            from perfgate_lib.io.rundir import default_runs_root, new_run_dir
 
-            job.run_dir = new_run_dir(str(PROJECT_ROOT / "runs"), None, kind="gate")
+            env_root = os.environ.get("PERFGATE_RUNS_ROOT")
+            root = default_runs_root() if env_root else str(PROJECT_ROOT / "runs")
+            job.run_dir = new_run_dir(root, job.pr or None, job.sha or None, kind="gate")
         self.run_dir = job.run_dir
         self.folder = gate_folder(job.gate, job.attempt)
         self.out_dir = storage.join(self.run_dir, self.folder)
@@ -218,6 +235,23 @@ class GateSession:
             self.state.save()
         self.baseline_path = storage.join(self.out_dir, "baseline-report.json")
         self.treatment_path = storage.join(self.out_dir, "treatment-report.json")
+
+    def archive_standalone(self) -> str | None:
+        """Archive and index the run folder when this session made it (the gate notebook
+        run by papermill directly), as ``perfgate run`` does its own; returns the index
+        file, or None for a folder ``perfgate run`` owns."""
+        if not self.state.data.get("standalone"):
+            return None
+        from perfgate_lib.audit.archive import archive_run
+
+        result = archive_run(
+            self.run_dir,
+            pr=self.job.pr or None,
+            gate=self.job.gate,
+            sha=self.job.sha[:7] or None,
+            verdict=self.record.get("verdict"),
+        )
+        return result.index_file
 
     # ------------------------------------------------------------------ plumbing
     @property
@@ -409,6 +443,7 @@ class GateSession:
             submission = self.runner.submit(
                 self.job.gate, self.job.pr, self.job.worktree, self.job.attempt
             )
+            check_job_pr(submission.job_id, self.job.pr)
             return self._record_submission(submission, "submitted", started)
 
     def _record_submission(self, sub: Submission, how: str, started: str | None) -> Submission:
