@@ -5,7 +5,12 @@ from __future__ import annotations
 import re
 
 ALLOWED_TAGS = ("<details>", "</details>", "<summary>", "</summary>", "<br>")
-ALLOWED_COMMENTS = ("<!-- zephyr-perf-gate -->", "<!-- perfgate-state:")
+ALLOWED_COMMENTS = (
+    "<!-- zephyr-perf-gate -->",
+    "<!-- perfgate-state:",
+    "<!-- perfgate-verdict -->",
+    "<!-- /perfgate-verdict -->",
+)
 _FENCE = re.compile(r"^(`{3,})[^\n]*\n.*?^\1[ \t]*$", re.MULTILINE | re.DOTALL)
 _SPAN = re.compile(r"(?<!`)(`+)(?!`)(.+?)(?<!`)\1(?!`)")
 
