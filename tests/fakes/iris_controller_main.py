@@ -5,9 +5,11 @@ It writes the controller URL to ``F`` once the controller answers, then serves u
 stdin closes or it gets SIGTERM, and stops the cluster. Workers are threads of this
 process; each task is a subprocess with this process's environment plus the job's.
 
-marin-iris 0.2.20 refuses jobs from clients built more than 14 days ago
-(``FRESHNESS_WINDOW``, checked by the controller on root submissions); the wheel's build
-date is fixed, so the window is widened here, in the controller's own process.
+Both generations are supported: marin-iris 0.2.20 (``iris.cluster.backends.local.cluster``,
+``FRESHNESS_WINDOW`` in ``controller.service``) and 0.2.227 (``iris.cluster.local_cluster``,
+``FRESHNESS_WINDOW`` in ``controller.jobs``). Each refuses jobs from clients built more than
+14 days ago (checked by the controller on root submissions); the wheel's build date is
+fixed, so the window is widened here, in the controller's own process.
 
 ``--production-user NAME`` may submit ``--priority production`` jobs (the tier flags), as
 marin's CI account can: unlisted users are capped at the interactive band.
@@ -25,15 +27,40 @@ import threading
 
 def grant_production(cluster: object, user: str) -> None:
     """Let ``user`` submit production-band jobs (``iris user budget set`` does the same)."""
-    from iris.cluster.controller import writes
     from iris.rpc import job_pb2
+
+    controller = cluster._controller  # noqa: SLF001 - LocalCluster exposes no admin client
+    band = job_pb2.PRIORITY_BAND_PRODUCTION
+    if hasattr(controller, "set_user_budget"):  # 0.2.227: through the controller's service
+        from iris.rpc import controller_pb2
+        from rigging.server_auth import VerifiedIdentity, identity_scope
+
+        request = controller_pb2.Controller.SetUserBudgetRequest(
+            user_id=user, budget_limit=10**15, max_band=band
+        )
+        with identity_scope(VerifiedIdentity(user_id="local-admin", role="admin")):
+            controller.set_user_budget(request)
+        return
+    from iris.cluster.controller import writes
     from rigging.timing import Timestamp
 
-    db = cluster._controller._db  # noqa: SLF001 - LocalCluster exposes no admin client
     now = Timestamp.now()
-    with db.transaction() as tx:
+    with controller._db.transaction() as tx:  # noqa: SLF001 - 0.2.20
         writes.ensure_user(tx, user, now)
-        writes.set_user_budget(tx, user, 10**15, job_pb2.PRIORITY_BAND_PRODUCTION, now)
+        writes.set_user_budget(tx, user, 10**15, band, now)
+
+
+def local_cluster_api():
+    """(LocalCluster, make_local_cluster_config) of the installed marin-iris, with the
+    client freshness window widened."""
+    try:  # 0.2.227
+        import iris.cluster.controller.jobs as freshness
+        from iris.cluster.local_cluster import LocalCluster, make_local_cluster_config
+    except ImportError:  # 0.2.20
+        import iris.cluster.controller.service as freshness
+        from iris.cluster.backends.local.cluster import LocalCluster, make_local_cluster_config
+    freshness.FRESHNESS_WINDOW = dt.timedelta(days=36500)
+    return LocalCluster, make_local_cluster_config
 
 
 def main() -> int:
@@ -43,11 +70,7 @@ def main() -> int:
     parser.add_argument("--production-user", default="perfgate")
     args = parser.parse_args()
 
-    import iris.cluster.controller.service as service
-
-    service.FRESHNESS_WINDOW = dt.timedelta(days=36500)
-    from iris.cluster.backends.local.cluster import LocalCluster, make_local_cluster_config
-
+    LocalCluster, make_local_cluster_config = local_cluster_api()
     cluster = LocalCluster(make_local_cluster_config(max_workers=args.max_workers))
     url = cluster.start()
     grant_production(cluster, args.production_user)
