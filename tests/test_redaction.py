@@ -192,3 +192,75 @@ def test_compare_with_a_token_in_the_report_leaks_nothing(tmp_path, with_out):
     assert "Raw treatment report" in comment and marker("github-token") in comment
     if not with_out:  # archived: the scrub ran and found nothing; the run is indexed
         assert (folder / "provenance.json").exists() and (folder / "compare.html").exists()
+
+
+# ---------------------------------------------------------------------- issue 29, problem 5
+
+SHAPES = {
+    "AWS_SECRET_ACCESS_KEY": "/wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",  # starts with /
+    "DB_PASS": "hunter2-but-longer",
+    "GCP_CREDENTIALS": '{"type": "service_account", "k": "v4lue"}',
+    "SLACK_WEBHOOK_URL": "https://hooks.slack.example/services/T0/B0/xyzXYZ",
+    "SENTRY_DSN": "https://abc123@o99.ingest.example/42",
+    "X_AUTH": "auth-value-9f8e7d",
+    "SESSION_COOKIE": "sid=1f2e3d4c5b6a",
+    "MY_PRIVATE_VALUE": "private-value-55",
+    "BANK_PIN_KEY": "9876543210",  # a number
+}
+
+
+def encodings(value: str) -> dict[str, str]:
+    """What a PR's test could print instead of the value itself."""
+    import base64
+    import subprocess
+    import urllib.parse
+
+    raw = value.encode()
+    wrapped = subprocess.run(["base64"], input=raw * 3, capture_output=True, check=True).stdout
+    return {
+        "plain": value,
+        "base64": base64.b64encode(raw).decode(),
+        "base64-unpadded": base64.b64encode(raw).decode().rstrip("="),
+        "urlsafe": base64.urlsafe_b64encode(raw).decode(),
+        "echo|base64": base64.b64encode(raw + b"\n").decode(),
+        "basic-auth": base64.b64encode(b"user:" + raw).decode(),
+        "base64-wrapped": wrapped.decode(),
+        "url": urllib.parse.quote(value, safe=""),
+        "url-plus": urllib.parse.quote_plus(value),
+        "hex": raw.hex(),
+        "HEX": raw.hex().upper(),
+    }
+
+
+def leaks(text: str, value: str) -> list[str]:
+    """The encodings of ``value`` (whole, or the part of it past 2 bytes) found in ``text``."""
+    import base64
+
+    found = []
+    flat = text.replace("\n", "")
+    for how, form in encodings(value).items():
+        if how == "base64-wrapped":
+            continue  # its parts are the base64 checks below, once the newlines go
+        if form in text or form.strip() in flat:
+            found.append(how)
+    core = base64.b64encode(value.encode()[: len(value) // 3 * 3]).decode()
+    if core in flat:
+        found.append("base64 core")
+    return found
+
+
+@pytest.mark.parametrize("name", sorted(SHAPES))
+def test_every_secret_name_and_encoding_is_redacted(name):
+    env = {name: SHAPES[name], "HOME": "/root"}
+    text = "\n".join(f"{how}: {form}" for how, form in encodings(SHAPES[name]).items())
+    out = redact(text, env)
+    assert leaks(out, SHAPES[name]) == []
+    assert f"[REDACTED env:{name}]" in out
+    assert "HOME" not in out and find_in_text(out, "out", env) == []
+
+
+def test_a_numeric_secret_is_not_cut_out_of_longer_numbers():
+    env = {"BANK_PIN_KEY": "9876543210"}
+    assert redact("id=19876543210 pin=9876543210.", env) == (
+        "id=19876543210 pin=[REDACTED env:BANK_PIN_KEY]."
+    )

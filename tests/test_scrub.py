@@ -26,8 +26,7 @@ ENV = {
     "PERFGATE_TEST_API_KEY": ENV_SECRET,
     "DB_PASSWORD": 'pa"ss' + "word-99",  # appears JSON-escaped in notebooks
     "FSSPEC_GS_TOKEN": "anon",  # too short: ignored
-    "SSH_KEY_PATH": "/home/me/.ssh/id_ed25519",  # a path: ignored
-    "RETRY_TOKEN_COUNT": "123456789",  # a number: ignored
+    "SESSION_ID": "short",  # under 8 characters: ignored
     "HOME": "/root",
 }
 
@@ -96,7 +95,7 @@ def _clean(root) -> None:
         "Authorization: Bearer $TOKEN\n"
         "the Bearer token scheme; ghp_ prefixes; github_pat_ too; ghp_short1\n"
         "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n"
-        f"FSSPEC_GS_TOKEN=anon HOME=/root SSH_KEY_PATH={ENV['SSH_KEY_PATH']} n=123456789\n"
+        "FSSPEC_GS_TOKEN=anon HOME=/root SESSION_ID=short n=123456789\n"
     )
     plant_text(storage.join(root, "comment-clean.md"), notes)
     fig = Figure(figsize=(3, 2))
@@ -193,3 +192,16 @@ def test_secret_env_values_rules():
     assert secret_env_values({"my_secret": "abcdefgh", "GITHUB_TOKEN": "short"}) == {
         "my_secret": "abcdefgh"
     }
+    # issue 29: whatever the value's shape (a path, a number), and every secret-ish name
+    shapes = {
+        "AWS_SECRET_ACCESS_KEY": "/wJalrXUtnFEMI/K7MDENG",
+        "DB_PASS": "123456789",
+        "GOOGLE_CREDENTIALS": "./creds/key.json",
+        "BASIC_AUTH": "~user:pw12345",
+        "SLACK_WEBHOOK_URL": "https://hooks.example/T000/B000",
+        "SENTRY_DSN": "https://k@o1.example/1",
+        "SESSION_COOKIE": "c00kie-value",
+        "MY_PRIVATE_THING": "priv-value-1",
+        "SOME_SESSION": "sess-value-1",
+    }
+    assert secret_env_values(shapes) == shapes

@@ -4,8 +4,10 @@ The commands come from ``parameters/gate_common.yaml`` (``local_checks``) and ru
 in the worktree; the first failure stops the rest (like ``&&``). Every command's output
 goes to ``local-checks.log``; the failing command's last lines to ``local-checks-tail.txt``
 (both in the output folder, which may be an fsspec URL). The children get the environment
-without GitHub tokens (the PR's own code runs there), and the tail is scrubbed of any
-token value before it is kept or shown.
+without GitHub tokens (the PR's own code runs there). Output is redacted
+(:mod:`perfgate_lib.io.redaction`: secret-named environment values and their encodings)
+before it is kept or shown, and the tail shown in the halt comment is short: at most
+``local_check_tail_lines`` lines and ``local_check_tail_bytes`` bytes (limits.yaml).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from perfgate_lib.errors import PerfgateError
 from perfgate_lib.gate.runparams import LocalCheck
 from perfgate_lib.io import storage
+from perfgate_lib.io.limits import load_limits
 from perfgate_lib.runners.iris import child_env
 
 LOG_FILE = "local-checks.log"
@@ -71,8 +74,14 @@ def scrub(text: str, env: Mapping[str, str] | None = None) -> str:
     return redact(text, env)
 
 
-def _tail(text: str, lines: int) -> str:
-    return "\n".join(text.splitlines()[-lines:])
+def bounded_tail(text: str, lines: int, max_bytes: int) -> str:
+    """The last ``lines`` lines of ``text``, cut further to its last ``max_bytes`` bytes
+    (UTF-8, at a character boundary). ``text`` must be redacted already."""
+    tail = "\n".join(text.splitlines()[-lines:])
+    data = tail.encode("utf-8")
+    if len(data) <= max_bytes:
+        return tail
+    return data[-max_bytes:].decode("utf-8", errors="ignore")
 
 
 def run_local_checks(
@@ -129,7 +138,12 @@ def run_local_checks(
             if not outcome.ok:
                 result.passed = False
                 result.failed_step = check.run
-                result.output_tail = _tail(output, tail_lines)
+                limits = load_limits()
+                result.output_tail = bounded_tail(
+                    output,
+                    min(tail_lines, limits.local_check_tail_lines),
+                    limits.local_check_tail_bytes,
+                )
                 break
     result.log_path = storage.join(out_dir, LOG_FILE)
     storage.write_text(result.log_path, "\n".join(log_parts))

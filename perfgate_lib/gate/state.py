@@ -18,12 +18,29 @@ deterministic run-id prefix submitted since then (:meth:`Runner.find`). Only whe
 of these finds a job is the attempt submitted again: the cluster has no such job.
 
 Secrets never enter the file: token values found in the text are replaced before writing.
+
+One run per PR at a time (:class:`PrLock`): ``<runs root>/.locks/pr<N>.json`` names the
+process that holds the PR (host, pid, run folder, since, last sign of life). It is taken
+with a conditional write (GCS: ``ifGenerationMatch``; local disk: compare-and-rename
+under ``flock``), so of two runs started together exactly one wins; the other stops with
+:class:`PrBusy` (exit 4) before touching any run folder. A holder's ``state.json`` saves
+check first that it still holds the lock, and any other process's save is refused while
+a live holder has it. A holder counts as dead, and its lock is taken over, when its
+process is gone (same host), when ``perfgate trigger --release`` released its run, or
+when it gave no sign of life for :data:`LOCK_STALE_HOURS`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import os
+import posixpath
+import re
+import socket
+import uuid
+from collections.abc import Iterator
 from typing import Any
 
 from perfgate_lib.errors import PerfgateError
@@ -33,10 +50,22 @@ from perfgate_lib.io.paramfile import read_json_object
 STATE_FILE = "state.json"
 SCHEMA = 1
 FINAL_STATUSES = ("finished", "halted", "superseded")
+LOCKS_DIR = ".locks"  # <runs root>/.locks/pr<N>.json
+LOCK_STALE_HOURS = 8.0  # no sign of life for this long: the holder is dead (Actions: 6 h)
+HEARTBEAT_SECONDS = 300.0  # a holder refreshes its sign of life at most this often
+HOLDER_ENV = "PERFGATE_LOCK_HOLDER"  # the holder's id, inherited by its notebook kernels
 
 
 class StateError(PerfgateError):
     """state.json is unreadable or from another kind of run."""
+
+
+class PrBusy(PerfgateError):
+    """Another live run holds the PR (exit 4); nothing was done."""
+
+
+class LockLost(PerfgateError):
+    """This run no longer holds the PR's lock (taken over): it stops without writing."""
 
 
 def now_iso() -> str:
@@ -54,6 +83,7 @@ class RunState:
     def __init__(self, run_dir: str, data: dict[str, Any]) -> None:
         self.run_dir = run_dir
         self.data = data
+        self.lock: PrLock | None = None  # set when this process holds the PR
 
     # ------------------------------------------------------------------ files
     @property
@@ -92,6 +122,10 @@ class RunState:
         return self
 
     def save(self) -> None:
+        if self.lock is not None:
+            self.lock.confirm()
+        else:
+            refuse_if_locked_by_other(self.run_dir)
         self.data["updated_at"] = now_iso()
         # storage.write_atomic redacts secrets, as every storage write does
         storage.write_atomic(self.path, json.dumps(self.data, indent=2, default=str) + "\n")
@@ -157,7 +191,7 @@ def find_unfinished(runs_root: str, pr: int, sha: str | None = None) -> RunState
     """The newest run folder of ``pr`` whose state is not final (and, when given, whose
     sha matches), else None."""
     group = storage.join(runs_root, f"pr{pr}")
-    for leaf in sorted(storage.listdir(group), reverse=True):
+    for leaf in _run_folders(group):
         run_dir = storage.join(group, leaf)
         if not storage.exists(storage.join(run_dir, STATE_FILE)):
             continue
@@ -176,7 +210,7 @@ def unfinished_runs(runs_root: str, pr: int) -> list[RunState]:
     """Every non-final run of ``pr``, newest first."""
     group = storage.join(runs_root, f"pr{pr}")
     found = []
-    for leaf in sorted(storage.listdir(group), reverse=True):
+    for leaf in _run_folders(group):
         run_dir = storage.join(group, leaf)
         try:
             state = RunState.load(run_dir)
@@ -185,3 +219,235 @@ def unfinished_runs(runs_root: str, pr: int) -> list[RunState]:
         if not state.finished:
             found.append(state)
     return found
+
+
+def _run_folders(group: str) -> list[str]:
+    """Run folder names of a PR group, newest first (dot files left out)."""
+    return sorted((n for n in storage.listdir(group) if not n.startswith(".")), reverse=True)
+
+
+# ---------------------------------------------------------------------- the PR lock
+def lock_path(runs_root: str, pr: int) -> str:
+    return storage.join(runs_root, LOCKS_DIR, f"pr{pr}.json")
+
+
+def _process_start(pid: int) -> str:
+    """The process's start time in clock ticks since boot (tells a reused pid); ""."""
+    try:
+        with open(f"/proc/{int(pid)}/stat") as fh:
+            fields = fh.read().rsplit(") ", 1)[-1].split()
+    except OSError:
+        return ""
+    return "" if fields[0] == "Z" else fields[19]  # a zombie has finished
+
+
+def _alive_here(pid: int, start: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    now_start = _process_start(pid)
+    if os.path.exists(f"/proc/{int(pid)}"):
+        return bool(now_start) and (not start or now_start == start)
+    return True
+
+
+def _parse_time(text: Any) -> dt.datetime | None:
+    try:
+        return dt.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def describe_holder(holder: dict[str, Any]) -> str:
+    """``pid 123 on host-a (run folder ...)`` for messages."""
+    text = f"pid {holder.get('pid', '?')} on {holder.get('host', '?')}"
+    if holder.get("run_dir"):
+        text += f" (run folder {holder['run_dir']})"
+    return text
+
+
+def _released_since(holder: dict[str, Any]) -> bool:
+    """True when ``perfgate trigger --release`` released the holder's run after it
+    took the lock."""
+    run_dir = holder.get("run_dir")
+    since = _parse_time(holder.get("since"))
+    if not run_dir or since is None:
+        return False
+    try:
+        state = RunState.load(str(run_dir))
+    except (StateError, OSError, PerfgateError):
+        return False
+    for event in state.data.get("events", []):
+        at = _parse_time(event.get("at"))
+        if event.get("event") == "released" and at is not None and at >= since:
+            return True
+    return False
+
+
+def holder_is_dead(holder: dict[str, Any], now: dt.datetime | None = None) -> str:
+    """Why the lock's holder counts as dead ("" when it may still be running)."""
+    now = now or dt.datetime.now(dt.UTC)
+    here = holder.get("host") == socket.gethostname()
+    if here and not _alive_here(int(holder.get("pid") or 0), str(holder.get("start") or "")):
+        return f"its process ({describe_holder(holder)}) is gone"
+    if _released_since(holder):
+        return "its run was released (perfgate trigger --release)"
+    beat = _parse_time(holder.get("heartbeat")) or _parse_time(holder.get("since"))
+    if beat is None:
+        return "the lock file is unreadable"
+    if (now - beat).total_seconds() > LOCK_STALE_HOURS * 3600:
+        return f"no sign of life since {holder.get('heartbeat')} (over {LOCK_STALE_HOURS:g} h)"
+    return ""
+
+
+def _decode_holder(text: str) -> dict[str, Any]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+class PrLock:
+    """This process's hold on one PR (see the module docstring). ``holder`` is what the
+    lock file says: token, host, pid, start, since, heartbeat, run_dir."""
+
+    def __init__(self, path: str, pr: int, holder: dict[str, Any], generation: str) -> None:
+        self.path = path
+        self.pr = pr
+        self.holder = holder
+        self.generation = generation
+        self.held = True
+
+    @property
+    def token(self) -> str:
+        return str(self.holder["token"])
+
+    @classmethod
+    def acquire(cls, runs_root: str, pr: int, *, attempts: int = 5) -> PrLock:
+        """Take the PR, or raise :class:`PrBusy` naming its live holder."""
+        path = lock_path(runs_root, pr)
+        stamp = now_iso()
+        me: dict[str, Any] = {
+            "pr": pr,
+            "token": uuid.uuid4().hex,
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "start": _process_start(os.getpid()),
+            "since": stamp,
+            "heartbeat": stamp,
+            "run_dir": "",
+        }
+        for _ in range(attempts):
+            current = storage.read_versioned(path)
+            expected = None
+            if current is not None:
+                held = _decode_holder(current.text)
+                why = holder_is_dead(held)
+                if not why:
+                    raise PrBusy(
+                        f"PR {pr} is being gated by {describe_holder(held)} since "
+                        f"{held.get('since')}; nothing was done (lock: {path})"
+                    )
+                me["took_over"] = {"from": describe_holder(held), "why": why}
+                expected = current.generation
+            generation = storage.write_if_generation(path, _dumps(me), expected)
+            if generation is None:  # another run got there first, or our retried write did
+                again = storage.read_versioned(path)
+                if again is None or _decode_holder(again.text).get("token") != me["token"]:
+                    continue
+                generation = again.generation
+            os.environ[HOLDER_ENV] = me["token"]
+            return cls(path, pr, me, generation)
+        raise PrBusy(f"PR {pr}: could not take the lock {path} after {attempts} tries")
+
+    def _write(self, changes: dict[str, Any]) -> None:
+        updated = {**self.holder, **changes}
+        generation = storage.write_if_generation(self.path, _dumps(updated), self.generation)
+        if generation is None:
+            self._lost()
+        self.holder, self.generation = updated, str(generation)
+
+    def _lost(self) -> None:
+        self.held = False
+        current = storage.read_versioned(self.path)
+        other = _decode_holder(current.text) if current else {}
+        who = describe_holder(other) if other else "nobody (the lock was removed)"
+        raise LockLost(
+            f"PR {self.pr}: this run lost its lock to {who}; it stops without writing "
+            f"state.json (lock: {self.path})"
+        )
+
+    def adopt(self, state: RunState) -> None:
+        """Name ``state``'s run folder in the lock; its saves then check the lock."""
+        self._write({"run_dir": state.run_dir})
+        state.lock = self
+
+    def confirm(self, now: dt.datetime | None = None) -> None:
+        """Raise :class:`LockLost` unless this process still holds the lock; refresh the
+        sign of life when it is older than :data:`HEARTBEAT_SECONDS`."""
+        if not self.held:
+            self._lost()
+        current = storage.read_versioned(self.path)
+        if current is None or current.generation != self.generation:
+            self._lost()
+        now = now or dt.datetime.now(dt.UTC)
+        beat = _parse_time(self.holder.get("heartbeat"))
+        if beat is None or (now - beat).total_seconds() > HEARTBEAT_SECONDS:
+            self._write({"heartbeat": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")})
+
+    def release(self) -> None:
+        """Give the PR back (nothing when it was taken over meanwhile)."""
+        if self.held:
+            storage.delete_if_generation(self.path, self.generation)
+            self.held = False
+        if os.environ.get(HOLDER_ENV) == self.token:
+            os.environ.pop(HOLDER_ENV, None)
+
+
+@contextlib.contextmanager
+def hold_pr(runs_root: str, pr: int) -> Iterator[PrLock]:
+    """The PR's lock for the duration (see :meth:`PrLock.acquire`)."""
+    lock = PrLock.acquire(runs_root, pr)
+    try:
+        yield lock
+    finally:
+        lock.release()
+
+
+def refuse_if_locked_by_other(run_dir: str) -> None:
+    """Raise :class:`PrBusy` when ``run_dir`` belongs to a PR whose lock a live holder
+    other than this process (or its parent run, :data:`HOLDER_ENV`) has."""
+    if storage.is_url(run_dir):
+        parent = posixpath.dirname(run_dir.rstrip("/"))
+    else:
+        parent = os.path.dirname(os.path.normpath(run_dir))
+    group = posixpath.basename(parent.rstrip("/"))
+    if not re.fullmatch(r"pr\d+", group):
+        return
+    root = (
+        posixpath.dirname(parent.rstrip("/"))
+        if storage.is_url(run_dir)
+        else os.path.dirname(parent)
+    )
+    path = lock_path(root, int(group[2:]))
+    try:
+        current = storage.read_versioned(path)
+    except PerfgateError:
+        return
+    if current is None:
+        return
+    held = _decode_holder(current.text)
+    if held.get("token") == os.environ.get(HOLDER_ENV) or holder_is_dead(held):
+        return
+    raise PrBusy(
+        f"PR {held.get('pr', '?')} is being gated by {describe_holder(held)} since "
+        f"{held.get('since')}; {run_dir}/{STATE_FILE} was not written"
+    )
+
+
+def _dumps(data: dict[str, Any]) -> str:
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"

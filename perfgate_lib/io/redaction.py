@@ -10,8 +10,11 @@ Kinds (``kind`` of a finding, and the word in the redaction marker):
 * ``private-key``: a PEM ``-----BEGIN ... PRIVATE KEY-----`` block (RSA, EC, OPENSSH,
   ENCRYPTED, PGP ...).
 * ``env:<NAME>``: the value of an environment variable whose name contains TOKEN, KEY,
-  SECRET, PASSWORD or PASSWD, when the value has at least 8 characters and is not a
-  number, a boolean or a file path. Raw, JSON-, HTML- and markdown-escaped forms match.
+  SECRET, PASS, CREDENTIAL, AUTH, COOKIE, SESSION, WEBHOOK, DSN or PRIVATE, whatever its
+  shape (a path, a number, JSON...) once it has at least 8 characters. Matched raw; JSON-,
+  HTML- and markdown-escaped; base64 (standard and urlsafe, padded or not, also inside a
+  longer base64 text and across line breaks every 76 columns, as ``base64`` wraps it);
+  URL-encoded; hex. A multi-line value's lines of 16+ characters count on their own too.
 
 :func:`redact` replaces each match with ``[REDACTED <kind>]`` (for headers only the
 credential goes). Patterns never cross a JSON string's quotes, so redacting serialised
@@ -20,18 +23,23 @@ JSON (verdict.json, notebooks) keeps it valid JSON.
 
 from __future__ import annotations
 
+import base64
+import functools
 import html
 import json
 import os
 import re
+import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
 from perfgate_lib.mdtext import md_escape
 
 MIN_ENV_VALUE = 8
-SECRET_ENV_NAME = re.compile(r"TOKEN|KEY|SECRET|PASSWORD|PASSWD", re.IGNORECASE)
-_HARMLESS_VALUE = re.compile(r"^(?:[-+]?\d+(?:\.\d+)?|true|false|yes|no|none|null|anon)$", re.I)
+MIN_LINE_FORM = 16  # a line of a multi-line secret value redacted on its own
+SECRET_ENV_NAME = re.compile(
+    r"TOKEN|KEY|SECRET|PASS|CREDENTIAL|AUTH|COOKIE|SESSION|WEBHOOK|DSN|PRIVATE", re.IGNORECASE
+)
 _ESC = r"(?:\\{1,2})?"  # an optional markdown backslash, itself JSON-escaped or not
 
 # (kind, pattern, group to redact: 0 whole match, else the credential group)
@@ -80,30 +88,86 @@ def secret_env_values(environ: Mapping[str, str] | None = None) -> dict[str, str
     out = {}
     for name, value in env.items():
         value = value.strip()
-        if not SECRET_ENV_NAME.search(name) or len(value) < MIN_ENV_VALUE:
-            continue
-        if _HARMLESS_VALUE.match(value) or value.startswith(("/", "./", "~", "../")):
-            continue
-        out[name] = value
+        if SECRET_ENV_NAME.search(name) and len(value) >= MIN_ENV_VALUE:
+            out[name] = value
     return out
 
 
 def env_forms(value: str) -> set[str]:
-    """The value as it appears raw, JSON-, HTML- and markdown-escaped."""
+    """The value as it appears raw, JSON-, HTML- and markdown-escaped (and, for a
+    multi-line value, each of its longer lines)."""
     as_json = json.dumps(value)[1:-1]
-    return {value, as_json, html.escape(value), html.escape(as_json), md_escape(value)}
+    forms = {value, as_json, html.escape(value), html.escape(as_json), md_escape(value)}
+    if "\n" in value:
+        forms |= {ln.strip() for ln in value.splitlines() if len(ln.strip()) >= MIN_LINE_FORM}
+    return forms
+
+
+_URLSAFE = str.maketrans("+/", "-_")
+
+
+def encoded_forms(value: str) -> set[str]:
+    """The value base64-encoded (standard, urlsafe; padded or not; the part of its
+    encoding that does not depend on what precedes it in a longer base64 text, at each
+    of the three byte offsets), URL-encoded and hex-encoded."""
+    raw = value.encode("utf-8")
+    forms: set[str] = set()
+    for offset, skip in ((0, 0), (1, 2), (2, 3)):
+        shifted = b"\0" * offset + raw
+        whole = len(shifted) // 3 * 3
+        inner = base64.b64encode(shifted[:whole]).decode()[skip:]
+        if len(inner) >= MIN_ENV_VALUE:
+            forms |= {inner, inner.translate(_URLSAFE)}
+    for data in (raw, raw + b"\n"):  # `echo "$X" | base64` encodes the newline too
+        full = base64.b64encode(data).decode()
+        for form in (full, full.translate(_URLSAFE)):
+            forms |= {form, form.rstrip("=")}
+    quoted = {urllib.parse.quote(value, safe=""), urllib.parse.quote_plus(value)}
+    quoted |= {re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), q) for q in quoted}
+    forms |= {q for q in quoted if q != value}
+    forms |= {raw.hex(), raw.hex().upper()}
+    return forms
+
+
+def _form_pattern(form: str, wrapped: bool) -> str:
+    if not wrapped:
+        return re.escape(form)
+    return "(?:\r?\n)?".join(re.escape(ch) for ch in form)
+
+
+@functools.lru_cache(maxsize=16)
+def _env_patterns(secrets: tuple[tuple[str, str], ...]) -> tuple[tuple[str, re.Pattern[str]], ...]:
+    """One compiled pattern per secret name: every form, longest first."""
+    out = []
+    for name, value in secrets:
+        plain = env_forms(value)
+        coded = encoded_forms(value) - plain
+        parts = [(f, False) for f in plain] + [(f, True) for f in coded]
+        parts.sort(key=lambda p: len(p[0]), reverse=True)
+        body = "|".join(_form_pattern(f, wrapped) for f, wrapped in parts)
+        if value.isdigit():  # a number: never a piece of a longer number
+            body = f"(?<![0-9])(?:{body})(?![0-9])"
+        out.append((name, re.compile(body)))
+    return tuple(out)
+
+
+def env_patterns(
+    environ: Mapping[str, str] | None = None,
+) -> tuple[tuple[str, re.Pattern[str]], ...]:
+    """``(name, pattern)`` for every secret env value (see :func:`secret_env_values`);
+    the longest values first, so a value inside another is never cut in half."""
+    values = secret_env_values(environ)
+    ordered = sorted(values.items(), key=lambda item: len(item[1]), reverse=True)
+    return _env_patterns(tuple(ordered))
 
 
 def env_hits(text: str, environ: Mapping[str, str] | None = None) -> list[tuple[int, str]]:
     """``(position, "env:NAME")`` for every form of every secret env value in ``text``."""
-    hits = []
-    for name, value in secret_env_values(environ).items():
-        for form in env_forms(value):
-            start = text.find(form)
-            while start != -1:
-                hits.append((start, f"env:{name}"))
-                start = text.find(form, start + 1)
-    return hits
+    return [
+        (m.start(), f"env:{name}")
+        for name, pattern in env_patterns(environ)
+        for m in pattern.finditer(text)
+    ]
 
 
 def pattern_hits(text: str) -> list[tuple[int, str]]:
@@ -114,16 +178,12 @@ def pattern_hits(text: str) -> list[tuple[int, str]]:
 def redact(text: str, environ: Mapping[str, str] | None = None) -> str:
     """``text`` with every secret-shaped string replaced by its :func:`marker`.
 
-    Env values go first, longest form first (so an escaped form is never cut in half);
+    Env values go first, longest value and form first (so an escaped or encoded form is
+    never cut in half);
     for headers only the credential goes (``Authorization: Bearer [REDACTED ...]``).
     """
-    forms = [
-        (form, name)
-        for name, value in secret_env_values(environ).items()
-        for form in env_forms(value)
-    ]
-    for form, name in sorted(forms, key=lambda f: len(f[0]), reverse=True):
-        text = text.replace(form, marker(f"env:{name}"))
+    for name, pattern in env_patterns(environ):
+        text = pattern.sub(marker(f"env:{name}"), text)
     for kind, pattern, group in PATTERNS:
         mark = marker(kind)
         if group == 0:

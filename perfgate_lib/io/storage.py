@@ -10,13 +10,19 @@ what the kit writes to a run folder, a comment file or verdict.json holds no sec
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
 import os
 import posixpath
 import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import fsspec
 
+from perfgate_lib.errors import UsageError
 from perfgate_lib.io.redaction import redact
 from perfgate_lib.io.storage_retry import retry_policy, with_retries
 
@@ -121,7 +127,11 @@ def write_atomic(path: str, text: str) -> None:
     if is_url(path):
         write_text(path, text)
         return
-    data = outbound(text.encode("utf-8"))
+    _replace_local(path, outbound(text.encode("utf-8")))
+
+
+def _replace_local(path: str, data: bytes) -> None:
+    """Write ``data`` to a temp file beside ``path``, sync it, rename it over ``path``."""
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".part", dir=folder)
@@ -166,3 +176,130 @@ def listdir(path: str) -> list[str]:
         return sorted(posixpath.basename(p.rstrip("/")) for p in fs.ls(inner, detail=False))
 
     return call(path, "list", names)
+
+
+# ---------------------------------------------------------------------- conditional writes
+@dataclass(frozen=True)
+class Versioned:
+    """An object's text and its generation: an opaque string that changes on every
+    write (GCS: the object generation; local disk: mtime, inode and content digest)."""
+
+    text: str
+    generation: str
+
+
+def _local_generation(path: str) -> str:
+    with open(path, "rb") as fh:
+        data = fh.read()
+        st = os.fstat(fh.fileno())
+    return f"{st.st_mtime_ns}-{st.st_ino}-{hashlib.sha256(data).hexdigest()[:16]}"
+
+
+@contextlib.contextmanager
+def _local_mutex(path: str) -> Iterator[None]:
+    """An exclusive ``flock`` on ``<dir>/.<name>.mutex`` for one read-compare-write (the
+    kernel drops it if the process dies)."""
+    folder, name = os.path.split(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, f".{name}.mutex"), "a+b") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def _gcs_parts(fs: Any, inner: str) -> tuple[str, str]:
+    bucket, key, _generation = fs.split_path(inner)
+    return bucket, key
+
+
+def _check_scheme(path: str) -> None:
+    if is_url(path) and not str(path).startswith("gs://"):
+        raise UsageError(
+            f"{path}: conditional writes (the PR lock) need a local folder or gs://, "
+            f"not {str(path).split('://', 1)[0]}://"
+        )
+
+
+def read_versioned(path: str) -> Versioned | None:
+    """The object's text and generation; None when it does not exist."""
+    _check_scheme(path)
+    if not is_url(path):
+        try:
+            with open(path, encoding="utf-8") as fh:
+                text = fh.read()
+            return Versioned(text, _local_generation(path))
+        except FileNotFoundError:
+            return None
+
+    def read(fs: Any, inner: str) -> Versioned | None:
+        bucket, key = _gcs_parts(fs, inner)
+        try:
+            meta = fs.call("GET", "b/{}/o/{}", bucket, key, json_out=True)
+            gen = str(meta["generation"])
+            _headers, data = fs.call("GET", "b/{}/o/{}", bucket, key, alt="media", generation=gen)
+        except FileNotFoundError:
+            return None
+        return Versioned(data.decode("utf-8"), gen)
+
+    return call(path, "read", read)
+
+
+def write_if_generation(path: str, text: str, generation: str | None) -> str | None:
+    """Write ``text`` only when the object is still at ``generation`` (None: only when it
+    does not exist yet); returns the new generation, or None when another writer got
+    there first. Redacted like :func:`write_bytes`. GCS: one upload with
+    ``ifGenerationMatch`` (0 for "must not exist"); local disk: compare and rename under
+    an exclusive ``flock``."""
+    _check_scheme(path)
+    data = outbound(text.encode("utf-8"))
+    if not is_url(path):
+        with _local_mutex(path):
+            current = _local_generation(path) if os.path.exists(path) else None
+            if current != generation:
+                return None
+            _replace_local(path, data)
+            return _local_generation(path)
+
+    def write(fs: Any, inner: str) -> str | None:
+        bucket, key = _gcs_parts(fs, inner)
+        try:
+            meta = fs.call(
+                "POST",
+                f"{fs._location}/upload/storage/v1/b/{{}}/o",
+                bucket,
+                uploadType="media",
+                name=key,
+                ifGenerationMatch=generation or "0",
+                data=data,
+                headers={"Content-Type": "application/octet-stream"},
+                json_out=True,
+            )
+        except FileExistsError:  # HTTP 412: the precondition failed
+            return None
+        return str(meta["generation"])
+
+    return call(path, "write", write)
+
+
+def delete_if_generation(path: str, generation: str) -> bool:
+    """Delete the object only when it is still at ``generation``; False otherwise."""
+    _check_scheme(path)
+    if not is_url(path):
+        with _local_mutex(path):
+            if not os.path.exists(path) or _local_generation(path) != generation:
+                return False
+            os.unlink(path)
+            return True
+
+    def delete(fs: Any, inner: str) -> bool:
+        bucket, key = _gcs_parts(fs, inner)
+        try:
+            fs.call("DELETE", "b/{}/o/{}", bucket, key, ifGenerationMatch=generation)
+        except (FileExistsError, FileNotFoundError):
+            return False
+        fs.invalidate_cache(inner)
+        return True
+
+    return call(path, "delete", delete)
