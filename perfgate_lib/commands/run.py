@@ -80,6 +80,13 @@ def _sigterm_as_interrupt() -> None:
     help="Run settings file (default parameters/gate_common.yaml): cluster config, "
     "status root, local checks, script paths.",
 )
+@click.option(
+    "--executor",
+    type=click.Choice(["notebook", "inprocess"]),
+    default="notebook",
+    hidden=True,
+    help="notebook: papermill (the audit trail); inprocess: the same steps without kernels.",
+)
 def command(
     pr,
     repo,
@@ -101,6 +108,7 @@ def command(
     no_actions,
     reviewer,
     run_params,
+    executor,
 ):
     """Run the Zephyr perf gate on a PR: assessment, reviewer confirmation, the gate ladder
     (Gate 1, escalating while it passes, up to max_gate), one canonical PR comment.
@@ -133,6 +141,7 @@ def command(
         reviewer=reviewer,
         common=run_params,
         gate0=gate0,
+        executor=executor,
     )
     outcome = run(opts, echo=click.echo)
     if outcome.verdict:

@@ -44,7 +44,15 @@ from perfgate_lib.gate.run import (
     resolve_cluster_config,
 )
 from perfgate_lib.gate.runparams import load_run_params
-from perfgate_lib.gate.state import RunState, find_unfinished, gate_folder, unfinished_runs
+from perfgate_lib.gate.state import (
+    LockLost,
+    PrLock,
+    RunState,
+    find_unfinished,
+    gate_folder,
+    hold_pr,
+    unfinished_runs,
+)
 from perfgate_lib.io import storage
 from perfgate_lib.io.rundir import absolute, default_runs_root, utc_stamp
 
@@ -532,7 +540,16 @@ def run(opts: RunOptions, echo: Callable[[str], None] = print) -> RunOutcome:
     validate(opts)
     reply = reply_from_options(opts.confirm, opts.max_gate)
     sha = head_sha(opts)
+    with hold_pr(opts.runs_root or default_runs_root(), opts.pr) as lock:  # one run per PR
+        return _run_held(opts, lock, sha, reply, echo)
+
+
+def _run_held(
+    opts: RunOptions, lock: PrLock, sha: str, reply: str, echo: Callable[[str], None]
+) -> RunOutcome:
+    """:func:`run` while this process holds the PR's lock (state.py)."""
     state, resumed = open_run(opts, sha)
+    lock.adopt(state)
     echo(f"{'resuming' if resumed else 'run folder'}: {state.run_dir}")
     try:
         return _run(opts, state, reply, echo)
@@ -547,6 +564,8 @@ def run(opts: RunOptions, echo: Callable[[str], None] = print) -> RunOutcome:
         state.event("interrupted")
         raise
     except PerfgateError as exc:
+        if isinstance(exc, LockLost):
+            raise  # another run holds the PR now: its state.json is not ours to write
         state.reload()
         if state.status not in ("halted", "finished"):
             state.set(
