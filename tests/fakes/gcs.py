@@ -1,14 +1,13 @@
 """In-process GCS emulator (gcp-storage-emulator) that real gcsfs talks to.
 
 Usage: ``with gcs_emulator() as base_url: ...`` sets ``STORAGE_EMULATOR_HOST`` and
-the gcsfs variables design.md lists, and wipes the emulator on exit.
+the gcsfs variables docs/development.md lists, and wipes the emulator on exit.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import socket
 from collections.abc import Iterator
 
 _GCS_ENV = {
@@ -18,12 +17,6 @@ _GCS_ENV = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextlib.contextmanager
 def gcs_emulator(bucket: str = "marin-us-central1") -> Iterator[str]:
     """Start the emulator on a free loopback port with ``bucket`` created."""
@@ -31,10 +24,12 @@ def gcs_emulator(bucket: str = "marin-us-central1") -> Iterator[str]:
         os.environ.setdefault(key, value)
     from gcp_storage_emulator.server import create_server
 
-    port = free_port()
-    server = create_server("127.0.0.1", port, in_memory=True, default_bucket=bucket)
+    # Port 0: the server binds a port the kernel picks, so no other process can take it
+    # between choosing and binding (the emulator has no public accessor for the bound
+    # port; its API thread's HTTPServer is read once, after start() returned).
+    server = create_server("127.0.0.1", 0, in_memory=True, default_bucket=bucket)
     server.start()
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://127.0.0.1:{server._api._httpd.server_port}"
     old = os.environ.get("STORAGE_EMULATOR_HOST")
     os.environ["STORAGE_EMULATOR_HOST"] = url
     import gcsfs
