@@ -20,11 +20,16 @@ Per stage the pipeline measures:
   ``time.process_time``) plus those of reaped children (``RUSAGE_CHILDREN``). CPU time
   leaves out the time a thread waits for a core or sleeps in Zephyr's 0.1 s scheduler
   polls, which is what makes wall time swing on a loaded machine;
-* ``instructions`` (only under ``valgrind --tool=callgrind``): the instructions every
-  thread of the process executed during the stage, from callgrind's counters zeroed right
-  before ``ctx.execute`` and dumped right after it (:class:`Callgrind`). The count does not
-  depend on what else the machine runs; it still varies by about 0.1-3% per stage from run
-  to run (thread interleaving, the state of glibc's malloc);
+* ``instructions`` (only under ``valgrind --tool=callgrind``): the instructions of the
+  stage's shard work (each shard's execution in the thread that runs it, and the threads
+  it starts), from callgrind's counters zeroed right before ``ctx.execute`` and dumped
+  right after it, less the memory allocators' own code (see ``callgrind_client.py``, which
+  says what is left out and why: work whose amount follows waiting, such as polls,
+  heartbeats and back-off loops, and allocator internals that follow the heap's history).
+  The row also carries ``instructions_allocator`` (the allocator instructions left out)
+  and ``callgrind_dump`` (the dump's path). The count does not depend on what else the
+  machine runs; it still varies by about 0.1-0.5% per stage from run to run (the first
+  run of a stage specializes the interpreter's bytecode);
 * ``peak_mb``: the kernel's high-water mark ``VmHWM`` in ``/proc/self/status``, reset
   before each stage through ``/proc/self/clear_refs`` (value 5); where that is unavailable,
   ``ru_maxrss`` for the whole process. tracemalloc was rejected (it slows the hot paths
@@ -53,13 +58,10 @@ MB, instructions a count.
 from __future__ import annotations
 
 import argparse
-import ctypes
 import gc
 import json
 import logging
-import mmap
 import os
-import platform
 import re
 import resource
 import sys
@@ -74,6 +76,19 @@ if __package__:
     from perfgate_lib.local import zephyr_api
 else:  # run by path in a side's environment: this folder is sys.path[0]
     import zephyr_api  # type: ignore[no-redef]
+
+if __package__:  # callgrind's client requests (see callgrind_client.py)
+    from perfgate_lib.local import callgrind_client
+else:  # loaded by path: the module beside this file
+    import importlib.util as _ilu
+
+    _cg_spec = _ilu.spec_from_file_location(
+        "callgrind_client", Path(__file__).resolve().with_name("callgrind_client.py")
+    )
+    assert _cg_spec is not None and _cg_spec.loader is not None
+    callgrind_client = _ilu.module_from_spec(_cg_spec)
+    sys.modules["callgrind_client"] = callgrind_client
+    _cg_spec.loader.exec_module(callgrind_client)
 
 FERRY_MODULE = "perfgate.miniferry"
 STAGES = ("normalize", "minhash", "fuzzy_dups", "consolidate", "tokenize")
@@ -257,72 +272,9 @@ class PeakMemory:
 # Instruction counts: callgrind client requests
 # ---------------------------------------------------------------------------
 
-# valgrind.h's client-request sequence for x86-64 as a function ``unsigned long
-# request(unsigned long args[6])``: rax = args, rdx = 0 (the default), the four rotations
-# of rdi (a no-op natively: 3 + 13 + 61 + 51 = 128 bits), ``xchg rbx, rbx`` (valgrind's
-# marker), return rdx. Natively it returns 0, so every request is a no-op outside valgrind.
-_AMD64_REQUEST = bytes.fromhex("31d24889f848c1c70348c1c70d48c1c73d48c1c7334887db4889d0c3")
-_RUNNING_ON_VALGRIND = 0x1001
-_CALLGRIND = (ord("C") << 24) | (ord("T") << 16)  # VG_USERREQ_TOOL_BASE('C', 'T')
-_DUMP, _ZERO, _START = _CALLGRIND, _CALLGRIND + 1, _CALLGRIND + 4
-_TOTAL = re.compile(r"^(?:summary|totals):\s+(\d+)", re.MULTILINE)
-
-
-class Callgrind:
-    """Callgrind's client requests (valgrind/callgrind.h) from Python, through ctypes.
-
-    The process runs under ``valgrind --tool=callgrind --instr-atstart=no
-    --callgrind-out-file=OUT``: imports and the warm-up run uninstrumented (about 5x
-    faster than instrumented), :meth:`start` turns instrumentation on before the first
-    measured stage, and
-    :meth:`count` brackets one stage: counters zeroed, the stage run, counters dumped to
-    ``OUT.<n>`` (callgrind numbers its dumps from 1) and that file's total read back.
-    ``active`` is False natively, on a machine other than x86-64 or without an executable
-    mapping; then nothing is counted.
-    """
-
-    def __init__(self, out_file: str | None) -> None:
-        self.out_file = out_file
-        self.dumps = 0
-        self._request = None
-        if out_file and platform.machine() in ("x86_64", "AMD64"):
-            try:
-                self._code = mmap.mmap(
-                    -1, mmap.PAGESIZE, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC
-                )
-            except (OSError, ValueError, AttributeError):
-                return
-            self._code.write(_AMD64_REQUEST)
-            address = ctypes.addressof(ctypes.c_char.from_buffer(self._code))
-            self._request = ctypes.CFUNCTYPE(ctypes.c_ulong, ctypes.c_void_p)(address)
-        self.active = bool(self._request and self._call(_RUNNING_ON_VALGRIND))
-
-    def _call(self, request: int) -> int:
-        if self._request is None:
-            return 0
-        args = (ctypes.c_ulong * 6)(request, 0, 0, 0, 0, 0)
-        return int(self._request(ctypes.addressof(args)))
-
-    def start(self) -> None:
-        """Instrument from here on (the process started with ``--instr-atstart=no``)."""
-        if self.active:
-            self._call(_START)
-
-    def count(self, work: Callable[[], Any]) -> tuple[Any, int | None]:
-        """``(work(), instructions it executed in every thread)``; None when not active."""
-        if not self.active:
-            return work(), None
-        self._call(_ZERO)
-        try:
-            result = work()
-        finally:
-            self._call(_DUMP)
-            self.dumps += 1
-        text = Path(f"{self.out_file}.{self.dumps}").read_text(errors="replace")
-        match = _TOTAL.search(text)
-        if not match:
-            raise RuntimeError(f"callgrind dump {self.out_file}.{self.dumps} holds no total")
-        return result, int(match.group(1))
+# The client requests, and which threads a stage's count holds: callgrind_client.py
+# (stdlib only, beside this file). Callgrind is re-exported here for the kit and tests.
+Callgrind = callgrind_client.Callgrind
 
 
 # ---------------------------------------------------------------------------
@@ -441,8 +393,10 @@ def run_stage(
         "tasks": _TASKS[stage, str(work)],
         "records_out": _count_lines(result.results),
     }
-    if instructions is not None:
-        row["instructions"] = instructions
+    if instructions is not None and callgrind is not None:
+        row["instructions"] = instructions  # shard work, allocators left out (callgrind_client)
+        row["instructions_allocator"] = callgrind.last["allocator"]
+        row["callgrind_dump"] = callgrind.last["dump"]
     return row
 
 
@@ -561,11 +515,8 @@ def serve(
     source = use_zephyr_source(zephyr_src)
     callgrind = Callgrind(callgrind_out) if callgrind_out else None
     try:
-        if callgrind is not None and not callgrind.active:
-            raise RuntimeError(
-                "instruction counts need this process under valgrind --tool=callgrind "
-                f"on x86-64 (machine: {platform.machine()})"
-            )
+        if callgrind is not None:
+            callgrind.require_active()  # names why not: not under valgrind, no exec memory
         t0 = time.perf_counter()
         identity = {"zephyr_source": source, **zephyr_identity()}
         identity["zephyr_api"] = dict(zapi().where)  # before timing: exit 4 if missing
@@ -573,6 +524,9 @@ def serve(
         t1 = time.perf_counter()
         work_dir.mkdir(parents=True, exist_ok=True)
         ctx = make_context(work_dir, max_workers)
+        if callgrind is not None:  # count shard work only (see callgrind_client)
+            identity["counted"] = callgrind.count_only_shards()
+            identity["perf_map"] = callgrind.python_names()  # Python names in the dumps
         memory = PeakMemory()
         t2 = time.perf_counter()
         # first-use costs leave the timed runs; under callgrind 10 documents do that, and

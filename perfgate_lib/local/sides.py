@@ -22,10 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from perfgate_lib.errors import PerfgateError
-from perfgate_lib.local import ferry_pipeline
+from perfgate_lib.local import callgrind_client, ferry_pipeline
 from perfgate_lib.local.sideenv import SideEnv
 
-CALLGRIND = ("valgrind", "--tool=callgrind", "--instr-atstart=no", "-q")
+# instrumentation and collection start off; the side counts shard work (callgrind_client)
+CALLGRIND = ("valgrind", *callgrind_client.VALGRIND_ARGS, "-q")
 FERRY_SCRIPT = Path(ferry_pipeline.__file__).resolve()
 SIDES = ("control", "treatment")
 

@@ -1,0 +1,351 @@
+"""Callgrind's client requests from Python, and which threads gate 0 counts.
+
+Standard library only: the mini ferry's side process (``ferry_pipeline.py``, run by path
+in a worktree's own environment, this folder as its ``sys.path[0]``) imports it as
+``callgrind_client``; the kit imports it as ``perfgate_lib.local.callgrind_client``.
+
+What a stage's instruction count holds. The side runs under ``valgrind --tool=callgrind
+--instr-atstart=no --collect-atstart=no``: callgrind's *collect* state is per thread and
+every thread starts with it off. :class:`Callgrind` turns it on (the client request
+``CALLGRIND_TOGGLE_COLLECT``) only
+
+* in a thread while it executes one shard of the stage (``ZephyrWorker._execute_shard``:
+  reading the shard, the user functions, scatter/gather, writing), and
+* in the threads such a thread starts while it counts (Zephyr's background writer, the
+  shuffle's read pool), except Zephyr's periodic counter sampler.
+
+Left out, because how often it runs depends on how long things wait (a loaded machine
+made a stage's count grow by up to 12% with them in): the coordinator's 0.5 s loop,
+worker heartbeats (5 s), the workers' task polls and their back-off sleeps, the thread
+fray starts for every actor call, the counter sampler, and the driver thread waiting for
+the stage to end. Under callgrind the process also sets ``sys.setswitchinterval`` to
+:data:`SWITCH_INTERVAL_S`, so two shard threads hand the GIL over where one blocks
+(I/O, a lock, a queue) rather than every 5 ms of wall time.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import importlib
+import mmap
+import os
+import platform
+import re
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+# valgrind.h's client-request sequence for x86-64 as a function ``unsigned long
+# request(unsigned long args[6])``: rax = args, rdx = 0 (the default), the four rotations
+# of rdi (a no-op natively: 3 + 13 + 61 + 51 = 128 bits), ``xchg rbx, rbx`` (valgrind's
+# marker), return rdx. Natively it returns 0, so every request is a no-op outside valgrind.
+_AMD64_REQUEST = bytes.fromhex("31d24889f848c1c70348c1c70d48c1c73d48c1c7334887db4889d0c3")
+_RUNNING_ON_VALGRIND = 0x1001
+_CALLGRIND = (ord("C") << 24) | (ord("T") << 16)  # VG_USERREQ_TOOL_BASE('C', 'T')
+_DUMP, _ZERO, _TOGGLE, _START = _CALLGRIND, _CALLGRIND + 1, _CALLGRIND + 2, _CALLGRIND + 4
+_TOTAL = re.compile(r"^(?:summary|totals):\s+(\d+)", re.MULTILINE)
+
+CALLER_CHAIN = 12  # C frames recorded above each Python call (profile.py reads them)
+VALGRIND_ARGS = (
+    "--tool=callgrind",
+    "--instr-atstart=no",
+    "--collect-atstart=no",
+    # each Python call recorded in the context of the Python frame that made it
+    f"--separate-callers{CALLER_CHAIN}=py_trampoline_evaluator",
+)
+PYTHON_NAMES_ENV = "PERFGATE_PYTHON_NAMES"  # "0": no perf trampolines (cost benchmark)
+SWITCH_INTERVAL_S = 1000.0  # GIL hand-over only where a thread blocks (seconds)
+# Where ZephyrWorker._execute_shard lives, newest layout first (0.2.42+, 0.2.20 ... 0.2.41).
+SHARD_METHOD_HOMES = ("zephyr.worker", "zephyr.execution")
+
+
+class CallgrindUnavailable(RuntimeError):
+    """Callgrind's client requests cannot be made in this process; the message says why."""
+
+
+def _executable_request() -> tuple[Callable[[int], int] | None, str]:
+    """(request function, "") or (None, why not): the sequence in an executable page."""
+    if platform.machine() not in ("x86_64", "AMD64"):
+        machine = platform.machine()
+        return None, f"callgrind's client requests need x86-64 here (machine: {machine})"
+    try:
+        code = mmap.mmap(-1, mmap.PAGESIZE, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)
+    except (OSError, ValueError, AttributeError) as exc:
+        return None, (
+            "this host refuses executable memory (mmap PROT_EXEC failed: "
+            f"{type(exc).__name__}: {exc}), which callgrind's client requests need here; "
+            "allow it (for example SELinux deny_execmem off) or run with --metric cpu"
+        )
+    code.write(_AMD64_REQUEST)
+    address = ctypes.addressof(ctypes.c_char.from_buffer(code))
+    function = ctypes.CFUNCTYPE(ctypes.c_ulong, ctypes.c_void_p)(address)
+
+    def request(number: int) -> int:
+        args = (ctypes.c_ulong * 6)(number, 0, 0, 0, 0, 0)
+        return int(function(ctypes.addressof(args)))
+
+    request.keep_alive = code  # type: ignore[attr-defined]  # the page lives with the function
+    return request, ""
+
+
+class Callgrind:
+    """Callgrind's client requests (valgrind/callgrind.h) through ctypes.
+
+    The process runs under ``valgrind`` with :data:`VALGRIND_ARGS` and
+    ``--callgrind-out-file=OUT``. :meth:`start` turns instrumentation on (imports and the
+    warm-up run uninstrumented, about 5x faster); :meth:`count` brackets one piece of work:
+    counters zeroed, the work run, counters dumped to ``OUT.<n>`` (callgrind numbers its
+    dumps from 1) and that file's total read back. What is collected: the calling thread
+    and the threads it starts, or, after :meth:`count_only_shards`, only Zephyr's shard
+    work (see the module docstring). ``active`` is False natively; ``why_inactive`` then
+    says why (not under valgrind, not x86-64, no executable memory).
+    """
+
+    def __init__(self, out_file: str | None) -> None:
+        self.out_file = out_file
+        self.dumps = 0
+        self.count_caller = True
+        self._local = threading.local()
+        self._request: Callable[[int], int] | None = None
+        self.why_inactive = "no --callgrind-out file given"
+        if out_file:
+            self._request, self.why_inactive = _executable_request()
+        self.active = bool(self._request and self._request(_RUNNING_ON_VALGRIND))
+        if self._request and not self.active:
+            self.why_inactive = "this process is not running under valgrind --tool=callgrind"
+        if self.active:
+            self.why_inactive = ""
+
+    def require_active(self) -> None:
+        """Raise :class:`CallgrindUnavailable` naming why nothing would be counted."""
+        if not self.active:
+            raise CallgrindUnavailable(
+                "instruction counts need this process under valgrind --tool=callgrind "
+                f"on x86-64: {self.why_inactive}"
+            )
+
+    def _call(self, request: int) -> int:
+        return self._request(request) if self._request is not None else 0
+
+    # -- per-thread collection -------------------------------------------------------
+
+    def collecting(self) -> bool:
+        """Whether the current thread's instructions are collected now."""
+        return bool(getattr(self._local, "on", False))
+
+    def _set_collect(self, on: bool) -> None:
+        if self.active and self.collecting() != on:
+            self._call(_TOGGLE)  # flips the current thread's collect state only
+            self._local.on = on
+
+    def counted(self, function: Callable[..., Any]) -> Callable[..., Any]:
+        """``function`` with its thread collected while it runs (a no-op when nested)."""
+
+        @functools.wraps(function)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if self.collecting():
+                return function(*args, **kwargs)
+            self._set_collect(True)
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self._set_collect(False)
+
+        wrapper.__perfgate_counted__ = True  # type: ignore[attr-defined]
+        return wrapper
+
+    def _inherit_into_threads(self) -> None:
+        """Threads started by a collecting thread are collected too (run wrapped at
+        ``start``), except samplers: their loops tick with wall time."""
+        if getattr(threading.Thread.start, "__perfgate_counted__", False):
+            return
+        original_start = threading.Thread.start
+        callgrind = self
+
+        @functools.wraps(original_start)
+        def start(thread: threading.Thread) -> None:
+            if callgrind.collecting() and not _is_sampler(thread):
+                thread.run = callgrind.counted(thread.run)  # type: ignore[method-assign]
+            original_start(thread)
+
+        start.__perfgate_counted__ = True  # type: ignore[attr-defined]
+        threading.Thread.start = start  # type: ignore[method-assign]
+
+    def count_only_shards(self) -> str:
+        """Collect only Zephyr's shard work from here on (module docstring); returns where
+        ``_execute_shard`` was found. Raises :class:`CallgrindUnavailable` when the Zephyr
+        in use has no ``ZephyrWorker._execute_shard``."""
+        cls, home = _shard_worker_class()
+        if not getattr(cls._execute_shard, "__perfgate_counted__", False):
+            cls._execute_shard = self.counted(cls._execute_shard)
+        self._inherit_into_threads()
+        self.count_caller = False
+        if self.active:
+            sys.setswitchinterval(SWITCH_INTERVAL_S)
+        return f"{home}.ZephyrWorker._execute_shard"
+
+    def python_names(self) -> str:
+        """Turn on CPython's perf trampolines (Python 3.12+) so each Python function gets
+        its own address in the dumps; returns the perf map's path, or "" when not (an
+        older Python, or ``PERFGATE_PYTHON_NAMES=0``)."""
+        if not self.active or os.environ.get(PYTHON_NAMES_ENV) == "0":
+            return ""
+        activate = getattr(sys, "activate_stack_trampoline", None)
+        if activate is None:
+            return ""
+        try:
+            activate("perf")
+        except (ValueError, OSError):
+            return ""
+        return f"/tmp/perf-{os.getpid()}.map"
+
+    # -- instrumentation, zero and dump --------------------------------------------
+
+    def start(self) -> None:
+        """Instrument from here on (the process started with ``--instr-atstart=no``);
+        threads started by a collecting thread are collected from here on too."""
+        if self.active:
+            self._inherit_into_threads()
+            self._call(_START)
+
+    def count(self, work: Callable[[], Any]) -> tuple[Any, int | None]:
+        """``(work(), instructions collected while it ran)``; None when not active."""
+        if not self.active:
+            return work(), None
+        self._call(_ZERO)
+        try:
+            result = self.counted(work)() if self.count_caller else work()
+        finally:
+            self._call(_DUMP)
+            self.dumps += 1
+        path = Path(f"{self.out_file}.{self.dumps}")
+        text = path.read_text(errors="replace")
+        total, allocator = dump_total(text, str(path)), allocator_cost(text)
+        self.last = {"dump": str(path), "collected": total, "allocator": allocator}
+        return result, total - allocator
+
+
+def dump_total(text: str, source: str = "callgrind dump") -> int:
+    """The instruction total a callgrind dump states (``summary:`` or ``totals:``)."""
+    match = _TOTAL.search(text)
+    if not match:
+        raise RuntimeError(f"{source} holds no total")
+    return int(match.group(1))
+
+
+# Memory allocators' own code: glibc's malloc (in libc), jemalloc (polars' _rjem_ build),
+# mimalloc. Its cost follows the heap's history, which every thread of the process shapes
+# at timing-dependent moments (measured: glibc's _int_malloc moved a stage's count by
+# 2%); callers' work around an allocation stays counted.
+GLIBC_MALLOC = frozenset(
+    [
+        "malloc",
+        "free",
+        "realloc",
+        "calloc",
+        "memalign",
+        "posix_memalign",
+        "aligned_alloc",
+        "valloc",
+        "pvalloc",
+        "_int_malloc",
+        "_int_free",
+        "_int_realloc",
+        "_int_memalign",
+        "_mid_memalign",
+        "malloc_consolidate",
+        "sysmalloc",
+        "systrim",
+        "alloc_perturb",
+        "tcache_init",
+        "tcache_get",
+        "tcache_put",
+        "arena_get2",
+        "__libc_malloc",
+        "__libc_free",
+        "__libc_realloc",
+        "__libc_calloc",
+        "__libc_memalign",
+        "_int_free_merge_chunk",
+        "_int_free_create_chunk",
+        "_int_free_maybe_consolidate",
+    ]
+)
+ALLOCATOR_PREFIXES = ("_rjem_", "je_", "_mi_", "mi_", "unlink_chunk", "__malloc_")
+_NAME_DEF = re.compile(r"^(c?fn|c?ob)=\((\d+)\) (.*)$", re.MULTILINE)
+_BLOCK_OB = re.compile(r"^ob=\((\d+)\)", re.MULTILINE)
+_CALLS = "calls="
+
+
+def is_allocator(obj: str, name: str) -> bool:
+    """Whether ``name`` (in ELF object ``obj``) is a memory allocator's own code."""
+    if name.startswith(ALLOCATOR_PREFIXES):
+        return True
+    return name in GLIBC_MALLOC and "libc" in obj.rsplit("/", 1)[-1]
+
+
+def allocator_cost(text: str) -> int:
+    """Instructions the dump charges to memory allocators' own code (exclusive counts of
+    the functions :func:`is_allocator` names). Reads only those functions' blocks."""
+    names: dict[str, dict[str, str]] = {"fn": {}, "ob": {}}
+    for kind, ident, name in _NAME_DEF.findall(text):
+        names[kind.lstrip("c")].setdefault(ident, name)
+    positions = re.search(r"^positions:(.*)$", text, re.MULTILINE)
+    n_positions = len(positions.group(1).split()) if positions else 1
+    blocks = re.split(r"^fn=", text, flags=re.MULTILINE)
+    obj = "???"
+    total = 0
+    for index, block in enumerate(blocks):
+        if index:
+            ident = block[1 : block.index(")")] if block.startswith("(") else ""
+            name = names["fn"].get(ident, block.split("\n", 1)[0])
+            if is_allocator(obj, name):
+                total += _block_self_cost(block, n_positions)
+        last_ob = _BLOCK_OB.findall(block)
+        if last_ob:
+            obj = names["ob"].get(last_ob[-1], "???")
+    return total
+
+
+def _block_self_cost(block: str, n_positions: int) -> int:
+    """Self cost of one ``fn=`` block: its cost lines, except each ``calls=`` line's next."""
+    total = 0
+    after_calls = False
+    for line in block.splitlines()[1:]:
+        if not line:
+            continue
+        head = line[0]
+        if head.isdigit() or head in "+-*":
+            if after_calls:
+                after_calls = False
+                continue
+            parts = line.split()
+            if len(parts) > n_positions:
+                total += int(parts[n_positions])
+        elif line.startswith(_CALLS):
+            after_calls = True
+    return total
+
+
+def _is_sampler(thread: threading.Thread) -> bool:
+    target = getattr(thread, "_target", None)
+    names = (thread.name, getattr(target, "__name__", ""))
+    return any("sampler" in str(name).lower() for name in names)
+
+
+def _shard_worker_class() -> tuple[Any, str]:
+    for home in SHARD_METHOD_HOMES:
+        try:
+            module = importlib.import_module(home)
+        except ImportError:
+            continue
+        cls = getattr(module, "ZephyrWorker", None)
+        if cls is not None and callable(getattr(cls, "_execute_shard", None)):
+            return cls, home
+    raise CallgrindUnavailable(
+        "gate 0 counts the instructions of Zephyr's shard work, but this Zephyr has no "
+        f"ZephyrWorker._execute_shard in {' or '.join(SHARD_METHOD_HOMES)}"
+    )
