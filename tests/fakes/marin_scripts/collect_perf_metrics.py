@@ -4,6 +4,13 @@ Like marin's: ``status`` and ``marin_prefix`` come from the status file (null, w
 warning, when the ferry wrote none); report ``quiet_failure`` is what marin's collector
 writes when its iris calls fail: exit 0, all-zero stages, every step cached, the reason
 in ``warnings`` (the launcher's own wall time still read).
+
+Both collector lineages (the attempt's spec chooses): ``lineage`` ``child-job`` (default:
+stage times of the base report's child-job steps) or ``step-log`` (today's collector:
+the driver's step log, steps of ``tests/fixtures/reports/lineage_step_log_admin.json``;
+``missing_steps`` are left out with marin's warning; ``quiet_failure`` is an unreadable
+step log); ``role`` ``admin`` (default) or ``user``: a non-admin's raw query fails with
+marin's exact warning and ``sum_task_wall_seconds_total`` unset.
 """
 
 import argparse
@@ -60,6 +67,25 @@ if kind == "quiet_failure":
     report["cached_steps"] = list(report["stage_wall_seconds"])
     report["task_state_counts"], report["infra_failures"] = {}, {}
     warnings.append(f"iris job list --prefix {args.job_id} failed (exit 1): controller unreachable")
+if spec.get("lineage") == "step-log":  # today's collector: the driver's step log
+    template = os.path.join(os.environ["FAKE_MARIN_SCRIPTS"], "..", "..", "fixtures", "reports")
+    with open(os.path.join(template, "lineage_step_log_admin.json")) as fh:
+        steps = json.load(fh)["stage_wall_seconds"]
+    report.pop("stage_sum_task_wall_seconds", None)
+    report["stage_wall_seconds"] = {k: round(v * factor, 1) for k, v in steps.items()}
+    report["cached_steps"] = []
+    missing = [s for s in spec.get("missing_steps", []) if s in steps]
+    for step in missing:
+        del report["stage_wall_seconds"][step]
+    if kind == "quiet_failure":
+        report["stage_wall_seconds"] = {}
+        warnings = [w for w in warnings if not w.startswith("iris job list")]
+        warnings.append("driver step log unavailable; stage_wall_seconds empty")
+    elif missing:
+        warnings.append(f"expected steps neither ran nor were cached: {', '.join(missing)}")
+if spec.get("role") == "user":  # the raw query needs the admin role
+    report["sum_task_wall_seconds_total"] = None
+    warnings.append("iris query task_wall_ms: failed; sum_task_wall_seconds_total unset")
 report.update(
     {
         "iris_job_id": args.job_id,
