@@ -320,3 +320,143 @@ def test_cli_post_refuses_a_long_body_and_reports_bad_token(
         ["post", "--pr", str(PR), "--body-file", str(tmp_path / "no.md")], capsys
     )
     assert code == 2 and "no.md" in err
+
+
+# ---------------------------------------------------------------------- the kit's account
+ACTIONS_TOKEN = "ghs_installationTOKENforTheWorkflow0123456789"
+BOT = "github-actions[bot]"
+
+
+def env_settings(fake, **env):
+    """Settings as the commands build them (from an environment), without pacing."""
+    values = {"GITHUB_API_URL": fake.url, **env}
+    return GitHubSettings.from_env(
+        env=values, backoff_factor=0.0, seconds_between_writes=0.0, secondary_rate_wait=0.0
+    )
+
+
+def test_under_actions_the_kit_is_github_actions_bot_without_asking(fake_github):
+    """GET /user answers 403 for a workflow's installation token: the kit does not ask."""
+    fake_github.add_token(ACTIONS_TOKEN, BOT, installation=True)
+    fake_github.set_permission(DEFAULT_REPO, BOT, "write")
+    fake_github.add_pull(DEFAULT_REPO, PR)
+    theirs = fake_github.add_comment(DEFAULT_REPO, PR, f"{SENTINEL}\nby bob", login="bob")
+    client = GitHubClient(
+        env_settings(fake_github, GITHUB_TOKEN=ACTIONS_TOKEN, GITHUB_ACTIONS="true")
+    )
+    assert client.configured_login() == BOT
+    result = upsert_comment(client, PR, f"{SENTINEL}\nmine")
+    assert result.action == "created" and result.comment_id != theirs["id"]
+    assert fake_github.requests_matching("GET", "/user") == []
+    assert [c["login"] for c in fake_github.comments_on(DEFAULT_REPO, PR)] == ["bob", BOT]
+
+
+def test_an_installation_token_outside_actions_names_the_variable_to_set(fake_github):
+    fake_github.add_token(ACTIONS_TOKEN, BOT, installation=True)
+    fake_github.add_pull(DEFAULT_REPO, PR)
+    client = GitHubClient(env_settings(fake_github, GITHUB_TOKEN=ACTIONS_TOKEN))
+    assert client.configured_login() is None
+    with pytest.raises(GitHubError, match="403.*Set PERFGATE_GITHUB_LOGIN"):
+        upsert_comment(client, PR, f"{SENTINEL}\nbody")
+    assert writes(fake_github) == []
+
+
+def test_a_token_posting_as_another_account_than_the_kits_is_an_error(fake_github):
+    """Under Actions with a personal token but no PERFGATE_GITHUB_LOGIN: the comment comes
+    back authored by the token's account, and the kit says which login to configure."""
+    fake_github.add_pull(DEFAULT_REPO, PR)
+    client = GitHubClient(
+        env_settings(fake_github, GITHUB_TOKEN=fake_github.token, GITHUB_ACTIONS="true")
+    )
+    with pytest.raises(GitHubError, match=r"posted as 'perfgate-bot'.*PERFGATE_GITHUB_LOGIN"):
+        upsert_comment(client, PR, f"{SENTINEL}\nbody")
+
+
+# ---------------------------------------------------------------------- unreachable, no token
+UNUSED_TOKEN = "ghp_neverSentAnywhereUseful0123456789"
+
+
+class ClosingServer:
+    """A TCP server that accepts each connection and closes it at once (GitHub's host
+    reachable but answering nothing), counting connections. Port chosen by the kernel."""
+
+    def __init__(self) -> None:
+        import socket
+
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.accepted = 0
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted += 1  # counted before the client can see the connection fail
+            conn.close()
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def test_unreachable_github_fails_after_one_retry_naming_the_url():
+    """The default settings: one retry of a dropped connection (no backoff), 4 s per try:
+    at most 8 s. Before: 5 retries with 0+4+8+16+32 s of backoff (63-66 s)."""
+    server = ClosingServer()
+    try:
+        settings = GitHubSettings.from_env(
+            env={"GITHUB_TOKEN": UNUSED_TOKEN, "GITHUB_API_URL": server.url}
+        )
+        with pytest.raises(GitHubError) as err:
+            GitHubClient(settings).pull(PR)
+    finally:
+        server.close()
+    assert f"cannot reach GitHub at {server.url} while reading PR #{PR}" in str(err.value)
+    assert server.accepted == 2, "one try and one retry"
+    assert settings.unreachable_budget == 8.0 <= 10
+
+
+def test_a_refused_connection_names_the_url():
+    import socket
+
+    with socket.socket() as closed:  # bound, never listening: connections are refused
+        closed.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}"
+        settings = GitHubSettings.from_env(
+            env={"GITHUB_TOKEN": UNUSED_TOKEN, "GITHUB_API_URL": url}
+        )
+        with pytest.raises(GitHubError, match=f"cannot reach GitHub at {url}"):
+            GitHubClient(settings).pull(PR)
+
+
+def test_commands_name_a_missing_token_before_any_network_call(
+    fake_github, tmp_path, capsys, monkeypatch
+):
+    from tests.conftest import REPO_ROOT
+
+    monkeypatch.setenv("GITHUB_API_URL", fake_github.url)
+    monkeypatch.setenv("PERFGATE_GITHUB_LOGIN", "perfgate-bot")
+    for var in ("GITHUB_TOKEN", "GH_TOKEN"):
+        monkeypatch.delenv(var, raising=False)
+    body = tmp_path / "body.md"
+    body.write_text(f"{SENTINEL}\nbody")
+    event = tmp_path / "event.json"
+    event.write_text('{"action": "created"}')
+    examples = str(REPO_ROOT / "parameters" / "examples")
+    commands = {
+        "run": ["run", "--pr", "7", "--runner", "replay", "--replay-dir", examples],
+        "baseline": ["baseline", "--gate", "1"],
+        "post": ["post", "--pr", "7", "--body-file", str(body)],
+        "trigger": ["trigger", "--event", str(event)],
+    }
+    for name, argv in commands.items():
+        code, out, err = run_cli([*argv], capsys)
+        assert code == 4, (name, out, err)
+        assert "no GitHub token: set GITHUB_TOKEN or GH_TOKEN" in err, (name, err)
+        assert fake_github.url in err, name
+    assert fake_github.requests == []
