@@ -221,3 +221,29 @@ def script_options(
         if options:
             return options, f"`{script.name} --help`"
     return source_options(source), f"{script.name}'s argparse/click declarations"
+
+
+def helps_from_folder(folder: Path) -> dict[str, Help]:
+    """Help texts recorded as ``iris.txt``, ``iris_job.txt``, ``iris_job_list.txt``... (the
+    names :func:`save_helps` writes), keyed like :func:`iris_helps`; a missing file is a
+    help that was not printed (exit 2)."""
+    out: dict[str, Help] = {}
+    for path in [(), ("job",), *(("job", v) for v in IRIS_VERBS_WITH_OPTIONS)]:
+        text = read_text(folder / _help_file(path))
+        shown = ("iris", *path, "--help")
+        out[" ".join(path)] = (
+            Help(shown, 0, text) if text is not None else Help(shown, 2, "", "not recorded")
+        )
+    return out
+
+
+def save_helps(helps: dict[str, Help], folder: Path) -> None:
+    """Write each printed help text as :func:`helps_from_folder` reads it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for key, help_ in helps.items():
+        if help_.text:
+            (folder / _help_file(tuple(key.split()))).write_text(help_.text)
+
+
+def _help_file(path: tuple[str, ...]) -> str:
+    return "iris" + "".join(f"_{w}" for w in path) + ".txt"
