@@ -143,6 +143,10 @@ def command(
         gate0=gate0,
         executor=executor,
     )
+    from perfgate_lib.commands.doctor import preflight
+
+    # The outside contracts first (perfgate doctor): a broken one stops here, in seconds.
+    preflight(checkout, runner, max_gate, run_params, echo=click.echo)
     outcome = run(opts, echo=click.echo)
     if outcome.verdict:
         click.echo(f"verdict: {outcome.verdict} ({outcome.message})")
