@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.perfgate-installed
 
-.PHONY: demo test lint format bench clean
+.PHONY: demo test lint format bench contracts clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || { py=$$(sh .ci/find-python) && $$py -m venv $(VENV); }
@@ -24,6 +24,10 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
+
+# The contract tests against the newest published marin-zephyr / marin-iris (needs the index).
+contracts: $(STAMP)
+	$(BIN)/python benchmarks/contracts.py
 
 clean:
 	rm -rf $(VENV) runs
