@@ -1,15 +1,23 @@
 """Every notebook: clean (no outputs), a parameters cell of plain literals with a comment
-each, code cells that only call perfgate_lib."""
+each, code cells that only call perfgate_lib; run by papermill itself from the repository
+root or from notebooks/, a new run archived and indexed, an archived one never rewritten."""
 
 from __future__ import annotations
 
 import ast
+import hashlib
 import json
+import os
+import pathlib
+import subprocess
+import sys
 
 import papermill
 import pytest
 
+from perfgate_lib.audit.runindex import list_runs
 from perfgate_lib.io.notebook import NOTEBOOKS_DIR
+from tests.conftest import REPO_ROOT
 
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
 
@@ -44,3 +52,133 @@ def test_notebook_is_clean_and_parameterised(path):
             assert not isinstance(node, ast.FunctionDef | ast.ClassDef | ast.For | ast.While), (
                 f"{path.name}: logic belongs in perfgate_lib"
             )
+
+
+# --- every notebook runs with papermill from the repository root and from notebooks/ ----
+
+
+def _papermill(notebook, output, *params, cwd, runs_root, check=True):
+    """The papermill CLI itself (not the kit's wrapper), in ``cwd``; params: name, value."""
+    args = [sys.executable, "-m", "papermill", str(notebook), str(output), "--log-level", "ERROR"]
+    for name, value in zip(params[::2], params[1::2], strict=True):
+        args += ["-p", name, str(value)] if not isinstance(value, str) else ["-r", name, value]
+    env = {**os.environ, "PERFGATE_RUNS_ROOT": str(runs_root)}
+    proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    if check:
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
+def _digests(folder):
+    return {
+        p.relative_to(folder): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("where", ["root", "notebooks"])
+def test_compare_runs_from_either_folder_and_is_archived_and_indexed(tmp_path, where):
+    cwd = REPO_ROOT if where == "root" else REPO_ROOT / "notebooks"
+    root = tmp_path / "runs"
+    _papermill(
+        REPO_ROOT / "notebooks" / "compare.ipynb",
+        tmp_path / "out.ipynb",
+        "gate",
+        1,
+        cwd=cwd,
+        runs_root=root,
+    )
+    (entry,) = list_runs(str(root))
+    run = pathlib.Path(entry.path)
+    assert run.parent == root / "compare" and (entry.gate, entry.verdict) == (1, "fail")
+    assert entry.started_at, "a compare folder carries its start time"
+    assert (run / "verdict.json").is_file() and (run / "provenance.json").is_file()
+
+
+@pytest.mark.slow
+def test_compare_opens_an_archived_run_and_never_rewrites_it_unless_told(tmp_path):
+    root = tmp_path / "runs"
+    nb = REPO_ROOT / "notebooks" / "compare.ipynb"
+    _papermill(nb, tmp_path / "first.ipynb", cwd=REPO_ROOT, runs_root=root)
+    (entry,) = list_runs(str(root))
+    run = pathlib.Path(entry.path)
+    before = _digests(run)
+
+    opened = _papermill(
+        nb, tmp_path / "open.ipynb", "run_dir", str(run), cwd=REPO_ROOT, runs_root=root
+    )
+    assert opened.returncode == 0
+    shown = (tmp_path / "open.ipynb").read_text()
+    assert "gate 1 verdict: fail" in shown and "image/png" in shown and "minhash" in shown
+    assert _digests(run) == before, "opening an archived run writes nothing into it"
+
+    again = _papermill(
+        nb,
+        tmp_path / "again.ipynb",
+        "out_dir",
+        str(run),
+        cwd=REPO_ROOT,
+        runs_root=root,
+        check=False,
+    )
+    assert again.returncode != 0
+    assert "already holds verdict.json" in (tmp_path / "again.ipynb").read_text()
+    assert _digests(run) == before, "re-executing into the archived folder changed nothing"
+
+    _papermill(
+        nb,
+        tmp_path / "told.ipynb",
+        "out_dir",
+        str(run),
+        "overwrite",
+        True,
+        cwd=REPO_ROOT,
+        runs_root=root,
+    )
+    assert json.loads((run / "verdict.json").read_text())["verdict"] == "fail"
+
+
+@pytest.mark.slow
+def test_gate_notebook_refuses_another_prs_recorded_treatment_and_archives_its_own(tmp_path):
+    root = tmp_path / "runs"
+    nb = REPO_ROOT / "notebooks" / "gate.ipynb"
+    wrong = _papermill(
+        nb,
+        tmp_path / "wrong.ipynb",
+        "pr",
+        1234,
+        "use_actions",
+        False,
+        cwd=REPO_ROOT,
+        runs_root=root,
+        check=False,
+    )
+    assert wrong.returncode != 0
+    text = (tmp_path / "wrong.ipynb").read_text()
+    assert "pr 1234 does not match the treatment" in text and "PR #4321" in text
+    assert not list(root.glob("pr1234/*/g1*/comment.md")), "no comment for the wrong PR"
+
+    _papermill(
+        nb,
+        tmp_path / "right.ipynb",
+        "use_actions",
+        False,
+        cwd=REPO_ROOT / "notebooks",
+        runs_root=root,
+    )
+    entries = [e for e in list_runs(str(root)) if e.pr == 4321]
+    assert len(entries) == 1 and entries[0].gate == 1 and entries[0].verdict == "fail"
+    assert pathlib.Path(entries[0].path).parent == root / "pr4321"
+
+
+@pytest.mark.slow
+def test_explore_runs_from_the_repository_root(tmp_path):
+    _papermill(
+        REPO_ROOT / "notebooks" / "explore.ipynb",
+        tmp_path / "explore.ipynb",
+        cwd=REPO_ROOT,
+        runs_root=tmp_path / "runs",
+    )
+    assert "scheduled baselines" in (tmp_path / "explore.ipynb").read_text()

@@ -66,9 +66,14 @@ def run_explore(
     last_n: int = history.DEFAULT_LAST_N,
     out_dir: str = "",
 ) -> ExploreResult:
-    """Load, detect change points, place the treatment (path or "" for none), write outputs."""
+    """Load, detect change points, place the treatment (path or "" for none), write outputs
+    into ``out_dir`` ("" for none). Relative paths are also looked up from the kit's
+    repository root (:func:`~perfgate_lib.audit.notebooks.repo_path`)."""
     import json
 
+    from perfgate_lib.audit.notebooks import repo_path
+
+    treatment, mirror = repo_path(treatment), repo_path(mirror)
     treated = load_report(treatment) if treatment else None
     hist = history.load_history(gate, mirror)
     points = history.detect_change_points(hist.stages)

@@ -92,6 +92,9 @@ class GateJob:
         if unknown:
             raise UsageError(f"gate: unknown parameter(s) {', '.join(unknown)}")
         job = cls(**params)
+        from perfgate_lib.audit.notebooks import repo_path  # repo-root defaults, any cwd
+
+        job.replay, job.baseline = repo_path(job.replay), repo_path(job.baseline)
         job.gate, job.attempt, job.pr = int(job.gate), int(job.attempt), int(job.pr)
         job.max_gate = str(parse_max_gate(job.max_gate))
         if job.runner not in RUNNERS:
@@ -303,6 +306,7 @@ class GateSession:
             pass_config_to_submit=other,
             uv_command=self.common.uv_command,
             iris_command=self.common.iris_command,
+            last_worktree=self.job.worktree or None,  # its own iris tools come first
             submit_script=self.common.submit_script,
             collect_script=self.common.collect_script,
             collect_from=self.common.collect_from,

@@ -249,6 +249,8 @@ class ABResult:
     zephyr_sources: dict[str, str | None] = field(default_factory=dict)
     sides: dict[str, dict[str, Any]] = field(default_factory=dict)
     dependency_changes: list[str] = field(default_factory=list)
+    bands: tuple[float, float] = (5.0, 10.0)  # the stage band's pass and warn edges, %
+    read_only: bool = False  # reloaded from an archived run: nothing is written
 
     @property
     def n_pairs(self) -> int:
@@ -369,6 +371,22 @@ class ABResult:
         if self.memory.get("within_noise"):
             context["within_noise"] = {MEMORY: abstats.memory_note(self.memory)}
         return context
+
+
+def _keep_profiles(pairs, settings, band, out, checkout, trees, control_sha, head_sha, say):
+    """Keep the callgrind evidence and the function delta (:mod:`.evidence`)."""
+    from perfgate_lib.local import evidence
+
+    table = paired_intervals(pairs, settings, (band.pass_pct, band.warn_pct))
+    result = evidence.keep_for_run(
+        pairs, table.to_dict("records"), out, checkout=checkout, control_sha=control_sha,
+        head_sha=head_sha, trees=trees, mode=settings.profile,
+        budget_mb=settings.profile_budget_mb,
+    )  # fmt: skip
+    if result.get("stages"):
+        say(f"where the instructions went: {', '.join(result['stages'])} (perfgate explain)")
+    if result.get("error"):
+        say(f"where the instructions went: not computed ({result['error']})")
 
 
 def _known(value: Any) -> bool:
@@ -511,6 +529,10 @@ def run_local_ab(
                 if settings.counts_instructions:
                     for server in processes.current.values():
                         server.kill()  # it may still hold queued stage requests
+                    t_profile = time.perf_counter()  # issue 31: where the instructions went
+                    _keep_profiles(pairs, settings, band, out, checkout, trees,
+                                   control_sha, head_sha, say)  # fmt: skip
+                    timings["profile"] = round(time.perf_counter() - t_profile, 2)
             timings["restarts"] = round(processes.restart_seconds, 2)
             timings["pairs"] = round(time.perf_counter() - t, 2)
     say(f"stopped: {stop}")
@@ -592,6 +614,7 @@ def summarize_pairs(
         errors=errors,
         sides=sides,
         zephyr_sources=dict(zephyr_sources or {}),
+        bands=(float(bands[0]), float(bands[1])),
     )
 
 
@@ -632,6 +655,7 @@ def write_outputs(result: ABResult, spec: CorpusSpec) -> dict[str, str]:
         "sides": result.sides,
         "zephyr_sources": result.zephyr_sources,
         "dependency_changes": result.dependency_changes,
+        "bands_pct": {"pass": result.bands[0], "warn": result.bands[1]},
         "method": "per stage: Hodges-Lehmann ratio of paired "
         f"{metric_words(result.settings.metric)} with a {100 * result.settings.confidence:g}% "
         "signed-rank interval; bands applied to the interval",
@@ -754,17 +778,24 @@ def pairs_chart(result: ABResult) -> Any:
 
 
 def show_pairs_chart(result: ABResult) -> str:
-    """Save the pairs chart as ``pairs_chart.png`` in ``out_dir``, display it in a
-    notebook, and return the path."""
-    path = Path(result.out_dir) / "pairs_chart.png"
-    pairs_chart(result).savefig(path, dpi=110)
+    """Display the pairs chart in a notebook and save it as ``pairs_chart.png`` in
+    ``out_dir`` (not for a run reloaded from its archive, which is never written); returns
+    the path, or "" when not saved."""
+    import io
+
+    buf = io.BytesIO()
+    pairs_chart(result).savefig(buf, format="png", dpi=110)
+    path = ""
+    if not result.read_only:
+        path = str(Path(result.out_dir) / "pairs_chart.png")
+        Path(path).write_bytes(buf.getvalue())
     try:
         from IPython.display import Image, display
 
-        display(Image(filename=str(path)))
+        display(Image(data=buf.getvalue(), format="png"))
     except ImportError:  # pragma: no cover - outside notebooks
         pass
-    return str(path)
+    return path
 
 
 def verdict_frame(verdict: Verdict, result: ABResult) -> pd.DataFrame:

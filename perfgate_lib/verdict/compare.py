@@ -190,3 +190,97 @@ def show_comment(result: CompareResult) -> None:
     from IPython.display import Markdown, display
 
     display(Markdown(result.comment))
+
+
+# ---------------------------------------------------------------------------
+# The compare notebook: run into a new folder, or open an archived one
+# ---------------------------------------------------------------------------
+
+OUTPUT_FILES = (VERDICT_FILE, COMMENT_FILE, "stage_chart.png", "summary_chart.png")
+CHART_FILES = {"stage_chart": "stage_chart.png", "summary_chart": "summary_chart.png"}
+
+
+def verdict_from_json(data: dict[str, Any], source: str = VERDICT_FILE) -> Verdict:
+    """A :class:`Verdict` from verdict.json (keys beyond the rows' fields are left out);
+    UsageError naming ``source`` when it is not a verdict."""
+    from perfgate_lib.verdict.rules import SignalRow, StageRow
+
+    if not isinstance(data, dict) or "verdict" not in data:
+        raise UsageError(f"{source}: not a verdict.json (no 'verdict')")
+
+    def rows(kind: type, items: Any) -> list:
+        names = {f.name for f in dataclasses.fields(kind)}
+        return [kind(**{k: v for k, v in item.items() if k in names}) for item in items or []]
+
+    return Verdict(
+        gate=int(data.get("gate", 1)),
+        verdict=str(data["verdict"]),
+        hard_fails=list(data.get("hard_fails") or []),
+        warns=list(data.get("warns") or []),
+        inconclusive_reasons=list(data.get("inconclusive_reasons") or []),
+        signals=rows(SignalRow, data.get("signals")),
+        stages=rows(StageRow, data.get("stages")),
+        self_check=list(data.get("self_check") or []),
+        baseline=dict(data.get("baseline") or {}),
+        treatment=dict(data.get("treatment") or {}),
+        notes=list(data.get("notes") or []),
+        contention=data.get("contention"),
+    )
+
+
+def measured_from_json(data: dict[str, Any]) -> Measured | None:
+    """Gate 0's :class:`Measured` back from verdict.json (None for a cluster gate)."""
+    decision = data.get("decision_metric")
+    if not isinstance(decision, dict):
+        return None
+    metric = str(decision.get("metric"))
+    measured = Measured.from_json({"metric": metric, "rows": {}})
+    key = measured.unit.json_key
+    rows = {
+        str(s["stage"]): (float(s[f"baseline_{key}"]), float(s[f"treatment_{key}"]))
+        for s in data.get("stages") or []
+        if s.get(f"baseline_{key}") is not None and s.get(f"treatment_{key}") is not None
+    }
+    total = next((s for s in data.get("signals") or [] if s["signal"] == measured.unit.total), None)
+    if total and total.get("baseline") is not None and total.get("treatment") is not None:
+        rows["wall_seconds_total"] = (float(total["baseline"]), float(total["treatment"]))
+    return Measured(metric, rows)
+
+
+def load_compare(run_dir: str) -> CompareResult:
+    """A finished comparison from its folder (verdict.json, comment.md, charts): nothing
+    is recomputed or written. The reports are not reloaded (``baseline`` / ``treatment``
+    are None)."""
+    path = storage.join(run_dir, VERDICT_FILE)
+    if not storage.exists(path):
+        raise UsageError(f"run_dir {run_dir}: no {VERDICT_FILE} (not a finished comparison)")
+    data = json.loads(storage.read_text(path))
+    comment_path = storage.join(run_dir, COMMENT_FILE)
+    comment = storage.read_text(comment_path) if storage.exists(comment_path) else ""
+    paths = {
+        name: storage.join(run_dir, file)
+        for name, file in CHART_FILES.items()
+        if storage.exists(storage.join(run_dir, file))
+    }
+    return CompareResult(
+        verdict_from_json(data, path),
+        None,  # type: ignore[arg-type]
+        None,  # type: ignore[arg-type]
+        comment,
+        run_dir,
+        paths,
+        measured_from_json(data),
+    )
+
+
+def refuse_existing_outputs(out_dir: str, overwrite: bool, files: tuple[str, ...]) -> None:
+    """UsageError when ``out_dir`` already holds one of ``files`` and ``overwrite`` is
+    False: a notebook never writes into a finished run folder unless told to."""
+    if overwrite or not out_dir:
+        return
+    found = [f for f in files if storage.exists(storage.join(out_dir, f))]
+    if found:
+        raise UsageError(
+            f"out_dir {out_dir} already holds {', '.join(found)}: a finished run is not "
+            "rewritten; open it with run_dir, choose another out_dir, or pass overwrite=True"
+        )

@@ -21,7 +21,8 @@ def run_compare_notebook(
     thresholds: str = "",
     context: str = "{}",
 ) -> dict:
-    """Execute compare.ipynb into ``out_dir``; returns verdict.json as a dict."""
+    """Execute compare.ipynb into ``out_dir`` (the caller's run folder: outputs there are
+    rewritten); returns verdict.json as a dict."""
     from perfgate_lib.io.notebook import run_notebook
     from perfgate_lib.verdict.thresholds import DEFAULT_THRESHOLDS
 
@@ -36,6 +37,7 @@ def run_compare_notebook(
             "thresholds": absolute(thresholds) or str(DEFAULT_THRESHOLDS),
             "out_dir": absolute(out_dir),
             "context": context,
+            "overwrite": True,  # the caller named out_dir: its run folder, its outputs
         },
     )
     return json.loads(storage.read_text(storage.join(out_dir, "verdict.json")))
