@@ -74,8 +74,16 @@ from typing import Any, TextIO
 
 if __package__:
     from perfgate_lib.local import zephyr_api
-else:  # run by path in a side's environment: this folder is sys.path[0]
-    import zephyr_api  # type: ignore[no-redef]
+else:  # run (or loaded) by path in a side's environment: the adapter beside this file
+    import importlib.util
+
+    _spec = importlib.util.spec_from_file_location(
+        "zephyr_api", Path(__file__).resolve().with_name("zephyr_api.py")
+    )
+    assert _spec is not None and _spec.loader is not None
+    zephyr_api = importlib.util.module_from_spec(_spec)
+    sys.modules["zephyr_api"] = zephyr_api
+    _spec.loader.exec_module(zephyr_api)
 
 if __package__:  # callgrind's client requests (see callgrind_client.py)
     from perfgate_lib.local import callgrind_client
