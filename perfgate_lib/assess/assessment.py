@@ -32,6 +32,7 @@ from perfgate_lib.assess.modpath import module_of, resolve_import
 from perfgate_lib.assess.moves import Moves, find_moves, import_set
 from perfgate_lib.assess.scope import GATED, Category, classify_change, decide_scope
 from perfgate_lib.errors import PerfgateError
+from perfgate_lib.io.limits import check, load_limits
 
 QUESTIONS = ("trivial", *IMPACT_QUESTIONS)
 GATES = ("skip", "1", "2", "3")
@@ -242,6 +243,7 @@ class _Draft:
     trivial_summary: str = ""
     not_trivial_why: list[str] = field(default_factory=list)
     unsure: str | None = None
+    unsure_summary: str = "cannot parse"
     rename: RenameMatch | None = None
     removal: RemovalMatch | None = None
     old_module_refs: list[str] = field(default_factory=list)
@@ -298,6 +300,15 @@ def _draft_python(ch: FileChange) -> _Draft:
     if missing:
         d.unsure = f"{missing[0]} text unavailable (binary or unreadable)"
         return d
+    limits = load_limits()
+    for side, text in (("base", ch.base_text), ("head", ch.head_text)):
+        problem = text and astdiff.budget_problem(
+            text, side, limits.parse_max_bytes, limits.parse_max_depth
+        )
+        if problem:
+            d.unsure, d.unsure_summary = problem, "too large or deep to analyse"
+            d.not_trivial_why.append(f"{problem}: not analysed; not trivial")
+            return d
     if ch.status in ("added", "deleted"):
         side, text = ("head", ch.head_text) if ch.status == "added" else ("base", ch.base_text)
         tree = astdiff.parse(text or "", ch.path)
@@ -370,6 +381,20 @@ def _draft_python(ch: FileChange) -> _Draft:
         else:
             d.trivial = True  # pending the reference checks
     return d
+
+
+_TOO_DEEP = "unsure: the code nests too deeply to analyse (RecursionError); answering yes"
+
+
+def _guarded_draft(ch: FileChange) -> _Draft:
+    """:func:`_draft_python`, or an unsure draft when the file is too deep to walk."""
+    try:
+        return _draft_python(ch)
+    except RecursionError:
+        d = _Draft(ch, "python")
+        d.unsure = "the code nests too deeply to analyse (RecursionError)"
+        d.unsure_summary = "too large or deep to analyse"
+        return d
 
 
 def _same_up_to_locals(d: _Draft) -> bool:
@@ -880,7 +905,7 @@ def _finish_python(
         ev["trivial"] = d.trivial_why
         return _trivial_file(ch, ev, d.trivial_summary)
     if d.unsure:
-        return _unsure_file(ch, f"unsure: {d.unsure}; answering yes", "cannot parse")
+        return _unsure_file(ch, f"unsure: {d.unsure}; answering yes", d.unsure_summary)
     ev["trivial"] = d.not_trivial_why or ["the code changed"]
     whole = ch.status in ("added", "deleted")
     if whole:
@@ -1035,7 +1060,7 @@ def assess(
             if ch.binary:
                 per_file[ch.path] = _assess_other(ch)
             else:
-                drafts.append(_draft_python(ch))
+                drafts.append(_guarded_draft(ch))
         else:
             per_file[ch.path] = _assess_other(ch)
     checks = _Checks(drafts, find_references)
@@ -1043,9 +1068,12 @@ def assess(
     for d in drafts:
         if d.trivial or d.old_module_refs:
             _check_references(d, checks)
-        per_file[d.path] = _finish_python(
-            d, checks.refs, checks.new_functions, checks.read_tree if read_head else None
-        )
+        try:
+            per_file[d.path] = _finish_python(
+                d, checks.refs, checks.new_functions, checks.read_tree if read_head else None
+            )
+        except RecursionError:
+            per_file[d.path] = _unsure_file(d.change, _TOO_DEEP, "too large or deep to analyse")
     per_file = {p: per_file[p] for p in sorted(per_file)}
     gate = decide_max_gate(per_file.values())
     return Assessment(
@@ -1056,6 +1084,7 @@ def assess(
 def assess_source(source: DiffSource) -> Assessment:
     """Read what :func:`assess` needs from a diff source (texts of gated files only)."""
     files = source.files()
+    check("diff_max_files", len(files), source.description, "changed files:")
     gated = [f for f in files if classify_change(f.path, f.old_path) in GATED]
     wanted: list[tuple[str, Any]] = []
     for f in gated:

@@ -35,6 +35,41 @@ _ANN = "__annotation__"
 _LOG_MSG = "<log message>"
 
 
+def tree_depth(tree: ast.AST) -> int:
+    """How deeply the nodes of ``tree`` nest (a lone node is 1); iterative."""
+    deepest, todo = 0, [(tree, 1)]
+    while todo:
+        node, depth = todo.pop()
+        deepest = max(deepest, depth)
+        todo.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return deepest
+
+
+def budget_problem(text: str, side: str, max_bytes: int, max_depth: int) -> str | None:
+    """Why ``text`` is past the per-file parse budget (bytes of UTF-8, AST nesting
+    depth; parameters/limits.yaml), or None. Too deep for Python's own parser counts too
+    (RecursionError): the walks of this package recurse, so a deep tree is never walked."""
+    size = len(text.encode("utf-8", errors="replace"))
+    if size > max_bytes:
+        return (
+            f"{side} is {size} bytes, over the parse budget parse_max_bytes={max_bytes} "
+            "(parameters/limits.yaml)"
+        )
+    try:
+        tree = ast.parse(text, type_comments=False)
+    except (SyntaxError, ValueError):
+        return None  # reported as a SyntaxError by the analysis itself
+    except (RecursionError, MemoryError):
+        return f"{side} is nested too deeply for Python's parser (RecursionError)"
+    depth = tree_depth(tree)
+    if depth > max_depth:
+        return (
+            f"{side} nests {depth} levels deep, over the parse budget "
+            f"parse_max_depth={max_depth} (parameters/limits.yaml)"
+        )
+    return None
+
+
 def parse(text: str, path: str = "<file>") -> ast.Module | SyntaxError:
     """The module's AST, or the SyntaxError (never raised)."""
     try:

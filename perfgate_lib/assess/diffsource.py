@@ -33,6 +33,7 @@ from typing import Any, Literal, Protocol
 import unidiff
 
 from perfgate_lib.errors import GitHubError, PerfgateError, UsageError
+from perfgate_lib.io.limits import check, load_limits
 
 Side = Literal["base", "head"]
 Status = Literal["added", "modified", "deleted", "renamed"]
@@ -290,6 +291,7 @@ class LocalGitDiffSource:
             else:
                 entries.append((_STATUS.get(code, "modified"), fields[i + 1], None))
                 i += 2
+        check("diff_max_files", len(entries), self.description, "changed files:")
         patch = _git(
             root, "diff", "--no-ext-diff", "--no-color", "-M", "-U3", "--full-index", *rng
         ).decode("utf-8", errors="replace")
@@ -323,11 +325,19 @@ class LocalGitDiffSource:
         return sorted(out, key=lambda f: f.path)
 
     def prefetch(self, paths: Iterable[tuple[str, Side]]) -> None:
-        """Read many blobs with one ``git cat-file --batch``."""
-        todo = [(p, s) for p, s in paths if (p, s) not in self._texts and "\n" not in p]
+        """Read many blobs with one ``git cat-file --batch`` (a name with a line break,
+        which that protocol cannot carry, one by one)."""
+        sha = {"base": self.base_sha, "head": self.head_sha}
+        todo = [(p, s) for p, s in paths if (p, s) not in self._texts]
+        for path, side in [key for key in todo if "\n" in key[0]]:
+            try:
+                blob = _git(Path(self.checkout), "cat-file", "blob", f"{sha[side]}:{path}")
+            except _GitFailed:
+                blob = None
+            self._texts[(path, side)] = _decode(blob)
+        todo = [key for key in todo if "\n" not in key[0]]
         if not todo:
             return
-        sha = {"base": self.base_sha, "head": self.head_sha}
         request = "".join(f"{sha[s]}:{p}\n" for p, s in todo).encode()
         out = _git(Path(self.checkout), "cat-file", "--batch", input=request)
         pos = 0
@@ -582,8 +592,14 @@ class GitHubDiffSource:
 
     def files(self) -> list[ChangedFile]:
         if self._files is None:
+            count = getattr(self._pull, "changed_files", None)
+            if isinstance(count, int):  # known before listing any page
+                check("diff_max_files", count, self.description, "changed files:")
             out = []
+            most = load_limits().diff_max_files
             for f in self.client.pull_files(self.pr):
+                if len(out) == most:  # stop paging at once
+                    check("diff_max_files", most + 1, self.description, "changed files: over")
                 patch = f.patch
                 hunks = parse_hunks(patch)
                 status = _GH_STATUS.get(f.status, "modified")
