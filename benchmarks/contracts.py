@@ -135,6 +135,15 @@ def rows_for(
     return rows
 
 
+def paired_rows(pinned: list[Row], newest: list[Row]) -> list[tuple[str, str, str]]:
+    """``(contract, pinned state, newest state)`` by contract name, in the order first
+    seen; a row one side lacks (an iris that cannot start has no verb rows) is "absent"."""
+    old = {r.contract: STATE_LABEL[r.state] for r in pinned}
+    new = {r.contract: STATE_LABEL[r.state] for r in newest}
+    names = list(dict.fromkeys([*old, *new]))
+    return [(n, old.get(n, "absent"), new.get(n, "absent")) for n in names]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", default=str(ROOT / "runs" / "contracts"), help="Work folder.")
@@ -175,15 +184,13 @@ def main() -> int:
     )
     print("\ncontract rows (pinned -> newest):")
     changed = 0
-    for old, new in zip(pinned_rows, newest_rows, strict=False):
-        moved = old.state != new.state or old.contract != new.contract
+    for name, old, new in paired_rows(pinned_rows, newest_rows):
+        moved = old != new
         changed += moved
-        mark = "CHANGED" if moved else "same"
-        print(f"  [{mark}] {new.contract}: {STATE_LABEL[old.state]} -> {STATE_LABEL[new.state]}")
-        if moved or new.state != "holds":
-            print(f"           {new.reason}")
-    for extra in newest_rows[len(pinned_rows) :]:
-        print(f"  [NEW ROW] {extra.contract}: {STATE_LABEL[extra.state]}: {extra.reason}")
+        print(f"  [{'CHANGED' if moved else 'same'}] {name}: {old} -> {new}")
+    for row in newest_rows:
+        if row.state != "holds":
+            print(f"  newest, {row.contract}: {row.reason}")
     print(f"  {changed} row(s) changed state", flush=True)
 
     print("\npytest -m contracts against the newest releases:", flush=True)

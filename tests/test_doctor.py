@@ -274,6 +274,23 @@ def test_a_crashing_iris_is_broken(tmp_path):
     assert "ModuleNotFoundError: No module named 'no_such_iris_module'" in row.reason
 
 
+def test_recorded_outcomes_keep_a_crash(tmp_path):
+    """What ``make contracts`` records is read back as it was seen, a crash included."""
+    iris = tmp_path / "iris"
+    iris.write_text(
+        f"#!{PY312}\nimport sys\nfrom no_such_iris_module.cli import main\n"
+        "if __name__ == '__main__':\n    sys.exit(main())\n"
+    )
+    iris.chmod(0o755)
+    seen = probe.iris_helps([str(iris)])
+    probe.save_helps(seen, tmp_path / "recorded")
+    again = probe.helps_from_folder(tmp_path / "recorded")
+    assert again == seen
+    assert checks.check_iris(again, None, "", {}) == checks.check_iris(seen, None, "", {})
+    probe.save_helps(probe.helps_from_folder(IRIS_OLD), tmp_path / "old")
+    assert probe.helps_from_folder(tmp_path / "old") == probe.helps_from_folder(IRIS_OLD)
+
+
 def test_one_process_and_one_process_per_call_read_the_same_texts(tmp_path):
     """The console-script shortcut (one interpreter) prints what separate calls print."""
     venv_bin = tmp_path / "bin"

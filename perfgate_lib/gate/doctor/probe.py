@@ -225,8 +225,17 @@ def script_options(
 
 def helps_from_folder(folder: Path) -> dict[str, Help]:
     """Help texts recorded as ``iris.txt``, ``iris_job.txt``, ``iris_job_list.txt``... (the
-    names :func:`save_helps` writes), keyed like :func:`iris_helps`; a missing file is a
-    help that was not printed (exit 2)."""
+    names :func:`save_helps` writes), keyed like :func:`iris_helps`. ``helps.json``, when
+    present, holds every call's outcome (a CLI that could not start included); without it
+    a missing file is a help that was not printed (exit 2)."""
+    import json
+
+    recorded = read_text(folder / "helps.json")
+    if recorded is not None:
+        return {
+            key: Help(tuple(h["argv"]), h["exit_code"], h["stdout"], h["stderr"], h["error"])
+            for key, h in json.loads(recorded).items()
+        }
     out: dict[str, Help] = {}
     for path in [(), ("job",), *(("job", v) for v in IRIS_VERBS_WITH_OPTIONS)]:
         text = read_text(folder / _help_file(path))
@@ -238,11 +247,25 @@ def helps_from_folder(folder: Path) -> dict[str, Help]:
 
 
 def save_helps(helps: dict[str, Help], folder: Path) -> None:
-    """Write each printed help text as :func:`helps_from_folder` reads it."""
+    """Write each printed help text as :func:`helps_from_folder` reads it, and every
+    call's outcome to ``helps.json``."""
+    import json
+
     folder.mkdir(parents=True, exist_ok=True)
     for key, help_ in helps.items():
         if help_.text:
             (folder / _help_file(tuple(key.split()))).write_text(help_.text)
+    outcomes = {
+        key: {
+            "argv": list(h.argv),
+            "exit_code": h.exit_code,
+            "stdout": h.stdout,
+            "stderr": h.stderr,
+            "error": h.error,
+        }
+        for key, h in helps.items()
+    }
+    (folder / "helps.json").write_text(json.dumps(outcomes, indent=2) + "\n")
 
 
 def _help_file(path: tuple[str, ...]) -> str:
