@@ -49,6 +49,7 @@ import pandas as pd
 from perfgate_lib.errors import EXIT_PASS, PerfgateError, UsageError
 from perfgate_lib.io.git import GitError, detached_worktree, git_out
 from perfgate_lib.local import stats as abstats
+from perfgate_lib.local import zephyr_api  # H1 (issue 28): what the mini ferry cannot see
 from perfgate_lib.local.corpus import CorpusSpec, write_corpus
 from perfgate_lib.local.miniferry import StageResult, build_report, local_provenance
 from perfgate_lib.local.pairs import measure_pairs, paired_intervals
@@ -274,6 +275,12 @@ class ABResult:
             if row["stage"] != TOTAL
         }
 
+    @property
+    def limitations(self) -> list[str]:
+        """What the mini ferry cannot see (H1, issue 28): from each side's execution paths."""
+        idents = [(info or {}).get("identity") or {} for info in self.sides.values()]
+        return zephyr_api.limitations([i.get("execution_paths") or {} for i in idents])
+
     def side_lines(self) -> list[str]:
         """One line per side: environment mode, interpreter, Zephyr / fray / iris versions."""
         lines = []
@@ -353,6 +360,7 @@ class ABResult:
             )
         if self.source_warning:
             notes.append(f"⚠ {self.source_warning}.")
+        notes.extend(f"Not measured here: {line}." for line in self.limitations)  # H1
         context: dict[str, Any] = {
             "baseline": {
                 "source": "local control run (merge-base worktree)",
@@ -655,6 +663,7 @@ def write_outputs(result: ABResult, spec: CorpusSpec) -> dict[str, str]:
         "sides": result.sides,
         "zephyr_sources": result.zephyr_sources,
         "dependency_changes": result.dependency_changes,
+        "limitations": result.limitations,  # H1 (issue 28): what the mini ferry cannot see
         "bands_pct": {"pass": result.bands[0], "warn": result.bands[1]},
         "method": "per stage: Hodges-Lehmann ratio of paired "
         f"{metric_words(result.settings.metric)} with a {100 * result.settings.confidence:g}% "
