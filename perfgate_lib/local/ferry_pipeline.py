@@ -528,6 +528,7 @@ def serve(
         t0 = time.perf_counter()
         identity = {"zephyr_source": source, **zephyr_identity()}
         identity["zephyr_api"] = dict(zapi().where)  # before timing: exit 4 if missing
+        identity["execution_paths"] = zephyr_api.execution_paths()
         quiet_logs()
         t1 = time.perf_counter()
         work_dir.mkdir(parents=True, exist_ok=True)

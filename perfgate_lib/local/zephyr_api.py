@@ -200,6 +200,40 @@ def load() -> ZephyrApi:
 
 
 # ---------------------------------------------------------------------------
+# What the mini ferry runs, against what a cluster runs
+# ---------------------------------------------------------------------------
+
+LOCAL_RUNNER = "InlineRunner"  # fray's LocalClient: every shard inline, worker threads
+SUBPROCESS_RUNNER = "SubprocessRunner"  # one `python -m zephyr.shard_subprocess` per shard
+
+
+def execution_paths() -> dict[str, str | None]:
+    """``{"mini_ferry": "InlineRunner", "cluster": "SubprocessRunner" | None}``: the stage
+    runner the mini ferry uses, and the one this Zephyr gives a distributed client (None
+    when ``zephyr.runners`` has no ``SubprocessRunner``). Reads the Zephyr on sys.path."""
+    try:
+        runners = importlib.import_module("zephyr.runners")
+    except Exception:  # noqa: BLE001 - no runners module: nothing to say about a cluster path
+        return {"mini_ferry": LOCAL_RUNNER, "cluster": None}
+    cluster = SUBPROCESS_RUNNER if hasattr(runners, SUBPROCESS_RUNNER) else None
+    return {"mini_ferry": LOCAL_RUNNER, "cluster": cluster}
+
+
+def limitations(paths: list[dict[str, str | None]]) -> list[str]:
+    """Plain sentences on what the mini ferry cannot see, from each side's
+    :func:`execution_paths` (pure; the comment shows them as notes)."""
+    if not any(p.get("cluster") == SUBPROCESS_RUNNER for p in paths):
+        return []
+    return [
+        "The mini ferry runs every shard inline (fray `LocalClient`, Zephyr's "
+        "`InlineRunner`: worker threads of one process); on a cluster this Zephyr runs each "
+        "shard in its own `python -m zephyr.shard_subprocess` process (`SubprocessRunner`). "
+        "Gate 0 does not measure that path: the child's start-up and imports, pickling each "
+        "task and its result across the process boundary, per-shard memory. Gate 1 does"
+    ]
+
+
+# ---------------------------------------------------------------------------
 # The probe: the same question asked of another interpreter
 # ---------------------------------------------------------------------------
 
@@ -233,10 +267,14 @@ def probe_zephyr_api(
     raises for a broken environment: a missing interpreter, a crash, a timeout or a
     Zephyr that cannot be imported is reported in the result.
     """
-    here = str(Path(__file__).resolve().parent)
+    here = str(Path(__file__).resolve())
     code = (
-        f"import sys; sys.path.insert(0, {here!r}); import zephyr_api; "
-        f"zephyr_api._probe_main({zephyr_src or ''!r})"
+        "import importlib.util, sys\n"
+        f"spec = importlib.util.spec_from_file_location('zephyr_api', {here!r})\n"
+        "module = importlib.util.module_from_spec(spec)\n"
+        "sys.modules['zephyr_api'] = module\n"
+        "spec.loader.exec_module(module)\n"
+        f"module._probe_main({zephyr_src or ''!r})\n"
     )
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
     try:
