@@ -403,3 +403,58 @@ def test_client_from_env_uses_gh_token(github_env, monkeypatch):
         client.settings.token_var == "GH_TOKEN" and client.authenticated_login() == "perfgate-bot"
     )
     assert isinstance(fast_settings(github_env).retries, int)
+
+
+# ---------------------------------------------------------------------- issue 29, problem 9
+def test_two_report_members_are_an_error_naming_both(fake_github, kit_client):
+    add_run(fake_github, 8, art=artifact(report(wall_seconds_total=6.0)))
+    two = make_zip(
+        {
+            "a/perf-report.json": json.dumps(report(wall_seconds_total=1.0)),
+            "b/perf-report.json": json.dumps(report(wall_seconds_total=2.0)),
+        }
+    )
+    both = add_run(fake_github, 2, art={ART1: two})
+    found = find_baseline(1, client=kit_client, mirror=None, now=NOW)
+    assert found.report.wall_seconds_total == 6.0, "never a guess between the two"
+    (note,) = found.provenance.notes
+    assert note.startswith(f"run #{both['id']}:")
+    assert "'a/perf-report.json'" in note and "'b/perf-report.json'" in note
+
+
+def test_an_artifact_over_the_size_limit_is_not_downloaded(fake_github, kit_client, monkeypatch):
+    from dataclasses import replace
+
+    from perfgate_lib.gate import baseline as baseline_mod
+    from perfgate_lib.io.limits import load_limits
+
+    small = replace(load_limits(), artifact_max_bytes=200)
+    monkeypatch.setattr(baseline_mod, "load_limits", lambda: small)
+    big = add_run(fake_github, 2, art=artifact(report(warnings=["x" * 5000])))
+    with pytest.raises(NoBaseline) as info:
+        find_baseline(1, client=kit_client, mirror=None, now=NOW)
+    assert f"run #{big['id']}:" in str(info.value) and "artifact_max_bytes=200" in str(info.value)
+    assert fake_github.requests_matching("GET", "/repos/*/actions/artifacts/*/zip") == []
+    assert fake_github.storage_requests == [], "nothing downloaded"
+
+
+def test_report_from_zip_bounds_the_zip_and_the_member(monkeypatch):
+    from dataclasses import replace
+
+    from perfgate_lib.gate import baseline as baseline_mod
+    from perfgate_lib.io.limits import load_limits
+    from perfgate_lib.verdict.limits import ReportTooLarge
+
+    data = make_zip({"perf-report.json": json.dumps(report(warnings=["x" * 5000]))})
+    monkeypatch.setattr(
+        baseline_mod, "load_limits", lambda: replace(load_limits(), artifact_max_bytes=100)
+    )
+    with pytest.raises(ReportTooLarge, match="artifact_max_bytes=100"):
+        baseline_mod.report_from_zip(data, "perf-report.json", "artifact x")
+    monkeypatch.setattr(
+        baseline_mod,
+        "load_limits",
+        lambda: replace(load_limits(), artifact_member_max_bytes=1000),
+    )
+    with pytest.raises(ReportTooLarge, match="artifact_member_max_bytes=1000"):
+        baseline_mod.report_from_zip(data, "perf-report.json", "artifact x")

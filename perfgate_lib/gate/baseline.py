@@ -27,14 +27,15 @@ from perfgate_lib import SENTINEL
 from perfgate_lib.errors import BaselineUnavailable, GitHubError, ReportError
 from perfgate_lib.io import storage
 from perfgate_lib.io.github import GitHubClient
+from perfgate_lib.io.limits import load_limits
 from perfgate_lib.mdtext import md_code, md_escape
 from perfgate_lib.timeutil import iso, parse_time
 from perfgate_lib.verdict.gates import DEFAULT_MIRROR, GateParams, load_gate, mirror_pattern
+from perfgate_lib.verdict.limits import ReportTooLarge
 from perfgate_lib.verdict.report import PerfReport, loads_report
 
 MAX_RUNS = 30  # scheduled runs inspected on Actions, newest first
 MAX_MIRROR_REPORTS = 30  # mirror reports read, newest first
-MAX_REPORT_BYTES = 64 * 1024 * 1024  # refuse bigger artifact members (zip bombs)
 REPORT_NAMES = ("perf-report.json", "perf_report.json")
 
 _MIRROR_TS = re.compile(r"report_(\d{8}T\d{6}Z)_tier\d+")
@@ -155,27 +156,56 @@ def age_of(
 
 
 def report_from_zip(data: bytes, member: str, source: str) -> tuple[PerfReport, bytes]:
-    """The perf report inside an artifact zip (``member``, else a known report name)."""
+    """The perf report inside an artifact zip (``member``, else a known report name).
+
+    Exactly one member may match: two (``a/perf-report.json`` and ``b/perf-report.json``,
+    or one name twice) are an error naming both, never a guess. The zip and the member
+    are bounded by ``artifact_max_bytes`` and ``artifact_member_max_bytes`` (limits.yaml).
+    """
+    limits = load_limits()
+    if len(data) > limits.artifact_max_bytes:
+        raise ReportTooLarge(
+            source, None, f"{len(data):,} bytes", "artifact_max_bytes", limits.artifact_max_bytes
+        )
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile as exc:
         raise ReportError(source, None, f"not a zip archive ({exc})") from exc
     with archive:
         infos = [i for i in archive.infolist() if not i.is_dir()]
-        chosen = next((i for i in infos if i.filename == member), None)
-        if chosen is None:
-            chosen = next(
-                (i for i in infos if posixpath.basename(i.filename) in REPORT_NAMES), None
-            )
-        if chosen is None:
+        matches = [i for i in infos if i.filename == member] or [
+            i for i in infos if posixpath.basename(i.filename) in REPORT_NAMES
+        ]
+        if not matches:
             names = ", ".join(i.filename for i in infos) or "nothing"
             raise ReportError(source, None, f"no {member} in the artifact (it holds {names})")
-        if chosen.file_size > MAX_REPORT_BYTES:
-            raise ReportError(source, None, f"{chosen.filename} is {chosen.file_size:,} bytes")
+        if len(matches) > 1:
+            names = ", ".join(repr(i.filename) for i in matches)
+            raise ReportError(
+                source, None, f"{len(matches)} report members ({names}); refusing to pick one"
+            )
+        (chosen,) = matches
+        if chosen.file_size > limits.artifact_member_max_bytes:
+            raise ReportTooLarge(
+                source,
+                None,
+                f"{chosen.filename} of {chosen.file_size:,} bytes",
+                "artifact_member_max_bytes",
+                limits.artifact_member_max_bytes,
+            )
         try:
-            raw = archive.read(chosen)
+            with archive.open(chosen) as fh:  # the declared size can lie: read one past it
+                raw = fh.read(limits.artifact_member_max_bytes + 1)
         except (zipfile.BadZipFile, OSError, RuntimeError) as exc:
             raise ReportError(source, None, f"cannot extract {chosen.filename}: {exc}") from exc
+        if len(raw) > limits.artifact_member_max_bytes:
+            raise ReportTooLarge(
+                source,
+                None,
+                f"{chosen.filename} (more than its declared size)",
+                "artifact_member_max_bytes",
+                limits.artifact_member_max_bytes,
+            )
     return loads_report(raw, f"{source}/{chosen.filename}"), raw
 
 
@@ -241,6 +271,14 @@ def _try_run(
         return None
     artifact = usable[0]
     source = f"artifact {params.artifact} of run #{info.run_id}"
+    size = getattr(artifact, "size_in_bytes", None)
+    cap = load_limits().artifact_max_bytes
+    if isinstance(size, int) and size > cap:  # GitHub's own count: nothing downloaded
+        notes.append(
+            f"run #{info.run_id}: {source} is {size:,} bytes, over the limit "
+            f"artifact_max_bytes={cap} (parameters/limits.yaml); not downloaded"
+        )
+        return None
     try:
         data = client.download(artifact.archive_download_url, f"downloading {source}")
     except GitHubError as exc:
