@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
+
+import pandas as pd
+import pytest
 
 from perfgate_lib import SENTINEL
 from perfgate_lib.assess.render import render_assessment_table
@@ -337,3 +341,159 @@ def test_total_marked_within_noise_by_the_caller_has_no_shares():
     _, _, plain = _verdict_for(b, t)
     assert attribute(plain).within_noise is False
     assert attribute(plain, total_within_noise_marked=True).within_noise is True
+
+
+# --- gate 0: each figure says what it measures, every delta from its figures (issue 30) ---
+
+GATE0_STAGES = ("normalize", "minhash", "fuzzy_dups", "consolidate", "tokenize")
+
+
+def _gate0_pairs(n: int, slow_instr: dict, slow_wall: dict) -> list[dict]:
+    """n pairs; instruction counts and wall times slowed by different factors, so that a
+    figure of one metric beside a delta of the other shows."""
+    import random
+
+    rng = random.Random(7)
+    size = {"fuzzy_dups": 200e6}
+    pairs = []
+    for i in range(1, n + 1):
+        pair = {"pair": i, "control": {}, "treatment": {}, "first": {}}
+        for stage in GATE0_STAGES:
+            count = size.get(stage, 50e6)
+            for side, f_i, f_w in (
+                ("control", 1.0, 1.0),
+                ("treatment", slow_instr.get(stage, 1.0), slow_wall.get(stage, 1.0)),
+            ):
+                pair[side][stage] = {
+                    "instructions": round(count * f_i * rng.uniform(0.999, 1.001)),
+                    "wall_s": count / 1e7 * f_w * rng.uniform(0.9, 1.1),
+                    "cpu_s": count / 1e7 * f_w * rng.uniform(0.95, 1.05),
+                    "peak_mb": 200.0 + rng.uniform(0, 4),
+                    "tasks": 4,
+                    "records_out": 10,
+                }
+            pair["first"][stage] = "both at once"
+        pairs.append(pair)
+    return pairs
+
+
+def _gate0_compare(tmp_path, pairs):
+    from perfgate_lib.local.ab import summarize_pairs, write_outputs
+    from perfgate_lib.local.corpus import CorpusSpec
+    from perfgate_lib.verdict.compare import run_compare
+
+    ab = tmp_path / "ab"
+    ab.mkdir()
+    result = summarize_pairs(
+        pairs, ab_id="ab-t", control_sha="a" * 40, treatment_sha="b" * 40, out_dir=str(ab)
+    )
+    write_outputs(result, CorpusSpec(docs=10))
+    compared = run_compare(
+        str(ab / "control-report.json"),
+        str(ab / "treatment-report.json"),
+        gate=0,
+        out_dir=str(tmp_path),
+        context=str(ab / "compare_context.json"),
+    )
+    return result, compared
+
+
+def test_gate0_comment_verdict_csv_and_charts_agree_on_what_they_measure(tmp_path):
+    from perfgate_lib.verdict import charts
+    from perfgate_lib.verdict.measured import metric_view
+    from tests.render_cases import (
+        chart_label_problems,
+        delta_problems,
+        paired_csv_problems,
+        verdict_json_problems,
+    )
+
+    pairs = _gate0_pairs(8, {"fuzzy_dups": 1.5}, {"fuzzy_dups": 2.0})
+    _result, compared = _gate0_compare(tmp_path, pairs)
+    body = (tmp_path / "comment.md").read_text()
+    data = json.loads((tmp_path / "verdict.json").read_text())
+
+    assert data["gate"] == 0 and data["verdict"] == "fail"
+    assert data["baseline"]["max_age_hours"] is None and data["baseline"]["stale"] is False
+    assert "Gate 0" in body.splitlines()[1]
+    names = [s["signal"] for s in data["signals"]]
+    assert "instructions_total" in names
+    wall = next(s for s in data["signals"] if s["signal"] == "wall_seconds_total")
+    assert wall["verdict"] == "n/a" and "instructions_total" in wall["note"]
+    lines = data["hard_fails"] + data["warns"] + data["inconclusive_reasons"]
+    assert any(line.startswith("instructions_total:") for line in lines)
+    assert not any(line.startswith("wall_seconds_total") for line in lines)
+
+    checked, problems = delta_problems(body)
+    assert problems == [] and checked >= 12, problems
+    assert verdict_json_problems(data) == []
+    fuzzy = next(s for s in data["stages"] if s["stage"] == "fuzzy_dups")
+    assert 49 < fuzzy["instructions_delta_pct"] < 51, "counts: +50%"
+    assert fuzzy["delta_pct"] > 60, "wall time (about +100%), beside the wall figures"
+    row = next(line for line in body.splitlines() if line.startswith("| fuzzy\\_dups |"))
+    assert " instr | " in row and "(+" in row.split("|")[-2], row  # counts, then wall with Δ
+    attribution = body.split("### Attribution")[1].split("###")[0]
+    assert "| Stage | Δ instructions | Share of total Δ |" in attribution
+    assert "account for the total's" in attribution and " instr)" in attribution
+
+    rows = pd.read_csv(tmp_path / "ab" / "paired.csv").to_dict("records")
+    assert not any(c.endswith("_median_s") for c in rows[0]), "a column says its metric"
+    assert {"control_instructions", "treatment_instructions", "control_wall_s"} <= set(rows[0])
+    assert paired_csv_problems(rows) == []
+    by_stage = {r["stage"]: r for r in rows}
+    assert fuzzy["baseline_instructions"] == by_stage["fuzzy_dups"]["control_instructions"]
+
+    view = metric_view(compared.verdict, compared.measured)
+    fig = charts.stage_chart(view, compared.measured.unit)
+    assert chart_label_problems(fig) == []
+    assert "Gate 0" in fig.axes[0].get_title() and "instructions" in fig.axes[0].get_xlabel()
+    summary = charts.summary_chart(view, compared.measured.unit)
+    labels = [t.get_text() for t in summary.axes[0].get_yticklabels()]
+    assert labels == ["total instructions", "peak worker memory"]
+
+
+def test_cluster_comment_deltas_recompute_from_their_figures():
+    from tests.render_cases import delta_problems, verdict_json_problems
+
+    base, treat, verdict = example_pair()
+    checked, problems = delta_problems(render_comment(verdict, base, treat, tier_name=TIER))
+    assert problems == [] and checked >= 8
+    assert verdict_json_problems(verdict.to_json()) == []
+
+
+def test_the_delta_check_catches_a_delta_of_another_metric():
+    """The issue's row: 52s -> 1m 07s printed with the instruction ratio's +14.1%."""
+    from tests.render_cases import delta_problems
+
+    table = (
+        "| | Baseline | Treatment |\n|---|---|---|\n| Total wall-time | 52s | 1m 07s (+14.1%) |\n"
+    )
+    checked, problems = delta_problems(table)
+    assert checked == 1 and problems and "+28.85%" in problems[0]
+
+
+def test_summary_chart_keeps_its_axis_label_inside_the_figure():
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from perfgate_lib.verdict import charts
+
+    _base, _treat, verdict = example_pair()
+    fig = charts.summary_chart(verdict)
+    FigureCanvasAgg(fig).draw()  # as savefig draws it
+    label = fig.axes[0].xaxis.label.get_window_extent()
+    box = fig.bbox
+    assert box.x0 <= label.x0 and label.x1 <= box.x1 and box.y0 <= label.y0 and label.y1 <= box.y1
+
+
+def test_compare_accepts_gate_0_without_a_staleness_limit():
+    from perfgate_lib.errors import UsageError
+    from perfgate_lib.verdict.compare import compare_reports
+    from perfgate_lib.verdict.gates import COMPARE_GATES, check_gate
+
+    base, treat, _ = example_pair()
+    verdict = compare_reports(base, treat, gate=0, context={"baseline": {"age_hours": 500.0}})
+    assert verdict.gate == 0 and verdict.baseline["stale"] is False
+    assert verdict.to_json()["gate"] == 0
+    assert check_gate(0, COMPARE_GATES) == 0
+    with pytest.raises(UsageError, match="gate must be 0, 1, 2 or 3"):
+        check_gate(4, COMPARE_GATES)

@@ -33,7 +33,7 @@ def stage_chart(verdict: Verdict, unit: Unit | None = None) -> Figure:
     unit = unit or SECONDS
     rows = verdict.stages
     height = max(2.5, 0.55 * len(rows) + 1.2)
-    fig = Figure(figsize=(8, height), dpi=100)
+    fig = Figure(figsize=(8, height), dpi=100, layout="constrained")
     ax = fig.add_subplot()
     names = [r.stage for r in rows]
     ys = list(range(len(rows)))
@@ -60,7 +60,6 @@ def stage_chart(verdict: Verdict, unit: Unit | None = None) -> Figure:
         f"Gate {verdict.gate}: stage {unit.label}, baseline vs treatment ({verdict.verdict})"
     )
     ax.legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
     return fig
 
 
@@ -68,7 +67,7 @@ def summary_chart(verdict: Verdict, unit: Unit | None = None) -> Figure:
     """The whole run's deltas (percent) against the band limits: the total in ``unit``
     (default: wall time) and peak worker memory."""
     unit = unit or SECONDS
-    fig = Figure(figsize=(7, 2.8), dpi=100)
+    fig = Figure(figsize=(7, 2.8), dpi=100, layout="constrained")  # laid out when drawn
     ax = fig.add_subplot()
     wanted = {unit.total: f"total {unit.label}", "peak_worker_memory_mb": "peak worker memory"}
     rows = [s for s in verdict.signals if s.signal in wanted]
@@ -87,7 +86,6 @@ def summary_chart(verdict: Verdict, unit: Unit | None = None) -> Figure:
         "(treatment - baseline) / baseline, %\nlines: +5% dotted, +10% dashed, +15% dash-dot"
     )
     ax.set_title(f"Gate {verdict.gate}: run summary")
-    fig.tight_layout()
     return fig
 
 
