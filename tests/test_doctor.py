@@ -367,12 +367,13 @@ def test_static_flags_of_argparse_and_click_scripts():
         "import click\n@click.group()\ndef cli():\n    pass\n"
         "@cli.command()\n@click.option('--job-id', required=True)\n"
         "@click.option('--iris-config', default=None)\n"
+        "@click.option('--poll-interval', default=30.0)\n@click.option('--timeout', default=None)\n"
         "@click.option('--resource-exhaustion-policy', required=True)\ndef wait(job_id):\n    pass\n"
         "@cli.command()\n@click.option('--job-id')\n@click.option('--iris-config')\n"
         "def status(job_id):\n    pass\n"
     )
     assert helptext.source_click_commands(monitor) == {
-        "wait": frozenset({"--job-id", "--iris-config", "--resource-exhaustion-policy"}),
+        "wait": frozenset(checks.MONITOR_COMMANDS["wait"]),
         "status": frozenset({"--job-id", "--iris-config"}),
     }
     assert checks.check_iris_monitor(monitor).state == "holds"
