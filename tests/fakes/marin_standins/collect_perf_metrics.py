@@ -18,12 +18,27 @@ way marin's collector does:
 
 It exits 0 even when its iris calls fail: stage times are then 0, every expected step is
 listed in ``cached_steps`` and ``warnings`` says why.
+
+Both collector lineages; the PR's scenario (``$STANDIN_WORLD/scenarios/pr<PR>.json``, as
+for the ferry) chooses:
+
+* ``lineage`` ``child-job`` (default, above) or ``step-log`` (today's collector): stage
+  times from the ferry driver's step log, read with ``iris job logs ID --max-lines 10000``
+  and filtered to logger ``marin.execution.step_runner``: ``Step <name>_<8 hex> succeeded
+  in H:MM:SS[.f]`` adds to its stage (``datakit/<stage>/<source>`` and ``<ferry>/<stage>``
+  both map to ``<stage>``), a stage only seen in ``Skip <name>_<8 hex>: already
+  succeeded`` is cached (0.0), an expected step with no line is left out with the warning
+  ``expected steps neither ran nor were cached: ...``; no ``stage_sum_task_wall_seconds``;
+* ``role`` ``admin`` (default) or ``user``: the raw task-wall query needs the admin role;
+  a user's collector warns ``iris query task_wall_ms: failed;
+  sum_task_wall_seconds_total unset`` and exits 0 (an admin's sums the leaf jobs' spans).
 """
 
 import argparse
 import datetime as dt
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -40,6 +55,23 @@ STEPS = {
     ),
 }
 OPTIONAL = {"download"}
+STEP_LOG_STEPS = (
+    "normalize",
+    "tokenize",
+    "embed",
+    "quality",
+    "decontam",
+    "minhash",
+    "dedup",
+    "verify_fuzzy_clusters",
+    "store",
+)
+STEP_LOGGER = "marin.execution.step_runner"
+STEP_DONE = re.compile(
+    r"Step (?P<name>\S+)_[0-9a-f]{8} succeeded in (?P<hms>\d+:\d{2}:\d{2}(\.\d+)?)"
+)
+STEP_SKIPPED = re.compile(r"Skip (?P<name>\S+)_[0-9a-f]{8}: already succeeded")
+MAX_LOG_LINES = 10_000
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--job-id", required=True)
@@ -52,6 +84,60 @@ args = parser.parse_args()
 
 IRIS = os.path.join(os.path.dirname(sys.executable), "iris")  # the env `uv run` uses
 warnings: list[str] = []
+
+
+def scenario() -> dict:
+    """The PR's scenario, found from the job id like the stand-in ferry finds it."""
+    match = re.search(r"-pr(\d+)-", args.job_id)
+    world = os.environ.get("STANDIN_WORLD")
+    path = os.path.join(world or "", "scenarios", f"pr{match.group(1) if match else 0}.json")
+    if not (world and os.path.exists(path)):
+        return {}
+    with open(path) as fh:
+        return json.load(fh)
+
+
+def driver_step_lines() -> list[str] | None:
+    """The driver task's step-runner lines, or None when the logs could not be read."""
+    cmd = [IRIS, f"--config={args.iris_config}", "job", "logs", args.job_id]
+    cmd += ["--max-lines", str(MAX_LOG_LINES)]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        print(f"WARNING iris driver logs failed for {args.job_id}: {exc}", file=sys.stderr)
+        return None
+    if proc.returncode != 0:
+        print(f"WARNING iris driver logs failed for {args.job_id}", file=sys.stderr)
+        return None
+    return [line for line in proc.stdout.splitlines() if STEP_LOGGER in line]
+
+
+def step_stage(name: str) -> str:
+    parts = name.split("/")
+    return parts[1] if parts[0] == "datakit" and len(parts) > 1 else parts[-1]
+
+
+def seconds(hms: str) -> float:
+    hours, minutes, secs = hms.split(":")
+    return int(hours) * 3600 + int(minutes) * 60 + float(secs)
+
+
+def step_log_stages(lines: list[str]) -> tuple[dict[str, float], list[str]]:
+    """(stage_wall_seconds, cached_steps) from the step-runner lines."""
+    durations: dict[str, float] = {}
+    skipped: set[str] = set()
+    for line in lines:
+        done = STEP_DONE.search(line)
+        if done:
+            stage = step_stage(done["name"])
+            durations[stage] = round(durations.get(stage, 0.0) + seconds(done["hms"]), 3)
+            continue
+        skip = STEP_SKIPPED.search(line)
+        if skip:
+            skipped.add(step_stage(skip["name"]))
+    cached = sorted(skipped - durations.keys())
+    durations.update(dict.fromkeys(cached, 0.0))
+    return durations, cached
 
 
 def iris_json(*argv: str):
@@ -109,9 +195,11 @@ tree = [e for e in tree if parts(str(e.get("job_id", "")))[: len(root)] == root]
 summary = iris_json("job", "summary", args.job_id, "--json") or {}
 children = [e for e in tree if len(parts(str(e.get("job_id", "")))) == len(root) + 1]
 
+SCENARIO = scenario()
+STEP_LOG = SCENARIO.get("lineage") == "step-log"
 stage_wall: dict[str, float] = {}
 cached: list[str] = []
-for stage, prefixes in STEPS.items():
+for stage, prefixes in {} if STEP_LOG else STEPS.items():
     spans = [
         (ms(e.get("started_at")), ms(e.get("finished_at")))
         for e in children
@@ -134,6 +222,24 @@ for entry in tree:
     infra["preempted"] += int(entry.get("preemption_count") or 0)
     if not entry.get("has_children") and (entry.get("task_state_counts") or {}).get("failed"):
         infra[bucket(str(entry.get("error") or ""))] += int(entry["task_state_counts"]["failed"])
+if STEP_LOG:
+    lines = driver_step_lines()
+    if lines is None:
+        warnings.append("driver step log unavailable; stage_wall_seconds empty")
+    else:
+        stage_wall, cached = step_log_stages(lines)
+        if all(stage_wall.get(s, 0.0) == 0.0 for s in STEP_LOG_STEPS):
+            warnings.append("no expected step ran; pipeline may not have done any work")
+        missing = [s for s in STEP_LOG_STEPS if s not in stage_wall]
+        if missing:
+            warnings.append(f"expected steps neither ran nor were cached: {', '.join(missing)}")
+task_wall = None
+if SCENARIO.get("role", "admin") == "admin":  # the raw query: leaf jobs' summed spans
+    leaves = [e for e in tree if not e.get("has_children")]
+    spans = [(ms(e.get("started_at")), ms(e.get("finished_at"))) for e in leaves]
+    task_wall = round(sum((f - s) for s, f in spans if s and f) / 1000, 3)
+else:
+    warnings.append("iris query task_wall_ms: failed; sum_task_wall_seconds_total unset")
 tasks = summary.get("tasks") or []
 durations = [float(t.get("duration_ms") or 0) for t in tasks]
 report = {
@@ -142,7 +248,7 @@ report = {
     "marin_prefix": status.get("marin_prefix"),
     "wall_seconds_total": round(max(durations) / 1000, 3) if durations else None,
     "stage_wall_seconds": stage_wall,
-    "sum_task_wall_seconds_total": None,
+    "sum_task_wall_seconds_total": task_wall,
     "cached_steps": cached,
     "ooms": infra["oom"],
     "failed_shards": infra["application_failure"],

@@ -11,9 +11,22 @@ job exits 1, the ferry fails), ``hold_at`` (that step's job sleeps until stopped
 ``kill_at`` (that step's job is terminated as soon as it is submitted and the ferry goes
 on: a step killed mid-way in a ferry that succeeds), ``light`` (steps skip the Zephyr
 work: for tests about job states, not stage times), ``docs`` (corpus size).
+
+``lineage: "step-log"`` runs today's ferry instead: its steps (``normalize, tokenize,
+embed, quality, decontam, minhash, dedup, verify_fuzzy_clusters, store``) run in the
+driver, as steps on the shared Zephyr pool do (no child job each), and marin's StepRunner
+log lines go to the driver's log (logger ``marin.execution.step_runner``): ``Step
+<ferry>/<step>_<8 hex> succeeded in H:MM:SS.f``, or ``Skip <ferry>/<step>_<8 hex>: already
+succeeded`` for the steps in ``cached``. ``fail_at`` ends the ferry at that step (no line
+for it or any later step); ``no_line_at`` runs the step but writes no line (a cut log).
+``normalize`` and ``minhash`` run the mini ferry's stages with real Zephyr; the other
+steps, and all under ``light``, sleep briefly.
 """
 
+import datetime as dt
+import hashlib
 import json
+import logging
 import os
 import re
 import sys
@@ -39,6 +52,55 @@ def write_status(status: str, prefix: Path) -> None:
         Path(path).write_text(json.dumps({"status": status, "marin_prefix": str(prefix)}))
 
 
+STEP_LOG_STEPS = (
+    "normalize",
+    "tokenize",
+    "embed",
+    "quality",
+    "decontam",
+    "minhash",
+    "dedup",
+    "verify_fuzzy_clusters",
+    "store",
+)
+
+
+def step_log_ferry(name: str, prefix: Path, scenario: dict) -> int:
+    """Today's ferry: every step in the driver, one StepRunner line per step."""
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stdout,
+        force=True,
+    )
+    log = logging.getLogger("marin.execution.step_runner")
+    mini = {"normalize", "minhash"}  # the mini ferry stages whose inputs exist by then
+    for step in STEP_LOG_STEPS:
+        step_name = f"{name}/{step}"
+        digest = hashlib.sha256(step_name.encode()).hexdigest()[:8]
+        if step in scenario.get("cached", []):
+            log.info("Skip %s_%s: already succeeded", step_name, digest)
+            continue
+        if scenario.get("fail_at") == step:
+            log.error("Step %s_%s failed: ValueError: bad record in shard 3", step_name, digest)
+            write_status("failed", prefix)
+            return 1
+        start = time.monotonic()
+        if step in mini and not scenario.get("light"):
+            from perfgate_lib.local import ferry_pipeline as ferry
+
+            ctx = ferry.make_context(prefix / "chunks" / step, max_workers=1)
+            builders = ferry.stage_datasets(str(prefix / "corpus" / "*.jsonl"), prefix / "work")
+            ferry.run_stage(ctx, step, builders, prefix / "work", ferry.PeakMemory())
+        else:
+            time.sleep(0.05)
+        elapsed = dt.timedelta(seconds=time.monotonic() - start)
+        if scenario.get("no_line_at") != step:
+            log.info("Step %s_%s succeeded in %s", step_name, digest, elapsed)
+    write_status("succeeded", prefix)
+    return 0
+
+
 def main() -> int:
     ctx = iris_ctx()
     name = str(ctx.job_id).rstrip("/").rsplit("/", 1)[-1]
@@ -51,6 +113,8 @@ def main() -> int:
     from perfgate_lib.local.corpus import CorpusSpec, write_corpus
 
     write_corpus(CorpusSpec(docs=int(scenario.get("docs", 60))), prefix / "corpus", shards=2)
+    if scenario.get("lineage") == "step-log":
+        return step_log_ferry(name, prefix, scenario)
     tag = name.rsplit("-", 1)[-1].lower()
     for stage, job_prefix in STEPS:
         mode = next((m for m in ("fail_at", "hold_at") if scenario.get(m) == stage), "run")
