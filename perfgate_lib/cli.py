@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
         "compare",
         "demo",
         "doctor",
+        "explain",
         "history",
         "post",
         "run",

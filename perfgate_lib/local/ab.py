@@ -378,7 +378,21 @@ class ABResult:
         }
         if self.memory.get("within_noise"):
             context["within_noise"] = {MEMORY: abstats.memory_note(self.memory)}
+        where = _where_section(self.out_dir)  # issue 31: folded, "" without attribution
+        if where:
+            context["comment"]["sections"] = [("### Where the instructions went", where)]
         return context
+
+
+def _where_section(out_dir: str) -> str:
+    """The comment's "Where the instructions went" section from ``profile/attribution.json``."""
+    from perfgate_lib.local.evidence import load_attribution
+    from perfgate_lib.verdict.where import where_markdown
+
+    try:
+        return where_markdown(load_attribution(out_dir)) if out_dir else ""
+    except (FileNotFoundError, ValueError):
+        return ""
 
 
 def _keep_profiles(pairs, settings, band, out, checkout, trees, control_sha, head_sha, say):

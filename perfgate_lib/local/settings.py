@@ -39,6 +39,8 @@ class Gate0Settings:
     stage_timeout_s: float = 300.0
     env: str = "auto"
     pairs_per_process: int = 100
+    profile: str = "flagged"  # stages whose callgrind dumps are kept: flagged | all
+    profile_budget_mb: float = 8.0  # the kept dumps' size at most, gzip-compressed (MB)
 
     def __post_init__(self) -> None:
         checks = {
@@ -53,6 +55,8 @@ class Gate0Settings:
             "stage_timeout_s": self.stage_timeout_s > 0,
             "env": self.env in ENV_MODES,
             "pairs_per_process": self.pairs_per_process >= 1,
+            "profile": self.profile in ("flagged", "all"),
+            "profile_budget_mb": self.profile_budget_mb >= 0,
         }
         require_valid(self, checks, "gate 0 settings")
 

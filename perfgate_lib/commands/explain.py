@@ -1,0 +1,44 @@
+"""``perfgate explain RUN_DIR [--stage S] [--rows N] [--json]``: where a stage's
+instructions went, from an archived gate-0 run (nothing is re-run)."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+
+@click.command("explain")
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--stage", default=None, help="Only this stage (default: every kept stage).")
+@click.option(
+    "--rows",
+    type=click.IntRange(1, None),
+    default=None,
+    help="At most this many rows per stage (default: the listed rows, up to 15).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the attribution JSON.")
+def command(run_dir, stage, rows, as_json):
+    """Print gate 0's function delta per stage: each function's own (exclusive)
+    instructions in control and treatment, the change, its origin and, when the PR
+    changed the file that defines it, the hunk; read from RUN_DIR's
+    profile/attribution.json (or RUN_DIR/ab/profile/attribution.json)."""
+    from perfgate_lib.errors import UsageError
+    from perfgate_lib.local.evidence import load_attribution
+    from perfgate_lib.verdict.where import where_text
+
+    try:
+        attribution = load_attribution(run_dir)
+    except FileNotFoundError as exc:
+        raise UsageError(str(exc)) from exc
+    except ValueError as exc:  # JSONDecodeError
+        raise UsageError(f"{run_dir}: profile/attribution.json is not valid JSON: {exc}") from exc
+    if attribution.get("error"):
+        raise UsageError(f"{run_dir}: attribution was not computed: {attribution['error']}")
+    if as_json:
+        click.echo(json.dumps(attribution, indent=1, sort_keys=True))
+        return
+    try:
+        click.echo(where_text(attribution, stage, rows), nl=False)
+    except KeyError as exc:
+        raise UsageError(str(exc.args[0])) from exc

@@ -1,0 +1,392 @@
+"""Gate 0's evidence: each side's callgrind dump of one representative pair per stage,
+kept in the run folder, and the function delta computed from them (``attribution.json``).
+
+For every stage gate 0 does not pass (every stage with ``profile: all``), the pair whose
+ratio (treatment / control instructions) is nearest the stage's estimate is kept:
+``profile/<stage>/<side>.callgrind.gz`` and ``<side>.perf.map.gz`` (the perf map lines
+of the trampolines that dump uses), gzip-compressed, while their sum stays within
+``profile_budget_mb``. ``profile/attribution.json`` holds each stage's table
+(:func:`perfgate_lib.local.profile.stage_delta`), tied to the PR: a row whose function
+is defined in a file the PR changed names that file and the hunk that overlaps the
+function's lines. Sizes are bytes unless named MB.
+"""
+
+from __future__ import annotations
+
+import ast
+import gzip
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from perfgate_lib.local.callgrind_dump import parse_dump
+from perfgate_lib.local.profile import (
+    DeltaRow,
+    PerfMap,
+    Profile,
+    StageDelta,
+    c_profile,
+    parse_perf_map,
+    python_profile,
+    stage_delta,
+    strip_path,
+)
+
+PROFILE_DIR = "profile"
+ATTRIBUTION_FILE = "attribution.json"
+PROFILE_MODES = ("flagged", "all")
+SCHEMA = 1
+_PID = re.compile(r"^pid:\s*(\d+)", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Hunk:
+    """One hunk of the PR's diff of a file: new-side lines ``start`` .. ``start + length - 1``
+    (old-side for a deleted range), and its ``@@ ... @@`` header."""
+
+    start: int
+    length: int
+    header: str
+
+
+def stages_to_keep(table: list[Mapping[str, Any]], mode: str = "flagged") -> list[str]:
+    """Stages whose call is not ``pass`` (``mode="flagged"``), or every stage (``"all"``)."""
+    if mode not in PROFILE_MODES:
+        raise ValueError(f"profile mode {mode!r}: expected one of {PROFILE_MODES}")
+    return [str(r["stage"]) for r in table if mode == "all" or str(r.get("call")) != "pass"]
+
+
+def representative_pair(pairs: list[Mapping[str, Any]], stage: str, estimate: float) -> int | None:
+    """Index in ``pairs`` of the pair whose instruction ratio is nearest ``estimate``
+    (the first of equals); None when no pair has both sides' counts and dumps."""
+    best: tuple[float, int] | None = None
+    for index, pair in enumerate(pairs):
+        c = pair.get("control", {}).get(stage, {})
+        t = pair.get("treatment", {}).get(stage, {})
+        if not (c.get("instructions") and t.get("instructions")):
+            continue
+        if not (c.get("callgrind_dump") and t.get("callgrind_dump")):
+            continue
+        distance = abs(t["instructions"] / c["instructions"] - estimate)
+        if best is None or distance < best[0]:
+            best = (distance, index)
+    return None if best is None else best[1]
+
+
+def parse_hunks(diff_text: str) -> dict[str, list[Hunk]]:
+    """The PR's unified diff (``git diff -U0``) as path -> hunks (new-side paths)."""
+    from unidiff import PatchSet
+
+    out: dict[str, list[Hunk]] = {}
+    for patched in PatchSet(diff_text):
+        path = patched.path
+        for hunk in patched:
+            start = hunk.target_start if hunk.target_length else hunk.source_start
+            length = max(hunk.target_length, 1)
+            header = (
+                f"@@ -{hunk.source_start},{hunk.source_length} "
+                f"+{hunk.target_start},{hunk.target_length} @@"
+            )
+            out.setdefault(path, []).append(Hunk(start, length, header))
+    return out
+
+
+def function_lines(source: str, qualname: str) -> tuple[int, int] | None:
+    """First and last line of ``qualname`` (``Class.method``, ``f.<locals>.g``) in the
+    Python ``source``; None when not found or the source does not parse."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    parts = [p for p in qualname.split(".") if p != "<locals>"]
+    nodes: list[ast.AST] = [tree]
+    found: ast.AST | None = None
+    for part in parts:
+        found = None
+        for node in nodes:
+            for child in ast.walk(node):
+                if (
+                    isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+                    and child.name == part
+                ):
+                    found = child
+                    break
+            if found:
+                break
+        if found is None:
+            return None
+        nodes = [found]
+    if found is None or not hasattr(found, "lineno"):
+        return None
+    return found.lineno, getattr(found, "end_lineno", found.lineno) or found.lineno
+
+
+def pr_ties(
+    rows: list[DeltaRow],
+    hunks: Mapping[str, list[Hunk]],
+    sources: Mapping[str, Mapping[str, str]],
+) -> dict[int, dict[str, str]]:
+    """Row index -> ``{"file": PR path, "hunk": header or ""}`` for rows whose function is
+    defined in a file the PR changed. ``sources``: side -> PR path -> text (treatment
+    first, control for a function that vanished)."""
+    by_stripped = {strip_path(path): path for path in hunks}
+    out: dict[int, dict[str, str]] = {}
+    for index, row in enumerate(rows):
+        fn = row.function
+        path = by_stripped.get(fn.file) if fn.python else None
+        if path is None:
+            continue
+        hunk = ""
+        for side in ("treatment", "control"):
+            text = sources.get(side, {}).get(path)
+            lines = function_lines(text, fn.name) if text else None
+            if lines is None:
+                continue
+            first, last = lines
+            hit = [h for h in hunks[path] if h.start <= last and h.start + h.length - 1 >= first]
+            hunk = hit[0].header if hit else ""
+            break
+        out[index] = {"file": path, "hunk": hunk}
+    return out
+
+
+def delta_json(delta: StageDelta, ties: Mapping[int, Mapping[str, str]]) -> dict[str, Any]:
+    """One stage's table as JSON (instructions; percentages of the stage's control count)."""
+    rows = []
+    for index, row in enumerate(delta.rows):
+        fn = row.function
+        rows.append(
+            {
+                "function": fn.name,
+                "file": fn.file,
+                "origin": fn.origin,
+                "python": fn.python,
+                "control": row.control,
+                "treatment": row.treatment,
+                "delta": row.delta,
+                "status": row.status,
+                "listed": index < delta.listed,
+                "pr": dict(ties[index]) if index in ties else None,
+            }
+        )
+    return {
+        "stage": delta.stage,
+        "view": delta.view,
+        "control_total": delta.control_total,
+        "treatment_total": delta.treatment_total,
+        "delta": delta.delta,
+        "delta_pct": round(delta.delta_pct, 3),
+        "listed": delta.listed,
+        "explained_pct": round(delta.explained_pct, 2),
+        "notes": delta.notes,
+        "rows": rows,
+    }
+
+
+def side_profile(dump_text: str, perf_map_text: str | None, roots: tuple[str, ...]) -> Profile:
+    """A side's profile: Python functions when a perf map is there, else C functions."""
+    dump = parse_dump(dump_text)
+    if perf_map_text:
+        return python_profile(dump, parse_perf_map(perf_map_text), roots)
+    return c_profile(dump, roots)
+
+
+def used_perf_map(perf_map_text: str, dump_text: str) -> str:
+    """The perf map's lines whose trampoline address the dump names (the rest is not
+    needed to read the dump again)."""
+    perf_map = parse_perf_map(perf_map_text)
+    used = set()
+    for match in re.finditer(r"0x([0-9a-f]{6,16})", dump_text):
+        name = perf_map.name_at(int(match.group(1), 16))
+        if name:
+            used.add(int(match.group(1), 16))
+    keep = [
+        f"{start:x} {size:x} {name}"
+        for start, size, name in zip(perf_map.starts, perf_map.sizes, perf_map.names, strict=True)
+        if any(start <= a < start + size for a in used)
+    ]
+    return "\n".join(keep) + ("\n" if keep else "")
+
+
+def dump_pid(dump_text: str) -> int | None:
+    """The ``pid:`` a callgrind dump names (the side process: its perf map's name)."""
+    match = _PID.search(dump_text[:2000])
+    return int(match.group(1)) if match else None
+
+
+def _perf_map_text(dump_text: str) -> str | None:
+    pid = dump_pid(dump_text)
+    path = Path(f"/tmp/perf-{pid}.map") if pid else None
+    return path.read_text(errors="replace") if path and path.is_file() else None
+
+
+def keep_profiles(
+    pairs: list[Mapping[str, Any]],
+    table: list[Mapping[str, Any]],
+    out_dir: str | Path,
+    *,
+    roots: tuple[str, ...] = (),
+    hunks: Mapping[str, list[Hunk]] | None = None,
+    sources: Mapping[str, Mapping[str, str]] | None = None,
+    mode: str = "flagged",
+    budget_mb: float = 8.0,
+    top_n: int = 10,
+) -> dict[str, Any]:
+    """Keep the representative pair's dumps of each stage to keep (module docstring) and
+    write ``profile/attribution.json``; returns its content. Nothing is written when no
+    stage is kept."""
+    out = Path(out_dir) / PROFILE_DIR
+    budget = int(budget_mb * 1024 * 1024)
+    kept_bytes = 0
+    result: dict[str, Any] = {
+        "schema": SCHEMA,
+        "mode": mode,
+        "budget_mb": budget_mb,
+        "stages": {},
+        "notes": [],
+    }
+    estimates = {str(r["stage"]): float(r.get("ratio") or 0) for r in table}
+    for stage in stages_to_keep(table, mode):
+        index = representative_pair(pairs, stage, estimates.get(stage, 1.0))
+        if index is None:
+            result["notes"].append(f"{stage}: no pair with both sides' dumps")
+            continue
+        pair = pairs[index]
+        texts = {
+            side: Path(pair[side][stage]["callgrind_dump"]).read_text(errors="replace")
+            for side in ("control", "treatment")
+        }
+        maps = {side: _perf_map_text(texts[side]) for side in texts}
+        if not all(maps.values()):
+            maps = {side: None for side in maps}  # one view for both sides
+        profiles = {side: side_profile(texts[side], maps[side], roots) for side in texts}
+        delta = stage_delta(stage, profiles["control"], profiles["treatment"], top_n=top_n)
+        ties = pr_ties(delta.rows[: delta.listed], hunks or {}, sources or {})
+        entry = delta_json(delta, ties)
+        entry.update(
+            {
+                "pair": int(pair.get("pair", index + 1)),
+                "pair_ratio": round(
+                    pair["treatment"][stage]["instructions"]
+                    / pair["control"][stage]["instructions"],
+                    4,
+                ),
+                "estimate": estimates.get(stage),
+                "gate0_control": pair["control"][stage]["instructions"],
+                "gate0_treatment": pair["treatment"][stage]["instructions"],
+            }
+        )
+        blobs = {}
+        for side in texts:
+            blobs[f"{side}.callgrind.gz"] = gzip.compress(texts[side].encode(), mtime=0)
+            if maps[side]:
+                used = used_perf_map(maps[side] or "", texts[side])
+                blobs[f"{side}.perf.map.gz"] = gzip.compress(used.encode(), mtime=0)
+        size = sum(len(b) for b in blobs.values())
+        if kept_bytes + size <= budget:
+            (out / stage).mkdir(parents=True, exist_ok=True)
+            for name, blob in blobs.items():
+                (out / stage / name).write_bytes(blob)
+            kept_bytes += size
+            entry["files"] = sorted(f"{PROFILE_DIR}/{stage}/{name}" for name in blobs)
+        else:
+            entry["files"] = []
+            result["notes"].append(
+                f"{stage}: dumps not kept ({size / 1e6:.1f} MB would pass the "
+                f"{budget_mb:g} MB budget); the table was computed from them"
+            )
+        result["stages"][stage] = entry
+    result["kept_bytes"] = kept_bytes
+    if result["stages"] or result["notes"]:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / ATTRIBUTION_FILE).write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
+    return result
+
+
+def remove_perf_maps(pairs: list[Mapping[str, Any]]) -> int:
+    """Delete the side processes' ``/tmp/perf-<pid>.map`` files (pids from their dumps);
+    returns how many were removed."""
+    seen: set[int] = set()
+    for pair in pairs:
+        for side in ("control", "treatment"):
+            for row in pair.get(side, {}).values():
+                path = row.get("callgrind_dump") if isinstance(row, Mapping) else None
+                if not path or not Path(path).is_file():
+                    continue
+                with open(path, errors="replace") as handle:
+                    pid = dump_pid(handle.read(2000))
+                if pid:
+                    seen.add(pid)
+    removed = 0
+    for pid in seen:
+        path = Path(f"/tmp/perf-{pid}.map")
+        if path.is_file():
+            path.unlink()
+            removed += 1
+    return removed
+
+
+def keep_for_run(
+    pairs: list[Mapping[str, Any]],
+    table: list[Mapping[str, Any]],
+    out_dir: str | Path,
+    *,
+    checkout: str | Path,
+    control_sha: str,
+    head_sha: str,
+    trees: Mapping[str, Path],
+    mode: str,
+    budget_mb: float,
+) -> dict[str, Any]:
+    """:func:`keep_profiles` for one gate-0 run (while its worktrees exist): the PR's hunks
+    from git, the changed files' text on both sides, the worktrees as per-side roots;
+    then the side processes' perf maps are removed from /tmp. A failure is recorded in
+    ``attribution.json`` (``error``), never raised: the verdict does not depend on it."""
+    from perfgate_lib.io.git import git_out
+
+    try:
+        diff = git_out(checkout, "diff", "-U0", control_sha, head_sha)
+        hunks = parse_hunks(diff)
+        shas = {"control": control_sha, "treatment": head_sha}
+        sources: dict[str, dict[str, str]] = {}
+        for side, tree in trees.items():
+            sources[side] = {
+                path: (Path(tree) / path).read_text(errors="replace")
+                for path in hunks
+                if path.endswith(".py") and (Path(tree) / path).is_file()
+            }
+        roots = tuple(str(Path(t)) for t in trees.values())
+        result = keep_profiles(
+            pairs, table, out_dir, roots=roots, hunks=hunks, sources=sources, mode=mode,
+            budget_mb=budget_mb,
+        )  # fmt: skip
+        result["shas"] = shas
+    except Exception as exc:  # noqa: BLE001 - attribution is an aid; the gate's figures stand
+        result = {"schema": SCHEMA, "stages": {}, "error": f"{type(exc).__name__}: {exc}"[:500]}
+    finally:
+        remove_perf_maps(pairs)
+    if result.get("stages") or result.get("error"):
+        folder = Path(out_dir) / PROFILE_DIR
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / ATTRIBUTION_FILE).write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
+    return result
+
+
+def load_attribution(run_dir: str | Path) -> dict[str, Any]:
+    """``profile/attribution.json`` of a run folder (or of its ``ab/``); FileNotFoundError
+    naming where it looked."""
+    base = Path(run_dir)
+    tried = [base / PROFILE_DIR / ATTRIBUTION_FILE, base / "ab" / PROFILE_DIR / ATTRIBUTION_FILE]
+    for path in tried:
+        if path.is_file():
+            return json.loads(path.read_text())
+    raise FileNotFoundError(
+        f"{run_dir}: no gate-0 attribution ({' or '.join(str(p) for p in tried)}); "
+        "gate 0 keeps it for stages it does not pass, or for all with --profile all"
+    )
+
+
+__all__ = ["PerfMap", "keep_profiles", "load_attribution"]

@@ -1,0 +1,176 @@
+"""Where the instructions went: gate 0's function delta as a comment section and as text.
+
+Pure: both renderings take the content of a run's ``profile/attribution.json`` (see
+:mod:`perfgate_lib.local.evidence`). Counts are instructions (``12.3M instr``); each
+row's Δ is treatment − control of the two counts printed beside it, and the reconciling
+line's share is Σ of the listed rows' Δ over the stage's Δ (both printed). Function
+names and files come from the code under test: escaped as untrusted text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from perfgate_lib.mdtext import md_code, md_escape
+
+TITLE = "Where the instructions went"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+MAX_ROWS = 15
+
+
+def _plain(text: object) -> str:
+    """Text for a terminal: control characters (escape sequences) shown as ``?``."""
+    return _CONTROL.sub("?", str(text))
+
+
+def fmt_instr(value: float) -> str:
+    """An instruction count, short: ``257.5M instr``, ``12.0K instr``, ``950 instr``."""
+    sign = "-" if value < 0 else ""
+    v = abs(value)
+    for size, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "K")):
+        if v >= size:
+            return f"{sign}{v / size:.1f}{suffix} instr"
+    return f"{sign}{v:.0f} instr"
+
+
+def fmt_delta(value: float) -> str:
+    """A signed instruction delta: ``+12.3M instr``."""
+    return ("+" if value >= 0 else "") + fmt_instr(value)
+
+
+def _share(stage: Mapping[str, Any], rows: list[Mapping[str, Any]]) -> float:
+    delta = stage.get("delta") or 0
+    return 100.0 * sum(r["delta"] for r in rows) / delta if delta else 0.0
+
+
+def reconcile_line(stage: Mapping[str, Any], rows: list[Mapping[str, Any]]) -> str:
+    """ "These 10 functions explain 94% of the stage's +53.1% (+48.2M of +51.3M instr)"."""
+    listed = sum(r["delta"] for r in rows)
+    return (
+        f"these {len(rows)} rows explain {_share(stage, rows):.0f}% of the stage's "
+        f"{stage['delta_pct']:+.1f}% ({fmt_delta(listed)} of {fmt_delta(stage['delta'])}: "
+        f"{fmt_instr(stage['control_total'])} → {fmt_instr(stage['treatment_total'])} in "
+        f"pair {stage.get('pair')}, ratio ×{stage.get('pair_ratio', 0):.3f}; "
+        f"gate 0's estimate ×{(stage.get('estimate') or 0):.3f})"
+    )
+
+
+def _listed(stage: Mapping[str, Any], max_rows: int) -> list[Mapping[str, Any]]:
+    return [r for r in stage.get("rows", []) if r.get("listed")][:max_rows]
+
+
+def _pr_cell(row: Mapping[str, Any]) -> str:
+    pr = row.get("pr")
+    if not pr:
+        return ""
+    where = md_code(pr["file"])
+    return f"changed by the PR: {where} {md_code(pr['hunk'])}" if pr.get("hunk") else where
+
+
+def stage_markdown(stage: Mapping[str, Any], max_rows: int = MAX_ROWS) -> str:
+    """One stage's table (at most ``max_rows`` rows) and its reconciling line."""
+    rows = _listed(stage, max_rows)
+    view = "Python functions" if stage.get("view") == "python" else "C functions"
+    lines = [
+        f"**{md_escape(stage['stage'])}** ({view}, exclusive instructions): "
+        + md_escape(reconcile_line(stage, rows)),
+        "",
+        "| Δ instr | control | treatment | function | origin | PR |",
+        "|---:|---:|---:|---|---|---|",
+    ]
+    for row in rows:
+        where = f" ({md_escape(row['file'])})" if row.get("file") else ""
+        status = "" if row["status"] == "changed" else f" _{row['status']}_"
+        lines.append(
+            f"| {fmt_delta(row['delta'])} | {fmt_instr(row['control'])} | "
+            f"{fmt_instr(row['treatment'])} | {md_code(row['function'])}{where}{status} | "
+            f"{md_escape(row['origin'])} | {_pr_cell(row)} |"
+        )
+    for note in stage.get("notes", []):
+        lines.append(f"\n_Note: {md_escape(note)}_")
+    return "\n".join(lines)
+
+
+def where_markdown(
+    attribution: Mapping[str, Any] | None, max_bytes: int = 12_000, max_rows: int = MAX_ROWS
+) -> str:
+    """The folded comment section ("" when there is nothing to show), at most
+    ``max_bytes`` (UTF-8): rows are dropped from the largest table first until it fits."""
+    if not attribution:
+        return ""
+    if attribution.get("error"):
+        return f"_{TITLE}: not computed ({md_escape(attribution['error'])})._"
+    stages = attribution.get("stages") or {}
+    if not stages:
+        return ""
+    limits = {name: max_rows for name in stages}
+    while True:
+        body = _folded(attribution, stages, limits)
+        if len(body.encode()) <= max_bytes or not any(limits.values()):
+            return body
+        largest = max(limits, key=lambda n: limits[n])
+        limits[largest] -= 1
+
+
+def _folded(attribution: Mapping[str, Any], stages: Mapping[str, Any], limits) -> str:
+    summary = "; ".join(
+        f"{md_escape(name)} {stage['delta_pct']:+.1f}%: {len(_listed(stage, limits[name]))} "
+        f"rows explain {_share(stage, _listed(stage, limits[name])):.0f}%"
+        for name, stage in stages.items()
+    )
+    parts = [f"<details><summary>{TITLE} ({summary})</summary>", ""]
+    for name, stage in stages.items():
+        parts += [stage_markdown(stage, limits[name]), ""]
+    for note in attribution.get("notes", []):
+        parts.append(f"_Note: {md_escape(note)}_\n")
+    parts.append(
+        "Each row: one function's own (exclusive) instructions in the representative pair "
+        "of each side; Δ = treatment − control. `perfgate explain RUN_DIR` prints every row."
+    )
+    parts += ["", "</details>"]
+    return "\n".join(parts)
+
+
+def where_text(
+    attribution: Mapping[str, Any], stage: str | None = None, max_rows: int | None = None
+) -> str:
+    """The tables as plain text for a terminal (``perfgate explain``)."""
+    stages = attribution.get("stages") or {}
+    if stage is not None:
+        if stage not in stages:
+            known = ", ".join(stages) or "none"
+            raise KeyError(f"stage {stage!r} has no attribution in this run (kept: {known})")
+        stages = {stage: stages[stage]}
+    out: list[str] = []
+    for name, entry in stages.items():
+        rows = [r for r in entry.get("rows", []) if r.get("listed")]
+        if max_rows is not None:
+            rows = rows[:max_rows]
+        view = "Python functions" if entry.get("view") == "python" else "C functions"
+        out.append(_plain(f"{name} ({view}, exclusive instructions)"))
+        out.append("  " + _plain(reconcile_line(entry, rows)))
+        out.append(f"  {'Δ instr':>14} {'control':>14} {'treatment':>14}  {'origin':<13} function")
+        for row in rows:
+            pr = row.get("pr")
+            tie = ""
+            if pr:
+                tie = (
+                    f"  [changed by the PR: {' '.join(filter(None, [pr['file'], pr.get('hunk')]))}]"
+                )
+            where = f" ({row['file']})" if row.get("file") else ""
+            status = "" if row["status"] == "changed" else f" [{row['status']}]"
+            out.append(
+                f"  {fmt_delta(row['delta']):>14} {fmt_instr(row['control']):>14} "
+                f"{fmt_instr(row['treatment']):>14}  {_plain(row['origin']):<13} "
+                + _plain(f"{row['function']}{where}{status}{tie}")
+            )
+        for note in entry.get("notes", []):
+            out.append(f"  note: {_plain(note)}")
+        files = entry.get("files") or []
+        out.append(f"  evidence: {', '.join(files) if files else 'not kept (size budget)'}")
+        out.append("")
+    for note in attribution.get("notes", []):
+        out.append(f"note: {_plain(note)}")
+    return "\n".join(out).rstrip() + "\n"
