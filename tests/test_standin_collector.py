@@ -13,8 +13,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from perfgate_lib.verdict.lineage import CHILD_JOB, STEP_LOG, detect
 from perfgate_lib.verdict.report import load_report, parse_report
 from perfgate_lib.verdict.rules import GateContext, decide
