@@ -1,23 +1,27 @@
-"""The Iris runner: marin's own scripts submit and collect, the ``iris`` CLI polls and stops.
+"""The Iris runner: marin's own scripts submit and collect; the checkout's own Iris tools
+wait, read states and stop (docs/iris.md).
 
 * submit: ``uv run python scripts/ci/submit_perf_run.py --gate N --pr PR --cwd WORKTREE
   --status-out URL [--iris-config CFG]`` run in the worktree (the PR head's script). Its
   stdout goes straight to a file, so the job id survives a crash of this process; the
   JSON line (keys job_id, gate, ferry_module, status_path, run_id, cwd) is found among
-  log lines.
-* poll: ``iris --config=CFG job list --json --prefix JOB_ID``; the entry whose job_id is
-  the job (children share the prefix). State names of both eras are normalised.
+  log lines. A refusal of the tier's priority band says who may run the gate
+  (:class:`PriorityRefused`).
+* wait and poll: the checkout's ``scripts/ci/iris_monitor.py`` (``wait`` with the
+  workflows' ``--resource-exhaustion-policy shutdown``, bounded by the poll interval;
+  ``status``) where it has one; else the checkout's ``iris`` CLI (``job list``: JSON on
+  0.2.20, a table on 0.2.227; see :mod:`~perfgate_lib.runners.iris_tools`).
 * job ids of both shapes: rooted ``/<user>/<job>`` and, from older submit scripts,
-  unrooted ``<user>/<job>``. marin-iris 0.2.20 lists nothing for an unrooted prefix and
-  refuses it in ``job logs`` / ``job stop``, so an unrooted id is tried as given, then
-  rooted; the shape the CLI answered to is remembered (:func:`cli_job_ids`) and given to
-  the collector, which otherwise fails quietly on an id the CLI refuses.
-* job tree: the same listing gives the job's descendants (:meth:`IrisRunner.job_tree`),
+  unrooted ``<user>/<job>``. Iris lists nothing for an unrooted prefix and refuses it in
+  ``job logs`` / ``job stop``, so an unrooted id is tried as given, then rooted; the
+  shape the tools answered to is remembered (:func:`cli_job_ids`) and given to the
+  collector, which otherwise fails quietly on an id the CLI refuses.
+* job tree: the CLI's listing gives the job's descendants (:meth:`IrisRunner.job_tree`),
   which tell a step that did not finish from a cache hit.
 * collect: ``uv run python scripts/ci/collect_perf_metrics.py --job-id ID --status URL
   --out FILE`` run in the marin checkout (the script the scheduled baselines use) or the
   worktree (``collect_from``).
-* stop: ``iris --config=CFG job stop JOB_ID`` (``job cancel`` on tools without ``stop``).
+* stop: ``iris job stop JOB`` (0.2.20) or ``iris job cancel JOB`` (0.2.227).
 * find: after a crash between "submitting" and the recorded job id, the job is looked up
   by its deterministic name ``zephyr-perf-pr{pr}-g{gate}-treatment-<UTC stamp>``.
 
@@ -26,11 +30,11 @@ Children get the environment without GitHub tokens: the PR's code runs there.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shlex
 import subprocess
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,19 +47,31 @@ from perfgate_lib.runners.base import (
     normalise_state,
     parse_json_line,
 )
+from perfgate_lib.runners.iris_dialect import (
+    DialectError,
+    MonitorAnswer,
+    parse_json_listing,
+    priority_refusal,
+)
+from perfgate_lib.runners.iris_tools import (
+    SECRET_ENV,
+    IrisCli,
+    IrisMonitor,
+    child_env,
+    own_iris,
+    run_tool,
+)
 from perfgate_lib.timeutil import iso, parse_time
 
 DEFAULT_CLUSTER_CONFIG = "lib/iris/config/marin.yaml"
 SUBMIT_SCRIPT = "scripts/ci/submit_perf_run.py"
 COLLECT_SCRIPT = "scripts/ci/collect_perf_metrics.py"
-SECRET_ENV = ("GITHUB_TOKEN", "GH_TOKEN", "GITHUB_PAT")
+__all__ = ["SECRET_ENV", "IrisRunner", "PriorityRefused", "child_env", "status_url"]
 
 
-def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment for marin's scripts and checks: ours minus GitHub tokens."""
-    env = {k: v for k, v in os.environ.items() if k not in SECRET_ENV}
-    env.update(extra or {})
-    return env
+class PriorityRefused(RunnerError):
+    """The cluster refused the tier's priority band for this user (exit 4); the message
+    says who may run the gate."""
 
 
 def run_name_prefix(pr: int, gate: int) -> str:
@@ -87,33 +103,34 @@ def in_tree(job_id: str, root: str) -> bool:
 
 
 def job_entries(text: str, source: str = "iris job list") -> list[dict[str, Any]]:
-    """Entries of ``iris job list --json`` output: a list, or an object holding ``jobs``.
-
-    Log lines before the JSON are skipped.
-    """
-    start = min((i for i in (text.find("["), text.find("{")) if i >= 0), default=-1)
-    if start < 0:
-        if not text.strip() or "no jobs" in text.lower():
-            return []
-        raise RunnerError(f"{source}: no JSON in the output: {text.strip()[:200]!r}")
+    """Entries of ``iris job list --json`` output (marin-iris 0.2.20): a list, or an object
+    holding ``jobs``. Log lines before the JSON are skipped."""
     try:
-        data = json.loads(text[start:])
-    except json.JSONDecodeError:
-        # log lines may contain brackets; try each line that opens a JSON document
-        for i, line in enumerate(text.splitlines()):
-            if line.lstrip().startswith(("[", "{")):
-                try:
-                    data = json.loads("\n".join(text.splitlines()[i:]))
-                    break
-                except json.JSONDecodeError:
-                    continue
-        else:
-            raise RunnerError(f"{source}: output is not JSON: {text.strip()[:200]!r}") from None
-    if isinstance(data, dict):
-        data = data.get("jobs", [data] if "job_id" in data else [])
-    if not isinstance(data, list):
-        raise RunnerError(f"{source}: expected a list of jobs, got {type(data).__name__}")
-    return [e for e in data if isinstance(e, dict)]
+        return parse_json_listing(text)
+    except DialectError as exc:
+        raise RunnerError(f"{source}: {exc}") from exc
+
+
+def job_state_from_monitor(job_id: str, answer: MonitorAnswer) -> JobState:
+    """A :class:`JobState` from what ``iris_monitor.py`` said. A capacity shutdown (its
+    ``RESOURCE_EXHAUSTED``) is a killed job whose error says why."""
+    if answer.not_found:
+        return JobState(job_id=job_id, state="unknown", found=False)
+    if answer.resource_exhausted:
+        why = answer.exhausted_reason or "no capacity"
+        return JobState(
+            job_id=job_id,
+            state="killed",
+            raw_state=answer.state,
+            error=f"shut down for lack of capacity (iris_monitor.py "
+            f"--resource-exhaustion-policy shutdown): {why}",
+        )
+    return JobState(
+        job_id=job_id,
+        state=normalise_state(answer.state),
+        raw_state=answer.state,
+        error=answer.error,
+    )
 
 
 def job_state_from_entry(job_id: str, entry: Mapping[str, Any]) -> JobState:
@@ -148,7 +165,10 @@ class IrisRunner:
     to the checkout); ``pass_config_to_submit`` adds ``--iris-config`` to the submit call
     (only when it is not the default cluster). ``scratch_dir``: a local folder for the
     scripts' raw outputs. ``on_submit_started(pid, output_path)`` is called once the
-    submit process runs (the caller records it before waiting).
+    submit process runs (the caller records it before waiting). ``worktree``: the PR head's
+    worktree; its ``.venv/bin/iris`` and ``scripts/ci/iris_monitor.py`` come first (the
+    checkout's next). ``iris_command``: the CLI when neither has its own ``.venv``.
+    ``sleep``: how :meth:`wait` waits without a monitor (tests pass a fake clock's).
     """
 
     checkout: str
@@ -166,6 +186,9 @@ class IrisRunner:
     on_submit_started: Callable[[int, str], None] | None = None
     name: str = "iris"
     last_worktree: str | None = field(default=None, repr=False)
+    sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
+    _cli: IrisCli | None = field(default=None, repr=False)
+    _monitor: IrisMonitor | None | bool = field(default=False, repr=False)
     _cli_ids: dict[str, str] = field(default_factory=dict, repr=False)
     _ended_listing: dict[str, list[dict[str, Any]]] = field(default_factory=dict, repr=False)
 
@@ -176,26 +199,37 @@ class IrisRunner:
             return self.iris_config
         return os.path.join(self.checkout, self.iris_config)
 
-    def _iris(self, *args: str) -> list[str]:
-        return [*shlex.split(self.iris_command), f"--config={self.config_path}", *args]
+    def _tool_folders(self) -> tuple[str | None, ...]:
+        return (self.last_worktree, self.checkout)
+
+    @property
+    def cli(self) -> IrisCli:
+        """The iris CLI of the checkout under test (resolved once, its dialect cached)."""
+        if self._cli is None:
+            self._cli = IrisCli(
+                command=own_iris(self._tool_folders(), self.iris_command),
+                config_path=self.config_path,
+                cwd=self.checkout,
+                timeout_seconds=self.timeout_seconds,
+                env=self.env,
+            )
+        return self._cli
+
+    @property
+    def monitor(self) -> IrisMonitor | None:
+        """The checkout's ``scripts/ci/iris_monitor.py`` (looked up once); None without."""
+        if self._monitor is False:
+            self._monitor = IrisMonitor.find(
+                self._tool_folders(),
+                config_path=self.config_path,
+                uv_command=self.uv_command,
+                timeout_seconds=self.timeout_seconds,
+                env=self.env,
+            )
+        return self._monitor or None
 
     def _run(self, argv: list[str], cwd: str, what: str) -> subprocess.CompletedProcess[str]:
-        try:
-            return subprocess.run(
-                argv,
-                cwd=cwd,
-                env=child_env(self.env),
-                capture_output=True,
-                text=True,
-                timeout=self.timeout_seconds,
-                check=False,
-            )
-        except FileNotFoundError as exc:
-            raise RunnerError(
-                f"{what}: cannot run {argv[0]!r} ({exc.strerror}); is it installed and on PATH?"
-            ) from exc
-        except subprocess.TimeoutExpired as exc:
-            raise RunnerError(f"{what}: no answer after {self.timeout_seconds:g} s") from exc
+        return run_tool(argv, cwd, what, self.timeout_seconds, self.env)
 
     def _script(self, where: str, script: str) -> str:
         path = os.path.join(where, script)
@@ -247,7 +281,11 @@ class IrisRunner:
             raise RunnerError(f"{what}: cannot run {argv[0]!r}; is uv installed?") from exc
         text = _read(out_path)
         if code != 0:
-            tail = (_read(err_path) or text).strip()[-2000:]
+            err = _read(err_path)
+            refusal = priority_refusal(err + "\n" + text)
+            if refusal is not None:
+                raise PriorityRefused(refusal.explain(gate))
+            tail = (err or text).strip()[-2000:]
             raise RunnerError(f"{what} exited {code}: {tail}")
         submission = self.submission_from_output(text, gate, attempt, status)
         if submission is None:
@@ -281,13 +319,8 @@ class IrisRunner:
 
     # ------------------------------------------------------------------ poll / find
     def list_jobs(self, prefix: str | None) -> list[dict[str, Any]]:
-        args = ["job", "list", "--json"] + (["--prefix", prefix] if prefix else [])
-        proc = self._run(self._iris(*args), self.checkout, "iris job list")
-        if proc.returncode != 0:
-            raise RunnerError(
-                f"iris job list exited {proc.returncode}: {(proc.stderr or proc.stdout).strip()[-500:]}"
-            )
-        return job_entries(proc.stdout)
+        """``iris job list`` under ``prefix``, in the CLI's dialect."""
+        return self.cli.list_jobs(prefix)
 
     def _job_listing(self, job_id: str) -> tuple[str, list[dict[str, Any]]]:
         """(the id form the CLI knows, the listing under it); ("", []) when no form lists
@@ -310,6 +343,11 @@ class IrisRunner:
         return self._cli_ids.get(job_id, job_id)
 
     def poll(self, job_id: str) -> JobState:
+        """The job's state now: ``iris_monitor.py status`` where the checkout has it, else
+        the CLI's listing."""
+        monitor = self.monitor
+        if monitor is not None:
+            return self._monitor_call(job_id, monitor.status)
         _form, entries = self._job_listing(job_id)
         for entry in entries:
             if _same_job(str(entry.get("job_id", "")), job_id):
@@ -317,6 +355,34 @@ class IrisRunner:
                 if job.terminal:  # the listing that shows it ended also shows its tree
                     self._ended_listing[job_id] = entries
                 return job
+        return JobState(job_id=job_id, state="unknown", found=False)
+
+    def wait(self, job_id: str, seconds: float) -> JobState:
+        """Wait at most ``seconds`` for the job to end; its state then.
+
+        With the checkout's ``iris_monitor.py``: its ``wait`` (which ends a job stuck on
+        capacity, as the tier workflows do), then ``status`` if it is still running.
+        Without: sleep, then :meth:`poll`.
+        """
+        monitor = self.monitor
+        if monitor is None:
+            if seconds > 0:
+                self.sleep(seconds)
+            return self.poll(job_id)
+        job = self._monitor_call(job_id, lambda form: monitor.wait(form, seconds))
+        return self.poll(job_id) if job.raw_state == "timed out" else job
+
+    def _monitor_call(self, job_id: str, call: Callable[[str], MonitorAnswer]) -> JobState:
+        """``call`` with the id forms of :func:`cli_job_ids` until one is known."""
+        known = self._cli_ids.get(job_id)
+        for form in (known,) if known else cli_job_ids(job_id):
+            answer = call(form)
+            if answer.not_found:
+                continue
+            self._cli_ids[job_id] = form
+            if answer.timed_out:
+                return JobState(job_id=job_id, state="unknown", raw_state="timed out")
+            return job_state_from_monitor(job_id, answer)
         return JobState(job_id=job_id, state="unknown", found=False)
 
     def job_tree(self, job_id: str) -> list[JobState]:
@@ -337,9 +403,7 @@ class IrisRunner:
         known = self._cli_ids.get(job_id)
         proc = None
         for form in (known,) if known else cli_job_ids(job_id):
-            proc = self._run(
-                self._iris("job", verb, form, *extra), self.checkout, f"iris job {verb}"
-            )
+            proc = self.cli.run("job", verb, form, *extra)
             if proc.returncode == 0:
                 self._cli_ids[job_id] = form
                 return proc
@@ -426,12 +490,14 @@ class IrisRunner:
         return proc.stdout if proc.returncode == 0 else ""
 
     def stop(self, job_id: str) -> None:
-        proc = self._job_command("stop", job_id)
-        if proc.returncode != 0 and "no such command" in (proc.stderr + proc.stdout).lower():
-            proc = self._job_command("cancel", job_id)
+        """``iris job stop`` (0.2.20) or ``iris job cancel`` (0.2.227): the job and its
+        descendants."""
+        verb = self.cli.stop_args(job_id)[1]
+        proc = self._job_command(verb, job_id)
         if proc.returncode != 0:
             raise RunnerError(
-                f"iris could not stop {job_id}: {(proc.stderr or proc.stdout).strip()[-500:]}"
+                f"iris could not stop {job_id} (`iris job {verb}`): "
+                f"{(proc.stderr or proc.stdout).strip()[-500:]}"
             )
 
 
