@@ -23,6 +23,12 @@ import world  # noqa: E402
 
 UNROOTED_ID = re.compile(r"^[a-z0-9][a-z0-9./_-]*$", re.IGNORECASE)  # run ids end in ...T063154Z
 ROOTED_OR_NOT_ID = re.compile(r"^/?[a-z0-9][a-z0-9./_-]*$", re.IGNORECASE)
+TIER_FLAGS = {  # `iris job run` flags per gate (marin-contracts.md)
+    1: ["--memory=2G", "--disk=4G", "--cpu=1", "--extra=cpu", "--priority", "production"],
+    2: ["--memory=2G", "--extra=cpu"],
+    3: ["--region=europe-west4", "--memory=4G", "--disk=5G", "--cpu=1", "--extra=cpu",
+        "--enable-extra-resources", "--no-preemptible", "--priority", "production"],
+}
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--gate", type=int, required=True)
@@ -56,7 +62,8 @@ spec = world.attempt_spec(args.gate, attempt)
 iris = os.path.join(args.cwd, ".venv", "bin", "iris")
 config = os.path.join(args.cwd, args.iris_config)
 argv = [iris, f"--config={config}", "job", "run", "--no-wait", "--job-name", run_id]
-argv += ["--memory=2G", "--extra=cpu", "-e", "FERRY_STATUS_PATH", args.status_out or ""]
+argv += TIER_FLAGS.get(args.gate, ["--memory=2G", "--extra=cpu"])  # marin's tier map
+argv += ["-e", "FERRY_STATUS_PATH", args.status_out or ""]
 argv += ["--", "python", "-m", spec.get("ferry_module") or world.TIER_FERRY[str(args.gate)]]
 env = {
     **os.environ,
