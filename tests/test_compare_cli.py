@@ -110,3 +110,34 @@ def test_compare_into_the_runs_root_is_archived_and_indexed(tmp_path):
     listing = perfgate("runs", "--root", str(tmp_path), "--json")
     assert listing.returncode == 0, listing.stderr
     assert str(run) in listing.stdout and "fail" in listing.stdout
+
+
+@pytest.mark.parametrize(
+    "context, says",
+    [
+        ("[1]", "must be a JSON object (or a file holding one), got an array"),
+        ('"x"', "got a string"),
+        ('{"gate": ', "not valid JSON"),
+        ("no-such-context.json", "no-such-context.json: file not found"),
+    ],
+)
+def test_a_bad_context_is_a_usage_error_saying_what_it_is(tmp_path, capsys, context, says):
+    """Checked before any kernel starts: exit 2 naming --context (``[1]`` used to say
+    "file not found" from inside the notebook)."""
+    from perfgate_lib.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["compare", BASE, TREAT, "--context", context, "--out", str(tmp_path / "o")])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "--context" in err and says in err
+    assert not (tmp_path / "o").exists(), "no kernel ran"
+
+
+@pytest.mark.slow
+def test_compare_gate_0_is_recorded_as_gate_0(tmp_path):
+    out = tmp_path / "run"
+    proc = perfgate("compare", BASE, TREAT, "--gate", "0", "--json", "--out", str(out))
+    verdict = json.loads(proc.stdout)
+    assert verdict["gate"] == 0 and verdict["baseline"]["max_age_hours"] is None
+    assert "Gate 0 (local A/B)" in (out / "comment.md").read_text()

@@ -13,6 +13,27 @@ from perfgate_lib.verdict.notebook import run_compare_notebook
 from perfgate_lib.verdict.report import load_report
 
 
+def check_context(value: str) -> str:
+    """``--context`` as given, once it is known to be a JSON object or a file holding one:
+    click.BadParameter (exit 2) saying which it is not, before any kernel starts."""
+    from perfgate_lib.errors import UsageError
+    from perfgate_lib.io.paramfile import parse_json_arg
+
+    text = (value or "").strip()
+    try:
+        decoded = json.loads(text) if text else {}
+    except ValueError:
+        decoded = None  # not inline JSON: a path or URL
+    if decoded is not None and not isinstance(decoded, dict):
+        kind = {list: "an array", str: "a string"}.get(type(decoded), "a number or constant")
+        raise click.BadParameter(f"must be a JSON object (or a file holding one), got {kind}")
+    try:
+        parse_json_arg(text, "--context")
+    except UsageError as exc:
+        raise click.BadParameter(str(exc).removeprefix("--context").lstrip(": ")) from exc
+    return value
+
+
 @click.command("compare")
 @click.argument("baseline")
 @click.argument("treatment")
@@ -25,7 +46,12 @@ from perfgate_lib.verdict.report import load_report
 )
 @click.option("--assessment", default="", help="assessment.json to render in the comment.")
 @click.option("--thresholds", default="", help="Threshold table (default: bundled).")
-@click.option("--context", default="{}", help="JSON object or file: GateContext keys.")
+@click.option(
+    "--context",
+    default="{}",
+    callback=lambda _ctx, _param, value: check_context(value),
+    help="JSON object, or a file holding one: GateContext keys.",
+)
 @click.option(
     "--out",
     "out_dir",
