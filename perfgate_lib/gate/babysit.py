@@ -1,7 +1,11 @@
-"""Babysitting a treatment ferry: poll until terminal, no more often than the gate allows.
+"""Babysitting a treatment ferry: wait until terminal, looking no more often than the gate
+allows.
 
 The interval is the gate's ``poll_interval_minutes`` (10 / 15 / 20) and holds across
-restarts: a resumed run waits until the last recorded poll plus the interval.
+restarts: a resumed run waits until the last recorded poll plus the interval. The first
+look is :meth:`Runner.poll`; each later one is :meth:`Runner.wait` for at most the rest of
+the interval (the iris runner waits with the checkout's ``iris_monitor.py`` there, which
+returns as soon as the job ends). A runner without ``wait`` is polled after a sleep.
 ``PERFGATE_POLL_SECONDS`` overrides it (tests, demos). Queue wait (``pending`` /
 ``building``) is measured apart from run time: from the cluster's ``submitted_at`` /
 ``started_at`` when it reports them, else from our own observations (to the poll).
@@ -22,7 +26,12 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import TracebackType
 from typing import Any, TextIO
+
+from rich.console import Console
+from rich.live import Live
+from rich.text import Text
 
 from perfgate_lib.io import storage
 from perfgate_lib.mdtext import fmt_duration
@@ -170,19 +179,77 @@ def describe(watch: Watch, now: dt.datetime, gate: int | None = None) -> str:
 
 
 class ProgressPrinter:
-    """Prints one line per poll (a notebook keeps them as its audit trail) and writes the
-    latest observation to ``progress.json`` for a watching terminal."""
+    """Prints one line per look (a notebook keeps them as its audit trail), writes the latest
+    observation to ``progress.json`` for a watching terminal, and, when ``console`` is a
+    terminal, keeps a live line between looks: the job, its state, the elapsed time
+    (updated each second) and when the next look is due. Quiet (no live line) when stdout
+    is not a terminal. Use it as a context manager so the live line ends with the wait."""
 
-    def __init__(self, out_dir: str | None, gate: int | None = None, stream: TextIO | None = None):
+    def __init__(
+        self,
+        out_dir: str | None,
+        gate: int | None = None,
+        stream: TextIO | None = None,
+        console: Console | None = None,
+        clock: Callable[[], dt.datetime] = utc_now,
+    ):
         self.out_dir = out_dir
         self.gate = gate
         self.stream = stream or sys.stdout
+        self.console = console or Console()
+        self.clock = clock
+        self.watch: Watch | None = None
+        self.next_poll_at: dt.datetime | None = None
+        self._live: Live | None = None
+
+    @property
+    def live_enabled(self) -> bool:
+        return self.console.is_terminal
+
+    def live_line(self, now: dt.datetime) -> str:
+        """The live line at ``now``: ``describe`` plus the time to the next look."""
+        if self.watch is None:
+            return ""
+        line = describe(self.watch, now, self.gate)
+        if self.next_poll_at is not None and not self.watch.terminal:
+            left = max(0.0, (self.next_poll_at - now).total_seconds())
+            line += f" · next check in {fmt_duration(left)}"
+        return line
+
+    def __rich__(self) -> Text:
+        return Text("⏳ " + self.live_line(self.clock()), style="bold")
+
+    def __enter__(self) -> ProgressPrinter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """End the live line (nothing when there is none)."""
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
 
     def __call__(self, watch: Watch, now: dt.datetime, next_poll_at: dt.datetime | None) -> None:
+        self.watch, self.next_poll_at = watch, next_poll_at
         line = describe(watch, now, self.gate)
         if next_poll_at is not None and not watch.terminal:
             line += f" · next check {next_poll_at.strftime('%H:%M:%S')} UTC"
-        print(f"[{now.strftime('%H:%M:%S')}] {line}", file=self.stream, flush=True)
+        if self._live is not None:
+            self.console.print(f"[{now.strftime('%H:%M:%S')}] {line}", markup=False)
+        else:
+            print(f"[{now.strftime('%H:%M:%S')}] {line}", file=self.stream, flush=True)
+        if watch.terminal:
+            self.close()
+        elif self.live_enabled and self._live is None:
+            self._live = Live(self, console=self.console, refresh_per_second=1, transient=True)
+            self._live.start()
         if self.out_dir:
             payload = {
                 "gate": self.gate,
@@ -212,21 +279,53 @@ def babysit(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], dt.datetime] = utc_now,
 ) -> BabysitResult:
-    """Poll ``watch.job_id`` until terminal; ``on_observation`` persists each step.
+    """Wait on ``watch.job_id`` until terminal; ``on_observation`` persists each step.
 
-    Raises :class:`RunnerError` after ``policy.error_limit`` failed or empty polls in a row.
+    ``progress`` (a :class:`ProgressPrinter`) is told of each look and, as a context
+    manager, is closed when the wait ends. Raises :class:`RunnerError` after
+    ``policy.error_limit`` failed or empty looks in a row.
     """
+    closing = progress if isinstance(progress, contextlib.AbstractContextManager) else None
+    with closing or contextlib.nullcontext():
+        return _babysit(runner, watch, policy, on_observation, progress, sleep, clock)
+
+
+def look(
+    runner: Runner, job_id: str, seconds: float | None, sleep: Callable[[float], None]
+) -> JobState:
+    """One look at the job: :meth:`Runner.poll` now (``seconds`` None), else
+    :meth:`Runner.wait` for at most ``seconds`` (a runner without it: sleep, then poll)."""
+    if seconds is None:
+        return runner.poll(job_id)
+    wait = getattr(runner, "wait", None)
+    if wait is not None:
+        return wait(job_id, max(0.0, seconds))
+    if seconds > 0:
+        sleep(seconds)
+    return runner.poll(job_id)
+
+
+def _babysit(
+    runner: Runner,
+    watch: Watch,
+    policy: BabysitPolicy,
+    on_observation: Callable[[Watch], None] | None,
+    progress: Callable[[Watch, dt.datetime, dt.datetime | None], None] | None,
+    sleep: Callable[[float], None],
+    clock: Callable[[], dt.datetime],
+) -> BabysitResult:
     job = JobState(job_id=watch.job_id, state=watch.state)
     while True:
         last = parse_time(watch.last_poll_at)
+        seconds = None
         if last is not None:
-            wait = (last + dt.timedelta(seconds=policy.interval_seconds) - clock()).total_seconds()
-            if wait > 0:
-                sleep(wait)
-        now = clock()
+            due = last + dt.timedelta(seconds=policy.interval_seconds)
+            seconds = (due - clock()).total_seconds()
         try:
-            job = runner.poll(watch.job_id)
+            job = look(runner, watch.job_id, seconds, sleep)
+            now = clock()
         except RunnerError as exc:
+            now = clock()
             watch.errors_in_row += 1
             watch.last_poll_at = iso(now)
             watch.error = str(exc)

@@ -1,8 +1,9 @@
 """The runner interface and the Iris job-state model shared by every runner.
 
 A runner turns (gate, PR, worktree, attempt) into a treatment perf report in four steps:
-:meth:`Runner.submit` -> :class:`Submission`, :meth:`Runner.poll` -> :class:`JobState`
-(until terminal), :meth:`Runner.collect` -> report path, and :meth:`Runner.stop`;
+:meth:`Runner.submit` -> :class:`Submission`, :meth:`Runner.poll` (one look) and
+:meth:`Runner.wait` (a bounded wait) -> :class:`JobState` (until terminal),
+:meth:`Runner.collect` -> report path, and :meth:`Runner.stop`;
 :meth:`Runner.job_tree` lists the job's descendants once it ended.
 :meth:`Runner.find` looks a submission up by its run-id prefix after a crash (so a ferry
 is adopted rather than submitted twice).
@@ -124,6 +125,11 @@ class Runner(Protocol):
 
     def poll(self, job_id: str) -> JobState:
         """The job's current state (one cluster query)."""
+        ...
+
+    def wait(self, job_id: str, seconds: float) -> JobState:
+        """Wait at most ``seconds`` for the job to end (sooner when it does); its state
+        then."""
         ...
 
     def collect(self, submission: Submission, out: str) -> str:

@@ -117,6 +117,10 @@ class ReplayRunner:
         state = "failed" if status == "failed" else "succeeded"
         return JobState(job_id=job_id, state=state, raw_state=f"replay:{state}")
 
+    def wait(self, job_id: str, seconds: float) -> JobState:
+        """A replayed job has ended already: no waiting."""
+        return self.poll(job_id)
+
     def collect(self, submission: Submission, out: str) -> str:
         path = self._paths.get(submission.job_id) or self.report_path(
             submission.gate, submission.attempt
