@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -140,6 +141,25 @@ def test_a_reply_after_a_push_confirms_nothing_and_reassesses(actions):
     assert result.action == "reassessed" and result.plan is None
     state = read_marker(kit_sentinel(fake))
     assert state["sha"] == world.sha(FAILING_PR) and state["stage"] in NOT_RUNNING
+
+
+def test_a_terminal_confirmation_after_a_push_is_refused(world_env, github_env, tmp_path):
+    """`perfgate run --pr N` printed the assessment of one head; `--confirm go` after a
+    push (no --sha) does not confirm the new head nobody read."""
+    world = world_env
+    world.scenario(attempts_scenario())
+    options = RunOptions(
+        pr=PASS_PR,
+        checkout=str(world.checkout),
+        executor="inprocess",
+        common=str(world.common),
+        runs_root=str(tmp_path / "runs"),
+    )
+    assert run(options, echo=lambda _t: None).message == "awaiting confirmation"
+    github_env.pulls[(DEFAULT_REPO, PASS_PR)]["head_sha"] = world.sha(FAILING_PR)
+    with pytest.raises(HeadMoved, match=world.sha(PASS_PR)[:12]):
+        run(replace(options, confirm="go"), echo=lambda _t: None)
+    assert world.submissions() == [] and world.ledger("uv_syncs.jsonl") == []
 
 
 # ---------------------------------------------------------------------- 2. the kit's own comment

@@ -548,6 +548,10 @@ def _run_held(
     opts: RunOptions, lock: PrLock, sha: str, reply: str, echo: Callable[[str], None]
 ) -> RunOutcome:
     """:func:`run` while this process holds the PR's lock (state.py)."""
+    if reply and not opts.sha:  # a reply confirms the assessment it answers, not a new head
+        waiting = find_unfinished(opts.runs_root or default_runs_root(), opts.pr)
+        if waiting and waiting.status == "awaiting_confirmation" and waiting.data["sha"] != sha:
+            raise HeadMoved(opts.pr, str(waiting.data["sha"]), sha)
     state, resumed = open_run(opts, sha)
     lock.adopt(state)
     echo(f"{'resuming' if resumed else 'run folder'}: {state.run_dir}")
