@@ -20,8 +20,9 @@ from perfgate_lib.io import storage
 @click.option(
     "--login",
     default=None,
-    help="Only replace this account's comment ('auto': the token's account). "
-    "Default: $PERFGATE_GITHUB_LOGIN, else any sentinel comment.",
+    help="The kit's account: only its comment is replaced ('auto': the token's account). "
+    "Default: $PERFGATE_GITHUB_LOGIN, else github-actions[bot] under GitHub Actions, else "
+    "the token's account. Other accounts' comments are never touched.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def command(pr, body_file, repo, login, as_json):

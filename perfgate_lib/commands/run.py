@@ -64,7 +64,12 @@ def _sigterm_as_interrupt() -> None:
 @click.option(
     "--allow-other-cluster", is_flag=True, help="Allow an --iris-config other than marin.yaml."
 )
-@click.option("--sha", default="", help="PR head SHA (default: asked from GitHub).")
+@click.option(
+    "--sha",
+    default="",
+    help="The commit the reviewer confirmed: the run refuses (exit 4, and says so on the PR) "
+    "when the PR head is elsewhere (default: the head GitHub reports).",
+)
 @click.option(
     "--assessment", default="", help="Use this assessment.json instead of assessing the diff."
 )
