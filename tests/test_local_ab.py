@@ -833,3 +833,235 @@ def test_a_dependency_pin_change_runs_each_side_with_its_own_version(tmp_path):
     comment = (out / "comment.md").read_text()
     assert "braceexpand 0.1.7 -&gt; 0.1.6" in comment or "braceexpand 0.1.7 -> 0.1.6" in comment
     assert comment.count("zephyr 0.2.20") >= 2  # each side's versions are named
+
+
+# ---------------------------------------------------------------------------
+# Issue 30: no pass without a measurement that could fail; progress; reloading a run
+# ---------------------------------------------------------------------------
+
+
+def _commit(repo: Path, rel: str, text: str, message: str) -> str:
+    path = repo / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    subprocess.run(["git", "-C", str(repo), "add", rel], check=True)
+    subprocess.run(
+        [
+            "git",
+            "-C",
+            str(repo),
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "commit",
+            "-qm",
+            message,
+        ],
+        check=True,
+    )
+    return subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def test_a_diff_outside_zephyr_is_nothing_to_measure_not_a_pass(tmp_path, capsys, monkeypatch):
+    """The issue's case: a repository with no lib/zephyr/src; before, both sides ran the
+    installed Zephyr for minutes and the command printed ``verdict: pass``."""
+    from perfgate_lib.cli import main
+
+    monkeypatch.setenv("PERFGATE_RUNS_ROOT", str(tmp_path / "runs"))
+    repo = tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    _commit(repo, "README.md", "one\n", "first")
+    _commit(repo, "docs/notes.md", "two\n", "second")
+    with pytest.raises(local.NothingToMeasure, match="changes no file under lib/zephyr/"):
+        local.run_local_ab(repo, "HEAD~1", "HEAD", out_dir=tmp_path / "ab", progress=None)
+    assert not (tmp_path / "ab").exists(), "stopped before anything ran"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["local-ab", "--checkout", str(repo), "--base", "HEAD~1", "--head", "HEAD"])
+    out = capsys.readouterr().out
+    assert exit_info.value.code == 0
+    assert "nothing to measure" in out and "docs/notes.md" in out
+    assert "verdict:" not in out and "pass" not in out
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_side_on_anything_but_its_own_zephyr_or_identical_sides_cannot_be_measured():
+    sources = {"control": "/w/control/lib/zephyr/src", "treatment": "/w/treatment/lib/zephyr/src"}
+    own = {side: f"{src}/zephyr/__init__.py" for side, src in sources.items()}
+    digests = {"control": "aaa", "treatment": "bbb"}
+    changes = ["lib/zephyr/src/zephyr/shuffle.py"]
+    assert local.measurability_problems(sources, digests, own, changes, []) == []
+
+    installed = {**own, "treatment": "/venv/site-packages/zephyr/__init__.py"}
+    (problem,) = local.measurability_problems(sources, digests, installed, changes, [])
+    assert problem.startswith("treatment imported Zephyr from /venv/site-packages")
+
+    no_src = {**sources, "control": None}
+    (problem,) = local.measurability_problems(no_src, digests, own, changes, [])
+    assert "control has no lib/zephyr/src/zephyr package" in problem
+
+    same = {"control": "aaa", "treatment": "aaa"}
+    (problem,) = local.measurability_problems(sources, same, own, changes, [])
+    assert "identical Zephyr sources" in problem and "shuffle.py" in problem
+    # identical sources with different dependencies still measure something
+    assert (
+        local.measurability_problems(sources, same, own, changes, ["braceexpand 0.1.7 -> 0.1.6"])
+        == []
+    )
+    # an A/A (same commit, asked for) has no change to find
+    assert local.measurability_problems(sources, same, own, [], []) == []
+    # a treatment that did not start reports nothing: it is a failed treatment, not this
+    assert (
+        local.measurability_problems(sources, digests, {"control": own["control"]}, changes, [])
+        == []
+    )
+
+
+def test_source_digest_sees_any_file_change_but_not_bytecode(tmp_path):
+    src = tmp_path / "src"
+    (src / "zephyr" / "__pycache__").mkdir(parents=True)
+    (src / "zephyr" / "__init__.py").write_text("x = 1\n")
+    first = local.source_digest(str(src))
+    (src / "zephyr" / "__pycache__" / "a.pyc").write_bytes(b"\0")
+    assert local.source_digest(str(src)) == first
+    (src / "zephyr" / "__init__.py").write_text("x = 2\n")
+    assert local.source_digest(str(src)) != first
+    assert local.source_digest(None) is None
+
+
+@pytest.mark.slow
+def test_zephyr_files_changed_but_no_zephyr_source_stops_with_exit_4(tmp_path):
+    """The diff touches lib/zephyr/ but neither side has lib/zephyr/src/zephyr: both would
+    run the installed marin-zephyr, so gate 0 stops instead of passing."""
+    from tests.cli_helpers import perfgate
+
+    repo = tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    _commit(repo, "lib/zephyr/README.md", "one\n", "first")
+    _commit(repo, "lib/zephyr/README.md", "two\n", "second")
+    proc = perfgate(
+        "local-ab",
+        "--checkout",
+        str(repo),
+        "--base",
+        "HEAD~1",
+        "--head",
+        "HEAD",
+        "--metric",
+        "cpu",
+        "--env",
+        "kit",
+        "--docs",
+        "10",
+        "--max-pairs",
+        "1",
+        "--out",
+        str(tmp_path / "run"),
+    )
+    assert proc.returncode == 4, proc.stdout + proc.stderr
+    assert "gate 0 cannot measure this diff" in proc.stderr
+    assert "no lib/zephyr/src/zephyr package" in proc.stderr
+    assert "verdict: pass" not in proc.stdout
+
+
+def test_progress_is_logged_and_shown_on_a_terminal_only(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    from perfgate_lib.local.progress import ProgressLog, follow, last_message
+
+    log = tmp_path / "ab" / "progress.log"
+    seen = []
+    say = ProgressLog(log, seen.append)
+    say("preparing each side's Python environment")
+    say(gate0_pairs.pair_message(2, 12, 4.06, ["fuzzy_dups", "minhash"]))
+    assert seen[-1] == "pair 2 of at most 12 done in 4.1 s; undecided: fuzzy_dups, minhash"
+    total = gate0_pairs.pair_message(3, 12, 1.0, [local.TOTAL], "instructions")
+    assert total.endswith("undecided: instructions_total")
+    assert [line.split("\t")[1] for line in log.read_text().splitlines()] == seen
+    assert last_message(log) == seen[-1]
+
+    screen = io.StringIO()
+    terminal = Console(file=screen, force_terminal=True, width=160)
+    with follow(log, "gate 0 (instructions, at most 12 pairs)", console=terminal) as newest:
+        assert newest() == seen[-1]
+    shown = screen.getvalue()
+    assert "gate 0 (instructions, at most 12 pairs): pair 2 of at most 12" in shown
+    assert "undecided: fuzzy_dups, minhash" in shown and "0:00:0" in shown  # elapsed
+
+    piped = io.StringIO()
+    with follow(log, "gate 0", console=Console(file=piped, force_terminal=False)):
+        pass
+    assert piped.getvalue() == "", "quiet when the output is not a terminal"
+
+
+def test_a_finished_ab_reloads_from_its_run_folder_without_writing(tmp_path):
+    import hashlib
+
+    from perfgate_lib.errors import UsageError
+    from perfgate_lib.local.corpus import CorpusSpec
+    from perfgate_lib.local.reload import load_ab, notebook_ab
+
+    run = tmp_path / "run"
+    ab_dir = run / "ab"
+    ab_dir.mkdir(parents=True)
+    result = local.summarize_pairs(
+        _noisy_pairs(8, {"fuzzy_dups": 1.5}, seed=3),
+        ab_id="ab-x",
+        control_sha="a" * 40,
+        treatment_sha="b" * 40,
+        out_dir=str(ab_dir),
+        bands=(4.0, 8.0),
+    )
+    result.stop_reason = "every stage decided after 8 pairs"
+    local.write_outputs(result, CorpusSpec(docs=10))
+
+    def digests():
+        return {
+            p: hashlib.sha256(p.read_bytes()).hexdigest() for p in run.rglob("*") if p.is_file()
+        }
+
+    before = digests()
+    loaded = load_ab(run)
+    assert loaded.read_only and loaded.n_pairs == 8 and loaded.bands == (4.0, 8.0)
+    assert loaded.stop_reason == result.stop_reason
+    assert loaded.paired.equals(result.paired)
+    assert loaded.control_report == result.control_report
+    assert local.local_verdict(loaded).verdict == local.local_verdict(result).verdict
+    assert local.show_pairs_chart(loaded) == ""
+    assert load_ab(ab_dir).n_pairs == 8  # the ab/ folder itself opens too
+    assert notebook_ab(run_dir=str(run)).n_pairs == 8
+    assert digests() == before, "opening a finished run writes nothing"
+    with pytest.raises(UsageError, match="already holds a finished A/B"):
+        notebook_ab(out_dir=str(ab_dir), checkout=str(tmp_path), base="x", head="y")
+    with pytest.raises(UsageError, match="no ab.json"):
+        load_ab(tmp_path)
+
+
+def test_pairs_chart_colours_each_interval_by_its_call_with_a_legend():
+    from perfgate_lib.local.ab import CALL_COLOURS
+
+    result = _result(_noisy_pairs(8, {"fuzzy_dups": 1.5}, seed=2))
+    fig = local.pairs_chart(result)
+    ax = fig.axes[0]
+    calls = dict(zip(result.paired["stage"], result.paired["call"], strict=True))
+    intervals = [line for line in ax.lines if line.get_linewidth() == 3]
+    colours = [line.get_color() for line in intervals]
+    assert colours == [CALL_COLOURS[calls[s]] for s in STAGES]
+    assert len(set(colours)) > 1, "not every interval red"
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "interval: fail" in legend and "one pair's ratio" in legend
+    assert "Gate 0" in ax.get_title()
+
+
+def test_max_pairs_help_describes_a_pair_without_back_to_back():
+    from click.testing import CliRunner
+
+    from perfgate_lib.commands.local_ab import command
+
+    help_text = " ".join(CliRunner().invoke(command, ["--help"]).output.split())
+    assert "back to back" not in help_text
+    assert "one pair: every stage measured once on control and once on treatment" in help_text

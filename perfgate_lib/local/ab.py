@@ -128,7 +128,11 @@ def changed_paths(checkout: str | Path, control_sha: str, head_sha: str) -> list
 
 
 def require_zephyr_change(checkout: str | Path, control_sha: str, head_sha: str) -> list[str]:
-    """The changed paths under ``lib/zephyr/``; :class:`NothingToMeasure` when none."""
+    """The changed paths under ``lib/zephyr/``; :class:`NothingToMeasure` when none. An
+    A/A (head is the merge-base itself: the same commit on both sides, asked for on
+    purpose to calibrate) gives an empty list."""
+    if control_sha == head_sha:
+        return []
     changed = changed_paths(checkout, control_sha, head_sha)
     zephyr = [p for p in changed if p.startswith(ZEPHYR_DIR)]
     if not zephyr:
@@ -168,7 +172,8 @@ def measurability_problems(
     """Why gate 0 could not measure this diff (pure): a side that imported any Zephyr but
     its own worktree's ``lib/zephyr/src`` (``imported``: side -> the imported
     ``zephyr.__file__``, for the sides that started), or two sides with identical Zephyr
-    sources and dependencies while the diff changes ``lib/zephyr/``. Empty when fine."""
+    sources and dependencies while the diff changes ``lib/zephyr/`` (``zephyr_changes``;
+    empty for an A/A, which runs the same commit on purpose). Empty when fine."""
     problems = []
     for side, file in imported.items():
         src = sources.get(side)
@@ -182,7 +187,7 @@ def measurability_problems(
         elif not Path(file).resolve().is_relative_to(Path(src).resolve()):
             problems.append(f"{side} imported Zephyr from {file}, not from its worktree's {src}")
     same = digests.get("control") == digests.get("treatment")
-    if not problems and same and not dependency_changes:
+    if not problems and zephyr_changes and same and not dependency_changes:
         shown = ", ".join(zephyr_changes[:3]) + ("..." if len(zephyr_changes) > 3 else "")
         problems.append(
             f"both sides run identical Zephyr sources (digest {digests.get('control')}) and "

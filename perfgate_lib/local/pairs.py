@@ -98,7 +98,7 @@ def measure_pairs(
             break
         # the budget is judged on when one more pair of this length would end
         open_, stop = stop_rule(pairs, settings, bands, elapsed + pair_s)
-        progress(pair_message(number, settings.max_pairs, pair_s, open_))
+        progress(pair_message(number, settings.max_pairs, pair_s, open_, settings.metric))
         if stop:
             break
         if elapsed + pair_s > settings.budget_s:
@@ -106,9 +106,15 @@ def measure_pairs(
     return pairs, stop, errors
 
 
-def pair_message(number: int, max_pairs: int, seconds: float, undecided: list[str]) -> str:
-    """``pair 3 of at most 12 done in 4.1 s; undecided: fuzzy_dups`` (seconds)."""
-    state = f"undecided: {', '.join(undecided)}" if undecided else "every stage decided"
+def pair_message(
+    number: int, max_pairs: int, seconds: float, undecided: list[str], metric: str = "instructions"
+) -> str:
+    """``pair 3 of at most 12 done in 4.1 s; undecided: fuzzy_dups, instructions_total``
+    (seconds; the run's total named after its ``metric``)."""
+    from perfgate_lib.verdict.measured import UNITS
+
+    names = [UNITS[metric].total if name == abstats.TOTAL else name for name in undecided]
+    state = f"undecided: {', '.join(names)}" if names else "every stage decided"
     return f"pair {number} of at most {max_pairs} done in {seconds:.1f} s; {state}"
 
 
@@ -183,7 +189,7 @@ def measure_at_once(
             judged += 1
             now = clock()
             open_, stop = stop_rule(pairs[:judged], settings, bands, now - started)
-            progress(pair_message(judged, settings.max_pairs, now - last, open_))
+            progress(pair_message(judged, settings.max_pairs, now - last, open_, settings.metric))
             last = now
     return pairs[:judged], stop, errors
 
