@@ -11,7 +11,7 @@
    (the kit's ``.venv`` Zephyr and the newest recorded iris in tests/fixtures/contracts/).
 
 Exit code: pytest's (0 when the newest releases meet every contract). Needs the package
-index; takes a few minutes (the iris install). Work files go to ``runs/contracts/``.
+index; about two minutes (1 min 53 s measured, uv cache warm). Work files: ``runs/contracts/``.
 """
 
 from __future__ import annotations

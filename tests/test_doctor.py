@@ -48,6 +48,7 @@ EVERY_ROW = [
     "iris job summary|describe|wait",
     "iris job run",
     "scripts/ci/iris_monitor.py",
+    "uv",
     "submit script flags",
     "collect script flags",
     "collector lineage",
@@ -77,6 +78,12 @@ def install_iris(venv_bin: Path, folder: Path) -> Path:
     )
     iris.chmod(0o755)
     return iris
+
+
+@pytest.fixture(autouse=True)
+def uv_on_path(monkeypatch):
+    """The kit's uv on PATH, as in an activated environment (the runner calls `uv run`)."""
+    monkeypatch.setenv("PATH", f"{PY312.parent}{os.pathsep}{os.environ['PATH']}")
 
 
 @pytest.fixture(scope="module")
@@ -192,6 +199,7 @@ BROKEN_WAYS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("breakage", "gate", "row", "why"), BROKEN_WAYS, ids=[b[0].__name__ for b in BROKEN_WAYS]
 )
@@ -208,6 +216,7 @@ def test_each_broken_contract_exits_4_naming_its_row(template, tmp_path, breakag
     assert why in broken[row]
 
 
+@pytest.mark.slow
 def test_run_stops_on_a_broken_contract_before_assessing(template, tmp_path):
     co = make_checkout(template, tmp_path)
     _workflow_timeout_disagrees(co)
@@ -238,14 +247,24 @@ def test_unchecked_rows_do_not_stop_anything(template, tmp_path):
     assert rows["gate 2 workflow flags"][0] == "unchecked"
 
 
-def _params_without_iris(tmp_path: Path) -> Path:
+def _params_without_iris(tmp_path: Path, **more: str) -> Path:
     import yaml
 
     doc = yaml.safe_load((REPO_ROOT / "parameters" / "gate_common.yaml").read_text())
     doc["iris_command"] = "no-such-iris-for-perfgate-tests"
+    doc.update(more)
     path = tmp_path / "gate_common.yaml"
     path.write_text(yaml.safe_dump(doc))
     return path
+
+
+def test_no_uv_on_path_is_broken(template, tmp_path):
+    co = make_checkout(template, tmp_path)
+    params = _params_without_iris(tmp_path, uv_command="no-such-uv-for-perfgate-tests")
+    report = diagnose(co, (2,), run_params=str(params))
+    assert [r.contract for r in report.broken] == ["uv"]
+    assert report.broken[0].reason.startswith("`no-such-uv-for-perfgate-tests` is not on PATH")
+    assert rows_of(diagnose(co, (2,)))["uv"][0] == "holds"
 
 
 def test_a_stand_in_iris_that_is_not_a_click_cli_gets_no_verbs(tmp_path):

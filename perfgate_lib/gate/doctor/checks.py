@@ -109,6 +109,15 @@ def check_found_python(contract: str, found: str | None, requires: str | None, h
     return holds(contract, f"{found} satisfies {requires!r}; uv is given it, PATH is not edited")
 
 
+def check_program(contract: str, command: str, found: str | None) -> Row:
+    """A program the runner calls by name (``uv``: marin's scripts run with ``uv run``)."""
+    if found is None:
+        return broken(
+            contract, f"`{command}` is not on PATH (the iris runner runs marin's scripts with it)"
+        )
+    return holds(contract, f"`{command}`: {found}")
+
+
 # ---------------------------------------------------------------------- zephyr
 def check_zephyr_api(
     contract: str, ok: bool, version: str | None, missing: tuple[str, ...], detail: str

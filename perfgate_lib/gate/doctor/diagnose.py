@@ -13,6 +13,7 @@ Which contracts a gate relies on:
 from __future__ import annotations
 
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from perfgate_lib.gate.doctor import checks, probe
@@ -85,6 +86,7 @@ def _cluster_rows(checkout: Path, gates: tuple[int, ...], common: RunParams) -> 
     dialect, dialect_error = _dialect(helps)
     rows = checks.check_iris(helps, dialect, dialect_error, run_flags)
     rows.append(checks.check_iris_monitor(probe.read_text(checkout / "scripts/ci/iris_monitor.py")))
+    rows.append(checks.check_program("uv", common.uv_command, probe.which(common.uv_command)))
     python = probe.checkout_python(checkout)
     for contract, script, needed in (
         ("submit script flags", common.submit_script, checks.SUBMIT_FLAGS),
@@ -125,9 +127,11 @@ def diagnose(
     common = load_run_params(run_params or None)
     requires = probe.zephyr_requires_python(top)
     cluster = tuple(g for g in gates if g >= 1)
-    rows = _python_rows(top, requires, bool(cluster))
-    if 0 in gates:
-        rows += _gate0_rows(top, requires)
-    if cluster:
-        rows += _cluster_rows(top, cluster, common)
+    with ThreadPoolExecutor(max_workers=3) as pool:  # each waits on its own subprocesses
+        python = pool.submit(_python_rows, top, requires, bool(cluster))
+        gate0 = pool.submit(_gate0_rows, top, requires) if 0 in gates else None
+        remote = pool.submit(_cluster_rows, top, cluster, common) if cluster else None
+        rows = python.result()
+        rows += gate0.result() if gate0 else []
+        rows += remote.result() if remote else []
     return Report(str(top), tuple(gates), tuple(rows))

@@ -59,6 +59,12 @@ def checkout_python(checkout: Path) -> Path | None:
     return path if path.exists() else None
 
 
+def which(command: str) -> str | None:
+    """Where the program of a configured command (``"uv"``, ``"uv run iris"``) is, on PATH."""
+    words = shlex.split(command or "")
+    return shutil.which(words[0]) if words else None
+
+
 def run_help(
     argv: Sequence[str], timeout_s: float = HELP_TIMEOUT_S, cwd: Path | None = None
 ) -> Help:
