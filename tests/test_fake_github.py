@@ -115,3 +115,17 @@ def test_enterprise_prefix():
     with FakeGitHub(prefix="/api/v3") as fake:
         fake.add_repo("o/r")
         assert make_client(fake).get_repo("o/r").url == fake.url + "/repos/o/r"
+
+
+def test_an_installation_token_posts_as_its_bot_but_cannot_read_user(fake_github):
+    """Like a workflow's GITHUB_TOKEN: comments come back as github-actions[bot] (type Bot),
+    GET /user answers 403 "Resource not accessible by integration"."""
+    fake_github.add_token("ghs_install", "github-actions[bot]", installation=True)
+    fake_github.add_pull(DEFAULT_REPO, 9)
+    client = make_client(fake_github, token="ghs_install", retries=0)
+    comment = client.get_repo(DEFAULT_REPO).get_issue(9).create_comment("hello")
+    assert (comment.user.login, comment.user.type) == ("github-actions[bot]", "Bot")
+    with pytest.raises(github.GithubException) as err:
+        _ = client.get_user().login
+    assert err.value.status == 403 and "integration" in err.value.data["message"]
+    assert make_client(fake_github).get_user().login == "perfgate-bot"  # others unchanged

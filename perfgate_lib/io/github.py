@@ -339,10 +339,6 @@ class GitHubClient:
         self._kit_login = found
         return found
 
-    def comment_login(self) -> str:
-        """The account whose comments are the kit's (:meth:`kit_login`)."""
-        return self.kit_login()
-
     # ------------------------------------------------------------------ Actions
     def workflow_runs(
         self, workflow_file: str, *, branch: str, event: str, status: str = "success"
