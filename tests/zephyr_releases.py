@@ -10,13 +10,24 @@ them in version order rebuilds each release byte for byte.
 repository and tags it with its version, so a test assesses ``<release>...<release>``
 with :class:`~perfgate_lib.assess.diffsource.LocalGitDiffSource`, and can also check out a
 release and mix in files of another one (a partial PR built from real code).
+
+For gate 0, :func:`release_checkout` builds a marin-shaped repository from one published
+wheel (:data:`GATE0_RELEASES`: the oldest supported and the newest published):
+``lib/zephyr/src/zephyr`` from the wheel, ``lib/zephyr/pyproject.toml`` from its
+``METADATA`` (its own ``Requires-Python`` and ``Requires-Dist``), with the rest of the
+dependency closure pinned by ``fixtures/zephyr_releases/<version>.pins`` (what a
+``uv.lock`` would fix), so each side's uv environment is the release's own and the same
+on every run. Wheels are downloaded once with pip into :func:`wheel_cache_dir`.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
+import sys
 import tarfile
+import zipfile
 from pathlib import Path
 
 from tests.marin_layout import ZSRC, MarinRepo
@@ -77,3 +88,69 @@ def consecutive_pairs() -> list[tuple[str, str]]:
     """(base, head) short versions of every stored release and the one before it."""
     versions = [short(v) for v in release_versions()]
     return list(zip(versions, versions[1:], strict=False))
+
+
+# ---------------------------------------------------------------------------
+# Published wheels, for gate 0 on more than one marin-zephyr
+# ---------------------------------------------------------------------------
+
+OLDEST_SUPPORTED = "0.2.20.dev202606180959"
+NEWEST_PUBLISHED = "0.2.227.dev40316220070"
+GATE0_RELEASES = (OLDEST_SUPPORTED, NEWEST_PUBLISHED)
+
+
+def wheel_cache_dir() -> Path:
+    """``PERFGATE_WHEEL_CACHE``, else ``~/.cache/perfgate/wheels`` (XDG_CACHE_HOME honoured)."""
+    explicit = os.environ.get("PERFGATE_WHEEL_CACHE")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "perfgate" / "wheels"
+
+
+def release_wheel(version: str) -> Path:
+    """The ``marin-zephyr==version`` wheel, downloaded once (pip, no dependencies)."""
+    cache = wheel_cache_dir()
+    pattern = f"marin_zephyr-{version}-*.whl"
+    found = sorted(cache.glob(pattern))
+    if not found:
+        cache.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps"]
+            + ["--only-binary", ":all:", "-d", str(cache), f"marin-zephyr=={version}"],
+            check=True,
+            capture_output=True,
+        )
+        found = sorted(cache.glob(pattern))
+    if not found:
+        raise FileNotFoundError(f"pip downloaded no {pattern} into {cache}")
+    return found[0]
+
+
+def release_pins(version: str) -> tuple[str, ...]:
+    """``name==version`` of the release's resolved dependency closure (fixture file)."""
+    path = FIXTURES / f"{version}.pins"
+    lines = path.read_text().splitlines() if path.is_file() else []
+    return tuple(line.strip() for line in lines if line.strip() and not line.startswith("#"))
+
+
+def unpack_release(version: str, dest: Path) -> tuple[Path, str]:
+    """``(folder holding zephyr/, METADATA text)`` of the release's wheel, under ``dest``."""
+    dest.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(release_wheel(version)) as wheel:
+        names = wheel.namelist()
+        wheel.extractall(dest, [n for n in names if n.startswith("zephyr/")])
+        (meta,) = [n for n in names if n.endswith(".dist-info/METADATA")]
+        metadata = wheel.read(meta).decode()
+    return dest, metadata
+
+
+def release_checkout(version: str, root: Path, change):
+    """A marin-shaped repository built from the release's wheel, with ``change`` (a
+    :class:`perfgate_lib.local.sandbox.Change`) on its own branch (a Sandbox)."""
+    from perfgate_lib.local.sandbox import build_sandbox
+    from perfgate_lib.local.sandbox_project import release_pyproject
+
+    src, metadata = unpack_release(version, root.parent / f"{root.name}-wheel")
+    pyproject = release_pyproject(metadata, release_pins(version))
+    return build_sandbox(root, change, zephyr_dir=src / "zephyr", pyproject=pyproject)

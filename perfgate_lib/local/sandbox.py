@@ -53,11 +53,19 @@ Edit = Callable[[str], str]
 def replace_once(old: str, new: str, missing: str) -> Edit:
     """An edit replacing the one occurrence of ``old`` with ``new``; PerfgateError
     ``sandbox: <missing>`` when ``old`` is not there exactly once (another release)."""
+    return replace_first(((old, new),), missing)
+
+
+def replace_first(alternatives: tuple[tuple[str, str], ...], missing: str) -> Edit:
+    """An edit applying the first ``(old, new)`` whose ``old`` occurs exactly once (one
+    pair per Zephyr layout, oldest first); PerfgateError ``sandbox: <missing>`` when none
+    does."""
 
     def edit(text: str) -> str:
-        if text.count(old) != 1:
-            raise PerfgateError(f"sandbox: {missing}")
-        return text.replace(old, new)
+        for old, new in alternatives:
+            if text.count(old) == 1:
+                return text.replace(old, new)
+        raise PerfgateError(f"sandbox: {missing}")
 
     return edit
 
@@ -80,7 +88,15 @@ _NEW_SUB_BATCH = """# Items per pickle.dump call within a chunk. One item per fr
 # fan-in over mega-docs (hundreds of open chunk iterators on skewed shuffles).
 _SUB_BATCH_SIZE = 1
 """
-_NOT_THIS_RELEASE = "this marin-zephyr release is not the one the demo was built for"
+_NOT_THIS_RELEASE = (
+    "this marin-zephyr release is not one the demo was built for (0.2.20 ... 0.2.227)"
+)
+# 0.2.4x on: the scatter writes Parquet; items go to it in DataFrames of this many rows.
+_OLD_ROW_COUNT = "_DATAFRAME_ROW_COUNT = 1000\n"
+_NEW_ROW_COUNT = """# One item per DataFrame batch bounds the scatter writer's buffered memory on
+# mega-docs (tier-2 shuffles hold hundreds of open target buffers).
+_DATAFRAME_ROW_COUNT = 1
+"""
 
 
 SUB_BATCH_CHANGE = Change(
@@ -91,11 +107,10 @@ SUB_BATCH_CHANGE = Change(
         "(tier-2 mega-docs)."
     ),
     edits={
-        str(ZEPHYR_PKG / "shuffle.py"): replace_once(
-            _OLD_SUB_BATCH,
-            _NEW_SUB_BATCH,
-            "the installed zephyr/shuffle.py has no `_SUB_BATCH_SIZE = 1024` block; "
-            + _NOT_THIS_RELEASE,
+        str(ZEPHYR_PKG / "shuffle.py"): replace_first(
+            ((_OLD_SUB_BATCH, _NEW_SUB_BATCH), (_OLD_ROW_COUNT, _NEW_ROW_COUNT)),
+            "the installed zephyr/shuffle.py has neither a `_SUB_BATCH_SIZE = 1024` block "
+            "nor a `_DATAFRAME_ROW_COUNT = 1000` line; " + _NOT_THIS_RELEASE,
         )
     },
 )
@@ -106,6 +121,17 @@ _NEW_LEVEL = """# Level 6 shrinks scatter files against level 3 on text-heavy sh
 # cutting spill disk and GCS egress for tier-2 sized jobs.
 _ZSTD_COMPRESS_LEVEL = 6
 """
+# 0.2.4x on: scatter chunks are zstd Parquet written by polars (its default level, 3).
+_PARQUET_LEVEL = 19
+_OLD_PARQUET = (
+    '        buffer_sorted.write_parquet(buf, compression="zstd", row_group_size=row_group_size)\n'
+)
+_NEW_PARQUET = f"""        # Level {_PARQUET_LEVEL} shrinks scatter files against the default (3) on text-heavy
+        # shuffles, cutting spill disk and GCS egress for tier-2 sized jobs.
+        buffer_sorted.write_parquet(
+            buf, compression="zstd", compression_level={_PARQUET_LEVEL}, row_group_size=row_group_size
+        )
+"""
 
 
 ZSTD_LEVEL_CHANGE = Change(
@@ -115,11 +141,10 @@ ZSTD_LEVEL_CHANGE = Change(
         "Smaller shuffle files: less spill disk and GCS egress on tier-2 sized jobs."
     ),
     edits={
-        str(ZEPHYR_PKG / "shuffle.py"): replace_once(
-            _OLD_LEVEL,
-            _NEW_LEVEL,
-            "the installed zephyr/shuffle.py has no `_ZSTD_COMPRESS_LEVEL = 3` line; "
-            + _NOT_THIS_RELEASE,
+        str(ZEPHYR_PKG / "shuffle.py"): replace_first(
+            ((_OLD_LEVEL, _NEW_LEVEL), (_OLD_PARQUET, _NEW_PARQUET)),
+            "the installed zephyr/shuffle.py has neither a `_ZSTD_COMPRESS_LEVEL = 3` line "
+            "nor the scatter writer's zstd `write_parquet` call; " + _NOT_THIS_RELEASE,
         )
     },
 )
@@ -175,12 +200,12 @@ def _zephyr_version() -> str:
         return "0.0.0"
 
 
-def _write_main(repo: Path, zephyr_dir: Path) -> None:
+def _write_main(repo: Path, zephyr_dir: Path, pyproject: str | None) -> None:
     target = repo / ZEPHYR_PKG
     shutil.copytree(
         zephyr_dir, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.so")
     )
-    (repo / ZEPHYR_PYPROJECT).write_text(zephyr_pyproject(_zephyr_version()))
+    (repo / ZEPHYR_PYPROJECT).write_text(pyproject or zephyr_pyproject(_zephyr_version()))
     (repo / "lib/zephyr/AGENTS.md").write_text(
         "# Zephyr\n\nScatter/shuffle lives in `src/zephyr/shuffle.py`; the planner in "
         "`plan.py`; the executor in `execution.py`.\n"
@@ -199,10 +224,13 @@ def build_sandbox(
     change: Change = DEFAULT_CHANGE,
     *,
     zephyr_dir: str | Path | None = None,
+    pyproject: str | None = None,
 ) -> Sandbox:
     """Create the sandbox repository at ``path`` (must not exist or be empty).
 
-    ``main`` gets the zephyr source; ``change.branch`` gets ``change.edits`` as one commit.
+    ``main`` gets the zephyr source (``zephyr_dir``, default the installed package) and
+    ``lib/zephyr/pyproject.toml`` (``pyproject``, default pinned to the kit's versions);
+    ``change.branch`` gets ``change.edits`` as one commit.
     """
     repo = Path(path)
     if repo.exists() and any(repo.iterdir()):
@@ -210,7 +238,7 @@ def build_sandbox(
     repo.mkdir(parents=True, exist_ok=True)
     source = Path(zephyr_dir) if zephyr_dir else installed_zephyr_dir()
     _sandbox_git(repo, "init", "--quiet", "--initial-branch", BASE_BRANCH)
-    _write_main(repo, source)
+    _write_main(repo, source, pyproject)
     _sandbox_git(repo, "add", "-A")
     _sandbox_git(repo, "commit", "--quiet", "-m", "Import marin-zephyr source")
     base_sha = _sandbox_git(repo, "rev-parse", "HEAD")

@@ -5,12 +5,17 @@ each pinned to the version the kit's venv holds (``name==version``, extras and m
 kept); ``[tool.uv] constraint-dependencies`` pins the rest of their closure the same
 way, as a lockfile would. So ``uv sync`` on the sandbox resolves to exactly the kit's
 versions, which uv's cache usually holds already, and a PR that edits a pin really
-changes what its side installs.
+changes what its side installs. ``requires-python`` is the release's own.
+
+:func:`release_pyproject` writes the same file from a wheel's ``METADATA`` (any release,
+not the installed one): its ``Requires-Python`` and its ``Requires-Dist`` as published,
+for uv to resolve.
 """
 
 from __future__ import annotations
 
 import importlib.metadata as md
+from email.parser import Parser
 
 from packaging.markers import default_environment
 from packaging.requirements import Requirement
@@ -51,23 +56,58 @@ def _pinned(req: Requirement, version: str) -> str:
     return f"{canonicalize_name(req.name)}{extras}=={version}{marker}"
 
 
+def _project_toml(
+    version: str, requires_python: str, deps: list[str], pins: list[str], origin: str
+) -> str:
+    lines = "".join(f'  "{d}",\n' for d in deps)
+    text = (
+        "[project]\n"
+        'name = "marin-zephyr"\n'
+        f'version = "{version}"\n'
+        'description = "Lightweight dataset library for distributed data processing"\n'
+        f'requires-python = "{requires_python}"\n'
+        f"# {origin}\n"
+        f"dependencies = [\n{lines}]\n"
+    )
+    if pins:
+        pinned = "".join(f'  "{p}",\n' for p in pins)
+        text += (
+            "\n[tool.uv]\n"
+            "# Their dependencies, pinned the same way (what a uv.lock would fix).\n"
+            f"constraint-dependencies = [\n{pinned}]\n"
+        )
+    return text
+
+
 def zephyr_pyproject(version: str) -> str:
     """The sandbox's ``lib/zephyr/pyproject.toml`` text (see the module docstring)."""
     closure = dependency_closure()
     direct = [Requirement(text) for text in md.requires(ZEPHYR_DIST) or []]
     direct = [req for req in direct if _applies(req, frozenset())]
     names = {canonicalize_name(req.name) for req in direct}
-    deps = "".join(f'  "{_pinned(req, closure[canonicalize_name(req.name)])}",\n' for req in direct)
-    pins = "".join(f'  "{n}=={v}",\n' for n, v in closure.items() if n not in names)
-    return (
-        "[project]\n"
-        'name = "marin-zephyr"\n'
-        f'version = "{version}"\n'
-        'description = "Lightweight dataset library for distributed data processing"\n'
-        'requires-python = ">=3.11"\n'
-        "# The release's own dependencies, pinned to the versions the perfgate kit holds.\n"
-        f"dependencies = [\n{deps}]\n"
-        "\n[tool.uv]\n"
-        "# Their dependencies, pinned the same way (what a uv.lock would fix).\n"
-        f"constraint-dependencies = [\n{pins}]\n"
-    )
+    deps = [_pinned(req, closure[canonicalize_name(req.name)]) for req in direct]
+    pins = [f"{n}=={v}" for n, v in closure.items() if n not in names]
+    requires = md.metadata(ZEPHYR_DIST).get("Requires-Python") or ">=3.11"
+    origin = "The release's own dependencies, pinned to the versions the perfgate kit holds."
+    return _project_toml(version, str(requires), deps, pins, origin)
+
+
+def release_pyproject(metadata_text: str, pins: tuple[str, ...] = ()) -> str:
+    """``lib/zephyr/pyproject.toml`` from a marin-zephyr wheel's ``METADATA`` text.
+
+    Keeps ``Requires-Python`` and every ``Requires-Dist`` that applies without extras,
+    as published (uv resolves them); ``pins`` (``name==version``) become
+    ``[tool.uv] constraint-dependencies``, as a lockfile would fix them. Raises ValueError
+    naming a missing field.
+    """
+    meta = Parser().parsestr(metadata_text)
+    for field in ("Name", "Version"):
+        if not meta.get(field):
+            raise ValueError(f"wheel METADATA has no {field} field")
+    if canonicalize_name(meta["Name"]) != ZEPHYR_DIST:
+        raise ValueError(f"wheel METADATA names {meta['Name']!r}, not {ZEPHYR_DIST}")
+    direct = [Requirement(text) for text in meta.get_all("Requires-Dist") or []]
+    deps = [str(req) for req in direct if req.marker is None or _applies(req, frozenset())]
+    requires = meta.get("Requires-Python") or ">=3.11"
+    origin = f"marin-zephyr {meta['Version']}'s own Requires-Dist, as published."
+    return _project_toml(str(meta["Version"]), str(requires), deps, list(pins), origin)
