@@ -49,14 +49,18 @@ _DUMP, _ZERO, _TOGGLE, _START = _CALLGRIND, _CALLGRIND + 1, _CALLGRIND + 2, _CAL
 _TOTAL = re.compile(r"^(?:summary|totals):\s+(\d+)", re.MULTILINE)
 
 CALLER_CHAIN = 12  # C frames recorded above each Python call (profile.py reads them)
+PYTHON_NAMES_ENV = "PERFGATE_PYTHON_NAMES"  # "0": no Python names (the cost benchmark)
 VALGRIND_ARGS = (
     "--tool=callgrind",
     "--instr-atstart=no",
     "--collect-atstart=no",
     # each Python call recorded in the context of the Python frame that made it
-    f"--separate-callers{CALLER_CHAIN}=py_trampoline_evaluator",
+    *(
+        ()
+        if os.environ.get(PYTHON_NAMES_ENV) == "0"
+        else (f"--separate-callers{CALLER_CHAIN}=py_trampoline_evaluator",)
+    ),
 )
-PYTHON_NAMES_ENV = "PERFGATE_PYTHON_NAMES"  # "0": no perf trampolines (cost benchmark)
 SWITCH_INTERVAL_S = 1000.0  # GIL hand-over only where a thread blocks (seconds)
 # Where ZephyrWorker._execute_shard lives, newest layout first (0.2.42+, 0.2.20 ... 0.2.41).
 SHARD_METHOD_HOMES = ("zephyr.worker", "zephyr.execution")

@@ -217,9 +217,9 @@ def dump_pid(dump_text: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def _perf_map_text(dump_text: str) -> str | None:
+def _perf_map_text(dump_text: str, folder: str | Path = "/tmp") -> str | None:
     pid = dump_pid(dump_text)
-    path = Path(f"/tmp/perf-{pid}.map") if pid else None
+    path = Path(folder) / f"perf-{pid}.map" if pid else None
     return path.read_text(errors="replace") if path and path.is_file() else None
 
 
@@ -234,6 +234,7 @@ def keep_profiles(
     mode: str = "flagged",
     budget_mb: float = 8.0,
     top_n: int = 10,
+    perf_map_dir: str | Path = "/tmp",
 ) -> dict[str, Any]:
     """Keep the representative pair's dumps of each stage to keep (module docstring) and
     write ``profile/attribution.json``; returns its content. Nothing is written when no
@@ -259,7 +260,7 @@ def keep_profiles(
             side: Path(pair[side][stage]["callgrind_dump"]).read_text(errors="replace")
             for side in ("control", "treatment")
         }
-        maps = {side: _perf_map_text(texts[side]) for side in texts}
+        maps = {side: _perf_map_text(texts[side], perf_map_dir) for side in texts}
         if not all(maps.values()):
             maps = {side: None for side in maps}  # one view for both sides
         profiles = {side: side_profile(texts[side], maps[side], roots) for side in texts}
@@ -286,6 +287,8 @@ def keep_profiles(
                 used = used_perf_map(maps[side] or "", texts[side])
                 blobs[f"{side}.perf.map.gz"] = gzip.compress(used.encode(), mtime=0)
         size = sum(len(b) for b in blobs.values())
+        if entry["view"] == "python":
+            entry["flame"] = _flame_graphs(profiles, stage, out / stage)
         if kept_bytes + size <= budget:
             (out / stage).mkdir(parents=True, exist_ok=True)
             for name, blob in blobs.items():
@@ -304,6 +307,32 @@ def keep_profiles(
         out.mkdir(parents=True, exist_ok=True)
         (out / ATTRIBUTION_FILE).write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
     return result
+
+
+def _flame_graphs(profiles: Mapping[str, Profile], stage: str, folder: Path) -> list[str]:
+    """Both sides' folded stacks (``stacks.json``) and the differential flame graphs
+    (PNG and SVG, both orientations) in ``folder``; returns their paths under profile/."""
+    from perfgate_lib.local.profile import folded_stacks
+    from perfgate_lib.verdict import flamegraph
+
+    folder.mkdir(parents=True, exist_ok=True)
+    stacks = {side: folded_stacks(profiles[side]) for side in ("control", "treatment")}
+    (folder / "stacks.json").write_text(
+        json.dumps(
+            {side: [[list(k), v] for k, v in sorted(st.items())] for side, st in stacks.items()}
+        )
+    )
+    paths = flamegraph.save(
+        stacks["control"], stacks["treatment"], f"gate 0, {stage}", str(folder / "flame")
+    )
+    return [f"{PROFILE_DIR}/{stage}/{Path(p).name}" for p in paths]
+
+
+def load_stacks(run_dir: str | Path, stage: str) -> dict[str, dict[tuple[str, ...], int]]:
+    """A kept stage's folded stacks per side (for redrawing its flame graphs)."""
+    base = Path(load_attribution_path(run_dir)).parent
+    data = json.loads((base / stage / "stacks.json").read_text())
+    return {side: {tuple(k): v for k, v in rows} for side, rows in data.items()}
 
 
 def remove_perf_maps(pairs: list[Mapping[str, Any]]) -> int:
@@ -378,11 +407,44 @@ def keep_for_run(
 def load_attribution(run_dir: str | Path) -> dict[str, Any]:
     """``profile/attribution.json`` of a run folder (or of its ``ab/``); FileNotFoundError
     naming where it looked."""
+    return json.loads(Path(load_attribution_path(run_dir)).read_text())
+
+
+def where_table(run_dir: str | Path, stage: str | None = None):
+    """The kept stages' listed rows as a pandas DataFrame (instructions), for notebooks."""
+    import pandas as pd
+
+    attribution = load_attribution(run_dir)
+    rows = []
+    for name, entry in (attribution.get("stages") or {}).items():
+        if stage is not None and name != stage:
+            continue
+        for row in entry.get("rows", []):
+            if row.get("listed"):
+                pr = row.get("pr") or {}
+                rows.append(
+                    {
+                        "stage": name,
+                        "function": row["function"],
+                        "file": row["file"],
+                        "origin": row["origin"],
+                        "control_instr": row["control"],
+                        "treatment_instr": row["treatment"],
+                        "delta_instr": row["delta"],
+                        "status": row["status"],
+                        "pr_hunk": " ".join(filter(None, [pr.get("file"), pr.get("hunk")])),
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def load_attribution_path(run_dir: str | Path) -> str:
+    """Where a run folder keeps ``attribution.json`` (FileNotFoundError naming both places)."""
     base = Path(run_dir)
     tried = [base / PROFILE_DIR / ATTRIBUTION_FILE, base / "ab" / PROFILE_DIR / ATTRIBUTION_FILE]
     for path in tried:
         if path.is_file():
-            return json.loads(path.read_text())
+            return str(path)
     raise FileNotFoundError(
         f"{run_dir}: no gate-0 attribution ({' or '.join(str(p) for p in tried)}); "
         "gate 0 keeps it for stages it does not pass, or for all with --profile all"

@@ -100,6 +100,8 @@ class Profile:
     self_cost: dict[Function, int] = field(default_factory=dict)
     view: str = "python"  # "python" or "c"
     notes: list[str] = field(default_factory=list)
+    # (calling Python function or None for none, called one) -> inclusive instructions
+    edges: dict[tuple[Function | None, Function], int] = field(default_factory=dict)
 
 
 def strip_path(path: str, roots: tuple[str, ...] = ()) -> str:
@@ -196,6 +198,7 @@ def python_profile(dump: Dump, perf_map: PerfMap, roots: tuple[str, ...] = ()) -
     outside = dump.total
     deeper = 0
     by_address = {_address(key[1]): key for key in trampolines}
+    edges: dict[tuple[Function | None, Function], int] = {}
     for (caller, callee), (_calls, cost) in dump.arcs.items():
         if callee not in trampolines:
             continue
@@ -206,6 +209,8 @@ def python_profile(dump: Dump, perf_map: PerfMap, roots: tuple[str, ...] = ()) -
             outside -= cost
         else:
             py_self[parent] -= cost
+        edge = (names[parent] if parent else None, names[callee])
+        edges[edge] = edges.get(edge, 0) + cost
     allocator = sum(
         cost
         for (obj, name), cost in dump.self_cost.items()
@@ -222,7 +227,51 @@ def python_profile(dump: Dump, perf_map: PerfMap, roots: tuple[str, ...] = ()) -
             f"{deeper:,} instructions of Python calls made through more C frames than "
             "callgrind recorded (--separate-callers) stay in the caller's row"
         )
-    return Profile(total=dump.total - allocator, self_cost=out, view="python", notes=notes)
+    return Profile(
+        total=dump.total - allocator, self_cost=out, view="python", notes=notes, edges=edges
+    )
+
+
+def folded_stacks(
+    profile: Profile, max_depth: int = 40, min_cost: int = 1
+) -> dict[tuple[str, ...], int]:
+    """Python stacks (root first) -> exclusive instructions, from the profile's call
+    edges. Callgrind records each Python call with its caller only, so a function called
+    from several places shares its callees among them in proportion to its calls'
+    instructions (as flame graphs of call graphs do); a function already on the stack
+    ends it (recursion). Stacks whose share falls under ``min_cost`` are merged into
+    their parent's frame."""
+    children: dict[Function | None, list[tuple[Function, int]]] = {}
+    inclusive: dict[Function, int] = {}
+    for (parent, child), cost in profile.edges.items():
+        children.setdefault(parent, []).append((child, cost))
+        inclusive[child] = inclusive.get(child, 0) + cost
+    for items in children.values():
+        items.sort(key=lambda item: (item[0].name, item[0].file))
+    out: dict[tuple[str, ...], int] = {}
+
+    def label(function: Function) -> str:
+        return f"{function.name} ({function.file})" if function.file else function.name
+
+    def walk(function: Function, share: float, stack: tuple[str, ...], seen: frozenset) -> None:
+        total = inclusive.get(function, 0)
+        if total <= 0 or share <= 0:
+            return
+        fraction = share / total
+        mine = share
+        if len(stack) < max_depth:
+            for child, cost in children.get(function, []):
+                part = cost * fraction
+                if child in seen or part < min_cost:
+                    continue
+                mine -= part
+                walk(child, part, (*stack, label(child)), seen | {child})
+        key = stack
+        out[key] = out.get(key, 0) + round(mine)
+
+    for root, cost in children.get(None, []):
+        walk(root, float(cost), (label(root),), frozenset({root}))
+    return {k: v for k, v in out.items() if v}
 
 
 def _chain_full(context: str) -> bool:

@@ -1,0 +1,142 @@
+"""Gate 0's evidence kept in a run folder, and ``perfgate explain`` reading it back.
+
+Real callgrind dumps and perf maps (tests/fixtures/callgrind/), real files, the real
+CLI in a subprocess; nothing is re-run."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from perfgate_lib.local import evidence
+
+FIXTURES = Path(__file__).parent / "fixtures" / "callgrind"
+
+
+def _side_files(tmp: Path) -> dict[str, str]:
+    """Each side's dump as the ferry leaves it, and its perf map where the side wrote it."""
+    maps = tmp / "maps"
+    maps.mkdir()
+    dumps = {}
+    for side in ("control", "treatment"):
+        text = gzip.decompress((FIXTURES / f"{side}.callgrind.gz").read_bytes()).decode()
+        path = tmp / f"callgrind-{side}" / "callgrind.out.3"
+        path.parent.mkdir()
+        path.write_text(text)
+        pid = evidence.dump_pid(text)
+        (maps / f"perf-{pid}.map").write_bytes(
+            gzip.decompress((FIXTURES / f"{side}.perf.map.gz").read_bytes())
+        )
+        dumps[side] = str(path)
+    return dumps
+
+
+def _pairs(dumps: dict[str, str]) -> list[dict]:
+    row = {"instructions": 9_974_794, "callgrind_dump": dumps["control"]}
+    planted = {"instructions": 57_377_974, "callgrind_dump": dumps["treatment"]}
+    calm = {"instructions": 100, "callgrind_dump": dumps["control"]}
+    return [
+        {"pair": 1, "control": {"fuzzy_dups": row, "normalize": calm},
+         "treatment": {"fuzzy_dups": planted, "normalize": calm}},
+    ]  # fmt: skip
+
+
+TABLE = [
+    {"stage": "normalize", "call": "pass", "ratio": 1.0},
+    {"stage": "fuzzy_dups", "call": "fail", "ratio": 5.75},
+]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("explain")
+    dumps = _side_files(tmp)
+    out = tmp / "run"
+    result = evidence.keep_profiles(
+        _pairs(dumps), TABLE, out, perf_map_dir=tmp / "maps", budget_mb=8
+    )
+    assert list(result["stages"]) == ["fuzzy_dups"]  # normalize passed: not kept
+    return out
+
+
+def test_the_flagged_stage_keeps_both_dumps_and_flame_graphs_within_budget(run_dir):
+    attribution = json.loads((run_dir / "profile" / "attribution.json").read_text())
+    stage = attribution["stages"]["fuzzy_dups"]
+    assert stage["pair"] == 1 and stage["view"] == "python"
+    kept = [run_dir / f for f in stage["files"]]
+    assert {p.name for p in kept} == {
+        "control.callgrind.gz", "treatment.callgrind.gz",
+        "control.perf.map.gz", "treatment.perf.map.gz",
+    }  # fmt: skip
+    assert attribution["kept_bytes"] == sum(p.stat().st_size for p in kept) <= 8 * 1024 * 1024
+    flames = {Path(f).name for f in stage["flame"]}
+    assert flames == {f"flame-{b}.{e}" for b in ("treatment", "control") for e in ("png", "svg")}
+    assert all((run_dir / f).stat().st_size > 1000 for f in stage["flame"])
+    top = stage["rows"][0]
+    assert top["function"] == "key_hash" and top["python"] and top["delta"] > 0
+    assert stage["explained_pct"] >= 80
+
+
+def test_the_kept_dumps_give_the_same_table_again(run_dir):
+    """The evidence suffices: the table recomputed from the kept files is the same."""
+    stage = json.loads((run_dir / "profile" / "attribution.json").read_text())["stages"][
+        "fuzzy_dups"
+    ]
+    texts = {
+        side: {
+            kind: gzip.decompress(
+                (run_dir / "profile" / "fuzzy_dups" / f"{side}.{kind}.gz").read_bytes()
+            ).decode()
+            for kind in ("callgrind", "perf.map")
+        }
+        for side in ("control", "treatment")
+    }
+    profiles = {
+        s: evidence.side_profile(t["callgrind"], t["perf.map"], ()) for s, t in texts.items()
+    }
+    from perfgate_lib.local.profile import stage_delta
+
+    again = evidence.delta_json(
+        stage_delta("fuzzy_dups", profiles["control"], profiles["treatment"]), {}
+    )
+    assert [r["delta"] for r in again["rows"]] == [r["delta"] for r in stage["rows"]]
+
+
+def test_a_budget_too_small_keeps_the_table_but_not_the_dumps(tmp_path):
+    dumps = _side_files(tmp_path)
+    result = evidence.keep_profiles(
+        _pairs(dumps), TABLE, tmp_path / "run", perf_map_dir=tmp_path / "maps", budget_mb=0.01
+    )
+    stage = result["stages"]["fuzzy_dups"]
+    assert stage["files"] == [] and stage["rows"][0]["function"] == "key_hash"
+    assert any("budget" in n for n in result["notes"])
+    assert not list((tmp_path / "run" / "profile" / "fuzzy_dups").glob("*.gz"))
+
+
+def _explain(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "perfgate_lib", "explain", *args],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def test_explain_prints_the_same_table_twice_without_rerunning(run_dir):
+    first, second = _explain(str(run_dir)), _explain(str(run_dir), "--stage", "fuzzy_dups")
+    assert first.returncode == second.returncode == 0, first.stderr
+    assert first.stdout == second.stdout
+    lines = first.stdout.splitlines()
+    assert lines[0] == "fuzzy_dups (Python functions, exclusive instructions)"
+    assert "rows explain 100% of the stage's +" in lines[1]
+    assert "key_hash" in lines[3] and "instr" in lines[3]
+
+
+def test_explain_names_what_is_missing(run_dir, tmp_path):
+    unknown = _explain(str(run_dir), "--stage", "tokenize")
+    assert unknown.returncode == 2 and "kept: fuzzy_dups" in unknown.stderr
+    empty = _explain(str(tmp_path))
+    assert empty.returncode == 2 and "attribution.json" in empty.stderr
