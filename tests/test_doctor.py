@@ -52,7 +52,11 @@ EVERY_ROW = [
     "submit script flags",
     "collect script flags",
     "collector lineage",
-    *(f"gate {g} {what}" for g in (1, 2, 3) for what in ("workflow flags", "priority")),
+    *(
+        f"gate {g} {what}"
+        for g in (1, 2, 3)
+        for what in ("submit flags", "workflow flags", "priority")
+    ),
 ]
 
 
@@ -415,6 +419,34 @@ def test_collector_lineage_from_its_source():
     child = (STANDINS / "collect_perf_metrics.py").read_text()
     assert checks.check_lineage(child, known).reason.startswith("child-job")
     assert checks.check_lineage("print('hello')\n", known).state == "unchecked"
+
+
+def test_submit_tiers_of_both_shapes_against_the_parameters():
+    marin_shape = (
+        "TIERS: dict[str, TierConfig] = {\n"
+        '    "1": TierConfig(ferry_module="m", extra="cpu", memory="2G", disk="4G", cpu="1",\n'
+        '                    priority="production"),\n'
+        '    "2": TierConfig(ferry_module="m2", extra="cpu", memory="2G"),\n'
+        "}\n"
+    )
+    tiers = helptext.source_tiers(marin_shape)
+    assert tiers == {
+        "1": "--extra=cpu --memory=2G --disk=4G --cpu=1 --priority=production",
+        "2": "--extra=cpu --memory=2G",
+    }
+    assert checks.check_submit_tier(1, tiers, load_gate(1).iris_flags).state == "holds"
+    row = checks.check_submit_tier(2, tiers, "--memory=4G --extra=cpu")
+    assert (row.state, row.reason) == (
+        "broken",
+        "--memory: submit script 2G, parameters/gate2.yaml 4G (update iris_flags)",
+    )
+    assert checks.check_submit_tier(3, tiers, "").reason == (
+        "the submit script has no tier 3 (it has 1, 2)"
+    )
+    standin = helptext.source_tiers((STANDINS / "submit_perf_run.py").read_text())
+    for gate in (1, 2, 3):
+        assert checks.check_submit_tier(gate, standin, load_gate(gate).iris_flags).state == "holds"
+    assert checks.check_submit_tier(1, None, "").state == "unchecked"
 
 
 def test_workflow_and_priority_rows():

@@ -42,6 +42,8 @@ STOP_VERBS = ("stop", "cancel")  # 0.2.20, 0.2.227
 SUMMARY_VERBS = ("summary", "describe", "wait")  # 0.2.20; 0.2.227
 # Flags of the tier workflows compared with parameters/gate<N>.yaml's baseline_iris_flags.
 WORKFLOW_KEYS = ("--timeout", "--priority", "--memory")
+# Flags of the submit script's tiers compared with parameters/gate<N>.yaml's iris_flags.
+SUBMIT_KEYS = ("--priority", "--memory", "--disk", "--cpu", "--extra")
 
 
 @dataclass(frozen=True)
@@ -337,6 +339,30 @@ def check_workflow(
     return holds(
         contract, f"{workflow}: {shown or 'none of ' + ', '.join(WORKFLOW_KEYS)} as recorded"
     )
+
+
+def check_submit_tier(gate: int, tiers: dict[str, str] | None, recorded: str) -> Row:
+    """The submit script's flags for tier ``gate`` (its ``TIERS``) against
+    ``parameters/gate<N>.yaml``'s ``iris_flags`` (what the comment says the treatment ran
+    with): ``--priority``, ``--memory``, ``--disk``, ``--cpu``, ``--extra``."""
+    contract = f"gate {gate} submit flags"
+    if tiers is None:
+        return unchecked(contract, "no TIERS dict found in the submit script")
+    if str(gate) not in tiers:
+        return broken(
+            contract, f"the submit script has no tier {gate} (it has {', '.join(sorted(tiers))})"
+        )
+    seen, want = parse_flags(tiers[str(gate)]), parse_flags(recorded)
+    diffs = [
+        f"{key}: submit script {seen.get(key) or 'not set'}, "
+        f"parameters/gate{gate}.yaml {want.get(key) or 'not set'}"
+        for key in SUBMIT_KEYS
+        if seen.get(key) != want.get(key)
+    ]
+    if diffs:
+        return broken(contract, "; ".join(diffs) + " (update iris_flags)")
+    shown = ", ".join(f"{k} {seen[k]}" for k in SUBMIT_KEYS if k in seen)
+    return holds(contract, f"tier {gate}: {shown} as recorded")
 
 
 def check_priority(gate: int, treatment_flags: str, admin_bands: frozenset[str] | None) -> Row:

@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from perfgate_lib.gate.doctor import checks, probe
+from perfgate_lib.gate.doctor.helptext import source_tiers
 from perfgate_lib.gate.doctor.model import Report, Row, unchecked
 from perfgate_lib.gate.runparams import RunParams, load_run_params
 from perfgate_lib.gate.runsettings import parse_flags, workflow_flags_from_checkout
@@ -100,10 +101,13 @@ def _cluster_rows(checkout: Path, gates: tuple[int, ...], common: RunParams) -> 
         )
     )
     bands = probe.admin_bands(iris, checkout)
+    tiers = source_tiers(probe.read_text(checkout / common.submit_script) or "")
     for gate, p in params.items():
+        rows.append(checks.check_submit_tier(gate, tiers, p.iris_flags))
         flags = workflow_flags_from_checkout(str(checkout), p.workflow)
         rows.append(checks.check_workflow(gate, p.workflow, flags, p.baseline_iris_flags))
-        rows.append(checks.check_priority(gate, p.iris_flags, bands))
+        submitted = tiers.get(str(gate), p.iris_flags) if tiers else p.iris_flags
+        rows.append(checks.check_priority(gate, submitted, bands))
     return rows
 
 

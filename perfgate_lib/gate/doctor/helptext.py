@@ -171,3 +171,50 @@ def source_constant_strings(source: str, name: str) -> tuple[str, ...] | None:
                 if all(isinstance(i, str) for i in items):
                     return tuple(items)
     return None
+
+
+_TIER_KEYWORDS = ("extra", "region", "memory", "disk", "cpu", "priority")
+
+
+def _tier_flags(value: ast.expr) -> str | None:
+    """One tier's ``iris job run`` flags as text: from ``TierConfig(memory="2G", ...)``
+    (marin's script) or from the string constants of a ``(module, [flags])`` literal."""
+    if isinstance(value, ast.Call):
+        words = [
+            f"--{kw.arg}={kw.value.value}"
+            for kw in value.keywords
+            if kw.arg in _TIER_KEYWORDS and isinstance(kw.value, ast.Constant) and kw.value.value
+        ]
+        return " ".join(words)
+    if isinstance(value, ast.Tuple | ast.List):  # ("module", ["--memory=2G", ...])
+        words = [
+            c.value
+            for node in ast.walk(value)
+            if isinstance(node, ast.List)
+            for c in node.elts
+            if isinstance(c, ast.Constant) and isinstance(c.value, str)
+        ]
+        return " ".join(words)
+    return None
+
+
+def source_tiers(source: str) -> dict[str, str] | None:
+    """``{gate: its iris flags as text}`` from a submit script's module-level ``TIERS``
+    dict; None when there is none (or it is not Python)."""
+    tree = _parse(source)
+    if tree is None:
+        return None
+    for node in tree.body:
+        value = node.value if isinstance(node, ast.Assign | ast.AnnAssign) else None
+        targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+        if not isinstance(value, ast.Dict) or not any(
+            isinstance(t, ast.Name) and t.id == "TIERS" for t in targets
+        ):
+            continue
+        tiers: dict[str, str] = {}
+        for key, item in zip(value.keys, value.values, strict=False):
+            flags = _tier_flags(item) if isinstance(key, ast.Constant) else None
+            if flags is not None:
+                tiers[str(key.value)] = flags
+        return tiers or None
+    return None
