@@ -438,6 +438,30 @@ def where_table(run_dir: str | Path, stage: str | None = None):
     return pd.DataFrame(rows)
 
 
+def show_where(run_dir: str | Path, stage: str | None = None):
+    """Notebook view: each kept stage's table (returned as a DataFrame) and its two
+    differential flame graphs (shown); a line saying why when nothing was kept."""
+    from IPython.display import Image, Markdown, display
+
+    try:
+        attribution = load_attribution(run_dir)
+    except FileNotFoundError:
+        display(Markdown("_No attribution in this run: gate 0 keeps it for stages it does "
+                         "not pass (every stage with `profile: all` in parameters/gate0.yaml)._"))  # fmt: skip
+        return None
+    base = Path(load_attribution_path(run_dir)).parent.parent
+    for name, entry in (attribution.get("stages") or {}).items():
+        if stage is not None and name != stage:
+            continue
+        from perfgate_lib.verdict.where import where_text
+
+        display(Markdown(f"```\n{where_text(attribution, name)}```"))
+        for path in entry.get("flame", []):
+            if path.endswith(".png") and (base / path).is_file():
+                display(Image(filename=str(base / path)))
+    return where_table(run_dir, stage)
+
+
 def load_attribution_path(run_dir: str | Path) -> str:
     """Where a run folder keeps ``attribution.json`` (FileNotFoundError naming both places)."""
     base = Path(run_dir)
