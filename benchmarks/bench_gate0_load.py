@@ -32,10 +32,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from perfgate_lib.local import ab as local  # noqa: E402
-from perfgate_lib.local.sandbox import Change, build_sandbox  # noqa: E402
+from perfgate_lib.local.sandbox import ZEPHYR_PKG, Change, build_sandbox  # noqa: E402
 
 TARGET_PCT = 2.0
-AA = Change(branch="bench/aa-load", message="no change (A/A)", edits={})
+# A/A: a comment in Zephyr's shuffle.py (gate 0 measures only a diff that touches Zephyr;
+# a comment changes no instruction the sides execute)
+AA = Change(
+    branch="bench/aa-load",
+    message="zephyr: a comment only (A/A)",
+    edits={str(ZEPHYR_PKG / "shuffle.py"): lambda text: "# A/A: a comment only\n" + text},
+)
 
 
 def _burn(core: int, deadline: float) -> None:  # pragma: no cover - a child process
