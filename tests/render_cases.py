@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import re
+
 from perfgate_lib.verdict.report import load_report
 from perfgate_lib.verdict.rules import GateContext, decide
 from perfgate_lib.verdict.thresholds import PARAMETERS_DIR, load_thresholds
@@ -68,8 +71,6 @@ DESIGN_VERDICT_KEYS = frozenset(
 
 # --- every printed delta recomputes from its printed figures (issue 30) ------------------
 
-import math  # noqa: E402
-import re  # noqa: E402
 
 _SCALES = {"": 1.0, "k": 1e3, "M": 1e6, "G": 1e9}
 _COUNT = re.compile(r"^(?P<num>\d+(?:\.(?P<dec>\d+))?)(?P<scale>[kMG]?) instr$")
@@ -220,3 +221,52 @@ def chart_label_problems(fig) -> list[str]:
         if b and text.get_text() != f"{100 * (t - b) / b:+.1f}%":
             problems.append(f"label {text.get_text()} beside bars {b} -> {t}")
     return problems
+
+
+def gate0_agreement_problems(run_dir) -> tuple[int, list[str]]:
+    """(deltas checked in comment.md, problems) of a gate-0 run folder: comment.md,
+    verdict.json, ab/paired.csv and the charts must agree. Every printed delta recomputes
+    from its printed figures; verdict.json's and the CSV's deltas from their columns; the
+    comment's stage counts are the CSV's medians (to their printed digits); the stage
+    chart, re-drawn from verdict.json by the current code, labels its bars with their own
+    deltas; the run is recorded as gate 0."""
+    import json
+    from pathlib import Path
+
+    import pandas as pd
+
+    from perfgate_lib.verdict import charts
+    from perfgate_lib.verdict.compare import load_compare
+    from perfgate_lib.verdict.measured import metric_view
+
+    run = Path(run_dir)
+    body = (run / "comment.md").read_text()
+    data = json.loads((run / "verdict.json").read_text())
+    checked, problems = delta_problems(body)
+    problems += verdict_json_problems(data)
+    rows = pd.read_csv(run / "ab" / "paired.csv").to_dict("records")
+    problems += paired_csv_problems(rows)
+    if data.get("gate") != 0:
+        problems.append(f"verdict.json gate {data.get('gate')!r}, not 0")
+    if not body.splitlines()[1].startswith("🤖 ## Zephyr perf gate — Gate 0"):
+        problems.append(f"comment title {body.splitlines()[1]!r}")
+    medians = {r["stage"]: r for r in rows}
+    shown = {name: (b, t) for name, b, t, _ in printed_deltas(body) if b.endswith(" instr")}
+    for stage, (b_text, t_text) in shown.items():
+        row = medians.get(stage.replace("\\_", "_"))
+        if row is None:
+            continue
+        for text, value in (
+            (b_text, row["control_instructions"]),
+            (t_text, row["treatment_instructions"]),
+        ):
+            printed, half = parse_figure(text)
+            if abs(printed - value) > half:
+                problems.append(f"{stage}: comment {text}, paired.csv {value}")
+    result = load_compare(str(run))
+    view = metric_view(result.verdict, result.measured)
+    fig = charts.stage_chart(view, result.measured.unit if result.measured else None)
+    problems += chart_label_problems(fig)
+    if "Gate 0" not in fig.axes[0].get_title():
+        problems.append(f"stage chart title {fig.axes[0].get_title()!r}")
+    return checked, problems

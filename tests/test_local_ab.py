@@ -723,6 +723,16 @@ def test_demo_command_renders_a_comment_flagging_fuzzy_dups(tmp_path):
     assert "KeyboardInterrupt caught in kernel" not in proc.stdout + proc.stderr
     assert str(run / "comment.md") in proc.stdout
     assert json.loads((run / "demo.json").read_text())["sandbox"]["path"] is None  # removed
+    # issue 30: comment, verdict.json, CSV and charts agree; gate 0 everywhere
+    from perfgate_lib.audit.runindex import list_runs
+    from tests.render_cases import gate0_agreement_problems
+
+    checked, problems = gate0_agreement_problems(run)
+    assert problems == [] and checked >= 12, problems
+    assert [e.gate for e in list_runs(str(tmp_path / "runs"))] == [0]
+    assert "instructions_total" in [s["signal"] for s in verdict["signals"]]
+    assert "about 2 minutes" not in proc.stdout
+    assert "pair 6 of at most 6" in (run / "ab" / "progress.log").read_text()
 
 
 def test_local_ab_command_rejects_bad_checkout_and_revision(tmp_path, capsys):

@@ -447,6 +447,9 @@ def test_gate0_comment_verdict_csv_and_charts_agree_on_what_they_measure(tmp_pat
     fig = charts.stage_chart(view, compared.measured.unit)
     assert chart_label_problems(fig) == []
     assert "Gate 0" in fig.axes[0].get_title() and "instructions" in fig.axes[0].get_xlabel()
+    from tests.render_cases import gate0_agreement_problems
+
+    assert gate0_agreement_problems(tmp_path)[1] == []
     summary = charts.summary_chart(view, compared.measured.unit)
     labels = [t.get_text() for t in summary.axes[0].get_yticklabels()]
     assert labels == ["total instructions", "peak worker memory"]
