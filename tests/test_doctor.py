@@ -470,6 +470,33 @@ def test_workflow_and_priority_rows():
     assert checks.check_priority(1, "--priority production", None).state == "unchecked"
 
 
+def test_the_table_prints_tool_output_literally():
+    import io
+
+    from perfgate_lib.commands.doctor import render
+    from perfgate_lib.gate.doctor.model import Report, broken, unchecked
+
+    hostile = "[bold red]not markup[/] [Errno 2] [link=http://x]y[/link]"
+    report = Report("/co[1]", (1,), (broken("iris CLI", hostile), unchecked("[x]", "[/]")))
+    out = io.StringIO()
+    render(report, file=out)
+    text = out.getvalue()
+    assert "[bold red]not markup[/]" in text and "[Errno 2]" in text and "/co[1]" in text
+    assert "0 hold, 1 broken, 1 could not be checked; exit 4" in text
+
+
+def test_tools_asked_for_help_get_no_tokens(tmp_path, monkeypatch):
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_doctor_test_secret")
+    monkeypatch.setenv("HF_TOKEN", "hf_doctor_test_secret")
+    monkeypatch.setenv("PERFGATE_DOCTOR_PLAIN", "kept")
+    tool = tmp_path / "tool"
+    tool.write_text("#!/bin/sh\nenv\n")
+    tool.chmod(0o755)
+    seen = probe.run_help([str(tool), "--help"]).stdout
+    assert "PERFGATE_DOCTOR_PLAIN=kept" in seen
+    assert "doctor_test_secret" not in seen
+
+
 def test_python_rows():
     assert checks.check_python("p", "3.11.9", ">=3.12,<3.14", "").state == "broken"
     assert checks.check_python("p", "3.13.0", ">=3.12,<3.14", "").state == "holds"

@@ -12,10 +12,14 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
 import click
 
 from perfgate_lib.errors import PerfgateError, UsageError
+
+if TYPE_CHECKING:
+    from perfgate_lib.gate.doctor.model import Report
 
 _STYLE = {"holds": "green", "broken": "bold red", "unchecked": "yellow"}
 
@@ -39,26 +43,28 @@ def gates_for(runner: str, gate: int | None = None, max_gate: str | None = None)
     return ALL_GATES
 
 
-def render(report, file=None) -> None:  # noqa: ANN001 - a doctor Report
-    """The report as a rich table (plain when ``file`` is not a terminal)."""
+def render(report: Report, file: TextIO | None = None) -> None:
+    """The report as a rich table (plain when ``file`` is not a terminal). Every cell is
+    literal text: a reason quoting a tool's output is never read as rich markup."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     from perfgate_lib.gate.doctor.model import STATE_LABEL
 
     console = Console(file=file or sys.stdout, width=120, soft_wrap=False)
     gates = ", ".join(str(g) for g in report.gates)
-    table = Table(title=f"perfgate doctor: {report.checkout} (gates {gates})", title_justify="left")
+    table = Table(
+        title=Text(f"perfgate doctor: {report.checkout} (gates {gates})"), title_justify="left"
+    )
     table.add_column("contract", no_wrap=True)
     table.add_column("state", no_wrap=True)
     table.add_column("reason", overflow="fold")
     for row in report.rows:
-        label = STATE_LABEL[row.state]
-        table.add_row(
-            row.contract, f"[{_STYLE[row.state]}]{label}[/]", row.reason, end_section=False
-        )
-    console.print(table, markup=True, highlight=False)
-    console.print(f"{report.summary()}; exit {report.exit_code}", highlight=False)
+        state = Text(STATE_LABEL[row.state], style=_STYLE[row.state])
+        table.add_row(Text(row.contract), state, Text(row.reason))
+    console.print(table, highlight=False)
+    console.print(Text(f"{report.summary()}; exit {report.exit_code}"), highlight=False)
 
 
 def _checkout(path: str) -> Path:

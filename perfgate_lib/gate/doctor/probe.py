@@ -8,6 +8,7 @@ environment: a missing file is ``None``, a process that does not finish in time 
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -26,6 +27,8 @@ from perfgate_lib.gate.doctor.helptext import (
 
 HELP_TIMEOUT_S = 60.0  # one process asking for help (marin-iris 0.2.227 starts in ~4 s)
 IRIS_VERBS_WITH_OPTIONS = ("list", "logs", "run")  # verbs whose flags the kit needs
+# Environment variables a checkout's tools never get from the doctor (tokens, keys).
+_SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|CREDENTIAL|_KEY$|^GITHUB_PAT$", re.I)
 
 
 def read_text(path: Path) -> str | None:
@@ -69,7 +72,8 @@ def run_help(
     argv: Sequence[str], timeout_s: float = HELP_TIMEOUT_S, cwd: Path | None = None
 ) -> Help:
     """Run ``argv`` (ending in ``--help``) with a timeout; never raises."""
-    env = {**os.environ, "COLUMNS": "80", "NO_COLOR": "1"}
+    env = {k: v for k, v in os.environ.items() if not _SECRET_NAME.search(k)}
+    env.update(COLUMNS="80", NO_COLOR="1")
     env.pop("PYTHONPATH", None)
     try:
         done = subprocess.run(
@@ -194,8 +198,6 @@ def admin_bands(iris: list[str] | None, checkout: Path) -> frozenset[str] | None
     """Priority bands only admins may use, from the Iris package beside the CLI (or in
     ``lib/iris/src``): ``ADMIN_PRIORITY_BAND_VALUES`` in ``iris/rpc/proto_display.py``.
     Empty when that Iris has no such set (0.2.20); None when no Iris source is found."""
-    import re
-
     places: list[Path] = [checkout / "lib" / "iris" / "src" / "iris" / "rpc" / "proto_display.py"]
     if iris:
         exe = shutil.which(iris[0]) or iris[0]
