@@ -241,8 +241,10 @@ class ProgressPrinter:
         line = describe(watch, now, self.gate)
         if next_poll_at is not None and not watch.terminal:
             line += f" · next check {next_poll_at.strftime('%H:%M:%S')} UTC"
-        if self._live is not None:
-            self.console.print(f"[{now.strftime('%H:%M:%S')}] {line}", markup=False)
+        if self.live_enabled:  # above the live line, on the same terminal
+            self.console.print(
+                f"[{now.strftime('%H:%M:%S')}] {line}", markup=False, highlight=False
+            )
         else:
             print(f"[{now.strftime('%H:%M:%S')}] {line}", file=self.stream, flush=True)
         if watch.terminal:
