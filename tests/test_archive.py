@@ -218,3 +218,18 @@ def test_html_renders_are_titled_with_the_notebook_and_run(tmp_path):
     html = (run_dir / "g1" / "compare.html").read_text()
     assert "<title>compare · 20261127T101500Z-4f9c2e1/g1</title>" in html
     assert "<title>Notebook</title>" not in html
+
+
+def test_history_chart_has_a_legend_of_its_marks(fixtures_dir):
+    from perfgate_lib.audit import history, history_charts
+    from perfgate_lib.verdict.report import load_report
+
+    hist = history.load_history(1, str(fixtures_dir / "history"))
+    points = history.detect_change_points(hist.stages)
+    treatment = load_report(str(EXAMPLES / "tier1_treatment.json"))
+    fig = history_charts.trend_chart(hist, points=points, treatment=treatment)
+    (legend,) = fig.legends
+    labels = [t.get_text() for t in legend.get_texts()]
+    assert labels[:3] == ["scheduled baseline (s)", "rolling median (14 reports)", "median ± 2σ"]
+    assert "treatment" in labels
+    assert ("change point" in labels) == bool(points)

@@ -69,8 +69,35 @@ def trend_chart(
             label.set_rotation(30)
     if not names:
         fig.add_subplot().text(0.5, 0.5, "no stage data", ha="center", va="center")
-    fig.tight_layout()
+        fig.tight_layout()
+        return fig
+    fig.legend(
+        handles=legend_handles(k, window, bool(points), treatment is not None),
+        loc="lower center",
+        ncol=5,
+        fontsize=8,
+        frameon=False,
+    )
+    fig.tight_layout(rect=(0, 0.07, 1, 1))  # the legend's row under the panels
     return fig
+
+
+def legend_handles(k: float, window: int, changes: bool, treatment: bool) -> list:
+    """One legend entry per mark the panels draw: reports, rolling median, its band, and
+    the change points and treatment when drawn."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    handles = [
+        Line2D([], [], marker=".", ls="", color=POINT_COLOUR, label="scheduled baseline (s)"),
+        Line2D([], [], ls="-", color=MEDIAN_COLOUR, label=f"rolling median ({window} reports)"),
+        Patch(color=BAND_COLOUR, label=f"median ± {k:g}σ"),
+    ]
+    if changes:
+        handles.append(Line2D([], [], ls="--", color=CHANGE_COLOUR, label="change point"))
+    if treatment:
+        handles.append(Line2D([], [], ls=":", color=TREATMENT_COLOUR, label="treatment"))
+    return handles
 
 
 def png_bytes(fig: Figure) -> bytes:
