@@ -28,7 +28,9 @@ from perfgate_lib.local.sides import CALLGRIND, FERRY_SCRIPT
 
 FIXTURES = Path(__file__).parent / "fixtures" / "callgrind"
 HERE = Path(callgrind_client.__file__).resolve().parent
-needs_valgrind = pytest.mark.skipif(not shutil.which("valgrind"), reason="valgrind is not installed")
+needs_valgrind = pytest.mark.skipif(
+    not shutil.which("valgrind"), reason="valgrind is not installed"
+)
 
 
 def _fixture(name: str) -> str:
