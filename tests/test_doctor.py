@@ -497,6 +497,19 @@ def test_tools_asked_for_help_get_no_tokens(tmp_path, monkeypatch):
     assert "doctor_test_secret" not in seen
 
 
+def test_a_tool_that_does_not_answer_is_unchecked_not_waited_for(tmp_path):
+    tool = tmp_path / "iris"
+    tool.write_text("#!/bin/sh\nexec sleep 600\n")
+    tool.chmod(0o755)
+    helps = probe.iris_helps([str(tool)], timeout_s=1.0)
+    assert helps[""].exit_code is None and helps[""].error == "no answer within 1 s"
+    (row,) = checks.check_iris(helps, None, "", {})
+    assert (row.state, row.reason) == (
+        "unchecked",
+        "`iris --help` did not finish: no answer within 1 s",
+    )
+
+
 def test_python_rows():
     assert checks.check_python("p", "3.11.9", ">=3.12,<3.14", "").state == "broken"
     assert checks.check_python("p", "3.13.0", ">=3.12,<3.14", "").state == "holds"

@@ -61,7 +61,7 @@ def _gate0_rows(checkout: Path, requires: str | None) -> list[Row]:
     if not (src / "zephyr").is_dir():
         rows.append(unchecked("Zephyr API (mini ferry)", f"no {src}/zephyr"))
         return rows
-    probe_result = probe_zephyr_api(sys.executable, str(src), timeout_s=60.0)
+    probe_result = probe_zephyr_api(sys.executable, str(src), timeout_s=probe.HELP_TIMEOUT_S)
     rows.append(
         checks.check_zephyr_api(
             "Zephyr API (mini ferry)",

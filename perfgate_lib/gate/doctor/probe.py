@@ -25,7 +25,7 @@ from perfgate_lib.gate.doctor.helptext import (
     source_options,
 )
 
-HELP_TIMEOUT_S = 60.0  # one process asking for help (marin-iris 0.2.227 starts in ~4 s)
+HELP_TIMEOUT_S = 120.0  # one process asking for help (marin-iris 0.2.227 starts in ~4 s CPU)
 IRIS_VERBS_WITH_OPTIONS = ("list", "logs", "run")  # verbs whose flags the kit needs
 # Environment variables a checkout's tools never get from the doctor (tokens, keys).
 _SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|CREDENTIAL|_KEY$|^GITHUB_PAT$", re.I)
