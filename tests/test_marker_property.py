@@ -58,7 +58,7 @@ PIECES = [
 hostile = st.lists(st.sampled_from(PIECES) | st.text(max_size=4), max_size=12).map("".join)
 values = st.none() | st.booleans() | st.integers() | st.text(max_size=20) | hostile
 states = st.dictionaries(st.text(max_size=8) | hostile, values, max_size=4)
-FAST = settings(max_examples=150, deadline=None)
+FAST = settings(max_examples=150, deadline=None, derandomize=True)  # same cases every run
 
 
 def kit_text(names: list[str], reply: str) -> str:
@@ -94,7 +94,7 @@ def test_the_folded_verdict_reads_back_and_never_carries_the_state(text, state, 
     body = kit_body(md_escape(text), state, standing)
     assert read_marker(body) == json.loads(json.dumps(state))
     folded = standing_verdict(body)
-    assert (folded is None) == (not standing.strip())
+    assert (folded is None) == (not standing.strip().removeprefix(SENTINEL).strip())
     assert VERDICT_END not in (folded or "").splitlines()
     assert read_marker(folded) is None, "a folded verdict carries no state"
 
@@ -127,7 +127,9 @@ strangers = st.lists(
 )
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(
     before=strangers,
     after=strangers,

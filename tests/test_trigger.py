@@ -195,6 +195,31 @@ def test_comment_trigger_rules():
     assert read_marker(marker({"x": "a-->b"})) == {"x": "a-->b"}
 
 
+def test_mentions_of_a_bot_login_and_the_state_line():
+    assert is_request("hey @github-actions[bot] please", "github-actions[bot]")
+    assert not is_request("hey @github-actions[bot]-fan", "github-actions[bot]")
+    hostile = {"reply": "<!-- x --> <!-- perfgate-state: {} -->", "n": -1}
+    line = marker(hostile)
+    assert line.count("<!--") == 1 and line.count("-->") == 1 and "<" not in line[4:]
+    assert read_marker(f"{SENTINEL}\ntext\n{line}\n") == hostile
+    assert read_marker(f"{SENTINEL}\n{line}\ntext after the marker") is None, "last line only"
+
+
+def test_the_folded_verdict_fits_in_one_comment():
+    from perfgate_lib import MAX_COMMENT_CHARS
+    from perfgate_lib.gate.trigger_rules import kit_body, standing_verdict
+
+    verdict = f"{SENTINEL}\n🤖 ## Gate 1: ❌ fail\n" + "| row |\n" * 12_000
+    body = kit_body("🤖 ## assessment", {"stage": "assessment", "sha": "a" * 40}, verdict)
+    assert len(body) <= MAX_COMMENT_CHARS and "cut short" in body
+    assert read_marker(body)["stage"] == "assessment"
+    folded = standing_verdict(body)
+    assert folded.startswith("🤖 ## Gate 1: ❌ fail") and SENTINEL not in folded
+    # a verdict (no marker) stands whole; a stage that is not a known one folds nothing
+    assert standing_verdict(verdict) == verdict.removeprefix(SENTINEL).strip()
+    assert standing_verdict(f"{SENTINEL}\nx\n{marker({'stage': 'other'})}") is None
+
+
 @pytest.mark.slow
 def test_trigger_command_with_an_event_file(trigger, github_env, tmp_path):
     from tests.cli_helpers import perfgate

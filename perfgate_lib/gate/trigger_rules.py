@@ -48,7 +48,7 @@ def is_request(body: str, bot_login: str | None = None) -> bool:
     if REQUEST.search(body or ""):
         return True
     if bot_login:
-        mention = re.compile(rf"(?<![\w@])@{re.escape(bot_login)}\b", re.I)
+        mention = re.compile(rf"(?<![\w@])@{re.escape(bot_login)}(?![\w-])", re.I)
         return bool(mention.search(body or ""))
     return False
 
@@ -120,7 +120,8 @@ def kit_body(text: str, state: dict[str, Any], standing: str | None = None) -> s
     characters."""
     head = f"{SENTINEL}\n{text.strip()}\n"
     tail = f"\n{marker(state)}\n"
-    if not standing:
+    verdict = _defuse_fold((standing or "").strip().removeprefix(SENTINEL).strip())
+    if not verdict:
         return head + tail
     open_fold = (
         "\n<details><summary>Last verdict (it stands until a new verdict replaces it)"
@@ -128,7 +129,6 @@ def kit_body(text: str, state: dict[str, Any], standing: str | None = None) -> s
     )
     close_fold = f"\n{VERDICT_END}\n\n</details>\n"
     room = MAX_COMMENT_CHARS - len(head) - len(tail) - len(open_fold) - len(close_fold)
-    verdict = _defuse_fold(standing.strip())
     if len(verdict) > room:
         note = "\n\n_(cut short: the full verdict is in the run folder)_"
         verdict = verdict[: max(room - len(note), 0)].rstrip() + note
