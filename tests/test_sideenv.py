@@ -20,7 +20,7 @@ import pytest
 
 from perfgate_lib.errors import EXIT_COULD_NOT_RUN, UsageError
 from perfgate_lib.local import sideenv
-from perfgate_lib.local.sandbox import DEFAULT_CHANGE, DEP_PIN_CHANGE, build_sandbox
+from perfgate_lib.local.sandbox import DEP_PIN_CHANGE, build_sandbox
 from perfgate_lib.local.sideenv import (
     SideEnvError,
     choose_mode,
@@ -282,7 +282,7 @@ def test_a_failed_build_names_the_command_and_its_last_lines(tmp_path):
 def test_the_sandbox_is_a_uv_project_pinned_to_the_kit_versions(tmp_path):
     from importlib.metadata import version
 
-    box = build_sandbox(tmp_path / "repo", DEFAULT_CHANGE)
+    box = build_sandbox(tmp_path / "repo")
     assert choose_mode(box.path) == "uv"
     text = (Path(box.path) / "lib/zephyr/pyproject.toml").read_text()
     for dist in ("braceexpand", "marin-fray", "marin-iris", "numpy"):

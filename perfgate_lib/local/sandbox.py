@@ -148,7 +148,7 @@ ZSTD_LEVEL_CHANGE = Change(
         )
     },
 )
-DEFAULT_CHANGE = ZSTD_LEVEL_CHANGE
+DEFAULT_CHANGE = ZSTD_LEVEL_CHANGE  # the demo's change on releases that have its line
 
 _OLD_PIN = '"braceexpand==0.1.7"'
 
@@ -168,6 +168,20 @@ DEP_PIN_CHANGE = Change(
         )
     },
 )
+
+
+def default_change(zephyr_dir: str | Path | None = None) -> Change:
+    """The demo's change for the Zephyr in ``zephyr_dir`` (default: the installed one).
+
+    :data:`ZSTD_LEVEL_CHANGE` where ``shuffle.py`` has ``_ZSTD_COMPRESS_LEVEL = 3`` (up to
+    0.2.4x, zstd runs in the shard's own thread, so gate 0 counts it). From the Parquet
+    scatter on, polars compresses on its own threads, which gate 0's instruction counts
+    leave out (a zstd-level change measured x1.00), so the demo plants
+    :data:`SUB_BATCH_CHANGE` there: one item per DataFrame batch.
+    """
+    shuffle = Path(zephyr_dir or installed_zephyr_dir()) / "shuffle.py"
+    text = shuffle.read_text() if shuffle.is_file() else ""
+    return ZSTD_LEVEL_CHANGE if text.count(_OLD_LEVEL) == 1 else SUB_BATCH_CHANGE
 
 
 @dataclass(frozen=True)
@@ -221,7 +235,7 @@ def _write_main(repo: Path, zephyr_dir: Path, pyproject: str | None) -> None:
 
 def build_sandbox(
     path: str | Path,
-    change: Change = DEFAULT_CHANGE,
+    change: Change | None = None,
     *,
     zephyr_dir: str | Path | None = None,
     pyproject: str | None = None,
@@ -230,13 +244,15 @@ def build_sandbox(
 
     ``main`` gets the zephyr source (``zephyr_dir``, default the installed package) and
     ``lib/zephyr/pyproject.toml`` (``pyproject``, default pinned to the kit's versions);
-    ``change.branch`` gets ``change.edits`` as one commit.
+    ``change.branch`` gets ``change.edits`` as one commit (default:
+    :func:`default_change` for that Zephyr).
     """
     repo = Path(path)
     if repo.exists() and any(repo.iterdir()):
         raise UsageError(f"sandbox path {repo} exists and is not empty")
     repo.mkdir(parents=True, exist_ok=True)
     source = Path(zephyr_dir) if zephyr_dir else installed_zephyr_dir()
+    change = change or default_change(source)
     _sandbox_git(repo, "init", "--quiet", "--initial-branch", BASE_BRANCH)
     _write_main(repo, source, pyproject)
     _sandbox_git(repo, "add", "-A")
