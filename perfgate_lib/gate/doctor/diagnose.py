@@ -6,8 +6,11 @@ Which contracts a gate relies on:
 * gate 0 (the local A/B): an installed Python for each side's uv environment, and the
   Zephyr API the mini ferry needs in the checkout's ``lib/zephyr/src``;
 * gates 1-3 (the cluster): the checkout's ``.venv`` Python, its iris CLI (or
-  ``iris_monitor.py``), the submit and collect scripts' flags, the collector's lineage,
-  and per gate the tier workflow's flags and who may submit at its priority.
+  ``iris_monitor.py``), ``uv`` on PATH, the submit and collect scripts' flags, the
+  collector's lineage, and per gate the submit script's tier and the tier workflow's flags
+  against ``parameters/gate<N>.yaml`` and who may submit at the tier's priority band.
+
+The three groups are gathered concurrently: each mostly waits on its own subprocesses.
 """
 
 from __future__ import annotations
