@@ -52,6 +52,15 @@ class Hunk:
     header: str
 
 
+def _number(value: Any) -> float | None:
+    """A finite float, else None (pandas fills an undecided stage's ratio with NaN)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number == number and abs(number) != float("inf") else None
+
+
 def stages_to_keep(table: list[Mapping[str, Any]], mode: str = "flagged") -> list[str]:
     """Stages whose call is not ``pass`` (``mode="flagged"``), or every stage (``"all"``)."""
     if mode not in PROFILE_MODES:
@@ -249,9 +258,9 @@ def keep_profiles(
         "stages": {},
         "notes": [],
     }
-    estimates = {str(r["stage"]): float(r.get("ratio") or 0) for r in table}
+    estimates = {str(r["stage"]): _number(r.get("ratio")) for r in table}
     for stage in stages_to_keep(table, mode):
-        index = representative_pair(pairs, stage, estimates.get(stage, 1.0))
+        index = representative_pair(pairs, stage, estimates.get(stage) or 1.0)
         if index is None:
             result["notes"].append(f"{stage}: no pair with both sides' dumps")
             continue

@@ -53,7 +53,11 @@ def reconcile_line(stage: Mapping[str, Any], rows: list[Mapping[str, Any]]) -> s
         f"{stage['delta_pct']:+.1f}% ({fmt_delta(listed)} of {fmt_delta(stage['delta'])}: "
         f"{fmt_instr(stage['control_total'])} → {fmt_instr(stage['treatment_total'])} in "
         f"pair {stage.get('pair')}, ratio ×{stage.get('pair_ratio', 0):.3f}; "
-        f"gate 0's estimate ×{(stage.get('estimate') or 0):.3f})"
+        + (
+            f"gate 0's estimate ×{stage['estimate']:.3f})"
+            if stage.get("estimate") is not None
+            else "gate 0 has no estimate yet)"
+        )
     )
 
 
