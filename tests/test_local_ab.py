@@ -659,11 +659,11 @@ def test_the_comment_states_the_resolution_when_a_stage_stays_undecided():
 
 
 def test_ensure_checkout_builds_the_demo_sandbox_when_empty(tmp_path):
-    from perfgate_lib.local.sandbox import PR_BRANCH, ensure_checkout
+    from perfgate_lib.local.sandbox import default_change, ensure_checkout
 
     assert ensure_checkout(str(tmp_path), "a", "b") == (str(tmp_path), "a", "b")
     checkout, base, head = ensure_checkout("", "main", "ignored")
-    assert (base, head) == ("main", PR_BRANCH)
+    assert (base, head) == ("main", default_change().branch)  # H1: per Zephyr release
     control, treatment = local.resolve_revisions(checkout, base, head)
     assert control != treatment
     assert (Path(checkout) / "lib/zephyr/pyproject.toml").is_file()
@@ -766,15 +766,16 @@ def test_sandbox_is_marin_shaped_and_its_changes_apply(tmp_path):
     from perfgate_lib.errors import PerfgateError, UsageError
     from perfgate_lib.local.sandbox import SUB_BATCH_CHANGE, ZSTD_LEVEL_CHANGE, diff_text
 
-    box = build_sandbox(tmp_path / "a")
+    box = build_sandbox(tmp_path / "a", ZSTD_LEVEL_CHANGE)
     diff = diff_text(box)
-    assert "-_ZSTD_COMPRESS_LEVEL = 3" in diff and "+_ZSTD_COMPRESS_LEVEL = 6" in diff
+    # H1: the kit's 0.2.227 writes Parquet scatter chunks (0.2.20: test_sandbox_releases.py)
+    assert 'compression="zstd", compression_level=19' in diff
     assert box.changed_files == ("lib/zephyr/src/zephyr/shuffle.py",)
     assert (Path(box.path) / "lib/zephyr/src/zephyr/__init__.py").is_file()
     assert 'name = "marin-zephyr"' in (Path(box.path) / "lib/zephyr/pyproject.toml").read_text()
 
     other = build_sandbox(tmp_path / "b", SUB_BATCH_CHANGE)
-    assert "+_SUB_BATCH_SIZE = 1\n" in diff_text(other)
+    assert "+_DATAFRAME_ROW_COUNT = 1\n" in diff_text(other)
     with pytest.raises(UsageError, match="not empty"):
         build_sandbox(tmp_path / "b")
     (edit,) = ZSTD_LEVEL_CHANGE.edits.values()
@@ -784,8 +785,8 @@ def test_sandbox_is_marin_shaped_and_its_changes_apply(tmp_path):
         text=True,
         check=True,
     ).stdout
-    assert "_ZSTD_COMPRESS_LEVEL = 6" in shuffle
-    with pytest.raises(PerfgateError, match="no `_ZSTD_COMPRESS_LEVEL = 3` line"):
+    assert "compression_level=19" in shuffle
+    with pytest.raises(PerfgateError, match="neither a `_ZSTD_COMPRESS_LEVEL = 3` line"):
         edit(shuffle)  # a release without the line the change was written for
 
 
