@@ -7,14 +7,14 @@ folder: ``assess.ipynb`` (scope, five questions, max_gate; reply "go"),
 with pairs added while a stage is undecided)
 and ``compare.ipynb`` (verdict, charts, the comment with a noise column). The comment is
 written to ``comment.md`` in the run folder, never posted. Finally the run folder is
-archived (HTML of every executed notebook, provenance, secret scrub, run index).
+archived as gate 0 (HTML of every executed notebook, provenance, secret scrub, run index).
 
 Run folder layout::
 
     <run>/pr.diff                    the sandbox PR's diff
     <run>/assess.ipynb, assessment.json, assessment.md, confirmation.txt
     <run>/local_ab.ipynb, ab/{control,treatment}-report.json, ab/paired.csv, ab/pairs.json,
-    <run>/ab/runs/, ab/logs/
+    <run>/ab/runs/, ab/logs/, ab/progress.log (what the terminal showed, with seconds)
     <run>/compare.ipynb, verdict.json, comment.md, stage_chart.png, summary_chart.png
     <run>/demo.json                  what ran, how long each step took (seconds), the verdict
 """
