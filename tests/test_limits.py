@@ -63,3 +63,32 @@ def test_report_bytes_bound(tmp_path):
     with pytest.raises(ReportTooLarge, match="report_max_bytes=10"):
         check_report_bounds({}, "r.json", 11, small)
     assert check_report_bounds({"a": 1}, "r.json", 10, small) == {"a": 1}
+
+
+def test_a_failed_checks_tail_is_short_and_redacted(tmp_path, monkeypatch):
+    """Only the last local_check_tail_lines lines, at most local_check_tail_bytes bytes,
+    after redaction, reach the halt comment; the log keeps everything (redacted)."""
+    import sys
+
+    from perfgate_lib.gate.localchecks import run_local_checks
+    from perfgate_lib.gate.runparams import LocalCheck
+
+    monkeypatch.setenv("DEPLOY_WEBHOOK", "/hooks/abc123secret")
+    script = tmp_path / "noisy.py"
+    script.write_text(
+        "import os\n"
+        "for i in range(5000):\n"
+        "    print(f'line {i} ' + 'x' * 200 + ' ' + os.environ['DEPLOY_WEBHOOK'])\n"
+        "raise SystemExit(1)\n"
+    )
+    check = LocalCheck("noisy", f"{sys.executable} {script}")
+    result = run_local_checks(str(tmp_path), [check], str(tmp_path / "out"), tail_lines=200)
+    lim = load_limits()
+    assert not result.passed
+    tail = result.output_tail
+    assert len(tail.encode()) <= lim.local_check_tail_bytes
+    assert len(tail.splitlines()) <= lim.local_check_tail_lines
+    assert "line 4999" in tail, "the end of the output, where the failure is"
+    assert "/hooks/abc123secret" not in tail and "[REDACTED env:DEPLOY_WEBHOOK]" in tail
+    log = (tmp_path / "out" / "local-checks.log").read_text()
+    assert "line 0 " in log and "/hooks/abc123secret" not in log
