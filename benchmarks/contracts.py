@@ -117,7 +117,7 @@ def rows_for(
     """The contract rows the releases decide: the iris CLI, the Zephyr API, the Python."""
     from perfgate_lib.gate.doctor.diagnose import _dialect
     from perfgate_lib.gate.runsettings import parse_flags
-    from perfgate_lib.local.zephyr_api import probe_zephyr_api
+    from perfgate_lib.local.zephyr_api import NEEDED, probe_zephyr_api
     from perfgate_lib.verdict.gates import load_gate
 
     flags: dict[str, str] = {}
@@ -126,9 +126,14 @@ def rows_for(
     dialect, error = _dialect(iris_help)
     rows = checks.check_iris(iris_help, dialect, error, flags)
     found = probe_zephyr_api(sys.executable, zephyr_src)
+    in_source: tuple[str, ...] = ()
+    if zephyr_src:
+        modules = {module for places in NEEDED.values() for module, _ in places}
+        sources = probe.module_sources([Path(zephyr_src)], modules)
+        in_source = checks.static_missing(NEEDED, sources)
     rows.append(
         checks.check_zephyr_api(
-            "Zephyr API (mini ferry)", found.ok, found.version, found.missing, found.detail
+            "Zephyr API (mini ferry)", found.ok, found.missing, found.detail, in_source
         )
     )
     rows.append(checks.check_python("kit Python", probe.kit_python_version(), requires, ""))

@@ -159,6 +159,46 @@ def test_june_iris_holds_with_its_own_verbs(template, tmp_path):
     assert all(state != "broken" for state, _ in rows.values()), rows
 
 
+def test_june_zephyr_source_is_not_broken_by_the_kits_environment(tmp_path):
+    """0.2.20's source (defining ZephyrContext in zephyr.execution) has every name the mini
+    ferry needs; if the kit's environment cannot import it (newer rigging), that is not
+    the contract: gate 0 gives each side its own uv environment."""
+    from tests.zephyr_releases import release_repo
+
+    repo = release_repo(tmp_path / "releases")
+    repo.git("checkout", "-q", "0.2.20")
+    report = diagnose(repo.root, (0,))
+    state, reason = rows_of(report)["Zephyr API (mini ferry)"]
+    assert report.exit_code == 0, reason
+    assert state == "holds" or reason.startswith("the source defines every name"), reason
+
+
+def test_the_zephyr_api_read_from_source():
+    from perfgate_lib.local.zephyr_api import NEEDED
+
+    today = {
+        "zephyr.context": "class ZephyrContext:\n    pass\n",
+        "zephyr.dataset": "from zephyr.reader import Reader\nclass Dataset:\n    pass\n",
+        "zephyr.plan": "def compute_plan(ds):\n    return ds\n",
+        "zephyr.worker_context": "zephyr_worker_ctx = None\n",
+        "zephyr": '"""Import from the defining submodule."""\n',
+    }
+    assert checks.static_missing(NEEDED, today) == ()  # fray is not in the checkout: not judged
+    june = {
+        "zephyr.execution": "class ZephyrContext: ...\n",
+        "zephyr": "from .dataset import Dataset\n",
+    }
+    june |= {"zephyr.plan": "def compute_plan(): ...\n", "zephyr.worker_context": None}
+    june["zephyr"] += "from .worker_context import zephyr_worker_ctx as zephyr_worker_ctx\n"
+    assert checks.static_missing(NEEDED, june) == ()
+    renamed = dict(today, **{"zephyr.plan": "def compute_plan_v2(ds): ...\n"})
+    assert checks.static_missing(NEEDED, renamed) == ("zephyr.plan.compute_plan",)
+    row = checks.check_zephyr_api("z", False, ("zephyr.plan.compute_plan",), "d", ())
+    assert row.state == "unchecked" and row.reason.startswith("the source defines every name")
+    row = checks.check_zephyr_api("z", False, ("zephyr.plan.compute_plan",), "d", ("x.y",))
+    assert (row.state, row.reason) == ("broken", "the source lacks x.y: d")
+
+
 # ---------------------------------------------------------------------- broken, one way each
 def _wrong_python(co: Path) -> None:
     python = co / ".venv" / "bin" / "python"

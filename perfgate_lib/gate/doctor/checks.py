@@ -20,6 +20,7 @@ from perfgate_lib.gate.doctor.helptext import (
     looks_like_help,
     source_click_commands,
     source_constant_strings,
+    source_top_names,
 )
 from perfgate_lib.gate.doctor.model import Row, broken, holds, unchecked
 from perfgate_lib.gate.runsettings import parse_flags
@@ -121,16 +122,46 @@ def check_program(contract: str, command: str, found: str | None) -> Row:
 
 
 # ---------------------------------------------------------------------- zephyr
+def static_missing(
+    needed: dict[str, tuple[tuple[str, str], ...]], sources: dict[str, str | None]
+) -> tuple[str, ...]:
+    """Names of ``needed`` (name -> ``(module, attribute)`` places, as in
+    :data:`~perfgate_lib.local.zephyr_api.NEEDED`) that no place's source defines or
+    imports at its top level. ``sources``: module -> its text (None: not in the checkout).
+    A name whose every module is absent from the checkout (``fray``) is not judged."""
+    missing = []
+    for places in needed.values():
+        texts = [(attr, sources.get(module)) for module, attr in places]
+        if all(text is None for _, text in texts):
+            continue
+        if not any(attr in (source_top_names(text) or ()) for attr, text in texts if text):
+            missing.append(f"{places[0][0]}.{places[0][1]}")
+    return tuple(missing)
+
+
 def check_zephyr_api(
-    contract: str, ok: bool, version: str | None, missing: tuple[str, ...], detail: str
+    contract: str,
+    ok: bool,
+    missing: tuple[str, ...],
+    detail: str,
+    missing_in_source: tuple[str, ...],
 ) -> Row:
-    """The mini ferry's Zephyr API, as :func:`~perfgate_lib.local.zephyr_api.probe_zephyr_api`
-    found it. A probe that could not import anything (no ``missing``, not ``ok``) is
-    unchecked; missing names are broken."""
+    """The mini ferry's Zephyr API: what importing it in the kit's Python found
+    (:func:`~perfgate_lib.local.zephyr_api.probe_zephyr_api`), and what the checkout's
+    source defines (``missing_in_source``, read without importing). Broken only when the
+    source lacks a name; an import that fails while the source has every name is the kit's
+    environment, not the contract (gate 0 builds each side its own uv environment), so it
+    is unchecked."""
     if ok:
         return holds(contract, detail)
+    if missing_in_source:
+        return broken(contract, f"the source lacks {', '.join(missing_in_source)}: {detail}")
     if missing:
-        return broken(contract, detail)
+        return unchecked(
+            contract,
+            "the source defines every name the mini ferry needs (read without importing), "
+            f"but the kit's environment cannot import them: {detail}",
+        )
     return unchecked(contract, detail)
 
 

@@ -48,7 +48,7 @@ def _python_rows(checkout: Path, requires: str | None, cluster: bool) -> list[Ro
 
 def _gate0_rows(checkout: Path, requires: str | None) -> list[Row]:
     from perfgate_lib.io.pythons import find_python, install_hint
-    from perfgate_lib.local.zephyr_api import probe_zephyr_api
+    from perfgate_lib.local.zephyr_api import NEEDED, probe_zephyr_api
 
     found = find_python(requires) if requires else None
     shown = f"{found.path} ({found.version}, {found.source})" if found else None
@@ -65,13 +65,16 @@ def _gate0_rows(checkout: Path, requires: str | None) -> list[Row]:
         rows.append(unchecked("Zephyr API (mini ferry)", f"no {src}/zephyr"))
         return rows
     probe_result = probe_zephyr_api(sys.executable, str(src), timeout_s=probe.HELP_TIMEOUT_S)
+    modules = {module for places in NEEDED.values() for module, _ in places}
+    roots = [src, checkout / "lib" / "fray" / "src"]
+    in_source = checks.static_missing(NEEDED, probe.module_sources(roots, modules))
     rows.append(
         checks.check_zephyr_api(
             "Zephyr API (mini ferry)",
             probe_result.ok,
-            probe_result.version,
             probe_result.missing,
             probe_result.detail,
+            in_source,
         )
     )
     return rows

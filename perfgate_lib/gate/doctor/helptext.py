@@ -218,3 +218,22 @@ def source_tiers(source: str) -> dict[str, str] | None:
                 tiers[str(key.value)] = flags
         return tiers or None
     return None
+
+
+def source_top_names(source: str) -> frozenset[str] | None:
+    """Names a module defines or imports at its top level (classes, functions,
+    assignments, ``from x import y [as z]``); None when it is not Python."""
+    tree = _parse(source)
+    if tree is None:
+        return None
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+        elif isinstance(node, ast.ImportFrom | ast.Import):
+            names |= {(a.asname or a.name).split(".")[0] for a in node.names}
+    return frozenset(names)

@@ -56,6 +56,24 @@ def kit_python_version() -> str:
     return ".".join(str(n) for n in sys.version_info[:3])
 
 
+def module_sources(roots: list[Path], modules: set[str]) -> dict[str, str | None]:
+    """``{module: its source}`` for dotted ``modules`` found as ``<root>/a/b.py`` or
+    ``<root>/a/b/__init__.py`` under the first root that has it (None: under none)."""
+    found: dict[str, str | None] = {}
+    for module in modules:
+        rel = Path(*module.split("."))
+        found[module] = next(
+            (
+                text
+                for root in roots
+                for path in (root / rel.with_suffix(".py"), root / rel / "__init__.py")
+                if (text := read_text(path)) is not None
+            ),
+            None,
+        )
+    return found
+
+
 def checkout_python(checkout: Path) -> Path | None:
     """The checkout's own environment's interpreter (``.venv/bin/python``), if any."""
     path = checkout / ".venv" / "bin" / "python"
