@@ -7,13 +7,21 @@ dependencies are the release's own, pinned to the kit's versions
 A PR branch applies one real code change to the scatter (shuffle) hot path; in the mini
 ferry only ``fuzzy_dups`` shuffles, so that stage slows down and the others do not.
 
-* :data:`ZSTD_LEVEL_CHANGE` (the demo's default): raises the scatter chunks' zstd level
-  from 3 to 6 "for smaller shuffle files". Compressing every scatter frame at level 6
-  costs about twice the CPU per frame (level 12 would cost nine times, too slow for the
-  demo under valgrind): ``fuzzy_dups`` executes about 1.5-2x the instructions.
-* :data:`SUB_BATCH_CHANGE` (subtler): shrinks the scatter pickle sub-batches from 1024
-  items to 1 to bound reducer read memory, so every shuffled item pays its own pickle
-  and zstd call: ``fuzzy_dups`` about +40-60%, which heavy machine load can hide.
+The demo's change depends on the Zephyr release (:func:`default_change`):
+
+* :data:`ZSTD_LEVEL_CHANGE` (the demo's change up to the pickle-frame scatter, 0.2.20):
+  raises the scatter chunks' zstd level from 3 to 6 "for smaller shuffle files".
+  Compressing every scatter frame at level 6 costs about twice the CPU per frame:
+  ``fuzzy_dups`` executes about 1.5-2x the instructions. On the Parquet scatter (0.2.227)
+  it sets polars' ``compression_level=19``, and ``fuzzy_dups`` measured x1.00
+  [0.99, 1.00] in instructions (6 pairs, 40 documents): not a demo change there.
+* :data:`SCATTER_PICKLE_CHANGE` (the demo's change on the Parquet scatter, 0.2.227):
+  ``_dumps`` pickles every shuffled item with cloudpickle instead of stdlib pickle first
+  (about 6x the cost per item, in the shard's own thread).
+* :data:`SUB_BATCH_CHANGE`: on 0.2.20 shrinks the scatter pickle sub-batches from 1024
+  items to 1, so every shuffled item pays its own pickle and zstd call (``fuzzy_dups``
+  about +40-60%); on 0.2.227 one item per DataFrame batch, far heavier (under callgrind
+  on a loaded host, one ``fuzzy_dups`` did not finish in 8 minutes).
 * :data:`DEP_PIN_CHANGE`: only ``lib/zephyr/pyproject.toml`` changes (braceexpand pinned
   from 0.1.7 to 0.1.6), so the two sides run in two uv environments.
 """
@@ -150,6 +158,36 @@ ZSTD_LEVEL_CHANGE = Change(
 )
 DEFAULT_CHANGE = ZSTD_LEVEL_CHANGE  # the demo's change on releases that have its line
 
+# 0.2.4x on: every shuffled item is pickled by ``_dumps``, stdlib pickle first.
+_OLD_DUMPS = """    try:
+        return pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)
+    except (pickle.PicklingError, AttributeError, TypeError):
+"""
+_NEW_DUMPS = """    try:
+        # cloudpickle for every item: one serializer, so lambdas and local classes
+        # in shuffled items behave like everything else.
+        return cloudpickle.dumps(item)
+    except (pickle.PicklingError, AttributeError, TypeError):
+"""
+
+# The demo's change on the Parquet scatter (0.2.4x on): the shard's own thread pickles
+# every shuffled item with cloudpickle (pure Python hooks, about 6x stdlib pickle's cost).
+SCATTER_PICKLE_CHANGE = Change(
+    branch="perfgate-demo/scatter-cloudpickle",
+    message=(
+        "zephyr: pickle shuffled items with cloudpickle only\n\n"
+        "One serializer for every item, so lambdas and local classes need no fallback."
+    ),
+    edits={
+        str(ZEPHYR_PKG / "shuffle.py"): replace_once(
+            _OLD_DUMPS,
+            _NEW_DUMPS,
+            "the installed zephyr/shuffle.py has no stdlib-pickle `_dumps` fast path; "
+            + _NOT_THIS_RELEASE,
+        )
+    },
+)
+
 _OLD_PIN = '"braceexpand==0.1.7"'
 
 
@@ -174,14 +212,12 @@ def default_change(zephyr_dir: str | Path | None = None) -> Change:
     """The demo's change for the Zephyr in ``zephyr_dir`` (default: the installed one).
 
     :data:`ZSTD_LEVEL_CHANGE` where ``shuffle.py`` has ``_ZSTD_COMPRESS_LEVEL = 3`` (up to
-    0.2.4x, zstd runs in the shard's own thread, so gate 0 counts it). From the Parquet
-    scatter on, polars compresses on its own threads, which gate 0's instruction counts
-    leave out (a zstd-level change measured x1.00), so the demo plants
-    :data:`SUB_BATCH_CHANGE` there: one item per DataFrame batch.
+    0.2.4x). On the Parquet scatter a zstd-level change measured x1.00 in ``fuzzy_dups``
+    instructions, so the demo plants :data:`SCATTER_PICKLE_CHANGE` there.
     """
     shuffle = Path(zephyr_dir or installed_zephyr_dir()) / "shuffle.py"
     text = shuffle.read_text() if shuffle.is_file() else ""
-    return ZSTD_LEVEL_CHANGE if text.count(_OLD_LEVEL) == 1 else SUB_BATCH_CHANGE
+    return ZSTD_LEVEL_CHANGE if text.count(_OLD_LEVEL) == 1 else SCATTER_PICKLE_CHANGE
 
 
 @dataclass(frozen=True)
