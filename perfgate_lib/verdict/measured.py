@@ -83,8 +83,13 @@ def fmt_instructions(value: float) -> str:
 
 
 def fmt_seconds(value: float) -> str:
-    """Seconds with one decimal under 10 minutes (``52.4s``), else ``14m 05s``."""
-    return f"{value:.1f}s" if abs(value) < 600 else fmt_duration(value)
+    """Seconds with 3 significant digits under 10 minutes (``4.93s``, ``52.4s``,
+    ``312s``), else ``14m 05s``: enough digits for a delta to recompute from them."""
+    if abs(value) >= 600:
+        return fmt_duration(value)
+    if abs(value) >= 100:
+        return f"{value:.0f}s"
+    return f"{value:.1f}s" if abs(value) >= 10 else f"{value:.2f}s"
 
 
 def delta_pct(baseline: float | None, treatment: float | None) -> float | None:

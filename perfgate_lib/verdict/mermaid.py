@@ -67,6 +67,8 @@ def stage_xychart(verdict: Verdict, unit: Unit | None = None) -> str:
     base = ", ".join(_num(v) for v in base_values)
     treat = ", ".join(_num(v) for v in treat_values)
     what = "Stage wall time (s)" if unit is SECONDS else f"Stage {unit.label} ({unit.axis})"
+    if unit.counts:
+        what = f"Stage {unit.label} (millions)"
     return "\n".join(
         [
             "```mermaid",
