@@ -537,6 +537,9 @@ def decide(
 
     notes = [f"{r.signal}: n/a ({r.note})" for r in signals if r.verdict == "n/a"]
     notes += [f"stage {r.stage}: {r.verdict} ({r.note})" for r in stages if r.note]
+    if unusable and not miswired:  # an unusable report's time and memory are never compared
+        band_fails, warns = [], []
+        _not_compared([signals[0], signals[1], *stages], "not compared: a report is unusable")
     contention = (
         (context.contention_reason or "contention reported") if context.contention else None
     )
@@ -546,7 +549,7 @@ def decide(
         else []
     )
 
-    # Precedence (gate-rules.md), first match wins; every other rule that fired stays listed.
+    # Precedence (docs/verdict-rules.md), first match wins; every other fired rule is listed.
     all_fails = hard_fails + band_fails
     fired = [*unusable, *evidence, *undecided, *contended]
     if miswired:
@@ -569,10 +572,6 @@ def decide(
         verdict, decided_by, reasons = "warn", "6 warn band", fired
     else:
         verdict, decided_by, reasons = "pass", "7 pass", fired
-    if unusable and not miswired:
-        all_fails = hard_fails  # an unusable report's time and memory are never compared
-        warns = []
-        _not_compared([signals[0], signals[1], *stages], "not compared: a report is unusable")
     if undecided and verdict == "fail":
         warns = warns + undecided  # shown, never dropped, though a fail already decides
         reasons = [r for r in reasons if r not in undecided]
