@@ -500,3 +500,32 @@ def test_compare_accepts_gate_0_without_a_staleness_limit():
     assert check_gate(0, COMPARE_GATES) == 0
     with pytest.raises(UsageError, match="gate must be 0, 1, 2 or 3"):
         check_gate(4, COMPARE_GATES)
+
+
+def test_a_real_gate0_run_rerendered_by_the_current_code_agrees_with_itself(tmp_path, fixtures_dir):
+    """The archived ``ab/`` of one real gate-0 run (tests/fixtures/gate0_run), reloaded,
+    compared and rendered by today's code: comment, verdict.json, paired.csv and charts
+    agree, every printed delta from its printed figures."""
+    import shutil
+
+    from perfgate_lib.local.ab import write_outputs
+    from perfgate_lib.local.corpus import CorpusSpec
+    from perfgate_lib.local.reload import load_ab
+    from perfgate_lib.verdict.compare import run_compare
+    from tests.render_cases import gate0_agreement_problems
+
+    shutil.copytree(fixtures_dir / "gate0_run" / "ab", tmp_path / "ab")
+    result = load_ab(tmp_path)
+    result.read_only = False
+    write_outputs(result, CorpusSpec(docs=result.settings.docs))  # today's files from its pairs
+    run_compare(
+        str(tmp_path / "ab" / "control-report.json"),
+        str(tmp_path / "ab" / "treatment-report.json"),
+        gate=0,
+        out_dir=str(tmp_path),
+        context=str(tmp_path / "ab" / "compare_context.json"),
+    )
+    checked, problems = gate0_agreement_problems(tmp_path)
+    assert problems == [] and checked >= 12, problems
+    body = (tmp_path / "comment.md").read_text()
+    assert "| fuzzy\\_dups | 182.5M instr | 183.2M instr | +0.4% |" in body
