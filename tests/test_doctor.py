@@ -550,6 +550,13 @@ def test_a_tool_that_does_not_answer_is_unchecked_not_waited_for(tmp_path):
     )
 
 
+def test_a_checkout_that_is_not_a_folder_is_a_usage_error(tmp_path, capsys):
+    from perfgate_lib.cli import run
+
+    assert run(["doctor", "--checkout", str(tmp_path / "nowhere")]) == 2
+    assert f"--checkout {tmp_path / 'nowhere'}: no such folder" in capsys.readouterr().err
+
+
 def test_python_rows():
     assert checks.check_python("p", "3.11.9", ">=3.12,<3.14", "").state == "broken"
     assert checks.check_python("p", "3.13.0", ">=3.12,<3.14", "").state == "holds"
