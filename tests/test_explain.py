@@ -140,3 +140,66 @@ def test_explain_names_what_is_missing(run_dir, tmp_path):
     assert unknown.returncode == 2 and "kept: fuzzy_dups" in unknown.stderr
     empty = _explain(str(tmp_path))
     assert empty.returncode == 2 and "attribution.json" in empty.stderr
+
+
+PLANT_OLD = "    key = key_fn(item)\n"
+PLANT_NEW = PLANT_OLD + "    for _ in range(40):  # planted: re-hash the routing key\n"
+PLANT_NEW += "        hash(repr(key))\n"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="perf trampolines need Python 3.12+")
+def test_gate0_keeps_the_evidence_and_names_the_planted_function(tmp_path):
+    """Real gate 0 under valgrind on the sandbox with a planted re-hash in the scatter
+    writer's routing (``_item_routing``): one pair, so no stage is decided and every
+    stage is kept; fuzzy_dups' top row is the planted function under its Python name,
+    tied to the PR's hunk, the listed rows explain >= 80% of the stage's change, the
+    comment has the folded section, and explain prints it from the run folder."""
+    import shutil
+
+    if not shutil.which("valgrind"):
+        pytest.skip("valgrind is not installed")
+    from perfgate_lib.local import ab as local
+    from perfgate_lib.local.sandbox import ZEPHYR_PKG, Change, build_sandbox, replace_once
+
+    change = Change(
+        branch="test/rehash",
+        message="zephyr: re-hash each routing key",
+        edits={str(ZEPHYR_PKG / "shuffle.py"): replace_once(PLANT_OLD, PLANT_NEW, "no plant site")},
+    )
+    box = build_sandbox(tmp_path / "repo", change)
+    settings = local.Gate0Settings.load(  # stage_timeout_s: a hang guard on a loaded host
+        max_pairs=1, docs=10, max_workers=1, env="kit", stage_timeout_s=1500
+    )
+    out = tmp_path / "ab"
+    result = local.run_local_ab(
+        box.path, box.base, box.head, out_dir=out, settings=settings, progress=None
+    )
+    assert not result.errors, result.errors
+    attribution = evidence.load_attribution(out)
+    assert "error" not in attribution, attribution.get("error")
+    stage = attribution["stages"]["fuzzy_dups"]
+    top = stage["rows"][0]
+    assert (top["function"], top["file"], top["origin"]) == (
+        "_item_routing",
+        "zephyr/shuffle.py",
+        "Zephyr",
+    )
+    assert top["pr"]["file"] == "lib/zephyr/src/zephyr/shuffle.py" and top["pr"]["hunk"].startswith(
+        "@@"
+    )
+    assert stage["explained_pct"] >= 80
+    assert stage["gate0_treatment"] - stage["gate0_control"] == stage["delta"]
+    assert set(attribution["stages"]) == {
+        "normalize",
+        "minhash",
+        "fuzzy_dups",
+        "consolidate",
+        "tokenize",
+    }
+    sections = dict(result.compare_context()["comment"]["sections"])
+    assert sections["### Where the instructions went"].startswith("<details>")
+    for pid in result.pairs[0]["pids"].values():  # the side processes' perf maps are gone
+        assert not Path(f"/tmp/perf-{pid}.map").exists()
+    shown = _explain(str(out), "--stage", "fuzzy_dups")
+    assert shown.returncode == 0 and "_item_routing" in shown.stdout.splitlines()[3]
