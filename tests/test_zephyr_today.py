@@ -247,3 +247,41 @@ def test_gate0_fails_a_planted_scatter_slowdown_in_the_shuffling_stage(version, 
     if version == GATE0_RELEASES[-1]:  # the release has the cluster's subprocess path
         assert any("SubprocessRunner" in line for line in ab["limitations"])
         assert "zephyr.shard_subprocess" in (tmp_path / "out" / "comment.md").read_text()
+
+
+def _ab_result(cluster: str | None):
+    """A gate-0 result of 6 identical pairs whose sides report ``cluster`` as the runner a
+    cluster would use (as the ferry's identity does)."""
+    from perfgate_lib.local import ab as local
+
+    row = {"wall_s": 1.0, "cpu_s": 1.0, "instructions": 10**9, "peak_mb": 200.0}
+    row |= {"tasks": 8, "records_out": 10}
+    stages = ("normalize", "minhash", "fuzzy_dups", "consolidate", "tokenize")
+    pairs = [
+        {
+            "pair": i,
+            "control": {s: dict(row) for s in stages},
+            "treatment": {s: dict(row) for s in stages},
+            "first": {s: "control" for s in stages},
+        }
+        for i in range(1, 7)
+    ]
+    paths = {"mini_ferry": "InlineRunner", "cluster": cluster}
+    sides = {side: {"identity": {"execution_paths": paths}} for side in ("control", "treatment")}
+    return local.summarize_pairs(
+        pairs, ab_id="ab-test", control_sha="a" * 40, treatment_sha="b" * 40, sides=sides
+    )
+
+
+def test_the_comment_says_what_the_mini_ferry_cannot_see():
+    """Issue 28, item 2: the cluster runs each shard in a subprocess; the mini ferry does
+    not, and gate 0's note says so (ab.json's ``limitations``, the comment's notes)."""
+    result = _ab_result("SubprocessRunner")
+    (line,) = result.limitations
+    assert "zephyr.shard_subprocess" in line and "InlineRunner" in line and "Gate 1" in line
+    notes = result.compare_context()["comment"]["top_notes"]
+    assert f"Not measured here: {line}." in notes
+    assert _ab_result(None).limitations == []
+    assert not any(
+        "Not measured" in n for n in _ab_result(None).compare_context()["comment"]["top_notes"]
+    )
