@@ -557,6 +557,15 @@ def test_a_checkout_that_is_not_a_folder_is_a_usage_error(tmp_path, capsys):
     assert f"--checkout {tmp_path / 'nowhere'}: no such folder" in capsys.readouterr().err
 
 
+def test_the_gates_a_run_relies_on():
+    from perfgate_lib.commands.doctor import gates_for
+
+    assert gates_for("local", "3") == (0,)
+    assert gates_for("iris", None) == (1, 2, 3)
+    assert gates_for("iris", "2") == (1, 2)
+    assert gates_for("iris", "skip") == gates_for("replay", "3") == ()
+
+
 def test_python_rows():
     assert checks.check_python("p", "3.11.9", ">=3.12,<3.14", "").state == "broken"
     assert checks.check_python("p", "3.13.0", ">=3.12,<3.14", "").state == "holds"

@@ -28,19 +28,16 @@ class ContractBroken(PerfgateError):
     """A contract the run relies on is broken (exit 4); the message names each one."""
 
 
-def gates_for(runner: str, gate: int | None = None, max_gate: str | None = None) -> tuple[int, ...]:
-    """The gates a run relies on: ``--gate N`` alone; the local runner gate 0; the iris
-    runner gates 1 up to ``--max-gate`` (all three before the assessment has said)."""
-    from perfgate_lib.gate.doctor import ALL_GATES
-
-    if gate is not None:
-        return (gate,)
+def gates_for(runner: str, max_gate: str | None = None) -> tuple[int, ...]:
+    """The gates a run relies on: gate 0 for the local runner; for the iris runner gates 1
+    up to ``--max-gate`` (all three before the assessment has said; none for ``skip``);
+    none for the replay runner (recorded reports)."""
     if runner == "local":
         return (0,)
-    if runner == "iris":
-        top = int(max_gate) if max_gate and max_gate.isdigit() else 3
-        return tuple(range(1, top + 1))
-    return ALL_GATES
+    if runner != "iris" or max_gate == "skip":
+        return ()
+    top = int(max_gate) if max_gate and max_gate.isdigit() else 3
+    return tuple(range(1, top + 1))
 
 
 def render(report: Report, file: TextIO | None = None) -> None:
@@ -83,12 +80,14 @@ def preflight(
 ) -> None:
     """``perfgate run``'s first step: the doctor for the gates this run relies on. Prints
     the table to stderr and raises :class:`ContractBroken` (exit 4) naming each broken
-    row. The replay runner touches no outside contract and is not checked."""
-    if runner == "replay":
+    row. A run that relies on no gate's contracts (replay, ``--max-gate skip``) is not
+    checked."""
+    gates = gates_for(runner, max_gate)
+    if not gates:
         return
     from perfgate_lib.gate.doctor import diagnose
 
-    report = diagnose(_checkout(checkout), gates_for(runner, None, max_gate), run_params or None)
+    report = diagnose(_checkout(checkout), gates, run_params or None)
     if report.broken:
         render(report, file=sys.stderr)
         names = "; ".join(f"{r.contract}: {r.reason}" for r in report.broken)
