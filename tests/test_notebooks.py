@@ -182,3 +182,28 @@ def test_explore_runs_from_the_repository_root(tmp_path):
         runs_root=tmp_path / "runs",
     )
     assert "scheduled baselines" in (tmp_path / "explore.ipynb").read_text()
+
+
+@pytest.mark.slow
+def test_local_ab_opens_an_archived_run_without_running_or_writing(tmp_path):
+    """The archived ``ab/`` of a real gate-0 run: its tables and pairs chart, no sandbox,
+    no side process, nothing written into the folder."""
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(REPO_ROOT / "tests" / "fixtures" / "gate0_run", run)
+    before = _digests(run)
+    _papermill(
+        REPO_ROOT / "notebooks" / "local_ab.ipynb",
+        tmp_path / "out.ipynb",
+        "run_dir",
+        str(run),
+        cwd=REPO_ROOT,
+        runs_root=tmp_path / "runs",
+    )
+    shown = (tmp_path / "out.ipynb").read_text()
+    assert "6 pairs (every stage decided after 6 pairs)" in shown
+    assert "control_instructions" in shown and "image/png" in shown
+    assert "verdict: pass" in shown
+    assert _digests(run) == before
+    assert not (tmp_path / "runs").exists(), "opening a run makes no new run folder"
