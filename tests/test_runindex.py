@@ -138,3 +138,19 @@ def test_runs_cli(tmp_path):
     assert [e["pr"] for e in json.loads(proc.stdout)] == [34]
     proc = perfgate("runs", "--pr", "7", "--root", root)
     assert proc.returncode == 0 and "no runs indexed" in proc.stdout
+
+
+def test_runs_cli_shows_a_demo_run_as_gate_0_in_start_order(tmp_path):
+    """A demo run (no PR) used to have no start time (listed first) and gate 1."""
+    from perfgate_lib.audit.archive import archive_run
+
+    root = tmp_path / "runs"
+    _register_three(str(root))
+    demo = root / "demo" / "20260507T120000Z"
+    storage.write_text(str(demo / "verdict.json"), json.dumps({"gate": 0, "verdict": "fail"}))
+    archive_run(str(demo), gate=0, verdict="fail", environ={})
+    proc = perfgate("runs", "--root", str(root))
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()[1:]
+    assert "demo" in lines[2] and "pr34" in lines[3], lines  # between May 7 10:00 and May 8
+    assert lines[2].split()[1:4] == ["-", "0", "fail"], lines[2]
