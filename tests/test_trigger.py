@@ -273,6 +273,7 @@ def test_plan_only_sets_the_lock_and_hands_over_the_plan(trigger, github_env, tm
     write_outputs(str(out), result.plan)
     text = out.read_text()
     assert "run<<PERFGATE_" in text and "\nmax_gate=1 — smoke is enough\n" in text
+    assert "sha<<PERFGATE_" in text and f"\n{trigger.world.sha(PASS_PR)}\n" in text
     # a ladder job that died clears the lock
     handler.release(PASS_PR, "the gate job ended without posting a verdict")
     (comment,) = sentinel_comments(github_env, PASS_PR)
