@@ -275,6 +275,18 @@ def test_run_stops_on_a_broken_contract_before_assessing(template, tmp_path):
     assert not runs.exists(), "no run folder: nothing was assessed or submitted"
 
 
+@pytest.mark.slow
+def test_a_usage_error_of_run_comes_before_the_doctor(template, tmp_path):
+    co = make_checkout(template, tmp_path)
+    _workflow_timeout_disagrees(co)
+    proc = perfgate(
+        "run", "--pr", "7", "--checkout", str(co), "--runner", "iris", "--max-gate", "1",
+        "--confirm", "max_gate=2", "--sha", "a" * 40, "--runs-root", str(tmp_path / "runs"),
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "disagree" in proc.stderr and "gate 1 workflow flags" not in proc.stderr
+
+
 def test_unchecked_rows_do_not_stop_anything(template, tmp_path):
     """A checkout without .venv, workflows or iris: rows say so; nothing is broken."""
     co = make_checkout(template, tmp_path)

@@ -149,7 +149,9 @@ def command(
         executor=executor,
     )
     from perfgate_lib.commands.doctor import preflight
+    from perfgate_lib.gate.flow import validate
 
+    validate(opts)  # a usage error (exit 2) is said before anything else
     # The outside contracts first (perfgate doctor): a broken one stops here, in seconds.
     preflight(checkout, runner, max_gate, run_params, echo=click.echo)
     outcome = run(opts, echo=click.echo)
