@@ -287,6 +287,41 @@ def test_a_usage_error_of_run_comes_before_the_doctor(template, tmp_path):
     assert "disagree" in proc.stderr and "gate 1 workflow flags" not in proc.stderr
 
 
+MONITOR = (
+    "import click\n{extra}\n@click.group()\ndef cli():\n    pass\n\n"
+    "@cli.command()\n@click.option('--job-id', required=True)\n"
+    "@click.option('--iris-config', default=None)\ndef status(job_id, iris_config):\n    pass\n\n"
+    "@cli.command()\n@click.option('--job-id', required=True)\n"
+    "@click.option('--iris-config', default=None)\n@click.option('--poll-interval', default=30.0)\n"
+    "@click.option('--timeout', default=None)\n"
+    "@click.option('--resource-exhaustion-policy', required=True)\n"
+    "def wait(job_id, iris_config, poll_interval, timeout, resource_exhaustion_policy):\n"
+    "    pass\n\nif __name__ == '__main__':\n    cli()\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("extra", "state", "said"),
+    [
+        ("", "holds", "starts in the checkout's environment"),
+        (
+            "import no_such_iris_client_module",
+            "broken",
+            "ModuleNotFoundError: No module named 'no_such_iris_client_module'",
+        ),
+    ],
+    ids=["starts", "cannot-start"],
+)
+def test_iris_monitor_must_start_in_the_checkouts_environment(tmp_path, extra, state, said):
+    co = tmp_path / "marin"
+    (co / "scripts" / "ci").mkdir(parents=True)
+    (co / "scripts/ci/iris_monitor.py").write_text(MONITOR.format(extra=extra))
+    (co / ".venv").symlink_to(Path(sys.prefix))  # an environment with click, as marin's has
+    params = _params_without_iris(tmp_path)
+    row = next(r for r in diagnose(co, (2,), str(params)).rows if "iris_monitor" in r.contract)
+    assert row.state == state and said in row.reason, row
+
+
 def test_unchecked_rows_do_not_stop_anything(template, tmp_path):
     """A checkout without .venv, workflows or iris: rows say so; nothing is broken."""
     co = make_checkout(template, tmp_path)

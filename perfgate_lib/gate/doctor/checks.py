@@ -270,10 +270,15 @@ def check_iris(
     return rows
 
 
-def check_iris_monitor(source: str | None) -> Row:
+def check_iris_monitor(source: str | None, started: Help | None = None) -> Row:
     """marin's ``scripts/ci/iris_monitor.py``: ``wait`` and ``status`` with the kit's flags
-    (read from its click declarations)."""
+    (read from its click declarations), and, when ``started`` (its ``--help`` run with the
+    checkout's Python) is given, that it starts there: it imports the iris client."""
     contract = "scripts/ci/iris_monitor.py"
+    if started is not None and started.crashed:
+        return broken(
+            contract, f"it does not start in the checkout's environment: {started.why_not()}"
+        )
     if source is None:
         return holds(
             contract, "not in this checkout (older marin): waits and states come from the iris CLI"
@@ -291,10 +296,11 @@ def check_iris_monitor(source: str | None) -> Row:
             problems.append(f"`{name}` has no {', '.join(lacking)}")
     if problems:
         return broken(contract, "; ".join(problems))
+    ran = "; starts in the checkout's environment" if started is not None and started.text else ""
     return holds(
         contract,
         "`status` takes --job-id, --iris-config; `wait` also --poll-interval, --timeout, "
-        "--resource-exhaustion-policy (read from its click declarations)",
+        f"--resource-exhaustion-policy (read from its click declarations){ran}",
     )
 
 

@@ -92,9 +92,15 @@ def _cluster_rows(checkout: Path, gates: tuple[int, ...], common: RunParams) -> 
     helps = probe.iris_helps(iris) if iris else {}
     dialect, dialect_error = _dialect(helps)
     rows = checks.check_iris(helps, dialect, dialect_error, run_flags)
-    rows.append(checks.check_iris_monitor(probe.read_text(checkout / "scripts/ci/iris_monitor.py")))
-    rows.append(checks.check_program("uv", common.uv_command, probe.which(common.uv_command)))
+    monitor = checkout / "scripts" / "ci" / "iris_monitor.py"
     python = probe.checkout_python(checkout)
+    started = (
+        probe.run_help([str(python), str(monitor), "--help"], cwd=checkout)
+        if python is not None and monitor.exists()
+        else None
+    )
+    rows.append(checks.check_iris_monitor(probe.read_text(monitor), started))
+    rows.append(checks.check_program("uv", common.uv_command, probe.which(common.uv_command)))
     for contract, script, needed in (
         ("submit script flags", common.submit_script, checks.SUBMIT_FLAGS),
         ("collect script flags", common.collect_script, checks.COLLECT_FLAGS),
