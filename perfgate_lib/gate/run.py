@@ -205,6 +205,7 @@ class GateSession:
         self, job: GateJob, runner: Runner | None = None, state: RunState | None = None
     ) -> None:
         self.job = job
+        self.made_folder = not job.run_dir  # archived and indexed at the end (standalone)
         if not job.run_dir:  # run by papermill directly: a run folder like the CLI's
             from perfgate_lib.io.rundir import default_runs_root, new_run_dir
 
@@ -241,9 +242,10 @@ class GateSession:
 
     def archive_standalone(self) -> str | None:
         """Archive and index the run folder when this session made it (the gate notebook
-        run by papermill directly), as ``perfgate run`` does its own; returns the index
-        file, or None for a folder ``perfgate run`` owns."""
-        if not self.state.data.get("standalone"):
+        run by papermill directly with no ``run_dir``), as ``perfgate run`` does its own;
+        returns the index file, or None for a folder the caller named or ``perfgate run``
+        owns (archived by its owner)."""
+        if not (self.made_folder and self.state.data.get("standalone")):
             return None
         from perfgate_lib.audit.archive import archive_run
 
