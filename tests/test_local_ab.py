@@ -712,7 +712,8 @@ def test_demo_command_renders_a_comment_flagging_fuzzy_dups(tmp_path):
     assert any(f.startswith("stage fuzzy_dups:") for f in verdict["hard_fails"])
     for name in ("assess", "local_ab", "compare"):
         assert (run / f"{name}.ipynb").is_file() and (run / f"{name}.html").is_file()
-    assert (run / "pr.diff").read_text().count("_ZSTD_COMPRESS_LEVEL = 6") == 1
+    # H1: on the kit's Zephyr 0.2.227 the demo plants sandbox.ROUTE_HASH_CHANGE
+    assert (run / "pr.diff").read_text().count("hash_encoded_key(encode_key(key))") == 1
     assert (run / "ab" / "paired.csv").is_file()
     ab = json.loads((run / "ab" / "ab.json").read_text())
     assert {ab["sides"][side]["mode"] for side in ("control", "treatment")} == {"uv"}

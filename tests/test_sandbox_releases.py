@@ -14,6 +14,7 @@ import pytest
 
 from perfgate_lib.errors import PerfgateError
 from perfgate_lib.local.sandbox import (
+    ROUTE_HASH_CHANGE,
     SCATTER_PICKLE_CHANGE,
     SUB_BATCH_CHANGE,
     ZSTD_LEVEL_CHANGE,
@@ -38,7 +39,7 @@ def zephyr_0_2_20(tmp_path_factory) -> Path:
 def test_the_demo_change_of_each_release_touches_its_scatter_path(tmp_path, zephyr_0_2_20):
     assert installed_zephyr_dir().joinpath("context.py").is_file()  # 0.2.42 on
     assert default_change(zephyr_0_2_20) is ZSTD_LEVEL_CHANGE
-    assert default_change() is SCATTER_PICKLE_CHANGE  # today's: the Parquet scatter
+    assert default_change() is ROUTE_HASH_CHANGE  # today's: the Parquet scatter
 
     old = diff_text(build_sandbox(tmp_path / "old", zephyr_dir=zephyr_0_2_20))
     assert "-_ZSTD_COMPRESS_LEVEL = 3" in old and "+_ZSTD_COMPRESS_LEVEL = 6" in old
@@ -48,8 +49,14 @@ def test_the_demo_change_of_each_release_touches_its_scatter_path(tmp_path, zeph
     assert "+_SUB_BATCH_SIZE = 1\n" in old_batch
 
     today = build_sandbox(tmp_path / "today")
-    assert today.head == SCATTER_PICKLE_CHANGE.branch
-    assert "+        return cloudpickle.dumps(item)\n" in diff_text(today)
+    assert today.head == ROUTE_HASH_CHANGE.branch
+    assert "+        hash_encoded_key(encode_key(key))\n" in diff_text(today)
+    pickled = diff_text(build_sandbox(tmp_path / "today-pickle", SCATTER_PICKLE_CHANGE))
+    assert "+        return cloudpickle.dumps(item)\n" in pickled
+    old_hash = diff_text(
+        build_sandbox(tmp_path / "old-hash", ROUTE_HASH_CHANGE, zephyr_dir=zephyr_0_2_20)
+    )
+    assert "+            deterministic_hash(key)\n" in old_hash
     batch = diff_text(build_sandbox(tmp_path / "today-batch", SUB_BATCH_CHANGE))
     assert "+_DATAFRAME_ROW_COUNT = 1\n" in batch
     zstd = diff_text(build_sandbox(tmp_path / "today-zstd", ZSTD_LEVEL_CHANGE))
@@ -60,7 +67,7 @@ def test_a_release_without_either_line_is_named(tmp_path):
     (edit,) = ZSTD_LEVEL_CHANGE.edits.values()
     with pytest.raises(PerfgateError, match="neither a `_ZSTD_COMPRESS_LEVEL = 3` line nor"):
         edit("def scatter():\n    pass\n")
-    for change in (SUB_BATCH_CHANGE, SCATTER_PICKLE_CHANGE):
+    for change in (SUB_BATCH_CHANGE, SCATTER_PICKLE_CHANGE, ROUTE_HASH_CHANGE):
         (edit,) = change.edits.values()
         with pytest.raises(PerfgateError, match="0.2.20 ... 0.2.227"):
             edit("def scatter():\n    pass\n")

@@ -27,7 +27,7 @@ from perfgate_lib.local.sandbox import (
     Change,
     build_sandbox,
     installed_zephyr_dir,
-    replace_first,
+    route_hash_change,
 )
 from tests.cli_helpers import perfgate
 from tests.marin_layout import ZSRC, MarinRepo
@@ -45,36 +45,9 @@ COMMENT_ONLY = Change(
 )
 
 # A planted scatter-path slowdown: the shard re-checks each shuffled item's routing hash
-# ROUNDS times (per-item work in the shard's own thread, so gate 0 counts it; about 0.8%
-# of fuzzy_dups' instructions per round on 0.2.20 at 40 documents, see
-# benchmarks/bench_gate0_power.py). 0.2.20 routes in ScatterWriter, 0.2.227 in
-# _item_routing; the other stages do not shuffle and do not change.
-ROUNDS = 60
-_OLD_0_2_20 = "        key = self._key_fn(item)\n"
-_OLD_0_2_227 = "    key = key_fn(item)\n"
-ROUTE_HASH = Change(
-    branch="pr/route-hash",
-    message=f"zephyr: re-check each scatter key's routing hash {ROUNDS} times",
-    edits={
-        str(ZEPHYR_PKG / "shuffle.py"): replace_first(
-            (
-                (
-                    _OLD_0_2_20,
-                    _OLD_0_2_20
-                    + f"        for _ in range({ROUNDS}):  # re-check the routing hash\n"
-                    + "            deterministic_hash(key)\n",
-                ),
-                (
-                    _OLD_0_2_227,
-                    _OLD_0_2_227
-                    + f"    for _ in range({ROUNDS}):  # re-check the routing hash\n"
-                    + "        hash_encoded_key(encode_key(key))\n",
-                ),
-            ),
-            "no scatter routing line to plant in",
-        )
-    },
-)
+# 60 times (per-item work in the shard's own thread, so gate 0 counts it). 0.2.20 routes
+# in ScatterWriter, 0.2.227 in _item_routing; the other stages do not shuffle.
+ROUTE_HASH = route_hash_change(60, "pr/route-hash")
 
 
 def _serve_ready(zephyr_src: Path, tmp_path: Path) -> dict:

@@ -15,9 +15,12 @@ The demo's change depends on the Zephyr release (:func:`default_change`):
   ``fuzzy_dups`` executes about 1.5-2x the instructions. On the Parquet scatter (0.2.227)
   it sets polars' ``compression_level=19``, and ``fuzzy_dups`` measured x1.00
   [0.99, 1.00] in instructions (6 pairs, 40 documents): not a demo change there.
-* :data:`SCATTER_PICKLE_CHANGE` (the demo's change on the Parquet scatter, 0.2.227):
-  ``_dumps`` pickles every shuffled item with cloudpickle instead of stdlib pickle first
-  (about 6x the cost per item, in the shard's own thread).
+* :data:`ROUTE_HASH_CHANGE` (the demo's change on the Parquet scatter, 0.2.227): the
+  scatter re-checks each item's routing hash 40 times (:func:`route_hash_change`).
+  60 rounds measured ``fuzzy_dups`` x1.48 at 20 documents (x1.38 on 0.2.20).
+* :data:`SCATTER_PICKLE_CHANGE`: ``_dumps`` pickles every shuffled item with cloudpickle
+  instead of stdlib pickle first (about 6x the cost per item); on 0.2.227 ``fuzzy_dups``
+  measured only x1.09 at 40 documents (one pair), too close to the band edges to demo.
 * :data:`SUB_BATCH_CHANGE`: on 0.2.20 shrinks the scatter pickle sub-batches from 1024
   items to 1, so every shuffled item pays its own pickle and zstd call (``fuzzy_dups``
   about +40-60%); on 0.2.227 one item per DataFrame batch, far heavier (under callgrind
@@ -208,16 +211,51 @@ DEP_PIN_CHANGE = Change(
 )
 
 
+_ROUTE_0_2_20 = "        key = self._key_fn(item)\n"  # ScatterWriter.write
+_ROUTE_PARQUET = "    key = key_fn(item)\n"  # _item_routing (0.2.4x on)
+
+
+def route_hash_change(rounds: int, branch: str = "") -> Change:
+    """The scatter re-checks each shuffled item's routing hash ``rounds`` extra times:
+    per-item work in the shard's own thread, on the pickle-frame scatter (0.2.20) and the
+    Parquet one (0.2.227) alike. About 2,600 instructions per item and round on 0.2.227."""
+    hash_old = f"        for _ in range({rounds}):  # re-check the routing hash\n"
+    hash_old += "            deterministic_hash(key)\n"
+    hash_new = f"    for _ in range({rounds}):  # re-check the routing hash\n"
+    hash_new += "        hash_encoded_key(encode_key(key))\n"
+    return Change(
+        branch=branch or f"perfgate-demo/route-hash-{rounds}",
+        message=(
+            f"zephyr: re-check each scatter key's routing hash {rounds} times\n\n"
+            "Guards against a key whose hash changes between calls."
+        ),
+        edits={
+            str(ZEPHYR_PKG / "shuffle.py"): replace_first(
+                (
+                    (_ROUTE_0_2_20, _ROUTE_0_2_20 + hash_old),
+                    (_ROUTE_PARQUET, _ROUTE_PARQUET + hash_new),
+                ),
+                "the installed zephyr/shuffle.py has no scatter routing line; " + _NOT_THIS_RELEASE,
+            )
+        },
+    )
+
+
+# The demo's change on the Parquet scatter (0.2.4x on); fuzzy_dups about x1.4.
+ROUTE_HASH_CHANGE = route_hash_change(40, "perfgate-demo/scatter-route-hash")
+
+
 def default_change(zephyr_dir: str | Path | None = None) -> Change:
     """The demo's change for the Zephyr in ``zephyr_dir`` (default: the installed one).
 
     :data:`ZSTD_LEVEL_CHANGE` where ``shuffle.py`` has ``_ZSTD_COMPRESS_LEVEL = 3`` (up to
     0.2.4x). On the Parquet scatter a zstd-level change measured x1.00 in ``fuzzy_dups``
-    instructions, so the demo plants :data:`SCATTER_PICKLE_CHANGE` there.
+    instructions and :data:`SCATTER_PICKLE_CHANGE` x1.09, so the demo plants
+    :data:`ROUTE_HASH_CHANGE` there.
     """
     shuffle = Path(zephyr_dir or installed_zephyr_dir()) / "shuffle.py"
     text = shuffle.read_text() if shuffle.is_file() else ""
-    return ZSTD_LEVEL_CHANGE if text.count(_OLD_LEVEL) == 1 else SCATTER_PICKLE_CHANGE
+    return ZSTD_LEVEL_CHANGE if text.count(_OLD_LEVEL) == 1 else ROUTE_HASH_CHANGE
 
 
 @dataclass(frozen=True)
