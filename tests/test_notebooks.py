@@ -207,3 +207,23 @@ def test_local_ab_opens_an_archived_run_without_running_or_writing(tmp_path):
     assert "verdict: pass" in shown
     assert _digests(run) == before
     assert not (tmp_path / "runs").exists(), "opening a run makes no new run folder"
+
+
+def test_a_gate_session_archives_only_a_folder_it_made(tmp_path, monkeypatch):
+    """A caller that names run_dir owns the folder: no index entry is made for it (before,
+    one landed in the working folder's runs/index); a folder the session made is indexed
+    under its own runs root."""
+    from perfgate_lib.gate.run import GateJob, GateSession
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PERFGATE_RUNS_ROOT", str(tmp_path / "root"))
+    replay = str(REPO_ROOT / "parameters" / "examples")
+    named = GateSession(
+        GateJob.from_parameters(run_dir=str(tmp_path / "named"), pr=4321, replay=replay)
+    )
+    assert named.archive_standalone() is None
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "root").exists()
+    made = GateSession(GateJob.from_parameters(pr=4321, replay=replay))
+    index_file = made.archive_standalone()
+    assert pathlib.Path(index_file).parent == tmp_path / "root" / "index"
+    assert pathlib.Path(made.run_dir).parent == tmp_path / "root" / "pr4321"
