@@ -31,6 +31,7 @@ import os
 import re
 import urllib.parse
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from perfgate_lib.mdtext import md_escape
@@ -106,10 +107,10 @@ def env_forms(value: str) -> set[str]:
 _URLSAFE = str.maketrans("+/", "-_")
 
 
-def encoded_forms(value: str) -> set[str]:
-    """The value base64-encoded (standard, urlsafe; padded or not; the part of its
-    encoding that does not depend on what precedes it in a longer base64 text, at each
-    of the three byte offsets), URL-encoded and hex-encoded."""
+def base64_forms(value: str) -> set[str]:
+    """The value base64-encoded: standard and urlsafe, padded or not, with the newline
+    ``echo`` adds, and the part of its encoding that does not depend on what precedes it
+    in a longer base64 text (at each of the three byte offsets)."""
     raw = value.encode("utf-8")
     forms: set[str] = set()
     for offset, skip in ((0, 0), (1, 2), (2, 3)):
@@ -122,6 +123,13 @@ def encoded_forms(value: str) -> set[str]:
         full = base64.b64encode(data).decode()
         for form in (full, full.translate(_URLSAFE)):
             forms |= {form, form.rstrip("=")}
+    return forms
+
+
+def encoded_forms(value: str) -> set[str]:
+    """The value base64-, URL- and hex-encoded (see :func:`base64_forms`)."""
+    raw = value.encode("utf-8")
+    forms = base64_forms(value)
     quoted = {urllib.parse.quote(value, safe=""), urllib.parse.quote_plus(value)}
     quoted |= {re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), q) for q in quoted}
     forms |= {q for q in quoted if q != value}
@@ -129,44 +137,99 @@ def encoded_forms(value: str) -> set[str]:
     return forms
 
 
-def _form_pattern(form: str, wrapped: bool) -> str:
-    if not wrapped:
-        return re.escape(form)
-    return "(?:\r?\n)?".join(re.escape(ch) for ch in form)
+_CHUNK = 16  # base64 tools wrap lines at 64 or 76 columns: one break per 48 characters
+
+
+@dataclass(frozen=True)
+class _Secret:
+    """One secret env value and the forms it may take in a text."""
+
+    name: str
+    forms: tuple[str, ...]  # longest first
+    wrapped: tuple[str, ...]  # base64 forms that may be split by line breaks
+    number: re.Pattern[str] | None  # a numeric value: never a piece of a longer number
+
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        """Where the value occurs in ``text``, overlapping spans merged."""
+        found = [] if self.number is None else [m.span() for m in self.number.finditer(text)]
+        for form in self.forms:
+            start = text.find(form)
+            while start != -1:
+                found.append((start, start + len(form)))
+                start = text.find(form, start + 1)
+        if "\n" in text:
+            for form in self.wrapped:
+                found += _wrapped_spans(text, form)
+        merged: list[tuple[int, int]] = []
+        for start, end in sorted(found):
+            if merged and start <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+            else:
+                merged.append((start, end))
+        return merged
+
+
+def _wrapped_spans(text: str, form: str) -> list[tuple[int, int]]:
+    """Spans of ``form`` in ``text`` with line breaks anywhere inside it. At least one of
+    its first three 16-character chunks is unbroken: found by ``str.find``, then the rest
+    is matched outwards, skipping line breaks."""
+    spans = []
+    for k in range(0, 3 * _CHUNK, _CHUNK):
+        chunk = form[k : k + _CHUNK]
+        if len(chunk) < _CHUNK:
+            break
+        pos = text.find(chunk)
+        while pos != -1:
+            left, j = pos, k
+            while j > 0 and left > 0:  # backwards over form[:k]
+                ch = text[left - 1]
+                if ch == form[j - 1]:
+                    j -= 1
+                elif ch not in "\r\n":
+                    break
+                left -= 1
+            right, m = pos, k
+            while m < len(form) and right < len(text):  # forwards over form[k:]
+                ch = text[right]
+                if ch == form[m]:
+                    m += 1
+                elif ch not in "\r\n":
+                    break
+                right += 1
+            if j == 0 and m == len(form):
+                spans.append((left, right))
+            pos = text.find(chunk, pos + 1)
+    return spans
 
 
 @functools.lru_cache(maxsize=16)
-def _env_patterns(secrets: tuple[tuple[str, str], ...]) -> tuple[tuple[str, re.Pattern[str]], ...]:
-    """One compiled pattern per secret name: every form, longest first."""
+def _env_secrets(values: tuple[tuple[str, str], ...]) -> tuple[_Secret, ...]:
     out = []
-    for name, value in secrets:
-        plain = env_forms(value)
-        coded = encoded_forms(value) - plain
-        parts = [(f, False) for f in plain] + [(f, True) for f in coded]
-        parts.sort(key=lambda p: len(p[0]), reverse=True)
-        body = "|".join(_form_pattern(f, wrapped) for f, wrapped in parts)
-        if value.isdigit():  # a number: never a piece of a longer number
-            body = f"(?<![0-9])(?:{body})(?![0-9])"
-        out.append((name, re.compile(body)))
+    for name, value in values:
+        forms = sorted(env_forms(value) | encoded_forms(value), key=len, reverse=True)
+        wrapped = tuple(f for f in base64_forms(value) if len(f) > _CHUNK)
+        number = None
+        if value.isdigit():  # digits only: matched where no digit touches them
+            number = re.compile(rf"(?<![0-9]){re.escape(value)}(?![0-9])")
+            forms = [f for f in forms if f != value]
+        out.append(_Secret(name, tuple(forms), wrapped, number))
     return tuple(out)
 
 
-def env_patterns(
-    environ: Mapping[str, str] | None = None,
-) -> tuple[tuple[str, re.Pattern[str]], ...]:
-    """``(name, pattern)`` for every secret env value (see :func:`secret_env_values`);
-    the longest values first, so a value inside another is never cut in half."""
+def env_secrets(environ: Mapping[str, str] | None = None) -> tuple[_Secret, ...]:
+    """Every secret env value (see :func:`secret_env_values`), the longest first, so a
+    value inside another is never cut in half."""
     values = secret_env_values(environ)
     ordered = sorted(values.items(), key=lambda item: len(item[1]), reverse=True)
-    return _env_patterns(tuple(ordered))
+    return _env_secrets(tuple(ordered))
 
 
 def env_hits(text: str, environ: Mapping[str, str] | None = None) -> list[tuple[int, str]]:
     """``(position, "env:NAME")`` for every form of every secret env value in ``text``."""
     return [
-        (m.start(), f"env:{name}")
-        for name, pattern in env_patterns(environ)
-        for m in pattern.finditer(text)
+        (start, f"env:{secret.name}")
+        for secret in env_secrets(environ)
+        for start, _end in secret.spans(text)
     ]
 
 
@@ -182,8 +245,14 @@ def redact(text: str, environ: Mapping[str, str] | None = None) -> str:
     never cut in half);
     for headers only the credential goes (``Authorization: Bearer [REDACTED ...]``).
     """
-    for name, pattern in env_patterns(environ):
-        text = pattern.sub(marker(f"env:{name}"), text)
+    for secret in env_secrets(environ):
+        spans = secret.spans(text)
+        if spans:
+            mark, parts, last = marker(f"env:{secret.name}"), [], 0
+            for start, end in spans:
+                parts += [text[last:start], mark]
+                last = end
+            text = "".join(parts) + text[last:]
     for kind, pattern, group in PATTERNS:
         mark = marker(kind)
         if group == 0:
