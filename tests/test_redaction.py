@@ -264,3 +264,20 @@ def test_a_numeric_secret_is_not_cut_out_of_longer_numbers():
     assert redact("id=19876543210 pin=9876543210.", env) == (
         "id=19876543210 pin=[REDACTED env:BANK_PIN_KEY]."
     )
+
+
+def test_a_long_multiline_key_printed_through_base64_is_redacted():
+    """A service-account key (2 KB of JSON holding a PEM) as `base64` prints it: wrapped
+    at 76 columns, the value's encoding split over many lines."""
+    import base64
+    import subprocess
+
+    body = base64.b64encode(bytes(range(256)) * 6).decode()
+    key = json.dumps(
+        {"type": "service_account", "private_key": f"-----BEGIN PRIVATE KEY-----\n{body}\n"}
+    )
+    env = {"GCP_SA_KEY": key}
+    printed = subprocess.run(["base64"], input=key.encode(), capture_output=True, check=True)
+    out = redact("log start\n" + printed.stdout.decode() + "log end\n", env)
+    assert out == "log start\n[REDACTED env:GCP_SA_KEY]\nlog end\n"
+    assert leaks(out, key) == []
