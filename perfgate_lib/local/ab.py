@@ -838,6 +838,8 @@ def verdict_frame(verdict: Verdict, result: ABResult) -> pd.DataFrame:
     measured = Measured.from_json(result.measured())
     unit = "instructions" if measured.unit.counts else "s"
     context = result.stage_context()
+    for row in result.paired[result.paired["stage"] == TOTAL].to_dict("records"):
+        context[measured.unit.total] = abstats.interval_text(row)
     rows = [
         (r.stage, unit, r.baseline_s, r.treatment_s, r.delta_pct, r.verdict, r.note)
         for r in metric_view(verdict, measured).stages
