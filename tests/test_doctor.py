@@ -239,8 +239,22 @@ BROKEN_WAYS = [
     (_missing_zephyr_api, 0, "Zephyr API (mini ferry)", "zephyr.plan.compute_plan"),
     (_iris_without_logs, 1, "iris job logs", "lists no `logs`"),
     (_submit_without_status_out, 1, "submit script flags", "takes no --status-out"),
-    (_workflow_timeout_disagrees, 1, "gate 1 workflow flags", "--timeout: workflow 3600"),
 ]
+
+
+@pytest.mark.slow
+def test_a_workflow_that_differs_from_the_fallback_is_named_but_not_broken(template, tmp_path):
+    """A gate reads the tier workflow's flags from the checkout (gate/runsettings.py), so a
+    stale ``baseline_iris_flags`` in parameters/ is reported, never a reason to stop."""
+    co = make_checkout(template, tmp_path)
+    _workflow_timeout_disagrees(co)
+    proc = perfgate("doctor", "--checkout", str(co), "--gate", "1", "--json")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = {r["contract"]: r for r in json.loads(proc.stdout)["rows"]}
+    row = rows["gate 1 workflow flags"]
+    assert row["state"] == "holds"
+    assert "the checkout's flags are used" in row["reason"]
+    assert "--timeout: workflow 3600" in row["reason"]
 
 
 @pytest.mark.slow
@@ -263,14 +277,14 @@ def test_each_broken_contract_exits_4_naming_its_row(template, tmp_path, breakag
 @pytest.mark.slow
 def test_run_stops_on_a_broken_contract_before_assessing(template, tmp_path):
     co = make_checkout(template, tmp_path)
-    _workflow_timeout_disagrees(co)
+    _submit_without_status_out(co)
     runs = tmp_path / "runs"
     proc = perfgate(
         "run", "--pr", "7", "--checkout", str(co), "--runner", "iris", "--max-gate", "1",
         "--confirm", "go", "--sha", "a" * 40, "--runs-root", str(runs), "--dry-run",
     )  # fmt: skip
     assert proc.returncode == 4, proc.stdout + proc.stderr
-    assert "gate 1 workflow flags" in proc.stderr and "--timeout: workflow 3600" in proc.stderr
+    assert "submit script flags" in proc.stderr and "takes no --status-out" in proc.stderr
     assert "nothing was run" in proc.stderr
     assert not runs.exists(), "no run folder: nothing was assessed or submitted"
 
@@ -278,13 +292,13 @@ def test_run_stops_on_a_broken_contract_before_assessing(template, tmp_path):
 @pytest.mark.slow
 def test_a_usage_error_of_run_comes_before_the_doctor(template, tmp_path):
     co = make_checkout(template, tmp_path)
-    _workflow_timeout_disagrees(co)
+    _submit_without_status_out(co)
     proc = perfgate(
         "run", "--pr", "7", "--checkout", str(co), "--runner", "iris", "--max-gate", "1",
         "--confirm", "max_gate=2", "--sha", "a" * 40, "--runs-root", str(tmp_path / "runs"),
     )  # fmt: skip
     assert proc.returncode == 2, proc.stdout + proc.stderr
-    assert "disagree" in proc.stderr and "gate 1 workflow flags" not in proc.stderr
+    assert "disagree" in proc.stderr and "submit script flags" not in proc.stderr
 
 
 MONITOR = (
@@ -543,9 +557,10 @@ def test_workflow_and_priority_rows():
     row = checks.check_workflow(
         1, "t1.yaml", parse_flags("--memory=4G --priority production"), recorded
     )
-    assert row.state == "broken"
+    assert row.state == "holds"  # the checkout's workflow wins; the fallback is stale
     assert row.reason == (
-        "t1.yaml: --timeout: workflow not set, parameters/gate1.yaml 21600; "
+        "t1.yaml: the checkout's flags are used; the fallback differs: "
+        "--timeout: workflow not set, parameters/gate1.yaml 21600; "
         "--memory: workflow 4G, parameters/gate1.yaml 2G (update baseline_iris_flags)"
     )
     bands = frozenset({"production", "system"})
