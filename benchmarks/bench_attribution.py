@@ -87,7 +87,99 @@ def one_run(repo: dict, variant: str) -> dict:
     }
 
 
+def direct(rounds: int, repeats: int, out: Path) -> None:
+    """The planted stage measured ``repeats`` times by one warmed-up side process each
+    (as gate 0 measures its pairs): each repetition's two dumps give one table."""
+    import subprocess
+
+    from perfgate_lib.io.git import git_out
+    from perfgate_lib.local import evidence
+    from perfgate_lib.local.callgrind_profile import stage_delta
+    from perfgate_lib.local.corpus import CorpusSpec, write_corpus
+    from perfgate_lib.local.sides import CALLGRIND, FERRY_SCRIPT
+
+    with tempfile.TemporaryDirectory(prefix="bench-attribution-direct-") as name:
+        tmp = Path(name)
+        box = build_sandbox(tmp / "repo", planted_change(rounds))
+        write_corpus(CorpusSpec(docs=40, seed=0, large_docs=0), tmp / "corpus")
+        trees = {"control": tmp / "control", "treatment": tmp / "treatment"}
+        for side, sha in (("control", box.base), ("treatment", box.head)):
+            git_out(box.path, "worktree", "add", "--detach", str(trees[side]), sha)
+        hunks = evidence.parse_hunks(git_out(box.path, "diff", "-U0", box.base, box.head))
+        sources = {side: {p: (trees[side] / p).read_text() for p in hunks} for side in trees}
+        procs = {}
+        for side, tree in trees.items():
+            cg = tmp / f"cg-{side}" / "callgrind.out"
+            cg.parent.mkdir()
+            procs[side] = subprocess.Popen(
+                [*CALLGRIND, f"--callgrind-out-file={cg}", sys.executable, str(FERRY_SCRIPT),
+                 "serve", "--corpus", str(tmp / "corpus"), "--work-dir", str(tmp / f"w-{side}"),
+                 "--zephyr-src", str(tree / "lib/zephyr/src"), "--callgrind-out", str(cg)],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                env={**os.environ, "PYTHONHASHSEED": "0"},
+            )  # fmt: skip
+        for proc in procs.values():
+            ready = json.loads(proc.stdout.readline())
+            assert ready.get("ready"), ready
+        stages = ["normalize", "minhash"] + [STAGE] * repeats
+        for proc in procs.values():  # queued: both sides run at once
+            for stage in stages:
+                proc.stdin.write(json.dumps({"cmd": "stage", "stage": stage}) + "\n")
+            proc.stdin.write('{"cmd": "exit"}\n')
+            proc.stdin.flush()
+        answers = {
+            side: [json.loads(proc.stdout.readline()) for _ in stages]
+            for side, proc in procs.items()
+        }
+        for proc in procs.values():
+            proc.wait()
+        roots = tuple(str(t) for t in trees.values())
+        tops = []
+        for i in range(2, len(stages)):
+            rows = {side: answers[side][i]["stages"][STAGE] for side in procs}
+            texts = {side: Path(rows[side]["callgrind_dump"]).read_text() for side in procs}
+            maps = {side: evidence._perf_map_text(texts[side]) for side in procs}
+            profiles = {
+                side: evidence.side_profile(texts[side], maps[side], roots) for side in procs
+            }
+            delta = stage_delta(STAGE, profiles["control"], profiles["treatment"])
+            ties = evidence.pr_ties(delta.rows[: delta.listed], hunks, sources)
+            top = delta.rows[0]
+            record = {
+                "variant": "direct",
+                "rounds": rounds,
+                "repeat": i - 1,
+                "ratio": rows["treatment"]["instructions"] / rows["control"]["instructions"],
+                "view": delta.view,
+                "top": [(r.function.name, r.function.file, r.delta) for r in delta.top()[:3]],
+                "top_hunk": (ties.get(0) or {}).get("hunk"),
+                "explained_pct": round(delta.explained_pct, 2),
+                "listed": delta.listed,
+                "delta_pct": round(delta.delta_pct, 2),
+            }
+            tops.append(record)
+            with out.open("a") as handle:
+                handle.write(json.dumps(record) + "\n")
+            print(
+                f"repeat {i - 1}: {STAGE} ×{record['ratio']:.3f}; top {top.function.name} "
+                f"({top.function.file}) {top.delta:+,} instr, PR hunk {record['top_hunk']}; "
+                f"{delta.listed} rows explain {record['explained_pct']}%",
+                flush=True,
+            )
+        for side in procs:
+            Path(f"/tmp/perf-{procs[side].pid}.map").unlink(missing_ok=True)
+        git_out(box.path, "worktree", "prune")
+
+
 def summary(records: list[dict]) -> None:
+    direct_rows = [r for r in records if r["variant"] == "direct"]
+    if direct_rows:
+        top = sum(1 for r in direct_rows if r["top"] and r["top"][0][0] == PLANTED)
+        enough = sum(1 for r in direct_rows if (r["explained_pct"] or 0) >= 80)
+        print(
+            f"direct: {PLANTED} is {STAGE}'s top row in {top} of {len(direct_rows)} "
+            f"measurements; the listed rows explain >= 80% in {enough} of {len(direct_rows)}"
+        )
     for variant in ("on", "off"):
         rows = [r for r in records if r["variant"] == variant]
         if not rows:
@@ -121,10 +213,19 @@ def main() -> None:
     parser.add_argument("--variant", choices=("on", "off"), default="on")
     parser.add_argument("--out", default="runs/bench-attribution.jsonl")
     parser.add_argument("--summary", action="store_true", help="print --out's figures only")
+    parser.add_argument(
+        "--direct",
+        type=int,
+        default=0,
+        help="instead of gate-0 runs: this many repetitions of the planted stage in one "
+        "warmed-up side process per side",
+    )
     args = parser.parse_args()
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    if not args.summary:
+    if args.direct:
+        direct(args.rounds, args.direct, out)
+    elif not args.summary:
         with tempfile.TemporaryDirectory(prefix="bench-attribution-repo-") as tmp:
             box = build_sandbox(Path(tmp) / "planted", planted_change(args.rounds))
             repo = {"path": box.path, "base": box.base, "head": box.head}

@@ -13,7 +13,7 @@ import pytest
 
 from perfgate_lib.local import evidence
 from perfgate_lib.local.callgrind_dump import DumpFormatError, parse_dump
-from perfgate_lib.local.profile import (
+from perfgate_lib.local.callgrind_profile import (
     ALLOCATORS,
     OUTSIDE,
     Function,

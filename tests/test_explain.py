@@ -99,7 +99,7 @@ def test_the_kept_dumps_give_the_same_table_again(run_dir):
     profiles = {
         s: evidence.side_profile(t["callgrind"], t["perf.map"], ()) for s, t in texts.items()
     }
-    from perfgate_lib.local.profile import stage_delta
+    from perfgate_lib.local.callgrind_profile import stage_delta
 
     again = evidence.delta_json(
         stage_delta("fuzzy_dups", profiles["control"], profiles["treatment"]), {}

@@ -48,7 +48,7 @@ _CALLGRIND = (ord("C") << 24) | (ord("T") << 16)  # VG_USERREQ_TOOL_BASE('C', 'T
 _DUMP, _ZERO, _TOGGLE, _START = _CALLGRIND, _CALLGRIND + 1, _CALLGRIND + 2, _CALLGRIND + 4
 _TOTAL = re.compile(r"^(?:summary|totals):\s+(\d+)", re.MULTILINE)
 
-CALLER_CHAIN = 12  # C frames recorded above each Python call (profile.py reads them)
+CALLER_CHAIN = 12  # C frames recorded above each Python call (callgrind_profile.py reads them)
 PYTHON_NAMES_ENV = "PERFGATE_PYTHON_NAMES"  # "0": no Python names (the cost benchmark)
 VALGRIND_ARGS = (
     "--tool=callgrind",

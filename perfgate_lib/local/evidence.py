@@ -6,7 +6,7 @@ ratio (treatment / control instructions) is nearest the stage's estimate is kept
 ``profile/<stage>/<side>.callgrind.gz`` and ``<side>.perf.map.gz`` (the perf map lines
 of the trampolines that dump uses), gzip-compressed, while their sum stays within
 ``profile_budget_mb``. ``profile/attribution.json`` holds each stage's table
-(:func:`perfgate_lib.local.profile.stage_delta`), tied to the PR: a row whose function
+(:func:`perfgate_lib.local.callgrind_profile.stage_delta`), tied to the PR: a row whose function
 is defined in a file the PR changed names that file and the hunk that overlaps the
 function's lines. Sizes are bytes unless named MB.
 """
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from perfgate_lib.local.callgrind_dump import parse_dump
-from perfgate_lib.local.profile import (
+from perfgate_lib.local.callgrind_profile import (
     DeltaRow,
     PerfMap,
     Profile,
@@ -321,7 +321,7 @@ def keep_profiles(
 def _flame_graphs(profiles: Mapping[str, Profile], stage: str, folder: Path) -> list[str]:
     """Both sides' folded stacks (``stacks.json``) and the differential flame graphs
     (PNG and SVG, both orientations) in ``folder``; returns their paths under profile/."""
-    from perfgate_lib.local.profile import folded_stacks
+    from perfgate_lib.local.callgrind_profile import folded_stacks
     from perfgate_lib.verdict import flamegraph
 
     folder.mkdir(parents=True, exist_ok=True)

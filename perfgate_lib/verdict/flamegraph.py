@@ -1,7 +1,7 @@
 """A differential flame graph of one gate-0 stage (matplotlib): red grew, blue shrank.
 
 Input: each side's folded Python stacks (root first -> exclusive instructions, see
-:func:`perfgate_lib.local.profile.folded_stacks`). A frame's width is its inclusive
+:func:`perfgate_lib.local.callgrind_profile.folded_stacks`). A frame's width is its inclusive
 instructions on the side the graph is drawn for (``base``: ``treatment`` shows code that
 grew or appeared, ``control`` code that shrank or vanished); its colour is the change
 of its own (exclusive) instructions, treatment − control: red grew, blue shrank, grey
