@@ -14,7 +14,7 @@ from perfgate_lib.assess.diffsource import LocalGitDiffSource
 from perfgate_lib.io.limits import LimitExceeded, load_limits
 from tests.marin_layout import ZSRC
 
-pytest_plugins = ("tests.marin_fixtures",)
+pytest_plugins = ("tests.marin_fixtures", "tests.fakes.github_fixtures")
 
 SHUFFLE = f"{ZSRC}/shuffle.py"
 DEEP = f"{ZSRC}/deep.py"
@@ -82,3 +82,17 @@ def test_a_20000_file_diff_stops_at_the_file_count_limit(repo):
     assert "20000" in str(info.value) and "diff_max_files=3000" in str(info.value)
     assert info.value.exit_code == 4
     print(f"stopped after {took:.2f} s")
+
+
+def test_a_20000_file_pr_stops_before_listing_its_files(fake_github, kit_client):
+    """GitHub source: the PR's changed_files count is checked before any page of
+    pulls/N/files is asked for."""
+    from perfgate_lib.assess.diffsource import GitHubDiffSource
+    from tests.fakes.github_server import DEFAULT_REPO
+
+    files = [{"filename": f"data/f{i}.txt", "status": "added"} for i in range(20_000)]
+    fake_github.add_pull(DEFAULT_REPO, 12, files=files)
+    source = GitHubDiffSource(12, DEFAULT_REPO, client=kit_client)
+    with pytest.raises(LimitExceeded, match="20000 is over the limit diff_max_files=3000"):
+        assess_source(source)
+    assert fake_github.requests_matching("GET", "/repos/*/pulls/12/files") == []
