@@ -241,9 +241,16 @@ def _process_start(pid: int) -> str:
     return "" if fields[0] == "Z" else fields[19]  # a zombie has finished
 
 
-def _alive_here(pid: int, start: str) -> bool:
+def _alive_here(pid: Any, start: str) -> bool:
+    """True while process ``pid`` (started at ``start`` ticks, when known) runs here."""
     try:
-        os.kill(int(pid), 0)
+        pid = int(pid)
+    except (TypeError, ValueError):
+        return False
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
@@ -255,10 +262,12 @@ def _alive_here(pid: int, start: str) -> bool:
 
 
 def _parse_time(text: Any) -> dt.datetime | None:
+    """An ISO time (UTC when it names no zone), else None."""
     try:
-        return dt.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+        when = dt.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
     except ValueError:
         return None
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
 
 
 def describe_holder(holder: dict[str, Any]) -> str:
@@ -291,7 +300,7 @@ def holder_is_dead(holder: dict[str, Any], now: dt.datetime | None = None) -> st
     """Why the lock's holder counts as dead ("" when it may still be running)."""
     now = now or dt.datetime.now(dt.UTC)
     here = holder.get("host") == socket.gethostname()
-    if here and not _alive_here(int(holder.get("pid") or 0), str(holder.get("start") or "")):
+    if here and not _alive_here(holder.get("pid"), str(holder.get("start") or "")):
         return f"its process ({describe_holder(holder)}) is gone"
     if _released_since(holder):
         return "its run was released (perfgate trigger --release)"
