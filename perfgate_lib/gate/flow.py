@@ -7,7 +7,8 @@ is polled again instead of re-submitted, a comment already posted is not posted 
 
 Flow:
 
-1. the PR head SHA (GitHub, or ``--sha``); resume or create the run folder;
+1. the PR head SHA (GitHub, or ``--sha``); the PR's lock (one run per PR, else exit 4:
+   :class:`~perfgate_lib.gate.state.PrLock`); resume or create the run folder;
 2. the assessment: ``notebooks/assess.ipynb`` executed into the run folder (or a given
    ``assessment.json``);
 3. the reviewer's confirmation (``--confirm go|max_gate=K|skip``, ``--max-gate``).
