@@ -35,7 +35,7 @@ from tests.zephyr_releases import FIXTURES, GATE0_RELEASES, release_checkout
 
 FERRY = Path(ferry_pipeline.__file__)
 PLAN_0_2_227 = FIXTURES / "plan-0.2.227.dev40316220070.py.txt"
-GATE0_HANG_S = 1800  # a hang guard, not a speed check: valgrind on a loaded 2-core host
+GATE0_HANG_S = 3600  # a hang guard, not a speed check: valgrind on a loaded 2-core host
 
 # A comment-only change to the scatter path (Zephyr's code is unchanged).
 COMMENT_ONLY = Change(
