@@ -1,8 +1,9 @@
 """Two ``perfgate run`` processes on one PR (issue 29, problem 4) and planted secrets
 (problem 5), with the real CLI against the fake marin world and the fake GitHub.
 
-The winner's local check waits for a file the test writes only once the other process
-has exited, so the two runs always overlap: the outcome never depends on timing.
+The winner's local check waits for a file the test writes only once the other run has
+ended, so the two runs always overlap: the outcome never depends on timing. The two runs
+are the CLI's ``main`` in two long-lived worker processes (imports paid once).
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ import base64
 import json
 import os
 import secrets
+import select
 import subprocess
 import sys
-import time
 import urllib.parse
 from pathlib import Path
 
@@ -49,23 +50,11 @@ def gate_args(world, tmp_path: Path) -> list[str]:
 
 def start(args: list[str], out: Path, env: dict | None = None) -> subprocess.Popen:
     out.mkdir(parents=True, exist_ok=True)
-    return subprocess.Popen(
-        args,
-        stdout=(out / "stdout").open("w"),
-        stderr=(out / "stderr").open("w"),
-        stdin=subprocess.DEVNULL,
-        env={**os.environ, **(env or {})},
-    )
-
-
-def first_to_exit(procs: list[subprocess.Popen], limit_s: float = 300) -> subprocess.Popen:
-    deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline:
-        for proc in procs:
-            if proc.poll() is not None:
-                return proc
-        time.sleep(0.02)
-    raise AssertionError("neither perfgate run ended")
+    with (out / "stdout").open("w") as stdout, (out / "stderr").open("w") as stderr:
+        return subprocess.Popen(
+            args, stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL,
+            env={**os.environ, **(env or {})},
+        )  # fmt: skip
 
 
 def run_folders(world) -> list[Path]:
@@ -81,6 +70,66 @@ def cpu_burner():
     burner.wait()
 
 
+WORKER = """\
+import contextlib, json, sys
+from perfgate_lib import cli
+import perfgate_lib.gate.flow, perfgate_lib.verdict.compare  # imports paid once
+print(json.dumps({"ready": True}), flush=True)
+for line in sys.stdin:
+    job = json.loads(line)
+    with open(job["stdout"], "w") as out, open(job["stderr"], "w") as err:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                cli.main(job["argv"])
+            except SystemExit as exc:
+                code = exc.code
+    print(json.dumps({"code": code}), flush=True)
+"""
+
+
+class Worker:
+    """A long-lived process that runs ``perfgate`` commands (the CLI's ``main``) one at a
+    time on request: two of them are two ``perfgate run`` processes, without paying the
+    kit's imports twenty times."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", WORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            text=True, env=dict(os.environ),
+        )  # fmt: skip
+        assert json.loads(self.proc.stdout.readline()) == {"ready": True}
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def send(self, argv: list[str], out: Path) -> None:
+        out.mkdir(parents=True, exist_ok=True)
+        job = {"argv": argv, "stdout": str(out / "stdout"), "stderr": str(out / "stderr")}
+        self.proc.stdin.write(json.dumps(job) + "\n")
+        self.proc.stdin.flush()
+
+    def result(self) -> int:
+        line = self.proc.stdout.readline()
+        assert line, "the worker died"
+        return int(json.loads(line)["code"])
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc.stdout.close()
+
+
+def first_answer(workers: list[Worker], limit_s: float = 300) -> Worker:
+    ready, _, _ = select.select([w.proc.stdout for w in workers], [], [], limit_s)
+    assert ready, "neither perfgate run ended"
+    return next(w for w in workers if w.proc.stdout is ready[0])
+
+
 @pytest.mark.slow
 def test_two_runs_on_one_pr_twenty_times(world_env, github_env, tmp_path, cpu_burner):
     world = world_env
@@ -91,33 +140,42 @@ def test_two_runs_on_one_pr_twenty_times(world_env, github_env, tmp_path, cpu_bu
         f"    run: {sys.executable} {tmp_path / 'wait_for.py'} {release}\n",
     )
     world.scenario({"default": {"states": ["JOB_STATE_SUCCEEDED"], "report": "pass"}})
-    args = gate_args(world, tmp_path)
-    for i in range(20):
-        submitted, folders = len(world.submissions()), run_folders(world)
-        writes = len(github_env.requests_matching("POST", "/repos/*/issues/*/comments"))
-        writes += len(github_env.requests_matching("PATCH", "/repos/*/issues/comments/*"))
-        procs = [start(args, tmp_path / f"i{i}" / name) for name in ("a", "b")]
-        loser = first_to_exit(procs)
-        (winner,) = [p for p in procs if p is not loser]
-        out = tmp_path / f"i{i}" / ("a" if loser is procs[0] else "b")
-        stderr = (out / "stderr").read_text()
-        assert loser.returncode == 4, f"iteration {i}: {stderr}"
-        assert f"PR {PASS_PR} is being gated by pid {winner.pid} on " in stderr
-        assert " since 20" in stderr and "nothing was done" in stderr
-        release.write_text("go")
-        assert winner.wait(timeout=300) == 0, f"iteration {i}"
-        assert len(world.submissions()) == submitted + 1, f"iteration {i}: one ferry"
-        new = [p for p in run_folders(world) if p not in folders]
-        assert len(new) == 1, f"iteration {i}: one run folder"
-        state = json.loads((new[0] / "state.json").read_text())
-        assert state["status"] == "finished" and state["pid"] == winner.pid
-        assert state["events"][0]["event"] == "created"
-        assert state["events"][-1]["event"] == "archived"
-        assert len(sentinel_comments(github_env, PASS_PR)) == 1, f"iteration {i}"
-        after = len(github_env.requests_matching("POST", "/repos/*/issues/*/comments"))
-        after += len(github_env.requests_matching("PATCH", "/repos/*/issues/comments/*"))
-        assert after - writes <= 1 and (i or after == 1), f"iteration {i}: one comment"
+    argv = gate_args(world, tmp_path)[1:]
+    workers = [Worker(), Worker()]
+    try:
+        for i in range(20):
+            submitted, folders = len(world.submissions()), run_folders(world)
+            writes = comment_writes(github_env)
+            for name, worker in zip("ab", workers, strict=True):
+                worker.send(argv, tmp_path / f"i{i}" / name)
+            loser = first_answer(workers)
+            (winner,) = [w for w in workers if w is not loser]
+            stderr = (tmp_path / f"i{i}" / "ab"[workers.index(loser)] / "stderr").read_text()
+            assert loser.result() == 4, f"iteration {i}: {stderr}"
+            assert f"PR {PASS_PR} is being gated by pid {winner.pid} on " in stderr
+            assert " since 20" in stderr and "nothing was done" in stderr
+            release.write_text("go")
+            assert winner.result() == 0, f"iteration {i}"
+            assert len(world.submissions()) == submitted + 1, f"iteration {i}: one ferry"
+            new = [p for p in run_folders(world) if p not in folders]
+            assert len(new) == 1, f"iteration {i}: one run folder"
+            state = json.loads((new[0] / "state.json").read_text())
+            assert state["status"] == "finished" and state["pid"] == winner.pid
+            assert state["events"][0]["event"] == "created"
+            assert state["events"][-1]["event"] == "archived"
+            assert len(sentinel_comments(github_env, PASS_PR)) == 1, f"iteration {i}"
+            after = comment_writes(github_env)
+            assert after - writes <= 1 and (i or after == 1), f"iteration {i}: one comment"
+    finally:
+        for worker in workers:
+            worker.close()
     assert not (world.root / "runs" / ".locks" / f"pr{PASS_PR}.json").exists()
+
+
+def comment_writes(fake) -> int:
+    return len(fake.requests_matching("POST", "/repos/*/issues/*/comments")) + len(
+        fake.requests_matching("PATCH", "/repos/*/issues/comments/*")
+    )
 
 
 # ---------------------------------------------------------------------- planted secrets
