@@ -28,6 +28,7 @@ def bundled(name: str) -> _Path:
         return _Path(str(packaged))
     return PROJECT_ROOT / name
 
+
 SENTINEL = "<!-- zephyr-perf-gate -->"
 """First line of every comment the kit posts; re-runs find and replace it."""
 
