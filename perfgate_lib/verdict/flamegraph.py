@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 Stacks = Mapping[tuple[str, ...], int]
+GREY, RED, BLUE = (0.86, 0.86, 0.86), (0.95, 0.25, 0.25), (0.25, 0.4, 0.95)
 
 
 @dataclass
@@ -68,12 +69,8 @@ def draw(control: Stacks, treatment: Stacks, title: str, base: str = "treatment"
     for x, d, node in rects:
         delta = node.exclusive["treatment"] - node.exclusive["control"]
         strength = min(1.0, abs(delta) / scale)
-        if delta > 0:
-            colour = (1.0, 1.0 - 0.75 * strength, 1.0 - 0.75 * strength)
-        elif delta < 0:
-            colour = (1.0 - 0.75 * strength, 1.0 - 0.75 * strength, 1.0)
-        else:
-            colour = (0.88, 0.88, 0.88)
+        target = RED if delta > 0 else BLUE
+        colour = tuple(g + (t - g) * strength for g, t in zip(GREY, target, strict=True))
         w = node.inclusive[base]
         ax.add_patch(Rectangle((x, d), w, 0.95, facecolor=colour, edgecolor="white", lw=0.3))
         if w / width > 0.06:
