@@ -1,13 +1,21 @@
-"""The cluster path against real parts (issue 14): a real Iris controller (marin-iris
-0.2.20 ``LocalCluster`` in a helper process, loopback), the real ``iris`` CLI, and
+"""The cluster path against real parts (issues 14 and 28): a real Iris controller (the
+``LocalCluster`` of marin-iris 0.2.20, the oldest supported, and of 0.2.227, the newest
+published, each from its own cached environment, in a helper process on loopback), that
+release's real ``iris`` CLI, and
 stand-in marin scripts that keep marin's CLI and output contract but submit real jobs:
 the mini ferry as a job tree whose direct children are named like marin's steps and run
 the stages with real Zephyr. Each test is one gate attempt through ``GateSession`` (the
 kit's real code path): prepare the worktree, submit, babysit to a terminal state, read
 the job tree, collect, compare against the bundled tier-1 baseline, render.
 
-One controller per test module (per xdist worker); each test uses its own PR number, so
-the scenario files (``<world>/scenarios/pr<N>.json``) never collide.
+One controller per release and test module (per xdist worker); each test uses its own PR
+number, so the scenario files (``<world>/scenarios/pr<N>.json``) never collide. The gate
+scenarios run on 0.2.20. Both releases run the runner's own contract against their real
+controller and CLI (:func:`test_the_runner_speaks_the_release_s_cli`: states read from a
+JSON or a table ``job list``, the job tree, ``job stop`` or ``job cancel``, a refused
+production band), which keeps the module's time near what one release took. The stand-in
+ferry does not run on 0.2.227 yet: there, Zephyr inside an Iris job asks the cluster for
+workers with 64 GB of disk, which the local cluster's 50 GB VMs cannot hold.
 """
 
 from __future__ import annotations
@@ -20,15 +28,37 @@ import pytest
 
 from perfgate_lib.gate.run import GateJob, GateSession
 from perfgate_lib.gate.runparams import load_run_params
-from tests.fakes.iris_cluster import IRIS_CLI, cluster_template, local_controller
+from perfgate_lib.runners.iris import IrisRunner, PriorityRefused
+from perfgate_lib.runners.iris_dialect import priority_refusal
+from tests.fakes.iris_cluster import (
+    IRIS_VERSIONS,
+    OLDEST,
+    cluster_template,
+    iris_env,
+    local_controller,
+)
 from tests.fakes.marin_world import BASE_REPORT, MarinWorld
 
 pytestmark = pytest.mark.slow
+BOTH = pytest.mark.parametrize("iris_version", IRIS_VERSIONS, indirect=True)
+OLDEST_ONLY = pytest.mark.parametrize("iris_version", [OLDEST], indirect=True)
 
 
 @pytest.fixture(scope="module")
-def controller(tmp_path_factory):
-    with local_controller(tmp_path_factory.mktemp("iris-controller")) as running:
+def iris_version(request) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def env_bin(iris_version) -> Path:
+    """The bin folder of the release's cached environment (python, iris)."""
+    return iris_env(iris_version) / "bin"
+
+
+@pytest.fixture(scope="module")
+def controller(env_bin, tmp_path_factory):
+    root = tmp_path_factory.mktemp("iris-controller")
+    with local_controller(root, python=str(env_bin / "python")) as running:
         yield running
 
 
@@ -38,12 +68,14 @@ def cluster_repo(controller, tmp_path_factory):
 
 
 @pytest.fixture
-def cluster_world(controller, cluster_repo, tmp_path, monkeypatch):
+def cluster_world(controller, cluster_repo, env_bin, tmp_path, monkeypatch):
     world = MarinWorld(cluster_repo, tmp_path / "w", tools=("uv",))
-    world.iris = IRIS_CLI  # `uv sync` installs the real iris CLI into the worktree
-    world.write_common(iris_command=str(IRIS_CLI), command_timeout_seconds=180)
+    world.iris = env_bin / "iris"  # `uv sync` installs the release's iris CLI in the worktree
+    world.write_common(iris_command=str(world.iris), command_timeout_seconds=180)
     for key, value in world.env(poll_seconds=1.0).items():
         monkeypatch.setenv(key, value)
+    # `uv run` runs marin's scripts in the checkout's environment: the release's
+    monkeypatch.setenv("FAKE_MARIN_PYTHON", str(env_bin / "python"))
     monkeypatch.setenv("HOME", str(controller.home))
     return world
 
@@ -91,6 +123,7 @@ def rows(verdict: dict) -> dict[str, dict]:
     return {r["stage"]: r for r in verdict["stages"]}
 
 
+@OLDEST_ONLY
 def test_a_ferry_that_succeeds_is_compared_from_its_real_job_tree(
     controller, cluster_world, tmp_path
 ):
@@ -118,11 +151,13 @@ def test_a_ferry_that_succeeds_is_compared_from_its_real_job_tree(
     assert rows(verdict)["download"]["verdict"] == "not_comparable"  # optional, baseline only
     assert "✅ pass" in comment and job_id in comment
     # the worktree was prepared (uv sync stand-in) and submitted with its own iris
-    assert (Path(session.job.worktree) / ".venv/bin/iris").resolve() == IRIS_CLI.resolve()
+    own = (Path(session.job.worktree) / ".venv/bin/iris").resolve()
+    assert own == cluster_world.iris.resolve()
     status = json.loads(Path(session.record["submission"]["status_path"]).read_text())
     assert status["status"] == "succeeded", "the ferry wrote its status file when it ended"
 
 
+@OLDEST_ONLY
 def test_a_ferry_that_fails_with_an_unrooted_job_id(
     controller, cluster_world, tmp_path, monkeypatch
 ):
@@ -148,10 +183,13 @@ def test_a_ferry_that_fails_with_an_unrooted_job_id(
     assert session.runner._cli_ids[job_id] == "/" + job_id
 
 
-def test_a_ferry_that_overruns_is_stopped_with_the_real_cli(controller, cluster_world, tmp_path):
+@OLDEST_ONLY
+def test_a_ferry_that_overruns_is_stopped_with_the_real_cli(
+    controller, cluster_world, tmp_path, iris_version
+):
     # run time past overrun_stop_factor x the tier wall time (60 min x 0.001 = 3.6 s)
     cluster_world.write_common(
-        iris_command=str(IRIS_CLI), command_timeout_seconds=180, overrun_stop_factor=0.001
+        iris_command=str(cluster_world.iris), command_timeout_seconds=180, overrun_stop_factor=0.001
     )
     scenario(controller, 1403, hold_at="normalize", light=True)
     session, verdict_name = gate_attempt(cluster_world, 1403, tmp_path)
@@ -169,6 +207,7 @@ def test_a_ferry_that_overruns_is_stopped_with_the_real_cli(controller, cluster_
     assert load_run_params(cluster_world.common).overrun_stop_factor == 0.001
 
 
+@OLDEST_ONLY
 def test_a_step_killed_mid_way_in_a_ferry_that_succeeds_is_not_a_cache_hit(
     controller, cluster_world, tmp_path
 ):
@@ -183,3 +222,64 @@ def test_a_step_killed_mid_way_in_a_ferry_that_succeeds_is_not_a_cache_hit(
     assert verdict_name == "inconclusive"
     assert any("fuzzy_dups did not finish" in r for r in verdict["inconclusive_reasons"])
     assert "not finished ²" in comment
+
+
+def cli_job(world: MarinWorld, name: str, user: str, *command: str, priority: str = "") -> str:
+    """Submit ``command`` with the release's own ``iris job run``; its job id (raises with
+    the CLI's stderr when refused)."""
+    config = world.checkout / "lib/iris/config/marin.yaml"
+    argv = [str(world.iris), f"--config={config}", "job", "run", "--no-wait"]
+    argv += ["--job-name", name, "--user", user]
+    argv += ["--priority", priority] if priority else []
+    proc = subprocess.run(
+        [*argv, "--", *command], cwd=world.checkout, capture_output=True, text=True, timeout=300
+    )
+    if proc.returncode != 0:
+        raise (
+            PriorityRefused(proc.stderr)
+            if priority_refusal(proc.stderr)
+            else AssertionError(proc.stderr[-2000:])
+        )
+    return proc.stdout.strip().splitlines()[-1]
+
+
+def poll_until(runner: IrisRunner, job_id: str, states: tuple[str, ...]) -> str:
+    """Poll (bounded by the job's own lifetime, no wall-clock assertion) until one of
+    ``states``; the state reached."""
+    for _ in range(600):
+        state = runner.wait(job_id, 0.5).state
+        if state in states:
+            return state
+    raise AssertionError(f"{job_id} never reached {states}")
+
+
+@BOTH
+def test_the_runner_speaks_the_release_s_cli(cluster_world, tmp_path, iris_version):
+    world = cluster_world
+    runner = IrisRunner(
+        checkout=str(world.checkout),
+        scratch_dir=str(tmp_path / "scratch"),
+        status_root=str(world.status_root),
+        iris_command=str(world.iris),
+        timeout_seconds=180,
+    )
+    assert runner.cli.dialect == ("json" if iris_version == OLDEST else "table")
+    assert runner.monitor is None  # this checkout has no scripts/ci/iris_monitor.py
+    # the tier's production band, granted to the CI user: a job that ends well
+    done = cli_job(world, "runner-done", "perfgate", "true", priority="production")
+    assert poll_until(runner, done, ("succeeded", "failed", "killed")) == "succeeded"
+    # a long job: read as running, its tree listed, stopped with the release's
+    # own verb (0.2.20 `job stop`, 0.2.227 `job cancel`), the whole tree killed
+    parent = cli_job(world, "runner-held", "perfgate", "sleep", "600")
+    assert poll_until(runner, parent, ("running",)) == "running"
+    assert [j.job_id for j in runner.job_tree(parent)] == [parent]
+    runner.stop(parent)
+    assert poll_until(runner, parent, ("killed",)) == "killed"
+    stopped = runner.poll(parent)
+    assert stopped.terminal and "Terminated" in stopped.error
+    # a user without the production band is refused; the kit names the refusal
+    with pytest.raises(PriorityRefused) as refused:
+        cli_job(world, "runner-refused", "someone", "true", priority="production")
+    refusal = priority_refusal(str(refused.value))
+    assert refusal is not None and (refusal.who, refusal.band) == ("someone", "PRODUCTION")
+    assert "only an admin of the cluster" in refusal.explain(1)

@@ -1,8 +1,11 @@
 """A real Iris controller for the tests, and a marin world wired to it.
 
-:func:`local_controller` starts marin-iris's ``LocalCluster`` in a helper process
-(``iris_controller_main.py``) with its controller on loopback and yields its URL. Jobs run
-as subprocesses of that helper; they inherit its environment, which carries
+:func:`iris_env` builds (once, cached under the user's cache folder, keyed by version) a
+uv environment on Python 3.12 holding one marin-iris release and the marin-zephyr of the
+same release: :data:`IRIS_VERSIONS` are the oldest supported (0.2.20) and the newest
+published (0.2.227). :func:`local_controller` starts that release's ``LocalCluster`` in a
+helper process (``iris_controller_main.py``) with its controller on loopback and yields its
+URL. Jobs run as subprocesses of that helper; they inherit its environment, which carries
 ``STANDIN_WORLD`` (scenarios and ferry outputs) and this checkout on ``PYTHONPATH``.
 
 :func:`cluster_template` builds the marin repository for it: marin's layout, the stand-in
@@ -11,13 +14,16 @@ scripts of ``marin_standins/`` (``scripts/ci/submit_perf_run.py``,
 ``datakit_step.py``) and ``lib/iris/config/marin.yaml`` pointing the real ``iris`` CLI at
 the controller (a manual controller with a fixed address; the docker image is never used
 by the local runtime). The kit's real code path then runs unchanged: ``iris
---config=<checkout>/lib/iris/config/marin.yaml job list|logs|stop ...``.
+--config=<checkout>/lib/iris/config/marin.yaml job list|logs|stop|cancel ...`` with the
+release's own CLI.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -30,8 +36,57 @@ from tests.fakes.marin_world import Template, build_template
 HERE = Path(__file__).resolve().parent
 STANDINS = HERE / "marin_standins"
 REPO_ROOT = HERE.parents[1]
-IRIS_CLI = Path(sys.executable).parent / "iris"  # installed by marin-iris 0.2.20
 START_TIMEOUT_SECONDS = 120.0
+PYTHON_312 = Path("/root/.pyenv/versions/3.12.1/bin/python3")
+OLDEST, NEWEST = "0.2.20.dev202606180959", "0.2.227.dev40316220070"
+IRIS_VERSIONS = (OLDEST, NEWEST)
+#: what each environment installs. 0.2.227's controller needs the ``controller`` extra and
+#: a marin-finelog pre-release (it imports ``finelog.deploy.config.INTRA_CLUSTER_CIDRS``,
+#: which no final marin-finelog release has; a resolver left alone picks 0.2.10).
+REQUIREMENTS = {
+    OLDEST: [f"marin-zephyr=={OLDEST}", f"marin-iris=={OLDEST}"],
+    NEWEST: [
+        f"marin-zephyr=={NEWEST}",
+        f"marin-iris[controller]=={NEWEST}",
+        "marin-finelog==0.2.71.dev40003900277",
+    ],
+}
+
+
+def cache_root() -> Path:
+    """``$XDG_CACHE_HOME/perfgate/iris-envs`` (default ``~/.cache/...``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "perfgate" / "iris-envs"
+
+
+def _python_312() -> str:
+    found = shutil.which("python3.12")
+    for candidate in (PYTHON_312, Path(found) if found else None):
+        if candidate is not None and candidate.exists():
+            probe = [str(candidate), "-c", "import sys; assert sys.version_info[:2] == (3, 12)"]
+            if subprocess.run(probe, capture_output=True, check=False).returncode == 0:
+                return str(candidate)
+    raise RuntimeError("no Python 3.12 for the Iris environments (pyenv install 3.12.1)")
+
+
+def iris_env(version: str) -> Path:
+    """The cached environment of marin-iris ``version`` (built by uv the first time; a
+    lock keeps parallel test workers from building it twice). Returns its folder."""
+    root = cache_root()
+    root.mkdir(parents=True, exist_ok=True)
+    env, stamp = root / version, root / version / ".perfgate-complete"
+    with open(root / f".{version}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if stamp.exists():
+            return env
+        shutil.rmtree(env, ignore_errors=True)
+        uv = str(Path(sys.executable).parent / "uv")
+        subprocess.run([uv, "venv", "-q", "-p", _python_312(), str(env)], check=True)
+        install = [uv, "pip", "install", "-q", "--python", str(env / "bin" / "python")]
+        install += ["--prerelease=if-necessary-or-explicit", *REQUIREMENTS[version]]
+        subprocess.run(install, check=True)
+        stamp.write_text(version + "\n")
+    return env
 
 
 @dataclass(frozen=True)
@@ -61,8 +116,9 @@ class LocalController:
 
 
 @contextlib.contextmanager
-def local_controller(root: Path) -> Iterator[LocalController]:
-    """Start the helper process, wait for the URL (generous timeout), stop it on exit."""
+def local_controller(root: Path, python: str = sys.executable) -> Iterator[LocalController]:
+    """Start the helper process with ``python`` (an environment from :func:`iris_env`),
+    wait for the URL (generous timeout), stop it on exit."""
     home, world, cwd = root / "home", root / "standin-world", root / "controller"
     for folder in (home, world / "scenarios", cwd):
         folder.mkdir(parents=True, exist_ok=True)
@@ -79,7 +135,7 @@ def local_controller(root: Path) -> Iterator[LocalController]:
         env.pop(secret, None)
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [sys.executable, str(HERE / "iris_controller_main.py"), "--url-file", str(url_file)],
+            [python, str(HERE / "iris_controller_main.py"), "--url-file", str(url_file)],
             cwd=cwd,
             env=env,
             stdin=subprocess.PIPE,
