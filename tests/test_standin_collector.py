@@ -22,6 +22,8 @@ STANDIN = Path(__file__).parent / "fakes" / "marin_standins" / "collect_perf_met
 REPORTS = Path(__file__).parent / "fixtures" / "reports"
 JOB = "/perfgate/zephyr-perf-pr5412-g1-treatment-20261205T101500Z"
 NON_ADMIN = "iris query task_wall_ms: failed; sum_task_wall_seconds_total unset"
+DIALECTS = Path(__file__).parent / "fixtures" / "iris_dialects"
+LIST_HELP = (DIALECTS / "0.2.20-job-list-help.txt").read_text()  # recorded: it has --json
 
 
 def _ms(value: int) -> dict:
@@ -68,7 +70,9 @@ FAKE_IRIS = """#!{python}
 import json, os, sys
 args = sys.argv[2:]  # after --config=...
 answers = json.load(open(os.environ["STANDIN_TEST_ANSWERS"]))
-if args[:2] == ["job", "list"]:
+if args[:2] == ["job", "list"] and "--help" in args:
+    print(answers["list_help"])
+elif args[:2] == ["job", "list"]:
     print(json.dumps(answers["tree"]))
 elif args[:2] == ["job", "summary"]:
     print(json.dumps(answers["summary"]))
@@ -94,7 +98,9 @@ def collect(tmp_path: Path, scenario: dict, logs: list[str] | None = LOG) -> dic
     (world / "scenarios" / "pr5412.json").write_text(json.dumps(scenario))
     answers = tmp_path / "answers.json"
     summary = {"tasks": [{"duration_ms": 4_188_904, "memory_peak_mb": 13902}]}
-    answers.write_text(json.dumps({"tree": TREE, "summary": summary, "logs": logs}))
+    answers.write_text(
+        json.dumps({"tree": TREE, "summary": summary, "logs": logs, "list_help": LIST_HELP})
+    )
     out = tmp_path / "report.json"
     env = {**os.environ, "STANDIN_WORLD": str(world), "STANDIN_TEST_ANSWERS": str(answers)}
     proc = subprocess.run(

@@ -41,6 +41,7 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 STEPS = {
     "download": ("zephyr-download-hf-",),
@@ -160,6 +161,72 @@ def iris_json(*argv: str):
         return None
 
 
+def cli_has_no_json() -> bool:
+    """marin-iris 0.2.227's CLI lists jobs as a table only; marin's collector of that era
+    reads the tree and the launcher's tasks with the iris Python client instead."""
+    cmd = [IRIS, f"--config={args.iris_config}", "job", "list", "--help"]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return proc.returncode == 0 and "--json" not in proc.stdout
+
+
+def _client_call(what: str, read):
+    """``read(client)`` with an iris client of the controller, or None and marin's warning."""
+    from iris.cli.connect import connect_controller
+    from iris.client.client import IrisClient
+
+    try:
+        with (
+            connect_controller(config_file=Path(args.iris_config)) as endpoint,
+            IrisClient.remote(endpoint.url, credentials=endpoint.credentials) as client,
+        ):
+            return read(client)
+    except Exception as exc:  # noqa: BLE001 - the collector warns and goes on, as marin's does
+        print(f"WARNING iris client {what} failed for {args.job_id}: {exc}", file=sys.stderr)
+        return None
+
+
+def client_tree() -> list[dict] | None:
+    def epoch(value):
+        return {"epoch_ms": value.epoch_ms()} if value is not None else None
+
+    def read(client):
+        return [
+            {
+                "job_id": str(job.job_id),
+                "state": job.state.name.lower(),
+                "started_at": epoch(job.started_at),
+                "finished_at": epoch(job.finished_at),
+                "failure_count": job.failure_count,
+                "preemption_count": job.preemption_count,
+                "task_state_counts": {s.name.lower(): n for s, n in job.task_state_counts.items()},
+                "has_children": job.has_children,
+            }
+            for job in client.list_jobs(prefix=args.job_id)
+        ]
+
+    tree_ = _client_call("job list", read)
+    if tree_ is None:
+        warnings.append("iris job list --prefix: failed; counts reflect launcher task only")
+    return tree_
+
+
+def client_summary() -> dict | None:
+    def read(client):
+        from iris.client.workload_summary import job_summary_data
+        from iris.cluster.types import JobName
+
+        name = JobName.from_wire(args.job_id)
+        return job_summary_data(client.job_status(name), client.list_tasks(name))
+
+    summary_ = _client_call("Job description", read)
+    if summary_ is None:
+        warnings.append("iris client Job description failed; wall_seconds_total unavailable")
+    return summary_
+
+
 def ms(value) -> float | None:
     if isinstance(value, dict):
         value = value.get("epoch_ms")
@@ -189,10 +256,13 @@ if args.status:
     except (OSError, json.JSONDecodeError) as exc:
         warnings.append(f"status file {args.status} unreadable: {exc}")
 
-tree = iris_json("job", "list", "--json", "--prefix", args.job_id) or []
+CLIENT = cli_has_no_json()
+tree = (
+    client_tree() if CLIENT else iris_json("job", "list", "--json", "--prefix", args.job_id)
+) or []
 root = parts(args.job_id)
 tree = [e for e in tree if parts(str(e.get("job_id", "")))[: len(root)] == root]
-summary = iris_json("job", "summary", args.job_id, "--json") or {}
+summary = (client_summary() if CLIENT else iris_json("job", "summary", args.job_id, "--json")) or {}
 children = [e for e in tree if len(parts(str(e.get("job_id", "")))) == len(root) + 1]
 
 SCENARIO = scenario()

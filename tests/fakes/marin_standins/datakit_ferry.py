@@ -110,10 +110,12 @@ def main() -> int:
     scenario = json.loads(scenario_file.read_text()) if scenario_file.exists() else {}
     prefix = world / "outputs" / name
     prefix.mkdir(parents=True, exist_ok=True)
-    from perfgate_lib.local.corpus import CorpusSpec, write_corpus
+    step_log = scenario.get("lineage") == "step-log"
+    if not (step_log and scenario.get("light")):  # a light step-log ferry reads no corpus
+        from perfgate_lib.local.corpus import CorpusSpec, write_corpus
 
-    write_corpus(CorpusSpec(docs=int(scenario.get("docs", 60))), prefix / "corpus", shards=2)
-    if scenario.get("lineage") == "step-log":
+        write_corpus(CorpusSpec(docs=int(scenario.get("docs", 60))), prefix / "corpus", shards=2)
+    if step_log:
         return step_log_ferry(name, prefix, scenario)
     tag = name.rsplit("-", 1)[-1].lower()
     for stage, job_prefix in STEPS:
