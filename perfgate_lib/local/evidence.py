@@ -325,7 +325,12 @@ def _flame_graphs(profiles: Mapping[str, Profile], stage: str, folder: Path) -> 
     from perfgate_lib.verdict import flamegraph
 
     folder.mkdir(parents=True, exist_ok=True)
-    stacks = {side: folded_stacks(profiles[side]) for side in ("control", "treatment")}
+    # frames under 0.1% of the stage's instructions merge into their parent (a graph of
+    # ~1000 frames at most; the table keeps every function)
+    stacks = {
+        side: folded_stacks(profiles[side], min_cost=max(1, profiles[side].total // 1000))
+        for side in ("control", "treatment")
+    }
     (folder / "stacks.json").write_text(
         json.dumps(
             {side: [[list(k), v] for k, v in sorted(st.items())] for side, st in stacks.items()}

@@ -1,6 +1,7 @@
 """A differential flame graph of one gate-0 stage (matplotlib): red grew, blue shrank.
 
-Input: each side's folded Python stacks (root first -> exclusive instructions, see
+Widths include the memory allocators' code run inside each frame (gate 0's count does
+not; the table takes it out in one row). Input: each side's folded Python stacks (root first -> exclusive instructions, see
 :func:`perfgate_lib.local.callgrind_profile.folded_stacks`). A frame's width is its inclusive
 instructions on the side the graph is drawn for (``base``: ``treatment`` shows code that
 grew or appeared, ``control`` code that shrank or vanished); its colour is the change
@@ -56,6 +57,7 @@ def draw(control: Stacks, treatment: Stacks, title: str, base: str = "treatment"
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
+    from matplotlib.collections import PatchCollection
     from matplotlib.patches import Rectangle
 
     root = merge(control, treatment)
@@ -66,17 +68,22 @@ def draw(control: Stacks, treatment: Stacks, title: str, base: str = "treatment"
     width = max(root.inclusive[base], 1)
     depth = max((d for _, d, _ in rects), default=0) + 1
     fig, ax = plt.subplots(figsize=(14, max(3.0, 0.28 * depth + 1.2)))
+    patches, colours = [], []
     for x, d, node in rects:
         delta = node.exclusive["treatment"] - node.exclusive["control"]
         strength = min(1.0, abs(delta) / scale)
         target = RED if delta > 0 else BLUE
         colour = tuple(g + (t - g) * strength for g, t in zip(GREY, target, strict=True))
         w = node.inclusive[base]
-        ax.add_patch(Rectangle((x, d), w, 0.95, facecolor=colour, edgecolor="white", lw=0.3))
+        patches.append(Rectangle((x, d), w, 0.95))
+        colours.append(colour)
         if w / width > 0.06:
             label = node.name.split(" (")[0]
             chars = int(140 * w / width)
             ax.text(x + w * 0.005, d + 0.45, label[:chars], va="center", fontsize=7, clip_on=True)
+    ax.add_collection(
+        PatchCollection(patches, facecolors=colours, edgecolors="white", linewidths=0.3)
+    )
     ax.set_xlim(0, width)
     ax.set_ylim(0, depth)
     ax.set_yticks([])
