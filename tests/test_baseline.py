@@ -438,6 +438,32 @@ def test_an_artifact_over_the_size_limit_is_not_downloaded(fake_github, kit_clie
     assert fake_github.storage_requests == [], "nothing downloaded"
 
 
+def test_an_artifact_larger_than_declared_stops_downloading_at_the_limit(
+    fake_github, kit_client, monkeypatch
+):
+    """GitHub's declared size may be wrong: the body itself is streamed and capped."""
+    from dataclasses import replace
+
+    from perfgate_lib.gate import baseline as baseline_mod
+    from perfgate_lib.io.limits import load_limits
+
+    cap = 2000
+    monkeypatch.setattr(
+        baseline_mod, "load_limits", lambda: replace(load_limits(), artifact_max_bytes=cap)
+    )
+    body = artifact(report(warnings=[uuid.UUID(int=n).hex for n in range(0, 10**9, 10**6)]))
+    assert len(body[ART1]) > cap  # incompressible enough
+    run = add_run(fake_github, 2, art=body)
+    for art in fake_github.artifacts.values():
+        if art["run_id"] == run["id"]:
+            art["declared_size"] = 100  # under the cap: the download starts
+    with pytest.raises(NoBaseline) as info:
+        find_baseline(1, client=kit_client, mirror=None, now=NOW)
+    assert f"run #{run['id']}:" in str(info.value)
+    assert "artifact_max_bytes" in str(info.value) and "stopped" in str(info.value)
+    assert fake_github.requests_matching("GET", "/repos/*/actions/artifacts/*/zip") != []
+
+
 def test_report_from_zip_bounds_the_zip_and_the_member(monkeypatch):
     from dataclasses import replace
 

@@ -640,7 +640,11 @@ class GitHubDiffSource:
                 lambda: self.client.repo.get_archive_link("tarball", ref=self.head_sha),
                 self.pr,
             )
-            data = self.client.download(url, "downloading the head tarball")
+            data = self.client.download(
+                url,
+                "downloading the head tarball",
+                max_bytes=load_limits().artifact_max_bytes,
+            )
         except GitHubError:
             return None
         items: list[tuple[str, int, str]] = []

@@ -280,7 +280,9 @@ def _try_run(
         )
         return None
     try:
-        data = client.download(artifact.archive_download_url, f"downloading {source}")
+        data = client.download(
+            artifact.archive_download_url, f"downloading {source}", max_bytes=cap
+        )
     except GitHubError as exc:
         if getattr(exc, "status", None) in (404, 410):
             notes.append(f"run #{info.run_id}: {exc}")

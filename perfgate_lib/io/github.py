@@ -352,11 +352,20 @@ class GitHubClient:
         """Artifacts of a workflow run (name, expired, archive_download_url, size_in_bytes)."""
         return list(self.iterate(f"listing artifacts of run #{run.id}", run.get_artifacts()))
 
-    def download(self, url: str, doing: str = "downloading an artifact") -> bytes:
+    def download(
+        self,
+        url: str,
+        doing: str = "downloading an artifact",
+        *,
+        max_bytes: int | None = None,
+        limit_name: str = "artifact_max_bytes",
+    ) -> bytes:
         """GET ``url`` with the token; redirects leaving the API host get no token.
 
         GitHub answers an artifact download with a 302 to a storage host off github.com
-        (a signed URL): the token must not travel there. 5xx answers are retried.
+        (a signed URL): the token must not travel there. 5xx answers are retried. The body
+        is streamed: past ``max_bytes`` (bytes) the download stops with a GitHubError
+        naming ``limit_name`` (parameters/limits.yaml).
         """
         s = self.settings
         api_origin = _origin(s.api_url)
@@ -386,7 +395,11 @@ class GitHubClient:
                     headers["Authorization"] = f"Bearer {s.token}"
                 try:
                     resp = session.get(
-                        target, headers=headers, allow_redirects=False, timeout=(s.timeout, 30)
+                        target,
+                        headers=headers,
+                        allow_redirects=False,
+                        timeout=(s.timeout, 30),
+                        stream=True,
                     )
                 except requests.exceptions.RequestException as exc:
                     raise self.error(exc, doing) from None
@@ -394,7 +407,7 @@ class GitHubClient:
                     target = urljoin(target, resp.headers.get("Location", ""))
                     continue
                 if resp.status_code == 200:
-                    return resp.content
+                    return _read_capped(resp, max_bytes, limit_name, doing)
                 message = ""
                 try:
                     message = str(resp.json().get("message", ""))
@@ -403,6 +416,26 @@ class GitHubClient:
                 exc = github.GithubException(resp.status_code, {"message": message}, None)
                 raise self.error(exc, doing)
         raise GitHubError(f"too many redirects while {doing} ({self.where()})")
+
+
+def _read_capped(
+    resp: requests.Response, max_bytes: int | None, limit_name: str, doing: str
+) -> bytes:
+    """The streamed body of ``resp``; stops reading once it passes ``max_bytes``."""
+    chunks: list[bytes] = []
+    total = 0
+    try:
+        for chunk in resp.iter_content(chunk_size=1 << 16):
+            total += len(chunk)
+            if max_bytes is not None and total > max_bytes:
+                raise GitHubError(
+                    f"{doing}: the download passed {max_bytes:,} bytes, the limit "
+                    f"{limit_name} (parameters/limits.yaml); stopped"
+                )
+            chunks.append(chunk)
+    finally:
+        resp.close()
+    return b"".join(chunks)
 
 
 # ---------------------------------------------------------------------- comments
