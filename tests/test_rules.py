@@ -155,7 +155,8 @@ def test_stage_on_one_side_is_not_comparable_and_the_runs_did_not_do_the_same_wo
     )
     assert stage(v, "extra").verdict == "not_comparable"
     assert stage(v, "other").verdict == "not_comparable"
-    assert [s.stage for s in v.stages] == ["normalize", "minhash", "extra", "other"]  # never renamed
+    names = ["normalize", "minhash", "extra", "other"]
+    assert [s.stage for s in v.stages] == names  # never renamed
     assert v.verdict == "inconclusive" and v.decided_by == "3 inconclusive evidence"
     assert v.inconclusive_reasons == [
         "the runs did not do the same work (stage sets differ; only in the baseline: extra; "
