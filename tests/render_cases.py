@@ -12,7 +12,7 @@ from perfgate_lib.verdict.thresholds import PARAMETERS_DIR, load_thresholds
 EXAMPLES = PARAMETERS_DIR / "examples"
 ASSESSMENT = {
     "max_gate": "3",
-    "rationale": "minhash.py: hashing loop changed (CPU)",
+    "rationale": "shuffle.py: scatter hashing loop changed (CPU)",
     "per_file": {
         "lib/zephyr/src/zephyr/shuffle.py": {
             "trivial": False,

@@ -259,13 +259,14 @@ def test_example_attribution_names_time_outside_stages():
     assert "time outside them" in body
 
 
-def test_readme_example_is_the_golden_comment(fixtures_dir):
-    """The README shows reviewers the real output (the golden comment, raw report folded away)."""
+def test_docs_example_is_the_golden_comment(fixtures_dir):
+    """docs/comment.md shows reviewers the real output (the golden comment, raw report folded
+    away)."""
     from tests.conftest import REPO_ROOT
 
     golden = (fixtures_dir / "golden" / "comment_tier1_fail.md").read_text()
     shown = golden.split("<details><summary>Raw treatment report</summary>")[0].rstrip()
-    assert shown.removeprefix(SENTINEL + "\n") in (REPO_ROOT / "README.md").read_text()
+    assert shown.removeprefix(SENTINEL + "\n") in (REPO_ROOT / "docs" / "comment.md").read_text()
 
 
 # --- attribution when the total's change is inside the noise (issue 15) ------------------
