@@ -8,12 +8,9 @@ any) and renders the confirmation block, the comment table and the waiver commen
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from perfgate_lib import PROJECT_ROOT
 from perfgate_lib.assess.assessment import QUESTIONS, Assessment, assess_source, with_changes
 from perfgate_lib.assess.confirm import apply_reply, waived
 from perfgate_lib.assess.diffsource import DEFAULT_REPO, open_source
@@ -23,7 +20,7 @@ from perfgate_lib.assess.render import (
     render_waiver_comment,
 )
 from perfgate_lib.io import storage
-from perfgate_lib.io.paramfile import read_json_object
+from perfgate_lib.io.paramfile import kit_path, read_json_object
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -69,15 +66,9 @@ def assessment_frame(assessment: Assessment) -> pd.DataFrame:
 
 
 def resolve_checkout(path: str) -> str:
-    """A relative ``checkout`` that does not exist from here is tried from the project
-    root (the bundled example works from any working directory)."""
-    if not path or os.path.isabs(path) or os.path.exists(path):
-        return path
-    candidate = PROJECT_ROOT / path
-    if candidate.exists():
-        return str(candidate)
-    stripped = PROJECT_ROOT / Path(path.removeprefix("../").removeprefix("./"))
-    return str(stripped) if stripped.exists() else path
+    """A relative ``checkout`` found wherever the kit is installed (the bundled example
+    works from any working directory): :func:`~perfgate_lib.io.paramfile.kit_path`."""
+    return kit_path(path)
 
 
 def run_assess(

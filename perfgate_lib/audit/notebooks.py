@@ -10,10 +10,7 @@ run from the repository root as well as from ``notebooks/``.
 
 from __future__ import annotations
 
-import os
-
-from perfgate_lib import PROJECT_ROOT
-from perfgate_lib.io import storage
+from perfgate_lib.io.paramfile import kit_path
 from perfgate_lib.verdict.compare import (
     OUTPUT_FILES,
     CompareResult,
@@ -25,13 +22,9 @@ from perfgate_lib.verdict.gates import COMPARE_GATES, check_gate
 
 
 def repo_path(path: str) -> str:
-    """A notebook's relative path default, found from the repository root as well:
-    ``path`` as given when it exists (or is empty or a URL), else the same path under the
-    kit's repository when that exists (``parameters/examples`` from ``notebooks/``)."""
-    if not path or storage.is_url(path) or os.path.isabs(path) or os.path.exists(path):
-        return path
-    candidate = PROJECT_ROOT / path
-    return str(candidate) if candidate.exists() else path
+    """A notebook's relative path default, found from the repository root, from
+    ``notebooks/`` and from an installed wheel (:func:`perfgate_lib.io.paramfile.kit_path`)."""
+    return kit_path(path)
 
 
 def notebook_compare(

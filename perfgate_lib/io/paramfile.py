@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from perfgate_lib import bundled
+from perfgate_lib import PROJECT_ROOT, bundled
 from perfgate_lib.errors import ConfigError, UsageError
 from perfgate_lib.io import storage
 
@@ -24,6 +24,23 @@ PARAMETERS_DIR = Path(os.environ.get("PERFGATE_PARAMETERS") or bundled("paramete
 ``$PERFGATE_PARAMETERS`` (never a folder of the checkout under test, which a PR controls)."""
 EXAMPLES_DIR = bundled("parameters") / "examples"
 """The bundled example data (reports, the assessment's offline example)."""
+
+
+def kit_path(path: str) -> str:
+    """A notebook's or command's relative default, found wherever the kit is installed.
+
+    ``path`` as given when it exists (or is empty, a URL or absolute). Else, with a leading
+    ``../`` or ``./`` dropped: ``parameters/...`` inside the bundled parameters (a wheel or
+    a clone), then the same path under the kit's checkout. Else ``path`` unchanged, so the
+    caller's error names what the user gave.
+    """
+    if not path or storage.is_url(path) or os.path.isabs(path) or os.path.exists(path):
+        return path
+    stripped = path.removeprefix("../").removeprefix("./")
+    candidates = [PROJECT_ROOT / path, PROJECT_ROOT / stripped]
+    if stripped.startswith("parameters/"):
+        candidates.insert(0, bundled("parameters") / stripped.removeprefix("parameters/"))
+    return next((str(c) for c in candidates if c.exists()), path)
 
 
 def load_yaml(source: str) -> Any:
