@@ -78,6 +78,7 @@ def iris_env(version: str) -> Path:
     with open(root / f".{version}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if stamp.exists():
+            link_repo(env)
             return env
         shutil.rmtree(env, ignore_errors=True)
         uv = str(Path(sys.executable).parent / "uv")
@@ -86,7 +87,17 @@ def iris_env(version: str) -> Path:
         install += ["--prerelease=if-necessary-or-explicit", *REQUIREMENTS[version]]
         subprocess.run(install, check=True)
         stamp.write_text(version + "\n")
+    link_repo(env)
     return env
+
+
+def link_repo(env: Path) -> None:
+    """Put this checkout on the environment's path (a ``.pth`` file): the stand-in ferry's
+    tasks import ``perfgate_lib`` and do not inherit the controller's ``PYTHONPATH``."""
+    for site in (env / "lib").glob("python3.*/site-packages"):
+        pth = site / "perfgate-checkout.pth"
+        if not pth.exists() or pth.read_text().strip() != str(REPO_ROOT):
+            pth.write_text(str(REPO_ROOT) + "\n")
 
 
 @dataclass(frozen=True)
