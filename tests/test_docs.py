@@ -51,7 +51,7 @@ def _repo_paths(text: str) -> set[str]:
     found = set()
     for span in _code_spans(text):
         for word in re.split(r"[\s,;()]+", span):
-            word = word.strip("'\".:")
+            word = word.split("::", 1)[0].strip("'\".:")  # a test id names its file
             if word.startswith(TOP) and "://" not in word:
                 found.add(word)
     return found
@@ -146,3 +146,22 @@ def test_the_demo_exit_code_is_the_one_the_readme_states(monkeypatch):
     result = CliRunner().invoke(cli, ["demo"])
     assert result.exit_code == 0, result.output
     assert "verdict: fail" in result.output
+
+
+@pytest.mark.parametrize(
+    "notebook", sorted((ROOT / "notebooks").glob("*.ipynb")), ids=lambda p: p.name
+)
+def test_papermill_reads_every_parameter_of_every_notebook(notebook):
+    """papermill skips a parameters line it cannot parse (a second ``=`` in its comment),
+    and ``-p`` for that name is then silently ignored."""
+    import json
+
+    import papermill
+
+    cell = next(
+        c
+        for c in json.loads(notebook.read_text())["cells"]
+        if "parameters" in c.get("metadata", {}).get("tags", [])
+    )
+    assigned = re.findall(r"^(\w+)\s*=", "".join(cell["source"]), flags=re.M)
+    assert list(papermill.inspect_notebook(str(notebook))) == assigned
