@@ -1,7 +1,9 @@
 """The demo: the whole pipeline offline, on a sandbox repository, with real Zephyr.
 
 :func:`run_demo` builds the marin-shaped sandbox (installed marin-zephyr on ``main``, a PR
-branch that raises the scatter zstd level from 3 to 6), then executes the notebooks into one run
+branch that slows the scatter writer: :func:`~perfgate_lib.local.sandbox.default_change`,
+extra hashing of each routed key on today's Zephyr, the zstd level 3 to 6 on 0.2.20), then
+executes the notebooks into one run
 folder: ``assess.ipynb`` (scope, five questions, max_gate; reply "go"),
 ``local_ab.ipynb`` (gate 0: the mini ferry on merge-base and head, paired stage by stage,
 with pairs added while a stage is undecided)
