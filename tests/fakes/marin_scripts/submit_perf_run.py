@@ -26,8 +26,17 @@ ROOTED_OR_NOT_ID = re.compile(r"^/?[a-z0-9][a-z0-9./_-]*$", re.IGNORECASE)
 TIER_FLAGS = {  # `iris job run` flags per gate (marin-contracts.md)
     1: ["--memory=2G", "--disk=4G", "--cpu=1", "--extra=cpu", "--priority", "production"],
     2: ["--memory=2G", "--extra=cpu"],
-    3: ["--region=europe-west4", "--memory=4G", "--disk=5G", "--cpu=1", "--extra=cpu",
-        "--enable-extra-resources", "--no-preemptible", "--priority", "production"],
+    3: [
+        "--region=europe-west4",
+        "--memory=4G",
+        "--disk=5G",
+        "--cpu=1",
+        "--extra=cpu",
+        "--enable-extra-resources",
+        "--no-preemptible",
+        "--priority",
+        "production",
+    ],
 }
 
 parser = argparse.ArgumentParser()
