@@ -1,6 +1,6 @@
 """Errors the kit raises, each with the process exit code it maps to.
 
-Exit codes (design.md): 0 pass/warn/skip, 1 fail, 2 usage error, 3 inconclusive,
+Exit codes (README.md, "Exit codes"): 0 pass/warn/skip, 1 fail, 2 usage error, 3 inconclusive,
 4 could not run (bad input, no baseline, halted by local checks, unreachable storage, and
 any unexpected exception: see :mod:`perfgate_lib.io.crash`). 1 is only ever a fail verdict.
 """

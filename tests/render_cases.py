@@ -51,7 +51,7 @@ def example_pair():
 
 TIER = "smoke"
 
-# verdict.json keys design.md fixes (stable; more may be added)
+# verdict.json keys docs/audit-trail.md fixes (stable; more may be added)
 DESIGN_VERDICT_KEYS = frozenset(
     {
         "schema",

@@ -1,4 +1,4 @@
-"""The ladder planner (gate-rules.md), pure."""
+"""The ladder planner (docs/verdict-rules.md), pure."""
 
 from __future__ import annotations
 

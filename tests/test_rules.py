@@ -1,4 +1,4 @@
-"""Every rule of gate-rules.md, boundaries and precedence included."""
+"""Every rule of docs/verdict-rules.md, boundaries and precedence included."""
 
 from __future__ import annotations
 

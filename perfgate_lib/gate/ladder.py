@@ -1,4 +1,4 @@
-"""The gate ladder (gate-rules.md), as a pure planner plus a small driver.
+"""The gate ladder (docs/verdict-rules.md), as a pure planner plus a small driver.
 
 * Gate 1 runs first, whatever max_gate is, unless the assessment (with the reviewer's
   concurrence) says ``skip``.
@@ -7,7 +7,7 @@
 * After ``inconclusive``: re-submit that gate's treatment once; a second inconclusive
   stops the ladder with "escalate to debug" (never a pass).
 
-Exit codes (design.md): 0 pass / warn / skip, 1 fail, 3 inconclusive (4: could not run,
+Exit codes (README.md, "Exit codes"): 0 pass / warn / skip, 1 fail, 3 inconclusive (4: could not run,
 raised as errors elsewhere). Each gate's comment replaces the previous one (the caller
 upserts); :func:`ladder_notes` gives the trusted lines saying where the ladder stands.
 """

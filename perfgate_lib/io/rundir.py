@@ -1,4 +1,4 @@
-"""Run directories: ``<runs root>/pr<PR>/<UTC timestamp>-<short sha>/`` (design.md).
+"""Run directories: ``<runs root>/pr<PR>/<UTC timestamp>-<short sha>/`` (docs/audit-trail.md).
 
 The runs root is ``$PERFGATE_RUNS_ROOT`` or ``./runs``; it may be any fsspec URL.
 ``$PERFGATE_RUNS_URL`` is the same root as served over HTTP(S) (public, or behind the

@@ -28,7 +28,7 @@ from perfgate_lib.io.storage_retry import retry_policy, with_retries
 
 
 def configure_gcs_emulator_env() -> None:
-    """Set the gcsfs variables an emulator needs (see design.md pitfalls).
+    """Set the gcsfs variables an emulator needs (see docs/development.md, known pitfalls).
 
     Only acts when ``STORAGE_EMULATOR_HOST`` is set; call before importing gcsfs.
     """

@@ -139,7 +139,7 @@ def band_call(interval: Interval, pass_pct: float, warn_pct: float) -> str:
     """``pass`` | ``warn`` | ``fail`` | ``undecided`` for an interval under a band.
 
     The band: up to ``+pass_pct`` passes, up to ``+warn_pct`` warns, above fails. Edges
-    belong to the lower band (a change of exactly +5% passes), as in gate-rules.md.
+    belong to the lower band (a change of exactly +5% passes), as in docs/verdict-rules.md.
     """
     low, high = interval.low_pct, interval.high_pct
     if low > warn_pct:

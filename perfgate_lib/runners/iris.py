@@ -75,7 +75,7 @@ class PriorityRefused(RunnerError):
 
 
 def run_name_prefix(pr: int, gate: int) -> str:
-    """Deterministic run-id prefix of a treatment ferry (marin-contracts.md)."""
+    """Deterministic run-id prefix of a treatment ferry (docs/contracts.md)."""
     return f"zephyr-perf-pr{pr}-g{gate}-treatment-"
 
 

@@ -19,7 +19,7 @@ COMPARE_GATES = (0, *GATES)
 """Gates a comparison may be made for: 0 (the local A/B, no tier file, no staleness
 limit) and the cluster tiers."""
 DEFAULT_MIRROR = "gs://marin-us-central1/infra/datakit/ferry_perf/"
-"""Root of marin's GCS mirror of scheduled perf reports (marin-contracts.md)."""
+"""Root of marin's GCS mirror of scheduled perf reports (docs/contracts.md)."""
 
 
 @dataclass(frozen=True)

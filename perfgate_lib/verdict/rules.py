@@ -1,10 +1,10 @@
 """The verdict engine: a pure function of (baseline, treatment, context, thresholds).
 
-Implements ``gate-rules.md``: deltas and bands, stages (cached / not_comparable / n/a),
+Implements docs/verdict-rules.md: deltas and bands, stages (cached / not_comparable / n/a),
 count-based hard fails, inconclusive evidence, contention, self-check, baseline
 staleness and the precedence order. No I/O here.
 
-Additions to gate-rules.md, all on the side of caution:
+Additions to docs/verdict-rules.md, all on the side of caution:
 
 * when not a single timing signal (total or any stage) could be compared, the verdict is
   ``inconclusive`` ("nothing comparable") rather than a vacuous pass;
@@ -42,7 +42,7 @@ from perfgate_lib.verdict.thresholds import Band, Thresholds
 SCHEMA = 1
 VERDICTS = ("pass", "warn", "inconclusive", "fail")
 
-# Tier map: gate -> ferry module (marin-contracts.md). Reports of the current era carry no
+# Tier map: gate -> ferry module (docs/contracts.md). Reports of the current era carry no
 # ferry_module, so the baseline's comes from here.
 TIER_FERRY_MODULES = {
     1: "experiments.ferries.datakit_ferry",
@@ -427,7 +427,7 @@ def decide(
     thresholds: Thresholds,
     context: GateContext | None = None,
 ) -> Verdict:
-    """Compare two reports under gate-rules.md and return the verdict (pure)."""
+    """Compare two reports under docs/verdict-rules.md and return the verdict (pure)."""
     context = context or GateContext()
     bands = thresholds.bands
     signals = [

@@ -35,7 +35,7 @@ NEW_ERA = (
     "verify_fuzzy_clusters",
     "store",
 )
-# Typical stage seconds per tier (tier 1 from marin-contracts.md; tiers 2, 3 scaled up).
+# Typical stage seconds per tier (tier 1 from docs/contracts.md; tiers 2, 3 scaled up).
 _BASE_SECONDS = {
     "download": 12.0,
     "normalize": 845.0,

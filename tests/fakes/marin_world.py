@@ -10,7 +10,7 @@ marin scripts, a scenario file driving job states and reports, and ledgers.
 * ``bin/``: fake ``uv``, ``iris``, ``pyrefly`` (put FIRST on PATH: the venv has a real iris).
 * ``world/``: ``scenario.json``, ledgers (see ``tests/fakes/marin_scripts/world.py``).
 
-The fake scripts follow marin-contracts.md: the submit script prints log lines then one
+The fake scripts follow docs/contracts.md: the submit script prints log lines then one
 JSON line (job_id, gate, ferry_module, status_path, run_id, cwd); ``iris job list --json``
 prints a list of job entries with ``JOB_STATE_*`` names and ``{"epoch_ms": ...}`` times;
 the collector writes a current-era perf report.

@@ -1,4 +1,4 @@
-"""Fake scripts/ci/submit_perf_run.py, faithful to marin's (marin-contracts.md, checked
+"""Fake scripts/ci/submit_perf_run.py, faithful to marin's (docs/contracts.md, checked
 2026-12): runs the worktree's own ``.venv/bin/iris --config=CFG job run --no-wait ...``
 with ``cwd=--cwd`` (a fresh worktree without ``uv sync`` has none), validates the last
 line iris printed as the job id, writes NO status file (the ferry writes it when it
@@ -23,7 +23,7 @@ import world  # noqa: E402
 
 UNROOTED_ID = re.compile(r"^[a-z0-9][a-z0-9./_-]*$", re.IGNORECASE)  # run ids end in ...T063154Z
 ROOTED_OR_NOT_ID = re.compile(r"^/?[a-z0-9][a-z0-9./_-]*$", re.IGNORECASE)
-TIER_FLAGS = {  # `iris job run` flags per gate (marin-contracts.md)
+TIER_FLAGS = {  # `iris job run` flags per gate (docs/contracts.md)
     1: ["--memory=2G", "--disk=4G", "--cpu=1", "--extra=cpu", "--priority", "production"],
     2: ["--memory=2G", "--extra=cpu"],
     3: [

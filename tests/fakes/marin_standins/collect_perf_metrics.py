@@ -1,6 +1,6 @@
 """Stand-in for marin's scripts/ci/collect_perf_metrics.py against a real Iris controller.
 
-marin's CLI and output contract (marin-contracts.md, checked 2026-12):
+marin's CLI and output contract (docs/contracts.md, checked 2026-12):
 ``uv run python scripts/ci/collect_perf_metrics.py --job-id ID [--status URL] [--out FILE]
 [--iris-config PATH] [--gcs-prefix gs://... --report-name NAME]``; the JSON goes to
 ``--out`` (else stdout), logs to stderr. The report is built from the real job tree the

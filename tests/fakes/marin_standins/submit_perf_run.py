@@ -1,6 +1,6 @@
 """Stand-in for marin's scripts/ci/submit_perf_run.py against a real Iris controller.
 
-marin's CLI and output contract (marin-contracts.md, checked 2026-12): run from the
+marin's CLI and output contract (docs/contracts.md, checked 2026-12): run from the
 treatment worktree as ``uv run python scripts/ci/submit_perf_run.py --gate N --pr PR
 --cwd WORKTREE [--status-out URL] [--iris-config PATH] [--dry-run]``. It runs the
 worktree's own ``.venv/bin/iris --config=CFG job run --no-wait ...`` with ``cwd=--cwd``
