@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from perfgate_lib.verdict.lineage import STEP_LOG
 from perfgate_lib.verdict.render import render_comment
 from perfgate_lib.verdict.report import load_report, parse_report
 from perfgate_lib.verdict.rules import GateContext, decide
@@ -47,17 +48,7 @@ def rows(verdict) -> dict:
 def test_recorded_newest_lineage_reports_load_with_the_collectors_exact_shape():
     admin = load_report(str(REPORTS / "lineage_step_log_admin.json"))
     user = load_report(str(REPORTS / "lineage_step_log_nonadmin.json"))
-    steps = [
-        "normalize",
-        "tokenize",
-        "embed",
-        "quality",
-        "decontam",
-        "minhash",
-        "dedup",
-        "verify_fuzzy_clusters",
-        "store",
-    ]
+    steps = list(STEP_LOG.expected_steps)
     assert admin.stages == steps and user.stages == steps
     assert "stage_sum_task_wall_seconds" not in admin.raw | user.raw  # gone in this lineage
     assert admin.raw["sum_task_wall_seconds_total"] > 0

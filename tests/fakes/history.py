@@ -23,18 +23,10 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from perfgate_lib.verdict.lineage import STEP_LOG
+
 OLD_ERA = ("download", "normalize", "minhash", "fuzzy_dups", "consolidate", "tokenize")
-NEW_ERA = (
-    "normalize",
-    "tokenize",
-    "embed",
-    "quality",
-    "decontam",
-    "minhash",
-    "dedup",
-    "verify_fuzzy_clusters",
-    "store",
-)
+NEW_ERA = STEP_LOG.expected_steps  # today's collector: the driver's step log
 # Typical stage seconds per tier (tier 1 from docs/contracts.md; tiers 2, 3 scaled up).
 _BASE_SECONDS = {
     "download": 12.0,
