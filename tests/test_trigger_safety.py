@@ -22,26 +22,17 @@ from tests.fakes.github_kit import fast_settings
 from tests.fakes.github_server import DEFAULT_REPO
 from tests.fakes.marin_world import FAILING_PR, PASS_PR
 from tests.test_ladder_scenarios import attempts_scenario
+from tests.test_trigger import AUTHOR, event  # one event shape for both files
 
 pytest_plugins = ("tests.fakes.marin_world_fixtures", "tests.fakes.github_fixtures")
 
 NOT_RUNNING = ("assessment", "out_of_scope")
 
-AUTHOR = "author"  # the fake PR's author
 REVIEWER = "rev"
 ACTIONS_TOKEN = "ghs_installationTOKENforTheWorkflow0123456789"
 BOT = "github-actions[bot]"
 FAST = {"retries": 2, "backoff_factor": 0.0, "secondary_rate_wait": 0.0}
 FAST |= {"seconds_between_requests": 0.0, "seconds_between_writes": 0.0}
-
-
-def event(body, login, pr=PASS_PR, action="created"):
-    return {
-        "action": action,
-        "repository": {"full_name": DEFAULT_REPO},
-        "issue": {"number": pr, "pull_request": {"url": "x"}, "user": {"login": AUTHOR}},
-        "comment": {"body": body, "user": {"login": login, "type": "User"}},
-    }
 
 
 @pytest.fixture
