@@ -22,7 +22,6 @@ on every run. Wheels are downloaded once with pip into :func:`wheel_cache_dir`.
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -100,12 +99,10 @@ GATE0_RELEASES = (OLDEST_SUPPORTED, NEWEST_PUBLISHED)
 
 
 def wheel_cache_dir() -> Path:
-    """``PERFGATE_WHEEL_CACHE``, else ``~/.cache/perfgate/wheels`` (XDG_CACHE_HOME honoured)."""
-    explicit = os.environ.get("PERFGATE_WHEEL_CACHE")
-    if explicit:
-        return Path(explicit)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "perfgate" / "wheels"
+    """``PERFGATE_WHEEL_CACHE``, else ``~/.cache/perfgate/wheels``."""
+    from perfgate_lib.local.sideenv import kit_cache_dir
+
+    return kit_cache_dir("wheels", "PERFGATE_WHEEL_CACHE")
 
 
 def release_wheel(version: str) -> Path:

@@ -235,13 +235,18 @@ def env_digest(project: UvProject, python_executable: str, python_version: str) 
     return sha.hexdigest()[:16]
 
 
-def default_cache_dir() -> Path:
-    """``PERFGATE_ENV_CACHE``, else ``~/.cache/perfgate/envs`` (XDG_CACHE_HOME honoured)."""
-    explicit = os.environ.get("PERFGATE_ENV_CACHE")
+def kit_cache_dir(kind: str, override_env: str) -> Path:
+    """``$override_env``, else ``~/.cache/perfgate/<kind>`` (XDG_CACHE_HOME honoured)."""
+    explicit = os.environ.get(override_env)
     if explicit:
         return Path(explicit)
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "perfgate" / "envs"
+    return Path(base) / "perfgate" / kind
+
+
+def default_cache_dir() -> Path:
+    """``PERFGATE_ENV_CACHE``, else ``~/.cache/perfgate/envs``."""
+    return kit_cache_dir("envs", "PERFGATE_ENV_CACHE")
 
 
 def _sync_command(uv: str, project: UvProject, staging: Path, python: str) -> list[str]:
