@@ -530,3 +530,21 @@ def test_a_real_gate0_run_rerendered_by_the_current_code_agrees_with_itself(tmp_
     assert problems == [] and checked >= 12, problems
     body = (tmp_path / "comment.md").read_text()
     assert "| fuzzy\\_dups | 182.5M instr | 183.2M instr | +0.4% |" in body
+
+
+@pytest.mark.parametrize(
+    ("baseline", "treatment"),
+    [(194.451527, 194.356214), (100.0, 100.05), (100.0, 99.95), (3.0, 4.5), (1e9, 1.0000004e9)],
+)
+def test_stage_chart_labels_recompute_from_their_bars_at_the_rounding_edge(baseline, treatment):
+    """A -0.049% change is labelled -0.0%, not -0.1% (the delta is rounded once, from the
+    bars, never re-rounded from a 2-decimal figure)."""
+    from perfgate_lib.verdict import charts
+    from perfgate_lib.verdict.rules import StageRow, Verdict
+    from tests.render_cases import chart_label_problems
+
+    row = StageRow("fuzzy_dups", baseline, treatment, None, "pass")
+    verdict = Verdict(0, "pass", [], [], [], [], [row], [], {}, {})
+    fig = charts.stage_chart(verdict)
+    assert chart_label_problems(fig) == []
+    assert fig.axes[0].texts[0].get_text() == f"{100 * (treatment - baseline) / baseline:+.1f}%"

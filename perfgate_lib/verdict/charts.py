@@ -11,7 +11,7 @@ import io
 from matplotlib.figure import Figure
 
 from perfgate_lib.io import storage
-from perfgate_lib.verdict.measured import SECONDS, Unit, delta_pct
+from perfgate_lib.verdict.measured import SECONDS, Unit
 from perfgate_lib.verdict.rules import Verdict
 
 BAND_COLOURS = {
@@ -49,8 +49,10 @@ def stage_chart(verdict: Verdict, unit: Unit | None = None) -> Figure:
     )
     top = max(base + treat + [1.0])
     for y, r, b, t in zip(ys, rows, base, treat, strict=True):
-        delta = delta_pct(b, t) if r.baseline_s is not None and r.treatment_s is not None else None
-        label = f"{delta:+.1f}%" if delta is not None else r.verdict
+        # Unrounded, so the label is its own bars' delta to one decimal (rounding the
+        # 2-decimal delta_pct again would turn -0.049% into -0.1%).
+        known = r.baseline_s is not None and r.treatment_s is not None and b
+        label = f"{100 * (t - b) / b:+.1f}%" if known else r.verdict
         ax.text(t + top * 0.01, y - 0.2, label, va="center", fontsize=8)
     ax.set_yticks(ys, names)
     ax.invert_yaxis()
