@@ -246,3 +246,34 @@ def test_instruction_counts_say_their_unit():
 def test_outside_python_is_a_row_of_its_own():
     profile = _profiles()["control"]
     assert Function(OUTSIDE, "", "CPython", False) in profile.self_cost
+
+
+def test_calls_deeper_than_the_caller_chain_are_taken_out_once_in_their_own_row():
+    """A Python call whose C caller chain is longer than callgrind recorded has an unknown
+    Python caller: its cost is in that caller's row and in its own. One labelled row
+    takes it out once; "(outside Python)" stays what it says (not negative)."""
+    from perfgate_lib.local.callgrind_client import CALLER_CHAIN
+    from perfgate_lib.local.callgrind_dump import Dump
+    from perfgate_lib.local.callgrind_profile import UNATTRIBUTED
+
+    outer, inner = ("py", "0x1000"), ("py", "0x2000")
+    deep = ("libpython", "py_trampoline_evaluator" + "'c" * CALLER_CHAIN)
+    dump = Dump(
+        total=100,
+        self_cost={("main", "main"): 10, outer: 30, deep: 20, inner: 40},
+        arcs={
+            (("main", "main"), outer): (1, 90),  # outer: 30 own + 20 in C + inner's 40
+            (outer, deep): (1, 60),
+            (deep, inner): (1, 40),  # inner's Python caller is past the recorded chain
+        },
+    )
+    perf_map = parse_perf_map("1000 10 py::outer:/x/a.py\n2000 10 py::inner:/x/a.py\n")
+    profile = python_profile(dump, perf_map)
+    rows = {f.name: cost for f, cost in profile.self_cost.items()}
+    assert rows[OUTSIDE] == 10  # main's own instructions
+    assert rows["inner"] == 40 and rows["outer"] == 90  # outer keeps the deeper call
+    assert rows[UNATTRIBUTED] == -40
+    assert sum(profile.self_cost.values()) == profile.total == 100
+    assert "40 instructions" in profile.notes[0]
+    both = stage_delta("s", profile, profile)
+    assert [n.split(":")[0] for n in both.notes] == ["control", "treatment"]

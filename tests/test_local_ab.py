@@ -258,17 +258,23 @@ def test_gate0_options_reach_the_settings_as_one_mapping_of_what_was_given():
     assert runner.invoke(command, args).exit_code == 0
     assert runner.invoke(command, ["--metric", "cpu", "--docs", "300"]).exit_code == 0
     assert runner.invoke(command, []).exit_code == 0
+    assert runner.invoke(command, ["--profile", "all"]).exit_code == 0
     assert seen == [
         ({"max_pairs": 8, "budget_s": 40.0, "env": "kit"}, "x"),
         ({"docs": 300, "metric": "cpu"}, ""),
         ({}, ""),
+        ({"profile": "all"}, ""),
     ]
+    assert local.Gate0Settings.load(**seen[3][0]).profile == "all"
+    assert local.Gate0Settings().profile == "flagged"  # the shipped file's value
     given = local.Gate0Settings.load(**seen[0][0])
     assert (given.max_pairs, given.budget_s, given.env) == (8, 40.0, "kit")
     assert given.docs == local.Gate0Settings().docs  # not given: the file's value
     assert local.Gate0Settings.load(**seen[2][0]) == local.Gate0Settings()
     bad = runner.invoke(command, ["--env", "conda"])
     assert bad.exit_code == 2 and "--env" in bad.output
+    bad = runner.invoke(command, ["--profile", "some"])
+    assert bad.exit_code == 2 and "--profile" in bad.output
 
 
 # ---------------------------------------------------------------------------

@@ -8,12 +8,12 @@ import click
 
 from perfgate_lib.local.sideenv import ENV_MODES
 
-GATE0_OVERRIDES = ("max_pairs", "budget_s", "env", "docs", "metric")
+GATE0_OVERRIDES = ("max_pairs", "budget_s", "env", "docs", "metric", "profile")
 """Gate0Settings fields the command line may override (the options' parameter names)."""
 
 
 def gate0_options(command):
-    """``--max-pairs``, ``--budget``, ``--env``, ``--docs`` and ``--metric`` for gate 0,
+    """``--max-pairs``, ``--budget``, ``--env``, ``--docs``, ``--metric`` and ``--profile`` for gate 0,
     handed to the command as one ``gate0`` mapping of the given ones (field -> value; an
     option not given is absent, so parameters/gate0.yaml keeps its value)."""
 
@@ -30,6 +30,14 @@ def gate0_options(command):
         "load-independent), cpu (process CPU time) or wall; a time metric takes the "
         "time_metric values of parameters/gate0.yaml [default: parameters/gate0.yaml].",
     )(packed)
+    func = click.option(
+        "--profile",
+        default=None,
+        type=click.Choice(("flagged", "all")),
+        help="Gate 0: whose callgrind evidence and function delta to keep in the run folder: "
+        "flagged (stages gate 0 does not pass) or all (every stage; `perfgate explain` "
+        "reads them) [default: parameters/gate0.yaml].",
+    )(func)
     func = click.option(
         "--docs",
         default=None,

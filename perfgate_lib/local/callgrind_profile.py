@@ -36,7 +36,7 @@ from perfgate_lib.local.callgrind_dump import Dump, FunctionKey
 TRAMPOLINE_EVALUATOR = "py_trampoline_evaluator"
 OUTSIDE = "(outside Python)"
 ALLOCATORS = "memory allocators (not in gate 0's count)"
-UNATTRIBUTED = "(calls deeper than the recorded caller chain)"
+UNATTRIBUTED = "(counted twice: Python calls deeper than the recorded caller chain)"
 # PyTorch's CallgrindStats.denoise drops CPython's unicode dict lookups (variable names);
 # in the C view these rows are dropped from the table, with a note (the totals keep them).
 NOISY_C = re.compile(r"^(lookdict_unicode\w*|unicodekeys_lookup_unicode|_Py_dict_lookup)$")
@@ -206,7 +206,8 @@ def python_profile(dump: Dump, perf_map: PerfMap, roots: tuple[str, ...] = ()) -
         if parent is None:
             if caller[1].startswith(TRAMPOLINE_EVALUATOR) and _chain_full(caller[1]):
                 deeper += cost  # the caller is a Python frame further up: not known
-            outside -= cost
+            else:
+                outside -= cost
         else:
             py_self[parent] -= cost
         edge = (names[parent] if parent else None, names[callee])
@@ -223,9 +224,12 @@ def python_profile(dump: Dump, perf_map: PerfMap, roots: tuple[str, ...] = ()) -
     out[Function(ALLOCATORS, "", "system", False)] = -allocator
     notes = []
     if deeper:
+        # their cost is in an unknown Python caller's row and in their own: taken out once
+        out[Function(UNATTRIBUTED, "", "CPython", False)] = -deeper
         notes.append(
             f"{deeper:,} instructions of Python calls made through more C frames than "
-            "callgrind recorded (--separate-callers) stay in the caller's row"
+            "callgrind recorded (--separate-callers) stay in their caller's row as well as "
+            f"their own; the row {UNATTRIBUTED!r} takes them out once"
         )
     return Profile(
         total=dump.total - allocator, self_cost=out, view="python", notes=notes, edges=edges
@@ -368,7 +372,8 @@ def stage_delta(
         DeltaRow(f, control.self_cost.get(f, 0), treatment.self_cost.get(f, 0)) for f in functions
     ]
     rows = [r for r in rows if r.delta or r.function.name in (OUTSIDE, ALLOCATORS)]
-    notes = list(dict.fromkeys([*control.notes, *treatment.notes]))
+    notes = [f"{side}: {n}" for side, p in (("control", control), ("treatment", treatment))
+             for n in p.notes]  # fmt: skip
     if control.view == "c":
         dropped = [r for r in rows if NOISY_C.match(r.function.name)]
         if dropped:
