@@ -277,3 +277,72 @@ def test_calls_deeper_than_the_caller_chain_are_taken_out_once_in_their_own_row(
     assert "40 instructions" in profile.notes[0]
     both = stage_delta("s", profile, profile)
     assert [n.split(":")[0] for n in both.notes] == ["control", "treatment"]
+
+
+def _stage_entry() -> dict:
+    row = {"origin": "Zephyr", "python": True, "status": "changed", "listed": True, "pr": None}
+    return {
+        "stage": "fuzzy_dups",
+        "view": "python",
+        "control_total": 1_000_000,
+        "treatment_total": 1_200_000,
+        "delta": 200_000,
+        "delta_pct": 20.0,
+        "listed": 3,
+        "explained_pct": 100.0,
+        "notes": [],
+        "pair": 1,
+        "pair_ratio": 1.2,
+        "estimate": 1.2,
+        "rows": [
+            {**row, "function": "_item_routing", "file": "zephyr/shuffle.py",
+             "control": 10_000, "treatment": 205_000, "delta": 195_000},
+            {**row, "function": "Writer.close", "file": "zephyr/shuffle.py",
+             "control": 5_000, "treatment": 4_000, "delta": -1_000},
+            {**row, "function": "plan", "file": "zephyr/plan.py",
+             "control": 20_000, "treatment": 26_000, "delta": 6_000},
+        ],
+    }  # fmt: skip
+
+
+def test_the_profile_is_held_against_the_assessments_cpu_answers():
+    from perfgate_lib.verdict.where import agreement, where_markdown
+
+    per_file = {
+        "lib/zephyr/src/zephyr/shuffle.py": {
+            "cpu": True,
+            "evidence": {"cpu": ["hot loop in `_item_routing` re-hashes keys"]},
+        },
+        "lib/zephyr/src/zephyr/plan.py": {"cpu": False, "evidence": {}},
+        "lib/zephyr/src/zephyr/readers.py": {"cpu": True, "evidence": {"cpu": []}},
+        "docs/zephyr.md": {"cpu": False},
+    }
+    items = {i["file"].rsplit("/", 1)[-1]: i for i in agreement(_stage_entry(), per_file)}
+    assert set(items) == {"shuffle.py", "plan.py", "readers.py"}  # Python files only
+    shuffle, plan, readers = items["shuffle.py"], items["plan.py"], items["readers.py"]
+    assert (shuffle["status"], shuffle["delta"], shuffle["pct_of_stage"]) == (
+        "agrees",
+        194_000,
+        19.4,
+    )
+    assert shuffle["top"]["function"] == "_item_routing"
+    assert shuffle["named"] == [{"function": "_item_routing", "delta": 195_000}]
+    # 6,000 of 1,000,000 control instructions is 0.6%: under the 1% line, so unchanged
+    assert (plan["status"], plan["pct_of_stage"]) == ("agrees", 0.6)
+    assert (readers["status"], readers["functions"]) == ("not seen", 0)
+    entry = _stage_entry()
+    entry["rows"][2]["delta"] = 30_000
+    flipped = {i["file"]: i for i in agreement(entry, per_file)}
+    assert flipped["lib/zephyr/src/zephyr/plan.py"]["status"] == "disagrees"
+
+    body = where_markdown({"stages": {"fuzzy_dups": _stage_entry()}}, per_file=per_file)
+    lines = [line for line in body.splitlines() if line.startswith("- `lib/zephyr")]
+    assert len(lines) == 3
+    assert lines[0].startswith("- `lib/zephyr/src/zephyr/plan.py`: assessment said CPU: no;")
+    assert "profile agrees: its 1 function +6.0K instr, +0.60% of the stage's control" in lines[0]
+    assert "profile not seen: no function of it ran in this stage" in lines[1]
+    assert "said CPU: yes (hot loop in &#96;\\_item\\_routing&#96; re-hashes keys)" in lines[2]
+    assert "profile agrees: its 2 functions +194.0K instr, +19.40% of the stage's" in lines[2]
+    plain = where_text({"stages": {"fuzzy_dups": _stage_entry()}}, per_file=per_file)
+    assert plain.count("assessment vs profile:") == 3
+    assert where_markdown({"stages": {"fuzzy_dups": _stage_entry()}}).count("Assessment vs") == 0

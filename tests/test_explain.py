@@ -49,6 +49,7 @@ def _pairs(dumps: dict[str, str]) -> list[dict]:
 TABLE = [
     {"stage": "normalize", "call": "pass", "ratio": 1.0},
     {"stage": "fuzzy_dups", "call": "fail", "ratio": 5.75},
+    {"stage": "wall_seconds_total", "call": "undecided", "ratio": 1.2},  # not a stage
 ]
 
 
@@ -61,6 +62,7 @@ def run_dir(tmp_path_factory):
         _pairs(dumps), TABLE, out, perf_map_dir=tmp / "maps", budget_mb=8
     )
     assert list(result["stages"]) == ["fuzzy_dups"]  # normalize passed: not kept
+    assert result["notes"] == []  # the whole run's row is no stage: no "no dumps" note
     return out
 
 
@@ -140,6 +142,31 @@ def test_explain_names_what_is_missing(run_dir, tmp_path):
     assert unknown.returncode == 2 and "kept: fuzzy_dups" in unknown.stderr
     empty = _explain(str(tmp_path))
     assert empty.returncode == 2 and "attribution.json" in empty.stderr
+
+
+def test_explain_holds_the_profile_against_the_run_folders_assessment(run_dir, tmp_path):
+    import shutil
+
+    row = json.loads((run_dir / "profile" / "attribution.json").read_text())["stages"][
+        "fuzzy_dups"
+    ]["rows"][0]
+    assert row["function"] == "key_hash"
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    assessed = {"per_file": {f"lib/{row['file']}": {"cpu": False, "evidence": {}}}}
+    (copy / "assessment.json").write_text(json.dumps(assessed))
+    said = _explain(str(copy))
+    assert said.returncode == 0, said.stderr
+    line = next(x for x in said.stdout.splitlines() if "assessment vs profile:" in x)
+    assert f"lib/{row['file']}: assessment said CPU: no; profile disagrees:" in line
+    assert "most: key_hash +" in line
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"per_file": {f"lib/{row['file']}": {"cpu": True}}}))
+    agreed = _explain(str(copy), "--assessment", str(other))
+    assert "CPU: yes; profile agrees:" in agreed.stdout, agreed.stderr
+    missing = _explain(str(copy), "--assessment", str(tmp_path / "nope.json"))
+    assert missing.returncode == 2 and "--assessment" in missing.stderr
+    assert "assessment vs" not in _explain(str(run_dir)).stdout
 
 
 PLANT_OLD = "    key = key_fn(item)\n"

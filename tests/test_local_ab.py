@@ -738,6 +738,18 @@ def test_demo_command_renders_a_comment_flagging_fuzzy_dups(tmp_path):
     assert problems == [] and checked >= 12, problems
     assert [e.gate for e in list_runs(str(tmp_path / "runs"))] == [0]
     assert "instructions_total" in [s["signal"] for s in verdict["signals"]]
+    # issue 31: where the instructions went, tied to the PR and held against the assessment
+    where = comment.split("### Where the instructions went")[1]
+    assert where.lstrip().startswith(
+        "<details><summary>Where the instructions went (fuzzy\\_dups +"
+    )
+    table = where.split("</details>")[0]
+    top = next(line for line in table.splitlines() if line.startswith("| +"))
+    assert "changed by the PR: `lib/zephyr/src/zephyr/shuffle.py`" in table
+    assert "`_item_routing`" in top or "shard\\_keys.py" in top, top  # the planted call path
+    assert "- `lib/zephyr/src/zephyr/shuffle.py`: assessment said CPU: yes" in table
+    assert "profile agrees:" in table and "wall\\_seconds\\_total" not in table
+    assert (run / "ab" / "profile" / "attribution.json").is_file()
     assert "about 2 minutes" not in proc.stdout
     assert "pair 6 of at most 6" in (run / "ab" / "progress.log").read_text()
 

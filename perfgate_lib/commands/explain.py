@@ -18,13 +18,21 @@ import click
     help="At most this many rows per stage (default: the listed rows, up to 15).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the attribution JSON.")
-def command(run_dir, stage, rows, as_json):
+@click.option(
+    "--assessment",
+    default="",
+    help="assessment.json to hold the profile against (default: RUN_DIR's or its parent's).",
+)
+def command(run_dir, stage, rows, as_json, assessment):
     """Print gate 0's function delta per stage: each function's own (exclusive)
     instructions in control and treatment, the change, its origin and, when the PR
     changed the file that defines it, the hunk; read from RUN_DIR's
-    profile/attribution.json (or RUN_DIR/ab/profile/attribution.json)."""
+    profile/attribution.json (or RUN_DIR/ab/profile/attribution.json). With an assessment,
+    each assessed file's "Affects CPU?" answer is held against its functions' change."""
+    from pathlib import Path
+
     from perfgate_lib.errors import UsageError
-    from perfgate_lib.local.evidence import load_attribution
+    from perfgate_lib.local.evidence import assessed_files, load_attribution
     from perfgate_lib.verdict.where import where_text
 
     try:
@@ -38,7 +46,11 @@ def command(run_dir, stage, rows, as_json):
     if as_json:
         click.echo(json.dumps(attribution, indent=1, sort_keys=True))
         return
+    if assessment and not Path(assessment).is_file():
+        raise UsageError(f"--assessment {assessment}: no such file")
+    here = Path(run_dir)
+    per_file = assessed_files(assessment, here / "assessment.json", here.parent / "assessment.json")
     try:
-        click.echo(where_text(attribution, stage, rows), nl=False)
+        click.echo(where_text(attribution, stage, rows, per_file), nl=False)
     except KeyError as exc:
         raise UsageError(str(exc.args[0])) from exc

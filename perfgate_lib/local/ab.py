@@ -38,7 +38,7 @@ import hashlib
 import json
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -385,19 +385,34 @@ class ABResult:
             context["within_noise"] = {MEMORY: abstats.memory_note(self.memory)}
         where = _where_section(self.out_dir)  # issue 31: folded, "" without attribution
         if where:
-            context["comment"]["sections"] = [("### Where the instructions went", where)]
+            context["comment"]["sections"] = [(WHERE_TITLE, where)]
         return context
 
 
-def _where_section(out_dir: str) -> str:
-    """The comment's "Where the instructions went" section from ``profile/attribution.json``."""
+WHERE_TITLE = "### Where the instructions went"
+
+
+def _where_section(out_dir: str, per_file: Mapping[str, Any] | None = None) -> str:
+    """The comment's "Where the instructions went" section from ``profile/attribution.json``
+    (with ``per_file``, assessment.json's, the assessment-vs-profile lines)."""
     from perfgate_lib.local.evidence import load_attribution
     from perfgate_lib.verdict.where import where_markdown
 
     try:
-        return where_markdown(load_attribution(out_dir)) if out_dir else ""
+        return where_markdown(load_attribution(out_dir), per_file=per_file) if out_dir else ""
     except (FileNotFoundError, ValueError):
         return ""
+
+
+def with_assessment(context: dict[str, Any], ab_dir: str, per_file: Mapping[str, Any]) -> dict:
+    """``compare_context.json``'s content with its "Where the instructions went" section
+    re-rendered to say whether the profile agrees with the assessment's per-file answers."""
+    where = _where_section(ab_dir, per_file)
+    comment = context.get("comment") or {}
+    sections = [s for s in comment.get("sections") or [] if s[0] != WHERE_TITLE]
+    if where:
+        sections.append([WHERE_TITLE, where])
+    return {**context, "comment": {**comment, "sections": sections}}
 
 
 def _keep_profiles(pairs, settings, band, out, checkout, trees, control_sha, head_sha, say):

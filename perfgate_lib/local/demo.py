@@ -97,7 +97,7 @@ def run_local_gate(
     """Gate 0 on this machine: ``local_ab.ipynb`` then ``compare.ipynb`` into ``run_dir``.
 
     ``gate0``: :class:`Gate0Settings` fields overriding ``parameters/gate0.yaml``
-    (``max_pairs``, ``budget_s`` in seconds, ``docs``, ``env``, ``metric``; an absent or
+    (``max_pairs``, ``budget_s`` in seconds, ``docs``, ``env``, ``metric``, ``profile``; an absent or
     None one keeps the file's value). The A/B outputs go to ``<run_dir>/ab``; verdict.json,
     comment.md and charts to ``run_dir``. Returns (verdict.json as a dict, executed
     notebook paths, step seconds: local_ab, compare, and the A/B's own start_up / pairs).
@@ -133,6 +133,7 @@ def run_local_gate(
                 "docs": int(settings.docs),
                 "env": str(settings.env),
                 "metric": str(settings.metric),
+                "profile": str(settings.profile),
                 "seed": int(seed),
                 "out_dir": str(ab_dir),
             },
@@ -149,11 +150,24 @@ def run_local_gate(
         str(run_dir),
         gate=GATE0,
         assessment=assessment,
-        context=(ab_dir / "compare_context.json").read_text(),
+        context=_context(ab_dir, assessment),
     )
     notebooks.append(str(run_dir / "compare.ipynb"))
     timings["compare"] = round(time.perf_counter() - t, 2)
     return verdict, notebooks, timings
+
+
+def _context(ab_dir: Path, assessment: str) -> str:
+    """The A/B's compare context; with an assessment, its "Where the instructions went"
+    section also says whether the profile agrees with the assessment's answers."""
+    from perfgate_lib.local.ab import with_assessment
+    from perfgate_lib.local.evidence import assessed_files
+
+    text = (ab_dir / "compare_context.json").read_text()
+    per_file = assessed_files(assessment)
+    if not per_file:
+        return text
+    return json.dumps(with_assessment(json.loads(text), str(ab_dir), per_file))
 
 
 def run_demo(

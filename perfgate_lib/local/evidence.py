@@ -259,7 +259,9 @@ def keep_profiles(
         "notes": [],
     }
     estimates = {str(r["stage"]): _number(r.get("ratio")) for r in table}
-    for stage in stages_to_keep(table, mode):
+    measured = {name for pair in pairs for name in pair.get("control", {})}
+    # a row of the table that no pair measures (the whole run's total) is not a stage
+    for stage in (s for s in stages_to_keep(table, mode) if s in measured):
         index = representative_pair(pairs, stage, estimates.get(stage) or 1.0)
         if index is None:
             result["notes"].append(f"{stage}: no pair with both sides' dumps")
@@ -474,6 +476,21 @@ def show_where(run_dir: str | Path, stage: str | None = None):
             if path.endswith(".png") and (base / path).is_file():
                 display(Image(filename=str(base / path)))
     return where_table(run_dir, stage)
+
+
+def assessed_files(*paths: str | Path) -> dict[str, Any]:
+    """``per_file`` of the first of ``paths`` that is a readable assessment.json; {} when
+    none is (the comparison reports a bad assessment itself; attribution only adds to it)."""
+    for path in paths:
+        if not path or not Path(path).is_file():
+            continue
+        try:
+            per_file = json.loads(Path(path).read_text()).get("per_file")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(per_file, dict):
+            return per_file
+    return {}
 
 
 def load_attribution_path(run_dir: str | Path) -> str:

@@ -93,6 +93,7 @@ def notebook_ab(
     docs: int = 0,
     env: str = "",
     metric: str = "",
+    profile: str = "",
     seed: int = 0,
     out_dir: str = "",
     overwrite: bool = False,
@@ -114,8 +115,9 @@ def notebook_ab(
             "choose another out_dir, or pass overwrite=True"
         )
     settings = Gate0Settings.load(
-        max_pairs=max_pairs, budget_s=budget_s, docs=docs, env=env, metric=metric
-    )
+        max_pairs=max_pairs, budget_s=budget_s, docs=docs, env=env, metric=metric,
+        profile=profile,
+    )  # fmt: skip
     checkout, base, head = ensure_checkout(checkout, base, head)
     folder = Path(out_dir) if out_dir else Path(new_run_dir(None, None, kind="local")) / "ab"
     result = run_local_ab(checkout, base, head, out_dir=folder, settings=settings, seed=int(seed))

@@ -18,6 +18,10 @@ from perfgate_lib.mdtext import md_code, md_escape
 TITLE = "Where the instructions went"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 MAX_ROWS = 15
+SEEN_PCT = 1.0
+"""A file's functions changed the stage when their Δ is at least this % of the stage's
+control count (gate 0's own noise is within ±0.5%, its pass band +5%)."""
+_NAMED = re.compile(r"`([A-Za-z_][\w.]*)`")
 
 
 def _plain(text: object) -> str:
@@ -73,8 +77,11 @@ def _pr_cell(row: Mapping[str, Any]) -> str:
     return f"changed by the PR: {where} {md_code(pr['hunk'])}" if pr.get("hunk") else where
 
 
-def stage_markdown(stage: Mapping[str, Any], max_rows: int = MAX_ROWS) -> str:
-    """One stage's table (at most ``max_rows`` rows) and its reconciling line."""
+def stage_markdown(
+    stage: Mapping[str, Any], max_rows: int = MAX_ROWS, per_file: Mapping[str, Any] | None = None
+) -> str:
+    """One stage's table (at most ``max_rows`` rows), its reconciling line and, given
+    assessment.json's ``per_file``, whether the profile agrees with it (:func:`agreement`)."""
     rows = _listed(stage, max_rows)
     view = "Python functions" if stage.get("view") == "python" else "C functions"
     lines = [
@@ -94,14 +101,21 @@ def stage_markdown(stage: Mapping[str, Any], max_rows: int = MAX_ROWS) -> str:
         )
     for note in stage.get("notes", []):
         lines.append(f"\n_Note: {md_escape(note)}_")
+    agreed = agreement_markdown(agreement(stage, per_file or {}))
+    if agreed:
+        lines += ["", agreed]
     return "\n".join(lines)
 
 
 def where_markdown(
-    attribution: Mapping[str, Any] | None, max_bytes: int = 12_000, max_rows: int = MAX_ROWS
+    attribution: Mapping[str, Any] | None,
+    max_bytes: int = 12_000,
+    max_rows: int = MAX_ROWS,
+    per_file: Mapping[str, Any] | None = None,
 ) -> str:
     """The folded comment section ("" when there is nothing to show), at most
-    ``max_bytes`` (UTF-8): rows are dropped from the largest table first until it fits."""
+    ``max_bytes`` (UTF-8): rows are dropped from the largest table first until it fits.
+    ``per_file`` (assessment.json's) adds the assessment-vs-profile lines."""
     if not attribution:
         return ""
     if attribution.get("error"):
@@ -111,14 +125,19 @@ def where_markdown(
         return ""
     limits = {name: max_rows for name in stages}
     while True:
-        body = _folded(attribution, stages, limits)
+        body = _folded(attribution, stages, limits, per_file)
         if len(body.encode()) <= max_bytes or not any(limits.values()):
             return body
         largest = max(limits, key=lambda n: limits[n])
         limits[largest] -= 1
 
 
-def _folded(attribution: Mapping[str, Any], stages: Mapping[str, Any], limits) -> str:
+def _folded(
+    attribution: Mapping[str, Any],
+    stages: Mapping[str, Any],
+    limits: Mapping[str, int],
+    per_file: Mapping[str, Any] | None,
+) -> str:
     summary = "; ".join(
         f"{md_escape(name)} {stage['delta_pct']:+.1f}%: {len(_listed(stage, limits[name]))} "
         f"rows explain {_share(stage, _listed(stage, limits[name])):.0f}%"
@@ -126,7 +145,7 @@ def _folded(attribution: Mapping[str, Any], stages: Mapping[str, Any], limits) -
     )
     parts = [f"<details><summary>{TITLE} ({summary})</summary>", ""]
     for name, stage in stages.items():
-        parts += [stage_markdown(stage, limits[name]), ""]
+        parts += [stage_markdown(stage, limits[name], per_file), ""]
     for note in attribution.get("notes", []):
         parts.append(f"_Note: {md_escape(note)}_\n")
     parts.append(
@@ -138,9 +157,13 @@ def _folded(attribution: Mapping[str, Any], stages: Mapping[str, Any], limits) -
 
 
 def where_text(
-    attribution: Mapping[str, Any], stage: str | None = None, max_rows: int | None = None
+    attribution: Mapping[str, Any],
+    stage: str | None = None,
+    max_rows: int | None = None,
+    per_file: Mapping[str, Any] | None = None,
 ) -> str:
-    """The tables as plain text for a terminal (``perfgate explain``)."""
+    """The tables as plain text for a terminal (``perfgate explain``); ``per_file``
+    (assessment.json's) adds the assessment-vs-profile lines."""
     stages = attribution.get("stages") or {}
     if stage is not None:
         if stage not in stages:
@@ -172,9 +195,106 @@ def where_text(
             )
         for note in entry.get("notes", []):
             out.append(f"  note: {_plain(note)}")
+        out += agreement_text(agreement(entry, per_file or {}))
         files = entry.get("files") or []
         out.append(f"  evidence: {', '.join(files) if files else 'not kept (size budget)'}")
         out.append("")
     for note in attribution.get("notes", []):
         out.append(f"note: {_plain(note)}")
     return "\n".join(out).rstrip() + "\n"
+
+
+def agreement(stage: Mapping[str, Any], per_file: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """For each assessed Python file: the assessment's answer to "Affects CPU?" (with its
+    evidence) against the profile: the Σ Δ of every row whose function is defined in the
+    file (instructions), in percent of the stage's control count. ``status``: ``agrees``
+    (yes and changed, or no and unchanged), ``disagrees`` (no, yet changed) or
+    ``not seen`` (yes, unchanged in this stage). Functions the evidence names in
+    backticks are looked up among the rows. ``per_file`` is assessment.json's."""
+    out = []
+    control = stage.get("control_total") or 0
+    for path, answers in sorted(per_file.items()):
+        if not str(path).endswith(".py") or not isinstance(answers, Mapping):
+            continue
+        if not isinstance(answers.get("cpu"), bool):
+            continue
+        rows = [
+            r
+            for r in stage.get("rows", [])
+            if r.get("file") and (r["file"] == path or str(path).endswith("/" + r["file"]))
+        ]
+        change = sum(r["delta"] for r in rows)
+        pct = 100.0 * change / control if control else 0.0
+        changed = abs(pct) >= SEEN_PCT
+        if answers["cpu"]:
+            status = "agrees" if changed else "not seen"
+        else:
+            status = "disagrees" if changed else "agrees"
+        evidence = [_short(str(e)) for e in (answers.get("evidence") or {}).get("cpu", [])][:2]
+        named = {m for e in evidence for m in _NAMED.findall(e)}
+        found = [
+            {"function": r["function"], "delta": r["delta"]}
+            for r in rows
+            if r["function"] in named or r["function"].rsplit(".", 1)[-1] in named
+        ]
+        top = max(rows, key=lambda r: abs(r["delta"]), default=None)
+        out.append(
+            {
+                "file": str(path),
+                "cpu": answers["cpu"],
+                "evidence": evidence,
+                "status": status,
+                "delta": change,
+                "pct_of_stage": round(pct, 2),
+                "functions": len(rows),
+                "top": None
+                if top is None
+                else {"function": top["function"], "delta": top["delta"]},
+                "named": found,
+            }
+        )
+    return out
+
+
+def _short(text: str, limit: int = 160) -> str:
+    """One line of evidence, at most ``limit`` characters."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _agreement_line(item: Mapping[str, Any], code, text) -> str:
+    said = "yes" if item["cpu"] else "no"
+    why = f" ({'; '.join(text(e) for e in item['evidence'])})" if item["evidence"] else ""
+    shows = (
+        f"its {item['functions']} function{'s' if item['functions'] > 1 else ''} "
+        f"{fmt_delta(item['delta'])}, "
+        f"{item['pct_of_stage']:+.2f}% of the stage's control count"
+        if item["functions"]
+        else "no function of it ran in this stage"
+    )
+    top = item.get("top")
+    if top and top["delta"]:
+        shows += f"; most: {code(top['function'])} {fmt_delta(top['delta'])}"
+    for named in item.get("named", []):
+        if not top or named["function"] != top["function"]:
+            shows += f"; {code(named['function'])} {fmt_delta(named['delta'])}"
+    return (
+        f"{code(item['file'])}: assessment said CPU: {said}{why}; profile {item['status']}: {shows}"
+    )
+
+
+def agreement_markdown(items: list[Mapping[str, Any]]) -> str:
+    """The assessment-vs-profile lines under a stage's table (markdown, escaped)."""
+    if not items:
+        return ""
+    lines = [
+        f"Assessment vs profile (a file's functions changed the stage when their Δ is at "
+        f"least {SEEN_PCT:g}% of its control count):"
+    ]
+    lines += [f"- {_agreement_line(i, md_code, md_escape)}" for i in items]
+    return "\n".join(lines)
+
+
+def agreement_text(items: list[Mapping[str, Any]]) -> list[str]:
+    """The same lines for a terminal."""
+    return ["  assessment vs profile: " + _plain(_agreement_line(i, str, str)) for i in items]
