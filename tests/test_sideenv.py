@@ -42,7 +42,7 @@ ferry = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(ferry)
 ferry.use_zephyr_source(sys.argv[2])
 from importlib.metadata import version
-print(json.dumps({**ferry.zephyr_identity(), "braceexpand": version("braceexpand")}))
+print(json.dumps({**ferry.zephyr_identity(), "xxhash": version("xxhash")}))
 """
 
 
@@ -285,15 +285,12 @@ def test_the_sandbox_is_a_uv_project_pinned_to_the_kit_versions(tmp_path):
     box = build_sandbox(tmp_path / "repo")
     assert choose_mode(box.path) == "uv"
     text = (Path(box.path) / "lib/zephyr/pyproject.toml").read_text()
-    for dist in ("braceexpand", "marin-fray", "marin-iris", "numpy"):
+    for dist in ("xxhash", "marin-fray", "marin-iris", "numpy"):
         assert f'"{dist}=={version(dist)}"' in text
 
 
 @pytest.mark.slow
 @needs_uv
-@pytest.mark.skip(
-    reason="marin-zephyr 0.2.227 needs braceexpand>=0.1.7 (through marin-rigging), so the 0.1.6 pin cannot resolve; the test needs another dependency to pin (open, see the closing note)"
-)
 def test_a_dependency_pin_change_runs_the_two_sides_with_two_versions(tmp_path):
     box = build_sandbox(tmp_path / "repo", DEP_PIN_CHANGE)
     sides = {}
@@ -315,11 +312,13 @@ def test_a_dependency_pin_change_runs_the_two_sides_with_two_versions(tmp_path):
         sides[name] = prepare_side_env(tmp_path / name, cache_dir=tmp_path / "cache", progress=None)
     control, treatment = sides["control"], sides["treatment"]
     assert control.digest != treatment.digest
-    assert dependency_differences(control, treatment) == ["braceexpand 0.1.7 -> 0.1.6"]
+    from perfgate_lib.local.sandbox import KIT_XXHASH, PINNED_XXHASH
+
+    assert dependency_differences(control, treatment) == [f"xxhash {KIT_XXHASH} -> {PINNED_XXHASH}"]
     seen = {}
     for name, side in sides.items():
         seen[name] = json.loads(_side_run(side, _IDENTITY, str(FERRY), side.zephyr_src))
         assert seen[name]["executable"].startswith(side.env_dir)
         assert seen[name]["zephyr_file"].startswith(str(tmp_path / name))
         assert seen[name]["versions"]["marin-fray"] == side.versions["marin-fray"]
-    assert (seen["control"]["braceexpand"], seen["treatment"]["braceexpand"]) == ("0.1.7", "0.1.6")
+    assert (seen["control"]["xxhash"], seen["treatment"]["xxhash"]) == (KIT_XXHASH, PINNED_XXHASH)

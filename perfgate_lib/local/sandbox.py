@@ -26,8 +26,8 @@ The demo's change depends on the Zephyr release (:func:`default_change`):
   items to 1, so every shuffled item pays its own pickle and zstd call (``fuzzy_dups``
   about +40-60%); on 0.2.227 one item per DataFrame batch, far heavier (under callgrind
   on a loaded host, one ``fuzzy_dups`` did not finish in 8 minutes).
-* :data:`DEP_PIN_CHANGE`: only ``lib/zephyr/pyproject.toml`` changes (braceexpand pinned
-  from 0.1.7 to 0.1.6), so the two sides run in two uv environments.
+* :data:`DEP_PIN_CHANGE`: only ``lib/zephyr/pyproject.toml`` changes (xxhash pinned from
+  the kit's version to :data:`PINNED_XXHASH`), so the two sides run in two uv environments.
 """
 
 from __future__ import annotations
@@ -192,21 +192,35 @@ SCATTER_PICKLE_CHANGE = Change(
     },
 )
 
-_OLD_PIN = '"braceexpand==0.1.7"'
+PINNED_XXHASH = "3.5.0"
+"""The version the dependency-pin change pins: Zephyr needs xxhash>=3.4 and no other
+marin library constrains it (braceexpand, pinned before, is held at >=0.1.7 by
+marin-rigging 0.2.227, so its older 0.1.6 cannot resolve)."""
+
+
+def _kit_version(dist: str) -> str:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "0"
+
+
+KIT_XXHASH = _kit_version("xxhash")
+_OLD_PIN = f'"xxhash=={KIT_XXHASH}"'
 
 
 # A dependency-only PR: zephyr's code is untouched, its environment differs.
 DEP_PIN_CHANGE = Change(
-    branch="perfgate-demo/pin-braceexpand",
+    branch="perfgate-demo/pin-xxhash",
     message=(
-        "zephyr: pin braceexpand to 0.1.6\n\nMatches the version in an older downstream image."
+        f"zephyr: pin xxhash to {PINNED_XXHASH}\n\nMatches the version in an older downstream image."
     ),
     edits={
         ZEPHYR_PYPROJECT: replace_once(
             _OLD_PIN,
-            '"braceexpand==0.1.6"',
+            f'"xxhash=={PINNED_XXHASH}"',
             f"{ZEPHYR_PYPROJECT} has no {_OLD_PIN} pin; the kit's venv holds another "
-            "braceexpand than the one the dependency-pin change was written for",
+            "xxhash than the one the dependency-pin change was written for",
         )
     },
 )
