@@ -134,7 +134,7 @@ def test_two_concurrent_upserts_leave_exactly_one_comment(fake_github):
     def run(name):
         try:
             results[name] = upsert_comment(clients[name], PR, f"{SENTINEL}\nverdict from {name}")
-        except Exception as exc:  # surfaced below
+        except Exception as exc:  # noqa: BLE001 - a thread's error is re-raised by the test below
             errors.append(exc)
 
     threads = [threading.Thread(target=run, args=(n,)) for n in ("run-a", "run-b")]
