@@ -855,7 +855,10 @@ def test_a_dependency_pin_change_runs_each_side_with_its_own_version(tmp_path):
         "--out",
         str(out),
     )
-    assert proc.returncode in (0, 1, 3), proc.stderr  # it ran; the verdict is not the point
+    from perfgate_lib.errors import EXIT_BY_VERDICT
+
+    verdict = json.loads((out / "verdict.json").read_text())["verdict"]  # not the point here
+    assert proc.returncode == EXIT_BY_VERDICT[verdict], proc.stderr  # but the exit code says it
     took = [line for line in proc.stdout.splitlines() if line.startswith("took ")]
     assert len(took) == 1 and "local_ab " in took[0] and "pairs " in took[0], proc.stdout
     ab = json.loads((out / "ab" / "ab.json").read_text())
