@@ -25,7 +25,52 @@ from perfgate_lib.assess.astdiff import Symbol
 _PREFIX = "_α"
 
 
-def _bound_names(fn: ast.AST) -> tuple[list[str], set[str]]:
+# A scope of its own whose locals are renamed: a function or a lambda.
+_ScopeNode = ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda
+
+
+def _scope_body(fn: _ScopeNode) -> list[ast.AST]:
+    """The statements of a function, or a lambda's one expression."""
+    return list(fn.body) if isinstance(fn.body, list) else [fn.body]
+
+
+def _param_names(args: ast.arguments) -> list[str]:
+    """Parameter names in binding order: positional, ``*args``, keyword-only, ``**kwargs``."""
+    names = [a.arg for a in [*args.posonlyargs, *args.args]]
+    if args.vararg:
+        names.append(args.vararg.arg)
+    names += [a.arg for a in args.kwonlyargs]
+    if args.kwarg:
+        names.append(args.kwarg.arg)
+    return names
+
+
+def _name_bound_by(node: ast.AST) -> str | None:
+    """The name one node binds in the scope it sits in (a store or ``del``, a nested
+    definition, an ``except ... as``, an import, a match capture), or None."""
+    if isinstance(node, ast.Name):
+        return node.id if isinstance(node.ctx, ast.Store | ast.Del) else None
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return node.name
+    if isinstance(node, ast.ExceptHandler | ast.MatchAs | ast.MatchStar):
+        return node.name
+    if isinstance(node, ast.alias):
+        return (node.asname or node.name).split(".")[0]
+    return None
+
+
+def _same_scope_children(node: ast.AST) -> list[ast.AST]:
+    """Children of ``node`` that belong to the scope ``node`` sits in: a nested
+    definition contributes only its decorators (its body is another scope), a lambda
+    nothing."""
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return list(node.decorator_list)
+    if isinstance(node, ast.Lambda):
+        return []
+    return list(ast.iter_child_nodes(node))
+
+
+def _bound_names(fn: _ScopeNode) -> tuple[list[str], set[str]]:
     """Names a function (or lambda) binds in its own scope, in order of appearance, and
     the names it declares ``global``/``nonlocal``."""
     order: list[str] = []
@@ -35,42 +80,23 @@ def _bound_names(fn: ast.AST) -> tuple[list[str], set[str]]:
         if name not in order:
             order.append(name)
 
-    args = fn.args  # type: ignore[attr-defined]
-    for a in [*args.posonlyargs, *args.args]:
-        bind(a.arg)
-    if args.vararg:
-        bind(args.vararg.arg)
-    for a in args.kwonlyargs:
-        bind(a.arg)
-    if args.kwarg:
-        bind(args.kwarg.arg)
-    body = fn.body if isinstance(fn.body, list) else [fn.body]  # type: ignore[attr-defined]
-    stack: list[ast.AST] = list(reversed(body))
+    for name in _param_names(fn.args):
+        bind(name)
+    stack: list[ast.AST] = list(reversed(_scope_body(fn)))
     while stack:
         node = stack.pop()
         if isinstance(node, ast.Global | ast.Nonlocal):
             declared.update(node.names)
-        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
-            bind(node.id)
-        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            bind(node.name)
-            stack.extend(reversed(node.decorator_list))
-            continue  # its body is another scope
-        elif isinstance(node, ast.Lambda):
-            continue
-        elif isinstance(node, ast.ExceptHandler) and node.name:
-            bind(node.name)
-        elif isinstance(node, ast.alias):
-            bind((node.asname or node.name).split(".")[0])
-        elif isinstance(node, ast.MatchAs | ast.MatchStar) and node.name:
-            bind(node.name)
-        stack.extend(reversed(list(ast.iter_child_nodes(node))))
+        bound = _name_bound_by(node)
+        if bound:
+            bind(bound)
+        stack.extend(reversed(_same_scope_children(node)))
     return [n for n in order if n not in declared], declared
 
 
-def _renamable(fn: ast.AST, nested: bool) -> set[str]:
+def _renamable(fn: _ScopeNode, nested: bool) -> set[str]:
     """Parameters no caller can pass by name (see the module docstring)."""
-    args = fn.args  # type: ignore[attr-defined]
+    args = fn.args
     private = nested or isinstance(fn, ast.Lambda) or getattr(fn, "name", "").startswith("_")
     free = {a.arg for a in args.posonlyargs}
     free |= {a.arg for a in (args.vararg, args.kwarg) if a is not None}
@@ -79,10 +105,25 @@ def _renamable(fn: ast.AST, nested: bool) -> set[str]:
     return free
 
 
-def _all_params(fn: ast.AST) -> set[str]:
-    args = fn.args  # type: ignore[attr-defined]
+def _all_params(fn: _ScopeNode) -> set[str]:
+    args = fn.args
     out = {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]}
     return out | {a.arg for a in (args.vararg, args.kwarg) if a is not None}
+
+
+def _rename_binding(node: ast.AST, mapping: dict[str, str]) -> None:
+    """Rename in place the name one node reads or binds, if ``mapping`` renames it
+    (definitions are renamed by the visitor, which also enters their scopes)."""
+    if isinstance(node, ast.Name) and node.id in mapping:
+        node.id = mapping[node.id]
+    elif isinstance(node, ast.ExceptHandler) and node.name in mapping:
+        node.name = mapping[node.name]
+    elif isinstance(node, ast.alias):
+        bound = (node.asname or node.name).split(".")[0]
+        if bound in mapping:
+            node.asname = mapping[bound]
+    elif isinstance(node, ast.MatchAs | ast.MatchStar) and node.name in mapping:
+        node.name = mapping[node.name]
 
 
 @dataclass
@@ -92,7 +133,7 @@ class _Renamer:
     seen: list[tuple[str, str]] = field(default_factory=list)
     counter: int = 0
 
-    def scope(self, fn: ast.AST, outer: dict[str, str], nested: bool, where: str) -> None:
+    def scope(self, fn: _ScopeNode, outer: dict[str, str], nested: bool, where: str) -> None:
         bound, declared = _bound_names(fn)
         params = _all_params(fn)
         keep = params - _renamable(fn, nested)
@@ -105,48 +146,48 @@ class _Renamer:
             mapping[name] = canon
             self.seen.append((where, name))
         self._rename_args(fn, mapping)
-        body = fn.body if isinstance(fn.body, list) else [fn.body]  # type: ignore[attr-defined]
-        for stmt in body:
+        for stmt in _scope_body(fn):
             self._visit(stmt, mapping, where)
 
     @staticmethod
-    def _rename_args(fn: ast.AST, mapping: dict[str, str]) -> None:
-        args = fn.args  # type: ignore[attr-defined]
+    def _rename_args(fn: _ScopeNode, mapping: dict[str, str]) -> None:
+        args = fn.args
         for a in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]:
             if a is not None and a.arg in mapping:
                 a.arg = mapping[a.arg]
 
-    def _visit(self, node: ast.AST, mapping: dict[str, str], where: str) -> None:
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
-            if not isinstance(node, ast.Lambda):
-                if node.name in mapping:
-                    node.name = mapping[node.name]
-                for dec in node.decorator_list:
-                    self._visit(dec, mapping, where)
-            for default in [*node.args.defaults, *node.args.kw_defaults]:
-                if default is not None:
-                    self._visit(default, mapping, where)
-            inner = f"{where}.{getattr(node, 'name', '<lambda>')}"
-            self.scope(node, mapping, True, inner)
-            return
-        if isinstance(node, ast.ClassDef):
+    def visit_defaults(self, fn: _ScopeNode, mapping: dict[str, str], where: str) -> None:
+        """Parameter defaults: evaluated in the enclosing scope."""
+        for default in [*fn.args.defaults, *fn.args.kw_defaults]:
+            if default is not None:
+                self._visit(default, mapping, where)
+
+    def _visit_function(self, node: _ScopeNode, mapping: dict[str, str], where: str) -> None:
+        if not isinstance(node, ast.Lambda):
             if node.name in mapping:
                 node.name = mapping[node.name]
-            for sub in [*node.bases, *node.keywords, *node.decorator_list]:
-                self._visit(sub, mapping, where)
-            for stmt in node.body:  # a class body reads the enclosing function's names
-                self._visit(stmt, mapping, where)
+            for dec in node.decorator_list:
+                self._visit(dec, mapping, where)
+        self.visit_defaults(node, mapping, where)
+        inner = f"{where}.{getattr(node, 'name', '<lambda>')}"
+        self.scope(node, mapping, True, inner)
+
+    def _visit_class(self, node: ast.ClassDef, mapping: dict[str, str], where: str) -> None:
+        if node.name in mapping:
+            node.name = mapping[node.name]
+        for sub in [*node.bases, *node.keywords, *node.decorator_list]:
+            self._visit(sub, mapping, where)
+        for stmt in node.body:  # a class body reads the enclosing function's names
+            self._visit(stmt, mapping, where)
+
+    def _visit(self, node: ast.AST, mapping: dict[str, str], where: str) -> None:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            self._visit_function(node, mapping, where)
             return
-        if isinstance(node, ast.Name) and node.id in mapping:
-            node.id = mapping[node.id]
-        elif isinstance(node, ast.ExceptHandler) and node.name in mapping:
-            node.name = mapping[node.name]
-        elif isinstance(node, ast.alias):
-            bound = (node.asname or node.name).split(".")[0]
-            if bound in mapping:
-                node.asname = mapping[bound]
-        elif isinstance(node, ast.MatchAs | ast.MatchStar) and node.name in mapping:
-            node.name = mapping[node.name]
+        if isinstance(node, ast.ClassDef):
+            self._visit_class(node, mapping, where)
+            return
+        _rename_binding(node, mapping)
         for child in ast.iter_child_nodes(node):
             self._visit(child, mapping, where)
 
@@ -207,25 +248,23 @@ def canonical(
     unbound). Line numbers are kept; symbols keep their qualnames."""
     out = copy.deepcopy(tree)
     if hasattr(out, "_perfgate_symbols"):
-        del out._perfgate_symbols  # type: ignore[attr-defined]
+        del out._perfgate_symbols
     functions = [n for n in ast.walk(out) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
     if dead_stores or local_imports:
-        for fn in functions:
-            _drop_in_function(fn, dead_stores, local_imports)
+        for function in functions:
+            _drop_in_function(function, dead_stores, local_imports)
     renamer = _Renamer()
     for where, fn in _outermost_functions(out):
         renamer.counter = 0  # canonical names depend on the function alone, not its position
-        for default in [*fn.args.defaults, *fn.args.kw_defaults]:
-            if default is not None:
-                renamer._visit(default, {}, where)
+        renamer.visit_defaults(fn, {}, where)
         renamer.scope(fn, {}, False, where)
     out._perfgate_renamed = renamer.seen  # type: ignore[attr-defined]
     return out
 
 
-def _outermost_functions(tree: ast.Module) -> list[tuple[str, ast.AST]]:
+def _outermost_functions(tree: ast.Module) -> list[tuple[str, _ScopeNode]]:
     """Functions and lambdas not inside another function (module or class level)."""
-    found: list[tuple[str, ast.AST]] = []
+    found: list[tuple[str, _ScopeNode]] = []
 
     def visit(node: ast.AST, prefix: str) -> None:
         for child in ast.iter_child_nodes(node):

@@ -233,7 +233,7 @@ class _Normaliser:
             return node
         if kind is ast.Constant:
             return node
-        if kind is ast.ClassDef:
+        if isinstance(node, ast.ClassDef):  # no subclasses: the same test as ``kind is``
             return self._scope(node, "protocol" if _is_protocol(node) else "class")
         if kind is ast.FunctionDef or kind is ast.AsyncFunctionDef:
             if self.annotations:
@@ -561,7 +561,7 @@ _IDENT_FIELDS: dict[type, tuple[tuple[str, str], ...]] = {
 }
 
 
-def _flatten(node: ast.AST, struct: list[str], idents: list[tuple[str, str | None]]) -> None:
+def _flatten(node: ast.AST, struct: list[str], idents: list[tuple[str, str]]) -> None:
     fields = dict(_IDENT_FIELDS.get(type(node), ()))
     struct.append(type(node).__name__)
     for name, value in ast.iter_fields(node):
@@ -635,8 +635,8 @@ def match_rename(base: ast.Module, head: ast.Module) -> RenameMatch | None:
     one-to-one renaming; None otherwise. Both trees should be normalised."""
     s1: list[str] = []
     s2: list[str] = []
-    i1: list[tuple[str, str | None]] = []
-    i2: list[tuple[str, str | None]] = []
+    i1: list[tuple[str, str]] = []
+    i2: list[tuple[str, str]] = []
     _flatten(base, s1, i1)
     _flatten(head, s2, i2)
     if s1 != s2 or len(i1) != len(i2):

@@ -137,6 +137,12 @@ def parse_hunks(patch: str | None) -> tuple[Hunk, ...]:
     return tuple(h for pf in patched for h in _hunks_of(pf))
 
 
+def _line_numbers(numbers: Iterable[int | None]) -> tuple[int, ...]:
+    """Line numbers of a hunk's removed (base) or added (head) lines; unidiff types them
+    Optional, but a removed line always has a base number and an added one a head number."""
+    return tuple(n for n in numbers if n is not None)
+
+
 def _hunks_of(pf: unidiff.PatchedFile) -> list[Hunk]:
     out = []
     for h in pf:
@@ -146,8 +152,8 @@ def _hunks_of(pf: unidiff.PatchedFile) -> list[Hunk]:
                 base_length=h.source_length,
                 head_start=h.target_start,
                 head_length=h.target_length,
-                removed=tuple(ln.source_line_no for ln in h if ln.is_removed),
-                added=tuple(ln.target_line_no for ln in h if ln.is_added),
+                removed=_line_numbers(ln.source_line_no for ln in h if ln.is_removed),
+                added=_line_numbers(ln.target_line_no for ln in h if ln.is_added),
             )
         )
     return out
@@ -307,9 +313,11 @@ class LocalGitDiffSource:
             by_path = {}
         out = []
         for status, path, old_path in entries:
-            pf = by_path.get(path)
-            hunks = tuple(_hunks_of(pf)) if pf is not None else ()
-            body = "".join(str(h) for h in pf) if pf is not None and len(pf) else None
+            patched = by_path.get(path)
+            hunks = tuple(_hunks_of(patched)) if patched is not None else ()
+            body = (
+                "".join(str(h) for h in patched) if patched is not None and len(patched) else None
+            )
             out.append(
                 ChangedFile(
                     path=path,
@@ -317,9 +325,9 @@ class LocalGitDiffSource:
                     old_path=old_path if status == "renamed" else None,
                     patch=body,
                     hunks=hunks,
-                    additions=pf.added if pf is not None else 0,
-                    deletions=pf.removed if pf is not None else 0,
-                    binary=bool(pf is not None and pf.is_binary_file),
+                    additions=patched.added if patched is not None else 0,
+                    deletions=patched.removed if patched is not None else 0,
+                    binary=bool(patched is not None and patched.is_binary_file),
                 )
             )
         return sorted(out, key=lambda f: f.path)
@@ -595,7 +603,7 @@ class GitHubDiffSource:
             count = getattr(self._pull, "changed_files", None)
             if isinstance(count, int):  # known before listing any page
                 check("diff_max_files", count, self.description, "changed files:")
-            out = []
+            out: list[ChangedFile] = []
             most = load_limits().diff_max_files
             for f in self.client.pull_files(self.pr):
                 if len(out) == most:  # stop paging at once

@@ -17,10 +17,10 @@ A loop inside a cold region is cold. Pure: a symbol's AST and its changed lines 
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from perfgate_lib.assess.astdiff import is_log_call
+from perfgate_lib.assess.astdiff import Symbol, is_log_call, symbol_at
 
 ONCE_PER_OBJECT = frozenset(
     {
@@ -192,21 +192,23 @@ def _calls_to(tree: ast.Module, qualname: str) -> tuple[list[int], bool]:
     return calls, other
 
 
-def _caller_level(symbols: dict, line: int, qualname: str) -> tuple[str, str] | None:
+def _caller_level(
+    symbols: Mapping[str, Symbol], line: int, qualname: str
+) -> tuple[str, str] | None:
     """(caller, "cold" | "stream") of the call at ``line``; None when it may be hot."""
-    from perfgate_lib.assess.astdiff import symbol_at
-
-    caller = symbol_at(symbols, line)  # type: ignore[arg-type]
-    sym = symbols.get(caller) if caller else None
+    caller = symbol_at(symbols, line)
+    if not caller:
+        return None
+    sym = symbols.get(caller)
     if sym is None or caller == qualname:
         return None
-    heat = heat_of(sym.node, caller, sym.kind, [line])  # type: ignore[attr-defined]
+    heat = heat_of(sym.node, caller, sym.kind, [line])
     return (caller, heat.level) if heat.level in ("cold", "stream") else None
 
 
 def heat_from_callers(
     tree: ast.Module | None,
-    symbols: dict[str, object],
+    symbols: Mapping[str, Symbol],
     qualname: str,
     called_elsewhere: bool,
 ) -> Heat | None:
@@ -260,7 +262,7 @@ def _per_stage(iterable: ast.expr | None) -> bool:
 
 
 def heat_from_tree_callers(
-    files: list[tuple[str, ast.Module, dict[str, object], set[int]]],
+    files: Sequence[tuple[str, ast.Module, Mapping[str, Symbol], set[int]]],
     qualname: str,
     own_path: str,
 ) -> Heat | None:
