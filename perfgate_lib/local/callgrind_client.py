@@ -36,7 +36,7 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 # valgrind.h's client-request sequence for x86-64 as a function ``unsigned long
 # request(unsigned long args[6])``: rax = args, rdx = 0 (the default), the four rotations
@@ -64,6 +64,15 @@ VALGRIND_ARGS = (
 SWITCH_INTERVAL_S = 1000.0  # GIL hand-over only where a thread blocks (seconds)
 # Where ZephyrWorker._execute_shard lives, newest layout first (0.2.42+, 0.2.20 ... 0.2.41).
 SHARD_METHOD_HOMES = ("zephyr.worker", "zephyr.execution")
+
+
+class LastDump(TypedDict):
+    """What :meth:`Callgrind.count` read from its last dump: the file, the instructions it
+    collected and the allocators' share of them (instruction counts)."""
+
+    dump: str
+    collected: int
+    allocator: int
 
 
 class CallgrindUnavailable(RuntimeError):
@@ -107,6 +116,8 @@ class Callgrind:
     work (see the module docstring). ``active`` is False natively; ``why_inactive`` then
     says why (not under valgrind, not x86-64, no executable memory).
     """
+
+    last: LastDump  # set by each count
 
     def __init__(self, out_file: str | None) -> None:
         self.out_file = out_file
@@ -169,12 +180,12 @@ class Callgrind:
         original_start = threading.Thread.start
         callgrind = self
 
-        @functools.wraps(original_start)
-        def start(thread: threading.Thread) -> None:
-            if callgrind.collecting() and not _is_sampler(thread):
-                thread.run = callgrind.counted(thread.run)  # type: ignore[method-assign]
-            original_start(thread)
+        def start(self: threading.Thread) -> None:  # self: the thread, as in Thread.start
+            if callgrind.collecting() and not _is_sampler(self):
+                self.run = callgrind.counted(self.run)  # type: ignore[method-assign]
+            original_start(self)
 
+        functools.update_wrapper(start, original_start)
         start.__perfgate_counted__ = True  # type: ignore[attr-defined]
         threading.Thread.start = start  # type: ignore[method-assign]
 
@@ -228,7 +239,7 @@ class Callgrind:
         path = Path(f"{self.out_file}.{self.dumps}")
         text = path.read_text(errors="replace")
         total, allocator = dump_total(text, str(path)), allocator_cost(text)
-        self.last = {"dump": str(path), "collected": total, "allocator": allocator}
+        self.last = LastDump(dump=str(path), collected=total, allocator=allocator)
         return result, total - allocator
 
 

@@ -184,11 +184,11 @@ def c_profile(dump: Dump, roots: tuple[str, ...] = ()) -> Profile:
 
 def python_profile(dump: Dump, perf_map: PerfMap, roots: tuple[str, ...] = ()) -> Profile:
     """Self counts per Python function (module docstring), allocators out in one row."""
-    trampolines = {key: perf_map.name_at(_address(key[1]) or -1) for key in dump.self_cost}
+    named = {key: perf_map.name_at(_address(key[1]) or -1) for key in dump.self_cost}
     for _caller, callee in dump.arcs:
-        if callee not in trampolines:
-            trampolines[callee] = perf_map.name_at(_address(callee[1]) or -1)
-    trampolines = {k: v for k, v in trampolines.items() if v}
+        if callee not in named:
+            named[callee] = perf_map.name_at(_address(callee[1]) or -1)
+    trampolines = {k: v for k, v in named.items() if v}
     inclusive: dict[FunctionKey, int] = {k: dump.self_cost.get(k, 0) for k in trampolines}
     for (caller, callee), (_calls, cost) in dump.arcs.items():
         if caller in trampolines and caller != callee:

@@ -70,7 +70,7 @@ import traceback
 import unicodedata
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypedDict
 
 if __package__:
     from perfgate_lib.local import zephyr_api
@@ -100,6 +100,26 @@ else:  # loaded by path: the module beside this file
 
 FERRY_MODULE = "perfgate.miniferry"
 STAGES = ("normalize", "minhash", "fuzzy_dups", "consolidate", "tokenize")
+
+
+class _StageCounts(TypedDict, total=False):
+    """Only under callgrind: the stage's instructions (a count, allocators left out), the
+    allocator instructions left out and the dump's path (module docstring)."""
+
+    instructions: int
+    instructions_allocator: int
+    callgrind_dump: str
+
+
+class StageRow(_StageCounts):
+    """One stage's measures (module docstring): seconds, MB, a task and a record count."""
+
+    wall_s: float
+    cpu_s: float
+    peak_mb: float
+    tasks: int
+    records_out: int
+
 
 # MinHash: word 5-gram shingles, NUM_BANDS bands of ROWS rows (threshold ~ (1/b)^(1/r)).
 SHINGLE = 5
@@ -374,7 +394,7 @@ def run_stage(
     work: Path,
     memory: PeakMemory,
     callgrind: Callgrind | None = None,
-) -> dict[str, float]:
+) -> StageRow:
     """Run one stage (its output folder emptied first): ``{wall_s, cpu_s, peak_mb, tasks,
     records_out}``, plus ``instructions`` when ``callgrind`` is active. A stage reads the
     outputs of the stages before it under ``work``."""
@@ -394,7 +414,7 @@ def run_stage(
     else:
         result, instructions = callgrind.count(lambda: ctx.execute(dataset))
     wall, cpu = time.perf_counter() - wall0, _cpu_seconds() - cpu0
-    row = {
+    row: StageRow = {
         "wall_s": round(wall, 6),
         "cpu_s": round(cpu, 6),
         "peak_mb": round(memory.peak_mb(), 1),
@@ -412,7 +432,7 @@ def run_pipeline(
     ctx: Any,
     corpus_glob: str,
     work: Path,
-    results: dict[str, dict[str, float]],
+    results: dict[str, StageRow],
     memory: PeakMemory | None = None,
     callgrind: Callgrind | None = None,
 ) -> str:
@@ -564,7 +584,7 @@ def serve(
         if request.get("cmd") != "stage":
             break
         stage = str(request["stage"])
-        stages: dict[str, dict[str, float]] = {}
+        stages: dict[str, StageRow] = {}
         try:
             stages[stage] = run_stage(ctx, stage, builders, work_dir / "run", memory, callgrind)
             _answer(out, {"status": "succeeded", "stages": stages})

@@ -48,7 +48,7 @@ class StageResult:
     cpu_seconds: float | None = None
 
     @classmethod
-    def from_measure(cls, row: dict[str, float]) -> StageResult:
+    def from_measure(cls, row: ferry_pipeline.StageRow) -> StageResult:
         """From a :func:`ferry_pipeline.run_stage` row (wall_s, cpu_s, peak_mb, ...)."""
         return cls(
             seconds=row["wall_s"],
@@ -191,7 +191,7 @@ def _run_pipeline(
     memory = PeakMemory()
     warm = ferry_pipeline.warm_up_corpus(Path(corpus_dir), work / "warmup-corpus")
     ferry_pipeline.run_pipeline(ctx, warm, work / "warmup", {}, memory)
-    rows: dict[str, dict[str, float]] = {}
+    rows: dict[str, ferry_pipeline.StageRow] = {}
     try:
         return ferry_pipeline.run_pipeline(
             ctx, str(Path(corpus_dir) / "*.jsonl"), work, rows, memory

@@ -162,7 +162,7 @@ def measure_at_once(
         for stage in plan:
             servers[side].send_stage(stage)
     pids = {side: getattr(servers[side], "pid", None) for side in SIDES}
-    pairs = [
+    pairs: list[dict[str, Any]] = [
         {
             "pair": n + 1,
             "control": {},
@@ -198,7 +198,9 @@ def _next_answering(servers: Mapping[str, Any], sides: list[str], settings: Gate
     """The side whose next answer is ready first (select on their pipes; the first of
     ``sides`` for servers without a pipe, or when none answers within the stage timeout,
     whose read then times out)."""
-    pipes = {getattr(getattr(servers[s], "proc", None), "stdout", None): s for s in sides}
+    pipes: dict[Any, str] = {
+        getattr(getattr(servers[s], "proc", None), "stdout", None): s for s in sides
+    }
     if None in pipes:
         return sides[0]
     ready, _, _ = select.select(list(pipes), [], [], settings.stage_timeout_s)

@@ -28,7 +28,7 @@ def _applies(req: Requirement, extras: frozenset[str]) -> bool:
     """Whether ``req`` applies on this machine for a dist installed with ``extras``."""
     if req.marker is None:
         return True
-    env = dict(default_environment())
+    env = {key: str(value) for key, value in default_environment().items()}  # all str
     return any(req.marker.evaluate({**env, "extra": e}) for e in (extras or {""}))
 
 

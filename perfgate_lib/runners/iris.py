@@ -37,7 +37,7 @@ import subprocess
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from perfgate_lib.io.redaction import redact
 from perfgate_lib.runners.base import (
@@ -188,7 +188,7 @@ class IrisRunner:
     last_worktree: str | None = field(default=None, repr=False)
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
     _cli: IrisCli | None = field(default=None, repr=False)
-    _monitor: IrisMonitor | None | bool = field(default=False, repr=False)
+    _monitor: IrisMonitor | None | Literal[False] = field(default=False, repr=False)
     _cli_ids: dict[str, str] = field(default_factory=dict, repr=False)
     _ended_listing: dict[str, list[dict[str, Any]]] = field(default_factory=dict, repr=False)
 
@@ -281,11 +281,11 @@ class IrisRunner:
             raise RunnerError(f"{what}: cannot run {argv[0]!r}; is uv installed?") from exc
         text = _read(out_path)
         if code != 0:
-            err = _read(err_path)
-            refusal = priority_refusal(err + "\n" + text)
+            err_text = _read(err_path)
+            refusal = priority_refusal(err_text + "\n" + text)
             if refusal is not None:
                 raise PriorityRefused(refusal.explain(gate))
-            tail = (err or text).strip()[-2000:]
+            tail = (err_text or text).strip()[-2000:]
             raise RunnerError(f"{what} exited {code}: {tail}")
         submission = self.submission_from_output(text, gate, attempt, status)
         if submission is None:
@@ -439,8 +439,8 @@ class IrisRunner:
             found.append((match.group(1), job_id))
         if not found:
             return None
-        stamp, job_id = sorted(found)[0]
-        run_id = name + stamp
+        first_stamp, job_id = sorted(found)[0]
+        run_id = name + first_stamp
         return Submission(
             job_id=job_id,
             gate=gate,
