@@ -421,6 +421,224 @@ def _inconclusive_evidence(
     return reasons
 
 
+_COMPARED = ("pass", "warn", "fail", "undecided")  # row verdicts that compared two values
+
+
+def _row_name(row: SignalRow | StageRow) -> str:
+    """The name a row goes by in ``within_noise`` and ``intervals``: its signal or stage."""
+    return row.signal if isinstance(row, SignalRow) else row.stage
+
+
+def _row_key(row: SignalRow | StageRow) -> tuple[str, str]:
+    """A row's identity within one verdict: its kind and name (names are unique per kind)."""
+    return ("signal", row.signal) if isinstance(row, SignalRow) else ("stage", row.stage)
+
+
+def _row_label(row: SignalRow | StageRow) -> str:
+    """How a reason line names a row: ``wall_seconds_total`` or ``stage minhash``."""
+    return row.signal if isinstance(row, SignalRow) else f"stage {row.stage}"
+
+
+def _row_band(row: SignalRow | StageRow, bands: dict[str, Band]) -> Band:
+    """The band a row is judged by: its signal's, or the one band of every stage."""
+    return bands[row.signal] if isinstance(row, SignalRow) else bands["stage_wall_seconds"]
+
+
+@dataclass
+class _Claims:
+    """What the rows claim, as reason lines in row order."""
+
+    hard_fails: list[str] = field(default_factory=list)  # count-based
+    band_fails: list[str] = field(default_factory=list)  # time or memory fail band
+    warns: list[str] = field(default_factory=list)
+    undecided: list[str] = field(default_factory=list)  # paired intervals (gate 0)
+
+    def extend(self, other: _Claims) -> None:
+        self.hard_fails += other.hard_fails
+        self.band_fails += other.band_fails
+        self.warns += other.warns
+        self.undecided += other.undecided
+
+
+def _signal_rows(
+    base: PerfReport, treat: PerfReport, thresholds: Thresholds, said: dict[str, WarningSummary]
+) -> list[SignalRow]:
+    """Whole-run rows: wall time (s), peak memory (MB), then the hard-fail counts."""
+    bands = thresholds.bands
+    signals = [
+        _band_row(
+            "wall_seconds_total",
+            base.wall_seconds_total,
+            treat.wall_seconds_total,
+            bands["wall_seconds_total"],
+            "wall time",
+        ),
+        _band_row(
+            "peak_worker_memory_mb",
+            base.peak_memory_mb,
+            treat.peak_memory_mb,
+            bands["peak_worker_memory_mb"],
+            "peak memory (0 = unknown)",
+        ),
+    ]
+    signals += [_count_signal(name, base, treat) for name in thresholds.hard_fail_counts]
+    _not_read(signals, said)
+    return signals
+
+
+def _unfinished_steps(
+    treat: PerfReport, found: dict[str, lineages.Detection], context: GateContext
+) -> dict[str, str]:
+    """Treatment steps that did not finish (stage -> note): from the report and the job tree."""
+    return {
+        **lineages.missing_steps(treat, found["treatment"]),
+        **context.treatment_unfinished_steps,
+    }
+
+
+def _interval_claims(
+    rows: list[SignalRow | StageRow], intervals: dict[str, dict[str, Any]], bands: dict[str, Band]
+) -> _Claims:
+    """Rows with a paired interval (gate 0): where the interval lies against the band."""
+    claims = _Claims()
+    for row in rows:
+        item = intervals.get(_row_name(row))
+        if item is None or row.verdict not in _COMPARED:
+            continue
+        band = _row_band(row, bands)
+        text = _interval_text(_row_label(row), item)
+        if row.verdict == "fail":
+            claims.band_fails.append(f"{text} (wholly above +{band.warn_pct:g}%)")
+        elif row.verdict == "warn":
+            claims.warns.append(f"{text} (wholly in +{band.pass_pct:g}% to +{band.warn_pct:g}%)")
+        elif row.verdict == "undecided" and float(item["high_pct"]) > band.warn_pct:
+            claims.undecided.append(f"{text}: undecided, may exceed +{band.warn_pct:g}%")
+        elif row.verdict == "undecided":
+            claims.undecided.append(
+                f"{text}: undecided between pass and warn (+{band.pass_pct:g}% edge), "
+                f"cannot exceed +{band.warn_pct:g}%"
+            )
+    return claims
+
+
+def _band_claims(
+    rows: list[SignalRow | StageRow], paired: set[tuple[str, str]], bands: dict[str, Band]
+) -> _Claims:
+    """Rows their band or count decided (not those a paired interval decided)."""
+    claims = _Claims()
+    for row in rows:
+        if _row_key(row) in paired or row.verdict not in ("fail", "warn"):
+            continue
+        label = _row_label(row)
+        if isinstance(row, SignalRow) and row.verdict == "fail" and row.delta_pct is None:
+            claims.hard_fails.append(
+                f"{label}: {row.baseline:g} -> {row.treatment:g} (treatment > baseline)"
+            )
+            continue
+        band, delta = _row_band(row, bands), fmt_pct(row.delta_pct)
+        if row.verdict == "fail":
+            claims.band_fails.append(f"{label}: {delta} (> +{band.warn_pct:g}%)")
+        elif row.note.startswith("within noise"):
+            claims.warns.append(f"{label}: {delta} (> +{band.warn_pct:g}%) but {row.note}")
+        else:
+            claims.warns.append(f"{label}: {delta} (+{band.pass_pct:g}% to +{band.warn_pct:g}%)")
+    return claims
+
+
+def _nothing_comparable(timing_rows: list[SignalRow | StageRow]) -> list[str]:
+    """Evidence 7 (kit): not a single timing signal (wall time or a stage) was compared."""
+    if any(r.verdict in _COMPARED for r in timing_rows):
+        return []
+    return ["nothing comparable: no wall time or stage time on both sides"]
+
+
+def _unusable_reasons(base: PerfReport, treat: PerfReport) -> list[str]:
+    """Why a report is unusable (its collector's problems), treatment first."""
+    return [
+        f"{side} report unusable: {problem}"
+        for side, report in (("treatment", treat), ("baseline", base))
+        for problem in collector_problems(report)
+    ]
+
+
+def _row_notes(signals: list[SignalRow], stages: list[StageRow]) -> list[str]:
+    """Rows that count for nothing or carry a note, and why."""
+    notes = [f"{r.signal}: n/a ({r.note})" for r in signals if r.verdict == "n/a"]
+    notes += [f"stage {r.stage}: {r.verdict} ({r.note})" for r in stages if r.note]
+    return notes
+
+
+def _contention(context: GateContext) -> str | None:
+    """The contention the caller reported, in words, or None."""
+    if not context.contention:
+        return None
+    return context.contention_reason or "contention reported"
+
+
+def _contended(contention: str | None, claims: _Claims) -> list[str]:
+    """Rule 5: contention makes a warn (with no fail band) inconclusive."""
+    if contention and claims.warns and not claims.band_fails:
+        return [f"contention: {contention}; warn-band deltas are within cluster noise"]
+    return []
+
+
+@dataclass(frozen=True)
+class _Call:
+    """The final call: verdict, the rule that won, and what is listed beside it."""
+
+    verdict: str
+    decided_by: str
+    reasons: list[str]  # inconclusive_reasons
+    fails: list[str]  # hard_fails: count-based, then bands
+    warns: list[str]
+
+
+def _precedence(
+    miswired: list[str],
+    claims: _Claims,
+    unusable: list[str],
+    evidence: list[str],
+    contended: list[str],
+) -> tuple[str, str]:
+    """(verdict, decided_by): the first rule of the precedence (docs/verdict-rules.md) that fired."""
+    if miswired:
+        return "inconclusive", "1 self-check: the comparison is mis-wired"
+    if claims.hard_fails:
+        return "fail", "2 count-based hard fail"
+    if unusable:
+        return "inconclusive", "3 unusable report"
+    if evidence:
+        return "inconclusive", "3 inconclusive evidence"
+    if claims.band_fails:
+        return "fail", "4 time or memory fail band"
+    if claims.undecided:
+        return "inconclusive", "paired interval undecided"
+    if contended:
+        return "inconclusive", "5 contention and a warn"
+    if claims.warns:
+        return "warn", "6 warn band"
+    return "pass", "7 pass"
+
+
+def _final_call(
+    miswired: list[str],
+    claims: _Claims,
+    unusable: list[str],
+    evidence: list[str],
+    contended: list[str],
+) -> _Call:
+    """First match wins; every other rule that fired is listed (a mis-wired one claims nothing)."""
+    verdict, decided_by = _precedence(miswired, claims, unusable, evidence, contended)
+    if miswired:
+        return _Call(verdict, decided_by, [f"self-check: {m}" for m in miswired], [], [])
+    reasons = [*unusable, *evidence, *claims.undecided, *contended]
+    warns = claims.warns
+    if claims.undecided and verdict == "fail":
+        warns = warns + claims.undecided  # shown, never dropped, though a fail already decides
+        reasons = [r for r in reasons if r not in claims.undecided]
+    return _Call(verdict, decided_by, reasons, claims.hard_fails + claims.band_fails, warns)
+
+
 def decide(
     baseline: PerfReport,
     treatment: PerfReport,
@@ -429,176 +647,64 @@ def decide(
 ) -> Verdict:
     """Compare two reports under docs/verdict-rules.md and return the verdict (pure)."""
     context = context or GateContext()
-    bands = thresholds.bands
-    signals = [
-        _band_row(
-            "wall_seconds_total",
-            baseline.wall_seconds_total,
-            treatment.wall_seconds_total,
-            bands["wall_seconds_total"],
-            "wall time",
-        ),
-        _band_row(
-            "peak_worker_memory_mb",
-            baseline.peak_memory_mb,
-            treatment.peak_memory_mb,
-            bands["peak_worker_memory_mb"],
-            "peak memory (0 = unknown)",
-        ),
-    ]
-    signals += [_count_signal(name, baseline, treatment) for name in thresholds.hard_fail_counts]
     said = {"baseline": summarize(baseline.warnings), "treatment": summarize(treatment.warnings)}
-    _not_read(signals, said)
+    signals = _signal_rows(baseline, treatment, thresholds, said)
     found = {"baseline": lineages.detect(baseline), "treatment": lineages.detect(treatment)}
     mixed = _mixed_lineages(found)
-    unfinished = {
-        **lineages.missing_steps(treatment, found["treatment"]),
-        **context.treatment_unfinished_steps,
-    }
     stages = _stage_rows(
         baseline,
         treatment,
-        bands["stage_wall_seconds"],
-        unfinished,
+        thresholds.bands["stage_wall_seconds"],
+        _unfinished_steps(treatment, found, context),
         f"not compared: {mixed}" if mixed else None,
     )
+    timing_rows: list[SignalRow | StageRow] = [signals[0], *stages]
+    all_rows: list[SignalRow | StageRow] = [*signals, *stages]
 
     _downgrade_within_noise([*signals[:2], *stages], context.within_noise)
-    _apply_intervals([signals[0], *stages], context.intervals)
-
-    hard_fails, band_fails, warns, undecided = [], [], [], []
-    for name, row in [(r.signal, r) for r in signals] + [(f"stage {r.stage}", r) for r in stages]:
-        key = row.signal if isinstance(row, SignalRow) else row.stage
-        item = context.intervals.get(key)
-        if item is None or row.verdict not in ("pass", "warn", "fail", "undecided"):
-            continue
-        band = bands["stage_wall_seconds"] if isinstance(row, StageRow) else bands[key]
-        text = _interval_text(name, item)
-        if row.verdict == "fail":
-            band_fails.append(f"{text} (wholly above +{band.warn_pct:g}%)")
-        elif row.verdict == "warn":
-            warns.append(f"{text} (wholly in +{band.pass_pct:g}% to +{band.warn_pct:g}%)")
-        elif row.verdict == "undecided" and float(item["high_pct"]) > band.warn_pct:
-            undecided.append(f"{text}: undecided, may exceed +{band.warn_pct:g}%")
-        elif row.verdict == "undecided":
-            undecided.append(
-                f"{text}: undecided between pass and warn (+{band.pass_pct:g}% edge), "
-                f"cannot exceed +{band.warn_pct:g}%"
-            )
-    paired = {
-        id(r)
-        for r in [signals[0], *stages]
-        if (r.signal if isinstance(r, SignalRow) else r.stage) in context.intervals
-    }
-    for row in signals:
-        if id(row) in paired:
-            continue
-        if row.verdict == "fail" and row.delta_pct is None:
-            hard_fails.append(
-                f"{row.signal}: {row.baseline:g} -> {row.treatment:g} (treatment > baseline)"
-            )
-        elif row.verdict == "fail":
-            limit = bands[row.signal].warn_pct
-            band_fails.append(f"{row.signal}: {fmt_pct(row.delta_pct)} (> +{limit:g}%)")
-        elif row.verdict == "warn" and row.note.startswith("within noise"):
-            limit = bands[row.signal].warn_pct
-            warns.append(f"{row.signal}: {fmt_pct(row.delta_pct)} (> +{limit:g}%) but {row.note}")
-        elif row.verdict == "warn":
-            b = bands[row.signal]
-            warns.append(
-                f"{row.signal}: {fmt_pct(row.delta_pct)} (+{b.pass_pct:g}% to +{b.warn_pct:g}%)"
-            )
-    sb = bands["stage_wall_seconds"]
-    for row in stages:
-        if id(row) in paired:
-            continue
-        if row.verdict == "fail":
-            band_fails.append(f"stage {row.stage}: {fmt_pct(row.delta_pct)} (> +{sb.warn_pct:g}%)")
-        elif row.verdict == "warn" and row.note.startswith("within noise"):
-            warns.append(
-                f"stage {row.stage}: {fmt_pct(row.delta_pct)} (> +{sb.warn_pct:g}%) but {row.note}"
-            )
-        elif row.verdict == "warn":
-            warns.append(
-                f"stage {row.stage}: {fmt_pct(row.delta_pct)} (+{sb.pass_pct:g}% to +{sb.warn_pct:g}%)"
-            )
+    _apply_intervals(timing_rows, context.intervals)
+    paired = {_row_key(r) for r in timing_rows if _row_name(r) in context.intervals}
+    claims = _interval_claims(all_rows, context.intervals, thresholds.bands)
+    claims.extend(_band_claims(all_rows, paired, thresholds.bands))
 
     miswired, flags = _self_check(baseline, treatment, context, thresholds)
     evidence = _inconclusive_evidence(baseline, treatment, context, thresholds)
-    evidence += _same_work_evidence(stages, mixed)
-    timing_rows = [signals[0], *stages]
-    if not any(r.verdict in ("pass", "warn", "fail", "undecided") for r in timing_rows):
-        evidence.append("nothing comparable: no wall time or stage time on both sides")
-    unusable = [
-        f"{side} report unusable: {problem}"
-        for side, report in (("treatment", treatment), ("baseline", baseline))
-        for problem in collector_problems(report)
-    ]
-
-    notes = [f"{r.signal}: n/a ({r.note})" for r in signals if r.verdict == "n/a"]
-    notes += [f"stage {r.stage}: {r.verdict} ({r.note})" for r in stages if r.note]
+    evidence += _same_work_evidence(stages, mixed) + _nothing_comparable(timing_rows)
+    unusable = _unusable_reasons(baseline, treatment)
+    notes = _row_notes(signals, stages)
     if unusable and not miswired:  # an unusable report's time and memory are never compared
-        band_fails, warns = [], []
+        claims.band_fails, claims.warns = [], []
         _not_compared([signals[0], signals[1], *stages], "not compared: a report is unusable")
-    contention = (
-        (context.contention_reason or "contention reported") if context.contention else None
-    )
-    contended = (
-        [f"contention: {contention}; warn-band deltas are within cluster noise"]
-        if contention and warns and not band_fails
-        else []
-    )
+    contention = _contention(context)
+    call = _final_call(miswired, claims, unusable, evidence, _contended(contention, claims))
 
-    # Precedence (docs/verdict-rules.md), first match wins; every other fired rule is listed.
-    all_fails = hard_fails + band_fails
-    fired = [*unusable, *evidence, *undecided, *contended]
-    if miswired:
-        verdict, decided_by = "inconclusive", "1 self-check: the comparison is mis-wired"
-        reasons = [f"self-check: {m}" for m in miswired]  # nothing else is claimed
-        all_fails, warns = [], []
-    elif hard_fails:
-        verdict, decided_by, reasons = "fail", "2 count-based hard fail", fired
-    elif unusable:
-        verdict, decided_by, reasons = "inconclusive", "3 unusable report", fired
-    elif evidence:
-        verdict, decided_by, reasons = "inconclusive", "3 inconclusive evidence", fired
-    elif band_fails:
-        verdict, decided_by, reasons = "fail", "4 time or memory fail band", fired
-    elif undecided:
-        verdict, decided_by, reasons = "inconclusive", "paired interval undecided", fired
-    elif contended:
-        verdict, decided_by, reasons = "inconclusive", "5 contention and a warn", fired
-    elif warns:
-        verdict, decided_by, reasons = "warn", "6 warn band", fired
-    else:
-        verdict, decided_by, reasons = "pass", "7 pass", fired
-    if undecided and verdict == "fail":
-        warns = warns + undecided  # shown, never dropped, though a fail already decides
-        reasons = [r for r in reasons if r not in undecided]
-
-    treatment_info = {
-        "iris_job_id": treatment.iris_job_id,
-        "ferry_module": context.treatment_ferry_module or treatment.ferry_module,
-        "status": treatment.status,
-        "job_state": context.treatment_job_state,
-    }
     return Verdict(
         gate=context.gate,
-        verdict=verdict,
-        hard_fails=all_fails,
-        warns=warns,
-        inconclusive_reasons=reasons,
+        verdict=call.verdict,
+        hard_fails=call.fails,
+        warns=call.warns,
+        inconclusive_reasons=call.reasons,
         signals=signals,
         stages=stages,
         self_check=[*(f"mis-wired: {m}" for m in miswired), *flags],
         baseline=baseline_provenance(baseline, context, thresholds),
-        treatment=treatment_info,
+        treatment=_treatment_info(treatment, context),
         notes=notes,
         contention=contention,
         collector_notes=_collector_notes(said),
-        decided_by=decided_by,
+        decided_by=call.decided_by,
         lineages={side: f"{d.name} ({d.evidence})" for side, d in found.items()},
     )
+
+
+def _treatment_info(treat: PerfReport, context: GateContext) -> dict[str, Any]:
+    """The treatment side of verdict.json: which job, which ferry, how it ended."""
+    return {
+        "iris_job_id": treat.iris_job_id,
+        "ferry_module": context.treatment_ferry_module or treat.ferry_module,
+        "status": treat.status,
+        "job_state": context.treatment_job_state,
+    }
 
 
 def _not_read(signals: list[SignalRow], said: dict[str, WarningSummary]) -> None:
