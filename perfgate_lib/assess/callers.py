@@ -92,6 +92,57 @@ def python_uses(
     return sorted(lines)
 
 
+class _HeadFiles:
+    """Head-tree files read at most once: their texts and ASTs (None when a file cannot be
+    read or parsed)."""
+
+    def __init__(self, read_head: HeadReader) -> None:
+        self._read_head = read_head
+        self._texts: dict[str, str | None] = {}
+        self._trees: dict[str, ast.Module | None] = {}
+
+    def text(self, path: str) -> str | None:
+        if path not in self._texts:
+            self._texts[path] = self._read_head(path)
+        return self._texts[path]
+
+    def tree(self, path: str) -> ast.Module | None:
+        if path not in self._trees:
+            src = self.text(path)
+            try:
+                self._trees[path] = ast.parse(src) if src is not None else None
+            except (SyntaxError, ValueError):
+                self._trees[path] = None
+        return self._trees[path]
+
+
+def _hit_path(hit: str) -> str:
+    """The file of a textual ``path:line`` hit."""
+    return hit.rsplit(":", 1)[0]
+
+
+def _text_uses(src: str, path: str, module: str, name: str) -> list[str]:
+    """``path:line`` of the lines of a non-Python file spelling ``module.name`` or
+    ``module:name`` (entry points, configuration)."""
+    return [
+        f"{path}:{ln}"
+        for ln, line in enumerate(src.splitlines(), 1)
+        if f"{module}.{name}" in line or f"{module}:{name}" in line
+    ]
+
+
+def _uses_in_file(
+    path: str, module: str, name: str, name_hits: list[str], head: _HeadFiles, defined: bool
+) -> list[str]:
+    """``path:line`` uses of ``module.name`` in one head-tree file that names it."""
+    if not path.endswith(".py"):
+        return _text_uses(head.text(path) or "", path, module, name)
+    parsed = head.tree(path)
+    if parsed is None:  # cannot read it: every textual hit counts
+        return [h for h in name_hits if _hit_path(h) == path]
+    return [f"{path}:{ln}" for ln in python_uses(parsed, path, module, name, defined)]
+
+
 def users_of(
     removed: Iterable[tuple[str, str]],
     hits: Mapping[str, list[str]],
@@ -102,38 +153,13 @@ def users_of(
     ``module.name``; ``hits`` are the textual ``path:line`` hits of each name. For removed
     names (``defined`` false) a module's own bare reads count only if it no longer binds
     the name; for new ones (``defined``) they count always."""
-    trees: dict[str, ast.Module | None] = {}
-    texts: dict[str, str | None] = {}
+    head = _HeadFiles(read_head)
     out: dict[tuple[str, str], list[str]] = {}
-
-    def text(path: str) -> str | None:
-        if path not in texts:
-            texts[path] = read_head(path)
-        return texts[path]
-
-    def tree(path: str) -> ast.Module | None:
-        if path not in trees:
-            src = text(path)
-            try:
-                trees[path] = ast.parse(src) if src is not None else None
-            except (SyntaxError, ValueError):
-                trees[path] = None
-        return trees[path]
-
     for module, name in removed:
+        name_hits = hits.get(name, [])
         found: list[str] = []
-        for path in sorted({h.rsplit(":", 1)[0] for h in hits.get(name, [])}):
-            if path.endswith(".py"):
-                parsed = tree(path)
-                if parsed is None:  # cannot read it: every textual hit counts
-                    found += [h for h in hits[name] if h.rsplit(":", 1)[0] == path]
-                    continue
-                found += [f"{path}:{ln}" for ln in python_uses(parsed, path, module, name, defined)]
-            else:
-                src = text(path) or ""
-                for ln, line in enumerate(src.splitlines(), 1):
-                    if f"{module}.{name}" in line or f"{module}:{name}" in line:
-                        found.append(f"{path}:{ln}")
+        for path in sorted({_hit_path(h) for h in name_hits}):
+            found += _uses_in_file(path, module, name, name_hits, head, defined)
         if found:
             out[(module, name)] = found
     return out
@@ -160,6 +186,140 @@ def _enclosing_function(node: ast.AST, parents: Mapping[int, ast.AST]) -> ast.AS
     return cur
 
 
+def _import_source(node: ast.ImportFrom, path: str) -> str:
+    """The module a ``from ... import`` in ``path`` imports from (relative ones resolved)."""
+    return resolve_import("." * node.level + (node.module or ""), path)
+
+
+def _class_names(tree: ast.Module, path: str, module: str, cls: str, own: bool) -> set[str]:
+    """Bare names bound to the class ``module.cls`` in one file: its own name in its own
+    module, and the names ``from module import cls [as x]`` binds."""
+    names = {cls} if own else set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            source = _import_source(node, path)
+            names |= {a.asname or a.name for a in node.names if source == module and a.name == cls}
+    return names
+
+
+def _check_other_routes(
+    tree: ast.Module, path: str, module: str, cls: str, names: set[str]
+) -> None:
+    """Raise :class:`_Escapes` when the class is reached another way: re-exported (imported
+    from another module), or named by a string or by a name not bound to it."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and any(a.name == cls for a in node.names):
+            if _import_source(node, path) != module:
+                raise _Escapes(f"{path}:{node.lineno}")
+        elif (isinstance(node, ast.Name) and node.id == cls and node.id not in names) or (
+            isinstance(node, ast.Constant) and node.value == cls
+        ):
+            raise _Escapes(f"{path}:{node.lineno}")
+
+
+def _names_class(
+    node: ast.Name | ast.Attribute, names: set[str], cls: str, mod_aliases: set[str]
+) -> bool:
+    """A read of the class object: a bound bare name, or ``module.cls``."""
+    if isinstance(node, ast.Name):
+        return node.id in names and isinstance(node.ctx, ast.Load)
+    return node.attr == cls and receiver_text(node.value) in mod_aliases
+
+
+def _member_access(node: ast.AST, parents: Mapping[int, ast.AST]) -> tuple[str, int] | None:
+    """``(attribute, line)`` when ``node`` is the receiver of an attribute access."""
+    parent = parents.get(id(node))
+    if isinstance(parent, ast.Attribute) and parent.value is node:
+        return parent.attr, parent.lineno
+    return None
+
+
+def _local_accesses(
+    var: str, scope: ast.AST, parents: Mapping[int, ast.AST], path: str
+) -> list[tuple[str, int]]:
+    """Accesses ``var.member`` in one function; any other read of ``var`` escapes."""
+    out: list[tuple[str, int]] = []
+    for n in ast.walk(scope):
+        if isinstance(n, ast.Name) and n.id == var and isinstance(n.ctx, ast.Load):
+            access = _member_access(n, parents)
+            if access is None:
+                raise _Escapes(f"{path}:{n.lineno}")
+            out.append(access)
+    return out
+
+
+def _bound_instance(holder: ast.AST | None) -> ast.expr | None:
+    """The target an instance is stored in: ``x = C(...)`` or ``with C(...) as x``."""
+    if isinstance(holder, ast.Assign) and len(holder.targets) == 1:
+        return holder.targets[0]
+    if isinstance(holder, ast.withitem):
+        return holder.optional_vars
+    return None
+
+
+def _accesses_from_reference(
+    node: ast.Name | ast.Attribute, parents: Mapping[int, ast.AST], path: str
+) -> list[tuple[str, int]]:
+    """Accesses through one read of the class object: ``C.member``, ``C(...).member``, or
+    ``x.member`` on a local ``x`` holding ``C(...)``; any other use escapes."""
+    access = _member_access(node, parents)
+    if access is not None:
+        return [access]  # C.member
+    parent = parents.get(id(node))
+    if not (isinstance(parent, ast.Call) and parent.func is node):
+        raise _Escapes(f"{path}:{node.lineno}")  # subclassed, annotated, tested, passed
+    access = _member_access(parent, parents)
+    if access is not None:
+        return [access]  # C(...).member
+    scope = _enclosing_function(parent, parents)
+    target = _bound_instance(parents.get(id(parent)))
+    if scope is None or not isinstance(target, ast.Name):
+        raise _Escapes(f"{path}:{parent.lineno}")
+    return _local_accesses(target.id, scope, parents, path)
+
+
+def _receiver(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> str | None:
+    """A method's ``self``/``cls`` parameter; None for a static method or none at all."""
+    args = fn.args.posonlyargs + fn.args.args
+    if not args or any(
+        isinstance(d, ast.Name) and d.id == "staticmethod" for d in fn.decorator_list
+    ):
+        return None
+    return args[0].arg
+
+
+def _method_accesses(
+    fn: ast.FunctionDef | ast.AsyncFunctionDef, parents: Mapping[int, ast.AST], path: str
+) -> list[tuple[str, int]]:
+    """Accesses on ``self``/``cls`` in one method; passing or returning it escapes (except
+    ``return self`` in ``__enter__``)."""
+    me = _receiver(fn)
+    if me is None:
+        return []
+    out: list[tuple[str, int]] = []
+    for n in ast.walk(fn):
+        if isinstance(n, ast.Name) and n.id == me and isinstance(n.ctx, ast.Load):
+            access = _member_access(n, parents)
+            if access is not None:
+                out.append(access)
+            elif not (isinstance(parents.get(id(n)), ast.Return) and fn.name == "__enter__"):
+                raise _Escapes(f"{path}:{n.lineno}")  # self passed or returned
+    return out
+
+
+def _own_method_accesses(
+    tree: ast.Module, cls: str, parents: Mapping[int, ast.AST], path: str
+) -> list[tuple[str, int]]:
+    """Accesses on ``self``/``cls`` inside the methods of the class ``cls``."""
+    out: list[tuple[str, int]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef) and node.name == cls:
+            for fn in node.body:
+                if isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+                    out += _method_accesses(fn, parents, path)
+    return out
+
+
 def _instance_accesses(
     tree: ast.Module, path: str, module: str, cls: str, own: bool
 ) -> list[tuple[str, int]]:
@@ -167,82 +327,17 @@ def _instance_accesses(
     ``module.cls`` in one file; raises :class:`_Escapes` when an instance (or the class)
     is used in a way that hides its type: passed, returned, stored, subclassed, tested."""
     parents = _parents(tree)
-    names = {cls} if own else set()
+    names = _class_names(tree, path, module, cls, own)
     mod_aliases = _module_aliases(tree, path, module)
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom):
-            source = resolve_import("." * node.level + (node.module or ""), path)
-            names |= {a.asname or a.name for a in node.names if source == module and a.name == cls}
-    for node in ast.walk(tree):  # the class reached another way: re-exported, by string
-        if isinstance(node, ast.ImportFrom) and any(a.name == cls for a in node.names):
-            source = resolve_import("." * node.level + (node.module or ""), path)
-            if source != module:
-                raise _Escapes(f"{path}:{node.lineno}")
-        elif (isinstance(node, ast.Name) and node.id == cls and node.id not in names) or (
-            isinstance(node, ast.Constant) and node.value == cls
-        ):
-            raise _Escapes(f"{path}:{node.lineno}")
+    _check_other_routes(tree, path, module, cls, names)
     out: list[tuple[str, int]] = []
-
-    def local_accesses(var: str, scope: ast.AST) -> None:
-        for n in ast.walk(scope):
-            if isinstance(n, ast.Name) and n.id == var and isinstance(n.ctx, ast.Load):
-                parent = parents.get(id(n))
-                if isinstance(parent, ast.Attribute) and parent.value is n:
-                    out.append((parent.attr, parent.lineno))
-                else:
-                    raise _Escapes(f"{path}:{n.lineno}")
-
     for node in ast.walk(tree):
-        is_ref = (
-            isinstance(node, ast.Name) and node.id in names and isinstance(node.ctx, ast.Load)
-        ) or (
-            isinstance(node, ast.Attribute)
-            and node.attr == cls
-            and receiver_text(node.value) in mod_aliases
-        )
-        if not is_ref:
-            continue
-        parent = parents.get(id(node))
-        if isinstance(parent, ast.Attribute) and parent.value is node:
-            out.append((parent.attr, parent.lineno))  # C.member
-            continue
-        if not (isinstance(parent, ast.Call) and parent.func is node):
-            raise _Escapes(f"{path}:{node.lineno}")  # subclassed, annotated, tested, passed
-        holder = parents.get(id(parent))
-        if isinstance(holder, ast.Attribute) and holder.value is parent:
-            out.append((holder.attr, holder.lineno))  # C(...).member
-            continue
-        scope = _enclosing_function(parent, parents)
-        target: ast.expr | None = None
-        if isinstance(holder, ast.Assign) and len(holder.targets) == 1:
-            target = holder.targets[0]
-        elif isinstance(holder, ast.withitem):
-            target = holder.optional_vars
-        if scope is None or not isinstance(target, ast.Name):
-            raise _Escapes(f"{path}:{parent.lineno}")
-        local_accesses(target.id, scope)
-
+        if isinstance(node, ast.Name | ast.Attribute) and _names_class(
+            node, names, cls, mod_aliases
+        ):
+            out += _accesses_from_reference(node, parents, path)
     if own:  # the class's own methods: accesses on self/cls
-        for node in ast.walk(tree):
-            if not (isinstance(node, ast.ClassDef) and node.name == cls):
-                continue
-            for fn in node.body:
-                if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
-                    continue
-                args = fn.args.posonlyargs + fn.args.args
-                if not args or any(
-                    isinstance(d, ast.Name) and d.id == "staticmethod" for d in fn.decorator_list
-                ):
-                    continue
-                me = args[0].arg
-                for n in ast.walk(fn):
-                    if isinstance(n, ast.Name) and n.id == me and isinstance(n.ctx, ast.Load):
-                        parent = parents.get(id(n))
-                        if isinstance(parent, ast.Attribute) and parent.value is n:
-                            out.append((parent.attr, parent.lineno))
-                        elif not (isinstance(parent, ast.Return) and fn.name == "__enter__"):
-                            raise _Escapes(f"{path}:{n.lineno}")  # self passed or returned
+        out += _own_method_accesses(tree, cls, parents, path)
     return out
 
 

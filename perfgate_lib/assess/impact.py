@@ -303,6 +303,272 @@ def _constant_change(qualname: str, base: Symbol | None, head: Symbol | None) ->
     return f"{qualname}: {_fmt_value(a)} → {_fmt_value(b)}"
 
 
+@dataclass(frozen=True)
+class _FileContext:
+    """What :func:`analyse` knows about the file as a whole (its arguments, and what
+    follows from them)."""
+
+    path: str
+    base: SideInfo
+    head: SideInfo
+    hunks: tuple[Hunk, ...]
+    whole_file: bool
+    unused: Mapping[str, str]
+    refs: Mapping[str, list[str]] | None
+    new_functions: frozenset[str]
+    read_tree: Callable[[str], ast.Module | None] | None
+    exported: set[str]
+    execution_file: bool
+
+
+@dataclass(frozen=True)
+class _SymbolChange:
+    """One changed symbol: both versions (None where it does not exist), its changed lines
+    on each side and where it is, for the evidence."""
+
+    qn: str
+    kind: str
+    bsym: Symbol | None
+    hsym: Symbol | None
+    bl: list[int]
+    hl: list[int]
+    where: str
+
+    @property
+    def bnode(self) -> ast.AST | None:
+        return self.bsym.node if self.bsym else None
+
+    @property
+    def hnode(self) -> ast.AST | None:
+        return self.hsym.node if self.hsym else None
+
+
+@dataclass(frozen=True)
+class _Tokens:
+    """The code tokens of one symbol's changed lines, and their identifier parts."""
+
+    every: list[str]  # on the changed lines of both sides (head first)
+    raw: list[str]  # the tokens the change adds or drops
+    parts: set[str]  # parts of the changed tokens that are not local names
+    word_parts: set[str]  # the same, without calls of functions this diff adds
+    name_parts: set[str]  # parts of the symbol's own name
+
+
+def _symbol_change(qn: str, ctx: _FileContext) -> _SymbolChange:
+    bsym, hsym = ctx.base.symbols.get(qn), ctx.head.symbols.get(qn)
+    sym = hsym or bsym
+    kind = sym.kind if sym else "module"
+    hl = _all_lines(hsym) if ctx.whole_file or bsym is None else _lines_of(hsym, ctx.head, qn)
+    bl = _all_lines(bsym) if ctx.whole_file or hsym is None else _lines_of(bsym, ctx.base, qn)
+    if not hl and not bl:  # hunks missing or elsewhere: the symbol as a whole changed
+        hl, bl = _all_lines(hsym), _all_lines(bsym)
+    where = _where(qn, hl, bl, _hunk_for(ctx.hunks, hl, bl))
+    return _SymbolChange(qn, kind, bsym, hsym, bl, hl, where)
+
+
+def _symbol_heat(c: _SymbolChange, ctx: _FileContext) -> Heat:
+    """How often the changed lines run; for a function of unknown heat, from its callers
+    (in this module, then in every head-tree file naming it)."""
+    heat = _combined_heat(c.qn, c.kind, (c.bnode, c.bl), (c.hnode, c.hl))
+    if heat.level != "unknown" or c.kind != "function" or ctx.refs is None:
+        return heat
+    hits = ctx.refs.get(c.qn.rsplit(".", 1)[-1], [])
+    elsewhere = any(not h.startswith(f"{ctx.path}:") for h in hits)
+    heat = heat_from_callers(ctx.head.tree, ctx.head.symbols, c.qn, elsewhere) or heat
+    if heat.level == "unknown" and elsewhere and ctx.read_tree is not None:
+        heat = _heat_across_files(ctx.path, c.qn, hits, ctx.head, ctx.read_tree) or heat
+    return heat
+
+
+def _note_heat(impact: Impact, c: _SymbolChange, heat: Heat) -> bool:
+    """Note a cold or once-per-stream change; True when the change is code that still
+    runs at an unknown or hot rate (removed code no longer runs: only its callers matter)."""
+    if heat.cold:
+        impact.notes.append(f"{c.where}: cold path ({heat.why})")
+    elif heat.level == "stream":
+        impact.notes.append(f"{c.where}: not per item ({heat.why})")
+    elif c.kind != "imports" and c.hsym is not None:
+        return True
+    return False
+
+
+def _local_names(c: _SymbolChange) -> set[str]:
+    """Names whose change is not behaviour: locals; a new definition's own name and
+    parameters; parameters of a function whose signature did not change."""
+    local = _locals(c.hnode) | _locals(c.bnode)  # a local's name is not behaviour
+    if c.bsym is None:  # new code: its own name and parameters are only names
+        local |= _own_names(c.hnode)
+    elif c.hnode is not None and _signature(c.bnode) == _signature(c.hnode):
+        local |= _own_names(c.hnode)  # unchanged parameters: reading one is not new work
+    return local
+
+
+def _tokens(c: _SymbolChange, new_functions: frozenset[str]) -> _Tokens:
+    head = code_names(c.hsym.nodes if c.hsym else [], set(c.hl))
+    base = code_names(c.bsym.nodes if c.bsym else [], set(c.bl))
+    raw = _changed_tokens(head, base)
+    local = _local_names(c)
+    names = [t for t in raw if t not in local]
+    return _Tokens(
+        every=head + base,
+        raw=raw,
+        parts={p for t in names for p in identifier_parts(t)},
+        # Word rules: a call of a function this diff adds is judged by its body, not name.
+        word_parts={p for t in names if t not in new_functions for p in identifier_parts(t)},
+        name_parts=set(identifier_parts(c.qn.rsplit(".", 1)[-1].replace(",", "_"))),
+    )
+
+
+def _error_path_rule(impact: Impact, c: _SymbolChange, heat: Heat, tokens: _Tokens) -> None:
+    """An error path that now raises or reports another error: classification may change."""
+    errors = tokens.parts & ERROR_PARTS
+    if heat.cold and "error path" in heat.why and errors:
+        impact.add(
+            "design",
+            f"{c.where}: the error path now raises or reports another error "
+            f"({', '.join(sorted(errors))}): error classification may change",
+        )
+
+
+def _constant_rules(impact: Impact, where: str, constant: str, name_parts: set[str]) -> None:
+    """Constants: show old and new values; size-like or unexplained tuning constants."""
+    matched = [r for r in WORD_RULES if r.hits(name_parts)]
+    for rule in matched:
+        impact.add(rule.question, f"{where}: {rule.reason} — constant {constant}")
+    if name_parts & SIZE_PARTS and not any(r.question == "memory" for r in matched):
+        impact.add("memory", f"{where}: size/limit constant changed — {constant}")
+    if not matched and not name_parts & SIZE_PARTS:
+        impact.add(
+            "cpu",
+            f"{where}: tuning constant changed (effect unknown, answering yes) — {constant}",
+        )
+
+
+def _word_rules(impact: Impact, c: _SymbolChange, heat: Heat, tokens: _Tokens) -> None:
+    """Word rules on the tokens the change adds or drops. The symbol's own name is a
+    clue only for a hot change, or when no token changed (an operator or literal)."""
+    named = tokens.name_parts if heat.level == "hot" or not tokens.raw else set()
+    if c.bsym is None:  # a new definition's name says nothing its body does not
+        named = set()
+    for rule in WORD_RULES:
+        hits = rule.hits(tokens.word_parts | named)
+        if hits:
+            impact.add(rule.question, f"{c.where}: {rule.reason} — {', '.join(sorted(hits))}")
+
+
+def _value_rules(impact: Impact, c: _SymbolChange, heat: Heat, tokens: _Tokens) -> None:
+    """A changed constant is judged by its name and values; other changed code (not on
+    a cold path) by the words it adds or drops."""
+    constant = _constant_change(c.qn, c.bsym, c.hsym) if c.kind == "assign" else None
+    if constant and not c.qn.startswith("__"):
+        _constant_rules(impact, c.where, constant, tokens.name_parts)
+    elif not heat.cold:
+        _word_rules(impact, c, heat, tokens)
+
+
+def _result_call_rule(impact: Impact, c: _SymbolChange, tokens: _Tokens) -> None:
+    """.result() calls: blocking order of futures and actor calls."""
+    bnode, hnode = c.bnode, c.hnode
+    nb = sum(1 for _ in iter_calls(bnode, "result")) if bnode is not None else 0
+    nh = sum(1 for _ in iter_calls(hnode, "result")) if hnode is not None else 0
+    if _has_result_call(tokens.every) or (nb != nh and (bnode is not None and hnode is not None)):
+        counts = f" ({nb} → {nh} calls in the symbol)" if nb != nh else ""
+        impact.add(
+            "design", f"{c.where}: changed .result() call (ordering/blocking of futures){counts}"
+        )
+
+
+def _hot_path_rule(impact: Impact, c: _SymbolChange, heat: Heat) -> None:
+    """Hot paths: changed code inside a per-item loop or comprehension."""
+    if heat.level == "hot":
+        impact.add("cpu", f"{c.where}: changed code on a hot path ({heat.why})")
+
+
+def _error_classification_rule(impact: Impact, c: _SymbolChange) -> None:
+    """Error classification: caught exception types, retry-ish raised types."""
+    bnode, hnode = c.bnode, c.hnode
+    if bnode is None or hnode is None:
+        return
+    if _handler_types(bnode) != _handler_types(hnode):
+        impact.add("design", f"{c.where}: changed except clauses (error classification)")
+    raised = {n for n in _raised(bnode) ^ _raised(hnode) if CLASSIFY_RAISE.search(n)}
+    if raised:
+        impact.add(
+            "design",
+            f"{c.where}: changed raised error types ({', '.join(sorted(raised))})",
+        )
+
+
+def _public_api_rule(impact: Impact, c: _SymbolChange, ctx: _FileContext) -> None:
+    """Public API: ``__all__``, a package's exports, public definitions."""
+    if c.qn == "__all__":
+        impact.add("design", f"{c.where}: __all__ (the exported API) changed")
+    elif c.qn == "<imports>" and posixpath.basename(ctx.path) == "__init__.py":
+        impact.add("design", f"{c.where}: package exports changed (imports of __init__.py)")
+    elif c.kind in ("function", "class") and _is_api(c.qn, ctx.path, ctx.exported):
+        _api_change(impact, c.qn, c.where, c.bsym, c.hsym)
+
+
+def _protocol_rule(impact: Impact, c: _SymbolChange, ctx: _FileContext) -> None:
+    """Actor protocol: a method of an actor-like class (or of the executor) added,
+    removed, or with a new signature."""
+    owner = c.qn.split(".")[0] if "." in c.qn else ""
+    protocol = bool(owner) and bool(ACTOR_CLASS.search(owner) or ctx.execution_file)
+    if not (c.kind == "function" and protocol):
+        return
+    if c.bsym is not None and c.hsym is not None and _signature(c.bnode) == _signature(c.hnode):
+        return
+    what = "added" if c.bsym is None else "removed" if c.hsym is None else "signature"
+    impact.add(
+        "design",
+        f"{c.where}: actor/executor protocol method {what} changed"
+        if what == "signature"
+        else f"{c.where}: actor/executor protocol method {what}",
+    )
+
+
+def _unused_symbol(impact: Impact, c: _SymbolChange, ctx: _FileContext) -> None:
+    """A new symbol nothing calls: it cannot change performance, only the public API."""
+    impact.notes.append(f"{c.where}: {ctx.unused[c.qn]}")
+    if c.kind in ("function", "class") and _is_api(c.qn, ctx.path, ctx.exported):
+        _api_change(impact, c.qn, c.where, c.bsym, c.hsym)
+
+
+def _analyse_symbol(impact: Impact, c: _SymbolChange, ctx: _FileContext) -> bool:
+    """Questions 2-5 for one changed symbol; True when its changed code still runs at an
+    unknown or hot rate (then the file's role answers too)."""
+    heat = _symbol_heat(c, ctx)
+    runs = _note_heat(impact, c, heat)
+    tokens = _tokens(c, ctx.new_functions)
+    _error_path_rule(impact, c, heat, tokens)
+    _value_rules(impact, c, heat, tokens)
+    _result_call_rule(impact, c, tokens)
+    _hot_path_rule(impact, c, heat)
+    _error_classification_rule(impact, c)
+    _public_api_rule(impact, c, ctx)
+    _protocol_rule(impact, c, ctx)
+    return runs
+
+
+def _role_rule(impact: Impact, path: str) -> None:
+    """The file's role: a non-trivial change there has the highest prior of impact."""
+    for role in roles_of(path):
+        for q in role.answers:
+            impact.add(
+                q,
+                f"file role: {posixpath.basename(path)} is {role.what}; a non-trivial "
+                "change here has the highest prior of perf impact",
+            )
+
+
+def _cap_evidence(impact: Impact) -> None:
+    """At most :data:`MAX_EVIDENCE` items per question, then how many more."""
+    for q in IMPACT_QUESTIONS:
+        if len(impact.yes[q]) > MAX_EVIDENCE:
+            extra = len(impact.yes[q]) - MAX_EVIDENCE
+            impact.yes[q] = impact.yes[q][:MAX_EVIDENCE] + [f"… and {extra} more"]
+
+
 def analyse(
     path: str,
     changed: list[str],
@@ -330,146 +596,31 @@ def analyse(
     they change (constants, .result() calls, error classification), not from the words
     or the file's role.
     """
+    ctx = _FileContext(
+        path=path,
+        base=base,
+        head=head,
+        hunks=hunks,
+        whole_file=whole_file,
+        unused=unused or {},
+        refs=refs,
+        new_functions=new_functions,
+        read_tree=read_tree,
+        exported=exported_names(head.tree) | exported_names(base.tree),
+        execution_file=any("executor" in r.what for r in roles_of(path)),
+    )
     impact = Impact()
-    exported = exported_names(head.tree) | exported_names(base.tree)
-    execution_file = any("executor" in r.what for r in roles_of(path))
     code_changed = False
-
-    unused = unused or {}
     for qn in changed:
-        bsym, hsym = base.symbols.get(qn), head.symbols.get(qn)
-        kind = (hsym or bsym).kind if (hsym or bsym) else "module"
-        hl = _all_lines(hsym) if whole_file or bsym is None else _lines_of(hsym, head, qn)
-        bl = _all_lines(bsym) if whole_file or hsym is None else _lines_of(bsym, base, qn)
-        if not hl and not bl:  # hunks missing or elsewhere: the symbol as a whole changed
-            hl, bl = _all_lines(hsym), _all_lines(bsym)
-        where = _where(qn, hl, bl, _hunk_for(hunks, hl, bl))
-        bnode, hnode = (bsym.node if bsym else None), (hsym.node if hsym else None)
-        if qn in unused:
-            impact.notes.append(f"{where}: {unused[qn]}")
-            if kind in ("function", "class") and _is_api(qn, path, exported):
-                _api_change(impact, qn, where, bsym, hsym)
+        c = _symbol_change(qn, ctx)
+        if qn in ctx.unused:
+            _unused_symbol(impact, c, ctx)
             continue
-        heat = _combined_heat(qn, kind, (bnode, bl), (hnode, hl))
-        if heat.level == "unknown" and kind == "function" and refs is not None:
-            short = qn.rsplit(".", 1)[-1]
-            elsewhere = any(not h.startswith(f"{path}:") for h in refs.get(short, []))
-            heat = heat_from_callers(head.tree, head.symbols, qn, elsewhere) or heat
-            if heat.level == "unknown" and elsewhere and read_tree is not None:
-                heat = _heat_across_files(path, qn, refs.get(short, []), head, read_tree) or heat
-        if heat.cold:
-            impact.notes.append(f"{where}: cold path ({heat.why})")
-        elif heat.level == "stream":
-            impact.notes.append(f"{where}: not per item ({heat.why})")
-        elif kind != "imports" and hsym is not None:
-            code_changed = True  # removed code no longer runs: only its callers matter
-        tokens = code_names(hsym.nodes if hsym else [], set(hl))
-        tokens += code_names(bsym.nodes if bsym else [], set(bl))
-        local = _locals(hnode) | _locals(bnode)  # a local's name is not behaviour
-        if bsym is None:  # new code: its own name and parameters are only names
-            local |= _own_names(hnode)
-        elif hnode is not None and _signature(bnode) == _signature(hnode):
-            local |= _own_names(hnode)  # unchanged parameters: reading one is not new work
-        raw = _changed_tokens(
-            code_names(hsym.nodes if hsym else [], set(hl)),
-            code_names(bsym.nodes if bsym else [], set(bl)),
-        )
-        names = [t for t in raw if t not in local]
-        parts = {p for t in names for p in identifier_parts(t)}
-        # Word rules: a call of a function this diff adds is judged by its body, not name.
-        word_parts = {p for t in names if t not in new_functions for p in identifier_parts(t)}
-        name_parts = set(identifier_parts(qn.rsplit(".", 1)[-1].replace(",", "_")))
-        if heat.cold and "error path" in heat.why and parts & ERROR_PARTS:
-            impact.add(
-                "design",
-                f"{where}: the error path now raises or reports another error "
-                f"({', '.join(sorted(parts & ERROR_PARTS))}): error classification may change",
-            )
-
-        constant = _constant_change(qn, bsym, hsym) if kind == "assign" else None
-        if constant and not qn.startswith("__"):
-            # Constants: show old and new values; size-like or unexplained tuning constants.
-            matched = [r for r in WORD_RULES if r.hits(name_parts)]
-            for rule in matched:
-                impact.add(rule.question, f"{where}: {rule.reason} — constant {constant}")
-            if name_parts & SIZE_PARTS and not any(r.question == "memory" for r in matched):
-                impact.add("memory", f"{where}: size/limit constant changed — {constant}")
-            if not matched and not name_parts & SIZE_PARTS:
-                impact.add(
-                    "cpu",
-                    f"{where}: tuning constant changed (effect unknown, answering yes) — "
-                    f"{constant}",
-                )
-        elif not heat.cold:
-            # Word rules on the tokens the change adds or drops. The symbol's own name is a
-            # clue only for a hot change, or when no token changed (an operator or literal).
-            named = name_parts if heat.level == "hot" or not raw else set()
-            if bsym is None:  # a new definition's name says nothing its body does not
-                named = set()
-            for rule in WORD_RULES:
-                hits = rule.hits(word_parts | named)
-                if hits:
-                    impact.add(rule.question, f"{where}: {rule.reason} — {', '.join(sorted(hits))}")
-
-        # .result() calls: blocking order of futures and actor calls.
-        nb = sum(1 for _ in iter_calls(bnode, "result")) if bnode is not None else 0
-        nh = sum(1 for _ in iter_calls(hnode, "result")) if hnode is not None else 0
-        if _has_result_call(tokens) or (nb != nh and (bnode is not None and hnode is not None)):
-            counts = f" ({nb} → {nh} calls in the symbol)" if nb != nh else ""
-            impact.add(
-                "design", f"{where}: changed .result() call (ordering/blocking of futures){counts}"
-            )
-
-        # Hot paths: changed code inside a per-item loop or comprehension.
-        if heat.level == "hot":
-            impact.add("cpu", f"{where}: changed code on a hot path ({heat.why})")
-
-        # Error classification: caught exception types, retry-ish raised types.
-        if bnode is not None and hnode is not None:
-            hb, hh = _handler_types(bnode), _handler_types(hnode)
-            if hb != hh:
-                impact.add("design", f"{where}: changed except clauses (error classification)")
-            raised = {n for n in _raised(bnode) ^ _raised(hnode) if CLASSIFY_RAISE.search(n)}
-            if raised:
-                impact.add(
-                    "design",
-                    f"{where}: changed raised error types ({', '.join(sorted(raised))})",
-                )
-
-        # Public API and actor protocol.
-        if qn == "__all__":
-            impact.add("design", f"{where}: __all__ (the exported API) changed")
-        elif qn == "<imports>" and posixpath.basename(path) == "__init__.py":
-            impact.add("design", f"{where}: package exports changed (imports of __init__.py)")
-        elif kind in ("function", "class") and _is_api(qn, path, exported):
-            _api_change(impact, qn, where, bsym, hsym)
-        owner = qn.split(".")[0] if "." in qn else ""
-        protocol = bool(owner) and bool(ACTOR_CLASS.search(owner) or execution_file)
-        if (
-            kind == "function"
-            and protocol
-            and (bsym is None or hsym is None or _signature(bnode) != _signature(hnode))
-        ):
-            what = "added" if bsym is None else "removed" if hsym is None else "signature"
-            impact.add(
-                "design",
-                f"{where}: actor/executor protocol method {what} changed"
-                if what == "signature"
-                else f"{where}: actor/executor protocol method {what}",
-            )
-
+        if _analyse_symbol(impact, c, ctx):
+            code_changed = True
     if code_changed:
-        for role in roles_of(path):
-            for q in role.answers:
-                impact.add(
-                    q,
-                    f"file role: {posixpath.basename(path)} is {role.what}; a non-trivial "
-                    "change here has the highest prior of perf impact",
-                )
-    for q in IMPACT_QUESTIONS:
-        if len(impact.yes[q]) > MAX_EVIDENCE:
-            extra = len(impact.yes[q]) - MAX_EVIDENCE
-            impact.yes[q] = impact.yes[q][:MAX_EVIDENCE] + [f"… and {extra} more"]
+        _role_rule(impact, path)
+    _cap_evidence(impact)
     return impact
 
 
@@ -499,7 +650,7 @@ def _heat_across_files(
     for h in hits:
         p, _, ln = h.rpartition(":")
         by_file.setdefault(p, set()).add(int(ln) if ln.isdigit() else -1)
-    files = []
+    files: list[tuple[str, ast.Module, Mapping[str, Symbol], set[int]]] = []
     for p, lines in sorted(by_file.items()):
         if not p.endswith(".py"):
             return None
