@@ -328,7 +328,7 @@ def from_mirror(
     notes: list[str] = []
     try:
         paths = storage.glob(pattern)
-    except Exception as exc:  # fsspec backends raise many kinds; all mean "unreachable"
+    except Exception as exc:  # noqa: BLE001 - fsspec backends raise many kinds; all mean "unreachable"
         return None, f"cannot list {pattern}: {type(exc).__name__}: {exc}", notes
     if not paths:
         return None, f"no report matches {pattern}", notes
@@ -348,7 +348,7 @@ def from_mirror(
             bad += 1
             notes.append(f"mirror: {exc}")
             continue
-        except Exception as exc:  # an unreadable object: skip it, say why
+        except Exception as exc:  # noqa: BLE001 - an unreadable object: skip it, say why
             bad += 1
             notes.append(f"mirror: cannot read {path}: {type(exc).__name__}: {exc}")
             continue

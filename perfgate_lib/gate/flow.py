@@ -278,18 +278,19 @@ def confirm(opts: RunOptions, state: RunState, path: str, reply: str) -> Any:
     if opts.sha and assessment.head_sha and assessment.head_sha != opts.sha:
         raise HeadMoved(opts.pr, opts.sha, assessment.head_sha)  # assessed another commit
     started = bool(state.data.get("attempts"))
-    if reply and (not assessment.confirmation or not started):
-        if not assessment.confirmation or assessment.confirmation.get("reply") != reply:
+    confirmed = assessment.confirmation
+    if reply and (not confirmed or not started):
+        if not confirmed or confirmed.get("reply") != reply:
             base = assessment
-            if assessment.confirmation:  # a new reply before any gate ran: start from the proposal
+            if confirmed:  # a new reply before any gate ran: start from the proposal
                 from dataclasses import replace
 
                 base = replace(assessment, max_gate=assessment.proposed_max_gate, confirmation=None)
             assessment = apply_reply(base, reply, reviewer=opts.reviewer)
             storage.write_text(path, json.dumps(assessment.to_json(), indent=2) + "\n")
-    elif reply and started and assessment.confirmation.get("reply") != reply:
+    elif reply and started and confirmed and confirmed.get("reply") != reply:
         _say(
-            f"note: this run was confirmed with {assessment.confirmation.get('reply')!r} and "
+            f"note: this run was confirmed with {confirmed.get('reply')!r} and "
             f"has gates in flight; --confirm {reply!r} is ignored"
         )
     if not assessment.confirmation:

@@ -184,6 +184,13 @@ def sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def recorded_watch(rec: dict[str, Any], job_id: str) -> Watch:
+    """The watch an attempt record holds; submitted now when the record has no time."""
+    now = iso(utc_now())
+    assert now is not None  # iso() is None only for a None time
+    return Watch.from_json(rec.get("job"), job_id, rec.get("submitted_at") or now)
+
+
 _JOB_PR = re.compile(r"-pr(\d+)-g\d")
 
 
@@ -518,9 +525,7 @@ class GateSession:
 
     def watch(self) -> Watch:
         rec = self.record
-        return Watch.from_json(
-            rec.get("job"), rec["job_id"], rec.get("submitted_at") or iso(utc_now())
-        )
+        return recorded_watch(rec, rec["job_id"])
 
     def babysit(self) -> Watch:
         """Poll the job until terminal (resumes the recorded watch)."""
@@ -902,7 +907,7 @@ def handle_interrupt(
         return "nothing in flight"
     if rec.get("status") == "stopped":
         return f"stopped {job_id}"  # handled already (in-process sessions see it first)
-    watch = Watch.from_json(rec.get("job"), job_id, rec.get("submitted_at") or iso(utc_now()))
+    watch = recorded_watch(rec, job_id)
     run = watch.run_seconds(dt.datetime.now(dt.UTC))
     if may_stop(run, policy):
         try:

@@ -122,12 +122,13 @@ def _lock_holder(client: GitHubClient, pr: int, runs_root: str, now: dt.datetime
     """A link or folder of the gate already running for ``pr``, else None."""
     from perfgate_lib.gate.state import unfinished_runs
 
-    comment, state = kit_state(client, pr)
-    if comment is not None and running_elsewhere(state, now):
-        return state.get("run_url") or comment.html_url or "the running gate"
-    for state in unfinished_runs(runs_root, pr):
-        if state.status == "running" and lock_is_fresh(state.data.get("updated_at"), now):
-            return state.run_dir
+    comment, marker = kit_state(client, pr)
+    if comment is not None and marker is not None and running_elsewhere(marker, now):
+        return marker.get("run_url") or comment.html_url or "the running gate"
+    for unfinished in unfinished_runs(runs_root, pr):
+        updated = unfinished.data.get("updated_at")
+        if unfinished.status == "running" and lock_is_fresh(updated, now):
+            return unfinished.run_dir
     return None
 
 

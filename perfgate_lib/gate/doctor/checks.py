@@ -237,7 +237,9 @@ def check_iris(
     elif dialect is None:
         rows.append(broken("iris job list", dialect_error))
     else:
-        needed = ("--prefix", "--json") if dialect == "json" else ("--prefix", "--limit")
+        needed: tuple[str, ...] = (
+            ("--prefix", "--json") if dialect == "json" else ("--prefix", "--limit")
+        )
         how = (
             " (JSON, marin-iris 0.2.20)"
             if dialect == "json"

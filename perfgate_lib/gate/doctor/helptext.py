@@ -168,8 +168,9 @@ def source_constant_strings(source: str, name: str) -> tuple[str, ...] | None:
                 value = value.args[0]
             if isinstance(value, ast.Tuple | ast.List | ast.Set):
                 items = [e.value for e in value.elts if isinstance(e, ast.Constant)]
-                if all(isinstance(i, str) for i in items):
-                    return tuple(items)
+                strings = [i for i in items if isinstance(i, str)]
+                if len(strings) == len(items):
+                    return tuple(strings)
     return None
 
 
@@ -181,7 +182,7 @@ def _tier_flags(value: ast.expr) -> str | None:
     (marin's script) or from the string constants of a ``(module, [flags])`` literal."""
     if isinstance(value, ast.Call):
         words = [
-            f"--{kw.arg}={kw.value.value}"
+            f"--{kw.arg}={kw.value.value!s}"
             for kw in value.keywords
             if kw.arg in _TIER_KEYWORDS and isinstance(kw.value, ast.Constant) and kw.value.value
         ]
@@ -213,7 +214,9 @@ def source_tiers(source: str) -> dict[str, str] | None:
             continue
         tiers: dict[str, str] = {}
         for key, item in zip(value.keys, value.values, strict=False):
-            flags = _tier_flags(item) if isinstance(key, ast.Constant) else None
+            if not isinstance(key, ast.Constant):  # None for a ``**other`` entry
+                continue
+            flags = _tier_flags(item)
             if flags is not None:
                 tiers[str(key.value)] = flags
         return tiers or None
