@@ -332,31 +332,8 @@ def from_mirror(
         return None, f"cannot list {pattern}: {type(exc).__name__}: {exc}", notes
     if not paths:
         return None, f"no report matches {pattern}", notes
-
-    def stamp(path: str) -> str:
-        found = _MIRROR_TS.search(path)
-        return found.group(1) if found else ""
-
-    paths.sort(key=lambda p: (stamp(p), p), reverse=True)
-    best: tuple[int, str, PerfReport, bytes] | None = None
-    bad = 0
-    for path in paths[:max_reports]:
-        try:
-            raw = storage.read_bytes(path)
-            report = loads_report(raw, path)
-        except ReportError as exc:
-            bad += 1
-            notes.append(f"mirror: {exc}")
-            continue
-        except Exception as exc:  # noqa: BLE001 - an unreadable object: skip it, say why
-            bad += 1
-            notes.append(f"mirror: cannot read {path}: {type(exc).__name__}: {exc}")
-            continue
-        rank = _mirror_rank(report, params, actions, parse_time(stamp(path)))
-        if best is None or rank < best[0]:
-            best = (rank, path, report, raw)
-        if rank == 0:
-            break
+    paths.sort(key=lambda p: (_mirror_stamp(p), p), reverse=True)
+    best, bad = _best_mirror_report(paths[:max_reports], params, actions, notes)
     if best is None:
         return None, f"all {bad} newest reports under {pattern} were unreadable", notes
     rank, path, report, raw = best
@@ -365,7 +342,7 @@ def from_mirror(
     created = (
         (info.created if info else None)
         or parse_time(report.collected_at_utc)
-        or parse_time(stamp(path))
+        or parse_time(_mirror_stamp(path))
     )
     if rank == 1:
         notes.append(f"mirror: run #{run_id} could not be confirmed as a scheduled main run")
@@ -390,6 +367,40 @@ def from_mirror(
         notes=tuple(actions.notes + notes),
     )
     return Baseline(report, raw, prov), "", notes
+
+
+def _mirror_stamp(path: str) -> str:
+    """The ``YYYYMMDDTHHMMSSZ`` folder stamp of a mirror report's path, "" when none."""
+    found = _MIRROR_TS.search(path)
+    return found.group(1) if found else ""
+
+
+def _best_mirror_report(
+    paths: list[str], params: GateParams, actions: _ActionsOutcome, notes: list[str]
+) -> tuple[tuple[int, str, PerfReport, bytes] | None, int]:
+    """The best-ranked readable report of ``paths`` (newest first; a rank-0 report ends
+    the search) as (rank, path, report, raw bytes), or None; and how many were
+    unreadable. Each unreadable report adds a note saying why."""
+    best: tuple[int, str, PerfReport, bytes] | None = None
+    bad = 0
+    for path in paths:
+        try:
+            raw = storage.read_bytes(path)
+            report = loads_report(raw, path)
+        except ReportError as exc:
+            bad += 1
+            notes.append(f"mirror: {exc}")
+            continue
+        except Exception as exc:  # noqa: BLE001 - an unreadable object: skip it, say why
+            bad += 1
+            notes.append(f"mirror: cannot read {path}: {type(exc).__name__}: {exc}")
+            continue
+        rank = _mirror_rank(report, params, actions, parse_time(_mirror_stamp(path)))
+        if best is None or rank < best[0]:
+            best = (rank, path, report, raw)
+        if rank == 0:
+            break
+    return best, bad
 
 
 def _mirror_rank(
