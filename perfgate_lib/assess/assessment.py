@@ -20,7 +20,7 @@ import re
 import tomllib
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypedDict
 
 from perfgate_lib.assess import alpha, astdiff, usage
 from perfgate_lib.assess.assets import asset_kind
@@ -287,99 +287,149 @@ def _parse_norm(text: str, side: str, init: bool) -> ast.Module | str:
         return f"{side} does not parse ({exc})"
 
 
-def _draft_python(ch: FileChange) -> _Draft:
-    d = _Draft(ch, "python")
-    missing = [
-        side
-        for side, text, present in (
-            ("base", ch.base_text, ch.status != "added"),
-            ("head", ch.head_text, ch.status != "deleted"),
-        )
-        if present and text is None
-    ]
-    if missing:
-        d.unsure = f"{missing[0]} text unavailable (binary or unreadable)"
-        return d
+def _is_package_init(path: str) -> bool:
+    return posixpath.basename(path) == "__init__.py"
+
+
+def _missing_side(ch: FileChange) -> str | None:
+    """The first side (base, head) that should exist but has no text."""
+    for side, text, present in (
+        ("base", ch.base_text, ch.status != "added"),
+        ("head", ch.head_text, ch.status != "deleted"),
+    ):
+        if present and text is None:
+            return side
+    return None
+
+
+def _over_budget(ch: FileChange) -> str | None:
+    """Why a side is past the per-file parse budget (base first), or None."""
     limits = load_limits()
     for side, text in (("base", ch.base_text), ("head", ch.head_text)):
         problem = text and astdiff.budget_problem(
             text, side, limits.parse_max_bytes, limits.parse_max_depth
         )
         if problem:
-            d.unsure, d.unsure_summary = problem, "too large or deep to analyse"
-            d.not_trivial_why.append(f"{problem}: not analysed; not trivial")
-            return d
-    if ch.status in ("added", "deleted"):
-        side, text = ("head", ch.head_text) if ch.status == "added" else ("base", ch.base_text)
-        tree = astdiff.parse(text or "", ch.path)
-        if isinstance(tree, SyntaxError):
-            d.unsure = _syntax(side, tree)
-            d.not_trivial_why.append(f"{d.unsure}: not trivial")
-            return d
-        lines = len((text or "").splitlines())
-        defined = _names_list(_module_defs(tree))
-        norm = _parse_norm(text or "", side, posixpath.basename(ch.path) == "__init__.py")
-        if ch.status == "added":
-            d.head_tree = tree
-            d.head_norm = norm if isinstance(norm, ast.Module) else None
-            d.not_trivial_why.append(
-                f"new module ({lines} lines) defining {defined}: new code is never trivial"
-            )
-        else:
-            d.base_tree = tree
-            d.base_norm = norm if isinstance(norm, ast.Module) else None
-            d.not_trivial_why.append(
-                f"module deleted (it defined {defined}): a removed module is not trivial"
-            )
-        return d
+            return problem
+    return None
+
+
+def _old_module_refs(ch: FileChange) -> list[str]:
+    """Names by which the head tree could still import a module this diff moved."""
     if ch.old_path and ch.old_path != ch.path:
         old = module_of(ch.old_path)
         if old and module_of(ch.path) != old:
-            d.old_module_refs = [old, "." + old.rsplit(".", 1)[-1]]
-    init = posixpath.basename(ch.path) == "__init__.py"
-    assert ch.base_text is not None and ch.head_text is not None
-    base = _parse_norm(ch.base_text, "base", init)
-    head = _parse_norm(ch.head_text, "head", init)
-    for tree in (head, base):
-        if isinstance(tree, str):
-            d.unsure = tree
-            d.not_trivial_why.append(f"{tree}: cannot compare; not trivial")
-            return d
+            return [old, "." + old.rsplit(".", 1)[-1]]
+    return []
+
+
+def _draft_whole_module(d: _Draft) -> None:
+    """An added or deleted module: never trivial; the one side's trees for the impact."""
+    ch = d.change
+    added = ch.status == "added"
+    side, text = ("head", ch.head_text) if added else ("base", ch.base_text)
+    tree = astdiff.parse(text or "", ch.path)
+    if isinstance(tree, SyntaxError):
+        d.unsure = _syntax(side, tree)
+        d.not_trivial_why.append(f"{d.unsure}: not trivial")
+        return
+    lines = len((text or "").splitlines())
+    defined = _names_list(_module_defs(tree))
+    norm = _parse_norm(text or "", side, _is_package_init(ch.path))
+    norm_tree = norm if isinstance(norm, ast.Module) else None
+    if added:
+        d.head_tree, d.head_norm = tree, norm_tree
+        d.not_trivial_why.append(
+            f"new module ({lines} lines) defining {defined}: new code is never trivial"
+        )
+    else:
+        d.base_tree, d.base_norm = tree, norm_tree
+        d.not_trivial_why.append(
+            f"module deleted (it defined {defined}): a removed module is not trivial"
+        )
+
+
+def _pure_move(d: _Draft) -> None:
+    """A renamed file whose content did not change."""
+    ch = d.change
+    d.trivial = True
+    d.trivial_summary = f"file moved from {ch.old_path} (content unchanged)"
+    d.trivial_why.append(f"pure rename: {ch.old_path} → {ch.path}, content identical")
+
+
+def _same_code(d: _Draft, base_text: str, head_text: str) -> None:
+    """Normalised trees equal: say what changed (comments, docstrings, annotations, ...)."""
+    originals = (ast.parse(base_text), ast.parse(head_text))
+    aspects = [astdiff.ASPECT_TEXT[a] for a in astdiff.changed_aspects(*originals)]
+    d.trivial = True
+    if not aspects:
+        d.trivial_summary = "comments/whitespace/formatting only"
+        d.trivial_why.append("ASTs identical: only comments, whitespace or formatting changed")
+    else:
+        d.trivial_summary = " and ".join(aspects) + " only"
+        d.trivial_why.append(
+            f"ASTs equal once comments, docstrings, whitespace, type annotations and "
+            f"log-message text are removed; changed: {', '.join(aspects)}"
+        )
+
+
+def _rename_removal_or_change(d: _Draft, base: ast.Module, head: ast.Module) -> None:
+    """A rename or a dead-code removal (trivial pending the reference checks), the same
+    code up to locals (trivial), or a real change."""
+    d.rename = astdiff.match_rename(base, head)
+    if d.rename is None:
+        d.removal = astdiff.match_removal(base, head)
+    if d.rename is not None or d.removal is not None:
+        d.trivial = True  # pending the reference checks
+        return
+    if _same_up_to_locals(d):
+        return
+    changed = astdiff.changed_symbols(base, head)
+    d.not_trivial_why.append(
+        "ASTs differ after removing comments, docstrings, whitespace, type annotations "
+        f"and log-message text: {_names_list(changed)} changed"
+    )
+
+
+def _draft_modified(d: _Draft, base_text: str, head_text: str) -> None:
+    """A modified (or renamed) file: both sides parsed and normalised, then compared."""
+    init = _is_package_init(d.path)
+    base = _parse_norm(base_text, "base", init)
+    head = _parse_norm(head_text, "head", init)
+    for parsed in (head, base):
+        if isinstance(parsed, str):
+            d.unsure = parsed
+            d.not_trivial_why.append(f"{parsed}: cannot compare; not trivial")
+            return
     assert isinstance(base, ast.Module) and isinstance(head, ast.Module)
     # The normalised trees keep line numbers: the impact rules read them too.
     d.base_norm = d.base_tree = base
     d.head_norm = d.head_tree = head
-    if ch.base_text == ch.head_text:
-        d.trivial = True
-        d.trivial_summary = f"file moved from {ch.old_path} (content unchanged)"
-        d.trivial_why.append(f"pure rename: {ch.old_path} → {ch.path}, content identical")
-    elif astdiff.same_module(d.base_norm, d.head_norm):
-        originals = (ast.parse(ch.base_text), ast.parse(ch.head_text))
-        aspects = [astdiff.ASPECT_TEXT[a] for a in astdiff.changed_aspects(*originals)]
-        d.trivial = True
-        if not aspects:
-            d.trivial_summary = "comments/whitespace/formatting only"
-            d.trivial_why.append("ASTs identical: only comments, whitespace or formatting changed")
-        else:
-            d.trivial_summary = " and ".join(aspects) + " only"
-            d.trivial_why.append(
-                f"ASTs equal once comments, docstrings, whitespace, type annotations and "
-                f"log-message text are removed; changed: {', '.join(aspects)}"
-            )
+    if base_text == head_text:
+        _pure_move(d)
+    elif astdiff.same_module(base, head):
+        _same_code(d, base_text, head_text)
     else:
-        d.rename = astdiff.match_rename(d.base_norm, d.head_norm)
-        if d.rename is None:
-            d.removal = astdiff.match_removal(d.base_norm, d.head_norm)
-        if d.rename is None and d.removal is None and _same_up_to_locals(d):
-            return d
-        if d.rename is None and d.removal is None:
-            changed = astdiff.changed_symbols(d.base_norm, d.head_norm)
-            d.not_trivial_why.append(
-                "ASTs differ after removing comments, docstrings, whitespace, type annotations "
-                f"and log-message text: {_names_list(changed)} changed"
-            )
-        else:
-            d.trivial = True  # pending the reference checks
+        _rename_removal_or_change(d, base, head)
+
+
+def _draft_python(ch: FileChange) -> _Draft:
+    d = _Draft(ch, "python")
+    missing = _missing_side(ch)
+    if missing:
+        d.unsure = f"{missing} text unavailable (binary or unreadable)"
+        return d
+    problem = _over_budget(ch)
+    if problem:
+        d.unsure, d.unsure_summary = problem, "too large or deep to analyse"
+        d.not_trivial_why.append(f"{problem}: not analysed; not trivial")
+        return d
+    if ch.status in ("added", "deleted"):
+        _draft_whole_module(d)
+        return d
+    d.old_module_refs = _old_module_refs(ch)
+    assert ch.base_text is not None and ch.head_text is not None  # else missing above
+    _draft_modified(d, ch.base_text, ch.head_text)
     return d
 
 
@@ -452,14 +502,14 @@ def _imports_follow_moves(d: _Draft, moves: Moves) -> None:
 
 # ---------------------------------------------------------------------------- pyproject
 
-_DEP_KEYS = (
+_DEP_KEYS: tuple[tuple[str, ...], ...] = (
     ("project", "dependencies"),
     ("build-system", "requires"),
     ("tool", "uv", "constraint-dependencies"),
     ("tool", "uv", "override-dependencies"),
     ("tool", "uv", "dev-dependencies"),
 )
-_DEP_TABLES = (
+_DEP_TABLES: tuple[tuple[str, ...], ...] = (
     ("project", "optional-dependencies"),
     ("dependency-groups",),
     ("tool", "uv", "sources"),
@@ -514,6 +564,41 @@ def _flat_keys(doc: Any, prefix: str = "") -> dict[str, str]:
     return {prefix.rstrip("."): repr(doc)}
 
 
+def _dependency_changes(base: Mapping[str, Any], head: Mapping[str, Any]) -> list[str]:
+    """Each requirement added, removed or changed, by section, between two pyprojects."""
+    rb, rh = _requirements(base), _requirements(head)
+    changes = []
+    for section in sorted(set(rb) | set(rh)):
+        a, b = rb.get(section, {}), rh.get(section, {})
+        for pkg in sorted(set(a) | set(b)):
+            if a.get(pkg) == b.get(pkg):
+                continue
+            if pkg not in a:
+                changes.append(f"{section}: added {b[pkg]}")
+            elif pkg not in b:
+                changes.append(f"{section}: removed {a[pkg]}")
+            else:
+                changes.append(f"{section}: {a[pkg]} → {b[pkg]}")
+    return changes
+
+
+def _dependency_file(
+    ch: FileChange, ev: dict[str, list[str]], dep_changes: list[str]
+) -> FileAssessment:
+    """A pyproject whose dependencies changed: memory and CPU yes."""
+    why = "dependency change (a new library version can change CPU and memory use)"
+    ev["trivial"].append(f"dependencies changed: {len(dep_changes)} requirement(s)")
+    for item in dep_changes[:8]:
+        ev["cpu"].append(f"{why}: {item}")
+        ev["memory"].append(f"{why}: {item}")
+    for q in ("shuffle", "design"):
+        ev[q].append("no: a dependency change does not alter Zephyr's own code")
+    summary = f"dependencies changed ({len(dep_changes)} requirement(s)) (memory, cpu)"
+    return FileAssessment(
+        ch.path, False, False, True, True, False, summary, ev, ch.status, ch.old_path
+    )
+
+
 def _assess_pyproject(ch: FileChange) -> FileAssessment:
     docs = []
     for side, text in (("base", ch.base_text), ("head", ch.head_text)):
@@ -527,33 +612,12 @@ def _assess_pyproject(ch: FileChange) -> FileAssessment:
     if base == head:
         ev["trivial"].append("TOML identical once parsed: only comments or formatting changed")
         return _trivial_file(ch, ev, "comments/formatting only")
-    rb, rh = _requirements(base), _requirements(head)
-    dep_changes = []
-    for section in sorted(set(rb) | set(rh)):
-        a, b = rb.get(section, {}), rh.get(section, {})
-        for pkg in sorted(set(a) | set(b)):
-            if a.get(pkg) != b.get(pkg):
-                if pkg not in a:
-                    dep_changes.append(f"{section}: added {b[pkg]}")
-                elif pkg not in b:
-                    dep_changes.append(f"{section}: removed {a[pkg]}")
-                else:
-                    dep_changes.append(f"{section}: {a[pkg]} → {b[pkg]}")
+    dep_changes = _dependency_changes(base, head)
     fb, fh = _flat_keys(base), _flat_keys(head)
     other = sorted(k for k in set(fb) | set(fh) if fb.get(k) != fh.get(k) and not _is_dep_key(k))
     tooling_only = all(k.startswith("tool.") and k.split(".")[1] in _TOOLING for k in other)
     if dep_changes:
-        why = "dependency change (a new library version can change CPU and memory use)"
-        ev["trivial"].append(f"dependencies changed: {len(dep_changes)} requirement(s)")
-        for item in dep_changes[:8]:
-            ev["cpu"].append(f"{why}: {item}")
-            ev["memory"].append(f"{why}: {item}")
-        for q in ("shuffle", "design"):
-            ev[q].append("no: a dependency change does not alter Zephyr's own code")
-        summary = f"dependencies changed ({len(dep_changes)} requirement(s)) (memory, cpu)"
-        return FileAssessment(
-            ch.path, False, False, True, True, False, summary, ev, ch.status, ch.old_path
-        )
+        return _dependency_file(ch, ev, dep_changes)
     if tooling_only:
         ev["trivial"].append(
             f"only tool configuration changed ({', '.join(other[:6])}): no runtime effect"
@@ -747,9 +811,9 @@ def _cross_file(drafts: list[_Draft], checks: _Checks, read_head: HeadReader | N
     for d in drafts:
         defs = added.get(d.path, {})
         module = module_of(d.path)
-        top = {(module, n) for q in defs if "." not in q for n in usage.short_names(q)}
         refs = dict(checks.refs)
         if module and read_head is not None:  # who imports the new names from this module
+            top = {(module, n) for q in defs if "." not in q for n in usage.short_names(q)}
             found = users_of(top, checks.refs, reader, defined=True)
             refs.update({n: found.get((m, n), []) for m, n in top})
         d.unused = usage.unused_new(defs, refs, d.path)
@@ -757,10 +821,10 @@ def _cross_file(drafts: list[_Draft], checks: _Checks, read_head: HeadReader | N
     checks.removed_users = users
     checks.removed_checked = {(m, n) for m, n, _ in removed}
     for module, name, d in removed:
-        found = users.get((module, name))
-        if found:
+        callers = users.get((module, name))
+        if callers:
             d.design_extra.append(
-                f"`{name}` is no longer defined in `{module}` but {_refs_text(found)} still "
+                f"`{name}` is no longer defined in `{module}` but {_refs_text(callers)} still "
                 "use it: the head tree breaks (callers must change)"
             )
 
@@ -959,7 +1023,10 @@ def _finish_python(
     return FileAssessment(
         ch.path,
         False,
-        *(impact.answer(q) for q in IMPACT_QUESTIONS),
+        shuffle=impact.answer("shuffle"),
+        memory=impact.answer("memory"),
+        cpu=impact.answer("cpu"),
+        design=impact.answer("design"),
         summary=summary,
         evidence=ev,
         status=ch.status,
@@ -1016,6 +1083,17 @@ def _rationale(max_gate: str, per_file: Mapping[str, FileAssessment], scope_reas
     return "all Zephyr changes trivial: " + items(files)
 
 
+class _Provenance(TypedDict):
+    """The fields every :class:`Assessment` of one diff shares: scope and diff source."""
+
+    scope: dict[str, list[str]]
+    source: str
+    base_sha: str
+    head_sha: str
+    is_fork: bool
+    fork_repo: str | None
+
+
 def assess(
     files: Sequence[FileChange],
     *,
@@ -1038,7 +1116,7 @@ def assess(
     flags = list(scope.flags)
     if is_fork:
         flags.insert(0, _fork_flag(fork_repo))
-    common = {
+    common: _Provenance = {
         "scope": scope.to_json(),
         "source": source,
         "base_sha": base_sha,
