@@ -69,7 +69,10 @@ from perfgate_lib.local.stats import MEMORY, TOTAL
 from perfgate_lib.verdict.rules import metric_words
 
 if TYPE_CHECKING:
+    from matplotlib.typing import LineStyleType
+
     from perfgate_lib.verdict.rules import Verdict
+    from perfgate_lib.verdict.thresholds import Band
 
 ZEPHYR_SRC = Path("lib/zephyr/src")
 ZEPHYR_DIR = "lib/zephyr/"
@@ -450,6 +453,159 @@ def _side_info(server: SideServer, env: SideEnv) -> dict[str, Any]:
     }
 
 
+@dataclass
+class _LocalAB:
+    """One gate-0 run's inputs and what its steps find: each side's identity (``sides``),
+    ``lib/zephyr/src`` (``sources``), the dependency differences (``changes``) and the
+    seconds each step took (``timings``)."""
+
+    checkout: str | Path
+    settings: Gate0Settings
+    out: Path
+    say: ProgressLog
+    band: Band  # the stage band
+    control_sha: str
+    head_sha: str
+    zephyr_changes: list[str]
+    timings: dict[str, float] = field(default_factory=dict)
+    sides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    sources: dict[str, str | None] = field(default_factory=dict)
+    changes: list[str] = field(default_factory=list)
+
+    @property
+    def bands(self) -> tuple[float, float]:
+        """The stage band's pass and warn edges, %."""
+        return (self.band.pass_pct, self.band.warn_pct)
+
+    def measure(self, tmp: Path, spec: CorpusSpec) -> tuple[list[dict[str, Any]], str, list[str]]:
+        """The corpus, both worktrees, their environments and side processes (under
+        ``tmp``; the worktrees removed and the processes stopped after): (pairs, why the
+        loop stopped, errors)."""
+        corpus_dir = tmp / "corpus"
+        write_corpus(spec, corpus_dir)
+        with (
+            detached_worktree(self.checkout, self.control_sha, tmp / "control") as control_tree,
+            detached_worktree(self.checkout, self.head_sha, tmp / "treatment") as treatment_tree,
+            contextlib.ExitStack() as stack,
+        ):
+            trees = {"control": control_tree, "treatment": treatment_tree}
+            self.sources = {side: zephyr_source(tree) for side, tree in trees.items()}
+            envs = self._prepare_envs(trees)
+            t = time.perf_counter()
+            start = self._side_starter(envs, corpus_dir, tmp)
+            if self.settings.counts_instructions:
+                compile_natively(start, self.settings.stage_timeout_s)
+            processes = SideProcesses(
+                start, self.settings.pairs_per_process, self.settings.stage_timeout_s
+            )
+            stack.callback(processes.close)
+            start_error = self._start_sides(processes, envs)
+            self.timings["start_up"] = round(time.perf_counter() - t, 2)
+            self._require_measurable(start_error)
+            t = time.perf_counter()
+            measured = self._measure_pairs(processes, trees, start_error)
+            self.timings["restarts"] = round(processes.restart_seconds, 2)
+            self.timings["pairs"] = round(time.perf_counter() - t, 2)
+        return measured
+
+    def _prepare_envs(self, trees: dict[str, Path]) -> dict[str, SideEnv]:
+        """Each side's Python environment (its seconds in ``timings``) and what differs."""
+        t = time.perf_counter()
+        self.say("preparing each side's Python environment")
+        envs = {
+            side: prepare_side_env(trees[side], mode=self.settings.env, progress=self.say)
+            for side in SIDES
+        }
+        self.timings["environments"] = round(time.perf_counter() - t, 2)
+        self.changes = dependency_differences(envs["control"], envs["treatment"])
+        for side in SIDES:
+            self.say(f"{side}: {envs[side].description}")
+        return envs
+
+    def _side_starter(
+        self, envs: dict[str, SideEnv], corpus_dir: Path, tmp: Path
+    ) -> Callable[[str, int | str], SideServer]:
+        """``start(side, generation)``: a side's server process; counted under callgrind
+        when the metric is instructions, except the native ``compile`` generation."""
+        settings, out = self.settings, self.out
+
+        def start(side: str, generation: int | str) -> SideServer:
+            counted = settings.counts_instructions and generation != "compile"
+            return SideServer(
+                side,
+                envs[side],
+                corpus_dir=corpus_dir,
+                work_dir=tmp / f"work-{side}-{generation}",
+                zephyr_src=self.sources[side],
+                log=out / "logs" / f"{side}-{generation}.log",
+                max_workers=settings.max_workers,
+                pycache=tmp / "pycache",
+                callgrind_out=(
+                    tmp / f"callgrind-{side}-{generation}" / "callgrind.out" if counted else None
+                ),
+            )
+
+        return start
+
+    def _start_sides(self, processes: SideProcesses, envs: dict[str, SideEnv]) -> str:
+        """Start both sides and note each one's identity in ``sides``; returns why the
+        treatment did not start ("" when it did). A control that does not start raises."""
+        self.say("starting both sides (imports and one unmeasured warm-up run)")
+        servers = processes.launch()
+        start_error = ""
+        for side in SIDES:  # both warm up at once; nothing is timed yet
+            try:
+                servers[side].wait_ready(self.settings.stage_timeout_s)
+            except LocalRunError as exc:
+                if side == "control":
+                    raise  # the base itself does not run: gate 0 cannot run
+                start_error = str(exc)  # the PR breaks Zephyr: a failed treatment
+            self.sides[side] = _side_info(servers[side], envs[side])
+            self.say(f"{side}: {self.sides[side]['identity'].get('zephyr_source', start_error)}")
+        return start_error
+
+    def _require_measurable(self, start_error: str) -> None:
+        """Raise :class:`LocalRunError` when gate 0 cannot measure this diff
+        (:func:`measurability_problems`; a treatment that did not start imported nothing)."""
+        problems = measurability_problems(
+            self.sources,
+            {side: source_digest(self.sources[side]) for side in SIDES},
+            {
+                side: (self.sides[side].get("identity") or {}).get("zephyr_file")
+                for side in SIDES
+                if not (side == "treatment" and start_error)
+            },
+            self.zephyr_changes,
+            self.changes,
+        )
+        if problems:
+            raise LocalRunError("gate 0 cannot measure this diff: " + "; ".join(problems))
+
+    def _measure_pairs(
+        self, processes: SideProcesses, trees: dict[str, Path], start_error: str
+    ) -> tuple[list[dict[str, Any]], str, list[str]]:
+        """The pairs (none when the treatment did not start), then, counting instructions,
+        the callgrind evidence (its seconds in ``timings``)."""
+        if start_error:
+            return [], "the treatment did not start", [start_error]
+        settings = self.settings
+        self.say(
+            f"measuring pairs: at least {settings.min_pairs}, at most "
+            f"{settings.max_pairs}, while a stage is undecided"
+        )
+        pairs, stop, errors = measure_pairs(
+            processes, settings, bands=self.bands, progress=self.say
+        )
+        if settings.counts_instructions:
+            for server in processes.current.values():
+                server.kill()  # it may still hold queued stage requests
+            t_profile = time.perf_counter()  # issue 31: where the instructions went
+            _keep_profiles(pairs, settings, self.band, self.out, self.checkout, trees,
+                           self.control_sha, self.head_sha, self.say)  # fmt: skip
+            self.timings["profile"] = round(time.perf_counter() - t_profile, 2)
+        return pairs, stop, errors
+
+
 def run_local_ab(
     checkout: str | Path,
     base: str,
@@ -484,99 +640,9 @@ def run_local_ab(
     spec = CorpusSpec(docs=settings.docs, seed=seed, large_docs=settings.large_docs)
     if settings.counts_instructions:
         require_callgrind()
-    timings: dict[str, float] = {}
-    sides: dict[str, dict[str, Any]] = {}
+    run = _LocalAB(checkout, settings, out, say, band, control_sha, head_sha, zephyr_changes)
     with tempfile.TemporaryDirectory(prefix="perfgate-local-ab-") as tmp_name:
-        tmp = Path(tmp_name)
-        corpus_dir = tmp / "corpus"
-        write_corpus(spec, corpus_dir)
-        with (
-            detached_worktree(checkout, control_sha, tmp / "control") as control_tree,
-            detached_worktree(checkout, head_sha, tmp / "treatment") as treatment_tree,
-            contextlib.ExitStack() as stack,
-        ):
-            trees = {"control": control_tree, "treatment": treatment_tree}
-            sources = {side: zephyr_source(tree) for side, tree in trees.items()}
-            t = time.perf_counter()
-            say("preparing each side's Python environment")
-            envs = {
-                side: prepare_side_env(trees[side], mode=settings.env, progress=say)
-                for side in SIDES
-            }
-            timings["environments"] = round(time.perf_counter() - t, 2)
-            changes = dependency_differences(envs["control"], envs["treatment"])
-            for side in SIDES:
-                say(f"{side}: {envs[side].description}")
-            t = time.perf_counter()
-
-            def start(side: str, generation: int | str) -> SideServer:
-                counted = settings.counts_instructions and generation != "compile"
-                return SideServer(
-                    side,
-                    envs[side],
-                    corpus_dir=corpus_dir,
-                    work_dir=tmp / f"work-{side}-{generation}",
-                    zephyr_src=sources[side],
-                    log=out / "logs" / f"{side}-{generation}.log",
-                    max_workers=settings.max_workers,
-                    pycache=tmp / "pycache",
-                    callgrind_out=(
-                        tmp / f"callgrind-{side}-{generation}" / "callgrind.out"
-                        if counted
-                        else None
-                    ),
-                )
-
-            if settings.counts_instructions:
-                compile_natively(start, settings.stage_timeout_s)
-            processes = SideProcesses(start, settings.pairs_per_process, settings.stage_timeout_s)
-            stack.callback(processes.close)
-            say("starting both sides (imports and one unmeasured warm-up run)")
-            servers = processes.launch()
-            start_error = ""
-            for side in SIDES:  # both warm up at once; nothing is timed yet
-                try:
-                    servers[side].wait_ready(settings.stage_timeout_s)
-                except LocalRunError as exc:
-                    if side == "control":
-                        raise  # the base itself does not run: gate 0 cannot run
-                    start_error = str(exc)  # the PR breaks Zephyr: a failed treatment
-                sides[side] = _side_info(servers[side], envs[side])
-                say(f"{side}: {sides[side]['identity'].get('zephyr_source', start_error)}")
-            timings["start_up"] = round(time.perf_counter() - t, 2)
-            problems = measurability_problems(
-                sources,
-                {side: source_digest(sources[side]) for side in SIDES},
-                {
-                    side: (sides[side].get("identity") or {}).get("zephyr_file")
-                    for side in SIDES
-                    if not (side == "treatment" and start_error)
-                },
-                zephyr_changes,
-                changes,
-            )
-            if problems:
-                raise LocalRunError("gate 0 cannot measure this diff: " + "; ".join(problems))
-            t = time.perf_counter()
-            if start_error:
-                pairs, stop, errors = [], "the treatment did not start", [start_error]
-            else:
-                say(
-                    f"measuring pairs: at least {settings.min_pairs}, at most "
-                    f"{settings.max_pairs}, while a stage is undecided"
-                )
-                pairs, stop, errors = measure_pairs(
-                    processes, settings, bands=(band.pass_pct, band.warn_pct), progress=say
-                )
-                if settings.counts_instructions:
-                    for server in processes.current.values():
-                        server.kill()  # it may still hold queued stage requests
-                    t_profile = time.perf_counter()  # issue 31: where the instructions went
-                    _keep_profiles(pairs, settings, band, out, checkout, trees,
-                                   control_sha, head_sha, say)  # fmt: skip
-                    timings["profile"] = round(time.perf_counter() - t_profile, 2)
-            timings["restarts"] = round(processes.restart_seconds, 2)
-            timings["pairs"] = round(time.perf_counter() - t, 2)
+        pairs, stop, errors = run.measure(Path(tmp_name), spec)
     say(f"stopped: {stop}")
     result = summarize_pairs(
         pairs,
@@ -585,14 +651,14 @@ def run_local_ab(
         treatment_sha=head_sha,
         settings=settings,
         out_dir=str(out),
-        sides=sides,
-        zephyr_sources=sources,
-        bands=(band.pass_pct, band.warn_pct),
+        sides=run.sides,
+        zephyr_sources=run.sources,
+        bands=run.bands,
         errors=errors,
     )
     result.stop_reason = stop
-    result.dependency_changes = changes
-    result.timings = timings
+    result.dependency_changes = run.changes
+    result.timings = run.timings
     result.seconds = round(time.perf_counter() - started, 2)
     if result.source_warning:
         say(f"warning: {result.source_warning}")
@@ -788,7 +854,7 @@ def pairs_chart(result: ABResult) -> Any:
         high = float(row["high"]) if float(row["high"]) != float("inf") else max(values, default=1)
         ax.plot([x, x], [float(row["low"]), high], color=colour, linewidth=3)
         ax.scatter([x], [float(row["ratio"])], color=colour, s=30, zorder=3)
-    bands = (
+    bands: tuple[tuple[float, LineStyleType, str], ...] = (
         (1.0, "-", "no change"),
         (1.05, ":", "+5% (pass edge)"),
         (1.10, "--", "+10% (fail edge)"),
