@@ -65,88 +65,127 @@ def _number(token: str, last: int, where: str) -> int:
 
 def parse_dump(text: str, source: str = "callgrind dump") -> Dump:
     """Parse the text of one callgrind dump (``source`` names it in errors)."""
-    names: dict[str, dict[str, str]] = {k: {} for k in ("ob", "fl", "fn")}
-    kind_of = {"ob": "ob", "cob": "ob", "fl": "fl", "fi": "fl", "fe": "fl", "cfi": "fl",
-               "cfl": "fl", "fn": "fn", "cfn": "fn"}  # fmt: skip
-    current = {"ob": "???", "fl": "???", "fn": "???", "cob": "", "cfi": "", "cfn": ""}
-    self_cost: dict[FunctionKey, int] = defaultdict(int)
-    arcs: dict[tuple[FunctionKey, FunctionKey], list[int]] = {}
-    files: dict[FunctionKey, str] = {}
-    total: int | None = None
-    pid: int | None = None
-    n_positions = 1
-    last_pos: list[int] = [0]
-    pending_calls: int | None = None
+    reader = _DumpReader(source)
     for number, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        where = f"{source}, line {number}"
+        if line and not line.startswith("#"):
+            reader.read(line, f"{source}, line {number}")
+    return reader.dump()
+
+
+# Which name-compression table each spec key's ``(id)`` refers to: objects, files, functions.
+_KIND_OF = {"ob": "ob", "cob": "ob", "fl": "fl", "fi": "fl", "fe": "fl", "cfi": "fl",
+            "cfl": "fl", "fn": "fn", "cfn": "fn"}  # fmt: skip
+
+
+class _DumpReader:
+    """What :func:`parse_dump` knows so far, one line at a time: the current object, file,
+    function and callee, the last positions, a pending ``calls=`` and the instruction
+    counts read."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.names: dict[str, dict[str, str]] = {k: {} for k in ("ob", "fl", "fn")}
+        self.current = {"ob": "???", "fl": "???", "fn": "???", "cob": "", "cfi": "", "cfn": ""}
+        self.self_cost: dict[FunctionKey, int] = defaultdict(int)
+        self.arcs: dict[tuple[FunctionKey, FunctionKey], list[int]] = {}
+        self.files: dict[FunctionKey, str] = {}
+        self.total: int | None = None
+        self.pid: int | None = None
+        self.n_positions = 1
+        self.last_pos: list[int] = [0]
+        self.pending_calls: int | None = None
+
+    def read(self, line: str, where: str) -> None:
+        """One non-empty, non-comment line (``where`` names it in errors)."""
         head = line[0]
         if head.isdigit() or head in "+-*":
-            tokens = line.split()
-            positions = [
-                _number(t, last_pos[i] if i < len(last_pos) else 0, where)
-                for i, t in enumerate(tokens[:n_positions])
-            ]
-            last_pos = positions
-            cost = int(tokens[n_positions]) if len(tokens) > n_positions else 0
-            fn = (current["ob"], current["fn"])
-            if pending_calls is not None:
-                callee = (current["cob"] or current["ob"], current["cfn"])
-                entry = arcs.setdefault((fn, callee), [0, 0])
-                entry[0] += pending_calls
-                entry[1] += cost
-                pending_calls = None
-                current["cob"] = current["cfi"] = ""
-            else:
-                self_cost[fn] += cost
-            continue
+            self._cost_line(line, where)
+            return
         key, sep, value = line.partition("=")
         if sep and key in _SPEC_KEYS:
-            match = _NAMED.match(value)
-            table = names[kind_of[key]]
-            if match:
-                ident, name = match.groups()
-                if name is not None:
-                    table[ident] = name
-                elif ident not in table:
-                    raise DumpFormatError(f"{where}: {key}=({ident}) used before it was named")
-                value = table[ident]
-            current[key] = value
-            if key == "fn":
-                current["cob"] = current["cfi"] = ""
-                files.setdefault((current["ob"], value), current["fl"])
-            elif key == "fl":
-                current["fi"] = current["fe"] = value
-            continue
-        if key == "calls" and sep:
-            try:
-                pending_calls = int(value.split()[0])
-            except (ValueError, IndexError) as exc:
-                raise DumpFormatError(f"{where}: bad calls= line {line!r}") from exc
-            continue
-        if key in ("jump", "jcnd"):
-            continue
+            self._spec_line(key, value, where)
+        elif key == "calls" and sep:
+            self._calls_line(value, line, where)
+        elif key not in ("jump", "jcnd"):
+            self._header_line(line, where)
+
+    def _cost_line(self, line: str, where: str) -> None:
+        """Positions then instructions: the current function's own, or, right after a
+        ``calls=`` line, the call's inclusive instructions on the arc to the callee."""
+        tokens = line.split()
+        positions = [
+            _number(t, self.last_pos[i] if i < len(self.last_pos) else 0, where)
+            for i, t in enumerate(tokens[: self.n_positions])
+        ]
+        self.last_pos = positions
+        cost = int(tokens[self.n_positions]) if len(tokens) > self.n_positions else 0
+        current = self.current
+        fn = (current["ob"], current["fn"])
+        if self.pending_calls is not None:
+            callee = (current["cob"] or current["ob"], current["cfn"])
+            entry = self.arcs.setdefault((fn, callee), [0, 0])
+            entry[0] += self.pending_calls
+            entry[1] += cost
+            self.pending_calls = None
+            current["cob"] = current["cfi"] = ""
+        else:
+            self.self_cost[fn] += cost
+
+    def _spec_line(self, key: str, value: str, where: str) -> None:
+        """``ob=``, ``fl=``, ``fn=``, ``cfn=``, ...: a name, maybe compressed ``(id)``."""
+        match = _NAMED.match(value)
+        table = self.names[_KIND_OF[key]]
+        if match:
+            ident, name = match.groups()
+            if name is not None:
+                table[ident] = name
+            elif ident not in table:
+                raise DumpFormatError(f"{where}: {key}=({ident}) used before it was named")
+            value = table[ident]
+        current = self.current
+        current[key] = value
+        if key == "fn":
+            current["cob"] = current["cfi"] = ""
+            self.files.setdefault((current["ob"], value), current["fl"])
+        elif key == "fl":
+            current["fi"] = current["fe"] = value
+
+    def _calls_line(self, value: str, line: str, where: str) -> None:
+        """``calls=<count> <target position>``: the next cost line is that call's."""
+        try:
+            self.pending_calls = int(value.split()[0])
+        except (ValueError, IndexError) as exc:
+            raise DumpFormatError(f"{where}: bad calls= line {line!r}") from exc
+
+    def _header_line(self, line: str, where: str) -> None:
+        """``positions:``, ``events:`` (Ir first), ``summary:``/``totals:`` and ``pid:``;
+        other lines are ignored."""
         label, colon, rest = line.partition(":")
-        if colon:
-            label = label.strip()
-            if label == "positions":
-                n_positions = len(rest.split())
-                last_pos = [0] * n_positions
-            elif label == "events":
-                if rest.split()[:1] != ["Ir"]:
-                    raise DumpFormatError(f"{where}: the first event is not Ir: {rest.strip()!r}")
-            elif label in ("summary", "totals"):
-                total = int(rest.split()[0])
-            elif label == "pid":
-                pid = int(rest.split()[0])
-    if total is None:
-        raise DumpFormatError(f"{source}: no summary: or totals: line (not a callgrind dump?)")
-    return Dump(
-        total=total,
-        self_cost=dict(self_cost),
-        arcs={k: (v[0], v[1]) for k, v in arcs.items()},
-        files=files,
-        pid=pid,
-    )
+        if not colon:
+            return
+        label = label.strip()
+        if label == "positions":
+            self.n_positions = len(rest.split())
+            self.last_pos = [0] * self.n_positions
+        elif label == "events":
+            if rest.split()[:1] != ["Ir"]:
+                raise DumpFormatError(f"{where}: the first event is not Ir: {rest.strip()!r}")
+        elif label in ("summary", "totals"):
+            self.total = int(rest.split()[0])
+        elif label == "pid":
+            self.pid = int(rest.split()[0])
+
+    def dump(self) -> Dump:
+        """The :class:`Dump` read; :class:`DumpFormatError` without a stated total."""
+        if self.total is None:
+            raise DumpFormatError(
+                f"{self.source}: no summary: or totals: line (not a callgrind dump?)"
+            )
+        return Dump(
+            total=self.total,
+            self_cost=dict(self.self_cost),
+            arcs={k: (v[0], v[1]) for k, v in self.arcs.items()},
+            files=self.files,
+            pid=self.pid,
+        )
