@@ -96,7 +96,7 @@ class RedactingStream:
 def redacted_output() -> Iterator[None]:
     """stdout and stderr redacted for the duration (CI logs are an exit too)."""
     saved = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = RedactingStream(sys.stdout), RedactingStream(sys.stderr)  # type: ignore[assignment]
+    sys.stdout, sys.stderr = RedactingStream(sys.stdout), RedactingStream(sys.stderr)
     try:
         yield
     finally:

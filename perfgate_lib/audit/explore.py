@@ -12,6 +12,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from perfgate_lib.audit import history, history_charts
+from perfgate_lib.audit.history import ChangePoint, History
 from perfgate_lib.io import storage
 from perfgate_lib.verdict.report import PerfReport, load_report
 
@@ -21,8 +22,8 @@ CHART_FILE = "history_trends.png"
 
 @dataclass
 class ExploreResult:
-    history: history.History
-    points: list[history.ChangePoint]
+    history: History
+    points: list[ChangePoint]
     summary: dict
     figure: Figure
     treatment: PerfReport | None

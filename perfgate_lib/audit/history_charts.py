@@ -9,7 +9,10 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Sequence
+from typing import Any
 
+import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from perfgate_lib.audit.history import ChangePoint, History, noise_context, rolling_band
@@ -44,29 +47,11 @@ def trend_chart(
     rows = max(1, math.ceil(len(names) / columns))
     fig = Figure(figsize=(4.2 * columns, 2.6 * rows + 0.6), dpi=100)
     fig.suptitle(f"Gate {history.gate}: stage wall time of scheduled baselines")
-    for i, stage in enumerate(names):
-        ax = fig.add_subplot(rows, columns, i + 1)
-        part = band.xs(stage, level="stage")
-        times = part.index.tz_convert(None)
-        ax.fill_between(times, part["lower_s"], part["upper_s"], color=BAND_COLOUR, lw=0)
-        ax.plot(times, part["seconds"], ".", ms=3, color=POINT_COLOUR)
-        ax.plot(times, part["median_s"], "-", lw=1.2, color=MEDIAN_COLOUR)
-        for c in points:
-            if c.stage == stage:
-                ax.axvline(c.time.tz_convert(None), ls="--", lw=1, color=CHANGE_COLOUR)
-        if treatment is not None:
-            value = treatment.stage_wall_seconds.get(stage)
-            if value and stage not in treatment.cached_steps:
-                ax.axhline(value, ls=":", lw=1.2, color=TREATMENT_COLOUR)
-        spread = noise[stage]["spread_pct"]
-        title = stage if spread is None else f"{stage} (±{spread:.1f}%)"
-        if noise[stage]["too_noisy"]:
-            title += " too noisy"
-        ax.set_title(title, fontsize=9)
-        ax.tick_params(labelsize=7)
-        ax.set_ylabel("s", fontsize=8)
-        for label in ax.get_xticklabels():
-            label.set_rotation(30)
+    if band is not None:
+        for i, stage in enumerate(names):
+            ax = fig.add_subplot(rows, columns, i + 1)
+            part = band.xs(stage, level="stage")
+            _stage_panel(ax, part, stage, noise[stage], points, treatment)
     if not names:
         fig.add_subplot().text(0.5, 0.5, "no stage data", ha="center", va="center")
         fig.tight_layout()
@@ -80,6 +65,38 @@ def trend_chart(
     )
     fig.tight_layout(rect=(0, 0.07, 1, 1))  # the legend's row under the panels
     return fig
+
+
+def _stage_panel(
+    ax: Axes,
+    part: pd.DataFrame,
+    stage: str,
+    noise: dict[str, Any],
+    points: Sequence[ChangePoint],
+    treatment: PerfReport | None,
+) -> None:
+    """One stage's panel: its reports, rolling median and band (seconds), change points,
+    the treatment's value, and the recent spread in the title."""
+    times = part.index.tz_convert(None)
+    ax.fill_between(times, part["lower_s"], part["upper_s"], color=BAND_COLOUR, lw=0)
+    ax.plot(times, part["seconds"], ".", ms=3, color=POINT_COLOUR)
+    ax.plot(times, part["median_s"], "-", lw=1.2, color=MEDIAN_COLOUR)
+    for c in points:
+        if c.stage == stage:
+            ax.axvline(c.time.tz_convert(None), ls="--", lw=1, color=CHANGE_COLOUR)
+    if treatment is not None:
+        value = treatment.stage_wall_seconds.get(stage)
+        if value and stage not in treatment.cached_steps:
+            ax.axhline(value, ls=":", lw=1.2, color=TREATMENT_COLOUR)
+    spread = noise["spread_pct"]
+    title = stage if spread is None else f"{stage} (±{spread:.1f}%)"
+    if noise["too_noisy"]:
+        title += " too noisy"
+    ax.set_title(title, fontsize=9)
+    ax.tick_params(labelsize=7)
+    ax.set_ylabel("s", fontsize=8)
+    for label in ax.get_xticklabels():
+        label.set_rotation(30)
 
 
 def legend_handles(k: float, window: int, changes: bool, treatment: bool) -> list:

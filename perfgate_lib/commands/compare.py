@@ -25,7 +25,8 @@ def check_context(value: str) -> str:
     except ValueError:
         decoded = None  # not inline JSON: a path or URL
     if decoded is not None and not isinstance(decoded, dict):
-        kind = {list: "an array", str: "a string"}.get(type(decoded), "a number or constant")
+        kinds: dict[type, str] = {list: "an array", str: "a string"}
+        kind = kinds.get(type(decoded), "a number or constant")
         raise click.BadParameter(f"must be a JSON object (or a file holding one), got {kind}")
     try:
         parse_json_arg(text, "--context")

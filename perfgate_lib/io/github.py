@@ -413,8 +413,8 @@ class GitHubClient:
                     message = str(resp.json().get("message", ""))
                 except ValueError:
                     message = resp.text[:200]
-                exc = github.GithubException(resp.status_code, {"message": message}, None)
-                raise self.error(exc, doing)
+                refused = github.GithubException(resp.status_code, {"message": message}, None)
+                raise self.error(refused, doing)
         raise GitHubError(f"too many redirects while {doing} ({self.where()})")
 
 

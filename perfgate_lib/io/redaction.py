@@ -30,7 +30,7 @@ import json
 import os
 import re
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -258,10 +258,18 @@ def redact(text: str, environ: Mapping[str, str] | None = None) -> str:
         if group == 0:
             text = pattern.sub(mark, text)
         else:
-            text = pattern.sub(
-                lambda m, g=group, k=mark: m.group(0)[: m.start(g) - m.start(0)] + k, text
-            )
+            text = pattern.sub(_mask_from_group(group, mark), text)
     return text
+
+
+def _mask_from_group(group: int, mark: str) -> Callable[[re.Match[str]], str]:
+    """A ``re.sub`` replacement that keeps a match up to ``group`` and puts ``mark`` in
+    place of the rest (the secret)."""
+
+    def mask(match: re.Match[str]) -> str:
+        return match.group(0)[: match.start(group) - match.start(0)] + mark
+
+    return mask
 
 
 def redact_json(value: Any, environ: Mapping[str, str] | None = None) -> Any:

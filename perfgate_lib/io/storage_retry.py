@@ -13,7 +13,6 @@ import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
 
 import yaml
 
@@ -29,7 +28,6 @@ from perfgate_lib.io.storage_errors import (
 )
 
 GATE_COMMON = bundled("parameters") / "gate_common.yaml"
-_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -80,13 +78,13 @@ def translate(exc: Exception, url: str, doing: str, attempts: int = 1) -> Except
 
 
 def with_retries[T](
-    op: Callable[[], _T],
+    op: Callable[[], T],
     url: str,
     doing: str = "read",
     *,
     policy: RetryPolicy | None = None,
     sleep: Callable[[float], None] = time.sleep,
-) -> _T:
+) -> T:
     """``op()``, retried on transient answers only; other failures are translated at once."""
     if "://" not in url or url.startswith("file://"):
         return op()

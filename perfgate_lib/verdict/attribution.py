@@ -88,6 +88,18 @@ def total_within_noise(
     return delta <= max(noise_fraction * abs(wall.baseline), resolution_s)
 
 
+def _stage_deltas(verdict: Verdict) -> list[tuple[str, float]]:
+    """(stage, treatment - baseline) for the stages compared on both sides (pass/warn/fail),
+    in the rows' unit."""
+    return [
+        (r.stage, r.treatment_s - r.baseline_s)
+        for r in verdict.stages
+        if r.verdict in ("pass", "warn", "fail")
+        and r.baseline_s is not None
+        and r.treatment_s is not None
+    ]
+
+
 def attribute(
     verdict: Verdict,
     tolerance: float = 0.10,
@@ -117,8 +129,7 @@ def attribute(
     noise = total is not None and total_within_noise(
         wall, marked=total_within_noise_marked, resolution_s=0.0 if unit.counts else RESOLUTION_S
     )
-    rows = [r for r in verdict.stages if r.verdict in ("pass", "warn", "fail")]
-    deltas = [(r.stage, r.treatment_s - r.baseline_s) for r in rows]
+    deltas = _stage_deltas(verdict)
     stage_sum = sum(d for _, d in deltas)
     shares = [
         StageShare(stage, d, (d / total * 100) if total and not noise else None)
@@ -134,7 +145,7 @@ def attribute(
         else:
             layout = "sequential"
     signed = unit.signed if unit.counts else _s
-    if total is None:
+    if total is None or wall.baseline is None:  # the baseline is known wherever the total is
         summary = f"total {unit.label} unknown"
         return Attribution(None, stage_sum, shares, None, layout, summary, unit=unit)
     scale = max(abs(total), 0.01 * (wall.baseline or 0.0), 1e-9)

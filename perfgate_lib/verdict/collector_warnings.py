@@ -176,7 +176,7 @@ def classify(warning: str) -> Reading:
     for rule in TABLE:
         match = rule.pattern.search(text)
         if match:
-            steps = ()
+            steps: tuple[str, ...] = ()
             if rule.kind == MISSING_STEPS:
                 steps = tuple(s.strip() for s in match["steps"].split(",") if s.strip())
             return Reading(text, rule, steps)

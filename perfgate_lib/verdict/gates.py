@@ -39,7 +39,9 @@ class GateParams:
     iris_flags: str  # what marin's submit_perf_run.py passes to `iris job run` (treatment)
     poll_interval_minutes: float
     wall_time_minutes: float
-    max_baseline_age_hours: float  # from thresholds.yaml (baseline_max_age_hours), not gate<N>.yaml
+    # from thresholds.yaml (baseline_max_age_hours), not gate<N>.yaml; None: no limit is set
+    # for this gate, so a baseline is never stale (as the verdict engine reads it)
+    max_baseline_age_hours: float | None
     env: dict[str, str] = field(default_factory=dict)
     baseline_iris_flags: str = ""  # what the tier workflow passes (baseline); "" = unknown
     source: str = ""
@@ -89,7 +91,9 @@ def parse_gate(
         )
     return GateParams(
         gate=gate,
-        max_baseline_age_hours=float(max_baseline_age_hours),
+        max_baseline_age_hours=(
+            None if max_baseline_age_hours is None else float(max_baseline_age_hours)
+        ),
         env={str(k): str(v) for k, v in env.items()},
         baseline_iris_flags=baseline_flags.strip(),
         source=source,
@@ -117,9 +121,8 @@ def load_gate(gate: int | str, params_dir: str | pathlib.Path | None = None) -> 
     from perfgate_lib.verdict.thresholds import load_thresholds
 
     thresholds_file = storage.join(str(params_dir or PARAMETERS_DIR), "thresholds.yaml")
-    if not storage.exists(thresholds_file):
-        thresholds_file = None
-    limit = load_thresholds(thresholds_file).max_age_hours(number)
+    found = thresholds_file if storage.exists(thresholds_file) else None
+    limit = load_thresholds(found).max_age_hours(number)
     return parse_gate(doc, number, source, max_baseline_age_hours=limit)
 
 

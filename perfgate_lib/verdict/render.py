@@ -150,10 +150,10 @@ def _stage_table(v: Verdict, extras: CommentExtras) -> str:
         lines.append("| (no stages reported) | | | | |" + (" |" if ctx else ""))
     notes = []
     if any(r.verdict == "cached" for r in v.stages):
-        cached = [md_escape(f"{r.stage} ({r.note})") for r in v.stages if r.verdict == "cached"]
+        hits = [md_escape(f"{r.stage} ({r.note})") for r in v.stages if r.verdict == "cached"]
         notes.append(
             "¹ Cached step (cache hit): its time is 0 and its delta meaningless, so it does not "
-            "count toward the verdict: " + ", ".join(cached) + "."
+            "count toward the verdict: " + ", ".join(hits) + "."
         )
     unfinished = [r for r in v.stages if r.verdict == "not_finished"]
     if unfinished:

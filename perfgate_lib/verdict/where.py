@@ -10,7 +10,7 @@ names and files come from the code under test: escaped as untrusted text.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from perfgate_lib.mdtext import md_code, md_escape
@@ -283,7 +283,7 @@ def _agreement_line(item: Mapping[str, Any], code, text) -> str:
     )
 
 
-def agreement_markdown(items: list[Mapping[str, Any]]) -> str:
+def agreement_markdown(items: Sequence[Mapping[str, Any]]) -> str:
     """The assessment-vs-profile lines under a stage's table (markdown, escaped)."""
     if not items:
         return ""
@@ -295,6 +295,6 @@ def agreement_markdown(items: list[Mapping[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def agreement_text(items: list[Mapping[str, Any]]) -> list[str]:
+def agreement_text(items: Sequence[Mapping[str, Any]]) -> list[str]:
     """The same lines for a terminal."""
     return ["  assessment vs profile: " + _plain(_agreement_line(i, str, str)) for i in items]
