@@ -267,45 +267,19 @@ def keep_profiles(
             result["notes"].append(f"{stage}: no pair with both sides' dumps")
             continue
         pair = pairs[index]
-        texts = {
-            side: Path(pair[side][stage]["callgrind_dump"]).read_text(errors="replace")
-            for side in ("control", "treatment")
-        }
-        maps = {side: _perf_map_text(texts[side], perf_map_dir) for side in texts}
-        if not all(maps.values()):
-            maps = {side: None for side in maps}  # one view for both sides
+        texts = _pair_dumps(pair, stage)
+        maps = _pair_perf_maps(texts, perf_map_dir)
         profiles = {side: side_profile(texts[side], maps[side], roots) for side in texts}
         delta = stage_delta(stage, profiles["control"], profiles["treatment"], top_n=top_n)
-        ties = pr_ties(delta.rows[: delta.listed], hunks or {}, sources or {})
-        entry = delta_json(delta, ties)
-        entry.update(
-            {
-                "pair": int(pair.get("pair", index + 1)),
-                "pair_ratio": round(
-                    pair["treatment"][stage]["instructions"]
-                    / pair["control"][stage]["instructions"],
-                    4,
-                ),
-                "estimate": estimates.get(stage),
-                "gate0_control": pair["control"][stage]["instructions"],
-                "gate0_treatment": pair["treatment"][stage]["instructions"],
-            }
-        )
-        blobs = {}
-        for side in texts:
-            blobs[f"{side}.callgrind.gz"] = gzip.compress(texts[side].encode(), mtime=0)
-            if maps[side]:
-                used = used_perf_map(maps[side] or "", texts[side])
-                blobs[f"{side}.perf.map.gz"] = gzip.compress(used.encode(), mtime=0)
+        entry = delta_json(delta, pr_ties(delta.rows[: delta.listed], hunks or {}, sources or {}))
+        entry.update(_pair_counts(pair, index, stage, estimates.get(stage)))
+        blobs = _evidence_blobs(texts, maps)
         size = sum(len(b) for b in blobs.values())
         if entry["view"] == "python":
             entry["flame"] = _flame_graphs(profiles, stage, out / stage)
         if kept_bytes + size <= budget:
-            (out / stage).mkdir(parents=True, exist_ok=True)
-            for name, blob in blobs.items():
-                (out / stage / name).write_bytes(blob)
+            entry["files"] = _write_blobs(out, stage, blobs)
             kept_bytes += size
-            entry["files"] = sorted(f"{PROFILE_DIR}/{stage}/{name}" for name in blobs)
         else:
             entry["files"] = []
             result["notes"].append(
@@ -318,6 +292,59 @@ def keep_profiles(
         out.mkdir(parents=True, exist_ok=True)
         (out / ATTRIBUTION_FILE).write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
     return result
+
+
+def _pair_dumps(pair: Mapping[str, Any], stage: str) -> dict[str, str]:
+    """Side -> the text of the pair's callgrind dump of ``stage``."""
+    return {
+        side: Path(pair[side][stage]["callgrind_dump"]).read_text(errors="replace")
+        for side in ("control", "treatment")
+    }
+
+
+def _pair_perf_maps(texts: Mapping[str, str], folder: str | Path) -> dict[str, str | None]:
+    """Side -> its process's perf map text; None for both sides when one has none (one
+    view, Python or C, for both sides)."""
+    maps = {side: _perf_map_text(texts[side], folder) for side in texts}
+    if not all(maps.values()):
+        maps = {side: None for side in maps}  # one view for both sides
+    return maps
+
+
+def _pair_counts(
+    pair: Mapping[str, Any], index: int, stage: str, estimate: float | None
+) -> dict[str, Any]:
+    """The kept pair's number, its ratio (treatment / control instructions), the stage's
+    estimate and both sides' instruction counts of ``stage``."""
+    return {
+        "pair": int(pair.get("pair", index + 1)),
+        "pair_ratio": round(
+            pair["treatment"][stage]["instructions"] / pair["control"][stage]["instructions"],
+            4,
+        ),
+        "estimate": estimate,
+        "gate0_control": pair["control"][stage]["instructions"],
+        "gate0_treatment": pair["treatment"][stage]["instructions"],
+    }
+
+
+def _evidence_blobs(texts: Mapping[str, str], maps: Mapping[str, str | None]) -> dict[str, bytes]:
+    """File name -> gzip bytes: each side's dump and the perf map lines it uses."""
+    blobs = {}
+    for side in texts:
+        blobs[f"{side}.callgrind.gz"] = gzip.compress(texts[side].encode(), mtime=0)
+        if maps[side]:
+            used = used_perf_map(maps[side] or "", texts[side])
+            blobs[f"{side}.perf.map.gz"] = gzip.compress(used.encode(), mtime=0)
+    return blobs
+
+
+def _write_blobs(out: Path, stage: str, blobs: Mapping[str, bytes]) -> list[str]:
+    """Write ``blobs`` under ``out/<stage>``; returns their paths under profile/."""
+    (out / stage).mkdir(parents=True, exist_ok=True)
+    for name, blob in blobs.items():
+        (out / stage / name).write_bytes(blob)
+    return sorted(f"{PROFILE_DIR}/{stage}/{name}" for name in blobs)
 
 
 def _flame_graphs(profiles: Mapping[str, Profile], stage: str, folder: Path) -> list[str]:
