@@ -184,8 +184,6 @@ def run_demo(
     ``out_dir`` defaults to ``runs/demo/<UTC stamp>`` (local folder). Returns where to
     look; the verdict of the sandbox PR is expected to be ``fail`` at ``fuzzy_dups``.
     """
-    from perfgate_lib.verdict.measured import GATE0
-
     say = progress or (lambda _msg: None)
     run_dir = Path(out_dir or _default_run_dir()).resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -202,15 +200,7 @@ def run_demo(
         say(f"sandbox: {box.path} ({box.base} -> {box.head}, {', '.join(box.changed_files)})")
 
         t = time.perf_counter()
-        assessment = ""
-        try:
-            notebook, assessment = _assess(box, run_dir)
-            notebooks.append(notebook)
-            summary = json.loads(Path(assessment).read_text())
-            say(f"assess: max_gate {summary.get('max_gate')} ({summary.get('rationale', '')})")
-        except (ImportError, FileNotFoundError, UsageError) as exc:  # no assess: still demo
-            notes.append(f"assessment skipped: {exc}")
-            assessment = ""
+        assessment = _assess_or_skip(box, run_dir, say, notebooks, notes)
         timings["assess"] = round(time.perf_counter() - t, 2)
 
         say(
@@ -243,17 +233,51 @@ def run_demo(
     )
     timings["total"] = round(time.perf_counter() - start, 2)
     result.timings = timings
-    (run_dir / "demo.json").write_text(json.dumps(_summary(result), indent=2) + "\n")
+    _write_summary(result)
     if archive:
-        t = time.perf_counter()
-        from perfgate_lib.audit.archive import archive_run
-
-        archive_run(str(run_dir), verdict=verdict.get("verdict"), gate=GATE0)
-        result.archived = True
-        timings["archive"] = round(time.perf_counter() - t, 2)
-        timings["total"] = round(time.perf_counter() - start, 2)
-        (run_dir / "demo.json").write_text(json.dumps(_summary(result), indent=2) + "\n")
+        _archive(result, start)
     return result
+
+
+def _assess_or_skip(
+    box: Sandbox,
+    run_dir: Path,
+    say: Callable[[str], None],
+    notebooks: list[str],
+    notes: list[str],
+) -> str:
+    """Assess the sandbox PR (its notebook added to ``notebooks``); returns
+    assessment.json's path, or "" when the assessment cannot run (a note says why: the
+    demo goes on without it)."""
+    try:
+        notebook, assessment = _assess(box, run_dir)
+        notebooks.append(notebook)
+        summary = json.loads(Path(assessment).read_text())
+        say(f"assess: max_gate {summary.get('max_gate')} ({summary.get('rationale', '')})")
+    except (ImportError, FileNotFoundError, UsageError) as exc:  # no assess: still demo
+        notes.append(f"assessment skipped: {exc}")
+        assessment = ""
+    return assessment
+
+
+def _archive(result: DemoResult, start: float) -> None:
+    """Archive the run folder as gate 0, then write demo.json again with the archive's
+    seconds and the new total (seconds since ``start``, a ``perf_counter`` reading)."""
+    from perfgate_lib.verdict.measured import GATE0
+
+    t = time.perf_counter()
+    from perfgate_lib.audit.archive import archive_run
+
+    archive_run(result.run_dir, verdict=result.verdict.get("verdict"), gate=GATE0)
+    result.archived = True
+    result.timings["archive"] = round(time.perf_counter() - t, 2)
+    result.timings["total"] = round(time.perf_counter() - start, 2)
+    _write_summary(result)
+
+
+def _write_summary(result: DemoResult) -> None:
+    """``demo.json`` in the run folder: :func:`_summary` of ``result``."""
+    (Path(result.run_dir) / "demo.json").write_text(json.dumps(_summary(result), indent=2) + "\n")
 
 
 def _summary(result: DemoResult) -> dict[str, Any]:
