@@ -454,7 +454,9 @@ def noise_context_for_gate(
     """
     try:
         hist = load_history(gate, mirror, last=3 * last_n + 10)
-    except Exception as exc:  # any backend failure means "no context", never a failed gate
+    except Exception as exc:  # noqa: BLE001 - the context is optional
+        # any backend's failure (StorageError, OSError, gcsfs and google.auth errors) means
+        # "no context", never a failed gate
         log.warning("no noise context: mirror %s unreachable (%s)", mirror, type(exc).__name__)
         return {}
     if hist.reports.empty or "wall_seconds_total" not in hist.reports:

@@ -40,7 +40,9 @@ def fetch_many(paths: Sequence[str], concurrency: int | None = None) -> dict[str
     def one(path: str) -> Any:
         try:
             return fs.cat_file(inner[path])
-        except Exception as exc:  # any backend error: reported per file
+        except Exception as exc:  # noqa: BLE001 - a per-file result, like the async branch
+            # any error is this file's result, as gcsfs's cat(on_error="return") gives it on
+            # the async branch: callers report or classify each file's error
             return exc
 
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:

@@ -60,6 +60,9 @@ def public_url(run_dir: str, relpath: str) -> str | None:
         try:
             fs, inner = storage.filesystem(storage.join(run_dir, relpath))
             return str(fs.sign(inner, expiration=SIGNED_URL_SECONDS))
-        except Exception:  # no signing credentials: no link, never a failed gate
+        except Exception:  # noqa: BLE001 - no link, never a failed gate
+            # fs.sign raises whatever the auth stack does: StorageError (no credentials),
+            # ImportError (no google-cloud-storage), AttributeError (token-only credentials
+            # cannot sign), google.auth errors (refresh, IAM signBlob)
             return None
     return None
