@@ -318,11 +318,7 @@ def _babysit(
 ) -> BabysitResult:
     job = JobState(job_id=watch.job_id, state=watch.state)
     while True:
-        last = parse_time(watch.last_poll_at)
-        seconds = None
-        if last is not None:
-            due = last + dt.timedelta(seconds=policy.interval_seconds)
-            seconds = (due - clock()).total_seconds()
+        seconds = _seconds_to_next_look(watch, policy, clock)
         try:
             job = look(runner, watch.job_id, seconds, sleep)
             now = clock()
@@ -352,26 +348,7 @@ def _babysit(
             continue
         watch.errors_in_row = 0
         watch.observe(job, now)
-        run = watch.run_seconds(now)
-        if (
-            not job.terminal
-            and run is not None
-            and run > policy.overrun_factor * policy.wall_time_seconds
-        ):
-            watch.stop_reason = (
-                f"still {job.state} after {fmt_duration(run)} of run time, past "
-                f"{policy.overrun_factor:g}x the tier wall time ({fmt_duration(policy.wall_time_seconds)})"
-            )
-            runner.stop(watch.job_id)
-            watch.stopped, watch.terminal = True, True
-            watch.state, watch.finished_at = "killed", iso(now)
-            job = JobState(
-                job_id=watch.job_id,
-                state="killed",
-                raw_state="stopped by perfgate",
-                error=watch.stop_reason,
-            )
-            watch.error = watch.stop_reason
+        job = _stop_if_overrun(runner, watch, job, policy, now)
         nxt = None if watch.terminal else now + dt.timedelta(seconds=policy.interval_seconds)
         if on_observation:
             on_observation(watch)
@@ -379,3 +356,41 @@ def _babysit(
             progress(watch, now, nxt)
         if watch.terminal:
             return BabysitResult(job, watch)
+
+
+def _seconds_to_next_look(
+    watch: Watch, policy: BabysitPolicy, clock: Callable[[], dt.datetime]
+) -> float | None:
+    """Seconds until the next look is due (negative when overdue); None when the job
+    was never looked at, so the first look is a poll now."""
+    last = parse_time(watch.last_poll_at)
+    if last is None:
+        return None
+    due = last + dt.timedelta(seconds=policy.interval_seconds)
+    return (due - clock()).total_seconds()
+
+
+def _stop_if_overrun(
+    runner: Runner, watch: Watch, job: JobState, policy: BabysitPolicy, now: dt.datetime
+) -> JobState:
+    """Stop a job still running past ``policy.overrun_factor`` x the tier wall time
+    (seconds of run time, not queue time): the watch records it killed and why, and the
+    killed job is returned. Any other job is returned as it is."""
+    run = watch.run_seconds(now)
+    overran = run is not None and run > policy.overrun_factor * policy.wall_time_seconds
+    if job.terminal or not overran:
+        return job
+    watch.stop_reason = (
+        f"still {job.state} after {fmt_duration(run)} of run time, past "
+        f"{policy.overrun_factor:g}x the tier wall time ({fmt_duration(policy.wall_time_seconds)})"
+    )
+    runner.stop(watch.job_id)
+    watch.stopped, watch.terminal = True, True
+    watch.state, watch.finished_at = "killed", iso(now)
+    watch.error = watch.stop_reason
+    return JobState(
+        job_id=watch.job_id,
+        state="killed",
+        raw_state="stopped by perfgate",
+        error=watch.stop_reason,
+    )
