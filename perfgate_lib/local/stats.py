@@ -327,35 +327,12 @@ def median_report(
     if not reports:
         raise ValueError(f"no runs to summarise for {job_id}")
     ok = [r for r in reports if r.get("status") == "succeeded"]
-    stages = {}
-    cpu: dict[str, float] = {}
-    for stage in _report_stage_names(reports):
-        value = _median(_values(reports, stage))
-        if value is not None:
-            stages[stage] = round(value, 4)
-        cpu_values = [
-            float((r.get("local_run") or {}).get("stage_cpu_seconds", {}).get(stage))
-            for r in ok
-            if (r.get("local_run") or {}).get("stage_cpu_seconds", {}).get(stage) is not None
-        ]
-        if cpu_values:
-            cpu[stage] = round(statistics.median(cpu_values), 4)
+    stages, cpu = _stage_medians(reports, ok)
     total = _median(_values(reports, None))
     memory = _median(_values(reports, None, MEMORY))
-    infra: dict[str, int] = {}
-    for report in reports:
-        for bucket, count in (report.get("infra_failures") or {}).items():
-            infra[bucket] = max(infra.get(bucket, 0), int(count or 0))
-    states: dict[str, int] = {}
-    for state, count in (reports[-1].get("task_state_counts") or {}).items():
-        states[state] = int(count)
-    for report in reports:
-        if report.get("status") != "succeeded":
-            states = dict(report.get("task_state_counts") or {"failed": 1})
-            break
-    warnings: list[str] = []  # a collector's warnings field: only the runs' failures
-    for report in reports:
-        warnings += [w for w in report.get("warnings") or [] if w.startswith("ferry failed")]
+    infra = _worst_infra_failures(reports)
+    states = _task_states(reports)
+    warnings = _failure_warnings(reports)
     first = reports[0]
     first_local = first.get("local_run") or {}
     return {
@@ -379,22 +356,75 @@ def median_report(
         "local_run": {
             "summary": f"median of {len(ok)} succeeded of {len(reports)} paired local runs",
             "stage_cpu_seconds": cpu,
-            "repeats": [
-                {
-                    "iris_job_id": r.get("iris_job_id"),
-                    "status": r.get("status"),
-                    TOTAL: r.get(TOTAL),
-                    "stage_wall_seconds": r.get("stage_wall_seconds"),
-                    "stage_cpu_seconds": (r.get("local_run") or {}).get("stage_cpu_seconds"),
-                    MEMORY: r.get(MEMORY),
-                }
-                for r in reports
-            ],
+            "repeats": [_repeat(r) for r in reports],
             **{
                 key: first_local.get(key)
                 for key in ("zephyr_source", "memory_method", "corpus", "identity")
             },
         },
+    }
+
+
+def _stage_medians(
+    reports: list[dict[str, Any]], ok: list[dict[str, Any]]
+) -> tuple[dict[str, float], dict[str, float]]:
+    """(stage -> median wall seconds over the succeeded runs, stage -> median CPU seconds
+    over the succeeded runs ``ok`` that state them); a stage without values is left out."""
+    stages = {}
+    cpu: dict[str, float] = {}
+    for stage in _report_stage_names(reports):
+        value = _median(_values(reports, stage))
+        if value is not None:
+            stages[stage] = round(value, 4)
+        cpu_values = [
+            float((r.get("local_run") or {}).get("stage_cpu_seconds", {}).get(stage))
+            for r in ok
+            if (r.get("local_run") or {}).get("stage_cpu_seconds", {}).get(stage) is not None
+        ]
+        if cpu_values:
+            cpu[stage] = round(statistics.median(cpu_values), 4)
+    return stages, cpu
+
+
+def _worst_infra_failures(reports: list[dict[str, Any]]) -> dict[str, int]:
+    """Infra bucket -> the most failures any run had in it (a count)."""
+    infra: dict[str, int] = {}
+    for report in reports:
+        for bucket, count in (report.get("infra_failures") or {}).items():
+            infra[bucket] = max(infra.get(bucket, 0), int(count or 0))
+    return infra
+
+
+def _task_states(reports: list[dict[str, Any]]) -> dict[str, int]:
+    """The first failed run's task state counts (``{"failed": 1}`` when it has none),
+    else the last run's."""
+    states: dict[str, int] = {}
+    for state, count in (reports[-1].get("task_state_counts") or {}).items():
+        states[state] = int(count)
+    for report in reports:
+        if report.get("status") != "succeeded":
+            states = dict(report.get("task_state_counts") or {"failed": 1})
+            break
+    return states
+
+
+def _failure_warnings(reports: list[dict[str, Any]]) -> list[str]:
+    """A collector's warnings field: only the runs' failures (``ferry failed: ...``)."""
+    warnings: list[str] = []
+    for report in reports:
+        warnings += [w for w in report.get("warnings") or [] if w.startswith("ferry failed")]
+    return warnings
+
+
+def _repeat(report: dict[str, Any]) -> dict[str, Any]:
+    """One run's figures in ``local_run.repeats`` (seconds, MB)."""
+    return {
+        "iris_job_id": report.get("iris_job_id"),
+        "status": report.get("status"),
+        TOTAL: report.get(TOTAL),
+        "stage_wall_seconds": report.get("stage_wall_seconds"),
+        "stage_cpu_seconds": (report.get("local_run") or {}).get("stage_cpu_seconds"),
+        MEMORY: report.get(MEMORY),
     }
 
 
