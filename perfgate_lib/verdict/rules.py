@@ -663,6 +663,7 @@ def decide(
 
     _downgrade_within_noise([*signals[:2], *stages], context.within_noise)
     _apply_intervals(timing_rows, context.intervals)
+    # the rows a paired interval decided, by kind and name: their band claims nothing
     paired = {_row_key(r) for r in timing_rows if _row_name(r) in context.intervals}
     claims = _interval_claims(all_rows, context.intervals, thresholds.bands)
     claims.extend(_band_claims(all_rows, paired, thresholds.bands))
@@ -671,7 +672,7 @@ def decide(
     evidence = _inconclusive_evidence(baseline, treatment, context, thresholds)
     evidence += _same_work_evidence(stages, mixed) + _nothing_comparable(timing_rows)
     unusable = _unusable_reasons(baseline, treatment)
-    notes = _row_notes(signals, stages)
+    notes = _row_notes(signals, stages)  # before an unusable report's rows are blanked
     if unusable and not miswired:  # an unusable report's time and memory are never compared
         claims.band_fails, claims.warns = [], []
         _not_compared([signals[0], signals[1], *stages], "not compared: a report is unusable")
