@@ -20,7 +20,8 @@ import click
 @click.option("--json", "as_json", is_flag=True, help="Print the attribution JSON.")
 @click.option(
     "--assessment",
-    default="",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False),
     help="assessment.json to hold the profile against (default: RUN_DIR's or its parent's).",
 )
 def command(run_dir, stage, rows, as_json, assessment):
@@ -46,8 +47,6 @@ def command(run_dir, stage, rows, as_json, assessment):
     if as_json:
         click.echo(json.dumps(attribution, indent=1, sort_keys=True))
         return
-    if assessment and not Path(assessment).is_file():
-        raise UsageError(f"--assessment {assessment}: no such file")
     here = Path(run_dir)
     per_file = assessed_files(assessment, here / "assessment.json", here.parent / "assessment.json")
     try:
