@@ -48,6 +48,31 @@ def test_the_fast_allocator_reading_agrees_with_the_full_parse(side):
     assert 0 < full < dump.total
 
 
+def test_the_driver_adds_each_stage_row_its_count_from_the_dump(tmp_path):
+    """The side reports only the dump's path; the driver reads the count from it: the
+    dump's total less the allocators', and a missing dump stops with its side named."""
+    from perfgate_lib.local import ferry_pipeline
+    from perfgate_lib.local.sides import LocalRunError, SideServer
+
+    text = _fixture("control.callgrind.gz")
+    dump = tmp_path / "callgrind.out.3"
+    dump.write_text(text)
+    total = parse_dump(text, "control").total
+    row = ferry_pipeline.add_instructions({"wall_s": 1.0, "callgrind_dump": str(dump)})
+    assert row["instructions_allocator"] == allocator_cost(text) > 0
+    assert row["instructions"] == total - allocator_cost(text)
+    assert ferry_pipeline.add_instructions({"wall_s": 1.0}) == {"wall_s": 1.0}
+
+    server = SideServer.__new__(SideServer)  # only the answer handling, no process
+    server.side = "treatment"
+    server._read = lambda _timeout, _what: {  # type: ignore[method-assign]
+        "status": "succeeded",
+        "stages": {"minhash": {"callgrind_dump": str(tmp_path / "gone.out.2")}},
+    }
+    with pytest.raises(LocalRunError, match=r"treatment: stage minhash's callgrind dump"):
+        server.stage_answer("minhash", 1.0)
+
+
 def test_allocators_are_named_by_object_and_prefix():
     assert is_allocator("/usr/lib/x86_64-linux-gnu/libc.so.6", "_int_malloc")
     assert is_allocator("/x/_polars_runtime.abi3.so", "_rjem_je_arena_ptr_array_flush")

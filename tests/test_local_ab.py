@@ -223,6 +223,7 @@ def test_settings_come_from_gate0_yaml_and_reject_bad_values(tmp_path):
     assert local.Gate0Settings.load(max_pairs=30).max_pairs == 30
     timed = local.Gate0Settings.load(metric="cpu")  # the file's time_metric section
     assert (timed.docs, timed.large_docs, timed.pairs_per_process) == (600, 3, 1)
+    assert (shipped.shards, timed.shards) == (4, 8)  # counted: 10 documents a task
     assert local.Gate0Settings.load(metric="cpu", docs=300).docs == 300
     bad = tmp_path / "gate0.yaml"
     bad.write_text("schema: 1\nmin_pairs: 6\nmax_paris: 3\n")
@@ -235,6 +236,8 @@ def test_settings_come_from_gate0_yaml_and_reject_bad_values(tmp_path):
         local.Gate0Settings(metric="cycles")
     with pytest.raises(UsageError, match="large_docs"):
         local.Gate0Settings(docs=10, large_docs=11)
+    with pytest.raises(UsageError, match="shards"):
+        local.Gate0Settings(docs=10, shards=11)
 
 
 def test_gate0_options_reach_the_settings_as_one_mapping_of_what_was_given():

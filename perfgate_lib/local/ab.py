@@ -482,7 +482,7 @@ class _LocalAB:
         ``tmp``; the worktrees removed and the processes stopped after): (pairs, why the
         loop stopped, errors)."""
         corpus_dir = tmp / "corpus"
-        write_corpus(spec, corpus_dir)
+        write_corpus(spec, corpus_dir, shards=self.settings.shards)
         with (
             detached_worktree(self.checkout, self.control_sha, tmp / "control") as control_tree,
             detached_worktree(self.checkout, self.head_sha, tmp / "treatment") as treatment_tree,
@@ -755,7 +755,7 @@ def write_outputs(result: ABResult, spec: CorpusSpec) -> dict[str, str]:
         "stop_reason": result.stop_reason,
         "errors": result.errors,
         "order": result.settings.order,
-        "corpus": {"docs": spec.docs, "seed": spec.seed},
+        "corpus": {"docs": spec.docs, "seed": spec.seed, "shards": result.settings.shards},
         "paired": json.loads(result.paired.to_json(orient="records")),
         "memory": result.memory,
         "seconds": result.seconds,

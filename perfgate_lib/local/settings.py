@@ -30,6 +30,7 @@ class Gate0Settings:
 
     docs: int = 40
     large_docs: int = 0
+    shards: int = 4  # corpus files: each map stage's tasks (fuzzy_dups: three times as many)
     min_pairs: int = 6
     max_pairs: int = 12
     budget_s: float = 100.0
@@ -46,6 +47,7 @@ class Gate0Settings:
         checks = {
             "docs": self.docs >= 10,
             "large_docs": 0 <= self.large_docs <= self.docs,
+            "shards": 1 <= self.shards <= self.docs,
             "min_pairs": self.min_pairs >= 1,
             "max_pairs": self.max_pairs >= self.min_pairs,
             "budget_s": self.budget_s > 0,

@@ -148,8 +148,15 @@ class SideServer:
             raise LocalRunError(f"{self.side}: the ferry process is gone ({self.log})") from exc
 
     def stage_answer(self, stage: str, timeout_s: float) -> dict[str, Any]:
-        """The server's answer to :meth:`send_stage` (status, stages, error)."""
-        return self._read(timeout_s, f"stage {stage}")
+        """The server's answer to :meth:`send_stage` (status, stages, error); under
+        callgrind each stage row gets its instruction count from its dump, read here."""
+        answer = self._read(timeout_s, f"stage {stage}")
+        for row in (answer.get("stages") or {}).values():
+            try:
+                ferry_pipeline.add_instructions(row)
+            except (OSError, RuntimeError) as exc:
+                raise LocalRunError(f"{self.side}: stage {stage}'s callgrind dump: {exc}") from exc
+        return answer
 
     def run_stage(self, stage: str, timeout_s: float) -> dict[str, Any]:
         """Run one stage; the server's answer (status, stages, error)."""
