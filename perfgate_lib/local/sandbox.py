@@ -18,7 +18,8 @@ The demo's change depends on the Zephyr release (:func:`default_change`):
 * :data:`ROUTE_HASH_CHANGE` (the demo's change on the Parquet scatter, 0.2.227): the
   scatter re-checks each item's routing hash 40 times (:func:`route_hash_change`).
   60 rounds measured ``fuzzy_dups`` x1.50 [1.49, 1.50] at 20 documents, 6 pairs (x1.38
-  on 0.2.20); 40 rounds at the demo's 40 documents x1.46 [1.46, 1.47], 6 pairs.
+  on 0.2.20); 40 rounds at the demo's 40 documents x1.46 [1.46, 1.47] in 8 files, and
+  x1.79 [1.79, 1.80] in 4 files (gate 0's ``shards`` since 2026-12-07), 6 pairs.
 * :data:`SCATTER_PICKLE_CHANGE`: ``_dumps`` pickles every shuffled item with cloudpickle
   instead of stdlib pickle first (about 6x the cost per item); on 0.2.227 ``fuzzy_dups``
   measured only x1.09 at 40 documents (one pair), too close to the band edges to demo.
