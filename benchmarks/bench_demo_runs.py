@@ -1,4 +1,5 @@
-"""`perfgate demo` run after run, every second one under the power benchmark's load.
+"""`perfgate demo` run after run, every second one under the power benchmark's load
+(or none, with ``--no-load``).
 
 For each run: its wall seconds (install excluded: the demo command itself), the demo's
 "took ..." line (where its time went), the verdict, and fuzzy_dups' call and paired
@@ -6,6 +7,7 @@ interval from ``verdict.json``. Prints how many runs
 named fuzzy_dups as failing and the slowest run. Asserts nothing.
 
     python benchmarks/bench_demo_runs.py --runs 10
+    python benchmarks/bench_demo_runs.py --runs 3 --no-load   # the demo's time, quiet host
 """
 
 from __future__ import annotations
@@ -64,11 +66,12 @@ def main() -> None:
     parser.add_argument(
         "--loaded-first", action="store_true", help="runs 1, 3, ... under load (else 2, 4, ...)"
     )
+    parser.add_argument("--no-load", action="store_true", help="every run on a quiet host")
     args = parser.parse_args()
     records = []
     with tempfile.TemporaryDirectory(prefix="bench-demo-") as tmp:
         for i in range(args.runs):
-            loaded = i % 2 == (0 if args.loaded_first else 1)
+            loaded = not args.no_load and i % 2 == (0 if args.loaded_first else 1)
             rec = one_demo(Path(tmp) / f"run{i}", loaded, args.load_max_s)
             records.append(rec)
             print(json.dumps(rec), flush=True)
