@@ -96,12 +96,13 @@ def direct(rounds: int, repeats: int, out: Path) -> None:
     from perfgate_lib.local import evidence
     from perfgate_lib.local.callgrind_profile import stage_delta
     from perfgate_lib.local.corpus import CorpusSpec, write_corpus
+    from perfgate_lib.local.ferry_pipeline import add_instructions
     from perfgate_lib.local.sides import CALLGRIND, FERRY_SCRIPT
 
     with tempfile.TemporaryDirectory(prefix="bench-attribution-direct-") as name:
         tmp = Path(name)
         box = build_sandbox(tmp / "repo", planted_change(rounds))
-        write_corpus(CorpusSpec(docs=40, seed=0, large_docs=0), tmp / "corpus")
+        write_corpus(CorpusSpec(docs=40, seed=0, large_docs=0), tmp / "corpus", shards=4)
         trees = {"control": tmp / "control", "treatment": tmp / "treatment"}
         for side, sha in (("control", box.base), ("treatment", box.head)):
             git_out(box.path, "worktree", "add", "--detach", str(trees[side]), sha)
@@ -136,7 +137,7 @@ def direct(rounds: int, repeats: int, out: Path) -> None:
         roots = tuple(str(t) for t in trees.values())
         tops = []
         for i in range(2, len(stages)):
-            rows = {side: answers[side][i]["stages"][STAGE] for side in procs}
+            rows = {side: add_instructions(answers[side][i]["stages"][STAGE]) for side in procs}
             texts = {side: Path(rows[side]["callgrind_dump"]).read_text() for side in procs}
             maps = {side: evidence._perf_map_text(texts[side]) for side in procs}
             profiles = {

@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from perfgate_lib.local import callgrind_client, evidence  # noqa: E402
 from perfgate_lib.local.corpus import CorpusSpec, write_corpus  # noqa: E402
-from perfgate_lib.local.ferry_pipeline import STAGES  # noqa: E402
+from perfgate_lib.local.ferry_pipeline import STAGES, add_instructions  # noqa: E402
 from perfgate_lib.local.sides import FERRY_SCRIPT  # noqa: E402
 
 
@@ -64,7 +64,8 @@ def one_side(tmp: Path, corpus: Path, names: bool, passes: int) -> dict:
         for stage in STAGES:
             proc.stdin.write(json.dumps({"cmd": "stage", "stage": stage}) + "\n")
             proc.stdin.flush()
-            rows[stage] = json.loads(proc.stdout.readline())["stages"][stage]
+            row = json.loads(proc.stdout.readline())["stages"][stage]
+            rows[stage] = add_instructions(row)  # the count, read from the dump as gate 0 does
     proc.stdin.write('{"cmd": "exit"}\n')
     proc.stdin.close()
     proc.wait()
@@ -84,7 +85,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-attribution-cost-") as name:
         tmp = Path(name)
         corpus = tmp / "corpus"
-        write_corpus(CorpusSpec(docs=40, seed=0, large_docs=0), corpus)
+        write_corpus(CorpusSpec(docs=40, seed=0, large_docs=0), corpus, shards=4)
         last_on = None
         for i in range(args.repeats):
             for names in (True, False):
