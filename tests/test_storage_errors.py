@@ -98,6 +98,34 @@ def test_transient_answers_give_up_at_the_bound(server):
     assert f"{server}/r.json" in str(info.value) and "\n" not in str(info.value)
 
 
+def test_retries_wait_as_the_policy_says_and_name_the_attempts():
+    """Each retry waits first_wait_s doubled per retry, capped at max_wait_s; the error
+    after the last attempt says how many were made."""
+    import aiohttp
+
+    policy = storage_retry.RetryPolicy(attempts=4, first_wait_s=0.5, max_wait_s=1.5)
+    waits: list[float] = []
+    answers = iter([aiohttp.ServerDisconnectedError(), aiohttp.ServerDisconnectedError(), b"ok"])
+
+    def op() -> bytes:
+        answer = next(answers)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    url = "gs://bucket/r.json"
+    assert storage_retry.with_retries(op, url, policy=policy, sleep=waits.append) == b"ok"
+    assert waits == [0.5, 1.0]
+
+    def always() -> bytes:
+        raise aiohttp.ServerDisconnectedError()
+
+    waits.clear()
+    with pytest.raises(StorageError, match="still failing after 4 attempts") as info:
+        storage_retry.with_retries(always, url, policy=policy, sleep=waits.append)
+    assert info.value.kind == TRANSIENT and waits == [0.5, 1.0, 1.5]
+
+
 @pytest.mark.parametrize("status, kind", [(404, NOT_FOUND), (403, CREDENTIALS), (401, CREDENTIALS)])
 def test_final_answers_are_not_retried(server, status, kind):
     Answers.plan = [status]

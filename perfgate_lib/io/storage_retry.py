@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import yaml
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from perfgate_lib import bundled
 from perfgate_lib.errors import StorageError
@@ -85,19 +86,22 @@ def with_retries[T](
     policy: RetryPolicy | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> T:
-    """``op()``, retried on transient answers only; other failures are translated at once."""
+    """``op()``, retried on transient answers only (tenacity, waits from ``policy``);
+    other failures, and a transient one on the last attempt, are translated at once."""
     if "://" not in url or url.startswith("file://"):
         return op()
     policy = policy or retry_policy()
-    for attempt in range(1, policy.attempts + 1):
-        try:
-            return op()
-        except Exception as exc:
-            if classify(exc) == TRANSIENT and attempt < policy.attempts:
-                sleep(policy.wait(attempt))
-                continue
-            error = translate(exc, url, doing, attempt)
-            if error is exc:
-                raise
-            raise error from exc
-    raise AssertionError("unreachable")  # pragma: no cover
+    retrying = Retrying(
+        stop=stop_after_attempt(policy.attempts),
+        wait=wait_exponential(multiplier=policy.first_wait_s, max=policy.max_wait_s),
+        retry=retry_if_exception(lambda exc: classify(exc) == TRANSIENT),
+        sleep=sleep,
+        reraise=True,
+    )
+    try:
+        return retrying(op)
+    except Exception as exc:
+        error = translate(exc, url, doing, retrying.statistics.get("attempt_number", 1))
+        if error is exc:
+            raise
+        raise error from exc
