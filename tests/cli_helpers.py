@@ -1,12 +1,31 @@
-"""Run the real ``perfgate`` command in a subprocess (real exit codes, real kernels)."""
+"""The two ways tests call ``perfgate``: in this process through the console entry point
+(:func:`perfgate_here`: fast, redacted output, the exit code), or as a real subprocess
+(:func:`perfgate`: real exit codes, real kernels, a fresh interpreter)."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import subprocess
 import sys
 
+from perfgate_lib.cli import main
 from tests.conftest import REPO_ROOT
+
+
+def perfgate_here(*args: str) -> tuple[int, str, str]:
+    """``perfgate ARGS`` in this process, as the console script runs it (its output
+    redacted): (exit code, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    code: int | str | None = 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main(list(args))
+        except SystemExit as exc:
+            code = exc.code
+    assert isinstance(code, int), f"perfgate {args} exited with {code!r}, not a code"
+    return code, out.getvalue(), err.getvalue()
 
 
 def perfgate(*args: str, env: dict | None = None, cwd=None, timeout: float = 300):

@@ -6,8 +6,6 @@ repository; the assessment runs in-process (no kernel), as ``perfgate assess`` w
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import shutil
 import tempfile
@@ -18,7 +16,7 @@ from hypothesis import strategies as st
 
 from perfgate_lib import MAX_COMMENT_CHARS
 from perfgate_lib.assess.render import render_assessment_block, render_assessment_table
-from perfgate_lib.cli import run
+from tests.cli_helpers import perfgate_here
 from tests.comment_checks import unescaped_html
 from tests.marin_layout import BASE_FILES, ZSRC, MarinRepo
 
@@ -87,13 +85,6 @@ def apply(repo: MarinRepo, operations) -> None:
     repo.commit("hostile change")
 
 
-def cli(*args: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = run(list(args))
-    return code, out.getvalue(), err.getvalue()
-
-
 @PROPERTY
 @given(operations=st.lists(OPERATION, min_size=1, max_size=4))
 def test_assess_property(marin_template, operations):
@@ -103,7 +94,7 @@ def test_assess_property(marin_template, operations):
         repo.branch("feature")
         apply(repo, operations)
         args = ["assess", "--checkout", str(repo.root), "--base", "main", "--head", "feature"]
-        code, out, err = cli(*args, "--json")
+        code, out, err = perfgate_here(*args, "--json")
         assert code in (0, 4), err
         assert "Traceback" not in err, err
         if code == 0:

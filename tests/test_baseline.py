@@ -10,7 +10,6 @@ import uuid
 import pytest
 
 from perfgate_lib import SENTINEL
-from perfgate_lib.cli import main
 from perfgate_lib.gate.baseline import (
     NoBaseline,
     find_baseline,
@@ -20,6 +19,7 @@ from perfgate_lib.gate.baseline import (
 from perfgate_lib.io import storage
 from perfgate_lib.io.github import GitHubClient
 from perfgate_lib.verdict.gates import load_gate
+from tests.cli_helpers import perfgate_here
 from tests.fakes.github_kit import fast_settings
 from tests.fakes.github_server import DEFAULT_REPO, make_zip
 
@@ -312,19 +312,12 @@ def test_parse_time_formats():
 
 
 # ---------------------------------------------------------------------- CLI
-def run_cli(argv, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        main(argv)
-    out = capsys.readouterr()
-    return exit_info.value.code, out.out, out.err
-
-
 def test_cli_baseline_json_saves_the_report_and_never_leaks_the_token(
     github_env, mirror, tmp_path, capsys
 ):
     run = add_run(github_env, 3, art=artifact(report(wall_seconds_total=13.0)))
     out_url = mirror + "saved/baseline.json"
-    code, out, err = run_cli(["baseline", "--gate", "1", "--json", "--out", out_url], capsys)
+    code, out, err = perfgate_here("baseline", "--gate", "1", "--json", "--out", out_url)
     assert code == 0, err
     prov = json.loads(out)
     assert (prov["source"], prov["run_id"], prov["report_path"]) == (
@@ -335,7 +328,7 @@ def test_cli_baseline_json_saves_the_report_and_never_leaks_the_token(
     assert json.loads(storage.read_text(out_url))["wall_seconds_total"] == 13.0
 
     local_out = tmp_path / "b.json"
-    code, out, err2 = run_cli(["baseline", "--gate", "1", "--out", str(local_out)], capsys)
+    code, out, err2 = perfgate_here("baseline", "--gate", "1", "--out", str(local_out))
     assert code == 0 and f"run #{run['id']}" in out and str(local_out) in out
     token = github_env.token
     assert token not in out + err + err2
@@ -346,8 +339,8 @@ def test_cli_baseline_json_saves_the_report_and_never_leaks_the_token(
 def test_cli_baseline_unavailable_exits_4_with_gap_comment(github_env, mirror, tmp_path, capsys):
     gap = tmp_path / "gap.md"
     github_env.add_workflow(DEFAULT_REPO, "marin-canary-datakit-tier2.yaml")
-    code, out, err = run_cli(
-        [
+    code, out, err = perfgate_here(
+        *[
             "baseline",
             "--gate",
             "2",
@@ -358,8 +351,7 @@ def test_cli_baseline_unavailable_exits_4_with_gap_comment(github_env, mirror, t
             str(gap),
             "--reviewer",
             "rev",
-        ],
-        capsys,
+        ]
     )
     assert code == 4
     assert json.loads(out)["available"] is False
@@ -374,8 +366,8 @@ def test_cli_baseline_honours_repo_and_api_url(github_env, monkeypatch, tmp_path
     github_env.add_run(
         "me/fork", WF1, created_at=at(1), artifacts=artifact(report(wall_seconds_total=14.0))
     )
-    code, out, err = run_cli(
-        [
+    code, out, err = perfgate_here(
+        *[
             "baseline",
             "--gate",
             "1",
@@ -385,13 +377,12 @@ def test_cli_baseline_honours_repo_and_api_url(github_env, monkeypatch, tmp_path
             "",
             "--out",
             str(tmp_path / "r.json"),
-        ],
-        capsys,
+        ]
     )
     assert code == 0, err
     assert json.loads((tmp_path / "r.json").read_text())["wall_seconds_total"] == 14.0
     monkeypatch.setenv("GITHUB_API_URL", "ftp://nowhere")
-    code, out, err = run_cli(["baseline", "--gate", "1"], capsys)
+    code, out, err = perfgate_here("baseline", "--gate", "1")
     assert code == 2 and "GITHUB_API_URL" in err
 
 

@@ -7,8 +7,6 @@ kernel per example), plus fixed examples end to end with the real kernel.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import pathlib
 import tempfile
@@ -19,12 +17,11 @@ from hypothesis import strategies as st
 
 from perfgate_lib import MAX_COMMENT_CHARS
 from perfgate_lib.assess.render import assessment_table_md
-from perfgate_lib.cli import run
 from perfgate_lib.commands import compare as compare_command
 from perfgate_lib.errors import EXIT_FAIL
 from perfgate_lib.io import storage
 from perfgate_lib.verdict.compare import run_compare
-from tests.cli_helpers import perfgate
+from tests.cli_helpers import perfgate, perfgate_here
 from tests.comment_checks import unescaped_html
 
 EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "parameters" / "examples"
@@ -36,14 +33,6 @@ PROPERTY = settings(
     database=None,
     suppress_health_check=list(HealthCheck),
 )
-
-
-def cli(*args: str) -> tuple[int, str, str]:
-    """``perfgate ARGS`` in-process: (exit code, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = run(list(args))
-    return code, out.getvalue(), err.getvalue()
 
 
 def compare_in_process(baseline, treatment, out_dir, **kwargs) -> dict:
@@ -77,7 +66,7 @@ def test_an_unexpected_exception_exits_4_naming_it_and_the_traceback(tmp_path, m
     monkeypatch.setenv("PERFGATE_RUNS_ROOT", str(tmp_path / "runs"))
     monkeypatch.delenv("PERFGATE_DEBUG", raising=False)
     monkeypatch.setattr(compare_command, "load_report", boom)
-    code, out, err = cli("compare", str(BASE), str(BASE))
+    code, out, err = perfgate_here("compare", str(BASE), str(BASE))
     assert code == 4 and out == ""
     (line,) = err.strip().splitlines()
     assert "compare" in line and "ZeroDivisionError: planted bug" in line
@@ -87,7 +76,7 @@ def test_an_unexpected_exception_exits_4_naming_it_and_the_traceback(tmp_path, m
         "Traceback" in pathlib.Path(where).read_text() and "boom" in pathlib.Path(where).read_text()
     )
 
-    code, _, err = cli("--debug", "compare", str(BASE), str(BASE))
+    code, _, err = perfgate_here("--debug", "compare", str(BASE), str(BASE))
     assert code == 4 and "Traceback (most recent call last)" in err
     assert err.strip().splitlines()[-1].startswith("perfgate compare: could not run")
 
@@ -209,7 +198,7 @@ def test_compare_property(monkeypatch, baseline, treatment):
             base.write_text(baseline)
         treat = folder / "treat.json"
         treat.write_text(treatment)
-        code, _, err = cli("compare", str(base), str(treat), "--out", str(folder / "o"))
+        code, _, err = perfgate_here("compare", str(base), str(treat), "--out", str(folder / "o"))
         check_compare_outcome(code, err, folder / "o")
 
 

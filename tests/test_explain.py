@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from perfgate_lib.local import evidence
+from tests.cli_helpers import perfgate
 
 FIXTURES = Path(__file__).parent / "fixtures" / "callgrind"
 
@@ -121,10 +122,7 @@ def test_a_budget_too_small_keeps_the_table_but_not_the_dumps(tmp_path):
 
 
 def _explain(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "perfgate_lib", "explain", *args],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    return perfgate("explain", *args, timeout=120)
 
 
 def test_explain_prints_the_same_table_twice_without_rerunning(run_dir):

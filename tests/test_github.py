@@ -8,7 +8,6 @@ import threading
 import pytest
 
 from perfgate_lib import SENTINEL
-from perfgate_lib.cli import main
 from perfgate_lib.errors import GitHubError, UsageError
 from perfgate_lib.io import storage
 from perfgate_lib.io.github import (
@@ -19,6 +18,7 @@ from perfgate_lib.io.github import (
     check_body,
     upsert_comment,
 )
+from tests.cli_helpers import perfgate_here
 from tests.fakes.github_kit import fast_settings
 from tests.fakes.github_server import DEFAULT_REPO, make_zip
 
@@ -33,13 +33,6 @@ def sentinel_bodies(fake, pr=PR):
 
 def writes(fake):
     return [r for r in fake.requests if r.method in ("POST", "PATCH", "DELETE")]
-
-
-def run_cli(argv, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        main(argv)
-    out = capsys.readouterr()
-    return exit_info.value.code, out.out, out.err
 
 
 # ---------------------------------------------------------------------- settings
@@ -286,14 +279,14 @@ def test_cli_post_upserts_and_never_prints_the_token(github_env, tmp_path, capsy
     github_env.add_pull(DEFAULT_REPO, PR)
     body = tmp_path / "comment.md"
     body.write_text(f"{SENTINEL}\n🤖 ## Zephyr perf gate — Gate 1 (smoke)\n")
-    code, out, err = run_cli(["post", "--pr", str(PR), "--body-file", str(body)], capsys)
+    code, out, err = perfgate_here("post", "--pr", str(PR), "--body-file", str(body))
     assert code == 0 and out.startswith("created comment")
-    code, out, err2 = run_cli(["post", "--pr", str(PR), "--body-file", str(body), "--json"], capsys)
+    code, out, err2 = perfgate_here("post", "--pr", str(PR), "--body-file", str(body), "--json")
     assert code == 0 and '"action": "unchanged"' in out
     assert sentinel_bodies(github_env) == [body.read_text()]
     storage.write_text("memory://bodies/comment.md", f"{SENTINEL}\nfrom memory")
-    code, out3, err3 = run_cli(
-        ["post", "--pr", str(PR), "--body-file", "memory://bodies/comment.md"], capsys
+    code, out3, err3 = perfgate_here(
+        *["post", "--pr", str(PR), "--body-file", "memory://bodies/comment.md"]
     )
     assert code == 0 and out3.startswith("updated comment")
     assert sentinel_bodies(github_env) == [f"{SENTINEL}\nfrom memory"]
@@ -306,18 +299,18 @@ def test_cli_post_refuses_a_long_body_and_reports_bad_token(
     github_env.add_pull(DEFAULT_REPO, PR)
     body = tmp_path / "big.md"
     body.write_text(SENTINEL + "\n" + "z" * 70_000)
-    code, out, err = run_cli(["post", "--pr", str(PR), "--body-file", str(body)], capsys)
+    code, out, err = perfgate_here("post", "--pr", str(PR), "--body-file", str(body))
     assert code == 4 and "65,536" in err and str(body) in err
     assert github_env.requests == []
 
     monkeypatch.setenv("GITHUB_TOKEN", "ghp_thisTokenIsNotKnown1234567890")
     body.write_text(f"{SENTINEL}\nsmall")
-    code, out, err = run_cli(["post", "--pr", str(PR), "--body-file", str(body)], capsys)
+    code, out, err = perfgate_here("post", "--pr", str(PR), "--body-file", str(body))
     assert code == 4 and "GITHUB_TOKEN" in err and f"PR #{PR}" in err
     assert "ghp_thisTokenIsNotKnown1234567890" not in out + err
 
-    code, out, err = run_cli(
-        ["post", "--pr", str(PR), "--body-file", str(tmp_path / "no.md")], capsys
+    code, out, err = perfgate_here(
+        *["post", "--pr", str(PR), "--body-file", str(tmp_path / "no.md")]
     )
     assert code == 2 and "no.md" in err
 
@@ -455,7 +448,7 @@ def test_commands_name_a_missing_token_before_any_network_call(
         "trigger": ["trigger", "--event", str(event)],
     }
     for name, argv in commands.items():
-        code, out, err = run_cli([*argv], capsys)
+        code, out, err = perfgate_here(*argv)
         assert code == 4, (name, out, err)
         assert "no GitHub token: set GITHUB_TOKEN or GH_TOKEN" in err, (name, err)
         assert fake_github.url in err, name
