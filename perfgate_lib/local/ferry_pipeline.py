@@ -29,9 +29,9 @@ Per stage the pipeline measures:
   The server's row carries ``callgrind_dump`` (the dump's path); the driver reads the
   count from it natively (:func:`add_instructions`: Python reading a dump here, under
   callgrind, took 1.2-2.8 s a stage) and adds ``instructions`` and
-  ``instructions_allocator`` (the allocator instructions left out). The count does not depend on what else the
-  machine runs; it still varies by about 0.1-0.5% per stage from run to run (the first
-  run of a stage specializes the interpreter's bytecode);
+  ``instructions_allocator`` (the allocator instructions left out). The count does not
+  depend on what else the machine runs; it still varies by about 0.1-0.5% per stage from
+  run to run (the first run of a stage specializes the interpreter's bytecode);
 * ``peak_mb``: the kernel's high-water mark ``VmHWM`` in ``/proc/self/status``, reset
   before each stage through ``/proc/self/clear_refs`` (value 5); where that is unavailable,
   ``ru_maxrss`` for the whole process. tracemalloc was rejected (it slows the hot paths
