@@ -11,6 +11,7 @@ import click
 import pytest
 
 from perfgate_lib.cli import cli
+from tests.cli_helpers import perfgate_here
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -132,8 +133,6 @@ def test_every_notebook_parameter_shown_exists():
 
 def test_the_demo_exit_code_is_the_one_the_readme_states(monkeypatch):
     """The README says ``perfgate demo`` exits 0 when the demo ran, whatever its verdict."""
-    from click.testing import CliRunner
-
     import perfgate_lib.local.demo as demo
 
     assert "`perfgate demo` exits 0 when the demo ran" in _text(README)
@@ -143,9 +142,9 @@ def test_the_demo_exit_code_is_the_one_the_readme_states(monkeypatch):
 
     monkeypatch.setattr(demo, "run_demo", lambda *a, **k: Ran())
     monkeypatch.setattr(demo, "where_to_look", lambda result: [f"verdict: {result.verdict}"])
-    result = CliRunner().invoke(cli, ["demo"])
-    assert result.exit_code == 0, result.output
-    assert "verdict: fail" in result.output
+    code, out, err = perfgate_here("demo")
+    assert code == 0, err
+    assert "verdict: fail" in out
 
 
 @pytest.mark.parametrize(
