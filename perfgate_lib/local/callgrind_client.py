@@ -117,8 +117,6 @@ class Callgrind:
     says why (not under valgrind, not x86-64, no executable memory).
     """
 
-    last: LastDump  # set by each count
-
     def __init__(self, out_file: str | None) -> None:
         self.out_file = out_file
         self.dumps = 0
@@ -248,8 +246,8 @@ class Callgrind:
         result, dump = self.measure(work)
         if dump is None:
             return result, None
-        self.last = read_dump(dump)
-        return result, self.last["collected"] - self.last["allocator"]
+        counts = read_dump(dump)
+        return result, counts["collected"] - counts["allocator"]
 
 
 def read_dump(path: str) -> LastDump:
