@@ -67,8 +67,8 @@ SHARD_METHOD_HOMES = ("zephyr.worker", "zephyr.execution")
 
 
 class LastDump(TypedDict):
-    """What :meth:`Callgrind.count` read from its last dump: the file, the instructions it
-    collected and the allocators' share of them (instruction counts)."""
+    """What :func:`read_dump` reads from one dump: the file, the instructions it collected
+    and the allocators' share of them (instruction counts)."""
 
     dump: str
     collected: int
