@@ -11,6 +11,7 @@ kit's hidden state marker is one) in the raw comment body.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 _ENTITY = {
     "&": "&amp;",
@@ -113,3 +114,19 @@ def fmt_counts(counts: dict[str, int]) -> str:
     """``succeeded=81, killed=27`` (escaped); ``(none)`` when empty or all zero."""
     items = [f"{md_escape(k)}={v}" for k, v in counts.items() if v]
     return ", ".join(items) if items else "(none)"
+
+
+def plain(text: object) -> str:
+    """One line of plain text: control and format characters (newlines, bidi overrides)
+    replaced, so untrusted text cannot start a new line or reorder what follows."""
+    out = []
+    for ch in str(text):
+        cat = unicodedata.category(ch)
+        out.append(" " if ch in "\r\n\t" else "\ufffd" if cat in ("Cc", "Cf") else ch)
+    return "".join(out)
+
+
+def md_rich(text: object) -> str:
+    """Escape ``text`` for markdown, rendering its `backticked` parts as code spans."""
+    parts = re.split(r"`([^`\n]*)`", plain(text))
+    return "".join(md_code(p) if i % 2 else md_escape(p) for i, p in enumerate(parts))

@@ -190,6 +190,8 @@ def test_the_built_wheel_runs_from_an_unrelated_folder(tmp_path):
     )
     assert compared.returncode == 1, compared.stderr  # the bundled treatment fails minhash
     assert (elsewhere / "compare" / "verdict.json").is_file()
+    comment = (elsewhere / "compare" / "comment.md").read_text()  # the wheel's templates
+    assert comment.startswith("<!-- zephyr-perf-gate -->\n") and "### Infra" in comment
     executed = run(
         str(venv / "bin" / "python"),
         "-m",

@@ -14,36 +14,18 @@ Untrusted text (file names, summaries quoting paths, reviewer reasons) is escape
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
-from perfgate_lib import SENTINEL
 from perfgate_lib.assess.assessment import QUESTIONS, Assessment
 from perfgate_lib.io.paramfile import parse_json_arg
-from perfgate_lib.mdtext import md_code, md_escape
+from perfgate_lib.mdtemplate import render
+from perfgate_lib.mdtext import md_code, plain
 
 COLUMNS = {"trivial": "Trivial", "shuffle": "Shuffle", "memory": "Memory", "cpu": "CPU"}
 COLUMNS["design"] = "Design"
 FORK_WORD = "fork"
 """The word a reply must carry to run a fork's code (``go fork``, ``max_gate=2 fork``)."""
-
-
-def plain(text: object) -> str:
-    """One line of plain text: control and format characters (newlines, bidi overrides)
-    replaced, so untrusted text cannot start a new line or reorder what follows."""
-    out = []
-    for ch in str(text):
-        cat = unicodedata.category(ch)
-        out.append(" " if ch in "\r\n\t" else "\ufffd" if cat in ("Cc", "Cf") else ch)
-    return "".join(out)
-
-
-def md_rich(text: object) -> str:
-    """Escape ``text`` for markdown, rendering its `backticked` parts as code spans."""
-    parts = re.split(r"`([^`\n]*)`", plain(text))
-    return "".join(md_code(p) if i % 2 else md_escape(p) for i, p in enumerate(parts))
 
 
 def _as_assessment(a: Assessment | Mapping[str, Any]) -> Assessment:
@@ -110,48 +92,46 @@ def _yes_no(value: bool) -> str:
 def render_assessment_table(
     assessment: Assessment | Mapping[str, Any], *, evidence: bool = True
 ) -> str:
-    """Markdown for the verdict comment's "Diff assessment" section.
+    """Markdown for the verdict comment's "Diff assessment" section
+    (``templates/_assessment_table.md.j2``).
 
     The per-file table (File, Trivial, Shuffle, Memory, CPU, Design, Summary), the
     max_gate line with the rationale (reviewer override included), flags as quotes, and
     with ``evidence`` a folded list of each file's evidence (the "no" lines left out).
     """
     a = _as_assessment(assessment)
-    out: list[str] = []
-    if not a.in_scope:
-        out.append(f"**Out of scope:** {md_rich(a.rationale)}")
-    if a.per_file:
-        out.append("| File | " + " | ".join(COLUMNS.values()) + " | Summary |")
-        out.append("|---" * (len(COLUMNS) + 2) + "|")
-        for path, f in a.per_file.items():
-            cells = " | ".join(_yes_no(getattr(f, q)) for q in QUESTIONS)
-            out.append(f"| {md_code(plain(path))} | {cells} | {md_rich(f.summary)} |")
-        out.append("")
-    gate = f"**max_gate:** {md_escape(a.max_gate)}"
-    if a.max_gate != a.proposed_max_gate:
-        gate += f" (proposed {md_escape(a.proposed_max_gate)})"
-    out.append(f"{gate} — {md_rich(a.rationale)}")
-    for flag in a.flags:
-        out.append("")
-        out.append(f"> ⚠ {md_rich(flag)}")
-    if evidence and a.per_file:
-        out.append("")
-        out.append("<details><summary>Assessment evidence</summary>")
-        out.append("")
-        for path, f in a.per_file.items():
-            lines = [
-                f"  - **{COLUMNS[q]} {_yes_no(getattr(f, q))}:** {md_rich(item)}"
-                for q in QUESTIONS
-                if q == "trivial" or getattr(f, q)
-                for item in f.evidence.get(q, [])
-                if not item.startswith("no:")
-            ]
-            if lines:
-                out.append(f"- {md_code(plain(path))}")
-                out.extend(lines)
-        out.append("")
-        out.append("</details>")
-    return "\n".join(out)
+    files = [
+        {"path": path, "answers": [_yes_no(getattr(f, q)) for q in QUESTIONS], "summary": f.summary}
+        for path, f in a.per_file.items()
+    ]
+    shown = [
+        (path, [(COLUMNS[q], _yes_no(getattr(f, q)), item) for q, item in _evidence(f)])
+        for path, f in a.per_file.items()
+    ]
+    return render(
+        "_assessment_table",
+        in_scope=a.in_scope,
+        rationale=a.rationale,
+        columns=list(COLUMNS.values()),
+        files=files,
+        max_gate=a.max_gate,
+        proposed_max_gate=a.proposed_max_gate,
+        flags=a.flags,
+        show_evidence=evidence and bool(a.per_file),
+        evidence=[(path, lines) for path, lines in shown if lines],
+    ).rstrip("\n")
+
+
+def _evidence(f: Any) -> list[tuple[str, str]]:
+    """A file's evidence lines worth showing, as (question, line): the questions
+    answered yes (and always "trivial"), without the "no:" lines."""
+    return [
+        (q, item)
+        for q in QUESTIONS
+        if q == "trivial" or getattr(f, q)
+        for item in f.evidence.get(q, [])
+        if not item.startswith("no:")
+    ]
 
 
 def render_waiver_comment(
@@ -160,12 +140,11 @@ def render_waiver_comment(
     """The one-line PR comment (after the sentinel) when the gate is waived (skip)."""
     a = _as_assessment(assessment)
     conf = a.confirmation or {}
-    who = f" by {md_escape(plain(reviewer))}" if reviewer else ""
-    if conf.get("override"):
-        why = f"reviewer override of proposed max_gate={md_escape(a.proposed_max_gate)}"
-        reason = conf.get("reason")
-        why += f": {md_rich(reason)}" if reason else ""
-    else:
-        why = "all Zephyr changes assessed trivial, reviewer concurred"
-    sha = f" at {md_code(a.head_sha[:12])}" if a.head_sha else ""
-    return f"{SENTINEL}\n🤖 Zephyr perf gate waived{who}{sha} (max_gate=skip; {why}): no ferry.\n"
+    return render(
+        "waiver",
+        reviewer=reviewer,
+        head_sha=a.head_sha,
+        override=bool(conf.get("override")),
+        proposed_max_gate=a.proposed_max_gate,
+        reason=conf.get("reason"),
+    )

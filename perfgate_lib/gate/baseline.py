@@ -23,12 +23,11 @@ import zipfile
 from dataclasses import dataclass, field
 from typing import Any
 
-from perfgate_lib import SENTINEL
 from perfgate_lib.errors import BaselineUnavailable, GitHubError, ReportError
 from perfgate_lib.io import storage
 from perfgate_lib.io.github import GitHubClient
 from perfgate_lib.io.limits import load_limits
-from perfgate_lib.mdtext import md_code, md_escape
+from perfgate_lib.mdtemplate import render
 from perfgate_lib.timeutil import iso, parse_time
 from perfgate_lib.verdict.gates import DEFAULT_MIRROR, GateParams, load_gate, mirror_pattern
 from perfgate_lib.verdict.limits import ReportTooLarge
@@ -501,27 +500,17 @@ def render_unavailable(
     reviewer: str | None = None,
     sha: str | None = None,
 ) -> str:
-    """The comment posted when no baseline could be fetched (sentinel first, text escaped)."""
-    lines = [
-        SENTINEL,
-        f"🤖 ## Zephyr perf gate — Gate {params.gate} ({md_escape(params.name)}): "
-        "baseline unavailable",
-        "",
-        "**Verdict:** not run — no scheduled baseline report could be fetched, so there is "
-        "nothing to compare the treatment against.",
-    ]
-    if sha:
-        lines.append(f"**Treatment:** {md_code(sha)}")
-    lines += ["", "**Tried:**"]
-    for where, why in attempts:
-        lines.append(f"- {md_escape(where)}: {md_escape(why)}")
-    lines += [
-        "",
-        "The gate does not submit a baseline ferry of its own. Check the "
-        f"{md_code(params.workflow)} runs on {md_code(params.branch)} (artifact "
-        f"{md_code(params.artifact)}) or the mirror, then re-run the gate.",
-    ]
-    if reviewer:
-        who = f"@{reviewer}" if _LOGIN.match(reviewer) else md_escape(reviewer)
-        lines += ["", f"{who}: the baseline is missing; please take a look."]
-    return "\n".join(lines) + "\n"
+    """The comment posted when no baseline could be fetched
+    (``templates/baseline_unavailable.md.j2``)."""
+    return render(
+        "baseline_unavailable",
+        gate=params.gate,
+        name=params.name,
+        sha=sha,
+        attempts=attempts,
+        workflow=params.workflow,
+        branch=params.branch,
+        artifact=params.artifact,
+        reviewer=reviewer,
+        mention=bool(reviewer and _LOGIN.match(reviewer)),
+    )

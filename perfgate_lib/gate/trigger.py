@@ -46,9 +46,7 @@ from perfgate_lib.io import storage
 from perfgate_lib.io.github import LOGIN_VAR, GitHubClient, kit_comment, upsert_comment
 from perfgate_lib.io.paramfile import read_json_object
 from perfgate_lib.io.rundir import default_runs_root
-from perfgate_lib.mdtext import md_code, md_escape
-
-ACCEPTED = "`go`, `max_gate=<skip|1|2|3>` or `skip` (fork PRs: `go fork`)"
+from perfgate_lib.mdtemplate import Trusted, render
 
 
 @dataclass
@@ -161,10 +159,11 @@ class CommentTrigger:
     def _post(self, pr: int, text: str, state: dict[str, Any]) -> None:
         post_state(self.client, pr, text, state)
 
-    def _note(self, pr: int, text: str) -> None:
-        """A plain (non-sentinel) reply: notes never replace the canonical comment."""
+    def _note(self, pr: int, body: str) -> None:
+        """A plain (non-sentinel) reply, a rendered template (``note`` or ``busy``): notes
+        never replace the canonical comment."""
         issue = self.client.repo.get_issue(pr)
-        self.client.call("posting a note", lambda: issue.create_comment(f"🤖 {text}"), pr)
+        self.client.call("posting a note", lambda: issue.create_comment(body.strip()), pr)
 
     def _options(self, pr: int, **changes: Any) -> RunOptions:
         return replace(self.base_options, pr=pr, repo=self.client.settings.repo, **changes)
@@ -203,15 +202,11 @@ class CommentTrigger:
         running); from anyone else a note, nothing changes."""
         allowed = may_request(requester, self.client.permission(requester))
         if not allowed.allowed:
-            self._note(pr, f"This `/perf-gate` was not started: {md_escape(allowed.reason)}.")
+            self._note(pr, render("note", kind="not_started", reason=allowed.reason))
             return TriggerResult("refused", pr, allowed.reason)
         holder = _lock_holder(self.client, pr, self.runs_root, self.now)
         if holder:
-            self._note(
-                pr,
-                f"A perf gate is already running for this PR ({md_escape(holder)}); "
-                f"this request from @{md_escape(requester)} was not started.",
-            )
+            self._note(pr, render("busy", holder=holder, requester=requester))
             return TriggerResult("busy", pr, f"a gate is already running: {holder}")
         outcome = run(self._options(pr, confirm=None, reviewer=None), echo=lambda _t: None)
         from perfgate_lib.assess.render import render_assessment_table
@@ -219,30 +214,21 @@ class CommentTrigger:
 
         assessment = load_assessment(storage.join(outcome.run_dir, "assessment.json"))
         stage = "assessment" if assessment.in_scope else "out_of_scope"
-        head = (
-            "🤖 ## Zephyr perf gate assessment — proposed max_gate: "
-            f"{md_escape(assessment.proposed_max_gate)}"
-            if assessment.in_scope
-            else "🤖 ## Zephyr perf gate — out of scope (nothing runs)"
-        )
         state = {
             "stage": stage,
             "sha": assessment.head_sha,
             "max_gate": assessment.proposed_max_gate,
             "requested_by": requester,
         }
-        table = render_assessment_table(assessment)
-        hint = (
-            "A reviewer with write access (not the PR author) replies `go` to run, or "
-            "overrides with `max_gate=<skip|1|2|3>`"
-            if assessment.in_scope
-            else "To force a gate anyway, a reviewer with write access replies `max_gate=<1|2|3>`"
+        body = render(
+            "assessment",
+            in_scope=assessment.in_scope,
+            proposed_max_gate=assessment.proposed_max_gate,
+            is_fork=assessment.is_fork,
+            head_sha=assessment.head_sha,
+            table=Trusted(render_assessment_table(assessment)),
         )
-        if assessment.is_fork:
-            hint += "; this is a fork: its code runs on the cluster only with `go fork`"
-        sha = md_code(str(assessment.head_sha)[:12])
-        hint += f". A reply confirms this commit ({sha}) only"
-        self._post(pr, f"{head}\n\n{table}\n\n**{hint}.**", state)
+        self._post(pr, body, state)
         action = "assessed" if assessment.in_scope else "out_of_scope"
         return TriggerResult(action, pr, f"assessment posted ({stage})", run_dir=outcome.run_dir)
 
@@ -253,28 +239,23 @@ class CommentTrigger:
             return TriggerResult("ignored", pr, "no assessment awaits confirmation")
         auth = authorize(commenter, author, self.client.permission(commenter))
         if not auth.allowed:
-            self._note(pr, f"Ignored {md_code(text[:60])}: {md_escape(auth.reason)}.")
+            self._note(pr, render("note", kind="ignored", reply=text, reason=auth.reason))
             return TriggerResult("refused", pr, auth.reason)
         from perfgate_lib.assess.confirm import parse_reply
 
         try:
             decision = parse_reply(text)
         except UsageError as exc:
-            self._note(
-                pr, f"Could not read {md_code(text[:60])}: {md_escape(exc)}. Reply {ACCEPTED}."
-            )
+            self._note(pr, render("note", kind="unreadable", reply=text, reason=str(exc)))
             return TriggerResult("bad_reply", pr, str(exc))
         holder = _lock_holder(self.client, pr, self.runs_root, self.now)
         if holder:
-            self._note(pr, f"A perf gate is already running for this PR ({md_escape(holder)}).")
+            self._note(pr, render("busy", holder=holder, requester=None))
             return TriggerResult("busy", pr, f"a gate is already running: {holder}")
         head = str(self.client.pull(pr).head.sha)
         if pending.get("sha") != head:
-            self._note(
-                pr,
-                f"The PR changed since the assessment ({md_code(str(pending.get('sha'))[:12])} "
-                f"-> {md_code(head[:12])}): here is a new one; please confirm again.",
-            )
+            moved = render("note", kind="head_moved", confirmed=str(pending.get("sha")), head=head)
+            self._note(pr, moved)
             result = self.request(pr, commenter)
             result.action = "reassessed"
             return result
@@ -288,15 +269,10 @@ class CommentTrigger:
                 "reply": text[:80],
                 "sha": head,
             }
-            where = f" ([workflow run]({md_escape(self.run_url)}))" if self.run_url else ""
-            self._post(
-                pr,
-                f"🤖 ## Zephyr perf gate — running\n\nConfirmed by "
-                f"@{md_escape(commenter)} with {md_code(text[:80])} for commit "
-                f"{md_code(head[:12])}; the gate ladder is running{where}. This comment will "
-                "be replaced by the verdict.",
-                lock,
+            running = render(
+                "running", reviewer=commenter, reply=text, sha=head, run_url=self.run_url
             )
+            self._post(pr, running, lock)
         if self.plan_only and not skip:
             plan = {"pr": pr, "sha": head, "confirm": text, "reviewer": commenter}
             return TriggerResult("confirmed", pr, "lock set; the ladder job runs it", plan=plan)
@@ -325,10 +301,5 @@ class CommentTrigger:
                 state.event("released", reason=why[:200])
         pending = self._pending(pr)
         if pending and pending.get("stage") == "running":
-            where = f" See the [workflow run]({md_escape(self.run_url)})." if self.run_url else ""
-            self._post(
-                pr,
-                "🤖 ## Zephyr perf gate — stopped without a verdict\n\n"
-                f"{md_escape(why[:500])}.{where} Ask again with `/perf-gate`.",
-                {"stage": "stopped", "sha": pending.get("sha")},
-            )
+            stopped = render("stopped", why=why, run_url=self.run_url)
+            self._post(pr, stopped, {"stage": "stopped", "sha": pending.get("sha")})

@@ -1,8 +1,9 @@
-"""PR comment markdown: the canonical verdict comment, the halt and the waiver comment.
+"""PR comment markdown: the canonical verdict comment and the halt.
 
-Every comment starts with the sentinel so re-runs replace it (the waiver comment is
-``assess.render.render_waiver_comment``). Untrusted strings are
-escaped (:mod:`perfgate_lib.mdtext`). Bodies never exceed GitHub's 65,536 characters:
+The text is in ``perfgate_lib/templates`` (``verdict.md.j2``, ``halted.md.j2``); this module
+gathers the figures they show. Every comment starts with the sentinel so re-runs replace
+it. Untrusted strings are escaped in one place (:mod:`perfgate_lib.mdtemplate`). Bodies
+never exceed GitHub's 65,536 characters:
 the raw treatment report is dropped first (and the comment says so), then the
 assessment evidence, then the body is cut with a note. Bodies are redacted
 (:func:`perfgate_lib.io.redaction.redact`) before they are measured or cut, so a secret in a
@@ -16,17 +17,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from perfgate_lib import MAX_COMMENT_CHARS, SENTINEL
+from perfgate_lib import MAX_COMMENT_CHARS
 from perfgate_lib.io.redaction import redact
+from perfgate_lib.mdtemplate import Trusted, render
 from perfgate_lib.mdtext import (
     fmt_age,
     fmt_counts,
     fmt_duration,
     fmt_number,
     fmt_pct,
-    md_code,
     md_escape,
-    md_fence,
 )
 from perfgate_lib.verdict.attribution import attribute, attribution_markdown
 from perfgate_lib.verdict.measured import Measured, fmt_seconds, metric_view
@@ -62,7 +62,7 @@ class CommentExtras:
     ``top_notes``: trusted lines shown under the verdict (e.g. what the ladder did).
     ``title``: the heading after "Zephyr perf gate —" when it is not a cluster gate.
     ``measured``: gate 0's decision metric; its comment shows that metric's figures
-    (:func:`gate0_sections`) beside wall time, each with its own delta.
+    beside wall time, each with its own delta.
     """
 
     stage_context: dict[str, str] = field(default_factory=dict)
@@ -80,271 +80,187 @@ def gate_title(gate: int | str, tier_name: str | None = None) -> str:
 
 
 def baseline_line(prov: Mapping[str, Any]) -> str:
-    """``**Baseline:** scheduled run [#id](url), sha=`abc1234`, age=5h 12m``."""
-    run_id, url = prov.get("run_id"), prov.get("run_url")
-    source = prov.get("source") or "file"
-    if run_id and url:
-        run = f"scheduled run [#{md_escape(run_id)}]({md_escape(url)})"
-    elif run_id:
-        run = f"scheduled run #{md_escape(run_id)}"
-    else:
-        run = f"report from {md_escape(source)}"
-    if source == "gcs-mirror":
-        run += " (from the GCS mirror)"
-    sha = prov.get("sha")
-    parts = [run, f"sha={md_code(str(sha)[:12])}" if sha else "sha=unknown"]
-    parts.append(f"age={fmt_age(prov.get('age_hours'))}")
-    line = "**Baseline:** " + ", ".join(parts)
-    if prov.get("stale"):
-        limit = prov.get("max_age_hours")
-        line += (
-            f"\n\n> ⚠ **Stale baseline:** {fmt_age(prov.get('age_hours'))} old "
-            f"(tier limit {fmt_age(limit)}). The verdict stands; weigh it with the age in mind."
-        )
-    return line
-
-
-def _run_summary(v: Verdict, base: PerfReport, treat: PerfReport) -> str:
-    wall = next(s for s in v.signals if s.signal == "wall_seconds_total")
-    mem = next(s for s in v.signals if s.signal == "peak_worker_memory_mb")
-    wall_delta = f" ({fmt_pct(wall.delta_pct)})" if wall.delta_pct is not None else ""
-    mem_delta = f" ({fmt_pct(mem.delta_pct)})" if mem.delta_pct is not None else ""
-    status_b = md_escape(base.status or "unknown")
-    status_t = md_escape(treat.status or v.treatment.get("job_state") or "unknown")
-    return "\n".join(
-        [
-            "| | Baseline | Treatment |",
-            "|---|---|---|",
-            f"| Iris job | {md_code(base.iris_job_id or '?')} | {md_code(treat.iris_job_id or '?')} |",
-            f"| Status | {status_b} | {status_t} |",
-            f"| Total wall-time | {fmt_duration(wall.baseline)} | {fmt_duration(wall.treatment)}{wall_delta} |",
-            f"| Peak worker memory (MB) | {_mem(base)} | {_mem(treat)}{mem_delta} |",
-        ]
-    )
-
-
-def _mem(report: PerfReport) -> str:
-    return "unknown" if report.peak_memory_mb is None else fmt_number(report.peak_memory_mb)
-
-
-def _stage_table(v: Verdict, extras: CommentExtras) -> str:
-    ctx = extras.stage_context
-    header = "| Stage | Baseline | Treatment | Δ | Verdict |"
-    rule = "|---|---|---|---|---|"
-    if ctx:
-        header += f" {md_escape(extras.stage_context_title)} |"
-        rule += "---|"
-    lines = [header, rule]
-    for row in v.stages:
-        cached = row.verdict == "cached"
-        b = "—" if cached else fmt_duration(row.baseline_s)
-        t = "—" if cached or row.verdict == "not_finished" else fmt_duration(row.treatment_s)
-        line = (
-            f"| {md_escape(row.stage)} | {b} | {t} | {fmt_pct(row.delta_pct)} | "
-            f"{ROW_ICONS.get(row.verdict, row.verdict)} |"
-        )
-        if ctx:
-            line += f" {md_escape(ctx.get(row.stage, ''))} |"
-        lines.append(line)
-    if not v.stages:
-        lines.append("| (no stages reported) | | | | |" + (" |" if ctx else ""))
-    notes = []
-    if any(r.verdict == "cached" for r in v.stages):
-        hits = [md_escape(f"{r.stage} ({r.note})") for r in v.stages if r.verdict == "cached"]
-        notes.append(
-            "¹ Cached step (cache hit): its time is 0 and its delta meaningless, so it does not "
-            "count toward the verdict: " + ", ".join(hits) + "."
-        )
-    unfinished = [r for r in v.stages if r.verdict == "not_finished"]
-    if unfinished:
-        notes.append(
-            "² Not finished: the treatment did not finish the step. Either its child job "
-            "did not succeed (killed, preempted or never finished; marin's child-job collector "
-            "reports such a step as a cache hit), or the driver's step log has no line for it "
-            "(the step-log collector leaves it out). It is not compared and makes the verdict "
-            "inconclusive at least: "
-            + ", ".join(md_escape(f"{r.stage} ({r.note})") for r in unfinished)
-            + "."
-        )
-    other = [r for r in v.stages if r.verdict in ("not_comparable", "n/a")]
-    if other:
-        notes.append(
-            "Not counted: " + "; ".join(md_escape(f"{r.stage}: {r.note}") for r in other) + "."
-        )
-    return "\n".join(lines) + ("\n\n" + "\n\n".join(notes) if notes else "")
-
-
-def _infra_table(base: PerfReport, treat: PerfReport) -> str:
-    return "\n".join(
-        [
-            "| | Baseline | Treatment |",
-            "|---|---|---|",
-            f"| Preemptions | {fmt_number(base.preemption_count)} | {fmt_number(treat.preemption_count)} |",
-            f"| Failed shards | {fmt_number(base.failed_shards)} | {fmt_number(treat.failed_shards)} |",
-            f"| Infra failures | {fmt_counts(base.infra_failures)} | {fmt_counts(treat.infra_failures)} |",
-            f"| Task states | {fmt_counts(base.task_state_counts)} | {fmt_counts(treat.task_state_counts)} |",
-        ]
-    )
-
-
-def _chart_and_attribution(v: Verdict) -> list[tuple[str, str]]:
-    """The Mermaid stage chart and the attribution table, when there are stage times."""
-    out = []
-    chart = stage_xychart(v)
-    if chart:
-        out.append(("### Stage chart", chart))
-    if any(r.verdict in ("pass", "warn", "fail") for r in v.stages):
-        out.append(("### Attribution", attribution_markdown(attribute(v))))
-    return out
-
-
-# ---------------------------------------------------------------------------
-# Gate 0 (the local A/B): the decision metric beside wall time, each with its delta.
-# One function per section, so that a section can be added between them.
-# ---------------------------------------------------------------------------
+    """``**Baseline:** scheduled run [#id](url), sha=`abc1234`, age=5h 12m``
+    (``templates/_baseline.md.j2``), with a note when the baseline is stale."""
+    return render(
+        "_baseline",
+        run_id=prov.get("run_id"),
+        run_url=prov.get("run_url"),
+        source=prov.get("source") or "file",
+        sha=prov.get("sha"),
+        age=fmt_age(prov.get("age_hours")),
+        stale=bool(prov.get("stale")),
+        max_age=fmt_age(prov.get("max_age_hours")),
+    ).rstrip("\n")
 
 
 def _with_delta(value: str, delta_pct: float | None) -> str:
     return f"{value} ({fmt_pct(delta_pct)})" if delta_pct is not None else value
 
 
-def _wall_words(measured: Measured) -> str:
-    return "wall time under valgrind" if measured.unit.counts else "wall time"
+def _mem(report: PerfReport) -> str:
+    return "unknown" if report.peak_memory_mb is None else fmt_number(report.peak_memory_mb)
 
 
-def gate0_run_summary(v: Verdict, base: PerfReport, treat: PerfReport, measured: Measured) -> str:
-    """Runs, status, the decision metric's total, wall time and peak memory; every
-    delta is (treatment - baseline) / baseline of the two figures in its row."""
-    unit = measured.unit
-    lines = [
-        "| | Baseline | Treatment |",
-        "|---|---|---|",
-        f"| Run | {md_code(base.iris_job_id or '?')} | {md_code(treat.iris_job_id or '?')} |",
-        f"| Status | {md_escape(base.status or 'unknown')} | {md_escape(treat.status or 'unknown')} |",
-    ]
+def _side(report: PerfReport, status: str | None) -> dict[str, Any]:
+    """One side's cells of the run summary and infra tables (formatted, not escaped)."""
+    return {
+        "job": report.iris_job_id or "?",
+        "status": status or "unknown",
+        "mem": _mem(report),
+        "preemptions": fmt_number(report.preemption_count),
+        "failed_shards": fmt_number(report.failed_shards),
+        "infra_failures": Trusted(fmt_counts(report.infra_failures)),
+        "task_states": Trusted(fmt_counts(report.task_state_counts)),
+    }
+
+
+def _sides(v: Verdict, base: PerfReport, treat: PerfReport, gate0: bool) -> tuple[dict, dict]:
+    """Both sides' cells; the treatment's wall time and memory carry their deltas."""
     by_name = {s.signal: s for s in v.signals}
-    total = by_name.get(unit.total)
-    if total is not None and unit.total != "wall_seconds_total":
-        lines.append(
-            f"| Total {unit.label} (sum of the stages) | {unit.fmt(total.baseline)} | "
-            f"{_with_delta(unit.fmt(total.treatment), total.delta_pct)} |"
-        )
-    wall = by_name.get("wall_seconds_total")
-    if wall is not None:
-        b = "—" if wall.baseline is None else fmt_seconds(wall.baseline)
-        t = "—" if wall.treatment is None else fmt_seconds(wall.treatment)
-        lines.append(
-            f"| Total {_wall_words(measured)} (sum of the stages) | {b} | "
-            f"{_with_delta(t, wall.delta_pct)} |"
-        )
+    treat_status = treat.status if gate0 else treat.status or v.treatment.get("job_state")
+    b, t = _side(base, base.status), _side(treat, treat_status)
     mem = by_name.get("peak_worker_memory_mb")
-    mem_delta = None if mem is None else mem.delta_pct
-    lines.append(
-        f"| Peak worker memory (MB) | {_mem(base)} | {_with_delta(_mem(treat), mem_delta)} |"
-    )
-    return "\n".join(lines)
+    t["mem"] = _with_delta(t["mem"], None if mem is None else mem.delta_pct)
+    wall = by_name.get("wall_seconds_total")
+    if wall is not None and not gate0:
+        b["wall"] = fmt_duration(wall.baseline)
+        t["wall"] = _with_delta(fmt_duration(wall.treatment), wall.delta_pct)
+    return b, t
 
 
-def gate0_stage_table(v: Verdict, extras: CommentExtras) -> str:
-    """One row per stage: the decision metric's medians and their delta, the verdict, the
-    paired interval that decided it, and (for a count) the wall times with their delta."""
-    measured = extras.measured
-    assert measured is not None
-    unit = measured.unit
-    view = {r.stage: r for r in metric_view(v, measured).stages}
-    ctx = extras.stage_context
-    wall_col = unit.metric != "wall"
-    header = (
-        f"| Stage | Baseline ({unit.label}) | Treatment ({unit.label}) | Δ {unit.label} | Verdict |"
-    )
-    rule = "|---|---|---|---|---|"
-    if ctx:
-        header += f" {md_escape(extras.stage_context_title)} |"
-        rule += "---|"
-    if wall_col:
-        header += f" {_wall_words(measured).capitalize()}: baseline → treatment (Δ) |"
-        rule += "---|"
-    lines = [header, rule]
+def _stage_notes(v: Verdict) -> dict[str, list[str]]:
+    """Stages shown but not counted, as "stage (note)" / "stage: note" texts."""
+    return {
+        "cached": [f"{r.stage} ({r.note})" for r in v.stages if r.verdict == "cached"],
+        "not_finished": [f"{r.stage} ({r.note})" for r in v.stages if r.verdict == "not_finished"],
+        "not_counted": [
+            f"{r.stage}: {r.note}" for r in v.stages if r.verdict in ("not_comparable", "n/a")
+        ],
+    }
+
+
+def _cluster_stages(v: Verdict, extras: CommentExtras) -> list[dict[str, Any]]:
+    """The cluster gate's stage rows: wall times (a dash where not compared) and delta."""
+    rows = []
     for row in v.stages:
-        shown = view[row.stage]
-        line = (
-            f"| {md_escape(row.stage)} | {unit.fmt(shown.baseline_s)} | "
-            f"{unit.fmt(shown.treatment_s)} | {fmt_pct(shown.delta_pct)} | "
-            f"{ROW_ICONS.get(row.verdict, row.verdict)} |"
+        cached = row.verdict == "cached"
+        unfinished = row.verdict == "not_finished"
+        rows.append(
+            {
+                "stage": row.stage,
+                "b": "—" if cached else fmt_duration(row.baseline_s),
+                "t": "—" if cached or unfinished else fmt_duration(row.treatment_s),
+                "delta": fmt_pct(row.delta_pct),
+                "icon": ROW_ICONS.get(row.verdict, row.verdict),
+                "context": extras.stage_context.get(row.stage, ""),
+            }
         )
-        if ctx:
-            line += f" {md_escape(ctx.get(row.stage, ''))} |"
-        if wall_col:
-            b = "—" if row.baseline_s is None else fmt_seconds(row.baseline_s)
-            t = "—" if row.treatment_s is None else fmt_seconds(row.treatment_s)
-            line += f" {b} → {_with_delta(t, row.delta_pct)} |"
-        lines.append(line)
-    if not v.stages:
-        lines.append(
-            "| (no stages measured) | | | | |" + (" |" if ctx else "") + (" |" if wall_col else "")
-        )
-    other = [r for r in v.stages if r.verdict in ("not_comparable", "n/a")]
-    if other:
-        lines.append("")
-        lines.append(
-            "Not counted: " + "; ".join(md_escape(f"{r.stage}: {r.note}") for r in other) + "."
-        )
-    return "\n".join(lines)
+    return rows
 
 
-def gate0_chart_and_attribution(v: Verdict, measured: Measured) -> list[tuple[str, str]]:
-    """The Mermaid chart and the attribution, both in the decision metric."""
-    view = metric_view(v, measured)
+def _gate0(v: Verdict, measured: Measured) -> dict[str, Any]:
+    """Gate 0's run-summary totals: the decision metric's and wall time's, each with its
+    delta, (treatment - baseline) / baseline of the two figures in its row."""
     unit = measured.unit
-    out = []
-    chart = stage_xychart(view, unit)
-    if chart:
-        out.append(("### Stage chart", chart))
-    if any(r.verdict in ("pass", "warn", "fail") for r in view.stages):
-        out.append(("### Attribution", attribution_markdown(attribute(view, unit=unit))))
+    by_name = {s.signal: s for s in v.signals}
+    total, wall = by_name.get(unit.total), by_name.get("wall_seconds_total")
+    out: dict[str, Any] = {"total": None, "wall": None}
+    out["wall_words"] = "wall time under valgrind" if unit.counts else "wall time"
+    out["wall_column"] = unit.metric != "wall"
+    if total is not None and unit.total != "wall_seconds_total":
+        out["total"] = {
+            "b": unit.fmt(total.baseline),
+            "t": _with_delta(unit.fmt(total.treatment), total.delta_pct),
+        }
+    if wall is not None:
+        out["wall"] = {
+            "b": "—" if wall.baseline is None else fmt_seconds(wall.baseline),
+            "t": _with_delta(
+                "—" if wall.treatment is None else fmt_seconds(wall.treatment), wall.delta_pct
+            ),
+        }
     return out
 
 
-def gate0_sections(
-    v: Verdict, base: PerfReport, treat: PerfReport, extras: CommentExtras
-) -> list[tuple[str, str]]:
-    """Gate 0's sections after the verdict, in order: run summary, stages, chart and
-    attribution, then the caller's sections."""
+def _gate0_stages(v: Verdict, extras: CommentExtras, measured: Measured) -> list[dict[str, Any]]:
+    """Gate 0's stage rows: the decision metric's medians and delta, the verdict, and the
+    wall times with their delta."""
+    unit = measured.unit
+    view = {r.stage: r for r in metric_view(v, measured).stages}
+    rows = []
+    for row in v.stages:
+        shown = view[row.stage]
+        rows.append(
+            {
+                "stage": row.stage,
+                "b": unit.fmt(shown.baseline_s),
+                "t": unit.fmt(shown.treatment_s),
+                "delta": fmt_pct(shown.delta_pct),
+                "icon": ROW_ICONS.get(row.verdict, row.verdict),
+                "context": extras.stage_context.get(row.stage, ""),
+                "wall_b": "—" if row.baseline_s is None else fmt_seconds(row.baseline_s),
+                "wall_t": _with_delta(
+                    "—" if row.treatment_s is None else fmt_seconds(row.treatment_s), row.delta_pct
+                ),
+            }
+        )
+    return rows
+
+
+def _chart_and_attribution(v: Verdict, measured: Measured | None) -> list[tuple[str, str]]:
+    """The Mermaid stage chart and the attribution table (in gate 0's decision metric),
+    when there are stage figures to compare."""
+    unit = measured.unit if measured else None
+    view = metric_view(v, measured) if measured else v
+    out = []
+    chart = stage_xychart(view, unit) if unit else stage_xychart(view)
+    if chart:
+        out.append(("### Stage chart", chart))
+    if any(r.verdict in ("pass", "warn", "fail") for r in view.stages):
+        table = attribution_markdown(attribute(view, unit=unit) if unit else attribute(view))
+        out.append(("### Attribution", table))
+    return out
+
+
+def comment_context(
+    v: Verdict, base: PerfReport, treat: PerfReport, extras: CommentExtras, tier_name: str | None
+) -> dict[str, Any]:
+    """What ``templates/verdict.md.j2`` shows, but for the assessment, the raw report and
+    the omission notes that :func:`render_comment` adds to stay within the size limit."""
     measured = extras.measured
-    assert measured is not None
-    return [
-        ("### Run summary", gate0_run_summary(v, base, treat, measured)),
-        (f"### Stages ({measured.unit.label})", gate0_stage_table(v, extras)),
-        *gate0_chart_and_attribution(v, measured),
-        *extras.sections,
-    ]
+    gate0 = measured is not None
+    b, t = _sides(v, base, treat, gate0)
+    title = md_escape(extras.title) if extras.title else gate_title(v.gate, tier_name)
+    sections = [*_chart_and_attribution(v, measured), *extras.sections]
+    return {
+        "title": Trusted(title),
+        "badge": VERDICT_BADGES[v.verdict],
+        "baseline": Trusted(baseline_line(v.baseline)),
+        "top_notes": [Trusted(n) for n in extras.top_notes],
+        "bullets": [
+            ("Hard fails", v.hard_fails),
+            ("Warns", v.warns),
+            ("Inconclusive because", v.inconclusive_reasons),
+            ("Self-check", v.self_check),
+            (COLLECTOR_NOTES, v.collector_notes),
+        ],
+        "run_link": extras.run_link,
+        "base": b,
+        "treat": t,
+        "gate0": _gate0(v, measured) if measured else None,
+        "unit": measured.unit if measured else None,
+        "context_title": extras.stage_context_title if extras.stage_context else None,
+        "stages": _gate0_stages(v, extras, measured) if measured else _cluster_stages(v, extras),
+        **_stage_notes(v),
+        "sections": [(Trusted(h), Trusted(body)) for h, body in sections],
+    }
 
 
-# --- collector notes (docs/verdict-rules.md, "Usable reports") -----------------------------
-def collector_notes_md(v: Verdict) -> str:
-    """Collector warnings that did not make a report unusable, as one note block ("" if none).
-
-    Such a warning is about a field the verdict does not use (today's non-admin
-    ``iris query task_wall_ms: failed; ...``) or about a signal shown as ``n/a``."""
-    return _bullets("Note (collector warnings, not counted)", v.collector_notes)
-
-
-# -------------------------------------------------------------------------------------------
-def _bullets(title: str, items: list[str]) -> str:
-    if not items:
-        return ""
-    if len(items) == 1:
-        return f"**{title}:** {md_escape(items[0])}"
-    return f"**{title}:**\n" + "\n".join(f"- {md_escape(i)}" for i in items)
-
-
-def _raw_report(treat: PerfReport) -> str:
-    text = json.dumps(treat.raw, indent=2, sort_keys=False)
-    return (
-        "<details><summary>Raw treatment report</summary>\n\n"
-        + md_fence(text, "json")
-        + "\n\n</details>"
-    )
+COLLECTOR_NOTES = "Note (collector warnings, not counted)"
+"""Collector warnings that did not make a report unusable (docs/verdict-rules.md, "Usable
+reports"): about a field the verdict does not use (today's non-admin ``iris query
+task_wall_ms: failed; ...``) or about a signal shown as ``n/a``."""
 
 
 def render_comment(
@@ -357,64 +273,30 @@ def render_comment(
     extras: CommentExtras | None = None,
     max_chars: int = MAX_COMMENT_CHARS,
 ) -> str:
-    """The canonical verdict comment, within ``max_chars``.
+    """The canonical verdict comment (``templates/verdict.md.j2``), within ``max_chars``.
 
     ``assessment_md``: the "Diff assessment" section's markdown, already rendered and
     escaped (:func:`perfgate_lib.assess.render.render_assessment_table`); None for none.
     """
-    extras = extras or CommentExtras()
-    v = verdict
-    head = [
-        SENTINEL,
-        f"🤖 ## Zephyr perf gate — {md_escape(extras.title) if extras.title else gate_title(v.gate, tier_name)}",
-        "",
-        f"**Verdict:** {VERDICT_BADGES[v.verdict]}",
-        baseline_line(v.baseline),
-    ]
-    blocks = ["\n".join(head), *extras.top_notes]
-    blocks += [
-        b
-        for b in (
-            _bullets("Hard fails", v.hard_fails),
-            _bullets("Warns", v.warns),
-            _bullets("Inconclusive because", v.inconclusive_reasons),
-            _bullets("Self-check", v.self_check),
-            collector_notes_md(v),
+    context = comment_context(verdict, baseline, treatment, extras or CommentExtras(), tier_name)
+    assessment = Trusted(assessment_md) if assessment_md else None
+    raw = json.dumps(treatment.raw, indent=2, sort_keys=False)
+
+    def build(with_raw: bool, with_assessment: bool, omitted: list[str]) -> str:
+        body = render(
+            "verdict",
+            **context,
+            assessment=assessment if with_assessment else None,
+            raw=raw if with_raw else None,
+            omitted=omitted,
         )
-        if b
-    ]
-    if extras.run_link:
-        blocks.append(f"Archived run: [executed gate notebook]({md_escape(extras.run_link)})")
-    if extras.measured is not None:
-        sections = gate0_sections(v, baseline, treatment, extras)
-    else:
-        sections = [
-            ("### Run summary", _run_summary(v, baseline, treatment)),
-            ("### Stage timings", _stage_table(v, extras)),
-            *_chart_and_attribution(v),
-            *extras.sections,
-        ]
-    tail_sections = [*sections, ("### Infra", _infra_table(baseline, treatment))]
-    assess_block = ("### Diff assessment", assessment_md) if assessment_md else None
+        return redact(body)
 
-    def build(raw: str | None, with_assessment: bool, omitted: list[str]) -> str:
-        parts = list(blocks)
-        if with_assessment and assess_block:
-            parts.append("\n\n".join(assess_block))
-        parts += ["\n\n".join(s) for s in tail_sections]
-        if raw:
-            parts.append(raw)
-        for what in omitted:
-            parts.append(
-                f"_{what} omitted to stay under GitHub's comment size limit; see the run folder._"
-            )
-        return redact("\n\n".join(parts) + "\n")
-
-    body = build(_raw_report(treatment), True, [])
+    body = build(True, True, [])
     if len(body) > max_chars:
-        body = build(None, True, ["Raw treatment report"])
-    if len(body) > max_chars and assess_block:
-        body = build(None, False, ["Raw treatment report", "Diff assessment"])
+        body = build(False, True, ["Raw treatment report"])
+    if len(body) > max_chars and assessment:
+        body = build(False, False, ["Raw treatment report", "Diff assessment"])
     return truncate(body, max_chars)
 
 
@@ -430,22 +312,7 @@ def truncate(body: str, max_chars: int = MAX_COMMENT_CHARS) -> str:
 def render_halt(
     sha: str, failed_step: str, output_tail: str = "", *, max_chars: int = MAX_COMMENT_CHARS
 ) -> str:
-    """The skill's halt comment when local checks failed: no ferry was submitted."""
-    body = "\n".join(
-        [
-            SENTINEL,
-            "🤖 ## Zephyr perf gate — halted (local tests failed)",
-            "",
-            f"Treatment worktree ({md_code(sha)}) failed lint / pyrefly / zephyr tests "
-            f"(failing step: {md_code(failed_step)}).",
-            "Ferries were not submitted.",
-            "Fix the failing tests and the gate will re-run.",
-        ]
-    )
-    if output_tail:
-        body += (
-            "\n\n<details><summary>Output tail</summary>\n\n"
-            + md_fence(output_tail[-6000:])
-            + "\n\n</details>"
-        )
-    return truncate(body + "\n", max_chars)
+    """The skill's halt comment when local checks failed: no ferry was submitted
+    (``templates/halted.md.j2``)."""
+    body = render("halted", sha=sha, failed_step=failed_step, output_tail=output_tail)
+    return truncate(body, max_chars)
