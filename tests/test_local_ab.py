@@ -298,7 +298,7 @@ GATE0_HANG_S = 1800  # a hang guard, not a speed check: valgrind on a loaded 2-c
 
 def _assert_calls_follow_the_intervals(result: local.ABResult) -> None:
     """What the method guarantees whatever the machine did: calls and intervals agree."""
-    from perfgate_lib.local.paired import band_call
+    from perfgate_lib.verdict.paired import band_call
 
     for row in result.paired.to_dict("records"):
         assert row["low"] <= row["ratio"] <= row["high"]

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
 
-from perfgate_lib.local.paired import (
+from perfgate_lib.errors import UsageError
+from perfgate_lib.verdict.paired import (
     Interval,
+    StageInterval,
     band_call,
     could_fail,
     paired_interval,
@@ -58,3 +61,44 @@ def test_hodges_lehmann_ratio_and_interval_of_known_pairs():
 def test_bands_apply_to_the_interval_not_to_a_point(low, high, call):
     interval = Interval((low + high) / 2, low, high, 8, 0.95)
     assert band_call(interval, 5.0, 10.0) == call
+
+
+# --- what gate 0 hands the verdict rules: typed, read back with the field named ---------
+FUZZY = StageInterval(
+    pct=79.4, low_pct=78.9, high_pct=80.1, pairs=6, call="fail", metric="instructions",
+    confidence=0.95, text="×1.79 [1.79, 1.80], 6 pairs",
+)  # fmt: skip
+
+
+def test_a_stage_interval_survives_compare_context_json():
+    unbounded = StageInterval(pct=3.0, low_pct=-100.0, high_pct=math.inf, pairs=5, call="undecided")
+    for interval in (FUZZY, unbounded):
+        text = json.dumps(interval.to_json())
+        assert StageInterval.from_json(json.loads(text), "x") == interval
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"pct": "79.4"}, "ctx.json: intervals.fuzzy_dups.pct must be a number"),
+        ({"pairs": True}, "ctx.json: intervals.fuzzy_dups.pairs must be a number"),
+        ({"call": "PASS"}, "ctx.json: intervals.fuzzy_dups.call must be pass, warn"),
+        ({"confidence": "high"}, "ctx.json: intervals.fuzzy_dups.confidence must be a number"),
+        ({"verdict": "pass"}, "ctx.json: intervals.fuzzy_dups: unknown key 'verdict'"),
+    ],
+)
+def test_a_bad_interval_names_its_file_entry_and_key(change, named):
+    from perfgate_lib.verdict.rules import GateContext
+
+    data = {"intervals": {"fuzzy_dups": {**FUZZY.to_json(), **change}}}
+    with pytest.raises(UsageError) as info:
+        GateContext.from_dict(data, "ctx.json")
+    assert str(info.value).startswith(named)
+
+
+def test_the_rules_get_typed_intervals():
+    from perfgate_lib.verdict.rules import GateContext
+
+    ctx = GateContext.from_dict({"intervals": {"fuzzy_dups": FUZZY.to_json()}}, "ctx.json")
+    assert ctx.intervals == {"fuzzy_dups": FUZZY}
+    assert not FUZZY.shows_no_change and FUZZY.metric_words == "instruction counts"

@@ -20,7 +20,7 @@ sides back to back, stage by stage, the side that goes first alternating, and ev
 ``pairs_per_process`` pairs (1) both processes are replaced by fresh ones, since a process
 has a speed of its own. Each stage is judged on the per-pair ratio treatment / control with
 a Hodges-Lehmann estimate and a signed-rank confidence interval
-(:mod:`perfgate_lib.local.paired`, :mod:`perfgate_lib.local.stats`); the threshold bands
+(:mod:`perfgate_lib.verdict.paired`, :mod:`perfgate_lib.local.stats`); the threshold bands
 apply to the interval. Pairs are added while some stage is undecided, from ``min_pairs``
 up to ``max_pairs`` or until the time budget runs out; what is still undecided then is
 reported as undecided, never as a pass. Peak memory keeps its own noise rule (medians,
@@ -66,7 +66,7 @@ from perfgate_lib.local.sides import (
     require_callgrind,
 )
 from perfgate_lib.local.stats import MEMORY, TOTAL
-from perfgate_lib.verdict.rules import metric_words
+from perfgate_lib.verdict.paired import metric_words
 
 if TYPE_CHECKING:
     from matplotlib.typing import LineStyleType
@@ -381,7 +381,10 @@ class ABResult:
                 "stage_context_title": f"Paired ratio, {100 * s.confidence:g}% CI",
                 "top_notes": notes,
             },
-            "intervals": abstats.interval_context(self.paired, s.confidence),
+            "intervals": {
+                name: interval.to_json()
+                for name, interval in abstats.interval_context(self.paired, s.confidence).items()
+            },
             "measured": self.measured(),
         }
         if self.memory.get("within_noise"):

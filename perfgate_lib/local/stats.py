@@ -9,7 +9,7 @@ stage (the side that goes first alternates), as a dict::
 where ``row`` is :func:`perfgate_lib.local.ferry_pipeline.run_stage`'s ``{wall_s, cpu_s,
 peak_mb, tasks, records_out[, instructions]}`` (seconds, MB, a count). The decision metric
 (``instructions`` by default, ``cpu`` and ``wall`` as the alternatives) is judged per stage on the paired ratio with a
-Hodges-Lehmann / signed-rank interval (:mod:`perfgate_lib.local.paired`); ``wall_seconds_total``
+Hodges-Lehmann / signed-rank interval (:mod:`perfgate_lib.verdict.paired`); ``wall_seconds_total``
 is judged on the per-pair sum over stages. Peak memory keeps its own noise rule
 (:func:`noise_row`: the medians of each side's per-pair peaks, a delta inside the wider
 side's spread or the overlap of the two sides' values is "within noise").
@@ -23,7 +23,13 @@ from typing import Any
 
 import pandas as pd
 
-from perfgate_lib.local.paired import Interval, band_call, could_fail, paired_interval
+from perfgate_lib.verdict.paired import (
+    Interval,
+    StageInterval,
+    band_call,
+    could_fail,
+    paired_interval,
+)
 
 TOTAL = "wall_seconds_total"
 MEMORY = "peak_worker_memory_mb"
@@ -207,21 +213,22 @@ def interval_text(row: dict[str, Any]) -> str:
     return f"{label} {row_interval(row).text()}"
 
 
-def interval_context(table: pd.DataFrame, confidence: float) -> dict[str, dict[str, Any]]:
-    """``GateContext.intervals`` from a paired table (percent changes, call, text)."""
-    out = {}
-    for row in table.to_dict("records"):
-        out[str(row["stage"])] = {
-            "pct": float(row["ratio_pct"]),
-            "low_pct": float(row["low_pct"]),
-            "high_pct": float(row["high_pct"]),
-            "pairs": int(row["pairs"]),
-            "call": str(row["call"]),
-            "metric": str(row["metric"]),
-            "confidence": confidence,
-            "text": row_interval(row, confidence).text(),
-        }
-    return out
+def interval_context(table: pd.DataFrame, confidence: float) -> dict[str, StageInterval]:
+    """``GateContext.intervals`` from a paired table: each stage's typed interval
+    (percent changes, the band call, the comment's text)."""
+    return {
+        str(row["stage"]): StageInterval(
+            pct=float(row["ratio_pct"]),
+            low_pct=float(row["low_pct"]),
+            high_pct=float(row["high_pct"]),
+            pairs=int(row["pairs"]),
+            call=str(row["call"]),
+            metric=str(row["metric"]),
+            confidence=confidence,
+            text=row_interval(row, confidence).text(),
+        )
+        for row in table.to_dict("records")
+    }
 
 
 # ---------------------------------------------------------------------------

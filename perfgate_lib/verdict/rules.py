@@ -36,6 +36,7 @@ from perfgate_lib.mdtext import fmt_pct
 from perfgate_lib.timeutil import parse_time
 from perfgate_lib.verdict import lineage as lineages
 from perfgate_lib.verdict.collector_warnings import WarningSummary, summarize
+from perfgate_lib.verdict.paired import StageInterval
 from perfgate_lib.verdict.report import PerfReport, collector_problems
 from perfgate_lib.verdict.thresholds import Band, Thresholds
 
@@ -61,9 +62,9 @@ class GateContext:
     caller measured to lie inside the run-to-run noise of repeated runs; such a delta in
     a time or memory fail band is downgraded to warn (never to pass) and says so.
 
-    ``intervals`` (gate 0, the local A/B): stage name or ``wall_seconds_total`` -> a paired
-    interval ``{pct, low_pct, high_pct, pairs, call, text, metric}`` (percent changes; see
-    :mod:`perfgate_lib.local.paired`). For such a row the band applies to the interval: its
+    ``intervals`` (gate 0, the local A/B): stage name or ``wall_seconds_total`` -> its
+    :class:`~perfgate_lib.verdict.paired.StageInterval` (percent changes and the band call;
+    :meth:`from_dict` reads them from JSON). For such a row the band applies to the interval: its
     ``call`` (pass, warn, fail or undecided) is the row's verdict and ``pct`` its delta.
     An undecided row makes the verdict inconclusive unless something else already fails,
     also one that straddles only the pass/warn edge (it cannot fail, but reading it as a
@@ -87,7 +88,7 @@ class GateContext:
     baseline: dict[str, Any] = field(default_factory=dict)
     now: str | None = None
     within_noise: dict[str, str] = field(default_factory=dict)
-    intervals: dict[str, dict[str, Any]] = field(default_factory=dict)
+    intervals: dict[str, StageInterval] = field(default_factory=dict)
     treatment_unfinished_steps: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -113,30 +114,18 @@ class GateContext:
                 isinstance(k, str) and isinstance(v, str) for k, v in value.items()
             ):
                 raise UsageError(f"{source}: '{key}' must be an object of name -> note")
-        _check_intervals(data.get("intervals", {}), source)
+        data["intervals"] = _read_intervals(data.get("intervals", {}), source)
         return cls(**data)
 
 
-_INTERVAL_KEYS = ("pct", "low_pct", "high_pct", "pairs", "call")
-
-
-def _check_intervals(intervals: Any, source: str) -> None:
-    """Raise UsageError naming the entry and key of a malformed ``intervals`` object."""
+def _read_intervals(intervals: Any, source: str) -> dict[str, StageInterval]:
+    """The typed ``intervals``; a malformed one is a UsageError naming its entry and key."""
     if not isinstance(intervals, dict):
         raise UsageError(f"{source}: 'intervals' must be an object of name -> interval")
-    for name, item in intervals.items():
-        if not isinstance(item, dict):
-            raise UsageError(f"{source}: intervals.{name} must be an object")
-        for key in _INTERVAL_KEYS:
-            value = item.get(key)
-            if key == "call":
-                if value not in ("pass", "warn", "fail", "undecided"):
-                    raise UsageError(
-                        f"{source}: intervals.{name}.call must be pass, warn, "
-                        f"fail or undecided, got {value!r}"
-                    )
-            elif isinstance(value, bool) or not isinstance(value, int | float):
-                raise UsageError(f"{source}: intervals.{name}.{key} must be a number")
+    return {
+        str(name): StageInterval.from_json(item, f"{source}: intervals.{name}")
+        for name, item in intervals.items()
+    }
 
 
 @dataclass
@@ -297,34 +286,25 @@ def _downgrade_within_noise(rows: list[SignalRow | StageRow], within: dict[str, 
             )
 
 
-def _apply_intervals(rows: list[SignalRow | StageRow], intervals: dict[str, dict]) -> None:
+def _apply_intervals(rows: list[SignalRow | StageRow], intervals: dict[str, StageInterval]) -> None:
     """Rows compared on both sides take the paired interval's call and estimate."""
     for row in rows:
         name = row.signal if isinstance(row, SignalRow) else row.stage
         item = intervals.get(name)
         if item is None or row.verdict not in ("pass", "warn", "fail"):
             continue
-        row.delta_pct = round(float(item["pct"]), 2)
-        row.verdict = str(item["call"])
-        row.note = f"paired {_metric_words(item)}: {item.get('text', '')}".strip()
-        if float(item["low_pct"]) <= 0 <= float(item["high_pct"]):
+        row.delta_pct = round(item.pct, 2)
+        row.verdict = item.call
+        row.note = f"paired {item.metric_words}: {item.text}".strip()
+        if item.shows_no_change:
             row.note = f"within noise (no change shown); {row.note}"
 
 
-def _interval_text(name: str, item: dict[str, Any]) -> str:
+def _interval_text(name: str, item: StageInterval) -> str:
     """``+32.0% [+27.1%, +39.3%], 8 pairs of cpu time`` for a reason line."""
-    high = item["high_pct"]
-    span = f"[{fmt_pct(item['low_pct'])}, {fmt_pct(high) if high != float('inf') else '∞'}]"
-    return f"{name}: {fmt_pct(item['pct'])} {span}, {int(item['pairs'])} pairs of {_metric_words(item)}"
-
-
-def _metric_words(item: dict[str, Any]) -> str:
-    return metric_words(str(item.get("metric") or ""))
-
-
-def metric_words(metric: str) -> str:
-    """What an interval measured, in words: ``cpu time``, ``wall time``, ``instruction counts``."""
-    return "instruction counts" if metric == "instructions" else f"{metric or 'measured'} time"
+    high = item.high_pct
+    span = f"[{fmt_pct(item.low_pct)}, {fmt_pct(high) if high != float('inf') else '∞'}]"
+    return f"{name}: {fmt_pct(item.pct)} {span}, {item.pairs} pairs of {item.metric_words}"
 
 
 def _not_compared(rows: list[SignalRow | StageRow], note: str) -> None:
@@ -497,7 +477,7 @@ def _unfinished_steps(
 
 
 def _interval_claims(
-    rows: list[SignalRow | StageRow], intervals: dict[str, dict[str, Any]], bands: dict[str, Band]
+    rows: list[SignalRow | StageRow], intervals: dict[str, StageInterval], bands: dict[str, Band]
 ) -> _Claims:
     """Rows with a paired interval (gate 0): where the interval lies against the band."""
     claims = _Claims()
@@ -511,7 +491,7 @@ def _interval_claims(
             claims.band_fails.append(f"{text} (wholly above +{band.warn_pct:g}%)")
         elif row.verdict == "warn":
             claims.warns.append(f"{text} (wholly in +{band.pass_pct:g}% to +{band.warn_pct:g}%)")
-        elif row.verdict == "undecided" and float(item["high_pct"]) > band.warn_pct:
+        elif row.verdict == "undecided" and item.high_pct > band.warn_pct:
             claims.undecided.append(f"{text}: undecided, may exceed +{band.warn_pct:g}%")
         elif row.verdict == "undecided":
             claims.undecided.append(

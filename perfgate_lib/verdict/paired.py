@@ -22,8 +22,11 @@ percent: ``100 * (ratio - 1)``.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import lru_cache
+from typing import Any
+
+from perfgate_lib.errors import UsageError
 
 CALLS = ("pass", "warn", "fail", "undecided")
 
@@ -156,11 +159,82 @@ def could_fail(interval: Interval, warn_pct: float) -> bool:
     return interval.high_pct > warn_pct
 
 
+def metric_words(metric: str) -> str:
+    """What an interval measured, in words: ``cpu time``, ``wall time``, ``instruction counts``."""
+    return "instruction counts" if metric == "instructions" else f"{metric or 'measured'} time"
+
+
+@dataclass(frozen=True)
+class StageInterval:
+    """Gate 0's result for one stage (or ``wall_seconds_total``), as the verdict rules take
+    it: the paired estimate and interval as percent changes of the decision metric
+    (``high_pct`` is inf when unbounded), the band call, and the comment's words.
+
+    It travels from gate 0 to the comparison in ``compare_context.json``
+    (:meth:`to_json`); :meth:`from_json` reads it back and names the entry and key of a
+    bad value."""
+
+    pct: float  # the estimate, percent change treatment vs control
+    low_pct: float  # the interval's lower bound, percent change
+    high_pct: float  # the interval's upper bound, percent change (inf: unbounded)
+    pairs: int  # pairs measured
+    call: str  # pass | warn | fail | undecided (band_call)
+    metric: str = ""  # the decision metric: instructions | cpu | wall
+    confidence: float | None = None  # two-sided, e.g. 0.95
+    text: str = ""  # ``×1.32 [1.27, 1.39], 8 pairs``
+
+    @property
+    def metric_words(self) -> str:
+        return metric_words(self.metric)
+
+    @property
+    def shows_no_change(self) -> bool:
+        """The interval holds zero: no change shown."""
+        return self.low_pct <= 0 <= self.high_pct
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Any, where: str) -> StageInterval:
+        """Read one entry; ``where`` names it in errors (``context: intervals.minhash``)."""
+        if not isinstance(data, dict):
+            raise UsageError(f"{where} must be an object")
+        unknown = sorted(set(data) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise UsageError(f"{where}: unknown key {unknown[0]!r}")
+        for key in ("pct", "low_pct", "high_pct", "pairs"):
+            value = data.get(key)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise UsageError(f"{where}.{key} must be a number, got {value!r}")
+        if data.get("call") not in CALLS:
+            raise UsageError(
+                f"{where}.call must be pass, warn, fail or undecided, got {data.get('call')!r}"
+            )
+        confidence = data.get("confidence")
+        if confidence is not None and (
+            isinstance(confidence, bool) or not isinstance(confidence, int | float)
+        ):
+            raise UsageError(f"{where}.confidence must be a number, got {confidence!r}")
+        return cls(
+            pct=float(data["pct"]),
+            low_pct=float(data["low_pct"]),
+            high_pct=float(data["high_pct"]),
+            pairs=int(data["pairs"]),
+            call=str(data["call"]),
+            metric=str(data.get("metric") or ""),
+            confidence=None if confidence is None else float(confidence),
+            text=str(data.get("text") or ""),
+        )
+
+
 __all__ = [
     "CALLS",
     "Interval",
+    "StageInterval",
     "band_call",
     "could_fail",
+    "metric_words",
     "paired_interval",
     "signed_rank_k",
     "walsh_averages",
