@@ -55,6 +55,9 @@ def assert_clean_run(
             assert (folder / "gate.ipynb").is_file()
         gate_json = json.loads((folder / "gate.json").read_text())
         assert "queue_wait_seconds" in gate_json and "job_state" in gate_json
+        treated = json.loads((folder / "verdict.json").read_text())["treatment"]
+        for key in ("queue_wait_seconds", "job_state", "job_error", "attempt"):
+            assert treated[key] == gate_json[key], f"verdict.json treatment.{key}"
     if notebooks:
         assert (run / "assess.ipynb").is_file()
     for path in run.rglob("*"):

@@ -646,6 +646,12 @@ class GateSession:
                 "treatment_job_state": watch.state if watch.state != "unknown" else None,
                 "treatment_unfinished_steps": dict(rec.get("unfinished_steps") or {}),
                 "baseline": dict(rec.get("baseline") or {}),
+                "treatment_job": {
+                    "queue_wait_seconds": watch.queue_wait_seconds,
+                    "job_state": watch.state,
+                    "job_error": watch.error or None,
+                    "attempt": self.job.attempt,
+                },
             }
             assessment_md = assessment_table_md(self.job.assessment or None)
 
@@ -802,17 +808,6 @@ class GateSession:
         storage.write_text(
             storage.join(self.out_dir, "gate.json"), json.dumps(outcome, indent=2) + "\n"
         )
-        verdict_path = storage.join(self.out_dir, "verdict.json")
-        data = json.loads(storage.read_text(verdict_path))
-        data.setdefault("treatment", {}).update(
-            {
-                "queue_wait_seconds": watch.queue_wait_seconds,
-                "job_state": watch.state,
-                "job_error": watch.error or None,
-                "attempt": self.job.attempt,
-            }
-        )
-        storage.write_text(verdict_path, json.dumps(data, indent=2) + "\n")
 
     # ------------------------------------------------------------------ post
     def post(self) -> dict[str, Any]:

@@ -71,6 +71,9 @@ class GateContext:
     warn would raise a false alarm on most no-op changes a noisy machine measures).
     ``treatment_unfinished_steps``: stage -> note for treatment steps whose child jobs
     exist in the job tree but did not succeed (killed, preempted, still running).
+    ``treatment_job``: what the runner saw of the treatment job (``job_state``,
+    ``queue_wait_seconds``, ``job_error``, ``attempt``), copied into verdict.json's
+    ``treatment`` as it is; never judged.
 
     ``baseline`` is provenance: source, run_id, run_url, sha, created_at (ISO-8601),
     age_hours. ``now`` (ISO-8601, UTC) lets the engine compute the baseline age from
@@ -90,6 +93,7 @@ class GateContext:
     within_noise: dict[str, str] = field(default_factory=dict)
     intervals: dict[str, StageInterval] = field(default_factory=dict)
     treatment_unfinished_steps: dict[str, str] = field(default_factory=dict)
+    treatment_job: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None, source: str = "context") -> GateContext:
@@ -106,8 +110,9 @@ class GateContext:
                 raise UsageError(f"{source}: 'gate' must be 1, 2 or 3") from exc
         if data.get("gate", 1) not in (1, 2, 3):
             raise UsageError(f"{source}: 'gate' must be 1, 2 or 3, got {data['gate']!r}")
-        if not isinstance(data.get("baseline", {}), dict):
-            raise UsageError(f"{source}: 'baseline' must be an object")
+        for key in ("baseline", "treatment_job"):
+            if not isinstance(data.get(key, {}), dict):
+                raise UsageError(f"{source}: '{key}' must be an object")
         for key in ("within_noise", "treatment_unfinished_steps"):
             value = data.get(key, {})
             if not isinstance(value, dict) or not all(
@@ -685,6 +690,7 @@ def _treatment_info(treat: PerfReport, context: GateContext) -> dict[str, Any]:
         "ferry_module": context.treatment_ferry_module or treat.ferry_module,
         "status": treat.status,
         "job_state": context.treatment_job_state,
+        **context.treatment_job,
     }
 
 
