@@ -54,6 +54,17 @@ def test_notebook_is_clean_and_parameterised(path):
             )
 
 
+def test_the_gate_notebook_declares_exactly_the_gate_jobs_fields():
+    """The gate's options are declared once (GateJob); the notebook hands its parameters
+    over by name, so a field it lacks, or one GateJob lacks, is a gap this catches."""
+    from dataclasses import fields
+
+    from perfgate_lib.gate.run import GateJob
+
+    declared = set(papermill.inspect_notebook(str(NOTEBOOKS_DIR / "gate.ipynb")))
+    assert declared == {f.name for f in fields(GateJob)}
+
+
 # --- every notebook runs with papermill from the repository root and from notebooks/ ----
 
 

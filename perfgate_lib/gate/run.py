@@ -24,7 +24,7 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -924,9 +924,11 @@ def handle_interrupt(
     return f"left {job_id} running (re-run the same command to resume)"
 
 
-def open_gate(**params: Any) -> GateSession:
-    """The gate notebook's entry point: parameters -> a session."""
-    return GateSession(GateJob.from_parameters(**params))
+def open_gate(namespace: Mapping[str, Any]) -> GateSession:
+    """The gate notebook's entry point: :class:`GateJob`'s fields, taken by name from the
+    notebook's namespace (its parameters cell, as papermill set it) -> a session."""
+    names = {f.name for f in fields(GateJob)}
+    return GateSession(GateJob.from_parameters(**{k: namespace[k] for k in names & set(namespace)}))
 
 
 # ---------------------------------------------------------------------- notebook display
