@@ -203,17 +203,6 @@ class Assessment:
             confirmation=data.get("confirmation"),
         )
 
-    def table_rows(self) -> list[dict[str, Any]]:
-        """One row per file: path, the five answers, summary, evidence joined per question
-        (columns: file, trivial, shuffle, memory, cpu, design, summary, evidence_<q>)."""
-        rows = []
-        for path, f in self.per_file.items():
-            row: dict[str, Any] = {"file": path, **f.answers(), "summary": f.summary}
-            for q in QUESTIONS:
-                row[f"evidence_{q}"] = "\n".join(f.evidence.get(q, []))
-            rows.append(row)
-        return rows
-
 
 def decide_max_gate(files: Iterable[FileAssessment]) -> str:
     """All trivial -> ``skip``; any shuffle/memory/CPU/design yes -> ``3``; else ``1``."""

@@ -157,9 +157,6 @@ class RunState:
             key, {"gate": gate, "attempt": attempt, "folder": key, "status": "new"}
         )
 
-    def has_attempt(self, gate: int, attempt: int) -> bool:
-        return gate_folder(gate, attempt) in self.data.get("attempts", {})
-
     def update_attempt(
         self, gate: int, attempt: int, event: str | None = None, **fields: Any
     ) -> dict:

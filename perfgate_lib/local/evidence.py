@@ -371,13 +371,6 @@ def _flame_graphs(profiles: Mapping[str, Profile], stage: str, folder: Path) -> 
     return [f"{PROFILE_DIR}/{stage}/{Path(p).name}" for p in paths]
 
 
-def load_stacks(run_dir: str | Path, stage: str) -> dict[str, dict[tuple[str, ...], int]]:
-    """A kept stage's folded stacks per side (for redrawing its flame graphs)."""
-    base = Path(load_attribution_path(run_dir)).parent
-    data = json.loads((base / stage / "stacks.json").read_text())
-    return {side: {tuple(k): v for k, v in rows} for side, rows in data.items()}
-
-
 def remove_perf_maps(pairs: list[Mapping[str, Any]]) -> int:
     """Delete the side processes' ``/tmp/perf-<pid>.map`` files (pids from their dumps);
     returns how many were removed."""
