@@ -65,6 +65,24 @@ def test_the_gate_notebook_declares_exactly_the_gate_jobs_fields():
     assert declared == {f.name for f in fields(GateJob)}
 
 
+def test_the_gate_notebook_calls_the_steps_in_the_order_run_all_does():
+    """One list of steps (gate.run.STEPS): the in-process path runs it, and the notebook's
+    cells call ``session.<step>()`` in that same order, each once."""
+    from perfgate_lib.gate.run import STEPS
+
+    nb = json.loads((NOTEBOOKS_DIR / "gate.ipynb").read_text())
+    called = []
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        for node in ast.walk(ast.parse("".join(cell["source"]))):
+            func = getattr(node, "func", None)
+            on_session = isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
+            if isinstance(node, ast.Call) and on_session and func.value.id == "session":
+                called.append(func.attr)
+    assert [name for name in called if name in STEPS] == list(STEPS)
+
+
 # --- every notebook runs with papermill from the repository root and from notebooks/ ----
 
 

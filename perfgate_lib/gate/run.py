@@ -31,14 +31,13 @@ from typing import Any
 from perfgate_lib import PROJECT_ROOT
 from perfgate_lib.errors import PerfgateError, UsageError
 from perfgate_lib.gate.babysit import BabysitPolicy, ProgressPrinter, Watch, babysit, may_stop
-from perfgate_lib.gate.evidence import debug_commands, oom_lines, oom_section, queue_wait_note
-from perfgate_lib.gate.ladder import GateResult, ladder_notes, parse_max_gate, plan_next
+from perfgate_lib.gate.evidence import queue_wait_note
+from perfgate_lib.gate.ladder import GateResult, ladder_notes, parse_max_gate
 from perfgate_lib.gate.localchecks import LocalChecksFailed, run_local_checks
 from perfgate_lib.gate.runparams import RunParams, load_run_params
 from perfgate_lib.gate.state import RunState, gate_folder
 from perfgate_lib.io import storage
 from perfgate_lib.io.rundir import public_url
-from perfgate_lib.mdtext import fmt_duration, md_code, md_escape, md_fence
 from perfgate_lib.runners.base import Runner, RunnerError, Submission
 from perfgate_lib.timeutil import iso, utc_now
 from perfgate_lib.verdict.gates import GateParams, load_gate
@@ -47,6 +46,9 @@ DEFAULT_REPO = "marin-community/marin"
 RUNNERS = ("iris", "replay")
 POST_MODES = ("github", "file")
 FINAL_COMMENT = "comment.md"
+STEPS = ("fetch_baseline", "run_local_checks", "submit", "babysit", "collect", "compare", "post")
+"""A gate attempt's steps, in order: :meth:`GateSession.run_all` runs them, and the gate
+notebook's cells call them in this order (``tests/test_notebooks.py`` checks)."""
 
 
 @dataclass
@@ -656,22 +658,7 @@ class GateSession:
             assessment_md = assessment_table_md(self.job.assessment or None)
 
             def extras_for(verdict: Any) -> CommentExtras:
-                history = [
-                    *self.history(),
-                    GateResult(self.job.gate, self.job.attempt, verdict.verdict),
-                ]
-                notes = ladder_notes(self.job.max_gate, history, tier_names())
-                notes += [n for n in (queue_wait_note(watch.queue_wait_seconds),) if n]
-                notes += self.run_settings_notes()
-                return CommentExtras(
-                    top_notes=notes,
-                    sections=[
-                        *self._job_sections(rec, watch),
-                        *self._evidence_sections(verdict, rec, history),
-                    ],
-                    run_link=public_url(self.run_dir, f"{self.folder}/gate.html"),
-                    **self._noise_context(verdict),
-                )
+                return self._comment_extras(verdict, rec, watch)
 
             result = run_compare(
                 self.baseline_path,
@@ -688,101 +675,44 @@ class GateSession:
             self._update(status="compared", verdict=verdict)
         return result
 
-    def run_settings_notes(self) -> list[str]:
-        """A note when the treatment ran with other ``iris job run`` settings than the
-        baseline (iris runner only; see :mod:`perfgate_lib.gate.runsettings`). Never judged."""
-        if self.job.runner != "iris":
-            return []
-        from perfgate_lib.gate.runsettings import (
-            parse_flags,
-            setting_differences,
-            workflow_flags_from_checkout,
-        )
+    def _comment_extras(self, verdict: Any, rec: dict[str, Any], watch: Watch) -> Any:
+        """What the cluster gate adds to the comment (:mod:`perfgate_lib.gate.sections`):
+        the ladder's notes, the job's end, evidence, run settings, baseline spread."""
+        from perfgate_lib.gate import sections
+        from perfgate_lib.verdict.render import CommentExtras
 
-        seen = workflow_flags_from_checkout(self.job.checkout, self.params.workflow)
-        baseline = seen if seen is not None else parse_flags(self.params.baseline_iris_flags)
-        if not baseline:
-            return []
-        where = (
-            f"`.github/workflows/{md_escape(self.params.workflow)}` in the checkout"
-            if seen is not None
-            else f"`parameters/gate{self.job.gate}.yaml` (marin as checked 2026-12)"
+        job = self.job
+        history = [*self.history(), GateResult(job.gate, job.attempt, verdict.verdict)]
+        notes = ladder_notes(job.max_gate, history, tier_names())
+        notes += [n for n in (queue_wait_note(watch.queue_wait_seconds),) if n]
+        diffs, where = sections.run_setting_differences(
+            job.runner, job.checkout, job.gate, self.params
         )
-        diffs = setting_differences(baseline, parse_flags(self.params.iris_flags))
-        if not diffs:
-            return []
-        self._update(run_setting_differences=diffs)
-        return [
-            "**Run settings differ from the baseline's** (tier workflow per "
-            f"{where}; treatment per `{md_escape(self.common.submit_script)}`): "
-            + "; ".join(md_escape(d) for d in diffs)
-            + ". Noted, not judged."
+        if diffs:
+            self._update(run_setting_differences=diffs)
+        notes += sections.run_settings_note(diffs, where, self.common)
+        gate_job_ids = [
+            str(a["job_id"])
+            for a in self.state.data.get("attempts", {}).values()
+            if a.get("gate") == job.gate and a.get("job_id")
         ]
-
-    def _evidence_sections(
-        self, verdict: Any, rec: dict[str, Any], history: list[GateResult]
-    ) -> list[tuple[str, str]]:
-        """OOM log lines when the treatment OOMed more than the baseline; the commands to
-        start debugging when the ladder stops on a second inconclusive."""
-        sections = []
-        oom = next((s for s in verdict.signals if s.signal == "infra_failures.oom"), None)
-        job_id = rec.get("job_id") or ""
-        if oom is not None and oom.verdict == "fail" and job_id:
-            sections.append(oom_section(job_id, oom_lines(self.runner.logs(job_id))))
-        step = plan_next(self.job.max_gate, history)
-        if step.action == "stop" and step.verdict == "inconclusive":
-            jobs = [
-                a.get("job_id")
-                for a in self.state.data.get("attempts", {}).values()
-                if a.get("gate") == self.job.gate and a.get("job_id")
-            ] or [job_id]
-            config = getattr(self.runner, "config_path", None) or self.common.cluster_config
-            cmds = debug_commands([j for j in jobs if j], config)
-            sections.append(
-                ("### Debugging", "Start with:\n\n" + md_fence("\n".join(cmds), "bash"))
-            )
-        return sections
-
-    def _noise_context(self, verdict: Any) -> dict[str, Any]:
-        """Each stage's recent spread across the last scheduled baselines (context only).
-
-        Read from the GCS mirror for real (iris) runs, or from ``mirror`` when given;
-        nothing when the mirror is unreachable."""
-        mirror = self.job.mirror or (self.common.mirror if self.job.runner == "iris" else "")
-        if not mirror:
-            return {}
-        from perfgate_lib.audit.history import noise_context_for_gate, stage_noise_notes
-        from perfgate_lib.verdict.thresholds import load_thresholds
-
-        stages = [r.stage for r in verdict.stages]
-        band = load_thresholds(self.job.thresholds or None).bands["stage_wall_seconds"].pass_pct
-        noise = noise_context_for_gate(
-            self.job.gate, stages, mirror=mirror, too_noisy_above_pct=band
+        config = getattr(self.runner, "config_path", None) or self.common.cluster_config
+        evidence = sections.evidence_sections(
+            verdict,
+            rec.get("job_id") or "",
+            self.runner,
+            job.max_gate,
+            history,
+            gate_job_ids,
+            config,
         )
-        return {"stage_context": stage_noise_notes(noise)} if noise else {}
-
-    def _job_sections(self, rec: dict[str, Any], watch: Watch) -> list[tuple[str, str]]:
-        """A "Treatment job" section when the job did not simply succeed."""
-        if watch.state == "succeeded" and not rec.get("report_synthesized"):
-            return []
-        lines = [
-            "| | |",
-            "|---|---|",
-            f"| Iris job | {md_code(rec.get('job_id') or '?')} |",
-            f"| Final state | {md_escape(watch.raw_state or watch.state)} |",
-        ]
-        if watch.queue_wait_seconds is not None:
-            lines.append(
-                f"| Queue wait (not a perf signal) | {fmt_duration(watch.queue_wait_seconds)} |"
-            )
-        if watch.stopped:
-            lines.append("| Stopped by | perfgate (overran its wall time) |")
-        body = "\n".join(lines)
-        if watch.error:
-            body += "\n\n" + md_fence(watch.error[-3000:])
-        if rec.get("report_synthesized"):
-            body += "\n\nThe collector gave no usable report; the gate is judged on the job state alone."
-        return [("### Treatment job", body)]
+        mirror = job.mirror or (self.common.mirror if job.runner == "iris" else "")
+        return CommentExtras(
+            top_notes=notes,
+            sections=[*sections.job_section(rec, watch), *evidence],
+            run_link=public_url(self.run_dir, f"{self.folder}/gate.html"),
+            **sections.noise_context(verdict, job.gate, mirror, job.thresholds or None),
+        )
 
     def _write_outcome(self, rec: dict[str, Any], watch: Watch, verdict: str) -> None:
         now = utc_now()
@@ -855,15 +785,11 @@ class GateSession:
 
     # ------------------------------------------------------------------ all at once
     def run_all(self) -> str:
-        """Every step in order; returns the verdict."""
-        self.fetch_baseline()
-        self.run_local_checks()
-        self.submit()
-        self.babysit()
-        self.collect()
-        result = self.compare()
-        self.post()
-        return result.verdict.verdict
+        """Every step of :data:`STEPS` in order (as the gate notebook's cells call them);
+        returns the verdict."""
+        for step in STEPS:
+            getattr(self, step)()
+        return str(self.record["verdict"])
 
 
 def post_comment(
@@ -929,53 +855,3 @@ def open_gate(namespace: Mapping[str, Any]) -> GateSession:
     notebook's namespace (its parameters cell, as papermill set it) -> a session."""
     names = {f.name for f in fields(GateJob)}
     return GateSession(GateJob.from_parameters(**{k: namespace[k] for k in names & set(namespace)}))
-
-
-# ---------------------------------------------------------------------- notebook display
-
-
-def provenance_frame(prov: dict[str, Any]) -> Any:
-    """Baseline provenance as a two-column DataFrame (field, value)."""
-    import pandas as pd
-
-    keys = ("source", "run_id", "run_url", "sha", "created_at", "age_hours", "stale", "location")
-    rows = [(k, prov.get(k)) for k in keys if prov.get(k) is not None]
-    rows += [("note", n) for n in prov.get("notes") or []]
-    return pd.DataFrame(rows, columns=["field", "value"])
-
-
-def checks_frame(checks: dict[str, Any] | None) -> Any:
-    """Local checks as a DataFrame (name, command, exit_code, seconds, problem); a note when skipped."""
-    import pandas as pd
-
-    cols = ["name", "command", "exit_code", "seconds", "problem"]
-    if not checks:
-        print("local checks: not run in this attempt (only before a run's first ferry)")
-        return pd.DataFrame([], columns=cols)
-    return pd.DataFrame(checks.get("outcomes", []), columns=cols)
-
-
-def job_frame(session: GateSession) -> Any:
-    """The treatment job as a two-column DataFrame: id, ferry, state, queue wait, run time."""
-    import pandas as pd
-
-    rec = session.record
-    watch = session.watch()
-    now = utc_now()
-    rows = [
-        ("job id", rec.get("job_id")),
-        ("ferry module", rec.get("ferry_module")),
-        ("final state", watch.raw_state or watch.state),
-        ("queue wait", fmt_duration(watch.queue_wait_seconds)),
-        ("run time", fmt_duration(watch.run_seconds(now))),
-        ("polls", watch.polls),
-        ("error", watch.error or ""),
-        ("submission recorded by", rec.get("submit_recorded_by")),
-    ]
-    return pd.DataFrame(rows, columns=["field", "value"])
-
-
-def describe_post(record: dict[str, Any]) -> str:
-    if record.get("mode") == "github":
-        return f"comment {record.get('action')}: {record.get('url')}"
-    return f"dry run: comment written to {record.get('path')}"
