@@ -9,21 +9,43 @@ from __future__ import annotations
 
 import pathlib
 import shlex
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
-from perfgate_lib.errors import ConfigError
-from perfgate_lib.io.paramfile import PARAMETERS_DIR, load_yaml, mapping, positive_numbers, strings
+import pydantic
+from pydantic.dataclasses import dataclass
+
+from perfgate_lib.io.paramfile import (
+    PARAMETERS_DIR,
+    PositiveNumber,
+    PositiveWhole,
+    Text,
+    load_yaml,
+    read_settings,
+)
 
 DEFAULT_COMMON = PARAMETERS_DIR / "gate_common.yaml"
 
 
 @dataclass(frozen=True)
 class LocalCheck:
-    """One local check: a display name and the command (split like a shell would)."""
+    """One command the kit runs in the worktree: a display name and the command (split
+    like a shell would; a YAML entry without ``name`` is named by its command)."""
 
-    name: str
-    run: str
+    name: Text
+    run: Text
+
+    @pydantic.model_validator(mode="before")
+    @classmethod
+    def _named_by_its_command(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not data.get("name") and isinstance(data.get("run"), str):
+            return {**data, "name": data["run"]}
+        return data
+
+    @pydantic.field_validator("run")
+    @classmethod
+    def _splits(cls, run: str) -> str:
+        shlex.split(run)  # a ValueError (no closing quotation) names the field
+        return run
 
     @property
     def argv(self) -> list[str]:
@@ -32,89 +54,33 @@ class LocalCheck:
 
 @dataclass(frozen=True)
 class RunParams:
-    cluster_config: str
-    status_root: str
-    mirror: str
-    worktrees_dir: str
-    git_remote: str
-    uv_command: str
-    iris_command: str
-    submit_script: str
-    collect_script: str
-    collect_from: str
-    command_timeout_seconds: float
-    poll_error_limit: int
-    overrun_stop_factor: float
+    """``gate_common.yaml``: where the cluster, scripts and mirror are, and the local
+    checks. Times in the unit their name says."""
+
+    cluster_config: Text
+    status_root: Text
+    mirror: Text
+    worktrees_dir: Text
+    git_remote: Text
+    uv_command: Text
+    iris_command: Text
+    submit_script: Text
+    collect_script: Text
+    command_timeout_seconds: PositiveNumber
+    poll_error_limit: PositiveWhole
+    overrun_stop_factor: PositiveNumber
     local_checks: tuple[LocalCheck, ...]
-    local_checks_timeout_minutes: float
-    output_tail_lines: int
+    local_checks_timeout_minutes: PositiveNumber
+    output_tail_lines: PositiveWhole
+    collect_from: Literal["checkout", "worktree"] = "checkout"
     prepare_env: tuple[LocalCheck, ...] = ()
-    prepare_env_timeout_minutes: float = 30.0
+    prepare_env_timeout_minutes: PositiveNumber = 30.0
     source: str = ""
 
 
-_STRINGS = (
-    "cluster_config",
-    "status_root",
-    "mirror",
-    "worktrees_dir",
-    "git_remote",
-    "uv_command",
-    "iris_command",
-    "submit_script",
-    "collect_script",
-)
-_NUMBERS = ("command_timeout_seconds", "overrun_stop_factor", "local_checks_timeout_minutes")
-_INTS = ("poll_error_limit", "output_tail_lines")
-
-
 def parse_run_params(doc: Any, source: str = "<gate_common>") -> RunParams:
-    doc = mapping(doc, source)
-    values: dict[str, Any] = {
-        **strings(doc, _STRINGS, source),
-        **positive_numbers(doc, _NUMBERS, source),
-        **positive_numbers(doc, _INTS, source, whole=True),
-    }
-    collect_from = doc.get("collect_from", "checkout")
-    if collect_from not in ("checkout", "worktree"):
-        raise ConfigError(
-            source, "collect_from", f"expected checkout or worktree, got {collect_from!r}"
-        )
-    prepare = doc.get("prepare_env", [])
-    timeout = doc.get("prepare_env_timeout_minutes", 30.0)
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
-        raise ConfigError(
-            source, "prepare_env_timeout_minutes", f"expected a positive number, got {timeout!r}"
-        )
-    return RunParams(
-        collect_from=collect_from,
-        local_checks=_commands(doc.get("local_checks"), "local_checks", source),
-        prepare_env=_commands(prepare, "prepare_env", source),
-        prepare_env_timeout_minutes=float(timeout),
-        source=source,
-        **values,
-    )
-
-
-def _commands(items: Any, key: str, source: str) -> tuple[LocalCheck, ...]:
-    """A list of ``{name, run}`` (``local_checks``, ``prepare_env``), validated."""
-    if not isinstance(items, list):
-        raise ConfigError(source, key, "expected a list of {name, run}")
-    parsed = []
-    for i, item in enumerate(items):
-        where = f"{key}[{i}]"
-        if (
-            not isinstance(item, dict)
-            or not isinstance(item.get("run"), str)
-            or not item["run"].strip()
-        ):
-            raise ConfigError(source, where, "expected {name: ..., run: <command>}")
-        try:
-            shlex.split(item["run"])
-        except ValueError as exc:
-            raise ConfigError(source, f"{where}.run", f"cannot split the command: {exc}") from exc
-        parsed.append(LocalCheck(str(item.get("name") or item["run"]), item["run"].strip()))
-    return tuple(parsed)
+    """``gate_common.yaml``'s mapping as :class:`RunParams`."""
+    return read_settings(RunParams, doc, source, source=source)
 
 
 def load_run_params(path: str | pathlib.Path | None = None) -> RunParams:

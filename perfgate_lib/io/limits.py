@@ -9,29 +9,31 @@ the assessment instead marks a file past the parse budget "unsure: all yes".
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, fields
 from typing import Any
 
+from pydantic.dataclasses import dataclass
+
 from perfgate_lib.errors import PerfgateError
-from perfgate_lib.io.paramfile import PARAMETERS_DIR, load_yaml, mapping, positive_numbers
+from perfgate_lib.io.paramfile import PARAMETERS_DIR, PositiveWhole, load_yaml, read_settings
 
 LIMITS_FILE = "limits.yaml"
 
 
 @dataclass(frozen=True)
 class Limits:
-    """The bounds (bytes, counts, characters, lines; see limits.yaml for each)."""
+    """The bounds (bytes, counts, characters, lines; see limits.yaml for each), each a
+    required positive whole number."""
 
-    report_max_bytes: int
-    report_max_stages: int
-    stage_name_max_chars: int
-    diff_max_files: int
-    parse_max_bytes: int
-    parse_max_depth: int
-    artifact_max_bytes: int
-    artifact_member_max_bytes: int
-    local_check_tail_lines: int
-    local_check_tail_bytes: int
+    report_max_bytes: PositiveWhole
+    report_max_stages: PositiveWhole
+    stage_name_max_chars: PositiveWhole
+    diff_max_files: PositiveWhole
+    parse_max_bytes: PositiveWhole
+    parse_max_depth: PositiveWhole
+    artifact_max_bytes: PositiveWhole
+    artifact_member_max_bytes: PositiveWhole
+    local_check_tail_lines: PositiveWhole
+    local_check_tail_bytes: PositiveWhole
     source: str = ""
 
 
@@ -51,10 +53,8 @@ class LimitExceeded(PerfgateError):
 
 
 def parse_limits(doc: Any, source: str) -> Limits:
-    """Every field is a required positive whole number."""
-    doc = mapping(doc, source)
-    names = tuple(f.name for f in fields(Limits) if f.name != "source")
-    return Limits(**positive_numbers(doc, names, source, whole=True), source=source)
+    """``limits.yaml``'s mapping as :class:`Limits`."""
+    return read_settings(Limits, doc, source, source=source)
 
 
 @functools.cache

@@ -1,8 +1,10 @@
 """Parameter files (``parameters/*.yaml``) and JSON inputs: reading them, checking fields.
 
-A parameter file's error is a :class:`~perfgate_lib.errors.ConfigError` naming the file
-and field; a JSON input (:func:`read_json_object`) raises the caller's error, which names
-the file or argument.
+A parameters file is read into a pydantic dataclass (:func:`read_settings`): the types
+and bounds are declared on its fields (:data:`Text`, :data:`PositiveNumber`,
+:data:`PositiveWhole`), and the first problem becomes a
+:class:`~perfgate_lib.errors.ConfigError` naming the file and the field. A JSON input
+(:func:`read_json_object`) raises the caller's error, which names the file or argument.
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+import pydantic
 import yaml
 
 from perfgate_lib import PROJECT_ROOT, bundled
@@ -62,30 +65,36 @@ def mapping(doc: Any, source: str) -> dict[str, Any]:
     return doc
 
 
-def strings(doc: dict[str, Any], names: tuple[str, ...], source: str) -> dict[str, str]:
-    """Required non-empty strings, stripped."""
-    values = {}
-    for name in names:
-        value = doc.get(name)
-        if not isinstance(value, str) or not value.strip():
-            raise ConfigError(source, name, f"expected a non-empty string, got {value!r}")
-        values[name] = value.strip()
-    return values
+Text = Annotated[
+    str, pydantic.Strict(), pydantic.StringConstraints(strip_whitespace=True, min_length=1)
+]
+"""A required non-empty string (stripped)."""
+PositiveNumber = Annotated[float, pydantic.Strict(), pydantic.Field(gt=0)]
+"""A positive number (an int is taken as a float; a bool or a string is refused)."""
+PositiveWhole = Annotated[int, pydantic.Strict(), pydantic.Field(gt=0)]
+"""A positive whole number (a float, a bool or a string is refused)."""
 
 
-def positive_numbers(
-    doc: dict[str, Any], names: tuple[str, ...], source: str, *, whole: bool = False
-) -> dict[str, Any]:
-    """Required positive numbers (floats, or ints with ``whole``)."""
-    values: dict[str, Any] = {}
-    for name in names:
-        value = doc.get(name)
-        kinds = int if whole else int | float
-        if isinstance(value, bool) or not isinstance(value, kinds) or value <= 0:
-            what = "a positive whole number" if whole else "a positive number"
-            raise ConfigError(source, name, f"expected {what}, got {value!r}")
-        values[name] = value if whole else float(value)
-    return values
+def read_settings[T](model: type[T], doc: Any, source: str, /, **given: Any) -> T:
+    """A parameters file's mapping ``doc`` as ``model`` (a pydantic dataclass), with the
+    fields in ``given`` added. Keys the model does not name are left to other readers.
+    The first problem is a :class:`ConfigError` naming the file and the field, e.g.
+    ``local_checks[1].run``."""
+    data = {**mapping(doc, source), **given}
+    try:
+        return pydantic.TypeAdapter(model).validate_python(data)
+    except pydantic.ValidationError as exc:
+        first = exc.errors()[0]
+        field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"])
+        said = (
+            first["msg"].replace("a valid tuple", "a list").replace("valid dictionary", "mapping")
+        )
+        problem = (
+            "missing"
+            if first["type"] == "missing"
+            else f"{said[0].lower()}{said[1:]}, got {first.get('input')!r}"
+        )
+        raise ConfigError(source, field.lstrip(".") or None, problem) from exc
 
 
 def json_object(text: str, error: Callable[[str], Exception]) -> dict[str, Any]:

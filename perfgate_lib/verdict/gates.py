@@ -6,13 +6,26 @@ Minutes and hours are as named in the field; validated on load with
 
 from __future__ import annotations
 
+import dataclasses
 import pathlib
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
+
+import pydantic
+from pydantic.dataclasses import dataclass
 
 from perfgate_lib.errors import ConfigError, UsageError
 from perfgate_lib.io import storage
-from perfgate_lib.io.paramfile import PARAMETERS_DIR, load_yaml, mapping, positive_numbers, strings
+from perfgate_lib.io.paramfile import (
+    PARAMETERS_DIR,
+    PositiveNumber,
+    Text,
+    load_yaml,
+    mapping,
+    read_settings,
+)
+
+EnvValue = Annotated[str, pydantic.BeforeValidator(lambda v: v if isinstance(v, str) else str(v))]
+"""An environment variable's value: YAML's numbers and booleans as their text."""
 
 GATES = (1, 2, 3)
 COMPARE_GATES = (0, *GATES)
@@ -27,39 +40,24 @@ class GateParams:
     """One tier of the ladder, as the kit needs it."""
 
     gate: int
-    name: str  # tier name: smoke / long-tail stress / nemotron
-    workflow: str  # workflow file, e.g. marin-canary-datakit-tier1.yaml
-    workflow_name: str  # workflow display name, as perf reports carry it
-    branch: str  # baselines come from this branch ...
-    event: str  # ... and this trigger event only
-    artifact: str  # Actions artifact name
-    artifact_member: str  # report file inside the artifact zip
-    mirror_glob: str  # glob under the GCS mirror root
-    ferry_module: str
-    iris_flags: str  # what marin's submit_perf_run.py passes to `iris job run` (treatment)
-    poll_interval_minutes: float
-    wall_time_minutes: float
+    name: Text  # tier name: smoke / long-tail stress / nemotron
+    workflow: Text  # workflow file, e.g. marin-canary-datakit-tier1.yaml
+    workflow_name: Text  # workflow display name, as perf reports carry it
+    branch: Text  # baselines come from this branch ...
+    event: Text  # ... and this trigger event only
+    artifact: Text  # Actions artifact name
+    artifact_member: Text  # report file inside the artifact zip
+    mirror_glob: Text  # glob under the GCS mirror root
+    ferry_module: Text
+    iris_flags: Text  # what marin's submit_perf_run.py passes to `iris job run` (treatment)
+    poll_interval_minutes: PositiveNumber
+    wall_time_minutes: PositiveNumber
     # from thresholds.yaml (baseline_max_age_hours), not gate<N>.yaml; None: no limit is set
     # for this gate, so a baseline is never stale (as the verdict engine reads it)
     max_baseline_age_hours: float | None
-    env: dict[str, str] = field(default_factory=dict)
-    baseline_iris_flags: str = ""  # what the tier workflow passes (baseline); "" = unknown
+    env: dict[str, EnvValue] = dataclasses.field(default_factory=dict)  # the ferry's extra env
+    baseline_iris_flags: Annotated[str, pydantic.StringConstraints(strip_whitespace=True)] = ""
     source: str = ""
-
-
-_STRINGS = (
-    "name",
-    "workflow",
-    "workflow_name",
-    "branch",
-    "event",
-    "artifact",
-    "artifact_member",
-    "mirror_glob",
-    "ferry_module",
-    "iris_flags",
-)
-_NUMBERS = ("poll_interval_minutes", "wall_time_minutes")
 
 
 def parse_gate(
@@ -73,31 +71,16 @@ def parse_gate(
     doc = mapping(doc, source)
     if doc.get("gate") != gate:
         raise ConfigError(source, "gate", f"expected {gate}, got {doc.get('gate')!r}")
-    values: dict[str, Any] = {
-        **strings(doc, _STRINGS, source),
-        **positive_numbers(doc, _NUMBERS, source),
-    }
-    env = doc.get("env") or {}
-    if not isinstance(env, dict):
-        raise ConfigError(source, "env", f"expected a mapping of strings, got {env!r}")
     if max_baseline_age_hours is None:
         from perfgate_lib.verdict.thresholds import load_thresholds
 
         max_baseline_age_hours = load_thresholds().max_age_hours(gate)
-    baseline_flags = doc.get("baseline_iris_flags", "")
-    if not isinstance(baseline_flags, str):
-        raise ConfigError(
-            source, "baseline_iris_flags", f"expected a string, got {baseline_flags!r}"
-        )
-    return GateParams(
-        gate=gate,
-        max_baseline_age_hours=(
-            None if max_baseline_age_hours is None else float(max_baseline_age_hours)
-        ),
-        env={str(k): str(v) for k, v in env.items()},
-        baseline_iris_flags=baseline_flags.strip(),
+    return read_settings(
+        GateParams,
+        {**doc, "env": doc.get("env") or {}},
+        source,
+        max_baseline_age_hours=max_baseline_age_hours,
         source=source,
-        **values,
     )
 
 
