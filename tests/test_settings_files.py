@@ -45,13 +45,13 @@ def test_the_bundled_files_load(name):
         ("gate_common.yaml", "poll_error_limit", 2.5, "poll_error_limit", "valid integer, got 2.5"),
         ("gate_common.yaml", "command_timeout_seconds", True, "command_timeout_seconds", "got True"),
         ("gate_common.yaml", "collect_from", "cwd", "collect_from", "'checkout' or 'worktree'"),
-        ("gate_common.yaml", "local_checks", "pytest", "local_checks", "a list, got 'pytest'"),
+        ("gate_common.yaml", "local_checks", "pytest", "local_checks", "a valid list, got 'pytest'"),
         ("gate_common.yaml", "local_checks", [{"run": "ok"}, {"run": 'a "b'}], "local_checks[1].run",
          "no closing quotation"),
         ("limits.yaml", "diff_max_files", 0, "diff_max_files", "greater than 0, got 0"),
         ("limits.yaml", "report_max_bytes", "20MB", "report_max_bytes", "got '20MB'"),
         ("gate1.yaml", "wall_time_minutes", -60, "wall_time_minutes", "greater than 0"),
-        ("gate1.yaml", "env", ["A=1"], "env", "a mapping, got ['A=1']"),
+        ("gate1.yaml", "env", ["A=1"], "env", "a valid dictionary, got ['A=1']"),
     ],
 )  # fmt: skip
 def test_a_bad_field_names_the_file_and_the_field(name, key, value, field, problem):

@@ -21,8 +21,9 @@ import unicodedata
 from dataclasses import dataclass, replace
 
 from perfgate_lib.assess.assessment import GATES, Assessment
-from perfgate_lib.assess.render import FORK_WORD, plain
+from perfgate_lib.assess.render import FORK_WORD
 from perfgate_lib.errors import UsageError
+from perfgate_lib.mdtext import plain
 
 ACCEPTED = (
     '"go"',

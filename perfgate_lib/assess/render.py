@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from perfgate_lib.assess.assessment import QUESTIONS, Assessment
+from perfgate_lib.assess.assessment import QUESTIONS, Assessment, FileAssessment
 from perfgate_lib.io.paramfile import parse_json_arg
 from perfgate_lib.mdtemplate import render
 from perfgate_lib.mdtext import md_code, plain
@@ -122,7 +122,7 @@ def render_assessment_table(
     ).rstrip("\n")
 
 
-def _evidence(f: Any) -> list[tuple[str, str]]:
+def _evidence(f: FileAssessment) -> list[tuple[str, str]]:
     """A file's evidence lines worth showing, as (question, line): the questions
     answered yes (and always "trivial"), without the "no:" lines."""
     return [

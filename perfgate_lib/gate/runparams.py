@@ -7,6 +7,7 @@ Seconds and minutes are as named in the field. Validated on load; a bad field ra
 
 from __future__ import annotations
 
+import dataclasses
 import pathlib
 import shlex
 from typing import Any, Literal
@@ -69,11 +70,11 @@ class RunParams:
     command_timeout_seconds: PositiveNumber
     poll_error_limit: PositiveWhole
     overrun_stop_factor: PositiveNumber
-    local_checks: tuple[LocalCheck, ...]
+    local_checks: list[LocalCheck]
     local_checks_timeout_minutes: PositiveNumber
     output_tail_lines: PositiveWhole
     collect_from: Literal["checkout", "worktree"] = "checkout"
-    prepare_env: tuple[LocalCheck, ...] = ()
+    prepare_env: list[LocalCheck] = dataclasses.field(default_factory=list)
     prepare_env_timeout_minutes: PositiveNumber = 30.0
     source: str = ""
 

@@ -86,9 +86,7 @@ def read_settings[T](model: type[T], doc: Any, source: str, /, **given: Any) -> 
     except pydantic.ValidationError as exc:
         first = exc.errors()[0]
         field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"])
-        said = (
-            first["msg"].replace("a valid tuple", "a list").replace("valid dictionary", "mapping")
-        )
+        said = first["msg"]
         problem = (
             "missing"
             if first["type"] == "missing"
