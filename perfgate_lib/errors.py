@@ -34,6 +34,11 @@ class UsageError(PerfgateError):
     exit_code = EXIT_USAGE
 
 
+def usage_at(source: str, key: str | None, problem: str) -> UsageError:
+    """A UsageError naming the input and its key: ``ctx.json: intervals.minhash.call: ...``."""
+    return UsageError(f"{source}: {key}: {problem}" if key else f"{source}: {problem}")
+
+
 def require_valid(obj: object, checks: dict[str, bool], what: str) -> None:
     """Raise :class:`UsageError` naming the first field of ``obj`` whose check is False
     (``checks``: field name -> its value is valid); ``what`` names ``obj`` in the message."""

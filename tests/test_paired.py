@@ -80,11 +80,12 @@ def test_a_stage_interval_survives_compare_context_json():
 @pytest.mark.parametrize(
     ("change", "named"),
     [
-        ({"pct": "79.4"}, "ctx.json: intervals.fuzzy_dups.pct must be a number"),
-        ({"pairs": True}, "ctx.json: intervals.fuzzy_dups.pairs must be a number"),
-        ({"call": "PASS"}, "ctx.json: intervals.fuzzy_dups.call must be pass, warn"),
-        ({"confidence": "high"}, "ctx.json: intervals.fuzzy_dups.confidence must be a number"),
-        ({"verdict": "pass"}, "ctx.json: intervals.fuzzy_dups: unknown key 'verdict'"),
+        ({"pct": "79.4"}, "ctx.json: intervals.fuzzy_dups.pct: input should be a valid number"),
+        ({"pairs": True}, "ctx.json: intervals.fuzzy_dups.pairs: input should be a valid integer"),
+        ({"call": "PASS"}, "ctx.json: intervals.fuzzy_dups.call: input should be 'pass', 'warn'"),
+        ({"confidence": "high"}, "ctx.json: intervals.fuzzy_dups.confidence: input should be a"),
+        ({"verdict": "pass"}, "ctx.json: intervals.fuzzy_dups.verdict: unknown key"),
+        ({"pairs": None}, "ctx.json: intervals.fuzzy_dups.pairs: input should be a valid integer"),
     ],
 )
 def test_a_bad_interval_names_its_file_entry_and_key(change, named):
@@ -102,3 +103,19 @@ def test_the_rules_get_typed_intervals():
     ctx = GateContext.from_dict({"intervals": {"fuzzy_dups": FUZZY.to_json()}}, "ctx.json")
     assert ctx.intervals == {"fuzzy_dups": FUZZY}
     assert not FUZZY.shows_no_change and FUZZY.metric_words == "instruction counts"
+
+
+def test_measured_survives_json_and_a_bad_one_names_its_key():
+    from perfgate_lib.verdict.measured import Measured
+
+    measured = Measured("instructions", {"fuzzy_dups": (1.0e9, 1.8e9), "total": (3, 4)})
+    assert Measured.from_json(json.loads(json.dumps(measured.to_json()))) == measured
+    bad_figure = {"metric": "cpu", "rows": {"total": {"baseline": 1.0, "treatment": "2"}}}
+    with pytest.raises(UsageError, match=r"^context.measured: rows.total.treatment: input sh"):
+        Measured.from_json(bad_figure)
+    with pytest.raises(UsageError, match=r"^context.measured: metric: input should be 'instr"):
+        Measured.from_json({"metric": "ops"})
+    with pytest.raises(UsageError, match=r"^context.measured: rows.total.seconds: unknown key"):
+        Measured.from_json(
+            {"metric": "cpu", "rows": {"total": {"baseline": 1, "treatment": 2, "seconds": 1}}}
+        )

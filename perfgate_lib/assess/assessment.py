@@ -19,8 +19,10 @@ import posixpath
 import re
 import tomllib
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any, TypedDict
+from dataclasses import asdict, dataclass, field, replace
+from typing import Annotated, Any, Literal, TypedDict
+
+import pydantic
 
 from perfgate_lib.assess import alpha, astdiff, usage
 from perfgate_lib.assess.assets import asset_kind
@@ -33,6 +35,7 @@ from perfgate_lib.assess.moves import Moves, find_moves, import_set
 from perfgate_lib.assess.scope import GATED, Category, classify_change, decide_scope
 from perfgate_lib.errors import PerfgateError
 from perfgate_lib.io.limits import check, load_limits
+from perfgate_lib.typed import read_model
 
 QUESTIONS = ("trivial", *IMPACT_QUESTIONS)
 GATES = ("skip", "1", "2", "3")
@@ -106,28 +109,6 @@ class FileAssessment:
             out["old_path"] = self.old_path
         return out
 
-    @classmethod
-    def from_json(cls, path: str, data: Mapping[str, Any], source: str) -> FileAssessment:
-        if not isinstance(data, Mapping):
-            raise AssessmentError(source, f"per_file.{path}", "expected an object")
-        answers = {}
-        for q in QUESTIONS:
-            value = data.get(q)
-            if not isinstance(value, bool):
-                raise AssessmentError(source, f"per_file.{path}.{q}", "expected true or false")
-            answers[q] = value
-        evidence = data.get("evidence") or {}
-        if not isinstance(evidence, Mapping):
-            raise AssessmentError(source, f"per_file.{path}.evidence", "expected an object")
-        return cls(
-            path=path,
-            summary=str(data.get("summary", "")),
-            evidence={str(k): [str(x) for x in v] for k, v in evidence.items()},
-            status=str(data.get("status", "modified")),
-            old_path=data.get("old_path"),
-            **answers,
-        )
-
 
 @dataclass
 class Assessment:
@@ -175,33 +156,56 @@ class Assessment:
         }
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any], source: str = "assessment.json") -> Assessment:
-        if not isinstance(data, Mapping):
-            raise AssessmentError(source, None, "expected a JSON object")
-        gate = str(data.get("max_gate"))
-        if gate not in GATES:
-            raise AssessmentError(source, "max_gate", f"expected one of {', '.join(GATES)}")
-        per_file = data.get("per_file") or {}
-        if not isinstance(per_file, Mapping):
-            raise AssessmentError(source, "per_file", "expected an object")
-        flags = data.get("flags") or []
-        if not isinstance(flags, list):
-            raise AssessmentError(source, "flags", "expected a list of strings")
+    def from_json(cls, data: Any, source: str = "assessment.json") -> Assessment:
+        """Read :meth:`to_json`'s shape (or a hand-written one: absent fields take their
+        defaults, unknown keys are ignored); a bad field is an AssessmentError naming it."""
+        doc = read_model(_AssessmentJson, data, lambda key, why: AssessmentError(source, key, why))
+        fields = {k: v for k, v in asdict(doc).items() if k != "per_file"}
         return cls(
-            max_gate=gate,
-            rationale=str(data.get("rationale", "")),
-            per_file={p: FileAssessment.from_json(p, v, source) for p, v in per_file.items()},
-            in_scope=bool(data.get("in_scope", bool(per_file))),
-            flags=[str(f) for f in flags],
-            proposed_max_gate=str(data.get("proposed_max_gate") or gate),
-            scope={k: list(v) for k, v in (data.get("scope") or {}).items()},
-            source=str(data.get("source", "")),
-            base_sha=str(data.get("base_sha", "")),
-            head_sha=str(data.get("head_sha", "")),
-            is_fork=bool(data.get("is_fork", False)),
-            fork_repo=data.get("fork_repo"),
-            confirmation=data.get("confirmation"),
+            **fields | {"in_scope": bool(doc.per_file) if doc.in_scope is None else doc.in_scope},
+            per_file={p: FileAssessment(path=p, **asdict(f)) for p, f in doc.per_file.items()},
         )
+
+
+_Answer = Annotated[bool, pydantic.Strict()]
+_Gate = Annotated[
+    Literal["skip", "1", "2", "3"],
+    pydantic.BeforeValidator(lambda v: str(v) if type(v) is int else v),  # 3 -> "3"
+]
+
+
+@dataclass(frozen=True)
+class _FileJson:
+    """One ``per_file`` entry of assessment.json (the path is its key)."""
+
+    trivial: _Answer
+    shuffle: _Answer
+    memory: _Answer
+    cpu: _Answer
+    design: _Answer
+    summary: str = ""
+    evidence: dict[str, list[str]] = field(default_factory=dict)
+    status: str = "modified"
+    old_path: str | None = None
+
+
+@dataclass(frozen=True)
+class _AssessmentJson:
+    """assessment.json as read back (:meth:`Assessment.from_json`)."""
+
+    max_gate: _Gate
+    rationale: str = ""
+    per_file: dict[str, _FileJson] = field(default_factory=dict)
+    in_scope: bool | None = None  # None: in scope when a file was assessed
+    flags: list[str] = field(default_factory=list)
+    proposed_max_gate: str = ""
+    scope: dict[str, list[str]] = field(default_factory=dict)
+    source: str = ""
+    base_sha: str = ""
+    head_sha: str = ""
+    is_fork: bool = False
+    fork_repo: str | None = None
+    confirmation: dict[str, Any] | None = None
 
 
 def decide_max_gate(files: Iterable[FileAssessment]) -> str:

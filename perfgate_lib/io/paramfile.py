@@ -21,6 +21,7 @@ import yaml
 from perfgate_lib import PROJECT_ROOT, bundled
 from perfgate_lib.errors import ConfigError, UsageError
 from perfgate_lib.io import storage
+from perfgate_lib.typed import read_model
 
 PARAMETERS_DIR = Path(os.environ.get("PERFGATE_PARAMETERS") or bundled("parameters"))
 """The parameter files: the bundled ``parameters/``, or the operator's own folder named by
@@ -81,18 +82,7 @@ def read_settings[T](model: type[T], doc: Any, source: str, /, **given: Any) -> 
     The first problem is a :class:`ConfigError` naming the file and the field, e.g.
     ``local_checks[1].run``."""
     data = {**mapping(doc, source), **given}
-    try:
-        return pydantic.TypeAdapter(model).validate_python(data)
-    except pydantic.ValidationError as exc:
-        first = exc.errors()[0]
-        field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"])
-        said = first["msg"]
-        problem = (
-            "missing"
-            if first["type"] == "missing"
-            else f"{said[0].lower()}{said[1:]}, got {first.get('input')!r}"
-        )
-        raise ConfigError(source, field.lstrip(".") or None, problem) from exc
+    return read_model(model, data, lambda field, problem: ConfigError(source, field, problem))
 
 
 def json_object(text: str, error: Callable[[str], Exception]) -> dict[str, Any]:

@@ -222,7 +222,7 @@ def interval_context(table: pd.DataFrame, confidence: float) -> dict[str, StageI
             low_pct=float(row["low_pct"]),
             high_pct=float(row["high_pct"]),
             pairs=int(row["pairs"]),
-            call=str(row["call"]),
+            call=row["call"],
             metric=str(row["metric"]),
             confidence=confidence,
             text=row_interval(row, confidence).text(),

@@ -19,10 +19,11 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
-from perfgate_lib.errors import UsageError
+from perfgate_lib.errors import usage_at
 from perfgate_lib.mdtext import fmt_duration
+from perfgate_lib.typed import FORBID_EXTRA, Number, read_model
 from perfgate_lib.verdict.rules import SignalRow, Verdict
 
 WALL_TOTAL = "wall_seconds_total"
@@ -100,6 +101,24 @@ def delta_pct(baseline: float | None, treatment: float | None) -> float | None:
 
 
 @dataclass(frozen=True)
+class _Figures:
+    __pydantic_config__ = FORBID_EXTRA
+
+    baseline: Number  # median over the pairs, in the metric's unit
+    treatment: Number
+
+
+@dataclass(frozen=True)
+class _MeasuredJson:
+    """:class:`Measured` as JSON (``compare_context.json``'s ``measured``)."""
+
+    __pydantic_config__ = FORBID_EXTRA
+
+    metric: Literal["instructions", "cpu", "wall"]
+    rows: dict[str, _Figures] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Measured:
     """Gate 0's decision metric: row name (a stage, or ``wall_seconds_total`` for the
     whole run) -> (baseline, treatment) medians in the metric's unit."""
@@ -115,24 +134,8 @@ class Measured:
     def from_json(cls, data: Any, source: str = "context.measured") -> Measured:
         """From ``{"metric": ..., "rows": {name: {"baseline": x, "treatment": y}}}``;
         UsageError names the key of a malformed entry."""
-        if not isinstance(data, dict):
-            raise UsageError(f"{source}: must be an object")
-        metric = data.get("metric")
-        if metric not in UNITS:
-            raise UsageError(f"{source}.metric must be one of {sorted(UNITS)}, got {metric!r}")
-        rows = data.get("rows") or {}
-        if not isinstance(rows, dict):
-            raise UsageError(f"{source}.rows must be an object of name -> figures")
-        out = {}
-        for name, item in rows.items():
-            values = []
-            for key in ("baseline", "treatment"):
-                value = item.get(key) if isinstance(item, dict) else None
-                if isinstance(value, bool) or not isinstance(value, int | float):
-                    raise UsageError(f"{source}.rows.{name}.{key} must be a number")
-                values.append(float(value))
-            out[str(name)] = (values[0], values[1])
-        return cls(str(metric), out)
+        doc = read_model(_MeasuredJson, data, lambda key, problem: usage_at(source, key, problem))
+        return cls(doc.metric, {name: (f.baseline, f.treatment) for name, f in doc.rows.items()})
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -24,11 +24,13 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal, get_args
 
-from perfgate_lib.errors import UsageError
+from perfgate_lib.errors import usage_at
+from perfgate_lib.typed import FORBID_EXTRA, Number, Whole, read_model
 
-CALLS = ("pass", "warn", "fail", "undecided")
+Call = Literal["pass", "warn", "fail", "undecided"]
+CALLS = get_args(Call)
 
 
 @lru_cache(maxsize=128)
@@ -138,7 +140,7 @@ def paired_interval(
     return Interval(math.exp(mid), low, high, len(logs), confidence)
 
 
-def band_call(interval: Interval, pass_pct: float, warn_pct: float) -> str:
+def band_call(interval: Interval, pass_pct: float, warn_pct: float) -> Call:
     """``pass`` | ``warn`` | ``fail`` | ``undecided`` for an interval under a band.
 
     The band: up to ``+pass_pct`` passes, up to ``+warn_pct`` warns, above fails. Edges
@@ -171,16 +173,18 @@ class StageInterval:
     (``high_pct`` is inf when unbounded), the band call, and the comment's words.
 
     It travels from gate 0 to the comparison in ``compare_context.json``
-    (:meth:`to_json`); :meth:`from_json` reads it back and names the entry and key of a
-    bad value."""
+    (:meth:`to_json`); :meth:`from_json` reads it back (pydantic) and names the entry and
+    key of a bad value."""
 
-    pct: float  # the estimate, percent change treatment vs control
-    low_pct: float  # the interval's lower bound, percent change
-    high_pct: float  # the interval's upper bound, percent change (inf: unbounded)
-    pairs: int  # pairs measured
-    call: str  # pass | warn | fail | undecided (band_call)
+    __pydantic_config__ = FORBID_EXTRA
+
+    pct: Number  # the estimate, percent change treatment vs control
+    low_pct: Number  # the interval's lower bound, percent change
+    high_pct: Number  # the interval's upper bound, percent change (inf: unbounded)
+    pairs: Whole  # pairs measured
+    call: Call  # pass | warn | fail | undecided (band_call)
     metric: str = ""  # the decision metric: instructions | cpu | wall
-    confidence: float | None = None  # two-sided, e.g. 0.95
+    confidence: Number | None = None  # two-sided, e.g. 0.95
     text: str = ""  # ``×1.32 [1.27, 1.39], 8 pairs``
 
     @property
@@ -198,34 +202,7 @@ class StageInterval:
     @classmethod
     def from_json(cls, data: Any, where: str) -> StageInterval:
         """Read one entry; ``where`` names it in errors (``context: intervals.minhash``)."""
-        if not isinstance(data, dict):
-            raise UsageError(f"{where} must be an object")
-        unknown = sorted(set(data) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise UsageError(f"{where}: unknown key {unknown[0]!r}")
-        for key in ("pct", "low_pct", "high_pct", "pairs"):
-            value = data.get(key)
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise UsageError(f"{where}.{key} must be a number, got {value!r}")
-        if data.get("call") not in CALLS:
-            raise UsageError(
-                f"{where}.call must be pass, warn, fail or undecided, got {data.get('call')!r}"
-            )
-        confidence = data.get("confidence")
-        if confidence is not None and (
-            isinstance(confidence, bool) or not isinstance(confidence, int | float)
-        ):
-            raise UsageError(f"{where}.confidence must be a number, got {confidence!r}")
-        return cls(
-            pct=float(data["pct"]),
-            low_pct=float(data["low_pct"]),
-            high_pct=float(data["high_pct"]),
-            pairs=int(data["pairs"]),
-            call=str(data["call"]),
-            metric=str(data.get("metric") or ""),
-            confidence=None if confidence is None else float(confidence),
-            text=str(data.get("text") or ""),
-        )
+        return read_model(cls, data, lambda key, problem: usage_at(where, key, problem))
 
 
 __all__ = [

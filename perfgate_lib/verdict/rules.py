@@ -31,9 +31,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from perfgate_lib.errors import UsageError
+from perfgate_lib.errors import UsageError, usage_at
 from perfgate_lib.mdtext import fmt_pct
 from perfgate_lib.timeutil import parse_time
+from perfgate_lib.typed import FORBID_EXTRA, read_model
 from perfgate_lib.verdict import lineage as lineages
 from perfgate_lib.verdict.collector_warnings import WarningSummary, summarize
 from perfgate_lib.verdict.paired import StageInterval
@@ -95,42 +96,16 @@ class GateContext:
     treatment_unfinished_steps: dict[str, str] = field(default_factory=dict)
     treatment_job: dict[str, Any] = field(default_factory=dict)
 
+    __pydantic_config__ = FORBID_EXTRA
+
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None, source: str = "context") -> GateContext:
-        """Build from JSON-like data; unknown keys are an error naming the key."""
-        data = dict(data or {})
-        known = {f for f in cls.__dataclass_fields__}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise UsageError(f"{source}: unknown key '{unknown[0]}'; known keys: {sorted(known)}")
-        if "gate" in data:
-            try:
-                data["gate"] = int(data["gate"])
-            except (TypeError, ValueError) as exc:
-                raise UsageError(f"{source}: 'gate' must be 1, 2 or 3") from exc
-        if data.get("gate", 1) not in (1, 2, 3):
-            raise UsageError(f"{source}: 'gate' must be 1, 2 or 3, got {data['gate']!r}")
-        for key in ("baseline", "treatment_job"):
-            if not isinstance(data.get(key, {}), dict):
-                raise UsageError(f"{source}: '{key}' must be an object")
-        for key in ("within_noise", "treatment_unfinished_steps"):
-            value = data.get(key, {})
-            if not isinstance(value, dict) or not all(
-                isinstance(k, str) and isinstance(v, str) for k, v in value.items()
-            ):
-                raise UsageError(f"{source}: '{key}' must be an object of name -> note")
-        data["intervals"] = _read_intervals(data.get("intervals", {}), source)
-        return cls(**data)
-
-
-def _read_intervals(intervals: Any, source: str) -> dict[str, StageInterval]:
-    """The typed ``intervals``; a malformed one is a UsageError naming its entry and key."""
-    if not isinstance(intervals, dict):
-        raise UsageError(f"{source}: 'intervals' must be an object of name -> interval")
-    return {
-        str(name): StageInterval.from_json(item, f"{source}: intervals.{name}")
-        for name, item in intervals.items()
-    }
+        """Build from JSON-like data (pydantic); a bad or unknown key is a UsageError naming
+        the key: ``ctx.json: intervals.fuzzy_dups.call: input should be ...``."""
+        ctx = read_model(cls, dict(data or {}), lambda key, problem: usage_at(source, key, problem))
+        if ctx.gate not in (1, 2, 3):
+            raise UsageError(f"{source}: gate: must be 1, 2 or 3, got {ctx.gate!r}")
+        return ctx
 
 
 @dataclass
