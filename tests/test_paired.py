@@ -119,3 +119,25 @@ def test_measured_survives_json_and_a_bad_one_names_its_key():
         Measured.from_json(
             {"metric": "cpu", "rows": {"total": {"baseline": 1, "treatment": 2, "seconds": 1}}}
         )
+
+
+def test_the_comparison_reads_gate0s_context_typed_and_names_a_bad_comment_key():
+    from perfgate_lib.verdict.compare import split_context
+
+    context = {
+        "intervals": {"fuzzy_dups": FUZZY.to_json()},
+        "measured": {"metric": "cpu", "rows": {"fuzzy_dups": {"baseline": 1, "treatment": 2}}},
+        "comment": {"title": "Gate 0", "sections": [["Where", "text"]], "tier_name": "local"},
+    }
+    ctx, extras, tier = split_context(json.dumps(context))
+    assert ctx == {"intervals": {"fuzzy_dups": FUZZY.to_json()}} and tier == "local"
+    assert extras.sections == [("Where", "text")] and extras.title == "Gate 0"
+    assert extras.measured is not None and extras.measured.rows == {"fuzzy_dups": (1.0, 2.0)}
+    for comment, named in [
+        ({"titel": "x"}, "context.comment: titel: unknown key"),
+        ({"sections": [["a", "b", "c"]]}, "context.comment: sections[0]: tuple should have"),
+        ({"top_notes": "one line"}, "context.comment: top_notes: input should be a valid list"),
+    ]:
+        with pytest.raises(UsageError) as info:
+            split_context({"comment": comment})
+        assert str(info.value).startswith(named), str(info.value)

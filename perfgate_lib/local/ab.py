@@ -948,18 +948,16 @@ def verdict_frame(verdict: Verdict, result: ABResult) -> pd.DataFrame:
 def local_verdict(result: ABResult, thresholds: str | None = None) -> Verdict:
     """The verdict engine on the two median reports with the paired intervals
     (``GateContext.intervals``) and memory's noise note."""
-    from perfgate_lib.verdict.compare import compare_reports
-    from perfgate_lib.verdict.measured import GATE0, Measured
+    from perfgate_lib.verdict.compare import compare_reports, split_context
+    from perfgate_lib.verdict.measured import GATE0
     from perfgate_lib.verdict.report import parse_report
 
-    context = result.compare_context()
-    context.pop("comment", None)
-    measured = Measured.from_json(context.pop("measured"))
+    context, extras, _ = split_context(result.compare_context())
     return compare_reports(
         parse_report(result.control_report, "control-report.json"),
         parse_report(result.treatment_report, "treatment-report.json"),
         gate=GATE0,
         thresholds=thresholds,
         context=context,
-        measured=measured,
+        measured=extras.measured,
     )

@@ -17,9 +17,10 @@ from typing import Any
 
 import pandas as pd
 
-from perfgate_lib.errors import UsageError
+from perfgate_lib.errors import UsageError, usage_at
 from perfgate_lib.io import storage
 from perfgate_lib.io.paramfile import parse_json_arg
+from perfgate_lib.typed import read_model
 from perfgate_lib.verdict import charts
 from perfgate_lib.verdict.gates import COMPARE_GATES, check_gate, load_gate
 from perfgate_lib.verdict.measured import (
@@ -105,13 +106,19 @@ def compare_reports(
     return verdict
 
 
-def split_context(context: str | dict | None) -> tuple[dict, dict, Measured | None]:
-    """(GateContext keys, the ``comment`` options, gate 0's ``measured``) of a context
-    given as JSON text, a path or a dict."""
+def split_context(context: str | dict | None) -> tuple[dict, CommentExtras, str | None]:
+    """(GateContext keys, the comment's options with gate 0's ``measured``, the tier name)
+    of a context given as JSON text, a path or a dict; a bad ``comment`` or ``measured``
+    is a UsageError naming its key."""
     ctx = parse_json_arg(context, "context")
-    comment_opts = ctx.pop("comment", {}) or {}
+    comment = dict(ctx.pop("comment", None) or {})
+    tier_name = comment.pop("tier_name", None)
     measured = ctx.pop("measured", None)
-    return ctx, comment_opts, None if measured is None else Measured.from_json(measured)
+    extras = read_model(
+        CommentExtras, comment, lambda key, problem: usage_at("context.comment", key, problem)
+    )
+    extras.measured = None if measured is None else Measured.from_json(measured)
+    return ctx, extras, None if tier_name is None else str(tier_name)
 
 
 def run_compare(
@@ -139,22 +146,15 @@ def run_compare(
     gate = check_gate(gate, COMPARE_GATES)
     base = load_report(baseline)
     treat = load_report(treatment)
-    ctx, comment_opts, measured = split_context(context)
-    tier_name = comment_opts.pop("tier_name", None) or (
-        GATE0_NAME if gate == GATE0 else load_gate(gate).name
-    )
-    if "sections" in comment_opts:
-        comment_opts["sections"] = [tuple(s) for s in comment_opts["sections"]]
-    try:
-        extras = CommentExtras(**comment_opts)
-    except TypeError as exc:
-        raise UsageError(f"context.comment: {exc}") from exc
+    ctx, extras, tier_name = split_context(context)
+    measured = extras.measured
+    tier_name = tier_name or (GATE0_NAME if gate == GATE0 else load_gate(gate).name)
     verdict = compare_reports(
         base, treat, gate=gate, thresholds=thresholds, context=ctx, measured=measured
     )
     if extras_for is not None:
         extras = extras_for(verdict)
-    extras.measured = measured
+        extras.measured = measured
     comment = render_comment(
         verdict, base, treat, assessment_md=assessment_md, tier_name=tier_name, extras=extras
     )

@@ -28,6 +28,7 @@ from perfgate_lib.mdtext import (
     fmt_pct,
     md_escape,
 )
+from perfgate_lib.typed import FORBID_EXTRA
 from perfgate_lib.verdict.attribution import attribute, attribution_markdown
 from perfgate_lib.verdict.measured import Measured, fmt_seconds, metric_view
 from perfgate_lib.verdict.mermaid import stage_xychart
@@ -64,6 +65,8 @@ class CommentExtras:
     ``measured``: gate 0's decision metric; its comment shows that metric's figures
     beside wall time, each with its own delta.
     """
+
+    __pydantic_config__ = FORBID_EXTRA
 
     stage_context: dict[str, str] = field(default_factory=dict)
     stage_context_title: str = "Recent baseline spread"
