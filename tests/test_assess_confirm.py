@@ -193,3 +193,9 @@ def test_json_round_trip_and_bad_files_name_the_field():
         Assessment.from_json(data, "a.json")
     with pytest.raises(AssessmentError, match="a.json: field 'max_gate'"):
         Assessment.from_json({"max_gate": "4"}, "a.json")
+    with pytest.raises(AssessmentError, match="a.json: field 'per_file.x.py': input should be"):
+        Assessment.from_json({"max_gate": 1, "per_file": {"x.py": True}}, "a.json")
+    entry = {**per_file, "memory": False}
+    written = Assessment.from_json({"max_gate": 3, "per_file": {"x.py": entry}, "schema": 1})
+    assert written.max_gate == "3" and written.in_scope and written.proposed_max_gate == "3"
+    assert written.per_file["x.py"].path == "x.py" and not written.per_file["x.py"].trivial

@@ -14,13 +14,12 @@ is injected). :func:`assess_source` feeds it from a :class:`~perfgate_lib.assess
 from __future__ import annotations
 
 import ast
-import copy
 import posixpath
 import re
 import tomllib
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from typing import Annotated, Any, Literal, TypedDict
+from typing import Annotated, Any, TypedDict
 
 import pydantic
 
@@ -49,6 +48,18 @@ QUESTION_TEXT = {
 }
 ReferenceFinder = Callable[[Collection[str]], Mapping[str, list[str]] | None]
 _MAX_REFS = 3
+
+
+def _gate_name(value: Any) -> Any:
+    """``3`` -> ``"3"``; a name that is not a gate is refused."""
+    value = str(value) if type(value) is int else value
+    if value not in GATES:
+        raise ValueError(f"expected one of {', '.join(GATES)}")
+    return value
+
+
+_Answer = Annotated[bool, pydantic.Strict()]
+_Gate = Annotated[str, pydantic.BeforeValidator(_gate_name)]
 
 
 class AssessmentError(PerfgateError):
@@ -84,12 +95,12 @@ class FileAssessment:
     """The five answers for one file, a one-line summary and evidence per question."""
 
     path: str
-    trivial: bool
-    shuffle: bool
-    memory: bool
-    cpu: bool
-    design: bool
-    summary: str
+    trivial: _Answer
+    shuffle: _Answer
+    memory: _Answer
+    cpu: _Answer
+    design: _Answer
+    summary: str = ""
     evidence: dict[str, list[str]] = field(default_factory=dict)
     status: str = "modified"
     old_path: str | None = None
@@ -119,10 +130,10 @@ class Assessment:
     An out-of-scope diff has ``in_scope`` false, ``max_gate`` ``skip`` and no per-file rows.
     """
 
-    max_gate: str
-    rationale: str
-    per_file: dict[str, FileAssessment]
-    in_scope: bool
+    max_gate: _Gate
+    rationale: str = ""
+    per_file: dict[str, FileAssessment] = field(default_factory=dict)
+    in_scope: bool | None = None  # None: in scope when a file was assessed
     flags: list[str] = field(default_factory=list)
     proposed_max_gate: str = ""
     scope: dict[str, list[str]] = field(default_factory=dict)
@@ -136,76 +147,27 @@ class Assessment:
     def __post_init__(self) -> None:
         if not self.proposed_max_gate:
             self.proposed_max_gate = self.max_gate
+        if self.in_scope is None:
+            self.in_scope = bool(self.per_file)
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "schema": SCHEMA,
-            "max_gate": self.max_gate,
-            "rationale": self.rationale,
-            "per_file": {p: f.to_json() for p, f in self.per_file.items()},
-            "in_scope": self.in_scope,
-            "flags": list(self.flags),
-            "proposed_max_gate": self.proposed_max_gate,
-            "scope": {k: list(v) for k, v in self.scope.items()},
-            "source": self.source,
-            "base_sha": self.base_sha,
-            "head_sha": self.head_sha,
-            "is_fork": self.is_fork,
-            "fork_repo": self.fork_repo,
-            "confirmation": copy.deepcopy(self.confirmation),
-        }
+        per_file = {p: f.to_json() for p, f in self.per_file.items()}
+        return {"schema": SCHEMA, **asdict(self), "per_file": per_file}
 
     @classmethod
     def from_json(cls, data: Any, source: str = "assessment.json") -> Assessment:
         """Read :meth:`to_json`'s shape (or a hand-written one: absent fields take their
         defaults, unknown keys are ignored); a bad field is an AssessmentError naming it."""
-        doc = read_model(_AssessmentJson, data, lambda key, why: AssessmentError(source, key, why))
-        fields = {k: v for k, v in asdict(doc).items() if k != "per_file"}
-        return cls(
-            **fields | {"in_scope": bool(doc.per_file) if doc.in_scope is None else doc.in_scope},
-            per_file={p: FileAssessment(path=p, **asdict(f)) for p, f in doc.per_file.items()},
-        )
+        return read_model(cls, _with_paths(data), lambda k, why: AssessmentError(source, k, why))
 
 
-_Answer = Annotated[bool, pydantic.Strict()]
-_Gate = Annotated[
-    Literal["skip", "1", "2", "3"],
-    pydantic.BeforeValidator(lambda v: str(v) if type(v) is int else v),  # 3 -> "3"
-]
-
-
-@dataclass(frozen=True)
-class _FileJson:
-    """One ``per_file`` entry of assessment.json (the path is its key)."""
-
-    trivial: _Answer
-    shuffle: _Answer
-    memory: _Answer
-    cpu: _Answer
-    design: _Answer
-    summary: str = ""
-    evidence: dict[str, list[str]] = field(default_factory=dict)
-    status: str = "modified"
-    old_path: str | None = None
-
-
-@dataclass(frozen=True)
-class _AssessmentJson:
-    """assessment.json as read back (:meth:`Assessment.from_json`)."""
-
-    max_gate: _Gate
-    rationale: str = ""
-    per_file: dict[str, _FileJson] = field(default_factory=dict)
-    in_scope: bool | None = None  # None: in scope when a file was assessed
-    flags: list[str] = field(default_factory=list)
-    proposed_max_gate: str = ""
-    scope: dict[str, list[str]] = field(default_factory=dict)
-    source: str = ""
-    base_sha: str = ""
-    head_sha: str = ""
-    is_fork: bool = False
-    fork_repo: str | None = None
-    confirmation: dict[str, Any] | None = None
+def _with_paths(data: Any) -> Any:
+    """``per_file`` entries with their ``path`` (the entry's key in the JSON)."""
+    per_file = data.get("per_file") if isinstance(data, dict) else None
+    if not isinstance(per_file, dict):
+        return data
+    entries = {p: {**v, "path": p} if isinstance(v, dict) else v for p, v in per_file.items()}
+    return {**data, "per_file": entries}
 
 
 def decide_max_gate(files: Iterable[FileAssessment]) -> str:

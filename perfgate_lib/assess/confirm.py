@@ -129,7 +129,7 @@ def apply_reply(
 def waived(assessment: Assessment) -> bool:
     """True when a confirmed, in-scope (or forced) assessment says skip: post the waiver."""
     conf = assessment.confirmation
-    return bool(conf) and assessment.max_gate == "skip" and assessment.in_scope
+    return bool(conf) and assessment.max_gate == "skip" and bool(assessment.in_scope)
 
 
 def runs_gate(assessment: Assessment) -> bool:
