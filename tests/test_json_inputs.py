@@ -96,3 +96,30 @@ def test_a_json_argument_names_the_argument_and_its_file(tmp_path):
     missing.write_text('{"gate": 2}')
     assert parse_json_arg(str(missing), "context") == parse_json_arg('{"gate": 2}', "x")
     assert parse_json_arg("", "context") == {}
+
+
+def _attempt(**fields):
+    return {"gate1": {"gate": 1, "attempt": 1, "folder": "gate1", "status": "submitting", **fields}}
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"attempts": _attempt(submit_pid="123")}, "attempts.gate1.submit_pid: input should be"),
+        ({"attempts": _attempt(job_id=7)}, "attempts.gate1.job_id: input should be a valid str"),
+        ({"attempts": {"gate1": {"gate": 1}}}, "attempts.gate1.attempt: missing"),
+        ({"posts": [{"kind": "verdict", "key": "gate1"}]}, "posts[0].sha256: missing"),
+        ({"pr": "7"}, "pr: input should be a valid integer"),
+        ({"status": None}, "status: input should be a valid string"),
+    ],
+)
+def test_a_damaged_state_is_refused_naming_its_field(tmp_path, change, named):
+    """What a resumed run acts on (job ids, the submit process, posts) is typed when read:
+    a wrong value stops the run before it could submit or post a second time."""
+    RunState.create(str(tmp_path), pr=7, sha="abc")
+    data = json.loads((tmp_path / STATE_FILE).read_text())
+    assert RunState.load(str(tmp_path)).data == data
+    (tmp_path / STATE_FILE).write_text(json.dumps({**data, **change}))
+    with pytest.raises(StateError) as info:
+        RunState.load(str(tmp_path))
+    assert str(info.value).startswith(f"{tmp_path / STATE_FILE}: {named}"), str(info.value)

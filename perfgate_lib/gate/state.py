@@ -44,8 +44,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from perfgate_lib.errors import PerfgateError
+from perfgate_lib.gate.record import RunRecord
 from perfgate_lib.io import storage
 from perfgate_lib.io.paramfile import read_json_object
+from perfgate_lib.typed import read_model
 
 STATE_FILE = "state.json"
 SCHEMA = 1
@@ -115,6 +117,7 @@ class RunState:
         data = read_json_object(path, lambda problem: StateError(f"{path}: {problem}"))
         if data.get("kind") != "perfgate-run":
             raise StateError(f"{path}: not a perfgate run state")
+        read_model(RunRecord, data, lambda key, problem: StateError(f"{path}: {key}: {problem}"))
         return cls(run_dir, data)
 
     def reload(self) -> RunState:
