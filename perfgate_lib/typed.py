@@ -18,6 +18,20 @@ Number = Annotated[float, pydantic.Strict()]
 """A JSON number (an int is taken as a float; a bool or a string is refused)."""
 Whole = Annotated[int, pydantic.Strict()]
 """A JSON whole number (a float, a bool or a string is refused)."""
+
+
+def one_of(*choices: str) -> Any:
+    """A field's check that its value is one of ``choices``:
+    ``Annotated[str, one_of("iris", "replay")]``."""
+
+    def check(value: str) -> str:
+        if value not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}")
+        return value
+
+    return pydantic.AfterValidator(check)
+
+
 UNKNOWN_KEY = ("extra_forbidden", "unexpected_keyword_argument")
 
 

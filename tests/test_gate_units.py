@@ -228,3 +228,25 @@ def test_state_on_an_fsspec_url():
     state = RunState.load("memory://perfgate-test/pr1/x")
     state.set(status="running")
     assert RunState.load("memory://perfgate-test/pr1/x").status == "running"
+
+
+def test_the_gate_notebooks_parameters_are_typed_and_a_bad_one_is_named():
+    """papermill's ``-r`` strings become the typed GateJob; a bad value names the parameter."""
+    from perfgate_lib.gate.run import GateJob
+
+    job = GateJob.from_parameters(
+        gate="2", attempt="1", pr="7", max_gate="max_gate=3", use_actions="false", post="github"
+    )
+    assert (job.gate, job.attempt, job.pr, job.max_gate, job.use_actions) == (2, 1, 7, "3", False)
+    for params, named in [
+        ({"gate": 4}, "gate: gate: input should be less than or equal to 3, got 4"),
+        ({"attempt": "0"}, "gate: attempt: input should be greater than or equal to 1"),
+        ({"runner": "local"}, "gate: runner: value error, expected one of iris, replay"),
+        ({"post": "slack"}, "gate: post: value error, expected one of github, file"),
+        ({"max_gate": "4"}, "gate: max_gate: value error, expected skip, 1, 2 or 3"),
+        ({"pr": "seven"}, "gate: pr: input should be a valid integer"),
+        ({"gates": 1}, "gate: gates: unknown key"),
+    ]:
+        with pytest.raises(UsageError) as info:
+            GateJob.from_parameters(**params)
+        assert str(info.value).startswith(named), str(info.value)

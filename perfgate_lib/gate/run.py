@@ -26,10 +26,12 @@ import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import Annotated, Any
+
+import pydantic
 
 from perfgate_lib import PROJECT_ROOT
-from perfgate_lib.errors import PerfgateError, UsageError
+from perfgate_lib.errors import PerfgateError, UsageError, usage_at
 from perfgate_lib.gate.babysit import BabysitPolicy, ProgressPrinter, Watch, babysit, may_stop
 from perfgate_lib.gate.evidence import queue_wait_note
 from perfgate_lib.gate.ladder import GateResult, ladder_notes, parse_max_gate
@@ -40,6 +42,7 @@ from perfgate_lib.io import storage
 from perfgate_lib.io.rundir import public_url
 from perfgate_lib.runners.base import Runner, RunnerError, Submission
 from perfgate_lib.timeutil import iso, utc_now
+from perfgate_lib.typed import FORBID_EXTRA, one_of, read_model
 from perfgate_lib.verdict.gates import GateParams, load_gate
 
 DEFAULT_REPO = "marin-community/marin"
@@ -49,6 +52,14 @@ FINAL_COMMENT = "comment.md"
 STEPS = ("fetch_baseline", "run_local_checks", "submit", "babysit", "collect", "compare", "post")
 """A gate attempt's steps, in order: :meth:`GateSession.run_all` runs them, and the gate
 notebook's cells call them in this order (``tests/test_notebooks.py`` checks)."""
+
+
+def _max_gate(value: Any) -> str:
+    """``skip``, ``1``..``3`` as a string (``max_gate=2`` and ``3`` taken too)."""
+    try:
+        return str(parse_max_gate(value))
+    except UsageError:
+        raise ValueError("expected skip, 1, 2 or 3") from None
 
 
 @dataclass
@@ -62,13 +73,15 @@ class GateJob:
     gate's poll interval.
     """
 
+    __pydantic_config__ = FORBID_EXTRA
+
     run_dir: str = ""
-    gate: int = 1
-    attempt: int = 1
+    gate: Annotated[int, pydantic.Field(ge=1, le=3)] = 1
+    attempt: Annotated[int, pydantic.Field(ge=1)] = 1
     pr: int = 0
     repo: str = DEFAULT_REPO
     sha: str = ""
-    runner: str = "replay"
+    runner: Annotated[str, one_of(*RUNNERS)] = "replay"
     replay: str = ""
     checkout: str = ""
     worktree: str = ""
@@ -76,35 +89,24 @@ class GateJob:
     mirror: str = ""
     use_actions: bool = True
     assessment: str = ""
-    max_gate: str = "1"
+    max_gate: Annotated[str, pydantic.BeforeValidator(_max_gate)] = "1"
     local_checks: bool = False
     iris_config: str = ""
     allow_other_cluster: bool = False
     yes_stop_early: bool = False
-    post: str = "file"
+    post: Annotated[str, one_of(*POST_MODES)] = "file"
     thresholds: str = ""
     poll_seconds: float = 0.0
     common: str = ""
 
     @classmethod
     def from_parameters(cls, **params: Any) -> GateJob:
-        """Build from notebook parameters; unknown names are an error naming them."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(params) - known)
-        if unknown:
-            raise UsageError(f"gate: unknown parameter(s) {', '.join(unknown)}")
-        job = cls(**params)
+        """Build from notebook parameters (pydantic: papermill's ``-r`` strings become
+        numbers and booleans); a bad or unknown one is a UsageError naming it."""
         from perfgate_lib.audit.notebooks import repo_path  # repo-root defaults, any cwd
 
+        job = read_model(cls, params, lambda key, problem: usage_at("gate", key, problem))
         job.replay, job.baseline = repo_path(job.replay), repo_path(job.baseline)
-        job.gate, job.attempt, job.pr = int(job.gate), int(job.attempt), int(job.pr)
-        job.max_gate = str(parse_max_gate(job.max_gate))
-        if job.runner not in RUNNERS:
-            raise UsageError(f"runner must be one of {', '.join(RUNNERS)}, got {job.runner!r}")
-        if job.post not in POST_MODES:
-            raise UsageError(f"post must be one of {', '.join(POST_MODES)}, got {job.post!r}")
-        if job.gate not in (1, 2, 3) or job.attempt < 1:
-            raise UsageError(f"gate must be 1..3 and attempt >= 1, got {job.gate}/{job.attempt}")
         return job
 
     def to_parameters(self) -> dict[str, Any]:
