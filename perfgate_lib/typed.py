@@ -18,6 +18,8 @@ Number = Annotated[float, pydantic.Strict()]
 """A JSON number (an int is taken as a float; a bool or a string is refused)."""
 Whole = Annotated[int, pydantic.Strict()]
 """A JSON whole number (a float, a bool or a string is refused)."""
+Text = Annotated[str, pydantic.Strict()]
+"""A JSON string (a number is refused, not turned into text)."""
 
 
 def one_of(*choices: str) -> Any:

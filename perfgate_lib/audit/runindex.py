@@ -26,6 +26,7 @@ from perfgate_lib.errors import UsageError
 from perfgate_lib.io import storage
 from perfgate_lib.io.bulkread import fetch_many
 from perfgate_lib.io.rundir import default_runs_root
+from perfgate_lib.typed import Text, Whole, read_model
 
 __all__ = ["INDEX_DIR", "RunEntry", "default_runs_root", "index_key", "list_runs", "register_run"]
 
@@ -39,14 +40,14 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 class RunEntry:
     """One indexed run (times are ISO-8601 UTC strings)."""
 
-    path: str
-    pr: int | None = None
-    gate: int | None = None
-    sha: str | None = None
-    verdict: str | None = None
-    started_at: str | None = None
-    finished_at: str | None = None
-    registered_at: str | None = None
+    path: Text
+    pr: Whole | None = None
+    gate: Whole | None = None
+    sha: Text | None = None
+    verdict: Text | None = None
+    started_at: Text | None = None
+    finished_at: Text | None = None
+    registered_at: Text | None = None
     gates: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
@@ -55,22 +56,7 @@ class RunEntry:
     @classmethod
     def from_json(cls, obj: Any, source: str) -> RunEntry:
         """Validate an index file's object; ValueError names the file and field."""
-        if not isinstance(obj, dict) or not isinstance(obj.get("path"), str):
-            raise ValueError(f"{source}: expected an object with a string 'path'")
-        for name in ("pr", "gate"):
-            value = obj.get(name)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-                raise ValueError(f"{source}: field '{name}' must be an integer or null")
-        gates = obj.get("gates") or []
-        if not isinstance(gates, list):
-            raise ValueError(f"{source}: field 'gates' must be a list")
-        text = {
-            k: obj.get(k) for k in ("sha", "verdict", "started_at", "finished_at", "registered_at")
-        }
-        for name, value in text.items():
-            if value is not None and not isinstance(value, str):
-                raise ValueError(f"{source}: field '{name}' must be a string or null")
-        return cls(path=obj["path"], pr=obj.get("pr"), gate=obj.get("gate"), gates=gates, **text)
+        return read_model(cls, obj, lambda key, why: ValueError(f"{source}: field '{key}': {why}"))
 
 
 def _norm(path: str) -> str:
