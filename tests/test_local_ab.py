@@ -16,6 +16,8 @@ from perfgate_lib.local import pairs as gate0_pairs
 from perfgate_lib.local import sides as gate0_sides
 from perfgate_lib.local import stats as abstats
 from perfgate_lib.local.sandbox import ZEPHYR_PKG, Change, build_sandbox
+from perfgate_lib.verdict.abfacts import ABFacts
+from perfgate_lib.verdict.render import ab_notes
 
 STAGES = ("normalize", "minhash", "fuzzy_dups", "consolidate", "tokenize")
 
@@ -204,14 +206,13 @@ def test_compare_context_carries_intervals_and_the_comment_column():
         "treatment": row["treatment_instructions"],
     }
     assert ctx["comment"]["stage_context_title"] == "Paired ratio, 95% CI"
-    assert any("8 pairs" in n for n in ctx["comment"]["top_notes"])
-    assert any("valgrind callgrind counts" in n for n in ctx["comment"]["top_notes"])
+    assert "top_notes" not in ctx["comment"], "facts travel, not markdown"
+    notes = ab_notes(ABFacts(**ctx["comment"]["ab"]))
+    assert "8 pairs" in notes and "valgrind callgrind counts" in notes
     result.settings = local.Gate0Settings(metric="cpu")
-    timed = result.compare_context()["comment"]["top_notes"]
-    assert any("paired CPU-time ratio" in n for n in timed)
+    assert "paired CPU-time ratio" in ab_notes(result.facts())
     result.zephyr_sources = {"control": None, "treatment": None}
-    notes = result.compare_context()["comment"]["top_notes"]
-    assert any("cannot see a Zephyr change" in n for n in notes)
+    assert "cannot see a Zephyr change" in ab_notes(result.facts())
 
 
 def test_settings_come_from_gate0_yaml_and_reject_bad_values(tmp_path):
@@ -381,7 +382,7 @@ def test_aa_instruction_counts_run_both_sides_at_once_in_one_process_each(tmp_pa
     ab = json.loads((tmp_path / "ab" / "ab.json").read_text())
     assert ab["order"].startswith("both sides at once")
     assert "paired instruction counts with a 95%" in ab["method"]
-    assert "callgrind" in " ".join(result.compare_context()["comment"]["top_notes"])
+    assert "callgrind" in ab_notes(result.facts())
     assert _worktrees(box.path) == [f"worktree {Path(box.path).resolve()}"]
 
 
@@ -657,13 +658,13 @@ def test_the_comment_states_the_resolution_when_a_stage_stays_undecided():
     assert minhash_half > 5
     # fuzzy_dups doubles in every pair: a zero-width interval; the median of the two
     assert abstats.resolution_pct(table) == pytest.approx(minhash_half / 2)
-    notes = " ".join(result.compare_context()["comment"]["top_notes"])
+    notes = ab_notes(result.facts())
     assert (
         f"after 8 pairs a stage's interval reaches about ±{abstats.resolution_pct(table):.0f}%"
         in notes
     )
     decided = _result(_pairs(control, [{"minhash": 2.0, "fuzzy_dups": 2.0} for _ in noisy]))
-    assert "Resolution" not in " ".join(decided.compare_context()["comment"]["top_notes"])
+    assert "Resolution" not in ab_notes(decided.facts())
     assert abstats.resolution_pct(_result(_pairs(control[:3], treatment[:3])).paired) is None
 
 
@@ -1105,3 +1106,27 @@ def test_max_pairs_help_describes_a_pair_without_back_to_back():
     help_text = " ".join(CliRunner().invoke(command, ["--help"]).output.split())
     assert "back to back" not in help_text
     assert "one pair: every stage measured once on control and once on treatment" in help_text
+
+
+def test_what_a_side_reports_reaches_the_comment_as_text():
+    """The sides run the PR's code and report their own environment, and the dependency
+    changes come from the PR's pyproject: in the comment all of it stays text."""
+    from perfgate_lib.verdict.compare import split_context
+    from perfgate_lib.verdict.render import render_comment
+    from tests.render_cases import example_pair
+    from tests.test_templates import EVIL, _hostile_problems
+
+    result = _result(_noisy_pairs(8, {"fuzzy_dups": 1.5}, seed=2))
+    reported = {"python": EVIL, "executable": EVIL}
+    result.sides = {
+        side: {"mode": EVIL, "env_digest": EVIL, "identity": reported, "versions": {"x": EVIL}}
+        for side in ("control", "treatment")
+    }
+    result.sides["treatment"]["versions"] = {"marin-zephyr": EVIL, "marin-iris": EVIL}
+    result.dependency_changes = [EVIL]
+    _ctx, extras, _tier = split_context(json.dumps(result.compare_context()))
+    base, treat, verdict = example_pair()  # a cluster-shaped verdict: its notes are the test
+    extras.measured = None
+    body = render_comment(verdict, base, treat, extras=extras)
+    assert "Dependencies differ between the sides: x&#96;" in body
+    assert _hostile_problems(body) == []

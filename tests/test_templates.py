@@ -15,6 +15,7 @@ import pytest
 
 from perfgate_lib import SENTINEL
 from perfgate_lib.mdtemplate import TEMPLATES, Trusted, escape, render
+from perfgate_lib.verdict.abfacts import ABFacts, SideFacts
 from perfgate_lib.verdict.render import CommentExtras, render_comment
 from tests.comment_checks import outside_code, unescaped_html
 from tests.render_cases import TIER, example_pair
@@ -65,7 +66,18 @@ def _contexts() -> dict[str, dict]:
         "_baseline": dict(
             run_id=EVIL, run_url=EVIL, source=EVIL, sha=EVIL, age=EVIL, stale=True, max_age=EVIL
         ),
+        "_ab_notes": dict(ab=_hostile_ab()),
     }
+
+
+def _hostile_ab() -> ABFacts:
+    """Gate 0's facts as hostile as a side process (running the PR's code) could make them."""
+    side = SideFacts(EVIL, EVIL, EVIL, EVIL, EVIL, EVIL, EVIL, EVIL)
+    return ABFacts(
+        control_sha=EVIL, treatment_sha=EVIL, pairs=6, stop_reason=EVIL, metric="cpu",
+        confidence=0.95, total_interval=EVIL, sides=[side, side], resolution_pct=12.0,
+        dependency_changes=[EVIL], missing_sources=[EVIL], limitations=[EVIL],
+    )  # fmt: skip
 
 
 def _hostile_problems(body: str) -> list[str]:
@@ -100,7 +112,7 @@ def test_the_verdict_comment_escapes_stage_names_titles_and_notes():
     verdict = dataclasses.replace(
         verdict, stages=stages, warns=[EVIL], hard_fails=[EVIL, EVIL], collector_notes=[EVIL]
     )
-    extras = CommentExtras(title=EVIL, run_link=EVIL, stage_context={EVIL: EVIL})
+    extras = CommentExtras(title=EVIL, run_link=EVIL, stage_context={EVIL: EVIL}, ab=_hostile_ab())
     body = render_comment(verdict, base, treat, tier_name=TIER, extras=extras)
     assert body.startswith(SENTINEL + "\n")
     assert _hostile_problems(body) == []

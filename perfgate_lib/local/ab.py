@@ -66,6 +66,8 @@ from perfgate_lib.local.sides import (
     require_callgrind,
 )
 from perfgate_lib.local.stats import MEMORY, TOTAL
+from perfgate_lib.verdict.abfacts import ABFacts
+from perfgate_lib.verdict.abfacts import SideFacts as ABSide
 from perfgate_lib.verdict.paired import metric_words
 
 if TYPE_CHECKING:
@@ -289,43 +291,45 @@ class ABResult:
         idents = [(info or {}).get("identity") or {} for info in self.sides.values()]
         return zephyr_api.limitations([i.get("execution_paths") or {} for i in idents])
 
-    def side_lines(self) -> list[str]:
-        """One line per side: environment mode, interpreter, Zephyr / fray / iris versions."""
-        lines = []
+    def side_facts(self) -> list[ABSide]:
+        """Each side's environment as its process reported it: mode, interpreter, Zephyr /
+        fray / iris versions."""
+        facts = []
         for side in SIDES:
             info = self.sides.get(side) or {}
             ident = info.get("identity") or {}
             versions = info.get("versions") or {}
-            digest = info.get("env_digest")
-            lines.append(
-                f"{side}: {info.get('mode', '?')} environment"
-                + (f" {str(digest)[:12]}" if digest else "")
-                + f", Python {ident.get('python', '?')} (`{ident.get('executable', '?')}`); "
-                f"zephyr {versions.get('marin-zephyr') or '?'}, fray {versions.get('marin-fray') or '?'}, iris {versions.get('marin-iris') or '?'}"
+            facts.append(
+                ABSide(
+                    side=side,
+                    mode=str(info.get("mode") or "?"),
+                    digest=str(info.get("env_digest") or ""),
+                    python=str(ident.get("python") or "?"),
+                    executable=str(ident.get("executable") or "?"),
+                    zephyr=str(versions.get("marin-zephyr") or "?"),
+                    fray=str(versions.get("marin-fray") or "?"),
+                    iris=str(versions.get("marin-iris") or "?"),
+                )
             )
-        return lines
+        return facts
 
-    def _method_note(self) -> str:
-        """The comment's sentence on how each stage was measured and judged."""
-        s = self.settings
-        interval = f"{100 * s.confidence:g}% Hodges-Lehmann / signed-rank interval"
-        tail = "An interval that straddles a band edge is undecided, never a pass."
-        if s.counts_instructions:
-            return (
-                "Each stage is judged on its paired instruction-count ratio (treatment / "
-                "control; valgrind callgrind counts every instruction of the side's process "
-                "during the stage, both sides at the same time) with a "
-                f"{interval}: the verdict comes from that interval. Baseline and Treatment "
-                "are the median counts over the pairs, and their Δ is (treatment − "
-                "baseline) / baseline of those medians. Wall times ran under valgrind "
-                f"(about 15-25× native) and are shown for orientation only. {tail}"
-            )
-        return (
-            f"Each stage is judged on its paired {s.metric.upper()}-time ratio "
-            "(treatment / control, measured back to back, order alternating) with a "
-            f"{interval}: the verdict comes from that interval. Baseline and Treatment are "
-            f"the median {metric_words(s.metric)} over the pairs, and their Δ is (treatment "
-            f"− baseline) / baseline of those medians. {tail}"
+    def facts(self) -> ABFacts:
+        """What this A/B compared and how, for the comment's notes (no markdown)."""
+        total = self.paired[self.paired["stage"] == TOTAL].to_dict("records")
+        undecided = abstats.undecided_stages(self.paired)
+        return ABFacts(
+            control_sha=self.control_sha,
+            treatment_sha=self.treatment_sha,
+            pairs=self.n_pairs,
+            stop_reason=self.stop_reason,
+            metric=self.settings.metric,
+            confidence=self.settings.confidence,
+            total_interval=abstats.interval_text(total[0]) if total else "",
+            sides=self.side_facts(),
+            resolution_pct=abstats.resolution_pct(self.paired) if undecided else None,
+            dependency_changes=list(self.dependency_changes),
+            missing_sources=[side for side, src in self.zephyr_sources.items() if not src],
+            limitations=self.limitations,
         )
 
     def measured(self) -> dict[str, Any]:
@@ -343,32 +347,6 @@ class ABResult:
         """GateContext keys (``intervals``, memory's ``within_noise``) plus ``comment``
         extras for ``compare.run_compare``."""
         s = self.settings
-        total = self.paired[self.paired["stage"] == TOTAL].to_dict("records")
-        total_note = ""
-        if total:
-            total_note = f"; whole pipeline {abstats.interval_text(total[0])}"
-        notes = [
-            f"Local A/B on this machine: control = merge-base `{self.control_sha[:12]}`, "
-            f"treatment = head `{self.treatment_sha[:12]}`, {self.n_pairs} pairs "
-            f"({self.stop_reason}){total_note}.",
-            self._method_note(),
-            *[f"{line}." for line in self.side_lines()],
-        ]
-        resolution = abstats.resolution_pct(self.paired)
-        if resolution is not None and abstats.undecided_stages(self.paired):
-            notes.append(
-                f"Resolution: after {self.n_pairs} pairs a stage's interval reaches about "
-                f"±{resolution:.0f}% around its estimate (median over stages), so on this "
-                "machine a smaller change stays undecided: more pairs (`--budget`, "
-                "`--max-pairs`) or gate 1 decide it."
-            )
-        if self.dependency_changes:
-            notes.append(
-                "Dependencies differ between the sides: " + ", ".join(self.dependency_changes) + "."
-            )
-        if self.source_warning:
-            notes.append(f"⚠ {self.source_warning}.")
-        notes.extend(f"Not measured here: {line}." for line in self.limitations)  # H1
         context: dict[str, Any] = {
             "baseline": {
                 "source": "local control run (merge-base worktree)",
@@ -379,7 +357,7 @@ class ABResult:
                 "title": "Gate 0 (local A/B, mini ferry)",
                 "stage_context": self.stage_context(),
                 "stage_context_title": f"Paired ratio, {100 * s.confidence:g}% CI",
-                "top_notes": notes,
+                "ab": asdict(self.facts()),
             },
             "intervals": {
                 name: interval.to_json()

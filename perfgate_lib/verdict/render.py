@@ -29,6 +29,7 @@ from perfgate_lib.mdtext import (
     md_escape,
 )
 from perfgate_lib.typed import FORBID_EXTRA
+from perfgate_lib.verdict.abfacts import ABFacts
 from perfgate_lib.verdict.attribution import attribute, attribution_markdown
 from perfgate_lib.verdict.measured import Measured, fmt_seconds, metric_view
 from perfgate_lib.verdict.mermaid import stage_xychart
@@ -63,7 +64,8 @@ class CommentExtras:
     ``top_notes``: trusted lines shown under the verdict (e.g. what the ladder did).
     ``title``: the heading after "Zephyr perf gate —" when it is not a cluster gate.
     ``measured``: gate 0's decision metric; its comment shows that metric's figures
-    beside wall time, each with its own delta.
+    beside wall time, each with its own delta. ``ab``: gate 0's run (what was compared,
+    how, each side's environment) for the notes under its verdict.
     """
 
     __pydantic_config__ = FORBID_EXTRA
@@ -75,6 +77,7 @@ class CommentExtras:
     run_link: str | None = None
     title: str | None = None  # replaces "Gate <N> (<tier name>)", e.g. for a local A/B
     measured: Measured | None = None
+    ab: ABFacts | None = None  # gate 0's run, for its notes (templates/_ab_notes.md.j2)
 
 
 def gate_title(gate: int | str, tier_name: str | None = None) -> str:
@@ -241,6 +244,7 @@ def comment_context(
         "badge": VERDICT_BADGES[v.verdict],
         "baseline": Trusted(baseline_line(v.baseline)),
         "top_notes": [Trusted(n) for n in extras.top_notes],
+        "ab": extras.ab,
         "bullets": [
             ("Hard fails", v.hard_fails),
             ("Warns", v.warns),
@@ -319,3 +323,8 @@ def render_halt(
     (``templates/halted.md.j2``)."""
     body = render("halted", sha=sha, failed_step=failed_step, output_tail=output_tail)
     return truncate(body, max_chars)
+
+
+def ab_notes(ab: ABFacts) -> str:
+    """Gate 0's notes as its comment shows them (``templates/_ab_notes.md.j2``)."""
+    return render("_ab_notes", ab=ab)
