@@ -109,6 +109,10 @@ def _attempt(**fields):
         ({"attempts": _attempt(job_id=7)}, "attempts.gate1.job_id: input should be a valid str"),
         ({"attempts": {"gate1": {"gate": 1}}}, "attempts.gate1.attempt: missing"),
         ({"posts": [{"kind": "verdict", "key": "gate1"}]}, "posts[0].sha256: missing"),
+        (
+            {"attempts": _attempt(job={"job_id": "j", "submitted_at": "t", "polls": "many"})},
+            "attempts.gate1.job.polls: input should be a valid integer",
+        ),
         ({"pr": "7"}, "pr: input should be a valid integer"),
         ({"status": None}, "status: input should be a valid string"),
     ],

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from perfgate_lib.gate.babysit import Watch
 from perfgate_lib.typed import Whole
 
 
@@ -30,7 +31,7 @@ class AttemptRecord:
     submit_output: str | None = None  # where the submit script's stdout went
     submit_started_at: str | None = None
     submitted_at: str | None = None
-    job: dict[str, Any] | None = None  # the last observation of the job (Watch)
+    job: Watch | None = None  # what the babysitter has seen of the job
     report_path: str | None = None  # the collected treatment report
     verdict: str | None = None  # pass | warn | fail | inconclusive, once compared
 
