@@ -11,7 +11,8 @@ string. ``plain`` removes control and format characters (one line, no bidi overr
 Templates (``<kind>.md.j2``; partials start with ``_``): ``verdict`` (the gate's verdict),
 ``assessment`` (the proposed gate, awaiting a reviewer), ``halted`` (local checks failed),
 ``waiver`` (the gate skipped), ``busy`` (a gate already runs), ``running``, ``stopped``,
-``baseline_unavailable``.
+``baseline_unavailable``, ``note``; partials ``_assessment_table``, ``_baseline`` and
+``_ab_notes`` (gate 0's notes under its verdict).
 """
 
 from __future__ import annotations

@@ -20,6 +20,12 @@ Whole = Annotated[int, pydantic.Strict()]
 """A JSON whole number (a float, a bool or a string is refused)."""
 Text = Annotated[str, pydantic.Strict()]
 """A JSON string (a number is refused, not turned into text)."""
+NonEmptyText = Annotated[Text, pydantic.StringConstraints(strip_whitespace=True, min_length=1)]
+"""A required string, stripped, not empty."""
+PositiveNumber = Annotated[Number, pydantic.Field(gt=0)]
+"""A positive number (an int is taken as a float; a bool or a string is refused)."""
+PositiveWhole = Annotated[Whole, pydantic.Field(gt=0)]
+"""A positive whole number (a float, a bool or a string is refused)."""
 
 
 def one_of(*choices: str) -> Any:

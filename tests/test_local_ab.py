@@ -16,8 +16,8 @@ from perfgate_lib.local import pairs as gate0_pairs
 from perfgate_lib.local import sides as gate0_sides
 from perfgate_lib.local import stats as abstats
 from perfgate_lib.local.sandbox import ZEPHYR_PKG, Change, build_sandbox
+from perfgate_lib.mdtemplate import render
 from perfgate_lib.verdict.abfacts import ABFacts
-from perfgate_lib.verdict.render import ab_notes
 
 STAGES = ("normalize", "minhash", "fuzzy_dups", "consolidate", "tokenize")
 
@@ -207,12 +207,12 @@ def test_compare_context_carries_intervals_and_the_comment_column():
     }
     assert ctx["comment"]["stage_context_title"] == "Paired ratio, 95% CI"
     assert "top_notes" not in ctx["comment"], "facts travel, not markdown"
-    notes = ab_notes(ABFacts(**ctx["comment"]["ab"]))
+    notes = render("_ab_notes", ab=ABFacts(**ctx["comment"]["ab"]))
     assert "8 pairs" in notes and "valgrind callgrind counts" in notes
     result.settings = local.Gate0Settings(metric="cpu")
-    assert "paired CPU-time ratio" in ab_notes(result.facts())
+    assert "paired CPU-time ratio" in render("_ab_notes", ab=result.facts())
     result.zephyr_sources = {"control": None, "treatment": None}
-    assert "cannot see a Zephyr change" in ab_notes(result.facts())
+    assert "cannot see a Zephyr change" in render("_ab_notes", ab=result.facts())
 
 
 def test_settings_come_from_gate0_yaml_and_reject_bad_values(tmp_path):
@@ -382,7 +382,7 @@ def test_aa_instruction_counts_run_both_sides_at_once_in_one_process_each(tmp_pa
     ab = json.loads((tmp_path / "ab" / "ab.json").read_text())
     assert ab["order"].startswith("both sides at once")
     assert "paired instruction counts with a 95%" in ab["method"]
-    assert "callgrind" in ab_notes(result.facts())
+    assert "callgrind" in render("_ab_notes", ab=result.facts())
     assert _worktrees(box.path) == [f"worktree {Path(box.path).resolve()}"]
 
 
@@ -658,13 +658,13 @@ def test_the_comment_states_the_resolution_when_a_stage_stays_undecided():
     assert minhash_half > 5
     # fuzzy_dups doubles in every pair: a zero-width interval; the median of the two
     assert abstats.resolution_pct(table) == pytest.approx(minhash_half / 2)
-    notes = ab_notes(result.facts())
+    notes = render("_ab_notes", ab=result.facts())
     assert (
         f"after 8 pairs a stage's interval reaches about ±{abstats.resolution_pct(table):.0f}%"
         in notes
     )
     decided = _result(_pairs(control, [{"minhash": 2.0, "fuzzy_dups": 2.0} for _ in noisy]))
-    assert "Resolution" not in ab_notes(decided.facts())
+    assert "Resolution" not in render("_ab_notes", ab=decided.facts())
     assert abstats.resolution_pct(_result(_pairs(control[:3], treatment[:3])).paired) is None
 
 

@@ -29,8 +29,8 @@ from perfgate_lib.local.sandbox import (
     installed_zephyr_dir,
     route_hash_change,
 )
+from perfgate_lib.mdtemplate import render
 from perfgate_lib.mdtext import md_rich
-from perfgate_lib.verdict.render import ab_notes
 from tests.cli_helpers import perfgate
 from tests.marin_layout import ZSRC, MarinRepo
 from tests.zephyr_releases import FIXTURES, GATE0_RELEASES, release_checkout
@@ -254,6 +254,6 @@ def test_the_comment_says_what_the_mini_ferry_cannot_see():
     result = _ab_result("SubprocessRunner")
     (line,) = result.limitations
     assert "zephyr.shard_subprocess" in line and "InlineRunner" in line and "Gate 1" in line
-    assert f"Not measured here: {md_rich(line)}." in ab_notes(result.facts())
+    assert f"Not measured here: {md_rich(line)}." in render("_ab_notes", ab=result.facts())
     assert _ab_result(None).limitations == []
-    assert "Not measured" not in ab_notes(_ab_result(None).facts())
+    assert "Not measured" not in render("_ab_notes", ab=_ab_result(None).facts())

@@ -15,14 +15,8 @@ from typing import Any, Literal
 import pydantic
 from pydantic.dataclasses import dataclass
 
-from perfgate_lib.io.paramfile import (
-    PARAMETERS_DIR,
-    PositiveNumber,
-    PositiveWhole,
-    Text,
-    load_yaml,
-    read_settings,
-)
+from perfgate_lib.io.paramfile import PARAMETERS_DIR, load_yaml, read_settings
+from perfgate_lib.typed import NonEmptyText, PositiveNumber, PositiveWhole
 
 DEFAULT_COMMON = PARAMETERS_DIR / "gate_common.yaml"
 
@@ -32,8 +26,8 @@ class LocalCheck:
     """One command the kit runs in the worktree: a display name and the command (split
     like a shell would; a YAML entry without ``name`` is named by its command)."""
 
-    name: Text
-    run: Text
+    name: NonEmptyText
+    run: NonEmptyText
 
     @pydantic.model_validator(mode="before")
     @classmethod
@@ -58,15 +52,15 @@ class RunParams:
     """``gate_common.yaml``: where the cluster, scripts and mirror are, and the local
     checks. Times in the unit their name says."""
 
-    cluster_config: Text
-    status_root: Text
-    mirror: Text
-    worktrees_dir: Text
-    git_remote: Text
-    uv_command: Text
-    iris_command: Text
-    submit_script: Text
-    collect_script: Text
+    cluster_config: NonEmptyText
+    status_root: NonEmptyText
+    mirror: NonEmptyText
+    worktrees_dir: NonEmptyText
+    git_remote: NonEmptyText
+    uv_command: NonEmptyText
+    iris_command: NonEmptyText
+    submit_script: NonEmptyText
+    collect_script: NonEmptyText
     command_timeout_seconds: PositiveNumber
     poll_error_limit: PositiveWhole
     overrun_stop_factor: PositiveNumber

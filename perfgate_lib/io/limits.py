@@ -14,7 +14,8 @@ from typing import Any
 from pydantic.dataclasses import dataclass
 
 from perfgate_lib.errors import PerfgateError
-from perfgate_lib.io.paramfile import PARAMETERS_DIR, PositiveWhole, load_yaml, read_settings
+from perfgate_lib.io.paramfile import PARAMETERS_DIR, load_yaml, read_settings
+from perfgate_lib.typed import PositiveWhole
 
 LIMITS_FILE = "limits.yaml"
 

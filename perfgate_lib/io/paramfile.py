@@ -1,8 +1,8 @@
 """Parameter files (``parameters/*.yaml``) and JSON inputs: reading them, checking fields.
 
 A parameters file is read into a pydantic dataclass (:func:`read_settings`): the types
-and bounds are declared on its fields (:data:`Text`, :data:`PositiveNumber`,
-:data:`PositiveWhole`), and the first problem becomes a
+and bounds are declared on its fields (:mod:`perfgate_lib.typed`'s ``NonEmptyText``,
+``PositiveNumber``, ``PositiveWhole``), and the first problem becomes a
 :class:`~perfgate_lib.errors.ConfigError` naming the file and the field. A JSON input
 (:func:`read_json_object`) raises the caller's error, which names the file or argument.
 """
@@ -13,9 +13,8 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-import pydantic
 import yaml
 
 from perfgate_lib import PROJECT_ROOT, bundled
@@ -64,16 +63,6 @@ def mapping(doc: Any, source: str) -> dict[str, Any]:
     if not isinstance(doc, dict):
         raise ConfigError(source, None, "expected a mapping at the top level")
     return doc
-
-
-Text = Annotated[
-    str, pydantic.Strict(), pydantic.StringConstraints(strip_whitespace=True, min_length=1)
-]
-"""A required non-empty string (stripped)."""
-PositiveNumber = Annotated[float, pydantic.Strict(), pydantic.Field(gt=0)]
-"""A positive number (an int is taken as a float; a bool or a string is refused)."""
-PositiveWhole = Annotated[int, pydantic.Strict(), pydantic.Field(gt=0)]
-"""A positive whole number (a float, a bool or a string is refused)."""
 
 
 def read_settings[T](model: type[T], doc: Any, source: str, /, **given: Any) -> T:

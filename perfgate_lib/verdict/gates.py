@@ -15,14 +15,8 @@ from pydantic.dataclasses import dataclass
 
 from perfgate_lib.errors import ConfigError, UsageError
 from perfgate_lib.io import storage
-from perfgate_lib.io.paramfile import (
-    PARAMETERS_DIR,
-    PositiveNumber,
-    Text,
-    load_yaml,
-    mapping,
-    read_settings,
-)
+from perfgate_lib.io.paramfile import PARAMETERS_DIR, load_yaml, mapping, read_settings
+from perfgate_lib.typed import NonEmptyText, PositiveNumber
 
 EnvValue = Annotated[str, pydantic.BeforeValidator(lambda v: v if isinstance(v, str) else str(v))]
 """An environment variable's value: YAML's numbers and booleans as their text."""
@@ -40,16 +34,16 @@ class GateParams:
     """One tier of the ladder, as the kit needs it."""
 
     gate: int
-    name: Text  # tier name: smoke / long-tail stress / nemotron
-    workflow: Text  # workflow file, e.g. marin-canary-datakit-tier1.yaml
-    workflow_name: Text  # workflow display name, as perf reports carry it
-    branch: Text  # baselines come from this branch ...
-    event: Text  # ... and this trigger event only
-    artifact: Text  # Actions artifact name
-    artifact_member: Text  # report file inside the artifact zip
-    mirror_glob: Text  # glob under the GCS mirror root
-    ferry_module: Text
-    iris_flags: Text  # what marin's submit_perf_run.py passes to `iris job run` (treatment)
+    name: NonEmptyText  # tier name: smoke / long-tail stress / nemotron
+    workflow: NonEmptyText  # workflow file, e.g. marin-canary-datakit-tier1.yaml
+    workflow_name: NonEmptyText  # workflow display name, as perf reports carry it
+    branch: NonEmptyText  # baselines come from this branch ...
+    event: NonEmptyText  # ... and this trigger event only
+    artifact: NonEmptyText  # Actions artifact name
+    artifact_member: NonEmptyText  # report file inside the artifact zip
+    mirror_glob: NonEmptyText  # glob under the GCS mirror root
+    ferry_module: NonEmptyText
+    iris_flags: NonEmptyText  # what marin's submit_perf_run.py passes to `iris job run` (treatment)
     poll_interval_minutes: PositiveNumber
     wall_time_minutes: PositiveNumber
     # from thresholds.yaml (baseline_max_age_hours), not gate<N>.yaml; None: no limit is set

@@ -24,13 +24,12 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 from functools import lru_cache
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 from perfgate_lib.errors import usage_at
 from perfgate_lib.typed import FORBID_EXTRA, Number, Whole, read_model
 
 Call = Literal["pass", "warn", "fail", "undecided"]
-CALLS = get_args(Call)
 
 
 @lru_cache(maxsize=128)
@@ -206,7 +205,7 @@ class StageInterval:
 
 
 __all__ = [
-    "CALLS",
+    "Call",
     "Interval",
     "StageInterval",
     "band_call",

@@ -323,8 +323,3 @@ def render_halt(
     (``templates/halted.md.j2``)."""
     body = render("halted", sha=sha, failed_step=failed_step, output_tail=output_tail)
     return truncate(body, max_chars)
-
-
-def ab_notes(ab: ABFacts) -> str:
-    """Gate 0's notes as its comment shows them (``templates/_ab_notes.md.j2``)."""
-    return render("_ab_notes", ab=ab)
