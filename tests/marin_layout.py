@@ -94,3 +94,14 @@ def make_marin_repo(root: Path, files: dict[str, str] | None = None) -> MarinRep
         repo.write(path, content)
     repo.commit("base")
     return repo
+
+
+def worktrees(repo: str | Path) -> list[str]:
+    """``worktree <path>`` lines of ``git worktree list`` in ``repo`` (the main one first)."""
+    out = subprocess.run(
+        ["git", "-C", str(repo), "worktree", "list", "--porcelain"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return [line for line in out.splitlines() if line.startswith("worktree ")]

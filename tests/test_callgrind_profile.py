@@ -346,3 +346,38 @@ def test_the_profile_is_held_against_the_assessments_cpu_answers():
     plain = where_text({"stages": {"fuzzy_dups": _stage_entry()}}, per_file=per_file)
     assert plain.count("assessment vs profile:") == 3
     assert where_markdown({"stages": {"fuzzy_dups": _stage_entry()}}).count("Assessment vs") == 0
+
+
+def test_the_section_travels_as_facts_and_renders_as_from_the_whole_profile():
+    """compare_context.json carries ``comment.where`` (no markdown): the listed rows and
+    the rows of assessed files, which render the same section as the whole attribution;
+    names from the code under test are escaped when the comment is rendered."""
+    import json
+    from dataclasses import asdict
+
+    from perfgate_lib.errors import UsageError
+    from perfgate_lib.verdict.compare import split_context
+    from perfgate_lib.verdict.where import read_where
+
+    per_file = {"lib/zephyr/src/zephyr/plan.py": {"cpu": False, "summary": "x"}}
+    for attribution, answers in [
+        ({"stages": {"fuzzy_dups": _stage_entry()}}, per_file),
+        (_attribution("key_hash`|<!-- x -->"), {}),
+    ]:
+        facts = read_where(attribution, answers, "attribution.json")
+        travelled = json.loads(json.dumps({"comment": {"where": asdict(facts)}}))
+        _, extras, _ = split_context(travelled)
+        assert extras.where is not None
+        rendered = where_markdown(extras.where.attribution, per_file=extras.where.per_file)
+        assert rendered == where_markdown(attribution, per_file=answers)
+        assert "<!--" not in rendered
+    unlisted = _stage_entry()
+    unlisted["rows"] = [{**row, "listed": False} for row in unlisted["rows"]]
+    kept = read_where({"stages": {"fuzzy_dups": unlisted}}, per_file, "a.json")
+    assert [r["function"] for r in kept.attribution["stages"]["fuzzy_dups"]["rows"]] == ["plan"]
+    assert kept.per_file == {
+        "lib/zephyr/src/zephyr/plan.py": {"cpu": False, "evidence": {"cpu": []}}
+    }
+    broken = {"stages": {"fuzzy_dups": {**_stage_entry(), "delta": "lots"}}}
+    with pytest.raises(UsageError, match="^a.json: attribution.stages.fuzzy_dups.delta: "):
+        read_where(broken, {}, "a.json")

@@ -222,8 +222,8 @@ def test_gate0_keeps_the_evidence_and_names_the_planted_function(tmp_path):
         "consolidate",
         "tokenize",
     }
-    sections = dict(result.compare_context()["comment"]["sections"])
-    assert sections["### Where the instructions went"].startswith("<details>")
+    where = result.compare_context()["comment"]["where"]
+    assert where["attribution"]["stages"]["fuzzy_dups"]["rows"][0]["function"] == "_item_routing"
     for pid in result.pairs[0]["pids"].values():  # the side processes' perf maps are gone
         assert not Path(f"/tmp/perf-{pid}.map").exists()
     shown = _explain(str(out), "--stage", "fuzzy_dups")

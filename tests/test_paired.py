@@ -127,16 +127,21 @@ def test_the_comparison_reads_gate0s_context_typed_and_names_a_bad_comment_key()
     context = {
         "intervals": {"fuzzy_dups": FUZZY.to_json()},
         "measured": {"metric": "cpu", "rows": {"fuzzy_dups": {"baseline": 1, "treatment": 2}}},
-        "comment": {"title": "Gate 0", "sections": [["Where", "text"]], "tier_name": "local"},
+        "comment": {"title": "Gate 0", "tier_name": "local"},
     }
     ctx, extras, tier = split_context(json.dumps(context))
     assert ctx == {"intervals": {"fuzzy_dups": FUZZY.to_json()}} and tier == "local"
-    assert extras.sections == [("Where", "text")] and extras.title == "Gate 0"
+    assert extras.sections == [] and extras.title == "Gate 0"
     assert extras.measured is not None and extras.measured.rows == {"fuzzy_dups": (1.0, 2.0)}
     for comment, named in [
         ({"titel": "x"}, "context.comment: titel: unknown key"),
-        ({"sections": [["a", "b", "c"]]}, "context.comment: sections[0]: tuple should have"),
-        ({"top_notes": "one line"}, "context.comment: top_notes: input should be a valid list"),
+        ({"stage_context": ["a"]}, "context.comment: stage_context: input should be a valid"),
+        # markdown shown as it is never comes from a file: only the rendering process sets it
+        (
+            {"sections": [["### Hi", "<!-- zephyr-perf-gate -->"]]},
+            "context.comment: sections: unknown key",
+        ),
+        ({"top_notes": ["**pass**"]}, "context.comment: top_notes: unknown key"),
     ]:
         with pytest.raises(UsageError) as info:
             split_context({"comment": comment})

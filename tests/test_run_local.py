@@ -33,6 +33,8 @@ def test_run_local_gate0_flags_the_slowdown(tmp_path, github_env):
         "6",
         "--budget",
         "30",
+        "--docs",
+        "20",
         "--runs-root",
         str(runs),
         "--dry-run",

@@ -69,6 +69,7 @@ from perfgate_lib.local.stats import MEMORY, TOTAL
 from perfgate_lib.verdict.abfacts import ABFacts
 from perfgate_lib.verdict.abfacts import SideFacts as ABSide
 from perfgate_lib.verdict.paired import metric_words
+from perfgate_lib.verdict.where import WhereFacts, read_where
 
 if TYPE_CHECKING:
     from matplotlib.typing import LineStyleType
@@ -367,36 +368,36 @@ class ABResult:
         }
         if self.memory.get("within_noise"):
             context["within_noise"] = {MEMORY: abstats.memory_note(self.memory)}
-        where = _where_section(self.out_dir)  # issue 31: folded, "" without attribution
-        if where:
-            context["comment"]["sections"] = [(WHERE_TITLE, where)]
+        where = _where_facts(self.out_dir)  # issue 31: folded; none without attribution
+        if where is not None:
+            context["comment"]["where"] = asdict(where)
         return context
 
 
-WHERE_TITLE = "### Where the instructions went"
-
-
-def _where_section(out_dir: str, per_file: Mapping[str, Any] | None = None) -> str:
-    """The comment's "Where the instructions went" section from ``profile/attribution.json``
-    (with ``per_file``, assessment.json's, the assessment-vs-profile lines)."""
+def _where_facts(out_dir: str, per_file: Mapping[str, Any] | None = None) -> WhereFacts | None:
+    """The facts of the comment's "Where the instructions went" section, from
+    ``profile/attribution.json`` (with ``per_file``, assessment.json's, whether the
+    profile agrees with the assessment's CPU answers); None without attribution."""
     from perfgate_lib.local.evidence import load_attribution
-    from perfgate_lib.verdict.where import where_markdown
 
     try:
-        return where_markdown(load_attribution(out_dir), per_file=per_file) if out_dir else ""
+        attribution = load_attribution(out_dir) if out_dir else None
     except (FileNotFoundError, ValueError):
-        return ""
+        return None
+    if not attribution:
+        return None
+    return read_where(attribution, per_file or {}, f"{out_dir}: profile/attribution.json")
 
 
 def with_assessment(context: dict[str, Any], ab_dir: str, per_file: Mapping[str, Any]) -> dict:
-    """``compare_context.json``'s content with its "Where the instructions went" section
-    re-rendered to say whether the profile agrees with the assessment's per-file answers."""
-    where = _where_section(ab_dir, per_file)
-    comment = context.get("comment") or {}
-    sections = [s for s in comment.get("sections") or [] if s[0] != WHERE_TITLE]
-    if where:
-        sections.append([WHERE_TITLE, where])
-    return {**context, "comment": {**comment, "sections": sections}}
+    """``compare_context.json``'s content with its "Where the instructions went" facts
+    holding the assessment's per-file CPU answers (the agreement lines)."""
+    where = _where_facts(ab_dir, per_file)
+    comment = dict(context.get("comment") or {})
+    comment.pop("where", None)
+    if where is not None:
+        comment["where"] = asdict(where)
+    return {**context, "comment": comment}
 
 
 def _keep_profiles(pairs, settings, band, out, checkout, trees, control_sha, head_sha, say):

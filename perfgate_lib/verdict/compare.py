@@ -106,6 +106,10 @@ def compare_reports(
     return verdict
 
 
+BUILT_IN_PROCESS = ("sections", "top_notes")
+"""CommentExtras fields shown as markdown: only the process that renders sets them."""
+
+
 def split_context(context: str | dict | None) -> tuple[dict, CommentExtras, str | None]:
     """(GateContext keys, the comment's options with gate 0's ``measured``, the tier name)
     of a context given as JSON text, a path or a dict; a bad ``comment`` or ``measured``
@@ -114,6 +118,11 @@ def split_context(context: str | dict | None) -> tuple[dict, CommentExtras, str 
     comment = dict(ctx.pop("comment", None) or {})
     tier_name = comment.pop("tier_name", None)
     measured = ctx.pop("measured", None)
+    for key in BUILT_IN_PROCESS:
+        if key in comment:
+            raise usage_at(
+                "context.comment", key, "unknown key (markdown is never read from a file)"
+            )
     extras = read_model(
         CommentExtras, comment, lambda key, problem: usage_at("context.comment", key, problem)
     )

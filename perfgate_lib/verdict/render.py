@@ -35,6 +35,8 @@ from perfgate_lib.verdict.measured import Measured, fmt_seconds, metric_view
 from perfgate_lib.verdict.mermaid import stage_xychart
 from perfgate_lib.verdict.report import PerfReport
 from perfgate_lib.verdict.rules import Verdict
+from perfgate_lib.verdict.where import TITLE as WHERE_TITLE
+from perfgate_lib.verdict.where import WhereFacts, where_markdown
 
 VERDICT_BADGES = {
     "pass": "✅ pass",
@@ -62,6 +64,8 @@ class CommentExtras:
     titled ``stage_context_title``. ``sections``: (title, markdown) pairs rendered after
     the stage table (charts, failure evidence); their markdown must already be safe.
     ``top_notes``: trusted lines shown under the verdict (e.g. what the ladder did).
+    Neither is read from a context file (:func:`perfgate_lib.verdict.compare.split_context`):
+    the kit builds them in the process that renders.
     ``title``: the heading after "Zephyr perf gate —" when it is not a cluster gate.
     ``measured``: gate 0's decision metric; its comment shows that metric's figures
     beside wall time, each with its own delta. ``ab``: gate 0's run (what was compared,
@@ -78,6 +82,7 @@ class CommentExtras:
     title: str | None = None  # replaces "Gate <N> (<tier name>)", e.g. for a local A/B
     measured: Measured | None = None
     ab: ABFacts | None = None  # gate 0's run, for its notes (templates/_ab_notes.md.j2)
+    where: WhereFacts | None = None  # gate 0's function delta (verdict/where.py)
 
 
 def gate_title(gate: int | str, tier_name: str | None = None) -> str:
@@ -102,6 +107,11 @@ def baseline_line(prov: Mapping[str, Any]) -> str:
 
 def _with_delta(value: str, delta_pct: float | None) -> str:
     return f"{value} ({fmt_pct(delta_pct)})" if delta_pct is not None else value
+
+
+def _seconds(value: float | None) -> str:
+    """Wall seconds, or a dash where there is no figure."""
+    return "—" if value is None else fmt_seconds(value)
 
 
 def _mem(report: PerfReport) -> str:
@@ -181,10 +191,8 @@ def _gate0(v: Verdict, measured: Measured) -> dict[str, Any]:
         }
     if wall is not None:
         out["wall"] = {
-            "b": "—" if wall.baseline is None else fmt_seconds(wall.baseline),
-            "t": _with_delta(
-                "—" if wall.treatment is None else fmt_seconds(wall.treatment), wall.delta_pct
-            ),
+            "b": _seconds(wall.baseline),
+            "t": _with_delta(_seconds(wall.treatment), wall.delta_pct),
         }
     return out
 
@@ -205,10 +213,8 @@ def _gate0_stages(v: Verdict, extras: CommentExtras, measured: Measured) -> list
                 "delta": fmt_pct(shown.delta_pct),
                 "icon": ROW_ICONS.get(row.verdict, row.verdict),
                 "context": extras.stage_context.get(row.stage, ""),
-                "wall_b": "—" if row.baseline_s is None else fmt_seconds(row.baseline_s),
-                "wall_t": _with_delta(
-                    "—" if row.treatment_s is None else fmt_seconds(row.treatment_s), row.delta_pct
-                ),
+                "wall_b": _seconds(row.baseline_s),
+                "wall_t": _with_delta(_seconds(row.treatment_s), row.delta_pct),
             }
         )
     return rows
@@ -229,6 +235,12 @@ def _chart_and_attribution(v: Verdict, measured: Measured | None) -> list[tuple[
     return out
 
 
+def _where(facts: WhereFacts | None) -> list[tuple[str, str]]:
+    """Gate 0's "Where the instructions went" section, folded (none without facts)."""
+    body = where_markdown(facts.attribution, per_file=facts.per_file) if facts else ""
+    return [(f"### {WHERE_TITLE}", body)] if body else []
+
+
 def comment_context(
     v: Verdict, base: PerfReport, treat: PerfReport, extras: CommentExtras, tier_name: str | None
 ) -> dict[str, Any]:
@@ -238,7 +250,7 @@ def comment_context(
     gate0 = measured is not None
     b, t = _sides(v, base, treat, gate0)
     title = md_escape(extras.title) if extras.title else gate_title(v.gate, tier_name)
-    sections = [*_chart_and_attribution(v, measured), *extras.sections]
+    sections = [*_chart_and_attribution(v, measured), *_where(extras.where), *extras.sections]
     return {
         "title": Trusted(title),
         "badge": VERDICT_BADGES[v.verdict],

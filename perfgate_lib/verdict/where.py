@@ -10,10 +10,13 @@ names and files come from the code under test: escaped as untrusted text.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NotRequired, TypedDict
 
+from perfgate_lib.errors import usage_at
 from perfgate_lib.mdtext import md_code, md_escape
+from perfgate_lib.typed import Number, Text, Whole, read_model
 
 TITLE = "Where the instructions went"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -22,6 +25,97 @@ SEEN_PCT = 1.0
 """A file's functions changed the stage when their Δ is at least this % of the stage's
 control count (gate 0's own noise is within ±0.5%, its pass band +5%)."""
 _NAMED = re.compile(r"`([A-Za-z_][\w.]*)`")
+
+
+class PrTie(TypedDict):
+    """The PR's hunk a row's function is defined in."""
+
+    file: Text
+    hunk: NotRequired[Text | None]
+
+
+class FunctionRow(TypedDict):
+    """One function's own (exclusive) instructions in the representative pair."""
+
+    function: Text
+    origin: Text  # Zephyr, Python, a library, ...
+    control: Number  # instructions
+    treatment: Number  # instructions
+    delta: Number  # treatment - control, instructions
+    status: Text  # changed | new | gone
+    listed: bool  # shown in the comment's table
+    file: NotRequired[Text | None]
+    pr: NotRequired[PrTie | None]
+
+
+class StageWhere(TypedDict):
+    """One stage's function delta (``profile/attribution.json``'s ``stages.<name>``)."""
+
+    stage: Text
+    view: Text  # python | c
+    control_total: Number  # instructions
+    treatment_total: Number  # instructions
+    delta: Number  # instructions
+    delta_pct: Number  # % of control_total
+    rows: list[FunctionRow]
+    pair: NotRequired[Whole]
+    pair_ratio: NotRequired[Number]
+    estimate: NotRequired[Number | None]
+    notes: NotRequired[list[Text]]
+    files: NotRequired[list[Text]]
+
+
+class Attribution(TypedDict):
+    """``profile/attribution.json`` as far as the comment reads it."""
+
+    stages: NotRequired[dict[Text, StageWhere]]
+    notes: NotRequired[list[Text]]
+    error: NotRequired[Text]
+
+
+class CpuAnswer(TypedDict):
+    """One file's answer to "Affects CPU?" in ``assessment.json``'s ``per_file``."""
+
+    cpu: NotRequired[bool | None]
+    evidence: NotRequired[dict[Text, list[Text]]]
+
+
+@dataclass(frozen=True)
+class WhereFacts:
+    """The section's facts, as ``compare_context.json``'s ``comment.where`` carries them:
+    never markdown. ``per_file``: the assessment's CPU answers, for the agreement lines."""
+
+    attribution: Attribution
+    per_file: dict[Text, CpuAnswer] = field(default_factory=dict)
+
+
+def read_where(
+    attribution: Mapping[str, Any], per_file: Mapping[str, Any], source: str
+) -> WhereFacts:
+    """:class:`WhereFacts` of an attribution and assessment.json's ``per_file``, holding
+    what the section shows: the listed rows, the rows of assessed files (the agreement
+    lines) and the files' CPU answers with their evidence. A bad value is a UsageError
+    naming ``source`` and its field."""
+    answers = {
+        str(path): {"cpu": a["cpu"], "evidence": {"cpu": (a.get("evidence") or {}).get("cpu", [])}}
+        for path, a in per_file.items()
+        if isinstance(a, Mapping) and isinstance(a.get("cpu"), bool)
+    }
+    facts = read_model(
+        WhereFacts,
+        {"attribution": attribution, "per_file": answers},
+        lambda key, problem: usage_at(source, key, problem),
+    )
+    for stage in facts.attribution.get("stages", {}).values():
+        stage["rows"] = [r for r in stage["rows"] if r["listed"] or _in_files(r, answers)]
+    return facts
+
+
+def _in_files(row: Mapping[str, Any], paths: Iterable[str]) -> bool:
+    """True when the row's function is defined in one of ``paths`` (repository paths;
+    a row names its file from the package root, e.g. ``zephyr/shuffle.py``)."""
+    file = row.get("file")
+    return bool(file) and any(p == file or p.endswith("/" + str(file)) for p in paths)
 
 
 def _plain(text: object) -> str:
@@ -218,11 +312,7 @@ def agreement(stage: Mapping[str, Any], per_file: Mapping[str, Any]) -> list[dic
             continue
         if not isinstance(answers.get("cpu"), bool):
             continue
-        rows = [
-            r
-            for r in stage.get("rows", [])
-            if r.get("file") and (r["file"] == path or str(path).endswith("/" + r["file"]))
-        ]
+        rows = [r for r in stage.get("rows", []) if _in_files(r, [str(path)])]
         change = sum(r["delta"] for r in rows)
         pct = 100.0 * change / control if control else 0.0
         changed = abs(pct) >= SEEN_PCT
