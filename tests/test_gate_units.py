@@ -212,7 +212,7 @@ def test_state_is_atomic_scrubbed_and_found_again(tmp_path, monkeypatch):
     monkeypatch.setenv("GITHUB_TOKEN", FAKE_TOKEN)
     run_dir = tmp_path / "runs" / "pr7" / "20260506T070000Z-abc1234"
     state = RunState.create(str(run_dir), pr=7, sha="abc1234" + "0" * 33, status="running")
-    state.set(note=f"oops {FAKE_TOKEN}")
+    state.set(outcome={"message": f"oops {FAKE_TOKEN}"})
     text = (run_dir / "state.json").read_text()
     assert FAKE_TOKEN not in text and "[REDACTED env:GITHUB_TOKEN]" in text
     assert [p.name for p in run_dir.iterdir()] == ["state.json"], "no temp files left"

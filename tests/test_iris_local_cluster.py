@@ -131,9 +131,9 @@ def test_a_ferry_that_succeeds_is_compared_from_its_real_job_tree(
     session, verdict_name = gate_attempt(cluster_world, 1401, tmp_path)
     verdict, report, comment, tree = outputs(session)
     assert verdict_name == "pass", verdict["inconclusive_reasons"] + verdict["hard_fails"]
-    job_id = session.record["job_id"]
+    job_id = session.record.job_id
     assert job_id.startswith("/perfgate/zephyr-perf-pr1401-g1-treatment-")
-    assert session.record["job"]["state"] == "succeeded" and session.record["job"]["polls"] >= 1
+    assert session.record.job.state == "succeeded" and session.record.job.polls >= 1
     # the collector read the real tree: five direct children, each step timed, none cached
     children = [j["job_id"].rsplit("/", 1)[-1] for j in tree if j["job_id"].count("/") == 3]
     assert sorted(c.rsplit("-", 1)[0] for c in children) == [
@@ -153,7 +153,7 @@ def test_a_ferry_that_succeeds_is_compared_from_its_real_job_tree(
     # the worktree was prepared (uv sync stand-in) and submitted with its own iris
     own = (Path(session.job.worktree) / ".venv/bin/iris").resolve()
     assert own == cluster_world.iris.resolve()
-    status = json.loads(Path(session.record["submission"]["status_path"]).read_text())
+    status = json.loads(Path(session.record.submission["status_path"]).read_text())
     assert status["status"] == "succeeded", "the ferry wrote its status file when it ended"
 
 
@@ -165,10 +165,10 @@ def test_a_ferry_that_fails_with_an_unrooted_job_id(
     scenario(controller, 1402, fail_at="minhash", light=True)
     session, verdict_name = gate_attempt(cluster_world, 1402, tmp_path)
     verdict, report, comment, _tree = outputs(session)
-    job_id = session.record["job_id"]
+    job_id = session.record.job_id
     assert job_id.startswith("perfgate/zephyr-perf-pr1402-g1-treatment-"), "unrooted, as printed"
-    assert session.record["job"]["state"] == "failed"
-    assert "Exit code" in session.record["job"]["error"]
+    assert session.record.job.state == "failed"
+    assert "Exit code" in session.record.job.error
     # minhash's job ran and failed: it has both times, so the collector timed it; the later
     # steps never ran and read as cached. The kit shows minhash as not finished.
     assert report["status"] == "failed" and "fuzzy_dups" in report["cached_steps"]
@@ -194,7 +194,7 @@ def test_a_ferry_that_overruns_is_stopped_with_the_real_cli(
     scenario(controller, 1403, hold_at="normalize", light=True)
     session, verdict_name = gate_attempt(cluster_world, 1403, tmp_path)
     verdict, report, comment, tree = outputs(session)
-    job = session.record["job"]
+    job = session.record.job.to_json()
     assert job["stopped"] and "past 0.001x the tier wall time" in job["stop_reason"]
     assert verdict_name == "inconclusive"
     # the controller killed the whole tree (the ferry, seeing its step killed, may still
@@ -214,7 +214,7 @@ def test_a_step_killed_mid_way_in_a_ferry_that_succeeds_is_not_a_cache_hit(
     scenario(controller, 1404, kill_at="fuzzy_dups", light=True)
     session, verdict_name = gate_attempt(cluster_world, 1404, tmp_path)
     verdict, report, comment, _tree = outputs(session)
-    assert session.record["job"]["state"] == "succeeded" and report["status"] == "succeeded"
+    assert session.record.job.state == "succeeded" and report["status"] == "succeeded"
     # marin's collector: the killed step is cached (no finish time) or timed (killed after
     # it started); either way the kit calls it not finished and the gate inconclusive
     row = rows(verdict)["fuzzy_dups"]

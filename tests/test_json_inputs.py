@@ -122,8 +122,32 @@ def test_a_damaged_state_is_refused_naming_its_field(tmp_path, change, named):
     a wrong value stops the run before it could submit or post a second time."""
     RunState.create(str(tmp_path), pr=7, sha="abc")
     data = json.loads((tmp_path / STATE_FILE).read_text())
-    assert RunState.load(str(tmp_path)).data == data
+    assert RunState.load(str(tmp_path)).record.to_json() == data
     (tmp_path / STATE_FILE).write_text(json.dumps({**data, **change}))
     with pytest.raises(StateError) as info:
         RunState.load(str(tmp_path))
     assert str(info.value).startswith(f"{tmp_path / STATE_FILE}: {named}"), str(info.value)
+
+
+def test_the_run_record_is_typed_and_keeps_what_a_newer_kit_wrote(tmp_path):
+    """A run holds state.json as a typed record: fields are set by name (an undeclared
+    name is an error, not a silent new key), and keys this kit does not declare, at the
+    top level and in an attempt, survive a load and a save."""
+    state = RunState.create(str(tmp_path), pr=7, sha="abc")
+    state.update_attempt(1, 1, status="submitted", job_id="/u/pr7-g1", submit_pid=42)
+    data = json.loads((tmp_path / STATE_FILE).read_text())
+    data["from_a_newer_kit"] = {"x": 1}
+    data["attempts"]["gate1"]["newer_field"] = [1, 2]
+    (tmp_path / STATE_FILE).write_text(json.dumps(data))
+    loaded = RunState.load(str(tmp_path))
+    rec = loaded.attempt(1, 1)
+    assert (rec.job_id, rec.submit_pid, rec.status) == ("/u/pr7-g1", 42, "submitted")
+    assert loaded.job_ids() == ("/u/pr7-g1",)
+    loaded.set(status="running")
+    saved = json.loads((tmp_path / STATE_FILE).read_text())
+    assert saved["from_a_newer_kit"] == {"x": 1} and saved["status"] == "running"
+    assert saved["attempts"]["gate1"]["newer_field"] == [1, 2]
+    with pytest.raises(TypeError, match="'jobid'"):
+        loaded.update_attempt(1, 1, jobid="typo")
+    with pytest.raises(TypeError, match="'stauts'"):
+        loaded.set(stauts="finished")

@@ -49,7 +49,7 @@ def test_todays_ferry_read_from_its_step_log_by_a_non_admin(
     )
     session, verdict_name = gate_attempt(cluster_world, 1411, tmp_path)
     verdict, report, comment, _tree = outputs(session)
-    assert session.record["job"]["state"] == "succeeded"
+    assert session.record.job.state == "succeeded"
     # the step-log lineage, read from the driver's real log
     assert set(report["stage_wall_seconds"]) == {
         "normalize",

@@ -107,16 +107,6 @@ class Watch:
     stop_reason: str = ""
     history: list[dict[str, Any]] = field(default_factory=list)
 
-    @classmethod
-    def from_json(cls, data: dict[str, Any] | None, job_id: str, submitted_at: str) -> Watch:
-        data = dict(data or {})
-        known = set(cls.__dataclass_fields__)
-        watch = cls(job_id=job_id, submitted_at=submitted_at)
-        for key, value in data.items():
-            if key in known and key not in ("job_id", "submitted_at"):
-                setattr(watch, key, value)
-        return watch
-
     def to_json(self) -> dict[str, Any]:
         out = {k: getattr(self, k) for k in self.__dataclass_fields__}
         out["history"] = self.history[-50:]

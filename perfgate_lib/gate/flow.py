@@ -216,7 +216,7 @@ def open_run(opts: RunOptions, sha: str) -> tuple[RunState, bool]:
         return found, True
     for old in unfinished_runs(root, opts.pr):
         old.set(status="superseded", superseded_by_sha=sha)
-        _say(f"note: earlier unfinished run {old.run_dir} (sha {old.data.get('sha')}) superseded")
+        _say(f"note: earlier unfinished run {old.run_dir} (sha {old.record.sha}) superseded")
     run_dir = fresh_run_dir(root, opts.pr, sha)
     storage.makedirs(run_dir)
     state = RunState.create(
@@ -235,7 +235,7 @@ def open_run(opts: RunOptions, sha: str) -> tuple[RunState, bool]:
 def assess(opts: RunOptions, state: RunState, reply: str) -> str:
     """assessment.json in the run folder (made once per run); returns its path."""
     path = storage.join(state.run_dir, "assessment.json")
-    if state.data.get("assessment") and storage.exists(path):
+    if state.record.assessment and storage.exists(path):
         return path
     if opts.assessment:
         from perfgate_lib.assess.confirm import apply_reply
@@ -277,7 +277,7 @@ def confirm(opts: RunOptions, state: RunState, path: str, reply: str) -> Any:
     assessment = load_assessment(path)
     if opts.sha and assessment.head_sha and assessment.head_sha != opts.sha:
         raise HeadMoved(opts.pr, opts.sha, assessment.head_sha)  # assessed another commit
-    started = bool(state.data.get("attempts"))
+    started = bool(state.attempts())
     confirmed = assessment.confirmation
     if reply and (not confirmed or not started):
         if not confirmed or confirmed.get("reply") != reply:
@@ -302,23 +302,23 @@ def confirm(opts: RunOptions, state: RunState, path: str, reply: str) -> Any:
 # ---------------------------------------------------------------------- gates
 def gate_job(opts: RunOptions, state: RunState, gate: int, attempt: int, worktree: str) -> GateJob:
     """The gate notebook's parameters for one attempt."""
-    checks_done = bool((state.data.get("local_checks") or {}).get("passed"))
+    checks_done = bool((state.record.local_checks or {}).get("passed"))
     return GateJob(
         run_dir=absolute(state.run_dir),
         gate=gate,
         attempt=attempt,
         pr=opts.pr,
         repo=opts.repo,
-        sha=str(state.data.get("sha") or ""),
+        sha=state.record.sha or "",
         runner=opts.runner,
         replay=absolute(opts.replay_dir) if opts.replay_dir else "",
-        checkout=str(state.data.get("checkout") or ""),
+        checkout=state.record.checkout or "",
         worktree=worktree,
         baseline=absolute(opts.baseline_dir) if opts.baseline_dir else "",
         mirror=opts.mirror,
         use_actions=not opts.no_actions,
         assessment=absolute(storage.join(state.run_dir, "assessment.json")),
-        max_gate=str(state.data.get("max_gate")),
+        max_gate=str(state.record.max_gate),
         local_checks=opts.runner == "iris" and not checks_done,
         iris_config=opts.iris_config,
         allow_other_cluster=opts.allow_other_cluster,
@@ -347,7 +347,7 @@ def execute_attempt(
             run_notebook("gate", out_dir, job.to_parameters())
     except NotebookFailed as exc:
         state.reload()
-        err = state.attempt(gate, attempt).get("error")
+        err = state.attempt(gate, attempt).error
         if err:
             raise GateStepFailed(
                 f"gate {gate} attempt {attempt}, step {err.get('step')}: {err.get('message')} "
@@ -357,9 +357,9 @@ def execute_attempt(
         raise
     state.reload()
     rec = state.attempt(gate, attempt)
-    if rec.get("status") != "posted" or not rec.get("verdict"):
+    if rec.status != "posted" or not rec.verdict:
         raise GateStepFailed(f"gate {gate} attempt {attempt} ended without a posted verdict")
-    return str(rec["verdict"])
+    return rec.verdict
 
 
 @contextlib.contextmanager
@@ -409,14 +409,14 @@ def progress_watch(path: str, interval: float = 0.5) -> Iterator[None]:
 
 def history_of(state: RunState) -> list[GateResult]:
     """Gate attempts whose comment is out (the ladder so far)."""
-    return [GateResult.from_json(r) for r in state.data.get("ladder", [])]
+    return [GateResult.from_json(r) for r in state.record.ladder]
 
 
 def in_flight(state: RunState) -> tuple[int, int] | None:
     """(gate, attempt) of an attempt with a job not yet terminal, if any."""
-    for rec in state.data.get("attempts", {}).values():
-        if rec.get("job_id") and not rec.get("job", {}).get("terminal"):
-            return int(rec["gate"]), int(rec["attempt"])
+    for rec in state.attempts():
+        if rec.job_id and not (rec.job is not None and rec.job.terminal):
+            return rec.gate, rec.attempt
     return None
 
 
@@ -436,7 +436,7 @@ def run_gates(opts: RunOptions, state: RunState, max_gate: str) -> LadderOutcome
         with treatment_worktree(
             top,
             opts.pr,
-            str(state.data["sha"]),
+            str(state.record.sha),
             relative_root=common.worktrees_dir,
             remote=common.git_remote,
         ) as wt:
@@ -479,11 +479,11 @@ def run_local(opts: RunOptions, state: RunState, assessment: Any) -> RunOutcome:
     from perfgate_lib.local.demo import run_local_gate
 
     top = str(repo_root(opts.checkout))
-    sha = str(state.data["sha"])
+    sha = str(state.record.sha)
     ensure_commit(top, sha, opts.pr, remote=load_run_params(opts.common or None).git_remote)
     base = assessment.base_sha or "main"
     folder = storage.join(state.run_dir, "gate0")
-    verdict = state.data.get("local_verdict")
+    verdict = state.record.local_verdict
     if verdict is None:
         assess_path = absolute(storage.join(state.run_dir, "assessment.json"))
         data, _notebooks, _timings = run_local_gate(
@@ -525,13 +525,13 @@ def archive(state: RunState, outcome: dict[str, Any]) -> None:
     """The single archive call site: HTML renders, provenance, scrub, run index."""
     from perfgate_lib.audit.archive import archive_run
 
-    ladder = state.data.get("ladder") or []
+    ladder = state.record.ladder
     last_gate = ladder[-1]["gate"] if ladder else None
     result = archive_run(
         state.run_dir,
-        pr=int(state.data["pr"]),
+        pr=int(state.record.pr or 0),
         gate=last_gate,
-        sha=str(state.data.get("sha") or "")[:7] or None,
+        sha=(state.record.sha or "")[:7] or None,
         verdict=outcome.get("verdict"),
     )
     state.event("archived", index=str(getattr(result, "index_file", "")))
@@ -552,8 +552,8 @@ def _run_held(
     """:func:`run` while this process holds the PR's lock (state.py)."""
     if reply and not opts.sha:  # a reply confirms the assessment it answers, not a new head
         waiting = find_unfinished(opts.runs_root or default_runs_root(), opts.pr)
-        if waiting and waiting.status == "awaiting_confirmation" and waiting.data["sha"] != sha:
-            raise HeadMoved(opts.pr, str(waiting.data["sha"]), sha)
+        if waiting and waiting.status == "awaiting_confirmation" and waiting.record.sha != sha:
+            raise HeadMoved(opts.pr, str(waiting.record.sha), sha)
     state, resumed = open_run(opts, sha)
     lock.adopt(state)
     echo(f"{'resuming' if resumed else 'run folder'}: {state.run_dir}")
@@ -582,7 +582,7 @@ def _run_held(
             state.set(outcome={"exit_code": exc.exit_code, "message": str(exc), "verdict": None})
             if opts.archive:
                 with contextlib.suppress(PerfgateError):
-                    archive(state, state.data["outcome"])
+                    archive(state, state.record.outcome or {})
         raise
 
 

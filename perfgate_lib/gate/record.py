@@ -1,44 +1,92 @@
 """``state.json``'s shape, typed: what a resumed run trusts is checked when it is read.
 
 :class:`RunRecord` declares the fields the resume and posting logic act on: the run's
-status, PR and head SHA, every attempt's job id, submit process and output, and every
-post's (kind, key, body hash). :meth:`RunState.load <perfgate_lib.gate.state.RunState.load>`
-validates a state file against it, so a damaged file is refused with its field named
+status, PR and head SHA, every attempt, and every post's (kind, key, body hash).
+:meth:`RunState.load <perfgate_lib.gate.state.RunState.load>` validates a state file
+against it, so a damaged file is refused with its field named
 (``attempts.gate1.submit_pid: input should be a valid integer``) before a run acts on
-it: never a second ferry or a second comment from a value of the wrong type. Keys not
-declared here are kept as written (a newer kit's fields survive an older one's read).
+it: never a second ferry or a second comment from a value of the wrong type.
+
+A run holds each attempt as an :class:`AttemptRecord` (typed fields, set by name; an
+unknown name is an error). Keys not declared here are kept as written, at the top level
+and in an attempt (a newer kit's fields survive an older one's read).
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from perfgate_lib.gate.babysit import Watch
-from perfgate_lib.typed import Whole
+from perfgate_lib.typed import Whole, read_model
 
 
-@dataclass(frozen=True)
+@dataclass
 class AttemptRecord:
-    """One gate attempt (``attempts.gate<N>[-attempt<K>]``); times are ISO-8601 UTC."""
+    """One gate attempt (``attempts.gate<N>[-attempt<K>]``); times are ISO-8601 UTC.
+    In the order a gate attempt fills them."""
 
     gate: Whole  # 1, 2 or 3
     attempt: Whole  # 1 for the first try of a gate
     folder: str  # gate1, gate1-attempt2
-    status: str  # new, submitting, submitted, collected, posted, halted, error, ...
-    job_id: str | None = None  # the treatment ferry's Iris job, once known
+    status: str = "new"  # new, baseline, submitting, submitted, running, terminal, ...
+    baseline: dict[str, Any] | None = None  # the baseline's provenance
+    baseline_path: str | None = None
+    runner: str | None = None  # iris | replay
+    submit_started_at: str | None = None
     submit_pid: Whole | None = None  # the submit process, while it may still run
     submit_output: str | None = None  # where the submit script's stdout went
-    submit_started_at: str | None = None
+    job_id: str | None = None  # the treatment ferry's Iris job, once known
+    submission: dict[str, Any] | None = None  # the runner's Submission, as JSON
+    ferry_module: str | None = None
     submitted_at: str | None = None
+    submit_recorded_by: str | None = None  # submitted, or how a crashed submit was found
     job: Watch | None = None  # what the babysitter has seen of the job
+    stop_error: str | None = None  # why stopping the job failed
+    unfinished_steps: dict[str, str] | None = None  # stage -> note, from the job tree
+    job_tree_size: Whole | None = None  # jobs in the tree
     report_path: str | None = None  # the collected treatment report
+    report_synthesized: bool = False  # the collector gave none: a minimal failed one
     verdict: str | None = None  # pass | warn | fail | inconclusive, once compared
+    run_setting_differences: list[str] | None = None  # treatment vs baseline `iris job run`
+    posted: dict[str, Any] | None = None  # the verdict comment's post record
+    error: dict[str, Any] | None = None  # the failing step: step, type, message, exit_code
+    previous_errors: list[dict[str, Any]] = field(default_factory=list)
+    unknown: dict[str, Any] = field(default_factory=dict)  # keys this kit does not declare
+
+    def update(self, **fields: Any) -> None:
+        """Set declared fields by name (TypeError naming an undeclared one)."""
+        for name, value in fields.items():
+            if name not in _ATTEMPT_FIELDS:
+                raise TypeError(f"AttemptRecord has no field {name!r}")
+            setattr(self, name, value)
+
+    def to_json(self) -> dict[str, Any]:
+        """As ``state.json`` holds it: unset (None) fields left out, unknown keys kept."""
+        out = dict(self.unknown)
+        for name in _ATTEMPT_FIELDS:
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value.to_json() if isinstance(value, Watch) else value
+        return out
+
+    @classmethod
+    def keep_unknown(cls, record: AttemptRecord, data: dict[str, Any]) -> AttemptRecord:
+        """``record`` (validated from ``data``) with the keys of ``data`` it does not declare."""
+        return dataclasses.replace(
+            record, unknown={k: v for k, v in data.items() if k not in _ATTEMPT_FIELDS}
+        )
+
+
+_ATTEMPT_FIELDS = tuple(f.name for f in dataclasses.fields(AttemptRecord) if f.name != "unknown")
 
 
 @dataclass(frozen=True)
 class PostRecord:
-    """One comment posted (or written to a file); a re-run never posts it twice."""
+    """One comment posted (or written to a file); a re-run never posts it twice. The
+    record also holds how (mode, url or path, action); those keys are kept as written."""
 
     kind: str  # verdict, assessment, halted, waiver, ...
     key: str  # what the post is about: gate1, assessment, ...
@@ -46,16 +94,71 @@ class PostRecord:
     at: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass
 class RunRecord:
-    """A run folder's ``state.json``."""
+    """A run folder's ``state.json``; times are ISO-8601 UTC."""
 
     kind: Literal["perfgate-run"]
-    status: str = ""  # started, assessed, awaiting_confirmation, running, finished, ...
+    status: str = "started"  # assessed, awaiting_confirmation, running, finished, halted, ...
     schema: Whole = 1
+    created_at: str = ""
+    updated_at: str = ""
     pr: Whole | None = None
+    repo: str | None = None  # owner/name
     sha: str | None = None  # the PR head this run gates
+    runner: str | None = None  # iris | replay | local
+    options: dict[str, Any] | None = None  # the command's options, as recorded
+    pid: Whole | None = None  # the process that made the run
+    standalone: bool = False  # made by the gate notebook itself (it archives the run)
+    assessment: str | None = None  # assessment.json's path
+    confirmation: dict[str, Any] | None = None  # the reviewer's reply, parsed
+    max_gate: str | None = None  # skip, 1, 2 or 3: what will run
+    checkout: str | None = None  # the marin checkout
+    local_checks: dict[str, Any] | None = None  # their summary, once they ran
+    prepared_env: dict[str, Any] | None = None  # the treatment worktree's environment
+    local_verdict: str | None = None  # gate 0's verdict (runner local)
+    outcome: dict[str, Any] | None = None  # exit_code, message, verdict: how the run ended
+    finished_at: str | None = None
+    superseded_by_sha: str | None = None  # a newer head took over this run
     attempts: dict[str, AttemptRecord] = field(default_factory=dict)
-    ladder: list[dict[str, Any]] = field(default_factory=list)
-    posts: list[PostRecord] = field(default_factory=list)
-    events: list[dict[str, Any]] = field(default_factory=list)
+    ladder: list[dict[str, Any]] = field(default_factory=list)  # gate results, in order
+    posts: list[dict[str, Any]] = field(default_factory=list)  # each a PostRecord and more
+    events: list[dict[str, Any]] = field(default_factory=list)  # at, event, details
+    unknown: dict[str, Any] = field(default_factory=dict)  # keys this kit does not declare
+
+    def update(self, **fields: Any) -> None:
+        """Set declared fields by name (TypeError naming an undeclared one)."""
+        for name, value in fields.items():
+            if name not in _RUN_FIELDS:
+                raise TypeError(f"RunRecord has no field {name!r}")
+            setattr(self, name, value)
+
+    def to_json(self) -> dict[str, Any]:
+        """As ``state.json`` holds it: unset (None) fields left out, unknown keys kept."""
+        out = dict(self.unknown)
+        for name in _RUN_FIELDS:
+            value = getattr(self, name)
+            if name == "attempts":
+                value = {key: rec.to_json() for key, rec in value.items()}
+            if value is not None:
+                out[name] = value
+        return out
+
+    @classmethod
+    def from_json(
+        cls, data: dict[str, Any], fail: Callable[[str | None, str], Exception]
+    ) -> RunRecord:
+        """``data`` validated (``fail(field, problem)`` on the first problem), keeping
+        the keys it does not declare, at the top level and in each attempt."""
+        record = read_model(cls, data, fail)
+        read_model(list[PostRecord], record.posts, lambda key, why: fail(f"posts{key}", why))
+        attempts = data.get("attempts") or {}
+        record.attempts = {
+            key: AttemptRecord.keep_unknown(rec, attempts[key])
+            for key, rec in record.attempts.items()
+        }
+        record.unknown = {k: v for k, v in data.items() if k not in _RUN_FIELDS}
+        return record
+
+
+_RUN_FIELDS = tuple(f.name for f in dataclasses.fields(RunRecord) if f.name != "unknown")

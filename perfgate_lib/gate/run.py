@@ -17,6 +17,7 @@ queue wait in seconds, job error, verdict).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -36,6 +37,7 @@ from perfgate_lib.gate.babysit import BabysitPolicy, ProgressPrinter, Watch, bab
 from perfgate_lib.gate.evidence import queue_wait_note
 from perfgate_lib.gate.ladder import GateResult, ladder_notes, parse_max_gate
 from perfgate_lib.gate.localchecks import LocalChecksFailed, run_local_checks
+from perfgate_lib.gate.record import AttemptRecord
 from perfgate_lib.gate.runparams import RunParams, load_run_params
 from perfgate_lib.gate.state import RunState, gate_folder
 from perfgate_lib.io import storage
@@ -188,11 +190,13 @@ def sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def recorded_watch(rec: dict[str, Any], job_id: str) -> Watch:
+def recorded_watch(rec: AttemptRecord, job_id: str) -> Watch:
     """The watch an attempt record holds; submitted now when the record has no time."""
-    now = iso(utc_now())
-    assert now is not None  # iso() is None only for a None time
-    return Watch.from_json(rec.get("job"), job_id, rec.get("submitted_at") or now)
+    submitted = rec.submitted_at or iso(utc_now())
+    assert submitted is not None  # iso() is None only for a None time
+    if rec.job is None:
+        return Watch(job_id=job_id, submitted_at=submitted)
+    return dataclasses.replace(rec.job, job_id=job_id, submitted_at=submitted)
 
 
 _JOB_PR = re.compile(r"-pr(\d+)-g\d")
@@ -245,8 +249,9 @@ class GateSession:
         self.common: RunParams = load_run_params(job.common or None)
         self.runner = runner or self._make_runner()
         rec = self.record
-        if rec.get("error"):  # an earlier try of this attempt failed: keep it as history
-            rec.setdefault("previous_errors", []).append(rec.pop("error"))
+        if rec.error:  # an earlier try of this attempt failed: keep it as history
+            rec.previous_errors.append(rec.error)
+            rec.error = None
             self.state.save()
         self.baseline_path = storage.join(self.out_dir, "baseline-report.json")
         self.treatment_path = storage.join(self.out_dir, "treatment-report.json")
@@ -256,7 +261,7 @@ class GateSession:
         run by papermill directly with no ``run_dir``), as ``perfgate run`` does its own;
         returns the index file, or None for a folder the caller named or ``perfgate run``
         owns (archived by its owner)."""
-        if not (self.made_folder and self.state.data.get("standalone")):
+        if not (self.made_folder and self.state.record.standalone):
             return None
         from perfgate_lib.audit.archive import archive_run
 
@@ -265,13 +270,13 @@ class GateSession:
             pr=self.job.pr or None,
             gate=self.job.gate,
             sha=self.job.sha[:7] or None,
-            verdict=self.record.get("verdict"),
+            verdict=self.record.verdict,
         )
         return result.index_file
 
     # ------------------------------------------------------------------ plumbing
     @property
-    def record(self) -> dict[str, Any]:
+    def record(self) -> AttemptRecord:
         return self.state.attempt(self.job.gate, self.job.attempt)
 
     def _update(self, event: str | None = None, **fields: Any) -> None:
@@ -283,7 +288,7 @@ class GateSession:
         try:
             yield
         except PerfgateError as exc:
-            status = "halted" if self.record.get("status") == "halted" else "error"
+            status = "halted" if self.record.status == "halted" else "error"
             self._update(
                 f"{self.folder}:{name}-error",
                 status=status,
@@ -338,8 +343,8 @@ class GateSession:
         (exit 4). The kit never submits a baseline ferry.
         """
         rec = self.record
-        if rec.get("baseline") and storage.exists(self.baseline_path):
-            return rec["baseline"]
+        if rec.baseline and storage.exists(self.baseline_path):
+            return rec.baseline
         from perfgate_lib.gate.baseline import NoBaseline, find_baseline, render_unavailable
 
         with self._step("baseline"):
@@ -379,7 +384,7 @@ class GateSession:
         A failure posts the halt comment, marks the run halted and raises
         :class:`LocalChecksFailed` (exit 4): nothing is submitted.
         """
-        done = self.state.data.get("local_checks") or {}
+        done = self.state.record.local_checks or {}
         if not self.job.local_checks or done.get("passed"):
             return done or None
         if not self.job.worktree:
@@ -422,7 +427,7 @@ class GateSession:
         """
         if self.job.runner != "iris" or not self.common.prepare_env or not self.job.worktree:
             return None
-        done = self.state.data.get("prepared_env") or {}
+        done = self.state.record.prepared_env or {}
         if done.get("passed") and done.get("worktree") == self.job.worktree:
             return done
         with self._step("prepare-env"):
@@ -447,11 +452,11 @@ class GateSession:
     def submit(self) -> Submission:
         """Submit the treatment ferry once per (PR, gate, attempt); see state.py."""
         rec = self.record
-        if rec.get("job_id"):
-            return Submission.from_json(rec["submission"])
+        if rec.job_id and rec.submission:
+            return Submission.from_json(rec.submission)
         self.prepare_environment()
         with self._step("submit"):
-            if rec.get("status") == "submitting":
+            if rec.status == "submitting":
                 recovered = self._recover_submission(rec)
                 if recovered is not None:
                     return recovered
@@ -476,19 +481,19 @@ class GateSession:
             storage.join(self.out_dir, "submission.json"),
             json.dumps(sub.to_json(), indent=2) + "\n",
         )
-        out = self.record.get("submit_output")
+        out = self.record.submit_output
         if out and os.path.isfile(out) and storage.join(self.out_dir, "submit-output.txt") != out:
             with open(out, encoding="utf-8", errors="replace") as fh:
                 storage.write_text(storage.join(self.out_dir, "submit-output.txt"), fh.read())
         return sub
 
-    def _recover_submission(self, rec: dict[str, Any]) -> Submission | None:
+    def _recover_submission(self, rec: AttemptRecord) -> Submission | None:
         """After a crash between "submitting" and the job id: find the job, never guess."""
-        pid = rec.get("submit_pid")
+        pid = rec.submit_pid
         deadline = time.monotonic() + self.common.command_timeout_seconds
         while _pid_alive(pid) and time.monotonic() < deadline:
             time.sleep(0.2)  # the submit script outlived us: let it finish
-        out = rec.get("submit_output")
+        out = rec.submit_output
         if out and os.path.isfile(out):
             from perfgate_lib.runners.iris import IrisRunner
 
@@ -497,18 +502,18 @@ class GateSession:
             sub = IrisRunner.submission_from_output(text, self.job.gate, self.job.attempt)
             if sub is not None:
                 return self._record_submission(
-                    sub, "recovered from the submit output", rec.get("submit_started_at")
+                    sub, "recovered from the submit output", rec.submit_started_at
                 )
         found = self.runner.find(
             self.job.gate,
             self.job.pr,
             self.job.attempt,
-            rec.get("submit_started_at"),
+            rec.submit_started_at,
             exclude=self.state.job_ids(),
         )
         if found is not None:
             return self._record_submission(
-                found, "recovered from the cluster's job list", rec.get("submit_started_at")
+                found, "recovered from the cluster's job list", rec.submit_started_at
             )
         self.state.event(
             f"{self.folder}:submit-not-found",
@@ -529,12 +534,12 @@ class GateSession:
 
     def watch(self) -> Watch:
         rec = self.record
-        return recorded_watch(rec, rec["job_id"])
+        return recorded_watch(rec, str(rec.job_id))
 
     def babysit(self) -> Watch:
         """Poll the job until terminal (resumes the recorded watch)."""
         rec = self.record
-        if rec.get("job", {}).get("terminal"):
+        if rec.job is not None and rec.job.terminal:
             return self.watch()
         watch = self.watch()
         policy = self.policy()
@@ -548,7 +553,7 @@ class GateSession:
                     on_observation=lambda w: self._update(
                         f"{self.folder}:poll",
                         status="terminal" if w.terminal else "running",
-                        job=w.to_json(),
+                        job=dataclasses.replace(w, history=list(w.history)),
                     ),
                     progress=printer,
                 )
@@ -566,11 +571,11 @@ class GateSession:
         """The treatment report in the gate folder. A job that did not succeed and left no
         report gets a minimal one (status failed) so the gate is judged inconclusive."""
         rec = self.record
-        if rec.get("report_path") and storage.exists(self.treatment_path):
+        if rec.report_path and storage.exists(self.treatment_path):
             return self.treatment_path
         from perfgate_lib.verdict.report import load_report
 
-        sub = Submission.from_json(rec["submission"])
+        sub = Submission.from_json(rec.submission or {})
         watch = self.watch()
         self.record_job_tree(sub.job_id)
         with self._step("collect"):
@@ -611,8 +616,8 @@ class GateSession:
         A listing that fails leaves no tree (an event says so): the report is then read as
         the collector wrote it."""
         rec = self.record
-        if "unfinished_steps" in rec:
-            return dict(rec["unfinished_steps"])
+        if rec.unfinished_steps is not None:
+            return dict(rec.unfinished_steps)
         from perfgate_lib.gate.steptree import unfinished_steps
 
         try:
@@ -632,7 +637,7 @@ class GateSession:
         """Finished attempts of this run before this one (the ladder so far)."""
         return [
             GateResult.from_json(r)
-            for r in self.state.data.get("ladder", [])
+            for r in self.state.record.ladder
             if (r["gate"], r["attempt"]) != (self.job.gate, self.job.attempt)
         ]
 
@@ -646,10 +651,10 @@ class GateSession:
         watch = self.watch()
         with self._step("compare"):
             context = {
-                "treatment_ferry_module": rec.get("ferry_module"),
+                "treatment_ferry_module": rec.ferry_module,
                 "treatment_job_state": watch.state if watch.state != "unknown" else None,
-                "treatment_unfinished_steps": dict(rec.get("unfinished_steps") or {}),
-                "baseline": dict(rec.get("baseline") or {}),
+                "treatment_unfinished_steps": dict(rec.unfinished_steps or {}),
+                "baseline": dict(rec.baseline or {}),
                 "treatment_job": {
                     "queue_wait_seconds": watch.queue_wait_seconds,
                     "job_state": watch.state,
@@ -677,7 +682,7 @@ class GateSession:
             self._update(status="compared", verdict=verdict)
         return result
 
-    def _comment_extras(self, verdict: Any, rec: dict[str, Any], watch: Watch) -> Any:
+    def _comment_extras(self, verdict: Any, rec: AttemptRecord, watch: Watch) -> Any:
         """What the cluster gate adds to the comment (:mod:`perfgate_lib.gate.sections`):
         the ladder's notes, the job's end, evidence, run settings, baseline spread."""
         from perfgate_lib.gate import sections
@@ -694,14 +699,12 @@ class GateSession:
             self._update(run_setting_differences=diffs)
         notes += sections.run_settings_note(diffs, where, self.common)
         gate_job_ids = [
-            str(a["job_id"])
-            for a in self.state.data.get("attempts", {}).values()
-            if a.get("gate") == job.gate and a.get("job_id")
+            str(a.job_id) for a in self.state.attempts() if a.gate == job.gate and a.job_id
         ]
         config = getattr(self.runner, "config_path", None) or self.common.cluster_config
         evidence = sections.evidence_sections(
             verdict,
-            rec.get("job_id") or "",
+            rec.job_id or "",
             self.runner,
             job.max_gate,
             history,
@@ -716,15 +719,15 @@ class GateSession:
             **sections.noise_context(verdict, job.gate, mirror, job.thresholds or None),
         )
 
-    def _write_outcome(self, rec: dict[str, Any], watch: Watch, verdict: str) -> None:
+    def _write_outcome(self, rec: AttemptRecord, watch: Watch, verdict: str) -> None:
         now = utc_now()
         outcome = {
             "gate": self.job.gate,
             "attempt": self.job.attempt,
             "folder": self.folder,
             "verdict": verdict,
-            "job_id": rec.get("job_id"),
-            "ferry_module": rec.get("ferry_module"),
+            "job_id": rec.job_id,
+            "ferry_module": rec.ferry_module,
             "job_state": watch.state,
             "job_raw_state": watch.raw_state,
             "job_error": watch.error or None,
@@ -734,8 +737,8 @@ class GateSession:
             "polls": watch.polls,
             "stopped": watch.stopped,
             "stop_reason": watch.stop_reason or None,
-            "report_synthesized": bool(rec.get("report_synthesized")),
-            "baseline": rec.get("baseline"),
+            "report_synthesized": rec.report_synthesized,
+            "baseline": rec.baseline,
         }
         storage.write_text(
             storage.join(self.out_dir, "gate.json"), json.dumps(outcome, indent=2) + "\n"
@@ -749,14 +752,12 @@ class GateSession:
             record = self.post_body("verdict", self.folder, body)
             self._update(status="posted", posted=record)
             # the ladder moves on only once the gate's comment is out
-            ladder = [
-                r for r in self.state.data.get("ladder", []) if r.get("folder") != self.folder
-            ]
+            ladder = [r for r in self.state.record.ladder if r.get("folder") != self.folder]
             ladder.append(
                 {
                     "gate": self.job.gate,
                     "attempt": self.job.attempt,
-                    "verdict": self.record["verdict"],
+                    "verdict": self.record.verdict,
                     "folder": self.folder,
                 }
             )
@@ -780,7 +781,7 @@ class GateSession:
             f"run folder: {self.run_dir}",
             f"outputs: {self.out_dir}",
         ]
-        status = self.record.get("status")
+        status = self.record.status
         if status and status != "new":
             lines.append(f"resuming: this attempt was at step {status!r}")
         return "\n".join(lines)
@@ -791,7 +792,7 @@ class GateSession:
         returns the verdict."""
         for step in STEPS:
             getattr(self, step)()
-        return str(self.record["verdict"])
+        return str(self.record.verdict)
 
 
 def post_comment(
@@ -825,10 +826,10 @@ def handle_interrupt(
     """An interrupted gate: stop its ferry only if allowed (confirmed, or past its wall
     time); otherwise leave it running for a resume. Returns what was done."""
     rec = state.attempt(gate, attempt)
-    job_id = rec.get("job_id")
-    if not job_id or rec.get("job", {}).get("terminal"):
+    job_id = rec.job_id
+    if not job_id or (rec.job is not None and rec.job.terminal):
         return "nothing in flight"
-    if rec.get("status") == "stopped":
+    if rec.status == "stopped":
         return f"stopped {job_id}"  # handled already (in-process sessions see it first)
     watch = recorded_watch(rec, job_id)
     run = watch.run_seconds(dt.datetime.now(dt.UTC))

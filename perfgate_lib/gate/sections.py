@@ -10,6 +10,7 @@ from typing import Any
 from perfgate_lib.gate.babysit import Watch
 from perfgate_lib.gate.evidence import debug_commands, oom_lines, oom_section
 from perfgate_lib.gate.ladder import GateResult, plan_next
+from perfgate_lib.gate.record import AttemptRecord
 from perfgate_lib.gate.runparams import RunParams
 from perfgate_lib.mdtext import fmt_duration, md_code, md_escape, md_fence
 from perfgate_lib.runners.base import Runner
@@ -89,14 +90,14 @@ def noise_context(verdict: Any, gate: int, mirror: str, thresholds: str | None) 
     return {"stage_context": stage_noise_notes(noise)} if noise else {}
 
 
-def job_section(rec: dict[str, Any], watch: Watch) -> list[tuple[str, str]]:
+def job_section(rec: AttemptRecord, watch: Watch) -> list[tuple[str, str]]:
     """A "Treatment job" section when the job did not simply succeed."""
-    if watch.state == "succeeded" and not rec.get("report_synthesized"):
+    if watch.state == "succeeded" and not rec.report_synthesized:
         return []
     lines = [
         "| | |",
         "|---|---|",
-        f"| Iris job | {md_code(rec.get('job_id') or '?')} |",
+        f"| Iris job | {md_code(rec.job_id or '?')} |",
         f"| Final state | {md_escape(watch.raw_state or watch.state)} |",
     ]
     if watch.queue_wait_seconds is not None:
@@ -108,7 +109,7 @@ def job_section(rec: dict[str, Any], watch: Watch) -> list[tuple[str, str]]:
     body = "\n".join(lines)
     if watch.error:
         body += "\n\n" + md_fence(watch.error[-3000:])
-    if rec.get("report_synthesized"):
+    if rec.report_synthesized:
         body += (
             "\n\nThe collector gave no usable report; the gate is judged on the job state alone."
         )

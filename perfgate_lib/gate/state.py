@@ -44,10 +44,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from perfgate_lib.errors import PerfgateError
-from perfgate_lib.gate.record import RunRecord
+from perfgate_lib.gate.record import AttemptRecord, RunRecord
 from perfgate_lib.io import storage
 from perfgate_lib.io.paramfile import read_json_object
-from perfgate_lib.typed import read_model
 
 STATE_FILE = "state.json"
 SCHEMA = 1
@@ -80,11 +79,11 @@ def gate_folder(gate: int, attempt: int = 1) -> str:
 
 
 class RunState:
-    """The state document of one run folder (``data`` is plain JSON)."""
+    """The state of one run folder: its typed :class:`RunRecord`, saved as ``state.json``."""
 
-    def __init__(self, run_dir: str, data: dict[str, Any]) -> None:
+    def __init__(self, run_dir: str, record: RunRecord) -> None:
         self.run_dir = run_dir
-        self.data = data
+        self.record = record
         self.lock: PrLock | None = None  # set when this process holds the PR
 
     # ------------------------------------------------------------------ files
@@ -95,19 +94,9 @@ class RunState:
     @classmethod
     def create(cls, run_dir: str, **fields: Any) -> RunState:
         stamp = now_iso()
-        data = {
-            "schema": SCHEMA,
-            "kind": "perfgate-run",
-            "status": "started",
-            "created_at": stamp,
-            "updated_at": stamp,
-            "attempts": {},
-            "ladder": [],
-            "posts": [],
-            "events": [],
-            **fields,
-        }
-        state = cls(run_dir, data)
+        record = RunRecord(kind="perfgate-run", schema=SCHEMA, created_at=stamp, updated_at=stamp)
+        record.update(**fields)
+        state = cls(run_dir, record)
         state.event("created")
         return state
 
@@ -117,11 +106,13 @@ class RunState:
         data = read_json_object(path, lambda problem: StateError(f"{path}: {problem}"))
         if data.get("kind") != "perfgate-run":
             raise StateError(f"{path}: not a perfgate run state")
-        read_model(RunRecord, data, lambda key, problem: StateError(f"{path}: {key}: {problem}"))
-        return cls(run_dir, data)
+        record = RunRecord.from_json(
+            data, lambda key, problem: StateError(f"{path}: {key}: {problem}")
+        )
+        return cls(run_dir, record)
 
     def reload(self) -> RunState:
-        self.data = RunState.load(self.run_dir).data
+        self.record = RunState.load(self.run_dir).record
         return self
 
     def save(self) -> None:
@@ -129,14 +120,14 @@ class RunState:
             self.lock.confirm()
         else:
             refuse_if_locked_by_other(self.run_dir)
-        self.data["updated_at"] = now_iso()
-        # storage.write_atomic redacts secrets, as every storage write does
-        storage.write_atomic(self.path, json.dumps(self.data, indent=2, default=str) + "\n")
+        self.record.updated_at = now_iso()
+        text = json.dumps(self.record.to_json(), indent=2, default=str) + "\n"
+        storage.write_atomic(self.path, text)  # redacts secrets, as every storage write does
 
     # ------------------------------------------------------------------ run level
     @property
     def status(self) -> str:
-        return str(self.data.get("status", ""))
+        return self.record.status
 
     @property
     def finished(self) -> bool:
@@ -144,46 +135,51 @@ class RunState:
 
     def event(self, name: str, **details: Any) -> None:
         """Append an event and save."""
-        self.data.setdefault("events", []).append({"at": now_iso(), "event": name, **details})
+        self.record.events.append({"at": now_iso(), "event": name, **details})
         self.save()
 
     def set(self, **fields: Any) -> None:
-        """Set top-level fields, record an event naming them, and save."""
-        self.data.update(fields)
+        """Set fields of the record, record an event naming them, and save."""
+        self.record.update(**fields)
         self.event("set", fields=sorted(fields))
 
     # ------------------------------------------------------------------ attempts
-    def attempt(self, gate: int, attempt: int) -> dict[str, Any]:
+    def attempts(self) -> list[AttemptRecord]:
+        """Every attempt recorded, in the order they were made."""
+        return list(self.record.attempts.values())
+
+    def attempt(self, gate: int, attempt: int) -> AttemptRecord:
         """The record of one gate attempt (created empty when new; not saved)."""
         key = gate_folder(gate, attempt)
-        return self.data.setdefault("attempts", {}).setdefault(
-            key, {"gate": gate, "attempt": attempt, "folder": key, "status": "new"}
-        )
+        attempts = self.record.attempts
+        if key not in attempts:
+            attempts[key] = AttemptRecord(gate=gate, attempt=attempt, folder=key)
+        return attempts[key]
 
     def update_attempt(
         self, gate: int, attempt: int, event: str | None = None, **fields: Any
-    ) -> dict:
-        """Merge ``fields`` into the attempt record, log ``event`` (default: the status), save."""
+    ) -> AttemptRecord:
+        """Set ``fields`` of the attempt record, log ``event`` (default: the status), save."""
         record = self.attempt(gate, attempt)
-        record.update(fields)
+        record.update(**fields)
         name = event or f"gate{gate}-attempt{attempt}:{fields.get('status', 'update')}"
         self.event(name, gate=gate, attempt=attempt, fields=sorted(fields))
         return record
 
     def job_ids(self) -> tuple[str, ...]:
         """Every job id this run has recorded (to exclude them when recovering one)."""
-        return tuple(a["job_id"] for a in self.data.get("attempts", {}).values() if a.get("job_id"))
+        return tuple(a.job_id for a in self.attempts() if a.job_id)
 
     # ------------------------------------------------------------------ posts
     def posted(self, kind: str, key: str, sha256: str) -> dict | None:
         """The post record of (kind, key) with this body hash, if it happened already."""
-        for post in self.data.get("posts", []):
+        for post in self.record.posts:
             if post.get("kind") == kind and post.get("key") == key and post.get("sha256") == sha256:
                 return post
         return None
 
     def record_post(self, **post: Any) -> None:
-        self.data.setdefault("posts", []).append({"at": now_iso(), **post})
+        self.record.posts.append({"at": now_iso(), **post})
         self.event("posted", kind=post.get("kind"), key=post.get("key"))
 
 
@@ -201,7 +197,7 @@ def find_unfinished(runs_root: str, pr: int, sha: str | None = None) -> RunState
             continue
         if state.finished:
             continue
-        if sha is None or state.data.get("sha") == sha:
+        if sha is None or state.record.sha == sha:
             return state
     return None
 
@@ -289,7 +285,7 @@ def _released_since(holder: dict[str, Any]) -> bool:
         state = RunState.load(str(run_dir))
     except (StateError, OSError, PerfgateError):
         return False
-    for event in state.data.get("events", []):
+    for event in state.record.events:
         at = _parse_time(event.get("at"))
         if event.get("event") == "released" and at is not None and at >= since:
             return True

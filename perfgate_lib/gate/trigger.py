@@ -124,7 +124,7 @@ def _lock_holder(client: GitHubClient, pr: int, runs_root: str, now: dt.datetime
     if comment is not None and marker is not None and running_elsewhere(marker, now):
         return marker.get("run_url") or comment.html_url or "the running gate"
     for unfinished in unfinished_runs(runs_root, pr):
-        updated = unfinished.data.get("updated_at")
+        updated = unfinished.record.updated_at
         if unfinished.status == "running" and lock_is_fresh(updated, now):
             return unfinished.run_dir
     return None

@@ -38,14 +38,14 @@ def job_frame(session: GateSession) -> Any:
     watch = session.watch()
     now = utc_now()
     rows = [
-        ("job id", rec.get("job_id")),
-        ("ferry module", rec.get("ferry_module")),
+        ("job id", rec.job_id),
+        ("ferry module", rec.ferry_module),
         ("final state", watch.raw_state or watch.state),
         ("queue wait", fmt_duration(watch.queue_wait_seconds)),
         ("run time", fmt_duration(watch.run_seconds(now))),
         ("polls", watch.polls),
         ("error", watch.error or ""),
-        ("submission recorded by", rec.get("submit_recorded_by")),
+        ("submission recorded by", rec.submit_recorded_by),
     ]
     return pd.DataFrame(rows, columns=["field", "value"])
 
