@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from perfgate_lib import SENTINEL
-from perfgate_lib.cli import main
+from tests.cli_helpers import perfgate_here
 from tests.marin_layout import ZSRC
 
 pytest_plugins = ("tests.marin_fixtures",)
@@ -17,21 +17,14 @@ SHUFFLE = f"{ZSRC}/shuffle.py"
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def perfgate(capsys, *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_info:
-        main(list(args))
-    out, err = capsys.readouterr()
-    return exit_info.value.code, out, err
-
-
 def checkout_args(repo) -> list[str]:
     return ["assess", "--checkout", str(repo.root), "--base", "main", "--head", "feature"]
 
 
-def test_json_prints_the_assessment(repo, capsys):
+def test_json_prints_the_assessment(repo):
     repo.edit(SHUFFLE, "64 * 1024 * 1024", "128 * 1024 * 1024")
     repo.commit()
-    code, out, _ = perfgate(capsys, *checkout_args(repo), "--json")
+    code, out, _ = perfgate_here(*checkout_args(repo), "--json")
     data = json.loads(out)
     assert code == 0
     assert data["max_gate"] == "3" and data["in_scope"] is True
@@ -39,28 +32,28 @@ def test_json_prints_the_assessment(repo, capsys):
     assert data["head_sha"] == repo.git("rev-parse", "feature")
 
 
-def test_default_output_is_the_confirmation_block(repo, capsys):
+def test_default_output_is_the_confirmation_block(repo):
     repo.edit(SHUFFLE, "64 * 1024 * 1024", "128 * 1024 * 1024")
     repo.commit()
-    code, out, _ = perfgate(capsys, *checkout_args(repo))
+    code, out, _ = perfgate_here(*checkout_args(repo))
     assert code == 0
     assert out.startswith("🤖 Zephyr perf gate assessment\nProposed max_gate: 3\n")
     assert out.rstrip().endswith('override with "max_gate=<skip|1|2|3>".')
 
 
-def test_out_of_scope_says_so_and_exits_0(repo, capsys):
+def test_out_of_scope_says_so_and_exits_0(repo):
     repo.edit("lib/zephyr/tests/test_counters.py", 'increment("a")', 'increment("b")')
     repo.commit()
-    code, out, _ = perfgate(capsys, *checkout_args(repo))
+    code, out, _ = perfgate_here(*checkout_args(repo))
     assert code == 0
     assert "Out of scope: test-only diff" in out
     assert "No gate runs and no ferry is submitted." in out
 
 
-def test_reply_skip_prints_the_waiver_comment(repo, capsys):
+def test_reply_skip_prints_the_waiver_comment(repo):
     repo.edit(SHUFFLE, '"""Stable hash routing of a key to a shard."""', '"""Route a key."""')
     repo.commit()
-    code, out, _ = perfgate(capsys, *checkout_args(repo), "--reply", " GO ")
+    code, out, _ = perfgate_here(*checkout_args(repo), "--reply", " GO ")
     assert code == 0
     assert 'Reviewer replied "GO": max_gate=skip.' in out
     assert f"Waiver comment:\n{SENTINEL}\n🤖 Zephyr perf gate waived" in out
@@ -74,26 +67,25 @@ def test_reply_skip_prints_the_waiver_comment(repo, capsys):
         (["--pr", "7"], "give either --pr N or --checkout"),
     ],
 )
-def test_bad_arguments_exit_2_with_a_clear_message(repo, capsys, extra, message):
+def test_bad_arguments_exit_2_with_a_clear_message(repo, extra, message):
     repo.commit()
     args = checkout_args(repo)
     if extra[0] == "--base":
         args[args.index("--base") + 1] = extra[1]
     else:
         args += extra
-    code, _, err = perfgate(capsys, *args)
+    code, _, err = perfgate_here(*args)
     assert code == 2
     assert message in err
 
 
-def test_checkout_without_head_is_a_usage_error(repo, capsys):
-    code, _, err = perfgate(capsys, "assess", "--checkout", str(repo.root), "--base", "main")
+def test_checkout_without_head_is_a_usage_error(repo):
+    code, _, err = perfgate_here("assess", "--checkout", str(repo.root), "--base", "main")
     assert code == 2 and "--checkout needs --base REV and --head REV" in err
 
 
-def test_bundled_example_runs_offline(capsys):
-    code, out, _ = perfgate(
-        capsys,
+def test_bundled_example_runs_offline():
+    code, out, _ = perfgate_here(
         "assess",
         "--checkout",
         str(ROOT / "parameters/examples/assess"),
@@ -137,12 +129,12 @@ def test_notebook_defaults_run_offline_and_write_assessment_json(tmp_path):
 
 
 @pytest.mark.slow
-def test_out_runs_the_notebook_into_the_folder(repo, capsys, tmp_path):
+def test_out_runs_the_notebook_into_the_folder(repo, tmp_path):
     repo.edit(SHUFFLE, "64 * 1024 * 1024", "128 * 1024 * 1024")
     repo.commit()
     out = tmp_path / "run"
-    code, stdout, _ = perfgate(
-        capsys, *checkout_args(repo), "--out", str(out), "--reply", "max_gate=2 — enough"
+    code, stdout, _ = perfgate_here(
+        *checkout_args(repo), "--out", str(out), "--reply", "max_gate=2 — enough"
     )
     assert code == 0
     assert {p.name for p in out.iterdir()} >= {

@@ -9,8 +9,8 @@ import pytest
 from perfgate_lib.assess.assessment import assess_source
 from perfgate_lib.assess.confirm import apply_reply
 from perfgate_lib.assess.diffsource import GitHubDiffSource, LocalGitDiffSource
-from perfgate_lib.cli import main
 from perfgate_lib.errors import GitHubError, UsageError
+from tests.cli_helpers import perfgate_here
 from tests.fakes.github_server import DEFAULT_REPO
 from tests.marin_layout import ZSRC
 
@@ -208,14 +208,12 @@ def test_unknown_pr_is_a_github_error(fake_github, kit_client):
         GitHubDiffSource(404, DEFAULT_REPO, client=kit_client)
 
 
-def test_cli_assesses_a_pr_from_the_environment(repo, github_env, capsys):
+def test_cli_assesses_a_pr_from_the_environment(repo, github_env):
     repo.edit(SHUFFLE, '"""Stable hash routing of a key to a shard."""', '"""Route a key."""')
     repo.commit()
     seed_pull(github_env, repo, 11)
-    with pytest.raises(SystemExit) as exit_info:
-        main(["assess", "--pr", "11", "--json"])
-    out = capsys.readouterr().out
-    assert exit_info.value.code == 0
+    code, out, _ = perfgate_here("assess", "--pr", "11", "--json")
+    assert code == 0
     data = json.loads(out)
     assert data["max_gate"] == "skip" and data["source"] == f"{DEFAULT_REPO}#11"
     assert github_env.token not in out

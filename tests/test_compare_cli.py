@@ -11,7 +11,7 @@ from perfgate_lib import SENTINEL
 from perfgate_lib.errors import UsageError
 from perfgate_lib.io.notebook import NotebookFailed, run_notebook
 from perfgate_lib.verdict.thresholds import PARAMETERS_DIR
-from tests.cli_helpers import perfgate
+from tests.cli_helpers import perfgate, perfgate_here
 from tests.render_cases import DESIGN_VERDICT_KEYS
 
 EXAMPLES = PARAMETERS_DIR / "examples"
@@ -121,15 +121,12 @@ def test_compare_into_the_runs_root_is_archived_and_indexed(tmp_path):
         ("no-such-context.json", "no-such-context.json: file not found"),
     ],
 )
-def test_a_bad_context_is_a_usage_error_saying_what_it_is(tmp_path, capsys, context, says):
+def test_a_bad_context_is_a_usage_error_saying_what_it_is(tmp_path, context, says):
     """Checked before any kernel starts: exit 2 naming --context (``[1]`` used to say
     "file not found" from inside the notebook)."""
-    from perfgate_lib.cli import main
-
-    with pytest.raises(SystemExit) as exit_info:
-        main(["compare", BASE, TREAT, "--context", context, "--out", str(tmp_path / "o")])
-    assert exit_info.value.code == 2
-    err = capsys.readouterr().err
+    out_dir = str(tmp_path / "o")
+    code, _, err = perfgate_here("compare", BASE, TREAT, "--context", context, "--out", out_dir)
+    assert code == 2
     assert "--context" in err and says in err
     assert not (tmp_path / "o").exists(), "no kernel ran"
 

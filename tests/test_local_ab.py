@@ -18,6 +18,7 @@ from perfgate_lib.local import stats as abstats
 from perfgate_lib.local.sandbox import ZEPHYR_PKG, Change, build_sandbox
 from perfgate_lib.mdtemplate import render
 from perfgate_lib.verdict.abfacts import ABFacts
+from tests.cli_helpers import perfgate_here
 from tests.marin_layout import worktrees
 
 STAGES = ("normalize", "minhash", "fuzzy_dups", "consolidate", "tokenize")
@@ -723,29 +724,18 @@ def test_demo_command_renders_a_comment_flagging_fuzzy_dups(tmp_path):
     assert "pair 6 of at most 6" in (run / "ab" / "progress.log").read_text()
 
 
-def test_local_ab_command_rejects_bad_checkout_and_revision(tmp_path, capsys):
-    from perfgate_lib.cli import main
-
-    with pytest.raises(SystemExit) as exit_info:
-        main(["local-ab", "--checkout", str(tmp_path), "--head", "x", "--out", str(tmp_path / "o")])
-    assert exit_info.value.code == 2
-    assert "not a git checkout" in capsys.readouterr().err
+def test_local_ab_command_rejects_bad_checkout_and_revision(tmp_path):
+    out = str(tmp_path / "o")
+    code, _, err = perfgate_here(
+        "local-ab", "--checkout", str(tmp_path), "--head", "x", "--out", out
+    )
+    assert code == 2 and "not a git checkout" in err
 
     box = build_sandbox(tmp_path / "repo")
-    with pytest.raises(SystemExit) as exit_info:
-        main(
-            [
-                "local-ab",
-                "--checkout",
-                box.path,
-                "--head",
-                "no-such-branch",
-                "--out",
-                str(tmp_path / "o"),
-            ]
-        )
-    assert exit_info.value.code == 2, "a bad --head is a usage error, as in assess"
-    err = capsys.readouterr().err
+    code, _, err = perfgate_here(
+        "local-ab", "--checkout", box.path, "--head", "no-such-branch", "--out", out
+    )
+    assert code == 2, "a bad --head is a usage error, as in assess"
     assert "--head no-such-branch: unknown revision" in err
     assert "fatal:" not in err, "no raw git text"
 
@@ -871,10 +861,9 @@ def _commit(repo: Path, rel: str, text: str, message: str) -> str:
     ).stdout.strip()
 
 
-def test_a_diff_outside_zephyr_is_nothing_to_measure_not_a_pass(tmp_path, capsys, monkeypatch):
+def test_a_diff_outside_zephyr_is_nothing_to_measure_not_a_pass(tmp_path, monkeypatch):
     """The issue's case: a repository with no lib/zephyr/src; before, both sides ran the
     installed Zephyr for minutes and the command printed ``verdict: pass``."""
-    from perfgate_lib.cli import main
 
     monkeypatch.setenv("PERFGATE_RUNS_ROOT", str(tmp_path / "runs"))
     repo = tmp_path / "repo"
@@ -884,10 +873,10 @@ def test_a_diff_outside_zephyr_is_nothing_to_measure_not_a_pass(tmp_path, capsys
     with pytest.raises(local.NothingToMeasure, match="changes no file under lib/zephyr/"):
         local.run_local_ab(repo, "HEAD~1", "HEAD", out_dir=tmp_path / "ab", progress=None)
     assert not (tmp_path / "ab").exists(), "stopped before anything ran"
-    with pytest.raises(SystemExit) as exit_info:
-        main(["local-ab", "--checkout", str(repo), "--base", "HEAD~1", "--head", "HEAD"])
-    out = capsys.readouterr().out
-    assert exit_info.value.code == 0
+    code, out, _ = perfgate_here(
+        "local-ab", "--checkout", str(repo), "--base", "HEAD~1", "--head", "HEAD"
+    )
+    assert code == 0
     assert "nothing to measure" in out and "docs/notes.md" in out
     assert "verdict:" not in out and "pass" not in out
     assert not (tmp_path / "runs").exists()
@@ -1064,11 +1053,9 @@ def test_pairs_chart_colours_each_interval_by_its_call_with_a_legend():
 
 
 def test_max_pairs_help_describes_a_pair_without_back_to_back():
-    from click.testing import CliRunner
-
-    from perfgate_lib.commands.local_ab import command
-
-    help_text = " ".join(CliRunner().invoke(command, ["--help"]).output.split())
+    code, out, _ = perfgate_here("local-ab", "--help")
+    help_text = " ".join(out.split())
+    assert code == 0
     assert "back to back" not in help_text
     assert "one pair: every stage measured once on control and once on treatment" in help_text
 

@@ -15,7 +15,6 @@ import pytest
 from perfgate_lib import SENTINEL
 from perfgate_lib.assess.render import render_assessment_table
 from perfgate_lib.audit.scrub import find_in_text, find_secrets
-from perfgate_lib.cli import main
 from perfgate_lib.gate.evidence import oom_lines, oom_section
 from perfgate_lib.io import storage
 from perfgate_lib.io.redaction import marker, redact, redact_json
@@ -24,7 +23,7 @@ from perfgate_lib.verdict.render import CommentExtras, render_comment
 from perfgate_lib.verdict.report import load_report
 from perfgate_lib.verdict.rules import GateContext, decide
 from perfgate_lib.verdict.thresholds import load_thresholds
-from tests.cli_helpers import perfgate
+from tests.cli_helpers import perfgate, perfgate_here
 from tests.fakes.github_server import DEFAULT_REPO
 
 pytest_plugins = ("tests.fakes.github_fixtures",)
@@ -145,27 +144,23 @@ def test_comment_redacts_report_fields_iris_logs_title_and_assessment(tmp_path, 
     assert len(body) <= 65_536
 
 
-def test_post_sends_a_redacted_body(github_env, tmp_path, capsys, monkeypatch):
+def test_post_sends_a_redacted_body(github_env, tmp_path, monkeypatch):
     monkeypatch.setenv(ENV_NAME, ENV_VALUE)
     github_env.add_pull(DEFAULT_REPO, 77)
     body = tmp_path / "comment.md"
     body.write_text(f"{SENTINEL}\nPR title: fix {TOKEN}\nenv {ENV_VALUE}\n")  # planted raw
-    with pytest.raises(SystemExit) as info:
-        main(["post", "--pr", "77", "--body-file", str(body)])
-    out, err = capsys.readouterr()
-    assert info.value.code == 0
+    code, out, err = perfgate_here("post", "--pr", "77", "--body-file", str(body))
+    assert code == 0
     (sent,) = [c["body"] for c in github_env.comments_on(DEFAULT_REPO, 77)]
     assert_clean(sent + out + err, "posted comment")
     assert marker("github-token") in sent and marker(f"env:{ENV_NAME}") in sent
 
 
-def test_error_lines_on_stderr_are_redacted(tmp_path, capsys):
+def test_error_lines_on_stderr_are_redacted(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"cached_steps": [1, TOKEN]}))  # the error quotes the value
-    with pytest.raises(SystemExit) as info:
-        main(["compare", str(EXAMPLES / "tier1_baseline.json"), str(bad)])
-    out, err = capsys.readouterr()
-    assert info.value.code == 4 and "cached_steps" in err
+    code, out, err = perfgate_here("compare", str(EXAMPLES / "tier1_baseline.json"), str(bad))
+    assert code == 4 and "cached_steps" in err
     assert_clean(out + err, "stderr")
 
 

@@ -12,12 +12,12 @@ from dataclasses import replace
 import pytest
 
 from perfgate_lib import SENTINEL
-from perfgate_lib.cli import main
 from perfgate_lib.errors import UsageError
 from perfgate_lib.gate.flow import HeadMoved, RunOptions, run
 from perfgate_lib.gate.trigger import CommentTrigger
 from perfgate_lib.gate.trigger_rules import marker, read_marker
 from perfgate_lib.io.github import GitHubClient, GitHubSettings, upsert_comment
+from tests.cli_helpers import perfgate_here
 from tests.fakes.github_kit import fast_settings
 from tests.fakes.github_server import DEFAULT_REPO
 from tests.fakes.marin_world import FAILING_PR, PASS_PR
@@ -154,17 +154,15 @@ def test_a_terminal_confirmation_after_a_push_is_refused(world_env, github_env, 
 
 
 # ---------------------------------------------------------------------- 2. the kit's own comment
-def test_the_trigger_refuses_without_knowing_its_own_account(github_env, tmp_path, capsys):
+def test_the_trigger_refuses_without_knowing_its_own_account(github_env, tmp_path):
     """Neither PERFGATE_GITHUB_LOGIN nor GitHub Actions: one line, exit 2, nothing sent."""
     client = GitHubClient(fast_settings(github_env))
     with pytest.raises(UsageError, match="PERFGATE_GITHUB_LOGIN"):
         CommentTrigger(client, RunOptions(pr=0))
     path = tmp_path / "event.json"
     path.write_text(json.dumps(event("/perf-gate", REVIEWER)))
-    with pytest.raises(SystemExit) as exit_info:
-        main(["trigger", "--event", str(path)])
-    err = capsys.readouterr().err
-    assert exit_info.value.code == 2
+    code, _, err = perfgate_here("trigger", "--event", str(path))
+    assert code == 2
     assert len(err.strip().splitlines()) == 1 and "PERFGATE_GITHUB_LOGIN" in err
     assert github_env.requests == []
 

@@ -34,7 +34,7 @@ from perfgate_lib.local.stats import row_interval
 from perfgate_lib.mdtemplate import render
 from perfgate_lib.mdtext import md_rich
 from perfgate_lib.verdict.paired import band_call
-from tests.cli_helpers import perfgate
+from tests.cli_helpers import perfgate, perfgate_here
 from tests.marin_layout import ZSRC, MarinRepo, worktrees
 from tests.zephyr_releases import FIXTURES, GATE0_RELEASES, release_checkout
 
@@ -147,10 +147,8 @@ def test_local_ab_stops_before_timing_with_exit_4_outside_the_supported_api(tmp_
     assert not (out / "ab" / "pairs.json").exists()
 
 
-def test_assess_calls_a_comment_only_edit_of_pep_695_code_trivial(tmp_path, capsys):
+def test_assess_calls_a_comment_only_edit_of_pep_695_code_trivial(tmp_path):
     """Issue 28, item 2: the kit parses today's Zephyr (``def _read_input[T](...)``)."""
-    from perfgate_lib.cli import main
-
     plan = PLAN_0_2_227.read_text()
     assert "def _read_input[T](" in plan
     compile(plan, "plan.py", "exec")  # the kit's interpreter parses PEP 695 syntax
@@ -162,21 +160,11 @@ def test_assess_calls_a_comment_only_edit_of_pep_695_code_trivial(tmp_path, caps
     repo.branch("feature")
     repo.edit(f"{ZSRC}/plan.py", "def _read_input[T](", "# One input file.\ndef _read_input[T](")
     repo.commit("comment")
-    with pytest.raises(SystemExit) as exit_info:
-        main(
-            [
-                "assess",
-                "--checkout",
-                str(repo.root),
-                "--base",
-                "main",
-                "--head",
-                "feature",
-                "--json",
-            ]
-        )
-    data = json.loads(capsys.readouterr().out)
-    assert exit_info.value.code == 0
+    code, out, _ = perfgate_here(
+        "assess", "--checkout", str(repo.root), "--base", "main", "--head", "feature", "--json"
+    )
+    assert code == 0
+    data = json.loads(out)
     row = data["per_file"][f"{ZSRC}/plan.py"]
     assert row["trivial"] is True and data["max_gate"] == "skip", row
     assert "cannot parse" not in json.dumps(data)

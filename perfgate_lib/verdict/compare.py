@@ -121,7 +121,10 @@ def split_context(context: str | dict | None) -> tuple[dict, CommentExtras, str 
     for key in BUILT_IN_PROCESS:
         if key in comment:
             raise usage_at(
-                "context.comment", key, "unknown key (markdown is never read from a file)"
+                "context.comment",
+                key,
+                "unknown key: the kit builds the comment's markdown itself, never from a "
+                "file (a gate-0 context of an older kit carried its sections: delete the key)",
             )
     extras = read_model(
         CommentExtras, comment, lambda key, problem: usage_at("context.comment", key, problem)
