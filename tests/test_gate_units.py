@@ -250,3 +250,18 @@ def test_the_gate_notebooks_parameters_are_typed_and_a_bad_one_is_named():
         with pytest.raises(UsageError) as info:
             GateJob.from_parameters(**params)
         assert str(info.value).startswith(named), str(info.value)
+
+
+def test_perfgate_run_options_are_the_run_options_fields():
+    """The command hands its options over by name (``RunOptions(**options)``): each CLI
+    option is a field, so an option is declared in two places at most, never four."""
+    from dataclasses import fields
+
+    from perfgate_lib.commands.run import command
+    from perfgate_lib.gate.flow import RunOptions
+    from perfgate_lib.local.settings import Gate0Settings
+
+    gate0 = {f.name for f in fields(Gate0Settings)}  # packed into one ``gate0`` mapping
+    cli = {p.name for p in command.params} - gate0 | {"gate0"}
+    declared = {f.name for f in fields(RunOptions)}
+    assert cli == declared

@@ -28,7 +28,7 @@ def options(world, tmp_path, *, pr=PASS_PR, max_gate="3", confirm="go", **extra)
         sha=world.sha(pr),
         assessment=str(path),
         executor="inprocess",
-        common=str(world.common),
+        run_params=str(world.common),
         runs_root=str(world.root / "runs"),
     )
     values.update(extra)

@@ -55,7 +55,7 @@ def trigger(world_env, github_env, tmp_path):
         pr=0,
         checkout=str(world.checkout),
         executor="inprocess",
-        common=str(world.common),
+        run_params=str(world.common),
         runs_root=str(tmp_path / "runs"),
     )
 

@@ -58,7 +58,7 @@ def actions(world_env, github_env, monkeypatch, tmp_path):
             pr=0,
             checkout=str(world.checkout),
             executor="inprocess",
-            common=str(world.common),
+            run_params=str(world.common),
             runs_root=str(tmp_path / "runs"),
         )
         return CommentTrigger(
@@ -108,7 +108,7 @@ def test_go_fork_then_a_push_runs_nothing_and_says_the_head_moved(actions, monke
         reviewer=plan["reviewer"],
         checkout=str(world.checkout),
         executor="inprocess",
-        common=str(world.common),
+        run_params=str(world.common),
         runs_root=str(actions.runs),
     )
     with pytest.raises(HeadMoved, match="head moved") as err:
@@ -143,7 +143,7 @@ def test_a_terminal_confirmation_after_a_push_is_refused(world_env, github_env, 
         pr=PASS_PR,
         checkout=str(world.checkout),
         executor="inprocess",
-        common=str(world.common),
+        run_params=str(world.common),
         runs_root=str(tmp_path / "runs"),
     )
     assert run(options, echo=lambda _t: None).message == "awaiting confirmation"

@@ -92,29 +92,7 @@ def _sigterm_as_interrupt() -> None:
     hidden=True,
     help="notebook: papermill (the audit trail); inprocess: the same steps without kernels.",
 )
-def command(
-    pr,
-    repo,
-    checkout,
-    max_gate,
-    confirm,
-    runner,
-    gate0,
-    replay_dir,
-    dry_run,
-    runs_root,
-    yes_stop_early,
-    iris_config,
-    allow_other_cluster,
-    sha,
-    assessment,
-    baseline_dir,
-    mirror,
-    no_actions,
-    reviewer,
-    run_params,
-    executor,
-):
+def command(**options):
     """Run the Zephyr perf gate on a PR: assessment, reviewer confirmation, the gate ladder
     (Gate 1, escalating while it passes, up to max_gate), one canonical PR comment.
 
@@ -125,35 +103,13 @@ def command(
     from perfgate_lib.gate.flow import RunOptions, run
 
     _sigterm_as_interrupt()
-    opts = RunOptions(
-        pr=pr,
-        repo=repo,
-        checkout=checkout,
-        max_gate=max_gate,
-        confirm=confirm,
-        runner=runner,
-        replay_dir=replay_dir,
-        dry_run=dry_run,
-        runs_root=runs_root,
-        yes_stop_early=yes_stop_early,
-        iris_config=iris_config,
-        allow_other_cluster=allow_other_cluster,
-        sha=sha,
-        assessment=assessment,
-        baseline_dir=baseline_dir,
-        mirror=mirror,
-        no_actions=no_actions,
-        reviewer=reviewer,
-        common=run_params,
-        gate0=gate0,
-        executor=executor,
-    )
+    opts = RunOptions(**options)  # the options are RunOptions' fields, by name
     from perfgate_lib.commands.doctor import preflight
     from perfgate_lib.gate.flow import validate
 
     validate(opts)  # a usage error (exit 2) is said before anything else
     # The outside contracts first (perfgate doctor): a broken one stops here, in seconds.
-    preflight(checkout, runner, max_gate, run_params, echo=click.echo)
+    preflight(opts.checkout, opts.runner, opts.max_gate, opts.run_params, echo=click.echo)
     outcome = run(opts, echo=click.echo)
     if outcome.verdict:
         click.echo(f"verdict: {outcome.verdict} ({outcome.message})")

@@ -83,7 +83,7 @@ def command(
         runner=runner,
         replay_dir=replay_dir,
         runs_root=runs_root,
-        common=run_params,
+        run_params=run_params,
     )
     trigger = CommentTrigger(client, options, run_url=_run_url(), plan_only=plan_only)
     if release_pr is not None:

@@ -93,9 +93,7 @@ class RunOptions:
     no_actions: bool = False
     reviewer: str | None = None
     executor: str = "notebook"
-    poll_seconds: float = 0.0
-    common: str = ""
-    archive: bool = True
+    run_params: str = ""  # the run settings file (default parameters/gate_common.yaml)
     # local runner: Gate0Settings fields overriding parameters/gate0.yaml (max_pairs,
     # budget_s in seconds, docs, env, metric)
     gate0: dict[str, Any] = field(default_factory=dict)
@@ -148,7 +146,7 @@ def validate(opts: RunOptions) -> None:
         from perfgate_lib.gate.worktree import repo_root
 
         top = str(repo_root(opts.checkout))
-        common = load_run_params(opts.common or None)
+        common = load_run_params(opts.run_params or None)
         resolve_cluster_config(
             top, opts.iris_config, opts.allow_other_cluster, common.cluster_config
         )
@@ -325,8 +323,7 @@ def gate_job(opts: RunOptions, state: RunState, gate: int, attempt: int, worktre
         yes_stop_early=opts.yes_stop_early,
         post="file" if opts.dry_run else "github",
         thresholds="",
-        poll_seconds=float(opts.poll_seconds or 0.0),
-        common=absolute(opts.common) if opts.common else "",
+        common=absolute(opts.run_params) if opts.run_params else "",
     )
 
 
@@ -431,7 +428,7 @@ def run_gates(opts: RunOptions, state: RunState, max_gate: str) -> LadderOutcome
         from perfgate_lib.gate.worktree import repo_root, treatment_worktree
 
         top = repo_root(opts.checkout)
-        common = load_run_params(opts.common or None)
+        common = load_run_params(opts.run_params or None)
         state.set(checkout=str(top))
         with treatment_worktree(
             top,
@@ -480,7 +477,7 @@ def run_local(opts: RunOptions, state: RunState, assessment: Any) -> RunOutcome:
 
     top = str(repo_root(opts.checkout))
     sha = str(state.record.sha)
-    ensure_commit(top, sha, opts.pr, remote=load_run_params(opts.common or None).git_remote)
+    ensure_commit(top, sha, opts.pr, remote=load_run_params(opts.run_params or None).git_remote)
     base = assessment.base_sha or "main"
     folder = storage.join(state.run_dir, "gate0")
     verdict = state.record.local_verdict
@@ -511,8 +508,7 @@ def run_local(opts: RunOptions, state: RunState, assessment: Any) -> RunOutcome:
 def finish(opts: RunOptions, state: RunState, status: str, outcome: dict[str, Any]) -> RunOutcome:
     """Record the outcome, archive the run folder, return what to tell the user."""
     state.set(status=status, outcome=outcome, finished_at=utc_stamp())
-    if opts.archive:
-        archive(state, outcome)
+    archive(state, outcome)
     return RunOutcome(
         int(outcome["exit_code"]),
         str(outcome.get("message", "")),
@@ -580,9 +576,8 @@ def _run_held(
             )
         else:
             state.set(outcome={"exit_code": exc.exit_code, "message": str(exc), "verdict": None})
-            if opts.archive:
-                with contextlib.suppress(PerfgateError):
-                    archive(state, state.record.outcome or {})
+            with contextlib.suppress(PerfgateError):
+                archive(state, state.record.outcome or {})
         raise
 
 
