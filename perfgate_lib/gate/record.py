@@ -17,14 +17,53 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from perfgate_lib.gate.babysit import Watch
 from perfgate_lib.typed import Whole, read_model
 
 
+class _Declared:
+    """A record whose declared fields are set by name, and whose keys it does not declare
+    (a newer kit's) ride along in ``unknown``, written back as they were read."""
+
+    unknown: dict[str, Any]
+
+    @classmethod
+    def declared(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in dataclasses.fields(cls) if f.name != "unknown")  # type: ignore[arg-type]
+
+    def update(self, **fields: Any) -> None:
+        """Set declared fields by name (TypeError naming an undeclared one)."""
+        for name, value in fields.items():
+            if name not in self.declared():
+                raise TypeError(f"{type(self).__name__} has no field {name!r}")
+            setattr(self, name, value)
+
+    def to_json(self) -> dict[str, Any]:
+        """As ``state.json`` holds it: unset (None) fields left out, unknown keys kept."""
+        out = dict(self.unknown)
+        for name in self.declared():
+            value = _json(getattr(self, name))
+            if value is not None:
+                out[name] = value
+        return out
+
+    def keep_unknown(self, data: dict[str, Any]) -> Self:
+        """This record (validated from ``data``) with the keys of ``data`` it does not declare."""
+        unknown = {k: v for k, v in data.items() if k not in self.declared()}
+        return dataclasses.replace(self, unknown=unknown)  # type: ignore[type-var]
+
+
+def _json(value: Any) -> Any:
+    """A field's value as JSON: a typed record or watch through its ``to_json``."""
+    if isinstance(value, dict):
+        return {k: _json(v) for k, v in value.items()}
+    return value.to_json() if hasattr(value, "to_json") else value
+
+
 @dataclass
-class AttemptRecord:
+class AttemptRecord(_Declared):
     """One gate attempt (``attempts.gate<N>[-attempt<K>]``); times are ISO-8601 UTC.
     In the order a gate attempt fills them."""
 
@@ -56,32 +95,6 @@ class AttemptRecord:
     previous_errors: list[dict[str, Any]] = field(default_factory=list)
     unknown: dict[str, Any] = field(default_factory=dict)  # keys this kit does not declare
 
-    def update(self, **fields: Any) -> None:
-        """Set declared fields by name (TypeError naming an undeclared one)."""
-        for name, value in fields.items():
-            if name not in _ATTEMPT_FIELDS:
-                raise TypeError(f"AttemptRecord has no field {name!r}")
-            setattr(self, name, value)
-
-    def to_json(self) -> dict[str, Any]:
-        """As ``state.json`` holds it: unset (None) fields left out, unknown keys kept."""
-        out = dict(self.unknown)
-        for name in _ATTEMPT_FIELDS:
-            value = getattr(self, name)
-            if value is not None:
-                out[name] = value.to_json() if isinstance(value, Watch) else value
-        return out
-
-    @classmethod
-    def keep_unknown(cls, record: AttemptRecord, data: dict[str, Any]) -> AttemptRecord:
-        """``record`` (validated from ``data``) with the keys of ``data`` it does not declare."""
-        return dataclasses.replace(
-            record, unknown={k: v for k, v in data.items() if k not in _ATTEMPT_FIELDS}
-        )
-
-
-_ATTEMPT_FIELDS = tuple(f.name for f in dataclasses.fields(AttemptRecord) if f.name != "unknown")
-
 
 @dataclass(frozen=True)
 class PostRecord:
@@ -95,7 +108,7 @@ class PostRecord:
 
 
 @dataclass
-class RunRecord:
+class RunRecord(_Declared):
     """A run folder's ``state.json``; times are ISO-8601 UTC."""
 
     kind: Literal["perfgate-run"]
@@ -126,24 +139,6 @@ class RunRecord:
     events: list[dict[str, Any]] = field(default_factory=list)  # at, event, details
     unknown: dict[str, Any] = field(default_factory=dict)  # keys this kit does not declare
 
-    def update(self, **fields: Any) -> None:
-        """Set declared fields by name (TypeError naming an undeclared one)."""
-        for name, value in fields.items():
-            if name not in _RUN_FIELDS:
-                raise TypeError(f"RunRecord has no field {name!r}")
-            setattr(self, name, value)
-
-    def to_json(self) -> dict[str, Any]:
-        """As ``state.json`` holds it: unset (None) fields left out, unknown keys kept."""
-        out = dict(self.unknown)
-        for name in _RUN_FIELDS:
-            value = getattr(self, name)
-            if name == "attempts":
-                value = {key: rec.to_json() for key, rec in value.items()}
-            if value is not None:
-                out[name] = value
-        return out
-
     @classmethod
     def from_json(
         cls, data: dict[str, Any], fail: Callable[[str | None, str], Exception]
@@ -153,12 +148,5 @@ class RunRecord:
         record = read_model(cls, data, fail)
         read_model(list[PostRecord], record.posts, lambda key, why: fail(f"posts{key}", why))
         attempts = data.get("attempts") or {}
-        record.attempts = {
-            key: AttemptRecord.keep_unknown(rec, attempts[key])
-            for key, rec in record.attempts.items()
-        }
-        record.unknown = {k: v for k, v in data.items() if k not in _RUN_FIELDS}
-        return record
-
-
-_RUN_FIELDS = tuple(f.name for f in dataclasses.fields(RunRecord) if f.name != "unknown")
+        record.attempts = {k: rec.keep_unknown(attempts[k]) for k, rec in record.attempts.items()}
+        return record.keep_unknown(data)
