@@ -39,7 +39,7 @@ from perfgate_lib.gate.ladder import GateResult, ladder_notes, parse_max_gate
 from perfgate_lib.gate.localchecks import LocalChecksFailed, run_local_checks
 from perfgate_lib.gate.record import AttemptRecord
 from perfgate_lib.gate.runparams import RunParams, load_run_params
-from perfgate_lib.gate.state import RunState, gate_folder
+from perfgate_lib.gate.state import RunState, alive_here, gate_folder
 from perfgate_lib.io import storage
 from perfgate_lib.io.rundir import public_url
 from perfgate_lib.runners.base import Runner, RunnerError, Submission
@@ -147,21 +147,6 @@ def local_scratch(run_dir: str, folder: str) -> str:
         return os.path.join(run_dir, folder)
     digest = hashlib.sha256(run_dir.encode()).hexdigest()[:16]
     return os.path.join(tempfile.gettempdir(), "perfgate-scratch", digest, folder)
-
-
-def _pid_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    with contextlib.suppress(OSError), open(f"/proc/{int(pid)}/stat") as fh:
-        if fh.read().split(") ", 1)[-1].startswith("Z"):
-            return False  # a zombie: finished, not yet reaped
-    return True
 
 
 def local_baseline(path: str, gate: int) -> str:
@@ -491,7 +476,7 @@ class GateSession:
         """After a crash between "submitting" and the job id: find the job, never guess."""
         pid = rec.submit_pid
         deadline = time.monotonic() + self.common.command_timeout_seconds
-        while _pid_alive(pid) and time.monotonic() < deadline:
+        while alive_here(pid) and time.monotonic() < deadline:
             time.sleep(0.2)  # the submit script outlived us: let it finish
         out = rec.submit_output
         if out and os.path.isfile(out):

@@ -237,8 +237,9 @@ def _process_start(pid: int) -> str:
     return "" if fields[0] == "Z" else fields[19]  # a zombie has finished
 
 
-def _alive_here(pid: Any, start: str) -> bool:
-    """True while process ``pid`` (started at ``start`` ticks, when known) runs here."""
+def alive_here(pid: Any, start: str = "") -> bool:
+    """True while process ``pid`` (started at ``start`` ticks, when known) runs here; a
+    zombie (finished, not yet reaped) is not running."""
     try:
         pid = int(pid)
     except (TypeError, ValueError):
@@ -296,7 +297,7 @@ def holder_is_dead(holder: dict[str, Any], now: dt.datetime | None = None) -> st
     """Why the lock's holder counts as dead ("" when it may still be running)."""
     now = now or dt.datetime.now(dt.UTC)
     here = holder.get("host") == socket.gethostname()
-    if here and not _alive_here(holder.get("pid"), str(holder.get("start") or "")):
+    if here and not alive_here(holder.get("pid"), str(holder.get("start") or "")):
         return f"its process ({describe_holder(holder)}) is gone"
     if _released_since(holder):
         return "its run was released (perfgate trigger --release)"
