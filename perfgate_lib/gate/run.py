@@ -437,8 +437,8 @@ class GateSession:
     def submit(self) -> Submission:
         """Submit the treatment ferry once per (PR, gate, attempt); see state.py."""
         rec = self.record
-        if rec.job_id and rec.submission:
-            return Submission.from_json(rec.submission)
+        if rec.job_id:  # never a second ferry for this attempt
+            return Submission.from_json(rec.submission or {})
         self.prepare_environment()
         with self._step("submit"):
             if rec.status == "submitting":
