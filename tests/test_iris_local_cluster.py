@@ -103,7 +103,7 @@ def gate_attempt(world: MarinWorld, pr: int, tmp_path: Path) -> tuple[GateSessio
         use_actions=False,
         post="file",
         poll_seconds=1.0,
-        common=str(world.common),
+        run_params=str(world.common),
     )
     session = GateSession(job)
     return session, session.run_all()

@@ -323,7 +323,7 @@ def gate_job(opts: RunOptions, state: RunState, gate: int, attempt: int, worktre
         yes_stop_early=opts.yes_stop_early,
         post="file" if opts.dry_run else "github",
         thresholds="",
-        common=absolute(opts.run_params) if opts.run_params else "",
+        run_params=absolute(opts.run_params) if opts.run_params else "",
     )
 
 

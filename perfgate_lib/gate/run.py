@@ -99,7 +99,7 @@ class GateJob:
     post: Annotated[str, one_of(*POST_MODES)] = "file"
     thresholds: str = ""
     poll_seconds: float = 0.0
-    common: str = ""
+    run_params: str = ""  # the run settings file; "" = the bundled gate_common.yaml
 
     @classmethod
     def from_parameters(cls, **params: Any) -> GateJob:
@@ -231,7 +231,7 @@ class GateSession:
                 standalone=True,
             )
         self.params: GateParams = load_gate(job.gate)
-        self.common: RunParams = load_run_params(job.common or None)
+        self.common: RunParams = load_run_params(job.run_params or None)
         self.runner = runner or self._make_runner()
         rec = self.record
         if rec.error:  # an earlier try of this attempt failed: keep it as history
