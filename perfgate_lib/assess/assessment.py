@@ -14,12 +14,13 @@ is injected). :func:`assess_source` feeds it from a :class:`~perfgate_lib.assess
 from __future__ import annotations
 
 import ast
+import functools
 import posixpath
 import re
 import tomllib
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
-from typing import Annotated, Any, TypedDict
+from dataclasses import asdict, dataclass, field
+from typing import Annotated, Any
 
 import pydantic
 
@@ -39,15 +40,9 @@ from perfgate_lib.typed import read_model
 QUESTIONS = ("trivial", *IMPACT_QUESTIONS)
 GATES = ("skip", "1", "2", "3")
 SCHEMA = 1
-QUESTION_TEXT = {
-    "trivial": "Trivial?",
-    "shuffle": "Affects shuffle?",
-    "memory": "Affects memory?",
-    "cpu": "Affects CPU?",
-    "design": "Changes zephyr design?",
-}
 ReferenceFinder = Callable[[Collection[str]], Mapping[str, list[str]] | None]
 _MAX_REFS = 3
+_UNKNOWN = "the diff source cannot search the head tree, so callers are unknown"
 
 
 def _gate_name(value: Any) -> Any:
@@ -549,9 +544,7 @@ def _dependency_file(
     for q in ("shuffle", "design"):
         ev[q].append("no: a dependency change does not alter Zephyr's own code")
     summary = f"dependencies changed ({len(dep_changes)} requirement(s)) (memory, cpu)"
-    return FileAssessment(
-        ch.path, False, False, True, True, False, summary, ev, ch.status, ch.old_path
-    )
+    return _file(ch, ev, summary, yes=("memory", "cpu"))
 
 
 def _assess_pyproject(ch: FileChange) -> FileAssessment:
@@ -581,7 +574,7 @@ def _assess_pyproject(ch: FileChange) -> FileAssessment:
     ev["trivial"].append(f"package metadata changed: {', '.join(other[:8])}")
     for q in IMPACT_QUESTIONS:
         ev[q].append(f"no: no dependency changed; metadata only ({', '.join(other[:4])})")
-    return _no_impact_file(ch, ev, f"package metadata changed: {', '.join(other[:3])}")
+    return _file(ch, ev, f"package metadata changed: {', '.join(other[:3])}")
 
 
 def _is_dep_key(key: str) -> bool:
@@ -592,38 +585,41 @@ def _is_dep_key(key: str) -> bool:
 # ---------------------------------------------------------------------------- other files
 
 
+def _file(
+    ch: FileChange,
+    ev: dict[str, list[str]],
+    summary: str,
+    *,
+    trivial: bool = False,
+    yes: Collection[str] = (),
+) -> FileAssessment:
+    """The row of one file: trivial or not, and the impact questions in ``yes`` answered yes
+    (a real change with no ``yes`` is gate 1)."""
+    answers = {q: q in yes for q in IMPACT_QUESTIONS}
+    return FileAssessment(
+        ch.path,
+        trivial,
+        answers["shuffle"],
+        answers["memory"],
+        answers["cpu"],
+        answers["design"],
+        summary,
+        ev,
+        ch.status,
+        ch.old_path,
+    )
+
+
 def _trivial_file(ch: FileChange, ev: dict[str, list[str]], summary: str) -> FileAssessment:
     for q in IMPACT_QUESTIONS:
-        ev.setdefault(q, [])
-        if not ev[q]:
-            ev[q].append("no: the change is trivial")
-    return FileAssessment(
-        ch.path, True, False, False, False, False, f"trivial: {summary}", ev, ch.status, ch.old_path
-    )
-
-
-def _no_impact_file(ch: FileChange, ev: dict[str, list[str]], summary: str) -> FileAssessment:
-    """A real change with no shuffle/memory/CPU/design impact (gate 1)."""
-    return FileAssessment(
-        ch.path, False, False, False, False, False, summary, ev, ch.status, ch.old_path
-    )
+        ev[q] = ev.get(q) or ["no: the change is trivial"]
+    return _file(ch, ev, f"trivial: {summary}", trivial=True)
 
 
 def _unsure_file(ch: FileChange, why: str, summary: str) -> FileAssessment:
     ev = {q: [why] for q in QUESTIONS}
     ev["trivial"] = [why.replace("answering yes", "not trivial")]
-    return FileAssessment(
-        ch.path,
-        False,
-        True,
-        True,
-        True,
-        True,
-        f"{summary} (unsure: all yes)",
-        ev,
-        ch.status,
-        ch.old_path,
-    )
+    return _file(ch, ev, f"{summary} (unsure: all yes)", yes=IMPACT_QUESTIONS)
 
 
 def _assess_other(ch: FileChange) -> FileAssessment:
@@ -652,7 +648,7 @@ def _static_asset(ch: FileChange, what: str) -> FileAssessment:
     ev = {"trivial": [f"{name}: {what} {ch.status}: a real change, not trivial"]}
     for q in IMPACT_QUESTIONS:
         ev[q] = [f"no: {name} is {what}; pipelines never load it"]
-    return _no_impact_file(ch, ev, f"dashboard asset {ch.status}")
+    return _file(ch, ev, f"dashboard asset {ch.status}")
 
 
 # ---------------------------------------------------------------------------- the pass
@@ -792,12 +788,11 @@ def _refs_text(hits: list[str]) -> str:
 def _check_references(d: _Draft, checks: _Checks) -> None:
     """Settle a pending rename/removal/move: trivial only if nothing still refers to the
     old names in the head tree."""
-    unknown = "the diff source cannot search the head tree, so callers are unknown"
     for mod in d.old_module_refs:
         hits = checks.hits(mod)
         if hits is None:
             d.trivial = False
-            d.not_trivial_why.append(f"module moved; {unknown}: not trivial")
+            d.not_trivial_why.append(f"module moved; {_UNKNOWN}: not trivial")
             break
         if hits:
             d.trivial = False
@@ -838,7 +833,7 @@ def _check_rename(d: _Draft, checks: _Checks) -> None:
     for old, new in renamed_defs.items():
         hits = checks.hits(old)
         if hits is None:
-            bad.append(f"`{old}` renamed to `{new}`; {_unknown()}")
+            bad.append(f"`{old}` renamed to `{new}`; {_UNKNOWN}")
         elif hits:
             bad.append(
                 f"`{old}` renamed to `{new}` but `{old}` is still referenced at {_refs_text(hits)}"
@@ -854,10 +849,6 @@ def _check_rename(d: _Draft, checks: _Checks) -> None:
             f"the file ({pairs or 'imports only'}); no reference to an old name is left in "
             "the head tree"
         )
-
-
-def _unknown() -> str:
-    return "the diff source cannot search the head tree, so callers are unknown"
 
 
 def _check_removal(d: _Draft, checks: _Checks) -> None:
@@ -879,7 +870,7 @@ def _check_removal(d: _Draft, checks: _Checks) -> None:
             elif hits and qual.count(".") == 1 and module:
                 hits = _member_hits(d, checks, module, qual, name, hits)
             if hits is None:
-                bad.append(f"`{qual}` removed; {_unknown()}")
+                bad.append(f"`{qual}` removed; {_UNKNOWN}")
             elif hits:
                 bad.append(f"removed `{qual}` still has callers at {_refs_text(hits)}")
     removed = _names_list(rem.defs)
@@ -955,6 +946,22 @@ def _finish_python(
     )
     for item in d.design_extra:
         impact.add("design", item)
+    for q in IMPACT_QUESTIONS:
+        no = [f"no: nothing {_NO_TEXT[q]} among the changed code", *impact.notes[:_MAX_REFS]]
+        ev[q] = impact.yes[q] or no
+    yes = [q for q in IMPACT_QUESTIONS if impact.answer(q)]
+    what = _what_changed(d, changed)
+    summary = f"{what} ({', '.join(yes)})" if yes else f"{what} (no perf-relevant pattern)"
+    return _file(ch, ev, summary, yes=yes)
+
+
+def _what_changed(d: _Draft, changed: list[str]) -> str:
+    """The start of a file's summary: a new or deleted module, or its first changed symbols."""
+    ch = d.change
+    if ch.status == "added":
+        return "new module"
+    if ch.status == "deleted":
+        return "module deleted"
     before = astdiff.index_symbols(d.base_norm) if d.base_norm is not None else {}
     after = astdiff.index_symbols(d.head_norm) if d.head_norm is not None else {}
     shown = [
@@ -962,31 +969,9 @@ def _finish_python(
         for n in changed
         if not n.startswith("<")
     ] or [f"changed {n}" for n in changed]
-    for q in IMPACT_QUESTIONS:
-        no = [f"no: nothing {_NO_TEXT[q]} among the changed code", *impact.notes[:_MAX_REFS]]
-        ev[q] = impact.yes[q] or no
-    yes = [q for q in IMPACT_QUESTIONS if impact.answer(q)]
-    if ch.status == "added":
-        what = "new module"
-    elif ch.status == "deleted":
-        what = "module deleted"
-    else:
-        what = ", ".join(shown[:3]) + (f" +{len(shown) - 3} more" if len(shown) > 3 else "")
-        if not shown:
-            what = f"moved from {ch.old_path}" if ch.old_path else "no code change"
-    summary = f"{what} ({', '.join(yes)})" if yes else f"{what} (no perf-relevant pattern)"
-    return FileAssessment(
-        ch.path,
-        False,
-        shuffle=impact.answer("shuffle"),
-        memory=impact.answer("memory"),
-        cpu=impact.answer("cpu"),
-        design=impact.answer("design"),
-        summary=summary,
-        evidence=ev,
-        status=ch.status,
-        old_path=ch.old_path,
-    )
+    if not shown:
+        return f"moved from {ch.old_path}" if ch.old_path else "no code change"
+    return ", ".join(shown[:3]) + (f" +{len(shown) - 3} more" if len(shown) > 3 else "")
 
 
 def _behaviour_changes(d: _Draft) -> list[str]:
@@ -1038,17 +1023,6 @@ def _rationale(max_gate: str, per_file: Mapping[str, FileAssessment], scope_reas
     return "all Zephyr changes trivial: " + items(files)
 
 
-class _Provenance(TypedDict):
-    """The fields every :class:`Assessment` of one diff shares: scope and diff source."""
-
-    scope: dict[str, list[str]]
-    source: str
-    base_sha: str
-    head_sha: str
-    is_fork: bool
-    fork_repo: str | None
-
-
 def assess(
     files: Sequence[FileChange],
     *,
@@ -1071,16 +1045,18 @@ def assess(
     flags = list(scope.flags)
     if is_fork:
         flags.insert(0, _fork_flag(fork_repo))
-    common: _Provenance = {
-        "scope": scope.to_json(),
-        "source": source,
-        "base_sha": base_sha,
-        "head_sha": head_sha,
-        "is_fork": is_fork,
-        "fork_repo": fork_repo,
-    }
+    make = functools.partial(  # the fields every Assessment of this diff shares
+        Assessment,
+        flags=flags,
+        scope=scope.to_json(),
+        source=source,
+        base_sha=base_sha,
+        head_sha=head_sha,
+        is_fork=is_fork,
+        fork_repo=fork_repo,
+    )
     if not scope.in_scope:
-        return Assessment("skip", scope.reason, {}, False, flags, **common)
+        return make("skip", scope.reason, {}, False)
     gated = [f for f in files if classify_change(f.path, f.old_path) in GATED]
     per_file: dict[str, FileAssessment] = {}
     drafts = []
@@ -1109,9 +1085,7 @@ def assess(
             per_file[d.path] = _unsure_file(d.change, _TOO_DEEP, "too large or deep to analyse")
     per_file = {p: per_file[p] for p in sorted(per_file)}
     gate = decide_max_gate(per_file.values())
-    return Assessment(
-        gate, _rationale(gate, per_file, scope.reason), per_file, True, flags, **common
-    )
+    return make(gate, _rationale(gate, per_file, scope.reason), per_file, True)
 
 
 def assess_source(source: DiffSource) -> Assessment:
@@ -1146,8 +1120,3 @@ def assess_source(source: DiffSource) -> Assessment:
         fork_repo=source.fork_repo,
         read_head=lambda path: source.read_text(path, "head"),
     )
-
-
-def with_changes(assessment: Assessment, **changes: Any) -> Assessment:
-    """A copy of ``assessment`` with fields replaced (per-file rows shared)."""
-    return replace(assessment, **changes)

@@ -25,7 +25,6 @@ LOG_METHODS = frozenset(
 )
 TYPING_MODULES = frozenset({"typing", "typing_extensions", "collections.abc", "__future__"})
 TYPEVAR_FACTORIES = frozenset({"TypeVar", "ParamSpec", "TypeVarTuple"})
-ASPECTS = ("docstrings", "annotations", "log_strings")
 ASPECT_TEXT = {
     "docstrings": "docstrings",
     "annotations": "type annotations",
@@ -412,7 +411,7 @@ def changed_aspects(base: ast.Module, head: ast.Module) -> list[str]:
         return out
 
     a, b = collect(base), collect(head)
-    return [aspect for aspect in ASPECTS if a[aspect] != b[aspect]]
+    return [aspect for aspect in ASPECT_TEXT if a[aspect] != b[aspect]]
 
 
 # ---------------------------------------------------------------------------- symbols
@@ -753,9 +752,6 @@ def _subsequence(a: list[ast.stmt], b: list[ast.stmt], prefix: str, out: Removal
 
 # ---------------------------------------------------------------------------- tokens
 
-_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
 RESULT_CALL = ".result()"
 """Marker :func:`code_names` puts on the line of a ``<expr>.result(...)`` call."""
 
@@ -793,6 +789,11 @@ def code_names(nodes: list[ast.AST], lines: set[int]) -> list[str]:
             ):
                 out.append(RESULT_CALL)
     return out
+
+
+def words(text: str) -> frozenset[str]:
+    """The whitespace-separated words of ``text``, as a set (for word lists)."""
+    return frozenset(text.split())
 
 
 def identifier_parts(name: str) -> list[str]:

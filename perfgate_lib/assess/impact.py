@@ -24,19 +24,17 @@ from perfgate_lib.assess.astdiff import (
     dump,
     exported_names,
     identifier_parts,
+    index_symbols,
     iter_calls,
     literal_value,
     symbol_at,
+    words,
 )
 from perfgate_lib.assess.diffsource import Hunk
 from perfgate_lib.assess.heat import Heat, heat_from_callers, heat_from_tree_callers, heat_of
 
 IMPACT_QUESTIONS = ("shuffle", "memory", "cpu", "design")
 MAX_EVIDENCE = 8
-
-
-def _words(text: str) -> frozenset[str]:
-    return frozenset(text.split())
 
 
 @dataclass(frozen=True)
@@ -57,7 +55,7 @@ WORD_RULES: tuple[WordRule, ...] = (
     WordRule(
         "shuffle",
         "scatter pipeline (hashing, fanout, combiner, partitioning, routing, k-way merge)",
-        _words(
+        words(
             "hash hashes hashing fanout combiner combiners combine scatter scattered sidecar "
             "shard shards sharding reshard route routes routing router bucket buckets "
             "shuffle shuffled kway heapq"
@@ -67,7 +65,7 @@ WORD_RULES: tuple[WordRule, ...] = (
     WordRule(
         "memory",
         "buffer sizes, chunk shapes, spill thresholds, accumulation, retained data",
-        _words(
+        words(
             "buffer buffers buf bufs chunk chunks chunked chunking batch batches batched "
             "threshold thresholds spill spills spilled spilling cache cached caches capacity "
             "queue queues maxsize prefetch memory mem rss payload payloads retain retained "
@@ -78,7 +76,7 @@ WORD_RULES: tuple[WordRule, ...] = (
     WordRule(
         "cpu",
         "sort/merge loops, serialization, polling, locks, JSON/parquet I/O",
-        _words(
+        words(
             "sort sorted sorting sorts merge merges merged merging heapq heappush heappop "
             "heapify bisect pickle cloudpickle dumps loads json orjson msgpack encode "
             "decode encoder decoder compress decompress zstd lz4 snappy arrow pyarrow "
@@ -91,7 +89,7 @@ WORD_RULES: tuple[WordRule, ...] = (
     WordRule(
         "design",
         "retry/error classification, actor protocol, plan/fusion rules, stage semantics",
-        _words(
+        words(
             "retry retries retrying retryable retriable transient preempt preempted "
             "preemption attempt attempts fatal classify classification fuse fused fusion "
             "fusible actor actors remote rpc protocol"
@@ -100,13 +98,13 @@ WORD_RULES: tuple[WordRule, ...] = (
     ),
 )
 
-SIZE_PARTS = _words(
+SIZE_PARTS = words(
     "size sizes bytes byte mb gb kb mib gib kib rows records limit max min capacity len "
     "length count threshold"
 )
 # A class whose methods are called across processes: changing them changes the protocol.
 ACTOR_CLASS = re.compile(r"(Actor|Coordinator|Worker|Service|Server|Client|Protocol|Handler)$")
-ERROR_PARTS = _words(
+ERROR_PARTS = words(
     "error errors exception exceptions exc retry retries retryable retriable fatal transient"
 )
 CLASSIFY_RAISE = re.compile(r"(Retry|Retriable|Retryable|Transient|Fatal|Preempt|Infra)", re.I)
@@ -170,8 +168,6 @@ class SideInfo:
 
     @classmethod
     def build(cls, tree: ast.Module | None, lines: Iterable[int]) -> SideInfo:
-        from perfgate_lib.assess.astdiff import index_symbols
-
         return cls(
             tree=tree,
             symbols=index_symbols(tree) if tree is not None else {},
@@ -199,12 +195,11 @@ def _lines_of(sym: Symbol | None, info: SideInfo, qualname: str) -> list[int]:
     """Changed lines of ``qualname`` on one side (innermost symbol owns a line)."""
     if sym is None:
         return []
-    own = [
+    return [
         ln
         for ln in sorted(info.changed_lines)
         if any(a <= ln <= b for a, b in sym.ranges) and symbol_at(info.symbols, ln) == qualname
     ]
-    return own
 
 
 def _all_lines(sym: Symbol | None) -> list[int]:
@@ -274,10 +269,6 @@ def _raised(node: ast.AST | None) -> set[str]:
             if name:
                 out.add(name)
     return out
-
-
-def _has_result_call(tokens: list[str]) -> bool:
-    return RESULT_CALL in tokens
 
 
 def _fmt_value(v: object) -> str:
@@ -471,7 +462,7 @@ def _result_call_rule(impact: Impact, c: _SymbolChange, tokens: _Tokens) -> None
     bnode, hnode = c.bnode, c.hnode
     nb = sum(1 for _ in iter_calls(bnode, "result")) if bnode is not None else 0
     nh = sum(1 for _ in iter_calls(hnode, "result")) if hnode is not None else 0
-    if _has_result_call(tokens.every) or (nb != nh and (bnode is not None and hnode is not None)):
+    if RESULT_CALL in tokens.every or (nb != nh and (bnode is not None and hnode is not None)):
         counts = f" ({nb} → {nh} calls in the symbol)" if nb != nh else ""
         impact.add(
             "design", f"{c.where}: changed .result() call (ordering/blocking of futures){counts}"
@@ -642,8 +633,6 @@ def _heat_across_files(
 ) -> Heat | None:
     """How often a top-level function runs, from its call sites in every head-tree file
     naming it (None when any such file cannot be read or a mention is not a plain call)."""
-    from perfgate_lib.assess.astdiff import index_symbols
-
     if head.tree is None:
         return None
     by_file: dict[str, set[int]] = {}

@@ -8,10 +8,10 @@ any) and renders the confirmation block, the comment table and the waiver commen
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from perfgate_lib.assess.assessment import QUESTIONS, Assessment, assess_source, with_changes
+from perfgate_lib.assess.assessment import QUESTIONS, Assessment, assess_source
 from perfgate_lib.assess.confirm import apply_reply, waived
 from perfgate_lib.assess.diffsource import DEFAULT_REPO, open_source
 from perfgate_lib.assess.render import (
@@ -94,7 +94,7 @@ def run_assess(
     )
     assessment = assess_source(source)
     if source.notes:  # caveats of the source itself (e.g. GitHub's compare API failed)
-        assessment = with_changes(assessment, flags=[*assessment.flags, *source.notes])
+        assessment = replace(assessment, flags=[*assessment.flags, *source.notes])
     if reply and reply.strip():
         assessment = apply_reply(assessment, reply, reviewer=reviewer)
     result = AssessResult(
