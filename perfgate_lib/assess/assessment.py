@@ -27,7 +27,7 @@ import pydantic
 from perfgate_lib.assess import alpha, astdiff, usage
 from perfgate_lib.assess.assets import asset_kind
 from perfgate_lib.assess.astdiff import RemovalMatch, RenameMatch
-from perfgate_lib.assess.callers import HeadReader, member_users, users_of
+from perfgate_lib.assess.callers import HeadFiles, HeadReader, member_users, users_of
 from perfgate_lib.assess.diffsource import DiffSource, Hunk, parse_hunks, text_patch
 from perfgate_lib.assess.impact import IMPACT_QUESTIONS, SideInfo, analyse, is_public_api_file
 from perfgate_lib.assess.modpath import module_of, resolve_import
@@ -657,8 +657,15 @@ def _static_asset(ch: FileChange, what: str) -> FileAssessment:
 class _Checks:
     """Cross-file state: renames defined in the diff and the head-tree reference search."""
 
-    def __init__(self, drafts: list[_Draft], find_references: ReferenceFinder | None) -> None:
+    def __init__(
+        self,
+        drafts: list[_Draft],
+        find_references: ReferenceFinder | None,
+        read_head: HeadReader | None,
+    ) -> None:
         self.find_references = find_references
+        self.read_head = read_head
+        self.head = HeadFiles(read_head or (lambda _path: None))
         self.module_renames: dict[str, str] = {}
         self.def_renames: dict[str, dict[str, str]] = {}
         for d in drafts:
@@ -679,19 +686,7 @@ class _Checks:
         self.refs: Mapping[str, list[str]] | None = {}
         self.removed_users: dict[tuple[str, str], list[str]] = {}
         self.removed_checked: set[tuple[str, str]] = set()
-        self.read_head: HeadReader | None = None
         self.new_functions: frozenset[str] = frozenset()
-        self._trees: dict[str, ast.Module | None] = {}
-
-    def read_tree(self, path: str) -> ast.Module | None:
-        """A head-tree file's AST (None when it cannot be read or parsed)."""
-        if path not in self._trees:
-            src = self.read_head(path) if self.read_head is not None else None
-            try:
-                self._trees[path] = ast.parse(src) if src is not None else None
-            except (SyntaxError, ValueError):
-                self._trees[path] = None
-        return self._trees[path]
 
     def wanted(self, drafts: list[_Draft]) -> set[str]:
         names: set[str] = set()
@@ -731,7 +726,7 @@ class _Checks:
         return list(self.refs.get(name, []))
 
 
-def _cross_file(drafts: list[_Draft], checks: _Checks, read_head: HeadReader | None) -> None:
+def _cross_file(drafts: list[_Draft], checks: _Checks) -> None:
     """Moves between files, then one head-tree search: renamed/removed names, callers of
     new definitions, users of names a module no longer binds."""
     moves = find_moves((d.path, d.base_norm, d.head_norm) for d in drafts)
@@ -752,13 +747,13 @@ def _cross_file(drafts: list[_Draft], checks: _Checks, read_head: HeadReader | N
         for q, s in defs.items()
         if s.kind == "function" and "." not in q
     )
-    names = checks.wanted(drafts) | {n for r in removed for n in r[1:2]}
+    names = checks.wanted(drafts) | {n for _, n, _ in removed}
     names |= {n for defs in added.values() for q in defs for n in usage.short_names(q)}
     checks.lookup(names)
     if checks.refs is None:
         return
+    read_head = checks.read_head
     reader = read_head or (lambda _path: None)
-    checks.read_head = read_head
     for d in drafts:
         defs = added.get(d.path, {})
         module = module_of(d.path)
@@ -1057,29 +1052,27 @@ def assess(
     )
     if not scope.in_scope:
         return make("skip", scope.reason, {}, False)
-    gated = [f for f in files if classify_change(f.path, f.old_path) in GATED]
     per_file: dict[str, FileAssessment] = {}
     drafts = []
-    for ch in gated:
-        if classify_change(ch.path, ch.old_path) == Category.ZEPHYR_PACKAGE and ch.path.endswith(
-            "pyproject.toml"
-        ):
+    for ch in files:
+        category = classify_change(ch.path, ch.old_path)
+        if category not in GATED:
+            continue
+        python = ch.path.endswith(".py") or (ch.old_path or "").endswith(".py")
+        if category == Category.ZEPHYR_PACKAGE and ch.path.endswith("pyproject.toml"):
             per_file[ch.path] = _assess_pyproject(ch)
-        elif ch.path.endswith(".py") or (ch.old_path or "").endswith(".py"):
-            if ch.binary:
-                per_file[ch.path] = _assess_other(ch)
-            else:
-                drafts.append(_guarded_draft(ch))
+        elif python and not ch.binary:
+            drafts.append(_guarded_draft(ch))
         else:
             per_file[ch.path] = _assess_other(ch)
-    checks = _Checks(drafts, find_references)
-    _cross_file(drafts, checks, read_head)
+    checks = _Checks(drafts, find_references, read_head)
+    _cross_file(drafts, checks)
     for d in drafts:
         if d.trivial or d.old_module_refs:
             _check_references(d, checks)
         try:
             per_file[d.path] = _finish_python(
-                d, checks.refs, checks.new_functions, checks.read_tree if read_head else None
+                d, checks.refs, checks.new_functions, checks.head.tree if read_head else None
             )
         except RecursionError:
             per_file[d.path] = _unsure_file(d.change, _TOO_DEEP, "too large or deep to analyse")

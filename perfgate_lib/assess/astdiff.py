@@ -69,6 +69,25 @@ def budget_problem(text: str, side: str, max_bytes: int, max_depth: int) -> str 
     return None
 
 
+def param_names(args: ast.arguments) -> list[str]:
+    """Parameter names in binding order: positional, ``*args``, keyword-only, ``**kwargs``."""
+    names = [a.arg for a in [*args.posonlyargs, *args.args]]
+    if args.vararg:
+        names.append(args.vararg.arg)
+    names += [a.arg for a in args.kwonlyargs]
+    if args.kwarg:
+        names.append(args.kwarg.arg)
+    return names
+
+
+def parse_or_none(text: str | None) -> ast.Module | None:
+    """The module's AST; None when there is no text or it does not parse."""
+    try:
+        return ast.parse(text) if text is not None else None
+    except (SyntaxError, ValueError):
+        return None
+
+
 def parse(text: str, path: str = "<file>") -> ast.Module | SyntaxError:
     """The module's AST, or the SyntaxError (never raised)."""
     try:
@@ -106,7 +125,7 @@ def _is_future_annotations(node: ast.AST) -> bool:
     return isinstance(node, ast.ImportFrom) and node.module == "__future__"
 
 
-def _call_name(func: ast.expr) -> str | None:
+def call_name(func: ast.expr) -> str | None:
     if isinstance(func, ast.Name):
         return func.id
     if isinstance(func, ast.Attribute):
@@ -166,7 +185,7 @@ def _names_in(node: ast.AST | None, out: set[str]) -> None:
 def _is_protocol(node: ast.ClassDef) -> bool:
     """A ``typing.Protocol`` class (its bare annotations declare, never assign)."""
     return any(
-        _call_name(b) == "Protocol" for b in node.bases if isinstance(b, ast.Name | ast.Attribute)
+        call_name(b) == "Protocol" for b in node.bases if isinstance(b, ast.Name | ast.Attribute)
     )
 
 
@@ -175,7 +194,7 @@ def _is_typevar(stmt: ast.stmt) -> bool:
     return (
         isinstance(stmt, ast.Assign | ast.AnnAssign)
         and isinstance(value, ast.Call)
-        and _call_name(value.func) in TYPEVAR_FACTORIES
+        and call_name(value.func) in TYPEVAR_FACTORIES
     )
 
 
@@ -295,7 +314,7 @@ class _Normaliser:
     def _call(self, node: ast.Call) -> ast.AST | None:
         if (
             self.annotations
-            and _call_name(node.func) == "cast"
+            and call_name(node.func) == "cast"
             and len(node.args) == 2
             and not node.keywords
         ):
@@ -326,12 +345,6 @@ def exported_names(tree: ast.AST | None) -> set[str]:
                     if isinstance(e, ast.Constant) and isinstance(e.value, str)
                 }
     return out
-
-
-def _used_names(tree: ast.AST) -> set[str]:
-    used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
-    used |= exported_names(tree)
-    return used
 
 
 def _prune_imports(body: list[ast.stmt], used: set[str], ann_names: set[str]) -> list[ast.stmt]:
@@ -404,7 +417,7 @@ def changed_aspects(base: ast.Module, head: ast.Module) -> list[str]:
             ):
                 anns.append(dump(n))
             elif isinstance(n, ast.Call):
-                if _call_name(n.func) in ("cast", *TYPEVAR_FACTORIES):
+                if call_name(n.func) in ("cast", *TYPEVAR_FACTORIES):
                     anns.append(dump(n))
                 elif is_log_call(n):
                     out["log_strings"].append(dump(n))
@@ -709,7 +722,7 @@ def match_removal(base: ast.Module, head: ast.Module) -> RemovalMatch | None:
         return None
     if not (out.defs or out.imports):
         return None
-    still_used = _used_names(head)
+    still_used = {n.id for n in ast.walk(head) if isinstance(n, ast.Name)} | exported_names(head)
     if any(name in still_used for name in out.imports):
         return None
     return out

@@ -27,6 +27,7 @@ from perfgate_lib.assess.astdiff import (
     index_symbols,
     iter_calls,
     literal_value,
+    param_names,
     symbol_at,
     words,
 )
@@ -695,9 +696,7 @@ def _own_names(node: ast.AST | None) -> set[str]:
     """A new function's own name and parameters (callers name them, in their own code)."""
     if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
         return set()
-    args = node.args
-    every = [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]
-    return {node.name} | {a.arg for a in every if a is not None}
+    return {node.name, *param_names(node.args)}
 
 
 def _changed_tokens(head: list[str], base: list[str]) -> list[str]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from perfgate_lib.assess import alpha
 from perfgate_lib.assess.astdiff import Symbol, index_symbols
-from perfgate_lib.assess.modpath import module_of, resolve_import
+from perfgate_lib.assess.modpath import import_source, module_of
 
 _KINDS = ("function", "class", "assign")
 
@@ -80,7 +80,7 @@ def import_set(tree: ast.Module, path: str, moves: Moves | None = None) -> set[t
         if isinstance(stmt, ast.Import):
             out |= {("import", a.name, a.asname or "") for a in stmt.names}
         elif isinstance(stmt, ast.ImportFrom):
-            module = resolve_import("." * stmt.level + (stmt.module or ""), path)
+            module = import_source(stmt, path)
             for a in stmt.names:
                 target = moves.modules.get((module, a.name), module) if moves else module
                 out.add((target, a.name, a.asname or ""))

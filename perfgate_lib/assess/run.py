@@ -48,21 +48,15 @@ class AssessResult:
     def table(self) -> pd.DataFrame:
         """Columns: file, trivial, shuffle, memory, cpu, design (bool), summary, evidence
         (the evidence of every question, one ``question: text`` line each)."""
-        return assessment_frame(self.assessment)
+        import pandas as pd
 
-
-def assessment_frame(assessment: Assessment) -> pd.DataFrame:
-    """The per-file table as a DataFrame (see :attr:`AssessResult.table`)."""
-    import pandas as pd
-
-    rows = []
-    for path, f in assessment.per_file.items():
-        lines = [f"{q}: {e}" for q in QUESTIONS for e in f.evidence.get(q, [])]
-        rows.append(
-            {"file": path, **f.answers(), "summary": f.summary, "evidence": "\n".join(lines)}
-        )
-    cols = ["file", *QUESTIONS, "summary", "evidence"]
-    return pd.DataFrame(rows, columns=cols)
+        rows = []
+        for path, f in self.assessment.per_file.items():
+            lines = [f"{q}: {e}" for q in QUESTIONS for e in f.evidence.get(q, [])]
+            rows.append(
+                {"file": path, **f.answers(), "summary": f.summary, "evidence": "\n".join(lines)}
+            )
+        return pd.DataFrame(rows, columns=["file", *QUESTIONS, "summary", "evidence"])
 
 
 def resolve_checkout(path: str) -> str:
