@@ -29,7 +29,13 @@ from perfgate_lib.assess.assets import asset_kind
 from perfgate_lib.assess.astdiff import RemovalMatch, RenameMatch
 from perfgate_lib.assess.callers import HeadFiles, HeadReader, member_users, users_of
 from perfgate_lib.assess.diffsource import DiffSource, Hunk, parse_hunks, text_patch
-from perfgate_lib.assess.impact import IMPACT_QUESTIONS, SideInfo, analyse, is_public_api_file
+from perfgate_lib.assess.impact import (
+    IMPACT_QUESTIONS,
+    FileContext,
+    SideInfo,
+    analyse,
+    is_public_api_file,
+)
 from perfgate_lib.assess.modpath import module_of, resolve_import
 from perfgate_lib.assess.moves import Moves, find_moves, import_set
 from perfgate_lib.assess.scope import GATED, Category, classify_change, decide_scope
@@ -927,9 +933,8 @@ def _finish_python(
         hunks = parse_hunks(text_patch(ch.base_text, ch.head_text, ch.path))
     base = SideInfo.build(d.base_tree, (ln for h in hunks for ln in h.removed))
     head = SideInfo.build(d.head_tree, (ln for h in hunks for ln in h.added))
-    impact = analyse(
+    ctx = FileContext(
         ch.path,
-        changed,
         base,
         head,
         hunks,
@@ -939,6 +944,7 @@ def _finish_python(
         new_functions=new_functions,
         read_tree=read_tree,
     )
+    impact = analyse(ctx, changed)
     for item in d.design_extra:
         impact.add("design", item)
     for q in IMPACT_QUESTIONS:

@@ -16,6 +16,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from perfgate_lib.assess.astdiff import (
     RESULT_CALL,
@@ -296,21 +297,37 @@ def _constant_change(qualname: str, base: Symbol | None, head: Symbol | None) ->
 
 
 @dataclass(frozen=True)
-class _FileContext:
-    """What :func:`analyse` knows about the file as a whole (its arguments, and what
-    follows from them)."""
+class FileContext:
+    """What :func:`analyse` knows about one file as a whole.
+
+    ``whole_file``: every line of every changed symbol counts as changed (added or
+    deleted modules, or no usable hunks). ``unused``: new symbols nothing in the head
+    tree calls (qualname -> why): they cannot change performance, only the public API.
+    ``refs``: head-tree hits of names (to tell a function called only from this module's
+    cold paths; None when unknown). ``new_functions``: top-level functions the diff adds
+    (in any file): a call of one is judged by its body, which the diff shows, not by its
+    name. ``read_tree``: a head-tree file's AST (None when unreadable), to follow a
+    function's callers in other modules.
+    """
 
     path: str
     base: SideInfo
     head: SideInfo
     hunks: tuple[Hunk, ...]
-    whole_file: bool
-    unused: Mapping[str, str]
-    refs: Mapping[str, list[str]] | None
-    new_functions: frozenset[str]
-    read_tree: Callable[[str], ast.Module | None] | None
-    exported: set[str]
-    execution_file: bool
+    whole_file: bool = False
+    unused: Mapping[str, str] = field(default_factory=dict)
+    refs: Mapping[str, list[str]] | None = None
+    new_functions: frozenset[str] = frozenset()
+    read_tree: Callable[[str], ast.Module | None] | None = None
+
+    @cached_property
+    def exported(self) -> set[str]:
+        """Names in ``__all__`` on either side."""
+        return exported_names(self.head.tree) | exported_names(self.base.tree)
+
+    @cached_property
+    def execution_file(self) -> bool:
+        return any("executor" in r.what for r in roles_of(self.path))
 
 
 @dataclass(frozen=True)
@@ -346,7 +363,7 @@ class _Tokens:
     name_parts: set[str]  # parts of the symbol's own name
 
 
-def _symbol_change(qn: str, ctx: _FileContext) -> _SymbolChange:
+def _symbol_change(qn: str, ctx: FileContext) -> _SymbolChange:
     bsym, hsym = ctx.base.symbols.get(qn), ctx.head.symbols.get(qn)
     sym = hsym or bsym
     kind = sym.kind if sym else "module"
@@ -358,7 +375,7 @@ def _symbol_change(qn: str, ctx: _FileContext) -> _SymbolChange:
     return _SymbolChange(qn, kind, bsym, hsym, bl, hl, where)
 
 
-def _symbol_heat(c: _SymbolChange, ctx: _FileContext) -> Heat:
+def _symbol_heat(c: _SymbolChange, ctx: FileContext) -> Heat:
     """How often the changed lines run; for a function of unknown heat, from its callers
     (in this module, then in every head-tree file naming it)."""
     heat = _combined_heat(c.qn, c.kind, (c.bnode, c.bl), (c.hnode, c.hl))
@@ -491,7 +508,7 @@ def _error_classification_rule(impact: Impact, c: _SymbolChange) -> None:
         )
 
 
-def _public_api_rule(impact: Impact, c: _SymbolChange, ctx: _FileContext) -> None:
+def _public_api_rule(impact: Impact, c: _SymbolChange, ctx: FileContext) -> None:
     """Public API: ``__all__``, a package's exports, public definitions."""
     if c.qn == "__all__":
         impact.add("design", f"{c.where}: __all__ (the exported API) changed")
@@ -501,7 +518,7 @@ def _public_api_rule(impact: Impact, c: _SymbolChange, ctx: _FileContext) -> Non
         _api_change(impact, c.qn, c.where, c.bsym, c.hsym)
 
 
-def _protocol_rule(impact: Impact, c: _SymbolChange, ctx: _FileContext) -> None:
+def _protocol_rule(impact: Impact, c: _SymbolChange, ctx: FileContext) -> None:
     """Actor protocol: a method of an actor-like class (or of the executor) added,
     removed, or with a new signature."""
     owner = c.qn.split(".")[0] if "." in c.qn else ""
@@ -519,14 +536,14 @@ def _protocol_rule(impact: Impact, c: _SymbolChange, ctx: _FileContext) -> None:
     )
 
 
-def _unused_symbol(impact: Impact, c: _SymbolChange, ctx: _FileContext) -> None:
+def _unused_symbol(impact: Impact, c: _SymbolChange, ctx: FileContext) -> None:
     """A new symbol nothing calls: it cannot change performance, only the public API."""
     impact.notes.append(f"{c.where}: {ctx.unused[c.qn]}")
     if c.kind in ("function", "class") and _is_api(c.qn, ctx.path, ctx.exported):
         _api_change(impact, c.qn, c.where, c.bsym, c.hsym)
 
 
-def _analyse_symbol(impact: Impact, c: _SymbolChange, ctx: _FileContext) -> bool:
+def _analyse_symbol(impact: Impact, c: _SymbolChange, ctx: FileContext) -> bool:
     """Questions 2-5 for one changed symbol; True when its changed code still runs at an
     unknown or hot rate (then the file's role answers too)."""
     heat = _symbol_heat(c, ctx)
@@ -561,46 +578,13 @@ def _cap_evidence(impact: Impact) -> None:
             impact.yes[q] = impact.yes[q][:MAX_EVIDENCE] + [f"… and {extra} more"]
 
 
-def analyse(
-    path: str,
-    changed: list[str],
-    base: SideInfo,
-    head: SideInfo,
-    hunks: tuple[Hunk, ...],
-    *,
-    whole_file: bool = False,
-    unused: Mapping[str, str] | None = None,
-    refs: Mapping[str, list[str]] | None = None,
-    new_functions: frozenset[str] = frozenset(),
-    read_tree: Callable[[str], ast.Module | None] | None = None,
-) -> Impact:
-    """Questions 2-5 for the changed symbols of one file.
+def analyse(ctx: FileContext, changed: list[str]) -> Impact:
+    """Questions 2-5 for the changed symbols (qualnames) of one file.
 
-    ``whole_file``: every line of every changed symbol counts as changed (added or
-    deleted modules, or no usable hunks). ``unused``: new symbols nothing in the head
-    tree calls (qualname -> why): they cannot change performance, only the public API.
-    ``refs``: head-tree hits of names (to tell a function called only from this module's
-    cold paths; None when unknown). ``new_functions``: top-level functions the diff adds
-    (in any file): a call of one is judged by its body, which the diff shows, not by its
-    name. ``read_tree``: a head-tree file's AST (None when unreadable), to follow a
-    function's callers in other modules.
     Changes on cold paths (:mod:`perfgate_lib.assess.heat`) answer shuffle/memory/CPU from what
     they change (constants, .result() calls, error classification), not from the words
     or the file's role.
     """
-    ctx = _FileContext(
-        path=path,
-        base=base,
-        head=head,
-        hunks=hunks,
-        whole_file=whole_file,
-        unused=unused or {},
-        refs=refs,
-        new_functions=new_functions,
-        read_tree=read_tree,
-        exported=exported_names(head.tree) | exported_names(base.tree),
-        execution_file=any("executor" in r.what for r in roles_of(path)),
-    )
     impact = Impact()
     code_changed = False
     for qn in changed:
@@ -611,7 +595,7 @@ def analyse(
         if _analyse_symbol(impact, c, ctx):
             code_changed = True
     if code_changed:
-        _role_rule(impact, path)
+        _role_rule(impact, ctx.path)
     _cap_evidence(impact)
     return impact
 
