@@ -49,6 +49,8 @@ SCHEMA = 1
 ReferenceFinder = Callable[[Collection[str]], Mapping[str, list[str]] | None]
 _MAX_REFS = 3
 _UNKNOWN = "the diff source cannot search the head tree, so callers are unknown"
+_TOO_DEEP_SUMMARY = "too large or deep to analyse"
+_TOO_DEEP = "unsure: the code nests too deeply to analyse (RecursionError); answering yes"
 
 
 def _gate_name(value: Any) -> Any:
@@ -189,7 +191,6 @@ class _Draft:
     """Per-file state between the first pass and the reference checks."""
 
     change: FileChange
-    kind: str  # python | pyproject | other
     base_tree: ast.Module | None = None
     head_tree: ast.Module | None = None
     base_norm: ast.Module | None = None
@@ -370,14 +371,14 @@ def _draft_modified(d: _Draft, base_text: str, head_text: str) -> None:
 
 
 def _draft_python(ch: FileChange) -> _Draft:
-    d = _Draft(ch, "python")
+    d = _Draft(ch)
     missing = _missing_side(ch)
     if missing:
         d.unsure = f"{missing} text unavailable (binary or unreadable)"
         return d
     problem = _over_budget(ch)
     if problem:
-        d.unsure, d.unsure_summary = problem, "too large or deep to analyse"
+        d.unsure, d.unsure_summary = problem, _TOO_DEEP_SUMMARY
         d.not_trivial_why.append(f"{problem}: not analysed; not trivial")
         return d
     if ch.status in ("added", "deleted"):
@@ -389,18 +390,13 @@ def _draft_python(ch: FileChange) -> _Draft:
     return d
 
 
-_TOO_DEEP = "unsure: the code nests too deeply to analyse (RecursionError); answering yes"
-
-
 def _guarded_draft(ch: FileChange) -> _Draft:
     """:func:`_draft_python`, or an unsure draft when the file is too deep to walk."""
     try:
         return _draft_python(ch)
     except RecursionError:
-        d = _Draft(ch, "python")
-        d.unsure = "the code nests too deeply to analyse (RecursionError)"
-        d.unsure_summary = "too large or deep to analyse"
-        return d
+        why = "the code nests too deeply to analyse (RecursionError)"
+        return _Draft(ch, unsure=why, unsure_summary=_TOO_DEEP_SUMMARY)
 
 
 def _same_up_to_locals(d: _Draft) -> bool:
@@ -727,9 +723,7 @@ class _Checks:
             self.refs = self.find_references(names)
 
     def hits(self, name: str) -> list[str] | None:
-        if self.refs is None:
-            return None
-        return list(self.refs.get(name, []))
+        return None if self.refs is None else list(self.refs.get(name, []))
 
 
 def _cross_file(drafts: list[_Draft], checks: _Checks) -> None:
@@ -1081,7 +1075,7 @@ def assess(
                 d, checks.refs, checks.new_functions, checks.head.tree if read_head else None
             )
         except RecursionError:
-            per_file[d.path] = _unsure_file(d.change, _TOO_DEEP, "too large or deep to analyse")
+            per_file[d.path] = _unsure_file(d.change, _TOO_DEEP, _TOO_DEEP_SUMMARY)
     per_file = {p: per_file[p] for p in sorted(per_file)}
     gate = decide_max_gate(per_file.values())
     return make(gate, _rationale(gate, per_file, scope.reason), per_file, True)

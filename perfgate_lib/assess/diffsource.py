@@ -144,19 +144,17 @@ def _line_numbers(numbers: Iterable[int | None]) -> tuple[int, ...]:
 
 
 def _hunks_of(pf: unidiff.PatchedFile) -> list[Hunk]:
-    out = []
-    for h in pf:
-        out.append(
-            Hunk(
-                base_start=h.source_start,
-                base_length=h.source_length,
-                head_start=h.target_start,
-                head_length=h.target_length,
-                removed=_line_numbers(ln.source_line_no for ln in h if ln.is_removed),
-                added=_line_numbers(ln.target_line_no for ln in h if ln.is_added),
-            )
+    return [
+        Hunk(
+            h.source_start,
+            h.source_length,
+            h.target_start,
+            h.target_length,
+            removed=_line_numbers(ln.source_line_no for ln in h if ln.is_removed),
+            added=_line_numbers(ln.target_line_no for ln in h if ln.is_added),
         )
-    return out
+        for h in pf
+    ]
 
 
 def text_patch(base: str | None, head: str | None, path: str = "f") -> str:
@@ -192,6 +190,11 @@ def _word_hits(
 
 def _is_code_file(path: str) -> bool:
     return not path.lower().endswith(_DOC_SUFFIXES)
+
+
+def _numbered_lines(path: str, text: str | None) -> list[tuple[str, int, str]]:
+    """``(path, lineno, line)`` of one file's text, for :func:`_word_hits`."""
+    return [(path, i, line) for i, line in enumerate((text or "").splitlines(), 1)]
 
 
 # ---------------------------------------------------------------------------- local git
@@ -467,11 +470,8 @@ class DirectoryDiffSource:
     def find_references(self, names: Collection[str]) -> dict[str, list[str]] | None:
         items = []
         for path, p in self._tree("head").items():
-            if not _is_code_file(path):
-                continue
-            text = _decode(p.read_bytes())
-            for i, line in enumerate((text or "").splitlines(), 1):
-                items.append((path, i, line))
+            if _is_code_file(path):
+                items += _numbered_lines(path, _decode(p.read_bytes()))
         return _word_hits(names, items)
 
 
@@ -665,9 +665,7 @@ class GitHubDiffSource:
                     if not _is_code_file(path):
                         continue
                     fh = tar.extractfile(member)
-                    text = _decode(fh.read()) if fh else None
-                    for i, line in enumerate((text or "").splitlines(), 1):
-                        items.append((path, i, line))
+                    items += _numbered_lines(path, _decode(fh.read()) if fh else None)
         except tarfile.TarError:
             return None
         return _word_hits(names, items)

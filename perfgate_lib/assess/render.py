@@ -22,8 +22,7 @@ from perfgate_lib.io.paramfile import parse_json_arg
 from perfgate_lib.mdtemplate import render
 from perfgate_lib.mdtext import md_code, plain
 
-COLUMNS = {"trivial": "Trivial", "shuffle": "Shuffle", "memory": "Memory", "cpu": "CPU"}
-COLUMNS["design"] = "Design"
+COLUMNS = dict(zip(QUESTIONS, ("Trivial", "Shuffle", "Memory", "CPU", "Design"), strict=True))
 FORK_WORD = "fork"
 """The word a reply must carry to run a fork's code (``go fork``, ``max_gate=2 fork``)."""
 
