@@ -219,13 +219,7 @@ def _syntax(side: str, exc: SyntaxError) -> str:
 
 
 def _module_defs(tree: ast.Module | None) -> list[str]:
-    if tree is None:
-        return []
-    return [
-        n
-        for n, s in astdiff.index_symbols(tree).items()
-        if s.kind in ("function", "class", "assign") and "." not in n
-    ]
+    return [n for n in astdiff.definitions(tree) if "." not in n]
 
 
 def _names_list(names: Iterable[str], limit: int = 6) -> str:
@@ -704,12 +698,10 @@ class _Checks:
     @staticmethod
     def _renamed_defs(d: _Draft) -> dict[str, str]:
         assert d.rename is not None and d.base_norm is not None
-        syms = astdiff.index_symbols(d.base_norm)
         level_defs = {
             n.rsplit(".", 1)[-1]
-            for n, s in syms.items()
-            if s.kind in ("function", "class", "assign")
-            and (s.kind != "function" or n.count(".") <= 1)
+            for n, s in astdiff.definitions(d.base_norm).items()
+            if s.kind != "function" or n.count(".") <= 1
         }
         level_defs = {p for n in level_defs for p in n.split(",")}
         return {a: b for a, b in d.rename.names.items() if a in level_defs}
@@ -834,16 +826,25 @@ def _check_rename(d: _Draft, checks: _Checks) -> None:
                 f"`{old}` renamed to `{new}` but `{old}` is still referenced at {_refs_text(hits)}"
             )
     pairs = ", ".join(f"`{a}` → `{b}`" for a, b in sorted(ren.names.items()))
+    _settle(
+        d,
+        bad,
+        "rename is not consistent: ",
+        f"rename {pairs}" if pairs else "imports follow renamed modules",
+        "pure rename: ASTs equal up to a one-to-one renaming of identifiers defined in "
+        f"the file ({pairs or 'imports only'}); no reference to an old name is left in "
+        "the head tree",
+    )
+
+
+def _settle(d: _Draft, bad: list[str], failure: str, summary: str, why: str) -> None:
+    """A pending rename or removal: trivial (``summary``, ``why``) unless a check failed."""
     if bad:
         d.trivial = False
-        d.not_trivial_why.append("rename is not consistent: " + "; ".join(bad))
+        d.not_trivial_why.append(failure + "; ".join(bad))
     else:
-        d.trivial_summary = f"rename {pairs}" if pairs else "imports follow renamed modules"
-        d.trivial_why.append(
-            "pure rename: ASTs equal up to a one-to-one renaming of identifiers defined in "
-            f"the file ({pairs or 'imports only'}); no reference to an old name is left in "
-            "the head tree"
-        )
+        d.trivial_summary = summary
+        d.trivial_why.append(why)
 
 
 def _check_removal(d: _Draft, checks: _Checks) -> None:
@@ -869,17 +870,14 @@ def _check_removal(d: _Draft, checks: _Checks) -> None:
             elif hits:
                 bad.append(f"removed `{qual}` still has callers at {_refs_text(hits)}")
     removed = _names_list(rem.defs)
-    if bad:
-        d.trivial = False
-        d.not_trivial_why.append("dead-code removal with callers: " + "; ".join(bad))
-    else:
-        d.trivial_summary = (
-            f"dead code removed: {removed}" if rem.defs else "unused imports removed"
-        )
-        d.trivial_why.append(
-            f"dead-code removal: {removed or 'unused imports'} removed and nothing else changed; "
-            "no caller of a removed name is left in the head tree"
-        )
+    _settle(
+        d,
+        bad,
+        "dead-code removal with callers: ",
+        f"dead code removed: {removed}" if rem.defs else "unused imports removed",
+        f"dead-code removal: {removed or 'unused imports'} removed and nothing else changed; "
+        "no caller of a removed name is left in the head tree",
+    )
 
 
 def _member_hits(

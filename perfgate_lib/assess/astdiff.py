@@ -30,6 +30,7 @@ ASPECT_TEXT = {
     "annotations": "type annotations",
     "log_strings": "log-message text",
 }
+_DEFINITION_KINDS = ("function", "class", "assign")
 _ANN = "__annotation__"
 _LOG_MSG = "<log message>"
 
@@ -620,12 +621,19 @@ def defined_names(tree: ast.AST) -> set[str]:
     return out
 
 
+def definitions(tree: ast.Module | None) -> dict[str, Symbol]:
+    """The functions, classes and assigned names of a module by qualname ({} for None)."""
+    if tree is None:
+        return {}
+    return {q: s for q, s in index_symbols(tree).items() if s.kind in _DEFINITION_KINDS}
+
+
 def public_definitions(tree: ast.Module) -> dict[str, str]:
     """Public names defined at module or class level: ``{name: qualname}``."""
     out: dict[str, str] = {}
-    for name, sym in index_symbols(tree).items():
+    for name in definitions(tree):
         short = name.rsplit(".", 1)[-1]
-        if sym.kind in ("function", "class", "assign") and not short.startswith("_"):
+        if not short.startswith("_"):
             for part in short.split(","):
                 out.setdefault(part, name)
     return out

@@ -527,13 +527,8 @@ def _protocol_rule(impact: Impact, c: _SymbolChange, ctx: FileContext) -> None:
         return
     if c.bsym is not None and c.hsym is not None and _signature(c.bnode) == _signature(c.hnode):
         return
-    what = "added" if c.bsym is None else "removed" if c.hsym is None else "signature"
-    impact.add(
-        "design",
-        f"{c.where}: actor/executor protocol method {what} changed"
-        if what == "signature"
-        else f"{c.where}: actor/executor protocol method {what}",
-    )
+    what = "added" if c.bsym is None else "removed" if c.hsym is None else "signature changed"
+    impact.add("design", f"{c.where}: actor/executor protocol method {what}")
 
 
 def _unused_symbol(impact: Impact, c: _SymbolChange, ctx: FileContext) -> None:

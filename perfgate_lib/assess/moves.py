@@ -14,10 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from perfgate_lib.assess import alpha
-from perfgate_lib.assess.astdiff import Symbol, index_symbols
+from perfgate_lib.assess.astdiff import Symbol, definitions
 from perfgate_lib.assess.modpath import import_source, module_of
-
-_KINDS = ("function", "class", "assign")
 
 
 @dataclass
@@ -35,12 +33,6 @@ class Moves:
         return set(self.moved_in.get(path, {})) | set(self.moved_out.get(path, {}))
 
 
-def _symbols(tree: ast.Module | None) -> dict[str, Symbol]:
-    if tree is None:
-        return {}
-    return {q: s for q, s in index_symbols(tree).items() if s.kind in _KINDS}
-
-
 def _key(sym: Symbol) -> tuple[str, str]:
     return sym.kind, alpha.symbol_key(sym, dead_stores=True, local_imports=True)
 
@@ -52,7 +44,7 @@ def find_moves(files: Iterable[tuple[str, ast.Module | None, ast.Module | None]]
     added: list[tuple[str, str, tuple[str, str]]] = []
     pending: list[tuple[str, str, Symbol]] = []
     for path, base, head in files:
-        b, h = _symbols(base), _symbols(head)
+        b, h = definitions(base), definitions(head)
         for q in b.keys() - h.keys():
             removed.setdefault((q, *_key(b[q])), path)
         pending += [(path, q, h[q]) for q in h.keys() - b.keys()]

@@ -15,22 +15,17 @@ from __future__ import annotations
 import ast
 from collections.abc import Mapping
 
-from perfgate_lib.assess.astdiff import Symbol, index_symbols
+from perfgate_lib.assess.astdiff import Symbol, definitions
 from perfgate_lib.assess.callers import module_bindings
 from perfgate_lib.assess.scope import Category, classify
-
-_KINDS = ("function", "class", "assign")
 
 
 def added_definitions(
     base: ast.Module | None, head: ast.Module | None, moved: set[str]
 ) -> dict[str, Symbol]:
     """Definitions in ``head`` and not in ``base`` that did not move here."""
-    before = index_symbols(base) if base is not None else {}
-    after = index_symbols(head) if head is not None else {}
-    return {
-        q: s for q, s in after.items() if s.kind in _KINDS and q not in before and q not in moved
-    }
+    before = definitions(base)
+    return {q: s for q, s in definitions(head).items() if q not in before and q not in moved}
 
 
 def short_names(qualname: str) -> list[str]:
