@@ -116,9 +116,12 @@ class FileAssessment:
         return any(getattr(self, q) for q in IMPACT_QUESTIONS)
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {**self.answers(), "summary": self.summary}
-        out["evidence"] = {q: list(self.evidence.get(q, [])) for q in QUESTIONS}
-        out["status"] = self.status
+        out: dict[str, Any] = {
+            **self.answers(),
+            "summary": self.summary,
+            "evidence": {q: list(self.evidence.get(q, [])) for q in QUESTIONS},
+            "status": self.status,
+        }
         if self.old_path:
             out["old_path"] = self.old_path
         return out

@@ -458,6 +458,12 @@ class Symbol:
         return self.nodes[0] if self.nodes else None
 
 
+def line_span(node: ast.AST | None) -> tuple[int, int]:
+    """First and last line of a node (1-based, inclusive; decorators not counted)."""
+    start = getattr(node, "lineno", 0)
+    return start, getattr(node, "end_lineno", None) or start
+
+
 def _span(node: ast.AST) -> tuple[int, int]:
     start = getattr(node, "lineno", 0)
     for dec in getattr(node, "decorator_list", []):

@@ -20,7 +20,14 @@ import ast
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from perfgate_lib.assess.astdiff import Symbol, identifier_parts, is_log_call, symbol_at, words
+from perfgate_lib.assess.astdiff import (
+    Symbol,
+    identifier_parts,
+    is_log_call,
+    line_span,
+    symbol_at,
+    words,
+)
 
 ONCE_PER_OBJECT = words(
     "__init__ __post_init__ __new__ __init_subclass__ __repr__ __str__ __enter__ __exit__ "
@@ -50,8 +57,8 @@ class Heat:
 
 
 def _span(node: ast.AST) -> range:
-    start = getattr(node, "lineno", 0)
-    return range(start, (getattr(node, "end_lineno", None) or start) + 1)
+    start, end = line_span(node)
+    return range(start, end + 1)
 
 
 def _regions(root: ast.AST) -> tuple[set[int], dict[int, str]]:

@@ -1,15 +1,8 @@
 """Text of the assessment: the reviewer confirmation block, the comment table, the waiver.
 
-* :func:`render_assessment_block` — the skill's "🤖 Zephyr perf gate assessment" block,
-  posted to the reviewer in the invoking session (one line per file; file names in code
-  spans, control characters removed so a file name cannot forge a line);
-* :func:`render_assessment_table` — markdown for the verdict comment: the per-file table
-  with the five yes/no answers, summary, rationale, flags and (folded) evidence
-  (:func:`assessment_table_md` from ``assessment.json``, for ``verdict.compare``);
-* :func:`render_waiver_comment` — the one-line PR comment when the gate is waived.
-
 Untrusted text (file names, summaries quoting paths, reviewer reasons) is escaped with
-:mod:`perfgate_lib.mdtext`.
+:mod:`perfgate_lib.mdtext`: in the block, file names sit in code spans with control
+characters removed, so a file name cannot forge a line.
 """
 
 from __future__ import annotations
@@ -47,7 +40,8 @@ def reply_hint(a: Assessment) -> str:
 
 
 def render_assessment_block(assessment: Assessment | Mapping[str, Any]) -> str:
-    """The skill's confirmation block (plain text with code spans for paths)."""
+    """The skill's "🤖 Zephyr perf gate assessment" block for the reviewer: plain text,
+    one line per file, paths in code spans."""
     a = _as_assessment(assessment)
     lines = ["🤖 Zephyr perf gate assessment"]
     if not a.in_scope:

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from perfgate_lib.assess.assessment import QUESTIONS, Assessment, assess_source
+from perfgate_lib.assess.assessment import QUESTIONS, Assessment, AssessmentError, assess_source
 from perfgate_lib.assess.confirm import apply_reply, waived
 from perfgate_lib.assess.diffsource import DEFAULT_REPO, open_source
 from perfgate_lib.assess.render import (
@@ -124,8 +124,6 @@ def write_outputs(result: AssessResult, out_dir: str) -> dict[str, str]:
 
 def load_assessment(path: str) -> Assessment:
     """Read an assessment.json written by :func:`write_outputs` (path or URL)."""
-    from perfgate_lib.assess.assessment import AssessmentError
-
     data = read_json_object(path, lambda problem: AssessmentError(path, None, problem))
     return Assessment.from_json(data, path)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Mapping
 
-from perfgate_lib.assess.astdiff import Symbol, definitions
+from perfgate_lib.assess.astdiff import Symbol, definitions, line_span
 from perfgate_lib.assess.callers import module_bindings
 from perfgate_lib.assess.scope import Category, classify
 
@@ -41,12 +41,6 @@ def removed_names(base: ast.Module | None, head: ast.Module | None) -> set[str]:
     return module_bindings(base) - (module_bindings(head) if head is not None else set())
 
 
-def _extent(sym: Symbol) -> tuple[int, int]:
-    node = sym.node
-    start = getattr(node, "lineno", 0)
-    return start, getattr(node, "end_lineno", None) or start
-
-
 def _counts(hit: str, path: str, skip: list[tuple[int, int]]) -> bool:
     """A hit is a caller unless it is in a test, or inside new code already found unused
     (or the definition itself)."""
@@ -65,7 +59,7 @@ def unused_new(
     changed = True
     while changed:
         changed = False
-        skip = [_extent(added[q]) for q in out]
+        skip = [line_span(added[q].node) for q in out]
         for q, sym in added.items():
             if q in out:
                 continue
@@ -74,7 +68,7 @@ def unused_new(
                 out[q] = f"member of the new, uncalled `{owner}`"
                 changed = True
                 continue
-            own = [*sym.ranges, _extent(sym), *skip]
+            own = [*sym.ranges, line_span(sym.node), *skip]
             if not any(_counts(h, path, own) for n in short_names(q) for h in refs.get(n, [])):
                 out[q] = (
                     "new code that nothing in the head tree calls or reads: it cannot "
