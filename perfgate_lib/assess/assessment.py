@@ -116,12 +116,9 @@ class FileAssessment:
         return any(getattr(self, q) for q in IMPACT_QUESTIONS)
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            **self.answers(),
-            "summary": self.summary,
-            "evidence": {q: list(self.evidence.get(q, [])) for q in QUESTIONS},
-            "status": self.status,
-        }
+        out: dict[str, Any] = {**self.answers(), "summary": self.summary}
+        out["evidence"] = {q: list(self.evidence.get(q, [])) for q in QUESTIONS}
+        out["status"] = self.status
         if self.old_path:
             out["old_path"] = self.old_path
         return out
@@ -235,9 +232,9 @@ def _parse_norm(text: str, side: str, init: bool) -> ast.Module | str:
     """The normalised tree of one side, or why it does not parse."""
     try:
         return astdiff.normalise(text, package_init=init)
-    except (SyntaxError, ValueError) as exc:
-        if isinstance(exc, SyntaxError):
-            return _syntax(side, exc)
+    except SyntaxError as exc:
+        return _syntax(side, exc)
+    except ValueError as exc:  # NUL bytes
         return f"{side} does not parse ({exc})"
 
 
@@ -247,12 +244,10 @@ def _is_package_init(path: str) -> bool:
 
 def _missing_side(ch: FileChange) -> str | None:
     """The first side (base, head) that should exist but has no text."""
-    for side, text, present in (
-        ("base", ch.base_text, ch.status != "added"),
-        ("head", ch.head_text, ch.status != "deleted"),
-    ):
-        if present and text is None:
-            return side
+    if ch.status != "added" and ch.base_text is None:
+        return "base"
+    if ch.status != "deleted" and ch.head_text is None:
+        return "head"
     return None
 
 

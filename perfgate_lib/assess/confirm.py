@@ -134,5 +134,4 @@ def waived(assessment: Assessment) -> bool:
 
 def runs_gate(assessment: Assessment) -> bool:
     """True when the confirmed assessment runs at least Gate 1."""
-    conf = assessment.confirmation
-    return bool(conf) and assessment.max_gate != "skip"
+    return bool(assessment.confirmation) and assessment.max_gate != "skip"

@@ -652,23 +652,19 @@ def _locals(node: ast.AST | None) -> set[str]:
     """Local variables a function assigns (not its parameters: callers name those)."""
     if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
         return set()
-    args = node.args
-    params = {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]}
-    stored = {
-        n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
-    }
-    nested = {  # nested functions and lambdas: their names and parameters are local too
-        a.arg
-        for n in ast.walk(node)
-        if n is not node and isinstance(n, ast.Lambda | ast.FunctionDef | ast.AsyncFunctionDef)
-        for a in [*n.args.posonlyargs, *n.args.args, *n.args.kwonlyargs]
-    }
-    nested |= {
-        n.name
-        for n in ast.walk(node)
-        if n is not node and isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
-    }
-    return (stored | nested) - params
+
+    def named(args: ast.arguments) -> set[str]:  # without *args and **kwargs
+        return {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]}
+
+    local: set[str] = set()
+    for n in ast.walk(node):
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+            local.add(n.id)
+        elif n is not node and isinstance(n, ast.Lambda):  # nested: parameters are local too
+            local |= named(n.args)
+        elif n is not node and isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef):
+            local |= {n.name, *named(n.args)}  # and a nested function's own name
+    return local - named(node.args)
 
 
 def _own_names(node: ast.AST | None) -> set[str]:

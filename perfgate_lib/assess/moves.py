@@ -28,10 +28,6 @@ class Moves:
     moved_out: dict[str, dict[str, str]] = field(default_factory=dict)
     modules: dict[tuple[str, str], str] = field(default_factory=dict)
 
-    def of(self, path: str) -> set[str]:
-        """Qualnames of ``path`` that moved in or out."""
-        return set(self.moved_in.get(path, {})) | set(self.moved_out.get(path, {}))
-
 
 def _key(sym: Symbol) -> tuple[str, str]:
     return sym.kind, alpha.symbol_key(sym, dead_stores=True, local_imports=True)

@@ -29,7 +29,7 @@ def reply_hint(a: Assessment) -> str:
     if a.confirmation:
         reply = plain(a.confirmation.get("reply", ""))
         return f'Reviewer replied "{reply}": max_gate={a.max_gate}.'
-    if not a.in_scope and not (a.confirmation or {}).get("forced"):
+    if not a.in_scope:
         return 'To force a gate anyway, reply "max_gate=<1|2|3>".'
     if a.is_fork:
         return (

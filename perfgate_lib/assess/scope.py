@@ -120,8 +120,7 @@ def decide_scope(changes: Iterable[tuple[str, str | None]]) -> Scope:
     for path, old_path in changes:
         by_cat[classify_change(path, old_path)].append(path)
     by_cat = {c: sorted(p) for c, p in by_cat.items() if p}
-    gated = [p for c in GATED for p in by_cat.get(c, [])]
-    in_scope = bool(gated)
+    in_scope = any(c in by_cat for c in GATED)
     flags: list[str] = []
     fray = by_cat.get(Category.FRAY, [])
     if fray:
