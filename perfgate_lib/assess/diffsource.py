@@ -228,6 +228,25 @@ def _git_unquote(path: str) -> str:
     return path
 
 
+def _git_changed_file(
+    path: str, status: Any, old_path: str | None, patches: dict[str, unidiff.PatchedFile]
+) -> ChangedFile:
+    """One file of ``git diff --name-status``, with what its parsed patch says, if any."""
+    pf = patches.get(path)
+    if pf is None:
+        return ChangedFile(path, status, old_path)
+    return ChangedFile(
+        path,
+        status,
+        old_path,
+        patch="".join(str(h) for h in pf) or None,  # no hunks: no patch
+        hunks=tuple(_hunks_of(pf)),
+        additions=pf.added,
+        deletions=pf.removed,
+        binary=bool(pf.is_binary_file),
+    )
+
+
 _STATUS = {"A": "added", "M": "modified", "D": "deleted", "R": "renamed", "T": "modified"}
 
 
@@ -314,25 +333,10 @@ class LocalGitDiffSource:
                     by_path[source[2:]] = pf
         except unidiff.UnidiffParseError:
             by_path = {}
-        out = []
-        for status, path, old_path in entries:
-            patched = by_path.get(path)
-            hunks = tuple(_hunks_of(patched)) if patched is not None else ()
-            body = (
-                "".join(str(h) for h in patched) if patched is not None and len(patched) else None
-            )
-            out.append(
-                ChangedFile(
-                    path=path,
-                    status=status,  # type: ignore[arg-type]
-                    old_path=old_path if status == "renamed" else None,
-                    patch=body,
-                    hunks=hunks,
-                    additions=patched.added if patched is not None else 0,
-                    deletions=patched.removed if patched is not None else 0,
-                    binary=bool(patched is not None and patched.is_binary_file),
-                )
-            )
+        out = [
+            _git_changed_file(path, status, old_path if status == "renamed" else None, by_path)
+            for status, path, old_path in entries
+        ]
         return sorted(out, key=lambda f: f.path)
 
     def prefetch(self, paths: Iterable[tuple[str, Side]]) -> None:
