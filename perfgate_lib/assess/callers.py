@@ -26,18 +26,25 @@ HeadReader = Callable[[str], str | None]
 def _module_aliases(tree: ast.Module, path: str, module: str) -> set[str]:
     """Dotted names bound to ``module`` in a file (``writers``, ``zephyr.writers``, ``w``)."""
     parent, _, last = module.rpartition(".")
-    out: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                if alias.name == module:
-                    out.add(alias.asname or module)
-        elif isinstance(node, ast.ImportFrom):
-            source = import_source(node, path)
-            for alias in node.names:
-                if source == parent and alias.name == last:
-                    out.add(alias.asname or last)
-    return out
+    imported = {
+        alias.asname or module
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+        if alias.name == module
+    }
+    return imported | _from_imports(tree, path, parent, last)
+
+
+def _from_imports(tree: ast.Module, path: str, module: str, name: str) -> set[str]:
+    """Names ``from module import name [as x]`` binds in a file (relative imports resolved)."""
+    return {
+        alias.asname or alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and import_source(node, path) == module
+        for alias in node.names
+        if alias.name == name
+    }
 
 
 def module_bindings(tree: ast.Module) -> set[str]:
@@ -185,12 +192,7 @@ def _enclosing_function(node: ast.AST, parents: Mapping[int, ast.AST]) -> ast.AS
 def _class_names(tree: ast.Module, path: str, module: str, cls: str, own: bool) -> set[str]:
     """Bare names bound to the class ``module.cls`` in one file: its own name in its own
     module, and the names ``from module import cls [as x]`` binds."""
-    names = {cls} if own else set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom):
-            source = import_source(node, path)
-            names |= {a.asname or a.name for a in node.names if source == module and a.name == cls}
-    return names
+    return ({cls} if own else set()) | _from_imports(tree, path, module, cls)
 
 
 def _check_other_routes(
