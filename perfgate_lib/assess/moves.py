@@ -37,7 +37,6 @@ def find_moves(files: Iterable[tuple[str, ast.Module | None, ast.Module | None]]
     """Pair definitions removed from one file with identical ones added to another.
     ``files``: (path, normalised base tree or None, normalised head tree or None)."""
     removed: dict[tuple[str, str, str], str] = {}
-    added: list[tuple[str, str, tuple[str, str]]] = []
     pending: list[tuple[str, str, Symbol]] = []
     for path, base, head in files:
         b, h = definitions(base), definitions(head)
