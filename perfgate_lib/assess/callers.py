@@ -59,15 +59,13 @@ def module_bindings(tree: ast.Module) -> set[str]:
             continue
         if isinstance(stmt, ast.Import | ast.ImportFrom):
             out.update((a.asname or a.name).split(".")[0] for a in stmt.names)
-        for node in ast.walk(stmt) if not isinstance(stmt, ast.If | ast.Try) else []:
-            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-                out.add(node.id)
-        for field_name in ("body", "orelse", "finalbody"):
-            stack.extend(
-                getattr(stmt, field_name, []) if isinstance(stmt, ast.If | ast.Try) else []
-            )
-        for handler in getattr(stmt, "handlers", []) or []:
-            stack.extend(handler.body)
+        if isinstance(stmt, ast.If | ast.Try):
+            stack += [*stmt.body, *stmt.orelse, *getattr(stmt, "finalbody", [])]
+        else:
+            stored = (n for n in ast.walk(stmt) if isinstance(n, ast.Name))
+            out.update(n.id for n in stored if isinstance(n.ctx, ast.Store))
+        for handler in getattr(stmt, "handlers", []):
+            stack += handler.body
     return out
 
 
