@@ -20,7 +20,7 @@ import copy
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
-from perfgate_lib.assess.astdiff import Symbol
+from perfgate_lib.assess.astdiff import Symbol, param_names
 
 _PREFIX = "_α"
 
@@ -32,17 +32,6 @@ _ScopeNode = ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda
 def _scope_body(fn: _ScopeNode) -> list[ast.AST]:
     """The statements of a function, or a lambda's one expression."""
     return list(fn.body) if isinstance(fn.body, list) else [fn.body]
-
-
-def _param_names(args: ast.arguments) -> list[str]:
-    """Parameter names in binding order: positional, ``*args``, keyword-only, ``**kwargs``."""
-    names = [a.arg for a in [*args.posonlyargs, *args.args]]
-    if args.vararg:
-        names.append(args.vararg.arg)
-    names += [a.arg for a in args.kwonlyargs]
-    if args.kwarg:
-        names.append(args.kwarg.arg)
-    return names
 
 
 def _name_bound_by(node: ast.AST) -> str | None:
@@ -80,7 +69,7 @@ def _bound_names(fn: _ScopeNode) -> tuple[list[str], set[str]]:
         if name not in order:
             order.append(name)
 
-    for name in _param_names(fn.args):
+    for name in param_names(fn.args):
         bind(name)
     stack: list[ast.AST] = list(reversed(_scope_body(fn)))
     while stack:
@@ -103,12 +92,6 @@ def _renamable(fn: _ScopeNode, nested: bool) -> set[str]:
     if private and not getattr(fn, "name", "").startswith("__"):
         free |= {a.arg for a in [*args.args, *args.kwonlyargs]}
     return free
-
-
-def _all_params(fn: _ScopeNode) -> set[str]:
-    args = fn.args
-    out = {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]}
-    return out | {a.arg for a in (args.vararg, args.kwarg) if a is not None}
 
 
 def _rename_binding(node: ast.AST, mapping: dict[str, str]) -> None:
@@ -135,7 +118,7 @@ class _Renamer:
 
     def scope(self, fn: _ScopeNode, outer: dict[str, str], nested: bool, where: str) -> None:
         bound, declared = _bound_names(fn)
-        params = _all_params(fn)
+        params = set(param_names(fn.args))
         keep = params - _renamable(fn, nested)
         mapping = {k: v for k, v in outer.items() if k not in bound and k not in declared}
         for name in bound:

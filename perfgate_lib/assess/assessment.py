@@ -14,21 +14,28 @@ is injected). :func:`assess_source` feeds it from a :class:`~perfgate_lib.assess
 from __future__ import annotations
 
 import ast
+import functools
 import posixpath
 import re
 import tomllib
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
-from typing import Annotated, Any, TypedDict
+from dataclasses import asdict, dataclass, field
+from typing import Annotated, Any
 
 import pydantic
 
 from perfgate_lib.assess import alpha, astdiff, usage
 from perfgate_lib.assess.assets import asset_kind
 from perfgate_lib.assess.astdiff import RemovalMatch, RenameMatch
-from perfgate_lib.assess.callers import HeadReader, member_users, users_of
+from perfgate_lib.assess.callers import HeadFiles, HeadReader, member_users, users_of
 from perfgate_lib.assess.diffsource import DiffSource, Hunk, parse_hunks, text_patch
-from perfgate_lib.assess.impact import IMPACT_QUESTIONS, SideInfo, analyse, is_public_api_file
+from perfgate_lib.assess.impact import (
+    IMPACT_QUESTIONS,
+    FileContext,
+    SideInfo,
+    analyse,
+    is_public_api_file,
+)
 from perfgate_lib.assess.modpath import module_of, resolve_import
 from perfgate_lib.assess.moves import Moves, find_moves, import_set
 from perfgate_lib.assess.scope import GATED, Category, classify_change, decide_scope
@@ -39,15 +46,11 @@ from perfgate_lib.typed import read_model
 QUESTIONS = ("trivial", *IMPACT_QUESTIONS)
 GATES = ("skip", "1", "2", "3")
 SCHEMA = 1
-QUESTION_TEXT = {
-    "trivial": "Trivial?",
-    "shuffle": "Affects shuffle?",
-    "memory": "Affects memory?",
-    "cpu": "Affects CPU?",
-    "design": "Changes zephyr design?",
-}
 ReferenceFinder = Callable[[Collection[str]], Mapping[str, list[str]] | None]
 _MAX_REFS = 3
+_UNKNOWN = "the diff source cannot search the head tree, so callers are unknown"
+_TOO_DEEP_SUMMARY = "too large or deep to analyse"
+_TOO_DEEP = "unsure: the code nests too deeply to analyse (RecursionError); answering yes"
 
 
 def _gate_name(value: Any) -> Any:
@@ -188,7 +191,6 @@ class _Draft:
     """Per-file state between the first pass and the reference checks."""
 
     change: FileChange
-    kind: str  # python | pyproject | other
     base_tree: ast.Module | None = None
     head_tree: ast.Module | None = None
     base_norm: ast.Module | None = None
@@ -217,13 +219,7 @@ def _syntax(side: str, exc: SyntaxError) -> str:
 
 
 def _module_defs(tree: ast.Module | None) -> list[str]:
-    if tree is None:
-        return []
-    return [
-        n
-        for n, s in astdiff.index_symbols(tree).items()
-        if s.kind in ("function", "class", "assign") and "." not in n
-    ]
+    return [n for n in astdiff.definitions(tree) if "." not in n]
 
 
 def _names_list(names: Iterable[str], limit: int = 6) -> str:
@@ -236,9 +232,9 @@ def _parse_norm(text: str, side: str, init: bool) -> ast.Module | str:
     """The normalised tree of one side, or why it does not parse."""
     try:
         return astdiff.normalise(text, package_init=init)
-    except (SyntaxError, ValueError) as exc:
-        if isinstance(exc, SyntaxError):
-            return _syntax(side, exc)
+    except SyntaxError as exc:
+        return _syntax(side, exc)
+    except ValueError as exc:  # NUL bytes
         return f"{side} does not parse ({exc})"
 
 
@@ -248,12 +244,10 @@ def _is_package_init(path: str) -> bool:
 
 def _missing_side(ch: FileChange) -> str | None:
     """The first side (base, head) that should exist but has no text."""
-    for side, text, present in (
-        ("base", ch.base_text, ch.status != "added"),
-        ("head", ch.head_text, ch.status != "deleted"),
-    ):
-        if present and text is None:
-            return side
+    if ch.status != "added" and ch.base_text is None:
+        return "base"
+    if ch.status != "deleted" and ch.head_text is None:
+        return "head"
     return None
 
 
@@ -369,14 +363,14 @@ def _draft_modified(d: _Draft, base_text: str, head_text: str) -> None:
 
 
 def _draft_python(ch: FileChange) -> _Draft:
-    d = _Draft(ch, "python")
+    d = _Draft(ch)
     missing = _missing_side(ch)
     if missing:
         d.unsure = f"{missing} text unavailable (binary or unreadable)"
         return d
     problem = _over_budget(ch)
     if problem:
-        d.unsure, d.unsure_summary = problem, "too large or deep to analyse"
+        d.unsure, d.unsure_summary = problem, _TOO_DEEP_SUMMARY
         d.not_trivial_why.append(f"{problem}: not analysed; not trivial")
         return d
     if ch.status in ("added", "deleted"):
@@ -388,18 +382,13 @@ def _draft_python(ch: FileChange) -> _Draft:
     return d
 
 
-_TOO_DEEP = "unsure: the code nests too deeply to analyse (RecursionError); answering yes"
-
-
 def _guarded_draft(ch: FileChange) -> _Draft:
     """:func:`_draft_python`, or an unsure draft when the file is too deep to walk."""
     try:
         return _draft_python(ch)
     except RecursionError:
-        d = _Draft(ch, "python")
-        d.unsure = "the code nests too deeply to analyse (RecursionError)"
-        d.unsure_summary = "too large or deep to analyse"
-        return d
+        why = "the code nests too deeply to analyse (RecursionError)"
+        return _Draft(ch, unsure=why, unsure_summary=_TOO_DEEP_SUMMARY)
 
 
 def _same_up_to_locals(d: _Draft) -> bool:
@@ -549,9 +538,7 @@ def _dependency_file(
     for q in ("shuffle", "design"):
         ev[q].append("no: a dependency change does not alter Zephyr's own code")
     summary = f"dependencies changed ({len(dep_changes)} requirement(s)) (memory, cpu)"
-    return FileAssessment(
-        ch.path, False, False, True, True, False, summary, ev, ch.status, ch.old_path
-    )
+    return _file(ch, ev, summary, yes=("memory", "cpu"))
 
 
 def _assess_pyproject(ch: FileChange) -> FileAssessment:
@@ -581,7 +568,7 @@ def _assess_pyproject(ch: FileChange) -> FileAssessment:
     ev["trivial"].append(f"package metadata changed: {', '.join(other[:8])}")
     for q in IMPACT_QUESTIONS:
         ev[q].append(f"no: no dependency changed; metadata only ({', '.join(other[:4])})")
-    return _no_impact_file(ch, ev, f"package metadata changed: {', '.join(other[:3])}")
+    return _file(ch, ev, f"package metadata changed: {', '.join(other[:3])}")
 
 
 def _is_dep_key(key: str) -> bool:
@@ -592,38 +579,41 @@ def _is_dep_key(key: str) -> bool:
 # ---------------------------------------------------------------------------- other files
 
 
+def _file(
+    ch: FileChange,
+    ev: dict[str, list[str]],
+    summary: str,
+    *,
+    trivial: bool = False,
+    yes: Collection[str] = (),
+) -> FileAssessment:
+    """The row of one file: trivial or not, and the impact questions in ``yes`` answered yes
+    (a real change with no ``yes`` is gate 1)."""
+    answers = {q: q in yes for q in IMPACT_QUESTIONS}
+    return FileAssessment(
+        ch.path,
+        trivial,
+        answers["shuffle"],
+        answers["memory"],
+        answers["cpu"],
+        answers["design"],
+        summary,
+        ev,
+        ch.status,
+        ch.old_path,
+    )
+
+
 def _trivial_file(ch: FileChange, ev: dict[str, list[str]], summary: str) -> FileAssessment:
     for q in IMPACT_QUESTIONS:
-        ev.setdefault(q, [])
-        if not ev[q]:
-            ev[q].append("no: the change is trivial")
-    return FileAssessment(
-        ch.path, True, False, False, False, False, f"trivial: {summary}", ev, ch.status, ch.old_path
-    )
-
-
-def _no_impact_file(ch: FileChange, ev: dict[str, list[str]], summary: str) -> FileAssessment:
-    """A real change with no shuffle/memory/CPU/design impact (gate 1)."""
-    return FileAssessment(
-        ch.path, False, False, False, False, False, summary, ev, ch.status, ch.old_path
-    )
+        ev[q] = ev.get(q) or ["no: the change is trivial"]
+    return _file(ch, ev, f"trivial: {summary}", trivial=True)
 
 
 def _unsure_file(ch: FileChange, why: str, summary: str) -> FileAssessment:
     ev = {q: [why] for q in QUESTIONS}
     ev["trivial"] = [why.replace("answering yes", "not trivial")]
-    return FileAssessment(
-        ch.path,
-        False,
-        True,
-        True,
-        True,
-        True,
-        f"{summary} (unsure: all yes)",
-        ev,
-        ch.status,
-        ch.old_path,
-    )
+    return _file(ch, ev, f"{summary} (unsure: all yes)", yes=IMPACT_QUESTIONS)
 
 
 def _assess_other(ch: FileChange) -> FileAssessment:
@@ -652,7 +642,7 @@ def _static_asset(ch: FileChange, what: str) -> FileAssessment:
     ev = {"trivial": [f"{name}: {what} {ch.status}: a real change, not trivial"]}
     for q in IMPACT_QUESTIONS:
         ev[q] = [f"no: {name} is {what}; pipelines never load it"]
-    return _no_impact_file(ch, ev, f"dashboard asset {ch.status}")
+    return _file(ch, ev, f"dashboard asset {ch.status}")
 
 
 # ---------------------------------------------------------------------------- the pass
@@ -661,8 +651,15 @@ def _static_asset(ch: FileChange, what: str) -> FileAssessment:
 class _Checks:
     """Cross-file state: renames defined in the diff and the head-tree reference search."""
 
-    def __init__(self, drafts: list[_Draft], find_references: ReferenceFinder | None) -> None:
+    def __init__(
+        self,
+        drafts: list[_Draft],
+        find_references: ReferenceFinder | None,
+        read_head: HeadReader | None,
+    ) -> None:
         self.find_references = find_references
+        self.read_head = read_head
+        self.head = HeadFiles(read_head or (lambda _path: None))
         self.module_renames: dict[str, str] = {}
         self.def_renames: dict[str, dict[str, str]] = {}
         for d in drafts:
@@ -683,19 +680,7 @@ class _Checks:
         self.refs: Mapping[str, list[str]] | None = {}
         self.removed_users: dict[tuple[str, str], list[str]] = {}
         self.removed_checked: set[tuple[str, str]] = set()
-        self.read_head: HeadReader | None = None
         self.new_functions: frozenset[str] = frozenset()
-        self._trees: dict[str, ast.Module | None] = {}
-
-    def read_tree(self, path: str) -> ast.Module | None:
-        """A head-tree file's AST (None when it cannot be read or parsed)."""
-        if path not in self._trees:
-            src = self.read_head(path) if self.read_head is not None else None
-            try:
-                self._trees[path] = ast.parse(src) if src is not None else None
-            except (SyntaxError, ValueError):
-                self._trees[path] = None
-        return self._trees[path]
 
     def wanted(self, drafts: list[_Draft]) -> set[str]:
         names: set[str] = set()
@@ -711,12 +696,10 @@ class _Checks:
     @staticmethod
     def _renamed_defs(d: _Draft) -> dict[str, str]:
         assert d.rename is not None and d.base_norm is not None
-        syms = astdiff.index_symbols(d.base_norm)
         level_defs = {
             n.rsplit(".", 1)[-1]
-            for n, s in syms.items()
-            if s.kind in ("function", "class", "assign")
-            and (s.kind != "function" or n.count(".") <= 1)
+            for n, s in astdiff.definitions(d.base_norm).items()
+            if s.kind != "function" or n.count(".") <= 1
         }
         level_defs = {p for n in level_defs for p in n.split(",")}
         return {a: b for a, b in d.rename.names.items() if a in level_defs}
@@ -730,12 +713,10 @@ class _Checks:
             self.refs = self.find_references(names)
 
     def hits(self, name: str) -> list[str] | None:
-        if self.refs is None:
-            return None
-        return list(self.refs.get(name, []))
+        return None if self.refs is None else list(self.refs.get(name, []))
 
 
-def _cross_file(drafts: list[_Draft], checks: _Checks, read_head: HeadReader | None) -> None:
+def _cross_file(drafts: list[_Draft], checks: _Checks) -> None:
     """Moves between files, then one head-tree search: renamed/removed names, callers of
     new definitions, users of names a module no longer binds."""
     moves = find_moves((d.path, d.base_norm, d.head_norm) for d in drafts)
@@ -756,13 +737,13 @@ def _cross_file(drafts: list[_Draft], checks: _Checks, read_head: HeadReader | N
         for q, s in defs.items()
         if s.kind == "function" and "." not in q
     )
-    names = checks.wanted(drafts) | {n for r in removed for n in r[1:2]}
+    names = checks.wanted(drafts) | {n for _, n, _ in removed}
     names |= {n for defs in added.values() for q in defs for n in usage.short_names(q)}
     checks.lookup(names)
     if checks.refs is None:
         return
+    read_head = checks.read_head
     reader = read_head or (lambda _path: None)
-    checks.read_head = read_head
     for d in drafts:
         defs = added.get(d.path, {})
         module = module_of(d.path)
@@ -792,12 +773,11 @@ def _refs_text(hits: list[str]) -> str:
 def _check_references(d: _Draft, checks: _Checks) -> None:
     """Settle a pending rename/removal/move: trivial only if nothing still refers to the
     old names in the head tree."""
-    unknown = "the diff source cannot search the head tree, so callers are unknown"
     for mod in d.old_module_refs:
         hits = checks.hits(mod)
         if hits is None:
             d.trivial = False
-            d.not_trivial_why.append(f"module moved; {unknown}: not trivial")
+            d.not_trivial_why.append(f"module moved; {_UNKNOWN}: not trivial")
             break
         if hits:
             d.trivial = False
@@ -838,26 +818,31 @@ def _check_rename(d: _Draft, checks: _Checks) -> None:
     for old, new in renamed_defs.items():
         hits = checks.hits(old)
         if hits is None:
-            bad.append(f"`{old}` renamed to `{new}`; {_unknown()}")
+            bad.append(f"`{old}` renamed to `{new}`; {_UNKNOWN}")
         elif hits:
             bad.append(
                 f"`{old}` renamed to `{new}` but `{old}` is still referenced at {_refs_text(hits)}"
             )
     pairs = ", ".join(f"`{a}` → `{b}`" for a, b in sorted(ren.names.items()))
+    _settle(
+        d,
+        bad,
+        "rename is not consistent: ",
+        f"rename {pairs}" if pairs else "imports follow renamed modules",
+        "pure rename: ASTs equal up to a one-to-one renaming of identifiers defined in "
+        f"the file ({pairs or 'imports only'}); no reference to an old name is left in "
+        "the head tree",
+    )
+
+
+def _settle(d: _Draft, bad: list[str], failure: str, summary: str, why: str) -> None:
+    """A pending rename or removal: trivial (``summary``, ``why``) unless a check failed."""
     if bad:
         d.trivial = False
-        d.not_trivial_why.append("rename is not consistent: " + "; ".join(bad))
+        d.not_trivial_why.append(failure + "; ".join(bad))
     else:
-        d.trivial_summary = f"rename {pairs}" if pairs else "imports follow renamed modules"
-        d.trivial_why.append(
-            "pure rename: ASTs equal up to a one-to-one renaming of identifiers defined in "
-            f"the file ({pairs or 'imports only'}); no reference to an old name is left in "
-            "the head tree"
-        )
-
-
-def _unknown() -> str:
-    return "the diff source cannot search the head tree, so callers are unknown"
+        d.trivial_summary = summary
+        d.trivial_why.append(why)
 
 
 def _check_removal(d: _Draft, checks: _Checks) -> None:
@@ -879,21 +864,18 @@ def _check_removal(d: _Draft, checks: _Checks) -> None:
             elif hits and qual.count(".") == 1 and module:
                 hits = _member_hits(d, checks, module, qual, name, hits)
             if hits is None:
-                bad.append(f"`{qual}` removed; {_unknown()}")
+                bad.append(f"`{qual}` removed; {_UNKNOWN}")
             elif hits:
                 bad.append(f"removed `{qual}` still has callers at {_refs_text(hits)}")
     removed = _names_list(rem.defs)
-    if bad:
-        d.trivial = False
-        d.not_trivial_why.append("dead-code removal with callers: " + "; ".join(bad))
-    else:
-        d.trivial_summary = (
-            f"dead code removed: {removed}" if rem.defs else "unused imports removed"
-        )
-        d.trivial_why.append(
-            f"dead-code removal: {removed or 'unused imports'} removed and nothing else changed; "
-            "no caller of a removed name is left in the head tree"
-        )
+    _settle(
+        d,
+        bad,
+        "dead-code removal with callers: ",
+        f"dead code removed: {removed}" if rem.defs else "unused imports removed",
+        f"dead-code removal: {removed or 'unused imports'} removed and nothing else changed; "
+        "no caller of a removed name is left in the head tree",
+    )
 
 
 def _member_hits(
@@ -941,9 +923,8 @@ def _finish_python(
         hunks = parse_hunks(text_patch(ch.base_text, ch.head_text, ch.path))
     base = SideInfo.build(d.base_tree, (ln for h in hunks for ln in h.removed))
     head = SideInfo.build(d.head_tree, (ln for h in hunks for ln in h.added))
-    impact = analyse(
+    ctx = FileContext(
         ch.path,
-        changed,
         base,
         head,
         hunks,
@@ -953,8 +934,25 @@ def _finish_python(
         new_functions=new_functions,
         read_tree=read_tree,
     )
+    impact = analyse(ctx, changed)
     for item in d.design_extra:
         impact.add("design", item)
+    for q in IMPACT_QUESTIONS:
+        no = [f"no: nothing {_NO_TEXT[q]} among the changed code", *impact.notes[:_MAX_REFS]]
+        ev[q] = impact.yes[q] or no
+    yes = [q for q in IMPACT_QUESTIONS if impact.answer(q)]
+    what = _what_changed(d, changed)
+    summary = f"{what} ({', '.join(yes)})" if yes else f"{what} (no perf-relevant pattern)"
+    return _file(ch, ev, summary, yes=yes)
+
+
+def _what_changed(d: _Draft, changed: list[str]) -> str:
+    """The start of a file's summary: a new or deleted module, or its first changed symbols."""
+    ch = d.change
+    if ch.status == "added":
+        return "new module"
+    if ch.status == "deleted":
+        return "module deleted"
     before = astdiff.index_symbols(d.base_norm) if d.base_norm is not None else {}
     after = astdiff.index_symbols(d.head_norm) if d.head_norm is not None else {}
     shown = [
@@ -962,31 +960,9 @@ def _finish_python(
         for n in changed
         if not n.startswith("<")
     ] or [f"changed {n}" for n in changed]
-    for q in IMPACT_QUESTIONS:
-        no = [f"no: nothing {_NO_TEXT[q]} among the changed code", *impact.notes[:_MAX_REFS]]
-        ev[q] = impact.yes[q] or no
-    yes = [q for q in IMPACT_QUESTIONS if impact.answer(q)]
-    if ch.status == "added":
-        what = "new module"
-    elif ch.status == "deleted":
-        what = "module deleted"
-    else:
-        what = ", ".join(shown[:3]) + (f" +{len(shown) - 3} more" if len(shown) > 3 else "")
-        if not shown:
-            what = f"moved from {ch.old_path}" if ch.old_path else "no code change"
-    summary = f"{what} ({', '.join(yes)})" if yes else f"{what} (no perf-relevant pattern)"
-    return FileAssessment(
-        ch.path,
-        False,
-        shuffle=impact.answer("shuffle"),
-        memory=impact.answer("memory"),
-        cpu=impact.answer("cpu"),
-        design=impact.answer("design"),
-        summary=summary,
-        evidence=ev,
-        status=ch.status,
-        old_path=ch.old_path,
-    )
+    if not shown:
+        return f"moved from {ch.old_path}" if ch.old_path else "no code change"
+    return ", ".join(shown[:3]) + (f" +{len(shown) - 3} more" if len(shown) > 3 else "")
 
 
 def _behaviour_changes(d: _Draft) -> list[str]:
@@ -1038,17 +1014,6 @@ def _rationale(max_gate: str, per_file: Mapping[str, FileAssessment], scope_reas
     return "all Zephyr changes trivial: " + items(files)
 
 
-class _Provenance(TypedDict):
-    """The fields every :class:`Assessment` of one diff shares: scope and diff source."""
-
-    scope: dict[str, list[str]]
-    source: str
-    base_sha: str
-    head_sha: str
-    is_fork: bool
-    fork_repo: str | None
-
-
 def assess(
     files: Sequence[FileChange],
     *,
@@ -1071,47 +1036,45 @@ def assess(
     flags = list(scope.flags)
     if is_fork:
         flags.insert(0, _fork_flag(fork_repo))
-    common: _Provenance = {
-        "scope": scope.to_json(),
-        "source": source,
-        "base_sha": base_sha,
-        "head_sha": head_sha,
-        "is_fork": is_fork,
-        "fork_repo": fork_repo,
-    }
+    make = functools.partial(  # the fields every Assessment of this diff shares
+        Assessment,
+        flags=flags,
+        scope=scope.to_json(),
+        source=source,
+        base_sha=base_sha,
+        head_sha=head_sha,
+        is_fork=is_fork,
+        fork_repo=fork_repo,
+    )
     if not scope.in_scope:
-        return Assessment("skip", scope.reason, {}, False, flags, **common)
-    gated = [f for f in files if classify_change(f.path, f.old_path) in GATED]
+        return make("skip", scope.reason, {}, False)
     per_file: dict[str, FileAssessment] = {}
     drafts = []
-    for ch in gated:
-        if classify_change(ch.path, ch.old_path) == Category.ZEPHYR_PACKAGE and ch.path.endswith(
-            "pyproject.toml"
-        ):
+    for ch in files:
+        category = classify_change(ch.path, ch.old_path)
+        if category not in GATED:
+            continue
+        python = ch.path.endswith(".py") or (ch.old_path or "").endswith(".py")
+        if category == Category.ZEPHYR_PACKAGE and ch.path.endswith("pyproject.toml"):
             per_file[ch.path] = _assess_pyproject(ch)
-        elif ch.path.endswith(".py") or (ch.old_path or "").endswith(".py"):
-            if ch.binary:
-                per_file[ch.path] = _assess_other(ch)
-            else:
-                drafts.append(_guarded_draft(ch))
+        elif python and not ch.binary:
+            drafts.append(_guarded_draft(ch))
         else:
             per_file[ch.path] = _assess_other(ch)
-    checks = _Checks(drafts, find_references)
-    _cross_file(drafts, checks, read_head)
+    checks = _Checks(drafts, find_references, read_head)
+    _cross_file(drafts, checks)
     for d in drafts:
         if d.trivial or d.old_module_refs:
             _check_references(d, checks)
         try:
             per_file[d.path] = _finish_python(
-                d, checks.refs, checks.new_functions, checks.read_tree if read_head else None
+                d, checks.refs, checks.new_functions, checks.head.tree if read_head else None
             )
         except RecursionError:
-            per_file[d.path] = _unsure_file(d.change, _TOO_DEEP, "too large or deep to analyse")
+            per_file[d.path] = _unsure_file(d.change, _TOO_DEEP, _TOO_DEEP_SUMMARY)
     per_file = {p: per_file[p] for p in sorted(per_file)}
     gate = decide_max_gate(per_file.values())
-    return Assessment(
-        gate, _rationale(gate, per_file, scope.reason), per_file, True, flags, **common
-    )
+    return make(gate, _rationale(gate, per_file, scope.reason), per_file, True)
 
 
 def assess_source(source: DiffSource) -> Assessment:
@@ -1146,8 +1109,3 @@ def assess_source(source: DiffSource) -> Assessment:
         fork_repo=source.fork_repo,
         read_head=lambda path: source.read_text(path, "head"),
     )
-
-
-def with_changes(assessment: Assessment, **changes: Any) -> Assessment:
-    """A copy of ``assessment`` with fields replaced (per-file rows shared)."""
-    return replace(assessment, **changes)

@@ -25,12 +25,12 @@ LOG_METHODS = frozenset(
 )
 TYPING_MODULES = frozenset({"typing", "typing_extensions", "collections.abc", "__future__"})
 TYPEVAR_FACTORIES = frozenset({"TypeVar", "ParamSpec", "TypeVarTuple"})
-ASPECTS = ("docstrings", "annotations", "log_strings")
 ASPECT_TEXT = {
     "docstrings": "docstrings",
     "annotations": "type annotations",
     "log_strings": "log-message text",
 }
+_DEFINITION_KINDS = ("function", "class", "assign")
 _ANN = "__annotation__"
 _LOG_MSG = "<log message>"
 
@@ -70,6 +70,25 @@ def budget_problem(text: str, side: str, max_bytes: int, max_depth: int) -> str 
     return None
 
 
+def param_names(args: ast.arguments) -> list[str]:
+    """Parameter names in binding order: positional, ``*args``, keyword-only, ``**kwargs``."""
+    names = [a.arg for a in [*args.posonlyargs, *args.args]]
+    if args.vararg:
+        names.append(args.vararg.arg)
+    names += [a.arg for a in args.kwonlyargs]
+    if args.kwarg:
+        names.append(args.kwarg.arg)
+    return names
+
+
+def parse_or_none(text: str | None) -> ast.Module | None:
+    """The module's AST; None when there is no text or it does not parse."""
+    try:
+        return ast.parse(text) if text is not None else None
+    except (SyntaxError, ValueError):
+        return None
+
+
 def parse(text: str, path: str = "<file>") -> ast.Module | SyntaxError:
     """The module's AST, or the SyntaxError (never raised)."""
     try:
@@ -107,7 +126,7 @@ def _is_future_annotations(node: ast.AST) -> bool:
     return isinstance(node, ast.ImportFrom) and node.module == "__future__"
 
 
-def _call_name(func: ast.expr) -> str | None:
+def call_name(func: ast.expr) -> str | None:
     if isinstance(func, ast.Name):
         return func.id
     if isinstance(func, ast.Attribute):
@@ -167,7 +186,7 @@ def _names_in(node: ast.AST | None, out: set[str]) -> None:
 def _is_protocol(node: ast.ClassDef) -> bool:
     """A ``typing.Protocol`` class (its bare annotations declare, never assign)."""
     return any(
-        _call_name(b) == "Protocol" for b in node.bases if isinstance(b, ast.Name | ast.Attribute)
+        call_name(b) == "Protocol" for b in node.bases if isinstance(b, ast.Name | ast.Attribute)
     )
 
 
@@ -176,7 +195,7 @@ def _is_typevar(stmt: ast.stmt) -> bool:
     return (
         isinstance(stmt, ast.Assign | ast.AnnAssign)
         and isinstance(value, ast.Call)
-        and _call_name(value.func) in TYPEVAR_FACTORIES
+        and call_name(value.func) in TYPEVAR_FACTORIES
     )
 
 
@@ -296,7 +315,7 @@ class _Normaliser:
     def _call(self, node: ast.Call) -> ast.AST | None:
         if (
             self.annotations
-            and _call_name(node.func) == "cast"
+            and call_name(node.func) == "cast"
             and len(node.args) == 2
             and not node.keywords
         ):
@@ -327,12 +346,6 @@ def exported_names(tree: ast.AST | None) -> set[str]:
                     if isinstance(e, ast.Constant) and isinstance(e.value, str)
                 }
     return out
-
-
-def _used_names(tree: ast.AST) -> set[str]:
-    used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
-    used |= exported_names(tree)
-    return used
 
 
 def _prune_imports(body: list[ast.stmt], used: set[str], ann_names: set[str]) -> list[ast.stmt]:
@@ -405,14 +418,14 @@ def changed_aspects(base: ast.Module, head: ast.Module) -> list[str]:
             ):
                 anns.append(dump(n))
             elif isinstance(n, ast.Call):
-                if _call_name(n.func) in ("cast", *TYPEVAR_FACTORIES):
+                if call_name(n.func) in ("cast", *TYPEVAR_FACTORIES):
                     anns.append(dump(n))
                 elif is_log_call(n):
                     out["log_strings"].append(dump(n))
         return out
 
     a, b = collect(base), collect(head)
-    return [aspect for aspect in ASPECTS if a[aspect] != b[aspect]]
+    return [aspect for aspect in ASPECT_TEXT if a[aspect] != b[aspect]]
 
 
 # ---------------------------------------------------------------------------- symbols
@@ -443,6 +456,12 @@ class Symbol:
     @property
     def node(self) -> ast.AST | None:
         return self.nodes[0] if self.nodes else None
+
+
+def line_span(node: ast.AST | None) -> tuple[int, int]:
+    """First and last line of a node (1-based, inclusive; decorators not counted)."""
+    start = getattr(node, "lineno", 0)
+    return start, getattr(node, "end_lineno", None) or start
 
 
 def _span(node: ast.AST) -> tuple[int, int]:
@@ -608,12 +627,19 @@ def defined_names(tree: ast.AST) -> set[str]:
     return out
 
 
+def definitions(tree: ast.Module | None) -> dict[str, Symbol]:
+    """The functions, classes and assigned names of a module by qualname ({} for None)."""
+    if tree is None:
+        return {}
+    return {q: s for q, s in index_symbols(tree).items() if s.kind in _DEFINITION_KINDS}
+
+
 def public_definitions(tree: ast.Module) -> dict[str, str]:
     """Public names defined at module or class level: ``{name: qualname}``."""
     out: dict[str, str] = {}
-    for name, sym in index_symbols(tree).items():
+    for name in definitions(tree):
         short = name.rsplit(".", 1)[-1]
-        if sym.kind in ("function", "class", "assign") and not short.startswith("_"):
+        if not short.startswith("_"):
             for part in short.split(","):
                 out.setdefault(part, name)
     return out
@@ -710,7 +736,7 @@ def match_removal(base: ast.Module, head: ast.Module) -> RemovalMatch | None:
         return None
     if not (out.defs or out.imports):
         return None
-    still_used = _used_names(head)
+    still_used = {n.id for n in ast.walk(head) if isinstance(n, ast.Name)} | exported_names(head)
     if any(name in still_used for name in out.imports):
         return None
     return out
@@ -753,9 +779,6 @@ def _subsequence(a: list[ast.stmt], b: list[ast.stmt], prefix: str, out: Removal
 
 # ---------------------------------------------------------------------------- tokens
 
-_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
 RESULT_CALL = ".result()"
 """Marker :func:`code_names` puts on the line of a ``<expr>.result(...)`` call."""
 
@@ -793,6 +816,11 @@ def code_names(nodes: list[ast.AST], lines: set[int]) -> list[str]:
             ):
                 out.append(RESULT_CALL)
     return out
+
+
+def words(text: str) -> frozenset[str]:
+    """The whitespace-separated words of ``text``, as a set (for word lists)."""
+    return frozenset(text.split())
 
 
 def identifier_parts(name: str) -> list[str]:

@@ -17,8 +17,8 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable, Iterable, Mapping
 
-from perfgate_lib.assess.astdiff import receiver_text
-from perfgate_lib.assess.modpath import module_of, resolve_import
+from perfgate_lib.assess.astdiff import call_name, parse_or_none, receiver_text
+from perfgate_lib.assess.modpath import import_source, module_of
 
 HeadReader = Callable[[str], str | None]
 
@@ -26,18 +26,25 @@ HeadReader = Callable[[str], str | None]
 def _module_aliases(tree: ast.Module, path: str, module: str) -> set[str]:
     """Dotted names bound to ``module`` in a file (``writers``, ``zephyr.writers``, ``w``)."""
     parent, _, last = module.rpartition(".")
-    out: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                if alias.name == module:
-                    out.add(alias.asname or module)
-        elif isinstance(node, ast.ImportFrom):
-            source = resolve_import("." * node.level + (node.module or ""), path)
-            for alias in node.names:
-                if source == parent and alias.name == last:
-                    out.add(alias.asname or last)
-    return out
+    imported = {
+        alias.asname or module
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+        if alias.name == module
+    }
+    return imported | _from_imports(tree, path, parent, last)
+
+
+def _from_imports(tree: ast.Module, path: str, module: str, name: str) -> set[str]:
+    """Names ``from module import name [as x]`` binds in a file (relative imports resolved)."""
+    return {
+        alias.asname or alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and import_source(node, path) == module
+        for alias in node.names
+        if alias.name == name
+    }
 
 
 def module_bindings(tree: ast.Module) -> set[str]:
@@ -52,15 +59,13 @@ def module_bindings(tree: ast.Module) -> set[str]:
             continue
         if isinstance(stmt, ast.Import | ast.ImportFrom):
             out.update((a.asname or a.name).split(".")[0] for a in stmt.names)
-        for node in ast.walk(stmt) if not isinstance(stmt, ast.If | ast.Try) else []:
-            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-                out.add(node.id)
-        for field_name in ("body", "orelse", "finalbody"):
-            stack.extend(
-                getattr(stmt, field_name, []) if isinstance(stmt, ast.If | ast.Try) else []
-            )
-        for handler in getattr(stmt, "handlers", []) or []:
-            stack.extend(handler.body)
+        if isinstance(stmt, ast.If | ast.Try):
+            stack += [*stmt.body, *stmt.orelse, *getattr(stmt, "finalbody", [])]
+        else:
+            stored = (n for n in ast.walk(stmt) if isinstance(n, ast.Name))
+            out.update(n.id for n in stored if isinstance(n.ctx, ast.Store))
+        for handler in getattr(stmt, "handlers", []):
+            stack += handler.body
     return out
 
 
@@ -75,7 +80,7 @@ def python_uses(
     bound = module_bindings(tree) if own else set()
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
-            source = resolve_import("." * node.level + (node.module or ""), path)
+            source = import_source(node, path)
             if source == module and any(a.name == name for a in node.names):
                 lines.add(node.lineno)
         elif isinstance(node, ast.Attribute) and node.attr == name:
@@ -92,7 +97,7 @@ def python_uses(
     return sorted(lines)
 
 
-class _HeadFiles:
+class HeadFiles:
     """Head-tree files read at most once: their texts and ASTs (None when a file cannot be
     read or parsed)."""
 
@@ -108,15 +113,11 @@ class _HeadFiles:
 
     def tree(self, path: str) -> ast.Module | None:
         if path not in self._trees:
-            src = self.text(path)
-            try:
-                self._trees[path] = ast.parse(src) if src is not None else None
-            except (SyntaxError, ValueError):
-                self._trees[path] = None
+            self._trees[path] = parse_or_none(self.text(path))
         return self._trees[path]
 
 
-def _hit_path(hit: str) -> str:
+def hit_path(hit: str) -> str:
     """The file of a textual ``path:line`` hit."""
     return hit.rsplit(":", 1)[0]
 
@@ -132,14 +133,14 @@ def _text_uses(src: str, path: str, module: str, name: str) -> list[str]:
 
 
 def _uses_in_file(
-    path: str, module: str, name: str, name_hits: list[str], head: _HeadFiles, defined: bool
+    path: str, module: str, name: str, name_hits: list[str], head: HeadFiles, defined: bool
 ) -> list[str]:
     """``path:line`` uses of ``module.name`` in one head-tree file that names it."""
     if not path.endswith(".py"):
         return _text_uses(head.text(path) or "", path, module, name)
     parsed = head.tree(path)
     if parsed is None:  # cannot read it: every textual hit counts
-        return [h for h in name_hits if _hit_path(h) == path]
+        return [h for h in name_hits if hit_path(h) == path]
     return [f"{path}:{ln}" for ln in python_uses(parsed, path, module, name, defined)]
 
 
@@ -153,12 +154,12 @@ def users_of(
     ``module.name``; ``hits`` are the textual ``path:line`` hits of each name. For removed
     names (``defined`` false) a module's own bare reads count only if it no longer binds
     the name; for new ones (``defined``) they count always."""
-    head = _HeadFiles(read_head)
+    head = HeadFiles(read_head)
     out: dict[tuple[str, str], list[str]] = {}
     for module, name in removed:
         name_hits = hits.get(name, [])
         found: list[str] = []
-        for path in sorted({_hit_path(h) for h in name_hits}):
+        for path in sorted({hit_path(h) for h in name_hits}):
             found += _uses_in_file(path, module, name, name_hits, head, defined)
         if found:
             out[(module, name)] = found
@@ -186,20 +187,10 @@ def _enclosing_function(node: ast.AST, parents: Mapping[int, ast.AST]) -> ast.AS
     return cur
 
 
-def _import_source(node: ast.ImportFrom, path: str) -> str:
-    """The module a ``from ... import`` in ``path`` imports from (relative ones resolved)."""
-    return resolve_import("." * node.level + (node.module or ""), path)
-
-
 def _class_names(tree: ast.Module, path: str, module: str, cls: str, own: bool) -> set[str]:
     """Bare names bound to the class ``module.cls`` in one file: its own name in its own
     module, and the names ``from module import cls [as x]`` binds."""
-    names = {cls} if own else set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom):
-            source = _import_source(node, path)
-            names |= {a.asname or a.name for a in node.names if source == module and a.name == cls}
-    return names
+    return ({cls} if own else set()) | _from_imports(tree, path, module, cls)
 
 
 def _check_other_routes(
@@ -209,7 +200,7 @@ def _check_other_routes(
     from another module), or named by a string or by a name not bound to it."""
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and any(a.name == cls for a in node.names):
-            if _import_source(node, path) != module:
+            if import_source(node, path) != module:
                 raise _Escapes(f"{path}:{node.lineno}")
         elif (isinstance(node, ast.Name) and node.id == cls and node.id not in names) or (
             isinstance(node, ast.Constant) and node.value == cls
@@ -357,18 +348,14 @@ def member_users(
     be followed (an instance escapes, the class is subclassed, annotated or named in a
     non-Python file): then every textual hit of the member may be a caller.
     ``class_hits``/``member_hits``: textual ``path:line`` hits of the two names."""
-    files = {h.rsplit(":", 1)[0] for h in class_hits} | {own_path}
+    files = {hit_path(h) for h in class_hits} | {own_path}
     found: list[str] = []
     for path in sorted(files):
         if not path.endswith(".py"):
             if path.endswith(_PROSE):
                 continue
             return None
-        src = read_head(path)
-        try:
-            tree = ast.parse(src) if src is not None else None
-        except (SyntaxError, ValueError):
-            tree = None
+        tree = parse_or_none(read_head(path))
         if tree is None:
             return None
         try:
@@ -376,24 +363,18 @@ def member_users(
         except _Escapes:
             return None
         found += [f"{path}:{ln}" for attr, ln in accesses if attr == member]
-    for path in sorted({h.rsplit(":", 1)[0] for h in member_hits}):
-        if not path.endswith(".py"):
+    for path in sorted({hit_path(h) for h in member_hits}):
+        src = read_head(path) if path.endswith(".py") else None
+        if src is None:
             continue
-        src = read_head(path)
-        try:
-            tree = ast.parse(src) if src is not None else None
-        except (SyntaxError, ValueError):
+        tree = parse_or_none(src)
+        if tree is None:
             return None
-        for node in ast.walk(tree) if tree is not None else []:
+        for node in ast.walk(tree):
             if (
                 isinstance(node, ast.Call)
-                and _callee(node) in _BY_STRING
+                and call_name(node.func) in _BY_STRING
                 and any(isinstance(a, ast.Constant) and a.value == member for a in node.args)
             ):
                 found.append(f"{path}:{node.lineno}")
     return sorted(set(found))
-
-
-def _callee(call: ast.Call) -> str:
-    f = call.func
-    return f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", "")

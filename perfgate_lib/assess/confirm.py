@@ -31,6 +31,7 @@ ACCEPTED = (
     '"max_gate=2 — only minhash sensitivity matters")',
     '"skip" (optionally with a reason)',
 )
+_ACCEPTED = "accepted replies: " + ", ".join(ACCEPTED)
 _QUOTES = "\"'`“”‘’"
 _SEP = r"(?:\s*[,;]\s*|\s+)"
 _GO = re.compile(rf"^go(?:{_SEP}({FORK_WORD}))?$", re.I)
@@ -53,20 +54,13 @@ class Reply:
     text: str = ""
 
 
-def _accepted(fork: bool = False) -> str:
-    text = "accepted replies: " + ", ".join(ACCEPTED)
-    if fork:
-        text += f'; this PR comes from a fork: add "{FORK_WORD}" to run it ("go {FORK_WORD}")'
-    return text
-
-
 def parse_reply(text: str) -> Reply:
     """Parse the reviewer's reply; UsageError listing what is accepted otherwise."""
     raw = plain(text or "")
     norm = unicodedata.normalize("NFKC", raw).strip().strip(_QUOTES).strip()
     norm = re.sub(r"[.!]+$", "", norm).strip()
     if not norm:
-        raise UsageError(f"empty reply; {_accepted()}")
+        raise UsageError(f"empty reply; {_ACCEPTED}")
     m = _GO.match(norm)
     if m:
         return Reply("go", fork_ok=bool(m.group(1)), text=raw.strip())
@@ -76,11 +70,11 @@ def parse_reply(text: str) -> Reply:
         if gate not in GATES:
             raise UsageError(
                 f"reply {raw.strip()!r}: max_gate must be one of {', '.join(GATES)}, "
-                f"got {gate!r}; {_accepted()}"
+                f"got {gate!r}; {_ACCEPTED}"
             )
         reason = m.group("reason").strip().strip(_QUOTES).strip()
         return Reply("override", gate, reason, bool(m.group("fork")), raw.strip())
-    raise UsageError(f"unrecognised reply {raw.strip()!r}; {_accepted()}")
+    raise UsageError(f"unrecognised reply {raw.strip()!r}; {_ACCEPTED}")
 
 
 def apply_reply(
@@ -134,5 +128,4 @@ def waived(assessment: Assessment) -> bool:
 
 def runs_gate(assessment: Assessment) -> bool:
     """True when the confirmed assessment runs at least Gate 1."""
-    conf = assessment.confirmation
-    return bool(conf) and assessment.max_gate != "skip"
+    return bool(assessment.confirmation) and assessment.max_gate != "skip"

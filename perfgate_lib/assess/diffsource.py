@@ -144,19 +144,17 @@ def _line_numbers(numbers: Iterable[int | None]) -> tuple[int, ...]:
 
 
 def _hunks_of(pf: unidiff.PatchedFile) -> list[Hunk]:
-    out = []
-    for h in pf:
-        out.append(
-            Hunk(
-                base_start=h.source_start,
-                base_length=h.source_length,
-                head_start=h.target_start,
-                head_length=h.target_length,
-                removed=_line_numbers(ln.source_line_no for ln in h if ln.is_removed),
-                added=_line_numbers(ln.target_line_no for ln in h if ln.is_added),
-            )
+    return [
+        Hunk(
+            h.source_start,
+            h.source_length,
+            h.target_start,
+            h.target_length,
+            removed=_line_numbers(ln.source_line_no for ln in h if ln.is_removed),
+            added=_line_numbers(ln.target_line_no for ln in h if ln.is_added),
         )
-    return out
+        for h in pf
+    ]
 
 
 def text_patch(base: str | None, head: str | None, path: str = "f") -> str:
@@ -194,6 +192,11 @@ def _is_code_file(path: str) -> bool:
     return not path.lower().endswith(_DOC_SUFFIXES)
 
 
+def _numbered_lines(path: str, text: str | None) -> list[tuple[str, int, str]]:
+    """``(path, lineno, line)`` of one file's text, for :func:`_word_hits`."""
+    return [(path, i, line) for i, line in enumerate((text or "").splitlines(), 1)]
+
+
 # ---------------------------------------------------------------------------- local git
 
 
@@ -223,6 +226,25 @@ def _git_unquote(path: str) -> str:
         raw = codecs.escape_decode(path[1:-1].encode("utf-8"))[0]
         return raw.decode("utf-8", errors="surrogateescape")
     return path
+
+
+def _git_changed_file(
+    path: str, status: Any, old_path: str | None, patches: dict[str, unidiff.PatchedFile]
+) -> ChangedFile:
+    """One file of ``git diff --name-status``, with what its parsed patch says, if any."""
+    pf = patches.get(path)
+    if pf is None:
+        return ChangedFile(path, status, old_path)
+    return ChangedFile(
+        path,
+        status,
+        old_path,
+        patch="".join(str(h) for h in pf) or None,  # no hunks: no patch
+        hunks=tuple(_hunks_of(pf)),
+        additions=pf.added,
+        deletions=pf.removed,
+        binary=bool(pf.is_binary_file),
+    )
 
 
 _STATUS = {"A": "added", "M": "modified", "D": "deleted", "R": "renamed", "T": "modified"}
@@ -311,25 +333,10 @@ class LocalGitDiffSource:
                     by_path[source[2:]] = pf
         except unidiff.UnidiffParseError:
             by_path = {}
-        out = []
-        for status, path, old_path in entries:
-            patched = by_path.get(path)
-            hunks = tuple(_hunks_of(patched)) if patched is not None else ()
-            body = (
-                "".join(str(h) for h in patched) if patched is not None and len(patched) else None
-            )
-            out.append(
-                ChangedFile(
-                    path=path,
-                    status=status,  # type: ignore[arg-type]
-                    old_path=old_path if status == "renamed" else None,
-                    patch=body,
-                    hunks=hunks,
-                    additions=patched.added if patched is not None else 0,
-                    deletions=patched.removed if patched is not None else 0,
-                    binary=bool(patched is not None and patched.is_binary_file),
-                )
-            )
+        out = [
+            _git_changed_file(path, status, old_path if status == "renamed" else None, by_path)
+            for status, path, old_path in entries
+        ]
         return sorted(out, key=lambda f: f.path)
 
     def prefetch(self, paths: Iterable[tuple[str, Side]]) -> None:
@@ -467,11 +474,8 @@ class DirectoryDiffSource:
     def find_references(self, names: Collection[str]) -> dict[str, list[str]] | None:
         items = []
         for path, p in self._tree("head").items():
-            if not _is_code_file(path):
-                continue
-            text = _decode(p.read_bytes())
-            for i, line in enumerate((text or "").splitlines(), 1):
-                items.append((path, i, line))
+            if _is_code_file(path):
+                items += _numbered_lines(path, _decode(p.read_bytes()))
         return _word_hits(names, items)
 
 
@@ -665,9 +669,7 @@ class GitHubDiffSource:
                     if not _is_code_file(path):
                         continue
                     fh = tar.extractfile(member)
-                    text = _decode(fh.read()) if fh else None
-                    for i, line in enumerate((text or "").splitlines(), 1):
-                        items.append((path, i, line))
+                    items += _numbered_lines(path, _decode(fh.read()) if fh else None)
         except tarfile.TarError:
             return None
         return _word_hits(names, items)

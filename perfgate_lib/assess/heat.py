@@ -20,64 +20,26 @@ import ast
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from perfgate_lib.assess.astdiff import Symbol, is_log_call, symbol_at
+from perfgate_lib.assess.astdiff import (
+    Symbol,
+    identifier_parts,
+    is_log_call,
+    line_span,
+    symbol_at,
+    words,
+)
 
-ONCE_PER_OBJECT = frozenset(
-    {
-        "__init__",
-        "__post_init__",
-        "__new__",
-        "__init_subclass__",
-        "__repr__",
-        "__str__",
-        "__enter__",
-        "__exit__",
-        "__aenter__",
-        "__aexit__",
-        "__del__",
-        "close",
-    }
+ONCE_PER_OBJECT = words(
+    "__init__ __post_init__ __new__ __init_subclass__ __repr__ __str__ __enter__ __exit__ "
+    "__aenter__ __aexit__ __del__ close"
 )
 _LOOPS = (ast.For, ast.AsyncFor, ast.While)
 # What a loop iterates when it runs once per stage, per shard or per input file (plan and
 # setup metadata), not per item: the last name of the iterable, singular or plural.
-PER_STAGE = frozenset(
-    [
-        "column",
-        "columns",
-        "col",
-        "cols",
-        "field",
-        "fields",
-        "file",
-        "files",
-        "path",
-        "paths",
-        "shard",
-        "shards",
-        "op",
-        "ops",
-        "operation",
-        "operations",
-        "stage",
-        "stages",
-        "worker",
-        "workers",
-        "task",
-        "tasks",
-        "spec",
-        "specs",
-        "option",
-        "options",
-        "arg",
-        "args",
-        "kwarg",
-        "kwargs",
-        "name",
-        "names",
-        "attempt",
-        "attempts",
-    ]
+PER_STAGE = words(
+    "column columns col cols field fields file files path paths shard shards op ops "
+    "operation operations stage stages worker workers task tasks spec specs option options "
+    "arg args kwarg kwargs name names attempt attempts"
 )
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 
@@ -95,8 +57,8 @@ class Heat:
 
 
 def _span(node: ast.AST) -> range:
-    start = getattr(node, "lineno", 0)
-    return range(start, (getattr(node, "end_lineno", None) or start) + 1)
+    start, end = line_span(node)
+    return range(start, end + 1)
 
 
 def _regions(root: ast.AST) -> tuple[set[int], dict[int, str]]:
@@ -221,18 +183,7 @@ def heat_from_callers(
     calls, other = _calls_to(tree, qualname)
     if not calls or other:
         return None
-    where: list[str] = []
-    levels: set[str] = set()
-    for line in calls:
-        found = _caller_level(symbols, line, qualname)
-        if found is None:
-            return None
-        levels.add(found[1])
-        where.append(f"`{found[0]}`")
-    callers = ", ".join(sorted(set(where)))
-    if levels == {"cold"}:
-        return Heat("cold", f"called only from cold paths: {callers}")
-    return Heat("stream", f"called once per stream or on cold paths: {callers}")
+    return _callers_heat([(symbols, line, "") for line in calls], qualname)
 
 
 def _per_stage(iterable: ast.expr | None) -> bool:
@@ -255,8 +206,6 @@ def _per_stage(iterable: ast.expr | None) -> bool:
         name = iterable.id
     else:
         return False
-    from perfgate_lib.assess.astdiff import identifier_parts
-
     parts = identifier_parts(name)
     return bool(parts) and parts[-1] in PER_STAGE
 
@@ -273,8 +222,7 @@ def heat_from_tree_callers(
 
     if "." in qualname:
         return None
-    where: list[str] = []
-    levels: set[str] = set()
+    sites: list[tuple[Mapping[str, Symbol], int, str]] = []
     for path, tree, symbols, mentions in files:
         calls, other = _calls_to(tree, qualname)
         if other:
@@ -293,15 +241,24 @@ def heat_from_tree_callers(
                 explained.add(node.lineno)
         if mentions - explained:
             return None
-        for line in calls:
-            found = _caller_level(symbols, line, qualname)
-            if found is None:
-                return None
-            levels.add(found[1])
-            where.append(f"`{found[0]}` ({path.rsplit('/', 1)[-1]})")
-    if not where:
-        return None
-    callers = ", ".join(sorted(set(where)))
+        sites += [(symbols, line, f" ({path.rsplit('/', 1)[-1]})") for line in calls]
+    return _callers_heat(sites, qualname) if sites else None
+
+
+def _callers_heat(
+    sites: Iterable[tuple[Mapping[str, Symbol], int, str]], qualname: str
+) -> Heat | None:
+    """Cold when every call site (its file's symbols, line, label for the evidence) sits on
+    a cold path, once per stream when some sit on per-stream code; None when one may be hot."""
+    where: set[str] = set()
+    levels: set[str] = set()
+    for symbols, line, label in sites:
+        found = _caller_level(symbols, line, qualname)
+        if found is None:
+            return None
+        levels.add(found[1])
+        where.add(f"`{found[0]}`{label}")
+    callers = ", ".join(sorted(where))
     if levels == {"cold"}:
         return Heat("cold", f"called only from cold paths: {callers}")
     return Heat("stream", f"called once per stream or on cold paths: {callers}")

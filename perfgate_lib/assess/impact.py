@@ -16,6 +16,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from perfgate_lib.assess.astdiff import (
     RESULT_CALL,
@@ -24,19 +25,18 @@ from perfgate_lib.assess.astdiff import (
     dump,
     exported_names,
     identifier_parts,
+    index_symbols,
     iter_calls,
     literal_value,
+    param_names,
     symbol_at,
+    words,
 )
 from perfgate_lib.assess.diffsource import Hunk
 from perfgate_lib.assess.heat import Heat, heat_from_callers, heat_from_tree_callers, heat_of
 
 IMPACT_QUESTIONS = ("shuffle", "memory", "cpu", "design")
 MAX_EVIDENCE = 8
-
-
-def _words(text: str) -> frozenset[str]:
-    return frozenset(text.split())
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ WORD_RULES: tuple[WordRule, ...] = (
     WordRule(
         "shuffle",
         "scatter pipeline (hashing, fanout, combiner, partitioning, routing, k-way merge)",
-        _words(
+        words(
             "hash hashes hashing fanout combiner combiners combine scatter scattered sidecar "
             "shard shards sharding reshard route routes routing router bucket buckets "
             "shuffle shuffled kway heapq"
@@ -67,7 +67,7 @@ WORD_RULES: tuple[WordRule, ...] = (
     WordRule(
         "memory",
         "buffer sizes, chunk shapes, spill thresholds, accumulation, retained data",
-        _words(
+        words(
             "buffer buffers buf bufs chunk chunks chunked chunking batch batches batched "
             "threshold thresholds spill spills spilled spilling cache cached caches capacity "
             "queue queues maxsize prefetch memory mem rss payload payloads retain retained "
@@ -78,7 +78,7 @@ WORD_RULES: tuple[WordRule, ...] = (
     WordRule(
         "cpu",
         "sort/merge loops, serialization, polling, locks, JSON/parquet I/O",
-        _words(
+        words(
             "sort sorted sorting sorts merge merges merged merging heapq heappush heappop "
             "heapify bisect pickle cloudpickle dumps loads json orjson msgpack encode "
             "decode encoder decoder compress decompress zstd lz4 snappy arrow pyarrow "
@@ -91,7 +91,7 @@ WORD_RULES: tuple[WordRule, ...] = (
     WordRule(
         "design",
         "retry/error classification, actor protocol, plan/fusion rules, stage semantics",
-        _words(
+        words(
             "retry retries retrying retryable retriable transient preempt preempted "
             "preemption attempt attempts fatal classify classification fuse fused fusion "
             "fusible actor actors remote rpc protocol"
@@ -100,13 +100,13 @@ WORD_RULES: tuple[WordRule, ...] = (
     ),
 )
 
-SIZE_PARTS = _words(
+SIZE_PARTS = words(
     "size sizes bytes byte mb gb kb mib gib kib rows records limit max min capacity len "
     "length count threshold"
 )
 # A class whose methods are called across processes: changing them changes the protocol.
 ACTOR_CLASS = re.compile(r"(Actor|Coordinator|Worker|Service|Server|Client|Protocol|Handler)$")
-ERROR_PARTS = _words(
+ERROR_PARTS = words(
     "error errors exception exceptions exc retry retries retryable retriable fatal transient"
 )
 CLASSIFY_RAISE = re.compile(r"(Retry|Retriable|Retryable|Transient|Fatal|Preempt|Infra)", re.I)
@@ -170,8 +170,6 @@ class SideInfo:
 
     @classmethod
     def build(cls, tree: ast.Module | None, lines: Iterable[int]) -> SideInfo:
-        from perfgate_lib.assess.astdiff import index_symbols
-
         return cls(
             tree=tree,
             symbols=index_symbols(tree) if tree is not None else {},
@@ -199,12 +197,11 @@ def _lines_of(sym: Symbol | None, info: SideInfo, qualname: str) -> list[int]:
     """Changed lines of ``qualname`` on one side (innermost symbol owns a line)."""
     if sym is None:
         return []
-    own = [
+    return [
         ln
         for ln in sorted(info.changed_lines)
         if any(a <= ln <= b for a, b in sym.ranges) and symbol_at(info.symbols, ln) == qualname
     ]
-    return own
 
 
 def _all_lines(sym: Symbol | None) -> list[int]:
@@ -276,10 +273,6 @@ def _raised(node: ast.AST | None) -> set[str]:
     return out
 
 
-def _has_result_call(tokens: list[str]) -> bool:
-    return RESULT_CALL in tokens
-
-
 def _fmt_value(v: object) -> str:
     if isinstance(v, int) and not isinstance(v, bool) and abs(v) >= 1024:
         for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
@@ -304,21 +297,37 @@ def _constant_change(qualname: str, base: Symbol | None, head: Symbol | None) ->
 
 
 @dataclass(frozen=True)
-class _FileContext:
-    """What :func:`analyse` knows about the file as a whole (its arguments, and what
-    follows from them)."""
+class FileContext:
+    """What :func:`analyse` knows about one file as a whole.
+
+    ``whole_file``: every line of every changed symbol counts as changed (added or
+    deleted modules, or no usable hunks). ``unused``: new symbols nothing in the head
+    tree calls (qualname -> why): they cannot change performance, only the public API.
+    ``refs``: head-tree hits of names (to tell a function called only from this module's
+    cold paths; None when unknown). ``new_functions``: top-level functions the diff adds
+    (in any file): a call of one is judged by its body, which the diff shows, not by its
+    name. ``read_tree``: a head-tree file's AST (None when unreadable), to follow a
+    function's callers in other modules.
+    """
 
     path: str
     base: SideInfo
     head: SideInfo
     hunks: tuple[Hunk, ...]
-    whole_file: bool
-    unused: Mapping[str, str]
-    refs: Mapping[str, list[str]] | None
-    new_functions: frozenset[str]
-    read_tree: Callable[[str], ast.Module | None] | None
-    exported: set[str]
-    execution_file: bool
+    whole_file: bool = False
+    unused: Mapping[str, str] = field(default_factory=dict)
+    refs: Mapping[str, list[str]] | None = None
+    new_functions: frozenset[str] = frozenset()
+    read_tree: Callable[[str], ast.Module | None] | None = None
+
+    @cached_property
+    def exported(self) -> set[str]:
+        """Names in ``__all__`` on either side."""
+        return exported_names(self.head.tree) | exported_names(self.base.tree)
+
+    @cached_property
+    def execution_file(self) -> bool:
+        return any("executor" in r.what for r in roles_of(self.path))
 
 
 @dataclass(frozen=True)
@@ -354,7 +363,7 @@ class _Tokens:
     name_parts: set[str]  # parts of the symbol's own name
 
 
-def _symbol_change(qn: str, ctx: _FileContext) -> _SymbolChange:
+def _symbol_change(qn: str, ctx: FileContext) -> _SymbolChange:
     bsym, hsym = ctx.base.symbols.get(qn), ctx.head.symbols.get(qn)
     sym = hsym or bsym
     kind = sym.kind if sym else "module"
@@ -366,7 +375,7 @@ def _symbol_change(qn: str, ctx: _FileContext) -> _SymbolChange:
     return _SymbolChange(qn, kind, bsym, hsym, bl, hl, where)
 
 
-def _symbol_heat(c: _SymbolChange, ctx: _FileContext) -> Heat:
+def _symbol_heat(c: _SymbolChange, ctx: FileContext) -> Heat:
     """How often the changed lines run; for a function of unknown heat, from its callers
     (in this module, then in every head-tree file naming it)."""
     heat = _combined_heat(c.qn, c.kind, (c.bnode, c.bl), (c.hnode, c.hl))
@@ -471,7 +480,7 @@ def _result_call_rule(impact: Impact, c: _SymbolChange, tokens: _Tokens) -> None
     bnode, hnode = c.bnode, c.hnode
     nb = sum(1 for _ in iter_calls(bnode, "result")) if bnode is not None else 0
     nh = sum(1 for _ in iter_calls(hnode, "result")) if hnode is not None else 0
-    if _has_result_call(tokens.every) or (nb != nh and (bnode is not None and hnode is not None)):
+    if RESULT_CALL in tokens.every or (nb != nh and (bnode is not None and hnode is not None)):
         counts = f" ({nb} → {nh} calls in the symbol)" if nb != nh else ""
         impact.add(
             "design", f"{c.where}: changed .result() call (ordering/blocking of futures){counts}"
@@ -499,7 +508,7 @@ def _error_classification_rule(impact: Impact, c: _SymbolChange) -> None:
         )
 
 
-def _public_api_rule(impact: Impact, c: _SymbolChange, ctx: _FileContext) -> None:
+def _public_api_rule(impact: Impact, c: _SymbolChange, ctx: FileContext) -> None:
     """Public API: ``__all__``, a package's exports, public definitions."""
     if c.qn == "__all__":
         impact.add("design", f"{c.where}: __all__ (the exported API) changed")
@@ -509,7 +518,7 @@ def _public_api_rule(impact: Impact, c: _SymbolChange, ctx: _FileContext) -> Non
         _api_change(impact, c.qn, c.where, c.bsym, c.hsym)
 
 
-def _protocol_rule(impact: Impact, c: _SymbolChange, ctx: _FileContext) -> None:
+def _protocol_rule(impact: Impact, c: _SymbolChange, ctx: FileContext) -> None:
     """Actor protocol: a method of an actor-like class (or of the executor) added,
     removed, or with a new signature."""
     owner = c.qn.split(".")[0] if "." in c.qn else ""
@@ -518,23 +527,18 @@ def _protocol_rule(impact: Impact, c: _SymbolChange, ctx: _FileContext) -> None:
         return
     if c.bsym is not None and c.hsym is not None and _signature(c.bnode) == _signature(c.hnode):
         return
-    what = "added" if c.bsym is None else "removed" if c.hsym is None else "signature"
-    impact.add(
-        "design",
-        f"{c.where}: actor/executor protocol method {what} changed"
-        if what == "signature"
-        else f"{c.where}: actor/executor protocol method {what}",
-    )
+    what = "added" if c.bsym is None else "removed" if c.hsym is None else "signature changed"
+    impact.add("design", f"{c.where}: actor/executor protocol method {what}")
 
 
-def _unused_symbol(impact: Impact, c: _SymbolChange, ctx: _FileContext) -> None:
+def _unused_symbol(impact: Impact, c: _SymbolChange, ctx: FileContext) -> None:
     """A new symbol nothing calls: it cannot change performance, only the public API."""
     impact.notes.append(f"{c.where}: {ctx.unused[c.qn]}")
     if c.kind in ("function", "class") and _is_api(c.qn, ctx.path, ctx.exported):
         _api_change(impact, c.qn, c.where, c.bsym, c.hsym)
 
 
-def _analyse_symbol(impact: Impact, c: _SymbolChange, ctx: _FileContext) -> bool:
+def _analyse_symbol(impact: Impact, c: _SymbolChange, ctx: FileContext) -> bool:
     """Questions 2-5 for one changed symbol; True when its changed code still runs at an
     unknown or hot rate (then the file's role answers too)."""
     heat = _symbol_heat(c, ctx)
@@ -569,46 +573,13 @@ def _cap_evidence(impact: Impact) -> None:
             impact.yes[q] = impact.yes[q][:MAX_EVIDENCE] + [f"… and {extra} more"]
 
 
-def analyse(
-    path: str,
-    changed: list[str],
-    base: SideInfo,
-    head: SideInfo,
-    hunks: tuple[Hunk, ...],
-    *,
-    whole_file: bool = False,
-    unused: Mapping[str, str] | None = None,
-    refs: Mapping[str, list[str]] | None = None,
-    new_functions: frozenset[str] = frozenset(),
-    read_tree: Callable[[str], ast.Module | None] | None = None,
-) -> Impact:
-    """Questions 2-5 for the changed symbols of one file.
+def analyse(ctx: FileContext, changed: list[str]) -> Impact:
+    """Questions 2-5 for the changed symbols (qualnames) of one file.
 
-    ``whole_file``: every line of every changed symbol counts as changed (added or
-    deleted modules, or no usable hunks). ``unused``: new symbols nothing in the head
-    tree calls (qualname -> why): they cannot change performance, only the public API.
-    ``refs``: head-tree hits of names (to tell a function called only from this module's
-    cold paths; None when unknown). ``new_functions``: top-level functions the diff adds
-    (in any file): a call of one is judged by its body, which the diff shows, not by its
-    name. ``read_tree``: a head-tree file's AST (None when unreadable), to follow a
-    function's callers in other modules.
     Changes on cold paths (:mod:`perfgate_lib.assess.heat`) answer shuffle/memory/CPU from what
     they change (constants, .result() calls, error classification), not from the words
     or the file's role.
     """
-    ctx = _FileContext(
-        path=path,
-        base=base,
-        head=head,
-        hunks=hunks,
-        whole_file=whole_file,
-        unused=unused or {},
-        refs=refs,
-        new_functions=new_functions,
-        read_tree=read_tree,
-        exported=exported_names(head.tree) | exported_names(base.tree),
-        execution_file=any("executor" in r.what for r in roles_of(path)),
-    )
     impact = Impact()
     code_changed = False
     for qn in changed:
@@ -619,7 +590,7 @@ def analyse(
         if _analyse_symbol(impact, c, ctx):
             code_changed = True
     if code_changed:
-        _role_rule(impact, path)
+        _role_rule(impact, ctx.path)
     _cap_evidence(impact)
     return impact
 
@@ -642,8 +613,6 @@ def _heat_across_files(
 ) -> Heat | None:
     """How often a top-level function runs, from its call sites in every head-tree file
     naming it (None when any such file cannot be read or a mention is not a plain call)."""
-    from perfgate_lib.assess.astdiff import index_symbols
-
     if head.tree is None:
         return None
     by_file: dict[str, set[int]] = {}
@@ -683,32 +652,26 @@ def _locals(node: ast.AST | None) -> set[str]:
     """Local variables a function assigns (not its parameters: callers name those)."""
     if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
         return set()
-    args = node.args
-    params = {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]}
-    stored = {
-        n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
-    }
-    nested = {  # nested functions and lambdas: their names and parameters are local too
-        a.arg
-        for n in ast.walk(node)
-        if n is not node and isinstance(n, ast.Lambda | ast.FunctionDef | ast.AsyncFunctionDef)
-        for a in [*n.args.posonlyargs, *n.args.args, *n.args.kwonlyargs]
-    }
-    nested |= {
-        n.name
-        for n in ast.walk(node)
-        if n is not node and isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
-    }
-    return (stored | nested) - params
+
+    def named(args: ast.arguments) -> set[str]:  # without *args and **kwargs
+        return {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]}
+
+    local: set[str] = set()
+    for n in ast.walk(node):
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+            local.add(n.id)
+        elif n is not node and isinstance(n, ast.Lambda):  # nested: parameters are local too
+            local |= named(n.args)
+        elif n is not node and isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef):
+            local |= {n.name, *named(n.args)}  # and a nested function's own name
+    return local - named(node.args)
 
 
 def _own_names(node: ast.AST | None) -> set[str]:
     """A new function's own name and parameters (callers name them, in their own code)."""
     if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
         return set()
-    args = node.args
-    every = [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]
-    return {node.name} | {a.arg for a in every if a is not None}
+    return {node.name, *param_names(node.args)}
 
 
 def _changed_tokens(head: list[str], base: list[str]) -> list[str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+
 
 def module_of(path: str) -> str | None:
     """Dotted module of a Python path: ``lib/zephyr/src/zephyr/io/x.py`` -> ``zephyr.io.x``."""
@@ -24,3 +26,8 @@ def resolve_import(module: str, file_path: str) -> str:
     package = own if file_path.endswith("__init__.py") else own[:-1]
     base = package[: max(0, len(package) - (level - 1))]
     return ".".join([*base, name] if name else base)
+
+
+def import_source(node: ast.ImportFrom, file_path: str) -> str:
+    """The module a ``from ... import`` in ``file_path`` imports from (relative ones resolved)."""
+    return resolve_import("." * node.level + (node.module or ""), file_path)

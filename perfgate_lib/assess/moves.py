@@ -14,10 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from perfgate_lib.assess import alpha
-from perfgate_lib.assess.astdiff import Symbol, index_symbols
-from perfgate_lib.assess.modpath import module_of, resolve_import
-
-_KINDS = ("function", "class", "assign")
+from perfgate_lib.assess.astdiff import Symbol, definitions
+from perfgate_lib.assess.modpath import import_source, module_of
 
 
 @dataclass
@@ -30,16 +28,6 @@ class Moves:
     moved_out: dict[str, dict[str, str]] = field(default_factory=dict)
     modules: dict[tuple[str, str], str] = field(default_factory=dict)
 
-    def of(self, path: str) -> set[str]:
-        """Qualnames of ``path`` that moved in or out."""
-        return set(self.moved_in.get(path, {})) | set(self.moved_out.get(path, {}))
-
-
-def _symbols(tree: ast.Module | None) -> dict[str, Symbol]:
-    if tree is None:
-        return {}
-    return {q: s for q, s in index_symbols(tree).items() if s.kind in _KINDS}
-
 
 def _key(sym: Symbol) -> tuple[str, str]:
     return sym.kind, alpha.symbol_key(sym, dead_stores=True, local_imports=True)
@@ -49,10 +37,9 @@ def find_moves(files: Iterable[tuple[str, ast.Module | None, ast.Module | None]]
     """Pair definitions removed from one file with identical ones added to another.
     ``files``: (path, normalised base tree or None, normalised head tree or None)."""
     removed: dict[tuple[str, str, str], str] = {}
-    added: list[tuple[str, str, tuple[str, str]]] = []
     pending: list[tuple[str, str, Symbol]] = []
     for path, base, head in files:
-        b, h = _symbols(base), _symbols(head)
+        b, h = definitions(base), definitions(head)
         for q in b.keys() - h.keys():
             removed.setdefault((q, *_key(b[q])), path)
         pending += [(path, q, h[q]) for q in h.keys() - b.keys()]
@@ -80,7 +67,7 @@ def import_set(tree: ast.Module, path: str, moves: Moves | None = None) -> set[t
         if isinstance(stmt, ast.Import):
             out |= {("import", a.name, a.asname or "") for a in stmt.names}
         elif isinstance(stmt, ast.ImportFrom):
-            module = resolve_import("." * stmt.level + (stmt.module or ""), path)
+            module = import_source(stmt, path)
             for a in stmt.names:
                 target = moves.modules.get((module, a.name), module) if moves else module
                 out.add((target, a.name, a.asname or ""))

@@ -1,15 +1,8 @@
 """Text of the assessment: the reviewer confirmation block, the comment table, the waiver.
 
-* :func:`render_assessment_block` — the skill's "🤖 Zephyr perf gate assessment" block,
-  posted to the reviewer in the invoking session (one line per file; file names in code
-  spans, control characters removed so a file name cannot forge a line);
-* :func:`render_assessment_table` — markdown for the verdict comment: the per-file table
-  with the five yes/no answers, summary, rationale, flags and (folded) evidence
-  (:func:`assessment_table_md` from ``assessment.json``, for ``verdict.compare``);
-* :func:`render_waiver_comment` — the one-line PR comment when the gate is waived.
-
 Untrusted text (file names, summaries quoting paths, reviewer reasons) is escaped with
-:mod:`perfgate_lib.mdtext`.
+:mod:`perfgate_lib.mdtext`: in the block, file names sit in code spans with control
+characters removed, so a file name cannot forge a line.
 """
 
 from __future__ import annotations
@@ -22,8 +15,7 @@ from perfgate_lib.io.paramfile import parse_json_arg
 from perfgate_lib.mdtemplate import render
 from perfgate_lib.mdtext import md_code, plain
 
-COLUMNS = {"trivial": "Trivial", "shuffle": "Shuffle", "memory": "Memory", "cpu": "CPU"}
-COLUMNS["design"] = "Design"
+COLUMNS = dict(zip(QUESTIONS, ("Trivial", "Shuffle", "Memory", "CPU", "Design"), strict=True))
 FORK_WORD = "fork"
 """The word a reply must carry to run a fork's code (``go fork``, ``max_gate=2 fork``)."""
 
@@ -37,7 +29,7 @@ def reply_hint(a: Assessment) -> str:
     if a.confirmation:
         reply = plain(a.confirmation.get("reply", ""))
         return f'Reviewer replied "{reply}": max_gate={a.max_gate}.'
-    if not a.in_scope and not (a.confirmation or {}).get("forced"):
+    if not a.in_scope:
         return 'To force a gate anyway, reply "max_gate=<1|2|3>".'
     if a.is_fork:
         return (
@@ -48,7 +40,8 @@ def reply_hint(a: Assessment) -> str:
 
 
 def render_assessment_block(assessment: Assessment | Mapping[str, Any]) -> str:
-    """The skill's confirmation block (plain text with code spans for paths)."""
+    """The skill's "🤖 Zephyr perf gate assessment" block for the reviewer: plain text,
+    one line per file, paths in code spans."""
     a = _as_assessment(assessment)
     lines = ["🤖 Zephyr perf gate assessment"]
     if not a.in_scope:

@@ -8,10 +8,10 @@ any) and renders the confirmation block, the comment table and the waiver commen
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from perfgate_lib.assess.assessment import QUESTIONS, Assessment, assess_source, with_changes
+from perfgate_lib.assess.assessment import QUESTIONS, Assessment, AssessmentError, assess_source
 from perfgate_lib.assess.confirm import apply_reply, waived
 from perfgate_lib.assess.diffsource import DEFAULT_REPO, open_source
 from perfgate_lib.assess.render import (
@@ -48,21 +48,15 @@ class AssessResult:
     def table(self) -> pd.DataFrame:
         """Columns: file, trivial, shuffle, memory, cpu, design (bool), summary, evidence
         (the evidence of every question, one ``question: text`` line each)."""
-        return assessment_frame(self.assessment)
+        import pandas as pd
 
-
-def assessment_frame(assessment: Assessment) -> pd.DataFrame:
-    """The per-file table as a DataFrame (see :attr:`AssessResult.table`)."""
-    import pandas as pd
-
-    rows = []
-    for path, f in assessment.per_file.items():
-        lines = [f"{q}: {e}" for q in QUESTIONS for e in f.evidence.get(q, [])]
-        rows.append(
-            {"file": path, **f.answers(), "summary": f.summary, "evidence": "\n".join(lines)}
-        )
-    cols = ["file", *QUESTIONS, "summary", "evidence"]
-    return pd.DataFrame(rows, columns=cols)
+        rows = []
+        for path, f in self.assessment.per_file.items():
+            lines = [f"{q}: {e}" for q in QUESTIONS for e in f.evidence.get(q, [])]
+            rows.append(
+                {"file": path, **f.answers(), "summary": f.summary, "evidence": "\n".join(lines)}
+            )
+        return pd.DataFrame(rows, columns=["file", *QUESTIONS, "summary", "evidence"])
 
 
 def resolve_checkout(path: str) -> str:
@@ -94,7 +88,7 @@ def run_assess(
     )
     assessment = assess_source(source)
     if source.notes:  # caveats of the source itself (e.g. GitHub's compare API failed)
-        assessment = with_changes(assessment, flags=[*assessment.flags, *source.notes])
+        assessment = replace(assessment, flags=[*assessment.flags, *source.notes])
     if reply and reply.strip():
         assessment = apply_reply(assessment, reply, reviewer=reviewer)
     result = AssessResult(
@@ -130,8 +124,6 @@ def write_outputs(result: AssessResult, out_dir: str) -> dict[str, str]:
 
 def load_assessment(path: str) -> Assessment:
     """Read an assessment.json written by :func:`write_outputs` (path or URL)."""
-    from perfgate_lib.assess.assessment import AssessmentError
-
     data = read_json_object(path, lambda problem: AssessmentError(path, None, problem))
     return Assessment.from_json(data, path)
 

@@ -28,30 +28,21 @@ DOC_FILES = ("lib/zephyr/AGENTS.md", "lib/zephyr/OPS.md")
 
 
 class Category(StrEnum):
-    """Where a changed path falls under the skill's scope rules."""
+    """Where a changed path falls under the skill's scope rules, strongest claim first
+    (when a rename crosses categories, the stronger of its two paths wins)."""
 
     ZEPHYR_SOURCE = "zephyr_source"  # gated: lib/zephyr/src/zephyr/** (non-test, non-docs)
     ZEPHYR_PACKAGE = "zephyr_package"  # gated: lib/zephyr/pyproject.toml
+    FRAY = "fray"  # flagged: lib/fray/** (ask the reviewer)
+    DATAKIT = "datakit"  # out of scope: dedup / normalize / tokenize (datakit canaries)
+    ZEPHYR_OTHER = "zephyr_other"  # lib/zephyr/ outside src/ and pyproject.toml: noted
     ZEPHYR_TESTS = "zephyr_tests"  # out of scope: lib/zephyr/tests/** (and tests under src)
     DOCS = "docs"  # out of scope: *.md, *.rst, lib/zephyr/AGENTS.md, OPS.md
-    DATAKIT = "datakit"  # out of scope: dedup / normalize / tokenize (datakit canaries)
-    FRAY = "fray"  # flagged: lib/fray/** (ask the reviewer)
-    ZEPHYR_OTHER = "zephyr_other"  # lib/zephyr/ outside src/ and pyproject.toml: noted
     OTHER = "other"  # everything else: out of scope
 
 
 GATED = (Category.ZEPHYR_SOURCE, Category.ZEPHYR_PACKAGE)
-# When a rename crosses categories, the path with the stronger claim wins.
-_PRIORITY = [
-    Category.ZEPHYR_SOURCE,
-    Category.ZEPHYR_PACKAGE,
-    Category.FRAY,
-    Category.DATAKIT,
-    Category.ZEPHYR_OTHER,
-    Category.ZEPHYR_TESTS,
-    Category.DOCS,
-    Category.OTHER,
-]
+_PRIORITY = list(Category)
 
 
 def _is_test_name(path: str) -> bool:
@@ -82,9 +73,8 @@ def classify(path: str) -> Category:
         return Category.ZEPHYR_OTHER
     if path.startswith(FRAY):
         return Category.FRAY
-    for prefix in DATAKIT:
-        if path.startswith(prefix):
-            return Category.DATAKIT
+    if datakit_area(path):
+        return Category.DATAKIT
     return Category.OTHER
 
 
@@ -116,10 +106,6 @@ class Scope:
     flags: list[str] = field(default_factory=list)
     reason: str = ""
 
-    @property
-    def gated(self) -> list[str]:
-        return [p for c in GATED for p in self.by_category.get(c, [])]
-
     def to_json(self) -> dict[str, list[str]]:
         return {c: list(paths) for c, paths in self.by_category.items() if paths}
 
@@ -134,8 +120,7 @@ def decide_scope(changes: Iterable[tuple[str, str | None]]) -> Scope:
     for path, old_path in changes:
         by_cat[classify_change(path, old_path)].append(path)
     by_cat = {c: sorted(p) for c, p in by_cat.items() if p}
-    gated = [p for c in GATED for p in by_cat.get(c, [])]
-    in_scope = bool(gated)
+    in_scope = any(c in by_cat for c in GATED)
     flags: list[str] = []
     fray = by_cat.get(Category.FRAY, [])
     if fray:

@@ -15,22 +15,17 @@ from __future__ import annotations
 import ast
 from collections.abc import Mapping
 
-from perfgate_lib.assess.astdiff import Symbol, index_symbols
+from perfgate_lib.assess.astdiff import Symbol, definitions, line_span
 from perfgate_lib.assess.callers import module_bindings
 from perfgate_lib.assess.scope import Category, classify
-
-_KINDS = ("function", "class", "assign")
 
 
 def added_definitions(
     base: ast.Module | None, head: ast.Module | None, moved: set[str]
 ) -> dict[str, Symbol]:
     """Definitions in ``head`` and not in ``base`` that did not move here."""
-    before = index_symbols(base) if base is not None else {}
-    after = index_symbols(head) if head is not None else {}
-    return {
-        q: s for q, s in after.items() if s.kind in _KINDS and q not in before and q not in moved
-    }
+    before = definitions(base)
+    return {q: s for q, s in definitions(head).items() if q not in before and q not in moved}
 
 
 def short_names(qualname: str) -> list[str]:
@@ -44,12 +39,6 @@ def removed_names(base: ast.Module | None, head: ast.Module | None) -> set[str]:
     if base is None:
         return set()
     return module_bindings(base) - (module_bindings(head) if head is not None else set())
-
-
-def _extent(sym: Symbol) -> tuple[int, int]:
-    node = sym.node
-    start = getattr(node, "lineno", 0)
-    return start, getattr(node, "end_lineno", None) or start
 
 
 def _counts(hit: str, path: str, skip: list[tuple[int, int]]) -> bool:
@@ -70,7 +59,7 @@ def unused_new(
     changed = True
     while changed:
         changed = False
-        skip = [_extent(added[q]) for q in out]
+        skip = [line_span(added[q].node) for q in out]
         for q, sym in added.items():
             if q in out:
                 continue
@@ -79,7 +68,7 @@ def unused_new(
                 out[q] = f"member of the new, uncalled `{owner}`"
                 changed = True
                 continue
-            own = [*sym.ranges, _extent(sym), *skip]
+            own = [*sym.ranges, line_span(sym.node), *skip]
             if not any(_counts(h, path, own) for n in short_names(q) for h in refs.get(n, [])):
                 out[q] = (
                     "new code that nothing in the head tree calls or reads: it cannot "
