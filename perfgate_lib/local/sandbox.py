@@ -161,7 +161,6 @@ ZSTD_LEVEL_CHANGE = Change(
         )
     },
 )
-DEFAULT_CHANGE = ZSTD_LEVEL_CHANGE  # the demo's change on releases that have its line
 
 # 0.2.4x on: every shuffled item is pickled by ``_dumps``, stdlib pickle first.
 _OLD_DUMPS = """    try:
