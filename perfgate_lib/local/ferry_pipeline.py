@@ -75,32 +75,25 @@ from pathlib import Path
 from typing import Any, TextIO, TypedDict
 
 if __package__:
-    from perfgate_lib.local import zephyr_api
-else:  # run (or loaded) by path in a side's environment: the adapter beside this file
+    from perfgate_lib.local import callgrind_client, zephyr_api
+else:  # run (or loaded) by path in a side's environment: the modules beside this file
     import importlib.util
+    import types
 
-    _spec = importlib.util.spec_from_file_location(
-        "zephyr_api", Path(__file__).resolve().with_name("zephyr_api.py")
-    )
-    assert _spec is not None and _spec.loader is not None
-    zephyr_api = importlib.util.module_from_spec(_spec)
-    sys.modules["zephyr_api"] = zephyr_api
-    _spec.loader.exec_module(zephyr_api)
+    def _sibling(name: str) -> types.ModuleType:
+        """Load ``<name>.py`` from this file's folder as the top-level module ``name``."""
+        spec = importlib.util.spec_from_file_location(
+            name, Path(__file__).resolve().with_name(f"{name}.py")
+        )
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        return module
 
-if __package__:  # callgrind's client requests (see callgrind_client.py)
-    from perfgate_lib.local import callgrind_client
-else:  # loaded by path: the module beside this file
-    import importlib.util as _ilu
+    zephyr_api = _sibling("zephyr_api")
+    callgrind_client = _sibling("callgrind_client")  # client requests (callgrind_client.py)
 
-    _cg_spec = _ilu.spec_from_file_location(
-        "callgrind_client", Path(__file__).resolve().with_name("callgrind_client.py")
-    )
-    assert _cg_spec is not None and _cg_spec.loader is not None
-    callgrind_client = _ilu.module_from_spec(_cg_spec)
-    sys.modules["callgrind_client"] = callgrind_client
-    _cg_spec.loader.exec_module(callgrind_client)
-
-FERRY_MODULE = "perfgate.miniferry"
 STAGES = ("normalize", "minhash", "fuzzy_dups", "consolidate", "tokenize")
 
 
