@@ -61,27 +61,12 @@ PAIRED_COLUMNS = [
     "wall_high",
     "wall_call",
 ]
-NOISE_COLUMNS = [
-    "stage",
-    "control_median",
-    "treatment_median",
-    "delta_pct",
-    "noise_pct",
-    "within_noise",
-    "runs_overlap",
-    "delta",
-    "resolution",
-]
 
 
 def stage_names(pairs: list[dict[str, Any]]) -> list[str]:
     """Stages measured on both sides of every pair, in pipeline order."""
-    names: list[str] = []
-    for pair in pairs:
-        for stage in pair.get("control", {}):
-            if stage not in names and all(stage in p.get("treatment", {}) for p in pairs):
-                names.append(stage)
-    return names
+    ordered = dict.fromkeys(stage for pair in pairs for stage in pair.get("control", {}))
+    return [stage for stage in ordered if all(stage in p.get("treatment", {}) for p in pairs)]
 
 
 def pair_values(
@@ -121,11 +106,11 @@ def median_columns(pairs: list[dict[str, Any]], stage: str) -> dict[str, float |
     return row
 
 
-def _interval(pairs: list[dict[str, Any]], stage: str, metric: str, confidence: float):
+def _interval(
+    pairs: list[dict[str, Any]], stage: str, metric: str, confidence: float
+) -> Interval | None:
     control, treatment = pair_values(pairs, stage, metric)
-    if not control:
-        return None, control, treatment
-    return paired_interval(control, treatment, confidence), control, treatment
+    return paired_interval(control, treatment, confidence) if control else None
 
 
 def paired_table(
@@ -149,10 +134,10 @@ def paired_table(
     """
     rows = []
     for stage in [*stage_names(pairs), TOTAL]:
-        interval, _control, _treatment = _interval(pairs, stage, metric, confidence)
+        interval = _interval(pairs, stage, metric, confidence)
         if interval is None:
             continue
-        wall, _, _ = _interval(pairs, stage, "wall", confidence)
+        wall = _interval(pairs, stage, "wall", confidence)
         rows.append(
             {
                 "stage": stage,
@@ -311,15 +296,6 @@ def _values(reports: list[dict[str, Any]], stage: str | None, key: str = TOTAL) 
     return out
 
 
-def _report_stage_names(reports: list[dict[str, Any]]) -> list[str]:
-    names: list[str] = []
-    for report in reports:
-        for stage in report.get("stage_wall_seconds") or {}:
-            if stage not in names:
-                names.append(stage)
-    return names
-
-
 def median_report(
     reports: list[dict[str, Any]], job_id: str, provenance: dict[str, Any]
 ) -> dict[str, Any]:
@@ -339,7 +315,8 @@ def median_report(
     memory = _median(_values(reports, None, MEMORY))
     infra = _worst_infra_failures(reports)
     states = _task_states(reports)
-    warnings = _failure_warnings(reports)
+    # a collector's warnings field: only the runs' failures
+    warnings = [w for r in reports for w in r.get("warnings") or [] if w.startswith("ferry failed")]
     first = reports[0]
     first_local = first.get("local_run") or {}
     return {
@@ -379,7 +356,7 @@ def _stage_medians(
     over the succeeded runs ``ok`` that state them); a stage without values is left out."""
     stages = {}
     cpu: dict[str, float] = {}
-    for stage in _report_stage_names(reports):
+    for stage in dict.fromkeys(s for r in reports for s in r.get("stage_wall_seconds") or {}):
         value = _median(_values(reports, stage))
         if value is not None:
             stages[stage] = round(value, 4)
@@ -405,22 +382,10 @@ def _worst_infra_failures(reports: list[dict[str, Any]]) -> dict[str, int]:
 def _task_states(reports: list[dict[str, Any]]) -> dict[str, int]:
     """The first failed run's task state counts (``{"failed": 1}`` when it has none),
     else the last run's."""
-    states: dict[str, int] = {}
-    for state, count in (reports[-1].get("task_state_counts") or {}).items():
-        states[state] = int(count)
     for report in reports:
         if report.get("status") != "succeeded":
-            states = dict(report.get("task_state_counts") or {"failed": 1})
-            break
-    return states
-
-
-def _failure_warnings(reports: list[dict[str, Any]]) -> list[str]:
-    """A collector's warnings field: only the runs' failures (``ferry failed: ...``)."""
-    warnings: list[str] = []
-    for report in reports:
-        warnings += [w for w in report.get("warnings") or [] if w.startswith("ferry failed")]
-    return warnings
+            return dict(report.get("task_state_counts") or {"failed": 1})
+    return {state: int(n) for state, n in (reports[-1].get("task_state_counts") or {}).items()}
 
 
 def _repeat(report: dict[str, Any]) -> dict[str, Any]:
@@ -433,23 +398,3 @@ def _repeat(report: dict[str, Any]) -> dict[str, Any]:
         "stage_cpu_seconds": (report.get("local_run") or {}).get("stage_cpu_seconds"),
         MEMORY: report.get(MEMORY),
     }
-
-
-__all__ = [
-    "MEMORY",
-    "NOISE_COLUMNS",
-    "MEDIAN_COLUMNS",
-    "PAIRED_COLUMNS",
-    "TOTAL",
-    "delta_pct",
-    "interval_context",
-    "interval_text",
-    "median_columns",
-    "median_report",
-    "memory_noise",
-    "noise_row",
-    "pair_values",
-    "paired_table",
-    "stage_names",
-    "undecided_stages",
-]
