@@ -120,16 +120,8 @@ class NothingToMeasure(PerfgateError):
 
 def changed_paths(checkout: str | Path, control_sha: str, head_sha: str) -> list[str]:
     """Paths the diff ``control_sha..head_sha`` changes (renames: both names)."""
-    out = git_out(
-        checkout,
-        "-c",
-        "core.quotepath=off",
-        "diff",
-        "--name-only",
-        "--no-renames",
-        control_sha,
-        head_sha,
-    )
+    args = ("-c", "core.quotepath=off", "diff", "--name-only", "--no-renames")
+    out = git_out(checkout, *args, control_sha, head_sha)
     return [line for line in out.splitlines() if line]
 
 
@@ -208,22 +200,36 @@ def zephyr_source(tree: str | Path) -> str | None:
     return str(src.resolve()) if (src / "zephyr" / "__init__.py").is_file() else None
 
 
+def _side_report(
+    run_id: str,
+    stages: dict[str, StageResult],
+    error: str,
+    extra: dict[str, Any],
+    memory_method: str = "unknown",
+) -> dict[str, Any]:
+    """One marin-shaped report of one side's run; failed (an application failure) when
+    ``error`` ("ferry failed: ...") is set."""
+    return build_report(
+        run_id,
+        stages,
+        status="failed" if error else "succeeded",
+        error=error or None,
+        failure_bucket="application_failure" if error else None,
+        memory_method=memory_method,
+        extra=extra,
+    )
+
+
 def _run_reports(pairs: list[dict[str, Any]], ab_id: str, side: str, extra: dict[str, Any]):
     """One marin-shaped report per pair for one side (stages of that pair)."""
     reports = []
     for pair in pairs:
         stages = {n: StageResult.from_measure(r) for n, r in pair[side].items()}
         error = (pair.get("failed") or {}).get(side)
+        run_id = f"{ab_id}/{side}-p{pair['pair']}"
+        method = extra.get("memory_method", "unknown")
         reports.append(
-            build_report(
-                f"{ab_id}/{side}-p{pair['pair']}",
-                stages,
-                status="failed" if error else "succeeded",
-                error=f"ferry failed: {error}" if error else None,
-                failure_bucket="application_failure" if error else None,
-                memory_method=extra.get("memory_method", "unknown"),
-                extra=extra,
-            )
+            _side_report(run_id, stages, f"ferry failed: {error}" if error else "", extra, method)
         )
     return reports
 
@@ -400,22 +406,6 @@ def with_assessment(context: dict[str, Any], ab_dir: str, per_file: Mapping[str,
     return {**context, "comment": comment}
 
 
-def _keep_profiles(pairs, settings, band, out, checkout, trees, control_sha, head_sha, say):
-    """Keep the callgrind evidence and the function delta (:mod:`.evidence`)."""
-    from perfgate_lib.local import evidence
-
-    table = paired_intervals(pairs, settings, (band.pass_pct, band.warn_pct))
-    result = evidence.keep_for_run(
-        pairs, table.to_dict("records"), out, checkout=checkout, control_sha=control_sha,
-        head_sha=head_sha, trees=trees, mode=settings.profile,
-        budget_mb=settings.profile_budget_mb,
-    )  # fmt: skip
-    if result.get("stages"):
-        say(f"where the instructions went: {', '.join(result['stages'])} (perfgate explain)")
-    if result.get("error"):
-        say(f"where the instructions went: not computed ({result['error']})")
-
-
 def _known(value: Any) -> bool:
     """A number that is not None or NaN (pandas fills unmeasured cells with NaN)."""
     return isinstance(value, int | float) and not isinstance(value, bool) and value == value
@@ -582,10 +572,26 @@ class _LocalAB:
             for server in processes.current.values():
                 server.kill()  # it may still hold queued stage requests
             t_profile = time.perf_counter()  # issue 31: where the instructions went
-            _keep_profiles(pairs, settings, self.band, self.out, self.checkout, trees,
-                           self.control_sha, self.head_sha, self.say)  # fmt: skip
+            self._keep_profiles(pairs, trees)
             self.timings["profile"] = round(time.perf_counter() - t_profile, 2)
         return pairs, stop, errors
+
+    def _keep_profiles(self, pairs: list[dict[str, Any]], trees: dict[str, Path]) -> None:
+        """Keep the callgrind evidence and the function delta (:mod:`.evidence`)."""
+        from perfgate_lib.local import evidence
+
+        table = paired_intervals(pairs, self.settings, self.bands)
+        result = evidence.keep_for_run(
+            pairs, table.to_dict("records"), self.out, checkout=self.checkout,
+            control_sha=self.control_sha, head_sha=self.head_sha, trees=trees,
+            mode=self.settings.profile, budget_mb=self.settings.profile_budget_mb,
+        )  # fmt: skip
+        if result.get("stages"):
+            self.say(
+                f"where the instructions went: {', '.join(result['stages'])} (perfgate explain)"
+            )
+        if result.get("error"):
+            self.say(f"where the instructions went: not computed ({result['error']})")
 
 
 def run_local_ab(
@@ -680,16 +686,8 @@ def summarize_pairs(
         runs = _run_reports(pairs, ab_id, side, extra)
         if not runs:  # nothing measured: the side that did not start failed, the other did not
             mine = [e for e in errors if e.startswith(side)]
-            runs = [
-                build_report(
-                    f"{ab_id}/{side}-p1",
-                    {},
-                    status="failed" if mine else "succeeded",
-                    error=("ferry failed: " + "; ".join(mine))[:300] if mine else None,
-                    failure_bucket="application_failure" if mine else None,
-                    extra=extra,
-                )
-            ]
+            error = ("ferry failed: " + "; ".join(mine))[:300] if mine else ""
+            runs = [_side_report(f"{ab_id}/{side}-p1", {}, error, extra)]
         reports[side] = abstats.median_report(runs, f"local/{ab_id}/{side}", local_provenance())
     return ABResult(
         control_report=reports["control"],
@@ -764,20 +762,11 @@ def write_outputs(result: ABResult, spec: CorpusSpec) -> dict[str, str]:
 def memory_frame(result: ABResult) -> pd.DataFrame:
     """Peak memory row. Columns: signal, control_median_mb, treatment_median_mb, delta_pct,
     noise_pct, within_noise, runs_overlap."""
-    row = dict(result.memory)
-    return pd.DataFrame(
-        [
-            {
-                "signal": row["stage"],
-                "control_median_mb": row["control_median"],
-                "treatment_median_mb": row["treatment_median"],
-                "delta_pct": row["delta_pct"],
-                "noise_pct": row["noise_pct"],
-                "within_noise": row["within_noise"],
-                "runs_overlap": row["runs_overlap"],
-            }
-        ]
-    )
+    names = {"stage": "signal", "control_median": "control_median_mb",
+             "treatment_median": "treatment_median_mb"}  # fmt: skip
+    keys = ("stage", "control_median", "treatment_median", "delta_pct", "noise_pct",
+            "within_noise", "runs_overlap")  # fmt: skip
+    return pd.DataFrame([{names.get(key, key): result.memory[key] for key in keys}])
 
 
 def pairs_frame(result: ABResult, metric: str | None = None) -> pd.DataFrame:

@@ -17,7 +17,7 @@ import ast
 import gzip
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,7 +67,9 @@ def stages_to_keep(table: list[Mapping[str, Any]], mode: str = "flagged") -> lis
     return [str(r["stage"]) for r in table if mode == "all" or str(r.get("call")) != "pass"]
 
 
-def representative_pair(pairs: list[Mapping[str, Any]], stage: str, estimate: float) -> int | None:
+def representative_pair(
+    pairs: Sequence[Mapping[str, Any]], stage: str, estimate: float
+) -> int | None:
     """Index in ``pairs`` of the pair whose instruction ratio is nearest ``estimate``
     (the first of equals); None when no pair has both sides' counts and dumps."""
     distances = []
@@ -215,7 +217,7 @@ def _perf_map_text(dump_text: str, folder: str | Path = "/tmp") -> str | None:
 
 
 def keep_profiles(
-    pairs: list[Mapping[str, Any]],
+    pairs: Sequence[Mapping[str, Any]],
     table: list[Mapping[str, Any]],
     out_dir: str | Path,
     *,
@@ -357,7 +359,7 @@ def _flame_graphs(profiles: Mapping[str, Profile], stage: str, folder: Path) -> 
     return [f"{PROFILE_DIR}/{stage}/{Path(p).name}" for p in paths]
 
 
-def remove_perf_maps(pairs: list[Mapping[str, Any]]) -> int:
+def remove_perf_maps(pairs: Sequence[Mapping[str, Any]]) -> int:
     """Delete the side processes' ``/tmp/perf-<pid>.map`` files (pids from their dumps);
     returns how many were removed."""
     seen: set[int] = set()
@@ -381,7 +383,7 @@ def remove_perf_maps(pairs: list[Mapping[str, Any]]) -> int:
 
 
 def keep_for_run(
-    pairs: list[Mapping[str, Any]],
+    pairs: Sequence[Mapping[str, Any]],
     table: list[Mapping[str, Any]],
     out_dir: str | Path,
     *,
