@@ -198,11 +198,12 @@ marin library constrains it (braceexpand, pinned before, is held at >=0.1.7 by
 marin-rigging 0.2.227, so its older 0.1.6 cannot resolve)."""
 
 
-def _kit_version(dist: str) -> str:
+def _kit_version(dist: str, missing: str = "0") -> str:
+    """``dist``'s version in the kit's venv; ``missing`` when it is not installed."""
     try:
         return importlib.metadata.version(dist)
     except importlib.metadata.PackageNotFoundError:
-        return "0"
+        return missing
 
 
 KIT_XXHASH = _kit_version("xxhash")
@@ -296,19 +297,14 @@ def installed_zephyr_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-def _zephyr_version() -> str:
-    try:
-        return importlib.metadata.version("marin-zephyr")
-    except importlib.metadata.PackageNotFoundError:
-        return "0.0.0"
-
-
 def _write_main(repo: Path, zephyr_dir: Path, pyproject: str | None) -> None:
     target = repo / ZEPHYR_PKG
     shutil.copytree(
         zephyr_dir, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.so")
     )
-    (repo / ZEPHYR_PYPROJECT).write_text(pyproject or zephyr_pyproject(_zephyr_version()))
+    (repo / ZEPHYR_PYPROJECT).write_text(
+        pyproject or zephyr_pyproject(_kit_version("marin-zephyr", "0.0.0"))
+    )
     (repo / "lib/zephyr/AGENTS.md").write_text(
         "# Zephyr\n\nScatter/shuffle lives in `src/zephyr/shuffle.py`; the planner in "
         "`plan.py`; the executor in `execution.py`.\n"
