@@ -13,6 +13,7 @@ across platforms): the same spec gives byte-identical files.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import random
@@ -70,12 +71,7 @@ def _vocabulary(rng: random.Random, size: int) -> tuple[list[str], list[float]]:
         if word not in seen:
             seen.add(word)
             words.append(word)
-    cum: list[float] = []
-    total = 0.0
-    for rank in range(1, size + 1):
-        total += 1.0 / rank
-        cum.append(total)
-    return words, cum
+    return words, list(itertools.accumulate(1.0 / rank for rank in range(1, size + 1)))
 
 
 def _text(rng: random.Random, words: list[str], cum: list[float], target_bytes: int) -> str:

@@ -61,6 +61,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import itertools
 import json
 import logging
 import os
@@ -513,10 +514,7 @@ def warm_up_corpus(corpus_dir: Path, target: Path, docs: int = 50) -> str:
     lines: list[str] = []
     if files:
         with files[0].open() as handle:
-            for line in handle:
-                lines.append(line)
-                if len(lines) >= docs:
-                    break
+            lines = list(itertools.islice(handle, max(docs, 1)))
     (target / "warmup.jsonl").write_text("".join(lines))
     return str(target / "*.jsonl")
 
