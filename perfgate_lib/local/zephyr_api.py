@@ -138,12 +138,9 @@ def _lookup(places: tuple[tuple[str, str], ...], errors: list[str]) -> tuple[Any
     for module_name, attribute in places:
         try:
             module = importlib.import_module(module_name)
-        except ImportError as exc:
+        except Exception as exc:  # noqa: BLE001 - a broken module is reported, not raised
             if not (isinstance(exc, ModuleNotFoundError) and exc.name == module_name):
                 errors.append(f"{module_name}: {type(exc).__name__}: {exc}"[:300])
-            continue
-        except Exception as exc:  # noqa: BLE001 - a broken module is reported, not raised
-            errors.append(f"{module_name}: {type(exc).__name__}: {exc}"[:300])
             continue
         if hasattr(module, attribute):
             return getattr(module, attribute), module_name
