@@ -1,34 +1,22 @@
 """Gate 0, the local A/B runner: the mini ferry on control and treatment code, paired.
 
-Control is a worktree at ``merge-base(base, head)``, treatment a worktree at ``head``,
-both created with ``git worktree add --detach`` in a temporary folder and always removed.
-Each side runs in a process, ``ferry_pipeline.py serve``, that imports Zephyr
-from its worktree's ``lib/zephyr/src`` (or the installed package when the checkout has
-none), warms up once unmeasured, and then runs single stages on request over one shared
-generated corpus (PYTHONHASHSEED fixed, start-up's heap frozen, ``gc.collect()`` before
-every stage).
+Control is a worktree at ``merge-base(base, head)``, treatment one at ``head``, both made
+with ``git worktree add --detach`` in a temporary folder and always removed. Each side is
+a ``ferry_pipeline.py serve`` process (:mod:`.sides`) importing its worktree's
+``lib/zephyr/src`` (or the installed package when the checkout has none), warmed up once
+unmeasured, then running single stages on request over one shared generated corpus.
 
-Measurement (documented choice, see the README's gate-0 section for the figures). The
-decision metric is each stage's instruction count: both sides run under valgrind callgrind
-(imports and warm-up uninstrumented, counters zeroed and dumped around each stage's execute; see
-:class:`perfgate_lib.local.ferry_pipeline.Callgrind`). A count does not depend on load, so
-both sides run at once, each with all its stage requests queued up front, so that neither
-ever waits for the other (a stage after an idle spell counts more, most likely the
-polling of Zephyr's backed-off idle workers). One process per side measures every pair. With ``metric: cpu``
-(or ``wall``) the earlier timed A/B runs instead: one *pair* runs every stage on both
-sides back to back, stage by stage, the side that goes first alternating, and every
-``pairs_per_process`` pairs (1) both processes are replaced by fresh ones, since a process
-has a speed of its own. Each stage is judged on the per-pair ratio treatment / control with
-a Hodges-Lehmann estimate and a signed-rank confidence interval
-(:mod:`perfgate_lib.verdict.paired`, :mod:`perfgate_lib.local.stats`); the threshold bands
-apply to the interval. Pairs are added while some stage is undecided, from ``min_pairs``
-up to ``max_pairs`` or until the time budget runs out; what is still undecided then is
-reported as undecided, never as a pass. Peak memory keeps its own noise rule (medians,
-spread and overlap of per-pair peaks).
+The decision metric is each stage's instruction count under callgrind: both sides run at
+once, every stage request queued up front, one process per side. With ``metric: cpu`` (or
+``wall``) pairs run stage by stage back to back, the first side alternating, with fresh
+processes every ``pairs_per_process`` pairs. Each stage is judged on the per-pair ratio
+treatment / control (Hodges-Lehmann estimate, signed-rank interval: :mod:`.stats`); pairs
+are added while a stage is undecided (:mod:`.pairs`), and what is still undecided at the
+end is reported so, never as a pass. Peak memory keeps its own noise rule. The method and
+its figures: docs/gate0.md.
 
-Here: the worktrees, :func:`run_local_ab` and its result, outputs and frames. The settings
-are :mod:`perfgate_lib.local.settings`, the side processes :mod:`perfgate_lib.local.sides`,
-the loop :mod:`perfgate_lib.local.pairs`. Times are seconds, memory MB.
+Here: the worktrees, :func:`run_local_ab` and its result, outputs and frames; the settings
+are :mod:`.settings`. Times are seconds, memory MB.
 """
 
 from __future__ import annotations

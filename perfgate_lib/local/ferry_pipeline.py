@@ -9,44 +9,27 @@ kit's venv, or a worktree's own uv environment) can run it by path::
 
 Stages (each one ``ZephyrContext.execute``, output as JSONL files the next stage reads,
 like datakit steps): ``normalize`` -> ``minhash`` -> ``fuzzy_dups`` -> ``consolidate``
--> ``tokenize``. Only ``fuzzy_dups`` shuffles (two ``group_by``); the others are
-map-only, so a change to Zephyr's scatter/shuffle path shows up in that stage.
-
-Workers run as threads of this process (fray ``LocalClient`` + Zephyr's ``InlineRunner``).
-Per stage the pipeline measures:
+-> ``tokenize``. Only ``fuzzy_dups`` shuffles (two ``group_by``). Workers run as threads
+of this process (fray ``LocalClient`` + Zephyr's ``InlineRunner``). Per stage:
 
 * ``wall_s``: ``time.perf_counter`` seconds;
-* ``cpu_s``: CPU seconds of the whole process (every thread, user + system,
-  ``time.process_time``) plus those of reaped children (``RUSAGE_CHILDREN``). CPU time
-  leaves out the time a thread waits for a core or sleeps in Zephyr's 0.1 s scheduler
-  polls, which is what makes wall time swing on a loaded machine;
-* ``instructions`` (only under ``valgrind --tool=callgrind``): the instructions of the
-  stage's shard work (each shard's execution in the thread that runs it, and the threads
-  it starts), from callgrind's counters zeroed right before ``ctx.execute`` and dumped
-  right after it, less the memory allocators' own code (see ``callgrind_client.py``, which
-  says what is left out and why: work whose amount follows waiting, such as polls,
-  heartbeats and back-off loops, and allocator internals that follow the heap's history).
-  The server's row carries ``callgrind_dump`` (the dump's path); the driver reads the
-  count from it natively (:func:`add_instructions`: Python reading a dump here, under
-  callgrind, took 1.2-2.8 s a stage) and adds ``instructions`` and
-  ``instructions_allocator`` (the allocator instructions left out). The count does not
-  depend on what else the machine runs; it still varies by about 0.1-0.5% per stage from
-  run to run (the first run of a stage specializes the interpreter's bytecode);
-* ``peak_mb``: the kernel's high-water mark ``VmHWM`` in ``/proc/self/status``, reset
-  before each stage through ``/proc/self/clear_refs`` (value 5); where that is unavailable,
-  ``ru_maxrss`` for the whole process. tracemalloc was rejected (it slows the hot paths
-  2-4x and misses native buffers such as numpy and zstd); psutil sampling misses spikes.
+* ``cpu_s``: CPU seconds of the whole process (all threads, user + system) plus reaped
+  children; unlike wall time it leaves out waiting for a core and Zephyr's 0.1 s polls;
+* ``instructions`` (only under callgrind): the stage's shard work, counters zeroed right
+  before ``ctx.execute`` and dumped right after, less the memory allocators' own code
+  (``callgrind_client.py`` says what is left out and why). The server's row carries
+  ``callgrind_dump``; the driver reads the count natively (:func:`add_instructions`:
+  read here, under callgrind, it took 1.2-2.8 s a stage) and adds ``instructions`` and
+  ``instructions_allocator``. It varies by about 0.1-0.5% per stage from run to run;
+* ``peak_mb``: the kernel's ``VmHWM``, reset before each stage through
+  ``/proc/self/clear_refs``; where unavailable, ``ru_maxrss`` of the whole process
+  (tracemalloc slows hot paths 2-4x and misses native buffers; sampling misses spikes).
 
-Measurement hygiene (pyperf-style): the caller fixes ``PYTHONHASHSEED``; one untimed
-warm-up pipeline over a slice of the corpus runs first (under callgrind uninstrumented,
-like the imports), so imports and first-use costs leave the timed runs; then the heap
-that start-up built is collected and frozen (``gc.freeze``), and ``gc.collect()`` runs
-before every stage so each starts from the same heap (under valgrind a collection that
-still walked the frozen heap took about 0.3 s a stage; the counts do not change). ``serve`` runs one stage each time the driver asks, so one warmed-up process
-gives as many values as the driver wants (counting instructions, gate 0 queues every
-pair's requests in one process per side; timing, it asks each process for one pair and
-then starts fresh ones, see :mod:`perfgate_lib.local.ab`). Requests queue: the server
-reads the next line as soon as a stage is answered.
+Hygiene: the caller fixes ``PYTHONHASHSEED``; one untimed warm-up pipeline over a slice of
+the corpus runs first (uninstrumented under callgrind, like the imports); start-up's heap
+is then frozen (``gc.freeze``) and ``gc.collect()`` runs before every stage. ``serve``
+runs one stage per request, so one warmed-up process gives as many values as the driver
+wants (:mod:`perfgate_lib.local.pairs`); requests queue.
 
 The serve protocol is one JSON object per line. The driver writes ``{"cmd": "stage",
 "stage": NAME}`` (the stage reads the outputs its predecessors last wrote) or ``{"cmd":

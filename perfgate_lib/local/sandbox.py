@@ -7,26 +7,20 @@ dependencies are the release's own, pinned to the kit's versions
 A PR branch applies one real code change to the scatter (shuffle) hot path; in the mini
 ferry only ``fuzzy_dups`` shuffles, so that stage slows down and the others do not.
 
-The demo's change depends on the Zephyr release (:func:`default_change`):
+The demo's change depends on the Zephyr release (:func:`default_change`); ``fuzzy_dups``
+instructions, treatment / control:
 
-* :data:`ZSTD_LEVEL_CHANGE` (the demo's change up to the pickle-frame scatter, 0.2.20):
-  raises the scatter chunks' zstd level from 3 to 6 "for smaller shuffle files".
-  Compressing every scatter frame at level 6 costs about twice the CPU per frame:
-  ``fuzzy_dups`` executes about 1.5-2x the instructions. On the Parquet scatter (0.2.227)
-  it sets polars' ``compression_level=19``, and ``fuzzy_dups`` measured x1.00
-  [0.99, 1.00] in instructions (6 pairs, 40 documents): not a demo change there.
-* :data:`ROUTE_HASH_CHANGE` (the demo's change on the Parquet scatter, 0.2.227): the
-  scatter re-checks each item's routing hash 40 times (:func:`route_hash_change`).
-  60 rounds measured ``fuzzy_dups`` x1.50 [1.49, 1.50] at 20 documents, 6 pairs (x1.38
-  on 0.2.20); 40 rounds at the demo's 40 documents x1.46 [1.46, 1.47] in 8 files, and
-  x1.79 [1.79, 1.80] in 4 files (gate 0's ``shards`` since 2026-12-07), 6 pairs.
-* :data:`SCATTER_PICKLE_CHANGE`: ``_dumps`` pickles every shuffled item with cloudpickle
-  instead of stdlib pickle first (about 6x the cost per item); on 0.2.227 ``fuzzy_dups``
-  measured only x1.09 at 40 documents (one pair), too close to the band edges to demo.
-* :data:`SUB_BATCH_CHANGE`: on 0.2.20 shrinks the scatter pickle sub-batches from 1024
-  items to 1, so every shuffled item pays its own pickle and zstd call (``fuzzy_dups``
-  about +40-60%); on 0.2.227 one item per DataFrame batch, far heavier (under callgrind
-  on a loaded host, one ``fuzzy_dups`` did not finish in 8 minutes).
+* :data:`ZSTD_LEVEL_CHANGE` (the pickle-frame scatter, 0.2.20): zstd level 3 -> 6 "for
+  smaller shuffle files", about 1.5-2x. On the Parquet scatter (0.2.227) it sets polars'
+  ``compression_level=19`` and measured x1.00 [0.99, 1.00]: not a demo change there.
+* :data:`ROUTE_HASH_CHANGE` (the Parquet scatter, 0.2.227): the scatter re-checks each
+  item's routing hash 40 times (:func:`route_hash_change`); x1.79 [1.79, 1.80] at the
+  demo's 40 documents in 4 files (gate 0's ``shards`` since 2026-12-07), 6 pairs.
+* :data:`SCATTER_PICKLE_CHANGE`: cloudpickle for every shuffled item (about 6x stdlib
+  pickle per item); x1.09 on 0.2.227, too close to the band edges to demo.
+* :data:`SUB_BATCH_CHANGE`: one item per pickle sub-batch on 0.2.20 (+40-60%), per
+  DataFrame batch on 0.2.227 (far heavier: one ``fuzzy_dups`` under callgrind on a loaded
+  host did not finish in 8 minutes).
 * :data:`DEP_PIN_CHANGE`: only ``lib/zephyr/pyproject.toml`` changes (xxhash pinned from
   the kit's version to :data:`PINNED_XXHASH`), so the two sides run in two uv environments.
 """
