@@ -30,7 +30,7 @@ import click
 
 from perfgate_lib.local import ferry_pipeline
 from perfgate_lib.local.corpus import CorpusSpec, write_corpus
-from perfgate_lib.local.ferry_pipeline import STAGES, PeakMemory
+from perfgate_lib.local.ferry_pipeline import STAGES, PeakMemory  # noqa: F401 - STAGES re-exported
 from perfgate_lib.verdict.report import INFRA_BUCKETS
 
 FERRY_MODULE = "perfgate.miniferry"
@@ -261,13 +261,3 @@ def main(
 
 if __name__ == "__main__":
     main()
-
-
-__all__ = [
-    "FERRY_MODULE",
-    "STAGES",
-    "PeakMemory",
-    "StageResult",
-    "build_report",
-    "run_ferry",
-]

@@ -53,17 +53,8 @@ class SideServer:
     ) -> None:
         self.side = side
         self.log = log
-        cmd = [
-            *launch.python,
-            str(FERRY_SCRIPT),
-            "serve",
-            "--corpus",
-            str(corpus_dir),
-            "--work-dir",
-            str(work_dir),
-            "--max-workers",
-            str(max_workers),
-        ]
+        cmd = [*launch.python, str(FERRY_SCRIPT), "serve", "--corpus", str(corpus_dir),
+               "--work-dir", str(work_dir), "--max-workers", str(max_workers)]  # fmt: skip
         if zephyr_src:
             cmd += ["--zephyr-src", zephyr_src]
         if callgrind_out is not None:
