@@ -711,8 +711,7 @@ def write_outputs(result: ABResult, spec: CorpusSpec) -> dict[str, str]:
     paths["pairs_json"].write_text(json.dumps(result.pairs, indent=1) + "\n")
     runs = out / "runs"
     runs.mkdir(exist_ok=True)
-    for side in SIDES:
-        report = result.control_report if side == "control" else result.treatment_report
+    for side, report in zip(SIDES, (result.control_report, result.treatment_report), strict=True):
         for i, run in enumerate((report.get("local_run") or {}).get("repeats") or [], 1):
             (runs / f"{side}-p{i}.json").write_text(json.dumps(run, indent=2) + "\n")
     summary = {

@@ -1,19 +1,11 @@
-"""The mini ferry: a datakit-like pipeline on the real Zephyr API, on this machine.
+"""The mini ferry run once in this process, and its perf report in marin's schema.
 
-Stages (each one ``ZephyrContext.execute``, output as JSONL files the next stage reads,
-like datakit steps): ``normalize`` -> ``minhash`` -> ``fuzzy_dups`` -> ``consolidate``
--> ``tokenize``. Only ``fuzzy_dups`` shuffles (two ``group_by``); the others are
-map-only, so a change to Zephyr's scatter/shuffle path shows up in that stage.
-
-The pipeline itself (record functions, stages, measurement) lives in the standalone
-:mod:`perfgate_lib.local.ferry_pipeline`; this module runs it once in this process and writes
-the perf report in marin's schema (its ``local_run`` block adds per-stage peak memory,
-CPU seconds, task and record counts).
-
-Run as ``python -m perfgate_lib.local.miniferry --zephyr-src PATH --out report.json``; with a
-``--zephyr-src`` holding ``zephyr/__init__.py`` that source is imported instead of the
-installed package (the A/B runner passes each worktree's ``lib/zephyr/src``).
-Times are seconds, memory MB.
+The pipeline itself (record functions, the five stages, measurement) is the standalone
+:mod:`perfgate_lib.local.ferry_pipeline`; the report's ``local_run`` block adds per-stage
+peak memory, CPU seconds, task and record counts. Run as ``python -m
+perfgate_lib.local.miniferry --zephyr-src PATH --out report.json``: a ``--zephyr-src``
+holding ``zephyr/__init__.py`` is imported instead of the installed package. Times are
+seconds, memory MB.
 """
 
 from __future__ import annotations

@@ -146,12 +146,10 @@ def paired_table(
                 **median_columns(pairs, stage),
                 "ratio": round(interval.ratio, 4),
                 "low": round(interval.low, 4),
-                "high": interval.high if math.isinf(interval.high) else round(interval.high, 4),
+                "high": round(interval.high, 4),  # inf (too few pairs) stays inf
                 "ratio_pct": round(interval.pct, 2),
                 "low_pct": round(interval.low_pct, 2),
-                "high_pct": interval.high_pct
-                if math.isinf(interval.high_pct)
-                else round(interval.high_pct, 2),
+                "high_pct": round(interval.high_pct, 2),
                 "call": band_call(interval, pass_pct, warn_pct),
                 "could_fail": could_fail(interval, warn_pct),
                 "wall_ratio": None if wall is None else round(wall.ratio, 4),
