@@ -783,12 +783,7 @@ def pairs_frame(result: ABResult, metric: str | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["pair", "stage", "first", c_col, t_col, "ratio"])
 
 
-CALL_COLOURS = {
-    "pass": "#2e7d32",
-    "warn": "#f9a825",
-    "fail": "#c62828",
-    "undecided": "#6a1b9a",
-}
+CALL_COLOURS = {"pass": "#2e7d32", "warn": "#f9a825", "fail": "#c62828", "undecided": "#6a1b9a"}
 """The pairs chart's interval colour for each stage call."""
 
 

@@ -184,13 +184,7 @@ def run_demo(
             "gate 0: paired local A/B of merge-base and head, pairs added while a stage is undecided"
         )
         verdict, gate_notebooks, gate_timings = run_local_gate(
-            box.path,
-            box.base,
-            box.head,
-            run_dir,
-            gate0=gate0,
-            seed=seed,
-            assessment=assessment,
+            box.path, box.base, box.head, run_dir, gate0=gate0, seed=seed, assessment=assessment
         )
         notebooks += gate_notebooks
         timings.update(gate_timings)
@@ -217,11 +211,7 @@ def run_demo(
 
 
 def _assess_or_skip(
-    box: Sandbox,
-    run_dir: Path,
-    say: Callable[[str], None],
-    notebooks: list[str],
-    notes: list[str],
+    box: Sandbox, run_dir: Path, say: Callable[[str], None], notebooks: list[str], notes: list[str]
 ) -> str:
     """Run assess.ipynb on the sandbox PR (reviewer reply "go"; the notebook added to
     ``notebooks``); returns assessment.json's path, or "" when the assessment cannot run

@@ -121,9 +121,7 @@ def function_lines(source: str, qualname: str) -> tuple[int, int] | None:
 
 
 def pr_ties(
-    rows: list[DeltaRow],
-    hunks: Mapping[str, list[Hunk]],
-    sources: Mapping[str, Mapping[str, str]],
+    rows: list[DeltaRow], hunks: Mapping[str, list[Hunk]], sources: Mapping[str, Mapping[str, str]]
 ) -> dict[int, dict[str, str]]:
     """Row index -> ``{"file": PR path, "hunk": header or ""}`` for rows whose function is
     defined in a file the PR changed. ``sources``: side -> PR path -> text (treatment

@@ -481,11 +481,10 @@ def quiet_logs() -> None:
 
 def error_line(exc: BaseException) -> str:
     """The exception type and the first and last lines of its message, at most 300 chars."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    first = lines[0] if lines else ""
-    last = lines[-1] if lines else ""
     if isinstance(exc, zephyr_api.ZephyrApiError):  # names the API and the supported range
         return f"unsupported Zephyr: {exc}"
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()] or [""]
+    first, last = lines[0], lines[-1]
     text = first if first == last else f"{first} ... {last}"
     return f"ferry failed: {type(exc).__name__}: {text}"[:300]
 

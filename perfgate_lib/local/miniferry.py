@@ -150,10 +150,7 @@ def run_ferry(
         if corpus_dir is None:
             corpus_dir = work / "corpus"
             write_corpus(spec, corpus_dir)
-        extra: dict[str, Any] = {
-            "zephyr_source": source,
-            "corpus": _corpus_summary(corpus_dir),
-        }
+        extra: dict[str, Any] = {"zephyr_source": source, "corpus": _corpus_summary(corpus_dir)}
         stages: dict[str, StageResult] = {}
         try:
             extra.update(ferry_pipeline.zephyr_identity())  # may fail on a broken tree

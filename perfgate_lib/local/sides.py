@@ -186,10 +186,7 @@ class SideProcesses:
     """
 
     def __init__(
-        self,
-        start: Callable[[str, int], SideServer],
-        per_process: int,
-        timeout_s: float,
+        self, start: Callable[[str, int], SideServer], per_process: int, timeout_s: float
     ) -> None:
         self.start, self.per_process, self.timeout_s = start, per_process, timeout_s
         self.current: dict[str, SideServer] = {}

@@ -181,11 +181,7 @@ def resolution_pct(table: pd.DataFrame) -> float | None:
 def row_interval(row: dict[str, Any], confidence: float = 0.95) -> Interval:
     """The :class:`Interval` of one :func:`paired_table` row (its ``confidence``)."""
     return Interval(
-        float(row["ratio"]),
-        float(row["low"]),
-        float(row["high"]),
-        int(row["pairs"]),
-        confidence,
+        float(row["ratio"]), float(row["low"]), float(row["high"]), int(row["pairs"]), confidence
     )
 
 
