@@ -69,9 +69,7 @@ ZEPHYR_SRC = Path("lib/zephyr/src")
 ZEPHYR_DIR = "lib/zephyr/"
 
 
-# ---------------------------------------------------------------------------
-# git worktrees
-# ---------------------------------------------------------------------------
+# --- git worktrees --------------------------------------------------------------------------------
 
 
 def _revision(checkout: Path, arg: str, rev: str) -> str:
@@ -222,9 +220,7 @@ def _run_reports(pairs: list[dict[str, Any]], ab_id: str, side: str, extra: dict
     return reports
 
 
-# ---------------------------------------------------------------------------
-# The A/B
-# ---------------------------------------------------------------------------
+# --- The A/B --------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -741,9 +737,7 @@ def write_outputs(result: ABResult, spec: CorpusSpec) -> dict[str, str]:
     return {k: str(v) for k, v in paths.items()}
 
 
-# ---------------------------------------------------------------------------
-# Tables and a chart for the notebook
-# ---------------------------------------------------------------------------
+# --- Tables and a chart for the notebook ----------------------------------------------------------
 
 
 def memory_frame(result: ABResult) -> pd.DataFrame:
@@ -890,9 +884,7 @@ def verdict_frame(verdict: Verdict, result: ABResult) -> pd.DataFrame:
     return frame
 
 
-# ---------------------------------------------------------------------------
-# Verdict
-# ---------------------------------------------------------------------------
+# --- Verdict --------------------------------------------------------------------------------------
 
 
 def local_verdict(result: ABResult, thresholds: str | None = None) -> Verdict:

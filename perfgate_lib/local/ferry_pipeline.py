@@ -123,9 +123,7 @@ def zapi() -> zephyr_api.ZephyrApi:
     return _API
 
 
-# ---------------------------------------------------------------------------
-# Record functions (pure; run on Zephyr workers)
-# ---------------------------------------------------------------------------
+# --- Record functions (pure; run on Zephyr workers) -----------------------------------------------
 
 
 def normalize_record(record: dict) -> dict:
@@ -234,9 +232,7 @@ def tokenize_record(record: dict) -> dict:
     return {"id": record["id"], "input_ids": ids, "n_tokens": len(ids)}
 
 
-# ---------------------------------------------------------------------------
-# Peak memory
-# ---------------------------------------------------------------------------
+# --- Peak memory ----------------------------------------------------------------------------------
 
 
 class PeakMemory:
@@ -275,9 +271,7 @@ class PeakMemory:
         return maxrss / (1024 * 1024) if sys.platform == "darwin" else maxrss / 1024
 
 
-# ---------------------------------------------------------------------------
-# Instruction counts: callgrind client requests
-# ---------------------------------------------------------------------------
+# --- Instruction counts: callgrind client requests ------------------------------------------------
 
 # The client requests, and which threads a stage's count holds: callgrind_client.py
 # (stdlib only, beside this file). Callgrind is re-exported here for the kit and tests.
@@ -285,9 +279,7 @@ Callgrind = callgrind_client.Callgrind
 read_dump = callgrind_client.read_dump
 
 
-# ---------------------------------------------------------------------------
-# The pipeline
-# ---------------------------------------------------------------------------
+# --- The pipeline ---------------------------------------------------------------------------------
 
 
 def _cpu_seconds() -> float:
@@ -501,9 +493,7 @@ def warm_up_corpus(corpus_dir: Path, target: Path, docs: int = 50) -> str:
     return str(target / "*.jsonl")
 
 
-# ---------------------------------------------------------------------------
-# serve: one warmed-up process, stages on request
-# ---------------------------------------------------------------------------
+# --- serve: one warmed-up process, stages on request ----------------------------------------------
 
 
 def _answer(out: TextIO, message: dict[str, Any]) -> None:

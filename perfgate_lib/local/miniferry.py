@@ -51,9 +51,7 @@ class StageResult:
         )
 
 
-# ---------------------------------------------------------------------------
-# The report (marin's perf report schema)
-# ---------------------------------------------------------------------------
+# --- The report (marin's perf report schema) ------------------------------------------------------
 
 
 def local_provenance() -> dict[str, Any]:

@@ -210,9 +210,7 @@ def interval_context(table: pd.DataFrame, confidence: float) -> dict[str, StageI
     }
 
 
-# ---------------------------------------------------------------------------
-# Peak memory: its own noise rule (medians, spread, overlap)
-# ---------------------------------------------------------------------------
+# --- Peak memory: its own noise rule (medians, spread, overlap) -----------------------------------
 
 
 def _median(values: list[float]) -> float | None:
@@ -274,9 +272,7 @@ def memory_note(row: dict[str, Any]) -> str:
     return f"within noise ({f'±{noise:.1f}%' if known else 'spread unknown'})"
 
 
-# ---------------------------------------------------------------------------
-# Median reports (marin's schema) from one side's per-pair run reports
-# ---------------------------------------------------------------------------
+# --- Median reports (marin's schema) from one side's per-pair run reports -------------------------
 
 
 def _values(reports: list[dict[str, Any]], stage: str | None, key: str = TOTAL) -> list[float]:

@@ -196,9 +196,7 @@ def load() -> ZephyrApi:
     return ZephyrApi(**found, version=zephyr_version(), where=where)
 
 
-# ---------------------------------------------------------------------------
-# What the mini ferry runs, against what a cluster runs
-# ---------------------------------------------------------------------------
+# --- What the mini ferry runs, against what a cluster runs ----------------------------------------
 
 LOCAL_RUNNER = "InlineRunner"  # fray's LocalClient: every shard inline, worker threads
 SUBPROCESS_RUNNER = "SubprocessRunner"  # one `python -m zephyr.shard_subprocess` per shard
@@ -230,9 +228,7 @@ def limitations(paths: list[dict[str, str | None]]) -> list[str]:
     ]
 
 
-# ---------------------------------------------------------------------------
-# The probe: the same question asked of another interpreter
-# ---------------------------------------------------------------------------
+# --- The probe: the same question asked of another interpreter ------------------------------------
 
 
 @dataclass(frozen=True)
