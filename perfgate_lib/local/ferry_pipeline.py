@@ -446,16 +446,10 @@ def use_zephyr_source(zephyr_src: str | None) -> str:
 def zephyr_identity() -> dict[str, Any]:
     """Where Zephyr came from and the versions of it, fray and iris, and the interpreter."""
     import platform
-    from importlib.metadata import PackageNotFoundError, version
 
     import zephyr
 
-    versions: dict[str, str | None] = {}
-    for dist in ("marin-zephyr", "marin-fray", "marin-iris"):
-        try:
-            versions[dist] = version(dist)
-        except PackageNotFoundError:
-            versions[dist] = None
+    versions = {d: zephyr_api.dist_version(d) for d in ("marin-zephyr", "marin-fray", "marin-iris")}
     return {
         "zephyr_file": str(Path(zephyr.__file__).resolve()),
         "installed_version": versions["marin-zephyr"],

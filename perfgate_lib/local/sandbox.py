@@ -28,7 +28,6 @@ instructions, treatment / control:
 from __future__ import annotations
 
 import atexit
-import importlib.metadata
 import importlib.util
 import shutil
 import tempfile
@@ -39,6 +38,7 @@ from pathlib import Path
 from perfgate_lib.errors import PerfgateError, UsageError
 from perfgate_lib.io.git import git_out
 from perfgate_lib.local.sandbox_project import zephyr_pyproject
+from perfgate_lib.local.zephyr_api import dist_version
 
 BASE_BRANCH = "main"
 PR_BRANCH = "perfgate-demo/scatter-zstd-level"
@@ -194,10 +194,7 @@ marin-rigging 0.2.227, so its older 0.1.6 cannot resolve)."""
 
 def _kit_version(dist: str, missing: str = "0") -> str:
     """``dist``'s version in the kit's venv; ``missing`` when it is not installed."""
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return missing
+    return dist_version(dist) or missing
 
 
 KIT_XXHASH = _kit_version("xxhash")

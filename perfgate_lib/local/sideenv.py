@@ -39,6 +39,7 @@ from pathlib import Path
 
 from perfgate_lib.errors import PerfgateError, UsageError
 from perfgate_lib.io import pythons
+from perfgate_lib.local.zephyr_api import dist_version
 
 ENV_MODES = ("auto", "uv", "kit")
 ZEPHYR_PROJECT = Path("lib/zephyr")
@@ -311,15 +312,11 @@ def _describe(mode: str, versions: dict[str, str | None], where: str) -> str:
 
 
 def _kit_side_env(worktree: Path) -> SideEnv:
-    from importlib.metadata import PackageNotFoundError, distributions, version
+    from importlib.metadata import distributions
 
     src = worktree / ZEPHYR_PROJECT / "src"
     versions: dict[str, str | None] = {"python": platform.python_version()}
-    for dist in REPORTED_DISTS:
-        try:
-            versions[dist] = version(dist)
-        except PackageNotFoundError:
-            versions[dist] = None
+    versions.update({dist: dist_version(dist) for dist in REPORTED_DISTS})
     toml = worktree / ZEPHYR_PROJECT / "pyproject.toml"
     declared = toml.is_file() and _read_toml(toml).get("project", {}).get("version")
     dists = {d.metadata["Name"].lower(): d.version for d in distributions()}

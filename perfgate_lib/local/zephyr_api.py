@@ -99,13 +99,15 @@ def zephyr_version() -> str | None:
     A worktree's ``lib/zephyr/src`` on ``sys.path`` has no distribution metadata; then its
     ``pyproject.toml`` (two folders up) gives the version when it can be read.
     """
+    return _declared_version() or dist_version("marin-zephyr")
+
+
+def dist_version(name: str) -> str | None:
+    """The installed distribution ``name``'s version; None when it is not installed."""
     from importlib.metadata import PackageNotFoundError, version
 
-    declared = _declared_version()
-    if declared:
-        return declared
     try:
-        return version("marin-zephyr")
+        return version(name)
     except PackageNotFoundError:
         return None
 
