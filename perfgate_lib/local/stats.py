@@ -350,11 +350,8 @@ def _stage_medians(
         value = _median(_values(reports, stage))
         if value is not None:
             stages[stage] = round(value, 4)
-        cpu_values = [
-            float((r.get("local_run") or {}).get("stage_cpu_seconds", {}).get(stage))
-            for r in ok
-            if (r.get("local_run") or {}).get("stage_cpu_seconds", {}).get(stage) is not None
-        ]
+        stated = [(r.get("local_run") or {}).get("stage_cpu_seconds", {}).get(stage) for r in ok]
+        cpu_values = [float(value) for value in stated if value is not None]
         if cpu_values:
             cpu[stage] = round(statistics.median(cpu_values), 4)
     return stages, cpu
