@@ -1,34 +1,22 @@
 """Gate 0, the local A/B runner: the mini ferry on control and treatment code, paired.
 
-Control is a worktree at ``merge-base(base, head)``, treatment a worktree at ``head``,
-both created with ``git worktree add --detach`` in a temporary folder and always removed.
-Each side runs in a process, ``ferry_pipeline.py serve``, that imports Zephyr
-from its worktree's ``lib/zephyr/src`` (or the installed package when the checkout has
-none), warms up once unmeasured, and then runs single stages on request over one shared
-generated corpus (PYTHONHASHSEED fixed, start-up's heap frozen, ``gc.collect()`` before
-every stage).
+Control is a worktree at ``merge-base(base, head)``, treatment one at ``head``, both made
+with ``git worktree add --detach`` in a temporary folder and always removed. Each side is
+a ``ferry_pipeline.py serve`` process (:mod:`.sides`) importing its worktree's
+``lib/zephyr/src`` (or the installed package when the checkout has none), warmed up once
+unmeasured, then running single stages on request over one shared generated corpus.
 
-Measurement (documented choice, see the README's gate-0 section for the figures). The
-decision metric is each stage's instruction count: both sides run under valgrind callgrind
-(imports and warm-up uninstrumented, counters zeroed and dumped around each stage's execute; see
-:class:`perfgate_lib.local.ferry_pipeline.Callgrind`). A count does not depend on load, so
-both sides run at once, each with all its stage requests queued up front, so that neither
-ever waits for the other (a stage after an idle spell counts more, most likely the
-polling of Zephyr's backed-off idle workers). One process per side measures every pair. With ``metric: cpu``
-(or ``wall``) the earlier timed A/B runs instead: one *pair* runs every stage on both
-sides back to back, stage by stage, the side that goes first alternating, and every
-``pairs_per_process`` pairs (1) both processes are replaced by fresh ones, since a process
-has a speed of its own. Each stage is judged on the per-pair ratio treatment / control with
-a Hodges-Lehmann estimate and a signed-rank confidence interval
-(:mod:`perfgate_lib.verdict.paired`, :mod:`perfgate_lib.local.stats`); the threshold bands
-apply to the interval. Pairs are added while some stage is undecided, from ``min_pairs``
-up to ``max_pairs`` or until the time budget runs out; what is still undecided then is
-reported as undecided, never as a pass. Peak memory keeps its own noise rule (medians,
-spread and overlap of per-pair peaks).
+The decision metric is each stage's instruction count under callgrind: both sides run at
+once, every stage request queued up front, one process per side. With ``metric: cpu`` (or
+``wall``) pairs run stage by stage back to back, the first side alternating, with fresh
+processes every ``pairs_per_process`` pairs. Each stage is judged on the per-pair ratio
+treatment / control (Hodges-Lehmann estimate, signed-rank interval: :mod:`.stats`); pairs
+are added while a stage is undecided (:mod:`.pairs`), and what is still undecided at the
+end is reported so, never as a pass. Peak memory keeps its own noise rule. The method and
+its figures: docs/gate0.md.
 
-Here: the worktrees, :func:`run_local_ab` and its result, outputs and frames. The settings
-are :mod:`perfgate_lib.local.settings`, the side processes :mod:`perfgate_lib.local.sides`,
-the loop :mod:`perfgate_lib.local.pairs`. Times are seconds, memory MB.
+Here: the worktrees, :func:`run_local_ab` and its result, outputs and frames; the settings
+are :mod:`.settings`. Times are seconds, memory MB.
 """
 
 from __future__ import annotations
@@ -81,9 +69,7 @@ ZEPHYR_SRC = Path("lib/zephyr/src")
 ZEPHYR_DIR = "lib/zephyr/"
 
 
-# ---------------------------------------------------------------------------
-# git worktrees
-# ---------------------------------------------------------------------------
+# --- git worktrees --------------------------------------------------------------------------------
 
 
 def _revision(checkout: Path, arg: str, rev: str) -> str:
@@ -120,16 +106,8 @@ class NothingToMeasure(PerfgateError):
 
 def changed_paths(checkout: str | Path, control_sha: str, head_sha: str) -> list[str]:
     """Paths the diff ``control_sha..head_sha`` changes (renames: both names)."""
-    out = git_out(
-        checkout,
-        "-c",
-        "core.quotepath=off",
-        "diff",
-        "--name-only",
-        "--no-renames",
-        control_sha,
-        head_sha,
-    )
+    args = ("-c", "core.quotepath=off", "diff", "--name-only", "--no-renames")
+    out = git_out(checkout, *args, control_sha, head_sha)
     return [line for line in out.splitlines() if line]
 
 
@@ -208,29 +186,41 @@ def zephyr_source(tree: str | Path) -> str | None:
     return str(src.resolve()) if (src / "zephyr" / "__init__.py").is_file() else None
 
 
+def _side_report(
+    run_id: str,
+    stages: dict[str, StageResult],
+    error: str,
+    extra: dict[str, Any],
+    memory_method: str = "unknown",
+) -> dict[str, Any]:
+    """One marin-shaped report of one side's run; failed (an application failure) when
+    ``error`` ("ferry failed: ...") is set."""
+    return build_report(
+        run_id,
+        stages,
+        status="failed" if error else "succeeded",
+        error=error or None,
+        failure_bucket="application_failure" if error else None,
+        memory_method=memory_method,
+        extra=extra,
+    )
+
+
 def _run_reports(pairs: list[dict[str, Any]], ab_id: str, side: str, extra: dict[str, Any]):
     """One marin-shaped report per pair for one side (stages of that pair)."""
     reports = []
     for pair in pairs:
         stages = {n: StageResult.from_measure(r) for n, r in pair[side].items()}
         error = (pair.get("failed") or {}).get(side)
+        run_id = f"{ab_id}/{side}-p{pair['pair']}"
+        method = extra.get("memory_method", "unknown")
         reports.append(
-            build_report(
-                f"{ab_id}/{side}-p{pair['pair']}",
-                stages,
-                status="failed" if error else "succeeded",
-                error=f"ferry failed: {error}" if error else None,
-                failure_bucket="application_failure" if error else None,
-                memory_method=extra.get("memory_method", "unknown"),
-                extra=extra,
-            )
+            _side_report(run_id, stages, f"ferry failed: {error}" if error else "", extra, method)
         )
     return reports
 
 
-# ---------------------------------------------------------------------------
-# The A/B
-# ---------------------------------------------------------------------------
+# --- The A/B --------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -400,22 +390,6 @@ def with_assessment(context: dict[str, Any], ab_dir: str, per_file: Mapping[str,
     return {**context, "comment": comment}
 
 
-def _keep_profiles(pairs, settings, band, out, checkout, trees, control_sha, head_sha, say):
-    """Keep the callgrind evidence and the function delta (:mod:`.evidence`)."""
-    from perfgate_lib.local import evidence
-
-    table = paired_intervals(pairs, settings, (band.pass_pct, band.warn_pct))
-    result = evidence.keep_for_run(
-        pairs, table.to_dict("records"), out, checkout=checkout, control_sha=control_sha,
-        head_sha=head_sha, trees=trees, mode=settings.profile,
-        budget_mb=settings.profile_budget_mb,
-    )  # fmt: skip
-    if result.get("stages"):
-        say(f"where the instructions went: {', '.join(result['stages'])} (perfgate explain)")
-    if result.get("error"):
-        say(f"where the instructions went: not computed ({result['error']})")
-
-
 def _known(value: Any) -> bool:
     """A number that is not None or NaN (pandas fills unmeasured cells with NaN)."""
     return isinstance(value, int | float) and not isinstance(value, bool) and value == value
@@ -582,10 +556,26 @@ class _LocalAB:
             for server in processes.current.values():
                 server.kill()  # it may still hold queued stage requests
             t_profile = time.perf_counter()  # issue 31: where the instructions went
-            _keep_profiles(pairs, settings, self.band, self.out, self.checkout, trees,
-                           self.control_sha, self.head_sha, self.say)  # fmt: skip
+            self._keep_profiles(pairs, trees)
             self.timings["profile"] = round(time.perf_counter() - t_profile, 2)
         return pairs, stop, errors
+
+    def _keep_profiles(self, pairs: list[dict[str, Any]], trees: dict[str, Path]) -> None:
+        """Keep the callgrind evidence and the function delta (:mod:`.evidence`)."""
+        from perfgate_lib.local import evidence
+
+        table = paired_intervals(pairs, self.settings, self.bands)
+        result = evidence.keep_for_run(
+            pairs, table.to_dict("records"), self.out, checkout=self.checkout,
+            control_sha=self.control_sha, head_sha=self.head_sha, trees=trees,
+            mode=self.settings.profile, budget_mb=self.settings.profile_budget_mb,
+        )  # fmt: skip
+        if result.get("stages"):
+            self.say(
+                f"where the instructions went: {', '.join(result['stages'])} (perfgate explain)"
+            )
+        if result.get("error"):
+            self.say(f"where the instructions went: not computed ({result['error']})")
 
 
 def run_local_ab(
@@ -680,16 +670,8 @@ def summarize_pairs(
         runs = _run_reports(pairs, ab_id, side, extra)
         if not runs:  # nothing measured: the side that did not start failed, the other did not
             mine = [e for e in errors if e.startswith(side)]
-            runs = [
-                build_report(
-                    f"{ab_id}/{side}-p1",
-                    {},
-                    status="failed" if mine else "succeeded",
-                    error=("ferry failed: " + "; ".join(mine))[:300] if mine else None,
-                    failure_bucket="application_failure" if mine else None,
-                    extra=extra,
-                )
-            ]
+            error = ("ferry failed: " + "; ".join(mine))[:300] if mine else ""
+            runs = [_side_report(f"{ab_id}/{side}-p1", {}, error, extra)]
         reports[side] = abstats.median_report(runs, f"local/{ab_id}/{side}", local_provenance())
     return ABResult(
         control_report=reports["control"],
@@ -725,8 +707,7 @@ def write_outputs(result: ABResult, spec: CorpusSpec) -> dict[str, str]:
     paths["pairs_json"].write_text(json.dumps(result.pairs, indent=1) + "\n")
     runs = out / "runs"
     runs.mkdir(exist_ok=True)
-    for side in SIDES:
-        report = result.control_report if side == "control" else result.treatment_report
+    for side, report in zip(SIDES, (result.control_report, result.treatment_report), strict=True):
         for i, run in enumerate((report.get("local_run") or {}).get("repeats") or [], 1):
             (runs / f"{side}-p{i}.json").write_text(json.dumps(run, indent=2) + "\n")
     summary = {
@@ -756,28 +737,17 @@ def write_outputs(result: ABResult, spec: CorpusSpec) -> dict[str, str]:
     return {k: str(v) for k, v in paths.items()}
 
 
-# ---------------------------------------------------------------------------
-# Tables and a chart for the notebook
-# ---------------------------------------------------------------------------
+# --- Tables and a chart for the notebook ----------------------------------------------------------
 
 
 def memory_frame(result: ABResult) -> pd.DataFrame:
     """Peak memory row. Columns: signal, control_median_mb, treatment_median_mb, delta_pct,
     noise_pct, within_noise, runs_overlap."""
-    row = dict(result.memory)
-    return pd.DataFrame(
-        [
-            {
-                "signal": row["stage"],
-                "control_median_mb": row["control_median"],
-                "treatment_median_mb": row["treatment_median"],
-                "delta_pct": row["delta_pct"],
-                "noise_pct": row["noise_pct"],
-                "within_noise": row["within_noise"],
-                "runs_overlap": row["runs_overlap"],
-            }
-        ]
-    )
+    names = {"stage": "signal", "control_median": "control_median_mb",
+             "treatment_median": "treatment_median_mb"}  # fmt: skip
+    keys = ("stage", "control_median", "treatment_median", "delta_pct", "noise_pct",
+            "within_noise", "runs_overlap")  # fmt: skip
+    return pd.DataFrame([{names.get(key, key): result.memory[key] for key in keys}])
 
 
 def pairs_frame(result: ABResult, metric: str | None = None) -> pd.DataFrame:
@@ -807,12 +777,7 @@ def pairs_frame(result: ABResult, metric: str | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["pair", "stage", "first", c_col, t_col, "ratio"])
 
 
-CALL_COLOURS = {
-    "pass": "#2e7d32",
-    "warn": "#f9a825",
-    "fail": "#c62828",
-    "undecided": "#6a1b9a",
-}
+CALL_COLOURS = {"pass": "#2e7d32", "warn": "#f9a825", "fail": "#c62828", "undecided": "#6a1b9a"}
 """The pairs chart's interval colour for each stage call."""
 
 
@@ -919,9 +884,7 @@ def verdict_frame(verdict: Verdict, result: ABResult) -> pd.DataFrame:
     return frame
 
 
-# ---------------------------------------------------------------------------
-# Verdict
-# ---------------------------------------------------------------------------
+# --- Verdict --------------------------------------------------------------------------------------
 
 
 def local_verdict(result: ABResult, thresholds: str | None = None) -> Verdict:

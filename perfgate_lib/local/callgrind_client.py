@@ -268,40 +268,14 @@ def dump_total(text: str, source: str = "callgrind dump") -> int:
 # mimalloc. Its cost follows the heap's history, which every thread of the process shapes
 # at timing-dependent moments (measured: glibc's _int_malloc moved a stage's count by
 # 2%); callers' work around an allocation stays counted.
-GLIBC_MALLOC = frozenset(
-    [
-        "malloc",
-        "free",
-        "realloc",
-        "calloc",
-        "memalign",
-        "posix_memalign",
-        "aligned_alloc",
-        "valloc",
-        "pvalloc",
-        "_int_malloc",
-        "_int_free",
-        "_int_realloc",
-        "_int_memalign",
-        "_mid_memalign",
-        "malloc_consolidate",
-        "sysmalloc",
-        "systrim",
-        "alloc_perturb",
-        "tcache_init",
-        "tcache_get",
-        "tcache_put",
-        "arena_get2",
-        "__libc_malloc",
-        "__libc_free",
-        "__libc_realloc",
-        "__libc_calloc",
-        "__libc_memalign",
-        "_int_free_merge_chunk",
-        "_int_free_create_chunk",
-        "_int_free_maybe_consolidate",
-    ]
-)
+GLIBC_MALLOC = frozenset([
+    "malloc", "free", "realloc", "calloc", "memalign", "posix_memalign", "aligned_alloc",
+    "valloc", "pvalloc", "_int_malloc", "_int_free", "_int_realloc", "_int_memalign",
+    "_mid_memalign", "malloc_consolidate", "sysmalloc", "systrim", "alloc_perturb",
+    "tcache_init", "tcache_get", "tcache_put", "arena_get2", "__libc_malloc", "__libc_free",
+    "__libc_realloc", "__libc_calloc", "__libc_memalign", "_int_free_merge_chunk",
+    "_int_free_create_chunk", "_int_free_maybe_consolidate",
+])  # fmt: skip
 ALLOCATOR_PREFIXES = ("_rjem_", "je_", "_mi_", "mi_", "unlink_chunk", "__malloc_")
 _NAME_DEF = re.compile(r"^(c?fn|c?ob)=\((\d+)\) (.*)$", re.MULTILINE)
 _BLOCK_OB = re.compile(r"^ob=\((\d+)\)", re.MULTILINE)

@@ -40,15 +40,6 @@ class Dump:
     files: dict[FunctionKey, str] = field(default_factory=dict)  # the fl= of each function
     pid: int | None = None
 
-    def inclusive(self) -> dict[FunctionKey, int]:
-        """Each function's inclusive instructions: self plus its outgoing arcs, except
-        recursive arcs (a function calling itself)."""
-        out = dict(self.self_cost)
-        for (caller, callee), (_calls, cost) in self.arcs.items():
-            if caller != callee:
-                out[caller] = out.get(caller, 0) + cost
-        return out
-
 
 def _number(token: str, last: int, where: str) -> int:
     if token == "*":

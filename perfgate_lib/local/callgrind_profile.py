@@ -41,7 +41,6 @@ UNATTRIBUTED = "(counted twice: Python calls deeper than the recorded caller cha
 # in the C view these rows are dropped from the table, with a note (the totals keep them).
 NOISY_C = re.compile(r"^(lookdict_unicode\w*|unicodekeys_lookup_unicode|_Py_dict_lookup)$")
 
-ORIGINS = ("Zephyr", "marin library", "mini ferry", "third-party", "CPython", "system")
 MARIN_LIBRARIES = ("fray", "iris", "rigging", "finelog", "marin", "levanter", "haliax", "dupekit")
 
 
@@ -84,7 +83,8 @@ def parse_perf_map(text: str) -> PerfMap:
 @dataclass(frozen=True)
 class Function:
     """One row's identity: a display name, the file (or ELF object) it is defined in, with
-    per-side paths stripped, and its origin (one of :data:`ORIGINS`)."""
+    per-side paths stripped, and its origin (Zephyr, marin library, mini ferry,
+    third-party, CPython or system)."""
 
     name: str
     file: str
@@ -161,12 +161,10 @@ def _c_function(key: FunctionKey, roots: tuple[str, ...]) -> Function:
 
 def _address(name: str) -> int | None:
     head = name.split("'", 1)[0]
-    if head.startswith("0x"):
-        try:
-            return int(head, 16)
-        except ValueError:
-            return None
-    return None
+    try:
+        return int(head, 16) if head.startswith("0x") else None
+    except ValueError:
+        return None
 
 
 def c_profile(dump: Dump, roots: tuple[str, ...] = ()) -> Profile:
@@ -371,7 +369,7 @@ def stage_delta(
     rows = [
         DeltaRow(f, control.self_cost.get(f, 0), treatment.self_cost.get(f, 0)) for f in functions
     ]
-    rows = [r for r in rows if r.delta or r.function.name in (OUTSIDE, ALLOCATORS)]
+    rows = [r for r in rows if r.delta]
     notes = [f"{side}: {n}" for side, p in (("control", control), ("treatment", treatment))
              for n in p.notes]  # fmt: skip
     if control.view == "c":
@@ -384,15 +382,11 @@ def stage_delta(
             )
         notes.append("C names only: no perf map for this side (Python before 3.12?)")
     rows.sort(key=lambda r: (-abs(r.delta), r.function.name, r.function.file))
-    rows = [r for r in rows if r.delta]
     listed = min(top_n, len(rows))
-    extra = [i for i, r in enumerate(rows[listed:], listed) if r.status != "changed"]
-    order = (
-        rows[:listed]
-        + [rows[i] for i in extra]
-        + [r for i, r in enumerate(rows[listed:], listed) if i not in set(extra)]
-    )
-    listed = min(max_rows, listed + len(extra))
+    rest = rows[listed:]
+    appear_or_vanish = [r for r in rest if r.status != "changed"]
+    order = rows[:listed] + appear_or_vanish + [r for r in rest if r.status == "changed"]
+    listed = min(max_rows, listed + len(appear_or_vanish))
     return StageDelta(
         stage=stage,
         control_total=control.total,

@@ -13,6 +13,8 @@ across platforms): the same spec gives byte-identical files.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import math
 import random
@@ -70,12 +72,7 @@ def _vocabulary(rng: random.Random, size: int) -> tuple[list[str], list[float]]:
         if word not in seen:
             seen.add(word)
             words.append(word)
-    cum: list[float] = []
-    total = 0.0
-    for rank in range(1, size + 1):
-        total += 1.0 / rank
-        cum.append(total)
-    return words, cum
+    return words, list(itertools.accumulate(1.0 / rank for rank in range(1, size + 1)))
 
 
 def _text(rng: random.Random, words: list[str], cum: list[float], target_bytes: int) -> str:
@@ -158,16 +155,12 @@ def write_corpus(spec: CorpusSpec, out_dir: str | Path, shards: int = 8) -> list
         if {k: manifest.get(k) for k in wanted} == wanted:
             return paths
     out.mkdir(parents=True, exist_ok=True)
-    total_bytes = 0
-    count = 0
-    handles = [p.open("w", encoding="utf-8") for p in paths]
-    try:
-        for i, record in enumerate(generate(spec)):
-            handles[i % shards].write(json.dumps(record) + "\n")
+    total_bytes = count = 0
+    with contextlib.ExitStack() as stack:
+        handles = [stack.enter_context(p.open("w", encoding="utf-8")) for p in paths]
+        for record in generate(spec):
+            handles[count % shards].write(json.dumps(record) + "\n")  # round-robin
             total_bytes += len(record["text"].encode("utf-8"))
             count += 1
-    finally:
-        for handle in handles:
-            handle.close()
     manifest_path.write_text(json.dumps({**wanted, "docs": count, "bytes": total_bytes}, indent=2))
     return paths

@@ -58,31 +58,6 @@ class DemoResult:
         return [s["stage"] for s in self.verdict.get("stages", []) if s.get("verdict") == "fail"]
 
 
-def _default_run_dir() -> str:
-    from perfgate_lib.io.rundir import new_run_dir
-
-    return new_run_dir(None, None, kind="demo")
-
-
-def _assess(sandbox: Sandbox, run_dir: Path) -> tuple[str, str]:
-    """Run assess.ipynb on the sandbox (reviewer reply "go"); returns (notebook, json)."""
-    from perfgate_lib.io.notebook import run_notebook
-
-    notebook = run_notebook(
-        "assess",
-        str(run_dir),
-        {
-            "pr": 0,
-            "checkout": sandbox.path,
-            "base": sandbox.base,
-            "head": sandbox.head,
-            "reply": "go",
-            "out_dir": str(run_dir),
-        },
-    )
-    return notebook, str(run_dir / "assessment.json")
-
-
 def run_local_gate(
     checkout: str,
     base: str,
@@ -184,8 +159,10 @@ def run_demo(
     ``out_dir`` defaults to ``runs/demo/<UTC stamp>`` (local folder). Returns where to
     look; the verdict of the sandbox PR is expected to be ``fail`` at ``fuzzy_dups``.
     """
+    from perfgate_lib.io.rundir import new_run_dir
+
     say = progress or (lambda _msg: None)
-    run_dir = Path(out_dir or _default_run_dir()).resolve()
+    run_dir = Path(out_dir or new_run_dir(None, None, kind="demo")).resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
     notes: list[str] = []
@@ -207,13 +184,7 @@ def run_demo(
             "gate 0: paired local A/B of merge-base and head, pairs added while a stage is undecided"
         )
         verdict, gate_notebooks, gate_timings = run_local_gate(
-            box.path,
-            box.base,
-            box.head,
-            run_dir,
-            gate0=gate0,
-            seed=seed,
-            assessment=assessment,
+            box.path, box.base, box.head, run_dir, gate0=gate0, seed=seed, assessment=assessment
         )
         notebooks += gate_notebooks
         timings.update(gate_timings)
@@ -240,18 +211,18 @@ def run_demo(
 
 
 def _assess_or_skip(
-    box: Sandbox,
-    run_dir: Path,
-    say: Callable[[str], None],
-    notebooks: list[str],
-    notes: list[str],
+    box: Sandbox, run_dir: Path, say: Callable[[str], None], notebooks: list[str], notes: list[str]
 ) -> str:
-    """Assess the sandbox PR (its notebook added to ``notebooks``); returns
-    assessment.json's path, or "" when the assessment cannot run (a note says why: the
-    demo goes on without it)."""
+    """Run assess.ipynb on the sandbox PR (reviewer reply "go"; the notebook added to
+    ``notebooks``); returns assessment.json's path, or "" when the assessment cannot run
+    (a note says why: the demo goes on without it)."""
+    params = {"pr": 0, "checkout": box.path, "base": box.base, "head": box.head,
+              "reply": "go", "out_dir": str(run_dir)}  # fmt: skip
     try:
-        notebook, assessment = _assess(box, run_dir)
-        notebooks.append(notebook)
+        from perfgate_lib.io.notebook import run_notebook
+
+        notebooks.append(run_notebook("assess", str(run_dir), params))
+        assessment = str(run_dir / "assessment.json")
         summary = json.loads(Path(assessment).read_text())
         say(f"assess: max_gate {summary.get('max_gate')} ({summary.get('rationale', '')})")
     except (ImportError, FileNotFoundError, UsageError) as exc:  # no assess: still demo
@@ -276,12 +247,8 @@ def _archive(result: DemoResult, start: float) -> None:
 
 
 def _write_summary(result: DemoResult) -> None:
-    """``demo.json`` in the run folder: :func:`_summary` of ``result``."""
-    (Path(result.run_dir) / "demo.json").write_text(json.dumps(_summary(result), indent=2) + "\n")
-
-
-def _summary(result: DemoResult) -> dict[str, Any]:
-    return {
+    """``demo.json`` in the run folder: what ran, step seconds, the verdict."""
+    summary = {
         "run_dir": result.run_dir,
         "verdict": result.verdict.get("verdict"),
         "flagged_stages": result.flagged_stages,
@@ -292,6 +259,7 @@ def _summary(result: DemoResult) -> dict[str, Any]:
         "archived": result.archived,
         "notes": result.notes,
     }
+    (Path(result.run_dir) / "demo.json").write_text(json.dumps(summary, indent=2) + "\n")
 
 
 def where_time_went(timings: dict[str, float]) -> str:

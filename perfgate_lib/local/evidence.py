@@ -17,7 +17,7 @@ import ast
 import gzip
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,6 @@ from typing import Any
 from perfgate_lib.local.callgrind_dump import parse_dump
 from perfgate_lib.local.callgrind_profile import (
     DeltaRow,
-    PerfMap,
     Profile,
     StageDelta,
     c_profile,
@@ -68,21 +67,18 @@ def stages_to_keep(table: list[Mapping[str, Any]], mode: str = "flagged") -> lis
     return [str(r["stage"]) for r in table if mode == "all" or str(r.get("call")) != "pass"]
 
 
-def representative_pair(pairs: list[Mapping[str, Any]], stage: str, estimate: float) -> int | None:
+def representative_pair(
+    pairs: Sequence[Mapping[str, Any]], stage: str, estimate: float
+) -> int | None:
     """Index in ``pairs`` of the pair whose instruction ratio is nearest ``estimate``
     (the first of equals); None when no pair has both sides' counts and dumps."""
-    best: tuple[float, int] | None = None
+    distances = []
     for index, pair in enumerate(pairs):
         c = pair.get("control", {}).get(stage, {})
         t = pair.get("treatment", {}).get(stage, {})
-        if not (c.get("instructions") and t.get("instructions")):
-            continue
-        if not (c.get("callgrind_dump") and t.get("callgrind_dump")):
-            continue
-        distance = abs(t["instructions"] / c["instructions"] - estimate)
-        if best is None or distance < best[0]:
-            best = (distance, index)
-    return None if best is None else best[1]
+        if all(row.get(key) for row in (c, t) for key in ("instructions", "callgrind_dump")):
+            distances.append((abs(t["instructions"] / c["instructions"] - estimate), index))
+    return min(distances)[1] if distances else None
 
 
 def parse_hunks(diff_text: str) -> dict[str, list[Hunk]]:
@@ -110,33 +106,22 @@ def function_lines(source: str, qualname: str) -> tuple[int, int] | None:
         tree = ast.parse(source)
     except SyntaxError:
         return None
-    parts = [p for p in qualname.split(".") if p != "<locals>"]
-    nodes: list[ast.AST] = [tree]
-    found: ast.AST | None = None
-    for part in parts:
-        found = None
-        for node in nodes:
-            for child in ast.walk(node):
-                if (
-                    isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
-                    and child.name == part
-                ):
-                    found = child
-                    break
-            if found:
-                break
-        if found is None:
+    definitions = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
+    node: ast.AST = tree
+    for part in [p for p in qualname.split(".") if p != "<locals>"]:
+        hit = next(
+            (n for n in ast.walk(node) if isinstance(n, definitions) and n.name == part), None
+        )
+        if hit is None:
             return None
-        nodes = [found]
-    if found is None or not hasattr(found, "lineno"):
+        node = hit
+    if not isinstance(node, definitions):  # an empty qualname: the module itself
         return None
-    return found.lineno, getattr(found, "end_lineno", found.lineno) or found.lineno
+    return node.lineno, node.end_lineno or node.lineno
 
 
 def pr_ties(
-    rows: list[DeltaRow],
-    hunks: Mapping[str, list[Hunk]],
-    sources: Mapping[str, Mapping[str, str]],
+    rows: list[DeltaRow], hunks: Mapping[str, list[Hunk]], sources: Mapping[str, Mapping[str, str]]
 ) -> dict[int, dict[str, str]]:
     """Row index -> ``{"file": PR path, "hunk": header or ""}`` for rows whose function is
     defined in a file the PR changed. ``sources``: side -> PR path -> text (treatment
@@ -207,11 +192,8 @@ def used_perf_map(perf_map_text: str, dump_text: str) -> str:
     """The perf map's lines whose trampoline address the dump names (the rest is not
     needed to read the dump again)."""
     perf_map = parse_perf_map(perf_map_text)
-    used = set()
-    for match in re.finditer(r"0x([0-9a-f]{6,16})", dump_text):
-        name = perf_map.name_at(int(match.group(1), 16))
-        if name:
-            used.add(int(match.group(1), 16))
+    addresses = (int(m.group(1), 16) for m in re.finditer(r"0x([0-9a-f]{6,16})", dump_text))
+    used = {address for address in addresses if perf_map.name_at(address)}
     keep = [
         f"{start:x} {size:x} {name}"
         for start, size, name in zip(perf_map.starts, perf_map.sizes, perf_map.names, strict=True)
@@ -233,7 +215,7 @@ def _perf_map_text(dump_text: str, folder: str | Path = "/tmp") -> str | None:
 
 
 def keep_profiles(
-    pairs: list[Mapping[str, Any]],
+    pairs: Sequence[Mapping[str, Any]],
     table: list[Mapping[str, Any]],
     out_dir: str | Path,
     *,
@@ -289,9 +271,13 @@ def keep_profiles(
         result["stages"][stage] = entry
     result["kept_bytes"] = kept_bytes
     if result["stages"] or result["notes"]:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / ATTRIBUTION_FILE).write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
+        _write_attribution(out, result)
     return result
+
+
+def _write_attribution(folder: Path, result: Mapping[str, Any]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / ATTRIBUTION_FILE).write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
 
 
 def _pair_dumps(pair: Mapping[str, Any], stage: str) -> dict[str, str]:
@@ -371,7 +357,7 @@ def _flame_graphs(profiles: Mapping[str, Profile], stage: str, folder: Path) -> 
     return [f"{PROFILE_DIR}/{stage}/{Path(p).name}" for p in paths]
 
 
-def remove_perf_maps(pairs: list[Mapping[str, Any]]) -> int:
+def remove_perf_maps(pairs: Sequence[Mapping[str, Any]]) -> int:
     """Delete the side processes' ``/tmp/perf-<pid>.map`` files (pids from their dumps);
     returns how many were removed."""
     seen: set[int] = set()
@@ -395,7 +381,7 @@ def remove_perf_maps(pairs: list[Mapping[str, Any]]) -> int:
 
 
 def keep_for_run(
-    pairs: list[Mapping[str, Any]],
+    pairs: Sequence[Mapping[str, Any]],
     table: list[Mapping[str, Any]],
     out_dir: str | Path,
     *,
@@ -434,9 +420,7 @@ def keep_for_run(
     finally:
         remove_perf_maps(pairs)
     if result.get("stages") or result.get("error"):
-        folder = Path(out_dir) / PROFILE_DIR
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / ATTRIBUTION_FILE).write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
+        _write_attribution(Path(out_dir) / PROFILE_DIR, result)
     return result
 
 
@@ -524,6 +508,3 @@ def load_attribution_path(run_dir: str | Path) -> str:
         f"{run_dir}: no gate-0 attribution ({' or '.join(str(p) for p in tried)}); "
         "gate 0 keeps it for stages it does not pass, or for all with --profile all"
     )
-
-
-__all__ = ["PerfMap", "keep_profiles", "load_attribution"]

@@ -9,44 +9,27 @@ kit's venv, or a worktree's own uv environment) can run it by path::
 
 Stages (each one ``ZephyrContext.execute``, output as JSONL files the next stage reads,
 like datakit steps): ``normalize`` -> ``minhash`` -> ``fuzzy_dups`` -> ``consolidate``
--> ``tokenize``. Only ``fuzzy_dups`` shuffles (two ``group_by``); the others are
-map-only, so a change to Zephyr's scatter/shuffle path shows up in that stage.
-
-Workers run as threads of this process (fray ``LocalClient`` + Zephyr's ``InlineRunner``).
-Per stage the pipeline measures:
+-> ``tokenize``. Only ``fuzzy_dups`` shuffles (two ``group_by``). Workers run as threads
+of this process (fray ``LocalClient`` + Zephyr's ``InlineRunner``). Per stage:
 
 * ``wall_s``: ``time.perf_counter`` seconds;
-* ``cpu_s``: CPU seconds of the whole process (every thread, user + system,
-  ``time.process_time``) plus those of reaped children (``RUSAGE_CHILDREN``). CPU time
-  leaves out the time a thread waits for a core or sleeps in Zephyr's 0.1 s scheduler
-  polls, which is what makes wall time swing on a loaded machine;
-* ``instructions`` (only under ``valgrind --tool=callgrind``): the instructions of the
-  stage's shard work (each shard's execution in the thread that runs it, and the threads
-  it starts), from callgrind's counters zeroed right before ``ctx.execute`` and dumped
-  right after it, less the memory allocators' own code (see ``callgrind_client.py``, which
-  says what is left out and why: work whose amount follows waiting, such as polls,
-  heartbeats and back-off loops, and allocator internals that follow the heap's history).
-  The server's row carries ``callgrind_dump`` (the dump's path); the driver reads the
-  count from it natively (:func:`add_instructions`: Python reading a dump here, under
-  callgrind, took 1.2-2.8 s a stage) and adds ``instructions`` and
-  ``instructions_allocator`` (the allocator instructions left out). The count does not
-  depend on what else the machine runs; it still varies by about 0.1-0.5% per stage from
-  run to run (the first run of a stage specializes the interpreter's bytecode);
-* ``peak_mb``: the kernel's high-water mark ``VmHWM`` in ``/proc/self/status``, reset
-  before each stage through ``/proc/self/clear_refs`` (value 5); where that is unavailable,
-  ``ru_maxrss`` for the whole process. tracemalloc was rejected (it slows the hot paths
-  2-4x and misses native buffers such as numpy and zstd); psutil sampling misses spikes.
+* ``cpu_s``: CPU seconds of the whole process (all threads, user + system) plus reaped
+  children; unlike wall time it leaves out waiting for a core and Zephyr's 0.1 s polls;
+* ``instructions`` (only under callgrind): the stage's shard work, counters zeroed right
+  before ``ctx.execute`` and dumped right after, less the memory allocators' own code
+  (``callgrind_client.py`` says what is left out and why). The server's row carries
+  ``callgrind_dump``; the driver reads the count natively (:func:`add_instructions`:
+  read here, under callgrind, it took 1.2-2.8 s a stage) and adds ``instructions`` and
+  ``instructions_allocator``. It varies by about 0.1-0.5% per stage from run to run;
+* ``peak_mb``: the kernel's ``VmHWM``, reset before each stage through
+  ``/proc/self/clear_refs``; where unavailable, ``ru_maxrss`` of the whole process
+  (tracemalloc slows hot paths 2-4x and misses native buffers; sampling misses spikes).
 
-Measurement hygiene (pyperf-style): the caller fixes ``PYTHONHASHSEED``; one untimed
-warm-up pipeline over a slice of the corpus runs first (under callgrind uninstrumented,
-like the imports), so imports and first-use costs leave the timed runs; then the heap
-that start-up built is collected and frozen (``gc.freeze``), and ``gc.collect()`` runs
-before every stage so each starts from the same heap (under valgrind a collection that
-still walked the frozen heap took about 0.3 s a stage; the counts do not change). ``serve`` runs one stage each time the driver asks, so one warmed-up process
-gives as many values as the driver wants (counting instructions, gate 0 queues every
-pair's requests in one process per side; timing, it asks each process for one pair and
-then starts fresh ones, see :mod:`perfgate_lib.local.ab`). Requests queue: the server
-reads the next line as soon as a stage is answered.
+Hygiene: the caller fixes ``PYTHONHASHSEED``; one untimed warm-up pipeline over a slice of
+the corpus runs first (uninstrumented under callgrind, like the imports); start-up's heap
+is then frozen (``gc.freeze``) and ``gc.collect()`` runs before every stage. ``serve``
+runs one stage per request, so one warmed-up process gives as many values as the driver
+wants (:mod:`perfgate_lib.local.pairs`); requests queue.
 
 The serve protocol is one JSON object per line. The driver writes ``{"cmd": "stage",
 "stage": NAME}`` (the stage reads the outputs its predecessors last wrote) or ``{"cmd":
@@ -61,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import itertools
 import json
 import logging
 import os
@@ -75,32 +59,25 @@ from pathlib import Path
 from typing import Any, TextIO, TypedDict
 
 if __package__:
-    from perfgate_lib.local import zephyr_api
-else:  # run (or loaded) by path in a side's environment: the adapter beside this file
+    from perfgate_lib.local import callgrind_client, zephyr_api
+else:  # run (or loaded) by path in a side's environment: the modules beside this file
     import importlib.util
+    import types
 
-    _spec = importlib.util.spec_from_file_location(
-        "zephyr_api", Path(__file__).resolve().with_name("zephyr_api.py")
-    )
-    assert _spec is not None and _spec.loader is not None
-    zephyr_api = importlib.util.module_from_spec(_spec)
-    sys.modules["zephyr_api"] = zephyr_api
-    _spec.loader.exec_module(zephyr_api)
+    def _sibling(name: str) -> types.ModuleType:
+        """Load ``<name>.py`` from this file's folder as the top-level module ``name``."""
+        spec = importlib.util.spec_from_file_location(
+            name, Path(__file__).resolve().with_name(f"{name}.py")
+        )
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        return module
 
-if __package__:  # callgrind's client requests (see callgrind_client.py)
-    from perfgate_lib.local import callgrind_client
-else:  # loaded by path: the module beside this file
-    import importlib.util as _ilu
+    zephyr_api = _sibling("zephyr_api")
+    callgrind_client = _sibling("callgrind_client")  # client requests (callgrind_client.py)
 
-    _cg_spec = _ilu.spec_from_file_location(
-        "callgrind_client", Path(__file__).resolve().with_name("callgrind_client.py")
-    )
-    assert _cg_spec is not None and _cg_spec.loader is not None
-    callgrind_client = _ilu.module_from_spec(_cg_spec)
-    sys.modules["callgrind_client"] = callgrind_client
-    _cg_spec.loader.exec_module(callgrind_client)
-
-FERRY_MODULE = "perfgate.miniferry"
 STAGES = ("normalize", "minhash", "fuzzy_dups", "consolidate", "tokenize")
 
 
@@ -146,9 +123,7 @@ def zapi() -> zephyr_api.ZephyrApi:
     return _API
 
 
-# ---------------------------------------------------------------------------
-# Record functions (pure; run on Zephyr workers)
-# ---------------------------------------------------------------------------
+# --- Record functions (pure; run on Zephyr workers) -----------------------------------------------
 
 
 def normalize_record(record: dict) -> dict:
@@ -257,9 +232,7 @@ def tokenize_record(record: dict) -> dict:
     return {"id": record["id"], "input_ids": ids, "n_tokens": len(ids)}
 
 
-# ---------------------------------------------------------------------------
-# Peak memory
-# ---------------------------------------------------------------------------
+# --- Peak memory ----------------------------------------------------------------------------------
 
 
 class PeakMemory:
@@ -298,9 +271,7 @@ class PeakMemory:
         return maxrss / (1024 * 1024) if sys.platform == "darwin" else maxrss / 1024
 
 
-# ---------------------------------------------------------------------------
-# Instruction counts: callgrind client requests
-# ---------------------------------------------------------------------------
+# --- Instruction counts: callgrind client requests ------------------------------------------------
 
 # The client requests, and which threads a stage's count holds: callgrind_client.py
 # (stdlib only, beside this file). Callgrind is re-exported here for the kit and tests.
@@ -308,9 +279,7 @@ Callgrind = callgrind_client.Callgrind
 read_dump = callgrind_client.read_dump
 
 
-# ---------------------------------------------------------------------------
-# The pipeline
-# ---------------------------------------------------------------------------
+# --- The pipeline ---------------------------------------------------------------------------------
 
 
 def _cpu_seconds() -> float:
@@ -477,16 +446,10 @@ def use_zephyr_source(zephyr_src: str | None) -> str:
 def zephyr_identity() -> dict[str, Any]:
     """Where Zephyr came from and the versions of it, fray and iris, and the interpreter."""
     import platform
-    from importlib.metadata import PackageNotFoundError, version
 
     import zephyr
 
-    versions: dict[str, str | None] = {}
-    for dist in ("marin-zephyr", "marin-fray", "marin-iris"):
-        try:
-            versions[dist] = version(dist)
-        except PackageNotFoundError:
-            versions[dist] = None
+    versions = {d: zephyr_api.dist_version(d) for d in ("marin-zephyr", "marin-fray", "marin-iris")}
     return {
         "zephyr_file": str(Path(zephyr.__file__).resolve()),
         "installed_version": versions["marin-zephyr"],
@@ -504,11 +467,10 @@ def quiet_logs() -> None:
 
 def error_line(exc: BaseException) -> str:
     """The exception type and the first and last lines of its message, at most 300 chars."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    first = lines[0] if lines else ""
-    last = lines[-1] if lines else ""
     if isinstance(exc, zephyr_api.ZephyrApiError):  # names the API and the supported range
         return f"unsupported Zephyr: {exc}"
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()] or [""]
+    first, last = lines[0], lines[-1]
     text = first if first == last else f"{first} ... {last}"
     return f"ferry failed: {type(exc).__name__}: {text}"[:300]
 
@@ -520,17 +482,12 @@ def warm_up_corpus(corpus_dir: Path, target: Path, docs: int = 50) -> str:
     lines: list[str] = []
     if files:
         with files[0].open() as handle:
-            for line in handle:
-                lines.append(line)
-                if len(lines) >= docs:
-                    break
+            lines = list(itertools.islice(handle, max(docs, 1)))
     (target / "warmup.jsonl").write_text("".join(lines))
     return str(target / "*.jsonl")
 
 
-# ---------------------------------------------------------------------------
-# serve: one warmed-up process, stages on request
-# ---------------------------------------------------------------------------
+# --- serve: one warmed-up process, stages on request ----------------------------------------------
 
 
 def _answer(out: TextIO, message: dict[str, Any]) -> None:

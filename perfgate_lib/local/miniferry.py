@@ -1,19 +1,11 @@
-"""The mini ferry: a datakit-like pipeline on the real Zephyr API, on this machine.
+"""The mini ferry run once in this process, and its perf report in marin's schema.
 
-Stages (each one ``ZephyrContext.execute``, output as JSONL files the next stage reads,
-like datakit steps): ``normalize`` -> ``minhash`` -> ``fuzzy_dups`` -> ``consolidate``
--> ``tokenize``. Only ``fuzzy_dups`` shuffles (two ``group_by``); the others are
-map-only, so a change to Zephyr's scatter/shuffle path shows up in that stage.
-
-The pipeline itself (record functions, stages, measurement) lives in the standalone
-:mod:`perfgate_lib.local.ferry_pipeline`; this module runs it once in this process and writes
-the perf report in marin's schema (its ``local_run`` block adds per-stage peak memory,
-CPU seconds, task and record counts).
-
-Run as ``python -m perfgate_lib.local.miniferry --zephyr-src PATH --out report.json``; with a
-``--zephyr-src`` holding ``zephyr/__init__.py`` that source is imported instead of the
-installed package (the A/B runner passes each worktree's ``lib/zephyr/src``).
-Times are seconds, memory MB.
+The pipeline itself (record functions, the five stages, measurement) is the standalone
+:mod:`perfgate_lib.local.ferry_pipeline`; the report's ``local_run`` block adds per-stage
+peak memory, CPU seconds, task and record counts. Run as ``python -m
+perfgate_lib.local.miniferry --zephyr-src PATH --out report.json``: a ``--zephyr-src``
+holding ``zephyr/__init__.py`` is imported instead of the installed package. Times are
+seconds, memory MB.
 """
 
 from __future__ import annotations
@@ -30,7 +22,7 @@ import click
 
 from perfgate_lib.local import ferry_pipeline
 from perfgate_lib.local.corpus import CorpusSpec, write_corpus
-from perfgate_lib.local.ferry_pipeline import STAGES, PeakMemory
+from perfgate_lib.local.ferry_pipeline import STAGES, PeakMemory  # noqa: F401 - STAGES re-exported
 from perfgate_lib.verdict.report import INFRA_BUCKETS
 
 FERRY_MODULE = "perfgate.miniferry"
@@ -59,9 +51,7 @@ class StageResult:
         )
 
 
-# ---------------------------------------------------------------------------
-# The report (marin's perf report schema)
-# ---------------------------------------------------------------------------
+# --- The report (marin's perf report schema) ------------------------------------------------------
 
 
 def local_provenance() -> dict[str, Any]:
@@ -158,10 +148,7 @@ def run_ferry(
         if corpus_dir is None:
             corpus_dir = work / "corpus"
             write_corpus(spec, corpus_dir)
-        extra: dict[str, Any] = {
-            "zephyr_source": source,
-            "corpus": _corpus_summary(corpus_dir),
-        }
+        extra: dict[str, Any] = {"zephyr_source": source, "corpus": _corpus_summary(corpus_dir)}
         stages: dict[str, StageResult] = {}
         try:
             extra.update(ferry_pipeline.zephyr_identity())  # may fail on a broken tree
@@ -261,13 +248,3 @@ def main(
 
 if __name__ == "__main__":
     main()
-
-
-__all__ = [
-    "FERRY_MODULE",
-    "STAGES",
-    "PeakMemory",
-    "StageResult",
-    "build_report",
-    "run_ferry",
-]

@@ -143,18 +143,15 @@ def measure_at_once(
     progress: Callable[[str], None],
     clock: Callable[[], float],
 ) -> tuple[list[dict[str, Any]], str, list[str]]:
-    """Instruction counts: both sides run every pair's stages at the same time, each side
-    back to back with no wait (see :func:`measure_pairs`).
+    """Instruction counts: both sides run every pair's stages at once, each back to back
+    with no wait (counts ignore load, but a stage after an idle spell of 30-40 s counts
+    15-23% more, most likely Zephyr's idle workers polling; and neither side may carry
+    the other's slowness).
 
-    A count does not depend on load, so the sides need not take turns; and they must not
-    wait for each other: a stage that follows an idle spell counts more (measured: +15-23%
-    instructions after 30-40 s idle, most likely the polling of Zephyr's idle workers,
-    which back off up to 2 s apart), and the stage after a slow one would carry the other
-    side's slowness. Every side gets ``max_pairs`` pairs of stage requests
-    queued at once; pair ``n`` is complete when both sides answered its stages, and the
-    stop rule (:func:`stop_rule`) is applied then. The caller stops the servers (they
-    may still hold queued requests). ``servers``: side -> ``send_stage(stage)``,
-    ``stage_answer(stage, timeout_s)`` and, for select, ``proc.stdout``.
+    Every side gets ``max_pairs`` pairs of stage requests queued up front; pair ``n`` is
+    judged by :func:`stop_rule` once both sides answered its stages. The caller stops the
+    servers (they may still hold queued requests). ``servers``: side ->
+    ``send_stage(stage)``, ``stage_answer(stage, timeout_s)`` and, for select, ``proc.stdout``.
     """
     started = last = clock()
     plan = [stage for _ in range(settings.max_pairs) for stage in stages]

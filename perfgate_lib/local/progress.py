@@ -46,10 +46,7 @@ def last_message(path: str | Path) -> str:
         lines = Path(path).read_text().splitlines()
     except FileNotFoundError:
         return ""
-    for line in reversed(lines):
-        if line.strip():
-            return line.split("\t", 1)[-1]
-    return ""
+    return next((line.split("\t", 1)[-1] for line in reversed(lines) if line.strip()), "")
 
 
 @contextlib.contextmanager

@@ -7,26 +7,20 @@ dependencies are the release's own, pinned to the kit's versions
 A PR branch applies one real code change to the scatter (shuffle) hot path; in the mini
 ferry only ``fuzzy_dups`` shuffles, so that stage slows down and the others do not.
 
-The demo's change depends on the Zephyr release (:func:`default_change`):
+The demo's change depends on the Zephyr release (:func:`default_change`); ``fuzzy_dups``
+instructions, treatment / control:
 
-* :data:`ZSTD_LEVEL_CHANGE` (the demo's change up to the pickle-frame scatter, 0.2.20):
-  raises the scatter chunks' zstd level from 3 to 6 "for smaller shuffle files".
-  Compressing every scatter frame at level 6 costs about twice the CPU per frame:
-  ``fuzzy_dups`` executes about 1.5-2x the instructions. On the Parquet scatter (0.2.227)
-  it sets polars' ``compression_level=19``, and ``fuzzy_dups`` measured x1.00
-  [0.99, 1.00] in instructions (6 pairs, 40 documents): not a demo change there.
-* :data:`ROUTE_HASH_CHANGE` (the demo's change on the Parquet scatter, 0.2.227): the
-  scatter re-checks each item's routing hash 40 times (:func:`route_hash_change`).
-  60 rounds measured ``fuzzy_dups`` x1.50 [1.49, 1.50] at 20 documents, 6 pairs (x1.38
-  on 0.2.20); 40 rounds at the demo's 40 documents x1.46 [1.46, 1.47] in 8 files, and
-  x1.79 [1.79, 1.80] in 4 files (gate 0's ``shards`` since 2026-12-07), 6 pairs.
-* :data:`SCATTER_PICKLE_CHANGE`: ``_dumps`` pickles every shuffled item with cloudpickle
-  instead of stdlib pickle first (about 6x the cost per item); on 0.2.227 ``fuzzy_dups``
-  measured only x1.09 at 40 documents (one pair), too close to the band edges to demo.
-* :data:`SUB_BATCH_CHANGE`: on 0.2.20 shrinks the scatter pickle sub-batches from 1024
-  items to 1, so every shuffled item pays its own pickle and zstd call (``fuzzy_dups``
-  about +40-60%); on 0.2.227 one item per DataFrame batch, far heavier (under callgrind
-  on a loaded host, one ``fuzzy_dups`` did not finish in 8 minutes).
+* :data:`ZSTD_LEVEL_CHANGE` (the pickle-frame scatter, 0.2.20): zstd level 3 -> 6 "for
+  smaller shuffle files", about 1.5-2x. On the Parquet scatter (0.2.227) it sets polars'
+  ``compression_level=19`` and measured x1.00 [0.99, 1.00]: not a demo change there.
+* :data:`ROUTE_HASH_CHANGE` (the Parquet scatter, 0.2.227): the scatter re-checks each
+  item's routing hash 40 times (:func:`route_hash_change`); x1.79 [1.79, 1.80] at the
+  demo's 40 documents in 4 files (gate 0's ``shards`` since 2026-12-07), 6 pairs.
+* :data:`SCATTER_PICKLE_CHANGE`: cloudpickle for every shuffled item (about 6x stdlib
+  pickle per item); x1.09 on 0.2.227, too close to the band edges to demo.
+* :data:`SUB_BATCH_CHANGE`: one item per pickle sub-batch on 0.2.20 (+40-60%), per
+  DataFrame batch on 0.2.227 (far heavier: one ``fuzzy_dups`` under callgrind on a loaded
+  host did not finish in 8 minutes).
 * :data:`DEP_PIN_CHANGE`: only ``lib/zephyr/pyproject.toml`` changes (xxhash pinned from
   the kit's version to :data:`PINNED_XXHASH`), so the two sides run in two uv environments.
 """
@@ -34,7 +28,6 @@ The demo's change depends on the Zephyr release (:func:`default_change`):
 from __future__ import annotations
 
 import atexit
-import importlib.metadata
 import importlib.util
 import shutil
 import tempfile
@@ -45,6 +38,7 @@ from pathlib import Path
 from perfgate_lib.errors import PerfgateError, UsageError
 from perfgate_lib.io.git import git_out
 from perfgate_lib.local.sandbox_project import zephyr_pyproject
+from perfgate_lib.local.zephyr_api import dist_version
 
 BASE_BRANCH = "main"
 PR_BRANCH = "perfgate-demo/scatter-zstd-level"
@@ -161,7 +155,6 @@ ZSTD_LEVEL_CHANGE = Change(
         )
     },
 )
-DEFAULT_CHANGE = ZSTD_LEVEL_CHANGE  # the demo's change on releases that have its line
 
 # 0.2.4x on: every shuffled item is pickled by ``_dumps``, stdlib pickle first.
 _OLD_DUMPS = """    try:
@@ -199,11 +192,9 @@ marin library constrains it (braceexpand, pinned before, is held at >=0.1.7 by
 marin-rigging 0.2.227, so its older 0.1.6 cannot resolve)."""
 
 
-def _kit_version(dist: str) -> str:
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return "0"
+def _kit_version(dist: str, missing: str = "0") -> str:
+    """``dist``'s version in the kit's venv; ``missing`` when it is not installed."""
+    return dist_version(dist) or missing
 
 
 KIT_XXHASH = _kit_version("xxhash")
@@ -297,19 +288,14 @@ def installed_zephyr_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-def _zephyr_version() -> str:
-    try:
-        return importlib.metadata.version("marin-zephyr")
-    except importlib.metadata.PackageNotFoundError:
-        return "0.0.0"
-
-
 def _write_main(repo: Path, zephyr_dir: Path, pyproject: str | None) -> None:
     target = repo / ZEPHYR_PKG
     shutil.copytree(
         zephyr_dir, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.so")
     )
-    (repo / ZEPHYR_PYPROJECT).write_text(pyproject or zephyr_pyproject(_zephyr_version()))
+    (repo / ZEPHYR_PYPROJECT).write_text(
+        pyproject or zephyr_pyproject(_kit_version("marin-zephyr", "0.0.0"))
+    )
     (repo / "lib/zephyr/AGENTS.md").write_text(
         "# Zephyr\n\nScatter/shuffle lives in `src/zephyr/shuffle.py`; the planner in "
         "`plan.py`; the executor in `execution.py`.\n"

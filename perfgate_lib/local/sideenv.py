@@ -39,6 +39,7 @@ from pathlib import Path
 
 from perfgate_lib.errors import PerfgateError, UsageError
 from perfgate_lib.io import pythons
+from perfgate_lib.local.zephyr_api import dist_version
 
 ENV_MODES = ("auto", "uv", "kit")
 ZEPHYR_PROJECT = Path("lib/zephyr")
@@ -244,11 +245,6 @@ def kit_cache_dir(kind: str, override_env: str) -> Path:
     return Path(base) / "perfgate" / kind
 
 
-def default_cache_dir() -> Path:
-    """``PERFGATE_ENV_CACHE``, else ``~/.cache/perfgate/envs``."""
-    return kit_cache_dir("envs", "PERFGATE_ENV_CACHE")
-
-
 def _sync_command(uv: str, project: UvProject, staging: Path, python: str) -> list[str]:
     """``uv sync`` for the project: third-party dependencies only, no interpreter download."""
     common = [uv, "sync", "--no-python-downloads", "--python", python]
@@ -310,38 +306,26 @@ def _declared_versions(project: UvProject) -> dict[str, str]:
     return versions
 
 
-def _pythonpath(paths: list[Path]) -> str:
-    """First-party source folders only: the caller's own PYTHONPATH is not inherited."""
-    return os.pathsep.join(str(p) for p in paths)
-
-
 def _describe(mode: str, versions: dict[str, str | None], where: str) -> str:
     dists = ", ".join(f"{d} {versions.get(d) or '?'}" for d in REPORTED_DISTS)
     return f"{mode}: Python {versions.get('python') or '?'} ({where}); {dists}"
 
 
 def _kit_side_env(worktree: Path) -> SideEnv:
-    from importlib.metadata import PackageNotFoundError, distributions, version
+    from importlib.metadata import distributions
 
     src = worktree / ZEPHYR_PROJECT / "src"
     versions: dict[str, str | None] = {"python": platform.python_version()}
-    for dist in REPORTED_DISTS:
-        try:
-            versions[dist] = version(dist)
-        except PackageNotFoundError:
-            versions[dist] = None
-    declared = (worktree / ZEPHYR_PROJECT / "pyproject.toml").is_file() and _read_toml(
-        worktree / ZEPHYR_PROJECT / "pyproject.toml"
-    ).get("project", {}).get("version")
-    if declared:  # the worktree's zephyr code runs, whatever the kit has installed
-        versions["marin-zephyr"] = str(declared)
+    versions.update({dist: dist_version(dist) for dist in REPORTED_DISTS})
+    toml = worktree / ZEPHYR_PROJECT / "pyproject.toml"
+    declared = toml.is_file() and _read_toml(toml).get("project", {}).get("version")
     dists = {d.metadata["Name"].lower(): d.version for d in distributions()}
-    if declared:
-        dists["marin-zephyr"] = str(declared)
+    if declared:  # the worktree's zephyr code runs, whatever the kit has installed
+        versions["marin-zephyr"] = dists["marin-zephyr"] = str(declared)
     return SideEnv(
         mode="kit",
         python=[sys.executable],
-        env={"PYTHONPATH": _pythonpath([src])},
+        env={"PYTHONPATH": str(src)},  # the worktree's only: the caller's is not inherited
         cwd=None,
         digest=None,
         description=_describe("kit venv", versions, sys.executable),
@@ -379,7 +363,7 @@ def prepare_side_env(
     uv = find_uv()
     python, python_version = find_python(project)
     digest = env_digest(project, python, python_version)
-    root = Path(cache_dir) if cache_dir else default_cache_dir()
+    root = Path(cache_dir) if cache_dir else kit_cache_dir("envs", "PERFGATE_ENV_CACHE")
     root.mkdir(parents=True, exist_ok=True)
     entry = root / digest
     started = time.perf_counter()
@@ -403,7 +387,8 @@ def prepare_side_env(
     return SideEnv(
         mode="uv",
         python=[env_python],
-        env={"PYTHONPATH": _pythonpath(list(src)), "PYTHONNOUSERSITE": "1"},
+        # first-party sources only: the caller's own PYTHONPATH is not inherited
+        env={"PYTHONPATH": os.pathsep.join(map(str, src)), "PYTHONNOUSERSITE": "1"},
         cwd=None,
         digest=digest,
         description=_describe(f"uv env {digest}", versions, env_python),

@@ -53,17 +53,8 @@ class SideServer:
     ) -> None:
         self.side = side
         self.log = log
-        cmd = [
-            *launch.python,
-            str(FERRY_SCRIPT),
-            "serve",
-            "--corpus",
-            str(corpus_dir),
-            "--work-dir",
-            str(work_dir),
-            "--max-workers",
-            str(max_workers),
-        ]
+        cmd = [*launch.python, str(FERRY_SCRIPT), "serve", "--corpus", str(corpus_dir),
+               "--work-dir", str(work_dir), "--max-workers", str(max_workers)]  # fmt: skip
         if zephyr_src:
             cmd += ["--zephyr-src", zephyr_src]
         if callgrind_out is not None:
@@ -179,8 +170,7 @@ class SideServer:
             try:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+                self.kill()
         for pipe in (self.proc.stdin, self.proc.stdout):
             with contextlib.suppress(OSError, ValueError):
                 pipe and pipe.close()
@@ -196,10 +186,7 @@ class SideProcesses:
     """
 
     def __init__(
-        self,
-        start: Callable[[str, int], SideServer],
-        per_process: int,
-        timeout_s: float,
+        self, start: Callable[[str, int], SideServer], per_process: int, timeout_s: float
     ) -> None:
         self.start, self.per_process, self.timeout_s = start, per_process, timeout_s
         self.current: dict[str, SideServer] = {}

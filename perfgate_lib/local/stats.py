@@ -61,27 +61,12 @@ PAIRED_COLUMNS = [
     "wall_high",
     "wall_call",
 ]
-NOISE_COLUMNS = [
-    "stage",
-    "control_median",
-    "treatment_median",
-    "delta_pct",
-    "noise_pct",
-    "within_noise",
-    "runs_overlap",
-    "delta",
-    "resolution",
-]
 
 
 def stage_names(pairs: list[dict[str, Any]]) -> list[str]:
     """Stages measured on both sides of every pair, in pipeline order."""
-    names: list[str] = []
-    for pair in pairs:
-        for stage in pair.get("control", {}):
-            if stage not in names and all(stage in p.get("treatment", {}) for p in pairs):
-                names.append(stage)
-    return names
+    ordered = dict.fromkeys(stage for pair in pairs for stage in pair.get("control", {}))
+    return [stage for stage in ordered if all(stage in p.get("treatment", {}) for p in pairs)]
 
 
 def pair_values(
@@ -121,11 +106,11 @@ def median_columns(pairs: list[dict[str, Any]], stage: str) -> dict[str, float |
     return row
 
 
-def _interval(pairs: list[dict[str, Any]], stage: str, metric: str, confidence: float):
+def _interval(
+    pairs: list[dict[str, Any]], stage: str, metric: str, confidence: float
+) -> Interval | None:
     control, treatment = pair_values(pairs, stage, metric)
-    if not control:
-        return None, control, treatment
-    return paired_interval(control, treatment, confidence), control, treatment
+    return paired_interval(control, treatment, confidence) if control else None
 
 
 def paired_table(
@@ -149,10 +134,10 @@ def paired_table(
     """
     rows = []
     for stage in [*stage_names(pairs), TOTAL]:
-        interval, _control, _treatment = _interval(pairs, stage, metric, confidence)
+        interval = _interval(pairs, stage, metric, confidence)
         if interval is None:
             continue
-        wall, _, _ = _interval(pairs, stage, "wall", confidence)
+        wall = _interval(pairs, stage, "wall", confidence)
         rows.append(
             {
                 "stage": stage,
@@ -161,12 +146,10 @@ def paired_table(
                 **median_columns(pairs, stage),
                 "ratio": round(interval.ratio, 4),
                 "low": round(interval.low, 4),
-                "high": interval.high if math.isinf(interval.high) else round(interval.high, 4),
+                "high": round(interval.high, 4),  # inf (too few pairs) stays inf
                 "ratio_pct": round(interval.pct, 2),
                 "low_pct": round(interval.low_pct, 2),
-                "high_pct": interval.high_pct
-                if math.isinf(interval.high_pct)
-                else round(interval.high_pct, 2),
+                "high_pct": round(interval.high_pct, 2),
                 "call": band_call(interval, pass_pct, warn_pct),
                 "could_fail": could_fail(interval, warn_pct),
                 "wall_ratio": None if wall is None else round(wall.ratio, 4),
@@ -198,11 +181,7 @@ def resolution_pct(table: pd.DataFrame) -> float | None:
 def row_interval(row: dict[str, Any], confidence: float = 0.95) -> Interval:
     """The :class:`Interval` of one :func:`paired_table` row (its ``confidence``)."""
     return Interval(
-        float(row["ratio"]),
-        float(row["low"]),
-        float(row["high"]),
-        int(row["pairs"]),
-        confidence,
+        float(row["ratio"]), float(row["low"]), float(row["high"]), int(row["pairs"]), confidence
     )
 
 
@@ -231,9 +210,7 @@ def interval_context(table: pd.DataFrame, confidence: float) -> dict[str, StageI
     }
 
 
-# ---------------------------------------------------------------------------
-# Peak memory: its own noise rule (medians, spread, overlap)
-# ---------------------------------------------------------------------------
+# --- Peak memory: its own noise rule (medians, spread, overlap) -----------------------------------
 
 
 def _median(values: list[float]) -> float | None:
@@ -295,9 +272,7 @@ def memory_note(row: dict[str, Any]) -> str:
     return f"within noise ({f'±{noise:.1f}%' if known else 'spread unknown'})"
 
 
-# ---------------------------------------------------------------------------
-# Median reports (marin's schema) from one side's per-pair run reports
-# ---------------------------------------------------------------------------
+# --- Median reports (marin's schema) from one side's per-pair run reports -------------------------
 
 
 def _values(reports: list[dict[str, Any]], stage: str | None, key: str = TOTAL) -> list[float]:
@@ -309,15 +284,6 @@ def _values(reports: list[dict[str, Any]], stage: str | None, key: str = TOTAL) 
         if isinstance(value, int | float) and not isinstance(value, bool):
             out.append(float(value))
     return out
-
-
-def _report_stage_names(reports: list[dict[str, Any]]) -> list[str]:
-    names: list[str] = []
-    for report in reports:
-        for stage in report.get("stage_wall_seconds") or {}:
-            if stage not in names:
-                names.append(stage)
-    return names
 
 
 def median_report(
@@ -339,7 +305,8 @@ def median_report(
     memory = _median(_values(reports, None, MEMORY))
     infra = _worst_infra_failures(reports)
     states = _task_states(reports)
-    warnings = _failure_warnings(reports)
+    # a collector's warnings field: only the runs' failures
+    warnings = [w for r in reports for w in r.get("warnings") or [] if w.startswith("ferry failed")]
     first = reports[0]
     first_local = first.get("local_run") or {}
     return {
@@ -379,15 +346,12 @@ def _stage_medians(
     over the succeeded runs ``ok`` that state them); a stage without values is left out."""
     stages = {}
     cpu: dict[str, float] = {}
-    for stage in _report_stage_names(reports):
+    for stage in dict.fromkeys(s for r in reports for s in r.get("stage_wall_seconds") or {}):
         value = _median(_values(reports, stage))
         if value is not None:
             stages[stage] = round(value, 4)
-        cpu_values = [
-            float((r.get("local_run") or {}).get("stage_cpu_seconds", {}).get(stage))
-            for r in ok
-            if (r.get("local_run") or {}).get("stage_cpu_seconds", {}).get(stage) is not None
-        ]
+        stated = [(r.get("local_run") or {}).get("stage_cpu_seconds", {}).get(stage) for r in ok]
+        cpu_values = [float(value) for value in stated if value is not None]
         if cpu_values:
             cpu[stage] = round(statistics.median(cpu_values), 4)
     return stages, cpu
@@ -405,22 +369,10 @@ def _worst_infra_failures(reports: list[dict[str, Any]]) -> dict[str, int]:
 def _task_states(reports: list[dict[str, Any]]) -> dict[str, int]:
     """The first failed run's task state counts (``{"failed": 1}`` when it has none),
     else the last run's."""
-    states: dict[str, int] = {}
-    for state, count in (reports[-1].get("task_state_counts") or {}).items():
-        states[state] = int(count)
     for report in reports:
         if report.get("status") != "succeeded":
-            states = dict(report.get("task_state_counts") or {"failed": 1})
-            break
-    return states
-
-
-def _failure_warnings(reports: list[dict[str, Any]]) -> list[str]:
-    """A collector's warnings field: only the runs' failures (``ferry failed: ...``)."""
-    warnings: list[str] = []
-    for report in reports:
-        warnings += [w for w in report.get("warnings") or [] if w.startswith("ferry failed")]
-    return warnings
+            return dict(report.get("task_state_counts") or {"failed": 1})
+    return {state: int(n) for state, n in (reports[-1].get("task_state_counts") or {}).items()}
 
 
 def _repeat(report: dict[str, Any]) -> dict[str, Any]:
@@ -433,23 +385,3 @@ def _repeat(report: dict[str, Any]) -> dict[str, Any]:
         "stage_cpu_seconds": (report.get("local_run") or {}).get("stage_cpu_seconds"),
         MEMORY: report.get(MEMORY),
     }
-
-
-__all__ = [
-    "MEMORY",
-    "NOISE_COLUMNS",
-    "MEDIAN_COLUMNS",
-    "PAIRED_COLUMNS",
-    "TOTAL",
-    "delta_pct",
-    "interval_context",
-    "interval_text",
-    "median_columns",
-    "median_report",
-    "memory_noise",
-    "noise_row",
-    "pair_values",
-    "paired_table",
-    "stage_names",
-    "undecided_stages",
-]

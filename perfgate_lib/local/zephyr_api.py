@@ -99,13 +99,15 @@ def zephyr_version() -> str | None:
     A worktree's ``lib/zephyr/src`` on ``sys.path`` has no distribution metadata; then its
     ``pyproject.toml`` (two folders up) gives the version when it can be read.
     """
+    return _declared_version() or dist_version("marin-zephyr")
+
+
+def dist_version(name: str) -> str | None:
+    """The installed distribution ``name``'s version; None when it is not installed."""
     from importlib.metadata import PackageNotFoundError, version
 
-    declared = _declared_version()
-    if declared:
-        return declared
     try:
-        return version("marin-zephyr")
+        return version(name)
     except PackageNotFoundError:
         return None
 
@@ -138,12 +140,9 @@ def _lookup(places: tuple[tuple[str, str], ...], errors: list[str]) -> tuple[Any
     for module_name, attribute in places:
         try:
             module = importlib.import_module(module_name)
-        except ImportError as exc:
+        except Exception as exc:  # noqa: BLE001 - a broken module is reported, not raised
             if not (isinstance(exc, ModuleNotFoundError) and exc.name == module_name):
                 errors.append(f"{module_name}: {type(exc).__name__}: {exc}"[:300])
-            continue
-        except Exception as exc:  # noqa: BLE001 - a broken module is reported, not raised
-            errors.append(f"{module_name}: {type(exc).__name__}: {exc}"[:300])
             continue
         if hasattr(module, attribute):
             return getattr(module, attribute), module_name
@@ -199,9 +198,7 @@ def load() -> ZephyrApi:
     return ZephyrApi(**found, version=zephyr_version(), where=where)
 
 
-# ---------------------------------------------------------------------------
-# What the mini ferry runs, against what a cluster runs
-# ---------------------------------------------------------------------------
+# --- What the mini ferry runs, against what a cluster runs ----------------------------------------
 
 LOCAL_RUNNER = "InlineRunner"  # fray's LocalClient: every shard inline, worker threads
 SUBPROCESS_RUNNER = "SubprocessRunner"  # one `python -m zephyr.shard_subprocess` per shard
@@ -233,9 +230,7 @@ def limitations(paths: list[dict[str, str | None]]) -> list[str]:
     ]
 
 
-# ---------------------------------------------------------------------------
-# The probe: the same question asked of another interpreter
-# ---------------------------------------------------------------------------
+# --- The probe: the same question asked of another interpreter ------------------------------------
 
 
 @dataclass(frozen=True)
