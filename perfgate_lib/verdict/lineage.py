@@ -37,18 +37,11 @@ class Lineage:
     name: str
     measures: str
     expected_steps: tuple[str, ...]
-    markers: frozenset[str]  # stage names only this lineage writes
+    markers: frozenset[str] = frozenset()  # stage names only this lineage writes
+    pattern: re.Pattern[str] | None = None  # or: the shape of every stage name it writes
 
     def marks(self, stage: str) -> bool:
-        return stage in self.markers
-
-
-@dataclass(frozen=True)
-class _PatternLineage(Lineage):
-    pattern: re.Pattern[str] = re.compile(r"^stage\d+-")
-
-    def marks(self, stage: str) -> bool:
-        return bool(self.pattern.match(stage))
+        return bool(self.pattern.match(stage)) if self.pattern else stage in self.markers
 
 
 CHILD_JOB = Lineage(
@@ -73,8 +66,11 @@ STEP_LOG = Lineage(
     ),
     frozenset({"embed", "quality", "decontam", "dedup", "verify_fuzzy_clusters", "store"}),
 )
-ZEPHYR_STAGE = _PatternLineage(
-    "zephyr-stage", "Zephyr's own stage timers (stage0-..., stage1-...)", (), frozenset()
+ZEPHYR_STAGE = Lineage(
+    "zephyr-stage",
+    "Zephyr's own stage timers (stage0-..., stage1-...)",
+    (),
+    pattern=re.compile(r"^stage\d+-"),
 )
 LINEAGES: tuple[Lineage, ...] = (CHILD_JOB, STEP_LOG, ZEPHYR_STAGE)
 _BY_NAME = {lineage.name: lineage for lineage in LINEAGES}

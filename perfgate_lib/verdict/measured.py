@@ -144,10 +144,6 @@ class Measured:
         }
 
 
-def _paired_note(row_note: str) -> str:
-    return row_note or "decided on the paired interval"
-
-
 def apply_measured(verdict: Verdict, measured: Measured) -> None:
     """Make ``verdict`` (as the engine returned it, with gate 0's paired intervals) name
     and show what it measured (module docstring). Mutates ``verdict``'s rows and lines."""
@@ -161,7 +157,8 @@ def apply_measured(verdict: Verdict, measured: Measured) -> None:
     if unit.total == WALL_TOTAL or WALL_TOTAL not in measured.rows:
         return
     b, t = measured.rows[WALL_TOTAL]
-    total = SignalRow(unit.total, b, t, delta_pct(b, t), wall.verdict, _paired_note(wall.note))
+    note = wall.note or "decided on the paired interval"
+    total = SignalRow(unit.total, b, t, delta_pct(b, t), wall.verdict, note)
     wall.verdict = "n/a"
     wall.note = f"reported, not judged: gate 0 decides on {unit.label} ({unit.total})"
     verdict.signals.insert(verdict.signals.index(wall), total)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from perfgate_lib.errors import ReportError
@@ -181,9 +181,7 @@ def parse_report(obj: Any, source: str = "<report>") -> PerfReport:
         raise ReportError(source, None, f"expected a JSON object, got {type(obj).__name__}")
     if nesting_depth(obj) > MAX_DEPTH:
         raise ReportError(source, None, f"JSON nested deeper than {MAX_DEPTH} levels")
-    values: dict[str, Any] = {}
-    for name, kind in _SCALARS.items():
-        values[name] = _scalar(source, name, kind, obj.get(name))
+    values = {name: _scalar(source, name, kind, obj.get(name)) for name, kind in _SCALARS.items()}
     stages = {name: _stage_map(source, name, obj.get(name)) for name in _STAGE_MAPS}
     counts = {name: _count_map(source, name, obj.get(name)) for name in _COUNT_MAPS}
     cached = obj.get("cached_steps") or []
@@ -192,26 +190,16 @@ def parse_report(obj: Any, source: str = "<report>") -> PerfReport:
     warnings = obj.get("warnings") or []
     if not isinstance(warnings, list):
         raise ReportError(source, "warnings", f"expected a list of strings, got {warnings!r}")
+    kept = {f.name for f in fields(PerfReport)}  # the other scalars are checked, not kept
     return PerfReport(
         source=source,
         raw=obj,
-        iris_job_id=values["iris_job_id"],
-        status=values["status"],
-        wall_seconds_total=values["wall_seconds_total"],
+        **{name: value for name, value in values.items() if name in kept},
         stage_wall_seconds=stages["stage_wall_seconds"],
         cached_steps=tuple(cached),
-        failed_shards=values["failed_shards"],
-        ooms=values["ooms"],
-        peak_worker_memory_mb=values["peak_worker_memory_mb"],
-        preemption_count=values["preemption_count"],
         task_state_counts=counts["task_state_counts"],
         infra_failures=counts["infra_failures"],
         has_infra_failures=isinstance(obj.get("infra_failures"), dict),
-        ferry_module=values["ferry_module"],
-        cluster_generation=values["cluster_generation"],
-        workflow_run_id=values["workflow_run_id"],
-        commit_sha=values["commit_sha"],
-        collected_at_utc=values["collected_at_utc"],
         warnings=tuple(str(w) for w in warnings),
     )
 

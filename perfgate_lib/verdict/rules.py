@@ -28,7 +28,7 @@ The kit's own statement of these rules, with where each lives: ``docs/verdict-ru
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from perfgate_lib.errors import UsageError, usage_at
@@ -42,7 +42,6 @@ from perfgate_lib.verdict.report import PerfReport, collector_problems
 from perfgate_lib.verdict.thresholds import Band, Thresholds
 
 SCHEMA = 1
-VERDICTS = ("pass", "warn", "inconclusive", "fail")
 
 # Tier map: gate -> ferry module (docs/contracts.md). Reports of the current era carry no
 # ferry_module, so the baseline's comes from here.
@@ -153,24 +152,8 @@ class Verdict:
     lineages: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "schema": SCHEMA,
-            "gate": self.gate,
-            "verdict": self.verdict,
-            "hard_fails": list(self.hard_fails),
-            "warns": list(self.warns),
-            "inconclusive_reasons": list(self.inconclusive_reasons),
-            "signals": [asdict(s) for s in self.signals],
-            "stages": [asdict(s) for s in self.stages],
-            "self_check": list(self.self_check),
-            "baseline": dict(self.baseline),
-            "treatment": dict(self.treatment),
-            "notes": list(self.notes),
-            "contention": self.contention,
-            "collector_notes": list(self.collector_notes),
-            "decided_by": self.decided_by,
-            "lineages": dict(self.lineages),
-        }
+        """verdict.json: ``schema``, then every field in order (rows as objects)."""
+        return {"schema": SCHEMA, **asdict(self)}
 
 
 def delta_fraction(baseline: float | None, treatment: float | None) -> float | None:
@@ -203,11 +186,18 @@ def _na_reason(baseline: float | None, treatment: float | None, what: str) -> st
     return f"baseline {what} is 0"
 
 
-def _band_row(name: str, b: float | None, t: float | None, band: Band, unit: str) -> SignalRow:
+def _judged(
+    b: float | None, t: float | None, band: Band, what: str
+) -> tuple[float | None, str, str]:
+    """(delta_pct, verdict, note) of two figures under ``band``; ``n/a`` saying what is missing."""
     delta = delta_fraction(b, t)
     if delta is None:
-        return SignalRow(name, b, t, None, "n/a", _na_reason(b, t, unit))
-    return SignalRow(name, b, t, _pct(delta), band_verdict(delta, band))
+        return None, "n/a", _na_reason(b, t, what)
+    return _pct(delta), band_verdict(delta, band), ""
+
+
+def _band_row(name: str, b: float | None, t: float | None, band: Band, unit: str) -> SignalRow:
+    return SignalRow(name, b, t, *_judged(b, t, band, unit))
 
 
 def _stage_rows(
@@ -245,32 +235,23 @@ def _stage_rows(
         elif two_lineages:
             rows.append(StageRow(stage, b, t, None, "not_comparable", two_lineages))
         else:
-            delta = delta_fraction(b, t)
-            if delta is None:
-                rows.append(StageRow(stage, b, t, None, "n/a", _na_reason(b, t, "stage time")))
-            else:
-                rows.append(StageRow(stage, b, t, _pct(delta), band_verdict(delta, band)))
+            rows.append(StageRow(stage, b, t, *_judged(b, t, band, "stage time")))
     return rows
 
 
 def _downgrade_within_noise(rows: list[SignalRow | StageRow], within: dict[str, str]) -> None:
     """Fail-band rows whose delta the caller measured inside the noise become warn."""
     for row in rows:
-        name = row.signal if isinstance(row, SignalRow) else row.stage
-        if row.verdict == "fail" and name in within:
+        note = within.get(_row_name(row))
+        if row.verdict == "fail" and note is not None:
             row.verdict = "warn"
-            row.note = (
-                within[name]
-                if within[name].startswith("within noise")
-                else (f"within noise ({within[name]})")
-            )
+            row.note = note if note.startswith("within noise") else f"within noise ({note})"
 
 
 def _apply_intervals(rows: list[SignalRow | StageRow], intervals: dict[str, StageInterval]) -> None:
     """Rows compared on both sides take the paired interval's call and estimate."""
     for row in rows:
-        name = row.signal if isinstance(row, SignalRow) else row.stage
-        item = intervals.get(name)
+        item = intervals.get(_row_name(row))
         if item is None or row.verdict not in ("pass", "warn", "fail"):
             continue
         row.delta_pct = round(item.pct, 2)
@@ -414,10 +395,8 @@ class _Claims:
     undecided: list[str] = field(default_factory=list)  # paired intervals (gate 0)
 
     def extend(self, other: _Claims) -> None:
-        self.hard_fails += other.hard_fails
-        self.band_fails += other.band_fails
-        self.warns += other.warns
-        self.undecided += other.undecided
+        for kind in fields(self):
+            getattr(self, kind.name).extend(getattr(other, kind.name))
 
 
 def _signal_rows(
@@ -444,16 +423,6 @@ def _signal_rows(
     signals += [_count_signal(name, base, treat) for name in thresholds.hard_fail_counts]
     _not_read(signals, said)
     return signals
-
-
-def _unfinished_steps(
-    treat: PerfReport, found: dict[str, lineages.Detection], context: GateContext
-) -> dict[str, str]:
-    """Treatment steps that did not finish (stage -> note): from the report and the job tree."""
-    return {
-        **lineages.missing_steps(treat, found["treatment"]),
-        **context.treatment_unfinished_steps,
-    }
 
 
 def _interval_claims(
@@ -526,13 +495,6 @@ def _row_notes(signals: list[SignalRow], stages: list[StageRow]) -> list[str]:
     notes = [f"{r.signal}: n/a ({r.note})" for r in signals if r.verdict == "n/a"]
     notes += [f"stage {r.stage}: {r.verdict} ({r.note})" for r in stages if r.note]
     return notes
-
-
-def _contention(context: GateContext) -> str | None:
-    """The contention the caller reported, in words, or None."""
-    if not context.contention:
-        return None
-    return context.contention_reason or "contention reported"
 
 
 def _contended(contention: str | None, claims: _Claims) -> list[str]:
@@ -611,12 +573,14 @@ def decide(
     signals = _signal_rows(baseline, treatment, thresholds, said)
     found = {"baseline": lineages.detect(baseline), "treatment": lineages.detect(treatment)}
     mixed = _mixed_lineages(found)
+    # treatment steps that did not finish (stage -> note): from the report and the job tree
+    unfinished = {
+        **lineages.missing_steps(treatment, found["treatment"]),
+        **context.treatment_unfinished_steps,
+    }
+    band = thresholds.bands["stage_wall_seconds"]
     stages = _stage_rows(
-        baseline,
-        treatment,
-        thresholds.bands["stage_wall_seconds"],
-        _unfinished_steps(treatment, found, context),
-        f"not compared: {mixed}" if mixed else None,
+        baseline, treatment, band, unfinished, f"not compared: {mixed}" if mixed else None
     )
     timing_rows: list[SignalRow | StageRow] = [signals[0], *stages]
     all_rows: list[SignalRow | StageRow] = [*signals, *stages]
@@ -636,7 +600,9 @@ def decide(
     if unusable and not miswired:  # an unusable report's time and memory are never compared
         claims.band_fails, claims.warns = [], []
         _not_compared([signals[0], signals[1], *stages], "not compared: a report is unusable")
-    contention = _contention(context)
+    contention = (
+        (context.contention_reason or "contention reported") if context.contention else None
+    )
     call = _final_call(miswired, claims, unusable, evidence, _contended(contention, claims))
 
     return Verdict(
