@@ -99,39 +99,38 @@ def _root_of(run_dir: str) -> str | None:
 
 
 def _json_files(blobs: Mapping[str, Any]) -> dict[str, Any]:
+    """The JSON objects among ``blobs`` (path -> bytes or the error reading it)."""
     out = {}
     for path, data in blobs.items():
-        if not path.endswith(".json") or isinstance(data, BaseException):
-            continue
         try:
-            out[path] = json.loads(data)
+            doc = None if isinstance(data, BaseException) else json.loads(data)
         except ValueError:
             continue
+        if isinstance(doc, dict):
+            out[path] = doc
     return out
 
 
 def summarize_folder(run_dir: str, files: list[str]) -> dict[str, Any]:
     """What the folder says about itself: gates, verdict, parameters, input reports."""
-    wanted = [p for p in files if p.endswith((".json", ".ipynb"))]
-    blobs = fetch_many(wanted)
-    docs = _json_files(blobs)
+    docs = _json_files(fetch_many([p for p in files if p.endswith((".json", ".ipynb"))]))
     gates = []
     for path, doc in docs.items():
-        if path.endswith(VERDICT_FILE) and isinstance(doc, dict) and "verdict" in doc:
+        if path.endswith(VERDICT_FILE) and "verdict" in doc:
             gates.append({"gate": doc.get("gate"), "verdict": doc.get("verdict"), "file": path})
     gates.sort(key=lambda g: (g["gate"] if isinstance(g["gate"], int) else -1, g["file"]))
     reports = {
         path: path
         for path, doc in docs.items()
-        if isinstance(doc, dict) and ("stage_wall_seconds" in doc or "wall_seconds_total" in doc)
+        if path.endswith(".json") and ("stage_wall_seconds" in doc or "wall_seconds_total" in doc)
     }
     parameters: dict[str, Any] = {}
-    for path, data in blobs.items():
-        if not path.endswith(".ipynb") or isinstance(data, BaseException):
+    for path, doc in docs.items():
+        if not path.endswith(".ipynb"):
             continue
         try:
-            meta = json.loads(data).get("metadata", {}).get("papermill", {})
-        except (ValueError, AttributeError):
+            meta = doc.get("metadata", {}).get("papermill", {})
+        except AttributeError:  # metadata that is not an object
             continue
         if isinstance(meta, dict) and isinstance(meta.get("parameters"), dict):
             parameters[posixpath.basename(path.replace("\\", "/"))] = meta["parameters"]

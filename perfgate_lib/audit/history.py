@@ -49,22 +49,6 @@ DEFAULT_LAST_N = 14  # scheduled baselines in the noise context (two weeks of da
 TOO_NOISY_ABOVE_PCT = 5.0  # spread above the stage pass band reaches into the warn band
 _STAMP = re.compile(r"report_(\d{8}T\d{6}Z)_tier(\d+)/perf_report\.json$")
 
-__all__ = [
-    "DEFAULT_MIRROR",
-    "ChangePoint",
-    "History",
-    "SkippedReport",
-    "change_points",
-    "detect_change_points",
-    "load_history",
-    "noise_context",
-    "noise_context_for_gate",
-    "place_treatment",
-    "rolling_band",
-    "scheduled_reason",
-    "summarize",
-]
-
 
 @dataclass(frozen=True)
 class SkippedReport:
@@ -321,7 +305,7 @@ def change_points(
     s = series.dropna()
     values = s.to_numpy(dtype=float)
     sigma = _noise_sigma(values)
-    found: list[tuple[int, float, float, float]] = []
+    found: list[tuple[int, float, float, float, float]] = []
     todo = [(0, len(values))]
     while todo and len(found) < max_points:
         lo, hi = todo.pop()
@@ -336,18 +320,10 @@ def change_points(
         shift = (mr - ml) / ml * 100 if ml else math.inf
         if z < z_min or abs(shift) < min_shift_pct:
             continue
-        found.append((lo + k, z, ml, mr))
+        found.append((lo + k, z, ml, mr, shift))
         todo += [(lo, lo + k), (lo + k, hi)]
     out = [
-        ChangePoint(
-            stage=str(series.name),
-            time=s.index[i],
-            before_s=ml,
-            after_s=mr,
-            shift_pct=(mr - ml) / ml * 100 if ml else math.inf,
-            z=z,
-        )
-        for i, z, ml, mr in found
+        ChangePoint(str(series.name), s.index[i], ml, mr, shift, z) for i, z, ml, mr, shift in found
     ]
     return sorted(out, key=lambda c: c.time)
 

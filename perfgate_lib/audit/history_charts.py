@@ -6,7 +6,6 @@ the CLI or a test. Seconds on the y axis, UTC dates on the x axis.
 
 from __future__ import annotations
 
-import io
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -16,7 +15,6 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from perfgate_lib.audit.history import ChangePoint, History, noise_context, rolling_band
-from perfgate_lib.io import storage
 from perfgate_lib.verdict.report import PerfReport
 
 POINT_COLOUR = "#90a4ae"
@@ -115,15 +113,3 @@ def legend_handles(k: float, window: int, changes: bool, treatment: bool) -> lis
     if treatment:
         handles.append(Line2D([], [], ls=":", color=TREATMENT_COLOUR, label="treatment"))
     return handles
-
-
-def png_bytes(fig: Figure) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    return buf.getvalue()
-
-
-def save_png(fig: Figure, path: str) -> str:
-    """Write ``fig`` as PNG to a local path or URL; returns the path."""
-    storage.write_bytes(path, png_bytes(fig))
-    return path
