@@ -156,25 +156,6 @@ def _stage_notes(v: Verdict) -> dict[str, list[str]]:
     }
 
 
-def _cluster_stages(v: Verdict, extras: CommentExtras) -> list[dict[str, Any]]:
-    """The cluster gate's stage rows: wall times (a dash where not compared) and delta."""
-    rows = []
-    for row in v.stages:
-        cached = row.verdict == "cached"
-        unfinished = row.verdict == "not_finished"
-        rows.append(
-            {
-                "stage": row.stage,
-                "b": "—" if cached else fmt_duration(row.baseline_s),
-                "t": "—" if cached or unfinished else fmt_duration(row.treatment_s),
-                "delta": fmt_pct(row.delta_pct),
-                "icon": ROW_ICONS.get(row.verdict, row.verdict),
-                "context": extras.stage_context.get(row.stage, ""),
-            }
-        )
-    return rows
-
-
 def _gate0(v: Verdict, measured: Measured) -> dict[str, Any]:
     """Gate 0's run-summary totals: the decision metric's and wall time's, each with its
     delta, (treatment - baseline) / baseline of the two figures in its row."""
@@ -197,26 +178,29 @@ def _gate0(v: Verdict, measured: Measured) -> dict[str, Any]:
     return out
 
 
-def _gate0_stages(v: Verdict, extras: CommentExtras, measured: Measured) -> list[dict[str, Any]]:
-    """Gate 0's stage rows: the decision metric's medians and delta, the verdict, and the
-    wall times with their delta."""
-    unit = measured.unit
+def _stage_cells(v: Verdict, extras: CommentExtras, measured: Measured | None) -> list[dict]:
+    """The stage table's rows. A cluster gate: wall times (a dash where not compared) and
+    delta. Gate 0: the decision metric's medians and delta, then the wall times with theirs."""
     view = {r.stage: r for r in metric_view(v, measured).stages}
     rows = []
     for row in v.stages:
-        shown = view[row.stage]
-        rows.append(
-            {
-                "stage": row.stage,
-                "b": unit.fmt(shown.baseline_s),
-                "t": unit.fmt(shown.treatment_s),
-                "delta": fmt_pct(shown.delta_pct),
-                "icon": ROW_ICONS.get(row.verdict, row.verdict),
-                "context": extras.stage_context.get(row.stage, ""),
-                "wall_b": _seconds(row.baseline_s),
-                "wall_t": _with_delta(_seconds(row.treatment_s), row.delta_pct),
-            }
-        )
+        cells = {
+            "stage": row.stage,
+            "icon": ROW_ICONS.get(row.verdict, row.verdict),
+            "context": extras.stage_context.get(row.stage, ""),
+        }
+        if measured:
+            shown, unit = view[row.stage], measured.unit
+            cells["b"], cells["t"] = unit.fmt(shown.baseline_s), unit.fmt(shown.treatment_s)
+            cells["delta"] = fmt_pct(shown.delta_pct)
+            cells["wall_b"] = _seconds(row.baseline_s)
+            cells["wall_t"] = _with_delta(_seconds(row.treatment_s), row.delta_pct)
+        else:
+            dash = row.verdict in ("cached", "not_finished")
+            cells["b"] = "—" if row.verdict == "cached" else fmt_duration(row.baseline_s)
+            cells["t"] = "—" if dash else fmt_duration(row.treatment_s)
+            cells["delta"] = fmt_pct(row.delta_pct)
+        rows.append(cells)
     return rows
 
 
@@ -270,7 +254,7 @@ def comment_context(
         "gate0": _gate0(v, measured) if measured else None,
         "unit": measured.unit if measured else None,
         "context_title": extras.stage_context_title if extras.stage_context else None,
-        "stages": _gate0_stages(v, extras, measured) if measured else _cluster_stages(v, extras),
+        "stages": _stage_cells(v, extras, measured),
         **_stage_notes(v),
         "sections": [(Trusted(h), Trusted(body)) for h, body in sections],
     }
