@@ -1,17 +1,10 @@
 """Attribution: each stage's share of the total's change (pure).
 
-The total is wall time for a cluster gate; gate 0 passes its decision metric's view of
-the verdict and unit (:func:`perfgate_lib.verdict.measured.metric_view`), so shares are of
-the total instruction count's change there. Deltas are in that unit.
-
-Stages of some report eras overlap or run in parallel, and the total includes time
-outside any stage, so stage deltas need not add up to the total's delta. The summary says
-whether they do (within ``tolerance``) instead of forcing a sum.
-
-When the total's change is inside the noise, a share of it is not meaningful (a +0.4 s
-total against stage deltas of -1.0 s and +0.6 s gives shares of -250% and 150%), so no
-shares are given: the stage deltas in seconds stay, the share column shows "—" with a
-footnote. See :func:`total_within_noise` for the rule.
+The total is wall time (seconds) for a cluster gate, gate 0's decision metric otherwise
+(:func:`perfgate_lib.verdict.measured.metric_view`); deltas are in that unit. Stages may
+overlap or leave time outside them, so the summary says whether their deltas add up to the
+total's (within ``tolerance``) instead of forcing a sum. A total whose change is inside
+the noise (:func:`total_within_noise`) gets no shares, only the stage deltas.
 """
 
 from __future__ import annotations
@@ -68,18 +61,10 @@ def total_within_noise(
     noise_fraction: float = NOISE_FRACTION,
     resolution_s: float = RESOLUTION_S,
 ) -> bool:
-    """Whether the total's change (``wall``: the ``wall_seconds_total`` row) is inside the
-    noise, so that shares of it are not meaningful. True when either
-
-    * the caller says so: ``marked``, or the row carries the verdict engine's
-      ``within noise`` note (a local A/B measured the delta inside its run-to-run noise);
-    * or the total passed (inside its pass band, e.g. ±5%) **and** its change is tiny:
-      ``|Δ| <= max(noise_fraction × baseline, resolution_s)`` (1% of the baseline total,
-      at least one second).
-
-    A warn or fail total is never within noise by the second rule (a delta the gate
-    flagged keeps its shares); an unknown total is not either (no shares anyway).
-    """
+    """Whether the total's change (``wall``: the total's row) is inside the noise: the
+    caller says so (``marked``, or the row's ``within noise`` note), or the total passed
+    and ``|Δ| <= max(noise_fraction × baseline, resolution_s)`` (1%, at least a second).
+    A warn, fail or unknown total is never within noise by the second rule."""
     if marked or wall.note.startswith("within noise"):
         return True
     if wall.baseline is None or wall.treatment is None or wall.verdict != "pass":

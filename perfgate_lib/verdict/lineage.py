@@ -1,24 +1,11 @@
 """Which collector lineage wrote a perf report, and the steps a step-log report is missing.
 
-marin's collector has measured stage times in different ways over time. Two reports of
-different lineages may name a stage alike (``normalize``, ``minhash``, ``tokenize``) yet
-measure different things, so the rules never compare them (gate-rules evidence 6):
-
-* ``child-job``: the wall time of the ferry's direct ``zephyr-<step>-*`` child jobs; steps
-  ``normalize, minhash, fuzzy_dups, consolidate, tokenize`` (plus optional ``download``);
-  a step without a finished child job is reported as cached (0.0).
-* ``step-log``: the ferry driver's step log (logger ``marin.execution.step_runner``: ``Step
-  <name>_<8 hex> succeeded in H:MM:SS``, ``Skip <name>_<8 hex>: already succeeded``);
-  steps ``normalize, tokenize, embed, quality, decontam, minhash, dedup,
-  verify_fuzzy_clusters, store``; no ``stage_sum_task_wall_seconds``; a step without a
-  line is left out and named in the warning ``expected steps neither ran nor were cached``.
-* ``zephyr-stage``: the oldest reports, keyed by Zephyr's own stages (``stage0-Map → ...``).
-
-The lineage is read from the report alone (stage names, ``cached_steps``, the names in
-``stage_sum_task_wall_seconds`` and in the collector's warnings, which warnings it wrote,
-and as a last hint whether it carries ``stage_sum_task_wall_seconds``). A report that
-shows none of these marks (only shared names, as the mini ferry of gate 0 writes) has no
-known lineage; the stage-set rule still guards it. Pure; no I/O.
+Two reports of different lineages may name a stage alike yet measure different things, so
+the rules never compare them (docs/verdict-rules.md, "Collector lineages": ``child-job``,
+``step-log``, ``zephyr-stage``, their steps and marks). The lineage is read from the report
+alone (stage names, ``cached_steps``, the names and kinds of its warnings, last the
+presence of ``stage_sum_task_wall_seconds``); a report with none of these marks has no
+known lineage. Pure; no I/O.
 """
 
 from __future__ import annotations

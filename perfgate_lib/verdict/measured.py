@@ -1,17 +1,10 @@
 """What gate 0 decided on, in the verdict: the decision metric's figures, named by unit.
 
-The verdict engine (:mod:`perfgate_lib.verdict.rules`) compares marin's report fields,
-which are wall seconds. Gate 0 decides on another metric (instruction counts by default)
-through paired intervals. :class:`Measured` carries that metric's per-pair medians, and
-:func:`apply_measured` makes the verdict say what it measured:
-
-* the paired total becomes its own signal, named after its metric (``instructions_total``,
-  ``cpu_seconds_total``); ``wall_seconds_total`` stays as a reported figure, not judged;
-* every ``delta_pct`` is (treatment - baseline) / baseline of the figures beside it;
-* reason lines name the total's metric.
-
-:func:`metric_view` gives a copy of the verdict whose rows hold the decision metric (for
-tables, charts and attribution). Pure: no I/O.
+The rules compare report fields in wall seconds; gate 0 decides on another metric
+(instruction counts by default). :func:`apply_measured` makes the verdict say so: the
+paired total becomes its own signal (``instructions_total``, ``cpu_seconds_total``),
+``wall_seconds_total`` stays as a figure not judged, every ``delta_pct`` is of the figures
+beside it. :func:`metric_view` is a copy whose rows hold the metric. Pure: no I/O.
 """
 
 from __future__ import annotations

@@ -1,13 +1,10 @@
-"""PR comment markdown: the canonical verdict comment and the halt.
+"""PR comment markdown: the figures ``templates/verdict.md.j2`` and ``halted.md.j2`` show.
 
-The text is in ``perfgate_lib/templates`` (``verdict.md.j2``, ``halted.md.j2``); this module
-gathers the figures they show. Every comment starts with the sentinel so re-runs replace
-it. Untrusted strings are escaped in one place (:mod:`perfgate_lib.mdtemplate`). Bodies
-never exceed GitHub's 65,536 characters:
-the raw treatment report is dropped first (and the comment says so), then the
-assessment evidence, then the body is cut with a note. Bodies are redacted
-(:func:`perfgate_lib.io.redaction.redact`) before they are measured or cut, so a secret in a
-report, a log line or a title never reaches the comment, not even half of one.
+Untrusted strings are escaped in one place (:mod:`perfgate_lib.mdtemplate`). A body never
+exceeds GitHub's 65,536 characters: the raw treatment report goes first, then the
+assessment, then the body is cut with a note. Bodies are redacted
+(:func:`perfgate_lib.io.redaction.redact`) before they are measured or cut, so not even
+half a secret reaches the comment.
 """
 
 from __future__ import annotations
@@ -58,18 +55,14 @@ ROW_ICONS = {
 
 @dataclass
 class CommentExtras:
-    """Optional sections a caller adds to the verdict comment.
+    """Optional parts of the verdict comment.
 
-    ``stage_context``: stage -> short text shown in an extra column (noise context),
-    titled ``stage_context_title``. ``sections``: (title, markdown) pairs rendered after
-    the stage table (charts, failure evidence); their markdown must already be safe.
-    ``top_notes``: trusted lines shown under the verdict (e.g. what the ladder did).
-    Neither is read from a context file (:func:`perfgate_lib.verdict.compare.split_context`):
-    the kit builds them in the process that renders.
-    ``title``: the heading after "Zephyr perf gate —" when it is not a cluster gate.
-    ``measured``: gate 0's decision metric; its comment shows that metric's figures
-    beside wall time, each with its own delta. ``ab``: gate 0's run (what was compared,
-    how, each side's environment) for the notes under its verdict.
+    ``stage_context``: stage -> text for an extra column titled ``stage_context_title``.
+    ``sections`` ((title, safe markdown) after the stage table) and ``top_notes`` (trusted
+    lines under the verdict) are never read from a context file
+    (:func:`perfgate_lib.verdict.compare.split_context`): the rendering process builds them.
+    ``title``: the heading after "Zephyr perf gate —" for a non-cluster gate. ``measured``:
+    gate 0's decision metric, shown beside wall time with its own delta.
     """
 
     __pydantic_config__ = FORBID_EXTRA

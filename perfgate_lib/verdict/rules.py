@@ -1,29 +1,9 @@
-"""The verdict engine: a pure function of (baseline, treatment, context, thresholds).
+"""The verdict engine: a pure function of (baseline, treatment, context, thresholds); no I/O.
 
-Implements docs/verdict-rules.md: deltas and bands, stages (cached / not_comparable / n/a),
-count-based hard fails, inconclusive evidence, contention, self-check, baseline
-staleness and the precedence order. No I/O here.
-
-Additions to docs/verdict-rules.md, all on the side of caution:
-
-* when not a single timing signal (total or any stage) could be compared, the verdict is
-  ``inconclusive`` ("nothing comparable") rather than a vacuous pass;
-* a report its collector returned unusable (empty or all-zero stage times, or warnings
-  that its iris calls failed: :func:`~perfgate_lib.verdict.report.collector_problems`) is never
-  compared on time or memory: ``inconclusive`` naming the problems (a mis-wired
-  comparison and a count-based hard fail, which such a report cannot fake, win);
-* a treatment step that did not finish (``treatment_unfinished_steps``, from the job tree:
-  :mod:`perfgate_lib.gate.steptree`; or, in the step-log lineage, a step the report says
-  neither ran nor was cached: :func:`~perfgate_lib.verdict.lineage.missing_steps`) is a
-  ``not_finished`` stage, not a cache hit: never compared, and the verdict is inconclusive
-  at least (a count-based hard fail still fails);
-* a signal a collector warning says it could not read (``unread`` rows of
-  :data:`~perfgate_lib.verdict.collector_warnings.TABLE`) is ``n/a`` on both sides;
-  warnings about fields the verdict does not use are ``collector_notes``.
-
-Every rule that fired is listed (hard fails, warns, inconclusive reasons; a mis-wired
-comparison claims nothing else); ``decided_by`` names the rule that won by precedence.
-The kit's own statement of these rules, with where each lives: ``docs/verdict-rules.md``.
+docs/verdict-rules.md states every rule and where it lives here: deltas and bands, stages,
+count-based hard fails, unusable reports, inconclusive evidence (with the kit's own, all
+on the side of caution: nothing comparable, steps that did not finish, signals a collector
+could not read), contention, self-check, staleness and the precedence (``decided_by``).
 """
 
 from __future__ import annotations
@@ -56,27 +36,18 @@ _FAILED_JOB_STATES = {"failed", "killed", "worker_failed", "unschedulable"}
 
 @dataclass(frozen=True)
 class GateContext:
-    """What the caller knows beyond the two reports.
+    """What the caller knows beyond the two reports (:meth:`from_dict` reads it from JSON).
 
-    ``within_noise`` (local A/B runs only): signal or stage name -> note, for deltas the
-    caller measured to lie inside the run-to-run noise of repeated runs; such a delta in
-    a time or memory fail band is downgraded to warn (never to pass) and says so.
-
-    ``intervals`` (gate 0, the local A/B): stage name or ``wall_seconds_total`` -> its
-    :class:`~perfgate_lib.verdict.paired.StageInterval` (percent changes and the band call;
-    :meth:`from_dict` reads them from JSON). For such a row the band applies to the interval: its
-    ``call`` (pass, warn, fail or undecided) is the row's verdict and ``pct`` its delta.
-    An undecided row makes the verdict inconclusive unless something else already fails,
-    also one that straddles only the pass/warn edge (it cannot fail, but reading it as a
-    warn would raise a false alarm on most no-op changes a noisy machine measures).
-    ``treatment_unfinished_steps``: stage -> note for treatment steps whose child jobs
-    exist in the job tree but did not succeed (killed, preempted, still running).
-    ``treatment_job``: what the runner saw of the treatment job (``job_state``,
-    ``queue_wait_seconds``, ``job_error``, ``attempt``), copied into verdict.json's
-    ``treatment`` as it is; never judged.
-
-    ``baseline`` is provenance: source, run_id, run_url, sha, created_at (ISO-8601),
-    age_hours. ``now`` (ISO-8601, UTC) lets the engine compute the baseline age from
+    ``within_noise`` (local A/B): signal or stage -> note for a delta measured inside the
+    run-to-run noise; in a fail band it is downgraded to warn (never to pass).
+    ``intervals`` (gate 0): stage or ``wall_seconds_total`` -> its paired
+    :class:`~perfgate_lib.verdict.paired.StageInterval`: the row's verdict is its ``call``
+    and its delta ``pct``; an undecided one (even across the pass/warn edge only) makes the
+    verdict inconclusive unless something already fails.
+    ``treatment_unfinished_steps``: stage -> note for steps whose child jobs did not succeed.
+    ``treatment_job`` (job_state, queue_wait_seconds, job_error, attempt): copied into
+    verdict.json's ``treatment``, never judged. ``baseline``: provenance (source, run_id,
+    run_url, sha, created_at, age_hours); ``now`` (ISO-8601 UTC) gives the age from
     ``created_at`` or the report's ``collected_at_utc`` when ``age_hours`` is absent.
     """
 
