@@ -34,11 +34,13 @@ from perfgate_lib.verdict.measured import (
 )
 from perfgate_lib.verdict.render import CommentExtras, render_comment
 from perfgate_lib.verdict.report import PerfReport, load_report
-from perfgate_lib.verdict.rules import GateContext, Verdict, decide
+from perfgate_lib.verdict.rules import GateContext, SignalRow, StageRow, Verdict, decide
 from perfgate_lib.verdict.thresholds import load_thresholds
 
 VERDICT_FILE = "verdict.json"
 COMMENT_FILE = "comment.md"
+CHART_FILES = {"stage_chart": "stage_chart.png", "summary_chart": "summary_chart.png"}
+OUTPUT_FILES = (VERDICT_FILE, COMMENT_FILE, *CHART_FILES.values())
 
 
 @dataclass
@@ -178,13 +180,10 @@ def run_compare(
     storage.write_text(storage.join(out_dir, COMMENT_FILE), comment)
     unit = None if measured is None else measured.unit
     view = metric_view(verdict, measured)
+    drawn = {"stage_chart": charts.stage_chart, "summary_chart": charts.summary_chart}
     paths = {
-        "stage_chart": charts.save_png(
-            charts.stage_chart(view, unit), storage.join(out_dir, "stage_chart.png")
-        ),
-        "summary_chart": charts.save_png(
-            charts.summary_chart(view, unit), storage.join(out_dir, "summary_chart.png")
-        ),
+        name: charts.save_png(draw(view, unit), storage.join(out_dir, CHART_FILES[name]))
+        for name, draw in drawn.items()
     }
     return CompareResult(verdict, base, treat, comment, out_dir, paths, measured)
 
@@ -208,15 +207,10 @@ def show_comment(result: CompareResult) -> None:
 # The compare notebook: run into a new folder, or open an archived one
 # ---------------------------------------------------------------------------
 
-OUTPUT_FILES = (VERDICT_FILE, COMMENT_FILE, "stage_chart.png", "summary_chart.png")
-CHART_FILES = {"stage_chart": "stage_chart.png", "summary_chart": "summary_chart.png"}
-
 
 def verdict_from_json(data: dict[str, Any], source: str = VERDICT_FILE) -> Verdict:
     """A :class:`Verdict` from verdict.json (keys beyond the rows' fields are left out);
     UsageError naming ``source`` when it is not a verdict."""
-    from perfgate_lib.verdict.rules import SignalRow, StageRow
-
     if not isinstance(data, dict) or "verdict" not in data:
         raise UsageError(f"{source}: not a verdict.json (no 'verdict')")
 

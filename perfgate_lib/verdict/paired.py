@@ -193,16 +193,3 @@ class StageInterval:
     def from_json(cls, data: Any, where: str) -> StageInterval:
         """Read one entry; ``where`` names it in errors (``context: intervals.minhash``)."""
         return read_model(cls, data, lambda key, problem: usage_at(where, key, problem))
-
-
-__all__ = [
-    "Call",
-    "Interval",
-    "StageInterval",
-    "band_call",
-    "could_fail",
-    "metric_words",
-    "paired_interval",
-    "signed_rank_k",
-    "walsh_averages",
-]
