@@ -1,20 +1,14 @@
 """Archive a run folder as the gate's audit trail.
 
-:func:`archive_run` (local folder or fsspec URL), in this order:
+:func:`archive_run` (local folder or fsspec URL) renders every ``*.ipynb`` to HTML beside
+itself (no re-execution), writes ``provenance.json``, scrubs (a secret-looking string fails
+closed with :class:`SecretFound` naming the file and line, and the run is not indexed),
+then registers the run in the index at the runs root.
 
-1. render every ``*.ipynb`` under the folder to HTML beside itself (nbconvert, no
-   re-execution);
-2. write ``provenance.json`` (kit version, thresholds digest, parameters, digests of
-   the input reports);
-3. scrub: any secret-looking string fails closed with :class:`SecretFound` naming the
-   file and line (the run is then not indexed);
-4. register the run in the index at the runs root.
-
-Whatever the caller does not pass is read from the folder: PR, start time and short
-sha from ``pr<PR>/<UTC stamp>-<sha>``; gate and verdict from the ``verdict.json``
-with the highest gate; parameters from the executed notebooks' papermill metadata;
-input reports = the JSON files holding a perf report (``stage_wall_seconds`` or
-``wall_seconds_total``).
+What the caller does not pass is read from the folder: PR, start time and short sha from
+``pr<PR>/<UTC stamp>-<sha>``; gate and verdict from the highest gate's ``verdict.json``;
+parameters from the notebooks' papermill metadata; input reports = the JSON files with
+``stage_wall_seconds`` or ``wall_seconds_total``.
 """
 
 from __future__ import annotations

@@ -1,26 +1,18 @@
 """History of a gate's scheduled baselines: load the GCS mirror, trends, change points.
 
-The mirror holds ``report_<YYYYMMDDTHHMMSSZ>_tier<N>/perf_report.json`` (any fsspec URL
-or a local folder). :func:`load_history` lists the tier's reports, fetches them
-concurrently, skips malformed ones with a warning naming the file, keeps scheduled
-main runs only (:func:`scheduled_reason`), and returns two DataFrames:
+:func:`load_history` fetches the tier's ``report_<YYYYMMDDTHHMMSSZ>_tier<N>/perf_report.json``
+from a mirror (any fsspec URL or a local folder) concurrently, skips malformed ones (logged,
+naming the file) and keeps scheduled main runs only (:func:`scheduled_reason`):
 
-``History.stages`` (time x stage)
-    index ``time``: the report's folder timestamp (UTC ``Timestamp``), ascending;
-    one float column per stage name (report order, eras never merged): stage wall
-    seconds. ``NaN`` where the stage is absent, null, or cached in that report.
+``History.stages``: index ``time`` (the folder's UTC stamp, ascending); one float column
+of wall seconds per stage (report order, eras never merged), NaN where absent, null or cached.
+``History.reports`` (same index): ``path``, ``workflow_run_id``, ``commit_sha``,
+``iris_job_id``, ``status`` (str or None), ``wall_seconds_total`` (s),
+``peak_worker_memory_mb`` (MB, NaN when 0/unknown), ``preemption_count`` (NaN when absent),
+``cached_steps`` (comma-joined).
 
-``History.reports`` (one row per report, same index)
-    ``path`` (str), ``workflow_run_id`` (str or None), ``commit_sha`` (str or None),
-    ``iris_job_id`` (str or None), ``status`` (str or None), ``wall_seconds_total``
-    (float s), ``peak_worker_memory_mb`` (float MB, ``NaN`` when 0/unknown),
-    ``preemption_count`` (float, ``NaN`` when absent), ``cached_steps`` (comma-joined str).
-
-The functions after loading are pure: :func:`rolling_band` (noise band),
-:func:`change_points` (robust binary segmentation), :func:`place_treatment`
-(percentile and robust z-score), :func:`noise_context` (the comment's hook).
-Spreads use the MAD scaled by 1.4826 (equal to the standard deviation for normal
-noise, unmoved by a single preempted outlier).
+Everything after loading is pure. Spreads are the MAD scaled by 1.4826 (the standard
+deviation for normal noise, unmoved by a single preempted outlier).
 """
 
 from __future__ import annotations
@@ -476,10 +468,8 @@ def summarize(
     stages = {}
     for stage in frame.columns:
         s = frame[stage].dropna()
-        recent, before = (
-            s.tail(last_n),
-            s.iloc[-2 * last_n : -last_n] if len(s) > last_n else s.iloc[:0],
-        )
+        recent = s.tail(last_n)
+        before = s.iloc[-2 * last_n : -last_n] if len(s) > last_n else s.iloc[:0]
         med = float(recent.median()) if len(recent) else None
         prev = float(before.median()) if len(before) else None
         stages[stage] = {

@@ -9,8 +9,10 @@ the noise (:func:`total_within_noise`) gets no shares, only the stage deltas.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
+from perfgate_lib.mdtext import md_escape
 from perfgate_lib.verdict.measured import SECONDS, Unit
 from perfgate_lib.verdict.rules import SignalRow, Verdict
 
@@ -37,9 +39,11 @@ class Attribution:
     unit: Unit = SECONDS  # what the deltas measure
 
 
-def _s(seconds: float) -> str:
-    """Signed seconds: ``+62s``, ``+1.0s`` below 100 s."""
-    return f"{seconds:+.0f}s" if abs(seconds) >= 100 else f"{seconds:+.1f}s"
+def _signed(unit: Unit, value: float) -> str:
+    """A signed change: ``+101.3M instr``, or seconds: ``+62s``, ``+1.0s`` below 100 s."""
+    if unit.counts:
+        return unit.signed(value)
+    return f"{value:+.0f}s" if abs(value) >= 100 else f"{value:+.1f}s"
 
 
 def _figure(unit: Unit, value: float) -> str:
@@ -101,16 +105,12 @@ def attribute(
     """
     unit = unit or SECONDS
     wall = next(s for s in verdict.signals if s.signal == unit.total)
-    if unit.counts:
-        # a count has no second-sized resolution: 1% of the baseline total is the floor
-        total_within_noise_marked = total_within_noise_marked or (
-            wall.note.startswith("within noise")
-        )
     total = (
         wall.treatment - wall.baseline
         if wall.baseline is not None and wall.treatment is not None
         else None
     )
+    # a count has no second-sized resolution: 1% of the baseline total is the floor
     noise = total is not None and total_within_noise(
         wall, marked=total_within_noise_marked, resolution_s=0.0 if unit.counts else RESOLUTION_S
     )
@@ -129,7 +129,7 @@ def attribute(
             layout = "gaps"
         else:
             layout = "sequential"
-    signed = unit.signed if unit.counts else _s
+    signed = functools.partial(_signed, unit)
     if total is None or wall.baseline is None:  # the baseline is known wherever the total is
         summary = f"total {unit.label} unknown"
         return Attribution(None, stage_sum, shares, None, layout, summary, unit=unit)
@@ -156,8 +156,6 @@ def attribute(
 
 def attribution_markdown(attr: Attribution, limit: int = 10) -> str:
     """A small table (largest changes first) plus the summary line; escaped stage names."""
-    from perfgate_lib.mdtext import md_escape
-
     if not attr.shares:
         return f"_{md_escape(attr.summary)}._"
     label = "time" if attr.unit is SECONDS else attr.unit.label
@@ -175,8 +173,7 @@ def attribution_markdown(attr: Attribution, limit: int = 10) -> str:
     if attr.within_noise:
         table += f"\n\n{NOISE_MARK} {NOISE_FOOTNOTE}"
         if attr.total_delta_s is not None:
-            signed = attr.unit.signed if attr.unit.counts else _s
-            table += f" ({signed(attr.total_delta_s)})"
+            table += f" ({_signed(attr.unit, attr.total_delta_s)})"
         table += "."
     return table + f"\n\n{md_escape(attr.summary)}."
 
