@@ -146,12 +146,10 @@ def archive_run(
     input_reports: Mapping[str, str] | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> ArchiveResult:
-    """Render, record provenance, scrub (fail closed), and index the run folder.
+    """Render, record provenance, scrub (fail closed: SecretFound, nothing indexed), index.
 
     ``thresholds`` defaults to the bundled ``parameters/thresholds.yaml``; ``runs_root``
     to the folder's own root (``<root>/pr<PR>/<stamp>``) or the default runs root.
-    Raises :class:`~perfgate_lib.errors.SecretFound` before indexing if the scrubber
-    finds anything.
     """
     from perfgate_lib.verdict.thresholds import DEFAULT_THRESHOLDS
 

@@ -148,14 +148,10 @@ def run_compare(
 ) -> CompareResult:
     """Load, decide, render and write the outputs into ``out_dir``.
 
-    ``assessment_md`` is the "Diff assessment" markdown shown in the comment
-    (:func:`perfgate_lib.assess.render.assessment_table_md` renders it from
-    ``assessment.json``); this package does not read assessments itself.
-
-    ``context`` (JSON text, a path, or a dict) holds GateContext keys plus an optional
-    ``comment`` object with CommentExtras fields and ``tier_name``. ``extras_for`` builds
-    the comment's extra sections from the verdict (a gate run adds what the ladder did,
-    failure evidence and noise context) instead of ``comment``.
+    ``assessment_md``: the "Diff assessment" markdown, already rendered
+    (:func:`perfgate_lib.assess.render.assessment_table_md`). ``context`` (JSON text, a
+    path or a dict): GateContext keys plus an optional ``comment`` (CommentExtras fields and
+    ``tier_name``), which ``extras_for`` (verdict -> CommentExtras) replaces when given.
     """
     gate = check_gate(gate, COMPARE_GATES)
     base = load_report(baseline)

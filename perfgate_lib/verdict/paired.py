@@ -158,13 +158,10 @@ def metric_words(metric: str) -> str:
 
 @dataclass(frozen=True)
 class StageInterval:
-    """Gate 0's result for one stage (or ``wall_seconds_total``), as the verdict rules take
-    it: the paired estimate and interval as percent changes of the decision metric
-    (``high_pct`` is inf when unbounded), the band call, and the comment's words.
-
-    It travels from gate 0 to the comparison in ``compare_context.json``
-    (:meth:`to_json`); :meth:`from_json` reads it back (pydantic) and names the entry and
-    key of a bad value."""
+    """Gate 0's result for one stage (or ``wall_seconds_total``) as the rules take it: the
+    paired estimate and interval in percent of the decision metric, the band call and the
+    comment's words. It travels in ``compare_context.json``; :meth:`from_json` names the
+    entry and key of a bad value."""
 
     __pydantic_config__ = FORBID_EXTRA
 

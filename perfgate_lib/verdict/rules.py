@@ -374,22 +374,12 @@ def _signal_rows(
     base: PerfReport, treat: PerfReport, thresholds: Thresholds, said: dict[str, WarningSummary]
 ) -> list[SignalRow]:
     """Whole-run rows: wall time (s), peak memory (MB), then the hard-fail counts."""
-    bands = thresholds.bands
+    wall, memory = "wall_seconds_total", "peak_worker_memory_mb"
+    b_wall, t_wall = base.wall_seconds_total, treat.wall_seconds_total
+    b_mem, t_mem = base.peak_memory_mb, treat.peak_memory_mb
     signals = [
-        _band_row(
-            "wall_seconds_total",
-            base.wall_seconds_total,
-            treat.wall_seconds_total,
-            bands["wall_seconds_total"],
-            "wall time",
-        ),
-        _band_row(
-            "peak_worker_memory_mb",
-            base.peak_memory_mb,
-            treat.peak_memory_mb,
-            bands["peak_worker_memory_mb"],
-            "peak memory (0 = unknown)",
-        ),
+        _band_row(wall, b_wall, t_wall, thresholds.bands[wall], "wall time"),
+        _band_row(memory, b_mem, t_mem, thresholds.bands[memory], "peak memory (0 = unknown)"),
     ]
     signals += [_count_signal(name, base, treat) for name in thresholds.hard_fail_counts]
     _not_read(signals, said)
