@@ -80,13 +80,8 @@ def stamp_time(path: str) -> pd.Timestamp | None:
 
 def list_mirror(gate: int, mirror: str = DEFAULT_MIRROR) -> list[tuple[pd.Timestamp, str]]:
     """``(time, path)`` of every tier-``gate`` report under ``mirror``, oldest first."""
-    params = load_gate(gate)
-    found = []
-    for path in storage.glob(mirror_pattern(mirror, params)):
-        when = stamp_time(path)
-        if when is not None:
-            found.append((when, path))
-    return sorted(found)
+    found = [(stamp_time(p), p) for p in storage.glob(mirror_pattern(mirror, load_gate(gate)))]
+    return sorted((when, path) for when, path in found if when is not None)
 
 
 def scheduled_reason(report: PerfReport, workflow_name: str) -> str | None:

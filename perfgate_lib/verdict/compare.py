@@ -57,30 +57,20 @@ class CompareResult:
 
     @property
     def stages_table(self) -> pd.DataFrame:
-        """Columns: stage, baseline_s, treatment_s (seconds), delta_pct (%), verdict, note;
-        for gate 0 also the decision metric's figures (:func:`stages_frame`)."""
-        return stages_frame(self.verdict, self.measured)
+        """Columns: stage, baseline_s, treatment_s (wall seconds), delta_pct (% of those),
+        verdict, note; with gate 0's ``measured`` also baseline_<unit>, treatment_<unit> and
+        <unit>_delta_pct of its decision metric (``instructions``, ``cpu_s``)."""
+        cols = ["stage", "baseline_s", "treatment_s", "delta_pct", "verdict", "note"]
+        if self.measured is not None and self.measured.metric != "wall":
+            key = self.measured.unit.json_key
+            cols += [f"baseline_{key}", f"treatment_{key}", f"{key}_delta_pct"]
+        return pd.DataFrame(stage_keys(self.verdict, self.measured), columns=cols)
 
     @property
     def signals_table(self) -> pd.DataFrame:
         """Columns: signal, baseline, treatment (unit of the signal), delta_pct, verdict, note."""
-        return signals_frame(self.verdict)
-
-
-def stages_frame(verdict: Verdict, measured: Measured | None = None) -> pd.DataFrame:
-    """Columns: stage, baseline_s, treatment_s (wall seconds), delta_pct (% of those),
-    verdict, note; with gate 0's ``measured`` also baseline_<unit>, treatment_<unit> and
-    <unit>_delta_pct of its decision metric (``instructions``, ``cpu_s``)."""
-    cols = ["stage", "baseline_s", "treatment_s", "delta_pct", "verdict", "note"]
-    if measured is not None and measured.metric != "wall":
-        key = measured.unit.json_key
-        cols += [f"baseline_{key}", f"treatment_{key}", f"{key}_delta_pct"]
-    return pd.DataFrame(stage_keys(verdict, measured), columns=cols)
-
-
-def signals_frame(verdict: Verdict) -> pd.DataFrame:
-    cols = ["signal", "baseline", "treatment", "delta_pct", "verdict", "note"]
-    return pd.DataFrame([asdict(r) for r in verdict.signals], columns=cols)
+        cols = ["signal", "baseline", "treatment", "delta_pct", "verdict", "note"]
+        return pd.DataFrame([asdict(r) for r in self.verdict.signals], columns=cols)
 
 
 def compare_reports(

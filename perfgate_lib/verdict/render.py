@@ -107,16 +107,12 @@ def _seconds(value: float | None) -> str:
     return "—" if value is None else fmt_seconds(value)
 
 
-def _mem(report: PerfReport) -> str:
-    return "unknown" if report.peak_memory_mb is None else fmt_number(report.peak_memory_mb)
-
-
 def _side(report: PerfReport, status: str | None) -> dict[str, Any]:
     """One side's cells of the run summary and infra tables (formatted, not escaped)."""
     return {
         "job": report.iris_job_id or "?",
         "status": status or "unknown",
-        "mem": _mem(report),
+        "mem": "unknown" if report.peak_memory_mb is None else fmt_number(report.peak_memory_mb),
         "preemptions": fmt_number(report.preemption_count),
         "failed_shards": fmt_number(report.failed_shards),
         "infra_failures": Trusted(fmt_counts(report.infra_failures)),
