@@ -184,6 +184,7 @@ def _stage_rows(
     names = list(base.stage_wall_seconds)
     names += [s for s in treat.stage_wall_seconds if s not in base.stage_wall_seconds]
     names += [s for s in unfinished if s not in names]
+    reports = (("baseline", base), ("treatment", treat))
     rows = []
     for stage in names:
         b = base.stage_wall_seconds.get(stage)
@@ -194,12 +195,8 @@ def _stage_rows(
             note = f"did not finish in the treatment{listed}: {unfinished[stage]}"
             rows.append(StageRow(stage, b, t, None, "not_finished", note))
         elif stage in cached:
-            sides = [
-                n for n, r in (("baseline", base), ("treatment", treat)) if stage in r.cached_steps
-            ]
-            rows.append(
-                StageRow(stage, b, t, None, "cached", f"cache hit in {' and '.join(sides)}")
-            )
+            sides = " and ".join(side for side, r in reports if stage in r.cached_steps)
+            rows.append(StageRow(stage, b, t, None, "cached", f"cache hit in {sides}"))
         elif not (in_b and in_t):
             side = "baseline" if in_b else "treatment"
             rows.append(StageRow(stage, b, t, None, "not_comparable", f"only in the {side}"))
