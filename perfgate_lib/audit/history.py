@@ -376,14 +376,10 @@ def noise_context(
     too_noisy_above_pct: float = TOO_NOISY_ABOVE_PCT,
     min_n: int = 3,
 ) -> dict[str, dict[str, Any]]:
-    """Recent spread of each stage across the last ``last_n`` scheduled baselines (rows).
-
-    Returns ``{stage: {"spread_pct": float | None, "n": int, "too_noisy": bool}}``:
-    ``spread_pct`` = 100 x 1.4826 x MAD / median over the non-missing values among the
-    last ``last_n`` rows (a robust coefficient of variation; ``None`` when ``n < min_n``
-    or the median is 0); ``too_noisy`` when ``spread_pct > too_noisy_above_pct`` (default
-    the stage pass band, 5%: ordinary run-to-run noise alone reaches the warn band).
-    Works for any column, e.g. ``History.reports[["wall_seconds_total"]]``.
+    """Recent spread of each column (a stage, or e.g. ``wall_seconds_total``) over the last
+    ``last_n`` rows: ``{stage: {"spread_pct", "n", "too_noisy"}}``. ``spread_pct`` = 100 x
+    1.4826 x MAD / median of the non-missing values (None when ``n < min_n`` or the median
+    is 0); ``too_noisy``: above ``too_noisy_above_pct`` (the stage pass band, 5%, by default).
     """
     out: dict[str, dict[str, Any]] = {}
     for stage in stages:

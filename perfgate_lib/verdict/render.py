@@ -196,15 +196,12 @@ def _stage_cells(v: Verdict, extras: CommentExtras, measured: Measured | None) -
 def _chart_and_attribution(v: Verdict, measured: Measured | None) -> list[tuple[str, str]]:
     """The Mermaid stage chart and the attribution table (in gate 0's decision metric),
     when there are stage figures to compare."""
-    unit = measured.unit if measured else None
-    view = metric_view(v, measured) if measured else v
-    out = []
-    chart = stage_xychart(view, unit) if unit else stage_xychart(view)
-    if chart:
-        out.append(("### Stage chart", chart))
+    unit = measured.unit if measured else None  # None: wall seconds
+    view = metric_view(v, measured)
+    chart = stage_xychart(view, unit)
+    out = [("### Stage chart", chart)] if chart else []
     if any(r.verdict in ("pass", "warn", "fail") for r in view.stages):
-        table = attribution_markdown(attribute(view, unit=unit) if unit else attribute(view))
-        out.append(("### Attribution", table))
+        out.append(("### Attribution", attribution_markdown(attribute(view, unit=unit))))
     return out
 
 
