@@ -1,20 +1,14 @@
 """Archive a run folder as the gate's audit trail.
 
-:func:`archive_run` (local folder or fsspec URL), in this order:
+:func:`archive_run` (local folder or fsspec URL) renders every ``*.ipynb`` to HTML beside
+itself (no re-execution), writes ``provenance.json``, scrubs (a secret-looking string fails
+closed with :class:`SecretFound` naming the file and line, and the run is not indexed),
+then registers the run in the index at the runs root.
 
-1. render every ``*.ipynb`` under the folder to HTML beside itself (nbconvert, no
-   re-execution);
-2. write ``provenance.json`` (kit version, thresholds digest, parameters, digests of
-   the input reports);
-3. scrub: any secret-looking string fails closed with :class:`SecretFound` naming the
-   file and line (the run is then not indexed);
-4. register the run in the index at the runs root.
-
-Whatever the caller does not pass is read from the folder: PR, start time and short
-sha from ``pr<PR>/<UTC stamp>-<sha>``; gate and verdict from the ``verdict.json``
-with the highest gate; parameters from the executed notebooks' papermill metadata;
-input reports = the JSON files holding a perf report (``stage_wall_seconds`` or
-``wall_seconds_total``).
+What the caller does not pass is read from the folder: PR, start time and short sha from
+``pr<PR>/<UTC stamp>-<sha>``; gate and verdict from the highest gate's ``verdict.json``;
+parameters from the notebooks' papermill metadata; input reports = the JSON files with
+``stage_wall_seconds`` or ``wall_seconds_total``.
 """
 
 from __future__ import annotations
@@ -99,39 +93,38 @@ def _root_of(run_dir: str) -> str | None:
 
 
 def _json_files(blobs: Mapping[str, Any]) -> dict[str, Any]:
+    """The JSON objects among ``blobs`` (path -> bytes or the error reading it)."""
     out = {}
     for path, data in blobs.items():
-        if not path.endswith(".json") or isinstance(data, BaseException):
-            continue
         try:
-            out[path] = json.loads(data)
+            doc = None if isinstance(data, BaseException) else json.loads(data)
         except ValueError:
             continue
+        if isinstance(doc, dict):
+            out[path] = doc
     return out
 
 
 def summarize_folder(run_dir: str, files: list[str]) -> dict[str, Any]:
     """What the folder says about itself: gates, verdict, parameters, input reports."""
-    wanted = [p for p in files if p.endswith((".json", ".ipynb"))]
-    blobs = fetch_many(wanted)
-    docs = _json_files(blobs)
+    docs = _json_files(fetch_many([p for p in files if p.endswith((".json", ".ipynb"))]))
     gates = []
     for path, doc in docs.items():
-        if path.endswith(VERDICT_FILE) and isinstance(doc, dict) and "verdict" in doc:
+        if path.endswith(VERDICT_FILE) and "verdict" in doc:
             gates.append({"gate": doc.get("gate"), "verdict": doc.get("verdict"), "file": path})
     gates.sort(key=lambda g: (g["gate"] if isinstance(g["gate"], int) else -1, g["file"]))
     reports = {
         path: path
         for path, doc in docs.items()
-        if isinstance(doc, dict) and ("stage_wall_seconds" in doc or "wall_seconds_total" in doc)
+        if path.endswith(".json") and ("stage_wall_seconds" in doc or "wall_seconds_total" in doc)
     }
     parameters: dict[str, Any] = {}
-    for path, data in blobs.items():
-        if not path.endswith(".ipynb") or isinstance(data, BaseException):
+    for path, doc in docs.items():
+        if not path.endswith(".ipynb"):
             continue
         try:
-            meta = json.loads(data).get("metadata", {}).get("papermill", {})
-        except (ValueError, AttributeError):
+            meta = doc.get("metadata", {}).get("papermill", {})
+        except AttributeError:  # metadata that is not an object
             continue
         if isinstance(meta, dict) and isinstance(meta.get("parameters"), dict):
             parameters[posixpath.basename(path.replace("\\", "/"))] = meta["parameters"]
@@ -153,12 +146,10 @@ def archive_run(
     input_reports: Mapping[str, str] | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> ArchiveResult:
-    """Render, record provenance, scrub (fail closed), and index the run folder.
+    """Render, record provenance, scrub (fail closed: SecretFound, nothing indexed), index.
 
     ``thresholds`` defaults to the bundled ``parameters/thresholds.yaml``; ``runs_root``
     to the folder's own root (``<root>/pr<PR>/<stamp>``) or the default runs root.
-    Raises :class:`~perfgate_lib.errors.SecretFound` before indexing if the scrubber
-    finds anything.
     """
     from perfgate_lib.verdict.thresholds import DEFAULT_THRESHOLDS
 

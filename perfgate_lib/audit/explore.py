@@ -6,6 +6,7 @@ Outputs in ``out_dir``: ``history_summary.json`` (:func:`history.summarize`) and
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import pandas as pd
@@ -14,6 +15,7 @@ from matplotlib.figure import Figure
 from perfgate_lib.audit import history, history_charts
 from perfgate_lib.audit.history import ChangePoint, History
 from perfgate_lib.io import storage
+from perfgate_lib.verdict.charts import png_bytes, save_png
 from perfgate_lib.verdict.report import PerfReport, load_report
 
 SUMMARY_FILE = "history_summary.json"
@@ -51,7 +53,7 @@ class ExploreResult:
         """Display the trend chart inline (in a notebook)."""
         from IPython.display import Image, display
 
-        display(Image(data=history_charts.png_bytes(self.figure), format="png"))
+        display(Image(data=png_bytes(self.figure), format="png"))
 
     @property
     def skipped_table(self) -> pd.DataFrame:
@@ -70,8 +72,6 @@ def run_explore(
     """Load, detect change points, place the treatment (path or "" for none), write outputs
     into ``out_dir`` ("" for none). Relative paths are also looked up from the kit's
     repository root (:func:`~perfgate_lib.audit.notebooks.repo_path`)."""
-    import json
-
     from perfgate_lib.audit.notebooks import repo_path
 
     treatment, mirror = repo_path(treatment), repo_path(mirror)
@@ -82,5 +82,5 @@ def run_explore(
     fig = history_charts.trend_chart(hist, points=points, treatment=treated, last_n=last_n)
     if out_dir:
         storage.write_text(storage.join(out_dir, SUMMARY_FILE), json.dumps(summary, indent=2))
-        history_charts.save_png(fig, storage.join(out_dir, CHART_FILE))
+        save_png(fig, storage.join(out_dir, CHART_FILE))
     return ExploreResult(hist, points, summary, fig, treated, out_dir)

@@ -1,26 +1,18 @@
 """History of a gate's scheduled baselines: load the GCS mirror, trends, change points.
 
-The mirror holds ``report_<YYYYMMDDTHHMMSSZ>_tier<N>/perf_report.json`` (any fsspec URL
-or a local folder). :func:`load_history` lists the tier's reports, fetches them
-concurrently, skips malformed ones with a warning naming the file, keeps scheduled
-main runs only (:func:`scheduled_reason`), and returns two DataFrames:
+:func:`load_history` fetches the tier's ``report_<YYYYMMDDTHHMMSSZ>_tier<N>/perf_report.json``
+from a mirror (any fsspec URL or a local folder) concurrently, skips malformed ones (logged,
+naming the file) and keeps scheduled main runs only (:func:`scheduled_reason`):
 
-``History.stages`` (time x stage)
-    index ``time``: the report's folder timestamp (UTC ``Timestamp``), ascending;
-    one float column per stage name (report order, eras never merged): stage wall
-    seconds. ``NaN`` where the stage is absent, null, or cached in that report.
+``History.stages``: index ``time`` (the folder's UTC stamp, ascending); one float column
+of wall seconds per stage (report order, eras never merged), NaN where absent, null or cached.
+``History.reports`` (same index): ``path``, ``workflow_run_id``, ``commit_sha``,
+``iris_job_id``, ``status`` (str or None), ``wall_seconds_total`` (s),
+``peak_worker_memory_mb`` (MB, NaN when 0/unknown), ``preemption_count`` (NaN when absent),
+``cached_steps`` (comma-joined).
 
-``History.reports`` (one row per report, same index)
-    ``path`` (str), ``workflow_run_id`` (str or None), ``commit_sha`` (str or None),
-    ``iris_job_id`` (str or None), ``status`` (str or None), ``wall_seconds_total``
-    (float s), ``peak_worker_memory_mb`` (float MB, ``NaN`` when 0/unknown),
-    ``preemption_count`` (float, ``NaN`` when absent), ``cached_steps`` (comma-joined str).
-
-The functions after loading are pure: :func:`rolling_band` (noise band),
-:func:`change_points` (robust binary segmentation), :func:`place_treatment`
-(percentile and robust z-score), :func:`noise_context` (the comment's hook).
-Spreads use the MAD scaled by 1.4826 (equal to the standard deviation for normal
-noise, unmoved by a single preempted outlier).
+Everything after loading is pure. Spreads are the MAD scaled by 1.4826 (the standard
+deviation for normal noise, unmoved by a single preempted outlier).
 """
 
 from __future__ import annotations
@@ -48,22 +40,6 @@ MAD_TO_SIGMA = 1.4826
 DEFAULT_LAST_N = 14  # scheduled baselines in the noise context (two weeks of dailies)
 TOO_NOISY_ABOVE_PCT = 5.0  # spread above the stage pass band reaches into the warn band
 _STAMP = re.compile(r"report_(\d{8}T\d{6}Z)_tier(\d+)/perf_report\.json$")
-
-__all__ = [
-    "DEFAULT_MIRROR",
-    "ChangePoint",
-    "History",
-    "SkippedReport",
-    "change_points",
-    "detect_change_points",
-    "load_history",
-    "noise_context",
-    "noise_context_for_gate",
-    "place_treatment",
-    "rolling_band",
-    "scheduled_reason",
-    "summarize",
-]
 
 
 @dataclass(frozen=True)
@@ -104,13 +80,8 @@ def stamp_time(path: str) -> pd.Timestamp | None:
 
 def list_mirror(gate: int, mirror: str = DEFAULT_MIRROR) -> list[tuple[pd.Timestamp, str]]:
     """``(time, path)`` of every tier-``gate`` report under ``mirror``, oldest first."""
-    params = load_gate(gate)
-    found = []
-    for path in storage.glob(mirror_pattern(mirror, params)):
-        when = stamp_time(path)
-        if when is not None:
-            found.append((when, path))
-    return sorted(found)
+    found = [(stamp_time(p), p) for p in storage.glob(mirror_pattern(mirror, load_gate(gate)))]
+    return sorted((when, path) for when, path in found if when is not None)
 
 
 def scheduled_reason(report: PerfReport, workflow_name: str) -> str | None:
@@ -321,7 +292,7 @@ def change_points(
     s = series.dropna()
     values = s.to_numpy(dtype=float)
     sigma = _noise_sigma(values)
-    found: list[tuple[int, float, float, float]] = []
+    found: list[tuple[int, float, float, float, float]] = []
     todo = [(0, len(values))]
     while todo and len(found) < max_points:
         lo, hi = todo.pop()
@@ -336,18 +307,10 @@ def change_points(
         shift = (mr - ml) / ml * 100 if ml else math.inf
         if z < z_min or abs(shift) < min_shift_pct:
             continue
-        found.append((lo + k, z, ml, mr))
+        found.append((lo + k, z, ml, mr, shift))
         todo += [(lo, lo + k), (lo + k, hi)]
     out = [
-        ChangePoint(
-            stage=str(series.name),
-            time=s.index[i],
-            before_s=ml,
-            after_s=mr,
-            shift_pct=(mr - ml) / ml * 100 if ml else math.inf,
-            z=z,
-        )
-        for i, z, ml, mr in found
+        ChangePoint(str(series.name), s.index[i], ml, mr, shift, z) for i, z, ml, mr, shift in found
     ]
     return sorted(out, key=lambda c: c.time)
 
@@ -413,14 +376,10 @@ def noise_context(
     too_noisy_above_pct: float = TOO_NOISY_ABOVE_PCT,
     min_n: int = 3,
 ) -> dict[str, dict[str, Any]]:
-    """Recent spread of each stage across the last ``last_n`` scheduled baselines (rows).
-
-    Returns ``{stage: {"spread_pct": float | None, "n": int, "too_noisy": bool}}``:
-    ``spread_pct`` = 100 x 1.4826 x MAD / median over the non-missing values among the
-    last ``last_n`` rows (a robust coefficient of variation; ``None`` when ``n < min_n``
-    or the median is 0); ``too_noisy`` when ``spread_pct > too_noisy_above_pct`` (default
-    the stage pass band, 5%: ordinary run-to-run noise alone reaches the warn band).
-    Works for any column, e.g. ``History.reports[["wall_seconds_total"]]``.
+    """Recent spread of each column (a stage, or e.g. ``wall_seconds_total``) over the last
+    ``last_n`` rows: ``{stage: {"spread_pct", "n", "too_noisy"}}``. ``spread_pct`` = 100 x
+    1.4826 x MAD / median of the non-missing values (None when ``n < min_n`` or the median
+    is 0); ``too_noisy``: above ``too_noisy_above_pct`` (the stage pass band, 5%, by default).
     """
     out: dict[str, dict[str, Any]] = {}
     for stage in stages:
@@ -500,10 +459,8 @@ def summarize(
     stages = {}
     for stage in frame.columns:
         s = frame[stage].dropna()
-        recent, before = (
-            s.tail(last_n),
-            s.iloc[-2 * last_n : -last_n] if len(s) > last_n else s.iloc[:0],
-        )
+        recent = s.tail(last_n)
+        before = s.iloc[-2 * last_n : -last_n] if len(s) > last_n else s.iloc[:0]
         med = float(recent.median()) if len(recent) else None
         prev = float(before.median()) if len(before) else None
         stages[stage] = {

@@ -6,7 +6,6 @@ the CLI or a test. Seconds on the y axis, UTC dates on the x axis.
 
 from __future__ import annotations
 
-import io
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -16,7 +15,6 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from perfgate_lib.audit.history import ChangePoint, History, noise_context, rolling_band
-from perfgate_lib.io import storage
 from perfgate_lib.verdict.report import PerfReport
 
 POINT_COLOUR = "#90a4ae"
@@ -42,20 +40,18 @@ def trend_chart(
     Panel titles carry the recent spread over the last ``last_n`` reports."""
     frame = history.stages
     names = [s for s in (stages or frame.columns) if s in frame and frame[s].notna().any()]
-    band = rolling_band(frame[names], window=window, k=k) if names else None
     noise = noise_context(frame, names, last_n)
     rows = max(1, math.ceil(len(names) / columns))
     fig = Figure(figsize=(4.2 * columns, 2.6 * rows + 0.6), dpi=100)
     fig.suptitle(f"Gate {history.gate}: stage wall time of scheduled baselines")
-    if band is not None:
-        for i, stage in enumerate(names):
-            ax = fig.add_subplot(rows, columns, i + 1)
-            part = band.xs(stage, level="stage")
-            _stage_panel(ax, part, stage, noise[stage], points, treatment)
     if not names:
         fig.add_subplot().text(0.5, 0.5, "no stage data", ha="center", va="center")
         fig.tight_layout()
         return fig
+    band = rolling_band(frame[names], window=window, k=k)
+    for i, stage in enumerate(names):
+        ax = fig.add_subplot(rows, columns, i + 1)
+        _stage_panel(ax, band.xs(stage, level="stage"), stage, noise[stage], points, treatment)
     fig.legend(
         handles=legend_handles(k, window, bool(points), treatment is not None),
         loc="lower center",
@@ -115,15 +111,3 @@ def legend_handles(k: float, window: int, changes: bool, treatment: bool) -> lis
     if treatment:
         handles.append(Line2D([], [], ls=":", color=TREATMENT_COLOUR, label="treatment"))
     return handles
-
-
-def png_bytes(fig: Figure) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    return buf.getvalue()
-
-
-def save_png(fig: Figure, path: str) -> str:
-    """Write ``fig`` as PNG to a local path or URL; returns the path."""
-    storage.write_bytes(path, png_bytes(fig))
-    return path

@@ -1,11 +1,9 @@
 """The notebooks' entry points that write run folders, archived like the CLI's.
 
-A notebook run by papermill directly with ``out_dir = ""`` gets a new run folder under
-the runs root, archived and indexed (:func:`perfgate_lib.audit.archive.archive_run`), as
-``perfgate compare`` does; a ``run_dir`` opens a finished run without recomputing or
-writing anything; an ``out_dir`` that already holds outputs is refused unless told to
-(``overwrite``). Defaults that name files are "" (the bundled example), so the notebooks
-run from the repository root as well as from ``notebooks/``.
+``out_dir = ""`` makes a new run folder under the runs root, archived and indexed like
+``perfgate compare``; ``run_dir`` opens a finished run, writing nothing; an ``out_dir``
+holding outputs is refused unless ``overwrite``. File defaults are "" (the bundled
+example), so the notebooks run from the repository root or ``notebooks/``.
 """
 
 from __future__ import annotations

@@ -52,21 +52,13 @@ def kit_version() -> dict[str, Any]:
     package version. Only a work tree whose top level is the kit's own folder counts."""
     top = _git("rev-parse", "--show-toplevel")
     sha = _git("rev-parse", "HEAD") if top and pathlib.Path(top).resolve() == KIT_ROOT else None
-    if sha:
-        dirty = bool(_git("status", "--porcelain", "--untracked-files=no"))
-        return {
-            "version": sha + ("-dirty" if dirty else ""),
-            "source": "git",
-            "git_sha": sha,
-            "dirty": dirty,
-            "package_version": package_version(),
-        }
+    dirty = bool(_git("status", "--porcelain", "--untracked-files=no")) if sha else None
     version = package_version()
     return {
-        "version": version,
-        "source": "package",
-        "git_sha": None,
-        "dirty": None,
+        "version": sha + ("-dirty" if dirty else "") if sha else version,
+        "source": "git" if sha else "package",
+        "git_sha": sha or None,
+        "dirty": dirty,
         "package_version": version,
     }
 

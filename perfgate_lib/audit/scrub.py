@@ -1,11 +1,9 @@
-"""Secret scrubber: find token-like strings in a run folder before it is archived.
+"""Secret scrubber: token-like strings in a run folder before it is archived.
 
-The kinds and patterns live in :mod:`perfgate_lib.io.redaction` (the one redaction
-point); this module is the archive's second line of defence: after redaction it must
-find nothing.
-
-Findings name the file, the line and the kind, never the secret itself.
-``redact``, ``find_in_text`` and ``secret_env_values`` are re-exported here.
+The archive's second line of defence: after redaction (:mod:`perfgate_lib.io.redaction`,
+which holds the kinds and patterns) it must find nothing. Findings name the file, the line
+and the kind, never the secret. ``redact``, ``find_in_text`` and ``secret_env_values`` are
+re-exported here.
 """
 
 from __future__ import annotations

@@ -1,23 +1,18 @@
 """Attribution: each stage's share of the total's change (pure).
 
-The total is wall time for a cluster gate; gate 0 passes its decision metric's view of
-the verdict and unit (:func:`perfgate_lib.verdict.measured.metric_view`), so shares are of
-the total instruction count's change there. Deltas are in that unit.
-
-Stages of some report eras overlap or run in parallel, and the total includes time
-outside any stage, so stage deltas need not add up to the total's delta. The summary says
-whether they do (within ``tolerance``) instead of forcing a sum.
-
-When the total's change is inside the noise, a share of it is not meaningful (a +0.4 s
-total against stage deltas of -1.0 s and +0.6 s gives shares of -250% and 150%), so no
-shares are given: the stage deltas in seconds stay, the share column shows "—" with a
-footnote. See :func:`total_within_noise` for the rule.
+The total is wall time (seconds) for a cluster gate, gate 0's decision metric otherwise
+(:func:`perfgate_lib.verdict.measured.metric_view`); deltas are in that unit. Stages may
+overlap or leave time outside them, so the summary says whether their deltas add up to the
+total's (within ``tolerance``) instead of forcing a sum. A total whose change is inside
+the noise (:func:`total_within_noise`) gets no shares, only the stage deltas.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
+from perfgate_lib.mdtext import md_escape
 from perfgate_lib.verdict.measured import SECONDS, Unit
 from perfgate_lib.verdict.rules import SignalRow, Verdict
 
@@ -44,9 +39,11 @@ class Attribution:
     unit: Unit = SECONDS  # what the deltas measure
 
 
-def _s(seconds: float) -> str:
-    """Signed seconds: ``+62s``, ``+1.0s`` below 100 s."""
-    return f"{seconds:+.0f}s" if abs(seconds) >= 100 else f"{seconds:+.1f}s"
+def _signed(unit: Unit, value: float) -> str:
+    """A signed change: ``+101.3M instr``, or seconds: ``+62s``, ``+1.0s`` below 100 s."""
+    if unit.counts:
+        return unit.signed(value)
+    return f"{value:+.0f}s" if abs(value) >= 100 else f"{value:+.1f}s"
 
 
 def _figure(unit: Unit, value: float) -> str:
@@ -68,18 +65,10 @@ def total_within_noise(
     noise_fraction: float = NOISE_FRACTION,
     resolution_s: float = RESOLUTION_S,
 ) -> bool:
-    """Whether the total's change (``wall``: the ``wall_seconds_total`` row) is inside the
-    noise, so that shares of it are not meaningful. True when either
-
-    * the caller says so: ``marked``, or the row carries the verdict engine's
-      ``within noise`` note (a local A/B measured the delta inside its run-to-run noise);
-    * or the total passed (inside its pass band, e.g. ±5%) **and** its change is tiny:
-      ``|Δ| <= max(noise_fraction × baseline, resolution_s)`` (1% of the baseline total,
-      at least one second).
-
-    A warn or fail total is never within noise by the second rule (a delta the gate
-    flagged keeps its shares); an unknown total is not either (no shares anyway).
-    """
+    """Whether the total's change (``wall``: the total's row) is inside the noise: the
+    caller says so (``marked``, or the row's ``within noise`` note), or the total passed
+    and ``|Δ| <= max(noise_fraction × baseline, resolution_s)`` (1%, at least a second).
+    A warn, fail or unknown total is never within noise by the second rule."""
     if marked or wall.note.startswith("within noise"):
         return True
     if wall.baseline is None or wall.treatment is None or wall.verdict != "pass":
@@ -116,16 +105,12 @@ def attribute(
     """
     unit = unit or SECONDS
     wall = next(s for s in verdict.signals if s.signal == unit.total)
-    if unit.counts:
-        # a count has no second-sized resolution: 1% of the baseline total is the floor
-        total_within_noise_marked = total_within_noise_marked or (
-            wall.note.startswith("within noise")
-        )
     total = (
         wall.treatment - wall.baseline
         if wall.baseline is not None and wall.treatment is not None
         else None
     )
+    # a count has no second-sized resolution: 1% of the baseline total is the floor
     noise = total is not None and total_within_noise(
         wall, marked=total_within_noise_marked, resolution_s=0.0 if unit.counts else RESOLUTION_S
     )
@@ -144,7 +129,7 @@ def attribute(
             layout = "gaps"
         else:
             layout = "sequential"
-    signed = unit.signed if unit.counts else _s
+    signed = functools.partial(_signed, unit)
     if total is None or wall.baseline is None:  # the baseline is known wherever the total is
         summary = f"total {unit.label} unknown"
         return Attribution(None, stage_sum, shares, None, layout, summary, unit=unit)
@@ -171,8 +156,6 @@ def attribute(
 
 def attribution_markdown(attr: Attribution, limit: int = 10) -> str:
     """A small table (largest changes first) plus the summary line; escaped stage names."""
-    from perfgate_lib.mdtext import md_escape
-
     if not attr.shares:
         return f"_{md_escape(attr.summary)}._"
     label = "time" if attr.unit is SECONDS else attr.unit.label
@@ -190,8 +173,7 @@ def attribution_markdown(attr: Attribution, limit: int = 10) -> str:
     if attr.within_noise:
         table += f"\n\n{NOISE_MARK} {NOISE_FOOTNOTE}"
         if attr.total_delta_s is not None:
-            signed = attr.unit.signed if attr.unit.counts else _s
-            table += f" ({signed(attr.total_delta_s)})"
+            table += f" ({_signed(attr.unit, attr.total_delta_s)})"
         table += "."
     return table + f"\n\n{md_escape(attr.summary)}."
 

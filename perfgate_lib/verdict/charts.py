@@ -91,9 +91,14 @@ def summary_chart(verdict: Verdict, unit: Unit | None = None) -> Figure:
     return fig
 
 
-def save_png(fig: Figure, path: str) -> str:
-    """Write ``fig`` as PNG to a local path or fsspec URL; returns the path."""
+def png_bytes(fig: Figure) -> bytes:
+    """``fig`` as PNG."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
-    storage.write_bytes(path, buf.getvalue())
+    return buf.getvalue()
+
+
+def save_png(fig: Figure, path: str) -> str:
+    """Write ``fig`` as PNG to a local path or fsspec URL; returns the path."""
+    storage.write_bytes(path, png_bytes(fig))
     return path

@@ -1,22 +1,11 @@
 """What each warning of marin's collector means for the verdict: one table, both lineages.
 
-marin's ``scripts/ci/collect_perf_metrics.py`` exits 0 whatever went wrong and says what in
-``warnings``. Some warnings mean the report cannot be compared at all, some that one signal
-could not be read, most that a field the verdict never uses is missing. The kit reads them
-by :data:`TABLE` (the exact strings of both collector lineages, checked against marin's
-script in 2026-12), never by a loose match on "iris ... failed":
-
-* ``unusable``: the collector could not read what every comparison needs (the job tree,
-  the driver's step log, any stage time). The report is never compared.
-* ``unread``: signals the verdict uses (named in ``signals``) are missing or partial in
-  this report; those rows are ``n/a`` and the warning is shown as a note.
-* ``missing_steps``: expected steps that neither ran nor were cached (the newest
-  lineage); the rules make a treatment with such steps inconclusive, naming them.
-* ``note``: a field the verdict does not use; shown as a note, nothing else.
-
-A warning the table does not know is a note, unless it reads like a failure ("failed",
-"error", "timed out", ...): then it is ``unusable``, because the kit cannot tell which
-field it is about. Pure; no I/O.
+The collector exits 0 whatever went wrong and says what in ``warnings``. :data:`TABLE` holds
+the exact strings of both lineages (checked against marin's script in 2026-12) and their
+kind: ``unusable`` (never compared), ``unread`` (those ``signals`` are ``n/a``),
+``missing_steps`` (steps that neither ran nor were cached) or ``note``. An unknown warning
+worded like a failure is ``unusable``, any other a note (docs/verdict-rules.md, "Usable
+reports"). Pure; no I/O.
 """
 
 from __future__ import annotations

@@ -34,11 +34,13 @@ from perfgate_lib.verdict.measured import (
 )
 from perfgate_lib.verdict.render import CommentExtras, render_comment
 from perfgate_lib.verdict.report import PerfReport, load_report
-from perfgate_lib.verdict.rules import GateContext, Verdict, decide
+from perfgate_lib.verdict.rules import GateContext, SignalRow, StageRow, Verdict, decide
 from perfgate_lib.verdict.thresholds import load_thresholds
 
 VERDICT_FILE = "verdict.json"
 COMMENT_FILE = "comment.md"
+CHART_FILES = {"stage_chart": "stage_chart.png", "summary_chart": "summary_chart.png"}
+OUTPUT_FILES = (VERDICT_FILE, COMMENT_FILE, *CHART_FILES.values())
 
 
 @dataclass
@@ -55,30 +57,20 @@ class CompareResult:
 
     @property
     def stages_table(self) -> pd.DataFrame:
-        """Columns: stage, baseline_s, treatment_s (seconds), delta_pct (%), verdict, note;
-        for gate 0 also the decision metric's figures (:func:`stages_frame`)."""
-        return stages_frame(self.verdict, self.measured)
+        """Columns: stage, baseline_s, treatment_s (wall seconds), delta_pct (% of those),
+        verdict, note; with gate 0's ``measured`` also baseline_<unit>, treatment_<unit> and
+        <unit>_delta_pct of its decision metric (``instructions``, ``cpu_s``)."""
+        cols = ["stage", "baseline_s", "treatment_s", "delta_pct", "verdict", "note"]
+        if self.measured is not None and self.measured.metric != "wall":
+            key = self.measured.unit.json_key
+            cols += [f"baseline_{key}", f"treatment_{key}", f"{key}_delta_pct"]
+        return pd.DataFrame(stage_keys(self.verdict, self.measured), columns=cols)
 
     @property
     def signals_table(self) -> pd.DataFrame:
         """Columns: signal, baseline, treatment (unit of the signal), delta_pct, verdict, note."""
-        return signals_frame(self.verdict)
-
-
-def stages_frame(verdict: Verdict, measured: Measured | None = None) -> pd.DataFrame:
-    """Columns: stage, baseline_s, treatment_s (wall seconds), delta_pct (% of those),
-    verdict, note; with gate 0's ``measured`` also baseline_<unit>, treatment_<unit> and
-    <unit>_delta_pct of its decision metric (``instructions``, ``cpu_s``)."""
-    cols = ["stage", "baseline_s", "treatment_s", "delta_pct", "verdict", "note"]
-    if measured is not None and measured.metric != "wall":
-        key = measured.unit.json_key
-        cols += [f"baseline_{key}", f"treatment_{key}", f"{key}_delta_pct"]
-    return pd.DataFrame(stage_keys(verdict, measured), columns=cols)
-
-
-def signals_frame(verdict: Verdict) -> pd.DataFrame:
-    cols = ["signal", "baseline", "treatment", "delta_pct", "verdict", "note"]
-    return pd.DataFrame([asdict(r) for r in verdict.signals], columns=cols)
+        cols = ["signal", "baseline", "treatment", "delta_pct", "verdict", "note"]
+        return pd.DataFrame([asdict(r) for r in self.verdict.signals], columns=cols)
 
 
 def compare_reports(
@@ -146,14 +138,10 @@ def run_compare(
 ) -> CompareResult:
     """Load, decide, render and write the outputs into ``out_dir``.
 
-    ``assessment_md`` is the "Diff assessment" markdown shown in the comment
-    (:func:`perfgate_lib.assess.render.assessment_table_md` renders it from
-    ``assessment.json``); this package does not read assessments itself.
-
-    ``context`` (JSON text, a path, or a dict) holds GateContext keys plus an optional
-    ``comment`` object with CommentExtras fields and ``tier_name``. ``extras_for`` builds
-    the comment's extra sections from the verdict (a gate run adds what the ladder did,
-    failure evidence and noise context) instead of ``comment``.
+    ``assessment_md``: the "Diff assessment" markdown, already rendered
+    (:func:`perfgate_lib.assess.render.assessment_table_md`). ``context`` (JSON text, a
+    path or a dict): GateContext keys plus an optional ``comment`` (CommentExtras fields and
+    ``tier_name``), which ``extras_for`` (verdict -> CommentExtras) replaces when given.
     """
     gate = check_gate(gate, COMPARE_GATES)
     base = load_report(baseline)
@@ -178,13 +166,10 @@ def run_compare(
     storage.write_text(storage.join(out_dir, COMMENT_FILE), comment)
     unit = None if measured is None else measured.unit
     view = metric_view(verdict, measured)
+    drawn = {"stage_chart": charts.stage_chart, "summary_chart": charts.summary_chart}
     paths = {
-        "stage_chart": charts.save_png(
-            charts.stage_chart(view, unit), storage.join(out_dir, "stage_chart.png")
-        ),
-        "summary_chart": charts.save_png(
-            charts.summary_chart(view, unit), storage.join(out_dir, "summary_chart.png")
-        ),
+        name: charts.save_png(draw(view, unit), storage.join(out_dir, CHART_FILES[name]))
+        for name, draw in drawn.items()
     }
     return CompareResult(verdict, base, treat, comment, out_dir, paths, measured)
 
@@ -208,15 +193,10 @@ def show_comment(result: CompareResult) -> None:
 # The compare notebook: run into a new folder, or open an archived one
 # ---------------------------------------------------------------------------
 
-OUTPUT_FILES = (VERDICT_FILE, COMMENT_FILE, "stage_chart.png", "summary_chart.png")
-CHART_FILES = {"stage_chart": "stage_chart.png", "summary_chart": "summary_chart.png"}
-
 
 def verdict_from_json(data: dict[str, Any], source: str = VERDICT_FILE) -> Verdict:
     """A :class:`Verdict` from verdict.json (keys beyond the rows' fields are left out);
     UsageError naming ``source`` when it is not a verdict."""
-    from perfgate_lib.verdict.rules import SignalRow, StageRow
-
     if not isinstance(data, dict) or "verdict" not in data:
         raise UsageError(f"{source}: not a verdict.json (no 'verdict')")
 

@@ -1,12 +1,10 @@
 """A differential flame graph of one gate-0 stage (matplotlib): red grew, blue shrank.
 
-Widths include the memory allocators' code run inside each frame (gate 0's count does
-not; the table takes it out in one row). Input: each side's folded Python stacks (root first -> exclusive instructions, see
-:func:`perfgate_lib.local.callgrind_profile.folded_stacks`). A frame's width is its inclusive
-instructions on the side the graph is drawn for (``base``: ``treatment`` shows code that
-grew or appeared, ``control`` code that shrank or vanished); its colour is the change
-of its own (exclusive) instructions, treatment − control: red grew, blue shrank, grey
-unchanged, saturated at a quarter of the stage's largest frame change.
+Input: each side's folded Python stacks (root first -> exclusive instructions,
+:func:`perfgate_lib.local.callgrind_profile.folded_stacks`). A frame's width is its
+inclusive instructions on the ``base`` side (allocators' code included, unlike gate 0's
+count); its colour the change of its own instructions, treatment − control, saturated at a
+quarter of the stage's largest frame change.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from perfgate_lib.errors import ConfigError, UsageError
 from perfgate_lib.io import storage
 from perfgate_lib.io.paramfile import PARAMETERS_DIR, load_yaml, mapping, read_settings
 from perfgate_lib.typed import NonEmptyText, PositiveNumber
+from perfgate_lib.verdict.thresholds import load_thresholds
 
 EnvValue = Annotated[str, pydantic.BeforeValidator(lambda v: v if isinstance(v, str) else str(v))]
 """An environment variable's value: YAML's numbers and booleans as their text."""
@@ -66,8 +67,6 @@ def parse_gate(
     if doc.get("gate") != gate:
         raise ConfigError(source, "gate", f"expected {gate}, got {doc.get('gate')!r}")
     if max_baseline_age_hours is None:
-        from perfgate_lib.verdict.thresholds import load_thresholds
-
         max_baseline_age_hours = load_thresholds().max_age_hours(gate)
     return read_settings(
         GateParams,
@@ -95,8 +94,6 @@ def load_gate(gate: int | str, params_dir: str | pathlib.Path | None = None) -> 
     number = check_gate(gate)
     source = storage.join(str(params_dir or PARAMETERS_DIR), f"gate{number}.yaml")
     doc = load_yaml(source)
-    from perfgate_lib.verdict.thresholds import load_thresholds
-
     thresholds_file = storage.join(str(params_dir or PARAMETERS_DIR), "thresholds.yaml")
     found = thresholds_file if storage.exists(thresholds_file) else None
     limit = load_thresholds(found).max_age_hours(number)

@@ -27,37 +27,28 @@ def check_report_bounds(
 ) -> Any:
     """``obj`` (a decoded report) unchanged when it is within bounds, else ReportTooLarge.
 
-    Bounded: the file's size (``size``: characters of its text, = bytes for ASCII JSON), the number of entries of every map and list at the
-    top level (stages), and the length of every stage name (characters)."""
+    Bounded: the file's size (``size``: characters of its text, = bytes for ASCII JSON),
+    the entries of every top-level map and list (stages), every stage name's characters."""
     lim = limits or load_limits()
-    if size is not None and size > lim.report_max_bytes:
-        raise ReportTooLarge(
-            source, None, f"{size} bytes", "report_max_bytes", lim.report_max_bytes
-        )
+
+    def check(field: str | None, value: int, what: str, limit: str) -> None:
+        if value > getattr(lim, limit):
+            raise ReportTooLarge(source, field, what, limit, getattr(lim, limit))
+
+    if size is not None:
+        check(None, size, f"{size} bytes", "report_max_bytes")
     if not isinstance(obj, dict):
         return obj
-    if len(obj) > lim.report_max_stages:
-        raise ReportTooLarge(
-            source, None, f"{len(obj)} top-level fields", "report_max_stages", lim.report_max_stages
-        )
+    check(None, len(obj), f"{len(obj)} top-level fields", "report_max_stages")
     for name, value in obj.items():
         if not isinstance(value, dict | list):
             continue
         field = str(name)[:80]
-        if len(value) > lim.report_max_stages:
-            raise ReportTooLarge(
-                source, field, f"{len(value)} entries", "report_max_stages", lim.report_max_stages
-            )
+        check(field, len(value), f"{len(value)} entries", "report_max_stages")
         if name == "warnings":
             continue
-        names = value.keys() if isinstance(value, dict) else value
-        for stage in names:
-            if isinstance(stage, str) and len(stage) > lim.stage_name_max_chars:
-                raise ReportTooLarge(
-                    source,
-                    field,
-                    f"a name of {len(stage)} characters",
-                    "stage_name_max_chars",
-                    lim.stage_name_max_chars,
-                )
+        for stage in value:  # an object's keys, a list's items
+            if isinstance(stage, str):
+                what = f"a name of {len(stage)} characters"
+                check(field, len(stage), what, "stage_name_max_chars")
     return obj

@@ -1,24 +1,11 @@
 """Which collector lineage wrote a perf report, and the steps a step-log report is missing.
 
-marin's collector has measured stage times in different ways over time. Two reports of
-different lineages may name a stage alike (``normalize``, ``minhash``, ``tokenize``) yet
-measure different things, so the rules never compare them (gate-rules evidence 6):
-
-* ``child-job``: the wall time of the ferry's direct ``zephyr-<step>-*`` child jobs; steps
-  ``normalize, minhash, fuzzy_dups, consolidate, tokenize`` (plus optional ``download``);
-  a step without a finished child job is reported as cached (0.0).
-* ``step-log``: the ferry driver's step log (logger ``marin.execution.step_runner``: ``Step
-  <name>_<8 hex> succeeded in H:MM:SS``, ``Skip <name>_<8 hex>: already succeeded``);
-  steps ``normalize, tokenize, embed, quality, decontam, minhash, dedup,
-  verify_fuzzy_clusters, store``; no ``stage_sum_task_wall_seconds``; a step without a
-  line is left out and named in the warning ``expected steps neither ran nor were cached``.
-* ``zephyr-stage``: the oldest reports, keyed by Zephyr's own stages (``stage0-Map → ...``).
-
-The lineage is read from the report alone (stage names, ``cached_steps``, the names in
-``stage_sum_task_wall_seconds`` and in the collector's warnings, which warnings it wrote,
-and as a last hint whether it carries ``stage_sum_task_wall_seconds``). A report that
-shows none of these marks (only shared names, as the mini ferry of gate 0 writes) has no
-known lineage; the stage-set rule still guards it. Pure; no I/O.
+Two reports of different lineages may name a stage alike yet measure different things, so
+the rules never compare them (docs/verdict-rules.md, "Collector lineages": ``child-job``,
+``step-log``, ``zephyr-stage``, their steps and marks). The lineage is read from the report
+alone (stage names, ``cached_steps``, the names and kinds of its warnings, last the
+presence of ``stage_sum_task_wall_seconds``); a report with none of these marks has no
+known lineage. Pure; no I/O.
 """
 
 from __future__ import annotations
@@ -37,18 +24,11 @@ class Lineage:
     name: str
     measures: str
     expected_steps: tuple[str, ...]
-    markers: frozenset[str]  # stage names only this lineage writes
+    markers: frozenset[str] = frozenset()  # stage names only this lineage writes
+    pattern: re.Pattern[str] | None = None  # or: the shape of every stage name it writes
 
     def marks(self, stage: str) -> bool:
-        return stage in self.markers
-
-
-@dataclass(frozen=True)
-class _PatternLineage(Lineage):
-    pattern: re.Pattern[str] = re.compile(r"^stage\d+-")
-
-    def marks(self, stage: str) -> bool:
-        return bool(self.pattern.match(stage))
+        return bool(self.pattern.match(stage)) if self.pattern else stage in self.markers
 
 
 CHILD_JOB = Lineage(
@@ -73,8 +53,11 @@ STEP_LOG = Lineage(
     ),
     frozenset({"embed", "quality", "decontam", "dedup", "verify_fuzzy_clusters", "store"}),
 )
-ZEPHYR_STAGE = _PatternLineage(
-    "zephyr-stage", "Zephyr's own stage timers (stage0-..., stage1-...)", (), frozenset()
+ZEPHYR_STAGE = Lineage(
+    "zephyr-stage",
+    "Zephyr's own stage timers (stage0-..., stage1-...)",
+    (),
+    pattern=re.compile(r"^stage\d+-"),
 )
 LINEAGES: tuple[Lineage, ...] = (CHILD_JOB, STEP_LOG, ZEPHYR_STAGE)
 _BY_NAME = {lineage.name: lineage for lineage in LINEAGES}

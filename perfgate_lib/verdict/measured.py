@@ -1,17 +1,10 @@
 """What gate 0 decided on, in the verdict: the decision metric's figures, named by unit.
 
-The verdict engine (:mod:`perfgate_lib.verdict.rules`) compares marin's report fields,
-which are wall seconds. Gate 0 decides on another metric (instruction counts by default)
-through paired intervals. :class:`Measured` carries that metric's per-pair medians, and
-:func:`apply_measured` makes the verdict say what it measured:
-
-* the paired total becomes its own signal, named after its metric (``instructions_total``,
-  ``cpu_seconds_total``); ``wall_seconds_total`` stays as a reported figure, not judged;
-* every ``delta_pct`` is (treatment - baseline) / baseline of the figures beside it;
-* reason lines name the total's metric.
-
-:func:`metric_view` gives a copy of the verdict whose rows hold the decision metric (for
-tables, charts and attribution). Pure: no I/O.
+The rules compare report fields in wall seconds; gate 0 decides on another metric
+(instruction counts by default). :func:`apply_measured` makes the verdict say so: the
+paired total becomes its own signal (``instructions_total``, ``cpu_seconds_total``),
+``wall_seconds_total`` stays as a figure not judged, every ``delta_pct`` is of the figures
+beside it. :func:`metric_view` is a copy whose rows hold the metric. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -144,10 +137,6 @@ class Measured:
         }
 
 
-def _paired_note(row_note: str) -> str:
-    return row_note or "decided on the paired interval"
-
-
 def apply_measured(verdict: Verdict, measured: Measured) -> None:
     """Make ``verdict`` (as the engine returned it, with gate 0's paired intervals) name
     and show what it measured (module docstring). Mutates ``verdict``'s rows and lines."""
@@ -161,7 +150,8 @@ def apply_measured(verdict: Verdict, measured: Measured) -> None:
     if unit.total == WALL_TOTAL or WALL_TOTAL not in measured.rows:
         return
     b, t = measured.rows[WALL_TOTAL]
-    total = SignalRow(unit.total, b, t, delta_pct(b, t), wall.verdict, _paired_note(wall.note))
+    note = wall.note or "decided on the paired interval"
+    total = SignalRow(unit.total, b, t, delta_pct(b, t), wall.verdict, note)
     wall.verdict = "n/a"
     wall.note = f"reported, not judged: gate 0 decides on {unit.label} ({unit.total})"
     verdict.signals.insert(verdict.signals.index(wall), total)

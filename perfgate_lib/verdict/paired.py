@@ -1,22 +1,13 @@
 """Paired statistics for gate 0: per-pair ratios, a distribution-free interval, band calls.
 
-Gate 0 measures each stage on control and treatment back to back (one *pair*), so load
-that both runs of a pair share cancels in the pair's ratio ``treatment / control``. Over
-``n`` pairs the change is estimated on the log ratios ``d_i = ln(t_i / c_i)``:
-
-* the **Hodges-Lehmann** estimate is the median of the Walsh averages
-  ``(d_i + d_j) / 2`` (``i <= j``);
-* its **confidence interval** comes from the exact distribution of Wilcoxon's signed-rank
-  statistic: with ``k`` the largest count such that ``P(T+ < k) <= alpha / 2``, the
-  interval runs from the ``k``-th smallest to the ``k``-th largest Walsh average. It
-  assumes only that the pair differences are independent and symmetric about the true
-  shift; with too few pairs for the asked confidence (``k = 0``: 5 pairs or fewer at 95%)
-  the interval is unbounded and the call is "undecided".
-
-The threshold bands apply to the interval, not to a point (:func:`band_call`): an interval
-wholly inside the pass band is a pass, wholly inside the warn band a warn, wholly above
-the fail edge a fail; an interval that straddles a band edge is undecided. Changes are
-percent: ``100 * (ratio - 1)``.
+Load that both runs of a pair (control and treatment back to back) share cancels in the
+pair's ratio. On the log ratios ``d_i = ln(t_i / c_i)`` of ``n`` pairs, the
+**Hodges-Lehmann** estimate is the median of the Walsh averages ``(d_i + d_j) / 2``
+(``i <= j``); its interval runs from the ``k``-th smallest to the ``k``-th largest, ``k``
+the largest count with ``P(T+ < k) <= alpha / 2`` under Wilcoxon's exact signed-rank
+distribution (pairs independent and symmetric about the shift). ``k = 0`` (5 pairs or
+fewer at 95%): unbounded, undecided. The bands apply to the interval (:func:`band_call`);
+changes are percent, ``100 * (ratio - 1)``.
 """
 
 from __future__ import annotations
@@ -167,13 +158,10 @@ def metric_words(metric: str) -> str:
 
 @dataclass(frozen=True)
 class StageInterval:
-    """Gate 0's result for one stage (or ``wall_seconds_total``), as the verdict rules take
-    it: the paired estimate and interval as percent changes of the decision metric
-    (``high_pct`` is inf when unbounded), the band call, and the comment's words.
-
-    It travels from gate 0 to the comparison in ``compare_context.json``
-    (:meth:`to_json`); :meth:`from_json` reads it back (pydantic) and names the entry and
-    key of a bad value."""
+    """Gate 0's result for one stage (or ``wall_seconds_total``) as the rules take it: the
+    paired estimate and interval in percent of the decision metric, the band call and the
+    comment's words. It travels in ``compare_context.json``; :meth:`from_json` names the
+    entry and key of a bad value."""
 
     __pydantic_config__ = FORBID_EXTRA
 
@@ -202,16 +190,3 @@ class StageInterval:
     def from_json(cls, data: Any, where: str) -> StageInterval:
         """Read one entry; ``where`` names it in errors (``context: intervals.minhash``)."""
         return read_model(cls, data, lambda key, problem: usage_at(where, key, problem))
-
-
-__all__ = [
-    "Call",
-    "Interval",
-    "StageInterval",
-    "band_call",
-    "could_fail",
-    "metric_words",
-    "paired_interval",
-    "signed_rank_k",
-    "walsh_averages",
-]

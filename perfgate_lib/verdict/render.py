@@ -1,13 +1,10 @@
-"""PR comment markdown: the canonical verdict comment and the halt.
+"""PR comment markdown: the figures ``templates/verdict.md.j2`` and ``halted.md.j2`` show.
 
-The text is in ``perfgate_lib/templates`` (``verdict.md.j2``, ``halted.md.j2``); this module
-gathers the figures they show. Every comment starts with the sentinel so re-runs replace
-it. Untrusted strings are escaped in one place (:mod:`perfgate_lib.mdtemplate`). Bodies
-never exceed GitHub's 65,536 characters:
-the raw treatment report is dropped first (and the comment says so), then the
-assessment evidence, then the body is cut with a note. Bodies are redacted
-(:func:`perfgate_lib.io.redaction.redact`) before they are measured or cut, so a secret in a
-report, a log line or a title never reaches the comment, not even half of one.
+Untrusted strings are escaped in one place (:mod:`perfgate_lib.mdtemplate`). A body never
+exceeds GitHub's 65,536 characters: the raw treatment report goes first, then the
+assessment, then the body is cut with a note. Bodies are redacted
+(:func:`perfgate_lib.io.redaction.redact`) before they are measured or cut, so not even
+half a secret reaches the comment.
 """
 
 from __future__ import annotations
@@ -58,18 +55,14 @@ ROW_ICONS = {
 
 @dataclass
 class CommentExtras:
-    """Optional sections a caller adds to the verdict comment.
+    """Optional parts of the verdict comment.
 
-    ``stage_context``: stage -> short text shown in an extra column (noise context),
-    titled ``stage_context_title``. ``sections``: (title, markdown) pairs rendered after
-    the stage table (charts, failure evidence); their markdown must already be safe.
-    ``top_notes``: trusted lines shown under the verdict (e.g. what the ladder did).
-    Neither is read from a context file (:func:`perfgate_lib.verdict.compare.split_context`):
-    the kit builds them in the process that renders.
-    ``title``: the heading after "Zephyr perf gate —" when it is not a cluster gate.
-    ``measured``: gate 0's decision metric; its comment shows that metric's figures
-    beside wall time, each with its own delta. ``ab``: gate 0's run (what was compared,
-    how, each side's environment) for the notes under its verdict.
+    ``stage_context``: stage -> text for an extra column titled ``stage_context_title``.
+    ``sections`` ((title, safe markdown) after the stage table) and ``top_notes`` (trusted
+    lines under the verdict) are never read from a context file
+    (:func:`perfgate_lib.verdict.compare.split_context`): the rendering process builds them.
+    ``title``: the heading after "Zephyr perf gate —" for a non-cluster gate. ``measured``:
+    gate 0's decision metric, shown beside wall time with its own delta.
     """
 
     __pydantic_config__ = FORBID_EXTRA
@@ -114,16 +107,12 @@ def _seconds(value: float | None) -> str:
     return "—" if value is None else fmt_seconds(value)
 
 
-def _mem(report: PerfReport) -> str:
-    return "unknown" if report.peak_memory_mb is None else fmt_number(report.peak_memory_mb)
-
-
 def _side(report: PerfReport, status: str | None) -> dict[str, Any]:
     """One side's cells of the run summary and infra tables (formatted, not escaped)."""
     return {
         "job": report.iris_job_id or "?",
         "status": status or "unknown",
-        "mem": _mem(report),
+        "mem": "unknown" if report.peak_memory_mb is None else fmt_number(report.peak_memory_mb),
         "preemptions": fmt_number(report.preemption_count),
         "failed_shards": fmt_number(report.failed_shards),
         "infra_failures": Trusted(fmt_counts(report.infra_failures)),
@@ -156,25 +145,6 @@ def _stage_notes(v: Verdict) -> dict[str, list[str]]:
     }
 
 
-def _cluster_stages(v: Verdict, extras: CommentExtras) -> list[dict[str, Any]]:
-    """The cluster gate's stage rows: wall times (a dash where not compared) and delta."""
-    rows = []
-    for row in v.stages:
-        cached = row.verdict == "cached"
-        unfinished = row.verdict == "not_finished"
-        rows.append(
-            {
-                "stage": row.stage,
-                "b": "—" if cached else fmt_duration(row.baseline_s),
-                "t": "—" if cached or unfinished else fmt_duration(row.treatment_s),
-                "delta": fmt_pct(row.delta_pct),
-                "icon": ROW_ICONS.get(row.verdict, row.verdict),
-                "context": extras.stage_context.get(row.stage, ""),
-            }
-        )
-    return rows
-
-
 def _gate0(v: Verdict, measured: Measured) -> dict[str, Any]:
     """Gate 0's run-summary totals: the decision metric's and wall time's, each with its
     delta, (treatment - baseline) / baseline of the two figures in its row."""
@@ -197,41 +167,41 @@ def _gate0(v: Verdict, measured: Measured) -> dict[str, Any]:
     return out
 
 
-def _gate0_stages(v: Verdict, extras: CommentExtras, measured: Measured) -> list[dict[str, Any]]:
-    """Gate 0's stage rows: the decision metric's medians and delta, the verdict, and the
-    wall times with their delta."""
-    unit = measured.unit
+def _stage_cells(v: Verdict, extras: CommentExtras, measured: Measured | None) -> list[dict]:
+    """The stage table's rows. A cluster gate: wall times (a dash where not compared) and
+    delta. Gate 0: the decision metric's medians and delta, then the wall times with theirs."""
     view = {r.stage: r for r in metric_view(v, measured).stages}
     rows = []
     for row in v.stages:
-        shown = view[row.stage]
-        rows.append(
-            {
-                "stage": row.stage,
-                "b": unit.fmt(shown.baseline_s),
-                "t": unit.fmt(shown.treatment_s),
-                "delta": fmt_pct(shown.delta_pct),
-                "icon": ROW_ICONS.get(row.verdict, row.verdict),
-                "context": extras.stage_context.get(row.stage, ""),
-                "wall_b": _seconds(row.baseline_s),
-                "wall_t": _with_delta(_seconds(row.treatment_s), row.delta_pct),
-            }
-        )
+        cells = {
+            "stage": row.stage,
+            "icon": ROW_ICONS.get(row.verdict, row.verdict),
+            "context": extras.stage_context.get(row.stage, ""),
+        }
+        if measured:
+            shown, unit = view[row.stage], measured.unit
+            cells["b"], cells["t"] = unit.fmt(shown.baseline_s), unit.fmt(shown.treatment_s)
+            cells["delta"] = fmt_pct(shown.delta_pct)
+            cells["wall_b"] = _seconds(row.baseline_s)
+            cells["wall_t"] = _with_delta(_seconds(row.treatment_s), row.delta_pct)
+        else:
+            dash = row.verdict in ("cached", "not_finished")
+            cells["b"] = "—" if row.verdict == "cached" else fmt_duration(row.baseline_s)
+            cells["t"] = "—" if dash else fmt_duration(row.treatment_s)
+            cells["delta"] = fmt_pct(row.delta_pct)
+        rows.append(cells)
     return rows
 
 
 def _chart_and_attribution(v: Verdict, measured: Measured | None) -> list[tuple[str, str]]:
     """The Mermaid stage chart and the attribution table (in gate 0's decision metric),
     when there are stage figures to compare."""
-    unit = measured.unit if measured else None
-    view = metric_view(v, measured) if measured else v
-    out = []
-    chart = stage_xychart(view, unit) if unit else stage_xychart(view)
-    if chart:
-        out.append(("### Stage chart", chart))
+    unit = measured.unit if measured else None  # None: wall seconds
+    view = metric_view(v, measured)
+    chart = stage_xychart(view, unit)
+    out = [("### Stage chart", chart)] if chart else []
     if any(r.verdict in ("pass", "warn", "fail") for r in view.stages):
-        table = attribution_markdown(attribute(view, unit=unit) if unit else attribute(view))
-        out.append(("### Attribution", table))
+        out.append(("### Attribution", attribution_markdown(attribute(view, unit=unit))))
     return out
 
 
@@ -270,7 +240,7 @@ def comment_context(
         "gate0": _gate0(v, measured) if measured else None,
         "unit": measured.unit if measured else None,
         "context_title": extras.stage_context_title if extras.stage_context else None,
-        "stages": _gate0_stages(v, extras, measured) if measured else _cluster_stages(v, extras),
+        "stages": _stage_cells(v, extras, measured),
         **_stage_notes(v),
         "sections": [(Trusted(h), Trusted(body)) for h, body in sections],
     }

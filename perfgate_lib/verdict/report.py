@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from perfgate_lib.errors import ReportError
@@ -136,31 +136,29 @@ def _scalar(source: str, name: str, kind: str, value: Any) -> Any:
     return _number(source, name, value, integer=(kind == "count"))
 
 
+def _object(source: str, name: str, value: Any, what: str) -> dict:
+    """``value`` as an object ({} for None), else a ReportError naming ``name``."""
+    if value is not None and not isinstance(value, dict):
+        raise ReportError(source, name, f"expected an object of {what}, got {value!r}")
+    return value or {}
+
+
 def _stage_map(source: str, name: str, value: Any) -> dict[str, float | None]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise ReportError(source, name, f"expected an object of stage -> seconds, got {value!r}")
     out: dict[str, float | None] = {}
-    for stage, seconds in value.items():
-        where = f"{name}.{stage}"
-        out[str(stage)] = (
-            None if seconds is None else _number(source, where, seconds, integer=False)
-        )
+    for stage, seconds in _object(source, name, value, "stage -> seconds").items():
+        if seconds is not None:
+            seconds = _number(source, f"{name}.{stage}", seconds, integer=False)
+        out[str(stage)] = seconds
     return out
 
 
 def _count_map(source: str, name: str, value: Any) -> dict[str, int]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise ReportError(source, name, f"expected an object of name -> count, got {value!r}")
-    out: dict[str, int] = {}
-    for key, count in value.items():
-        if count is None:
-            continue
-        out[str(key).lower()] = int(_number(source, f"{name}.{key}", count, integer=True))
-    return out
+    """Counts by lower-cased name; a null count is left out."""
+    return {
+        str(key).lower(): int(_number(source, f"{name}.{key}", count, integer=True))
+        for key, count in _object(source, name, value, "name -> count").items()
+        if count is not None
+    }
 
 
 def nesting_depth(value: Any) -> int:
@@ -181,9 +179,7 @@ def parse_report(obj: Any, source: str = "<report>") -> PerfReport:
         raise ReportError(source, None, f"expected a JSON object, got {type(obj).__name__}")
     if nesting_depth(obj) > MAX_DEPTH:
         raise ReportError(source, None, f"JSON nested deeper than {MAX_DEPTH} levels")
-    values: dict[str, Any] = {}
-    for name, kind in _SCALARS.items():
-        values[name] = _scalar(source, name, kind, obj.get(name))
+    values = {name: _scalar(source, name, kind, obj.get(name)) for name, kind in _SCALARS.items()}
     stages = {name: _stage_map(source, name, obj.get(name)) for name in _STAGE_MAPS}
     counts = {name: _count_map(source, name, obj.get(name)) for name in _COUNT_MAPS}
     cached = obj.get("cached_steps") or []
@@ -192,26 +188,16 @@ def parse_report(obj: Any, source: str = "<report>") -> PerfReport:
     warnings = obj.get("warnings") or []
     if not isinstance(warnings, list):
         raise ReportError(source, "warnings", f"expected a list of strings, got {warnings!r}")
+    kept = {f.name for f in fields(PerfReport)}  # the other scalars are checked, not kept
     return PerfReport(
         source=source,
         raw=obj,
-        iris_job_id=values["iris_job_id"],
-        status=values["status"],
-        wall_seconds_total=values["wall_seconds_total"],
+        **{name: value for name, value in values.items() if name in kept},
         stage_wall_seconds=stages["stage_wall_seconds"],
         cached_steps=tuple(cached),
-        failed_shards=values["failed_shards"],
-        ooms=values["ooms"],
-        peak_worker_memory_mb=values["peak_worker_memory_mb"],
-        preemption_count=values["preemption_count"],
         task_state_counts=counts["task_state_counts"],
         infra_failures=counts["infra_failures"],
         has_infra_failures=isinstance(obj.get("infra_failures"), dict),
-        ferry_module=values["ferry_module"],
-        cluster_generation=values["cluster_generation"],
-        workflow_run_id=values["workflow_run_id"],
-        commit_sha=values["commit_sha"],
-        collected_at_utc=values["collected_at_utc"],
         warnings=tuple(str(w) for w in warnings),
     )
 
@@ -255,14 +241,9 @@ def load_report(path: str) -> PerfReport:
 
 
 def collector_problems(report: PerfReport) -> list[str]:
-    """Why a report is unusable although its collector exited 0 ([] when usable).
-
-    marin's ``collect_perf_metrics.py`` exits 0 whatever went wrong. A report is unusable
-    when it has no stage time at all (empty or all zero) or a warning that the collector
-    could not read the job tree or the driver's step log (the ``unusable`` rows of
-    :data:`perfgate_lib.verdict.collector_warnings.TABLE`). Warnings about fields the
-    verdict does not use never make it unusable; the rules show them as notes.
-    """
+    """Why a report is unusable although its collector exited 0 ([] when usable): no stage
+    time at all (empty or all zero), or an ``unusable`` warning of
+    :data:`perfgate_lib.verdict.collector_warnings.TABLE` (docs/verdict-rules.md)."""
     problems = []
     stages = report.stage_wall_seconds
     if not stages:

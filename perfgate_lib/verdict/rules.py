@@ -1,34 +1,14 @@
-"""The verdict engine: a pure function of (baseline, treatment, context, thresholds).
+"""The verdict engine: a pure function of (baseline, treatment, context, thresholds); no I/O.
 
-Implements docs/verdict-rules.md: deltas and bands, stages (cached / not_comparable / n/a),
-count-based hard fails, inconclusive evidence, contention, self-check, baseline
-staleness and the precedence order. No I/O here.
-
-Additions to docs/verdict-rules.md, all on the side of caution:
-
-* when not a single timing signal (total or any stage) could be compared, the verdict is
-  ``inconclusive`` ("nothing comparable") rather than a vacuous pass;
-* a report its collector returned unusable (empty or all-zero stage times, or warnings
-  that its iris calls failed: :func:`~perfgate_lib.verdict.report.collector_problems`) is never
-  compared on time or memory: ``inconclusive`` naming the problems (a mis-wired
-  comparison and a count-based hard fail, which such a report cannot fake, win);
-* a treatment step that did not finish (``treatment_unfinished_steps``, from the job tree:
-  :mod:`perfgate_lib.gate.steptree`; or, in the step-log lineage, a step the report says
-  neither ran nor was cached: :func:`~perfgate_lib.verdict.lineage.missing_steps`) is a
-  ``not_finished`` stage, not a cache hit: never compared, and the verdict is inconclusive
-  at least (a count-based hard fail still fails);
-* a signal a collector warning says it could not read (``unread`` rows of
-  :data:`~perfgate_lib.verdict.collector_warnings.TABLE`) is ``n/a`` on both sides;
-  warnings about fields the verdict does not use are ``collector_notes``.
-
-Every rule that fired is listed (hard fails, warns, inconclusive reasons; a mis-wired
-comparison claims nothing else); ``decided_by`` names the rule that won by precedence.
-The kit's own statement of these rules, with where each lives: ``docs/verdict-rules.md``.
+docs/verdict-rules.md states every rule and where it lives here: deltas and bands, stages,
+count-based hard fails, unusable reports, inconclusive evidence (with the kit's own, all
+on the side of caution: nothing comparable, steps that did not finish, signals a collector
+could not read), contention, self-check, staleness and the precedence (``decided_by``).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from perfgate_lib.errors import UsageError, usage_at
@@ -42,7 +22,6 @@ from perfgate_lib.verdict.report import PerfReport, collector_problems
 from perfgate_lib.verdict.thresholds import Band, Thresholds
 
 SCHEMA = 1
-VERDICTS = ("pass", "warn", "inconclusive", "fail")
 
 # Tier map: gate -> ferry module (docs/contracts.md). Reports of the current era carry no
 # ferry_module, so the baseline's comes from here.
@@ -57,27 +36,18 @@ _FAILED_JOB_STATES = {"failed", "killed", "worker_failed", "unschedulable"}
 
 @dataclass(frozen=True)
 class GateContext:
-    """What the caller knows beyond the two reports.
+    """What the caller knows beyond the two reports (:meth:`from_dict` reads it from JSON).
 
-    ``within_noise`` (local A/B runs only): signal or stage name -> note, for deltas the
-    caller measured to lie inside the run-to-run noise of repeated runs; such a delta in
-    a time or memory fail band is downgraded to warn (never to pass) and says so.
-
-    ``intervals`` (gate 0, the local A/B): stage name or ``wall_seconds_total`` -> its
-    :class:`~perfgate_lib.verdict.paired.StageInterval` (percent changes and the band call;
-    :meth:`from_dict` reads them from JSON). For such a row the band applies to the interval: its
-    ``call`` (pass, warn, fail or undecided) is the row's verdict and ``pct`` its delta.
-    An undecided row makes the verdict inconclusive unless something else already fails,
-    also one that straddles only the pass/warn edge (it cannot fail, but reading it as a
-    warn would raise a false alarm on most no-op changes a noisy machine measures).
-    ``treatment_unfinished_steps``: stage -> note for treatment steps whose child jobs
-    exist in the job tree but did not succeed (killed, preempted, still running).
-    ``treatment_job``: what the runner saw of the treatment job (``job_state``,
-    ``queue_wait_seconds``, ``job_error``, ``attempt``), copied into verdict.json's
-    ``treatment`` as it is; never judged.
-
-    ``baseline`` is provenance: source, run_id, run_url, sha, created_at (ISO-8601),
-    age_hours. ``now`` (ISO-8601, UTC) lets the engine compute the baseline age from
+    ``within_noise`` (local A/B): signal or stage -> note for a delta measured inside the
+    run-to-run noise; in a fail band it is downgraded to warn (never to pass).
+    ``intervals`` (gate 0): stage or ``wall_seconds_total`` -> its paired
+    :class:`~perfgate_lib.verdict.paired.StageInterval`: the row's verdict is its ``call``
+    and its delta ``pct``; an undecided one (even across the pass/warn edge only) makes the
+    verdict inconclusive unless something already fails.
+    ``treatment_unfinished_steps``: stage -> note for steps whose child jobs did not succeed.
+    ``treatment_job`` (job_state, queue_wait_seconds, job_error, attempt): copied into
+    verdict.json's ``treatment``, never judged. ``baseline``: provenance (source, run_id,
+    run_url, sha, created_at, age_hours); ``now`` (ISO-8601 UTC) gives the age from
     ``created_at`` or the report's ``collected_at_utc`` when ``age_hours`` is absent.
     """
 
@@ -153,24 +123,8 @@ class Verdict:
     lineages: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "schema": SCHEMA,
-            "gate": self.gate,
-            "verdict": self.verdict,
-            "hard_fails": list(self.hard_fails),
-            "warns": list(self.warns),
-            "inconclusive_reasons": list(self.inconclusive_reasons),
-            "signals": [asdict(s) for s in self.signals],
-            "stages": [asdict(s) for s in self.stages],
-            "self_check": list(self.self_check),
-            "baseline": dict(self.baseline),
-            "treatment": dict(self.treatment),
-            "notes": list(self.notes),
-            "contention": self.contention,
-            "collector_notes": list(self.collector_notes),
-            "decided_by": self.decided_by,
-            "lineages": dict(self.lineages),
-        }
+        """verdict.json: ``schema``, then every field in order (rows as objects)."""
+        return {"schema": SCHEMA, **asdict(self)}
 
 
 def delta_fraction(baseline: float | None, treatment: float | None) -> float | None:
@@ -203,11 +157,18 @@ def _na_reason(baseline: float | None, treatment: float | None, what: str) -> st
     return f"baseline {what} is 0"
 
 
-def _band_row(name: str, b: float | None, t: float | None, band: Band, unit: str) -> SignalRow:
+def _judged(
+    b: float | None, t: float | None, band: Band, what: str
+) -> tuple[float | None, str, str]:
+    """(delta_pct, verdict, note) of two figures under ``band``; ``n/a`` saying what is missing."""
     delta = delta_fraction(b, t)
     if delta is None:
-        return SignalRow(name, b, t, None, "n/a", _na_reason(b, t, unit))
-    return SignalRow(name, b, t, _pct(delta), band_verdict(delta, band))
+        return None, "n/a", _na_reason(b, t, what)
+    return _pct(delta), band_verdict(delta, band), ""
+
+
+def _band_row(name: str, b: float | None, t: float | None, band: Band, unit: str) -> SignalRow:
+    return SignalRow(name, b, t, *_judged(b, t, band, unit))
 
 
 def _stage_rows(
@@ -223,6 +184,7 @@ def _stage_rows(
     names = list(base.stage_wall_seconds)
     names += [s for s in treat.stage_wall_seconds if s not in base.stage_wall_seconds]
     names += [s for s in unfinished if s not in names]
+    reports = (("baseline", base), ("treatment", treat))
     rows = []
     for stage in names:
         b = base.stage_wall_seconds.get(stage)
@@ -233,44 +195,31 @@ def _stage_rows(
             note = f"did not finish in the treatment{listed}: {unfinished[stage]}"
             rows.append(StageRow(stage, b, t, None, "not_finished", note))
         elif stage in cached:
-            sides = [
-                n for n, r in (("baseline", base), ("treatment", treat)) if stage in r.cached_steps
-            ]
-            rows.append(
-                StageRow(stage, b, t, None, "cached", f"cache hit in {' and '.join(sides)}")
-            )
+            sides = " and ".join(side for side, r in reports if stage in r.cached_steps)
+            rows.append(StageRow(stage, b, t, None, "cached", f"cache hit in {sides}"))
         elif not (in_b and in_t):
             side = "baseline" if in_b else "treatment"
             rows.append(StageRow(stage, b, t, None, "not_comparable", f"only in the {side}"))
         elif two_lineages:
             rows.append(StageRow(stage, b, t, None, "not_comparable", two_lineages))
         else:
-            delta = delta_fraction(b, t)
-            if delta is None:
-                rows.append(StageRow(stage, b, t, None, "n/a", _na_reason(b, t, "stage time")))
-            else:
-                rows.append(StageRow(stage, b, t, _pct(delta), band_verdict(delta, band)))
+            rows.append(StageRow(stage, b, t, *_judged(b, t, band, "stage time")))
     return rows
 
 
 def _downgrade_within_noise(rows: list[SignalRow | StageRow], within: dict[str, str]) -> None:
     """Fail-band rows whose delta the caller measured inside the noise become warn."""
     for row in rows:
-        name = row.signal if isinstance(row, SignalRow) else row.stage
-        if row.verdict == "fail" and name in within:
+        note = within.get(_row_name(row))
+        if row.verdict == "fail" and note is not None:
             row.verdict = "warn"
-            row.note = (
-                within[name]
-                if within[name].startswith("within noise")
-                else (f"within noise ({within[name]})")
-            )
+            row.note = note if note.startswith("within noise") else f"within noise ({note})"
 
 
 def _apply_intervals(rows: list[SignalRow | StageRow], intervals: dict[str, StageInterval]) -> None:
     """Rows compared on both sides take the paired interval's call and estimate."""
     for row in rows:
-        name = row.signal if isinstance(row, SignalRow) else row.stage
-        item = intervals.get(name)
+        item = intervals.get(_row_name(row))
         if item is None or row.verdict not in ("pass", "warn", "fail"):
             continue
         row.delta_pct = round(item.pct, 2)
@@ -414,46 +363,24 @@ class _Claims:
     undecided: list[str] = field(default_factory=list)  # paired intervals (gate 0)
 
     def extend(self, other: _Claims) -> None:
-        self.hard_fails += other.hard_fails
-        self.band_fails += other.band_fails
-        self.warns += other.warns
-        self.undecided += other.undecided
+        for kind in fields(self):
+            getattr(self, kind.name).extend(getattr(other, kind.name))
 
 
 def _signal_rows(
     base: PerfReport, treat: PerfReport, thresholds: Thresholds, said: dict[str, WarningSummary]
 ) -> list[SignalRow]:
     """Whole-run rows: wall time (s), peak memory (MB), then the hard-fail counts."""
-    bands = thresholds.bands
+    wall, memory = "wall_seconds_total", "peak_worker_memory_mb"
+    b_wall, t_wall = base.wall_seconds_total, treat.wall_seconds_total
+    b_mem, t_mem = base.peak_memory_mb, treat.peak_memory_mb
     signals = [
-        _band_row(
-            "wall_seconds_total",
-            base.wall_seconds_total,
-            treat.wall_seconds_total,
-            bands["wall_seconds_total"],
-            "wall time",
-        ),
-        _band_row(
-            "peak_worker_memory_mb",
-            base.peak_memory_mb,
-            treat.peak_memory_mb,
-            bands["peak_worker_memory_mb"],
-            "peak memory (0 = unknown)",
-        ),
+        _band_row(wall, b_wall, t_wall, thresholds.bands[wall], "wall time"),
+        _band_row(memory, b_mem, t_mem, thresholds.bands[memory], "peak memory (0 = unknown)"),
     ]
     signals += [_count_signal(name, base, treat) for name in thresholds.hard_fail_counts]
     _not_read(signals, said)
     return signals
-
-
-def _unfinished_steps(
-    treat: PerfReport, found: dict[str, lineages.Detection], context: GateContext
-) -> dict[str, str]:
-    """Treatment steps that did not finish (stage -> note): from the report and the job tree."""
-    return {
-        **lineages.missing_steps(treat, found["treatment"]),
-        **context.treatment_unfinished_steps,
-    }
 
 
 def _interval_claims(
@@ -526,13 +453,6 @@ def _row_notes(signals: list[SignalRow], stages: list[StageRow]) -> list[str]:
     notes = [f"{r.signal}: n/a ({r.note})" for r in signals if r.verdict == "n/a"]
     notes += [f"stage {r.stage}: {r.verdict} ({r.note})" for r in stages if r.note]
     return notes
-
-
-def _contention(context: GateContext) -> str | None:
-    """The contention the caller reported, in words, or None."""
-    if not context.contention:
-        return None
-    return context.contention_reason or "contention reported"
 
 
 def _contended(contention: str | None, claims: _Claims) -> list[str]:
@@ -611,12 +531,14 @@ def decide(
     signals = _signal_rows(baseline, treatment, thresholds, said)
     found = {"baseline": lineages.detect(baseline), "treatment": lineages.detect(treatment)}
     mixed = _mixed_lineages(found)
+    # treatment steps that did not finish (stage -> note): from the report and the job tree
+    unfinished = {
+        **lineages.missing_steps(treatment, found["treatment"]),
+        **context.treatment_unfinished_steps,
+    }
+    band = thresholds.bands["stage_wall_seconds"]
     stages = _stage_rows(
-        baseline,
-        treatment,
-        thresholds.bands["stage_wall_seconds"],
-        _unfinished_steps(treatment, found, context),
-        f"not compared: {mixed}" if mixed else None,
+        baseline, treatment, band, unfinished, f"not compared: {mixed}" if mixed else None
     )
     timing_rows: list[SignalRow | StageRow] = [signals[0], *stages]
     all_rows: list[SignalRow | StageRow] = [*signals, *stages]
@@ -636,7 +558,9 @@ def decide(
     if unusable and not miswired:  # an unusable report's time and memory are never compared
         claims.band_fails, claims.warns = [], []
         _not_compared([signals[0], signals[1], *stages], "not compared: a report is unusable")
-    contention = _contention(context)
+    contention = (
+        (context.contention_reason or "contention reported") if context.contention else None
+    )
     call = _final_call(miswired, claims, unusable, evidence, _contended(contention, claims))
 
     return Verdict(

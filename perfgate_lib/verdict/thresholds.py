@@ -92,19 +92,15 @@ def parse_thresholds(doc: Any, source: str = "<thresholds>") -> Thresholds:
         if str(gate) not in {"1", "2", "3"}:
             raise ConfigError(source, f"baseline_max_age_hours.{gate}", "gate must be 1, 2 or 3")
         max_age[int(gate)] = _num(source, f"baseline_max_age_hours.{gate}", hours)
+    inconclusive = {
+        key: int(_num(source, f"inconclusive.{key}", inc.get(key)))
+        for key in ("preemption_margin", "preempted_tasks_max", "hardware_faults_max")
+    }
     return Thresholds(
         source=source,
         bands=bands,
         hard_fail_counts=tuple(counts),
-        preemption_margin=int(
-            _num(source, "inconclusive.preemption_margin", inc.get("preemption_margin"))
-        ),
-        preempted_tasks_max=int(
-            _num(source, "inconclusive.preempted_tasks_max", inc.get("preempted_tasks_max"))
-        ),
-        hardware_faults_max=int(
-            _num(source, "inconclusive.hardware_faults_max", inc.get("hardware_faults_max"))
-        ),
+        **inconclusive,
         task_total_divergence_pct=_num(
             source,
             "self_check.task_total_divergence_pct",

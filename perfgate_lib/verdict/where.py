@@ -159,8 +159,13 @@ def reconcile_line(stage: Mapping[str, Any], rows: list[Mapping[str, Any]]) -> s
     )
 
 
-def _listed(stage: Mapping[str, Any], max_rows: int) -> list[Mapping[str, Any]]:
+def _listed(stage: Mapping[str, Any], max_rows: int | None) -> list[Mapping[str, Any]]:
+    """The stage's listed rows, at most ``max_rows`` (None: all)."""
     return [r for r in stage.get("rows", []) if r.get("listed")][:max_rows]
+
+
+def _view(stage: Mapping[str, Any]) -> str:
+    return "Python functions" if stage.get("view") == "python" else "C functions"
 
 
 def _pr_cell(row: Mapping[str, Any]) -> str:
@@ -177,9 +182,8 @@ def stage_markdown(
     """One stage's table (at most ``max_rows`` rows), its reconciling line and, given
     assessment.json's ``per_file``, whether the profile agrees with it (:func:`agreement`)."""
     rows = _listed(stage, max_rows)
-    view = "Python functions" if stage.get("view") == "python" else "C functions"
     lines = [
-        f"**{md_escape(stage['stage'])}** ({view}, exclusive instructions): "
+        f"**{md_escape(stage['stage'])}** ({_view(stage)}, exclusive instructions): "
         + md_escape(reconcile_line(stage, rows)),
         "",
         "| Δ instr | control | treatment | function | origin | PR |",
@@ -232,9 +236,10 @@ def _folded(
     limits: Mapping[str, int],
     per_file: Mapping[str, Any] | None,
 ) -> str:
+    listed = {name: _listed(stage, limits[name]) for name, stage in stages.items()}
     summary = "; ".join(
-        f"{md_escape(name)} {stage['delta_pct']:+.1f}%: {len(_listed(stage, limits[name]))} "
-        f"rows explain {_share(stage, _listed(stage, limits[name])):.0f}%"
+        f"{md_escape(name)} {stage['delta_pct']:+.1f}%: {len(listed[name])} "
+        f"rows explain {_share(stage, listed[name]):.0f}%"
         for name, stage in stages.items()
     )
     parts = [f"<details><summary>{TITLE} ({summary})</summary>", ""]
@@ -266,20 +271,14 @@ def where_text(
         stages = {stage: stages[stage]}
     out: list[str] = []
     for name, entry in stages.items():
-        rows = [r for r in entry.get("rows", []) if r.get("listed")]
-        if max_rows is not None:
-            rows = rows[:max_rows]
-        view = "Python functions" if entry.get("view") == "python" else "C functions"
-        out.append(_plain(f"{name} ({view}, exclusive instructions)"))
+        rows = _listed(entry, max_rows)
+        out.append(_plain(f"{name} ({_view(entry)}, exclusive instructions)"))
         out.append("  " + _plain(reconcile_line(entry, rows)))
         out.append(f"  {'Δ instr':>14} {'control':>14} {'treatment':>14}  {'origin':<13} function")
         for row in rows:
             pr = row.get("pr")
-            tie = ""
-            if pr:
-                tie = (
-                    f"  [changed by the PR: {' '.join(filter(None, [pr['file'], pr.get('hunk')]))}]"
-                )
+            where_in_pr = " ".join(filter(None, [pr["file"], pr.get("hunk")])) if pr else ""
+            tie = f"  [changed by the PR: {where_in_pr}]" if pr else ""
             where = f" ({row['file']})" if row.get("file") else ""
             status = "" if row["status"] == "changed" else f" [{row['status']}]"
             out.append(
