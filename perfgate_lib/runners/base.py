@@ -1,12 +1,7 @@
 """The runner interface and the Iris job-state model shared by every runner.
 
-A runner turns (gate, PR, worktree, attempt) into a treatment perf report in four steps:
-:meth:`Runner.submit` -> :class:`Submission`, :meth:`Runner.poll` (one look) and
-:meth:`Runner.wait` (a bounded wait) -> :class:`JobState` (until terminal),
-:meth:`Runner.collect` -> report path, and :meth:`Runner.stop`;
-:meth:`Runner.job_tree` lists the job's descendants once it ended.
-:meth:`Runner.find` looks a submission up by its run-id prefix after a crash (so a ferry
-is adopted rather than submitted twice).
+A runner (:class:`Runner`) turns (gate, PR, worktree, attempt) into a treatment perf
+report: submit, poll or wait until the job is terminal, collect; or stop it.
 
 Job states are normalised to the lower-case names of newer iris tools: ``pending``,
 ``building``, ``running`` (not terminal), ``succeeded``, ``failed``, ``killed``,

@@ -1,38 +1,18 @@
-"""The Iris runner: marin's own scripts submit and collect; the checkout's own Iris tools
-wait, read states and stop (docs/iris.md).
+"""The Iris runner (docs/iris.md): marin's own scripts submit and collect; the checkout's
+own Iris tools (:mod:`~perfgate_lib.runners.iris_tools`) wait, read states and stop.
 
-* submit: ``uv run python scripts/ci/submit_perf_run.py --gate N --pr PR --cwd WORKTREE
-  --status-out URL [--iris-config CFG]`` run in the worktree (the PR head's script). Its
-  stdout goes straight to a file, so the job id survives a crash of this process; the
-  JSON line (keys job_id, gate, ferry_module, status_path, run_id, cwd) is found among
-  log lines. A refusal of the tier's priority band says who may run the gate
-  (:class:`PriorityRefused`).
-* wait and poll: the checkout's ``scripts/ci/iris_monitor.py`` (``wait`` with the
-  workflows' ``--resource-exhaustion-policy shutdown``, bounded by the poll interval;
-  ``status``) where it has one; else the checkout's ``iris`` CLI (``job list``: JSON on
-  0.2.20, a table on 0.2.227; see :mod:`~perfgate_lib.runners.iris_tools`).
-* job ids of both shapes: rooted ``/<user>/<job>`` and, from older submit scripts,
-  unrooted ``<user>/<job>``. Iris lists nothing for an unrooted prefix and refuses it in
-  ``job logs`` / ``job stop``, so an unrooted id is tried as given, then rooted; the
-  shape the tools answered to is remembered (:func:`cli_job_ids`) and given to the
-  collector, which otherwise fails quietly on an id the CLI refuses.
-* job tree: the CLI's listing gives the job's descendants (:meth:`IrisRunner.job_tree`),
-  which tell a step that did not finish from a cache hit.
-* collect: ``uv run python scripts/ci/collect_perf_metrics.py --job-id ID --status URL
-  --out FILE`` run in the marin checkout (the script the scheduled baselines use) or the
-  worktree (``collect_from``).
-* stop: ``iris job stop JOB`` (0.2.20) or ``iris job cancel JOB`` (0.2.227).
-* find: after a crash between "submitting" and the recorded job id, the job is looked up
-  by its deterministic name ``zephyr-perf-pr{pr}-g{gate}-treatment-<UTC stamp>``.
-
-Children get the environment without GitHub tokens: the PR's code runs there.
+Job ids come rooted (``/<user>/<job>``) or, from older submit scripts, unrooted
+(``<user>/<job>``), which Iris refuses: each id is tried as given, then rooted, and the
+form the tools answered to is remembered (and given to the collector). After a crash
+between "submitting" and the recorded job id, :meth:`IrisRunner.find` looks the job up by
+its name ``zephyr-perf-pr{pr}-g{gate}-treatment-<UTC stamp>``. Children get the
+environment without GitHub tokens: the PR's code runs there.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import shlex
 import subprocess
 import time
 from collections.abc import Callable, Mapping
@@ -48,6 +28,7 @@ from perfgate_lib.runners.base import (
     parse_json_line,
 )
 from perfgate_lib.runners.iris_dialect import (
+    STOP_VERB,
     DialectError,
     MonitorAnswer,
     parse_json_listing,
@@ -60,6 +41,7 @@ from perfgate_lib.runners.iris_tools import (
     child_env,
     own_iris,
     run_tool,
+    uv_python,
 )
 from perfgate_lib.timeutil import iso, parse_time
 
@@ -228,9 +210,6 @@ class IrisRunner:
             )
         return self._monitor or None
 
-    def _run(self, argv: list[str], cwd: str, what: str) -> subprocess.CompletedProcess[str]:
-        return run_tool(argv, cwd, what, self.timeout_seconds, self.env)
-
     def _script(self, where: str, script: str) -> str:
         path = os.path.join(where, script)
         if not os.path.isfile(path):
@@ -239,28 +218,17 @@ class IrisRunner:
 
     # ------------------------------------------------------------------ submit
     def submit(self, gate: int, pr: int, worktree: str, attempt: int) -> Submission:
-        """Run the worktree's submit script; stdout goes to a file in ``scratch_dir``."""
+        """Run the worktree's submit script; its stdout goes to ``submit-output.txt`` in
+        ``scratch_dir`` (one per gate attempt), so the job id survives a crash of ours."""
         script = self._script(worktree, self.submit_script)
         self.last_worktree = worktree
         status = status_url(self.status_root, pr, gate, attempt)
-        argv = [
-            *shlex.split(self.uv_command),
-            "run",
-            "python",
-            script,
-            "--gate",
-            str(gate),
-            "--pr",
-            str(pr),
-            "--cwd",
-            worktree,
-            "--status-out",
-            status,
-        ]
+        argv = uv_python(self.uv_command, script, "--gate", str(gate), "--pr", str(pr))
+        argv += ["--cwd", worktree, "--status-out", status]
         if self.pass_config_to_submit:
             argv += ["--iris-config", self.config_path]
         os.makedirs(self.scratch_dir, exist_ok=True)
-        out_path = self.submit_output_path(gate, attempt)
+        out_path = os.path.join(self.scratch_dir, "submit-output.txt")
         err_path = os.path.join(self.scratch_dir, "submit-stderr.txt")
         what = f"gate {gate} submit ({self.submit_script})"
         try:
@@ -292,10 +260,6 @@ class IrisRunner:
             raise RunnerError(f"{what}: no JSON line with a job_id in its output: {text[-500:]!r}")
         return submission
 
-    def submit_output_path(self, gate: int, attempt: int) -> str:
-        """Where the submit script's stdout goes (``scratch_dir`` is per gate attempt)."""
-        return os.path.join(self.scratch_dir, "submit-output.txt")
-
     @staticmethod
     def submission_from_output(
         text: str, gate: int, attempt: int, status: str | None = None
@@ -318,17 +282,16 @@ class IrisRunner:
         )
 
     # ------------------------------------------------------------------ poll / find
-    def list_jobs(self, prefix: str | None) -> list[dict[str, Any]]:
-        """``iris job list`` under ``prefix``, in the CLI's dialect."""
-        return self.cli.list_jobs(prefix)
+    def _id_forms(self, job_id: str) -> tuple[str, ...]:
+        """The form of ``job_id`` the tools answered to, else those of :func:`cli_job_ids`."""
+        known = self._cli_ids.get(job_id)
+        return (known,) if known else cli_job_ids(job_id)
 
     def _job_listing(self, job_id: str) -> tuple[str, list[dict[str, Any]]]:
         """(the id form the CLI knows, the listing under it); ("", []) when no form lists
         the job itself."""
-        forms = cli_job_ids(job_id)
-        known = self._cli_ids.get(job_id)
-        for form in (known,) if known else forms:
-            entries = self.list_jobs(form)
+        for form in self._id_forms(job_id):
+            entries = self.cli.list_jobs(form)
             if any(_same_job(str(e.get("job_id", "")), job_id) for e in entries):
                 self._cli_ids[job_id] = form
                 return form, entries
@@ -374,8 +337,7 @@ class IrisRunner:
 
     def _monitor_call(self, job_id: str, call: Callable[[str], MonitorAnswer]) -> JobState:
         """``call`` with the id forms of :func:`cli_job_ids` until one is known."""
-        known = self._cli_ids.get(job_id)
-        for form in (known,) if known else cli_job_ids(job_id):
+        for form in self._id_forms(job_id):
             answer = call(form)
             if answer.not_found:
                 continue
@@ -400,9 +362,8 @@ class IrisRunner:
     def _job_command(self, verb: str, job_id: str, *extra: str) -> subprocess.CompletedProcess[str]:
         """``iris job <verb> <id> ...`` with the id forms of :func:`cli_job_ids` until one
         is accepted (exit 0); the last answer otherwise."""
-        known = self._cli_ids.get(job_id)
         proc = None
-        for form in (known,) if known else cli_job_ids(job_id):
+        for form in self._id_forms(job_id):
             proc = self.cli.run("job", verb, form, *extra)
             if proc.returncode == 0:
                 self._cli_ids[job_id] = form
@@ -427,7 +388,7 @@ class IrisRunner:
         floor = parse_time(since)
         prefix = f"{user_prefix.rstrip('/')}/{name}" if user_prefix else None
         found: list[tuple[str, str]] = []
-        for entry in self.list_jobs(prefix):
+        for entry in self.cli.list_jobs(prefix):
             job_id = str(entry.get("job_id") or "")
             leaf = job_id.rstrip("/").rsplit("/", 1)[-1]
             match = pattern.match(leaf)
@@ -455,21 +416,15 @@ class IrisRunner:
         where = self.last_worktree if self.collect_from == "worktree" else self.checkout
         where = where or self.checkout
         script = self._script(where, self.collect_script)
-        argv = [
-            *shlex.split(self.uv_command),
-            "run",
-            "python",
-            script,
-            "--job-id",
-            self.cli_job_id(submission.job_id),
-        ]
+        argv = uv_python(self.uv_command, script, "--job-id", self.cli_job_id(submission.job_id))
         if submission.status_path:
             argv += ["--status", submission.status_path]
         argv += ["--out", out]
         if self.pass_config_to_submit:
             argv += ["--iris-config", self.config_path]
         os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-        proc = self._run(argv, where, f"collect ({self.collect_script})")
+        what = f"collect ({self.collect_script})"
+        proc = run_tool(argv, where, what, self.timeout_seconds, self.env)
         log = os.path.join(self.scratch_dir, "collect.log")
         os.makedirs(self.scratch_dir, exist_ok=True)
         with open(log, "w") as fh:
@@ -492,7 +447,7 @@ class IrisRunner:
     def stop(self, job_id: str) -> None:
         """``iris job stop`` (0.2.20) or ``iris job cancel`` (0.2.227): the job and its
         descendants."""
-        verb = self.cli.stop_args(job_id)[1]
+        verb = STOP_VERB[self.cli.dialect]
         proc = self._job_command(verb, job_id)
         if proc.returncode != 0:
             raise RunnerError(

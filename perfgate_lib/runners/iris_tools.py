@@ -1,15 +1,8 @@
-"""The Iris tools of the checkout under test: its ``iris`` CLI and its ``iris_monitor.py``.
-
-The kit talks to Iris the way the checkout's own workflows do (docs/iris.md):
-
-* :class:`IrisCli`: the checkout's own ``.venv/bin/iris`` (what ``uv sync`` installed and
-  what marin's scripts run), else the run settings' ``iris_command``. Its generation
-  (:data:`~perfgate_lib.runners.iris_dialect.Dialect`) is read from its ``--help`` once
-  per runner and cached; its outputs are parsed by :mod:`~perfgate_lib.runners.iris_dialect`.
-* :class:`IrisMonitor`: ``uv run python scripts/ci/iris_monitor.py status|wait`` when the
-  checkout has that script (marin's workflows wait with it); ``None`` otherwise.
-
-Children get the environment without GitHub tokens. Seconds for every timeout.
+"""The Iris tools of the checkout under test, used as its own workflows use them
+(docs/iris.md): :class:`IrisCli`, its ``.venv/bin/iris`` (else ``iris_command``) in the
+dialect its ``--help`` shows (asked once), and :class:`IrisMonitor`, its
+``scripts/ci/iris_monitor.py`` when it has one. Children get the environment without
+GitHub tokens. Seconds for every timeout.
 """
 
 from __future__ import annotations
@@ -24,7 +17,6 @@ from typing import Any
 
 from perfgate_lib.runners.base import RunnerError
 from perfgate_lib.runners.iris_dialect import (
-    STOP_VERB,
     Dialect,
     DialectError,
     MonitorAnswer,
@@ -69,6 +61,11 @@ def run_tool(
         ) from exc
     except subprocess.TimeoutExpired as exc:
         raise RunnerError(f"{what}: no answer after {timeout_seconds:g} s") from exc
+
+
+def uv_python(uv_command: str, script: str, *args: str) -> list[str]:
+    """``uv run python SCRIPT ARGS``, ``uv_command`` split like a shell would."""
+    return [*shlex.split(uv_command), "run", "python", script, *args]
 
 
 def own_iris(folders: tuple[str | None, ...], configured: str) -> list[str]:
@@ -132,10 +129,6 @@ class IrisCli:
         except DialectError as exc:
             raise RunnerError(f"iris job list ({dialect} dialect): {exc}") from exc
 
-    def stop_args(self, job_id: str) -> list[str]:
-        """``job stop JOB`` (0.2.20) or ``job cancel JOB`` (0.2.227)."""
-        return ["job", STOP_VERB[self.dialect], job_id]
-
 
 @dataclass
 class IrisMonitor:
@@ -158,8 +151,8 @@ class IrisMonitor:
         return None
 
     def _run(self, verb: str, job_id: str, *extra: str, timeout: float) -> Any:
-        argv = [*shlex.split(self.uv_command), "run", "python", MONITOR_SCRIPT, verb]
-        argv += ["--job-id", job_id, "--iris-config", self.config_path, *extra]
+        argv = uv_python(self.uv_command, MONITOR_SCRIPT, verb, "--job-id", job_id)
+        argv += ["--iris-config", self.config_path, *extra]
         return run_tool(argv, self.checkout, f"iris_monitor.py {verb}", timeout, self.env)
 
     def status(self, job_id: str) -> MonitorAnswer:
