@@ -1,29 +1,14 @@
 """GitHub access for the kit (PyGithub): PR data, the canonical comment, Actions artifacts.
 
-Settings come from the environment: ``GITHUB_TOKEN`` (or ``GH_TOKEN``), ``GITHUB_API_URL``
-(default ``https://api.github.com``; GitHub Enterprise and tests point it elsewhere) and
-``PERFGATE_GITHUB_LOGIN`` (the kit's own account). The repository defaults to
-``marin-community/marin``. A client is refused before any network call when no token is
-set (:class:`MissingToken`, naming the variables).
+Settings come from the environment (docs/configuration.md): ``GITHUB_TOKEN`` (or
+``GH_TOKEN``; none: :class:`MissingToken` before any network call), ``GITHUB_API_URL``
+and ``PERFGATE_GITHUB_LOGIN`` (the kit's own account, :meth:`GitHubClient.kit_login`: only
+its comments are ever read for state, edited or deleted).
 
-The kit's own account (:meth:`GitHubClient.kit_login`): ``PERFGATE_GITHUB_LOGIN`` (``auto``:
-ask ``GET /user``, which works for personal tokens only); else, under GitHub Actions
-(``GITHUB_ACTIONS=true``), ``github-actions[bot]``, the author of everything the
-workflow's ``GITHUB_TOKEN`` posts (an installation token: ``GET /user`` answers 403 for
-it, and ``GET /app`` needs the app's private key); else the token's account from
-``GET /user``. Only comments of that account are ever read for state, edited or deleted.
-
-Unreachable GitHub fails fast: one retry of a failed connection or read, each with a
-:attr:`GitHubSettings.timeout` of 4 s, so at most :attr:`GitHubSettings.unreachable_budget`
-(8 s) before a :class:`~perfgate_lib.errors.GitHubError` naming the URL. 5xx answers and
-secondary rate limits are retried with bounded backoff; 401/403/404 and exhausted retries
-become :class:`~perfgate_lib.errors.GitHubError` naming the repository, the PR and the
-token variable, never the token itself.
-
-The canonical comment: :func:`upsert_comment` finds the kit's sentinel comment across all
-pages, PATCHes it or POSTs a new one, then re-lists and removes duplicates a concurrent
-run of the kit may have created (keep the oldest, give it the newest body), so one
-comment remains. Other accounts' comments are never touched.
+Unreachable GitHub fails fast (:attr:`GitHubSettings.unreachable_budget`, 8 s); 5xx
+answers and secondary rate limits are retried with bounded backoff. Every failure is a
+:class:`~perfgate_lib.errors.GitHubError` naming the repository, the PR and the token
+variable, never the token. :func:`upsert_comment` keeps exactly one sentinel comment.
 """
 
 from __future__ import annotations
@@ -31,7 +16,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
@@ -147,6 +132,17 @@ class GitHubSettings:
         """The token variable's name for messages (never the value)."""
         return self.token_var or " or ".join(TOKEN_VARS)
 
+    def retry_args(self) -> dict[str, Any]:
+        """urllib3 ``Retry`` arguments shared by the API client and artifact downloads."""
+        return {
+            "total": self.retries,
+            "connect": self.connect_retries,
+            "read": self.connect_retries,
+            "backoff_factor": self.backoff_factor,
+            "backoff_max": self.backoff_max,
+            "retry_after_max": int(max(self.max_rate_limit_wait, 1)),
+        }
+
 
 def _scrub(text: str, token: str | None) -> str:
     return text.replace(token, "***") if token else text
@@ -171,14 +167,9 @@ class GitHubClient:
             )
         self._kit_login: str | None = None
         retry = GithubRetry(
-            total=s.retries,
-            connect=s.connect_retries,
-            read=s.connect_retries,
-            backoff_factor=s.backoff_factor,
-            backoff_max=s.backoff_max,
+            **s.retry_args(),
             secondary_rate_wait=s.secondary_rate_wait,
             max_rate_limit_wait=s.max_rate_limit_wait,
-            retry_after_max=int(max(s.max_rate_limit_wait, 1)),
             allowed_methods=Retry.DEFAULT_ALLOWED_METHODS | {"GET", "POST", "PATCH"},
         )
         self.gh = github.Github(
@@ -285,16 +276,16 @@ class GitHubClient:
         return list(self.iterate("listing PR files", pull.get_files(), number))
 
     def file_content(self, path: str, ref: str) -> bytes | None:
-        """A file's bytes at ``ref``; None when it does not exist there."""
-        try:
-            content = self.repo.get_contents(path, ref=ref)
-        except github.UnknownObjectException:
-            return None
-        except (github.GithubException, requests.exceptions.RequestException, OSError) as exc:
-            raise self.error(exc, f"reading {path} at {ref}") from None
-        if isinstance(content, list):
-            return None  # a directory
-        return content.decoded_content
+        """A file's bytes at ``ref``; None when it does not exist there (or is a folder)."""
+
+        def load() -> Any:
+            try:
+                return self.repo.get_contents(path, ref=ref)
+            except github.UnknownObjectException:
+                return None
+
+        content = self.call(f"reading {path} at {ref}", load)
+        return None if content is None or isinstance(content, list) else content.decoded_content
 
     def authenticated_login(self, pr: int | None = None) -> str:
         """Login of the token's account (GET /user); ``pr`` only names the context."""
@@ -312,9 +303,7 @@ class GitHubClient:
         login = self.settings.login
         if login and login.lower() == "auto":
             return self.kit_login()
-        if login:
-            return login
-        return ACTIONS_LOGIN if self.settings.actions else None
+        return login or (ACTIONS_LOGIN if self.settings.actions else None)
 
     def kit_login(self, pr: int | None = None) -> str:
         """The kit's own account: :meth:`configured_login`, else the token's account
@@ -322,11 +311,8 @@ class GitHubClient:
         if self._kit_login:
             return self._kit_login
         login = self.settings.login
-        if login and login.lower() != "auto":
-            found = login
-        elif not login and self.settings.actions:
-            found = ACTIONS_LOGIN
-        else:
+        found = None if login and login.lower() == "auto" else self.configured_login()
+        if found is None:
             try:
                 found = self.authenticated_login(pr)
             except GitHubError as exc:
@@ -370,17 +356,12 @@ class GitHubClient:
         s = self.settings
         api_origin = _origin(s.api_url)
         retry = Retry(
-            total=s.retries,
-            connect=s.connect_retries,
-            read=s.connect_retries,
-            backoff_factor=s.backoff_factor,
-            backoff_max=s.backoff_max,
+            **s.retry_args(),
             status_forcelist=list(range(500, 600)),
             allowed_methods={"GET"},
             redirect=0,
             raise_on_redirect=False,
             raise_on_status=False,
-            retry_after_max=int(max(s.max_rate_limit_wait, 1)),
         )
         base_headers = {"User-Agent": "perfgate", "Accept": "application/vnd.github+json"}
         with requests.Session() as session:
@@ -408,7 +389,6 @@ class GitHubClient:
                     continue
                 if resp.status_code == 200:
                     return _read_capped(resp, max_bytes, limit_name, doing)
-                message = ""
                 try:
                     message = str(resp.json().get("message", ""))
                 except ValueError:
@@ -449,12 +429,7 @@ class CommentResult:
     removed: tuple[int, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "action": self.action,
-            "comment_id": self.comment_id,
-            "url": self.url,
-            "removed": list(self.removed),
-        }
+        return {**asdict(self), "removed": list(self.removed)}
 
 
 def check_body(body: str, source: str = "comment body", sentinel: str = SENTINEL) -> str:
