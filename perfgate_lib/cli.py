@@ -24,24 +24,9 @@ from perfgate_lib.io import crash
 from perfgate_lib.io.redaction import redact
 from perfgate_lib.io.rundir import utc_stamp
 
-# command name -> its module under perfgate_lib.commands
-COMMANDS: dict[str, str] = {
-    name: name
-    for name in (
-        "assess",
-        "baseline",
-        "compare",
-        "demo",
-        "doctor",
-        "explain",
-        "history",
-        "post",
-        "run",
-        "runs",
-        "trigger",
-    )
-}
-COMMANDS["local-ab"] = "local_ab"  # gate 0: the local A/B (runners/local.py)
+_MODULES = "assess baseline compare demo doctor explain history local_ab post run runs trigger"
+COMMANDS = {module.replace("_", "-"): module for module in _MODULES.split()}
+"""Command name -> its module under perfgate_lib.commands (``local-ab``: ``local_ab``)."""
 
 
 class LazyGroup(click.Group):

@@ -94,14 +94,16 @@ def secret_env_values(environ: Mapping[str, str] | None = None) -> dict[str, str
     return out
 
 
-def env_forms(value: str) -> set[str]:
-    """The value as it appears raw, JSON-, HTML- and markdown-escaped (and, for a
-    multi-line value, each of its longer lines)."""
-    as_json = json.dumps(value)[1:-1]
+def value_forms(value: str) -> set[str]:
+    """The value raw; JSON-, HTML- and markdown-escaped; base64- (:func:`base64_forms`),
+    URL- and hex-encoded; and, for a multi-line value, each of its longer lines."""
+    raw, as_json = value.encode("utf-8"), json.dumps(value)[1:-1]
     forms = {value, as_json, html.escape(value), html.escape(as_json), md_escape(value)}
     if "\n" in value:
         forms |= {ln.strip() for ln in value.splitlines() if len(ln.strip()) >= MIN_LINE_FORM}
-    return forms
+    quoted = {urllib.parse.quote(value, safe=""), urllib.parse.quote_plus(value)}
+    quoted |= {re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), q) for q in quoted}
+    return forms | quoted | base64_forms(value) | {raw.hex(), raw.hex().upper()}
 
 
 _URLSAFE = str.maketrans("+/", "-_")
@@ -123,17 +125,6 @@ def base64_forms(value: str) -> set[str]:
         full = base64.b64encode(data).decode()
         for form in (full, full.translate(_URLSAFE)):
             forms |= {form, form.rstrip("=")}
-    return forms
-
-
-def encoded_forms(value: str) -> set[str]:
-    """The value base64-, URL- and hex-encoded (see :func:`base64_forms`)."""
-    raw = value.encode("utf-8")
-    forms = base64_forms(value)
-    quoted = {urllib.parse.quote(value, safe=""), urllib.parse.quote_plus(value)}
-    quoted |= {re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), q) for q in quoted}
-    forms |= {q for q in quoted if q != value}
-    forms |= {raw.hex(), raw.hex().upper()}
     return forms
 
 
@@ -206,7 +197,7 @@ def _wrapped_spans(text: str, form: str) -> list[tuple[int, int]]:
 def _env_secrets(values: tuple[tuple[str, str], ...]) -> tuple[_Secret, ...]:
     out = []
     for name, value in values:
-        forms = sorted(env_forms(value) | encoded_forms(value), key=len, reverse=True)
+        forms = sorted(value_forms(value), key=len, reverse=True)
         wrapped = tuple(f for f in base64_forms(value) if len(f) > _CHUNK)
         number = None
         if value.isdigit():  # digits only: matched where no digit touches them
@@ -254,17 +245,13 @@ def redact(text: str, environ: Mapping[str, str] | None = None) -> str:
                 last = end
             text = "".join(parts) + text[last:]
     for kind, pattern, group in PATTERNS:
-        mark = marker(kind)
-        if group == 0:
-            text = pattern.sub(mark, text)
-        else:
-            text = pattern.sub(_mask_from_group(group, mark), text)
+        text = pattern.sub(_mask_from_group(group, marker(kind)), text)
     return text
 
 
 def _mask_from_group(group: int, mark: str) -> Callable[[re.Match[str]], str]:
     """A ``re.sub`` replacement that keeps a match up to ``group`` and puts ``mark`` in
-    place of the rest (the secret)."""
+    place of the rest (the secret; all of it for group 0)."""
 
     def mask(match: re.Match[str]) -> str:
         return match.group(0)[: match.start(group) - match.start(0)] + mark
