@@ -394,7 +394,7 @@ class IrisRunner:
             match = pattern.match(leaf)
             if not match or any(_same_job(job_id, e) for e in exclude):
                 continue
-            stamp = parse_time(_stamp_iso(match.group(1)))
+            stamp = parse_time(match.group(1))  # the compact 20261206T101500Z
             if floor is not None and stamp is not None and (floor - stamp).total_seconds() > 60:
                 continue
             found.append((match.group(1), job_id))
@@ -454,10 +454,6 @@ class IrisRunner:
                 f"iris could not stop {job_id} (`iris job {verb}`): "
                 f"{(proc.stderr or proc.stdout).strip()[-500:]}"
             )
-
-
-def _stamp_iso(stamp: str) -> str:
-    return f"{stamp[0:4]}-{stamp[4:6]}-{stamp[6:8]}T{stamp[9:11]}:{stamp[11:13]}:{stamp[13:15]}Z"
 
 
 def _read(path: str) -> str:
