@@ -173,7 +173,7 @@ class GitHubClient:
             allowed_methods=Retry.DEFAULT_ALLOWED_METHODS | {"GET", "POST", "PATCH"},
         )
         self.gh = github.Github(
-            auth=github.Auth.Token(s.token) if s.token else None,
+            auth=github.Auth.Token(s.token),
             base_url=s.api_url,
             per_page=s.per_page,
             retry=retry,
@@ -189,7 +189,8 @@ class GitHubClient:
         return f"repository {self.settings.repo}" + (f", PR #{pr}" if pr is not None else "")
 
     def error(self, exc: BaseException, doing: str, pr: int | None = None) -> GitHubError:
-        """A GitHubError for ``exc`` raised while ``doing`` (names repo, PR, token variable)."""
+        """A GitHubError for ``exc`` raised while ``doing`` (names repo, PR, token variable;
+        a client always has a token: :class:`MissingToken` otherwise)."""
         s = self.settings
         where = self.where(pr)
         var = s.token_hint
@@ -199,27 +200,17 @@ class GitHubClient:
             message = str(data.get("message") or exc.message or "").strip()
             detail = f"{status} {message}".strip()
             if status == 401:
-                hint = (
-                    f"the token in {var} was refused (expired, revoked or mistyped)"
-                    if s.token
-                    else f"authentication required: set {var}"
-                )
+                hint = f"the token in {var} was refused (expired, revoked or mistyped)"
             elif status == 403 and "rate limit" in message.lower():
                 hint = f"GitHub rate limit still in force after {s.retries} retries; try later"
             elif status == 403:
                 hint = (
                     f"the token in {var} lacks permission here "
                     "(needs pull requests/issues write for comments, actions read for artifacts)"
-                    if s.token
-                    else f"forbidden without a token: set {var}"
                 )
             elif status == 404:
                 what = "the repository and PR number" if pr is not None else "the repository name"
-                hint = f"not found: check {what}" + (
-                    f", and that the token in {var} can see them"
-                    if s.token
-                    else f" (no token set in {var}; private repositories need one)"
-                )
+                hint = f"not found: check {what}, and that the token in {var} can see them"
             elif status == 410:
                 hint = "gone (an expired artifact?)"
             elif status >= 500:
@@ -372,7 +363,7 @@ class GitHubClient:
             target = url
             for _hop in range(6):
                 headers = dict(base_headers)
-                if s.token and _origin(target) == api_origin:
+                if _origin(target) == api_origin:
                     headers["Authorization"] = f"Bearer {s.token}"
                 try:
                     resp = session.get(
