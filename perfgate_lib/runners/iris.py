@@ -11,13 +11,14 @@ environment without GitHub tokens: the PR's code runs there.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import subprocess
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from perfgate_lib.io.redaction import redact
 from perfgate_lib.runners.base import (
@@ -169,46 +170,39 @@ class IrisRunner:
     name: str = "iris"
     last_worktree: str | None = field(default=None, repr=False)
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
-    _cli: IrisCli | None = field(default=None, repr=False)
-    _monitor: IrisMonitor | None | Literal[False] = field(default=False, repr=False)
     _cli_ids: dict[str, str] = field(default_factory=dict, repr=False)
     _ended_listing: dict[str, list[dict[str, Any]]] = field(default_factory=dict, repr=False)
 
     # ------------------------------------------------------------------ helpers
     @property
     def config_path(self) -> str:
-        if os.path.isabs(self.iris_config):
-            return self.iris_config
+        """``iris_config``, relative to the checkout unless absolute."""
         return os.path.join(self.checkout, self.iris_config)
 
     def _tool_folders(self) -> tuple[str | None, ...]:
         return (self.last_worktree, self.checkout)
 
-    @property
+    @functools.cached_property
     def cli(self) -> IrisCli:
         """The iris CLI of the checkout under test (resolved once, its dialect cached)."""
-        if self._cli is None:
-            self._cli = IrisCli(
-                command=own_iris(self._tool_folders(), self.iris_command),
-                config_path=self.config_path,
-                cwd=self.checkout,
-                timeout_seconds=self.timeout_seconds,
-                env=self.env,
-            )
-        return self._cli
+        return IrisCli(
+            command=own_iris(self._tool_folders(), self.iris_command),
+            config_path=self.config_path,
+            cwd=self.checkout,
+            timeout_seconds=self.timeout_seconds,
+            env=self.env,
+        )
 
-    @property
+    @functools.cached_property
     def monitor(self) -> IrisMonitor | None:
         """The checkout's ``scripts/ci/iris_monitor.py`` (looked up once); None without."""
-        if self._monitor is False:
-            self._monitor = IrisMonitor.find(
-                self._tool_folders(),
-                config_path=self.config_path,
-                uv_command=self.uv_command,
-                timeout_seconds=self.timeout_seconds,
-                env=self.env,
-            )
-        return self._monitor or None
+        return IrisMonitor.find(
+            self._tool_folders(),
+            config_path=self.config_path,
+            uv_command=self.uv_command,
+            timeout_seconds=self.timeout_seconds,
+            env=self.env,
+        )
 
     def _script(self, where: str, script: str) -> str:
         path = os.path.join(where, script)

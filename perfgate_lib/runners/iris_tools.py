@@ -7,6 +7,7 @@ GitHub tokens. Seconds for every timeout.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import shlex
@@ -91,32 +92,27 @@ class IrisCli:
     cwd: str
     timeout_seconds: float = 900.0
     env: dict[str, str] = field(default_factory=dict)
-    _dialect: Dialect | None = field(default=None, repr=False)
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
         argv = [*self.command, f"--config={self.config_path}", *args]
         what = "iris " + " ".join(args[:2])
         return run_tool(argv, self.cwd, what, self.timeout_seconds, self.env)
 
-    @property
+    @functools.cached_property
     def dialect(self) -> Dialect:
         """The CLI's generation, from ``iris job --help`` and ``iris job list --help``
         (asked once)."""
-        if self._dialect is None:
-            helps = []
-            for args in (("job", "--help"), ("job", "list", "--help")):
-                argv = [*self.command, *args]
-                proc = run_tool(argv, self.cwd, "iris --help", self.timeout_seconds, self.env)
-                if proc.returncode != 0:
-                    raise RunnerError(
-                        f"`{shlex.join(argv)}` exited {proc.returncode}: {_tail(proc)}"
-                    )
-                helps.append(proc.stdout)
-            try:
-                self._dialect = detect_dialect(*helps)
-            except DialectError as exc:
-                raise RunnerError(f"{shlex.join(self.command)}: {exc}") from exc
-        return self._dialect
+        helps = []
+        for args in (("job", "--help"), ("job", "list", "--help")):
+            argv = [*self.command, *args]
+            proc = run_tool(argv, self.cwd, "iris --help", self.timeout_seconds, self.env)
+            if proc.returncode != 0:
+                raise RunnerError(f"`{shlex.join(argv)}` exited {proc.returncode}: {_tail(proc)}")
+            helps.append(proc.stdout)
+        try:
+            return detect_dialect(*helps)
+        except DialectError as exc:
+            raise RunnerError(f"{shlex.join(self.command)}: {exc}") from exc
 
     def list_jobs(self, prefix: str | None) -> list[dict[str, Any]]:
         """Entries of ``job list`` under ``prefix`` (every job when None)."""
