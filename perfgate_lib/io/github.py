@@ -96,15 +96,11 @@ class GitHubSettings:
     ) -> GitHubSettings:
         """Settings from ``GITHUB_TOKEN``/``GH_TOKEN``, ``GITHUB_API_URL``, ``PERFGATE_GITHUB_LOGIN``."""
         env = os.environ if env is None else env
-        token, token_var = None, None
-        for var in TOKEN_VARS:
-            if env.get(var, "").strip():
-                token, token_var = env[var].strip(), var
-                break
+        token_var = next((var for var in TOKEN_VARS if env.get(var, "").strip()), None)
         values: dict[str, Any] = {
             "repo": repo or DEFAULT_REPO,
             "api_url": (env.get(API_URL_VAR) or DEFAULT_API_URL).rstrip("/"),
-            "token": token,
+            "token": env[token_var].strip() if token_var else None,
             "token_var": token_var,
             "login": env.get(LOGIN_VAR, "").strip() or None,
             "actions": env.get(ACTIONS_VAR, "").lower() == "true",

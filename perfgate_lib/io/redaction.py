@@ -1,24 +1,14 @@
 """Secret-shaped strings: the patterns, finding them and redacting them (pure, no I/O).
 
-Kinds (``kind`` of a finding, and the word in the redaction marker):
-
-* ``github-token``: ``ghp_``, ``gho_``, ``ghu_``, ``ghs_``, ``ghr_`` + 30 or more
-  letters/digits, and fine-grained ``github_pat_`` + 30 or more ``[A-Za-z0-9_]``; also in
-  their markdown-escaped spelling (``ghp\\_...``), as they appear once rendered.
-* ``authorization-header``: ``Authorization: Bearer|token|Basic <credential>`` (also
-  as a quoted dict entry), and a bare ``Bearer <credential>`` of 20+ characters with a digit.
-* ``private-key``: a PEM ``-----BEGIN ... PRIVATE KEY-----`` block (RSA, EC, OPENSSH,
-  ENCRYPTED, PGP ...).
-* ``env:<NAME>``: the value of an environment variable whose name contains TOKEN, KEY,
-  SECRET, PASS, CREDENTIAL, AUTH, COOKIE, SESSION, WEBHOOK, DSN or PRIVATE, whatever its
-  shape (a path, a number, JSON...) once it has at least 8 characters. Matched raw; JSON-,
-  HTML- and markdown-escaped; base64 (standard and urlsafe, padded or not, also inside a
-  longer base64 text and across line breaks every 76 columns, as ``base64`` wraps it);
-  URL-encoded; hex. A multi-line value's lines of 16+ characters count on their own too.
-
-:func:`redact` replaces each match with ``[REDACTED <kind>]`` (for headers only the
-credential goes). Patterns never cross a JSON string's quotes, so redacting serialised
-JSON (verdict.json, notebooks) keeps it valid JSON.
+:func:`redact` replaces each with ``[REDACTED <kind>]`` (of an ``Authorization`` header
+only the credential). Kinds: ``github-token`` (``gh[pousr]_`` and ``github_pat_`` tokens,
+also markdown-escaped as rendered), ``authorization-header`` (also a bare ``Bearer`` of 20+
+characters with a digit), ``private-key`` (a PEM block), and ``env:<NAME>``: the value (8+
+characters) of an environment variable whose name matches :data:`SECRET_ENV_NAME`, whatever
+its shape: raw; JSON-, HTML- or markdown-escaped; base64 (standard or urlsafe, padded or
+not, inside longer base64 text, wrapped across lines), URL- or hex-encoded; and each line
+of 16+ characters of a multi-line value. Patterns never cross a JSON string's quotes, so
+redacted serialised JSON (verdict.json, notebooks) stays valid JSON.
 """
 
 from __future__ import annotations

@@ -3,9 +3,9 @@
 Every function takes a local path or a URL. On URLs only transient answers are retried
 (:mod:`perfgate_lib.io.storage_retry`, bounded in ``gate_common.yaml``); no credentials, no
 network or a refused request fail at once with one line
-(:class:`~perfgate_lib.errors.StorageError`), a missing object with ``FileNotFoundError``. Writes create parent folders, and every
-text written (UTF-8 data) passes through :func:`perfgate_lib.io.redaction.redact` first:
-what the kit writes to a run folder, a comment file or verdict.json holds no secret.
+(:class:`~perfgate_lib.errors.StorageError`), a missing object with ``FileNotFoundError``.
+Writes create parent folders, and every text written (UTF-8 data) passes through
+:func:`perfgate_lib.io.redaction.redact` first: what the kit writes holds no secret.
 """
 
 from __future__ import annotations
@@ -62,8 +62,7 @@ def filesystem(path: str) -> tuple[Any, str]:
 
         require_gcs_credentials(str(path), retry_policy().credentials_check_s)
         _gcs_without_inner_retries()
-    fs, inner = fsspec.core.url_to_fs(str(path))
-    return fs, inner
+    return fsspec.core.url_to_fs(str(path))
 
 
 def call(path: str, doing: str, op: Any) -> Any:
