@@ -141,24 +141,15 @@ def job_state_from_entry(job_id: str, entry: Mapping[str, Any]) -> JobState:
 
 @dataclass
 class IrisRunner:
-    """Runner over marin's scripts and the iris CLI. Seconds for timeouts.
+    """Runner over marin's scripts and the iris CLI. Seconds for timeouts. The PR head's
+    worktree (``last_worktree``) has its ``.venv/bin/iris`` and ``iris_monitor.py`` used
+    first, the checkout's next; ``iris_command`` when neither has its own ``.venv``."""
 
-    ``checkout``: the marin checkout (cwd for the iris CLI and, by default, collect).
-    ``iris_config``: the cluster config path passed as ``--config`` (absolute, or relative
-    to the checkout); ``pass_config_to_submit`` adds ``--iris-config`` to the submit call
-    (only when it is not the default cluster). ``scratch_dir``: a local folder for the
-    scripts' raw outputs. ``on_submit_started(pid, output_path)`` is called once the
-    submit process runs (the caller records it before waiting). ``worktree``: the PR head's
-    worktree; its ``.venv/bin/iris`` and ``scripts/ci/iris_monitor.py`` come first (the
-    checkout's next). ``iris_command``: the CLI when neither has its own ``.venv``.
-    ``sleep``: how :meth:`wait` waits without a monitor (tests pass a fake clock's).
-    """
-
-    checkout: str
-    scratch_dir: str
+    checkout: str  # the marin checkout: cwd of the iris CLI and, by default, of collect
+    scratch_dir: str  # a local folder for the scripts' raw outputs
     status_root: str
-    iris_config: str = DEFAULT_CLUSTER_CONFIG
-    pass_config_to_submit: bool = False
+    iris_config: str = DEFAULT_CLUSTER_CONFIG  # --config; absolute or checkout-relative
+    pass_config_to_submit: bool = False  # --iris-config to the scripts (a non-default cluster)
     uv_command: str = "uv"
     iris_command: str = "iris"
     submit_script: str = SUBMIT_SCRIPT
@@ -166,9 +157,11 @@ class IrisRunner:
     collect_from: str = "checkout"  # "checkout" | "worktree"
     timeout_seconds: float = 900.0
     env: dict[str, str] = field(default_factory=dict)
+    # (pid, output path) once the submit process runs; the caller records it before waiting
     on_submit_started: Callable[[int, str], None] | None = None
     name: str = "iris"
     last_worktree: str | None = field(default=None, repr=False)
+    # how wait() waits without a monitor (tests pass a fake clock's)
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
     _cli_ids: dict[str, str] = field(default_factory=dict, repr=False)
     _ended_listing: dict[str, list[dict[str, Any]]] = field(default_factory=dict, repr=False)
@@ -281,15 +274,15 @@ class IrisRunner:
         known = self._cli_ids.get(job_id)
         return (known,) if known else cli_job_ids(job_id)
 
-    def _job_listing(self, job_id: str) -> tuple[str, list[dict[str, Any]]]:
-        """(the id form the CLI knows, the listing under it); ("", []) when no form lists
-        the job itself."""
+    def _job_listing(self, job_id: str) -> list[dict[str, Any]]:
+        """The listing under the first id form that lists the job itself (that form is
+        remembered); [] when none does."""
         for form in self._id_forms(job_id):
             entries = self.cli.list_jobs(form)
             if any(_same_job(str(e.get("job_id", "")), job_id) for e in entries):
                 self._cli_ids[job_id] = form
-                return form, entries
-        return "", []
+                return entries
+        return []
 
     def cli_job_id(self, job_id: str) -> str:
         """The form of ``job_id`` the iris CLI answers to (asked once; as given when the
@@ -305,7 +298,7 @@ class IrisRunner:
         monitor = self.monitor
         if monitor is not None:
             return self._monitor_call(job_id, monitor.status)
-        _form, entries = self._job_listing(job_id)
+        entries = self._job_listing(job_id)
         for entry in entries:
             if _same_job(str(entry.get("job_id", "")), job_id):
                 job = job_state_from_entry(job_id, entry)
@@ -346,7 +339,7 @@ class IrisRunner:
         now ([] when unknown)."""
         entries = self._ended_listing.get(job_id)
         if entries is None:
-            _form, entries = self._job_listing(job_id)
+            entries = self._job_listing(job_id)
         return [
             job_state_from_entry(str(e.get("job_id")), e)
             for e in entries
