@@ -116,40 +116,32 @@ class Runner(Protocol):
 
     def submit(self, gate: int, pr: int, worktree: str, attempt: int) -> Submission:
         """Submit the treatment ferry of ``gate`` for ``pr`` from ``worktree``."""
-        ...
 
     def poll(self, job_id: str) -> JobState:
         """The job's current state (one cluster query)."""
-        ...
 
     def wait(self, job_id: str, seconds: float) -> JobState:
         """Wait at most ``seconds`` for the job to end (sooner when it does); its state
         then."""
-        ...
 
     def collect(self, submission: Submission, out: str) -> str:
         """Write the treatment perf report to ``out`` (local path); returns ``out``."""
-        ...
 
     def stop(self, job_id: str) -> None:
         """Terminate the job (callers check the stop policy first)."""
-        ...
 
     def find(
         self, gate: int, pr: int, attempt: int, since: str | None, exclude: tuple[str, ...] = ()
     ) -> Submission | None:
         """A job of this PR/gate submitted at or after ``since`` and not in ``exclude``
         (crash recovery), else None."""
-        ...
 
     def logs(self, job_id: str, max_lines: int = 2000) -> str:
         """The tail of the job tree's logs ("" when unavailable): evidence for OOMs."""
-        ...
 
     def job_tree(self, job_id: str) -> list[JobState]:
         """The job and its descendants as the cluster lists them ([] when unknown): which
         steps finished (a collector reads a step that did not as a cache hit)."""
-        ...
 
 
 def parse_json_line(text: str, required: str = "job_id") -> dict[str, Any] | None:
