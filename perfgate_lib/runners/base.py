@@ -147,18 +147,12 @@ class Runner(Protocol):
 def parse_json_line(text: str, required: str = "job_id") -> dict[str, Any] | None:
     """The last JSON object line of ``text`` holding key ``required`` (log lines around it
     are skipped); a whole-text JSON object is accepted too. None when there is none."""
-    for line in reversed(text.splitlines()):
-        line = line.strip()
-        if not (line.startswith("{") and line.endswith("}")):
-            continue
+    lines = [line.strip() for line in reversed(text.splitlines())]
+    for candidate in [ln for ln in lines if ln.startswith("{") and ln.endswith("}")] + [text]:
         try:
-            obj = json.loads(line)
+            obj = json.loads(candidate)
         except json.JSONDecodeError:
             continue
         if isinstance(obj, dict) and required in obj:
             return obj
-    try:
-        obj = json.loads(text)
-    except (json.JSONDecodeError, TypeError):
-        return None
-    return obj if isinstance(obj, dict) and required in obj else None
+    return None
