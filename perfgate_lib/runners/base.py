@@ -39,11 +39,7 @@ def normalise_state(raw: Any) -> str:
 
 @dataclass(frozen=True)
 class Submission:
-    """A submitted treatment ferry: what the submit step printed, plus our bookkeeping.
-
-    ``raw`` is the submit script's JSON object as printed (job_id, gate, ferry_module,
-    status_path, run_id, cwd, ...).
-    """
+    """A submitted treatment ferry: what the submit step printed, plus our bookkeeping."""
 
     job_id: str
     gate: int
@@ -52,7 +48,7 @@ class Submission:
     status_path: str | None = None
     run_id: str | None = None
     cwd: str | None = None
-    raw: dict[str, Any] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict)  # the submit script's JSON, as printed
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -65,11 +61,8 @@ class Submission:
 
 @dataclass(frozen=True)
 class JobState:
-    """One observation of a job. ``state`` is normalised (see module docstring).
-
-    ``submitted_at``/``started_at``/``finished_at`` come from the cluster when it reports
-    them (ISO-8601); ``queue_seconds`` is started - submitted when both are known.
-    """
+    """One observation of a job. ``state`` is normalised (see module docstring); the times
+    are ISO-8601, from the cluster when it reports them."""
 
     job_id: str
     state: str
@@ -96,6 +89,7 @@ class JobState:
 
     @property
     def queue_seconds(self) -> float | None:
+        """Started - submitted, when both are known."""
         start, sub = parse_time(self.started_at), parse_time(self.submitted_at)
         if start is None or sub is None:
             return None

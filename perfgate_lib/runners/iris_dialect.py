@@ -139,19 +139,13 @@ def parse_table_listing(text: str) -> list[dict[str, Any]]:
 
 @dataclass(frozen=True)
 class MonitorAnswer:
-    """What one ``iris_monitor.py`` call said.
+    """What one ``iris_monitor.py`` call said."""
 
-    ``state``: the printed state (``JOB_STATE_*`` or ``RESOURCE_EXHAUSTED``), "" when the
-    call ended without one; ``timed_out``: a ``wait`` that reached its ``--timeout``;
-    ``not_found``: the job is not in the cluster's list; ``exhausted_reason``: why the
-    monitor shut the job down for capacity.
-    """
-
-    state: str = ""
+    state: str = ""  # as printed: JOB_STATE_* or RESOURCE_EXHAUSTED; "" when none was
     error: str = ""
-    timed_out: bool = False
-    not_found: bool = False
-    exhausted_reason: str = ""
+    timed_out: bool = False  # a wait that reached its --timeout
+    not_found: bool = False  # the job is not in the cluster's list
+    exhausted_reason: str = ""  # why the monitor shut the job down for capacity
 
     @property
     def resource_exhausted(self) -> bool:
