@@ -117,7 +117,7 @@ class GitHubSettings:
         api = self.api_url.rstrip("/")
         if api == DEFAULT_API_URL:
             return "https://github.com"
-        return api[: -len("/api/v3")] if api.endswith("/api/v3") else api
+        return api.removesuffix("/api/v3")
 
     def run_url(self, run_id: str | int) -> str:
         """Web link of an Actions run of this repository."""

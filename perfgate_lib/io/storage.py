@@ -76,11 +76,8 @@ def call(path: str, doing: str, op: Any) -> Any:
 
 
 def join(base: str, *parts: str) -> str:
-    """Join path parts; keeps the URL scheme of ``base``."""
-    base = str(base)
-    if is_url(base):
-        return posixpath.join(base, *parts)
-    return os.path.join(base, *parts)
+    """Join path parts with ``/`` (the kit is POSIX-only); keeps the URL scheme of ``base``."""
+    return posixpath.join(str(base), *parts)
 
 
 def read_bytes(path: str) -> bytes:
@@ -106,7 +103,7 @@ def write_bytes(path: str, data: bytes) -> None:
     data = outbound(data)
 
     def write(fs: Any, inner: str) -> None:
-        parent = posixpath.dirname(inner) if is_url(str(path)) else os.path.dirname(inner)
+        parent = posixpath.dirname(inner)
         if parent:
             fs.makedirs(parent, exist_ok=True)
         with fs.open(inner, "wb") as fh:
