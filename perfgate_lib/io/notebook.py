@@ -1,13 +1,9 @@
-"""The one place that calls papermill.
+"""The one place that calls papermill (:func:`run_notebook`).
 
-:func:`run_notebook` checks parameter names against the notebook's parameters cell
-(papermill only warns on a misspelling), refuses secret-looking parameters, creates
-the output folder, runs the notebook on the ``python3`` kernel with the notebooks
-folder as working directory, and leaves the executed notebook in the output folder,
-also when a cell fails (then :class:`NotebookFailed` names the cell's error). Every
-save of the executed notebook (after each cell, and the final one) goes through
-:func:`perfgate_lib.io.storage.write_text`, so secrets in outputs are redacted before the
-notebook touches the disk or a bucket.
+Parameter names are checked against the notebook's parameters cell (papermill only warns
+on a misspelling) and secret-looking ones refused. The executed notebook stays in the
+output folder, also when a cell fails (:class:`NotebookFailed`); every save of it goes
+through :func:`perfgate_lib.io.storage.write_text`, so its outputs are redacted.
 """
 
 from __future__ import annotations
