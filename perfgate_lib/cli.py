@@ -10,11 +10,9 @@ prints goes through :func:`perfgate_lib.io.redaction.redact`.
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import sys
 import traceback
-from collections.abc import Iterator
 from typing import Any, TextIO
 
 import click
@@ -77,17 +75,6 @@ class RedactingStream:
         return getattr(self._inner, name)
 
 
-@contextlib.contextmanager
-def redacted_output() -> Iterator[None]:
-    """stdout and stderr redacted for the duration (CI logs are an exit too)."""
-    saved = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = RedactingStream(sys.stdout), RedactingStream(sys.stderr)
-    try:
-        yield
-    finally:
-        sys.stdout, sys.stderr = saved
-
-
 def _command_name(argv: list[str]) -> str:
     return next((a for a in argv if a in COMMANDS), "")
 
@@ -130,7 +117,12 @@ def run(argv: list[str] | None = None) -> int:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: runs the command with redacted output, exits with its code."""
-    with redacted_output():
+    """Console entry point: runs the command with stdout and stderr redacted (CI logs are an
+    exit too), exits with its code."""
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = RedactingStream(sys.stdout), RedactingStream(sys.stderr)
+    try:
         code = run(argv)
+    finally:
+        sys.stdout, sys.stderr = saved
     sys.exit(code)

@@ -400,6 +400,8 @@ class IrisRunner:
 
     # ------------------------------------------------------------------ collect / stop
     def collect(self, submission: Submission, out: str) -> str:
+        """The collect script, in the checkout (as the scheduled baselines run it) or the
+        worktree (``collect_from``); its output goes to ``collect.log``, redacted."""
         where = self.last_worktree if self.collect_from == "worktree" else self.checkout
         where = where or self.checkout
         script = self._script(where, self.collect_script)
