@@ -155,10 +155,9 @@ class IrisMonitor:
         """``iris_monitor.py status``: the job's state now."""
         proc = self._run("status", job_id, timeout=self.timeout_seconds)
         try:
-            answer = parse_monitor_status(proc.stdout, proc.stderr)
+            return parse_monitor_status(proc.stdout, proc.stderr)
         except DialectError as exc:
             raise RunnerError(f"{exc} (exit {proc.returncode}: {_tail(proc)})") from exc
-        return answer
 
     def wait(self, job_id: str, seconds: float) -> MonitorAnswer:
         """``iris_monitor.py wait`` for at most ``seconds`` (its ``--timeout``), polling
