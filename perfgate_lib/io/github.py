@@ -36,9 +36,7 @@ TOKEN_VARS = ("GITHUB_TOKEN", "GH_TOKEN")
 API_URL_VAR = "GITHUB_API_URL"
 LOGIN_VAR = "PERFGATE_GITHUB_LOGIN"
 ACTIONS_VAR = "GITHUB_ACTIONS"
-ACTIONS_LOGIN = "github-actions[bot]"
-"""The account a workflow's ``GITHUB_TOKEN`` posts as (GitHub's documented author of
-everything done with that token)."""
+ACTIONS_LOGIN = "github-actions[bot]"  # the author of all a workflow's GITHUB_TOKEN does
 
 _REPO_RE = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 _T = TypeVar("_T")
