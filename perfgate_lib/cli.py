@@ -10,11 +10,9 @@ prints goes through :func:`perfgate_lib.io.redaction.redact`.
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import sys
 import traceback
-from collections.abc import Iterator
 from typing import Any, TextIO
 
 import click
@@ -24,24 +22,9 @@ from perfgate_lib.io import crash
 from perfgate_lib.io.redaction import redact
 from perfgate_lib.io.rundir import utc_stamp
 
-# command name -> its module under perfgate_lib.commands
-COMMANDS: dict[str, str] = {
-    name: name
-    for name in (
-        "assess",
-        "baseline",
-        "compare",
-        "demo",
-        "doctor",
-        "explain",
-        "history",
-        "post",
-        "run",
-        "runs",
-        "trigger",
-    )
-}
-COMMANDS["local-ab"] = "local_ab"  # gate 0: the local A/B (runners/local.py)
+_MODULES = "assess baseline compare demo doctor explain history local_ab post run runs trigger"
+COMMANDS = {module.replace("_", "-"): module for module in _MODULES.split()}
+"""Command name -> its module under perfgate_lib.commands (``local-ab``: ``local_ab``)."""
 
 
 class LazyGroup(click.Group):
@@ -92,17 +75,6 @@ class RedactingStream:
         return getattr(self._inner, name)
 
 
-@contextlib.contextmanager
-def redacted_output() -> Iterator[None]:
-    """stdout and stderr redacted for the duration (CI logs are an exit too)."""
-    saved = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = RedactingStream(sys.stdout), RedactingStream(sys.stderr)
-    try:
-        yield
-    finally:
-        sys.stdout, sys.stderr = saved
-
-
 def _command_name(argv: list[str]) -> str:
     return next((a for a in argv if a in COMMANDS), "")
 
@@ -145,7 +117,12 @@ def run(argv: list[str] | None = None) -> int:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: runs the command with redacted output, exits with its code."""
-    with redacted_output():
+    """Console entry point: runs the command with stdout and stderr redacted (CI logs are an
+    exit too), exits with its code."""
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = RedactingStream(sys.stdout), RedactingStream(sys.stderr)
+    try:
         code = run(argv)
+    finally:
+        sys.stdout, sys.stderr = saved
     sys.exit(code)

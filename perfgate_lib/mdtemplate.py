@@ -1,18 +1,12 @@
-"""The kit's PR comments as jinja2 templates: one per comment kind, in ``perfgate_lib/templates``.
+"""The kit's PR comments as jinja2 templates: ``perfgate_lib/templates/<kind>.md.j2``, one
+per comment kind (partials start with ``_``).
 
 Escaping happens in one place, :func:`escape` (jinja's ``finalize``): every ``{{ value }}``
-in a template is escaped for markdown (:func:`~perfgate_lib.mdtext.md_escape`) unless it is
-:class:`Trusted`. Trusted values are markdown the kit built itself, whose untrusted parts
-were escaped on the way in: the output of the ``code``, ``fence`` and ``rich`` filters
-(code spans and fences that cannot be broken out of), and tables or charts the kit's
-Python built with escaped parts. A template therefore cannot forget to escape a PR's
-string. ``plain`` removes control and format characters (one line, no bidi overrides).
-
-Templates (``<kind>.md.j2``; partials start with ``_``): ``verdict`` (the gate's verdict),
-``assessment`` (the proposed gate, awaiting a reviewer), ``halted`` (local checks failed),
-``waiver`` (the gate skipped), ``busy`` (a gate already runs), ``running``, ``stopped``,
-``baseline_unavailable``, ``note``; partials ``_assessment_table``, ``_baseline`` and
-``_ab_notes`` (gate 0's notes under its verdict).
+is escaped for markdown (:func:`~perfgate_lib.mdtext.md_escape`) unless it is
+:class:`Trusted`: markdown the kit built with its untrusted parts escaped on the way in
+(the ``code``, ``fence`` and ``rich`` filters' output, the kit's tables and charts). A
+template therefore cannot forget to escape a PR's string. ``plain`` removes control and
+format characters (one line, no bidi overrides).
 """
 
 from __future__ import annotations

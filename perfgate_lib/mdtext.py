@@ -13,15 +13,10 @@ from __future__ import annotations
 import re
 import unicodedata
 
-_ENTITY = {
-    "&": "&amp;",
-    "<": "&lt;",
-    ">": "&gt;",
-    "|": "&#124;",
-    "`": "&#96;",
-    "@": "&#64;",
-}
-_BACKSLASH = set("\\*_[]~")
+_ENTITY = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "|": "&#124;", "`": "&#96;", "@": "&#64;"}
+_MD_ESCAPES = str.maketrans(
+    {**_ENTITY, **{ch: "\\" + ch for ch in "\\*_[]~"}, "\r": " ", "\n": " ", "\t": " "}
+)
 WORD_JOINER = "\u2060"
 """Invisible; put between ``<`` and ``!`` so that echoed text cannot open ``<!--``."""
 
@@ -34,25 +29,18 @@ def no_html_comment(text: str) -> str:
 
 def md_escape(text: object) -> str:
     """Escape untrusted text for inline markdown (tables included), on one line."""
-    out = []
-    for ch in str(text):
-        if ch in _ENTITY:
-            out.append(_ENTITY[ch])
-        elif ch in _BACKSLASH:
-            out.append("\\" + ch)
-        elif ch in "\r\n\t":
-            out.append(" ")
-        else:
-            out.append(ch)
-    return "".join(out)
+    return str(text).translate(_MD_ESCAPES)
+
+
+def _longest_backticks(text: str) -> int:
+    return max((len(m) for m in re.findall(r"`+", text)), default=0)
 
 
 def md_code(text: object) -> str:
     """Inline code span that cannot be broken out of (one line, no ``<!``); pipes stay
     table-safe."""
     value = no_html_comment(re.sub(r"[\r\n]", " ", str(text))).replace("|", "\u2758")
-    longest = max((len(m) for m in re.findall(r"`+", value)), default=0)
-    ticks = "`" * (longest + 1)
+    ticks = "`" * (_longest_backticks(value) + 1)
     pad = " " if value.startswith("`") or value.endswith("`") else ""
     return f"{ticks}{pad}{value}{pad}{ticks}"
 
@@ -60,8 +48,7 @@ def md_code(text: object) -> str:
 def md_fence(text: str, lang: str = "") -> str:
     """Fenced code block whose fence is longer than any backtick run inside (no ``<!``)."""
     text = no_html_comment(text)
-    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
-    fence = "`" * max(3, longest + 1)
+    fence = "`" * max(3, _longest_backticks(text) + 1)
     return f"{fence}{lang}\n{text.rstrip()}\n{fence}"
 
 

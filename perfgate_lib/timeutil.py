@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from typing import Any
 
@@ -44,10 +45,8 @@ def parse_time(value: Any) -> dt.datetime | None:
     text = str(value).strip()
     if text.isdigit():
         return parse_time(int(text))
-    try:
+    with contextlib.suppress(ValueError):
         return dt.datetime.strptime(text, _COMPACT).replace(tzinfo=dt.UTC)
-    except ValueError:
-        pass
     try:
         parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:

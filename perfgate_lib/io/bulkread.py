@@ -40,10 +40,8 @@ def fetch_many(paths: Sequence[str], concurrency: int | None = None) -> dict[str
     def one(path: str) -> Any:
         try:
             return fs.cat_file(inner[path])
-        except Exception as exc:  # noqa: BLE001 - a per-file result, like the async branch
-            # any error is this file's result, as gcsfs's cat(on_error="return") gives it on
-            # the async branch: callers report or classify each file's error
-            return exc
+        except Exception as exc:  # noqa: BLE001 - this file's result, as on the async branch
+            return exc  # (gcsfs's cat(on_error="return")): callers classify each file's error
 
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         return dict(zip(paths, pool.map(one, paths), strict=True))

@@ -58,16 +58,11 @@ def _credentials_problem(timeout_s: float, _env_key: tuple[str, ...]) -> str | N
     return found[0]
 
 
-def needs_default_credentials() -> bool:
-    """True when gcsfs would look for default credentials (no token given, no emulator)."""
-    return not (os.environ.get("FSSPEC_GS_TOKEN") or os.environ.get("STORAGE_EMULATOR_HOST"))
-
-
 def require_gcs_credentials(url: str, timeout_s: float) -> None:
     """Raise StorageError(kind credentials) for ``url`` when there are no credentials."""
     quiet_cloud_logs()
-    if not needs_default_credentials():
-        return
+    if os.environ.get("FSSPEC_GS_TOKEN") or os.environ.get("STORAGE_EMULATOR_HOST"):
+        return  # gcsfs is given its token, or talks to an emulator: no default credentials
     env_key = tuple(
         os.environ.get(v, "")
         for v in ("GOOGLE_APPLICATION_CREDENTIALS", "CLOUDSDK_CONFIG", "HOME", "NO_GCE_CHECK")

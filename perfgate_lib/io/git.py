@@ -1,10 +1,6 @@
-"""Running git: one place for the command line, its environment and its error text.
-
-:func:`git` runs ``git -C CHECKOUT ARGS`` (text in and out, no terminal prompt) and raises
-:class:`GitError` naming the command, the checkout and git's last line of stderr;
-:func:`git_out` returns the stripped stdout; :func:`detached_worktree` is a worktree that
-is removed whatever happens. Used by the gate's treatment worktree, gate 0's two worktrees
-and the demo sandbox.
+"""Running git: one place for the command line (``git -C CHECKOUT ARGS``, text, no
+terminal prompt), its environment and its error text (:class:`GitError`). Used by the
+gate's treatment worktree, gate 0's two worktrees and the demo sandbox.
 """
 
 from __future__ import annotations

@@ -1,29 +1,14 @@
 """GitHub access for the kit (PyGithub): PR data, the canonical comment, Actions artifacts.
 
-Settings come from the environment: ``GITHUB_TOKEN`` (or ``GH_TOKEN``), ``GITHUB_API_URL``
-(default ``https://api.github.com``; GitHub Enterprise and tests point it elsewhere) and
-``PERFGATE_GITHUB_LOGIN`` (the kit's own account). The repository defaults to
-``marin-community/marin``. A client is refused before any network call when no token is
-set (:class:`MissingToken`, naming the variables).
+Settings come from the environment (docs/configuration.md): ``GITHUB_TOKEN`` (or
+``GH_TOKEN``; none: :class:`MissingToken` before any network call), ``GITHUB_API_URL``
+and ``PERFGATE_GITHUB_LOGIN`` (the kit's own account, :meth:`GitHubClient.kit_login`: only
+its comments are ever read for state, edited or deleted).
 
-The kit's own account (:meth:`GitHubClient.kit_login`): ``PERFGATE_GITHUB_LOGIN`` (``auto``:
-ask ``GET /user``, which works for personal tokens only); else, under GitHub Actions
-(``GITHUB_ACTIONS=true``), ``github-actions[bot]``, the author of everything the
-workflow's ``GITHUB_TOKEN`` posts (an installation token: ``GET /user`` answers 403 for
-it, and ``GET /app`` needs the app's private key); else the token's account from
-``GET /user``. Only comments of that account are ever read for state, edited or deleted.
-
-Unreachable GitHub fails fast: one retry of a failed connection or read, each with a
-:attr:`GitHubSettings.timeout` of 4 s, so at most :attr:`GitHubSettings.unreachable_budget`
-(8 s) before a :class:`~perfgate_lib.errors.GitHubError` naming the URL. 5xx answers and
-secondary rate limits are retried with bounded backoff; 401/403/404 and exhausted retries
-become :class:`~perfgate_lib.errors.GitHubError` naming the repository, the PR and the
-token variable, never the token itself.
-
-The canonical comment: :func:`upsert_comment` finds the kit's sentinel comment across all
-pages, PATCHes it or POSTs a new one, then re-lists and removes duplicates a concurrent
-run of the kit may have created (keep the oldest, give it the newest body), so one
-comment remains. Other accounts' comments are never touched.
+Unreachable GitHub fails fast (:attr:`GitHubSettings.unreachable_budget`, 8 s); 5xx
+answers and secondary rate limits are retried with bounded backoff. Every failure is a
+:class:`~perfgate_lib.errors.GitHubError` naming the repository, the PR and the token
+variable, never the token. :func:`upsert_comment` keeps exactly one sentinel comment.
 """
 
 from __future__ import annotations
@@ -31,7 +16,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
@@ -51,9 +36,7 @@ TOKEN_VARS = ("GITHUB_TOKEN", "GH_TOKEN")
 API_URL_VAR = "GITHUB_API_URL"
 LOGIN_VAR = "PERFGATE_GITHUB_LOGIN"
 ACTIONS_VAR = "GITHUB_ACTIONS"
-ACTIONS_LOGIN = "github-actions[bot]"
-"""The account a workflow's ``GITHUB_TOKEN`` posts as (GitHub's documented author of
-everything done with that token)."""
+ACTIONS_LOGIN = "github-actions[bot]"  # the author of all a workflow's GITHUB_TOKEN does
 
 _REPO_RE = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 _T = TypeVar("_T")
@@ -111,15 +94,11 @@ class GitHubSettings:
     ) -> GitHubSettings:
         """Settings from ``GITHUB_TOKEN``/``GH_TOKEN``, ``GITHUB_API_URL``, ``PERFGATE_GITHUB_LOGIN``."""
         env = os.environ if env is None else env
-        token, token_var = None, None
-        for var in TOKEN_VARS:
-            if env.get(var, "").strip():
-                token, token_var = env[var].strip(), var
-                break
+        token_var = next((var for var in TOKEN_VARS if env.get(var, "").strip()), None)
         values: dict[str, Any] = {
             "repo": repo or DEFAULT_REPO,
             "api_url": (env.get(API_URL_VAR) or DEFAULT_API_URL).rstrip("/"),
-            "token": token,
+            "token": env[token_var].strip() if token_var else None,
             "token_var": token_var,
             "login": env.get(LOGIN_VAR, "").strip() or None,
             "actions": env.get(ACTIONS_VAR, "").lower() == "true",
@@ -136,7 +115,7 @@ class GitHubSettings:
         api = self.api_url.rstrip("/")
         if api == DEFAULT_API_URL:
             return "https://github.com"
-        return api[: -len("/api/v3")] if api.endswith("/api/v3") else api
+        return api.removesuffix("/api/v3")
 
     def run_url(self, run_id: str | int) -> str:
         """Web link of an Actions run of this repository."""
@@ -146,6 +125,17 @@ class GitHubSettings:
     def token_hint(self) -> str:
         """The token variable's name for messages (never the value)."""
         return self.token_var or " or ".join(TOKEN_VARS)
+
+    def retry_args(self) -> dict[str, Any]:
+        """urllib3 ``Retry`` arguments shared by the API client and artifact downloads."""
+        return {
+            "total": self.retries,
+            "connect": self.connect_retries,
+            "read": self.connect_retries,
+            "backoff_factor": self.backoff_factor,
+            "backoff_max": self.backoff_max,
+            "retry_after_max": int(max(self.max_rate_limit_wait, 1)),
+        }
 
 
 def _scrub(text: str, token: str | None) -> str:
@@ -171,18 +161,13 @@ class GitHubClient:
             )
         self._kit_login: str | None = None
         retry = GithubRetry(
-            total=s.retries,
-            connect=s.connect_retries,
-            read=s.connect_retries,
-            backoff_factor=s.backoff_factor,
-            backoff_max=s.backoff_max,
+            **s.retry_args(),
             secondary_rate_wait=s.secondary_rate_wait,
             max_rate_limit_wait=s.max_rate_limit_wait,
-            retry_after_max=int(max(s.max_rate_limit_wait, 1)),
             allowed_methods=Retry.DEFAULT_ALLOWED_METHODS | {"GET", "POST", "PATCH"},
         )
         self.gh = github.Github(
-            auth=github.Auth.Token(s.token) if s.token else None,
+            auth=github.Auth.Token(s.token),
             base_url=s.api_url,
             per_page=s.per_page,
             retry=retry,
@@ -198,7 +183,8 @@ class GitHubClient:
         return f"repository {self.settings.repo}" + (f", PR #{pr}" if pr is not None else "")
 
     def error(self, exc: BaseException, doing: str, pr: int | None = None) -> GitHubError:
-        """A GitHubError for ``exc`` raised while ``doing`` (names repo, PR, token variable)."""
+        """A GitHubError for ``exc`` raised while ``doing`` (names repo, PR, token variable;
+        a client always has a token: :class:`MissingToken` otherwise)."""
         s = self.settings
         where = self.where(pr)
         var = s.token_hint
@@ -208,27 +194,17 @@ class GitHubClient:
             message = str(data.get("message") or exc.message or "").strip()
             detail = f"{status} {message}".strip()
             if status == 401:
-                hint = (
-                    f"the token in {var} was refused (expired, revoked or mistyped)"
-                    if s.token
-                    else f"authentication required: set {var}"
-                )
+                hint = f"the token in {var} was refused (expired, revoked or mistyped)"
             elif status == 403 and "rate limit" in message.lower():
                 hint = f"GitHub rate limit still in force after {s.retries} retries; try later"
             elif status == 403:
                 hint = (
                     f"the token in {var} lacks permission here "
                     "(needs pull requests/issues write for comments, actions read for artifacts)"
-                    if s.token
-                    else f"forbidden without a token: set {var}"
                 )
             elif status == 404:
                 what = "the repository and PR number" if pr is not None else "the repository name"
-                hint = f"not found: check {what}" + (
-                    f", and that the token in {var} can see them"
-                    if s.token
-                    else f" (no token set in {var}; private repositories need one)"
-                )
+                hint = f"not found: check {what}, and that the token in {var} can see them"
             elif status == 410:
                 hint = "gone (an expired artifact?)"
             elif status >= 500:
@@ -285,16 +261,16 @@ class GitHubClient:
         return list(self.iterate("listing PR files", pull.get_files(), number))
 
     def file_content(self, path: str, ref: str) -> bytes | None:
-        """A file's bytes at ``ref``; None when it does not exist there."""
-        try:
-            content = self.repo.get_contents(path, ref=ref)
-        except github.UnknownObjectException:
-            return None
-        except (github.GithubException, requests.exceptions.RequestException, OSError) as exc:
-            raise self.error(exc, f"reading {path} at {ref}") from None
-        if isinstance(content, list):
-            return None  # a directory
-        return content.decoded_content
+        """A file's bytes at ``ref``; None when it does not exist there (or is a folder)."""
+
+        def load() -> Any:
+            try:
+                return self.repo.get_contents(path, ref=ref)
+            except github.UnknownObjectException:
+                return None
+
+        content = self.call(f"reading {path} at {ref}", load)
+        return None if content is None or isinstance(content, list) else content.decoded_content
 
     def authenticated_login(self, pr: int | None = None) -> str:
         """Login of the token's account (GET /user); ``pr`` only names the context."""
@@ -312,9 +288,7 @@ class GitHubClient:
         login = self.settings.login
         if login and login.lower() == "auto":
             return self.kit_login()
-        if login:
-            return login
-        return ACTIONS_LOGIN if self.settings.actions else None
+        return login or (ACTIONS_LOGIN if self.settings.actions else None)
 
     def kit_login(self, pr: int | None = None) -> str:
         """The kit's own account: :meth:`configured_login`, else the token's account
@@ -322,11 +296,8 @@ class GitHubClient:
         if self._kit_login:
             return self._kit_login
         login = self.settings.login
-        if login and login.lower() != "auto":
-            found = login
-        elif not login and self.settings.actions:
-            found = ACTIONS_LOGIN
-        else:
+        found = None if login and login.lower() == "auto" else self.configured_login()
+        if found is None:
             try:
                 found = self.authenticated_login(pr)
             except GitHubError as exc:
@@ -370,17 +341,12 @@ class GitHubClient:
         s = self.settings
         api_origin = _origin(s.api_url)
         retry = Retry(
-            total=s.retries,
-            connect=s.connect_retries,
-            read=s.connect_retries,
-            backoff_factor=s.backoff_factor,
-            backoff_max=s.backoff_max,
+            **s.retry_args(),
             status_forcelist=list(range(500, 600)),
             allowed_methods={"GET"},
             redirect=0,
             raise_on_redirect=False,
             raise_on_status=False,
-            retry_after_max=int(max(s.max_rate_limit_wait, 1)),
         )
         base_headers = {"User-Agent": "perfgate", "Accept": "application/vnd.github+json"}
         with requests.Session() as session:
@@ -391,7 +357,7 @@ class GitHubClient:
             target = url
             for _hop in range(6):
                 headers = dict(base_headers)
-                if s.token and _origin(target) == api_origin:
+                if _origin(target) == api_origin:
                     headers["Authorization"] = f"Bearer {s.token}"
                 try:
                     resp = session.get(
@@ -408,7 +374,6 @@ class GitHubClient:
                     continue
                 if resp.status_code == 200:
                     return _read_capped(resp, max_bytes, limit_name, doing)
-                message = ""
                 try:
                     message = str(resp.json().get("message", ""))
                 except ValueError:
@@ -449,12 +414,7 @@ class CommentResult:
     removed: tuple[int, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "action": self.action,
-            "comment_id": self.comment_id,
-            "url": self.url,
-            "removed": list(self.removed),
-        }
+        return {**asdict(self), "removed": list(self.removed)}
 
 
 def check_body(body: str, source: str = "comment body", sentinel: str = SENTINEL) -> str:

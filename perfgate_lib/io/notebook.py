@@ -1,13 +1,9 @@
-"""The one place that calls papermill.
+"""The one place that calls papermill (:func:`run_notebook`).
 
-:func:`run_notebook` checks parameter names against the notebook's parameters cell
-(papermill only warns on a misspelling), refuses secret-looking parameters, creates
-the output folder, runs the notebook on the ``python3`` kernel with the notebooks
-folder as working directory, and leaves the executed notebook in the output folder,
-also when a cell fails (then :class:`NotebookFailed` names the cell's error). Every
-save of the executed notebook (after each cell, and the final one) goes through
-:func:`perfgate_lib.io.storage.write_text`, so secrets in outputs are redacted before the
-notebook touches the disk or a bucket.
+Parameter names are checked against the notebook's parameters cell (papermill only warns
+on a misspelling) and secret-looking ones refused. The executed notebook stays in the
+output folder, also when a cell fails (:class:`NotebookFailed`); every save of it goes
+through :func:`perfgate_lib.io.storage.write_text`, so its outputs are redacted.
 """
 
 from __future__ import annotations
@@ -104,19 +100,11 @@ def check_parameters(name: str, parameters: Mapping[str, Any]) -> None:
 @contextlib.contextmanager
 def _kernel_env() -> Iterator[type]:
     """Kernel set-up: no MPLBACKEND (it would remove inline charts), and a kernel manager
-    talking over local IPC sockets in a private temp folder (no TCP ports, no warning)
-    that does not interrupt the kernel it is shutting down.
-
-    jupyter_client's ``shutdown_kernel`` sends the kernel a SIGINT before the shutdown
-    request. papermill shuts the kernel down right after the reply to its last
-    ``kernel_info_request``; when the SIGINT lands while ipykernel is still finishing
-    that request's handler (likely on a loaded machine), ipykernel logs
-    ``[IPKernelApp] ERROR | KeyboardInterrupt caught in kernel.``: noise, nothing was
-    running. papermill shuts down only an idle kernel (every cell done, or one failed
-    and reported), so the interrupt has nothing to stop; the shutdown request follows
-    as before, then SIGTERM and SIGKILL if the kernel does not exit. An interrupt asked
-    for outside a shutdown (nbclient's cell timeout) is still sent.
-    """
+    on local IPC sockets in a private temp folder (no TCP ports) that skips the SIGINT
+    jupyter_client sends before a shutdown: papermill shuts down only an idle kernel, and
+    that SIGINT, landing while ipykernel finishes its last request, logs a spurious
+    ``KeyboardInterrupt caught in kernel.`` error. The shutdown request, SIGTERM and
+    SIGKILL follow as before; other interrupts (nbclient's cell timeout) are still sent."""
     from jupyter_client.manager import AsyncKernelManager
 
     saved = os.environ.pop("MPLBACKEND", None)

@@ -30,13 +30,10 @@ EXAMPLES_DIR = bundled("parameters") / "examples"
 
 
 def kit_path(path: str) -> str:
-    """A notebook's or command's relative default, found wherever the kit is installed.
-
-    ``path`` as given when it exists (or is empty, a URL or absolute). Else, with a leading
-    ``../`` or ``./`` dropped: ``parameters/...`` inside the bundled parameters (a wheel or
-    a clone), then the same path under the kit's checkout. Else ``path`` unchanged, so the
-    caller's error names what the user gave.
-    """
+    """A notebook's or command's relative default, found wherever the kit is installed:
+    ``path`` when it exists (or is empty, a URL or absolute); else, without a leading
+    ``../`` or ``./``, ``parameters/...`` in the bundled parameters, then the path under the
+    kit's checkout; else ``path`` unchanged, so the caller's error names what was given."""
     if not path or storage.is_url(path) or os.path.isabs(path) or os.path.exists(path):
         return path
     stripped = path.removeprefix("../").removeprefix("./")

@@ -1,24 +1,14 @@
 """Secret-shaped strings: the patterns, finding them and redacting them (pure, no I/O).
 
-Kinds (``kind`` of a finding, and the word in the redaction marker):
-
-* ``github-token``: ``ghp_``, ``gho_``, ``ghu_``, ``ghs_``, ``ghr_`` + 30 or more
-  letters/digits, and fine-grained ``github_pat_`` + 30 or more ``[A-Za-z0-9_]``; also in
-  their markdown-escaped spelling (``ghp\\_...``), as they appear once rendered.
-* ``authorization-header``: ``Authorization: Bearer|token|Basic <credential>`` (also
-  as a quoted dict entry), and a bare ``Bearer <credential>`` of 20+ characters with a digit.
-* ``private-key``: a PEM ``-----BEGIN ... PRIVATE KEY-----`` block (RSA, EC, OPENSSH,
-  ENCRYPTED, PGP ...).
-* ``env:<NAME>``: the value of an environment variable whose name contains TOKEN, KEY,
-  SECRET, PASS, CREDENTIAL, AUTH, COOKIE, SESSION, WEBHOOK, DSN or PRIVATE, whatever its
-  shape (a path, a number, JSON...) once it has at least 8 characters. Matched raw; JSON-,
-  HTML- and markdown-escaped; base64 (standard and urlsafe, padded or not, also inside a
-  longer base64 text and across line breaks every 76 columns, as ``base64`` wraps it);
-  URL-encoded; hex. A multi-line value's lines of 16+ characters count on their own too.
-
-:func:`redact` replaces each match with ``[REDACTED <kind>]`` (for headers only the
-credential goes). Patterns never cross a JSON string's quotes, so redacting serialised
-JSON (verdict.json, notebooks) keeps it valid JSON.
+:func:`redact` replaces each with ``[REDACTED <kind>]`` (of an ``Authorization`` header
+only the credential). Kinds: ``github-token`` (``gh[pousr]_`` and ``github_pat_`` tokens,
+also markdown-escaped as rendered), ``authorization-header`` (also a bare ``Bearer`` of 20+
+characters with a digit), ``private-key`` (a PEM block), and ``env:<NAME>``: the value (8+
+characters) of an environment variable whose name matches :data:`SECRET_ENV_NAME`, whatever
+its shape: raw; JSON-, HTML- or markdown-escaped; base64 (standard or urlsafe, padded or
+not, inside longer base64 text, wrapped across lines), URL- or hex-encoded; and each line
+of 16+ characters of a multi-line value. Patterns never cross a JSON string's quotes, so
+redacted serialised JSON (verdict.json, notebooks) stays valid JSON.
 """
 
 from __future__ import annotations
@@ -94,14 +84,16 @@ def secret_env_values(environ: Mapping[str, str] | None = None) -> dict[str, str
     return out
 
 
-def env_forms(value: str) -> set[str]:
-    """The value as it appears raw, JSON-, HTML- and markdown-escaped (and, for a
-    multi-line value, each of its longer lines)."""
-    as_json = json.dumps(value)[1:-1]
+def value_forms(value: str) -> set[str]:
+    """The value raw; JSON-, HTML- and markdown-escaped; base64- (:func:`base64_forms`),
+    URL- and hex-encoded; and, for a multi-line value, each of its longer lines."""
+    raw, as_json = value.encode("utf-8"), json.dumps(value)[1:-1]
     forms = {value, as_json, html.escape(value), html.escape(as_json), md_escape(value)}
     if "\n" in value:
         forms |= {ln.strip() for ln in value.splitlines() if len(ln.strip()) >= MIN_LINE_FORM}
-    return forms
+    quoted = {urllib.parse.quote(value, safe=""), urllib.parse.quote_plus(value)}
+    quoted |= {re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), q) for q in quoted}
+    return forms | quoted | base64_forms(value) | {raw.hex(), raw.hex().upper()}
 
 
 _URLSAFE = str.maketrans("+/", "-_")
@@ -123,17 +115,6 @@ def base64_forms(value: str) -> set[str]:
         full = base64.b64encode(data).decode()
         for form in (full, full.translate(_URLSAFE)):
             forms |= {form, form.rstrip("=")}
-    return forms
-
-
-def encoded_forms(value: str) -> set[str]:
-    """The value base64-, URL- and hex-encoded (see :func:`base64_forms`)."""
-    raw = value.encode("utf-8")
-    forms = base64_forms(value)
-    quoted = {urllib.parse.quote(value, safe=""), urllib.parse.quote_plus(value)}
-    quoted |= {re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), q) for q in quoted}
-    forms |= {q for q in quoted if q != value}
-    forms |= {raw.hex(), raw.hex().upper()}
     return forms
 
 
@@ -206,7 +187,7 @@ def _wrapped_spans(text: str, form: str) -> list[tuple[int, int]]:
 def _env_secrets(values: tuple[tuple[str, str], ...]) -> tuple[_Secret, ...]:
     out = []
     for name, value in values:
-        forms = sorted(env_forms(value) | encoded_forms(value), key=len, reverse=True)
+        forms = sorted(value_forms(value), key=len, reverse=True)
         wrapped = tuple(f for f in base64_forms(value) if len(f) > _CHUNK)
         number = None
         if value.isdigit():  # digits only: matched where no digit touches them
@@ -254,17 +235,13 @@ def redact(text: str, environ: Mapping[str, str] | None = None) -> str:
                 last = end
             text = "".join(parts) + text[last:]
     for kind, pattern, group in PATTERNS:
-        mark = marker(kind)
-        if group == 0:
-            text = pattern.sub(mark, text)
-        else:
-            text = pattern.sub(_mask_from_group(group, mark), text)
+        text = pattern.sub(_mask_from_group(group, marker(kind)), text)
     return text
 
 
 def _mask_from_group(group: int, mark: str) -> Callable[[re.Match[str]], str]:
     """A ``re.sub`` replacement that keeps a match up to ``group`` and puts ``mark`` in
-    place of the rest (the secret)."""
+    place of the rest (the secret; all of it for group 0)."""
 
     def mask(match: re.Match[str]) -> str:
         return match.group(0)[: match.start(group) - match.start(0)] + mark

@@ -3,9 +3,9 @@
 Every function takes a local path or a URL. On URLs only transient answers are retried
 (:mod:`perfgate_lib.io.storage_retry`, bounded in ``gate_common.yaml``); no credentials, no
 network or a refused request fail at once with one line
-(:class:`~perfgate_lib.errors.StorageError`), a missing object with ``FileNotFoundError``. Writes create parent folders, and every
-text written (UTF-8 data) passes through :func:`perfgate_lib.io.redaction.redact` first:
-what the kit writes to a run folder, a comment file or verdict.json holds no secret.
+(:class:`~perfgate_lib.errors.StorageError`), a missing object with ``FileNotFoundError``.
+Writes create parent folders, and every text written (UTF-8 data) passes through
+:func:`perfgate_lib.io.redaction.redact` first: what the kit writes holds no secret.
 """
 
 from __future__ import annotations
@@ -62,8 +62,7 @@ def filesystem(path: str) -> tuple[Any, str]:
 
         require_gcs_credentials(str(path), retry_policy().credentials_check_s)
         _gcs_without_inner_retries()
-    fs, inner = fsspec.core.url_to_fs(str(path))
-    return fs, inner
+    return fsspec.core.url_to_fs(str(path))
 
 
 def call(path: str, doing: str, op: Any) -> Any:
@@ -77,11 +76,8 @@ def call(path: str, doing: str, op: Any) -> Any:
 
 
 def join(base: str, *parts: str) -> str:
-    """Join path parts; keeps the URL scheme of ``base``."""
-    base = str(base)
-    if is_url(base):
-        return posixpath.join(base, *parts)
-    return os.path.join(base, *parts)
+    """Join path parts with ``/`` (the kit is POSIX-only); keeps the URL scheme of ``base``."""
+    return posixpath.join(str(base), *parts)
 
 
 def read_bytes(path: str) -> bytes:
@@ -107,7 +103,7 @@ def write_bytes(path: str, data: bytes) -> None:
     data = outbound(data)
 
     def write(fs: Any, inner: str) -> None:
-        parent = posixpath.dirname(inner) if is_url(str(path)) else os.path.dirname(inner)
+        parent = posixpath.dirname(inner)
         if parent:
             fs.makedirs(parent, exist_ok=True)
         with fs.open(inner, "wb") as fh:

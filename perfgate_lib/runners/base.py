@@ -1,12 +1,7 @@
 """The runner interface and the Iris job-state model shared by every runner.
 
-A runner turns (gate, PR, worktree, attempt) into a treatment perf report in four steps:
-:meth:`Runner.submit` -> :class:`Submission`, :meth:`Runner.poll` (one look) and
-:meth:`Runner.wait` (a bounded wait) -> :class:`JobState` (until terminal),
-:meth:`Runner.collect` -> report path, and :meth:`Runner.stop`;
-:meth:`Runner.job_tree` lists the job's descendants once it ended.
-:meth:`Runner.find` looks a submission up by its run-id prefix after a crash (so a ferry
-is adopted rather than submitted twice).
+A runner (:class:`Runner`) turns (gate, PR, worktree, attempt) into a treatment perf
+report: submit, poll or wait until the job is terminal, collect; or stop it.
 
 Job states are normalised to the lower-case names of newer iris tools: ``pending``,
 ``building``, ``running`` (not terminal), ``succeeded``, ``failed``, ``killed``,
@@ -44,11 +39,7 @@ def normalise_state(raw: Any) -> str:
 
 @dataclass(frozen=True)
 class Submission:
-    """A submitted treatment ferry: what the submit step printed, plus our bookkeeping.
-
-    ``raw`` is the submit script's JSON object as printed (job_id, gate, ferry_module,
-    status_path, run_id, cwd, ...).
-    """
+    """A submitted treatment ferry: what the submit step printed, plus our bookkeeping."""
 
     job_id: str
     gate: int
@@ -57,7 +48,7 @@ class Submission:
     status_path: str | None = None
     run_id: str | None = None
     cwd: str | None = None
-    raw: dict[str, Any] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict)  # the submit script's JSON, as printed
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -70,11 +61,8 @@ class Submission:
 
 @dataclass(frozen=True)
 class JobState:
-    """One observation of a job. ``state`` is normalised (see module docstring).
-
-    ``submitted_at``/``started_at``/``finished_at`` come from the cluster when it reports
-    them (ISO-8601); ``queue_seconds`` is started - submitted when both are known.
-    """
+    """One observation of a job. ``state`` is normalised (see module docstring); the times
+    are ISO-8601, from the cluster when it reports them."""
 
     job_id: str
     state: str
@@ -101,6 +89,7 @@ class JobState:
 
     @property
     def queue_seconds(self) -> float | None:
+        """Started - submitted, when both are known."""
         start, sub = parse_time(self.started_at), parse_time(self.submitted_at)
         if start is None or sub is None:
             return None
@@ -121,57 +110,43 @@ class Runner(Protocol):
 
     def submit(self, gate: int, pr: int, worktree: str, attempt: int) -> Submission:
         """Submit the treatment ferry of ``gate`` for ``pr`` from ``worktree``."""
-        ...
 
     def poll(self, job_id: str) -> JobState:
         """The job's current state (one cluster query)."""
-        ...
 
     def wait(self, job_id: str, seconds: float) -> JobState:
         """Wait at most ``seconds`` for the job to end (sooner when it does); its state
         then."""
-        ...
 
     def collect(self, submission: Submission, out: str) -> str:
         """Write the treatment perf report to ``out`` (local path); returns ``out``."""
-        ...
 
     def stop(self, job_id: str) -> None:
         """Terminate the job (callers check the stop policy first)."""
-        ...
 
     def find(
         self, gate: int, pr: int, attempt: int, since: str | None, exclude: tuple[str, ...] = ()
     ) -> Submission | None:
         """A job of this PR/gate submitted at or after ``since`` and not in ``exclude``
         (crash recovery), else None."""
-        ...
 
     def logs(self, job_id: str, max_lines: int = 2000) -> str:
         """The tail of the job tree's logs ("" when unavailable): evidence for OOMs."""
-        ...
 
     def job_tree(self, job_id: str) -> list[JobState]:
         """The job and its descendants as the cluster lists them ([] when unknown): which
         steps finished (a collector reads a step that did not as a cache hit)."""
-        ...
 
 
 def parse_json_line(text: str, required: str = "job_id") -> dict[str, Any] | None:
     """The last JSON object line of ``text`` holding key ``required`` (log lines around it
     are skipped); a whole-text JSON object is accepted too. None when there is none."""
-    for line in reversed(text.splitlines()):
-        line = line.strip()
-        if not (line.startswith("{") and line.endswith("}")):
-            continue
+    lines = [line.strip() for line in reversed(text.splitlines())]
+    for candidate in [ln for ln in lines if ln.startswith("{") and ln.endswith("}")] + [text]:
         try:
-            obj = json.loads(line)
+            obj = json.loads(candidate)
         except json.JSONDecodeError:
             continue
         if isinstance(obj, dict) and required in obj:
             return obj
-    try:
-        obj = json.loads(text)
-    except (json.JSONDecodeError, TypeError):
-        return None
-    return obj if isinstance(obj, dict) and required in obj else None
+    return None

@@ -1,43 +1,24 @@
-"""The Iris runner: marin's own scripts submit and collect; the checkout's own Iris tools
-wait, read states and stop (docs/iris.md).
+"""The Iris runner (docs/iris.md): marin's own scripts submit and collect; the checkout's
+own Iris tools (:mod:`~perfgate_lib.runners.iris_tools`) wait, read states and stop.
 
-* submit: ``uv run python scripts/ci/submit_perf_run.py --gate N --pr PR --cwd WORKTREE
-  --status-out URL [--iris-config CFG]`` run in the worktree (the PR head's script). Its
-  stdout goes straight to a file, so the job id survives a crash of this process; the
-  JSON line (keys job_id, gate, ferry_module, status_path, run_id, cwd) is found among
-  log lines. A refusal of the tier's priority band says who may run the gate
-  (:class:`PriorityRefused`).
-* wait and poll: the checkout's ``scripts/ci/iris_monitor.py`` (``wait`` with the
-  workflows' ``--resource-exhaustion-policy shutdown``, bounded by the poll interval;
-  ``status``) where it has one; else the checkout's ``iris`` CLI (``job list``: JSON on
-  0.2.20, a table on 0.2.227; see :mod:`~perfgate_lib.runners.iris_tools`).
-* job ids of both shapes: rooted ``/<user>/<job>`` and, from older submit scripts,
-  unrooted ``<user>/<job>``. Iris lists nothing for an unrooted prefix and refuses it in
-  ``job logs`` / ``job stop``, so an unrooted id is tried as given, then rooted; the
-  shape the tools answered to is remembered (:func:`cli_job_ids`) and given to the
-  collector, which otherwise fails quietly on an id the CLI refuses.
-* job tree: the CLI's listing gives the job's descendants (:meth:`IrisRunner.job_tree`),
-  which tell a step that did not finish from a cache hit.
-* collect: ``uv run python scripts/ci/collect_perf_metrics.py --job-id ID --status URL
-  --out FILE`` run in the marin checkout (the script the scheduled baselines use) or the
-  worktree (``collect_from``).
-* stop: ``iris job stop JOB`` (0.2.20) or ``iris job cancel JOB`` (0.2.227).
-* find: after a crash between "submitting" and the recorded job id, the job is looked up
-  by its deterministic name ``zephyr-perf-pr{pr}-g{gate}-treatment-<UTC stamp>``.
-
-Children get the environment without GitHub tokens: the PR's code runs there.
+Job ids come rooted (``/<user>/<job>``) or, from older submit scripts, unrooted
+(``<user>/<job>``), which Iris refuses: each id is tried as given, then rooted, and the
+form the tools answered to is remembered (and given to the collector). After a crash
+between "submitting" and the recorded job id, :meth:`IrisRunner.find` looks the job up by
+its name ``zephyr-perf-pr{pr}-g{gate}-treatment-<UTC stamp>``. Children get the
+environment without GitHub tokens: the PR's code runs there.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import re
-import shlex
 import subprocess
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from perfgate_lib.io.redaction import redact
 from perfgate_lib.runners.base import (
@@ -48,6 +29,7 @@ from perfgate_lib.runners.base import (
     parse_json_line,
 )
 from perfgate_lib.runners.iris_dialect import (
+    STOP_VERB,
     DialectError,
     MonitorAnswer,
     parse_json_listing,
@@ -60,6 +42,7 @@ from perfgate_lib.runners.iris_tools import (
     child_env,
     own_iris,
     run_tool,
+    uv_python,
 )
 from perfgate_lib.timeutil import iso, parse_time
 
@@ -158,24 +141,15 @@ def job_state_from_entry(job_id: str, entry: Mapping[str, Any]) -> JobState:
 
 @dataclass
 class IrisRunner:
-    """Runner over marin's scripts and the iris CLI. Seconds for timeouts.
+    """Runner over marin's scripts and the iris CLI. Seconds for timeouts. The PR head's
+    worktree (``last_worktree``) has its ``.venv/bin/iris`` and ``iris_monitor.py`` used
+    first, the checkout's next; ``iris_command`` when neither has its own ``.venv``."""
 
-    ``checkout``: the marin checkout (cwd for the iris CLI and, by default, collect).
-    ``iris_config``: the cluster config path passed as ``--config`` (absolute, or relative
-    to the checkout); ``pass_config_to_submit`` adds ``--iris-config`` to the submit call
-    (only when it is not the default cluster). ``scratch_dir``: a local folder for the
-    scripts' raw outputs. ``on_submit_started(pid, output_path)`` is called once the
-    submit process runs (the caller records it before waiting). ``worktree``: the PR head's
-    worktree; its ``.venv/bin/iris`` and ``scripts/ci/iris_monitor.py`` come first (the
-    checkout's next). ``iris_command``: the CLI when neither has its own ``.venv``.
-    ``sleep``: how :meth:`wait` waits without a monitor (tests pass a fake clock's).
-    """
-
-    checkout: str
-    scratch_dir: str
+    checkout: str  # the marin checkout: cwd of the iris CLI and, by default, of collect
+    scratch_dir: str  # a local folder for the scripts' raw outputs
     status_root: str
-    iris_config: str = DEFAULT_CLUSTER_CONFIG
-    pass_config_to_submit: bool = False
+    iris_config: str = DEFAULT_CLUSTER_CONFIG  # --config; absolute or checkout-relative
+    pass_config_to_submit: bool = False  # --iris-config to the scripts (a non-default cluster)
     uv_command: str = "uv"
     iris_command: str = "iris"
     submit_script: str = SUBMIT_SCRIPT
@@ -183,53 +157,45 @@ class IrisRunner:
     collect_from: str = "checkout"  # "checkout" | "worktree"
     timeout_seconds: float = 900.0
     env: dict[str, str] = field(default_factory=dict)
+    # (pid, output path) once the submit process runs; the caller records it before waiting
     on_submit_started: Callable[[int, str], None] | None = None
     name: str = "iris"
     last_worktree: str | None = field(default=None, repr=False)
+    # how wait() waits without a monitor (tests pass a fake clock's)
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
-    _cli: IrisCli | None = field(default=None, repr=False)
-    _monitor: IrisMonitor | None | Literal[False] = field(default=False, repr=False)
     _cli_ids: dict[str, str] = field(default_factory=dict, repr=False)
     _ended_listing: dict[str, list[dict[str, Any]]] = field(default_factory=dict, repr=False)
 
     # ------------------------------------------------------------------ helpers
     @property
     def config_path(self) -> str:
-        if os.path.isabs(self.iris_config):
-            return self.iris_config
+        """``iris_config``, relative to the checkout unless absolute."""
         return os.path.join(self.checkout, self.iris_config)
 
     def _tool_folders(self) -> tuple[str | None, ...]:
         return (self.last_worktree, self.checkout)
 
-    @property
+    @functools.cached_property
     def cli(self) -> IrisCli:
         """The iris CLI of the checkout under test (resolved once, its dialect cached)."""
-        if self._cli is None:
-            self._cli = IrisCli(
-                command=own_iris(self._tool_folders(), self.iris_command),
-                config_path=self.config_path,
-                cwd=self.checkout,
-                timeout_seconds=self.timeout_seconds,
-                env=self.env,
-            )
-        return self._cli
+        return IrisCli(
+            command=own_iris(self._tool_folders(), self.iris_command),
+            config_path=self.config_path,
+            cwd=self.checkout,
+            timeout_seconds=self.timeout_seconds,
+            env=self.env,
+        )
 
-    @property
+    @functools.cached_property
     def monitor(self) -> IrisMonitor | None:
         """The checkout's ``scripts/ci/iris_monitor.py`` (looked up once); None without."""
-        if self._monitor is False:
-            self._monitor = IrisMonitor.find(
-                self._tool_folders(),
-                config_path=self.config_path,
-                uv_command=self.uv_command,
-                timeout_seconds=self.timeout_seconds,
-                env=self.env,
-            )
-        return self._monitor or None
-
-    def _run(self, argv: list[str], cwd: str, what: str) -> subprocess.CompletedProcess[str]:
-        return run_tool(argv, cwd, what, self.timeout_seconds, self.env)
+        return IrisMonitor.find(
+            self._tool_folders(),
+            config_path=self.config_path,
+            uv_command=self.uv_command,
+            timeout_seconds=self.timeout_seconds,
+            env=self.env,
+        )
 
     def _script(self, where: str, script: str) -> str:
         path = os.path.join(where, script)
@@ -239,28 +205,17 @@ class IrisRunner:
 
     # ------------------------------------------------------------------ submit
     def submit(self, gate: int, pr: int, worktree: str, attempt: int) -> Submission:
-        """Run the worktree's submit script; stdout goes to a file in ``scratch_dir``."""
+        """Run the worktree's submit script; its stdout goes to ``submit-output.txt`` in
+        ``scratch_dir`` (one per gate attempt), so the job id survives a crash of ours."""
         script = self._script(worktree, self.submit_script)
         self.last_worktree = worktree
         status = status_url(self.status_root, pr, gate, attempt)
-        argv = [
-            *shlex.split(self.uv_command),
-            "run",
-            "python",
-            script,
-            "--gate",
-            str(gate),
-            "--pr",
-            str(pr),
-            "--cwd",
-            worktree,
-            "--status-out",
-            status,
-        ]
+        argv = uv_python(self.uv_command, script, "--gate", str(gate), "--pr", str(pr))
+        argv += ["--cwd", worktree, "--status-out", status]
         if self.pass_config_to_submit:
             argv += ["--iris-config", self.config_path]
         os.makedirs(self.scratch_dir, exist_ok=True)
-        out_path = self.submit_output_path(gate, attempt)
+        out_path = os.path.join(self.scratch_dir, "submit-output.txt")
         err_path = os.path.join(self.scratch_dir, "submit-stderr.txt")
         what = f"gate {gate} submit ({self.submit_script})"
         try:
@@ -292,10 +247,6 @@ class IrisRunner:
             raise RunnerError(f"{what}: no JSON line with a job_id in its output: {text[-500:]!r}")
         return submission
 
-    def submit_output_path(self, gate: int, attempt: int) -> str:
-        """Where the submit script's stdout goes (``scratch_dir`` is per gate attempt)."""
-        return os.path.join(self.scratch_dir, "submit-output.txt")
-
     @staticmethod
     def submission_from_output(
         text: str, gate: int, attempt: int, status: str | None = None
@@ -318,21 +269,20 @@ class IrisRunner:
         )
 
     # ------------------------------------------------------------------ poll / find
-    def list_jobs(self, prefix: str | None) -> list[dict[str, Any]]:
-        """``iris job list`` under ``prefix``, in the CLI's dialect."""
-        return self.cli.list_jobs(prefix)
-
-    def _job_listing(self, job_id: str) -> tuple[str, list[dict[str, Any]]]:
-        """(the id form the CLI knows, the listing under it); ("", []) when no form lists
-        the job itself."""
-        forms = cli_job_ids(job_id)
+    def _id_forms(self, job_id: str) -> tuple[str, ...]:
+        """The form of ``job_id`` the tools answered to, else those of :func:`cli_job_ids`."""
         known = self._cli_ids.get(job_id)
-        for form in (known,) if known else forms:
-            entries = self.list_jobs(form)
+        return (known,) if known else cli_job_ids(job_id)
+
+    def _job_listing(self, job_id: str) -> list[dict[str, Any]]:
+        """The listing under the first id form that lists the job itself (that form is
+        remembered); [] when none does."""
+        for form in self._id_forms(job_id):
+            entries = self.cli.list_jobs(form)
             if any(_same_job(str(e.get("job_id", "")), job_id) for e in entries):
                 self._cli_ids[job_id] = form
-                return form, entries
-        return "", []
+                return entries
+        return []
 
     def cli_job_id(self, job_id: str) -> str:
         """The form of ``job_id`` the iris CLI answers to (asked once; as given when the
@@ -348,7 +298,7 @@ class IrisRunner:
         monitor = self.monitor
         if monitor is not None:
             return self._monitor_call(job_id, monitor.status)
-        _form, entries = self._job_listing(job_id)
+        entries = self._job_listing(job_id)
         for entry in entries:
             if _same_job(str(entry.get("job_id", "")), job_id):
                 job = job_state_from_entry(job_id, entry)
@@ -374,8 +324,7 @@ class IrisRunner:
 
     def _monitor_call(self, job_id: str, call: Callable[[str], MonitorAnswer]) -> JobState:
         """``call`` with the id forms of :func:`cli_job_ids` until one is known."""
-        known = self._cli_ids.get(job_id)
-        for form in (known,) if known else cli_job_ids(job_id):
+        for form in self._id_forms(job_id):
             answer = call(form)
             if answer.not_found:
                 continue
@@ -390,7 +339,7 @@ class IrisRunner:
         now ([] when unknown)."""
         entries = self._ended_listing.get(job_id)
         if entries is None:
-            _form, entries = self._job_listing(job_id)
+            entries = self._job_listing(job_id)
         return [
             job_state_from_entry(str(e.get("job_id")), e)
             for e in entries
@@ -400,9 +349,8 @@ class IrisRunner:
     def _job_command(self, verb: str, job_id: str, *extra: str) -> subprocess.CompletedProcess[str]:
         """``iris job <verb> <id> ...`` with the id forms of :func:`cli_job_ids` until one
         is accepted (exit 0); the last answer otherwise."""
-        known = self._cli_ids.get(job_id)
         proc = None
-        for form in (known,) if known else cli_job_ids(job_id):
+        for form in self._id_forms(job_id):
             proc = self.cli.run("job", verb, form, *extra)
             if proc.returncode == 0:
                 self._cli_ids[job_id] = form
@@ -427,13 +375,13 @@ class IrisRunner:
         floor = parse_time(since)
         prefix = f"{user_prefix.rstrip('/')}/{name}" if user_prefix else None
         found: list[tuple[str, str]] = []
-        for entry in self.list_jobs(prefix):
+        for entry in self.cli.list_jobs(prefix):
             job_id = str(entry.get("job_id") or "")
             leaf = job_id.rstrip("/").rsplit("/", 1)[-1]
             match = pattern.match(leaf)
             if not match or any(_same_job(job_id, e) for e in exclude):
                 continue
-            stamp = parse_time(_stamp_iso(match.group(1)))
+            stamp = parse_time(match.group(1))  # the compact 20261206T101500Z
             if floor is not None and stamp is not None and (floor - stamp).total_seconds() > 60:
                 continue
             found.append((match.group(1), job_id))
@@ -452,24 +400,20 @@ class IrisRunner:
 
     # ------------------------------------------------------------------ collect / stop
     def collect(self, submission: Submission, out: str) -> str:
+        """The collect script, in the checkout (as the scheduled baselines run it) or the
+        worktree (``collect_from``); its output goes to ``collect.log``, redacted."""
         where = self.last_worktree if self.collect_from == "worktree" else self.checkout
         where = where or self.checkout
         script = self._script(where, self.collect_script)
-        argv = [
-            *shlex.split(self.uv_command),
-            "run",
-            "python",
-            script,
-            "--job-id",
-            self.cli_job_id(submission.job_id),
-        ]
+        argv = uv_python(self.uv_command, script, "--job-id", self.cli_job_id(submission.job_id))
         if submission.status_path:
             argv += ["--status", submission.status_path]
         argv += ["--out", out]
         if self.pass_config_to_submit:
             argv += ["--iris-config", self.config_path]
         os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-        proc = self._run(argv, where, f"collect ({self.collect_script})")
+        what = f"collect ({self.collect_script})"
+        proc = run_tool(argv, where, what, self.timeout_seconds, self.env)
         log = os.path.join(self.scratch_dir, "collect.log")
         os.makedirs(self.scratch_dir, exist_ok=True)
         with open(log, "w") as fh:
@@ -492,17 +436,13 @@ class IrisRunner:
     def stop(self, job_id: str) -> None:
         """``iris job stop`` (0.2.20) or ``iris job cancel`` (0.2.227): the job and its
         descendants."""
-        verb = self.cli.stop_args(job_id)[1]
+        verb = STOP_VERB[self.cli.dialect]
         proc = self._job_command(verb, job_id)
         if proc.returncode != 0:
             raise RunnerError(
                 f"iris could not stop {job_id} (`iris job {verb}`): "
                 f"{(proc.stderr or proc.stdout).strip()[-500:]}"
             )
-
-
-def _stamp_iso(stamp: str) -> str:
-    return f"{stamp[0:4]}-{stamp[4:6]}-{stamp[6:8]}T{stamp[9:11]}:{stamp[11:13]}:{stamp[13:15]}Z"
 
 
 def _read(path: str) -> str:

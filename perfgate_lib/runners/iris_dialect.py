@@ -1,24 +1,9 @@
 """What each generation of Iris tooling prints, and how to read it (pure; no subprocess).
 
-Two generations of the ``iris`` CLI are in the wild (docs/iris.md):
-
-* ``json`` (marin-iris 0.2.20): ``job list --json [--prefix P]`` prints a JSON list of
-  entries (``job_id``, ``state`` as ``JOB_STATE_*``, times as ``{"epoch_ms": ...}``);
-  ``job stop JOB...`` stops; ``job summary JOB --json`` summarises.
-* ``table`` (marin-iris 0.2.227): ``job list [--state S] [--prefix P] [--limit N]`` prints
-  a plain table ``JOB ID  STATE  SUBMITTED [REASON]`` with lower-case states, or ``No jobs
-  found.``; ``job cancel JOB...`` stops; ``job describe`` / ``job wait`` replace ``summary``.
-
-marin's ``scripts/ci/iris_monitor.py`` (newer checkouts; click) prints ``job_id: ...`` /
-``state:  JOB_STATE_*`` / ``error:  ...`` for ``status``, and for ``wait`` ends its stderr
-with ``Job '<id>' finished with state: <STATE>`` (``RESOURCE_EXHAUSTED`` when its
-``--resource-exhaustion-policy shutdown`` ended a job stuck on capacity, announced by a
-``::warning title=...::<reason>`` line); a wait past ``--timeout`` dies with a
-``TimeoutError`` traceback, an unknown job with ``LookupError``.
-
-On today's Iris ``--priority production`` is an admin band: a submit above the user's band
-is refused with ``PERMISSION_DENIED ... cannot submit PRODUCTION jobs (max band: X).
-Resubmit with `--priority x` ...`` (:func:`priority_refusal`).
+The ``iris`` CLI (docs/iris.md has the table): ``json`` (marin-iris 0.2.20: ``job list
+--json``, ``job stop``) and ``table`` (0.2.227: a plain ``job list`` table, lower-case
+states, ``job cancel``). What marin's ``scripts/ci/iris_monitor.py`` says is a
+:class:`MonitorAnswer`. A submit above the user's priority band is refused (:func:`priority_refusal`).
 """
 
 from __future__ import annotations
@@ -114,15 +99,10 @@ _TABLE_HEAD = re.compile(r"^JOB ID\s{2,}STATE\s{2,}SUBMITTED(\s{2,}REASON)?\s*$"
 
 
 def parse_table_listing(text: str) -> list[dict[str, Any]]:
-    """Entries of the newer ``iris job list`` table (tabulate ``plain``: left-aligned
-    columns under the header ``JOB ID  STATE  SUBMITTED [REASON]``).
-
-    Each entry: ``job_id``, ``state`` (as printed, lower-case), ``submitted_at`` (ISO
-    8601 or None for ``-``), and ``error`` / ``pending_reason`` from REASON (the table
-    prints one of them, up to 63 characters: a terminal job's error, else why it waits).
-    ``No jobs found.`` is an empty list; lines around the table (notes, log lines) are
-    skipped.
-    """
+    """Entries of the newer ``iris job list`` table (left-aligned columns under ``JOB ID
+    STATE  SUBMITTED [REASON]``; lines around it skipped; ``No jobs found.``: none):
+    ``job_id``, ``state`` (lower-case, as printed), ``submitted_at`` (None for ``-``), and
+    REASON (up to 63 characters) as ``pending_reason`` while the job waits, else ``error``."""
     lines = text.splitlines()
     head_at = next((i for i, line in enumerate(lines) if _TABLE_HEAD.match(line.rstrip())), None)
     if head_at is None:
@@ -159,19 +139,13 @@ def parse_table_listing(text: str) -> list[dict[str, Any]]:
 
 @dataclass(frozen=True)
 class MonitorAnswer:
-    """What one ``iris_monitor.py`` call said.
+    """What one ``iris_monitor.py`` call said."""
 
-    ``state``: the printed state (``JOB_STATE_*`` or ``RESOURCE_EXHAUSTED``), "" when the
-    call ended without one; ``timed_out``: a ``wait`` that reached its ``--timeout``;
-    ``not_found``: the job is not in the cluster's list; ``exhausted_reason``: why the
-    monitor shut the job down for capacity.
-    """
-
-    state: str = ""
+    state: str = ""  # as printed: JOB_STATE_* or RESOURCE_EXHAUSTED; "" when none was
     error: str = ""
-    timed_out: bool = False
-    not_found: bool = False
-    exhausted_reason: str = ""
+    timed_out: bool = False  # a wait that reached its --timeout
+    not_found: bool = False  # the job is not in the cluster's list
+    exhausted_reason: str = ""  # why the monitor shut the job down for capacity
 
     @property
     def resource_exhausted(self) -> bool:
@@ -179,7 +153,8 @@ class MonitorAnswer:
 
 
 def parse_monitor_status(stdout: str, stderr: str = "") -> MonitorAnswer:
-    """``iris_monitor.py status``: ``job_id:`` / ``state:`` / ``error:`` lines."""
+    """``iris_monitor.py status``: ``job_id:`` / ``state:  JOB_STATE_*`` / ``error:`` lines
+    (a ``LookupError`` traceback: not found)."""
     if _not_found(stderr):
         return MonitorAnswer(not_found=True)
     fields: dict[str, str] = {}
@@ -196,7 +171,10 @@ _FINISHED = re.compile(r"^Job '?(?P<id>.*?)'? finished with state: (?P<state>[A-
 
 
 def parse_monitor_wait(stderr: str) -> MonitorAnswer:
-    """``iris_monitor.py wait``'s stderr: the terminal state, or why there is none."""
+    """``iris_monitor.py wait``'s stderr: the state of its last line ``Job '<id>' finished
+    with state: <STATE>`` (``RESOURCE_EXHAUSTED`` after a ``::warning title=...::<reason>``
+    line when ``--resource-exhaustion-policy shutdown`` ended it), else why there is none
+    (a ``TimeoutError`` traceback: past ``--timeout``; ``LookupError``: not found)."""
     state, error, exhausted = "", "", ""
     for line in stderr.splitlines():
         match = _FINISHED.match(line.strip())
@@ -263,13 +241,10 @@ _RESUBMIT = re.compile(r"Resubmit with `?(?P<flag>--priority[ =]?[a-z_]+)`?", re
 
 
 def priority_refusal(text: str) -> PriorityRefusal | None:
-    """The priority refusal in a submit's output, else None.
-
-    marin-iris 0.2.20 and 0.2.227 both word it ``<User|Budget identity> X cannot submit
-    production jobs (max band: interactive). Resubmit with `--priority interactive` ...``
-    (the controller's ``PERMISSION_DENIED``; the CLI prints the message, band names in
-    lower case); a wrapper may print ``PERMISSION_DENIED`` and only the advice.
-    """
+    """The priority refusal in a submit's output, else None. Both CLI generations print
+    ``<User|Budget identity> X cannot submit production jobs (max band: interactive).
+    Resubmit with `--priority interactive` ...``; a wrapper may print only
+    ``PERMISSION_DENIED`` and the advice."""
     refusal = _BAND_REFUSAL.search(text)
     resubmit = _RESUBMIT.search(text)
     if refusal is None and not (resubmit and "permission_denied" in text.lower()):

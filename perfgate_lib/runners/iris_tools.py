@@ -1,19 +1,13 @@
-"""The Iris tools of the checkout under test: its ``iris`` CLI and its ``iris_monitor.py``.
-
-The kit talks to Iris the way the checkout's own workflows do (docs/iris.md):
-
-* :class:`IrisCli`: the checkout's own ``.venv/bin/iris`` (what ``uv sync`` installed and
-  what marin's scripts run), else the run settings' ``iris_command``. Its generation
-  (:data:`~perfgate_lib.runners.iris_dialect.Dialect`) is read from its ``--help`` once
-  per runner and cached; its outputs are parsed by :mod:`~perfgate_lib.runners.iris_dialect`.
-* :class:`IrisMonitor`: ``uv run python scripts/ci/iris_monitor.py status|wait`` when the
-  checkout has that script (marin's workflows wait with it); ``None`` otherwise.
-
-Children get the environment without GitHub tokens. Seconds for every timeout.
+"""The Iris tools of the checkout under test, used as its own workflows use them
+(docs/iris.md): :class:`IrisCli`, its ``.venv/bin/iris`` (else ``iris_command``) in the
+dialect its ``--help`` shows (asked once), and :class:`IrisMonitor`, its
+``scripts/ci/iris_monitor.py`` when it has one. Children get the environment without
+GitHub tokens. Seconds for every timeout.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import shlex
@@ -24,7 +18,6 @@ from typing import Any
 
 from perfgate_lib.runners.base import RunnerError
 from perfgate_lib.runners.iris_dialect import (
-    STOP_VERB,
     Dialect,
     DialectError,
     MonitorAnswer,
@@ -71,6 +64,11 @@ def run_tool(
         raise RunnerError(f"{what}: no answer after {timeout_seconds:g} s") from exc
 
 
+def uv_python(uv_command: str, script: str, *args: str) -> list[str]:
+    """``uv run python SCRIPT ARGS``, ``uv_command`` split like a shell would."""
+    return [*shlex.split(uv_command), "run", "python", script, *args]
+
+
 def own_iris(folders: tuple[str | None, ...], configured: str) -> list[str]:
     """The first ``<folder>/.venv/bin/iris`` that exists, else ``configured`` (split)."""
     for folder in folders:
@@ -94,32 +92,27 @@ class IrisCli:
     cwd: str
     timeout_seconds: float = 900.0
     env: dict[str, str] = field(default_factory=dict)
-    _dialect: Dialect | None = field(default=None, repr=False)
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
         argv = [*self.command, f"--config={self.config_path}", *args]
         what = "iris " + " ".join(args[:2])
         return run_tool(argv, self.cwd, what, self.timeout_seconds, self.env)
 
-    @property
+    @functools.cached_property
     def dialect(self) -> Dialect:
         """The CLI's generation, from ``iris job --help`` and ``iris job list --help``
         (asked once)."""
-        if self._dialect is None:
-            helps = []
-            for args in (("job", "--help"), ("job", "list", "--help")):
-                argv = [*self.command, *args]
-                proc = run_tool(argv, self.cwd, "iris --help", self.timeout_seconds, self.env)
-                if proc.returncode != 0:
-                    raise RunnerError(
-                        f"`{shlex.join(argv)}` exited {proc.returncode}: {_tail(proc)}"
-                    )
-                helps.append(proc.stdout)
-            try:
-                self._dialect = detect_dialect(*helps)
-            except DialectError as exc:
-                raise RunnerError(f"{shlex.join(self.command)}: {exc}") from exc
-        return self._dialect
+        helps = []
+        for args in (("job", "--help"), ("job", "list", "--help")):
+            argv = [*self.command, *args]
+            proc = run_tool(argv, self.cwd, "iris --help", self.timeout_seconds, self.env)
+            if proc.returncode != 0:
+                raise RunnerError(f"`{shlex.join(argv)}` exited {proc.returncode}: {_tail(proc)}")
+            helps.append(proc.stdout)
+        try:
+            return detect_dialect(*helps)
+        except DialectError as exc:
+            raise RunnerError(f"{shlex.join(self.command)}: {exc}") from exc
 
     def list_jobs(self, prefix: str | None) -> list[dict[str, Any]]:
         """Entries of ``job list`` under ``prefix`` (every job when None)."""
@@ -131,10 +124,6 @@ class IrisCli:
             return parse_listing(dialect, proc.stdout)
         except DialectError as exc:
             raise RunnerError(f"iris job list ({dialect} dialect): {exc}") from exc
-
-    def stop_args(self, job_id: str) -> list[str]:
-        """``job stop JOB`` (0.2.20) or ``job cancel JOB`` (0.2.227)."""
-        return ["job", STOP_VERB[self.dialect], job_id]
 
 
 @dataclass
@@ -158,18 +147,17 @@ class IrisMonitor:
         return None
 
     def _run(self, verb: str, job_id: str, *extra: str, timeout: float) -> Any:
-        argv = [*shlex.split(self.uv_command), "run", "python", MONITOR_SCRIPT, verb]
-        argv += ["--job-id", job_id, "--iris-config", self.config_path, *extra]
+        argv = uv_python(self.uv_command, MONITOR_SCRIPT, verb, "--job-id", job_id)
+        argv += ["--iris-config", self.config_path, *extra]
         return run_tool(argv, self.checkout, f"iris_monitor.py {verb}", timeout, self.env)
 
     def status(self, job_id: str) -> MonitorAnswer:
         """``iris_monitor.py status``: the job's state now."""
         proc = self._run("status", job_id, timeout=self.timeout_seconds)
         try:
-            answer = parse_monitor_status(proc.stdout, proc.stderr)
+            return parse_monitor_status(proc.stdout, proc.stderr)
         except DialectError as exc:
             raise RunnerError(f"{exc} (exit {proc.returncode}: {_tail(proc)})") from exc
-        return answer
 
     def wait(self, job_id: str, seconds: float) -> MonitorAnswer:
         """``iris_monitor.py wait`` for at most ``seconds`` (its ``--timeout``), polling

@@ -93,8 +93,6 @@ class ReplayRunner:
             gate=gate,
             attempt=attempt,
             ferry_module=ferry,
-            status_path=None,
-            run_id=None,
             cwd=worktree,
             raw={"job_id": job_id, "replay_report": path, "ferry_module": ferry},
         )
