@@ -20,7 +20,7 @@ import io
 import posixpath
 import re
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from perfgate_lib.errors import BaselineUnavailable, GitHubError, ReportError
@@ -79,20 +79,9 @@ class Provenance:
         )
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "source": self.source,
-            "gate": self.gate,
-            "location": self.location,
-            "run_id": self.run_id,
-            "run_url": self.run_url,
-            "sha": self.sha,
-            "created_at": self.created_at,
-            "age_hours": None if self.age_hours is None else round(self.age_hours, 2),
-            "stale": self.stale,
-            "max_age_hours": self.max_age_hours,
-            "scheduled": self.scheduled,
-            "notes": list(self.notes),
-        }
+        """Every field in order; the age rounded to 0.01 h, the notes as a list."""
+        age = None if self.age_hours is None else round(self.age_hours, 2)
+        return {**asdict(self), "age_hours": age, "notes": list(self.notes)}
 
 
 @dataclass(frozen=True)
@@ -162,6 +151,11 @@ def report_from_zip(data: bytes, member: str, source: str) -> tuple[PerfReport, 
     are bounded by ``artifact_max_bytes`` and ``artifact_member_max_bytes`` (limits.yaml).
     """
     limits = load_limits()
+    cap = limits.artifact_member_max_bytes
+
+    def too_large(what: str) -> ReportTooLarge:
+        return ReportTooLarge(source, None, what, "artifact_member_max_bytes", cap)
+
     if len(data) > limits.artifact_max_bytes:
         raise ReportTooLarge(
             source, None, f"{len(data):,} bytes", "artifact_max_bytes", limits.artifact_max_bytes
@@ -184,27 +178,15 @@ def report_from_zip(data: bytes, member: str, source: str) -> tuple[PerfReport, 
                 source, None, f"{len(matches)} report members ({names}); refusing to pick one"
             )
         (chosen,) = matches
-        if chosen.file_size > limits.artifact_member_max_bytes:
-            raise ReportTooLarge(
-                source,
-                None,
-                f"{chosen.filename} of {chosen.file_size:,} bytes",
-                "artifact_member_max_bytes",
-                limits.artifact_member_max_bytes,
-            )
+        if chosen.file_size > cap:
+            raise too_large(f"{chosen.filename} of {chosen.file_size:,} bytes")
         try:
             with archive.open(chosen) as fh:  # the declared size can lie: read one past it
-                raw = fh.read(limits.artifact_member_max_bytes + 1)
+                raw = fh.read(cap + 1)
         except (zipfile.BadZipFile, OSError, RuntimeError) as exc:
             raise ReportError(source, None, f"cannot extract {chosen.filename}: {exc}") from exc
-        if len(raw) > limits.artifact_member_max_bytes:
-            raise ReportTooLarge(
-                source,
-                None,
-                f"{chosen.filename} (more than its declared size)",
-                "artifact_member_max_bytes",
-                limits.artifact_member_max_bytes,
-            )
+        if len(raw) > cap:
+            raise too_large(f"{chosen.filename} (more than its declared size)")
     return loads_report(raw, f"{source}/{chosen.filename}"), raw
 
 
