@@ -24,7 +24,7 @@ through :mod:`perfgate_lib.io.github` and :mod:`perfgate_lib.gate.flow`.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from perfgate_lib.errors import EXIT_PASS, PerfgateError, UsageError
@@ -60,22 +60,10 @@ class TriggerResult:
     message: str
     exit_code: int = EXIT_PASS
     run_dir: str | None = None
-    notes: list[str] = field(default_factory=list)
     plan: dict[str, Any] | None = None  # plan-only: the `perfgate run` a ladder job should do
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "action": self.action,
-            "pr": self.pr,
-            "message": self.message,
-            "exit_code": self.exit_code,
-            "run_dir": self.run_dir,
-            "plan": self.plan,
-        }
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+        return asdict(self)
 
 
 def load_event(path: str) -> dict[str, Any]:
@@ -152,13 +140,10 @@ class CommentTrigger:
         self.kit = require_kit_login(client)
         self.base_options = run_options
         self.run_url = run_url
-        self.now = now or _now()
+        self.now = now or dt.datetime.now(dt.UTC)
         self.runs_root = run_options.runs_root or default_runs_root()
 
     # ------------------------------------------------------------------ helpers
-    def _post(self, pr: int, text: str, state: dict[str, Any]) -> None:
-        post_state(self.client, pr, text, state)
-
     def _note(self, pr: int, body: str) -> None:
         """A plain (non-sentinel) reply, a rendered template (``note`` or ``busy``): notes
         never replace the canonical comment."""
@@ -228,7 +213,7 @@ class CommentTrigger:
             head_sha=assessment.head_sha,
             table=Trusted(render_assessment_table(assessment)),
         )
-        self._post(pr, body, state)
+        post_state(self.client, pr, body, state)
         action = "assessed" if assessment.in_scope else "out_of_scope"
         return TriggerResult(action, pr, f"assessment posted ({stage})", run_dir=outcome.run_dir)
 
@@ -272,7 +257,7 @@ class CommentTrigger:
             running = render(
                 "running", reviewer=commenter, reply=text, sha=head, run_url=self.run_url
             )
-            self._post(pr, running, lock)
+            post_state(self.client, pr, running, lock)
         if self.plan_only and not skip:
             plan = {"pr": pr, "sha": head, "confirm": text, "reviewer": commenter}
             return TriggerResult("confirmed", pr, "lock set; the ladder job runs it", plan=plan)
@@ -302,4 +287,4 @@ class CommentTrigger:
         pending = self._pending(pr)
         if pending and pending.get("stage") == "running":
             stopped = render("stopped", why=why, run_url=self.run_url)
-            self._post(pr, stopped, {"stage": "stopped", "sha": pending.get("sha")})
+            post_state(self.client, pr, stopped, {"stage": "stopped", "sha": pending.get("sha")})
