@@ -465,7 +465,7 @@ def post_and_finish(
     mode = "file" if opts.dry_run else "github"
     post_comment(state, kind, key, body, mode=mode, repo=opts.repo, pr=opts.pr)
     outcome = {"exit_code": exit_code, "verdict": verdict, "message": message}
-    return finish(opts, state, "finished", outcome)
+    return finish(state, outcome)
 
 
 def run_local(opts: RunOptions, state: RunState, assessment: Any) -> RunOutcome:
@@ -505,9 +505,10 @@ def run_local(opts: RunOptions, state: RunState, assessment: Any) -> RunOutcome:
 
 
 # ---------------------------------------------------------------------- the command
-def finish(opts: RunOptions, state: RunState, status: str, outcome: dict[str, Any]) -> RunOutcome:
-    """Record the outcome, archive the run folder, return what to tell the user."""
-    state.set(status=status, outcome=outcome, finished_at=utc_stamp())
+def finish(state: RunState, outcome: dict[str, Any]) -> RunOutcome:
+    """Record the outcome (the run is finished), archive the run folder, return what to
+    tell the user."""
+    state.set(status="finished", outcome=outcome, finished_at=utc_stamp())
     archive(state, outcome)
     return RunOutcome(
         int(outcome["exit_code"]),
@@ -569,15 +570,13 @@ def _run_held(
         if isinstance(exc, LockLost):
             raise  # another run holds the PR now: its state.json is not ours to write
         state.reload()
-        if state.status not in ("halted", "finished"):
-            state.set(
-                status="error",
-                outcome={"exit_code": exc.exit_code, "message": str(exc), "verdict": None},
-            )
-        else:
-            state.set(outcome={"exit_code": exc.exit_code, "message": str(exc), "verdict": None})
+        outcome = {"exit_code": exc.exit_code, "message": str(exc), "verdict": None}
+        if state.status in ("halted", "finished"):
+            state.set(outcome=outcome)
             with contextlib.suppress(PerfgateError):
-                archive(state, state.record.outcome or {})
+                archive(state, outcome)
+        else:
+            state.set(status="error", outcome=outcome)
         raise
 
 
@@ -621,9 +620,7 @@ def _run(opts: RunOptions, state: RunState, reply: str, echo: Callable[[str], No
     echo(render_assessment_block(assessment))
     if not assessment.in_scope and assessment.max_gate == "skip":
         return finish(
-            opts,
             state,
-            "finished",
             {
                 "exit_code": EXIT_PASS,
                 "verdict": "out_of_scope",
@@ -642,4 +639,4 @@ def _run(opts: RunOptions, state: RunState, reply: str, echo: Callable[[str], No
     state.reload()
     data = outcome.to_json()
     data["message"] = outcome.final.reason
-    return finish(opts, state, "finished", data)
+    return finish(state, data)
