@@ -166,15 +166,6 @@ def local_baseline(path: str, gate: int) -> str:
     return path
 
 
-def tier_names() -> dict[int, str]:
-    """Gate -> tier name, from ``parameters/gate<N>.yaml``."""
-    return {n: load_gate(n).name for n in (1, 2, 3)}
-
-
-def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
 def recorded_watch(rec: AttemptRecord, job_id: str) -> Watch:
     """The watch an attempt record holds; submitted now when the record has no time."""
     submitted = rec.submitted_at or iso(utc_now())
@@ -314,11 +305,8 @@ class GateSession:
             collect_script=self.common.collect_script,
             collect_from=self.common.collect_from,
             timeout_seconds=self.common.command_timeout_seconds,
-            on_submit_started=self._submit_started,
+            on_submit_started=lambda pid, out: self._update(submit_pid=pid, submit_output=out),
         )
-
-    def _submit_started(self, pid: int, output_path: str) -> None:
-        self._update(submit_pid=pid, submit_output=output_path)
 
     # ------------------------------------------------------------------ baseline
     def fetch_baseline(self) -> dict[str, Any]:
@@ -542,14 +530,10 @@ class GateSession:
                     ),
                     progress=printer,
                 )
-            except KeyboardInterrupt:
-                self.interrupted(watch, policy)
+            except KeyboardInterrupt:  # stop the ferry only when the policy allows
+                handle_interrupt(self.state, self.runner, self.job.gate, self.job.attempt, policy)
                 raise
         return result.watch
-
-    def interrupted(self, watch: Watch, policy: BabysitPolicy) -> str:
-        """On an interrupt: stop the ferry only when the policy allows, else leave it."""
-        return handle_interrupt(self.state, self.runner, self.job.gate, self.job.attempt, policy)
 
     # ------------------------------------------------------------------ collect
     def collect(self) -> str:
@@ -630,7 +614,6 @@ class GateSession:
         """Verdict, charts and comment for this attempt (:class:`CompareResult`)."""
         from perfgate_lib.assess.render import assessment_table_md
         from perfgate_lib.verdict.compare import run_compare
-        from perfgate_lib.verdict.render import CommentExtras
 
         rec = self.record
         watch = self.watch()
@@ -647,20 +630,15 @@ class GateSession:
                     "attempt": self.job.attempt,
                 },
             }
-            assessment_md = assessment_table_md(self.job.assessment or None)
-
-            def extras_for(verdict: Any) -> CommentExtras:
-                return self._comment_extras(verdict, rec, watch)
-
             result = run_compare(
                 self.baseline_path,
                 self.treatment_path,
                 gate=self.job.gate,
-                assessment_md=assessment_md,
+                assessment_md=assessment_table_md(self.job.assessment or None),
                 thresholds=self.job.thresholds or None,
                 out_dir=self.out_dir,
                 context=context,
-                extras_for=extras_for,
+                extras_for=lambda verdict: self._comment_extras(verdict, rec, watch),
             )
             verdict = result.verdict.verdict
             self._write_outcome(rec, watch, verdict)
@@ -675,7 +653,8 @@ class GateSession:
 
         job = self.job
         history = [*self.history(), GateResult(job.gate, job.attempt, verdict.verdict)]
-        notes = ladder_notes(job.max_gate, history, tier_names())
+        tier_names = {n: load_gate(n).name for n in (1, 2, 3)}  # parameters/gate<N>.yaml
+        notes = ladder_notes(job.max_gate, history, tier_names)
         notes += [n for n in (queue_wait_note(watch.queue_wait_seconds),) if n]
         diffs, where = sections.run_setting_differences(
             job.runner, job.checkout, job.gate, self.params
@@ -787,7 +766,7 @@ def post_comment(
     only write it (``mode="file"``). The run folder's ``comment.md`` always holds the
     latest body. Skipped when the same (kind, key, body) was posted already: a resumed
     run never posts twice. The token comes from the environment, never from ``state``."""
-    digest = sha256(body)
+    digest = hashlib.sha256(body.encode("utf-8")).hexdigest()
     storage.write_text(storage.join(state.run_dir, FINAL_COMMENT), body)
     done = state.posted(kind, key, digest)
     if done is not None:
