@@ -153,6 +153,14 @@ class CommentTrigger:
     def _options(self, pr: int, **changes: Any) -> RunOptions:
         return replace(self.base_options, pr=pr, repo=self.client.settings.repo, **changes)
 
+    def _busy(self, pr: int, requester: str | None) -> TriggerResult | None:
+        """When a gate of ``pr`` already runs: a note linking to it, and the result."""
+        holder = _lock_holder(self.client, pr, self.runs_root, self.now)
+        if not holder:
+            return None
+        self._note(pr, render("busy", holder=holder, requester=requester))
+        return TriggerResult("busy", pr, f"a gate is already running: {holder}")
+
     def _pending(self, pr: int) -> dict[str, Any] | None:
         return kit_state(self.client, pr)[1]
 
@@ -189,10 +197,9 @@ class CommentTrigger:
         if not allowed.allowed:
             self._note(pr, render("note", kind="not_started", reason=allowed.reason))
             return TriggerResult("refused", pr, allowed.reason)
-        holder = _lock_holder(self.client, pr, self.runs_root, self.now)
-        if holder:
-            self._note(pr, render("busy", holder=holder, requester=requester))
-            return TriggerResult("busy", pr, f"a gate is already running: {holder}")
+        busy = self._busy(pr, requester)
+        if busy:
+            return busy
         outcome = run(self._options(pr, confirm=None, reviewer=None), echo=lambda _t: None)
         from perfgate_lib.assess.render import render_assessment_table
         from perfgate_lib.assess.run import load_assessment
@@ -233,10 +240,9 @@ class CommentTrigger:
         except UsageError as exc:
             self._note(pr, render("note", kind="unreadable", reply=text, reason=str(exc)))
             return TriggerResult("bad_reply", pr, str(exc))
-        holder = _lock_holder(self.client, pr, self.runs_root, self.now)
-        if holder:
-            self._note(pr, render("busy", holder=holder, requester=None))
-            return TriggerResult("busy", pr, f"a gate is already running: {holder}")
+        busy = self._busy(pr, None)
+        if busy:
+            return busy
         head = str(self.client.pull(pr).head.sha)
         if pending.get("sha") != head:
             moved = render("note", kind="head_moved", confirmed=str(pending.get("sha")), head=head)
