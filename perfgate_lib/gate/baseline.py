@@ -409,9 +409,9 @@ def from_local(path: str, params: GateParams, now: dt.datetime) -> Baseline:
             if storage.exists(candidate):
                 target = candidate
                 break
-    raw = storage.read_bytes(target) if storage.exists(target) else None
-    if raw is None:
+    if not storage.exists(target):
         raise ReportError(target, None, "file not found")
+    raw = storage.read_bytes(target)
     report = loads_report(raw, target)
     created = parse_time(report.collected_at_utc)
     prov = Provenance.dated(

@@ -7,6 +7,7 @@ environment: a missing file is ``None``, a process that does not finish in time 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shlex
@@ -281,16 +282,7 @@ def save_helps(helps: dict[str, Help], folder: Path) -> None:
     for key, help_ in helps.items():
         if help_.text:
             (folder / _help_file(tuple(key.split()))).write_text(help_.text)
-    outcomes = {
-        key: {
-            "argv": list(h.argv),
-            "exit_code": h.exit_code,
-            "stdout": h.stdout,
-            "stderr": h.stderr,
-            "error": h.error,
-        }
-        for key, h in helps.items()
-    }
+    outcomes = {key: dataclasses.asdict(h) for key, h in helps.items()}  # argv, exit_code, ...
     (folder / "helps.json").write_text(json.dumps(outcomes, indent=2) + "\n")
 
 
