@@ -183,13 +183,6 @@ def head_sha(opts: RunOptions) -> str:
     return head
 
 
-def recorded_options(opts: RunOptions) -> dict[str, Any]:
-    """The options worth keeping in state.json (no secrets are among them)."""
-    data = asdict(opts)
-    data.pop("confirm", None)
-    return data
-
-
 # ---------------------------------------------------------------------- run folder
 def fresh_run_dir(root: str, pr: int, sha: str) -> str:
     """``<root>/pr<PR>/<stamp>-<sha7>``, suffixed ``-2``, ``-3``... when two runs start
@@ -223,7 +216,7 @@ def open_run(opts: RunOptions, sha: str) -> tuple[RunState, bool]:
         repo=opts.repo,
         sha=sha,
         runner=opts.runner,
-        options=recorded_options(opts),
+        options={k: v for k, v in asdict(opts).items() if k != "confirm"},  # no secrets
         pid=os.getpid(),
     )
     return state, False
@@ -404,11 +397,6 @@ def progress_watch(path: str, interval: float = 0.5) -> Iterator[None]:
         thread.join(timeout=2)
 
 
-def history_of(state: RunState) -> list[GateResult]:
-    """Gate attempts whose comment is out (the ladder so far)."""
-    return [GateResult.from_json(r) for r in state.record.ladder]
-
-
 def in_flight(state: RunState) -> tuple[int, int] | None:
     """(gate, attempt) of an attempt with a job not yet terminal, if any."""
     for rec in state.attempts():
@@ -448,7 +436,7 @@ def run_gates(opts: RunOptions, state: RunState, max_gate: str) -> LadderOutcome
         return run_ladder(
             max_gate,
             lambda g, a: execute_attempt(opts, state, g, a, worktree),
-            history_of(state),
+            [GateResult.from_json(r) for r in state.record.ladder],  # comments out so far
         )
 
 
