@@ -31,7 +31,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from perfgate_lib.errors import EXIT_COULD_NOT_RUN, EXIT_PASS, PerfgateError, UsageError
@@ -274,8 +274,6 @@ def confirm(opts: RunOptions, state: RunState, path: str, reply: str) -> Any:
         if not confirmed or confirmed.get("reply") != reply:
             base = assessment
             if confirmed:  # a new reply before any gate ran: start from the proposal
-                from dataclasses import replace
-
                 base = replace(assessment, max_gate=assessment.proposed_max_gate, confirmation=None)
             assessment = apply_reply(base, reply, reviewer=opts.reviewer)
             storage.write_text(path, json.dumps(assessment.to_json(), indent=2) + "\n")

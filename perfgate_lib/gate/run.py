@@ -126,10 +126,7 @@ def resolve_cluster_config(
     default_path = os.path.realpath(os.path.join(checkout or ".", default))
     if not iris_config:
         return default_path, False
-    given = (
-        iris_config if os.path.isabs(iris_config) else os.path.join(checkout or ".", iris_config)
-    )
-    given = os.path.realpath(given)
+    given = os.path.realpath(os.path.join(checkout or ".", iris_config))  # as given if absolute
     if given == default_path:
         return default_path, False
     if not allow_other:
@@ -511,10 +508,9 @@ class GateSession:
 
     def babysit(self) -> Watch:
         """Poll the job until terminal (resumes the recorded watch)."""
-        rec = self.record
-        if rec.job is not None and rec.job.terminal:
-            return self.watch()
         watch = self.watch()
+        if watch.terminal:
+            return watch
         policy = self.policy()
         printer = ProgressPrinter(self.out_dir, gate=self.job.gate)
         with self._step("babysit"):
