@@ -60,11 +60,7 @@ class Provenance:
 
     @classmethod
     def dated(
-        cls,
-        params: Any,
-        created: dt.datetime | None,
-        now: dt.datetime,
-        **fields: Any,
+        cls, params: Any, created: dt.datetime | None, now: dt.datetime, **fields: Any
     ) -> Provenance:
         """Provenance of a report of ``params``' gate created at ``created``: the
         creation time, age and staleness filled in (``fields``: source, location, ids)."""

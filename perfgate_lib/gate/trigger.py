@@ -269,8 +269,7 @@ class CommentTrigger:
             return TriggerResult("confirmed", pr, "lock set; the ladder job runs it", plan=plan)
         try:
             outcome = run(
-                self._options(pr, confirm=text, reviewer=commenter, sha=head),
-                echo=lambda _t: None,
+                self._options(pr, confirm=text, reviewer=commenter, sha=head), echo=lambda _t: None
             )
         except PerfgateError as exc:
             self.release(pr, str(exc))

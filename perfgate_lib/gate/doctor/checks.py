@@ -195,10 +195,7 @@ def _options_row(
 
 
 def check_iris(
-    helps: dict[str, Help],
-    dialect: str | None,
-    dialect_error: str,
-    run_flags: dict[str, str],
+    helps: dict[str, Help], dialect: str | None, dialect_error: str, run_flags: dict[str, str]
 ) -> list[Row]:
     """Rows for the iris CLI from its help texts (keys ``""``, ``"job"``, ``"job list"``,
     ``"job logs"``, ``"job run"``). ``dialect``/``dialect_error``: what

@@ -20,11 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from perfgate_lib.gate.doctor.checks import Help
-from perfgate_lib.gate.doctor.helptext import (
-    help_commands,
-    help_options,
-    source_options,
-)
+from perfgate_lib.gate.doctor.helptext import help_commands, help_options, source_options
 
 HELP_TIMEOUT_S = 120.0  # one process asking for help (marin-iris 0.2.227 starts in ~4 s CPU)
 IRIS_VERBS_WITH_OPTIONS = ("list", "logs", "run")  # verbs whose flags the kit needs
