@@ -197,13 +197,10 @@ def from_actions(
         runs = client.workflow_runs(
             params.workflow, branch=params.branch, event=params.event, status="success"
         )
+        wanted = (params.event, params.branch, "success")
         for run in runs:
             # the API filters already; check again so a lax server cannot slip one in
-            if (run.event, run.head_branch, run.conclusion) != (
-                params.event,
-                params.branch,
-                "success",
-            ):
+            if (run.event, run.head_branch, run.conclusion) != wanted:
                 continue
             if checked >= max_runs:
                 break

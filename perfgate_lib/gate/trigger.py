@@ -175,17 +175,14 @@ class CommentTrigger:
             return TriggerResult(
                 "ignored", pr, f"a comment {str(event.get('action'))[:20]!r}, not created"
             )
-        commenter = ((comment.get("user") or {}).get("login")) or ""
-        kit = self.kit
-        if (comment.get("user") or {}).get("type") == "Bot" or (
-            kit and commenter.lower() == kit.lower()
-        ):
+        user = comment.get("user") or {}
+        commenter = user.get("login") or ""
+        if user.get("type") == "Bot" or commenter.lower() == self.kit.lower():
             return TriggerResult("ignored", pr, "a comment of a bot (or of the kit itself)")
         body = comment.get("body") or ""
-        if is_request(body, kit):
+        if is_request(body, self.kit):
             return self.request(int(pr), commenter)
-        reply = reply_text(body)
-        if reply is not None:
+        if reply_text(body) is not None:
             author = ((issue.get("user") or {}).get("login")) or ""
             return self.reply(int(pr), commenter, author, body.strip())
         return TriggerResult("ignored", pr, "neither a gate request nor a reply")

@@ -24,6 +24,7 @@ from perfgate_lib.gate.doctor.helptext import help_commands, help_options, sourc
 
 HELP_TIMEOUT_S = 120.0  # one process asking for help (marin-iris 0.2.227 starts in ~4 s CPU)
 IRIS_VERBS_WITH_OPTIONS = ("list", "logs", "run")  # verbs whose flags the kit needs
+HELP_PATHS = ((), ("job",), *(("job", v) for v in IRIS_VERBS_WITH_OPTIONS))  # iris ... --help
 # Environment variables a checkout's tools never get from the doctor (tokens, keys).
 _SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|CREDENTIAL|_KEY$|^GITHUB_PAT$", re.I)
 
@@ -186,11 +187,10 @@ def iris_helps(command: list[str], timeout_s: float = HELP_TIMEOUT_S) -> dict[st
     interpreter. Anything else is asked ``iris --help`` first, and sub-commands only when
     that reads as a click help listing ``job`` (a stand-in that is not a click CLI is
     never given arguments it would act on)."""
-    paths = [(), ("job",), *(("job", v) for v in IRIS_VERBS_WITH_OPTIONS)]
     exe = shutil.which(command[0]) or command[0]
     python = console_script_python(exe) if len(command) == 1 else None
     if python is not None:
-        return _helps_in_one_process(python, exe, paths, timeout_s)
+        return _helps_in_one_process(python, exe, list(HELP_PATHS), timeout_s)
 
     def ask(path: tuple[str, ...]) -> tuple[str, Help]:
         got = run_help([*command, *path, "--help"], timeout_s)
@@ -260,7 +260,7 @@ def helps_from_folder(folder: Path) -> dict[str, Help]:
             for key, h in json.loads(recorded).items()
         }
     out: dict[str, Help] = {}
-    for path in [(), ("job",), *(("job", v) for v in IRIS_VERBS_WITH_OPTIONS)]:
+    for path in HELP_PATHS:
         text = read_text(folder / _help_file(path))
         shown = ("iris", *path, "--help")
         out[" ".join(path)] = (
