@@ -274,6 +274,10 @@ class GateSession:
             )
             raise
 
+    def _write_json(self, name: str, data: Any) -> None:
+        """``data`` as indented JSON in the gate folder's file ``name``."""
+        storage.write_text(storage.join(self.out_dir, name), json.dumps(data, indent=2) + "\n")
+
     def _make_runner(self) -> Runner:
         if self.job.runner == "replay":
             from perfgate_lib.runners.replay import ReplayRunner, parse_source
@@ -340,10 +344,7 @@ class GateSession:
                 raise
             found.save(self.baseline_path)
             prov = found.provenance.to_json()
-            storage.write_text(
-                storage.join(self.out_dir, "baseline-provenance.json"),
-                json.dumps(prov, indent=2) + "\n",
-            )
+            self._write_json("baseline-provenance.json", prov)
             self._update(status="baseline", baseline=prov, baseline_path=self.baseline_path)
         return prov
 
@@ -447,10 +448,7 @@ class GateSession:
             submitted_at=started or iso(utc_now()),
             submit_recorded_by=how,
         )
-        storage.write_text(
-            storage.join(self.out_dir, "submission.json"),
-            json.dumps(sub.to_json(), indent=2) + "\n",
-        )
+        self._write_json("submission.json", sub.to_json())
         out = self.record.submit_output
         if out and os.path.isfile(out) and storage.join(self.out_dir, "submit-output.txt") != out:
             with open(out, encoding="utf-8", errors="replace") as fh:
@@ -590,9 +588,7 @@ class GateSession:
         except RunnerError as exc:
             self.state.event(f"{self.folder}:job-tree-unavailable", error=str(exc))
             return {}
-        storage.write_text(
-            storage.join(self.out_dir, "job-tree.json"), json.dumps(tree, indent=2) + "\n"
-        )
+        self._write_json("job-tree.json", tree)
         unfinished = unfinished_steps(job_id, tree)
         self._update(unfinished_steps=unfinished, job_tree_size=len(tree))
         return unfinished
@@ -700,9 +696,7 @@ class GateSession:
             "report_synthesized": rec.report_synthesized,
             "baseline": rec.baseline,
         }
-        storage.write_text(
-            storage.join(self.out_dir, "gate.json"), json.dumps(outcome, indent=2) + "\n"
-        )
+        self._write_json("gate.json", outcome)
 
     # ------------------------------------------------------------------ post
     def post(self) -> dict[str, Any]:
