@@ -34,6 +34,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from rich.console import Console
+
 from perfgate_lib.errors import EXIT_COULD_NOT_RUN, EXIT_PASS, PerfgateError, UsageError
 from perfgate_lib.gate.ladder import GateResult, LadderOutcome, parse_max_gate, run_ladder
 from perfgate_lib.gate.run import (
@@ -355,11 +357,7 @@ def progress_watch(path: str, interval: float = 0.5) -> Iterator[None]:
     """Echo the babysitter's progress lines (written by the gate notebook's kernel) to
     this terminal while the notebook runs; a live status line on a TTY."""
     stop = threading.Event()
-    console = None
-    with contextlib.suppress(ImportError):
-        from rich.console import Console
-
-        console = Console(stderr=True)
+    console = Console(stderr=True)
 
     def loop() -> None:
         last = None
@@ -374,7 +372,7 @@ def progress_watch(path: str, interval: float = 0.5) -> Iterator[None]:
                 if not line or line == last:
                     continue
                 last = line
-                if console is not None and console.is_terminal:
+                if console.is_terminal:
                     if status is None:
                         status = console.status(line)
                         status.start()
