@@ -270,20 +270,20 @@ def confirm(opts: RunOptions, state: RunState, path: str, reply: str) -> Any:
     assessment = load_assessment(path)
     if opts.sha and assessment.head_sha and assessment.head_sha != opts.sha:
         raise HeadMoved(opts.pr, opts.sha, assessment.head_sha)  # assessed another commit
-    started = bool(state.attempts())
     confirmed = assessment.confirmation
-    if reply and (not confirmed or not started):
-        if not confirmed or confirmed.get("reply") != reply:
-            base = assessment
-            if confirmed:  # a new reply before any gate ran: start from the proposal
-                base = replace(assessment, max_gate=assessment.proposed_max_gate, confirmation=None)
-            assessment = apply_reply(base, reply, reviewer=opts.reviewer)
-            storage.write_text(path, json.dumps(assessment.to_json(), indent=2) + "\n")
-    elif reply and started and confirmed and confirmed.get("reply") != reply:
+    new_reply = bool(reply) and (not confirmed or confirmed.get("reply") != reply)
+    if new_reply and confirmed and state.attempts():
         _say(
             f"note: this run was confirmed with {confirmed.get('reply')!r} and "
             f"has gates in flight; --confirm {reply!r} is ignored"
         )
+    elif new_reply:
+        if confirmed:  # a new reply before any gate ran: start from the proposal
+            assessment = replace(
+                assessment, max_gate=assessment.proposed_max_gate, confirmation=None
+            )
+        assessment = apply_reply(assessment, reply, reviewer=opts.reviewer)
+        storage.write_text(path, json.dumps(assessment.to_json(), indent=2) + "\n")
     if not assessment.confirmation:
         return None
     state.set(confirmation=assessment.confirmation, max_gate=assessment.max_gate)
