@@ -795,9 +795,7 @@ def handle_interrupt(
                 gate, attempt, f"gate{gate}-attempt{attempt}:stop-failed", stop_error=str(exc)
             )
             return f"could not stop {job_id}: {exc}"
-        state.update_attempt(
-            gate, attempt, f"gate{gate}-attempt{attempt}:stopped", status="stopped"
-        )
+        state.update_attempt(gate, attempt, status="stopped")  # event gate<N>-attempt<K>:stopped
         return f"stopped {job_id}"
     state.event(
         f"gate{gate}-attempt{attempt}:left-running",

@@ -8,6 +8,7 @@ environment: a missing file is ``None``, a process that does not finish in time 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
 import shlex
@@ -162,8 +163,6 @@ def console_script_python(path: str) -> str | None:
 def _helps_in_one_process(
     python: str, script: str, paths: list[tuple[str, ...]], timeout_s: float
 ) -> dict[str, Help]:
-    import json
-
     argv = [python, "-c", _WALKER, script, json.dumps([list(p) for p in paths])]
     done = run_help(argv, timeout_s)
     shown = {" ".join(p): ("iris", *p, "--help") for p in paths}
@@ -251,8 +250,6 @@ def helps_from_folder(folder: Path) -> dict[str, Help]:
     names :func:`save_helps` writes), keyed like :func:`iris_helps`. ``helps.json``, when
     present, holds every call's outcome (a CLI that could not start included); without it
     a missing file is a help that was not printed (exit 2)."""
-    import json
-
     recorded = read_text(folder / "helps.json")
     if recorded is not None:
         return {
@@ -272,8 +269,6 @@ def helps_from_folder(folder: Path) -> dict[str, Help]:
 def save_helps(helps: dict[str, Help], folder: Path) -> None:
     """Write each printed help text as :func:`helps_from_folder` reads it, and every
     call's outcome to ``helps.json``."""
-    import json
-
     folder.mkdir(parents=True, exist_ok=True)
     for key, help_ in helps.items():
         if help_.text:
