@@ -397,11 +397,8 @@ def from_local(path: str, params: GateParams, now: dt.datetime) -> Baseline:
     """A report file, or a folder holding perf-report.json / perf_report.json."""
     target = str(path)
     if not target.endswith(".json"):
-        for name in REPORT_NAMES:
-            candidate = storage.join(target, name)
-            if storage.exists(candidate):
-                target = candidate
-                break
+        candidates = (storage.join(target, name) for name in REPORT_NAMES)
+        target = next((c for c in candidates if storage.exists(c)), target)
     if not storage.exists(target):
         raise ReportError(target, None, "file not found")
     raw = storage.read_bytes(target)

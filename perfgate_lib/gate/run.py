@@ -152,15 +152,13 @@ def local_baseline(path: str, gate: int) -> str:
     (the bundled examples) or ``baseline-g<N>.json``; else the folder itself."""
     if not path or path.endswith(".json"):
         return path
-    for name in (
+    names = (
         f"gate{gate}/baseline-report.json",
         f"tier{gate}_baseline.json",
         f"baseline-g{gate}.json",
-    ):
-        candidate = storage.join(path, name)
-        if storage.exists(candidate):
-            return candidate
-    return path
+    )
+    candidates = (storage.join(path, name) for name in names)
+    return next((c for c in candidates if storage.exists(c)), path)
 
 
 def recorded_watch(rec: AttemptRecord, job_id: str) -> Watch:
@@ -238,14 +236,13 @@ class GateSession:
             return None
         from perfgate_lib.audit.archive import archive_run
 
-        result = archive_run(
+        return archive_run(
             self.run_dir,
             pr=self.job.pr or None,
             gate=self.job.gate,
             sha=self.job.sha[:7] or None,
             verdict=self.record.verdict,
-        )
-        return result.index_file
+        ).index_file
 
     # ------------------------------------------------------------------ plumbing
     @property

@@ -153,9 +153,7 @@ def standing_verdict(body: str | None) -> str | None:
         return None
     state = read_marker(body)
     if state is None:
-        text = body.strip()
-        text = text[len(SENTINEL) :].strip() if text.startswith(SENTINEL) else text
-        return text or None
+        return body.strip().removeprefix(SENTINEL).strip() or None
     if state.get("stage") not in NOT_VERDICTS:
         return None
     start = body.find(VERDICT_START)
