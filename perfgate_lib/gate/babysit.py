@@ -254,6 +254,21 @@ class BabysitResult:
     watch: Watch
 
 
+def look(
+    runner: Runner, job_id: str, seconds: float | None, sleep: Callable[[float], None]
+) -> JobState:
+    """One look at the job: :meth:`Runner.poll` now (``seconds`` None), else
+    :meth:`Runner.wait` for at most ``seconds`` (a runner without it: sleep, then poll)."""
+    if seconds is None:
+        return runner.poll(job_id)
+    wait = getattr(runner, "wait", None)
+    if wait is not None:
+        return wait(job_id, max(0.0, seconds))
+    if seconds > 0:
+        sleep(seconds)
+    return runner.poll(job_id)
+
+
 def babysit(
     runner: Runner,
     watch: Watch,
@@ -272,64 +287,37 @@ def babysit(
     """
     closing = progress if isinstance(progress, contextlib.AbstractContextManager) else None
     with closing or contextlib.nullcontext():
-        return _babysit(runner, watch, policy, on_observation, progress, sleep, clock)
-
-
-def look(
-    runner: Runner, job_id: str, seconds: float | None, sleep: Callable[[float], None]
-) -> JobState:
-    """One look at the job: :meth:`Runner.poll` now (``seconds`` None), else
-    :meth:`Runner.wait` for at most ``seconds`` (a runner without it: sleep, then poll)."""
-    if seconds is None:
-        return runner.poll(job_id)
-    wait = getattr(runner, "wait", None)
-    if wait is not None:
-        return wait(job_id, max(0.0, seconds))
-    if seconds > 0:
-        sleep(seconds)
-    return runner.poll(job_id)
-
-
-def _babysit(
-    runner: Runner,
-    watch: Watch,
-    policy: BabysitPolicy,
-    on_observation: Callable[[Watch], None] | None,
-    progress: Callable[[Watch, dt.datetime, dt.datetime | None], None] | None,
-    sleep: Callable[[float], None],
-    clock: Callable[[], dt.datetime],
-) -> BabysitResult:
-    job = JobState(job_id=watch.job_id, state=watch.state)
-    while True:
-        seconds = _seconds_to_next_look(watch, policy, clock)
-        try:
-            job = look(runner, watch.job_id, seconds, sleep)
-            now = clock()
-        except RunnerError as exc:
-            watch.error = str(exc)
-            if _failed_look(watch, clock(), policy, on_observation):
-                raise RunnerError(
-                    f"gave up on job {watch.job_id} after {watch.errors_in_row} failed polls: {exc}"
-                ) from exc
-            continue
-        if not job.found:
-            watch.polls += 1
-            if _failed_look(watch, now, policy, on_observation):
-                raise RunnerError(
-                    f"the cluster does not know job {watch.job_id} "
-                    f"({watch.errors_in_row} polls in a row)"
-                )
-            continue
-        watch.errors_in_row = 0
-        watch.observe(job, now)
-        job = _stop_if_overrun(runner, watch, job, policy, now)
-        nxt = None if watch.terminal else now + dt.timedelta(seconds=policy.interval_seconds)
-        if on_observation:
-            on_observation(watch)
-        if progress:
-            progress(watch, now, nxt)
-        if watch.terminal:
-            return BabysitResult(job, watch)
+        while True:
+            seconds = _seconds_to_next_look(watch, policy, clock)
+            try:
+                job = look(runner, watch.job_id, seconds, sleep)
+                now = clock()
+            except RunnerError as exc:
+                watch.error = str(exc)
+                if _failed_look(watch, clock(), policy, on_observation):
+                    raise RunnerError(
+                        f"gave up on job {watch.job_id} after {watch.errors_in_row} "
+                        f"failed polls: {exc}"
+                    ) from exc
+                continue
+            if not job.found:
+                watch.polls += 1
+                if _failed_look(watch, now, policy, on_observation):
+                    raise RunnerError(
+                        f"the cluster does not know job {watch.job_id} "
+                        f"({watch.errors_in_row} polls in a row)"
+                    )
+                continue
+            watch.errors_in_row = 0
+            watch.observe(job, now)
+            job = _stop_if_overrun(runner, watch, job, policy, now)
+            nxt = None if watch.terminal else now + dt.timedelta(seconds=policy.interval_seconds)
+            if on_observation:
+                on_observation(watch)
+            if progress:
+                progress(watch, now, nxt)
+            if watch.terminal:
+                return BabysitResult(job, watch)
 
 
 def _failed_look(
