@@ -68,10 +68,7 @@ def command(pr, repo, checkout, base, head, reply, out_dir, as_json):
             open_source(checkout=resolve_checkout(checkout), base=base, head=head)
         path = run_assess_notebook(out_dir, params)
         from perfgate_lib.assess.confirm import waived
-        from perfgate_lib.assess.render import (
-            render_assessment_block,
-            render_waiver_comment,
-        )
+        from perfgate_lib.assess.render import render_assessment_block, render_waiver_comment
 
         assessment = load_assessment(path)
         block = render_assessment_block(assessment)

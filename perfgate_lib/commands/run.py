@@ -11,15 +11,6 @@ from perfgate_lib.commands.options import gate0_options
 from perfgate_lib.gate.run import DEFAULT_REPO
 
 
-def _sigterm_as_interrupt() -> None:
-    """SIGTERM ends the run like Ctrl-C: the worktree is removed, the ferry policy applied."""
-
-    def handler(signum, frame):  # noqa: ARG001
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, handler)
-
-
 @click.command("run")
 @click.option("--pr", type=click.IntRange(min=1), required=True, help="Pull request number.")
 @click.option("--repo", default=DEFAULT_REPO, show_default=True, help="OWNER/NAME.")
@@ -100,13 +91,13 @@ def command(**options):
     or comment). Exit code: 0 pass/warn/skip (or waiting for --confirm), 1 fail,
     3 inconclusive, 4 could not run (halted by local checks, no baseline, ...).
     """
-    from perfgate_lib.gate.flow import RunOptions, run
-
-    _sigterm_as_interrupt()
-    opts = RunOptions(**options)  # the options are RunOptions' fields, by name
     from perfgate_lib.commands.doctor import preflight
-    from perfgate_lib.gate.flow import validate
+    from perfgate_lib.gate.flow import RunOptions, run, validate
 
+    # SIGTERM ends the run like Ctrl-C (KeyboardInterrupt): the worktree is removed, the
+    # ferry policy applied
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    opts = RunOptions(**options)  # the options are RunOptions' fields, by name
     validate(opts)  # a usage error (exit 2) is said before anything else
     # The outside contracts first (perfgate doctor): a broken one stops here, in seconds.
     preflight(opts.checkout, opts.runner, opts.max_gate, opts.run_params, echo=click.echo)

@@ -51,18 +51,7 @@ def write_outputs(path: str | None, plan: dict | None) -> None:
 )
 @click.option("--release", "release_pr", type=int, default=None, help="Clear PR N's lock.")
 @click.option("--json", "as_json", is_flag=True, help="Print what was done as JSON.")
-def command(
-    event_path,
-    checkout,
-    repo,
-    runner,
-    replay_dir,
-    runs_root,
-    run_params,
-    plan_only,
-    release_pr,
-    as_json,
-):
+def command(event_path, repo, plan_only, release_pr, as_json, **run_options):
     """Act on a PR comment: `/perf-gate` posts the assessment; a reviewer's `go`,
     `max_gate=K` or `skip` runs the ladder on the assessed commit (or waives it). Exit code
     as `perfgate run`. Needs GITHUB_TOKEN and the kit's account (PERFGATE_GITHUB_LOGIN, or
@@ -76,15 +65,8 @@ def command(
     event = load_event(event_path) if event_path else {}
     repo = repo or (event.get("repository") or {}).get("full_name")
     client = GitHubClient(GitHubSettings.from_env(repo=repo))
-    options = RunOptions(
-        pr=0,
-        repo=client.settings.repo,
-        checkout=checkout,
-        runner=runner,
-        replay_dir=replay_dir,
-        runs_root=runs_root,
-        run_params=run_params,
-    )
+    # checkout, runner, replay_dir, runs_root, run_params: RunOptions' fields, by name
+    options = RunOptions(pr=0, repo=client.settings.repo, **run_options)
     trigger = CommentTrigger(client, options, run_url=_run_url(), plan_only=plan_only)
     if release_pr is not None:
         trigger.release(release_pr, "the gate job ended without posting a verdict")

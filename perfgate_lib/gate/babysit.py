@@ -26,7 +26,6 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any, TextIO
 
 from rich.console import Console
@@ -212,12 +211,7 @@ class ProgressPrinter:
     def __enter__(self) -> ProgressPrinter:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     def close(self) -> None:
@@ -231,12 +225,11 @@ class ProgressPrinter:
         line = describe(watch, now, self.gate)
         if next_poll_at is not None and not watch.terminal:
             line += f" · next check {next_poll_at.strftime('%H:%M:%S')} UTC"
+        stamped = f"[{now.strftime('%H:%M:%S')}] {line}"
         if self.live_enabled:  # above the live line, on the same terminal
-            self.console.print(
-                f"[{now.strftime('%H:%M:%S')}] {line}", markup=False, highlight=False
-            )
+            self.console.print(stamped, markup=False, highlight=False)
         else:
-            print(f"[{now.strftime('%H:%M:%S')}] {line}", file=self.stream, flush=True)
+            print(stamped, file=self.stream, flush=True)
         if watch.terminal:
             self.close()
         elif self.live_enabled and self._live is None:
@@ -261,6 +254,21 @@ class BabysitResult:
     watch: Watch
 
 
+def look(
+    runner: Runner, job_id: str, seconds: float | None, sleep: Callable[[float], None]
+) -> JobState:
+    """One look at the job: :meth:`Runner.poll` now (``seconds`` None), else
+    :meth:`Runner.wait` for at most ``seconds`` (a runner without it: sleep, then poll)."""
+    if seconds is None:
+        return runner.poll(job_id)
+    wait = getattr(runner, "wait", None)
+    if wait is not None:
+        return wait(job_id, max(0.0, seconds))
+    if seconds > 0:
+        sleep(seconds)
+    return runner.poll(job_id)
+
+
 def babysit(
     runner: Runner,
     watch: Watch,
@@ -279,73 +287,51 @@ def babysit(
     """
     closing = progress if isinstance(progress, contextlib.AbstractContextManager) else None
     with closing or contextlib.nullcontext():
-        return _babysit(runner, watch, policy, on_observation, progress, sleep, clock)
+        while True:
+            seconds = _seconds_to_next_look(watch, policy, clock)
+            try:
+                job = look(runner, watch.job_id, seconds, sleep)
+                now = clock()
+            except RunnerError as exc:
+                watch.error = str(exc)
+                if _failed_look(watch, clock(), policy, on_observation):
+                    raise RunnerError(
+                        f"gave up on job {watch.job_id} after {watch.errors_in_row} "
+                        f"failed polls: {exc}"
+                    ) from exc
+                continue
+            if not job.found:
+                watch.polls += 1
+                if _failed_look(watch, now, policy, on_observation):
+                    raise RunnerError(
+                        f"the cluster does not know job {watch.job_id} "
+                        f"({watch.errors_in_row} polls in a row)"
+                    )
+                continue
+            watch.errors_in_row = 0
+            watch.observe(job, now)
+            job = _stop_if_overrun(runner, watch, job, policy, now)
+            nxt = None if watch.terminal else now + dt.timedelta(seconds=policy.interval_seconds)
+            if on_observation:
+                on_observation(watch)
+            if progress:
+                progress(watch, now, nxt)
+            if watch.terminal:
+                return BabysitResult(job, watch)
 
 
-def look(
-    runner: Runner, job_id: str, seconds: float | None, sleep: Callable[[float], None]
-) -> JobState:
-    """One look at the job: :meth:`Runner.poll` now (``seconds`` None), else
-    :meth:`Runner.wait` for at most ``seconds`` (a runner without it: sleep, then poll)."""
-    if seconds is None:
-        return runner.poll(job_id)
-    wait = getattr(runner, "wait", None)
-    if wait is not None:
-        return wait(job_id, max(0.0, seconds))
-    if seconds > 0:
-        sleep(seconds)
-    return runner.poll(job_id)
-
-
-def _babysit(
-    runner: Runner,
+def _failed_look(
     watch: Watch,
+    now: dt.datetime,
     policy: BabysitPolicy,
     on_observation: Callable[[Watch], None] | None,
-    progress: Callable[[Watch, dt.datetime, dt.datetime | None], None] | None,
-    sleep: Callable[[float], None],
-    clock: Callable[[], dt.datetime],
-) -> BabysitResult:
-    job = JobState(job_id=watch.job_id, state=watch.state)
-    while True:
-        seconds = _seconds_to_next_look(watch, policy, clock)
-        try:
-            job = look(runner, watch.job_id, seconds, sleep)
-            now = clock()
-        except RunnerError as exc:
-            now = clock()
-            watch.errors_in_row += 1
-            watch.last_poll_at = iso(now)
-            watch.error = str(exc)
-            if on_observation:
-                on_observation(watch)
-            if watch.errors_in_row >= policy.error_limit:
-                raise RunnerError(
-                    f"gave up on job {watch.job_id} after {watch.errors_in_row} failed polls: {exc}"
-                ) from exc
-            continue
-        if not job.found:
-            watch.errors_in_row += 1
-            watch.last_poll_at = iso(now)
-            watch.polls += 1
-            if on_observation:
-                on_observation(watch)
-            if watch.errors_in_row >= policy.error_limit:
-                raise RunnerError(
-                    f"the cluster does not know job {watch.job_id} "
-                    f"({watch.errors_in_row} polls in a row)"
-                )
-            continue
-        watch.errors_in_row = 0
-        watch.observe(job, now)
-        job = _stop_if_overrun(runner, watch, job, policy, now)
-        nxt = None if watch.terminal else now + dt.timedelta(seconds=policy.interval_seconds)
-        if on_observation:
-            on_observation(watch)
-        if progress:
-            progress(watch, now, nxt)
-        if watch.terminal:
-            return BabysitResult(job, watch)
+) -> bool:
+    """Record a failed or empty look; True once ``policy.error_limit`` came in a row."""
+    watch.errors_in_row += 1
+    watch.last_poll_at = iso(now)
+    if on_observation:
+        on_observation(watch)
+    return watch.errors_in_row >= policy.error_limit
 
 
 def _seconds_to_next_look(

@@ -20,7 +20,7 @@ import io
 import posixpath
 import re
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from perfgate_lib.errors import BaselineUnavailable, GitHubError, ReportError
@@ -60,11 +60,7 @@ class Provenance:
 
     @classmethod
     def dated(
-        cls,
-        params: Any,
-        created: dt.datetime | None,
-        now: dt.datetime,
-        **fields: Any,
+        cls, params: Any, created: dt.datetime | None, now: dt.datetime, **fields: Any
     ) -> Provenance:
         """Provenance of a report of ``params``' gate created at ``created``: the
         creation time, age and staleness filled in (``fields``: source, location, ids)."""
@@ -79,20 +75,9 @@ class Provenance:
         )
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "source": self.source,
-            "gate": self.gate,
-            "location": self.location,
-            "run_id": self.run_id,
-            "run_url": self.run_url,
-            "sha": self.sha,
-            "created_at": self.created_at,
-            "age_hours": None if self.age_hours is None else round(self.age_hours, 2),
-            "stale": self.stale,
-            "max_age_hours": self.max_age_hours,
-            "scheduled": self.scheduled,
-            "notes": list(self.notes),
-        }
+        """Every field in order; the age rounded to 0.01 h, the notes as a list."""
+        age = None if self.age_hours is None else round(self.age_hours, 2)
+        return {**asdict(self), "age_hours": age, "notes": list(self.notes)}
 
 
 @dataclass(frozen=True)
@@ -162,6 +147,11 @@ def report_from_zip(data: bytes, member: str, source: str) -> tuple[PerfReport, 
     are bounded by ``artifact_max_bytes`` and ``artifact_member_max_bytes`` (limits.yaml).
     """
     limits = load_limits()
+    cap = limits.artifact_member_max_bytes
+
+    def too_large(what: str) -> ReportTooLarge:
+        return ReportTooLarge(source, None, what, "artifact_member_max_bytes", cap)
+
     if len(data) > limits.artifact_max_bytes:
         raise ReportTooLarge(
             source, None, f"{len(data):,} bytes", "artifact_max_bytes", limits.artifact_max_bytes
@@ -184,27 +174,15 @@ def report_from_zip(data: bytes, member: str, source: str) -> tuple[PerfReport, 
                 source, None, f"{len(matches)} report members ({names}); refusing to pick one"
             )
         (chosen,) = matches
-        if chosen.file_size > limits.artifact_member_max_bytes:
-            raise ReportTooLarge(
-                source,
-                None,
-                f"{chosen.filename} of {chosen.file_size:,} bytes",
-                "artifact_member_max_bytes",
-                limits.artifact_member_max_bytes,
-            )
+        if chosen.file_size > cap:
+            raise too_large(f"{chosen.filename} of {chosen.file_size:,} bytes")
         try:
             with archive.open(chosen) as fh:  # the declared size can lie: read one past it
-                raw = fh.read(limits.artifact_member_max_bytes + 1)
+                raw = fh.read(cap + 1)
         except (zipfile.BadZipFile, OSError, RuntimeError) as exc:
             raise ReportError(source, None, f"cannot extract {chosen.filename}: {exc}") from exc
-        if len(raw) > limits.artifact_member_max_bytes:
-            raise ReportTooLarge(
-                source,
-                None,
-                f"{chosen.filename} (more than its declared size)",
-                "artifact_member_max_bytes",
-                limits.artifact_member_max_bytes,
-            )
+        if len(raw) > cap:
+            raise too_large(f"{chosen.filename} (more than its declared size)")
     return loads_report(raw, f"{source}/{chosen.filename}"), raw
 
 
@@ -219,13 +197,10 @@ def from_actions(
         runs = client.workflow_runs(
             params.workflow, branch=params.branch, event=params.event, status="success"
         )
+        wanted = (params.event, params.branch, "success")
         for run in runs:
             # the API filters already; check again so a lax server cannot slip one in
-            if (run.event, run.head_branch, run.conclusion) != (
-                params.event,
-                params.branch,
-                "success",
-            ):
+            if (run.event, run.head_branch, run.conclusion) != wanted:
                 continue
             if checked >= max_runs:
                 break
@@ -422,14 +397,11 @@ def from_local(path: str, params: GateParams, now: dt.datetime) -> Baseline:
     """A report file, or a folder holding perf-report.json / perf_report.json."""
     target = str(path)
     if not target.endswith(".json"):
-        for name in REPORT_NAMES:
-            candidate = storage.join(target, name)
-            if storage.exists(candidate):
-                target = candidate
-                break
-    raw = storage.read_bytes(target) if storage.exists(target) else None
-    if raw is None:
+        candidates = (storage.join(target, name) for name in REPORT_NAMES)
+        target = next((c for c in candidates if storage.exists(c)), target)
+    if not storage.exists(target):
         raise ReportError(target, None, "file not found")
+    raw = storage.read_bytes(target)
     report = loads_report(raw, target)
     created = parse_time(report.collected_at_utc)
     prov = Provenance.dated(

@@ -31,8 +31,10 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
+
+from rich.console import Console
 
 from perfgate_lib.errors import EXIT_COULD_NOT_RUN, EXIT_PASS, PerfgateError, UsageError
 from perfgate_lib.gate.ladder import GateResult, LadderOutcome, parse_max_gate, run_ladder
@@ -183,13 +185,6 @@ def head_sha(opts: RunOptions) -> str:
     return head
 
 
-def recorded_options(opts: RunOptions) -> dict[str, Any]:
-    """The options worth keeping in state.json (no secrets are among them)."""
-    data = asdict(opts)
-    data.pop("confirm", None)
-    return data
-
-
 # ---------------------------------------------------------------------- run folder
 def fresh_run_dir(root: str, pr: int, sha: str) -> str:
     """``<root>/pr<PR>/<stamp>-<sha7>``, suffixed ``-2``, ``-3``... when two runs start
@@ -223,7 +218,7 @@ def open_run(opts: RunOptions, sha: str) -> tuple[RunState, bool]:
         repo=opts.repo,
         sha=sha,
         runner=opts.runner,
-        options=recorded_options(opts),
+        options={k: v for k, v in asdict(opts).items() if k != "confirm"},  # no secrets
         pid=os.getpid(),
     )
     return state, False
@@ -275,22 +270,20 @@ def confirm(opts: RunOptions, state: RunState, path: str, reply: str) -> Any:
     assessment = load_assessment(path)
     if opts.sha and assessment.head_sha and assessment.head_sha != opts.sha:
         raise HeadMoved(opts.pr, opts.sha, assessment.head_sha)  # assessed another commit
-    started = bool(state.attempts())
     confirmed = assessment.confirmation
-    if reply and (not confirmed or not started):
-        if not confirmed or confirmed.get("reply") != reply:
-            base = assessment
-            if confirmed:  # a new reply before any gate ran: start from the proposal
-                from dataclasses import replace
-
-                base = replace(assessment, max_gate=assessment.proposed_max_gate, confirmation=None)
-            assessment = apply_reply(base, reply, reviewer=opts.reviewer)
-            storage.write_text(path, json.dumps(assessment.to_json(), indent=2) + "\n")
-    elif reply and started and confirmed and confirmed.get("reply") != reply:
+    new_reply = bool(reply) and (not confirmed or confirmed.get("reply") != reply)
+    if new_reply and confirmed and state.attempts():
         _say(
             f"note: this run was confirmed with {confirmed.get('reply')!r} and "
             f"has gates in flight; --confirm {reply!r} is ignored"
         )
+    elif new_reply:
+        if confirmed:  # a new reply before any gate ran: start from the proposal
+            assessment = replace(
+                assessment, max_gate=assessment.proposed_max_gate, confirmation=None
+            )
+        assessment = apply_reply(assessment, reply, reviewer=opts.reviewer)
+        storage.write_text(path, json.dumps(assessment.to_json(), indent=2) + "\n")
     if not assessment.confirmation:
         return None
     state.set(confirmation=assessment.confirmation, max_gate=assessment.max_gate)
@@ -364,11 +357,7 @@ def progress_watch(path: str, interval: float = 0.5) -> Iterator[None]:
     """Echo the babysitter's progress lines (written by the gate notebook's kernel) to
     this terminal while the notebook runs; a live status line on a TTY."""
     stop = threading.Event()
-    console = None
-    with contextlib.suppress(ImportError):
-        from rich.console import Console
-
-        console = Console(stderr=True)
+    console = Console(stderr=True)
 
     def loop() -> None:
         last = None
@@ -383,7 +372,7 @@ def progress_watch(path: str, interval: float = 0.5) -> Iterator[None]:
                 if not line or line == last:
                     continue
                 last = line
-                if console is not None and console.is_terminal:
+                if console.is_terminal:
                     if status is None:
                         status = console.status(line)
                         status.start()
@@ -402,11 +391,6 @@ def progress_watch(path: str, interval: float = 0.5) -> Iterator[None]:
     finally:
         stop.set()
         thread.join(timeout=2)
-
-
-def history_of(state: RunState) -> list[GateResult]:
-    """Gate attempts whose comment is out (the ladder so far)."""
-    return [GateResult.from_json(r) for r in state.record.ladder]
 
 
 def in_flight(state: RunState) -> tuple[int, int] | None:
@@ -448,7 +432,7 @@ def run_gates(opts: RunOptions, state: RunState, max_gate: str) -> LadderOutcome
         return run_ladder(
             max_gate,
             lambda g, a: execute_attempt(opts, state, g, a, worktree),
-            history_of(state),
+            [GateResult.from_json(r) for r in state.record.ladder],  # comments out so far
         )
 
 
@@ -465,7 +449,7 @@ def post_and_finish(
     mode = "file" if opts.dry_run else "github"
     post_comment(state, kind, key, body, mode=mode, repo=opts.repo, pr=opts.pr)
     outcome = {"exit_code": exit_code, "verdict": verdict, "message": message}
-    return finish(opts, state, "finished", outcome)
+    return finish(state, outcome)
 
 
 def run_local(opts: RunOptions, state: RunState, assessment: Any) -> RunOutcome:
@@ -505,9 +489,10 @@ def run_local(opts: RunOptions, state: RunState, assessment: Any) -> RunOutcome:
 
 
 # ---------------------------------------------------------------------- the command
-def finish(opts: RunOptions, state: RunState, status: str, outcome: dict[str, Any]) -> RunOutcome:
-    """Record the outcome, archive the run folder, return what to tell the user."""
-    state.set(status=status, outcome=outcome, finished_at=utc_stamp())
+def finish(state: RunState, outcome: dict[str, Any]) -> RunOutcome:
+    """Record the outcome (the run is finished), archive the run folder, return what to
+    tell the user."""
+    state.set(status="finished", outcome=outcome, finished_at=utc_stamp())
     archive(state, outcome)
     return RunOutcome(
         int(outcome["exit_code"]),
@@ -569,15 +554,13 @@ def _run_held(
         if isinstance(exc, LockLost):
             raise  # another run holds the PR now: its state.json is not ours to write
         state.reload()
-        if state.status not in ("halted", "finished"):
-            state.set(
-                status="error",
-                outcome={"exit_code": exc.exit_code, "message": str(exc), "verdict": None},
-            )
-        else:
-            state.set(outcome={"exit_code": exc.exit_code, "message": str(exc), "verdict": None})
+        outcome = {"exit_code": exc.exit_code, "message": str(exc), "verdict": None}
+        if state.status in ("halted", "finished"):
+            state.set(outcome=outcome)
             with contextlib.suppress(PerfgateError):
-                archive(state, state.record.outcome or {})
+                archive(state, outcome)
+        else:
+            state.set(status="error", outcome=outcome)
         raise
 
 
@@ -621,9 +604,7 @@ def _run(opts: RunOptions, state: RunState, reply: str, echo: Callable[[str], No
     echo(render_assessment_block(assessment))
     if not assessment.in_scope and assessment.max_gate == "skip":
         return finish(
-            opts,
             state,
-            "finished",
             {
                 "exit_code": EXIT_PASS,
                 "verdict": "out_of_scope",
@@ -642,4 +623,4 @@ def _run(opts: RunOptions, state: RunState, reply: str, echo: Callable[[str], No
     state.reload()
     data = outcome.to_json()
     data["message"] = outcome.final.reason
-    return finish(opts, state, "finished", data)
+    return finish(state, data)

@@ -61,10 +61,6 @@ class Step:
     exit_code: int | None = None
     reason: str = ""
 
-    @property
-    def stop(self) -> bool:
-        return self.action == "stop"
-
 
 def _run(gate: int, attempt: int, reason: str) -> Step:
     return Step("run", gate=gate, attempt=attempt, reason=reason)
@@ -174,7 +170,7 @@ def run_ladder(
     done = list(history)
     while True:
         step = plan_next(max_gate, done)
-        if step.stop:
+        if step.action == "stop":
             return LadderOutcome(step, done)
         assert step.gate is not None and step.attempt is not None
         verdict = execute(step.gate, step.attempt)

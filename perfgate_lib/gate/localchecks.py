@@ -67,13 +67,6 @@ class ChecksResult:
         }
 
 
-def scrub(text: str, env: Mapping[str, str] | None = None) -> str:
-    """``text`` with token-like strings and secret env values redacted (:mod:`scrub`)."""
-    from perfgate_lib.audit.scrub import redact
-
-    return redact(text, env)
-
-
 def bounded_tail(text: str, lines: int, max_bytes: int) -> str:
     """The last ``lines`` lines of ``text``, cut further to its last ``max_bytes`` bytes
     (UTF-8, at a character boundary). ``text`` must be redacted already."""
@@ -94,6 +87,8 @@ def run_local_checks(
     env: Mapping[str, str] | None = None,
 ) -> ChecksResult:
     """Run ``checks`` in ``worktree``; the log and tail land in ``out_dir``."""
+    from perfgate_lib.audit.scrub import redact  # token-like strings, secret env values
+
     storage.makedirs(out_dir)
     result = ChecksResult(passed=True)
     log_parts: list[str] = []
@@ -126,7 +121,7 @@ def run_local_checks(
                         proc.wait()
                         raise
             with open(capture, encoding="utf-8", errors="replace") as fh:
-                output = scrub(fh.read())
+                output = redact(fh.read())
             if problem:
                 output += f"\n[perfgate] {problem}\n"
             outcome = CheckOutcome(

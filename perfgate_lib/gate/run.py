@@ -126,10 +126,7 @@ def resolve_cluster_config(
     default_path = os.path.realpath(os.path.join(checkout or ".", default))
     if not iris_config:
         return default_path, False
-    given = (
-        iris_config if os.path.isabs(iris_config) else os.path.join(checkout or ".", iris_config)
-    )
-    given = os.path.realpath(given)
+    given = os.path.realpath(os.path.join(checkout or ".", iris_config))  # as given if absolute
     if given == default_path:
         return default_path, False
     if not allow_other:
@@ -155,24 +152,13 @@ def local_baseline(path: str, gate: int) -> str:
     (the bundled examples) or ``baseline-g<N>.json``; else the folder itself."""
     if not path or path.endswith(".json"):
         return path
-    for name in (
+    names = (
         f"gate{gate}/baseline-report.json",
         f"tier{gate}_baseline.json",
         f"baseline-g{gate}.json",
-    ):
-        candidate = storage.join(path, name)
-        if storage.exists(candidate):
-            return candidate
-    return path
-
-
-def tier_names() -> dict[int, str]:
-    """Gate -> tier name, from ``parameters/gate<N>.yaml``."""
-    return {n: load_gate(n).name for n in (1, 2, 3)}
-
-
-def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    )
+    candidates = (storage.join(path, name) for name in names)
+    return next((c for c in candidates if storage.exists(c)), path)
 
 
 def recorded_watch(rec: AttemptRecord, job_id: str) -> Watch:
@@ -250,14 +236,13 @@ class GateSession:
             return None
         from perfgate_lib.audit.archive import archive_run
 
-        result = archive_run(
+        return archive_run(
             self.run_dir,
             pr=self.job.pr or None,
             gate=self.job.gate,
             sha=self.job.sha[:7] or None,
             verdict=self.record.verdict,
-        )
-        return result.index_file
+        ).index_file
 
     # ------------------------------------------------------------------ plumbing
     @property
@@ -285,6 +270,10 @@ class GateSession:
                 },
             )
             raise
+
+    def _write_json(self, name: str, data: Any) -> None:
+        """``data`` as indented JSON in the gate folder's file ``name``."""
+        storage.write_text(storage.join(self.out_dir, name), json.dumps(data, indent=2) + "\n")
 
     def _make_runner(self) -> Runner:
         if self.job.runner == "replay":
@@ -314,11 +303,8 @@ class GateSession:
             collect_script=self.common.collect_script,
             collect_from=self.common.collect_from,
             timeout_seconds=self.common.command_timeout_seconds,
-            on_submit_started=self._submit_started,
+            on_submit_started=lambda pid, out: self._update(submit_pid=pid, submit_output=out),
         )
-
-    def _submit_started(self, pid: int, output_path: str) -> None:
-        self._update(submit_pid=pid, submit_output=output_path)
 
     # ------------------------------------------------------------------ baseline
     def fetch_baseline(self) -> dict[str, Any]:
@@ -355,10 +341,7 @@ class GateSession:
                 raise
             found.save(self.baseline_path)
             prov = found.provenance.to_json()
-            storage.write_text(
-                storage.join(self.out_dir, "baseline-provenance.json"),
-                json.dumps(prov, indent=2) + "\n",
-            )
+            self._write_json("baseline-provenance.json", prov)
             self._update(status="baseline", baseline=prov, baseline_path=self.baseline_path)
         return prov
 
@@ -462,10 +445,7 @@ class GateSession:
             submitted_at=started or iso(utc_now()),
             submit_recorded_by=how,
         )
-        storage.write_text(
-            storage.join(self.out_dir, "submission.json"),
-            json.dumps(sub.to_json(), indent=2) + "\n",
-        )
+        self._write_json("submission.json", sub.to_json())
         out = self.record.submit_output
         if out and os.path.isfile(out) and storage.join(self.out_dir, "submit-output.txt") != out:
             with open(out, encoding="utf-8", errors="replace") as fh:
@@ -523,10 +503,9 @@ class GateSession:
 
     def babysit(self) -> Watch:
         """Poll the job until terminal (resumes the recorded watch)."""
-        rec = self.record
-        if rec.job is not None and rec.job.terminal:
-            return self.watch()
         watch = self.watch()
+        if watch.terminal:
+            return watch
         policy = self.policy()
         printer = ProgressPrinter(self.out_dir, gate=self.job.gate)
         with self._step("babysit"):
@@ -542,14 +521,10 @@ class GateSession:
                     ),
                     progress=printer,
                 )
-            except KeyboardInterrupt:
-                self.interrupted(watch, policy)
+            except KeyboardInterrupt:  # stop the ferry only when the policy allows
+                handle_interrupt(self.state, self.runner, self.job.gate, self.job.attempt, policy)
                 raise
         return result.watch
-
-    def interrupted(self, watch: Watch, policy: BabysitPolicy) -> str:
-        """On an interrupt: stop the ferry only when the policy allows, else leave it."""
-        return handle_interrupt(self.state, self.runner, self.job.gate, self.job.attempt, policy)
 
     # ------------------------------------------------------------------ collect
     def collect(self) -> str:
@@ -610,9 +585,7 @@ class GateSession:
         except RunnerError as exc:
             self.state.event(f"{self.folder}:job-tree-unavailable", error=str(exc))
             return {}
-        storage.write_text(
-            storage.join(self.out_dir, "job-tree.json"), json.dumps(tree, indent=2) + "\n"
-        )
+        self._write_json("job-tree.json", tree)
         unfinished = unfinished_steps(job_id, tree)
         self._update(unfinished_steps=unfinished, job_tree_size=len(tree))
         return unfinished
@@ -630,7 +603,6 @@ class GateSession:
         """Verdict, charts and comment for this attempt (:class:`CompareResult`)."""
         from perfgate_lib.assess.render import assessment_table_md
         from perfgate_lib.verdict.compare import run_compare
-        from perfgate_lib.verdict.render import CommentExtras
 
         rec = self.record
         watch = self.watch()
@@ -647,20 +619,15 @@ class GateSession:
                     "attempt": self.job.attempt,
                 },
             }
-            assessment_md = assessment_table_md(self.job.assessment or None)
-
-            def extras_for(verdict: Any) -> CommentExtras:
-                return self._comment_extras(verdict, rec, watch)
-
             result = run_compare(
                 self.baseline_path,
                 self.treatment_path,
                 gate=self.job.gate,
-                assessment_md=assessment_md,
+                assessment_md=assessment_table_md(self.job.assessment or None),
                 thresholds=self.job.thresholds or None,
                 out_dir=self.out_dir,
                 context=context,
-                extras_for=extras_for,
+                extras_for=lambda verdict: self._comment_extras(verdict, rec, watch),
             )
             verdict = result.verdict.verdict
             self._write_outcome(rec, watch, verdict)
@@ -675,7 +642,8 @@ class GateSession:
 
         job = self.job
         history = [*self.history(), GateResult(job.gate, job.attempt, verdict.verdict)]
-        notes = ladder_notes(job.max_gate, history, tier_names())
+        tier_names = {n: load_gate(n).name for n in (1, 2, 3)}  # parameters/gate<N>.yaml
+        notes = ladder_notes(job.max_gate, history, tier_names)
         notes += [n for n in (queue_wait_note(watch.queue_wait_seconds),) if n]
         diffs, where = sections.run_setting_differences(
             job.runner, job.checkout, job.gate, self.params
@@ -725,9 +693,7 @@ class GateSession:
             "report_synthesized": rec.report_synthesized,
             "baseline": rec.baseline,
         }
-        storage.write_text(
-            storage.join(self.out_dir, "gate.json"), json.dumps(outcome, indent=2) + "\n"
-        )
+        self._write_json("gate.json", outcome)
 
     # ------------------------------------------------------------------ post
     def post(self) -> dict[str, Any]:
@@ -787,7 +753,7 @@ def post_comment(
     only write it (``mode="file"``). The run folder's ``comment.md`` always holds the
     latest body. Skipped when the same (kind, key, body) was posted already: a resumed
     run never posts twice. The token comes from the environment, never from ``state``."""
-    digest = sha256(body)
+    digest = hashlib.sha256(body.encode("utf-8")).hexdigest()
     storage.write_text(storage.join(state.run_dir, FINAL_COMMENT), body)
     done = state.posted(kind, key, digest)
     if done is not None:
@@ -826,9 +792,7 @@ def handle_interrupt(
                 gate, attempt, f"gate{gate}-attempt{attempt}:stop-failed", stop_error=str(exc)
             )
             return f"could not stop {job_id}: {exc}"
-        state.update_attempt(
-            gate, attempt, f"gate{gate}-attempt{attempt}:stopped", status="stopped"
-        )
+        state.update_attempt(gate, attempt, status="stopped")  # event gate<N>-attempt<K>:stopped
         return f"stopped {job_id}"
     state.event(
         f"gate{gate}-attempt{attempt}:left-running",

@@ -183,11 +183,11 @@ class RunState:
         self.event("posted", kind=post.get("kind"), key=post.get("key"))
 
 
-def find_unfinished(runs_root: str, pr: int, sha: str | None = None) -> RunState | None:
-    """The newest run folder of ``pr`` whose state is not final (and, when given, whose
-    sha matches), else None."""
+def _unfinished(runs_root: str, pr: int) -> Iterator[RunState]:
+    """Every non-final run of ``pr``, newest first; a folder without a readable
+    ``state.json`` (and the dot files, such as the lock's) is skipped."""
     group = storage.join(runs_root, f"pr{pr}")
-    for leaf in _run_folders(group):
+    for leaf in sorted((n for n in storage.listdir(group) if not n.startswith(".")), reverse=True):
         run_dir = storage.join(group, leaf)
         if not storage.exists(storage.join(run_dir, STATE_FILE)):
             continue
@@ -195,31 +195,18 @@ def find_unfinished(runs_root: str, pr: int, sha: str | None = None) -> RunState
             state = RunState.load(run_dir)
         except StateError:
             continue
-        if state.finished:
-            continue
-        if sha is None or state.record.sha == sha:
-            return state
-    return None
+        if not state.finished:
+            yield state
+
+
+def find_unfinished(runs_root: str, pr: int, sha: str | None = None) -> RunState | None:
+    """The newest non-final run of ``pr`` (at ``sha`` when given), else None."""
+    return next((s for s in _unfinished(runs_root, pr) if sha is None or s.record.sha == sha), None)
 
 
 def unfinished_runs(runs_root: str, pr: int) -> list[RunState]:
     """Every non-final run of ``pr``, newest first."""
-    group = storage.join(runs_root, f"pr{pr}")
-    found = []
-    for leaf in _run_folders(group):
-        run_dir = storage.join(group, leaf)
-        try:
-            state = RunState.load(run_dir)
-        except StateError:
-            continue
-        if not state.finished:
-            found.append(state)
-    return found
-
-
-def _run_folders(group: str) -> list[str]:
-    """Run folder names of a PR group, newest first (dot files left out)."""
-    return sorted((n for n in storage.listdir(group) if not n.startswith(".")), reverse=True)
+    return list(_unfinished(runs_root, pr))
 
 
 # ---------------------------------------------------------------------- the PR lock
@@ -427,19 +414,12 @@ def hold_pr(runs_root: str, pr: int) -> Iterator[PrLock]:
 def refuse_if_locked_by_other(run_dir: str) -> None:
     """Raise :class:`PrBusy` when ``run_dir`` belongs to a PR whose lock a live holder
     other than this process (or its parent run, :data:`HOLDER_ENV`) has."""
-    if storage.is_url(run_dir):
-        parent = posixpath.dirname(run_dir.rstrip("/"))
-    else:
-        parent = os.path.dirname(os.path.normpath(run_dir))
-    group = posixpath.basename(parent.rstrip("/"))
+    url = storage.is_url(run_dir)  # a URL keeps its "//"; a local path is normalised
+    parent = posixpath.dirname(run_dir.rstrip("/") if url else os.path.normpath(run_dir))
+    group = posixpath.basename(parent)
     if not re.fullmatch(r"pr\d+", group):
         return
-    root = (
-        posixpath.dirname(parent.rstrip("/"))
-        if storage.is_url(run_dir)
-        else os.path.dirname(parent)
-    )
-    path = lock_path(root, int(group[2:]))
+    path = lock_path(posixpath.dirname(parent), int(group[2:]))
     try:
         current = storage.read_versioned(path)
     except PerfgateError:

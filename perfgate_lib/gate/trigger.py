@@ -24,7 +24,7 @@ through :mod:`perfgate_lib.io.github` and :mod:`perfgate_lib.gate.flow`.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from perfgate_lib.errors import EXIT_PASS, PerfgateError, UsageError
@@ -60,22 +60,10 @@ class TriggerResult:
     message: str
     exit_code: int = EXIT_PASS
     run_dir: str | None = None
-    notes: list[str] = field(default_factory=list)
     plan: dict[str, Any] | None = None  # plan-only: the `perfgate run` a ladder job should do
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "action": self.action,
-            "pr": self.pr,
-            "message": self.message,
-            "exit_code": self.exit_code,
-            "run_dir": self.run_dir,
-            "plan": self.plan,
-        }
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+        return asdict(self)
 
 
 def load_event(path: str) -> dict[str, Any]:
@@ -152,13 +140,10 @@ class CommentTrigger:
         self.kit = require_kit_login(client)
         self.base_options = run_options
         self.run_url = run_url
-        self.now = now or _now()
+        self.now = now or dt.datetime.now(dt.UTC)
         self.runs_root = run_options.runs_root or default_runs_root()
 
     # ------------------------------------------------------------------ helpers
-    def _post(self, pr: int, text: str, state: dict[str, Any]) -> None:
-        post_state(self.client, pr, text, state)
-
     def _note(self, pr: int, body: str) -> None:
         """A plain (non-sentinel) reply, a rendered template (``note`` or ``busy``): notes
         never replace the canonical comment."""
@@ -167,6 +152,14 @@ class CommentTrigger:
 
     def _options(self, pr: int, **changes: Any) -> RunOptions:
         return replace(self.base_options, pr=pr, repo=self.client.settings.repo, **changes)
+
+    def _busy(self, pr: int, requester: str | None) -> TriggerResult | None:
+        """When a gate of ``pr`` already runs: a note linking to it, and the result."""
+        holder = _lock_holder(self.client, pr, self.runs_root, self.now)
+        if not holder:
+            return None
+        self._note(pr, render("busy", holder=holder, requester=requester))
+        return TriggerResult("busy", pr, f"a gate is already running: {holder}")
 
     def _pending(self, pr: int) -> dict[str, Any] | None:
         return kit_state(self.client, pr)[1]
@@ -182,17 +175,14 @@ class CommentTrigger:
             return TriggerResult(
                 "ignored", pr, f"a comment {str(event.get('action'))[:20]!r}, not created"
             )
-        commenter = ((comment.get("user") or {}).get("login")) or ""
-        kit = self.kit
-        if (comment.get("user") or {}).get("type") == "Bot" or (
-            kit and commenter.lower() == kit.lower()
-        ):
+        user = comment.get("user") or {}
+        commenter = user.get("login") or ""
+        if user.get("type") == "Bot" or commenter.lower() == self.kit.lower():
             return TriggerResult("ignored", pr, "a comment of a bot (or of the kit itself)")
         body = comment.get("body") or ""
-        if is_request(body, kit):
+        if is_request(body, self.kit):
             return self.request(int(pr), commenter)
-        reply = reply_text(body)
-        if reply is not None:
+        if reply_text(body) is not None:
             author = ((issue.get("user") or {}).get("login")) or ""
             return self.reply(int(pr), commenter, author, body.strip())
         return TriggerResult("ignored", pr, "neither a gate request nor a reply")
@@ -204,10 +194,9 @@ class CommentTrigger:
         if not allowed.allowed:
             self._note(pr, render("note", kind="not_started", reason=allowed.reason))
             return TriggerResult("refused", pr, allowed.reason)
-        holder = _lock_holder(self.client, pr, self.runs_root, self.now)
-        if holder:
-            self._note(pr, render("busy", holder=holder, requester=requester))
-            return TriggerResult("busy", pr, f"a gate is already running: {holder}")
+        busy = self._busy(pr, requester)
+        if busy:
+            return busy
         outcome = run(self._options(pr, confirm=None, reviewer=None), echo=lambda _t: None)
         from perfgate_lib.assess.render import render_assessment_table
         from perfgate_lib.assess.run import load_assessment
@@ -228,7 +217,7 @@ class CommentTrigger:
             head_sha=assessment.head_sha,
             table=Trusted(render_assessment_table(assessment)),
         )
-        self._post(pr, body, state)
+        post_state(self.client, pr, body, state)
         action = "assessed" if assessment.in_scope else "out_of_scope"
         return TriggerResult(action, pr, f"assessment posted ({stage})", run_dir=outcome.run_dir)
 
@@ -248,10 +237,9 @@ class CommentTrigger:
         except UsageError as exc:
             self._note(pr, render("note", kind="unreadable", reply=text, reason=str(exc)))
             return TriggerResult("bad_reply", pr, str(exc))
-        holder = _lock_holder(self.client, pr, self.runs_root, self.now)
-        if holder:
-            self._note(pr, render("busy", holder=holder, requester=None))
-            return TriggerResult("busy", pr, f"a gate is already running: {holder}")
+        busy = self._busy(pr, None)
+        if busy:
+            return busy
         head = str(self.client.pull(pr).head.sha)
         if pending.get("sha") != head:
             moved = render("note", kind="head_moved", confirmed=str(pending.get("sha")), head=head)
@@ -272,14 +260,13 @@ class CommentTrigger:
             running = render(
                 "running", reviewer=commenter, reply=text, sha=head, run_url=self.run_url
             )
-            self._post(pr, running, lock)
+            post_state(self.client, pr, running, lock)
         if self.plan_only and not skip:
             plan = {"pr": pr, "sha": head, "confirm": text, "reviewer": commenter}
             return TriggerResult("confirmed", pr, "lock set; the ladder job runs it", plan=plan)
         try:
             outcome = run(
-                self._options(pr, confirm=text, reviewer=commenter, sha=head),
-                echo=lambda _t: None,
+                self._options(pr, confirm=text, reviewer=commenter, sha=head), echo=lambda _t: None
             )
         except PerfgateError as exc:
             self.release(pr, str(exc))
@@ -302,4 +289,4 @@ class CommentTrigger:
         pending = self._pending(pr)
         if pending and pending.get("stage") == "running":
             stopped = render("stopped", why=why, run_url=self.run_url)
-            self._post(pr, stopped, {"stage": "stopped", "sha": pending.get("sha")})
+            post_state(self.client, pr, stopped, {"stage": "stopped", "sha": pending.get("sha")})

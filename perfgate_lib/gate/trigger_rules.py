@@ -66,28 +66,27 @@ class Authorization:
     reason: str
 
 
+def _write_access(login: str, permission: str | None, doing: str) -> Authorization:
+    if (permission or "none").lower() not in WRITE_PERMISSIONS:
+        return Authorization(
+            False, f"@{login} has {permission or 'no'} access; {doing} needs write access"
+        )
+    return Authorization(True, f"@{login} has {permission} access")
+
+
 def authorize(commenter: str, pr_author: str, permission: str | None) -> Authorization:
     """A reviewer is an account with write access that is not the PR author."""
     if commenter.lower() == (pr_author or "").lower():
         return Authorization(
             False, f"@{commenter} is the PR author; a reviewer with write access must confirm"
         )
-    if (permission or "none").lower() not in WRITE_PERMISSIONS:
-        return Authorization(
-            False, f"@{commenter} has {permission or 'no'} access; confirming needs write access"
-        )
-    return Authorization(True, f"@{commenter} has {permission} access")
+    return _write_access(commenter, permission, "confirming")
 
 
 def may_request(requester: str, permission: str | None) -> Authorization:
     """Asking for a gate (``/perf-gate``) needs write access: a request replaces the
     kit's comment with a new assessment, so an outsider must not be able to make one."""
-    if (permission or "none").lower() not in WRITE_PERMISSIONS:
-        return Authorization(
-            False,
-            f"@{requester} has {permission or 'no'} access; asking for a gate needs write access",
-        )
-    return Authorization(True, f"@{requester} has {permission} access")
+    return _write_access(requester, permission, "asking for a gate")
 
 
 def marker(state: dict[str, Any]) -> str:
@@ -154,9 +153,7 @@ def standing_verdict(body: str | None) -> str | None:
         return None
     state = read_marker(body)
     if state is None:
-        text = body.strip()
-        text = text[len(SENTINEL) :].strip() if text.startswith(SENTINEL) else text
-        return text or None
+        return body.strip().removeprefix(SENTINEL).strip() or None
     if state.get("stage") not in NOT_VERDICTS:
         return None
     start = body.find(VERDICT_START)

@@ -74,6 +74,10 @@ class Help:
         last = tail[-1][:300] if tail else "no output"
         return f"`{self.shown}` exited {self.exit_code}: {last}"
 
+    def unreadable(self, contract: str) -> Row:
+        """The row when this call printed no usable help: broken only when it crashed."""
+        return (broken if self.crashed else unchecked)(contract, self.why_not())
+
     @property
     def crashed(self) -> bool:
         """It ran and died with a Python traceback (a CLI that cannot start)."""
@@ -181,13 +185,22 @@ def _verb_row(contract: str, commands: frozenset[str], verbs: tuple[str, ...]) -
 
 
 def _options_row(
-    contract: str, help_: Help | None, needed: tuple[str, ...], extra: str = ""
+    verb: str,
+    commands: frozenset[str],
+    helps: dict[str, Help],
+    needed: tuple[str, ...],
+    extra: str = "",
 ) -> Row:
+    """``iris job <verb>`` is listed, and its --help shows every flag of ``needed``."""
+    contract = f"iris job {verb}"
+    if verb not in commands:
+        return broken(contract, f"`iris job --help` lists no `{verb}`")
+    help_ = helps.get(f"job {verb}")
     if help_ is None:
         return unchecked(contract, "its --help was not asked (the verb is missing)")
     options = help_options(help_.text)
     if options is None:
-        return (broken if help_.crashed else unchecked)(contract, help_.why_not())
+        return help_.unreadable(contract)
     lacking = [f for f in needed if f not in options]
     if lacking:
         return broken(contract, f"`{help_.shown}` has no {', '.join(lacking)}{extra}")
@@ -195,10 +208,7 @@ def _options_row(
 
 
 def check_iris(
-    helps: dict[str, Help],
-    dialect: str | None,
-    dialect_error: str,
-    run_flags: dict[str, str],
+    helps: dict[str, Help], dialect: str | None, dialect_error: str, run_flags: dict[str, str]
 ) -> list[Row]:
     """Rows for the iris CLI from its help texts (keys ``""``, ``"job"``, ``"job list"``,
     ``"job logs"``, ``"job run"``). ``dialect``/``dialect_error``: what
@@ -210,8 +220,7 @@ def check_iris(
             unchecked("iris CLI", "no iris CLI found (no .venv/bin/iris, no iris_command on PATH)")
         ]
     if not top.text:
-        state = broken if top.crashed else unchecked
-        return [state("iris CLI", top.why_not())]
+        return [top.unreadable("iris CLI")]
     rows: list[Row] = []
     top_options = help_options(top.text) or frozenset()
     if "--config" in top_options:
@@ -224,51 +233,40 @@ def check_iris(
             )
         )
     job = helps.get("job")
-    commands = help_commands(job.text) if job is not None else None
-    if commands is None:
-        why = job.why_not() if job is not None else "`iris job --help` was not asked"
-        rows.append(
-            (broken if job is not None and job.crashed else unchecked)("iris job verbs", why)
-        )
+    if job is None:
+        rows.append(unchecked("iris job verbs", "`iris job --help` was not asked"))
         return rows
-    listing = helps.get("job list")
-    if "list" not in commands:
-        rows.append(broken("iris job list", "`iris job --help` lists no `list`"))
-    elif dialect is None:
+    commands = help_commands(job.text)
+    if commands is None:
+        rows.append(job.unreadable("iris job verbs"))
+        return rows
+    if "list" in commands and dialect is None:
         rows.append(broken("iris job list", dialect_error))
     else:
-        needed: tuple[str, ...] = (
-            ("--prefix", "--json") if dialect == "json" else ("--prefix", "--limit")
-        )
+        json_list = dialect == "json"
+        needed = ("--prefix", "--json") if json_list else ("--prefix", "--limit")
         how = (
             " (JSON, marin-iris 0.2.20)"
-            if dialect == "json"
+            if json_list
             else " (a table, no --json: marin-iris 0.2.227)"
         )
-        rows.append(_options_row("iris job list", listing, needed, how))
-    if "logs" not in commands:
-        rows.append(broken("iris job logs", "`iris job --help` lists no `logs`"))
-    else:
-        rows.append(_options_row("iris job logs", helps.get("job logs"), LOGS_FLAGS))
+        rows.append(_options_row("list", commands, helps, needed, how))
+    rows.append(_options_row("logs", commands, helps, LOGS_FLAGS))
     rows.append(_verb_row("iris job stop|cancel", commands, STOP_VERBS))
     summary = _verb_row("iris job summary|describe|wait", commands, SUMMARY_VERBS)
     if summary.state == "broken":  # the runner polls with `job list`; it calls none of them
         summary = unchecked(summary.contract, summary.reason + "; the kit does not call them")
     rows.append(summary)
-    if "run" not in commands:
-        rows.append(broken("iris job run", "`iris job --help` lists no `run`"))
-    else:
-        needed = ("--no-wait", *sorted(run_flags))
-        row = _options_row("iris job run", helps.get("job run"), tuple(needed))
-        priority = run_flags.get("--priority")
-        if row.state == "holds" and priority:
-            choices = help_choices(helps["job run"].text, "--priority") or ()
-            if choices and priority not in choices:
-                row = broken(
-                    "iris job run",
-                    f"--priority {priority} is not a band of this Iris ({'|'.join(choices)})",
-                )
-        rows.append(row)
+    row = _options_row("run", commands, helps, ("--no-wait", *sorted(run_flags)))
+    priority = run_flags.get("--priority")
+    if row.state == "holds" and priority:
+        choices = help_choices(helps["job run"].text, "--priority") or ()
+        if choices and priority not in choices:
+            row = broken(
+                "iris job run",
+                f"--priority {priority} is not a band of this Iris ({'|'.join(choices)})",
+            )
+    rows.append(row)
     return rows
 
 

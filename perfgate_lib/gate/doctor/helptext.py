@@ -151,26 +151,32 @@ def source_click_commands(source: str) -> dict[str, frozenset[str]] | None:
     return commands
 
 
-def source_constant_strings(source: str, name: str) -> tuple[str, ...] | None:
-    """The strings of a module-level ``NAME = ("a", "b", ...)`` (tuple, list or set)."""
-    tree = _parse(source)
-    if tree is None:
-        return None
+def _assigned(tree: ast.Module, name: str) -> list[ast.expr]:
+    """The values a module assigns to ``name`` at its top level (``=`` or annotated), in order."""
+    values = []
     for node in tree.body:
-        targets: list[ast.expr] = []
-        value: ast.expr | None = None
         if isinstance(node, ast.Assign):
             targets, value = node.targets, node.value
         elif isinstance(node, ast.AnnAssign) and node.value is not None:
             targets, value = [node.target], node.value
+        else:
+            continue
         if any(isinstance(t, ast.Name) and t.id == name for t in targets):
-            if isinstance(value, ast.Call) and value.args:  # frozenset((...)), tuple([...])
-                value = value.args[0]
-            if isinstance(value, ast.Tuple | ast.List | ast.Set):
-                items = [e.value for e in value.elts if isinstance(e, ast.Constant)]
-                strings = [i for i in items if isinstance(i, str)]
-                if len(strings) == len(items):
-                    return tuple(strings)
+            values.append(value)
+    return values
+
+
+def source_constant_strings(source: str, name: str) -> tuple[str, ...] | None:
+    """The strings of a module-level ``NAME = ("a", "b", ...)`` (tuple, list or set)."""
+    tree = _parse(source)
+    for value in _assigned(tree, name) if tree is not None else []:
+        if isinstance(value, ast.Call) and value.args:  # frozenset((...)), tuple([...])
+            value = value.args[0]
+        if isinstance(value, ast.Tuple | ast.List | ast.Set):
+            items = [e.value for e in value.elts if isinstance(e, ast.Constant)]
+            strings = [i for i in items if isinstance(i, str)]
+            if len(strings) == len(items):
+                return tuple(strings)
     return None
 
 
@@ -203,14 +209,8 @@ def source_tiers(source: str) -> dict[str, str] | None:
     """``{gate: its iris flags as text}`` from a submit script's module-level ``TIERS``
     dict; None when there is none (or it is not Python)."""
     tree = _parse(source)
-    if tree is None:
-        return None
-    for node in tree.body:
-        value = node.value if isinstance(node, ast.Assign | ast.AnnAssign) else None
-        targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
-        if not isinstance(value, ast.Dict) or not any(
-            isinstance(t, ast.Name) and t.id == "TIERS" for t in targets
-        ):
+    for value in _assigned(tree, "TIERS") if tree is not None else []:
+        if not isinstance(value, ast.Dict):
             continue
         tiers: dict[str, str] = {}
         for key, item in zip(value.keys, value.values, strict=False):

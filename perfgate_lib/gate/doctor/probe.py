@@ -7,6 +7,8 @@ environment: a missing file is ``None``, a process that does not finish in time 
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import re
 import shlex
@@ -19,14 +21,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from perfgate_lib.gate.doctor.checks import Help
-from perfgate_lib.gate.doctor.helptext import (
-    help_commands,
-    help_options,
-    source_options,
-)
+from perfgate_lib.gate.doctor.helptext import help_commands, help_options, source_options
 
 HELP_TIMEOUT_S = 120.0  # one process asking for help (marin-iris 0.2.227 starts in ~4 s CPU)
 IRIS_VERBS_WITH_OPTIONS = ("list", "logs", "run")  # verbs whose flags the kit needs
+HELP_PATHS = ((), ("job",), *(("job", v) for v in IRIS_VERBS_WITH_OPTIONS))  # iris ... --help
 # Environment variables a checkout's tools never get from the doctor (tokens, keys).
 _SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|CREDENTIAL|_KEY$|^GITHUB_PAT$", re.I)
 
@@ -164,8 +163,6 @@ def console_script_python(path: str) -> str | None:
 def _helps_in_one_process(
     python: str, script: str, paths: list[tuple[str, ...]], timeout_s: float
 ) -> dict[str, Help]:
-    import json
-
     argv = [python, "-c", _WALKER, script, json.dumps([list(p) for p in paths])]
     done = run_help(argv, timeout_s)
     shown = {" ".join(p): ("iris", *p, "--help") for p in paths}
@@ -189,11 +186,10 @@ def iris_helps(command: list[str], timeout_s: float = HELP_TIMEOUT_S) -> dict[st
     interpreter. Anything else is asked ``iris --help`` first, and sub-commands only when
     that reads as a click help listing ``job`` (a stand-in that is not a click CLI is
     never given arguments it would act on)."""
-    paths = [(), ("job",), *(("job", v) for v in IRIS_VERBS_WITH_OPTIONS)]
     exe = shutil.which(command[0]) or command[0]
     python = console_script_python(exe) if len(command) == 1 else None
     if python is not None:
-        return _helps_in_one_process(python, exe, paths, timeout_s)
+        return _helps_in_one_process(python, exe, list(HELP_PATHS), timeout_s)
 
     def ask(path: tuple[str, ...]) -> tuple[str, Help]:
         got = run_help([*command, *path, "--help"], timeout_s)
@@ -254,8 +250,6 @@ def helps_from_folder(folder: Path) -> dict[str, Help]:
     names :func:`save_helps` writes), keyed like :func:`iris_helps`. ``helps.json``, when
     present, holds every call's outcome (a CLI that could not start included); without it
     a missing file is a help that was not printed (exit 2)."""
-    import json
-
     recorded = read_text(folder / "helps.json")
     if recorded is not None:
         return {
@@ -263,7 +257,7 @@ def helps_from_folder(folder: Path) -> dict[str, Help]:
             for key, h in json.loads(recorded).items()
         }
     out: dict[str, Help] = {}
-    for path in [(), ("job",), *(("job", v) for v in IRIS_VERBS_WITH_OPTIONS)]:
+    for path in HELP_PATHS:
         text = read_text(folder / _help_file(path))
         shown = ("iris", *path, "--help")
         out[" ".join(path)] = (
@@ -275,22 +269,11 @@ def helps_from_folder(folder: Path) -> dict[str, Help]:
 def save_helps(helps: dict[str, Help], folder: Path) -> None:
     """Write each printed help text as :func:`helps_from_folder` reads it, and every
     call's outcome to ``helps.json``."""
-    import json
-
     folder.mkdir(parents=True, exist_ok=True)
     for key, help_ in helps.items():
         if help_.text:
             (folder / _help_file(tuple(key.split()))).write_text(help_.text)
-    outcomes = {
-        key: {
-            "argv": list(h.argv),
-            "exit_code": h.exit_code,
-            "stdout": h.stdout,
-            "stderr": h.stderr,
-            "error": h.error,
-        }
-        for key, h in helps.items()
-    }
+    outcomes = {key: dataclasses.asdict(h) for key, h in helps.items()}  # argv, exit_code, ...
     (folder / "helps.json").write_text(json.dumps(outcomes, indent=2) + "\n")
 
 
