@@ -66,10 +66,13 @@ def server(monkeypatch) -> Iterator[str]:
     srv.server_close()
 
 
-def closed_port() -> int:
+@pytest.fixture
+def closed_port():
+    """A port that refuses connections: bound and never listening, held for the whole test
+    (a port closed again could be taken by another process before the test connects)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        yield sock.getsockname()[1]
 
 
 def no_credentials_env(tmp_path) -> dict[str, str]:
@@ -149,11 +152,11 @@ def test_final_answers_are_not_retried(server, status, kind):
 
 
 @pytest.mark.parametrize("host", ["refused", "perfgate-test.invalid"])
-def test_unreachable_hosts_fail_at_once_as_network(host, retry_waits):
+def test_unreachable_hosts_fail_at_once_as_network(host, retry_waits, closed_port):
     import aiohttp  # noqa: F401 - imports warm: the time measured is the failing call
     import fsspec.implementations.http  # noqa: F401
 
-    url = f"http://127.0.0.1:{closed_port()}/r.json" if host == "refused" else f"https://{host}/r"
+    url = f"http://127.0.0.1:{closed_port}/r.json" if host == "refused" else f"https://{host}/r"
     with pytest.raises(StorageError) as info:
         load_report(url)
     assert info.value.kind == NETWORK and url in str(info.value)
@@ -232,11 +235,11 @@ print(json.dumps({"kind": kind, "backoffs": len(backoffs)}))
 """
 
 
-def test_gcs_endpoint_that_refuses_is_not_retried(tmp_path):
+def test_gcs_endpoint_that_refuses_is_not_retried(tmp_path, closed_port):
     """gcsfs alone retries a refused connection six times (~30 s); here it is one attempt."""
     env = {
         **os.environ,
-        "STORAGE_EMULATOR_HOST": f"http://127.0.0.1:{closed_port()}",
+        "STORAGE_EMULATOR_HOST": f"http://127.0.0.1:{closed_port}",
         "FSSPEC_GS_TOKEN": "anon",
         "PERFGATE_DEBUG": "",
     }
