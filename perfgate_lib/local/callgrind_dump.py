@@ -1,11 +1,12 @@
 """Reading callgrind's output format: per-function exclusive counts and call arcs.
 
 Standard library only. :func:`parse_dump` takes the text of one ``callgrind.out.<n>``
-file (format version 1, as callgrind 3.x writes it) and returns a :class:`Dump`: the
-stated total, each function's exclusive ("self") instructions, which sum to the total
-exactly, and each caller -> callee arc's call count and inclusive instructions. A
-function is keyed ``(object, name)``: the ``ob=`` file (or ``???``) and the symbol (or
-``0x...`` for code without one, such as CPython's perf trampolines).
+file (format version 1, as callgrind 3.x writes it: compressed names ``fn=(id) name``,
+relative positions ``+n``/``-n``/``*``, ``calls=`` lines followed by the call's inclusive
+cost) and returns a :class:`Dump`: the stated total, each function's exclusive ("self")
+instructions, which sum to the total exactly, and each caller -> callee arc's call count
+and inclusive instructions. A function is keyed ``(object, name)``: the ``ob=`` file (or
+``???``) and the symbol (or ``0x...`` for code without one, such as perf trampolines).
 """
 
 from __future__ import annotations
