@@ -1,11 +1,9 @@
 """The ``perfgate`` command. Sub-commands load lazily so start-up stays fast.
 
-Each sub-command lives in ``perfgate_lib/commands/<name>.py`` as ``command``.
-Exit codes (:mod:`perfgate_lib.errors`): errors derived from
-:class:`~perfgate_lib.errors.PerfgateError` print one line and exit with their code
-(2 usage, 4 could not run); any other exception is a crash: one line naming it and the
-traceback file (:mod:`perfgate_lib.io.crash`), exit 4, never 1. Everything the process
-prints goes through :func:`perfgate_lib.io.redaction.redact`.
+Each sub-command lives in ``perfgate_lib/commands/<name>.py`` as ``command``. A
+:class:`~perfgate_lib.errors.PerfgateError` prints one line and exits with its code; any
+other exception is a crash (:mod:`perfgate_lib.io.crash`): exit 4, never 1. Everything
+the process prints is redacted. Exit codes: README.md.
 """
 
 from __future__ import annotations

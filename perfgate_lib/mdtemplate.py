@@ -1,12 +1,10 @@
 """The kit's PR comments as jinja2 templates: ``perfgate_lib/templates/<kind>.md.j2``, one
 per comment kind (partials start with ``_``).
 
-Escaping happens in one place, :func:`escape` (jinja's ``finalize``): every ``{{ value }}``
-is escaped for markdown (:func:`~perfgate_lib.mdtext.md_escape`) unless it is
-:class:`Trusted`: markdown the kit built with its untrusted parts escaped on the way in
-(the ``code``, ``fence`` and ``rich`` filters' output, the kit's tables and charts). A
-template therefore cannot forget to escape a PR's string. ``plain`` removes control and
-format characters (one line, no bidi overrides).
+Every ``{{ value }}`` passes through :func:`escape` (jinja's ``finalize``) and is escaped
+for markdown unless it is :class:`Trusted`, so a template cannot forget to escape a PR's
+string. ``plain`` removes control and format characters (one line, no bidi overrides).
+The rule: ``docs/security.md``.
 """
 
 from __future__ import annotations

@@ -1,11 +1,8 @@
 """Markdown text helpers: escaping untrusted strings and formatting figures.
 
-Untrusted text (file names, PR titles, replies, report strings) goes through
-:func:`md_escape` before it reaches a comment: pipes, backticks, HTML, markdown
-punctuation and ``@mentions`` are neutralised. Code spans and fences use :func:`md_code` /
-:func:`md_fence`, which cannot use entities: they break every ``<!`` with an invisible
-word joiner (:func:`no_html_comment`), so no echoed text can open an HTML comment (the
-kit's hidden state marker is one) in the raw comment body.
+:func:`md_escape` neutralises pipes, backticks, HTML, markdown punctuation and
+``@mentions``; :func:`md_code` / :func:`md_fence` break every ``<!`` with an invisible
+word joiner instead, so no echoed text can open an HTML comment (``docs/security.md``).
 """
 
 from __future__ import annotations

@@ -1,11 +1,9 @@
 """Google Cloud credentials for ``gs://``: found or not, quickly and quietly.
 
-gcsfs on its own falls back to anonymous access when no credentials exist, then retries
-for most of a minute and logs warnings and tracebacks on the way. :func:`require_gcs_credentials`
-asks google-auth once per process, bounded in time, with its warnings silenced, and
+:func:`require_gcs_credentials` asks google-auth once per process, bounded in time, and
 raises a one-line :class:`~perfgate_lib.errors.StorageError` of kind ``credentials``.
-Skipped when gcsfs is told which token to use (``FSSPEC_GS_TOKEN``, e.g. ``anon`` for a
-public bucket) or talks to an emulator (``STORAGE_EMULATOR_HOST``).
+Skipped when ``FSSPEC_GS_TOKEN`` or ``STORAGE_EMULATOR_HOST`` is set. Why:
+``docs/development.md`` (Known pitfalls).
 """
 
 from __future__ import annotations

@@ -1,9 +1,7 @@
 """Unexpected exceptions: one line for the user, the full traceback in a file.
 
-A crash is "could not run" (exit 4), never "fail" (exit 1): CI and the ladder must not
-read a bug as a proven regression. The traceback (redacted, like everything written) goes
-to the run folder the command was working in, else ``<runs root>/crashes/`` (a local
-runs root), else the temp folder; ``perfgate --debug`` (or ``PERFGATE_DEBUG=1``) also prints it.
+A crash is "could not run" (exit 4), never "fail" (exit 1). Where the redacted traceback
+goes: ``docs/running-a-gate.md``.
 """
 
 from __future__ import annotations

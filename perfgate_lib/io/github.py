@@ -1,14 +1,11 @@
 """GitHub access for the kit (PyGithub): PR data, the canonical comment, Actions artifacts.
 
-Settings come from the environment (docs/configuration.md): ``GITHUB_TOKEN`` (or
-``GH_TOKEN``; none: :class:`MissingToken` before any network call), ``GITHUB_API_URL``
-and ``PERFGATE_GITHUB_LOGIN`` (the kit's own account, :meth:`GitHubClient.kit_login`: only
-its comments are ever read for state, edited or deleted).
-
-Unreachable GitHub fails fast (:attr:`GitHubSettings.unreachable_budget`, 8 s); 5xx
-answers and secondary rate limits are retried with bounded backoff. Every failure is a
+Settings come from the environment (``docs/configuration.md``); no token raises
+:class:`MissingToken` before any network call. Only the kit's own account's comments are
+ever read for state, edited or deleted. Every failure is a
 :class:`~perfgate_lib.errors.GitHubError` naming the repository, the PR and the token
-variable, never the token. :func:`upsert_comment` keeps exactly one sentinel comment.
+variable, never the token. Retries and the fail-fast budget (8 s):
+``docs/security.md``.
 """
 
 from __future__ import annotations

@@ -101,10 +101,8 @@ def check_parameters(name: str, parameters: Mapping[str, Any]) -> None:
 def _kernel_env() -> Iterator[type]:
     """Kernel set-up: no MPLBACKEND (it would remove inline charts), and a kernel manager
     on local IPC sockets in a private temp folder (no TCP ports) that skips the SIGINT
-    jupyter_client sends before a shutdown: papermill shuts down only an idle kernel, and
-    that SIGINT, landing while ipykernel finishes its last request, logs a spurious
-    ``KeyboardInterrupt caught in kernel.`` error. The shutdown request, SIGTERM and
-    SIGKILL follow as before; other interrupts (nbclient's cell timeout) are still sent."""
+    jupyter_client sends before a shutdown (why: ``docs/development.md``, Patched internals).
+    """
     from jupyter_client.manager import AsyncKernelManager
 
     saved = os.environ.pop("MPLBACKEND", None)

@@ -1,12 +1,9 @@
 """Installed Python interpreters: find one that satisfies a ``requires-python`` specifier.
 
-Where to look, in order: every ``python3.N`` (and ``python3``) on ``PATH``, then pyenv's
-installs (``$PYENV_ROOT/versions/*/bin/python3``, default ``~/.pyenv``). Each candidate is
-run once to read its version, so a pyenv shim that is not active (``pyenv: python3.12:
-command not found``) is skipped, not chosen. Of the interpreters that satisfy the
-specifier, the oldest release line wins (3.12 before 3.13), and within it the newest
-patch (the first found breaks ties), so both sides of gate 0 get the same one for the
-same specifier.
+Looks on ``PATH``, then under pyenv; each candidate runs once to report its version. Of
+those that satisfy the specifier, the oldest release line wins and within it the newest
+patch, so both sides of gate 0 get the same one for the same specifier. The search
+order: ``docs/zephyr-releases.md``.
 """
 
 from __future__ import annotations

@@ -1,14 +1,8 @@
 """Secret-shaped strings: the patterns, finding them and redacting them (pure, no I/O).
 
 :func:`redact` replaces each with ``[REDACTED <kind>]`` (of an ``Authorization`` header
-only the credential). Kinds: ``github-token`` (``gh[pousr]_`` and ``github_pat_`` tokens,
-also markdown-escaped as rendered), ``authorization-header`` (also a bare ``Bearer`` of 20+
-characters with a digit), ``private-key`` (a PEM block), and ``env:<NAME>``: the value (8+
-characters) of an environment variable whose name matches :data:`SECRET_ENV_NAME`, whatever
-its shape: raw; JSON-, HTML- or markdown-escaped; base64 (standard or urlsafe, padded or
-not, inside longer base64 text, wrapped across lines), URL- or hex-encoded; and each line
-of 16+ characters of a multi-line value. Patterns never cross a JSON string's quotes, so
-redacted serialised JSON (verdict.json, notebooks) stays valid JSON.
+only the credential). Redacted serialised JSON (verdict.json, notebooks) stays valid
+JSON. The kinds, and every form of a secret value found: ``docs/security.md``.
 """
 
 from __future__ import annotations

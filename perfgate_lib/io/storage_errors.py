@@ -2,9 +2,7 @@
 
 :func:`classify` looks at an exception and the exceptions it was raised from (fsspec's
 HTTP filesystem reports an unreachable host as ``FileNotFoundError``; the cause says
-DNS). Only ``transient`` answers are worth a retry: HTTP 408, 429 and 5xx, and a
-connection dropped mid-answer. No credentials, a refused or unresolvable host, 401/403
-and 404 fail at once.
+DNS). Which kinds are retried: ``docs/running-a-gate.md`` (Storage errors).
 """
 
 from __future__ import annotations

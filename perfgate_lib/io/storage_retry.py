@@ -1,10 +1,9 @@
 """Retrying storage calls: only transient answers, bounded by ``gate_common.yaml``.
 
-The bound (``storage_retry_*`` in ``parameters/gate_common.yaml``): attempts in all, the
-first wait (seconds, doubling each retry) and the longest wait. Everything that is not
-transient (:mod:`perfgate_lib.io.storage_errors`) fails on the first attempt: a URL with no
-credentials or no network becomes one :class:`~perfgate_lib.errors.StorageError`, a
-missing object a ``FileNotFoundError``. Local paths keep their own exceptions.
+The bound is ``storage_retry_*`` in ``parameters/gate_common.yaml`` (attempts, first and
+longest wait in seconds). Anything else fails on the first attempt: a
+:class:`~perfgate_lib.errors.StorageError`, or ``FileNotFoundError`` for a missing
+object. Local paths keep their own exceptions.
 """
 
 from __future__ import annotations

@@ -1,22 +1,11 @@
 """Gate 0, the local A/B runner: the mini ferry on control and treatment code, paired.
 
-Control is a worktree at ``merge-base(base, head)``, treatment one at ``head``, both made
-with ``git worktree add --detach`` in a temporary folder and always removed. Each side is
-a ``ferry_pipeline.py serve`` process (:mod:`.sides`) importing its worktree's
-``lib/zephyr/src`` (or the installed package when the checkout has none), warmed up once
-unmeasured, then running single stages on request over one shared generated corpus.
-
-The decision metric is each stage's instruction count under callgrind: both sides run at
-once, every stage request queued up front, one process per side. With ``metric: cpu`` (or
-``wall``) pairs run stage by stage back to back, the first side alternating, with fresh
-processes every ``pairs_per_process`` pairs. Each stage is judged on the per-pair ratio
-treatment / control (Hodges-Lehmann estimate, signed-rank interval: :mod:`.stats`); pairs
-are added while a stage is undecided (:mod:`.pairs`), and what is still undecided at the
-end is reported so, never as a pass. Peak memory keeps its own noise rule. The method and
-its figures: docs/gate0.md.
-
-Here: the worktrees, :func:`run_local_ab` and its result, outputs and frames; the settings
-are :mod:`.settings`. Times are seconds, memory MB.
+Control runs a worktree at ``merge-base(base, head)``, treatment one at ``head``; each
+side is a ``ferry_pipeline.py serve`` process (:mod:`.sides`). Pairs are added while a
+stage is undecided (:mod:`.pairs`, :mod:`.stats`), and what is still undecided is never
+reported as a pass. Here: the worktrees, :func:`run_local_ab` and its result, outputs and
+frames; the settings are :mod:`.settings`. Times are seconds, memory MB, instructions a
+count. The method and its figures: ``docs/gate0.md``.
 """
 
 from __future__ import annotations
@@ -591,12 +580,8 @@ def run_local_ab(
 ) -> ABResult:
     """Gate 0: paired, adaptive A/B of merge-base (control) and head (treatment).
 
-    Writes into ``out_dir``: ``control-report.json`` and ``treatment-report.json``
-    (medians, marin's schema), ``paired.csv`` (the interval table), ``pairs.json`` (every
-    measurement), ``ab.json`` (settings, SHAs, order, stop reason, timings, sides),
-    ``compare_context.json``, ``runs/<side>-p<i>.json``, ``logs/<side>-<g>.log`` (one
-    per process generation ``g``, from 0) and ``progress.log`` (every progress message,
-    as it happens, with its elapsed seconds; ``progress`` also gets each one).
+    Writes its outputs into ``out_dir`` (the list: ``docs/gate0.md``, The run folder);
+    ``progress`` also gets each progress message as it happens.
     """
     from perfgate_lib.verdict.thresholds import load_thresholds
 

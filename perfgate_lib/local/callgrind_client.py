@@ -1,26 +1,13 @@
 """Callgrind's client requests from Python, and which threads gate 0 counts.
 
-Standard library only: the mini ferry's side process (``ferry_pipeline.py``, run by path
-in a worktree's own environment, this folder as its ``sys.path[0]``) imports it as
-``callgrind_client``; the kit imports it as ``perfgate_lib.local.callgrind_client``.
-
-What a stage's instruction count holds. The side runs under ``valgrind --tool=callgrind
---instr-atstart=no --collect-atstart=no``: callgrind's *collect* state is per thread and
-every thread starts with it off. :class:`Callgrind` turns it on (the client request
-``CALLGRIND_TOGGLE_COLLECT``) only
-
-* in a thread while it executes one shard of the stage (``ZephyrWorker._execute_shard``:
-  reading the shard, the user functions, scatter/gather, writing), and
-* in the threads such a thread starts while it counts (Zephyr's background writer, the
-  shuffle's read pool), except Zephyr's periodic counter sampler.
-
-Left out, because how often it runs depends on how long things wait (a loaded machine
-made a stage's count grow by up to 12% with them in): the coordinator's 0.5 s loop,
-worker heartbeats (5 s), the workers' task polls and their back-off sleeps, the thread
-fray starts for every actor call, the counter sampler, and the driver thread waiting for
-the stage to end. Under callgrind the process also sets ``sys.setswitchinterval`` to
-:data:`SWITCH_INTERVAL_S`, so two shard threads hand the GIL over where one blocks
-(I/O, a lock, a queue) rather than every 5 ms of wall time.
+Standard library only: the side process (``ferry_pipeline.py``, run by path, this folder
+as its ``sys.path[0]``) imports it as ``callgrind_client``; the kit imports it as
+``perfgate_lib.local.callgrind_client``. The side runs under ``valgrind --tool=callgrind
+--instr-atstart=no --collect-atstart=no``; :class:`Callgrind` turns collection on only in
+a thread executing one shard of the stage and in the threads it starts, never in
+Zephyr's polling, heartbeat or sampler threads. Under callgrind the process sets
+``sys.setswitchinterval`` to :data:`SWITCH_INTERVAL_S` seconds. What is counted, what is
+left out and why: ``docs/attribution.md``.
 """
 
 from __future__ import annotations
@@ -108,13 +95,10 @@ class Callgrind:
     """Callgrind's client requests (valgrind/callgrind.h) through ctypes.
 
     The process runs under ``valgrind`` with :data:`VALGRIND_ARGS` and
-    ``--callgrind-out-file=OUT``. :meth:`start` turns instrumentation on (imports and the
-    warm-up run uninstrumented, about 5x faster); :meth:`count` brackets one piece of work:
-    counters zeroed, the work run, counters dumped to ``OUT.<n>`` (callgrind numbers its
-    dumps from 1) and that file's total read back. What is collected: the calling thread
-    and the threads it starts, or, after :meth:`count_only_shards`, only Zephyr's shard
-    work (see the module docstring). ``active`` is False natively; ``why_inactive`` then
-    says why (not under valgrind, not x86-64, no executable memory).
+    ``--callgrind-out-file=OUT``. :meth:`start` turns instrumentation on; :meth:`count`
+    zeroes the counters, runs the work, dumps them to ``OUT.<n>`` (numbered from 1) and reads
+    that file's total back (instructions). ``active`` is False natively; ``why_inactive``
+    then says why (not under valgrind, not x86-64, no executable memory).
     """
 
     def __init__(self, out_file: str | None) -> None:

@@ -1,16 +1,12 @@
 """Reading callgrind's output format: per-function exclusive counts and call arcs.
 
-Standard library only (the kit reads dumps natively; the mini ferry's side process may
-too). Pure: :func:`parse_dump` takes the text of one ``callgrind.out.<n>`` file (format
-version 1, as callgrind 3.x writes it: name compression ``fn=(id) name``, relative
-positions ``+n``/``-n``/``*``, ``calls=`` lines followed by the call's inclusive cost) and
-returns a :class:`Dump`: the stated total, each function's exclusive ("self")
-instructions, and each caller -> callee arc's call count and inclusive instructions.
-The exclusive counts sum to the total exactly.
-
-A function is keyed ``(object, name)``: ``object`` is the file callgrind names with
-``ob=`` (the ELF object, for example ``libpython3.12.so.1.0``'s path, or ``???``), and
-``name`` the symbol, or ``0x...`` for code without a symbol (CPython's perf trampolines).
+Standard library only. :func:`parse_dump` takes the text of one ``callgrind.out.<n>``
+file (format version 1, as callgrind 3.x writes it: compressed names ``fn=(id) name``,
+relative positions ``+n``/``-n``/``*``, ``calls=`` lines followed by the call's inclusive
+cost) and returns a :class:`Dump`: the stated total, each function's exclusive ("self")
+instructions, which sum to the total exactly, and each caller -> callee arc's call count
+and inclusive instructions. A function is keyed ``(object, name)``: the ``ob=`` file (or
+``???``) and the symbol (or ``0x...`` for code without one, such as perf trampolines).
 """
 
 from __future__ import annotations

@@ -2,26 +2,10 @@
 delta between control and treatment. Pure functions; the I/O is the callers'.
 
 A :class:`Profile` is one side's stage: exclusive ("self") instructions per function,
-summing exactly to the stage's count. Two views:
-
-* Python functions (:func:`python_profile`), when the side ran with CPython's perf
-  trampolines (Python 3.12+, ``sys.activate_stack_trampoline("perf")``): every Python
-  frame runs inside a small trampoline whose address ``/tmp/perf-<pid>.map`` names
-  (``<hex addr> <hex size> py::<qualname>:<file>``), and callgrind records each
-  trampoline as a function with its inclusive cost. The side runs with
-  ``--separate-callers<N>=py_trampoline_evaluator``, so each call into a trampoline is
-  recorded in the context of its nearest calling trampoline: a Python function's self
-  count is its trampolines' inclusive count less what its Python callees took. The C
-  work a Python function does itself (its bytecode, the builtins it calls) is in its self
-  count. Instructions outside every Python frame form the row ``(outside Python)``.
-* C functions (:func:`c_profile`): callgrind's own exclusive counts, the fallback when
-  no perf map is there (Python before 3.12), with a note.
-
-Both views leave out the memory allocators' own code, as gate 0's count does
-(:func:`perfgate_lib.local.callgrind_client.is_allocator`); in the Python view the
-allocations made inside a Python function stay in its self count and one row, ``memory
-allocators (not in gate 0's count)``, takes them out again so the rows still sum to the
-stage's count.
+summing exactly to the stage's count. :func:`python_profile` gives Python functions (from
+CPython's perf trampolines, 3.12+), :func:`c_profile` C functions (the fallback without a
+perf map). Both leave out the memory allocators' own code, as gate 0's count does. The
+method: ``docs/attribution.md``.
 """
 
 from __future__ import annotations

@@ -1,14 +1,8 @@
 """A generated text corpus shaped like the tier-2 ferry's input, at laptop scale.
 
-Tier 2 (``datakit_tier2_skewed_ferry``) reads a synthetic skewed corpus: log-normal
-bodies around 5 KB, a Pareto tail and about 100 mega-docs of 128-256 MB. This module
-makes the same shape in miniature: log-normal bodies (median ``body_median_bytes``),
-a share of documents drawn from a Pareto tail, a few large documents, and a share of
-near-duplicates (copies of earlier documents with a few words changed) so that fuzzy
-dedup has something to find. Sizes are bytes of UTF-8 text.
-
 The output is a pure function of :class:`CorpusSpec` (``random.Random(seed)``, stable
-across platforms): the same spec gives byte-identical files.
+across platforms): the same spec gives byte-identical files. Sizes are bytes of UTF-8
+text. The shape and why: ``docs/gate0.md``.
 """
 
 from __future__ import annotations

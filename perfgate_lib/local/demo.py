@@ -1,24 +1,9 @@
 """The demo: the whole pipeline offline, on a sandbox repository, with real Zephyr.
 
-:func:`run_demo` builds the marin-shaped sandbox (installed marin-zephyr on ``main``, a PR
-branch that slows the scatter writer: :func:`~perfgate_lib.local.sandbox.default_change`,
-extra hashing of each routed key on today's Zephyr, the zstd level 3 to 6 on 0.2.20), then
-executes the notebooks into one run
-folder: ``assess.ipynb`` (scope, five questions, max_gate; reply "go"),
-``local_ab.ipynb`` (gate 0: the mini ferry on merge-base and head, paired stage by stage,
-with pairs added while a stage is undecided)
-and ``compare.ipynb`` (verdict, charts, the comment with a noise column). The comment is
-written to ``comment.md`` in the run folder, never posted. Finally the run folder is
-archived as gate 0 (HTML of every executed notebook, provenance, secret scrub, run index).
-
-Run folder layout::
-
-    <run>/pr.diff                    the sandbox PR's diff
-    <run>/assess.ipynb, assessment.json, assessment.md, confirmation.txt
-    <run>/local_ab.ipynb, ab/{control,treatment}-report.json, ab/paired.csv, ab/pairs.json,
-    <run>/ab/runs/, ab/logs/, ab/progress.log (what the terminal showed, with seconds)
-    <run>/compare.ipynb, verdict.json, comment.md, stage_chart.png, summary_chart.png
-    <run>/demo.json                  what ran, how long each step took (seconds), the verdict
+:func:`run_demo` builds the sandbox, runs ``assess.ipynb``, ``local_ab.ipynb`` and
+``compare.ipynb`` into one run folder and archives it as gate 0. The comment is written
+to ``comment.md``, never posted. The steps and the run folder's layout:
+``docs/gate0.md`` (The demo). Times are seconds.
 """
 
 from __future__ import annotations

@@ -1,14 +1,8 @@
 """Gate 0's evidence: each side's callgrind dump of one representative pair per stage,
 kept in the run folder, and the function delta computed from them (``attribution.json``).
 
-For every stage gate 0 does not pass (every stage with ``profile: all``), the pair whose
-ratio (treatment / control instructions) is nearest the stage's estimate is kept:
-``profile/<stage>/<side>.callgrind.gz`` and ``<side>.perf.map.gz`` (the perf map lines
-of the trampolines that dump uses), gzip-compressed, while their sum stays within
-``profile_budget_mb``. ``profile/attribution.json`` holds each stage's table
-(:func:`perfgate_lib.local.callgrind_profile.stage_delta`), tied to the PR: a row whose function
-is defined in a file the PR changed names that file and the hunk that overlaps the
-function's lines. Sizes are bytes unless named MB.
+Which pair and stages are kept, the budget and the table: ``docs/attribution.md``.
+Sizes are bytes unless named MB.
 """
 
 from __future__ import annotations

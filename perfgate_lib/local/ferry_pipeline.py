@@ -1,43 +1,26 @@
 """The mini ferry's pipeline, standalone: stdlib, Zephyr and Zephyr's own dependencies only.
 
-This file imports nothing from perfgate, so any interpreter that can import Zephyr (the
-kit's venv, or a worktree's own uv environment) can run it by path::
+It imports nothing from perfgate, so any interpreter that can import Zephyr (the kit's
+venv, or a worktree's own uv environment) can run it by path::
 
     python ferry_pipeline.py serve --corpus DIR --work-dir DIR [--zephyr-src SRC]
     valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=OUT \
         python ferry_pipeline.py serve ... --callgrind-out OUT   # + instructions per stage
 
-Stages (each one ``ZephyrContext.execute``, output as JSONL files the next stage reads,
-like datakit steps): ``normalize`` -> ``minhash`` -> ``fuzzy_dups`` -> ``consolidate``
--> ``tokenize``. Only ``fuzzy_dups`` shuffles (two ``group_by``). Workers run as threads
-of this process (fray ``LocalClient`` + Zephyr's ``InlineRunner``). Per stage:
-
-* ``wall_s``: ``time.perf_counter`` seconds;
-* ``cpu_s``: CPU seconds of the whole process (all threads, user + system) plus reaped
-  children; unlike wall time it leaves out waiting for a core and Zephyr's 0.1 s polls;
-* ``instructions`` (only under callgrind): the stage's shard work, counters zeroed right
-  before ``ctx.execute`` and dumped right after, less the memory allocators' own code
-  (``callgrind_client.py`` says what is left out and why). The server's row carries
-  ``callgrind_dump``; the driver reads the count natively (:func:`add_instructions`:
-  read here, under callgrind, it took 1.2-2.8 s a stage) and adds ``instructions`` and
-  ``instructions_allocator``. It varies by about 0.1-0.5% per stage from run to run;
-* ``peak_mb``: the kernel's ``VmHWM``, reset before each stage through
-  ``/proc/self/clear_refs``; where unavailable, ``ru_maxrss`` of the whole process
-  (tracemalloc slows hot paths 2-4x and misses native buffers; sampling misses spikes).
-
-Hygiene: the caller fixes ``PYTHONHASHSEED``; one untimed warm-up pipeline over a slice of
-the corpus runs first (uninstrumented under callgrind, like the imports); start-up's heap
-is then frozen (``gc.freeze``) and ``gc.collect()`` runs before every stage. ``serve``
-runs one stage per request, so one warmed-up process gives as many values as the driver
-wants (:mod:`perfgate_lib.local.pairs`); requests queue.
+The five stages (``normalize`` -> ``minhash`` -> ``fuzzy_dups`` -> ``consolidate`` ->
+``tokenize``) each run one ``ZephyrContext.execute`` on threads of this process. How each
+figure is taken (wall and CPU seconds, instructions, peak MB, hygiene) is in
+``docs/gate0.md``; what an instruction count leaves out is in ``docs/attribution.md``.
 
 The serve protocol is one JSON object per line. The driver writes ``{"cmd": "stage",
 "stage": NAME}`` (the stage reads the outputs its predecessors last wrote) or ``{"cmd":
 "exit"}`` on stdin; the server answers on the file descriptor it was started with as
 stdout (Zephyr's own prints go to stderr): first ``{"ready": true, "identity": {...}}``,
 then per stage ``{"status": "succeeded" | "failed", "stages": {name: {wall_s, cpu_s,
-peak_mb, tasks, records_out[, callgrind_dump]}}, "error": ...}``. Times are seconds, memory
-MB, instructions a count.
+peak_mb, tasks, records_out[, callgrind_dump]}}, "error": ...}``. Requests queue. Times
+are seconds, memory MB. Under callgrind the row carries ``callgrind_dump``; the driver
+reads it natively (:func:`add_instructions`) and adds ``instructions`` and
+``instructions_allocator`` (counts).
 """
 
 from __future__ import annotations

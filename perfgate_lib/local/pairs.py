@@ -1,11 +1,8 @@
 """Gate 0's paired, adaptive loop: pairs are added until every stage is decided.
 
-:func:`measure_pairs` runs the pairs (instruction counts: both sides at once,
-:func:`measure_at_once`; time metrics: taking turns, the first side alternating) and
-:func:`stop_rule` says when to stop: every stage decided after ``min_pairs``, the time
-budget spent, or ``max_pairs``. A pair record is ``{"pair": n, "control": {stage:
-measure}, "treatment": {...}, "first": {stage: side}, "pids": {side: pid}}`` (plus
-``"failed"``); :func:`paired_intervals` is its interval table. Seconds for times.
+:func:`measure_pairs` runs the pairs and :func:`stop_rule` says when to stop: every stage
+decided after ``min_pairs``, the time budget spent, or ``max_pairs``. The pair record:
+``docs/gate0.md`` (The run folder). Seconds for times.
 """
 
 from __future__ import annotations
@@ -144,9 +141,7 @@ def measure_at_once(
     clock: Callable[[], float],
 ) -> tuple[list[dict[str, Any]], str, list[str]]:
     """Instruction counts: both sides run every pair's stages at once, each back to back
-    with no wait (counts ignore load, but a stage after an idle spell of 30-40 s counts
-    15-23% more, most likely Zephyr's idle workers polling; and neither side may carry
-    the other's slowness).
+    with no wait (why: ``docs/gate0.md``).
 
     Every side gets ``max_pairs`` pairs of stage requests queued up front; pair ``n`` is
     judged by :func:`stop_rule` once both sides answered its stages. The caller stops the

@@ -1,10 +1,9 @@
 """Gate 0's progress: written as it happens to ``progress.log``, shown on the terminal.
 
 Gate 0 runs inside a notebook kernel, so its messages never reach the command's terminal
-on their own. :class:`ProgressLog` appends each message (``<elapsed seconds>\\t<text>``)
-to ``<out_dir>/progress.log`` (part of the run's record) and passes it on;
-:func:`follow` shows the newest one under a spinner with the elapsed time while the
-notebook runs, with rich, and shows nothing when the output is not a terminal.
+on their own. :class:`ProgressLog` appends each one (``<elapsed seconds>\t<text>``) to
+``<out_dir>/progress.log`` and passes it on; :func:`follow` shows the newest on a terminal
+only.
 """
 
 from __future__ import annotations

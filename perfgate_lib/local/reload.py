@@ -1,9 +1,8 @@
 """A finished gate-0 A/B, reloaded from its run folder; the local_ab notebook's one call.
 
-:func:`load_ab` reads what :func:`perfgate_lib.local.ab.write_outputs` wrote (``ab.json``,
-``pairs.json``, both median reports) and rebuilds the :class:`~perfgate_lib.local.ab.ABResult`
-with the current statistics, writing nothing. :func:`notebook_ab` opens such a run, or runs
-a new A/B into a new run folder (archived and indexed) or a given empty one.
+:func:`load_ab` rebuilds the :class:`~perfgate_lib.local.ab.ABResult` from the files
+:func:`perfgate_lib.local.ab.write_outputs` wrote, with the current statistics, and writes
+nothing.
 """
 
 from __future__ import annotations

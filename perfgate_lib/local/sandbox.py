@@ -1,28 +1,10 @@
 """A marin-shaped git repository for the demo and the tests, built from installed Zephyr.
 
-``main`` holds the installed marin-zephyr source under ``lib/zephyr/src/zephyr`` with a
-``lib/zephyr/pyproject.toml`` (as in marin-community/marin): a minimal uv project whose
-dependencies are the release's own, pinned to the kit's versions
-(:mod:`perfgate_lib.local.sandbox_project`), so gate 0 builds each side's uv environment.
-A PR branch applies one real code change to the scatter (shuffle) hot path; in the mini
-ferry only ``fuzzy_dups`` shuffles, so that stage slows down and the others do not.
-
-The demo's change depends on the Zephyr release (:func:`default_change`); ``fuzzy_dups``
-instructions, treatment / control:
-
-* :data:`ZSTD_LEVEL_CHANGE` (the pickle-frame scatter, 0.2.20): zstd level 3 -> 6 "for
-  smaller shuffle files", about 1.5-2x. On the Parquet scatter (0.2.227) it sets polars'
-  ``compression_level=19`` and measured x1.00 [0.99, 1.00]: not a demo change there.
-* :data:`ROUTE_HASH_CHANGE` (the Parquet scatter, 0.2.227): the scatter re-checks each
-  item's routing hash 40 times (:func:`route_hash_change`); x1.79 [1.79, 1.80] at the
-  demo's 40 documents in 4 files (gate 0's ``shards`` since 2026-12-07), 6 pairs.
-* :data:`SCATTER_PICKLE_CHANGE`: cloudpickle for every shuffled item (about 6x stdlib
-  pickle per item); x1.09 on 0.2.227, too close to the band edges to demo.
-* :data:`SUB_BATCH_CHANGE`: one item per pickle sub-batch on 0.2.20 (+40-60%), per
-  DataFrame batch on 0.2.227 (far heavier: one ``fuzzy_dups`` under callgrind on a loaded
-  host did not finish in 8 minutes).
-* :data:`DEP_PIN_CHANGE`: only ``lib/zephyr/pyproject.toml`` changes (xxhash pinned from
-  the kit's version to :data:`PINNED_XXHASH`), so the two sides run in two uv environments.
+``main`` holds the installed marin-zephyr source under ``lib/zephyr/src/zephyr`` and a
+``lib/zephyr/pyproject.toml`` (:mod:`perfgate_lib.local.sandbox_project`); a PR branch
+applies one real code change to the scatter (shuffle) hot path, so only ``fuzzy_dups``
+slows down. Which change each Zephyr release gets (:func:`default_change`), and what each
+measured in ``fuzzy_dups`` instructions: ``docs/gate0.md`` (The demo).
 """
 
 from __future__ import annotations
@@ -255,10 +237,8 @@ ROUTE_HASH_CHANGE = route_hash_change(40, "perfgate-demo/scatter-route-hash")
 def default_change(zephyr_dir: str | Path | None = None) -> Change:
     """The demo's change for the Zephyr in ``zephyr_dir`` (default: the installed one).
 
-    :data:`ZSTD_LEVEL_CHANGE` where ``shuffle.py`` has ``_ZSTD_COMPRESS_LEVEL = 3`` (up to
-    0.2.4x). On the Parquet scatter a zstd-level change measured x1.00 in ``fuzzy_dups``
-    instructions and :data:`SCATTER_PICKLE_CHANGE` x1.09, so the demo plants
-    :data:`ROUTE_HASH_CHANGE` there.
+    :data:`ZSTD_LEVEL_CHANGE` where ``shuffle.py`` has ``_ZSTD_COMPRESS_LEVEL = 3``, else
+    :data:`ROUTE_HASH_CHANGE` (why: ``docs/gate0.md``, The demo).
     """
     shuffle = Path(zephyr_dir or installed_zephyr_dir()) / "shuffle.py"
     text = shuffle.read_text() if shuffle.is_file() else ""

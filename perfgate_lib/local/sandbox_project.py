@@ -1,15 +1,8 @@
 """The demo sandbox's ``lib/zephyr/pyproject.toml``: a minimal uv project for Zephyr.
 
-Its ``dependencies`` are the installed marin-zephyr release's own ``Requires-Dist``,
-each pinned to the version the kit's venv holds (``name==version``, extras and markers
-kept); ``[tool.uv] constraint-dependencies`` pins the rest of their closure the same
-way, as a lockfile would. So ``uv sync`` on the sandbox resolves to exactly the kit's
-versions, which uv's cache usually holds already, and a PR that edits a pin really
-changes what its side installs. ``requires-python`` is the release's own.
-
-:func:`release_pyproject` writes the same file from a wheel's ``METADATA`` (any release,
-not the installed one): its ``Requires-Python`` and its ``Requires-Dist`` as published,
-for uv to resolve.
+The installed release's own dependencies pinned to the kit's versions, or
+(:func:`release_pyproject`) any release's as published in its wheel's ``METADATA``. Why
+the pins, and how uv resolves them: ``docs/gate0.md`` (The demo).
 """
 
 from __future__ import annotations

@@ -22,10 +22,10 @@ SETTINGS_FILE = PARAMETERS_DIR / "gate0.yaml"
 class Gate0Settings:
     """How gate 0 measures. Seconds for times; ``confidence`` two-sided, in (0, 1).
 
-    ``metric``: ``instructions`` (callgrind counts, the decision metric kept, see the
-    README), ``cpu`` or ``wall``. ``large_docs``: the corpus's large documents (400 KB
-    each). ``env``: each side's environment, ``auto`` | ``uv`` | ``kit``
-    (:mod:`perfgate_lib.local.sideenv`). The defaults are ``parameters/gate0.yaml``'s.
+    ``metric``: ``instructions`` (callgrind counts, the decision metric: ``docs/gate0.md``),
+    ``cpu`` or ``wall``. ``large_docs``: the corpus's large documents (400 KB each). ``env``:
+    each side's environment, ``auto`` | ``uv`` | ``kit`` (:mod:`perfgate_lib.local.sideenv`).
+    The defaults are ``parameters/gate0.yaml``'s.
     """
 
     docs: int = 40

@@ -1,24 +1,12 @@
 """Each side of the local A/B in its own Python environment, built from its worktree.
 
-Two modes (``--env``):
-
-* ``uv``: the worktree's own environment. The dependency files of the worktree's uv
-  project (``lib/zephyr/pyproject.toml``, or a root workspace's ``pyproject.toml`` files
-  and ``uv.lock``) are synced with ``uv sync`` into an environment cached under
-  ``~/.cache/perfgate/envs/<digest>`` (``PERFGATE_ENV_CACHE`` overrides the folder). The
-  environment holds third-party dependencies only (``--no-install-project`` /
-  ``--no-install-workspace``); first-party code (``lib/zephyr/src``, and in a workspace
-  every member's ``src``) goes on ``PYTHONPATH`` from the worktree itself, so two sides
-  with the same digest share one environment and still run their own Zephyr.
-* ``kit``: the kit's own interpreter (``sys.executable``) with the worktree's
-  ``lib/zephyr/src`` first on ``PYTHONPATH``: the fallback for a checkout without a uv
-  project.
-
-``auto`` picks ``uv`` when the worktree holds a uv project for Zephyr, else ``kit``.
-Every failure before timing starts (no ``uv``, no interpreter for ``requires-python``, a
-failed sync) raises :class:`SideEnvError` (exit code 4) with the command and its last
-lines. The interpreter is found by :mod:`perfgate_lib.io.pythons` (PATH, then pyenv) and
-passed to uv explicitly; uv never downloads one (``--no-python-downloads``).
+``--env``: ``uv`` (the worktree's own uv project, synced into a cached environment of
+third-party dependencies; first-party ``src`` folders go on ``PYTHONPATH``), ``kit`` (the
+kit's interpreter with the worktree's ``lib/zephyr/src`` first on ``PYTHONPATH``), or
+``auto`` (``uv`` when the worktree holds a uv project for Zephyr, else ``kit``). Every
+failure before timing starts raises :class:`SideEnvError` (exit code 4) with the command
+and its last lines; uv never downloads an interpreter. The method:
+``docs/zephyr-releases.md``.
 """
 
 from __future__ import annotations

@@ -1,10 +1,7 @@
 """Gate 0's two sides: each a ``ferry_pipeline.py serve`` process, JSON lines over pipes.
 
-:class:`SideServer` is one process (native, or under valgrind callgrind for instruction
-counts); :class:`SideProcesses` replaces both sides' processes every ``pairs_per_process``
-pairs (time metrics); :func:`compile_natively` fills the shared bytecode cache first;
-:func:`require_callgrind` says when this machine cannot count instructions. Seconds for
-times.
+:class:`SideServer` is one process, native or under valgrind callgrind for instruction
+counts; the protocol is :mod:`perfgate_lib.local.ferry_pipeline`'s. Seconds for times.
 """
 
 from __future__ import annotations

@@ -1,18 +1,10 @@
 """Gate 0's statistics (pure): pairs of stage measurements -> intervals, calls, reports.
 
-A *pair* is one measurement of every stage on both sides, taken back to back stage by
-stage (the side that goes first alternates), as a dict::
-
-    {"pair": 3, "control": {stage: row}, "treatment": {stage: row}, "first": {stage: side},
-     "failed": {side: error}}   # "failed" only when a stage of that side failed
-
-where ``row`` is :func:`perfgate_lib.local.ferry_pipeline.run_stage`'s ``{wall_s, cpu_s,
-peak_mb, tasks, records_out[, instructions]}`` (seconds, MB, a count). The decision metric
-(``instructions`` by default, ``cpu`` and ``wall`` as the alternatives) is judged per stage on the paired ratio with a
-Hodges-Lehmann / signed-rank interval (:mod:`perfgate_lib.verdict.paired`); ``wall_seconds_total``
-is judged on the per-pair sum over stages. Peak memory keeps its own noise rule
-(:func:`noise_row`: the medians of each side's per-pair peaks, a delta inside the wider
-side's spread or the overlap of the two sides' values is "within noise").
+A *pair* is one measurement of every stage on both sides (its dict: ``docs/gate0.md``,
+The run folder); rows are seconds, MB and instruction counts. The decision metric is
+judged per stage on the paired ratio (:mod:`perfgate_lib.verdict.paired`), the total on
+the per-pair sum over stages; peak memory keeps its own noise rule (:func:`noise_row`).
+The method: ``docs/gate0.md``.
 """
 
 from __future__ import annotations

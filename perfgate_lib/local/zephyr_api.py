@@ -1,17 +1,10 @@
 """The Zephyr (and fray) API the mini ferry needs, resolved across releases: one adapter.
 
-Standard library only: the mini ferry's side process (``ferry_pipeline.py``, run by path
-in a worktree's own environment, this folder as its ``sys.path[0]``) imports it as
-``zephyr_api``; the kit imports it as ``perfgate_lib.local.zephyr_api``.
-
-Since marin-zephyr 0.2.42 the ``zephyr`` package re-exports nothing: every name lives in
-its defining submodule (``zephyr.context``, ``zephyr.dataset``, ``zephyr.plan``,
-``zephyr.worker_context``). Older releases (0.2.20 ...) define ``ZephyrContext`` in
-``zephyr.execution`` and re-export everything from ``zephyr``. :data:`NEEDED` lists, per
-name, where to look, newest layout first; :func:`load` returns the first found (or raises
-:class:`ZephyrApiError` naming every missing name and the supported range), and
-:func:`probe_zephyr_api` asks another interpreter the same question in a subprocess (for
-``perfgate doctor``).
+Standard library only: the side process (``ferry_pipeline.py``, run by path, this folder
+as its ``sys.path[0]``) imports it as ``zephyr_api``; the kit imports it as
+``perfgate_lib.local.zephyr_api``. :func:`load` returns the first layout of each
+:data:`NEEDED` name found, or raises :class:`ZephyrApiError` naming every missing name
+and the supported range. The layouts per release: ``docs/zephyr-releases.md``.
 """
 
 from __future__ import annotations

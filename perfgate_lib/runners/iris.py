@@ -1,12 +1,8 @@
 """The Iris runner (docs/iris.md): marin's own scripts submit and collect; the checkout's
 own Iris tools (:mod:`~perfgate_lib.runners.iris_tools`) wait, read states and stop.
 
-Job ids come rooted (``/<user>/<job>``) or, from older submit scripts, unrooted
-(``<user>/<job>``), which Iris refuses: each id is tried as given, then rooted, and the
-form the tools answered to is remembered (and given to the collector). After a crash
-between "submitting" and the recorded job id, :meth:`IrisRunner.find` looks the job up by
-its name ``zephyr-perf-pr{pr}-g{gate}-treatment-<UTC stamp>``. Children get the
-environment without GitHub tokens: the PR's code runs there.
+Each job id is tried as given, then rooted, and the form the tools answered to is
+remembered. Children get the environment without GitHub tokens. Seconds for times.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """What each generation of Iris tooling prints, and how to read it (pure; no subprocess).
 
-The ``iris`` CLI (docs/iris.md has the table): ``json`` (marin-iris 0.2.20: ``job list
---json``, ``job stop``) and ``table`` (0.2.227: a plain ``job list`` table, lower-case
-states, ``job cancel``). What marin's ``scripts/ci/iris_monitor.py`` says is a
-:class:`MonitorAnswer`. A submit above the user's priority band is refused (:func:`priority_refusal`).
+The ``iris`` CLI's two dialects, ``json`` (marin-iris 0.2.20) and ``table`` (0.2.227),
+are tabled in ``docs/iris.md``. What marin's ``scripts/ci/iris_monitor.py`` says is a
+:class:`MonitorAnswer`; a submit above the user's priority band is refused
+(:func:`priority_refusal`).
 """
 
 from __future__ import annotations

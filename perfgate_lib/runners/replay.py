@@ -1,16 +1,8 @@
 """The replay runner: recorded treatment reports instead of a ferry (audits, tests, offline).
 
 ``source`` is a folder or a mapping ``{"<gate>/<attempt>" | "<gate>": report path}``.
-In a folder, the report of gate N, attempt K is the first that exists of:
-
-1. ``gate<N>-attempt<K>.json`` (K = 1 also ``gate<N>.json``);
-2. ``gate<N>-attempt<K>/treatment-report.json`` (K = 1: ``gate<N>/...``), i.e. an earlier
-   perfgate run folder, whose ``submission.json`` also gives the ferry module;
-3. ``tier<N>_treatment_attempt<K>.json`` (K = 1: ``tier<N>_treatment.json``), the bundled
-   examples.
-
-A later attempt never silently reuses the first attempt's report. The job "ends" at once:
-``succeeded``, or ``failed`` when the report's status says so.
+Which file of a folder serves gate N, attempt K: ``docs/running-a-gate.md``. A later
+attempt never silently reuses the first attempt's report. The job "ends" at once.
 """
 
 from __future__ import annotations
