@@ -1,9 +1,10 @@
 """The scheduled baseline of a gate: find it, fetch its perf report, say where it came from.
 
-GitHub Actions artifacts first, then the GCS mirror; with neither, :class:`NoBaseline`
-(exit 4) and :func:`render_unavailable` gives the gap comment. The kit never submits a
-baseline ferry of its own. Ages are hours; staleness follows ``baseline_max_age_hours``
-of ``parameters/thresholds.yaml``. The search order: ``docs/running-a-gate.md``.
+GitHub Actions artifacts first, then the GCS mirror (the skill's steps 2 and 5d); with
+neither, :class:`NoBaseline` (exit 4) and :func:`render_unavailable` gives the gap
+comment. The kit never submits a baseline ferry of its own. Ages are hours; staleness
+follows ``baseline_max_age_hours`` of ``parameters/thresholds.yaml``. The search order:
+``docs/running-a-gate.md``.
 """
 
 from __future__ import annotations

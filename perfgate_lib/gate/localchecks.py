@@ -1,4 +1,4 @@
-"""Local checks on the treatment worktree before any ferry.
+"""Local checks on the treatment worktree before any ferry (the skill's step 4).
 
 The ``local_checks`` commands run in order; the first failure stops the rest. Children get
 no GitHub tokens; output is redacted before it is kept or shown, and the halt comment's
