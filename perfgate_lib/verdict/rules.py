@@ -1,9 +1,7 @@
 """The verdict engine: a pure function of (baseline, treatment, context, thresholds); no I/O.
 
-docs/verdict-rules.md states every rule and where it lives here: deltas and bands, stages,
-count-based hard fails, unusable reports, inconclusive evidence (with the kit's own, all
-on the side of caution: nothing comparable, steps that did not finish, signals a collector
-could not read), contention, self-check, staleness and the precedence (``decided_by``).
+``docs/verdict-rules.md`` states every rule, its precedence (``decided_by``) and where it
+lives here.
 """
 
 from __future__ import annotations
