@@ -1,16 +1,8 @@
 """Behaviour-preserving rewrites of a normalised module, for comparing what code does.
 
-:func:`canonical` returns a copy of a (normalised) module in which
-
-* every function's local variables get canonical names by order of first appearance
-  (alpha-renaming): renaming locals consistently leaves the same tree. Parameters are
-  renamed too where no caller can name them: positional-only, ``*args``/``**kwargs``, and
-  every parameter of a private (``_name``) or nested function or of a lambda;
-* optionally, dead stores of side-effect-free values are dropped (an assignment of a
-  constant or a name to a local that nothing reads), and function-local ``import``
-  statements (hoisting an import changes no computation).
-
-:func:`local_renames` lists the renames it saw (for the evidence). Pure: trees in and out.
+:func:`canonical` alpha-renames each function's locals (and parameters no caller can
+name) and may drop dead stores and function-local imports; :func:`local_renames` lists
+the renames it saw. The rules: ``docs/assessment.md``. Pure: trees in and out.
 """
 
 from __future__ import annotations

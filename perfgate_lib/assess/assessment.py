@@ -1,14 +1,9 @@
 """Diff assessment (step 1 of the skill): scope, the five questions per Zephyr file, max_gate.
 
-For each changed file in scope the assessment answers, with evidence:
-1. trivial? (from the code: base and head ASTs compared with comments, docstrings,
-   whitespace, type annotations and log-message text removed; consistent renames; dead
-   code removed with no callers left in the head tree),
-2-5. affects shuffle / memory / CPU / changes Zephyr's design? (:mod:`perfgate_lib.assess.impact`),
-then proposes ``max_gate``: all trivial -> ``skip``; any of 2-5 -> ``3``; otherwise ``1``.
-
-:func:`assess` is pure (texts in, :class:`Assessment` out; the head-tree reference search
-is injected). :func:`assess_source` feeds it from a :class:`~perfgate_lib.assess.diffsource.DiffSource`.
+Proposes ``max_gate``: all trivial -> ``skip``; any of questions 2-5 -> ``3``; otherwise
+``1`` (``docs/assessment.md``). :func:`assess` is pure (texts in, :class:`Assessment`
+out; the head-tree reference search is injected); :func:`assess_source` feeds it from a
+:class:`~perfgate_lib.assess.diffsource.DiffSource`.
 """
 
 from __future__ import annotations

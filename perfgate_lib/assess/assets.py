@@ -1,13 +1,8 @@
 """What a non-Python file in the Zephyr package is, judged by its kind.
 
-* static assets of the dashboard (pages, scripts, styles, images, fonts, source maps):
-  served to a browser, never run by a pipeline: a real change (never trivial) with no
-  shuffle/memory/CPU/design impact;
-* RPC schemas (``.proto``): the actor/RPC protocol: design;
-* anything else (configuration, data, shell scripts): the kit cannot tell what reads it,
-  so every answer stays yes.
-
-Pure: a path in, an :class:`AssetKind` out.
+Dashboard assets: a real change with no impact; ``.proto``: design; anything else: every
+answer stays yes (``docs/assessment.md``, "Non-Python files"). Pure: a path in, an
+:class:`AssetKind` out.
 """
 
 from __future__ import annotations

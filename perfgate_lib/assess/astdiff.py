@@ -1,15 +1,9 @@
 """Compare a Python module at base and head by its AST: is the change trivial, and what changed.
 
-Normalisation removes what cannot change behaviour: comments and whitespace (absent from
-the AST), docstrings and bare string statements, type annotations (plus ``TYPE_CHECKING``
-blocks, ``typing.cast``, TypeVars and imports used only by annotations) and the text of
-log messages (the values interpolated into them stay). On top of that:
-
-* a consistent rename of identifiers defined in the file is trivial (:func:`match_rename`);
-* removing whole definitions is trivial only if nothing calls them (:func:`match_removal`
-  names them; the caller searches the head tree).
-
-Pure: text in, results out.
+Normalisation removes what cannot change behaviour (``docs/assessment.md``). A consistent
+rename of identifiers defined in the file is trivial (:func:`match_rename`); removing
+whole definitions is trivial only if nothing calls them (:func:`match_removal` names them;
+the caller searches the head tree). Pure: text in, results out.
 """
 
 from __future__ import annotations

@@ -1,15 +1,8 @@
 """Who in the head tree still uses a name a module no longer defines.
 
 A textual search finds every line naming ``n``; :func:`users_of` keeps the lines that
-really use ``module.n``, by reading each Python file's imports:
-
-* ``from module import n`` (relative imports resolved),
-* ``import module`` / ``from package import module`` followed by ``module.n``,
-* in ``module`` itself, a read of the bare name ``n`` that the module no longer binds.
-
-Other files' own ``n`` (a definition moved elsewhere and imported from there) is not a
-use. A non-Python file counts when it spells ``module.n`` or ``module:n`` (entry points,
-configuration). Pure: texts in, ``path:line`` lists out.
+really use ``module.n``, by reading each Python file's imports (``docs/assessment.md``,
+"Callers rule"). Pure: texts in, ``path:line`` lists out.
 """
 
 from __future__ import annotations
@@ -341,13 +334,11 @@ def member_users(
     read_head: HeadReader,
     own_path: str,
 ) -> list[str] | None:
-    """Lines that may still use the removed member ``cls.member`` of ``module``, resolved
-    by the receiver's type: every instance of the class is followed from where it is made
-    (``C(...).m``, ``x = C(...)`` / ``with C(...) as x`` then ``x.m``, ``self.m`` inside
-    the class), so a ``.member`` on anything else is not a use. None when the type cannot
-    be followed (an instance escapes, the class is subclassed, annotated or named in a
-    non-Python file): then every textual hit of the member may be a caller.
-    ``class_hits``/``member_hits``: textual ``path:line`` hits of the two names."""
+    """Lines that may still use the removed member ``cls.member`` of ``module``, following
+    every instance of the class from where it is made (``docs/assessment.md``, "Callers
+    rule"). None when the type cannot be followed: then every textual hit may be a caller.
+    ``class_hits``/``member_hits``: textual ``path:line`` hits of the two names.
+    """
     files = {hit_path(h) for h in class_hits} | {own_path}
     found: list[str] = []
     for path in sorted(files):

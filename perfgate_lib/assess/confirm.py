@@ -1,17 +1,9 @@
 """Step 1a of the skill: the reviewer's reply to the assessment, and what it changes.
 
-Accepted replies (case and whitespace tolerant; surrounding quotes and a final ``.``/``!``
-ignored):
-
-* ``go`` — run the proposed max_gate;
-* ``max_gate=<skip|1|2|3> [reason]`` — override (``max_gate = 2 — only minhash matters``);
-* ``skip [reason]`` — same as ``max_gate=skip``.
-
-For a fork PR (its code would run on the cluster), any reply that runs a gate must also
-carry the word ``fork`` (``go fork``, ``max_gate=2 fork``): an explicit confirmation.
-An override is recorded in the rationale the skill's way: ``reviewer override:
-max_gate=2 — <reason>``. Anything else raises :class:`~perfgate_lib.errors.UsageError`
-listing the accepted replies.
+Accepts ``go``, ``max_gate=<skip|1|2|3> [reason]`` and ``skip [reason]``; a fork's PR
+needs the word ``fork`` to run a gate. Anything else raises
+:class:`~perfgate_lib.errors.UsageError` listing the accepted replies. The syntax:
+``docs/assessment.md`` ("The reviewer's reply").
 """
 
 from __future__ import annotations

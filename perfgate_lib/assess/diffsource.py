@@ -1,17 +1,9 @@
 """Diff sources: what a pull request changed, and the text of a file at base and head.
 
-Three implementations of :class:`DiffSource`, giving the same :class:`ChangedFile` list:
-
-* :class:`LocalGitDiffSource`: a git checkout, ``merge-base(base, head)...head`` (subprocess git);
-* :class:`GitHubDiffSource`: a GitHub PR through PyGithub (all pages of files, contents at the
-  merge base and the head SHA);
-* :class:`DirectoryDiffSource`: two folders ``base/`` and ``head/``.
-
-:func:`patched_source` applies a unified diff to a base folder in a throwaway git repository
-(the bundled offline example: ``parameters/examples/assess/base`` + ``pr.patch``).
-
-This module is the only place of the assessment doing git or GitHub I/O; the analysis
-(:mod:`perfgate_lib.assess.assessment`) is pure.
+:class:`DiffSource` has three implementations giving the same :class:`ChangedFile` list:
+a local git checkout (``merge-base(base, head)...head``), a GitHub PR, and two folders
+``base/`` and ``head/``. :func:`patched_source` applies a unified diff to a base folder.
+The only place of the assessment doing git or GitHub I/O; the analysis is pure.
 """
 
 from __future__ import annotations

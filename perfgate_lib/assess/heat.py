@@ -1,17 +1,9 @@
 """Hot or cold: where a change sits tells how often the changed code runs.
 
-* **hot**: inside a ``for``/``while`` loop or a comprehension of a function (per item,
-  per record, per chunk);
-* **cold**: runs once per object, per stage, per shard or only on failure: module level
-  (import time), ``__init__`` and the other once-per-object methods, ``except`` branches,
-  ``raise`` statements and logging calls;
-* **stream**: a generator's code outside its loops, or a function only such code (or
-  cold code) calls: once per stream, i.e. per shard or input file;
-* **unknown**: other straight-line function code (its cost depends on how often callers
-  call it): the impact rules treat it as possibly hot.
-
-A loop inside a cold region is cold. Pure: a symbol's AST and its changed lines in, a
-:class:`Heat` out.
+Four kinds: **hot** (per item: inside a function's loop or comprehension), **cold** (once
+per object or stage, or only on failure), **stream** (once per shard or input file) and
+**unknown** (treated as possibly hot). The rule: ``docs/assessment.md`` ("Hot-path
+rule"). Pure: a symbol's AST and its changed lines in, a :class:`Heat` out.
 """
 
 from __future__ import annotations

@@ -1,11 +1,8 @@
-"""Questions 2-5 of the skill for one non-trivial Python file: shuffle, memory, CPU, design.
+"""Questions 2-5 for one non-trivial Python file: shuffle, memory, CPU, design.
 
-The answers come from what changed: the file's role (scatter, planner, executor, sort,
-spill, readers/writers), the changed symbols and the code tokens on their changed lines
-(buffer/chunk/threshold constants, sort and merge loops, serialization, polling, locks,
-``.result()`` calls, actor protocol methods, public API, retry and error classification,
-fusion rules). Each yes carries evidence: the symbol, its lines and hunk, the reason.
-Pure: ASTs and texts in, evidence out.
+Answers come from the file's role and the code on the changed lines; each yes carries
+evidence (symbol, lines, hunk, reason). What is read: ``docs/assessment.md``. Pure: ASTs
+and texts in, evidence out.
 """
 
 from __future__ import annotations
@@ -298,26 +295,22 @@ def _constant_change(qualname: str, base: Symbol | None, head: Symbol | None) ->
 
 @dataclass(frozen=True)
 class FileContext:
-    """What :func:`analyse` knows about one file as a whole.
-
-    ``whole_file``: every line of every changed symbol counts as changed (added or
-    deleted modules, or no usable hunks). ``unused``: new symbols nothing in the head
-    tree calls (qualname -> why): they cannot change performance, only the public API.
-    ``refs``: head-tree hits of names (to tell a function called only from this module's
-    cold paths; None when unknown). ``new_functions``: top-level functions the diff adds
-    (in any file): a call of one is judged by its body, which the diff shows, not by its
-    name. ``read_tree``: a head-tree file's AST (None when unreadable), to follow a
-    function's callers in other modules.
-    """
+    """What :func:`analyse` knows about one file as a whole."""
 
     path: str
     base: SideInfo
     head: SideInfo
     hunks: tuple[Hunk, ...]
+    # every line of every changed symbol counts as changed (added or deleted module,
+    # or no usable hunks)
     whole_file: bool = False
+    # new symbols nothing in the head tree calls (qualname -> why): only public API
     unused: Mapping[str, str] = field(default_factory=dict)
+    # head-tree hits of names, to tell a function called only from cold paths; None: unknown
     refs: Mapping[str, list[str]] | None = None
+    # top-level functions the diff adds (any file): a call is judged by the body, not the name
     new_functions: frozenset[str] = frozenset()
+    # a head-tree file's AST (None when unreadable), to follow callers in other modules
     read_tree: Callable[[str], ast.Module | None] | None = None
 
     @cached_property

@@ -1,10 +1,8 @@
 """Definitions moved verbatim from one file of a diff to another.
 
-A definition removed from one changed file and added to another with the same qualified
-name and the same code (once normalised, locals alpha-renamed, function-local imports
-dropped) was moved, not changed: it runs as before. :func:`find_moves` pairs them; the
-assessment leaves moved definitions out of the impact questions and lets imports that
-follow a moved name count as a rename. Pure: trees in, :class:`Moves` out.
+Same qualified name and same normalised code: moved, not changed. :func:`find_moves` pairs
+them; the assessment leaves them out of the impact questions and lets imports that follow
+a moved name count as a rename. Pure: trees in, :class:`Moves` out.
 """
 
 from __future__ import annotations

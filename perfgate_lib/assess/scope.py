@@ -1,10 +1,8 @@
-"""Scope rules of the skill: which changed paths make a PR subject to the Zephyr perf gate.
+"""Scope rules: which changed paths make a PR subject to the Zephyr perf gate.
 
 Gate when a non-test, non-docs file under ``lib/zephyr/src/zephyr/**`` or
-``lib/zephyr/pyproject.toml`` changed. Docs (``*.md``), Zephyr tests
-(``lib/zephyr/tests/**``) and the datakit paths (dedup, normalize, tokenize under
-``lib/marin/...``) are out of scope; ``lib/fray/**`` is flagged for the reviewer but not
-auto-gated. Pure: paths in, :class:`Scope` out.
+``lib/zephyr/pyproject.toml`` changed; ``lib/fray/**`` is flagged, not gated
+(``docs/assessment.md``). Pure: paths in, :class:`Scope` out.
 """
 
 from __future__ import annotations

@@ -1,13 +1,9 @@
 """Is new code called, is removed code still used: the callers rule of the assessment.
 
-* New definitions (not moved from another file of the diff) that nothing in the head tree
-  names, apart from their own definition and tests, cannot change performance yet:
-  :func:`unused_new` says so (the public-API question stays open).
-* Module-level names a changed module no longer binds are looked up across the head tree
-  (the package's own modules included) by :mod:`perfgate_lib.assess.callers`: a use left behind
-  breaks the head, a design change.
-
-Pure: trees and reference hits in, names out.
+:func:`unused_new` names new definitions nothing in the head tree uses (they cannot change
+performance yet); removed module-level names are looked up by
+:mod:`perfgate_lib.assess.callers` (a use left behind is a design change). The rule:
+``docs/assessment.md``. Pure: trees and reference hits in, names out.
 """
 
 from __future__ import annotations

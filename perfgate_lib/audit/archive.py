@@ -1,14 +1,9 @@
 """Archive a run folder as the gate's audit trail.
 
-:func:`archive_run` (local folder or fsspec URL) renders every ``*.ipynb`` to HTML beside
-itself (no re-execution), writes ``provenance.json``, scrubs (a secret-looking string fails
-closed with :class:`SecretFound` naming the file and line, and the run is not indexed),
-then registers the run in the index at the runs root.
-
-What the caller does not pass is read from the folder: PR, start time and short sha from
-``pr<PR>/<UTC stamp>-<sha>``; gate and verdict from the highest gate's ``verdict.json``;
-parameters from the notebooks' papermill metadata; input reports = the JSON files with
-``stage_wall_seconds`` or ``wall_seconds_total``.
+:func:`archive_run` (local folder or fsspec URL) renders the notebooks to HTML, writes
+``provenance.json``, scrubs, then registers the run in the index. A secret-looking string
+fails closed with :class:`SecretFound` naming the file and line, and the run is not
+indexed. What it reads from the folder: ``docs/audit-trail.md`` ("Archive and index").
 """
 
 from __future__ import annotations

@@ -1,18 +1,9 @@
 """History of a gate's scheduled baselines: load the GCS mirror, trends, change points.
 
-:func:`load_history` fetches the tier's ``report_<YYYYMMDDTHHMMSSZ>_tier<N>/perf_report.json``
-from a mirror (any fsspec URL or a local folder) concurrently, skips malformed ones (logged,
-naming the file) and keeps scheduled main runs only (:func:`scheduled_reason`):
-
-``History.stages``: index ``time`` (the folder's UTC stamp, ascending); one float column
-of wall seconds per stage (report order, eras never merged), NaN where absent, null or cached.
-``History.reports`` (same index): ``path``, ``workflow_run_id``, ``commit_sha``,
-``iris_job_id``, ``status`` (str or None), ``wall_seconds_total`` (s),
-``peak_worker_memory_mb`` (MB, NaN when 0/unknown), ``preemption_count`` (NaN when absent),
-``cached_steps`` (comma-joined).
-
-Everything after loading is pure. Spreads are the MAD scaled by 1.4826 (the standard
-deviation for normal noise, unmoved by a single preempted outlier).
+:func:`load_history` fetches the tier's reports concurrently, skips malformed ones
+(logged, naming the file) and keeps scheduled main runs only (:func:`scheduled_reason`).
+Everything after loading is pure. Times are seconds, memory MB; spreads are 1.4826 MAD.
+The mirror layout and the methods: ``docs/audit-trail.md`` ("History").
 """
 
 from __future__ import annotations
@@ -52,7 +43,14 @@ class SkippedReport:
 
 @dataclass
 class History:
-    """A gate's scheduled baselines (see the module docstring for the columns)."""
+    """A gate's scheduled baselines.
+
+    ``stages``: index ``time`` (the folder's UTC stamp, ascending); one float column of wall
+    seconds per stage (report order, eras never merged), NaN where absent, null or cached.
+    ``reports`` (same index): ``path``, ``workflow_run_id``, ``commit_sha``, ``iris_job_id``,
+    ``status`` (str or None), ``wall_seconds_total`` (s), ``peak_worker_memory_mb`` (MB, NaN
+    when 0/unknown), ``preemption_count`` (NaN when absent), ``cached_steps`` (comma-joined).
+    """
 
     gate: int
     mirror: str
@@ -85,14 +83,8 @@ def list_mirror(gate: int, mirror: str = DEFAULT_MIRROR) -> list[tuple[pd.Timest
 
 
 def scheduled_reason(report: PerfReport, workflow_name: str) -> str | None:
-    """None when ``report`` counts as a scheduled main baseline, else why it does not.
-
-    The rule (reports do not say branch or event, so this is what they allow):
-    * ``workflow_run_id`` key present but null/empty: a manual or treatment run -> out.
-    * ``workflow_name`` present and not the tier workflow's name -> out.
-    * ``status`` present and not ``succeeded`` -> out (a failed ferry is no baseline).
-    * Neither workflow key present (older report eras): kept; the mirror then held
-      scheduled runs only.
+    """None when ``report`` counts as a scheduled main baseline, else why it does not
+    (the rule: ``docs/audit-trail.md``, "History").
     """
     raw = report.raw
     if "workflow_run_id" in raw and not report.workflow_run_id:
@@ -281,13 +273,9 @@ def change_points(
     min_shift_pct: float = 3.0,
     max_points: int = 10,
 ) -> list[ChangePoint]:
-    """Level shifts in one series (index: time), by binary segmentation on medians.
-
-    Each segment is split where the L1 cost is least; the split is kept when the shift
-    of medians is at least ``z_min`` standard errors (1.2533 sigma sqrt(1/n1 + 1/n2),
-    sigma from :func:`_noise_sigma` of the whole series) and at least ``min_shift_pct``
-    percent, with ``min_size`` observations on each side; both halves are searched again.
-    ``NaN`` values are ignored. Oldest first.
+    """Level shifts in one series (index: time), by binary segmentation on medians, oldest
+    first; ``NaN`` values are ignored. The split rule and its defaults:
+    ``docs/audit-trail.md`` ("History").
     """
     s = series.dropna()
     values = s.to_numpy(dtype=float)

@@ -1,14 +1,7 @@
 """Provenance of a run: which kit, which thresholds, which parameters, which inputs.
 
-``provenance.json`` (written into the run folder)::
-
-    {"schema": 1, "created_at": "2026-05-06T07:15:23+00:00",
-     "kit": {"version": "<git sha>[-dirty] | <package version>", "source": "git | package",
-             "git_sha": "<40 hex> | null", "dirty": true | false | null,
-             "package_version": "0.1.0"},
-     "thresholds": {"path": "...", "sha256": "<64 hex>"} | null,
-     "parameters": {...},
-     "inputs": [{"name": "...", "path": "...", "sha256": "<64 hex>", "bytes": 1234}]}
+Writes ``provenance.json`` into the run folder; its fields: ``docs/audit-trail.md``
+("provenance.json").
 """
 
 from __future__ import annotations

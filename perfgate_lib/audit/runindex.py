@@ -1,14 +1,8 @@
 """The run index: one small JSON file per run under ``<runs root>/index/``.
 
-One object per run (no appends) is safe with concurrent writers and works on
-``gs://``, where objects cannot be appended to; re-registering a run rewrites its
-own file. The file name is the run folder's path under the root with ``/`` as
-``--`` (``pr12--20260506T071523Z-4f9c2e1.json``).
-
-Entry fields: ``schema`` (1), ``path`` (the run folder, local path or URL), ``pr``
-(int or null), ``gate`` (highest gate run, int or null), ``sha`` (str or null),
-``verdict`` (str or null), ``gates`` ([{"gate", "verdict"}]), ``started_at``,
-``finished_at``, ``registered_at`` (ISO-8601 UTC strings or null).
+Safe with concurrent writers and on ``gs://`` (no appends); re-registering a run rewrites
+its own file. The file name and the entry fields: ``docs/audit-trail.md`` ("Archive and
+index").
 """
 
 from __future__ import annotations

@@ -1,9 +1,7 @@
 """``perfgate doctor --checkout PATH [--gate N]``: the outside contracts, checked in seconds.
 
-Prints one table row per contract (holds / BROKEN / could not check, with the reason) and
-exits 0 when nothing is broken, 4 otherwise. ``perfgate run`` calls :func:`preflight`
-before it assesses, so a broken contract stops the run in seconds, not after hours on the
-cluster.
+Exits 0 when nothing is broken, 4 otherwise. ``perfgate run`` calls :func:`preflight`
+before it assesses (``docs/contracts.md``).
 """
 
 from __future__ import annotations

@@ -1,19 +1,10 @@
 """Babysitting a treatment ferry: wait until terminal, looking no more often than the gate
-allows.
+allows (its ``poll_interval_minutes``, kept across restarts).
 
-The interval is the gate's ``poll_interval_minutes`` (10 / 15 / 20) and holds across
-restarts: a resumed run waits until the last recorded poll plus the interval. The first
-look is :meth:`Runner.poll`; each later one is :meth:`Runner.wait` for at most the rest of
-the interval (the iris runner waits with the checkout's ``iris_monitor.py`` there, which
-returns as soon as the job ends). A runner without ``wait`` is polled after a sleep.
-``PERFGATE_POLL_SECONDS`` overrides it (tests, demos). Queue wait (``pending`` /
-``building``) is measured apart from run time: from the cluster's ``submitted_at`` /
-``started_at`` when it reports them, else from our own observations (to the poll).
-
-Stop policy: a ferry that has not crossed its tier wall time is never stopped without
-explicit confirmation (``--yes-stop-early``); one still running after
-``overrun_stop_factor`` x the wall time is stopped and the gate made inconclusive.
-Times are seconds; timestamps ISO-8601 UTC.
+Never stops a ferry younger than its tier wall time without ``--yes-stop-early``; stops
+one past ``overrun_stop_factor`` x the wall time and makes the gate inconclusive. Times
+are seconds; timestamps ISO-8601 UTC. How it looks and measures queue wait:
+``docs/running-a-gate.md``.
 """
 
 from __future__ import annotations

@@ -1,16 +1,10 @@
 """The scheduled baseline of a gate: find it, fetch its perf report, say where it came from.
 
-Order (the skill's steps 2 and 5d, failure modes):
-
-1. GitHub Actions: runs of the tier workflow on ``main`` with event ``schedule`` and
-   conclusion ``success``, newest first; the first with a non-expired artifact
-   ``datakit-tier<N>-perf-report`` holding a valid ``perf-report.json`` wins.
-2. The GCS mirror (any fsspec URL or local folder): ``report_*_tier<N>/perf_report.json``,
-   newest first, preferring reports whose ``workflow_run_id`` is a scheduled main run.
-3. Neither: :class:`NoBaseline` (exit 4) and :func:`render_unavailable` gives the gap
-   comment. The kit never submits a baseline ferry of its own.
-
-Ages are hours; staleness follows ``baseline_max_age_hours`` of ``parameters/thresholds.yaml``.
+GitHub Actions artifacts first, then the GCS mirror (the skill's steps 2 and 5d); with
+neither, :class:`NoBaseline` (exit 4) and :func:`render_unavailable` gives the gap
+comment. The kit never submits a baseline ferry of its own. Ages are hours; staleness
+follows ``baseline_max_age_hours`` of ``parameters/thresholds.yaml``. The search order:
+``docs/running-a-gate.md``.
 """
 
 from __future__ import annotations

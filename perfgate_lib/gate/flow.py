@@ -1,24 +1,8 @@
 """``perfgate run``: assess -> confirm -> gates (the ladder) -> post, resumable.
 
-The run folder is ``<runs root>/pr<PR>/<UTC stamp>-<short sha>/``. Running the same
-command again finds the newest unfinished run folder of the PR at the same head SHA and
-resumes it (``state.json``): the assessment is not redone, a gate attempt with a job id
-is polled again instead of re-submitted, a comment already posted is not posted again.
-
-Flow:
-
-1. the PR head SHA (GitHub, or ``--sha``); the PR's lock (one run per PR, else exit 4:
-   :class:`~perfgate_lib.gate.state.PrLock`); resume or create the run folder;
-2. the assessment: ``notebooks/assess.ipynb`` executed into the run folder (or a given
-   ``assessment.json``);
-3. the reviewer's confirmation (``--confirm go|max_gate=K|skip``, ``--max-gate``).
-   Without one, the confirmation block is printed and the run waits (exit 0); the next
-   ``perfgate run --pr N --confirm ...`` continues the same run folder;
-4. ``skip`` -> the waiver comment; out of scope -> nothing runs;
-5. the treatment worktree (iris runner), then the ladder: ``notebooks/gate.ipynb`` per
-   gate attempt into ``gate<N>[-attempt<K>]/`` (local checks before the first ferry);
-6. the outcome in ``state.json``, the run archived (HTML renders, provenance, secret
-   scrub, run index).
+Re-running the same command resumes the newest unfinished run folder of the PR at the
+same head SHA: nothing done is redone, submitted again or posted again. The steps and
+the folder layout are in ``docs/running-a-gate.md``.
 
 Exit codes: 0 pass / warn / skip / waiting, 1 fail, 3 inconclusive, 4 could not run.
 """

@@ -1,15 +1,11 @@
-"""The gate ladder (docs/verdict-rules.md), as a pure planner plus a small driver.
+"""The gate ladder, as a pure planner plus a small driver; the rules are in
+``docs/verdict-rules.md`` ("Ladder").
 
-* Gate 1 runs first, whatever max_gate is, unless the assessment (with the reviewer's
-  concurrence) says ``skip``.
-* After ``pass`` or ``warn``, escalate to the next gate while it is <= max_gate.
-* After ``fail``: post and stop.
-* After ``inconclusive``: re-submit that gate's treatment once; a second inconclusive
-  stops the ladder with "escalate to debug" (never a pass).
-
-Exit codes (README.md, "Exit codes"): 0 pass / warn / skip, 1 fail, 3 inconclusive (4: could not run,
-raised as errors elsewhere). Each gate's comment replaces the previous one (the caller
-upserts); :func:`ladder_notes` gives the trusted lines saying where the ladder stands.
+Gate 1 runs first unless the assessment says ``skip``; an inconclusive gate is
+re-submitted once, and a second inconclusive is never a pass. Exit codes (README.md):
+0 pass / warn / skip, 1 fail, 3 inconclusive (4, could not run, is raised elsewhere).
+The caller upserts each gate's comment; :func:`ladder_notes` gives the trusted lines
+saying where the ladder stands.
 """
 
 from __future__ import annotations

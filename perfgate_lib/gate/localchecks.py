@@ -1,13 +1,9 @@
 """Local checks on the treatment worktree before any ferry (the skill's step 4).
 
-The commands come from ``parameters/gate_common.yaml`` (``local_checks``) and run in order
-in the worktree; the first failure stops the rest (like ``&&``). Every command's output
-goes to ``local-checks.log``; the failing command's last lines to ``local-checks-tail.txt``
-(both in the output folder, which may be an fsspec URL). The children get the environment
-without GitHub tokens (the PR's own code runs there). Output is redacted
-(:mod:`perfgate_lib.io.redaction`: secret-named environment values and their encodings)
-before it is kept or shown, and the tail shown in the halt comment is short: at most
-``local_check_tail_lines`` lines and ``local_check_tail_bytes`` bytes (limits.yaml).
+The ``local_checks`` commands run in order; the first failure stops the rest. Children get
+no GitHub tokens; output is redacted before it is kept or shown, and the halt comment's
+tail is at most ``local_check_tail_lines`` lines and ``local_check_tail_bytes`` bytes.
+Files and rules: ``docs/running-a-gate.md``, ``docs/security.md``.
 """
 
 from __future__ import annotations

@@ -1,15 +1,10 @@
 """``state.json``'s shape, typed: what a resumed run trusts is checked when it is read.
 
-:class:`RunRecord` declares the fields the resume and posting logic act on: the run's
-status, PR and head SHA, every attempt, and every post's (kind, key, body hash).
 :meth:`RunState.load <perfgate_lib.gate.state.RunState.load>` validates a state file
-against it, so a damaged file is refused with its field named
-(``attempts.gate1.submit_pid: input should be a valid integer``) before a run acts on
-it: never a second ferry or a second comment from a value of the wrong type.
-
-A run holds each attempt as an :class:`AttemptRecord` (typed fields, set by name; an
-unknown name is an error). Keys not declared here are kept as written, at the top level
-and in an attempt (a newer kit's fields survive an older one's read).
+against :class:`RunRecord` and refuses a damaged one with its field named
+(``attempts.gate1.submit_pid: input should be a valid integer``) before a run acts on it:
+never a second ferry or a second comment from a value of the wrong type. Undeclared keys
+are kept as written (``docs/running-a-gate.md``).
 """
 
 from __future__ import annotations

@@ -2,16 +2,10 @@
 comment. ``notebooks/gate.ipynb`` calls these steps one cell at a time; ``perfgate run``
 runs that notebook per gate attempt (or :meth:`GateSession.run_all` in-process).
 
-Every step is recorded in the run's ``state.json`` and is idempotent, so re-running an
-attempt after a crash picks up where it stopped: a recorded baseline is reused, a
-recorded job id is polled again (never re-submitted), a collected report is not fetched
-twice, and a comment already posted with the same body is not posted again.
-
-Outputs of a gate attempt go to ``<run dir>/gate<N>[-attempt<K>]/``: the inputs
-(``baseline-report.json``, ``baseline-provenance.json``, ``submission.json``,
-``submit-output.txt``, ``treatment-report.json``), the outputs (``verdict.json``,
-``comment.md``, ``stage_chart.png``, ``summary_chart.png``) and ``gate.json`` (job state,
-queue wait in seconds, job error, verdict).
+Every step is recorded in ``state.json`` and is idempotent: a recorded job id is polled
+again, never re-submitted; a comment already posted with the same body is not posted
+again. The attempt's files (``gate<N>[-attempt<K>]/``) are listed in
+``docs/running-a-gate.md``.
 """
 
 from __future__ import annotations

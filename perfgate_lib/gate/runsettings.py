@@ -1,14 +1,8 @@
 """Run settings of the treatment and the baseline: the ``iris job run`` flags each ran with.
 
-The scheduled baseline runs from the tier workflow, the treatment from marin's
-``submit_perf_run.py``; the two are meant to mirror each other but do not always (the
-tier workflows pass ``--timeout 21600``, the submit script passes none). The kit knows
-both from ``parameters/gate<N>.yaml`` (``baseline_iris_flags``: the tier workflow's,
-``iris_flags``: the submit script's, as checked against marin), and reads the tier
-workflow's flags from the marin checkout's ``.github/workflows/<workflow>`` when it is
-there. Any difference is noted in the comment; it never changes the verdict.
-
-Pure apart from :func:`workflow_flags_from_checkout` (reads one file).
+A difference is noted in the comment; it never changes the verdict. Where each side's
+flags come from: ``docs/running-a-gate.md``. Pure apart from
+:func:`workflow_flags_from_checkout` (reads one file).
 """
 
 from __future__ import annotations

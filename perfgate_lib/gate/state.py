@@ -1,33 +1,11 @@
 """``state.json``: what a run has done and what is in flight, so a re-run resumes.
 
-One JSON document per run folder. Writes are atomic: a local file is written to a temp
-file beside it and renamed over; on an fsspec URL (``gs://``) the whole object is written
-in one request. Every change is also appended to ``events`` (time, event, details).
-
-The crash-safety protocol for submissions (a ferry is never submitted twice for one PR,
-gate and attempt):
-
-1. ``submitting`` is recorded (time, scratch output path) BEFORE the submit script runs;
-   the submit process id once it starts;
-2. the job id right after the script prints it.
-
-A re-run that finds an attempt still ``submitting`` never submits blindly: it waits for
-the recorded submit process if it still runs, reads the job id from the submit output
-file (stdout went straight to disk), and otherwise asks the cluster for a job with the
-deterministic run-id prefix submitted since then (:meth:`Runner.find`). Only when none
-of these finds a job is the attempt submitted again: the cluster has no such job.
-
-Secrets never enter the file: token values found in the text are replaced before writing.
-
-One run per PR at a time (:class:`PrLock`): ``<runs root>/.locks/pr<N>.json`` names the
-process that holds the PR (host, pid, run folder, since, last sign of life). It is taken
-with a conditional write (GCS: ``ifGenerationMatch``; local disk: compare-and-rename
-under ``flock``), so of two runs started together exactly one wins; the other stops with
-:class:`PrBusy` (exit 4) before touching any run folder. A holder's ``state.json`` saves
-check first that it still holds the lock, and any other process's save is refused while
-a live holder has it. A holder counts as dead, and its lock is taken over, when its
-process is gone (same host), when ``perfgate trigger --release`` released its run, or
-when it gave no sign of life for :data:`LOCK_STALE_HOURS`.
+One JSON document per run folder, written atomically, token values replaced before
+writing. Contract: a ferry is never submitted twice for one PR, gate and attempt (an
+attempt still ``submitting`` is found again before it is resubmitted). :class:`PrLock`
+holds one run per PR; a second run stops with :class:`PrBusy` (exit 4) before touching
+any run folder. The protocol is in ``docs/running-a-gate.md``; the lock in
+``docs/security.md`` ("One run per PR").
 """
 
 from __future__ import annotations

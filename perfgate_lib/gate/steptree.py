@@ -1,18 +1,9 @@
 """The unfinished-step guard: which of a ferry's datakit steps did not finish, per lineage.
 
-Child-job lineage (the collector times each step by the ferry's direct ``zephyr-<step>-*``
-child jobs): the collector reports a step as cached (``cached_steps``, 0.0 s) when no
-such child job has both a start and a finish time. So a step that was killed or
-preempted mid-way, or never finished, reads as a cache hit, and a comparison that drops
-cached steps can hide a regression. The job tree tells them apart: a step with child
-jobs of which none succeeded did not finish. A step with no child job at all stays what
-the report says (a real cache hit leaves no job).
-
-Step-log lineage (the collector times each step by the driver's StepRunner log; steps on
-the shared Zephyr pool have no child job, so the tree says nothing about them): a step
-that did not finish has no ``succeeded`` and no ``Skip`` line, so the report leaves it out
-and warns ``expected steps neither ran nor were cached: ...``. The report is the signal:
-:func:`perfgate_lib.verdict.lineage.missing_steps`.
+On the child-job lineage a step with child jobs of which none succeeded did not finish
+(the collector would call it cached); on the step-log lineage the report is the signal
+(:func:`perfgate_lib.verdict.lineage.missing_steps`). Why: ``docs/verdict-rules.md``
+("Steps that did not finish").
 
 Pure: the tree is a list of ``{"job_id", "state"}`` mappings (``JobState.to_json()``
 shape; states normalised like :func:`perfgate_lib.runners.base.normalise_state`).

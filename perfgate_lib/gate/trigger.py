@@ -1,24 +1,10 @@
 """The gate from PR comments: one GitHub ``issue_comment`` event in, one action out.
 
-- Only ``created`` comments act (an edited or deleted one never requests or confirms).
-  The kit must know its own account (``PERFGATE_GITHUB_LOGIN``, or ``github-actions[bot]``
-  under Actions): without it the trigger refuses to run. Only that account's comment is
-  the kit's: its state marker (last line) is read from nowhere else.
-- ``/perf-gate`` (or an @-mention of the kit's account) from an account with write
-  access: assess the diff and post the assessment block as the sentinel comment (stage
-  ``assessment``, with the head SHA it read); the standing verdict stays folded below it.
-  Out of scope: the comment says so and nothing runs. From anyone else: a short note,
-  nothing changes.
-- A reply ``go`` / ``max_gate=<skip|1|2|3>`` / ``skip`` while an assessment awaits
-  confirmation, from a reviewer (write access, not the PR author) confirms the assessed
-  head SHA only (a moved head is assessed again): ``skip`` posts the waiver; otherwise
-  the sentinel comment turns to ``running`` (the PR's lock, with the SHA) and the ladder
-  runs that SHA (``perfgate run --sha``). Replies from anyone else are ignored with a note.
-- While a gate runs (the lock in the sentinel comment, or an unfinished run folder of
-  the PR in the runs root), another request is answered with a link to the running one.
-
-Decisions live in :mod:`perfgate_lib.gate.trigger_rules` (pure); this module does the I/O
-through :mod:`perfgate_lib.io.github` and :mod:`perfgate_lib.gate.flow`.
+Only ``created`` comments act, and only the kit's own account's comment holds its state;
+without a known account (``PERFGATE_GITHUB_LOGIN``) the trigger refuses to run. Who may
+ask and confirm, and what each comment does: ``docs/security.md`` ("The comment
+trigger"). Decisions live in :mod:`perfgate_lib.gate.trigger_rules` (pure); this module
+does the I/O through :mod:`perfgate_lib.io.github` and :mod:`perfgate_lib.gate.flow`.
 """
 
 from __future__ import annotations

@@ -1,16 +1,9 @@
 """Comment-triggered gate: what a PR comment asks for, and who may ask (pure).
 
-- A request: ``/perf-gate`` at the start of a line, or an @-mention of the kit's account.
-- A reply to the posted assessment: ``go``, ``max_gate=<skip|1|2|3>`` or ``skip``
-  (whitespace and case tolerant), from a reviewer: an account with write access (write,
-  maintain or admin) that is not the PR author. Anyone else is ignored with a note.
-- The kit keeps its stage in a hidden marker, the LAST line of its own sentinel comment
-  (:func:`read_marker` reads nowhere else; echoed text cannot open an HTML comment, see
-  :func:`perfgate_lib.mdtext.no_html_comment`), so the next event knows whether an
-  assessment awaits confirmation (and for which head SHA) or a gate is running.
-- A comment that is not a verdict (assessment, running, stopped, head moved) keeps the
-  last verdict folded below it (:func:`kit_body`, :func:`standing_verdict`) until a new
-  verdict replaces the whole comment: a request never erases a verdict.
+The kit's stage lives in a hidden marker on the LAST line of its own sentinel comment
+(:func:`read_marker` reads nowhere else). A comment that is not a verdict keeps the last
+verdict folded below it (:func:`kit_body`, :func:`standing_verdict`): a request never
+erases a verdict. The rules: ``docs/security.md``.
 """
 
 from __future__ import annotations

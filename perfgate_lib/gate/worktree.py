@@ -1,12 +1,8 @@
 """The treatment worktree: the PR head checked out beside the marin checkout.
 
-``<checkout>/../.zephyr_perf_worktrees/<PR>-<UTC stamp>-treatment``, created with
-``git worktree add --detach`` and always removed when the run ends (success, failure,
-KeyboardInterrupt). Worktrees of the same PR left by an earlier (killed) run are wiped
-first with ``git worktree remove --force`` and ``git worktree prune``.
-
-The PR head commit is fetched when the checkout does not have it, the way GitHub exposes
-it: ``git fetch <remote> pull/<PR>/head``.
+``<checkout>/../.zephyr_perf_worktrees/<PR>-<UTC stamp>-treatment``, always removed when
+the run ends (success, failure, KeyboardInterrupt); an earlier run's leftovers are wiped
+first. How: ``docs/running-a-gate.md``.
 """
 
 from __future__ import annotations

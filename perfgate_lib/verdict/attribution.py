@@ -1,10 +1,8 @@
 """Attribution: each stage's share of the total's change (pure).
 
-The total is wall time (seconds) for a cluster gate, gate 0's decision metric otherwise
-(:func:`perfgate_lib.verdict.measured.metric_view`); deltas are in that unit. Stages may
-overlap or leave time outside them, so the summary says whether their deltas add up to the
-total's (within ``tolerance``) instead of forcing a sum. A total whose change is inside
-the noise (:func:`total_within_noise`) gets no shares, only the stage deltas.
+Deltas are in the total's unit: wall seconds for a cluster gate, gate 0's decision metric
+otherwise. Whether the stage deltas add up (within ``tolerance``), and when there are no
+shares: ``docs/comment.md``.
 """
 
 from __future__ import annotations

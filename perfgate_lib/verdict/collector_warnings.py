@@ -1,11 +1,9 @@
 """What each warning of marin's collector means for the verdict: one table, both lineages.
 
-The collector exits 0 whatever went wrong and says what in ``warnings``. :data:`TABLE` holds
-the exact strings of both lineages (checked against marin's script in 2026-12) and their
-kind: ``unusable`` (never compared), ``unread`` (those ``signals`` are ``n/a``),
-``missing_steps`` (steps that neither ran nor were cached) or ``note``. An unknown warning
-worded like a failure is ``unusable``, any other a note (docs/verdict-rules.md, "Usable
-reports"). Pure; no I/O.
+:data:`TABLE` holds the exact strings (checked against marin's script in 2026-12) and
+their kind: ``unusable``, ``unread``, ``missing_steps`` or ``note``; an unknown warning
+worded like a failure is ``unusable``, any other a note. The meanings:
+``docs/verdict-rules.md`` ("Usable reports"). Pure; no I/O.
 """
 
 from __future__ import annotations

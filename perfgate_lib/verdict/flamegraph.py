@@ -1,10 +1,8 @@
 """A differential flame graph of one gate-0 stage (matplotlib): red grew, blue shrank.
 
 Input: each side's folded Python stacks (root first -> exclusive instructions,
-:func:`perfgate_lib.local.callgrind_profile.folded_stacks`). A frame's width is its
-inclusive instructions on the ``base`` side (allocators' code included, unlike gate 0's
-count); its colour the change of its own instructions, treatment − control, saturated at a
-quarter of the stage's largest frame change.
+:func:`perfgate_lib.local.callgrind_profile.folded_stacks`). Widths and colours are
+instructions (``docs/attribution.md``).
 """
 
 from __future__ import annotations

@@ -1,11 +1,8 @@
 """Which collector lineage wrote a perf report, and the steps a step-log report is missing.
 
-Two reports of different lineages may name a stage alike yet measure different things, so
-the rules never compare them (docs/verdict-rules.md, "Collector lineages": ``child-job``,
-``step-log``, ``zephyr-stage``, their steps and marks). The lineage is read from the report
-alone (stage names, ``cached_steps``, the names and kinds of its warnings, last the
-presence of ``stage_sum_task_wall_seconds``); a report with none of these marks has no
-known lineage. Pure; no I/O.
+Read from the report alone; two lineages are never compared, and a report with none of
+their marks has no known lineage. The lineages and their marks: ``docs/verdict-rules.md``
+("Collector lineages"). Pure; no I/O.
 """
 
 from __future__ import annotations

@@ -1,10 +1,9 @@
 """What gate 0 decided on, in the verdict: the decision metric's figures, named by unit.
 
-The rules compare report fields in wall seconds; gate 0 decides on another metric
-(instruction counts by default). :func:`apply_measured` makes the verdict say so: the
-paired total becomes its own signal (``instructions_total``, ``cpu_seconds_total``),
-``wall_seconds_total`` stays as a figure not judged, every ``delta_pct`` is of the figures
-beside it. :func:`metric_view` is a copy whose rows hold the metric. Pure: no I/O.
+The rules compare wall seconds; :func:`apply_measured` makes the paired total its own
+signal (``instructions_total``, ``cpu_seconds_total``) and leaves ``wall_seconds_total``
+unjudged; :func:`metric_view` is a copy whose rows hold the metric (``docs/gate0.md``).
+Pure: no I/O.
 """
 
 from __future__ import annotations

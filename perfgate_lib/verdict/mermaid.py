@@ -1,10 +1,7 @@
-"""A Mermaid ``xychart-beta`` of stage times that GitHub renders inside the comment.
+"""A Mermaid ``xychart-beta`` of stage times (seconds) that GitHub renders inside the comment.
 
-Bars are the baseline, the line is the treatment (xychart has no legend, so the title
-says so). Labels keep the stage's text (unicode and punctuation included): each is a
-quoted string in which the characters that could end the string, the statement, the
-code fence or turn into HTML are written as Mermaid entity codes (``#34;`` for ``"``).
-Long names are shortened (40 stages stay around 2 KB); two stages never share a label.
+Bars are the baseline, the line the treatment. Labels are quoted strings with unsafe
+characters as Mermaid entity codes; no two stages share one (``docs/comment.md``).
 """
 
 from __future__ import annotations

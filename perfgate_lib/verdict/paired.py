@@ -1,13 +1,8 @@
 """Paired statistics for gate 0: per-pair ratios, a distribution-free interval, band calls.
 
-Load that both runs of a pair (control and treatment back to back) share cancels in the
-pair's ratio. On the log ratios ``d_i = ln(t_i / c_i)`` of ``n`` pairs, the
-**Hodges-Lehmann** estimate is the median of the Walsh averages ``(d_i + d_j) / 2``
-(``i <= j``); its interval runs from the ``k``-th smallest to the ``k``-th largest, ``k``
-the largest count with ``P(T+ < k) <= alpha / 2`` under Wilcoxon's exact signed-rank
-distribution (pairs independent and symmetric about the shift). ``k = 0`` (5 pairs or
-fewer at 95%): unbounded, undecided. The bands apply to the interval (:func:`band_call`);
-changes are percent, ``100 * (ratio - 1)``.
+Hodges-Lehmann estimate and Wilcoxon signed-rank interval on the pairs' log ratios; an
+interval with ``k = 0`` (5 pairs or fewer at 95%) is unbounded, so undecided. Changes
+are percent, ``100 * (ratio - 1)``. The method: ``docs/gate0.md`` ("How it decides").
 """
 
 from __future__ import annotations

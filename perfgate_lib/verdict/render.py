@@ -1,10 +1,7 @@
 """PR comment markdown: the figures ``templates/verdict.md.j2`` and ``halted.md.j2`` show.
 
-Untrusted strings are escaped in one place (:mod:`perfgate_lib.mdtemplate`). A body never
-exceeds GitHub's 65,536 characters: the raw treatment report goes first, then the
-assessment, then the body is cut with a note. Bodies are redacted
-(:func:`perfgate_lib.io.redaction.redact`) before they are measured or cut, so not even
-half a secret reaches the comment.
+Untrusted strings are escaped in one place (:mod:`perfgate_lib.mdtemplate`). A body is
+redacted, then kept within GitHub's 65,536 characters (``docs/comment.md``).
 """
 
 from __future__ import annotations
@@ -57,22 +54,21 @@ ROW_ICONS = {
 class CommentExtras:
     """Optional parts of the verdict comment.
 
-    ``stage_context``: stage -> text for an extra column titled ``stage_context_title``.
-    ``sections`` ((title, safe markdown) after the stage table) and ``top_notes`` (trusted
-    lines under the verdict) are never read from a context file
+    ``sections`` and ``top_notes`` are never read from a context file
     (:func:`perfgate_lib.verdict.compare.split_context`): the rendering process builds them.
-    ``title``: the heading after "Zephyr perf gate —" for a non-cluster gate. ``measured``:
-    gate 0's decision metric, shown beside wall time with its own delta.
     """
 
     __pydantic_config__ = FORBID_EXTRA
 
+    # stage -> text for an extra column titled stage_context_title
     stage_context: dict[str, str] = field(default_factory=dict)
     stage_context_title: str = "Recent baseline spread"
+    # (title, safe markdown) after the stage table
     sections: list[tuple[str, str]] = field(default_factory=list)
-    top_notes: list[str] = field(default_factory=list)
+    top_notes: list[str] = field(default_factory=list)  # trusted lines under the verdict
     run_link: str | None = None
     title: str | None = None  # replaces "Gate <N> (<tier name>)", e.g. for a local A/B
+    # gate 0's decision metric, shown beside wall time with its own delta
     measured: Measured | None = None
     ab: ABFacts | None = None  # gate 0's run, for its notes (templates/_ab_notes.md.j2)
     where: WhereFacts | None = None  # gate 0's function delta (verdict/where.py)

@@ -1,9 +1,7 @@
 """The verdict engine: a pure function of (baseline, treatment, context, thresholds); no I/O.
 
-docs/verdict-rules.md states every rule and where it lives here: deltas and bands, stages,
-count-based hard fails, unusable reports, inconclusive evidence (with the kit's own, all
-on the side of caution: nothing comparable, steps that did not finish, signals a collector
-could not read), contention, self-check, staleness and the precedence (``decided_by``).
+``docs/verdict-rules.md`` states every rule, its precedence (``decided_by``) and where it
+lives here.
 """
 
 from __future__ import annotations
@@ -38,17 +36,8 @@ _FAILED_JOB_STATES = {"failed", "killed", "worker_failed", "unschedulable"}
 class GateContext:
     """What the caller knows beyond the two reports (:meth:`from_dict` reads it from JSON).
 
-    ``within_noise`` (local A/B): signal or stage -> note for a delta measured inside the
-    run-to-run noise; in a fail band it is downgraded to warn (never to pass).
-    ``intervals`` (gate 0): stage or ``wall_seconds_total`` -> its paired
-    :class:`~perfgate_lib.verdict.paired.StageInterval`: the row's verdict is its ``call``
-    and its delta ``pct``; an undecided one (even across the pass/warn edge only) makes the
-    verdict inconclusive unless something already fails.
-    ``treatment_unfinished_steps``: stage -> note for steps whose child jobs did not succeed.
-    ``treatment_job`` (job_state, queue_wait_seconds, job_error, attempt): copied into
-    verdict.json's ``treatment``, never judged. ``baseline``: provenance (source, run_id,
-    run_url, sha, created_at, age_hours); ``now`` (ISO-8601 UTC) gives the age from
-    ``created_at`` or the report's ``collected_at_utc`` when ``age_hours`` is absent.
+    ``within_noise``, ``intervals`` and ``treatment_unfinished_steps``: see
+    ``docs/verdict-rules.md`` ("Gate 0", "Steps that did not finish").
     """
 
     gate: int = 1
@@ -59,11 +48,18 @@ class GateContext:
     contention_reason: str = ""
     baseline_cluster_generation: str | None = None
     treatment_cluster_generation: str | None = None
+    # provenance: source, run_id, run_url, sha, created_at, age_hours
     baseline: dict[str, Any] = field(default_factory=dict)
+    # ISO-8601 UTC; gives the age from created_at (else the report's collected_at_utc)
+    # when age_hours is absent
     now: str | None = None
+    # signal or stage -> note: a delta inside the run-to-run noise; fail becomes warn
     within_noise: dict[str, str] = field(default_factory=dict)
+    # gate 0: stage or wall_seconds_total -> its paired interval (the row's call and pct)
     intervals: dict[str, StageInterval] = field(default_factory=dict)
+    # stage -> note for steps whose child jobs did not succeed
     treatment_unfinished_steps: dict[str, str] = field(default_factory=dict)
+    # job_state, queue_wait_seconds, job_error, attempt: copied to verdict.json, not judged
     treatment_job: dict[str, Any] = field(default_factory=dict)
 
     __pydantic_config__ = FORBID_EXTRA

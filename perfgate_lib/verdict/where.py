@@ -1,10 +1,9 @@
 """Where the instructions went: gate 0's function delta as a comment section and as text.
 
-Pure: both renderings take the content of a run's ``profile/attribution.json`` (see
-:mod:`perfgate_lib.local.evidence`). Counts are instructions (``12.3M instr``); each
-row's Δ is treatment − control of the two counts printed beside it, and the reconciling
-line's share is Σ of the listed rows' Δ over the stage's Δ (both printed). Function
-names and files come from the code under test: escaped as untrusted text.
+Pure: both renderings take a run's ``profile/attribution.json``. Counts are instructions
+(``12.3M instr``); each row's Δ is treatment − control. Function names and files come
+from the code under test and are escaped as untrusted text. The method:
+``docs/attribution.md``.
 """
 
 from __future__ import annotations
@@ -298,12 +297,11 @@ def where_text(
 
 
 def agreement(stage: Mapping[str, Any], per_file: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """For each assessed Python file: the assessment's answer to "Affects CPU?" (with its
-    evidence) against the profile: the Σ Δ of every row whose function is defined in the
-    file (instructions), in percent of the stage's control count. ``status``: ``agrees``
-    (yes and changed, or no and unchanged), ``disagrees`` (no, yet changed) or
-    ``not seen`` (yes, unchanged in this stage). Functions the evidence names in
-    backticks are looked up among the rows. ``per_file`` is assessment.json's."""
+    """For each assessed Python file (``per_file`` is assessment.json's): its "Affects CPU?"
+    answer against the Σ Δ (instructions) of its functions' rows, in percent of the stage's
+    control count, with ``status`` ``agrees``, ``disagrees`` or ``not seen``
+    (``docs/attribution.md``, "Does the profile agree with the assessment?").
+    """
     out = []
     control = stage.get("control_total") or 0
     for path, answers in sorted(per_file.items()):

@@ -150,12 +150,11 @@ def check_zephyr_api(
     detail: str,
     missing_in_source: tuple[str, ...],
 ) -> Row:
-    """The mini ferry's Zephyr API: what importing it in the kit's Python found
-    (:func:`~perfgate_lib.local.zephyr_api.probe_zephyr_api`), and what the checkout's
-    source defines (``missing_in_source``, read without importing). Broken only when the
-    source lacks a name; an import that fails while the source has every name is the kit's
-    environment, not the contract (gate 0 builds each side its own uv environment), so it
-    is unchecked."""
+    """The mini ferry's Zephyr API row, from the kit's import probe
+    (:func:`~perfgate_lib.local.zephyr_api.probe_zephyr_api`) and ``missing_in_source``
+    (read without importing). Broken only when the source lacks a name; a failed import
+    with every name in the source is unchecked (``docs/contracts.md``).
+    """
     if ok:
         return holds(contract, detail)
     if missing_in_source:

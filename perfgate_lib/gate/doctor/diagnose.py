@@ -1,16 +1,7 @@
 """``diagnose(checkout, gates)``: gather each input once, run every check, one report.
 
-Which contracts a gate relies on:
-
-* every gate: the kit's Python can parse the checkout's Zephyr (the assessment);
-* gate 0 (the local A/B): an installed Python for each side's uv environment, and the
-  Zephyr API the mini ferry needs in the checkout's ``lib/zephyr/src``;
-* gates 1-3 (the cluster): the checkout's ``.venv`` Python, its iris CLI (or
-  ``iris_monitor.py``), ``uv`` on PATH, the submit and collect scripts' flags, the
-  collector's lineage, and per gate the submit script's tier and the tier workflow's flags
-  against ``parameters/gate<N>.yaml`` and who may submit at the tier's priority band.
-
-The three groups are gathered concurrently: each mostly waits on its own subprocesses.
+Which contracts each gate relies on, and the rows: ``docs/contracts.md``. The three
+groups (all gates, gate 0, gates 1-3) are gathered concurrently.
 """
 
 from __future__ import annotations
