@@ -548,3 +548,38 @@ def test_stage_chart_labels_recompute_from_their_bars_at_the_rounding_edge(basel
     fig = charts.stage_chart(verdict)
     assert chart_label_problems(fig) == []
     assert fig.axes[0].texts[0].get_text() == f"{100 * (treatment - baseline) / baseline:+.1f}%"
+
+
+@pytest.mark.parametrize(
+    "name", ["$\\frac{$", "$x^{$", "$\\nosuchmacro$", "a$b$c", "tab\there\x85"]
+)
+def test_hostile_names_are_drawn_literally_and_never_stop_the_charts(name, tmp_path):
+    """A stage or function name is drawn as written: a ``$`` pair is not parsed as mathtext
+    (an unparsable one used to raise inside savefig), an unprintable character is U+FFFD."""
+    import warnings
+
+    from perfgate_lib.audit.history import History
+    from perfgate_lib.audit.history_charts import trend_chart
+    from perfgate_lib.verdict import charts, flamegraph
+    from perfgate_lib.verdict.rules import StageRow, Verdict
+
+    shown = name.replace("\t", "\ufffd").replace("\x85", "\ufffd")
+    verdict = Verdict(
+        1, "fail", [], [], [], [], [StageRow(name, 1.0, 2.0, 100.0, "fail")], [], {}, {}
+    )
+    stacks = {(name, "inner"): 10}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a missing glyph or a mathtext problem fails here
+        fig = charts.stage_chart(verdict)
+        assert charts.png_bytes(fig).startswith(b"\x89PNG")
+        labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+        assert labels == [shown.replace("$", "\\$")]
+        flame = flamegraph.draw(stacks, stacks, f"stage {name}")
+        flame.savefig(tmp_path / "flame.png")
+        frames = [t.get_text() for t in flame.axes[0].texts]
+        assert shown.replace("$", "\\$") in frames  # the root frame is "all"
+        times = pd.DatetimeIndex(["2026-12-01", "2026-12-02", "2026-12-03"], name="time", tz="UTC")
+        stages = pd.DataFrame({name: [10.0, 10.5, 10.2]}, index=times)
+        trend = trend_chart(History(1, "mirror", stages, pd.DataFrame(index=times)))
+        assert charts.png_bytes(trend).startswith(b"\x89PNG")
+        assert trend.axes[0].get_title().startswith(shown.replace("$", "\\$"))

@@ -15,6 +15,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from perfgate_lib.audit.history import ChangePoint, History, noise_context, rolling_band
+from perfgate_lib.verdict.charts import chart_text
 from perfgate_lib.verdict.report import PerfReport
 
 POINT_COLOUR = "#90a4ae"
@@ -85,7 +86,7 @@ def _stage_panel(
         if value and stage not in treatment.cached_steps:
             ax.axhline(value, ls=":", lw=1.2, color=TREATMENT_COLOUR)
     spread = noise["spread_pct"]
-    title = stage if spread is None else f"{stage} (±{spread:.1f}%)"
+    title = chart_text(stage) if spread is None else f"{chart_text(stage)} (±{spread:.1f}%)"
     if noise["too_noisy"]:
         title += " too noisy"
     ax.set_title(title, fontsize=9)

@@ -26,6 +26,14 @@ BAND_COLOURS = {
 BASELINE_COLOUR = "#90a4ae"
 
 
+def chart_text(text: str) -> str:
+    """``text`` from a report or a profile (hostile) as matplotlib draws it literally: each
+    ``$`` escaped, so a name like ``$\\frac{$`` is not parsed as mathtext (which raises
+    and would stop the comparison), and each unprintable character shown as U+FFFD."""
+    shown = "".join(c if c.isprintable() else "\ufffd" for c in text)
+    return shown.replace("$", r"\$")
+
+
 def stage_chart(verdict: Verdict, unit: Unit | None = None) -> Figure:
     """Per-stage baseline vs treatment bars in ``unit`` (default: wall seconds; gate 0's
     decision metric via :func:`~perfgate_lib.verdict.measured.metric_view`); treatment
@@ -35,7 +43,7 @@ def stage_chart(verdict: Verdict, unit: Unit | None = None) -> Figure:
     height = max(2.5, 0.55 * len(rows) + 1.2)
     fig = Figure(figsize=(8, height), dpi=100, layout="constrained")
     ax = fig.add_subplot()
-    names = [r.stage for r in rows]
+    names = [chart_text(r.stage) for r in rows]
     ys = list(range(len(rows)))
     base = [unit.scaled(r.baseline_s) for r in rows]
     treat = [unit.scaled(r.treatment_s) for r in rows]

@@ -56,6 +56,8 @@ def draw(control: Stacks, treatment: Stacks, title: str, base: str = "treatment"
     from matplotlib.collections import PatchCollection
     from matplotlib.patches import Rectangle
 
+    from perfgate_lib.verdict.charts import chart_text
+
     root = merge(control, treatment)
     rects: list = []
     _rects(root, base, 0.0, 0, rects)
@@ -74,9 +76,8 @@ def draw(control: Stacks, treatment: Stacks, title: str, base: str = "treatment"
         patches.append(Rectangle((x, d), w, 0.95))
         colours.append(colour)
         if w / width > 0.06:
-            label = node.name.split(" (")[0]
-            chars = int(140 * w / width)
-            ax.text(x + w * 0.005, d + 0.45, label[:chars], va="center", fontsize=7, clip_on=True)
+            label = chart_text(node.name.split(" (")[0][: int(140 * w / width)])
+            ax.text(x + w * 0.005, d + 0.45, label, va="center", fontsize=7, clip_on=True)
     ax.add_collection(
         PatchCollection(patches, facecolors=colours, edgecolors="white", linewidths=0.3)
     )
@@ -86,7 +87,7 @@ def draw(control: Stacks, treatment: Stacks, title: str, base: str = "treatment"
     ax.set_xlabel(f"instructions ({base}: frame width = inclusive instructions)")
     other = "control" if base == "treatment" else "treatment"
     ax.set_title(
-        f"{title} — widths: {base}; colour: own instructions, treatment − control "
+        f"{chart_text(title)} — widths: {base}; colour: own instructions, treatment − control "
         f"(red grew, blue shrank; {other}-only code is in the {other} graph)",
         fontsize=9,
     )
