@@ -24,6 +24,13 @@ def no_html_comment(text: str) -> str:
     return text.replace("<!", "<" + WORD_JOINER + "!")
 
 
+def printable(text: object) -> str:
+    """``text`` on one line, each unprintable character (newline, escape, other controls,
+    bidi and format characters) shown as U+FFFD: a string from a report, a profile or the
+    cluster cannot move the cursor, retitle a terminal or start a line of its own."""
+    return "".join(c if c.isprintable() else "\ufffd" for c in str(text))
+
+
 def md_escape(text: object) -> str:
     """Escape untrusted text for inline markdown (tables included), on one line."""
     return str(text).translate(_MD_ESCAPES)

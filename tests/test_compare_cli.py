@@ -151,18 +151,21 @@ def runner_commands(output: str) -> list[str]:
 def test_report_strings_printed_in_ci_are_never_workflow_commands(tmp_path):
     """Stage names reach stdout (the verdict's reasons); in a GitHub Actions job each line
     printed is read for workflow commands (``::add-mask::``, ``::stop-commands::``,
-    ``##[set-output name=...]``). A stage name cannot start one."""
+    ``##[set-output name=...]``). A stage name cannot start one, nor send an escape
+    sequence to the operator's terminal."""
     data = json.loads((EXAMPLES / "tier1_baseline.json").read_text())
     stages = data["stage_wall_seconds"]
     stages["x\n::error title=forged::a forged annotation"] = stages.pop("normalize")
     stages["y\r  ::stop-commands::abc"] = stages.pop("minhash")
     stages["z ##[set-output name=run;]true"] = stages.pop("tokenize")
+    stages["w \x1b]0;retitled\x07 \x1b[2J"] = stages.pop("consolidate")  # a terminal's too
     treat = tmp_path / "t.json"
     treat.write_text(json.dumps({**data, "iris_job_id": "/pg/t", "task_state_counts": {}}))
     code, out, err = perfgate_here("compare", BASE, str(treat), "--out", str(tmp_path / "o"))
     assert code == 3, err
     assert "forged annotation" in out and "set-output" in out  # the names are shown...
     assert runner_commands(out) == [] and runner_commands(err) == []  # ...as text
+    assert "retitled" in out and "\x1b" not in out + err
 
 
 def test_a_workflow_command_split_over_writes_is_caught_too():
