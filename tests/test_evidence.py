@@ -28,6 +28,26 @@ def test_oom_lines_pick_oom_and_worker_death():
     assert oom_lines("all good\nworker pool scaled to 8\n") == []
 
 
+def test_a_long_log_line_is_read_in_linear_time():
+    """The job's logs are written by the PR's code. ``worker .*(died|...)`` backtracked
+    from every ``worker `` to the end of the line: 35 KB took seconds, 280 KB five minutes,
+    before any verdict."""
+    import time
+
+    line = "oom " + "worker " * 5000
+    started = time.monotonic()
+    assert oom_lines(line + "\n" + line + " died\nworker-3 lost\n") == [
+        line[:400].rstrip(),
+        (line + " died")[:400],
+    ]
+    assert time.monotonic() - started < 1.0
+    assert oom_lines("oom\nWorker 3 EXITED\nworker_pool gone\nworkers died\n") == [
+        "oom",
+        "Worker 3 EXITED",
+        "worker_pool gone",
+    ]
+
+
 def _fake_iris(tmp_path, text):
     path = tmp_path / "iris"
     path.write_text(
