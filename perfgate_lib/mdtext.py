@@ -14,6 +14,7 @@ _ENTITY = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "|": "&#124;", "`": "&#96;", 
 _MD_ESCAPES = str.maketrans(
     {**_ENTITY, **{ch: "\\" + ch for ch in "\\*_[]~"}, "\r": " ", "\n": " ", "\t": " "}
 )
+_NOT_PLAIN = ("Cc", "Cf", "Zl", "Zp")  # controls, format characters, line separators
 WORD_JOINER = "\u2060"
 """Invisible; put between ``<`` and ``!`` so that echoed text cannot open ``<!--``."""
 
@@ -22,13 +23,6 @@ def no_html_comment(text: str) -> str:
     """``text`` with every ``<!`` broken by a word joiner: it cannot open an HTML comment
     (nor a ``<!DOCTYPE``/CDATA section) in a raw comment body, and renders the same."""
     return text.replace("<!", "<" + WORD_JOINER + "!")
-
-
-def printable(text: object) -> str:
-    """``text`` on one line, each unprintable character (newline, escape, other controls,
-    bidi and format characters) shown as U+FFFD: a string from a report, a profile or the
-    cluster cannot move the cursor, retitle a terminal or start a line of its own."""
-    return "".join(c if c.isprintable() else "\ufffd" for c in str(text))
 
 
 def md_escape(text: object) -> str:
@@ -108,12 +102,13 @@ def fmt_counts(counts: dict[str, int]) -> str:
 
 
 def plain(text: object) -> str:
-    """One line of plain text: control and format characters (newlines, bidi overrides)
-    replaced, so untrusted text cannot start a new line or reorder what follows."""
+    """One line of plain text: control and format characters (newlines, bidi overrides,
+    line separators) replaced, so untrusted text cannot start a new line or reorder what
+    follows, in a comment or on a terminal (no escape sequence)."""
     out = []
     for ch in str(text):
         cat = unicodedata.category(ch)
-        out.append(" " if ch in "\r\n\t" else "\ufffd" if cat in ("Cc", "Cf") else ch)
+        out.append(" " if ch in "\r\n\t" else "\ufffd" if cat in _NOT_PLAIN else ch)
     return "".join(out)
 
 

@@ -24,7 +24,7 @@ from rich.live import Live
 from rich.text import Text
 
 from perfgate_lib.io import storage
-from perfgate_lib.mdtext import fmt_duration, printable
+from perfgate_lib.mdtext import fmt_duration, plain
 from perfgate_lib.runners.base import JobState, Runner, RunnerError
 from perfgate_lib.timeutil import iso, parse_time, utc_now
 
@@ -156,7 +156,7 @@ def describe(watch: Watch, now: dt.datetime, gate: int | None = None) -> str:
     )
     err = f" · error: {watch.error}" if watch.error and watch.terminal else ""
     line = f"{head}{watch.job_id} · {watch.state} · elapsed {fmt_duration(elapsed)} ({timing})"
-    return printable(line + extra + err)  # job id, state and error come from the cluster
+    return plain(line + extra + err)  # job id, state and error come from the cluster
 
 
 class ProgressPrinter:

@@ -43,7 +43,7 @@ from perfgate_lib.gate.state import (
 )
 from perfgate_lib.io import storage
 from perfgate_lib.io.rundir import absolute, default_runs_root, utc_stamp
-from perfgate_lib.mdtext import printable
+from perfgate_lib.mdtext import plain
 
 RUNNERS = ("iris", "replay", "local")
 EXECUTORS = ("notebook", "inprocess")
@@ -354,7 +354,7 @@ def progress_watch(path: str, interval: float = 0.5) -> Iterator[None]:
                     data = json.loads(storage.read_text(path))
                 except (FileNotFoundError, json.JSONDecodeError, OSError):
                     continue
-                line = printable(data.get("line") or "")
+                line = plain(data.get("line") or "")
                 if not line or line == last:
                     continue
                 last = line

@@ -12,7 +12,6 @@ import math
 from matplotlib.figure import Figure
 
 from perfgate_lib.io import storage
-from perfgate_lib.mdtext import printable
 from perfgate_lib.verdict.measured import SECONDS, Unit
 from perfgate_lib.verdict.rules import Verdict
 
@@ -34,7 +33,8 @@ def chart_text(text: str) -> str:
     """``text`` from a report or a profile (hostile) as matplotlib draws it literally: each
     ``$`` escaped, so a name like ``$\\frac{$`` is not parsed as mathtext (which raises
     and would stop the comparison), and each unprintable character shown as U+FFFD."""
-    return printable(text).replace("$", r"\$")
+    shown = "".join(c if c.isprintable() else "\ufffd" for c in text)
+    return shown.replace("$", r"\$")
 
 
 def chart_number(value: float) -> float:
