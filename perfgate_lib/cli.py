@@ -19,6 +19,7 @@ from perfgate_lib.errors import EXIT_COULD_NOT_RUN, PerfgateError
 from perfgate_lib.io import crash
 from perfgate_lib.io.redaction import redact
 from perfgate_lib.io.rundir import utc_stamp
+from perfgate_lib.io.runnerlog import RunnerSafe
 
 _MODULES = "assess baseline compare demo doctor explain history local_ab post run runs trigger"
 COMMANDS = {module.replace("_", "-"): module for module in _MODULES.split()}
@@ -60,13 +61,15 @@ def cli() -> None:
 
 
 class RedactingStream:
-    """A text stream that redacts every write before passing it on."""
+    """A text stream that redacts every write before passing it on, and keeps it from
+    starting a GitHub Actions workflow command (:class:`~perfgate_lib.io.runnerlog.RunnerSafe`)."""
 
     def __init__(self, inner: TextIO) -> None:
         self._inner = inner
+        self._runner_safe = RunnerSafe()
 
     def write(self, text: str) -> int:
-        self._inner.write(redact(text) if isinstance(text, str) else text)
+        self._inner.write(self._runner_safe(redact(text)) if isinstance(text, str) else text)
         return len(text)
 
     def __getattr__(self, name: str) -> Any:

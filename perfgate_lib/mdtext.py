@@ -14,6 +14,7 @@ _ENTITY = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "|": "&#124;", "`": "&#96;", 
 _MD_ESCAPES = str.maketrans(
     {**_ENTITY, **{ch: "\\" + ch for ch in "\\*_[]~"}, "\r": " ", "\n": " ", "\t": " "}
 )
+_NOT_PLAIN = ("Cc", "Cf", "Zl", "Zp")  # controls, format characters, line separators
 WORD_JOINER = "\u2060"
 """Invisible; put between ``<`` and ``!`` so that echoed text cannot open ``<!--``."""
 
@@ -101,12 +102,13 @@ def fmt_counts(counts: dict[str, int]) -> str:
 
 
 def plain(text: object) -> str:
-    """One line of plain text: control and format characters (newlines, bidi overrides)
-    replaced, so untrusted text cannot start a new line or reorder what follows."""
+    """One line of plain text: control and format characters (newlines, bidi overrides,
+    line separators) replaced, so untrusted text cannot start a new line or reorder what
+    follows, in a comment or on a terminal (no escape sequence)."""
     out = []
     for ch in str(text):
         cat = unicodedata.category(ch)
-        out.append(" " if ch in "\r\n\t" else "\ufffd" if cat in ("Cc", "Cf") else ch)
+        out.append(" " if ch in "\r\n\t" else "\ufffd" if cat in _NOT_PLAIN else ch)
     return "".join(out)
 
 

@@ -147,3 +147,17 @@ def test_out_runs_the_notebook_into_the_folder(repo, tmp_path):
     assert data["max_gate"] == "2" and data["proposed_max_gate"] == "3"
     assert data["rationale"].startswith("reviewer override: max_gate=2 — enough")
     assert "Confirmed max_gate: 2" in stdout
+
+
+def test_a_file_name_reaches_the_terminal_as_text(repo):
+    """Anyone can name a PR's files: an escape sequence in a name (window title, clear
+    screen) is shown as text in the block ``perfgate assess`` prints, never sent to the
+    terminal; nor is a workflow command."""
+    name = f"{ZSRC}/x\x1b]0;retitled\x07\x1b[2J\x9b31m.py"
+    repo.write(name, "def f():\n    return 1\n")
+    repo.edit(SHUFFLE, "64 * 1024 * 1024", "128 * 1024 * 1024")
+    repo.commit()
+    code, out, err = perfgate_here(*checkout_args(repo))
+    assert code == 0, err
+    assert "retitled" in out
+    assert not any(c in out for c in "\x1b\x07\x9b")

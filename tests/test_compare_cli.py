@@ -138,3 +138,45 @@ def test_compare_gate_0_is_recorded_as_gate_0(tmp_path):
     verdict = json.loads(proc.stdout)
     assert verdict["gate"] == 0 and verdict["baseline"]["max_age_hours"] is None
     assert "Gate 0 (local A/B)" in (out / "comment.md").read_text()
+
+
+def runner_commands(output: str) -> list[str]:
+    """The lines of ``output`` a GitHub Actions runner would take as workflow commands: a
+    line starting with ``::`` after leading blanks, or ``##[`` anywhere (the legacy form).
+    The runner splits lines at CR as well as LF."""
+    return [line for line in output.splitlines() if line.lstrip().startswith("::") or "##[" in line]
+
+
+@pytest.mark.slow
+def test_report_strings_printed_in_ci_are_never_workflow_commands(tmp_path):
+    """Stage names reach stdout (the verdict's reasons); in a GitHub Actions job each line
+    printed is read for workflow commands (``::add-mask::``, ``::stop-commands::``,
+    ``##[set-output name=...]``). A stage name cannot start one, nor send an escape
+    sequence to the operator's terminal."""
+    data = json.loads((EXAMPLES / "tier1_baseline.json").read_text())
+    stages = data["stage_wall_seconds"]
+    stages["x\n::error title=forged::a forged annotation"] = stages.pop("normalize")
+    stages["y\r  ::stop-commands::abc"] = stages.pop("minhash")
+    stages["z ##[set-output name=run;]true"] = stages.pop("tokenize")
+    stages["w \x1b]0;retitled\x07 \x1b[2J"] = stages.pop("consolidate")  # a terminal's too
+    treat = tmp_path / "t.json"
+    treat.write_text(json.dumps({**data, "iris_job_id": "/pg/t", "task_state_counts": {}}))
+    code, out, err = perfgate_here("compare", BASE, str(treat), "--out", str(tmp_path / "o"))
+    assert code == 3, err
+    assert "forged annotation" in out and "set-output" in out  # the names are shown...
+    assert runner_commands(out) == [] and runner_commands(err) == []  # ...as text
+    assert "retitled" in out and "\x1b" not in out + err
+
+
+def test_a_workflow_command_split_over_writes_is_caught_too():
+    """print() writes its pieces one by one: the stream remembers where the last ended."""
+    import io
+
+    from perfgate_lib.cli import RedactingStream
+
+    inner = io.StringIO()
+    stream = RedactingStream(inner)
+    for piece in ("ok\n", "  ", ":", ":add-mask::x", " #", "#", "[add-mask]y", "\r", "::z::"):
+        stream.write(piece)
+    assert runner_commands(inner.getvalue()) == []
+    assert inner.getvalue().replace("\u2060", "") == "ok\n  ::add-mask::x ##[add-mask]y\r::z::"

@@ -28,6 +28,23 @@ def test_oom_lines_pick_oom_and_worker_death():
     assert oom_lines("all good\nworker pool scaled to 8\n") == []
 
 
+def test_a_long_log_line_is_read_in_linear_time():
+    """The job's logs are written by the PR's code. ``worker .*(died|...)`` backtracked
+    from every ``worker `` to the end of the line: 35 KB took seconds, 280 KB five minutes,
+    before any verdict. Here 280 KB lines: a backtracking search would hold this test for
+    minutes (no time is asserted: a timed assertion could fail by chance)."""
+    line = "oom " + "worker " * 40_000
+    assert oom_lines(line + "\n" + line + " died\nworker-3 lost\n") == [
+        line[:400].rstrip(),
+        (line + " died")[:400],
+    ]
+    assert oom_lines("oom\nWorker 3 EXITED\nworker_pool gone\nworkers died\n") == [
+        "oom",
+        "Worker 3 EXITED",
+        "worker_pool gone",
+    ]
+
+
 def _fake_iris(tmp_path, text):
     path = tmp_path / "iris"
     path.write_text(

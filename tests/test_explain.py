@@ -228,3 +228,26 @@ def test_gate0_keeps_the_evidence_and_names_the_planted_function(tmp_path):
         assert not Path(f"/tmp/perf-{pid}.map").exists()
     shown = _explain(str(out), "--stage", "fuzzy_dups")
     assert shown.returncode == 0 and "_item_routing" in shown.stdout.splitlines()[3]
+
+
+@pytest.mark.parametrize("name", ["../../escaped", "/abs/escaped", "..", "a\0b", "x" * 300])
+def test_a_stage_name_never_leaves_the_profile_folder(tmp_path, name):
+    """Gate 0's stage names come back from the side processes, which run the PR's code:
+    the kept dumps and flame graphs of a stage named ``../../escaped`` (or an absolute
+    path, a NUL, 300 characters) stay in the run's profile folder."""
+    if name.startswith("/"):
+        name = str(tmp_path / "abs" / "escaped")
+    dumps = _side_files(tmp_path)
+    pairs = _pairs(dumps)
+    for side in ("control", "treatment"):
+        pairs[0][side][name] = pairs[0][side].pop("fuzzy_dups")
+    table = [{**row, "stage": name} if row["stage"] == "fuzzy_dups" else row for row in TABLE]
+    out = tmp_path / "deep" / "er" / "run"
+    result = evidence.keep_profiles(pairs, table, out, perf_map_dir=tmp_path / "maps")
+    entry = result["stages"][name]
+    written = {p for p in tmp_path.rglob("*") if p.is_file()} - {
+        p for p in tmp_path.rglob("*") if p.is_file() and "deep" not in p.parts
+    }
+    assert written and all((out / "profile") in p.parents for p in written)
+    assert not (tmp_path / "escaped").exists() and not (tmp_path / "abs").exists()
+    assert all((out / f).is_file() for f in entry["files"] + entry["flame"])

@@ -261,3 +261,52 @@ def test_babysitting_progress_is_plain_lines_when_stdout_is_not_a_terminal():
     assert printed[-1].endswith(
         "gate 2 · /u/ferry · succeeded · elapsed 30m 00s (run 20m 00s, queue 10m 00s)"
     )
+
+
+HOSTILE_LINE = "x\n::error::y \x1b]0;pwned\x07 \x1b[2J [link=https://evil.example]z[/link] [/nope]"
+
+
+@pytest.mark.parametrize("terminal", [True, False])
+def test_a_jobs_own_words_reach_the_terminal_as_text(terminal):
+    """A job's id and error come from the cluster, its error from the PR's code: a newline,
+    an escape sequence (window title, clear screen) or rich markup in them is shown as
+    text, never obeyed."""
+    clock = Clock()
+    screen, lines = io.StringIO(), io.StringIO()
+    console = Console(file=screen, force_terminal=terminal, width=400)
+    printer = ProgressPrinter(None, gate=1, stream=lines, console=console, clock=clock)
+    watch = Watch(job_id="/u/" + HOSTILE_LINE, submitted_at="2026-12-06T11:50:00Z")
+    watch.error, watch.state, watch.terminal = HOSTILE_LINE, "failed", True
+    with printer:
+        printer(watch, clock.now, None)
+    out = screen.getvalue() + lines.getvalue()
+    assert "pwned" in out and "[link=https://evil.example]" in out and "[/nope]" in out
+    assert "\x1b]0;" not in out and "\x1b[2J" not in out and "\n::" not in out
+    assert len((lines.getvalue() or screen.getvalue()).strip().splitlines()) == 1
+
+
+def test_the_progress_a_kernel_reports_reaches_the_terminal_as_text(tmp_path, monkeypatch):
+    """``perfgate run`` echoes the gate kernel's progress line (rich's status on a
+    terminal): markup in it used to be parsed, and ``[/nope]`` killed the progress thread."""
+    import json
+    import sys
+    import threading
+
+    from perfgate_lib.gate.flow import progress_watch
+
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")
+    screen = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", screen)
+    failures: list = []
+    monkeypatch.setattr(threading, "excepthook", failures.append)
+    path = tmp_path / "progress.json"
+    with progress_watch(str(path), interval=0.02):
+        path.write_text(json.dumps({"line": HOSTILE_LINE}))
+        for _ in range(100):
+            if "pwned" in screen.getvalue():
+                break
+            threading.Event().wait(0.02)
+    assert failures == []
+    out = screen.getvalue()
+    assert "[link=https://evil.example]" in out and "[/nope]" in out
+    assert "\x1b]0;" not in out and "\x1b[2J" not in out and "\n::" not in out

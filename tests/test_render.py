@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -583,3 +584,31 @@ def test_hostile_names_are_drawn_literally_and_never_stop_the_charts(name, tmp_p
         trend = trend_chart(History(1, "mirror", stages, pd.DataFrame(index=times)))
         assert charts.png_bytes(trend).startswith(b"\x89PNG")
         assert trend.axes[0].get_title().startswith(shown.replace("$", "\\$"))
+
+
+@pytest.mark.parametrize(
+    ("baseline", "treatment"),
+    [
+        ({"a": 1e-300, "b": 10.0}, {"a": 1e308, "b": 10.0}),  # a +inf% change
+        ({"a": 5e-324}, {"a": 1.0}),  # over a denormal baseline: +inf% too
+        ({"a": 1.0, "b": 1.0}, {"a": 1.7e308, "b": 1.7e308}),  # the axis limit overflows
+    ],
+)
+def test_huge_figures_in_a_report_never_stop_the_comparison(baseline, treatment, tmp_path):
+    """Figures are finite but can be absurd (a report is written by the PR's code): the
+    charts clip what they draw, so the comparison still ends in a verdict and both charts."""
+    from perfgate_lib.verdict.compare import run_compare
+
+    paths = []
+    for side, stages in (("b", baseline), ("t", treatment)):
+        report = {"iris_job_id": side, "status": "succeeded", "stage_wall_seconds": stages}
+        report["wall_seconds_total"] = max(stages.values())
+        report["peak_worker_memory_mb"] = 1.7e308 if side == "t" else 100
+        report["ferry_module"] = "experiments.ferries.datakit_ferry"
+        report["task_state_counts"] = {"succeeded": 3}
+        (tmp_path / f"{side}.json").write_text(json.dumps(report))
+        paths.append(str(tmp_path / f"{side}.json"))
+    result = run_compare(*paths, out_dir=str(tmp_path / "out"))
+    assert result.verdict.verdict == "fail"
+    for path in result.charts.values():
+        assert Path(path).read_bytes()[:4] == b"\x89PNG"

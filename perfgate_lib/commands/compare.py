@@ -9,6 +9,7 @@ import click
 
 from perfgate_lib.errors import EXIT_BY_VERDICT
 from perfgate_lib.io.rundir import new_run_dir
+from perfgate_lib.mdtext import plain
 from perfgate_lib.verdict.notebook import run_compare_notebook
 from perfgate_lib.verdict.report import load_report
 
@@ -87,6 +88,6 @@ def command(baseline, treatment, gate, assessment, thresholds, context, out_dir,
     else:
         click.echo(f"verdict: {verdict['verdict']}")
         for line in verdict["hard_fails"] + verdict["warns"] + verdict["inconclusive_reasons"]:
-            click.echo(f"  - {line}")
+            click.echo(f"  - {plain(line)}")
         click.echo(f"outputs: {out_dir}")
     sys.exit(EXIT_BY_VERDICT[verdict["verdict"]])

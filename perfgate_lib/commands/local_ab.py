@@ -33,6 +33,7 @@ def command(checkout, base, head, gate0, seed, assessment, out_dir):
     from perfgate_lib.io.rundir import absolute, new_run_dir
     from perfgate_lib.local.ab import NothingToMeasure
     from perfgate_lib.local.demo import run_local_gate, where_time_went
+    from perfgate_lib.mdtext import plain
     from perfgate_lib.verdict.measured import GATE0
 
     in_runs_root = not out_dir
@@ -56,7 +57,7 @@ def command(checkout, base, head, gate0, seed, assessment, out_dir):
         archive_run(out_dir, gate=GATE0, verdict=verdict["verdict"])
     click.echo(f"verdict: {verdict['verdict']}")
     for line in verdict["hard_fails"] + verdict["warns"] + verdict["inconclusive_reasons"]:
-        click.echo(f"  - {line}")
+        click.echo(f"  - {plain(line)}")  # stage names come from the PR's code
     click.echo(f"run folder: {out_dir}")
     total = sum(v for k, v in timings.items() if "." not in k)  # sub-steps are inside a step
     click.echo(f"took {total:.0f} s: {where_time_went(timings)}")

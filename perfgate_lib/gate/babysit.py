@@ -24,7 +24,7 @@ from rich.live import Live
 from rich.text import Text
 
 from perfgate_lib.io import storage
-from perfgate_lib.mdtext import fmt_duration
+from perfgate_lib.mdtext import fmt_duration, plain
 from perfgate_lib.runners.base import JobState, Runner, RunnerError
 from perfgate_lib.timeutil import iso, parse_time, utc_now
 
@@ -155,7 +155,8 @@ def describe(watch: Watch, now: dt.datetime, gate: int | None = None) -> str:
         else ""
     )
     err = f" · error: {watch.error}" if watch.error and watch.terminal else ""
-    return f"{head}{watch.job_id} · {watch.state} · elapsed {fmt_duration(elapsed)} ({timing}){extra}{err}"
+    line = f"{head}{watch.job_id} · {watch.state} · elapsed {fmt_duration(elapsed)} ({timing})"
+    return plain(line + extra + err)  # job id, state and error come from the cluster
 
 
 class ProgressPrinter:

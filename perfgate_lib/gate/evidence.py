@@ -20,7 +20,19 @@ _OOM = re.compile(
     r"|exit(ed)? (with )?(code|status) 137|signal 9\b|sigkill",
     re.I,
 )
-_WORKER_DEATH = re.compile(r"worker[ _-]?pool|worker .*(died|dead|lost|exited|failed)", re.I)
+_WORKER_POOL = re.compile(r"worker[ _-]?pool", re.I)
+_WORKER = re.compile(r"worker ", re.I)
+_DEATH = re.compile(r"died|dead|lost|exited|failed", re.I)
+
+
+def _worker_death(line: str) -> bool:
+    """``worker[ _-]?pool``, or ``worker `` with a death word after it. Two linear searches:
+    one regex ``worker .*(died|...)`` backtracked from each ``worker `` to the line's end
+    (quadratic on a long line of the PR's job's logs)."""
+    if _WORKER_POOL.search(line):
+        return True
+    worker = _WORKER.search(line)
+    return bool(worker and _DEATH.search(line, worker.end()))
 
 
 def oom_lines(log_text: str, limit: int = 20) -> list[str]:
@@ -30,7 +42,7 @@ def oom_lines(log_text: str, limit: int = 20) -> list[str]:
     if not ooms:
         return []
     picked = set(ooms)
-    picked |= {i for i, line in enumerate(lines) if _WORKER_DEATH.search(line)}
+    picked |= {i for i, line in enumerate(lines) if _worker_death(line)}
     return [lines[i].rstrip()[:400] for i in sorted(picked)][-limit:]
 
 

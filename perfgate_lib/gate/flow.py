@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from rich.console import Console
+from rich.text import Text
 
 from perfgate_lib.errors import EXIT_COULD_NOT_RUN, EXIT_PASS, PerfgateError, UsageError
 from perfgate_lib.gate.ladder import GateResult, LadderOutcome, parse_max_gate, run_ladder
@@ -42,6 +43,7 @@ from perfgate_lib.gate.state import (
 )
 from perfgate_lib.io import storage
 from perfgate_lib.io.rundir import absolute, default_runs_root, utc_stamp
+from perfgate_lib.mdtext import plain
 
 RUNNERS = ("iris", "replay", "local")
 EXECUTORS = ("notebook", "inprocess")
@@ -352,16 +354,16 @@ def progress_watch(path: str, interval: float = 0.5) -> Iterator[None]:
                     data = json.loads(storage.read_text(path))
                 except (FileNotFoundError, json.JSONDecodeError, OSError):
                     continue
-                line = data.get("line")
+                line = plain(data.get("line") or "")
                 if not line or line == last:
                     continue
                 last = line
-                if console.is_terminal:
+                if console.is_terminal:  # Text: never read as rich markup
                     if status is None:
-                        status = console.status(line)
+                        status = console.status(Text(line))
                         status.start()
                     else:
-                        status.update(line)
+                        status.update(Text(line))
                 else:
                     _say(line)
         finally:

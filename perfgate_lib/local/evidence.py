@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import gzip
+import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -252,9 +253,9 @@ def keep_profiles(
         blobs = _evidence_blobs(texts, maps)
         size = sum(len(b) for b in blobs.values())
         if entry["view"] == "python":
-            entry["flame"] = _flame_graphs(profiles, stage, out / stage)
+            entry["flame"] = _flame_graphs(profiles, stage, out, stage_folder(stage))
         if kept_bytes + size <= budget:
-            entry["files"] = _write_blobs(out, stage, blobs)
+            entry["files"] = _write_blobs(out, stage_folder(stage), blobs)
             kept_bytes += size
         else:
             entry["files"] = []
@@ -319,36 +320,51 @@ def _evidence_blobs(texts: Mapping[str, str], maps: Mapping[str, str | None]) ->
     return blobs
 
 
-def _write_blobs(out: Path, stage: str, blobs: Mapping[str, bytes]) -> list[str]:
-    """Write ``blobs`` under ``out/<stage>``; returns their paths under profile/."""
-    (out / stage).mkdir(parents=True, exist_ok=True)
+_PLAIN_FOLDER = re.compile(r"[A-Za-z0-9._-]{1,100}")
+
+
+def stage_folder(stage: str) -> str:
+    """The folder of a stage's evidence under profile/. Stage names come back from the side
+    processes (the PR's code): a plain name (letters, digits, ``._-``, at most 100, not
+    only dots) is its own folder; any other (``../x``, ``/abs``, a NUL, 300 characters)
+    gets its plain characters and a digest, so it cannot leave profile/ nor stop gate 0."""
+    if _PLAIN_FOLDER.fullmatch(stage) and stage.strip("."):
+        return stage
+    digest = hashlib.sha256(stage.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    return f"{re.sub(r'[^A-Za-z0-9_-]+', '_', stage)[:60]}-{digest}"
+
+
+def _write_blobs(out: Path, folder: str, blobs: Mapping[str, bytes]) -> list[str]:
+    """Write ``blobs`` under ``out/<folder>``; returns their paths under profile/."""
+    (out / folder).mkdir(parents=True, exist_ok=True)
     for name, blob in blobs.items():
-        (out / stage / name).write_bytes(blob)
-    return sorted(f"{PROFILE_DIR}/{stage}/{name}" for name in blobs)
+        (out / folder / name).write_bytes(blob)
+    return sorted(f"{PROFILE_DIR}/{folder}/{name}" for name in blobs)
 
 
-def _flame_graphs(profiles: Mapping[str, Profile], stage: str, folder: Path) -> list[str]:
+def _flame_graphs(profiles: Mapping[str, Profile], stage: str, out: Path, folder: str) -> list[str]:
     """Both sides' folded stacks (``stacks.json``) and the differential flame graphs
-    (PNG and SVG, both orientations) in ``folder``; returns their paths under profile/."""
+    (PNG and SVG, both orientations) in ``out/<folder>``; returns their paths under
+    profile/."""
     from perfgate_lib.local.callgrind_profile import folded_stacks
     from perfgate_lib.verdict import flamegraph
 
-    folder.mkdir(parents=True, exist_ok=True)
+    (out / folder).mkdir(parents=True, exist_ok=True)
     # frames under 0.1% of the stage's instructions merge into their parent (a graph of
     # ~1000 frames at most; the table keeps every function)
     stacks = {
         side: folded_stacks(profiles[side], min_cost=max(1, profiles[side].total // 1000))
         for side in ("control", "treatment")
     }
-    (folder / "stacks.json").write_text(
+    (out / folder / "stacks.json").write_text(
         json.dumps(
             {side: [[list(k), v] for k, v in sorted(st.items())] for side, st in stacks.items()}
         )
     )
     paths = flamegraph.save(
-        stacks["control"], stacks["treatment"], f"gate 0, {stage}", str(folder / "flame")
+        stacks["control"], stacks["treatment"], f"gate 0, {stage}", str(out / folder / "flame")
     )
-    return [f"{PROFILE_DIR}/{stage}/{Path(p).name}" for p in paths]
+    return [f"{PROFILE_DIR}/{folder}/{Path(p).name}" for p in paths]
 
 
 def remove_perf_maps(pairs: Sequence[Mapping[str, Any]]) -> int:

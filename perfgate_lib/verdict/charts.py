@@ -7,6 +7,7 @@ works the same in a kernel, a CLI process or a test, whatever the backend.
 from __future__ import annotations
 
 import io
+import math
 
 from matplotlib.figure import Figure
 
@@ -24,6 +25,8 @@ BAND_COLOURS = {
     "n/a": "#9e9e9e",
 }
 BASELINE_COLOUR = "#90a4ae"
+CHART_MAX = 1e12
+"""The largest magnitude a chart draws (seconds, millions of instructions or percent)."""
 
 
 def chart_text(text: str) -> str:
@@ -32,6 +35,13 @@ def chart_text(text: str) -> str:
     and would stop the comparison), and each unprintable character shown as U+FFFD."""
     shown = "".join(c if c.isprintable() else "\ufffd" for c in text)
     return shown.replace("$", r"\$")
+
+
+def chart_number(value: float) -> float:
+    """A figure from a report (hostile, finite but maybe absurd) as a chart can lay it out:
+    clipped to +-CHART_MAX, NaN as 0. A 1.7e308 s stage, or a +inf% change over a 5e-324 s
+    baseline, made the axis limits infinite, which raised and stopped the comparison."""
+    return 0.0 if math.isnan(value) else max(-CHART_MAX, min(CHART_MAX, value))
 
 
 def stage_chart(verdict: Verdict, unit: Unit | None = None) -> Figure:
@@ -45,8 +55,8 @@ def stage_chart(verdict: Verdict, unit: Unit | None = None) -> Figure:
     ax = fig.add_subplot()
     names = [chart_text(r.stage) for r in rows]
     ys = list(range(len(rows)))
-    base = [unit.scaled(r.baseline_s) for r in rows]
-    treat = [unit.scaled(r.treatment_s) for r in rows]
+    base = [chart_number(unit.scaled(r.baseline_s)) for r in rows]
+    treat = [chart_number(unit.scaled(r.treatment_s)) for r in rows]
     ax.barh([y + 0.2 for y in ys], base, height=0.38, color=BASELINE_COLOUR, label="baseline")
     ax.barh(
         [y - 0.2 for y in ys],
@@ -56,12 +66,14 @@ def stage_chart(verdict: Verdict, unit: Unit | None = None) -> Figure:
         label="treatment (colour: verdict)",
     )
     top = max(base + treat + [1.0])
-    for y, r, b, t in zip(ys, rows, base, treat, strict=True):
+    for y, r, drawn in zip(ys, rows, treat, strict=True):
         # Unrounded, so the label is its own bars' delta to one decimal (rounding the
-        # 2-decimal delta_pct again would turn -0.049% into -0.1%).
+        # 2-decimal delta_pct again would turn -0.049% into -0.1%); from the figures, not
+        # the clipped bars.
+        b, t = unit.scaled(r.baseline_s), unit.scaled(r.treatment_s)
         known = r.baseline_s is not None and r.treatment_s is not None and b
         label = f"{100 * (t - b) / b:+.1f}%" if known else r.verdict
-        ax.text(t + top * 0.01, y - 0.2, label, va="center", fontsize=8)
+        ax.text(drawn + top * 0.01, y - 0.2, label, va="center", fontsize=8)
     ax.set_yticks(ys, names)
     ax.invert_yaxis()
     ax.set_xlim(0, top * 1.18)
@@ -82,7 +94,7 @@ def summary_chart(verdict: Verdict, unit: Unit | None = None) -> Figure:
     wanted = {unit.total: f"total {unit.label}", "peak_worker_memory_mb": "peak worker memory"}
     rows = [s for s in verdict.signals if s.signal in wanted]
     labels = [wanted[s.signal] for s in rows]
-    values = [s.delta_pct or 0.0 for s in rows]
+    values = [chart_number(s.delta_pct or 0.0) for s in rows]
     ax.barh(labels, values, color=[BAND_COLOURS.get(s.verdict, "#9e9e9e") for s in rows])
     for i, s in enumerate(rows):
         text = f"{s.delta_pct:+.1f}%" if s.delta_pct is not None else "n/a"
