@@ -22,8 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from perfgate_lib.gate.doctor import checks, helptext, probe
-from perfgate_lib.gate.doctor import diagnose
+from perfgate_lib.gate.doctor import checks, diagnose, helptext, probe
 from perfgate_lib.gate.runsettings import parse_flags
 from perfgate_lib.verdict.gates import load_gate
 from tests.cli_helpers import perfgate

@@ -87,15 +87,10 @@ class Report:
 # What the kit passes to marin's scripts (runners/iris.py) and to the iris CLI.
 SUBMIT_FLAGS = ("--gate", "--pr", "--cwd", "--status-out", "--iris-config")
 COLLECT_FLAGS = ("--job-id", "--status", "--out", "--iris-config")
+_MONITOR_STATUS = ("--job-id", "--iris-config")
 MONITOR_COMMANDS = {  # what runners/iris_tools.py passes to iris_monitor.py
-    "wait": (
-        "--job-id",
-        "--iris-config",
-        "--poll-interval",
-        "--timeout",
-        "--resource-exhaustion-policy",
-    ),
-    "status": ("--job-id", "--iris-config"),
+    "wait": (*_MONITOR_STATUS, "--poll-interval", "--timeout", "--resource-exhaustion-policy"),
+    "status": _MONITOR_STATUS,
 }
 LOGS_FLAGS = ("--tail", "--max-lines")
 STOP_VERBS = ("stop", "cancel")  # 0.2.20, 0.2.227
