@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from perfgate_lib.gate.doctor import checks, probe  # noqa: E402
-from perfgate_lib.gate.doctor.model import STATE_LABEL, Row  # noqa: E402
+from perfgate_lib.gate.doctor.checks import STATE_LABEL, Row  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures" / "contracts"
 PACKAGES = ("marin-zephyr", "marin-iris")
@@ -115,7 +115,7 @@ def rows_for(
     iris_help: dict[str, checks.Help], zephyr_src: str | None, requires: str | None
 ) -> list[Row]:
     """The contract rows the releases decide: the iris CLI, the Zephyr API, the Python."""
-    from perfgate_lib.gate.doctor.diagnose import _dialect
+    from perfgate_lib.gate.doctor import _dialect
     from perfgate_lib.gate.runsettings import parse_flags
     from perfgate_lib.local.zephyr_api import NEEDED, probe_zephyr_api
     from perfgate_lib.verdict.gates import load_gate

@@ -22,8 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from perfgate_lib.gate.doctor import checks, helptext, probe
-from perfgate_lib.gate.doctor.diagnose import diagnose
+from perfgate_lib.gate.doctor import checks, diagnose, helptext, probe
 from perfgate_lib.gate.runsettings import parse_flags
 from perfgate_lib.verdict.gates import load_gate
 from tests.cli_helpers import perfgate
@@ -443,7 +442,7 @@ def test_recorded_iris_generation_meets_every_cli_contract(folder):
 
 
 def _iris_rows(folder: Path) -> list:
-    from perfgate_lib.gate.doctor.diagnose import _dialect
+    from perfgate_lib.gate.doctor import _dialect
 
     helps = probe.helps_from_folder(folder)
     dialect, error = _dialect(helps)
@@ -576,7 +575,7 @@ def test_the_table_prints_tool_output_literally():
     import io
 
     from perfgate_lib.commands.doctor import render
-    from perfgate_lib.gate.doctor.model import Report, broken, unchecked
+    from perfgate_lib.gate.doctor.checks import Report, broken, unchecked
 
     hostile = "[bold red]not markup[/] [Errno 2] [link=http://x]y[/link]"
     report = Report("/co[1]", (1,), (broken("iris CLI", hostile), unchecked("[x]", "[/]")))

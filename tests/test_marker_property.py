@@ -14,13 +14,14 @@ from hypothesis import strategies as st
 
 from perfgate_lib import SENTINEL
 from perfgate_lib.assess.render import render_assessment_table
-from perfgate_lib.gate.trigger import kit_state, post_state
-from perfgate_lib.gate.trigger_rules import (
+from perfgate_lib.gate.trigger import (
     NOT_VERDICTS,
     VERDICT_END,
     VERDICT_START,
     kit_body,
+    kit_state,
     marker,
+    post_state,
     read_marker,
     standing_verdict,
 )

@@ -11,8 +11,8 @@ import pytest
 
 from perfgate_lib import SENTINEL
 from perfgate_lib.gate.flow import RunOptions
-from perfgate_lib.gate.trigger import CommentTrigger
-from perfgate_lib.gate.trigger_rules import (
+from perfgate_lib.gate.trigger import (
+    CommentTrigger,
     authorize,
     is_request,
     marker,
@@ -207,7 +207,7 @@ def test_mentions_of_a_bot_login_and_the_state_line():
 
 def test_the_folded_verdict_fits_in_one_comment():
     from perfgate_lib import MAX_COMMENT_CHARS
-    from perfgate_lib.gate.trigger_rules import kit_body, standing_verdict
+    from perfgate_lib.gate.trigger import kit_body, standing_verdict
 
     verdict = f"{SENTINEL}\n🤖 ## Gate 1: ❌ fail\n" + "| row |\n" * 12_000
     body = kit_body("🤖 ## assessment", {"stage": "assessment", "sha": "a" * 40}, verdict)

@@ -14,8 +14,7 @@ import pytest
 from perfgate_lib import SENTINEL
 from perfgate_lib.errors import UsageError
 from perfgate_lib.gate.flow import HeadMoved, RunOptions, run
-from perfgate_lib.gate.trigger import CommentTrigger
-from perfgate_lib.gate.trigger_rules import marker, read_marker
+from perfgate_lib.gate.trigger import CommentTrigger, marker, read_marker
 from perfgate_lib.io.github import GitHubClient, GitHubSettings, upsert_comment
 from tests.cli_helpers import perfgate_here
 from tests.fakes.github_kit import fast_settings
@@ -277,7 +276,7 @@ def test_edited_or_deleted_comments_never_act(actions, action):
 
 
 def test_a_future_dated_lock_of_the_kit_is_not_a_lock():
-    from perfgate_lib.gate.trigger_rules import lock_is_fresh
+    from perfgate_lib.gate.trigger import lock_is_fresh
 
     now = dt.datetime(2026, 12, 6, 12, tzinfo=dt.UTC)
     assert lock_is_fresh("2026-12-06T11:00:00+00:00", now)

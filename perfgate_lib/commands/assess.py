@@ -52,14 +52,7 @@ def command(pr, repo, checkout, base, head, reply, out_dir, as_json):
     from perfgate_lib.assess.diffsource import open_source
     from perfgate_lib.assess.run import load_assessment, resolve_checkout, run_assess
 
-    params = {
-        "pr": pr or 0,
-        "repo": repo,
-        "checkout": checkout,
-        "base": base,
-        "head": head,
-        "reply": reply,
-    }
+    params = dict(pr=pr or 0, repo=repo, checkout=checkout, base=base, head=head, reply=reply)
     if out_dir:
         # Fail fast on a bad reply or revision (exit 2) before starting a kernel.
         if reply:

@@ -14,29 +14,20 @@ from perfgate_lib.verdict.gates import DEFAULT_MIRROR, load_gate
 
 def describe(prov: dict, saved_to: str, title: str) -> str:
     """The human-readable provenance block (plain text, no secrets)."""
-    source = {
-        "actions": "GitHub Actions",
-        "gcs-mirror": "GCS mirror",
-        "local": "local file",
-    }.get(prov["source"], prov["source"])
+    names = {"actions": "GitHub Actions", "gcs-mirror": "GCS mirror", "local": "local file"}
     run = f"run #{prov['run_id']}" if prov.get("run_id") else "no run id"
-    lines = [f"{title} baseline: {source}, {run}"]
-    if prov.get("run_url"):
-        lines.append(f"  run:      {prov['run_url']}")
-    lines.append(f"  from:     {prov['location']}")
-    lines.append(f"  sha:      {prov.get('sha') or 'unknown'}")
+    lines = [f"{title} baseline: {names.get(prov['source'], prov['source'])}, {run}"]
+    lines += [f"  run:      {prov['run_url']}"] if prov.get("run_url") else []
     stale = "STALE" if prov["stale"] else "fresh"
-    limit = fmt_age(prov.get("max_age_hours"))
-    lines.append(
-        f"  created:  {prov.get('created_at') or 'unknown'} "
-        f"(age {fmt_age(prov.get('age_hours'))}, {stale}; limit {limit})"
-    )
-    if prov.get("scheduled") is False:
-        lines.append("  note:     not from a scheduled main run")
-    for note in prov.get("notes", []):
-        lines.append(f"  skipped:  {note}")
-    lines.append(f"  saved to: {saved_to}")
-    return "\n".join(lines)
+    age, limit = fmt_age(prov.get("age_hours")), fmt_age(prov.get("max_age_hours"))
+    lines += [
+        f"  from:     {prov['location']}",
+        f"  sha:      {prov.get('sha') or 'unknown'}",
+        f"  created:  {prov.get('created_at') or 'unknown'} (age {age}, {stale}; limit {limit})",
+    ]
+    lines += ["  note:     not from a scheduled main run"] if prov.get("scheduled") is False else []
+    lines += [f"  skipped:  {note}" for note in prov.get("notes", [])]
+    return "\n".join([*lines, f"  saved to: {saved_to}"])
 
 
 @click.command("baseline")

@@ -15,8 +15,8 @@ from perfgate_lib.verdict.report import load_report
 
 
 def check_context(value: str) -> str:
-    """``--context`` as given, once it is known to be a JSON object or a file holding one:
-    click.BadParameter (exit 2) saying which it is not, before any kernel starts."""
+    """``--context`` as given once it is a JSON object or a file holding one, else
+    click.BadParameter (exit 2) before any kernel starts."""
     from perfgate_lib.errors import UsageError
     from perfgate_lib.io.paramfile import parse_json_arg
 

@@ -1,10 +1,5 @@
-"""``perfgate demo``: the whole pipeline offline, on its embedded default.
-
-A sandbox marin-shaped repository with a PR that slows a Zephyr hot path; the diff
-assessed, a local A/B with real Zephyr (merge-base vs head, paired, adaptive measurement), the
-comparison and the comment written into the run folder (never posted). No credentials,
-no network. Exits 0 when the demo ran (its verdict is a fail by design).
-"""
+"""``perfgate demo``: the whole pipeline offline on a sandbox PR; exits 0 when it ran (its
+verdict is a fail by design). What it does: README.md."""
 
 from __future__ import annotations
 

@@ -1,8 +1,5 @@
-"""``perfgate doctor --checkout PATH [--gate N]``: the outside contracts, checked in seconds.
-
-Exits 0 when nothing is broken, 4 otherwise. ``perfgate run`` calls :func:`preflight`
-before it assesses (``docs/contracts.md``).
-"""
+"""``perfgate doctor``: the outside contracts, checked in seconds; :func:`preflight` is
+``perfgate run``'s first step (``docs/contracts.md``)."""
 
 from __future__ import annotations
 
@@ -17,7 +14,7 @@ import click
 from perfgate_lib.errors import PerfgateError, UsageError
 
 if TYPE_CHECKING:
-    from perfgate_lib.gate.doctor.model import Report
+    from perfgate_lib.gate.doctor.checks import Report
 
 _STYLE = {"holds": "green", "broken": "bold red", "unchecked": "yellow"}
 
@@ -27,9 +24,7 @@ class ContractBroken(PerfgateError):
 
 
 def gates_for(runner: str, max_gate: str | None = None) -> tuple[int, ...]:
-    """The gates a run relies on: gate 0 for the local runner; for the iris runner gates 1
-    up to ``--max-gate`` (all three before the assessment has said; none for ``skip``);
-    none for the replay runner (recorded reports)."""
+    """The gates a run relies on (``docs/contracts.md``)."""
     if runner == "local":
         return (0,)
     if runner != "iris" or max_gate == "skip":
@@ -39,19 +34,17 @@ def gates_for(runner: str, max_gate: str | None = None) -> tuple[int, ...]:
 
 
 def render(report: Report, file: TextIO | None = None) -> None:
-    """The report as a rich table (plain when ``file`` is not a terminal). Every cell is
-    literal text: a reason quoting a tool's output is never read as rich markup."""
+    """The report as a rich table; every cell is literal text, never read as rich markup."""
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    from perfgate_lib.gate.doctor.model import STATE_LABEL
+    from perfgate_lib.gate.doctor.checks import STATE_LABEL
 
     console = Console(file=file or sys.stdout, width=120, soft_wrap=False)
     gates = ", ".join(str(g) for g in report.gates)
-    table = Table(
-        title=Text(f"perfgate doctor: {report.checkout} (gates {gates})"), title_justify="left"
-    )
+    title = Text(f"perfgate doctor: {report.checkout} (gates {gates})")
+    table = Table(title=title, title_justify="left")
     table.add_column("contract", no_wrap=True)
     table.add_column("state", no_wrap=True)
     table.add_column("reason", overflow="fold")
@@ -76,10 +69,8 @@ def preflight(
     run_params: str = "",
     echo: Callable[[str], None] = print,
 ) -> None:
-    """``perfgate run``'s first step: the doctor for the gates this run relies on. Prints
-    the table to stderr and raises :class:`ContractBroken` (exit 4) naming each broken
-    row. A run that relies on no gate's contracts (replay, ``--max-gate skip``) is not
-    checked."""
+    """The doctor for the gates the run relies on: the table on stderr and
+    :class:`ContractBroken` naming each broken row when one is."""
     gates = gates_for(runner, max_gate)
     if not gates:
         return

@@ -1,5 +1,4 @@
-"""``perfgate explain RUN_DIR [--stage S] [--rows N] [--json]``: where a stage's
-instructions went, from an archived gate-0 run (nothing is re-run)."""
+"""``perfgate explain RUN_DIR``: where a stage's instructions went, from a gate-0 run."""
 
 from __future__ import annotations
 

@@ -33,27 +33,27 @@ def describe(summary: dict) -> str:
             f"  {stage:<24}{row['reports']:>8}{_num(row['latest_s']):>11}{_num(row['median_s']):>11}"
             f"{spread:>9}{_num(row['trend_pct'], '{:+.1f}%'):>9}{flag}"
         )
-    lines.append("")
     points = summary["change_points"]
-    lines.append(f"Change points ({len(points)}):" if points else "Change points: none")
-    for c in points:
-        lines.append(
-            f"  {c['time'][:10]}  {c['stage']:<22} {c['before_s']:.1f} s -> {c['after_s']:.1f} s "
-            f"({c['shift_pct']:+.1f}%, z={c['z']:.1f})"
-        )
+    lines += ["", f"Change points ({len(points)}):" if points else "Change points: none"]
+    lines += [
+        f"  {c['time'][:10]}  {c['stage']:<22} {c['before_s']:.1f} s -> {c['after_s']:.1f} s "
+        f"({c['shift_pct']:+.1f}%, z={c['z']:.1f})"
+        for c in points
+    ]
     treatment = summary.get("treatment")
     if treatment:
-        lines += ["", f"Treatment {treatment['source']} against the last {summary['last_n']}:"]
-        lines.append(
+        lines += [
+            "",
+            f"Treatment {treatment['source']} against the last {summary['last_n']}:",
             f"  {'stage':<24}{'treatment s':>12}{'median s':>11}{'delta':>9}"
-            f"{'percentile':>12}{'robust z':>10}"
-        )
-        for stage, row in treatment["stages"].items():
-            lines.append(
-                f"  {stage:<24}{_num(row['treatment_s']):>12}{_num(row['median_s']):>11}"
-                f"{_num(row['delta_pct'], '{:+.1f}%'):>9}{_num(row['percentile'], '{:.0f}'):>12}"
-                f"{_num(row['robust_z'], '{:+.1f}'):>10}"
-            )
+            f"{'percentile':>12}{'robust z':>10}",
+        ]
+        lines += [
+            f"  {stage:<24}{_num(row['treatment_s']):>12}{_num(row['median_s']):>11}"
+            f"{_num(row['delta_pct'], '{:+.1f}%'):>9}{_num(row['percentile'], '{:.0f}'):>12}"
+            f"{_num(row['robust_z'], '{:+.1f}'):>10}"
+            for stage, row in treatment["stages"].items()
+        ]
     return "\n".join(lines)
 
 

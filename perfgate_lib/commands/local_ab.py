@@ -40,13 +40,7 @@ def command(checkout, base, head, gate0, seed, assessment, out_dir):
     out_dir = out_dir or new_run_dir(None, None, kind="local")
     try:
         verdict, _notebooks, timings = run_local_gate(
-            checkout,
-            base,
-            head,
-            out_dir,
-            gate0=gate0,
-            seed=seed,
-            assessment=absolute(assessment),
+            checkout, base, head, out_dir, gate0=gate0, seed=seed, assessment=absolute(assessment)
         )
     except NothingToMeasure as exc:
         click.echo(str(exc))

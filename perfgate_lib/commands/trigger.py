@@ -1,5 +1,4 @@
-"""``perfgate trigger --event FILE``: handle one PR comment event (GitHub Actions);
-``perfgate trigger --release --pr N``: clear the lock a crashed ladder job left behind."""
+"""``perfgate trigger``: handle one PR comment event, or clear a crashed ladder job's lock."""
 
 from __future__ import annotations
 
@@ -15,17 +14,14 @@ from perfgate_lib.errors import UsageError
 
 def _run_url() -> str | None:
     """This workflow run's web link, from the Actions environment."""
-    server, repo, run_id = (
-        os.environ.get("GITHUB_SERVER_URL"),
-        os.environ.get("GITHUB_REPOSITORY"),
-        os.environ.get("GITHUB_RUN_ID"),
-    )
+    names = ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")
+    server, repo, run_id = (os.environ.get(name) for name in names)
     return f"{server}/{repo}/actions/runs/{run_id}" if server and repo and run_id else None
 
 
 def write_outputs(path: str | None, plan: dict | None) -> None:
-    """Step outputs ``run``, ``pr``, ``sha``, ``confirm``, ``reviewer`` in $GITHUB_OUTPUT's
-    multi-line syntax (a random delimiter, so a reply cannot forge another output)."""
+    """Step outputs in $GITHUB_OUTPUT's multi-line syntax (a random delimiter, so a reply
+    cannot forge another output)."""
     if not path:
         return
     values = {"run": "true" if plan else "false", **{k: str(v) for k, v in (plan or {}).items()}}

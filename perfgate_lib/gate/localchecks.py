@@ -1,10 +1,6 @@
-"""Local checks on the treatment worktree before any ferry (the skill's step 4).
-
-The ``local_checks`` commands run in order; the first failure stops the rest. Children get
-no GitHub tokens; output is redacted before it is kept or shown, and the halt comment's
-tail is at most ``local_check_tail_lines`` lines and ``local_check_tail_bytes`` bytes.
-Files and rules: ``docs/running-a-gate.md``, ``docs/security.md``.
-"""
+"""Local checks on the treatment worktree before any ferry (the skill's step 4): the
+``local_checks`` commands in order, the first failure stops the rest; children get no
+GitHub tokens, output is redacted and the tail bounded (``docs/running-a-gate.md``)."""
 
 from __future__ import annotations
 
@@ -14,6 +10,7 @@ import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from typing import IO
 
 from perfgate_lib.errors import PerfgateError
 from perfgate_lib.gate.runparams import LocalCheck
@@ -39,28 +36,18 @@ class CheckOutcome:
     seconds: float
     problem: str = ""
 
-    @property
-    def ok(self) -> bool:
-        return self.exit_code == 0
-
 
 @dataclass
 class ChecksResult:
     passed: bool
-    outcomes: list[CheckOutcome] = field(default_factory=list)
     failed_step: str | None = None
+    outcomes: list[CheckOutcome] = field(default_factory=list)
     output_tail: str = ""
     log_path: str = ""
     tail_path: str = ""
 
     def to_json(self) -> dict:
-        return {
-            "passed": self.passed,
-            "failed_step": self.failed_step,
-            "outcomes": [asdict(o) for o in self.outcomes],
-            "log_path": self.log_path,
-            "tail_path": self.tail_path,
-        }
+        return {k: v for k, v in asdict(self).items() if k != "output_tail"}
 
 
 def bounded_tail(text: str, lines: int, max_bytes: int) -> str:
@@ -68,9 +55,34 @@ def bounded_tail(text: str, lines: int, max_bytes: int) -> str:
     (UTF-8, at a character boundary). ``text`` must be redacted already."""
     tail = "\n".join(text.splitlines()[-lines:])
     data = tail.encode("utf-8")
-    if len(data) <= max_bytes:
-        return tail
-    return data[-max_bytes:].decode("utf-8", errors="ignore")
+    return tail if len(data) <= max_bytes else data[-max_bytes:].decode("utf-8", errors="ignore")
+
+
+def _run(
+    check: LocalCheck, worktree: str, env: Mapping[str, str] | None, out: IO[str], timeout_s: float
+) -> tuple[int | None, str]:
+    """``(exit code, problem)`` of one check, its output written to ``out``."""
+    try:
+        proc = subprocess.Popen(
+            check.argv,
+            cwd=worktree,
+            env=child_env(env),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    except (FileNotFoundError, PermissionError) as exc:
+        return None, f"cannot run {check.argv[0]!r}: {exc.strerror}"
+    code, problem = None, ""
+    try:
+        code = proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        problem = f"timed out after {timeout_s:g} s"
+    finally:
+        if code is None:  # timed out or interrupted: the child does not outlive the check
+            proc.kill()
+            proc.wait()
+    return code, problem
 
 
 def run_local_checks(
@@ -92,44 +104,17 @@ def run_local_checks(
         for check in checks:
             capture = os.path.join(tmp, "out.txt")
             started = time.monotonic()
-            problem, code = "", None
             with open(capture, "w") as out:
-                try:
-                    proc = subprocess.Popen(
-                        check.argv,
-                        cwd=worktree,
-                        env=child_env(env),
-                        stdout=out,
-                        stderr=subprocess.STDOUT,
-                        stdin=subprocess.DEVNULL,
-                    )
-                except (FileNotFoundError, PermissionError) as exc:
-                    problem = f"cannot run {check.argv[0]!r}: {exc.strerror}"
-                else:
-                    try:
-                        code = proc.wait(timeout=timeout_seconds)
-                    except subprocess.TimeoutExpired:
-                        proc.kill()
-                        proc.wait()
-                        problem = f"timed out after {timeout_seconds:g} s"
-                    except BaseException:
-                        proc.kill()
-                        proc.wait()
-                        raise
+                code, problem = _run(check, worktree, env, out, timeout_seconds)
             with open(capture, encoding="utf-8", errors="replace") as fh:
-                output = redact(fh.read())
-            if problem:
-                output += f"\n[perfgate] {problem}\n"
-            outcome = CheckOutcome(
-                check.name, check.run, code, round(time.monotonic() - started, 3), problem
-            )
-            result.outcomes.append(outcome)
-            status = "ok" if outcome.ok else (problem or f"exit {code}")
+                output = redact(fh.read()) + (f"\n[perfgate] {problem}\n" if problem else "")
+            seconds = round(time.monotonic() - started, 3)
+            result.outcomes.append(CheckOutcome(check.name, check.run, code, seconds, problem))
+            status = "ok" if code == 0 else (problem or f"exit {code}")
             log_parts.append(f"$ {check.run}\n{output.rstrip()}\n[{check.name}: {status}]\n")
-            if not outcome.ok:
-                result.passed = False
-                result.failed_step = check.run
+            if code != 0:
                 limits = load_limits()
+                result.passed, result.failed_step = False, check.run
                 result.output_tail = bounded_tail(
                     output,
                     min(tail_lines, limits.local_check_tail_lines),

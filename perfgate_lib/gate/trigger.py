@@ -1,38 +1,162 @@
 """The gate from PR comments: one GitHub ``issue_comment`` event in, one action out.
 
-Only ``created`` comments act, and only the kit's own account's comment holds its state;
-without a known account (``PERFGATE_GITHUB_LOGIN``) the trigger refuses to run. Who may
-ask and confirm, and what each comment does: ``docs/security.md`` ("The comment
-trigger"). Decisions live in :mod:`perfgate_lib.gate.trigger_rules` (pure); this module
-does the I/O through :mod:`perfgate_lib.io.github` and :mod:`perfgate_lib.gate.flow`.
+Pure rules first (what a comment asks, who may ask, the state marker on the LAST line of
+the kit's own comment, the folded standing verdict), then :class:`CommentTrigger`, the I/O.
+Without a known kit account the trigger refuses to run. The rules: ``docs/security.md``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from perfgate_lib import MAX_COMMENT_CHARS, SENTINEL
 from perfgate_lib.errors import EXIT_PASS, PerfgateError, UsageError
 from perfgate_lib.gate.flow import RunOptions, run
-from perfgate_lib.gate.trigger_rules import (
-    authorize,
-    head_moved_text,
-    is_created,
-    is_request,
-    kit_body,
-    lock_is_fresh,
-    may_request,
-    read_marker,
-    reply_text,
-    running_elsewhere,
-    standing_verdict,
-)
 from perfgate_lib.io import storage
 from perfgate_lib.io.github import LOGIN_VAR, GitHubClient, kit_comment, upsert_comment
 from perfgate_lib.io.paramfile import read_json_object
 from perfgate_lib.io.rundir import default_runs_root
 from perfgate_lib.mdtemplate import Trusted, render
+from perfgate_lib.mdtext import md_code, no_html_comment
+from perfgate_lib.timeutil import parse_time
+
+REQUEST = re.compile(r"^\s*/perf-gate\b", re.I | re.M)
+REPLY = re.compile(r"^(go|skip)\b|^max_gate\b", re.I)
+MARKER_LINE = re.compile(r"<!-- perfgate-state: (\{[^\r\n]*\}) -->")
+WRITE_PERMISSIONS = {"admin", "maintain", "write"}
+RUNNING_LOCK_HOURS = 8.0  # a "running" marker older than this is stale (Actions jobs stop at 6 h)
+CLOCK_SKEW_SECONDS = 300.0  # a lock dated further in the future than this is not a lock
+VERDICT_START = "<!-- perfgate-verdict -->"
+VERDICT_END = "<!-- /perfgate-verdict -->"
+NOT_VERDICTS = ("assessment", "out_of_scope", "running", "stopped", "head_moved")
+"""Stages of kit comments that are not verdicts (they fold the standing verdict)."""
+
+
+def is_request(body: str, bot_login: str | None = None) -> bool:
+    """``/perf-gate`` at a line start, or an @-mention of ``bot_login``."""
+    mention = rf"(?<![\w@])@{re.escape(bot_login or '')}(?![\w-])"
+    return bool(REQUEST.search(body or "") or (bot_login and re.search(mention, body or "", re.I)))
+
+
+def reply_text(body: str) -> str | None:
+    """The body when it starts like a reply (``go``, ``skip``, ``max_gate``, any case)."""
+    text = (body or "").strip()
+    return text if REPLY.match(text) else None
+
+
+@dataclass(frozen=True)
+class Authorization:
+    allowed: bool
+    reason: str
+
+
+def _write_access(login: str, permission: str | None, doing: str) -> Authorization:
+    if (permission or "none").lower() not in WRITE_PERMISSIONS:
+        return Authorization(
+            False, f"@{login} has {permission or 'no'} access; {doing} needs write access"
+        )
+    return Authorization(True, f"@{login} has {permission} access")
+
+
+def authorize(commenter: str, pr_author: str, permission: str | None) -> Authorization:
+    """A reviewer is an account with write access that is not the PR author."""
+    if commenter.lower() == (pr_author or "").lower():
+        return Authorization(
+            False, f"@{commenter} is the PR author; a reviewer with write access must confirm"
+        )
+    return _write_access(commenter, permission, "confirming")
+
+
+def may_request(requester: str, permission: str | None) -> Authorization:
+    """Asking for a gate needs write access (a request replaces the kit's comment)."""
+    return _write_access(requester, permission, "asking for a gate")
+
+
+def marker(state: dict[str, Any]) -> str:
+    """The hidden marker line: one line of JSON without ``--``, ``<`` or ``>``, so no value
+    can end the HTML comment or open another."""
+    text = json.dumps(state, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    text = text.replace("--", "-\\u002d").replace("<", "\\u003c").replace(">", "\\u003e")
+    return f"<!-- perfgate-state: {text} -->"
+
+
+def read_marker(body: str | None) -> dict[str, Any] | None:
+    """The state in a kit comment's marker, or None; only the LAST line counts."""
+    last = (body or "").rstrip().rpartition("\n")[2].strip()
+    match = MARKER_LINE.fullmatch(last)
+    if not match:
+        return None
+    try:
+        data = json.loads(match.group(1))
+    except json.JSONDecodeError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def kit_body(text: str, state: dict[str, Any], standing: str | None = None) -> str:
+    """A kit comment that is not a verdict: the sentinel, ``text`` (escaped markdown), the
+    standing verdict folded below (cut short to fit GitHub's limit), the state marker last."""
+    head = f"{SENTINEL}\n{text.strip()}\n"
+    tail = f"\n{marker(state)}\n"
+    verdict = _defuse_fold((standing or "").strip().removeprefix(SENTINEL).strip())
+    if not verdict:
+        return head + tail
+    open_fold = (
+        "\n<details><summary>Last verdict (it stands until a new verdict replaces it)"
+        f"</summary>\n\n{VERDICT_START}\n"
+    )
+    close_fold = f"\n{VERDICT_END}\n\n</details>\n"
+    room = MAX_COMMENT_CHARS - len(head) - len(tail) - len(open_fold) - len(close_fold)
+    if len(verdict) > room:
+        note = "\n\n_(cut short: the full verdict is in the run folder)_"
+        verdict = verdict[: max(room - len(note), 0)].rstrip() + note
+    return head + open_fold + verdict + close_fold + tail
+
+
+def _defuse_fold(verdict: str) -> str:
+    """Fold delimiters and marker lines inside a folded verdict, defused."""
+
+    def risky(line: str) -> bool:
+        return line in (VERDICT_START, VERDICT_END) or bool(MARKER_LINE.fullmatch(line))
+
+    lines = verdict.splitlines()
+    return "\n".join(no_html_comment(line) if risky(line.strip()) else line for line in lines)
+
+
+def standing_verdict(body: str | None) -> str | None:
+    """The verdict a kit comment shows: a verdict comment's body, or the folded one."""
+    if not body:
+        return None
+    state = read_marker(body)
+    if state is None:
+        return body.strip().removeprefix(SENTINEL).strip() or None
+    if state.get("stage") not in NOT_VERDICTS:
+        return None
+    start, end = body.find(VERDICT_START), body.rfind(VERDICT_END)
+    if start < 0 or end < start:
+        return None
+    return body[start + len(VERDICT_START) : end].strip() or None
+
+
+def lock_is_fresh(since: Any, now: dt.datetime) -> bool:
+    """A lock taken at ``since`` is younger than RUNNING_LOCK_HOURS and not dated in the
+    future (beyond CLOCK_SKEW_SECONDS)."""
+    taken = parse_time(since)
+    if taken is None:
+        return False
+    age = (now - taken).total_seconds()
+    return -CLOCK_SKEW_SECONDS <= age < RUNNING_LOCK_HOURS * 3600
+
+
+def running_elsewhere(state: dict[str, Any] | None, now: dt.datetime) -> bool:
+    """The marker says a gate is running, and the lock is fresh."""
+    return bool(
+        state and state.get("stage") == "running" and lock_is_fresh(state.get("since"), now)
+    )
 
 
 @dataclass
@@ -57,19 +181,6 @@ def load_event(path: str) -> dict[str, Any]:
     return read_json_object(path, lambda problem: UsageError(f"--event {path}: {problem}"))
 
 
-def require_kit_login(client: GitHubClient) -> str:
-    """The kit's own account, or a one-line UsageError: without it another account's
-    sentinel comment could pass for the kit's (and carry a forged state)."""
-    login = client.configured_login()
-    if not login:
-        raise UsageError(
-            f"perfgate trigger refuses to run: the kit's GitHub account is unknown; set "
-            f"{LOGIN_VAR} (github-actions[bot] for a workflow's GITHUB_TOKEN), or run under "
-            "GitHub Actions"
-        )
-    return login
-
-
 def kit_state(client: GitHubClient, pr: int) -> tuple[Any | None, dict[str, Any] | None]:
     """(the kit's canonical comment, the state in its last line); Nones when absent."""
     comment = kit_comment(client, pr)
@@ -77,8 +188,7 @@ def kit_state(client: GitHubClient, pr: int) -> tuple[Any | None, dict[str, Any]
 
 
 def post_state(client: GitHubClient, pr: int, text: str, state: dict[str, Any]) -> None:
-    """Replace the kit's comment with ``text`` and ``state``, keeping the verdict it shows
-    folded below (a request, a lock or a refusal never erases a verdict)."""
+    """Replace the kit's comment with ``text`` and ``state``, the verdict it shows folded."""
     comment = kit_comment(client, pr)
     standing = standing_verdict(comment.body) if comment is not None else None
     upsert_comment(client, pr, kit_body(text, state, standing))
@@ -86,31 +196,18 @@ def post_state(client: GitHubClient, pr: int, text: str, state: dict[str, Any]) 
 
 def post_head_moved(client: GitHubClient, pr: int, confirmed: str, head: str) -> None:
     """Say on the PR that the confirmed commit is no longer its head (nothing ran)."""
-    state = {"stage": "head_moved", "sha": confirmed, "head": head}
-    post_state(client, pr, head_moved_text(pr, confirmed, head), state)
-
-
-def _lock_holder(client: GitHubClient, pr: int, runs_root: str, now: dt.datetime) -> str | None:
-    """A link or folder of the gate already running for ``pr``, else None."""
-    from perfgate_lib.gate.state import unfinished_runs
-
-    comment, marker = kit_state(client, pr)
-    if comment is not None and marker is not None and running_elsewhere(marker, now):
-        return marker.get("run_url") or comment.html_url or "the running gate"
-    for unfinished in unfinished_runs(runs_root, pr):
-        updated = unfinished.record.updated_at
-        if unfinished.status == "running" and lock_is_fresh(updated, now):
-            return unfinished.run_dir
-    return None
+    text = (
+        "🤖 ## Zephyr perf gate — not run: the PR changed after the confirmation\n\n"
+        f"The confirmation was for {md_code(confirmed[:12])}, but PR #{pr} now points at "
+        f"{md_code(head[:12])}. Nothing was checked out or run. Ask again with "
+        "`/perf-gate` to assess the new head; a reviewer confirms that one."
+    )
+    post_state(client, pr, text, {"stage": "head_moved", "sha": confirmed, "head": head})
 
 
 class CommentTrigger:
-    """Handles events for one repository; ``run_options`` are the ``perfgate run``
-    defaults (runner, checkout, runs root, executor...) used for each PR.
-
-    ``plan_only``: a confirmed reply sets the PR's lock and returns the plan instead of
-    running the ladder, so a quick dispatch job (serialised per PR) decides and a separate
-    long job runs the ladder (see ``.github/workflows/perf-gate.yml``)."""
+    """Handles events for one repository with ``run_options`` as ``perfgate run`` defaults.
+    ``plan_only``: a confirmed reply sets the lock and returns the plan for a ladder job."""
 
     def __init__(
         self,
@@ -123,16 +220,22 @@ class CommentTrigger:
     ) -> None:
         self.plan_only = plan_only
         self.client = client
-        self.kit = require_kit_login(client)
+        # Without the kit's own account another account's sentinel comment could pass for
+        # the kit's (and carry a forged state).
+        self.kit = client.configured_login() or ""
+        if not self.kit:
+            raise UsageError(
+                f"perfgate trigger refuses to run: the kit's GitHub account is unknown; set "
+                f"{LOGIN_VAR} (github-actions[bot] for a workflow's GITHUB_TOKEN), or run under "
+                "GitHub Actions"
+            )
         self.base_options = run_options
         self.run_url = run_url
         self.now = now or dt.datetime.now(dt.UTC)
         self.runs_root = run_options.runs_root or default_runs_root()
 
-    # ------------------------------------------------------------------ helpers
     def _note(self, pr: int, body: str) -> None:
-        """A plain (non-sentinel) reply, a rendered template (``note`` or ``busy``): notes
-        never replace the canonical comment."""
+        """A plain (non-sentinel) reply: notes never replace the canonical comment."""
         issue = self.client.repo.get_issue(pr)
         self.client.call("posting a note", lambda: issue.create_comment(body.strip()), pr)
 
@@ -140,24 +243,31 @@ class CommentTrigger:
         return replace(self.base_options, pr=pr, repo=self.client.settings.repo, **changes)
 
     def _busy(self, pr: int, requester: str | None) -> TriggerResult | None:
-        """When a gate of ``pr`` already runs: a note linking to it, and the result."""
-        holder = _lock_holder(self.client, pr, self.runs_root, self.now)
+        """When a gate of ``pr`` already runs (the comment's lock, or a running run folder
+        with a fresh lock): a note linking to it, and the result."""
+        from perfgate_lib.gate.state import unfinished_runs
+
+        comment, marker = kit_state(self.client, pr)
+        if comment is not None and marker is not None and running_elsewhere(marker, self.now):
+            holder = marker.get("run_url") or comment.html_url or "the running gate"
+        else:
+            runs = unfinished_runs(self.runs_root, pr)
+            held = (u for u in runs if u.status == "running")
+            holder = next(
+                (u.run_dir for u in held if lock_is_fresh(u.record.updated_at, self.now)), None
+            )
         if not holder:
             return None
         self._note(pr, render("busy", holder=holder, requester=requester))
         return TriggerResult("busy", pr, f"a gate is already running: {holder}")
 
-    def _pending(self, pr: int) -> dict[str, Any] | None:
-        return kit_state(self.client, pr)[1]
-
-    # ------------------------------------------------------------------ events
     def handle(self, event: dict[str, Any]) -> TriggerResult:
         issue = event.get("issue") or {}
         comment = event.get("comment") or {}
         pr = issue.get("number")
         if not issue.get("pull_request") or not comment or pr is None:
             return TriggerResult("ignored", pr, "not a comment on a pull request")
-        if not is_created(event):
+        if event.get("action") != "created":  # an edited or deleted comment never acts
             return TriggerResult(
                 "ignored", pr, f"a comment {str(event.get('action'))[:20]!r}, not created"
             )
@@ -174,14 +284,12 @@ class CommentTrigger:
         return TriggerResult("ignored", pr, "neither a gate request nor a reply")
 
     def request(self, pr: int, requester: str) -> TriggerResult:
-        """``/perf-gate`` from a writer: assess and post the assessment block (or say one is
-        running); from anyone else a note, nothing changes."""
+        """``/perf-gate``: assess and post the assessment (from a writer; else a note)."""
         allowed = may_request(requester, self.client.permission(requester))
         if not allowed.allowed:
             self._note(pr, render("note", kind="not_started", reason=allowed.reason))
             return TriggerResult("refused", pr, allowed.reason)
-        busy = self._busy(pr, requester)
-        if busy:
+        if busy := self._busy(pr, requester):
             return busy
         outcome = run(self._options(pr, confirm=None, reviewer=None), echo=lambda _t: None)
         from perfgate_lib.assess.render import render_assessment_table
@@ -209,7 +317,7 @@ class CommentTrigger:
 
     def reply(self, pr: int, commenter: str, author: str, text: str) -> TriggerResult:
         """A reviewer's ``go`` / ``max_gate=K`` / ``skip``."""
-        pending = self._pending(pr)
+        pending = kit_state(self.client, pr)[1]
         if not pending or pending.get("stage") not in ("assessment", "out_of_scope"):
             return TriggerResult("ignored", pr, "no assessment awaits confirmation")
         auth = authorize(commenter, author, self.client.permission(commenter))
@@ -223,8 +331,7 @@ class CommentTrigger:
         except UsageError as exc:
             self._note(pr, render("note", kind="unreadable", reply=text, reason=str(exc)))
             return TriggerResult("bad_reply", pr, str(exc))
-        busy = self._busy(pr, None)
-        if busy:
+        if busy := self._busy(pr, None):
             return busy
         head = str(self.client.pull(pr).head.sha)
         if pending.get("sha") != head:
@@ -264,15 +371,14 @@ class CommentTrigger:
 
     def release(self, pr: int, why: str) -> None:
         """Clear the PR's lock after a ladder job died: its run folders stop counting as
-        running (a later confirmation resumes them: same ferry, no second one), and a
-        ``running`` comment the ladder did not replace says what happened."""
+        running (a confirmation resumes them), a ``running`` comment says what happened."""
         from perfgate_lib.gate.state import unfinished_runs
 
         for state in unfinished_runs(self.runs_root, pr):
             if state.status == "running":
                 state.set(status="interrupted")
                 state.event("released", reason=why[:200])
-        pending = self._pending(pr)
+        pending = kit_state(self.client, pr)[1]
         if pending and pending.get("stage") == "running":
             stopped = render("stopped", why=why, run_url=self.run_url)
             post_state(self.client, pr, stopped, {"stage": "stopped", "sha": pending.get("sha")})

@@ -1,9 +1,6 @@
-"""The treatment worktree: the PR head checked out beside the marin checkout.
-
-``<checkout>/../.zephyr_perf_worktrees/<PR>-<UTC stamp>-treatment``, always removed when
-the run ends (success, failure, KeyboardInterrupt); an earlier run's leftovers are wiped
-first. How: ``docs/running-a-gate.md``.
-"""
+"""The treatment worktree: the PR head checked out beside the marin checkout, in
+``<checkout>/../.zephyr_perf_worktrees/<PR>-<UTC stamp>-treatment``, always removed when the
+run ends; an earlier run's leftovers are wiped first (``docs/running-a-gate.md``)."""
 
 from __future__ import annotations
 
@@ -21,8 +18,6 @@ WORKTREES_DIR = "../.zephyr_perf_worktrees"
 
 @dataclass(frozen=True)
 class Worktree:
-    """A created treatment worktree."""
-
     path: Path
     sha: str
     pr: int
@@ -40,24 +35,19 @@ def repo_root(checkout: str | Path) -> Path:
     return Path(proc.stdout.strip()).resolve()
 
 
-def worktrees_root(checkout: str | Path, relative: str = WORKTREES_DIR) -> Path:
-    """Where treatment worktrees live: beside the checkout by default."""
-    return (Path(checkout) / relative).resolve()
-
-
-def has_commit(checkout: str | Path, sha: str) -> bool:
-    return git(checkout, "cat-file", "-e", f"{sha}^{{commit}}", check=False).returncode == 0
-
-
 def ensure_commit(checkout: str | Path, sha: str, pr: int, remote: str = "origin") -> None:
     """Make ``sha`` available locally: fetch ``pull/<PR>/head``, then the SHA itself."""
-    if has_commit(checkout, sha):
+
+    def has_commit() -> bool:
+        return git(checkout, "cat-file", "-e", f"{sha}^{{commit}}", check=False).returncode == 0
+
+    if has_commit():
         return
     tried = []
     for refspec in (f"pull/{pr}/head", sha):
         proc = git(checkout, "fetch", "--quiet", remote, refspec, check=False)
         tried.append(f"git fetch {remote} {refspec}: {proc.stderr.strip() or 'ok'}")
-        if has_commit(checkout, sha):
+        if has_commit():
             return
     raise GitError(
         f"PR #{pr} head {sha} is not in {checkout} and could not be fetched: " + "; ".join(tried)
@@ -68,23 +58,20 @@ def registered_worktrees(checkout: str | Path) -> list[Path]:
     """Paths of the worktrees git knows for this checkout (``git worktree list``)."""
     out = git(checkout, "worktree", "list", "--porcelain").stdout
     return [
-        Path(line[len("worktree ") :]) for line in out.splitlines() if line.startswith("worktree ")
+        Path(line.removeprefix("worktree "))
+        for line in out.splitlines()
+        if line.startswith("worktree ")
     ]
 
 
-def stale_worktrees(checkout: str | Path, pr: int, root: Path | None = None) -> list[Path]:
-    """Worktrees (registered or just left on disk) of this PR under the worktrees root."""
-    root = root or worktrees_root(checkout)
-    prefix = f"{pr}-"
+def wipe_stale(checkout: str | Path, pr: int, root: Path | None = None) -> list[Path]:
+    """Remove earlier worktrees of ``pr`` (registered or just left on disk) under the
+    worktrees root; returns what was removed."""
+    root = root or (Path(checkout) / WORKTREES_DIR).resolve()
     found = {p.resolve() for p in registered_worktrees(checkout) if p.parent.resolve() == root}
     if root.is_dir():
         found |= {p.resolve() for p in root.iterdir() if p.is_dir()}
-    return sorted(p for p in found if p.name.startswith(prefix))
-
-
-def wipe_stale(checkout: str | Path, pr: int, root: Path | None = None) -> list[Path]:
-    """Remove earlier worktrees of ``pr``; returns what was removed."""
-    stale = stale_worktrees(checkout, pr, root)
+    stale = sorted(p for p in found if p.name.startswith(f"{pr}-"))
     for path in stale:
         remove_worktree(checkout, path)
     git(checkout, "worktree", "prune", check=False)
@@ -103,7 +90,7 @@ def treatment_worktree(
 ) -> Iterator[Worktree]:
     """A detached worktree at ``sha``; removed on exit whatever happens."""
     top = repo_root(checkout)
-    root = worktrees_root(top, relative_root)
+    root = (top / relative_root).resolve()
     wipe_stale(top, pr, root)
     ensure_commit(top, sha, pr, remote)
     root.mkdir(parents=True, exist_ok=True)

@@ -1,18 +1,19 @@
-"""The contract checks: each a pure function from gathered inputs to rows.
+"""The doctor's rows and its contract checks: pure functions from gathered inputs to rows.
 
-Inputs are gathered at the edge (:mod:`.probe`): help texts with their exit codes,
-script sources, versions, workflow flags. Nothing here runs a process or reads a file,
-so every check is tested on recorded ``--help`` texts of both marin generations
-(``tests/fixtures/contracts/``).
+Inputs are gathered at the edge (:mod:`.probe`); nothing here runs a process or reads a
+file. Tested on recorded ``--help`` texts of both marin generations (``tests/fixtures/contracts/``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import asdict, dataclass
+from typing import Literal
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
+from perfgate_lib.errors import EXIT_COULD_NOT_RUN, EXIT_PASS
 from perfgate_lib.gate.doctor.helptext import (
     help_choices,
     help_commands,
@@ -22,21 +23,74 @@ from perfgate_lib.gate.doctor.helptext import (
     source_constant_strings,
     source_top_names,
 )
-from perfgate_lib.gate.doctor.model import Row, broken, holds, unchecked
 from perfgate_lib.gate.runsettings import parse_flags
+
+State = Literal["holds", "broken", "unchecked"]
+STATE_LABEL: dict[State, str] = {
+    "holds": "holds",
+    "broken": "BROKEN",
+    "unchecked": "could not check",
+}
+
+
+@dataclass(frozen=True)
+class Row:
+    """One contract ("iris job list"), its state, and why, in one line a person can act on."""
+
+    contract: str
+    state: State
+    reason: str
+
+
+def holds(contract: str, reason: str) -> Row:
+    return Row(contract, "holds", reason)
+
+
+def broken(contract: str, reason: str) -> Row:
+    return Row(contract, "broken", reason)
+
+
+def unchecked(contract: str, reason: str) -> Row:
+    return Row(contract, "unchecked", reason)
+
+
+@dataclass(frozen=True)
+class Report:
+    """Every row of one ``perfgate doctor`` run, in the order they were checked."""
+
+    checkout: str
+    gates: tuple[int, ...]
+    rows: tuple[Row, ...]
+
+    @property
+    def broken(self) -> tuple[Row, ...]:
+        return tuple(r for r in self.rows if r.state == "broken")
+
+    @property
+    def exit_code(self) -> int:
+        """0 when nothing is broken, 4 (could not run) otherwise."""
+        return EXIT_COULD_NOT_RUN if self.broken else EXIT_PASS
+
+    def summary(self) -> str:
+        n = Counter(r.state for r in self.rows)
+        return f"{n['holds']} hold, {n['broken']} broken, {n['unchecked']} could not be checked"
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "checkout": self.checkout,
+            "gates": list(self.gates),
+            "exit_code": self.exit_code,
+            "rows": [asdict(r) for r in self.rows],
+        }
+
 
 # What the kit passes to marin's scripts (runners/iris.py) and to the iris CLI.
 SUBMIT_FLAGS = ("--gate", "--pr", "--cwd", "--status-out", "--iris-config")
 COLLECT_FLAGS = ("--job-id", "--status", "--out", "--iris-config")
+_MONITOR_STATUS = ("--job-id", "--iris-config")
 MONITOR_COMMANDS = {  # what runners/iris_tools.py passes to iris_monitor.py
-    "wait": (
-        "--job-id",
-        "--iris-config",
-        "--poll-interval",
-        "--timeout",
-        "--resource-exhaustion-policy",
-    ),
-    "status": ("--job-id", "--iris-config"),
+    "wait": (*_MONITOR_STATUS, "--poll-interval", "--timeout", "--resource-exhaustion-policy"),
+    "status": _MONITOR_STATUS,
 }
 LOGS_FLAGS = ("--tail", "--max-lines")
 STOP_VERBS = ("stop", "cancel")  # 0.2.20, 0.2.227
@@ -70,9 +124,8 @@ class Help:
         """Why there is no help text, in one line."""
         if self.exit_code is None:
             return f"`{self.shown}` did not finish: {self.error}"
-        tail = (self.stderr.strip() or self.stdout.strip()).splitlines()
-        last = tail[-1][:300] if tail else "no output"
-        return f"`{self.shown}` exited {self.exit_code}: {last}"
+        tail = (self.stderr.strip() or self.stdout.strip()).splitlines() or ["no output"]
+        return f"`{self.shown}` exited {self.exit_code}: {tail[-1][:300]}"
 
     def unreadable(self, contract: str) -> Row:
         """The row when this call printed no usable help: broken only when it crashed."""
@@ -81,29 +134,25 @@ class Help:
     @property
     def crashed(self) -> bool:
         """It ran and died with a Python traceback (a CLI that cannot start)."""
-        return self.exit_code not in (None, 0) and "Traceback (most recent call last)" in (
-            self.stderr
+        return (
+            self.exit_code not in (None, 0) and "Traceback (most recent call last)" in self.stderr
         )
 
 
-# ---------------------------------------------------------------------- python
 def check_python(contract: str, version: str | None, requires: str | None, missing: str) -> Row:
     """``version`` ("3.12.1") against ``requires`` (Zephyr's requires-python)."""
     if version is None:
         return unchecked(contract, missing)
     if not requires:
-        return unchecked(
-            contract,
-            f"Python {version}; lib/zephyr/pyproject.toml is missing or states no requires-python",
-        )
+        why = "lib/zephyr/pyproject.toml is missing or states no requires-python"
+        return unchecked(contract, f"Python {version}; {why}")
     try:
         ok = SpecifierSet(requires).contains(Version(version), prereleases=True)
     except (InvalidSpecifier, InvalidVersion) as exc:
         return unchecked(contract, f"cannot compare Python {version} with {requires!r}: {exc}")
-    if ok:
-        return holds(contract, f"Python {version} satisfies Zephyr's requires-python {requires!r}")
-    return broken(
-        contract, f"Python {version} does not satisfy Zephyr's requires-python {requires!r}"
+    verb = "satisfies" if ok else "does not satisfy"
+    return (holds if ok else broken)(
+        contract, f"Python {version} {verb} Zephyr's requires-python {requires!r}"
     )
 
 
@@ -119,20 +168,17 @@ def check_found_python(contract: str, found: str | None, requires: str | None, h
 def check_program(contract: str, command: str, found: str | None) -> Row:
     """A program the runner calls by name (``uv``: marin's scripts run with ``uv run``)."""
     if found is None:
-        return broken(
-            contract, f"`{command}` is not on PATH (the iris runner runs marin's scripts with it)"
-        )
+        why = "(the iris runner runs marin's scripts with it)"
+        return broken(contract, f"`{command}` is not on PATH {why}")
     return holds(contract, f"`{command}`: {found}")
 
 
-# ---------------------------------------------------------------------- zephyr
 def static_missing(
     needed: dict[str, tuple[tuple[str, str], ...]], sources: dict[str, str | None]
 ) -> tuple[str, ...]:
-    """Names of ``needed`` (name -> ``(module, attribute)`` places, as in
-    :data:`~perfgate_lib.local.zephyr_api.NEEDED`) that no place's source defines or
-    imports at its top level. ``sources``: module -> its text (None: not in the checkout).
-    A name whose every module is absent from the checkout (``fray``) is not judged."""
+    """Names of ``needed`` (as :data:`~perfgate_lib.local.zephyr_api.NEEDED`) that no place's
+    source (module -> text, None: absent) defines or imports at top level; a name whose
+    every module is absent (``fray``) is not judged."""
     missing = []
     for places in needed.values():
         texts = [(attr, sources.get(module)) for module, attr in places]
@@ -150,37 +196,30 @@ def check_zephyr_api(
     detail: str,
     missing_in_source: tuple[str, ...],
 ) -> Row:
-    """The mini ferry's Zephyr API row, from the kit's import probe
-    (:func:`~perfgate_lib.local.zephyr_api.probe_zephyr_api`) and ``missing_in_source``
-    (read without importing). Broken only when the source lacks a name; a failed import
-    with every name in the source is unchecked (``docs/contracts.md``).
-    """
+    """The mini ferry's Zephyr API row, from the kit's import probe and the names missing
+    in the source (read without importing); the rule: ``docs/contracts.md``."""
     if ok:
         return holds(contract, detail)
     if missing_in_source:
         return broken(contract, f"the source lacks {', '.join(missing_in_source)}: {detail}")
-    if missing:
-        return unchecked(
-            contract,
-            "the source defines every name the mini ferry needs (read without importing), "
-            f"but the kit's environment cannot import them: {detail}",
-        )
-    return unchecked(contract, detail)
+    if not missing:
+        return unchecked(contract, detail)
+    return unchecked(
+        contract,
+        "the source defines every name the mini ferry needs (read without importing), "
+        f"but the kit's environment cannot import them: {detail}",
+    )
 
 
-# ---------------------------------------------------------------------- iris CLI
 def _verb_row(contract: str, commands: frozenset[str], verbs: tuple[str, ...]) -> Row:
     present = [v for v in verbs if v in commands]
-    if present:
-        return holds(
-            contract,
-            f"`iris job {present[0]}`"
-            + ("" if len(present) == 1 else f" (also {', '.join(present[1:])})"),
+    if not present:
+        listed = ", ".join(sorted(commands))
+        return broken(
+            contract, f"`iris job --help` lists none of {', '.join(verbs)} (it lists {listed})"
         )
-    return broken(
-        contract,
-        f"`iris job --help` lists none of {', '.join(verbs)} (it lists {', '.join(sorted(commands))})",
-    )
+    also = f" (also {', '.join(present[1:])})" if present[1:] else ""
+    return holds(contract, f"`iris job {present[0]}`{also}")
 
 
 def _options_row(
@@ -209,10 +248,8 @@ def _options_row(
 def check_iris(
     helps: dict[str, Help], dialect: str | None, dialect_error: str, run_flags: dict[str, str]
 ) -> list[Row]:
-    """Rows for the iris CLI from its help texts (keys ``""``, ``"job"``, ``"job list"``,
-    ``"job logs"``, ``"job run"``). ``dialect``/``dialect_error``: what
-    :func:`~perfgate_lib.runners.iris_dialect.detect_dialect` said. ``run_flags``: the
-    ``job run`` flags the gates use (``{"--priority": "production", ...}``)."""
+    """Rows for the iris CLI from its help texts (keys ``""``, ``"job"``, ``"job list"``...),
+    the detected dialect (or why none) and the ``job run`` flags the gates use."""
     top = helps.get("")
     if top is None:
         return [
@@ -220,34 +257,25 @@ def check_iris(
         ]
     if not top.text:
         return [top.unreadable("iris CLI")]
-    rows: list[Row] = []
-    top_options = help_options(top.text) or frozenset()
-    if "--config" in top_options:
-        rows.append(holds("iris CLI", "starts; global --config"))
-    else:
-        rows.append(
-            broken(
-                "iris CLI",
-                "`iris --help` has no global --config (the kit passes --config=<cluster yaml>)",
-            )
-        )
+    no_config = "`iris --help` has no global --config (the kit passes --config=<cluster yaml>)"
+    rows = [
+        holds("iris CLI", "starts; global --config")
+        if "--config" in (help_options(top.text) or ())
+        else broken("iris CLI", no_config)
+    ]
     job = helps.get("job")
     if job is None:
-        rows.append(unchecked("iris job verbs", "`iris job --help` was not asked"))
-        return rows
+        return [*rows, unchecked("iris job verbs", "`iris job --help` was not asked")]
     commands = help_commands(job.text)
     if commands is None:
-        rows.append(job.unreadable("iris job verbs"))
-        return rows
+        return [*rows, job.unreadable("iris job verbs")]
     if "list" in commands and dialect is None:
         rows.append(broken("iris job list", dialect_error))
     else:
-        json_list = dialect == "json"
-        needed = ("--prefix", "--json") if json_list else ("--prefix", "--limit")
-        how = (
-            " (JSON, marin-iris 0.2.20)"
-            if json_list
-            else " (a table, no --json: marin-iris 0.2.227)"
+        needed, how = (
+            (("--prefix", "--json"), " (JSON, marin-iris 0.2.20)")
+            if dialect == "json"
+            else (("--prefix", "--limit"), " (a table, no --json: marin-iris 0.2.227)")
         )
         rows.append(_options_row("list", commands, helps, needed, how))
     rows.append(_options_row("logs", commands, helps, LOGS_FLAGS))
@@ -270,18 +298,15 @@ def check_iris(
 
 
 def check_iris_monitor(source: str | None, started: Help | None = None) -> Row:
-    """marin's ``scripts/ci/iris_monitor.py``: ``wait`` and ``status`` with the kit's flags
-    (read from its click declarations), and, when ``started`` (its ``--help`` run with the
-    checkout's Python) is given, that it starts there: it imports the iris client."""
+    """marin's ``scripts/ci/iris_monitor.py``: ``wait`` and ``status`` take the kit's flags
+    (its click declarations) and, given ``started`` (its ``--help``), it starts there."""
     contract = "scripts/ci/iris_monitor.py"
     if started is not None and started.crashed:
-        return broken(
-            contract, f"it does not start in the checkout's environment: {started.why_not()}"
-        )
+        why = started.why_not()
+        return broken(contract, f"it does not start in the checkout's environment: {why}")
     if source is None:
-        return holds(
-            contract, "not in this checkout (older marin): waits and states come from the iris CLI"
-        )
+        why = "waits and states come from the iris CLI"
+        return holds(contract, f"not in this checkout (older marin): {why}")
     commands = source_click_commands(source)
     if not commands:
         return unchecked(contract, "no click commands found in it")
@@ -303,7 +328,6 @@ def check_iris_monitor(source: str | None, started: Help | None = None) -> Row:
     )
 
 
-# ---------------------------------------------------------------------- scripts
 def check_script_flags(
     contract: str, options: frozenset[str] | None, needed: tuple[str, ...], how: str
 ) -> Row:
@@ -313,17 +337,16 @@ def check_script_flags(
     if options is None:
         return unchecked(contract, f"could not read its flags ({how})")
     lacking = [f for f in needed if f not in options]
+    passes = ", ".join(needed)
     if lacking:
         return broken(
-            contract,
-            f"takes no {', '.join(lacking)} (read from {how}); the kit passes {', '.join(needed)}",
+            contract, f"takes no {', '.join(lacking)} (read from {how}); the kit passes {passes}"
         )
-    return holds(contract, f"takes {', '.join(needed)} (read from {how})")
+    return holds(contract, f"takes {passes} (read from {how})")
 
 
 def check_lineage(source: str | None, known_step_log: tuple[str, ...]) -> Row:
-    """Which lineage the checkout's collector writes, from its source: the driver's step
-    log (``EXPECTED_STEPS`` + ``step_runner``) or the ferry's child jobs (``zephyr-<step>-``)."""
+    """Which lineage the checkout's collector writes, read from its source."""
     contract = "collector lineage"
     if source is None:
         return unchecked(contract, "no scripts/ci/collect_perf_metrics.py")
@@ -347,26 +370,21 @@ def check_lineage(source: str | None, known_step_log: tuple[str, ...]) -> Row:
     )
 
 
-# ---------------------------------------------------------------------- workflows
 def check_workflow(
     gate: int, workflow: str, workflow_flags: dict[str, str] | None, recorded: str
 ) -> Row:
-    """The tier workflow's ``iris job run`` flags (``--timeout``, ``--priority``,
-    ``--memory``) against ``parameters/gate<N>.yaml``'s ``baseline_iris_flags``."""
+    """The tier workflow's ``iris job run`` flags against ``baseline_iris_flags``."""
     contract = f"gate {gate} workflow flags"
     if workflow_flags is None:
-        return unchecked(
-            contract, f".github/workflows/{workflow} missing or without `iris job run`"
-        )
-    expected = parse_flags(recorded)
-    diffs = []
-    for key in WORKFLOW_KEYS:
-        seen, want = workflow_flags.get(key), expected.get(key)
-        if seen != want:
-            diffs.append(
-                f"{key}: workflow {seen if seen is not None else 'not set'}, "
-                f"parameters/gate{gate}.yaml {want if want is not None else 'not set'}"
-            )
+        why = "missing or without `iris job run`"
+        return unchecked(contract, f".github/workflows/{workflow} {why}")
+    want = parse_flags(recorded)
+    diffs = [
+        f"{key}: workflow {workflow_flags.get(key, 'not set')}, "
+        f"parameters/gate{gate}.yaml {want.get(key, 'not set')}"
+        for key in WORKFLOW_KEYS
+        if workflow_flags.get(key) != want.get(key)
+    ]
     if diffs:  # the checkout's workflow is what a gate reads (gate/runsettings.py)
         return holds(
             contract,
@@ -381,16 +399,13 @@ def check_workflow(
 
 
 def check_submit_tier(gate: int, tiers: dict[str, str] | None, recorded: str) -> Row:
-    """The submit script's flags for tier ``gate`` (its ``TIERS``) against
-    ``parameters/gate<N>.yaml``'s ``iris_flags`` (what the comment says the treatment ran
-    with): ``--priority``, ``--memory``, ``--disk``, ``--cpu``, ``--extra``."""
+    """The submit script's ``TIERS`` flags for ``gate`` against its ``iris_flags``."""
     contract = f"gate {gate} submit flags"
     if tiers is None:
         return unchecked(contract, "no TIERS dict found in the submit script")
     if str(gate) not in tiers:
-        return broken(
-            contract, f"the submit script has no tier {gate} (it has {', '.join(sorted(tiers))})"
-        )
+        listed = ", ".join(sorted(tiers))
+        return broken(contract, f"the submit script has no tier {gate} (it has {listed})")
     seen, want = parse_flags(tiers[str(gate)]), parse_flags(recorded)
     diffs = [
         f"{key}: submit script {seen.get(key) or 'not set'}, "
@@ -411,9 +426,8 @@ def check_priority(gate: int, treatment_flags: str, admin_bands: frozenset[str] 
     if not band:
         return holds(contract, "submits with the default band: anyone may run it")
     if admin_bands is None:
-        return unchecked(
-            contract, f"submits with --priority {band}; this Iris's admin bands could not be read"
-        )
+        why = "this Iris's admin bands could not be read"
+        return unchecked(contract, f"submits with --priority {band}; {why}")
     if band.lower() in admin_bands:
         return unchecked(
             contract,

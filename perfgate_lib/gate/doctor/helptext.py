@@ -1,11 +1,6 @@
-"""Read what a command line offers from its ``--help`` text or from its source (pure).
-
-Two readers, same answers: :func:`help_options` / :func:`help_commands` parse the help
-that click and argparse print; :func:`source_options` / :func:`source_click_commands`
-read ``add_argument("--x")`` and ``@click.option("--x")`` from a script's source with
-:mod:`ast`, without running it. ``None`` means "this does not look like a help text (or
-Python source) at all", which the checks report as "could not check", never as broken.
-"""
+"""What a command line offers, read from the help click or argparse prints, or from its
+source with :mod:`ast` without running it (pure). ``None``: not a help text (or not Python),
+which the checks report as "could not check", never as broken."""
 
 from __future__ import annotations
 
@@ -24,8 +19,7 @@ def _sections(text: str) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     current: str | None = None
     for line in (text or "").splitlines():
-        head = _SECTION.match(line)
-        if head and not line.startswith(" "):
+        if (head := _SECTION.match(line)) and not line.startswith(" "):
             current = head.group(1).strip().lower()
             out.setdefault(current, [])
         elif current is not None:
@@ -52,12 +46,9 @@ def help_options(text: str) -> frozenset[str] | None:
     lines = _option_lines(text)
     if lines is None:
         return None
-    found: set[str] = set()
-    for line in lines:
-        entry = _ENTRY.match(line)
-        if entry:
-            found.update(_LONG.findall(entry.group(1)))
-    return frozenset(found)
+    return frozenset(
+        f for line in lines if (e := _ENTRY.match(line)) for f in _LONG.findall(e.group(1))
+    )
 
 
 def help_choices(text: str, option: str) -> tuple[str, ...] | None:
@@ -76,11 +67,9 @@ def help_commands(text: str) -> frozenset[str] | None:
     sections = _sections(text)
     if not looks_like_help(text) or "commands" not in sections:
         return None
-    names = {m.group(1) for line in sections["commands"] if (m := _COMMAND.match(line))}
-    return frozenset(names)
+    return frozenset(m.group(1) for line in sections["commands"] if (m := _COMMAND.match(line)))
 
 
-# ---------------------------------------------------------------------- source
 def _parse(source: str) -> ast.Module | None:
     try:
         return ast.parse(source or "")
@@ -98,27 +87,19 @@ def _call_name(node: ast.AST) -> str:
 
 def _flags_of_call(call: ast.Call) -> set[str]:
     """``--x`` strings among a call's leading positional arguments (``"--a/--b"`` split)."""
-    flags: set[str] = set()
-    for arg in call.args:
-        if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
-            for part in arg.value.split("/"):
-                part = part.strip()
-                if part.startswith("--"):
-                    flags.add(part)
-    return flags
+    words = [a.value for a in call.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+    return {
+        part.strip() for word in words for part in word.split("/") if part.strip().startswith("--")
+    }
 
 
 def source_options(source: str) -> frozenset[str] | None:
     """Every long option declared with ``add_argument`` or ``click.option`` in ``source``
-    (None when it is not Python, or declares none: then it cannot be read this way)."""
+    (None when it is not Python, or declares none)."""
     tree = _parse(source)
-    if tree is None:
-        return None
-    found: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and _call_name(node.func) in ("add_argument", "option"):
-            found |= _flags_of_call(node)
-    return frozenset(found) or None
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call)] if tree else []
+    kept = [c for c in calls if _call_name(c.func) in ("add_argument", "option")]
+    return frozenset(f for c in kept for f in _flags_of_call(c)) or None
 
 
 def source_click_commands(source: str) -> dict[str, frozenset[str]] | None:
@@ -133,28 +114,23 @@ def source_click_commands(source: str) -> dict[str, frozenset[str]] | None:
             continue
         name: str | None = None
         flags: set[str] = set()
-        for deco in node.decorator_list:
-            if not isinstance(deco, ast.Call):
-                continue
-            kind = _call_name(deco.func)
-            if kind == "command":
-                name = node.name.replace("_", "-")
-                for kw in deco.keywords:
-                    if kw.arg == "name" and isinstance(kw.value, ast.Constant):
-                        name = str(kw.value.value)
-                if deco.args and isinstance(deco.args[0], ast.Constant):
-                    name = str(deco.args[0].value)
-            elif kind == "option":
+        for deco in (d for d in node.decorator_list if isinstance(d, ast.Call)):
+            if _call_name(deco.func) == "command":
+                named = [kw.value for kw in deco.keywords if kw.arg == "name"]
+                given = [v.value for v in (*named, *deco.args[:1]) if isinstance(v, ast.Constant)]
+                name = str(given[-1]) if given else node.name.replace("_", "-")
+            elif _call_name(deco.func) == "option":
                 flags |= _flags_of_call(deco)
         if name is not None:
             commands[name] = frozenset(flags)
     return commands
 
 
-def _assigned(tree: ast.Module, name: str) -> list[ast.expr]:
-    """The values a module assigns to ``name`` at its top level (``=`` or annotated), in order."""
+def _assigned(source: str, name: str) -> list[ast.expr]:
+    """The values ``source`` assigns to ``name`` at its top level (``=`` or annotated)."""
+    tree = _parse(source)
     values = []
-    for node in tree.body:
+    for node in tree.body if tree is not None else []:
         if isinstance(node, ast.Assign):
             targets, value = node.targets, node.value
         elif isinstance(node, ast.AnnAssign) and node.value is not None:
@@ -168,8 +144,7 @@ def _assigned(tree: ast.Module, name: str) -> list[ast.expr]:
 
 def source_constant_strings(source: str, name: str) -> tuple[str, ...] | None:
     """The strings of a module-level ``NAME = ("a", "b", ...)`` (tuple, list or set)."""
-    tree = _parse(source)
-    for value in _assigned(tree, name) if tree is not None else []:
+    for value in _assigned(source, name):
         if isinstance(value, ast.Call) and value.args:  # frozenset((...)), tuple([...])
             value = value.args[0]
         if isinstance(value, ast.Tuple | ast.List | ast.Set):
@@ -184,8 +159,8 @@ _TIER_KEYWORDS = ("extra", "region", "memory", "disk", "cpu", "priority")
 
 
 def _tier_flags(value: ast.expr) -> str | None:
-    """One tier's ``iris job run`` flags as text: from ``TierConfig(memory="2G", ...)``
-    (marin's script) or from the string constants of a ``(module, [flags])`` literal."""
+    """One tier's ``iris job run`` flags as text, from ``TierConfig(memory="2G", ...)`` or a
+    ``("module", ["--memory=2G", ...])`` literal."""
     if isinstance(value, ast.Call):
         words = [
             f"--{kw.arg}={kw.value.value!s}"
@@ -193,7 +168,7 @@ def _tier_flags(value: ast.expr) -> str | None:
             if kw.arg in _TIER_KEYWORDS and isinstance(kw.value, ast.Constant) and kw.value.value
         ]
         return " ".join(words)
-    if isinstance(value, ast.Tuple | ast.List):  # ("module", ["--memory=2G", ...])
+    if isinstance(value, ast.Tuple | ast.List):
         words = [
             c.value
             for node in ast.walk(value)
@@ -206,26 +181,21 @@ def _tier_flags(value: ast.expr) -> str | None:
 
 
 def source_tiers(source: str) -> dict[str, str] | None:
-    """``{gate: its iris flags as text}`` from a submit script's module-level ``TIERS``
-    dict; None when there is none (or it is not Python)."""
-    tree = _parse(source)
-    for value in _assigned(tree, "TIERS") if tree is not None else []:
-        if not isinstance(value, ast.Dict):
-            continue
-        tiers: dict[str, str] = {}
-        for key, item in zip(value.keys, value.values, strict=False):
-            if not isinstance(key, ast.Constant):  # None for a ``**other`` entry
-                continue
-            flags = _tier_flags(item)
-            if flags is not None:
-                tiers[str(key.value)] = flags
-        return tiers or None
+    """``{gate: its iris flags as text}`` from a submit script's module-level ``TIERS`` dict."""
+    for value in _assigned(source, "TIERS"):
+        if isinstance(value, ast.Dict):
+            tiers = {
+                str(key.value): flags
+                for key, item in zip(value.keys, value.values, strict=False)
+                if isinstance(key, ast.Constant)  # not None: a ``**other`` entry
+                and (flags := _tier_flags(item)) is not None
+            }
+            return tiers or None
     return None
 
 
 def source_top_names(source: str) -> frozenset[str] | None:
-    """Names a module defines or imports at its top level (classes, functions,
-    assignments, ``from x import y [as z]``); None when it is not Python."""
+    """Names a module defines or imports at its top level; None when it is not Python."""
     tree = _parse(source)
     if tree is None:
         return None

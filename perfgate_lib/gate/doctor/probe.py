@@ -1,9 +1,6 @@
-"""The doctor's edge: find the checkout's tools and ask them, each call with a timeout.
-
-Every function here gathers one input for :mod:`.checks` and never raises for a broken
-environment: a missing file is ``None``, a process that does not finish in time is a
-:class:`~.checks.Help` with ``exit_code=None`` and the reason.
-"""
+"""The doctor's edge: each function gathers one input for :mod:`.checks`, every process
+with a timeout, and never raises for a broken environment (a missing file is ``None``, a
+process that does not finish is a :class:`~.checks.Help` with ``exit_code=None``)."""
 
 from __future__ import annotations
 
@@ -40,13 +37,11 @@ def read_text(path: Path) -> str | None:
 
 def zephyr_requires_python(checkout: Path) -> str | None:
     """``project.requires-python`` of ``lib/zephyr/pyproject.toml`` (None when absent)."""
-    text = read_text(checkout / "lib" / "zephyr" / "pyproject.toml")
-    if text is None:
-        return None
     try:
-        value = tomllib.loads(text).get("project", {}).get("requires-python")
+        toml = tomllib.loads(read_text(checkout / "lib" / "zephyr" / "pyproject.toml") or "")
     except tomllib.TOMLDecodeError:
         return None
+    value = toml.get("project", {}).get("requires-python")
     return str(value) if value else None
 
 
@@ -56,21 +51,16 @@ def kit_python_version() -> str:
 
 
 def module_sources(roots: list[Path], modules: set[str]) -> dict[str, str | None]:
-    """``{module: its source}`` for dotted ``modules`` found as ``<root>/a/b.py`` or
-    ``<root>/a/b/__init__.py`` under the first root that has it (None: under none)."""
-    found: dict[str, str | None] = {}
-    for module in modules:
-        rel = Path(*module.split("."))
-        found[module] = next(
-            (
-                text
-                for root in roots
-                for path in (root / rel.with_suffix(".py"), root / rel / "__init__.py")
-                if (text := read_text(path)) is not None
-            ),
-            None,
-        )
-    return found
+    """``{module: its source}`` for dotted ``modules`` (``<root>/a/b.py`` or
+    ``<root>/a/b/__init__.py``) under the first root that has it (None: under none)."""
+
+    def source(rel: Path) -> str | None:
+        paths = [
+            p for root in roots for p in (root / rel.with_suffix(".py"), root / rel / "__init__.py")
+        ]
+        return next((text for p in paths if (text := read_text(p)) is not None), None)
+
+    return {module: source(Path(*module.split("."))) for module in modules}
 
 
 def checkout_python(checkout: Path) -> Path | None:
@@ -88,7 +78,7 @@ def which(command: str) -> str | None:
 def run_help(
     argv: Sequence[str], timeout_s: float = HELP_TIMEOUT_S, cwd: Path | None = None
 ) -> Help:
-    """Run ``argv`` (ending in ``--help``) with a timeout; never raises."""
+    """Run ``argv`` (ending in ``--help``) with a timeout and no secrets; never raises."""
     env = {k: v for k, v in os.environ.items() if not _SECRET_NAME.search(k)}
     env.update(COLUMNS="80", NO_COLOR="1")
     env.pop("PYTHONPATH", None)
@@ -111,15 +101,12 @@ def run_help(
 
 
 def iris_command(checkout: Path, configured: str) -> list[str] | None:
-    """The iris CLI of the checkout's own environment (``.venv/bin/iris``), else the run
-    settings' ``iris_command`` when its program is on PATH; None when there is neither."""
+    """The checkout's ``.venv/bin/iris``, else ``iris_command`` when its program is on PATH."""
     own = checkout / ".venv" / "bin" / "iris"
     if own.exists():
         return [str(own)]
     words = shlex.split(configured or "iris")
-    if words and shutil.which(words[0]):
-        return words
-    return None
+    return words if words and shutil.which(words[0]) else None
 
 
 # Runs a console script's code once per argument list in ONE interpreter, as its own
@@ -147,8 +134,7 @@ sys.__stdout__.write(json.dumps(answers))
 
 
 def console_script_python(path: str) -> str | None:
-    """The interpreter of a pip/uv console script (``#!<python>`` ... ``sys.exit(main())``);
-    None for anything else (a wrapper, a stand-in, a binary)."""
+    """The interpreter of a pip/uv console script (``#!<python>`` ... ``sys.exit(main())``)."""
     try:
         text = Path(path).read_text(encoding="utf-8", errors="replace")[:4000]
     except OSError:
@@ -182,10 +168,8 @@ def _helps_in_one_process(
 
 def iris_helps(command: list[str], timeout_s: float = HELP_TIMEOUT_S) -> dict[str, Help]:
     """``--help`` of ``iris``, ``iris job`` and the verbs whose flags the kit uses, keyed
-    ``""``, ``"job"``, ``"job list"``... A console script is asked everything in one
-    interpreter. Anything else is asked ``iris --help`` first, and sub-commands only when
-    that reads as a click help listing ``job`` (a stand-in that is not a click CLI is
-    never given arguments it would act on)."""
+    ``""``, ``"job"``, ``"job list"``...; sub-commands only of a click help listing ``job``
+    (a stand-in is never given arguments it would act on)."""
     exe = shutil.which(command[0]) or command[0]
     python = console_script_python(exe) if len(command) == 1 else None
     if python is not None:
@@ -196,22 +180,19 @@ def iris_helps(command: list[str], timeout_s: float = HELP_TIMEOUT_S) -> dict[st
         shown = ("iris", *path, "--help") if len(command) == 1 else got.argv
         return " ".join(path), Help(shown, got.exit_code, got.stdout, got.stderr, got.error)
 
-    top = ask(())[1]
-    out = {"": top}
-    if "job" not in (help_commands(top.text) or ()):
+    out = dict([ask(())])
+    if "job" not in (help_commands(out[""].text) or ()):
         return out
-    job = ask(("job",))[1]
-    out["job"] = job
-    verbs = help_commands(job.text) or frozenset()
+    out.update([ask(("job",))])
+    verbs = help_commands(out["job"].text) or frozenset()
     with ThreadPoolExecutor(max_workers=3) as pool:
         out.update(pool.map(ask, [("job", v) for v in IRIS_VERBS_WITH_OPTIONS if v in verbs]))
     return out
 
 
 def admin_bands(iris: list[str] | None, checkout: Path) -> frozenset[str] | None:
-    """Priority bands only admins may use, from the Iris package beside the CLI (or in
-    ``lib/iris/src``): ``ADMIN_PRIORITY_BAND_VALUES`` in ``iris/rpc/proto_display.py``.
-    Empty when that Iris has no such set (0.2.20); None when no Iris source is found."""
+    """Priority bands only admins may use, from the Iris source in ``lib/iris/src`` or beside
+    the CLI; empty when that Iris has no such set (0.2.20), None when no source is found."""
     places: list[Path] = [checkout / "lib" / "iris" / "src" / "iris" / "rpc" / "proto_display.py"]
     if iris:
         exe = shutil.which(iris[0]) or iris[0]
@@ -232,8 +213,7 @@ def script_options(
     script: Path, python: Path | None, cwd: Path, timeout_s: float = HELP_TIMEOUT_S
 ) -> tuple[frozenset[str] | None, str]:
     """``(long options, how they were read)`` of a marin script: its ``--help`` run with the
-    checkout's Python when there is one, else (or when that fails) its argparse/click
-    declarations read from the source."""
+    checkout's Python, else (or when that fails) its source's declarations."""
     source = read_text(script)
     if source is None:
         return None, f"{script.name} is missing"
@@ -246,10 +226,8 @@ def script_options(
 
 
 def helps_from_folder(folder: Path) -> dict[str, Help]:
-    """Help texts recorded as ``iris.txt``, ``iris_job.txt``, ``iris_job_list.txt``... (the
-    names :func:`save_helps` writes), keyed like :func:`iris_helps`. ``helps.json``, when
-    present, holds every call's outcome (a CLI that could not start included); without it
-    a missing file is a help that was not printed (exit 2)."""
+    """Help texts recorded by :func:`save_helps`, keyed like :func:`iris_helps`: from
+    ``helps.json`` (every outcome), else ``iris_job_list.txt``... (missing: exit 2)."""
     recorded = read_text(folder / "helps.json")
     if recorded is not None:
         return {
@@ -267,8 +245,7 @@ def helps_from_folder(folder: Path) -> dict[str, Help]:
 
 
 def save_helps(helps: dict[str, Help], folder: Path) -> None:
-    """Write each printed help text as :func:`helps_from_folder` reads it, and every
-    call's outcome to ``helps.json``."""
+    """Write each printed help text, and every call's outcome to ``helps.json``."""
     folder.mkdir(parents=True, exist_ok=True)
     for key, help_ in helps.items():
         if help_.text:
