@@ -7,12 +7,11 @@ works the same in a kernel, a CLI process or a test, whatever the backend.
 from __future__ import annotations
 
 import io
-import math
 
 from matplotlib.figure import Figure
 
 from perfgate_lib.io import storage
-from perfgate_lib.verdict.measured import SECONDS, Unit
+from perfgate_lib.verdict.measured import SECONDS, Unit, chart_number
 from perfgate_lib.verdict.rules import Verdict
 
 BAND_COLOURS = {
@@ -25,8 +24,6 @@ BAND_COLOURS = {
     "n/a": "#9e9e9e",
 }
 BASELINE_COLOUR = "#90a4ae"
-CHART_MAX = 1e12
-"""The largest magnitude a chart draws (seconds, millions of instructions or percent)."""
 
 
 def chart_text(text: str) -> str:
@@ -35,13 +32,6 @@ def chart_text(text: str) -> str:
     and would stop the comparison), and each unprintable character shown as U+FFFD."""
     shown = "".join(c if c.isprintable() else "\ufffd" for c in text)
     return shown.replace("$", r"\$")
-
-
-def chart_number(value: float) -> float:
-    """A figure from a report (hostile, finite but maybe absurd) as a chart can lay it out:
-    clipped to +-CHART_MAX, NaN as 0. A 1.7e308 s stage, or a +inf% change over a 5e-324 s
-    baseline, made the axis limits infinite, which raised and stopped the comparison."""
-    return 0.0 if math.isnan(value) else max(-CHART_MAX, min(CHART_MAX, value))
 
 
 def stage_chart(verdict: Verdict, unit: Unit | None = None) -> Figure:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -161,7 +162,7 @@ def run_compare(
     storage.makedirs(out_dir)
     storage.write_text(
         storage.join(out_dir, VERDICT_FILE),
-        json.dumps(verdict_json(verdict, measured), indent=2) + "\n",
+        json.dumps(strict_json(verdict_json(verdict, measured)), indent=2, allow_nan=False) + "\n",
     )
     storage.write_text(storage.join(out_dir, COMMENT_FILE), comment)
     unit = None if measured is None else measured.unit
@@ -192,6 +193,37 @@ def show_comment(result: CompareResult) -> None:
 # ---------------------------------------------------------------------------
 # The compare notebook: run into a new folder, or open an archived one
 # ---------------------------------------------------------------------------
+
+
+def _non_finite(value: Any) -> str | None:
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else f"{value:+}"
+    return None
+
+
+def strict_json(value: Any) -> Any:
+    """``value`` as strict JSON: a non-finite number is null, and the object holding it
+    names it under ``non_finite`` (``{"delta_pct": "+inf"}``; ``docs/comment.md``)."""
+    if isinstance(value, list | tuple):
+        return [strict_json(v) for v in value]
+    if not isinstance(value, dict):
+        return None if _non_finite(value) else value
+    marks = {k: _non_finite(v) for k, v in value.items() if _non_finite(v)}
+    out = {k: strict_json(v) for k, v in value.items()}
+    return {**out, "non_finite": marks} if marks else out
+
+
+def from_strict_json(value: Any) -> Any:
+    """:func:`strict_json`'s output with its non-finite numbers back."""
+    if isinstance(value, list):
+        return [from_strict_json(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    marks = value.get("non_finite")
+    if not isinstance(marks, dict) or not set(marks.values()) <= {"+inf", "-inf", "nan"}:
+        marks = {}
+    out = {k: float(marks[k]) if k in marks else from_strict_json(v) for k, v in value.items()}
+    return {k: v for k, v in out.items() if not (marks and k == "non_finite")}
 
 
 def verdict_from_json(data: dict[str, Any], source: str = VERDICT_FILE) -> Verdict:
@@ -246,7 +278,7 @@ def load_compare(run_dir: str) -> CompareResult:
     path = storage.join(run_dir, VERDICT_FILE)
     if not storage.exists(path):
         raise UsageError(f"run_dir {run_dir}: no {VERDICT_FILE} (not a finished comparison)")
-    data = json.loads(storage.read_text(path))
+    data = from_strict_json(json.loads(storage.read_text(path)))
     comment_path = storage.join(run_dir, COMMENT_FILE)
     comment = storage.read_text(comment_path) if storage.exists(comment_path) else ""
     paths = {

@@ -65,6 +65,17 @@ UNITS = {
 SECONDS = UNITS["wall"]
 
 
+CHART_MAX = 1e12
+"""The largest magnitude a chart draws (seconds, millions of instructions or percent)."""
+
+
+def chart_number(value: float) -> float:
+    """A figure from a report (hostile, finite but maybe absurd) as a chart can lay it out:
+    clipped to +-CHART_MAX, NaN as 0. A 1.7e308 s stage, or a +inf% change over a 5e-324 s
+    baseline, made the axis limits infinite, which raised and stopped the comparison."""
+    return 0.0 if math.isnan(value) else max(-CHART_MAX, min(CHART_MAX, value))
+
+
 def fmt_instructions(value: float) -> str:
     """An instruction count with 4 significant digits: ``257.5M instr``, ``1.262G instr``."""
     for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):

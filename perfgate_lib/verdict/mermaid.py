@@ -9,7 +9,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable
 
-from perfgate_lib.verdict.measured import SECONDS, Unit
+from perfgate_lib.verdict.measured import SECONDS, Unit, chart_number
 from perfgate_lib.verdict.rules import Verdict
 
 MAX_LABEL = 20
@@ -57,8 +57,8 @@ def stage_xychart(verdict: Verdict, unit: Unit | None = None) -> str:
     rows = [r for r in verdict.stages if r.verdict != "cached"]
     if not rows:
         return ""
-    base_values = [unit.scaled(r.baseline_s) for r in rows]
-    treat_values = [unit.scaled(r.treatment_s) for r in rows]
+    base_values = [chart_number(unit.scaled(r.baseline_s)) for r in rows]
+    treat_values = [chart_number(unit.scaled(r.treatment_s)) for r in rows]
     top = max([*base_values, *treat_values, 1.0])
     axis = ", ".join(f'"{label}"' for label in labels(r.stage for r in rows))
     base = ", ".join(_num(v) for v in base_values)
