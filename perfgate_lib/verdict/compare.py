@@ -1,10 +1,7 @@
 """One comparison, end to end: load both reports, decide, render, chart, write outputs.
 
-This is what ``notebooks/compare.ipynb`` calls. Outputs in ``out_dir``:
-``verdict.json``, ``comment.md``, ``stage_chart.png``, ``summary_chart.png``.
-Gate 0 (the local A/B) has no tier file and no staleness limit; its context's
-``measured`` object names the metric it decided on (:mod:`perfgate_lib.verdict.measured`).
-"""
+``notebooks/compare.ipynb`` calls it; the outputs (``OUTPUT_FILES``) and gate 0's
+``measured`` metric: ``docs/audit-trail.md``, ``docs/gate0.md``."""
 
 from __future__ import annotations
 
@@ -58,9 +55,8 @@ class CompareResult:
 
     @property
     def stages_table(self) -> pd.DataFrame:
-        """Columns: stage, baseline_s, treatment_s (wall seconds), delta_pct (% of those),
-        verdict, note; with gate 0's ``measured`` also baseline_<unit>, treatment_<unit> and
-        <unit>_delta_pct of its decision metric (``instructions``, ``cpu_s``)."""
+        """Columns: stage, baseline_s, treatment_s (wall seconds), delta_pct, verdict, note; for
+        gate 0 also baseline_<unit>, treatment_<unit> and <unit>_delta_pct of its metric."""
         cols = ["stage", "baseline_s", "treatment_s", "delta_pct", "verdict", "note"]
         if self.measured is not None and self.measured.metric != "wall":
             key = self.measured.unit.json_key
@@ -83,10 +79,8 @@ def compare_reports(
     context: dict[str, Any] | None = None,
     measured: Measured | None = None,
 ) -> Verdict:
-    """The verdict for two loaded reports; ``context`` holds GateContext keys.
-
-    Gate 0 is recorded as gate 0 (no staleness limit applies to it); ``measured``: the
-    metric gate 0 decided on, applied with :func:`apply_measured`."""
+    """The verdict for two loaded reports; ``context`` holds GateContext keys, ``measured``
+    the metric gate 0 decided on (gate 0 has no staleness limit)."""
     gate = check_gate(gate, COMPARE_GATES)
     ctx_data = dict(context or {})
     ctx_data.setdefault("now", dt.datetime.now(dt.UTC).isoformat())
@@ -104,9 +98,8 @@ BUILT_IN_PROCESS = ("sections", "top_notes")
 
 
 def split_context(context: str | dict | None) -> tuple[dict, CommentExtras, str | None]:
-    """(GateContext keys, the comment's options with gate 0's ``measured``, the tier name)
-    of a context given as JSON text, a path or a dict; a bad ``comment`` or ``measured``
-    is a UsageError naming its key."""
+    """(GateContext keys, the comment's options with ``measured``, the tier name) of a
+    context (JSON text, a path or a dict); a bad key is a UsageError naming it."""
     ctx = parse_json_arg(context, "context")
     comment = dict(ctx.pop("comment", None) or {})
     tier_name = comment.pop("tier_name", None)
@@ -139,11 +132,9 @@ def run_compare(
 ) -> CompareResult:
     """Load, decide, render and write the outputs into ``out_dir``.
 
-    ``assessment_md``: the "Diff assessment" markdown, already rendered
-    (:func:`perfgate_lib.assess.render.assessment_table_md`). ``context`` (JSON text, a
-    path or a dict): GateContext keys plus an optional ``comment`` (CommentExtras fields and
-    ``tier_name``), which ``extras_for`` (verdict -> CommentExtras) replaces when given.
-    """
+    ``assessment_md``: the "Diff assessment" markdown, already rendered; ``context``: as
+    :func:`split_context` reads it; ``extras_for`` (verdict -> CommentExtras) replaces its
+    ``comment`` when given."""
     gate = check_gate(gate, COMPARE_GATES)
     base = load_report(baseline)
     treat = load_report(treatment)
@@ -190,11 +181,6 @@ def show_comment(result: CompareResult) -> None:
     display(Markdown(result.comment))
 
 
-# ---------------------------------------------------------------------------
-# The compare notebook: run into a new folder, or open an archived one
-# ---------------------------------------------------------------------------
-
-
 def _non_finite(value: Any) -> str | None:
     if isinstance(value, float) and not math.isfinite(value):
         return "nan" if math.isnan(value) else f"{value:+}"
@@ -227,8 +213,7 @@ def from_strict_json(value: Any) -> Any:
 
 
 def verdict_from_json(data: dict[str, Any], source: str = VERDICT_FILE) -> Verdict:
-    """A :class:`Verdict` from verdict.json (keys beyond the rows' fields are left out);
-    UsageError naming ``source`` when it is not a verdict."""
+    """A :class:`Verdict` from verdict.json; UsageError naming ``source`` for another file."""
     if not isinstance(data, dict) or "verdict" not in data:
         raise UsageError(f"{source}: not a verdict.json (no 'verdict')")
 
@@ -272,9 +257,8 @@ def measured_from_json(data: dict[str, Any]) -> Measured | None:
 
 
 def load_compare(run_dir: str) -> CompareResult:
-    """A finished comparison from its folder (verdict.json, comment.md, charts): nothing
-    is recomputed or written. The reports are not reloaded (``baseline`` / ``treatment``
-    are None)."""
+    """A finished comparison from its folder, nothing recomputed or written; the reports
+    are not reloaded (None)."""
     path = storage.join(run_dir, VERDICT_FILE)
     if not storage.exists(path):
         raise UsageError(f"run_dir {run_dir}: no {VERDICT_FILE} (not a finished comparison)")
@@ -298,8 +282,7 @@ def load_compare(run_dir: str) -> CompareResult:
 
 
 def refuse_existing_outputs(out_dir: str, overwrite: bool, files: tuple[str, ...]) -> None:
-    """UsageError when ``out_dir`` already holds one of ``files`` and ``overwrite`` is
-    False: a notebook never writes into a finished run folder unless told to."""
+    """UsageError when ``out_dir`` already holds one of ``files``, unless ``overwrite``."""
     if overwrite or not out_dir:
         return
     found = [f for f in files if storage.exists(storage.join(out_dir, f))]
