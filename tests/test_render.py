@@ -207,7 +207,7 @@ def _many_stage_verdict(n):
 
 
 def test_mermaid_block_valid_and_small_for_40_stages():
-    from perfgate_lib.verdict.mermaid import stage_xychart
+    from perfgate_lib.verdict.render import stage_xychart
 
     base, treat, verdict = _many_stage_verdict(40)
     block = stage_xychart(verdict)

@@ -7,7 +7,8 @@ redacted, then kept within GitHub's 65,536 characters (``docs/comment.md``).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import unicodedata
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,8 +26,7 @@ from perfgate_lib.mdtext import (
 from perfgate_lib.typed import FORBID_EXTRA
 from perfgate_lib.verdict.abfacts import ABFacts
 from perfgate_lib.verdict.attribution import attribute, attribution_markdown
-from perfgate_lib.verdict.measured import SECONDS, Measured, metric_view
-from perfgate_lib.verdict.mermaid import stage_xychart
+from perfgate_lib.verdict.measured import SECONDS, Measured, Unit, chart_number, metric_view
 from perfgate_lib.verdict.report import PerfReport
 from perfgate_lib.verdict.rules import Verdict
 from perfgate_lib.verdict.where import TITLE as WHERE_TITLE
@@ -177,6 +177,73 @@ def _stage_cells(v: Verdict, extras: CommentExtras, measured: Measured | None) -
             cells["delta"] = fmt_pct(row.delta_pct)
         rows.append(cells)
     return rows
+
+
+MAX_LABEL = 20
+_ENTITY_CHARS = frozenset('"#`\\;<>&')
+_BREAKING = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})  # controls, line separators
+
+
+def _mermaid_escape(text: str) -> str:
+    """Mermaid entity codes (``#<code point>;``) for quotes, ``#``, backticks, ``;``, HTML
+    characters, control characters and line separators; everything else as is."""
+    return "".join(
+        f"#{ord(ch)};" if ch in _ENTITY_CHARS or unicodedata.category(ch) in _BREAKING else ch
+        for ch in text
+    )
+
+
+def _short_label(name: str) -> str:
+    text = name.strip() or "(unnamed)"
+    return text if len(text) <= MAX_LABEL else text[: MAX_LABEL - 1] + "…"
+
+
+def labels(names: Iterable[str]) -> list[str]:
+    """One escaped label per stage name; shortened names that collide get `` (2)``, ..."""
+    out: list[str] = []
+    seen: set[str] = set()
+    for name in names:
+        label, n = _short_label(name), 1
+        while label in seen:
+            n += 1
+            label = f"{_short_label(name)} ({n})"
+        seen.add(label)
+        out.append(_mermaid_escape(label))
+    return out
+
+
+def _mermaid_num(value: float | None) -> str:
+    return "0" if value is None else f"{value:.1f}".rstrip("0").rstrip(".")
+
+
+def stage_xychart(verdict: Verdict, unit: Unit | None = None) -> str:
+    """A Mermaid ``xychart-beta`` of the stages (bars baseline, line treatment) that GitHub
+    draws, or "" without stages; labels are escaped and distinct (``docs/comment.md``)."""
+    unit = unit or SECONDS
+    rows = [r for r in verdict.stages if r.verdict != "cached"]
+    if not rows:
+        return ""
+    base_values = [chart_number(unit.scaled(r.baseline_s)) for r in rows]
+    treat_values = [chart_number(unit.scaled(r.treatment_s)) for r in rows]
+    top = max([*base_values, *treat_values, 1.0])
+    axis = ", ".join(f'"{label}"' for label in labels(r.stage for r in rows))
+    base = ", ".join(_mermaid_num(v) for v in base_values)
+    treat = ", ".join(_mermaid_num(v) for v in treat_values)
+    what = "Stage wall time (s)" if unit is SECONDS else f"Stage {unit.label} ({unit.axis})"
+    if unit.counts:
+        what = f"Stage {unit.label} (millions)"
+    return "\n".join(
+        [
+            "```mermaid",
+            "xychart-beta",
+            f'    title "{what}: bars baseline, line treatment"',
+            f"    x-axis [{axis}]",
+            f'    y-axis "{unit.axis}" 0 --> {_mermaid_num(top * 1.1)}',
+            f"    bar [{base}]",
+            f"    line [{treat}]",
+            "```",
+        ]
+    )
 
 
 def _chart_and_attribution(v: Verdict, measured: Measured | None) -> list[tuple[str, str]]:
