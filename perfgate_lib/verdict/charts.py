@@ -1,8 +1,5 @@
-"""Matplotlib charts for a verdict, written as PNG files.
-
-Figures are built with :class:`matplotlib.figure.Figure` (no pyplot state), so this
-works the same in a kernel, a CLI process or a test, whatever the backend.
-"""
+"""Matplotlib charts of a verdict as PNG files, built on :class:`~matplotlib.figure.Figure`
+(no pyplot state), the same in a kernel, the CLI or a test."""
 
 from __future__ import annotations
 
@@ -27,17 +24,15 @@ BASELINE_COLOUR = "#90a4ae"
 
 
 def chart_text(text: str) -> str:
-    """``text`` from a report or a profile (hostile) as matplotlib draws it literally: each
-    ``$`` escaped, so a name like ``$\\frac{$`` is not parsed as mathtext (which raises
-    and would stop the comparison), and each unprintable character shown as U+FFFD."""
+    """Hostile ``text`` as matplotlib draws it literally: each ``$`` escaped (no mathtext,
+    which raises) and each unprintable character as U+FFFD."""
     shown = "".join(c if c.isprintable() else "\ufffd" for c in text)
     return shown.replace("$", r"\$")
 
 
 def stage_chart(verdict: Verdict, unit: Unit | None = None) -> Figure:
-    """Per-stage baseline vs treatment bars in ``unit`` (default: wall seconds; gate 0's
-    decision metric via :func:`~perfgate_lib.verdict.measured.metric_view`); treatment
-    bars coloured by band, each labelled with (treatment - baseline) / baseline of its bars."""
+    """Per-stage baseline vs treatment bars in ``unit`` (default wall seconds), treatment
+    coloured by band, labelled with its delta."""
     unit = unit or SECONDS
     rows = verdict.stages
     height = max(2.5, 0.55 * len(rows) + 1.2)
@@ -76,8 +71,7 @@ def stage_chart(verdict: Verdict, unit: Unit | None = None) -> Figure:
 
 
 def summary_chart(verdict: Verdict, unit: Unit | None = None) -> Figure:
-    """The whole run's deltas (percent) against the band limits: the total in ``unit``
-    (default: wall time) and peak worker memory."""
+    """The whole run's deltas (percent) against the band limits: the total and peak memory."""
     unit = unit or SECONDS
     fig = Figure(figsize=(7, 2.8), dpi=100, layout="constrained")  # laid out when drawn
     ax = fig.add_subplot()
@@ -102,7 +96,6 @@ def summary_chart(verdict: Verdict, unit: Unit | None = None) -> Figure:
 
 
 def png_bytes(fig: Figure) -> bytes:
-    """``fig`` as PNG."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return buf.getvalue()

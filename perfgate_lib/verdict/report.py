@@ -26,25 +26,14 @@ INFRA_BUCKETS = (
 
 # field name -> kind; "seconds" are non-negative floats, "count" non-negative ints.
 _SCALARS: dict[str, str] = {
-    "iris_job_id": "str",
-    "status": "str",
-    "marin_prefix": "str",
-    "wall_seconds_total": "seconds",
-    "sum_task_wall_seconds_total": "seconds",
-    "ooms": "count",
-    "failed_shards": "count",
+    **dict.fromkeys(("iris_job_id", "status", "marin_prefix"), "str"),
+    **dict.fromkeys(("wall_seconds_total", "sum_task_wall_seconds_total"), "seconds"),
+    **dict.fromkeys(("ooms", "failed_shards"), "count"),
     "peak_worker_memory_mb": "megabytes",
-    "preemption_count": "count",
-    "failure_count": "count",
-    "tree_job_count": "count",
-    "workflow_run_id": "id",
-    "workflow_run_attempt": "id",
-    "workflow_name": "str",
-    "commit_sha": "str",
-    "collected_at_utc": "str",
-    "ferry_module": "str",
-    "wandb_url": "str",
-    "cluster_generation": "str",
+    **dict.fromkeys(("preemption_count", "failure_count", "tree_job_count"), "count"),
+    **dict.fromkeys(("workflow_run_id", "workflow_run_attempt"), "id"),
+    **dict.fromkeys(("workflow_name", "commit_sha", "collected_at_utc"), "str"),
+    **dict.fromkeys(("ferry_module", "wandb_url", "cluster_generation"), "str"),
 }
 MAX_DEPTH = 64  # real reports nest 3 levels; deeper JSON is refused, never a crash
 _STAGE_MAPS = {"stage_wall_seconds": "seconds", "stage_sum_task_wall_seconds": "seconds"}
