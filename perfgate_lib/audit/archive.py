@@ -38,13 +38,6 @@ class ArchiveResult:
     entry: RunEntry
 
 
-def _files(run_dir: str) -> list[str]:
-    try:
-        return list_files(run_dir)
-    except FileNotFoundError as exc:
-        raise UsageError(f"archive: run folder not found: {run_dir}") from exc
-
-
 def render_html(notebook: str) -> str:
     """Render an executed notebook to ``<name>.html`` beside it, titled with its name and
     run folder (``compare · pr12/20261206T101500Z``); returns the path."""
@@ -98,10 +91,11 @@ def _json_files(blobs: Mapping[str, Any]) -> dict[str, Any]:
 def summarize_folder(run_dir: str, files: list[str]) -> dict[str, Any]:
     """What the folder says about itself: gates, verdict, parameters, input reports."""
     docs = _json_files(fetch_many([p for p in files if p.endswith((".json", ".ipynb"))]))
-    gates = []
-    for path, doc in docs.items():
-        if path.endswith(VERDICT_FILE) and "verdict" in doc:
-            gates.append({"gate": doc.get("gate"), "verdict": doc.get("verdict"), "file": path})
+    gates = [
+        {"gate": doc.get("gate"), "verdict": doc.get("verdict"), "file": path}
+        for path, doc in docs.items()
+        if path.endswith(VERDICT_FILE) and "verdict" in doc
+    ]
     gates.sort(key=lambda g: (g["gate"] if isinstance(g["gate"], int) else -1, g["file"]))
     reports = {
         path: path
@@ -142,7 +136,10 @@ def archive_run(
     from perfgate_lib.verdict.thresholds import DEFAULT_THRESHOLDS
 
     run_dir = str(run_dir)
-    files = _files(run_dir)
+    try:
+        files = list_files(run_dir)
+    except FileNotFoundError as exc:
+        raise UsageError(f"archive: run folder not found: {run_dir}") from exc
     html = [render_html(p) for p in files if p.endswith(".ipynb")]
     found = summarize_folder(run_dir, files)
     record = provenance.build_provenance(

@@ -26,16 +26,12 @@ class Finding:
         return f"{self.file}:{self.line}: {self.kind}"
 
 
-def _line_of(text: str, pos: int) -> int:
-    return text.count("\n", 0, pos) + 1
-
-
 def find_in_text(
     text: str, source: str = "<text>", environ: Mapping[str, str] | None = None
 ) -> list[Finding]:
     """Every secret-looking match in ``text``, by position."""
     hits = pattern_hits(text) + env_hits(text, environ)
-    found = {Finding(source, _line_of(text, pos), kind) for pos, kind in hits}
+    found = {Finding(source, text.count("\n", 0, pos) + 1, kind) for pos, kind in hits}
     return sorted(found, key=lambda f: (f.line, f.kind))
 
 
