@@ -5,7 +5,7 @@ Every rule, its precedence (``decided_by``) and where it lives: ``docs/verdict-r
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from perfgate_lib.errors import UsageError, usage_at
@@ -33,7 +33,11 @@ _FAILED_JOB_STATES = {"failed", "killed", "worker_failed", "unschedulable"}
 
 @dataclass(frozen=True)
 class GateContext:
-    """What the caller knows beyond the two reports (``docs/verdict-rules.md``)."""
+    """What the caller knows beyond the two reports (:meth:`from_dict` reads it from JSON).
+
+    ``within_noise``, ``intervals`` and ``treatment_unfinished_steps``: see
+    ``docs/verdict-rules.md`` ("Gate 0", "Steps that did not finish").
+    """
 
     gate: int = 1
     treatment_ferry_module: str | None = None
@@ -61,7 +65,8 @@ class GateContext:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None, source: str = "context") -> GateContext:
-        """Read JSON-like data; a bad or unknown key is a UsageError naming the key."""
+        """Build from JSON-like data (pydantic); a bad or unknown key is a UsageError naming
+        the key: ``ctx.json: intervals.fuzzy_dups.call: input should be ...``."""
         ctx = read_model(cls, dict(data or {}), lambda key, problem: usage_at(source, key, problem))
         if ctx.gate not in (1, 2, 3):
             raise UsageError(f"{source}: gate: must be 1, 2 or 3, got {ctx.gate!r}")
@@ -168,7 +173,8 @@ def _stage_rows(
     unfinished: dict[str, str],
     two_lineages: str | None = None,
 ) -> list[StageRow]:
-    """One row per stage of either report; ``two_lineages``: the note of shared stages."""
+    """One row per stage of either report (report order). ``two_lineages``: the note for
+    stages both reports name but measure differently (never compared)."""
     cached = set(base.cached_steps) | set(treat.cached_steps)
     names = list(base.stage_wall_seconds)
     names += [s for s in treat.stage_wall_seconds if s not in base.stage_wall_seconds]
@@ -327,6 +333,11 @@ def _row_name(row: SignalRow | StageRow) -> str:
     return row.signal if isinstance(row, SignalRow) else row.stage
 
 
+def _row_key(row: SignalRow | StageRow) -> tuple[str, str]:
+    """A row's identity within one verdict: its kind and name (names are unique per kind)."""
+    return ("signal", row.signal) if isinstance(row, SignalRow) else ("stage", row.stage)
+
+
 def _row_label(row: SignalRow | StageRow) -> str:
     """How a reason line names a row: ``wall_seconds_total`` or ``stage minhash``."""
     return row.signal if isinstance(row, SignalRow) else f"stage {row.stage}"
@@ -346,6 +357,10 @@ class _Claims:
     warns: list[str] = field(default_factory=list)
     undecided: list[str] = field(default_factory=list)  # paired intervals (gate 0)
 
+    def extend(self, other: _Claims) -> None:
+        for kind in fields(self):
+            getattr(self, kind.name).extend(getattr(other, kind.name))
+
 
 def _signal_rows(
     base: PerfReport, treat: PerfReport, thresholds: Thresholds, said: dict[str, WarningSummary]
@@ -364,12 +379,10 @@ def _signal_rows(
 
 
 def _interval_claims(
-    rows: list[SignalRow | StageRow],
-    intervals: dict[str, StageInterval],
-    bands: dict[str, Band],
-    claims: _Claims,
-) -> None:
+    rows: list[SignalRow | StageRow], intervals: dict[str, StageInterval], bands: dict[str, Band]
+) -> _Claims:
     """Rows with a paired interval (gate 0): where the interval lies against the band."""
+    claims = _Claims()
     for row in rows:
         item = intervals.get(_row_name(row))
         if item is None or row.verdict not in _COMPARED:
@@ -387,14 +400,16 @@ def _interval_claims(
                 f"{text}: undecided between pass and warn (+{band.pass_pct:g}% edge), "
                 f"cannot exceed +{band.warn_pct:g}%"
             )
+    return claims
 
 
 def _band_claims(
-    rows: list[SignalRow | StageRow], paired: set[int], bands: dict[str, Band], claims: _Claims
-) -> None:
+    rows: list[SignalRow | StageRow], paired: set[tuple[str, str]], bands: dict[str, Band]
+) -> _Claims:
     """Rows their band or count decided (not those a paired interval decided)."""
+    claims = _Claims()
     for row in rows:
-        if id(row) in paired or row.verdict not in ("fail", "warn"):
+        if _row_key(row) in paired or row.verdict not in ("fail", "warn"):
             continue
         label = _row_label(row)
         if isinstance(row, SignalRow) and row.verdict == "fail" and row.delta_pct is None:
@@ -409,6 +424,7 @@ def _band_claims(
             claims.warns.append(f"{label}: {delta} (> +{band.warn_pct:g}%) but {row.note}")
         else:
             claims.warns.append(f"{label}: {delta} (+{band.pass_pct:g}% to +{band.warn_pct:g}%)")
+    return claims
 
 
 def _nothing_comparable(timing_rows: list[SignalRow | StageRow]) -> list[str]:
@@ -439,6 +455,17 @@ def _contended(contention: str | None, claims: _Claims) -> list[str]:
     if contention and claims.warns and not claims.band_fails:
         return [f"contention: {contention}; warn-band deltas are within cluster noise"]
     return []
+
+
+@dataclass(frozen=True)
+class _Call:
+    """The final call: verdict, the rule that won, and what is listed beside it."""
+
+    verdict: str
+    decided_by: str
+    reasons: list[str]  # inconclusive_reasons
+    fails: list[str]  # hard_fails: count-based, then bands
+    warns: list[str]
 
 
 def _precedence(
@@ -474,18 +501,17 @@ def _final_call(
     unusable: list[str],
     evidence: list[str],
     contended: list[str],
-) -> tuple[str, str, list[str], list[str], list[str]]:
-    """(verdict, decided_by, inconclusive_reasons, hard_fails, warns): first match wins;
-    every other rule that fired is listed (a mis-wired one claims nothing)."""
+) -> _Call:
+    """First match wins; every other rule that fired is listed (a mis-wired one claims nothing)."""
     verdict, decided_by = _precedence(miswired, claims, unusable, evidence, contended)
     if miswired:
-        return verdict, decided_by, [f"self-check: {m}" for m in miswired], [], []
+        return _Call(verdict, decided_by, [f"self-check: {m}" for m in miswired], [], [])
     reasons = [*unusable, *evidence, *claims.undecided, *contended]
     warns = claims.warns
     if claims.undecided and verdict == "fail":
         warns = warns + claims.undecided  # shown, never dropped, though a fail already decides
         reasons = [r for r in reasons if r not in claims.undecided]
-    return verdict, decided_by, reasons, claims.hard_fails + claims.band_fails, warns
+    return _Call(verdict, decided_by, reasons, claims.hard_fails + claims.band_fails, warns)
 
 
 def decide(
@@ -514,11 +540,10 @@ def decide(
 
     _downgrade_within_noise([*signals[:2], *stages], context.within_noise)
     _apply_intervals(timing_rows, context.intervals)
-    # the rows a paired interval decided: their band claims nothing
-    paired = {id(r) for r in timing_rows if _row_name(r) in context.intervals}
-    claims = _Claims()
-    _interval_claims(all_rows, context.intervals, thresholds.bands, claims)
-    _band_claims(all_rows, paired, thresholds.bands, claims)
+    # the rows a paired interval decided, by kind and name: their band claims nothing
+    paired = {_row_key(r) for r in timing_rows if _row_name(r) in context.intervals}
+    claims = _interval_claims(all_rows, context.intervals, thresholds.bands)
+    claims.extend(_band_claims(all_rows, paired, thresholds.bands))
 
     miswired, flags = _self_check(baseline, treatment, context, thresholds)
     evidence = _inconclusive_evidence(baseline, treatment, context, thresholds)
@@ -532,13 +557,13 @@ def decide(
         (context.contention_reason or "contention reported") if context.contention else None
     )
     call = _final_call(miswired, claims, unusable, evidence, _contended(contention, claims))
-    verdict, decided_by, reasons, fails, warns = call
+
     return Verdict(
         gate=context.gate,
-        verdict=verdict,
-        hard_fails=fails,
-        warns=warns,
-        inconclusive_reasons=reasons,
+        verdict=call.verdict,
+        hard_fails=call.fails,
+        warns=call.warns,
+        inconclusive_reasons=call.reasons,
         signals=signals,
         stages=stages,
         self_check=[*(f"mis-wired: {m}" for m in miswired), *flags],
@@ -547,7 +572,7 @@ def decide(
         notes=notes,
         contention=contention,
         collector_notes=_collector_notes(said),
-        decided_by=decided_by,
+        decided_by=call.decided_by,
         lineages={side: f"{d.name} ({d.evidence})" for side, d in found.items()},
     )
 
@@ -564,8 +589,10 @@ def _treatment_info(treat: PerfReport, context: GateContext) -> dict[str, Any]:
 
 
 def _not_read(signals: list[SignalRow], said: dict[str, WarningSummary]) -> None:
-    """Signal rows a collector warning says it could not read (fully) become ``n/a``; a
-    treatment count read in part is a lower bound, so its rise stays a fail."""
+    """Signal rows a collector warning says it could not read (fully) become ``n/a``.
+
+    One exception: a count the treatment's collector read only in part (launcher only) is
+    a lower bound, so a rise over a fully read baseline is real and stays a fail."""
     for row in signals:
         sides = {side for side, summary in said.items() if row.signal in summary.unread}
         if not sides or row.verdict == "n/a":
