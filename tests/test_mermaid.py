@@ -7,7 +7,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from perfgate_lib.verdict.mermaid import MAX_LABEL, labels, stage_xychart
+from perfgate_lib.verdict.render import MAX_LABEL, labels, stage_xychart
 from perfgate_lib.verdict.rules import StageRow, Verdict
 
 UNSAFE = re.compile(r'["`;<>&#\\]|[\x00-\x1f\x7f]')

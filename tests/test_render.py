@@ -207,7 +207,7 @@ def _many_stage_verdict(n):
 
 
 def test_mermaid_block_valid_and_small_for_40_stages():
-    from perfgate_lib.verdict.mermaid import stage_xychart
+    from perfgate_lib.verdict.render import stage_xychart
 
     base, treat, verdict = _many_stage_verdict(40)
     block = stage_xychart(verdict)
@@ -612,3 +612,36 @@ def test_huge_figures_in_a_report_never_stop_the_comparison(baseline, treatment,
     assert result.verdict.verdict == "fail"
     for path in result.charts.values():
         assert Path(path).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_an_infinite_change_is_strict_json_the_kit_reads_back(tmp_path):
+    """A +inf% change (a 1e-300 s baseline) is written as strict JSON: ``delta_pct`` null,
+    named under the row's ``non_finite`` ("+inf"); the kit reads its own file back with the
+    figure, and the Mermaid chart's axis stays finite."""
+    import math
+    import re
+
+    from perfgate_lib.verdict.compare import load_compare, run_compare
+
+    paths = []
+    for side, seconds in (("b", 1e-300), ("t", 1.7e308)):
+        report = {"iris_job_id": side, "status": "succeeded", "wall_seconds_total": 20.0}
+        report["stage_wall_seconds"] = {"a": seconds, "b": 10.0}
+        report["ferry_module"] = "experiments.ferries.datakit_ferry"
+        (tmp_path / f"{side}.json").write_text(json.dumps(report))
+        paths.append(str(tmp_path / f"{side}.json"))
+    result = run_compare(*paths, out_dir=str(tmp_path / "out"))
+
+    def refuse(token):
+        raise ValueError(f"not strict JSON: {token}")
+
+    data = json.loads((tmp_path / "out" / "verdict.json").read_text(), parse_constant=refuse)
+    row = next(s for s in data["stages"] if s["stage"] == "a")
+    assert row["delta_pct"] is None and row["non_finite"] == {"delta_pct": "+inf"}
+    assert row["verdict"] == "fail"
+    again = load_compare(str(tmp_path / "out"))
+    assert again.verdict.stages[0].delta_pct == math.inf
+    assert again.verdict.stages == result.verdict.stages
+    axis = re.search(r'y-axis "seconds" 0 --> (\S+)', result.comment)
+    assert axis and math.isfinite(float(axis.group(1))), axis
+    assert "inf" not in result.comment.split("```mermaid")[1].split("```")[0]

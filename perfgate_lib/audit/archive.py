@@ -1,10 +1,7 @@
-"""Archive a run folder as the gate's audit trail.
+"""Archive a run folder as the gate's audit trail: HTML, ``provenance.json``, scrub, index.
 
-:func:`archive_run` (local folder or fsspec URL) renders the notebooks to HTML, writes
-``provenance.json``, scrubs, then registers the run in the index. A secret-looking string
-fails closed with :class:`SecretFound` naming the file and line, and the run is not
-indexed. What it reads from the folder: ``docs/audit-trail.md`` ("Archive and index").
-"""
+A secret-looking string fails closed (:class:`SecretFound`) and the run is not indexed;
+what is read from the folder: ``docs/audit-trail.md`` ("Archive and index")."""
 
 from __future__ import annotations
 
@@ -41,17 +38,9 @@ class ArchiveResult:
     entry: RunEntry
 
 
-def _files(run_dir: str) -> list[str]:
-    try:
-        return list_files(run_dir)
-    except FileNotFoundError as exc:
-        raise UsageError(f"archive: run folder not found: {run_dir}") from exc
-
-
 def render_html(notebook: str) -> str:
-    """Render an executed notebook to ``<name>.html`` beside it (no execution), titled with
-    the notebook's name and its run folder (``compare · pr12/20261206T101500Z``); returns
-    the path."""
+    """Render an executed notebook to ``<name>.html`` beside it, titled with its name and
+    run folder (``compare · pr12/20261206T101500Z``); returns the path."""
     import nbformat
     from nbconvert import HTMLExporter
 
@@ -65,8 +54,7 @@ def render_html(notebook: str) -> str:
 
 
 def from_path(run_dir: str) -> dict[str, Any]:
-    """PR (None for a ``<kind>`` folder), start time and short sha from
-    ``.../pr<PR>/<YYYYMMDDTHHMMSSZ>[-<sha>][-<n>]`` or ``.../<kind>/<stamp>...``."""
+    """PR (None for a ``<kind>`` folder), start time and short sha of a run folder's path."""
     found = _RUN_PATH.search(str(run_dir))
     if not found:
         return {}
@@ -79,7 +67,7 @@ def from_path(run_dir: str) -> dict[str, Any]:
 
 
 def _root_of(run_dir: str) -> str | None:
-    """The runs root of a ``<root>/pr<PR>/<stamp>`` (or ``<root>/<kind>/<stamp>``) folder."""
+    """The runs root of a run folder (None when its path is not one)."""
     if not _RUN_PATH.search(str(run_dir)):
         return None
     path = str(run_dir).rstrip("/\\")
@@ -103,10 +91,11 @@ def _json_files(blobs: Mapping[str, Any]) -> dict[str, Any]:
 def summarize_folder(run_dir: str, files: list[str]) -> dict[str, Any]:
     """What the folder says about itself: gates, verdict, parameters, input reports."""
     docs = _json_files(fetch_many([p for p in files if p.endswith((".json", ".ipynb"))]))
-    gates = []
-    for path, doc in docs.items():
-        if path.endswith(VERDICT_FILE) and "verdict" in doc:
-            gates.append({"gate": doc.get("gate"), "verdict": doc.get("verdict"), "file": path})
+    gates = [
+        {"gate": doc.get("gate"), "verdict": doc.get("verdict"), "file": path}
+        for path, doc in docs.items()
+        if path.endswith(VERDICT_FILE) and "verdict" in doc
+    ]
     gates.sort(key=lambda g: (g["gate"] if isinstance(g["gate"], int) else -1, g["file"]))
     reports = {
         path: path
@@ -143,13 +132,14 @@ def archive_run(
 ) -> ArchiveResult:
     """Render, record provenance, scrub (fail closed: SecretFound, nothing indexed), index.
 
-    ``thresholds`` defaults to the bundled ``parameters/thresholds.yaml``; ``runs_root``
-    to the folder's own root (``<root>/pr<PR>/<stamp>``) or the default runs root.
-    """
+    Defaults: the bundled ``thresholds.yaml``; the folder's own runs root, else the default."""
     from perfgate_lib.verdict.thresholds import DEFAULT_THRESHOLDS
 
     run_dir = str(run_dir)
-    files = _files(run_dir)
+    try:
+        files = list_files(run_dir)
+    except FileNotFoundError as exc:
+        raise UsageError(f"archive: run folder not found: {run_dir}") from exc
     html = [render_html(p) for p in files if p.endswith(".ipynb")]
     found = summarize_folder(run_dir, files)
     record = provenance.build_provenance(

@@ -1,8 +1,4 @@
-"""The explore notebook's one call: load a gate's history, analyse it, write the outputs.
-
-Outputs in ``out_dir``: ``history_summary.json`` (:func:`history.summarize`) and
-``history_trends.png`` (:func:`history_charts.trend_chart`).
-"""
+"""The explore notebook's one call: a gate's history, analysed, written to ``out_dir``."""
 
 from __future__ import annotations
 
@@ -69,9 +65,8 @@ def run_explore(
     last_n: int = history.DEFAULT_LAST_N,
     out_dir: str = "",
 ) -> ExploreResult:
-    """Load, detect change points, place the treatment (path or "" for none), write outputs
-    into ``out_dir`` ("" for none). Relative paths are also looked up from the kit's
-    repository root (:func:`~perfgate_lib.audit.notebooks.repo_path`)."""
+    """Load, detect change points, place the treatment ("" for none), write the outputs into
+    ``out_dir`` ("" for none); relative paths are found from the kit's root too."""
     from perfgate_lib.audit.notebooks import repo_path
 
     treatment, mirror = repo_path(treatment), repo_path(mirror)

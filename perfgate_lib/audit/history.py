@@ -1,9 +1,7 @@
 """History of a gate's scheduled baselines: load the GCS mirror, trends, change points.
 
-:func:`load_history` fetches the tier's reports concurrently, skips malformed ones
-(logged, naming the file) and keeps scheduled main runs only (:func:`scheduled_reason`).
-Everything after loading is pure. Times are seconds, memory MB; spreads are 1.4826 MAD.
-The mirror layout and the methods: ``docs/audit-trail.md`` ("History").
+Only :func:`load_history` does I/O. Times are seconds, memory MB; spreads are 1.4826 MAD.
+The mirror layout, the scheduled-run rule and the methods: ``docs/audit-trail.md``.
 """
 
 from __future__ import annotations
@@ -35,26 +33,20 @@ _STAMP = re.compile(r"report_(\d{8}T\d{6}Z)_tier(\d+)/perf_report\.json$")
 
 @dataclass(frozen=True)
 class SkippedReport:
-    """A mirror report left out of the history, and why."""
-
     path: str
     reason: str
 
 
 @dataclass
 class History:
-    """A gate's scheduled baselines.
-
-    ``stages``: index ``time`` (the folder's UTC stamp, ascending); one float column of wall
-    seconds per stage (report order, eras never merged), NaN where absent, null or cached.
-    ``reports`` (same index): ``path``, ``workflow_run_id``, ``commit_sha``, ``iris_job_id``,
-    ``status`` (str or None), ``wall_seconds_total`` (s), ``peak_worker_memory_mb`` (MB, NaN
-    when 0/unknown), ``preemption_count`` (NaN when absent), ``cached_steps`` (comma-joined).
-    """
+    """A gate's scheduled baselines, indexed by ``time`` (the folder's UTC stamp)."""
 
     gate: int
     mirror: str
+    # one float column of wall seconds per stage, report order; NaN: absent, null or cached
     stages: pd.DataFrame
+    # path, workflow_run_id, commit_sha, iris_job_id, status, wall_seconds_total (s),
+    # peak_worker_memory_mb (MB, NaN when 0), preemption_count, cached_steps (comma-joined)
     reports: pd.DataFrame
     skipped: list[SkippedReport] = field(default_factory=list)  # malformed / unreadable
     excluded: list[SkippedReport] = field(default_factory=list)  # not scheduled main runs
@@ -64,32 +56,19 @@ class History:
         return len(self.stages)
 
 
-# ---------------------------------------------------------------- loading (I/O edge)
-
-
 def stamp_time(path: str) -> pd.Timestamp | None:
     """The UTC time in a mirror path ``report_<YYYYMMDDTHHMMSSZ>_tier<N>/...``."""
     found = _STAMP.search(str(path))
     if not found:
         return None
-    when = dt.datetime.strptime(found.group(1), "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)
-    return pd.Timestamp(when)
-
-
-def list_mirror(gate: int, mirror: str = DEFAULT_MIRROR) -> list[tuple[pd.Timestamp, str]]:
-    """``(time, path)`` of every tier-``gate`` report under ``mirror``, oldest first."""
-    found = [(stamp_time(p), p) for p in storage.glob(mirror_pattern(mirror, load_gate(gate)))]
-    return sorted((when, path) for when, path in found if when is not None)
+    return pd.Timestamp(dt.datetime.strptime(found[1], "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC))
 
 
 def scheduled_reason(report: PerfReport, workflow_name: str) -> str | None:
-    """None when ``report`` counts as a scheduled main baseline, else why it does not
-    (the rule: ``docs/audit-trail.md``, "History").
-    """
-    raw = report.raw
-    if "workflow_run_id" in raw and not report.workflow_run_id:
+    """None when ``report`` is a scheduled main baseline, else why it is not."""
+    name = report.raw.get("workflow_name")
+    if "workflow_run_id" in report.raw and not report.workflow_run_id:
         return "no workflow_run_id (a manual or treatment run)"
-    name = raw.get("workflow_name")
     if name and name != workflow_name:
         return f"workflow {name!r} is not {workflow_name!r}"
     if report.status is not None and report.status != "succeeded":
@@ -97,38 +76,35 @@ def scheduled_reason(report: PerfReport, workflow_name: str) -> str | None:
     return None
 
 
-def _frames(rows: list[tuple[pd.Timestamp, str, PerfReport]]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    index = pd.DatetimeIndex([r[0] for r in rows], name="time")
-    stage_rows: list[dict[str, float]] = []
-    report_rows: list[dict[str, Any]] = []
-    for _, path, rep in rows:
-        cached = set(rep.cached_steps)
-        stage_rows.append(
-            {
-                s: (math.nan if v is None or s in cached else float(v))
-                for s, v in rep.stage_wall_seconds.items()
-            }
-        )
-        report_rows.append(
-            {
-                "path": path,
-                "workflow_run_id": rep.workflow_run_id,
-                "commit_sha": rep.commit_sha,
-                "iris_job_id": rep.iris_job_id,
-                "status": rep.status,
-                "wall_seconds_total": _float(rep.wall_seconds_total),
-                "peak_worker_memory_mb": _float(rep.peak_memory_mb),
-                "preemption_count": _float(rep.preemption_count),
-                "cached_steps": ",".join(rep.cached_steps),
-            }
-        )
-    stages = pd.DataFrame.from_records(stage_rows, index=index).astype(float)
-    reports = pd.DataFrame.from_records(report_rows, index=index)
-    return stages, reports
-
-
 def _float(value: float | int | None) -> float:
     return math.nan if value is None else float(value)
+
+
+def _frames(rows: list[tuple[pd.Timestamp, str, PerfReport]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    index = pd.DatetimeIndex([r[0] for r in rows], name="time")
+    stage_rows = [
+        {
+            s: math.nan if v is None or s in rep.cached_steps else float(v)
+            for s, v in rep.stage_wall_seconds.items()
+        }
+        for _, _, rep in rows
+    ]
+    report_rows = [
+        {
+            "path": path,
+            "workflow_run_id": rep.workflow_run_id,
+            "commit_sha": rep.commit_sha,
+            "iris_job_id": rep.iris_job_id,
+            "status": rep.status,
+            "wall_seconds_total": _float(rep.wall_seconds_total),
+            "peak_worker_memory_mb": _float(rep.peak_memory_mb),
+            "preemption_count": _float(rep.preemption_count),
+            "cached_steps": ",".join(rep.cached_steps),
+        }
+        for _, path, rep in rows
+    ]
+    stages = pd.DataFrame.from_records(stage_rows, index=index).astype(float)
+    return stages, pd.DataFrame.from_records(report_rows, index=index)
 
 
 def load_history(
@@ -141,17 +117,16 @@ def load_history(
 ) -> History:
     """Load tier ``gate``'s reports from ``mirror`` (the newest ``last`` paths when given).
 
-    Malformed or unreadable reports are skipped with a logged warning naming the file
-    (also in ``History.skipped``); non-scheduled ones go to ``History.excluded``.
-    Listing errors (mirror unreachable) propagate.
-    """
+    Malformed reports are logged and go to ``skipped``, non-scheduled ones to
+    ``excluded``; listing errors (mirror unreachable) propagate."""
     gate = check_gate(gate)
     params = load_gate(gate)
-    listed = list_mirror(gate, mirror)
+    found = [(stamp_time(p), p) for p in storage.glob(mirror_pattern(mirror, params))]
+    listed = sorted((when, path) for when, path in found if when is not None)
     if last is not None:
         listed = listed[-last:] if last > 0 else []
     blobs = fetch_many([p for _, p in listed], concurrency)
-    rows: list[tuple[pd.Timestamp, str, PerfReport]] = []
+    rows: dict[pd.Timestamp, tuple[pd.Timestamp, str, PerfReport]] = {}
     skipped: list[SkippedReport] = []
     excluded: list[SkippedReport] = []
     for when, path in listed:
@@ -167,15 +142,10 @@ def load_history(
         reason = scheduled_reason(report, params.workflow_name) if scheduled_only else None
         if reason:
             excluded.append(SkippedReport(path, reason))
-            continue
-        rows.append((when, path, report))
-    # one report per timestamp: the last listed wins
-    dedup = {when: (when, path, rep) for when, path, rep in rows}
-    stages, reports = _frames(list(dedup.values()))
+        else:
+            rows[when] = (when, path, report)  # one report per timestamp: the last listed
+    stages, reports = _frames(list(rows.values()))
     return History(gate, str(mirror), stages, reports, skipped, excluded, len(listed))
-
-
-# ---------------------------------------------------------------- pure analysis
 
 
 def _mad(values: np.ndarray) -> float:
@@ -185,34 +155,22 @@ def _mad(values: np.ndarray) -> float:
 def rolling_band(
     frame: pd.DataFrame, window: int = 14, k: float = 2.0, min_periods: int = 5
 ) -> pd.DataFrame:
-    """Trailing per-column rolling median and noise band.
+    """Trailing rolling median and noise band per column, over the last ``window`` values.
 
-    Returns a long DataFrame indexed by (``time``, ``stage``) with float columns
-    ``seconds`` (the observation), ``median_s``, ``sigma_s`` (1.4826 x rolling MAD),
-    ``lower_s`` / ``upper_s`` (median -/+ ``k`` sigma), over the last ``window``
-    non-missing observations of that stage (``NaN`` until ``min_periods`` exist).
-    """
+    Indexed by (``time``, ``stage``); float columns ``seconds``, ``median_s``, ``sigma_s``
+    (1.4826 x rolling MAD), ``lower_s`` / ``upper_s`` (median -/+ ``k`` sigma)."""
+    cols = ["seconds", "median_s", "sigma_s", "lower_s", "upper_s"]
     parts = []
     for stage in frame.columns:
         s = frame[stage].dropna()
         if s.empty:
             continue
         roll = s.rolling(window, min_periods=min_periods)
-        median = roll.median()
-        sigma = roll.apply(_mad, raw=True) * MAD_TO_SIGMA
-        part = pd.DataFrame(
-            {
-                "seconds": s,
-                "median_s": median,
-                "sigma_s": sigma,
-                "lower_s": median - k * sigma,
-                "upper_s": median + k * sigma,
-            }
-        )
-        part["stage"] = stage
-        parts.append(part)
+        median, sigma = roll.median(), roll.apply(_mad, raw=True) * MAD_TO_SIGMA
+        band = {"lower_s": median - k * sigma, "upper_s": median + k * sigma}
+        part = pd.DataFrame({"seconds": s, "median_s": median, "sigma_s": sigma, **band})
+        parts.append(part.assign(stage=stage))
     if not parts:
-        cols = ["seconds", "median_s", "sigma_s", "lower_s", "upper_s"]
         empty = pd.MultiIndex.from_arrays(
             [pd.DatetimeIndex([], tz="UTC"), []], names=["time", "stage"]
         )
@@ -245,16 +203,14 @@ class ChangePoint:
 
 
 def _noise_sigma(x: np.ndarray) -> float:
-    """Robust noise scale of a series with level shifts: 1.4826 MAD of the first
-    differences over sqrt(2) (a shift moves only one difference)."""
+    """1.4826 MAD of the first differences over sqrt(2) (a shift moves one difference)."""
     diffs = np.diff(x)
     sigma = MAD_TO_SIGMA * _mad(diffs) / math.sqrt(2) if len(diffs) else 0.0
     return sigma if sigma > 0 else max(1e-9, 1e-6 * float(np.median(np.abs(x))))
 
 
 def _best_split(x: np.ndarray, min_size: int) -> tuple[int, float, float] | None:
-    """The split minimizing the L1 cost (absolute deviations from each side's median):
-    (k, median before, median after)."""
+    """(k, median before, median after) of the split with the least L1 cost."""
     best = None
     for k in range(min_size, len(x) - min_size + 1):
         left, right = x[:k], x[k:]
@@ -273,41 +229,32 @@ def change_points(
     min_shift_pct: float = 3.0,
     max_points: int = 10,
 ) -> list[ChangePoint]:
-    """Level shifts in one series (index: time), by binary segmentation on medians, oldest
-    first; ``NaN`` values are ignored. The split rule and its defaults:
-    ``docs/audit-trail.md`` ("History").
-    """
+    """Level shifts in one series (index: time, NaN ignored), oldest first."""
     s = series.dropna()
     values = s.to_numpy(dtype=float)
     sigma = _noise_sigma(values)
-    found: list[tuple[int, float, float, float, float]] = []
+    found: list[ChangePoint] = []
     todo = [(0, len(values))]
     while todo and len(found) < max_points:
         lo, hi = todo.pop()
-        if hi - lo < 2 * min_size:
-            continue
-        split = _best_split(values[lo:hi], min_size)
+        split = _best_split(values[lo:hi], min_size) if hi - lo >= 2 * min_size else None
         if split is None:
             continue
         k, ml, mr = split
-        n1, n2 = k, hi - lo - k
-        z = abs(mr - ml) / (1.2533 * sigma * math.sqrt(1 / n1 + 1 / n2))
+        z = abs(mr - ml) / (1.2533 * sigma * math.sqrt(1 / k + 1 / (hi - lo - k)))
         shift = (mr - ml) / ml * 100 if ml else math.inf
         if z < z_min or abs(shift) < min_shift_pct:
             continue
-        found.append((lo + k, z, ml, mr, shift))
+        found.append(ChangePoint(str(series.name), s.index[lo + k], ml, mr, shift, z))
         todo += [(lo, lo + k), (lo + k, hi)]
-    out = [
-        ChangePoint(str(series.name), s.index[i], ml, mr, shift, z) for i, z, ml, mr, shift in found
-    ]
-    return sorted(out, key=lambda c: c.time)
+    return sorted(found, key=lambda c: c.time)
 
 
 def detect_change_points(frame: pd.DataFrame, **kwargs: Any) -> list[ChangePoint]:
-    """:func:`change_points` for every column of a time x stage frame, by time then stage."""
-    out: list[ChangePoint] = []
-    for stage in frame.columns:
-        out += change_points(frame[stage].rename(stage), **kwargs)
+    """:func:`change_points` of every column of a time x stage frame, by time then stage."""
+    out = [
+        c for stage in frame.columns for c in change_points(frame[stage].rename(stage), **kwargs)
+    ]
     return sorted(out, key=lambda c: (c.time, c.stage))
 
 
@@ -322,15 +269,10 @@ def place_treatment(
     treatment: PerfReport | Mapping[str, float | None],
     last_n: int = 30,
 ) -> pd.DataFrame:
-    """Where each treatment stage falls among the last ``last_n`` scheduled baselines.
-
-    ``treatment`` is a report or ``{stage: seconds}``; cached or null stages are left out.
-    Returns a DataFrame indexed by ``stage`` with columns ``treatment_s``, ``median_s``
-    (of the history window, s), ``delta_pct`` (treatment vs that median, percent),
-    ``percentile`` (0-100: share of baselines below, ties count half), ``robust_z``
-    ((treatment - median) / (1.4826 MAD); ``NaN`` when MAD is 0), ``n`` (baselines used).
-    Stages with fewer than 3 baselines get ``NaN`` statistics.
-    """
+    """Where each treatment stage (a report or ``{stage: seconds}``; cached or null left
+    out) falls among the last ``last_n`` baselines: a frame indexed by ``stage`` with
+    ``treatment_s``, ``median_s``, ``delta_pct``, ``percentile``, ``robust_z`` and ``n``;
+    NaN statistics under 3 baselines, NaN ``robust_z`` when MAD is 0."""
     if isinstance(treatment, PerfReport):
         cached = set(treatment.cached_steps)
         values = {s: v for s, v in treatment.stage_wall_seconds.items() if s not in cached}
@@ -364,24 +306,15 @@ def noise_context(
     too_noisy_above_pct: float = TOO_NOISY_ABOVE_PCT,
     min_n: int = 3,
 ) -> dict[str, dict[str, Any]]:
-    """Recent spread of each column (a stage, or e.g. ``wall_seconds_total``) over the last
-    ``last_n`` rows: ``{stage: {"spread_pct", "n", "too_noisy"}}``. ``spread_pct`` = 100 x
-    1.4826 x MAD / median of the non-missing values (None when ``n < min_n`` or the median
-    is 0); ``too_noisy``: above ``too_noisy_above_pct`` (the stage pass band, 5%, by default).
-    """
+    """``{column: {"spread_pct", "n", "too_noisy"}}`` over the last ``last_n`` rows;
+    ``spread_pct`` is 100 x 1.4826 MAD / median (None under ``min_n`` or a median of 0)."""
     out: dict[str, dict[str, Any]] = {}
     for stage in stages:
         hist = _recent(history_df, stage, last_n)
-        spread = None
-        if len(hist) >= min_n:
-            median = float(np.median(hist))
-            if median > 0:
-                spread = round(100 * MAD_TO_SIGMA * _mad(hist) / median, 2)
-        out[stage] = {
-            "spread_pct": spread,
-            "n": int(len(hist)),
-            "too_noisy": spread is not None and spread > too_noisy_above_pct,
-        }
+        median = float(np.median(hist)) if len(hist) >= min_n else 0.0
+        spread = round(100 * MAD_TO_SIGMA * _mad(hist) / median, 2) if median > 0 else None
+        too_noisy = spread is not None and spread > too_noisy_above_pct
+        out[stage] = {"spread_pct": spread, "n": int(len(hist)), "too_noisy": too_noisy}
     return out
 
 
@@ -393,12 +326,8 @@ def noise_context_for_gate(
     last_n: int = DEFAULT_LAST_N,
     too_noisy_above_pct: float = TOO_NOISY_ABOVE_PCT,
 ) -> dict[str, dict[str, Any]]:
-    """:func:`noise_context` from the mirror's newest reports; ``{}`` when it is unreachable.
-
-    ``stages`` may include ``"wall_seconds_total"`` for the launcher's total wall time.
-    Reads only the newest ``3 x last_n + 10`` report paths (room for manual and
-    malformed ones). Never raises for mirror trouble: the context is optional.
-    """
+    """:func:`noise_context` (``stages`` may include ``wall_seconds_total``) of the mirror's
+    newest ``3 x last_n + 10`` report paths; ``{}`` when the mirror is unreachable."""
     try:
         hist = load_history(gate, mirror, last=3 * last_n + 10)
     except Exception as exc:  # noqa: BLE001 - the context is optional
@@ -413,16 +342,14 @@ def noise_context_for_gate(
 
 
 def stage_noise_notes(noise: dict[str, dict[str, Any]]) -> dict[str, str]:
-    """Short per-stage text for the comment's noise column: ``±3.1% (n=14)``, with
-    ``too noisy to judge`` when the spread exceeds the pass band; stages without history
-    are left out."""
-    notes = {}
-    for stage, ctx in noise.items():
-        if ctx.get("spread_pct") is None:
-            continue
-        text = f"±{ctx['spread_pct']:.1f}% (n={ctx['n']})"
-        notes[stage] = text + (" too noisy to judge" if ctx.get("too_noisy") else "")
-    return notes
+    """The comment's noise column: ``±3.1% (n=14)`` (`` too noisy to judge`` above the
+    band); stages without history are left out."""
+    return {
+        stage: f"±{ctx['spread_pct']:.1f}% (n={ctx['n']})"
+        + (" too noisy to judge" if ctx.get("too_noisy") else "")
+        for stage, ctx in noise.items()
+        if ctx.get("spread_pct") is not None
+    }
 
 
 def summarize(
@@ -433,14 +360,9 @@ def summarize(
     too_noisy_above_pct: float = TOO_NOISY_ABOVE_PCT,
     points: list[ChangePoint] | None = None,
 ) -> dict[str, Any]:
-    """JSON-ready summary of a history.
-
-    ``stages``: {stage: {"reports" (non-missing values in all), "latest_s", "median_s"
-    (of the last ``last_n``), "trend_pct" (that median vs the median of the ``last_n``
-    before, percent), "spread_pct", "n", "too_noisy" (:func:`noise_context`)}};
-    ``change_points`` (:meth:`ChangePoint.to_json`); ``treatment`` (:func:`place_treatment`
-    rows by stage) when a treatment is given; ``skipped`` malformed reports.
-    """
+    """JSON-ready summary: per stage ``reports``, ``latest_s``, ``median_s`` (last
+    ``last_n``), ``trend_pct`` (vs the ``last_n`` before) and :func:`noise_context`;
+    ``change_points``; ``treatment`` (:func:`place_treatment`) when given; ``skipped``."""
     frame = history.stages
     noise = noise_context(frame, frame.columns, last_n, too_noisy_above_pct=too_noisy_above_pct)
     points = detect_change_points(frame) if points is None else points
@@ -472,13 +394,10 @@ def summarize(
         "excluded": len(history.excluded),
     }
     if treatment is not None:
-        placed = place_treatment(frame, treatment, last_n)
+        placed = place_treatment(frame, treatment, last_n).to_dict(orient="index")
         out["treatment"] = {
             "source": treatment.source,
-            "stages": {
-                stage: {k: _json_num(v) for k, v in row.items()}
-                for stage, row in placed.to_dict(orient="index").items()
-            },
+            "stages": {s: {k: _json_num(v) for k, v in row.items()} for s, row in placed.items()},
         }
     return out
 
@@ -486,6 +405,4 @@ def summarize(
 def _json_num(value: Any) -> Any:
     if isinstance(value, float | np.floating):
         return None if math.isnan(value) else round(float(value), 2)
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
+    return int(value) if isinstance(value, np.integer) else value

@@ -1,8 +1,5 @@
-"""Per-stage trend charts of the scheduled baselines, with rolling median and noise band.
-
-Built on :class:`matplotlib.figure.Figure` (no pyplot state): the same in a kernel,
-the CLI or a test. Seconds on the y axis, UTC dates on the x axis.
-"""
+"""Per-stage trend charts of the scheduled baselines (seconds over UTC dates), built on
+:class:`~matplotlib.figure.Figure` (no pyplot state)."""
 
 from __future__ import annotations
 
@@ -36,9 +33,8 @@ def trend_chart(
     last_n: int = 14,
     columns: int = 3,
 ) -> Figure:
-    """One panel per stage: reports (dots), rolling median (line), median +/- k sigma
-    band, change points (dashed red), the treatment's value (orange line) if given.
-    Panel titles carry the recent spread over the last ``last_n`` reports."""
+    """One panel per stage: reports, rolling median, median +/- k sigma band, change points
+    and the treatment's value; titles carry the spread over the last ``last_n`` reports."""
     frame = history.stages
     names = [s for s in (stages or frame.columns) if s in frame and frame[s].notna().any()]
     noise = noise_context(frame, names, last_n)
@@ -97,8 +93,7 @@ def _stage_panel(
 
 
 def legend_handles(k: float, window: int, changes: bool, treatment: bool) -> list:
-    """One legend entry per mark the panels draw: reports, rolling median, its band, and
-    the change points and treatment when drawn."""
+    """One legend entry per mark the panels draw."""
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 

@@ -1,10 +1,7 @@
 """The notebooks' entry points that write run folders, archived like the CLI's.
 
-``out_dir = ""`` makes a new run folder under the runs root, archived and indexed like
-``perfgate compare``; ``run_dir`` opens a finished run, writing nothing; an ``out_dir``
-holding outputs is refused unless ``overwrite``. File defaults are "" (the bundled
-example), so the notebooks run from the repository root or ``notebooks/``.
-"""
+``out_dir = ""`` makes a new, archived run folder; ``run_dir`` opens a finished one; file
+defaults "" are the bundled examples."""
 
 from __future__ import annotations
 
@@ -20,8 +17,7 @@ from perfgate_lib.verdict.gates import COMPARE_GATES, check_gate
 
 
 def repo_path(path: str) -> str:
-    """A notebook's relative path default, found from the repository root, from
-    ``notebooks/`` and from an installed wheel (:func:`perfgate_lib.io.paramfile.kit_path`)."""
+    """A notebook's relative path, found from the repository root, ``notebooks/`` or a wheel."""
     return kit_path(path)
 
 
@@ -37,11 +33,9 @@ def notebook_compare(
     context: str | dict = "{}",
     overwrite: bool = False,
 ) -> CompareResult:
-    """compare.ipynb's one call. ``run_dir``: open that finished comparison (nothing
-    computed or written). Otherwise compare ``baseline`` with ``treatment`` ("" for the
-    bundled tier-1 example of each) for ``gate`` (0 to 3) into ``out_dir``; "" makes a new
-    run folder under the runs root, archived and indexed. An ``out_dir`` that already
-    holds a verdict, comment or chart is refused unless ``overwrite``."""
+    """compare.ipynb's one call: open ``run_dir``, or compare ``baseline`` with ``treatment``
+    ("": the bundled tier-1 examples) into ``out_dir`` ("": a new archived run folder; one
+    holding outputs is refused unless ``overwrite``)."""
     from perfgate_lib.assess.render import assessment_table_md
     from perfgate_lib.audit.archive import archive_run
     from perfgate_lib.io.paramfile import EXAMPLES_DIR

@@ -1,8 +1,5 @@
-"""Provenance of a run: which kit, which thresholds, which parameters, which inputs.
-
-Writes ``provenance.json`` into the run folder; its fields: ``docs/audit-trail.md``
-("provenance.json").
-"""
+"""``provenance.json`` of a run: which kit, thresholds, parameters and inputs
+(``docs/audit-trail.md``)."""
 
 from __future__ import annotations
 
@@ -41,8 +38,8 @@ def package_version() -> str:
 
 
 def kit_version() -> dict[str, Any]:
-    """The kit's version: the git sha of the perfgate checkout when it is one, else the
-    package version. Only a work tree whose top level is the kit's own folder counts."""
+    """The kit's version: the git sha when the kit's own folder is a work tree, else the
+    package version."""
     top = _git("rev-parse", "--show-toplevel")
     sha = _git("rev-parse", "HEAD") if top and pathlib.Path(top).resolve() == KIT_ROOT else None
     dirty = bool(_git("status", "--porcelain", "--untracked-files=no")) if sha else None

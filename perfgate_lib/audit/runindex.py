@@ -1,9 +1,5 @@
-"""The run index: one small JSON file per run under ``<runs root>/index/``.
-
-Safe with concurrent writers and on ``gs://`` (no appends); re-registering a run rewrites
-its own file. The file name and the entry fields: ``docs/audit-trail.md`` ("Archive and
-index").
-"""
+"""The run index: one small JSON file per run under ``<runs root>/index/`` (safe with
+concurrent writers and on ``gs://``); ``docs/audit-trail.md`` ("Archive and index")."""
 
 from __future__ import annotations
 
@@ -59,10 +55,8 @@ def _norm(path: str) -> str:
 
 
 def index_key(root: str, run_dir: str) -> str:
-    """The run's index file stem: its path under ``root`` with ``/`` as ``--``.
-
-    A run folder outside the root gets its last two path parts and a short digest.
-    """
+    """The run's index file stem: its path under ``root`` with ``/`` as ``--`` (outside the
+    root: its last two parts and a short digest)."""
     root_n, run_n = _norm(root), _norm(run_dir)
     sep = "/" if storage.is_url(run_n) else os.sep
     if run_n.startswith(root_n + sep):
@@ -90,10 +84,8 @@ def register_run(entry: RunEntry, root: str | None = None) -> str:
 
 
 def list_runs(root: str | None = None, pr: int | None = None) -> list[RunEntry]:
-    """Indexed runs at ``root`` (optionally of one PR), oldest start first.
-
-    Unreadable index files are skipped with a warning naming the file.
-    """
+    """Indexed runs at ``root`` (of one PR when given), oldest start first; an unreadable
+    index file is skipped with a warning naming it."""
     folder = index_dir(root)
     if not storage.exists(folder):
         return []

@@ -1,10 +1,5 @@
-"""Secret scrubber: token-like strings in a run folder before it is archived.
-
-The archive's second line of defence: after redaction (:mod:`perfgate_lib.io.redaction`,
-which holds the kinds and patterns) it must find nothing. Findings name the file, the line
-and the kind, never the secret. ``redact``, ``find_in_text`` and ``secret_env_values`` are
-re-exported here.
-"""
+"""Secret scrubber: the archive's second line of defence after redaction
+(:mod:`perfgate_lib.io.redaction`); findings name file, line and kind, never the secret."""
 
 from __future__ import annotations
 
@@ -31,27 +26,20 @@ class Finding:
         return f"{self.file}:{self.line}: {self.kind}"
 
 
-def _line_of(text: str, pos: int) -> int:
-    return text.count("\n", 0, pos) + 1
-
-
 def find_in_text(
     text: str, source: str = "<text>", environ: Mapping[str, str] | None = None
 ) -> list[Finding]:
     """Every secret-looking match in ``text``, by position."""
     hits = pattern_hits(text) + env_hits(text, environ)
-    found = {Finding(source, _line_of(text, pos), kind) for pos, kind in hits}
+    found = {Finding(source, text.count("\n", 0, pos) + 1, kind) for pos, kind in hits}
     return sorted(found, key=lambda f: (f.line, f.kind))
 
 
 def find_secrets(
     run_dir: str, environ: Mapping[str, str] | None = None, *, skip: Iterable[str] = ()
 ) -> list[Finding]:
-    """Findings in every file under ``run_dir`` (local path or fsspec URL).
-
-    Files are read as bytes and decoded as Latin-1, so binary files (PNG) are scanned
-    too without errors; ``skip`` lists file paths to leave out.
-    """
+    """Findings in every file under ``run_dir`` but ``skip`` (read as Latin-1, so binary
+    files are scanned too)."""
     env = dict(os.environ if environ is None else environ)
     skipped = set(skip)
     paths = [p for p in list_files(run_dir) if p not in skipped]

@@ -1,10 +1,7 @@
 """What gate 0 (the local A/B) ran, as facts for its comment's notes: never markdown.
 
-:class:`ABFacts` travels in ``compare_context.json`` (``comment.ab``); the words are in
-``templates/_ab_notes.md.j2``, which escapes every string, since the side processes run
-the PR's code and report their own environment, and the dependency changes come from
-the PR's ``pyproject.toml``.
-"""
+It travels in ``compare_context.json`` (``comment.ab``); ``templates/_ab_notes.md.j2``
+escapes every string (the sides run the PR's code)."""
 
 from __future__ import annotations
 

@@ -1,9 +1,7 @@
 """Attribution: each stage's share of the total's change (pure).
 
-Deltas are in the total's unit: wall seconds for a cluster gate, gate 0's decision metric
-otherwise. Whether the stage deltas add up (within ``tolerance``), and when there are no
-shares: ``docs/comment.md``.
-"""
+Deltas are in the total's unit (wall seconds, or gate 0's decision metric); when they
+add up and when there are no shares: ``docs/comment.md``."""
 
 from __future__ import annotations
 
@@ -17,8 +15,7 @@ from perfgate_lib.verdict.rules import SignalRow, Verdict
 
 @dataclass(frozen=True)
 class StageShare:
-    """One stage's change (seconds, or the unit attributed) and its share (percent) of the
-    total's change."""
+    """One stage's change (the total's unit) and its share (percent) of the total's change."""
 
     stage: str
     delta_s: float
@@ -49,11 +46,8 @@ def _figure(unit: Unit, value: float) -> str:
     return unit.fmt(value) if unit.counts else f"{value:.0f}s"
 
 
-NOISE_FRACTION = 0.01
-"""A passing total's change below this fraction of the baseline total is noise."""
-RESOLUTION_S = 1.0
-"""Seconds: a passing total's change this small is noise whatever the total (launcher
-wall times are recorded to about a second)."""
+NOISE_FRACTION = 0.01  # of the baseline total: a passing total's change below it is noise
+RESOLUTION_S = 1.0  # seconds: launcher wall times are recorded to about a second
 
 
 def total_within_noise(
@@ -63,10 +57,9 @@ def total_within_noise(
     noise_fraction: float = NOISE_FRACTION,
     resolution_s: float = RESOLUTION_S,
 ) -> bool:
-    """Whether the total's change (``wall``: the total's row) is inside the noise: the
-    caller says so (``marked``, or the row's ``within noise`` note), or the total passed
-    and ``|Δ| <= max(noise_fraction × baseline, resolution_s)`` (1%, at least a second).
-    A warn, fail or unknown total is never within noise by the second rule."""
+    """Whether the total's change (``wall``: the total's row) is inside the noise: the caller
+    says so (``marked``, or a ``within noise`` note), or the total passed and
+    ``|Δ| <= max(noise_fraction × baseline, resolution_s)``."""
     if marked or wall.note.startswith("within noise"):
         return True
     if wall.baseline is None or wall.treatment is None or wall.verdict != "pass":
@@ -76,8 +69,7 @@ def total_within_noise(
 
 
 def _stage_deltas(verdict: Verdict) -> list[tuple[str, float]]:
-    """(stage, treatment - baseline) for the stages compared on both sides (pass/warn/fail),
-    in the rows' unit."""
+    """(stage, treatment - baseline) of the stages compared on both sides."""
     return [
         (r.stage, r.treatment_s - r.baseline_s)
         for r in verdict.stages
@@ -94,13 +86,9 @@ def attribute(
     total_within_noise_marked: bool = False,
     unit: Unit | None = None,
 ) -> Attribution:
-    """Shares of the total change for stages compared on both sides (pass/warn/fail).
-
-    No shares (``share_pct`` None, ``within_noise`` True) when the total's change is
-    within noise (:func:`total_within_noise`; ``total_within_noise_marked``: the caller
-    knows it is); the stage deltas are kept. ``unit``: what the rows measure (default wall
-    seconds; the total is the signal :attr:`Unit.total`).
-    """
+    """Shares of the total change for stages compared on both sides; none (``within_noise``)
+    when the total's change is within noise (:func:`total_within_noise`). ``unit``: what the
+    rows measure (default wall seconds)."""
     unit = unit or SECONDS
     wall = next(s for s in verdict.signals if s.signal == unit.total)
     total = (

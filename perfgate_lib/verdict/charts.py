@@ -1,18 +1,14 @@
-"""Matplotlib charts for a verdict, written as PNG files.
-
-Figures are built with :class:`matplotlib.figure.Figure` (no pyplot state), so this
-works the same in a kernel, a CLI process or a test, whatever the backend.
-"""
+"""Matplotlib charts of a verdict as PNG files, built on :class:`~matplotlib.figure.Figure`
+(no pyplot state), the same in a kernel, the CLI or a test."""
 
 from __future__ import annotations
 
 import io
-import math
 
 from matplotlib.figure import Figure
 
 from perfgate_lib.io import storage
-from perfgate_lib.verdict.measured import SECONDS, Unit
+from perfgate_lib.verdict.measured import SECONDS, Unit, chart_number
 from perfgate_lib.verdict.rules import Verdict
 
 BAND_COLOURS = {
@@ -25,29 +21,18 @@ BAND_COLOURS = {
     "n/a": "#9e9e9e",
 }
 BASELINE_COLOUR = "#90a4ae"
-CHART_MAX = 1e12
-"""The largest magnitude a chart draws (seconds, millions of instructions or percent)."""
 
 
 def chart_text(text: str) -> str:
-    """``text`` from a report or a profile (hostile) as matplotlib draws it literally: each
-    ``$`` escaped, so a name like ``$\\frac{$`` is not parsed as mathtext (which raises
-    and would stop the comparison), and each unprintable character shown as U+FFFD."""
+    """Hostile ``text`` as matplotlib draws it literally: each ``$`` escaped (no mathtext,
+    which raises) and each unprintable character as U+FFFD."""
     shown = "".join(c if c.isprintable() else "\ufffd" for c in text)
     return shown.replace("$", r"\$")
 
 
-def chart_number(value: float) -> float:
-    """A figure from a report (hostile, finite but maybe absurd) as a chart can lay it out:
-    clipped to +-CHART_MAX, NaN as 0. A 1.7e308 s stage, or a +inf% change over a 5e-324 s
-    baseline, made the axis limits infinite, which raised and stopped the comparison."""
-    return 0.0 if math.isnan(value) else max(-CHART_MAX, min(CHART_MAX, value))
-
-
 def stage_chart(verdict: Verdict, unit: Unit | None = None) -> Figure:
-    """Per-stage baseline vs treatment bars in ``unit`` (default: wall seconds; gate 0's
-    decision metric via :func:`~perfgate_lib.verdict.measured.metric_view`); treatment
-    bars coloured by band, each labelled with (treatment - baseline) / baseline of its bars."""
+    """Per-stage baseline vs treatment bars in ``unit`` (default wall seconds), treatment
+    coloured by band, labelled with its delta."""
     unit = unit or SECONDS
     rows = verdict.stages
     height = max(2.5, 0.55 * len(rows) + 1.2)
@@ -86,8 +71,7 @@ def stage_chart(verdict: Verdict, unit: Unit | None = None) -> Figure:
 
 
 def summary_chart(verdict: Verdict, unit: Unit | None = None) -> Figure:
-    """The whole run's deltas (percent) against the band limits: the total in ``unit``
-    (default: wall time) and peak worker memory."""
+    """The whole run's deltas (percent) against the band limits: the total and peak memory."""
     unit = unit or SECONDS
     fig = Figure(figsize=(7, 2.8), dpi=100, layout="constrained")  # laid out when drawn
     ax = fig.add_subplot()
@@ -112,7 +96,6 @@ def summary_chart(verdict: Verdict, unit: Unit | None = None) -> Figure:
 
 
 def png_bytes(fig: Figure) -> bytes:
-    """``fig`` as PNG."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return buf.getvalue()

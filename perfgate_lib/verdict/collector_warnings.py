@@ -1,10 +1,7 @@
 """What each warning of marin's collector means for the verdict: one table, both lineages.
 
-:data:`TABLE` holds the exact strings (checked against marin's script in 2026-12) and
-their kind: ``unusable``, ``unread``, ``missing_steps`` or ``note``; an unknown warning
-worded like a failure is ``unusable``, any other a note. The meanings:
-``docs/verdict-rules.md`` ("Usable reports"). Pure; no I/O.
-"""
+:data:`TABLE` holds the exact strings (checked against marin's script in 2026-12); their
+meanings: ``docs/verdict-rules.md`` ("Usable reports"). Pure."""
 
 from __future__ import annotations
 
@@ -146,7 +143,7 @@ UNKNOWN_NOTE = WarningRule("unknown note", re.compile(""), NOTE, "a warning the 
 
 @dataclass(frozen=True)
 class Reading:
-    """One warning as the verdict reads it."""
+    """One warning as the verdict reads it; ``steps``: those a ``missing_steps`` one names."""
 
     warning: str
     rule: WarningRule

@@ -1,16 +1,14 @@
 """One comparison, end to end: load both reports, decide, render, chart, write outputs.
 
-This is what ``notebooks/compare.ipynb`` calls. Outputs in ``out_dir``:
-``verdict.json``, ``comment.md``, ``stage_chart.png``, ``summary_chart.png``.
-Gate 0 (the local A/B) has no tier file and no staleness limit; its context's
-``measured`` object names the metric it decided on (:mod:`perfgate_lib.verdict.measured`).
-"""
+``notebooks/compare.ipynb`` calls it; the outputs (``OUTPUT_FILES``) and gate 0's
+``measured`` metric: ``docs/audit-trail.md``, ``docs/gate0.md``."""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
 import json
+import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -57,9 +55,8 @@ class CompareResult:
 
     @property
     def stages_table(self) -> pd.DataFrame:
-        """Columns: stage, baseline_s, treatment_s (wall seconds), delta_pct (% of those),
-        verdict, note; with gate 0's ``measured`` also baseline_<unit>, treatment_<unit> and
-        <unit>_delta_pct of its decision metric (``instructions``, ``cpu_s``)."""
+        """Columns: stage, baseline_s, treatment_s (wall seconds), delta_pct, verdict, note; for
+        gate 0 also baseline_<unit>, treatment_<unit> and <unit>_delta_pct of its metric."""
         cols = ["stage", "baseline_s", "treatment_s", "delta_pct", "verdict", "note"]
         if self.measured is not None and self.measured.metric != "wall":
             key = self.measured.unit.json_key
@@ -82,10 +79,8 @@ def compare_reports(
     context: dict[str, Any] | None = None,
     measured: Measured | None = None,
 ) -> Verdict:
-    """The verdict for two loaded reports; ``context`` holds GateContext keys.
-
-    Gate 0 is recorded as gate 0 (no staleness limit applies to it); ``measured``: the
-    metric gate 0 decided on, applied with :func:`apply_measured`."""
+    """The verdict for two loaded reports; ``context`` holds GateContext keys, ``measured``
+    the metric gate 0 decided on (gate 0 has no staleness limit)."""
     gate = check_gate(gate, COMPARE_GATES)
     ctx_data = dict(context or {})
     ctx_data.setdefault("now", dt.datetime.now(dt.UTC).isoformat())
@@ -103,9 +98,8 @@ BUILT_IN_PROCESS = ("sections", "top_notes")
 
 
 def split_context(context: str | dict | None) -> tuple[dict, CommentExtras, str | None]:
-    """(GateContext keys, the comment's options with gate 0's ``measured``, the tier name)
-    of a context given as JSON text, a path or a dict; a bad ``comment`` or ``measured``
-    is a UsageError naming its key."""
+    """(GateContext keys, the comment's options with ``measured``, the tier name) of a
+    context (JSON text, a path or a dict); a bad key is a UsageError naming it."""
     ctx = parse_json_arg(context, "context")
     comment = dict(ctx.pop("comment", None) or {})
     tier_name = comment.pop("tier_name", None)
@@ -138,11 +132,9 @@ def run_compare(
 ) -> CompareResult:
     """Load, decide, render and write the outputs into ``out_dir``.
 
-    ``assessment_md``: the "Diff assessment" markdown, already rendered
-    (:func:`perfgate_lib.assess.render.assessment_table_md`). ``context`` (JSON text, a
-    path or a dict): GateContext keys plus an optional ``comment`` (CommentExtras fields and
-    ``tier_name``), which ``extras_for`` (verdict -> CommentExtras) replaces when given.
-    """
+    ``assessment_md``: the "Diff assessment" markdown, already rendered; ``context``: as
+    :func:`split_context` reads it; ``extras_for`` (verdict -> CommentExtras) replaces its
+    ``comment`` when given."""
     gate = check_gate(gate, COMPARE_GATES)
     base = load_report(baseline)
     treat = load_report(treatment)
@@ -161,7 +153,7 @@ def run_compare(
     storage.makedirs(out_dir)
     storage.write_text(
         storage.join(out_dir, VERDICT_FILE),
-        json.dumps(verdict_json(verdict, measured), indent=2) + "\n",
+        json.dumps(strict_json(verdict_json(verdict, measured)), indent=2, allow_nan=False) + "\n",
     )
     storage.write_text(storage.join(out_dir, COMMENT_FILE), comment)
     unit = None if measured is None else measured.unit
@@ -189,14 +181,39 @@ def show_comment(result: CompareResult) -> None:
     display(Markdown(result.comment))
 
 
-# ---------------------------------------------------------------------------
-# The compare notebook: run into a new folder, or open an archived one
-# ---------------------------------------------------------------------------
+def _non_finite(value: Any) -> str | None:
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else f"{value:+}"
+    return None
+
+
+def strict_json(value: Any) -> Any:
+    """``value`` as strict JSON: a non-finite number is null, and the object holding it
+    names it under ``non_finite`` (``{"delta_pct": "+inf"}``; ``docs/comment.md``)."""
+    if isinstance(value, list | tuple):
+        return [strict_json(v) for v in value]
+    if not isinstance(value, dict):
+        return None if _non_finite(value) else value
+    marks = {k: _non_finite(v) for k, v in value.items() if _non_finite(v)}
+    out = {k: strict_json(v) for k, v in value.items()}
+    return {**out, "non_finite": marks} if marks else out
+
+
+def from_strict_json(value: Any) -> Any:
+    """:func:`strict_json`'s output with its non-finite numbers back."""
+    if isinstance(value, list):
+        return [from_strict_json(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    marks = value.get("non_finite")
+    if not isinstance(marks, dict) or not set(marks.values()) <= {"+inf", "-inf", "nan"}:
+        marks = {}
+    out = {k: float(marks[k]) if k in marks else from_strict_json(v) for k, v in value.items()}
+    return {k: v for k, v in out.items() if not (marks and k == "non_finite")}
 
 
 def verdict_from_json(data: dict[str, Any], source: str = VERDICT_FILE) -> Verdict:
-    """A :class:`Verdict` from verdict.json (keys beyond the rows' fields are left out);
-    UsageError naming ``source`` when it is not a verdict."""
+    """A :class:`Verdict` from verdict.json; UsageError naming ``source`` for another file."""
     if not isinstance(data, dict) or "verdict" not in data:
         raise UsageError(f"{source}: not a verdict.json (no 'verdict')")
 
@@ -240,13 +257,12 @@ def measured_from_json(data: dict[str, Any]) -> Measured | None:
 
 
 def load_compare(run_dir: str) -> CompareResult:
-    """A finished comparison from its folder (verdict.json, comment.md, charts): nothing
-    is recomputed or written. The reports are not reloaded (``baseline`` / ``treatment``
-    are None)."""
+    """A finished comparison from its folder, nothing recomputed or written; the reports
+    are not reloaded (None)."""
     path = storage.join(run_dir, VERDICT_FILE)
     if not storage.exists(path):
         raise UsageError(f"run_dir {run_dir}: no {VERDICT_FILE} (not a finished comparison)")
-    data = json.loads(storage.read_text(path))
+    data = from_strict_json(json.loads(storage.read_text(path)))
     comment_path = storage.join(run_dir, COMMENT_FILE)
     comment = storage.read_text(comment_path) if storage.exists(comment_path) else ""
     paths = {
@@ -266,8 +282,7 @@ def load_compare(run_dir: str) -> CompareResult:
 
 
 def refuse_existing_outputs(out_dir: str, overwrite: bool, files: tuple[str, ...]) -> None:
-    """UsageError when ``out_dir`` already holds one of ``files`` and ``overwrite`` is
-    False: a notebook never writes into a finished run folder unless told to."""
+    """UsageError when ``out_dir`` already holds one of ``files``, unless ``overwrite``."""
     if overwrite or not out_dir:
         return
     found = [f for f in files if storage.exists(storage.join(out_dir, f))]

@@ -1,9 +1,7 @@
 """A differential flame graph of one gate-0 stage (matplotlib): red grew, blue shrank.
 
-Input: each side's folded Python stacks (root first -> exclusive instructions,
-:func:`perfgate_lib.local.callgrind_profile.folded_stacks`). Widths and colours are
-instructions (``docs/attribution.md``).
-"""
+Input: each side's folded Python stacks (root first -> exclusive instructions); widths
+and colours are instructions (``docs/attribution.md``)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,5 @@
-"""Per-gate parameters: ``parameters/gate<N>.yaml`` (tier workflow, artifact, ferry, timing).
-
-Minutes and hours are as named in the field; validated on load with
-:class:`~perfgate_lib.errors.ConfigError` naming the file and the field.
-"""
+"""Per-gate parameters: ``parameters/gate<N>.yaml`` (tier workflow, artifact, ferry, timing),
+validated on load (ConfigError names the file and field)."""
 
 from __future__ import annotations
 
@@ -58,11 +55,8 @@ class GateParams:
 def parse_gate(
     doc: Any, gate: int, source: str = "<gate>", *, max_baseline_age_hours: float | None = None
 ) -> GateParams:
-    """Validate a decoded gate YAML document for ``gate``.
-
-    The staleness limit lives with the other numbers in ``thresholds.yaml``; by default it
-    is read from the bundled table.
-    """
+    """Validate a decoded gate YAML document for ``gate`` (the staleness limit comes from
+    ``thresholds.yaml``, by default the bundled one)."""
     doc = mapping(doc, source)
     if doc.get("gate") != gate:
         raise ConfigError(source, "gate", f"expected {gate}, got {doc.get('gate')!r}")

@@ -1,8 +1,5 @@
-"""Size bounds on a perf report, checked right after its JSON is read and before any
-model is built (a 100,000-stage report or a 1 MB stage name stops here, at once).
-
-The bounds are in ``parameters/limits.yaml`` (:mod:`perfgate_lib.io.limits`).
-"""
+"""Size bounds on a perf report (``parameters/limits.yaml``), checked right after its JSON
+is read and before any model is built."""
 
 from __future__ import annotations
 
@@ -25,10 +22,8 @@ class ReportTooLarge(ReportError):
 def check_report_bounds(
     obj: Any, source: str, size: int | None = None, limits: Limits | None = None
 ) -> Any:
-    """``obj`` (a decoded report) unchanged when it is within bounds, else ReportTooLarge.
-
-    Bounded: the file's size (``size``: characters of its text, = bytes for ASCII JSON),
-    the entries of every top-level map and list (stages), every stage name's characters."""
+    """``obj`` (a decoded report) unchanged within bounds, else ReportTooLarge: the size
+    (characters of its text), every top-level map's and list's entries, every stage name."""
     lim = limits or load_limits()
 
     def check(field: str | None, value: int, what: str, limit: str) -> None:

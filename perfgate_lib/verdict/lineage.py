@@ -1,9 +1,7 @@
 """Which collector lineage wrote a perf report, and the steps a step-log report is missing.
 
-Read from the report alone; two lineages are never compared, and a report with none of
-their marks has no known lineage. The lineages and their marks: ``docs/verdict-rules.md``
-("Collector lineages"). Pure; no I/O.
-"""
+Read from the report alone (pure); the lineages and their marks: ``docs/verdict-rules.md``
+("Collector lineages", "Steps that did not finish")."""
 
 from __future__ import annotations
 
@@ -28,6 +26,8 @@ class Lineage:
         return bool(self.pattern.match(stage)) if self.pattern else stage in self.markers
 
 
+# the step-log lineage's steps that no other lineage writes, in its order
+_STEP_LOG_ONLY = ("embed", "quality", "decontam", "dedup", "verify_fuzzy_clusters", "store")
 CHILD_JOB = Lineage(
     "child-job",
     "the wall time of the ferry's zephyr-<step> child jobs",
@@ -37,18 +37,8 @@ CHILD_JOB = Lineage(
 STEP_LOG = Lineage(
     "step-log",
     "the ferry driver's step log (StepRunner 'Step ... succeeded in' lines)",
-    (
-        "normalize",
-        "tokenize",
-        "embed",
-        "quality",
-        "decontam",
-        "minhash",
-        "dedup",
-        "verify_fuzzy_clusters",
-        "store",
-    ),
-    frozenset({"embed", "quality", "decontam", "dedup", "verify_fuzzy_clusters", "store"}),
+    ("normalize", "tokenize", *_STEP_LOG_ONLY[:3], "minhash", *_STEP_LOG_ONLY[3:]),
+    frozenset(_STEP_LOG_ONLY),
 )
 ZEPHYR_STAGE = Lineage(
     "zephyr-stage",
@@ -109,13 +99,8 @@ def _says(found: dict[str, list[str]]) -> list[str]:
 
 
 def missing_steps(report: PerfReport, detection: Detection | None = None) -> dict[str, str]:
-    """Steps of a step-log report that neither ran nor were cached: stage -> note.
-
-    The signal is the collector's warning ``expected steps neither ran nor were cached: ...``
-    or, where a report lacks it, an expected step in neither ``stage_wall_seconds`` nor
-    ``cached_steps``. Other lineages give ``{}`` here (the job tree is their signal:
-    :mod:`perfgate_lib.gate.steptree`).
-    """
+    """Steps of a step-log report that neither ran nor were cached (stage -> note), from the
+    collector's warning or an expected step missing from the report; ``{}`` for other lineages."""
     detection = detection or detect(report)
     if detection.lineage is not STEP_LOG:
         return {}

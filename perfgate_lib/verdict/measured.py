@@ -1,10 +1,7 @@
 """What gate 0 decided on, in the verdict: the decision metric's figures, named by unit.
 
-The rules compare wall seconds; :func:`apply_measured` makes the paired total its own
-signal (``instructions_total``, ``cpu_seconds_total``) and leaves ``wall_seconds_total``
-unjudged; :func:`metric_view` is a copy whose rows hold the metric (``docs/gate0.md``).
-Pure: no I/O.
-"""
+:func:`apply_measured` makes the paired total its own signal; :func:`metric_view` is a
+copy whose rows hold the metric (``docs/gate0.md``). Pure."""
 
 from __future__ import annotations
 
@@ -65,6 +62,16 @@ UNITS = {
 SECONDS = UNITS["wall"]
 
 
+CHART_MAX = 1e12
+"""The largest magnitude a chart draws (seconds, millions of instructions or percent)."""
+
+
+def chart_number(value: float) -> float:
+    """A hostile figure as a chart can lay it out: clipped to +-CHART_MAX, NaN as 0 (an
+    infinite axis limit raised and stopped the comparison)."""
+    return 0.0 if math.isnan(value) else max(-CHART_MAX, min(CHART_MAX, value))
+
+
 def fmt_instructions(value: float) -> str:
     """An instruction count with 4 significant digits: ``257.5M instr``, ``1.262G instr``."""
     for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
@@ -76,8 +83,7 @@ def fmt_instructions(value: float) -> str:
 
 
 def fmt_seconds(value: float) -> str:
-    """Seconds with 3 significant digits under 10 minutes (``4.93s``, ``52.4s``,
-    ``312s``), else ``14m 05s``: enough digits for a delta to recompute from them."""
+    """Seconds, 3 significant digits under 10 minutes (``4.93s``, ``312s``), else ``14m 05s``."""
     if abs(value) >= 600:
         return fmt_duration(value)
     if abs(value) >= 100:
@@ -112,8 +118,8 @@ class _MeasuredJson:
 
 @dataclass(frozen=True)
 class Measured:
-    """Gate 0's decision metric: row name (a stage, or ``wall_seconds_total`` for the
-    whole run) -> (baseline, treatment) medians in the metric's unit."""
+    """Gate 0's decision metric: row name (a stage or ``wall_seconds_total``) ->
+    (baseline, treatment) medians in the metric's unit."""
 
     metric: str
     rows: dict[str, tuple[float, float]] = field(default_factory=dict)
@@ -124,8 +130,7 @@ class Measured:
 
     @classmethod
     def from_json(cls, data: Any, source: str = "context.measured") -> Measured:
-        """From ``{"metric": ..., "rows": {name: {"baseline": x, "treatment": y}}}``;
-        UsageError names the key of a malformed entry."""
+        """From ``{"metric", "rows": {name: {"baseline", "treatment"}}}``; UsageError names a bad key."""
         doc = read_model(_MeasuredJson, data, lambda key, problem: usage_at(source, key, problem))
         return cls(doc.metric, {name: (f.baseline, f.treatment) for name, f in doc.rows.items()})
 
@@ -137,8 +142,7 @@ class Measured:
 
 
 def apply_measured(verdict: Verdict, measured: Measured) -> None:
-    """Make ``verdict`` (as the engine returned it, with gate 0's paired intervals) name
-    and show what it measured (module docstring). Mutates ``verdict``'s rows and lines."""
+    """Make ``verdict`` name and show the metric gate 0 decided on (mutates it)."""
     unit = measured.unit
     wall = next((s for s in verdict.signals if s.signal == WALL_TOTAL), None)
     for row in verdict.stages:
@@ -164,9 +168,8 @@ def apply_measured(verdict: Verdict, measured: Measured) -> None:
 
 
 def metric_view(verdict: Verdict, measured: Measured | None) -> Verdict:
-    """A copy of ``verdict`` whose stage rows and total hold the decision metric (its
-    ``baseline_s`` / ``treatment_s`` are then in :attr:`Measured.unit`), deltas recomputed.
-    Without ``measured`` (a cluster gate) the verdict itself."""
+    """A copy of ``verdict`` whose stage rows hold the decision metric (the verdict itself
+    without ``measured``)."""
     if measured is None or measured.metric == "wall":
         return verdict
     view = copy.deepcopy(verdict)
@@ -178,9 +181,8 @@ def metric_view(verdict: Verdict, measured: Measured | None) -> Verdict:
 
 
 def stage_keys(verdict: Verdict, measured: Measured | None) -> list[dict[str, Any]]:
-    """verdict.json's stage rows: the stable keys (wall seconds) plus, for gate 0, the
-    decision metric's figures beside them: ``baseline_<unit>``, ``treatment_<unit>``,
-    ``<unit>_delta_pct`` (``instructions``, ``cpu_s``)."""
+    """verdict.json's stage rows; for gate 0 with ``baseline_<unit>``, ``treatment_<unit>``
+    and ``<unit>_delta_pct`` beside the wall seconds."""
     rows = verdict.to_json()["stages"]
     if measured is None:
         return rows
@@ -197,7 +199,7 @@ def stage_keys(verdict: Verdict, measured: Measured | None) -> list[dict[str, An
 
 def verdict_json(verdict: Verdict, measured: Measured | None = None) -> dict[str, Any]:
     """verdict.json: :meth:`Verdict.to_json` plus, for gate 0, ``decision_metric`` and
-    each stage's decision-metric figures (:func:`stage_keys`)."""
+    :func:`stage_keys`."""
     data = verdict.to_json()
     if measured is not None:
         data["decision_metric"] = {

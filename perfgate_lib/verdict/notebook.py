@@ -1,7 +1,6 @@
-"""The verdict through ``notebooks/compare.ipynb``: what ``perfgate compare``, the demo and
-gate 0 call. Light on purpose: the CLI imports it at start, and pandas and matplotlib load
-only in the kernel (:mod:`perfgate_lib.verdict.compare` is what the notebook runs).
-"""
+"""The verdict through ``notebooks/compare.ipynb`` (``perfgate compare``, the demo, gate 0).
+
+Light on purpose: the CLI imports it at start; pandas and matplotlib load in the kernel."""
 
 from __future__ import annotations
 
@@ -21,8 +20,8 @@ def run_compare_notebook(
     thresholds: str = "",
     context: str = "{}",
 ) -> dict:
-    """Execute compare.ipynb into ``out_dir`` (the caller's run folder: outputs there are
-    rewritten); returns verdict.json as a dict."""
+    """Execute compare.ipynb into ``out_dir`` (its outputs are rewritten); returns
+    verdict.json as a dict."""
     from perfgate_lib.io.notebook import run_notebook
     from perfgate_lib.verdict.thresholds import DEFAULT_THRESHOLDS
 

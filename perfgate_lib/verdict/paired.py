@@ -1,9 +1,7 @@
-"""Paired statistics for gate 0: per-pair ratios, a distribution-free interval, band calls.
+"""Paired statistics for gate 0: Hodges-Lehmann ratio, signed-rank interval, band calls.
 
-Hodges-Lehmann estimate and Wilcoxon signed-rank interval on the pairs' log ratios; an
-interval with ``k = 0`` (5 pairs or fewer at 95%) is unbounded, so undecided. Changes
-are percent, ``100 * (ratio - 1)``. The method: ``docs/gate0.md`` ("How it decides").
-"""
+Changes are percent, ``100 * (ratio - 1)``; with ``k = 0`` (5 pairs or fewer at 95%) the
+interval is unbounded, so undecided. The method: ``docs/gate0.md`` ("How it decides")."""
 
 from __future__ import annotations
 
@@ -20,7 +18,7 @@ Call = Literal["pass", "warn", "fail", "undecided"]
 
 @lru_cache(maxsize=128)
 def _signed_rank_counts(n: int) -> tuple[int, ...]:
-    """Number of sign assignments giving each value of ``T+`` for ``n`` ranks (0..n(n+1)/2)."""
+    """Sign assignments giving each value of ``T+`` for ``n`` ranks (0..n(n+1)/2)."""
     counts = [1]
     for rank in range(1, n + 1):
         grown = counts + [0] * rank
@@ -31,10 +29,7 @@ def _signed_rank_counts(n: int) -> tuple[int, ...]:
 
 
 def signed_rank_k(n: int, confidence: float) -> int:
-    """The order-statistic index ``k`` for a two-sided ``confidence`` interval (0: none).
-
-    The largest ``k`` with ``P(T+ <= k - 1) <= (1 - confidence) / 2`` under the null.
-    """
+    """The largest ``k`` with ``P(T+ <= k - 1) <= (1 - confidence) / 2`` (0: no interval)."""
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
     if n < 1:
@@ -60,17 +55,14 @@ def walsh_averages(values: list[float]) -> list[float]:
 
 
 def _pct(ratio: float) -> float:
-    """``100 * (ratio - 1)``, rounded to 1e-9 so that a ratio of 1.05 is exactly +5%
-    (float noise must not push a change on a band edge into the next band)."""
+    """``100 * (ratio - 1)`` rounded to 1e-9, so 1.05 is exactly +5% (a band edge stays exact)."""
     return round(100 * (ratio - 1), 9)
 
 
 @dataclass(frozen=True)
 class Interval:
-    """A paired change: estimate and interval as ratios (treatment / control).
-
-    ``low`` / ``high`` are ``0`` / ``inf`` when the pairs cannot support the confidence.
-    """
+    """A paired change as ratios (treatment / control); ``low``/``high`` are 0/inf when
+    the pairs cannot support the confidence."""
 
     ratio: float
     low: float
@@ -80,7 +72,6 @@ class Interval:
 
     @property
     def pct(self) -> float:
-        """The estimate as a percent change."""
         return _pct(self.ratio)
 
     @property
@@ -104,11 +95,8 @@ class Interval:
 def paired_interval(
     control: list[float], treatment: list[float], confidence: float = 0.95
 ) -> Interval:
-    """Hodges-Lehmann ratio and its signed-rank interval from paired positive values.
-
-    ``control[i]`` and ``treatment[i]`` are one pair (same unit, e.g. CPU seconds). Pairs
-    with a non-positive value are dropped (no ratio). Raises ValueError when none is left.
-    """
+    """Hodges-Lehmann ratio and its signed-rank interval of paired values (same unit);
+    pairs with a non-positive value are dropped; ValueError when none is left."""
     if len(control) != len(treatment):
         raise ValueError(f"unpaired values: {len(control)} control, {len(treatment)} treatment")
     logs = [math.log(t / c) for c, t in zip(control, treatment, strict=True) if c > 0 and t > 0]
@@ -126,11 +114,8 @@ def paired_interval(
 
 
 def band_call(interval: Interval, pass_pct: float, warn_pct: float) -> Call:
-    """``pass`` | ``warn`` | ``fail`` | ``undecided`` for an interval under a band.
-
-    The band: up to ``+pass_pct`` passes, up to ``+warn_pct`` warns, above fails. Edges
-    belong to the lower band (a change of exactly +5% passes), as in docs/verdict-rules.md.
-    """
+    """``pass`` | ``warn`` | ``fail`` | ``undecided`` of an interval under a band; an edge
+    belongs to the lower band (exactly +5% passes)."""
     low, high = interval.low_pct, interval.high_pct
     if low > warn_pct:
         return "fail"
@@ -153,10 +138,8 @@ def metric_words(metric: str) -> str:
 
 @dataclass(frozen=True)
 class StageInterval:
-    """Gate 0's result for one stage (or ``wall_seconds_total``) as the rules take it: the
-    paired estimate and interval in percent of the decision metric, the band call and the
-    comment's words. It travels in ``compare_context.json``; :meth:`from_json` names the
-    entry and key of a bad value."""
+    """Gate 0's paired result for one stage (or ``wall_seconds_total``), in percent of the
+    decision metric, as ``compare_context.json`` carries it to the rules."""
 
     __pydantic_config__ = FORBID_EXTRA
 
@@ -175,7 +158,7 @@ class StageInterval:
 
     @property
     def shows_no_change(self) -> bool:
-        """The interval holds zero: no change shown."""
+        """The interval holds zero."""
         return self.low_pct <= 0 <= self.high_pct
 
     def to_json(self) -> dict[str, Any]:

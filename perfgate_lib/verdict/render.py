@@ -7,7 +7,8 @@ redacted, then kept within GitHub's 65,536 characters (``docs/comment.md``).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import unicodedata
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,8 +26,7 @@ from perfgate_lib.mdtext import (
 from perfgate_lib.typed import FORBID_EXTRA
 from perfgate_lib.verdict.abfacts import ABFacts
 from perfgate_lib.verdict.attribution import attribute, attribution_markdown
-from perfgate_lib.verdict.measured import Measured, fmt_seconds, metric_view
-from perfgate_lib.verdict.mermaid import stage_xychart
+from perfgate_lib.verdict.measured import SECONDS, Measured, Unit, chart_number, metric_view
 from perfgate_lib.verdict.report import PerfReport
 from perfgate_lib.verdict.rules import Verdict
 from perfgate_lib.verdict.where import TITLE as WHERE_TITLE
@@ -52,11 +52,8 @@ ROW_ICONS = {
 
 @dataclass
 class CommentExtras:
-    """Optional parts of the verdict comment.
-
-    ``sections`` and ``top_notes`` are never read from a context file
-    (:func:`perfgate_lib.verdict.compare.split_context`): the rendering process builds them.
-    """
+    """Optional parts of the verdict comment; ``sections`` and ``top_notes`` never come
+    from a context file (:func:`perfgate_lib.verdict.compare.split_context`)."""
 
     __pydantic_config__ = FORBID_EXTRA
 
@@ -80,8 +77,7 @@ def gate_title(gate: int | str, tier_name: str | None = None) -> str:
 
 
 def baseline_line(prov: Mapping[str, Any]) -> str:
-    """``**Baseline:** scheduled run [#id](url), sha=`abc1234`, age=5h 12m``
-    (``templates/_baseline.md.j2``), with a note when the baseline is stale."""
+    """``**Baseline:** scheduled run [#id](url), sha=`abc1234`, age=5h 12m``, stale or not."""
     return render(
         "_baseline",
         run_id=prov.get("run_id"),
@@ -96,11 +92,6 @@ def baseline_line(prov: Mapping[str, Any]) -> str:
 
 def _with_delta(value: str, delta_pct: float | None) -> str:
     return f"{value} ({fmt_pct(delta_pct)})" if delta_pct is not None else value
-
-
-def _seconds(value: float | None) -> str:
-    """Wall seconds, or a dash where there is no figure."""
-    return "—" if value is None else fmt_seconds(value)
 
 
 def _side(report: PerfReport, status: str | None) -> dict[str, Any]:
@@ -142,8 +133,7 @@ def _stage_notes(v: Verdict) -> dict[str, list[str]]:
 
 
 def _gate0(v: Verdict, measured: Measured) -> dict[str, Any]:
-    """Gate 0's run-summary totals: the decision metric's and wall time's, each with its
-    delta, (treatment - baseline) / baseline of the two figures in its row."""
+    """Gate 0's run-summary totals, the decision metric's and wall time's, with deltas."""
     unit = measured.unit
     by_name = {s.signal: s for s in v.signals}
     total, wall = by_name.get(unit.total), by_name.get("wall_seconds_total")
@@ -157,15 +147,15 @@ def _gate0(v: Verdict, measured: Measured) -> dict[str, Any]:
         }
     if wall is not None:
         out["wall"] = {
-            "b": _seconds(wall.baseline),
-            "t": _with_delta(_seconds(wall.treatment), wall.delta_pct),
+            "b": SECONDS.fmt(wall.baseline),
+            "t": _with_delta(SECONDS.fmt(wall.treatment), wall.delta_pct),
         }
     return out
 
 
 def _stage_cells(v: Verdict, extras: CommentExtras, measured: Measured | None) -> list[dict]:
-    """The stage table's rows. A cluster gate: wall times (a dash where not compared) and
-    delta. Gate 0: the decision metric's medians and delta, then the wall times with theirs."""
+    """The stage table's rows: wall times and delta, or for gate 0 the decision metric's
+    medians and delta, then the wall times with theirs."""
     view = {r.stage: r for r in metric_view(v, measured).stages}
     rows = []
     for row in v.stages:
@@ -178,8 +168,8 @@ def _stage_cells(v: Verdict, extras: CommentExtras, measured: Measured | None) -
             shown, unit = view[row.stage], measured.unit
             cells["b"], cells["t"] = unit.fmt(shown.baseline_s), unit.fmt(shown.treatment_s)
             cells["delta"] = fmt_pct(shown.delta_pct)
-            cells["wall_b"] = _seconds(row.baseline_s)
-            cells["wall_t"] = _with_delta(_seconds(row.treatment_s), row.delta_pct)
+            cells["wall_b"] = SECONDS.fmt(row.baseline_s)
+            cells["wall_t"] = _with_delta(SECONDS.fmt(row.treatment_s), row.delta_pct)
         else:
             dash = row.verdict in ("cached", "not_finished")
             cells["b"] = "—" if row.verdict == "cached" else fmt_duration(row.baseline_s)
@@ -189,9 +179,75 @@ def _stage_cells(v: Verdict, extras: CommentExtras, measured: Measured | None) -
     return rows
 
 
+MAX_LABEL = 20
+_ENTITY_CHARS = frozenset('"#`\\;<>&')
+_BREAKING = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})  # controls, line separators
+
+
+def _mermaid_escape(text: str) -> str:
+    """Mermaid entity codes (``#<code point>;``) for quotes, ``#``, backticks, ``;``, HTML
+    characters, control characters and line separators; everything else as is."""
+    return "".join(
+        f"#{ord(ch)};" if ch in _ENTITY_CHARS or unicodedata.category(ch) in _BREAKING else ch
+        for ch in text
+    )
+
+
+def _short_label(name: str) -> str:
+    text = name.strip() or "(unnamed)"
+    return text if len(text) <= MAX_LABEL else text[: MAX_LABEL - 1] + "…"
+
+
+def labels(names: Iterable[str]) -> list[str]:
+    """One escaped label per stage name; shortened names that collide get `` (2)``, ..."""
+    out: list[str] = []
+    seen: set[str] = set()
+    for name in names:
+        label, n = _short_label(name), 1
+        while label in seen:
+            n += 1
+            label = f"{_short_label(name)} ({n})"
+        seen.add(label)
+        out.append(_mermaid_escape(label))
+    return out
+
+
+def _mermaid_num(value: float | None) -> str:
+    return "0" if value is None else f"{value:.1f}".rstrip("0").rstrip(".")
+
+
+def stage_xychart(verdict: Verdict, unit: Unit | None = None) -> str:
+    """A Mermaid ``xychart-beta`` of the stages (bars baseline, line treatment) that GitHub
+    draws, or "" without stages; labels are escaped and distinct (``docs/comment.md``)."""
+    unit = unit or SECONDS
+    rows = [r for r in verdict.stages if r.verdict != "cached"]
+    if not rows:
+        return ""
+    base_values = [chart_number(unit.scaled(r.baseline_s)) for r in rows]
+    treat_values = [chart_number(unit.scaled(r.treatment_s)) for r in rows]
+    top = max([*base_values, *treat_values, 1.0])
+    axis = ", ".join(f'"{label}"' for label in labels(r.stage for r in rows))
+    base = ", ".join(_mermaid_num(v) for v in base_values)
+    treat = ", ".join(_mermaid_num(v) for v in treat_values)
+    what = "Stage wall time (s)" if unit is SECONDS else f"Stage {unit.label} ({unit.axis})"
+    if unit.counts:
+        what = f"Stage {unit.label} (millions)"
+    return "\n".join(
+        [
+            "```mermaid",
+            "xychart-beta",
+            f'    title "{what}: bars baseline, line treatment"',
+            f"    x-axis [{axis}]",
+            f'    y-axis "{unit.axis}" 0 --> {_mermaid_num(top * 1.1)}',
+            f"    bar [{base}]",
+            f"    line [{treat}]",
+            "```",
+        ]
+    )
+
+
 def _chart_and_attribution(v: Verdict, measured: Measured | None) -> list[tuple[str, str]]:
-    """The Mermaid stage chart and the attribution table (in gate 0's decision metric),
-    when there are stage figures to compare."""
+    """The Mermaid stage chart and the attribution table (gate 0: its decision metric)."""
     unit = measured.unit if measured else None  # None: wall seconds
     view = metric_view(v, measured)
     chart = stage_xychart(view, unit)
@@ -202,7 +258,6 @@ def _chart_and_attribution(v: Verdict, measured: Measured | None) -> list[tuple[
 
 
 def _where(facts: WhereFacts | None) -> list[tuple[str, str]]:
-    """Gate 0's "Where the instructions went" section, folded (none without facts)."""
     body = where_markdown(facts.attribution, per_file=facts.per_file) if facts else ""
     return [(f"### {WHERE_TITLE}", body)] if body else []
 
@@ -210,8 +265,8 @@ def _where(facts: WhereFacts | None) -> list[tuple[str, str]]:
 def comment_context(
     v: Verdict, base: PerfReport, treat: PerfReport, extras: CommentExtras, tier_name: str | None
 ) -> dict[str, Any]:
-    """What ``templates/verdict.md.j2`` shows, but for the assessment, the raw report and
-    the omission notes that :func:`render_comment` adds to stay within the size limit."""
+    """What ``templates/verdict.md.j2`` shows but the assessment, the raw report and the
+    omission notes (:func:`render_comment` adds those)."""
     measured = extras.measured
     gate0 = measured is not None
     b, t = _sides(v, base, treat, gate0)
@@ -242,10 +297,8 @@ def comment_context(
     }
 
 
+# warnings that did not make a report unusable (docs/verdict-rules.md, "Usable reports")
 COLLECTOR_NOTES = "Note (collector warnings, not counted)"
-"""Collector warnings that did not make a report unusable (docs/verdict-rules.md, "Usable
-reports"): about a field the verdict does not use (today's non-admin ``iris query
-task_wall_ms: failed; ...``) or about a signal shown as ``n/a``."""
 
 
 def render_comment(
@@ -258,11 +311,8 @@ def render_comment(
     extras: CommentExtras | None = None,
     max_chars: int = MAX_COMMENT_CHARS,
 ) -> str:
-    """The canonical verdict comment (``templates/verdict.md.j2``), within ``max_chars``.
-
-    ``assessment_md``: the "Diff assessment" section's markdown, already rendered and
-    escaped (:func:`perfgate_lib.assess.render.render_assessment_table`); None for none.
-    """
+    """The verdict comment (``templates/verdict.md.j2``) within ``max_chars``;
+    ``assessment_md``: the "Diff assessment" section, already rendered and escaped."""
     context = comment_context(verdict, baseline, treatment, extras or CommentExtras(), tier_name)
     assessment = Trusted(assessment_md) if assessment_md else None
     raw = json.dumps(treatment.raw, indent=2, sort_keys=False)
@@ -297,7 +347,6 @@ def truncate(body: str, max_chars: int = MAX_COMMENT_CHARS) -> str:
 def render_halt(
     sha: str, failed_step: str, output_tail: str = "", *, max_chars: int = MAX_COMMENT_CHARS
 ) -> str:
-    """The skill's halt comment when local checks failed: no ferry was submitted
-    (``templates/halted.md.j2``)."""
+    """The halt comment when local checks failed: no ferry was submitted."""
     body = render("halted", sha=sha, failed_step=failed_step, output_tail=output_tail)
     return truncate(body, max_chars)

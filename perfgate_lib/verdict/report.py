@@ -1,10 +1,7 @@
 """Perf report model: marin's ``perf_report.json`` of every era, validated.
 
-Every field is optional (eras differ); unknown keys are kept in ``raw``.
-Durations are seconds, memory is MB. ``peak_worker_memory_mb`` of 0 means unknown
-and is exposed as ``None`` by :attr:`PerfReport.peak_memory_mb`.
-Bad input raises :class:`~perfgate_lib.errors.ReportError` naming the file and field.
-"""
+Every field is optional; unknown keys stay in ``raw``. Seconds and MB; a peak memory of 0
+is unknown (None). Bad input raises ReportError naming the file and field."""
 
 from __future__ import annotations
 
@@ -29,25 +26,14 @@ INFRA_BUCKETS = (
 
 # field name -> kind; "seconds" are non-negative floats, "count" non-negative ints.
 _SCALARS: dict[str, str] = {
-    "iris_job_id": "str",
-    "status": "str",
-    "marin_prefix": "str",
-    "wall_seconds_total": "seconds",
-    "sum_task_wall_seconds_total": "seconds",
-    "ooms": "count",
-    "failed_shards": "count",
+    **dict.fromkeys(("iris_job_id", "status", "marin_prefix"), "str"),
+    **dict.fromkeys(("wall_seconds_total", "sum_task_wall_seconds_total"), "seconds"),
+    **dict.fromkeys(("ooms", "failed_shards"), "count"),
     "peak_worker_memory_mb": "megabytes",
-    "preemption_count": "count",
-    "failure_count": "count",
-    "tree_job_count": "count",
-    "workflow_run_id": "id",
-    "workflow_run_attempt": "id",
-    "workflow_name": "str",
-    "commit_sha": "str",
-    "collected_at_utc": "str",
-    "ferry_module": "str",
-    "wandb_url": "str",
-    "cluster_generation": "str",
+    **dict.fromkeys(("preemption_count", "failure_count", "tree_job_count"), "count"),
+    **dict.fromkeys(("workflow_run_id", "workflow_run_attempt"), "id"),
+    **dict.fromkeys(("workflow_name", "commit_sha", "collected_at_utc"), "str"),
+    **dict.fromkeys(("ferry_module", "wandb_url", "cluster_generation"), "str"),
 }
 MAX_DEPTH = 64  # real reports nest 3 levels; deeper JSON is refused, never a crash
 _STAGE_MAPS = {"stage_wall_seconds": "seconds", "stage_sum_task_wall_seconds": "seconds"}
@@ -71,7 +57,6 @@ class PerfReport:
     preemption_count: int | None = None
     task_state_counts: dict[str, int] = field(default_factory=dict)
     infra_failures: dict[str, int] = field(default_factory=dict)
-    has_infra_failures: bool = False
     ferry_module: str | None = None
     cluster_generation: str | None = None
     workflow_run_id: str | None = None
@@ -86,10 +71,7 @@ class PerfReport:
         return value if value else None
 
     def infra_count(self, bucket: str) -> int:
-        """Count in an ``infra_failures`` bucket; a missing bucket is 0.
-
-        For ``oom`` a report without the bucket falls back to its top-level ``ooms``.
-        """
+        """Count in an ``infra_failures`` bucket (0 when missing; ``oom`` falls back to ``ooms``)."""
         if bucket in self.infra_failures:
             return self.infra_failures[bucket]
         if bucket == "oom" and self.ooms is not None:
@@ -137,7 +119,6 @@ def _scalar(source: str, name: str, kind: str, value: Any) -> Any:
 
 
 def _object(source: str, name: str, value: Any, what: str) -> dict:
-    """``value`` as an object ({} for None), else a ReportError naming ``name``."""
     if value is not None and not isinstance(value, dict):
         raise ReportError(source, name, f"expected an object of {what}, got {value!r}")
     return value or {}
@@ -197,7 +178,6 @@ def parse_report(obj: Any, source: str = "<report>") -> PerfReport:
         cached_steps=tuple(cached),
         task_state_counts=counts["task_state_counts"],
         infra_failures=counts["infra_failures"],
-        has_infra_failures=isinstance(obj.get("infra_failures"), dict),
         warnings=tuple(str(w) for w in warnings),
     )
 
@@ -242,8 +222,7 @@ def load_report(path: str) -> PerfReport:
 
 def collector_problems(report: PerfReport) -> list[str]:
     """Why a report is unusable although its collector exited 0 ([] when usable): no stage
-    time at all (empty or all zero), or an ``unusable`` warning of
-    :data:`perfgate_lib.verdict.collector_warnings.TABLE` (docs/verdict-rules.md)."""
+    time, or an ``unusable`` collector warning (docs/verdict-rules.md)."""
     problems = []
     stages = report.stage_wall_seconds
     if not stages:

@@ -1,7 +1,6 @@
 """The verdict engine: a pure function of (baseline, treatment, context, thresholds); no I/O.
 
-``docs/verdict-rules.md`` states every rule, its precedence (``decided_by``) and where it
-lives here.
+Every rule, its precedence (``decided_by``) and where it lives: ``docs/verdict-rules.md``.
 """
 
 from __future__ import annotations

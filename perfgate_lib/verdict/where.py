@@ -1,10 +1,6 @@
-"""Where the instructions went: gate 0's function delta as a comment section and as text.
-
-Pure: both renderings take a run's ``profile/attribution.json``. Counts are instructions
-(``12.3M instr``); each row's Δ is treatment − control. Function names and files come
-from the code under test and are escaped as untrusted text. The method:
-``docs/attribution.md``.
-"""
+"""Where the instructions went: gate 0's function delta (``profile/attribution.json``) as
+a comment section and as terminal text; instructions, Δ = treatment − control; names
+from the code under test are untrusted. The method: ``docs/attribution.md``."""
 
 from __future__ import annotations
 
@@ -81,8 +77,7 @@ class CpuAnswer(TypedDict):
 
 @dataclass(frozen=True)
 class WhereFacts:
-    """The section's facts, as ``compare_context.json``'s ``comment.where`` carries them:
-    never markdown. ``per_file``: the assessment's CPU answers, for the agreement lines."""
+    """The section's facts (``comment.where``), never markdown; ``per_file``: CPU answers."""
 
     attribution: Attribution
     per_file: dict[Text, CpuAnswer] = field(default_factory=dict)
@@ -91,10 +86,8 @@ class WhereFacts:
 def read_where(
     attribution: Mapping[str, Any], per_file: Mapping[str, Any], source: str
 ) -> WhereFacts:
-    """:class:`WhereFacts` of an attribution and assessment.json's ``per_file``, holding
-    what the section shows: the listed rows, the rows of assessed files (the agreement
-    lines) and the files' CPU answers with their evidence. A bad value is a UsageError
-    naming ``source`` and its field."""
+    """:class:`WhereFacts` of an attribution and assessment.json's ``per_file``, keeping the
+    rows the section shows; a bad value is a UsageError naming ``source`` and its field."""
     answers = {
         str(path): {"cpu": a["cpu"], "evidence": {"cpu": (a.get("evidence") or {}).get("cpu", [])}}
         for path, a in per_file.items()
@@ -111,14 +104,13 @@ def read_where(
 
 
 def _in_files(row: Mapping[str, Any], paths: Iterable[str]) -> bool:
-    """True when the row's function is defined in one of ``paths`` (repository paths;
-    a row names its file from the package root, e.g. ``zephyr/shuffle.py``)."""
+    """Whether the row's function is defined in one of ``paths`` (a row's file is relative)."""
     file = row.get("file")
     return bool(file) and any(p == file or p.endswith("/" + str(file)) for p in paths)
 
 
 def _plain(text: object) -> str:
-    """Text for a terminal: control characters (escape sequences) shown as ``?``."""
+    """Terminal text: control characters (escape sequences) shown as ``?``."""
     return _CONTROL.sub("?", str(text))
 
 
@@ -159,7 +151,6 @@ def reconcile_line(stage: Mapping[str, Any], rows: list[Mapping[str, Any]]) -> s
 
 
 def _listed(stage: Mapping[str, Any], max_rows: int | None) -> list[Mapping[str, Any]]:
-    """The stage's listed rows, at most ``max_rows`` (None: all)."""
     return [r for r in stage.get("rows", []) if r.get("listed")][:max_rows]
 
 
@@ -178,8 +169,8 @@ def _pr_cell(row: Mapping[str, Any]) -> str:
 def stage_markdown(
     stage: Mapping[str, Any], max_rows: int = MAX_ROWS, per_file: Mapping[str, Any] | None = None
 ) -> str:
-    """One stage's table (at most ``max_rows`` rows), its reconciling line and, given
-    assessment.json's ``per_file``, whether the profile agrees with it (:func:`agreement`)."""
+    """One stage's table (at most ``max_rows`` rows), its reconciling line and
+    :func:`agreement` lines."""
     rows = _listed(stage, max_rows)
     lines = [
         f"**{md_escape(stage['stage'])}** ({_view(stage)}, exclusive instructions): "
@@ -210,9 +201,8 @@ def where_markdown(
     max_rows: int = MAX_ROWS,
     per_file: Mapping[str, Any] | None = None,
 ) -> str:
-    """The folded comment section ("" when there is nothing to show), at most
-    ``max_bytes`` (UTF-8): rows are dropped from the largest table first until it fits.
-    ``per_file`` (assessment.json's) adds the assessment-vs-profile lines."""
+    """The folded comment section ("" for none) within ``max_bytes`` (UTF-8): rows are
+    dropped from the largest table first until it fits."""
     if not attribution:
         return ""
     if attribution.get("error"):
@@ -260,8 +250,7 @@ def where_text(
     max_rows: int | None = None,
     per_file: Mapping[str, Any] | None = None,
 ) -> str:
-    """The tables as plain text for a terminal (``perfgate explain``); ``per_file``
-    (assessment.json's) adds the assessment-vs-profile lines."""
+    """The tables as plain text for a terminal (``perfgate explain``)."""
     stages = attribution.get("stages") or {}
     if stage is not None:
         if stage not in stages:
@@ -297,11 +286,8 @@ def where_text(
 
 
 def agreement(stage: Mapping[str, Any], per_file: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """For each assessed Python file (``per_file`` is assessment.json's): its "Affects CPU?"
-    answer against the Σ Δ (instructions) of its functions' rows, in percent of the stage's
-    control count, with ``status`` ``agrees``, ``disagrees`` or ``not seen``
-    (``docs/attribution.md``, "Does the profile agree with the assessment?").
-    """
+    """Each assessed Python file's "Affects CPU?" answer against its functions' Σ Δ in % of
+    the stage's control count: ``agrees``, ``disagrees`` or ``not seen`` (``docs/attribution.md``)."""
     out = []
     control = stage.get("control_total") or 0
     for path, answers in sorted(per_file.items()):
@@ -344,7 +330,6 @@ def agreement(stage: Mapping[str, Any], per_file: Mapping[str, Any]) -> list[dic
 
 
 def _short(text: str, limit: int = 160) -> str:
-    """One line of evidence, at most ``limit`` characters."""
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
