@@ -28,7 +28,7 @@ from perfgate_lib.gate.runsettings import parse_flags
 # What the kit passes to marin's scripts (runners/iris.py) and to the iris CLI.
 SUBMIT_FLAGS = ("--gate", "--pr", "--cwd", "--status-out", "--iris-config")
 COLLECT_FLAGS = ("--job-id", "--status", "--out", "--iris-config")
-MONITOR_COMMANDS = {  # what runners/iris_tools.py passes to iris_monitor.py
+MONITOR_COMMANDS = {  # what runners/iris.py passes to iris_monitor.py
     "wait": (
         "--job-id",
         "--iris-config",
