@@ -101,12 +101,12 @@ def describe(exc: BaseException) -> str:
 # ---------------------------------------------------------------------- retries
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How transient storage answers are retried. Times in seconds."""
+    """How transient storage answers are retried (``storage_retry_*`` of gate_common.yaml)."""
 
-    attempts: int = 4
-    first_wait_s: float = 0.5
+    attempts: int = 4  # the first one included
+    first_wait_s: float = 0.5  # seconds, doubled each retry up to max_wait_s
     max_wait_s: float = 4.0
-    credentials_check_s: float = 2.0
+    credentials_check_s: float = 2.0  # seconds google-auth may take to find credentials
 
     def wait(self, retry: int) -> float:
         """Seconds to wait before retry number ``retry`` (1-based)."""
