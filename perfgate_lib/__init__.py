@@ -12,25 +12,15 @@ _os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
 
 __version__ = "0.1.0"
 
-PROJECT_ROOT = _Path(__file__).resolve().parent.parent
-"""The folder above the package: the kit's checkout when installed from a clone."""
+PROJECT_ROOT = _Path(__file__).resolve().parent.parent  # the checkout, installed from a clone
 
 
 def bundled(name: str) -> _Path:
-    """The kit's bundled folder ``notebooks`` or ``parameters``.
-
-    In a wheel they ship inside the package (``perfgate_lib/notebooks``, read with
-    importlib.resources); in an editable install from a clone they are the checkout's
-    top-level folders of the same name.
-    """
+    """The kit's bundled folder ``notebooks`` or ``parameters``: inside the package in a
+    wheel, else the checkout's top-level folder of that name."""
     packaged = _resources.files(__name__) / name
-    if packaged.is_dir():
-        return _Path(str(packaged))
-    return PROJECT_ROOT / name
+    return _Path(str(packaged)) if packaged.is_dir() else PROJECT_ROOT / name
 
 
-SENTINEL = "<!-- zephyr-perf-gate -->"
-"""First line of every comment the kit posts; re-runs find and replace it."""
-
-MAX_COMMENT_CHARS = 65_536
-"""GitHub's cap on an issue comment body, in characters."""
+SENTINEL = "<!-- zephyr-perf-gate -->"  # first line of every comment the kit posts
+MAX_COMMENT_CHARS = 65_536  # GitHub's cap on an issue comment body, in characters

@@ -1,14 +1,14 @@
-"""The ``perfgate`` command. Sub-commands load lazily so start-up stays fast.
-
-Each sub-command lives in ``perfgate_lib/commands/<name>.py`` as ``command``. A
-:class:`~perfgate_lib.errors.PerfgateError` prints one line and exits with its code; any
-other exception is a crash (:mod:`perfgate_lib.io.crash`): exit 4, never 1. Everything
-the process prints is redacted. Exit codes: README.md.
+"""The ``perfgate`` command; each sub-command is ``command`` in its lazily imported
+``perfgate_lib/commands/<name>.py``. A :class:`~perfgate_lib.errors.PerfgateError` prints
+one line and exits with its code; any other exception is a crash (exit 4, never 1).
+Everything printed is redacted and cannot be a workflow command (docs/security.md).
 """
 
 from __future__ import annotations
 
 import importlib
+import os
+import re
 import sys
 import traceback
 from typing import Any, TextIO
@@ -16,14 +16,15 @@ from typing import Any, TextIO
 import click
 
 from perfgate_lib.errors import EXIT_COULD_NOT_RUN, PerfgateError
-from perfgate_lib.io import crash
+from perfgate_lib.io import rundir
 from perfgate_lib.io.redaction import redact
-from perfgate_lib.io.rundir import utc_stamp
-from perfgate_lib.io.runnerlog import RunnerSafe
+from perfgate_lib.mdtext import WORD_JOINER
 
 _MODULES = "assess baseline compare demo doctor explain history local_ab post run runs trigger"
 COMMANDS = {module.replace("_", "-"): module for module in _MODULES.split()}
 """Command name -> its module under perfgate_lib.commands (``local-ab``: ``local_ab``)."""
+_BREAKS = "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"  # where the runner or Python ends a line
+_LINE_HEAD = re.compile(rf"([{_BREAKS}][^\S{_BREAKS}]*):")
 
 
 class LazyGroup(click.Group):
@@ -61,23 +62,31 @@ def cli() -> None:
 
 
 class RedactingStream:
-    """A text stream that redacts every write before passing it on, and keeps it from
-    starting a GitHub Actions workflow command (:class:`~perfgate_lib.io.runnerlog.RunnerSafe`)."""
+    """A text stream that redacts every write, and puts a word joiner (invisible, not blank
+    to the runner) before the ``:`` that opens a line and inside each ``##[``, so no write
+    starts a GitHub Actions workflow command. It remembers the end of the last write, so a
+    command split over two writes is caught too."""
 
     def __init__(self, inner: TextIO) -> None:
         self._inner = inner
-        self._runner_safe = RunnerSafe()
+        self._tail = "\n"  # the stream starts at a line start
 
     def write(self, text: str) -> int:
         self._inner.write(self._runner_safe(redact(text)) if isinstance(text, str) else text)
         return len(text)
 
+    def _runner_safe(self, text: str) -> str:
+        safe = (self._tail + text).replace("##[", "##" + WORD_JOINER + "[")
+        safe = _LINE_HEAD.sub(lambda m: m.group(1) + WORD_JOINER + ":", safe)
+        out = safe[len(self._tail) :]  # insertions all fall in the new text
+        last = max(safe.rfind(c) for c in _BREAKS)
+        line = safe[last:] if last >= 0 else ""
+        blank = line and not line[1:].strip() and len(line) < 1000
+        self._tail = line if blank else safe[-2:]
+        return out
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
-
-
-def _command_name(argv: list[str]) -> str:
-    return next((a for a in argv if a in COMMANDS), "")
 
 
 def _exit_code(exc: SystemExit) -> int:
@@ -91,7 +100,7 @@ def run(argv: list[str] | None = None) -> int:
     """Run one command; returns its exit code and never raises (but KeyboardInterrupt)."""
     args = list(sys.argv[1:] if argv is None else argv)
     _debug_flag[0] = False
-    crash.forget_run_dir()
+    rundir.forget_run_dir()
     try:
         cli.main(args=args, prog_name="perfgate", standalone_mode=False)
     except SystemExit as exc:  # commands exit with their verdict's code
@@ -108,11 +117,12 @@ def run(argv: list[str] | None = None) -> int:
         click.echo(f"perfgate: {exc}", err=True)
         return exc.exit_code
     except Exception as exc:  # noqa: BLE001 - a crash: one line, traceback to a file
-        debug = _debug_flag[0] or crash.debug_enabled()
-        where = crash.write_traceback(exc, utc_stamp())
+        debug = _debug_flag[0] or os.environ.get("PERFGATE_DEBUG", "") not in ("", "0")
+        where = rundir.write_traceback(exc, rundir.utc_stamp())
         if debug:
             traceback.print_exception(exc, file=sys.stderr)
-        click.echo(crash.crash_line(exc, _command_name(args), where, debug), err=True)
+        command = next((a for a in args if a in COMMANDS), "")
+        click.echo(rundir.crash_line(exc, command, where, debug), err=True)
         return EXIT_COULD_NOT_RUN
     return 0
 

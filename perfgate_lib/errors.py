@@ -1,8 +1,5 @@
-"""Errors the kit raises, each with the process exit code it maps to.
-
-Exit codes (README.md, "Exit codes"): 0 pass/warn/skip, 1 fail, 2 usage error, 3 inconclusive,
-4 could not run (bad input, no baseline, halted by local checks, unreachable storage, and
-any unexpected exception: see :mod:`perfgate_lib.io.crash`). 1 is only ever a fail verdict.
+"""Errors the kit raises, each with the process exit code it maps to (README.md, "Exit
+codes"); 1 is only ever a fail verdict.
 """
 
 from __future__ import annotations
@@ -13,13 +10,12 @@ EXIT_USAGE = 2
 EXIT_INCONCLUSIVE = 3
 EXIT_COULD_NOT_RUN = 4
 
-EXIT_BY_VERDICT = {
+EXIT_BY_VERDICT = {  # a warn passes
     "pass": EXIT_PASS,
     "warn": EXIT_PASS,
     "fail": EXIT_FAIL,
     "inconclusive": EXIT_INCONCLUSIVE,
 }
-"""Exit code of each verdict (a warn passes)."""
 
 
 class PerfgateError(Exception):
@@ -40,32 +36,34 @@ def usage_at(source: str, key: str | None, problem: str) -> UsageError:
 
 
 def require_valid(obj: object, checks: dict[str, bool], what: str) -> None:
-    """Raise :class:`UsageError` naming the first field of ``obj`` whose check is False
-    (``checks``: field name -> its value is valid); ``what`` names ``obj`` in the message."""
+    """Raise :class:`UsageError` naming the first field of ``obj`` (``what``) whose check
+    (``checks``: field name -> valid) is False."""
     for name, ok in checks.items():
         if not ok:
             raise UsageError(f"{what}: invalid {name}={getattr(obj, name)!r}")
 
 
-class ReportError(PerfgateError):
+class _FileError(PerfgateError):
+    """A file is unreadable or malformed: ``bad <what> FILE: field 'F': problem``."""
+
+    what = "file"
+
+    def __init__(self, source: str, field: str | None, problem: str) -> None:
+        self.source, self.field, self.problem = source, field, problem
+        where = f"{source}: field '{field}'" if field else source
+        super().__init__(f"bad {self.what} {where}: {problem}")
+
+
+class ReportError(_FileError):
     """A perf report is unreadable or malformed; names the file and the field."""
 
-    def __init__(self, source: str, field: str | None, problem: str) -> None:
-        self.source = source
-        self.field = field
-        self.problem = problem
-        where = f"{source}: field '{field}'" if field else source
-        super().__init__(f"bad perf report {where}: {problem}")
+    what = "perf report"
 
 
-class ConfigError(PerfgateError):
+class ConfigError(_FileError):
     """A parameters file (thresholds.yaml, gate<N>.yaml, ...) is malformed."""
 
-    def __init__(self, source: str, field: str | None, problem: str) -> None:
-        self.source = source
-        self.field = field
-        where = f"{source}: field '{field}'" if field else source
-        super().__init__(f"bad parameters file {where}: {problem}")
+    what = "parameters file"
 
 
 class GitHubError(PerfgateError):
@@ -81,8 +79,7 @@ class SecretFound(PerfgateError):
 
 
 class StorageError(PerfgateError):
-    """A ``gs://`` / ``https://`` location could not be used: credentials, network or
-    permission. ``kind`` says which; the message is one line with the URL."""
+    """A ``gs://`` / ``https://`` location could not be used; ``kind`` says why."""
 
     def __init__(self, url: str, kind: str, detail: str, doing: str = "read") -> None:
         self.url = url

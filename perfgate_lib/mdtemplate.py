@@ -1,10 +1,6 @@
-"""The kit's PR comments as jinja2 templates: ``perfgate_lib/templates/<kind>.md.j2``, one
-per comment kind (partials start with ``_``).
-
-Every ``{{ value }}`` passes through :func:`escape` (jinja's ``finalize``) and is escaped
-for markdown unless it is :class:`Trusted`, so a template cannot forget to escape a PR's
-string. ``plain`` removes control and format characters (one line, no bidi overrides).
-The rule: ``docs/security.md``.
+"""The kit's PR comments as jinja2 templates, ``perfgate_lib/templates/<kind>.md.j2``
+(partials start with ``_``); every value is escaped unless :class:`Trusted`
+(``docs/security.md``).
 """
 
 from __future__ import annotations
@@ -28,8 +24,7 @@ class Trusted(str):
 
 
 def escape(value: object) -> str:
-    """The one escaping rule of every template: :class:`Trusted` as is, anything else
-    through :func:`~perfgate_lib.mdtext.md_escape` (one line, no markup)."""
+    """Every template's ``finalize``: :class:`Trusted` as is, anything else escaped."""
     return value if isinstance(value, Trusted) else md_escape(value)
 
 

@@ -1,8 +1,5 @@
-"""Markdown text helpers: escaping untrusted strings and formatting figures.
-
-:func:`md_escape` neutralises pipes, backticks, HTML, markdown punctuation and
-``@mentions``; :func:`md_code` / :func:`md_fence` break every ``<!`` with an invisible
-word joiner instead, so no echoed text can open an HTML comment (``docs/security.md``).
+"""Markdown text helpers: escaping untrusted strings (the rule: ``docs/security.md``) and
+formatting figures.
 """
 
 from __future__ import annotations
@@ -15,18 +12,18 @@ _MD_ESCAPES = str.maketrans(
     {**_ENTITY, **{ch: "\\" + ch for ch in "\\*_[]~"}, "\r": " ", "\n": " ", "\t": " "}
 )
 _NOT_PLAIN = ("Cc", "Cf", "Zl", "Zp")  # controls, format characters, line separators
-WORD_JOINER = "\u2060"
-"""Invisible; put between ``<`` and ``!`` so that echoed text cannot open ``<!--``."""
+WORD_JOINER = "\u2060"  # invisible: between ``<`` and ``!``, echoed text cannot open ``<!--``
 
 
 def no_html_comment(text: str) -> str:
     """``text`` with every ``<!`` broken by a word joiner: it cannot open an HTML comment
-    (nor a ``<!DOCTYPE``/CDATA section) in a raw comment body, and renders the same."""
+    (nor ``<!DOCTYPE``, CDATA) in a raw comment body, and renders the same."""
     return text.replace("<!", "<" + WORD_JOINER + "!")
 
 
 def md_escape(text: object) -> str:
-    """Escape untrusted text for inline markdown (tables included), on one line."""
+    """Untrusted text for inline markdown (tables included) on one line: pipes, backticks,
+    HTML, markdown punctuation and ``@mentions`` neutralised."""
     return str(text).translate(_MD_ESCAPES)
 
 
@@ -35,8 +32,7 @@ def _longest_backticks(text: str) -> int:
 
 
 def md_code(text: object) -> str:
-    """Inline code span that cannot be broken out of (one line, no ``<!``); pipes stay
-    table-safe."""
+    """Inline code span that cannot be broken out of (one line, no ``<!``, table-safe)."""
     value = no_html_comment(re.sub(r"[\r\n]", " ", str(text))).replace("|", "\u2758")
     ticks = "`" * (_longest_backticks(value) + 1)
     pad = " " if value.startswith("`") or value.endswith("`") else ""
@@ -56,14 +52,11 @@ def fmt_duration(seconds: float | None) -> str:
         return "—"
     if seconds < 10 and not float(seconds).is_integer():
         return f"{seconds:.1f}s"
-    total = int(round(seconds))
-    hours, rest = divmod(total, 3600)
+    hours, rest = divmod(int(round(seconds)), 3600)
     minutes, secs = divmod(rest, 60)
     if hours:
         return f"{hours}h {minutes:02d}m {secs:02d}s"
-    if minutes:
-        return f"{minutes}m {secs:02d}s"
-    return f"{secs}s"
+    return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
 
 
 def fmt_age(hours: float | None) -> str:
@@ -103,8 +96,7 @@ def fmt_counts(counts: dict[str, int]) -> str:
 
 def plain(text: object) -> str:
     """One line of plain text: control and format characters (newlines, bidi overrides,
-    line separators) replaced, so untrusted text cannot start a new line or reorder what
-    follows, in a comment or on a terminal (no escape sequence)."""
+    line separators, escape sequences) replaced, in a comment or on a terminal."""
     out = []
     for ch in str(text):
         cat = unicodedata.category(ch)

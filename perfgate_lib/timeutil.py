@@ -24,19 +24,16 @@ def iso(value: dt.datetime | None, *, ms: bool = False) -> str | None:
 
 
 def parse_time(value: Any) -> dt.datetime | None:
-    """A UTC datetime from ISO-8601 (``Z`` or an offset; naive means UTC), the compact
-    ``YYYYMMDDTHHMMSSZ``, epoch milliseconds or seconds, or iris's ``{"epoch_ms": ...}``;
-    None when empty or unparsable."""
+    """A UTC datetime from ISO-8601 (naive means UTC), ``YYYYMMDDTHHMMSSZ``, epoch ms or
+    seconds, or iris's ``{"epoch_ms": ...}``; None when empty or unparsable."""
     if value is None or value == "" or value == {}:
         return None
     if isinstance(value, dict):
-        for key in ("epoch_ms", "epochMs"):
-            if key in value:
-                try:
-                    return parse_time(int(value[key]))
-                except (TypeError, ValueError):
-                    return None
-        return None
+        key = next((k for k in ("epoch_ms", "epochMs") if k in value), None)
+        try:
+            return None if key is None else parse_time(int(value[key]))
+        except (TypeError, ValueError):
+            return None
     if isinstance(value, int | float) and not isinstance(value, bool):
         if value <= 0:
             return None

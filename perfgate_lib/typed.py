@@ -1,8 +1,5 @@
-"""Reading untyped data (JSON, YAML) into typed models with pydantic, one error per problem.
-
-:func:`read_model` validates ``data`` as a dataclass (stdlib or pydantic) and turns the
-first problem into the caller's error, with the field's path named the way the data
-spells it: ``intervals.fuzzy_dups.call``, ``local_checks[1].run``.
+"""Reading untyped data (JSON, YAML) into typed models with pydantic: strict JSON field
+types, and one error per problem naming the field's path as the data spells it.
 """
 
 from __future__ import annotations
@@ -12,25 +9,18 @@ from typing import Annotated, Any
 
 import pydantic
 
-FORBID_EXTRA = pydantic.ConfigDict(extra="forbid")
-"""A model's config when a key it does not name is an error (a typo must not pass)."""
+FORBID_EXTRA = pydantic.ConfigDict(extra="forbid")  # a key the model does not name: an error
+# Strict: a bool or a string is never a number, a number never text; an int is a float.
 Number = Annotated[float, pydantic.Strict()]
-"""A JSON number (an int is taken as a float; a bool or a string is refused)."""
 Whole = Annotated[int, pydantic.Strict()]
-"""A JSON whole number (a float, a bool or a string is refused)."""
 Text = Annotated[str, pydantic.Strict()]
-"""A JSON string (a number is refused, not turned into text)."""
 NonEmptyText = Annotated[Text, pydantic.StringConstraints(strip_whitespace=True, min_length=1)]
-"""A required string, stripped, not empty."""
 PositiveNumber = Annotated[Number, pydantic.Field(gt=0)]
-"""A positive number (an int is taken as a float; a bool or a string is refused)."""
 PositiveWhole = Annotated[Whole, pydantic.Field(gt=0)]
-"""A positive whole number (a float, a bool or a string is refused)."""
 
 
 def one_of(*choices: str) -> Any:
-    """A field's check that its value is one of ``choices``:
-    ``Annotated[str, one_of("iris", "replay")]``."""
+    """A field's check that its value is one of ``choices``: ``one_of("iris", "replay")``."""
 
     def check(value: str) -> str:
         if value not in choices:
@@ -44,15 +34,13 @@ UNKNOWN_KEY = ("extra_forbidden", "unexpected_keyword_argument")
 
 
 def field_path(loc: tuple[int | str, ...]) -> str:
-    """``("intervals", "fuzzy_dups", "call")`` -> ``intervals.fuzzy_dups.call``;
-    list positions as ``[1]``."""
+    """``("checks", 1, "run")`` -> ``checks[1].run``."""
     return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
 
 
 def read_model[T](model: type[T], data: Any, fail: Callable[[str | None, str], Exception], /) -> T:
-    """``data`` as ``model``; the first problem raises ``fail(field, problem)`` (``field``
-    None for the whole value). The problem is pydantic's own words and the value given:
-    ``input should be 'pass', 'warn', 'fail' or 'undecided', got 'PASS'``."""
+    """``data`` as ``model``; the first problem raises ``fail(field or None, problem)``,
+    the problem in pydantic's words with the value given (``input should be ..., got 'X'``)."""
     try:
         return pydantic.TypeAdapter(model).validate_python(data)
     except pydantic.ValidationError as exc:

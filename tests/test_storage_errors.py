@@ -18,13 +18,13 @@ from collections.abc import Iterator
 import pytest
 
 from perfgate_lib.errors import ReportError, StorageError
-from perfgate_lib.io import cloudauth, storage, storage_retry
-from perfgate_lib.io.storage_errors import CREDENTIALS, NETWORK, NOT_FOUND, TRANSIENT, classify
+from perfgate_lib.io import storage
+from perfgate_lib.io.storage import CREDENTIALS, NETWORK, NOT_FOUND, TRANSIENT, classify
 from perfgate_lib.verdict.report import load_report
 from tests.conftest import REPO_ROOT
 
 REPORT = json.dumps({"iris_job_id": "/j/1", "wall_seconds_total": 10.0}).encode()
-FAST = storage_retry.RetryPolicy(attempts=3, first_wait_s=0.01, max_wait_s=0.02)
+FAST = storage.RetryPolicy(attempts=3, first_wait_s=0.01, max_wait_s=0.02)
 NO_CREDENTIALS_URL = "gs://nonexistent-bucket-xyz/r.json"
 
 
@@ -51,13 +51,13 @@ class Answers(http.server.BaseHTTPRequestHandler):
 def retry_waits(monkeypatch) -> list[float]:
     """The waits (seconds) storage retries would sleep, recorded instead of slept."""
     waits: list[float] = []
-    monkeypatch.setitem(storage_retry.with_retries.__kwdefaults__, "sleep", waits.append)
+    monkeypatch.setitem(storage.with_retries.__kwdefaults__, "sleep", waits.append)
     return waits
 
 
 @pytest.fixture
 def server(monkeypatch) -> Iterator[str]:
-    monkeypatch.setattr(storage_retry, "retry_policy", lambda: FAST)
+    monkeypatch.setattr(storage, "retry_policy", lambda: FAST)
     Answers.plan, Answers.seen = [], []
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Answers)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
@@ -86,9 +86,9 @@ def no_credentials_env(tmp_path) -> dict[str, str]:
 
 
 def test_the_retry_bound_lives_in_gate_common():
-    storage_retry.retry_policy.cache_clear()
-    policy = storage_retry.retry_policy()
-    text = storage_retry.GATE_COMMON.read_text()
+    storage.retry_policy.cache_clear()
+    policy = storage.retry_policy()
+    text = storage.GATE_COMMON.read_text()
     assert f"storage_retry_attempts: {policy.attempts} " in text
     assert policy.attempts >= 2 and policy.wait(1) > 0 and policy.wait(10) == policy.max_wait_s
     assert policy.credentials_check_s < 5
@@ -113,7 +113,7 @@ def test_retries_wait_as_the_policy_says_and_name_the_attempts():
     after the last attempt says how many were made."""
     import aiohttp
 
-    policy = storage_retry.RetryPolicy(attempts=4, first_wait_s=0.5, max_wait_s=1.5)
+    policy = storage.RetryPolicy(attempts=4, first_wait_s=0.5, max_wait_s=1.5)
     waits: list[float] = []
     answers = iter([aiohttp.ServerDisconnectedError(), aiohttp.ServerDisconnectedError(), b"ok"])
 
@@ -124,7 +124,7 @@ def test_retries_wait_as_the_policy_says_and_name_the_attempts():
         return answer
 
     url = "gs://bucket/r.json"
-    assert storage_retry.with_retries(op, url, policy=policy, sleep=waits.append) == b"ok"
+    assert storage.with_retries(op, url, policy=policy, sleep=waits.append) == b"ok"
     assert waits == [0.5, 1.0]
 
     def always() -> bytes:
@@ -132,7 +132,7 @@ def test_retries_wait_as_the_policy_says_and_name_the_attempts():
 
     waits.clear()
     with pytest.raises(StorageError, match="still failing after 4 attempts") as info:
-        storage_retry.with_retries(always, url, policy=policy, sleep=waits.append)
+        storage.with_retries(always, url, policy=policy, sleep=waits.append)
     assert info.value.kind == TRANSIENT and waits == [0.5, 1.0, 1.5]
 
 
@@ -169,7 +169,7 @@ def test_gs_without_credentials_fails_fast(monkeypatch, tmp_path, retry_waits):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path / "gcloud"))
-    cloudauth._credentials_problem.cache_clear()
+    storage._credentials_problem.cache_clear()
     import google.auth  # noqa: F401 - imports warm: the time measured is the check
     import google.auth.compute_engine  # noqa: F401
 

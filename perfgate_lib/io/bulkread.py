@@ -9,26 +9,19 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from perfgate_lib.io import storage
-from perfgate_lib.io.storage_errors import TRANSIENT, classify
-from perfgate_lib.io.storage_retry import retry_policy
-
-CONCURRENCY = 32  # requests in flight against a real object store
-EMULATOR_CONCURRENCY = 4  # the GCS emulator serves one request at a time, listen backlog 5
 
 
 def default_concurrency() -> int:
-    """Requests in flight: 4 against a GCS emulator (``STORAGE_EMULATOR_HOST``; more
-    connections overflow its listen backlog and stall ~1 s each), else 32."""
-    return EMULATOR_CONCURRENCY if os.environ.get("STORAGE_EMULATOR_HOST") else CONCURRENCY
+    """Requests in flight: 4 against a GCS emulator (``STORAGE_EMULATOR_HOST``; it serves
+    one request at a time, and more connections overflow its listen backlog of 5 and stall
+    ~1 s each), else 32."""
+    return 4 if os.environ.get("STORAGE_EMULATOR_HOST") else 32
 
 
 def fetch_many(paths: Sequence[str], concurrency: int | None = None) -> dict[str, Any]:
-    """``{path: bytes}`` for each path, or the exception raised for that path.
-
-    All paths must share one filesystem. Async filesystems (gcsfs) get one batched
-    ``cat`` with ``concurrency`` (default :func:`default_concurrency`) requests in flight;
-    others a thread pool of that size.
-    """
+    """``{path: bytes}`` for each path, or the exception raised for that path. All paths
+    share one filesystem; an async one (gcsfs) gets batched ``cat`` calls, others a thread
+    pool, with ``concurrency`` (default :func:`default_concurrency`) requests in flight."""
     if not paths:
         return {}
     concurrency = concurrency or default_concurrency()
@@ -50,7 +43,7 @@ def fetch_many(paths: Sequence[str], concurrency: int | None = None) -> dict[str
 def _fetch_async(fs: Any, inner: dict[str, str], concurrency: int) -> dict[str, Any]:
     """One batched ``cat``; paths that failed with a transient answer are fetched again,
     as often as the storage retry policy allows."""
-    policy = retry_policy()
+    policy = storage.retry_policy()
     missing = FileNotFoundError("not returned by the filesystem")
     out: dict[str, Any] = {}
     todo = dict(inner)
@@ -61,7 +54,7 @@ def _fetch_async(fs: Any, inner: dict[str, str], concurrency: int) -> dict[str, 
         todo = {
             p: k
             for p, k in todo.items()
-            if isinstance(out[p], BaseException) and classify(out[p]) == TRANSIENT
+            if isinstance(out[p], BaseException) and storage.classify(out[p]) == storage.TRANSIENT
         }
         if not todo or attempt == policy.attempts:
             break
@@ -70,10 +63,8 @@ def _fetch_async(fs: Any, inner: dict[str, str], concurrency: int) -> dict[str, 
 
 
 def list_files(folder: str) -> list[str]:
-    """Every file under ``folder`` (recursive), sorted, spelled as ``folder`` + relative path.
-
-    Raises FileNotFoundError when ``folder`` is not a folder.
-    """
+    """Every file under ``folder`` (recursive), sorted, spelled as ``folder`` + relative
+    path; FileNotFoundError when ``folder`` is not a folder."""
 
     def find(fs: Any, inner: str) -> tuple[str, list[str]]:
         if not fs.isdir(inner):
@@ -82,8 +73,5 @@ def list_files(folder: str) -> list[str]:
 
     inner, found = storage.call(folder, "list", find)
     base = inner.rstrip("/")
-    out = []
-    for path in found:
-        rel = path[len(base) :].lstrip("/") if path.startswith(base) else path
-        out.append(storage.join(str(folder).rstrip("/"), *rel.split("/")))
-    return sorted(out)
+    rels = [path[len(base) :].lstrip("/") if path.startswith(base) else path for path in found]
+    return sorted(storage.join(str(folder).rstrip("/"), *rel.split("/")) for rel in rels)

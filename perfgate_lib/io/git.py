@@ -1,6 +1,5 @@
-"""Running git: one place for the command line (``git -C CHECKOUT ARGS``, text, no
-terminal prompt), its environment and its error text (:class:`GitError`). Used by the
-gate's treatment worktree, gate 0's two worktrees and the demo sandbox.
+"""Running git (``git -C CHECKOUT ARGS``, text, no terminal prompt) and its worktrees; a
+failure is a :class:`GitError` naming the command and the checkout.
 """
 
 from __future__ import annotations
@@ -26,10 +25,8 @@ def git(
     env: Mapping[str, str] | None = None,
     timeout: float | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``git -C checkout ARGS``; with ``check``, :class:`GitError` when it fails.
-
-    ``env`` adds to (never replaces) this process's environment; ``timeout`` is seconds.
-    """
+    """Run ``git -C checkout ARGS`` (``env`` added to ours, ``timeout`` in seconds); with
+    ``check``, :class:`GitError` when it fails."""
     try:
         proc = subprocess.run(
             ["git", "-C", str(checkout), *args],

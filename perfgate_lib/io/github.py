@@ -1,11 +1,6 @@
-"""GitHub access for the kit (PyGithub): PR data, the canonical comment, Actions artifacts.
-
-Settings come from the environment (``docs/configuration.md``); no token raises
-:class:`MissingToken` before any network call. Only the kit's own account's comments are
-ever read for state, edited or deleted. Every failure is a
-:class:`~perfgate_lib.errors.GitHubError` naming the repository, the PR and the token
-variable, never the token. Retries and the fail-fast budget (8 s):
-``docs/security.md``.
+"""GitHub access (PyGithub): PR data, the kit's one comment, Actions artifacts. Settings,
+retries and the kit's own account: ``docs/configuration.md``, ``docs/security.md``.
+Every failure is a :class:`~perfgate_lib.errors.GitHubError` that never holds the token.
 """
 
 from __future__ import annotations
@@ -32,7 +27,6 @@ DEFAULT_API_URL = "https://api.github.com"
 TOKEN_VARS = ("GITHUB_TOKEN", "GH_TOKEN")
 API_URL_VAR = "GITHUB_API_URL"
 LOGIN_VAR = "PERFGATE_GITHUB_LOGIN"
-ACTIONS_VAR = "GITHUB_ACTIONS"
 ACTIONS_LOGIN = "github-actions[bot]"  # the author of all a workflow's GITHUB_TOKEN does
 
 _REPO_RE = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
@@ -76,9 +70,8 @@ class GitHubSettings:
 
     @property
     def unreachable_budget(self) -> float:
-        """Seconds at most before an unreachable GitHub is an error: every try waits one
-        ``timeout``; urllib3 sleeps nothing before the first retry and
-        ``backoff_factor * 2**(n-1)`` (at most ``backoff_max``) before retry n >= 2."""
+        """Seconds at most before an unreachable GitHub is an error: one ``timeout`` a try;
+        urllib3 sleeps nothing before the first retry, then its backoff."""
         sleeps = sum(
             min(self.backoff_factor * 2 ** (n - 1), self.backoff_max)
             for n in range(2, self.connect_retries + 1)
@@ -89,7 +82,7 @@ class GitHubSettings:
     def from_env(
         cls, repo: str | None = None, env: Mapping[str, str] | None = None, **overrides: Any
     ) -> GitHubSettings:
-        """Settings from ``GITHUB_TOKEN``/``GH_TOKEN``, ``GITHUB_API_URL``, ``PERFGATE_GITHUB_LOGIN``."""
+        """Settings from the environment's token, API URL, login and ``GITHUB_ACTIONS``."""
         env = os.environ if env is None else env
         token_var = next((var for var in TOKEN_VARS if env.get(var, "").strip()), None)
         values: dict[str, Any] = {
@@ -98,10 +91,9 @@ class GitHubSettings:
             "token": env[token_var].strip() if token_var else None,
             "token_var": token_var,
             "login": env.get(LOGIN_VAR, "").strip() or None,
-            "actions": env.get(ACTIONS_VAR, "").lower() == "true",
+            "actions": env.get("GITHUB_ACTIONS", "").lower() == "true",
         }
-        values.update(overrides)
-        return cls(**values)
+        return cls(**{**values, **overrides})
 
     @property
     def server_url(self) -> str:
@@ -110,9 +102,7 @@ class GitHubSettings:
         if explicit:
             return explicit.rstrip("/")
         api = self.api_url.rstrip("/")
-        if api == DEFAULT_API_URL:
-            return "https://github.com"
-        return api.removesuffix("/api/v3")
+        return "https://github.com" if api == DEFAULT_API_URL else api.removesuffix("/api/v3")
 
     def run_url(self, run_id: str | int) -> str:
         """Web link of an Actions run of this repository."""
@@ -135,10 +125,6 @@ class GitHubSettings:
         }
 
 
-def _scrub(text: str, token: str | None) -> str:
-    return text.replace(token, "***") if token else text
-
-
 def _origin(url: str) -> tuple[str, str, int | None]:
     parts = urlsplit(url)
     port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
@@ -149,8 +135,7 @@ class GitHubClient:
     """A PyGithub client bound to one repository, with errors mapped to GitHubError."""
 
     def __init__(self, settings: GitHubSettings | None = None) -> None:
-        self.settings = settings or GitHubSettings.from_env()
-        s = self.settings
+        self.settings = s = settings or GitHubSettings.from_env()
         if not s.token:
             raise MissingToken(
                 f"no GitHub token: set {' or '.join(TOKEN_VARS)} (the {s.repo} API at "
@@ -180,34 +165,13 @@ class GitHubClient:
         return f"repository {self.settings.repo}" + (f", PR #{pr}" if pr is not None else "")
 
     def error(self, exc: BaseException, doing: str, pr: int | None = None) -> GitHubError:
-        """A GitHubError for ``exc`` raised while ``doing`` (names repo, PR, token variable;
-        a client always has a token: :class:`MissingToken` otherwise)."""
-        s = self.settings
-        where = self.where(pr)
-        var = s.token_hint
+        """A GitHubError for ``exc`` raised while ``doing``, naming the repository, the PR
+        and the token variable."""
+        s, where = self.settings, self.where(pr)
         if isinstance(exc, github.GithubException):
-            status = exc.status
             data = exc.data if isinstance(exc.data, dict) else {}
             message = str(data.get("message") or exc.message or "").strip()
-            detail = f"{status} {message}".strip()
-            if status == 401:
-                hint = f"the token in {var} was refused (expired, revoked or mistyped)"
-            elif status == 403 and "rate limit" in message.lower():
-                hint = f"GitHub rate limit still in force after {s.retries} retries; try later"
-            elif status == 403:
-                hint = (
-                    f"the token in {var} lacks permission here "
-                    "(needs pull requests/issues write for comments, actions read for artifacts)"
-                )
-            elif status == 404:
-                what = "the repository and PR number" if pr is not None else "the repository name"
-                hint = f"not found: check {what}, and that the token in {var} can see them"
-            elif status == 410:
-                hint = "gone (an expired artifact?)"
-            elif status >= 500:
-                hint = f"GitHub kept failing after {s.retries} retries; try later"
-            else:
-                hint = "GitHub rejected the request"
+            detail, hint = f"{exc.status} {message}".strip(), self._hint(exc.status, message, pr)
             text = f"GitHub {detail} while {doing} ({where}): {hint}"
         elif isinstance(exc, requests.exceptions.RetryError):
             text = (
@@ -218,9 +182,26 @@ class GitHubClient:
             text = f"cannot reach GitHub at {s.api_url} while {doing} ({where}): {exc}"
         else:
             text = f"GitHub call failed while {doing} ({where}): {exc}"
-        err = GitHubError(_scrub(text, s.token))
+        err = GitHubError(text.replace(s.token, "***") if s.token else text)
         err.status = getattr(exc, "status", None)  # type: ignore[attr-defined]
         return err
+
+    def _hint(self, status: int, message: str, pr: int | None) -> str:
+        """What an answer with HTTP ``status`` means, in the user's terms."""
+        var, retries = self.settings.token_hint, self.settings.retries
+        if status == 403 and "rate limit" in message.lower():
+            return f"GitHub rate limit still in force after {retries} retries; try later"
+        if status >= 500:
+            return f"GitHub kept failing after {retries} retries; try later"
+        what = "the repository and PR number" if pr is not None else "the repository name"
+        hints = {
+            401: f"the token in {var} was refused (expired, revoked or mistyped)",
+            403: f"the token in {var} lacks permission here (needs pull requests/issues write "
+            "for comments, actions read for artifacts)",
+            404: f"not found: check {what}, and that the token in {var} can see them",
+            410: "gone (an expired artifact?)",
+        }
+        return hints.get(status, "GitHub rejected the request")
 
     def call(self, doing: str, fn: Callable[[], _T], pr: int | None = None) -> _T:
         """Run ``fn`` mapping GitHub and network failures to GitHubError."""
@@ -280,16 +261,14 @@ class GitHubClient:
         )
 
     def configured_login(self) -> str | None:
-        """The kit's account when configured: ``PERFGATE_GITHUB_LOGIN`` (``auto``: asks
-        ``GET /user``), else ``github-actions[bot]`` under GitHub Actions; else None."""
+        """The kit's account when configured (docs/security.md), else None."""
         login = self.settings.login
         if login and login.lower() == "auto":
             return self.kit_login()
         return login or (ACTIONS_LOGIN if self.settings.actions else None)
 
     def kit_login(self, pr: int | None = None) -> str:
-        """The kit's own account: :meth:`configured_login`, else the token's account
-        (``GET /user``; an installation token cannot say, so name the variable to set)."""
+        """The kit's own account: :meth:`configured_login`, else the token's account."""
         if self._kit_login:
             return self._kit_login
         login = self.settings.login
@@ -298,7 +277,7 @@ class GitHubClient:
             try:
                 found = self.authenticated_login(pr)
             except GitHubError as exc:
-                if getattr(exc, "status", None) != 403:
+                if getattr(exc, "status", None) != 403:  # an installation token cannot say
                     raise
                 raise GitHubError(
                     f"{exc}. Set {LOGIN_VAR} to the account that posts the kit's comments "
@@ -328,15 +307,9 @@ class GitHubClient:
         max_bytes: int | None = None,
         limit_name: str = "artifact_max_bytes",
     ) -> bytes:
-        """GET ``url`` with the token; redirects leaving the API host get no token.
-
-        GitHub answers an artifact download with a 302 to a storage host off github.com
-        (a signed URL): the token must not travel there. 5xx answers are retried. The body
-        is streamed: past ``max_bytes`` (bytes) the download stops with a GitHubError
-        naming ``limit_name`` (parameters/limits.yaml).
-        """
+        """GET ``url``, 5xx retried; the token goes to the API host only, never along a
+        redirect to a storage host. Past ``max_bytes`` a GitHubError names ``limit_name``."""
         s = self.settings
-        api_origin = _origin(s.api_url)
         retry = Retry(
             **s.retry_args(),
             status_forcelist=list(range(500, 600)),
@@ -345,7 +318,6 @@ class GitHubClient:
             raise_on_redirect=False,
             raise_on_status=False,
         )
-        base_headers = {"User-Agent": "perfgate", "Accept": "application/vnd.github+json"}
         with requests.Session() as session:
             session.trust_env = False  # no netrc credentials either
             adapter = HTTPAdapter(max_retries=retry)
@@ -353,8 +325,8 @@ class GitHubClient:
             session.mount("https://", adapter)
             target = url
             for _hop in range(6):
-                headers = dict(base_headers)
-                if _origin(target) == api_origin:
+                headers = {"User-Agent": "perfgate", "Accept": "application/vnd.github+json"}
+                if _origin(target) == _origin(s.api_url):
                     headers["Authorization"] = f"Bearer {s.token}"
                 try:
                     resp = session.get(
@@ -415,8 +387,7 @@ class CommentResult:
 
 
 def check_body(body: str, source: str = "comment body", sentinel: str = SENTINEL) -> str:
-    """The body ready to send: redacted, sentinel first (added when missing), at most
-    65,536 chars."""
+    """The body ready to send: redacted, sentinel first, at most 65,536 characters."""
     body = redact(body)
     if not body.strip():
         raise UsageError(f"{source} is empty")
@@ -430,14 +401,6 @@ def check_body(body: str, source: str = "comment body", sentinel: str = SENTINEL
     return body
 
 
-def _order(comment: Any) -> tuple[Any, int]:
-    return (comment.created_at, comment.id)
-
-
-def _recency(comment: Any) -> tuple[Any, int]:
-    return (comment.updated_at or comment.created_at, comment.id)
-
-
 def _by(comment: Any, login: str) -> bool:
     user = comment.user
     return user is not None and str(user.login or "").lower() == login.lower()
@@ -446,11 +409,8 @@ def _by(comment: Any, login: str) -> bool:
 def sentinel_comments(
     client: GitHubClient, pr: int, *, sentinel: str = SENTINEL, login: str | None = None
 ) -> list[Any]:
-    """The kit's comments on the PR starting with ``sentinel`` (all pages), oldest first.
-
-    Only comments of ``login`` (default: :meth:`GitHubClient.kit_login`) count: another
-    account's comment is never the kit's, whatever its text.
-    """
+    """The PR's comments by ``login`` (default: the kit's account) that start with
+    ``sentinel`` (all pages), oldest first."""
     login = login or client.kit_login(pr)
     issue = client.repo.get_issue(pr)
     found = [
@@ -458,12 +418,12 @@ def sentinel_comments(
         for c in client.iterate("listing PR comments", issue.get_comments(), pr)
         if (c.body or "").startswith(sentinel) and _by(c, login)
     ]
-    return sorted(found, key=_order)
+    return sorted(found, key=lambda comment: (comment.created_at, comment.id))
 
 
 def kit_comment(client: GitHubClient, pr: int, *, sentinel: str = SENTINEL) -> Any | None:
-    """The PR's canonical kit comment (the oldest of the kit's sentinel comments, the one
-    :func:`upsert_comment` edits), or None. The one place the kit reads its state from."""
+    """The PR's canonical kit comment (the oldest sentinel comment, the one the kit edits
+    and reads its state from), or None."""
     found = sentinel_comments(client, pr, sentinel=sentinel)
     return found[0] if found else None
 
@@ -477,24 +437,17 @@ def upsert_comment(
     login: str | None = None,
     source: str = "comment body",
 ) -> CommentResult:
-    """Keep exactly one sentinel comment on ``pr`` carrying ``body``; returns what happened.
-
-    ``login`` defaults to the kit's account (:meth:`GitHubClient.kit_login`); only its
-    comments are edited or deleted. Race-safe: after writing, re-list; when several of the
-    kit's sentinel comments exist (a concurrent run posted too) keep the oldest, give it the
-    most recently written body, delete the rest.
-    """
+    """Keep exactly one sentinel comment of the kit's account on ``pr``, carrying ``body``.
+    Race-safe: after writing, re-list; of several (a concurrent run posted too) keep the
+    oldest, give it the most recently written body, delete the rest."""
     body = check_body(body, source, sentinel)
-    if login is None:
-        login = client.kit_login(pr)
+    login = login if login is not None else client.kit_login(pr)
     existing = sentinel_comments(client, pr, sentinel=sentinel, login=login)
     if existing:
         target = existing[0]
-        if target.body == body:
-            action = "unchanged"
-        else:
+        action = "unchanged" if target.body == body else "updated"
+        if action == "updated":
             client.call("updating the perf-gate comment", lambda: target.edit(body), pr)
-            action = "updated"
     else:
         issue = client.repo.get_issue(pr)
         target = client.call(
@@ -507,23 +460,25 @@ def upsert_comment(
                 f"{getattr(target.user, 'login', None)!r}, but the kit's account is {login!r}: "
                 f"set {LOGIN_VAR} to the account the token posts as ({client.where(pr)})"
             )
-
     current = sentinel_comments(client, pr, sentinel=sentinel, login=login)
-    removed: list[int] = []
-    if len(current) > 1:
-        keeper, newest = current[0], max(current, key=_recency)
-        if keeper.body != newest.body:
-            final_body = newest.body
-            client.call("updating the perf-gate comment", lambda: keeper.edit(final_body), pr)
-        for extra in current[1:]:
-            try:
-                extra.delete()
-            except github.UnknownObjectException:
-                continue  # the other run deleted it already
-            except (github.GithubException, requests.exceptions.RequestException) as exc:
-                raise client.error(exc, "deleting a duplicate perf-gate comment", pr) from None
-            removed.append(extra.id)
-        target = keeper
-    elif current:
-        target = current[0]
+    removed = _keep_oldest(client, pr, current) if len(current) > 1 else []
+    target = current[0] if current else target
     return CommentResult(action, target.id, target.html_url or target.url, tuple(removed))
+
+
+def _keep_oldest(client: GitHubClient, pr: int, comments: list[Any]) -> list[int]:
+    """Give the oldest comment the most recently written body, delete the others; their ids."""
+    keeper = comments[0]
+    newest = max(comments, key=lambda c: (c.updated_at or c.created_at, c.id))
+    if keeper.body != newest.body:
+        client.call("updating the perf-gate comment", lambda: keeper.edit(newest.body), pr)
+    removed = []
+    for extra in comments[1:]:
+        try:
+            extra.delete()
+        except github.UnknownObjectException:
+            continue  # the other run deleted it already
+        except (github.GithubException, requests.exceptions.RequestException) as exc:
+            raise client.error(exc, "deleting a duplicate perf-gate comment", pr) from None
+        removed.append(extra.id)
+    return removed

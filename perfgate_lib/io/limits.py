@@ -1,9 +1,5 @@
-"""Bounds on the work one input can cause, from ``parameters/limits.yaml``.
-
-Every hostile input (a perf report, a diff, a Python file, an Actions artifact, a local
-check's output) is bounded here. Past a bound the kit stops with
-:class:`LimitExceeded` (exit 4), which names the limit, the value seen and the file;
-the assessment instead marks a file past the parse budget "unsure: all yes".
+"""Bounds on the work one hostile input can cause (``parameters/limits.yaml``, with the
+rule in ``docs/security.md``); past one, :class:`LimitExceeded` (exit 4) names it.
 """
 
 from __future__ import annotations
@@ -22,8 +18,7 @@ LIMITS_FILE = "limits.yaml"
 
 @dataclass(frozen=True)
 class Limits:
-    """The bounds (bytes, counts, characters, lines; see limits.yaml for each), each a
-    required positive whole number."""
+    """The bounds (bytes, counts, characters, lines: see limits.yaml), each required."""
 
     report_max_bytes: PositiveWhole
     report_max_stages: PositiveWhole
@@ -42,10 +37,7 @@ class LimitExceeded(PerfgateError):
     """An input is past one of the bounds in limits.yaml (exit 4)."""
 
     def __init__(self, limit: str, seen: Any, bound: Any, where: str, what: str = "") -> None:
-        self.limit = limit
-        self.seen = seen
-        self.bound = bound
-        self.where = where
+        self.limit, self.seen, self.bound, self.where = limit, seen, bound, where
         detail = f"{what} " if what else ""
         super().__init__(
             f"{where}: {detail}{seen} is over the limit {limit}={bound} "

@@ -1,9 +1,6 @@
-"""The one place that calls papermill (:func:`run_notebook`).
-
-Parameter names are checked against the notebook's parameters cell (papermill only warns
-on a misspelling) and secret-looking ones refused. The executed notebook stays in the
-output folder, also when a cell fails (:class:`NotebookFailed`); every save of it goes
-through :func:`perfgate_lib.io.storage.write_text`, so its outputs are redacted.
+"""The one place that calls papermill (:func:`run_notebook`): parameter names are checked
+(papermill only warns on a misspelling; secret-looking ones are refused), and every save
+of the executed notebook, also of a failed one, goes through :mod:`storage` (redacted).
 """
 
 from __future__ import annotations
@@ -18,7 +15,7 @@ from typing import Any
 
 from perfgate_lib import bundled
 from perfgate_lib.errors import PerfgateError, UsageError
-from perfgate_lib.io import crash, storage
+from perfgate_lib.io import rundir, storage
 
 NOTEBOOKS_DIR = bundled("notebooks")
 KERNEL = "python3"
@@ -27,13 +24,12 @@ REDACTING_SCHEME = "perfgate-redacted::"  # papermill output paths through Redac
 
 
 class RedactingWriter:
-    """A papermill I/O handler: notebooks saved to ``perfgate-redacted::<path or URL>`` are
-    written with :func:`storage.write_text`, hence redacted."""
+    """A papermill I/O handler: ``perfgate-redacted::<path or URL>`` is read and written
+    with :mod:`storage`, so saved notebooks are redacted."""
 
     @staticmethod
     def write(buf: str, path: str) -> None:
-        real = path[len(REDACTING_SCHEME) :]
-        storage.write_text(real, buf.replace(REDACTING_SCHEME, ""))
+        storage.write_text(path[len(REDACTING_SCHEME) :], buf.replace(REDACTING_SCHEME, ""))
 
     @staticmethod
     def read(path: str) -> str:
@@ -46,13 +42,6 @@ class RedactingWriter:
     @staticmethod
     def listdir(path: str) -> list[str]:
         return storage.listdir(path[len(REDACTING_SCHEME) :])
-
-
-def _register_writer() -> None:
-    from papermill.iorw import papermill_io
-
-    if not any(scheme == REDACTING_SCHEME for scheme, _ in papermill_io._handlers):
-        papermill_io.register(REDACTING_SCHEME, RedactingWriter)
 
 
 class NotebookFailed(PerfgateError):
@@ -138,16 +127,17 @@ def run_notebook(
     """Execute bundled notebook ``name`` into ``out_dir``; returns the executed copy's path."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
+    from papermill.iorw import papermill_io
 
     parameters = dict(parameters or {})
     source = notebook_path(name)
     check_parameters(name, parameters)
     storage.makedirs(out_dir)
-    crash.note_run_dir(out_dir)  # a crash's traceback goes here
+    rundir.note_run_dir(out_dir)  # a crash's traceback goes here
     output = storage.join(out_dir, output_name or source.name)
-    # absolute: papermill changes the working folder while it runs
-    target = output if storage.is_url(output) else os.path.abspath(output)
-    _register_writer()
+    target = rundir.absolute(output)  # papermill changes the working folder while it runs
+    if not any(scheme == REDACTING_SCHEME for scheme, _ in papermill_io._handlers):
+        papermill_io.register(REDACTING_SCHEME, RedactingWriter)
     try:
         with _kernel_env() as manager:
             papermill.execute_notebook(

@@ -1,10 +1,5 @@
-"""Parameter files (``parameters/*.yaml``) and JSON inputs: reading them, checking fields.
-
-A parameters file is read into a pydantic dataclass (:func:`read_settings`): the types
-and bounds are declared on its fields (:mod:`perfgate_lib.typed`'s ``NonEmptyText``,
-``PositiveNumber``, ``PositiveWhole``), and the first problem becomes a
-:class:`~perfgate_lib.errors.ConfigError` naming the file and the field. A JSON input
-(:func:`read_json_object`) raises the caller's error, which names the file or argument.
+"""Parameter files (``parameters/*.yaml``, read into typed settings, docs/configuration.md)
+and JSON inputs; every problem names the file (or argument) and the field.
 """
 
 from __future__ import annotations
@@ -23,17 +18,15 @@ from perfgate_lib.io import storage
 from perfgate_lib.typed import read_model
 
 PARAMETERS_DIR = Path(os.environ.get("PERFGATE_PARAMETERS") or bundled("parameters"))
-"""The parameter files: the bundled ``parameters/``, or the operator's own folder named by
-``$PERFGATE_PARAMETERS`` (never a folder of the checkout under test, which a PR controls)."""
+"""The bundled ``parameters/`` or ``$PERFGATE_PARAMETERS`` (never the checkout's: a PR's)."""
 EXAMPLES_DIR = bundled("parameters") / "examples"
 """The bundled example data (reports, the assessment's offline example)."""
 
 
 def kit_path(path: str) -> str:
-    """A notebook's or command's relative default, found wherever the kit is installed:
-    ``path`` when it exists (or is empty, a URL or absolute); else, without a leading
-    ``../`` or ``./``, ``parameters/...`` in the bundled parameters, then the path under the
-    kit's checkout; else ``path`` unchanged, so the caller's error names what was given."""
+    """A relative default found wherever the kit is installed: ``path`` when it exists (or
+    is empty, a URL or absolute); else, without a leading ``../`` or ``./``, in the bundled
+    parameters, then under the kit's checkout; else ``path`` unchanged."""
     if not path or storage.is_url(path) or os.path.isabs(path) or os.path.exists(path):
         return path
     stripped = path.removeprefix("../").removeprefix("./")
@@ -63,10 +56,8 @@ def mapping(doc: Any, source: str) -> dict[str, Any]:
 
 
 def read_settings[T](model: type[T], doc: Any, source: str, /, **given: Any) -> T:
-    """A parameters file's mapping ``doc`` as ``model`` (a pydantic dataclass), with the
-    fields in ``given`` added. Keys the model does not name are left to other readers.
-    The first problem is a :class:`ConfigError` naming the file and the field, e.g.
-    ``local_checks[1].run``."""
+    """A parameters file's mapping ``doc``, plus ``given``, as ``model`` (a pydantic
+    dataclass); the first problem is a :class:`ConfigError` naming the file and field."""
     data = {**mapping(doc, source), **given}
     return read_model(model, data, lambda field, problem: ConfigError(source, field, problem))
 
@@ -83,8 +74,7 @@ def json_object(text: str, error: Callable[[str], Exception]) -> dict[str, Any]:
 
 
 def read_json_object(path: str, error: Callable[[str], Exception]) -> dict[str, Any]:
-    """The JSON object in the file at a path or fsspec URL; ``error(problem)`` is raised
-    when it is missing (``file not found``) or holds no JSON object."""
+    """The JSON object in the file at a path or URL, else ``error(problem)``."""
     try:
         text = storage.read_text(path)
     except FileNotFoundError as exc:

@@ -1,9 +1,5 @@
-"""Installed Python interpreters: find one that satisfies a ``requires-python`` specifier.
-
-Looks on ``PATH``, then under pyenv; each candidate runs once to report its version. Of
-those that satisfy the specifier, the oldest release line wins and within it the newest
-patch, so both sides of gate 0 get the same one for the same specifier. The search
-order: ``docs/zephyr-releases.md``.
+"""Installed Python interpreters: the one a ``requires-python`` specifier asks for, on
+``PATH`` or under pyenv (the search and the choice: ``docs/zephyr-releases.md``).
 """
 
 from __future__ import annotations
@@ -31,10 +27,7 @@ class Interpreter:
 
 
 def parse_requires(requires: str | None) -> SpecifierSet:
-    """The specifier set of a ``requires-python`` value ("" or None: any version).
-
-    Raises ValueError naming the bad value.
-    """
+    """The specifier set of a ``requires-python`` value ("" or None: any version)."""
     try:
         return SpecifierSet(requires or "")
     except InvalidSpecifier as exc:
@@ -44,32 +37,20 @@ def parse_requires(requires: str | None) -> SpecifierSet:
 def candidate_paths(
     path_env: str | None = None, pyenv_root: str | None = None
 ) -> list[tuple[str, str]]:
-    """``(path, source)`` of every interpreter file to try, PATH first, without duplicates.
-
-    ``path_env`` defaults to ``$PATH``; ``pyenv_root`` to ``$PYENV_ROOT`` or ``~/.pyenv``.
-    """
-    found: list[tuple[str, str]] = []
-    seen: set[str] = set()
-
-    def add(path: Path, source: str) -> None:
-        if not (path.is_file() and os.access(path, os.X_OK)):
-            return
-        key = os.path.realpath(path)  # /bin/python3 and /usr/bin/python3 are one file
-        if key not in seen:
-            seen.add(key)
-            found.append((str(path), source))
-
+    """``(path, source)`` of every interpreter file to try, PATH first, without duplicates."""
     path_value = os.environ.get("PATH", "") if path_env is None else path_env
     names = [f"python3.{minor}" for minor in reversed(_MINORS)] + ["python3"]
-    for folder in filter(None, path_value.split(os.pathsep)):
-        for name in names:
-            add(Path(folder) / name, "PATH")
+    folders = filter(None, path_value.split(os.pathsep))
+    tries = [(Path(folder) / name, "PATH") for folder in folders for name in names]
     root = pyenv_root or os.environ.get("PYENV_ROOT") or str(Path.home() / ".pyenv")
-    versions = Path(root) / "versions"
-    if versions.is_dir():
-        for install in sorted(versions.iterdir(), key=_name_key, reverse=True):
-            add(install / "bin" / "python3", "pyenv")
-    return found
+    if (Path(root) / "versions").is_dir():
+        installs = sorted((Path(root) / "versions").iterdir(), key=_name_key, reverse=True)
+        tries += [(install / "bin" / "python3", "pyenv") for install in installs]
+    found: dict[str, tuple[str, str]] = {}  # by real path: /bin/python3 is /usr/bin/python3
+    for path, source in tries:
+        if path.is_file() and os.access(path, os.X_OK):
+            found.setdefault(os.path.realpath(path), (str(path), source))
+    return list(found.values())
 
 
 def _name_key(path: Path) -> tuple[int, ...]:
@@ -78,14 +59,9 @@ def _name_key(path: Path) -> tuple[int, ...]:
 
 
 def _could_satisfy(path: str, spec: SpecifierSet) -> bool:
-    """False when the name alone (``python3.11``, ``versions/3.11.7/bin/python3``) says
-    the interpreter's line cannot satisfy ``spec``; True when the name does not tell."""
-    match = re.search(r"python(3\.\d+)$", path) or re.search(
-        r"/versions/(3\.\d+)(?:\.\d+)?[^/]*/bin/python3$", path
-    )
-    if not match:
-        return True
-    return _line_can_satisfy(match.group(1), spec)
+    """False when the name alone (``python3.11``) says its line cannot satisfy ``spec``."""
+    match = re.search(r"python(3\.\d+)$|/versions/(3\.\d+)(?:\.\d+)?[^/]*/bin/python3$", path)
+    return not match or _line_can_satisfy(match.group(1) or match.group(2), spec)
 
 
 def _line_can_satisfy(line: str, spec: SpecifierSet) -> bool:
@@ -112,23 +88,20 @@ def interpreter_version(path: str, timeout_s: float = 20.0) -> str | None:
 def installed_pythons(
     path_env: str | None = None, pyenv_root: str | None = None, requires: str | None = None
 ) -> list[Interpreter]:
-    """Every working interpreter among :func:`candidate_paths`, in search order; with
-    ``requires``, names that cannot satisfy it (``python3.11`` for ">=3.12") are not run."""
+    """Every working interpreter, in search order; names that cannot satisfy ``requires``
+    are not run."""
     spec = parse_requires(requires)
     found: list[Interpreter] = []
     for path, source in candidate_paths(path_env, pyenv_root):
-        if not _could_satisfy(path, spec):
-            continue
-        version = interpreter_version(path)
+        version = interpreter_version(path) if _could_satisfy(path, spec) else None
         if version:
             found.append(Interpreter(path, version, source))
     return found
 
 
 def choose(interpreters: list[Interpreter], requires: str | None) -> Interpreter | None:
-    """The interpreter satisfying ``requires`` of the oldest release line (3.12 before
-    3.13: the line a project is most surely tested on), newest patch within it; ties go to
-    the first found."""
+    """The interpreter satisfying ``requires`` of the oldest release line (the one a project
+    is most surely tested on), newest patch within it; ties go to the first found."""
     spec = parse_requires(requires)
     best: tuple[tuple[int, int], Version, Interpreter] | None = None
     for item in interpreters:
@@ -147,17 +120,14 @@ def choose(interpreters: list[Interpreter], requires: str | None) -> Interpreter
 def find_python(
     requires: str | None, path_env: str | None = None, pyenv_root: str | None = None
 ) -> Interpreter | None:
-    """An installed interpreter satisfying ``requires`` (see the module docstring)."""
+    """An installed interpreter satisfying ``requires``, else None."""
     return choose(installed_pythons(path_env, pyenv_root, requires), requires)
 
 
 def suggested_minor(requires: str | None) -> str | None:
     """The oldest ``3.N`` release line that satisfies ``requires`` ("3.12"), if any."""
     spec = parse_requires(requires)
-    for minor in _MINORS:
-        if _line_can_satisfy(f"3.{minor}", spec):
-            return f"3.{minor}"
-    return None
+    return next((f"3.{n}" for n in _MINORS if _line_can_satisfy(f"3.{n}", spec)), None)
 
 
 def install_hint(requires: str | None, where: str = "") -> str:

@@ -1,8 +1,5 @@
-"""Secret-shaped strings: the patterns, finding them and redacting them (pure, no I/O).
-
-:func:`redact` replaces each with ``[REDACTED <kind>]`` (of an ``Authorization`` header
-only the credential). Redacted serialised JSON (verdict.json, notebooks) stays valid
-JSON. The kinds, and every form of a secret value found: ``docs/security.md``.
+"""Secret-shaped strings: finding them and redacting them (pure, no I/O). Redacted JSON
+text (verdict.json, notebooks) stays valid JSON. What is redacted: ``docs/security.md``.
 """
 
 from __future__ import annotations
@@ -27,38 +24,28 @@ SECRET_ENV_NAME = re.compile(
 )
 _ESC = r"(?:\\{1,2})?"  # an optional markdown backslash, itself JSON-escaped or not
 
+_CREDENTIAL = r"[A-Za-z0-9._~+/\-]"
+_KEY_LINE = r"-----{} (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
+_HEADER = r"(?i)authorization['\"]?\s*[:=]\s*['\"]?(?:bearer|token|basic)\s+"
+
 # (kind, pattern, group to redact: 0 whole match, else the credential group)
-PATTERNS: tuple[tuple[str, re.Pattern[str], int], ...] = (
-    ("github-token", re.compile(rf"(?<![A-Za-z0-9])gh[pousr]{_ESC}_[A-Za-z0-9]{{30,}}"), 0),
-    (
-        "github-token",
-        re.compile(rf"(?<![A-Za-z0-9])github{_ESC}_pat{_ESC}_(?:[A-Za-z0-9]|{_ESC}_){{30,}}"),
-        0,
-    ),
-    (
-        "private-key",
-        re.compile(
-            r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
-            r"(?:[^\"<>]*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----)?",
-            re.DOTALL,
+PATTERNS: tuple[tuple[str, re.Pattern[str], int], ...] = tuple(
+    (kind, re.compile(pattern), group)
+    for kind, pattern, group in (
+        ("github-token", rf"(?<![A-Za-z0-9])gh[pousr]{_ESC}_[A-Za-z0-9]{{30,}}", 0),
+        (
+            "github-token",
+            rf"(?<![A-Za-z0-9])github{_ESC}_pat{_ESC}_(?:[A-Za-z0-9]|{_ESC}_){{30,}}",
+            0,
         ),
-        0,
-    ),
-    (
-        "authorization-header",
-        re.compile(
-            r"(?i)authorization['\"]?\s*[:=]\s*['\"]?(?:bearer|token|basic)\s+"
-            r"([A-Za-z0-9._~+/\-]{8,}=*)"
+        ("private-key", _KEY_LINE.format("BEGIN") + rf"(?:[^\"<>]*?{_KEY_LINE.format('END')})?", 0),
+        ("authorization-header", rf"{_HEADER}({_CREDENTIAL}{{8,}}=*)", 1),
+        (
+            "authorization-header",
+            rf"(?i)(?<![A-Za-z])bearer\s+((?={_CREDENTIAL}*\d){_CREDENTIAL}{{20,}}=*)",
+            1,
         ),
-        1,
-    ),
-    (
-        "authorization-header",
-        re.compile(
-            r"(?i)(?<![A-Za-z])bearer\s+((?=[A-Za-z0-9._~+/\-]*\d)[A-Za-z0-9._~+/\-]{20,}=*)"
-        ),
-        1,
-    ),
+    )
 )
 
 
@@ -68,14 +55,10 @@ def marker(kind: str) -> str:
 
 
 def secret_env_values(environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """``{name: value}`` of environment variables that look like secrets (see module doc)."""
+    """``{name: value}`` of environment variables whose name looks like a secret's."""
     env = os.environ if environ is None else environ
-    out = {}
-    for name, value in env.items():
-        value = value.strip()
-        if SECRET_ENV_NAME.search(name) and len(value) >= MIN_ENV_VALUE:
-            out[name] = value
-    return out
+    items = ((name, value.strip()) for name, value in env.items())
+    return {n: v for n, v in items if SECRET_ENV_NAME.search(n) and len(v) >= MIN_ENV_VALUE}
 
 
 def value_forms(value: str) -> set[str]:
@@ -192,8 +175,7 @@ def _env_secrets(values: tuple[tuple[str, str], ...]) -> tuple[_Secret, ...]:
 
 
 def env_secrets(environ: Mapping[str, str] | None = None) -> tuple[_Secret, ...]:
-    """Every secret env value (see :func:`secret_env_values`), the longest first, so a
-    value inside another is never cut in half."""
+    """Every secret env value, the longest first (a value inside another is not cut)."""
     values = secret_env_values(environ)
     ordered = sorted(values.items(), key=lambda item: len(item[1]), reverse=True)
     return _env_secrets(tuple(ordered))
@@ -214,12 +196,9 @@ def pattern_hits(text: str) -> list[tuple[int, str]]:
 
 
 def redact(text: str, environ: Mapping[str, str] | None = None) -> str:
-    """``text`` with every secret-shaped string replaced by its :func:`marker`.
-
-    Env values go first, longest value and form first (so an escaped or encoded form is
-    never cut in half);
-    for headers only the credential goes (``Authorization: Bearer [REDACTED ...]``).
-    """
+    """``text`` with every secret-shaped string replaced by its :func:`marker`: env values
+    first, the longest value and form first (so no form is cut in half); of a header only
+    the credential (``Authorization: Bearer [REDACTED ...]``)."""
     for secret in env_secrets(environ):
         spans = secret.spans(text)
         if spans:
@@ -234,8 +213,7 @@ def redact(text: str, environ: Mapping[str, str] | None = None) -> str:
 
 
 def _mask_from_group(group: int, mark: str) -> Callable[[re.Match[str]], str]:
-    """A ``re.sub`` replacement that keeps a match up to ``group`` and puts ``mark`` in
-    place of the rest (the secret; all of it for group 0)."""
+    """A ``re.sub`` replacement: the match up to ``group``, then ``mark`` (group 0: all)."""
 
     def mask(match: re.Match[str]) -> str:
         return match.group(0)[: match.start(group) - match.start(0)] + mark

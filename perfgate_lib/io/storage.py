@@ -1,78 +1,245 @@
-"""Paths and fsspec URLs alike: local paths, ``gs://`` (gcsfs), ``memory://``.
-
-Every function takes a local path or a URL. On URLs only transient answers are retried
-(:mod:`perfgate_lib.io.storage_retry`, bounded in ``gate_common.yaml``); no credentials, no
-network or a refused request fail at once with one line
-(:class:`~perfgate_lib.errors.StorageError`), a missing object with ``FileNotFoundError``.
-Writes create parent folders, and every text written (UTF-8 data) passes through
-:func:`perfgate_lib.io.redaction.redact` first: what the kit writes holds no secret.
+"""Local paths and fsspec URLs alike (``gs://``, ``memory://``): read, write, list, and
+conditional writes. Every text written is redacted first; writes create parent folders.
+Which errors are retried, and how: ``docs/running-a-gate.md`` (Storage errors).
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
+import logging
 import os
 import posixpath
 import tempfile
-from collections.abc import Iterator
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import fsspec
+import yaml
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
-from perfgate_lib.errors import UsageError
+from perfgate_lib import bundled
+from perfgate_lib.errors import StorageError, UsageError
 from perfgate_lib.io.redaction import redact
-from perfgate_lib.io.storage_retry import retry_policy, with_retries
+
+CREDENTIALS = "credentials"
+NETWORK = "network"
+NOT_FOUND = "not found"
+TRANSIENT = "transient"
+_STATUS_KIND: dict[int | None, str] = {401: CREDENTIALS, 403: CREDENTIALS, 404: NOT_FOUND}
+_STATUS_KIND |= dict.fromkeys((408, 429, 500, 502, 503, 504), TRANSIENT)  # retried
+GATE_COMMON = bundled("parameters") / "gate_common.yaml"
+QUIET_LOGGERS = ("gcsfs", "google.auth", "google.cloud", "fsspec")
+HOW_TO = "set GOOGLE_APPLICATION_CREDENTIALS or run `gcloud auth application-default login`"
 
 
-def configure_gcs_emulator_env() -> None:
-    """Set the gcsfs variables an emulator needs (see docs/development.md, known pitfalls).
+# ---------------------------------------------------------------------- errors
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    node: BaseException | None = exc
+    while node is not None and id(node) not in seen:
+        seen.add(id(node))
+        yield node
+        node = node.__cause__ or node.__context__
 
-    Only acts when ``STORAGE_EMULATOR_HOST`` is set; call before importing gcsfs.
+
+def _status(exc: BaseException) -> int | None:
+    """The HTTP status an exception carries (gcsfs ``HttpError.code``, aiohttp ``status``)."""
+    for attr in ("status", "code"):
+        value = getattr(exc, attr, None)
+        if isinstance(value, int) and 100 <= value < 600:
+            return value
+        if isinstance(value, str) and value.isdigit():
+            return int(value)
+    return None
+
+
+def _kind_of(exc: BaseException) -> str | None:
+    import aiohttp
+    import google.auth.exceptions
+
+    by_type = (
+        (google.auth.exceptions.GoogleAuthError, CREDENTIALS),
+        (aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError, TRANSIENT),
+        (aiohttp.ClientConnectorError | ConnectionRefusedError | TimeoutError, NETWORK),
+    )
+    for types, kind in by_type:
+        if isinstance(exc, types):
+            return kind
+    by_status = _STATUS_KIND.get(_status(exc))
+    if by_status is None and isinstance(exc, aiohttp.ClientConnectionError):
+        return NETWORK
+    return by_status
+
+
+def classify(exc: BaseException) -> str | None:
+    """``credentials`` / ``network`` / ``transient`` / ``not found``, or None (unknown).
+
+    The deepest known cause wins: fsspec's HTTP filesystem reports an unreachable host as
+    a ``FileNotFoundError`` raised from a DNS failure, which is ``network``.
     """
-    if os.environ.get("STORAGE_EMULATOR_HOST"):
-        os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
-        os.environ.setdefault("FSSPEC_GS_TOKEN", "anon")
-        os.environ.setdefault("NO_GCE_CHECK", "true")
+    kinds = [k for k in (_kind_of(e) for e in _chain(exc)) if k]
+    if kinds:
+        return kinds[-1]
+    return NOT_FOUND if isinstance(exc, FileNotFoundError) else None
 
 
+def describe(exc: BaseException) -> str:
+    """The message of the deepest cause :func:`classify` understood (else the deepest
+    cause), on one line."""
+    chain = list(_chain(exc))
+    last = ([e for e in chain if _kind_of(e)] or chain)[-1]
+    return (" ".join(str(last).split()) or type(last).__name__)[:300]
+
+
+# ---------------------------------------------------------------------- retries
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How transient storage answers are retried (``storage_retry_*`` of gate_common.yaml)."""
+
+    attempts: int = 4  # the first one included
+    first_wait_s: float = 0.5  # seconds, doubled each retry up to max_wait_s
+    max_wait_s: float = 4.0
+    credentials_check_s: float = 2.0  # seconds google-auth may take to find credentials
+
+    def wait(self, retry: int) -> float:
+        """Seconds to wait before retry number ``retry`` (1-based)."""
+        return min(self.first_wait_s * 2 ** (retry - 1), self.max_wait_s)
+
+
+@functools.lru_cache(maxsize=1)
+def retry_policy() -> RetryPolicy:
+    """The bundled ``gate_common.yaml``'s ``storage_retry_*`` keys (defaults when absent)."""
+    # plain file I/O: storage itself must not be needed to configure storage
+    doc = yaml.safe_load(GATE_COMMON.read_text()) or {}
+    default = RetryPolicy()
+    return RetryPolicy(
+        attempts=max(1, int(doc.get("storage_retry_attempts", default.attempts))),
+        first_wait_s=float(doc.get("storage_retry_first_wait_seconds", default.first_wait_s)),
+        max_wait_s=float(doc.get("storage_retry_max_wait_seconds", default.max_wait_s)),
+        credentials_check_s=float(
+            doc.get("storage_credentials_check_seconds", default.credentials_check_s)
+        ),
+    )
+
+
+def translate(exc: Exception, url: str, doing: str, attempts: int = 1) -> Exception:
+    """The exception a caller sees for a failed call on the URL ``url``."""
+    kind = None if isinstance(exc, StorageError) else classify(exc)
+    if kind == NOT_FOUND:
+        return exc if isinstance(exc, FileNotFoundError) else FileNotFoundError(url)
+    if kind in (CREDENTIALS, NETWORK):
+        return StorageError(url, kind, describe(exc), doing)
+    if kind == TRANSIENT:
+        detail = f"{describe(exc)} (still failing after {attempts} attempts)"
+        return StorageError(url, kind, detail, doing)
+    return exc
+
+
+def with_retries[T](
+    op: Callable[[], T],
+    url: str,
+    doing: str = "read",
+    *,
+    policy: RetryPolicy | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """``op()``, retried on transient answers only (waits from ``policy``); other failures,
+    and a transient one on the last attempt, are translated at once. Local paths keep
+    their own exceptions."""
+    if not is_url(url):
+        return op()
+    policy = policy or retry_policy()
+    retrying = Retrying(
+        stop=stop_after_attempt(policy.attempts),
+        wait=wait_exponential(multiplier=policy.first_wait_s, max=policy.max_wait_s),
+        retry=retry_if_exception(lambda exc: classify(exc) == TRANSIENT),
+        sleep=sleep,
+        reraise=True,
+    )
+    try:
+        return retrying(op)
+    except Exception as exc:
+        error = translate(exc, url, doing, retrying.statistics.get("attempt_number", 1))
+        if error is exc:
+            raise
+        raise error from exc
+
+
+# ---------------------------------------------------------------------- credentials
+def _find_credentials() -> str | None:
+    """None when google-auth finds default credentials, else why not (one line)."""
+    import google.auth
+    import google.auth.exceptions
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            google.auth.default()
+        except google.auth.exceptions.DefaultCredentialsError:
+            return "no Google Cloud credentials found"
+        except google.auth.exceptions.GoogleAuthError as exc:
+            return " ".join(str(exc).split())[:200]
+    return None
+
+
+@functools.lru_cache(maxsize=8)
+def _credentials_problem(timeout_s: float, _env_key: tuple[str, ...]) -> str | None:
+    found: list[str | None] = []
+    worker = threading.Thread(target=lambda: found.append(_find_credentials()), daemon=True)
+    worker.start()
+    worker.join(timeout_s)
+    return found[0] if found else f"no Google Cloud credentials found within {timeout_s:g} s"
+
+
+def require_gcs_credentials(url: str, timeout_s: float) -> None:
+    """Raise StorageError(kind credentials) for ``url`` when google-auth finds none within
+    ``timeout_s`` (asked once per environment); silences the cloud libraries' logs unless
+    ``PERFGATE_DEBUG`` is set. Why: ``docs/development.md`` (Known pitfalls)."""
+    if os.environ.get("PERFGATE_DEBUG", "") in ("", "0"):
+        for name in QUIET_LOGGERS:
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+    if os.environ.get("FSSPEC_GS_TOKEN") or os.environ.get("STORAGE_EMULATOR_HOST"):
+        return  # gcsfs is given its token, or talks to an emulator: no default credentials
+    env_key = tuple(
+        os.environ.get(v, "")
+        for v in ("GOOGLE_APPLICATION_CREDENTIALS", "CLOUDSDK_CONFIG", "HOME", "NO_GCE_CHECK")
+    )
+    problem = _credentials_problem(timeout_s, env_key)
+    if problem:
+        raise StorageError(url, CREDENTIALS, f"{problem.rstrip('.')}; {HOW_TO}")
+
+
+# ---------------------------------------------------------------------- paths and files
 def is_url(path: str) -> bool:
     """True for ``scheme://...`` locations (other than ``file://``)."""
     return "://" in str(path) and not str(path).startswith("file://")
 
 
-def _gcs_without_inner_retries() -> None:
-    """gcsfs retries every error six times (about 40 s) on its own; retries are decided
-    here instead (:func:`with_retries`), so its own retry test always says no."""
-    import gcsfs.retry
-
-    gcsfs.retry.is_retriable = lambda exc: False
-
-
 def filesystem(path: str) -> tuple[Any, str]:
-    """The fsspec filesystem for ``path`` and the path inside it.
-
-    ``gs://`` without credentials raises StorageError (kind ``credentials``) at once.
-    """
-    configure_gcs_emulator_env()
+    """The fsspec filesystem for ``path`` and the path inside it; ``gs://`` without
+    credentials raises StorageError (kind ``credentials``) at once."""
+    if os.environ.get("STORAGE_EMULATOR_HOST"):  # docs/development.md, known pitfalls
+        os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
+        os.environ.setdefault("FSSPEC_GS_TOKEN", "anon")
+        os.environ.setdefault("NO_GCE_CHECK", "true")
     if str(path).startswith("gs://"):
-        from perfgate_lib.io.cloudauth import require_gcs_credentials
-
         require_gcs_credentials(str(path), retry_policy().credentials_check_s)
-        _gcs_without_inner_retries()
+        import gcsfs.retry  # it retries every error six times (~40 s): with_retries decides
+
+        gcsfs.retry.is_retriable = lambda exc: False
     return fsspec.core.url_to_fs(str(path))
 
 
 def call(path: str, doing: str, op: Any) -> Any:
     """``op(fs, inner)`` on ``path``'s filesystem, with the storage retry rules."""
-
-    def attempt() -> Any:
-        fs, inner = filesystem(path)
-        return op(fs, inner)
-
-    return with_retries(attempt, str(path), doing)
+    return with_retries(lambda: op(*filesystem(path)), str(path), doing)
 
 
 def join(base: str, *parts: str) -> str:
@@ -103,9 +270,8 @@ def write_bytes(path: str, data: bytes) -> None:
     data = outbound(data)
 
     def write(fs: Any, inner: str) -> None:
-        parent = posixpath.dirname(inner)
-        if parent:
-            fs.makedirs(parent, exist_ok=True)
+        if posixpath.dirname(inner):
+            fs.makedirs(posixpath.dirname(inner), exist_ok=True)
         with fs.open(inner, "wb") as fh:
             fh.write(data)
 
@@ -117,13 +283,12 @@ def write_text(path: str, text: str) -> None:
 
 
 def write_atomic(path: str, text: str) -> None:
-    """Replace ``path`` in one step: an object store's write is atomic; a local file is
-    written to a temp file beside it, synced, then renamed over it. Redacted like
-    :func:`write_bytes`."""
+    """Replace ``path`` in one step (an object store's write is atomic; a local file is
+    replaced by :func:`_replace_local`), redacted like :func:`write_bytes`."""
     if is_url(path):
         write_text(path, text)
-        return
-    _replace_local(path, outbound(text.encode("utf-8")))
+    else:
+        _replace_local(path, outbound(text.encode("utf-8")))
 
 
 def _replace_local(path: str, data: bytes) -> None:
@@ -156,9 +321,7 @@ def glob(pattern: str) -> list[str]:
 
     def find(fs: Any, inner: str) -> list[str]:
         found = fs.glob(inner)
-        if is_url(pattern):
-            return [fs.unstrip_protocol(p) for p in found]
-        return sorted(found)
+        return [fs.unstrip_protocol(p) for p in found] if is_url(pattern) else sorted(found)
 
     return call(pattern, "list", find)
 
@@ -205,22 +368,19 @@ def _local_mutex(path: str) -> Iterator[None]:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
-def _gcs_parts(fs: Any, inner: str) -> tuple[str, str]:
-    bucket, key, _generation = fs.split_path(inner)
-    return bucket, key
-
-
-def _check_scheme(path: str) -> None:
-    if is_url(path) and not str(path).startswith("gs://"):
+def _gcs_call(path: str, doing: str, op: Callable[..., Any]) -> Any:
+    """``op(fs, inner, bucket, key)`` on a ``gs://`` path, with the storage retry rules;
+    a URL of another scheme is a UsageError (conditional writes need a generation)."""
+    if not str(path).startswith("gs://"):
         raise UsageError(
             f"{path}: conditional writes (the PR lock) need a local folder or gs://, "
             f"not {str(path).split('://', 1)[0]}://"
         )
+    return call(path, doing, lambda fs, inner: op(fs, inner, *fs.split_path(inner)[:2]))
 
 
 def read_versioned(path: str) -> Versioned | None:
     """The object's text and generation; None when it does not exist."""
-    _check_scheme(path)
     if not is_url(path):
         try:
             with open(path, encoding="utf-8") as fh:
@@ -229,8 +389,7 @@ def read_versioned(path: str) -> Versioned | None:
         except FileNotFoundError:
             return None
 
-    def read(fs: Any, inner: str) -> Versioned | None:
-        bucket, key = _gcs_parts(fs, inner)
+    def read(fs: Any, inner: str, bucket: str, key: str) -> Versioned | None:
         try:
             meta = fs.call("GET", "b/{}/o/{}", bucket, key, json_out=True)
             gen = str(meta["generation"])
@@ -239,7 +398,7 @@ def read_versioned(path: str) -> Versioned | None:
             return None
         return Versioned(data.decode("utf-8"), gen)
 
-    return call(path, "read", read)
+    return _gcs_call(path, "read", read)
 
 
 def write_if_generation(path: str, text: str, generation: str | None) -> str | None:
@@ -248,7 +407,6 @@ def write_if_generation(path: str, text: str, generation: str | None) -> str | N
     there first. Redacted like :func:`write_bytes`. GCS: one upload with
     ``ifGenerationMatch`` (0 for "must not exist"); local disk: compare and rename under
     an exclusive ``flock``."""
-    _check_scheme(path)
     data = outbound(text.encode("utf-8"))
     if not is_url(path):
         with _local_mutex(path):
@@ -258,8 +416,7 @@ def write_if_generation(path: str, text: str, generation: str | None) -> str | N
             _replace_local(path, data)
             return _local_generation(path)
 
-    def write(fs: Any, inner: str) -> str | None:
-        bucket, key = _gcs_parts(fs, inner)
+    def write(fs: Any, inner: str, bucket: str, key: str) -> str | None:
         try:
             meta = fs.call(
                 "POST",
@@ -276,12 +433,11 @@ def write_if_generation(path: str, text: str, generation: str | None) -> str | N
             return None
         return str(meta["generation"])
 
-    return call(path, "write", write)
+    return _gcs_call(path, "write", write)
 
 
 def delete_if_generation(path: str, generation: str) -> bool:
     """Delete the object only when it is still at ``generation``; False otherwise."""
-    _check_scheme(path)
     if not is_url(path):
         with _local_mutex(path):
             if not os.path.exists(path) or _local_generation(path) != generation:
@@ -289,8 +445,7 @@ def delete_if_generation(path: str, generation: str) -> bool:
             os.unlink(path)
             return True
 
-    def delete(fs: Any, inner: str) -> bool:
-        bucket, key = _gcs_parts(fs, inner)
+    def delete(fs: Any, inner: str, bucket: str, key: str) -> bool:
         try:
             fs.call("DELETE", "b/{}/o/{}", bucket, key, ifGenerationMatch=generation)
         except (FileExistsError, FileNotFoundError):
@@ -298,4 +453,4 @@ def delete_if_generation(path: str, generation: str) -> bool:
         fs.invalidate_cache(inner)
         return True
 
-    return call(path, "delete", delete)
+    return _gcs_call(path, "delete", delete)

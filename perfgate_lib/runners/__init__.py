@@ -1,5 +1,2 @@
-"""Treatment runners: how a gate gets its treatment perf report.
-
-``base`` defines the interface and the job-state model. Gate 0's local A/B is not a
-runner: it lives in :mod:`perfgate_lib.local`.
-"""
+"""Treatment runners: how a gate gets its treatment perf report (gate 0 is not one: it
+lives in :mod:`perfgate_lib.local`)."""

@@ -1,12 +1,6 @@
-"""The runner interface and the Iris job-state model shared by every runner.
-
-A runner (:class:`Runner`) turns (gate, PR, worktree, attempt) into a treatment perf
-report: submit, poll or wait until the job is terminal, collect; or stop it.
-
-Job states are normalised to the lower-case names of newer iris tools: ``pending``,
-``building``, ``running`` (not terminal), ``succeeded``, ``failed``, ``killed``,
-``worker_failed``, ``unschedulable`` (terminal); anything else is ``unknown``.
-Times are seconds; timestamps are ISO-8601 UTC strings.
+"""The runner interface (:class:`Runner`: submit, wait, collect or stop a treatment job)
+and the job states every runner reports, normalised to the lower-case names of newer iris
+tools. Times are seconds; timestamps are ISO-8601 UTC strings.
 """
 
 from __future__ import annotations
@@ -19,11 +13,8 @@ from perfgate_lib.errors import PerfgateError
 from perfgate_lib.timeutil import parse_time
 
 WAITING_STATES = ("pending", "building")
-ACTIVE_STATES = ("running",)
-SUCCESS_STATE = "succeeded"
-FAILED_STATES = ("failed", "killed", "worker_failed", "unschedulable")
-TERMINAL_STATES = (SUCCESS_STATE, *FAILED_STATES)
-KNOWN_STATES = (*WAITING_STATES, *ACTIVE_STATES, *TERMINAL_STATES)
+TERMINAL_STATES = ("succeeded", "failed", "killed", "worker_failed", "unschedulable")
+KNOWN_STATES = (*WAITING_STATES, "running", *TERMINAL_STATES)
 
 
 class RunnerError(PerfgateError):
@@ -61,8 +52,7 @@ class Submission:
 
 @dataclass(frozen=True)
 class JobState:
-    """One observation of a job. ``state`` is normalised (see module docstring); the times
-    are ISO-8601, from the cluster when it reports them."""
+    """One observation of a job; the times from the cluster when it reports them."""
 
     job_id: str
     state: str
@@ -80,7 +70,7 @@ class JobState:
 
     @property
     def succeeded(self) -> bool:
-        return self.state == SUCCESS_STATE
+        return self.state == "succeeded"
 
     @property
     def waiting(self) -> bool:
@@ -91,9 +81,7 @@ class JobState:
     def queue_seconds(self) -> float | None:
         """Started - submitted, when both are known."""
         start, sub = parse_time(self.started_at), parse_time(self.submitted_at)
-        if start is None or sub is None:
-            return None
-        return max(0.0, (start - sub).total_seconds())
+        return None if start is None or sub is None else max(0.0, (start - sub).total_seconds())
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -115,8 +103,7 @@ class Runner(Protocol):
         """The job's current state (one cluster query)."""
 
     def wait(self, job_id: str, seconds: float) -> JobState:
-        """Wait at most ``seconds`` for the job to end (sooner when it does); its state
-        then."""
+        """Wait at most ``seconds`` for the job to end (sooner when it does); its state then."""
 
     def collect(self, submission: Submission, out: str) -> str:
         """Write the treatment perf report to ``out`` (local path); returns ``out``."""
@@ -127,20 +114,18 @@ class Runner(Protocol):
     def find(
         self, gate: int, pr: int, attempt: int, since: str | None, exclude: tuple[str, ...] = ()
     ) -> Submission | None:
-        """A job of this PR/gate submitted at or after ``since`` and not in ``exclude``
-        (crash recovery), else None."""
+        """A job of this PR/gate submitted since ``since``, not in ``exclude`` (recovery)."""
 
     def logs(self, job_id: str, max_lines: int = 2000) -> str:
         """The tail of the job tree's logs ("" when unavailable): evidence for OOMs."""
 
     def job_tree(self, job_id: str) -> list[JobState]:
-        """The job and its descendants as the cluster lists them ([] when unknown): which
-        steps finished (a collector reads a step that did not as a cache hit)."""
+        """The job and its descendants ([] when unknown): which steps finished (a collector
+        reads a step that did not as a cache hit)."""
 
 
 def parse_json_line(text: str, required: str = "job_id") -> dict[str, Any] | None:
-    """The last JSON object line of ``text`` holding key ``required`` (log lines around it
-    are skipped); a whole-text JSON object is accepted too. None when there is none."""
+    """The last JSON object line (or the whole text) holding key ``required``, else None."""
     lines = [line.strip() for line in reversed(text.splitlines())]
     for candidate in [ln for ln in lines if ln.startswith("{") and ln.endswith("}")] + [text]:
         try:

@@ -1,15 +1,16 @@
 """The Iris runner (docs/iris.md): marin's own scripts submit and collect; the checkout's
-own Iris tools (:mod:`~perfgate_lib.runners.iris_tools`) wait, read states and stop.
-
-Each job id is tried as given, then rooted, and the form the tools answered to is
-remembered. Children get the environment without GitHub tokens. Seconds for times.
+own ``iris`` CLI (in the dialect its ``--help`` shows) and ``scripts/ci/iris_monitor.py``
+wait, read states and stop. Children get the environment without GitHub tokens. Seconds
+for every timeout.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 import os
 import re
+import shlex
 import subprocess
 import time
 from collections.abc import Callable, Mapping
@@ -26,31 +27,109 @@ from perfgate_lib.runners.base import (
 )
 from perfgate_lib.runners.iris_dialect import (
     STOP_VERB,
+    Dialect,
     DialectError,
     MonitorAnswer,
+    detect_dialect,
+    list_args,
     parse_json_listing,
+    parse_listing,
+    parse_monitor_status,
+    parse_monitor_wait,
     priority_refusal,
-)
-from perfgate_lib.runners.iris_tools import (
-    SECRET_ENV,
-    IrisCli,
-    IrisMonitor,
-    child_env,
-    own_iris,
-    run_tool,
-    uv_python,
 )
 from perfgate_lib.timeutil import iso, parse_time
 
 DEFAULT_CLUSTER_CONFIG = "lib/iris/config/marin.yaml"
 SUBMIT_SCRIPT = "scripts/ci/submit_perf_run.py"
 COLLECT_SCRIPT = "scripts/ci/collect_perf_metrics.py"
-__all__ = ["SECRET_ENV", "IrisRunner", "PriorityRefused", "child_env", "status_url"]
+MONITOR_SCRIPT = "scripts/ci/iris_monitor.py"
+SECRET_ENV = ("GITHUB_TOKEN", "GH_TOKEN", "GITHUB_PAT")
 
 
 class PriorityRefused(RunnerError):
     """The cluster refused the tier's priority band for this user (exit 4); the message
     says who may run the gate."""
+
+
+def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment for marin's scripts and tools: ours minus GitHub tokens."""
+    return {**{k: v for k, v in os.environ.items() if k not in SECRET_ENV}, **(extra or {})}
+
+
+def run_tool(
+    argv: list[str], cwd: str, what: str, timeout_seconds: float, env: Mapping[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """Run one tool call; :class:`RunnerError` when it cannot start or does not answer."""
+    try:
+        return subprocess.run(
+            argv,
+            cwd=cwd,
+            env=child_env(env),
+            capture_output=True,
+            text=True,
+            timeout=timeout_seconds,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+    except FileNotFoundError as exc:
+        raise RunnerError(
+            f"{what}: cannot run {argv[0]!r} ({exc.strerror}); is it installed and on PATH?"
+        ) from exc
+    except subprocess.TimeoutExpired as exc:
+        raise RunnerError(f"{what}: no answer after {timeout_seconds:g} s") from exc
+
+
+def uv_python(uv_command: str, script: str, *args: str) -> list[str]:
+    """``uv run python SCRIPT ARGS``, ``uv_command`` split like a shell would."""
+    return [*shlex.split(uv_command), "run", "python", script, *args]
+
+
+def _tail(proc: subprocess.CompletedProcess[str], n: int = 500) -> str:
+    return (proc.stderr or proc.stdout or "").strip()[-n:]
+
+
+@dataclass
+class IrisCli:
+    """One ``iris`` CLI against one cluster config, in the dialect it speaks."""
+
+    command: list[str]
+    config_path: str
+    cwd: str
+    timeout_seconds: float = 900.0
+    env: dict[str, str] = field(default_factory=dict)
+
+    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        argv = [*self.command, f"--config={self.config_path}", *args]
+        return run_tool(
+            argv, self.cwd, "iris " + " ".join(args[:2]), self.timeout_seconds, self.env
+        )
+
+    @functools.cached_property
+    def dialect(self) -> Dialect:
+        """The CLI's generation, from ``iris job --help`` and ``iris job list --help``."""
+        helps = []
+        for args in (("job", "--help"), ("job", "list", "--help")):
+            argv = [*self.command, *args]
+            proc = run_tool(argv, self.cwd, "iris --help", self.timeout_seconds, self.env)
+            if proc.returncode != 0:
+                raise RunnerError(f"`{shlex.join(argv)}` exited {proc.returncode}: {_tail(proc)}")
+            helps.append(proc.stdout)
+        try:
+            return detect_dialect(*helps)
+        except DialectError as exc:
+            raise RunnerError(f"{shlex.join(self.command)}: {exc}") from exc
+
+    def list_jobs(self, prefix: str | None) -> list[dict[str, Any]]:
+        """Entries of ``job list`` under ``prefix`` (every job when None)."""
+        dialect = self.dialect
+        proc = self.run(*list_args(dialect, prefix))
+        if proc.returncode != 0:
+            raise RunnerError(f"iris job list exited {proc.returncode}: {_tail(proc)}")
+        try:
+            return parse_listing(dialect, proc.stdout)
+        except DialectError as exc:
+            raise RunnerError(f"iris job list ({dialect} dialect): {exc}") from exc
 
 
 def run_name_prefix(pr: int, gate: int) -> str:
@@ -68,13 +147,6 @@ def _same_job(a: str, b: str) -> bool:
     return a.strip().lstrip("/") == b.strip().lstrip("/")
 
 
-def cli_job_ids(job_id: str) -> tuple[str, ...]:
-    """The forms of ``job_id`` to try with the iris CLI, in order: as given, then (for an
-    unrooted id such as ``marin-prod/zephyr-perf-...``) rooted, ``/marin-prod/...``."""
-    given = job_id.strip()
-    return (given,) if given.startswith("/") else (given, "/" + given)
-
-
 def in_tree(job_id: str, root: str) -> bool:
     """True when ``job_id`` is ``root`` or one of its descendants (either id shape)."""
     a, b = job_id.strip().strip("/"), root.strip().strip("/")
@@ -82,8 +154,7 @@ def in_tree(job_id: str, root: str) -> bool:
 
 
 def job_entries(text: str, source: str = "iris job list") -> list[dict[str, Any]]:
-    """Entries of ``iris job list --json`` output (marin-iris 0.2.20): a list, or an object
-    holding ``jobs``. Log lines before the JSON are skipped."""
+    """Entries of ``iris job list --json`` output (marin-iris 0.2.20)."""
     try:
         return parse_json_listing(text)
     except DialectError as exc:
@@ -96,20 +167,13 @@ def job_state_from_monitor(job_id: str, answer: MonitorAnswer) -> JobState:
     if answer.not_found:
         return JobState(job_id=job_id, state="unknown", found=False)
     if answer.resource_exhausted:
-        why = answer.exhausted_reason or "no capacity"
-        return JobState(
-            job_id=job_id,
-            state="killed",
-            raw_state=answer.state,
-            error=f"shut down for lack of capacity (iris_monitor.py "
-            f"--resource-exhaustion-policy shutdown): {why}",
+        policy = "iris_monitor.py --resource-exhaustion-policy shutdown"
+        error = (
+            f"shut down for lack of capacity ({policy}): {answer.exhausted_reason or 'no capacity'}"
         )
-    return JobState(
-        job_id=job_id,
-        state=normalise_state(answer.state),
-        raw_state=answer.state,
-        error=answer.error,
-    )
+        return JobState(job_id=job_id, state="killed", raw_state=answer.state, error=error)
+    state = normalise_state(answer.state)
+    return JobState(job_id=job_id, state=state, raw_state=answer.state, error=answer.error)
 
 
 def job_state_from_entry(job_id: str, entry: Mapping[str, Any]) -> JobState:
@@ -117,11 +181,8 @@ def job_state_from_entry(job_id: str, entry: Mapping[str, Any]) -> JobState:
     raw = str(entry.get("state") or entry.get("status") or "")
 
     def when(*keys: str) -> str | None:
-        for key in keys:
-            value = parse_time(entry.get(key))
-            if value is not None:
-                return iso(value, ms=True)
-        return None
+        times = (parse_time(entry.get(key)) for key in keys)
+        return iso(next((t for t in times if t is not None), None), ms=True)
 
     return JobState(
         job_id=str(entry.get("job_id") or job_id),
@@ -137,9 +198,9 @@ def job_state_from_entry(job_id: str, entry: Mapping[str, Any]) -> JobState:
 
 @dataclass
 class IrisRunner:
-    """Runner over marin's scripts and the iris CLI. Seconds for timeouts. The PR head's
-    worktree (``last_worktree``) has its ``.venv/bin/iris`` and ``iris_monitor.py`` used
-    first, the checkout's next; ``iris_command`` when neither has its own ``.venv``."""
+    """Runner over marin's scripts and the iris CLI. The PR head's worktree
+    (``last_worktree``) has its ``.venv/bin/iris`` and ``iris_monitor.py`` used first, the
+    checkout's next; ``iris_command`` when neither has its own ``.venv``."""
 
     checkout: str  # the marin checkout: cwd of the iris CLI and, by default, of collect
     scratch_dir: str  # a local folder for the scripts' raw outputs
@@ -162,40 +223,63 @@ class IrisRunner:
     _cli_ids: dict[str, str] = field(default_factory=dict, repr=False)
     _ended_listing: dict[str, list[dict[str, Any]]] = field(default_factory=dict, repr=False)
 
-    # ------------------------------------------------------------------ helpers
     @property
     def config_path(self) -> str:
         """``iris_config``, relative to the checkout unless absolute."""
         return os.path.join(self.checkout, self.iris_config)
 
+    @functools.cached_property
+    def cli(self) -> IrisCli:
+        """The first ``.venv/bin/iris`` of the worktree and the checkout, else
+        ``iris_command`` (resolved once, its dialect cached)."""
+        own = [os.path.join(f, ".venv", "bin", "iris") for f in self._tool_folders() if f]
+        found = next((path for path in own if os.path.exists(path)), None)
+        command = [found] if found else shlex.split(self.iris_command or "iris")
+        return IrisCli(command, self.config_path, self.checkout, self.timeout_seconds, self.env)
+
+    @functools.cached_property
+    def monitor(self) -> str | None:
+        """The first folder of the worktree and the checkout with ``iris_monitor.py``, run
+        there as marin's workflows run it (docs/iris.md); None without."""
+        for folder in self._tool_folders():
+            if folder and os.path.isfile(os.path.join(folder, MONITOR_SCRIPT)):
+                return folder
+        return None
+
+    def _monitor(self, verb: str, job_id: str, *extra: str, timeout: float) -> Any:
+        argv = uv_python(self.uv_command, MONITOR_SCRIPT, verb, "--job-id", job_id)
+        argv += ["--iris-config", self.config_path, *extra]
+        return run_tool(argv, str(self.monitor), f"iris_monitor.py {verb}", timeout, self.env)
+
+    def _monitor_status(self, job_id: str) -> MonitorAnswer:
+        proc = self._monitor("status", job_id, timeout=self.timeout_seconds)
+        try:
+            return parse_monitor_status(proc.stdout, proc.stderr)
+        except DialectError as exc:
+            raise RunnerError(f"{exc} (exit {proc.returncode}: {_tail(proc)})") from exc
+
+    def _monitor_wait(self, job_id: str, seconds: float) -> MonitorAnswer:
+        """The monitor's ``wait`` for at most ``seconds``, polling every ``min(30, seconds)``
+        s; a job stuck on capacity is shut down, as the tier workflows do."""
+        seconds = max(0.0, seconds)
+        poll = min(30.0, max(seconds, 0.001))
+        extra = ["--poll-interval", f"{poll:g}", "--timeout", f"{seconds:g}"]
+        extra += ["--resource-exhaustion-policy", "shutdown"]
+        limit = self.timeout_seconds + math.ceil(seconds)
+        proc = self._monitor("wait", job_id, *extra, timeout=limit)
+        try:
+            return parse_monitor_wait(proc.stderr)
+        except DialectError as exc:
+            raise RunnerError(f"{exc} (exit {proc.returncode})") from exc
+
+    def _config_args(self) -> list[str]:
+        return ["--iris-config", self.config_path] if self.pass_config_to_submit else []
+
     def _tool_folders(self) -> tuple[str | None, ...]:
         return (self.last_worktree, self.checkout)
 
-    @functools.cached_property
-    def cli(self) -> IrisCli:
-        """The iris CLI of the checkout under test (resolved once, its dialect cached)."""
-        return IrisCli(
-            command=own_iris(self._tool_folders(), self.iris_command),
-            config_path=self.config_path,
-            cwd=self.checkout,
-            timeout_seconds=self.timeout_seconds,
-            env=self.env,
-        )
-
-    @functools.cached_property
-    def monitor(self) -> IrisMonitor | None:
-        """The checkout's ``scripts/ci/iris_monitor.py`` (looked up once); None without."""
-        return IrisMonitor.find(
-            self._tool_folders(),
-            config_path=self.config_path,
-            uv_command=self.uv_command,
-            timeout_seconds=self.timeout_seconds,
-            env=self.env,
-        )
-
     def _script(self, where: str, script: str) -> str:
-        path = os.path.join(where, script)
-        if not os.path.isfile(path):
+        if not os.path.isfile(os.path.join(where, script)):
             raise RunnerError(f"{script} not found in {where}: is this a marin checkout?")
         return script
 
@@ -207,9 +291,7 @@ class IrisRunner:
         self.last_worktree = worktree
         status = status_url(self.status_root, pr, gate, attempt)
         argv = uv_python(self.uv_command, script, "--gate", str(gate), "--pr", str(pr))
-        argv += ["--cwd", worktree, "--status-out", status]
-        if self.pass_config_to_submit:
-            argv += ["--iris-config", self.config_path]
+        argv += ["--cwd", worktree, "--status-out", status, *self._config_args()]
         os.makedirs(self.scratch_dir, exist_ok=True)
         out_path = os.path.join(self.scratch_dir, "submit-output.txt")
         err_path = os.path.join(self.scratch_dir, "submit-stderr.txt")
@@ -236,8 +318,7 @@ class IrisRunner:
             refusal = priority_refusal(err_text + "\n" + text)
             if refusal is not None:
                 raise PriorityRefused(refusal.explain(gate))
-            tail = (err_text or text).strip()[-2000:]
-            raise RunnerError(f"{what} exited {code}: {tail}")
+            raise RunnerError(f"{what} exited {code}: {(err_text or text).strip()[-2000:]}")
         submission = self.submission_from_output(text, gate, attempt, status)
         if submission is None:
             raise RunnerError(f"{what}: no JSON line with a job_id in its output: {text[-500:]!r}")
@@ -266,9 +347,12 @@ class IrisRunner:
 
     # ------------------------------------------------------------------ poll / find
     def _id_forms(self, job_id: str) -> tuple[str, ...]:
-        """The form of ``job_id`` the tools answered to, else those of :func:`cli_job_ids`."""
-        known = self._cli_ids.get(job_id)
-        return (known,) if known else cli_job_ids(job_id)
+        """The form of ``job_id`` the tools answered to; else as given, then (for an
+        unrooted ``marin-prod/zephyr-perf-...``) rooted."""
+        known, given = self._cli_ids.get(job_id), job_id.strip()
+        if known:
+            return (known,)
+        return (given,) if given.startswith("/") else (given, "/" + given)
 
     def _job_listing(self, job_id: str) -> list[dict[str, Any]]:
         """The listing under the first id form that lists the job itself (that form is
@@ -281,9 +365,8 @@ class IrisRunner:
         return []
 
     def cli_job_id(self, job_id: str) -> str:
-        """The form of ``job_id`` the iris CLI answers to (asked once; as given when the
-        cluster lists neither form). The collector gets this form: marin's collector
-        fails quietly on a form the CLI refuses."""
+        """The form of ``job_id`` the iris CLI answers to (as given when the cluster lists
+        neither form): marin's collector fails quietly on a form the CLI refuses."""
         if job_id not in self._cli_ids:
             self._job_listing(job_id)
         return self._cli_ids.get(job_id, job_id)
@@ -291,9 +374,8 @@ class IrisRunner:
     def poll(self, job_id: str) -> JobState:
         """The job's state now: ``iris_monitor.py status`` where the checkout has it, else
         the CLI's listing."""
-        monitor = self.monitor
-        if monitor is not None:
-            return self._monitor_call(job_id, monitor.status)
+        if self.monitor is not None:
+            return self._monitor_call(job_id, self._monitor_status)
         entries = self._job_listing(job_id)
         for entry in entries:
             if _same_job(str(entry.get("job_id", "")), job_id):
@@ -304,22 +386,17 @@ class IrisRunner:
         return JobState(job_id=job_id, state="unknown", found=False)
 
     def wait(self, job_id: str, seconds: float) -> JobState:
-        """Wait at most ``seconds`` for the job to end; its state then.
-
-        With the checkout's ``iris_monitor.py``: its ``wait`` (which ends a job stuck on
-        capacity, as the tier workflows do), then ``status`` if it is still running.
-        Without: sleep, then :meth:`poll`.
-        """
-        monitor = self.monitor
-        if monitor is None:
+        """Wait at most ``seconds`` for the job to end; its state then: the monitor's
+        ``wait``, then ``status`` if it still runs; without a monitor, sleep and poll."""
+        if self.monitor is None:
             if seconds > 0:
                 self.sleep(seconds)
             return self.poll(job_id)
-        job = self._monitor_call(job_id, lambda form: monitor.wait(form, seconds))
+        job = self._monitor_call(job_id, lambda form: self._monitor_wait(form, seconds))
         return self.poll(job_id) if job.raw_state == "timed out" else job
 
     def _monitor_call(self, job_id: str, call: Callable[[str], MonitorAnswer]) -> JobState:
-        """``call`` with the id forms of :func:`cli_job_ids` until one is known."""
+        """``call`` with each id form until one is known."""
         for form in self._id_forms(job_id):
             answer = call(form)
             if answer.not_found:
@@ -343,8 +420,8 @@ class IrisRunner:
         ]
 
     def _job_command(self, verb: str, job_id: str, *extra: str) -> subprocess.CompletedProcess[str]:
-        """``iris job <verb> <id> ...`` with the id forms of :func:`cli_job_ids` until one
-        is accepted (exit 0); the last answer otherwise."""
+        """``iris job <verb> <id> ...`` with each id form until one is accepted (exit 0);
+        the last answer otherwise."""
         proc = None
         for form in self._id_forms(job_id):
             proc = self.cli.run("job", verb, form, *extra)
@@ -373,8 +450,7 @@ class IrisRunner:
         found: list[tuple[str, str]] = []
         for entry in self.cli.list_jobs(prefix):
             job_id = str(entry.get("job_id") or "")
-            leaf = job_id.rstrip("/").rsplit("/", 1)[-1]
-            match = pattern.match(leaf)
+            match = pattern.match(job_id.rstrip("/").rsplit("/", 1)[-1])
             if not match or any(_same_job(job_id, e) for e in exclude):
                 continue
             stamp = parse_time(match.group(1))  # the compact 20261206T101500Z
@@ -404,15 +480,13 @@ class IrisRunner:
         argv = uv_python(self.uv_command, script, "--job-id", self.cli_job_id(submission.job_id))
         if submission.status_path:
             argv += ["--status", submission.status_path]
-        argv += ["--out", out]
-        if self.pass_config_to_submit:
-            argv += ["--iris-config", self.config_path]
+        argv += ["--out", out, *self._config_args()]
         os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-        what = f"collect ({self.collect_script})"
-        proc = run_tool(argv, where, what, self.timeout_seconds, self.env)
-        log = os.path.join(self.scratch_dir, "collect.log")
+        proc = run_tool(
+            argv, where, f"collect ({self.collect_script})", self.timeout_seconds, self.env
+        )
         os.makedirs(self.scratch_dir, exist_ok=True)
-        with open(log, "w") as fh:
+        with open(os.path.join(self.scratch_dir, "collect.log"), "w") as fh:
             fh.write(redact(proc.stdout + "\n--- stderr ---\n" + proc.stderr))
         if proc.returncode != 0 or not os.path.isfile(out):
             detail = (proc.stderr or proc.stdout).strip()[-1000:]
@@ -430,8 +504,7 @@ class IrisRunner:
         return proc.stdout if proc.returncode == 0 else ""
 
     def stop(self, job_id: str) -> None:
-        """``iris job stop`` (0.2.20) or ``iris job cancel`` (0.2.227): the job and its
-        descendants."""
+        """``iris job stop`` (0.2.20) or ``cancel`` (0.2.227): the job and its descendants."""
         verb = STOP_VERB[self.cli.dialect]
         proc = self._job_command(verb, job_id)
         if proc.returncode != 0:

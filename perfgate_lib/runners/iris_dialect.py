@@ -1,9 +1,6 @@
-"""What each generation of Iris tooling prints, and how to read it (pure; no subprocess).
-
-The ``iris`` CLI's two dialects, ``json`` (marin-iris 0.2.20) and ``table`` (0.2.227),
-are tabled in ``docs/iris.md``. What marin's ``scripts/ci/iris_monitor.py`` says is a
-:class:`MonitorAnswer`; a submit above the user's priority band is refused
-(:func:`priority_refusal`).
+"""What each generation of Iris tooling prints, and how to read it (pure; no subprocess):
+the ``iris`` CLI's dialects ``json`` (marin-iris 0.2.20) and ``table`` (0.2.227), tabled
+in ``docs/iris.md``, ``iris_monitor.py``'s answers, and a refused priority band.
 """
 
 from __future__ import annotations
@@ -15,8 +12,6 @@ from typing import Any, Literal
 
 Dialect = Literal["json", "table"]
 DIALECTS: tuple[Dialect, ...] = ("json", "table")
-
-#: how each dialect stops a job, and how many jobs one listing may show (``None``: all)
 STOP_VERB: dict[Dialect, str] = {"json": "stop", "table": "cancel"}
 TABLE_LIST_LIMIT = 10000
 
@@ -26,7 +21,7 @@ class DialectError(ValueError):
 
 
 def _commands(help_text: str) -> set[str]:
-    """Sub-command names from a click group's ``--help`` (the ``Commands:`` section)."""
+    """Sub-command names from a click group's ``--help`` (its ``Commands:`` section)."""
     names: set[str] = set()
     in_section = False
     for line in help_text.splitlines():
@@ -43,11 +38,8 @@ def _commands(help_text: str) -> set[str]:
 
 
 def detect_dialect(job_help: str, list_help: str) -> Dialect:
-    """The CLI generation from ``iris job --help`` and ``iris job list --help``.
-
-    ``--json`` on ``job list`` (with ``stop``) is the older generation; ``cancel`` without
-    ``--json`` the newer. Anything else raises :class:`DialectError` naming what was seen.
-    """
+    """The CLI generation from ``iris job --help`` and ``iris job list --help``; an unknown
+    one raises :class:`DialectError` naming what was seen."""
     commands = _commands(job_help)
     has_json = bool(re.search(r"(^|\s)--json\b", list_help))
     if has_json and "stop" in commands:
@@ -75,8 +67,8 @@ def parse_listing(dialect: Dialect, text: str) -> list[dict[str, Any]]:
 
 
 def parse_json_listing(text: str) -> list[dict[str, Any]]:
-    """Entries of ``iris job list --json``: a list, or an object holding ``jobs``; log
-    lines before the JSON are skipped."""
+    """Entries of ``iris job list --json``: a list, or an object holding ``jobs`` (log
+    lines before it skipped)."""
     lines = text.splitlines()
     for i, line in enumerate(lines):
         if not line.lstrip().startswith(("[", "{")):
@@ -99,10 +91,9 @@ _TABLE_HEAD = re.compile(r"^JOB ID\s{2,}STATE\s{2,}SUBMITTED(\s{2,}REASON)?\s*$"
 
 
 def parse_table_listing(text: str) -> list[dict[str, Any]]:
-    """Entries of the newer ``iris job list`` table (left-aligned columns under ``JOB ID
-    STATE  SUBMITTED [REASON]``; lines around it skipped; ``No jobs found.``: none):
-    ``job_id``, ``state`` (lower-case, as printed), ``submitted_at`` (None for ``-``), and
-    REASON (up to 63 characters) as ``pending_reason`` while the job waits, else ``error``."""
+    """Entries of the newer ``iris job list`` table (lines around it skipped): ``job_id``,
+    ``state`` (as printed), ``submitted_at`` (None for ``-``), and REASON (up to 63
+    characters) as ``pending_reason`` while the job waits, else ``error``."""
     lines = text.splitlines()
     head_at = next((i for i, line in enumerate(lines) if _TABLE_HEAD.match(line.rstrip())), None)
     if head_at is None:
@@ -134,9 +125,6 @@ def parse_table_listing(text: str) -> list[dict[str, Any]]:
     return entries
 
 
-# ---------------------------------------------------------------------- iris_monitor.py
-
-
 @dataclass(frozen=True)
 class MonitorAnswer:
     """What one ``iris_monitor.py`` call said."""
@@ -153,8 +141,8 @@ class MonitorAnswer:
 
 
 def parse_monitor_status(stdout: str, stderr: str = "") -> MonitorAnswer:
-    """``iris_monitor.py status``: ``job_id:`` / ``state:  JOB_STATE_*`` / ``error:`` lines
-    (a ``LookupError`` traceback: not found)."""
+    """``iris_monitor.py status``: ``state:`` and ``error:`` lines (a ``LookupError``
+    traceback: not found)."""
     if _not_found(stderr):
         return MonitorAnswer(not_found=True)
     fields: dict[str, str] = {}
@@ -171,10 +159,10 @@ _FINISHED = re.compile(r"^Job '?(?P<id>.*?)'? finished with state: (?P<state>[A-
 
 
 def parse_monitor_wait(stderr: str) -> MonitorAnswer:
-    """``iris_monitor.py wait``'s stderr: the state of its last line ``Job '<id>' finished
-    with state: <STATE>`` (``RESOURCE_EXHAUSTED`` after a ``::warning title=...::<reason>``
-    line when ``--resource-exhaustion-policy shutdown`` ended it), else why there is none
-    (a ``TimeoutError`` traceback: past ``--timeout``; ``LookupError``: not found)."""
+    """``iris_monitor.py wait``'s stderr: the state of its last ``Job '<id>' finished with
+    state: <STATE>`` line (``RESOURCE_EXHAUSTED`` after a ``::warning title=...::<reason>``
+    line), else why there is none (``TimeoutError``: past ``--timeout``; ``LookupError``:
+    not found)."""
     state, error, exhausted = "", "", ""
     for line in stderr.splitlines():
         match = _FINISHED.match(line.strip())
@@ -204,9 +192,6 @@ def _last_exception(text: str) -> str:
 
 def _not_found(text: str) -> bool:
     return _last_exception(text) == "LookupError" and "not found" in text.lower()
-
-
-# ---------------------------------------------------------------------- who may submit
 
 
 @dataclass(frozen=True)
@@ -241,10 +226,9 @@ _RESUBMIT = re.compile(r"Resubmit with `?(?P<flag>--priority[ =]?[a-z_]+)`?", re
 
 
 def priority_refusal(text: str) -> PriorityRefusal | None:
-    """The priority refusal in a submit's output, else None. Both CLI generations print
-    ``<User|Budget identity> X cannot submit production jobs (max band: interactive).
-    Resubmit with `--priority interactive` ...``; a wrapper may print only
-    ``PERMISSION_DENIED`` and the advice."""
+    """The priority refusal in a submit's output (``X cannot submit production jobs (max
+    band: interactive). Resubmit with `--priority interactive` ...``, or a wrapper's
+    ``PERMISSION_DENIED`` and the advice), else None."""
     refusal = _BAND_REFUSAL.search(text)
     resubmit = _RESUBMIT.search(text)
     if refusal is None and not (resubmit and "permission_denied" in text.lower()):

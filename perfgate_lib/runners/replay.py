@@ -1,8 +1,6 @@
-"""The replay runner: recorded treatment reports instead of a ferry (audits, tests, offline).
-
-``source`` is a folder or a mapping ``{"<gate>/<attempt>" | "<gate>": report path}``.
-Which file of a folder serves gate N, attempt K: ``docs/running-a-gate.md``. A later
-attempt never silently reuses the first attempt's report. The job "ends" at once.
+"""The replay runner: recorded treatment reports instead of a ferry (audits, tests,
+offline), from a folder or a mapping ``{"<gate>/<attempt>" | "<gate>": report path}``.
+Which file serves gate N, attempt K: ``docs/running-a-gate.md``.
 """
 
 from __future__ import annotations
@@ -16,6 +14,8 @@ from perfgate_lib.io import storage
 from perfgate_lib.io.paramfile import json_object
 from perfgate_lib.runners.base import JobState, Submission
 from perfgate_lib.verdict.report import load_report
+
+REPORT = "treatment-report.json"  # a run folder's, beside its submission.json, job-tree.json
 
 
 def candidates(gate: int, attempt: int) -> list[str]:
@@ -91,10 +91,8 @@ class ReplayRunner:
 
     @staticmethod
     def _recorded_ferry(path: str) -> str | None:
-        if not path.endswith("treatment-report.json"):
-            return None
-        sub = path[: -len("treatment-report.json")] + "submission.json"
-        if not storage.exists(sub):
+        sub = _beside_report(path, "submission.json")
+        if sub is None:
             return None
         try:
             return json.loads(storage.read_text(sub)).get("ferry_module")
@@ -124,10 +122,8 @@ class ReplayRunner:
     def logs(self, job_id: str, max_lines: int = 2000) -> str:
         """Recorded logs beside the report (``<report>.log``), for audits; else ""."""
         path = self._paths.get(job_id)
-        if not path:
-            return ""
-        log = path.removesuffix(".json") + ".log"
-        if not storage.exists(log):
+        log = path.removesuffix(".json") + ".log" if path else ""
+        if not log or not storage.exists(log):
             return ""
         return "\n".join(storage.read_text(log).splitlines()[-max_lines:])
 
@@ -138,12 +134,19 @@ class ReplayRunner:
 
     def job_tree(self, job_id: str) -> list[JobState]:
         """The recorded ``job-tree.json`` beside a run folder's treatment report; else []."""
-        path = self._paths.get(job_id) or ""
-        tree = path[: -len("treatment-report.json")] + "job-tree.json"
-        if not path.endswith("treatment-report.json") or not storage.exists(tree):
+        tree = _beside_report(self._paths.get(job_id) or "", "job-tree.json")
+        if tree is None:
             return []
         known = set(JobState.__dataclass_fields__)
         return [
             JobState(**{k: v for k, v in entry.items() if k in known})
             for entry in json.loads(storage.read_text(tree))
         ]
+
+
+def _beside_report(path: str, name: str) -> str | None:
+    """The file ``name`` beside ``path``, a run folder's treatment report, if it exists."""
+    if not path.endswith(REPORT):
+        return None
+    beside = path[: -len(REPORT)] + name
+    return beside if storage.exists(beside) else None

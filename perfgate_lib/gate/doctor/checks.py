@@ -88,7 +88,7 @@ class Report:
 SUBMIT_FLAGS = ("--gate", "--pr", "--cwd", "--status-out", "--iris-config")
 COLLECT_FLAGS = ("--job-id", "--status", "--out", "--iris-config")
 _MONITOR_STATUS = ("--job-id", "--iris-config")
-MONITOR_COMMANDS = {  # what runners/iris_tools.py passes to iris_monitor.py
+MONITOR_COMMANDS = {  # what runners/iris.py passes to iris_monitor.py
     "wait": (*_MONITOR_STATUS, "--poll-interval", "--timeout", "--resource-exhaustion-policy"),
     "status": _MONITOR_STATUS,
 }
