@@ -24,9 +24,8 @@ from perfgate_lib.local import stats as abstats
 from perfgate_lib.local import zephyr_api  # H1 (issue 28): what the mini ferry cannot see
 from perfgate_lib.local.corpus import CorpusSpec, write_corpus
 from perfgate_lib.local.miniferry import StageResult, build_report, local_provenance
-from perfgate_lib.local.pairs import measure_pairs, paired_intervals
-from perfgate_lib.local.progress import LOG_NAME as PROGRESS_LOG
-from perfgate_lib.local.progress import ProgressLog
+from perfgate_lib.local.pairs import LOG_NAME as PROGRESS_LOG
+from perfgate_lib.local.pairs import ProgressLog, measure_pairs, paired_intervals
 from perfgate_lib.local.settings import Gate0Settings
 from perfgate_lib.local.sideenv import SideEnv, dependency_differences, prepare_side_env
 from perfgate_lib.local.sides import (
@@ -395,7 +394,19 @@ class _LocalAB:
             stack.callback(processes.close)
             start_error = self._start_sides(processes, envs)
             self.timings["start_up"] = round(time.perf_counter() - t, 2)
-            self._require_measurable(start_error)
+            problems = measurability_problems(
+                self.sources,
+                {side: source_digest(self.sources[side]) for side in SIDES},
+                {  # a treatment that did not start imported nothing
+                    side: (self.sides[side].get("identity") or {}).get("zephyr_file")
+                    for side in SIDES
+                    if not (side == "treatment" and start_error)
+                },
+                self.zephyr_changes,
+                self.changes,
+            )
+            if problems:
+                raise LocalRunError("gate 0 cannot measure this diff: " + "; ".join(problems))
             t = time.perf_counter()
             measured = self._measure_pairs(processes, trees, start_error)
             self.timings["restarts"] = round(processes.restart_seconds, 2)
@@ -467,26 +478,11 @@ class _LocalAB:
             self.say(f"{side}: {self.sides[side]['identity'].get('zephyr_source', start_error)}")
         return start_error
 
-    def _require_measurable(self, start_error: str) -> None:
-        """LocalRunError when :func:`measurability_problems` finds any."""
-        problems = measurability_problems(
-            self.sources,
-            {side: source_digest(self.sources[side]) for side in SIDES},
-            {
-                side: (self.sides[side].get("identity") or {}).get("zephyr_file")
-                for side in SIDES
-                if not (side == "treatment" and start_error)
-            },
-            self.zephyr_changes,
-            self.changes,
-        )
-        if problems:
-            raise LocalRunError("gate 0 cannot measure this diff: " + "; ".join(problems))
-
     def _measure_pairs(
         self, processes: SideProcesses, trees: dict[str, Path], start_error: str
     ) -> tuple[list[dict[str, Any]], str, list[str]]:
-        """The pairs (none if the treatment did not start), then the callgrind evidence."""
+        """The pairs (none if the treatment did not start), then the callgrind evidence and
+        the function delta (:mod:`.evidence`)."""
         if start_error:
             return [], "the treatment did not start", [start_error]
         settings = self.settings
@@ -500,27 +496,23 @@ class _LocalAB:
         if settings.counts_instructions:
             for server in processes.current.values():
                 server.kill()  # it may still hold queued stage requests
+            from perfgate_lib.local import evidence
+
             t_profile = time.perf_counter()  # issue 31: where the instructions went
-            self._keep_profiles(pairs, trees)
+            table = paired_intervals(pairs, self.settings, self.bands)
+            kept = evidence.keep_for_run(
+                pairs, table.to_dict("records"), self.out, checkout=self.checkout,
+                control_sha=self.control_sha, head_sha=self.head_sha, trees=trees,
+                mode=settings.profile, budget_mb=settings.profile_budget_mb,
+            )  # fmt: skip
+            if kept.get("stages"):
+                self.say(
+                    f"where the instructions went: {', '.join(kept['stages'])} (perfgate explain)"
+                )
+            if kept.get("error"):
+                self.say(f"where the instructions went: not computed ({kept['error']})")
             self.timings["profile"] = round(time.perf_counter() - t_profile, 2)
         return pairs, stop, errors
-
-    def _keep_profiles(self, pairs: list[dict[str, Any]], trees: dict[str, Path]) -> None:
-        """Keep the callgrind evidence and the function delta (:mod:`.evidence`)."""
-        from perfgate_lib.local import evidence
-
-        table = paired_intervals(pairs, self.settings, self.bands)
-        result = evidence.keep_for_run(
-            pairs, table.to_dict("records"), self.out, checkout=self.checkout,
-            control_sha=self.control_sha, head_sha=self.head_sha, trees=trees,
-            mode=self.settings.profile, budget_mb=self.settings.profile_budget_mb,
-        )  # fmt: skip
-        if result.get("stages"):
-            self.say(
-                f"where the instructions went: {', '.join(result['stages'])} (perfgate explain)"
-            )
-        if result.get("error"):
-            self.say(f"where the instructions went: not computed ({result['error']})")
 
 
 def run_local_ab(

@@ -59,7 +59,7 @@ def run_local_gate(
     """
     from perfgate_lib.io.notebook import run_notebook
     from perfgate_lib.local.ab import Gate0Settings, require_zephyr_change, resolve_revisions
-    from perfgate_lib.local.progress import LOG_NAME, follow
+    from perfgate_lib.local.pairs import LOG_NAME, follow
     from perfgate_lib.verdict.measured import GATE0
     from perfgate_lib.verdict.notebook import run_compare_notebook
 
