@@ -306,14 +306,7 @@ def build_sandbox(
     _sandbox_git(repo, "commit", "--quiet", "--allow-empty", "-m", change.message)
     head_sha = _sandbox_git(repo, "rev-parse", "HEAD")
     _sandbox_git(repo, "checkout", "--quiet", BASE_BRANCH)
-    return Sandbox(
-        path=str(repo),
-        base=BASE_BRANCH,
-        head=change.branch,
-        base_sha=base_sha,
-        head_sha=head_sha,
-        changed_files=tuple(change.edits),
-    )
+    return Sandbox(str(repo), BASE_BRANCH, change.branch, base_sha, head_sha, tuple(change.edits))
 
 
 def diff_text(sandbox: Sandbox) -> str:

@@ -113,10 +113,7 @@ def find_uv_project(worktree: str | Path) -> UvProject | None:
     if isinstance(workspace, dict):
         members = _member_dirs(tree, workspace)
         if (tree / ZEPHYR_PROJECT).resolve() in {m.resolve() for m in members}:
-            files = [
-                Path("pyproject.toml"),
-                *(m.relative_to(tree) / "pyproject.toml" for m in members),
-            ]
+            files = [m.relative_to(tree) / "pyproject.toml" for m in (tree, *members)]
             if (tree / "uv.lock").is_file():
                 files.append(Path("uv.lock"))
             zephyr_src = tree / ZEPHYR_PROJECT / "src"
