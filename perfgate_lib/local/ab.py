@@ -243,9 +243,10 @@ class ABResult:
         idents = [(info or {}).get("identity") or {} for info in self.sides.values()]
         return zephyr_api.limitations([i.get("execution_paths") or {} for i in idents])
 
-    def side_facts(self) -> list[ABSide]:
-        """Each side's environment as its process reported it."""
-        facts = []
+    def facts(self) -> ABFacts:
+        """What this A/B compared and how, and each side's environment as its process
+        reported it, for the comment's notes (no markdown)."""
+        sides = []
         for side in SIDES:
             info = self.sides.get(side) or {}
             ident, versions = info.get("identity") or {}, info.get("versions") or {}
@@ -254,17 +255,10 @@ class ABResult:
                 **{key: ident.get(key) for key in ("python", "executable")},
                 **{key: versions.get(f"marin-{key}") for key in ("zephyr", "fray", "iris")},
             }
-            facts.append(
-                ABSide(
-                    side,
-                    digest=str(info.get("env_digest") or ""),
-                    **{key: str(value or "?") for key, value in values.items()},
-                )
+            digest = str(info.get("env_digest") or "")
+            sides.append(
+                ABSide(side, digest=digest, **{k: str(v or "?") for k, v in values.items()})
             )
-        return facts
-
-    def facts(self) -> ABFacts:
-        """What this A/B compared and how, for the comment's notes (no markdown)."""
         total = self.paired[self.paired["stage"] == TOTAL].to_dict("records")
         undecided = abstats.undecided_stages(self.paired)
         return ABFacts(
@@ -275,7 +269,7 @@ class ABResult:
             metric=self.settings.metric,
             confidence=self.settings.confidence,
             total_interval=abstats.interval_text(total[0]) if total else "",
-            sides=self.side_facts(),
+            sides=sides,
             resolution_pct=abstats.resolution_pct(self.paired) if undecided else None,
             dependency_changes=list(self.dependency_changes),
             missing_sources=[side for side, src in self.zephyr_sources.items() if not src],

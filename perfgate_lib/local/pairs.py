@@ -263,7 +263,6 @@ def follow(
 
 
 def _line(what: str, message: str) -> str:
-    """The shown line, escaped (a message may hold rich markup)."""
     from rich.markup import escape
 
     return escape(f"{what}: {message}" if message else what)

@@ -83,7 +83,6 @@ class UvProject:
 
 
 def _read_toml(path: Path) -> dict:
-    """The TOML file's table; SideEnvError when it cannot be read."""
     try:
         return tomllib.loads(path.read_text())
     except (OSError, tomllib.TOMLDecodeError) as exc:
