@@ -966,7 +966,7 @@ def test_progress_is_logged_and_shown_on_a_terminal_only(tmp_path):
 
     from rich.console import Console
 
-    from perfgate_lib.local.progress import ProgressLog, follow, last_message
+    from perfgate_lib.local.pairs import ProgressLog, follow, last_message
 
     log = tmp_path / "ab" / "progress.log"
     seen = []

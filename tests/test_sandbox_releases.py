@@ -22,8 +22,9 @@ from perfgate_lib.local.sandbox import (
     default_change,
     diff_text,
     installed_zephyr_dir,
+    release_pyproject,
+    zephyr_pyproject,
 )
-from perfgate_lib.local.sandbox_project import release_pyproject, zephyr_pyproject
 from tests.marin_layout import ZSRC
 from tests.zephyr_releases import release_repo
 

@@ -145,8 +145,7 @@ def unpack_release(version: str, dest: Path) -> tuple[Path, str]:
 def release_checkout(version: str, root: Path, change):
     """A marin-shaped repository built from the release's wheel, with ``change`` (a
     :class:`perfgate_lib.local.sandbox.Change`) on its own branch (a Sandbox)."""
-    from perfgate_lib.local.sandbox import build_sandbox
-    from perfgate_lib.local.sandbox_project import release_pyproject
+    from perfgate_lib.local.sandbox import build_sandbox, release_pyproject
 
     src, metadata = unpack_release(version, root.parent / f"{root.name}-wheel")
     pyproject = release_pyproject(metadata, release_pins(version))

@@ -1,11 +1,6 @@
-"""Gate 0, the local A/B runner: the mini ferry on control and treatment code, paired.
-
-Control runs a worktree at ``merge-base(base, head)``, treatment one at ``head``; each
-side is a ``ferry_pipeline.py serve`` process (:mod:`.sides`). Pairs are added while a
-stage is undecided (:mod:`.pairs`, :mod:`.stats`), and what is still undecided is never
-reported as a pass. Here: the worktrees, :func:`run_local_ab` and its result, outputs and
-frames; the settings are :mod:`.settings`. Times are seconds, memory MB, instructions a
-count. The method and its figures: ``docs/gate0.md``.
+"""Gate 0, the local A/B runner: the mini ferry on merge-base (control) and head
+(treatment) worktrees, paired (:mod:`.sides`, :mod:`.pairs`); its result, outputs and
+frames. Times are seconds, memory MB, instructions a count. The method: ``docs/gate0.md``.
 """
 
 from __future__ import annotations
@@ -29,9 +24,8 @@ from perfgate_lib.local import stats as abstats
 from perfgate_lib.local import zephyr_api  # H1 (issue 28): what the mini ferry cannot see
 from perfgate_lib.local.corpus import CorpusSpec, write_corpus
 from perfgate_lib.local.miniferry import StageResult, build_report, local_provenance
-from perfgate_lib.local.pairs import measure_pairs, paired_intervals
-from perfgate_lib.local.progress import LOG_NAME as PROGRESS_LOG
-from perfgate_lib.local.progress import ProgressLog
+from perfgate_lib.local.pairs import LOG_NAME as PROGRESS_LOG
+from perfgate_lib.local.pairs import ProgressLog, measure_pairs, paired_intervals
 from perfgate_lib.local.settings import Gate0Settings
 from perfgate_lib.local.sideenv import SideEnv, dependency_differences, prepare_side_env
 from perfgate_lib.local.sides import (
@@ -62,7 +56,7 @@ ZEPHYR_DIR = "lib/zephyr/"
 
 
 def _revision(checkout: Path, arg: str, rev: str) -> str:
-    """The commit SHA of ``rev``; UsageError (exit 2) naming the argument when unknown."""
+    """The commit SHA of ``rev``; UsageError (exit 2) naming ``arg`` when unknown."""
     if not rev or str(rev).startswith("-"):
         raise UsageError(f"{arg} {rev!r}: not a revision")
     try:
@@ -86,27 +80,19 @@ def resolve_revisions(checkout: str | Path, base: str, head: str) -> tuple[str, 
 
 
 class NothingToMeasure(PerfgateError):
-    """The diff changes no file under ``lib/zephyr/``: gate 0 has nothing to measure.
-
-    Its own outcome, never a pass: the command says so and exits 0 (as a skip)."""
+    """The diff changes no file under ``lib/zephyr/``: no verdict, exit 0 (a skip)."""
 
     exit_code = EXIT_PASS
 
 
-def changed_paths(checkout: str | Path, control_sha: str, head_sha: str) -> list[str]:
-    """Paths the diff ``control_sha..head_sha`` changes (renames: both names)."""
-    args = ("-c", "core.quotepath=off", "diff", "--name-only", "--no-renames")
-    out = git_out(checkout, *args, control_sha, head_sha)
-    return [line for line in out.splitlines() if line]
-
-
 def require_zephyr_change(checkout: str | Path, control_sha: str, head_sha: str) -> list[str]:
-    """The changed paths under ``lib/zephyr/``; :class:`NothingToMeasure` when none. An
-    A/A (head is the merge-base itself: the same commit on both sides, asked for on
-    purpose to calibrate) gives an empty list."""
+    """The changed paths under ``lib/zephyr/`` (renames: both names); NothingToMeasure when
+    none; empty for an A/A (head is the merge-base: a calibration)."""
     if control_sha == head_sha:
         return []
-    changed = changed_paths(checkout, control_sha, head_sha)
+    args = ("-c", "core.quotepath=off", "diff", "--name-only", "--no-renames")
+    changed = git_out(checkout, *args, control_sha, head_sha).splitlines()
+    changed = [line for line in changed if line]
     zephyr = [p for p in changed if p.startswith(ZEPHYR_DIR)]
     if not zephyr:
         shown = ", ".join(changed[:5]) + (
@@ -121,8 +107,8 @@ def require_zephyr_change(checkout: str | Path, control_sha: str, head_sha: str)
 
 
 def source_digest(src: str | None) -> str | None:
-    """SHA-256 (16 hex digits) of every file under a ``lib/zephyr/src`` folder (relative
-    path and bytes, sorted; ``__pycache__`` left out); None for None."""
+    """SHA-256 (16 hex digits) of the paths and bytes of the files under ``src``, sorted,
+    ``__pycache__`` left out; None for None."""
     if not src:
         return None
     sha = hashlib.sha256()
@@ -142,11 +128,8 @@ def measurability_problems(
     zephyr_changes: list[str],
     dependency_changes: list[str],
 ) -> list[str]:
-    """Why gate 0 could not measure this diff (pure): a side that imported any Zephyr but
-    its own worktree's ``lib/zephyr/src`` (``imported``: side -> the imported
-    ``zephyr.__file__``, for the sides that started), or two sides with identical Zephyr
-    sources and dependencies while the diff changes ``lib/zephyr/`` (``zephyr_changes``;
-    empty for an A/A, which runs the same commit on purpose). Empty when fine."""
+    """Why gate 0 could not measure this diff (pure; rules: ``docs/gate0.md``, When there
+    is nothing to measure). ``imported``: side -> its ``zephyr.__file__``, sides that started."""
     problems = []
     for side, file in imported.items():
         src = sources.get(side)
@@ -175,38 +158,34 @@ def zephyr_source(tree: str | Path) -> str | None:
     return str(src.resolve()) if (src / "zephyr" / "__init__.py").is_file() else None
 
 
-def _side_report(
-    run_id: str,
-    stages: dict[str, StageResult],
-    error: str,
-    extra: dict[str, Any],
-    memory_method: str = "unknown",
-) -> dict[str, Any]:
-    """One marin-shaped report of one side's run; failed (an application failure) when
-    ``error`` ("ferry failed: ...") is set."""
-    return build_report(
-        run_id,
-        stages,
-        status="failed" if error else "succeeded",
-        error=error or None,
-        failure_bucket="application_failure" if error else None,
-        memory_method=memory_method,
-        extra=extra,
-    )
-
-
-def _run_reports(pairs: list[dict[str, Any]], ab_id: str, side: str, extra: dict[str, Any]):
-    """One marin-shaped report per pair for one side (stages of that pair)."""
-    reports = []
+def _side_reports(
+    pairs: list[dict[str, Any]], ab_id: str, side: str, info: dict[str, Any], errors: list[str]
+) -> list[dict[str, Any]]:
+    """One marin-shaped report per pair for one side; with no pair, one run that failed
+    with the side's ``errors`` (if any)."""
+    identity = info.get("identity")
+    method = info.get("memory_method", "unknown")
+    source = (identity or {}).get("zephyr_source")
+    extra = {"memory_method": method, "zephyr_source": source, "identity": identity}
+    runs = []
     for pair in pairs:
-        stages = {n: StageResult.from_measure(r) for n, r in pair[side].items()}
         error = (pair.get("failed") or {}).get(side)
-        run_id = f"{ab_id}/{side}-p{pair['pair']}"
-        method = extra.get("memory_method", "unknown")
-        reports.append(
-            _side_report(run_id, stages, f"ferry failed: {error}" if error else "", extra, method)
+        runs.append((pair["pair"], pair[side], f"ferry failed: {error}" if error else ""))
+    if not runs:  # nothing measured: the side that did not start failed, the other did not
+        mine = [e for e in errors if e.startswith(side)]
+        runs = [(1, {}, ("ferry failed: " + "; ".join(mine))[:300] if mine else "")]
+    return [
+        build_report(
+            f"{ab_id}/{side}-p{number}",
+            {n: StageResult.from_measure(r) for n, r in stages.items()},
+            status="failed" if error else "succeeded",
+            error=error or None,
+            failure_bucket="application_failure" if error else None,
+            memory_method=method if pairs else "unknown",
+            extra=extra,
         )
-    return reports
+        for number, stages, error in runs
+    ]
 
 
 # --- The A/B --------------------------------------------------------------------------------------
@@ -214,27 +193,20 @@ def _run_reports(pairs: list[dict[str, Any]], ab_id: str, side: str, extra: dict
 
 @dataclass
 class ABResult:
-    """The outcome of gate 0. Reports are dicts in marin's schema (medians per side).
+    """The outcome of gate 0; ``timings`` and ``seconds`` in seconds."""
 
-    ``paired``: DataFrame with :data:`abstats.PAIRED_COLUMNS` (stages, then the run's
-    total, in the row named wall_seconds_total whatever the metric); ``memory``: the noise
-    row of peak_worker_memory_mb (MB).
-    ``pairs``: the raw pair records; ``paths`` name the files written in ``out_dir``.
-    ``timings``: seconds spent in start-up (both sides, warm-up included) and in pairs.
-    """
-
-    control_report: dict[str, Any]
+    control_report: dict[str, Any]  # marin's schema, medians
     treatment_report: dict[str, Any]
-    paired: pd.DataFrame
-    memory: dict[str, Any]
+    paired: pd.DataFrame  # abstats.PAIRED_COLUMNS: stages, then the total (wall_seconds_total)
+    memory: dict[str, Any]  # the noise row of peak_worker_memory_mb (MB)
     control_sha: str
     treatment_sha: str
     settings: Gate0Settings
     out_dir: str
-    pairs: list[dict[str, Any]] = field(default_factory=list)
+    pairs: list[dict[str, Any]] = field(default_factory=list)  # the raw pair records
     stop_reason: str = ""
     errors: list[str] = field(default_factory=list)
-    paths: dict[str, str] = field(default_factory=dict)
+    paths: dict[str, str] = field(default_factory=dict)  # the files written in out_dir
     seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
     zephyr_sources: dict[str, str | None] = field(default_factory=dict)
@@ -271,30 +243,22 @@ class ABResult:
         idents = [(info or {}).get("identity") or {} for info in self.sides.values()]
         return zephyr_api.limitations([i.get("execution_paths") or {} for i in idents])
 
-    def side_facts(self) -> list[ABSide]:
-        """Each side's environment as its process reported it: mode, interpreter, Zephyr /
-        fray / iris versions."""
-        facts = []
+    def facts(self) -> ABFacts:
+        """What this A/B compared and how, and each side's environment as its process
+        reported it, for the comment's notes (no markdown)."""
+        sides = []
         for side in SIDES:
             info = self.sides.get(side) or {}
-            ident = info.get("identity") or {}
-            versions = info.get("versions") or {}
-            facts.append(
-                ABSide(
-                    side=side,
-                    mode=str(info.get("mode") or "?"),
-                    digest=str(info.get("env_digest") or ""),
-                    python=str(ident.get("python") or "?"),
-                    executable=str(ident.get("executable") or "?"),
-                    zephyr=str(versions.get("marin-zephyr") or "?"),
-                    fray=str(versions.get("marin-fray") or "?"),
-                    iris=str(versions.get("marin-iris") or "?"),
-                )
+            ident, versions = info.get("identity") or {}, info.get("versions") or {}
+            values = {
+                "mode": info.get("mode"),
+                **{key: ident.get(key) for key in ("python", "executable")},
+                **{key: versions.get(f"marin-{key}") for key in ("zephyr", "fray", "iris")},
+            }
+            digest = str(info.get("env_digest") or "")
+            sides.append(
+                ABSide(side, digest=digest, **{k: str(v or "?") for k, v in values.items()})
             )
-        return facts
-
-    def facts(self) -> ABFacts:
-        """What this A/B compared and how, for the comment's notes (no markdown)."""
         total = self.paired[self.paired["stage"] == TOTAL].to_dict("records")
         undecided = abstats.undecided_stages(self.paired)
         return ABFacts(
@@ -305,7 +269,7 @@ class ABResult:
             metric=self.settings.metric,
             confidence=self.settings.confidence,
             total_interval=abstats.interval_text(total[0]) if total else "",
-            sides=self.side_facts(),
+            sides=sides,
             resolution_pct=abstats.resolution_pct(self.paired) if undecided else None,
             dependency_changes=list(self.dependency_changes),
             missing_sources=[side for side, src in self.zephyr_sources.items() if not src],
@@ -313,8 +277,7 @@ class ABResult:
         )
 
     def measured(self) -> dict[str, Any]:
-        """The decision metric's per-pair medians by row (stages, and the total under
-        ``wall_seconds_total``): :class:`perfgate_lib.verdict.measured.Measured` as JSON."""
+        """The decision metric's per-pair medians by row: ``verdict.measured.Measured`` JSON."""
         control, treatment, _ = abstats.MEDIAN_COLUMNS[self.settings.metric]
         rows = {}
         for row in self.paired.to_dict("records"):
@@ -324,8 +287,7 @@ class ABResult:
         return {"metric": self.settings.metric, "rows": rows}
 
     def compare_context(self) -> dict[str, Any]:
-        """GateContext keys (``intervals``, memory's ``within_noise``) plus ``comment``
-        extras for ``compare.run_compare``."""
+        """GateContext keys plus ``comment`` extras for ``compare.run_compare``."""
         s = self.settings
         context: dict[str, Any] = {
             "baseline": {
@@ -354,9 +316,8 @@ class ABResult:
 
 
 def _where_facts(out_dir: str, per_file: Mapping[str, Any] | None = None) -> WhereFacts | None:
-    """The facts of the comment's "Where the instructions went" section, from
-    ``profile/attribution.json`` (with ``per_file``, assessment.json's, whether the
-    profile agrees with the assessment's CPU answers); None without attribution."""
+    """The comment's "Where the instructions went" facts from ``profile/attribution.json``
+    (with assessment.json's ``per_file``: the agreement lines); None without attribution."""
     from perfgate_lib.local.evidence import load_attribution
 
     try:
@@ -369,8 +330,7 @@ def _where_facts(out_dir: str, per_file: Mapping[str, Any] | None = None) -> Whe
 
 
 def with_assessment(context: dict[str, Any], ab_dir: str, per_file: Mapping[str, Any]) -> dict:
-    """``compare_context.json``'s content with its "Where the instructions went" facts
-    holding the assessment's per-file CPU answers (the agreement lines)."""
+    """``compare_context.json``'s content with the assessment's agreement lines."""
     where = _where_facts(ab_dir, per_file)
     comment = dict(context.get("comment") or {})
     comment.pop("where", None)
@@ -380,29 +340,13 @@ def with_assessment(context: dict[str, Any], ab_dir: str, per_file: Mapping[str,
 
 
 def _known(value: Any) -> bool:
-    """A number that is not None or NaN (pandas fills unmeasured cells with NaN)."""
+    """A number, not None or NaN (pandas fills unmeasured cells with NaN)."""
     return isinstance(value, int | float) and not isinstance(value, bool) and value == value
-
-
-def _side_info(server: SideServer, env: SideEnv) -> dict[str, Any]:
-    """What ab.json and the comment say of one side: its environment and identity."""
-    return {
-        "mode": env.mode,
-        "description": env.description,
-        "identity": server.identity,
-        "versions": {**(server.identity.get("versions") or {}), **env.versions},
-        "memory_method": server.memory_method,
-        "env_digest": env.digest,
-        "env_dir": env.env_dir,
-        "build_seconds": env.build_seconds,
-    }
 
 
 @dataclass
 class _LocalAB:
-    """One gate-0 run's inputs and what its steps find: each side's identity (``sides``),
-    ``lib/zephyr/src`` (``sources``), the dependency differences (``changes``) and the
-    seconds each step took (``timings``)."""
+    """One gate-0 run's inputs and what its steps find (``timings`` in seconds)."""
 
     checkout: str | Path
     settings: Gate0Settings
@@ -413,9 +357,9 @@ class _LocalAB:
     head_sha: str
     zephyr_changes: list[str]
     timings: dict[str, float] = field(default_factory=dict)
-    sides: dict[str, dict[str, Any]] = field(default_factory=dict)
-    sources: dict[str, str | None] = field(default_factory=dict)
-    changes: list[str] = field(default_factory=list)
+    sides: dict[str, dict[str, Any]] = field(default_factory=dict)  # identity, environment
+    sources: dict[str, str | None] = field(default_factory=dict)  # lib/zephyr/src
+    changes: list[str] = field(default_factory=list)  # dependency differences
 
     @property
     def bands(self) -> tuple[float, float]:
@@ -423,9 +367,7 @@ class _LocalAB:
         return (self.band.pass_pct, self.band.warn_pct)
 
     def measure(self, tmp: Path, spec: CorpusSpec) -> tuple[list[dict[str, Any]], str, list[str]]:
-        """The corpus, both worktrees, their environments and side processes (under
-        ``tmp``; the worktrees removed and the processes stopped after): (pairs, why the
-        loop stopped, errors)."""
+        """(pairs, why the loop stopped, errors); worktrees and processes under ``tmp``."""
         corpus_dir = tmp / "corpus"
         write_corpus(spec, corpus_dir, shards=self.settings.shards)
         with (
@@ -446,7 +388,19 @@ class _LocalAB:
             stack.callback(processes.close)
             start_error = self._start_sides(processes, envs)
             self.timings["start_up"] = round(time.perf_counter() - t, 2)
-            self._require_measurable(start_error)
+            problems = measurability_problems(
+                self.sources,
+                {side: source_digest(self.sources[side]) for side in SIDES},
+                {  # a treatment that did not start imported nothing
+                    side: (self.sides[side].get("identity") or {}).get("zephyr_file")
+                    for side in SIDES
+                    if not (side == "treatment" and start_error)
+                },
+                self.zephyr_changes,
+                self.changes,
+            )
+            if problems:
+                raise LocalRunError("gate 0 cannot measure this diff: " + "; ".join(problems))
             t = time.perf_counter()
             measured = self._measure_pairs(processes, trees, start_error)
             self.timings["restarts"] = round(processes.restart_seconds, 2)
@@ -454,7 +408,7 @@ class _LocalAB:
         return measured
 
     def _prepare_envs(self, trees: dict[str, Path]) -> dict[str, SideEnv]:
-        """Each side's Python environment (its seconds in ``timings``) and what differs."""
+        """Each side's Python environment, and what differs."""
         t = time.perf_counter()
         self.say("preparing each side's Python environment")
         envs = {
@@ -470,8 +424,8 @@ class _LocalAB:
     def _side_starter(
         self, envs: dict[str, SideEnv], corpus_dir: Path, tmp: Path
     ) -> Callable[[str, int | str], SideServer]:
-        """``start(side, generation)``: a side's server process; counted under callgrind
-        when the metric is instructions, except the native ``compile`` generation."""
+        """``start(side, generation)``: a side's server, under callgrind when counting
+        instructions (not the native ``compile`` generation)."""
         settings, out = self.settings, self.out
 
         def start(side: str, generation: int | str) -> SideServer:
@@ -493,8 +447,7 @@ class _LocalAB:
         return start
 
     def _start_sides(self, processes: SideProcesses, envs: dict[str, SideEnv]) -> str:
-        """Start both sides and note each one's identity in ``sides``; returns why the
-        treatment did not start ("" when it did). A control that does not start raises."""
+        """Start both sides, noting them in ``sides``; why the treatment did not start ("")."""
         self.say("starting both sides (imports and one unmeasured warm-up run)")
         servers = processes.launch()
         start_error = ""
@@ -505,32 +458,25 @@ class _LocalAB:
                 if side == "control":
                     raise  # the base itself does not run: gate 0 cannot run
                 start_error = str(exc)  # the PR breaks Zephyr: a failed treatment
-            self.sides[side] = _side_info(servers[side], envs[side])
+            server, env = servers[side], envs[side]
+            self.sides[side] = {
+                "mode": env.mode,
+                "description": env.description,
+                "identity": server.identity,
+                "versions": {**(server.identity.get("versions") or {}), **env.versions},
+                "memory_method": server.memory_method,
+                "env_digest": env.digest,
+                "env_dir": env.env_dir,
+                "build_seconds": env.build_seconds,
+            }
             self.say(f"{side}: {self.sides[side]['identity'].get('zephyr_source', start_error)}")
         return start_error
-
-    def _require_measurable(self, start_error: str) -> None:
-        """Raise :class:`LocalRunError` when gate 0 cannot measure this diff
-        (:func:`measurability_problems`; a treatment that did not start imported nothing)."""
-        problems = measurability_problems(
-            self.sources,
-            {side: source_digest(self.sources[side]) for side in SIDES},
-            {
-                side: (self.sides[side].get("identity") or {}).get("zephyr_file")
-                for side in SIDES
-                if not (side == "treatment" and start_error)
-            },
-            self.zephyr_changes,
-            self.changes,
-        )
-        if problems:
-            raise LocalRunError("gate 0 cannot measure this diff: " + "; ".join(problems))
 
     def _measure_pairs(
         self, processes: SideProcesses, trees: dict[str, Path], start_error: str
     ) -> tuple[list[dict[str, Any]], str, list[str]]:
-        """The pairs (none when the treatment did not start), then, counting instructions,
-        the callgrind evidence (its seconds in ``timings``)."""
+        """The pairs (none if the treatment did not start), then the callgrind evidence and
+        the function delta (:mod:`.evidence`)."""
         if start_error:
             return [], "the treatment did not start", [start_error]
         settings = self.settings
@@ -544,27 +490,23 @@ class _LocalAB:
         if settings.counts_instructions:
             for server in processes.current.values():
                 server.kill()  # it may still hold queued stage requests
+            from perfgate_lib.local import evidence
+
             t_profile = time.perf_counter()  # issue 31: where the instructions went
-            self._keep_profiles(pairs, trees)
+            table = paired_intervals(pairs, self.settings, self.bands)
+            kept = evidence.keep_for_run(
+                pairs, table.to_dict("records"), self.out, checkout=self.checkout,
+                control_sha=self.control_sha, head_sha=self.head_sha, trees=trees,
+                mode=settings.profile, budget_mb=settings.profile_budget_mb,
+            )  # fmt: skip
+            if kept.get("stages"):
+                self.say(
+                    f"where the instructions went: {', '.join(kept['stages'])} (perfgate explain)"
+                )
+            if kept.get("error"):
+                self.say(f"where the instructions went: not computed ({kept['error']})")
             self.timings["profile"] = round(time.perf_counter() - t_profile, 2)
         return pairs, stop, errors
-
-    def _keep_profiles(self, pairs: list[dict[str, Any]], trees: dict[str, Path]) -> None:
-        """Keep the callgrind evidence and the function delta (:mod:`.evidence`)."""
-        from perfgate_lib.local import evidence
-
-        table = paired_intervals(pairs, self.settings, self.bands)
-        result = evidence.keep_for_run(
-            pairs, table.to_dict("records"), self.out, checkout=self.checkout,
-            control_sha=self.control_sha, head_sha=self.head_sha, trees=trees,
-            mode=self.settings.profile, budget_mb=self.settings.profile_budget_mb,
-        )  # fmt: skip
-        if result.get("stages"):
-            self.say(
-                f"where the instructions went: {', '.join(result['stages'])} (perfgate explain)"
-            )
-        if result.get("error"):
-            self.say(f"where the instructions went: not computed ({result['error']})")
 
 
 def run_local_ab(
@@ -578,11 +520,8 @@ def run_local_ab(
     thresholds: str | None = None,
     progress: Callable[[str], None] | None = print,
 ) -> ABResult:
-    """Gate 0: paired, adaptive A/B of merge-base (control) and head (treatment).
-
-    Writes its outputs into ``out_dir`` (the list: ``docs/gate0.md``, The run folder);
-    ``progress`` also gets each progress message as it happens.
-    """
+    """Gate 0 into ``out_dir`` (``docs/gate0.md``, The run folder); ``progress`` also gets
+    each progress message."""
     from perfgate_lib.verdict.thresholds import load_thresholds
 
     settings = settings or Gate0Settings.load()
@@ -636,28 +575,19 @@ def summarize_pairs(
     bands: tuple[float, float] = (5.0, 10.0),
     errors: list[str] | None = None,
 ) -> ABResult:
-    """The A/B result of the pair records (pure): intervals, median reports, memory.
-
-    ``errors``: what failed (``"<side> <stage>: <error>"``, or a side that did not start);
-    a side with no measured stage gets one failed run carrying them.
-    """
+    """The A/B result of the pair records (pure); ``errors``: ``"<side> <stage>: <error>"``,
+    or a side that did not start."""
     settings = settings or Gate0Settings()
     sides = dict(sides or {})
     errors = list(errors or [])
-    reports = {}
-    for side in SIDES:
-        info = sides.get(side) or {}
-        extra = {
-            "memory_method": info.get("memory_method", "unknown"),
-            "zephyr_source": (info.get("identity") or {}).get("zephyr_source"),
-            "identity": info.get("identity"),
-        }
-        runs = _run_reports(pairs, ab_id, side, extra)
-        if not runs:  # nothing measured: the side that did not start failed, the other did not
-            mine = [e for e in errors if e.startswith(side)]
-            error = ("ferry failed: " + "; ".join(mine))[:300] if mine else ""
-            runs = [_side_report(f"{ab_id}/{side}-p1", {}, error, extra)]
-        reports[side] = abstats.median_report(runs, f"local/{ab_id}/{side}", local_provenance())
+    reports = {
+        side: abstats.median_report(
+            _side_reports(pairs, ab_id, side, sides.get(side) or {}, errors),
+            f"local/{ab_id}/{side}",
+            local_provenance(),
+        )
+        for side in SIDES
+    }
     return ABResult(
         control_report=reports["control"],
         treatment_report=reports["treatment"],
@@ -676,7 +606,7 @@ def summarize_pairs(
 
 
 def write_outputs(result: ABResult, spec: CorpusSpec) -> dict[str, str]:
-    """Write the median reports, the interval table, the pairs and ``ab.json``."""
+    """Write the run folder's files (``docs/gate0.md``, The run folder)."""
     out = Path(result.out_dir)
     paths = {
         "control_report": out / "control-report.json",
@@ -726,8 +656,7 @@ def write_outputs(result: ABResult, spec: CorpusSpec) -> dict[str, str]:
 
 
 def memory_frame(result: ABResult) -> pd.DataFrame:
-    """Peak memory row. Columns: signal, control_median_mb, treatment_median_mb, delta_pct,
-    noise_pct, within_noise, runs_overlap."""
+    """Peak memory row (MB): signal, control/treatment_median_mb and the noise columns."""
     names = {"stage": "signal", "control_median": "control_median_mb",
              "treatment_median": "treatment_median_mb"}  # fmt: skip
     keys = ("stage", "control_median", "treatment_median", "delta_pct", "noise_pct",
@@ -736,40 +665,28 @@ def memory_frame(result: ABResult) -> pd.DataFrame:
 
 
 def pairs_frame(result: ABResult, metric: str | None = None) -> pd.DataFrame:
-    """One row per pair and stage: pair, stage, first (side), the control and treatment
-    values of ``metric`` (default: the decision metric), named by metric and unit
-    (``control_instructions``, ``control_cpu_s``, ``control_wall_s``), and their ratio
-    (treatment / control)."""
+    """One row per pair and stage: pair, stage, first (side), the sides' ``metric`` values
+    (default: the decision metric; ``control_cpu_s`` ...) and treatment / control."""
     metric = metric or result.settings.metric
     key = abstats.METRICS[metric]
     c_col, t_col, _ = abstats.MEDIAN_COLUMNS[metric]
     rows = []
     for pair in result.pairs:
+        first = pair["first"]
         for stage, c in pair["control"].items():
             t = pair["treatment"].get(stage)
-            if t is None:
-                continue
-            rows.append(
-                {
-                    "pair": pair["pair"],
-                    "stage": stage,
-                    "first": pair["first"].get(stage),
-                    c_col: c.get(key),
-                    t_col: t.get(key),
-                    "ratio": round(t[key] / c[key], 4) if c.get(key) and t.get(key) else None,
-                }
-            )
+            if t is not None:
+                ratio = round(t[key] / c[key], 4) if c.get(key) and t.get(key) else None
+                rows.append((pair["pair"], stage, first.get(stage), c.get(key), t.get(key), ratio))
     return pd.DataFrame(rows, columns=["pair", "stage", "first", c_col, t_col, "ratio"])
 
 
+# the pairs chart's interval colour for each stage call
 CALL_COLOURS = {"pass": "#2e7d32", "warn": "#f9a825", "fail": "#c62828", "undecided": "#6a1b9a"}
-"""The pairs chart's interval colour for each stage call."""
 
 
 def pairs_chart(result: ABResult) -> Any:
-    """A matplotlib figure: each pair's ratio per stage (grey dots), and the interval
-    with its estimate, coloured by the stage's call, with a legend of the calls and the
-    band lines."""
+    """A matplotlib figure: each pair's ratio per stage, and the interval coloured by call."""
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
 
@@ -819,9 +736,8 @@ def pairs_chart(result: ABResult) -> Any:
 
 
 def show_pairs_chart(result: ABResult) -> str:
-    """Display the pairs chart in a notebook and save it as ``pairs_chart.png`` in
-    ``out_dir`` (not for a run reloaded from its archive, which is never written); returns
-    the path, or "" when not saved."""
+    """Display the pairs chart; saved as ``out_dir/pairs_chart.png`` (its path) unless the
+    run was reloaded from its archive ("")."""
     import io
 
     buf = io.BytesIO()
@@ -830,22 +746,16 @@ def show_pairs_chart(result: ABResult) -> str:
     if not result.read_only:
         path = str(Path(result.out_dir) / "pairs_chart.png")
         Path(path).write_bytes(buf.getvalue())
-    try:
+    with contextlib.suppress(ImportError):  # outside notebooks
         from IPython.display import Image, display
 
         display(Image(data=buf.getvalue(), format="png"))
-    except ImportError:  # pragma: no cover - outside notebooks
-        pass
     return path
 
 
 def verdict_frame(verdict: Verdict, result: ABResult) -> pd.DataFrame:
-    """Stages (in the decision metric), then the run's totals and peak memory, with the
-    paired interval beside each.
-
-    Columns: name, unit (instructions, s or MB), baseline, treatment, delta_pct
-    ((treatment - baseline) / baseline of those two, %), verdict, interval, note.
-    """
+    """Stages (decision metric), the run's totals and peak memory, each with its interval.
+    Columns: name, unit, baseline, treatment, delta_pct (%), verdict, interval, note."""
     from perfgate_lib.verdict.measured import Measured, metric_view
 
     measured = Measured.from_json(result.measured())
@@ -873,8 +783,7 @@ def verdict_frame(verdict: Verdict, result: ABResult) -> pd.DataFrame:
 
 
 def local_verdict(result: ABResult, thresholds: str | None = None) -> Verdict:
-    """The verdict engine on the two median reports with the paired intervals
-    (``GateContext.intervals``) and memory's noise note."""
+    """The verdict engine on the two median reports with the paired intervals."""
     from perfgate_lib.verdict.compare import compare_reports, split_context
     from perfgate_lib.verdict.measured import GATE0
     from perfgate_lib.verdict.report import parse_report

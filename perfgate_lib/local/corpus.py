@@ -1,8 +1,6 @@
-"""A generated text corpus shaped like the tier-2 ferry's input, at laptop scale.
-
-The output is a pure function of :class:`CorpusSpec` (``random.Random(seed)``, stable
-across platforms): the same spec gives byte-identical files. Sizes are bytes of UTF-8
-text. The shape and why: ``docs/gate0.md``.
+"""A generated text corpus shaped like the tier-2 ferry's input, at laptop scale: a pure
+function of :class:`CorpusSpec` (byte-identical files). Sizes are bytes of UTF-8 text.
+The shape and why: ``docs/gate0.md``.
 """
 
 from __future__ import annotations
@@ -59,14 +57,10 @@ _SYLLABLES = [c + v for c in "bcdfghjklmnprstvwz" for v in ("a", "e", "i", "o", 
 
 def _vocabulary(rng: random.Random, size: int) -> tuple[list[str], list[float]]:
     """Distinct pseudo-words and their Zipf cumulative weights."""
-    words: list[str] = []
-    seen: set[str] = set()
+    words: dict[str, None] = {}  # insertion-ordered set
     while len(words) < size:
-        word = "".join(rng.choice(_SYLLABLES) for _ in range(rng.randint(1, 4)))
-        if word not in seen:
-            seen.add(word)
-            words.append(word)
-    return words, list(itertools.accumulate(1.0 / rank for rank in range(1, size + 1)))
+        words["".join(rng.choice(_SYLLABLES) for _ in range(rng.randint(1, 4)))] = None
+    return list(words), list(itertools.accumulate(1.0 / rank for rank in range(1, size + 1)))
 
 
 def _text(rng: random.Random, words: list[str], cum: list[float], target_bytes: int) -> str:
@@ -130,11 +124,8 @@ def generate(spec: CorpusSpec) -> Iterator[dict]:
 
 
 def write_corpus(spec: CorpusSpec, out_dir: str | Path, shards: int = 8) -> list[Path]:
-    """Write the corpus as ``part-NNNNN.jsonl`` files (round-robin) plus ``corpus.json``.
-
-    Reuses the files when ``corpus.json`` already records the same spec and shard count.
-    Returns the data file paths. The manifest holds the spec, ``docs`` and ``bytes``.
-    """
+    """Write ``part-NNNNN.jsonl`` files (round-robin) and ``corpus.json`` (the spec, docs,
+    bytes), or reuse them when it records the same spec and shards; the data files."""
     if shards < 1:
         raise UsageError(f"corpus shards must be >= 1, got {shards}")
     out = Path(out_dir)

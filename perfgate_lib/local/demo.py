@@ -1,9 +1,6 @@
-"""The demo: the whole pipeline offline, on a sandbox repository, with real Zephyr.
-
-:func:`run_demo` builds the sandbox, runs ``assess.ipynb``, ``local_ab.ipynb`` and
-``compare.ipynb`` into one run folder and archives it as gate 0. The comment is written
-to ``comment.md``, never posted. The steps and the run folder's layout:
-``docs/gate0.md`` (The demo). Times are seconds.
+"""The demo (the whole pipeline offline, on a sandbox repository, with real Zephyr) and
+gate 0's notebooks run on this machine. Times are seconds. The steps and the run folder:
+``docs/gate0.md`` (The demo).
 """
 
 from __future__ import annotations
@@ -54,21 +51,15 @@ def run_local_gate(
     assessment: str = "",
     console: Console | None = None,
 ) -> tuple[dict[str, Any], list[str], dict[str, float]]:
-    """Gate 0 on this machine: ``local_ab.ipynb`` then ``compare.ipynb`` into ``run_dir``.
+    """Gate 0 here: ``local_ab.ipynb`` (into ``<run_dir>/ab``) then ``compare.ipynb``.
 
-    ``gate0``: :class:`Gate0Settings` fields overriding ``parameters/gate0.yaml``
-    (``max_pairs``, ``budget_s`` in seconds, ``docs``, ``env``, ``metric``, ``profile``; an absent or
-    None one keeps the file's value). The A/B outputs go to ``<run_dir>/ab``; verdict.json,
-    comment.md and charts to ``run_dir``. Returns (verdict.json as a dict, executed
-    notebook paths, step seconds: local_ab, compare, and the A/B's own start_up / pairs).
-    While the A/B runs, its newest progress message is shown on ``console`` (default: the
-    standard output) when that is a terminal. Raises
-    :class:`~perfgate_lib.local.ab.NothingToMeasure` before any kernel starts when the diff
-    changes nothing under ``lib/zephyr/``.
+    ``gate0``: Gate0Settings fields overriding ``parameters/gate0.yaml`` (None keeps the
+    file's). Returns (verdict.json, executed notebooks, step seconds). Progress is shown on
+    a terminal ``console``; NothingToMeasure is raised before any kernel starts.
     """
     from perfgate_lib.io.notebook import run_notebook
     from perfgate_lib.local.ab import Gate0Settings, require_zephyr_change, resolve_revisions
-    from perfgate_lib.local.progress import LOG_NAME, follow
+    from perfgate_lib.local.pairs import LOG_NAME, follow
     from perfgate_lib.verdict.measured import GATE0
     from perfgate_lib.verdict.notebook import run_compare_notebook
 
@@ -80,23 +71,12 @@ def run_local_gate(
     timings: dict[str, float] = {}
     t = time.perf_counter()
     what = f"gate 0 ({settings.metric}, at most {settings.max_pairs} pairs)"
+    casts = dict(max_pairs=int, budget_s=float, docs=int, env=str, metric=str, profile=str)
+    params = {"checkout": str(Path(checkout).resolve()), "base": str(base), "head": str(head)}
+    params.update({key: cast(getattr(settings, key)) for key, cast in casts.items()})
     with follow(ab_dir / LOG_NAME, what, console=console):
         notebook = run_notebook(
-            "local_ab",
-            str(run_dir),
-            {
-                "checkout": str(Path(checkout).resolve()),
-                "base": str(base),
-                "head": str(head),
-                "max_pairs": int(settings.max_pairs),
-                "budget_s": float(settings.budget_s),
-                "docs": int(settings.docs),
-                "env": str(settings.env),
-                "metric": str(settings.metric),
-                "profile": str(settings.profile),
-                "seed": int(seed),
-                "out_dir": str(ab_dir),
-            },
+            "local_ab", str(run_dir), {**params, "seed": int(seed), "out_dir": str(ab_dir)}
         )
     notebooks = [notebook]
     timings["local_ab"] = round(time.perf_counter() - t, 2)
@@ -118,8 +98,7 @@ def run_local_gate(
 
 
 def _context(ab_dir: Path, assessment: str) -> str:
-    """The A/B's compare context; with an assessment, its "Where the instructions went"
-    section also says whether the profile agrees with the assessment's answers."""
+    """The A/B's compare context, with the assessment's agreement lines if there is one."""
     from perfgate_lib.local.ab import with_assessment
     from perfgate_lib.local.evidence import assessed_files
 
@@ -139,11 +118,8 @@ def run_demo(
     archive: bool = True,
     progress: Callable[[str], None] | None = print,
 ) -> DemoResult:
-    """Build the sandbox, assess, run the local A/B, compare, render, archive.
-
-    ``out_dir`` defaults to ``runs/demo/<UTC stamp>`` (local folder). Returns where to
-    look; the verdict of the sandbox PR is expected to be ``fail`` at ``fuzzy_dups``.
-    """
+    """Build the sandbox, assess, run the local A/B, compare, render, archive (into
+    ``out_dir``, default ``runs/demo/<UTC stamp>``); the expected verdict: fail at fuzzy_dups."""
     from perfgate_lib.io.rundir import new_run_dir
 
     say = progress or (lambda _msg: None)
@@ -198,11 +174,10 @@ def run_demo(
 def _assess_or_skip(
     box: Sandbox, run_dir: Path, say: Callable[[str], None], notebooks: list[str], notes: list[str]
 ) -> str:
-    """Run assess.ipynb on the sandbox PR (reviewer reply "go"; the notebook added to
-    ``notebooks``); returns assessment.json's path, or "" when the assessment cannot run
-    (a note says why: the demo goes on without it)."""
-    params = {"pr": 0, "checkout": box.path, "base": box.base, "head": box.head,
-              "reply": "go", "out_dir": str(run_dir)}  # fmt: skip
+    """Run assess.ipynb on the sandbox PR (reply "go"); assessment.json's path, or "" with a
+    note when it cannot run (the demo goes on without it)."""
+    params = {"pr": 0, "checkout": box.path, "base": box.base, "head": box.head}
+    params.update(reply="go", out_dir=str(run_dir))
     try:
         from perfgate_lib.io.notebook import run_notebook
 
@@ -217,8 +192,8 @@ def _assess_or_skip(
 
 
 def _archive(result: DemoResult, start: float) -> None:
-    """Archive the run folder as gate 0, then write demo.json again with the archive's
-    seconds and the new total (seconds since ``start``, a ``perf_counter`` reading)."""
+    """Archive the run folder as gate 0, then rewrite demo.json with the archive's seconds
+    and the total since ``start`` (a ``perf_counter`` reading)."""
     from perfgate_lib.verdict.measured import GATE0
 
     t = time.perf_counter()
@@ -249,20 +224,16 @@ def _write_summary(result: DemoResult) -> None:
 
 def where_time_went(timings: dict[str, float]) -> str:
     """``sandbox 1 s, assess 6 s, local_ab 80 s (start-up 4 s, pairs 70 s), ...``."""
-    inner = [
-        f"{key.split('.', 1)[1].replace('_', '-')} {value:.0f} s"
+    inner = ", ".join(
+        f"{key.removeprefix('local_ab.').replace('_', '-')} {value:.0f} s"
         for key, value in timings.items()
         if key.startswith("local_ab.")
-    ]
-    parts = []
-    for key, value in timings.items():
-        if key == "total" or key.startswith("local_ab."):
-            continue
-        text = f"{key} {value:.0f} s"
-        if key == "local_ab" and inner:
-            text += f" ({', '.join(inner)})"
-        parts.append(text)
-    return ", ".join(parts)
+    )
+    return ", ".join(
+        f"{key} {value:.0f} s" + (f" ({inner})" if key == "local_ab" and inner else "")
+        for key, value in timings.items()
+        if key != "total" and not key.startswith("local_ab.")
+    )
 
 
 def where_to_look(result: DemoResult) -> list[str]:

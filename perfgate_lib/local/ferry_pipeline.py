@@ -1,26 +1,7 @@
-"""The mini ferry's pipeline, standalone: stdlib, Zephyr and Zephyr's own dependencies only.
-
-It imports nothing from perfgate, so any interpreter that can import Zephyr (the kit's
-venv, or a worktree's own uv environment) can run it by path::
-
-    python ferry_pipeline.py serve --corpus DIR --work-dir DIR [--zephyr-src SRC]
-    valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=OUT \
-        python ferry_pipeline.py serve ... --callgrind-out OUT   # + instructions per stage
-
-The five stages (``normalize`` -> ``minhash`` -> ``fuzzy_dups`` -> ``consolidate`` ->
-``tokenize``) each run one ``ZephyrContext.execute`` on threads of this process. How each
-figure is taken (wall and CPU seconds, instructions, peak MB, hygiene) is in
-``docs/gate0.md``; what an instruction count leaves out is in ``docs/attribution.md``.
-
-The serve protocol is one JSON object per line. The driver writes ``{"cmd": "stage",
-"stage": NAME}`` (the stage reads the outputs its predecessors last wrote) or ``{"cmd":
-"exit"}`` on stdin; the server answers on the file descriptor it was started with as
-stdout (Zephyr's own prints go to stderr): first ``{"ready": true, "identity": {...}}``,
-then per stage ``{"status": "succeeded" | "failed", "stages": {name: {wall_s, cpu_s,
-peak_mb, tasks, records_out[, callgrind_dump]}}, "error": ...}``. Requests queue. Times
-are seconds, memory MB. Under callgrind the row carries ``callgrind_dump``; the driver
-reads it natively (:func:`add_instructions`) and adds ``instructions`` and
-``instructions_allocator`` (counts).
+"""The mini ferry's pipeline, standalone (stdlib, Zephyr and its deps only): run by path as
+``python ferry_pipeline.py serve --corpus DIR --work-dir DIR [--zephyr-src SRC]`` in any
+side environment. The stages, the serve protocol (JSON lines) and how each figure is
+taken (seconds, MB, instruction counts): ``docs/gate0.md``; ``docs/attribution.md``.
 """
 
 from __future__ import annotations
@@ -39,7 +20,7 @@ import traceback
 import unicodedata
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TextIO, TypedDict
+from typing import Any, NotRequired, TextIO, TypedDict
 
 if __package__:
     from perfgate_lib.local import callgrind_client, zephyr_api
@@ -48,7 +29,6 @@ else:  # run (or loaded) by path in a side's environment: the modules beside thi
     import types
 
     def _sibling(name: str) -> types.ModuleType:
-        """Load ``<name>.py`` from this file's folder as the top-level module ``name``."""
         spec = importlib.util.spec_from_file_location(
             name, Path(__file__).resolve().with_name(f"{name}.py")
         )
@@ -64,23 +44,17 @@ else:  # run (or loaded) by path in a side's environment: the modules beside thi
 STAGES = ("normalize", "minhash", "fuzzy_dups", "consolidate", "tokenize")
 
 
-class _StageCounts(TypedDict, total=False):
-    """Only under callgrind: the stage's instructions (a count, allocators left out), the
-    allocator instructions left out and the dump's path (module docstring)."""
-
-    instructions: int
-    instructions_allocator: int
-    callgrind_dump: str
-
-
-class StageRow(_StageCounts):
-    """One stage's measures (module docstring): seconds, MB, a task and a record count."""
+class StageRow(TypedDict):
+    """One stage's measures: seconds, MB, counts; the last three only under callgrind."""
 
     wall_s: float
     cpu_s: float
     peak_mb: float
     tasks: int
     records_out: int
+    instructions: NotRequired[int]  # allocators left out
+    instructions_allocator: NotRequired[int]
+    callgrind_dump: NotRequired[str]
 
 
 # MinHash: word 5-gram shingles, NUM_BANDS bands of ROWS rows (threshold ~ (1/b)^(1/r)).
@@ -98,8 +72,7 @@ _API: zephyr_api.ZephyrApi | None = None
 
 
 def zapi() -> zephyr_api.ZephyrApi:
-    """Zephyr's and fray's names the pipeline uses, resolved once for this release (see
-    :mod:`zephyr_api`); raises ``ZephyrApiError`` naming what is missing."""
+    """Zephyr's and fray's names, resolved once for this release; ZephyrApiError if missing."""
     global _API
     if _API is None:
         _API = zephyr_api.load()
@@ -222,26 +195,23 @@ class PeakMemory:
     """Process peak RSS in MB: ``VmHWM`` reset per stage, else ``ru_maxrss`` for the run."""
 
     def __init__(self) -> None:
-        self.resettable = self._try_reset()
+        self.resettable = self.reset(first=True)
         self.method = (
             "VmHWM per stage (reset via /proc/self/clear_refs)"
             if self.resettable
             else "ru_maxrss of the ferry process (whole run)"
         )
 
-    @staticmethod
-    def _try_reset() -> bool:
+    def reset(self, first: bool = False) -> bool:
+        """Start a new peak window (no-op without clear_refs); whether it could."""
+        if not (first or self.resettable):
+            return False
         try:
             with open("/proc/self/clear_refs", "w") as handle:
                 handle.write("5")
             return True
         except OSError:
             return False
-
-    def reset(self) -> None:
-        """Start a new peak window (no-op without clear_refs)."""
-        if self.resettable:
-            self._try_reset()
 
     def peak_mb(self) -> float:
         """Peak RSS in MB since the last reset (or since start)."""
@@ -254,10 +224,7 @@ class PeakMemory:
         return maxrss / (1024 * 1024) if sys.platform == "darwin" else maxrss / 1024
 
 
-# --- Instruction counts: callgrind client requests ------------------------------------------------
-
-# The client requests, and which threads a stage's count holds: callgrind_client.py
-# (stdlib only, beside this file). Callgrind is re-exported here for the kit and tests.
+# The client requests (callgrind_client.py, beside this file), re-exported for the kit and tests.
 Callgrind = callgrind_client.Callgrind
 read_dump = callgrind_client.read_dump
 
@@ -276,8 +243,7 @@ _TASKS: dict[tuple[str, str], int] = {}  # (stage, work dir) -> tasks: planned o
 
 def _task_count(dataset: Any) -> int:
     plan = zapi().compute_plan(dataset)
-    worker_stages = [s for s in plan.stages if s.stage_type.name != "RESHARD"]
-    return len(worker_stages) * plan.num_shards
+    return sum(s.stage_type.name != "RESHARD" for s in plan.stages) * plan.num_shards
 
 
 def _count_lines(paths: list[str]) -> int:
@@ -350,9 +316,8 @@ def run_stage(
     memory: PeakMemory,
     callgrind: Callgrind | None = None,
 ) -> StageRow:
-    """Run one stage (its output folder emptied first): ``{wall_s, cpu_s, peak_mb, tasks,
-    records_out}``, plus ``callgrind_dump`` when ``callgrind`` is active. A stage reads the
-    outputs of the stages before it under ``work``."""
+    """Run one stage (its output folder under ``work`` emptied first, its predecessors'
+    read): its row, with ``callgrind_dump`` when ``callgrind`` is active."""
     import shutil
 
     shutil.rmtree(work / stage, ignore_errors=True)
@@ -382,10 +347,7 @@ def run_stage(
 
 
 def add_instructions(row: StageRow) -> StageRow:
-    """``row`` with ``instructions`` (shard work, allocators left out) and
-    ``instructions_allocator`` read from its ``callgrind_dump``; the driver calls this on
-    each answer, natively (see ``Callgrind.measure``). A row without a dump is returned
-    as it is."""
+    """``row`` with the counts read natively from its ``callgrind_dump`` (if it has one)."""
     dump = row.get("callgrind_dump")
     if dump and "instructions" not in row:
         counts = read_dump(dump)
@@ -402,11 +364,7 @@ def run_pipeline(
     memory: PeakMemory | None = None,
     callgrind: Callgrind | None = None,
 ) -> str:
-    """Run the five stages over ``corpus_glob``; outputs under ``work``.
-
-    Fills ``results`` stage by stage (see :func:`run_stage`; a failure leaves the finished
-    stages in it) and returns the memory method used.
-    """
+    """Run the five stages, filling ``results`` stage by stage; the memory method used."""
     memory = memory or PeakMemory()
     builders = stage_datasets(corpus_glob, work)
     for stage in STAGES:
@@ -448,6 +406,10 @@ def quiet_logs() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
+def is_oom(exc: BaseException) -> bool:
+    return isinstance(exc, MemoryError) or "MemoryError" in str(exc)
+
+
 def error_line(exc: BaseException) -> str:
     """The exception type and the first and last lines of its message, at most 300 chars."""
     if isinstance(exc, zephyr_api.ZephyrApiError):  # names the API and the supported range
@@ -485,11 +447,8 @@ def serve(
     max_workers: int = 2,
     callgrind_out: str | None = None,
 ) -> int:
-    """Answer run requests on stdin until ``exit`` or EOF (see the module docstring).
-
-    ``callgrind_out``: the ``--callgrind-out-file`` this process runs under; every stage
-    then also reports its ``instructions`` (a process not under callgrind refuses to start).
-    """
+    """Answer stage requests on stdin until ``exit`` or EOF; with ``callgrind_out`` (the
+    ``--callgrind-out-file`` it runs under; refused when not under callgrind) counting."""
     # The protocol keeps the real stdout; everything else printed goes to stderr.
     out = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)
@@ -538,22 +497,14 @@ def serve(
         if request.get("cmd") != "stage":
             break
         stage = str(request["stage"])
-        stages: dict[str, StageRow] = {}
         try:
-            stages[stage] = run_stage(ctx, stage, builders, work_dir / "run", memory, callgrind)
-            _answer(out, {"status": "succeeded", "stages": stages})
+            row = run_stage(ctx, stage, builders, work_dir / "run", memory, callgrind)
+            _answer(out, {"status": "succeeded", "stages": {stage: row}})
         except Exception as exc:  # noqa: BLE001 - a failed ferry is an answer, not a crash
             traceback.print_exc()
-            oom = isinstance(exc, MemoryError) or "MemoryError" in str(exc)
-            _answer(
-                out,
-                {
-                    "status": "failed",
-                    "stages": stages,
-                    "error": error_line(exc),
-                    "failure_bucket": "oom" if oom else "application_failure",
-                },
-            )
+            bucket = "oom" if is_oom(exc) else "application_failure"
+            failed = {"status": "failed", "stages": {}, "error": error_line(exc)}
+            _answer(out, {**failed, "failure_bucket": bucket})
     return 0
 
 
@@ -566,19 +517,11 @@ def main(argv: list[str] | None = None) -> int:
     srv.add_argument("--work-dir", required=True, help="scratch folder (stage outputs)")
     srv.add_argument("--zephyr-src", default=None, help="folder holding zephyr/ to import")
     srv.add_argument("--max-workers", type=int, default=2)
-    srv.add_argument(
-        "--callgrind-out",
-        default=None,
-        help="the --callgrind-out-file this process runs under: count instructions per stage",
-    )
+    count = "the --callgrind-out-file this process runs under: count instructions per stage"
+    srv.add_argument("--callgrind-out", default=None, help=count)
     args = parser.parse_args(argv)
-    return serve(
-        Path(args.corpus),
-        Path(args.work_dir),
-        args.zephyr_src,
-        args.max_workers,
-        args.callgrind_out,
-    )
+    corpus, work = Path(args.corpus), Path(args.work_dir)
+    return serve(corpus, work, args.zephyr_src, args.max_workers, args.callgrind_out)
 
 
 if __name__ == "__main__":

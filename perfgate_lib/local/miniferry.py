@@ -1,11 +1,6 @@
-"""The mini ferry run once in this process, and its perf report in marin's schema.
-
-The pipeline itself (record functions, the five stages, measurement) is the standalone
-:mod:`perfgate_lib.local.ferry_pipeline`; the report's ``local_run`` block adds per-stage
-peak memory, CPU seconds, task and record counts. Run as ``python -m
-perfgate_lib.local.miniferry --zephyr-src PATH --out report.json``: a ``--zephyr-src``
-holding ``zephyr/__init__.py`` is imported instead of the installed package. Times are
-seconds, memory MB.
+"""The mini ferry (:mod:`.ferry_pipeline`) run once in this process, and its perf report in
+marin's schema with a ``local_run`` block of per-stage figures (seconds, MB, counts).
+``python -m perfgate_lib.local.miniferry --zephyr-src PATH --out report.json``.
 """
 
 from __future__ import annotations
@@ -41,17 +36,9 @@ class StageResult:
 
     @classmethod
     def from_measure(cls, row: ferry_pipeline.StageRow) -> StageResult:
-        """From a :func:`ferry_pipeline.run_stage` row (wall_s, cpu_s, peak_mb, ...)."""
-        return cls(
-            seconds=row["wall_s"],
-            peak_mb=row["peak_mb"],
-            tasks=int(row["tasks"]),
-            records_out=int(row["records_out"]),
-            cpu_seconds=row.get("cpu_s"),
-        )
-
-
-# --- The report (marin's perf report schema) ------------------------------------------------------
+        """From a :func:`ferry_pipeline.run_stage` row."""
+        tasks, records = int(row["tasks"]), int(row["records_out"])
+        return cls(row["wall_s"], row["peak_mb"], tasks, records, row.get("cpu_s"))
 
 
 def local_provenance() -> dict[str, Any]:
@@ -76,24 +63,16 @@ def build_report(
     memory_method: str = "unknown",
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A perf report dict in marin's current schema from per-stage results.
-
-    ``wall_seconds_total`` is the sum of the stage wall times (the pipeline's wall time,
-    excluding interpreter start-up, imports and corpus generation).
-    """
+    """A perf report in marin's schema; ``wall_seconds_total`` sums the stages' seconds
+    (no start-up, imports or corpus generation)."""
     infra = dict.fromkeys(INFRA_BUCKETS, 0)
-    failed = 0
     if failure_bucket:
         infra[failure_bucket] = 1
-        failed = 1 if failure_bucket == "application_failure" else 0
-    tasks = sum(s.tasks for s in stages.values())
-    state_counts = {"succeeded": tasks}
+    state_counts = {"succeeded": sum(s.tasks for s in stages.values())}
     if status != "succeeded":
         state_counts["failed"] = 1
     peak = max((s.peak_mb for s in stages.values()), default=0.0)
     warnings = [f"local mini ferry run {run_id}: peak memory from {memory_method}"]
-    if error:
-        warnings.append(error)
     return {
         "iris_job_id": f"local/{run_id}",
         "status": status,
@@ -103,7 +82,7 @@ def build_report(
         "sum_task_wall_seconds_total": None,
         "cached_steps": [],
         "ooms": infra["oom"],
-        "failed_shards": failed,
+        "failed_shards": int(failure_bucket == "application_failure"),
         "peak_worker_memory_mb": int(round(peak)),
         "preemption_count": 0,
         "failure_count": 1 if status != "succeeded" else 0,
@@ -111,7 +90,7 @@ def build_report(
         "tree_job_count": len(stages),
         "infra_failures": infra,
         **local_provenance(),
-        "warnings": warnings,
+        "warnings": warnings + [error] if error else warnings,
         "local_run": {
             "stage_peak_memory_mb": {n: round(s.peak_mb, 1) for n, s in stages.items()},
             "stage_cpu_seconds": {
@@ -135,11 +114,8 @@ def run_ferry(
     work_dir: Path | None = None,
     max_workers: int = 2,
 ) -> dict[str, Any]:
-    """Run the mini ferry once in this process and write its perf report JSON to ``out``.
-
-    Call this in a fresh process (it imports Zephyr from ``zephyr_src`` when given);
-    the A/B runner does so through ``python -m perfgate_lib.local.miniferry``.
-    """
+    """Run the mini ferry once here (a fresh process: it imports Zephyr from ``zephyr_src``)
+    and write its perf report JSON to ``out``."""
     spec = spec or CorpusSpec()
     source = ferry_pipeline.use_zephyr_source(zephyr_src)
     run_id = run_id or datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -156,14 +132,10 @@ def run_ferry(
             method = _run_pipeline(Path(corpus_dir), work, stages, max_workers)
             report = build_report(run_id, stages, memory_method=method, extra=extra)
         except Exception as exc:  # noqa: BLE001 - a failed ferry is a report, not a crash
-            oom = isinstance(exc, MemoryError) or "MemoryError" in str(exc)
+            bucket = "oom" if ferry_pipeline.is_oom(exc) else "application_failure"
+            error = ferry_pipeline.error_line(exc)
             report = build_report(
-                run_id,
-                stages,
-                status="failed",
-                error=ferry_pipeline.error_line(exc),
-                failure_bucket="oom" if oom else "application_failure",
-                extra=extra,
+                run_id, stages, status="failed", error=error, failure_bucket=bucket, extra=extra
             )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
@@ -195,31 +167,17 @@ def _corpus_summary(corpus_dir: Path) -> dict[str, Any]:
     return {"dir": str(corpus_dir)}
 
 
+_FOLDER = click.Path(file_okay=False)
+
+
 @click.command()
-@click.option(
-    "--zephyr-src", default=None, help="Folder holding zephyr/ (a worktree's lib/zephyr/src)."
-)
-@click.option(
-    "--out", "out", required=True, type=click.Path(dir_okay=False), help="Report JSON path."
-)
-@click.option(
-    "--corpus",
-    "corpus",
-    default=None,
-    type=click.Path(file_okay=False),
-    help="Existing corpus folder (else generated).",
-)
+@click.option("--zephyr-src", help="Folder holding zephyr/ (a worktree's lib/zephyr/src).")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Report JSON path.")
+@click.option("--corpus", type=_FOLDER, help="Existing corpus folder (else generated).")
 @click.option("--docs", default=CorpusSpec.docs, show_default=True, type=click.IntRange(min=1))
 @click.option("--seed", default=CorpusSpec.seed, show_default=True, type=int)
-@click.option(
-    "--run-id", default=None, help="Local run id (the report's iris_job_id is local/<id>)."
-)
-@click.option(
-    "--work-dir",
-    default=None,
-    type=click.Path(file_okay=False),
-    help="Parent of the scratch folder.",
-)
+@click.option("--run-id", help="Local run id (the report's iris_job_id is local/<id>).")
+@click.option("--work-dir", type=_FOLDER, help="Parent of the scratch folder.")
 @click.option("--max-workers", default=2, show_default=True, type=click.IntRange(min=1))
 def main(
     zephyr_src: str | None,

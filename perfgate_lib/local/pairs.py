@@ -1,18 +1,20 @@
-"""Gate 0's paired, adaptive loop: pairs are added until every stage is decided.
-
-:func:`measure_pairs` runs the pairs and :func:`stop_rule` says when to stop: every stage
-decided after ``min_pairs``, the time budget spent, or ``max_pairs``. The pair record:
-``docs/gate0.md`` (The run folder). Seconds for times.
+"""Gate 0's paired, adaptive loop: pairs are added until every stage is decided
+(:func:`stop_rule`); its progress goes to ``progress.log`` and, on a terminal only, is
+shown (:func:`follow`). Seconds. The pair record: ``docs/gate0.md`` (The run folder).
 """
 
 from __future__ import annotations
 
+import contextlib
 import select
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from rich.console import Console
 
 from perfgate_lib.local import ferry_pipeline
 from perfgate_lib.local import stats as abstats
@@ -38,8 +40,8 @@ def first_side(pair: int, stage_index: int) -> str:
     return SIDES[(pair + stage_index + 1) % 2]
 
 
+# pair number -> the ready side servers (``run_stage(stage, timeout_s)``) to measure it
 ServersFor = Callable[[int], Mapping[str, Any]]
-"""Pair number -> the ready side servers (``run_stage(stage, timeout_s)``) to measure it."""
 
 
 def measure_pairs(
@@ -51,14 +53,11 @@ def measure_pairs(
     progress: Callable[[str], None] = lambda _m: None,
     clock: Callable[[], float] = time.perf_counter,
 ) -> tuple[list[dict[str, Any]], str, list[str]]:
-    """Add pairs until every stage is decided, ``max_pairs`` or the budget; returns
-    (pairs, why the loop stopped, errors). A failed stage ends the loop after its pair.
+    """(pairs, why the loop stopped, errors); a failed stage ends the loop after its pair.
 
-    ``servers_for(n)`` gives the servers of pair ``n`` (fresh processes, or the same ones
-    again); the time it takes counts in the pair's seconds and so in the budget. With
-    instruction counts the servers of pair 1 measure every pair, both sides at once
-    (:func:`measure_at_once`); the caller stops them after (they may hold queued
-    requests). Time metrics take turns, back to back, the first side alternating.
+    Counting instructions, pair 1's servers measure every pair (:func:`measure_at_once`);
+    time metrics take turns, back to back, the first side alternating, and the time
+    ``servers_for(n)`` takes counts in pair ``n``'s seconds.
     """
     if settings.counts_instructions:
         return measure_at_once(servers_for(1), settings, stages, bands, progress, clock)
@@ -67,7 +66,6 @@ def measure_pairs(
     started = clock()
     stop = ""
     for number in range(1, settings.max_pairs + 1):
-        pair: dict[str, Any] = {"pair": number, "control": {}, "treatment": {}, "first": {}}
         t0 = clock()
         try:
             servers = servers_for(number)
@@ -75,17 +73,13 @@ def measure_pairs(
             errors.append(str(exc))
             stop = f"a side did not start for pair {number}"
             break
-        pair["pids"] = {side: getattr(servers[side], "pid", None) for side in SIDES}
+        pair = _new_pair(number, servers, {})
         for index, stage in enumerate(stages):
             first = first_side(number, index)
             pair["first"][stage] = first
             for side in (first, SIDES[1 - SIDES.index(first)]):
                 answer = servers[side].run_stage(stage, settings.stage_timeout_s)
-                pair[side].update(answer.get("stages") or {})
-                if answer.get("status") != "succeeded":
-                    error = f"{side} {stage}: {answer.get('error') or 'failed'}"
-                    pair.setdefault("failed", {})[side] = error
-                    errors.append(error)
+                _record(pair, side, stage, answer, errors)
             if errors:
                 break
         pairs.append(pair)
@@ -118,9 +112,8 @@ def pair_message(
 def stop_rule(
     pairs: list[dict[str, Any]], settings: Gate0Settings, bands: tuple[float, float], elapsed: float
 ) -> tuple[list[str], str]:
-    """(undecided stages, why to stop or "") after ``pairs``, in this order: every stage
-    decided (from ``min_pairs`` on), the budget spent (``elapsed`` seconds over
-    ``budget_s``, from ``min_pairs`` on), ``max_pairs`` reached. Both loops use it."""
+    """(undecided stages, why to stop or "") after ``pairs``: every stage decided or the
+    budget spent (``elapsed`` seconds), from ``min_pairs`` on, or ``max_pairs`` reached."""
     n = len(pairs)
     open_ = abstats.undecided_stages(paired_intervals(pairs, settings, bands))
     if n >= settings.min_pairs and not open_:
@@ -140,42 +133,27 @@ def measure_at_once(
     progress: Callable[[str], None],
     clock: Callable[[], float],
 ) -> tuple[list[dict[str, Any]], str, list[str]]:
-    """Instruction counts: both sides run every pair's stages at once, each back to back
-    with no wait (why: ``docs/gate0.md``).
-
-    Every side gets ``max_pairs`` pairs of stage requests queued up front; pair ``n`` is
-    judged by :func:`stop_rule` once both sides answered its stages. The caller stops the
-    servers (they may still hold queued requests). ``servers``: side ->
-    ``send_stage(stage)``, ``stage_answer(stage, timeout_s)`` and, for select, ``proc.stdout``.
-    """
+    """Instruction counts: every pair's stage requests queued up front on both sides at
+    once (why: ``docs/gate0.md``); pair ``n`` judged once both answered its stages. The
+    caller stops the servers (they may still hold queued requests)."""
     started = last = clock()
     plan = [stage for _ in range(settings.max_pairs) for stage in stages]
     for side in SIDES:
         for stage in plan:
             servers[side].send_stage(stage)
-    pids = {side: getattr(servers[side], "pid", None) for side in SIDES}
-    pairs: list[dict[str, Any]] = [
-        {
-            "pair": n + 1,
-            "control": {},
-            "treatment": {},
-            "first": dict.fromkeys(stages, "both at once"),
-            "pids": pids,
-        }
+    pairs = [
+        _new_pair(n + 1, servers, dict.fromkeys(stages, "both at once"))
         for n in range(settings.max_pairs)
     ]
     answered = dict.fromkeys(SIDES, 0)
-    judged, stop, errors = 0, "", []
+    judged, stop = 0, ""
+    errors: list[str] = []
     while not stop:
         side = _next_answering(servers, [s for s in SIDES if answered[s] < len(plan)], settings)
         number, index = divmod(answered[side], len(stages))
         answer = servers[side].stage_answer(plan[answered[side]], settings.stage_timeout_s)
         answered[side] += 1
-        pairs[number][side].update(answer.get("stages") or {})
-        if answer.get("status") != "succeeded":
-            error = f"{side} {stages[index]}: {answer.get('error') or 'failed'}"
-            pairs[number]["failed"] = {side: error}
-            errors.append(error)
+        if _record(pairs[number], side, stages[index], answer, errors):
             return pairs[: number + 1], f"a stage failed in pair {number + 1}", errors
         while not stop and judged < min(answered.values()) // len(stages):
             judged += 1
@@ -184,6 +162,25 @@ def measure_at_once(
             progress(pair_message(judged, settings.max_pairs, now - last, open_, settings.metric))
             last = now
     return pairs[:judged], stop, errors
+
+
+def _new_pair(number: int, servers: Mapping[str, Any], first: dict[str, str]) -> dict[str, Any]:
+    """An empty pair record (its measuring processes' ids in ``pids``)."""
+    pids = {side: getattr(servers[side], "pid", None) for side in SIDES}
+    return {"pair": number, "control": {}, "treatment": {}, "first": first, "pids": pids}
+
+
+def _record(
+    pair: dict[str, Any], side: str, stage: str, answer: dict[str, Any], errors: list[str]
+) -> str:
+    """Add ``answer``'s stages to ``pair``; a failed stage's error ("" if none) is noted."""
+    pair[side].update(answer.get("stages") or {})
+    if answer.get("status") == "succeeded":
+        return ""
+    error = f"{side} {stage}: {answer.get('error') or 'failed'}"
+    pair.setdefault("failed", {})[side] = error
+    errors.append(error)
+    return error
 
 
 def _next_answering(servers: Mapping[str, Any], sides: list[str], settings: Gate0Settings) -> str:
@@ -197,3 +194,75 @@ def _next_answering(servers: Mapping[str, Any], sides: list[str], settings: Gate
         return sides[0]
     ready, _, _ = select.select(list(pipes), [], [], settings.stage_timeout_s)
     return pipes[ready[0]] if ready else sides[0]
+
+
+# --- progress.log ------------------------------------------------------------------------------
+
+LOG_NAME = "progress.log"
+POLL_S = 0.5
+
+
+class ProgressLog:
+    """A progress callback appending ``<elapsed seconds>\t<message>`` to ``path``, then
+    calling ``also`` (e.g. ``print`` in a notebook)."""
+
+    def __init__(self, path: str | Path, also: Callable[[str], None] | None = None) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text("")
+        self.also = also
+        self.started = time.monotonic()
+
+    def __call__(self, message: str) -> None:
+        line = " ".join(str(message).split())  # one line per message
+        with self.path.open("a") as log:
+            log.write(f"{time.monotonic() - self.started:.1f}\t{line}\n")
+        if self.also is not None:
+            self.also(message)
+
+
+def last_message(path: str | Path) -> str:
+    """The newest message in a progress log ("" when there is none yet)."""
+    try:
+        lines = Path(path).read_text().splitlines()
+    except FileNotFoundError:
+        return ""
+    return next((line.split("\t", 1)[-1] for line in reversed(lines) if line.strip()), "")
+
+
+@contextlib.contextmanager
+def follow(
+    path: str | Path, what: str, *, console: Console | None = None
+) -> Iterator[Callable[[], str]]:
+    """While the block runs, show ``what``, the log's newest message and the elapsed time on
+    a terminal ``console`` (default: stdout), then the final line; yields the log reader."""
+    console = console or Console()
+    newest = lambda: last_message(path)  # noqa: E731 - the yielded reader
+    if not console.is_terminal:
+        yield newest
+        return
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task(what)
+        done = threading.Event()
+
+        def refresh() -> None:
+            while not done.wait(POLL_S):
+                bar.update(task, description=_line(what, newest()))
+
+        thread = threading.Thread(target=refresh, name="perfgate-progress", daemon=True)
+        thread.start()
+        try:
+            yield newest
+        finally:
+            done.set()
+            thread.join()
+            bar.update(task, description=_line(what, newest()))
+
+
+def _line(what: str, message: str) -> str:
+    from rich.markup import escape
+
+    return escape(f"{what}: {message}" if message else what)

@@ -1,25 +1,27 @@
-"""A marin-shaped git repository for the demo and the tests, built from installed Zephyr.
-
-``main`` holds the installed marin-zephyr source under ``lib/zephyr/src/zephyr`` and a
-``lib/zephyr/pyproject.toml`` (:mod:`perfgate_lib.local.sandbox_project`); a PR branch
-applies one real code change to the scatter (shuffle) hot path, so only ``fuzzy_dups``
-slows down. Which change each Zephyr release gets (:func:`default_change`), and what each
-measured in ``fuzzy_dups`` instructions: ``docs/gate0.md`` (The demo).
+"""A marin-shaped git repository for the demo and the tests, built from installed Zephyr:
+``main`` holds its source and a minimal ``lib/zephyr/pyproject.toml``, a PR branch one
+real change to the scatter hot path. The changes, the pins and what each measured in
+fuzzy_dups instructions: ``docs/gate0.md`` (The demo).
 """
 
 from __future__ import annotations
 
 import atexit
+import importlib.metadata as md
 import importlib.util
 import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from email.parser import Parser
 from pathlib import Path
+
+from packaging.markers import default_environment
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from perfgate_lib.errors import PerfgateError, UsageError
 from perfgate_lib.io.git import git_out
-from perfgate_lib.local.sandbox_project import zephyr_pyproject
 from perfgate_lib.local.zephyr_api import dist_version
 
 BASE_BRANCH = "main"
@@ -40,15 +42,13 @@ Edit = Callable[[str], str]
 
 
 def replace_once(old: str, new: str, missing: str) -> Edit:
-    """An edit replacing the one occurrence of ``old`` with ``new``; PerfgateError
-    ``sandbox: <missing>`` when ``old`` is not there exactly once (another release)."""
+    """An edit replacing the one occurrence of ``old`` (:func:`replace_first`)."""
     return replace_first(((old, new),), missing)
 
 
 def replace_first(alternatives: tuple[tuple[str, str], ...], missing: str) -> Edit:
-    """An edit applying the first ``(old, new)`` whose ``old`` occurs exactly once (one
-    pair per Zephyr layout, oldest first); PerfgateError ``sandbox: <missing>`` when none
-    does."""
+    """An edit applying the first ``(old, new)`` whose ``old`` occurs exactly once (one per
+    Zephyr layout); PerfgateError ``sandbox: <missing>`` when none does."""
 
     def edit(text: str) -> str:
         for old, new in alternatives:
@@ -168,18 +168,10 @@ SCATTER_PICKLE_CHANGE = Change(
     },
 )
 
+# Zephyr needs xxhash>=3.4 and no other marin library constrains it (braceexpand, pinned
+# before, is held at >=0.1.7 by marin-rigging 0.2.227, so its older 0.1.6 cannot resolve).
 PINNED_XXHASH = "3.5.0"
-"""The version the dependency-pin change pins: Zephyr needs xxhash>=3.4 and no other
-marin library constrains it (braceexpand, pinned before, is held at >=0.1.7 by
-marin-rigging 0.2.227, so its older 0.1.6 cannot resolve)."""
-
-
-def _kit_version(dist: str, missing: str = "0") -> str:
-    """``dist``'s version in the kit's venv; ``missing`` when it is not installed."""
-    return dist_version(dist) or missing
-
-
-KIT_XXHASH = _kit_version("xxhash")
+KIT_XXHASH = dist_version("xxhash") or "0"
 _OLD_PIN = f'"xxhash=={KIT_XXHASH}"'
 
 
@@ -205,9 +197,8 @@ _ROUTE_PARQUET = "    key = key_fn(item)\n"  # _item_routing (0.2.4x on)
 
 
 def route_hash_change(rounds: int, branch: str = "") -> Change:
-    """The scatter re-checks each shuffled item's routing hash ``rounds`` extra times:
-    per-item work in the shard's own thread, on the pickle-frame scatter (0.2.20) and the
-    Parquet one (0.2.227) alike. About 2,600 instructions per item and round on 0.2.227."""
+    """The scatter re-checks each shuffled item's routing hash ``rounds`` extra times, on
+    0.2.20 and 0.2.227 alike (about 2,600 instructions per item and round on 0.2.227)."""
     hash_old = f"        for _ in range({rounds}):  # re-check the routing hash\n"
     hash_old += "            deterministic_hash(key)\n"
     hash_new = f"    for _ in range({rounds}):  # re-check the routing hash\n"
@@ -235,11 +226,8 @@ ROUTE_HASH_CHANGE = route_hash_change(40, "perfgate-demo/scatter-route-hash")
 
 
 def default_change(zephyr_dir: str | Path | None = None) -> Change:
-    """The demo's change for the Zephyr in ``zephyr_dir`` (default: the installed one).
-
-    :data:`ZSTD_LEVEL_CHANGE` where ``shuffle.py`` has ``_ZSTD_COMPRESS_LEVEL = 3``, else
-    :data:`ROUTE_HASH_CHANGE` (why: ``docs/gate0.md``, The demo).
-    """
+    """The demo's change for the Zephyr in ``zephyr_dir`` (default: the installed one):
+    ZSTD_LEVEL_CHANGE where ``shuffle.py`` has ``_ZSTD_COMPRESS_LEVEL = 3``, else ROUTE_HASH_CHANGE."""
     shuffle = Path(zephyr_dir or installed_zephyr_dir()) / "shuffle.py"
     text = shuffle.read_text() if shuffle.is_file() else ""
     return ZSTD_LEVEL_CHANGE if text.count(_OLD_LEVEL) == 1 else ROUTE_HASH_CHANGE
@@ -274,7 +262,7 @@ def _write_main(repo: Path, zephyr_dir: Path, pyproject: str | None) -> None:
         zephyr_dir, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.so")
     )
     (repo / ZEPHYR_PYPROJECT).write_text(
-        pyproject or zephyr_pyproject(_kit_version("marin-zephyr", "0.0.0"))
+        pyproject or zephyr_pyproject(dist_version("marin-zephyr") or "0.0.0")
     )
     (repo / "lib/zephyr/AGENTS.md").write_text(
         "# Zephyr\n\nScatter/shuffle lives in `src/zephyr/shuffle.py`; the planner in "
@@ -296,13 +284,9 @@ def build_sandbox(
     zephyr_dir: str | Path | None = None,
     pyproject: str | None = None,
 ) -> Sandbox:
-    """Create the sandbox repository at ``path`` (must not exist or be empty).
-
-    ``main`` gets the zephyr source (``zephyr_dir``, default the installed package) and
-    ``lib/zephyr/pyproject.toml`` (``pyproject``, default pinned to the kit's versions);
-    ``change.branch`` gets ``change.edits`` as one commit (default:
-    :func:`default_change` for that Zephyr).
-    """
+    """Create the sandbox at ``path`` (absent or empty): ``main`` with ``zephyr_dir``'s source
+    (default: installed) and ``pyproject`` (default: :func:`zephyr_pyproject`), then
+    ``change`` (default: :func:`default_change`) as one commit on its branch."""
     repo = Path(path)
     if repo.exists() and any(repo.iterdir()):
         raise UsageError(f"sandbox path {repo} exists and is not empty")
@@ -322,14 +306,7 @@ def build_sandbox(
     _sandbox_git(repo, "commit", "--quiet", "--allow-empty", "-m", change.message)
     head_sha = _sandbox_git(repo, "rev-parse", "HEAD")
     _sandbox_git(repo, "checkout", "--quiet", BASE_BRANCH)
-    return Sandbox(
-        path=str(repo),
-        base=BASE_BRANCH,
-        head=change.branch,
-        base_sha=base_sha,
-        head_sha=head_sha,
-        changed_files=tuple(change.edits),
-    )
+    return Sandbox(str(repo), BASE_BRANCH, change.branch, base_sha, head_sha, tuple(change.edits))
 
 
 def diff_text(sandbox: Sandbox) -> str:
@@ -338,10 +315,7 @@ def diff_text(sandbox: Sandbox) -> str:
 
 
 def ensure_checkout(checkout: str, base: str, head: str) -> tuple[str, str, str]:
-    """``(checkout, base, head)`` as given, or a fresh demo sandbox when ``checkout`` is "".
-
-    The sandbox lives in a temporary folder removed when the process exits.
-    """
+    """``(checkout, base, head)`` as given, or for "" a demo sandbox (removed at exit)."""
     if checkout:
         return checkout, base, head
     tmp = tempfile.mkdtemp(prefix="perfgate-sandbox-")
@@ -353,3 +327,92 @@ def ensure_checkout(checkout: str, base: str, head: str) -> tuple[str, str, str]
 def _sandbox_git(repo: Path, *args: str) -> str:
     """``git -C repo ARGS`` as the demo's fixed author; :class:`GitError` when it fails."""
     return git_out(repo, *args, env=_GIT_ENV)
+
+
+# --- lib/zephyr/pyproject.toml ------------------------------------------------------------------
+
+ZEPHYR_DIST = "marin-zephyr"
+
+
+def _applies(req: Requirement, extras: frozenset[str]) -> bool:
+    """Whether ``req`` applies on this machine for a dist installed with ``extras``."""
+    if req.marker is None:
+        return True
+    env = {key: str(value) for key, value in default_environment().items()}  # all str
+    return any(req.marker.evaluate({**env, "extra": e}) for e in (extras or {""}))
+
+
+def dependency_closure(root: str = ZEPHYR_DIST) -> dict[str, str]:
+    """``{canonical name: installed version}`` of every dist ``root`` needs here."""
+    found: dict[str, str] = {}
+    todo: list[tuple[str, frozenset[str]]] = [(root, frozenset())]
+    seen: set[tuple[str, frozenset[str]]] = set()
+    while todo:
+        name, extras = todo.pop()
+        for text in md.requires(name) or []:
+            req = Requirement(text)
+            key = (canonicalize_name(req.name), frozenset(req.extras))
+            if not _applies(req, extras) or key in seen:
+                continue
+            seen.add(key)
+            found[key[0]] = md.version(key[0])
+            todo.append(key)
+    return dict(sorted(found.items()))
+
+
+def _pinned(req: Requirement, version: str) -> str:
+    extras = f"[{','.join(sorted(req.extras))}]" if req.extras else ""
+    marker = f"; {req.marker}" if req.marker else ""
+    return f"{canonicalize_name(req.name)}{extras}=={version}{marker}"
+
+
+def _project_toml(
+    version: str, requires_python: str, deps: list[str], pins: list[str], origin: str
+) -> str:
+    lines = "".join(f'  "{d}",\n' for d in deps)
+    text = (
+        "[project]\n"
+        'name = "marin-zephyr"\n'
+        f'version = "{version}"\n'
+        'description = "Lightweight dataset library for distributed data processing"\n'
+        f'requires-python = "{requires_python}"\n'
+        f"# {origin}\n"
+        f"dependencies = [\n{lines}]\n"
+    )
+    if pins:
+        pinned = "".join(f'  "{p}",\n' for p in pins)
+        text += (
+            "\n[tool.uv]\n"
+            "# Their dependencies, pinned the same way (what a uv.lock would fix).\n"
+            f"constraint-dependencies = [\n{pinned}]\n"
+        )
+    return text
+
+
+def zephyr_pyproject(version: str) -> str:
+    """The sandbox's ``lib/zephyr/pyproject.toml``, pinned to the kit's versions."""
+    closure = dependency_closure()
+    direct = [Requirement(text) for text in md.requires(ZEPHYR_DIST) or []]
+    direct = [req for req in direct if _applies(req, frozenset())]
+    names = {canonicalize_name(req.name) for req in direct}
+    deps = [_pinned(req, closure[canonicalize_name(req.name)]) for req in direct]
+    pins = [f"{n}=={v}" for n, v in closure.items() if n not in names]
+    requires = md.metadata(ZEPHYR_DIST).get("Requires-Python") or ">=3.11"
+    origin = "The release's own dependencies, pinned to the versions the perfgate kit holds."
+    return _project_toml(version, str(requires), deps, pins, origin)
+
+
+def release_pyproject(metadata_text: str, pins: tuple[str, ...] = ()) -> str:
+    """``lib/zephyr/pyproject.toml`` from a marin-zephyr wheel's ``METADATA`` text; ``pins``
+    (``name==version``) become constraint-dependencies. ValueError names a missing field."""
+    meta = Parser().parsestr(metadata_text)
+    for name in ("Name", "Version"):
+        if not meta.get(name):
+            raise ValueError(f"wheel METADATA has no {name} field")
+    if canonicalize_name(meta["Name"]) != ZEPHYR_DIST:
+        raise ValueError(f"wheel METADATA names {meta['Name']!r}, not {ZEPHYR_DIST}")
+    direct = [Requirement(text) for text in meta.get_all("Requires-Dist") or []]
+    deps = [str(req) for req in direct if req.marker is None or _applies(req, frozenset())]
+    requires = meta.get("Requires-Python") or ">=3.11"
+    origin = f"marin-zephyr {meta['Version']}'s own Requires-Dist, as published."
+    return _project_toml(str(meta["Version"]), str(requires), deps, list(pins), origin)

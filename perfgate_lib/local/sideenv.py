@@ -1,12 +1,6 @@
-"""Each side of the local A/B in its own Python environment, built from its worktree.
-
-``--env``: ``uv`` (the worktree's own uv project, synced into a cached environment of
-third-party dependencies; first-party ``src`` folders go on ``PYTHONPATH``), ``kit`` (the
-kit's interpreter with the worktree's ``lib/zephyr/src`` first on ``PYTHONPATH``), or
-``auto`` (``uv`` when the worktree holds a uv project for Zephyr, else ``kit``). Every
-failure before timing starts raises :class:`SideEnvError` (exit code 4) with the command
-and its last lines; uv never downloads an interpreter. The method:
-``docs/zephyr-releases.md``.
+"""Each side of the local A/B in its own Python environment, built from its worktree
+(``--env uv``, ``kit`` or ``auto``); failures raise :class:`SideEnvError` (exit 4) with
+the command and its last lines. The method: ``docs/zephyr-releases.md``.
 """
 
 from __future__ import annotations
@@ -24,6 +18,7 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from perfgate_lib.errors import PerfgateError, UsageError
 from perfgate_lib.io import pythons
@@ -49,9 +44,7 @@ class SideEnvError(PerfgateError):
     """A side's environment could not be prepared; names the command and its last lines."""
 
     def __init__(self, problem: str, command: list[str] | None = None, output: str = "") -> None:
-        self.problem = problem
-        self.command = command
-        self.output = output
+        self.problem, self.command, self.output = problem, command, output
         lines = [f"side environment: {problem}"]
         if command:
             lines.append(f"command: {' '.join(command)}")
@@ -104,12 +97,8 @@ def _member_dirs(root: Path, workspace: dict) -> list[Path]:
 
 
 def find_uv_project(worktree: str | Path) -> UvProject | None:
-    """The worktree's uv project for Zephyr, or None when it has none.
-
-    A root ``pyproject.toml`` with ``[tool.uv.workspace]`` listing ``lib/zephyr`` is a
-    workspace (marin's layout); otherwise ``lib/zephyr/pyproject.toml`` with a
-    ``[project]`` table is a single project.
-    """
+    """The worktree's uv project for Zephyr (a root workspace listing ``lib/zephyr``, or
+    ``lib/zephyr/pyproject.toml`` with a ``[project]`` table), or None."""
     tree = Path(worktree)
     zephyr_toml = tree / ZEPHYR_PROJECT / "pyproject.toml"
     if not zephyr_toml.is_file():
@@ -123,10 +112,7 @@ def find_uv_project(worktree: str | Path) -> UvProject | None:
     if isinstance(workspace, dict):
         members = _member_dirs(tree, workspace)
         if (tree / ZEPHYR_PROJECT).resolve() in {m.resolve() for m in members}:
-            files = [
-                Path("pyproject.toml"),
-                *(m.relative_to(tree) / "pyproject.toml" for m in members),
-            ]
+            files = [m.relative_to(tree) / "pyproject.toml" for m in (tree, *members)]
             if (tree / "uv.lock").is_file():
                 files.append(Path("uv.lock"))
             zephyr_src = tree / ZEPHYR_PROJECT / "src"
@@ -146,7 +132,7 @@ def choose_mode(worktree: str | Path, requested: str = "auto") -> str:
         raise UsageError(f"--env must be one of {', '.join(ENV_MODES)}, not {requested!r}")
     if requested != "auto":
         return requested
-    return "uv" if find_uv_project(worktree) is not None else "kit"
+    return "kit" if find_uv_project(worktree) is None else "uv"
 
 
 def _kit_bin_dir() -> Path:
@@ -156,10 +142,11 @@ def _kit_bin_dir() -> Path:
 
 def find_uv() -> str:
     """The ``uv`` executable: ``PERFGATE_UV``, then PATH, then beside the kit's Python."""
-    explicit = os.environ.get("PERFGATE_UV")
-    if explicit:
-        return explicit
-    found = shutil.which("uv") or shutil.which("uv", path=str(_kit_bin_dir()))
+    found = (
+        os.environ.get("PERFGATE_UV")
+        or shutil.which("uv")
+        or shutil.which("uv", path=str(_kit_bin_dir()))
+    )
     if not found:
         raise SideEnvError(
             "uv is not on PATH nor beside the kit's Python "
@@ -188,22 +175,13 @@ def _run(cmd: list[str], problem: str, env: dict[str, str], cwd: Path | None = N
     return done.stdout
 
 
-def requires_python(project: UvProject) -> str | None:
-    """The project's ``requires-python`` (the workspace root's, in a workspace)."""
-    value = _read_toml(project.root / "pyproject.toml").get("project", {}).get("requires-python")
-    return str(value) if value else None
-
-
 def find_python(project: UvProject) -> tuple[str, str]:
-    """``(executable, version)`` of an installed interpreter for ``project``.
-
-    Looks on PATH for ``python3.N``/``python3``, then under pyenv
-    (:mod:`perfgate_lib.io.pythons`), so a Python installed by pyenv is found without
-    editing PATH; uv gets it explicitly (``--python``) and never downloads one. Raises
-    SideEnvError (exit 4) with one line saying what to install when none satisfies.
-    """
-    requires = requires_python(project)
+    """``(executable, version)`` of an installed interpreter (PATH, then pyenv: see
+    :mod:`perfgate_lib.io.pythons`) for the project's (or workspace root's)
+    ``requires-python``; SideEnvError saying what to install when none satisfies."""
     where = project.root / "pyproject.toml"
+    value = _read_toml(where).get("project", {}).get("requires-python")
+    requires = str(value) if value else None
     try:
         found = pythons.find_python(requires)
     except ValueError as exc:
@@ -226,8 +204,7 @@ def env_digest(project: UvProject, python_executable: str, python_version: str) 
 
 def kit_cache_dir(kind: str, override_env: str) -> Path:
     """``$override_env``, else ``~/.cache/perfgate/<kind>`` (XDG_CACHE_HOME honoured)."""
-    explicit = os.environ.get(override_env)
-    if explicit:
+    if explicit := os.environ.get(override_env):
         return Path(explicit)
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "perfgate" / kind
@@ -262,24 +239,17 @@ def _build(uv: str, project: UvProject, entry: Path, python: str) -> dict:
 
 def env_facts(python: str, cwd: Path) -> dict:
     """``{"python": version, "executable", "dists": {name: version}}`` of an interpreter,
-    read in isolated mode (``-I``) from ``cwd``: neither the caller's working directory
-    nor its PYTHONPATH can add distributions to the list."""
-    out = _run(
-        [python, "-I", "-c", _VERSIONS_SCRIPT], "the environment's Python fails", _uv_env(), cwd
-    )
-    return json.loads(out)
+    read in isolated mode (``-I``) from ``cwd``, so neither can add distributions."""
+    cmd = [python, "-I", "-c", _VERSIONS_SCRIPT]
+    return json.loads(_run(cmd, "the environment's Python fails", _uv_env(), cwd))
 
 
 def _write_manifest(entry: Path, command: list[str]) -> dict:
-    """Read the environment's versions and write ``manifest.json`` (last, so a build that
-    died half-way has none)."""
+    """Write ``manifest.json`` with the environment's versions (last: a build that died
+    half-way has none)."""
     facts = env_facts(str(entry / "venv" / "bin" / "python"), entry)
-    manifest = {
-        "schema": _MANIFEST_SCHEMA,
-        "command": command,
-        "python": facts["python"],
-        "dists": facts["dists"],
-    }
+    manifest = {"schema": _MANIFEST_SCHEMA, "command": command}
+    manifest.update({key: facts[key] for key in ("python", "dists")})
     (entry / _MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     return manifest
 
@@ -294,9 +264,30 @@ def _declared_versions(project: UvProject) -> dict[str, str]:
     return versions
 
 
-def _describe(mode: str, versions: dict[str, str | None], where: str) -> str:
-    dists = ", ".join(f"{d} {versions.get(d) or '?'}" for d in REPORTED_DISTS)
-    return f"{mode}: Python {versions.get('python') or '?'} ({where}); {dists}"
+def _side_env(
+    mode: str,
+    label: str,
+    python: str,
+    src: tuple[Path, ...],
+    versions: dict[str, str | None],
+    dists: dict[str, str],
+    extra_env: dict[str, str] | None = None,
+    **fields: Any,
+) -> SideEnv:
+    """A SideEnv running ``python`` with the first-party ``src`` folders alone on
+    PYTHONPATH (the caller's is not inherited)."""
+    reported = ", ".join(f"{d} {versions.get(d) or '?'}" for d in REPORTED_DISTS)
+    return SideEnv(
+        mode=mode,
+        python=[python],
+        env={"PYTHONPATH": os.pathsep.join(map(str, src)), **(extra_env or {})},
+        cwd=None,
+        description=f"{label}: Python {versions.get('python') or '?'} ({python}); {reported}",
+        zephyr_src=str(src[0]),
+        versions=versions,
+        dists=dict(sorted(dists.items())),
+        **fields,
+    )
 
 
 def _kit_side_env(worktree: Path) -> SideEnv:
@@ -310,17 +301,8 @@ def _kit_side_env(worktree: Path) -> SideEnv:
     dists = {d.metadata["Name"].lower(): d.version for d in distributions()}
     if declared:  # the worktree's zephyr code runs, whatever the kit has installed
         versions["marin-zephyr"] = dists["marin-zephyr"] = str(declared)
-    return SideEnv(
-        mode="kit",
-        python=[sys.executable],
-        env={"PYTHONPATH": str(src)},  # the worktree's only: the caller's is not inherited
-        cwd=None,
-        digest=None,
-        description=_describe("kit venv", versions, sys.executable),
-        build_seconds=0.0,
-        zephyr_src=str(src),
-        versions=versions,
-        dists=dict(sorted(dists.items())),
+    return _side_env(
+        "kit", "kit venv", sys.executable, (src,), versions, dists, digest=None, build_seconds=0.0
     )
 
 
@@ -331,12 +313,8 @@ def prepare_side_env(
     cache_dir: Path | None = None,
     progress: Callable[[str], None] | None = print,
 ) -> SideEnv:
-    """The environment to run the mini ferry in for ``worktree`` (built or from the cache).
-
-    ``mode``: ``auto``, ``uv`` or ``kit`` (see the module docstring). Concurrent calls for
-    the same digest wait on one file lock, so one builds and the others reuse it.
-    Raises SideEnvError (exit 4) when uv, the interpreter or the build fails.
-    """
+    """The environment to run the mini ferry in for ``worktree`` (built or cached; one
+    file lock per digest, so one call builds it); SideEnvError (exit 4) on failure."""
     say = progress or (lambda _msg: None)
     tree = Path(worktree).resolve()
     chosen = choose_mode(tree, mode)
@@ -370,21 +348,17 @@ def prepare_side_env(
     dists = {**manifest["dists"], **_declared_versions(project)}
     versions: dict[str, str | None] = {"python": manifest["python"]}
     versions.update({d: dists.get(d) for d in REPORTED_DISTS})
-    env_python = str(entry / "venv" / "bin" / "python")
-    src = project.first_party_src
-    return SideEnv(
-        mode="uv",
-        python=[env_python],
-        # first-party sources only: the caller's own PYTHONPATH is not inherited
-        env={"PYTHONPATH": os.pathsep.join(map(str, src)), "PYTHONNOUSERSITE": "1"},
-        cwd=None,
+    return _side_env(
+        "uv",
+        f"uv env {digest}",
+        str(entry / "venv" / "bin" / "python"),
+        project.first_party_src,
+        versions,
+        dists,
+        {"PYTHONNOUSERSITE": "1"},
         digest=digest,
-        description=_describe(f"uv env {digest}", versions, env_python),
         build_seconds=round(build_seconds, 3),
-        zephyr_src=str(src[0]),
         env_dir=str(entry / "venv"),
-        versions=versions,
-        dists=dict(sorted(dists.items())),
     )
 
 

@@ -1,7 +1,5 @@
-"""Gate 0's two sides: each a ``ferry_pipeline.py serve`` process, JSON lines over pipes.
-
-:class:`SideServer` is one process, native or under valgrind callgrind for instruction
-counts; the protocol is :mod:`perfgate_lib.local.ferry_pipeline`'s. Seconds for times.
+"""Gate 0's two sides: each a ``ferry_pipeline.py serve`` process (native, or under
+callgrind for instruction counts), JSON lines over pipes (``docs/gate0.md``). Seconds.
 """
 
 from __future__ import annotations
@@ -58,13 +56,8 @@ class SideServer:
             # imports and warm-up run uninstrumented; the server turns instrumentation on
             # before its first stage and dumps the counters around every stage (.<n>)
             callgrind_out.parent.mkdir(parents=True, exist_ok=True)
-            cmd = [
-                *CALLGRIND,
-                f"--callgrind-out-file={callgrind_out}",
-                *cmd,
-                "--callgrind-out",
-                str(callgrind_out),
-            ]
+            out_file = f"--callgrind-out-file={callgrind_out}"
+            cmd = [*CALLGRIND, out_file, *cmd, "--callgrind-out", str(callgrind_out)]
         # launch.env sets PYTHONPATH to the worktree's own sources only (not the kit's)
         env = {**os.environ, **launch.env, "PYTHONHASHSEED": "0"}
         if pycache is not None:
@@ -116,7 +109,7 @@ class SideServer:
         return json.loads(line)
 
     def wait_ready(self, timeout_s: float) -> dict[str, Any]:
-        """Block until the server warmed up; its identity (versions, interpreter)."""
+        """Block until the server warmed up; its identity."""
         answer = self._read(timeout_s, "start-up and warm-up")
         if not answer.get("ready"):
             raise LocalRunError(
@@ -127,7 +120,7 @@ class SideServer:
         return self.identity
 
     def send_stage(self, stage: str) -> None:
-        """Ask the server to run one stage (read its answer with :meth:`stage_answer`)."""
+        """Ask the server to run one stage (its answer: :meth:`stage_answer`)."""
         assert self.proc.stdin is not None
         try:
             self.proc.stdin.write((json.dumps({"cmd": "stage", "stage": stage}) + "\n").encode())
@@ -136,8 +129,7 @@ class SideServer:
             raise LocalRunError(f"{self.side}: the ferry process is gone ({self.log})") from exc
 
     def stage_answer(self, stage: str, timeout_s: float) -> dict[str, Any]:
-        """The server's answer to :meth:`send_stage` (status, stages, error); under
-        callgrind each stage row gets its instruction count from its dump, read here."""
+        """The server's answer to :meth:`send_stage`, instruction counts read from the dumps."""
         answer = self._read(timeout_s, f"stage {stage}")
         for row in (answer.get("stages") or {}).values():
             try:
@@ -175,12 +167,8 @@ class SideServer:
 
 
 class SideProcesses:
-    """Both sides' ferry processes, replaced by fresh ones every ``per_process`` pairs.
-
-    ``start(side, generation)`` launches one side's server (not yet ready); both sides of
-    a generation start at once and warm up side by side, untimed by the stages. The
-    processes of generation 0 are the ones whose identity the result reports.
-    """
+    """Both sides' ferry processes, replaced by fresh ones every ``per_process`` pairs; a
+    generation's two start (``start(side, generation)``) and warm up at once, untimed."""
 
     def __init__(
         self, start: Callable[[str, int], SideServer], per_process: int, timeout_s: float
@@ -219,12 +207,9 @@ class SideProcesses:
 
 
 def compile_natively(start: Callable[[str, int | str], SideServer], timeout_s: float) -> None:
-    """Start and stop one native process per side (generation ``compile``), at once.
-
-    They fill the shared bytecode cache (PYTHONPYCACHEPREFIX) in a few seconds, so the
-    callgrind processes do not compile every module under valgrind (about 9 s each). A
-    side that fails here is left to fail again, and be reported, when it starts for real.
-    """
+    """Start and stop one native process per side at once (generation ``compile``): they
+    fill the shared bytecode cache, sparing callgrind about 9 s each. A failure here is
+    left to recur, and be reported, when the side starts for real."""
     servers = [start(side, "compile") for side in SIDES]
     for server in servers:
         with contextlib.suppress(LocalRunError):
