@@ -191,11 +191,8 @@ def parse_perf_map(text: str) -> PerfMap:
             continue
         entries[start] = (size, parts[2].strip())
     ordered = sorted(entries.items())
-    return PerfMap(
-        starts=tuple(s for s, _ in ordered),
-        sizes=tuple(v[0] for _, v in ordered),
-        names=tuple(v[1] for _, v in ordered),
-    )
+    starts = tuple(start for start, _ in ordered)
+    return PerfMap(starts, tuple(v[0] for _, v in ordered), tuple(v[1] for _, v in ordered))
 
 
 @dataclass(frozen=True)
