@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import json
 import mmap
+import re
 import shutil
 import subprocess
 import sys
@@ -23,7 +24,7 @@ from perfgate_lib.local.callgrind_client import (
     allocator_cost,
     is_allocator,
 )
-from perfgate_lib.local.callgrind_dump import parse_dump
+from perfgate_lib.local.callgrind_profile import parse_dump
 from perfgate_lib.local.sides import CALLGRIND, FERRY_SCRIPT
 
 FIXTURES = Path(__file__).parent / "fixtures" / "callgrind"
@@ -210,3 +211,40 @@ def test_only_the_shard_threads_are_counted(tmp_path):
     alone, beside_poller, with_children = json.loads(proc.stdout.splitlines()[-1])
     assert abs(beside_poller - alone) / alone < 0.01  # the poller ran ~200 loops: +1000% if counted
     assert 1.8 < with_children / alone < 2.2  # the writer's loop, not the sampler's
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "fn=(5\n0 10\n",  # a compressed name cut short
+        "fn=mi_free\n0 ten\n",  # an allocator's cost that is not a number
+    ],
+)
+def test_a_malformed_dump_is_named_not_a_traceback(tmp_path, body):
+    """Before: the allocator reading raised a bare ValueError, which the driver does not
+    catch (it names a dump's OSError and RuntimeError), so gate 0 stopped on a traceback."""
+    from perfgate_lib.local.sides import LocalRunError, SideServer
+
+    dump = tmp_path / "callgrind.out.4"
+    dump.write_text(f"positions: line\nevents: Ir\n{body}totals: 10\n")
+    with pytest.raises(RuntimeError, match=re.escape(f"{dump}: malformed")):
+        callgrind_client.read_dump(str(dump))
+    server = SideServer.__new__(SideServer)  # only the answer handling, no process
+    server.side = "control"
+    server._read = lambda _timeout, _what: {  # type: ignore[method-assign]
+        "status": "succeeded",
+        "stages": {"minhash": {"callgrind_dump": str(dump)}},
+    }
+    with pytest.raises(
+        LocalRunError, match=re.escape(f"control: stage minhash's callgrind dump: {dump}")
+    ):
+        server.stage_answer("minhash", 1.0)
+
+
+def test_a_malformed_dump_line_is_named_by_the_full_parse():
+    """Before: a cost that is not a number raised a ValueError naming neither file nor line."""
+    from perfgate_lib.local.callgrind_profile import DumpFormatError
+
+    text = "positions: line\nevents: Ir\nfn=f\n0 ten\ntotals: 10\n"
+    with pytest.raises(DumpFormatError, match=r"x\.out, line 4: not a position or cost: 'ten'"):
+        parse_dump(text, "x.out")

@@ -12,14 +12,15 @@ from pathlib import Path
 import pytest
 
 from perfgate_lib.local import evidence
-from perfgate_lib.local.callgrind_dump import DumpFormatError, parse_dump
 from perfgate_lib.local.callgrind_profile import (
     ALLOCATORS,
     OUTSIDE,
+    DumpFormatError,
     Function,
     Profile,
     c_profile,
     origin_of,
+    parse_dump,
     parse_perf_map,
     python_profile,
     stage_delta,
@@ -253,8 +254,7 @@ def test_calls_deeper_than_the_caller_chain_are_taken_out_once_in_their_own_row(
     Python caller: its cost is in that caller's row and in its own. One labelled row
     takes it out once; "(outside Python)" stays what it says (not negative)."""
     from perfgate_lib.local.callgrind_client import CALLER_CHAIN
-    from perfgate_lib.local.callgrind_dump import Dump
-    from perfgate_lib.local.callgrind_profile import UNATTRIBUTED
+    from perfgate_lib.local.callgrind_profile import UNATTRIBUTED, Dump
 
     outer, inner = ("py", "0x1000"), ("py", "0x2000")
     deep = ("libpython", "py_trampoline_evaluator" + "'c" * CALLER_CHAIN)

@@ -1,13 +1,7 @@
-"""Callgrind's client requests from Python, and which threads gate 0 counts.
+"""Callgrind's client requests from Python, and which threads gate 0 counts (instructions).
 
-Standard library only: the side process (``ferry_pipeline.py``, run by path, this folder
-as its ``sys.path[0]``) imports it as ``callgrind_client``; the kit imports it as
-``perfgate_lib.local.callgrind_client``. The side runs under ``valgrind --tool=callgrind
---instr-atstart=no --collect-atstart=no``; :class:`Callgrind` turns collection on only in
-a thread executing one shard of the stage and in the threads it starts, never in
-Zephyr's polling, heartbeat or sampler threads. Under callgrind the process sets
-``sys.setswitchinterval`` to :data:`SWITCH_INTERVAL_S` seconds. What is counted, what is
-left out and why: ``docs/attribution.md``.
+Standard library only: the side process loads it by path as ``callgrind_client``. What is
+counted, what is left out and why: ``docs/attribution.md``.
 """
 
 from __future__ import annotations
@@ -25,37 +19,29 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypedDict
 
-# valgrind.h's client-request sequence for x86-64 as a function ``unsigned long
-# request(unsigned long args[6])``: rax = args, rdx = 0 (the default), the four rotations
-# of rdi (a no-op natively: 3 + 13 + 61 + 51 = 128 bits), ``xchg rbx, rbx`` (valgrind's
-# marker), return rdx. Natively it returns 0, so every request is a no-op outside valgrind.
+# valgrind.h's x86-64 client-request sequence as ``unsigned long request(unsigned long
+# args[6])``: rax = args, rdx = 0, rdi rotated by 3 + 13 + 61 + 51 = 128 bits (a no-op
+# natively), ``xchg rbx, rbx`` (valgrind's marker), return rdx: 0 outside valgrind.
 _AMD64_REQUEST = bytes.fromhex("31d24889f848c1c70348c1c70d48c1c73d48c1c7334887db4889d0c3")
 _RUNNING_ON_VALGRIND = 0x1001
 _CALLGRIND = (ord("C") << 24) | (ord("T") << 16)  # VG_USERREQ_TOOL_BASE('C', 'T')
 _DUMP, _ZERO, _TOGGLE, _START = _CALLGRIND, _CALLGRIND + 1, _CALLGRIND + 2, _CALLGRIND + 4
 _TOTAL = re.compile(r"^(?:summary|totals):\s+(\d+)", re.MULTILINE)
+_NAME_DEF = re.compile(r"^(c?fn|c?ob)=\((\d+)\) (.*)$", re.MULTILINE)
+_FN_ID = re.compile(r"\((\d+)\)")
 
 CALLER_CHAIN = 12  # C frames recorded above each Python call (callgrind_profile.py reads them)
 PYTHON_NAMES_ENV = "PERFGATE_PYTHON_NAMES"  # "0": no Python names (the cost benchmark)
-VALGRIND_ARGS = (
-    "--tool=callgrind",
-    "--instr-atstart=no",
-    "--collect-atstart=no",
-    # each Python call recorded in the context of the Python frame that made it
-    *(
-        ()
-        if os.environ.get(PYTHON_NAMES_ENV) == "0"
-        else (f"--separate-callers{CALLER_CHAIN}=py_trampoline_evaluator",)
-    ),
-)
+VALGRIND_ARGS: tuple[str, ...] = ("--tool=callgrind", "--instr-atstart=no", "--collect-atstart=no")
+if os.environ.get(PYTHON_NAMES_ENV) != "0":  # each Python call recorded with its Python caller
+    VALGRIND_ARGS += (f"--separate-callers{CALLER_CHAIN}=py_trampoline_evaluator",)
 SWITCH_INTERVAL_S = 1000.0  # GIL hand-over only where a thread blocks (seconds)
 # Where ZephyrWorker._execute_shard lives, newest layout first (0.2.42+, 0.2.20 ... 0.2.41).
 SHARD_METHOD_HOMES = ("zephyr.worker", "zephyr.execution")
 
 
 class LastDump(TypedDict):
-    """What :func:`read_dump` reads from one dump: the file, the instructions it collected
-    and the allocators' share of them (instruction counts)."""
+    """One dump's file, instructions collected and the allocators' share of them."""
 
     dump: str
     collected: int
@@ -92,14 +78,9 @@ def _executable_request() -> tuple[Callable[[int], int] | None, str]:
 
 
 class Callgrind:
-    """Callgrind's client requests (valgrind/callgrind.h) through ctypes.
-
-    The process runs under ``valgrind`` with :data:`VALGRIND_ARGS` and
-    ``--callgrind-out-file=OUT``. :meth:`start` turns instrumentation on; :meth:`count`
-    zeroes the counters, runs the work, dumps them to ``OUT.<n>`` (numbered from 1) and reads
-    that file's total back (instructions). ``active`` is False natively; ``why_inactive``
-    then says why (not under valgrind, not x86-64, no executable memory).
-    """
+    """Callgrind's client requests through ctypes, in a process run under ``valgrind`` with
+    :data:`VALGRIND_ARGS` and ``--callgrind-out-file=OUT``; dumps go to ``OUT.<n>`` (from 1).
+    ``active`` is False natively, and ``why_inactive`` says why."""
 
     def __init__(self, out_file: str | None) -> None:
         self.out_file = out_file
@@ -127,8 +108,6 @@ class Callgrind:
     def _call(self, request: int) -> int:
         return self._request(request) if self._request is not None else 0
 
-    # -- per-thread collection -------------------------------------------------------
-
     def collecting(self) -> bool:
         """Whether the current thread's instructions are collected now."""
         return bool(getattr(self._local, "on", False))
@@ -155,8 +134,8 @@ class Callgrind:
         return wrapper
 
     def _inherit_into_threads(self) -> None:
-        """Threads started by a collecting thread are collected too (run wrapped at
-        ``start``), except samplers: their loops tick with wall time."""
+        """Threads a collecting thread starts are collected too, except samplers (their
+        loops tick with wall time)."""
         if getattr(threading.Thread.start, "__perfgate_counted__", False):
             return
         original_start = threading.Thread.start
@@ -172,9 +151,8 @@ class Callgrind:
         threading.Thread.start = start  # type: ignore[method-assign]
 
     def count_only_shards(self) -> str:
-        """Collect only Zephyr's shard work from here on (module docstring); returns where
-        ``_execute_shard`` was found. Raises :class:`CallgrindUnavailable` when the Zephyr
-        in use has no ``ZephyrWorker._execute_shard``."""
+        """Collect only Zephyr's shard work from here on; returns where ``_execute_shard``
+        was found (:class:`CallgrindUnavailable` when this Zephyr has none)."""
         cls, home = _shard_worker_class()
         if not getattr(cls._execute_shard, "__perfgate_counted__", False):
             cls._execute_shard = self.counted(cls._execute_shard)
@@ -185,13 +163,10 @@ class Callgrind:
         return f"{home}.ZephyrWorker._execute_shard"
 
     def python_names(self) -> str:
-        """Turn on CPython's perf trampolines (Python 3.12+) so each Python function gets
-        its own address in the dumps; returns the perf map's path, or "" when not (an
-        older Python, or ``PERFGATE_PYTHON_NAMES=0``)."""
-        if not self.active or os.environ.get(PYTHON_NAMES_ENV) == "0":
-            return ""
+        """Turn on CPython's perf trampolines (3.12+); the perf map's path, or "" when not
+        (an older Python, or ``PERFGATE_PYTHON_NAMES=0``)."""
         activate = getattr(sys, "activate_stack_trampoline", None)
-        if activate is None:
+        if not self.active or os.environ.get(PYTHON_NAMES_ENV) == "0" or activate is None:
             return ""
         try:
             activate("perf")
@@ -199,21 +174,15 @@ class Callgrind:
             return ""
         return f"/tmp/perf-{os.getpid()}.map"
 
-    # -- instrumentation, zero and dump --------------------------------------------
-
     def start(self) -> None:
-        """Instrument from here on (the process started with ``--instr-atstart=no``);
-        threads started by a collecting thread are collected from here on too."""
+        """Instrument from here on; threads a collecting thread starts are collected too."""
         if self.active:
             self._inherit_into_threads()
             self._call(_START)
 
     def measure(self, work: Callable[[], Any]) -> tuple[Any, str | None]:
-        """``(work(), the dump holding what it collected)``: counters zeroed, the work run,
-        the counters dumped to ``OUT.<n>``; None when not active. The dump is not read
-        here: Python reading a stage's 0.6-1.5 MB dump in this process, under callgrind,
-        took 1.2-2.8 s a stage; the driver reads it natively (:func:`read_dump`, about
-        0.05 s) while this process runs the next stage."""
+        """``(work(), the dump of what it collected)``, None when not active. The dump is
+        read natively by the driver (:func:`read_dump`; ``docs/gate0.md``), not here."""
         if not self.active:
             return work(), None
         self._call(_ZERO)
@@ -225,8 +194,8 @@ class Callgrind:
         return result, f"{self.out_file}.{self.dumps}"
 
     def count(self, work: Callable[[], Any]) -> tuple[Any, int | None]:
-        """``(work(), instructions collected while it ran, allocators left out)``; None
-        when not active. Reads the dump in this process (:meth:`measure` does not)."""
+        """``(work(), instructions it collected less the allocators')``; None when not
+        active. Reads the dump in this process (:meth:`measure` does not)."""
         result, dump = self.measure(work)
         if dump is None:
             return result, None
@@ -235,23 +204,18 @@ class Callgrind:
 
 
 def read_dump(path: str) -> LastDump:
-    """A dump's collected instructions and the allocators' share of them (counts)."""
+    """A dump's collected instructions and the allocators' share of them (counts);
+    RuntimeError naming ``path`` when it holds no total or cannot be read."""
     text = Path(path).read_text(errors="replace")
-    return LastDump(dump=path, collected=dump_total(text, path), allocator=allocator_cost(text))
-
-
-def dump_total(text: str, source: str = "callgrind dump") -> int:
-    """The instruction total a callgrind dump states (``summary:`` or ``totals:``)."""
-    match = _TOTAL.search(text)
-    if not match:
-        raise RuntimeError(f"{source} holds no total")
-    return int(match.group(1))
+    total = _TOTAL.search(text)
+    if not total:
+        raise RuntimeError(f"{path} holds no total")
+    return LastDump(dump=path, collected=int(total.group(1)), allocator=allocator_cost(text, path))
 
 
 # Memory allocators' own code: glibc's malloc (in libc), jemalloc (polars' _rjem_ build),
-# mimalloc. Its cost follows the heap's history, which every thread of the process shapes
-# at timing-dependent moments (measured: glibc's _int_malloc moved a stage's count by
-# 2%); callers' work around an allocation stays counted.
+# mimalloc (why they are left out: docs/attribution.md; glibc's _int_malloc alone moved a
+# stage's count by 2%).
 GLIBC_MALLOC = frozenset([
     "malloc", "free", "realloc", "calloc", "memalign", "posix_memalign", "aligned_alloc",
     "valloc", "pvalloc", "_int_malloc", "_int_free", "_int_realloc", "_int_memalign",
@@ -261,9 +225,6 @@ GLIBC_MALLOC = frozenset([
     "_int_free_create_chunk", "_int_free_maybe_consolidate",
 ])  # fmt: skip
 ALLOCATOR_PREFIXES = ("_rjem_", "je_", "_mi_", "mi_", "unlink_chunk", "__malloc_")
-_NAME_DEF = re.compile(r"^(c?fn|c?ob)=\((\d+)\) (.*)$", re.MULTILINE)
-_BLOCK_OB = re.compile(r"^ob=\((\d+)\)", re.MULTILINE)
-_CALLS = "calls="
 
 
 def is_allocator(obj: str, name: str) -> bool:
@@ -273,45 +234,44 @@ def is_allocator(obj: str, name: str) -> bool:
     return name in GLIBC_MALLOC and "libc" in obj.rsplit("/", 1)[-1]
 
 
-def allocator_cost(text: str) -> int:
-    """Instructions the dump charges to memory allocators' own code (exclusive counts of
-    the functions :func:`is_allocator` names). Reads only those functions' blocks."""
+def allocator_cost(text: str, source: str = "callgrind dump") -> int:
+    """Instructions the dump charges to allocators' own code (the exclusive counts of the
+    functions :func:`is_allocator` names), reading only their blocks (faster than a full
+    parse); RuntimeError naming ``source`` at a line it cannot read."""
     names: dict[str, dict[str, str]] = {"fn": {}, "ob": {}}
     for kind, ident, name in _NAME_DEF.findall(text):
         names[kind.lstrip("c")].setdefault(ident, name)
     positions = re.search(r"^positions:(.*)$", text, re.MULTILINE)
     n_positions = len(positions.group(1).split()) if positions else 1
-    blocks = re.split(r"^fn=", text, flags=re.MULTILINE)
-    obj = "???"
-    total = 0
-    for index, block in enumerate(blocks):
-        if index:
-            ident = block[1 : block.index(")")] if block.startswith("(") else ""
-            name = names["fn"].get(ident, block.split("\n", 1)[0])
-            if is_allocator(obj, name):
-                total += _block_self_cost(block, n_positions)
-        last_ob = _BLOCK_OB.findall(block)
+    obj, total = "???", 0
+    for index, block in enumerate(re.split(r"^fn=", text, flags=re.MULTILINE)):
+        head = block.split("\n", 1)[0]
+        ident = _FN_ID.match(head)
+        if index and head.startswith("(") and not ident:
+            raise RuntimeError(f"{source}: malformed line {'fn=' + head[:80]!r}")
+        name = names["fn"].get(ident.group(1) if ident else "", head)
+        if index and is_allocator(obj, name):
+            total += _block_self_cost(block, n_positions, source)
+        last_ob = re.findall(r"^ob=\((\d+)\)", block, re.MULTILINE)
         if last_ob:
             obj = names["ob"].get(last_ob[-1], "???")
     return total
 
 
-def _block_self_cost(block: str, n_positions: int) -> int:
+def _block_self_cost(block: str, n_positions: int, source: str) -> int:
     """Self cost of one ``fn=`` block: its cost lines, except each ``calls=`` line's next."""
     total = 0
     after_calls = False
     for line in block.splitlines()[1:]:
-        if not line:
-            continue
-        head = line[0]
-        if head.isdigit() or head in "+-*":
-            if after_calls:
-                after_calls = False
-                continue
+        if line[:1].isdigit() or line[:1] in ("+", "-", "*"):
             parts = line.split()
-            if len(parts) > n_positions:
-                total += int(parts[n_positions])
-        elif line.startswith(_CALLS):
+            if not after_calls and len(parts) > n_positions:
+                try:
+                    total += int(parts[n_positions])
+                except ValueError as exc:
+                    raise RuntimeError(f"{source}: malformed line {line[:80]!r}") from exc
+            after_calls = False
+        elif line.startswith("calls="):
             after_calls = True
     return total
 

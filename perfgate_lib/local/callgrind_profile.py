@@ -1,21 +1,155 @@
-"""Where a stage's instructions went: per-function counts from callgrind dumps, and the
-delta between control and treatment. Pure functions; the I/O is the callers'.
-
-A :class:`Profile` is one side's stage: exclusive ("self") instructions per function,
-summing exactly to the stage's count. :func:`python_profile` gives Python functions (from
-CPython's perf trampolines, 3.12+), :func:`c_profile` C functions (the fallback without a
-perf map). Both leave out the memory allocators' own code, as gate 0's count does. The
-method: ``docs/attribution.md``.
+"""Where a stage's instructions went: one side's callgrind dump read (format version 1:
+compressed names ``fn=(id) name``, relative positions, ``calls=`` lines followed by the
+call's inclusive cost) into per-function exclusive counts (Python names from the perf map,
+else C names; allocators out as in gate 0's count), and the control-treatment delta. Pure
+functions. The method: ``docs/attribution.md``.
 """
 
 from __future__ import annotations
 
 import bisect
 import re
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 from perfgate_lib.local.callgrind_client import CALLER_CHAIN, is_allocator
-from perfgate_lib.local.callgrind_dump import Dump, FunctionKey
+
+FunctionKey = tuple[str, str]  # (the ob= object path or ???, the symbol or 0x... address)
+
+_NAMED = re.compile(r"^\((\d+)\)(?: (.*))?$")
+_SPEC_KEYS = ("ob", "fl", "fi", "fe", "fn", "cob", "cfi", "cfl", "cfn")
+
+
+class DumpFormatError(ValueError):
+    """A callgrind dump this reader cannot read; the message names the file and line."""
+
+
+@dataclass
+class Dump:
+    """One callgrind dump: instructions (``Ir``) per function and per call arc."""
+
+    total: int
+    self_cost: dict[FunctionKey, int] = field(default_factory=dict)
+    # (caller, callee) -> (calls, inclusive instructions of those calls)
+    arcs: dict[tuple[FunctionKey, FunctionKey], tuple[int, int]] = field(default_factory=dict)
+    files: dict[FunctionKey, str] = field(default_factory=dict)  # the fl= of each function
+    pid: int | None = None
+
+
+def _number(token: str, last: int, where: str) -> int:
+    if token == "*":
+        return last
+    if token[0] in "+-":
+        return last + int(token)
+    if token.startswith("0x"):
+        return int(token, 16)
+    try:
+        return int(token)
+    except ValueError as exc:
+        raise DumpFormatError(f"{where}: not a position or cost: {token!r}") from exc
+
+
+def parse_dump(text: str, source: str = "callgrind dump") -> Dump:
+    """Parse the text of one callgrind dump (``source`` names it in errors)."""
+    reader = _DumpReader()
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if line and not line.startswith("#"):
+            reader.read(line, f"{source}, line {number}")
+    if reader.total is None:
+        raise DumpFormatError(f"{source}: no summary: or totals: line (not a callgrind dump?)")
+    arcs = {key: (calls, cost) for key, (calls, cost) in reader.arcs.items()}
+    return Dump(reader.total, dict(reader.self_cost), arcs, reader.files, reader.pid)
+
+
+class _DumpReader:
+    """What :func:`parse_dump` knows so far: the current names, the last positions, a
+    pending ``calls=`` and the instructions read."""
+
+    def __init__(self) -> None:
+        self.names: dict[str, dict[str, str]] = {k: {} for k in ("ob", "fl", "fn")}
+        self.current = {"ob": "???", "fl": "???", "fn": "???", "cob": "", "cfi": "", "cfn": ""}
+        self.self_cost: dict[FunctionKey, int] = defaultdict(int)
+        self.arcs: dict[tuple[FunctionKey, FunctionKey], list[int]] = {}
+        self.files: dict[FunctionKey, str] = {}
+        self.total: int | None = None
+        self.pid: int | None = None
+        self.n_positions = 1
+        self.last_pos: list[int] = [0]
+        self.pending_calls: int | None = None
+
+    def read(self, line: str, where: str) -> None:
+        """One non-empty, non-comment line (``where`` names it in errors)."""
+        key, sep, value = line.partition("=")
+        if line[0].isdigit() or line[0] in "+-*":
+            self._cost_line(line.split(), where)
+        elif sep and key in _SPEC_KEYS:
+            self._spec_line(key, value, where)
+        elif key == "calls" and sep:
+            try:
+                self.pending_calls = int(value.split()[0])  # the next cost line is the call's
+            except (ValueError, IndexError) as exc:
+                raise DumpFormatError(f"{where}: bad calls= line {line!r}") from exc
+        elif key not in ("jump", "jcnd"):
+            self._header_line(line, where)
+
+    def _cost_line(self, tokens: list[str], where: str) -> None:
+        """Positions then instructions: the current function's own, or, right after a
+        ``calls=`` line, the call's inclusive instructions on the arc to the callee."""
+        n, last = self.n_positions, self.last_pos
+        self.last_pos = [
+            _number(t, last[i] if i < len(last) else 0, where) for i, t in enumerate(tokens[:n])
+        ]
+        cost = _number(tokens[n], 0, where) if len(tokens) > n else 0
+        current = self.current
+        fn = (current["ob"], current["fn"])
+        if self.pending_calls is None:
+            self.self_cost[fn] += cost
+            return
+        entry = self.arcs.setdefault(
+            (fn, (current["cob"] or current["ob"], current["cfn"])), [0, 0]
+        )
+        entry[0] += self.pending_calls
+        entry[1] += cost
+        self.pending_calls = None
+        current["cob"] = current["cfi"] = ""
+
+    def _spec_line(self, key: str, value: str, where: str) -> None:
+        """``ob=``, ``fl=``, ``fn=``, ``cfn=``, ...: a name, maybe compressed ``(id)``."""
+        match = _NAMED.match(value)
+        if match:  # the name table of objects, files or functions
+            table = self.names[key[-2:] if key[-2:] in ("ob", "fn") else "fl"]
+            ident, name = match.groups()
+            if name is not None:
+                table[ident] = name
+            elif ident not in table:
+                raise DumpFormatError(f"{where}: {key}=({ident}) used before it was named")
+            value = table[ident]
+        current = self.current
+        current[key] = value
+        if key == "fn":
+            current["cob"] = current["cfi"] = ""
+            self.files.setdefault((current["ob"], value), current["fl"])
+        elif key == "fl":
+            current["fi"] = current["fe"] = value
+
+    def _header_line(self, line: str, where: str) -> None:
+        """``positions:``, ``events:`` (Ir first), ``summary:``/``totals:`` and ``pid:``;
+        other lines are ignored."""
+        label, colon, rest = line.partition(":")
+        label = label.strip()
+        if not colon:
+            return
+        if label == "positions":
+            self.n_positions = len(rest.split())
+            self.last_pos = [0] * self.n_positions
+        elif label == "events" and rest.split()[:1] != ["Ir"]:
+            raise DumpFormatError(f"{where}: the first event is not Ir: {rest.strip()!r}")
+        elif label in ("summary", "totals"):
+            self.total = int(rest.split()[0])
+        elif label == "pid":
+            self.pid = int(rest.split()[0])
+
 
 TRAMPOLINE_EVALUATOR = "py_trampoline_evaluator"
 OUTSIDE = "(outside Python)"
@@ -57,18 +191,13 @@ def parse_perf_map(text: str) -> PerfMap:
             continue
         entries[start] = (size, parts[2].strip())
     ordered = sorted(entries.items())
-    return PerfMap(
-        starts=tuple(s for s, _ in ordered),
-        sizes=tuple(v[0] for _, v in ordered),
-        names=tuple(v[1] for _, v in ordered),
-    )
+    starts = tuple(start for start, _ in ordered)
+    return PerfMap(starts, tuple(v[0] for _, v in ordered), tuple(v[1] for _, v in ordered))
 
 
 @dataclass(frozen=True)
 class Function:
-    """One row's identity: a display name, the file (or ELF object) it is defined in, with
-    per-side paths stripped, and its origin (Zephyr, marin library, mini ferry,
-    third-party, CPython or system)."""
+    """One row's identity: name, defining file or ELF object (stripped), origin."""
 
     name: str
     file: str
@@ -88,6 +217,13 @@ class Profile:
     edges: dict[tuple[Function | None, Function], int] = field(default_factory=dict)
 
 
+_STRIPPED = (
+    (r"(?:^|/)site-packages/(.*)$", ""),
+    (r"(?:^|/)lib/[^/]+/src/(.*)$", ""),
+    (r"(?:^|/)lib/python3\.\d+/(.*)$", "<stdlib>/"),
+)
+
+
 def strip_path(path: str, roots: tuple[str, ...] = ()) -> str:
     """A path without what differs between the sides, as ``cg_diff --mod-filename`` does:
     a given root (a worktree), then everything up to ``site-packages/``, ``/src/`` of a
@@ -96,15 +232,10 @@ def strip_path(path: str, roots: tuple[str, ...] = ()) -> str:
         if root and path.startswith(root.rstrip("/") + "/"):
             path = path[len(root.rstrip("/")) + 1 :]
             break
-    match = re.search(r"(?:^|/)site-packages/(.*)$", path)
-    if match:
-        return match.group(1)
-    match = re.search(r"(?:^|/)lib/[^/]+/src/(.*)$", path)
-    if match:
-        return match.group(1)
-    match = re.search(r"(?:^|/)lib/python3\.\d+/(.*)$", path)
-    if match:
-        return "<stdlib>/" + match.group(1)
+    for pattern, prefix in _STRIPPED:
+        match = re.search(pattern, path)
+        if match:
+            return prefix + match.group(1)
     return re.sub(r"/tmp/[^/]*perfgate[^/]*/(?:work-[^/]+/)?", "", path)
 
 
@@ -129,20 +260,6 @@ def origin_of(file: str, python: bool) -> str:
     return "third-party"
 
 
-def _python_function(perf_name: str, roots: tuple[str, ...]) -> Function:
-    body = perf_name[4:] if perf_name.startswith("py::") else perf_name
-    qualname, _, file = body.partition(":")
-    stripped = strip_path(file, roots)
-    return Function(qualname, stripped, origin_of(stripped, True), True)
-
-
-def _c_function(key: FunctionKey, roots: tuple[str, ...]) -> Function:
-    obj, name = key
-    base = name.split("'", 1)[0]
-    stripped = strip_path(obj, roots)
-    return Function(base, stripped, origin_of(obj, False), False)
-
-
 def _address(name: str) -> int | None:
     head = name.split("'", 1)[0]
     try:
@@ -151,82 +268,77 @@ def _address(name: str) -> int | None:
         return None
 
 
+def _allocators(dump: Dump) -> int:
+    """The instructions of the allocators' own code (contexts merged)."""
+    return sum(
+        c for (obj, name), c in dump.self_cost.items() if is_allocator(obj, name.split("'")[0])
+    )
+
+
 def c_profile(dump: Dump, roots: tuple[str, ...] = ()) -> Profile:
     """Callgrind's exclusive counts per C function (contexts merged), allocators out."""
     out: dict[Function, int] = {}
-    allocator = 0
-    for key, cost in dump.self_cost.items():
-        if is_allocator(key[0], key[1].split("'", 1)[0]):
-            allocator += cost
-            continue
-        function = _c_function(key, roots)
-        out[function] = out.get(function, 0) + cost
-    return Profile(total=dump.total - allocator, self_cost=out, view="c")
+    for (obj, name), cost in dump.self_cost.items():
+        base = name.split("'", 1)[0]
+        if not is_allocator(obj, base):
+            function = Function(base, strip_path(obj, roots), origin_of(obj, False), False)
+            out[function] = out.get(function, 0) + cost
+    return Profile(total=dump.total - _allocators(dump), self_cost=out, view="c")
 
 
 def python_profile(dump: Dump, perf_map: PerfMap, roots: tuple[str, ...] = ()) -> Profile:
-    """Self counts per Python function (module docstring), allocators out in one row."""
-    named = {key: perf_map.name_at(_address(key[1]) or -1) for key in dump.self_cost}
-    for _caller, callee in dump.arcs:
-        if callee not in named:
-            named[callee] = perf_map.name_at(_address(callee[1]) or -1)
-    trampolines = {k: v for k, v in named.items() if v}
-    inclusive: dict[FunctionKey, int] = {k: dump.self_cost.get(k, 0) for k in trampolines}
+    """Self counts per Python function: a trampoline's inclusive count less its Python
+    callees'; the rest is one row outside Python, allocators out in one row."""
+    keys = [*dump.self_cost, *(callee for _caller, callee in dump.arcs)]
+    trampolines = {k: name for k in keys if (name := perf_map.name_at(_address(k[1]) or -1))}
+    py_self = {k: dump.self_cost.get(k, 0) for k in trampolines}
     for (caller, callee), (_calls, cost) in dump.arcs.items():
         if caller in trampolines and caller != callee:
-            inclusive[caller] += cost
-    names = {key: _python_function(name, roots) for key, name in trampolines.items()}
-    py_self: dict[FunctionKey, int] = dict(inclusive)
-    outside = dump.total
-    deeper = 0
+            py_self[caller] += cost
+    names: dict[FunctionKey, Function] = {}
+    for key, perf_name in trampolines.items():
+        qualname, _, file = perf_name.removeprefix("py::").partition(":")
+        file = strip_path(file, roots)
+        names[key] = Function(qualname, file, origin_of(file, True), True)
+    outside, deeper = dump.total, 0
     by_address = {_address(key[1]): key for key in trampolines}
     edges: dict[tuple[Function | None, Function], int] = {}
     for (caller, callee), (_calls, cost) in dump.arcs.items():
         if callee not in trampolines:
             continue
         parent = _calling_trampoline(caller, trampolines, by_address)
-        if parent is None:
-            if caller[1].startswith(TRAMPOLINE_EVALUATOR) and _chain_full(caller[1]):
-                deeper += cost  # the caller is a Python frame further up: not known
-            else:
-                outside -= cost
-        else:
+        if parent is not None:
             py_self[parent] -= cost
+        elif caller[1].startswith(TRAMPOLINE_EVALUATOR) and _chain_full(caller[1]):
+            deeper += cost  # the caller is a Python frame further up: not known
+        else:
+            outside -= cost
         edge = (names[parent] if parent else None, names[callee])
         edges[edge] = edges.get(edge, 0) + cost
-    allocator = sum(
-        cost
-        for (obj, name), cost in dump.self_cost.items()
-        if is_allocator(obj, name.split("'", 1)[0])
-    )
     out: dict[Function, int] = {}
     for key, cost in py_self.items():
         out[names[key]] = out.get(names[key], 0) + cost
     out[Function(OUTSIDE, "", "CPython", False)] = outside
+    allocator = _allocators(dump)
     out[Function(ALLOCATORS, "", "system", False)] = -allocator
     notes = []
-    if deeper:
-        # their cost is in an unknown Python caller's row and in their own: taken out once
+    if deeper:  # their cost is in an unknown Python caller's row and in their own
         out[Function(UNATTRIBUTED, "", "CPython", False)] = -deeper
         notes.append(
             f"{deeper:,} instructions of Python calls made through more C frames than "
             "callgrind recorded (--separate-callers) stay in their caller's row as well as "
             f"their own; the row {UNATTRIBUTED!r} takes them out once"
         )
-    return Profile(
-        total=dump.total - allocator, self_cost=out, view="python", notes=notes, edges=edges
-    )
+    total = dump.total - allocator
+    return Profile(total=total, self_cost=out, view="python", notes=notes, edges=edges)
 
 
 def folded_stacks(
     profile: Profile, max_depth: int = 40, min_cost: int = 1
 ) -> dict[tuple[str, ...], int]:
-    """Python stacks (root first) -> exclusive instructions, from the profile's call
-    edges. Callgrind records each Python call with its caller only, so a function called
-    from several places shares its callees among them in proportion to its calls'
-    instructions (as flame graphs of call graphs do); a function already on the stack
-    ends it (recursion). Stacks whose share falls under ``min_cost`` are merged into
-    their parent's frame."""
+    """Python stacks (root first) -> exclusive instructions, from the profile's call edges
+    (how callees are shared among callers: ``docs/attribution.md``); a stack whose share
+    falls under ``min_cost`` merges into its parent's frame."""
     children: dict[Function | None, list[tuple[Function, int]]] = {}
     inclusive: dict[Function, int] = {}
     for (parent, child), cost in profile.edges.items():
@@ -252,8 +364,7 @@ def folded_stacks(
                     continue
                 mine -= part
                 walk(child, part, (*stack, label(child)), seen | {child})
-        key = stack
-        out[key] = out.get(key, 0) + round(mine)
+        out[stack] = out.get(stack, 0) + round(mine)
 
     for root, cost in children.get(None, []):
         walk(root, float(cost), (label(root),), frozenset({root}))
@@ -271,18 +382,11 @@ def _calling_trampoline(
     by_address: dict[int | None, FunctionKey],
 ) -> FunctionKey | None:
     """The nearest trampoline in a ``py_trampoline_evaluator'c1'c2...`` context."""
-    obj, name = caller
     if caller in trampolines:
         return caller
-    if not name.startswith(TRAMPOLINE_EVALUATOR):
-        return None
-    for part in name.split("'")[1:]:
-        if part.isdigit():
-            continue
-        address = _address(part)
-        if address is not None and address in by_address:
-            return by_address[address]
-    return None
+    parts = caller[1].split("'")[1:] if caller[1].startswith(TRAMPOLINE_EVALUATOR) else []
+    address = next((a for a in map(_address, parts) if a is not None and a in by_address), None)
+    return None if address is None else by_address[address]
 
 
 @dataclass(frozen=True)
@@ -331,14 +435,12 @@ class StageDelta:
         return 100.0 * self.delta / self.control_total if self.control_total else 0.0
 
     def top(self) -> list[DeltaRow]:
-        """The listed rows (top N by |Δ|, then every function that appears or vanishes
-        among the next ones up to the same N again)."""
+        """The listed rows (:func:`stage_delta`)."""
         return self.rows[: self.listed]
 
     @property
     def explained_pct(self) -> float:
-        """Σ Δ of the listed rows in percent of the stage's Δ (exact: self counts sum to
-        the stage's count)."""
+        """Σ Δ of the listed rows in percent of the stage's Δ (exact: self counts sum up)."""
         if not self.delta:
             return 0.0
         return 100.0 * sum(r.delta for r in self.top()) / self.delta
@@ -371,12 +473,5 @@ def stage_delta(
     appear_or_vanish = [r for r in rest if r.status != "changed"]
     order = rows[:listed] + appear_or_vanish + [r for r in rest if r.status == "changed"]
     listed = min(max_rows, listed + len(appear_or_vanish))
-    return StageDelta(
-        stage=stage,
-        control_total=control.total,
-        treatment_total=treatment.total,
-        rows=order,
-        listed=listed,
-        view=control.view if control.view == treatment.view else "c",
-        notes=notes,
-    )
+    view = control.view if control.view == treatment.view else "c"
+    return StageDelta(stage, control.total, treatment.total, order, listed, view, notes)

@@ -1,8 +1,6 @@
-"""Gate 0's evidence: each side's callgrind dump of one representative pair per stage,
-kept in the run folder, and the function delta computed from them (``attribution.json``).
-
-Which pair and stages are kept, the budget and the table: ``docs/attribution.md``.
-Sizes are bytes unless named MB.
+"""Gate 0's evidence: each side's callgrind dump of one representative pair per stage, kept
+in the run folder, and the function delta from them (``attribution.json``). Sizes are bytes
+unless named MB. Which pair and stages, the budget and the table: ``docs/attribution.md``.
 """
 
 from __future__ import annotations
@@ -17,12 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from perfgate_lib.local.callgrind_dump import parse_dump
 from perfgate_lib.local.callgrind_profile import (
     DeltaRow,
     Profile,
     StageDelta,
     c_profile,
+    folded_stacks,
+    parse_dump,
     parse_perf_map,
     python_profile,
     stage_delta,
@@ -34,6 +33,7 @@ ATTRIBUTION_FILE = "attribution.json"
 PROFILE_MODES = ("flagged", "all")
 SCHEMA = 1
 _PID = re.compile(r"^pid:\s*(\d+)", re.MULTILINE)
+SIDES = ("control", "treatment")
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,6 @@ def parse_hunks(diff_text: str) -> dict[str, list[Hunk]]:
 
     out: dict[str, list[Hunk]] = {}
     for patched in PatchSet(diff_text):
-        path = patched.path
         for hunk in patched:
             start = hunk.target_start if hunk.target_length else hunk.source_start
             length = max(hunk.target_length, 1)
@@ -90,7 +89,7 @@ def parse_hunks(diff_text: str) -> dict[str, list[Hunk]]:
                 f"@@ -{hunk.source_start},{hunk.source_length} "
                 f"+{hunk.target_start},{hunk.target_length} @@"
             )
-            out.setdefault(path, []).append(Hunk(start, length, header))
+            out.setdefault(patched.path, []).append(Hunk(start, length, header))
     return out
 
 
@@ -128,39 +127,34 @@ def pr_ties(
         path = by_stripped.get(fn.file) if fn.python else None
         if path is None:
             continue
-        hunk = ""
-        for side in ("treatment", "control"):
-            text = sources.get(side, {}).get(path)
-            lines = function_lines(text, fn.name) if text else None
-            if lines is None:
-                continue
-            first, last = lines
-            hit = [h for h in hunks[path] if h.start <= last and h.start + h.length - 1 >= first]
-            hunk = hit[0].header if hit else ""
-            break
-        out[index] = {"file": path, "hunk": hunk}
+        texts = (sources.get(side, {}).get(path) for side in ("treatment", "control"))
+        span = next(
+            (lines for text in texts if text and (lines := function_lines(text, fn.name))), None
+        )
+        hit = [
+            h for h in hunks[path] if span and h.start <= span[1] and h.start + h.length > span[0]
+        ]
+        out[index] = {"file": path, "hunk": hit[0].header if hit else ""}
     return out
 
 
 def delta_json(delta: StageDelta, ties: Mapping[int, Mapping[str, str]]) -> dict[str, Any]:
     """One stage's table as JSON (instructions; percentages of the stage's control count)."""
-    rows = []
-    for index, row in enumerate(delta.rows):
-        fn = row.function
-        rows.append(
-            {
-                "function": fn.name,
-                "file": fn.file,
-                "origin": fn.origin,
-                "python": fn.python,
-                "control": row.control,
-                "treatment": row.treatment,
-                "delta": row.delta,
-                "status": row.status,
-                "listed": index < delta.listed,
-                "pr": dict(ties[index]) if index in ties else None,
-            }
-        )
+    rows = [
+        {
+            "function": row.function.name,
+            "file": row.function.file,
+            "origin": row.function.origin,
+            "python": row.function.python,
+            "control": row.control,
+            "treatment": row.treatment,
+            "delta": row.delta,
+            "status": row.status,
+            "listed": index < delta.listed,
+            "pr": dict(ties[index]) if index in ties else None,
+        }
+        for index, row in enumerate(delta.rows)
+    ]
     return {
         "stage": delta.stage,
         "view": delta.view,
@@ -184,8 +178,7 @@ def side_profile(dump_text: str, perf_map_text: str | None, roots: tuple[str, ..
 
 
 def used_perf_map(perf_map_text: str, dump_text: str) -> str:
-    """The perf map's lines whose trampoline address the dump names (the rest is not
-    needed to read the dump again)."""
+    """The perf map's lines whose trampoline address the dump names (enough to read it again)."""
     perf_map = parse_perf_map(perf_map_text)
     addresses = (int(m.group(1), 16) for m in re.finditer(r"0x([0-9a-f]{6,16})", dump_text))
     used = {address for address in addresses if perf_map.name_at(address)}
@@ -222,12 +215,10 @@ def keep_profiles(
     top_n: int = 10,
     perf_map_dir: str | Path = "/tmp",
 ) -> dict[str, Any]:
-    """Keep the representative pair's dumps of each stage to keep (module docstring) and
-    write ``profile/attribution.json``; returns its content. Nothing is written when no
-    stage is kept."""
+    """Keep the representative pair's dumps of each stage to keep and write
+    ``profile/attribution.json``; returns its content (nothing written when no stage is)."""
     out = Path(out_dir) / PROFILE_DIR
-    budget = int(budget_mb * 1024 * 1024)
-    kept_bytes = 0
+    budget, kept_bytes = int(budget_mb * 1024 * 1024), 0
     result: dict[str, Any] = {
         "schema": SCHEMA,
         "mode": mode,
@@ -243,19 +234,30 @@ def keep_profiles(
         if index is None:
             result["notes"].append(f"{stage}: no pair with both sides' dumps")
             continue
-        pair = pairs[index]
-        texts = _pair_dumps(pair, stage)
-        maps = _pair_perf_maps(texts, perf_map_dir)
-        profiles = {side: side_profile(texts[side], maps[side], roots) for side in texts}
+        pair, folder = pairs[index], stage_folder(stage)
+        texts = {
+            s: Path(pair[s][stage]["callgrind_dump"]).read_text(errors="replace") for s in SIDES
+        }
+        maps = {side: _perf_map_text(texts[side], perf_map_dir) for side in SIDES}
+        if not all(maps.values()):
+            maps = dict.fromkeys(SIDES)  # one view, Python or C, for both sides
+        profiles = {side: side_profile(texts[side], maps[side], roots) for side in SIDES}
         delta = stage_delta(stage, profiles["control"], profiles["treatment"], top_n=top_n)
         entry = delta_json(delta, pr_ties(delta.rows[: delta.listed], hunks or {}, sources or {}))
-        entry.update(_pair_counts(pair, index, stage, estimates.get(stage)))
+        control, treatment = (pair[side][stage]["instructions"] for side in SIDES)
+        entry.update(
+            pair=int(pair.get("pair", index + 1)),
+            pair_ratio=round(treatment / control, 4),
+            estimate=estimates.get(stage),
+            gate0_control=control,
+            gate0_treatment=treatment,
+        )
         blobs = _evidence_blobs(texts, maps)
         size = sum(len(b) for b in blobs.values())
         if entry["view"] == "python":
-            entry["flame"] = _flame_graphs(profiles, stage, out, stage_folder(stage))
+            entry["flame"] = _flame_graphs(profiles, stage, out, folder)
         if kept_bytes + size <= budget:
-            entry["files"] = _write_blobs(out, stage_folder(stage), blobs)
+            entry["files"] = _write_blobs(out, folder, blobs)
             kept_bytes += size
         else:
             entry["files"] = []
@@ -275,47 +277,13 @@ def _write_attribution(folder: Path, result: Mapping[str, Any]) -> None:
     (folder / ATTRIBUTION_FILE).write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
 
 
-def _pair_dumps(pair: Mapping[str, Any], stage: str) -> dict[str, str]:
-    """Side -> the text of the pair's callgrind dump of ``stage``."""
-    return {
-        side: Path(pair[side][stage]["callgrind_dump"]).read_text(errors="replace")
-        for side in ("control", "treatment")
-    }
-
-
-def _pair_perf_maps(texts: Mapping[str, str], folder: str | Path) -> dict[str, str | None]:
-    """Side -> its process's perf map text; None for both sides when one has none (one
-    view, Python or C, for both sides)."""
-    maps = {side: _perf_map_text(texts[side], folder) for side in texts}
-    if not all(maps.values()):
-        maps = {side: None for side in maps}  # one view for both sides
-    return maps
-
-
-def _pair_counts(
-    pair: Mapping[str, Any], index: int, stage: str, estimate: float | None
-) -> dict[str, Any]:
-    """The kept pair's number, its ratio (treatment / control instructions), the stage's
-    estimate and both sides' instruction counts of ``stage``."""
-    return {
-        "pair": int(pair.get("pair", index + 1)),
-        "pair_ratio": round(
-            pair["treatment"][stage]["instructions"] / pair["control"][stage]["instructions"],
-            4,
-        ),
-        "estimate": estimate,
-        "gate0_control": pair["control"][stage]["instructions"],
-        "gate0_treatment": pair["treatment"][stage]["instructions"],
-    }
-
-
 def _evidence_blobs(texts: Mapping[str, str], maps: Mapping[str, str | None]) -> dict[str, bytes]:
     """File name -> gzip bytes: each side's dump and the perf map lines it uses."""
     blobs = {}
     for side in texts:
         blobs[f"{side}.callgrind.gz"] = gzip.compress(texts[side].encode(), mtime=0)
-        if maps[side]:
-            used = used_perf_map(maps[side] or "", texts[side])
+        if perf_map := maps[side]:
+            used = used_perf_map(perf_map, texts[side])
             blobs[f"{side}.perf.map.gz"] = gzip.compress(used.encode(), mtime=0)
     return blobs
 
@@ -324,10 +292,8 @@ _PLAIN_FOLDER = re.compile(r"[A-Za-z0-9._-]{1,100}")
 
 
 def stage_folder(stage: str) -> str:
-    """The folder of a stage's evidence under profile/. Stage names come back from the side
-    processes (the PR's code): a plain name (letters, digits, ``._-``, at most 100, not
-    only dots) is its own folder; any other (``../x``, ``/abs``, a NUL, 300 characters)
-    gets its plain characters and a digest, so it cannot leave profile/ nor stop gate 0."""
+    """The folder of a stage's evidence under profile/: a plain name is its own, any other
+    gets its plain characters and a digest (the rule and why: ``docs/security.md``)."""
     if _PLAIN_FOLDER.fullmatch(stage) and stage.strip("."):
         return stage
     digest = hashlib.sha256(stage.encode("utf-8", "surrogatepass")).hexdigest()[:12]
@@ -343,24 +309,20 @@ def _write_blobs(out: Path, folder: str, blobs: Mapping[str, bytes]) -> list[str
 
 
 def _flame_graphs(profiles: Mapping[str, Profile], stage: str, out: Path, folder: str) -> list[str]:
-    """Both sides' folded stacks (``stacks.json``) and the differential flame graphs
-    (PNG and SVG, both orientations) in ``out/<folder>``; returns their paths under
-    profile/."""
-    from perfgate_lib.local.callgrind_profile import folded_stacks
+    """Both sides' folded stacks (``stacks.json``) and the differential flame graphs in
+    ``out/<folder>``; returns their paths under profile/."""
     from perfgate_lib.verdict import flamegraph
 
     (out / folder).mkdir(parents=True, exist_ok=True)
     # frames under 0.1% of the stage's instructions merge into their parent (a graph of
     # ~1000 frames at most; the table keeps every function)
     stacks = {
-        side: folded_stacks(profiles[side], min_cost=max(1, profiles[side].total // 1000))
-        for side in ("control", "treatment")
+        s: folded_stacks(profiles[s], min_cost=max(1, profiles[s].total // 1000)) for s in SIDES
     }
-    (out / folder / "stacks.json").write_text(
-        json.dumps(
-            {side: [[list(k), v] for k, v in sorted(st.items())] for side, st in stacks.items()}
-        )
-    )
+    sorted_stacks = {
+        side: [[list(k), v] for k, v in sorted(st.items())] for side, st in stacks.items()
+    }
+    (out / folder / "stacks.json").write_text(json.dumps(sorted_stacks))
     paths = flamegraph.save(
         stacks["control"], stacks["treatment"], f"gate 0, {stage}", str(out / folder / "flame")
     )
@@ -370,24 +332,17 @@ def _flame_graphs(profiles: Mapping[str, Profile], stage: str, out: Path, folder
 def remove_perf_maps(pairs: Sequence[Mapping[str, Any]]) -> int:
     """Delete the side processes' ``/tmp/perf-<pid>.map`` files (pids from their dumps);
     returns how many were removed."""
-    seen: set[int] = set()
-    for pair in pairs:
-        for side in ("control", "treatment"):
-            for row in pair.get(side, {}).values():
-                path = row.get("callgrind_dump") if isinstance(row, Mapping) else None
-                if not path or not Path(path).is_file():
-                    continue
-                with open(path, errors="replace") as handle:
-                    pid = dump_pid(handle.read(2000))
-                if pid:
-                    seen.add(pid)
-    removed = 0
-    for pid in seen:
-        path = Path(f"/tmp/perf-{pid}.map")
-        if path.is_file():
-            path.unlink()
-            removed += 1
-    return removed
+    pids: set[int | None] = set()
+    for row in (row for pair in pairs for side in SIDES for row in pair.get(side, {}).values()):
+        path = row.get("callgrind_dump") if isinstance(row, Mapping) else None
+        if path and Path(path).is_file():
+            with open(path, errors="replace") as handle:
+                pids.add(dump_pid(handle.read(2000)))
+    maps = [Path(f"/tmp/perf-{pid}.map") for pid in pids if pid]
+    existing = [path for path in maps if path.is_file()]
+    for path in existing:
+        path.unlink()
+    return len(existing)
 
 
 def keep_for_run(
@@ -402,29 +357,27 @@ def keep_for_run(
     mode: str,
     budget_mb: float,
 ) -> dict[str, Any]:
-    """:func:`keep_profiles` for one gate-0 run (while its worktrees exist): the PR's hunks
-    from git, the changed files' text on both sides, the worktrees as per-side roots;
-    then the side processes' perf maps are removed from /tmp. A failure is recorded in
-    ``attribution.json`` (``error``), never raised: the verdict does not depend on it."""
+    """:func:`keep_profiles` for one gate-0 run while its worktrees exist (the PR's hunks,
+    both sides' changed files, the worktrees as roots), then the perf maps removed. A
+    failure is recorded in ``attribution.json`` (``error``), never raised."""
     from perfgate_lib.io.git import git_out
 
     try:
-        diff = git_out(checkout, "diff", "-U0", control_sha, head_sha)
-        hunks = parse_hunks(diff)
-        shas = {"control": control_sha, "treatment": head_sha}
-        sources: dict[str, dict[str, str]] = {}
-        for side, tree in trees.items():
-            sources[side] = {
+        hunks = parse_hunks(git_out(checkout, "diff", "-U0", control_sha, head_sha))
+        sources = {
+            side: {
                 path: (Path(tree) / path).read_text(errors="replace")
                 for path in hunks
                 if path.endswith(".py") and (Path(tree) / path).is_file()
             }
+            for side, tree in trees.items()
+        }
         roots = tuple(str(Path(t)) for t in trees.values())
         result = keep_profiles(
             pairs, table, out_dir, roots=roots, hunks=hunks, sources=sources, mode=mode,
             budget_mb=budget_mb,
         )  # fmt: skip
-        result["shas"] = shas
+        result["shas"] = {"control": control_sha, "treatment": head_sha}
     except Exception as exc:  # noqa: BLE001 - attribution is an aid; the gate's figures stand
         result = {"schema": SCHEMA, "stages": {}, "error": f"{type(exc).__name__}: {exc}"[:500]}
     finally:
@@ -444,27 +397,24 @@ def where_table(run_dir: str | Path, stage: str | None = None):
     """The kept stages' listed rows as a pandas DataFrame (instructions), for notebooks."""
     import pandas as pd
 
-    attribution = load_attribution(run_dir)
-    rows = []
-    for name, entry in (attribution.get("stages") or {}).items():
-        if stage is not None and name != stage:
-            continue
-        for row in entry.get("rows", []):
-            if row.get("listed"):
-                pr = row.get("pr") or {}
-                rows.append(
-                    {
-                        "stage": name,
-                        "function": row["function"],
-                        "file": row["file"],
-                        "origin": row["origin"],
-                        "control_instr": row["control"],
-                        "treatment_instr": row["treatment"],
-                        "delta_instr": row["delta"],
-                        "status": row["status"],
-                        "pr_hunk": " ".join(filter(None, [pr.get("file"), pr.get("hunk")])),
-                    }
-                )
+    stages = load_attribution(run_dir).get("stages") or {}
+    rows = [
+        {
+            "stage": name,
+            "function": row["function"],
+            "file": row["file"],
+            "origin": row["origin"],
+            "control_instr": row["control"],
+            "treatment_instr": row["treatment"],
+            "delta_instr": row["delta"],
+            "status": row["status"],
+            "pr_hunk": " ".join(filter(None, map((row.get("pr") or {}).get, ("file", "hunk")))),
+        }
+        for name, entry in stages.items()
+        if stage is None or name == stage
+        for row in entry.get("rows", [])
+        if row.get("listed")
+    ]
     return pd.DataFrame(rows)
 
 
@@ -479,12 +429,12 @@ def show_where(run_dir: str | Path, stage: str | None = None):
         display(Markdown("_No attribution in this run: gate 0 keeps it for stages it does "
                          "not pass (every stage with `profile: all` in parameters/gate0.yaml)._"))  # fmt: skip
         return None
+    from perfgate_lib.verdict.where import where_text
+
     base = Path(load_attribution_path(run_dir)).parent.parent
     for name, entry in (attribution.get("stages") or {}).items():
         if stage is not None and name != stage:
             continue
-        from perfgate_lib.verdict.where import where_text
-
         display(Markdown(f"```\n{where_text(attribution, name)}```"))
         for path in entry.get("flame", []):
             if path.endswith(".png") and (base / path).is_file():
@@ -509,8 +459,7 @@ def assessed_files(*paths: str | Path) -> dict[str, Any]:
 
 def load_attribution_path(run_dir: str | Path) -> str:
     """Where a run folder keeps ``attribution.json`` (FileNotFoundError naming both places)."""
-    base = Path(run_dir)
-    tried = [base / PROFILE_DIR / ATTRIBUTION_FILE, base / "ab" / PROFILE_DIR / ATTRIBUTION_FILE]
+    tried = [Path(run_dir) / folder / PROFILE_DIR / ATTRIBUTION_FILE for folder in ("", "ab")]
     for path in tried:
         if path.is_file():
             return str(path)

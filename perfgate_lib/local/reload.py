@@ -1,9 +1,5 @@
-"""A finished gate-0 A/B, reloaded from its run folder; the local_ab notebook's one call.
-
-:func:`load_ab` rebuilds the :class:`~perfgate_lib.local.ab.ABResult` from the files
-:func:`perfgate_lib.local.ab.write_outputs` wrote, with the current statistics, and writes
-nothing.
-"""
+"""A finished gate-0 A/B reloaded from its run folder (read only, with the current
+statistics), and the local_ab notebook's one call."""
 
 from __future__ import annotations
 
@@ -97,12 +93,10 @@ def notebook_ab(
     out_dir: str = "",
     overwrite: bool = False,
 ) -> ABResult:
-    """local_ab.ipynb's one call. ``run_dir``: open that finished A/B (:func:`load_ab`;
-    nothing runs, nothing is written). Otherwise run gate 0 on ``checkout`` (empty: the
-    demo sandbox) into ``out_dir``: empty makes a new run folder under the runs root
-    (``<root>/local/<stamp>``, the A/B in its ``ab/``), archived and indexed; a folder
-    that already holds an A/B is refused unless ``overwrite``. The numbers 0 and ""
-    take ``parameters/gate0.yaml``'s values."""
+    """local_ab.ipynb's one call: open the finished A/B in ``run_dir`` (:func:`load_ab`), or
+    run gate 0 on ``checkout`` (empty: the demo sandbox) into ``out_dir`` (empty: a new,
+    archived run folder ``<root>/local/<stamp>/ab``; one holding an A/B only with
+    ``overwrite``). 0 and "" take ``parameters/gate0.yaml``'s values."""
     from perfgate_lib.io.rundir import new_run_dir
     from perfgate_lib.local.sandbox import ensure_checkout
 

@@ -1,8 +1,5 @@
-"""Gate 0's settings: ``parameters/gate0.yaml`` as a checked, frozen dataclass.
-
-Seconds for times. The ``time_metric`` section of the file applies when the metric is a
-time (``cpu``, ``wall``) rather than instruction counts.
-"""
+"""Gate 0's settings: ``parameters/gate0.yaml`` (each setting explained there) as a
+checked, frozen dataclass; seconds for times."""
 
 from __future__ import annotations
 
@@ -20,13 +17,9 @@ SETTINGS_FILE = PARAMETERS_DIR / "gate0.yaml"
 
 @dataclass(frozen=True)
 class Gate0Settings:
-    """How gate 0 measures. Seconds for times; ``confidence`` two-sided, in (0, 1).
-
-    ``metric``: ``instructions`` (callgrind counts, the decision metric: ``docs/gate0.md``),
-    ``cpu`` or ``wall``. ``large_docs``: the corpus's large documents (400 KB each). ``env``:
-    each side's environment, ``auto`` | ``uv`` | ``kit`` (:mod:`perfgate_lib.local.sideenv`).
-    The defaults are ``parameters/gate0.yaml``'s.
-    """
+    """How gate 0 measures; the defaults are ``parameters/gate0.yaml``'s. Seconds for times;
+    ``confidence`` two-sided, in (0, 1); ``large_docs`` of 400 KB each; ``env``: see
+    :mod:`perfgate_lib.local.sideenv`."""
 
     docs: int = 40
     large_docs: int = 0
@@ -82,10 +75,9 @@ class Gate0Settings:
 
     @classmethod
     def load(cls, path: str | Path = SETTINGS_FILE, **overrides: Any) -> Gate0Settings:
-        """Settings from ``parameters/gate0.yaml``, then the given ``overrides``: None, 0
-        and "" mean "not given" (the notebook's parameters default to them). When the
-        metric is a time (``cpu``, ``wall``), the file's ``time_metric`` section replaces
-        its values first: a timed A/B needs a larger corpus and fresh processes."""
+        """Settings from ``parameters/gate0.yaml``, then ``overrides`` (None, 0 and "" mean
+        not given); with a time metric (``cpu``, ``wall``) the file's ``time_metric``
+        section replaces its values first (a larger corpus, fresh processes)."""
         from perfgate_lib.io.paramfile import load_yaml, mapping
 
         source = str(path)

@@ -1,10 +1,6 @@
-"""Gate 0's statistics (pure): pairs of stage measurements -> intervals, calls, reports.
-
-A *pair* is one measurement of every stage on both sides (its dict: ``docs/gate0.md``,
-The run folder); rows are seconds, MB and instruction counts. The decision metric is
-judged per stage on the paired ratio (:mod:`perfgate_lib.verdict.paired`), the total on
-the per-pair sum over stages; peak memory keeps its own noise rule (:func:`noise_row`).
-The method: ``docs/gate0.md``.
+"""Gate 0's statistics (pure): pairs of stage measurements (seconds, MB, instruction
+counts) -> paired intervals and calls per stage and for the total, peak memory's noise row,
+and each side's median report. The pair's dict and the method: ``docs/gate0.md``.
 """
 
 from __future__ import annotations
@@ -36,22 +32,10 @@ MEDIAN_COLUMNS = {
 """Metric -> the paired table's columns of its per-pair medians (control, treatment: the
 metric's unit, a count or seconds) and their delta, (treatment - control) / control in %."""
 PAIRED_COLUMNS = [
-    "stage",
-    "metric",
-    "pairs",
+    *("stage", "metric", "pairs"),
     *(column for columns in MEDIAN_COLUMNS.values() for column in columns),
-    "ratio",
-    "low",
-    "high",
-    "ratio_pct",
-    "low_pct",
-    "high_pct",
-    "call",
-    "could_fail",
-    "wall_ratio",
-    "wall_low",
-    "wall_high",
-    "wall_call",
+    *("ratio", "low", "high", "ratio_pct", "low_pct", "high_pct", "call", "could_fail"),
+    *("wall_ratio", "wall_low", "wall_high", "wall_call"),
 ]
 
 
@@ -113,17 +97,9 @@ def paired_table(
     confidence: float = 0.95,
     metric: str = "cpu",
 ) -> pd.DataFrame:
-    """One row per stage, then ``wall_seconds_total``: the paired interval and its call.
-
-    Columns (:data:`PAIRED_COLUMNS`): stage, metric (the decision metric), pairs; the
-    per-pair medians of instructions (a count), CPU and wall seconds on each side with
-    their delta in percent (:data:`MEDIAN_COLUMNS`, None where not measured); the
-    decision metric's paired Hodges-Lehmann ratio and interval (ratio / low / high,
-    treatment / control; ratio_pct / low_pct / high_pct, ``100 * (ratio - 1)``); call
-    (pass | warn | fail | undecided), could_fail (the interval reaches above +warn_pct);
-    and the same interval on wall time (wall_ratio, wall_low, wall_high, wall_call) as a
-    reported figure.
-    """
+    """One row per stage, then ``wall_seconds_total``: the medians, the decision metric's
+    paired interval and its call, and wall time's interval as a reported figure (the
+    columns, :data:`PAIRED_COLUMNS`: ``docs/gate0.md``, the run folder)."""
     rows = []
     for stage in [*stage_names(pairs), TOTAL]:
         interval = _interval(pairs, stage, metric, confidence)
@@ -221,10 +197,9 @@ def noise_row(
     name: str, control: list[float], treatment: list[float], resolution: float = 0.0
 ) -> dict[str, Any]:
     """The noise row of one signal's repeat values (MB for memory): medians and ``delta``
-    in the values' unit, ``delta_pct`` (%),
-    spread ``noise_pct`` (the wider side's (max - min) / median, %), ``runs_overlap`` and
-    ``within_noise`` = ``|delta| <= resolution or runs_overlap or |delta_pct| <=
-    noise_pct``."""
+    in their unit, ``delta_pct`` and ``noise_pct`` (the wider side's (max - min) / median)
+    in %, and ``within_noise`` = |delta| <= resolution or runs_overlap or |delta_pct| <=
+    noise_pct."""
     mc, mt = _median(control), _median(treatment)
     delta = None if not mc or mt is None else round(100 * (mt - mc) / mc, 2)
     delta_abs = None if mc is None or mt is None else round(mt - mc, 4)
@@ -281,14 +256,9 @@ def _values(reports: list[dict[str, Any]], stage: str | None, key: str = TOTAL) 
 def median_report(
     reports: list[dict[str, Any]], job_id: str, provenance: dict[str, Any]
 ) -> dict[str, Any]:
-    """One report in marin's schema holding the medians of ``reports`` (one side's runs).
-
-    Stage wall times, the total and peak memory are medians over the succeeded runs
-    (seconds, MB); ``local_run.stage_cpu_seconds`` the median CPU seconds per stage;
-    status is ``succeeded`` only when every run succeeded; counts (failed shards, infra
-    buckets) take the worst run. ``local_run.repeats`` lists each run's figures.
-    ``provenance``: the report's workflow / commit / collected_at / ferry_module fields.
-    """
+    """One report in marin's schema holding the medians of one side's ``reports`` over
+    the succeeded runs (seconds, MB; how each field is formed: ``docs/gate0.md``).
+    ``provenance``: the report's workflow / commit / collected_at / ferry_module fields."""
     if not reports:
         raise ValueError(f"no runs to summarise for {job_id}")
     ok = [r for r in reports if r.get("status") == "succeeded"]
@@ -334,8 +304,8 @@ def median_report(
 def _stage_medians(
     reports: list[dict[str, Any]], ok: list[dict[str, Any]]
 ) -> tuple[dict[str, float], dict[str, float]]:
-    """(stage -> median wall seconds over the succeeded runs, stage -> median CPU seconds
-    over the succeeded runs ``ok`` that state them); a stage without values is left out."""
+    """Stage -> median wall seconds, and stage -> median CPU seconds, over the succeeded
+    runs (``ok``) that state them; a stage without values is left out."""
     stages = {}
     cpu: dict[str, float] = {}
     for stage in dict.fromkeys(s for r in reports for s in r.get("stage_wall_seconds") or {}):
@@ -359,8 +329,7 @@ def _worst_infra_failures(reports: list[dict[str, Any]]) -> dict[str, int]:
 
 
 def _task_states(reports: list[dict[str, Any]]) -> dict[str, int]:
-    """The first failed run's task state counts (``{"failed": 1}`` when it has none),
-    else the last run's."""
+    """The first failed run's task state counts (else ``{"failed": 1}``), or the last run's."""
     for report in reports:
         if report.get("status") != "succeeded":
             return dict(report.get("task_state_counts") or {"failed": 1})

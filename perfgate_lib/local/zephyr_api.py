@@ -1,10 +1,7 @@
 """The Zephyr (and fray) API the mini ferry needs, resolved across releases: one adapter.
 
-Standard library only: the side process (``ferry_pipeline.py``, run by path, this folder
-as its ``sys.path[0]``) imports it as ``zephyr_api``; the kit imports it as
-``perfgate_lib.local.zephyr_api``. :func:`load` returns the first layout of each
-:data:`NEEDED` name found, or raises :class:`ZephyrApiError` naming every missing name
-and the supported range. The layouts per release: ``docs/zephyr-releases.md``.
+Standard library only: the side process loads it by path as ``zephyr_api``. The layouts
+per release: ``docs/zephyr-releases.md``.
 """
 
 from __future__ import annotations
@@ -38,18 +35,11 @@ NEEDED: dict[str, tuple[tuple[str, str], ...]] = {
     ),
     "LocalClient": (("fray.local_backend", "LocalClient"),),
 }
-# Members the pipeline calls on the resolved names: "Name.member".
-MEMBERS = (
-    "ZephyrContext.execute",
-    "ZephyrContext.put",
-    "Dataset.from_files",
-    "Dataset.load_jsonl",
-    "Dataset.map",
-    "Dataset.flat_map",
-    "Dataset.filter",
-    "Dataset.group_by",
-    "Dataset.write_jsonl",
-)
+# Members the pipeline calls on the resolved names.
+MEMBERS = {
+    "ZephyrContext": ("execute", "put"),
+    "Dataset": ("from_files", "load_jsonl", "map", "flat_map", "filter", "group_by", "write_jsonl"),
+}
 # Keyword arguments the mini ferry passes to ZephyrContext(...).
 CONTEXT_KEYWORDS = ("client", "max_workers", "chunk_storage_prefix", "name")
 
@@ -87,11 +77,9 @@ class ZephyrApi:
 
 
 def zephyr_version() -> str | None:
-    """The installed ``marin-zephyr`` distribution's version (None when not installed).
-
-    A worktree's ``lib/zephyr/src`` on ``sys.path`` has no distribution metadata; then its
-    ``pyproject.toml`` (two folders up) gives the version when it can be read.
-    """
+    """The imported zephyr's version: its worktree's ``pyproject.toml`` (two folders above
+    ``lib/zephyr/src``, which has no distribution metadata), else the installed one's;
+    None when neither is known."""
     return _declared_version() or dist_version("marin-zephyr")
 
 
@@ -110,10 +98,8 @@ def _declared_version() -> str | None:
     import importlib.util
 
     try:
-        import tomllib
-    except ImportError:  # Python < 3.11 cannot read it; the dist version is asked next
-        return None
-    try:
+        import tomllib  # Python < 3.11 has none: the dist version is asked next
+
         spec = importlib.util.find_spec("zephyr")
     except (ImportError, ValueError):
         return None
@@ -168,18 +154,17 @@ def find_missing() -> tuple[dict[str, Any], dict[str, str], tuple[str, ...], str
             missing.append(f"{places[0][0]}.{places[0][1]}")
         else:
             found[name], where[name] = hit
-    for member in MEMBERS:
-        owner, attribute = member.split(".")
-        if owner in found and not hasattr(found[owner], attribute):
-            missing.append(f"{where[owner]}.{member}")
-    if "ZephyrContext" in found:
-        keywords = _signature_keywords(found["ZephyrContext"])
-        if keywords is not None:
+    for owner, members in MEMBERS.items():
+        if owner in found:
             missing += [
-                f"{where['ZephyrContext']}.ZephyrContext({k}=...)"
-                for k in CONTEXT_KEYWORDS
-                if k not in keywords
+                f"{where[owner]}.{owner}.{m}" for m in members if not hasattr(found[owner], m)
             ]
+    keywords = _signature_keywords(found["ZephyrContext"]) if "ZephyrContext" in found else None
+    missing += [
+        f"{where['ZephyrContext']}.ZephyrContext({k}=...)"
+        for k in CONTEXT_KEYWORDS
+        if keywords is not None and k not in keywords
+    ]
     return found, where, tuple(missing), errors[0] if errors else ""
 
 
@@ -204,7 +189,7 @@ def execution_paths() -> dict[str, str | None]:
     try:
         runners = importlib.import_module("zephyr.runners")
     except Exception:  # noqa: BLE001 - no runners module: nothing to say about a cluster path
-        return {"mini_ferry": LOCAL_RUNNER, "cluster": None}
+        runners = None
     cluster = SUBPROCESS_RUNNER if hasattr(runners, SUBPROCESS_RUNNER) else None
     return {"mini_ferry": LOCAL_RUNNER, "cluster": cluster}
 
@@ -248,13 +233,9 @@ def _probe_main(zephyr_src: str) -> None:
 def probe_zephyr_api(
     python: str, zephyr_src: str | None = None, timeout_s: float = 60.0
 ) -> ZephyrApiProbe:
-    """Ask interpreter ``python`` whether it can import the mini ferry's API.
-
-    ``zephyr_src`` (a folder holding ``zephyr/``) goes first on that interpreter's
-    ``sys.path``. Runs this file in a subprocess (at most ``timeout_s`` seconds) and never
-    raises for a broken environment: a missing interpreter, a crash, a timeout or a
-    Zephyr that cannot be imported is reported in the result.
-    """
+    """Ask interpreter ``python`` (``zephyr_src``, a folder holding ``zephyr/``, first on its
+    path) whether it can import the mini ferry's API, running this file in it for at most
+    ``timeout_s`` seconds; never raises: a broken environment is reported in the result."""
     here = str(Path(__file__).resolve())
     code = (
         "import importlib.util, sys\n"
@@ -267,12 +248,7 @@ def probe_zephyr_api(
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
     try:
         done = subprocess.run(
-            [python, "-c", code],
-            capture_output=True,
-            text=True,
-            timeout=timeout_s,
-            env=env,
-            check=False,
+            [python, "-c", code], capture_output=True, text=True, timeout=timeout_s, env=env
         )
     except (OSError, subprocess.SubprocessError) as exc:
         return ZephyrApiProbe(None, (), False, f"cannot run {python}: {exc}")
@@ -283,12 +259,8 @@ def probe_zephyr_api(
         answer = None
     if done.returncode != 0 or not isinstance(answer, dict):
         tail = (done.stderr.strip().splitlines() or ["no output"])[-1][:300]
-        return ZephyrApiProbe(
-            None,
-            (),
-            False,
-            f"{python} could not check the Zephyr API (exit {done.returncode}): {tail}",
-        )
+        why = f"{python} could not check the Zephyr API (exit {done.returncode}): {tail}"
+        return ZephyrApiProbe(None, (), False, why)
     version = answer.get("version")
     missing = tuple(str(m) for m in answer.get("missing") or ())
     if missing:
