@@ -1,4 +1,4 @@
-"""Step 1 of the flow: the diff's assessment (five questions per file, ``max_gate``).
+"""Step 1 of the flow: the diff's assessment (``run`` for ``notebooks/assess.ipynb``).
 
-``run`` is what ``notebooks/assess.ipynb`` calls; the rules: ``docs/assessment.md``.
+The rules: ``docs/assessment.md``.
 """

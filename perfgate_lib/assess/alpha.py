@@ -1,8 +1,6 @@
-"""Behaviour-preserving rewrites of a normalised module, for comparing what code does.
+"""Behaviour-preserving rewrites (locals alpha-renamed, dead stores dropped) for comparing code.
 
-:func:`canonical` alpha-renames each function's locals (and parameters no caller can
-name) and may drop dead stores and function-local imports; :func:`local_renames` lists
-the renames it saw. The rules: ``docs/assessment.md``. Pure: trees in and out.
+The rules: ``docs/assessment.md``. Pure: trees in and out.
 """
 
 from __future__ import annotations
@@ -27,8 +25,7 @@ def _scope_body(fn: _ScopeNode) -> list[ast.AST]:
 
 
 def _name_bound_by(node: ast.AST) -> str | None:
-    """The name one node binds in the scope it sits in (a store or ``del``, a nested
-    definition, an ``except ... as``, an import, a match capture), or None."""
+    """The name one node binds in its scope (store, ``del``, definition, except, import, match)."""
     if isinstance(node, ast.Name):
         return node.id if isinstance(node.ctx, ast.Store | ast.Del) else None
     if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
@@ -41,9 +38,7 @@ def _name_bound_by(node: ast.AST) -> str | None:
 
 
 def _same_scope_children(node: ast.AST) -> list[ast.AST]:
-    """Children of ``node`` that belong to the scope ``node`` sits in: a nested
-    definition contributes only its decorators (its body is another scope), a lambda
-    nothing."""
+    """Children of ``node`` in its own scope (a nested definition: only its decorators)."""
     if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
         return list(node.decorator_list)
     if isinstance(node, ast.Lambda):
@@ -52,8 +47,7 @@ def _same_scope_children(node: ast.AST) -> list[ast.AST]:
 
 
 def _bound_names(fn: _ScopeNode) -> tuple[list[str], set[str]]:
-    """Names a function (or lambda) binds in its own scope, in order of appearance, and
-    the names it declares ``global``/``nonlocal``."""
+    """Names a function binds in its own scope, in order, and its ``global``/``nonlocal`` names."""
     order: list[str] = []
     declared: set[str] = set()
 
@@ -87,8 +81,7 @@ def _renamable(fn: _ScopeNode, nested: bool) -> set[str]:
 
 
 def _rename_binding(node: ast.AST, mapping: dict[str, str]) -> None:
-    """Rename in place the name one node reads or binds, if ``mapping`` renames it
-    (definitions are renamed by the visitor, which also enters their scopes)."""
+    """Rename in place the name one node reads or binds, if ``mapping`` renames it."""
     if isinstance(node, ast.Name) and node.id in mapping:
         node.id = mapping[node.id]
     elif isinstance(node, ast.ExceptHandler) and node.name in mapping:
@@ -217,10 +210,11 @@ def _drop_in_function(fn: ast.AST, dead_stores: bool, local_imports: bool) -> No
 def canonical(
     tree: ast.Module, *, dead_stores: bool = False, local_imports: bool = False
 ) -> ast.Module:
-    """A copy of ``tree`` with locals alpha-renamed; ``dead_stores`` also drops dead stores
-    of side-effect-free values, ``local_imports`` function-local imports (only for telling
-    what a change does, never for triviality: a dropped local import may leave a name
-    unbound). Line numbers are kept; symbols keep their qualnames."""
+    """A copy with locals alpha-renamed, optionally dead stores and local imports dropped.
+
+    ``local_imports`` only tells what a change does, never triviality (a dropped import may
+    leave a name unbound). Line numbers and qualnames are kept.
+    """
     out = copy.deepcopy(tree)
     if hasattr(out, "_perfgate_symbols"):
         del out._perfgate_symbols
@@ -257,8 +251,7 @@ def _outermost_functions(tree: ast.Module) -> list[tuple[str, _ScopeNode]]:
 
 
 def local_renames(base: ast.Module, head: ast.Module) -> list[str]:
-    """``old → new in scope`` for each local whose name differs between two trees that
-    are equal once canonical (same order of first appearance on both sides)."""
+    """``old → new in scope`` for each local renamed between two trees equal once canonical."""
     a = getattr(canonical(base), "_perfgate_renamed", [])
     b = getattr(canonical(head), "_perfgate_renamed", [])
     return [
@@ -275,8 +268,7 @@ def _canonical_dump(node: ast.AST, dead_stores: bool, local_imports: bool) -> st
 
 
 def symbol_key(sym: Symbol, *, dead_stores: bool = False, local_imports: bool = False) -> str:
-    """A symbol's code up to alpha-renaming (functions; other kinds have no locals of
-    their own): equal keys mean the same statements and control flow."""
+    """A symbol's code up to alpha-renaming: equal keys mean the same statements and flow."""
     if sym.kind != "function":
         return f"{sym.kind}:{sym.dump}"
     return "\n".join(_canonical_dump(n, dead_stores, local_imports) for n in sym.dump_nodes)
@@ -290,8 +282,7 @@ def same_symbols(
     local_imports: bool = False,
     skip: Collection[str] = (),
 ) -> bool:
-    """Two symbol tables (:func:`~perfgate_lib.assess.astdiff.index_symbols`) hold the same
-    symbols in the same order, each equal up to alpha-renaming (``skip``: ignored)."""
+    """Two symbol tables hold the same symbols in order, each equal up to alpha-renaming."""
     a = [(q, s.kind) for q, s in base.items() if q not in skip]
     b = [(q, s.kind) for q, s in head.items() if q not in skip]
     if a != b:

@@ -1,9 +1,4 @@
-"""What a non-Python file in the Zephyr package is, judged by its kind.
-
-Dashboard assets: a real change with no impact; ``.proto``: design; anything else: every
-answer stays yes (``docs/assessment.md``, "Non-Python files"). Pure: a path in, an
-:class:`AssetKind` out.
-"""
+"""What a non-Python file in the Zephyr package is (``docs/assessment.md``, "Non-Python files")."""
 
 from __future__ import annotations
 

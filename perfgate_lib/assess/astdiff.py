@@ -1,9 +1,6 @@
-"""Compare a Python module at base and head by its AST: is the change trivial, and what changed.
+"""Compare a Python module at base and head by its AST: trivial or not, and what changed.
 
-Normalisation removes what cannot change behaviour (``docs/assessment.md``). A consistent
-rename of identifiers defined in the file is trivial (:func:`match_rename`); removing
-whole definitions is trivial only if nothing calls them (:func:`match_removal` names them;
-the caller searches the head tree). Pure: text in, results out.
+Normalisation, renames and removals: ``docs/assessment.md``. Pure: text in, results out.
 """
 
 from __future__ import annotations
@@ -40,9 +37,7 @@ def tree_depth(tree: ast.AST) -> int:
 
 
 def budget_problem(text: str, side: str, max_bytes: int, max_depth: int) -> str | None:
-    """Why ``text`` is past the per-file parse budget (bytes of UTF-8, AST nesting
-    depth; parameters/limits.yaml), or None. Too deep for Python's own parser counts too
-    (RecursionError): the walks of this package recurse, so a deep tree is never walked."""
+    """Why ``text`` is past the parse budget (UTF-8 bytes, AST depth; limits.yaml), or None."""
     size = len(text.encode("utf-8", errors="replace"))
     if size > max_bytes:
         return (
@@ -194,9 +189,7 @@ def _is_typevar(stmt: ast.stmt) -> bool:
 
 
 class _Normaliser:
-    """One in-place pass over a fresh tree: drops docstrings, annotations and log text,
-    and records the names still used (``used``) and the names annotations used
-    (``ann_names``), for pruning imports only annotations needed."""
+    """One in-place pass dropping docstrings, annotations and log text; records names used."""
 
     def __init__(self, docstrings: bool, annotations: bool, log_strings: bool) -> None:
         self.docstrings = docstrings
@@ -379,9 +372,10 @@ def normalise(
     log_strings: bool = True,
     package_init: bool = False,
 ) -> ast.Module:
-    """A normalised copy of a module (line numbers kept): pass the text (parsed afresh,
-    fast) or a tree (deep-copied). ``package_init`` keeps every import (an ``__init__.py``
-    re-exports them). Raises SyntaxError for unparsable text."""
+    """A normalised copy of a module or its text (line numbers kept); SyntaxError if unparsable.
+
+    ``package_init`` keeps every import (an ``__init__.py`` re-exports them).
+    """
     tree = ast.parse(source) if isinstance(source, str) else copy.deepcopy(source)
     norm = _Normaliser(docstrings, annotations, log_strings)
     tree.body = norm.body(tree.body, keep_empty=True)
@@ -392,8 +386,7 @@ def normalise(
 
 
 def changed_aspects(base: ast.Module, head: ast.Module) -> list[str]:
-    """Which removable aspects differ between two trees: ``docstrings``,
-    ``annotations``, ``log_strings`` (for the evidence of a trivial change)."""
+    """Which removable aspects (docstrings, annotations, log_strings) differ between two trees."""
 
     def collect(tree: ast.AST) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {"docstrings": [], "annotations": [], "log_strings": []}
@@ -429,9 +422,7 @@ def changed_aspects(base: ast.Module, head: ast.Module) -> list[str]:
 class Symbol:
     """A top-level or class-level unit of a module: function, class header, constant.
 
-    ``qualname``: ``Dataset.map``, ``BUFFER_SIZE``, ``<imports>``, ``<module>``.
-    ``kind``: function | class | assign | imports | module. ``ranges``: line ranges (1-based,
-    inclusive). ``dump``: the AST text used to compare versions (computed on first use).
+    ``kind``: function | class | assign | imports | module; ``ranges``: 1-based, inclusive.
     """
 
     qualname: str
@@ -482,8 +473,7 @@ def _target_names(stmt: ast.stmt) -> list[str]:
 
 
 def index_symbols(tree: ast.Module) -> dict[str, Symbol]:
-    """Symbols of a module, by qualname (normalised or original tree alike). Cached on
-    the tree: do not mutate a tree after indexing it."""
+    """Symbols of a module by qualname, cached on the tree (do not mutate it afterwards)."""
     cached = getattr(tree, "_perfgate_symbols", None)
     if cached is not None:
         return cached
@@ -528,8 +518,7 @@ def index_symbols(tree: ast.Module) -> dict[str, Symbol]:
 
 
 def same_module(base: ast.Module, head: ast.Module) -> bool:
-    """True when two (normalised) modules are equal: same symbols in the same order, each
-    with the same AST."""
+    """True when two normalised modules have the same symbols in order, each with the same AST."""
     a, b = index_symbols(base), index_symbols(head)
     if [(k, s.kind) for k, s in a.items()] != [(k, s.kind) for k, s in b.items()]:
         return False
@@ -600,8 +589,7 @@ def _flatten(node: ast.AST, struct: list[str], idents: list[tuple[str, str]]) ->
 
 
 def defined_names(tree: ast.AST) -> set[str]:
-    """Names the module binds: definitions, arguments, assignment targets, stored
-    attributes, import aliases, exception and pattern names."""
+    """Names the module binds (definitions, arguments, targets, stored attributes, aliases)."""
     out: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
@@ -641,9 +629,7 @@ def public_definitions(tree: ast.Module) -> dict[str, str]:
 
 @dataclass
 class RenameMatch:
-    """A consistent rename: ``names`` old -> new (identifiers defined in the file),
-    ``imports`` (module, old, new) of names imported from other modules, ``modules``
-    old -> new module paths of ``from X import`` statements."""
+    """A consistent rename: ``names`` and ``modules`` old -> new; ``imports`` (module, old, new)."""
 
     names: dict[str, str] = field(default_factory=dict)
     imports: list[tuple[str, str, str]] = field(default_factory=list)
@@ -651,8 +637,7 @@ class RenameMatch:
 
 
 def match_rename(base: ast.Module, head: ast.Module) -> RenameMatch | None:
-    """The rename that turns ``base`` into ``head``, if the two differ only by a consistent,
-    one-to-one renaming; None otherwise. Both trees should be normalised."""
+    """The one-to-one rename turning normalised ``base`` into ``head``, or None."""
     s1: list[str] = []
     s2: list[str] = []
     i1: list[tuple[str, str]] = []
@@ -708,8 +693,7 @@ def _alias_modules(tree: ast.AST) -> dict[str, list[str]]:
 
 @dataclass
 class RemovalMatch:
-    """Whole definitions removed and nothing else changed: ``defs`` qualname -> bound
-    names (to search for callers), ``imports`` names whose import was dropped."""
+    """Whole definitions removed (``defs`` qualname -> names) and dropped ``imports`` only."""
 
     defs: dict[str, list[str]] = field(default_factory=dict)
     imports: list[str] = field(default_factory=list)
@@ -723,8 +707,7 @@ def _def_names(stmt: ast.stmt) -> list[str] | None:
 
 
 def match_removal(base: ast.Module, head: ast.Module) -> RemovalMatch | None:
-    """The definitions whose removal turns ``base`` into ``head`` (normalised trees), if
-    that is the only change; None otherwise."""
+    """The removals turning normalised ``base`` into ``head`` if that is all, else None."""
     out = RemovalMatch()
     if not _subsequence(base.body, head.body, "", out):
         return None
@@ -778,9 +761,7 @@ RESULT_CALL = ".result()"
 
 
 def code_names(nodes: list[ast.AST], lines: set[int]) -> list[str]:
-    """Identifiers written on ``lines`` inside ``nodes`` (names, attributes, definitions,
-    arguments, keywords, imports; never comments or strings), plus :data:`RESULT_CALL`
-    for each ``.result(...)`` call there."""
+    """Identifiers on ``lines`` inside ``nodes``, plus :data:`RESULT_CALL` per ``.result()``."""
     out: list[str] = []
     if not lines:
         return out
@@ -837,8 +818,7 @@ def iter_calls(node: ast.AST, attr: str) -> Iterator[ast.Call]:
 
 
 def literal_value(node: ast.AST | None) -> object:
-    """The value of a numeric/str constant expression (``64 * 1024**2``, ``1 << 20``), or
-    None when it is not one."""
+    """The value of a constant expression (``64 * 1024**2``, ``1 << 20``), or None."""
     ops = {
         ast.Add: lambda a, b: a + b,
         ast.Sub: lambda a, b: a - b,

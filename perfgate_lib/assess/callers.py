@@ -1,8 +1,6 @@
 """Who in the head tree still uses a name a module no longer defines.
 
-A textual search finds every line naming ``n``; :func:`users_of` keeps the lines that
-really use ``module.n``, by reading each Python file's imports (``docs/assessment.md``,
-"Callers rule"). Pure: texts in, ``path:line`` lists out.
+The callers rule: ``docs/assessment.md``. Pure: texts in, ``path:line`` lists out.
 """
 
 from __future__ import annotations
@@ -41,8 +39,7 @@ def _from_imports(tree: ast.Module, path: str, module: str, name: str) -> set[st
 
 
 def module_bindings(tree: ast.Module) -> set[str]:
-    """Names bound at module level (definitions, assignments, imports), also under
-    module-level ``if``/``try`` blocks."""
+    """Names bound at module level, also under module-level ``if``/``try`` blocks."""
     out: set[str] = set()
     stack: list[ast.stmt] = list(tree.body)
     while stack:
@@ -65,8 +62,7 @@ def module_bindings(tree: ast.Module) -> set[str]:
 def python_uses(
     tree: ast.Module, path: str, module: str, name: str, defined: bool = False
 ) -> list[int]:
-    """Lines of one parsed Python file that use ``module.name``. ``defined``: the module
-    defines the name (a new definition), so its own reads of it count too."""
+    """Lines using ``module.name`` (``defined``: the module's own reads of it count too)."""
     lines: set[int] = set()
     aliases = _module_aliases(tree, path, module)
     own = module_of(path) == module
@@ -91,8 +87,7 @@ def python_uses(
 
 
 class HeadFiles:
-    """Head-tree files read at most once: their texts and ASTs (None when a file cannot be
-    read or parsed)."""
+    """Head-tree files read at most once: texts and ASTs (None when unreadable)."""
 
     def __init__(self, read_head: HeadReader) -> None:
         self._read_head = read_head
@@ -116,8 +111,7 @@ def hit_path(hit: str) -> str:
 
 
 def _text_uses(src: str, path: str, module: str, name: str) -> list[str]:
-    """``path:line`` of the lines of a non-Python file spelling ``module.name`` or
-    ``module:name`` (entry points, configuration)."""
+    """``path:line`` of a non-Python file's lines spelling ``module.name`` or ``module:name``."""
     return [
         f"{path}:{ln}"
         for ln, line in enumerate(src.splitlines(), 1)
@@ -143,10 +137,11 @@ def users_of(
     read_head: HeadReader,
     defined: bool = False,
 ) -> dict[tuple[str, str], list[str]]:
-    """``{(module, name): ["path:line", ...]}`` for names used in the head tree as
-    ``module.name``; ``hits`` are the textual ``path:line`` hits of each name. For removed
-    names (``defined`` false) a module's own bare reads count only if it no longer binds
-    the name; for new ones (``defined``) they count always."""
+    """``{(module, name): ["path:line"]}`` of uses in the head tree, from textual ``hits``.
+
+    A module's own bare reads count for a new name (``defined``), else only if it no
+    longer binds the name.
+    """
     head = HeadFiles(read_head)
     out: dict[tuple[str, str], list[str]] = {}
     for module, name in removed:
@@ -181,16 +176,14 @@ def _enclosing_function(node: ast.AST, parents: Mapping[int, ast.AST]) -> ast.AS
 
 
 def _class_names(tree: ast.Module, path: str, module: str, cls: str, own: bool) -> set[str]:
-    """Bare names bound to the class ``module.cls`` in one file: its own name in its own
-    module, and the names ``from module import cls [as x]`` binds."""
+    """Bare names bound to the class ``module.cls`` in one file."""
     return ({cls} if own else set()) | _from_imports(tree, path, module, cls)
 
 
 def _check_other_routes(
     tree: ast.Module, path: str, module: str, cls: str, names: set[str]
 ) -> None:
-    """Raise :class:`_Escapes` when the class is reached another way: re-exported (imported
-    from another module), or named by a string or by a name not bound to it."""
+    """Raise :class:`_Escapes` when the class is re-exported or named another way."""
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and any(a.name == cls for a in node.names):
             if import_source(node, path) != module:
@@ -244,8 +237,7 @@ def _bound_instance(holder: ast.AST | None) -> ast.expr | None:
 def _accesses_from_reference(
     node: ast.Name | ast.Attribute, parents: Mapping[int, ast.AST], path: str
 ) -> list[tuple[str, int]]:
-    """Accesses through one read of the class object: ``C.member``, ``C(...).member``, or
-    ``x.member`` on a local ``x`` holding ``C(...)``; any other use escapes."""
+    """Accesses through one read of the class: ``C.m``, ``C(...).m``, or ``x.m`` on a local."""
     access = _member_access(node, parents)
     if access is not None:
         return [access]  # C.member
@@ -275,8 +267,7 @@ def _receiver(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> str | None:
 def _method_accesses(
     fn: ast.FunctionDef | ast.AsyncFunctionDef, parents: Mapping[int, ast.AST], path: str
 ) -> list[tuple[str, int]]:
-    """Accesses on ``self``/``cls`` in one method; passing or returning it escapes (except
-    ``return self`` in ``__enter__``)."""
+    """Accesses on ``self``/``cls`` in one method; passing it escapes (but ``__enter__``)."""
     me = _receiver(fn)
     if me is None:
         return []
@@ -307,9 +298,7 @@ def _own_method_accesses(
 def _instance_accesses(
     tree: ast.Module, path: str, module: str, cls: str, own: bool
 ) -> list[tuple[str, int]]:
-    """``(attribute, line)`` of every access on an instance (or the class object) of
-    ``module.cls`` in one file; raises :class:`_Escapes` when an instance (or the class)
-    is used in a way that hides its type: passed, returned, stored, subclassed, tested."""
+    """``(attribute, line)`` of accesses on instances of ``module.cls``, else :class:`_Escapes`."""
     parents = _parents(tree)
     names = _class_names(tree, path, module, cls, own)
     mod_aliases = _module_aliases(tree, path, module)
@@ -334,11 +323,7 @@ def member_users(
     read_head: HeadReader,
     own_path: str,
 ) -> list[str] | None:
-    """Lines that may still use the removed member ``cls.member`` of ``module``, following
-    every instance of the class from where it is made (``docs/assessment.md``, "Callers
-    rule"). None when the type cannot be followed: then every textual hit may be a caller.
-    ``class_hits``/``member_hits``: textual ``path:line`` hits of the two names.
-    """
+    """Lines that may still use the removed ``cls.member`` of ``module``, or None if unknown."""
     files = {hit_path(h) for h in class_hits} | {own_path}
     found: list[str] = []
     for path in sorted(files):

@@ -1,9 +1,6 @@
-"""Diff sources: what a pull request changed, and the text of a file at base and head.
+"""Diff sources: what a pull request changed, and each file's text at base and head.
 
-:class:`DiffSource` has three implementations giving the same :class:`ChangedFile` list:
-a local git checkout (``merge-base(base, head)...head``), a GitHub PR, and two folders
-``base/`` and ``head/``. :func:`patched_source` applies a unified diff to a base folder.
-The only place of the assessment doing git or GitHub I/O; the analysis is pure.
+A git checkout, a GitHub PR, two folders or a patch: the assessment's only git/GitHub I/O.
 """
 
 from __future__ import annotations
@@ -36,8 +33,7 @@ _DOC_SUFFIXES = (".md", ".rst", ".txt")
 
 @dataclass(frozen=True)
 class Hunk:
-    """One hunk of a unified diff. Line numbers are 1-based; ``removed`` are base lines,
-    ``added`` head lines."""
+    """One hunk of a unified diff (1-based lines: ``removed`` at base, ``added`` at head)."""
 
     base_start: int
     base_length: int
@@ -53,9 +49,7 @@ class Hunk:
 
 @dataclass(frozen=True)
 class ChangedFile:
-    """A file the diff touches. ``path`` is the head path (the base path for a deletion);
-    ``old_path`` the base path of a rename. ``patch`` is the unified diff body (None when
-    the source gives none: binary or very large files)."""
+    """A file the diff touches (``path`` at head, at base for a deletion; ``patch`` may be None)."""
 
     path: str
     status: Status
@@ -80,11 +74,7 @@ class ChangedFile:
 
 
 class DiffSource(Protocol):
-    """What the assessment reads: changed files, texts at base and head, head references.
-
-    ``notes``: reviewer-facing caveats about how the diff was read (e.g. GitHub's compare
-    API failed, so base texts come from the base tip), added to the assessment's flags.
-    """
+    """What the assessment reads. ``notes``: caveats on how the diff was read, added as flags."""
 
     description: str
     base_sha: str
@@ -106,9 +96,7 @@ class DiffSource(Protocol):
         ...
 
     def find_references(self, names: Collection[str]) -> dict[str, list[str]] | None:
-        """Whole-word occurrences of ``names`` in the head tree's code files, as
-        ``{name: ["path:line", ...]}`` (names without hits omitted); None when the source
-        cannot search the head tree."""
+        """Whole-word uses of ``names`` in head-tree code files; None when it cannot search."""
         ...
 
 
@@ -130,8 +118,7 @@ def parse_hunks(patch: str | None) -> tuple[Hunk, ...]:
 
 
 def _line_numbers(numbers: Iterable[int | None]) -> tuple[int, ...]:
-    """Line numbers of a hunk's removed (base) or added (head) lines; unidiff types them
-    Optional, but a removed line always has a base number and an added one a head number."""
+    """Line numbers of a hunk's removed or added lines (never None there)."""
     return tuple(n for n in numbers if n is not None)
 
 
@@ -166,10 +153,7 @@ def _decode(data: bytes | None) -> str | None:
 def _word_hits(
     names: Collection[str], items: Iterable[tuple[str, int, str]]
 ) -> dict[str, list[str]]:
-    """``{name: ["path:line"]}`` for lines (path, lineno, text) using a name as a word.
-
-    A line defining a function or class of that name is a definition, not a use.
-    """
+    """``{name: ["path:line"]}`` of lines using a name as a word (a def/class line is not)."""
     pats = {n: re.compile(rf"(?<![\w]){re.escape(n)}(?![\w])") for n in names}
     defs = {n: re.compile(rf"^\s*(async\s+def|def|class)\s+{re.escape(n)}\b") for n in names}
     hits: dict[str, list[str]] = {}
@@ -244,10 +228,7 @@ _STATUS = {"A": "added", "M": "modified", "D": "deleted", "R": "renamed", "T": "
 
 @dataclass
 class LocalGitDiffSource:
-    """A local git checkout: the diff ``merge-base(base, head)...head``.
-
-    ``base`` and ``head`` are any revisions git understands (branch, tag, SHA).
-    """
+    """A local git checkout: the diff ``merge-base(base, head)...head`` (any revisions)."""
 
     checkout: str | os.PathLike[str]
     base: str
@@ -332,8 +313,7 @@ class LocalGitDiffSource:
         return sorted(out, key=lambda f: f.path)
 
     def prefetch(self, paths: Iterable[tuple[str, Side]]) -> None:
-        """Read many blobs with one ``git cat-file --batch`` (a name with a line break,
-        which that protocol cannot carry, one by one)."""
+        """Read blobs with one ``git cat-file --batch`` (names with a line break one by one)."""
         sha = {"base": self.base_sha, "head": self.head_sha}
         todo = [(p, s) for p, s in paths if (p, s) not in self._texts]
         for path, side in [key for key in todo if "\n" in key[0]]:
@@ -396,8 +376,7 @@ def _skipped(parts: tuple[str, ...]) -> bool:
 
 
 def tree_files(root: str | os.PathLike[str]) -> dict[str, Path]:
-    """``{posix path relative to root: file}`` of a source tree, sorted, without caches and
-    hidden folders."""
+    """``{posix relative path: file}`` of a source tree, sorted, no caches or hidden folders."""
     root = Path(root)
     return {
         p.relative_to(root).as_posix(): p
@@ -489,11 +468,7 @@ _PATCH_GIT_ENV = {
 def patched_source(
     base_dir: str | os.PathLike[str], patch_file: str | os.PathLike[str]
 ) -> LocalGitDiffSource:
-    """The diff a unified ``patch_file`` makes to the tree in ``base_dir``.
-
-    Commits the base tree in a throwaway git repository, applies the patch with
-    ``git apply`` and commits the head; the repository lives as long as the source.
-    """
+    """The diff ``patch_file`` makes to ``base_dir``, in a git repository living with the source."""
     base_dir, patch_file = Path(base_dir), Path(patch_file)
     if not base_dir.is_dir():
         raise UsageError(f"base folder {base_dir}: no such directory")
@@ -546,13 +521,7 @@ _GH_STATUS = {
 
 
 class GitHubDiffSource:
-    """A pull request read through PyGithub (:class:`perfgate_lib.io.github.GitHubClient`).
-
-    Files come from every page of ``pulls/N/files``; texts from the contents endpoint at
-    the merge base (GitHub's compare API, as ``pulls/N/files`` diffs from it) and the head
-    SHA. When compare fails the base tip stands in and :attr:`notes` says so.
-    ``is_fork`` is true when the head lives in another repository (or a deleted one).
-    """
+    """A pull request read through PyGithub, texts at the merge base (or, with a note, base tip)."""
 
     def __init__(self, pr: int, repo: str = DEFAULT_REPO, *, client: Any = None) -> None:
         from perfgate_lib.io.github import GitHubClient, GitHubSettings
@@ -679,13 +648,7 @@ def open_source(
     head: str | None = None,
     client: Any = None,
 ) -> DiffSource:
-    """The diff source the arguments name: a PR, or a checkout with base and head.
-
-    A ``checkout`` folder that is not itself a git repository's top may instead hold a
-    base tree and, as ``head``, a sub-folder (two trees: :class:`DirectoryDiffSource`) or a
-    unified diff file applied to the base (:func:`patched_source`; the bundled example:
-    ``--checkout parameters/examples/assess --base base --head pr.patch``).
-    """
+    """The diff source the arguments name: a PR, a git checkout, two folders or a patch."""
     if pr:
         if checkout:
             raise UsageError("give either --pr or --checkout/--base/--head, not both")

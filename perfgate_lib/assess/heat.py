@@ -1,9 +1,6 @@
-"""Hot or cold: where a change sits tells how often the changed code runs.
+"""Hot, cold, stream or unknown: how often the changed code runs.
 
-Four kinds: **hot** (per item: inside a function's loop or comprehension), **cold** (once
-per object or stage, or only on failure), **stream** (once per shard or input file) and
-**unknown** (treated as possibly hot). The rule: ``docs/assessment.md`` ("Hot-path
-rule"). Pure: a symbol's AST and its changed lines in, a :class:`Heat` out.
+The hot-path rule: ``docs/assessment.md``. Pure: AST and changed lines in, :class:`Heat` out.
 """
 
 from __future__ import annotations
@@ -114,9 +111,7 @@ def _is_generator(fn: ast.AST) -> bool:
 
 
 def _calls_to(tree: ast.Module, qualname: str) -> tuple[list[int], bool]:
-    """Lines calling ``qualname`` in its own module (``f(...)``; ``self.m(...)`` /
-    ``cls.m(...)`` / ``C.m(...)`` for a method), and whether the name is also used in
-    another way (passed as a callback, stored, ...), which hides how often it runs."""
+    """Lines calling ``qualname`` in its module, and whether it is also used another way."""
     owner, _, name = qualname.rpartition(".")
     receivers = {"self", "cls", owner} if owner else set()
     calls: list[int] = []
@@ -166,9 +161,7 @@ def heat_from_callers(
     qualname: str,
     called_elsewhere: bool,
 ) -> Heat | None:
-    """Cold when every call of a function in its module sits on a cold path (and no other
-    module names it): the function then runs only as often as its callers' cold code.
-    None when that cannot be shown. ``symbols``: the module's :func:`index_symbols`."""
+    """Cold when every call in its module sits on a cold path and no other module names it."""
 
     if tree is None or called_elsewhere:
         return None
@@ -179,8 +172,7 @@ def heat_from_callers(
 
 
 def _per_stage(iterable: ast.expr | None) -> bool:
-    """A loop over per-stage metadata: ``spec.columns``, ``files``, ``self._ops``,
-    ``range(num_shards)``, ``enumerate(paths)``."""
+    """A loop over per-stage metadata (``spec.columns``, ``files``, ``range(num_shards)``)."""
     if iterable is None:
         return False
     if isinstance(iterable, ast.Call) and isinstance(iterable.func, ast.Name):
@@ -207,10 +199,7 @@ def heat_from_tree_callers(
     qualname: str,
     own_path: str,
 ) -> Heat | None:
-    """:func:`heat_from_callers` over every file naming a top-level function: ``files``
-    are ``(path, tree, symbols, lines naming it)``. Cold (or once per stream) when every
-    mention is an import, the definition itself, or a direct call on a cold or per-stream
-    path; None when any mention is something else (a callback, an attribute call, text)."""
+    """:func:`heat_from_callers` over ``(path, tree, symbols, mention lines)`` of every file."""
 
     if "." in qualname:
         return None
@@ -240,8 +229,7 @@ def heat_from_tree_callers(
 def _callers_heat(
     sites: Iterable[tuple[Mapping[str, Symbol], int, str]], qualname: str
 ) -> Heat | None:
-    """Cold when every call site (its file's symbols, line, label for the evidence) sits on
-    a cold path, once per stream when some sit on per-stream code; None when one may be hot."""
+    """Cold (or per stream) when every call site is cold (or per stream); None if maybe hot."""
     where: set[str] = set()
     levels: set[str] = set()
     for symbols, line, label in sites:

@@ -1,8 +1,6 @@
 """Questions 2-5 for one non-trivial Python file: shuffle, memory, CPU, design.
 
-Answers come from the file's role and the code on the changed lines; each yes carries
-evidence (symbol, lines, hunk, reason). What is read: ``docs/assessment.md``. Pure: ASTs
-and texts in, evidence out.
+The rules: ``docs/assessment.md``. Pure: ASTs and texts in, evidence out.
 """
 
 from __future__ import annotations
@@ -38,8 +36,7 @@ MAX_EVIDENCE = 8
 
 @dataclass(frozen=True)
 class WordRule:
-    """A yes for ``question`` when a changed code token has a part in ``words`` (or
-    starting with one of ``stems``)."""
+    """A yes for ``question`` when a changed token has a part in ``words`` or ``stems``."""
 
     question: str
     reason: str
@@ -325,8 +322,7 @@ class FileContext:
 
 @dataclass(frozen=True)
 class _SymbolChange:
-    """One changed symbol: both versions (None where it does not exist), its changed lines
-    on each side and where it is, for the evidence."""
+    """One changed symbol: both versions, changed lines per side, and where it is."""
 
     qn: str
     kind: str
@@ -369,8 +365,7 @@ def _symbol_change(qn: str, ctx: FileContext) -> _SymbolChange:
 
 
 def _symbol_heat(c: _SymbolChange, ctx: FileContext) -> Heat:
-    """How often the changed lines run; for a function of unknown heat, from its callers
-    (in this module, then in every head-tree file naming it)."""
+    """How often the changed lines run (for an unknown function, from its callers)."""
     heat = _combined_heat(c.qn, c.kind, (c.bnode, c.bl), (c.hnode, c.hl))
     if heat.level != "unknown" or c.kind != "function" or ctx.refs is None:
         return heat
@@ -383,8 +378,7 @@ def _symbol_heat(c: _SymbolChange, ctx: FileContext) -> Heat:
 
 
 def _note_heat(impact: Impact, c: _SymbolChange, heat: Heat) -> bool:
-    """Note a cold or once-per-stream change; True when the change is code that still
-    runs at an unknown or hot rate (removed code no longer runs: only its callers matter)."""
+    """Note a cold or per-stream change; True when changed code still runs, hot or unknown."""
     if heat.cold:
         impact.notes.append(f"{c.where}: cold path ({heat.why})")
     elif heat.level == "stream":
@@ -395,8 +389,7 @@ def _note_heat(impact: Impact, c: _SymbolChange, heat: Heat) -> bool:
 
 
 def _local_names(c: _SymbolChange) -> set[str]:
-    """Names whose change is not behaviour: locals; a new definition's own name and
-    parameters; parameters of a function whose signature did not change."""
+    """Locals, a new definition's own names, and unchanged parameters: not behaviour."""
     local = _locals(c.hnode) | _locals(c.bnode)  # a local's name is not behaviour
     if c.bsym is None:  # new code: its own name and parameters are only names
         local |= _own_names(c.hnode)
@@ -447,8 +440,7 @@ def _constant_rules(impact: Impact, where: str, constant: str, name_parts: set[s
 
 
 def _word_rules(impact: Impact, c: _SymbolChange, heat: Heat, tokens: _Tokens) -> None:
-    """Word rules on the tokens the change adds or drops. The symbol's own name is a
-    clue only for a hot change, or when no token changed (an operator or literal)."""
+    """Word rules on added/dropped tokens (the own name only when hot or no token changed)."""
     named = tokens.name_parts if heat.level == "hot" or not tokens.raw else set()
     if c.bsym is None:  # a new definition's name says nothing its body does not
         named = set()
@@ -459,8 +451,7 @@ def _word_rules(impact: Impact, c: _SymbolChange, heat: Heat, tokens: _Tokens) -
 
 
 def _value_rules(impact: Impact, c: _SymbolChange, heat: Heat, tokens: _Tokens) -> None:
-    """A changed constant is judged by its name and values; other changed code (not on
-    a cold path) by the words it adds or drops."""
+    """A changed constant by its name and values; other code (not cold) by its words."""
     constant = _constant_change(c.qn, c.bsym, c.hsym) if c.kind == "assign" else None
     if constant and not c.qn.startswith("__"):
         _constant_rules(impact, c.where, constant, tokens.name_parts)
@@ -512,8 +503,7 @@ def _public_api_rule(impact: Impact, c: _SymbolChange, ctx: FileContext) -> None
 
 
 def _protocol_rule(impact: Impact, c: _SymbolChange, ctx: FileContext) -> None:
-    """Actor protocol: a method of an actor-like class (or of the executor) added,
-    removed, or with a new signature."""
+    """Actor protocol: an actor or executor method added, removed or re-signed."""
     owner = c.qn.split(".")[0] if "." in c.qn else ""
     protocol = bool(owner) and bool(ACTOR_CLASS.search(owner) or ctx.execution_file)
     if not (c.kind == "function" and protocol):
@@ -532,8 +522,7 @@ def _unused_symbol(impact: Impact, c: _SymbolChange, ctx: FileContext) -> None:
 
 
 def _analyse_symbol(impact: Impact, c: _SymbolChange, ctx: FileContext) -> bool:
-    """Questions 2-5 for one changed symbol; True when its changed code still runs at an
-    unknown or hot rate (then the file's role answers too)."""
+    """Questions 2-5 for one symbol; True when its code still runs hot or unknown."""
     heat = _symbol_heat(c, ctx)
     runs = _note_heat(impact, c, heat)
     tokens = _tokens(c, ctx.new_functions)
@@ -567,12 +556,7 @@ def _cap_evidence(impact: Impact) -> None:
 
 
 def analyse(ctx: FileContext, changed: list[str]) -> Impact:
-    """Questions 2-5 for the changed symbols (qualnames) of one file.
-
-    Changes on cold paths (:mod:`perfgate_lib.assess.heat`) answer shuffle/memory/CPU from what
-    they change (constants, .result() calls, error classification), not from the words
-    or the file's role.
-    """
+    """Questions 2-5 for the changed symbols (qualnames) of one file."""
     impact = Impact()
     code_changed = False
     for qn in changed:
@@ -604,8 +588,7 @@ def _heat_across_files(
     head: SideInfo,
     read_tree: Callable[[str], ast.Module | None],
 ) -> Heat | None:
-    """How often a top-level function runs, from its call sites in every head-tree file
-    naming it (None when any such file cannot be read or a mention is not a plain call)."""
+    """Heat of a top-level function from its call sites in every head-tree file naming it."""
     if head.tree is None:
         return None
     by_file: dict[str, set[int]] = {}
@@ -668,8 +651,7 @@ def _own_names(node: ast.AST | None) -> set[str]:
 
 
 def _changed_tokens(head: list[str], base: list[str]) -> list[str]:
-    """Tokens the change adds or drops: a name on both sides' changed lines as often is
-    only re-wrapped code, not new behaviour."""
+    """Tokens the change adds or drops (a name as often on both sides is only re-wrapped)."""
     h, b = (
         Counter(t for t in head if t != RESULT_CALL),
         Counter(t for t in base if t != RESULT_CALL),

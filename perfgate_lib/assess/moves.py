@@ -1,9 +1,4 @@
-"""Definitions moved verbatim from one file of a diff to another.
-
-Same qualified name and same normalised code: moved, not changed. :func:`find_moves` pairs
-them; the assessment leaves them out of the impact questions and lets imports that follow
-a moved name count as a rename. Pure: trees in, :class:`Moves` out.
-"""
+"""Definitions moved verbatim (same qualname and normalised code) between files of a diff."""
 
 from __future__ import annotations
 
@@ -18,9 +13,7 @@ from perfgate_lib.assess.modpath import import_source, module_of
 
 @dataclass
 class Moves:
-    """``moved_in[path][qualname]`` = the file it came from; ``moved_out[path][qualname]``
-    = the file it went to; ``modules[(old module, name)]`` = the new module of a moved
-    top-level name."""
+    """Where each moved qualname came from / went to, and new modules of moved names."""
 
     moved_in: dict[str, dict[str, str]] = field(default_factory=dict)
     moved_out: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -32,8 +25,7 @@ def _key(sym: Symbol) -> tuple[str, str]:
 
 
 def find_moves(files: Iterable[tuple[str, ast.Module | None, ast.Module | None]]) -> Moves:
-    """Pair definitions removed from one file with identical ones added to another.
-    ``files``: (path, normalised base tree or None, normalised head tree or None)."""
+    """Pair definitions removed from one file with identical ones added to another."""
     removed: dict[tuple[str, str, str], str] = {}
     pending: list[tuple[str, str, Symbol]] = []
     for path, base, head in files:
@@ -58,8 +50,7 @@ def find_moves(files: Iterable[tuple[str, ast.Module | None, ast.Module | None]]
 
 
 def import_set(tree: ast.Module, path: str, moves: Moves | None = None) -> set[tuple[str, ...]]:
-    """The module-level imports of a tree as ``(module, name, alias)`` items, with each
-    name imported from its old module mapped to where ``moves`` moved it."""
+    """Module-level imports as ``(module, name, alias)``, old modules mapped by ``moves``."""
     out: set[tuple[str, ...]] = set()
     for stmt in tree.body:
         if isinstance(stmt, ast.Import):

@@ -1,9 +1,4 @@
-"""One assessment run, as ``notebooks/assess.ipynb`` and ``perfgate assess`` do it.
-
-:func:`run_assess` opens the diff source, assesses it, applies the reviewer's reply (if
-any) and renders the confirmation block, the comment table and the waiver comment;
-:func:`write_outputs` writes them into a folder (local path or fsspec URL).
-"""
+"""One assessment run, as ``notebooks/assess.ipynb`` and ``perfgate assess`` do it."""
 
 from __future__ import annotations
 
@@ -35,8 +30,7 @@ OUTPUT_FILES = {
 
 @dataclass
 class AssessResult:
-    """An assessment and its renderings. ``waiver`` is the PR comment body when the
-    reviewer's reply waived the gate, else None."""
+    """An assessment and its renderings (``waiver``: the comment when the reply waived)."""
 
     assessment: Assessment
     block: str
@@ -46,8 +40,7 @@ class AssessResult:
 
     @property
     def table(self) -> pd.DataFrame:
-        """Columns: file, trivial, shuffle, memory, cpu, design (bool), summary, evidence
-        (the evidence of every question, one ``question: text`` line each)."""
+        """One row per file: the answers, summary, and every evidence line."""
         import pandas as pd
 
         rows = []
@@ -60,8 +53,7 @@ class AssessResult:
 
 
 def resolve_checkout(path: str) -> str:
-    """A relative ``checkout`` found wherever the kit is installed (the bundled example
-    works from any working directory): :func:`~perfgate_lib.io.paramfile.kit_path`."""
+    """A relative ``checkout`` found wherever the kit is installed (``kit_path``)."""
     return kit_path(path)
 
 
@@ -76,9 +68,7 @@ def run_assess(
     reviewer: str | None = None,
     out_dir: str = "",
 ) -> AssessResult:
-    """Assess a PR (``pr``) or a local range (``checkout``, ``base``, ``head``: revisions,
-    or a base folder and a patch file), add the source's notes to the flags, apply the
-    reviewer's ``reply`` when given, and write the outputs into ``out_dir`` when given."""
+    """Assess a PR or a local range, add the source's notes, apply a reply, write outputs."""
     source = open_source(
         pr=pr or None,
         repo=repo or DEFAULT_REPO,
@@ -103,8 +93,7 @@ def run_assess(
 
 
 def write_outputs(result: AssessResult, out_dir: str) -> dict[str, str]:
-    """Write assessment.json, assessment.md, confirmation.txt (and waiver.md) into
-    ``out_dir``; returns name -> path written."""
+    """Write the output files into ``out_dir``; returns name -> path written."""
     storage.makedirs(out_dir)
     texts = {
         "assessment": json.dumps(result.assessment.to_json(), indent=2, ensure_ascii=False) + "\n",

@@ -1,8 +1,6 @@
 """Scope rules: which changed paths make a PR subject to the Zephyr perf gate.
 
-Gate when a non-test, non-docs file under ``lib/zephyr/src/zephyr/**`` or
-``lib/zephyr/pyproject.toml`` changed; ``lib/fray/**`` is flagged, not gated
-(``docs/assessment.md``). Pure: paths in, :class:`Scope` out.
+The rules: ``docs/assessment.md``. Pure: paths in, :class:`Scope` out.
 """
 
 from __future__ import annotations
@@ -26,8 +24,7 @@ DOC_FILES = ("lib/zephyr/AGENTS.md", "lib/zephyr/OPS.md")
 
 
 class Category(StrEnum):
-    """Where a changed path falls under the skill's scope rules, strongest claim first
-    (when a rename crosses categories, the stronger of its two paths wins)."""
+    """Scope categories, strongest first (a rename counts under the stronger path)."""
 
     ZEPHYR_SOURCE = "zephyr_source"  # gated: lib/zephyr/src/zephyr/** (non-test, non-docs)
     ZEPHYR_PACKAGE = "zephyr_package"  # gated: lib/zephyr/pyproject.toml
@@ -92,12 +89,7 @@ def datakit_area(path: str) -> str | None:
 
 @dataclass
 class Scope:
-    """The scope call for a whole diff.
-
-    ``by_category``: category -> changed paths (head path; the old path for deletions).
-    ``flags``: reviewer-facing notes (fray, datakit, other lib/zephyr files).
-    ``reason``: one line saying why the gate applies or not.
-    """
+    """The scope call for a whole diff: paths by category, reviewer flags, the reason."""
 
     in_scope: bool
     by_category: dict[str, list[str]] = field(default_factory=dict)

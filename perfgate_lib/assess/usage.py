@@ -1,10 +1,4 @@
-"""Is new code called, is removed code still used: the callers rule of the assessment.
-
-:func:`unused_new` names new definitions nothing in the head tree uses (they cannot change
-performance yet); removed module-level names are looked up by
-:mod:`perfgate_lib.assess.callers` (a use left behind is a design change). The rule:
-``docs/assessment.md``. Pure: trees and reference hits in, names out.
-"""
+"""The callers rule for new code (unused definitions) and removed module-level names."""
 
 from __future__ import annotations
 
@@ -30,16 +24,14 @@ def short_names(qualname: str) -> list[str]:
 
 
 def removed_names(base: ast.Module | None, head: ast.Module | None) -> set[str]:
-    """Module-level names ``base`` binds and ``head`` does not (all of them when the
-    module is deleted)."""
+    """Module-level names ``base`` binds and ``head`` does not."""
     if base is None:
         return set()
     return module_bindings(base) - (module_bindings(head) if head is not None else set())
 
 
 def _counts(hit: str, path: str, skip: list[tuple[int, int]]) -> bool:
-    """A hit is a caller unless it is in a test, or inside new code already found unused
-    (or the definition itself)."""
+    """A hit is a caller unless in a test or in unused new code (or the definition)."""
     where, _, line = hit.rpartition(":")
     if classify(where) == Category.ZEPHYR_TESTS:
         return False  # a test calling new code does not put it on a pipeline's path
@@ -49,8 +41,7 @@ def _counts(hit: str, path: str, skip: list[tuple[int, int]]) -> bool:
 def unused_new(
     added: Mapping[str, Symbol], refs: Mapping[str, list[str]], path: str
 ) -> dict[str, str]:
-    """``{qualname: why}`` for new definitions nothing in the head tree refers to, apart
-    from other new code that is itself unused (a new class's members go with it)."""
+    """``{qualname: why}`` of new definitions nothing in the head tree refers to."""
     out: dict[str, str] = {}
     changed = True
     while changed:
