@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import ast
 import copy
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from perfgate_lib.assess.astdiff import Symbol, param_names
+from perfgate_lib.assess.astdiff import Symbol, definitions, import_source, module_of, param_names
 
 _PREFIX = "_α"
 
@@ -70,7 +70,7 @@ def _bound_names(fn: _ScopeNode) -> tuple[list[str], set[str]]:
 
 
 def _renamable(fn: _ScopeNode, nested: bool) -> set[str]:
-    """Parameters no caller can pass by name (see the module docstring)."""
+    """Parameters no caller can pass by name: positional-only, ``*``/``**``, a private one's."""
     args = fn.args
     private = nested or isinstance(fn, ast.Lambda) or getattr(fn, "name", "").startswith("_")
     free = {a.arg for a in args.posonlyargs}
@@ -292,3 +292,58 @@ def same_symbols(
         base[q].dump == head[q].dump or symbol_key(base[q], **flags) == symbol_key(head[q], **flags)
         for q, _ in a
     )
+
+
+# ---------------------------------------------------------------------------- moves
+
+
+@dataclass
+class Moves:
+    """Where each moved qualname came from / went to, and new modules of moved names."""
+
+    moved_in: dict[str, dict[str, str]] = field(default_factory=dict)
+    moved_out: dict[str, dict[str, str]] = field(default_factory=dict)
+    modules: dict[tuple[str, str], str] = field(default_factory=dict)
+
+
+def _key(sym: Symbol) -> tuple[str, str]:
+    return sym.kind, symbol_key(sym, dead_stores=True, local_imports=True)
+
+
+def find_moves(files: Iterable[tuple[str, ast.Module | None, ast.Module | None]]) -> Moves:
+    """Pair definitions removed from one file with identical ones added to another."""
+    removed: dict[tuple[str, str, str], str] = {}
+    pending: list[tuple[str, str, Symbol]] = []
+    for path, base, head in files:
+        b, h = definitions(base), definitions(head)
+        for q in b.keys() - h.keys():
+            removed.setdefault((q, *_key(b[q])), path)
+        pending += [(path, q, h[q]) for q in h.keys() - b.keys()]
+    names = {q for q, _, _ in removed}
+    added = [(path, q, _key(sym)) for path, q, sym in pending if q in names]
+    moves = Moves()
+    for path, q, (kind, dump) in sorted(added):
+        source = removed.get((q, kind, dump))
+        if source is None or source == path:
+            continue
+        moves.moved_in.setdefault(path, {})[q] = source
+        moves.moved_out.setdefault(source, {})[q] = path
+        old, new = module_of(source), module_of(path)
+        if "." not in q and old and new:
+            for name in q.split(","):
+                moves.modules[(old, name)] = new
+    return moves
+
+
+def import_set(tree: ast.Module, path: str, moves: Moves | None = None) -> set[tuple[str, ...]]:
+    """Module-level imports as ``(module, name, alias)``, old modules mapped by ``moves``."""
+    out: set[tuple[str, ...]] = set()
+    for stmt in tree.body:
+        if isinstance(stmt, ast.Import):
+            out |= {("import", a.name, a.asname or "") for a in stmt.names}
+        elif isinstance(stmt, ast.ImportFrom):
+            module = import_source(stmt, path)
+            for a in stmt.names:
+                target = moves.modules.get((module, a.name), module) if moves else module
+                out.add((target, a.name, a.asname or ""))
+    return out

@@ -17,9 +17,9 @@ from typing import Annotated, Any
 
 import pydantic
 
-from perfgate_lib.assess import alpha, astdiff, diffsource, usage
-from perfgate_lib.assess.assets import asset_kind
-from perfgate_lib.assess.astdiff import RemovalMatch, RenameMatch
+from perfgate_lib.assess import alpha, astdiff, callers, diffsource
+from perfgate_lib.assess.alpha import Moves, find_moves, import_set
+from perfgate_lib.assess.astdiff import RemovalMatch, RenameMatch, module_of, resolve_import
 from perfgate_lib.assess.callers import HeadFiles, HeadReader, member_users, users_of
 from perfgate_lib.assess.diffsource import DiffSource, Hunk, parse_hunks, text_patch
 from perfgate_lib.assess.impact import (
@@ -29,8 +29,6 @@ from perfgate_lib.assess.impact import (
     analyse,
     is_public_api_file,
 )
-from perfgate_lib.assess.modpath import module_of, resolve_import
-from perfgate_lib.assess.moves import Moves, find_moves, import_set
 from perfgate_lib.assess.scope import GATED, Category, classify_change, decide_scope
 from perfgate_lib.errors import PerfgateError
 from perfgate_lib.io.limits import check, load_limits
@@ -699,10 +697,10 @@ def _cross_file(drafts: list[_Draft], checks: _Checks) -> None:
         d.moved = {**moves.moved_in.get(d.path, {}), **moves.moved_out.get(d.path, {})}
         if d.unsure:
             continue
-        added[d.path] = usage.added_definitions(d.base_norm, d.head_norm, set(d.moved))
+        added[d.path] = callers.added_definitions(d.base_norm, d.head_norm, set(d.moved))
         module = module_of(d.change.old_path or d.path)
         if module:
-            removed += [(module, n, d) for n in usage.removed_names(d.base_norm, d.head_norm)]
+            removed += [(module, n, d) for n in callers.removed_names(d.base_norm, d.head_norm)]
     checks.new_functions = frozenset(
         q
         for defs in added.values()
@@ -710,7 +708,7 @@ def _cross_file(drafts: list[_Draft], checks: _Checks) -> None:
         if s.kind == "function" and "." not in q
     )
     names = checks.wanted(drafts) | {n for _, n, _ in removed}
-    names |= {n for defs in added.values() for q in defs for n in usage.short_names(q)}
+    names |= {n for defs in added.values() for q in defs for n in callers.short_names(q)}
     checks.lookup(names)
     if checks.refs is None:
         return
@@ -721,18 +719,18 @@ def _cross_file(drafts: list[_Draft], checks: _Checks) -> None:
         module = module_of(d.path)
         refs = dict(checks.refs)
         if module and read_head is not None:  # who imports the new names from this module
-            top = {(module, n) for q in defs if "." not in q for n in usage.short_names(q)}
+            top = {(module, n) for q in defs if "." not in q for n in callers.short_names(q)}
             found = users_of(top, checks.refs, reader, defined=True)
             refs.update({n: found.get((m, n), []) for m, n in top})
-        d.unused = usage.unused_new(defs, refs, d.path)
+        d.unused = callers.unused_new(defs, refs, d.path)
     users = users_of({(m, n) for m, n, _ in removed}, checks.refs, reader)
     checks.removed_users = users
     checks.removed_checked = {(m, n) for m, n, _ in removed}
     for module, name, d in removed:
-        callers = users.get((module, name))
-        if callers:
+        left = users.get((module, name))
+        if left:
             d.design_extra.append(
-                f"`{name}` is no longer defined in `{module}` but {_refs_text(callers)} still "
+                f"`{name}` is no longer defined in `{module}` but {_refs_text(left)} still "
                 "use it: the head tree breaks (callers must change)"
             )
 
@@ -1070,3 +1068,37 @@ def assess_source(source: DiffSource) -> Assessment:
         fork_repo=source.fork_repo,
         read_head=lambda path: source.read_text(path, "head"),
     )
+
+
+# ---------------------------------------------------------------------------- non-Python files
+
+STATIC_SUFFIXES = frozenset(
+    {".html", ".htm", ".js", ".mjs", ".cjs", ".css", ".map", ".svg", ".png", ".jpg", ".jpeg"}
+    | {".gif", ".ico", ".webp", ".woff", ".woff2", ".ttf", ".eot"}
+)
+# JSON/text beside the pages (a manifest, a bundled data file) is static only there.
+STATIC_DIRS = ("static", "dashboard", "assets", "templates", "web", "www", "ui")
+DATA_SUFFIXES = frozenset({".json", ".txt", ".csv"})
+
+
+@dataclass(frozen=True)
+class AssetKind:
+    """``kind`` is ``static``, ``protocol`` or ``unknown``; ``what`` describes it."""
+
+    kind: str
+    what: str
+
+
+def asset_kind(path: str) -> AssetKind:
+    """The kind of one non-Python file under ``lib/zephyr/src/zephyr/``."""
+    name = posixpath.basename(path).lower()
+    suffix = posixpath.splitext(name)[1]
+    folders = path.lower().split("/")[:-1]
+    in_static_dir = any(part in STATIC_DIRS for part in folders)
+    if suffix in STATIC_SUFFIXES:
+        return AssetKind("static", f"a static {suffix[1:]} asset of the dashboard (browser side)")
+    if suffix in DATA_SUFFIXES and in_static_dir:
+        return AssetKind("static", f"a {suffix[1:]} file among the dashboard's static assets")
+    if suffix == ".proto":
+        return AssetKind("protocol", "an RPC schema (.proto): the actor/RPC protocol")
+    return AssetKind("unknown", f"a {suffix or 'extension-less'} file")

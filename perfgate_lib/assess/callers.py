@@ -8,8 +8,9 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable, Iterable, Mapping
 
-from perfgate_lib.assess.astdiff import call_name, parse_or_none, receiver_text
-from perfgate_lib.assess.modpath import import_source, module_of
+from perfgate_lib.assess import astdiff
+from perfgate_lib.assess.astdiff import Symbol, import_source, module_of, parse_or_none
+from perfgate_lib.assess.scope import Category, classify
 
 HeadReader = Callable[[str], str | None]
 
@@ -73,7 +74,7 @@ def python_uses(
             if source == module and any(a.name == name for a in node.names):
                 lines.add(node.lineno)
         elif isinstance(node, ast.Attribute) and node.attr == name:
-            if aliases and receiver_text(node.value) in aliases:
+            if aliases and astdiff.receiver_text(node.value) in aliases:
                 lines.add(node.lineno)
         elif (
             own
@@ -200,7 +201,7 @@ def _names_class(
     """A read of the class object: a bound bare name, or ``module.cls``."""
     if isinstance(node, ast.Name):
         return node.id in names and isinstance(node.ctx, ast.Load)
-    return node.attr == cls and receiver_text(node.value) in mod_aliases
+    return node.attr == cls and astdiff.receiver_text(node.value) in mod_aliases
 
 
 def _member_access(node: ast.AST, parents: Mapping[int, ast.AST]) -> tuple[str, int] | None:
@@ -349,8 +350,68 @@ def member_users(
         for node in ast.walk(tree):
             if (
                 isinstance(node, ast.Call)
-                and call_name(node.func) in _BY_STRING
+                and astdiff.call_name(node.func) in _BY_STRING
                 and any(isinstance(a, ast.Constant) and a.value == member for a in node.args)
             ):
                 found.append(f"{path}:{node.lineno}")
     return sorted(set(found))
+
+
+# ---------------------------------------------------------------------------- new and removed names
+
+
+def added_definitions(
+    base: ast.Module | None, head: ast.Module | None, moved: set[str]
+) -> dict[str, Symbol]:
+    """Definitions in ``head`` and not in ``base`` that did not move here."""
+    before = astdiff.definitions(base)
+    return {
+        q: s for q, s in astdiff.definitions(head).items() if q not in before and q not in moved
+    }
+
+
+def short_names(qualname: str) -> list[str]:
+    """The names a definition binds (``Cls.method`` -> ``method``; ``A,B`` -> both)."""
+    return qualname.rsplit(".", 1)[-1].split(",")
+
+
+def removed_names(base: ast.Module | None, head: ast.Module | None) -> set[str]:
+    """Module-level names ``base`` binds and ``head`` does not."""
+    if base is None:
+        return set()
+    return module_bindings(base) - (module_bindings(head) if head is not None else set())
+
+
+def _counts(hit: str, path: str, skip: list[tuple[int, int]]) -> bool:
+    """A hit is a caller unless in a test or in unused new code (or the definition)."""
+    where, _, line = hit.rpartition(":")
+    if classify(where) == Category.ZEPHYR_TESTS:
+        return False  # a test calling new code does not put it on a pipeline's path
+    return not (where == path and any(a <= int(line) <= b for a, b in skip))
+
+
+def unused_new(
+    added: Mapping[str, Symbol], refs: Mapping[str, list[str]], path: str
+) -> dict[str, str]:
+    """``{qualname: why}`` of new definitions nothing in the head tree refers to."""
+    out: dict[str, str] = {}
+    changed = True
+    while changed:
+        changed = False
+        skip = [astdiff.line_span(added[q].node) for q in out]
+        for q, sym in added.items():
+            if q in out:
+                continue
+            owner = q.rsplit(".", 1)[0] if "." in q else ""
+            if owner in out:
+                out[q] = f"member of the new, uncalled `{owner}`"
+                changed = True
+                continue
+            own = [*sym.ranges, astdiff.line_span(sym.node), *skip]
+            if not any(_counts(h, path, own) for n in short_names(q) for h in refs.get(n, [])):
+                out[q] = (
+                    "new code that nothing in the head tree calls or reads: it cannot "
+                    "change performance"
+                )
+                changed = True
+    return out
