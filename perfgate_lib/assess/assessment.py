@@ -17,18 +17,12 @@ from typing import Annotated, Any
 
 import pydantic
 
-from perfgate_lib.assess import alpha, astdiff, callers, diffsource
+from perfgate_lib.assess import alpha, astdiff, callers, diffsource, impact
 from perfgate_lib.assess.alpha import Moves, find_moves, import_set
 from perfgate_lib.assess.astdiff import RemovalMatch, RenameMatch, module_of, resolve_import
 from perfgate_lib.assess.callers import HeadFiles, HeadReader, member_users, users_of
 from perfgate_lib.assess.diffsource import DiffSource, Hunk, parse_hunks, text_patch
-from perfgate_lib.assess.impact import (
-    IMPACT_QUESTIONS,
-    FileContext,
-    SideInfo,
-    analyse,
-    is_public_api_file,
-)
+from perfgate_lib.assess.impact import IMPACT_QUESTIONS, FileContext, SideInfo, analyse
 from perfgate_lib.assess.scope import GATED, Category, classify_change, decide_scope
 from perfgate_lib.errors import PerfgateError
 from perfgate_lib.io.limits import check, load_limits
@@ -777,7 +771,7 @@ def _check_rename(d: _Draft, checks: _Checks) -> None:
             bad.append(f"import from module {a} became {b}: not a module moved in this diff")
     exported = astdiff.exported_names(d.base_norm)
     public = astdiff.public_definitions(d.base_norm)
-    api_file = is_public_api_file(d.path)
+    api_file = impact.is_public_api_file(d.path)
     for old, new in ren.names.items():
         qual = public.get(old)
         if qual and (api_file or old in exported):
@@ -819,7 +813,7 @@ def _check_removal(d: _Draft, checks: _Checks) -> None:
     rem = d.removal
     bad: list[str] = []
     exported = astdiff.exported_names(d.base_norm)
-    api_file = is_public_api_file(d.path)
+    api_file = impact.is_public_api_file(d.path)
     for qual, names in rem.defs.items():
         public = not any(p.startswith("_") for p in qual.split("."))
         if public and (api_file or any(n in exported for n in names)):
@@ -901,13 +895,13 @@ def _finish_python(
         new_functions=new_functions,
         read_tree=read_tree,
     )
-    impact = analyse(ctx, changed)
+    found = analyse(ctx, changed)
     for item in d.design_extra:
-        impact.add("design", item)
+        found.add("design", item)
     for q in IMPACT_QUESTIONS:
-        no = [f"no: nothing {_NO_TEXT[q]} among the changed code", *impact.notes[:_MAX_REFS]]
-        ev[q] = impact.yes[q] or no
-    yes = [q for q in IMPACT_QUESTIONS if impact.answer(q)]
+        no = [f"no: nothing {_NO_TEXT[q]} among the changed code", *found.notes[:_MAX_REFS]]
+        ev[q] = found.yes[q] or no
+    yes = [q for q in IMPACT_QUESTIONS if found.answer(q)]
     what = _what_changed(d, changed)
     summary = f"{what} ({', '.join(yes)})" if yes else f"{what} (no perf-relevant pattern)"
     return _file(ch, ev, summary, yes=yes)

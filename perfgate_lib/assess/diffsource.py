@@ -117,20 +117,13 @@ def parse_hunks(patch: str | None) -> tuple[Hunk, ...]:
     return tuple(h for pf in patched for h in _hunks_of(pf))
 
 
-def _line_numbers(numbers: Iterable[int | None]) -> tuple[int, ...]:
-    """Line numbers of a hunk's removed or added lines (never None there)."""
-    return tuple(n for n in numbers if n is not None)
-
-
 def _hunks_of(pf: unidiff.PatchedFile) -> list[Hunk]:
+    """The hunks of one parsed file (a removed or added line's number is never None)."""
     return [
         Hunk(
-            h.source_start,
-            h.source_length,
-            h.target_start,
-            h.target_length,
-            removed=_line_numbers(ln.source_line_no for ln in h if ln.is_removed),
-            added=_line_numbers(ln.target_line_no for ln in h if ln.is_added),
+            *(h.source_start, h.source_length, h.target_start, h.target_length),
+            removed=tuple(ln.source_line_no for ln in h if ln.is_removed),  # type: ignore[misc]
+            added=tuple(ln.target_line_no for ln in h if ln.is_added),  # type: ignore[misc]
         )
         for h in pf
     ]
@@ -211,15 +204,10 @@ def _git_changed_file(
     pf = patches.get(path)
     if pf is None:
         return ChangedFile(path, status, old_path)
+    patch = "".join(str(h) for h in pf) or None  # no hunks: no patch
+    hunks = tuple(_hunks_of(pf))
     return ChangedFile(
-        path,
-        status,
-        old_path,
-        patch="".join(str(h) for h in pf) or None,  # no hunks: no patch
-        hunks=tuple(_hunks_of(pf)),
-        additions=pf.added,
-        deletions=pf.removed,
-        binary=bool(pf.is_binary_file),
+        path, status, old_path, patch, hunks, pf.added, pf.removed, bool(pf.is_binary_file)
     )
 
 
@@ -347,10 +335,9 @@ class LocalGitDiffSource:
     def find_references(self, names: Collection[str]) -> dict[str, list[str]] | None:
         if not names:
             return {}
-        args = ["grep", "-n", "-I", "-w", "-F"]
-        for name in sorted(names):
-            args += ["-e", name]
-        args += [self.head_sha, "--", "."] + [f":!*{s}" for s in _DOC_SUFFIXES]
+        patterns = [arg for name in sorted(names) for arg in ("-e", name)]
+        excluded = [f":!*{s}" for s in _DOC_SUFFIXES]
+        args = ["grep", "-n", "-I", "-w", "-F", *patterns, self.head_sha, "--", ".", *excluded]
         try:
             out = _git(Path(self.checkout), *args).decode("utf-8", errors="replace")
         except _GitFailed as exc:
@@ -358,13 +345,8 @@ class LocalGitDiffSource:
                 return {}
             raise PerfgateError(f"git grep failed in {self.checkout}: {exc.stderr}") from exc
         prefix = f"{self.head_sha}:"
-        items = []
-        for line in out.splitlines():
-            rest = line.removeprefix(prefix)
-            m = re.match(r"(.*?):(\d+):(.*)", rest)
-            if m:
-                items.append((m.group(1), int(m.group(2)), m.group(3)))
-        return _word_hits(names, items)
+        found = (re.match(r"(.*?):(\d+):(.*)", ln.removeprefix(prefix)) for ln in out.splitlines())
+        return _word_hits(names, [(m[1], int(m[2]), m[3]) for m in found if m])
 
 
 # ---------------------------------------------------------------------------- directories
@@ -421,17 +403,8 @@ class DirectoryDiffSource:
             binary = (a is not None and ta is None) or (b is not None and tb is None)
             patch = None if binary else text_patch(ta, tb, path)
             hunks = parse_hunks(patch)
-            out.append(
-                ChangedFile(
-                    path=path,
-                    status=status,
-                    patch=patch,
-                    hunks=hunks,
-                    additions=sum(len(h.added) for h in hunks),
-                    deletions=sum(len(h.removed) for h in hunks),
-                    binary=binary,
-                )
-            )
+            added, removed = sum(len(h.added) for h in hunks), sum(len(h.removed) for h in hunks)
+            out.append(ChangedFile(path, status, None, patch, hunks, added, removed, binary))
         return out
 
     def prefetch(self, paths: Iterable[tuple[str, Side]]) -> None:
@@ -573,22 +546,12 @@ class GitHubDiffSource:
             for f in self.client.pull_files(self.pr):
                 if len(out) == most:  # stop paging at once
                     check("diff_max_files", most + 1, self.description, "changed files: over")
+                status: Any = _GH_STATUS.get(f.status, "modified")
+                old_path = f.previous_filename if status == "renamed" else None
                 patch = f.patch
-                hunks = parse_hunks(patch)
-                status = _GH_STATUS.get(f.status, "modified")
-                out.append(
-                    ChangedFile(
-                        path=f.filename,
-                        status=status,  # type: ignore[arg-type]
-                        old_path=f.previous_filename if status == "renamed" else None,
-                        patch=patch,
-                        hunks=hunks,
-                        additions=f.additions,
-                        deletions=f.deletions,
-                        # No patch means binary, huge or a pure rename: texts tell.
-                        binary=False,
-                    )
-                )
+                # No patch means binary, huge or a pure rename (binary False): texts tell.
+                hunks, adds, dels = parse_hunks(patch), f.additions, f.deletions
+                out.append(ChangedFile(f.filename, status, old_path, patch, hunks, adds, dels))
             self._files = sorted(out, key=lambda f: f.path)
         return self._files
 

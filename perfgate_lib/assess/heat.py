@@ -9,14 +9,8 @@ import ast
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from perfgate_lib.assess.astdiff import (
-    Symbol,
-    identifier_parts,
-    is_log_call,
-    line_span,
-    symbol_at,
-    words,
-)
+from perfgate_lib.assess import astdiff
+from perfgate_lib.assess.astdiff import Symbol, identifier_parts, is_log_call, line_span, words
 
 ONCE_PER_OBJECT = words(
     "__init__ __post_init__ __new__ __init_subclass__ __repr__ __str__ __enter__ __exit__ "
@@ -145,7 +139,7 @@ def _caller_level(
     symbols: Mapping[str, Symbol], line: int, qualname: str
 ) -> tuple[str, str] | None:
     """(caller, "cold" | "stream") of the call at ``line``; None when it may be hot."""
-    caller = symbol_at(symbols, line)
+    caller = astdiff.symbol_at(symbols, line)
     if not caller:
         return None
     sym = symbols.get(caller)

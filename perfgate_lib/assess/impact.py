@@ -13,20 +13,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from perfgate_lib.assess.astdiff import (
-    RESULT_CALL,
-    Symbol,
-    code_names,
-    dump,
-    exported_names,
-    identifier_parts,
-    index_symbols,
-    iter_calls,
-    literal_value,
-    param_names,
-    symbol_at,
-    words,
-)
+from perfgate_lib.assess import astdiff
+from perfgate_lib.assess.astdiff import RESULT_CALL, Symbol, dump, identifier_parts, words
 from perfgate_lib.assess.diffsource import Hunk
 from perfgate_lib.assess.heat import Heat, heat_from_callers, heat_from_tree_callers, heat_of
 
@@ -166,7 +154,7 @@ class SideInfo:
     def build(cls, tree: ast.Module | None, lines: Iterable[int]) -> SideInfo:
         return cls(
             tree=tree,
-            symbols=index_symbols(tree) if tree is not None else {},
+            symbols=astdiff.index_symbols(tree) if tree is not None else {},
             changed_lines=frozenset(lines),
         )
 
@@ -194,7 +182,8 @@ def _lines_of(sym: Symbol | None, info: SideInfo, qualname: str) -> list[int]:
     return [
         ln
         for ln in sorted(info.changed_lines)
-        if any(a <= ln <= b for a, b in sym.ranges) and symbol_at(info.symbols, ln) == qualname
+        if any(a <= ln <= b for a, b in sym.ranges)
+        and astdiff.symbol_at(info.symbols, ln) == qualname
     ]
 
 
@@ -278,7 +267,7 @@ def _fmt_value(v: object) -> str:
 def _constant_change(qualname: str, base: Symbol | None, head: Symbol | None) -> str | None:
     def value(sym: Symbol | None) -> object:
         node = sym.node if sym else None
-        return literal_value(getattr(node, "value", None)) if node is not None else None
+        return astdiff.literal_value(getattr(node, "value", None)) if node is not None else None
 
     a, b = value(base), value(head)
     if a is None and b is None:
@@ -313,7 +302,7 @@ class FileContext:
     @cached_property
     def exported(self) -> set[str]:
         """Names in ``__all__`` on either side."""
-        return exported_names(self.head.tree) | exported_names(self.base.tree)
+        return astdiff.exported_names(self.head.tree) | astdiff.exported_names(self.base.tree)
 
     @cached_property
     def execution_file(self) -> bool:
@@ -399,8 +388,8 @@ def _local_names(c: _SymbolChange) -> set[str]:
 
 
 def _tokens(c: _SymbolChange, new_functions: frozenset[str]) -> _Tokens:
-    head = code_names(c.hsym.nodes if c.hsym else [], set(c.hl))
-    base = code_names(c.bsym.nodes if c.bsym else [], set(c.bl))
+    head = astdiff.code_names(c.hsym.nodes if c.hsym else [], set(c.hl))
+    base = astdiff.code_names(c.bsym.nodes if c.bsym else [], set(c.bl))
     raw = _changed_tokens(head, base)
     local = _local_names(c)
     names = [t for t in raw if t not in local]
@@ -462,8 +451,8 @@ def _value_rules(impact: Impact, c: _SymbolChange, heat: Heat, tokens: _Tokens) 
 def _result_call_rule(impact: Impact, c: _SymbolChange, tokens: _Tokens) -> None:
     """.result() calls: blocking order of futures and actor calls."""
     bnode, hnode = c.bnode, c.hnode
-    nb = sum(1 for _ in iter_calls(bnode, "result")) if bnode is not None else 0
-    nh = sum(1 for _ in iter_calls(hnode, "result")) if hnode is not None else 0
+    nb = sum(1 for _ in astdiff.iter_calls(bnode, "result")) if bnode is not None else 0
+    nh = sum(1 for _ in astdiff.iter_calls(hnode, "result")) if hnode is not None else 0
     if RESULT_CALL in tokens.every or (nb != nh and (bnode is not None and hnode is not None)):
         counts = f" ({nb} → {nh} calls in the symbol)" if nb != nh else ""
         impact.add(
@@ -602,7 +591,7 @@ def _heat_across_files(
         tree = head.tree if p == path else read_tree(p)
         if tree is None:
             return None
-        symbols = head.symbols if p == path else index_symbols(tree)
+        symbols = head.symbols if p == path else astdiff.index_symbols(tree)
         files.append((p, tree, dict(symbols), lines))
     return heat_from_tree_callers(files, qn, path)
 
@@ -647,7 +636,7 @@ def _own_names(node: ast.AST | None) -> set[str]:
     """A new function's own name and parameters (callers name them, in their own code)."""
     if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
         return set()
-    return {node.name, *param_names(node.args)}
+    return {node.name, *astdiff.param_names(node.args)}
 
 
 def _changed_tokens(head: list[str], base: list[str]) -> list[str]:
