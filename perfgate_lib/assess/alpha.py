@@ -113,16 +113,12 @@ class _Renamer:
             self.counter += 1
             mapping[name] = canon
             self.seen.append((where, name))
-        self._rename_args(fn, mapping)
-        for stmt in _scope_body(fn):
-            self._visit(stmt, mapping, where)
-
-    @staticmethod
-    def _rename_args(fn: _ScopeNode, mapping: dict[str, str]) -> None:
         args = fn.args
         for a in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]:
             if a is not None and a.arg in mapping:
                 a.arg = mapping[a.arg]
+        for stmt in _scope_body(fn):
+            self._visit(stmt, mapping, where)
 
     def visit_defaults(self, fn: _ScopeNode, mapping: dict[str, str], where: str) -> None:
         """Parameter defaults: evaluated in the enclosing scope."""

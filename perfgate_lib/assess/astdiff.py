@@ -111,10 +111,6 @@ def _is_type_checking(test: ast.expr) -> bool:
     )
 
 
-def _is_future_annotations(node: ast.AST) -> bool:
-    return isinstance(node, ast.ImportFrom) and node.module == "__future__"
-
-
 def call_name(func: ast.expr) -> str | None:
     if isinstance(func, ast.Name):
         return func.id
@@ -205,7 +201,7 @@ class _Normaliser:
             if self.docstrings and _is_string_stmt(stmt):
                 continue
             if self.annotations:
-                if _is_future_annotations(stmt):
+                if isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__":
                     continue
                 if isinstance(stmt, ast.If) and _is_type_checking(stmt.test):
                     for sub in stmt.body:

@@ -165,20 +165,11 @@ class _Escapes(Exception):
     """An instance of the class flows where its type is no longer known."""
 
 
-def _parents(tree: ast.AST) -> dict[int, ast.AST]:
-    return {id(c): p for p in ast.walk(tree) for c in ast.iter_child_nodes(p)}
-
-
 def _enclosing_function(node: ast.AST, parents: Mapping[int, ast.AST]) -> ast.AST | None:
     cur = parents.get(id(node))
     while cur is not None and not isinstance(cur, ast.FunctionDef | ast.AsyncFunctionDef):
         cur = parents.get(id(cur))
     return cur
-
-
-def _class_names(tree: ast.Module, path: str, module: str, cls: str, own: bool) -> set[str]:
-    """Bare names bound to the class ``module.cls`` in one file."""
-    return ({cls} if own else set()) | _from_imports(tree, path, module, cls)
 
 
 def _check_other_routes(
@@ -300,8 +291,8 @@ def _instance_accesses(
     tree: ast.Module, path: str, module: str, cls: str, own: bool
 ) -> list[tuple[str, int]]:
     """``(attribute, line)`` of accesses on instances of ``module.cls``, else :class:`_Escapes`."""
-    parents = _parents(tree)
-    names = _class_names(tree, path, module, cls, own)
+    parents = {id(c): p for p in ast.walk(tree) for c in ast.iter_child_nodes(p)}
+    names = ({cls} if own else set()) | _from_imports(tree, path, module, cls)  # bound to it
     mod_aliases = _module_aliases(tree, path, module)
     _check_other_routes(tree, path, module, cls, names)
     out: list[tuple[str, int]] = []

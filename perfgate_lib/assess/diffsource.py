@@ -577,9 +577,7 @@ class GitHubDiffSource:
                 self.pr,
             )
             data = self.client.download(
-                url,
-                "downloading the head tarball",
-                max_bytes=load_limits().artifact_max_bytes,
+                url, "downloading the head tarball", max_bytes=load_limits().artifact_max_bytes
             )
         except GitHubError:
             return None

@@ -59,9 +59,7 @@ def render_assessment_block(assessment: Assessment | Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def assessment_table_md(
-    assessment: Assessment | Mapping[str, Any] | str | None,
-) -> str | None:
+def assessment_table_md(assessment: Assessment | Mapping[str, Any] | str | None) -> str | None:
     """The table of an Assessment, mapping, JSON text, path or URL; None for "" or None."""
     if isinstance(assessment, Assessment):
         return render_assessment_table(assessment)
