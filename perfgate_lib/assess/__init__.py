@@ -1,4 +1,1 @@
-"""Step 1 of the flow: the diff's assessment (``run`` for ``notebooks/assess.ipynb``).
-
-The rules: ``docs/assessment.md``.
-"""
+"""Step 1 of the flow: the diff's assessment (``run``; the rules: ``docs/assessment.md``)."""

@@ -884,17 +884,7 @@ def _finish_python(
         hunks = parse_hunks(text_patch(ch.base_text, ch.head_text, ch.path))
     base = SideInfo.build(d.base_tree, (ln for h in hunks for ln in h.removed))
     head = SideInfo.build(d.head_tree, (ln for h in hunks for ln in h.added))
-    ctx = FileContext(
-        ch.path,
-        base,
-        head,
-        hunks,
-        whole_file=whole,
-        unused=d.unused,
-        refs=refs,
-        new_functions=new_functions,
-        read_tree=read_tree,
-    )
+    ctx = FileContext(ch.path, base, head, hunks, whole, d.unused, refs, new_functions, read_tree)
     found = analyse(ctx, changed)
     for item in d.design_extra:
         found.add("design", item)

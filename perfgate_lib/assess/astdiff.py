@@ -666,12 +666,8 @@ def match_rename(base: ast.Module, head: ast.Module) -> RenameMatch | None:
         if a not in defined:
             return None
         match.names[a] = b
-    for _pos, a, b in import_pairs:
-        for module in modules_of.get(a, ["?"]):
-            match.imports.append((module, a, b))
-    if not (match.names or match.imports or match.modules):
-        return None
-    return match
+    match.imports = [(m, a, b) for _pos, a, b in import_pairs for m in modules_of.get(a, ["?"])]
+    return match if match.names or match.imports or match.modules else None
 
 
 def _alias_modules(tree: ast.AST) -> dict[str, list[str]]:
@@ -698,16 +694,13 @@ class RemovalMatch:
 def _def_names(stmt: ast.stmt) -> list[str] | None:
     if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
         return [stmt.name]
-    names = _target_names(stmt)
-    return names or None
+    return _target_names(stmt) or None
 
 
 def match_removal(base: ast.Module, head: ast.Module) -> RemovalMatch | None:
     """The removals turning normalised ``base`` into ``head`` if that is all, else None."""
     out = RemovalMatch()
-    if not _subsequence(base.body, head.body, "", out):
-        return None
-    if not (out.defs or out.imports):
+    if not _subsequence(base.body, head.body, "", out) or not (out.defs or out.imports):
         return None
     still_used = {n.id for n in ast.walk(head) if isinstance(n, ast.Name)} | exported_names(head)
     if any(name in still_used for name in out.imports):

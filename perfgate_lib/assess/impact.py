@@ -162,11 +162,8 @@ class SideInfo:
 
     @classmethod
     def build(cls, tree: ast.Module | None, lines: Iterable[int]) -> SideInfo:
-        return cls(
-            tree=tree,
-            symbols=astdiff.index_symbols(tree) if tree is not None else {},
-            changed_lines=frozenset(lines),
-        )
+        symbols = astdiff.index_symbols(tree) if tree is not None else {}
+        return cls(tree, symbols, frozenset(lines))
 
 
 @dataclass
@@ -592,11 +589,7 @@ def _combined_heat(
     sides = [heat_of(node, qn, kind, lines) for node, lines in (base, head) if lines]
     if not sides:
         return heat_of(None, qn, kind, [])
-    for level in ("hot", "unknown"):
-        for h in sides:
-            if h.level == level:
-                return h
-    return sides[0]
+    return next((h for level in ("hot", "unknown") for h in sides if h.level == level), sides[0])
 
 
 def _locals(node: ast.AST | None) -> set[str]:

@@ -42,13 +42,8 @@ _PRIORITY = list(Category)
 
 def _is_test_name(path: str) -> bool:
     name = posixpath.basename(path)
-    parts = path.split("/")
-    return (
-        name.startswith("test_")
-        or name.endswith("_test.py")
-        or name == "conftest.py"
-        or "tests" in parts[:-1]
-    )
+    test_file = name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py"
+    return test_file or "tests" in path.split("/")[:-1]
 
 
 def classify(path: str) -> Category:
@@ -81,10 +76,7 @@ def classify_change(path: str, old_path: str | None = None) -> Category:
 
 def datakit_area(path: str) -> str | None:
     """``dedup`` / ``normalize`` / ``tokenize`` for a datakit path, else None."""
-    for prefix, area in DATAKIT.items():
-        if path.startswith(prefix):
-            return area
-    return None
+    return next((area for prefix, area in DATAKIT.items() if path.startswith(prefix)), None)
 
 
 @dataclass
