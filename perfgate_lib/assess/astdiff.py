@@ -105,12 +105,6 @@ def _is_string_stmt(node: ast.AST) -> bool:
     )
 
 
-def _is_type_checking(test: ast.expr) -> bool:
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
-    )
-
-
 def call_name(func: ast.expr) -> str | None:
     if isinstance(func, ast.Name):
         return func.id
@@ -170,9 +164,7 @@ def _names_in(node: ast.AST | None, out: set[str]) -> None:
 
 def _is_protocol(node: ast.ClassDef) -> bool:
     """A ``typing.Protocol`` class (its bare annotations declare, never assign)."""
-    return any(
-        call_name(b) == "Protocol" for b in node.bases if isinstance(b, ast.Name | ast.Attribute)
-    )
+    return any(call_name(b) == "Protocol" for b in node.bases)
 
 
 def _is_typevar(stmt: ast.stmt) -> bool:
@@ -203,7 +195,7 @@ class _Normaliser:
             if self.annotations:
                 if isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__":
                     continue
-                if isinstance(stmt, ast.If) and _is_type_checking(stmt.test):
+                if isinstance(stmt, ast.If) and call_name(stmt.test) == "TYPE_CHECKING":
                     for sub in stmt.body:
                         if isinstance(sub, ast.Import | ast.ImportFrom):
                             self.ann_names.update(
@@ -396,7 +388,7 @@ def changed_aspects(base: ast.Module, head: ast.Module) -> list[str]:
                 anns.append(dump(n.returns))
             elif isinstance(n, ast.AnnAssign):
                 anns.append(dump(n.annotation))
-            elif (isinstance(n, ast.If) and _is_type_checking(n.test)) or isinstance(
+            elif (isinstance(n, ast.If) and call_name(n.test) == "TYPE_CHECKING") or isinstance(
                 n, ast.Import | ast.ImportFrom
             ):
                 anns.append(dump(n))

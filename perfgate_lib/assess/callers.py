@@ -204,16 +204,18 @@ def _member_access(node: ast.AST, parents: Mapping[int, ast.AST]) -> tuple[str, 
 
 
 def _local_accesses(
-    var: str, scope: ast.AST, parents: Mapping[int, ast.AST], path: str
+    var: str, scope: ast.AST, parents: Mapping[int, ast.AST], path: str, enter: bool = False
 ) -> list[tuple[str, int]]:
-    """Accesses ``var.member`` in one function; any other read of ``var`` escapes."""
+    """Accesses ``var.member`` in one function; any other read of ``var`` escapes (passed or
+    returned), but ``return self`` in ``__enter__`` (``enter``)."""
     out: list[tuple[str, int]] = []
     for n in ast.walk(scope):
         if isinstance(n, ast.Name) and n.id == var and isinstance(n.ctx, ast.Load):
             access = _member_access(n, parents)
-            if access is None:
+            if access is not None:
+                out.append(access)
+            elif not (enter and isinstance(parents.get(id(n)), ast.Return)):
                 raise _Escapes(f"{path}:{n.lineno}")
-            out.append(access)
     return out
 
 
@@ -256,24 +258,6 @@ def _receiver(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> str | None:
     return args[0].arg
 
 
-def _method_accesses(
-    fn: ast.FunctionDef | ast.AsyncFunctionDef, parents: Mapping[int, ast.AST], path: str
-) -> list[tuple[str, int]]:
-    """Accesses on ``self``/``cls`` in one method; passing it escapes (but ``__enter__``)."""
-    me = _receiver(fn)
-    if me is None:
-        return []
-    out: list[tuple[str, int]] = []
-    for n in ast.walk(fn):
-        if isinstance(n, ast.Name) and n.id == me and isinstance(n.ctx, ast.Load):
-            access = _member_access(n, parents)
-            if access is not None:
-                out.append(access)
-            elif not (isinstance(parents.get(id(n)), ast.Return) and fn.name == "__enter__"):
-                raise _Escapes(f"{path}:{n.lineno}")  # self passed or returned
-    return out
-
-
 def _own_method_accesses(
     tree: ast.Module, cls: str, parents: Mapping[int, ast.AST], path: str
 ) -> list[tuple[str, int]]:
@@ -281,9 +265,11 @@ def _own_method_accesses(
     out: list[tuple[str, int]] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.ClassDef) and node.name == cls:
-            for fn in node.body:
-                if isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
-                    out += _method_accesses(fn, parents, path)
+            funcs = [f for f in node.body if isinstance(f, ast.FunctionDef | ast.AsyncFunctionDef)]
+            for fn in funcs:
+                me = _receiver(fn)
+                if me is not None:  # accesses on self/cls
+                    out += _local_accesses(me, fn, parents, path, fn.name == "__enter__")
     return out
 
 

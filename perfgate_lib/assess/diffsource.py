@@ -482,15 +482,8 @@ def patched_source(
 
 # ---------------------------------------------------------------------------- GitHub
 
-_GH_STATUS = {
-    "added": "added",
-    "removed": "deleted",
-    "modified": "modified",
-    "renamed": "renamed",
-    "copied": "added",
-    "changed": "modified",
-    "unchanged": "modified",
-}
+# Any other status (modified, changed, unchanged) reads as "modified".
+_GH_STATUS = {"added": "added", "removed": "deleted", "renamed": "renamed", "copied": "added"}
 
 
 class GitHubDiffSource:
