@@ -63,9 +63,7 @@ class ChangedFile:
     @property
     def base_path(self) -> str | None:
         """Where the file lives at base (None when added)."""
-        if self.status == "added":
-            return None
-        return self.old_path or self.path
+        return None if self.status == "added" else self.old_path or self.path
 
     @property
     def head_path(self) -> str | None:
@@ -85,19 +83,15 @@ class DiffSource(Protocol):
 
     def files(self) -> list[ChangedFile]:
         """Every changed file (all pages), in a stable order."""
-        ...
 
     def read_text(self, path: str, side: Side) -> str | None:
         """The file's text at ``side`` (None when absent there or binary)."""
-        ...
 
     def prefetch(self, paths: Iterable[tuple[str, Side]]) -> None:
         """Optionally load many texts at once (a speed hint)."""
-        ...
 
     def find_references(self, names: Collection[str]) -> dict[str, list[str]] | None:
         """Whole-word uses of ``names`` in head-tree code files; None when it cannot search."""
-        ...
 
 
 # ---------------------------------------------------------------------------- patches
