@@ -475,12 +475,11 @@ def _requirements(doc: Mapping[str, Any]) -> dict[str, dict[str, str]]:
 
 
 def _flat_keys(doc: Any, prefix: str = "") -> dict[str, str]:
-    if isinstance(doc, Mapping):
-        out: dict[str, str] = {}
-        for k, v in doc.items():
-            out.update(_flat_keys(v, f"{prefix}{k}."))
-        return out
-    return {prefix.rstrip("."): repr(doc)}
+    if not isinstance(doc, Mapping):
+        return {prefix.rstrip("."): repr(doc)}
+    return {
+        key: text for k, v in doc.items() for key, text in _flat_keys(v, f"{prefix}{k}.").items()
+    }
 
 
 def _dependency_changes(base: Mapping[str, Any], head: Mapping[str, Any]) -> list[str]:
@@ -877,8 +876,8 @@ def _finish_python(
     else:
         changed = _behaviour_changes(d)
     changed = [q for q in changed if q not in d.moved]
-    for q, other in list(d.moved.items())[:_MAX_REFS]:
-        ev["trivial"].append(f"`{q}` moved verbatim between this file and {other}")
+    moved = list(d.moved.items())[:_MAX_REFS]
+    ev["trivial"] += [f"`{q}` moved verbatim between this file and {other}" for q, other in moved]
     hunks = ch.hunks
     if not hunks and ch.base_text is not None and ch.head_text is not None:
         hunks = parse_hunks(text_patch(ch.base_text, ch.head_text, ch.path))

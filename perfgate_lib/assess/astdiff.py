@@ -490,8 +490,7 @@ def index_symbols(tree: ast.Module) -> dict[str, Symbol]:
                 sym = out[name]
                 first = getattr(stmt.body[0], "lineno", 0) if stmt.body else 0
                 sym.ranges[-1] = (sym.ranges[-1][0], first - 1 if first else sym.ranges[-1][1])
-                for s in header.body:
-                    sym.ranges.append(_span(s))
+                sym.ranges += [_span(s) for s in header.body]
                 walk(stmt.body, name + ".", False)
             elif _target_names(stmt):
                 add(prefix + ",".join(_target_names(stmt)), "assign", stmt)

@@ -50,8 +50,7 @@ def render_assessment_block(assessment: Assessment | Mapping[str, Any]) -> str:
             lines.append(f"Confirmed max_gate: {a.max_gate}")
         lines.append(f"Rationale: {plain(a.rationale)}")
         lines.append("Per-file:")
-        for path, f in a.per_file.items():
-            lines.append(f"- {md_code(plain(path))}: {plain(f.summary)}")
+        lines += [f"- {md_code(plain(path))}: {plain(f.summary)}" for path, f in a.per_file.items()]
     if a.flags:
         lines.append("Flags:")
         lines.extend(f"- ⚠ {plain(flag)}" for flag in a.flags)
