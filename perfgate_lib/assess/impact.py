@@ -14,14 +14,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from perfgate_lib.assess import astdiff
-from perfgate_lib.assess.astdiff import (
-    RESULT_CALL,
-    Symbol,
-    dump,
-    identifier_parts,
-    line_span,
-    words,
-)
+from perfgate_lib.assess.astdiff import RESULT_CALL, Symbol, dump, identifier_parts, words
 from perfgate_lib.assess.diffsource import Hunk
 
 IMPACT_QUESTIONS = ("shuffle", "memory", "cpu", "design")
@@ -670,7 +663,7 @@ class Heat:
 
 
 def _span(node: ast.AST) -> range:
-    start, end = line_span(node)
+    start, end = astdiff.line_span(node)
     return range(start, end + 1)
 
 

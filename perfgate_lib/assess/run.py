@@ -6,14 +6,10 @@ import json
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from perfgate_lib.assess import render
 from perfgate_lib.assess.assessment import QUESTIONS, Assessment, AssessmentError, assess_source
 from perfgate_lib.assess.confirm import apply_reply, waived
 from perfgate_lib.assess.diffsource import DEFAULT_REPO, open_source
-from perfgate_lib.assess.render import (
-    render_assessment_block,
-    render_assessment_table,
-    render_waiver_comment,
-)
 from perfgate_lib.io import storage
 from perfgate_lib.io.paramfile import kit_path, read_json_object
 
@@ -83,9 +79,9 @@ def run_assess(
         assessment = apply_reply(assessment, reply, reviewer=reviewer)
     result = AssessResult(
         assessment=assessment,
-        block=render_assessment_block(assessment),
-        table_md=render_assessment_table(assessment),
-        waiver=render_waiver_comment(assessment, reviewer) if waived(assessment) else None,
+        block=render.render_assessment_block(assessment),
+        table_md=render.render_assessment_table(assessment),
+        waiver=render.render_waiver_comment(assessment, reviewer) if waived(assessment) else None,
     )
     if out_dir:
         write_outputs(result, out_dir)
