@@ -1,4 +1,1 @@
-"""Step 1 of the flow: the diff's assessment (five questions per file, ``max_gate``).
-
-``run`` is what ``notebooks/assess.ipynb`` calls; the rules: ``docs/assessment.md``.
-"""
+"""Step 1 of the flow: the diff's assessment (``run``; the rules: ``docs/assessment.md``)."""

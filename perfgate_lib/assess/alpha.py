@@ -1,18 +1,16 @@
-"""Behaviour-preserving rewrites of a normalised module, for comparing what code does.
+"""Behaviour-preserving rewrites (locals alpha-renamed, dead stores dropped) for comparing code.
 
-:func:`canonical` alpha-renames each function's locals (and parameters no caller can
-name) and may drop dead stores and function-local imports; :func:`local_renames` lists
-the renames it saw. The rules: ``docs/assessment.md``. Pure: trees in and out.
+The rules: ``docs/assessment.md``. Pure: trees in and out.
 """
 
 from __future__ import annotations
 
 import ast
 import copy
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from perfgate_lib.assess.astdiff import Symbol, param_names
+from perfgate_lib.assess.astdiff import Symbol, definitions, import_source, module_of, param_names
 
 _PREFIX = "_α"
 
@@ -27,8 +25,7 @@ def _scope_body(fn: _ScopeNode) -> list[ast.AST]:
 
 
 def _name_bound_by(node: ast.AST) -> str | None:
-    """The name one node binds in the scope it sits in (a store or ``del``, a nested
-    definition, an ``except ... as``, an import, a match capture), or None."""
+    """The name one node binds in its scope (store, ``del``, definition, except, import, match)."""
     if isinstance(node, ast.Name):
         return node.id if isinstance(node.ctx, ast.Store | ast.Del) else None
     if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
@@ -41,9 +38,7 @@ def _name_bound_by(node: ast.AST) -> str | None:
 
 
 def _same_scope_children(node: ast.AST) -> list[ast.AST]:
-    """Children of ``node`` that belong to the scope ``node`` sits in: a nested
-    definition contributes only its decorators (its body is another scope), a lambda
-    nothing."""
+    """Children of ``node`` in its own scope (a nested definition: only its decorators)."""
     if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
         return list(node.decorator_list)
     if isinstance(node, ast.Lambda):
@@ -52,8 +47,7 @@ def _same_scope_children(node: ast.AST) -> list[ast.AST]:
 
 
 def _bound_names(fn: _ScopeNode) -> tuple[list[str], set[str]]:
-    """Names a function (or lambda) binds in its own scope, in order of appearance, and
-    the names it declares ``global``/``nonlocal``."""
+    """Names a function binds in its own scope, in order, and its ``global``/``nonlocal`` names."""
     order: list[str] = []
     declared: set[str] = set()
 
@@ -76,7 +70,7 @@ def _bound_names(fn: _ScopeNode) -> tuple[list[str], set[str]]:
 
 
 def _renamable(fn: _ScopeNode, nested: bool) -> set[str]:
-    """Parameters no caller can pass by name (see the module docstring)."""
+    """Parameters no caller can pass by name: positional-only, ``*``/``**``, a private one's."""
     args = fn.args
     private = nested or isinstance(fn, ast.Lambda) or getattr(fn, "name", "").startswith("_")
     free = {a.arg for a in args.posonlyargs}
@@ -87,8 +81,7 @@ def _renamable(fn: _ScopeNode, nested: bool) -> set[str]:
 
 
 def _rename_binding(node: ast.AST, mapping: dict[str, str]) -> None:
-    """Rename in place the name one node reads or binds, if ``mapping`` renames it
-    (definitions are renamed by the visitor, which also enters their scopes)."""
+    """Rename in place the name one node reads or binds, if ``mapping`` renames it."""
     if isinstance(node, ast.Name) and node.id in mapping:
         node.id = mapping[node.id]
     elif isinstance(node, ast.ExceptHandler) and node.name in mapping:
@@ -120,16 +113,12 @@ class _Renamer:
             self.counter += 1
             mapping[name] = canon
             self.seen.append((where, name))
-        self._rename_args(fn, mapping)
-        for stmt in _scope_body(fn):
-            self._visit(stmt, mapping, where)
-
-    @staticmethod
-    def _rename_args(fn: _ScopeNode, mapping: dict[str, str]) -> None:
         args = fn.args
         for a in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]:
             if a is not None and a.arg in mapping:
                 a.arg = mapping[a.arg]
+        for stmt in _scope_body(fn):
+            self._visit(stmt, mapping, where)
 
     def visit_defaults(self, fn: _ScopeNode, mapping: dict[str, str], where: str) -> None:
         """Parameter defaults: evaluated in the enclosing scope."""
@@ -217,10 +206,11 @@ def _drop_in_function(fn: ast.AST, dead_stores: bool, local_imports: bool) -> No
 def canonical(
     tree: ast.Module, *, dead_stores: bool = False, local_imports: bool = False
 ) -> ast.Module:
-    """A copy of ``tree`` with locals alpha-renamed; ``dead_stores`` also drops dead stores
-    of side-effect-free values, ``local_imports`` function-local imports (only for telling
-    what a change does, never for triviality: a dropped local import may leave a name
-    unbound). Line numbers are kept; symbols keep their qualnames."""
+    """A copy with locals alpha-renamed, optionally dead stores and local imports dropped.
+
+    ``local_imports`` only tells what a change does, never triviality (a dropped import may
+    leave a name unbound). Line numbers and qualnames are kept.
+    """
     out = copy.deepcopy(tree)
     if hasattr(out, "_perfgate_symbols"):
         del out._perfgate_symbols
@@ -257,8 +247,7 @@ def _outermost_functions(tree: ast.Module) -> list[tuple[str, _ScopeNode]]:
 
 
 def local_renames(base: ast.Module, head: ast.Module) -> list[str]:
-    """``old → new in scope`` for each local whose name differs between two trees that
-    are equal once canonical (same order of first appearance on both sides)."""
+    """``old → new in scope`` for each local renamed between two trees equal once canonical."""
     a = getattr(canonical(base), "_perfgate_renamed", [])
     b = getattr(canonical(head), "_perfgate_renamed", [])
     return [
@@ -275,8 +264,7 @@ def _canonical_dump(node: ast.AST, dead_stores: bool, local_imports: bool) -> st
 
 
 def symbol_key(sym: Symbol, *, dead_stores: bool = False, local_imports: bool = False) -> str:
-    """A symbol's code up to alpha-renaming (functions; other kinds have no locals of
-    their own): equal keys mean the same statements and control flow."""
+    """A symbol's code up to alpha-renaming: equal keys mean the same statements and flow."""
     if sym.kind != "function":
         return f"{sym.kind}:{sym.dump}"
     return "\n".join(_canonical_dump(n, dead_stores, local_imports) for n in sym.dump_nodes)
@@ -290,8 +278,7 @@ def same_symbols(
     local_imports: bool = False,
     skip: Collection[str] = (),
 ) -> bool:
-    """Two symbol tables (:func:`~perfgate_lib.assess.astdiff.index_symbols`) hold the same
-    symbols in the same order, each equal up to alpha-renaming (``skip``: ignored)."""
+    """Two symbol tables hold the same symbols in order, each equal up to alpha-renaming."""
     a = [(q, s.kind) for q, s in base.items() if q not in skip]
     b = [(q, s.kind) for q, s in head.items() if q not in skip]
     if a != b:
@@ -301,3 +288,58 @@ def same_symbols(
         base[q].dump == head[q].dump or symbol_key(base[q], **flags) == symbol_key(head[q], **flags)
         for q, _ in a
     )
+
+
+# ---------------------------------------------------------------------------- moves
+
+
+@dataclass
+class Moves:
+    """Where each moved qualname came from / went to, and new modules of moved names."""
+
+    moved_in: dict[str, dict[str, str]] = field(default_factory=dict)
+    moved_out: dict[str, dict[str, str]] = field(default_factory=dict)
+    modules: dict[tuple[str, str], str] = field(default_factory=dict)
+
+
+def _key(sym: Symbol) -> tuple[str, str]:
+    return sym.kind, symbol_key(sym, dead_stores=True, local_imports=True)
+
+
+def find_moves(files: Iterable[tuple[str, ast.Module | None, ast.Module | None]]) -> Moves:
+    """Pair definitions removed from one file with identical ones added to another."""
+    removed: dict[tuple[str, str, str], str] = {}
+    pending: list[tuple[str, str, Symbol]] = []
+    for path, base, head in files:
+        b, h = definitions(base), definitions(head)
+        for q in b.keys() - h.keys():
+            removed.setdefault((q, *_key(b[q])), path)
+        pending += [(path, q, h[q]) for q in h.keys() - b.keys()]
+    names = {q for q, _, _ in removed}
+    added = [(path, q, _key(sym)) for path, q, sym in pending if q in names]
+    moves = Moves()
+    for path, q, (kind, dump) in sorted(added):
+        source = removed.get((q, kind, dump))
+        if source is None or source == path:
+            continue
+        moves.moved_in.setdefault(path, {})[q] = source
+        moves.moved_out.setdefault(source, {})[q] = path
+        old, new = module_of(source), module_of(path)
+        if "." not in q and old and new:
+            for name in q.split(","):
+                moves.modules[(old, name)] = new
+    return moves
+
+
+def import_set(tree: ast.Module, path: str, moves: Moves | None = None) -> set[tuple[str, ...]]:
+    """Module-level imports as ``(module, name, alias)``, old modules mapped by ``moves``."""
+    out: set[tuple[str, ...]] = set()
+    for stmt in tree.body:
+        if isinstance(stmt, ast.Import):
+            out |= {("import", a.name, a.asname or "") for a in stmt.names}
+        elif isinstance(stmt, ast.ImportFrom):
+            module = import_source(stmt, path)
+            for a in stmt.names:
+                target = moves.modules.get((module, a.name), module) if moves else module
+                out.add((target, a.name, a.asname or ""))
+    return out

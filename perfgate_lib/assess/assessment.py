@@ -1,9 +1,7 @@
-"""Diff assessment (step 1 of the skill): scope, the five questions per Zephyr file, max_gate.
+"""Diff assessment (step 1): scope, the five questions per Zephyr file, ``max_gate``.
 
-Proposes ``max_gate``: all trivial -> ``skip``; any of questions 2-5 -> ``3``; otherwise
-``1`` (``docs/assessment.md``). :func:`assess` is pure (texts in, :class:`Assessment`
-out; the head-tree reference search is injected); :func:`assess_source` feeds it from a
-:class:`~perfgate_lib.assess.diffsource.DiffSource`.
+:func:`assess` is pure (texts in, :class:`Assessment` out; the head-tree search injected);
+:func:`assess_source` feeds it from a ``DiffSource``. The rules: ``docs/assessment.md``.
 """
 
 from __future__ import annotations
@@ -19,20 +17,12 @@ from typing import Annotated, Any
 
 import pydantic
 
-from perfgate_lib.assess import alpha, astdiff, usage
-from perfgate_lib.assess.assets import asset_kind
-from perfgate_lib.assess.astdiff import RemovalMatch, RenameMatch
+from perfgate_lib.assess import alpha, astdiff, callers, diffsource, impact
+from perfgate_lib.assess.alpha import Moves, find_moves, import_set
+from perfgate_lib.assess.astdiff import RemovalMatch, RenameMatch, module_of, resolve_import
 from perfgate_lib.assess.callers import HeadFiles, HeadReader, member_users, users_of
 from perfgate_lib.assess.diffsource import DiffSource, Hunk, parse_hunks, text_patch
-from perfgate_lib.assess.impact import (
-    IMPACT_QUESTIONS,
-    FileContext,
-    SideInfo,
-    analyse,
-    is_public_api_file,
-)
-from perfgate_lib.assess.modpath import module_of, resolve_import
-from perfgate_lib.assess.moves import Moves, find_moves, import_set
+from perfgate_lib.assess.impact import IMPACT_QUESTIONS, FileContext, SideInfo, analyse
 from perfgate_lib.assess.scope import GATED, Category, classify_change, decide_scope
 from perfgate_lib.errors import PerfgateError
 from perfgate_lib.io.limits import check, load_limits
@@ -73,11 +63,7 @@ class AssessmentError(PerfgateError):
 
 @dataclass(frozen=True)
 class FileChange:
-    """One changed file with its text at base (``old_path`` for a rename) and at head.
-
-    Texts are None where the file does not exist (added/deleted), is binary, or was not
-    loaded (files outside the gate's scope need none).
-    """
+    """One changed file, its texts at base and head (None: absent, binary or out of scope)."""
 
     path: str
     status: str = "modified"
@@ -121,11 +107,9 @@ class FileAssessment:
 
 @dataclass
 class Assessment:
-    """The whole assessment, in the skill's JSON shape plus scope, flags and evidence.
+    """The skill's JSON shape plus scope, flags, evidence and the reviewer's confirmation.
 
-    ``max_gate`` is what will run (after a reviewer override); ``proposed_max_gate`` what
-    the assessment proposed. ``confirmation`` records the reviewer's reply once parsed.
-    An out-of-scope diff has ``in_scope`` false, ``max_gate`` ``skip`` and no per-file rows.
+    ``max_gate`` runs (after an override); ``proposed_max_gate`` is what was proposed.
     """
 
     max_gate: _Gate
@@ -154,8 +138,7 @@ class Assessment:
 
     @classmethod
     def from_json(cls, data: Any, source: str = "assessment.json") -> Assessment:
-        """Read :meth:`to_json`'s shape (or a hand-written one: absent fields take their
-        defaults, unknown keys are ignored); a bad field is an AssessmentError naming it."""
+        """Read :meth:`to_json`'s shape (absent fields default, unknown keys ignored)."""
         return read_model(cls, _with_paths(data), lambda k, why: AssessmentError(source, k, why))
 
 
@@ -318,8 +301,7 @@ def _same_code(d: _Draft, base_text: str, head_text: str) -> None:
 
 
 def _rename_removal_or_change(d: _Draft, base: ast.Module, head: ast.Module) -> None:
-    """A rename or a dead-code removal (trivial pending the reference checks), the same
-    code up to locals (trivial), or a real change."""
+    """A rename or dead-code removal (pending reference checks), same up to locals, or not."""
     d.rename = astdiff.match_rename(base, head)
     if d.rename is None:
         d.removal = astdiff.match_removal(base, head)
@@ -387,8 +369,7 @@ def _guarded_draft(ch: FileChange) -> _Draft:
 
 
 def _same_up_to_locals(d: _Draft) -> bool:
-    """Trivial when the two modules are equal once locals are alpha-renamed and dead
-    stores of constants/names dropped: the same statements and control flow."""
+    """Trivial when equal once locals are alpha-renamed and dead stores dropped."""
     assert d.base_norm is not None and d.head_norm is not None
     a, b = astdiff.index_symbols(d.base_norm), astdiff.index_symbols(d.head_norm)
     plain = alpha.same_symbols(a, b)
@@ -410,8 +391,7 @@ def _same_up_to_locals(d: _Draft) -> bool:
 
 
 def _imports_follow_moves(d: _Draft, moves: Moves) -> None:
-    """Trivial when only imports changed and each changed import follows a definition
-    this diff moved verbatim to another module."""
+    """Trivial when only imports changed, each following a definition this diff moved."""
     settled = d.trivial and d.rename is None and d.removal is None
     if settled or d.unsure or d.base_norm is None or d.head_norm is None:
         return
@@ -495,12 +475,11 @@ def _requirements(doc: Mapping[str, Any]) -> dict[str, dict[str, str]]:
 
 
 def _flat_keys(doc: Any, prefix: str = "") -> dict[str, str]:
-    if isinstance(doc, Mapping):
-        out: dict[str, str] = {}
-        for k, v in doc.items():
-            out.update(_flat_keys(v, f"{prefix}{k}."))
-        return out
-    return {prefix.rstrip("."): repr(doc)}
+    if not isinstance(doc, Mapping):
+        return {prefix.rstrip("."): repr(doc)}
+    return {
+        key: text for k, v in doc.items() for key, text in _flat_keys(v, f"{prefix}{k}.").items()
+    }
 
 
 def _dependency_changes(base: Mapping[str, Any], head: Mapping[str, Any]) -> list[str]:
@@ -582,20 +561,10 @@ def _file(
     trivial: bool = False,
     yes: Collection[str] = (),
 ) -> FileAssessment:
-    """The row of one file: trivial or not, and the impact questions in ``yes`` answered yes
-    (a real change with no ``yes`` is gate 1)."""
-    answers = {q: q in yes for q in IMPACT_QUESTIONS}
+    """The row of one file: the impact questions in ``yes`` answered yes."""
+    shuffle, memory, cpu, design = (q in yes for q in IMPACT_QUESTIONS)
     return FileAssessment(
-        ch.path,
-        trivial,
-        answers["shuffle"],
-        answers["memory"],
-        answers["cpu"],
-        answers["design"],
-        summary,
-        ev,
-        ch.status,
-        ch.old_path,
+        ch.path, trivial, shuffle, memory, cpu, design, summary, ev, ch.status, ch.old_path
     )
 
 
@@ -712,8 +681,7 @@ class _Checks:
 
 
 def _cross_file(drafts: list[_Draft], checks: _Checks) -> None:
-    """Moves between files, then one head-tree search: renamed/removed names, callers of
-    new definitions, users of names a module no longer binds."""
+    """Moves between files, then one head-tree search for renamed, removed and new names."""
     moves = find_moves((d.path, d.base_norm, d.head_norm) for d in drafts)
     added: dict[str, dict[str, astdiff.Symbol]] = {}
     removed: list[tuple[str, str, _Draft]] = []
@@ -722,10 +690,10 @@ def _cross_file(drafts: list[_Draft], checks: _Checks) -> None:
         d.moved = {**moves.moved_in.get(d.path, {}), **moves.moved_out.get(d.path, {})}
         if d.unsure:
             continue
-        added[d.path] = usage.added_definitions(d.base_norm, d.head_norm, set(d.moved))
+        added[d.path] = callers.added_definitions(d.base_norm, d.head_norm, set(d.moved))
         module = module_of(d.change.old_path or d.path)
         if module:
-            removed += [(module, n, d) for n in usage.removed_names(d.base_norm, d.head_norm)]
+            removed += [(module, n, d) for n in callers.removed_names(d.base_norm, d.head_norm)]
     checks.new_functions = frozenset(
         q
         for defs in added.values()
@@ -733,7 +701,7 @@ def _cross_file(drafts: list[_Draft], checks: _Checks) -> None:
         if s.kind == "function" and "." not in q
     )
     names = checks.wanted(drafts) | {n for _, n, _ in removed}
-    names |= {n for defs in added.values() for q in defs for n in usage.short_names(q)}
+    names |= {n for defs in added.values() for q in defs for n in callers.short_names(q)}
     checks.lookup(names)
     if checks.refs is None:
         return
@@ -744,18 +712,18 @@ def _cross_file(drafts: list[_Draft], checks: _Checks) -> None:
         module = module_of(d.path)
         refs = dict(checks.refs)
         if module and read_head is not None:  # who imports the new names from this module
-            top = {(module, n) for q in defs if "." not in q for n in usage.short_names(q)}
+            top = {(module, n) for q in defs if "." not in q for n in callers.short_names(q)}
             found = users_of(top, checks.refs, reader, defined=True)
             refs.update({n: found.get((m, n), []) for m, n in top})
-        d.unused = usage.unused_new(defs, refs, d.path)
+        d.unused = callers.unused_new(defs, refs, d.path)
     users = users_of({(m, n) for m, n, _ in removed}, checks.refs, reader)
     checks.removed_users = users
     checks.removed_checked = {(m, n) for m, n, _ in removed}
     for module, name, d in removed:
-        callers = users.get((module, name))
-        if callers:
+        left = users.get((module, name))
+        if left:
             d.design_extra.append(
-                f"`{name}` is no longer defined in `{module}` but {_refs_text(callers)} still "
+                f"`{name}` is no longer defined in `{module}` but {_refs_text(left)} still "
                 "use it: the head tree breaks (callers must change)"
             )
 
@@ -766,8 +734,7 @@ def _refs_text(hits: list[str]) -> str:
 
 
 def _check_references(d: _Draft, checks: _Checks) -> None:
-    """Settle a pending rename/removal/move: trivial only if nothing still refers to the
-    old names in the head tree."""
+    """Settle a pending rename/removal/move: trivial only if no old name is left in use."""
     for mod in d.old_module_refs:
         hits = checks.hits(mod)
         if hits is None:
@@ -803,7 +770,7 @@ def _check_rename(d: _Draft, checks: _Checks) -> None:
             bad.append(f"import from module {a} became {b}: not a module moved in this diff")
     exported = astdiff.exported_names(d.base_norm)
     public = astdiff.public_definitions(d.base_norm)
-    api_file = is_public_api_file(d.path)
+    api_file = impact.is_public_api_file(d.path)
     for old, new in ren.names.items():
         qual = public.get(old)
         if qual and (api_file or old in exported):
@@ -845,7 +812,7 @@ def _check_removal(d: _Draft, checks: _Checks) -> None:
     rem = d.removal
     bad: list[str] = []
     exported = astdiff.exported_names(d.base_norm)
-    api_file = is_public_api_file(d.path)
+    api_file = impact.is_public_api_file(d.path)
     for qual, names in rem.defs.items():
         public = not any(p.startswith("_") for p in qual.split("."))
         if public and (api_file or any(n in exported for n in names)):
@@ -876,9 +843,7 @@ def _check_removal(d: _Draft, checks: _Checks) -> None:
 def _member_hits(
     d: _Draft, checks: _Checks, module: str, qual: str, name: str, hits: list[str]
 ) -> list[str]:
-    """Callers of a removed class member: the accesses that can resolve to the class
-    (:func:`~perfgate_lib.assess.callers.member_users`), or every textual hit when the instances'
-    type cannot be followed."""
+    """Callers of a removed class member (``callers.member_users``), else every textual hit."""
     cls = qual.split(".")[0]
     class_hits = checks.hits(cls)
     if class_hits is None or checks.read_head is None or d.head_norm is None:
@@ -911,31 +876,21 @@ def _finish_python(
     else:
         changed = _behaviour_changes(d)
     changed = [q for q in changed if q not in d.moved]
-    for q, other in list(d.moved.items())[:_MAX_REFS]:
-        ev["trivial"].append(f"`{q}` moved verbatim between this file and {other}")
+    moved = list(d.moved.items())[:_MAX_REFS]
+    ev["trivial"] += [f"`{q}` moved verbatim between this file and {other}" for q, other in moved]
     hunks = ch.hunks
     if not hunks and ch.base_text is not None and ch.head_text is not None:
         hunks = parse_hunks(text_patch(ch.base_text, ch.head_text, ch.path))
     base = SideInfo.build(d.base_tree, (ln for h in hunks for ln in h.removed))
     head = SideInfo.build(d.head_tree, (ln for h in hunks for ln in h.added))
-    ctx = FileContext(
-        ch.path,
-        base,
-        head,
-        hunks,
-        whole_file=whole,
-        unused=d.unused,
-        refs=refs,
-        new_functions=new_functions,
-        read_tree=read_tree,
-    )
-    impact = analyse(ctx, changed)
+    ctx = FileContext(ch.path, base, head, hunks, whole, d.unused, refs, new_functions, read_tree)
+    found = analyse(ctx, changed)
     for item in d.design_extra:
-        impact.add("design", item)
+        found.add("design", item)
     for q in IMPACT_QUESTIONS:
-        no = [f"no: nothing {_NO_TEXT[q]} among the changed code", *impact.notes[:_MAX_REFS]]
-        ev[q] = impact.yes[q] or no
-    yes = [q for q in IMPACT_QUESTIONS if impact.answer(q)]
+        no = [f"no: nothing {_NO_TEXT[q]} among the changed code", *found.notes[:_MAX_REFS]]
+        ev[q] = found.yes[q] or no
+    yes = [q for q in IMPACT_QUESTIONS if found.answer(q)]
     what = _what_changed(d, changed)
     summary = f"{what} ({', '.join(yes)})" if yes else f"{what} (no perf-relevant pattern)"
     return _file(ch, ev, summary, yes=yes)
@@ -961,8 +916,7 @@ def _what_changed(d: _Draft, changed: list[str]) -> str:
 
 
 def _behaviour_changes(d: _Draft) -> list[str]:
-    """Symbols whose code does something different: compared with locals alpha-renamed,
-    dead pure stores and function-local imports dropped."""
+    """Symbols whose code differs once alpha-renamed, dead stores and local imports dropped."""
     assert d.base_norm is not None and d.head_norm is not None
     a, b = astdiff.index_symbols(d.base_norm), astdiff.index_symbols(d.head_norm)
     flags = {"dead_stores": True, "local_imports": True}
@@ -1020,12 +974,10 @@ def assess(
     fork_repo: str | None = None,
     read_head: HeadReader | None = None,
 ) -> Assessment:
-    """Assess a diff: every changed file (texts needed only for gated ones).
+    """Assess a diff (texts needed only for gated files).
 
-    ``find_references(names)`` searches the head tree for whole-word uses (``{name:
-    ["path:line"]}``, None when it cannot); it is called at most once. ``read_head(path)``
-    reads a head file, to tell real uses of a removed name from look-alikes; without it
-    every textual hit counts.
+    ``find_references(names)`` -> ``{name: ["path:line"]}`` or None, called at most once;
+    ``read_head(path)`` tells real uses from look-alikes (without it every hit counts).
     """
     scope = decide_scope((f.path, f.old_path) for f in files)
     flags = list(scope.flags)
@@ -1077,23 +1029,18 @@ def assess_source(source: DiffSource) -> Assessment:
     files = source.files()
     check("diff_max_files", len(files), source.description, "changed files:")
     gated = [f for f in files if classify_change(f.path, f.old_path) in GATED]
-    wanted: list[tuple[str, Any]] = []
-    for f in gated:
-        if f.base_path:
-            wanted.append((f.base_path, "base"))
-        if f.head_path:
-            wanted.append((f.head_path, "head"))
-    source.prefetch(wanted)
+
+    def sides(f: diffsource.ChangedFile) -> list[tuple[str, diffsource.Side]]:
+        base: list[tuple[str, diffsource.Side]] = [(f.base_path, "base")] if f.base_path else []
+        return base + ([(f.head_path, "head")] if f.head_path else [])
+
+    source.prefetch([key for f in gated for key in sides(f)])
     gated_ids = {id(f) for f in gated}
     changes = []
     for f in files:
-        base = head = None
-        if id(f) in gated_ids:
-            base = source.read_text(f.base_path, "base") if f.base_path else None
-            head = source.read_text(f.head_path, "head") if f.head_path else None
-        changes.append(
-            FileChange(f.path, f.status, f.old_path, base, head, f.hunks, binary=f.binary)
-        )
+        texts = {s: source.read_text(p, s) for p, s in sides(f) if id(f) in gated_ids}
+        base, head = texts.get("base"), texts.get("head")
+        changes.append(FileChange(f.path, f.status, f.old_path, base, head, f.hunks, f.binary))
     return assess(
         changes,
         find_references=source.find_references,
@@ -1104,3 +1051,37 @@ def assess_source(source: DiffSource) -> Assessment:
         fork_repo=source.fork_repo,
         read_head=lambda path: source.read_text(path, "head"),
     )
+
+
+# ---------------------------------------------------------------------------- non-Python files
+
+STATIC_SUFFIXES = frozenset(
+    {".html", ".htm", ".js", ".mjs", ".cjs", ".css", ".map", ".svg", ".png", ".jpg", ".jpeg"}
+    | {".gif", ".ico", ".webp", ".woff", ".woff2", ".ttf", ".eot"}
+)
+# JSON/text beside the pages (a manifest, a bundled data file) is static only there.
+STATIC_DIRS = ("static", "dashboard", "assets", "templates", "web", "www", "ui")
+DATA_SUFFIXES = frozenset({".json", ".txt", ".csv"})
+
+
+@dataclass(frozen=True)
+class AssetKind:
+    """``kind`` is ``static``, ``protocol`` or ``unknown``; ``what`` describes it."""
+
+    kind: str
+    what: str
+
+
+def asset_kind(path: str) -> AssetKind:
+    """The kind of one non-Python file under ``lib/zephyr/src/zephyr/``."""
+    name = posixpath.basename(path).lower()
+    suffix = posixpath.splitext(name)[1]
+    folders = path.lower().split("/")[:-1]
+    in_static_dir = any(part in STATIC_DIRS for part in folders)
+    if suffix in STATIC_SUFFIXES:
+        return AssetKind("static", f"a static {suffix[1:]} asset of the dashboard (browser side)")
+    if suffix in DATA_SUFFIXES and in_static_dir:
+        return AssetKind("static", f"a {suffix[1:]} file among the dashboard's static assets")
+    if suffix == ".proto":
+        return AssetKind("protocol", "an RPC schema (.proto): the actor/RPC protocol")
+    return AssetKind("unknown", f"a {suffix or 'extension-less'} file")

@@ -1,9 +1,6 @@
-"""Compare a Python module at base and head by its AST: is the change trivial, and what changed.
+"""Compare a Python module at base and head by its AST: trivial or not, and what changed.
 
-Normalisation removes what cannot change behaviour (``docs/assessment.md``). A consistent
-rename of identifiers defined in the file is trivial (:func:`match_rename`); removing
-whole definitions is trivial only if nothing calls them (:func:`match_removal` names them;
-the caller searches the head tree). Pure: text in, results out.
+Normalisation, renames and removals: ``docs/assessment.md``. Pure: text in, results out.
 """
 
 from __future__ import annotations
@@ -40,9 +37,7 @@ def tree_depth(tree: ast.AST) -> int:
 
 
 def budget_problem(text: str, side: str, max_bytes: int, max_depth: int) -> str | None:
-    """Why ``text`` is past the per-file parse budget (bytes of UTF-8, AST nesting
-    depth; parameters/limits.yaml), or None. Too deep for Python's own parser counts too
-    (RecursionError): the walks of this package recurse, so a deep tree is never walked."""
+    """Why ``text`` is past the parse budget (UTF-8 bytes, AST depth; limits.yaml), or None."""
     size = len(text.encode("utf-8", errors="replace"))
     if size > max_bytes:
         return (
@@ -110,16 +105,6 @@ def _is_string_stmt(node: ast.AST) -> bool:
     )
 
 
-def _is_type_checking(test: ast.expr) -> bool:
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
-    )
-
-
-def _is_future_annotations(node: ast.AST) -> bool:
-    return isinstance(node, ast.ImportFrom) and node.module == "__future__"
-
-
 def call_name(func: ast.expr) -> str | None:
     if isinstance(func, ast.Name):
         return func.id
@@ -179,9 +164,7 @@ def _names_in(node: ast.AST | None, out: set[str]) -> None:
 
 def _is_protocol(node: ast.ClassDef) -> bool:
     """A ``typing.Protocol`` class (its bare annotations declare, never assign)."""
-    return any(
-        call_name(b) == "Protocol" for b in node.bases if isinstance(b, ast.Name | ast.Attribute)
-    )
+    return any(call_name(b) == "Protocol" for b in node.bases)
 
 
 def _is_typevar(stmt: ast.stmt) -> bool:
@@ -194,9 +177,7 @@ def _is_typevar(stmt: ast.stmt) -> bool:
 
 
 class _Normaliser:
-    """One in-place pass over a fresh tree: drops docstrings, annotations and log text,
-    and records the names still used (``used``) and the names annotations used
-    (``ann_names``), for pruning imports only annotations needed."""
+    """One in-place pass dropping docstrings, annotations and log text; records names used."""
 
     def __init__(self, docstrings: bool, annotations: bool, log_strings: bool) -> None:
         self.docstrings = docstrings
@@ -212,9 +193,9 @@ class _Normaliser:
             if self.docstrings and _is_string_stmt(stmt):
                 continue
             if self.annotations:
-                if _is_future_annotations(stmt):
+                if isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__":
                     continue
-                if isinstance(stmt, ast.If) and _is_type_checking(stmt.test):
+                if isinstance(stmt, ast.If) and call_name(stmt.test) == "TYPE_CHECKING":
                     for sub in stmt.body:
                         if isinstance(sub, ast.Import | ast.ImportFrom):
                             self.ann_names.update(
@@ -379,9 +360,10 @@ def normalise(
     log_strings: bool = True,
     package_init: bool = False,
 ) -> ast.Module:
-    """A normalised copy of a module (line numbers kept): pass the text (parsed afresh,
-    fast) or a tree (deep-copied). ``package_init`` keeps every import (an ``__init__.py``
-    re-exports them). Raises SyntaxError for unparsable text."""
+    """A normalised copy of a module or its text (line numbers kept); SyntaxError if unparsable.
+
+    ``package_init`` keeps every import (an ``__init__.py`` re-exports them).
+    """
     tree = ast.parse(source) if isinstance(source, str) else copy.deepcopy(source)
     norm = _Normaliser(docstrings, annotations, log_strings)
     tree.body = norm.body(tree.body, keep_empty=True)
@@ -392,8 +374,7 @@ def normalise(
 
 
 def changed_aspects(base: ast.Module, head: ast.Module) -> list[str]:
-    """Which removable aspects differ between two trees: ``docstrings``,
-    ``annotations``, ``log_strings`` (for the evidence of a trivial change)."""
+    """Which removable aspects (docstrings, annotations, log_strings) differ between two trees."""
 
     def collect(tree: ast.AST) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {"docstrings": [], "annotations": [], "log_strings": []}
@@ -407,7 +388,7 @@ def changed_aspects(base: ast.Module, head: ast.Module) -> list[str]:
                 anns.append(dump(n.returns))
             elif isinstance(n, ast.AnnAssign):
                 anns.append(dump(n.annotation))
-            elif (isinstance(n, ast.If) and _is_type_checking(n.test)) or isinstance(
+            elif (isinstance(n, ast.If) and call_name(n.test) == "TYPE_CHECKING") or isinstance(
                 n, ast.Import | ast.ImportFrom
             ):
                 anns.append(dump(n))
@@ -429,9 +410,7 @@ def changed_aspects(base: ast.Module, head: ast.Module) -> list[str]:
 class Symbol:
     """A top-level or class-level unit of a module: function, class header, constant.
 
-    ``qualname``: ``Dataset.map``, ``BUFFER_SIZE``, ``<imports>``, ``<module>``.
-    ``kind``: function | class | assign | imports | module. ``ranges``: line ranges (1-based,
-    inclusive). ``dump``: the AST text used to compare versions (computed on first use).
+    ``kind``: function | class | assign | imports | module; ``ranges``: 1-based, inclusive.
     """
 
     qualname: str
@@ -482,8 +461,7 @@ def _target_names(stmt: ast.stmt) -> list[str]:
 
 
 def index_symbols(tree: ast.Module) -> dict[str, Symbol]:
-    """Symbols of a module, by qualname (normalised or original tree alike). Cached on
-    the tree: do not mutate a tree after indexing it."""
+    """Symbols of a module by qualname, cached on the tree (do not mutate it afterwards)."""
     cached = getattr(tree, "_perfgate_symbols", None)
     if cached is not None:
         return cached
@@ -512,8 +490,7 @@ def index_symbols(tree: ast.Module) -> dict[str, Symbol]:
                 sym = out[name]
                 first = getattr(stmt.body[0], "lineno", 0) if stmt.body else 0
                 sym.ranges[-1] = (sym.ranges[-1][0], first - 1 if first else sym.ranges[-1][1])
-                for s in header.body:
-                    sym.ranges.append(_span(s))
+                sym.ranges += [_span(s) for s in header.body]
                 walk(stmt.body, name + ".", False)
             elif _target_names(stmt):
                 add(prefix + ",".join(_target_names(stmt)), "assign", stmt)
@@ -528,8 +505,7 @@ def index_symbols(tree: ast.Module) -> dict[str, Symbol]:
 
 
 def same_module(base: ast.Module, head: ast.Module) -> bool:
-    """True when two (normalised) modules are equal: same symbols in the same order, each
-    with the same AST."""
+    """True when two normalised modules have the same symbols in order, each with the same AST."""
     a, b = index_symbols(base), index_symbols(head)
     if [(k, s.kind) for k, s in a.items()] != [(k, s.kind) for k, s in b.items()]:
         return False
@@ -600,8 +576,7 @@ def _flatten(node: ast.AST, struct: list[str], idents: list[tuple[str, str]]) ->
 
 
 def defined_names(tree: ast.AST) -> set[str]:
-    """Names the module binds: definitions, arguments, assignment targets, stored
-    attributes, import aliases, exception and pattern names."""
+    """Names the module binds (definitions, arguments, targets, stored attributes, aliases)."""
     out: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
@@ -641,9 +616,7 @@ def public_definitions(tree: ast.Module) -> dict[str, str]:
 
 @dataclass
 class RenameMatch:
-    """A consistent rename: ``names`` old -> new (identifiers defined in the file),
-    ``imports`` (module, old, new) of names imported from other modules, ``modules``
-    old -> new module paths of ``from X import`` statements."""
+    """A consistent rename: ``names`` and ``modules`` old -> new; ``imports`` (module, old, new)."""
 
     names: dict[str, str] = field(default_factory=dict)
     imports: list[tuple[str, str, str]] = field(default_factory=list)
@@ -651,8 +624,7 @@ class RenameMatch:
 
 
 def match_rename(base: ast.Module, head: ast.Module) -> RenameMatch | None:
-    """The rename that turns ``base`` into ``head``, if the two differ only by a consistent,
-    one-to-one renaming; None otherwise. Both trees should be normalised."""
+    """The one-to-one rename turning normalised ``base`` into ``head``, or None."""
     s1: list[str] = []
     s2: list[str] = []
     i1: list[tuple[str, str]] = []
@@ -685,12 +657,8 @@ def match_rename(base: ast.Module, head: ast.Module) -> RenameMatch | None:
         if a not in defined:
             return None
         match.names[a] = b
-    for _pos, a, b in import_pairs:
-        for module in modules_of.get(a, ["?"]):
-            match.imports.append((module, a, b))
-    if not (match.names or match.imports or match.modules):
-        return None
-    return match
+    match.imports = [(m, a, b) for _pos, a, b in import_pairs for m in modules_of.get(a, ["?"])]
+    return match if match.names or match.imports or match.modules else None
 
 
 def _alias_modules(tree: ast.AST) -> dict[str, list[str]]:
@@ -708,8 +676,7 @@ def _alias_modules(tree: ast.AST) -> dict[str, list[str]]:
 
 @dataclass
 class RemovalMatch:
-    """Whole definitions removed and nothing else changed: ``defs`` qualname -> bound
-    names (to search for callers), ``imports`` names whose import was dropped."""
+    """Whole definitions removed (``defs`` qualname -> names) and dropped ``imports`` only."""
 
     defs: dict[str, list[str]] = field(default_factory=dict)
     imports: list[str] = field(default_factory=list)
@@ -718,17 +685,13 @@ class RemovalMatch:
 def _def_names(stmt: ast.stmt) -> list[str] | None:
     if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
         return [stmt.name]
-    names = _target_names(stmt)
-    return names or None
+    return _target_names(stmt) or None
 
 
 def match_removal(base: ast.Module, head: ast.Module) -> RemovalMatch | None:
-    """The definitions whose removal turns ``base`` into ``head`` (normalised trees), if
-    that is the only change; None otherwise."""
+    """The removals turning normalised ``base`` into ``head`` if that is all, else None."""
     out = RemovalMatch()
-    if not _subsequence(base.body, head.body, "", out):
-        return None
-    if not (out.defs or out.imports):
+    if not _subsequence(base.body, head.body, "", out) or not (out.defs or out.imports):
         return None
     still_used = {n.id for n in ast.walk(head) if isinstance(n, ast.Name)} | exported_names(head)
     if any(name in still_used for name in out.imports):
@@ -778,9 +741,7 @@ RESULT_CALL = ".result()"
 
 
 def code_names(nodes: list[ast.AST], lines: set[int]) -> list[str]:
-    """Identifiers written on ``lines`` inside ``nodes`` (names, attributes, definitions,
-    arguments, keywords, imports; never comments or strings), plus :data:`RESULT_CALL`
-    for each ``.result(...)`` call there."""
+    """Identifiers on ``lines`` inside ``nodes``, plus :data:`RESULT_CALL` per ``.result()``."""
     out: list[str] = []
     if not lines:
         return out
@@ -837,8 +798,7 @@ def iter_calls(node: ast.AST, attr: str) -> Iterator[ast.Call]:
 
 
 def literal_value(node: ast.AST | None) -> object:
-    """The value of a numeric/str constant expression (``64 * 1024**2``, ``1 << 20``), or
-    None when it is not one."""
+    """The value of a constant expression (``64 * 1024**2``, ``1 << 20``), or None."""
     ops = {
         ast.Add: lambda a, b: a + b,
         ast.Sub: lambda a, b: a - b,
@@ -861,3 +821,34 @@ def literal_value(node: ast.AST | None) -> object:
             except (ArithmeticError, ValueError, TypeError):
                 return None
     return None
+
+
+# ---------------------------------------------------------------------------- module paths
+
+
+def module_of(path: str) -> str | None:
+    """Dotted module of a Python path: ``lib/zephyr/src/zephyr/io/x.py`` -> ``zephyr.io.x``."""
+    if not path.endswith((".py", ".pyi")):
+        return None
+    rel = path.split("/src/", 1)[1] if "/src/" in path else path
+    parts = rel.rsplit(".", 1)[0].split("/")
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts) or None
+
+
+def resolve_import(module: str, file_path: str) -> str:
+    """Absolute module of ``from <module> import`` written in ``file_path``."""
+    level = len(module) - len(module.lstrip("."))
+    name = module.lstrip(".")
+    if level == 0:
+        return name
+    own = (module_of(file_path) or "").split(".")
+    package = own if file_path.endswith("__init__.py") else own[:-1]
+    base = package[: max(0, len(package) - (level - 1))]
+    return ".".join([*base, name] if name else base)
+
+
+def import_source(node: ast.ImportFrom, file_path: str) -> str:
+    """The module a ``from ... import`` in ``file_path`` imports from (relative ones resolved)."""
+    return resolve_import("." * node.level + (node.module or ""), file_path)

@@ -1,8 +1,6 @@
 """Who in the head tree still uses a name a module no longer defines.
 
-A textual search finds every line naming ``n``; :func:`users_of` keeps the lines that
-really use ``module.n``, by reading each Python file's imports (``docs/assessment.md``,
-"Callers rule"). Pure: texts in, ``path:line`` lists out.
+The callers rule: ``docs/assessment.md``. Pure: texts in, ``path:line`` lists out.
 """
 
 from __future__ import annotations
@@ -10,8 +8,9 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable, Iterable, Mapping
 
-from perfgate_lib.assess.astdiff import call_name, parse_or_none, receiver_text
-from perfgate_lib.assess.modpath import import_source, module_of
+from perfgate_lib.assess import astdiff
+from perfgate_lib.assess.astdiff import Symbol, import_source, module_of, parse_or_none
+from perfgate_lib.assess.scope import Category, classify
 
 HeadReader = Callable[[str], str | None]
 
@@ -41,8 +40,7 @@ def _from_imports(tree: ast.Module, path: str, module: str, name: str) -> set[st
 
 
 def module_bindings(tree: ast.Module) -> set[str]:
-    """Names bound at module level (definitions, assignments, imports), also under
-    module-level ``if``/``try`` blocks."""
+    """Names bound at module level, also under module-level ``if``/``try`` blocks."""
     out: set[str] = set()
     stack: list[ast.stmt] = list(tree.body)
     while stack:
@@ -65,8 +63,7 @@ def module_bindings(tree: ast.Module) -> set[str]:
 def python_uses(
     tree: ast.Module, path: str, module: str, name: str, defined: bool = False
 ) -> list[int]:
-    """Lines of one parsed Python file that use ``module.name``. ``defined``: the module
-    defines the name (a new definition), so its own reads of it count too."""
+    """Lines using ``module.name`` (``defined``: the module's own reads of it count too)."""
     lines: set[int] = set()
     aliases = _module_aliases(tree, path, module)
     own = module_of(path) == module
@@ -77,7 +74,7 @@ def python_uses(
             if source == module and any(a.name == name for a in node.names):
                 lines.add(node.lineno)
         elif isinstance(node, ast.Attribute) and node.attr == name:
-            if aliases and receiver_text(node.value) in aliases:
+            if aliases and astdiff.receiver_text(node.value) in aliases:
                 lines.add(node.lineno)
         elif (
             own
@@ -91,8 +88,7 @@ def python_uses(
 
 
 class HeadFiles:
-    """Head-tree files read at most once: their texts and ASTs (None when a file cannot be
-    read or parsed)."""
+    """Head-tree files read at most once: texts and ASTs (None when unreadable)."""
 
     def __init__(self, read_head: HeadReader) -> None:
         self._read_head = read_head
@@ -116,8 +112,7 @@ def hit_path(hit: str) -> str:
 
 
 def _text_uses(src: str, path: str, module: str, name: str) -> list[str]:
-    """``path:line`` of the lines of a non-Python file spelling ``module.name`` or
-    ``module:name`` (entry points, configuration)."""
+    """``path:line`` of a non-Python file's lines spelling ``module.name`` or ``module:name``."""
     return [
         f"{path}:{ln}"
         for ln, line in enumerate(src.splitlines(), 1)
@@ -143,10 +138,11 @@ def users_of(
     read_head: HeadReader,
     defined: bool = False,
 ) -> dict[tuple[str, str], list[str]]:
-    """``{(module, name): ["path:line", ...]}`` for names used in the head tree as
-    ``module.name``; ``hits`` are the textual ``path:line`` hits of each name. For removed
-    names (``defined`` false) a module's own bare reads count only if it no longer binds
-    the name; for new ones (``defined``) they count always."""
+    """``{(module, name): ["path:line"]}`` of uses in the head tree, from textual ``hits``.
+
+    A module's own bare reads count for a new name (``defined``), else only if it no
+    longer binds the name.
+    """
     head = HeadFiles(read_head)
     out: dict[tuple[str, str], list[str]] = {}
     for module, name in removed:
@@ -169,10 +165,6 @@ class _Escapes(Exception):
     """An instance of the class flows where its type is no longer known."""
 
 
-def _parents(tree: ast.AST) -> dict[int, ast.AST]:
-    return {id(c): p for p in ast.walk(tree) for c in ast.iter_child_nodes(p)}
-
-
 def _enclosing_function(node: ast.AST, parents: Mapping[int, ast.AST]) -> ast.AST | None:
     cur = parents.get(id(node))
     while cur is not None and not isinstance(cur, ast.FunctionDef | ast.AsyncFunctionDef):
@@ -180,17 +172,10 @@ def _enclosing_function(node: ast.AST, parents: Mapping[int, ast.AST]) -> ast.AS
     return cur
 
 
-def _class_names(tree: ast.Module, path: str, module: str, cls: str, own: bool) -> set[str]:
-    """Bare names bound to the class ``module.cls`` in one file: its own name in its own
-    module, and the names ``from module import cls [as x]`` binds."""
-    return ({cls} if own else set()) | _from_imports(tree, path, module, cls)
-
-
 def _check_other_routes(
     tree: ast.Module, path: str, module: str, cls: str, names: set[str]
 ) -> None:
-    """Raise :class:`_Escapes` when the class is reached another way: re-exported (imported
-    from another module), or named by a string or by a name not bound to it."""
+    """Raise :class:`_Escapes` when the class is re-exported or named another way."""
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and any(a.name == cls for a in node.names):
             if import_source(node, path) != module:
@@ -207,7 +192,7 @@ def _names_class(
     """A read of the class object: a bound bare name, or ``module.cls``."""
     if isinstance(node, ast.Name):
         return node.id in names and isinstance(node.ctx, ast.Load)
-    return node.attr == cls and receiver_text(node.value) in mod_aliases
+    return node.attr == cls and astdiff.receiver_text(node.value) in mod_aliases
 
 
 def _member_access(node: ast.AST, parents: Mapping[int, ast.AST]) -> tuple[str, int] | None:
@@ -219,16 +204,18 @@ def _member_access(node: ast.AST, parents: Mapping[int, ast.AST]) -> tuple[str, 
 
 
 def _local_accesses(
-    var: str, scope: ast.AST, parents: Mapping[int, ast.AST], path: str
+    var: str, scope: ast.AST, parents: Mapping[int, ast.AST], path: str, enter: bool = False
 ) -> list[tuple[str, int]]:
-    """Accesses ``var.member`` in one function; any other read of ``var`` escapes."""
+    """Accesses ``var.member`` in one function; any other read of ``var`` escapes (passed or
+    returned), but ``return self`` in ``__enter__`` (``enter``)."""
     out: list[tuple[str, int]] = []
     for n in ast.walk(scope):
         if isinstance(n, ast.Name) and n.id == var and isinstance(n.ctx, ast.Load):
             access = _member_access(n, parents)
-            if access is None:
+            if access is not None:
+                out.append(access)
+            elif not (enter and isinstance(parents.get(id(n)), ast.Return)):
                 raise _Escapes(f"{path}:{n.lineno}")
-            out.append(access)
     return out
 
 
@@ -244,8 +231,7 @@ def _bound_instance(holder: ast.AST | None) -> ast.expr | None:
 def _accesses_from_reference(
     node: ast.Name | ast.Attribute, parents: Mapping[int, ast.AST], path: str
 ) -> list[tuple[str, int]]:
-    """Accesses through one read of the class object: ``C.member``, ``C(...).member``, or
-    ``x.member`` on a local ``x`` holding ``C(...)``; any other use escapes."""
+    """Accesses through one read of the class: ``C.m``, ``C(...).m``, or ``x.m`` on a local."""
     access = _member_access(node, parents)
     if access is not None:
         return [access]  # C.member
@@ -272,25 +258,6 @@ def _receiver(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> str | None:
     return args[0].arg
 
 
-def _method_accesses(
-    fn: ast.FunctionDef | ast.AsyncFunctionDef, parents: Mapping[int, ast.AST], path: str
-) -> list[tuple[str, int]]:
-    """Accesses on ``self``/``cls`` in one method; passing or returning it escapes (except
-    ``return self`` in ``__enter__``)."""
-    me = _receiver(fn)
-    if me is None:
-        return []
-    out: list[tuple[str, int]] = []
-    for n in ast.walk(fn):
-        if isinstance(n, ast.Name) and n.id == me and isinstance(n.ctx, ast.Load):
-            access = _member_access(n, parents)
-            if access is not None:
-                out.append(access)
-            elif not (isinstance(parents.get(id(n)), ast.Return) and fn.name == "__enter__"):
-                raise _Escapes(f"{path}:{n.lineno}")  # self passed or returned
-    return out
-
-
 def _own_method_accesses(
     tree: ast.Module, cls: str, parents: Mapping[int, ast.AST], path: str
 ) -> list[tuple[str, int]]:
@@ -298,20 +265,20 @@ def _own_method_accesses(
     out: list[tuple[str, int]] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.ClassDef) and node.name == cls:
-            for fn in node.body:
-                if isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
-                    out += _method_accesses(fn, parents, path)
+            funcs = [f for f in node.body if isinstance(f, ast.FunctionDef | ast.AsyncFunctionDef)]
+            for fn in funcs:
+                me = _receiver(fn)
+                if me is not None:  # accesses on self/cls
+                    out += _local_accesses(me, fn, parents, path, fn.name == "__enter__")
     return out
 
 
 def _instance_accesses(
     tree: ast.Module, path: str, module: str, cls: str, own: bool
 ) -> list[tuple[str, int]]:
-    """``(attribute, line)`` of every access on an instance (or the class object) of
-    ``module.cls`` in one file; raises :class:`_Escapes` when an instance (or the class)
-    is used in a way that hides its type: passed, returned, stored, subclassed, tested."""
-    parents = _parents(tree)
-    names = _class_names(tree, path, module, cls, own)
+    """``(attribute, line)`` of accesses on instances of ``module.cls``, else :class:`_Escapes`."""
+    parents = {id(c): p for p in ast.walk(tree) for c in ast.iter_child_nodes(p)}
+    names = ({cls} if own else set()) | _from_imports(tree, path, module, cls)  # bound to it
     mod_aliases = _module_aliases(tree, path, module)
     _check_other_routes(tree, path, module, cls, names)
     out: list[tuple[str, int]] = []
@@ -334,11 +301,7 @@ def member_users(
     read_head: HeadReader,
     own_path: str,
 ) -> list[str] | None:
-    """Lines that may still use the removed member ``cls.member`` of ``module``, following
-    every instance of the class from where it is made (``docs/assessment.md``, "Callers
-    rule"). None when the type cannot be followed: then every textual hit may be a caller.
-    ``class_hits``/``member_hits``: textual ``path:line`` hits of the two names.
-    """
+    """Lines that may still use the removed ``cls.member`` of ``module``, or None if unknown."""
     files = {hit_path(h) for h in class_hits} | {own_path}
     found: list[str] = []
     for path in sorted(files):
@@ -364,8 +327,68 @@ def member_users(
         for node in ast.walk(tree):
             if (
                 isinstance(node, ast.Call)
-                and call_name(node.func) in _BY_STRING
+                and astdiff.call_name(node.func) in _BY_STRING
                 and any(isinstance(a, ast.Constant) and a.value == member for a in node.args)
             ):
                 found.append(f"{path}:{node.lineno}")
     return sorted(set(found))
+
+
+# ---------------------------------------------------------------------------- new and removed names
+
+
+def added_definitions(
+    base: ast.Module | None, head: ast.Module | None, moved: set[str]
+) -> dict[str, Symbol]:
+    """Definitions in ``head`` and not in ``base`` that did not move here."""
+    before = astdiff.definitions(base)
+    return {
+        q: s for q, s in astdiff.definitions(head).items() if q not in before and q not in moved
+    }
+
+
+def short_names(qualname: str) -> list[str]:
+    """The names a definition binds (``Cls.method`` -> ``method``; ``A,B`` -> both)."""
+    return qualname.rsplit(".", 1)[-1].split(",")
+
+
+def removed_names(base: ast.Module | None, head: ast.Module | None) -> set[str]:
+    """Module-level names ``base`` binds and ``head`` does not."""
+    if base is None:
+        return set()
+    return module_bindings(base) - (module_bindings(head) if head is not None else set())
+
+
+def _counts(hit: str, path: str, skip: list[tuple[int, int]]) -> bool:
+    """A hit is a caller unless in a test or in unused new code (or the definition)."""
+    where, _, line = hit.rpartition(":")
+    if classify(where) == Category.ZEPHYR_TESTS:
+        return False  # a test calling new code does not put it on a pipeline's path
+    return not (where == path and any(a <= int(line) <= b for a, b in skip))
+
+
+def unused_new(
+    added: Mapping[str, Symbol], refs: Mapping[str, list[str]], path: str
+) -> dict[str, str]:
+    """``{qualname: why}`` of new definitions nothing in the head tree refers to."""
+    out: dict[str, str] = {}
+    changed = True
+    while changed:
+        changed = False
+        skip = [astdiff.line_span(added[q].node) for q in out]
+        for q, sym in added.items():
+            if q in out:
+                continue
+            owner = q.rsplit(".", 1)[0] if "." in q else ""
+            if owner in out:
+                out[q] = f"member of the new, uncalled `{owner}`"
+                changed = True
+                continue
+            own = [*sym.ranges, astdiff.line_span(sym.node), *skip]
+            if not any(_counts(h, path, own) for n in short_names(q) for h in refs.get(n, [])):
+                out[q] = (
+                    "new code that nothing in the head tree calls or reads: it cannot "
+                    "change performance"
+                )
+                changed = True
+    return out

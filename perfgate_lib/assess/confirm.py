@@ -1,9 +1,6 @@
-"""Step 1a of the skill: the reviewer's reply to the assessment, and what it changes.
+"""Step 1a: the reviewer's reply to the assessment, and what it changes.
 
-Accepts ``go``, ``max_gate=<skip|1|2|3> [reason]`` and ``skip [reason]``; a fork's PR
-needs the word ``fork`` to run a gate. Anything else raises
-:class:`~perfgate_lib.errors.UsageError` listing the accepted replies. The syntax:
-``docs/assessment.md`` ("The reviewer's reply").
+The syntax: ``docs/assessment.md`` ("The reviewer's reply"); anything else is a UsageError.
 """
 
 from __future__ import annotations
@@ -72,8 +69,7 @@ def parse_reply(text: str) -> Reply:
 def apply_reply(
     assessment: Assessment, reply: Reply | str, *, reviewer: str | None = None
 ) -> Assessment:
-    """The confirmed assessment: ``max_gate`` set, an override recorded in the rationale,
-    ``confirmation`` filled. A fork PR needs ``fork`` in any reply that runs a gate."""
+    """The confirmed assessment; a fork PR needs ``fork`` in any reply that runs a gate."""
     r = parse_reply(reply) if isinstance(reply, str) else reply
     proposed = assessment.proposed_max_gate or assessment.max_gate
     gate = proposed if r.action == "go" else str(r.max_gate)

@@ -1,9 +1,6 @@
-"""Diff sources: what a pull request changed, and the text of a file at base and head.
+"""Diff sources: what a pull request changed, and each file's text at base and head.
 
-:class:`DiffSource` has three implementations giving the same :class:`ChangedFile` list:
-a local git checkout (``merge-base(base, head)...head``), a GitHub PR, and two folders
-``base/`` and ``head/``. :func:`patched_source` applies a unified diff to a base folder.
-The only place of the assessment doing git or GitHub I/O; the analysis is pure.
+A git checkout, a GitHub PR, two folders or a patch: the assessment's only git/GitHub I/O.
 """
 
 from __future__ import annotations
@@ -36,8 +33,7 @@ _DOC_SUFFIXES = (".md", ".rst", ".txt")
 
 @dataclass(frozen=True)
 class Hunk:
-    """One hunk of a unified diff. Line numbers are 1-based; ``removed`` are base lines,
-    ``added`` head lines."""
+    """One hunk of a unified diff (1-based lines: ``removed`` at base, ``added`` at head)."""
 
     base_start: int
     base_length: int
@@ -53,9 +49,7 @@ class Hunk:
 
 @dataclass(frozen=True)
 class ChangedFile:
-    """A file the diff touches. ``path`` is the head path (the base path for a deletion);
-    ``old_path`` the base path of a rename. ``patch`` is the unified diff body (None when
-    the source gives none: binary or very large files)."""
+    """A file the diff touches (``path`` at head, at base for a deletion; ``patch`` may be None)."""
 
     path: str
     status: Status
@@ -69,9 +63,7 @@ class ChangedFile:
     @property
     def base_path(self) -> str | None:
         """Where the file lives at base (None when added)."""
-        if self.status == "added":
-            return None
-        return self.old_path or self.path
+        return None if self.status == "added" else self.old_path or self.path
 
     @property
     def head_path(self) -> str | None:
@@ -80,11 +72,7 @@ class ChangedFile:
 
 
 class DiffSource(Protocol):
-    """What the assessment reads: changed files, texts at base and head, head references.
-
-    ``notes``: reviewer-facing caveats about how the diff was read (e.g. GitHub's compare
-    API failed, so base texts come from the base tip), added to the assessment's flags.
-    """
+    """What the assessment reads. ``notes``: caveats on how the diff was read, added as flags."""
 
     description: str
     base_sha: str
@@ -95,21 +83,15 @@ class DiffSource(Protocol):
 
     def files(self) -> list[ChangedFile]:
         """Every changed file (all pages), in a stable order."""
-        ...
 
     def read_text(self, path: str, side: Side) -> str | None:
         """The file's text at ``side`` (None when absent there or binary)."""
-        ...
 
     def prefetch(self, paths: Iterable[tuple[str, Side]]) -> None:
         """Optionally load many texts at once (a speed hint)."""
-        ...
 
     def find_references(self, names: Collection[str]) -> dict[str, list[str]] | None:
-        """Whole-word occurrences of ``names`` in the head tree's code files, as
-        ``{name: ["path:line", ...]}`` (names without hits omitted); None when the source
-        cannot search the head tree."""
-        ...
+        """Whole-word uses of ``names`` in head-tree code files; None when it cannot search."""
 
 
 # ---------------------------------------------------------------------------- patches
@@ -129,21 +111,13 @@ def parse_hunks(patch: str | None) -> tuple[Hunk, ...]:
     return tuple(h for pf in patched for h in _hunks_of(pf))
 
 
-def _line_numbers(numbers: Iterable[int | None]) -> tuple[int, ...]:
-    """Line numbers of a hunk's removed (base) or added (head) lines; unidiff types them
-    Optional, but a removed line always has a base number and an added one a head number."""
-    return tuple(n for n in numbers if n is not None)
-
-
 def _hunks_of(pf: unidiff.PatchedFile) -> list[Hunk]:
+    """The hunks of one parsed file (a removed or added line's number is never None)."""
     return [
         Hunk(
-            h.source_start,
-            h.source_length,
-            h.target_start,
-            h.target_length,
-            removed=_line_numbers(ln.source_line_no for ln in h if ln.is_removed),
-            added=_line_numbers(ln.target_line_no for ln in h if ln.is_added),
+            *(h.source_start, h.source_length, h.target_start, h.target_length),
+            removed=tuple(ln.source_line_no for ln in h if ln.is_removed),  # type: ignore[misc]
+            added=tuple(ln.target_line_no for ln in h if ln.is_added),  # type: ignore[misc]
         )
         for h in pf
     ]
@@ -166,10 +140,7 @@ def _decode(data: bytes | None) -> str | None:
 def _word_hits(
     names: Collection[str], items: Iterable[tuple[str, int, str]]
 ) -> dict[str, list[str]]:
-    """``{name: ["path:line"]}`` for lines (path, lineno, text) using a name as a word.
-
-    A line defining a function or class of that name is a definition, not a use.
-    """
+    """``{name: ["path:line"]}`` of lines using a name as a word (a def/class line is not)."""
     pats = {n: re.compile(rf"(?<![\w]){re.escape(n)}(?![\w])") for n in names}
     defs = {n: re.compile(rf"^\s*(async\s+def|def|class)\s+{re.escape(n)}\b") for n in names}
     hits: dict[str, list[str]] = {}
@@ -227,15 +198,10 @@ def _git_changed_file(
     pf = patches.get(path)
     if pf is None:
         return ChangedFile(path, status, old_path)
+    patch = "".join(str(h) for h in pf) or None  # no hunks: no patch
+    hunks = tuple(_hunks_of(pf))
     return ChangedFile(
-        path,
-        status,
-        old_path,
-        patch="".join(str(h) for h in pf) or None,  # no hunks: no patch
-        hunks=tuple(_hunks_of(pf)),
-        additions=pf.added,
-        deletions=pf.removed,
-        binary=bool(pf.is_binary_file),
+        path, status, old_path, patch, hunks, pf.added, pf.removed, bool(pf.is_binary_file)
     )
 
 
@@ -244,10 +210,7 @@ _STATUS = {"A": "added", "M": "modified", "D": "deleted", "R": "renamed", "T": "
 
 @dataclass
 class LocalGitDiffSource:
-    """A local git checkout: the diff ``merge-base(base, head)...head``.
-
-    ``base`` and ``head`` are any revisions git understands (branch, tag, SHA).
-    """
+    """A local git checkout: the diff ``merge-base(base, head)...head`` (any revisions)."""
 
     checkout: str | os.PathLike[str]
     base: str
@@ -332,8 +295,7 @@ class LocalGitDiffSource:
         return sorted(out, key=lambda f: f.path)
 
     def prefetch(self, paths: Iterable[tuple[str, Side]]) -> None:
-        """Read many blobs with one ``git cat-file --batch`` (a name with a line break,
-        which that protocol cannot carry, one by one)."""
+        """Read blobs with one ``git cat-file --batch`` (names with a line break one by one)."""
         sha = {"base": self.base_sha, "head": self.head_sha}
         todo = [(p, s) for p, s in paths if (p, s) not in self._texts]
         for path, side in [key for key in todo if "\n" in key[0]]:
@@ -367,10 +329,9 @@ class LocalGitDiffSource:
     def find_references(self, names: Collection[str]) -> dict[str, list[str]] | None:
         if not names:
             return {}
-        args = ["grep", "-n", "-I", "-w", "-F"]
-        for name in sorted(names):
-            args += ["-e", name]
-        args += [self.head_sha, "--", "."] + [f":!*{s}" for s in _DOC_SUFFIXES]
+        patterns = [arg for name in sorted(names) for arg in ("-e", name)]
+        excluded = [f":!*{s}" for s in _DOC_SUFFIXES]
+        args = ["grep", "-n", "-I", "-w", "-F", *patterns, self.head_sha, "--", ".", *excluded]
         try:
             out = _git(Path(self.checkout), *args).decode("utf-8", errors="replace")
         except _GitFailed as exc:
@@ -378,13 +339,8 @@ class LocalGitDiffSource:
                 return {}
             raise PerfgateError(f"git grep failed in {self.checkout}: {exc.stderr}") from exc
         prefix = f"{self.head_sha}:"
-        items = []
-        for line in out.splitlines():
-            rest = line.removeprefix(prefix)
-            m = re.match(r"(.*?):(\d+):(.*)", rest)
-            if m:
-                items.append((m.group(1), int(m.group(2)), m.group(3)))
-        return _word_hits(names, items)
+        found = (re.match(r"(.*?):(\d+):(.*)", ln.removeprefix(prefix)) for ln in out.splitlines())
+        return _word_hits(names, [(m[1], int(m[2]), m[3]) for m in found if m])
 
 
 # ---------------------------------------------------------------------------- directories
@@ -396,8 +352,7 @@ def _skipped(parts: tuple[str, ...]) -> bool:
 
 
 def tree_files(root: str | os.PathLike[str]) -> dict[str, Path]:
-    """``{posix path relative to root: file}`` of a source tree, sorted, without caches and
-    hidden folders."""
+    """``{posix relative path: file}`` of a source tree, sorted, no caches or hidden folders."""
     root = Path(root)
     return {
         p.relative_to(root).as_posix(): p
@@ -442,17 +397,8 @@ class DirectoryDiffSource:
             binary = (a is not None and ta is None) or (b is not None and tb is None)
             patch = None if binary else text_patch(ta, tb, path)
             hunks = parse_hunks(patch)
-            out.append(
-                ChangedFile(
-                    path=path,
-                    status=status,
-                    patch=patch,
-                    hunks=hunks,
-                    additions=sum(len(h.added) for h in hunks),
-                    deletions=sum(len(h.removed) for h in hunks),
-                    binary=binary,
-                )
-            )
+            added, removed = sum(len(h.added) for h in hunks), sum(len(h.removed) for h in hunks)
+            out.append(ChangedFile(path, status, None, patch, hunks, added, removed, binary))
         return out
 
     def prefetch(self, paths: Iterable[tuple[str, Side]]) -> None:
@@ -489,11 +435,7 @@ _PATCH_GIT_ENV = {
 def patched_source(
     base_dir: str | os.PathLike[str], patch_file: str | os.PathLike[str]
 ) -> LocalGitDiffSource:
-    """The diff a unified ``patch_file`` makes to the tree in ``base_dir``.
-
-    Commits the base tree in a throwaway git repository, applies the patch with
-    ``git apply`` and commits the head; the repository lives as long as the source.
-    """
+    """The diff ``patch_file`` makes to ``base_dir``, in a git repository living with the source."""
     base_dir, patch_file = Path(base_dir), Path(patch_file)
     if not base_dir.is_dir():
         raise UsageError(f"base folder {base_dir}: no such directory")
@@ -534,25 +476,12 @@ def patched_source(
 
 # ---------------------------------------------------------------------------- GitHub
 
-_GH_STATUS = {
-    "added": "added",
-    "removed": "deleted",
-    "modified": "modified",
-    "renamed": "renamed",
-    "copied": "added",
-    "changed": "modified",
-    "unchanged": "modified",
-}
+# Any other status (modified, changed, unchanged) reads as "modified".
+_GH_STATUS = {"added": "added", "removed": "deleted", "renamed": "renamed", "copied": "added"}
 
 
 class GitHubDiffSource:
-    """A pull request read through PyGithub (:class:`perfgate_lib.io.github.GitHubClient`).
-
-    Files come from every page of ``pulls/N/files``; texts from the contents endpoint at
-    the merge base (GitHub's compare API, as ``pulls/N/files`` diffs from it) and the head
-    SHA. When compare fails the base tip stands in and :attr:`notes` says so.
-    ``is_fork`` is true when the head lives in another repository (or a deleted one).
-    """
+    """A pull request read through PyGithub, texts at the merge base (or, with a note, base tip)."""
 
     def __init__(self, pr: int, repo: str = DEFAULT_REPO, *, client: Any = None) -> None:
         from perfgate_lib.io.github import GitHubClient, GitHubSettings
@@ -604,22 +533,12 @@ class GitHubDiffSource:
             for f in self.client.pull_files(self.pr):
                 if len(out) == most:  # stop paging at once
                     check("diff_max_files", most + 1, self.description, "changed files: over")
+                status: Any = _GH_STATUS.get(f.status, "modified")
+                old_path = f.previous_filename if status == "renamed" else None
                 patch = f.patch
-                hunks = parse_hunks(patch)
-                status = _GH_STATUS.get(f.status, "modified")
-                out.append(
-                    ChangedFile(
-                        path=f.filename,
-                        status=status,  # type: ignore[arg-type]
-                        old_path=f.previous_filename if status == "renamed" else None,
-                        patch=patch,
-                        hunks=hunks,
-                        additions=f.additions,
-                        deletions=f.deletions,
-                        # No patch means binary, huge or a pure rename: texts tell.
-                        binary=False,
-                    )
-                )
+                # No patch means binary, huge or a pure rename (binary False): texts tell.
+                hunks, adds, dels = parse_hunks(patch), f.additions, f.deletions
+                out.append(ChangedFile(f.filename, status, old_path, patch, hunks, adds, dels))
             self._files = sorted(out, key=lambda f: f.path)
         return self._files
 
@@ -645,9 +564,7 @@ class GitHubDiffSource:
                 self.pr,
             )
             data = self.client.download(
-                url,
-                "downloading the head tarball",
-                max_bytes=load_limits().artifact_max_bytes,
+                url, "downloading the head tarball", max_bytes=load_limits().artifact_max_bytes
             )
         except GitHubError:
             return None
@@ -679,13 +596,7 @@ def open_source(
     head: str | None = None,
     client: Any = None,
 ) -> DiffSource:
-    """The diff source the arguments name: a PR, or a checkout with base and head.
-
-    A ``checkout`` folder that is not itself a git repository's top may instead hold a
-    base tree and, as ``head``, a sub-folder (two trees: :class:`DirectoryDiffSource`) or a
-    unified diff file applied to the base (:func:`patched_source`; the bundled example:
-    ``--checkout parameters/examples/assess --base base --head pr.patch``).
-    """
+    """The diff source the arguments name: a PR, a git checkout, two folders or a patch."""
     if pr:
         if checkout:
             raise UsageError("give either --pr or --checkout/--base/--head, not both")

@@ -1,8 +1,6 @@
 """Questions 2-5 for one non-trivial Python file: shuffle, memory, CPU, design.
 
-Answers come from the file's role and the code on the changed lines; each yes carries
-evidence (symbol, lines, hunk, reason). What is read: ``docs/assessment.md``. Pure: ASTs
-and texts in, evidence out.
+The rules (hot-path rule: :class:`Heat`): ``docs/assessment.md``. Pure: ASTs in, evidence out.
 """
 
 from __future__ import annotations
@@ -11,26 +9,13 @@ import ast
 import posixpath
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from perfgate_lib.assess.astdiff import (
-    RESULT_CALL,
-    Symbol,
-    code_names,
-    dump,
-    exported_names,
-    identifier_parts,
-    index_symbols,
-    iter_calls,
-    literal_value,
-    param_names,
-    symbol_at,
-    words,
-)
+from perfgate_lib.assess import astdiff
+from perfgate_lib.assess.astdiff import RESULT_CALL, Symbol, dump, identifier_parts, words
 from perfgate_lib.assess.diffsource import Hunk
-from perfgate_lib.assess.heat import Heat, heat_from_callers, heat_from_tree_callers, heat_of
 
 IMPACT_QUESTIONS = ("shuffle", "memory", "cpu", "design")
 MAX_EVIDENCE = 8
@@ -38,8 +23,7 @@ MAX_EVIDENCE = 8
 
 @dataclass(frozen=True)
 class WordRule:
-    """A yes for ``question`` when a changed code token has a part in ``words`` (or
-    starting with one of ``stems``)."""
+    """A yes for ``question`` when a changed token has a part in ``words`` or ``stems``."""
 
     question: str
     reason: str
@@ -152,6 +136,10 @@ def roles_of(path: str) -> list[Role]:
     return [r for r in ROLES if r.pattern.search(rel)]
 
 
+def _is_executor(path: str) -> bool:
+    return any("executor" in r.what for r in roles_of(path))
+
+
 def is_public_api_file(path: str) -> bool:
     """dataset.py (the Dataset API) and package ``__init__.py`` files (exports)."""
     return posixpath.basename(path) in ("dataset.py", "__init__.py")
@@ -167,11 +155,8 @@ class SideInfo:
 
     @classmethod
     def build(cls, tree: ast.Module | None, lines: Iterable[int]) -> SideInfo:
-        return cls(
-            tree=tree,
-            symbols=index_symbols(tree) if tree is not None else {},
-            changed_lines=frozenset(lines),
-        )
+        symbols = astdiff.index_symbols(tree) if tree is not None else {}
+        return cls(tree, symbols, frozenset(lines))
 
 
 @dataclass
@@ -197,7 +182,8 @@ def _lines_of(sym: Symbol | None, info: SideInfo, qualname: str) -> list[int]:
     return [
         ln
         for ln in sorted(info.changed_lines)
-        if any(a <= ln <= b for a, b in sym.ranges) and symbol_at(info.symbols, ln) == qualname
+        if any(a <= ln <= b for a, b in sym.ranges)
+        and astdiff.symbol_at(info.symbols, ln) == qualname
     ]
 
 
@@ -281,7 +267,7 @@ def _fmt_value(v: object) -> str:
 def _constant_change(qualname: str, base: Symbol | None, head: Symbol | None) -> str | None:
     def value(sym: Symbol | None) -> object:
         node = sym.node if sym else None
-        return literal_value(getattr(node, "value", None)) if node is not None else None
+        return astdiff.literal_value(getattr(node, "value", None)) if node is not None else None
 
     a, b = value(base), value(head)
     if a is None and b is None:
@@ -316,17 +302,12 @@ class FileContext:
     @cached_property
     def exported(self) -> set[str]:
         """Names in ``__all__`` on either side."""
-        return exported_names(self.head.tree) | exported_names(self.base.tree)
-
-    @cached_property
-    def execution_file(self) -> bool:
-        return any("executor" in r.what for r in roles_of(self.path))
+        return astdiff.exported_names(self.head.tree) | astdiff.exported_names(self.base.tree)
 
 
 @dataclass(frozen=True)
 class _SymbolChange:
-    """One changed symbol: both versions (None where it does not exist), its changed lines
-    on each side and where it is, for the evidence."""
+    """One changed symbol: both versions, changed lines per side, and where it is."""
 
     qn: str
     kind: str
@@ -369,8 +350,7 @@ def _symbol_change(qn: str, ctx: FileContext) -> _SymbolChange:
 
 
 def _symbol_heat(c: _SymbolChange, ctx: FileContext) -> Heat:
-    """How often the changed lines run; for a function of unknown heat, from its callers
-    (in this module, then in every head-tree file naming it)."""
+    """How often the changed lines run (for an unknown function, from its callers)."""
     heat = _combined_heat(c.qn, c.kind, (c.bnode, c.bl), (c.hnode, c.hl))
     if heat.level != "unknown" or c.kind != "function" or ctx.refs is None:
         return heat
@@ -383,8 +363,7 @@ def _symbol_heat(c: _SymbolChange, ctx: FileContext) -> Heat:
 
 
 def _note_heat(impact: Impact, c: _SymbolChange, heat: Heat) -> bool:
-    """Note a cold or once-per-stream change; True when the change is code that still
-    runs at an unknown or hot rate (removed code no longer runs: only its callers matter)."""
+    """Note a cold or per-stream change; True when changed code still runs, hot or unknown."""
     if heat.cold:
         impact.notes.append(f"{c.where}: cold path ({heat.why})")
     elif heat.level == "stream":
@@ -395,8 +374,7 @@ def _note_heat(impact: Impact, c: _SymbolChange, heat: Heat) -> bool:
 
 
 def _local_names(c: _SymbolChange) -> set[str]:
-    """Names whose change is not behaviour: locals; a new definition's own name and
-    parameters; parameters of a function whose signature did not change."""
+    """Locals, a new definition's own names, and unchanged parameters: not behaviour."""
     local = _locals(c.hnode) | _locals(c.bnode)  # a local's name is not behaviour
     if c.bsym is None:  # new code: its own name and parameters are only names
         local |= _own_names(c.hnode)
@@ -406,8 +384,8 @@ def _local_names(c: _SymbolChange) -> set[str]:
 
 
 def _tokens(c: _SymbolChange, new_functions: frozenset[str]) -> _Tokens:
-    head = code_names(c.hsym.nodes if c.hsym else [], set(c.hl))
-    base = code_names(c.bsym.nodes if c.bsym else [], set(c.bl))
+    head = astdiff.code_names(c.hsym.nodes if c.hsym else [], set(c.hl))
+    base = astdiff.code_names(c.bsym.nodes if c.bsym else [], set(c.bl))
     raw = _changed_tokens(head, base)
     local = _local_names(c)
     names = [t for t in raw if t not in local]
@@ -441,14 +419,12 @@ def _constant_rules(impact: Impact, where: str, constant: str, name_parts: set[s
         impact.add("memory", f"{where}: size/limit constant changed — {constant}")
     if not matched and not name_parts & SIZE_PARTS:
         impact.add(
-            "cpu",
-            f"{where}: tuning constant changed (effect unknown, answering yes) — {constant}",
+            "cpu", f"{where}: tuning constant changed (effect unknown, answering yes) — {constant}"
         )
 
 
 def _word_rules(impact: Impact, c: _SymbolChange, heat: Heat, tokens: _Tokens) -> None:
-    """Word rules on the tokens the change adds or drops. The symbol's own name is a
-    clue only for a hot change, or when no token changed (an operator or literal)."""
+    """Word rules on added/dropped tokens (the own name only when hot or no token changed)."""
     named = tokens.name_parts if heat.level == "hot" or not tokens.raw else set()
     if c.bsym is None:  # a new definition's name says nothing its body does not
         named = set()
@@ -459,8 +435,7 @@ def _word_rules(impact: Impact, c: _SymbolChange, heat: Heat, tokens: _Tokens) -
 
 
 def _value_rules(impact: Impact, c: _SymbolChange, heat: Heat, tokens: _Tokens) -> None:
-    """A changed constant is judged by its name and values; other changed code (not on
-    a cold path) by the words it adds or drops."""
+    """A changed constant by its name and values; other code (not cold) by its words."""
     constant = _constant_change(c.qn, c.bsym, c.hsym) if c.kind == "assign" else None
     if constant and not c.qn.startswith("__"):
         _constant_rules(impact, c.where, constant, tokens.name_parts)
@@ -471,19 +446,13 @@ def _value_rules(impact: Impact, c: _SymbolChange, heat: Heat, tokens: _Tokens) 
 def _result_call_rule(impact: Impact, c: _SymbolChange, tokens: _Tokens) -> None:
     """.result() calls: blocking order of futures and actor calls."""
     bnode, hnode = c.bnode, c.hnode
-    nb = sum(1 for _ in iter_calls(bnode, "result")) if bnode is not None else 0
-    nh = sum(1 for _ in iter_calls(hnode, "result")) if hnode is not None else 0
+    nb = sum(1 for _ in astdiff.iter_calls(bnode, "result")) if bnode is not None else 0
+    nh = sum(1 for _ in astdiff.iter_calls(hnode, "result")) if hnode is not None else 0
     if RESULT_CALL in tokens.every or (nb != nh and (bnode is not None and hnode is not None)):
         counts = f" ({nb} → {nh} calls in the symbol)" if nb != nh else ""
         impact.add(
             "design", f"{c.where}: changed .result() call (ordering/blocking of futures){counts}"
         )
-
-
-def _hot_path_rule(impact: Impact, c: _SymbolChange, heat: Heat) -> None:
-    """Hot paths: changed code inside a per-item loop or comprehension."""
-    if heat.level == "hot":
-        impact.add("cpu", f"{c.where}: changed code on a hot path ({heat.why})")
 
 
 def _error_classification_rule(impact: Impact, c: _SymbolChange) -> None:
@@ -495,10 +464,7 @@ def _error_classification_rule(impact: Impact, c: _SymbolChange) -> None:
         impact.add("design", f"{c.where}: changed except clauses (error classification)")
     raised = {n for n in _raised(bnode) ^ _raised(hnode) if CLASSIFY_RAISE.search(n)}
     if raised:
-        impact.add(
-            "design",
-            f"{c.where}: changed raised error types ({', '.join(sorted(raised))})",
-        )
+        impact.add("design", f"{c.where}: changed raised error types ({', '.join(sorted(raised))})")
 
 
 def _public_api_rule(impact: Impact, c: _SymbolChange, ctx: FileContext) -> None:
@@ -512,10 +478,9 @@ def _public_api_rule(impact: Impact, c: _SymbolChange, ctx: FileContext) -> None
 
 
 def _protocol_rule(impact: Impact, c: _SymbolChange, ctx: FileContext) -> None:
-    """Actor protocol: a method of an actor-like class (or of the executor) added,
-    removed, or with a new signature."""
+    """Actor protocol: an actor or executor method added, removed or re-signed."""
     owner = c.qn.split(".")[0] if "." in c.qn else ""
-    protocol = bool(owner) and bool(ACTOR_CLASS.search(owner) or ctx.execution_file)
+    protocol = bool(owner) and bool(ACTOR_CLASS.search(owner) or _is_executor(ctx.path))
     if not (c.kind == "function" and protocol):
         return
     if c.bsym is not None and c.hsym is not None and _signature(c.bnode) == _signature(c.hnode):
@@ -524,23 +489,16 @@ def _protocol_rule(impact: Impact, c: _SymbolChange, ctx: FileContext) -> None:
     impact.add("design", f"{c.where}: actor/executor protocol method {what}")
 
 
-def _unused_symbol(impact: Impact, c: _SymbolChange, ctx: FileContext) -> None:
-    """A new symbol nothing calls: it cannot change performance, only the public API."""
-    impact.notes.append(f"{c.where}: {ctx.unused[c.qn]}")
-    if c.kind in ("function", "class") and _is_api(c.qn, ctx.path, ctx.exported):
-        _api_change(impact, c.qn, c.where, c.bsym, c.hsym)
-
-
 def _analyse_symbol(impact: Impact, c: _SymbolChange, ctx: FileContext) -> bool:
-    """Questions 2-5 for one changed symbol; True when its changed code still runs at an
-    unknown or hot rate (then the file's role answers too)."""
+    """Questions 2-5 for one symbol; True when its code still runs hot or unknown."""
     heat = _symbol_heat(c, ctx)
     runs = _note_heat(impact, c, heat)
     tokens = _tokens(c, ctx.new_functions)
     _error_path_rule(impact, c, heat, tokens)
     _value_rules(impact, c, heat, tokens)
     _result_call_rule(impact, c, tokens)
-    _hot_path_rule(impact, c, heat)
+    if heat.level == "hot":  # changed code inside a per-item loop or comprehension
+        impact.add("cpu", f"{c.where}: changed code on a hot path ({heat.why})")
     _error_classification_rule(impact, c)
     _public_api_rule(impact, c, ctx)
     _protocol_rule(impact, c, ctx)
@@ -558,33 +516,24 @@ def _role_rule(impact: Impact, path: str) -> None:
             )
 
 
-def _cap_evidence(impact: Impact) -> None:
-    """At most :data:`MAX_EVIDENCE` items per question, then how many more."""
-    for q in IMPACT_QUESTIONS:
-        if len(impact.yes[q]) > MAX_EVIDENCE:
-            extra = len(impact.yes[q]) - MAX_EVIDENCE
-            impact.yes[q] = impact.yes[q][:MAX_EVIDENCE] + [f"… and {extra} more"]
-
-
 def analyse(ctx: FileContext, changed: list[str]) -> Impact:
-    """Questions 2-5 for the changed symbols (qualnames) of one file.
-
-    Changes on cold paths (:mod:`perfgate_lib.assess.heat`) answer shuffle/memory/CPU from what
-    they change (constants, .result() calls, error classification), not from the words
-    or the file's role.
-    """
+    """Questions 2-5 for the changed symbols (qualnames) of one file."""
     impact = Impact()
     code_changed = False
     for qn in changed:
         c = _symbol_change(qn, ctx)
-        if qn in ctx.unused:
-            _unused_symbol(impact, c, ctx)
-            continue
-        if _analyse_symbol(impact, c, ctx):
+        if qn in ctx.unused:  # nothing calls it: it cannot change performance, only the API
+            impact.notes.append(f"{c.where}: {ctx.unused[qn]}")
+            if c.kind in ("function", "class") and _is_api(qn, ctx.path, ctx.exported):
+                _api_change(impact, qn, c.where, c.bsym, c.hsym)
+        elif _analyse_symbol(impact, c, ctx):
             code_changed = True
     if code_changed:
         _role_rule(impact, ctx.path)
-    _cap_evidence(impact)
+    for q in IMPACT_QUESTIONS:  # at most MAX_EVIDENCE items, then how many more
+        if len(impact.yes[q]) > MAX_EVIDENCE:
+            extra = len(impact.yes[q]) - MAX_EVIDENCE
+            impact.yes[q] = impact.yes[q][:MAX_EVIDENCE] + [f"… and {extra} more"]
     return impact
 
 
@@ -604,8 +553,7 @@ def _heat_across_files(
     head: SideInfo,
     read_tree: Callable[[str], ast.Module | None],
 ) -> Heat | None:
-    """How often a top-level function runs, from its call sites in every head-tree file
-    naming it (None when any such file cannot be read or a mention is not a plain call)."""
+    """Heat of a top-level function from its call sites in every head-tree file naming it."""
     if head.tree is None:
         return None
     by_file: dict[str, set[int]] = {}
@@ -619,7 +567,7 @@ def _heat_across_files(
         tree = head.tree if p == path else read_tree(p)
         if tree is None:
             return None
-        symbols = head.symbols if p == path else index_symbols(tree)
+        symbols = head.symbols if p == path else astdiff.index_symbols(tree)
         files.append((p, tree, dict(symbols), lines))
     return heat_from_tree_callers(files, qn, path)
 
@@ -634,11 +582,7 @@ def _combined_heat(
     sides = [heat_of(node, qn, kind, lines) for node, lines in (base, head) if lines]
     if not sides:
         return heat_of(None, qn, kind, [])
-    for level in ("hot", "unknown"):
-        for h in sides:
-            if h.level == level:
-                return h
-    return sides[0]
+    return next((h for level in ("hot", "unknown") for h in sides if h.level == level), sides[0])
 
 
 def _locals(node: ast.AST | None) -> set[str]:
@@ -664,12 +608,11 @@ def _own_names(node: ast.AST | None) -> set[str]:
     """A new function's own name and parameters (callers name them, in their own code)."""
     if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
         return set()
-    return {node.name, *param_names(node.args)}
+    return {node.name, *astdiff.param_names(node.args)}
 
 
 def _changed_tokens(head: list[str], base: list[str]) -> list[str]:
-    """Tokens the change adds or drops: a name on both sides' changed lines as often is
-    only re-wrapped code, not new behaviour."""
+    """Tokens the change adds or drops (a name as often on both sides is only re-wrapped)."""
     h, b = (
         Counter(t for t in head if t != RESULT_CALL),
         Counter(t for t in base if t != RESULT_CALL),
@@ -688,3 +631,228 @@ def _api_change(
         impact.add("design", f"{where}: public API `{qn}` signature changed")
     elif bsym.kind == "class":
         impact.add("design", f"{where}: public class `{qn}` definition changed")
+
+
+# ---------------------------------------------------------------------------- heat
+
+ONCE_PER_OBJECT = words(
+    "__init__ __post_init__ __new__ __init_subclass__ __repr__ __str__ __enter__ __exit__ "
+    "__aenter__ __aexit__ __del__ close"
+)
+_LOOPS = (ast.For, ast.AsyncFor, ast.While)
+# What a loop iterates when it runs once per stage, per shard or per input file (plan and
+# setup metadata), not per item: the last name of the iterable, singular or plural.
+PER_STAGE = words(
+    "column columns col cols field fields file files path paths shard shards op ops "
+    "operation operations stage stages worker workers task tasks spec specs option options "
+    "arg args kwarg kwargs name names attempt attempts"
+)
+_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+
+
+@dataclass(frozen=True)
+class Heat:
+    """``level`` is ``hot``, ``unknown``, ``stream`` or ``cold``; ``why`` says where."""
+
+    level: str
+    why: str
+
+    @property
+    def cold(self) -> bool:
+        return self.level == "cold"
+
+
+def _span(node: ast.AST) -> range:
+    start, end = astdiff.line_span(node)
+    return range(start, end + 1)
+
+
+def _regions(root: ast.AST) -> tuple[set[int], dict[int, str]]:
+    """Lines in cold regions of ``root``, and hot lines with the loop that makes them hot."""
+    cold: set[int] = set()
+    hot: dict[int, str] = {}
+    for node in ast.walk(root):
+        if isinstance(node, ast.ExceptHandler | ast.Raise) or (
+            isinstance(node, ast.Call) and astdiff.is_log_call(node)
+        ):
+            cold.update(_span(node))
+        elif isinstance(node, _LOOPS):
+            if _per_stage(node.iter if isinstance(node, ast.For | ast.AsyncFor) else None):
+                continue  # once per file, column, operation or shard: not per item
+            # A for loop's iterable is evaluated once; a while loop's test every round.
+            body_lines = {ln for stmt in node.body for ln in _span(stmt)}
+            if isinstance(node, ast.While):
+                body_lines |= set(_span(node.test))
+            kind = "while" if isinstance(node, ast.While) else "for"
+            for ln in body_lines:
+                hot.setdefault(ln, f"{kind} loop at L{node.lineno}")
+        elif isinstance(node, _COMPREHENSIONS):
+            if all(_per_stage(g.iter) for g in node.generators):
+                continue
+            for ln in _span(node):
+                hot.setdefault(ln, f"comprehension at L{node.lineno}")
+    return cold, hot
+
+
+def heat_of(node: ast.AST | None, qualname: str, kind: str, lines: Iterable[int]) -> Heat:
+    """How hot the changed ``lines`` of one symbol (``kind`` as in :class:`Symbol`) are."""
+    lines = set(lines)
+    short = qualname.rsplit(".", 1)[-1]
+    if kind in ("module", "imports"):
+        return Heat("cold", "module level: runs once, at import")
+    if kind == "function" and short in ONCE_PER_OBJECT:
+        return Heat("cold", f"`{short}` runs once per object")
+    if node is None or not lines or kind != "function":
+        return Heat("unknown", "")
+    cold, hot = _regions(node)
+    if lines <= cold:
+        return Heat("cold", "only on the error path or in logging (except/raise/log calls)")
+    hot_lines = sorted(ln for ln in lines - cold if ln in hot)
+    if hot_lines:
+        return Heat("hot", f"per item: inside the {hot[hot_lines[0]]}")
+    if _is_generator(node):
+        return Heat("stream", "once per stream: a generator's code outside its loops")
+    return Heat("unknown", "straight-line code: runs once per call")
+
+
+def _is_generator(fn: ast.AST) -> bool:
+    """A function that yields (its own body, not nested functions)."""
+    stack = list(ast.iter_child_nodes(fn))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Yield | ast.YieldFrom):
+            return True
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            stack.extend(ast.iter_child_nodes(node))
+    return False
+
+
+def _calls_to(tree: ast.Module, qualname: str) -> tuple[list[int], bool]:
+    """Lines calling ``qualname`` in its module, and whether it is also used another way."""
+    owner, _, name = qualname.rpartition(".")
+    receivers = {"self", "cls", owner} if owner else set()
+    calls: list[int] = []
+    called: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            func = node.func
+            direct = not owner and isinstance(func, ast.Name) and func.id == name
+            method = (
+                owner
+                and isinstance(func, ast.Attribute)
+                and func.attr == name
+                and isinstance(func.value, ast.Name)
+                and func.value.id in receivers
+            )
+            if direct or method:
+                calls.append(node.lineno)
+                called.add(id(func))
+    other = any(
+        id(n) not in called
+        and (
+            (not owner and isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load))
+            or (owner and isinstance(n, ast.Attribute) and n.attr == name)
+        )
+        for n in ast.walk(tree)
+    )
+    return calls, other
+
+
+def _caller_level(
+    symbols: Mapping[str, Symbol], line: int, qualname: str
+) -> tuple[str, str] | None:
+    """(caller, "cold" | "stream") of the call at ``line``; None when it may be hot."""
+    caller = astdiff.symbol_at(symbols, line)
+    if not caller:
+        return None
+    sym = symbols.get(caller)
+    if sym is None or caller == qualname:
+        return None
+    heat = heat_of(sym.node, caller, sym.kind, [line])
+    return (caller, heat.level) if heat.level in ("cold", "stream") else None
+
+
+def heat_from_callers(
+    tree: ast.Module | None, symbols: Mapping[str, Symbol], qualname: str, called_elsewhere: bool
+) -> Heat | None:
+    """Cold when every call in its module sits on a cold path and no other module names it."""
+
+    if tree is None or called_elsewhere:
+        return None
+    calls, other = _calls_to(tree, qualname)
+    if not calls or other:
+        return None
+    return _callers_heat([(symbols, line, "") for line in calls], qualname)
+
+
+def _per_stage(iterable: ast.expr | None) -> bool:
+    """A loop over per-stage metadata (``spec.columns``, ``files``, ``range(num_shards)``)."""
+    if iterable is None:
+        return False
+    if isinstance(iterable, ast.Call) and isinstance(iterable.func, ast.Name):
+        if (
+            iterable.func.id in ("enumerate", "sorted", "reversed", "list", "tuple")
+            and iterable.args
+        ):
+            return _per_stage(iterable.args[0])
+        if iterable.func.id == "range" and iterable.args:
+            return _per_stage(iterable.args[-1])
+        return False
+    if isinstance(iterable, ast.Attribute):
+        name = iterable.attr
+    elif isinstance(iterable, ast.Name):
+        name = iterable.id
+    else:
+        return False
+    parts = identifier_parts(name)
+    return bool(parts) and parts[-1] in PER_STAGE
+
+
+def heat_from_tree_callers(
+    files: Sequence[tuple[str, ast.Module, Mapping[str, Symbol], set[int]]],
+    qualname: str,
+    own_path: str,
+) -> Heat | None:
+    """:func:`heat_from_callers` over ``(path, tree, symbols, mention lines)`` of every file."""
+
+    if "." in qualname:
+        return None
+    sites: list[tuple[Mapping[str, Symbol], int, str]] = []
+    for path, tree, symbols, mentions in files:
+        calls, other = _calls_to(tree, qualname)
+        if other:
+            return None
+        explained = set(calls)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import | ast.ImportFrom) and any(
+                (a.asname or a.name).split(".")[-1] == qualname for a in node.names
+            ):
+                explained.update(_span(node))
+            elif (
+                path == own_path
+                and isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+                and node.name == qualname
+            ):
+                explained.add(node.lineno)
+        if mentions - explained:
+            return None
+        sites += [(symbols, line, f" ({path.rsplit('/', 1)[-1]})") for line in calls]
+    return _callers_heat(sites, qualname) if sites else None
+
+
+def _callers_heat(
+    sites: Iterable[tuple[Mapping[str, Symbol], int, str]], qualname: str
+) -> Heat | None:
+    """Cold (or per stream) when every call site is cold (or per stream); None if maybe hot."""
+    where: set[str] = set()
+    levels: set[str] = set()
+    for symbols, line, label in sites:
+        found = _caller_level(symbols, line, qualname)
+        if found is None:
+            return None
+        levels.add(found[1])
+        where.add(f"`{found[0]}`{label}")
+    callers = ", ".join(sorted(where))
+    if levels == {"cold"}:
+        return Heat("cold", f"called only from cold paths: {callers}")
+    return Heat("stream", f"called once per stream or on cold paths: {callers}")

@@ -1,8 +1,6 @@
-"""Text of the assessment: the reviewer confirmation block, the comment table, the waiver.
+"""Text of the assessment: the confirmation block, the comment table, the waiver.
 
-Untrusted text (file names, summaries quoting paths, reviewer reasons) is escaped with
-:mod:`perfgate_lib.mdtext`: in the block, file names sit in code spans with control
-characters removed, so a file name cannot forge a line.
+Untrusted text is escaped (:mod:`perfgate_lib.mdtext`): a file name cannot forge a line.
 """
 
 from __future__ import annotations
@@ -40,8 +38,7 @@ def reply_hint(a: Assessment) -> str:
 
 
 def render_assessment_block(assessment: Assessment | Mapping[str, Any]) -> str:
-    """The skill's "🤖 Zephyr perf gate assessment" block for the reviewer: plain text,
-    one line per file, paths in code spans."""
+    """The reviewer's "🤖 Zephyr perf gate assessment" block: plain text, paths in code spans."""
     a = _as_assessment(assessment)
     lines = ["🤖 Zephyr perf gate assessment"]
     if not a.in_scope:
@@ -53,8 +50,7 @@ def render_assessment_block(assessment: Assessment | Mapping[str, Any]) -> str:
             lines.append(f"Confirmed max_gate: {a.max_gate}")
         lines.append(f"Rationale: {plain(a.rationale)}")
         lines.append("Per-file:")
-        for path, f in a.per_file.items():
-            lines.append(f"- {md_code(plain(path))}: {plain(f.summary)}")
+        lines += [f"- {md_code(plain(path))}: {plain(f.summary)}" for path, f in a.per_file.items()]
     if a.flags:
         lines.append("Flags:")
         lines.extend(f"- ⚠ {plain(flag)}" for flag in a.flags)
@@ -62,14 +58,8 @@ def render_assessment_block(assessment: Assessment | Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def assessment_table_md(
-    assessment: Assessment | Mapping[str, Any] | str | None,
-) -> str | None:
-    """:func:`render_assessment_table` of an assessment given as an :class:`Assessment`, a
-    mapping, inline JSON or a path or URL to ``assessment.json``; None for "" or None.
-
-    Bad input is a :class:`~perfgate_lib.errors.UsageError` naming ``assessment``.
-    """
+def assessment_table_md(assessment: Assessment | Mapping[str, Any] | str | None) -> str | None:
+    """The table of an Assessment, mapping, JSON text, path or URL; None for "" or None."""
     if isinstance(assessment, Assessment):
         return render_assessment_table(assessment)
     if isinstance(assessment, Mapping):
@@ -85,13 +75,7 @@ def _yes_no(value: bool) -> str:
 def render_assessment_table(
     assessment: Assessment | Mapping[str, Any], *, evidence: bool = True
 ) -> str:
-    """Markdown for the verdict comment's "Diff assessment" section
-    (``templates/_assessment_table.md.j2``).
-
-    The per-file table (File, Trivial, Shuffle, Memory, CPU, Design, Summary), the
-    max_gate line with the rationale (reviewer override included), flags as quotes, and
-    with ``evidence`` a folded list of each file's evidence (the "no" lines left out).
-    """
+    """The verdict comment's "Diff assessment" section (``_assessment_table.md.j2``)."""
     a = _as_assessment(assessment)
     files = [
         {"path": path, "answers": [_yes_no(getattr(f, q)) for q in QUESTIONS], "summary": f.summary}
@@ -116,8 +100,7 @@ def render_assessment_table(
 
 
 def _evidence(f: FileAssessment) -> list[tuple[str, str]]:
-    """A file's evidence lines worth showing, as (question, line): the questions
-    answered yes (and always "trivial"), without the "no:" lines."""
+    """A file's evidence worth showing: yes questions and trivial, no "no:" lines."""
     return [
         (q, item)
         for q in QUESTIONS

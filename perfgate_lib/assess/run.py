@@ -1,9 +1,4 @@
-"""One assessment run, as ``notebooks/assess.ipynb`` and ``perfgate assess`` do it.
-
-:func:`run_assess` opens the diff source, assesses it, applies the reviewer's reply (if
-any) and renders the confirmation block, the comment table and the waiver comment;
-:func:`write_outputs` writes them into a folder (local path or fsspec URL).
-"""
+"""One assessment run, as ``notebooks/assess.ipynb`` and ``perfgate assess`` do it."""
 
 from __future__ import annotations
 
@@ -11,14 +6,10 @@ import json
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from perfgate_lib.assess import render
 from perfgate_lib.assess.assessment import QUESTIONS, Assessment, AssessmentError, assess_source
 from perfgate_lib.assess.confirm import apply_reply, waived
 from perfgate_lib.assess.diffsource import DEFAULT_REPO, open_source
-from perfgate_lib.assess.render import (
-    render_assessment_block,
-    render_assessment_table,
-    render_waiver_comment,
-)
 from perfgate_lib.io import storage
 from perfgate_lib.io.paramfile import kit_path, read_json_object
 
@@ -35,8 +26,7 @@ OUTPUT_FILES = {
 
 @dataclass
 class AssessResult:
-    """An assessment and its renderings. ``waiver`` is the PR comment body when the
-    reviewer's reply waived the gate, else None."""
+    """An assessment and its renderings (``waiver``: the comment when the reply waived)."""
 
     assessment: Assessment
     block: str
@@ -46,8 +36,7 @@ class AssessResult:
 
     @property
     def table(self) -> pd.DataFrame:
-        """Columns: file, trivial, shuffle, memory, cpu, design (bool), summary, evidence
-        (the evidence of every question, one ``question: text`` line each)."""
+        """One row per file: the answers, summary, and every evidence line."""
         import pandas as pd
 
         rows = []
@@ -60,8 +49,7 @@ class AssessResult:
 
 
 def resolve_checkout(path: str) -> str:
-    """A relative ``checkout`` found wherever the kit is installed (the bundled example
-    works from any working directory): :func:`~perfgate_lib.io.paramfile.kit_path`."""
+    """A relative ``checkout`` found wherever the kit is installed (``kit_path``)."""
     return kit_path(path)
 
 
@@ -76,9 +64,7 @@ def run_assess(
     reviewer: str | None = None,
     out_dir: str = "",
 ) -> AssessResult:
-    """Assess a PR (``pr``) or a local range (``checkout``, ``base``, ``head``: revisions,
-    or a base folder and a patch file), add the source's notes to the flags, apply the
-    reviewer's ``reply`` when given, and write the outputs into ``out_dir`` when given."""
+    """Assess a PR or a local range, add the source's notes, apply a reply, write outputs."""
     source = open_source(
         pr=pr or None,
         repo=repo or DEFAULT_REPO,
@@ -93,9 +79,9 @@ def run_assess(
         assessment = apply_reply(assessment, reply, reviewer=reviewer)
     result = AssessResult(
         assessment=assessment,
-        block=render_assessment_block(assessment),
-        table_md=render_assessment_table(assessment),
-        waiver=render_waiver_comment(assessment, reviewer) if waived(assessment) else None,
+        block=render.render_assessment_block(assessment),
+        table_md=render.render_assessment_table(assessment),
+        waiver=render.render_waiver_comment(assessment, reviewer) if waived(assessment) else None,
     )
     if out_dir:
         write_outputs(result, out_dir)
@@ -103,8 +89,7 @@ def run_assess(
 
 
 def write_outputs(result: AssessResult, out_dir: str) -> dict[str, str]:
-    """Write assessment.json, assessment.md, confirmation.txt (and waiver.md) into
-    ``out_dir``; returns name -> path written."""
+    """Write the output files into ``out_dir``; returns name -> path written."""
     storage.makedirs(out_dir)
     texts = {
         "assessment": json.dumps(result.assessment.to_json(), indent=2, ensure_ascii=False) + "\n",

@@ -1,8 +1,6 @@
 """Scope rules: which changed paths make a PR subject to the Zephyr perf gate.
 
-Gate when a non-test, non-docs file under ``lib/zephyr/src/zephyr/**`` or
-``lib/zephyr/pyproject.toml`` changed; ``lib/fray/**`` is flagged, not gated
-(``docs/assessment.md``). Pure: paths in, :class:`Scope` out.
+The rules: ``docs/assessment.md``. Pure: paths in, :class:`Scope` out.
 """
 
 from __future__ import annotations
@@ -26,8 +24,7 @@ DOC_FILES = ("lib/zephyr/AGENTS.md", "lib/zephyr/OPS.md")
 
 
 class Category(StrEnum):
-    """Where a changed path falls under the skill's scope rules, strongest claim first
-    (when a rename crosses categories, the stronger of its two paths wins)."""
+    """Scope categories, strongest first (a rename counts under the stronger path)."""
 
     ZEPHYR_SOURCE = "zephyr_source"  # gated: lib/zephyr/src/zephyr/** (non-test, non-docs)
     ZEPHYR_PACKAGE = "zephyr_package"  # gated: lib/zephyr/pyproject.toml
@@ -45,13 +42,8 @@ _PRIORITY = list(Category)
 
 def _is_test_name(path: str) -> bool:
     name = posixpath.basename(path)
-    parts = path.split("/")
-    return (
-        name.startswith("test_")
-        or name.endswith("_test.py")
-        or name == "conftest.py"
-        or "tests" in parts[:-1]
-    )
+    test_file = name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py"
+    return test_file or "tests" in path.split("/")[:-1]
 
 
 def classify(path: str) -> Category:
@@ -84,20 +76,12 @@ def classify_change(path: str, old_path: str | None = None) -> Category:
 
 def datakit_area(path: str) -> str | None:
     """``dedup`` / ``normalize`` / ``tokenize`` for a datakit path, else None."""
-    for prefix, area in DATAKIT.items():
-        if path.startswith(prefix):
-            return area
-    return None
+    return next((area for prefix, area in DATAKIT.items() if path.startswith(prefix)), None)
 
 
 @dataclass
 class Scope:
-    """The scope call for a whole diff.
-
-    ``by_category``: category -> changed paths (head path; the old path for deletions).
-    ``flags``: reviewer-facing notes (fray, datakit, other lib/zephyr files).
-    ``reason``: one line saying why the gate applies or not.
-    """
+    """The scope call for a whole diff: paths by category, reviewer flags, the reason."""
 
     in_scope: bool
     by_category: dict[str, list[str]] = field(default_factory=dict)
