@@ -1,11 +1,6 @@
-"""``perfgate run``: assess -> confirm -> gates (the ladder) -> post, resumable.
-
-Re-running the same command resumes the newest unfinished run folder of the PR at the
-same head SHA: nothing done is redone, submitted again or posted again. The steps and
-the folder layout are in ``docs/running-a-gate.md``.
-
-Exit codes: 0 pass / warn / skip / waiting, 1 fail, 3 inconclusive, 4 could not run.
-"""
+"""``perfgate run``: assess -> confirm -> gates (the ladder) -> post; the same command resumes
+(``docs/running-a-gate.md``). Exit codes: 0 pass / warn / skip / waiting, 1 fail, 3
+inconclusive, 4 could not run."""
 
 from __future__ import annotations
 
@@ -99,7 +94,6 @@ def _say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-# ---------------------------------------------------------------------- options
 def reply_from_options(confirm: str | None, max_gate: str | None) -> str:
     """The reviewer's reply implied by ``--confirm`` and ``--max-gate`` ("" = none yet)."""
     from perfgate_lib.assess.confirm import parse_reply
@@ -152,10 +146,8 @@ class HeadMoved(PerfgateError):
 
 
 def head_sha(opts: RunOptions) -> str:
-    """The PR head SHA from GitHub. ``--sha`` is the commit the reviewer confirmed: the
-    run goes on only while it is still the PR head (else :class:`HeadMoved`). Offline
-    (a given assessment and a dry run: GitHub is not asked about the PR) ``--sha`` is
-    taken as it is."""
+    """The PR head SHA from GitHub; :class:`HeadMoved` when ``--sha`` (what the reviewer
+    confirmed) is no longer it. Offline (given assessment, dry run) ``--sha`` as it is."""
     if opts.sha and opts.assessment and opts.dry_run:
         return opts.sha
     from perfgate_lib.io.github import GitHubClient, GitHubSettings
@@ -171,7 +163,6 @@ def head_sha(opts: RunOptions) -> str:
     return head
 
 
-# ---------------------------------------------------------------------- run folder
 def fresh_run_dir(root: str, pr: int, sha: str) -> str:
     """``<root>/pr<PR>/<stamp>-<sha7>``, suffixed ``-2``, ``-3``... when two runs start
     within the same second (a finished run's folder is never reused)."""
@@ -184,10 +175,8 @@ def fresh_run_dir(root: str, pr: int, sha: str) -> str:
 
 
 def open_run(opts: RunOptions, sha: str) -> tuple[RunState, bool]:
-    """(state, resumed?): the unfinished run of this PR at ``sha``, or a new one.
-
-    Unfinished runs of the PR at another SHA are marked superseded (their ferries are
-    not touched)."""
+    """(state, resumed?): the unfinished run of this PR at ``sha``, or a new one (those at
+    another SHA are marked superseded; their ferries are not touched)."""
     root = opts.runs_root or default_runs_root()
     found = find_unfinished(root, opts.pr, sha)
     if found is not None:
@@ -210,7 +199,6 @@ def open_run(opts: RunOptions, sha: str) -> tuple[RunState, bool]:
     return state, False
 
 
-# ---------------------------------------------------------------------- assessment
 def assess(opts: RunOptions, state: RunState, reply: str) -> str:
     """assessment.json in the run folder (made once per run); returns its path."""
     path = storage.join(state.run_dir, "assessment.json")
@@ -223,22 +211,13 @@ def assess(opts: RunOptions, state: RunState, reply: str) -> str:
         assessment = load_assessment(opts.assessment)
         if reply and not assessment.confirmation:
             assessment = apply_reply(assessment, reply, reviewer=opts.reviewer)
-        storage.write_text(path, json.dumps(assessment.to_json(), indent=2) + "\n")
+        _save_assessment(path, assessment)
     elif opts.executor == "notebook":
         from perfgate_lib.io.notebook import run_notebook
 
+        params = {"pr": opts.pr, "repo": opts.repo, "checkout": "", "base": "", "head": ""}
         run_notebook(
-            "assess",
-            state.run_dir,
-            {
-                "pr": opts.pr,
-                "repo": opts.repo,
-                "checkout": "",
-                "base": "",
-                "head": "",
-                "reply": reply,
-                "out_dir": absolute(state.run_dir),
-            },
+            "assess", state.run_dir, {**params, "reply": reply, "out_dir": absolute(state.run_dir)}
         )
     else:
         from perfgate_lib.assess.run import run_assess
@@ -269,14 +248,17 @@ def confirm(opts: RunOptions, state: RunState, path: str, reply: str) -> Any:
                 assessment, max_gate=assessment.proposed_max_gate, confirmation=None
             )
         assessment = apply_reply(assessment, reply, reviewer=opts.reviewer)
-        storage.write_text(path, json.dumps(assessment.to_json(), indent=2) + "\n")
+        _save_assessment(path, assessment)
     if not assessment.confirmation:
         return None
     state.set(confirmation=assessment.confirmation, max_gate=assessment.max_gate)
     return assessment
 
 
-# ---------------------------------------------------------------------- gates
+def _save_assessment(path: str, assessment: Any) -> None:
+    storage.write_text(path, json.dumps(assessment.to_json(), indent=2) + "\n")
+
+
 def gate_job(opts: RunOptions, state: RunState, gate: int, attempt: int, worktree: str) -> GateJob:
     """The gate notebook's parameters for one attempt."""
     checks_done = bool((state.record.local_checks or {}).get("passed"))
@@ -320,7 +302,7 @@ def execute_attempt(
     out_dir = storage.join(state.run_dir, folder)
     try:
         with progress_watch(storage.join(out_dir, "progress.json")):
-            run_notebook("gate", out_dir, job.to_parameters())
+            run_notebook("gate", out_dir, asdict(job))
     except NotebookFailed as exc:
         state.reload()
         err = state.attempt(gate, attempt).error
@@ -434,8 +416,7 @@ def post_and_finish(
     kind, key, body = post
     mode = "file" if opts.dry_run else "github"
     post_comment(state, kind, key, body, mode=mode, repo=opts.repo, pr=opts.pr)
-    outcome = {"exit_code": exit_code, "verdict": verdict, "message": message}
-    return finish(state, outcome)
+    return finish(state, {"exit_code": exit_code, "verdict": verdict, "message": message})
 
 
 def run_local(opts: RunOptions, state: RunState, assessment: Any) -> RunOutcome:
@@ -454,38 +435,23 @@ def run_local(opts: RunOptions, state: RunState, assessment: Any) -> RunOutcome:
     if verdict is None:
         assess_path = absolute(storage.join(state.run_dir, "assessment.json"))
         data, _notebooks, _timings = run_local_gate(
-            top,
-            base,
-            sha,
-            folder,
-            gate0=opts.gate0,
-            assessment=assess_path,
+            top, base, sha, folder, gate0=opts.gate0, assessment=assess_path
         )
         verdict = data["verdict"]
         state.set(local_verdict=verdict)
     body = storage.read_text(storage.join(folder, "comment.md"))
+    message = f"gate 0 (local A/B): {verdict}"
     return post_and_finish(
-        opts,
-        state,
-        ("verdict", "gate0", body),
-        verdict,
-        EXIT_BY_VERDICT[verdict],
-        f"gate 0 (local A/B): {verdict}",
+        opts, state, ("verdict", "gate0", body), verdict, EXIT_BY_VERDICT[verdict], message
     )
 
 
-# ---------------------------------------------------------------------- the command
 def finish(state: RunState, outcome: dict[str, Any]) -> RunOutcome:
-    """Record the outcome (the run is finished), archive the run folder, return what to
-    tell the user."""
+    """Record the outcome (the run is finished), archive the run folder, say what ended."""
     state.set(status="finished", outcome=outcome, finished_at=utc_stamp())
     archive(state, outcome)
-    return RunOutcome(
-        int(outcome["exit_code"]),
-        str(outcome.get("message", "")),
-        state.run_dir,
-        outcome.get("verdict"),
-    )
+    message = str(outcome.get("message", ""))
+    return RunOutcome(int(outcome["exit_code"]), message, state.run_dir, outcome.get("verdict"))
 
 
 def archive(state: RunState, outcome: dict[str, Any]) -> None:
@@ -530,9 +496,8 @@ def _run_held(
         where = in_flight(state.reload())
         if where is not None:
             gate, attempt = where
-            session_policy = _policy(opts, gate)
             runner = _runner_for_stop(opts, state, gate, attempt)
-            what = handle_interrupt(state, runner, gate, attempt, session_policy)
+            what = handle_interrupt(state, runner, gate, attempt, _policy(opts, gate))
             _say(f"interrupted: {what}")
         state.event("interrupted")
         raise
@@ -589,19 +554,16 @@ def _run(opts: RunOptions, state: RunState, reply: str, echo: Callable[[str], No
         return RunOutcome(EXIT_PASS, "awaiting confirmation", state.run_dir, None)
     echo(render_assessment_block(assessment))
     if not assessment.in_scope and assessment.max_gate == "skip":
-        return finish(
-            state,
-            {
-                "exit_code": EXIT_PASS,
-                "verdict": "out_of_scope",
-                "message": "out of scope: no gate runs",
-            },
-        )
+        outcome = {
+            "exit_code": EXIT_PASS,
+            "verdict": "out_of_scope",
+            "message": "out of scope: no gate runs",
+        }
+        return finish(state, outcome)
     if assessment.max_gate == "skip":
         body = render_waiver_comment(assessment, opts.reviewer)
-        return post_and_finish(
-            opts, state, ("waiver", "waiver", body), "skip", EXIT_PASS, "gate waived: no ferry"
-        )
+        post = ("waiver", "waiver", body)
+        return post_and_finish(opts, state, post, "skip", EXIT_PASS, "gate waived: no ferry")
     state.set(status="running")
     if opts.runner == "local":
         return run_local(opts, state, assessment)
