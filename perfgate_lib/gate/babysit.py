@@ -92,10 +92,6 @@ class Watch:
         out["history"] = self.history[-50:]
         return out
 
-    def elapsed_seconds(self, now: dt.datetime) -> float:
-        start = parse_time(self.submitted_at)
-        return max(0.0, (now - start).total_seconds()) if start else 0.0
-
     def run_seconds(self, now: dt.datetime) -> float | None:
         """Seconds since the job left the queue (None while still queued)."""
         start = parse_time(self.running_since)
@@ -129,7 +125,8 @@ class Watch:
 
 def describe(watch: Watch, now: dt.datetime, gate: int | None = None) -> str:
     """One progress line: state, elapsed, queue wait apart from run time."""
-    elapsed = watch.elapsed_seconds(now)
+    submitted = parse_time(watch.submitted_at)
+    elapsed = max(0.0, (now - submitted).total_seconds()) if submitted else 0.0
     timing = f"queued {fmt_duration(elapsed)}"
     if watch.running_since is not None:
         wait = watch.queue_wait_seconds

@@ -403,7 +403,10 @@ def find_baseline(
         actions = from_actions(client, params, now, max_runs)
         if actions.baseline is not None:
             return actions.baseline
-        attempts.append((where_actions, _with_notes(actions.reason, actions.notes)))
+        notes, limit = actions.notes, 5
+        shown = notes[:limit] + ([f"... {len(notes) - limit} more"] if len(notes) > limit else [])
+        reason = f"{actions.reason} [{'; '.join(shown)}]" if notes else actions.reason
+        attempts.append((where_actions, reason))
     else:
         attempts.append((where_actions, "not tried (disabled)"))
     if mirror:
@@ -414,13 +417,6 @@ def find_baseline(
     else:
         attempts.append(("GCS mirror", "not configured"))
     raise NoBaseline(params.gate, attempts)
-
-
-def _with_notes(reason: str, notes: list[str], limit: int = 5) -> str:
-    if not notes:
-        return reason
-    shown = notes[:limit] + ([f"... {len(notes) - limit} more"] if len(notes) > limit else [])
-    return f"{reason} [{'; '.join(shown)}]"
 
 
 def render_unavailable(

@@ -163,17 +163,6 @@ def head_sha(opts: RunOptions) -> str:
     return head
 
 
-def fresh_run_dir(root: str, pr: int, sha: str) -> str:
-    """``<root>/pr<PR>/<stamp>-<sha7>``, suffixed ``-2``, ``-3``... when two runs start
-    within the same second (a finished run's folder is never reused)."""
-    base = storage.join(root, f"pr{pr}", f"{utc_stamp()}-{sha[:7]}")
-    candidate, n = base, 1
-    while storage.exists(candidate):
-        n += 1
-        candidate = f"{base}-{n}"
-    return candidate
-
-
 def open_run(opts: RunOptions, sha: str) -> tuple[RunState, bool]:
     """(state, resumed?): the unfinished run of this PR at ``sha``, or a new one (those at
     another SHA are marked superseded; their ferries are not touched)."""
@@ -185,7 +174,11 @@ def open_run(opts: RunOptions, sha: str) -> tuple[RunState, bool]:
     for old in unfinished_runs(root, opts.pr):
         old.set(status="superseded", superseded_by_sha=sha)
         _say(f"note: earlier unfinished run {old.run_dir} (sha {old.record.sha}) superseded")
-    run_dir = fresh_run_dir(root, opts.pr, sha)
+    base = storage.join(root, f"pr{opts.pr}", f"{utc_stamp()}-{sha[:7]}")
+    run_dir, n = base, 1
+    while storage.exists(run_dir):  # two runs in the same second; a folder is never reused
+        n += 1
+        run_dir = f"{base}-{n}"
     storage.makedirs(run_dir)
     state = RunState.create(
         run_dir,
@@ -262,26 +255,29 @@ def _save_assessment(path: str, assessment: Any) -> None:
 def gate_job(opts: RunOptions, state: RunState, gate: int, attempt: int, worktree: str) -> GateJob:
     """The gate notebook's parameters for one attempt."""
     checks_done = bool((state.record.local_checks or {}).get("passed"))
+    same = (
+        "pr",
+        "repo",
+        "runner",
+        "mirror",
+        "iris_config",
+        "allow_other_cluster",
+        "yes_stop_early",
+    )
     return GateJob(
+        **{name: getattr(opts, name) for name in same},  # options passed on as they are
         run_dir=absolute(state.run_dir),
         gate=gate,
         attempt=attempt,
-        pr=opts.pr,
-        repo=opts.repo,
         sha=state.record.sha or "",
-        runner=opts.runner,
         replay=absolute(opts.replay_dir) if opts.replay_dir else "",
         checkout=state.record.checkout or "",
         worktree=worktree,
         baseline=absolute(opts.baseline_dir) if opts.baseline_dir else "",
-        mirror=opts.mirror,
         use_actions=not opts.no_actions,
         assessment=absolute(storage.join(state.run_dir, "assessment.json")),
         max_gate=str(state.record.max_gate),
         local_checks=opts.runner == "iris" and not checks_done,
-        iris_config=opts.iris_config,
-        allow_other_cluster=opts.allow_other_cluster,
-        yes_stop_early=opts.yes_stop_early,
         post="file" if opts.dry_run else "github",
         thresholds="",
         run_params=absolute(opts.run_params) if opts.run_params else "",
@@ -359,14 +355,6 @@ def progress_watch(path: str, interval: float = 0.5) -> Iterator[None]:
     finally:
         stop.set()
         thread.join(timeout=2)
-
-
-def in_flight(state: RunState) -> tuple[int, int] | None:
-    """(gate, attempt) of an attempt with a job not yet terminal, if any."""
-    for rec in state.attempts():
-        if rec.job_id and not (rec.job is not None and rec.job.terminal):
-            return rec.gate, rec.attempt
-    return None
 
 
 def run_gates(opts: RunOptions, state: RunState, max_gate: str) -> LadderOutcome:
@@ -493,12 +481,7 @@ def _run_held(
     try:
         return _run(opts, state, reply, echo)
     except KeyboardInterrupt:
-        where = in_flight(state.reload())
-        if where is not None:
-            gate, attempt = where
-            runner = _runner_for_stop(opts, state, gate, attempt)
-            what = handle_interrupt(state, runner, gate, attempt, _policy(opts, gate))
-            _say(f"interrupted: {what}")
+        _stop_in_flight(opts, state.reload())
         state.event("interrupted")
         raise
     except PerfgateError as exc:
@@ -515,26 +498,27 @@ def _run_held(
         raise
 
 
-def _policy(opts: RunOptions, gate: int) -> Any:
+def _stop_in_flight(opts: RunOptions, state: RunState) -> None:
+    """On an interrupt: stop the attempt whose job is not yet terminal (if the policy allows)."""
     from perfgate_lib.gate.babysit import BabysitPolicy
     from perfgate_lib.verdict.gates import load_gate
 
-    params = load_gate(gate)
-    return BabysitPolicy.for_gate(
-        params.poll_interval_minutes,
-        params.wall_time_minutes,
-        stop_early_confirmed=opts.yes_stop_early,
-    )
+    for rec in state.attempts():
+        if rec.job_id and not (rec.job is not None and rec.job.terminal):
+            params = load_gate(rec.gate)
+            policy = BabysitPolicy.for_gate(
+                params.poll_interval_minutes,
+                params.wall_time_minutes,
+                stop_early_confirmed=opts.yes_stop_early,
+            )
+            if opts.runner != "iris":
+                from perfgate_lib.runners.replay import ReplayRunner
 
-
-def _runner_for_stop(opts: RunOptions, state: RunState, gate: int, attempt: int) -> Any:
-    """A runner able to stop the in-flight job (iris), built without a worktree."""
-    if opts.runner != "iris":
-        from perfgate_lib.runners.replay import ReplayRunner
-
-        return ReplayRunner(opts.replay_dir or ".")
-    job = gate_job(opts, state, gate, attempt, "")
-    return GateSession(job).runner
+                runner: Any = ReplayRunner(opts.replay_dir or ".")
+            else:  # a runner able to stop the job, built without a worktree
+                runner = GateSession(gate_job(opts, state, rec.gate, rec.attempt, "")).runner
+            _say(f"interrupted: {handle_interrupt(state, runner, rec.gate, rec.attempt, policy)}")
+            return
 
 
 def _run(opts: RunOptions, state: RunState, reply: str, echo: Callable[[str], None]) -> RunOutcome:
@@ -554,12 +538,10 @@ def _run(opts: RunOptions, state: RunState, reply: str, echo: Callable[[str], No
         return RunOutcome(EXIT_PASS, "awaiting confirmation", state.run_dir, None)
     echo(render_assessment_block(assessment))
     if not assessment.in_scope and assessment.max_gate == "skip":
-        outcome = {
-            "exit_code": EXIT_PASS,
-            "verdict": "out_of_scope",
-            "message": "out of scope: no gate runs",
-        }
-        return finish(state, outcome)
+        message = "out of scope: no gate runs"
+        return finish(
+            state, {"exit_code": EXIT_PASS, "verdict": "out_of_scope", "message": message}
+        )
     if assessment.max_gate == "skip":
         body = render_waiver_comment(assessment, opts.reviewer)
         post = ("waiver", "waiver", body)

@@ -14,6 +14,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, fields, replace
+from pathlib import Path
 from typing import Annotated, Any
 
 import pydantic
@@ -28,6 +29,7 @@ from perfgate_lib.gate.sections import queue_wait_note
 from perfgate_lib.gate.state import AttemptRecord, RunState, alive_here, gate_folder
 from perfgate_lib.io import storage
 from perfgate_lib.io.rundir import public_url
+from perfgate_lib.mdtext import fmt_duration
 from perfgate_lib.runners.base import Runner, RunnerError, Submission
 from perfgate_lib.timeutil import iso, utc_now
 from perfgate_lib.typed import FORBID_EXTRA, one_of, read_model
@@ -174,20 +176,17 @@ class GateSession:
         self.folder = gate_folder(job.gate, job.attempt)
         self.out_dir = storage.join(self.run_dir, self.folder)
         storage.makedirs(self.out_dir)
-        if state is not None:
-            self.state = state
-        elif storage.exists(storage.join(self.run_dir, "state.json")):
-            self.state = RunState.load(self.run_dir)
-        else:
-            self.state = RunState.create(
-                self.run_dir,
-                pr=job.pr,
-                repo=job.repo,
-                sha=job.sha,
-                status="running",
-                runner=job.runner,
-                standalone=True,
-            )
+        if state is None and storage.exists(storage.join(self.run_dir, "state.json")):
+            state = RunState.load(self.run_dir)
+        self.state = state or RunState.create(
+            self.run_dir,
+            pr=job.pr,
+            repo=job.repo,
+            sha=job.sha,
+            status="running",
+            runner=job.runner,
+            standalone=True,
+        )
         self.params: GateParams = load_gate(job.gate)
         self.common: RunParams = load_run_params(job.run_params or None)
         self.runner = runner or self._make_runner()
@@ -229,7 +228,7 @@ class GateSession:
             yield
         except PerfgateError as exc:
             status = "halted" if self.record.status == "halted" else "error"
-            error = {"step": name, "type": type(exc).__name__, "message": str(exc)}
+            error: dict[str, Any] = {"step": name, "type": type(exc).__name__, "message": str(exc)}
             error["exit_code"] = exc.exit_code
             self._update(f"{self.folder}:{name}-error", status=status, error=error)
             raise
@@ -252,18 +251,14 @@ class GateSession:
             self.job.allow_other_cluster,
             self.common.cluster_config,
         )
+        settings = ("status_root", "uv_command", "iris_command", "submit_script", "collect_script")
         return IrisRunner(
+            **{name: getattr(self.common, name) for name in (*settings, "collect_from")},
             checkout=self.job.checkout,
             scratch_dir=local_scratch(self.run_dir, self.folder),
-            status_root=self.common.status_root,
             iris_config=config,
             pass_config_to_submit=other,
-            uv_command=self.common.uv_command,
-            iris_command=self.common.iris_command,
             last_worktree=self.job.worktree or None,  # its own iris tools come first
-            submit_script=self.common.submit_script,
-            collect_script=self.common.collect_script,
-            collect_from=self.common.collect_from,
             timeout_seconds=self.common.command_timeout_seconds,
             on_submit_started=lambda pid, out: self._update(submit_pid=pid, submit_output=out),
         )
@@ -394,8 +389,7 @@ class GateSession:
         self._write_json("submission.json", sub.to_json())
         out, kept = self.record.submit_output, storage.join(self.out_dir, "submit-output.txt")
         if out and os.path.isfile(out) and kept != out:
-            with open(out, encoding="utf-8", errors="replace") as fh:
-                storage.write_text(kept, fh.read())
+            storage.write_text(kept, Path(out).read_text(encoding="utf-8", errors="replace"))
         return sub
 
     def _recover_submission(self, rec: AttemptRecord) -> Submission | None:
@@ -408,8 +402,7 @@ class GateSession:
         if out and os.path.isfile(out):
             from perfgate_lib.runners.iris import IrisRunner
 
-            with open(out, encoding="utf-8", errors="replace") as fh:
-                text = fh.read()
+            text = Path(out).read_text(encoding="utf-8", errors="replace")
             sub = IrisRunner.submission_from_output(text, self.job.gate, self.job.attempt)
             if sub is not None:
                 return self._record_submission(
@@ -501,11 +494,9 @@ class GateSession:
                     "status": "failed",
                     "warnings": [f"perfgate: no usable report from the collector ({exc})"],
                 }
-                with open(local_out, "w") as fh:
-                    json.dump(report, fh, indent=2)
+                Path(local_out).write_text(json.dumps(report, indent=2))
             if local_out != self.treatment_path:
-                with open(local_out, "rb") as fh:
-                    storage.write_bytes(self.treatment_path, fh.read())
+                storage.write_bytes(self.treatment_path, Path(local_out).read_bytes())
             self._update(
                 status="collected", report_path=self.treatment_path, report_synthesized=synthesized
             )
@@ -568,7 +559,26 @@ class GateSession:
                 extras_for=lambda verdict: self._comment_extras(verdict, rec, watch),
             )
             verdict = result.verdict.verdict
-            self._write_outcome(rec, watch, verdict)
+            outcome = {
+                "gate": self.job.gate,
+                "attempt": self.job.attempt,
+                "folder": self.folder,
+                "verdict": verdict,
+                "job_id": rec.job_id,
+                "ferry_module": rec.ferry_module,
+                "job_state": watch.state,
+                "job_raw_state": watch.raw_state,
+                "job_error": watch.error or None,
+                "queue_wait_seconds": watch.queue_wait_seconds,
+                "queue_wait_source": watch.queue_wait_source,
+                "run_seconds": watch.run_seconds(utc_now()),
+                "polls": watch.polls,
+                "stopped": watch.stopped,
+                "stop_reason": watch.stop_reason or None,
+                "report_synthesized": rec.report_synthesized,
+                "baseline": rec.baseline,
+            }
+            self._write_json("gate.json", outcome)
             self._update(status="compared", verdict=verdict)
         return result
 
@@ -603,29 +613,6 @@ class GateSession:
             **sections.noise_context(verdict, job.gate, mirror, job.thresholds or None),
         )
 
-    def _write_outcome(self, rec: AttemptRecord, watch: Watch, verdict: str) -> None:
-        now = utc_now()
-        outcome = {
-            "gate": self.job.gate,
-            "attempt": self.job.attempt,
-            "folder": self.folder,
-            "verdict": verdict,
-            "job_id": rec.job_id,
-            "ferry_module": rec.ferry_module,
-            "job_state": watch.state,
-            "job_raw_state": watch.raw_state,
-            "job_error": watch.error or None,
-            "queue_wait_seconds": watch.queue_wait_seconds,
-            "queue_wait_source": watch.queue_wait_source,
-            "run_seconds": watch.run_seconds(now),
-            "polls": watch.polls,
-            "stopped": watch.stopped,
-            "stop_reason": watch.stop_reason or None,
-            "report_synthesized": rec.report_synthesized,
-            "baseline": rec.baseline,
-        }
-        self._write_json("gate.json", outcome)
-
     def post(self) -> dict[str, Any]:
         """Post (or, dry run, write) this attempt's comment; once per body."""
         with self._step("post"):
@@ -633,16 +620,13 @@ class GateSession:
             record = self.post_body("verdict", self.folder, body)
             self._update(status="posted", posted=record)
             # the ladder moves on only once the gate's comment is out
+            entry = {
+                "gate": self.job.gate,
+                "attempt": self.job.attempt,
+                "verdict": self.record.verdict,
+            }
             ladder = [r for r in self.state.record.ladder if r.get("folder") != self.folder]
-            ladder.append(
-                {
-                    "gate": self.job.gate,
-                    "attempt": self.job.attempt,
-                    "verdict": self.record.verdict,
-                    "folder": self.folder,
-                }
-            )
-            self.state.set(ladder=ladder)
+            self.state.set(ladder=[*ladder, {**entry, "folder": self.folder}])
         return record
 
     def post_body(self, kind: str, key: str, body: str) -> dict[str, Any]:
@@ -731,3 +715,52 @@ def open_gate(namespace: Mapping[str, Any]) -> GateSession:
     """The gate notebook's session, from :class:`GateJob`'s fields in its namespace."""
     names = {f.name for f in fields(GateJob)}
     return GateSession(GateJob.from_parameters(**{k: namespace[k] for k in names & set(namespace)}))
+
+
+# what notebooks/gate.ipynb shows between its steps: small tables and lines, no logic
+def provenance_frame(prov: dict[str, Any]) -> Any:
+    """Baseline provenance as a two-column DataFrame (field, value)."""
+    import pandas as pd
+
+    keys = ("source", "run_id", "run_url", "sha", "created_at", "age_hours", "stale", "location")
+    rows = [(k, prov.get(k)) for k in keys if prov.get(k) is not None]
+    rows += [("note", n) for n in prov.get("notes") or []]
+    return pd.DataFrame(rows, columns=["field", "value"])
+
+
+def checks_frame(checks: dict[str, Any] | None) -> Any:
+    """Local checks as a DataFrame (name, command, exit_code, seconds, problem); a note when skipped."""
+    import pandas as pd
+
+    cols = ["name", "command", "exit_code", "seconds", "problem"]
+    if not checks:
+        print("local checks: not run in this attempt (only before a run's first ferry)")
+        return pd.DataFrame([], columns=cols)
+    return pd.DataFrame(checks.get("outcomes", []), columns=cols)
+
+
+def job_frame(session: GateSession) -> Any:
+    """The treatment job as a two-column DataFrame: id, ferry, state, queue wait, run time."""
+    import pandas as pd
+
+    rec = session.record
+    watch = session.watch()
+    now = utc_now()
+    rows = [
+        ("job id", rec.job_id),
+        ("ferry module", rec.ferry_module),
+        ("final state", watch.raw_state or watch.state),
+        ("queue wait", fmt_duration(watch.queue_wait_seconds)),
+        ("run time", fmt_duration(watch.run_seconds(now))),
+        ("polls", watch.polls),
+        ("error", watch.error or ""),
+        ("submission recorded by", rec.submit_recorded_by),
+    ]
+    return pd.DataFrame(rows, columns=["field", "value"])
+
+
+def describe_post(record: dict[str, Any]) -> str:
+    """The notebook's line on where the comment went."""
+    if record.get("mode") == "github":
+        return f"comment {record.get('action')}: {record.get('url')}"
+    return f"dry run: comment written to {record.get('path')}"

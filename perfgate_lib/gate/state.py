@@ -406,18 +406,9 @@ class PrLock:
     @classmethod
     def acquire(cls, runs_root: str, pr: int, *, attempts: int = 5) -> PrLock:
         """Take the PR, or raise :class:`PrBusy` naming its live holder."""
-        path = lock_path(runs_root, pr)
-        stamp = now_iso()
-        me: dict[str, Any] = {
-            "pr": pr,
-            "token": uuid.uuid4().hex,
-            "host": socket.gethostname(),
-            "pid": os.getpid(),
-            "start": _process_start(os.getpid()),
-            "since": stamp,
-            "heartbeat": stamp,
-            "run_dir": "",
-        }
+        path, stamp, pid = lock_path(runs_root, pr), now_iso(), os.getpid()
+        me: dict[str, Any] = {"pr": pr, "token": uuid.uuid4().hex, "host": socket.gethostname()}
+        me.update(pid=pid, start=_process_start(pid), since=stamp, heartbeat=stamp, run_dir="")
         for _ in range(attempts):
             current = storage.read_versioned(path)
             expected = None

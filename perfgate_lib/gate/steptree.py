@@ -50,22 +50,17 @@ def unfinished_steps(
 ) -> dict[str, str]:
     """stage -> note for every treatment step that did not finish: from the tree, and from
     ``report`` when given (step-log lineage); a step both name keeps the tree's note."""
-    out = lineages.missing_steps(report) if report is not None else {}
-    return {**out, **unfinished_child_jobs(root, tree)}
-
-
-def unfinished_child_jobs(root: str, tree: Iterable[Mapping[str, Any]]) -> dict[str, str]:
-    """stage -> note for every step whose direct child jobs exist but none succeeded."""
     groups: dict[tuple[str, str], list[tuple[str, str]]] = {}
     for entry in direct_children(root, tree):
         name = _parts(entry.get("job_id", ""))[-1]
         found = step_of(name)
         if found is not None:
             groups.setdefault(found, []).append((name, normalise_state(entry.get("state"))))
-    out: dict[str, str] = {}
+    tree_notes: dict[str, str] = {}
     for (stage, _prefix), jobs in groups.items():
-        if stage in out or any(state == "succeeded" for _name, state in jobs):
+        if stage in tree_notes or any(state == "succeeded" for _name, state in jobs):
             continue
         listed = ", ".join(f"{name} {state}" for name, state in sorted(jobs))
-        out[stage] = f"child job {listed}"
-    return out
+        tree_notes[stage] = f"child job {listed}"
+    out = lineages.missing_steps(report) if report is not None else {}
+    return {**out, **tree_notes}
