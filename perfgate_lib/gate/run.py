@@ -520,14 +520,6 @@ class GateSession:
         self._update(unfinished_steps=unfinished, job_tree_size=len(tree))
         return unfinished
 
-    def history(self) -> list[GateResult]:
-        """Finished attempts of this run before this one (the ladder so far)."""
-        return [
-            GateResult.from_json(r)
-            for r in self.state.record.ladder
-            if (r["gate"], r["attempt"]) != (self.job.gate, self.job.attempt)
-        ]
-
     def compare(self) -> Any:
         """Verdict, charts and comment for this attempt (:class:`CompareResult`)."""
         from perfgate_lib.assess.render import assessment_table_md
@@ -588,7 +580,9 @@ class GateSession:
         from perfgate_lib.verdict.render import CommentExtras
 
         job = self.job
-        history = [*self.history(), GateResult(job.gate, job.attempt, verdict.verdict)]
+        this = (job.gate, job.attempt)  # the ladder so far, then this attempt
+        ladder = [r for r in self.state.record.ladder if (r["gate"], r["attempt"]) != this]
+        history = [*map(GateResult.from_json, ladder), GateResult(*this, verdict.verdict)]
         tier_names = {n: load_gate(n).name for n in (1, 2, 3)}  # parameters/gate<N>.yaml
         notes = ladder_notes(job.max_gate, history, tier_names)
         notes += [n for n in (queue_wait_note(watch.queue_wait_seconds),) if n]

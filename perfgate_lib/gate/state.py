@@ -225,10 +225,6 @@ class RunState:
     def status(self) -> str:
         return self.record.status
 
-    @property
-    def finished(self) -> bool:
-        return self.status in FINAL_STATUSES
-
     def event(self, name: str, **details: Any) -> None:
         self.record.events.append({"at": now_iso(), "event": name, **details})
         self.save()
@@ -285,7 +281,7 @@ def _unfinished(runs_root: str, pr: int) -> Iterator[RunState]:
             state = RunState.load(run_dir)
         except StateError:
             continue
-        if not state.finished:
+        if state.status not in FINAL_STATUSES:
             yield state
 
 
