@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import stat
 
-from perfgate_lib.gate.evidence import (
+from perfgate_lib.gate.sections import (
     debug_commands,
     oom_lines,
     oom_section,

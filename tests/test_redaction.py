@@ -15,7 +15,7 @@ import pytest
 from perfgate_lib import SENTINEL
 from perfgate_lib.assess.render import render_assessment_table
 from perfgate_lib.audit.scrub import find_in_text, find_secrets
-from perfgate_lib.gate.evidence import oom_lines, oom_section
+from perfgate_lib.gate.sections import oom_lines, oom_section
 from perfgate_lib.io import storage
 from perfgate_lib.io.redaction import marker, redact, redact_json
 from perfgate_lib.mdtext import md_escape

@@ -1,11 +1,6 @@
-"""Babysitting a treatment ferry: wait until terminal, looking no more often than the gate
-allows (its ``poll_interval_minutes``, kept across restarts).
-
-Never stops a ferry younger than its tier wall time without ``--yes-stop-early``; stops
-one past ``overrun_stop_factor`` x the wall time and makes the gate inconclusive. Times
-are seconds; timestamps ISO-8601 UTC. How it looks and measures queue wait:
-``docs/running-a-gate.md``.
-"""
+"""Babysitting a treatment ferry until terminal, no more often than the gate's poll interval;
+an early stop needs ``--yes-stop-early``, an overrun is stopped. Seconds; ISO-8601 UTC
+timestamps. How it looks and measures queue wait: ``docs/running-a-gate.md``."""
 
 from __future__ import annotations
 
@@ -61,13 +56,8 @@ class BabysitPolicy:
         elif env:
             with contextlib.suppress(ValueError):
                 interval = float(env)
-        return cls(
-            interval_seconds=max(0.0, interval),
-            wall_time_seconds=wall_time_minutes * 60,
-            overrun_factor=overrun_factor,
-            error_limit=error_limit,
-            stop_early_confirmed=stop_early_confirmed,
-        )
+        wall_time = wall_time_minutes * 60
+        return cls(max(0.0, interval), wall_time, overrun_factor, error_limit, stop_early_confirmed)
 
 
 def may_stop(run_seconds: float | None, policy: BabysitPolicy) -> bool:
@@ -102,10 +92,6 @@ class Watch:
         out["history"] = self.history[-50:]
         return out
 
-    def elapsed_seconds(self, now: dt.datetime) -> float:
-        start = parse_time(self.submitted_at)
-        return max(0.0, (now - start).total_seconds()) if start else 0.0
-
     def run_seconds(self, now: dt.datetime) -> float | None:
         """Seconds since the job left the queue (None while still queued)."""
         start = parse_time(self.running_since)
@@ -139,15 +125,13 @@ class Watch:
 
 def describe(watch: Watch, now: dt.datetime, gate: int | None = None) -> str:
     """One progress line: state, elapsed, queue wait apart from run time."""
-    elapsed = watch.elapsed_seconds(now)
-    run = watch.run_seconds(now)
-    if watch.running_since is None:
-        timing = f"queued {fmt_duration(elapsed)}"
-    else:
-        queue = (
-            fmt_duration(watch.queue_wait_seconds) if watch.queue_wait_seconds is not None else "?"
-        )
-        timing = f"run {fmt_duration(run)}, queue {queue}"
+    submitted = parse_time(watch.submitted_at)
+    elapsed = max(0.0, (now - submitted).total_seconds()) if submitted else 0.0
+    timing = f"queued {fmt_duration(elapsed)}"
+    if watch.running_since is not None:
+        wait = watch.queue_wait_seconds
+        queue = fmt_duration(wait) if wait is not None else "?"
+        timing = f"run {fmt_duration(watch.run_seconds(now))}, queue {queue}"
     head = f"gate {gate} · " if gate is not None else ""
     extra = (
         f" · {watch.pending_reason}"
@@ -160,11 +144,8 @@ def describe(watch: Watch, now: dt.datetime, gate: int | None = None) -> str:
 
 
 class ProgressPrinter:
-    """Prints one line per look (a notebook keeps them as its audit trail), writes the latest
-    observation to ``progress.json`` for a watching terminal, and, when ``console`` is a
-    terminal, keeps a live line between looks: the job, its state, the elapsed time
-    (updated each second) and when the next look is due. Quiet (no live line) when stdout
-    is not a terminal. Use it as a context manager so the live line ends with the wait."""
+    """One printed line per look (the notebook's audit trail), the latest in ``progress.json``,
+    and on a terminal a live line (state, elapsed time, next look) until the context ends."""
 
     def __init__(
         self,
@@ -271,12 +252,9 @@ def babysit(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], dt.datetime] = utc_now,
 ) -> BabysitResult:
-    """Wait on ``watch.job_id`` until terminal; ``on_observation`` persists each step.
-
-    ``progress`` (a :class:`ProgressPrinter`) is told of each look and, as a context
-    manager, is closed when the wait ends. Raises :class:`RunnerError` after
-    ``policy.error_limit`` failed or empty looks in a row.
-    """
+    """Wait on ``watch.job_id`` until terminal; ``on_observation`` persists each step,
+    ``progress`` is told of each look (and closed at the end). RunnerError after
+    ``policy.error_limit`` failed or empty looks in a row."""
     closing = progress if isinstance(progress, contextlib.AbstractContextManager) else None
     with closing or contextlib.nullcontext():
         while True:
@@ -341,9 +319,8 @@ def _seconds_to_next_look(
 def _stop_if_overrun(
     runner: Runner, watch: Watch, job: JobState, policy: BabysitPolicy, now: dt.datetime
 ) -> JobState:
-    """Stop a job still running past ``policy.overrun_factor`` x the tier wall time
-    (seconds of run time, not queue time): the watch records it killed and why, and the
-    killed job is returned. Any other job is returned as it is."""
+    """Stop a job running past ``policy.overrun_factor`` x the tier wall time (run time, not
+    queue time) and return it killed; any other job as it is."""
     run = watch.run_seconds(now)
     overran = run is not None and run > policy.overrun_factor * policy.wall_time_seconds
     if job.terminal or not overran:

@@ -1,11 +1,6 @@
-"""The scheduled baseline of a gate: find it, fetch its perf report, say where it came from.
-
-GitHub Actions artifacts first, then the GCS mirror (the skill's steps 2 and 5d); with
-neither, :class:`NoBaseline` (exit 4) and :func:`render_unavailable` gives the gap
-comment. The kit never submits a baseline ferry of its own. Ages are hours; staleness
-follows ``baseline_max_age_hours`` of ``parameters/thresholds.yaml``. The search order:
-``docs/running-a-gate.md``.
-"""
+"""A gate's scheduled baseline: Actions artifact, else GCS mirror, else :class:`NoBaseline`
+(exit 4) and the gap comment; never a baseline ferry. Ages in hours (stale past
+``baseline_max_age_hours``). Search order and mirror ranking: ``docs/running-a-gate.md``."""
 
 from __future__ import annotations
 
@@ -56,15 +51,16 @@ class Provenance:
     def dated(
         cls, params: Any, created: dt.datetime | None, now: dt.datetime, **fields: Any
     ) -> Provenance:
-        """Provenance of a report of ``params``' gate created at ``created``: the
-        creation time, age and staleness filled in (``fields``: source, location, ids)."""
-        age, stale = age_of(created, now, params.max_baseline_age_hours)
+        """Provenance of a report created at ``created``, its age and staleness filled in."""
+        created, max_age = _utc(created), params.max_baseline_age_hours
+        age = None if created is None else max(0.0, (now - created).total_seconds() / 3600.0)
+        stale = bool(age is not None and max_age is not None and age > max_age)
         return cls(
             gate=params.gate,
-            created_at=iso(_utc(created)),
+            created_at=iso(created),
             age_hours=age,
             stale=stale,
-            max_age_hours=params.max_baseline_age_hours,
+            max_age_hours=max_age,
             **fields,
         )
 
@@ -83,7 +79,6 @@ class Baseline:
     provenance: Provenance
 
     def save(self, path: str) -> None:
-        """Write the report JSON (as fetched) to a local path or fsspec URL."""
         storage.write_bytes(path, self.data)
 
 
@@ -115,31 +110,15 @@ class _ActionsOutcome:
     oldest_listed: dt.datetime | None = None
 
 
-# ---------------------------------------------------------------------- helpers
 def _utc(value: dt.datetime | None) -> dt.datetime | None:
     if value is None:
         return None
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
-def age_of(
-    created: dt.datetime | None, now: dt.datetime, max_age_hours: float | None
-) -> tuple[float | None, bool]:
-    """(age in hours, stale?) of a baseline created at ``created``; unknown age is not stale."""
-    created = _utc(created)
-    if created is None:
-        return None, False
-    age = max(0.0, (now - created).total_seconds() / 3600.0)
-    return age, bool(max_age_hours is not None and age > max_age_hours)
-
-
 def report_from_zip(data: bytes, member: str, source: str) -> tuple[PerfReport, bytes]:
-    """The perf report inside an artifact zip (``member``, else a known report name).
-
-    Exactly one member may match: two (``a/perf-report.json`` and ``b/perf-report.json``,
-    or one name twice) are an error naming both, never a guess. The zip and the member
-    are bounded by ``artifact_max_bytes`` and ``artifact_member_max_bytes`` (limits.yaml).
-    """
+    """The one perf report inside an artifact zip (``member``, else a known report name;
+    two are an error); sizes bounded by limits.yaml (``docs/security.md``)."""
     limits = load_limits()
     cap = limits.artifact_member_max_bytes
 
@@ -180,7 +159,6 @@ def report_from_zip(data: bytes, member: str, source: str) -> tuple[PerfReport, 
     return loads_report(raw, f"{source}/{chosen.filename}"), raw
 
 
-# ---------------------------------------------------------------------- Actions
 def from_actions(
     client: GitHubClient, params: GateParams, now: dt.datetime, max_runs: int = MAX_RUNS
 ) -> _ActionsOutcome:
@@ -210,14 +188,13 @@ def from_actions(
     except GitHubError as exc:
         out.reason = str(exc)
         return out
-    if out.baseline is None and not out.reason:
-        if not out.scheduled:
-            out.reason = f"no successful {params.event} run of {params.workflow} on {params.branch}"
-        else:
-            out.reason = (
-                f"none of the {checked} newest successful {params.event} runs "
-                f"on {params.branch} had a usable artifact {params.artifact}"
-            )
+    if not out.scheduled:
+        out.reason = f"no successful {params.event} run of {params.workflow} on {params.branch}"
+    else:
+        out.reason = (
+            f"none of the {checked} newest successful {params.event} runs "
+            f"on {params.branch} had a usable artifact {params.artifact}"
+        )
     return out
 
 
@@ -276,7 +253,6 @@ def _try_run(
     return Baseline(report, raw, prov)
 
 
-# ---------------------------------------------------------------------- mirror
 def from_mirror(
     mirror: str,
     params: GateParams,
@@ -285,13 +261,8 @@ def from_mirror(
     client: GitHubClient | None = None,
     max_reports: int = MAX_MIRROR_REPORTS,
 ) -> tuple[Baseline | None, str, list[str]]:
-    """Step 2: the newest mirror report, preferring scheduled main runs.
-
-    Classes, best first: 0 the report's ``workflow_run_id`` is a scheduled main run seen
-    on Actions; 1 it carries the tier workflow's run id but Actions could not say
-    (unreachable, or older than the runs listed); 2 anything else (manual runs).
-    Returns (baseline or None, reason when None, notes).
-    """
+    """Step 2: (baseline or None, reason when None, notes): the newest mirror report of the
+    best rank (0 scheduled, 1 cannot tell, 2 manual; ``docs/running-a-gate.md``)."""
     pattern = mirror_pattern(mirror, params)
     notes: list[str] = []
     try:
@@ -346,9 +317,8 @@ def _mirror_stamp(path: str) -> str:
 def _best_mirror_report(
     paths: list[str], params: GateParams, actions: _ActionsOutcome, notes: list[str]
 ) -> tuple[tuple[int, str, PerfReport, bytes] | None, int]:
-    """The best-ranked readable report of ``paths`` (newest first; a rank-0 report ends
-    the search) as (rank, path, report, raw bytes), or None; and how many were
-    unreadable. Each unreadable report adds a note saying why."""
+    """(the best-ranked readable report of ``paths`` as (rank, path, report, raw) or None,
+    how many were unreadable (each noted)); a rank-0 report ends the search."""
     best: tuple[int, str, PerfReport, bytes] | None = None
     bad = 0
     for path in paths:
@@ -386,7 +356,6 @@ def _mirror_rank(
     return 1 if older else 2  # beyond the runs listed: cannot tell; within them: not scheduled
 
 
-# ---------------------------------------------------------------------- local
 def from_local(path: str, params: GateParams, now: dt.datetime) -> Baseline:
     """A report file, or a folder holding perf-report.json / perf_report.json."""
     target = str(path)
@@ -410,7 +379,6 @@ def from_local(path: str, params: GateParams, now: dt.datetime) -> Baseline:
     return Baseline(report, raw, prov)
 
 
-# ---------------------------------------------------------------------- entry point
 def find_baseline(
     gate: int | GateParams,
     *,
@@ -421,11 +389,8 @@ def find_baseline(
     now: dt.datetime | None = None,
     max_runs: int = MAX_RUNS,
 ) -> Baseline:
-    """The gate's baseline: ``local`` if given, else Actions, else the mirror.
-
-    ``client`` defaults to one built from the environment. ``mirror=None`` disables the
-    fallback. Raises :class:`NoBaseline` (exit 4) when every source fails.
-    """
+    """The gate's baseline: ``local`` if given, else Actions (``client`` default: from the
+    environment), else the mirror (None: off); :class:`NoBaseline` when all fail."""
     params = gate if isinstance(gate, GateParams) else load_gate(gate)
     now = _utc(now) or dt.datetime.now(dt.UTC)
     if local:
@@ -438,7 +403,10 @@ def find_baseline(
         actions = from_actions(client, params, now, max_runs)
         if actions.baseline is not None:
             return actions.baseline
-        attempts.append((where_actions, _with_notes(actions.reason, actions.notes)))
+        notes, limit = actions.notes, 5
+        shown = notes[:limit] + ([f"... {len(notes) - limit} more"] if len(notes) > limit else [])
+        reason = f"{actions.reason} [{'; '.join(shown)}]" if notes else actions.reason
+        attempts.append((where_actions, reason))
     else:
         attempts.append((where_actions, "not tried (disabled)"))
     if mirror:
@@ -451,14 +419,6 @@ def find_baseline(
     raise NoBaseline(params.gate, attempts)
 
 
-def _with_notes(reason: str, notes: list[str], limit: int = 5) -> str:
-    if not notes:
-        return reason
-    shown = notes[:limit] + ([f"... {len(notes) - limit} more"] if len(notes) > limit else [])
-    return f"{reason} [{'; '.join(shown)}]"
-
-
-# ---------------------------------------------------------------------- gap comment
 def render_unavailable(
     params: GateParams,
     attempts: list[tuple[str, str]],
@@ -466,8 +426,7 @@ def render_unavailable(
     reviewer: str | None = None,
     sha: str | None = None,
 ) -> str:
-    """The comment posted when no baseline could be fetched
-    (``templates/baseline_unavailable.md.j2``)."""
+    """The comment posted when no baseline could be fetched (``baseline_unavailable.md.j2``)."""
     return render(
         "baseline_unavailable",
         gate=params.gate,

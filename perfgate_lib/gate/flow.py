@@ -1,11 +1,6 @@
-"""``perfgate run``: assess -> confirm -> gates (the ladder) -> post, resumable.
-
-Re-running the same command resumes the newest unfinished run folder of the PR at the
-same head SHA: nothing done is redone, submitted again or posted again. The steps and
-the folder layout are in ``docs/running-a-gate.md``.
-
-Exit codes: 0 pass / warn / skip / waiting, 1 fail, 3 inconclusive, 4 could not run.
-"""
+"""``perfgate run``: assess -> confirm -> gates (the ladder) -> post; the same command resumes
+(``docs/running-a-gate.md``). Exit codes: 0 pass / warn / skip / waiting, 1 fail, 3
+inconclusive, 4 could not run."""
 
 from __future__ import annotations
 
@@ -99,7 +94,6 @@ def _say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-# ---------------------------------------------------------------------- options
 def reply_from_options(confirm: str | None, max_gate: str | None) -> str:
     """The reviewer's reply implied by ``--confirm`` and ``--max-gate`` ("" = none yet)."""
     from perfgate_lib.assess.confirm import parse_reply
@@ -152,10 +146,8 @@ class HeadMoved(PerfgateError):
 
 
 def head_sha(opts: RunOptions) -> str:
-    """The PR head SHA from GitHub. ``--sha`` is the commit the reviewer confirmed: the
-    run goes on only while it is still the PR head (else :class:`HeadMoved`). Offline
-    (a given assessment and a dry run: GitHub is not asked about the PR) ``--sha`` is
-    taken as it is."""
+    """The PR head SHA from GitHub; :class:`HeadMoved` when ``--sha`` (what the reviewer
+    confirmed) is no longer it. Offline (given assessment, dry run) ``--sha`` as it is."""
     if opts.sha and opts.assessment and opts.dry_run:
         return opts.sha
     from perfgate_lib.io.github import GitHubClient, GitHubSettings
@@ -171,23 +163,9 @@ def head_sha(opts: RunOptions) -> str:
     return head
 
 
-# ---------------------------------------------------------------------- run folder
-def fresh_run_dir(root: str, pr: int, sha: str) -> str:
-    """``<root>/pr<PR>/<stamp>-<sha7>``, suffixed ``-2``, ``-3``... when two runs start
-    within the same second (a finished run's folder is never reused)."""
-    base = storage.join(root, f"pr{pr}", f"{utc_stamp()}-{sha[:7]}")
-    candidate, n = base, 1
-    while storage.exists(candidate):
-        n += 1
-        candidate = f"{base}-{n}"
-    return candidate
-
-
 def open_run(opts: RunOptions, sha: str) -> tuple[RunState, bool]:
-    """(state, resumed?): the unfinished run of this PR at ``sha``, or a new one.
-
-    Unfinished runs of the PR at another SHA are marked superseded (their ferries are
-    not touched)."""
+    """(state, resumed?): the unfinished run of this PR at ``sha``, or a new one (those at
+    another SHA are marked superseded; their ferries are not touched)."""
     root = opts.runs_root or default_runs_root()
     found = find_unfinished(root, opts.pr, sha)
     if found is not None:
@@ -196,7 +174,11 @@ def open_run(opts: RunOptions, sha: str) -> tuple[RunState, bool]:
     for old in unfinished_runs(root, opts.pr):
         old.set(status="superseded", superseded_by_sha=sha)
         _say(f"note: earlier unfinished run {old.run_dir} (sha {old.record.sha}) superseded")
-    run_dir = fresh_run_dir(root, opts.pr, sha)
+    base = storage.join(root, f"pr{opts.pr}", f"{utc_stamp()}-{sha[:7]}")
+    run_dir, n = base, 1
+    while storage.exists(run_dir):  # two runs in the same second; a folder is never reused
+        n += 1
+        run_dir = f"{base}-{n}"
     storage.makedirs(run_dir)
     state = RunState.create(
         run_dir,
@@ -210,7 +192,6 @@ def open_run(opts: RunOptions, sha: str) -> tuple[RunState, bool]:
     return state, False
 
 
-# ---------------------------------------------------------------------- assessment
 def assess(opts: RunOptions, state: RunState, reply: str) -> str:
     """assessment.json in the run folder (made once per run); returns its path."""
     path = storage.join(state.run_dir, "assessment.json")
@@ -223,22 +204,13 @@ def assess(opts: RunOptions, state: RunState, reply: str) -> str:
         assessment = load_assessment(opts.assessment)
         if reply and not assessment.confirmation:
             assessment = apply_reply(assessment, reply, reviewer=opts.reviewer)
-        storage.write_text(path, json.dumps(assessment.to_json(), indent=2) + "\n")
+        _save_assessment(path, assessment)
     elif opts.executor == "notebook":
         from perfgate_lib.io.notebook import run_notebook
 
+        params = {"pr": opts.pr, "repo": opts.repo, "checkout": "", "base": "", "head": ""}
         run_notebook(
-            "assess",
-            state.run_dir,
-            {
-                "pr": opts.pr,
-                "repo": opts.repo,
-                "checkout": "",
-                "base": "",
-                "head": "",
-                "reply": reply,
-                "out_dir": absolute(state.run_dir),
-            },
+            "assess", state.run_dir, {**params, "reply": reply, "out_dir": absolute(state.run_dir)}
         )
     else:
         from perfgate_lib.assess.run import run_assess
@@ -269,37 +241,43 @@ def confirm(opts: RunOptions, state: RunState, path: str, reply: str) -> Any:
                 assessment, max_gate=assessment.proposed_max_gate, confirmation=None
             )
         assessment = apply_reply(assessment, reply, reviewer=opts.reviewer)
-        storage.write_text(path, json.dumps(assessment.to_json(), indent=2) + "\n")
+        _save_assessment(path, assessment)
     if not assessment.confirmation:
         return None
     state.set(confirmation=assessment.confirmation, max_gate=assessment.max_gate)
     return assessment
 
 
-# ---------------------------------------------------------------------- gates
+def _save_assessment(path: str, assessment: Any) -> None:
+    storage.write_text(path, json.dumps(assessment.to_json(), indent=2) + "\n")
+
+
 def gate_job(opts: RunOptions, state: RunState, gate: int, attempt: int, worktree: str) -> GateJob:
     """The gate notebook's parameters for one attempt."""
     checks_done = bool((state.record.local_checks or {}).get("passed"))
+    same = (
+        "pr",
+        "repo",
+        "runner",
+        "mirror",
+        "iris_config",
+        "allow_other_cluster",
+        "yes_stop_early",
+    )
     return GateJob(
+        **{name: getattr(opts, name) for name in same},  # options passed on as they are
         run_dir=absolute(state.run_dir),
         gate=gate,
         attempt=attempt,
-        pr=opts.pr,
-        repo=opts.repo,
         sha=state.record.sha or "",
-        runner=opts.runner,
         replay=absolute(opts.replay_dir) if opts.replay_dir else "",
         checkout=state.record.checkout or "",
         worktree=worktree,
         baseline=absolute(opts.baseline_dir) if opts.baseline_dir else "",
-        mirror=opts.mirror,
         use_actions=not opts.no_actions,
         assessment=absolute(storage.join(state.run_dir, "assessment.json")),
         max_gate=str(state.record.max_gate),
         local_checks=opts.runner == "iris" and not checks_done,
-        iris_config=opts.iris_config,
-        allow_other_cluster=opts.allow_other_cluster,
-        yes_stop_early=opts.yes_stop_early,
         post="file" if opts.dry_run else "github",
         thresholds="",
         run_params=absolute(opts.run_params) if opts.run_params else "",
@@ -320,7 +298,7 @@ def execute_attempt(
     out_dir = storage.join(state.run_dir, folder)
     try:
         with progress_watch(storage.join(out_dir, "progress.json")):
-            run_notebook("gate", out_dir, job.to_parameters())
+            run_notebook("gate", out_dir, asdict(job))
     except NotebookFailed as exc:
         state.reload()
         err = state.attempt(gate, attempt).error
@@ -379,14 +357,6 @@ def progress_watch(path: str, interval: float = 0.5) -> Iterator[None]:
         thread.join(timeout=2)
 
 
-def in_flight(state: RunState) -> tuple[int, int] | None:
-    """(gate, attempt) of an attempt with a job not yet terminal, if any."""
-    for rec in state.attempts():
-        if rec.job_id and not (rec.job is not None and rec.job.terminal):
-            return rec.gate, rec.attempt
-    return None
-
-
 def run_gates(opts: RunOptions, state: RunState, max_gate: str) -> LadderOutcome:
     """The ladder, inside the treatment worktree for the iris runner."""
 
@@ -434,8 +404,7 @@ def post_and_finish(
     kind, key, body = post
     mode = "file" if opts.dry_run else "github"
     post_comment(state, kind, key, body, mode=mode, repo=opts.repo, pr=opts.pr)
-    outcome = {"exit_code": exit_code, "verdict": verdict, "message": message}
-    return finish(state, outcome)
+    return finish(state, {"exit_code": exit_code, "verdict": verdict, "message": message})
 
 
 def run_local(opts: RunOptions, state: RunState, assessment: Any) -> RunOutcome:
@@ -454,38 +423,23 @@ def run_local(opts: RunOptions, state: RunState, assessment: Any) -> RunOutcome:
     if verdict is None:
         assess_path = absolute(storage.join(state.run_dir, "assessment.json"))
         data, _notebooks, _timings = run_local_gate(
-            top,
-            base,
-            sha,
-            folder,
-            gate0=opts.gate0,
-            assessment=assess_path,
+            top, base, sha, folder, gate0=opts.gate0, assessment=assess_path
         )
         verdict = data["verdict"]
         state.set(local_verdict=verdict)
     body = storage.read_text(storage.join(folder, "comment.md"))
+    message = f"gate 0 (local A/B): {verdict}"
     return post_and_finish(
-        opts,
-        state,
-        ("verdict", "gate0", body),
-        verdict,
-        EXIT_BY_VERDICT[verdict],
-        f"gate 0 (local A/B): {verdict}",
+        opts, state, ("verdict", "gate0", body), verdict, EXIT_BY_VERDICT[verdict], message
     )
 
 
-# ---------------------------------------------------------------------- the command
 def finish(state: RunState, outcome: dict[str, Any]) -> RunOutcome:
-    """Record the outcome (the run is finished), archive the run folder, return what to
-    tell the user."""
+    """Record the outcome (the run is finished), archive the run folder, say what ended."""
     state.set(status="finished", outcome=outcome, finished_at=utc_stamp())
     archive(state, outcome)
-    return RunOutcome(
-        int(outcome["exit_code"]),
-        str(outcome.get("message", "")),
-        state.run_dir,
-        outcome.get("verdict"),
-    )
+    message = str(outcome.get("message", ""))
+    return RunOutcome(int(outcome["exit_code"]), message, state.run_dir, outcome.get("verdict"))
 
 
 def archive(state: RunState, outcome: dict[str, Any]) -> None:
@@ -527,13 +481,7 @@ def _run_held(
     try:
         return _run(opts, state, reply, echo)
     except KeyboardInterrupt:
-        where = in_flight(state.reload())
-        if where is not None:
-            gate, attempt = where
-            session_policy = _policy(opts, gate)
-            runner = _runner_for_stop(opts, state, gate, attempt)
-            what = handle_interrupt(state, runner, gate, attempt, session_policy)
-            _say(f"interrupted: {what}")
+        _stop_in_flight(opts, state.reload())
         state.event("interrupted")
         raise
     except PerfgateError as exc:
@@ -550,26 +498,27 @@ def _run_held(
         raise
 
 
-def _policy(opts: RunOptions, gate: int) -> Any:
+def _stop_in_flight(opts: RunOptions, state: RunState) -> None:
+    """On an interrupt: stop the attempt whose job is not yet terminal (if the policy allows)."""
     from perfgate_lib.gate.babysit import BabysitPolicy
     from perfgate_lib.verdict.gates import load_gate
 
-    params = load_gate(gate)
-    return BabysitPolicy.for_gate(
-        params.poll_interval_minutes,
-        params.wall_time_minutes,
-        stop_early_confirmed=opts.yes_stop_early,
-    )
+    for rec in state.attempts():
+        if rec.job_id and not (rec.job is not None and rec.job.terminal):
+            params = load_gate(rec.gate)
+            policy = BabysitPolicy.for_gate(
+                params.poll_interval_minutes,
+                params.wall_time_minutes,
+                stop_early_confirmed=opts.yes_stop_early,
+            )
+            if opts.runner != "iris":
+                from perfgate_lib.runners.replay import ReplayRunner
 
-
-def _runner_for_stop(opts: RunOptions, state: RunState, gate: int, attempt: int) -> Any:
-    """A runner able to stop the in-flight job (iris), built without a worktree."""
-    if opts.runner != "iris":
-        from perfgate_lib.runners.replay import ReplayRunner
-
-        return ReplayRunner(opts.replay_dir or ".")
-    job = gate_job(opts, state, gate, attempt, "")
-    return GateSession(job).runner
+                runner: Any = ReplayRunner(opts.replay_dir or ".")
+            else:  # a runner able to stop the job, built without a worktree
+                runner = GateSession(gate_job(opts, state, rec.gate, rec.attempt, "")).runner
+            _say(f"interrupted: {handle_interrupt(state, runner, rec.gate, rec.attempt, policy)}")
+            return
 
 
 def _run(opts: RunOptions, state: RunState, reply: str, echo: Callable[[str], None]) -> RunOutcome:
@@ -589,19 +538,14 @@ def _run(opts: RunOptions, state: RunState, reply: str, echo: Callable[[str], No
         return RunOutcome(EXIT_PASS, "awaiting confirmation", state.run_dir, None)
     echo(render_assessment_block(assessment))
     if not assessment.in_scope and assessment.max_gate == "skip":
+        message = "out of scope: no gate runs"
         return finish(
-            state,
-            {
-                "exit_code": EXIT_PASS,
-                "verdict": "out_of_scope",
-                "message": "out of scope: no gate runs",
-            },
+            state, {"exit_code": EXIT_PASS, "verdict": "out_of_scope", "message": message}
         )
     if assessment.max_gate == "skip":
         body = render_waiver_comment(assessment, opts.reviewer)
-        return post_and_finish(
-            opts, state, ("waiver", "waiver", body), "skip", EXIT_PASS, "gate waived: no ferry"
-        )
+        post = ("waiver", "waiver", body)
+        return post_and_finish(opts, state, post, "skip", EXIT_PASS, "gate waived: no ferry")
     state.set(status="running")
     if opts.runner == "local":
         return run_local(opts, state, assessment)

@@ -1,12 +1,6 @@
-"""The gate ladder, as a pure planner plus a small driver; the rules are in
-``docs/verdict-rules.md`` ("Ladder").
-
-Gate 1 runs first unless the assessment says ``skip``; an inconclusive gate is
-re-submitted once, and a second inconclusive is never a pass. Exit codes (README.md):
-0 pass / warn / skip, 1 fail, 3 inconclusive (4, could not run, is raised elsewhere).
-The caller upserts each gate's comment; :func:`ladder_notes` gives the trusted lines
-saying where the ladder stands.
-"""
+"""The gate ladder: a pure planner, a small driver and the comment's lines on where it stands.
+Rules: ``docs/verdict-rules.md`` ("Ladder"); exit codes 0 pass / warn / skip, 1 fail, 3
+inconclusive."""
 
 from __future__ import annotations
 
@@ -100,9 +94,8 @@ def plan_next(max_gate: str | int, history: Sequence[GateResult]) -> Step:
 def ladder_notes(
     max_gate: str | int, history: Sequence[GateResult], tier_names: dict[int, str] | None = None
 ) -> list[str]:
-    """Trusted markdown lines for the comment: the ladder so far and what happens next.
-
-    ``tier_names`` (gate -> name, from ``parameters/gate<N>.yaml``) names the next gate."""
+    """Trusted markdown lines for the comment: the ladder so far and what happens next
+    (``tier_names``: gate -> name, naming the next gate)."""
     names = tier_names or {}
     notes = []
     if len(history) > 1:
@@ -161,16 +154,14 @@ def run_ladder(
     history: Sequence[GateResult] = (),
     on_result: Callable[[GateResult], None] | None = None,
 ) -> LadderOutcome:
-    """Drive the ladder: ``execute(gate, attempt)`` runs one gate attempt and returns its
-    verdict; ``history`` resumes an interrupted ladder; ``on_result`` records each result."""
+    """Drive the ladder: ``execute(gate, attempt)`` runs one attempt and returns its verdict;
+    ``history`` resumes an interrupted ladder; ``on_result`` records each result."""
     done = list(history)
     while True:
         step = plan_next(max_gate, done)
         if step.action == "stop":
             return LadderOutcome(step, done)
         assert step.gate is not None and step.attempt is not None
-        verdict = execute(step.gate, step.attempt)
-        result = GateResult(step.gate, step.attempt, verdict)
-        done.append(result)
+        done.append(GateResult(step.gate, step.attempt, execute(step.gate, step.attempt)))
         if on_result:
-            on_result(result)
+            on_result(done[-1])

@@ -1,17 +1,10 @@
-"""One gate attempt end to end: baseline, local checks, ferry, babysitting, comparison,
-comment. ``notebooks/gate.ipynb`` calls these steps one cell at a time; ``perfgate run``
-runs that notebook per gate attempt (or :meth:`GateSession.run_all` in-process).
-
-Every step is recorded in ``state.json`` and is idempotent: a recorded job id is polled
-again, never re-submitted; a comment already posted with the same body is not posted
-again. The attempt's files (``gate<N>[-attempt<K>]/``) are listed in
-``docs/running-a-gate.md``.
-"""
+"""One gate attempt end to end (baseline, local checks, ferry, babysitting, comparison,
+comment), one idempotent step per ``notebooks/gate.ipynb`` cell, recorded in ``state.json``.
+Resuming and the attempt's files: ``docs/running-a-gate.md``."""
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -20,7 +13,8 @@ import re
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
 from typing import Annotated, Any
 
 import pydantic
@@ -28,14 +22,14 @@ import pydantic
 from perfgate_lib import PROJECT_ROOT
 from perfgate_lib.errors import PerfgateError, UsageError, usage_at
 from perfgate_lib.gate.babysit import BabysitPolicy, ProgressPrinter, Watch, babysit, may_stop
-from perfgate_lib.gate.evidence import queue_wait_note
 from perfgate_lib.gate.ladder import GateResult, ladder_notes, parse_max_gate
 from perfgate_lib.gate.localchecks import LocalChecksFailed, run_local_checks
-from perfgate_lib.gate.record import AttemptRecord
 from perfgate_lib.gate.runparams import RunParams, load_run_params
-from perfgate_lib.gate.state import RunState, alive_here, gate_folder
+from perfgate_lib.gate.sections import queue_wait_note
+from perfgate_lib.gate.state import AttemptRecord, RunState, alive_here, gate_folder
 from perfgate_lib.io import storage
 from perfgate_lib.io.rundir import public_url
+from perfgate_lib.mdtext import fmt_duration
 from perfgate_lib.runners.base import Runner, RunnerError, Submission
 from perfgate_lib.timeutil import iso, utc_now
 from perfgate_lib.typed import FORBID_EXTRA, one_of, read_model
@@ -46,8 +40,7 @@ RUNNERS = ("iris", "replay")
 POST_MODES = ("github", "file")
 FINAL_COMMENT = "comment.md"
 STEPS = ("fetch_baseline", "run_local_checks", "submit", "babysit", "collect", "compare", "post")
-"""A gate attempt's steps, in order: :meth:`GateSession.run_all` runs them, and the gate
-notebook's cells call them in this order (``tests/test_notebooks.py`` checks)."""
+"""The steps in order: :meth:`GateSession.run_all` and the gate notebook's cells run them."""
 
 
 def _max_gate(value: Any) -> str:
@@ -60,14 +53,8 @@ def _max_gate(value: Any) -> str:
 
 @dataclass
 class GateJob:
-    """Everything one gate attempt needs: the gate notebook's parameters, parsed.
-
-    Paths may be local or fsspec URLs unless said otherwise. ``baseline``: a local report
-    file or folder ("" = GitHub Actions, then the GCS mirror). ``replay``: a folder or a
-    JSON mapping of recorded reports. ``post``: ``github`` (upsert the PR comment) or
-    ``file`` (write ``comment.md`` only; dry run). ``poll_seconds`` > 0 overrides the
-    gate's poll interval.
-    """
+    """The gate notebook's parameters, parsed (each field explained in its parameters cell);
+    paths may be local or fsspec URLs."""
 
     __pydantic_config__ = FORBID_EXTRA
 
@@ -97,26 +84,19 @@ class GateJob:
 
     @classmethod
     def from_parameters(cls, **params: Any) -> GateJob:
-        """Build from notebook parameters (pydantic: papermill's ``-r`` strings become
-        numbers and booleans); a bad or unknown one is a UsageError naming it."""
+        """From notebook parameters (``-r`` strings parsed); a bad or unknown one: UsageError."""
         from perfgate_lib.audit.notebooks import repo_path  # repo-root defaults, any cwd
 
         job = read_model(cls, params, lambda key, problem: usage_at("gate", key, problem))
         job.replay, job.baseline = repo_path(job.replay), repo_path(job.baseline)
         return job
 
-    def to_parameters(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 def resolve_cluster_config(
     checkout: str, iris_config: str, allow_other: bool, default: str
 ) -> tuple[str, bool]:
-    """(config path for ``iris --config``, is it another cluster?).
-
-    Anything but ``default`` (``lib/iris/config/marin.yaml`` of the checkout) needs
-    ``allow_other`` (the skill asks the reviewer before using another cluster).
-    """
+    """(config path for ``iris --config``, is it another cluster?); anything but ``default``
+    (the checkout's marin.yaml) needs ``allow_other`` (the reviewer said yes)."""
     default_path = os.path.realpath(os.path.join(checkout or ".", default))
     if not iris_config:
         return default_path, False
@@ -161,7 +141,7 @@ def recorded_watch(rec: AttemptRecord, job_id: str) -> Watch:
     assert submitted is not None  # iso() is None only for a None time
     if rec.job is None:
         return Watch(job_id=job_id, submitted_at=submitted)
-    return dataclasses.replace(rec.job, job_id=job_id, submitted_at=submitted)
+    return replace(rec.job, job_id=job_id, submitted_at=submitted)
 
 
 _JOB_PR = re.compile(r"-pr(\d+)-g\d")
@@ -196,20 +176,17 @@ class GateSession:
         self.folder = gate_folder(job.gate, job.attempt)
         self.out_dir = storage.join(self.run_dir, self.folder)
         storage.makedirs(self.out_dir)
-        if state is not None:
-            self.state = state
-        elif storage.exists(storage.join(self.run_dir, "state.json")):
-            self.state = RunState.load(self.run_dir)
-        else:
-            self.state = RunState.create(
-                self.run_dir,
-                pr=job.pr,
-                repo=job.repo,
-                sha=job.sha,
-                status="running",
-                runner=job.runner,
-                standalone=True,
-            )
+        if state is None and storage.exists(storage.join(self.run_dir, "state.json")):
+            state = RunState.load(self.run_dir)
+        self.state = state or RunState.create(
+            self.run_dir,
+            pr=job.pr,
+            repo=job.repo,
+            sha=job.sha,
+            status="running",
+            runner=job.runner,
+            standalone=True,
+        )
         self.params: GateParams = load_gate(job.gate)
         self.common: RunParams = load_run_params(job.run_params or None)
         self.runner = runner or self._make_runner()
@@ -222,23 +199,21 @@ class GateSession:
         self.treatment_path = storage.join(self.out_dir, "treatment-report.json")
 
     def archive_standalone(self) -> str | None:
-        """Archive and index the run folder when this session made it (the gate notebook
-        run by papermill directly with no ``run_dir``), as ``perfgate run`` does its own;
-        returns the index file, or None for a folder the caller named or ``perfgate run``
-        owns (archived by its owner)."""
+        """Archive and index the run folder this session made (no ``run_dir`` given); the
+        index file, or None for a folder its owner archives."""
         if not (self.made_folder and self.state.record.standalone):
             return None
         from perfgate_lib.audit.archive import archive_run
 
+        job = self.job
         return archive_run(
             self.run_dir,
-            pr=self.job.pr or None,
-            gate=self.job.gate,
-            sha=self.job.sha[:7] or None,
+            pr=job.pr or None,
+            gate=job.gate,
+            sha=job.sha[:7] or None,
             verdict=self.record.verdict,
         ).index_file
 
-    # ------------------------------------------------------------------ plumbing
     @property
     def record(self) -> AttemptRecord:
         return self.state.attempt(self.job.gate, self.job.attempt)
@@ -253,20 +228,12 @@ class GateSession:
             yield
         except PerfgateError as exc:
             status = "halted" if self.record.status == "halted" else "error"
-            self._update(
-                f"{self.folder}:{name}-error",
-                status=status,
-                error={
-                    "step": name,
-                    "type": type(exc).__name__,
-                    "message": str(exc),
-                    "exit_code": exc.exit_code,
-                },
-            )
+            error: dict[str, Any] = {"step": name, "type": type(exc).__name__, "message": str(exc)}
+            error["exit_code"] = exc.exit_code
+            self._update(f"{self.folder}:{name}-error", status=status, error=error)
             raise
 
     def _write_json(self, name: str, data: Any) -> None:
-        """``data`` as indented JSON in the gate folder's file ``name``."""
         storage.write_text(storage.join(self.out_dir, name), json.dumps(data, indent=2) + "\n")
 
     def _make_runner(self) -> Runner:
@@ -284,29 +251,21 @@ class GateSession:
             self.job.allow_other_cluster,
             self.common.cluster_config,
         )
+        settings = ("status_root", "uv_command", "iris_command", "submit_script", "collect_script")
         return IrisRunner(
+            **{name: getattr(self.common, name) for name in (*settings, "collect_from")},
             checkout=self.job.checkout,
             scratch_dir=local_scratch(self.run_dir, self.folder),
-            status_root=self.common.status_root,
             iris_config=config,
             pass_config_to_submit=other,
-            uv_command=self.common.uv_command,
-            iris_command=self.common.iris_command,
             last_worktree=self.job.worktree or None,  # its own iris tools come first
-            submit_script=self.common.submit_script,
-            collect_script=self.common.collect_script,
-            collect_from=self.common.collect_from,
             timeout_seconds=self.common.command_timeout_seconds,
             on_submit_started=lambda pid, out: self._update(submit_pid=pid, submit_output=out),
         )
 
-    # ------------------------------------------------------------------ baseline
     def fetch_baseline(self) -> dict[str, Any]:
-        """The gate's baseline (recorded one on resume); returns its provenance.
-
-        No baseline: the gap comment is posted and :class:`BaselineUnavailable` raised
-        (exit 4). The kit never submits a baseline ferry.
-        """
+        """The gate's baseline's provenance (recorded one on resume); with none, the gap
+        comment is posted and :class:`BaselineUnavailable` raised (exit 4)."""
         rec = self.record
         if rec.baseline and storage.exists(self.baseline_path):
             return rec.baseline
@@ -339,13 +298,9 @@ class GateSession:
             self._update(status="baseline", baseline=prov, baseline_path=self.baseline_path)
         return prov
 
-    # ------------------------------------------------------------------ local checks
     def run_local_checks(self) -> dict[str, Any] | None:
-        """The local checks in the worktree (first gate attempt only); None when skipped.
-
-        A failure posts the halt comment, marks the run halted and raises
-        :class:`LocalChecksFailed` (exit 4): nothing is submitted.
-        """
+        """The local checks in the worktree (first gate attempt only); None when skipped. A
+        failure posts the halt comment, halts the run, raises :class:`LocalChecksFailed`."""
         done = self.state.record.local_checks or {}
         if not self.job.local_checks or done.get("passed"):
             return done or None
@@ -353,14 +308,8 @@ class GateSession:
             raise UsageError("local checks need the treatment worktree")
         self.prepare_environment()
         with self._step("local-checks"):
-            out = storage.join(self.run_dir, "local-checks")
-            result = run_local_checks(
-                self.job.worktree,
-                self.common.local_checks,
-                out,
-                timeout_seconds=self.common.local_checks_timeout_minutes * 60,
-                tail_lines=self.common.output_tail_lines,
-            )
+            minutes = self.common.local_checks_timeout_minutes
+            result = self._run_commands(self.common.local_checks, "local-checks", minutes)
             summary = result.to_json()
             self.state.set(local_checks=summary)
             if not result.passed:
@@ -378,28 +327,17 @@ class GateSession:
                 )
         return summary
 
-    # ------------------------------------------------------------------ environment
     def prepare_environment(self) -> dict[str, Any] | None:
-        """Prepare the treatment worktree's environment as marin's workflows do
-        (``prepare_env`` in gate_common.yaml, e.g. ``uv sync ...``), once per worktree and
-        only for the iris runner; None when there is nothing to do.
-
-        marin's submit script runs the worktree's own ``.venv/bin/iris``: without this a
-        fresh worktree cannot submit. A failure raises :class:`RunnerError` (exit 4).
-        """
+        """Run ``prepare_env`` (gate_common.yaml) in the treatment worktree, once per worktree,
+        iris runner only; None when there is nothing to do. A failure is a RunnerError."""
         if self.job.runner != "iris" or not self.common.prepare_env or not self.job.worktree:
             return None
         done = self.state.record.prepared_env or {}
         if done.get("passed") and done.get("worktree") == self.job.worktree:
             return done
         with self._step("prepare-env"):
-            result = run_local_checks(
-                self.job.worktree,
-                self.common.prepare_env,
-                storage.join(self.run_dir, "prepare-env"),
-                timeout_seconds=self.common.prepare_env_timeout_minutes * 60,
-                tail_lines=self.common.output_tail_lines,
-            )
+            minutes = self.common.prepare_env_timeout_minutes
+            result = self._run_commands(self.common.prepare_env, "prepare-env", minutes)
             summary = {**result.to_json(), "worktree": self.job.worktree}
             self.state.set(prepared_env=summary)
             if not result.passed:
@@ -410,7 +348,16 @@ class GateSession:
                 )
         return summary
 
-    # ------------------------------------------------------------------ submit
+    def _run_commands(self, commands: Any, folder: str, timeout_minutes: float) -> Any:
+        """``commands`` in the worktree, their output under the run folder's ``folder``."""
+        return run_local_checks(
+            self.job.worktree,
+            commands,
+            storage.join(self.run_dir, folder),
+            timeout_seconds=timeout_minutes * 60,
+            tail_lines=self.common.output_tail_lines,
+        )
+
     def submit(self) -> Submission:
         """Submit the treatment ferry once per (PR, gate, attempt); see state.py."""
         rec = self.record
@@ -440,10 +387,9 @@ class GateSession:
             submit_recorded_by=how,
         )
         self._write_json("submission.json", sub.to_json())
-        out = self.record.submit_output
-        if out and os.path.isfile(out) and storage.join(self.out_dir, "submit-output.txt") != out:
-            with open(out, encoding="utf-8", errors="replace") as fh:
-                storage.write_text(storage.join(self.out_dir, "submit-output.txt"), fh.read())
+        out, kept = self.record.submit_output, storage.join(self.out_dir, "submit-output.txt")
+        if out and os.path.isfile(out) and kept != out:
+            storage.write_text(kept, Path(out).read_text(encoding="utf-8", errors="replace"))
         return sub
 
     def _recover_submission(self, rec: AttemptRecord) -> Submission | None:
@@ -456,8 +402,7 @@ class GateSession:
         if out and os.path.isfile(out):
             from perfgate_lib.runners.iris import IrisRunner
 
-            with open(out, encoding="utf-8", errors="replace") as fh:
-                text = fh.read()
+            text = Path(out).read_text(encoding="utf-8", errors="replace")
             sub = IrisRunner.submission_from_output(text, self.job.gate, self.job.attempt)
             if sub is not None:
                 return self._record_submission(
@@ -480,7 +425,6 @@ class GateSession:
         )
         return None
 
-    # ------------------------------------------------------------------ babysit
     def policy(self) -> BabysitPolicy:
         return BabysitPolicy.for_gate(
             self.params.poll_interval_minutes,
@@ -511,7 +455,7 @@ class GateSession:
                     on_observation=lambda w: self._update(
                         f"{self.folder}:poll",
                         status="terminal" if w.terminal else "running",
-                        job=dataclasses.replace(w, history=list(w.history)),
+                        job=replace(w, history=list(w.history)),
                     ),
                     progress=printer,
                 )
@@ -520,10 +464,9 @@ class GateSession:
                 raise
         return result.watch
 
-    # ------------------------------------------------------------------ collect
     def collect(self) -> str:
-        """The treatment report in the gate folder. A job that did not succeed and left no
-        report gets a minimal one (status failed) so the gate is judged inconclusive."""
+        """The treatment report in the gate folder; a job that did not succeed and left none
+        gets a minimal one (status failed), so the gate is judged inconclusive."""
         rec = self.record
         if rec.report_path and storage.exists(self.treatment_path):
             return self.treatment_path
@@ -535,11 +478,9 @@ class GateSession:
         with self._step("collect"):
             scratch = local_scratch(self.run_dir, self.folder)
             os.makedirs(scratch, exist_ok=True)
-            local_out = (
-                self.treatment_path
-                if not storage.is_url(self.treatment_path)
-                else os.path.join(scratch, "treatment-report.json")
-            )
+            local_out = self.treatment_path
+            if storage.is_url(local_out):
+                local_out = os.path.join(scratch, "treatment-report.json")
             synthesized = False
             try:
                 self.runner.collect(sub, local_out)
@@ -553,22 +494,17 @@ class GateSession:
                     "status": "failed",
                     "warnings": [f"perfgate: no usable report from the collector ({exc})"],
                 }
-                with open(local_out, "w") as fh:
-                    json.dump(report, fh, indent=2)
+                Path(local_out).write_text(json.dumps(report, indent=2))
             if local_out != self.treatment_path:
-                with open(local_out, "rb") as fh:
-                    storage.write_bytes(self.treatment_path, fh.read())
+                storage.write_bytes(self.treatment_path, Path(local_out).read_bytes())
             self._update(
                 status="collected", report_path=self.treatment_path, report_synthesized=synthesized
             )
         return self.treatment_path
 
     def record_job_tree(self, job_id: str) -> dict[str, str]:
-        """The ended job's tree (``job-tree.json``) and the steps in it that did not finish
-        (stage -> note, see :mod:`perfgate_lib.gate.steptree`); recorded once per attempt.
-
-        A listing that fails leaves no tree (an event says so): the report is then read as
-        the collector wrote it."""
+        """The steps of the ended job's tree (``job-tree.json``) that did not finish (stage ->
+        note), once per attempt; {} and an event when the listing fails."""
         rec = self.record
         if rec.unfinished_steps is not None:
             return dict(rec.unfinished_steps)
@@ -583,15 +519,6 @@ class GateSession:
         unfinished = unfinished_steps(job_id, tree)
         self._update(unfinished_steps=unfinished, job_tree_size=len(tree))
         return unfinished
-
-    # ------------------------------------------------------------------ compare
-    def history(self) -> list[GateResult]:
-        """Finished attempts of this run before this one (the ladder so far)."""
-        return [
-            GateResult.from_json(r)
-            for r in self.state.record.ladder
-            if (r["gate"], r["attempt"]) != (self.job.gate, self.job.attempt)
-        ]
 
     def compare(self) -> Any:
         """Verdict, charts and comment for this attempt (:class:`CompareResult`)."""
@@ -624,18 +551,38 @@ class GateSession:
                 extras_for=lambda verdict: self._comment_extras(verdict, rec, watch),
             )
             verdict = result.verdict.verdict
-            self._write_outcome(rec, watch, verdict)
+            outcome = {
+                "gate": self.job.gate,
+                "attempt": self.job.attempt,
+                "folder": self.folder,
+                "verdict": verdict,
+                "job_id": rec.job_id,
+                "ferry_module": rec.ferry_module,
+                "job_state": watch.state,
+                "job_raw_state": watch.raw_state,
+                "job_error": watch.error or None,
+                "queue_wait_seconds": watch.queue_wait_seconds,
+                "queue_wait_source": watch.queue_wait_source,
+                "run_seconds": watch.run_seconds(utc_now()),
+                "polls": watch.polls,
+                "stopped": watch.stopped,
+                "stop_reason": watch.stop_reason or None,
+                "report_synthesized": rec.report_synthesized,
+                "baseline": rec.baseline,
+            }
+            self._write_json("gate.json", outcome)
             self._update(status="compared", verdict=verdict)
         return result
 
     def _comment_extras(self, verdict: Any, rec: AttemptRecord, watch: Watch) -> Any:
-        """What the cluster gate adds to the comment (:mod:`perfgate_lib.gate.sections`):
-        the ladder's notes, the job's end, evidence, run settings, baseline spread."""
+        """What the cluster gate adds to the comment (:mod:`perfgate_lib.gate.sections`)."""
         from perfgate_lib.gate import sections
         from perfgate_lib.verdict.render import CommentExtras
 
         job = self.job
-        history = [*self.history(), GateResult(job.gate, job.attempt, verdict.verdict)]
+        this = (job.gate, job.attempt)  # the ladder so far, then this attempt
+        ladder = [r for r in self.state.record.ladder if (r["gate"], r["attempt"]) != this]
+        history = [*map(GateResult.from_json, ladder), GateResult(*this, verdict.verdict)]
         tier_names = {n: load_gate(n).name for n in (1, 2, 3)}  # parameters/gate<N>.yaml
         notes = ladder_notes(job.max_gate, history, tier_names)
         notes += [n for n in (queue_wait_note(watch.queue_wait_seconds),) if n]
@@ -650,13 +597,7 @@ class GateSession:
         ]
         config = getattr(self.runner, "config_path", None) or self.common.cluster_config
         evidence = sections.evidence_sections(
-            verdict,
-            rec.job_id or "",
-            self.runner,
-            job.max_gate,
-            history,
-            gate_job_ids,
-            config,
+            verdict, rec.job_id or "", self.runner, job.max_gate, history, gate_job_ids, config
         )
         mirror = job.mirror or (self.common.mirror if job.runner == "iris" else "")
         return CommentExtras(
@@ -666,30 +607,6 @@ class GateSession:
             **sections.noise_context(verdict, job.gate, mirror, job.thresholds or None),
         )
 
-    def _write_outcome(self, rec: AttemptRecord, watch: Watch, verdict: str) -> None:
-        now = utc_now()
-        outcome = {
-            "gate": self.job.gate,
-            "attempt": self.job.attempt,
-            "folder": self.folder,
-            "verdict": verdict,
-            "job_id": rec.job_id,
-            "ferry_module": rec.ferry_module,
-            "job_state": watch.state,
-            "job_raw_state": watch.raw_state,
-            "job_error": watch.error or None,
-            "queue_wait_seconds": watch.queue_wait_seconds,
-            "queue_wait_source": watch.queue_wait_source,
-            "run_seconds": watch.run_seconds(now),
-            "polls": watch.polls,
-            "stopped": watch.stopped,
-            "stop_reason": watch.stop_reason or None,
-            "report_synthesized": rec.report_synthesized,
-            "baseline": rec.baseline,
-        }
-        self._write_json("gate.json", outcome)
-
-    # ------------------------------------------------------------------ post
     def post(self) -> dict[str, Any]:
         """Post (or, dry run, write) this attempt's comment; once per body."""
         with self._step("post"):
@@ -697,16 +614,13 @@ class GateSession:
             record = self.post_body("verdict", self.folder, body)
             self._update(status="posted", posted=record)
             # the ladder moves on only once the gate's comment is out
+            entry = {
+                "gate": self.job.gate,
+                "attempt": self.job.attempt,
+                "verdict": self.record.verdict,
+            }
             ladder = [r for r in self.state.record.ladder if r.get("folder") != self.folder]
-            ladder.append(
-                {
-                    "gate": self.job.gate,
-                    "attempt": self.job.attempt,
-                    "verdict": self.record.verdict,
-                    "folder": self.folder,
-                }
-            )
-            self.state.set(ladder=ladder)
+            self.state.set(ladder=[*ladder, {**entry, "folder": self.folder}])
         return record
 
     def post_body(self, kind: str, key: str, body: str) -> dict[str, Any]:
@@ -715,7 +629,6 @@ class GateSession:
             self.state, kind, key, body, mode=self.job.post, repo=self.job.repo, pr=self.job.pr
         )
 
-    # ------------------------------------------------------------------ display
     def describe(self) -> str:
         """What this attempt is and where its outputs go."""
         j = self.job
@@ -731,10 +644,8 @@ class GateSession:
             lines.append(f"resuming: this attempt was at step {status!r}")
         return "\n".join(lines)
 
-    # ------------------------------------------------------------------ all at once
     def run_all(self) -> str:
-        """Every step of :data:`STEPS` in order (as the gate notebook's cells call them);
-        returns the verdict."""
+        """Every step of :data:`STEPS` in order; returns the verdict."""
         for step in STEPS:
             getattr(self, step)()
         return str(self.record.verdict)
@@ -743,10 +654,8 @@ class GateSession:
 def post_comment(
     state: RunState, kind: str, key: str, body: str, *, mode: str, repo: str, pr: int
 ) -> dict[str, Any]:
-    """Upsert ``body`` as the PR's one perf-gate comment (``mode="github"``) or, dry run,
-    only write it (``mode="file"``). The run folder's ``comment.md`` always holds the
-    latest body. Skipped when the same (kind, key, body) was posted already: a resumed
-    run never posts twice. The token comes from the environment, never from ``state``."""
+    """Upsert ``body`` as the PR's perf-gate comment (``mode="github"``) or only write it
+    (``file``); the run's ``comment.md`` holds the latest body. Once per (kind, key, body)."""
     digest = hashlib.sha256(body.encode("utf-8")).hexdigest()
     storage.write_text(storage.join(state.run_dir, FINAL_COMMENT), body)
     done = state.posted(kind, key, digest)
@@ -797,7 +706,55 @@ def handle_interrupt(
 
 
 def open_gate(namespace: Mapping[str, Any]) -> GateSession:
-    """The gate notebook's entry point: :class:`GateJob`'s fields, taken by name from the
-    notebook's namespace (its parameters cell, as papermill set it) -> a session."""
+    """The gate notebook's session, from :class:`GateJob`'s fields in its namespace."""
     names = {f.name for f in fields(GateJob)}
     return GateSession(GateJob.from_parameters(**{k: namespace[k] for k in names & set(namespace)}))
+
+
+# what notebooks/gate.ipynb shows between its steps: small tables and lines, no logic
+def provenance_frame(prov: dict[str, Any]) -> Any:
+    """Baseline provenance as a two-column DataFrame (field, value)."""
+    import pandas as pd
+
+    keys = ("source", "run_id", "run_url", "sha", "created_at", "age_hours", "stale", "location")
+    rows = [(k, prov.get(k)) for k in keys if prov.get(k) is not None]
+    rows += [("note", n) for n in prov.get("notes") or []]
+    return pd.DataFrame(rows, columns=["field", "value"])
+
+
+def checks_frame(checks: dict[str, Any] | None) -> Any:
+    """Local checks as a DataFrame (name, command, exit_code, seconds, problem); a note when skipped."""
+    import pandas as pd
+
+    cols = ["name", "command", "exit_code", "seconds", "problem"]
+    if not checks:
+        print("local checks: not run in this attempt (only before a run's first ferry)")
+        return pd.DataFrame([], columns=cols)
+    return pd.DataFrame(checks.get("outcomes", []), columns=cols)
+
+
+def job_frame(session: GateSession) -> Any:
+    """The treatment job as a two-column DataFrame: id, ferry, state, queue wait, run time."""
+    import pandas as pd
+
+    rec = session.record
+    watch = session.watch()
+    now = utc_now()
+    rows = [
+        ("job id", rec.job_id),
+        ("ferry module", rec.ferry_module),
+        ("final state", watch.raw_state or watch.state),
+        ("queue wait", fmt_duration(watch.queue_wait_seconds)),
+        ("run time", fmt_duration(watch.run_seconds(now))),
+        ("polls", watch.polls),
+        ("error", watch.error or ""),
+        ("submission recorded by", rec.submit_recorded_by),
+    ]
+    return pd.DataFrame(rows, columns=["field", "value"])
+
+
+def describe_post(record: dict[str, Any]) -> str:
+    """The notebook's line on where the comment went."""
+    if record.get("mode") == "github":
+        return f"comment {record.get('action')}: {record.get('url')}"
+    return f"dry run: comment written to {record.get('path')}"

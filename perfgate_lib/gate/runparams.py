@@ -1,9 +1,5 @@
-"""Run-wide settings: ``parameters/gate_common.yaml`` (cluster, scripts, local checks, the
-treatment worktree's environment preparation).
-
-Seconds and minutes are as named in the field. Validated on load; a bad field raises
-:class:`~perfgate_lib.errors.ConfigError` naming the file and the field.
-"""
+"""Run-wide settings, ``parameters/gate_common.yaml``: cluster, scripts, local checks, the
+worktree's preparation; units as the field names say. A bad field: ConfigError naming it."""
 
 from __future__ import annotations
 
@@ -23,8 +19,7 @@ DEFAULT_COMMON = PARAMETERS_DIR / "gate_common.yaml"
 
 @dataclass(frozen=True)
 class LocalCheck:
-    """One command the kit runs in the worktree: a display name and the command (split
-    like a shell would; a YAML entry without ``name`` is named by its command)."""
+    """A command run in the worktree (split like a shell would), named by ``name`` or itself."""
 
     name: NonEmptyText
     run: NonEmptyText
@@ -49,8 +44,7 @@ class LocalCheck:
 
 @dataclass(frozen=True)
 class RunParams:
-    """``gate_common.yaml``: where the cluster, scripts and mirror are, and the local
-    checks. Times in the unit their name says."""
+    """``gate_common.yaml``: where the cluster, scripts and mirror are, and the local checks."""
 
     cluster_config: NonEmptyText
     status_root: NonEmptyText

@@ -1,9 +1,5 @@
-"""Run settings of the treatment and the baseline: the ``iris job run`` flags each ran with.
-
-A difference is noted in the comment; it never changes the verdict. Where each side's
-flags come from: ``docs/running-a-gate.md``. Pure apart from
-:func:`workflow_flags_from_checkout` (reads one file).
-"""
+"""The ``iris job run`` flags the treatment and the baseline ran with; a difference is noted,
+never judged (``docs/running-a-gate.md``). Pure but :func:`workflow_flags_from_checkout`."""
 
 from __future__ import annotations
 
@@ -62,9 +58,7 @@ def _shown(flag: str, value: str | None) -> str:
 def setting_differences(baseline: dict[str, str], treatment: dict[str, str]) -> list[str]:
     """One line per flag the two runs differ in, e.g. ``--timeout: baseline --timeout 21600,
     treatment not set``."""
-    out = []
-    for flag in RUN_FLAGS:
-        b, t = baseline.get(flag), treatment.get(flag)
-        if b != t:
-            out.append(f"{flag}: baseline {_shown(flag, b)}, treatment {_shown(flag, t)}")
-    return out
+    sides = ((flag, baseline.get(flag), treatment.get(flag)) for flag in RUN_FLAGS)
+    return [
+        f"{f}: baseline {_shown(f, b)}, treatment {_shown(f, t)}" for f, b, t in sides if b != t
+    ]

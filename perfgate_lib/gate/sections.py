@@ -1,20 +1,33 @@
-"""The parts a cluster gate adds to its verdict comment, beside the comparison itself:
-the treatment job's end, OOM evidence, debugging commands, run-setting differences and
-each stage's recent baseline spread. Context only: none of it is judged.
-"""
+"""What a cluster gate adds to its verdict comment beside the comparison (context only,
+never judged): the job's end, OOM evidence, queue wait, debugging commands, run-setting
+differences, each stage's baseline spread. Strings from logs are untrusted: fenced only."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from typing import Any
 
+from perfgate_lib.gate import runsettings
 from perfgate_lib.gate.babysit import Watch
-from perfgate_lib.gate.evidence import debug_commands, oom_lines, oom_section
 from perfgate_lib.gate.ladder import GateResult, plan_next
-from perfgate_lib.gate.record import AttemptRecord
 from perfgate_lib.gate.runparams import RunParams
+from perfgate_lib.gate.state import AttemptRecord
 from perfgate_lib.mdtext import fmt_duration, md_code, md_escape, md_fence
 from perfgate_lib.runners.base import Runner
+from perfgate_lib.runners.iris import DEFAULT_CLUSTER_CONFIG
 from perfgate_lib.verdict.gates import GateParams
+
+QUEUE_WAIT_NOTABLE_S = 30 * 60  # the skill: note queue waits over 30 minutes
+
+_OOM = re.compile(
+    r"out of memory|outofmemory|memoryerror|\boom\b|oom[-_ ]?kill|killed process"
+    r"|exit(ed)? (with )?(code|status) 137|signal 9\b|sigkill",
+    re.I,
+)
+_WORKER_POOL = re.compile(r"worker[ _-]?pool", re.I)
+_WORKER = re.compile(r"worker ", re.I)
+_DEATH = re.compile(r"died|dead|lost|exited|failed", re.I)
 
 
 def run_setting_differences(
@@ -24,14 +37,8 @@ def run_setting_differences(
     ``iris job run`` settings and the baseline's; none for a runner other than iris."""
     if runner != "iris":
         return [], ""
-    from perfgate_lib.gate.runsettings import (
-        parse_flags,
-        setting_differences,
-        workflow_flags_from_checkout,
-    )
-
-    seen = workflow_flags_from_checkout(checkout, params.workflow)
-    baseline = seen if seen is not None else parse_flags(params.baseline_iris_flags)
+    seen = runsettings.workflow_flags_from_checkout(checkout, params.workflow)
+    baseline = seen if seen is not None else runsettings.parse_flags(params.baseline_iris_flags)
     if not baseline:
         return [], ""
     where = (
@@ -39,7 +46,8 @@ def run_setting_differences(
         if seen is not None
         else f"`parameters/gate{gate}.yaml` (marin as checked 2026-12)"
     )
-    return setting_differences(baseline, parse_flags(params.iris_flags)), where
+    treatment = runsettings.parse_flags(params.iris_flags)
+    return runsettings.setting_differences(baseline, treatment), where
 
 
 def run_settings_note(diffs: list[str], where: str, common: RunParams) -> list[str]:
@@ -114,3 +122,59 @@ def job_section(rec: AttemptRecord, watch: Watch) -> list[tuple[str, str]]:
             "\n\nThe collector gave no usable report; the gate is judged on the job state alone."
         )
     return [("### Treatment job", body)]
+
+
+def _worker_death(line: str) -> bool:
+    """``worker[ _-]?pool``, or ``worker `` with a death word after it: two linear searches
+    (one regex backtracks, docs/security.md)."""
+    if _WORKER_POOL.search(line):
+        return True
+    worker = _WORKER.search(line)
+    return bool(worker and _DEATH.search(line, worker.end()))
+
+
+def oom_lines(log_text: str, limit: int = 20) -> list[str]:
+    """Lines that show an OOM, plus worker-pool death lines when an OOM is present."""
+    lines = log_text.splitlines()
+    ooms = [i for i, line in enumerate(lines) if _OOM.search(line)]
+    if not ooms:
+        return []
+    picked = set(ooms) | {i for i, line in enumerate(lines) if _worker_death(line)}
+    return [lines[i].rstrip()[:400] for i in sorted(picked)][-limit:]
+
+
+def oom_section(job_id: str, lines: Sequence[str]) -> tuple[str, str]:
+    """("### OOM evidence", markdown) for a treatment that OOMed."""
+    if not lines:
+        body = (
+            f"The treatment job {md_code(job_id)} reported OOMs, but its logs held no OOM "
+            "line (logs expired or were not reachable)."
+        )
+    else:
+        body = (
+            f"Worker-pool death / OOM lines from the treatment job {md_code(job_id)} "
+            "(`iris job logs`):\n\n" + md_fence("\n".join(lines))
+        )
+    return "### OOM evidence", body
+
+
+def queue_wait_note(seconds: float | None) -> str | None:
+    """A note when the treatment waited over 30 minutes in PENDING/BUILDING."""
+    if seconds is None or seconds <= QUEUE_WAIT_NOTABLE_S:
+        return None
+    return (
+        f"⏱ The treatment waited {fmt_duration(seconds)} in the queue (PENDING/BUILDING) "
+        "before it ran. Queue wait is not a perf signal and does not affect the verdict."
+    )
+
+
+def debug_commands(job_ids: Sequence[str], config: str = DEFAULT_CLUSTER_CONFIG) -> list[str]:
+    """Commands that start a debugging session on the inconclusive treatment jobs."""
+    cmds = []
+    for job in job_ids:
+        cmds += [
+            f"iris --config={config} job list --json --prefix {job}",
+            f"iris --config={config} job summary {job}",
+            f"iris --config={config} job logs {job} --tail --max-lines 500 --level warning",
+        ]
+    return cmds

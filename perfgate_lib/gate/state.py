@@ -1,16 +1,11 @@
-"""``state.json``: what a run has done and what is in flight, so a re-run resumes.
-
-One JSON document per run folder, written atomically, token values replaced before
-writing. Contract: a ferry is never submitted twice for one PR, gate and attempt (an
-attempt still ``submitting`` is found again before it is resubmitted). :class:`PrLock`
-holds one run per PR; a second run stops with :class:`PrBusy` (exit 4) before touching
-any run folder. The protocol is in ``docs/running-a-gate.md``; the lock in
-``docs/security.md`` ("One run per PR").
-"""
+"""``state.json`` (typed, checked when read) and the PR lock: what a run has done and holds,
+so a re-run resumes and never submits or posts twice. The protocol: ``docs/running-a-gate.md``;
+the lock (one run per PR, else :class:`PrBusy`): ``docs/security.md``."""
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -18,13 +13,15 @@ import posixpath
 import re
 import socket
 import uuid
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal, Self
 
 from perfgate_lib.errors import PerfgateError
-from perfgate_lib.gate.record import AttemptRecord, RunRecord
+from perfgate_lib.gate.babysit import Watch
 from perfgate_lib.io import storage
 from perfgate_lib.io.paramfile import read_json_object
+from perfgate_lib.typed import Whole, read_model
 
 STATE_FILE = "state.json"
 SCHEMA = 1
@@ -33,6 +30,129 @@ LOCKS_DIR = ".locks"  # <runs root>/.locks/pr<N>.json
 LOCK_STALE_HOURS = 8.0  # no sign of life for this long: the holder is dead (Actions: 6 h)
 HEARTBEAT_SECONDS = 300.0  # a holder refreshes its sign of life at most this often
 HOLDER_ENV = "PERFGATE_LOCK_HOLDER"  # the holder's id, inherited by its notebook kernels
+
+
+class _Declared:
+    """A record whose declared fields are set by name, and whose keys it does not declare
+    (a newer kit's) ride along in ``unknown``, written back as they were read."""
+
+    unknown: dict[str, Any]
+
+    @classmethod
+    def declared(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in dataclasses.fields(cls) if f.name != "unknown")  # type: ignore[arg-type]
+
+    def update(self, **fields: Any) -> None:
+        """Set declared fields by name (TypeError naming an undeclared one)."""
+        for name, value in fields.items():
+            if name not in self.declared():
+                raise TypeError(f"{type(self).__name__} has no field {name!r}")
+            setattr(self, name, value)
+
+    def to_json(self) -> dict[str, Any]:
+        """As ``state.json`` holds it: unset (None) fields left out, unknown keys kept."""
+        values = {name: _json(getattr(self, name)) for name in self.declared()}
+        return {**self.unknown, **{k: v for k, v in values.items() if v is not None}}
+
+    def keep_unknown(self, data: dict[str, Any]) -> Self:
+        """This record with the keys of ``data`` it does not declare."""
+        unknown = {k: v for k, v in data.items() if k not in self.declared()}
+        return dataclasses.replace(self, unknown=unknown)  # type: ignore[type-var]
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _json(v) for k, v in value.items()}
+    return value.to_json() if hasattr(value, "to_json") else value
+
+
+@dataclass
+class AttemptRecord(_Declared):
+    """One gate attempt (``attempts.gate<N>[-attempt<K>]``), fields in the order it fills
+    them; times are ISO-8601 UTC."""
+
+    gate: Whole  # 1, 2 or 3
+    attempt: Whole  # 1 for the first try of a gate
+    folder: str  # gate1, gate1-attempt2
+    status: str = "new"  # new, baseline, submitting, submitted, running, terminal, ...
+    baseline: dict[str, Any] | None = None  # the baseline's provenance
+    baseline_path: str | None = None
+    runner: str | None = None  # iris | replay
+    submit_started_at: str | None = None
+    submit_pid: Whole | None = None  # the submit process, while it may still run
+    submit_output: str | None = None  # where the submit script's stdout went
+    job_id: str | None = None  # the treatment ferry's Iris job, once known
+    submission: dict[str, Any] | None = None  # the runner's Submission, as JSON
+    ferry_module: str | None = None
+    submitted_at: str | None = None
+    submit_recorded_by: str | None = None  # submitted, or how a crashed submit was found
+    job: Watch | None = None  # what the babysitter has seen of the job
+    stop_error: str | None = None  # why stopping the job failed
+    unfinished_steps: dict[str, str] | None = None  # stage -> note, from the job tree
+    job_tree_size: Whole | None = None  # jobs in the tree
+    report_path: str | None = None  # the collected treatment report
+    report_synthesized: bool = False  # the collector gave none: a minimal failed one
+    verdict: str | None = None  # pass | warn | fail | inconclusive, once compared
+    run_setting_differences: list[str] | None = None  # treatment vs baseline `iris job run`
+    posted: dict[str, Any] | None = None  # the verdict comment's post record
+    error: dict[str, Any] | None = None  # the failing step: step, type, message, exit_code
+    previous_errors: list[dict[str, Any]] = field(default_factory=list)
+    unknown: dict[str, Any] = field(default_factory=dict)  # keys this kit does not declare
+
+
+@dataclass(frozen=True)
+class PostRecord:
+    """One comment posted or written; its other keys (mode, url or path, action) kept as written."""
+
+    kind: str  # verdict, assessment, halted, waiver, ...
+    key: str  # what the post is about: gate1, assessment, ...
+    sha256: str  # the body's hash
+    at: str = ""
+
+
+@dataclass
+class RunRecord(_Declared):
+    """A run folder's ``state.json``; times are ISO-8601 UTC."""
+
+    kind: Literal["perfgate-run"]
+    status: str = "started"  # assessed, awaiting_confirmation, running, finished, halted, ...
+    schema: Whole = 1
+    created_at: str = ""
+    updated_at: str = ""
+    pr: Whole | None = None
+    repo: str | None = None  # owner/name
+    sha: str | None = None  # the PR head this run gates
+    runner: str | None = None  # iris | replay | local
+    options: dict[str, Any] | None = None  # the command's options, as recorded
+    pid: Whole | None = None  # the process that made the run
+    standalone: bool = False  # made by the gate notebook itself (it archives the run)
+    assessment: str | None = None  # assessment.json's path
+    confirmation: dict[str, Any] | None = None  # the reviewer's reply, parsed
+    max_gate: str | None = None  # skip, 1, 2 or 3: what will run
+    checkout: str | None = None  # the marin checkout
+    local_checks: dict[str, Any] | None = None  # their summary, once they ran
+    prepared_env: dict[str, Any] | None = None  # the treatment worktree's environment
+    local_verdict: str | None = None  # gate 0's verdict (runner local)
+    outcome: dict[str, Any] | None = None  # exit_code, message, verdict: how the run ended
+    finished_at: str | None = None
+    superseded_by_sha: str | None = None  # a newer head took over this run
+    attempts: dict[str, AttemptRecord] = field(default_factory=dict)
+    ladder: list[dict[str, Any]] = field(default_factory=list)  # gate results, in order
+    posts: list[dict[str, Any]] = field(default_factory=list)  # each a PostRecord and more
+    events: list[dict[str, Any]] = field(default_factory=list)  # at, event, details
+    unknown: dict[str, Any] = field(default_factory=dict)  # keys this kit does not declare
+
+    @classmethod
+    def from_json(
+        cls, data: dict[str, Any], fail: Callable[[str | None, str], Exception]
+    ) -> RunRecord:
+        """``data`` validated (``fail(field, problem)`` on the first problem), keeping
+        undeclared keys at the top level and in each attempt."""
+        record = read_model(cls, data, fail)
+        read_model(list[PostRecord], record.posts, lambda key, why: fail(f"posts{key}", why))
+        attempts = data.get("attempts") or {}
+        record.attempts = {k: rec.keep_unknown(attempts[k]) for k, rec in record.attempts.items()}
+        return record.keep_unknown(data)
 
 
 class StateError(PerfgateError):
@@ -64,7 +184,6 @@ class RunState:
         self.record = record
         self.lock: PrLock | None = None  # set when this process holds the PR
 
-    # ------------------------------------------------------------------ files
     @property
     def path(self) -> str:
         return storage.join(self.run_dir, STATE_FILE)
@@ -102,17 +221,11 @@ class RunState:
         text = json.dumps(self.record.to_json(), indent=2, default=str) + "\n"
         storage.write_atomic(self.path, text)  # redacts secrets, as every storage write does
 
-    # ------------------------------------------------------------------ run level
     @property
     def status(self) -> str:
         return self.record.status
 
-    @property
-    def finished(self) -> bool:
-        return self.status in FINAL_STATUSES
-
     def event(self, name: str, **details: Any) -> None:
-        """Append an event and save."""
         self.record.events.append({"at": now_iso(), "event": name, **details})
         self.save()
 
@@ -121,18 +234,15 @@ class RunState:
         self.record.update(**fields)
         self.event("set", fields=sorted(fields))
 
-    # ------------------------------------------------------------------ attempts
     def attempts(self) -> list[AttemptRecord]:
-        """Every attempt recorded, in the order they were made."""
         return list(self.record.attempts.values())
 
     def attempt(self, gate: int, attempt: int) -> AttemptRecord:
         """The record of one gate attempt (created empty when new; not saved)."""
         key = gate_folder(gate, attempt)
-        attempts = self.record.attempts
-        if key not in attempts:
-            attempts[key] = AttemptRecord(gate=gate, attempt=attempt, folder=key)
-        return attempts[key]
+        return self.record.attempts.setdefault(
+            key, AttemptRecord(gate=gate, attempt=attempt, folder=key)
+        )
 
     def update_attempt(
         self, gate: int, attempt: int, event: str | None = None, **fields: Any
@@ -148,11 +258,10 @@ class RunState:
         """Every job id this run has recorded (to exclude them when recovering one)."""
         return tuple(a.job_id for a in self.attempts() if a.job_id)
 
-    # ------------------------------------------------------------------ posts
     def posted(self, kind: str, key: str, sha256: str) -> dict | None:
         """The post record of (kind, key) with this body hash, if it happened already."""
         for post in self.record.posts:
-            if post.get("kind") == kind and post.get("key") == key and post.get("sha256") == sha256:
+            if (post.get("kind"), post.get("key"), post.get("sha256")) == (kind, key, sha256):
                 return post
         return None
 
@@ -162,8 +271,7 @@ class RunState:
 
 
 def _unfinished(runs_root: str, pr: int) -> Iterator[RunState]:
-    """Every non-final run of ``pr``, newest first; a folder without a readable
-    ``state.json`` (and the dot files, such as the lock's) is skipped."""
+    """Every non-final run of ``pr``, newest first; dot files and unreadable states skipped."""
     group = storage.join(runs_root, f"pr{pr}")
     for leaf in sorted((n for n in storage.listdir(group) if not n.startswith(".")), reverse=True):
         run_dir = storage.join(group, leaf)
@@ -173,7 +281,7 @@ def _unfinished(runs_root: str, pr: int) -> Iterator[RunState]:
             state = RunState.load(run_dir)
         except StateError:
             continue
-        if not state.finished:
+        if state.status not in FINAL_STATUSES:
             yield state
 
 
@@ -183,11 +291,9 @@ def find_unfinished(runs_root: str, pr: int, sha: str | None = None) -> RunState
 
 
 def unfinished_runs(runs_root: str, pr: int) -> list[RunState]:
-    """Every non-final run of ``pr``, newest first."""
     return list(_unfinished(runs_root, pr))
 
 
-# ---------------------------------------------------------------------- the PR lock
 def lock_path(runs_root: str, pr: int) -> str:
     return storage.join(runs_root, LOCKS_DIR, f"pr{pr}.json")
 
@@ -204,7 +310,7 @@ def _process_start(pid: int) -> str:
 
 def alive_here(pid: Any, start: str = "") -> bool:
     """True while process ``pid`` (started at ``start`` ticks, when known) runs here; a
-    zombie (finished, not yet reaped) is not running."""
+    zombie does not."""
     try:
         pid = int(pid)
     except (TypeError, ValueError):
@@ -234,15 +340,12 @@ def _parse_time(text: Any) -> dt.datetime | None:
 
 def describe_holder(holder: dict[str, Any]) -> str:
     """``pid 123 on host-a (run folder ...)`` for messages."""
-    text = f"pid {holder.get('pid', '?')} on {holder.get('host', '?')}"
-    if holder.get("run_dir"):
-        text += f" (run folder {holder['run_dir']})"
-    return text
+    folder = f" (run folder {holder['run_dir']})" if holder.get("run_dir") else ""
+    return f"pid {holder.get('pid', '?')} on {holder.get('host', '?')}{folder}"
 
 
 def _released_since(holder: dict[str, Any]) -> bool:
-    """True when ``perfgate trigger --release`` released the holder's run after it
-    took the lock."""
+    """True when ``perfgate trigger --release`` released the holder's run after it took the lock."""
     run_dir = holder.get("run_dir")
     since = _parse_time(holder.get("since"))
     if not run_dir or since is None:
@@ -283,8 +386,7 @@ def _decode_holder(text: str) -> dict[str, Any]:
 
 
 class PrLock:
-    """This process's hold on one PR (see the module docstring). ``holder`` is what the
-    lock file says: token, host, pid, start, since, heartbeat, run_dir."""
+    """This process's hold on one PR; ``holder`` is what the lock file says."""
 
     def __init__(self, path: str, pr: int, holder: dict[str, Any], generation: str) -> None:
         self.path = path
@@ -300,18 +402,9 @@ class PrLock:
     @classmethod
     def acquire(cls, runs_root: str, pr: int, *, attempts: int = 5) -> PrLock:
         """Take the PR, or raise :class:`PrBusy` naming its live holder."""
-        path = lock_path(runs_root, pr)
-        stamp = now_iso()
-        me: dict[str, Any] = {
-            "pr": pr,
-            "token": uuid.uuid4().hex,
-            "host": socket.gethostname(),
-            "pid": os.getpid(),
-            "start": _process_start(os.getpid()),
-            "since": stamp,
-            "heartbeat": stamp,
-            "run_dir": "",
-        }
+        path, stamp, pid = lock_path(runs_root, pr), now_iso(), os.getpid()
+        me: dict[str, Any] = {"pr": pr, "token": uuid.uuid4().hex, "host": socket.gethostname()}
+        me.update(pid=pid, start=_process_start(pid), since=stamp, heartbeat=stamp, run_dir="")
         for _ in range(attempts):
             current = storage.read_versioned(path)
             expected = None
@@ -319,10 +412,7 @@ class PrLock:
                 held = _decode_holder(current.text)
                 why = holder_is_dead(held)
                 if not why:
-                    raise PrBusy(
-                        f"PR {pr} is being gated by {describe_holder(held)} since "
-                        f"{held.get('since')}; nothing was done (lock: {path})"
-                    )
+                    raise _busy(pr, held, f"nothing was done (lock: {path})")
                 me["took_over"] = {"from": describe_holder(held), "why": why}
                 expected = current.generation
             generation = storage.write_if_generation(path, _dumps(me), expected)
@@ -390,8 +480,8 @@ def hold_pr(runs_root: str, pr: int) -> Iterator[PrLock]:
 
 
 def refuse_if_locked_by_other(run_dir: str) -> None:
-    """Raise :class:`PrBusy` when ``run_dir`` belongs to a PR whose lock a live holder
-    other than this process (or its parent run, :data:`HOLDER_ENV`) has."""
+    """Raise :class:`PrBusy` when ``run_dir``'s PR is locked by a live holder other than this
+    process (or its parent run, :data:`HOLDER_ENV`)."""
     url = storage.is_url(run_dir)  # a URL keeps its "//"; a local path is normalised
     parent = posixpath.dirname(run_dir.rstrip("/") if url else os.path.normpath(run_dir))
     group = posixpath.basename(parent)
@@ -407,9 +497,12 @@ def refuse_if_locked_by_other(run_dir: str) -> None:
     held = _decode_holder(current.text)
     if held.get("token") == os.environ.get(HOLDER_ENV) or holder_is_dead(held):
         return
-    raise PrBusy(
-        f"PR {held.get('pr', '?')} is being gated by {describe_holder(held)} since "
-        f"{held.get('since')}; {run_dir}/{STATE_FILE} was not written"
+    raise _busy(held.get("pr", "?"), held, f"{run_dir}/{STATE_FILE} was not written")
+
+
+def _busy(pr: Any, held: dict[str, Any], what: str) -> PrBusy:
+    return PrBusy(
+        f"PR {pr} is being gated by {describe_holder(held)} since {held.get('since')}; {what}"
     )
 
 

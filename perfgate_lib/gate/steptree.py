@@ -1,13 +1,5 @@
-"""The unfinished-step guard: which of a ferry's datakit steps did not finish, per lineage.
-
-On the child-job lineage a step with child jobs of which none succeeded did not finish
-(the collector would call it cached); on the step-log lineage the report is the signal
-(:func:`perfgate_lib.verdict.lineage.missing_steps`). Why: ``docs/verdict-rules.md``
-("Steps that did not finish").
-
-Pure: the tree is a list of ``{"job_id", "state"}`` mappings (``JobState.to_json()``
-shape; states normalised like :func:`perfgate_lib.runners.base.normalise_state`).
-"""
+"""Which of a ferry's datakit steps did not finish, per lineage (``docs/verdict-rules.md``,
+"Steps that did not finish"). Pure: the tree is ``JobState.to_json()`` mappings."""
 
 from __future__ import annotations
 
@@ -47,40 +39,28 @@ def direct_children(root: str, tree: Iterable[Mapping[str, Any]]) -> list[Mappin
 
 def step_of(name: str) -> tuple[str, str] | None:
     """(stage, prefix) a child job name belongs to, else None."""
-    for stage, prefixes in STEP_PREFIXES.items():
-        for prefix in prefixes:
-            if name.startswith(prefix):
-                return stage, prefix
-    return None
+    found = (
+        (s, p) for s, prefixes in STEP_PREFIXES.items() for p in prefixes if name.startswith(p)
+    )
+    return next(found, None)
 
 
 def unfinished_steps(
     root: str, tree: Iterable[Mapping[str, Any]], report: PerfReport | None = None
 ) -> dict[str, str]:
-    """stage -> note for every treatment step that did not finish, in either lineage.
-
-    From the tree: a step whose child jobs exist but none succeeded (a step counts as
-    finished when, for each of its prefixes that has child jobs, at least one of them
-    succeeded; retries leave failed attempts beside the good one). From ``report``, when
-    given and written by the step-log lineage: each expected step with no line in the
-    driver's step log. A step both name keeps the tree's note.
-    """
-    out = lineages.missing_steps(report) if report is not None else {}
-    return {**out, **unfinished_child_jobs(root, tree)}
-
-
-def unfinished_child_jobs(root: str, tree: Iterable[Mapping[str, Any]]) -> dict[str, str]:
-    """stage -> note for every step whose direct child jobs exist but none succeeded."""
+    """stage -> note for every treatment step that did not finish: from the tree, and from
+    ``report`` when given (step-log lineage); a step both name keeps the tree's note."""
     groups: dict[tuple[str, str], list[tuple[str, str]]] = {}
     for entry in direct_children(root, tree):
         name = _parts(entry.get("job_id", ""))[-1]
         found = step_of(name)
         if found is not None:
             groups.setdefault(found, []).append((name, normalise_state(entry.get("state"))))
-    out: dict[str, str] = {}
+    tree_notes: dict[str, str] = {}
     for (stage, _prefix), jobs in groups.items():
-        if stage in out or any(state == "succeeded" for _name, state in jobs):
+        if stage in tree_notes or any(state == "succeeded" for _name, state in jobs):
             continue
         listed = ", ".join(f"{name} {state}" for name, state in sorted(jobs))
-        out[stage] = f"child job {listed}"
-    return out
+        tree_notes[stage] = f"child job {listed}"
+    out = lineages.missing_steps(report) if report is not None else {}
+    return {**out, **tree_notes}
