@@ -20,7 +20,7 @@ from perfgate_lib.audit.history import (
     scheduled_reason,
 )
 from perfgate_lib.verdict.report import parse_report
-from tests.cli_helpers import perfgate
+from tests.cli_helpers import perfgate, perfgate_here
 from tests.conftest import FIXTURES
 from tests.fakes import history as fake
 
@@ -318,3 +318,25 @@ def test_explore_notebook_runs_offline(tmp_path):
         o for c in nb["cells"] for o in c.get("outputs", []) if "image/png" in o.get("data", {})
     ]
     assert images
+
+
+def test_an_infinite_shift_is_written_as_strict_json(monkeypatch, tmp_path):
+    """A change point from a zero median is a +inf% shift: history_summary.json and `perfgate
+    history --json` hold it as null plus ``non_finite`` (strict JSON), not the token Infinity."""
+    from perfgate_lib.audit import explore
+
+    def from_zero(frame, **kwargs):
+        time = frame.index[len(frame) // 2]
+        return [history.ChangePoint(frame.columns[0], time, 0.0, 5.0, math.inf, 9.0)]
+
+    monkeypatch.setattr(history, "detect_change_points", from_zero)
+    explore.run_explore(1, str(BUNDLED), out_dir=str(tmp_path))
+
+    def refuse(token: str) -> float:
+        raise AssertionError(f"not strict JSON: {token}")
+
+    code, printed, _ = perfgate_here("history", "--gate", "1", "--mirror", str(BUNDLED), "--json")
+    assert code == 0
+    for text in ((tmp_path / explore.SUMMARY_FILE).read_text(), printed):
+        (point,) = json.loads(text, parse_constant=refuse)["change_points"]
+        assert point["shift_pct"] is None and point["non_finite"] == {"shift_pct": "+inf"}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import pandas as pd
@@ -12,6 +11,7 @@ from perfgate_lib.audit import history, history_charts
 from perfgate_lib.audit.history import ChangePoint, History
 from perfgate_lib.io import storage
 from perfgate_lib.verdict.charts import png_bytes, save_png
+from perfgate_lib.verdict.compare import strict_dumps
 from perfgate_lib.verdict.report import PerfReport, load_report
 
 SUMMARY_FILE = "history_summary.json"
@@ -76,6 +76,6 @@ def run_explore(
     summary = history.summarize(hist, last_n=last_n, treatment=treated, points=points)
     fig = history_charts.trend_chart(hist, points=points, treatment=treated, last_n=last_n)
     if out_dir:
-        storage.write_text(storage.join(out_dir, SUMMARY_FILE), json.dumps(summary, indent=2))
+        storage.write_text(storage.join(out_dir, SUMMARY_FILE), strict_dumps(summary))
         save_png(fig, storage.join(out_dir, CHART_FILE))
     return ExploreResult(hist, points, summary, fig, treated, out_dir)

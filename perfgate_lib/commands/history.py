@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 
 import click
@@ -105,7 +104,9 @@ def command(gate, mirror, treatment, last_n, chart, as_json):
         history_charts.save_png(fig, chart)
         summary["chart"] = chart
     if as_json:
-        click.echo(json.dumps(summary, indent=2))
+        from perfgate_lib.verdict.compare import strict_dumps
+
+        click.echo(strict_dumps(summary))
     else:
         click.echo(describe(summary))
         if chart:

@@ -153,7 +153,7 @@ def run_compare(
     storage.makedirs(out_dir)
     storage.write_text(
         storage.join(out_dir, VERDICT_FILE),
-        json.dumps(strict_json(verdict_json(verdict, measured)), indent=2, allow_nan=False) + "\n",
+        strict_dumps(verdict_json(verdict, measured)) + "\n",
     )
     storage.write_text(storage.join(out_dir, COMMENT_FILE), comment)
     unit = None if measured is None else measured.unit
@@ -197,6 +197,11 @@ def strict_json(value: Any) -> Any:
     marks = {k: _non_finite(v) for k, v in value.items() if _non_finite(v)}
     out = {k: strict_json(v) for k, v in value.items()}
     return {**out, "non_finite": marks} if marks else out
+
+
+def strict_dumps(value: Any) -> str:
+    """``value`` as indented strict JSON text (:func:`strict_json`)."""
+    return json.dumps(strict_json(value), indent=2, allow_nan=False)
 
 
 def from_strict_json(value: Any) -> Any:
