@@ -381,3 +381,13 @@ def test_the_section_travels_as_facts_and_renders_as_from_the_whole_profile():
     broken = {"stages": {"fuzzy_dups": {**_stage_entry(), "delta": "lots"}}}
     with pytest.raises(UsageError, match="^a.json: attribution.stages.fuzzy_dups.delta: "):
         read_where(broken, {}, "a.json")
+
+
+def test_equal_deltas_list_in_one_order_whatever_the_hash_seed():
+    """Rows whose |Δ|, name and file tie are ordered by origin too, so the table (and the
+    comment quoting it) is the same on every run, not in the set's hash order."""
+    same = [Function("run", "zephyr/plan.py", f"origin-{i:02d}", True) for i in range(20)]
+    control = Profile(total=0, self_cost=dict.fromkeys(reversed(same), 0))
+    treatment = Profile(total=100, self_cost=dict.fromkeys(same, 5))
+    rows = stage_delta("map", control, treatment).rows
+    assert [r.function.origin for r in rows] == [f.origin for f in same]

@@ -1052,6 +1052,23 @@ def test_pairs_chart_colours_each_interval_by_its_call_with_a_legend():
     assert "Gate 0" in ax.get_title()
 
 
+def test_pairs_chart_draws_the_band_edges_the_calls_were_made_with():
+    """A thresholds file with a 3% / 7% stage band: the chart's edges are the ones the
+    calls used, not the default 5% / 10%."""
+    result = local.summarize_pairs(
+        _noisy_pairs(8, {"fuzzy_dups": 1.5}, seed=2),
+        ab_id="ab-test",
+        control_sha="a" * 40,
+        treatment_sha="b" * 40,
+        bands=(3.0, 7.0),
+    )
+    ax = local.pairs_chart(result).axes[0]
+    edges = sorted({line.get_ydata()[0] for line in ax.lines if line.get_linewidth() == 0.8})
+    assert edges == pytest.approx([1.0, 1.03, 1.07])
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "+3% (pass edge)" in legend and "+7% (fail edge)" in legend
+
+
 def test_max_pairs_help_describes_a_pair_without_back_to_back():
     code, out, _ = perfgate_here("local-ab", "--help")
     help_text = " ".join(out.split())

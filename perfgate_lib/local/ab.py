@@ -699,14 +699,15 @@ def pairs_chart(result: ABResult) -> Any:
         values = frame[frame["stage"] == stage]["ratio"].dropna()
         ax.scatter([x] * len(values), values, s=14, color="tab:gray", alpha=0.7)
         row = table[table["stage"] == stage].iloc[0]
-        colour = CALL_COLOURS.get(str(row["call"]), "black")
+        colour = CALL_COLOURS[str(row["call"])]
         high = float(row["high"]) if float(row["high"]) != float("inf") else max(values, default=1)
         ax.plot([x, x], [float(row["low"]), high], color=colour, linewidth=3)
         ax.scatter([x], [float(row["ratio"])], color=colour, s=30, zorder=3)
+    pass_pct, warn_pct = result.bands  # the edges the calls were made with
     bands: tuple[tuple[float, LineStyleType, str], ...] = (
         (1.0, "-", "no change"),
-        (1.05, ":", "+5% (pass edge)"),
-        (1.10, "--", "+10% (fail edge)"),
+        (1 + pass_pct / 100, ":", f"+{pass_pct:g}% (pass edge)"),
+        (1 + warn_pct / 100, "--", f"+{warn_pct:g}% (fail edge)"),
     )
     for level, style, _ in bands:
         ax.axhline(level, color="black", linewidth=0.8, linestyle=style)
@@ -716,7 +717,6 @@ def pairs_chart(result: ABResult) -> Any:
         *(
             Line2D([], [], color=CALL_COLOURS[c], linewidth=3, label=f"interval: {c}")
             for c in calls
-            if c in CALL_COLOURS
         ),
         *(
             Line2D([], [], color="black", linewidth=0.8, linestyle=st, label=lab)

@@ -449,7 +449,7 @@ class StageDelta:
 def stage_delta(
     stage: str, control: Profile, treatment: Profile, top_n: int = 10, max_rows: int = 15
 ) -> StageDelta:
-    """Rows of both sides' functions by |Δ| (largest first; ties by name), the top
+    """Rows of both sides' functions by |Δ| (largest first; ties by name, file, origin), the top
     ``top_n`` listed plus functions that appear or vanish, at most ``max_rows``."""
     functions = set(control.self_cost) | set(treatment.self_cost)
     rows = [
@@ -467,7 +467,7 @@ def stage_delta(
                 "instructions) are not listed, as PyTorch's denoise() drops them"
             )
         notes.append("C names only: no perf map for this side (Python before 3.12?)")
-    rows.sort(key=lambda r: (-abs(r.delta), r.function.name, r.function.file))
+    rows.sort(key=lambda r: (-abs(r.delta), r.function.name, r.function.file, r.function.origin))
     listed = min(top_n, len(rows))
     rest = rows[listed:]
     appear_or_vanish = [r for r in rest if r.status != "changed"]
