@@ -125,7 +125,8 @@ def test_killed_while_polling_resumes_the_same_job(world_env, github_env):
 def test_local_checks_fail_halts_through_the_cli(world_env, github_env, tmp_path):
     world = world_env
     assessment = tmp_path / "assessment.json"
-    assessment.write_text(json.dumps(assessment_json("3")))
+    given = assessment_json("3") | {"rationale": "shuffle.py — scatter buffer doubled"}
+    assessment.write_text(json.dumps(given))
     proc = subprocess.run(
         cli_args(world, FAILING_PR, "--confirm", "go", "--assessment", str(assessment)),
         cwd=REPO_ROOT,
@@ -142,6 +143,8 @@ def test_local_checks_fail_halts_through_the_cli(world_env, github_env, tmp_path
     assert (run_dir / "gate1" / "gate.ipynb").is_file(), "the executed notebook is kept"
     assert (run_dir / "local-checks" / "local-checks.log").is_file()
     assert state_of(run_dir)["status"] == "halted"
+    # one writer for assessment.json: UTF-8 text as `perfgate assess` writes it, not \u escapes
+    assert "shuffle.py — scatter buffer doubled" in (run_dir / "assessment.json").read_text()
 
 
 def test_gate_notebook_runs_offline_on_its_defaults(tmp_path):

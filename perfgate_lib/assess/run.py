@@ -92,7 +92,7 @@ def write_outputs(result: AssessResult, out_dir: str) -> dict[str, str]:
     """Write the output files into ``out_dir``; returns name -> path written."""
     storage.makedirs(out_dir)
     texts = {
-        "assessment": json.dumps(result.assessment.to_json(), indent=2, ensure_ascii=False) + "\n",
+        "assessment": assessment_text(result.assessment),
         "table": result.table_md + "\n",
         "block": result.block + "\n",
     }
@@ -105,6 +105,11 @@ def write_outputs(result: AssessResult, out_dir: str) -> dict[str, str]:
         written[key] = path
     result.out_dir = out_dir
     return written
+
+
+def assessment_text(assessment: Assessment) -> str:
+    """assessment.json's text (UTF-8, indented): the one writer, read by :func:`load_assessment`."""
+    return json.dumps(assessment.to_json(), indent=2, ensure_ascii=False) + "\n"
 
 
 def load_assessment(path: str) -> Assessment:

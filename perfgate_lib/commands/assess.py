@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
 from perfgate_lib.assess.diffsource import DEFAULT_REPO
@@ -50,7 +48,12 @@ def command(pr, repo, checkout, base, head, reply, out_dir, as_json):
         raise UsageError("--checkout needs --base REV and --head REV")
     from perfgate_lib.assess.confirm import parse_reply
     from perfgate_lib.assess.diffsource import open_source
-    from perfgate_lib.assess.run import load_assessment, resolve_checkout, run_assess
+    from perfgate_lib.assess.run import (
+        assessment_text,
+        load_assessment,
+        resolve_checkout,
+        run_assess,
+    )
 
     params = dict(pr=pr or 0, repo=repo, checkout=checkout, base=base, head=head, reply=reply)
     if out_dir:
@@ -70,7 +73,7 @@ def command(pr, repo, checkout, base, head, reply, out_dir, as_json):
         result = run_assess(**params)
         assessment, block, waiver = result.assessment, result.block, result.waiver
     if as_json:
-        click.echo(json.dumps(assessment.to_json(), indent=2, ensure_ascii=False))
+        click.echo(assessment_text(assessment), nl=False)
         return
     click.echo(block)
     if waiver:

@@ -249,7 +249,9 @@ def confirm(opts: RunOptions, state: RunState, path: str, reply: str) -> Any:
 
 
 def _save_assessment(path: str, assessment: Any) -> None:
-    storage.write_text(path, json.dumps(assessment.to_json(), indent=2) + "\n")
+    from perfgate_lib.assess.run import assessment_text
+
+    storage.write_text(path, assessment_text(assessment))
 
 
 def gate_job(opts: RunOptions, state: RunState, gate: int, attempt: int, worktree: str) -> GateJob:
