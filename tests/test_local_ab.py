@@ -1069,6 +1069,30 @@ def test_pairs_chart_draws_the_band_edges_the_calls_were_made_with():
     assert "+3% (pass edge)" in legend and "+7% (fail edge)" in legend
 
 
+def test_too_few_pairs_write_strict_json_that_reads_back_unbounded(tmp_path):
+    """Two pairs leave every interval open above (+inf): each JSON file of the run folder is
+    still strict JSON (jq reads it), and the compare context reads back as +inf."""
+    from perfgate_lib.local.corpus import CorpusSpec
+    from perfgate_lib.verdict.compare import split_context
+
+    result = local.summarize_pairs(
+        _noisy_pairs(2, {"fuzzy_dups": 1.5}, seed=3),
+        ab_id="ab-test",
+        control_sha="a" * 40,
+        treatment_sha="b" * 40,
+        out_dir=str(tmp_path),
+    )
+    local.write_outputs(result, CorpusSpec(docs=10))
+
+    def refuse(constant):
+        raise ValueError(f"not strict JSON: {constant}")
+
+    for path in tmp_path.rglob("*.json"):
+        json.loads(path.read_text(), parse_constant=refuse)
+    context, _, _ = split_context(str(tmp_path / "compare_context.json"))
+    assert context["intervals"]["fuzzy_dups"]["high_pct"] == float("inf")
+
+
 def test_max_pairs_help_describes_a_pair_without_back_to_back():
     code, out, _ = perfgate_here("local-ab", "--help")
     help_text = " ".join(out.split())

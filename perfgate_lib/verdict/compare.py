@@ -100,7 +100,7 @@ BUILT_IN_PROCESS = ("sections", "top_notes")
 def split_context(context: str | dict | None) -> tuple[dict, CommentExtras, str | None]:
     """(GateContext keys, the comment's options with ``measured``, the tier name) of a
     context (JSON text, a path or a dict); a bad key is a UsageError naming it."""
-    ctx = parse_json_arg(context, "context")
+    ctx = from_strict_json(parse_json_arg(context, "context"))  # +inf comes back
     comment = dict(ctx.pop("comment", None) or {})
     tier_name = comment.pop("tier_name", None)
     measured = ctx.pop("measured", None)
