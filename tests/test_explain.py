@@ -251,3 +251,12 @@ def test_a_stage_name_never_leaves_the_profile_folder(tmp_path, name):
     assert written and all((out / "profile") in p.parents for p in written)
     assert not (tmp_path / "escaped").exists() and not (tmp_path / "abs").exists()
     assert all((out / f).is_file() for f in entry["files"] + entry["flame"])
+
+
+def test_stage_names_differing_only_in_case_keep_their_own_folders():
+    """On a case-insensitive disk (macOS, Windows) ``shuffle`` and ``Shuffle`` would share one
+    folder, the second stage's dumps over the first's: a name with a capital gets a digest."""
+    names = ("shuffle", "Shuffle", "SHUFFLE", "sHuffle")
+    folders = {evidence.stage_folder(name).casefold() for name in names}
+    assert len(folders) == len(names)
+    assert evidence.stage_folder("fuzzy_dups") == "fuzzy_dups"  # a plain name is its own

@@ -288,7 +288,7 @@ def _evidence_blobs(texts: Mapping[str, str], maps: Mapping[str, str | None]) ->
     return blobs
 
 
-_PLAIN_FOLDER = re.compile(r"[A-Za-z0-9._-]{1,100}")
+_PLAIN_FOLDER = re.compile(r"[a-z0-9._-]{1,100}")  # lower case: no case-only collisions
 
 
 def stage_folder(stage: str) -> str:
