@@ -11,7 +11,7 @@ import json
 import os
 import re
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -208,17 +208,13 @@ def redact(text: str, environ: Mapping[str, str] | None = None) -> str:
                 last = end
             text = "".join(parts) + text[last:]
     for kind, pattern, group in PATTERNS:
-        text = pattern.sub(_mask_from_group(group, marker(kind)), text)
+        text = pattern.sub(functools.partial(_mask, group=group, mark=marker(kind)), text)
     return text
 
 
-def _mask_from_group(group: int, mark: str) -> Callable[[re.Match[str]], str]:
+def _mask(match: re.Match[str], group: int, mark: str) -> str:
     """A ``re.sub`` replacement: the match up to ``group``, then ``mark`` (group 0: all)."""
-
-    def mask(match: re.Match[str]) -> str:
-        return match.group(0)[: match.start(group) - match.start(0)] + mark
-
-    return mask
+    return match.string[match.start() : match.start(group)] + mark
 
 
 def redact_json(value: Any, environ: Mapping[str, str] | None = None) -> Any:
