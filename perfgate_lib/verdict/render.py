@@ -28,7 +28,7 @@ from perfgate_lib.verdict.abfacts import ABFacts
 from perfgate_lib.verdict.attribution import attribute, attribution_markdown
 from perfgate_lib.verdict.measured import SECONDS, Measured, Unit, chart_number, metric_view
 from perfgate_lib.verdict.report import PerfReport
-from perfgate_lib.verdict.rules import Verdict
+from perfgate_lib.verdict.rules import SignalRow, Verdict
 from perfgate_lib.verdict.where import TITLE as WHERE_TITLE
 from perfgate_lib.verdict.where import WhereFacts, where_markdown
 
@@ -141,16 +141,15 @@ def _gate0(v: Verdict, measured: Measured) -> dict[str, Any]:
     out["wall_words"] = "wall time under valgrind" if unit.counts else "wall time"
     out["wall_column"] = unit.metric != "wall"
     if total is not None and unit.total != "wall_seconds_total":
-        out["total"] = {
-            "b": unit.fmt(total.baseline),
-            "t": _with_delta(unit.fmt(total.treatment), total.delta_pct),
-        }
+        out["total"] = _figures(unit, total)
     if wall is not None:
-        out["wall"] = {
-            "b": SECONDS.fmt(wall.baseline),
-            "t": _with_delta(SECONDS.fmt(wall.treatment), wall.delta_pct),
-        }
+        out["wall"] = _figures(SECONDS, wall)
     return out
+
+
+def _figures(unit: Unit, row: SignalRow) -> dict[str, str]:
+    """A whole-run row's two figures in ``unit``, the treatment's with its delta."""
+    return {"b": unit.fmt(row.baseline), "t": _with_delta(unit.fmt(row.treatment), row.delta_pct)}
 
 
 def _stage_cells(v: Verdict, extras: CommentExtras, measured: Measured | None) -> list[dict]:
@@ -317,21 +316,14 @@ def render_comment(
     assessment = Trusted(assessment_md) if assessment_md else None
     raw = json.dumps(treatment.raw, indent=2, sort_keys=False)
 
-    def build(with_raw: bool, with_assessment: bool, omitted: list[str]) -> str:
-        body = render(
-            "verdict",
-            **context,
-            assessment=assessment if with_assessment else None,
-            raw=raw if with_raw else None,
-            omitted=omitted,
-        )
-        return redact(body)
+    def build(raw: str | None, assessment: Trusted | None, omitted: list[str]) -> str:
+        return redact(render("verdict", **context, assessment=assessment, raw=raw, omitted=omitted))
 
-    body = build(True, True, [])
+    body = build(raw, assessment, [])
     if len(body) > max_chars:
-        body = build(False, True, ["Raw treatment report"])
+        body = build(None, assessment, ["Raw treatment report"])
     if len(body) > max_chars and assessment:
-        body = build(False, False, ["Raw treatment report", "Diff assessment"])
+        body = build(None, None, ["Raw treatment report", "Diff assessment"])
     return truncate(body, max_chars)
 
 
