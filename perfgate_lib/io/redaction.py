@@ -200,13 +200,11 @@ def redact(text: str, environ: Mapping[str, str] | None = None) -> str:
     first, the longest value and form first (so no form is cut in half); of a header only
     the credential (``Authorization: Bearer [REDACTED ...]``)."""
     for secret in env_secrets(environ):
-        spans = secret.spans(text)
-        if spans:
-            mark, parts, last = marker(f"env:{secret.name}"), [], 0
-            for start, end in spans:
-                parts += [text[last:start], mark]
-                last = end
-            text = "".join(parts) + text[last:]
+        mark, parts, last = marker(f"env:{secret.name}"), [], 0
+        for start, end in secret.spans(text):
+            parts += [text[last:start], mark]
+            last = end
+        text = "".join(parts) + text[last:]
     for kind, pattern, group in PATTERNS:
         text = pattern.sub(functools.partial(_mask, group=group, mark=marker(kind)), text)
     return text
