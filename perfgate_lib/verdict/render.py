@@ -15,14 +15,7 @@ from typing import Any
 from perfgate_lib import MAX_COMMENT_CHARS
 from perfgate_lib.io.redaction import redact
 from perfgate_lib.mdtemplate import Trusted, render
-from perfgate_lib.mdtext import (
-    fmt_age,
-    fmt_counts,
-    fmt_duration,
-    fmt_number,
-    fmt_pct,
-    md_escape,
-)
+from perfgate_lib.mdtext import fmt_age, fmt_counts, fmt_duration, fmt_number, fmt_pct, md_escape
 from perfgate_lib.typed import FORBID_EXTRA
 from perfgate_lib.verdict.abfacts import ABFacts
 from perfgate_lib.verdict.attribution import attribute, attribution_markdown

@@ -295,10 +295,8 @@ def agreement(stage: Mapping[str, Any], per_file: Mapping[str, Any]) -> list[dic
         change = sum(r["delta"] for r in rows)
         pct = 100.0 * change / control if control else 0.0
         changed = abs(pct) >= SEEN_PCT
-        if answers["cpu"]:
-            status = "agrees" if changed else "not seen"
-        else:
-            status = "disagrees" if changed else "agrees"
+        cpu = answers["cpu"]
+        status = "agrees" if changed == cpu else "not seen" if cpu else "disagrees"
         evidence = [_short(str(e)) for e in (answers.get("evidence") or {}).get("cpu", [])][:2]
         named = {m for e in evidence for m in _NAMED.findall(e)}
         found = [
