@@ -101,9 +101,8 @@ class IrisCli:
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
         argv = [*self.command, f"--config={self.config_path}", *args]
-        return run_tool(
-            argv, self.cwd, "iris " + " ".join(args[:2]), self.timeout_seconds, self.env
-        )
+        what = "iris " + " ".join(args[:2])
+        return run_tool(argv, self.cwd, what, self.timeout_seconds, self.env)
 
     @functools.cached_property
     def dialect(self) -> Dialect:
@@ -469,9 +468,8 @@ class IrisRunner:
             argv += ["--status", submission.status_path]
         argv += ["--out", out, *self._config_args()]
         os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-        proc = run_tool(
-            argv, where, f"collect ({self.collect_script})", self.timeout_seconds, self.env
-        )
+        what = f"collect ({self.collect_script})"
+        proc = run_tool(argv, where, what, self.timeout_seconds, self.env)
         os.makedirs(self.scratch_dir, exist_ok=True)
         with open(os.path.join(self.scratch_dir, "collect.log"), "w") as fh:
             fh.write(redact(proc.stdout + "\n--- stderr ---\n" + proc.stderr))
