@@ -155,18 +155,17 @@ def _stage_cells(v: Verdict, extras: CommentExtras, measured: Measured | None) -
             "stage": row.stage,
             "icon": ROW_ICONS.get(row.verdict, row.verdict),
             "context": extras.stage_context.get(row.stage, ""),
+            "delta": fmt_pct(view[row.stage].delta_pct),  # the row itself without a metric
         }
         if measured:
             shown, unit = view[row.stage], measured.unit
             cells["b"], cells["t"] = unit.fmt(shown.baseline_s), unit.fmt(shown.treatment_s)
-            cells["delta"] = fmt_pct(shown.delta_pct)
             cells["wall_b"] = SECONDS.fmt(row.baseline_s)
             cells["wall_t"] = _with_delta(SECONDS.fmt(row.treatment_s), row.delta_pct)
         else:
             dash = row.verdict in ("cached", "not_finished")
             cells["b"] = "—" if row.verdict == "cached" else fmt_duration(row.baseline_s)
             cells["t"] = "—" if dash else fmt_duration(row.treatment_s)
-            cells["delta"] = fmt_pct(row.delta_pct)
         rows.append(cells)
     return rows
 

@@ -275,8 +275,7 @@ def where_text(
         out += [f"  note: {_plain(note)}" for note in entry.get("notes", [])]
         out += agreement_text(agreement(entry, per_file or {}))
         files = entry.get("files") or []
-        out.append(f"  evidence: {', '.join(files) if files else 'not kept (size budget)'}")
-        out.append("")
+        out += [f"  evidence: {', '.join(files) if files else 'not kept (size budget)'}", ""]
     out += [f"note: {_plain(note)}" for note in attribution.get("notes", [])]
     return "\n".join(out).rstrip() + "\n"
 
