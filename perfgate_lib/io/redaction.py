@@ -138,26 +138,26 @@ def _wrapped_spans(text: str, form: str) -> list[tuple[int, int]]:
             break
         pos = text.find(chunk)
         while pos != -1:
-            left, j = pos, k
-            while j > 0 and left > 0:  # backwards over form[:k]
-                ch = text[left - 1]
-                if ch == form[j - 1]:
-                    j -= 1
-                elif ch not in "\r\n":
-                    break
-                left -= 1
-            right, m = pos, k
-            while m < len(form) and right < len(text):  # forwards over form[k:]
-                ch = text[right]
-                if ch == form[m]:
-                    m += 1
-                elif ch not in "\r\n":
-                    break
-                right += 1
-            if j == 0 and m == len(form):
+            left = _read_to(text, pos, form[:k][::-1], -1)
+            right = _read_to(text, pos, form[k:], 1)
+            if left is not None and right is not None:
                 spans.append((left, right))
             pos = text.find(chunk, pos + 1)
     return spans
+
+
+def _read_to(text: str, at: int, wanted: str, step: int) -> int | None:
+    """Where ``wanted`` ends, read from ``at`` forwards (``step`` 1) or backwards (-1),
+    line breaks skipped; None when another character is in the way or the text ends."""
+    done, behind = 0, min(step, 0)  # backwards, the character read is the one before ``at``
+    while done < len(wanted) and 0 <= at + behind < len(text):
+        ch = text[at + behind]
+        if ch == wanted[done]:
+            done += 1
+        elif ch not in "\r\n":
+            return None
+        at += step
+    return at if done == len(wanted) else None
 
 
 @functools.lru_cache(maxsize=16)
