@@ -626,10 +626,8 @@ def _same_work_evidence(stages: list[StageRow], mixed: str | None) -> list[str]:
         side: [r.stage for r in stages if r.note == f"only in the {side}" and r.stage != "download"]
         for side in ("baseline", "treatment")
     }
-    if one_side["baseline"] or one_side["treatment"]:
-        parts = [
-            f"only in the {side}: {', '.join(names)}" for side, names in one_side.items() if names
-        ]
+    parts = [f"only in the {side}: {', '.join(names)}" for side, names in one_side.items() if names]
+    if parts:
         reasons.append(
             "the runs did not do the same work (stage sets differ; " + "; ".join(parts) + ")"
         )
