@@ -95,23 +95,12 @@ class GitHubSettings:
         }
         return cls(**{**values, **overrides})
 
-    @property
-    def server_url(self) -> str:
-        """The web host for run links: ``GITHUB_SERVER_URL``, else derived from the API URL."""
-        explicit = os.environ.get("GITHUB_SERVER_URL")
-        if explicit:
-            return explicit.rstrip("/")
-        api = self.api_url.rstrip("/")
-        return "https://github.com" if api == DEFAULT_API_URL else api.removesuffix("/api/v3")
-
     def run_url(self, run_id: str | int) -> str:
-        """Web link of an Actions run of this repository."""
-        return f"{self.server_url}/{self.repo}/actions/runs/{run_id}"
-
-    @property
-    def token_hint(self) -> str:
-        """The token variable's name for messages (never the value)."""
-        return self.token_var or " or ".join(TOKEN_VARS)
+        """Web link of an Actions run of this repository, on ``GITHUB_SERVER_URL``, else on
+        the web host of the API URL."""
+        explicit, api = os.environ.get("GITHUB_SERVER_URL"), self.api_url.rstrip("/")
+        server = "https://github.com" if api == DEFAULT_API_URL else api.removesuffix("/api/v3")
+        return f"{explicit.rstrip('/') if explicit else server}/{self.repo}/actions/runs/{run_id}"
 
     def retry_args(self) -> dict[str, Any]:
         """urllib3 ``Retry`` arguments shared by the API client and artifact downloads."""
@@ -188,7 +177,8 @@ class GitHubClient:
 
     def _hint(self, status: int, message: str, pr: int | None) -> str:
         """What an answer with HTTP ``status`` means, in the user's terms."""
-        var, retries = self.settings.token_hint, self.settings.retries
+        var = self.settings.token_var or " or ".join(TOKEN_VARS)  # its name, never the value
+        retries = self.settings.retries
         if status == 403 and "rate limit" in message.lower():
             return f"GitHub rate limit still in force after {retries} retries; try later"
         if status >= 500:

@@ -11,7 +11,7 @@ import json
 import os
 import re
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -138,26 +138,26 @@ def _wrapped_spans(text: str, form: str) -> list[tuple[int, int]]:
             break
         pos = text.find(chunk)
         while pos != -1:
-            left, j = pos, k
-            while j > 0 and left > 0:  # backwards over form[:k]
-                ch = text[left - 1]
-                if ch == form[j - 1]:
-                    j -= 1
-                elif ch not in "\r\n":
-                    break
-                left -= 1
-            right, m = pos, k
-            while m < len(form) and right < len(text):  # forwards over form[k:]
-                ch = text[right]
-                if ch == form[m]:
-                    m += 1
-                elif ch not in "\r\n":
-                    break
-                right += 1
-            if j == 0 and m == len(form):
+            left = _read_to(text, pos, form[:k][::-1], -1)
+            right = _read_to(text, pos, form[k:], 1)
+            if left is not None and right is not None:
                 spans.append((left, right))
             pos = text.find(chunk, pos + 1)
     return spans
+
+
+def _read_to(text: str, at: int, wanted: str, step: int) -> int | None:
+    """Where ``wanted`` ends, read from ``at`` forwards (``step`` 1) or backwards (-1),
+    line breaks skipped; None when another character is in the way or the text ends."""
+    done, behind = 0, min(step, 0)  # backwards, the character read is the one before ``at``
+    while done < len(wanted) and 0 <= at + behind < len(text):
+        ch = text[at + behind]
+        if ch == wanted[done]:
+            done += 1
+        elif ch not in "\r\n":
+            return None
+        at += step
+    return at if done == len(wanted) else None
 
 
 @functools.lru_cache(maxsize=16)
@@ -200,25 +200,19 @@ def redact(text: str, environ: Mapping[str, str] | None = None) -> str:
     first, the longest value and form first (so no form is cut in half); of a header only
     the credential (``Authorization: Bearer [REDACTED ...]``)."""
     for secret in env_secrets(environ):
-        spans = secret.spans(text)
-        if spans:
-            mark, parts, last = marker(f"env:{secret.name}"), [], 0
-            for start, end in spans:
-                parts += [text[last:start], mark]
-                last = end
-            text = "".join(parts) + text[last:]
+        mark, parts, last = marker(f"env:{secret.name}"), [], 0
+        for start, end in secret.spans(text):
+            parts += [text[last:start], mark]
+            last = end
+        text = "".join(parts) + text[last:]
     for kind, pattern, group in PATTERNS:
-        text = pattern.sub(_mask_from_group(group, marker(kind)), text)
+        text = pattern.sub(functools.partial(_mask, group=group, mark=marker(kind)), text)
     return text
 
 
-def _mask_from_group(group: int, mark: str) -> Callable[[re.Match[str]], str]:
+def _mask(match: re.Match[str], group: int, mark: str) -> str:
     """A ``re.sub`` replacement: the match up to ``group``, then ``mark`` (group 0: all)."""
-
-    def mask(match: re.Match[str]) -> str:
-        return match.group(0)[: match.start(group) - match.start(0)] + mark
-
-    return mask
+    return match.string[match.start() : match.start(group)] + mark
 
 
 def redact_json(value: Any, environ: Mapping[str, str] | None = None) -> Any:

@@ -69,13 +69,9 @@ def _kind_of(exc: BaseException) -> str | None:
         (aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError, TRANSIENT),
         (aiohttp.ClientConnectorError | ConnectionRefusedError | TimeoutError, NETWORK),
     )
-    for types, kind in by_type:
-        if isinstance(exc, types):
-            return kind
-    by_status = _STATUS_KIND.get(_status(exc))
-    if by_status is None and isinstance(exc, aiohttp.ClientConnectionError):
-        return NETWORK
-    return by_status
+    kind = next((kind for types, kind in by_type if isinstance(exc, types)), None)
+    kind = kind or _STATUS_KIND.get(_status(exc))
+    return kind or (NETWORK if isinstance(exc, aiohttp.ClientConnectionError) else None)
 
 
 def classify(exc: BaseException) -> str | None:

@@ -84,10 +84,7 @@ class JobState:
         return None if start is None or sub is None else max(0.0, (start - sub).total_seconds())
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["terminal"] = self.terminal
-        data["queue_seconds"] = self.queue_seconds
-        return data
+        return {**asdict(self), "terminal": self.terminal, "queue_seconds": self.queue_seconds}
 
 
 @runtime_checkable

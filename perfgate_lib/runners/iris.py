@@ -101,9 +101,8 @@ class IrisCli:
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
         argv = [*self.command, f"--config={self.config_path}", *args]
-        return run_tool(
-            argv, self.cwd, "iris " + " ".join(args[:2]), self.timeout_seconds, self.env
-        )
+        what = "iris " + " ".join(args[:2])
+        return run_tool(argv, self.cwd, what, self.timeout_seconds, self.env)
 
     @functools.cached_property
     def dialect(self) -> Dialect:
@@ -130,11 +129,6 @@ class IrisCli:
             return parse_listing(dialect, proc.stdout)
         except DialectError as exc:
             raise RunnerError(f"iris job list ({dialect} dialect): {exc}") from exc
-
-
-def run_name_prefix(pr: int, gate: int) -> str:
-    """Deterministic run-id prefix of a treatment ferry (docs/contracts.md)."""
-    return f"zephyr-perf-pr{pr}-g{gate}-treatment-"
 
 
 def status_url(status_root: str, pr: int, gate: int, attempt: int) -> str:
@@ -168,9 +162,8 @@ def job_state_from_monitor(job_id: str, answer: MonitorAnswer) -> JobState:
         return JobState(job_id=job_id, state="unknown", found=False)
     if answer.resource_exhausted:
         policy = "iris_monitor.py --resource-exhaustion-policy shutdown"
-        error = (
-            f"shut down for lack of capacity ({policy}): {answer.exhausted_reason or 'no capacity'}"
-        )
+        reason = answer.exhausted_reason or "no capacity"
+        error = f"shut down for lack of capacity ({policy}): {reason}"
         return JobState(job_id=job_id, state="killed", raw_state=answer.state, error=error)
     state = normalise_state(answer.state)
     return JobState(job_id=job_id, state=state, raw_state=answer.state, error=answer.error)
@@ -232,7 +225,8 @@ class IrisRunner:
     def cli(self) -> IrisCli:
         """The first ``.venv/bin/iris`` of the worktree and the checkout, else
         ``iris_command`` (resolved once, its dialect cached)."""
-        own = [os.path.join(f, ".venv", "bin", "iris") for f in self._tool_folders() if f]
+        folders = (self.last_worktree, self.checkout)
+        own = [os.path.join(f, ".venv", "bin", "iris") for f in folders if f]
         found = next((path for path in own if os.path.exists(path)), None)
         command = [found] if found else shlex.split(self.iris_command or "iris")
         return IrisCli(command, self.config_path, self.checkout, self.timeout_seconds, self.env)
@@ -241,22 +235,23 @@ class IrisRunner:
     def monitor(self) -> str | None:
         """The first folder of the worktree and the checkout with ``iris_monitor.py``, run
         there as marin's workflows run it (docs/iris.md); None without."""
-        for folder in self._tool_folders():
+        for folder in (self.last_worktree, self.checkout):
             if folder and os.path.isfile(os.path.join(folder, MONITOR_SCRIPT)):
                 return folder
         return None
 
-    def _monitor(self, verb: str, job_id: str, *extra: str, timeout: float) -> Any:
+    def _monitor(self, verb: str, job_id: str, *extra: str, timeout: float) -> MonitorAnswer:
+        """``iris_monitor.py <verb>`` read by its parser; unreadable output is a RunnerError."""
         argv = uv_python(self.uv_command, MONITOR_SCRIPT, verb, "--job-id", job_id)
         argv += ["--iris-config", self.config_path, *extra]
-        return run_tool(argv, str(self.monitor), f"iris_monitor.py {verb}", timeout, self.env)
-
-    def _monitor_status(self, job_id: str) -> MonitorAnswer:
-        proc = self._monitor("status", job_id, timeout=self.timeout_seconds)
+        proc = run_tool(argv, str(self.monitor), f"iris_monitor.py {verb}", timeout, self.env)
         try:
-            return parse_monitor_status(proc.stdout, proc.stderr)
+            if verb == "status":
+                return parse_monitor_status(proc.stdout, proc.stderr)
+            return parse_monitor_wait(proc.stderr)
         except DialectError as exc:
-            raise RunnerError(f"{exc} (exit {proc.returncode}: {_tail(proc)})") from exc
+            tail = f": {_tail(proc)}" if verb == "status" else ""
+            raise RunnerError(f"{exc} (exit {proc.returncode}{tail})") from exc
 
     def _monitor_wait(self, job_id: str, seconds: float) -> MonitorAnswer:
         """The monitor's ``wait`` for at most ``seconds``, polling every ``min(30, seconds)``
@@ -266,17 +261,10 @@ class IrisRunner:
         extra = ["--poll-interval", f"{poll:g}", "--timeout", f"{seconds:g}"]
         extra += ["--resource-exhaustion-policy", "shutdown"]
         limit = self.timeout_seconds + math.ceil(seconds)
-        proc = self._monitor("wait", job_id, *extra, timeout=limit)
-        try:
-            return parse_monitor_wait(proc.stderr)
-        except DialectError as exc:
-            raise RunnerError(f"{exc} (exit {proc.returncode})") from exc
+        return self._monitor("wait", job_id, *extra, timeout=limit)
 
     def _config_args(self) -> list[str]:
         return ["--iris-config", self.config_path] if self.pass_config_to_submit else []
-
-    def _tool_folders(self) -> tuple[str | None, ...]:
-        return (self.last_worktree, self.checkout)
 
     def _script(self, where: str, script: str) -> str:
         if not os.path.isfile(os.path.join(where, script)):
@@ -375,7 +363,8 @@ class IrisRunner:
         """The job's state now: ``iris_monitor.py status`` where the checkout has it, else
         the CLI's listing."""
         if self.monitor is not None:
-            return self._monitor_call(job_id, self._monitor_status)
+            status = functools.partial(self._monitor, "status", timeout=self.timeout_seconds)
+            return self._monitor_call(job_id, status)
         entries = self._job_listing(job_id)
         for entry in entries:
             if _same_job(str(entry.get("job_id", "")), job_id):
@@ -410,9 +399,7 @@ class IrisRunner:
     def job_tree(self, job_id: str) -> list[JobState]:
         """The job and its descendants: from the poll that saw the job end, else listed
         now ([] when unknown)."""
-        entries = self._ended_listing.get(job_id)
-        if entries is None:
-            entries = self._job_listing(job_id)
+        entries = self._ended_listing.get(job_id) or self._job_listing(job_id)
         return [
             job_state_from_entry(str(e.get("job_id")), e)
             for e in entries
@@ -443,7 +430,7 @@ class IrisRunner:
         """The earliest job named like this PR/gate's treatment submitted at or after
         ``since`` (60 s slack), not in ``exclude``. ``user_prefix`` (``/alice/``) narrows
         the listing when known."""
-        name = run_name_prefix(pr, gate)
+        name = f"zephyr-perf-pr{pr}-g{gate}-treatment-"  # the run-id prefix (docs/contracts.md)
         pattern = re.compile(re.escape(name) + r"(\d{8}T\d{6}Z)")
         floor = parse_time(since)
         prefix = f"{user_prefix.rstrip('/')}/{name}" if user_prefix else None
@@ -474,17 +461,15 @@ class IrisRunner:
     def collect(self, submission: Submission, out: str) -> str:
         """The collect script, in the checkout (as the scheduled baselines run it) or the
         worktree (``collect_from``); its output goes to ``collect.log``, redacted."""
-        where = self.last_worktree if self.collect_from == "worktree" else self.checkout
-        where = where or self.checkout
+        where = (self.collect_from == "worktree" and self.last_worktree) or self.checkout
         script = self._script(where, self.collect_script)
         argv = uv_python(self.uv_command, script, "--job-id", self.cli_job_id(submission.job_id))
         if submission.status_path:
             argv += ["--status", submission.status_path]
         argv += ["--out", out, *self._config_args()]
         os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-        proc = run_tool(
-            argv, where, f"collect ({self.collect_script})", self.timeout_seconds, self.env
-        )
+        what = f"collect ({self.collect_script})"
+        proc = run_tool(argv, where, what, self.timeout_seconds, self.env)
         os.makedirs(self.scratch_dir, exist_ok=True)
         with open(os.path.join(self.scratch_dir, "collect.log"), "w") as fh:
             fh.write(redact(proc.stdout + "\n--- stderr ---\n" + proc.stderr))

@@ -136,8 +136,7 @@ def run_compare(
     :func:`split_context` reads it; ``extras_for`` (verdict -> CommentExtras) replaces its
     ``comment`` when given."""
     gate = check_gate(gate, COMPARE_GATES)
-    base = load_report(baseline)
-    treat = load_report(treatment)
+    base, treat = load_report(baseline), load_report(treatment)
     ctx, extras, tier_name = split_context(context)
     measured = extras.measured
     tier_name = tier_name or (GATE0_NAME if gate == GATE0 else load_gate(gate).name)
@@ -226,19 +225,17 @@ def verdict_from_json(data: dict[str, Any], source: str = VERDICT_FILE) -> Verdi
         names = {f.name for f in dataclasses.fields(kind)}
         return [kind(**{k: v for k, v in item.items() if k in names}) for item in items or []]
 
+    lists = ("hard_fails", "warns", "inconclusive_reasons", "self_check", "notes")
+    listed: dict[str, Any] = {key: list(data.get(key) or []) for key in lists}
     return Verdict(
         gate=int(data.get("gate", 1)),
         verdict=str(data["verdict"]),
-        hard_fails=list(data.get("hard_fails") or []),
-        warns=list(data.get("warns") or []),
-        inconclusive_reasons=list(data.get("inconclusive_reasons") or []),
         signals=rows(SignalRow, data.get("signals")),
         stages=rows(StageRow, data.get("stages")),
-        self_check=list(data.get("self_check") or []),
         baseline=dict(data.get("baseline") or {}),
         treatment=dict(data.get("treatment") or {}),
-        notes=list(data.get("notes") or []),
         contention=data.get("contention"),
+        **listed,
     )
 
 

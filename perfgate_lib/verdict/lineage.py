@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from perfgate_lib.verdict.collector_warnings import MISSING_STEPS, classify
+from perfgate_lib.verdict.collector_warnings import classify
 from perfgate_lib.verdict.report import PerfReport
 
 
@@ -104,14 +104,9 @@ def missing_steps(report: PerfReport, detection: Detection | None = None) -> dic
     detection = detection or detect(report)
     if detection.lineage is not STEP_LOG:
         return {}
-    out: dict[str, str] = {}
-    for warning in report.warnings:
-        reading = classify(warning)
-        if reading.kind == MISSING_STEPS:
-            for step in reading.steps:
-                out.setdefault(
-                    step, "no line in the driver's step log (the collector: neither ran nor cached)"
-                )
+    said = [step for warning in report.warnings for step in classify(warning).steps]
+    note = "no line in the driver's step log (the collector: neither ran nor cached)"
+    out = dict.fromkeys(said, note)
     if not report.stage_wall_seconds:
         return out  # an empty report is unusable; its every step need not be named
     seen = set(report.stage_wall_seconds) | set(report.cached_steps)

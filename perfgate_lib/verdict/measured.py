@@ -41,8 +41,7 @@ class Unit:
 
     def signed(self, value: float) -> str:
         """A signed change: ``+101.3M instr`` or ``+14.6s``."""
-        sign = "-" if value < 0 else "+"
-        return sign + self.fmt(abs(value))
+        return ("-" if value < 0 else "+") + self.fmt(abs(value))
 
     @property
     def axis(self) -> str:

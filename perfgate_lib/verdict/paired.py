@@ -5,6 +5,7 @@ interval is unbounded, so undecided. The method: ``docs/gate0.md`` ("How it deci
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import asdict, dataclass
 from functools import lru_cache
@@ -34,24 +35,9 @@ def signed_rank_k(n: int, confidence: float) -> int:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
     if n < 1:
         return 0
-    counts = _signed_rank_counts(n)
-    total = 2**n
-    tail = (1 - confidence) / 2
-    cumulative, k = 0, 0
-    for value, ways in enumerate(counts):
-        cumulative += ways
-        if cumulative / total <= tail + 1e-12:
-            k = value + 1
-        else:
-            break
-    return k
-
-
-def walsh_averages(values: list[float]) -> list[float]:
-    """All ``(v_i + v_j) / 2`` for ``i <= j``, sorted."""
-    return sorted(
-        (values[i] + values[j]) / 2 for i in range(len(values)) for j in range(i, len(values))
-    )
+    total, tail = 2**n, (1 - confidence) / 2
+    cumulative = itertools.accumulate(_signed_rank_counts(n))  # ways of T+ <= 0, 1, ...
+    return sum(1 for _ in itertools.takewhile(lambda c: c / total <= tail + 1e-12, cumulative))
 
 
 def _pct(ratio: float) -> float:
@@ -102,7 +88,7 @@ def paired_interval(
     logs = [math.log(t / c) for c, t in zip(control, treatment, strict=True) if c > 0 and t > 0]
     if not logs:
         raise ValueError("no pair with positive values on both sides")
-    walsh = walsh_averages(logs)
+    walsh = sorted((a + b) / 2 for i, a in enumerate(logs) for b in logs[i:])  # Walsh averages
     m = len(walsh)
     mid = walsh[m // 2] if m % 2 else (walsh[m // 2 - 1] + walsh[m // 2]) / 2
     k = signed_rank_k(len(logs), confidence)

@@ -15,20 +15,13 @@ from typing import Any
 from perfgate_lib import MAX_COMMENT_CHARS
 from perfgate_lib.io.redaction import redact
 from perfgate_lib.mdtemplate import Trusted, render
-from perfgate_lib.mdtext import (
-    fmt_age,
-    fmt_counts,
-    fmt_duration,
-    fmt_number,
-    fmt_pct,
-    md_escape,
-)
+from perfgate_lib.mdtext import fmt_age, fmt_counts, fmt_duration, fmt_number, fmt_pct, md_escape
 from perfgate_lib.typed import FORBID_EXTRA
 from perfgate_lib.verdict.abfacts import ABFacts
 from perfgate_lib.verdict.attribution import attribute, attribution_markdown
 from perfgate_lib.verdict.measured import SECONDS, Measured, Unit, chart_number, metric_view
 from perfgate_lib.verdict.report import PerfReport
-from perfgate_lib.verdict.rules import Verdict
+from perfgate_lib.verdict.rules import SignalRow, Verdict
 from perfgate_lib.verdict.where import TITLE as WHERE_TITLE
 from perfgate_lib.verdict.where import WhereFacts, where_markdown
 
@@ -141,16 +134,15 @@ def _gate0(v: Verdict, measured: Measured) -> dict[str, Any]:
     out["wall_words"] = "wall time under valgrind" if unit.counts else "wall time"
     out["wall_column"] = unit.metric != "wall"
     if total is not None and unit.total != "wall_seconds_total":
-        out["total"] = {
-            "b": unit.fmt(total.baseline),
-            "t": _with_delta(unit.fmt(total.treatment), total.delta_pct),
-        }
+        out["total"] = _figures(unit, total)
     if wall is not None:
-        out["wall"] = {
-            "b": SECONDS.fmt(wall.baseline),
-            "t": _with_delta(SECONDS.fmt(wall.treatment), wall.delta_pct),
-        }
+        out["wall"] = _figures(SECONDS, wall)
     return out
+
+
+def _figures(unit: Unit, row: SignalRow) -> dict[str, str]:
+    """A whole-run row's two figures in ``unit``, the treatment's with its delta."""
+    return {"b": unit.fmt(row.baseline), "t": _with_delta(unit.fmt(row.treatment), row.delta_pct)}
 
 
 def _stage_cells(v: Verdict, extras: CommentExtras, measured: Measured | None) -> list[dict]:
@@ -163,18 +155,17 @@ def _stage_cells(v: Verdict, extras: CommentExtras, measured: Measured | None) -
             "stage": row.stage,
             "icon": ROW_ICONS.get(row.verdict, row.verdict),
             "context": extras.stage_context.get(row.stage, ""),
+            "delta": fmt_pct(view[row.stage].delta_pct),  # the row itself without a metric
         }
         if measured:
             shown, unit = view[row.stage], measured.unit
             cells["b"], cells["t"] = unit.fmt(shown.baseline_s), unit.fmt(shown.treatment_s)
-            cells["delta"] = fmt_pct(shown.delta_pct)
             cells["wall_b"] = SECONDS.fmt(row.baseline_s)
             cells["wall_t"] = _with_delta(SECONDS.fmt(row.treatment_s), row.delta_pct)
         else:
             dash = row.verdict in ("cached", "not_finished")
             cells["b"] = "—" if row.verdict == "cached" else fmt_duration(row.baseline_s)
             cells["t"] = "—" if dash else fmt_duration(row.treatment_s)
-            cells["delta"] = fmt_pct(row.delta_pct)
         rows.append(cells)
     return rows
 
@@ -317,21 +308,14 @@ def render_comment(
     assessment = Trusted(assessment_md) if assessment_md else None
     raw = json.dumps(treatment.raw, indent=2, sort_keys=False)
 
-    def build(with_raw: bool, with_assessment: bool, omitted: list[str]) -> str:
-        body = render(
-            "verdict",
-            **context,
-            assessment=assessment if with_assessment else None,
-            raw=raw if with_raw else None,
-            omitted=omitted,
-        )
-        return redact(body)
+    def build(raw: str | None, assessment: Trusted | None, omitted: list[str]) -> str:
+        return redact(render("verdict", **context, assessment=assessment, raw=raw, omitted=omitted))
 
-    body = build(True, True, [])
+    body = build(raw, assessment, [])
     if len(body) > max_chars:
-        body = build(False, True, ["Raw treatment report"])
+        body = build(None, assessment, ["Raw treatment report"])
     if len(body) > max_chars and assessment:
-        body = build(False, False, ["Raw treatment report", "Diff assessment"])
+        body = build(None, None, ["Raw treatment report", "Diff assessment"])
     return truncate(body, max_chars)
 
 

@@ -125,12 +125,10 @@ def _object(source: str, name: str, value: Any, what: str) -> dict:
 
 
 def _stage_map(source: str, name: str, value: Any) -> dict[str, float | None]:
-    out: dict[str, float | None] = {}
-    for stage, seconds in _object(source, name, value, "stage -> seconds").items():
-        if seconds is not None:
-            seconds = _number(source, f"{name}.{stage}", seconds, integer=False)
-        out[str(stage)] = seconds
-    return out
+    return {
+        str(stage): None if s is None else _number(source, f"{name}.{stage}", s, integer=False)
+        for stage, s in _object(source, name, value, "stage -> seconds").items()
+    }
 
 
 def _count_map(source: str, name: str, value: Any) -> dict[str, int]:

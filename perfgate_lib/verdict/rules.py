@@ -476,23 +476,17 @@ def _precedence(
     contended: list[str],
 ) -> tuple[str, str]:
     """(verdict, decided_by): the first rule of the precedence (docs/verdict-rules.md) that fired."""
-    if miswired:
-        return "inconclusive", "1 self-check: the comparison is mis-wired"
-    if claims.hard_fails:
-        return "fail", "2 count-based hard fail"
-    if unusable:
-        return "inconclusive", "3 unusable report"
-    if evidence:
-        return "inconclusive", "3 inconclusive evidence"
-    if claims.band_fails:
-        return "fail", "4 time or memory fail band"
-    if claims.undecided:
-        return "inconclusive", "paired interval undecided"
-    if contended:
-        return "inconclusive", "5 contention and a warn"
-    if claims.warns:
-        return "warn", "6 warn band"
-    return "pass", "7 pass"
+    precedence = (
+        (miswired, "inconclusive", "1 self-check: the comparison is mis-wired"),
+        (claims.hard_fails, "fail", "2 count-based hard fail"),
+        (unusable, "inconclusive", "3 unusable report"),
+        (evidence, "inconclusive", "3 inconclusive evidence"),
+        (claims.band_fails, "fail", "4 time or memory fail band"),
+        (claims.undecided, "inconclusive", "paired interval undecided"),
+        (contended, "inconclusive", "5 contention and a warn"),
+        (claims.warns, "warn", "6 warn band"),
+    )
+    return next(((call, rule) for fired, call, rule in precedence if fired), ("pass", "7 pass"))
 
 
 def _final_call(
@@ -632,10 +626,8 @@ def _same_work_evidence(stages: list[StageRow], mixed: str | None) -> list[str]:
         side: [r.stage for r in stages if r.note == f"only in the {side}" and r.stage != "download"]
         for side in ("baseline", "treatment")
     }
-    if one_side["baseline"] or one_side["treatment"]:
-        parts = [
-            f"only in the {side}: {', '.join(names)}" for side, names in one_side.items() if names
-        ]
+    parts = [f"only in the {side}: {', '.join(names)}" for side, names in one_side.items() if names]
+    if parts:
         reasons.append(
             "the runs did not do the same work (stage sets differ; " + "; ".join(parts) + ")"
         )

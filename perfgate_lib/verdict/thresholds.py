@@ -96,16 +96,13 @@ def parse_thresholds(doc: Any, source: str = "<thresholds>") -> Thresholds:
         key: int(_num(source, f"inconclusive.{key}", inc.get(key)))
         for key in ("preemption_margin", "preempted_tasks_max", "hardware_faults_max")
     }
+    divergence = "task_total_divergence_pct"
     return Thresholds(
         source=source,
         bands=bands,
         hard_fail_counts=tuple(counts),
         **inconclusive,
-        task_total_divergence_pct=_num(
-            source,
-            "self_check.task_total_divergence_pct",
-            check.get("task_total_divergence_pct"),
-        ),
+        task_total_divergence_pct=_num(source, f"self_check.{divergence}", check.get(divergence)),
         baseline_max_age_hours=max_age,
     )
 

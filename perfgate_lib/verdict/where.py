@@ -187,8 +187,7 @@ def stage_markdown(
             f"{fmt_instr(row['treatment'])} | {md_code(row['function'])}{where}{status} | "
             f"{md_escape(row['origin'])} | {_pr_cell(row)} |"
         )
-    for note in stage.get("notes", []):
-        lines.append(f"\n_Note: {md_escape(note)}_")
+    lines += [f"\n_Note: {md_escape(note)}_" for note in stage.get("notes", [])]
     agreed = agreement_markdown(agreement(stage, per_file or {}))
     if agreed:
         lines += ["", agreed]
@@ -234,8 +233,7 @@ def _folded(
     parts = [f"<details><summary>{TITLE} ({summary})</summary>", ""]
     for name, stage in stages.items():
         parts += [stage_markdown(stage, limits[name], per_file), ""]
-    for note in attribution.get("notes", []):
-        parts.append(f"_Note: {md_escape(note)}_\n")
+    parts += [f"_Note: {md_escape(note)}_\n" for note in attribution.get("notes", [])]
     parts.append(
         "Each row: one function's own (exclusive) instructions in the representative pair "
         "of each side; Δ = treatment − control. `perfgate explain RUN_DIR` prints every row."
@@ -274,14 +272,11 @@ def where_text(
                 f"{fmt_instr(row['treatment']):>14}  {_plain(row['origin']):<13} "
                 + _plain(f"{row['function']}{where}{status}{tie}")
             )
-        for note in entry.get("notes", []):
-            out.append(f"  note: {_plain(note)}")
+        out += [f"  note: {_plain(note)}" for note in entry.get("notes", [])]
         out += agreement_text(agreement(entry, per_file or {}))
         files = entry.get("files") or []
-        out.append(f"  evidence: {', '.join(files) if files else 'not kept (size budget)'}")
-        out.append("")
-    for note in attribution.get("notes", []):
-        out.append(f"note: {_plain(note)}")
+        out += [f"  evidence: {', '.join(files) if files else 'not kept (size budget)'}", ""]
+    out += [f"note: {_plain(note)}" for note in attribution.get("notes", [])]
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -299,10 +294,8 @@ def agreement(stage: Mapping[str, Any], per_file: Mapping[str, Any]) -> list[dic
         change = sum(r["delta"] for r in rows)
         pct = 100.0 * change / control if control else 0.0
         changed = abs(pct) >= SEEN_PCT
-        if answers["cpu"]:
-            status = "agrees" if changed else "not seen"
-        else:
-            status = "disagrees" if changed else "agrees"
+        cpu = answers["cpu"]
+        status = "agrees" if changed == cpu else "not seen" if cpu else "disagrees"
         evidence = [_short(str(e)) for e in (answers.get("evidence") or {}).get("cpu", [])][:2]
         named = {m for e in evidence for m in _NAMED.findall(e)}
         found = [
@@ -320,9 +313,7 @@ def agreement(stage: Mapping[str, Any], per_file: Mapping[str, Any]) -> list[dic
                 "delta": change,
                 "pct_of_stage": round(pct, 2),
                 "functions": len(rows),
-                "top": None
-                if top is None
-                else {"function": top["function"], "delta": top["delta"]},
+                "top": None if top is None else {k: top[k] for k in ("function", "delta")},
                 "named": found,
             }
         )
