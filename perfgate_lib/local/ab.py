@@ -40,7 +40,7 @@ from perfgate_lib.local.stats import MEMORY, TOTAL
 from perfgate_lib.verdict.abfacts import ABFacts
 from perfgate_lib.verdict.abfacts import SideFacts as ABSide
 from perfgate_lib.verdict.paired import metric_words
-from perfgate_lib.verdict.where import WhereFacts, read_where
+from perfgate_lib.verdict.where import read_where
 
 if TYPE_CHECKING:
     from matplotlib.typing import LineStyleType
@@ -91,8 +91,7 @@ def require_zephyr_change(checkout: str | Path, control_sha: str, head_sha: str)
     if control_sha == head_sha:
         return []
     args = ("-c", "core.quotepath=off", "diff", "--name-only", "--no-renames")
-    changed = git_out(checkout, *args, control_sha, head_sha).splitlines()
-    changed = [line for line in changed if line]
+    changed = [p for p in git_out(checkout, *args, control_sha, head_sha).splitlines() if p]
     zephyr = [p for p in changed if p.startswith(ZEPHYR_DIR)]
     if not zephyr:
         shown = ", ".join(changed[:5]) + (
@@ -219,16 +218,6 @@ class ABResult:
     def n_pairs(self) -> int:
         return len(self.pairs)
 
-    @property
-    def source_warning(self) -> str | None:
-        """Set when a side ran the installed marin-zephyr instead of its worktree's code."""
-        missing = [side for side, src in self.zephyr_sources.items() if not src]
-        if not missing:
-            return None
-        return f"{' and '.join(missing)} had no lib/zephyr/src: ran the installed marin-zephyr" + (
-            ", so this A/B cannot see a Zephyr change" if len(missing) == 2 else ""
-        )
-
     def stage_context(self) -> dict[str, str]:
         """Stage -> the comment's interval cell (``instructions ×1.32 [1.27, 1.39], 8 pairs``)."""
         return {
@@ -309,32 +298,23 @@ class ABResult:
         }
         if self.memory.get("within_noise"):
             context["within_noise"] = {MEMORY: abstats.memory_note(self.memory)}
-        where = _where_facts(self.out_dir)  # issue 31: folded; none without attribution
-        if where is not None:
-            context["comment"]["where"] = asdict(where)
-        return context
-
-
-def _where_facts(out_dir: str, per_file: Mapping[str, Any] | None = None) -> WhereFacts | None:
-    """The comment's "Where the instructions went" facts from ``profile/attribution.json``
-    (with assessment.json's ``per_file``: the agreement lines); None without attribution."""
-    from perfgate_lib.local.evidence import load_attribution
-
-    try:
-        attribution = load_attribution(out_dir) if out_dir else None
-    except (FileNotFoundError, ValueError):
-        return None
-    if not attribution:
-        return None
-    return read_where(attribution, per_file or {}, f"{out_dir}: profile/attribution.json")
+        return with_assessment(context, self.out_dir, {})  # issue 31: folded
 
 
 def with_assessment(context: dict[str, Any], ab_dir: str, per_file: Mapping[str, Any]) -> dict:
-    """``compare_context.json``'s content with the assessment's agreement lines."""
-    where = _where_facts(ab_dir, per_file)
+    """``compare_context.json``'s content with the comment's "Where the instructions went"
+    facts from ``profile/attribution.json`` (none without it) and, from assessment.json's
+    ``per_file``, their agreement lines."""
+    from perfgate_lib.local.evidence import load_attribution
+
     comment = dict(context.get("comment") or {})
     comment.pop("where", None)
-    if where is not None:
+    try:
+        attribution = load_attribution(ab_dir) if ab_dir else None
+    except (FileNotFoundError, ValueError):
+        attribution = None
+    if attribution:
+        where = read_where(attribution, per_file, f"{ab_dir}: profile/attribution.json")
         comment["where"] = asdict(where)
     return {**context, "comment": comment}
 
@@ -556,8 +536,10 @@ def run_local_ab(
     result.dependency_changes = run.changes
     result.timings = run.timings
     result.seconds = round(time.perf_counter() - started, 2)
-    if result.source_warning:
-        say(f"warning: {result.source_warning}")
+    if missing := [side for side, src in result.zephyr_sources.items() if not src]:
+        both = ", so this A/B cannot see a Zephyr change" if len(missing) == 2 else ""
+        who = " and ".join(missing)
+        say(f"warning: {who} had no lib/zephyr/src: ran the installed marin-zephyr{both}")
     result.paths = write_outputs(result, spec)
     return result
 

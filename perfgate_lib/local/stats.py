@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from perfgate_lib.verdict.measured import delta_pct
 from perfgate_lib.verdict.paired import (
     Interval,
     StageInterval,
@@ -61,13 +62,6 @@ def pair_values(
         control.append(sum(float(pair["control"][s][key]) for s in stages))
         treatment.append(sum(float(pair["treatment"][s][key]) for s in stages))
     return control, treatment
-
-
-def delta_pct(baseline: float | None, treatment: float | None) -> float | None:
-    """(treatment - baseline) / baseline in percent (2 decimals); None when unknown or 0."""
-    if baseline is None or treatment is None or baseline == 0:
-        return None
-    return round(100 * (treatment - baseline) / baseline, 2)
 
 
 def median_columns(pairs: list[dict[str, Any]], stage: str) -> dict[str, float | None]:
@@ -292,7 +286,17 @@ def median_report(
         "local_run": {
             "summary": f"median of {len(ok)} succeeded of {len(reports)} paired local runs",
             "stage_cpu_seconds": cpu,
-            "repeats": [_repeat(r) for r in reports],
+            "repeats": [  # each run's figures (seconds, MB)
+                {
+                    "iris_job_id": r.get("iris_job_id"),
+                    "status": r.get("status"),
+                    TOTAL: r.get(TOTAL),
+                    "stage_wall_seconds": r.get("stage_wall_seconds"),
+                    "stage_cpu_seconds": (r.get("local_run") or {}).get("stage_cpu_seconds"),
+                    MEMORY: r.get(MEMORY),
+                }
+                for r in reports
+            ],
             **{
                 key: first_local.get(key)
                 for key in ("zephyr_source", "memory_method", "corpus", "identity")
@@ -334,15 +338,3 @@ def _task_states(reports: list[dict[str, Any]]) -> dict[str, int]:
         if report.get("status") != "succeeded":
             return dict(report.get("task_state_counts") or {"failed": 1})
     return {state: int(n) for state, n in (reports[-1].get("task_state_counts") or {}).items()}
-
-
-def _repeat(report: dict[str, Any]) -> dict[str, Any]:
-    """One run's figures in ``local_run.repeats`` (seconds, MB)."""
-    return {
-        "iris_job_id": report.get("iris_job_id"),
-        "status": report.get("status"),
-        TOTAL: report.get(TOTAL),
-        "stage_wall_seconds": report.get("stage_wall_seconds"),
-        "stage_cpu_seconds": (report.get("local_run") or {}).get("stage_cpu_seconds"),
-        MEMORY: report.get(MEMORY),
-    }
