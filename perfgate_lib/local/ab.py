@@ -25,8 +25,7 @@ from perfgate_lib.local import zephyr_api  # H1 (issue 28): what the mini ferry 
 from perfgate_lib.local.corpus import CorpusSpec, write_corpus
 from perfgate_lib.local.miniferry import StageResult, build_report, local_provenance
 from perfgate_lib.local.pairs import LOG_NAME as PROGRESS_LOG
-from perfgate_lib.local.pairs import ProgressLog, measure_pairs, paired_intervals
-from perfgate_lib.local.settings import Gate0Settings
+from perfgate_lib.local.pairs import Gate0Settings, ProgressLog, measure_pairs, paired_intervals
 from perfgate_lib.local.sideenv import SideEnv, dependency_differences, prepare_side_env
 from perfgate_lib.local.sides import (
     SIDES,

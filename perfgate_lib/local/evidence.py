@@ -338,8 +338,7 @@ def remove_perf_maps(pairs: Sequence[Mapping[str, Any]]) -> int:
         if path and Path(path).is_file():
             with open(path, errors="replace") as handle:
                 pids.add(dump_pid(handle.read(2000)))
-    maps = [Path(f"/tmp/perf-{pid}.map") for pid in pids if pid]
-    existing = [path for path in maps if path.is_file()]
+    existing = [p for pid in pids if pid and (p := Path(f"/tmp/perf-{pid}.map")).is_file()]
     for path in existing:
         path.unlink()
     return len(existing)
