@@ -1,6 +1,6 @@
 """Gate 0, the local A/B runner: the mini ferry on merge-base (control) and head
-(treatment) worktrees, paired (:mod:`.sides`, :mod:`.pairs`); its result, outputs and
-frames. Times are seconds, memory MB, instructions a count. The method: ``docs/gate0.md``.
+(treatment) worktrees, paired (:mod:`.pairs`); its result, outputs and frames. Times are
+seconds, memory MB, instructions a count. The method: ``docs/gate0.md``.
 """
 
 from __future__ import annotations
@@ -25,16 +25,19 @@ from perfgate_lib.local import zephyr_api  # H1 (issue 28): what the mini ferry 
 from perfgate_lib.local.corpus import CorpusSpec, write_corpus
 from perfgate_lib.local.miniferry import StageResult, build_report, local_provenance
 from perfgate_lib.local.pairs import LOG_NAME as PROGRESS_LOG
-from perfgate_lib.local.pairs import Gate0Settings, ProgressLog, measure_pairs, paired_intervals
-from perfgate_lib.local.sideenv import SideEnv, dependency_differences, prepare_side_env
-from perfgate_lib.local.sides import (
+from perfgate_lib.local.pairs import (
     SIDES,
+    Gate0Settings,
     LocalRunError,
+    ProgressLog,
     SideProcesses,
     SideServer,
     compile_natively,
+    measure_pairs,
+    paired_intervals,
     require_callgrind,
 )
+from perfgate_lib.local.sideenv import SideEnv, dependency_differences, prepare_side_env
 from perfgate_lib.local.stats import MEMORY, TOTAL
 from perfgate_lib.verdict.abfacts import ABFacts
 from perfgate_lib.verdict.abfacts import SideFacts as ABSide
