@@ -48,7 +48,6 @@ if TYPE_CHECKING:
     from matplotlib.typing import LineStyleType
 
     from perfgate_lib.verdict.rules import Verdict
-    from perfgate_lib.verdict.thresholds import Band
 
 ZEPHYR_SRC = Path("lib/zephyr/src")
 ZEPHYR_DIR = "lib/zephyr/"
@@ -334,7 +333,7 @@ class _LocalAB:
     settings: Gate0Settings
     out: Path
     say: ProgressLog
-    band: Band  # the stage band
+    bands: tuple[float, float]  # the stage band's pass and warn edges, %
     control_sha: str
     head_sha: str
     zephyr_changes: list[str]
@@ -342,11 +341,6 @@ class _LocalAB:
     sides: dict[str, dict[str, Any]] = field(default_factory=dict)  # identity, environment
     sources: dict[str, str | None] = field(default_factory=dict)  # lib/zephyr/src
     changes: list[str] = field(default_factory=list)  # dependency differences
-
-    @property
-    def bands(self) -> tuple[float, float]:
-        """The stage band's pass and warn edges, %."""
-        return (self.band.pass_pct, self.band.warn_pct)
 
     def measure(self, tmp: Path, spec: CorpusSpec) -> tuple[list[dict[str, Any]], str, list[str]]:
         """(pairs, why the loop stopped, errors); worktrees and processes under ``tmp``."""
@@ -511,6 +505,7 @@ def run_local_ab(
     control_sha, head_sha = resolve_revisions(checkout, base, head)
     zephyr_changes = require_zephyr_change(checkout, control_sha, head_sha)
     band = load_thresholds(thresholds).bands["stage_wall_seconds"]
+    bands = (band.pass_pct, band.warn_pct)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     say = ProgressLog(out / PROGRESS_LOG, progress)
@@ -518,7 +513,7 @@ def run_local_ab(
     spec = CorpusSpec(docs=settings.docs, seed=seed, large_docs=settings.large_docs)
     if settings.counts_instructions:
         require_callgrind()
-    run = _LocalAB(checkout, settings, out, say, band, control_sha, head_sha, zephyr_changes)
+    run = _LocalAB(checkout, settings, out, say, bands, control_sha, head_sha, zephyr_changes)
     with tempfile.TemporaryDirectory(prefix="perfgate-local-ab-") as tmp_name:
         pairs, stop, errors = run.measure(Path(tmp_name), spec)
     say(f"stopped: {stop}")
@@ -531,7 +526,7 @@ def run_local_ab(
         out_dir=str(out),
         sides=run.sides,
         zephyr_sources=run.sources,
-        bands=run.bands,
+        bands=bands,
         errors=errors,
     )
     result.stop_reason = stop

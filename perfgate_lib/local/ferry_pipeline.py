@@ -406,8 +406,9 @@ def quiet_logs() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
-def is_oom(exc: BaseException) -> bool:
-    return isinstance(exc, MemoryError) or "MemoryError" in str(exc)
+def failure_bucket(exc: BaseException) -> str:
+    oom = isinstance(exc, MemoryError) or "MemoryError" in str(exc)
+    return "oom" if oom else "application_failure"
 
 
 def error_line(exc: BaseException) -> str:
@@ -502,9 +503,8 @@ def serve(
             _answer(out, {"status": "succeeded", "stages": {stage: row}})
         except Exception as exc:  # noqa: BLE001 - a failed ferry is an answer, not a crash
             traceback.print_exc()
-            bucket = "oom" if is_oom(exc) else "application_failure"
             failed = {"status": "failed", "stages": {}, "error": error_line(exc)}
-            _answer(out, {**failed, "failure_bucket": bucket})
+            _answer(out, {**failed, "failure_bucket": failure_bucket(exc)})
     return 0
 
 
