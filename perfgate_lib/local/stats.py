@@ -236,15 +236,10 @@ def memory_note(row: dict[str, Any]) -> str:
 # --- Median reports (marin's schema) from one side's per-pair run reports -------------------------
 
 
-def _values(reports: list[dict[str, Any]], stage: str | None, key: str = TOTAL) -> list[float]:
-    out = []
-    for report in reports:
-        if report.get("status") != "succeeded":
-            continue
-        value = (report.get("stage_wall_seconds") or {}).get(stage) if stage else report.get(key)
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            out.append(float(value))
-    return out
+def _values(ok: list[dict[str, Any]], stage: str | None, key: str = TOTAL) -> list[float]:
+    """A stage's wall seconds (or ``key``'s value) in each succeeded run that states it."""
+    values = ((r.get("stage_wall_seconds") or {}).get(stage) if stage else r.get(key) for r in ok)
+    return [float(v) for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
 
 
 def median_report(
@@ -257,8 +252,8 @@ def median_report(
         raise ValueError(f"no runs to summarise for {job_id}")
     ok = [r for r in reports if r.get("status") == "succeeded"]
     stages, cpu = _stage_medians(reports, ok)
-    total = _median(_values(reports, None))
-    memory = _median(_values(reports, None, MEMORY))
+    total = _median(_values(ok, None))
+    memory = _median(_values(ok, None, MEMORY))
     infra = _worst_infra_failures(reports)
     states = _task_states(reports)
     # a collector's warnings field: only the runs' failures
@@ -313,7 +308,7 @@ def _stage_medians(
     stages = {}
     cpu: dict[str, float] = {}
     for stage in dict.fromkeys(s for r in reports for s in r.get("stage_wall_seconds") or {}):
-        value = _median(_values(reports, stage))
+        value = _median(_values(ok, stage))
         if value is not None:
             stages[stage] = round(value, 4)
         stated = [(r.get("local_run") or {}).get("stage_cpu_seconds", {}).get(stage) for r in ok]
