@@ -226,7 +226,6 @@ class PeakMemory:
 
 # The client requests (callgrind_client.py, beside this file), re-exported for the kit and tests.
 Callgrind = callgrind_client.Callgrind
-read_dump = callgrind_client.read_dump
 
 
 # --- The pipeline ---------------------------------------------------------------------------------
@@ -350,7 +349,7 @@ def add_instructions(row: StageRow) -> StageRow:
     """``row`` with the counts read natively from its ``callgrind_dump`` (if it has one)."""
     dump = row.get("callgrind_dump")
     if dump and "instructions" not in row:
-        counts = read_dump(dump)
+        counts = callgrind_client.read_dump(dump)
         row["instructions"] = counts["collected"] - counts["allocator"]
         row["instructions_allocator"] = counts["allocator"]
     return row
