@@ -308,13 +308,11 @@ def _stage_medians(
     stages = {}
     cpu: dict[str, float] = {}
     for stage in dict.fromkeys(s for r in reports for s in r.get("stage_wall_seconds") or {}):
-        value = _median(_values(ok, stage))
-        if value is not None:
-            stages[stage] = round(value, 4)
+        if (wall := _median(_values(ok, stage))) is not None:
+            stages[stage] = round(wall, 4)
         stated = [(r.get("local_run") or {}).get("stage_cpu_seconds", {}).get(stage) for r in ok]
-        cpu_values = [float(value) for value in stated if value is not None]
-        if cpu_values:
-            cpu[stage] = round(statistics.median(cpu_values), 4)
+        if (mid := _median([float(v) for v in stated if v is not None])) is not None:
+            cpu[stage] = round(mid, 4)
     return stages, cpu
 
 
