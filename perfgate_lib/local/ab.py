@@ -353,7 +353,16 @@ class _LocalAB:
         ):
             trees = {"control": control_tree, "treatment": treatment_tree}
             self.sources = {side: zephyr_source(tree) for side, tree in trees.items()}
-            envs = self._prepare_envs(trees)
+            t = time.perf_counter()
+            self.say("preparing each side's Python environment")
+            envs = {
+                side: prepare_side_env(trees[side], mode=self.settings.env, progress=self.say)
+                for side in SIDES
+            }
+            self.timings["environments"] = round(time.perf_counter() - t, 2)
+            self.changes = dependency_differences(envs["control"], envs["treatment"])
+            for side in SIDES:
+                self.say(f"{side}: {envs[side].description}")
             t = time.perf_counter()
             start = self._side_starter(envs, corpus_dir, tmp)
             if self.settings.counts_instructions:
@@ -382,20 +391,6 @@ class _LocalAB:
             self.timings["restarts"] = round(processes.restart_seconds, 2)
             self.timings["pairs"] = round(time.perf_counter() - t, 2)
         return measured
-
-    def _prepare_envs(self, trees: dict[str, Path]) -> dict[str, SideEnv]:
-        """Each side's Python environment, and what differs."""
-        t = time.perf_counter()
-        self.say("preparing each side's Python environment")
-        envs = {
-            side: prepare_side_env(trees[side], mode=self.settings.env, progress=self.say)
-            for side in SIDES
-        }
-        self.timings["environments"] = round(time.perf_counter() - t, 2)
-        self.changes = dependency_differences(envs["control"], envs["treatment"])
-        for side in SIDES:
-            self.say(f"{side}: {envs[side].description}")
-        return envs
 
     def _side_starter(
         self, envs: dict[str, SideEnv], corpus_dir: Path, tmp: Path
