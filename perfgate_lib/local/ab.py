@@ -364,7 +364,24 @@ class _LocalAB:
             for side in SIDES:
                 self.say(f"{side}: {envs[side].description}")
             t = time.perf_counter()
-            start = self._side_starter(envs, corpus_dir, tmp)
+
+            def start(side: str, generation: int | str) -> SideServer:
+                """A side's server, under callgrind when counting instructions (not the
+                native ``compile`` generation)."""
+                counted = self.settings.counts_instructions and generation != "compile"
+                dumps = tmp / f"callgrind-{side}-{generation}" / "callgrind.out"
+                return SideServer(
+                    side,
+                    envs[side],
+                    corpus_dir=corpus_dir,
+                    work_dir=tmp / f"work-{side}-{generation}",
+                    zephyr_src=self.sources[side],
+                    log=self.out / "logs" / f"{side}-{generation}.log",
+                    max_workers=self.settings.max_workers,
+                    pycache=tmp / "pycache",
+                    callgrind_out=dumps if counted else None,
+                )
+
             if self.settings.counts_instructions:
                 compile_natively(start, self.settings.stage_timeout_s)
             processes = SideProcesses(
@@ -391,31 +408,6 @@ class _LocalAB:
             self.timings["restarts"] = round(processes.restart_seconds, 2)
             self.timings["pairs"] = round(time.perf_counter() - t, 2)
         return measured
-
-    def _side_starter(
-        self, envs: dict[str, SideEnv], corpus_dir: Path, tmp: Path
-    ) -> Callable[[str, int | str], SideServer]:
-        """``start(side, generation)``: a side's server, under callgrind when counting
-        instructions (not the native ``compile`` generation)."""
-        settings, out = self.settings, self.out
-
-        def start(side: str, generation: int | str) -> SideServer:
-            counted = settings.counts_instructions and generation != "compile"
-            return SideServer(
-                side,
-                envs[side],
-                corpus_dir=corpus_dir,
-                work_dir=tmp / f"work-{side}-{generation}",
-                zephyr_src=self.sources[side],
-                log=out / "logs" / f"{side}-{generation}.log",
-                max_workers=settings.max_workers,
-                pycache=tmp / "pycache",
-                callgrind_out=(
-                    tmp / f"callgrind-{side}-{generation}" / "callgrind.out" if counted else None
-                ),
-            )
-
-        return start
 
     def _start_sides(self, processes: SideProcesses, envs: dict[str, SideEnv]) -> str:
         """Start both sides, noting them in ``sides``; why the treatment did not start ("")."""
