@@ -219,13 +219,9 @@ def keep_profiles(
     ``profile/attribution.json``; returns its content (nothing written when no stage is)."""
     out = Path(out_dir) / PROFILE_DIR
     budget, kept_bytes = int(budget_mb * 1024 * 1024), 0
-    result: dict[str, Any] = {
-        "schema": SCHEMA,
-        "mode": mode,
-        "budget_mb": budget_mb,
-        "stages": {},
-        "notes": [],
-    }
+    result: dict[str, Any] = dict(
+        schema=SCHEMA, mode=mode, budget_mb=budget_mb, stages={}, notes=[]
+    )
     estimates = {str(r["stage"]): _number(r.get("ratio")) for r in table}
     measured = {name for pair in pairs for name in pair.get("control", {})}
     # a row of the table that no pair measures (the whole run's total) is not a stage
