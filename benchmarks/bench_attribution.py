@@ -97,7 +97,7 @@ def direct(rounds: int, repeats: int, out: Path) -> None:
     from perfgate_lib.local.callgrind_profile import stage_delta
     from perfgate_lib.local.corpus import CorpusSpec, write_corpus
     from perfgate_lib.local.ferry_pipeline import add_instructions
-    from perfgate_lib.local.sides import CALLGRIND, FERRY_SCRIPT
+    from perfgate_lib.local.pairs import CALLGRIND, FERRY_SCRIPT
 
     with tempfile.TemporaryDirectory(prefix="bench-attribution-direct-") as name:
         tmp = Path(name)

@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from perfgate_lib.local import callgrind_client, evidence  # noqa: E402
 from perfgate_lib.local.corpus import CorpusSpec, write_corpus  # noqa: E402
 from perfgate_lib.local.ferry_pipeline import STAGES, add_instructions  # noqa: E402
-from perfgate_lib.local.sides import FERRY_SCRIPT  # noqa: E402
+from perfgate_lib.local.pairs import FERRY_SCRIPT  # noqa: E402
 
 
 def valgrind_args(names: bool) -> list[str]:

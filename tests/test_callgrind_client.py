@@ -25,7 +25,7 @@ from perfgate_lib.local.callgrind_client import (
     is_allocator,
 )
 from perfgate_lib.local.callgrind_profile import parse_dump
-from perfgate_lib.local.sides import CALLGRIND, FERRY_SCRIPT
+from perfgate_lib.local.pairs import CALLGRIND, FERRY_SCRIPT
 
 FIXTURES = Path(__file__).parent / "fixtures" / "callgrind"
 HERE = Path(callgrind_client.__file__).resolve().parent
@@ -53,7 +53,7 @@ def test_the_driver_adds_each_stage_row_its_count_from_the_dump(tmp_path):
     """The side reports only the dump's path; the driver reads the count from it: the
     dump's total less the allocators', and a missing dump stops with its side named."""
     from perfgate_lib.local import ferry_pipeline
-    from perfgate_lib.local.sides import LocalRunError, SideServer
+    from perfgate_lib.local.pairs import LocalRunError, SideServer
 
     text = _fixture("control.callgrind.gz")
     dump = tmp_path / "callgrind.out.3"
@@ -223,7 +223,7 @@ def test_only_the_shard_threads_are_counted(tmp_path):
 def test_a_malformed_dump_is_named_not_a_traceback(tmp_path, body):
     """Before: the allocator reading raised a bare ValueError, which the driver does not
     catch (it names a dump's OSError and RuntimeError), so gate 0 stopped on a traceback."""
-    from perfgate_lib.local.sides import LocalRunError, SideServer
+    from perfgate_lib.local.pairs import LocalRunError, SideServer
 
     dump = tmp_path / "callgrind.out.4"
     dump.write_text(f"positions: line\nevents: Ir\n{body}totals: 10\n")

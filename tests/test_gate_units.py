@@ -259,7 +259,7 @@ def test_perfgate_run_options_are_the_run_options_fields():
 
     from perfgate_lib.commands.run import command
     from perfgate_lib.gate.flow import RunOptions
-    from perfgate_lib.local.settings import Gate0Settings
+    from perfgate_lib.local.pairs import Gate0Settings
 
     gate0 = {f.name for f in fields(Gate0Settings)}  # packed into one ``gate0`` mapping
     cli = {p.name for p in command.params} - gate0 | {"gate0"}

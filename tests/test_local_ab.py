@@ -13,7 +13,7 @@ import pytest
 
 from perfgate_lib.local import ab as local
 from perfgate_lib.local import pairs as gate0_pairs
-from perfgate_lib.local import sides as gate0_sides
+from perfgate_lib.local import pairs as gate0_sides
 from perfgate_lib.local import stats as abstats
 from perfgate_lib.local.sandbox import ZEPHYR_PKG, Change, build_sandbox
 from perfgate_lib.mdtemplate import render

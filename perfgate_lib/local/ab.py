@@ -1,6 +1,6 @@
 """Gate 0, the local A/B runner: the mini ferry on merge-base (control) and head
-(treatment) worktrees, paired (:mod:`.sides`, :mod:`.pairs`); its result, outputs and
-frames. Times are seconds, memory MB, instructions a count. The method: ``docs/gate0.md``.
+(treatment) worktrees, paired (:mod:`.pairs`); its result, outputs and frames. Times are
+seconds, memory MB, instructions a count. The method: ``docs/gate0.md``.
 """
 
 from __future__ import annotations
@@ -25,29 +25,30 @@ from perfgate_lib.local import zephyr_api  # H1 (issue 28): what the mini ferry 
 from perfgate_lib.local.corpus import CorpusSpec, write_corpus
 from perfgate_lib.local.miniferry import StageResult, build_report, local_provenance
 from perfgate_lib.local.pairs import LOG_NAME as PROGRESS_LOG
-from perfgate_lib.local.pairs import ProgressLog, measure_pairs, paired_intervals
-from perfgate_lib.local.settings import Gate0Settings
-from perfgate_lib.local.sideenv import SideEnv, dependency_differences, prepare_side_env
-from perfgate_lib.local.sides import (
+from perfgate_lib.local.pairs import (
     SIDES,
+    Gate0Settings,
     LocalRunError,
+    ProgressLog,
     SideProcesses,
     SideServer,
     compile_natively,
+    measure_pairs,
+    paired_intervals,
     require_callgrind,
 )
+from perfgate_lib.local.sideenv import SideEnv, dependency_differences, prepare_side_env
 from perfgate_lib.local.stats import MEMORY, TOTAL
 from perfgate_lib.verdict.abfacts import ABFacts
 from perfgate_lib.verdict.abfacts import SideFacts as ABSide
 from perfgate_lib.verdict.compare import strict_dumps
 from perfgate_lib.verdict.paired import metric_words
-from perfgate_lib.verdict.where import WhereFacts, read_where
+from perfgate_lib.verdict.where import read_where
 
 if TYPE_CHECKING:
     from matplotlib.typing import LineStyleType
 
     from perfgate_lib.verdict.rules import Verdict
-    from perfgate_lib.verdict.thresholds import Band
 
 ZEPHYR_SRC = Path("lib/zephyr/src")
 ZEPHYR_DIR = "lib/zephyr/"
@@ -92,8 +93,7 @@ def require_zephyr_change(checkout: str | Path, control_sha: str, head_sha: str)
     if control_sha == head_sha:
         return []
     args = ("-c", "core.quotepath=off", "diff", "--name-only", "--no-renames")
-    changed = git_out(checkout, *args, control_sha, head_sha).splitlines()
-    changed = [line for line in changed if line]
+    changed = [p for p in git_out(checkout, *args, control_sha, head_sha).splitlines() if p]
     zephyr = [p for p in changed if p.startswith(ZEPHYR_DIR)]
     if not zephyr:
         shown = ", ".join(changed[:5]) + (
@@ -220,16 +220,6 @@ class ABResult:
     def n_pairs(self) -> int:
         return len(self.pairs)
 
-    @property
-    def source_warning(self) -> str | None:
-        """Set when a side ran the installed marin-zephyr instead of its worktree's code."""
-        missing = [side for side, src in self.zephyr_sources.items() if not src]
-        if not missing:
-            return None
-        return f"{' and '.join(missing)} had no lib/zephyr/src: ran the installed marin-zephyr" + (
-            ", so this A/B cannot see a Zephyr change" if len(missing) == 2 else ""
-        )
-
     def stage_context(self) -> dict[str, str]:
         """Stage -> the comment's interval cell (``instructions ×1.32 [1.27, 1.39], 8 pairs``)."""
         return {
@@ -310,32 +300,23 @@ class ABResult:
         }
         if self.memory.get("within_noise"):
             context["within_noise"] = {MEMORY: abstats.memory_note(self.memory)}
-        where = _where_facts(self.out_dir)  # issue 31: folded; none without attribution
-        if where is not None:
-            context["comment"]["where"] = asdict(where)
-        return context
-
-
-def _where_facts(out_dir: str, per_file: Mapping[str, Any] | None = None) -> WhereFacts | None:
-    """The comment's "Where the instructions went" facts from ``profile/attribution.json``
-    (with assessment.json's ``per_file``: the agreement lines); None without attribution."""
-    from perfgate_lib.local.evidence import load_attribution
-
-    try:
-        attribution = load_attribution(out_dir) if out_dir else None
-    except (FileNotFoundError, ValueError):
-        return None
-    if not attribution:
-        return None
-    return read_where(attribution, per_file or {}, f"{out_dir}: profile/attribution.json")
+        return with_assessment(context, self.out_dir, {})  # issue 31: folded
 
 
 def with_assessment(context: dict[str, Any], ab_dir: str, per_file: Mapping[str, Any]) -> dict:
-    """``compare_context.json``'s content with the assessment's agreement lines."""
-    where = _where_facts(ab_dir, per_file)
+    """``compare_context.json``'s content with the comment's "Where the instructions went"
+    facts from ``profile/attribution.json`` (none without it) and, from assessment.json's
+    ``per_file``, their agreement lines."""
+    from perfgate_lib.local.evidence import load_attribution
+
     comment = dict(context.get("comment") or {})
     comment.pop("where", None)
-    if where is not None:
+    try:
+        attribution = load_attribution(ab_dir) if ab_dir else None
+    except (FileNotFoundError, ValueError):
+        attribution = None
+    if attribution:
+        where = read_where(attribution, per_file, f"{ab_dir}: profile/attribution.json")
         comment["where"] = asdict(where)
     return {**context, "comment": comment}
 
@@ -353,7 +334,7 @@ class _LocalAB:
     settings: Gate0Settings
     out: Path
     say: ProgressLog
-    band: Band  # the stage band
+    bands: tuple[float, float]  # the stage band's pass and warn edges, %
     control_sha: str
     head_sha: str
     zephyr_changes: list[str]
@@ -361,11 +342,6 @@ class _LocalAB:
     sides: dict[str, dict[str, Any]] = field(default_factory=dict)  # identity, environment
     sources: dict[str, str | None] = field(default_factory=dict)  # lib/zephyr/src
     changes: list[str] = field(default_factory=list)  # dependency differences
-
-    @property
-    def bands(self) -> tuple[float, float]:
-        """The stage band's pass and warn edges, %."""
-        return (self.band.pass_pct, self.band.warn_pct)
 
     def measure(self, tmp: Path, spec: CorpusSpec) -> tuple[list[dict[str, Any]], str, list[str]]:
         """(pairs, why the loop stopped, errors); worktrees and processes under ``tmp``."""
@@ -378,9 +354,35 @@ class _LocalAB:
         ):
             trees = {"control": control_tree, "treatment": treatment_tree}
             self.sources = {side: zephyr_source(tree) for side, tree in trees.items()}
-            envs = self._prepare_envs(trees)
             t = time.perf_counter()
-            start = self._side_starter(envs, corpus_dir, tmp)
+            self.say("preparing each side's Python environment")
+            envs = {
+                side: prepare_side_env(trees[side], mode=self.settings.env, progress=self.say)
+                for side in SIDES
+            }
+            self.timings["environments"] = round(time.perf_counter() - t, 2)
+            self.changes = dependency_differences(envs["control"], envs["treatment"])
+            for side in SIDES:
+                self.say(f"{side}: {envs[side].description}")
+            t = time.perf_counter()
+
+            def start(side: str, generation: int | str) -> SideServer:
+                """A side's server, under callgrind when counting instructions (not the
+                native ``compile`` generation)."""
+                counted = self.settings.counts_instructions and generation != "compile"
+                dumps = tmp / f"callgrind-{side}-{generation}" / "callgrind.out"
+                return SideServer(
+                    side,
+                    envs[side],
+                    corpus_dir=corpus_dir,
+                    work_dir=tmp / f"work-{side}-{generation}",
+                    zephyr_src=self.sources[side],
+                    log=self.out / "logs" / f"{side}-{generation}.log",
+                    max_workers=self.settings.max_workers,
+                    pycache=tmp / "pycache",
+                    callgrind_out=dumps if counted else None,
+                )
+
             if self.settings.counts_instructions:
                 compile_natively(start, self.settings.stage_timeout_s)
             processes = SideProcesses(
@@ -407,45 +409,6 @@ class _LocalAB:
             self.timings["restarts"] = round(processes.restart_seconds, 2)
             self.timings["pairs"] = round(time.perf_counter() - t, 2)
         return measured
-
-    def _prepare_envs(self, trees: dict[str, Path]) -> dict[str, SideEnv]:
-        """Each side's Python environment, and what differs."""
-        t = time.perf_counter()
-        self.say("preparing each side's Python environment")
-        envs = {
-            side: prepare_side_env(trees[side], mode=self.settings.env, progress=self.say)
-            for side in SIDES
-        }
-        self.timings["environments"] = round(time.perf_counter() - t, 2)
-        self.changes = dependency_differences(envs["control"], envs["treatment"])
-        for side in SIDES:
-            self.say(f"{side}: {envs[side].description}")
-        return envs
-
-    def _side_starter(
-        self, envs: dict[str, SideEnv], corpus_dir: Path, tmp: Path
-    ) -> Callable[[str, int | str], SideServer]:
-        """``start(side, generation)``: a side's server, under callgrind when counting
-        instructions (not the native ``compile`` generation)."""
-        settings, out = self.settings, self.out
-
-        def start(side: str, generation: int | str) -> SideServer:
-            counted = settings.counts_instructions and generation != "compile"
-            return SideServer(
-                side,
-                envs[side],
-                corpus_dir=corpus_dir,
-                work_dir=tmp / f"work-{side}-{generation}",
-                zephyr_src=self.sources[side],
-                log=out / "logs" / f"{side}-{generation}.log",
-                max_workers=settings.max_workers,
-                pycache=tmp / "pycache",
-                callgrind_out=(
-                    tmp / f"callgrind-{side}-{generation}" / "callgrind.out" if counted else None
-                ),
-            )
-
-        return start
 
     def _start_sides(self, processes: SideProcesses, envs: dict[str, SideEnv]) -> str:
         """Start both sides, noting them in ``sides``; why the treatment did not start ("")."""
@@ -530,6 +493,7 @@ def run_local_ab(
     control_sha, head_sha = resolve_revisions(checkout, base, head)
     zephyr_changes = require_zephyr_change(checkout, control_sha, head_sha)
     band = load_thresholds(thresholds).bands["stage_wall_seconds"]
+    bands = (band.pass_pct, band.warn_pct)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     say = ProgressLog(out / PROGRESS_LOG, progress)
@@ -537,7 +501,7 @@ def run_local_ab(
     spec = CorpusSpec(docs=settings.docs, seed=seed, large_docs=settings.large_docs)
     if settings.counts_instructions:
         require_callgrind()
-    run = _LocalAB(checkout, settings, out, say, band, control_sha, head_sha, zephyr_changes)
+    run = _LocalAB(checkout, settings, out, say, bands, control_sha, head_sha, zephyr_changes)
     with tempfile.TemporaryDirectory(prefix="perfgate-local-ab-") as tmp_name:
         pairs, stop, errors = run.measure(Path(tmp_name), spec)
     say(f"stopped: {stop}")
@@ -550,15 +514,17 @@ def run_local_ab(
         out_dir=str(out),
         sides=run.sides,
         zephyr_sources=run.sources,
-        bands=run.bands,
+        bands=bands,
         errors=errors,
     )
     result.stop_reason = stop
     result.dependency_changes = run.changes
     result.timings = run.timings
     result.seconds = round(time.perf_counter() - started, 2)
-    if result.source_warning:
-        say(f"warning: {result.source_warning}")
+    if missing := [side for side, src in result.zephyr_sources.items() if not src]:
+        both = ", so this A/B cannot see a Zephyr change" if len(missing) == 2 else ""
+        who = " and ".join(missing)
+        say(f"warning: {who} had no lib/zephyr/src: ran the installed marin-zephyr{both}")
     result.paths = write_outputs(result, spec)
     return result
 

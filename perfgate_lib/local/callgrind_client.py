@@ -87,15 +87,11 @@ class Callgrind:
         self.dumps = 0
         self.count_caller = True
         self._local = threading.local()
-        self._request: Callable[[int], int] | None = None
-        self.why_inactive = "no --callgrind-out file given"
-        if out_file:
-            self._request, self.why_inactive = _executable_request()
+        no_file = (None, "no --callgrind-out file given")
+        self._request, self.why_inactive = _executable_request() if out_file else no_file
         self.active = bool(self._request and self._request(_RUNNING_ON_VALGRIND))
         if self._request and not self.active:
             self.why_inactive = "this process is not running under valgrind --tool=callgrind"
-        if self.active:
-            self.why_inactive = ""
 
     def require_active(self) -> None:
         """Raise :class:`CallgrindUnavailable` naming why nothing would be counted."""

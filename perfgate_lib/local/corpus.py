@@ -67,14 +67,11 @@ def _text(rng: random.Random, words: list[str], cum: list[float], target_bytes: 
     """Sentences of Zipf-drawn words, with paragraph breaks and stray whitespace, ~target bytes."""
     drawn = rng.choices(words, cum_weights=cum, k=max(4, target_bytes // 6))
     parts: list[str] = []
-    size = 0
-    i = 0
+    size = i = 0
     while size < target_bytes and i < len(drawn):
         n = rng.randint(6, 18)
-        sentence = drawn[i : i + n]
+        sentence = drawn[i : i + n]  # not empty: i < len(drawn)
         i += n
-        if not sentence:
-            break
         sentence[0] = sentence[0].capitalize()
         piece = " ".join(sentence) + rng.choice((". ", ".  ", "! ", "? ", ".\n\n", ",\t"))
         parts.append(piece)
@@ -101,8 +98,7 @@ def _sizes(spec: CorpusSpec, rng: random.Random) -> list[int]:
         else:
             size = rng.lognormvariate(mu, spec.body_sigma)
         sizes.append(max(64, int(size)))
-    large = rng.sample(range(spec.docs), spec.large_docs)
-    for index in large:
+    for index in rng.sample(range(spec.docs), spec.large_docs):
         sizes[index] = int(spec.large_doc_bytes * rng.uniform(1.0, 2.0))
     return sizes
 

@@ -78,11 +78,9 @@ def run_local_gate(
         notebook = run_notebook(
             "local_ab", str(run_dir), {**params, "seed": int(seed), "out_dir": str(ab_dir)}
         )
-    notebooks = [notebook]
     timings["local_ab"] = round(time.perf_counter() - t, 2)
     ab = json.loads((ab_dir / "ab.json").read_text())
-    for step, seconds in (ab.get("timings_seconds") or {}).items():
-        timings[f"local_ab.{step}"] = seconds
+    timings.update({f"local_ab.{k}": v for k, v in (ab.get("timings_seconds") or {}).items()})
     t = time.perf_counter()
     verdict = run_compare_notebook(
         str(ab_dir / "control-report.json"),
@@ -92,9 +90,8 @@ def run_local_gate(
         assessment=assessment,
         context=_context(ab_dir, assessment),
     )
-    notebooks.append(str(run_dir / "compare.ipynb"))
     timings["compare"] = round(time.perf_counter() - t, 2)
-    return verdict, notebooks, timings
+    return verdict, [notebook, str(run_dir / "compare.ipynb")], timings
 
 
 def _context(ab_dir: Path, assessment: str) -> str:

@@ -219,13 +219,9 @@ def keep_profiles(
     ``profile/attribution.json``; returns its content (nothing written when no stage is)."""
     out = Path(out_dir) / PROFILE_DIR
     budget, kept_bytes = int(budget_mb * 1024 * 1024), 0
-    result: dict[str, Any] = {
-        "schema": SCHEMA,
-        "mode": mode,
-        "budget_mb": budget_mb,
-        "stages": {},
-        "notes": [],
-    }
+    result: dict[str, Any] = dict(
+        schema=SCHEMA, mode=mode, budget_mb=budget_mb, stages={}, notes=[]
+    )
     estimates = {str(r["stage"]): _number(r.get("ratio")) for r in table}
     measured = {name for pair in pairs for name in pair.get("control", {})}
     # a row of the table that no pair measures (the whole run's total) is not a stage
@@ -338,8 +334,7 @@ def remove_perf_maps(pairs: Sequence[Mapping[str, Any]]) -> int:
         if path and Path(path).is_file():
             with open(path, errors="replace") as handle:
                 pids.add(dump_pid(handle.read(2000)))
-    maps = [Path(f"/tmp/perf-{pid}.map") for pid in pids if pid]
-    existing = [path for path in maps if path.is_file()]
+    existing = [p for pid in pids if pid and (p := Path(f"/tmp/perf-{pid}.map")).is_file()]
     for path in existing:
         path.unlink()
     return len(existing)

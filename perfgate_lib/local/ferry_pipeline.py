@@ -226,7 +226,6 @@ class PeakMemory:
 
 # The client requests (callgrind_client.py, beside this file), re-exported for the kit and tests.
 Callgrind = callgrind_client.Callgrind
-read_dump = callgrind_client.read_dump
 
 
 # --- The pipeline ---------------------------------------------------------------------------------
@@ -350,7 +349,7 @@ def add_instructions(row: StageRow) -> StageRow:
     """``row`` with the counts read natively from its ``callgrind_dump`` (if it has one)."""
     dump = row.get("callgrind_dump")
     if dump and "instructions" not in row:
-        counts = read_dump(dump)
+        counts = callgrind_client.read_dump(dump)
         row["instructions"] = counts["collected"] - counts["allocator"]
         row["instructions_allocator"] = counts["allocator"]
     return row
@@ -406,8 +405,9 @@ def quiet_logs() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
-def is_oom(exc: BaseException) -> bool:
-    return isinstance(exc, MemoryError) or "MemoryError" in str(exc)
+def failure_bucket(exc: BaseException) -> str:
+    oom = isinstance(exc, MemoryError) or "MemoryError" in str(exc)
+    return "oom" if oom else "application_failure"
 
 
 def error_line(exc: BaseException) -> str:
@@ -502,9 +502,8 @@ def serve(
             _answer(out, {"status": "succeeded", "stages": {stage: row}})
         except Exception as exc:  # noqa: BLE001 - a failed ferry is an answer, not a crash
             traceback.print_exc()
-            bucket = "oom" if is_oom(exc) else "application_failure"
             failed = {"status": "failed", "stages": {}, "error": error_line(exc)}
-            _answer(out, {**failed, "failure_bucket": bucket})
+            _answer(out, {**failed, "failure_bucket": failure_bucket(exc)})
     return 0
 
 

@@ -132,8 +132,7 @@ def run_ferry(
             method = _run_pipeline(Path(corpus_dir), work, stages, max_workers)
             report = build_report(run_id, stages, memory_method=method, extra=extra)
         except Exception as exc:  # noqa: BLE001 - a failed ferry is a report, not a crash
-            bucket = "oom" if ferry_pipeline.is_oom(exc) else "application_failure"
-            error = ferry_pipeline.error_line(exc)
+            error, bucket = ferry_pipeline.error_line(exc), ferry_pipeline.failure_bucket(exc)
             report = build_report(
                 run_id, stages, status="failed", error=error, failure_bucket=bucket, extra=extra
             )

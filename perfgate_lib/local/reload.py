@@ -10,7 +10,7 @@ from typing import Any
 
 from perfgate_lib.errors import UsageError
 from perfgate_lib.local.ab import ABResult, run_local_ab, summarize_pairs
-from perfgate_lib.local.settings import Gate0Settings
+from perfgate_lib.local.pairs import Gate0Settings
 
 AB_FILES = ("ab.json", "pairs.json", "control-report.json", "treatment-report.json")
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from perfgate_lib.verdict.measured import delta_pct
 from perfgate_lib.verdict.paired import (
     Interval,
     StageInterval,
@@ -61,13 +62,6 @@ def pair_values(
         control.append(sum(float(pair["control"][s][key]) for s in stages))
         treatment.append(sum(float(pair["treatment"][s][key]) for s in stages))
     return control, treatment
-
-
-def delta_pct(baseline: float | None, treatment: float | None) -> float | None:
-    """(treatment - baseline) / baseline in percent (2 decimals); None when unknown or 0."""
-    if baseline is None or treatment is None or baseline == 0:
-        return None
-    return round(100 * (treatment - baseline) / baseline, 2)
 
 
 def median_columns(pairs: list[dict[str, Any]], stage: str) -> dict[str, float | None]:
@@ -242,15 +236,10 @@ def memory_note(row: dict[str, Any]) -> str:
 # --- Median reports (marin's schema) from one side's per-pair run reports -------------------------
 
 
-def _values(reports: list[dict[str, Any]], stage: str | None, key: str = TOTAL) -> list[float]:
-    out = []
-    for report in reports:
-        if report.get("status") != "succeeded":
-            continue
-        value = (report.get("stage_wall_seconds") or {}).get(stage) if stage else report.get(key)
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            out.append(float(value))
-    return out
+def _values(ok: list[dict[str, Any]], stage: str | None, key: str = TOTAL) -> list[float]:
+    """A stage's wall seconds (or ``key``'s value) in each succeeded run that states it."""
+    values = ((r.get("stage_wall_seconds") or {}).get(stage) if stage else r.get(key) for r in ok)
+    return [float(v) for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
 
 
 def median_report(
@@ -263,8 +252,8 @@ def median_report(
         raise ValueError(f"no runs to summarise for {job_id}")
     ok = [r for r in reports if r.get("status") == "succeeded"]
     stages, cpu = _stage_medians(reports, ok)
-    total = _median(_values(reports, None))
-    memory = _median(_values(reports, None, MEMORY))
+    total = _median(_values(ok, None))
+    memory = _median(_values(ok, None, MEMORY))
     infra = _worst_infra_failures(reports)
     states = _task_states(reports)
     # a collector's warnings field: only the runs' failures
@@ -292,7 +281,17 @@ def median_report(
         "local_run": {
             "summary": f"median of {len(ok)} succeeded of {len(reports)} paired local runs",
             "stage_cpu_seconds": cpu,
-            "repeats": [_repeat(r) for r in reports],
+            "repeats": [  # each run's figures (seconds, MB)
+                {
+                    "iris_job_id": r.get("iris_job_id"),
+                    "status": r.get("status"),
+                    TOTAL: r.get(TOTAL),
+                    "stage_wall_seconds": r.get("stage_wall_seconds"),
+                    "stage_cpu_seconds": (r.get("local_run") or {}).get("stage_cpu_seconds"),
+                    MEMORY: r.get(MEMORY),
+                }
+                for r in reports
+            ],
             **{
                 key: first_local.get(key)
                 for key in ("zephyr_source", "memory_method", "corpus", "identity")
@@ -309,13 +308,11 @@ def _stage_medians(
     stages = {}
     cpu: dict[str, float] = {}
     for stage in dict.fromkeys(s for r in reports for s in r.get("stage_wall_seconds") or {}):
-        value = _median(_values(reports, stage))
-        if value is not None:
-            stages[stage] = round(value, 4)
+        if (wall := _median(_values(ok, stage))) is not None:
+            stages[stage] = round(wall, 4)
         stated = [(r.get("local_run") or {}).get("stage_cpu_seconds", {}).get(stage) for r in ok]
-        cpu_values = [float(value) for value in stated if value is not None]
-        if cpu_values:
-            cpu[stage] = round(statistics.median(cpu_values), 4)
+        if (mid := _median([float(v) for v in stated if v is not None])) is not None:
+            cpu[stage] = round(mid, 4)
     return stages, cpu
 
 
@@ -334,15 +331,3 @@ def _task_states(reports: list[dict[str, Any]]) -> dict[str, int]:
         if report.get("status") != "succeeded":
             return dict(report.get("task_state_counts") or {"failed": 1})
     return {state: int(n) for state, n in (reports[-1].get("task_state_counts") or {}).items()}
-
-
-def _repeat(report: dict[str, Any]) -> dict[str, Any]:
-    """One run's figures in ``local_run.repeats`` (seconds, MB)."""
-    return {
-        "iris_job_id": report.get("iris_job_id"),
-        "status": report.get("status"),
-        TOTAL: report.get(TOTAL),
-        "stage_wall_seconds": report.get("stage_wall_seconds"),
-        "stage_cpu_seconds": (report.get("local_run") or {}).get("stage_cpu_seconds"),
-        MEMORY: report.get(MEMORY),
-    }
