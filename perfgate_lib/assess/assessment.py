@@ -97,12 +97,10 @@ class FileAssessment:
         return any(getattr(self, q) for q in IMPACT_QUESTIONS)
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {**self.answers(), "summary": self.summary}
-        out["evidence"] = {q: list(self.evidence.get(q, [])) for q in QUESTIONS}
+        evidence = {q: list(self.evidence.get(q, [])) for q in QUESTIONS}
+        out: dict[str, Any] = {**self.answers(), "summary": self.summary, "evidence": evidence}
         out["status"] = self.status
-        if self.old_path:
-            out["old_path"] = self.old_path
-        return out
+        return out | ({"old_path": self.old_path} if self.old_path else {})
 
 
 @dataclass
@@ -266,14 +264,11 @@ def _draft_whole_module(d: _Draft) -> None:
     norm_tree = norm if isinstance(norm, ast.Module) else None
     if added:
         d.head_tree, d.head_norm = tree, norm_tree
-        d.not_trivial_why.append(
-            f"new module ({lines} lines) defining {defined}: new code is never trivial"
-        )
+        why = f"new module ({lines} lines) defining {defined}: new code is never trivial"
     else:
         d.base_tree, d.base_norm = tree, norm_tree
-        d.not_trivial_why.append(
-            f"module deleted (it defined {defined}): a removed module is not trivial"
-        )
+        why = f"module deleted (it defined {defined}): a removed module is not trivial"
+    d.not_trivial_why.append(why)
 
 
 def _pure_move(d: _Draft) -> None:
@@ -447,31 +442,27 @@ def _get(doc: Mapping[str, Any], keys: Sequence[str]) -> Any:
 
 def _requirements(doc: Mapping[str, Any]) -> dict[str, dict[str, str]]:
     """``{section: {package: requirement}}`` for every dependency list of a pyproject."""
+    sections = [(".".join(keys), _get(doc, keys)) for keys in _DEP_KEYS]
+    for keys in _DEP_TABLES:
+        table = _get(doc, keys)
+        if isinstance(table, Mapping) and keys[-1] == "sources":
+            sections.append((".".join(keys), table))
+        elif isinstance(table, Mapping):
+            sections += [(".".join([*keys, str(group)]), reqs) for group, reqs in table.items()]
     out: dict[str, dict[str, str]] = {}
-
-    def take(section: str, reqs: Any) -> None:
+    for section, reqs in sections:
         if isinstance(reqs, Mapping):  # tool.uv.sources: package -> table
             out[section] = {str(k): repr(v) for k, v in reqs.items()}
         elif isinstance(reqs, list):
-            items = {}
-            for r in reqs:
-                text = r if isinstance(r, str) else repr(r)
-                m = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", text)
-                name = re.sub(r"[-_.]+", "-", m.group(1)).lower() if m else text
-                items[name] = text.strip()
-            out[section] = items
-
-    for keys in _DEP_KEYS:
-        take(".".join(keys), _get(doc, keys))
-    for keys in _DEP_TABLES:
-        table = _get(doc, keys)
-        if isinstance(table, Mapping):
-            if keys[-1] == "sources":
-                take(".".join(keys), table)
-            else:
-                for group, reqs in table.items():
-                    take(".".join([*keys, str(group)]), reqs)
+            texts = [r if isinstance(r, str) else repr(r) for r in reqs]
+            out[section] = {_package(text): text.strip() for text in texts}
     return out
+
+
+def _package(requirement: str) -> str:
+    """The normalised package name a requirement starts with (the text when none)."""
+    m = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement)
+    return re.sub(r"[-_.]+", "-", m.group(1)).lower() if m else requirement
 
 
 def _flat_keys(doc: Any, prefix: str = "") -> dict[str, str]:
@@ -582,6 +573,7 @@ def _unsure_file(ch: FileChange, why: str, summary: str) -> FileAssessment:
 
 def _assess_other(ch: FileChange) -> FileAssessment:
     name = posixpath.basename(ch.path)
+    suffix = posixpath.splitext(name.lower())[1]
     ev: dict[str, list[str]] = {q: [] for q in QUESTIONS}
     if name == "py.typed" or name.endswith(".pyi"):
         ev["trivial"].append(f"{name}: type-checking marker/stub, not executed")
@@ -589,13 +581,14 @@ def _assess_other(ch: FileChange) -> FileAssessment:
     if ch.status == "renamed" and ch.base_text is not None and ch.base_text == ch.head_text:
         ev["trivial"].append(f"pure rename: {ch.old_path} → {ch.path}, content identical")
         return _trivial_file(ch, ev, f"file moved from {ch.old_path}")
-    asset = asset_kind(ch.path)
-    if asset.kind == "static":
-        return _static_asset(ch, asset.what)
-    if asset.kind == "protocol":
-        why = f"unsure: {name} is {asset.what}; RPC payloads may change; answering yes"
-        return _unsure_file(ch, why, f"RPC schema {ch.status}")
-    kind = "binary file" if ch.binary else asset.what.removeprefix("a ")
+    if suffix in STATIC_SUFFIXES:
+        return _static_asset(ch, f"a static {suffix[1:]} asset of the dashboard (browser side)")
+    if suffix in DATA_SUFFIXES and set(ch.path.lower().split("/")[:-1]) & STATIC_DIRS:
+        return _static_asset(ch, f"a {suffix[1:]} file among the dashboard's static assets")
+    if suffix == ".proto":
+        why = f"unsure: {name} is an RPC schema (.proto): the actor/RPC protocol; RPC payloads "
+        return _unsure_file(ch, why + "may change; answering yes", f"RPC schema {ch.status}")
+    kind = "binary file" if ch.binary else f"{suffix or 'extension-less'} file"
     why = f"unsure: cannot analyse a {kind} in the Zephyr package from its code; answering yes"
     return _unsure_file(ch, why, f"{kind} {ch.status}")
 
@@ -607,6 +600,15 @@ def _static_asset(ch: FileChange, what: str) -> FileAssessment:
     for q in IMPACT_QUESTIONS:
         ev[q] = [f"no: {name} is {what}; pipelines never load it"]
     return _file(ch, ev, f"dashboard asset {ch.status}")
+
+
+STATIC_SUFFIXES = frozenset(
+    {".html", ".htm", ".js", ".mjs", ".cjs", ".css", ".map", ".svg", ".png", ".jpg", ".jpeg"}
+    | {".gif", ".ico", ".webp", ".woff", ".woff2", ".ttf", ".eot"}
+)
+# JSON/text beside the pages (a manifest, a bundled data file) is static only there.
+STATIC_DIRS = frozenset({"static", "dashboard", "assets", "templates", "web", "www", "ui"})
+DATA_SUFFIXES = frozenset({".json", ".txt", ".csv"})
 
 
 # ---------------------------------------------------------------------------- the pass
@@ -668,14 +670,6 @@ class _Checks:
         level_defs = {p for n in level_defs for p in n.split(",")}
         return {a: b for a, b in d.rename.names.items() if a in level_defs}
 
-    def lookup(self, names: set[str]) -> None:
-        if not names:
-            self.refs = {}
-        elif self.find_references is None:
-            self.refs = None
-        else:
-            self.refs = self.find_references(names)
-
     def hits(self, name: str) -> list[str] | None:
         return None if self.refs is None else list(self.refs.get(name, []))
 
@@ -702,7 +696,8 @@ def _cross_file(drafts: list[_Draft], checks: _Checks) -> None:
     )
     names = checks.wanted(drafts) | {n for _, n, _ in removed}
     names |= {n for defs in added.values() for q in defs for n in callers.short_names(q)}
-    checks.lookup(names)
+    if names:
+        checks.refs = checks.find_references(names) if checks.find_references else None
     if checks.refs is None:
         return
     read_head = checks.read_head
@@ -1028,17 +1023,19 @@ def assess_source(source: DiffSource) -> Assessment:
     """Read what :func:`assess` needs from a diff source (texts of gated files only)."""
     files = source.files()
     check("diff_max_files", len(files), source.description, "changed files:")
-    gated = [f for f in files if classify_change(f.path, f.old_path) in GATED]
 
     def sides(f: diffsource.ChangedFile) -> list[tuple[str, diffsource.Side]]:
+        """The texts to read: both sides of a gated file, none of any other."""
+        if classify_change(f.path, f.old_path) not in GATED:
+            return []
         base: list[tuple[str, diffsource.Side]] = [(f.base_path, "base")] if f.base_path else []
         return base + ([(f.head_path, "head")] if f.head_path else [])
 
-    source.prefetch([key for f in gated for key in sides(f)])
-    gated_ids = {id(f) for f in gated}
+    wanted = [sides(f) for f in files]
+    source.prefetch([key for keys in wanted for key in keys])
     changes = []
-    for f in files:
-        texts = {s: source.read_text(p, s) for p, s in sides(f) if id(f) in gated_ids}
+    for f, keys in zip(files, wanted, strict=True):
+        texts = {s: source.read_text(p, s) for p, s in keys}
         base, head = texts.get("base"), texts.get("head")
         changes.append(FileChange(f.path, f.status, f.old_path, base, head, f.hunks, f.binary))
     return assess(
@@ -1051,37 +1048,3 @@ def assess_source(source: DiffSource) -> Assessment:
         fork_repo=source.fork_repo,
         read_head=lambda path: source.read_text(path, "head"),
     )
-
-
-# ---------------------------------------------------------------------------- non-Python files
-
-STATIC_SUFFIXES = frozenset(
-    {".html", ".htm", ".js", ".mjs", ".cjs", ".css", ".map", ".svg", ".png", ".jpg", ".jpeg"}
-    | {".gif", ".ico", ".webp", ".woff", ".woff2", ".ttf", ".eot"}
-)
-# JSON/text beside the pages (a manifest, a bundled data file) is static only there.
-STATIC_DIRS = ("static", "dashboard", "assets", "templates", "web", "www", "ui")
-DATA_SUFFIXES = frozenset({".json", ".txt", ".csv"})
-
-
-@dataclass(frozen=True)
-class AssetKind:
-    """``kind`` is ``static``, ``protocol`` or ``unknown``; ``what`` describes it."""
-
-    kind: str
-    what: str
-
-
-def asset_kind(path: str) -> AssetKind:
-    """The kind of one non-Python file under ``lib/zephyr/src/zephyr/``."""
-    name = posixpath.basename(path).lower()
-    suffix = posixpath.splitext(name)[1]
-    folders = path.lower().split("/")[:-1]
-    in_static_dir = any(part in STATIC_DIRS for part in folders)
-    if suffix in STATIC_SUFFIXES:
-        return AssetKind("static", f"a static {suffix[1:]} asset of the dashboard (browser side)")
-    if suffix in DATA_SUFFIXES and in_static_dir:
-        return AssetKind("static", f"a {suffix[1:]} file among the dashboard's static assets")
-    if suffix == ".proto":
-        return AssetKind("protocol", "an RPC schema (.proto): the actor/RPC protocol")
-    return AssetKind("unknown", f"a {suffix or 'extension-less'} file")
