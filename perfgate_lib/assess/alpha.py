@@ -10,7 +10,8 @@ import copy
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from perfgate_lib.assess.astdiff import Symbol, definitions, import_source, module_of, param_names
+from perfgate_lib.assess import astdiff
+from perfgate_lib.assess.astdiff import Symbol, bound_name, definitions, module_of, param_names
 
 _PREFIX = "_α"
 
@@ -22,19 +23,6 @@ _ScopeNode = ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda
 def _scope_body(fn: _ScopeNode) -> list[ast.AST]:
     """The statements of a function, or a lambda's one expression."""
     return list(fn.body) if isinstance(fn.body, list) else [fn.body]
-
-
-def _name_bound_by(node: ast.AST) -> str | None:
-    """The name one node binds in its scope (store, ``del``, definition, except, import, match)."""
-    if isinstance(node, ast.Name):
-        return node.id if isinstance(node.ctx, ast.Store | ast.Del) else None
-    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-        return node.name
-    if isinstance(node, ast.ExceptHandler | ast.MatchAs | ast.MatchStar):
-        return node.name
-    if isinstance(node, ast.alias):
-        return (node.asname or node.name).split(".")[0]
-    return None
 
 
 def _same_scope_children(node: ast.AST) -> list[ast.AST]:
@@ -62,7 +50,7 @@ def _bound_names(fn: _ScopeNode) -> tuple[list[str], set[str]]:
         node = stack.pop()
         if isinstance(node, ast.Global | ast.Nonlocal):
             declared.update(node.names)
-        bound = _name_bound_by(node)
+        bound = bound_name(node)
         if bound:
             bind(bound)
         stack.extend(reversed(_same_scope_children(node)))
@@ -338,7 +326,7 @@ def import_set(tree: ast.Module, path: str, moves: Moves | None = None) -> set[t
         if isinstance(stmt, ast.Import):
             out |= {("import", a.name, a.asname or "") for a in stmt.names}
         elif isinstance(stmt, ast.ImportFrom):
-            module = import_source(stmt, path)
+            module = astdiff.import_source(stmt, path)
             for a in stmt.names:
                 target = moves.modules.get((module, a.name), module) if moves else module
                 out.add((target, a.name, a.asname or ""))

@@ -10,6 +10,7 @@ import copy
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 LOG_METHODS = frozenset(
     {"debug", "info", "warning", "warn", "error", "exception", "critical", "fatal", "log"}
@@ -307,11 +308,10 @@ def exported_names(tree: ast.AST | None) -> set[str]:
     """Names listed in a module-level ``__all__``."""
     out: set[str] = set()
     for node in getattr(tree, "body", []):
-        targets = []
         if isinstance(node, ast.Assign):
             targets = node.targets
-        elif isinstance(node, ast.AugAssign | ast.AnnAssign):
-            targets = [node.target]
+        else:
+            targets = [node.target] if isinstance(node, ast.AugAssign | ast.AnnAssign) else []
         if any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets):
             value = node.value
             if isinstance(value, ast.List | ast.Tuple | ast.Set):
@@ -418,13 +418,10 @@ class Symbol:
     ranges: list[tuple[int, int]] = field(default_factory=list)
     nodes: list[ast.AST] = field(default_factory=list)
     dump_nodes: list[ast.AST] = field(default_factory=list, repr=False)
-    _dump: str | None = field(default=None, repr=False)
 
-    @property
+    @cached_property
     def dump(self) -> str:
-        if self._dump is None:
-            self._dump = "\n".join(dump(n) for n in self.dump_nodes)
-        return self._dump
+        return "\n".join(dump(n) for n in self.dump_nodes)
 
     @property
     def node(self) -> ast.AST | None:
@@ -438,10 +435,9 @@ def line_span(node: ast.AST | None) -> tuple[int, int]:
 
 
 def _span(node: ast.AST) -> tuple[int, int]:
-    start = getattr(node, "lineno", 0)
-    for dec in getattr(node, "decorator_list", []):
-        start = min(start, dec.lineno)
-    return start, getattr(node, "end_lineno", None) or start
+    """:func:`line_span` with decorators counted."""
+    start, end = line_span(node)
+    return min([start, *(d.lineno for d in getattr(node, "decorator_list", []))]), end
 
 
 def _target_names(stmt: ast.stmt) -> list[str]:
@@ -550,6 +546,14 @@ _IDENT_FIELDS: dict[type, tuple[tuple[str, str], ...]] = {
 }
 
 
+def _flat(tree: ast.AST) -> tuple[list[str], list[tuple[str, str]]]:
+    """A tree's structure with identifiers as ``?``, and its identifiers (kind, name) in order."""
+    struct: list[str] = []
+    idents: list[tuple[str, str]] = []
+    _flatten(tree, struct, idents)
+    return struct, idents
+
+
 def _flatten(node: ast.AST, struct: list[str], idents: list[tuple[str, str]]) -> None:
     fields = dict(_IDENT_FIELDS.get(type(node), ()))
     struct.append(type(node).__name__)
@@ -575,24 +579,31 @@ def _flatten(node: ast.AST, struct: list[str], idents: list[tuple[str, str]]) ->
             struct.append(repr(value))
 
 
+def bound_name(node: ast.AST) -> str | None:
+    """The name one node binds in its scope (store, ``del``, definition, except, import, match)."""
+    if isinstance(node, ast.Name):
+        return node.id if isinstance(node.ctx, ast.Store | ast.Del) else None
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return node.name
+    if isinstance(node, ast.ExceptHandler | ast.MatchAs | ast.MatchStar):
+        return node.name
+    if isinstance(node, ast.alias):
+        return (node.asname or node.name).split(".")[0]
+    return None
+
+
 def defined_names(tree: ast.AST) -> set[str]:
     """Names the module binds (definitions, arguments, targets, stored attributes, aliases)."""
     out: set[str] = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            out.add(node.name)
-        elif isinstance(node, ast.arg):
+        if isinstance(node, ast.arg):
             out.add(node.arg)
-        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
-            out.add(node.id)
         elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
             out.add(node.attr)
-        elif isinstance(node, ast.alias):
-            out.add((node.asname or node.name).split(".")[0])
-        elif isinstance(node, ast.ExceptHandler | ast.MatchAs | ast.MatchStar) and node.name:
-            out.add(node.name)
         elif isinstance(node, ast.Global | ast.Nonlocal):
             out.update(node.names)
+        elif name := bound_name(node):
+            out.add(name)
     return out
 
 
@@ -625,12 +636,7 @@ class RenameMatch:
 
 def match_rename(base: ast.Module, head: ast.Module) -> RenameMatch | None:
     """The one-to-one rename turning normalised ``base`` into ``head``, or None."""
-    s1: list[str] = []
-    s2: list[str] = []
-    i1: list[tuple[str, str]] = []
-    i2: list[tuple[str, str]] = []
-    _flatten(base, s1, i1)
-    _flatten(head, s2, i2)
+    (s1, i1), (s2, i2) = _flat(base), _flat(head)
     if s1 != s2 or len(i1) != len(i2):
         return None
     fwd: dict[tuple[str, str], str] = {}
