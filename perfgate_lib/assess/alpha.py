@@ -72,14 +72,10 @@ def _rename_binding(node: ast.AST, mapping: dict[str, str]) -> None:
     """Rename in place the name one node reads or binds, if ``mapping`` renames it."""
     if isinstance(node, ast.Name) and node.id in mapping:
         node.id = mapping[node.id]
-    elif isinstance(node, ast.ExceptHandler) and node.name in mapping:
-        node.name = mapping[node.name]
-    elif isinstance(node, ast.alias):
-        bound = (node.asname or node.name).split(".")[0]
-        if bound in mapping:
-            node.asname = mapping[bound]
-    elif isinstance(node, ast.MatchAs | ast.MatchStar) and node.name in mapping:
-        node.name = mapping[node.name]
+    elif isinstance(node, ast.ExceptHandler | ast.MatchAs | ast.MatchStar) and node.name:
+        node.name = mapping.get(node.name, node.name)
+    elif isinstance(node, ast.alias) and bound_name(node) in mapping:
+        node.asname = mapping[(node.asname or node.name).split(".")[0]]
 
 
 @dataclass
@@ -135,13 +131,12 @@ class _Renamer:
     def _visit(self, node: ast.AST, mapping: dict[str, str], where: str) -> None:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
             self._visit_function(node, mapping, where)
-            return
-        if isinstance(node, ast.ClassDef):
+        elif isinstance(node, ast.ClassDef):
             self._visit_class(node, mapping, where)
-            return
-        _rename_binding(node, mapping)
-        for child in ast.iter_child_nodes(node):
-            self._visit(child, mapping, where)
+        else:
+            _rename_binding(node, mapping)
+            for child in ast.iter_child_nodes(node):
+                self._visit(child, mapping, where)
 
 
 def _pure(node: ast.expr | None) -> bool:

@@ -198,24 +198,23 @@ def _module_defs(tree: ast.Module | None) -> list[str]:
     return [n for n in astdiff.definitions(tree) if "." not in n]
 
 
-def _names_list(names: Iterable[str], limit: int = 6) -> str:
+def _names_list(names: Iterable[str], limit: int = 6, quote: str = "`") -> str:
     items = list(names)
-    text = ", ".join(f"`{n}`" for n in items[:limit])
+    text = ", ".join(f"{quote}{n}{quote}" for n in items[:limit])
     return text + (f" (+{len(items) - limit} more)" if len(items) > limit else "")
 
 
-def _parse_norm(text: str, side: str, init: bool) -> ast.Module | str:
+_refs_text = functools.partial(_names_list, limit=_MAX_REFS, quote="")
+
+
+def _parse_norm(text: str, side: str, path: str) -> ast.Module | str:
     """The normalised tree of one side, or why it does not parse."""
     try:
-        return astdiff.normalise(text, package_init=init)
+        return astdiff.normalise(text, package_init=posixpath.basename(path) == "__init__.py")
     except SyntaxError as exc:
         return _syntax(side, exc)
     except ValueError as exc:  # NUL bytes
         return f"{side} does not parse ({exc})"
-
-
-def _is_package_init(path: str) -> bool:
-    return posixpath.basename(path) == "__init__.py"
 
 
 def _missing_side(ch: FileChange) -> str | None:
@@ -260,7 +259,7 @@ def _draft_whole_module(d: _Draft) -> None:
         return
     lines = len((text or "").splitlines())
     defined = _names_list(_module_defs(tree))
-    norm = _parse_norm(text or "", side, _is_package_init(ch.path))
+    norm = _parse_norm(text or "", side, ch.path)
     norm_tree = norm if isinstance(norm, ast.Module) else None
     if added:
         d.head_tree, d.head_norm = tree, norm_tree
@@ -314,9 +313,8 @@ def _rename_removal_or_change(d: _Draft, base: ast.Module, head: ast.Module) -> 
 
 def _draft_modified(d: _Draft, base_text: str, head_text: str) -> None:
     """A modified (or renamed) file: both sides parsed and normalised, then compared."""
-    init = _is_package_init(d.path)
-    base = _parse_norm(base_text, "base", init)
-    head = _parse_norm(head_text, "head", init)
+    base = _parse_norm(base_text, "base", d.path)
+    head = _parse_norm(head_text, "head", d.path)
     for parsed in (head, base):
         if isinstance(parsed, str):
             d.unsure = parsed
@@ -626,14 +624,10 @@ class _Checks:
         self.find_references = find_references
         self.read_head = read_head
         self.head = HeadFiles(read_head or (lambda _path: None))
-        self.module_renames: dict[str, str] = {}
+        paths = [(d.change.old_path or d.path, d.path) for d in drafts]
+        moved = [(module_of(old), module_of(new)) for old, new in paths if old != new]
+        self.module_renames = {a: b for a, b in moved if a and b}
         self.def_renames: dict[str, dict[str, str]] = {}
-        for d in drafts:
-            ch = d.change
-            if ch.old_path and ch.old_path != ch.path:
-                a, b = module_of(ch.old_path), module_of(ch.path)
-                if a and b:
-                    self.module_renames[a] = b
         for d in drafts:
             if d.rename is None or d.base_norm is None:
                 continue
@@ -721,11 +715,6 @@ def _cross_file(drafts: list[_Draft], checks: _Checks) -> None:
                 f"`{name}` is no longer defined in `{module}` but {_refs_text(left)} still "
                 "use it: the head tree breaks (callers must change)"
             )
-
-
-def _refs_text(hits: list[str]) -> str:
-    shown = ", ".join(hits[:_MAX_REFS])
-    return shown + (f" (+{len(hits) - _MAX_REFS} more)" if len(hits) > _MAX_REFS else "")
 
 
 def _check_references(d: _Draft, checks: _Checks) -> None:
@@ -849,12 +838,7 @@ def _member_hits(
     return hits if users is None else users
 
 
-def _finish_python(
-    d: _Draft,
-    refs: Mapping[str, list[str]] | None = None,
-    new_functions: frozenset[str] = frozenset(),
-    read_tree: Callable[[str], ast.Module | None] | None = None,
-) -> FileAssessment:
+def _finish_python(d: _Draft, checks: _Checks) -> FileAssessment:
     ch = d.change
     ev: dict[str, list[str]] = {q: [] for q in QUESTIONS}
     if d.trivial:
@@ -865,9 +849,9 @@ def _finish_python(
     ev["trivial"] = d.not_trivial_why or ["the code changed"]
     whole = ch.status in ("added", "deleted")
     if whole:
-        changed = list(
-            astdiff.index_symbols(d.head_tree if ch.status == "added" else d.base_tree)  # type: ignore[arg-type]
-        )
+        tree = d.head_tree if ch.status == "added" else d.base_tree
+        assert tree is not None  # else the draft is unsure
+        changed = list(astdiff.index_symbols(tree))
     else:
         changed = _behaviour_changes(d)
     changed = [q for q in changed if q not in d.moved]
@@ -878,7 +862,9 @@ def _finish_python(
         hunks = parse_hunks(text_patch(ch.base_text, ch.head_text, ch.path))
     base = SideInfo.build(d.base_tree, (ln for h in hunks for ln in h.removed))
     head = SideInfo.build(d.head_tree, (ln for h in hunks for ln in h.added))
-    ctx = FileContext(ch.path, base, head, hunks, whole, d.unused, refs, new_functions, read_tree)
+    read_tree = checks.head.tree if checks.read_head else None
+    refs, new = checks.refs, checks.new_functions
+    ctx = FileContext(ch.path, base, head, hunks, whole, d.unused, refs, new, read_tree)
     found = analyse(ctx, changed)
     for item in d.design_extra:
         found.add("design", item)
@@ -933,13 +919,6 @@ _NO_TEXT = {
 }
 
 
-def _fork_flag(fork_repo: str | None) -> str:
-    return (
-        f"head is a fork ({fork_repo or 'unknown repository'}): the treatment would run "
-        "untrusted code on the cluster; the reviewer must confirm explicitly."
-    )
-
-
 def _rationale(max_gate: str, per_file: Mapping[str, FileAssessment], scope_reason: str) -> str:
     def items(files: Iterable[FileAssessment]) -> str:
         parts = [f"{posixpath.basename(f.path)}: {f.summary}" for f in files]
@@ -977,7 +956,11 @@ def assess(
     scope = decide_scope((f.path, f.old_path) for f in files)
     flags = list(scope.flags)
     if is_fork:
-        flags.insert(0, _fork_flag(fork_repo))
+        flags.insert(
+            0,
+            f"head is a fork ({fork_repo or 'unknown repository'}): the treatment would run "
+            "untrusted code on the cluster; the reviewer must confirm explicitly.",
+        )
     make = functools.partial(  # the fields every Assessment of this diff shares
         Assessment,
         flags=flags,
@@ -1009,9 +992,7 @@ def assess(
         if d.trivial or d.old_module_refs:
             _check_references(d, checks)
         try:
-            per_file[d.path] = _finish_python(
-                d, checks.refs, checks.new_functions, checks.head.tree if read_head else None
-            )
+            per_file[d.path] = _finish_python(d, checks)
         except RecursionError:
             per_file[d.path] = _unsure_file(d.change, _TOO_DEEP, _TOO_DEEP_SUMMARY)
     per_file = {p: per_file[p] for p in sorted(per_file)}

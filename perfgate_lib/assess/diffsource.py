@@ -405,8 +405,7 @@ class DirectoryDiffSource:
         return None
 
     def read_text(self, path: str, side: Side) -> str | None:
-        root = Path(self.base_dir if side == "base" else self.head_dir)
-        p = root / path
+        p = Path(self.base_dir if side == "base" else self.head_dir) / path
         return _decode(p.read_bytes()) if p.is_file() else None
 
     def find_references(self, names: Collection[str]) -> dict[str, list[str]] | None:
@@ -572,13 +571,10 @@ class GitHubDiffSource:
         try:
             with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tar:
                 for member in tar:
-                    if not member.isfile():
-                        continue
                     path = member.name.split("/", 1)[-1]  # strip "<owner>-<repo>-<sha>/"
-                    if not _is_code_file(path):
-                        continue
-                    fh = tar.extractfile(member)
-                    items += _numbered_lines(path, _decode(fh.read()) if fh else None)
+                    if member.isfile() and _is_code_file(path):
+                        fh = tar.extractfile(member)
+                        items += _numbered_lines(path, _decode(fh.read()) if fh else None)
         except tarfile.TarError:
             return None
         return _word_hits(names, items)

@@ -731,32 +731,23 @@ def _is_generator(fn: ast.AST) -> bool:
 def _calls_to(tree: ast.Module, qualname: str) -> tuple[list[int], bool]:
     """Lines calling ``qualname`` in its module, and whether it is also used another way."""
     owner, _, name = qualname.rpartition(".")
-    receivers = {"self", "cls", owner} if owner else set()
+
+    def names_it(n: ast.AST) -> bool:
+        if owner:
+            return isinstance(n, ast.Attribute) and n.attr == name
+        return isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load)
+
     calls: list[int] = []
-    called: set[int] = set()
+    mentions = 0
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call):
-            func = node.func
-            direct = not owner and isinstance(func, ast.Name) and func.id == name
-            method = (
-                owner
-                and isinstance(func, ast.Attribute)
-                and func.attr == name
-                and isinstance(func.value, ast.Name)
-                and func.value.id in receivers
-            )
-            if direct or method:
+        mentions += names_it(node)
+        if isinstance(node, ast.Call) and names_it(node.func):
+            receiver = getattr(node.func, "value", None)  # a method: on self, cls or the class
+            if not owner or (
+                isinstance(receiver, ast.Name) and receiver.id in {"self", "cls", owner}
+            ):
                 calls.append(node.lineno)
-                called.add(id(func))
-    other = any(
-        id(n) not in called
-        and (
-            (not owner and isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load))
-            or (owner and isinstance(n, ast.Attribute) and n.attr == name)
-        )
-        for n in ast.walk(tree)
-    )
-    return calls, other
+    return calls, mentions > len(calls)  # a mention that is not one of these calls
 
 
 def _heat_in_module(head: SideInfo, qualname: str) -> Heat | None:
