@@ -62,13 +62,8 @@ def budget_problem(text: str, side: str, max_bytes: int, max_depth: int) -> str 
 
 def param_names(args: ast.arguments) -> list[str]:
     """Parameter names in binding order: positional, ``*args``, keyword-only, ``**kwargs``."""
-    names = [a.arg for a in [*args.posonlyargs, *args.args]]
-    if args.vararg:
-        names.append(args.vararg.arg)
-    names += [a.arg for a in args.kwonlyargs]
-    if args.kwarg:
-        names.append(args.kwarg.arg)
-    return names
+    ordered = [*args.posonlyargs, *args.args, args.vararg, *args.kwonlyargs, args.kwarg]
+    return [a.arg for a in ordered if a is not None]
 
 
 def parse_or_none(text: str | None) -> ast.Module | None:
@@ -212,11 +207,8 @@ class _Normaliser:
 
     def body(self, stmts: list[ast.stmt], keep_empty: bool = False) -> list[ast.stmt]:
         """A cleaned and visited statement list; ``[Pass]`` instead of an empty body."""
-        new: list[ast.stmt] = []
-        for stmt in self._clean_body(stmts):
-            res = self.visit(stmt)
-            if res is not None:
-                new.append(res)  # type: ignore[arg-type]
+        visited = (self.visit(stmt) for stmt in self._clean_body(stmts))
+        new: list[ast.stmt] = [res for res in visited if res is not None]  # type: ignore[misc]
         if not new and not keep_empty:
             new = [ast.copy_location(ast.Pass(), stmts[0]) if stmts else ast.Pass()]
         return new

@@ -6,6 +6,7 @@ The callers rule: ``docs/assessment.md``. Pure: texts in, ``path:line`` lists ou
 from __future__ import annotations
 
 import ast
+import functools
 from collections.abc import Callable, Iterable, Mapping
 
 from perfgate_lib.assess import astdiff
@@ -91,19 +92,8 @@ class HeadFiles:
     """Head-tree files read at most once: texts and ASTs (None when unreadable)."""
 
     def __init__(self, read_head: HeadReader) -> None:
-        self._read_head = read_head
-        self._texts: dict[str, str | None] = {}
-        self._trees: dict[str, ast.Module | None] = {}
-
-    def text(self, path: str) -> str | None:
-        if path not in self._texts:
-            self._texts[path] = self._read_head(path)
-        return self._texts[path]
-
-    def tree(self, path: str) -> ast.Module | None:
-        if path not in self._trees:
-            self._trees[path] = parse_or_none(self.text(path))
-        return self._trees[path]
+        self.text = functools.cache(read_head)
+        self.tree = functools.cache(lambda path: parse_or_none(self.text(path)))
 
 
 def hit_path(hit: str) -> str:

@@ -409,11 +409,9 @@ class DirectoryDiffSource:
         return _decode(p.read_bytes()) if p.is_file() else None
 
     def find_references(self, names: Collection[str]) -> dict[str, list[str]] | None:
-        items = []
-        for path, p in self._tree("head").items():
-            if _is_code_file(path):
-                items += _numbered_lines(path, _decode(p.read_bytes()))
-        return _word_hits(names, items)
+        files = self._tree("head").items()
+        texts = ((path, _decode(p.read_bytes())) for path, p in files if _is_code_file(path))
+        return _word_hits(names, [line for path, t in texts for line in _numbered_lines(path, t)])
 
 
 # ---------------------------------------------------------------------------- patch on a tree

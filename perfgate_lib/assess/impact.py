@@ -203,13 +203,8 @@ def _hunk_for(hunks: Iterable[Hunk], head_lines: list[int], base_lines: list[int
 
 
 def _where(qualname: str, head_lines: list[int], base_lines: list[int], hunk: str) -> str:
-    parts = []
-    if head_lines:
-        parts.append(f"head {_span_text(head_lines)}")
-    if base_lines and not head_lines:
-        parts.append(f"base {_span_text(base_lines)}")
-    if hunk:
-        parts.append(f"`{hunk}`")
+    side = f"head {_span_text(head_lines)}" if head_lines else f"base {_span_text(base_lines)}"
+    parts = [p for p in (side if head_lines or base_lines else "", hunk and f"`{hunk}`") if p]
     return f"`{qualname}`" + (f" ({', '.join(parts)})" if parts else "")
 
 
@@ -252,11 +247,7 @@ def _fmt_value(v: object) -> str:
 
 
 def _constant_change(qualname: str, base: Symbol | None, head: Symbol | None) -> str | None:
-    def value(sym: Symbol | None) -> object:
-        node = sym.node if sym else None
-        return astdiff.literal_value(getattr(node, "value", None)) if node is not None else None
-
-    a, b = value(base), value(head)
+    a, b = (astdiff.literal_value(getattr(s and s.node, "value", None)) for s in (base, head))
     if a is None and b is None:
         return None
     if base is None:
