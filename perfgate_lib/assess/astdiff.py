@@ -778,10 +778,8 @@ def words(text: str) -> frozenset[str]:
 
 def identifier_parts(name: str) -> list[str]:
     """``ScatterBufferBytes`` / ``SCATTER_BUFFER_BYTES`` -> ``[scatter, buffer, bytes]``."""
-    parts: list[str] = []
-    for chunk in name.split("_"):
-        parts += re.findall(r"[A-Z]+(?=[A-Z][a-z]|\d|$)|[A-Z]?[a-z]+|[A-Z]+|\d+", chunk)
-    return [p.lower() for p in parts if p]
+    pattern = r"[A-Z]+(?=[A-Z][a-z]|\d|$)|[A-Z]?[a-z]+|[A-Z]+|\d+"
+    return [p.lower() for chunk in name.split("_") for p in re.findall(pattern, chunk) if p]
 
 
 def iter_calls(node: ast.AST, attr: str) -> Iterator[ast.Call]:

@@ -137,9 +137,8 @@ def users_of(
     out: dict[tuple[str, str], list[str]] = {}
     for module, name in removed:
         name_hits = hits.get(name, [])
-        found: list[str] = []
-        for path in sorted({hit_path(h) for h in name_hits}):
-            found += _uses_in_file(path, module, name, name_hits, head, defined)
+        paths = sorted({hit_path(h) for h in name_hits})
+        found = [u for p in paths for u in _uses_in_file(p, module, name, name_hits, head, defined)]
         if found:
             out[(module, name)] = found
     return out

@@ -493,9 +493,8 @@ class GitHubDiffSource:
         head_repo = pull.head.repo
         self.head_sha: str = pull.head.sha
         self.is_fork: bool = head_repo is None or head_repo.full_name != self.repo_name
-        self.fork_repo: str | None = None
-        if self.is_fork:
-            self.fork_repo = "(deleted fork)" if head_repo is None else head_repo.full_name
+        fork_name = "(deleted fork)" if head_repo is None else head_repo.full_name
+        self.fork_repo: str | None = fork_name if self.is_fork else None
         self.notes: list[str] = []
         self.base_sha: str = self._merge_base(pull.base.sha)
         self.description = f"{self.repo_name}#{pr}"

@@ -751,23 +751,14 @@ def _heat_in_module(head: SideInfo, qualname: str) -> Heat | None:
 
 def _per_stage(iterable: ast.expr | None) -> bool:
     """A loop over per-stage metadata (``spec.columns``, ``files``, ``range(num_shards)``)."""
-    if iterable is None:
-        return False
-    if isinstance(iterable, ast.Call) and isinstance(iterable.func, ast.Name):
-        if (
-            iterable.func.id in ("enumerate", "sorted", "reversed", "list", "tuple")
-            and iterable.args
-        ):
+    if isinstance(iterable, ast.Call) and isinstance(iterable.func, ast.Name) and iterable.args:
+        if iterable.func.id in ("enumerate", "sorted", "reversed", "list", "tuple"):
             return _per_stage(iterable.args[0])
-        if iterable.func.id == "range" and iterable.args:
-            return _per_stage(iterable.args[-1])
+        return iterable.func.id == "range" and _per_stage(iterable.args[-1])
+    if isinstance(iterable, ast.Call):
         return False
-    if isinstance(iterable, ast.Attribute):
-        name = iterable.attr
-    elif isinstance(iterable, ast.Name):
-        name = iterable.id
-    else:
-        return False
+    # ``spec.columns`` or ``files``: the last name says what the loop walks
+    name = iterable.attr if isinstance(iterable, ast.Attribute) else getattr(iterable, "id", "")
     parts = identifier_parts(name)
     return bool(parts) and parts[-1] in PER_STAGE
 
