@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import ast
 import copy
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from perfgate_lib.assess import astdiff
@@ -36,25 +36,17 @@ def _same_scope_children(node: ast.AST) -> list[ast.AST]:
 
 def _bound_names(fn: _ScopeNode) -> tuple[list[str], set[str]]:
     """Names a function binds in its own scope, in order, and its ``global``/``nonlocal`` names."""
-    order: list[str] = []
+    order = param_names(fn.args)
     declared: set[str] = set()
-
-    def bind(name: str) -> None:
-        if name not in order:
-            order.append(name)
-
-    for name in param_names(fn.args):
-        bind(name)
     stack: list[ast.AST] = list(reversed(_scope_body(fn)))
     while stack:
         node = stack.pop()
         if isinstance(node, ast.Global | ast.Nonlocal):
             declared.update(node.names)
-        bound = bound_name(node)
-        if bound:
-            bind(bound)
+        if bound := bound_name(node):
+            order.append(bound)
         stack.extend(reversed(_same_scope_children(node)))
-    return [n for n in order if n not in declared], declared
+    return [n for n in dict.fromkeys(order) if n not in declared], declared
 
 
 def _renamable(fn: _ScopeNode, nested: bool) -> set[str]:
@@ -202,7 +194,7 @@ def canonical(
         for function in functions:
             _drop_in_function(function, dead_stores, local_imports)
     renamer = _Renamer()
-    for where, fn in _outermost_functions(out):
+    for where, fn in list(_outermost_functions(out)):
         renamer.counter = 0  # canonical names depend on the function alone, not its position
         renamer.visit_defaults(fn, {}, where)
         renamer.scope(fn, {}, False, where)
@@ -210,23 +202,15 @@ def canonical(
     return out
 
 
-def _outermost_functions(tree: ast.Module) -> list[tuple[str, _ScopeNode]]:
+def _outermost_functions(node: ast.AST, prefix: str = "") -> Iterator[tuple[str, _ScopeNode]]:
     """Functions and lambdas not inside another function (module or class level)."""
-    found: list[tuple[str, _ScopeNode]] = []
-
-    def visit(node: ast.AST, prefix: str) -> None:
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
-                found.append((prefix + child.name, child))
-            elif isinstance(child, ast.Lambda):
-                found.append((prefix + "<lambda>", child))
-            elif isinstance(child, ast.ClassDef):
-                visit(child, f"{prefix}{child.name}.")
-            else:
-                visit(child, prefix)
-
-    visit(tree, "")
-    return found
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            yield prefix + getattr(child, "name", "<lambda>"), child
+        elif isinstance(child, ast.ClassDef):
+            yield from _outermost_functions(child, f"{prefix}{child.name}.")
+        else:
+            yield from _outermost_functions(child, prefix)
 
 
 def local_renames(base: ast.Module, head: ast.Module) -> list[str]:

@@ -183,7 +183,6 @@ class _Draft:
     design_extra: list[str] = field(default_factory=list)
     unused: dict[str, str] = field(default_factory=dict)
     moved: dict[str, str] = field(default_factory=dict)  # qualname -> the other file
-    done: FileAssessment | None = None
 
     @property
     def path(self) -> str:
