@@ -655,12 +655,9 @@ class _Checks:
     @staticmethod
     def _renamed_defs(d: _Draft) -> dict[str, str]:
         assert d.rename is not None and d.base_norm is not None
-        level_defs = {
-            n.rsplit(".", 1)[-1]
-            for n, s in astdiff.definitions(d.base_norm).items()
-            if s.kind != "function" or n.count(".") <= 1
-        }
-        level_defs = {p for n in level_defs for p in n.split(",")}
+        defs = astdiff.definitions(d.base_norm).items()
+        kept = [n for n, s in defs if s.kind != "function" or n.count(".") <= 1]
+        level_defs = {p for n in kept for p in n.rsplit(".", 1)[-1].split(",")}
         return {a: b for a, b in d.rename.names.items() if a in level_defs}
 
     def hits(self, name: str) -> list[str] | None:
@@ -681,14 +678,10 @@ def _cross_file(drafts: list[_Draft], checks: _Checks) -> None:
         module = module_of(d.change.old_path or d.path)
         if module:
             removed += [(module, n, d) for n in callers.removed_names(d.base_norm, d.head_norm)]
-    checks.new_functions = frozenset(
-        q
-        for defs in added.values()
-        for q, s in defs.items()
-        if s.kind == "function" and "." not in q
-    )
+    new = [(q, s) for defs in added.values() for q, s in defs.items()]
+    checks.new_functions = frozenset(q for q, s in new if s.kind == "function" and "." not in q)
     names = checks.wanted(drafts) | {n for _, n, _ in removed}
-    names |= {n for defs in added.values() for q in defs for n in callers.short_names(q)}
+    names |= {n for q, _ in new for n in callers.short_names(q)}
     if names:
         checks.refs = checks.find_references(names) if checks.find_references else None
     if checks.refs is None:

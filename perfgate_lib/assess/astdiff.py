@@ -374,12 +374,10 @@ def changed_aspects(base: ast.Module, head: ast.Module) -> list[str]:
         for n in ast.walk(tree):
             if _is_string_stmt(n):
                 out["docstrings"].append(n.value.value)  # type: ignore[attr-defined]
-            elif isinstance(n, ast.arg) and n.annotation is not None:
+            elif isinstance(n, ast.arg | ast.AnnAssign) and n.annotation is not None:
                 anns.append(dump(n.annotation))
             elif isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and n.returns:
                 anns.append(dump(n.returns))
-            elif isinstance(n, ast.AnnAssign):
-                anns.append(dump(n.annotation))
             elif (isinstance(n, ast.If) and call_name(n.test) == "TYPE_CHECKING") or isinstance(
                 n, ast.Import | ast.ImportFrom
             ):

@@ -71,11 +71,10 @@ def python_uses(
     bound = module_bindings(tree) if own else set()
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
-            source = import_source(node, path)
-            if source == module and any(a.name == name for a in node.names):
+            if import_source(node, path) == module and any(a.name == name for a in node.names):
                 lines.add(node.lineno)
         elif isinstance(node, ast.Attribute) and node.attr == name:
-            if aliases and astdiff.receiver_text(node.value) in aliases:
+            if astdiff.receiver_text(node.value) in aliases:
                 lines.add(node.lineno)
         elif (
             own
