@@ -423,10 +423,9 @@ def _value_rules(impact: Impact, c: _SymbolChange, heat: Heat, tokens: _Tokens) 
 
 def _result_call_rule(impact: Impact, c: _SymbolChange, tokens: _Tokens) -> None:
     """.result() calls: blocking order of futures and actor calls."""
-    bnode, hnode = c.bnode, c.hnode
-    nb = sum(1 for _ in astdiff.iter_calls(bnode, "result")) if bnode is not None else 0
-    nh = sum(1 for _ in astdiff.iter_calls(hnode, "result")) if hnode is not None else 0
-    if RESULT_CALL in tokens.every or (nb != nh and (bnode is not None and hnode is not None)):
+    nodes = (c.bnode, c.hnode)
+    nb, nh = (len(list(astdiff.iter_calls(n, "result"))) if n is not None else 0 for n in nodes)
+    if RESULT_CALL in tokens.every or (nb != nh and None not in nodes):
         counts = f" ({nb} → {nh} calls in the symbol)" if nb != nh else ""
         impact.add(
             "design", f"{c.where}: changed .result() call (ordering/blocking of futures){counts}"
