@@ -718,15 +718,12 @@ def _subsequence(a: list[ast.stmt], b: list[ast.stmt], prefix: str, out: Removal
             return False
         names = _def_names(x)
         if names:
-            qual = prefix + ",".join(names)
-            out.defs[qual] = names
-            i += 1
-            continue
-        if isinstance(x, ast.Import | ast.ImportFrom):
+            out.defs[prefix + ",".join(names)] = names
+        elif isinstance(x, ast.Import | ast.ImportFrom):
             out.imports.extend((al.asname or al.name).split(".")[0] for al in x.names)
-            i += 1
-            continue
-        return False
+        else:
+            return False
+        i += 1
     return j == len(b)
 
 
