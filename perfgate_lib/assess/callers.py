@@ -360,23 +360,19 @@ def unused_new(
 ) -> dict[str, str]:
     """``{qualname: why}`` of new definitions nothing in the head tree refers to."""
     out: dict[str, str] = {}
-    changed = True
-    while changed:
-        changed = False
-        skip = [astdiff.line_span(added[q].node) for q in out]
+    while True:  # until a pass finds nothing more
+        known, skip = len(out), [astdiff.line_span(added[q].node) for q in out]
         for q, sym in added.items():
             if q in out:
                 continue
             owner = q.rsplit(".", 1)[0] if "." in q else ""
+            own = [*sym.ranges, astdiff.line_span(sym.node), *skip]
             if owner in out:
                 out[q] = f"member of the new, uncalled `{owner}`"
-                changed = True
-                continue
-            own = [*sym.ranges, astdiff.line_span(sym.node), *skip]
-            if not any(_counts(h, path, own) for n in short_names(q) for h in refs.get(n, [])):
+            elif not any(_counts(h, path, own) for n in short_names(q) for h in refs.get(n, [])):
                 out[q] = (
                     "new code that nothing in the head tree calls or reads: it cannot "
                     "change performance"
                 )
-                changed = True
-    return out
+        if len(out) == known:
+            return out

@@ -173,20 +173,16 @@ class Impact:
 
 def _lines_of(sym: Symbol | None, info: SideInfo, qualname: str) -> list[int]:
     """Changed lines of ``qualname`` on one side (innermost symbol owns a line)."""
-    if sym is None:
-        return []
+    ranges = sym.ranges if sym else []
     return [
         ln
         for ln in sorted(info.changed_lines)
-        if any(a <= ln <= b for a, b in sym.ranges)
-        and astdiff.symbol_at(info.symbols, ln) == qualname
+        if any(a <= ln <= b for a, b in ranges) and astdiff.symbol_at(info.symbols, ln) == qualname
     ]
 
 
 def _all_lines(sym: Symbol | None) -> list[int]:
-    if sym is None:
-        return []
-    return sorted({ln for a, b in sym.ranges for ln in range(a, b + 1)})
+    return sorted({ln for a, b in (sym.ranges if sym else []) for ln in range(a, b + 1)})
 
 
 def _span_text(lines: list[int]) -> str:
