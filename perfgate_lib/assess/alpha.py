@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import ast
 import copy
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
-from perfgate_lib.assess.astdiff import Symbol, definitions, import_source, module_of, param_names
+from perfgate_lib.assess import astdiff
+from perfgate_lib.assess.astdiff import Symbol, bound_name, definitions, module_of, param_names
 
 _PREFIX = "_α"
 
@@ -24,19 +25,6 @@ def _scope_body(fn: _ScopeNode) -> list[ast.AST]:
     return list(fn.body) if isinstance(fn.body, list) else [fn.body]
 
 
-def _name_bound_by(node: ast.AST) -> str | None:
-    """The name one node binds in its scope (store, ``del``, definition, except, import, match)."""
-    if isinstance(node, ast.Name):
-        return node.id if isinstance(node.ctx, ast.Store | ast.Del) else None
-    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-        return node.name
-    if isinstance(node, ast.ExceptHandler | ast.MatchAs | ast.MatchStar):
-        return node.name
-    if isinstance(node, ast.alias):
-        return (node.asname or node.name).split(".")[0]
-    return None
-
-
 def _same_scope_children(node: ast.AST) -> list[ast.AST]:
     """Children of ``node`` in its own scope (a nested definition: only its decorators)."""
     if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
@@ -48,25 +36,17 @@ def _same_scope_children(node: ast.AST) -> list[ast.AST]:
 
 def _bound_names(fn: _ScopeNode) -> tuple[list[str], set[str]]:
     """Names a function binds in its own scope, in order, and its ``global``/``nonlocal`` names."""
-    order: list[str] = []
+    order = param_names(fn.args)
     declared: set[str] = set()
-
-    def bind(name: str) -> None:
-        if name not in order:
-            order.append(name)
-
-    for name in param_names(fn.args):
-        bind(name)
     stack: list[ast.AST] = list(reversed(_scope_body(fn)))
     while stack:
         node = stack.pop()
         if isinstance(node, ast.Global | ast.Nonlocal):
             declared.update(node.names)
-        bound = _name_bound_by(node)
-        if bound:
-            bind(bound)
+        if bound := bound_name(node):
+            order.append(bound)
         stack.extend(reversed(_same_scope_children(node)))
-    return [n for n in order if n not in declared], declared
+    return [n for n in dict.fromkeys(order) if n not in declared], declared
 
 
 def _renamable(fn: _ScopeNode, nested: bool) -> set[str]:
@@ -84,14 +64,10 @@ def _rename_binding(node: ast.AST, mapping: dict[str, str]) -> None:
     """Rename in place the name one node reads or binds, if ``mapping`` renames it."""
     if isinstance(node, ast.Name) and node.id in mapping:
         node.id = mapping[node.id]
-    elif isinstance(node, ast.ExceptHandler) and node.name in mapping:
-        node.name = mapping[node.name]
-    elif isinstance(node, ast.alias):
-        bound = (node.asname or node.name).split(".")[0]
-        if bound in mapping:
-            node.asname = mapping[bound]
-    elif isinstance(node, ast.MatchAs | ast.MatchStar) and node.name in mapping:
-        node.name = mapping[node.name]
+    elif isinstance(node, ast.ExceptHandler | ast.MatchAs | ast.MatchStar) and node.name:
+        node.name = mapping.get(node.name, node.name)
+    elif isinstance(node, ast.alias) and bound_name(node) in mapping:
+        node.asname = mapping[(node.asname or node.name).split(".")[0]]
 
 
 @dataclass
@@ -147,13 +123,12 @@ class _Renamer:
     def _visit(self, node: ast.AST, mapping: dict[str, str], where: str) -> None:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
             self._visit_function(node, mapping, where)
-            return
-        if isinstance(node, ast.ClassDef):
+        elif isinstance(node, ast.ClassDef):
             self._visit_class(node, mapping, where)
-            return
-        _rename_binding(node, mapping)
-        for child in ast.iter_child_nodes(node):
-            self._visit(child, mapping, where)
+        else:
+            _rename_binding(node, mapping)
+            for child in ast.iter_child_nodes(node):
+                self._visit(child, mapping, where)
 
 
 def _pure(node: ast.expr | None) -> bool:
@@ -219,7 +194,7 @@ def canonical(
         for function in functions:
             _drop_in_function(function, dead_stores, local_imports)
     renamer = _Renamer()
-    for where, fn in _outermost_functions(out):
+    for where, fn in list(_outermost_functions(out)):
         renamer.counter = 0  # canonical names depend on the function alone, not its position
         renamer.visit_defaults(fn, {}, where)
         renamer.scope(fn, {}, False, where)
@@ -227,23 +202,15 @@ def canonical(
     return out
 
 
-def _outermost_functions(tree: ast.Module) -> list[tuple[str, _ScopeNode]]:
+def _outermost_functions(node: ast.AST, prefix: str = "") -> Iterator[tuple[str, _ScopeNode]]:
     """Functions and lambdas not inside another function (module or class level)."""
-    found: list[tuple[str, _ScopeNode]] = []
-
-    def visit(node: ast.AST, prefix: str) -> None:
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
-                found.append((prefix + child.name, child))
-            elif isinstance(child, ast.Lambda):
-                found.append((prefix + "<lambda>", child))
-            elif isinstance(child, ast.ClassDef):
-                visit(child, f"{prefix}{child.name}.")
-            else:
-                visit(child, prefix)
-
-    visit(tree, "")
-    return found
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            yield prefix + getattr(child, "name", "<lambda>"), child
+        elif isinstance(child, ast.ClassDef):
+            yield from _outermost_functions(child, f"{prefix}{child.name}.")
+        else:
+            yield from _outermost_functions(child, prefix)
 
 
 def local_renames(base: ast.Module, head: ast.Module) -> list[str]:
@@ -338,7 +305,7 @@ def import_set(tree: ast.Module, path: str, moves: Moves | None = None) -> set[t
         if isinstance(stmt, ast.Import):
             out |= {("import", a.name, a.asname or "") for a in stmt.names}
         elif isinstance(stmt, ast.ImportFrom):
-            module = import_source(stmt, path)
+            module = astdiff.import_source(stmt, path)
             for a in stmt.names:
                 target = moves.modules.get((module, a.name), module) if moves else module
                 out.add((target, a.name, a.asname or ""))

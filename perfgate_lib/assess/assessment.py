@@ -97,12 +97,10 @@ class FileAssessment:
         return any(getattr(self, q) for q in IMPACT_QUESTIONS)
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {**self.answers(), "summary": self.summary}
-        out["evidence"] = {q: list(self.evidence.get(q, [])) for q in QUESTIONS}
+        evidence = {q: list(self.evidence.get(q, [])) for q in QUESTIONS}
+        out: dict[str, Any] = {**self.answers(), "summary": self.summary, "evidence": evidence}
         out["status"] = self.status
-        if self.old_path:
-            out["old_path"] = self.old_path
-        return out
+        return out | ({"old_path": self.old_path} if self.old_path else {})
 
 
 @dataclass
@@ -185,7 +183,6 @@ class _Draft:
     design_extra: list[str] = field(default_factory=list)
     unused: dict[str, str] = field(default_factory=dict)
     moved: dict[str, str] = field(default_factory=dict)  # qualname -> the other file
-    done: FileAssessment | None = None
 
     @property
     def path(self) -> str:
@@ -200,24 +197,23 @@ def _module_defs(tree: ast.Module | None) -> list[str]:
     return [n for n in astdiff.definitions(tree) if "." not in n]
 
 
-def _names_list(names: Iterable[str], limit: int = 6) -> str:
+def _names_list(names: Iterable[str], limit: int = 6, quote: str = "`") -> str:
     items = list(names)
-    text = ", ".join(f"`{n}`" for n in items[:limit])
+    text = ", ".join(f"{quote}{n}{quote}" for n in items[:limit])
     return text + (f" (+{len(items) - limit} more)" if len(items) > limit else "")
 
 
-def _parse_norm(text: str, side: str, init: bool) -> ast.Module | str:
+_refs_text = functools.partial(_names_list, limit=_MAX_REFS, quote="")
+
+
+def _parse_norm(text: str, side: str, path: str) -> ast.Module | str:
     """The normalised tree of one side, or why it does not parse."""
     try:
-        return astdiff.normalise(text, package_init=init)
+        return astdiff.normalise(text, package_init=posixpath.basename(path) == "__init__.py")
     except SyntaxError as exc:
         return _syntax(side, exc)
     except ValueError as exc:  # NUL bytes
         return f"{side} does not parse ({exc})"
-
-
-def _is_package_init(path: str) -> bool:
-    return posixpath.basename(path) == "__init__.py"
 
 
 def _missing_side(ch: FileChange) -> str | None:
@@ -262,18 +258,15 @@ def _draft_whole_module(d: _Draft) -> None:
         return
     lines = len((text or "").splitlines())
     defined = _names_list(_module_defs(tree))
-    norm = _parse_norm(text or "", side, _is_package_init(ch.path))
+    norm = _parse_norm(text or "", side, ch.path)
     norm_tree = norm if isinstance(norm, ast.Module) else None
     if added:
         d.head_tree, d.head_norm = tree, norm_tree
-        d.not_trivial_why.append(
-            f"new module ({lines} lines) defining {defined}: new code is never trivial"
-        )
+        why = f"new module ({lines} lines) defining {defined}: new code is never trivial"
     else:
         d.base_tree, d.base_norm = tree, norm_tree
-        d.not_trivial_why.append(
-            f"module deleted (it defined {defined}): a removed module is not trivial"
-        )
+        why = f"module deleted (it defined {defined}): a removed module is not trivial"
+    d.not_trivial_why.append(why)
 
 
 def _pure_move(d: _Draft) -> None:
@@ -319,9 +312,8 @@ def _rename_removal_or_change(d: _Draft, base: ast.Module, head: ast.Module) -> 
 
 def _draft_modified(d: _Draft, base_text: str, head_text: str) -> None:
     """A modified (or renamed) file: both sides parsed and normalised, then compared."""
-    init = _is_package_init(d.path)
-    base = _parse_norm(base_text, "base", init)
-    head = _parse_norm(head_text, "head", init)
+    base = _parse_norm(base_text, "base", d.path)
+    head = _parse_norm(head_text, "head", d.path)
     for parsed in (head, base):
         if isinstance(parsed, str):
             d.unsure = parsed
@@ -447,31 +439,27 @@ def _get(doc: Mapping[str, Any], keys: Sequence[str]) -> Any:
 
 def _requirements(doc: Mapping[str, Any]) -> dict[str, dict[str, str]]:
     """``{section: {package: requirement}}`` for every dependency list of a pyproject."""
+    sections = [(".".join(keys), _get(doc, keys)) for keys in _DEP_KEYS]
+    for keys in _DEP_TABLES:
+        table = _get(doc, keys)
+        if isinstance(table, Mapping) and keys[-1] == "sources":
+            sections.append((".".join(keys), table))
+        elif isinstance(table, Mapping):
+            sections += [(".".join([*keys, str(group)]), reqs) for group, reqs in table.items()]
     out: dict[str, dict[str, str]] = {}
-
-    def take(section: str, reqs: Any) -> None:
+    for section, reqs in sections:
         if isinstance(reqs, Mapping):  # tool.uv.sources: package -> table
             out[section] = {str(k): repr(v) for k, v in reqs.items()}
         elif isinstance(reqs, list):
-            items = {}
-            for r in reqs:
-                text = r if isinstance(r, str) else repr(r)
-                m = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", text)
-                name = re.sub(r"[-_.]+", "-", m.group(1)).lower() if m else text
-                items[name] = text.strip()
-            out[section] = items
-
-    for keys in _DEP_KEYS:
-        take(".".join(keys), _get(doc, keys))
-    for keys in _DEP_TABLES:
-        table = _get(doc, keys)
-        if isinstance(table, Mapping):
-            if keys[-1] == "sources":
-                take(".".join(keys), table)
-            else:
-                for group, reqs in table.items():
-                    take(".".join([*keys, str(group)]), reqs)
+            texts = [r if isinstance(r, str) else repr(r) for r in reqs]
+            out[section] = {_package(text): text.strip() for text in texts}
     return out
+
+
+def _package(requirement: str) -> str:
+    """The normalised package name a requirement starts with (the text when none)."""
+    m = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement)
+    return re.sub(r"[-_.]+", "-", m.group(1)).lower() if m else requirement
 
 
 def _flat_keys(doc: Any, prefix: str = "") -> dict[str, str]:
@@ -582,6 +570,7 @@ def _unsure_file(ch: FileChange, why: str, summary: str) -> FileAssessment:
 
 def _assess_other(ch: FileChange) -> FileAssessment:
     name = posixpath.basename(ch.path)
+    suffix = posixpath.splitext(name.lower())[1]
     ev: dict[str, list[str]] = {q: [] for q in QUESTIONS}
     if name == "py.typed" or name.endswith(".pyi"):
         ev["trivial"].append(f"{name}: type-checking marker/stub, not executed")
@@ -589,13 +578,14 @@ def _assess_other(ch: FileChange) -> FileAssessment:
     if ch.status == "renamed" and ch.base_text is not None and ch.base_text == ch.head_text:
         ev["trivial"].append(f"pure rename: {ch.old_path} → {ch.path}, content identical")
         return _trivial_file(ch, ev, f"file moved from {ch.old_path}")
-    asset = asset_kind(ch.path)
-    if asset.kind == "static":
-        return _static_asset(ch, asset.what)
-    if asset.kind == "protocol":
-        why = f"unsure: {name} is {asset.what}; RPC payloads may change; answering yes"
-        return _unsure_file(ch, why, f"RPC schema {ch.status}")
-    kind = "binary file" if ch.binary else asset.what.removeprefix("a ")
+    if suffix in STATIC_SUFFIXES:
+        return _static_asset(ch, f"a static {suffix[1:]} asset of the dashboard (browser side)")
+    if suffix in DATA_SUFFIXES and set(ch.path.lower().split("/")[:-1]) & STATIC_DIRS:
+        return _static_asset(ch, f"a {suffix[1:]} file among the dashboard's static assets")
+    if suffix == ".proto":
+        why = f"unsure: {name} is an RPC schema (.proto): the actor/RPC protocol; RPC payloads "
+        return _unsure_file(ch, why + "may change; answering yes", f"RPC schema {ch.status}")
+    kind = "binary file" if ch.binary else f"{suffix or 'extension-less'} file"
     why = f"unsure: cannot analyse a {kind} in the Zephyr package from its code; answering yes"
     return _unsure_file(ch, why, f"{kind} {ch.status}")
 
@@ -607,6 +597,15 @@ def _static_asset(ch: FileChange, what: str) -> FileAssessment:
     for q in IMPACT_QUESTIONS:
         ev[q] = [f"no: {name} is {what}; pipelines never load it"]
     return _file(ch, ev, f"dashboard asset {ch.status}")
+
+
+STATIC_SUFFIXES = frozenset(
+    {".html", ".htm", ".js", ".mjs", ".cjs", ".css", ".map", ".svg", ".png", ".jpg", ".jpeg"}
+    | {".gif", ".ico", ".webp", ".woff", ".woff2", ".ttf", ".eot"}
+)
+# JSON/text beside the pages (a manifest, a bundled data file) is static only there.
+STATIC_DIRS = frozenset({"static", "dashboard", "assets", "templates", "web", "www", "ui"})
+DATA_SUFFIXES = frozenset({".json", ".txt", ".csv"})
 
 
 # ---------------------------------------------------------------------------- the pass
@@ -624,14 +623,10 @@ class _Checks:
         self.find_references = find_references
         self.read_head = read_head
         self.head = HeadFiles(read_head or (lambda _path: None))
-        self.module_renames: dict[str, str] = {}
+        paths = [(d.change.old_path or d.path, d.path) for d in drafts]
+        moved = [(module_of(old), module_of(new)) for old, new in paths if old != new]
+        self.module_renames = {a: b for a, b in moved if a and b}
         self.def_renames: dict[str, dict[str, str]] = {}
-        for d in drafts:
-            ch = d.change
-            if ch.old_path and ch.old_path != ch.path:
-                a, b = module_of(ch.old_path), module_of(ch.path)
-                if a and b:
-                    self.module_renames[a] = b
         for d in drafts:
             if d.rename is None or d.base_norm is None:
                 continue
@@ -660,21 +655,10 @@ class _Checks:
     @staticmethod
     def _renamed_defs(d: _Draft) -> dict[str, str]:
         assert d.rename is not None and d.base_norm is not None
-        level_defs = {
-            n.rsplit(".", 1)[-1]
-            for n, s in astdiff.definitions(d.base_norm).items()
-            if s.kind != "function" or n.count(".") <= 1
-        }
-        level_defs = {p for n in level_defs for p in n.split(",")}
+        defs = astdiff.definitions(d.base_norm).items()
+        kept = [n for n, s in defs if s.kind != "function" or n.count(".") <= 1]
+        level_defs = {p for n in kept for p in n.rsplit(".", 1)[-1].split(",")}
         return {a: b for a, b in d.rename.names.items() if a in level_defs}
-
-    def lookup(self, names: set[str]) -> None:
-        if not names:
-            self.refs = {}
-        elif self.find_references is None:
-            self.refs = None
-        else:
-            self.refs = self.find_references(names)
 
     def hits(self, name: str) -> list[str] | None:
         return None if self.refs is None else list(self.refs.get(name, []))
@@ -694,15 +678,12 @@ def _cross_file(drafts: list[_Draft], checks: _Checks) -> None:
         module = module_of(d.change.old_path or d.path)
         if module:
             removed += [(module, n, d) for n in callers.removed_names(d.base_norm, d.head_norm)]
-    checks.new_functions = frozenset(
-        q
-        for defs in added.values()
-        for q, s in defs.items()
-        if s.kind == "function" and "." not in q
-    )
+    new = [(q, s) for defs in added.values() for q, s in defs.items()]
+    checks.new_functions = frozenset(q for q, s in new if s.kind == "function" and "." not in q)
     names = checks.wanted(drafts) | {n for _, n, _ in removed}
-    names |= {n for defs in added.values() for q in defs for n in callers.short_names(q)}
-    checks.lookup(names)
+    names |= {n for q, _ in new for n in callers.short_names(q)}
+    if names:
+        checks.refs = checks.find_references(names) if checks.find_references else None
     if checks.refs is None:
         return
     read_head = checks.read_head
@@ -726,11 +707,6 @@ def _cross_file(drafts: list[_Draft], checks: _Checks) -> None:
                 f"`{name}` is no longer defined in `{module}` but {_refs_text(left)} still "
                 "use it: the head tree breaks (callers must change)"
             )
-
-
-def _refs_text(hits: list[str]) -> str:
-    shown = ", ".join(hits[:_MAX_REFS])
-    return shown + (f" (+{len(hits) - _MAX_REFS} more)" if len(hits) > _MAX_REFS else "")
 
 
 def _check_references(d: _Draft, checks: _Checks) -> None:
@@ -854,12 +830,7 @@ def _member_hits(
     return hits if users is None else users
 
 
-def _finish_python(
-    d: _Draft,
-    refs: Mapping[str, list[str]] | None = None,
-    new_functions: frozenset[str] = frozenset(),
-    read_tree: Callable[[str], ast.Module | None] | None = None,
-) -> FileAssessment:
+def _finish_python(d: _Draft, checks: _Checks) -> FileAssessment:
     ch = d.change
     ev: dict[str, list[str]] = {q: [] for q in QUESTIONS}
     if d.trivial:
@@ -870,9 +841,9 @@ def _finish_python(
     ev["trivial"] = d.not_trivial_why or ["the code changed"]
     whole = ch.status in ("added", "deleted")
     if whole:
-        changed = list(
-            astdiff.index_symbols(d.head_tree if ch.status == "added" else d.base_tree)  # type: ignore[arg-type]
-        )
+        tree = d.head_tree if ch.status == "added" else d.base_tree
+        assert tree is not None  # else the draft is unsure
+        changed = list(astdiff.index_symbols(tree))
     else:
         changed = _behaviour_changes(d)
     changed = [q for q in changed if q not in d.moved]
@@ -883,7 +854,9 @@ def _finish_python(
         hunks = parse_hunks(text_patch(ch.base_text, ch.head_text, ch.path))
     base = SideInfo.build(d.base_tree, (ln for h in hunks for ln in h.removed))
     head = SideInfo.build(d.head_tree, (ln for h in hunks for ln in h.added))
-    ctx = FileContext(ch.path, base, head, hunks, whole, d.unused, refs, new_functions, read_tree)
+    read_tree = checks.head.tree if checks.read_head else None
+    refs, new = checks.refs, checks.new_functions
+    ctx = FileContext(ch.path, base, head, hunks, whole, d.unused, refs, new, read_tree)
     found = analyse(ctx, changed)
     for item in d.design_extra:
         found.add("design", item)
@@ -938,13 +911,6 @@ _NO_TEXT = {
 }
 
 
-def _fork_flag(fork_repo: str | None) -> str:
-    return (
-        f"head is a fork ({fork_repo or 'unknown repository'}): the treatment would run "
-        "untrusted code on the cluster; the reviewer must confirm explicitly."
-    )
-
-
 def _rationale(max_gate: str, per_file: Mapping[str, FileAssessment], scope_reason: str) -> str:
     def items(files: Iterable[FileAssessment]) -> str:
         parts = [f"{posixpath.basename(f.path)}: {f.summary}" for f in files]
@@ -982,7 +948,11 @@ def assess(
     scope = decide_scope((f.path, f.old_path) for f in files)
     flags = list(scope.flags)
     if is_fork:
-        flags.insert(0, _fork_flag(fork_repo))
+        flags.insert(
+            0,
+            f"head is a fork ({fork_repo or 'unknown repository'}): the treatment would run "
+            "untrusted code on the cluster; the reviewer must confirm explicitly.",
+        )
     make = functools.partial(  # the fields every Assessment of this diff shares
         Assessment,
         flags=flags,
@@ -1014,9 +984,7 @@ def assess(
         if d.trivial or d.old_module_refs:
             _check_references(d, checks)
         try:
-            per_file[d.path] = _finish_python(
-                d, checks.refs, checks.new_functions, checks.head.tree if read_head else None
-            )
+            per_file[d.path] = _finish_python(d, checks)
         except RecursionError:
             per_file[d.path] = _unsure_file(d.change, _TOO_DEEP, _TOO_DEEP_SUMMARY)
     per_file = {p: per_file[p] for p in sorted(per_file)}
@@ -1028,17 +996,19 @@ def assess_source(source: DiffSource) -> Assessment:
     """Read what :func:`assess` needs from a diff source (texts of gated files only)."""
     files = source.files()
     check("diff_max_files", len(files), source.description, "changed files:")
-    gated = [f for f in files if classify_change(f.path, f.old_path) in GATED]
 
     def sides(f: diffsource.ChangedFile) -> list[tuple[str, diffsource.Side]]:
+        """The texts to read: both sides of a gated file, none of any other."""
+        if classify_change(f.path, f.old_path) not in GATED:
+            return []
         base: list[tuple[str, diffsource.Side]] = [(f.base_path, "base")] if f.base_path else []
         return base + ([(f.head_path, "head")] if f.head_path else [])
 
-    source.prefetch([key for f in gated for key in sides(f)])
-    gated_ids = {id(f) for f in gated}
+    wanted = [sides(f) for f in files]
+    source.prefetch([key for keys in wanted for key in keys])
     changes = []
-    for f in files:
-        texts = {s: source.read_text(p, s) for p, s in sides(f) if id(f) in gated_ids}
+    for f, keys in zip(files, wanted, strict=True):
+        texts = {s: source.read_text(p, s) for p, s in keys}
         base, head = texts.get("base"), texts.get("head")
         changes.append(FileChange(f.path, f.status, f.old_path, base, head, f.hunks, f.binary))
     return assess(
@@ -1051,37 +1021,3 @@ def assess_source(source: DiffSource) -> Assessment:
         fork_repo=source.fork_repo,
         read_head=lambda path: source.read_text(path, "head"),
     )
-
-
-# ---------------------------------------------------------------------------- non-Python files
-
-STATIC_SUFFIXES = frozenset(
-    {".html", ".htm", ".js", ".mjs", ".cjs", ".css", ".map", ".svg", ".png", ".jpg", ".jpeg"}
-    | {".gif", ".ico", ".webp", ".woff", ".woff2", ".ttf", ".eot"}
-)
-# JSON/text beside the pages (a manifest, a bundled data file) is static only there.
-STATIC_DIRS = ("static", "dashboard", "assets", "templates", "web", "www", "ui")
-DATA_SUFFIXES = frozenset({".json", ".txt", ".csv"})
-
-
-@dataclass(frozen=True)
-class AssetKind:
-    """``kind`` is ``static``, ``protocol`` or ``unknown``; ``what`` describes it."""
-
-    kind: str
-    what: str
-
-
-def asset_kind(path: str) -> AssetKind:
-    """The kind of one non-Python file under ``lib/zephyr/src/zephyr/``."""
-    name = posixpath.basename(path).lower()
-    suffix = posixpath.splitext(name)[1]
-    folders = path.lower().split("/")[:-1]
-    in_static_dir = any(part in STATIC_DIRS for part in folders)
-    if suffix in STATIC_SUFFIXES:
-        return AssetKind("static", f"a static {suffix[1:]} asset of the dashboard (browser side)")
-    if suffix in DATA_SUFFIXES and in_static_dir:
-        return AssetKind("static", f"a {suffix[1:]} file among the dashboard's static assets")
-    if suffix == ".proto":
-        return AssetKind("protocol", "an RPC schema (.proto): the actor/RPC protocol")
-    return AssetKind("unknown", f"a {suffix or 'extension-less'} file")

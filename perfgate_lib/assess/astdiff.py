@@ -10,6 +10,7 @@ import copy
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 LOG_METHODS = frozenset(
     {"debug", "info", "warning", "warn", "error", "exception", "critical", "fatal", "log"}
@@ -61,13 +62,8 @@ def budget_problem(text: str, side: str, max_bytes: int, max_depth: int) -> str 
 
 def param_names(args: ast.arguments) -> list[str]:
     """Parameter names in binding order: positional, ``*args``, keyword-only, ``**kwargs``."""
-    names = [a.arg for a in [*args.posonlyargs, *args.args]]
-    if args.vararg:
-        names.append(args.vararg.arg)
-    names += [a.arg for a in args.kwonlyargs]
-    if args.kwarg:
-        names.append(args.kwarg.arg)
-    return names
+    ordered = [*args.posonlyargs, *args.args, args.vararg, *args.kwonlyargs, args.kwarg]
+    return [a.arg for a in ordered if a is not None]
 
 
 def parse_or_none(text: str | None) -> ast.Module | None:
@@ -211,11 +207,8 @@ class _Normaliser:
 
     def body(self, stmts: list[ast.stmt], keep_empty: bool = False) -> list[ast.stmt]:
         """A cleaned and visited statement list; ``[Pass]`` instead of an empty body."""
-        new: list[ast.stmt] = []
-        for stmt in self._clean_body(stmts):
-            res = self.visit(stmt)
-            if res is not None:
-                new.append(res)  # type: ignore[arg-type]
+        visited = (self.visit(stmt) for stmt in self._clean_body(stmts))
+        new: list[ast.stmt] = [res for res in visited if res is not None]  # type: ignore[misc]
         if not new and not keep_empty:
             new = [ast.copy_location(ast.Pass(), stmts[0]) if stmts else ast.Pass()]
         return new
@@ -307,11 +300,10 @@ def exported_names(tree: ast.AST | None) -> set[str]:
     """Names listed in a module-level ``__all__``."""
     out: set[str] = set()
     for node in getattr(tree, "body", []):
-        targets = []
         if isinstance(node, ast.Assign):
             targets = node.targets
-        elif isinstance(node, ast.AugAssign | ast.AnnAssign):
-            targets = [node.target]
+        else:
+            targets = [node.target] if isinstance(node, ast.AugAssign | ast.AnnAssign) else []
         if any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets):
             value = node.value
             if isinstance(value, ast.List | ast.Tuple | ast.Set):
@@ -382,12 +374,10 @@ def changed_aspects(base: ast.Module, head: ast.Module) -> list[str]:
         for n in ast.walk(tree):
             if _is_string_stmt(n):
                 out["docstrings"].append(n.value.value)  # type: ignore[attr-defined]
-            elif isinstance(n, ast.arg) and n.annotation is not None:
+            elif isinstance(n, ast.arg | ast.AnnAssign) and n.annotation is not None:
                 anns.append(dump(n.annotation))
             elif isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and n.returns:
                 anns.append(dump(n.returns))
-            elif isinstance(n, ast.AnnAssign):
-                anns.append(dump(n.annotation))
             elif (isinstance(n, ast.If) and call_name(n.test) == "TYPE_CHECKING") or isinstance(
                 n, ast.Import | ast.ImportFrom
             ):
@@ -418,13 +408,10 @@ class Symbol:
     ranges: list[tuple[int, int]] = field(default_factory=list)
     nodes: list[ast.AST] = field(default_factory=list)
     dump_nodes: list[ast.AST] = field(default_factory=list, repr=False)
-    _dump: str | None = field(default=None, repr=False)
 
-    @property
+    @cached_property
     def dump(self) -> str:
-        if self._dump is None:
-            self._dump = "\n".join(dump(n) for n in self.dump_nodes)
-        return self._dump
+        return "\n".join(dump(n) for n in self.dump_nodes)
 
     @property
     def node(self) -> ast.AST | None:
@@ -438,10 +425,9 @@ def line_span(node: ast.AST | None) -> tuple[int, int]:
 
 
 def _span(node: ast.AST) -> tuple[int, int]:
-    start = getattr(node, "lineno", 0)
-    for dec in getattr(node, "decorator_list", []):
-        start = min(start, dec.lineno)
-    return start, getattr(node, "end_lineno", None) or start
+    """:func:`line_span` with decorators counted."""
+    start, end = line_span(node)
+    return min([start, *(d.lineno for d in getattr(node, "decorator_list", []))]), end
 
 
 def _target_names(stmt: ast.stmt) -> list[str]:
@@ -550,6 +536,14 @@ _IDENT_FIELDS: dict[type, tuple[tuple[str, str], ...]] = {
 }
 
 
+def _flat(tree: ast.AST) -> tuple[list[str], list[tuple[str, str]]]:
+    """A tree's structure with identifiers as ``?``, and its identifiers (kind, name) in order."""
+    struct: list[str] = []
+    idents: list[tuple[str, str]] = []
+    _flatten(tree, struct, idents)
+    return struct, idents
+
+
 def _flatten(node: ast.AST, struct: list[str], idents: list[tuple[str, str]]) -> None:
     fields = dict(_IDENT_FIELDS.get(type(node), ()))
     struct.append(type(node).__name__)
@@ -575,24 +569,31 @@ def _flatten(node: ast.AST, struct: list[str], idents: list[tuple[str, str]]) ->
             struct.append(repr(value))
 
 
+def bound_name(node: ast.AST) -> str | None:
+    """The name one node binds in its scope (store, ``del``, definition, except, import, match)."""
+    if isinstance(node, ast.Name):
+        return node.id if isinstance(node.ctx, ast.Store | ast.Del) else None
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return node.name
+    if isinstance(node, ast.ExceptHandler | ast.MatchAs | ast.MatchStar):
+        return node.name
+    if isinstance(node, ast.alias):
+        return (node.asname or node.name).split(".")[0]
+    return None
+
+
 def defined_names(tree: ast.AST) -> set[str]:
     """Names the module binds (definitions, arguments, targets, stored attributes, aliases)."""
     out: set[str] = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            out.add(node.name)
-        elif isinstance(node, ast.arg):
+        if isinstance(node, ast.arg):
             out.add(node.arg)
-        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
-            out.add(node.id)
         elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
             out.add(node.attr)
-        elif isinstance(node, ast.alias):
-            out.add((node.asname or node.name).split(".")[0])
-        elif isinstance(node, ast.ExceptHandler | ast.MatchAs | ast.MatchStar) and node.name:
-            out.add(node.name)
         elif isinstance(node, ast.Global | ast.Nonlocal):
             out.update(node.names)
+        elif name := bound_name(node):
+            out.add(name)
     return out
 
 
@@ -625,12 +626,7 @@ class RenameMatch:
 
 def match_rename(base: ast.Module, head: ast.Module) -> RenameMatch | None:
     """The one-to-one rename turning normalised ``base`` into ``head``, or None."""
-    s1: list[str] = []
-    s2: list[str] = []
-    i1: list[tuple[str, str]] = []
-    i2: list[tuple[str, str]] = []
-    _flatten(base, s1, i1)
-    _flatten(head, s2, i2)
+    (s1, i1), (s2, i2) = _flat(base), _flat(head)
     if s1 != s2 or len(i1) != len(i2):
         return None
     fwd: dict[tuple[str, str], str] = {}
@@ -722,15 +718,12 @@ def _subsequence(a: list[ast.stmt], b: list[ast.stmt], prefix: str, out: Removal
             return False
         names = _def_names(x)
         if names:
-            qual = prefix + ",".join(names)
-            out.defs[qual] = names
-            i += 1
-            continue
-        if isinstance(x, ast.Import | ast.ImportFrom):
+            out.defs[prefix + ",".join(names)] = names
+        elif isinstance(x, ast.Import | ast.ImportFrom):
             out.imports.extend((al.asname or al.name).split(".")[0] for al in x.names)
-            i += 1
-            continue
-        return False
+        else:
+            return False
+        i += 1
     return j == len(b)
 
 
@@ -780,10 +773,8 @@ def words(text: str) -> frozenset[str]:
 
 def identifier_parts(name: str) -> list[str]:
     """``ScatterBufferBytes`` / ``SCATTER_BUFFER_BYTES`` -> ``[scatter, buffer, bytes]``."""
-    parts: list[str] = []
-    for chunk in name.split("_"):
-        parts += re.findall(r"[A-Z]+(?=[A-Z][a-z]|\d|$)|[A-Z]?[a-z]+|[A-Z]+|\d+", chunk)
-    return [p.lower() for p in parts if p]
+    pattern = r"[A-Z]+(?=[A-Z][a-z]|\d|$)|[A-Z]?[a-z]+|[A-Z]+|\d+"
+    return [p.lower() for chunk in name.split("_") for p in re.findall(pattern, chunk) if p]
 
 
 def iter_calls(node: ast.AST, attr: str) -> Iterator[ast.Call]:

@@ -6,6 +6,7 @@ The callers rule: ``docs/assessment.md``. Pure: texts in, ``path:line`` lists ou
 from __future__ import annotations
 
 import ast
+import functools
 from collections.abc import Callable, Iterable, Mapping
 
 from perfgate_lib.assess import astdiff
@@ -70,11 +71,10 @@ def python_uses(
     bound = module_bindings(tree) if own else set()
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
-            source = import_source(node, path)
-            if source == module and any(a.name == name for a in node.names):
+            if import_source(node, path) == module and any(a.name == name for a in node.names):
                 lines.add(node.lineno)
         elif isinstance(node, ast.Attribute) and node.attr == name:
-            if aliases and astdiff.receiver_text(node.value) in aliases:
+            if astdiff.receiver_text(node.value) in aliases:
                 lines.add(node.lineno)
         elif (
             own
@@ -91,19 +91,8 @@ class HeadFiles:
     """Head-tree files read at most once: texts and ASTs (None when unreadable)."""
 
     def __init__(self, read_head: HeadReader) -> None:
-        self._read_head = read_head
-        self._texts: dict[str, str | None] = {}
-        self._trees: dict[str, ast.Module | None] = {}
-
-    def text(self, path: str) -> str | None:
-        if path not in self._texts:
-            self._texts[path] = self._read_head(path)
-        return self._texts[path]
-
-    def tree(self, path: str) -> ast.Module | None:
-        if path not in self._trees:
-            self._trees[path] = parse_or_none(self.text(path))
-        return self._trees[path]
+        self.text = functools.cache(read_head)
+        self.tree = functools.cache(lambda path: parse_or_none(self.text(path)))
 
 
 def hit_path(hit: str) -> str:
@@ -147,9 +136,8 @@ def users_of(
     out: dict[tuple[str, str], list[str]] = {}
     for module, name in removed:
         name_hits = hits.get(name, [])
-        found: list[str] = []
-        for path in sorted({hit_path(h) for h in name_hits}):
-            found += _uses_in_file(path, module, name, name_hits, head, defined)
+        paths = sorted({hit_path(h) for h in name_hits})
+        found = [u for p in paths for u in _uses_in_file(p, module, name, name_hits, head, defined)]
         if found:
             out[(module, name)] = found
     return out
@@ -372,23 +360,19 @@ def unused_new(
 ) -> dict[str, str]:
     """``{qualname: why}`` of new definitions nothing in the head tree refers to."""
     out: dict[str, str] = {}
-    changed = True
-    while changed:
-        changed = False
-        skip = [astdiff.line_span(added[q].node) for q in out]
+    while True:  # until a pass finds nothing more
+        known, skip = len(out), [astdiff.line_span(added[q].node) for q in out]
         for q, sym in added.items():
             if q in out:
                 continue
             owner = q.rsplit(".", 1)[0] if "." in q else ""
+            own = [*sym.ranges, astdiff.line_span(sym.node), *skip]
             if owner in out:
                 out[q] = f"member of the new, uncalled `{owner}`"
-                changed = True
-                continue
-            own = [*sym.ranges, astdiff.line_span(sym.node), *skip]
-            if not any(_counts(h, path, own) for n in short_names(q) for h in refs.get(n, [])):
+            elif not any(_counts(h, path, own) for n in short_names(q) for h in refs.get(n, [])):
                 out[q] = (
                     "new code that nothing in the head tree calls or reads: it cannot "
                     "change performance"
                 )
-                changed = True
-    return out
+        if len(out) == known:
+            return out

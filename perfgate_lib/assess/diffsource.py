@@ -405,16 +405,13 @@ class DirectoryDiffSource:
         return None
 
     def read_text(self, path: str, side: Side) -> str | None:
-        root = Path(self.base_dir if side == "base" else self.head_dir)
-        p = root / path
+        p = Path(self.base_dir if side == "base" else self.head_dir) / path
         return _decode(p.read_bytes()) if p.is_file() else None
 
     def find_references(self, names: Collection[str]) -> dict[str, list[str]] | None:
-        items = []
-        for path, p in self._tree("head").items():
-            if _is_code_file(path):
-                items += _numbered_lines(path, _decode(p.read_bytes()))
-        return _word_hits(names, items)
+        files = self._tree("head").items()
+        texts = ((path, _decode(p.read_bytes())) for path, p in files if _is_code_file(path))
+        return _word_hits(names, [line for path, t in texts for line in _numbered_lines(path, t)])
 
 
 # ---------------------------------------------------------------------------- patch on a tree
@@ -496,9 +493,8 @@ class GitHubDiffSource:
         head_repo = pull.head.repo
         self.head_sha: str = pull.head.sha
         self.is_fork: bool = head_repo is None or head_repo.full_name != self.repo_name
-        self.fork_repo: str | None = None
-        if self.is_fork:
-            self.fork_repo = "(deleted fork)" if head_repo is None else head_repo.full_name
+        fork_name = "(deleted fork)" if head_repo is None else head_repo.full_name
+        self.fork_repo: str | None = fork_name if self.is_fork else None
         self.notes: list[str] = []
         self.base_sha: str = self._merge_base(pull.base.sha)
         self.description = f"{self.repo_name}#{pr}"
@@ -572,13 +568,10 @@ class GitHubDiffSource:
         try:
             with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tar:
                 for member in tar:
-                    if not member.isfile():
-                        continue
                     path = member.name.split("/", 1)[-1]  # strip "<owner>-<repo>-<sha>/"
-                    if not _is_code_file(path):
-                        continue
-                    fh = tar.extractfile(member)
-                    items += _numbered_lines(path, _decode(fh.read()) if fh else None)
+                    if member.isfile() and _is_code_file(path):
+                        fh = tar.extractfile(member)
+                        items += _numbered_lines(path, _decode(fh.read()) if fh else None)
         except tarfile.TarError:
             return None
         return _word_hits(names, items)

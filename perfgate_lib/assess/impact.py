@@ -9,7 +9,7 @@ import ast
 import posixpath
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -136,10 +136,6 @@ def roles_of(path: str) -> list[Role]:
     return [r for r in ROLES if r.pattern.search(rel)]
 
 
-def _is_executor(path: str) -> bool:
-    return any("executor" in r.what for r in roles_of(path))
-
-
 def is_public_api_file(path: str) -> bool:
     """dataset.py (the Dataset API) and package ``__init__.py`` files (exports)."""
     return posixpath.basename(path) in ("dataset.py", "__init__.py")
@@ -177,20 +173,16 @@ class Impact:
 
 def _lines_of(sym: Symbol | None, info: SideInfo, qualname: str) -> list[int]:
     """Changed lines of ``qualname`` on one side (innermost symbol owns a line)."""
-    if sym is None:
-        return []
+    ranges = sym.ranges if sym else []
     return [
         ln
         for ln in sorted(info.changed_lines)
-        if any(a <= ln <= b for a, b in sym.ranges)
-        and astdiff.symbol_at(info.symbols, ln) == qualname
+        if any(a <= ln <= b for a, b in ranges) and astdiff.symbol_at(info.symbols, ln) == qualname
     ]
 
 
 def _all_lines(sym: Symbol | None) -> list[int]:
-    if sym is None:
-        return []
-    return sorted({ln for a, b in sym.ranges for ln in range(a, b + 1)})
+    return sorted({ln for a, b in (sym.ranges if sym else []) for ln in range(a, b + 1)})
 
 
 def _span_text(lines: list[int]) -> str:
@@ -207,13 +199,8 @@ def _hunk_for(hunks: Iterable[Hunk], head_lines: list[int], base_lines: list[int
 
 
 def _where(qualname: str, head_lines: list[int], base_lines: list[int], hunk: str) -> str:
-    parts = []
-    if head_lines:
-        parts.append(f"head {_span_text(head_lines)}")
-    if base_lines and not head_lines:
-        parts.append(f"base {_span_text(base_lines)}")
-    if hunk:
-        parts.append(f"`{hunk}`")
+    side = f"head {_span_text(head_lines)}" if head_lines else f"base {_span_text(base_lines)}"
+    parts = [p for p in (side if head_lines or base_lines else "", hunk and f"`{hunk}`") if p]
     return f"`{qualname}`" + (f" ({', '.join(parts)})" if parts else "")
 
 
@@ -233,9 +220,7 @@ def _signature(node: ast.AST | None) -> str | None:
     )
 
 
-def _handler_types(node: ast.AST | None) -> set[str]:
-    if node is None:
-        return set()
+def _handler_types(node: ast.AST) -> set[str]:
     return {
         dump(h.type) if h.type is not None else "<bare>"
         for h in ast.walk(node)
@@ -243,17 +228,10 @@ def _handler_types(node: ast.AST | None) -> set[str]:
     }
 
 
-def _raised(node: ast.AST | None) -> set[str]:
-    if node is None:
-        return set()
-    out = set()
-    for r in ast.walk(node):
-        if isinstance(r, ast.Raise) and r.exc is not None:
-            exc = r.exc.func if isinstance(r.exc, ast.Call) else r.exc
-            name = exc.attr if isinstance(exc, ast.Attribute) else getattr(exc, "id", "")
-            if name:
-                out.add(name)
-    return out
+def _raised(node: ast.AST) -> set[str]:
+    raised = [r.exc for r in ast.walk(node) if isinstance(r, ast.Raise) and r.exc is not None]
+    excs = [exc.func if isinstance(exc, ast.Call) else exc for exc in raised]
+    return {e.attr if isinstance(e, ast.Attribute) else getattr(e, "id", "") for e in excs} - {""}
 
 
 def _fmt_value(v: object) -> str:
@@ -265,11 +243,7 @@ def _fmt_value(v: object) -> str:
 
 
 def _constant_change(qualname: str, base: Symbol | None, head: Symbol | None) -> str | None:
-    def value(sym: Symbol | None) -> object:
-        node = sym.node if sym else None
-        return astdiff.literal_value(getattr(node, "value", None)) if node is not None else None
-
-    a, b = value(base), value(head)
+    a, b = (astdiff.literal_value(getattr(s and s.node, "value", None)) for s in (base, head))
     if a is None and b is None:
         return None
     if base is None:
@@ -355,10 +329,10 @@ def _symbol_heat(c: _SymbolChange, ctx: FileContext) -> Heat:
     if heat.level != "unknown" or c.kind != "function" or ctx.refs is None:
         return heat
     hits = ctx.refs.get(c.qn.rsplit(".", 1)[-1], [])
-    elsewhere = any(not h.startswith(f"{ctx.path}:") for h in hits)
-    heat = heat_from_callers(ctx.head.tree, ctx.head.symbols, c.qn, elsewhere) or heat
-    if heat.level == "unknown" and elsewhere and ctx.read_tree is not None:
-        heat = _heat_across_files(ctx.path, c.qn, hits, ctx.head, ctx.read_tree) or heat
+    if all(h.startswith(f"{ctx.path}:") for h in hits):  # no other module names it
+        return _heat_in_module(ctx.head, c.qn) or heat
+    if ctx.read_tree is not None:
+        return _heat_across_files(ctx.path, c.qn, hits, ctx.head, ctx.read_tree) or heat
     return heat
 
 
@@ -445,10 +419,9 @@ def _value_rules(impact: Impact, c: _SymbolChange, heat: Heat, tokens: _Tokens) 
 
 def _result_call_rule(impact: Impact, c: _SymbolChange, tokens: _Tokens) -> None:
     """.result() calls: blocking order of futures and actor calls."""
-    bnode, hnode = c.bnode, c.hnode
-    nb = sum(1 for _ in astdiff.iter_calls(bnode, "result")) if bnode is not None else 0
-    nh = sum(1 for _ in astdiff.iter_calls(hnode, "result")) if hnode is not None else 0
-    if RESULT_CALL in tokens.every or (nb != nh and (bnode is not None and hnode is not None)):
+    nodes = (c.bnode, c.hnode)
+    nb, nh = (len(list(astdiff.iter_calls(n, "result"))) if n is not None else 0 for n in nodes)
+    if RESULT_CALL in tokens.every or (nb != nh and None not in nodes):
         counts = f" ({nb} → {nh} calls in the symbol)" if nb != nh else ""
         impact.add(
             "design", f"{c.where}: changed .result() call (ordering/blocking of futures){counts}"
@@ -480,7 +453,9 @@ def _public_api_rule(impact: Impact, c: _SymbolChange, ctx: FileContext) -> None
 def _protocol_rule(impact: Impact, c: _SymbolChange, ctx: FileContext) -> None:
     """Actor protocol: an actor or executor method added, removed or re-signed."""
     owner = c.qn.split(".")[0] if "." in c.qn else ""
-    protocol = bool(owner) and bool(ACTOR_CLASS.search(owner) or _is_executor(ctx.path))
+    protocol = bool(owner) and bool(
+        ACTOR_CLASS.search(owner) or any("executor" in r.what for r in roles_of(ctx.path))
+    )
     if not (c.kind == "function" and protocol):
         return
     if c.bsym is not None and c.hsym is not None and _signature(c.bnode) == _signature(c.hnode):
@@ -553,23 +528,38 @@ def _heat_across_files(
     head: SideInfo,
     read_tree: Callable[[str], ast.Module | None],
 ) -> Heat | None:
-    """Heat of a top-level function from its call sites in every head-tree file naming it."""
-    if head.tree is None:
+    """Heat of a top-level function from its call sites in every head-tree file naming it:
+    as :func:`_heat_in_module`, when every mention there is a call, an import or its def."""
+    if head.tree is None or "." in qn:
         return None
     by_file: dict[str, set[int]] = {}
     for h in hits:
         p, _, ln = h.rpartition(":")
         by_file.setdefault(p, set()).add(int(ln) if ln.isdigit() else -1)
-    files: list[tuple[str, ast.Module, Mapping[str, Symbol], set[int]]] = []
-    for p, lines in sorted(by_file.items()):
-        if not p.endswith(".py"):
-            return None
-        tree = head.tree if p == path else read_tree(p)
+    sites: list[tuple[Mapping[str, Symbol], int, str]] = []
+    for p, mentions in sorted(by_file.items()):
+        tree = (head.tree if p == path else read_tree(p)) if p.endswith(".py") else None
         if tree is None:
             return None
+        calls, other = _calls_to(tree, qn)
+        if other or mentions - _explained(tree, qn, calls, p == path):
+            return None
         symbols = head.symbols if p == path else astdiff.index_symbols(tree)
-        files.append((p, tree, dict(symbols), lines))
-    return heat_from_tree_callers(files, qn, path)
+        sites += [(symbols, line, f" ({p.rsplit('/', 1)[-1]})") for line in calls]
+    return _callers_heat(sites, qn) if sites else None
+
+
+def _explained(tree: ast.Module, name: str, calls: list[int], own: bool) -> set[int]:
+    """Lines where a file names a function by calling or importing it (or, ``own``, its def)."""
+    explained = set(calls)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import | ast.ImportFrom) and any(
+            (a.asname or a.name).split(".")[-1] == name for a in node.names
+        ):
+            explained.update(_span(node))
+        elif own and isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == name:
+            explained.add(node.lineno)
+    return explained
 
 
 def _combined_heat(
@@ -613,10 +603,7 @@ def _own_names(node: ast.AST | None) -> set[str]:
 
 def _changed_tokens(head: list[str], base: list[str]) -> list[str]:
     """Tokens the change adds or drops (a name as often on both sides is only re-wrapped)."""
-    h, b = (
-        Counter(t for t in head if t != RESULT_CALL),
-        Counter(t for t in base if t != RESULT_CALL),
-    )
+    h, b = (Counter(t for t in side if t != RESULT_CALL) for side in (head, base))
     return list(((h - b) + (b - h)).elements())
 
 
@@ -730,114 +717,45 @@ def _is_generator(fn: ast.AST) -> bool:
 def _calls_to(tree: ast.Module, qualname: str) -> tuple[list[int], bool]:
     """Lines calling ``qualname`` in its module, and whether it is also used another way."""
     owner, _, name = qualname.rpartition(".")
-    receivers = {"self", "cls", owner} if owner else set()
+
+    def names_it(n: ast.AST) -> bool:
+        if owner:
+            return isinstance(n, ast.Attribute) and n.attr == name
+        return isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load)
+
     calls: list[int] = []
-    called: set[int] = set()
+    mentions = 0
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call):
-            func = node.func
-            direct = not owner and isinstance(func, ast.Name) and func.id == name
-            method = (
-                owner
-                and isinstance(func, ast.Attribute)
-                and func.attr == name
-                and isinstance(func.value, ast.Name)
-                and func.value.id in receivers
-            )
-            if direct or method:
+        mentions += names_it(node)
+        if isinstance(node, ast.Call) and names_it(node.func):
+            receiver = getattr(node.func, "value", None)  # a method: on self, cls or the class
+            if not owner or (
+                isinstance(receiver, ast.Name) and receiver.id in {"self", "cls", owner}
+            ):
                 calls.append(node.lineno)
-                called.add(id(func))
-    other = any(
-        id(n) not in called
-        and (
-            (not owner and isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load))
-            or (owner and isinstance(n, ast.Attribute) and n.attr == name)
-        )
-        for n in ast.walk(tree)
-    )
-    return calls, other
+    return calls, mentions > len(calls)  # a mention that is not one of these calls
 
 
-def _caller_level(
-    symbols: Mapping[str, Symbol], line: int, qualname: str
-) -> tuple[str, str] | None:
-    """(caller, "cold" | "stream") of the call at ``line``; None when it may be hot."""
-    caller = astdiff.symbol_at(symbols, line)
-    if not caller:
-        return None
-    sym = symbols.get(caller)
-    if sym is None or caller == qualname:
-        return None
-    heat = heat_of(sym.node, caller, sym.kind, [line])
-    return (caller, heat.level) if heat.level in ("cold", "stream") else None
-
-
-def heat_from_callers(
-    tree: ast.Module | None, symbols: Mapping[str, Symbol], qualname: str, called_elsewhere: bool
-) -> Heat | None:
-    """Cold when every call in its module sits on a cold path and no other module names it."""
-
-    if tree is None or called_elsewhere:
-        return None
-    calls, other = _calls_to(tree, qualname)
+def _heat_in_module(head: SideInfo, qualname: str) -> Heat | None:
+    """Cold (or per stream) when every call in its module is (no other module names it)."""
+    calls, other = _calls_to(head.tree, qualname) if head.tree is not None else ([], True)
     if not calls or other:
         return None
-    return _callers_heat([(symbols, line, "") for line in calls], qualname)
+    return _callers_heat([(head.symbols, line, "") for line in calls], qualname)
 
 
 def _per_stage(iterable: ast.expr | None) -> bool:
     """A loop over per-stage metadata (``spec.columns``, ``files``, ``range(num_shards)``)."""
-    if iterable is None:
-        return False
-    if isinstance(iterable, ast.Call) and isinstance(iterable.func, ast.Name):
-        if (
-            iterable.func.id in ("enumerate", "sorted", "reversed", "list", "tuple")
-            and iterable.args
-        ):
+    if isinstance(iterable, ast.Call) and isinstance(iterable.func, ast.Name) and iterable.args:
+        if iterable.func.id in ("enumerate", "sorted", "reversed", "list", "tuple"):
             return _per_stage(iterable.args[0])
-        if iterable.func.id == "range" and iterable.args:
-            return _per_stage(iterable.args[-1])
+        return iterable.func.id == "range" and _per_stage(iterable.args[-1])
+    if isinstance(iterable, ast.Call):
         return False
-    if isinstance(iterable, ast.Attribute):
-        name = iterable.attr
-    elif isinstance(iterable, ast.Name):
-        name = iterable.id
-    else:
-        return False
+    # ``spec.columns`` or ``files``: the last name says what the loop walks
+    name = iterable.attr if isinstance(iterable, ast.Attribute) else getattr(iterable, "id", "")
     parts = identifier_parts(name)
     return bool(parts) and parts[-1] in PER_STAGE
-
-
-def heat_from_tree_callers(
-    files: Sequence[tuple[str, ast.Module, Mapping[str, Symbol], set[int]]],
-    qualname: str,
-    own_path: str,
-) -> Heat | None:
-    """:func:`heat_from_callers` over ``(path, tree, symbols, mention lines)`` of every file."""
-
-    if "." in qualname:
-        return None
-    sites: list[tuple[Mapping[str, Symbol], int, str]] = []
-    for path, tree, symbols, mentions in files:
-        calls, other = _calls_to(tree, qualname)
-        if other:
-            return None
-        explained = set(calls)
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import | ast.ImportFrom) and any(
-                (a.asname or a.name).split(".")[-1] == qualname for a in node.names
-            ):
-                explained.update(_span(node))
-            elif (
-                path == own_path
-                and isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
-                and node.name == qualname
-            ):
-                explained.add(node.lineno)
-        if mentions - explained:
-            return None
-        sites += [(symbols, line, f" ({path.rsplit('/', 1)[-1]})") for line in calls]
-    return _callers_heat(sites, qualname) if sites else None
 
 
 def _callers_heat(
@@ -847,11 +765,13 @@ def _callers_heat(
     where: set[str] = set()
     levels: set[str] = set()
     for symbols, line, label in sites:
-        found = _caller_level(symbols, line, qualname)
-        if found is None:
-            return None
-        levels.add(found[1])
-        where.add(f"`{found[0]}`{label}")
+        caller = astdiff.symbol_at(symbols, line)
+        sym = symbols.get(caller) if caller else None
+        level = heat_of(sym.node, caller, sym.kind, [line]).level if sym and caller else ""
+        if caller == qualname or level not in ("cold", "stream"):
+            return None  # the call may be hot
+        levels.add(level)
+        where.add(f"`{caller}`{label}")
     callers = ", ".join(sorted(where))
     if levels == {"cold"}:
         return Heat("cold", f"called only from cold paths: {callers}")

@@ -128,11 +128,9 @@ def decide_scope(changes: Iterable[tuple[str, str | None]]) -> Scope:
             f"({_count(other_zephyr, 'file')}): not gated."
         )
     if in_scope:
-        parts = []
-        if by_cat.get(Category.ZEPHYR_SOURCE):
-            parts.append(_count(by_cat[Category.ZEPHYR_SOURCE], "Zephyr source file"))
-        if by_cat.get(Category.ZEPHYR_PACKAGE):
-            parts.append("lib/zephyr/pyproject.toml")
+        source = by_cat.get(Category.ZEPHYR_SOURCE)
+        parts = [_count(source, "Zephyr source file")] if source else []
+        parts += ["lib/zephyr/pyproject.toml"] if by_cat.get(Category.ZEPHYR_PACKAGE) else []
         reason = "in scope: " + " and ".join(parts) + " changed"
     else:
         reason = "out of scope: " + _out_of_scope_reason(by_cat)
