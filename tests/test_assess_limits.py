@@ -96,3 +96,20 @@ def test_a_20000_file_pr_stops_before_listing_its_files(fake_github, kit_client)
     with pytest.raises(LimitExceeded, match="20000 is over the limit diff_max_files=3000"):
         assess_source(source)
     assert fake_github.requests_matching("GET", "/repos/*/pulls/12/files") == []
+
+
+@pytest.mark.parametrize(
+    "huge", ["1 << 10**10", "(10**127)**127", "((2**64)**64)**64 * 2", "0x" + "f" * 2000]
+)
+def test_a_constant_too_big_to_compute_is_not_computed(repo, huge):
+    """A PR's constant is computed to compare it (``64 * 1024**2``), within 4,096 bits: a
+    shift or power past that (1.25 GB for ``1 << 10**10``) is an unknown value, and the
+    change is still read as a setting change."""
+    repo.write(SHUFFLE, repo.read(SHUFFLE) + "BUFFER = 64\n", dedent=False)
+    base = repo.commit("a buffer")
+    repo.write(SHUFFLE, repo.read(SHUFFLE).replace("BUFFER = 64", f"BUFFER = {huge}"), dedent=False)
+    repo.commit("a huge buffer")
+    f = assess_source(LocalGitDiffSource(repo.root, base, "feature")).per_file[SHUFFLE]
+    assert not f.trivial
+    evidence = [line for lines in f.evidence.values() for line in lines]
+    assert any("BUFFER: 64 → (not computed)" in line for line in evidence), evidence

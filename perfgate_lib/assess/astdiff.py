@@ -8,9 +8,10 @@ from __future__ import annotations
 import ast
 import copy
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 LOG_METHODS = frozenset(
     {"debug", "info", "warning", "warn", "error", "exception", "critical", "fatal", "log"}
@@ -788,27 +789,44 @@ def iter_calls(node: ast.AST, attr: str) -> Iterator[ast.Call]:
             yield sub
 
 
+LITERAL_MAX_BITS = 4096  # a PR's constant past this is unknown, never computed (hostile)
+
+
+def _pow(a: float, b: float) -> float | None:
+    small = isinstance(a, float) or a.bit_length() * abs(b) <= LITERAL_MAX_BITS
+    return a**b if abs(b) < 128 and small else None
+
+
+_OPS: dict[type, Callable[[Any, Any], Any]] = {
+    ast.Add: lambda a, b: a + b,
+    ast.Sub: lambda a, b: a - b,
+    ast.Mult: lambda a, b: a * b,
+    ast.FloorDiv: lambda a, b: a // b,
+    ast.Div: lambda a, b: a / b,
+    ast.LShift: lambda a, b: a << b if 0 <= b <= LITERAL_MAX_BITS else None,
+    ast.Pow: _pow,
+}
+
+
 def literal_value(node: ast.AST | None) -> object:
-    """The value of a constant expression (``64 * 1024**2``, ``1 << 20``), or None."""
-    ops = {
-        ast.Add: lambda a, b: a + b,
-        ast.Sub: lambda a, b: a - b,
-        ast.Mult: lambda a, b: a * b,
-        ast.FloorDiv: lambda a, b: a // b,
-        ast.Div: lambda a, b: a / b,
-        ast.LShift: lambda a, b: a << b,
-        ast.Pow: lambda a, b: a**b if abs(b) < 128 else None,
-    }
+    """The value of a constant expression (``64 * 1024**2``, ``1 << 20``), or None; an
+    integer past :data:`LITERAL_MAX_BITS` is None (``1 << 10**10`` would take 1.25 GB)."""
+    value = _literal(node)
+    too_big = isinstance(value, int) and value.bit_length() > LITERAL_MAX_BITS
+    return None if too_big else value
+
+
+def _literal(node: ast.AST | None) -> object:
     if isinstance(node, ast.Constant) and isinstance(node.value, int | float | str | bool):
         return node.value
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
         v = literal_value(node.operand)
         return -v if isinstance(v, int | float) else None
-    if isinstance(node, ast.BinOp) and type(node.op) in ops:
+    if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
         a, b = literal_value(node.left), literal_value(node.right)
         if isinstance(a, int | float) and isinstance(b, int | float):
             try:
-                return ops[type(node.op)](a, b)
+                return _OPS[type(node.op)](a, b)
             except (ArithmeticError, ValueError, TypeError):
                 return None
     return None

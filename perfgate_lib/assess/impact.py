@@ -235,6 +235,8 @@ def _raised(node: ast.AST) -> set[str]:
 
 
 def _fmt_value(v: object) -> str:
+    if v is None:  # not a constant expression, or past astdiff.LITERAL_MAX_BITS
+        return "(not computed)"
     if isinstance(v, int) and not isinstance(v, bool) and abs(v) >= 1024:
         for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
             if v % size == 0:
