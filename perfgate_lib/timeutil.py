@@ -32,13 +32,16 @@ def parse_time(value: Any) -> dt.datetime | None:
         key = next((k for k in ("epoch_ms", "epochMs") if k in value), None)
         try:
             return None if key is None else parse_time(int(value[key]))
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             return None
     if isinstance(value, int | float) and not isinstance(value, bool):
         if value <= 0:
             return None
         seconds = value / 1000 if value > 1e11 else value  # ms since epoch vs seconds
-        return dt.datetime.fromtimestamp(seconds, dt.UTC)
+        try:
+            return dt.datetime.fromtimestamp(seconds, dt.UTC)
+        except (OverflowError, OSError, ValueError):  # past the calendar, or NaN
+            return None
     text = str(value).strip()
     if text.isdigit():
         return parse_time(int(text))

@@ -311,6 +311,17 @@ def test_parse_time_formats():
     assert parse_time("yesterday") is None and parse_time(None) is None
 
 
+@pytest.mark.parametrize(
+    "stamp",
+    [1e300, 10**30, "99999999999999999999", float("nan"), float("inf"), {"epoch_ms": 1e30}]
+    + [{"epoch_ms": float("inf")}, "1e300"],
+)
+def test_a_time_past_the_calendar_is_unparsable_not_an_error(stamp):
+    """A report's ``collected_at_utc`` is the PR's text: a number past year 9999 is None
+    (no time), as any other unparsable stamp, not an OverflowError or OSError."""
+    assert parse_time(stamp) is None
+
+
 # ---------------------------------------------------------------------- CLI
 def test_cli_baseline_json_saves_the_report_and_never_leaks_the_token(
     github_env, mirror, tmp_path, capsys

@@ -168,6 +168,16 @@ def test_report_strings_printed_in_ci_are_never_workflow_commands(tmp_path):
     assert "retitled" in out and "\x1b" not in out + err
 
 
+@pytest.mark.parametrize("stamp", ["99999999999999999999", "1e300"])
+def test_a_collection_time_past_the_calendar_compares_as_no_time(tmp_path, stamp):
+    """The baseline's ``collected_at_utc`` decides its age: one past year 9999 is no time
+    (age unknown), and the comparison still gives its verdict."""
+    base = _variant(tmp_path, "b.json", iris_job_id="/pg/base", collected_at_utc=stamp)
+    code, out, err = perfgate_here("compare", base, TREAT, "--out", str(tmp_path / "o"))
+    assert code == 1, err
+    assert "verdict: fail" in out
+
+
 def test_a_workflow_command_split_over_writes_is_caught_too():
     """print() writes its pieces one by one: the stream remembers where the last ended."""
     import io
