@@ -49,6 +49,6 @@ def parse_time(value: Any) -> dt.datetime | None:
         return dt.datetime.strptime(text, _COMPACT).replace(tzinfo=dt.UTC)
     try:
         parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+        return parsed.astimezone(dt.UTC) if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+    except (ValueError, OverflowError):  # not a time, or its UTC is past the calendar
         return None
-    return parsed.astimezone(dt.UTC) if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)

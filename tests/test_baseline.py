@@ -314,7 +314,7 @@ def test_parse_time_formats():
 @pytest.mark.parametrize(
     "stamp",
     [1e300, 10**30, "99999999999999999999", float("nan"), float("inf"), {"epoch_ms": 1e30}]
-    + [{"epoch_ms": float("inf")}, "1e300"],
+    + [{"epoch_ms": float("inf")}, "1e300", "9999-12-31T23:59:59-23:59", "0001-01-01T00:00+23:59"],
 )
 def test_a_time_past_the_calendar_is_unparsable_not_an_error(stamp):
     """A report's ``collected_at_utc`` is the PR's text: a number past year 9999 is None
