@@ -93,6 +93,15 @@ BAD = [
     ),
     ("cached not list", '{"cached_steps": "download"}', "cached_steps", "list"),
     ("job id number", '{"iris_job_id": 12}', "iris_job_id", "string"),
+    # JSON holds any integer: one past a float's range stopped the comparison (OverflowError)
+    ("huge seconds", '{"wall_seconds_total": 1' + "0" * 400 + "}", "wall_seconds_total", "large"),
+    ("huge count", '{"failed_shards": 1' + "0" * 400 + "}", "failed_shards", "large"),
+    (
+        "huge task count",
+        '{"task_state_counts": {"succeeded": 1' + "0" * 400 + "}}",
+        "task_state_counts.succeeded",
+        "large",
+    ),
 ]
 
 

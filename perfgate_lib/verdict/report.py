@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -97,6 +98,8 @@ def _number(source: str, name: str, value: Any, *, integer: bool) -> float | int
         raise ReportError(source, name, f"expected a finite number, got {value!r}")
     if value < 0:
         raise ReportError(source, name, f"must not be negative, got {value!r}")
+    if value > sys.float_info.max:  # JSON holds any integer; past a float it stopped the rules
+        raise ReportError(source, name, f"too large: at most {sys.float_info.max:.3g}")
     if integer:
         if isinstance(value, float) and not value.is_integer():
             raise ReportError(source, name, f"expected a whole number, got {value!r}")
