@@ -255,15 +255,7 @@ def _save_assessment(path: str, assessment: Any) -> None:
 def gate_job(opts: RunOptions, state: RunState, gate: int, attempt: int, worktree: str) -> GateJob:
     """The gate notebook's parameters for one attempt."""
     checks_done = bool((state.record.local_checks or {}).get("passed"))
-    same = (
-        "pr",
-        "repo",
-        "runner",
-        "mirror",
-        "iris_config",
-        "allow_other_cluster",
-        "yes_stop_early",
-    )
+    same = "pr repo runner mirror iris_config allow_other_cluster yes_stop_early".split()
     return GateJob(
         **{name: getattr(opts, name) for name in same},  # options passed on as they are
         run_dir=absolute(state.run_dir),
@@ -336,14 +328,13 @@ def progress_watch(path: str, interval: float = 0.5) -> Iterator[None]:
                 if not line or line == last:
                     continue
                 last = line
-                if console.is_terminal:  # Text: never read as rich markup
-                    if status is None:
-                        status = console.status(Text(line))
-                        status.start()
-                    else:
-                        status.update(Text(line))
-                else:
+                if not console.is_terminal:
                     _say(line)
+                elif status is None:  # Text: never read as rich markup
+                    status = console.status(Text(line))
+                    status.start()
+                else:
+                    status.update(Text(line))
         finally:
             if status is not None:
                 status.stop()

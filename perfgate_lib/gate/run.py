@@ -424,16 +424,6 @@ class GateSession:
         )
         return None
 
-    def policy(self) -> BabysitPolicy:
-        return BabysitPolicy.for_gate(
-            self.params.poll_interval_minutes,
-            self.params.wall_time_minutes,
-            overrun_factor=self.common.overrun_stop_factor,
-            error_limit=self.common.poll_error_limit,
-            stop_early_confirmed=self.job.yes_stop_early,
-            interval_override=self.job.poll_seconds or None,
-        )
-
     def watch(self) -> Watch:
         rec = self.record
         return recorded_watch(rec, str(rec.job_id))
@@ -443,7 +433,14 @@ class GateSession:
         watch = self.watch()
         if watch.terminal:
             return watch
-        policy = self.policy()
+        policy = BabysitPolicy.for_gate(
+            self.params.poll_interval_minutes,
+            self.params.wall_time_minutes,
+            overrun_factor=self.common.overrun_stop_factor,
+            error_limit=self.common.poll_error_limit,
+            stop_early_confirmed=self.job.yes_stop_early,
+            interval_override=self.job.poll_seconds or None,
+        )
         printer = ProgressPrinter(self.out_dir, gate=self.job.gate)
         with self._step("babysit"):
             try:
@@ -613,17 +610,13 @@ class GateSession:
             record = self.post_body("verdict", self.folder, body)
             self._update(status="posted", posted=record)
             # the ladder moves on only once the gate's comment is out
-            entry = {
-                "gate": self.job.gate,
-                "attempt": self.job.attempt,
-                "verdict": self.record.verdict,
-            }
-            ladder = [r for r in self.state.record.ladder if r.get("folder") != self.folder]
+            job, ladder = self.job, self.state.record.ladder
+            entry = {"gate": job.gate, "attempt": job.attempt, "verdict": self.record.verdict}
+            ladder = [r for r in ladder if r.get("folder") != self.folder]
             self.state.set(ladder=[*ladder, {**entry, "folder": self.folder}])
         return record
 
     def post_body(self, kind: str, key: str, body: str) -> dict[str, Any]:
-        """Post ``body`` (see :func:`post_comment`)."""
         return post_comment(
             self.state, kind, key, body, mode=self.job.post, repo=self.job.repo, pr=self.job.pr
         )

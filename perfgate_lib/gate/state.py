@@ -270,7 +270,7 @@ class RunState:
         self.event("posted", kind=post.get("kind"), key=post.get("key"))
 
 
-def _unfinished(runs_root: str, pr: int) -> Iterator[RunState]:
+def unfinished_runs(runs_root: str, pr: int) -> Iterator[RunState]:
     """Every non-final run of ``pr``, newest first; dot files and unreadable states skipped."""
     group = storage.join(runs_root, f"pr{pr}")
     for leaf in sorted((n for n in storage.listdir(group) if not n.startswith(".")), reverse=True):
@@ -287,11 +287,9 @@ def _unfinished(runs_root: str, pr: int) -> Iterator[RunState]:
 
 def find_unfinished(runs_root: str, pr: int, sha: str | None = None) -> RunState | None:
     """The newest non-final run of ``pr`` (at ``sha`` when given), else None."""
-    return next((s for s in _unfinished(runs_root, pr) if sha is None or s.record.sha == sha), None)
-
-
-def unfinished_runs(runs_root: str, pr: int) -> list[RunState]:
-    return list(_unfinished(runs_root, pr))
+    return next(
+        (s for s in unfinished_runs(runs_root, pr) if sha is None or s.record.sha == sha), None
+    )
 
 
 def lock_path(runs_root: str, pr: int) -> str:
