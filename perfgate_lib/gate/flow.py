@@ -192,6 +192,19 @@ def open_run(opts: RunOptions, sha: str) -> tuple[RunState, bool]:
     return state, False
 
 
+def run_assess_notebook(out_dir: str, parameters: dict) -> str:
+    """Execute assess.ipynb into ``out_dir`` (the audit trail); returns assessment.json's path."""
+    from perfgate_lib.io import storage
+    from perfgate_lib.io.notebook import run_notebook
+    from perfgate_lib.io.rundir import absolute
+
+    params = {**parameters, "out_dir": absolute(out_dir)}
+    if params.get("checkout"):
+        params["checkout"] = absolute(params["checkout"])
+    run_notebook("assess", out_dir, params)
+    return storage.join(out_dir, "assessment.json")
+
+
 def assess(opts: RunOptions, state: RunState, reply: str) -> str:
     """assessment.json in the run folder (made once per run); returns its path."""
     path = storage.join(state.run_dir, "assessment.json")
@@ -206,12 +219,8 @@ def assess(opts: RunOptions, state: RunState, reply: str) -> str:
             assessment = apply_reply(assessment, reply, reviewer=opts.reviewer)
         _save_assessment(path, assessment)
     elif opts.executor == "notebook":
-        from perfgate_lib.io.notebook import run_notebook
-
         params = {"pr": opts.pr, "repo": opts.repo, "checkout": "", "base": "", "head": ""}
-        run_notebook(
-            "assess", state.run_dir, {**params, "reply": reply, "out_dir": absolute(state.run_dir)}
-        )
+        run_assess_notebook(state.run_dir, {**params, "reply": reply})
     else:
         from perfgate_lib.assess.run import run_assess
 
@@ -255,7 +264,15 @@ def _save_assessment(path: str, assessment: Any) -> None:
 def gate_job(opts: RunOptions, state: RunState, gate: int, attempt: int, worktree: str) -> GateJob:
     """The gate notebook's parameters for one attempt."""
     checks_done = bool((state.record.local_checks or {}).get("passed"))
-    same = "pr repo runner mirror iris_config allow_other_cluster yes_stop_early".split()
+    same = (
+        "pr",
+        "repo",
+        "runner",
+        "mirror",
+        "iris_config",
+        "allow_other_cluster",
+        "yes_stop_early",
+    )
     return GateJob(
         **{name: getattr(opts, name) for name in same},  # options passed on as they are
         run_dir=absolute(state.run_dir),

@@ -96,7 +96,6 @@ def ladder_notes(
 ) -> list[str]:
     """Trusted markdown lines for the comment: the ladder so far and what happens next
     (``tier_names``: gate -> name, naming the next gate)."""
-    names = tier_names or {}
     notes = []
     if len(history) > 1:
         parts = []
@@ -111,7 +110,7 @@ def ladder_notes(
             "infra noise, not a verdict); this comment will be replaced."
         )
     elif step.action == "run":
-        name = names.get(step.gate or 0, "")
+        name = (tier_names or {}).get(step.gate or 0, "")
         notes.append(
             f"**Next:** escalating to Gate {step.gate}"
             + (f" ({name})" if name else "")

@@ -136,8 +136,7 @@ def local_baseline(path: str, gate: int) -> str:
 
 def recorded_watch(rec: AttemptRecord, job_id: str) -> Watch:
     """The watch an attempt record holds; submitted now when the record has no time."""
-    submitted = rec.submitted_at or iso(utc_now())
-    assert submitted is not None  # iso() is None only for a None time
+    submitted = rec.submitted_at or str(iso(utc_now()))
     if rec.job is None:
         return Watch(job_id=job_id, submitted_at=submitted)
     return replace(rec.job, job_id=job_id, submitted_at=submitted)

@@ -9,9 +9,19 @@ from pathlib import Path
 # ``--flag``, ``--flag=value`` or ``--flag value`` (a value never starts with "-")
 _FLAG = re.compile(r"(--[a-z][a-z-]*)(?:(?:=|[ \t]+)([^\s\\\"'-][^\s\\\"']*))?")
 # flags that shape a run (not output or plumbing)
-RUN_FLAGS = tuple(
-    "--timeout --memory --disk --cpu --priority --region --zone --extra --preemptible "
-    "--no-preemptible --enable-extra-resources --max-retries".split()
+RUN_FLAGS = (
+    "--timeout",
+    "--memory",
+    "--disk",
+    "--cpu",
+    "--priority",
+    "--region",
+    "--zone",
+    "--extra",
+    "--preemptible",
+    "--no-preemptible",
+    "--enable-extra-resources",
+    "--max-retries",
 )
 
 

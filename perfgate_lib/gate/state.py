@@ -21,6 +21,7 @@ from perfgate_lib.errors import PerfgateError
 from perfgate_lib.gate.babysit import Watch
 from perfgate_lib.io import storage
 from perfgate_lib.io.paramfile import read_json_object
+from perfgate_lib.timeutil import parse_time
 from perfgate_lib.typed import Whole, read_model
 
 STATE_FILE = "state.json"
@@ -327,15 +328,6 @@ def alive_here(pid: Any, start: str = "") -> bool:
     return True
 
 
-def _parse_time(text: Any) -> dt.datetime | None:
-    """An ISO time (UTC when it names no zone), else None."""
-    try:
-        when = dt.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
-
-
 def describe_holder(holder: dict[str, Any]) -> str:
     """``pid 123 on host-a (run folder ...)`` for messages."""
     folder = f" (run folder {holder['run_dir']})" if holder.get("run_dir") else ""
@@ -345,18 +337,17 @@ def describe_holder(holder: dict[str, Any]) -> str:
 def _released_since(holder: dict[str, Any]) -> bool:
     """True when ``perfgate trigger --release`` released the holder's run after it took the lock."""
     run_dir = holder.get("run_dir")
-    since = _parse_time(holder.get("since"))
+    since = parse_time(holder.get("since"))
     if not run_dir or since is None:
         return False
     try:
         state = RunState.load(str(run_dir))
     except (StateError, OSError, PerfgateError):
         return False
-    for event in state.record.events:
-        at = _parse_time(event.get("at"))
-        if event.get("event") == "released" and at is not None and at >= since:
-            return True
-    return False
+    released = (
+        parse_time(e.get("at")) for e in state.record.events if e.get("event") == "released"
+    )
+    return any(at is not None and at >= since for at in released)
 
 
 def holder_is_dead(holder: dict[str, Any], now: dt.datetime | None = None) -> str:
@@ -367,7 +358,7 @@ def holder_is_dead(holder: dict[str, Any], now: dt.datetime | None = None) -> st
         return f"its process ({describe_holder(holder)}) is gone"
     if _released_since(holder):
         return "its run was released (perfgate trigger --release)"
-    beat = _parse_time(holder.get("heartbeat")) or _parse_time(holder.get("since"))
+    beat = parse_time(holder.get("heartbeat")) or parse_time(holder.get("since"))
     if beat is None:
         return "the lock file is unreadable"
     if (now - beat).total_seconds() > LOCK_STALE_HOURS * 3600:
@@ -454,7 +445,7 @@ class PrLock:
         if current is None or current.generation != self.generation:
             self._lost()
         now = now or dt.datetime.now(dt.UTC)
-        beat = _parse_time(self.holder.get("heartbeat"))
+        beat = parse_time(self.holder.get("heartbeat"))
         if beat is None or (now - beat).total_seconds() > HEARTBEAT_SECONDS:
             self._write({"heartbeat": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")})
 
