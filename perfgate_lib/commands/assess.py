@@ -62,8 +62,7 @@ def command(pr, repo, checkout, base, head, reply, out_dir, as_json):
         return
     click.echo(block)
     if waiver:
-        click.echo("")
-        click.echo("Waiver comment:")
+        click.echo("\nWaiver comment:")
         click.echo(waiver.rstrip())
     if out_dir:
         click.echo(f"outputs: {out_dir}")

@@ -62,9 +62,7 @@ def command(gate, as_json, out, repo, mirror, no_actions, local, gap_comment, re
     from perfgate_lib.io.github import GitHubClient, GitHubSettings
 
     params = load_gate(gate)
-    client = None
-    if not local and not no_actions:
-        client = GitHubClient(GitHubSettings.from_env(repo=repo))
+    client = None if local or no_actions else GitHubClient(GitHubSettings.from_env(repo=repo))
     try:
         found = find_baseline(
             params,

@@ -159,9 +159,7 @@ def report_from_zip(data: bytes, member: str, source: str) -> tuple[PerfReport, 
     return loads_report(raw, f"{source}/{chosen.filename}"), raw
 
 
-def from_actions(
-    client: GitHubClient, params: GateParams, now: dt.datetime, max_runs: int = MAX_RUNS
-) -> _ActionsOutcome:
+def from_actions(client: GitHubClient, params: GateParams, now: dt.datetime) -> _ActionsOutcome:
     """Step 1: the newest scheduled successful main run with a usable report artifact."""
     out = _ActionsOutcome()
     checked = 0
@@ -174,7 +172,7 @@ def from_actions(
             # the API filters already; check again so a lax server cannot slip one in
             if (run.event, run.head_branch, run.conclusion) != wanted:
                 continue
-            if checked >= max_runs:
+            if checked >= MAX_RUNS:
                 break
             checked += 1
             info = _RunInfo(str(run.id), run.html_url, run.head_sha, _utc(run.created_at))
@@ -259,7 +257,6 @@ def from_mirror(
     now: dt.datetime,
     actions: _ActionsOutcome,
     client: GitHubClient | None = None,
-    max_reports: int = MAX_MIRROR_REPORTS,
 ) -> tuple[Baseline | None, str, list[str]]:
     """Step 2: (baseline or None, reason when None, notes): the newest mirror report of the
     best rank (0 scheduled, 1 cannot tell, 2 manual; ``docs/running-a-gate.md``)."""
@@ -272,7 +269,7 @@ def from_mirror(
     if not paths:
         return None, f"no report matches {pattern}", notes
     paths.sort(key=lambda p: (_mirror_stamp(p), p), reverse=True)
-    best, bad = _best_mirror_report(paths[:max_reports], params, actions, notes)
+    best, bad = _best_mirror_report(paths[:MAX_MIRROR_REPORTS], params, actions, notes)
     if best is None:
         return None, f"all {bad} newest reports under {pattern} were unreadable", notes
     rank, path, report, raw = best
@@ -387,7 +384,6 @@ def find_baseline(
     local: str | None = None,
     use_actions: bool = True,
     now: dt.datetime | None = None,
-    max_runs: int = MAX_RUNS,
 ) -> Baseline:
     """The gate's baseline: ``local`` if given, else Actions (``client`` default: from the
     environment), else the mirror (None: off); :class:`NoBaseline` when all fail."""
@@ -400,7 +396,7 @@ def find_baseline(
     where_actions = f"GitHub Actions ({params.workflow}, {params.branch}, {params.event})"
     if use_actions:
         client = client or GitHubClient()
-        actions = from_actions(client, params, now, max_runs)
+        actions = from_actions(client, params, now)
         if actions.baseline is not None:
             return actions.baseline
         notes, limit = actions.notes, 5

@@ -350,9 +350,8 @@ def _released_since(holder: dict[str, Any]) -> bool:
     return any(at is not None and at >= since for at in released)
 
 
-def holder_is_dead(holder: dict[str, Any], now: dt.datetime | None = None) -> str:
+def holder_is_dead(holder: dict[str, Any]) -> str:
     """Why the lock's holder counts as dead ("" when it may still be running)."""
-    now = now or dt.datetime.now(dt.UTC)
     here = holder.get("host") == socket.gethostname()
     if here and not alive_here(holder.get("pid"), str(holder.get("start") or "")):
         return f"its process ({describe_holder(holder)}) is gone"
@@ -361,7 +360,7 @@ def holder_is_dead(holder: dict[str, Any], now: dt.datetime | None = None) -> st
     beat = parse_time(holder.get("heartbeat")) or parse_time(holder.get("since"))
     if beat is None:
         return "the lock file is unreadable"
-    if (now - beat).total_seconds() > LOCK_STALE_HOURS * 3600:
+    if (dt.datetime.now(dt.UTC) - beat).total_seconds() > LOCK_STALE_HOURS * 3600:
         return f"no sign of life since {holder.get('heartbeat')} (over {LOCK_STALE_HOURS:g} h)"
     return ""
 

@@ -210,7 +210,7 @@ def admin_bands(iris: list[str] | None, checkout: Path) -> frozenset[str] | None
 
 
 def script_options(
-    script: Path, python: Path | None, cwd: Path, timeout_s: float = HELP_TIMEOUT_S
+    script: Path, python: Path | None, cwd: Path
 ) -> tuple[frozenset[str] | None, str]:
     """``(long options, how they were read)`` of a marin script: its ``--help`` run with the
     checkout's Python, else (or when that fails) its source's declarations."""
@@ -218,7 +218,7 @@ def script_options(
     if source is None:
         return None, f"{script.name} is missing"
     if python is not None:
-        got = run_help([str(python), str(script), "--help"], timeout_s, cwd=cwd)
+        got = run_help([str(python), str(script), "--help"], cwd=cwd)
         options = help_options(got.text)
         if options:
             return options, f"`{script.name} --help`"
