@@ -392,31 +392,22 @@ class GateSession:
 
     def _recover_submission(self, rec: AttemptRecord) -> Submission | None:
         """After a crash between "submitting" and the job id: find the job, never guess."""
-        pid = rec.submit_pid
         deadline = time.monotonic() + self.common.command_timeout_seconds
-        while alive_here(pid) and time.monotonic() < deadline:
+        while alive_here(rec.submit_pid) and time.monotonic() < deadline:
             time.sleep(0.2)  # the submit script outlived us: let it finish
-        out = rec.submit_output
+        job, out, sub = self.job, rec.submit_output, None
+        how = "recovered from the submit output"
         if out and os.path.isfile(out):
             from perfgate_lib.runners.iris import IrisRunner
 
             text = Path(out).read_text(encoding="utf-8", errors="replace")
-            sub = IrisRunner.submission_from_output(text, self.job.gate, self.job.attempt)
-            if sub is not None:
-                return self._record_submission(
-                    sub, "recovered from the submit output", rec.submit_started_at
-                )
-        found = self.runner.find(
-            self.job.gate,
-            self.job.pr,
-            self.job.attempt,
-            rec.submit_started_at,
-            exclude=self.state.job_ids(),
-        )
-        if found is not None:
-            return self._record_submission(
-                found, "recovered from the cluster's job list", rec.submit_started_at
-            )
+            sub = IrisRunner.submission_from_output(text, job.gate, job.attempt)
+        if sub is None:
+            how = "recovered from the cluster's job list"
+            started, known = rec.submit_started_at, self.state.job_ids()
+            sub = self.runner.find(job.gate, job.pr, job.attempt, started, exclude=known)
+        if sub is not None:
+            return self._record_submission(sub, how, rec.submit_started_at)
         self.state.event(
             f"{self.folder}:submit-not-found",
             detail="the interrupted submission left no job on the cluster; submitting again",

@@ -170,11 +170,9 @@ def queue_wait_note(seconds: float | None) -> str | None:
 
 def debug_commands(job_ids: Sequence[str], config: str = DEFAULT_CLUSTER_CONFIG) -> list[str]:
     """Commands that start a debugging session on the inconclusive treatment jobs."""
-    cmds = []
-    for job in job_ids:
-        cmds += [
-            f"iris --config={config} job list --json --prefix {job}",
-            f"iris --config={config} job summary {job}",
-            f"iris --config={config} job logs {job} --tail --max-lines 500 --level warning",
-        ]
-    return cmds
+    verbs = (
+        "job list --json --prefix {}",
+        "job summary {}",
+        "job logs {} --tail --max-lines 500 --level warning",
+    )
+    return [f"iris --config={config} {verb.format(job)}" for job in job_ids for verb in verbs]
