@@ -73,14 +73,12 @@ def command(gate, as_json, out, repo, mirror, no_actions, local, gap_comment, re
         )
     except NoBaseline as exc:
         if gap_comment:
-            storage.write_text(
-                gap_comment, render_unavailable(params, exc.attempts, reviewer=reviewer)
-            )
+            body = render_unavailable(params, exc.attempts, reviewer=reviewer)
+            storage.write_text(gap_comment, body)
         if as_json:
             attempts = [{"source": where, "reason": why} for where, why in exc.attempts]
-            click.echo(
-                json.dumps({"gate": gate, "available": False, "attempts": attempts}, indent=2)
-            )
+            data = {"gate": gate, "available": False, "attempts": attempts}
+            click.echo(json.dumps(data, indent=2))
         raise
     out = out or f"baseline-g{gate}-perf-report.json"
     found.save(out)

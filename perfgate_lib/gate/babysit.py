@@ -213,9 +213,8 @@ class ProgressPrinter:
                 "next_poll_at": iso(next_poll_at),
                 "watch": watch.to_json(),
             }
-            storage.write_text(
-                storage.join(self.out_dir, PROGRESS_FILE), json.dumps(payload) + "\n"
-            )
+            path = storage.join(self.out_dir, PROGRESS_FILE)
+            storage.write_text(path, json.dumps(payload) + "\n")
 
 
 @dataclass

@@ -288,9 +288,8 @@ def unfinished_runs(runs_root: str, pr: int) -> Iterator[RunState]:
 
 def find_unfinished(runs_root: str, pr: int, sha: str | None = None) -> RunState | None:
     """The newest non-final run of ``pr`` (at ``sha`` when given), else None."""
-    return next(
-        (s for s in unfinished_runs(runs_root, pr) if sha is None or s.record.sha == sha), None
-    )
+    runs = unfinished_runs(runs_root, pr)
+    return next((s for s in runs if sha is None or s.record.sha == sha), None)
 
 
 def lock_path(runs_root: str, pr: int) -> str:
