@@ -128,10 +128,8 @@ def validate(opts: RunOptions) -> None:
         from perfgate_lib.gate.worktree import repo_root
 
         top = str(repo_root(opts.checkout))
-        common = load_run_params(opts.run_params or None)
-        resolve_cluster_config(
-            top, opts.iris_config, opts.allow_other_cluster, common.cluster_config
-        )
+        cluster = load_run_params(opts.run_params or None).cluster_config
+        resolve_cluster_config(top, opts.iris_config, opts.allow_other_cluster, cluster)
 
 
 class HeadMoved(PerfgateError):

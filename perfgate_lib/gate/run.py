@@ -235,28 +235,26 @@ class GateSession:
         storage.write_text(storage.join(self.out_dir, name), json.dumps(data, indent=2) + "\n")
 
     def _make_runner(self) -> Runner:
-        if self.job.runner == "replay":
+        job = self.job
+        if job.runner == "replay":
             from perfgate_lib.runners.replay import ReplayRunner, parse_source
 
-            return ReplayRunner(parse_source(self.job.replay))
+            return ReplayRunner(parse_source(job.replay))
         from perfgate_lib.runners.iris import IrisRunner
 
-        if not self.job.checkout:
+        if not job.checkout:
             raise UsageError("the iris runner needs the marin checkout (--checkout)")
         config, other = resolve_cluster_config(
-            self.job.checkout,
-            self.job.iris_config,
-            self.job.allow_other_cluster,
-            self.common.cluster_config,
+            job.checkout, job.iris_config, job.allow_other_cluster, self.common.cluster_config
         )
         settings = ("status_root", "uv_command", "iris_command", "submit_script", "collect_script")
         return IrisRunner(
             **{name: getattr(self.common, name) for name in (*settings, "collect_from")},
-            checkout=self.job.checkout,
+            checkout=job.checkout,
             scratch_dir=local_scratch(self.run_dir, self.folder),
             iris_config=config,
             pass_config_to_submit=other,
-            last_worktree=self.job.worktree or None,  # its own iris tools come first
+            last_worktree=job.worktree or None,  # its own iris tools come first
             timeout_seconds=self.common.command_timeout_seconds,
             on_submit_started=lambda pid, out: self._update(submit_pid=pid, submit_output=out),
         )
@@ -369,10 +367,9 @@ class GateSession:
                     return recovered
             started = iso(utc_now())
             self._update(status="submitting", submit_started_at=started, runner=self.runner.name)
-            submission = self.runner.submit(
-                self.job.gate, self.job.pr, self.job.worktree, self.job.attempt
-            )
-            check_job_pr(submission.job_id, self.job.pr)
+            job = self.job
+            submission = self.runner.submit(job.gate, job.pr, job.worktree, job.attempt)
+            check_job_pr(submission.job_id, job.pr)
             return self._record_submission(submission, "submitted", started)
 
     def _record_submission(self, sub: Submission, how: str, started: str | None) -> Submission:

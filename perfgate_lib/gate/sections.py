@@ -108,10 +108,8 @@ def job_section(rec: AttemptRecord, watch: Watch) -> list[tuple[str, str]]:
         f"| Iris job | {md_code(rec.job_id or '?')} |",
         f"| Final state | {md_escape(watch.raw_state or watch.state)} |",
     ]
-    if watch.queue_wait_seconds is not None:
-        lines.append(
-            f"| Queue wait (not a perf signal) | {fmt_duration(watch.queue_wait_seconds)} |"
-        )
+    if (wait := watch.queue_wait_seconds) is not None:
+        lines.append(f"| Queue wait (not a perf signal) | {fmt_duration(wait)} |")
     if watch.stopped:
         lines.append("| Stopped by | perfgate (overran its wall time) |")
     body = "\n".join(lines)
