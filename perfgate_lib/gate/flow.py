@@ -192,9 +192,7 @@ def open_run(opts: RunOptions, sha: str) -> tuple[RunState, bool]:
 
 def run_assess_notebook(out_dir: str, parameters: dict) -> str:
     """Execute assess.ipynb into ``out_dir`` (the audit trail); returns assessment.json's path."""
-    from perfgate_lib.io import storage
     from perfgate_lib.io.notebook import run_notebook
-    from perfgate_lib.io.rundir import absolute
 
     params = {**parameters, "out_dir": absolute(out_dir)}
     if params.get("checkout"):

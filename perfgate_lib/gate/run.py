@@ -21,15 +21,16 @@ import pydantic
 
 from perfgate_lib import PROJECT_ROOT
 from perfgate_lib.errors import PerfgateError, UsageError, usage_at
+from perfgate_lib.gate import sections
 from perfgate_lib.gate.babysit import BabysitPolicy, ProgressPrinter, Watch, babysit, may_stop
 from perfgate_lib.gate.ladder import GateResult, ladder_notes, parse_max_gate
 from perfgate_lib.gate.localchecks import LocalChecksFailed, run_local_checks
 from perfgate_lib.gate.runparams import RunParams, load_run_params
-from perfgate_lib.gate.sections import queue_wait_note
 from perfgate_lib.gate.state import AttemptRecord, RunState, alive_here, gate_folder
 from perfgate_lib.io import storage
-from perfgate_lib.io.rundir import public_url
+from perfgate_lib.io.rundir import default_runs_root, new_run_dir, public_url
 from perfgate_lib.runners.base import Runner, RunnerError, Submission
+from perfgate_lib.runners.iris import IrisRunner
 from perfgate_lib.timeutil import iso, utc_now
 from perfgate_lib.typed import FORBID_EXTRA, one_of, read_model
 from perfgate_lib.verdict.gates import GateParams, load_gate
@@ -165,8 +166,6 @@ class GateSession:
         self.job = job
         self.made_folder = not job.run_dir  # archived and indexed at the end (standalone)
         if not job.run_dir:  # run by papermill directly: a run folder like the CLI's
-            from perfgate_lib.io.rundir import default_runs_root, new_run_dir
-
             env_root = os.environ.get("PERFGATE_RUNS_ROOT")
             root = default_runs_root() if env_root else str(PROJECT_ROOT / "runs")
             job.run_dir = new_run_dir(root, job.pr or None, job.sha or None, kind="gate")
@@ -240,8 +239,6 @@ class GateSession:
             from perfgate_lib.runners.replay import ReplayRunner, parse_source
 
             return ReplayRunner(parse_source(job.replay))
-        from perfgate_lib.runners.iris import IrisRunner
-
         if not job.checkout:
             raise UsageError("the iris runner needs the marin checkout (--checkout)")
         config, other = resolve_cluster_config(
@@ -395,8 +392,6 @@ class GateSession:
         job, out, sub = self.job, rec.submit_output, None
         how = "recovered from the submit output"
         if out and os.path.isfile(out):
-            from perfgate_lib.runners.iris import IrisRunner
-
             text = Path(out).read_text(encoding="utf-8", errors="replace")
             sub = IrisRunner.submission_from_output(text, job.gate, job.attempt)
         if sub is None:
@@ -559,7 +554,6 @@ class GateSession:
 
     def _comment_extras(self, verdict: Any, rec: AttemptRecord, watch: Watch) -> Any:
         """What the cluster gate adds to the comment (:mod:`perfgate_lib.gate.sections`)."""
-        from perfgate_lib.gate import sections
         from perfgate_lib.verdict.render import CommentExtras
 
         job = self.job
@@ -568,7 +562,7 @@ class GateSession:
         history = [*map(GateResult.from_json, ladder), GateResult(*this, verdict.verdict)]
         tier_names = {n: load_gate(n).name for n in (1, 2, 3)}  # parameters/gate<N>.yaml
         notes = ladder_notes(job.max_gate, history, tier_names)
-        notes += [n for n in (queue_wait_note(watch.queue_wait_seconds),) if n]
+        notes += [n for n in (sections.queue_wait_note(watch.queue_wait_seconds),) if n]
         diffs, where = sections.run_setting_differences(
             job.runner, job.checkout, job.gate, self.params
         )
