@@ -86,7 +86,6 @@ class NoBaseline(BaselineUnavailable):
     """Neither Actions nor the mirror gave a baseline; ``attempts`` says why, per source."""
 
     def __init__(self, gate: int, attempts: list[tuple[str, str]]) -> None:
-        self.gate = gate
         self.attempts = attempts
         detail = "; ".join(f"{where}: {why}" for where, why in attempts)
         super().__init__(f"no baseline for gate {gate} ({detail})")

@@ -140,7 +140,6 @@ class HeadMoved(PerfgateError):
             f"PR #{pr} head moved: confirmed {confirmed[:12]}, now {head[:12]}; nothing was "
             "checked out or run. Ask again with /perf-gate (or re-run without --sha)"
         )
-        self.pr, self.confirmed, self.head = pr, confirmed, head
 
 
 def head_sha(opts: RunOptions) -> str:
