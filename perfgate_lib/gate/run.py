@@ -480,23 +480,20 @@ class GateSession:
             )
         return self.treatment_path
 
-    def record_job_tree(self, job_id: str) -> dict[str, str]:
-        """The steps of the ended job's tree (``job-tree.json``) that did not finish (stage ->
-        note), once per attempt; {} and an event when the listing fails."""
-        rec = self.record
-        if rec.unfinished_steps is not None:
-            return dict(rec.unfinished_steps)
+    def record_job_tree(self, job_id: str) -> None:
+        """Record the steps of the ended job's tree (``job-tree.json``) that did not finish
+        (stage -> note), once per attempt; an event when the listing fails."""
+        if self.record.unfinished_steps is not None:
+            return
         from perfgate_lib.gate.steptree import unfinished_steps
 
         try:
             tree = [j.to_json() for j in self.runner.job_tree(job_id)]
         except RunnerError as exc:
             self.state.event(f"{self.folder}:job-tree-unavailable", error=str(exc))
-            return {}
+            return
         self._write_json("job-tree.json", tree)
-        unfinished = unfinished_steps(job_id, tree)
-        self._update(unfinished_steps=unfinished, job_tree_size=len(tree))
-        return unfinished
+        self._update(unfinished_steps=unfinished_steps(job_id, tree), job_tree_size=len(tree))
 
     def compare(self) -> Any:
         """Verdict, charts and comment for this attempt (:class:`CompareResult`)."""

@@ -247,13 +247,11 @@ class RunState:
 
     def update_attempt(
         self, gate: int, attempt: int, event: str | None = None, **fields: Any
-    ) -> AttemptRecord:
+    ) -> None:
         """Set ``fields`` of the attempt record, log ``event`` (default: the status), save."""
-        record = self.attempt(gate, attempt)
-        record.update(**fields)
+        self.attempt(gate, attempt).update(**fields)
         name = event or f"gate{gate}-attempt{attempt}:{fields.get('status', 'update')}"
         self.event(name, gate=gate, attempt=attempt, fields=sorted(fields))
-        return record
 
     def job_ids(self) -> tuple[str, ...]:
         """Every job id this run has recorded (to exclude them when recovering one)."""
