@@ -320,26 +320,24 @@ class GateSession:
                 )
         return summary
 
-    def prepare_environment(self) -> dict[str, Any] | None:
+    def prepare_environment(self) -> None:
         """Run ``prepare_env`` (gate_common.yaml) in the treatment worktree, once per worktree,
-        iris runner only; None when there is nothing to do. A failure is a RunnerError."""
+        iris runner only. A failure is a RunnerError."""
         if self.job.runner != "iris" or not self.common.prepare_env or not self.job.worktree:
-            return None
+            return
         done = self.state.record.prepared_env or {}
         if done.get("passed") and done.get("worktree") == self.job.worktree:
-            return done
+            return
         with self._step("prepare-env"):
             minutes = self.common.prepare_env_timeout_minutes
             result = self._run_commands(self.common.prepare_env, "prepare-env", minutes)
-            summary = {**result.to_json(), "worktree": self.job.worktree}
-            self.state.set(prepared_env=summary)
+            self.state.set(prepared_env={**result.to_json(), "worktree": self.job.worktree})
             if not result.passed:
                 raise RunnerError(
                     f"preparing the treatment worktree's environment failed at "
                     f"{result.failed_step!r} (output tail: {result.tail_path}); nothing was "
                     f"submitted:\n{result.output_tail[-1500:]}"
                 )
-        return summary
 
     def _run_commands(self, commands: Any, folder: str, timeout_minutes: float) -> Any:
         """``commands`` in the worktree, their output under the run folder's ``folder``."""
