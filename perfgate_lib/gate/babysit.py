@@ -308,8 +308,7 @@ def _seconds_to_next_look(
     last = parse_time(watch.last_poll_at)
     if last is None:
         return None
-    due = last + dt.timedelta(seconds=policy.interval_seconds)
-    return (due - clock()).total_seconds()
+    return (last + dt.timedelta(seconds=policy.interval_seconds) - clock()).total_seconds()
 
 
 def _stop_if_overrun(

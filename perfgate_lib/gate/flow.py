@@ -546,8 +546,7 @@ def _run(opts: RunOptions, state: RunState, reply: str, echo: Callable[[str], No
             state, {"exit_code": EXIT_PASS, "verdict": "out_of_scope", "message": message}
         )
     if assessment.max_gate == "skip":
-        body = render_waiver_comment(assessment, opts.reviewer)
-        post = ("waiver", "waiver", body)
+        post = ("waiver", "waiver", render_waiver_comment(assessment, opts.reviewer))
         return post_and_finish(opts, state, post, "skip", EXIT_PASS, "gate waived: no ferry")
     state.set(status="running")
     if opts.runner == "local":

@@ -634,8 +634,7 @@ def post_comment(
         from perfgate_lib.io.github import GitHubClient, GitHubSettings, upsert_comment
 
         client = GitHubClient(GitHubSettings.from_env(repo=repo))
-        result = upsert_comment(client, pr, body, source=f"{kind} comment")
-        record.update(result.to_json())
+        record.update(upsert_comment(client, pr, body, source=f"{kind} comment").to_json())
     else:
         record["path"] = storage.join(state.run_dir, FINAL_COMMENT)
     state.record_post(**record)
@@ -653,8 +652,7 @@ def handle_interrupt(
         return "nothing in flight"
     if rec.status == "stopped":
         return f"stopped {job_id}"  # handled already (in-process sessions see it first)
-    watch = recorded_watch(rec, job_id)
-    run = watch.run_seconds(dt.datetime.now(dt.UTC))
+    run = recorded_watch(rec, job_id).run_seconds(dt.datetime.now(dt.UTC))
     if may_stop(run, policy):
         try:
             runner.stop(job_id)
