@@ -362,10 +362,9 @@ def from_local(path: str, params: GateParams, now: dt.datetime) -> Baseline:
         raise ReportError(target, None, "file not found")
     raw = storage.read_bytes(target)
     report = loads_report(raw, target)
-    created = parse_time(report.collected_at_utc)
     prov = Provenance.dated(
         params,
-        created,
+        parse_time(report.collected_at_utc),
         now,
         source="local",
         location=target,

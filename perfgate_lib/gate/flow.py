@@ -450,11 +450,10 @@ def archive(state: RunState, outcome: dict[str, Any]) -> None:
     from perfgate_lib.audit.archive import archive_run
 
     ladder = state.record.ladder
-    last_gate = ladder[-1]["gate"] if ladder else None
     result = archive_run(
         state.run_dir,
         pr=int(state.record.pr or 0),
-        gate=last_gate,
+        gate=ladder[-1]["gate"] if ladder else None,
         sha=(state.record.sha or "")[:7] or None,
         verdict=outcome.get("verdict"),
     )

@@ -421,7 +421,6 @@ class GateSession:
             stop_early_confirmed=self.job.yes_stop_early,
             interval_override=self.job.poll_seconds or None,
         )
-        printer = ProgressPrinter(self.out_dir, gate=self.job.gate)
         with self._step("babysit"):
             try:
                 result = babysit(
@@ -433,7 +432,7 @@ class GateSession:
                         status="terminal" if w.terminal else "running",
                         job=replace(w, history=list(w.history)),
                     ),
-                    progress=printer,
+                    progress=ProgressPrinter(self.out_dir, gate=self.job.gate),
                 )
             except KeyboardInterrupt:  # stop the ferry only when the policy allows
                 handle_interrupt(self.state, self.runner, self.job.gate, self.job.attempt, policy)
