@@ -185,13 +185,12 @@ def from_actions(client: GitHubClient, params: GateParams, now: dt.datetime) -> 
     except GitHubError as exc:
         out.reason = str(exc)
         return out
-    if not out.scheduled:
-        out.reason = f"no successful {params.event} run of {params.workflow} on {params.branch}"
-    else:
-        out.reason = (
-            f"none of the {checked} newest successful {params.event} runs "
-            f"on {params.branch} had a usable artifact {params.artifact}"
-        )
+    out.reason = (
+        f"none of the {checked} newest successful {params.event} runs "
+        f"on {params.branch} had a usable artifact {params.artifact}"
+        if out.scheduled
+        else f"no successful {params.event} run of {params.workflow} on {params.branch}"
+    )
     return out
 
 
