@@ -8,19 +8,6 @@ from perfgate_lib.assess.diffsource import DEFAULT_REPO
 from perfgate_lib.errors import UsageError
 
 
-def run_assess_notebook(out_dir: str, parameters: dict) -> str:
-    """Execute assess.ipynb into ``out_dir`` (the audit trail); returns assessment.json's path."""
-    from perfgate_lib.io import storage
-    from perfgate_lib.io.notebook import run_notebook
-    from perfgate_lib.io.rundir import absolute
-
-    params = {**parameters, "out_dir": absolute(out_dir)}
-    if params.get("checkout"):
-        params["checkout"] = absolute(params["checkout"])
-    run_notebook("assess", out_dir, params)
-    return storage.join(out_dir, "assessment.json")
-
-
 @click.command("assess")
 @click.option("--pr", type=click.IntRange(min=1), default=None, help="Pull request number.")
 @click.option("--repo", default=DEFAULT_REPO, show_default=True, help="OWNER/NAME of the PR.")
@@ -54,6 +41,7 @@ def command(pr, repo, checkout, base, head, reply, out_dir, as_json):
         resolve_checkout,
         run_assess,
     )
+    from perfgate_lib.gate.flow import run_assess_notebook
 
     params = dict(pr=pr or 0, repo=repo, checkout=checkout, base=base, head=head, reply=reply)
     if out_dir:
@@ -77,8 +65,7 @@ def command(pr, repo, checkout, base, head, reply, out_dir, as_json):
         return
     click.echo(block)
     if waiver:
-        click.echo("")
-        click.echo("Waiver comment:")
+        click.echo("\nWaiver comment:")
         click.echo(waiver.rstrip())
     if out_dir:
         click.echo(f"outputs: {out_dir}")

@@ -62,9 +62,7 @@ def command(gate, as_json, out, repo, mirror, no_actions, local, gap_comment, re
     from perfgate_lib.io.github import GitHubClient, GitHubSettings
 
     params = load_gate(gate)
-    client = None
-    if not local and not no_actions:
-        client = GitHubClient(GitHubSettings.from_env(repo=repo))
+    client = None if local or no_actions else GitHubClient(GitHubSettings.from_env(repo=repo))
     try:
         found = find_baseline(
             params,
@@ -75,14 +73,12 @@ def command(gate, as_json, out, repo, mirror, no_actions, local, gap_comment, re
         )
     except NoBaseline as exc:
         if gap_comment:
-            storage.write_text(
-                gap_comment, render_unavailable(params, exc.attempts, reviewer=reviewer)
-            )
+            body = render_unavailable(params, exc.attempts, reviewer=reviewer)
+            storage.write_text(gap_comment, body)
         if as_json:
             attempts = [{"source": where, "reason": why} for where, why in exc.attempts]
-            click.echo(
-                json.dumps({"gate": gate, "available": False, "attempts": attempts}, indent=2)
-            )
+            data = {"gate": gate, "available": False, "attempts": attempts}
+            click.echo(json.dumps(data, indent=2))
         raise
     out = out or f"baseline-g{gate}-perf-report.json"
     found.save(out)

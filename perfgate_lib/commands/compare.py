@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from perfgate_lib.errors import EXIT_BY_VERDICT
+from perfgate_lib.errors import EXIT_BY_VERDICT, UsageError
 from perfgate_lib.io.rundir import new_run_dir
 from perfgate_lib.mdtext import plain
 from perfgate_lib.verdict.notebook import run_compare_notebook
@@ -17,7 +17,6 @@ from perfgate_lib.verdict.report import load_report
 def check_context(value: str) -> str:
     """``--context`` as given once it is a JSON object or a file holding one, else
     click.BadParameter (exit 2) before any kernel starts."""
-    from perfgate_lib.errors import UsageError
     from perfgate_lib.io.paramfile import parse_json_arg
 
     text = (value or "").strip()

@@ -16,6 +16,5 @@ def command(out_dir, gate0, keep_sandbox):
     """The whole pipeline offline: sandbox PR, assess, local A/B with real Zephyr, compare."""
     from perfgate_lib.local.demo import run_demo, where_to_look
 
-    result = run_demo(out_dir or None, gate0=gate0, keep_sandbox=keep_sandbox)
-    for line in where_to_look(result):
+    for line in where_to_look(run_demo(out_dir or None, gate0=gate0, keep_sandbox=keep_sandbox)):
         click.echo(line)

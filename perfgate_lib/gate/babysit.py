@@ -133,11 +133,8 @@ def describe(watch: Watch, now: dt.datetime, gate: int | None = None) -> str:
         queue = fmt_duration(wait) if wait is not None else "?"
         timing = f"run {fmt_duration(watch.run_seconds(now))}, queue {queue}"
     head = f"gate {gate} · " if gate is not None else ""
-    extra = (
-        f" · {watch.pending_reason}"
-        if watch.pending_reason and watch.state in ("pending", "building")
-        else ""
-    )
+    waiting = watch.pending_reason and watch.state in ("pending", "building")
+    extra = f" · {watch.pending_reason}" if waiting else ""
     err = f" · error: {watch.error}" if watch.error and watch.terminal else ""
     line = f"{head}{watch.job_id} · {watch.state} · elapsed {fmt_duration(elapsed)} ({timing})"
     return plain(line + extra + err)  # job id, state and error come from the cluster
@@ -216,9 +213,8 @@ class ProgressPrinter:
                 "next_poll_at": iso(next_poll_at),
                 "watch": watch.to_json(),
             }
-            storage.write_text(
-                storage.join(self.out_dir, PROGRESS_FILE), json.dumps(payload) + "\n"
-            )
+            path = storage.join(self.out_dir, PROGRESS_FILE)
+            storage.write_text(path, json.dumps(payload) + "\n")
 
 
 @dataclass
@@ -312,8 +308,7 @@ def _seconds_to_next_look(
     last = parse_time(watch.last_poll_at)
     if last is None:
         return None
-    due = last + dt.timedelta(seconds=policy.interval_seconds)
-    return (due - clock()).total_seconds()
+    return (last + dt.timedelta(seconds=policy.interval_seconds) - clock()).total_seconds()
 
 
 def _stop_if_overrun(
@@ -333,9 +328,4 @@ def _stop_if_overrun(
     watch.stopped, watch.terminal = True, True
     watch.state, watch.finished_at = "killed", iso(now)
     watch.error = watch.stop_reason
-    return JobState(
-        job_id=watch.job_id,
-        state="killed",
-        raw_state="stopped by perfgate",
-        error=watch.stop_reason,
-    )
+    return JobState(watch.job_id, "killed", "stopped by perfgate", error=watch.stop_reason)

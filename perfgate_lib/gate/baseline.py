@@ -86,7 +86,6 @@ class NoBaseline(BaselineUnavailable):
     """Neither Actions nor the mirror gave a baseline; ``attempts`` says why, per source."""
 
     def __init__(self, gate: int, attempts: list[tuple[str, str]]) -> None:
-        self.gate = gate
         self.attempts = attempts
         detail = "; ".join(f"{where}: {why}" for where, why in attempts)
         super().__init__(f"no baseline for gate {gate} ({detail})")
@@ -159,9 +158,7 @@ def report_from_zip(data: bytes, member: str, source: str) -> tuple[PerfReport, 
     return loads_report(raw, f"{source}/{chosen.filename}"), raw
 
 
-def from_actions(
-    client: GitHubClient, params: GateParams, now: dt.datetime, max_runs: int = MAX_RUNS
-) -> _ActionsOutcome:
+def from_actions(client: GitHubClient, params: GateParams, now: dt.datetime) -> _ActionsOutcome:
     """Step 1: the newest scheduled successful main run with a usable report artifact."""
     out = _ActionsOutcome()
     checked = 0
@@ -174,7 +171,7 @@ def from_actions(
             # the API filters already; check again so a lax server cannot slip one in
             if (run.event, run.head_branch, run.conclusion) != wanted:
                 continue
-            if checked >= max_runs:
+            if checked >= MAX_RUNS:
                 break
             checked += 1
             info = _RunInfo(str(run.id), run.html_url, run.head_sha, _utc(run.created_at))
@@ -188,13 +185,12 @@ def from_actions(
     except GitHubError as exc:
         out.reason = str(exc)
         return out
-    if not out.scheduled:
-        out.reason = f"no successful {params.event} run of {params.workflow} on {params.branch}"
-    else:
-        out.reason = (
-            f"none of the {checked} newest successful {params.event} runs "
-            f"on {params.branch} had a usable artifact {params.artifact}"
-        )
+    out.reason = (
+        f"none of the {checked} newest successful {params.event} runs "
+        f"on {params.branch} had a usable artifact {params.artifact}"
+        if out.scheduled
+        else f"no successful {params.event} run of {params.workflow} on {params.branch}"
+    )
     return out
 
 
@@ -259,7 +255,6 @@ def from_mirror(
     now: dt.datetime,
     actions: _ActionsOutcome,
     client: GitHubClient | None = None,
-    max_reports: int = MAX_MIRROR_REPORTS,
 ) -> tuple[Baseline | None, str, list[str]]:
     """Step 2: (baseline or None, reason when None, notes): the newest mirror report of the
     best rank (0 scheduled, 1 cannot tell, 2 manual; ``docs/running-a-gate.md``)."""
@@ -272,7 +267,7 @@ def from_mirror(
     if not paths:
         return None, f"no report matches {pattern}", notes
     paths.sort(key=lambda p: (_mirror_stamp(p), p), reverse=True)
-    best, bad = _best_mirror_report(paths[:max_reports], params, actions, notes)
+    best, bad = _best_mirror_report(paths[:MAX_MIRROR_REPORTS], params, actions, notes)
     if best is None:
         return None, f"all {bad} newest reports under {pattern} were unreadable", notes
     rank, path, report, raw = best
@@ -366,10 +361,9 @@ def from_local(path: str, params: GateParams, now: dt.datetime) -> Baseline:
         raise ReportError(target, None, "file not found")
     raw = storage.read_bytes(target)
     report = loads_report(raw, target)
-    created = parse_time(report.collected_at_utc)
     prov = Provenance.dated(
         params,
-        created,
+        parse_time(report.collected_at_utc),
         now,
         source="local",
         location=target,
@@ -387,7 +381,6 @@ def find_baseline(
     local: str | None = None,
     use_actions: bool = True,
     now: dt.datetime | None = None,
-    max_runs: int = MAX_RUNS,
 ) -> Baseline:
     """The gate's baseline: ``local`` if given, else Actions (``client`` default: from the
     environment), else the mirror (None: off); :class:`NoBaseline` when all fail."""
@@ -400,7 +393,7 @@ def find_baseline(
     where_actions = f"GitHub Actions ({params.workflow}, {params.branch}, {params.event})"
     if use_actions:
         client = client or GitHubClient()
-        actions = from_actions(client, params, now, max_runs)
+        actions = from_actions(client, params, now)
         if actions.baseline is not None:
             return actions.baseline
         notes, limit = actions.notes, 5

@@ -128,10 +128,8 @@ def validate(opts: RunOptions) -> None:
         from perfgate_lib.gate.worktree import repo_root
 
         top = str(repo_root(opts.checkout))
-        common = load_run_params(opts.run_params or None)
-        resolve_cluster_config(
-            top, opts.iris_config, opts.allow_other_cluster, common.cluster_config
-        )
+        cluster = load_run_params(opts.run_params or None).cluster_config
+        resolve_cluster_config(top, opts.iris_config, opts.allow_other_cluster, cluster)
 
 
 class HeadMoved(PerfgateError):
@@ -142,7 +140,6 @@ class HeadMoved(PerfgateError):
             f"PR #{pr} head moved: confirmed {confirmed[:12]}, now {head[:12]}; nothing was "
             "checked out or run. Ask again with /perf-gate (or re-run without --sha)"
         )
-        self.pr, self.confirmed, self.head = pr, confirmed, head
 
 
 def head_sha(opts: RunOptions) -> str:
@@ -192,6 +189,17 @@ def open_run(opts: RunOptions, sha: str) -> tuple[RunState, bool]:
     return state, False
 
 
+def run_assess_notebook(out_dir: str, parameters: dict) -> str:
+    """Execute assess.ipynb into ``out_dir`` (the audit trail); returns assessment.json's path."""
+    from perfgate_lib.io.notebook import run_notebook
+
+    params = {**parameters, "out_dir": absolute(out_dir)}
+    if params.get("checkout"):
+        params["checkout"] = absolute(params["checkout"])
+    run_notebook("assess", out_dir, params)
+    return storage.join(out_dir, "assessment.json")
+
+
 def assess(opts: RunOptions, state: RunState, reply: str) -> str:
     """assessment.json in the run folder (made once per run); returns its path."""
     path = storage.join(state.run_dir, "assessment.json")
@@ -206,12 +214,8 @@ def assess(opts: RunOptions, state: RunState, reply: str) -> str:
             assessment = apply_reply(assessment, reply, reviewer=opts.reviewer)
         _save_assessment(path, assessment)
     elif opts.executor == "notebook":
-        from perfgate_lib.io.notebook import run_notebook
-
         params = {"pr": opts.pr, "repo": opts.repo, "checkout": "", "base": "", "head": ""}
-        run_notebook(
-            "assess", state.run_dir, {**params, "reply": reply, "out_dir": absolute(state.run_dir)}
-        )
+        run_assess_notebook(state.run_dir, {**params, "reply": reply})
     else:
         from perfgate_lib.assess.run import run_assess
 
@@ -338,14 +342,13 @@ def progress_watch(path: str, interval: float = 0.5) -> Iterator[None]:
                 if not line or line == last:
                     continue
                 last = line
-                if console.is_terminal:  # Text: never read as rich markup
-                    if status is None:
-                        status = console.status(Text(line))
-                        status.start()
-                    else:
-                        status.update(Text(line))
-                else:
+                if not console.is_terminal:
                     _say(line)
+                elif status is None:  # Text: never read as rich markup
+                    status = console.status(Text(line))
+                    status.start()
+                else:
+                    status.update(Text(line))
         finally:
             if status is not None:
                 status.stop()
@@ -449,11 +452,10 @@ def archive(state: RunState, outcome: dict[str, Any]) -> None:
     from perfgate_lib.audit.archive import archive_run
 
     ladder = state.record.ladder
-    last_gate = ladder[-1]["gate"] if ladder else None
     result = archive_run(
         state.run_dir,
         pr=int(state.record.pr or 0),
-        gate=last_gate,
+        gate=ladder[-1]["gate"] if ladder else None,
         sha=(state.record.sha or "")[:7] or None,
         verdict=outcome.get("verdict"),
     )
@@ -545,8 +547,7 @@ def _run(opts: RunOptions, state: RunState, reply: str, echo: Callable[[str], No
             state, {"exit_code": EXIT_PASS, "verdict": "out_of_scope", "message": message}
         )
     if assessment.max_gate == "skip":
-        body = render_waiver_comment(assessment, opts.reviewer)
-        post = ("waiver", "waiver", body)
+        post = ("waiver", "waiver", render_waiver_comment(assessment, opts.reviewer))
         return post_and_finish(opts, state, post, "skip", EXIT_PASS, "gate waived: no ferry")
     state.set(status="running")
     if opts.runner == "local":

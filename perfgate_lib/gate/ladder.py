@@ -68,27 +68,18 @@ def plan_next(max_gate: str | int, history: Sequence[GateResult]) -> Step:
     if not history:
         return _run(1, 1, "Gate 1 always runs first")
     last = history[-1]
+    said = f"Gate {last.gate} {last.verdict}"
     if last.verdict == "fail":
         return _stop("fail", EXIT_FAIL, f"Gate {last.gate} failed: not escalating")
+    if last.verdict == "inconclusive" and last.attempt < MAX_ATTEMPTS:
+        return _run(last.gate, last.attempt + 1, f"{said}: re-submitting once")
     if last.verdict == "inconclusive":
-        if last.attempt < MAX_ATTEMPTS:
-            return _run(
-                last.gate, last.attempt + 1, f"Gate {last.gate} inconclusive: re-submitting once"
-            )
-        return _stop(
-            "inconclusive",
-            EXIT_INCONCLUSIVE,
-            f"Gate {last.gate} inconclusive twice: escalate to debug",
-        )
+        return _stop("inconclusive", EXIT_INCONCLUSIVE, f"{said} twice: escalate to debug")
     if last.verdict not in ("pass", "warn"):
         raise UsageError(f"unknown verdict {last.verdict!r} for gate {last.gate}")
     if last.gate < max_gate:
-        return _run(
-            last.gate + 1, 1, f"Gate {last.gate} {last.verdict}: escalating to Gate {last.gate + 1}"
-        )
-    return _stop(
-        last.verdict, EXIT_PASS, f"Gate {last.gate} {last.verdict}: max_gate={max_gate} reached"
-    )
+        return _run(last.gate + 1, 1, f"{said}: escalating to Gate {last.gate + 1}")
+    return _stop(last.verdict, EXIT_PASS, f"{said}: max_gate={max_gate} reached")
 
 
 def ladder_notes(
@@ -96,7 +87,6 @@ def ladder_notes(
 ) -> list[str]:
     """Trusted markdown lines for the comment: the ladder so far and what happens next
     (``tier_names``: gate -> name, naming the next gate)."""
-    names = tier_names or {}
     notes = []
     if len(history) > 1:
         parts = []
@@ -111,7 +101,7 @@ def ladder_notes(
             "infra noise, not a verdict); this comment will be replaced."
         )
     elif step.action == "run":
-        name = names.get(step.gate or 0, "")
+        name = (tier_names or {}).get(step.gate or 0, "")
         notes.append(
             f"**Next:** escalating to Gate {step.gate}"
             + (f" ({name})" if name else "")

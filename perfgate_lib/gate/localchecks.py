@@ -8,7 +8,7 @@ import os
 import subprocess
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import IO
 
@@ -59,14 +59,14 @@ def bounded_tail(text: str, lines: int, max_bytes: int) -> str:
 
 
 def _run(
-    check: LocalCheck, worktree: str, env: Mapping[str, str] | None, out: IO[str], timeout_s: float
+    check: LocalCheck, worktree: str, out: IO[str], timeout_s: float
 ) -> tuple[int | None, str]:
     """``(exit code, problem)`` of one check, its output written to ``out``."""
     try:
         proc = subprocess.Popen(
             check.argv,
             cwd=worktree,
-            env=child_env(env),
+            env=child_env(),
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -92,7 +92,6 @@ def run_local_checks(
     *,
     timeout_seconds: float = 3600.0,
     tail_lines: int = 200,
-    env: Mapping[str, str] | None = None,
 ) -> ChecksResult:
     """Run ``checks`` in ``worktree``; the log and tail land in ``out_dir``."""
     from perfgate_lib.audit.scrub import redact  # token-like strings, secret env values
@@ -105,7 +104,7 @@ def run_local_checks(
             capture = os.path.join(tmp, "out.txt")
             started = time.monotonic()
             with open(capture, "w") as out:
-                code, problem = _run(check, worktree, env, out, timeout_seconds)
+                code, problem = _run(check, worktree, out, timeout_seconds)
             with open(capture, encoding="utf-8", errors="replace") as fh:
                 output = redact(fh.read()) + (f"\n[perfgate] {problem}\n" if problem else "")
             seconds = round(time.monotonic() - started, 3)

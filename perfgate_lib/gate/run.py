@@ -21,15 +21,16 @@ import pydantic
 
 from perfgate_lib import PROJECT_ROOT
 from perfgate_lib.errors import PerfgateError, UsageError, usage_at
+from perfgate_lib.gate import sections
 from perfgate_lib.gate.babysit import BabysitPolicy, ProgressPrinter, Watch, babysit, may_stop
 from perfgate_lib.gate.ladder import GateResult, ladder_notes, parse_max_gate
 from perfgate_lib.gate.localchecks import LocalChecksFailed, run_local_checks
 from perfgate_lib.gate.runparams import RunParams, load_run_params
-from perfgate_lib.gate.sections import queue_wait_note
 from perfgate_lib.gate.state import AttemptRecord, RunState, alive_here, gate_folder
 from perfgate_lib.io import storage
-from perfgate_lib.io.rundir import public_url
+from perfgate_lib.io.rundir import default_runs_root, new_run_dir, public_url
 from perfgate_lib.runners.base import Runner, RunnerError, Submission
+from perfgate_lib.runners.iris import IrisRunner
 from perfgate_lib.timeutil import iso, utc_now
 from perfgate_lib.typed import FORBID_EXTRA, one_of, read_model
 from perfgate_lib.verdict.gates import GateParams, load_gate
@@ -136,8 +137,7 @@ def local_baseline(path: str, gate: int) -> str:
 
 def recorded_watch(rec: AttemptRecord, job_id: str) -> Watch:
     """The watch an attempt record holds; submitted now when the record has no time."""
-    submitted = rec.submitted_at or iso(utc_now())
-    assert submitted is not None  # iso() is None only for a None time
+    submitted = rec.submitted_at or str(iso(utc_now()))
     if rec.job is None:
         return Watch(job_id=job_id, submitted_at=submitted)
     return replace(rec.job, job_id=job_id, submitted_at=submitted)
@@ -166,8 +166,6 @@ class GateSession:
         self.job = job
         self.made_folder = not job.run_dir  # archived and indexed at the end (standalone)
         if not job.run_dir:  # run by papermill directly: a run folder like the CLI's
-            from perfgate_lib.io.rundir import default_runs_root, new_run_dir
-
             env_root = os.environ.get("PERFGATE_RUNS_ROOT")
             root = default_runs_root() if env_root else str(PROJECT_ROOT / "runs")
             job.run_dir = new_run_dir(root, job.pr or None, job.sha or None, kind="gate")
@@ -236,28 +234,24 @@ class GateSession:
         storage.write_text(storage.join(self.out_dir, name), json.dumps(data, indent=2) + "\n")
 
     def _make_runner(self) -> Runner:
-        if self.job.runner == "replay":
+        job = self.job
+        if job.runner == "replay":
             from perfgate_lib.runners.replay import ReplayRunner, parse_source
 
-            return ReplayRunner(parse_source(self.job.replay))
-        from perfgate_lib.runners.iris import IrisRunner
-
-        if not self.job.checkout:
+            return ReplayRunner(parse_source(job.replay))
+        if not job.checkout:
             raise UsageError("the iris runner needs the marin checkout (--checkout)")
         config, other = resolve_cluster_config(
-            self.job.checkout,
-            self.job.iris_config,
-            self.job.allow_other_cluster,
-            self.common.cluster_config,
+            job.checkout, job.iris_config, job.allow_other_cluster, self.common.cluster_config
         )
         settings = ("status_root", "uv_command", "iris_command", "submit_script", "collect_script")
         return IrisRunner(
             **{name: getattr(self.common, name) for name in (*settings, "collect_from")},
-            checkout=self.job.checkout,
+            checkout=job.checkout,
             scratch_dir=local_scratch(self.run_dir, self.folder),
             iris_config=config,
             pass_config_to_submit=other,
-            last_worktree=self.job.worktree or None,  # its own iris tools come first
+            last_worktree=job.worktree or None,  # its own iris tools come first
             timeout_seconds=self.common.command_timeout_seconds,
             on_submit_started=lambda pid, out: self._update(submit_pid=pid, submit_output=out),
         )
@@ -326,26 +320,24 @@ class GateSession:
                 )
         return summary
 
-    def prepare_environment(self) -> dict[str, Any] | None:
+    def prepare_environment(self) -> None:
         """Run ``prepare_env`` (gate_common.yaml) in the treatment worktree, once per worktree,
-        iris runner only; None when there is nothing to do. A failure is a RunnerError."""
+        iris runner only. A failure is a RunnerError."""
         if self.job.runner != "iris" or not self.common.prepare_env or not self.job.worktree:
-            return None
+            return
         done = self.state.record.prepared_env or {}
         if done.get("passed") and done.get("worktree") == self.job.worktree:
-            return done
+            return
         with self._step("prepare-env"):
             minutes = self.common.prepare_env_timeout_minutes
             result = self._run_commands(self.common.prepare_env, "prepare-env", minutes)
-            summary = {**result.to_json(), "worktree": self.job.worktree}
-            self.state.set(prepared_env=summary)
+            self.state.set(prepared_env={**result.to_json(), "worktree": self.job.worktree})
             if not result.passed:
                 raise RunnerError(
                     f"preparing the treatment worktree's environment failed at "
                     f"{result.failed_step!r} (output tail: {result.tail_path}); nothing was "
                     f"submitted:\n{result.output_tail[-1500:]}"
                 )
-        return summary
 
     def _run_commands(self, commands: Any, folder: str, timeout_minutes: float) -> Any:
         """``commands`` in the worktree, their output under the run folder's ``folder``."""
@@ -370,10 +362,9 @@ class GateSession:
                     return recovered
             started = iso(utc_now())
             self._update(status="submitting", submit_started_at=started, runner=self.runner.name)
-            submission = self.runner.submit(
-                self.job.gate, self.job.pr, self.job.worktree, self.job.attempt
-            )
-            check_job_pr(submission.job_id, self.job.pr)
+            job = self.job
+            submission = self.runner.submit(job.gate, job.pr, job.worktree, job.attempt)
+            check_job_pr(submission.job_id, job.pr)
             return self._record_submission(submission, "submitted", started)
 
     def _record_submission(self, sub: Submission, how: str, started: str | None) -> Submission:
@@ -393,46 +384,25 @@ class GateSession:
 
     def _recover_submission(self, rec: AttemptRecord) -> Submission | None:
         """After a crash between "submitting" and the job id: find the job, never guess."""
-        pid = rec.submit_pid
         deadline = time.monotonic() + self.common.command_timeout_seconds
-        while alive_here(pid) and time.monotonic() < deadline:
+        while alive_here(rec.submit_pid) and time.monotonic() < deadline:
             time.sleep(0.2)  # the submit script outlived us: let it finish
-        out = rec.submit_output
+        job, out, sub = self.job, rec.submit_output, None
+        how = "recovered from the submit output"
         if out and os.path.isfile(out):
-            from perfgate_lib.runners.iris import IrisRunner
-
             text = Path(out).read_text(encoding="utf-8", errors="replace")
-            sub = IrisRunner.submission_from_output(text, self.job.gate, self.job.attempt)
-            if sub is not None:
-                return self._record_submission(
-                    sub, "recovered from the submit output", rec.submit_started_at
-                )
-        found = self.runner.find(
-            self.job.gate,
-            self.job.pr,
-            self.job.attempt,
-            rec.submit_started_at,
-            exclude=self.state.job_ids(),
-        )
-        if found is not None:
-            return self._record_submission(
-                found, "recovered from the cluster's job list", rec.submit_started_at
-            )
+            sub = IrisRunner.submission_from_output(text, job.gate, job.attempt)
+        if sub is None:
+            how = "recovered from the cluster's job list"
+            started, known = rec.submit_started_at, self.state.job_ids()
+            sub = self.runner.find(job.gate, job.pr, job.attempt, started, exclude=known)
+        if sub is not None:
+            return self._record_submission(sub, how, rec.submit_started_at)
         self.state.event(
             f"{self.folder}:submit-not-found",
             detail="the interrupted submission left no job on the cluster; submitting again",
         )
         return None
-
-    def policy(self) -> BabysitPolicy:
-        return BabysitPolicy.for_gate(
-            self.params.poll_interval_minutes,
-            self.params.wall_time_minutes,
-            overrun_factor=self.common.overrun_stop_factor,
-            error_limit=self.common.poll_error_limit,
-            stop_early_confirmed=self.job.yes_stop_early,
-            interval_override=self.job.poll_seconds or None,
-        )
 
     def watch(self) -> Watch:
         rec = self.record
@@ -443,8 +413,14 @@ class GateSession:
         watch = self.watch()
         if watch.terminal:
             return watch
-        policy = self.policy()
-        printer = ProgressPrinter(self.out_dir, gate=self.job.gate)
+        policy = BabysitPolicy.for_gate(
+            self.params.poll_interval_minutes,
+            self.params.wall_time_minutes,
+            overrun_factor=self.common.overrun_stop_factor,
+            error_limit=self.common.poll_error_limit,
+            stop_early_confirmed=self.job.yes_stop_early,
+            interval_override=self.job.poll_seconds or None,
+        )
         with self._step("babysit"):
             try:
                 result = babysit(
@@ -456,7 +432,7 @@ class GateSession:
                         status="terminal" if w.terminal else "running",
                         job=replace(w, history=list(w.history)),
                     ),
-                    progress=printer,
+                    progress=ProgressPrinter(self.out_dir, gate=self.job.gate),
                 )
             except KeyboardInterrupt:  # stop the ferry only when the policy allows
                 handle_interrupt(self.state, self.runner, self.job.gate, self.job.attempt, policy)
@@ -501,23 +477,20 @@ class GateSession:
             )
         return self.treatment_path
 
-    def record_job_tree(self, job_id: str) -> dict[str, str]:
-        """The steps of the ended job's tree (``job-tree.json``) that did not finish (stage ->
-        note), once per attempt; {} and an event when the listing fails."""
-        rec = self.record
-        if rec.unfinished_steps is not None:
-            return dict(rec.unfinished_steps)
+    def record_job_tree(self, job_id: str) -> None:
+        """Record the steps of the ended job's tree (``job-tree.json``) that did not finish
+        (stage -> note), once per attempt; an event when the listing fails."""
+        if self.record.unfinished_steps is not None:
+            return
         from perfgate_lib.gate.steptree import unfinished_steps
 
         try:
             tree = [j.to_json() for j in self.runner.job_tree(job_id)]
         except RunnerError as exc:
             self.state.event(f"{self.folder}:job-tree-unavailable", error=str(exc))
-            return {}
+            return
         self._write_json("job-tree.json", tree)
-        unfinished = unfinished_steps(job_id, tree)
-        self._update(unfinished_steps=unfinished, job_tree_size=len(tree))
-        return unfinished
+        self._update(unfinished_steps=unfinished_steps(job_id, tree), job_tree_size=len(tree))
 
     def compare(self) -> Any:
         """Verdict, charts and comment for this attempt (:class:`CompareResult`)."""
@@ -575,7 +548,6 @@ class GateSession:
 
     def _comment_extras(self, verdict: Any, rec: AttemptRecord, watch: Watch) -> Any:
         """What the cluster gate adds to the comment (:mod:`perfgate_lib.gate.sections`)."""
-        from perfgate_lib.gate import sections
         from perfgate_lib.verdict.render import CommentExtras
 
         job = self.job
@@ -584,7 +556,7 @@ class GateSession:
         history = [*map(GateResult.from_json, ladder), GateResult(*this, verdict.verdict)]
         tier_names = {n: load_gate(n).name for n in (1, 2, 3)}  # parameters/gate<N>.yaml
         notes = ladder_notes(job.max_gate, history, tier_names)
-        notes += [n for n in (queue_wait_note(watch.queue_wait_seconds),) if n]
+        notes += [n for n in (sections.queue_wait_note(watch.queue_wait_seconds),) if n]
         diffs, where = sections.run_setting_differences(
             job.runner, job.checkout, job.gate, self.params
         )
@@ -613,17 +585,13 @@ class GateSession:
             record = self.post_body("verdict", self.folder, body)
             self._update(status="posted", posted=record)
             # the ladder moves on only once the gate's comment is out
-            entry = {
-                "gate": self.job.gate,
-                "attempt": self.job.attempt,
-                "verdict": self.record.verdict,
-            }
-            ladder = [r for r in self.state.record.ladder if r.get("folder") != self.folder]
+            job, ladder = self.job, self.state.record.ladder
+            entry = {"gate": job.gate, "attempt": job.attempt, "verdict": self.record.verdict}
+            ladder = [r for r in ladder if r.get("folder") != self.folder]
             self.state.set(ladder=[*ladder, {**entry, "folder": self.folder}])
         return record
 
     def post_body(self, kind: str, key: str, body: str) -> dict[str, Any]:
-        """Post ``body`` (see :func:`post_comment`)."""
         return post_comment(
             self.state, kind, key, body, mode=self.job.post, repo=self.job.repo, pr=self.job.pr
         )
@@ -665,8 +633,7 @@ def post_comment(
         from perfgate_lib.io.github import GitHubClient, GitHubSettings, upsert_comment
 
         client = GitHubClient(GitHubSettings.from_env(repo=repo))
-        result = upsert_comment(client, pr, body, source=f"{kind} comment")
-        record.update(result.to_json())
+        record.update(upsert_comment(client, pr, body, source=f"{kind} comment").to_json())
     else:
         record["path"] = storage.join(state.run_dir, FINAL_COMMENT)
     state.record_post(**record)
@@ -684,8 +651,7 @@ def handle_interrupt(
         return "nothing in flight"
     if rec.status == "stopped":
         return f"stopped {job_id}"  # handled already (in-process sessions see it first)
-    watch = recorded_watch(rec, job_id)
-    run = watch.run_seconds(dt.datetime.now(dt.UTC))
+    run = recorded_watch(rec, job_id).run_seconds(dt.datetime.now(dt.UTC))
     if may_stop(run, policy):
         try:
             runner.stop(job_id)

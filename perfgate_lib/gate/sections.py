@@ -108,10 +108,8 @@ def job_section(rec: AttemptRecord, watch: Watch) -> list[tuple[str, str]]:
         f"| Iris job | {md_code(rec.job_id or '?')} |",
         f"| Final state | {md_escape(watch.raw_state or watch.state)} |",
     ]
-    if watch.queue_wait_seconds is not None:
-        lines.append(
-            f"| Queue wait (not a perf signal) | {fmt_duration(watch.queue_wait_seconds)} |"
-        )
+    if (wait := watch.queue_wait_seconds) is not None:
+        lines.append(f"| Queue wait (not a perf signal) | {fmt_duration(wait)} |")
     if watch.stopped:
         lines.append("| Stopped by | perfgate (overran its wall time) |")
     body = "\n".join(lines)
@@ -170,11 +168,9 @@ def queue_wait_note(seconds: float | None) -> str | None:
 
 def debug_commands(job_ids: Sequence[str], config: str = DEFAULT_CLUSTER_CONFIG) -> list[str]:
     """Commands that start a debugging session on the inconclusive treatment jobs."""
-    cmds = []
-    for job in job_ids:
-        cmds += [
-            f"iris --config={config} job list --json --prefix {job}",
-            f"iris --config={config} job summary {job}",
-            f"iris --config={config} job logs {job} --tail --max-lines 500 --level warning",
-        ]
-    return cmds
+    verbs = (
+        "job list --json --prefix {}",
+        "job summary {}",
+        "job logs {} --tail --max-lines 500 --level warning",
+    )
+    return [f"iris --config={config} {verb.format(job)}" for job in job_ids for verb in verbs]

@@ -21,6 +21,7 @@ from perfgate_lib.errors import PerfgateError
 from perfgate_lib.gate.babysit import Watch
 from perfgate_lib.io import storage
 from perfgate_lib.io.paramfile import read_json_object
+from perfgate_lib.timeutil import parse_time
 from perfgate_lib.typed import Whole, read_model
 
 STATE_FILE = "state.json"
@@ -246,13 +247,11 @@ class RunState:
 
     def update_attempt(
         self, gate: int, attempt: int, event: str | None = None, **fields: Any
-    ) -> AttemptRecord:
+    ) -> None:
         """Set ``fields`` of the attempt record, log ``event`` (default: the status), save."""
-        record = self.attempt(gate, attempt)
-        record.update(**fields)
+        self.attempt(gate, attempt).update(**fields)
         name = event or f"gate{gate}-attempt{attempt}:{fields.get('status', 'update')}"
         self.event(name, gate=gate, attempt=attempt, fields=sorted(fields))
-        return record
 
     def job_ids(self) -> tuple[str, ...]:
         """Every job id this run has recorded (to exclude them when recovering one)."""
@@ -270,7 +269,7 @@ class RunState:
         self.event("posted", kind=post.get("kind"), key=post.get("key"))
 
 
-def _unfinished(runs_root: str, pr: int) -> Iterator[RunState]:
+def unfinished_runs(runs_root: str, pr: int) -> Iterator[RunState]:
     """Every non-final run of ``pr``, newest first; dot files and unreadable states skipped."""
     group = storage.join(runs_root, f"pr{pr}")
     for leaf in sorted((n for n in storage.listdir(group) if not n.startswith(".")), reverse=True):
@@ -287,11 +286,8 @@ def _unfinished(runs_root: str, pr: int) -> Iterator[RunState]:
 
 def find_unfinished(runs_root: str, pr: int, sha: str | None = None) -> RunState | None:
     """The newest non-final run of ``pr`` (at ``sha`` when given), else None."""
-    return next((s for s in _unfinished(runs_root, pr) if sha is None or s.record.sha == sha), None)
-
-
-def unfinished_runs(runs_root: str, pr: int) -> list[RunState]:
-    return list(_unfinished(runs_root, pr))
+    runs = unfinished_runs(runs_root, pr)
+    return next((s for s in runs if sha is None or s.record.sha == sha), None)
 
 
 def lock_path(runs_root: str, pr: int) -> str:
@@ -329,15 +325,6 @@ def alive_here(pid: Any, start: str = "") -> bool:
     return True
 
 
-def _parse_time(text: Any) -> dt.datetime | None:
-    """An ISO time (UTC when it names no zone), else None."""
-    try:
-        when = dt.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
-
-
 def describe_holder(holder: dict[str, Any]) -> str:
     """``pid 123 on host-a (run folder ...)`` for messages."""
     folder = f" (run folder {holder['run_dir']})" if holder.get("run_dir") else ""
@@ -347,32 +334,30 @@ def describe_holder(holder: dict[str, Any]) -> str:
 def _released_since(holder: dict[str, Any]) -> bool:
     """True when ``perfgate trigger --release`` released the holder's run after it took the lock."""
     run_dir = holder.get("run_dir")
-    since = _parse_time(holder.get("since"))
+    since = parse_time(holder.get("since"))
     if not run_dir or since is None:
         return False
     try:
         state = RunState.load(str(run_dir))
     except (StateError, OSError, PerfgateError):
         return False
-    for event in state.record.events:
-        at = _parse_time(event.get("at"))
-        if event.get("event") == "released" and at is not None and at >= since:
-            return True
-    return False
+    released = (
+        parse_time(e.get("at")) for e in state.record.events if e.get("event") == "released"
+    )
+    return any(at is not None and at >= since for at in released)
 
 
-def holder_is_dead(holder: dict[str, Any], now: dt.datetime | None = None) -> str:
+def holder_is_dead(holder: dict[str, Any]) -> str:
     """Why the lock's holder counts as dead ("" when it may still be running)."""
-    now = now or dt.datetime.now(dt.UTC)
     here = holder.get("host") == socket.gethostname()
     if here and not alive_here(holder.get("pid"), str(holder.get("start") or "")):
         return f"its process ({describe_holder(holder)}) is gone"
     if _released_since(holder):
         return "its run was released (perfgate trigger --release)"
-    beat = _parse_time(holder.get("heartbeat")) or _parse_time(holder.get("since"))
+    beat = parse_time(holder.get("heartbeat")) or parse_time(holder.get("since"))
     if beat is None:
         return "the lock file is unreadable"
-    if (now - beat).total_seconds() > LOCK_STALE_HOURS * 3600:
+    if (dt.datetime.now(dt.UTC) - beat).total_seconds() > LOCK_STALE_HOURS * 3600:
         return f"no sign of life since {holder.get('heartbeat')} (over {LOCK_STALE_HOURS:g} h)"
     return ""
 
@@ -456,7 +441,7 @@ class PrLock:
         if current is None or current.generation != self.generation:
             self._lost()
         now = now or dt.datetime.now(dt.UTC)
-        beat = _parse_time(self.holder.get("heartbeat"))
+        beat = parse_time(self.holder.get("heartbeat"))
         if beat is None or (now - beat).total_seconds() > HEARTBEAT_SECONDS:
             self._write({"heartbeat": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")})
 

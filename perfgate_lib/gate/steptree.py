@@ -39,10 +39,7 @@ def direct_children(root: str, tree: Iterable[Mapping[str, Any]]) -> list[Mappin
 
 def step_of(name: str) -> tuple[str, str] | None:
     """(stage, prefix) a child job name belongs to, else None."""
-    found = (
-        (s, p) for s, prefixes in STEP_PREFIXES.items() for p in prefixes if name.startswith(p)
-    )
-    return next(found, None)
+    return next(((s, p) for s, ps in STEP_PREFIXES.items() for p in ps if name.startswith(p)), None)
 
 
 def unfinished_steps(

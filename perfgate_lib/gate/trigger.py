@@ -16,6 +16,7 @@ from typing import Any
 from perfgate_lib import MAX_COMMENT_CHARS, SENTINEL
 from perfgate_lib.errors import EXIT_PASS, PerfgateError, UsageError
 from perfgate_lib.gate.flow import RunOptions, run
+from perfgate_lib.gate.state import unfinished_runs
 from perfgate_lib.io import storage
 from perfgate_lib.io.github import LOGIN_VAR, GitHubClient, kit_comment, upsert_comment
 from perfgate_lib.io.paramfile import read_json_object
@@ -245,8 +246,6 @@ class CommentTrigger:
     def _busy(self, pr: int, requester: str | None) -> TriggerResult | None:
         """When a gate of ``pr`` already runs (the comment's lock, or a running run folder
         with a fresh lock): a note linking to it, and the result."""
-        from perfgate_lib.gate.state import unfinished_runs
-
         comment, marker = kit_state(self.client, pr)
         if comment is not None and marker is not None and running_elsewhere(marker, self.now):
             holder = marker.get("run_url") or comment.html_url or "the running gate"
@@ -372,8 +371,6 @@ class CommentTrigger:
     def release(self, pr: int, why: str) -> None:
         """Clear the PR's lock after a ladder job died: its run folders stop counting as
         running (a confirmation resumes them), a ``running`` comment says what happened."""
-        from perfgate_lib.gate.state import unfinished_runs
-
         for state in unfinished_runs(self.runs_root, pr):
             if state.status == "running":
                 state.set(status="interrupted")

@@ -36,13 +36,12 @@ def job_frame(session: GateSession) -> Any:
 
     rec = session.record
     watch = session.watch()
-    now = utc_now()
     rows = [
         ("job id", rec.job_id),
         ("ferry module", rec.ferry_module),
         ("final state", watch.raw_state or watch.state),
         ("queue wait", fmt_duration(watch.queue_wait_seconds)),
-        ("run time", fmt_duration(watch.run_seconds(now))),
+        ("run time", fmt_duration(watch.run_seconds(utc_now()))),
         ("polls", watch.polls),
         ("error", watch.error or ""),
         ("submission recorded by", rec.submit_recorded_by),

@@ -56,10 +56,9 @@ def ensure_commit(checkout: str | Path, sha: str, pr: int, remote: str = "origin
 
 def registered_worktrees(checkout: str | Path) -> list[Path]:
     """Paths of the worktrees git knows for this checkout (``git worktree list``)."""
-    out = git(checkout, "worktree", "list", "--porcelain").stdout
     return [
         Path(line.removeprefix("worktree "))
-        for line in out.splitlines()
+        for line in git(checkout, "worktree", "list", "--porcelain").stdout.splitlines()
         if line.startswith("worktree ")
     ]
 

@@ -16,6 +16,7 @@ from perfgate_lib.gate.doctor.checks import Report, Row, unchecked
 from perfgate_lib.gate.doctor.helptext import source_tiers
 from perfgate_lib.gate.runparams import RunParams, load_run_params
 from perfgate_lib.gate.runsettings import parse_flags, workflow_flags_from_checkout
+from perfgate_lib.io.pythons import find_python, install_hint, interpreter_version
 
 ALL_GATES = (0, 1, 2, 3)
 
@@ -24,8 +25,6 @@ def _python_rows(checkout: Path, requires: str | None, cluster: bool) -> list[Ro
     """The kit's Python (it parses Zephyr) and, for gates 1-3, the checkout's ``.venv`` one."""
     rows = [checks.check_python("kit Python", probe.kit_python_version(), requires, "")]
     if cluster:
-        from perfgate_lib.io.pythons import interpreter_version
-
         own = probe.checkout_python(checkout)
         version = interpreter_version(str(own)) if own else None
         no_venv = "no .venv in the checkout (marin's scripts run in it; `uv sync` makes it)"
@@ -35,7 +34,6 @@ def _python_rows(checkout: Path, requires: str | None, cluster: bool) -> list[Ro
 
 
 def _gate0_rows(checkout: Path, requires: str | None) -> list[Row]:
-    from perfgate_lib.io.pythons import find_python, install_hint
     from perfgate_lib.local.zephyr_api import NEEDED, probe_zephyr_api
 
     found = find_python(requires) if requires else None

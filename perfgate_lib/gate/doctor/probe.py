@@ -157,8 +157,7 @@ def _helps_in_one_process(
     except json.JSONDecodeError:
         answers = None
     if not isinstance(answers, dict):
-        why = done.error or done.why_not()
-        return {k: Help(v, None, error=why) for k, v in shown.items()}
+        return {k: Help(v, None, error=done.error or done.why_not()) for k, v in shown.items()}
     return {
         k: Help(shown[k], int(code), out, err)
         for k, (code, out, err) in answers.items()
@@ -195,8 +194,7 @@ def admin_bands(iris: list[str] | None, checkout: Path) -> frozenset[str] | None
     the CLI; empty when that Iris has no such set (0.2.20), None when no source is found."""
     places: list[Path] = [checkout / "lib" / "iris" / "src" / "iris" / "rpc" / "proto_display.py"]
     if iris:
-        exe = shutil.which(iris[0]) or iris[0]
-        env = Path(exe).parent.parent
+        env = Path(shutil.which(iris[0]) or iris[0]).parent.parent
         places += sorted(env.glob("lib/python3*/site-packages/iris/rpc/proto_display.py"))
     for place in places:
         text = read_text(place)
@@ -210,7 +208,7 @@ def admin_bands(iris: list[str] | None, checkout: Path) -> frozenset[str] | None
 
 
 def script_options(
-    script: Path, python: Path | None, cwd: Path, timeout_s: float = HELP_TIMEOUT_S
+    script: Path, python: Path | None, cwd: Path
 ) -> tuple[frozenset[str] | None, str]:
     """``(long options, how they were read)`` of a marin script: its ``--help`` run with the
     checkout's Python, else (or when that fails) its source's declarations."""
@@ -218,8 +216,7 @@ def script_options(
     if source is None:
         return None, f"{script.name} is missing"
     if python is not None:
-        got = run_help([str(python), str(script), "--help"], timeout_s, cwd=cwd)
-        options = help_options(got.text)
+        options = help_options(run_help([str(python), str(script), "--help"], cwd=cwd).text)
         if options:
             return options, f"`{script.name} --help`"
     return source_options(source), f"{script.name}'s argparse/click declarations"
