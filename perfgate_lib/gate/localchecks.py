@@ -15,8 +15,8 @@ from typing import IO
 from perfgate_lib.errors import PerfgateError
 from perfgate_lib.gate.runparams import LocalCheck
 from perfgate_lib.io import storage
+from perfgate_lib.io.childenv import child_env
 from perfgate_lib.io.limits import load_limits
-from perfgate_lib.runners.iris import child_env
 
 LOG_FILE = "local-checks.log"
 TAIL_FILE = "local-checks-tail.txt"

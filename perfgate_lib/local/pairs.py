@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import platform
 import select
 import shutil
@@ -25,6 +24,7 @@ import pandas as pd
 from rich.console import Console
 
 from perfgate_lib.errors import PerfgateError, UsageError, require_valid
+from perfgate_lib.io.childenv import child_env
 from perfgate_lib.io.paramfile import PARAMETERS_DIR
 from perfgate_lib.local import callgrind_client, ferry_pipeline
 from perfgate_lib.local import stats as abstats
@@ -159,7 +159,7 @@ class SideServer:
             out_file = f"--callgrind-out-file={callgrind_out}"
             cmd = [*CALLGRIND, out_file, *cmd, "--callgrind-out", str(callgrind_out)]
         # launch.env sets PYTHONPATH to the worktree's own sources only (not the kit's)
-        env = {**os.environ, **launch.env, "PYTHONHASHSEED": "0"}
+        env = child_env({**launch.env, "PYTHONHASHSEED": "0"})  # runs the PR's code
         if pycache is not None:
             # bytecode of the worktree's and the environment's modules, compiled by the
             # first process and read by every later one (restarts start in ~1 s instead of

@@ -22,6 +22,7 @@ from typing import Any
 
 from perfgate_lib.errors import PerfgateError, UsageError
 from perfgate_lib.io import pythons
+from perfgate_lib.io.childenv import child_env
 from perfgate_lib.local.zephyr_api import dist_version
 
 ENV_MODES = ("auto", "uv", "kit")
@@ -159,9 +160,7 @@ def find_uv() -> str:
 
 def _uv_env() -> dict[str, str]:
     """The environment for uv commands: never download interpreters, no outer venv."""
-    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "UV_PROJECT")}
-    env["UV_PYTHON_DOWNLOADS"] = "never"
-    return env
+    return child_env({"UV_PYTHON_DOWNLOADS": "never"}, drop=("VIRTUAL_ENV", "UV_PROJECT"))
 
 
 def _run(cmd: list[str], problem: str, env: dict[str, str], cwd: Path | None = None) -> str:

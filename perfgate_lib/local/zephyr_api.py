@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -245,7 +244,9 @@ def probe_zephyr_api(
         "spec.loader.exec_module(module)\n"
         f"module._probe_main({zephyr_src or ''!r})\n"
     )
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    from perfgate_lib.io.childenv import child_env  # here: this file also runs in the side
+
+    env = child_env(drop=("PYTHONPATH", "PYTHONHOME"))  # it imports the PR's Zephyr
     try:
         done = subprocess.run(
             [python, "-c", code], capture_output=True, text=True, timeout=timeout_s, env=env

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from perfgate_lib.io.childenv import child_env
 from perfgate_lib.io.redaction import redact
 from perfgate_lib.runners.base import (
     JobState,
@@ -44,17 +45,11 @@ DEFAULT_CLUSTER_CONFIG = "lib/iris/config/marin.yaml"
 SUBMIT_SCRIPT = "scripts/ci/submit_perf_run.py"
 COLLECT_SCRIPT = "scripts/ci/collect_perf_metrics.py"
 MONITOR_SCRIPT = "scripts/ci/iris_monitor.py"
-SECRET_ENV = ("GITHUB_TOKEN", "GH_TOKEN", "GITHUB_PAT")
 
 
 class PriorityRefused(RunnerError):
     """The cluster refused the tier's priority band for this user (exit 4); the message
     says who may run the gate."""
-
-
-def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment for marin's scripts and tools: ours minus GitHub tokens."""
-    return {**{k: v for k, v in os.environ.items() if k not in SECRET_ENV}, **(extra or {})}
 
 
 def run_tool(
