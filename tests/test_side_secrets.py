@@ -57,3 +57,73 @@ def test_the_ferry_server_gets_no_github_token(spy, tmp_path):
     names = _names(seen)
     assert {"GITHUB_TOKEN", "GH_TOKEN"}.isdisjoint(names) and {"GCP_SA_KEY", "EXTRA"} <= names
     assert os.environ["GITHUB_TOKEN"] == TOKEN  # the kit itself still holds it
+
+
+@pytest.mark.parametrize(
+    ("prints", "problem"),
+    [
+        ("not json", "not a JSON object"),
+        ("[1, 2]", "not a JSON object"),
+        ('{"ready": true, "identity": 5', "not a JSON object"),
+        ("x" * 17_000_000, "longer than"),
+    ],
+    ids=["text", "list", "cut", "17MB"],
+)
+def test_a_side_that_answers_garbage_is_named_not_a_crash(tmp_path, prints, problem):
+    """The side process runs the PR's code, which can write anything to the protocol pipe:
+    the answer is read within a size limit and must be one JSON object."""
+    script = tmp_path / "python"
+    (tmp_path / "answer").write_text(prints + "\n")
+    script.write_text(f"#!/bin/sh\ncat {tmp_path / 'answer'}\nsleep 30\n")
+    script.chmod(0o755)
+    launch = SideEnv("kit", [str(script)], {}, None, None, "garbage", 0.0)
+    server = SideServer(
+        "treatment", launch, corpus_dir=tmp_path, work_dir=tmp_path / "work",
+        zephyr_src=None, log=tmp_path / "side.log", max_workers=1,
+    )  # fmt: skip
+    try:
+        with pytest.raises(LocalRunError, match=f"treatment: start-up and warm-up: .*{problem}"):
+            server.wait_ready(60)
+    finally:
+        server.kill()
+
+
+READY = '{"ready": true, "identity": {"python": "3.12"}, "memory_method": "rss"}'
+
+
+@pytest.mark.parametrize(
+    ("lines", "problem"),
+    [
+        (['{"ready": true, "identity": 5}'], "start-up: answer field identity: "),
+        ([READY, '{"status": "succeeded", "stages": []}'], "normalize: answer field stages: "),
+        (
+            [READY, '{"status": "succeeded", "stages": {"normalize": {"wall_s": "fast"}}}'],
+            "normalize: answer field stages.normalize.wall_s: ",
+        ),
+        (
+            [READY, '{"status": "succeeded", "stages": {"normalize": {"tasks": 1.5}}}'],
+            "normalize: answer field stages.normalize.tasks: ",
+        ),
+    ],
+    ids=["identity", "stages-list", "text-seconds", "fractional-tasks"],
+)
+def test_a_side_answer_with_a_wrong_field_names_it(tmp_path, lines, problem):
+    """Each field of a side's answer has the protocol's type before the kit uses it."""
+    script = tmp_path / "python"
+    answers = []  # one answer per request, as the ferry server does
+    for i, line in enumerate(lines):
+        (tmp_path / f"answer{i}").write_text(line + "\n")
+        answers.append(f"{'read request; ' if i else ''}cat {tmp_path / f'answer{i}'}")
+    script.write_text("#!/bin/sh\n" + "\n".join(answers) + "\nsleep 30\n")
+    script.chmod(0o755)
+    launch = SideEnv("kit", [str(script)], {}, None, None, "wrong", 0.0)
+    server = SideServer(
+        "control", launch, corpus_dir=tmp_path, work_dir=tmp_path / "work",
+        zephyr_src=None, log=tmp_path / "side.log", max_workers=1,
+    )  # fmt: skip
+    try:
+        with pytest.raises(LocalRunError, match=f"control: {problem}"):
+            server.wait_ready(60)
+            server.run_stage("normalize", 60)
+    finally:
+        server.kill()

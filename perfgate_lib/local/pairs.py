@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import pandas as pd
 from rich.console import Console
@@ -29,6 +29,7 @@ from perfgate_lib.io.paramfile import PARAMETERS_DIR
 from perfgate_lib.local import callgrind_client, ferry_pipeline
 from perfgate_lib.local import stats as abstats
 from perfgate_lib.local.sideenv import ENV_MODES, SideEnv
+from perfgate_lib.typed import Number, Text, Whole, read_model
 
 SETTINGS_FILE = PARAMETERS_DIR / "gate0.yaml"
 
@@ -126,6 +127,34 @@ FERRY_SCRIPT = Path(ferry_pipeline.__file__).resolve()
 SIDES = ("control", "treatment")
 
 
+MAX_ANSWER_BYTES = 16_000_000  # one line of the side's protocol (real ones: a few KB)
+
+
+class _Row(TypedDict, total=False):
+    """One stage's row as a side reports it (seconds, MB, counts; ``docs/gate0.md``)."""
+
+    wall_s: Number
+    cpu_s: Number
+    peak_mb: Number
+    tasks: Whole
+    records_out: Whole
+    callgrind_dump: Text
+
+
+class _Ready(TypedDict, total=False):
+    ready: bool
+    identity: dict[str, Any]
+    memory_method: Text
+    error: Text
+
+
+class _StageAnswer(TypedDict, total=False):
+    status: Text
+    stages: dict[str, _Row]
+    error: Text
+    failure_bucket: Text
+
+
 class LocalRunError(PerfgateError):
     """A side's ferry process did not start, timed out or crashed (git failures: GitError); exit 4."""
 
@@ -199,18 +228,46 @@ class SideServer:
         if not ready:
             self.close()
             raise LocalRunError(f"{self.side}: {what} timed out after {timeout_s:g} s ({self.log})")
-        line = self.proc.stdout.readline()
+        line = self.proc.stdout.readline(MAX_ANSWER_BYTES + 1)
         if not line:
             self.proc.wait(timeout=10)
             raise LocalRunError(
                 f"{self.side}: the ferry process exited ({self.proc.returncode}) during "
                 f"{what} ({self.log}): {self._tail()}"
             )
-        return json.loads(line)
+        # the side runs the PR's code, which can write anything to this pipe
+        if len(line) > MAX_ANSWER_BYTES:
+            self.kill()
+            raise LocalRunError(
+                f"{self.side}: {what}: an answer longer than {MAX_ANSWER_BYTES:,} bytes ({self.log})"
+            )
+        try:
+            answer = json.loads(line)
+        except ValueError:
+            answer = None
+        if not isinstance(answer, dict):
+            self.kill()
+            raise LocalRunError(
+                f"{self.side}: {what}: the answer is not a JSON object: {line[:120]!r} ({self.log})"
+            )
+        return answer
+
+    def _checked(self, model: type, answer: dict[str, Any], what: str) -> dict[str, Any]:
+        """``answer`` unchanged once its fields have the protocol's types (the PR's code
+        answers); LocalRunError naming the field otherwise."""
+
+        def fail(field: str | None, problem: str) -> LocalRunError:
+            self.kill()
+            return LocalRunError(
+                f"{self.side}: {what}: answer field {field}: {problem} ({self.log})"
+            )
+
+        read_model(model, answer, fail)
+        return answer
 
     def wait_ready(self, timeout_s: float) -> dict[str, Any]:
         """Block until the server warmed up; its identity."""
-        answer = self._read(timeout_s, "start-up and warm-up")
+        answer = self._checked(_Ready, self._read(timeout_s, "start-up and warm-up"), "start-up")
         if not answer.get("ready"):
             raise LocalRunError(
                 f"{self.side}: the mini ferry could not start: {answer.get('error')} ({self.log})"
@@ -230,7 +287,7 @@ class SideServer:
 
     def stage_answer(self, stage: str, timeout_s: float) -> dict[str, Any]:
         """The server's answer to :meth:`send_stage`, instruction counts read from the dumps."""
-        answer = self._read(timeout_s, f"stage {stage}")
+        answer = self._checked(_StageAnswer, self._read(timeout_s, f"stage {stage}"), stage)
         for row in (answer.get("stages") or {}).values():
             try:
                 ferry_pipeline.add_instructions(row)
