@@ -5,6 +5,8 @@ Builds a temporary git repository with marin's layout and 50 changed Zephyr modu
 (~260 lines each) mixing every kind of change (docstrings, comments, type hints, log
 text, renames, dead code, constants, loops, sorts, .result() calls, public API), then
 times :func:`assess_source` end to end (git diff, blob reads, git grep, AST analysis).
+Then a hostile diff: 3 modules replaced by 3,000 functions each, every name searched
+for in the head tree (the search must grow with names plus lines, not their product).
 Prints figures; asserts nothing.
 """
 
@@ -136,5 +138,36 @@ def main(runs: int = 5) -> None:
         )
 
 
+def many_names(root: Path, names: int = 3000, files: int = 3) -> None:
+    """A hostile diff: ``files`` modules each replaced by ``names`` functions whose names
+    the tree also uses (``run_0`` ... and common words), so every removed and added name
+    is searched for in the head tree."""
+    base = dict(BASE_FILES)
+    for i in range(20):
+        base[f"{ZSRC}/synthetic/mod{i:02d}.py"] = module(i)
+    repo = make_marin_repo(root, base)
+    repo.branch("feature")
+    body = "".join(f"def run_{k}(rows):\n    return rows\n\n\n" for k in range(names))
+    for i in range(files):
+        repo.write(f"{ZSRC}/synthetic/mod{i:02d}.py", body, dedent=False)
+    repo.commit("many names")
+
+
+def main_many_names(runs: int = 3) -> None:
+    with tempfile.TemporaryDirectory(prefix="bench-assess-names-") as tmp:
+        root = Path(tmp) / "marin"
+        many_names(root)
+        times = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            assess_source(LocalGitDiffSource(root, "main", "feature"))
+            times.append(time.perf_counter() - start)
+        print(
+            "assess 3 modules replaced by 3,000 functions each (hostile names): median "
+            f"{statistics.median(times):.3f} s, max {max(times):.3f} s over {runs} runs"
+        )
+
+
 if __name__ == "__main__":
     main()
+    main_many_names()

@@ -113,3 +113,15 @@ def test_a_constant_too_big_to_compute_is_not_computed(repo, huge):
     assert not f.trivial
     evidence = [line for lines in f.evidence.values() for line in lines]
     assert any("BUFFER: 64 → (not computed)" in line for line in evidence), evidence
+
+
+def test_a_reference_search_for_200000_names_is_not_one_command_line(repo):
+    """A PR can define (or remove) any number of names, and the head tree is searched for
+    each: the names reach ``git grep`` on its input, not as arguments (200,000 of them
+    are past the kernel's limit for one command line, E2BIG)."""
+    repo.write(SHUFFLE, repo.read(SHUFFLE) + "\nunique_name_here = 1\n", dedent=False)
+    repo.commit("a name")
+    source = LocalGitDiffSource(repo.root, "HEAD~1", "HEAD")
+    names = [f"name_{i:06d}_padding" for i in range(200_000)] + ["unique_name_here"]
+    hits = source.find_references(names)
+    assert list(hits) == ["unique_name_here"] and len(hits["unique_name_here"]) == 1

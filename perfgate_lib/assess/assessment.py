@@ -687,17 +687,16 @@ def _cross_file(drafts: list[_Draft], checks: _Checks) -> None:
     if checks.refs is None:
         return
     read_head = checks.read_head
-    reader = read_head or (lambda _path: None)
     for d in drafts:
         defs = added.get(d.path, {})
         module = module_of(d.path)
         refs = dict(checks.refs)
         if module and read_head is not None:  # who imports the new names from this module
             top = {(module, n) for q in defs if "." not in q for n in callers.short_names(q)}
-            found = users_of(top, checks.refs, reader, defined=True)
+            found = users_of(top, checks.refs, checks.head, defined=True)
             refs.update({n: found.get((m, n), []) for m, n in top})
         d.unused = callers.unused_new(defs, refs, d.path)
-    users = users_of({(m, n) for m, n, _ in removed}, checks.refs, reader)
+    users = users_of({(m, n) for m, n, _ in removed}, checks.refs, checks.head)
     checks.removed_users = users
     checks.removed_checked = {(m, n) for m, n, _ in removed}
     for module, name, d in removed:

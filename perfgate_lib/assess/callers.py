@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import ast
 import functools
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 
 from perfgate_lib.assess import astdiff
 from perfgate_lib.assess.astdiff import Symbol, import_source, module_of, parse_or_none
@@ -61,38 +63,68 @@ def module_bindings(tree: ast.Module) -> set[str]:
     return out
 
 
+@dataclass(frozen=True)
+class FileUses:
+    """One file's imports and reads, from one walk, so each name is a lookup (lines)."""
+
+    imported: dict[str, set[str]]  # module -> names ``import module [as x]`` binds
+    from_bound: dict[tuple[str, str], set[str]]  # (module, name) -> ``from .. import`` binds
+    from_lines: dict[tuple[str, str], set[int]]  # (module, name) -> lines importing it
+    attrs: dict[str, list[tuple[str | None, int]]]  # attribute -> (receiver text, line)
+    loads: dict[str, set[int]]  # bare name read -> lines
+    bound: set[str]  # :func:`module_bindings`
+
+    @classmethod
+    def of(cls, tree: ast.Module, path: str) -> FileUses:
+        uses = cls(
+            defaultdict(set),
+            defaultdict(set),
+            defaultdict(set),
+            defaultdict(list),
+            defaultdict(set),
+            set(),
+        )
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    uses.imported[alias.name].add(alias.asname or alias.name)
+            elif isinstance(node, ast.ImportFrom):
+                source = import_source(node, path)
+                for alias in node.names:
+                    uses.from_bound[source, alias.name].add(alias.asname or alias.name)
+                    uses.from_lines[source, alias.name].add(node.lineno)
+            elif isinstance(node, ast.Attribute):
+                uses.attrs[node.attr].append((astdiff.receiver_text(node.value), node.lineno))
+            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+                uses.loads[node.id].add(node.lineno)
+        uses.bound.update(module_bindings(tree))
+        return uses
+
+
 def python_uses(
-    tree: ast.Module, path: str, module: str, name: str, defined: bool = False
+    uses: FileUses, path: str, module: str, name: str, defined: bool = False
 ) -> list[int]:
     """Lines using ``module.name`` (``defined``: the module's own reads of it count too)."""
-    lines: set[int] = set()
-    aliases = _module_aliases(tree, path, module)
-    own = module_of(path) == module
-    bound = module_bindings(tree) if own else set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom):
-            if import_source(node, path) == module and any(a.name == name for a in node.names):
-                lines.add(node.lineno)
-        elif isinstance(node, ast.Attribute) and node.attr == name:
-            if astdiff.receiver_text(node.value) in aliases:
-                lines.add(node.lineno)
-        elif (
-            own
-            and isinstance(node, ast.Name)
-            and node.id == name
-            and isinstance(node.ctx, ast.Load)
-            and (defined or name not in bound)
-        ):
-            lines.add(node.lineno)
+    parent, _, last = module.rpartition(".")
+    aliases = uses.imported.get(module, set()) | uses.from_bound.get((parent, last), set())
+    lines = set(uses.from_lines.get((module, name), ()))
+    lines.update(ln for receiver, ln in uses.attrs.get(name, ()) if receiver in aliases)
+    if module_of(path) == module and (defined or name not in uses.bound):
+        lines.update(uses.loads.get(name, ()))
     return sorted(lines)
 
 
 class HeadFiles:
-    """Head-tree files read at most once: texts and ASTs (None when unreadable)."""
+    """Head-tree files read at most once: texts, ASTs (None when unreadable), their uses."""
 
     def __init__(self, read_head: HeadReader) -> None:
         self.text = functools.cache(read_head)
         self.tree = functools.cache(lambda path: parse_or_none(self.text(path)))
+        self.uses = functools.cache(self._uses)
+
+    def _uses(self, path: str) -> FileUses | None:
+        tree = self.tree(path)
+        return None if tree is None else FileUses.of(tree, path)
 
 
 def hit_path(hit: str) -> str:
@@ -115,24 +147,24 @@ def _uses_in_file(
     """``path:line`` uses of ``module.name`` in one head-tree file that names it."""
     if not path.endswith(".py"):
         return _text_uses(head.text(path) or "", path, module, name)
-    parsed = head.tree(path)
-    if parsed is None:  # cannot read it: every textual hit counts
+    uses = head.uses(path)
+    if uses is None:  # cannot read it: every textual hit counts
         return [h for h in name_hits if hit_path(h) == path]
-    return [f"{path}:{ln}" for ln in python_uses(parsed, path, module, name, defined)]
+    return [f"{path}:{ln}" for ln in python_uses(uses, path, module, name, defined)]
 
 
 def users_of(
     removed: Iterable[tuple[str, str]],
     hits: Mapping[str, list[str]],
-    read_head: HeadReader,
+    head: HeadFiles,
     defined: bool = False,
 ) -> dict[tuple[str, str], list[str]]:
-    """``{(module, name): ["path:line"]}`` of uses in the head tree, from textual ``hits``.
+    """``{(module, name): ["path:line"]}`` of uses in the head tree, from textual ``hits``;
+    each file is walked once per assessment (``head`` keeps its :class:`FileUses`).
 
     A module's own bare reads count for a new name (``defined``), else only if it no
     longer binds the name.
     """
-    head = HeadFiles(read_head)
     out: dict[tuple[str, str], list[str]] = {}
     for module, name in removed:
         name_hits = hits.get(name, [])

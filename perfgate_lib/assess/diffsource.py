@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import codecs
 import difflib
+import functools
 import io
 import os
 import re
@@ -137,16 +138,26 @@ def _decode(data: bytes | None) -> str | None:
     return data.decode("utf-8", errors="replace")
 
 
+_WORD = re.compile(r"\w+")
+GREP_MAX_NAMES = 2000  # names a head-tree search hands to git grep (more: every line)
+
+
 def _word_hits(
     names: Collection[str], items: Iterable[tuple[str, int, str]]
 ) -> dict[str, list[str]]:
-    """``{name: ["path:line"]}`` of lines using a name as a word (a def/class line is not)."""
-    pats = {n: re.compile(rf"(?<![\w]){re.escape(n)}(?![\w])") for n in names}
-    defs = {n: re.compile(rf"^\s*(async\s+def|def|class)\s+{re.escape(n)}\b") for n in names}
+    """``{name: ["path:line"]}`` of lines using a name as a word (a def/class line is not).
+    A plain name is looked up among each line's words, so the work grows with the lines
+    and the names, not with their product (a PR names thousands)."""
+    order = {n: i for i, n in enumerate(names)}
+    words = {n for n in order if _WORD.fullmatch(n)}
+    pats = {n: re.compile(rf"(?<![\w]){re.escape(n)}(?![\w])") for n in order if n not in words}
+    defs = functools.cache(lambda n: re.compile(rf"^\s*(async\s+def|def|class)\s+{re.escape(n)}\b"))
     hits: dict[str, list[str]] = {}
     for path, lineno, text in items:
-        for name, pat in pats.items():
-            if pat.search(text) and not defs[name].search(text):
+        found = words.intersection(_WORD.findall(text))
+        found.update(n for n, pat in pats.items() if pat.search(text))
+        for name in sorted(found, key=order.__getitem__):
+            if not defs(name).search(text):
                 hits.setdefault(name, []).append(f"{path}:{lineno}")
     return hits
 
@@ -329,11 +340,15 @@ class LocalGitDiffSource:
     def find_references(self, names: Collection[str]) -> dict[str, list[str]] | None:
         if not names:
             return {}
-        patterns = [arg for name in sorted(names) for arg in ("-e", name)]
+        # git grep slows down with thousands of names (38 s for 200,000); past GREP_MAX_NAMES
+        # it lists every text line and _word_hits, linear in both, picks the names' lines
+        many = len(names) > GREP_MAX_NAMES
+        select = ["-e", ""] if many else ["-w", "-F", "-f", "-"]  # names on stdin, not argv
+        patterns = None if many else "\n".join(sorted(names)).encode()
         excluded = [f":!*{s}" for s in _DOC_SUFFIXES]
-        args = ["grep", "-n", "-I", "-w", "-F", *patterns, self.head_sha, "--", ".", *excluded]
+        args = ["grep", "-n", "-I", *select, self.head_sha, "--", ".", *excluded]
         try:
-            out = _git(Path(self.checkout), *args).decode("utf-8", errors="replace")
+            out = _git(Path(self.checkout), *args, input=patterns).decode("utf-8", errors="replace")
         except _GitFailed as exc:
             if exc.code == 1:  # no match
                 return {}
