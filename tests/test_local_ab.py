@@ -52,9 +52,9 @@ def _pairs(control: list[dict[str, float]], treatment: list[dict[str, float]], m
     return out
 
 
-def _result(pairs: list[dict]) -> local.ABResult:
+def _result(pairs: list[dict], **given) -> local.ABResult:
     return local.summarize_pairs(
-        pairs, ab_id="ab-test", control_sha="a" * 40, treatment_sha="b" * 40
+        pairs, ab_id="ab-test", control_sha="a" * 40, treatment_sha="b" * 40, **given
     )
 
 
@@ -1055,13 +1055,7 @@ def test_pairs_chart_colours_each_interval_by_its_call_with_a_legend():
 def test_pairs_chart_draws_the_band_edges_the_calls_were_made_with():
     """A thresholds file with a 3% / 7% stage band: the chart's edges are the ones the
     calls used, not the default 5% / 10%."""
-    result = local.summarize_pairs(
-        _noisy_pairs(8, {"fuzzy_dups": 1.5}, seed=2),
-        ab_id="ab-test",
-        control_sha="a" * 40,
-        treatment_sha="b" * 40,
-        bands=(3.0, 7.0),
-    )
+    result = _result(_noisy_pairs(8, {"fuzzy_dups": 1.5}, seed=2), bands=(3.0, 7.0))
     ax = local.pairs_chart(result).axes[0]
     edges = sorted({line.get_ydata()[0] for line in ax.lines if line.get_linewidth() == 0.8})
     assert edges == pytest.approx([1.0, 1.03, 1.07])
@@ -1075,13 +1069,7 @@ def test_too_few_pairs_write_strict_json_that_reads_back_unbounded(tmp_path):
     from perfgate_lib.local.corpus import CorpusSpec
     from perfgate_lib.verdict.compare import split_context
 
-    result = local.summarize_pairs(
-        _noisy_pairs(2, {"fuzzy_dups": 1.5}, seed=3),
-        ab_id="ab-test",
-        control_sha="a" * 40,
-        treatment_sha="b" * 40,
-        out_dir=str(tmp_path),
-    )
+    result = _result(_noisy_pairs(2, {"fuzzy_dups": 1.5}, seed=3), out_dir=str(tmp_path))
     local.write_outputs(result, CorpusSpec(docs=10))
 
     def refuse(constant):

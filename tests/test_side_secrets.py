@@ -47,16 +47,34 @@ def test_the_side_environment_gets_no_github_token(spy, tmp_path):
 
 def test_the_ferry_server_gets_no_github_token(spy, tmp_path):
     script, seen = spy
-    launch = SideEnv("kit", [str(script)], {"EXTRA": "1"}, None, None, "spy", 0.0)
-    server = SideServer(
-        "treatment", launch, corpus_dir=tmp_path, work_dir=tmp_path / "work",
-        zephyr_src=None, log=tmp_path / "side.log", max_workers=1,
-    )  # fmt: skip
+    server = _server(tmp_path, "treatment", script, {"EXTRA": "1"})
     with pytest.raises(LocalRunError):
         server.wait_ready(60)
     names = _names(seen)
     assert {"GITHUB_TOKEN", "GH_TOKEN"}.isdisjoint(names) and {"GCP_SA_KEY", "EXTRA"} <= names
     assert os.environ["GITHUB_TOKEN"] == TOKEN  # the kit itself still holds it
+
+
+def _server(tmp_path: Path, side: str, python: Path, env: dict | None = None) -> SideServer:
+    """A side server run by the interpreter ``python`` (a script standing in for one)."""
+    launch = SideEnv("kit", [str(python)], env or {}, None, None, "stand-in", 0.0)
+    return SideServer(
+        side, launch, corpus_dir=tmp_path, work_dir=tmp_path / "work",
+        zephyr_src=None, log=tmp_path / "side.log", max_workers=1,
+    )  # fmt: skip
+
+
+def _answering(tmp_path: Path, side: str, lines: list[str]) -> SideServer:
+    """A side server that answers ``lines``, one per request (the first at start-up), as
+    the ferry server does."""
+    script = tmp_path / "python"
+    answers = []
+    for i, line in enumerate(lines):
+        (tmp_path / f"answer{i}").write_text(line + "\n")
+        answers.append(f"{'read request; ' if i else ''}cat {tmp_path / f'answer{i}'}")
+    script.write_text("#!/bin/sh\n" + "\n".join(answers) + "\nsleep 30\n")
+    script.chmod(0o755)
+    return _server(tmp_path, side, script)
 
 
 @pytest.mark.parametrize(
@@ -72,15 +90,7 @@ def test_the_ferry_server_gets_no_github_token(spy, tmp_path):
 def test_a_side_that_answers_garbage_is_named_not_a_crash(tmp_path, prints, problem):
     """The side process runs the PR's code, which can write anything to the protocol pipe:
     the answer is read within a size limit and must be one JSON object."""
-    script = tmp_path / "python"
-    (tmp_path / "answer").write_text(prints + "\n")
-    script.write_text(f"#!/bin/sh\ncat {tmp_path / 'answer'}\nsleep 30\n")
-    script.chmod(0o755)
-    launch = SideEnv("kit", [str(script)], {}, None, None, "garbage", 0.0)
-    server = SideServer(
-        "treatment", launch, corpus_dir=tmp_path, work_dir=tmp_path / "work",
-        zephyr_src=None, log=tmp_path / "side.log", max_workers=1,
-    )  # fmt: skip
+    server = _answering(tmp_path, "treatment", [prints])
     try:
         with pytest.raises(LocalRunError, match=f"treatment: start-up and warm-up: .*{problem}"):
             server.wait_ready(60)
@@ -109,18 +119,7 @@ READY = '{"ready": true, "identity": {"python": "3.12"}, "memory_method": "rss"}
 )
 def test_a_side_answer_with_a_wrong_field_names_it(tmp_path, lines, problem):
     """Each field of a side's answer has the protocol's type before the kit uses it."""
-    script = tmp_path / "python"
-    answers = []  # one answer per request, as the ferry server does
-    for i, line in enumerate(lines):
-        (tmp_path / f"answer{i}").write_text(line + "\n")
-        answers.append(f"{'read request; ' if i else ''}cat {tmp_path / f'answer{i}'}")
-    script.write_text("#!/bin/sh\n" + "\n".join(answers) + "\nsleep 30\n")
-    script.chmod(0o755)
-    launch = SideEnv("kit", [str(script)], {}, None, None, "wrong", 0.0)
-    server = SideServer(
-        "control", launch, corpus_dir=tmp_path, work_dir=tmp_path / "work",
-        zephyr_src=None, log=tmp_path / "side.log", max_workers=1,
-    )  # fmt: skip
+    server = _answering(tmp_path, "control", lines)
     try:
         with pytest.raises(LocalRunError, match=f"control: {problem}"):
             server.wait_ready(60)
