@@ -6,7 +6,8 @@ Builds a temporary git repository with marin's layout and 50 changed Zephyr modu
 text, renames, dead code, constants, loops, sorts, .result() calls, public API), then
 times :func:`assess_source` end to end (git diff, blob reads, git grep, AST analysis).
 Then a hostile diff: 3 modules replaced by 3,000 functions each, every name searched
-for in the head tree (the search must grow with names plus lines, not their product).
+for in the head tree (the search must grow with names plus lines, not their product), and
+a class that loses 1,000 methods whose names stay in 10 modules.
 Prints figures; asserts nothing.
 """
 
@@ -168,6 +169,32 @@ def main_many_names(runs: int = 3) -> None:
         )
 
 
+def main_many_members(members: int = 1000, files: int = 10) -> None:
+    """A class loses ``members`` methods whose names stay in ``files`` other modules (on
+    another object): each removed method's callers are looked for in every such file."""
+    from perfgate_lib.assess.diffsource import DirectoryDiffSource
+
+    with tempfile.TemporaryDirectory(prefix="bench-assess-members-") as tmp:
+        for side in ("base", "head"):
+            pkg = Path(tmp) / side / ZSRC
+            pkg.mkdir(parents=True)
+            (pkg / "__init__.py").write_text("")
+            defs = "".join(f"    def m_{k}(self):\n        return {k}\n\n" for k in range(members))
+            (pkg / "big.py").write_text("class C:\n" + defs * (side == "base") + "    pass\n")
+            receiver = "c" if side == "base" else "other"
+            calls = "".join(f"    {receiver}.m_{k}()\n" for k in range(0, members, 7))
+            for i in range(files):
+                head = "from zephyr.big import C\n\n\ndef f(other):\n    c = C()\n    c.m_0\n"
+                (pkg / f"user{i}.py").write_text(head + calls)
+        start = time.perf_counter()
+        assess_source(DirectoryDiffSource(Path(tmp) / "base", Path(tmp) / "head"))
+        print(
+            f"assess a class losing {members:,} methods named in {files} modules: "
+            f"{time.perf_counter() - start:.3f} s (one run)"
+        )
+
+
 if __name__ == "__main__":
     main()
     main_many_names()
+    main_many_members()

@@ -825,7 +825,7 @@ def _member_hits(
         return hits
     if not any(isinstance(n, ast.ClassDef) and n.name == cls for n in d.head_norm.body):
         return hits
-    users = member_users(module, cls, name, class_hits, hits, checks.read_head, d.path)
+    users = member_users(module, cls, name, class_hits, hits, checks.head, d.path)
     return hits if users is None else users
 
 

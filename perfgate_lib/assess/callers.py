@@ -121,10 +121,34 @@ class HeadFiles:
         self.text = functools.cache(read_head)
         self.tree = functools.cache(lambda path: parse_or_none(self.text(path)))
         self.uses = functools.cache(self._uses)
+        self.accesses = functools.cache(self._accesses)
+        self.by_string = functools.cache(self._by_string)
 
     def _uses(self, path: str) -> FileUses | None:
         tree = self.tree(path)
         return None if tree is None else FileUses.of(tree, path)
+
+    def _accesses(self, path: str, module: str, cls: str) -> list[tuple[str, int]] | None:
+        """``(attribute, line)`` on instances of ``module.cls`` in a file; None: unknown."""
+        tree = self.tree(path)
+        try:
+            own = module_of(path) == module
+            return None if tree is None else _instance_accesses(tree, path, module, cls, own)
+        except _Escapes:
+            return None
+
+    def _by_string(self, path: str) -> dict[str, set[int]] | None:
+        """Lines of ``getattr(x, "name")``-like calls by the string; None: unparsable."""
+        tree = self.tree(path)
+        if tree is None:
+            return None
+        lines: dict[str, set[int]] = defaultdict(set)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and astdiff.call_name(node.func) in _BY_STRING:
+                for arg in node.args:
+                    if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                        lines[arg.value].add(node.lineno)
+        return lines
 
 
 def hit_path(hit: str) -> str:
@@ -318,10 +342,11 @@ def member_users(
     member: str,
     class_hits: Iterable[str],
     member_hits: Iterable[str],
-    read_head: HeadReader,
+    head: HeadFiles,
     own_path: str,
 ) -> list[str] | None:
-    """Lines that may still use the removed ``cls.member`` of ``module``, or None if unknown."""
+    """Lines that may still use the removed ``cls.member`` of ``module``, or None if unknown;
+    each file's accesses are found once per assessment (``head`` keeps them)."""
     files = {hit_path(h) for h in class_hits} | {own_path}
     found: list[str] = []
     for path in sorted(files):
@@ -329,28 +354,17 @@ def member_users(
             if path.endswith(_PROSE):
                 continue
             return None
-        tree = parse_or_none(read_head(path))
-        if tree is None:
-            return None
-        try:
-            accesses = _instance_accesses(tree, path, module, cls, module_of(path) == module)
-        except _Escapes:
+        accesses = head.accesses(path, module, cls)
+        if accesses is None:
             return None
         found += [f"{path}:{ln}" for attr, ln in accesses if attr == member]
     for path in sorted({hit_path(h) for h in member_hits}):
-        src = read_head(path) if path.endswith(".py") else None
-        if src is None:
+        if not path.endswith(".py") or head.text(path) is None:
             continue
-        tree = parse_or_none(src)
-        if tree is None:
+        strings = head.by_string(path)
+        if strings is None:
             return None
-        for node in ast.walk(tree):
-            if (
-                isinstance(node, ast.Call)
-                and astdiff.call_name(node.func) in _BY_STRING
-                and any(isinstance(a, ast.Constant) and a.value == member for a in node.args)
-            ):
-                found.append(f"{path}:{node.lineno}")
+        found += [f"{path}:{ln}" for ln in strings.get(member, ())]
     return sorted(set(found))
 
 
