@@ -18,30 +18,6 @@ from perfgate_lib.assess.scope import Category, classify
 HeadReader = Callable[[str], str | None]
 
 
-def _module_aliases(tree: ast.Module, path: str, module: str) -> set[str]:
-    """Dotted names bound to ``module`` in a file (``writers``, ``zephyr.writers``, ``w``)."""
-    parent, _, last = module.rpartition(".")
-    imported = {
-        alias.asname or module
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Import)
-        for alias in node.names
-        if alias.name == module
-    }
-    return imported | _from_imports(tree, path, parent, last)
-
-
-def _from_imports(tree: ast.Module, path: str, module: str, name: str) -> set[str]:
-    """Names ``from module import name [as x]`` binds in a file (relative imports resolved)."""
-    return {
-        alias.asname or alias.name
-        for node in ast.walk(tree)
-        if isinstance(node, ast.ImportFrom) and import_source(node, path) == module
-        for alias in node.names
-        if alias.name == name
-    }
-
-
 def module_bindings(tree: ast.Module) -> set[str]:
     """Names bound at module level, also under module-level ``if``/``try`` blocks."""
     out: set[str] = set()
@@ -100,13 +76,21 @@ class FileUses:
         uses.bound.update(module_bindings(tree))
         return uses
 
+    def bound_to(self, module: str, name: str) -> set[str]:
+        """Names ``from module import name [as x]`` binds (relative imports resolved)."""
+        return self.from_bound.get((module, name), set())
+
+    def aliases(self, module: str) -> set[str]:
+        """Dotted names bound to ``module`` (``writers``, ``zephyr.writers``, ``w``)."""
+        parent, _, last = module.rpartition(".")
+        return self.imported.get(module, set()) | self.bound_to(parent, last)
+
 
 def python_uses(
     uses: FileUses, path: str, module: str, name: str, defined: bool = False
 ) -> list[int]:
     """Lines using ``module.name`` (``defined``: the module's own reads of it count too)."""
-    parent, _, last = module.rpartition(".")
-    aliases = uses.imported.get(module, set()) | uses.from_bound.get((parent, last), set())
+    aliases = uses.aliases(module)
     lines = set(uses.from_lines.get((module, name), ()))
     lines.update(ln for receiver, ln in uses.attrs.get(name, ()) if receiver in aliases)
     if module_of(path) == module and (defined or name not in uses.bound):
@@ -130,10 +114,11 @@ class HeadFiles:
 
     def _accesses(self, path: str, module: str, cls: str) -> list[tuple[str, int]] | None:
         """``(attribute, line)`` on instances of ``module.cls`` in a file; None: unknown."""
-        tree = self.tree(path)
+        tree, uses = self.tree(path), self.uses(path)
+        if tree is None or uses is None:
+            return None
         try:
-            own = module_of(path) == module
-            return None if tree is None else _instance_accesses(tree, path, module, cls, own)
+            return _instance_accesses(tree, uses, path, module, cls)
         except _Escapes:
             return None
 
@@ -318,12 +303,13 @@ def _own_method_accesses(
 
 
 def _instance_accesses(
-    tree: ast.Module, path: str, module: str, cls: str, own: bool
+    tree: ast.Module, uses: FileUses, path: str, module: str, cls: str
 ) -> list[tuple[str, int]]:
     """``(attribute, line)`` of accesses on instances of ``module.cls``, else :class:`_Escapes`."""
+    own = module_of(path) == module
     parents = {id(c): p for p in ast.walk(tree) for c in ast.iter_child_nodes(p)}
-    names = ({cls} if own else set()) | _from_imports(tree, path, module, cls)  # bound to it
-    mod_aliases = _module_aliases(tree, path, module)
+    names = ({cls} if own else set()) | uses.bound_to(module, cls)  # bound to it
+    mod_aliases = uses.aliases(module)
     _check_other_routes(tree, path, module, cls, names)
     out: list[tuple[str, int]] = []
     for node in ast.walk(tree):
