@@ -41,7 +41,6 @@ from perfgate_lib.local.sideenv import SideEnv, dependency_differences, prepare_
 from perfgate_lib.local.stats import MEMORY, TOTAL
 from perfgate_lib.verdict.abfacts import ABFacts
 from perfgate_lib.verdict.abfacts import SideFacts as ABSide
-from perfgate_lib.verdict.compare import strict_dumps
 from perfgate_lib.verdict.paired import metric_words
 from perfgate_lib.verdict.where import read_where
 
@@ -615,6 +614,8 @@ def write_outputs(result: ABResult, spec: CorpusSpec) -> dict[str, str]:
         "signed-rank interval; bands applied to the interval",
     }
     paths["ab_json"].write_text(json.dumps(summary, indent=2) + "\n")
+    from perfgate_lib.verdict.compare import strict_dumps  # here: it loads matplotlib
+
     paths["compare_context"].write_text(strict_dumps(result.compare_context()) + "\n")
     return {k: str(v) for k, v in paths.items()}
 
