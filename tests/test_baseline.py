@@ -471,7 +471,7 @@ def test_report_from_zip_bounds_the_zip_and_the_member(monkeypatch):
 
     from perfgate_lib.gate import baseline as baseline_mod
     from perfgate_lib.io.limits import load_limits
-    from perfgate_lib.verdict.limits import ReportTooLarge
+    from perfgate_lib.verdict.report import ReportTooLarge
 
     data = make_zip({"perf-report.json": json.dumps(report(warnings=["x" * 5000]))})
     monkeypatch.setattr(

@@ -57,7 +57,7 @@ def test_compare_stops_at_a_report_bound(tmp_path, change, limit):
 
 
 def test_report_bytes_bound(tmp_path):
-    from perfgate_lib.verdict.limits import ReportTooLarge, check_report_bounds
+    from perfgate_lib.verdict.report import ReportTooLarge, check_report_bounds
 
     small = load_limits().__class__(**{**load_limits().__dict__, "report_max_bytes": 10})
     with pytest.raises(ReportTooLarge, match="report_max_bytes=10"):

@@ -19,8 +19,7 @@ from perfgate_lib.io.limits import load_limits
 from perfgate_lib.mdtemplate import render
 from perfgate_lib.timeutil import iso, parse_time
 from perfgate_lib.verdict.gates import DEFAULT_MIRROR, GateParams, load_gate, mirror_pattern
-from perfgate_lib.verdict.limits import ReportTooLarge
-from perfgate_lib.verdict.report import PerfReport, loads_report
+from perfgate_lib.verdict.report import PerfReport, ReportTooLarge, loads_report
 
 MAX_RUNS = 30  # scheduled runs inspected on Actions, newest first
 MAX_MIRROR_REPORTS = 30  # mirror reports read, newest first

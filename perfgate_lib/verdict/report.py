@@ -13,8 +13,8 @@ from typing import Any
 
 from perfgate_lib.errors import ReportError
 from perfgate_lib.io import storage
+from perfgate_lib.io.limits import LIMITS_FILE, Limits, load_limits
 from perfgate_lib.verdict.collector_warnings import summarize
-from perfgate_lib.verdict.limits import check_report_bounds
 
 INFRA_BUCKETS = (
     "preempted",
@@ -39,6 +39,16 @@ _SCALARS: dict[str, str] = {
 MAX_DEPTH = 64  # real reports nest 3 levels; deeper JSON is refused, never a crash
 _STAGE_MAPS = {"stage_wall_seconds": "seconds", "stage_sum_task_wall_seconds": "seconds"}
 _COUNT_MAPS = ("task_state_counts", "infra_failures")
+
+
+class ReportTooLarge(ReportError):
+    """A report past a bound of limits.yaml (exit 4); names the file, field and limit."""
+
+    def __init__(self, source: str, field: str | None, what: str, limit: str, bound: int) -> None:
+        self.limit = limit
+        super().__init__(
+            source, field, f"{what} is over the limit {limit}={bound} (parameters/{LIMITS_FILE})"
+        )
 
 
 @dataclass(frozen=True)
@@ -181,6 +191,36 @@ def parse_report(obj: Any, source: str = "<report>") -> PerfReport:
         infra_failures=counts["infra_failures"],
         warnings=tuple(str(w) for w in warnings),
     )
+
+
+def check_report_bounds(
+    obj: Any, source: str, size: int | None = None, limits: Limits | None = None
+) -> Any:
+    """``obj`` (a decoded report) unchanged within bounds, else ReportTooLarge: the size
+    (characters of its text), every top-level map's and list's entries, every stage name."""
+    lim = limits or load_limits()
+
+    def check(key: str | None, value: int, what: str, limit: str) -> None:
+        if value > getattr(lim, limit):
+            raise ReportTooLarge(source, key, what, limit, getattr(lim, limit))
+
+    if size is not None:
+        check(None, size, f"{size} bytes", "report_max_bytes")
+    if not isinstance(obj, dict):
+        return obj
+    check(None, len(obj), f"{len(obj)} top-level fields", "report_max_stages")
+    for name, value in obj.items():
+        if not isinstance(value, dict | list):
+            continue
+        key = str(name)[:80]
+        check(key, len(value), f"{len(value)} entries", "report_max_stages")
+        if name == "warnings":
+            continue
+        for stage in value:  # an object's keys, a list's items
+            if isinstance(stage, str):
+                what = f"a name of {len(stage)} characters"
+                check(key, len(stage), what, "stage_name_max_chars")
+    return obj
 
 
 def _reject_constant(token: str) -> float:
