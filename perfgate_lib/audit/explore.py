@@ -10,6 +10,7 @@ from matplotlib.figure import Figure
 from perfgate_lib.audit import history, history_charts
 from perfgate_lib.audit.history import ChangePoint, History
 from perfgate_lib.io import storage
+from perfgate_lib.io.paramfile import kit_path
 from perfgate_lib.verdict.charts import png_bytes, save_png
 from perfgate_lib.verdict.compare import strict_dumps
 from perfgate_lib.verdict.report import PerfReport, load_report
@@ -67,9 +68,7 @@ def run_explore(
 ) -> ExploreResult:
     """Load, detect change points, place the treatment ("" for none), write the outputs into
     ``out_dir`` ("" for none); relative paths are found from the kit's root too."""
-    from perfgate_lib.audit.notebooks import repo_path
-
-    treatment, mirror = repo_path(treatment), repo_path(mirror)
+    treatment, mirror = kit_path(treatment), kit_path(mirror)
     treated = load_report(treatment) if treatment else None
     hist = history.load_history(gate, mirror)
     points = history.detect_change_points(hist.stages)

@@ -5,7 +5,6 @@ defaults "" are the bundled examples."""
 
 from __future__ import annotations
 
-from perfgate_lib.io.paramfile import kit_path
 from perfgate_lib.verdict.compare import (
     OUTPUT_FILES,
     CompareResult,
@@ -14,11 +13,6 @@ from perfgate_lib.verdict.compare import (
     run_compare,
 )
 from perfgate_lib.verdict.gates import COMPARE_GATES, check_gate
-
-
-def repo_path(path: str) -> str:
-    """A notebook's relative path, found from the repository root, ``notebooks/`` or a wheel."""
-    return kit_path(path)
 
 
 def notebook_compare(

@@ -85,10 +85,10 @@ class GateJob:
     @classmethod
     def from_parameters(cls, **params: Any) -> GateJob:
         """From notebook parameters (``-r`` strings parsed); a bad or unknown one: UsageError."""
-        from perfgate_lib.audit.notebooks import repo_path  # repo-root defaults, any cwd
+        from perfgate_lib.io.paramfile import kit_path  # repo-root defaults, any cwd
 
         job = read_model(cls, params, lambda key, problem: usage_at("gate", key, problem))
-        job.replay, job.baseline = repo_path(job.replay), repo_path(job.baseline)
+        job.replay, job.baseline = kit_path(job.replay), kit_path(job.baseline)
         return job
 
 
