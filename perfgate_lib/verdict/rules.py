@@ -468,14 +468,15 @@ class _Call:
     warns: list[str]
 
 
-def _precedence(
+def _final_call(
     miswired: list[str],
     claims: _Claims,
     unusable: list[str],
     evidence: list[str],
     contended: list[str],
-) -> tuple[str, str]:
-    """(verdict, decided_by): the first rule of the precedence (docs/verdict-rules.md) that fired."""
+) -> _Call:
+    """The first rule of the precedence (docs/verdict-rules.md) that fired decides; every
+    other rule that fired is listed (a mis-wired one claims nothing)."""
     precedence = (
         (miswired, "inconclusive", "1 self-check: the comparison is mis-wired"),
         (claims.hard_fails, "fail", "2 count-based hard fail"),
@@ -486,18 +487,8 @@ def _precedence(
         (contended, "inconclusive", "5 contention and a warn"),
         (claims.warns, "warn", "6 warn band"),
     )
-    return next(((call, rule) for fired, call, rule in precedence if fired), ("pass", "7 pass"))
-
-
-def _final_call(
-    miswired: list[str],
-    claims: _Claims,
-    unusable: list[str],
-    evidence: list[str],
-    contended: list[str],
-) -> _Call:
-    """First match wins; every other rule that fired is listed (a mis-wired one claims nothing)."""
-    verdict, decided_by = _precedence(miswired, claims, unusable, evidence, contended)
+    fired = ((call, rule) for found, call, rule in precedence if found)
+    verdict, decided_by = next(fired, ("pass", "7 pass"))
     if miswired:
         return _Call(verdict, decided_by, [f"self-check: {m}" for m in miswired], [], [])
     reasons = [*unusable, *evidence, *claims.undecided, *contended]
