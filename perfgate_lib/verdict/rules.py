@@ -33,11 +33,8 @@ _FAILED_JOB_STATES = {"failed", "killed", "worker_failed", "unschedulable"}
 
 @dataclass(frozen=True)
 class GateContext:
-    """What the caller knows beyond the two reports (:meth:`from_dict` reads it from JSON).
-
-    ``within_noise``, ``intervals`` and ``treatment_unfinished_steps``: see
-    ``docs/verdict-rules.md`` ("Gate 0", "Steps that did not finish").
-    """
+    """What the caller knows beyond the two reports (:meth:`from_dict` reads it from JSON);
+    ``within_noise``, ``intervals``, ``treatment_unfinished_steps``: ``docs/verdict-rules.md``."""
 
     gate: int = 1
     treatment_ferry_module: str | None = None
