@@ -6,7 +6,6 @@ defaults "" are the bundled examples."""
 from __future__ import annotations
 
 from perfgate_lib.verdict.compare import (
-    OUTPUT_FILES,
     CompareResult,
     load_compare,
     refuse_existing_outputs,
@@ -38,7 +37,7 @@ def notebook_compare(
     if run_dir:
         return load_compare(run_dir)
     gate = check_gate(gate, COMPARE_GATES)
-    refuse_existing_outputs(out_dir, overwrite, OUTPUT_FILES)
+    refuse_existing_outputs(out_dir, overwrite)
     new_folder = not out_dir
     out_dir = out_dir or new_run_dir(None, None, kind="compare")
     result = run_compare(

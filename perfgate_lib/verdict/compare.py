@@ -283,11 +283,11 @@ def load_compare(run_dir: str) -> CompareResult:
     )
 
 
-def refuse_existing_outputs(out_dir: str, overwrite: bool, files: tuple[str, ...]) -> None:
-    """UsageError when ``out_dir`` already holds one of ``files``, unless ``overwrite``."""
+def refuse_existing_outputs(out_dir: str, overwrite: bool) -> None:
+    """UsageError when ``out_dir`` already holds one of ``OUTPUT_FILES``, unless ``overwrite``."""
     if overwrite or not out_dir:
         return
-    found = [f for f in files if storage.exists(storage.join(out_dir, f))]
+    found = [f for f in OUTPUT_FILES if storage.exists(storage.join(out_dir, f))]
     if found:
         raise UsageError(
             f"out_dir {out_dir} already holds {', '.join(found)}: a finished run is not "
