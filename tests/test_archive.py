@@ -143,6 +143,8 @@ def test_run_path_parsing():
     }
     assert from_path("gs://b/runs/pr3/20260506T071523Z/")["sha"] is None
     assert from_path("/x/elsewhere") == {}
+    # a folder named like a run but at a time no calendar has: not a run path, no crash
+    assert from_path("/x/runs/pr12/20261399T999999Z-abc1234") == {}
 
 
 def test_kit_version_without_git_is_the_package_version(monkeypatch, tmp_path):

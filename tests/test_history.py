@@ -340,3 +340,24 @@ def test_an_infinite_shift_is_written_as_strict_json(monkeypatch, tmp_path):
     for text in ((tmp_path / explore.SUMMARY_FILE).read_text(), printed):
         (point,) = json.loads(text, parse_constant=refuse)["change_points"]
         assert point["shift_pct"] is None and point["non_finite"] == {"shift_pct": "+inf"}
+
+
+def test_a_report_folder_at_an_impossible_time_is_skipped_by_name(tmp_path):
+    """A mirror folder named like a report but at a time no calendar has (month 13) is
+    listed as skipped with its path; the real reports still load (no crash, exit 0)."""
+    files, truth = fake.generate_history(
+        dt.date(2025, 6, 1), 3, (1,), malformed_per_tier=0, manual_every_days=0
+    )
+    real = next(rel for rel in files if rel in truth.scheduled[1])
+    files[real.replace(real.split("_")[1], "20251399T999999Z")] = files[real]
+    for rel, data in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(data)
+    hist = history.load_history(1, str(tmp_path))
+    assert len(hist) == 3
+    assert [s.path for s in hist.skipped] == [
+        str(tmp_path / "report_20251399T999999Z_tier1/perf_report.json")
+    ]
+    assert "not a real time" in hist.skipped[0].reason
+    proc = perfgate("history", "--gate", "1", "--mirror", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr

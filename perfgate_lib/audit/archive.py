@@ -19,6 +19,7 @@ from perfgate_lib.audit.runindex import RunEntry
 from perfgate_lib.errors import UsageError
 from perfgate_lib.io import storage
 from perfgate_lib.io.bulkread import fetch_many, list_files
+from perfgate_lib.timeutil import parse_time
 
 _RUN_PATH = re.compile(
     r"(?:^|[/\\])(?:pr(?P<pr>\d+)|(?P<kind>[A-Za-z][A-Za-z0-9_.-]*))[/\\]"
@@ -56,9 +57,9 @@ def render_html(notebook: str) -> str:
 def from_path(run_dir: str) -> dict[str, Any]:
     """PR (None for a ``<kind>`` folder), start time and short sha of a run folder's path."""
     found = _RUN_PATH.search(str(run_dir))
-    if not found:
+    when = parse_time(found.group("stamp")) if found else None
+    if found is None or when is None:  # not a run path, or its time is no real time
         return {}
-    when = dt.datetime.strptime(found.group("stamp"), "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)
     return {
         "pr": int(found.group("pr")) if found.group("pr") else None,
         "started_at": when.isoformat(timespec="seconds"),

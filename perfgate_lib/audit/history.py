@@ -6,7 +6,6 @@ The mirror layout, the scheduled-run rule and the methods: ``docs/audit-trail.md
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import math
 import re
@@ -20,6 +19,7 @@ import pandas as pd
 from perfgate_lib.errors import ReportError
 from perfgate_lib.io import storage
 from perfgate_lib.io.bulkread import fetch_many
+from perfgate_lib.timeutil import parse_time
 from perfgate_lib.verdict.gates import DEFAULT_MIRROR, check_gate, load_gate, mirror_pattern
 from perfgate_lib.verdict.report import PerfReport, loads_report
 
@@ -57,11 +57,11 @@ class History:
 
 
 def stamp_time(path: str) -> pd.Timestamp | None:
-    """The UTC time in a mirror path ``report_<YYYYMMDDTHHMMSSZ>_tier<N>/...``."""
+    """The UTC time in a mirror path ``report_<YYYYMMDDTHHMMSSZ>_tier<N>/...``; None when
+    the path has no such stamp or its stamp is no real time (month 13)."""
     found = _STAMP.search(str(path))
-    if not found:
-        return None
-    return pd.Timestamp(dt.datetime.strptime(found[1], "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC))
+    when = parse_time(found[1]) if found else None
+    return None if when is None else pd.Timestamp(when)
 
 
 def scheduled_reason(report: PerfReport, workflow_name: str) -> str | None:
@@ -123,11 +123,15 @@ def load_history(
     params = load_gate(gate)
     found = [(stamp_time(p), p) for p in storage.glob(mirror_pattern(mirror, params))]
     listed = sorted((when, path) for when, path in found if when is not None)
+    skipped = [  # named like a report, at a time no calendar has
+        SkippedReport(path, "its folder's time is not a real time")
+        for when, path in found
+        if when is None and _STAMP.search(path)
+    ]
     if last is not None:
         listed = listed[-last:] if last > 0 else []
     blobs = fetch_many([p for _, p in listed], concurrency)
     rows: dict[pd.Timestamp, tuple[pd.Timestamp, str, PerfReport]] = {}
-    skipped: list[SkippedReport] = []
     excluded: list[SkippedReport] = []
     for when, path in listed:
         blob = blobs[path]
