@@ -137,3 +137,22 @@ def test_other_submit_failures_are_not_read_as_a_refusal():
     assert priority_refusal("PERMISSION_DENIED: bucket gs://x") is None
     bare = priority_refusal("PERMISSION_DENIED ... Resubmit with --priority batch")
     assert bare is not None and bare.resubmit_with == "--priority batch"
+
+
+@pytest.mark.parametrize(
+    ("listed", "asked", "same"),
+    [
+        ("/alice/ferry-1", "alice/ferry-1", True),  # the two id shapes
+        ("/alice/ferry-1/", "/alice/ferry-1", True),  # a trailing slash
+        (" /alice/ferry-1 ", "alice/ferry-1/", True),
+        ("/alice/ferry-1/step-0", "/alice/ferry-1", False),  # a child is not the job
+        ("/alice/ferry-10", "/alice/ferry-1", False),
+    ],
+)
+def test_one_job_id_is_the_same_job_in_every_shape_that_in_tree_accepts(listed, asked, same):
+    from perfgate_lib.runners.iris import _same_job, in_tree
+
+    assert _same_job(listed, asked) is same
+    assert in_tree(listed, asked) is (
+        same or listed.strip().strip("/").startswith("alice/ferry-1/")
+    )

@@ -132,13 +132,19 @@ def status_url(status_root: str, pr: int, gate: int, attempt: int) -> str:
     return f"{status_root.rstrip('/')}/{pr}/treatment-g{gate}{suffix}.json"
 
 
+def _job_key(job_id: str) -> str:
+    """One spelling of a job id: ``/alice/ferry-1``, ``alice/ferry-1`` and ``alice/ferry-1/``
+    are the same job."""
+    return job_id.strip().strip("/")
+
+
 def _same_job(a: str, b: str) -> bool:
-    return a.strip().lstrip("/") == b.strip().lstrip("/")
+    return _job_key(a) == _job_key(b)
 
 
 def in_tree(job_id: str, root: str) -> bool:
     """True when ``job_id`` is ``root`` or one of its descendants (either id shape)."""
-    a, b = job_id.strip().strip("/"), root.strip().strip("/")
+    a, b = _job_key(job_id), _job_key(root)
     return a == b or a.startswith(b + "/")
 
 
