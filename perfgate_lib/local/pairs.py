@@ -1,8 +1,6 @@
-"""Gate 0's settings (``parameters/gate0.yaml``, each setting explained there), its two
-sides (each a ``ferry_pipeline.py serve`` process, native or under callgrind, JSON lines
-over pipes) and its paired, adaptive loop: pairs are added until every stage is decided
-(:func:`stop_rule`); its progress goes to ``progress.log`` and, on a terminal only, is
-shown (:func:`follow`). Seconds. The protocol and the pair record: ``docs/gate0.md``.
+"""Gate 0's settings (``parameters/gate0.yaml``), its two sides (``ferry_pipeline.py serve``
+processes, native or under callgrind) and its paired loop, adding pairs until every stage is
+decided (:func:`stop_rule`), with ``progress.log``. Seconds. The protocol: ``docs/gate0.md``.
 """
 
 from __future__ import annotations
@@ -209,13 +207,9 @@ class SideServer:
         except OSError as exc:
             self._log.close()
             raise LocalRunError(f"{side}: could not start {cmd[0]}: {exc}") from exc
+        self.pid = self.proc.pid  # pairs.json records which process measured a pair
         self.identity: dict[str, Any] = {}
         self.memory_method = ""
-
-    @property
-    def pid(self) -> int:
-        """The server process's id (pairs.json records which process measured a pair)."""
-        return self.proc.pid
 
     def _tail(self) -> str:
         self._log.flush()
@@ -421,11 +415,8 @@ def measure_pairs(
     clock: Callable[[], float] = time.perf_counter,
 ) -> tuple[list[dict[str, Any]], str, list[str]]:
     """(pairs, why the loop stopped, errors); a failed stage ends the loop after its pair.
-
-    Counting instructions, pair 1's servers measure every pair (:func:`measure_at_once`);
-    time metrics take turns, back to back, the first side alternating, and the time
-    ``servers_for(n)`` takes counts in pair ``n``'s seconds.
-    """
+    Instructions: :func:`measure_at_once`; time metrics take turns (``docs/gate0.md``), and
+    the time ``servers_for(n)`` takes counts in pair ``n``'s seconds."""
     if settings.counts_instructions:
         return measure_at_once(servers_for(1), settings, stages, bands, progress, clock)
     pairs: list[dict[str, Any]] = []
