@@ -494,8 +494,7 @@ def run_local_ab(
     band = load_thresholds(thresholds).bands["stage_wall_seconds"]
     bands = (band.pass_pct, band.warn_pct)
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    say = ProgressLog(out / PROGRESS_LOG, progress)
+    say = ProgressLog(out / PROGRESS_LOG, progress)  # creates ``out``
     ab_id = f"ab-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}-{head_sha[:7]}"
     spec = CorpusSpec(docs=settings.docs, seed=seed, large_docs=settings.large_docs)
     if settings.counts_instructions:

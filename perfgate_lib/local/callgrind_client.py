@@ -1,7 +1,5 @@
 """Callgrind's client requests from Python, and which threads gate 0 counts (instructions).
-
-Standard library only: the side process loads it by path as ``callgrind_client``. What is
-counted, what is left out and why: ``docs/attribution.md``.
+Standard library only (the side process loads it by path). Why: ``docs/attribution.md``.
 """
 
 from __future__ import annotations

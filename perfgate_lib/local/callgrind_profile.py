@@ -1,8 +1,7 @@
-"""Where a stage's instructions went: one side's callgrind dump read (format version 1:
-compressed names ``fn=(id) name``, relative positions, ``calls=`` lines followed by the
-call's inclusive cost) into per-function exclusive counts (Python names from the perf map,
-else C names; allocators out as in gate 0's count), and the control-treatment delta. Pure
-functions. The method: ``docs/attribution.md``.
+"""Where a stage's instructions went: one side's callgrind dump (format version 1: compressed
+names, relative positions, ``calls=`` lines) read into per-function exclusive counts (Python
+names from the perf map, else C names; allocators out as in gate 0's count), and the
+control-treatment delta. Pure functions. The method: ``docs/attribution.md``.
 """
 
 from __future__ import annotations

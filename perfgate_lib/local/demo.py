@@ -51,12 +51,9 @@ def run_local_gate(
     assessment: str = "",
     console: Console | None = None,
 ) -> tuple[dict[str, Any], list[str], dict[str, float]]:
-    """Gate 0 here: ``local_ab.ipynb`` (into ``<run_dir>/ab``) then ``compare.ipynb``.
-
-    ``gate0``: Gate0Settings fields overriding ``parameters/gate0.yaml`` (None keeps the
-    file's). Returns (verdict.json, executed notebooks, step seconds). Progress is shown on
-    a terminal ``console``; NothingToMeasure is raised before any kernel starts.
-    """
+    """Gate 0 here: ``local_ab.ipynb`` (into ``<run_dir>/ab``) then ``compare.ipynb``;
+    ``gate0``: Gate0Settings overrides. (verdict.json, executed notebooks, step seconds);
+    progress on a terminal ``console``; NothingToMeasure before any kernel starts."""
     from perfgate_lib.io.notebook import run_notebook
     from perfgate_lib.local.ab import Gate0Settings, require_zephyr_change, resolve_revisions
     from perfgate_lib.local.pairs import LOG_NAME, follow

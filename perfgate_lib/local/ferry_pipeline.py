@@ -1,6 +1,5 @@
-"""The mini ferry's pipeline, standalone (stdlib, Zephyr and its deps only): run by path as
-``python ferry_pipeline.py serve --corpus DIR --work-dir DIR [--zephyr-src SRC]`` in any
-side environment. The stages, the serve protocol (JSON lines) and how each figure is
+"""The mini ferry's pipeline, standalone (stdlib, Zephyr and its deps only), run by path in
+a side environment (:func:`main`). The stages, the serve protocol and how each figure is
 taken (seconds, MB, instruction counts): ``docs/gate0.md``; ``docs/attribution.md``.
 """
 
@@ -389,7 +388,7 @@ def zephyr_identity() -> dict[str, Any]:
 
     import zephyr
 
-    versions = {d: zephyr_api.dist_version(d) for d in ("marin-zephyr", "marin-fray", "marin-iris")}
+    versions = {d: zephyr_api.dist_version(d) for d in zephyr_api.REPORTED_DISTS}
     return {
         "zephyr_file": str(Path(zephyr.__file__).resolve()),
         "installed_version": versions["marin-zephyr"],

@@ -25,13 +25,17 @@ def ab_folder(run_dir: str | Path) -> Path:
     raise UsageError(f"run_dir {run_dir}: no ab.json in it or in its ab/ folder (not a gate-0 run)")
 
 
-def _read_json(path: Path) -> Any:
+def _read_json(path: Path, kind: type = object, must_be: str = "") -> Any:
+    """``path``'s JSON, a ``kind``; UsageError when missing, not JSON or not ``must_be``."""
     try:
-        return json.loads(path.read_text())
+        data = json.loads(path.read_text())
     except FileNotFoundError as exc:
         raise UsageError(f"{path}: missing from the archived A/B") from exc
     except ValueError as exc:
         raise UsageError(f"{path}: not JSON ({exc})") from exc
+    if not isinstance(data, kind):
+        raise UsageError(f"{path}: must be {must_be}")
+    return data
 
 
 def _settings(saved: Any, source: Path) -> Gate0Settings:
@@ -46,12 +50,8 @@ def load_ab(run_dir: str | Path) -> ABResult:
     ``pairs.json`` with the bands it was judged under, the median reports as archived.
     ``read_only``: nothing is written into the folder."""
     folder = ab_folder(run_dir)
-    summary = _read_json(folder / "ab.json")
-    if not isinstance(summary, dict):
-        raise UsageError(f"{folder / 'ab.json'}: must be an object")
-    pairs = _read_json(folder / "pairs.json")
-    if not isinstance(pairs, list):
-        raise UsageError(f"{folder / 'pairs.json'}: must be a list of pairs")
+    summary = _read_json(folder / "ab.json", dict, "an object")
+    pairs = _read_json(folder / "pairs.json", list, "a list of pairs")
     bands = summary.get("bands_pct") or {"pass": 5.0, "warn": 10.0}
     control = _read_json(folder / "control-report.json")
     result = summarize_pairs(

@@ -1,7 +1,6 @@
 """A marin-shaped git repository for the demo and the tests, built from installed Zephyr:
-``main`` holds its source and a minimal ``lib/zephyr/pyproject.toml``, a PR branch one
-real change to the scatter hot path. The changes, the pins and what each measured in
-fuzzy_dups instructions: ``docs/gate0.md`` (The demo).
+``main`` holds its source and a minimal ``lib/zephyr/pyproject.toml``, a PR branch one real
+change to the scatter hot path. The changes and what each measured: ``docs/gate0.md``.
 """
 
 from __future__ import annotations

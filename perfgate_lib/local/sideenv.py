@@ -23,11 +23,10 @@ from typing import Any
 from perfgate_lib.errors import PerfgateError, UsageError
 from perfgate_lib.io import pythons
 from perfgate_lib.io.childenv import child_env
-from perfgate_lib.local.zephyr_api import dist_version
+from perfgate_lib.local.zephyr_api import REPORTED_DISTS, dist_version
 
 ENV_MODES = ("auto", "uv", "kit")
 ZEPHYR_PROJECT = Path("lib/zephyr")
-REPORTED_DISTS = ("marin-zephyr", "marin-fray", "marin-iris")
 _MANIFEST = "manifest.json"
 # 2: versions read in isolated mode (schema 1 could list dists of the builder's cwd)
 _MANIFEST_SCHEMA = 2
@@ -45,7 +44,6 @@ class SideEnvError(PerfgateError):
     """A side's environment could not be prepared; names the command and its last lines."""
 
     def __init__(self, problem: str, command: list[str] | None = None, output: str = "") -> None:
-        self.problem, self.command, self.output = problem, command, output
         lines = [f"side environment: {problem}"]
         if command:
             lines.append(f"command: {' '.join(command)}")

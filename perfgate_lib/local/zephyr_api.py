@@ -1,7 +1,5 @@
 """The Zephyr (and fray) API the mini ferry needs, resolved across releases: one adapter.
-
-Standard library only: the side process loads it by path as ``zephyr_api``. The layouts
-per release: ``docs/zephyr-releases.md``.
+Standard library only (the side process loads it by path). See ``docs/zephyr-releases.md``.
 """
 
 from __future__ import annotations
@@ -17,6 +15,7 @@ from typing import Any
 OLDEST_SUPPORTED = "0.2.20"  # marin-zephyr 0.2.20.dev202606180959, June 2026
 NEWEST_TESTED = "0.2.227"  # marin-zephyr 0.2.227.dev40316220070, October 2026
 SUPPORTED_RANGE = f"marin-zephyr {OLDEST_SUPPORTED} to {NEWEST_TESTED} (newest tested)"
+REPORTED_DISTS = ("marin-zephyr", "marin-fray", "marin-iris")  # whose versions a side reports
 
 # name -> (module, attribute) places to look, newest layout first. The first place is the
 # name reported as missing ("zephyr.context.ZephyrContext").
@@ -47,8 +46,6 @@ class ZephyrApiError(ImportError):
     """The Zephyr in use lacks names the mini ferry needs; the message names them."""
 
     def __init__(self, missing: tuple[str, ...], version: str | None, cause: str = "") -> None:
-        self.missing = missing
-        self.version = version
         super().__init__(unsupported_message(missing, version, cause))
 
 
