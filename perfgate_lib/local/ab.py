@@ -581,13 +581,12 @@ def write_outputs(result: ABResult, spec: CorpusSpec) -> dict[str, str]:
         "ab_json": out / "ab.json",
         "compare_context": out / "compare_context.json",
     }
-    paths["control_report"].write_text(json.dumps(result.control_report, indent=2) + "\n")
-    paths["treatment_report"].write_text(json.dumps(result.treatment_report, indent=2) + "\n")
     result.paired.to_csv(paths["paired_csv"], index=False)
     paths["pairs_json"].write_text(json.dumps(result.pairs, indent=1) + "\n")
     runs = out / "runs"
     runs.mkdir(exist_ok=True)
     for side, report in zip(SIDES, (result.control_report, result.treatment_report), strict=True):
+        paths[f"{side}_report"].write_text(json.dumps(report, indent=2) + "\n")
         for i, run in enumerate((report.get("local_run") or {}).get("repeats") or [], 1):
             (runs / f"{side}-p{i}.json").write_text(json.dumps(run, indent=2) + "\n")
     summary = {

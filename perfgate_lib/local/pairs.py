@@ -14,7 +14,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypedDict
 
@@ -317,17 +317,17 @@ class SideServer:
         self._log.close()
 
 
+@dataclass
 class SideProcesses:
     """Both sides' ferry processes, replaced by fresh ones every ``per_process`` pairs; a
     generation's two start (``start(side, generation)``) and warm up at once, untimed."""
 
-    def __init__(
-        self, start: Callable[[str, int], SideServer], per_process: int, timeout_s: float
-    ) -> None:
-        self.start, self.per_process, self.timeout_s = start, per_process, timeout_s
-        self.current: dict[str, SideServer] = {}
-        self.generation = -1
-        self.restart_seconds = 0.0
+    start: Callable[[str, int], SideServer]
+    per_process: int
+    timeout_s: float
+    current: dict[str, SideServer] = field(default_factory=dict)
+    generation: int = -1
+    restart_seconds: float = 0.0
 
     def launch(self) -> dict[str, SideServer]:
         """Start a new generation of both sides (closing the old one); not yet ready."""
