@@ -87,20 +87,24 @@ _DATAFRAME_ROW_COUNT = 1
 """
 
 
-SUB_BATCH_CHANGE = Change(
-    branch="perfgate-demo/scatter-sub-batch",
-    message=(
-        "zephyr: stream scatter chunks one item per pickle frame\n\n"
-        "Bounds per-iterator read memory in reducers that fan in many chunk iterators\n"
-        "(tier-2 mega-docs)."
-    ),
-    edits={
-        str(ZEPHYR_PKG / "shuffle.py"): replace_first(
-            ((_OLD_SUB_BATCH, _NEW_SUB_BATCH), (_OLD_ROW_COUNT, _NEW_ROW_COUNT)),
-            "the installed zephyr/shuffle.py has neither a `_SUB_BATCH_SIZE = 1024` block "
-            "nor a `_DATAFRAME_ROW_COUNT = 1000` line; " + _NOT_THIS_RELEASE,
-        )
-    },
+def shuffle_change(
+    branch: str, message: str, alternatives: tuple[tuple[str, str], ...], lacks: str
+) -> Change:
+    """A PR editing ``zephyr/shuffle.py`` (:func:`replace_first`); ``lacks`` completes
+    "the installed zephyr/shuffle.py has ..." when no alternative applies."""
+    missing = f"the installed zephyr/shuffle.py has {lacks}; {_NOT_THIS_RELEASE}"
+    return Change(
+        branch, message, {str(ZEPHYR_PKG / "shuffle.py"): replace_first(alternatives, missing)}
+    )
+
+
+SUB_BATCH_CHANGE = shuffle_change(
+    "perfgate-demo/scatter-sub-batch",
+    "zephyr: stream scatter chunks one item per pickle frame\n\n"
+    "Bounds per-iterator read memory in reducers that fan in many chunk iterators\n"
+    "(tier-2 mega-docs).",
+    ((_OLD_SUB_BATCH, _NEW_SUB_BATCH), (_OLD_ROW_COUNT, _NEW_ROW_COUNT)),
+    "neither a `_SUB_BATCH_SIZE = 1024` block nor a `_DATAFRAME_ROW_COUNT = 1000` line",
 )
 
 
@@ -122,19 +126,12 @@ _NEW_PARQUET = f"""        # Level {_PARQUET_LEVEL} shrinks scatter files agains
 """
 
 
-ZSTD_LEVEL_CHANGE = Change(
-    branch=PR_BRANCH,
-    message=(
-        "zephyr: compress scatter chunks at zstd level 6\n\n"
-        "Smaller shuffle files: less spill disk and GCS egress on tier-2 sized jobs."
-    ),
-    edits={
-        str(ZEPHYR_PKG / "shuffle.py"): replace_first(
-            ((_OLD_LEVEL, _NEW_LEVEL), (_OLD_PARQUET, _NEW_PARQUET)),
-            "the installed zephyr/shuffle.py has neither a `_ZSTD_COMPRESS_LEVEL = 3` line "
-            "nor the scatter writer's zstd `write_parquet` call; " + _NOT_THIS_RELEASE,
-        )
-    },
+ZSTD_LEVEL_CHANGE = shuffle_change(
+    PR_BRANCH,
+    "zephyr: compress scatter chunks at zstd level 6\n\n"
+    "Smaller shuffle files: less spill disk and GCS egress on tier-2 sized jobs.",
+    ((_OLD_LEVEL, _NEW_LEVEL), (_OLD_PARQUET, _NEW_PARQUET)),
+    "neither a `_ZSTD_COMPRESS_LEVEL = 3` line nor the scatter writer's zstd `write_parquet` call",
 )
 
 # 0.2.4x on: every shuffled item is pickled by ``_dumps``, stdlib pickle first.
@@ -151,20 +148,12 @@ _NEW_DUMPS = """    try:
 
 # The demo's change on the Parquet scatter (0.2.4x on): the shard's own thread pickles
 # every shuffled item with cloudpickle (pure Python hooks, about 6x stdlib pickle's cost).
-SCATTER_PICKLE_CHANGE = Change(
-    branch="perfgate-demo/scatter-cloudpickle",
-    message=(
-        "zephyr: pickle shuffled items with cloudpickle only\n\n"
-        "One serializer for every item, so lambdas and local classes need no fallback."
-    ),
-    edits={
-        str(ZEPHYR_PKG / "shuffle.py"): replace_once(
-            _OLD_DUMPS,
-            _NEW_DUMPS,
-            "the installed zephyr/shuffle.py has no stdlib-pickle `_dumps` fast path; "
-            + _NOT_THIS_RELEASE,
-        )
-    },
+SCATTER_PICKLE_CHANGE = shuffle_change(
+    "perfgate-demo/scatter-cloudpickle",
+    "zephyr: pickle shuffled items with cloudpickle only\n\n"
+    "One serializer for every item, so lambdas and local classes need no fallback.",
+    ((_OLD_DUMPS, _NEW_DUMPS),),
+    "no stdlib-pickle `_dumps` fast path",
 )
 
 # Zephyr needs xxhash>=3.4 and no other marin library constrains it (braceexpand, pinned
@@ -202,21 +191,12 @@ def route_hash_change(rounds: int, branch: str = "") -> Change:
     hash_old += "            deterministic_hash(key)\n"
     hash_new = f"    for _ in range({rounds}):  # re-check the routing hash\n"
     hash_new += "        hash_encoded_key(encode_key(key))\n"
-    return Change(
-        branch=branch or f"perfgate-demo/route-hash-{rounds}",
-        message=(
-            f"zephyr: re-check each scatter key's routing hash {rounds} times\n\n"
-            "Guards against a key whose hash changes between calls."
-        ),
-        edits={
-            str(ZEPHYR_PKG / "shuffle.py"): replace_first(
-                (
-                    (_ROUTE_0_2_20, _ROUTE_0_2_20 + hash_old),
-                    (_ROUTE_PARQUET, _ROUTE_PARQUET + hash_new),
-                ),
-                "the installed zephyr/shuffle.py has no scatter routing line; " + _NOT_THIS_RELEASE,
-            )
-        },
+    return shuffle_change(
+        branch or f"perfgate-demo/route-hash-{rounds}",
+        f"zephyr: re-check each scatter key's routing hash {rounds} times\n\n"
+        "Guards against a key whose hash changes between calls.",
+        ((_ROUTE_0_2_20, _ROUTE_0_2_20 + hash_old), (_ROUTE_PARQUET, _ROUTE_PARQUET + hash_new)),
+        "no scatter routing line",
     )
 
 
