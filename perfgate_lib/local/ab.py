@@ -272,7 +272,7 @@ class ABResult:
         rows = {}
         for row in self.paired.to_dict("records"):
             b, t = row.get(control), row.get(treatment)
-            if _known(b) and _known(t):
+            if pd.notna(b) and pd.notna(t):  # not None nor NaN (pandas' unmeasured cells)
                 rows[str(row["stage"])] = {"baseline": float(b), "treatment": float(t)}
         return {"metric": self.settings.metric, "rows": rows}
 
@@ -318,11 +318,6 @@ def with_assessment(context: dict[str, Any], ab_dir: str, per_file: Mapping[str,
         where = read_where(attribution, per_file, f"{ab_dir}: profile/attribution.json")
         comment["where"] = asdict(where)
     return {**context, "comment": comment}
-
-
-def _known(value: Any) -> bool:
-    """A number, not None or NaN (pandas fills unmeasured cells with NaN)."""
-    return isinstance(value, int | float) and not isinstance(value, bool) and value == value
 
 
 @dataclass
