@@ -211,6 +211,10 @@ class SideServer:
         self.identity: dict[str, Any] = {}
         self.memory_method = ""
 
+    def _error(self, problem: str) -> LocalRunError:
+        """``<side>: <problem> (<its log>)``."""
+        return LocalRunError(f"{self.side}: {problem} ({self.log})")
+
     def _tail(self) -> str:
         self._log.flush()
         lines = self.log.read_text(errors="replace").strip().splitlines()[-3:]
@@ -221,7 +225,7 @@ class SideServer:
         ready, _, _ = select.select([self.proc.stdout], [], [], timeout_s)
         if not ready:
             self.close()
-            raise LocalRunError(f"{self.side}: {what} timed out after {timeout_s:g} s ({self.log})")
+            raise self._error(f"{what} timed out after {timeout_s:g} s")
         line = self.proc.stdout.readline(MAX_ANSWER_BYTES + 1)
         if not line:
             self.proc.wait(timeout=10)
@@ -232,18 +236,14 @@ class SideServer:
         # the side runs the PR's code, which can write anything to this pipe
         if len(line) > MAX_ANSWER_BYTES:
             self.kill()
-            raise LocalRunError(
-                f"{self.side}: {what}: an answer longer than {MAX_ANSWER_BYTES:,} bytes ({self.log})"
-            )
+            raise self._error(f"{what}: an answer longer than {MAX_ANSWER_BYTES:,} bytes")
         try:
             answer = json.loads(line)
         except ValueError:
             answer = None
         if not isinstance(answer, dict):
             self.kill()
-            raise LocalRunError(
-                f"{self.side}: {what}: the answer is not a JSON object: {line[:120]!r} ({self.log})"
-            )
+            raise self._error(f"{what}: the answer is not a JSON object: {line[:120]!r}")
         return answer
 
     def _checked(self, model: type, answer: dict[str, Any], what: str) -> dict[str, Any]:
@@ -252,9 +252,7 @@ class SideServer:
 
         def fail(field: str | None, problem: str) -> LocalRunError:
             self.kill()
-            return LocalRunError(
-                f"{self.side}: {what}: answer field {field}: {problem} ({self.log})"
-            )
+            return self._error(f"{what}: answer field {field}: {problem}")
 
         read_model(model, answer, fail)
         return answer
@@ -263,9 +261,7 @@ class SideServer:
         """Block until the server warmed up; its identity."""
         answer = self._checked(_Ready, self._read(timeout_s, "start-up and warm-up"), "start-up")
         if not answer.get("ready"):
-            raise LocalRunError(
-                f"{self.side}: the mini ferry could not start: {answer.get('error')} ({self.log})"
-            )
+            raise self._error(f"the mini ferry could not start: {answer.get('error')}")
         self.identity = dict(answer.get("identity") or {})
         self.memory_method = str(answer.get("memory_method") or "")
         return self.identity
@@ -277,7 +273,7 @@ class SideServer:
             self.proc.stdin.write((json.dumps({"cmd": "stage", "stage": stage}) + "\n").encode())
             self.proc.stdin.flush()
         except BrokenPipeError as exc:
-            raise LocalRunError(f"{self.side}: the ferry process is gone ({self.log})") from exc
+            raise self._error("the ferry process is gone") from exc
 
     def stage_answer(self, stage: str, timeout_s: float) -> dict[str, Any]:
         """The server's answer to :meth:`send_stage`, instruction counts read from the dumps."""
