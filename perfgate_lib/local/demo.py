@@ -149,16 +149,16 @@ def run_demo(
         else:
             shutil.rmtree(sandbox_parent, ignore_errors=True)
 
+    timings["total"] = round(time.perf_counter() - start, 2)
     result = DemoResult(
         run_dir=str(run_dir),
         verdict=verdict,
         comment=str(run_dir / "comment.md"),
         notebooks=notebooks,
         sandbox={**asdict(box), "path": box.path if keep_sandbox else None},
+        timings=timings,
         notes=notes,
     )
-    timings["total"] = round(time.perf_counter() - start, 2)
-    result.timings = timings
     _write_summary(result)
     if archive:
         _archive(result, start)
