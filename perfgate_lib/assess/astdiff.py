@@ -177,10 +177,7 @@ def _is_typevar(stmt: ast.stmt) -> bool:
 class _Normaliser:
     """One in-place pass dropping docstrings, annotations and log text; records names used."""
 
-    def __init__(self, docstrings: bool, annotations: bool, log_strings: bool) -> None:
-        self.docstrings = docstrings
-        self.annotations = annotations
-        self.log_strings = log_strings
+    def __init__(self) -> None:
         self.scopes: list[str] = ["module"]
         self.used: set[str] = set()
         self.ann_names: set[str] = set()
@@ -188,22 +185,19 @@ class _Normaliser:
     def _clean_body(self, stmts: list[ast.stmt]) -> list[ast.stmt]:
         out: list[ast.stmt] = []
         for stmt in stmts:
-            if self.docstrings and _is_string_stmt(stmt):
+            if _is_string_stmt(stmt):
                 continue
-            if self.annotations:
-                if isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__":
-                    continue
-                if isinstance(stmt, ast.If) and call_name(stmt.test) == "TYPE_CHECKING":
-                    for sub in stmt.body:
-                        if isinstance(sub, ast.Import | ast.ImportFrom):
-                            self.ann_names.update(
-                                (a.asname or a.name).split(".")[0] for a in sub.names
-                            )
-                    out.extend(self._clean_body(stmt.orelse))
-                    continue
-                if _is_typevar(stmt):
-                    self.ann_names.update(_target_names(stmt))
-                    continue
+            if isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__":
+                continue
+            if isinstance(stmt, ast.If) and call_name(stmt.test) == "TYPE_CHECKING":
+                for sub in stmt.body:
+                    if isinstance(sub, ast.Import | ast.ImportFrom):
+                        self.ann_names.update((a.asname or a.name).split(".")[0] for a in sub.names)
+                out.extend(self._clean_body(stmt.orelse))
+                continue
+            if _is_typevar(stmt):
+                self.ann_names.update(_target_names(stmt))
+                continue
             out.append(stmt)
         return out
 
@@ -225,23 +219,17 @@ class _Normaliser:
         if isinstance(node, ast.ClassDef):  # no subclasses: the same test as ``kind is``
             return self._scope(node, "protocol" if _is_protocol(node) else "class")
         if kind is ast.FunctionDef or kind is ast.AsyncFunctionDef:
-            if self.annotations:
-                self._erase(node, "returns")
-                node.type_comment = None  # type: ignore[attr-defined]
+            self._erase(node, "returns")
             return self._scope(node, "function")
         if kind is ast.Lambda:
             return self._scope(node, "function")
         if kind is ast.arg:
-            if self.annotations:
-                self._erase(node, "annotation")
-                node.type_comment = None  # type: ignore[attr-defined]
+            self._erase(node, "annotation")
             return node
         if kind is ast.AnnAssign:
             return self._ann_assign(node)  # type: ignore[arg-type]
         if kind is ast.Call:
             return self._call(node)  # type: ignore[arg-type]
-        if kind is ast.Assign and self.annotations:
-            node.type_comment = None  # type: ignore[attr-defined]
         return self._generic(node)
 
     def _erase(self, node: ast.AST, field_name: str) -> None:
@@ -269,8 +257,6 @@ class _Normaliser:
         return node
 
     def _ann_assign(self, node: ast.AnnAssign) -> ast.AST | None:
-        if not self.annotations:
-            return self._generic(node)
         _names_in(node.annotation, self.ann_names)
         if self.scopes[-1] == "protocol" and node.value is None:
             return None  # a typing.Protocol member declaration: no runtime effect
@@ -283,15 +269,10 @@ class _Normaliser:
         return self._generic(ast.copy_location(assign, node))
 
     def _call(self, node: ast.Call) -> ast.AST | None:
-        if (
-            self.annotations
-            and call_name(node.func) == "cast"
-            and len(node.args) == 2
-            and not node.keywords
-        ):
+        if call_name(node.func) == "cast" and len(node.args) == 2 and not node.keywords:
             _names_in(node.args[0], self.ann_names)
             return self.visit(node.args[1])
-        if self.log_strings and node.args and is_log_call(node):
+        if node.args and is_log_call(node):
             index = 1 if isinstance(node.func, ast.Attribute) and node.func.attr == "log" else 0
             if len(node.args) > index:
                 node.args[index] = _strip_message(node.args[index])
@@ -346,22 +327,13 @@ def _prune_imports(body: list[ast.stmt], used: set[str], ann_names: set[str]) ->
     return out
 
 
-def normalise(
-    source: ast.Module | str,
-    *,
-    docstrings: bool = True,
-    annotations: bool = True,
-    log_strings: bool = True,
-    package_init: bool = False,
-) -> ast.Module:
-    """A normalised copy of a module or its text (line numbers kept); SyntaxError if unparsable.
-
-    ``package_init`` keeps every import (an ``__init__.py`` re-exports them).
-    """
-    tree = ast.parse(source) if isinstance(source, str) else copy.deepcopy(source)
-    norm = _Normaliser(docstrings, annotations, log_strings)
+def normalise(text: str, *, package_init: bool = False) -> ast.Module:
+    """A module's tree without docstrings, annotations and log-message text (line numbers
+    kept); SyntaxError if unparsable. ``package_init`` keeps every import (re-exports)."""
+    tree = ast.parse(text)
+    norm = _Normaliser()
     tree.body = norm.body(tree.body, keep_empty=True)
-    if annotations and not package_init:
+    if not package_init:
         used = norm.used | exported_names(tree)
         tree.body = _prune_imports(tree.body, used, norm.ann_names)
     return tree
@@ -405,7 +377,6 @@ class Symbol:
     ``kind``: function | class | assign | imports | module; ``ranges``: 1-based, inclusive.
     """
 
-    qualname: str
     kind: str
     ranges: list[tuple[int, int]] = field(default_factory=list)
     nodes: list[ast.AST] = field(default_factory=list)
@@ -456,7 +427,7 @@ def index_symbols(tree: ast.Module) -> dict[str, Symbol]:
     out: dict[str, Symbol] = {}
 
     def add(qualname: str, kind: str, node: ast.AST, compared: ast.AST | None = None) -> None:
-        sym = out.setdefault(qualname, Symbol(qualname, kind))
+        sym = out.setdefault(qualname, Symbol(kind))
         sym.ranges.append(_span(node))
         sym.nodes.append(node)
         sym.dump_nodes.append(compared if compared is not None else node)
