@@ -862,7 +862,7 @@ def _finish_python(d: _Draft, checks: _Checks) -> FileAssessment:
     for q in IMPACT_QUESTIONS:
         no = [f"no: nothing {_NO_TEXT[q]} among the changed code", *found.notes[:_MAX_REFS]]
         ev[q] = found.yes[q] or no
-    yes = [q for q in IMPACT_QUESTIONS if found.answer(q)]
+    yes = [q for q in IMPACT_QUESTIONS if found.yes[q]]
     what = _what_changed(d, changed)
     summary = f"{what} ({', '.join(yes)})" if yes else f"{what} (no perf-relevant pattern)"
     return _file(ch, ev, summary, yes=yes)

@@ -167,9 +167,6 @@ class Impact:
         if text not in items:
             items.append(text)
 
-    def answer(self, question: str) -> bool:
-        return bool(self.yes[question])
-
 
 def _lines_of(sym: Symbol | None, info: SideInfo, qualname: str) -> list[int]:
     """Changed lines of ``qualname`` on one side (innermost symbol owns a line)."""
