@@ -72,9 +72,7 @@ def _yes_no(value: bool) -> str:
     return "yes" if value else "no"
 
 
-def render_assessment_table(
-    assessment: Assessment | Mapping[str, Any], *, evidence: bool = True
-) -> str:
+def render_assessment_table(assessment: Assessment | Mapping[str, Any]) -> str:
     """The verdict comment's "Diff assessment" section (``_assessment_table.md.j2``)."""
     a = _as_assessment(assessment)
     files = [
@@ -94,7 +92,7 @@ def render_assessment_table(
         max_gate=a.max_gate,
         proposed_max_gate=a.proposed_max_gate,
         flags=a.flags,
-        show_evidence=evidence and bool(a.per_file),
+        show_evidence=bool(a.per_file),
         evidence=[(path, lines) for path, lines in shown if lines],
     ).rstrip("\n")
 
