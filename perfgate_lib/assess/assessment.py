@@ -638,7 +638,6 @@ class _Checks:
                     self.def_renames.setdefault(mod, {}).update(renamed)
         self.refs: Mapping[str, list[str]] | None = {}
         self.removed_users: dict[tuple[str, str], list[str]] = {}
-        self.removed_checked: set[tuple[str, str]] = set()
         self.new_functions: frozenset[str] = frozenset()
 
     def wanted(self, drafts: list[_Draft]) -> set[str]:
@@ -694,13 +693,11 @@ def _cross_file(drafts: list[_Draft], checks: _Checks) -> None:
         if module and read_head is not None:  # who imports the new names from this module
             top = {(module, n) for q in defs if "." not in q for n in callers.short_names(q)}
             found = users_of(top, checks.refs, checks.head, defined=True)
-            refs.update({n: found.get((m, n), []) for m, n in top})
+            refs.update({n: found[(m, n)] for m, n in top})
         d.unused = callers.unused_new(defs, refs, d.path)
-    users = users_of({(m, n) for m, n, _ in removed}, checks.refs, checks.head)
-    checks.removed_users = users
-    checks.removed_checked = {(m, n) for m, n, _ in removed}
+    checks.removed_users = users_of({(m, n) for m, n, _ in removed}, checks.refs, checks.head)
     for module, name, d in removed:
-        left = users.get((module, name))
+        left = checks.removed_users[(module, name)]
         if left:
             d.design_extra.append(
                 f"`{name}` is no longer defined in `{module}` but {_refs_text(left)} still "
@@ -796,8 +793,8 @@ def _check_removal(d: _Draft, checks: _Checks) -> None:
         module = module_of(d.change.old_path or d.path) or ""
         for name in names:
             hits = checks.hits(name)
-            if "." not in qual and (module, name) in checks.removed_checked:
-                hits = checks.removed_users.get((module, name), [])
+            if "." not in qual and (module, name) in checks.removed_users:
+                hits = checks.removed_users[(module, name)]
             elif hits and qual.count(".") == 1 and module:
                 hits = _member_hits(d, checks, module, qual, name, hits)
             if hits is None:

@@ -168,8 +168,8 @@ def users_of(
     head: HeadFiles,
     defined: bool = False,
 ) -> dict[tuple[str, str], list[str]]:
-    """``{(module, name): ["path:line"]}`` of uses in the head tree, from textual ``hits``;
-    each file is walked once per assessment (``head`` keeps its :class:`FileUses`).
+    """``{(module, name): ["path:line"]}`` of uses in the head tree (every pair, [] for none),
+    from textual ``hits``; each file is walked once per assessment (``head`` keeps its :class:`FileUses`).
 
     A module's own bare reads count for a new name (``defined``), else only if it no
     longer binds the name.
@@ -178,9 +178,9 @@ def users_of(
     for module, name in removed:
         name_hits = hits.get(name, [])
         paths = sorted({hit_path(h) for h in name_hits})
-        found = [u for p in paths for u in _uses_in_file(p, module, name, name_hits, head, defined)]
-        if found:
-            out[(module, name)] = found
+        out[(module, name)] = [
+            u for p in paths for u in _uses_in_file(p, module, name, name_hits, head, defined)
+        ]
     return out
 
 
