@@ -14,13 +14,10 @@ from perfgate_lib.assess.render import FORK_WORD
 from perfgate_lib.errors import UsageError
 from perfgate_lib.mdtext import plain
 
-ACCEPTED = (
-    '"go"',
-    '"max_gate=<skip|1|2|3>" (optionally followed by a reason, e.g. '
-    '"max_gate=2 — only minhash sensitivity matters")',
-    '"skip" (optionally with a reason)',
+_ACCEPTED = (
+    'accepted replies: "go", "max_gate=<skip|1|2|3>" (optionally followed by a reason, e.g. '
+    '"max_gate=2 — only minhash sensitivity matters"), "skip" (optionally with a reason)'
 )
-_ACCEPTED = "accepted replies: " + ", ".join(ACCEPTED)
 _QUOTES = "\"'`“”‘’"
 _SEP = r"(?:\s*[,;]\s*|\s+)"
 _GO = re.compile(rf"^go(?:{_SEP}({FORK_WORD}))?$", re.I)
