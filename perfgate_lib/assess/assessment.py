@@ -748,8 +748,7 @@ def _check_rename(d: _Draft, checks: _Checks) -> None:
         if qual and (api_file or old in exported):
             bad.append(f"public API `{qual}` renamed to `{new}`")
             d.design_extra.append(f"`{qual}`: public API renamed to `{new}` (callers must change)")
-    renamed_defs = _Checks._renamed_defs(d)
-    for old, new in renamed_defs.items():
+    for old, new in _Checks._renamed_defs(d).items():
         hits = checks.hits(old)
         if hits is None:
             bad.append(f"`{old}` renamed to `{new}`; {_UNKNOWN}")
