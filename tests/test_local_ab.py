@@ -297,6 +297,43 @@ def _assert_calls_follow_the_intervals(result: local.ABResult) -> None:
         assert row["call"] == band_call(local.abstats.row_interval(row), 5.0, 10.0)
 
 
+class _FailingTreatment:
+    """A side whose treatment fails every stage at run time (its Zephyr raises)."""
+
+    pid = 1
+
+    def __init__(self, side: str) -> None:
+        self.side = side
+
+    def run_stage(self, stage: str, _timeout: float) -> dict:
+        if self.side == "treatment":
+            return {"status": "failed", "stages": {}, "error": "KeyError: 'text'"}
+        return {"status": "succeeded", "stages": {stage: _row(1.0)}}
+
+    def send_stage(self, _stage: str) -> None:  # instructions: requests queued up front
+        pass
+
+    stage_answer = run_stage
+
+
+@pytest.mark.parametrize("metric", ["cpu", "instructions"])
+def test_a_treatment_failing_its_first_stage_fails_the_gate_instead_of_crashing(metric):
+    """Pair 1's first stage fails on the treatment side: no stage is measured on both sides,
+    so no interval exists; gate 0 still answers, a fail naming the error (not exit 4)."""
+    servers = {side: _FailingTreatment(side) for side in gate0_pairs.SIDES}
+    settings = local.Gate0Settings(metric=metric, min_pairs=2, max_pairs=4, budget_s=1e9)
+    pairs, stop, errors = gate0_pairs.measure_pairs(lambda _n: servers, settings)
+    assert len(pairs) == 1 and "failed in pair 1" in stop
+    assert errors == ["treatment normalize: KeyError: 'text'"]
+    result = _result(pairs, settings=settings, errors=errors)
+    assert result.paired.empty
+    assert result.treatment_report["status"] == "failed"
+    verdict = local.local_verdict(result)
+    assert verdict.verdict == "fail"
+    assert any("application_failure" in line for line in verdict.hard_fails)
+    assert any("KeyError: 'text'" in w for w in result.treatment_report["warnings"])
+
+
 @pytest.mark.slow
 def test_broken_treatment_fails_and_worktrees_are_removed(tmp_path):
     box = build_sandbox(

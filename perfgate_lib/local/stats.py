@@ -51,10 +51,13 @@ def pair_values(
 ) -> tuple[list[float], list[float]]:
     """(control, treatment) values of one stage per pair in the metric's unit (seconds, or
     instructions); ``TOTAL`` sums stages. Pairs without the metric on both sides are left
-    out (a time-metric A/B counts no instructions)."""
+    out (a time-metric A/B counts no instructions), and so is a total of no stage."""
     key = METRICS[metric]
     stages = stage_names(pairs) if stage == TOTAL else [stage]
-    control, treatment = [], []
+    control: list[float] = []
+    treatment: list[float] = []
+    if not stages:  # no stage measured on both sides (a side failed the first one)
+        return control, treatment
     for pair in pairs:
         sides = (pair["control"], pair["treatment"])
         if not all(s in side and side[s].get(key) is not None for s in stages for side in sides):
@@ -79,8 +82,11 @@ def median_columns(pairs: list[dict[str, Any]], stage: str) -> dict[str, float |
 def _interval(
     pairs: list[dict[str, Any]], stage: str, metric: str, confidence: float
 ) -> Interval | None:
+    """None when no pair has the metric above zero on both sides (nothing to compare)."""
     control, treatment = pair_values(pairs, stage, metric)
-    return paired_interval(control, treatment, confidence) if control else None
+    if not any(c > 0 and t > 0 for c, t in zip(control, treatment, strict=True)):
+        return None
+    return paired_interval(control, treatment, confidence)
 
 
 def paired_table(
