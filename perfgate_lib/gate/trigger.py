@@ -1,9 +1,6 @@
-"""The gate from PR comments: one GitHub ``issue_comment`` event in, one action out.
-
-Pure rules first (what a comment asks, who may ask, the state marker on the LAST line of
-the kit's own comment, the folded standing verdict), then :class:`CommentTrigger`, the I/O.
-Without a known kit account the trigger refuses to run. The rules: ``docs/security.md``.
-"""
+"""The gate from PR comments, one ``issue_comment`` event in, one action out: pure rules (what a
+comment asks, who may ask, the state marker on the LAST line of the kit's comment, the folded
+verdict), then :class:`CommentTrigger` (I/O; no kit account, no run): ``docs/security.md``."""
 
 from __future__ import annotations
 

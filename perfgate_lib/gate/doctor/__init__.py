@@ -1,9 +1,6 @@
-"""``perfgate doctor``: check the outside contracts the kit relies on, in seconds.
-
-:mod:`.checks` (rows, pure checks), :mod:`.helptext` (help texts and script sources),
-:mod:`.probe` (processes with timeouts, files); here :func:`diagnose` gathers the three
-groups concurrently. Which gate needs which contract: ``docs/contracts.md``.
-"""
+"""``perfgate doctor``, the outside contracts checked in seconds: :mod:`.checks` (pure rows),
+:mod:`.helptext` (help texts, script sources), :mod:`.probe` (processes with timeouts, files);
+:func:`diagnose` gathers them concurrently. Which gate needs which: ``docs/contracts.md``."""
 
 from __future__ import annotations
 

@@ -1,8 +1,6 @@
-"""The doctor's rows and its contract checks: pure functions from gathered inputs to rows.
-
-Inputs are gathered at the edge (:mod:`.probe`); nothing here runs a process or reads a
-file. Tested on recorded ``--help`` texts of both marin generations (``tests/fixtures/contracts/``).
-"""
+"""The doctor's rows and its contract checks: pure functions from the inputs :mod:`.probe`
+gathers to rows; nothing here runs a process or reads a file. Tested on recorded ``--help``
+texts of both marin generations (``tests/fixtures/contracts/``)."""
 
 from __future__ import annotations
 
