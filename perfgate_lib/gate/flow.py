@@ -261,29 +261,26 @@ def _save_assessment(path: str, assessment: Any) -> None:
 def gate_job(opts: RunOptions, state: RunState, gate: int, attempt: int, worktree: str) -> GateJob:
     """The gate notebook's parameters for one attempt."""
     checks_done = bool((state.record.local_checks or {}).get("passed"))
-    same = (
-        "pr",
-        "repo",
-        "runner",
-        "mirror",
-        "iris_config",
-        "allow_other_cluster",
-        "yes_stop_early",
-    )
     return GateJob(
-        **{name: getattr(opts, name) for name in same},  # options passed on as they are
         run_dir=absolute(state.run_dir),
         gate=gate,
         attempt=attempt,
+        pr=opts.pr,
+        repo=opts.repo,
         sha=state.record.sha or "",
+        runner=opts.runner,
         replay=absolute(opts.replay_dir) if opts.replay_dir else "",
         checkout=state.record.checkout or "",
         worktree=worktree,
         baseline=absolute(opts.baseline_dir) if opts.baseline_dir else "",
+        mirror=opts.mirror,
         use_actions=not opts.no_actions,
         assessment=absolute(storage.join(state.run_dir, "assessment.json")),
         max_gate=str(state.record.max_gate),
         local_checks=opts.runner == "iris" and not checks_done,
+        iris_config=opts.iris_config,
+        allow_other_cluster=opts.allow_other_cluster,
+        yes_stop_early=opts.yes_stop_early,
         post="file" if opts.dry_run else "github",
         thresholds="",
         run_params=absolute(opts.run_params) if opts.run_params else "",
