@@ -140,7 +140,7 @@ def describe(watch: Watch, now: dt.datetime, gate: int | None = None) -> str:
     return plain(line + extra + err)  # job id, state and error come from the cluster
 
 
-class ProgressPrinter:
+class ProgressPrinter(contextlib.AbstractContextManager["ProgressPrinter"]):
     """One printed line per look (the notebook's audit trail), the latest in ``progress.json``,
     and on a terminal a live line (state, elapsed time, next look) until the context ends."""
 
@@ -177,9 +177,6 @@ class ProgressPrinter:
 
     def __rich__(self) -> Text:
         return Text("⏳ " + self.live_line(self.clock()), style="bold")
-
-    def __enter__(self) -> ProgressPrinter:
-        return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
