@@ -59,14 +59,11 @@ def command(gate, as_json, out, repo, mirror, no_actions, local, gap_comment, re
     Tries GitHub Actions (GITHUB_TOKEN or GH_TOKEN; GITHUB_API_URL), then the mirror.
     Exit code 4 when neither has a usable report.
     """
-    from perfgate_lib.io.github import GitHubClient, GitHubSettings
-
     params = load_gate(gate)
-    client = None if local or no_actions else GitHubClient(GitHubSettings.from_env(repo=repo))
     try:
         found = find_baseline(
             params,
-            client=client,
+            repo=repo,
             mirror=mirror or None,
             local=local or None,
             use_actions=not no_actions,

@@ -14,7 +14,7 @@ from typing import Any
 
 from perfgate_lib.errors import BaselineUnavailable, GitHubError, ReportError
 from perfgate_lib.io import storage
-from perfgate_lib.io.github import GitHubClient
+from perfgate_lib.io.github import GitHubClient, GitHubSettings
 from perfgate_lib.io.limits import load_limits
 from perfgate_lib.mdtemplate import render
 from perfgate_lib.timeutil import iso, parse_time
@@ -376,13 +376,14 @@ def find_baseline(
     gate: int | GateParams,
     *,
     client: GitHubClient | None = None,
+    repo: str | None = None,
     mirror: str | None = DEFAULT_MIRROR,
     local: str | None = None,
     use_actions: bool = True,
     now: dt.datetime | None = None,
 ) -> Baseline:
-    """The gate's baseline: ``local`` if given, else Actions (``client`` default: from the
-    environment), else the mirror (None: off); :class:`NoBaseline` when all fail."""
+    """The gate's baseline: ``local`` if given, else Actions (``client`` default: ``repo``'s,
+    from the environment), else the mirror (None: off); :class:`NoBaseline` when all fail."""
     params = gate if isinstance(gate, GateParams) else load_gate(gate)
     now = _utc(now) or dt.datetime.now(dt.UTC)
     if local:
@@ -391,7 +392,7 @@ def find_baseline(
     actions = _ActionsOutcome()
     where_actions = f"GitHub Actions ({params.workflow}, {params.branch}, {params.event})"
     if use_actions:
-        client = client or GitHubClient()
+        client = client or GitHubClient(GitHubSettings.from_env(repo=repo))
         actions = from_actions(client, params, now)
         if actions.baseline is not None:
             return actions.baseline

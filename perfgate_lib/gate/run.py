@@ -265,15 +265,10 @@ class GateSession:
         from perfgate_lib.gate.baseline import NoBaseline, find_baseline, render_unavailable
 
         with self._step("baseline"):
-            client = None
-            if not self.job.baseline and self.job.use_actions:
-                from perfgate_lib.io.github import GitHubClient, GitHubSettings
-
-                client = GitHubClient(GitHubSettings.from_env(repo=self.job.repo))
             try:
                 found = find_baseline(
                     self.params,
-                    client=client,
+                    repo=self.job.repo,
                     mirror=(self.job.mirror or self.common.mirror) or None,
                     local=local_baseline(self.job.baseline, self.job.gate) or None,
                     use_actions=self.job.use_actions,
