@@ -362,12 +362,17 @@ def holder_is_dead(holder: dict[str, Any]) -> str:
     return ""
 
 
-def _decode_holder(text: str) -> dict[str, Any]:
+def _read_lock(path: str) -> tuple[str | None, dict[str, Any]]:
+    """(the lock file's generation, its holder): (None, {}) when there is no lock file, an
+    empty holder when it is not a JSON object."""
+    current = storage.read_versioned(path)
+    if current is None:
+        return None, {}
     try:
-        data = json.loads(text)
+        data = json.loads(current.text)
     except json.JSONDecodeError:
-        return {}
-    return data if isinstance(data, dict) else {}
+        return current.generation, {}
+    return current.generation, data if isinstance(data, dict) else {}
 
 
 class PrLock:
@@ -391,21 +396,17 @@ class PrLock:
         me: dict[str, Any] = {"pr": pr, "token": uuid.uuid4().hex, "host": socket.gethostname()}
         me.update(pid=pid, start=_process_start(pid), since=stamp, heartbeat=stamp, run_dir="")
         for _ in range(attempts):
-            current = storage.read_versioned(path)
-            expected = None
-            if current is not None:
-                held = _decode_holder(current.text)
+            expected, held = _read_lock(path)
+            if expected is not None:
                 why = holder_is_dead(held)
                 if not why:
                     raise _busy(pr, held, f"nothing was done (lock: {path})")
                 me["took_over"] = {"from": describe_holder(held), "why": why}
-                expected = current.generation
             generation = storage.write_if_generation(path, _dumps(me), expected)
             if generation is None:  # another run got there first, or our retried write did
-                again = storage.read_versioned(path)
-                if again is None or _decode_holder(again.text).get("token") != me["token"]:
+                generation, again = _read_lock(path)
+                if generation is None or again.get("token") != me["token"]:
                     continue
-                generation = again.generation
             os.environ[HOLDER_ENV] = me["token"]
             return cls(path, pr, me, generation)
         raise PrBusy(f"PR {pr}: could not take the lock {path} after {attempts} tries")
@@ -419,8 +420,7 @@ class PrLock:
 
     def _lost(self) -> None:
         self.held = False
-        current = storage.read_versioned(self.path)
-        other = _decode_holder(current.text) if current else {}
+        other = _read_lock(self.path)[1]
         who = describe_holder(other) if other else "nobody (the lock was removed)"
         raise LockLost(
             f"PR {self.pr}: this run lost its lock to {who}; it stops without writing "
@@ -437,8 +437,7 @@ class PrLock:
         sign of life when it is older than :data:`HEARTBEAT_SECONDS`."""
         if not self.held:
             self._lost()
-        current = storage.read_versioned(self.path)
-        if current is None or current.generation != self.generation:
+        if _read_lock(self.path)[0] != self.generation:
             self._lost()
         now = now or dt.datetime.now(dt.UTC)
         beat = parse_time(self.holder.get("heartbeat"))
@@ -474,12 +473,11 @@ def refuse_if_locked_by_other(run_dir: str) -> None:
         return
     path = lock_path(posixpath.dirname(parent), int(group[2:]))
     try:
-        current = storage.read_versioned(path)
+        generation, held = _read_lock(path)
     except PerfgateError:
         return
-    if current is None:
+    if generation is None:
         return
-    held = _decode_holder(current.text)
     if held.get("token") == os.environ.get(HOLDER_ENV) or holder_is_dead(held):
         return
     raise _busy(held.get("pr", "?"), held, f"{run_dir}/{STATE_FILE} was not written")
