@@ -207,12 +207,12 @@ def assess(opts: RunOptions, state: RunState, reply: str) -> str:
         return path
     if opts.assessment:
         from perfgate_lib.assess.confirm import apply_reply
-        from perfgate_lib.assess.run import load_assessment
+        from perfgate_lib.assess.run import assessment_text, load_assessment
 
         assessment = load_assessment(opts.assessment)
         if reply and not assessment.confirmation:
             assessment = apply_reply(assessment, reply, reviewer=opts.reviewer)
-        _save_assessment(path, assessment)
+        storage.write_text(path, assessment_text(assessment))
     elif opts.executor == "notebook":
         params = {"pr": opts.pr, "repo": opts.repo, "checkout": "", "base": "", "head": ""}
         run_assess_notebook(state.run_dir, {**params, "reply": reply})
@@ -227,7 +227,7 @@ def assess(opts: RunOptions, state: RunState, reply: str) -> str:
 def confirm(opts: RunOptions, state: RunState, path: str, reply: str) -> Any:
     """The confirmed assessment, or None when still waiting for the reviewer."""
     from perfgate_lib.assess.confirm import apply_reply
-    from perfgate_lib.assess.run import load_assessment
+    from perfgate_lib.assess.run import assessment_text, load_assessment
 
     assessment = load_assessment(path)
     if opts.sha and assessment.head_sha and assessment.head_sha != opts.sha:
@@ -245,17 +245,11 @@ def confirm(opts: RunOptions, state: RunState, path: str, reply: str) -> Any:
                 assessment, max_gate=assessment.proposed_max_gate, confirmation=None
             )
         assessment = apply_reply(assessment, reply, reviewer=opts.reviewer)
-        _save_assessment(path, assessment)
+        storage.write_text(path, assessment_text(assessment))
     if not assessment.confirmation:
         return None
     state.set(confirmation=assessment.confirmation, max_gate=assessment.max_gate)
     return assessment
-
-
-def _save_assessment(path: str, assessment: Any) -> None:
-    from perfgate_lib.assess.run import assessment_text
-
-    storage.write_text(path, assessment_text(assessment))
 
 
 def gate_job(opts: RunOptions, state: RunState, gate: int, attempt: int, worktree: str) -> GateJob:
