@@ -15,6 +15,7 @@ from perfgate_lib.errors import PerfgateError, UsageError
 
 if TYPE_CHECKING:
     from perfgate_lib.gate.doctor.checks import Report
+    from perfgate_lib.gate.flow import RunOptions
 
 _STYLE = {"holds": "green", "broken": "bold red", "unchecked": "yellow"}
 
@@ -62,27 +63,21 @@ def _checkout(path: str) -> Path:
     return top
 
 
-def preflight(
-    checkout: str,
-    runner: str,
-    max_gate: str | None,
-    run_params: str = "",
-    echo: Callable[[str], None] = print,
-) -> None:
+def preflight(opts: RunOptions, echo: Callable[[str], None]) -> None:
     """The doctor for the gates the run relies on: the table on stderr and
     :class:`ContractBroken` naming each broken row when one is."""
-    gates = gates_for(runner, max_gate)
+    gates = gates_for(opts.runner, opts.max_gate)
     if not gates:
         return
     from perfgate_lib.gate.doctor import diagnose
 
-    report = diagnose(_checkout(checkout), gates, run_params or None)
+    report = diagnose(_checkout(opts.checkout), gates, opts.run_params or None)
     if report.broken:
         render(report, file=sys.stderr)
         names = "; ".join(f"{r.contract}: {r.reason}" for r in report.broken)
         raise ContractBroken(
             f"perfgate doctor: broken contract(s), nothing was run: {names} "
-            f"(see `perfgate doctor --checkout {checkout}`)"
+            f"(see `perfgate doctor --checkout {opts.checkout}`)"
         )
     echo(f"doctor: {report.summary()}")
 

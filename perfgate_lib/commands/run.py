@@ -100,7 +100,7 @@ def command(**options):
     opts = RunOptions(**options)  # the options are RunOptions' fields, by name
     validate(opts)  # a usage error (exit 2) is said before anything else
     # The outside contracts first (perfgate doctor): a broken one stops here, in seconds.
-    preflight(opts.checkout, opts.runner, opts.max_gate, opts.run_params, echo=click.echo)
+    preflight(opts, echo=click.echo)
     outcome = run(opts, echo=click.echo)
     if outcome.verdict:
         click.echo(f"verdict: {outcome.verdict} ({outcome.message})")
