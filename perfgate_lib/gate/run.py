@@ -36,8 +36,6 @@ from perfgate_lib.typed import FORBID_EXTRA, one_of, read_model
 from perfgate_lib.verdict.gates import GateParams, load_gate
 
 DEFAULT_REPO = "marin-community/marin"
-RUNNERS = ("iris", "replay")
-POST_MODES = ("github", "file")
 FINAL_COMMENT = "comment.md"
 STEPS = ("fetch_baseline", "run_local_checks", "submit", "babysit", "collect", "compare", "post")
 """The steps in order: :meth:`GateSession.run_all` and the gate notebook's cells run them."""
@@ -64,7 +62,7 @@ class GateJob:
     pr: int = 0
     repo: str = DEFAULT_REPO
     sha: str = ""
-    runner: Annotated[str, one_of(*RUNNERS)] = "replay"
+    runner: Annotated[str, one_of("iris", "replay")] = "replay"
     replay: str = ""
     checkout: str = ""
     worktree: str = ""
@@ -77,7 +75,7 @@ class GateJob:
     iris_config: str = ""
     allow_other_cluster: bool = False
     yes_stop_early: bool = False
-    post: Annotated[str, one_of(*POST_MODES)] = "file"
+    post: Annotated[str, one_of("github", "file")] = "file"
     thresholds: str = ""
     poll_seconds: float = 0.0
     run_params: str = ""  # the run settings file; "" = the bundled gate_common.yaml
