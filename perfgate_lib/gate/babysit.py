@@ -11,7 +11,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, TextIO
 
 from rich.console import Console
@@ -88,9 +88,7 @@ class Watch:
     history: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        out = {k: getattr(self, k) for k in self.__dataclass_fields__}
-        out["history"] = self.history[-50:]
-        return out
+        return {**asdict(self), "history": self.history[-50:]}
 
     def run_seconds(self, now: dt.datetime) -> float | None:
         """Seconds since the job left the queue (None while still queued)."""
