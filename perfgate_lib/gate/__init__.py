@@ -1,4 +1,2 @@
-"""The gate ladder: baseline, treatment worktree, local checks, babysitting, state, verdict.
-
-Above every other package except ``commands`` (``docs/development.md``).
-"""
+"""The gate ladder: baseline, treatment worktree, local checks, babysitting, state, verdict;
+above every other package except ``commands`` (``docs/development.md``)."""
