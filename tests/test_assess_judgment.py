@@ -8,6 +8,8 @@ version of some files, or a small edit of a real function. One test per class of
 
 from __future__ import annotations
 
+import json
+import os
 import re
 
 import pytest
@@ -344,3 +346,32 @@ def test_labeled_corpus_has_no_false_skip(tmp_path):
     assert score.false_skips == []
     assert score.under_gated == []
     assert score.agreement >= 90.0
+
+
+def test_the_evidence_is_the_same_under_every_hash_seed(rel):
+    """The reversed 0.2.12 -> 0.2.11 diff removes several names other modules still use;
+    their evidence lines come out in one order whatever PYTHONHASHSEED is, so
+    assessment.json and the comment are reproducible."""
+    import subprocess
+    import sys
+
+    pull(rel, "0.2.12", {"plan.py": at(rel, "0.2.11", "plan.py")})
+    script = (
+        "import json, sys; from perfgate_lib.assess.assessment import assess_source; "
+        "from perfgate_lib.assess.diffsource import LocalGitDiffSource; "
+        "a = assess_source(LocalGitDiffSource(sys.argv[1], '0.2.12', 'pr')); "
+        "print(json.dumps(a.to_json(), sort_keys=True))"
+    )
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", script, str(rel.root)],
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in (1, 2, 3, 4)
+    }
+    assert len(outputs) == 1
+    design = json.loads(outputs.pop())["per_file"][f"{ZSRC}/plan.py"]["evidence"]["design"]
+    assert sum("is no longer defined" in line for line in design) >= 2

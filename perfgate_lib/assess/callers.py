@@ -372,11 +372,12 @@ def short_names(qualname: str) -> list[str]:
     return qualname.rsplit(".", 1)[-1].split(",")
 
 
-def removed_names(base: ast.Module | None, head: ast.Module | None) -> set[str]:
-    """Module-level names ``base`` binds and ``head`` does not."""
+def removed_names(base: ast.Module | None, head: ast.Module | None) -> list[str]:
+    """Module-level names ``base`` binds and ``head`` does not, sorted (the evidence's order
+    must not depend on the hash seed)."""
     if base is None:
-        return set()
-    return module_bindings(base) - (module_bindings(head) if head is not None else set())
+        return []
+    return sorted(module_bindings(base) - (module_bindings(head) if head is not None else set()))
 
 
 def _counts(hit: str, path: str, skip: list[tuple[int, int]]) -> bool:
