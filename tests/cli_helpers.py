@@ -28,6 +28,11 @@ def perfgate_here(*args: str) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
+# A hang guard for commands that run real gate 0 (Zephyr under valgrind), not a speed
+# check: on a loaded 2-core host one such run has taken over 300 s.
+GATE0_HANG_S = 3600
+
+
 def perfgate(*args: str, env: dict | None = None, cwd=None, timeout: float = 300):
     """``python -m perfgate_lib ARGS``; returns the CompletedProcess (text)."""
     full_env = dict(os.environ)

@@ -26,6 +26,7 @@ from perfgate_lib.local.callgrind_client import (
 )
 from perfgate_lib.local.callgrind_profile import parse_dump
 from perfgate_lib.local.pairs import CALLGRIND, FERRY_SCRIPT
+from tests.cli_helpers import GATE0_HANG_S
 
 FIXTURES = Path(__file__).parent / "fixtures" / "callgrind"
 HERE = Path(callgrind_client.__file__).resolve().parent
@@ -205,7 +206,7 @@ def test_only_the_shard_threads_are_counted(tmp_path):
         [*CALLGRIND, f"--callgrind-out-file={out}", sys.executable, str(script), str(out)],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=GATE0_HANG_S,
     )
     assert proc.returncode == 0, proc.stderr
     alone, beside_poller, with_children = json.loads(proc.stdout.splitlines()[-1])

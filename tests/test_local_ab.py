@@ -18,7 +18,7 @@ from perfgate_lib.local import stats as abstats
 from perfgate_lib.local.sandbox import ZEPHYR_PKG, Change, build_sandbox
 from perfgate_lib.mdtemplate import render
 from perfgate_lib.verdict.abfacts import ABFacts
-from tests.cli_helpers import perfgate_here
+from tests.cli_helpers import GATE0_HANG_S, perfgate_here
 from tests.marin_layout import worktrees
 
 STAGES = ("normalize", "minhash", "fuzzy_dups", "consolidate", "tokenize")
@@ -285,7 +285,6 @@ def _broken(text: str) -> str:
 TINY = local.Gate0Settings(
     docs=120, large_docs=3, min_pairs=6, max_pairs=6, budget_s=60, metric="cpu", pairs_per_process=1
 )
-GATE0_HANG_S = 1800  # a hang guard, not a speed check: valgrind on a loaded 2-core host
 
 
 def _assert_calls_follow_the_intervals(result: local.ABResult) -> None:
@@ -509,7 +508,7 @@ def test_callgrind_counts_the_instructions_of_the_bracketed_work_only(tmp_path):
         ],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=GATE0_HANG_S,
     )
     assert proc.returncode == 0, proc.stderr
     active, once, twice = json.loads(proc.stdout.splitlines()[-1])
@@ -850,6 +849,7 @@ def test_a_dependency_pin_change_runs_each_side_with_its_own_version(tmp_path):
         "10",
         "--out",
         str(out),
+        timeout=GATE0_HANG_S,
     )
     from perfgate_lib.errors import EXIT_BY_VERDICT
 
@@ -991,6 +991,7 @@ def test_zephyr_files_changed_but_no_zephyr_source_stops_with_exit_4(tmp_path):
         "1",
         "--out",
         str(tmp_path / "run"),
+        timeout=GATE0_HANG_S,
     )
     assert proc.returncode == 4, proc.stdout + proc.stderr
     assert "gate 0 cannot measure this diff" in proc.stderr

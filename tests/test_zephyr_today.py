@@ -34,13 +34,12 @@ from perfgate_lib.local.stats import row_interval
 from perfgate_lib.mdtemplate import render
 from perfgate_lib.mdtext import md_rich
 from perfgate_lib.verdict.paired import band_call
-from tests.cli_helpers import perfgate, perfgate_here
+from tests.cli_helpers import GATE0_HANG_S, perfgate, perfgate_here
 from tests.marin_layout import ZSRC, MarinRepo, worktrees
 from tests.zephyr_releases import FIXTURES, GATE0_RELEASES, release_checkout
 
 FERRY = Path(ferry_pipeline.__file__)
 PLAN_0_2_227 = FIXTURES / "plan-0.2.227.dev40316220070.py.txt"
-GATE0_HANG_S = 3600  # a hang guard, not a speed check: valgrind on a loaded 2-core host
 
 # A comment-only change to the scatter path (Zephyr's code is unchanged).
 COMMENT_ONLY = Change(
