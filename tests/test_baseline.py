@@ -10,6 +10,7 @@ import uuid
 import pytest
 
 from perfgate_lib import SENTINEL
+from perfgate_lib.errors import ReportError
 from perfgate_lib.gate.baseline import (
     NoBaseline,
     find_baseline,
@@ -302,6 +303,19 @@ def test_local_baseline_file_and_folder(tmp_path):
             str(path),
         )
         assert prov.age_hours == pytest.approx(4.62, abs=0.01)
+
+
+def test_a_local_folder_without_a_report_is_named_not_a_crash(tmp_path):
+    """``--local`` on a folder holding neither report name: a one-line error naming the
+    folder (exit 4, no traceback file), not an IsADirectoryError."""
+    with pytest.raises(
+        ReportError, match="a folder with no perf-report.json or perf_report.json"
+    ) as err:
+        find_baseline(2, local=str(tmp_path), now=NOW)
+    assert str(tmp_path) in str(err.value)
+    code, out, errtext = perfgate_here("baseline", "--gate", "1", "--local", str(tmp_path))
+    assert code == 4 and str(tmp_path) in errtext and "Traceback" not in errtext + out
+    assert "IsADirectoryError" not in errtext
 
 
 def test_parse_time_formats():

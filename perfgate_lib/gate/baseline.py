@@ -358,6 +358,8 @@ def from_local(path: str, params: GateParams, now: dt.datetime) -> Baseline:
         target = next((c for c in candidates if storage.exists(c)), target)
     if not storage.exists(target):
         raise ReportError(target, None, "file not found")
+    if storage.isdir(target):
+        raise ReportError(target, None, f"a folder with no {' or '.join(REPORT_NAMES)} in it")
     raw = storage.read_bytes(target)
     report = loads_report(raw, target)
     prov = Provenance.dated(

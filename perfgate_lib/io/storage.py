@@ -308,6 +308,10 @@ def exists(path: str) -> bool:
     return call(path, "check", lambda fs, inner: fs.exists(inner))
 
 
+def isdir(path: str) -> bool:
+    return bool(call(path, "check", lambda fs, inner: fs.isdir(inner)))
+
+
 def makedirs(path: str) -> None:
     call(path, "create", lambda fs, inner: fs.makedirs(inner, exist_ok=True))
 
