@@ -293,3 +293,12 @@ def test_a_running_run_folder_is_the_lock_until_released(trigger, github_env):
     handler.release(PASS_PR, "job cancelled")
     assert RunState.load(run_dir).status == "interrupted"  # resumable, no longer a lock
     assert trigger().handle(event("/perf-gate", REVIEWER)).action == "assessed"
+
+
+@pytest.mark.parametrize("number", ["0", "-3"])
+def test_release_takes_a_pr_number_only(number):
+    """``perfgate trigger --release`` names the option when given no PR number (exit 2)."""
+    from tests.cli_helpers import perfgate_here
+
+    code, _, err = perfgate_here("trigger", "--release", number)
+    assert code == 2 and "--release" in err

@@ -45,7 +45,9 @@ def write_outputs(path: str | None, plan: dict | None) -> None:
     help="On a confirmed reply, set the PR's lock and write the plan (run, pr, sha, confirm, "
     "reviewer) to $GITHUB_OUTPUT instead of running the ladder here.",
 )
-@click.option("--release", "release_pr", type=int, default=None, help="Clear PR N's lock.")
+@click.option(
+    "--release", "release_pr", type=click.IntRange(min=1), default=None, help="Clear PR N's lock."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print what was done as JSON.")
 def command(event_path, repo, plan_only, release_pr, as_json, **run_options):
     """Act on a PR comment: `/perf-gate` posts the assessment; a reviewer's `go`,
