@@ -636,3 +636,21 @@ def test_modules_scope_and_relative_imports():
     assert classify("lib/marin/src/marin/processing/tokenize/x.py") == Category.DATAKIT
     # Moving a source module into the tests still removes it from the package: gated.
     assert classify_change("lib/zephyr/tests/old.py", f"{ZSRC}/old.py") == Category.ZEPHYR_SOURCE
+
+
+@pytest.mark.parametrize(
+    "opening",
+    ["if FLAG:\n", "try:\n    pass\nexcept ValueError:\n", "match FLAG:\n    case 1:\n"],
+    ids=["if", "except", "match-case"],
+)
+def test_an_import_only_annotations_use_is_dropped_in_every_block(opening):
+    """A typing-only import added inside any block (``if``, ``except``, a ``match`` case)
+    normalises away with the annotation that uses it."""
+    import ast
+
+    from perfgate_lib.assess.astdiff import normalise
+
+    indent = " " * (4 if "case" not in opening else 8)
+    base = f"{opening}{indent}x: int = 1\n"
+    head = f"{opening}{indent}from decimal import Decimal\n{indent}x: Decimal = 1\n"
+    assert ast.dump(normalise(base)) == ast.dump(normalise(head))

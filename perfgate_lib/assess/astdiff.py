@@ -320,9 +320,10 @@ def _prune_imports(body: list[ast.stmt], used: set[str], ann_names: set[str]) ->
                     pruned = _prune_imports(sub, used, ann_names)
                     empty = [ast.copy_location(ast.Pass(), sub[0])] if name == "body" else []
                     setattr(stmt, name, pruned or empty)
-            for handler in getattr(stmt, "handlers", None) or []:
-                pruned = _prune_imports(handler.body, used, ann_names)
-                handler.body = pruned or [ast.copy_location(ast.Pass(), handler.body[0])]
+            # except handlers and match cases hold statement lists of their own
+            for block in [*(getattr(stmt, "handlers", None) or []), *getattr(stmt, "cases", [])]:
+                pruned = _prune_imports(block.body, used, ann_names)
+                block.body = pruned or [ast.copy_location(ast.Pass(), block.body[0])]
         out.append(stmt)
     return out
 
