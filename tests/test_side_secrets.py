@@ -126,3 +126,28 @@ def test_a_side_answer_with_a_wrong_field_names_it(tmp_path, lines, problem):
             server.run_stage("normalize", 60)
     finally:
         server.kill()
+
+
+def test_two_answers_that_arrive_together_are_both_read(tmp_path):
+    """Instruction counts queue every stage up front; when the kit is busy with the other
+    side, two of this side's answers can reach the pipe in one write. The second is read at
+    once, not left in a buffer the pipe's select cannot see (which timed out)."""
+    stage = '{"status": "succeeded", "stages": {"normalize": {"wall_s": 1.0}}}'
+    script = tmp_path / "python"
+    (tmp_path / "ready").write_text(READY + "\n")
+    (tmp_path / "two").write_text(stage + "\n" + stage.replace("normalize", "minhash") + "\n")
+    script.write_text(
+        f"#!/bin/sh\ncat {tmp_path / 'ready'}\nread a; read b\ncat {tmp_path / 'two'}\nsleep 30\n"
+    )
+    script.chmod(0o755)
+    server = _server(tmp_path, "control", script)
+    try:
+        server.wait_ready(60)
+        server.send_stage("normalize")
+        server.send_stage("minhash")
+        assert list(server.stage_answer("normalize", 60)["stages"]) == ["normalize"]
+        assert server.has_answer()  # _next_answering picks a side with an answer waiting
+        assert list(server.stage_answer("minhash", 2)["stages"]) == ["minhash"]
+        assert not server.has_answer()
+    finally:
+        server.kill()

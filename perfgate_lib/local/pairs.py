@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import platform
 import select
 import shutil
@@ -208,6 +209,7 @@ class SideServer:
             self._log.close()
             raise LocalRunError(f"{side}: could not start {cmd[0]}: {exc}") from exc
         self.pid = self.proc.pid  # pairs.json records which process measured a pair
+        self._pending = bytearray()  # read from the pipe, not yet taken as answers
         self.identity: dict[str, Any] = {}
         self.memory_method = ""
 
@@ -220,13 +222,35 @@ class SideServer:
         lines = self.log.read_text(errors="replace").strip().splitlines()[-3:]
         return " | ".join(lines) or "no output"
 
-    def _read(self, timeout_s: float, what: str) -> dict[str, Any]:
+    def has_answer(self) -> bool:
+        """A whole answer line already read from the pipe and not yet taken."""
+        return b"\n" in self._pending
+
+    def _next_line(self, timeout_s: float) -> bytes | None:
+        """The next answer line: read from the pipe in chunks (never past what select saw,
+        so an answer that came with the one before is not hidden in a buffer); b"" once the
+        process closed its end; None when nothing whole came within ``timeout_s``."""
         assert self.proc.stdout is not None
-        ready, _, _ = select.select([self.proc.stdout], [], [], timeout_s)
-        if not ready:
+        fd, deadline = self.proc.stdout.fileno(), time.monotonic() + timeout_s
+        while b"\n" not in self._pending and len(self._pending) <= MAX_ANSWER_BYTES:
+            ready, _, _ = select.select([fd], [], [], max(deadline - time.monotonic(), 0))
+            if not ready:
+                return None
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                break
+            self._pending += chunk
+        end = self._pending.find(b"\n")
+        end = len(self._pending) if end < 0 else end + 1
+        line = bytes(self._pending[:end])
+        del self._pending[:end]
+        return line
+
+    def _read(self, timeout_s: float, what: str) -> dict[str, Any]:
+        line = self._next_line(timeout_s)
+        if line is None:
             self.close()
             raise self._error(f"{what} timed out after {timeout_s:g} s")
-        line = self.proc.stdout.readline(MAX_ANSWER_BYTES + 1)
         if not line:
             self.proc.wait(timeout=10)
             raise LocalRunError(
@@ -538,9 +562,12 @@ def _record(
 
 
 def _next_answering(servers: Mapping[str, Any], sides: list[str], settings: Gate0Settings) -> str:
-    """The side whose next answer is ready first (select on their pipes; the first of
-    ``sides`` for servers without a pipe, or when none answers within the stage timeout,
-    whose read then times out)."""
+    """The side whose next answer is ready first (one already read, else select on their
+    pipes; the first of ``sides`` for servers without a pipe, or when none answers within
+    the stage timeout, whose read then times out)."""
+    waiting = [s for s in sides if getattr(servers[s], "has_answer", lambda: False)()]
+    if waiting:
+        return waiting[0]
     pipes: dict[Any, str] = {
         getattr(getattr(servers[s], "proc", None), "stdout", None): s for s in sides
     }
