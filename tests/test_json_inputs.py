@@ -68,6 +68,29 @@ def test_a_good_event_file_is_read(tmp_path):
 
 
 @pytest.mark.parametrize(
+    ("event", "field"),
+    [
+        ({"repository": "marin"}, "repository"),
+        ({"issue": "x", "comment": {}}, "issue"),
+        ({"issue": {"user": ["a"]}}, "issue.user"),
+        ({"comment": {"body": 7}}, "comment.body"),
+        ({"comment": {"user": {"login": {"a": 1}}}}, "comment.user.login"),
+        ({"issue": {"number": "abc"}}, "issue.number"),
+        ({"issue": {"number": True}}, "issue.number"),
+        ({"issue": {"number": 7.5}}, "issue.number"),
+        ({"issue": {"number": 0}}, "issue.number"),
+    ],
+)
+def test_an_event_field_of_another_type_is_an_error_naming_it(tmp_path, event, field):
+    """A field the trigger reads, of the wrong type, is named (exit 2), not a crash; a
+    number true or 7.5 never stands for PR 1 or 7."""
+    path = tmp_path / "event.json"
+    path.write_text(json.dumps(event))
+    with pytest.raises(UsageError, match=f"^--event {path}: field '{field}': expected"):
+        load_event(str(path))
+
+
+@pytest.mark.parametrize(
     ("text", "problem"),
     [("{1: 2", "not valid JSON"), ("{}", None), ('{"1": "a.json"}', None)],
 )

@@ -174,9 +174,45 @@ class TriggerResult:
         return asdict(self)
 
 
+EVENT_OBJECTS = ("repository", "issue", "comment", "issue.user", "comment.user")
+"""The event's fields the trigger reads as JSON objects (absent or null: none)."""
+EVENT_TEXTS = (
+    "action",
+    "repository.full_name",
+    "comment.body",
+    "comment.user.login",
+    "comment.user.type",
+    "issue.user.login",
+)
+"""The event's fields the trigger reads as strings (absent or null: none)."""
+
+
+def _event_field(event: dict[str, Any], dotted: str) -> Any:
+    """The value at ``issue.user.login`` (None when a step is absent or not an object)."""
+    value: Any = event
+    for part in dotted.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
 def load_event(path: str) -> dict[str, Any]:
-    """The ``$GITHUB_EVENT_PATH`` JSON; UsageError naming the file when it is not one."""
-    return read_json_object(path, lambda problem: UsageError(f"--event {path}: {problem}"))
+    """The ``$GITHUB_EVENT_PATH`` JSON; UsageError naming the file (and the field) when it is
+    not one, or a field the trigger reads has another type."""
+    event = read_json_object(path, lambda problem: UsageError(f"--event {path}: {problem}"))
+
+    def bad(name: str, problem: str) -> UsageError:
+        return UsageError(f"--event {path}: field '{name}': {problem}")
+
+    for name in EVENT_OBJECTS:
+        if not isinstance(_event_field(event, name), dict | None):
+            raise bad(name, "expected a JSON object")
+    for name in EVENT_TEXTS:
+        if not isinstance(_event_field(event, name), str | None):
+            raise bad(name, "expected a string")
+    number = _event_field(event, "issue.number")
+    if number is not None and (type(number) is not int or number < 1):
+        raise bad("issue.number", f"expected a PR number (1 or more), got {number!r}")
+    return event
 
 
 def kit_state(client: GitHubClient, pr: int) -> tuple[Any | None, dict[str, Any] | None]:
