@@ -117,6 +117,15 @@ def test_a_dead_holder_on_this_host_is_taken_over(root):
     assert "is gone" in lock.holder["took_over"]["why"]
 
 
+@pytest.mark.parametrize("pid", [2**31, 10**30, 1e300])
+def test_a_holder_pid_no_process_can_have_is_dead(root, pid):
+    """A pid past the system's range (a lock file written by hand, say) is no process here:
+    taken over, not an OverflowError."""
+    write_holder(root, 7, host=socket.gethostname(), pid=pid)
+    lock = st.PrLock.acquire(root, 7)
+    assert "is gone" in lock.holder["took_over"]["why"]
+
+
 def test_a_live_holder_elsewhere_blocks_until_released_or_stale(root):
     run_dir = storage.join(root, "pr7", "20261206T000000Z-abc1234")
     state = st.RunState.create(run_dir, pr=7, status="running")

@@ -309,13 +309,13 @@ def alive_here(pid: Any, start: str = "") -> bool:
     zombie does not."""
     try:
         pid = int(pid)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return False
     if pid <= 0:
         return False
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError):  # no process, or past every pid
         return False
     except PermissionError:
         pass
