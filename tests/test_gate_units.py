@@ -265,3 +265,18 @@ def test_perfgate_run_options_are_the_run_options_fields():
     cli = {p.name for p in command.params} - gate0 | {"gate0"}
     declared = {f.name for f in fields(RunOptions)}
     assert cli == declared
+
+
+@pytest.mark.parametrize("sha", ["/../../x", "../../x", "a/b", "abc", "ABCDEF0", "g" * 40])
+def test_a_sha_that_is_not_a_commit_is_a_usage_error_naming_it(tmp_path, sha):
+    """``--sha`` names the run folder (``<stamp>-<sha[:7]>``): taken as given offline, a
+    path in it put state.json elsewhere, even at the runs root; it is refused first (exit 2)."""
+    from tests.cli_helpers import perfgate_here
+
+    runs = tmp_path / "runs"
+    code, _, err = perfgate_here(
+        "run", "--pr", "3", "--runner", "replay", "--replay-dir", str(tmp_path), "--dry-run",
+        "--sha", sha, "--assessment", str(tmp_path / "a.json"), "--runs-root", str(runs),
+    )  # fmt: skip
+    assert code == 2 and "--sha" in err, err
+    assert not runs.exists(), "nothing was written"

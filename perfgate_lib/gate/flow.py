@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -42,6 +43,8 @@ from perfgate_lib.mdtext import plain
 
 RUNNERS = ("iris", "replay", "local")
 EXECUTORS = ("notebook", "inprocess")
+COMMIT_SHA = re.compile(r"[0-9a-f]{7,64}")
+"""A commit as ``--sha`` gives it: 7 to 64 lower-case hex digits (it names the run folder)."""
 
 
 class GateStepFailed(PerfgateError):
@@ -119,6 +122,8 @@ def validate(opts: RunOptions) -> None:
         raise UsageError(f"--runner must be one of {', '.join(RUNNERS)}")
     if opts.executor not in EXECUTORS:
         raise UsageError(f"executor must be one of {', '.join(EXECUTORS)}")
+    if opts.sha and not COMMIT_SHA.fullmatch(opts.sha):
+        raise UsageError(f"--sha {opts.sha!r}: not a commit (7 to 64 lower-case hex digits)")
     if opts.runner == "replay" and not opts.replay_dir:
         raise UsageError("--runner replay needs --replay-dir DIR (recorded treatment reports)")
     if opts.max_gate is not None:
