@@ -208,6 +208,27 @@ def test_poll_interval_override(monkeypatch):
     assert BabysitPolicy.for_gate(15, 150).interval_seconds == 900
 
 
+@pytest.mark.parametrize("given", ["inf", "nan", "-inf", "1e300"])
+def test_a_poll_interval_past_any_calendar_never_stops_the_babysitter(monkeypatch, given):
+    """``PERFGATE_POLL_SECONDS`` (or the notebook's ``poll_seconds``) of inf or 1e300 made
+    the next look's time an OverflowError after the first poll, and nan polled without a
+    pause; an unusable one is ignored, and an interval is at most MAX_POLL_SECONDS."""
+    from perfgate_lib.gate.babysit import MAX_POLL_SECONDS
+
+    monkeypatch.setenv("PERFGATE_POLL_SECONDS", given)
+    policies = [
+        BabysitPolicy.for_gate(10, 60),
+        BabysitPolicy.for_gate(10, 60, interval_override=float(given)),
+    ]
+    for policy in policies:
+        assert 0 < policy.interval_seconds <= MAX_POLL_SECONDS
+        clock = Clock()
+        runner = ScriptedRunner([js("running"), js("JOB_STATE_SUCCEEDED")])
+        watch = Watch(job_id="j", submitted_at="2026-05-06T07:00:00Z")
+        assert babysit(runner, watch, policy, sleep=clock.sleep, clock=clock).job.succeeded
+        assert clock.slept == [policy.interval_seconds]
+
+
 def test_state_is_atomic_scrubbed_and_found_again(tmp_path, monkeypatch):
     monkeypatch.setenv("GITHUB_TOKEN", FAKE_TOKEN)
     run_dir = tmp_path / "runs" / "pr7" / "20260506T070000Z-abc1234"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import math
 import os
 import sys
 import time
@@ -24,6 +25,7 @@ from perfgate_lib.runners.base import JobState, Runner, RunnerError
 from perfgate_lib.timeutil import iso, parse_time, utc_now
 
 POLL_ENV = "PERFGATE_POLL_SECONDS"
+MAX_POLL_SECONDS = 86_400.0  # a day: a longer interval than this is cut to it
 PROGRESS_FILE = "progress.json"
 
 
@@ -48,16 +50,23 @@ class BabysitPolicy:
         stop_early_confirmed: bool = False,
         interval_override: float | None = None,
     ) -> BabysitPolicy:
-        """The gate's policy; ``interval_override`` or ``$PERFGATE_POLL_SECONDS`` wins."""
+        """The gate's policy; ``interval_override`` or ``$PERFGATE_POLL_SECONDS`` wins (seconds;
+        not a finite number: ignored). The interval is at most :data:`MAX_POLL_SECONDS`."""
         interval = poll_interval_minutes * 60
         env = os.environ.get(POLL_ENV, "").strip()
-        if interval_override is not None and interval_override > 0:
+        if interval_override is not None and 0 < interval_override < math.inf:
             interval = interval_override
         elif env:
             with contextlib.suppress(ValueError):
-                interval = float(env)
+                interval = _finite(float(env), interval)
+        interval = min(max(0.0, interval), MAX_POLL_SECONDS)
         wall_time = wall_time_minutes * 60
-        return cls(max(0.0, interval), wall_time, overrun_factor, error_limit, stop_early_confirmed)
+        return cls(interval, wall_time, overrun_factor, error_limit, stop_early_confirmed)
+
+
+def _finite(value: float, otherwise: float) -> float:
+    """``value`` when it is a finite number (not nan or inf), else ``otherwise``."""
+    return value if math.isfinite(value) else otherwise
 
 
 def may_stop(run_seconds: float | None, policy: BabysitPolicy) -> bool:
