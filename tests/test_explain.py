@@ -260,3 +260,26 @@ def test_stage_names_differing_only_in_case_keep_their_own_folders():
     folders = {evidence.stage_folder(name).casefold() for name in names}
     assert len(folders) == len(names)
     assert evidence.stage_folder("fuzzy_dups") == "fuzzy_dups"  # a plain name is its own
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[1]",
+        '{"stages": 5}',
+        '{"stages": {"s": 3}}',
+        '{"stages": {"s": {"rows": [5]}}}',
+        '{"stages": {"s": {"rows": [{"function": "f", "listed": true}]}}}',
+        '{"stages": {"s": {}}, "notes": 5}',
+    ],
+)
+def test_explain_names_a_malformed_attribution_file(tmp_path, text):
+    """An attribution.json of another shape is a usage error naming the file (exit 2), not
+    a crash, nor a bare missing key ("perfgate: delta_pct")."""
+    from tests.cli_helpers import perfgate_here
+
+    path = tmp_path / "profile" / "attribution.json"
+    path.parent.mkdir()
+    path.write_text(text)
+    code, _, err = perfgate_here("explain", str(tmp_path))
+    assert code == 2 and f"{path}: malformed attribution" in err, err

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
+
+from perfgate_lib.errors import UsageError
 
 
 @click.command("explain")
@@ -31,9 +34,7 @@ def command(run_dir, stage, rows, as_json, assessment):
     each assessed file's "Affects CPU?" answer is held against its functions' change."""
     from pathlib import Path
 
-    from perfgate_lib.errors import UsageError
     from perfgate_lib.local.evidence import assessed_files, load_attribution
-    from perfgate_lib.verdict.where import where_text
 
     try:
         attribution = load_attribution(run_dir)
@@ -41,14 +42,35 @@ def command(run_dir, stage, rows, as_json, assessment):
         raise UsageError(str(exc)) from exc
     except ValueError as exc:  # JSONDecodeError
         raise UsageError(f"{run_dir}: profile/attribution.json is not valid JSON: {exc}") from exc
-    if attribution.get("error"):
+    if isinstance(attribution, dict) and attribution.get("error"):
         raise UsageError(f"{run_dir}: attribution was not computed: {attribution['error']}")
     if as_json:
         click.echo(json.dumps(attribution, indent=1, sort_keys=True))
         return
     here = Path(run_dir)
     per_file = assessed_files(assessment, here / "assessment.json", here.parent / "assessment.json")
+    click.echo(_explained(attribution, run_dir, stage, rows, per_file), nl=False)
+
+
+def _explained(
+    attribution: Any, run_dir: str, stage: str | None, rows: int | None, per_file: Any
+) -> str:
+    """``where_text`` of the attribution; UsageError naming ``--stage`` when it has no such
+    stage, or naming the file when its shape is not the one gate 0 writes."""
+    from perfgate_lib.local.evidence import load_attribution_path
+    from perfgate_lib.verdict.where import where_text
+
+    stages = (attribution.get("stages") or {}) if isinstance(attribution, dict) else None
+    unknown_stage = stage is not None and isinstance(stages, dict) and stage not in stages
     try:
-        click.echo(where_text(attribution, stage, rows, per_file), nl=False)
+        if not isinstance(attribution, dict):
+            raise TypeError("expected a JSON object")
+        return where_text(attribution, stage, rows, per_file)
     except KeyError as exc:
-        raise UsageError(str(exc.args[0])) from exc
+        if unknown_stage:  # where_text's message names the stage and the kept ones
+            raise UsageError(str(exc.args[0])) from exc
+        problem = f"no {exc.args[0]!r}"
+    except (AttributeError, TypeError) as exc:  # an object where a list is, or the reverse
+        problem = str(exc)
+    path = load_attribution_path(run_dir)
+    raise UsageError(f"{path}: malformed attribution ({problem})")
