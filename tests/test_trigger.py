@@ -220,6 +220,26 @@ def test_the_folded_verdict_fits_in_one_comment():
     assert standing_verdict(f"{SENTINEL}\nx\n{marker({'stage': 'other'})}") is None
 
 
+@pytest.mark.parametrize(
+    "standing", [None, f"{SENTINEL}\n🤖 ## Gate 1: ✅ pass\n" + "| r |\n" * 9_000]
+)
+def test_an_assessment_too_long_for_one_comment_is_cut_short(standing):
+    """A PR of some hundred Zephyr files with long paths made an assessment of over 65,536
+    characters: GitHub refused it, so no assessment was ever posted and nobody could confirm.
+    The text is cut short with a note; the folded verdict and the marker still fit."""
+    from perfgate_lib import MAX_COMMENT_CHARS
+    from perfgate_lib.gate.trigger import kit_body, standing_verdict
+
+    text = "🤖 ## Zephyr perf gate — assessment\n" + "| `lib/zephyr/x.py` | yes |\n" * 6_000
+    state = {"stage": "assessment", "sha": "a" * 40}
+    body = kit_body(text, state, standing)
+    assert len(body) <= MAX_COMMENT_CHARS and "cut short" in body
+    assert body.startswith(f"{SENTINEL}\n🤖 ## Zephyr perf gate — assessment")
+    assert read_marker(body) == state
+    if standing is not None:
+        assert standing_verdict(body).startswith("🤖 ## Gate 1: ✅ pass")
+
+
 @pytest.mark.slow
 def test_trigger_command_with_an_event_file(trigger, github_env, tmp_path):
     from tests.cli_helpers import perfgate

@@ -95,24 +95,37 @@ def read_marker(body: str | None) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+TEXT_CUT_NOTE = "\n\n_(cut short to fit in one GitHub comment: the full text is in the run folder)_"
+VERDICT_CUT_NOTE = "\n\n_(cut short: the full verdict is in the run folder)_"
+OPEN_FOLD = (
+    "\n<details><summary>Last verdict (it stands until a new verdict replaces it)"
+    f"</summary>\n\n{VERDICT_START}\n"
+)
+CLOSE_FOLD = f"\n{VERDICT_END}\n\n</details>\n"
+
+
+def _cut(text: str, room: int, note: str) -> str:
+    """``text`` when it has at most ``room`` characters, else its start and ``note`` in
+    ``room`` characters (``room`` at least ``len(note)``)."""
+    if len(text) <= room:
+        return text
+    return text[: max(room - len(note), 0)].rstrip() + note
+
+
 def kit_body(text: str, state: dict[str, Any], standing: str | None = None) -> str:
     """A kit comment that is not a verdict: the sentinel, ``text`` (escaped markdown), the
-    standing verdict folded below (cut short to fit GitHub's limit), the state marker last."""
-    head = f"{SENTINEL}\n{text.strip()}\n"
+    standing verdict folded below, the state marker last; the text, then the folded verdict,
+    cut short to fit GitHub's limit (the text leaves the verdict a quarter of it at least)."""
     tail = f"\n{marker(state)}\n"
     verdict = _defuse_fold((standing or "").strip().removeprefix(SENTINEL).strip())
+    kept = max(min(len(verdict), MAX_COMMENT_CHARS // 4), len(VERDICT_CUT_NOTE))
+    fold = len(OPEN_FOLD) + kept + len(CLOSE_FOLD) if verdict else 0
+    text_room = MAX_COMMENT_CHARS - len(SENTINEL) - 2 - len(tail) - fold
+    head = f"{SENTINEL}\n{_cut(text.strip(), text_room, TEXT_CUT_NOTE)}\n"
     if not verdict:
         return head + tail
-    open_fold = (
-        "\n<details><summary>Last verdict (it stands until a new verdict replaces it)"
-        f"</summary>\n\n{VERDICT_START}\n"
-    )
-    close_fold = f"\n{VERDICT_END}\n\n</details>\n"
-    room = MAX_COMMENT_CHARS - len(head) - len(tail) - len(open_fold) - len(close_fold)
-    if len(verdict) > room:
-        note = "\n\n_(cut short: the full verdict is in the run folder)_"
-        verdict = verdict[: max(room - len(note), 0)].rstrip() + note
-    return head + open_fold + verdict + close_fold + tail
+    room = MAX_COMMENT_CHARS - len(head) - len(tail) - len(OPEN_FOLD) - len(CLOSE_FOLD)
+    return head + OPEN_FOLD + _cut(verdict, room, VERDICT_CUT_NOTE) + CLOSE_FOLD + tail
 
 
 def _defuse_fold(verdict: str) -> str:
