@@ -627,6 +627,21 @@ def test_the_gates_a_run_relies_on():
     assert gates_for("iris", "skip") == gates_for("replay", "3") == ()
 
 
+@pytest.mark.parametrize(
+    ("confirm", "max_gate"),
+    [("skip", "skip"), ("max_gate=skip — docs only", "skip"), ("max_gate=1 — smoke", "1"),
+     ("max_gate=2 fork", "2"), ("go", None), (None, None)],
+)  # fmt: skip
+def test_a_run_relies_on_the_gates_its_confirmation_names(confirm, max_gate):
+    """``--confirm skip`` (a waiver, no ferry) relied on all three gates, so a broken tier-3
+    contract stopped it; ``--confirm max_gate=1`` relied on gates 2 and 3 too."""
+    from perfgate_lib.commands.doctor import relied_max_gate
+    from perfgate_lib.gate.flow import RunOptions
+
+    assert relied_max_gate(RunOptions(pr=7, confirm=confirm)) == max_gate
+    assert relied_max_gate(RunOptions(pr=7, confirm=confirm, max_gate="3")) == "3"
+
+
 def test_python_rows():
     assert checks.check_python("p", "3.11.9", ">=3.12,<3.14", "").state == "broken"
     assert checks.check_python("p", "3.13.0", ">=3.12,<3.14", "").state == "holds"

@@ -63,10 +63,21 @@ def _checkout(path: str) -> Path:
     return top
 
 
+def relied_max_gate(opts: RunOptions) -> str | None:
+    """The highest gate a run can reach: ``--max-gate``, else the one its ``--confirm``
+    names (``max_gate=K``, ``skip``); None when the assessment's proposal decides."""
+    if opts.max_gate is not None or not opts.confirm:
+        return opts.max_gate
+    from perfgate_lib.assess.confirm import parse_reply
+
+    reply = parse_reply(opts.confirm)
+    return reply.max_gate if reply.action == "override" else None
+
+
 def preflight(opts: RunOptions, echo: Callable[[str], None]) -> None:
     """The doctor for the gates the run relies on: the table on stderr and
     :class:`ContractBroken` naming each broken row when one is."""
-    gates = gates_for(opts.runner, opts.max_gate)
+    gates = gates_for(opts.runner, relied_max_gate(opts))
     if not gates:
         return
     from perfgate_lib.gate.doctor import diagnose
