@@ -53,6 +53,33 @@ def test_a_bad_json_file_is_an_error_naming_it(tmp_path, kind, case, text, probl
     assert str(info.value).startswith(prefix + problem), str(info.value)
 
 
+@pytest.mark.parametrize("kind", ["state", "event"])
+@pytest.mark.parametrize("case", ["not utf-8", "a folder"])
+def test_an_unreadable_state_or_event_file_is_an_error_naming_it(tmp_path, kind, case):
+    """A state.json (or event file) that is not UTF-8 text, or is a folder, was a
+    UnicodeDecodeError / IsADirectoryError crash; every later run of the PR crashed too, as
+    listing its unfinished runs skips only StateError."""
+    _kind, path, read, error, prefix = next(r for r in _readers(tmp_path) if r[0] == kind)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if case == "a folder":
+        path.mkdir()
+    else:
+        path.write_bytes(b'\xff{"kind": "perfgate-run"}')
+    with pytest.raises(error) as info:
+        read()
+    problem = "a folder, not a file" if case == "a folder" else "not UTF-8 text"
+    assert str(info.value) == prefix + problem
+
+
+def test_an_unreadable_state_is_skipped_when_listing_a_prs_runs(tmp_path):
+    from perfgate_lib.gate.state import unfinished_runs
+
+    (tmp_path / "pr5" / "20260101T000000Z-abc" / STATE_FILE).mkdir(parents=True)
+    (tmp_path / "pr5" / "20260102T000000Z-abd").mkdir()
+    (tmp_path / "pr5" / "20260102T000000Z-abd" / STATE_FILE).write_bytes(b"\xff{")
+    assert list(unfinished_runs(str(tmp_path), 5)) == []
+
+
 def test_a_state_file_of_another_kind_is_refused(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
