@@ -64,8 +64,8 @@ def cli() -> None:
 class RedactingStream:
     """A text stream that redacts every write, and puts a word joiner (invisible, not blank
     to the runner) before the ``:`` that opens a line and inside each ``##[``, so no write
-    starts a GitHub Actions workflow command. It remembers the end of the last write, so a
-    command split over two writes is caught too."""
+    starts a GitHub Actions workflow command. It remembers the end of the last write (two
+    characters at most), so a command split over writes is caught too, after any blanks."""
 
     def __init__(self, inner: TextIO) -> None:
         self._inner = inner
@@ -81,8 +81,8 @@ class RedactingStream:
         out = safe[len(self._tail) :]  # insertions all fall in the new text
         last = max(safe.rfind(c) for c in _BREAKS)
         line = safe[last:] if last >= 0 else ""
-        blank = line and not line[1:].strip() and len(line) < 1000
-        self._tail = line if blank else safe[-2:]
+        blank = line and not line[1:].strip()  # a line head so far: its break and a blank
+        self._tail = line[:2] if blank else safe[-2:]
         return out
 
     def __getattr__(self, name: str) -> Any:

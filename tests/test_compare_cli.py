@@ -190,3 +190,16 @@ def test_a_workflow_command_split_over_writes_is_caught_too():
         stream.write(piece)
     assert runner_commands(inner.getvalue()) == []
     assert inner.getvalue().replace("\u2060", "") == "ok\n  ::add-mask::x ##[add-mask]y\r::z::"
+
+
+def test_a_workflow_command_after_a_long_blank_line_head_is_caught_too():
+    """print(a, b) writes ``a``, a space and ``b`` apart: a line head of 1,000 blanks or more
+    was forgotten between writes, so the ``::`` written next opened a workflow command."""
+    import io
+
+    from perfgate_lib.cli import RedactingStream
+
+    inner = io.StringIO()
+    print("x\n" + " " * 5000, "::warning::forged", file=RedactingStream(inner))
+    assert runner_commands(inner.getvalue()) == []
+    assert inner.getvalue().replace("\u2060", "") == "x\n" + " " * 5001 + "::warning::forged\n"
