@@ -453,3 +453,9 @@ def test_commands_name_a_missing_token_before_any_network_call(
         assert "no GitHub token: set GITHUB_TOKEN or GH_TOKEN" in err, (name, err)
         assert fake_github.url in err, name
     assert fake_github.requests == []
+
+
+def test_cli_post_names_a_body_file_that_is_a_folder(tmp_path):
+    """``--body-file`` naming a folder was an IsADirectoryError crash (exit 4)."""
+    code, _, err = perfgate_here("post", "--pr", str(PR), "--body-file", str(tmp_path))
+    assert code == 2 and err == f"perfgate: --body-file {tmp_path}: a folder, not a file\n", err

@@ -39,6 +39,8 @@ def command(pr, body_file, repo, login, as_json):
         raise UsageError(f"--body-file {body_file}: file not found") from exc
     except UnicodeDecodeError as exc:
         raise UsageError(f"--body-file {body_file}: not UTF-8 text") from exc
+    except IsADirectoryError as exc:
+        raise UsageError(f"--body-file {body_file}: a folder, not a file") from exc
     overrides = {"login": login} if login else {}
     client = GitHubClient(GitHubSettings.from_env(repo=repo, **overrides))
     result = upsert_comment(client, pr, body, source=f"--body-file {body_file}")
