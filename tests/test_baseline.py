@@ -21,6 +21,7 @@ from perfgate_lib.io import storage
 from perfgate_lib.io.github import GitHubClient
 from perfgate_lib.verdict.gates import load_gate
 from tests.cli_helpers import perfgate_here
+from tests.conftest import REPO_ROOT
 from tests.fakes.github_kit import fast_settings
 from tests.fakes.github_server import DEFAULT_REPO, make_zip
 
@@ -316,6 +317,17 @@ def test_a_local_folder_without_a_report_is_named_not_a_crash(tmp_path):
     code, out, errtext = perfgate_here("baseline", "--gate", "1", "--local", str(tmp_path))
     assert code == 4 and str(tmp_path) in errtext and "Traceback" not in errtext + out
     assert "IsADirectoryError" not in errtext
+
+
+@pytest.mark.parametrize("option", ["--out", "--gap-comment"])
+def test_an_output_path_that_is_a_folder_is_named_before_fetching(tmp_path, option):
+    """``--out`` (or ``--gap-comment``) naming a folder was an IsADirectoryError crash
+    (exit 4) after the baseline was found; now a usage error naming it (exit 2)."""
+    local = str(REPO_ROOT / "parameters" / "examples" / "tier1_baseline.json")
+    code, out, err = perfgate_here(
+        "baseline", "--gate", "1", "--local", local, option, str(tmp_path)
+    )
+    assert code == 2 and err == f"perfgate: {option} {tmp_path}: a folder, not a file\n", err
 
 
 def test_parse_time_formats():

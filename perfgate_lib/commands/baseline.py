@@ -6,6 +6,7 @@ import json
 
 import click
 
+from perfgate_lib.errors import UsageError
 from perfgate_lib.gate.baseline import NoBaseline, find_baseline, render_unavailable
 from perfgate_lib.io import storage
 from perfgate_lib.mdtext import fmt_age
@@ -59,6 +60,9 @@ def command(gate, as_json, out, repo, mirror, no_actions, local, gap_comment, re
     Tries GitHub Actions (GITHUB_TOKEN or GH_TOKEN; GITHUB_API_URL), then the mirror.
     Exit code 4 when neither has a usable report.
     """
+    for option, path in (("--out", out), ("--gap-comment", gap_comment)):
+        if path and storage.isdir(path):
+            raise UsageError(f"{option} {path}: a folder, not a file")
     params = load_gate(gate)
     try:
         found = find_baseline(
