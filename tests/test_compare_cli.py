@@ -203,3 +203,11 @@ def test_a_workflow_command_after_a_long_blank_line_head_is_caught_too():
     print("x\n" + " " * 5000, "::warning::forged", file=RedactingStream(inner))
     assert runner_commands(inner.getvalue()) == []
     assert inner.getvalue().replace("\u2060", "") == "x\n" + " " * 5001 + "::warning::forged\n"
+
+
+def test_an_out_folder_that_is_a_file_is_named_before_comparing(tmp_path):
+    """``--out`` naming a file was a FileExistsError crash (exit 4) once the notebook ran."""
+    out = tmp_path / "o.json"
+    out.write_text("{}")
+    code, _, err = perfgate_here("compare", BASE, TREAT, "--out", str(out))
+    assert code == 2 and err == f"perfgate: --out {out}: a file, not a folder\n", err

@@ -8,6 +8,7 @@ import sys
 import click
 
 from perfgate_lib.errors import EXIT_BY_VERDICT, UsageError
+from perfgate_lib.io import storage
 from perfgate_lib.io.rundir import new_run_dir
 from perfgate_lib.mdtext import plain
 from perfgate_lib.verdict.notebook import run_compare_notebook
@@ -65,6 +66,8 @@ def command(baseline, treatment, gate, assessment, thresholds, context, out_dir,
 
     Exit code: 0 pass or warn, 1 fail, 3 inconclusive, 4 could not run.
     """
+    if out_dir and storage.exists(out_dir) and not storage.isdir(out_dir):
+        raise UsageError(f"--out {out_dir}: a file, not a folder")
     load_report(baseline)  # fail fast, naming the file and field, before starting a kernel
     load_report(treatment)
     in_runs_root = not out_dir
