@@ -1149,3 +1149,14 @@ def test_what_a_side_reports_reaches_the_comment_as_text():
     body = render_comment(verdict, base, treat, extras=extras)
     assert "Dependencies differ between the sides: x&#96;" in body
     assert _hostile_problems(body) == []
+
+
+def test_an_out_folder_that_is_a_file_is_named_before_anything_runs(tmp_path):
+    """``local-ab --out`` naming a file was a FileExistsError crash (exit 4) once the
+    revisions were resolved; now a usage error naming it, before anything runs."""
+    out = tmp_path / "o.json"
+    out.write_text("{}")
+    code, _, err = perfgate_here(
+        "local-ab", "--checkout", str(tmp_path), "--head", "HEAD", "--out", str(out)
+    )
+    assert code == 2 and err == f"perfgate: --out {out}: a file, not a folder\n", err

@@ -29,13 +29,16 @@ def command(checkout, base, head, gate0, seed, assessment, out_dir):
     Exit code: 0 pass or warn (or nothing to measure), 1 fail, 3 inconclusive, 4 could
     not run.
     """
-    from perfgate_lib.errors import EXIT_BY_VERDICT
+    from perfgate_lib.errors import EXIT_BY_VERDICT, UsageError
+    from perfgate_lib.io import storage
     from perfgate_lib.io.rundir import absolute, new_run_dir
     from perfgate_lib.local.ab import NothingToMeasure
     from perfgate_lib.local.demo import run_local_gate, where_time_went
     from perfgate_lib.mdtext import plain
     from perfgate_lib.verdict.measured import GATE0
 
+    if out_dir and storage.exists(out_dir) and not storage.isdir(out_dir):
+        raise UsageError(f"--out {out_dir}: a file, not a folder")
     in_runs_root = not out_dir
     out_dir = out_dir or new_run_dir(None, None, kind="local")
     try:
