@@ -65,6 +65,31 @@ def test_report_bytes_bound(tmp_path):
     assert check_report_bounds({"a": 1}, "r.json", 10, small) == {"a": 1}
 
 
+def test_a_check_that_prints_without_end_is_read_within_a_bound(tmp_path):
+    """The PR's checks print what they like: one check's output was read whole into memory
+    (and into the log), so gigabytes of it exhausted the machine. The log keeps its last
+    CHECK_OUTPUT_MAX_BYTES, saying how much was left out; the tail is still its end."""
+    import sys
+
+    from perfgate_lib.gate.localchecks import CHECK_OUTPUT_MAX_BYTES, run_local_checks
+    from perfgate_lib.gate.runparams import LocalCheck
+
+    script = tmp_path / "flood.py"
+    script.write_text(
+        "import sys\n"
+        f"for i in range({3 * CHECK_OUTPUT_MAX_BYTES // 1_000_000}):\n"
+        "    sys.stdout.write(('y' * 99 + '\\n') * 10_000)\n"
+        "print('the last line')\n"
+        "raise SystemExit(3)\n"
+    )
+    check = LocalCheck("flood", f"{sys.executable} {script}")
+    result = run_local_checks(str(tmp_path), [check], str(tmp_path / "out"))
+    assert not result.passed and "the last line" in result.output_tail
+    log = (tmp_path / "out" / "local-checks.log").read_text()
+    assert len(log) < CHECK_OUTPUT_MAX_BYTES + 1000
+    assert "bytes of its output left out" in log and "the last line" in log
+
+
 def test_a_failed_checks_tail_is_short_and_redacted(tmp_path, monkeypatch):
     """Only the last local_check_tail_lines lines, at most local_check_tail_bytes bytes,
     after redaction, reach the halt comment; the log keeps everything (redacted)."""

@@ -20,6 +20,7 @@ from perfgate_lib.io.limits import load_limits
 
 LOG_FILE = "local-checks.log"
 TAIL_FILE = "local-checks-tail.txt"
+CHECK_OUTPUT_MAX_BYTES = 8_000_000  # of one check's output read back (its end), in bytes
 
 
 class LocalChecksFailed(PerfgateError):
@@ -85,6 +86,18 @@ def _run(
     return code, problem
 
 
+def _output_end(path: str) -> str:
+    """The last :data:`CHECK_OUTPUT_MAX_BYTES` of a check's captured output (the PR's code
+    prints what it likes), after a line saying how many bytes before them were left out."""
+    size = os.path.getsize(path)
+    left_out = max(0, size - CHECK_OUTPUT_MAX_BYTES)
+    with open(path, "rb") as fh:
+        fh.seek(left_out)
+        text = fh.read(CHECK_OUTPUT_MAX_BYTES).decode("utf-8", errors="replace")
+    note = f"[perfgate] the first {left_out:,} bytes of its output left out\n"
+    return note + text if left_out else text
+
+
 def run_local_checks(
     worktree: str,
     checks: Sequence[LocalCheck],
@@ -105,8 +118,7 @@ def run_local_checks(
             started = time.monotonic()
             with open(capture, "w") as out:
                 code, problem = _run(check, worktree, out, timeout_seconds)
-            with open(capture, encoding="utf-8", errors="replace") as fh:
-                output = redact(fh.read()) + (f"\n[perfgate] {problem}\n" if problem else "")
+            output = redact(_output_end(capture)) + (f"\n[perfgate] {problem}\n" if problem else "")
             seconds = round(time.monotonic() - started, 3)
             result.outcomes.append(CheckOutcome(check.name, check.run, code, seconds, problem))
             status = "ok" if code == 0 else (problem or f"exit {code}")
