@@ -301,3 +301,25 @@ def test_a_sha_that_is_not_a_commit_is_a_usage_error_naming_it(tmp_path, sha):
     )  # fmt: skip
     assert code == 2 and "--sha" in err, err
     assert not runs.exists(), "nothing was written"
+
+
+@pytest.mark.parametrize(
+    ("job_id", "named"),
+    [
+        ("/u/datakit-tier1-pr7-g1-a1", None),
+        ("/u/datakit-tier1-pr007-g1-a1", None),
+        ("/u/datakit-tier1-pr8-g1-a1", "8"),
+        ("/u/datakit-tier1-pr" + "9" * 5000 + "-g1", "9" * 5000),
+        ("/u/datakit-tier1-pr\u0667-g1", None),  # not ASCII digits: no PR named
+    ],
+)
+def test_a_job_id_naming_another_pr_is_refused_whatever_its_digits(job_id, named):
+    """The job id is what the PR worktree's submit script printed: a PR number of 5,000
+    digits was a ValueError crash (int's digit limit), not the refusal naming it."""
+    from perfgate_lib.gate.run import check_job_pr
+
+    if named is None:
+        check_job_pr(job_id, 7)
+        return
+    with pytest.raises(UsageError, match=f"ran for PR #{named[:20]}"):
+        check_job_pr(job_id, 7)

@@ -141,14 +141,15 @@ def recorded_watch(rec: AttemptRecord, job_id: str) -> Watch:
     return replace(rec.job, job_id=job_id, submitted_at=submitted)
 
 
-_JOB_PR = re.compile(r"-pr(\d+)-g\d")
+_JOB_PR = re.compile(r"-pr([0-9]+)-g[0-9]")
 
 
 def check_job_pr(job_id: str, pr: int) -> None:
     """UsageError when a treatment job's id names another PR than ``pr`` (a recorded
-    report replayed for the wrong PR): a comment must never speak of another PR's data."""
+    report replayed for the wrong PR): a comment must never speak of another PR's data.
+    The numbers are compared as digits: the id can hold more than ``int`` reads."""
     named = _JOB_PR.search(job_id or "")
-    if named and int(named.group(1)) != int(pr):
+    if named and (named.group(1).lstrip("0") or "0") != str(int(pr)):
         raise UsageError(
             f"pr {pr} does not match the treatment: job {job_id} ran for PR "
             f"#{named.group(1)}; pass pr={named.group(1)} or that PR's own report"
