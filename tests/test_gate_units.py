@@ -171,6 +171,21 @@ def test_babysit_waits_out_the_interval_after_a_restart():
     assert clock.slept == [480.0], "the previous process polled 2 minutes ago"
 
 
+def test_babysit_never_waits_more_than_one_interval_after_a_restart():
+    """A look recorded in the future (the run resumed on a host whose clock is behind, or
+    the clock stepped back) made the next look wait the skew on top of the interval."""
+    clock = Clock()
+    watch = Watch(
+        job_id="j", submitted_at="2026-05-06T06:50:00Z", last_poll_at="2026-05-06T19:00:00Z"
+    )
+    runner = ScriptedRunner([js("JOB_STATE_SUCCEEDED")])
+    babysit(runner, watch, BabysitPolicy(600, 3600), sleep=clock.sleep, clock=clock)
+    assert clock.slept == [600.0], "one interval at most, not 12 hours and 10 minutes"
+    watch = Watch(job_id="j", submitted_at="2026-05-06T06:50:00Z", last_poll_at="9999-12-31")
+    babysit(runner, watch, BabysitPolicy(600, 3600), sleep=clock.sleep, clock=clock)
+    assert clock.slept == [600.0, 600.0], "a look dated at the calendar's end: no OverflowError"
+
+
 def test_babysit_stops_only_an_overrunning_ferry():
     clock = Clock()
     runner = ScriptedRunner([js("running")])

@@ -307,12 +307,14 @@ def _failed_look(
 def _seconds_to_next_look(
     watch: Watch, policy: BabysitPolicy, clock: Callable[[], dt.datetime]
 ) -> float | None:
-    """Seconds until the next look is due (negative when overdue); None when the job
-    was never looked at, so the first look is a poll now."""
+    """Seconds until the next look is due (negative when overdue, at most one interval when
+    the last look is dated in the future: another host's clock); None when the job was
+    never looked at, so the first look is a poll now."""
     last = parse_time(watch.last_poll_at)
     if last is None:
         return None
-    return (last + dt.timedelta(seconds=policy.interval_seconds) - clock()).total_seconds()
+    due = (last - clock()).total_seconds() + policy.interval_seconds  # no date past 9999
+    return min(due, policy.interval_seconds)
 
 
 def _stop_if_overrun(
