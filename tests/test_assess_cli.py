@@ -161,3 +161,14 @@ def test_a_file_name_reaches_the_terminal_as_text(repo):
     assert code == 0, err
     assert "retitled" in out
     assert not any(c in out for c in "\x1b\x07\x9b")
+
+
+def test_an_out_folder_that_is_a_file_is_named_before_assessing(tmp_path):
+    """``assess --out`` naming a file was a FileExistsError crash (exit 4) once the diff
+    was read; now a usage error naming it (exit 2), before anything is read."""
+    out = tmp_path / "o.json"
+    out.write_text("{}")
+    code, _, err = perfgate_here(
+        "assess", "--checkout", str(tmp_path), "--base", "a", "--head", "b", "--out", str(out)
+    )
+    assert code == 2 and err == f"perfgate: --out {out}: a file, not a folder\n", err

@@ -6,6 +6,7 @@ import click
 
 from perfgate_lib.assess.diffsource import DEFAULT_REPO
 from perfgate_lib.errors import UsageError
+from perfgate_lib.io import storage
 
 
 @click.command("assess")
@@ -33,6 +34,8 @@ def command(pr, repo, checkout, base, head, reply, out_dir, as_json):
         raise UsageError("give either --pr N or --checkout PATH --base REV --head REV")
     if checkout and not (base and head):
         raise UsageError("--checkout needs --base REV and --head REV")
+    if out_dir and storage.exists(out_dir) and not storage.isdir(out_dir):
+        raise UsageError(f"--out {out_dir}: a file, not a folder")
     from perfgate_lib.assess.confirm import parse_reply
     from perfgate_lib.assess.diffsource import open_source
     from perfgate_lib.assess.run import (
