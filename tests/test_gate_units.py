@@ -338,3 +338,17 @@ def test_a_job_id_naming_another_pr_is_refused_whatever_its_digits(job_id, named
         return
     with pytest.raises(UsageError, match=f"ran for PR #{named[:20]}"):
         check_job_pr(job_id, 7)
+
+
+def test_a_runs_root_that_is_a_file_is_a_usage_error_naming_it(tmp_path):
+    """``--runs-root`` naming a file was a NotADirectoryError crash (exit 4) when the PR's
+    lock was taken; now a usage error naming the option, before anything is done."""
+    from tests.cli_helpers import perfgate_here
+
+    root = tmp_path / "runs.json"
+    root.write_text("{}")
+    code, _, err = perfgate_here(
+        "run", "--pr", "3", "--runner", "replay", "--replay-dir", str(tmp_path), "--dry-run",
+        "--sha", "abcdef0", "--assessment", str(tmp_path / "a.json"), "--runs-root", str(root),
+    )  # fmt: skip
+    assert code == 2 and err == f"perfgate: --runs-root {root}: a file, not a folder\n", err

@@ -124,6 +124,10 @@ def validate(opts: RunOptions) -> None:
         raise UsageError(f"executor must be one of {', '.join(EXECUTORS)}")
     if opts.sha and not COMMIT_SHA.fullmatch(opts.sha):
         raise UsageError(f"--sha {opts.sha!r}: not a commit (7 to 64 lower-case hex digits)")
+    root = opts.runs_root or default_runs_root()
+    if storage.exists(root) and not storage.isdir(root):
+        given = f"--runs-root {root}" if opts.runs_root else f"$PERFGATE_RUNS_ROOT ({root})"
+        raise UsageError(f"{given}: a file, not a folder")
     if opts.runner == "replay" and not opts.replay_dir:
         raise UsageError("--runner replay needs --replay-dir DIR (recorded treatment reports)")
     if opts.max_gate is not None:
