@@ -78,3 +78,20 @@ def test_env_values_are_text():
     doc = _doc("gate1.yaml")
     doc["env"] = {"WORKERS": 4, "FAST": True}
     assert _gate1(doc, "gate1.yaml").env == {"WORKERS": "4", "FAST": "True"}
+
+
+@pytest.mark.parametrize("case", ["a folder", "not utf-8"])
+def test_a_run_settings_file_that_cannot_be_read_is_named(tmp_path, case):
+    """``--run-params`` naming a folder, or a file that is not UTF-8 text, was an
+    IsADirectoryError / UnicodeDecodeError crash (exit 4) of doctor, run and trigger."""
+    from perfgate_lib.gate.runparams import load_run_params
+
+    path = tmp_path / "common.yaml"
+    if case == "a folder":
+        path.mkdir()
+    else:
+        path.write_bytes(b"\xff\xfecluster_config: x\n")
+    problem = "a folder, not a file" if case == "a folder" else "not UTF-8 text"
+    with pytest.raises(ConfigError) as info:
+        load_run_params(path)
+    assert str(info.value) == f"bad parameters file {path}: {problem}"

@@ -11,6 +11,7 @@ from typing import Any, Literal
 import pydantic
 from pydantic.dataclasses import dataclass
 
+from perfgate_lib.errors import ConfigError
 from perfgate_lib.io.paramfile import PARAMETERS_DIR, load_yaml, read_settings
 from perfgate_lib.typed import NonEmptyText, PositiveNumber, PositiveWhole
 
@@ -73,6 +74,13 @@ def parse_run_params(doc: Any, source: str = "<gate_common>") -> RunParams:
 
 
 def load_run_params(path: str | pathlib.Path | None = None) -> RunParams:
-    """Load ``gate_common.yaml`` (default: the bundled one)."""
+    """Load ``gate_common.yaml`` (default: the bundled one); ConfigError naming it when it
+    is a folder or not UTF-8 text."""
     source = str(path or DEFAULT_COMMON)
-    return parse_run_params(load_yaml(source), source)
+    try:
+        doc = load_yaml(source)
+    except IsADirectoryError as exc:
+        raise ConfigError(source, None, "a folder, not a file") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(source, None, "not UTF-8 text") from exc
+    return parse_run_params(doc, source)
