@@ -65,6 +65,36 @@ def _write(tmp_path, mutate):
             "negative",
         ),
         (lambda d: d.pop("baseline_max_age_hours"), "baseline_max_age_hours", "missing"),
+        (
+            lambda d: d["inconclusive"].update({"preemption_margin": float("inf")}),
+            "inconclusive.preemption_margin",
+            "finite",
+        ),
+        (
+            lambda d: d["inconclusive"].update({"hardware_faults_max": float("nan")}),
+            "inconclusive.hardware_faults_max",
+            "finite",
+        ),
+        (
+            lambda d: d["inconclusive"].update({"preempted_tasks_max": 10**400}),
+            "inconclusive.preempted_tasks_max",
+            "too large",
+        ),
+        (
+            lambda d: d["inconclusive"].update({"preemption_margin": 2.5}),
+            "inconclusive.preemption_margin",
+            "whole number",
+        ),
+        (
+            lambda d: d["baseline_max_age_hours"].update({1: float("nan")}),
+            "baseline_max_age_hours.1",
+            "finite",
+        ),
+        (
+            lambda d: d["self_check"].update({"task_total_divergence_pct": float("nan")}),
+            "self_check.task_total_divergence_pct",
+            "finite",
+        ),
     ],
 )
 def test_bad_tables_name_the_field(tmp_path, mutate, field, problem):
@@ -81,3 +111,12 @@ def test_not_yaml(tmp_path):
     path.write_text("bands: [unclosed")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_thresholds(path)
+
+
+def test_signal_names_of_mixed_types_name_the_first_unknown(tmp_path):
+    path = tmp_path / "t.yaml"
+    text = DEFAULT_THRESHOLDS.read_text().replace("bands:\n", "bands:\n  1: {}\n  zz: {}\n", 1)
+    path.write_text(text)
+    with pytest.raises(ConfigError, match="unknown signal") as info:
+        load_thresholds(path)
+    assert info.value.field == "bands.1"

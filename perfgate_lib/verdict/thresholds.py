@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import pathlib
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,11 +47,24 @@ class Thresholds:
 
 
 def _num(source: str, where: str, value: Any) -> float:
+    """A non-negative, finite number (percent, hours or a count) as a float."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ConfigError(source, where, f"expected a number, got {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(source, where, f"expected a finite number, got {value!r}")
     if value < 0:
         raise ConfigError(source, where, f"must not be negative, got {value!r}")
+    if value > sys.float_info.max:
+        raise ConfigError(source, where, f"too large: at most {sys.float_info.max:.3g}")
     return float(value)
+
+
+def _whole(source: str, where: str, value: Any) -> int:
+    """A non-negative whole number (a count), never a fraction silently cut."""
+    number = _num(source, where, value)
+    if not number.is_integer():
+        raise ConfigError(source, where, f"expected a whole number, got {value!r}")
+    return int(number)
 
 
 def _section(source: str, doc: dict, name: str) -> dict:
@@ -63,7 +78,7 @@ def parse_thresholds(doc: Any, source: str = "<thresholds>") -> Thresholds:
     """Validate a decoded thresholds document."""
     doc = mapping(doc, source)
     bands_doc = _section(source, doc, "bands")
-    unknown = sorted(set(bands_doc) - set(BAND_SIGNALS))
+    unknown = sorted(set(bands_doc) - set(BAND_SIGNALS), key=str)  # YAML keys of any type
     if unknown:
         raise ConfigError(source, f"bands.{unknown[0]}", f"unknown signal; known: {BAND_SIGNALS}")
     bands: dict[str, Band] = {}
@@ -93,7 +108,7 @@ def parse_thresholds(doc: Any, source: str = "<thresholds>") -> Thresholds:
             raise ConfigError(source, f"baseline_max_age_hours.{gate}", "gate must be 1, 2 or 3")
         max_age[int(gate)] = _num(source, f"baseline_max_age_hours.{gate}", hours)
     inconclusive = {
-        key: int(_num(source, f"inconclusive.{key}", inc.get(key)))
+        key: _whole(source, f"inconclusive.{key}", inc.get(key))
         for key in ("preemption_margin", "preempted_tasks_max", "hardware_faults_max")
     }
     divergence = "task_total_divergence_pct"
