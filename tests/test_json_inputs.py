@@ -201,3 +201,39 @@ def test_the_run_record_is_typed_and_keeps_what_a_newer_kit_wrote(tmp_path):
         loaded.update_attempt(1, 1, jobid="typo")
     with pytest.raises(TypeError, match="'stauts'"):
         loaded.set(stauts="finished")
+
+
+ODD = [
+    ("a folder", None, "a folder, not a file"),
+    ("not utf-8", b"\xff\xfe{}", "not UTF-8 text"),
+    ("nested deep", b'{"a": ' * 100_000, "JSON nested too deeply"),
+]
+
+
+@pytest.mark.parametrize("kind", ["state", "event", "assessment"])
+@pytest.mark.parametrize(("case", "data", "problem"), ODD, ids=[o[0] for o in ODD])
+def test_an_odd_json_file_is_an_error_naming_it(tmp_path, kind, case, data, problem):
+    _kind, path, read, error, prefix = next(r for r in _readers(tmp_path) if r[0] == kind)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if data is None:
+        path.mkdir()
+    else:
+        path.write_bytes(data)
+    with pytest.raises(error) as info:
+        read()
+    assert str(info.value).startswith(prefix + problem), str(info.value)
+
+
+@pytest.mark.parametrize(("case", "data", "problem"), ODD, ids=[o[0] for o in ODD])
+def test_an_odd_parameters_file_is_an_error_naming_it(tmp_path, case, data, problem):
+    from perfgate_lib.errors import ConfigError
+    from perfgate_lib.io.paramfile import load_yaml
+
+    path = tmp_path / "thresholds.yaml"
+    if data is None:
+        path.mkdir()
+    else:
+        path.write_bytes(data.replace(b'{"a": ', b"[") if case == "nested deep" else data)
+    problem = "YAML nested too deeply" if case == "nested deep" else problem
+    with pytest.raises(ConfigError, match=f"^bad parameters file {path}: {problem}"):
+        load_yaml(str(path))

@@ -36,16 +36,30 @@ def kit_path(path: str) -> str:
     return next((str(c) for c in candidates if c.exists()), path)
 
 
+def read_file_text(path: str, error: Callable[[str], Exception]) -> str:
+    """The UTF-8 text of the file at a path or URL, else ``error(problem)``: not found, a
+    folder, unreadable or not UTF-8."""
+    try:
+        return storage.read_text(path)
+    except FileNotFoundError as exc:
+        raise error("file not found") from exc
+    except IsADirectoryError as exc:
+        raise error("a folder, not a file") from exc
+    except UnicodeDecodeError as exc:
+        raise error(f"not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    except OSError as exc:
+        raise error(f"cannot read ({exc.strerror or exc})") from exc
+
+
 def load_yaml(source: str) -> Any:
     """The decoded YAML document at a path or fsspec URL."""
-    try:
-        text = storage.read_text(source)
-    except FileNotFoundError as exc:
-        raise ConfigError(source, None, "file not found") from exc
+    text = read_file_text(source, lambda problem: ConfigError(source, None, problem))
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(source, None, f"not valid YAML: {exc}") from exc
+    except RecursionError as exc:  # PyYAML composes nested collections recursively
+        raise ConfigError(source, None, "YAML nested too deeply") from exc
 
 
 def mapping(doc: Any, source: str) -> dict[str, Any]:
@@ -68,6 +82,8 @@ def json_object(text: str, error: Callable[[str], Exception]) -> dict[str, Any]:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise error(f"not valid JSON ({exc.msg}, line {exc.lineno})") from exc
+    except RecursionError as exc:
+        raise error("JSON nested too deeply") from exc
     if not isinstance(data, dict):
         raise error("expected a JSON object")
     return data
@@ -75,11 +91,7 @@ def json_object(text: str, error: Callable[[str], Exception]) -> dict[str, Any]:
 
 def read_json_object(path: str, error: Callable[[str], Exception]) -> dict[str, Any]:
     """The JSON object in the file at a path or URL, else ``error(problem)``."""
-    try:
-        text = storage.read_text(path)
-    except FileNotFoundError as exc:
-        raise error("file not found") from exc
-    return json_object(text, error)
+    return json_object(read_file_text(path, error), error)
 
 
 def parse_json_arg(value: str | dict | None, what: str) -> dict[str, Any]:
