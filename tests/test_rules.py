@@ -351,6 +351,19 @@ def test_task_total_divergence_is_flagged_not_decided():
     )
 
 
+def test_task_totals_past_a_float_are_compared_exactly():
+    huge = 10**308  # each count a valid JSON number; their sum is past the largest float
+    one = {"succeeded": 1}
+    v = run(
+        rep(task_state_counts=one), treat(task_state_counts={"succeeded": huge, "killed": huge})
+    )
+    assert v.verdict == "pass"
+    assert any("less work" in s for s in v.self_check)
+    same = {"succeeded": huge, "killed": huge}
+    both = run(rep(task_state_counts=same), treat(task_state_counts={**same, "failed": 1}))
+    assert not any("less work" in s for s in both.self_check)
+
+
 @pytest.mark.parametrize(
     ("gate", "age", "stale"), [(1, 23.9, False), (1, 24.1, True), (3, 100, False), (3, 169, True)]
 )

@@ -6,6 +6,7 @@ Every rule, its precedence (``decided_by``) and where it lives: ``docs/verdict-r
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
+from fractions import Fraction
 from typing import Any
 
 from perfgate_lib.errors import UsageError, usage_at
@@ -268,6 +269,13 @@ def baseline_provenance(
     return prov
 
 
+def _diverges(baseline_total: int, treatment_total: int, limit_pct: float) -> bool:
+    """Task totals (counts) differ by more than ``limit_pct`` percent of the baseline's;
+    exact, so totals past the largest float compare too."""
+    change_pct = Fraction(abs(treatment_total - baseline_total) * 100, baseline_total)
+    return change_pct > Fraction(limit_pct)
+
+
 def _self_check(
     base: PerfReport, treat: PerfReport, context: GateContext, thresholds: Thresholds
 ) -> tuple[list[str], list[str]]:
@@ -282,7 +290,7 @@ def _self_check(
     if base.iris_job_id and base.iris_job_id == treat.iris_job_id:
         miswired.append(f"both reports have iris_job_id {base.iris_job_id}: a run against itself")
     bt, tt = base.task_total, treat.task_total
-    if bt and tt and abs(tt - bt) / bt * 100 > thresholds.task_total_divergence_pct:
+    if bt and tt and _diverges(bt, tt, thresholds.task_total_divergence_pct):
         flags.append(
             f"task totals differ: baseline {bt}, treatment {tt} "
             f"(> {thresholds.task_total_divergence_pct:g}%): one side may have done less work"
