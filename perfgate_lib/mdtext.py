@@ -4,6 +4,7 @@ formatting figures.
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 
@@ -63,7 +64,8 @@ def fmt_age(hours: float | None) -> str:
     """Baseline age: ``40m``, ``5h 12m``, ``3d 4h``; ``unknown`` for None."""
     if hours is None:
         return "unknown"
-    minutes = int(round(hours * 60))
+    scaled = hours * 60  # past about 3e306 hours, infinite: whole hours are exact there
+    minutes = int(round(scaled)) if math.isfinite(scaled) else int(hours) * 60
     if minutes < 60:
         return f"{minutes}m"
     if minutes < 48 * 60:

@@ -404,6 +404,23 @@ def test_context_rejects_unknown_key():
         GateContext.from_dict({"contentoin": True})
 
 
+@pytest.mark.parametrize("age", ["5h", float("nan"), float("inf"), -1, True, 10**400])
+def test_a_baseline_age_that_is_no_number_of_hours_is_refused_naming_it(age):
+    from perfgate_lib.errors import UsageError
+
+    with pytest.raises(UsageError, match=r"^context: baseline\.age_hours: expected hours"):
+        GateContext.from_dict({"baseline": {"age_hours": age}})
+
+
+def test_a_huge_baseline_age_is_stale_and_shown_in_days():
+    from perfgate_lib.verdict.render import baseline_line
+
+    ctx = GateContext.from_dict({"baseline": {"age_hours": 1e308}})
+    v = decide(parse_report(rep(), "b.json"), parse_report(treat(), "t.json"), TH, ctx)
+    assert v.baseline["stale"] is True
+    assert "d " in baseline_line(v.baseline).split("age=", 1)[1]
+
+
 # --- local A/B noise (GateContext.within_noise) ------------------------------------------
 
 

@@ -5,6 +5,7 @@ Every rule, its precedence (``decided_by``) and where it lives: ``docs/verdict-r
 
 from __future__ import annotations
 
+import sys
 from dataclasses import asdict, dataclass, field, fields
 from fractions import Fraction
 from typing import Any
@@ -68,7 +69,17 @@ class GateContext:
         ctx = read_model(cls, dict(data or {}), lambda key, problem: usage_at(source, key, problem))
         if ctx.gate not in (1, 2, 3):
             raise UsageError(f"{source}: gate: must be 1, 2 or 3, got {ctx.gate!r}")
+        age = ctx.baseline.get("age_hours")
+        if age is not None and not _is_hours(age):
+            problem = f"expected hours (a finite number, not negative), got {age!r}"
+            raise usage_at(source, "baseline.age_hours", problem)
         return ctx
+
+
+def _is_hours(value: Any) -> bool:
+    """A number of hours: not a bool, not negative, finite (NaN compares false)."""
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    return number and 0 <= value <= sys.float_info.max
 
 
 @dataclass
