@@ -388,6 +388,12 @@ def test_age_computed_from_created_at_and_now():
     assert v.baseline["stale"] is True
 
 
+def test_a_baseline_dated_after_now_is_0_hours_old_never_negative():
+    v = run(rep(collected_at_utc="2026-11-28T10:00:00Z"), treat(), now="2026-11-28T08:30:00Z")
+    assert v.baseline["age_hours"] == 0.0  # clock skew, as the gate's own provenance clamps it
+    assert v.baseline["stale"] is False
+
+
 def test_verdict_json_has_design_keys():
     data = run(rep(), treat()).to_json()
     assert set(data) >= DESIGN_VERDICT_KEYS

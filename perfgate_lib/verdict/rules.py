@@ -271,8 +271,8 @@ def baseline_provenance(
     if age is None:
         created = parse_time(prov.get("created_at")) or parse_time(base.collected_at_utc)
         now = parse_time(context.now)
-        if created and now:
-            age = round((now - created).total_seconds() / 3600, 2)
+        if created and now:  # a creation after now (clock skew) is 0 hours old
+            age = round(max(0.0, (now - created).total_seconds() / 3600), 2)
     prov["age_hours"] = age
     limit = thresholds.max_age_hours(context.gate)
     prov["max_age_hours"] = limit
