@@ -459,3 +459,55 @@ def test_cli_post_names_a_body_file_that_is_a_folder(tmp_path):
     """``--body-file`` naming a folder was an IsADirectoryError crash (exit 4)."""
     code, _, err = perfgate_here("post", "--pr", str(PR), "--body-file", str(tmp_path))
     assert code == 2 and err == f"perfgate: --body-file {tmp_path}: a folder, not a file\n", err
+
+
+class OddAnswers:
+    """An HTTP server answering ``/array`` with a 404 whose JSON body is an array, and
+    ``/bad-port`` with a redirect to a port past 65535. Port chosen by the kernel."""
+
+    def __init__(self) -> None:
+        import http.server
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - the http.server name
+                if self.path == "/bad-port":
+                    self.send_response(302)
+                    self.send_header("Location", "http://127.0.0.1:99999/artifact.zip")
+                    self.end_headers()
+                    return
+                body = b'["not", "an", "object"]'
+                self.send_response(404)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize(("path", "said"), [("/array", "404"), ("/bad-port", "Port out of range")])
+def test_an_odd_download_answer_is_a_github_error(path, said):
+    server = OddAnswers()
+    try:
+        settings = GitHubSettings(api_url=server.url, token=UNUSED_TOKEN, retries=0)
+        with pytest.raises(GitHubError, match=said) as err:
+            GitHubClient(settings).download(server.url + path)
+    finally:
+        server.close()
+    assert UNUSED_TOKEN not in str(err.value)
+
+
+def test_an_artifact_url_with_no_port_is_a_github_error_and_gets_no_token():
+    settings = GitHubSettings(api_url="http://127.0.0.1:1", token=UNUSED_TOKEN, retries=0)
+    with pytest.raises(GitHubError, match="downloading an artifact") as err:
+        GitHubClient(settings).download("http://127.0.0.1:99999/artifact.zip")
+    assert UNUSED_TOKEN not in str(err.value)

@@ -114,9 +114,13 @@ class GitHubSettings:
         }
 
 
-def _origin(url: str) -> tuple[str, str, int | None]:
+def _origin(url: str) -> tuple[str, str, int | None] | None:
+    """(scheme, host, port) of ``url``; None when its port is no port (never the API's)."""
     parts = urlsplit(url)
-    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    except ValueError:  # ``host:99999`` or ``host:x``
+        return None
     return parts.scheme, (parts.hostname or "").lower(), port
 
 
@@ -316,7 +320,8 @@ class GitHubClient:
             target = url
             for _hop in range(6):
                 headers = {"User-Agent": "perfgate", "Accept": "application/vnd.github+json"}
-                if _origin(target) == _origin(s.api_url):
+                origin = _origin(target)
+                if origin is not None and origin == _origin(s.api_url):
                     headers["Authorization"] = f"Bearer {s.token}"
                 try:
                     resp = session.get(
@@ -326,20 +331,29 @@ class GitHubClient:
                         timeout=(s.timeout, 30),
                         stream=True,
                     )
-                except requests.exceptions.RequestException as exc:
-                    raise self.error(exc, doing) from None
+                except (requests.exceptions.RequestException, ValueError) as exc:
+                    raise self.error(exc, doing) from None  # ValueError: a Location's bad port
                 if resp.is_redirect or resp.status_code in (301, 302, 303, 307, 308):
                     target = urljoin(target, resp.headers.get("Location", ""))
                     continue
                 if resp.status_code == 200:
                     return _read_capped(resp, max_bytes, limit_name, doing)
-                try:
-                    message = str(resp.json().get("message", ""))
-                except ValueError:
-                    message = resp.text[:200]
+                message = _error_message(resp)
                 refused = github.GithubException(resp.status_code, {"message": message}, None)
                 raise self.error(refused, doing)
         raise GitHubError(f"too many redirects while {doing} ({self.where()})")
+
+
+def _error_message(resp: requests.Response) -> str:
+    """What a refused download's answer says: its JSON ``message``, else its first 200
+    characters (an XML error of a storage host, a JSON array)."""
+    try:
+        data = resp.json()
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        return str(data.get("message", ""))
+    return resp.text[:200]
 
 
 def _read_capped(
