@@ -90,6 +90,16 @@ def test_archive_local_run(tmp_path):
     assert result.index_file.endswith("index/pr4321--20261127T101500Z-4f9c2e1.json")
 
 
+def test_a_json_file_nested_too_deeply_is_archived_and_not_read(tmp_path):
+    root = str(tmp_path / "runs")
+    run_dir = storage.join(root, *RUN.split("/"))
+    _make_run(run_dir)
+    storage.write_text(storage.join(run_dir, "g1", "side.json"), "[" * 100_000)
+    result = archive_run(run_dir, environ={})
+    assert result.entry.gates == [{"gate": 1, "verdict": "pass"}, {"gate": 2, "verdict": "warn"}]
+    assert [e.path for e in list_runs(root)] == [run_dir]
+
+
 def test_archive_fails_closed_on_a_secret(tmp_path):
     root = str(tmp_path / "runs")
     run_dir = storage.join(root, *RUN.split("/"))

@@ -108,9 +108,11 @@ def test_bad_index_files_are_skipped_with_a_warning(tmp_path, caplog):
     _register_three(root)
     (tmp_path / "index" / "broken.json").write_text("{not json")
     (tmp_path / "index" / "wrong.json").write_text(json.dumps({"path": "x", "pr": "twelve"}))
+    (tmp_path / "index" / "deep.json").write_text("[" * 100_000)
     with caplog.at_level(logging.WARNING, logger="perfgate.runindex"):
         assert len(list_runs(root)) == 3
     assert "broken.json" in caplog.text and "wrong.json" in caplog.text and "'pr'" in caplog.text
+    assert "deep.json" in caplog.text and "nested too deeply" in caplog.text
 
 
 def test_no_index_yet(tmp_path):

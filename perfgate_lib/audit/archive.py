@@ -82,7 +82,7 @@ def _json_files(blobs: Mapping[str, Any]) -> dict[str, Any]:
     for path, data in blobs.items():
         try:
             doc = None if isinstance(data, BaseException) else json.loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested too deeply to decode
             continue
         if isinstance(doc, dict):
             out[path] = doc

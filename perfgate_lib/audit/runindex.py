@@ -83,6 +83,14 @@ def register_run(entry: RunEntry, root: str | None = None) -> str:
     return path
 
 
+def _decoded(data: bytes, source: str) -> Any:
+    """An index file's decoded JSON; ValueError when it is not JSON or nests too deeply."""
+    try:
+        return json.loads(data)
+    except RecursionError as exc:
+        raise ValueError(f"{source}: JSON nested too deeply") from exc
+
+
 def list_runs(root: str | None = None, pr: int | None = None) -> list[RunEntry]:
     """Indexed runs at ``root`` (of one PR when given), oldest start first; an unreadable
     index file is skipped with a warning naming it."""
@@ -95,7 +103,7 @@ def list_runs(root: str | None = None, pr: int | None = None) -> list[RunEntry]:
         try:
             if isinstance(data, BaseException):
                 raise ValueError(f"{path}: cannot read ({type(data).__name__})")
-            entry = RunEntry.from_json(json.loads(data), path)
+            entry = RunEntry.from_json(_decoded(data, path), path)
         except ValueError as exc:  # JSONDecodeError is a ValueError
             log.warning("skipping index file %s: %s", path, exc)
             continue
