@@ -645,3 +645,24 @@ def test_an_infinite_change_is_strict_json_the_kit_reads_back(tmp_path):
     axis = re.search(r'y-axis "seconds" 0 --> (\S+)', result.comment)
     assert axis and math.isfinite(float(axis.group(1))), axis
     assert "inf" not in result.comment.split("```mermaid")[1].split("```")[0]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{not json",
+        "[1]",
+        '{"verdict": "pass", "gate": "one"}',
+        '{"verdict": "pass", "stages": [1]}',
+        '{"verdict": "pass", "signals": [{"signal": "x"}]}',
+        '{"verdict": "pass", "decision_metric": {"metric": "wall"}, "stages": [7]}',
+        "[" * 100_000,
+    ],
+)
+def test_a_damaged_verdict_json_is_a_usage_error_naming_it(tmp_path, text):
+    from perfgate_lib.errors import UsageError
+    from perfgate_lib.verdict.compare import load_compare
+
+    (tmp_path / "verdict.json").write_text(text)
+    with pytest.raises(UsageError, match=f"^{tmp_path / 'verdict.json'}: "):
+        load_compare(str(tmp_path))

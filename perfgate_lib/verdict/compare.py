@@ -17,7 +17,7 @@ import pandas as pd
 
 from perfgate_lib.errors import UsageError, usage_at
 from perfgate_lib.io import storage
-from perfgate_lib.io.paramfile import parse_json_arg
+from perfgate_lib.io.paramfile import parse_json_arg, read_json_object
 from perfgate_lib.typed import read_model
 from perfgate_lib.verdict import charts
 from perfgate_lib.verdict.gates import COMPARE_GATES, check_gate, load_gate
@@ -264,7 +264,9 @@ def load_compare(run_dir: str) -> CompareResult:
     path = storage.join(run_dir, VERDICT_FILE)
     if not storage.exists(path):
         raise UsageError(f"run_dir {run_dir}: no {VERDICT_FILE} (not a finished comparison)")
-    data = from_strict_json(json.loads(storage.read_text(path)))
+    data = from_strict_json(
+        read_json_object(path, lambda problem: UsageError(f"{path}: {problem}"))
+    )
     comment_path = storage.join(run_dir, COMMENT_FILE)
     comment = storage.read_text(comment_path) if storage.exists(comment_path) else ""
     paths = {
@@ -272,14 +274,18 @@ def load_compare(run_dir: str) -> CompareResult:
         for name, file in CHART_FILES.items()
         if storage.exists(storage.join(run_dir, file))
     }
+    try:
+        verdict, measured = verdict_from_json(data, path), measured_from_json(data)
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:  # a row of another shape
+        raise UsageError(f"{path}: not a verdict.json the kit wrote ({exc!r})") from exc
     return CompareResult(
-        verdict_from_json(data, path),
+        verdict,
         None,  # type: ignore[arg-type]
         None,  # type: ignore[arg-type]
         comment,
         run_dir,
         paths,
-        measured_from_json(data),
+        measured,
     )
 
 
