@@ -48,6 +48,20 @@ def test_hodges_lehmann_ratio_and_interval_of_known_pairs():
 
 
 @pytest.mark.parametrize(
+    ("control", "treatment", "call"),
+    [
+        ([1e10] * 8, [1e-320] * 8, "pass"),  # their quotient is below the smallest float
+        ([1] * 8, [10**400] * 8, "fail"),  # whole counts past the largest float
+        ([1e-300, 1e300] * 4, [1e300, 1e-300] * 4, "undecided"),
+    ],
+)
+def test_pairs_of_extreme_values_give_an_interval_never_a_math_error(control, treatment, call):
+    interval = paired_interval(control, treatment)
+    assert interval.pairs == 8
+    assert band_call(interval, 5, 10) == call
+
+
+@pytest.mark.parametrize(
     ("low", "high", "call"),
     [
         (0.95, 1.05, "pass"),  # +5.0% belongs to the pass band

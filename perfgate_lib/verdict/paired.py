@@ -85,7 +85,7 @@ def paired_interval(
     pairs with a non-positive value are dropped; ValueError when none is left."""
     if len(control) != len(treatment):
         raise ValueError(f"unpaired values: {len(control)} control, {len(treatment)} treatment")
-    logs = [math.log(t / c) for c, t in zip(control, treatment, strict=True) if c > 0 and t > 0]
+    logs = [_log_ratio(c, t) for c, t in zip(control, treatment, strict=True) if c > 0 and t > 0]
     if not logs:
         raise ValueError("no pair with positive values on both sides")
     walsh = sorted((a + b) / 2 for i, a in enumerate(logs) for b in logs[i:])  # Walsh averages
@@ -95,8 +95,22 @@ def paired_interval(
     if k == 0:
         low, high = 0.0, math.inf
     else:
-        low, high = math.exp(walsh[k - 1]), math.exp(walsh[m - k])
-    return Interval(math.exp(mid), low, high, len(logs), confidence)
+        low, high = _ratio(walsh[k - 1]), _ratio(walsh[m - k])
+    return Interval(_ratio(mid), low, high, len(logs), confidence)
+
+
+def _log_ratio(control: float, treatment: float) -> float:
+    """``log(treatment / control)`` of two positive values, as a difference of logs: the
+    quotient itself may be past the largest float, or below the smallest."""
+    return math.log(treatment) - math.log(control)
+
+
+def _ratio(log_ratio: float) -> float:
+    """The ratio of a log ratio; ``inf`` past the largest float."""
+    try:
+        return math.exp(log_ratio)
+    except OverflowError:
+        return math.inf
 
 
 def band_call(interval: Interval, pass_pct: float, warn_pct: float) -> Call:
