@@ -502,6 +502,9 @@ def test_compare_accepts_gate_0_without_a_staleness_limit():
     assert check_gate(0, COMPARE_GATES) == 0
     with pytest.raises(UsageError, match="gate must be 0, 1, 2 or 3"):
         check_gate(4, COMPARE_GATES)
+    for odd in (float("inf"), float("nan"), "1e400", True):
+        with pytest.raises(UsageError, match="gate must be 1, 2 or 3"):
+            check_gate(odd)
 
 
 def test_a_real_gate0_run_rerendered_by_the_current_code_agrees_with_itself(tmp_path, fixtures_dir):

@@ -75,7 +75,7 @@ def check_gate(gate: Any, allowed: tuple[int, ...] = GATES) -> int:
     """``gate`` as an int in ``allowed`` (1..3 by default), else :class:`UsageError`."""
     try:
         number = int(gate)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an infinite float
         number = -1
     if number not in allowed or str(gate).strip() not in {str(number), f"{number}.0"}:
         names = ", ".join(str(g) for g in allowed[:-1]) + f" or {allowed[-1]}"
