@@ -135,6 +135,15 @@ def test_measured_survives_json_and_a_bad_one_names_its_key():
         )
 
 
+@pytest.mark.parametrize("figure", [math.inf, -math.inf, math.nan, -1.0])
+def test_a_measured_figure_that_is_not_finite_or_is_negative_names_its_key(figure):
+    from perfgate_lib.verdict.measured import Measured
+
+    bad = {"metric": "instructions", "rows": {"total": {"baseline": 1.0, "treatment": figure}}}
+    with pytest.raises(UsageError, match=r"^context.measured: rows.total.treatment: "):
+        Measured.from_json(bad)
+
+
 def test_the_comparison_reads_gate0s_context_typed_and_names_a_bad_comment_key():
     from perfgate_lib.verdict.compare import split_context
 

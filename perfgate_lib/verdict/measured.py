@@ -8,7 +8,9 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+
+import pydantic
 
 from perfgate_lib.errors import usage_at
 from perfgate_lib.mdtext import fmt_duration
@@ -97,12 +99,16 @@ def delta_pct(baseline: float | None, treatment: float | None) -> float | None:
     return round(100 * (treatment - baseline) / baseline, 2)
 
 
+Figure = Annotated[Number, pydantic.Field(ge=0, allow_inf_nan=False)]
+"""A measured figure: a count or seconds, finite and not negative."""
+
+
 @dataclass(frozen=True)
 class _Figures:
     __pydantic_config__ = FORBID_EXTRA
 
-    baseline: Number  # median over the pairs, in the metric's unit
-    treatment: Number
+    baseline: Figure  # median over the pairs, in the metric's unit
+    treatment: Figure
 
 
 @dataclass(frozen=True)
