@@ -100,6 +100,9 @@ def test_a_stage_interval_survives_compare_context_json():
         ({"confidence": "high"}, "ctx.json: intervals.fuzzy_dups.confidence: input should be a"),
         ({"verdict": "pass"}, "ctx.json: intervals.fuzzy_dups.verdict: unknown key"),
         ({"pairs": None}, "ctx.json: intervals.fuzzy_dups.pairs: input should be a valid integer"),
+        ({"pct": math.nan}, "ctx.json: intervals.fuzzy_dups.pct: value error, expected a number"),
+        ({"low_pct": math.nan}, "ctx.json: intervals.fuzzy_dups.low_pct: value error, expected"),
+        ({"high_pct": math.nan}, "ctx.json: intervals.fuzzy_dups.high_pct: value error, expected"),
     ],
 )
 def test_a_bad_interval_names_its_file_entry_and_key(change, named):

@@ -9,7 +9,9 @@ import itertools
 import math
 from dataclasses import asdict, dataclass
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+
+import pydantic
 
 from perfgate_lib.errors import usage_at
 from perfgate_lib.typed import FORBID_EXTRA, Number, Whole, read_model
@@ -136,6 +138,16 @@ def metric_words(metric: str) -> str:
     return "instruction counts" if metric == "instructions" else f"{metric or 'measured'} time"
 
 
+def _not_nan(value: float) -> float:
+    if math.isnan(value):
+        raise ValueError("expected a number of percent, not NaN")
+    return value
+
+
+Percent = Annotated[Number, pydantic.AfterValidator(_not_nan)]
+"""A percent change: a number, infinite when a ratio passed the largest float (never NaN)."""
+
+
 @dataclass(frozen=True)
 class StageInterval:
     """Gate 0's paired result for one stage (or ``wall_seconds_total``), in percent of the
@@ -143,9 +155,9 @@ class StageInterval:
 
     __pydantic_config__ = FORBID_EXTRA
 
-    pct: Number  # the estimate, percent change treatment vs control
-    low_pct: Number  # the interval's lower bound, percent change
-    high_pct: Number  # the interval's upper bound, percent change (inf: unbounded)
+    pct: Percent  # the estimate, percent change treatment vs control
+    low_pct: Percent  # the interval's lower bound, percent change
+    high_pct: Percent  # the interval's upper bound, percent change (inf: unbounded)
     pairs: Whole  # pairs measured
     call: Call  # pass | warn | fail | undecided (band_call)
     metric: str = ""  # the decision metric: instructions | cpu | wall
