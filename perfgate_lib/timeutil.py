@@ -7,6 +7,7 @@ import datetime as dt
 from typing import Any
 
 _COMPACT = "%Y%m%dT%H%M%SZ"  # mirror folders and run folders: 20260506T071523Z
+_MAX_DIGITS = 30  # an epoch number longer than this is past the calendar (and int() refuses 4300+)
 
 
 def utc_now() -> dt.datetime:
@@ -37,14 +38,14 @@ def parse_time(value: Any) -> dt.datetime | None:
     if isinstance(value, int | float) and not isinstance(value, bool):
         if value <= 0:
             return None
-        seconds = value / 1000 if value > 1e11 else value  # ms since epoch vs seconds
         try:
+            seconds = value / 1000 if value > 1e11 else value  # ms since epoch vs seconds
             return dt.datetime.fromtimestamp(seconds, dt.UTC)
-        except (OverflowError, OSError, ValueError):  # past the calendar, or NaN
+        except (OverflowError, OSError, ValueError):  # past a float or the calendar, or NaN
             return None
     text = str(value).strip()
-    if text.isdigit():
-        return parse_time(int(text))
+    if text.isascii() and text.isdigit():  # not ``²`` nor other scripts' digits
+        return parse_time(int(text)) if len(text) <= _MAX_DIGITS else None
     with contextlib.suppress(ValueError):
         return dt.datetime.strptime(text, _COMPACT).replace(tzinfo=dt.UTC)
     try:
