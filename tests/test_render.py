@@ -669,3 +669,15 @@ def test_a_damaged_verdict_json_is_a_usage_error_naming_it(tmp_path, text):
     (tmp_path / "verdict.json").write_text(text)
     with pytest.raises(UsageError, match=f"^{tmp_path / 'verdict.json'}: "):
         load_compare(str(tmp_path))
+
+
+def test_the_stage_chart_of_two_reports_of_many_stages_stays_a_bounded_image():
+    """Two reports within report_max_stages (2000 each), names all different: 2000 rows
+    here. The chart was 1,100 inches tall (110,000 pixels; 4000 rows took 1 GB to draw)."""
+    from perfgate_lib.verdict import charts
+    from perfgate_lib.verdict.rules import StageRow, Verdict
+
+    rows = [StageRow(f"{side}{i}", 10.0, 10.0, None, "n/a") for side in "bt" for i in range(1000)]
+    fig = charts.stage_chart(Verdict(1, "inconclusive", [], [], [], [], rows, [], {}, {}))
+    width, height = fig.get_size_inches() * fig.dpi
+    assert height <= charts.MAX_CHART_PIXELS and width <= charts.MAX_CHART_PIXELS

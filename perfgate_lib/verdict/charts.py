@@ -21,6 +21,10 @@ BAND_COLOURS = {
     "n/a": "#9e9e9e",
 }
 BASELINE_COLOUR = "#90a4ae"
+DPI = 100
+MAX_CHART_PIXELS = 10_000
+"""The tallest chart drawn (pixels): past about 180 stages their rows get thinner, so two
+reports of report_max_stages never make an image of a gigabyte."""
 
 
 def chart_text(text: str) -> str:
@@ -35,8 +39,8 @@ def stage_chart(verdict: Verdict, unit: Unit | None = None) -> Figure:
     coloured by band, labelled with its delta."""
     unit = unit or SECONDS
     rows = verdict.stages
-    height = max(2.5, 0.55 * len(rows) + 1.2)
-    fig = Figure(figsize=(8, height), dpi=100, layout="constrained")
+    height = min(max(2.5, 0.55 * len(rows) + 1.2), MAX_CHART_PIXELS / DPI)  # inches
+    fig = Figure(figsize=(8, height), dpi=DPI, layout="constrained")
     ax = fig.add_subplot()
     names = [chart_text(r.stage) for r in rows]
     ys = list(range(len(rows)))
