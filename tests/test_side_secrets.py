@@ -84,8 +84,9 @@ def _answering(tmp_path: Path, side: str, lines: list[str]) -> SideServer:
         ("[1, 2]", "not a JSON object"),
         ('{"ready": true, "identity": 5', "not a JSON object"),
         ("x" * 17_000_000, "longer than"),
+        ("[" * 200_000, "not a JSON object"),
     ],
-    ids=["text", "list", "cut", "17MB"],
+    ids=["text", "list", "cut", "17MB", "nested"],
 )
 def test_a_side_that_answers_garbage_is_named_not_a_crash(tmp_path, prints, problem):
     """The side process runs the PR's code, which can write anything to the protocol pipe:

@@ -263,7 +263,7 @@ class SideServer:
             raise self._error(f"{what}: an answer longer than {MAX_ANSWER_BYTES:,} bytes")
         try:
             answer = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested past the parser's depth
             answer = None
         if not isinstance(answer, dict):
             self.kill()
