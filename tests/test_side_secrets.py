@@ -115,8 +115,27 @@ READY = '{"ready": true, "identity": {"python": "3.12"}, "memory_method": "rss"}
             [READY, '{"status": "succeeded", "stages": {"normalize": {"tasks": 1.5}}}'],
             "normalize: answer field stages.normalize.tasks: ",
         ),
+        (
+            [READY, '{"status": "succeeded", "stages": {"normalize": {"peak_mb": NaN}}}'],
+            "normalize: answer field stages.normalize.peak_mb: input should be a finite number",
+        ),
+        (
+            [READY, '{"status": "succeeded", "stages": {"normalize": {"cpu_s": Infinity}}}'],
+            "normalize: answer field stages.normalize.cpu_s: input should be a finite number",
+        ),
+        (
+            [READY, '{"status": "succeeded", "stages": {"normalize": {"wall_s": -1.0}}}'],
+            "normalize: answer field stages.normalize.wall_s: input should be greater",
+        ),
+        (
+            [READY, '{"status": "succeeded", "stages": {"normalize": {"peak_mb": 1e308}}}'],
+            "normalize: answer field stages.normalize.peak_mb: input should be less",
+        ),
     ],
-    ids=["identity", "stages-list", "text-seconds", "fractional-tasks"],
+    ids=[
+        *("identity", "stages-list", "text-seconds", "fractional-tasks"),
+        *("nan-memory", "infinite-cpu", "negative-wall", "huge-memory"),
+    ],
 )
 def test_a_side_answer_with_a_wrong_field_names_it(tmp_path, lines, problem):
     """Each field of a side's answer has the protocol's type before the kit uses it."""

@@ -17,9 +17,10 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Annotated, Any, TypedDict
 
 import pandas as pd
+import pydantic
 from rich.console import Console
 
 from perfgate_lib.errors import PerfgateError, UsageError, require_valid
@@ -127,14 +128,18 @@ SIDES = ("control", "treatment")
 
 
 MAX_ANSWER_BYTES = 16_000_000  # one line of the side's protocol (real ones: a few KB)
+MAX_FIGURE = 1e15  # a stage's seconds or MB at most (30 million years; an exabyte)
+# A side's seconds or MB: finite, 0 to MAX_FIGURE (NaN or infinity, which JSON lines from
+# Python can carry, and sums past float's range, stopped the medians with a traceback).
+_Figure = Annotated[Number, pydantic.Field(ge=0, le=MAX_FIGURE, allow_inf_nan=False)]
 
 
 class _Row(TypedDict, total=False):
     """One stage's row as a side reports it (seconds, MB, counts; ``docs/gate0.md``)."""
 
-    wall_s: Number
-    cpu_s: Number
-    peak_mb: Number
+    wall_s: _Figure
+    cpu_s: _Figure
+    peak_mb: _Figure
     tasks: Whole
     records_out: Whole
     callgrind_dump: Text
