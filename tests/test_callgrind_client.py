@@ -75,6 +75,21 @@ def test_the_driver_adds_each_stage_row_its_count_from_the_dump(tmp_path):
         server.stage_answer("minhash", 1.0)
 
 
+def test_a_dump_that_is_no_regular_file_is_refused_unread():
+    """The side names its dump's path and runs the PR's code: a device or a FIFO (which
+    the driver's read would wait on past every stage timeout) is refused, not read."""
+    from perfgate_lib.local.pairs import LocalRunError, SideServer
+
+    server = SideServer.__new__(SideServer)  # only the answer handling, no process
+    server.side = "control"
+    server._read = lambda _timeout, _what: {  # type: ignore[method-assign]
+        "status": "succeeded",
+        "stages": {"minhash": {"callgrind_dump": "/dev/null"}},
+    }
+    with pytest.raises(LocalRunError, match=r"control: .*/dev/null is not a regular file"):
+        server.stage_answer("minhash", 1.0)
+
+
 def test_allocators_are_named_by_object_and_prefix():
     assert is_allocator("/usr/lib/x86_64-linux-gnu/libc.so.6", "_int_malloc")
     assert is_allocator("/x/_polars_runtime.abi3.so", "_rjem_je_arena_ptr_array_flush")

@@ -199,8 +199,12 @@ class Callgrind:
 
 def read_dump(path: str) -> LastDump:
     """A dump's collected instructions and the allocators' share of them (counts);
-    RuntimeError naming ``path`` when it holds no total or cannot be read."""
-    text = Path(path).read_text(errors="replace")
+    RuntimeError naming ``path`` when it holds no total, cannot be read or is no regular
+    file (a side names the path: a FIFO or a device would be read without end)."""
+    dump = Path(path)
+    if dump.exists() and not dump.is_file():
+        raise RuntimeError(f"{path} is not a regular file")
+    text = dump.read_text(errors="replace")
     total = _TOTAL.search(text)
     if not total:
         raise RuntimeError(f"{path} holds no total")
