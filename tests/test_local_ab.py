@@ -1160,3 +1160,50 @@ def test_an_out_folder_that_is_a_file_is_named_before_anything_runs(tmp_path):
         "local-ab", "--checkout", str(tmp_path), "--head", "HEAD", "--out", str(out)
     )
     assert code == 2 and err == f"perfgate: --out {out}: a file, not a folder\n", err
+
+
+def _edit_json(folder: Path, name: str, edit) -> None:
+    data = json.loads((folder / name).read_text())
+    (folder / name).write_text(json.dumps(edit(data)))
+
+
+@pytest.mark.parametrize(
+    ("name", "edit", "problem"),
+    [
+        ("ab.json", lambda a: {**a, "bands_pct": {"warn": 10}}, "field 'bands_pct.pass': missing"),
+        ("ab.json", lambda a: {**a, "bands_pct": [1, 2]}, "field 'bands_pct': "),
+        ("ab.json", lambda a: {**a, "seconds": "x"}, "field 'seconds': "),
+        ("ab.json", lambda a: {**a, "errors": 5}, "field 'errors': "),
+        ("ab.json", lambda a: {**a, "timings_seconds": [1]}, "field 'timings_seconds': "),
+        ("ab.json", lambda a: {**a, "settings": {"docs": "many"}}, "field 'settings': "),
+        ("control-report.json", lambda _r: [], "must be an object"),
+        ("pairs.json", lambda _p: [1, 2], r"field '\[0\]': "),
+        ("pairs.json", lambda p: [{"pair": 1}], r"field '\[0\].control': missing"),
+        ("pairs.json", lambda p: [{**p[0], "pair": "one"}], r"field '\[0\].pair': "),
+    ],
+    ids=[
+        *("bands-no-pass", "bands-list", "seconds-text", "errors-number", "timings-list"),
+        *("settings-text", "report-list", "pairs-numbers", "pair-no-side", "pair-text-number"),
+    ],
+)
+def test_a_malformed_archived_ab_is_named_not_a_crash(tmp_path, fixtures_dir, name, edit, problem):
+    """Reopening a run folder reads files from an archive: a wrong field stops with a
+    usage error naming the file and the field, not a KeyError or TypeError traceback."""
+    from perfgate_lib.errors import UsageError
+    from perfgate_lib.local.reload import load_ab
+
+    shutil.copytree(fixtures_dir / "gate0_run" / "ab", tmp_path / "ab")
+    _edit_json(tmp_path / "ab", name, edit)
+    with pytest.raises(UsageError, match=f"{name}.*{problem}"):
+        load_ab(tmp_path)
+
+
+def test_an_archived_ab_file_that_is_a_folder_is_named(tmp_path, fixtures_dir):
+    from perfgate_lib.errors import UsageError
+    from perfgate_lib.local.reload import load_ab
+
+    shutil.copytree(fixtures_dir / "gate0_run" / "ab", tmp_path / "ab")
+    (tmp_path / "ab" / "pairs.json").unlink()
+    (tmp_path / "ab" / "pairs.json").mkdir()
+    with pytest.raises(UsageError, match="pairs.json: cannot read"):
+        load_ab(tmp_path)

@@ -6,13 +6,50 @@ from __future__ import annotations
 import json
 from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Required, TypedDict
 
 from perfgate_lib.errors import UsageError
 from perfgate_lib.local.ab import ABResult, run_local_ab, summarize_pairs
-from perfgate_lib.local.pairs import Gate0Settings
+from perfgate_lib.local.pairs import Gate0Settings, _Row
+from perfgate_lib.typed import Number, Text, Whole, read_model
 
 AB_FILES = ("ab.json", "pairs.json", "control-report.json", "treatment-report.json")
+
+
+_Bands = TypedDict("_Bands", {"pass": Number, "warn": Number})  # percent
+
+
+class _Summary(TypedDict, total=False):
+    """The fields of ``ab.json`` a reload reads (seconds; None: not recorded)."""
+
+    control_sha: Text
+    treatment_sha: Text
+    settings: dict[str, Any] | None
+    bands_pct: _Bands | None
+    sides: dict[str, dict[str, Any]] | None
+    zephyr_sources: dict[str, Text | None] | None
+    errors: list[Text] | None
+    stop_reason: Text
+    dependency_changes: list[Text] | None
+    timings_seconds: dict[str, Number] | None
+    seconds: Number | None
+
+
+class _KeptRow(_Row, total=False):
+    """A stage's row as ``pairs.json`` keeps it: the side's, with the counts the driver
+    added (instructions)."""
+
+    instructions: Number
+    instructions_allocator: Number
+
+
+class _PairRecord(TypedDict, total=False):
+    """One pair of ``pairs.json``: its number, each side's rows, failures by side."""
+
+    pair: Required[Whole]
+    control: Required[dict[str, _KeptRow]]
+    treatment: Required[dict[str, _KeptRow]]
+    failed: dict[str, Text | None] | None
 
 
 def ab_folder(run_dir: str | Path) -> Path:
@@ -31,10 +68,23 @@ def _read_json(path: Path, kind: type = object, must_be: str = "") -> Any:
         data = json.loads(path.read_text())
     except FileNotFoundError as exc:
         raise UsageError(f"{path}: missing from the archived A/B") from exc
-    except ValueError as exc:
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read ({exc.strerror})") from exc
+    except (ValueError, RecursionError) as exc:
         raise UsageError(f"{path}: not JSON ({exc})") from exc
     if not isinstance(data, kind):
         raise UsageError(f"{path}: must be {must_be}")
+    return data
+
+
+def _typed(model: Any, data: Any, path: Path) -> Any:
+    """``data`` unchanged once its fields have ``model``'s types; UsageError naming
+    ``path`` and the field otherwise."""
+
+    def fail(field: str | None, problem: str) -> UsageError:
+        return UsageError(f"{path}: field '{field}': {problem}" if field else f"{path}: {problem}")
+
+    read_model(model, data, fail)
     return data
 
 
@@ -42,7 +92,10 @@ def _settings(saved: Any, source: Path) -> Gate0Settings:
     if not isinstance(saved, dict):
         raise UsageError(f"{source}: field 'settings' must be an object")
     known = {f.name for f in fields(Gate0Settings)}
-    return Gate0Settings(**{k: v for k, v in saved.items() if k in known})
+    try:
+        return Gate0Settings(**{k: v for k, v in saved.items() if k in known})
+    except TypeError as exc:  # a value of the wrong type (text for a count) in the archive
+        raise UsageError(f"{source}: field 'settings': {exc}") from exc
 
 
 def load_ab(run_dir: str | Path) -> ABResult:
@@ -50,10 +103,11 @@ def load_ab(run_dir: str | Path) -> ABResult:
     ``pairs.json`` with the bands it was judged under, the median reports as archived.
     ``read_only``: nothing is written into the folder."""
     folder = ab_folder(run_dir)
-    summary = _read_json(folder / "ab.json", dict, "an object")
-    pairs = _read_json(folder / "pairs.json", list, "a list of pairs")
+    ab_json, pairs_json = folder / "ab.json", folder / "pairs.json"
+    summary = _typed(_Summary, _read_json(ab_json, dict, "an object"), ab_json)
+    pairs = _typed(list[_PairRecord], _read_json(pairs_json, list, "a list of pairs"), pairs_json)
     bands = summary.get("bands_pct") or {"pass": 5.0, "warn": 10.0}
-    control = _read_json(folder / "control-report.json")
+    control = _read_json(folder / "control-report.json", dict, "an object")
     result = summarize_pairs(
         pairs,
         ab_id=str(control.get("iris_job_id", "local/ab")).removeprefix("local/").split("/")[0],
@@ -67,7 +121,7 @@ def load_ab(run_dir: str | Path) -> ABResult:
         errors=list(summary.get("errors") or []),
     )
     result.control_report = control
-    result.treatment_report = _read_json(folder / "treatment-report.json")
+    result.treatment_report = _read_json(folder / "treatment-report.json", dict, "an object")
     result.stop_reason = str(summary.get("stop_reason", ""))
     result.dependency_changes = list(summary.get("dependency_changes") or [])
     result.timings = dict(summary.get("timings_seconds") or {})
