@@ -55,6 +55,23 @@ def test_submit_json_line_among_log_lines():
         IrisRunner.submission_from_output('{"job_id": "DRY-RUN"}', 1, 1)
 
 
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"job_id": {"id": "/alice/x"}}, "job_id"),
+        ({"job_id": "/alice/x", "status_path": {"url": "gs://b"}}, "status_path"),
+        ({"job_id": "/alice/x", "ferry_module": ["experiments.ferries.x"]}, "ferry_module"),
+        ({"job_id": "/alice/x", "run_id": 7}, "run_id"),
+        ({"job_id": "/alice/x", "cwd": ["/wt"]}, "cwd"),
+    ],
+)
+def test_a_submit_line_with_a_field_that_is_not_text_is_named(fields, field):
+    """The submit script is the PR's own (it runs in the worktree): a field that is not
+    text is named, instead of reaching the collect command line (a TypeError there)."""
+    with pytest.raises(RunnerError, match=f"submit output: field '{field}' must be text"):
+        IrisRunner.submission_from_output("INFO\n" + json.dumps(fields), 1, 1)
+
+
 def test_job_list_entries_and_times():
     text = "WARNING something\n" + json.dumps(
         [

@@ -45,6 +45,8 @@ DEFAULT_CLUSTER_CONFIG = "lib/iris/config/marin.yaml"
 SUBMIT_SCRIPT = "scripts/ci/submit_perf_run.py"
 COLLECT_SCRIPT = "scripts/ci/collect_perf_metrics.py"
 MONITOR_SCRIPT = "scripts/ci/iris_monitor.py"
+SUBMISSION_TEXT_FIELDS = ("ferry_module", "status_path", "run_id", "cwd")
+"""The submit line's optional fields, each text or null (the line: ``docs/contracts.md``)."""
 
 
 class PriorityRefused(RunnerError):
@@ -317,10 +319,15 @@ class IrisRunner:
     def submission_from_output(
         text: str, gate: int, attempt: int, status: str | None = None
     ) -> Submission | None:
-        """Parse a submit script's stdout (None when no JSON line with a job_id)."""
+        """Parse a submit script's stdout (None when no JSON line with a job_id);
+        RunnerError naming a field that is not text (the script is the PR's own)."""
         obj = parse_json_line(text or "")
         if obj is None or not str(obj.get("job_id") or "").strip():
             return None
+        fields = ("job_id", *SUBMISSION_TEXT_FIELDS)
+        bad = next((key for key in fields if not isinstance(obj.get(key), str | None)), None)
+        if bad is not None:
+            raise RunnerError(f"submit output: field '{bad}' must be text, got {obj[bad]!r:.200}")
         if str(obj["job_id"]) == "DRY-RUN":
             raise RunnerError("the submit script ran in --dry-run mode: no job was submitted")
         return Submission(
