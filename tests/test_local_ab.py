@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -231,6 +232,27 @@ def test_settings_come_from_gate0_yaml_and_reject_bad_values(tmp_path):
         local.Gate0Settings(docs=10, large_docs=11)
     with pytest.raises(UsageError, match="shards"):
         local.Gate0Settings(docs=10, shards=11)
+
+
+@pytest.mark.parametrize(
+    ("yaml_line", "problem"),
+    [
+        ("docs: '40'", "invalid docs='40'"),
+        ("metric: [cpu]", "invalid metric=['cpu']"),
+        ("max_pairs: 1e400", "invalid max_pairs='1e400'"),
+        ("confidence: null", "invalid confidence=None"),
+        ("shards: 4.5", "invalid shards=4.5"),
+    ],
+)
+def test_a_setting_of_the_wrong_type_is_named(tmp_path, yaml_line, problem):
+    """gate0.yaml's values have their field's type (counts whole, seconds and MB numbers,
+    names text): one of another type is named, not a TypeError from comparing it."""
+    from perfgate_lib.errors import UsageError
+
+    bad = tmp_path / "gate0.yaml"
+    bad.write_text(f"schema: 1\n{yaml_line}\n")
+    with pytest.raises(UsageError, match=f"gate 0 settings: {re.escape(problem)}$"):
+        local.Gate0Settings.load(bad)
 
 
 def test_gate0_options_reach_the_settings_as_one_mapping_of_what_was_given():

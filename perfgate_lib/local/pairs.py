@@ -56,6 +56,7 @@ class Gate0Settings:
     profile_budget_mb: float = 8.0  # the kept dumps' size at most, gzip-compressed (MB)
 
     def __post_init__(self) -> None:
+        require_valid(self, self._typed(), "gate 0 settings")  # before comparing values
         checks = {
             "docs": self.docs >= 10,
             "large_docs": 0 <= self.large_docs <= self.docs,
@@ -73,6 +74,16 @@ class Gate0Settings:
             "profile_budget_mb": self.profile_budget_mb >= 0,
         }
         require_valid(self, checks, "gate 0 settings")
+
+    def _typed(self) -> dict[str, bool]:
+        """Field -> whether its value has the default's type (a count whole, seconds and MB
+        a number, a name text; never a bool)."""
+        checks = {}
+        for name, spec in self.__dataclass_fields__.items():
+            value = getattr(self, name)
+            kinds = (int, float) if isinstance(spec.default, float) else (type(spec.default),)
+            checks[name] = isinstance(value, kinds) and not isinstance(value, bool)
+        return checks
 
     @property
     def counts_instructions(self) -> bool:

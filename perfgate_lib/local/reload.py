@@ -94,7 +94,7 @@ def _settings(saved: Any, source: Path) -> Gate0Settings:
     known = {f.name for f in fields(Gate0Settings)}
     try:
         return Gate0Settings(**{k: v for k, v in saved.items() if k in known})
-    except TypeError as exc:  # a value of the wrong type (text for a count) in the archive
+    except UsageError as exc:  # a value of the wrong type or range in the archive
         raise UsageError(f"{source}: field 'settings': {exc}") from exc
 
 
