@@ -131,10 +131,19 @@ READY = '{"ready": true, "identity": {"python": "3.12"}, "memory_method": "rss"}
             [READY, '{"status": "succeeded", "stages": {"normalize": {"peak_mb": 1e308}}}'],
             "normalize: answer field stages.normalize.peak_mb: input should be less",
         ),
+        (
+            [READY, '{"status": "succeeded", "stages": {"normalize": {"instructions": "many"}}}'],
+            "normalize: answer field stages.normalize.instructions: ",
+        ),
+        (
+            [READY, '{"status": "succeeded", "stages": {"tokenize": {"instructions": -5}}}'],
+            "normalize: answer field stages.tokenize.instructions: ",
+        ),
     ],
     ids=[
         *("identity", "stages-list", "text-seconds", "fractional-tasks"),
         *("nan-memory", "infinite-cpu", "negative-wall", "huge-memory"),
+        *("text-instructions", "negative-instructions"),
     ],
 )
 def test_a_side_answer_with_a_wrong_field_names_it(tmp_path, lines, problem):

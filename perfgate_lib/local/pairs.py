@@ -143,6 +143,7 @@ MAX_FIGURE = 1e15  # a stage's seconds or MB at most (30 million years; an exaby
 # A side's seconds or MB: finite, 0 to MAX_FIGURE (NaN or infinity, which JSON lines from
 # Python can carry, and sums past float's range, stopped the medians with a traceback).
 _Figure = Annotated[Number, pydantic.Field(ge=0, le=MAX_FIGURE, allow_inf_nan=False)]
+_Count = Annotated[Whole, pydantic.Field(ge=0)]
 
 
 class _Row(TypedDict, total=False):
@@ -154,6 +155,9 @@ class _Row(TypedDict, total=False):
     tasks: Whole
     records_out: Whole
     callgrind_dump: Text
+    # the driver adds these from the dump; a row that carries them is read as it says
+    instructions: _Count
+    instructions_allocator: _Count
 
 
 class _Ready(TypedDict, total=False):

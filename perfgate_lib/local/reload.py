@@ -35,20 +35,12 @@ class _Summary(TypedDict, total=False):
     seconds: Number | None
 
 
-class _KeptRow(_Row, total=False):
-    """A stage's row as ``pairs.json`` keeps it: the side's, with the counts the driver
-    added (instructions)."""
-
-    instructions: Number
-    instructions_allocator: Number
-
-
 class _PairRecord(TypedDict, total=False):
     """One pair of ``pairs.json``: its number, each side's rows, failures by side."""
 
     pair: Required[Whole]
-    control: Required[dict[str, _KeptRow]]
-    treatment: Required[dict[str, _KeptRow]]
+    control: Required[dict[str, _Row]]
+    treatment: Required[dict[str, _Row]]
     failed: dict[str, Text | None] | None
 
 
