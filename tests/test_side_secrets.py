@@ -132,6 +132,18 @@ READY = '{"ready": true, "identity": {"python": "3.12"}, "memory_method": "rss"}
             "normalize: answer field stages.normalize.peak_mb: input should be less",
         ),
         (
+            ['{"ready": true, "identity": {"versions": [1]}}'],
+            "start-up: answer field identity.versions: ",
+        ),
+        (
+            ['{"ready": true, "identity": {"execution_paths": ["x"]}}'],
+            "start-up: answer field identity.execution_paths: ",
+        ),
+        (
+            ['{"ready": true, "identity": {"zephyr_file": ["/x"]}}'],
+            "start-up: answer field identity.zephyr_file: ",
+        ),
+        (
             [READY, '{"status": "succeeded", "stages": {"normalize": {"instructions": "many"}}}'],
             "normalize: answer field stages.normalize.instructions: ",
         ),
@@ -143,6 +155,7 @@ READY = '{"ready": true, "identity": {"python": "3.12"}, "memory_method": "rss"}
     ids=[
         *("identity", "stages-list", "text-seconds", "fractional-tasks"),
         *("nan-memory", "infinite-cpu", "negative-wall", "huge-memory"),
+        *("versions-list", "paths-list", "zephyr-file-list"),
         *("text-instructions", "negative-instructions"),
     ],
 )

@@ -160,9 +160,21 @@ class _Row(TypedDict, total=False):
     instructions_allocator: _Count
 
 
+class _Identity(TypedDict, total=False):
+    """What a side says it runs (``ferry_pipeline.zephyr_identity``, the fields the driver
+    reads; others pass as written)."""
+
+    zephyr_source: Text | None
+    zephyr_file: Text
+    versions: dict[str, Text | None]
+    python: Text
+    executable: Text
+    execution_paths: dict[str, Text | None]
+
+
 class _Ready(TypedDict, total=False):
     ready: bool
-    identity: dict[str, Any]
+    identity: _Identity
     memory_method: Text
     error: Text
 
