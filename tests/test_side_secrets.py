@@ -144,6 +144,17 @@ READY = '{"ready": true, "identity": {"python": "3.12"}, "memory_method": "rss"}
             "start-up: answer field identity.zephyr_file: ",
         ),
         (
+            ['{"ready": true, "identity": {"zephyr_file": "/wt/zephyr\\u0000/__init__.py"}}'],
+            "start-up: answer field identity.zephyr_file: ",
+        ),
+        (
+            [
+                READY,
+                '{"status": "succeeded", "stages": {"normalize": {"callgrind_dump": "/d\\u0000"}}}',
+            ],
+            "normalize: answer field stages.normalize.callgrind_dump: ",
+        ),
+        (
             [READY, '{"status": "succeeded", "stages": {"normalize": {"instructions": "many"}}}'],
             "normalize: answer field stages.normalize.instructions: ",
         ),
@@ -155,7 +166,7 @@ READY = '{"ready": true, "identity": {"python": "3.12"}, "memory_method": "rss"}
     ids=[
         *("identity", "stages-list", "text-seconds", "fractional-tasks"),
         *("nan-memory", "infinite-cpu", "negative-wall", "huge-memory"),
-        *("versions-list", "paths-list", "zephyr-file-list"),
+        *("versions-list", "paths-list", "zephyr-file-list", "zephyr-file-nul", "dump-nul"),
         *("text-instructions", "negative-instructions"),
     ],
 )

@@ -144,6 +144,7 @@ MAX_FIGURE = 1e15  # a stage's seconds or MB at most (30 million years; an exaby
 # Python can carry, and sums past float's range, stopped the medians with a traceback).
 _Figure = Annotated[Number, pydantic.Field(ge=0, le=MAX_FIGURE, allow_inf_nan=False)]
 _Count = Annotated[Whole, pydantic.Field(ge=0)]
+_Path = Annotated[Text, pydantic.StringConstraints(pattern=r"^[^\x00]*$")]  # no NUL: resolvable
 
 
 class _Row(TypedDict, total=False):
@@ -154,7 +155,7 @@ class _Row(TypedDict, total=False):
     peak_mb: _Figure
     tasks: Whole
     records_out: Whole
-    callgrind_dump: Text
+    callgrind_dump: _Path
     # the driver adds these from the dump; a row that carries them is read as it says
     instructions: _Count
     instructions_allocator: _Count
@@ -164,8 +165,8 @@ class _Identity(TypedDict, total=False):
     """What a side says it runs (``ferry_pipeline.zephyr_identity``, the fields the driver
     reads; others pass as written)."""
 
-    zephyr_source: Text | None
-    zephyr_file: Text
+    zephyr_source: _Path | None
+    zephyr_file: _Path
     versions: dict[str, Text | None]
     python: Text
     executable: Text
