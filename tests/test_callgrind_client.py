@@ -90,6 +90,16 @@ def test_a_dump_that_is_no_regular_file_is_refused_unread():
         server.stage_answer("minhash", 1.0)
 
 
+@pytest.mark.parametrize("digits", [400, 5000])
+def test_a_dump_total_past_callgrinds_counter_is_refused(tmp_path, digits):
+    """A dump is a file at a path the side names: a total no 64-bit counter holds (which
+    Python cannot convert, or the statistics cannot make a float of) is refused."""
+    dump = tmp_path / "callgrind.out.1"
+    dump.write_text(f"events: Ir\nsummary: {'9' * digits}\n")
+    with pytest.raises(RuntimeError, match="past callgrind's 64-bit counter"):
+        callgrind_client.read_dump(str(dump))
+
+
 def test_allocators_are_named_by_object_and_prefix():
     assert is_allocator("/usr/lib/x86_64-linux-gnu/libc.so.6", "_int_malloc")
     assert is_allocator("/x/_polars_runtime.abi3.so", "_rjem_je_arena_ptr_array_flush")

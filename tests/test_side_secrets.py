@@ -162,12 +162,20 @@ READY = '{"ready": true, "identity": {"python": "3.12"}, "memory_method": "rss"}
             [READY, '{"status": "succeeded", "stages": {"tokenize": {"instructions": -5}}}'],
             "normalize: answer field stages.tokenize.instructions: ",
         ),
+        (
+            [
+                READY,
+                '{"status": "succeeded", "stages": {"minhash": {"instructions": 1%s}}}'
+                % ("0" * 30),
+            ],
+            "normalize: answer field stages.minhash.instructions: input should be less",
+        ),
     ],
     ids=[
         *("identity", "stages-list", "text-seconds", "fractional-tasks"),
         *("nan-memory", "infinite-cpu", "negative-wall", "huge-memory"),
         *("versions-list", "paths-list", "zephyr-file-list", "zephyr-file-nul", "dump-nul"),
-        *("text-instructions", "negative-instructions"),
+        *("text-instructions", "negative-instructions", "huge-instructions"),
     ],
 )
 def test_a_side_answer_with_a_wrong_field_names_it(tmp_path, lines, problem):

@@ -28,6 +28,7 @@ _TOTAL = re.compile(r"^(?:summary|totals):\s+(\d+)", re.MULTILINE)
 _NAME_DEF = re.compile(r"^(c?fn|c?ob)=\((\d+)\) (.*)$", re.MULTILINE)
 _FN_ID = re.compile(r"\((\d+)\)")
 
+MAX_COUNT = 2**64 - 1  # callgrind's counters are 64-bit: no total of a real dump is larger
 CALLER_CHAIN = 12  # C frames recorded above each Python call (callgrind_profile.py reads them)
 PYTHON_NAMES_ENV = "PERFGATE_PYTHON_NAMES"  # "0": no Python names (the cost benchmark)
 VALGRIND_ARGS: tuple[str, ...] = ("--tool=callgrind", "--instr-atstart=no", "--collect-atstart=no")
@@ -208,7 +209,10 @@ def read_dump(path: str) -> LastDump:
     total = _TOTAL.search(text)
     if not total:
         raise RuntimeError(f"{path} holds no total")
-    return LastDump(dump=path, collected=int(total.group(1)), allocator=allocator_cost(text, path))
+    digits = total.group(1)
+    if len(digits) > len(str(MAX_COUNT)) or int(digits) > MAX_COUNT:
+        raise RuntimeError(f"{path}: its total {digits[:24]}... is past callgrind's 64-bit counter")
+    return LastDump(dump=path, collected=int(digits), allocator=allocator_cost(text, path))
 
 
 # Memory allocators' own code: glibc's malloc (in libc), jemalloc (polars' _rjem_ build),

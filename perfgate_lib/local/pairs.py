@@ -143,7 +143,7 @@ MAX_FIGURE = 1e15  # a stage's seconds or MB at most (30 million years; an exaby
 # A side's seconds or MB: finite, 0 to MAX_FIGURE (NaN or infinity, which JSON lines from
 # Python can carry, and sums past float's range, stopped the medians with a traceback).
 _Figure = Annotated[Number, pydantic.Field(ge=0, le=MAX_FIGURE, allow_inf_nan=False)]
-_Count = Annotated[Whole, pydantic.Field(ge=0)]
+_Count = Annotated[Whole, pydantic.Field(ge=0, le=callgrind_client.MAX_COUNT)]  # instructions
 _Path = Annotated[Text, pydantic.StringConstraints(pattern=r"^[^\x00]*$")]  # no NUL: resolvable
 
 
