@@ -322,3 +322,23 @@ def test_a_dependency_pin_change_runs_the_two_sides_with_two_versions(tmp_path):
         assert seen[name]["zephyr_file"].startswith(str(tmp_path / name))
         assert seen[name]["versions"]["marin-fray"] == side.versions["marin-fray"]
     assert (seen["control"]["xxhash"], seen["treatment"]["xxhash"]) == (KIT_XXHASH, PINNED_XXHASH)
+
+
+@pytest.mark.parametrize(
+    "prints",
+    ["hello from a .pth file", '{"python": "3.12"}', "[1, 2]", '{"python": 3, "dists": {}}'],
+    ids=["text", "no-dists", "list", "number-python"],
+)
+def test_an_environment_whose_python_prints_garbage_is_named(tmp_path, prints):
+    """The environment holds the PR's dependencies, whose ``.pth`` files run (and can
+    print) even in isolated mode: its versions answer must be the JSON object the kit
+    asked for, else SideEnvError names the command and what it printed."""
+    from perfgate_lib.local.sideenv import env_facts
+
+    python = tmp_path / "python"
+    (tmp_path / "out").write_text(prints + "\n")
+    python.write_text(f"#!/bin/sh\ncat {tmp_path / 'out'}\n")
+    python.chmod(0o755)
+    with pytest.raises(SideEnvError, match="its versions") as caught:
+        env_facts(str(python), tmp_path)
+    assert str(python) in str(caught.value) and prints[:10] in str(caught.value)

@@ -238,7 +238,22 @@ def env_facts(python: str, cwd: Path) -> dict:
     """``{"python": version, "executable", "dists": {name: version}}`` of an interpreter,
     read in isolated mode (``-I``) from ``cwd``, so neither can add distributions."""
     cmd = [python, "-I", "-c", _VERSIONS_SCRIPT]
-    return json.loads(_run(cmd, "the environment's Python fails", _uv_env(), cwd))
+    out = _run(cmd, "the environment's Python fails", _uv_env(), cwd)
+    try:  # the PR's dependencies' .pth files run, and can print, even in isolated mode
+        facts = json.loads(out)
+    except (ValueError, RecursionError):
+        facts = None
+    if not _is_facts(facts):
+        raise SideEnvError("the environment's Python did not print its versions", cmd, out)
+    return facts
+
+
+def _is_facts(facts: Any) -> bool:
+    """Whether ``facts`` is :func:`env_facts`' object: python text, dists text -> text."""
+    if not isinstance(facts, dict) or not isinstance(facts.get("python"), str):
+        return False
+    dists = facts.get("dists")
+    return isinstance(dists, dict) and all(isinstance(v, str) for v in dists.values())
 
 
 def _write_manifest(entry: Path, command: list[str]) -> dict:
