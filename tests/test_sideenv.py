@@ -342,3 +342,32 @@ def test_an_environment_whose_python_prints_garbage_is_named(tmp_path, prints):
     with pytest.raises(SideEnvError, match="its versions") as caught:
         env_facts(str(python), tmp_path)
     assert str(python) in str(caught.value) and prints[:10] in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "root_toml",
+    [
+        '[tool.uv]\nworkspace = {members = "lib/*"}\n',
+        '[tool.uv.workspace]\nmembers = ["/etc"]\n',
+        '[tool.uv.workspace]\nmembers = [""]\n',
+        "[tool.uv.workspace]\nmembers = [1]\n",
+        '[tool.uv.workspace]\nmembers = ["lib/*", "../*"]\n',
+        '[tool.uv.workspace]\nmembers = ["lib/*"]\nexclude = "x"\n',
+    ],
+    ids=["text", "absolute", "empty", "number", "outside", "exclude-text"],
+)
+def test_a_workspace_list_that_is_no_relative_patterns_is_named(tmp_path, root_toml):
+    """The PR writes the root pyproject.toml: members and exclude must be lists of glob
+    patterns inside the worktree, else SideEnvError names the file and the field."""
+    tree = _project(tmp_path / "a")
+    (tree / "pyproject.toml").write_text(root_toml)
+    with pytest.raises(SideEnvError, match=r"pyproject.toml: tool.uv.workspace.(members|exclude)"):
+        find_uv_project(tree)
+
+
+@pytest.mark.parametrize("root_toml", ['tool = "x"\n', "[tool]\nuv = 3\n"])
+def test_a_tool_entry_that_is_no_table_is_no_workspace(tmp_path, root_toml):
+    tree = _project(tmp_path / "a")
+    (tree / "pyproject.toml").write_text(root_toml)
+    project = find_uv_project(tree)
+    assert project is not None and project.package is None  # lib/zephyr on its own

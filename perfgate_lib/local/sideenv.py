@@ -88,11 +88,36 @@ def _read_toml(path: Path) -> dict:
         raise SideEnvError(f"cannot read {path}: {exc}") from exc
 
 
+def _patterns(root: Path, workspace: dict, key: str) -> list[str]:
+    """``tool.uv.workspace.<key>`` of the root pyproject.toml (the PR writes it): glob
+    patterns inside the worktree; SideEnvError naming the file and field otherwise."""
+    patterns = workspace.get(key, [])
+    inside = isinstance(patterns, list) and all(
+        isinstance(p, str) and p and not p.startswith("/") and ".." not in Path(p).parts
+        for p in patterns
+    )
+    if not inside:
+        raise SideEnvError(
+            f"{root / 'pyproject.toml'}: tool.uv.workspace.{key}: expected a list of glob "
+            f"patterns inside the worktree, got {patterns!r:.200}"
+        )
+    return patterns
+
+
 def _member_dirs(root: Path, workspace: dict) -> list[Path]:
     """Workspace member folders (``members`` globs, minus ``exclude``), sorted."""
-    excluded = {p for pattern in workspace.get("exclude", []) for p in root.glob(pattern)}
-    found = {p for pattern in workspace.get("members", []) for p in root.glob(pattern)}
+    excluded = {p for pattern in _patterns(root, workspace, "exclude") for p in root.glob(pattern)}
+    found = {p for pattern in _patterns(root, workspace, "members") for p in root.glob(pattern)}
     return sorted(p for p in found - excluded if (p / "pyproject.toml").is_file())
+
+
+def _workspace(root_meta: dict) -> dict | None:
+    """The ``[tool.uv.workspace]`` table, or None (also when ``tool`` or ``tool.uv`` is no
+    table: then there is no workspace)."""
+    tool = root_meta.get("tool")
+    uv = tool.get("uv") if isinstance(tool, dict) else None
+    workspace = uv.get("workspace") if isinstance(uv, dict) else None
+    return workspace if isinstance(workspace, dict) else None
 
 
 def find_uv_project(worktree: str | Path) -> UvProject | None:
@@ -107,8 +132,8 @@ def find_uv_project(worktree: str | Path) -> UvProject | None:
         return None
     root_toml = tree / "pyproject.toml"
     root_meta = _read_toml(root_toml) if root_toml.is_file() else {}
-    workspace = root_meta.get("tool", {}).get("uv", {}).get("workspace")
-    if isinstance(workspace, dict):
+    workspace = _workspace(root_meta)
+    if workspace is not None:
         members = _member_dirs(tree, workspace)
         if (tree / ZEPHYR_PROJECT).resolve() in {m.resolve() for m in members}:
             files = [m.relative_to(tree) / "pyproject.toml" for m in (tree, *members)]
