@@ -371,3 +371,18 @@ def test_a_tool_entry_that_is_no_table_is_no_workspace(tmp_path, root_toml):
     (tree / "pyproject.toml").write_text(root_toml)
     project = find_uv_project(tree)
     assert project is not None and project.package is None  # lib/zephyr on its own
+
+
+def test_a_project_entry_that_is_no_table_declares_nothing(tmp_path):
+    """The PR writes every pyproject.toml: a ``project`` that is no table declares no
+    version and no requires-python, instead of an AttributeError."""
+    tree = _project(tmp_path / "a")
+    (tree / "lib/other/src").mkdir(parents=True)
+    (tree / "lib/other/pyproject.toml").write_text("project = 3\n")
+    (tree / "pyproject.toml").write_text(
+        'project = "x"\n[tool.uv.workspace]\nmembers = ["lib/*"]\n'
+    )
+    project = find_uv_project(tree)
+    assert project is not None and project.package == "marin-zephyr"
+    assert sideenv._declared_versions(project) == {"marin-zephyr": "1.0"}
+    assert sideenv.find_python(project)[1]  # any installed interpreter: none is required

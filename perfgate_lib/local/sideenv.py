@@ -88,6 +88,13 @@ def _read_toml(path: Path) -> dict:
         raise SideEnvError(f"cannot read {path}: {exc}") from exc
 
 
+def _project_table(path: Path) -> dict:
+    """The ``[project]`` table of the pyproject.toml at ``path``; {} when it is no table
+    (the PR writes the file)."""
+    meta = _read_toml(path).get("project")
+    return meta if isinstance(meta, dict) else {}
+
+
 def _patterns(root: Path, workspace: dict, key: str) -> list[str]:
     """``tool.uv.workspace.<key>`` of the root pyproject.toml (the PR writes it): glob
     patterns inside the worktree; SideEnvError naming the file and field otherwise."""
@@ -202,7 +209,7 @@ def find_python(project: UvProject) -> tuple[str, str]:
     :mod:`perfgate_lib.io.pythons`) for the project's (or workspace root's)
     ``requires-python``; SideEnvError saying what to install when none satisfies."""
     where = project.root / "pyproject.toml"
-    value = _read_toml(where).get("project", {}).get("requires-python")
+    value = _project_table(where).get("requires-python")
     requires = str(value) if value else None
     try:
         found = pythons.find_python(requires)
@@ -295,7 +302,7 @@ def _declared_versions(project: UvProject) -> dict[str, str]:
     """Versions of first-party projects as the worktree declares them (their code runs)."""
     versions: dict[str, str] = {}
     for src in project.first_party_src:
-        meta = _read_toml(src.parent / "pyproject.toml").get("project", {})
+        meta = _project_table(src.parent / "pyproject.toml")
         if meta.get("name") and meta.get("version"):
             versions[str(meta["name"]).lower()] = str(meta["version"])
     return versions
@@ -334,7 +341,7 @@ def _kit_side_env(worktree: Path) -> SideEnv:
     versions: dict[str, str | None] = {"python": platform.python_version()}
     versions.update({dist: dist_version(dist) for dist in REPORTED_DISTS})
     toml = worktree / ZEPHYR_PROJECT / "pyproject.toml"
-    declared = toml.is_file() and _read_toml(toml).get("project", {}).get("version")
+    declared = toml.is_file() and _project_table(toml).get("version")
     dists = {d.metadata["Name"].lower(): d.version for d in distributions()}
     if declared:  # the worktree's zephyr code runs, whatever the kit has installed
         versions["marin-zephyr"] = dists["marin-zephyr"] = str(declared)
