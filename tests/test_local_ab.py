@@ -1229,3 +1229,13 @@ def test_an_archived_ab_file_that_is_a_folder_is_named(tmp_path, fixtures_dir):
     (tmp_path / "ab" / "pairs.json").mkdir()
     with pytest.raises(UsageError, match="pairs.json: cannot read"):
         load_ab(tmp_path)
+
+
+def test_a_zephyr_change_in_a_file_git_quotes_is_still_a_zephyr_change(tmp_path):
+    """git quotes a path with a tab, a newline or a quote (``"lib/zephyr/a\\tb"``) even
+    with core.quotepath=off: such a change must not read as outside lib/zephyr/ (a skip)."""
+    repo = tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    base = _commit(repo, "README.md", "one\n", "first")
+    head = _commit(repo, 'lib/zephyr/src/zephyr/a\t"b.json', "{}\n", "second")
+    assert local.require_zephyr_change(repo, base, head) == ['lib/zephyr/src/zephyr/a\t"b.json']

@@ -91,8 +91,9 @@ def require_zephyr_change(checkout: str | Path, control_sha: str, head_sha: str)
     none; empty for an A/A (head is the merge-base: a calibration)."""
     if control_sha == head_sha:
         return []
-    args = ("-c", "core.quotepath=off", "diff", "--name-only", "--no-renames")
-    changed = [p for p in git_out(checkout, *args, control_sha, head_sha).splitlines() if p]
+    # -z: paths as they are (git quotes one with a tab, newline or quote otherwise)
+    args = ("-c", "core.quotepath=off", "diff", "--name-only", "--no-renames", "-z")
+    changed = [p for p in git_out(checkout, *args, control_sha, head_sha).split("\0") if p]
     zephyr = [p for p in changed if p.startswith(ZEPHYR_DIR)]
     if not zephyr:
         shown = ", ".join(changed[:5]) + (
