@@ -369,3 +369,23 @@ def test_a_runs_root_that_is_a_file_is_a_usage_error_naming_it(tmp_path):
         "--sha", "abcdef0", "--assessment", str(tmp_path / "a.json"), "--runs-root", str(root),
     )  # fmt: skip
     assert code == 2 and err == f"perfgate: --runs-root {root}: a file, not a folder\n", err
+
+
+def test_recovery_skips_a_job_whose_name_holds_an_impossible_time(tmp_path):
+    """``find`` adopts the earliest job of this PR/gate submitted since the attempt began:
+    a job named with a time no calendar has (month 99) cannot be shown to be that recent,
+    so it is not adopted (before, it passed the time check and sorted first)."""
+    name = "zephyr-perf-pr7-g1-treatment-"
+    listed = [
+        {"job_id": f"/bob/{name}00009999T999999Z", "state": "running"},
+        {"job_id": f"/alice/{name}20261206T101500Z", "state": "running"},
+    ]
+
+    class Listing:
+        def list_jobs(self, prefix):
+            return listed
+
+    runner = IrisRunner(checkout=str(tmp_path), scratch_dir=str(tmp_path), status_root="gs://b")
+    runner.__dict__["cli"] = Listing()  # the cached CLI, standing in
+    found = runner.find(1, 7, 1, since="2026-12-06T10:14:00Z")
+    assert found is not None and found.job_id == f"/alice/{name}20261206T101500Z"

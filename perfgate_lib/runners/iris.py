@@ -449,7 +449,9 @@ class IrisRunner:
             if not match or any(_same_job(job_id, e) for e in exclude):
                 continue
             stamp = parse_time(match.group(1))  # the compact 20261206T101500Z
-            if floor is not None and stamp is not None and (floor - stamp).total_seconds() > 60:
+            if stamp is None:  # no calendar's time (month 99): not a run id the kit made
+                continue
+            if floor is not None and (floor - stamp).total_seconds() > 60:
                 continue
             found.append((match.group(1), job_id))
         if not found:
