@@ -389,3 +389,18 @@ def test_recovery_skips_a_job_whose_name_holds_an_impossible_time(tmp_path):
     runner.__dict__["cli"] = Listing()  # the cached CLI, standing in
     found = runner.find(1, 7, 1, since="2026-12-06T10:14:00Z")
     assert found is not None and found.job_id == f"/alice/{name}20261206T101500Z"
+
+
+@pytest.mark.parametrize("tree", ["not json", "[1, 2]", '{"job_id": "/a"}', '[{"job_id": ["/a"]}]'])
+def test_a_replayed_job_tree_that_is_no_list_of_jobs_is_named(tmp_path, tree):
+    """A replay reads the job-tree.json recorded beside a run folder's treatment report:
+    one that is not a list of job objects is a runner error naming it (the gate records
+    the tree as unavailable and goes on), not a traceback."""
+    report = tmp_path / "run" / "treatment-report.json"
+    report.parent.mkdir()
+    report.write_text("{}")
+    (tmp_path / "run" / "job-tree.json").write_text(tree)
+    runner = ReplayRunner(str(tmp_path / "run"))
+    runner._paths["/alice/job"] = str(report)
+    with pytest.raises(RunnerError, match="job-tree.json: "):
+        runner.job_tree("/alice/job")

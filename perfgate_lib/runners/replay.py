@@ -8,11 +8,13 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Required, TypedDict
 
 from perfgate_lib.errors import UsageError
 from perfgate_lib.io import storage
 from perfgate_lib.io.paramfile import json_object
-from perfgate_lib.runners.base import JobState, Submission
+from perfgate_lib.runners.base import JobState, RunnerError, Submission
+from perfgate_lib.typed import Text, read_model
 from perfgate_lib.verdict.report import load_report
 
 REPORT = "treatment-report.json"  # a run folder's, beside its submission.json, job-tree.json
@@ -135,13 +137,37 @@ class ReplayRunner:
     def job_tree(self, job_id: str) -> list[JobState]:
         """The recorded ``job-tree.json`` beside a run folder's treatment report; else []."""
         tree = _beside_report(self._paths.get(job_id) or "", "job-tree.json")
-        if tree is None:
-            return []
-        known = set(JobState.__dataclass_fields__)
-        return [
-            JobState(**{k: v for k, v in entry.items() if k in known})
-            for entry in json.loads(storage.read_text(tree))
-        ]
+        return [] if tree is None else _recorded_jobs(tree)
+
+
+class _RecordedJob(TypedDict, total=False):
+    """One job of a recorded ``job-tree.json`` (:meth:`JobState.to_json`)."""
+
+    job_id: Required[Text]
+    state: Required[Text]
+    raw_state: Text
+    error: Text
+    pending_reason: Text
+    submitted_at: Text | None
+    started_at: Text | None
+    finished_at: Text | None
+    found: bool
+
+
+def _recorded_jobs(path: str) -> list[JobState]:
+    """The jobs of the ``job-tree.json`` at ``path``; RunnerError naming it (and the field)
+    when it is not JSON or not a list of job objects (the gate records it as unavailable)."""
+
+    def fail(field: str | None, problem: str) -> RunnerError:
+        return RunnerError(f"{path}: {f'field {field!r}: ' if field else ''}{problem}")
+
+    try:
+        data = json.loads(storage.read_text(path))
+    except (ValueError, RecursionError) as exc:
+        raise RunnerError(f"{path}: not JSON ({exc})") from exc
+    read_model(list[_RecordedJob], data, fail)
+    known = set(JobState.__dataclass_fields__)
+    return [JobState(**{k: v for k, v in entry.items() if k in known}) for entry in data]
 
 
 def _beside_report(path: str, name: str) -> str | None:
