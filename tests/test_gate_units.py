@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -404,3 +405,15 @@ def test_a_replayed_job_tree_that_is_no_list_of_jobs_is_named(tmp_path, tree):
     runner._paths["/alice/job"] = str(report)
     with pytest.raises(RunnerError, match="job-tree.json: "):
         runner.job_tree("/alice/job")
+
+
+@pytest.mark.parametrize("recorded", ['{"ferry_module": ["x"]}', '["x"]', "not json"])
+def test_a_replayed_submission_without_a_text_ferry_module_names_none(tmp_path, recorded):
+    """The ferry module of a replayed run folder comes from its submission.json: one that
+    is not text there is no ferry module (None), as a missing one is."""
+    run = tmp_path / "gate1"
+    run.mkdir()
+    shutil.copy(EXAMPLES / "tier1_treatment.json", run / "treatment-report.json")
+    (run / "submission.json").write_text(recorded)
+    sub = ReplayRunner(str(tmp_path)).submit(1, 7, str(tmp_path), 1)
+    assert sub.ferry_module is None

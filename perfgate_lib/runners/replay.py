@@ -97,9 +97,10 @@ class ReplayRunner:
         if sub is None:
             return None
         try:
-            return json.loads(storage.read_text(sub)).get("ferry_module")
+            ferry = json.loads(storage.read_text(sub)).get("ferry_module")
         except (json.JSONDecodeError, AttributeError):
             return None
+        return ferry if isinstance(ferry, str) else None  # a list is no module name
 
     def poll(self, job_id: str) -> JobState:
         path = self._paths.get(job_id)
