@@ -386,3 +386,15 @@ def test_a_project_entry_that_is_no_table_declares_nothing(tmp_path):
     assert project is not None and project.package == "marin-zephyr"
     assert sideenv._declared_versions(project) == {"marin-zephyr": "1.0"}
     assert sideenv.find_python(project)[1]  # any installed interpreter: none is required
+
+
+@needs_uv
+@pytest.mark.parametrize("left", ['{"schema": 2, "dis', "[]", '{"schema": 2}'])
+def test_a_manifest_cut_short_by_a_crash_is_rebuilt(tmp_path, left):
+    """The manifest is written last; a crash while writing it (or a file of another shape)
+    leaves the environment unfinished: the next run builds it again, not a traceback."""
+    cache = tmp_path / "cache"
+    first = prepare_side_env(_project(tmp_path / "a"), cache_dir=cache, progress=None)
+    (cache / str(first.digest) / "manifest.json").write_text(left)
+    again = prepare_side_env(tmp_path / "a", cache_dir=cache, progress=None)
+    assert again.build_seconds > 0 and again.versions["marin-zephyr"] == "1.0"

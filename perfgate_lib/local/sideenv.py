@@ -298,6 +298,21 @@ def _write_manifest(entry: Path, command: list[str]) -> dict:
     return manifest
 
 
+def _cached_manifest(entry: Path) -> dict | None:
+    """The cached environment's manifest (versions re-read for an older schema); None when
+    there is none, or it is cut short or of another shape (a crash while writing it): the
+    environment is built again."""
+    try:
+        manifest = json.loads((entry / _MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(manifest, dict):
+        return None
+    if manifest.get("schema") != _MANIFEST_SCHEMA:  # the same env, versions re-read
+        return _write_manifest(entry, list(manifest.get("command") or []))
+    return manifest if _is_facts(manifest) else None
+
+
 def _declared_versions(project: UvProject) -> dict[str, str]:
     """Versions of first-party projects as the worktree declares them (their code runs)."""
     versions: dict[str, str] = {}
@@ -379,10 +394,8 @@ def prepare_side_env(
     started = time.perf_counter()
     with open(root / f"{digest}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
-        if (entry / _MANIFEST).is_file():
-            manifest = json.loads((entry / _MANIFEST).read_text())
-            if manifest.get("schema") != _MANIFEST_SCHEMA:  # the same env, versions re-read
-                manifest = _write_manifest(entry, list(manifest.get("command") or []))
+        manifest = _cached_manifest(entry)
+        if manifest is not None:
             build_seconds = 0.0
         else:
             say(f"building the uv environment {digest} for {tree} (Python {python_version}) ...")
