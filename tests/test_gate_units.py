@@ -73,6 +73,13 @@ def test_a_submit_line_with_a_field_that_is_not_text_is_named(fields, field):
         IrisRunner.submission_from_output("INFO\n" + json.dumps(fields), 1, 1)
 
 
+def test_a_submit_output_nested_past_the_parsers_depth_has_no_job_line():
+    """The submit script is the PR's own: output nested deeper than the JSON parser goes
+    is no job line (the run then names the output), not a RecursionError."""
+    assert parse_json_line("[" * 100_000) is None
+    assert IrisRunner.submission_from_output("[" * 100_000, 1, 1) is None
+
+
 def test_job_list_entries_and_times():
     text = "WARNING something\n" + json.dumps(
         [

@@ -127,7 +127,7 @@ def parse_json_line(text: str, required: str = "job_id") -> dict[str, Any] | Non
     for candidate in [ln for ln in lines if ln.startswith("{") and ln.endswith("}")] + [text]:
         try:
             obj = json.loads(candidate)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):  # Recursion: nested past the parser
             continue
         if isinstance(obj, dict) and required in obj:
             return obj
