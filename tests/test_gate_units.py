@@ -186,29 +186,24 @@ def test_babysit_polls_no_more_often_than_the_interval_and_splits_queue_wait():
     assert watch.run_seconds(clock.now) == 600
 
 
-def test_babysit_waits_out_the_interval_after_a_restart():
+@pytest.mark.parametrize(
+    ("last_poll_at", "slept"),
+    [
+        # the previous process polled 2 minutes ago: the rest of the interval
+        ("2026-05-06T06:58:00Z", 480.0),
+        # a look recorded in the future (the run resumed on a host whose clock is behind,
+        # or the clock stepped back) made the next look wait the skew on top: 12 h 10 min
+        ("2026-05-06T19:00:00Z", 600.0),
+        ("9999-12-31", 600.0),  # a look dated at the calendar's end: no OverflowError
+    ],
+    ids=["two-minutes-ago", "in-the-future", "calendar-end"],
+)
+def test_babysit_waits_out_at_most_one_interval_after_a_restart(last_poll_at, slept):
     clock = Clock()
-    watch = Watch(
-        job_id="j", submitted_at="2026-05-06T06:50:00Z", last_poll_at="2026-05-06T06:58:00Z"
-    )
+    watch = Watch(job_id="j", submitted_at="2026-05-06T06:50:00Z", last_poll_at=last_poll_at)
     runner = ScriptedRunner([js("JOB_STATE_SUCCEEDED")])
     babysit(runner, watch, BabysitPolicy(600, 3600), sleep=clock.sleep, clock=clock)
-    assert clock.slept == [480.0], "the previous process polled 2 minutes ago"
-
-
-def test_babysit_never_waits_more_than_one_interval_after_a_restart():
-    """A look recorded in the future (the run resumed on a host whose clock is behind, or
-    the clock stepped back) made the next look wait the skew on top of the interval."""
-    clock = Clock()
-    watch = Watch(
-        job_id="j", submitted_at="2026-05-06T06:50:00Z", last_poll_at="2026-05-06T19:00:00Z"
-    )
-    runner = ScriptedRunner([js("JOB_STATE_SUCCEEDED")])
-    babysit(runner, watch, BabysitPolicy(600, 3600), sleep=clock.sleep, clock=clock)
-    assert clock.slept == [600.0], "one interval at most, not 12 hours and 10 minutes"
-    watch = Watch(job_id="j", submitted_at="2026-05-06T06:50:00Z", last_poll_at="9999-12-31")
-    babysit(runner, watch, BabysitPolicy(600, 3600), sleep=clock.sleep, clock=clock)
-    assert clock.slept == [600.0, 600.0], "a look dated at the calendar's end: no OverflowError"
+    assert clock.slept == [slept]
 
 
 def test_babysit_stops_only_an_overrunning_ferry():

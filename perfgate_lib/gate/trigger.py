@@ -188,14 +188,8 @@ class TriggerResult:
 
 EVENT_OBJECTS = ("repository", "issue", "comment", "issue.user", "comment.user")
 """The event's fields the trigger reads as JSON objects (absent or null: none)."""
-EVENT_TEXTS = (
-    "action",
-    "repository.full_name",
-    "comment.body",
-    "comment.user.login",
-    "comment.user.type",
-    "issue.user.login",
-)
+EVENT_TEXTS = ("action", "repository.full_name", "comment.body",
+               "comment.user.login", "comment.user.type", "issue.user.login")  # fmt: skip
 """The event's fields the trigger reads as strings (absent or null: none)."""
 
 
