@@ -168,17 +168,6 @@ class LockLost(PerfgateError):
     """This run no longer holds the PR's lock (taken over): it stops without writing."""
 
 
-def read_json_file(path: str, error: Callable[[str], Exception]) -> dict[str, Any]:
-    """The JSON object in the file at ``path``, else ``error(problem)``: also when the file
-    is not UTF-8 text or is a folder."""
-    try:
-        return read_json_object(path, error)
-    except UnicodeDecodeError as exc:
-        raise error("not UTF-8 text") from exc
-    except IsADirectoryError as exc:
-        raise error("a folder, not a file") from exc
-
-
 def now_iso() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -212,7 +201,7 @@ class RunState:
     @classmethod
     def load(cls, run_dir: str) -> RunState:
         path = storage.join(run_dir, STATE_FILE)
-        data = read_json_file(path, lambda problem: StateError(f"{path}: {problem}"))
+        data = read_json_object(path, lambda problem: StateError(f"{path}: {problem}"))
         if data.get("kind") != "perfgate-run":
             raise StateError(f"{path}: not a perfgate run state")
         record = RunRecord.from_json(

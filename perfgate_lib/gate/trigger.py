@@ -13,9 +13,10 @@ from typing import Any
 from perfgate_lib import MAX_COMMENT_CHARS, SENTINEL
 from perfgate_lib.errors import EXIT_PASS, PerfgateError, UsageError
 from perfgate_lib.gate.flow import RunOptions, run
-from perfgate_lib.gate.state import read_json_file, unfinished_runs
+from perfgate_lib.gate.state import unfinished_runs
 from perfgate_lib.io import storage
 from perfgate_lib.io.github import LOGIN_VAR, GitHubClient, kit_comment, upsert_comment
+from perfgate_lib.io.paramfile import read_json_object
 from perfgate_lib.io.rundir import default_runs_root
 from perfgate_lib.mdtemplate import Trusted, render
 from perfgate_lib.mdtext import md_code, no_html_comment
@@ -204,7 +205,7 @@ def _event_field(event: dict[str, Any], dotted: str) -> Any:
 def load_event(path: str) -> dict[str, Any]:
     """The ``$GITHUB_EVENT_PATH`` JSON; UsageError naming the file (and the field) when it is
     not one, or a field the trigger reads has another type."""
-    event = read_json_file(path, lambda problem: UsageError(f"--event {path}: {problem}"))
+    event = read_json_object(path, lambda problem: UsageError(f"--event {path}: {problem}"))
 
     def bad(name: str, problem: str) -> UsageError:
         return UsageError(f"--event {path}: field '{name}': {problem}")
