@@ -11,7 +11,6 @@ from typing import Any, Literal
 import pydantic
 from pydantic.dataclasses import dataclass
 
-from perfgate_lib.errors import ConfigError
 from perfgate_lib.io.paramfile import PARAMETERS_DIR, load_yaml, read_settings
 from perfgate_lib.typed import NonEmptyText, PositiveNumber, PositiveWhole
 
@@ -77,10 +76,4 @@ def load_run_params(path: str | pathlib.Path | None = None) -> RunParams:
     """Load ``gate_common.yaml`` (default: the bundled one); ConfigError naming it when it
     is a folder or not UTF-8 text."""
     source = str(path or DEFAULT_COMMON)
-    try:
-        doc = load_yaml(source)
-    except IsADirectoryError as exc:
-        raise ConfigError(source, None, "a folder, not a file") from exc
-    except UnicodeDecodeError as exc:
-        raise ConfigError(source, None, "not UTF-8 text") from exc
-    return parse_run_params(doc, source)
+    return parse_run_params(load_yaml(source), source)
